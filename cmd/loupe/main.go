@@ -1,0 +1,13 @@
+// Command loupe runs, explains and searches with transformer language models
+// on a CPU. Each capability is a subcommand; `loupe help` lists them.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	if err := rootCmd.Execute(); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,168 @@
+package kernels
+
+import (
+	"math"
+	"sort"
+)
+
+// The generic kernels below are the reference semantics of every kernel and
+// the fallback on CPUs without the assembly versions.
+
+func dotGeneric(x, y []float32) float32 {
+	var s0, s1, s2, s3 float32
+	n := len(x)
+	y = y[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func axpyGeneric(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func scaleGeneric(alpha float32, x []float32) {
+	for i := range x {
+		x[i] *= alpha
+	}
+}
+
+func addGeneric(dst, a, b []float32) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func mulGeneric(dst, a, b []float32) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+func sqDistGeneric(x, y []float32) float32 {
+	var s float32
+	y = y[:len(x)]
+	for i, v := range x {
+		d := v - y[i]
+		s += d * d
+	}
+	return s
+}
+
+// softmaxGeneric replaces x[:n] by its softmax and zeroes x[n:].
+func softmaxGeneric(x []float32, n int) {
+	m := float32(math.Inf(-1))
+	for _, v := range x[:n] {
+		if v > m {
+			m = v
+		}
+	}
+	var sum float32
+	for i, v := range x[:n] {
+		e := float32(math.Exp(float64(v - m)))
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x[:n] {
+		x[i] *= inv
+	}
+	for i := n; i < len(x); i++ {
+		x[i] = 0
+	}
+}
+
+func layerNormGeneric(dst, x, gamma, beta []float32, eps float32) {
+	n := len(x)
+	var mean float32
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float32(n)
+	var variance float32
+	for _, v := range x {
+		d := v - mean
+		variance += d * d
+	}
+	variance /= float32(n)
+	rstd := float32(1 / math.Sqrt(float64(variance+eps)))
+	for i, v := range x {
+		dst[i] = (v-mean)*rstd*gamma[i] + beta[i]
+	}
+}
+
+const sqrt2OverPi = 0.7978845608028654
+
+func geluTanhGeneric(dst, x []float32) {
+	for i, v := range x[:len(dst)] {
+		dst[i] = 0.5 * v * (1 + float32(math.Tanh(sqrt2OverPi*float64(v+0.044715*v*v*v))))
+	}
+}
+
+func geluErfGeneric(dst, x []float32) {
+	for i, v := range x[:len(dst)] {
+		dst[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+	}
+}
+
+func argmaxGeneric(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func topKGeneric(x []float32, k int, idx []int) []int {
+	idx = idx[:0]
+	for i := range x {
+		idx = append(idx, i)
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] > x[idx[b]] })
+	return idx[:k]
+}
+
+// sgemmNaive is the reference matrix multiply: the triple loop.
+func sgemmNaive(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+)
+
+// impl is the name of the kernel set chosen at start-up.
+var impl = "generic"
+
+// forceGeneric is set when LOUPE_KERNELS=generic.
+var forceGeneric = os.Getenv("LOUPE_KERNELS") == "generic"
+
+// Impl names the kernel set in use: "avx512", "avx2" or "generic".
+func Impl() string { return impl }
+
+func checkLen(kernel string, name string, have, want int) {
+	if have < want {
+		panic(fmt.Sprintf("kernels: %s: len(%s) = %d, need at least %d", kernel, name, have, want))
+	}
+}
+
+// Dot returns sum_i x[i]*y[i]. len(y) must be at least len(x).
+func Dot(x, y []float32) float32 {
+	checkLen("Dot", "y", len(y), len(x))
+	return dotGeneric(x, y)
+}
+
+// Axpy computes y[i] += alpha*x[i] for i < len(x).
+func Axpy(alpha float32, x, y []float32) {
+	checkLen("Axpy", "y", len(y), len(x))
+	axpyGeneric(alpha, x, y)
+}
+
+// Scale computes x[i] *= alpha.
+func Scale(alpha float32, x []float32) { scaleGeneric(alpha, x) }
+
+// Add computes dst[i] = a[i] + b[i] for i < len(dst). dst may alias a or b.
+func Add(dst, a, b []float32) {
+	checkLen("Add", "a", len(a), len(dst))
+	checkLen("Add", "b", len(b), len(dst))
+	addGeneric(dst, a, b)
+}
+
+// Mul computes dst[i] = a[i] * b[i] for i < len(dst). dst may alias a or b.
+func Mul(dst, a, b []float32) {
+	checkLen("Mul", "a", len(a), len(dst))
+	checkLen("Mul", "b", len(b), len(dst))
+	mulGeneric(dst, a, b)
+}
+
+// SqDist returns the squared Euclidean distance sum_i (x[i]-y[i])^2.
+func SqDist(x, y []float32) float32 {
+	checkLen("SqDist", "y", len(y), len(x))
+	return sqDistGeneric(x, y)
+}
+
+// Softmax replaces x by softmax(x), computed stably (max subtracted).
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	softmaxGeneric(x, len(x))
+}
+
+// SoftmaxRows applies Softmax to each of the rows of x, a rows×cols matrix.
+// If causal is true, row i may only see columns j <= i+offset: later columns
+// are set to exactly 0 and excluded from the normalisation (offset is the
+// number of earlier positions held in a KV cache). Rows split across threads.
+func SoftmaxRows(x []float32, rows, cols int, causal bool, offset int) {
+	checkLen("SoftmaxRows", "x", len(x), rows*cols)
+	Parallel(rows, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := x[i*cols : (i+1)*cols]
+			n := cols
+			if causal {
+				n = i + offset + 1
+				if n > cols {
+					n = cols
+				}
+				if n < 1 {
+					n = 1
+				}
+			}
+			softmaxGeneric(row, n)
+		}
+	})
+}
+
+// LayerNorm normalises each row of x (rows×cols) to mean 0 and variance 1
+// (biased variance, eps added before the square root), then applies
+// dst = norm*gamma + beta. dst may alias x.
+func LayerNorm(dst, x, gamma, beta []float32, rows, cols int, eps float32) {
+	checkLen("LayerNorm", "x", len(x), rows*cols)
+	checkLen("LayerNorm", "dst", len(dst), rows*cols)
+	checkLen("LayerNorm", "gamma", len(gamma), cols)
+	checkLen("LayerNorm", "beta", len(beta), cols)
+	Parallel(rows, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			layerNormGeneric(dst[i*cols:(i+1)*cols], x[i*cols:(i+1)*cols], gamma, beta, eps)
+		}
+	})
+}
+
+// GeluTanh computes dst = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), GPT-2's
+// gelu_new. dst may alias x.
+func GeluTanh(dst, x []float32) {
+	checkLen("GeluTanh", "x", len(x), len(dst))
+	Parallel(len(dst), 4096, func(lo, hi int) { geluTanhGeneric(dst[lo:hi], x[lo:hi]) })
+}
+
+// GeluErf computes dst = 0.5x(1+erf(x/sqrt 2)), BERT's exact GELU. dst may
+// alias x.
+func GeluErf(dst, x []float32) {
+	checkLen("GeluErf", "x", len(x), len(dst))
+	Parallel(len(dst), 4096, func(lo, hi int) { geluErfGeneric(dst[lo:hi], x[lo:hi]) })
+}
+
+// Argmax returns the index of the largest element of x (the first on ties),
+// or -1 for an empty slice.
+func Argmax(x []float32) int {
+	if len(x) == 0 {
+		return -1
+	}
+	return argmaxGeneric(x)
+}
+
+// TopK returns the indices of the k largest elements of x, largest first
+// (earlier index first on ties), reusing idx's storage when it is large
+// enough. k is clamped to len(x).
+func TopK(x []float32, k int, idx []int) []int {
+	if k > len(x) {
+		k = len(x)
+	}
+	if k <= 0 {
+		return idx[:0]
+	}
+	if cap(idx) < len(x) {
+		idx = make([]int, 0, len(x))
+	}
+	return topKGeneric(x, k, idx)
+}
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C where op(X) is X or its
+// transpose. op(A) is m×k, op(B) is k×n and C is m×n, all row-major with
+// leading dimensions lda, ldb, ldc. When beta is 0, C is not read (it may
+// hold NaNs). m == 1 is the matrix-vector case used by batch-1 decoding.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemmNaive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMatrix("A", a, ar, ac, lda)
+	checkMatrix("B", b, br, bc, ldb)
+	checkMatrix("C", c, m, n, ldc)
+}
+
+func checkMatrix(name string, x []float32, rows, cols, ld int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("kernels: Sgemm: ld%s = %d < %d columns", name, ld, cols))
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(fmt.Sprintf("kernels: Sgemm: len(%s) = %d, need %d for %dx%d with ld %d", name, len(x), need, rows, cols, ld))
+	}
+}
