@@ -1,0 +1,28 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"unicode"
+)
+
+func main() {
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	for r := rune(0); r <= 0x10FFFF; r++ {
+		c := '0'
+		switch {
+		case unicode.IsSpace(r):
+			c = '3'
+		case unicode.IsLetter(r):
+			c = '1'
+		case unicode.IsNumber(r):
+			c = '2'
+		}
+		if r >= 0xD800 && r <= 0xDFFF {
+			c = 'x'
+		}
+		fmt.Fprintf(w, "%c", c)
+	}
+}
