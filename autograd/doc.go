@@ -26,6 +26,6 @@
 // forward pass costs nothing when gradients are off.
 //
 // Layout: a matrix with n rows and c columns is the slice x[i*c+j]. Attention
-// probabilities of one sequence are stored [nh, T, stride] (stride >= T), so a
-// prefix of a longer sequence can reuse the longer sequence's buffers.
+// probabilities of one sequence are stored [nh, stride, stride] (stride >= T),
+// so a prefix of a longer sequence can reuse the longer sequence's buffers.
 package autograd

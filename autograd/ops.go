@@ -246,19 +246,21 @@ func SliceColsBackward(dinp, dout []float32, n, c, off, w int) {
 
 // AttentionForward runs causal multi-head attention for one sequence of t
 // positions. qkv is [t, 3c] with q, k and v side by side (c = nh·hs); att
-// receives the probabilities [nh, t, stride] (stride >= t; entries j > i are 0);
+// receives the probabilities [nh, stride, stride] (stride >= t; a sequence
+// shorter than stride fills the top-left t×t corner of each head's block, and
+// entries j > i are 0);
 // out is [t, c]. Scores are scaled by 1/√hs.
 func AttentionForward(out, att, qkv []float32, t, stride, c, nh int) {
 	need("AttentionForward", "qkv", len(qkv), t*3*c)
 	need("AttentionForward", "out", len(out), t*c)
-	need("AttentionForward", "att", len(att), (nh-1)*t*stride+(t-1)*stride+t)
+	need("AttentionForward", "att", len(att), (nh-1)*stride*stride+(t-1)*stride+t)
 	hs := c / nh
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	kernels.Parallel(nh*t, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			h, i := r/t, r%t
 			q := qkv[i*3*c+h*hs : i*3*c+h*hs+hs]
-			a := att[h*t*stride+i*stride : h*t*stride+i*stride+t]
+			a := att[h*stride*stride+i*stride : h*stride*stride+i*stride+t]
 			for j := 0; j <= i; j++ {
 				a[j] = scale * kernels.Dot(q, qkv[j*3*c+c+h*hs:j*3*c+c+h*hs+hs])
 			}
@@ -288,7 +290,7 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, t, stride, c, nh int) {
 		dpre := make([]float32, t)
 		for h := lo; h < hi; h++ {
 			for i := 0; i < t; i++ {
-				a := att[h*t*stride+i*stride : h*t*stride+i*stride+i+1]
+				a := att[h*stride*stride+i*stride : h*stride*stride+i*stride+i+1]
 				do := dout[i*c+h*hs : i*c+h*hs+hs]
 				// datt_ij = dout_i·v_j; dv_j += att_ij dout_i
 				var s float32

@@ -123,12 +123,12 @@ func gradCases() []gradCase {
 			name: fmt.Sprintf("attention_t%d_s%d_c%d_nh%d", t, stride, c, nh), inputs: []int{t * 3 * c}, outLen: t * c,
 			forward: func(in [][]float32) []float32 {
 				out := make([]float32, t*c)
-				AttentionForward(out, make([]float32, nh*t*stride), in[0], t, stride, c, nh)
+				AttentionForward(out, make([]float32, nh*stride*stride), in[0], t, stride, c, nh)
 				return out
 			},
 			backward: func(d, in [][]float32, dout []float32) {
 				out := make([]float32, t*c)
-				att := make([]float32, nh*t*stride)
+				att := make([]float32, nh*stride*stride)
 				AttentionForward(out, att, in[0], t, stride, c, nh)
 				AttentionBackward(d[0], dout, in[0], att, t, stride, c, nh)
 			},

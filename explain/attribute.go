@@ -1,0 +1,322 @@
+package explain
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Attribution method names, as Ecco names them.
+const (
+	MethodGradient    = "gradient"
+	MethodGradXInput  = "grad_x_input"
+	MethodIntegrated  = "integrated_gradients"
+	defaultIGSteps    = 20
+	defaultMaxRows    = 1024
+	defaultMaxFwdRows = 512
+)
+
+// Methods lists the attribution methods explain implements.
+var Methods = []string{MethodGradXInput, MethodGradient, MethodIntegrated}
+
+// ParseMethods splits a comma-separated method list and checks each name.
+// "ig" and "saliency" are accepted as Ecco's aliases.
+func ParseMethods(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range strings.Split(s, ",") {
+		m = strings.TrimSpace(m)
+		switch m {
+		case "":
+			continue
+		case "ig":
+			m = MethodIntegrated
+		case "saliency":
+			m = MethodGradient
+		case MethodGradient, MethodGradXInput, MethodIntegrated:
+		default:
+			return nil, fmt.Errorf("explain: unknown attribution method %q (want one of %s)", m, strings.Join(Methods, ", "))
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// AttributionOptions configures Attribute. The zero value computes
+// grad_x_input for the chosen token's probability.
+type AttributionOptions struct {
+	Methods []string // default: grad_x_input
+	Target  Target   // TargetProb (Ecco) or TargetLogit
+	IGSteps int      // integrated-gradients steps (Gauss-Legendre nodes); default 20
+	// MaxRows bounds the rows (positions) in one batched forward or backward
+	// pass, trading speed for memory; default 1024 backward, 512 forward.
+	MaxRows int
+}
+
+// IGCheck reports integrated gradients' completeness for one output token:
+// the attributions should sum to F(input) - F(baseline).
+type IGCheck struct {
+	Sum    float64 `json:"sum"`
+	Delta  float64 `json:"delta"`
+	AbsErr float64 `json:"abs_error"`
+	RelErr float64 `json:"rel_error"`
+}
+
+// Attributions holds, for every generated token, a score for each earlier
+// token (prompt and earlier generated tokens), normalised to sum to 1.
+type Attributions struct {
+	// Scores[method][i] has promptLen+i scores for generated token i.
+	Scores map[string][][]float64
+	// Target[i] is the explained value (probability or logit) of generated token i.
+	Target []float64
+	// Completeness has one entry per generated token when integrated
+	// gradients ran.
+	Completeness []IGCheck
+}
+
+// Attribute explains each token ids[i], i >= promptLen, by the tokens before
+// it: the gradient of its probability (or logit) at position i-1 with
+// respect to the input embeddings of positions 0..i-1. All generated tokens
+// share one forward pass (attention is causal, so a prefix's activations are
+// the first rows of the full sequence's) and one batched backward.
+func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attributions, error) {
+	if promptLen < 1 || promptLen > len(ids) {
+		return nil, fmt.Errorf("explain: prompt length %d outside 1..%d tokens", promptLen, len(ids))
+	}
+	methods := opt.Methods
+	if len(methods) == 0 {
+		methods = []string{MethodGradXInput}
+	}
+	for _, m := range methods {
+		if _, err := ParseMethods(m); err != nil {
+			return nil, err
+		}
+	}
+	steps := opt.IGSteps
+	if steps == 0 {
+		steps = defaultIGSteps
+	}
+	if steps < 1 || steps > 1000 {
+		return nil, fmt.Errorf("explain: --ig-steps %d outside 1..1000", steps)
+	}
+	maxRows, maxFwd := opt.MaxRows, opt.MaxRows
+	if maxRows <= 0 {
+		maxRows, maxFwd = defaultMaxRows, defaultMaxFwdRows
+	}
+	x, err := n.embed(ids)
+	if err != nil {
+		return nil, err
+	}
+	C := n.Config.NEmbd
+	T := len(ids) - 1 // the last token is never an input
+	G := len(ids) - promptLen
+	res := &Attributions{Scores: map[string][][]float64{}, Target: make([]float64, G)}
+	if G == 0 {
+		for _, m := range methods {
+			res.Scores[m] = [][]float64{}
+		}
+		return res, nil
+	}
+	x = x[:T*C]
+	targets := make([]segment, G)
+	for i := range targets {
+		targets[i] = segment{Seq: 0, Len: promptLen + i, Token: ids[promptLen+i], Weight: 1}
+	}
+	want := map[string]bool{}
+	for _, m := range methods {
+		want[m] = true
+	}
+	{ // The plain gradients also give the target values IG's check needs.
+		p := n.forward(x, 1, T, false, nil)
+		grads := make([][]float32, G)
+		for _, ch := range chunkSegments(targets, maxRows) {
+			vals, dl := n.targetValues(p, ch.segs, opt.Target)
+			g := n.backward(p, ch.segs, dl)
+			off := 0
+			for k, s := range ch.segs {
+				i := ch.first + k
+				res.Target[i] = vals[k]
+				grads[i] = g[off*C : (off+s.Len)*C]
+				off += s.Len
+			}
+		}
+		if want[MethodGradient] {
+			res.Scores[MethodGradient] = make([][]float64, G)
+			for i, g := range grads {
+				res.Scores[MethodGradient][i] = normalisedNorms(g, nil, C)
+			}
+		}
+		if want[MethodGradXInput] {
+			res.Scores[MethodGradXInput] = make([][]float64, G)
+			for i, g := range grads {
+				res.Scores[MethodGradXInput][i] = normalisedNorms(g, x, C)
+			}
+		}
+	}
+	if want[MethodIntegrated] {
+		if err := n.integratedGradients(res, x, T, targets, steps, opt.Target, maxRows, maxFwd); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// integratedGradients fills res with integrated gradients from a zero
+// baseline: attr = x ⊙ Σ_k w_k ∇F(α_k x), with Captum's default
+// Gauss-Legendre nodes α_k and weights w_k on [0, 1]. The steps run as a
+// batch of interpolated sequences; every generated token's target reads its
+// prefix of each interpolated sequence.
+func (n *Net) integratedGradients(res *Attributions, x []float32, T int, targets []segment, steps int, tgt Target, maxRows, maxFwd int) error {
+	C := n.Config.NEmbd
+	G := len(targets)
+	alphas, weights := GaussLegendre(steps)
+	total := make([][]float32, G)
+	for i, s := range targets {
+		total[i] = make([]float32, s.Len*C)
+	}
+	per := maxFwd / T
+	if per < 1 {
+		per = 1
+	}
+	for k0 := 0; k0 < steps; k0 += per {
+		k1 := min(k0+per, steps)
+		B := k1 - k0
+		xs := make([]float32, B*T*C)
+		for b := 0; b < B; b++ {
+			a := float32(alphas[k0+b])
+			for j, v := range x {
+				xs[b*T*C+j] = a * v
+			}
+		}
+		p := n.forward(xs, B, T, false, nil)
+		var segs []segment
+		var owner []int
+		for b := 0; b < B; b++ {
+			for i, s := range targets {
+				segs = append(segs, segment{Seq: b, Len: s.Len, Token: s.Token, Weight: float32(weights[k0+b])})
+				owner = append(owner, i)
+			}
+		}
+		for _, ch := range chunkSegments(segs, maxRows) {
+			_, dl := n.targetValues(p, ch.segs, tgt)
+			g := n.backward(p, ch.segs, dl)
+			off := 0
+			for k, s := range ch.segs {
+				acc := total[owner[ch.first+k]]
+				for j := range acc {
+					acc[j] += g[off*C+j]
+				}
+				off += s.Len
+			}
+		}
+	}
+	// F(baseline): the targets on all-zero token embeddings.
+	zero := n.forward(make([]float32, T*C), 1, T, false, nil)
+	base, _ := n.targetValues(zero, targets, tgt)
+	res.Scores[MethodIntegrated] = make([][]float64, G)
+	res.Completeness = make([]IGCheck, G)
+	for i, s := range targets {
+		attr := make([]float32, s.Len*C)
+		var sum float64
+		for j := range attr {
+			attr[j] = total[i][j] * x[j]
+			sum += float64(attr[j])
+		}
+		res.Scores[MethodIntegrated][i] = normalisedNorms(attr, nil, C)
+		delta := res.Target[i] - base[i]
+		c := IGCheck{Sum: sum, Delta: delta, AbsErr: math.Abs(sum - delta)}
+		if delta != 0 {
+			c.RelErr = c.AbsErr / math.Abs(delta)
+		}
+		res.Completeness[i] = c
+	}
+	return nil
+}
+
+type segChunk struct {
+	first int
+	segs  []segment
+}
+
+// chunkSegments splits segs into runs whose total length is at most maxRows
+// (a single longer segment gets a run of its own).
+func chunkSegments(segs []segment, maxRows int) []segChunk {
+	var out []segChunk
+	start, rows := 0, 0
+	for i, s := range segs {
+		if i > start && rows+s.Len > maxRows {
+			out = append(out, segChunk{first: start, segs: segs[start:i]})
+			start, rows = i, 0
+		}
+		rows += s.Len
+	}
+	if start < len(segs) {
+		out = append(out, segChunk{first: start, segs: segs[start:]})
+	}
+	return out
+}
+
+// normalisedNorms returns the L2 norm of each c-wide row of g (or of g⊙x
+// when x is not nil), divided by their sum, as Ecco normalises attributions.
+func normalisedNorms(g, x []float32, c int) []float64 {
+	rows := len(g) / c
+	out := make([]float64, rows)
+	var sum float64
+	for r := 0; r < rows; r++ {
+		var s float64
+		for j := r * c; j < (r+1)*c; j++ {
+			v := float64(g[j])
+			if x != nil {
+				v *= float64(x[j])
+			}
+			s += v * v
+		}
+		out[r] = math.Sqrt(s)
+		sum += out[r]
+	}
+	if sum > 0 {
+		for r := range out {
+			out[r] /= sum
+		}
+	}
+	return out
+}
+
+// GaussLegendre returns the n Gauss-Legendre nodes and weights mapped from
+// [-1, 1] to [0, 1] (Captum's default integration rule for integrated
+// gradients): ∫₀¹ f ≈ Σ w_k f(α_k). Nodes are in increasing order.
+func GaussLegendre(n int) (alphas, weights []float64) {
+	alphas, weights = make([]float64, n), make([]float64, n)
+	for i := 0; i < n; i++ {
+		// Initial guess for the i-th root of P_n (largest first), then Newton.
+		z := math.Cos(math.Pi * (float64(i) + 0.75) / (float64(n) + 0.5))
+		var dp float64
+		for iter := 0; iter < 100; iter++ {
+			p0, p1 := 1.0, z
+			for k := 2; k <= n; k++ {
+				p0, p1 = p1, ((2*float64(k)-1)*z*p1-(float64(k)-1)*p0)/float64(k)
+			}
+			// p1 = P_n(z), p0 = P_{n-1}(z)
+			dp = float64(n) * (z*p1 - p0) / (z*z - 1)
+			dz := p1 / dp
+			z -= dz
+			if math.Abs(dz) < 1e-15 {
+				break
+			}
+		}
+		// recompute derivative at the converged root
+		p0, p1 := 1.0, z
+		for k := 2; k <= n; k++ {
+			p0, p1 = p1, ((2*float64(k)-1)*z*p1-(float64(k)-1)*p0)/float64(k)
+		}
+		dp = float64(n) * (z*p1 - p0) / (z*z - 1)
+		w := 2 / ((1 - z*z) * dp * dp)
+		// i-th largest root -> place in increasing order
+		alphas[n-1-i] = 0.5 * (1 + z)
+		weights[n-1-i] = 0.5 * w
+	}
+	return alphas, weights
+}
