@@ -166,3 +166,86 @@ func sgemmNaive(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 		}
 	}
 }
+
+func maxGeneric(x []float32) float32 {
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// microGeneric is the micro kernel contract for any tile size: with
+// acc[i][j] = sum_{p<k} a[p*mr+i]*b[p*nr+j], c[i*ldc+j] = alpha*acc[i][j] +
+// beta*c[i*ldc+j], c not read when beta == 0.
+func microGeneric(mr, nr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[p*mr+i] * b[p*nr+j]
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+// micro4x8Generic is microGeneric for the generic level's 4×8 tile, with
+// the accumulators in local variables.
+func micro4x8Generic(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var acc [4][8]float32
+	a = a[:4*k]
+	b = b[:8*k]
+	for p := 0; p < k; p++ {
+		ap := a[p*4 : p*4+4]
+		bp := b[p*8 : p*8+8]
+		for i, av := range ap {
+			r := &acc[i]
+			r[0] += av * bp[0]
+			r[1] += av * bp[1]
+			r[2] += av * bp[2]
+			r[3] += av * bp[3]
+			r[4] += av * bp[4]
+			r[5] += av * bp[5]
+			r[6] += av * bp[6]
+			r[7] += av * bp[7]
+		}
+	}
+	for i := range acc {
+		ci := c[i*ldc : i*ldc+8]
+		for j, v := range acc[i] {
+			if beta == 0 {
+				ci[j] = alpha * v
+			} else {
+				ci[j] = alpha*v + beta*ci[j]
+			}
+		}
+	}
+}
+
+// gemvN4Generic computes y[j] += x0*b[j] + x1*b[ldb+j] + x2*b[2*ldb+j] +
+// x3*b[3*ldb+j] for j < len(y).
+func gemvN4Generic(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32) {
+	n := len(y)
+	b0 := b[:n]
+	b1 := b[ldb : ldb+n]
+	b2 := b[2*ldb : 2*ldb+n]
+	b3 := b[3*ldb : 3*ldb+n]
+	for j := range y {
+		y[j] += x0*b0[j] + x1*b1[j] + x2*b2[j] + x3*b3[j]
+	}
+}
+
+// gemvT4Generic sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < 4.
+func gemvT4Generic(x, b []float32, ldb int, y []float32) {
+	n := len(x)
+	for r := 0; r < 4; r++ {
+		y[r] = dotGeneric(x, b[r*ldb:r*ldb+n])
+	}
+}

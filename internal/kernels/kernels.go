@@ -1,18 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"os"
-)
-
-// impl is the name of the kernel set chosen at start-up.
-var impl = "generic"
-
-// forceGeneric is set when LOUPE_KERNELS=generic.
-var forceGeneric = os.Getenv("LOUPE_KERNELS") == "generic"
-
-// Impl names the kernel set in use: "avx512", "avx2" or "generic".
-func Impl() string { return impl }
+import "fmt"
 
 func checkLen(kernel string, name string, have, want int) {
 	if have < want {
@@ -23,36 +11,36 @@ func checkLen(kernel string, name string, have, want int) {
 // Dot returns sum_i x[i]*y[i]. len(y) must be at least len(x).
 func Dot(x, y []float32) float32 {
 	checkLen("Dot", "y", len(y), len(x))
-	return dotGeneric(x, y)
+	return dotL(level, x, y)
 }
 
 // Axpy computes y[i] += alpha*x[i] for i < len(x).
 func Axpy(alpha float32, x, y []float32) {
 	checkLen("Axpy", "y", len(y), len(x))
-	axpyGeneric(alpha, x, y)
+	axpyL(level, alpha, x, y)
 }
 
 // Scale computes x[i] *= alpha.
-func Scale(alpha float32, x []float32) { scaleGeneric(alpha, x) }
+func Scale(alpha float32, x []float32) { scaleL(level, alpha, x) }
 
 // Add computes dst[i] = a[i] + b[i] for i < len(dst). dst may alias a or b.
 func Add(dst, a, b []float32) {
 	checkLen("Add", "a", len(a), len(dst))
 	checkLen("Add", "b", len(b), len(dst))
-	addGeneric(dst, a, b)
+	addL(level, dst, a, b)
 }
 
 // Mul computes dst[i] = a[i] * b[i] for i < len(dst). dst may alias a or b.
 func Mul(dst, a, b []float32) {
 	checkLen("Mul", "a", len(a), len(dst))
 	checkLen("Mul", "b", len(b), len(dst))
-	mulGeneric(dst, a, b)
+	mulL(level, dst, a, b)
 }
 
 // SqDist returns the squared Euclidean distance sum_i (x[i]-y[i])^2.
 func SqDist(x, y []float32) float32 {
 	checkLen("SqDist", "y", len(y), len(x))
-	return sqDistGeneric(x, y)
+	return sqDistL(level, x, y)
 }
 
 // Softmax replaces x by softmax(x), computed stably (max subtracted).
@@ -150,7 +138,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmNaive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemm(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {

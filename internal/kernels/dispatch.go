@@ -1,0 +1,87 @@
+package kernels
+
+import (
+	"os"
+	"strings"
+)
+
+// Kernel sets, from slowest to fastest. The set in use is chosen once at
+// start-up (see init below) and kept in level; every exported kernel
+// switches on it and calls the chosen variant directly, so that escape
+// analysis sees through the call and callers' stack buffers stay on the
+// stack.
+const (
+	levelGeneric = iota
+	levelAVX2
+	levelAVX512
+)
+
+var levelNames = [...]string{"generic", "avx2", "avx512"}
+
+var (
+	// level is the kernel set in use.
+	level = levelGeneric
+	// implNote is appended to Impl's answer when the choice was not the
+	// natural one for this CPU (for example a failed AVX-512 self-check).
+	implNote string
+	// forceGeneric is set when LOUPE_KERNELS=generic.
+	forceGeneric bool
+)
+
+// cpuHasAVX2 and cpuHasAVX512 report what the assembly kernels may use on
+// this CPU; they are set by detectCPU (amd64 only) and are false elsewhere.
+var cpuHasAVX2, cpuHasAVX512 bool
+
+func init() {
+	detectCPU()
+	level = chooseLevel(os.Getenv("LOUPE_KERNELS"))
+}
+
+// chooseLevel picks the kernel set for a LOUPE_KERNELS value ("" means the
+// best the CPU supports). The AVX-512 set is only chosen when it passes a
+// self-check against the generic kernels.
+func chooseLevel(env string) int {
+	implNote = ""
+	forceGeneric = false
+	switch strings.ToLower(strings.TrimSpace(env)) {
+	case "generic":
+		forceGeneric = true
+		return levelGeneric
+	case "avx2":
+		if cpuHasAVX2 {
+			return levelAVX2
+		}
+		implNote = " (avx2 requested but not supported by this CPU)"
+		return levelGeneric
+	}
+	best := levelGeneric
+	if cpuHasAVX2 {
+		best = levelAVX2
+	}
+	if cpuHasAVX512 {
+		if err := selfCheck(levelAVX512); err == nil {
+			best = levelAVX512
+		} else {
+			implNote = " (avx512 self-check failed: " + err.Error() + ")"
+		}
+	}
+	return best
+}
+
+// availableLevels lists the kernel sets this CPU can run, generic first.
+// The conformance tests run every one of them in the same process.
+func availableLevels() []int {
+	l := []int{levelGeneric}
+	if cpuHasAVX2 {
+		l = append(l, levelAVX2)
+	}
+	if cpuHasAVX512 {
+		l = append(l, levelAVX512)
+	}
+	return l
+}
+
+// Impl names the kernel set in use: "avx512", "avx2" or "generic",
+// followed by a note in parentheses when a faster set was refused (for
+// example "avx2 (avx512 self-check failed: ...)").
+func Impl() string { return levelNames[level] + implNote }

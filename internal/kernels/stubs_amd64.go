@@ -1,0 +1,78 @@
+//go:build !noasm
+
+package kernels
+
+// Assembly kernels (AVX2+FMA in avx2_amd64.s and gemm_avx2_amd64.s, AVX-512F
+// in avx512_amd64.s). Each one's meaning is its generic twin in
+// stubs_noasm.go, which is also what other architectures build. Callers
+// guarantee the length preconditions stated here; the assembly does not check.
+
+// dotAVX2 returns sum_{i<len(x)} x[i]*y[i]; len(y) >= len(x).
+//
+//go:noescape
+func dotAVX2(x, y []float32) float32
+
+// axpyAVX2 computes y[i] += alpha*x[i] for i < len(x); len(y) >= len(x).
+//
+//go:noescape
+func axpyAVX2(alpha float32, x, y []float32)
+
+// scaleAVX2 computes x[i] *= alpha.
+//
+//go:noescape
+func scaleAVX2(alpha float32, x []float32)
+
+// addAVX2 computes dst[i] = a[i] + b[i] for i < len(dst).
+//
+//go:noescape
+func addAVX2(dst, a, b []float32)
+
+// mulAVX2 computes dst[i] = a[i] * b[i] for i < len(dst).
+//
+//go:noescape
+func mulAVX2(dst, a, b []float32)
+
+// sqDistAVX2 returns sum_{i<len(x)} (x[i]-y[i])^2; len(y) >= len(x).
+//
+//go:noescape
+func sqDistAVX2(x, y []float32) float32
+
+// maxAVX2 returns the largest element of x; len(x) >= 1.
+//
+//go:noescape
+func maxAVX2(x []float32) float32
+
+// gemm6x16AVX2 is the 6×16 micro kernel: with acc[i][j] =
+// sum_{p<k} a[p*6+i]*b[p*16+j] it sets c[i*ldc+j] = alpha*acc[i][j] +
+// beta*c[i*ldc+j] for i < 6, j < 16, not reading c when beta == 0.
+//
+//go:noescape
+func gemm6x16AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// gemvN4AVX2 computes y[j] += x0*b[j] + x1*b[ldb+j] + x2*b[2*ldb+j] +
+// x3*b[3*ldb+j] for j < len(y); len(y) is a multiple of 8.
+//
+//go:noescape
+func gemvN4AVX2(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32)
+
+// gemvT4AVX2 sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < 4; len(x)
+// is a multiple of 8.
+//
+//go:noescape
+func gemvT4AVX2(x, b []float32, ldb int, y []float32)
+
+// dotAVX512 is dotAVX2 with 16-lane vectors.
+//
+//go:noescape
+func dotAVX512(x, y []float32) float32
+
+// axpyAVX512 is axpyAVX2 with 16-lane vectors.
+//
+//go:noescape
+func axpyAVX512(alpha float32, x, y []float32)
+
+// gemm6x32AVX512 is the AVX-512 micro kernel: gemm6x16AVX2's contract with
+// b packed 32 wide (b[p*32+j]) and j < 32.
+//
+//go:noescape
+func gemm6x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32)

@@ -1,0 +1,33 @@
+//go:build !amd64 || noasm
+
+package kernels
+
+// Generic twins of the assembly kernels declared in stubs_amd64.go, with the
+// same signatures. They are never selected on these builds (detectCPU
+// leaves every SIMD level off); they exist so the dispatch code compiles
+// everywhere and state each kernel's meaning as a plain loop.
+
+func dotAVX2(x, y []float32) float32          { return dotGeneric(x, y) }
+func axpyAVX2(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
+func scaleAVX2(alpha float32, x []float32)    { scaleGeneric(alpha, x) }
+func addAVX2(dst, a, b []float32)             { addGeneric(dst, a, b) }
+func mulAVX2(dst, a, b []float32)             { mulGeneric(dst, a, b) }
+func sqDistAVX2(x, y []float32) float32       { return sqDistGeneric(x, y) }
+func maxAVX2(x []float32) float32             { return maxGeneric(x) }
+
+func gemm6x16AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	microGeneric(6, 16, k, a, b, c, ldc, alpha, beta)
+}
+
+func gemvN4AVX2(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32) {
+	gemvN4Generic(x0, x1, x2, x3, b, ldb, y)
+}
+
+func gemvT4AVX2(x, b []float32, ldb int, y []float32) { gemvT4Generic(x, b, ldb, y) }
+
+func dotAVX512(x, y []float32) float32          { return dotGeneric(x, y) }
+func axpyAVX512(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
+
+func gemm6x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	microGeneric(6, 32, k, a, b, c, ldc, alpha, beta)
+}
