@@ -327,7 +327,7 @@ def st_case():
     d = os.path.join(ROOT, "embed", "testdata", "st")
     os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
     os.makedirs(os.path.join(d, "2_Normalize"), exist_ok=True)
-    cfg = bert_config(len(ST_VOCAB), 32, 2, 4, 64, 64)
+    cfg = bert_config(len(ST_VOCAB), 32, 2, 4, 64, 512)
     w = make_weights(cfg, "", False)
     write_safetensors(os.path.join(d, "model.safetensors"), w)
     write_json(os.path.join(d, "config.json"), cfg)
