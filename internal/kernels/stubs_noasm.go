@@ -7,13 +7,13 @@ package kernels
 // leaves every SIMD level off); they exist so the dispatch code compiles
 // everywhere and state each kernel's meaning as a plain loop.
 
-func dotAVX2(x, y []float32) float32          { return dotGeneric(x, y) }
+func dotAVX2(x, y []float32) float32         { return dotGeneric(x, y) }
 func axpyAVX2(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
-func scaleAVX2(alpha float32, x []float32)    { scaleGeneric(alpha, x) }
-func addAVX2(dst, a, b []float32)             { addGeneric(dst, a, b) }
-func mulAVX2(dst, a, b []float32)             { mulGeneric(dst, a, b) }
-func sqDistAVX2(x, y []float32) float32       { return sqDistGeneric(x, y) }
-func maxAVX2(x []float32) float32             { return maxGeneric(x) }
+func scaleAVX2(alpha float32, x []float32)   { scaleGeneric(alpha, x) }
+func addAVX2(dst, a, b []float32)            { addGeneric(dst, a, b) }
+func mulAVX2(dst, a, b []float32)            { mulGeneric(dst, a, b) }
+func sqDistAVX2(x, y []float32) float32      { return sqDistGeneric(x, y) }
+func maxAVX2(x []float32) float32            { return maxGeneric(x) }
 
 func gemm6x16AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	microGeneric(6, 16, k, a, b, c, ldc, alpha, beta)
@@ -25,7 +25,7 @@ func gemvN4AVX2(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32) {
 
 func gemvT4AVX2(x, b []float32, ldb int, y []float32) { gemvT4Generic(x, b, ldb, y) }
 
-func dotAVX512(x, y []float32) float32          { return dotGeneric(x, y) }
+func dotAVX512(x, y []float32) float32         { return dotGeneric(x, y) }
 func axpyAVX512(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
 
 func gemm6x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32) {
