@@ -1,0 +1,64 @@
+// Package gpt2 runs OpenAI's GPT-2 family (gpt2, distilgpt2, gpt2-medium,
+// gpt2-large, gpt2-xl) from Hugging Face checkpoints on a CPU.
+//
+// The simplest use loads a checkpoint directory (config.json and
+// model.safetensors, as on the hub) and asks for the logits of a token
+// sequence:
+//
+//	m, err := gpt2.Load(dir)
+//	...
+//	defer m.Close()
+//	logits, err := m.Forward(ids, nil) // [len(ids), vocab], row-major
+//
+// Generation and batched work go through a State, which holds the key/value
+// cache of up to Batch sequences and every activation buffer, sized once:
+//
+//	s := m.NewState(gpt2.StateOptions{Batch: 1, MaxSeq: 64})
+//	s.Forward([][]int{prompt}, gpt2.ForwardOptions{}) // prefill
+//	next := argmax(s.Logits(0))
+//	s.Forward([][]int{{next}}, gpt2.ForwardOptions{}) // decode one token
+//
+// Each call appends tokens to each sequence's cache; sequences of a batch
+// may have different lengths and each has its own positions (there is no
+// padding: the rows of all sequences are packed and share the matrix
+// multiplies, attention runs per sequence). By default logits are computed
+// only at each sequence's last new position; ForwardOptions.AllLogits asks
+// for every position. Decoding with a State allocates nothing.
+//
+// # Model
+//
+// The network is Hugging Face's modeling_gpt2.py: token plus position
+// embeddings, pre-LayerNorm blocks x += attn(ln_1(x)); x += mlp(ln_2(x)),
+// a final ln_f and an LM head tied to the token embedding. Weights keep the
+// Hugging Face Conv1D layout ([in, out], row-major) and F32 checkpoints are
+// used in place from the memory-mapped file; F16 and BF16 ones are converted
+// once at load time.
+//
+// # Hook points
+//
+// A Hook passed in ForwardOptions sees the model's intermediate values, named
+// as in the explainability literature (and in loupe's explain package):
+//
+//	resid_pre   [T, C]        layer input (the residual stream)
+//	attn_probs  [nh, T, Tctx] attention probabilities after the causal softmax
+//	mlp_act     [T, 4C]       MLP activations after GELU, the input of c_proj
+//	resid_post  [T, C]        layer output
+//	ln_f        [T, C]        final LayerNorm output (Layer -1)
+//
+// T is the number of new tokens of one sequence in this call and Tctx the
+// number of positions it attends to (cached plus new). Data is the model's own
+// buffer: a hook may change it in place (zero a neuron in mlp_act, edit the
+// residual stream, reweight attention) and the forward pass continues with the
+// changed values. A nil hook costs nothing.
+//
+// # Files
+//
+// Load accepts tensor names with or without the "transformer." prefix,
+// ignores the attn.bias and attn.masked_bias buffers, uses lm_head.weight
+// when present (else the tied wte), checks the presence and shape of every
+// tensor and rejects unknown tensors (so a config.json that does not match
+// its weights is caught instead of silently mis-run). Errors name the tensor
+// and both shapes.
+//
+// testdata/reference.py is the PyTorch reference the golden files come from.
+package gpt2

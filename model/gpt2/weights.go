@@ -1,0 +1,262 @@
+package gpt2
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/loupe-ml/loupe/safetensors"
+)
+
+// Block holds one transformer block's parameters. Linear layers keep the
+// Hugging Face Conv1D layout: weights are [in, out] row-major, so a layer is
+// y = x·W + b.
+type Block struct {
+	LN1G, LN1B []float32 // ln_1 gain and bias [C]
+	AttnW      []float32 // attn.c_attn.weight [C, 3C]: q, k, v along the last axis
+	AttnB      []float32 // attn.c_attn.bias [3C]
+	AttnProjW  []float32 // attn.c_proj.weight [C, C]
+	AttnProjB  []float32 // attn.c_proj.bias [C]
+	LN2G, LN2B []float32 // ln_2 gain and bias [C]
+	FCW        []float32 // mlp.c_fc.weight [C, 4C]
+	FCB        []float32 // mlp.c_fc.bias [4C]
+	ProjW      []float32 // mlp.c_proj.weight [4C, C]
+	ProjB      []float32 // mlp.c_proj.bias [C]
+}
+
+// Weights holds all parameters of a GPT-2 model. Loaded from an F32
+// checkpoint, the slices point into the memory-mapped file.
+type Weights struct {
+	WTE        []float32 // token embedding [V, C]
+	WPE        []float32 // position embedding [P, C]
+	Blocks     []Block   // NLayer blocks
+	LNFG, LNFB []float32 // final LayerNorm ln_f [C]
+	// LMHead is the output projection [V, C] (logits = h·LMHeadᵀ). It is
+	// WTE itself unless the checkpoint stores a different lm_head.weight.
+	LMHead []float32
+}
+
+// Model is a GPT-2 network: its configuration and weights. A Model is
+// read-only once loaded and may be shared by many States and goroutines.
+type Model struct {
+	Config  Config
+	Weights Weights
+
+	file *safetensors.File // the mapping F32 weights live in, nil for Random
+}
+
+// Close releases the memory-mapped checkpoint. The model and every slice of
+// its Weights must not be used afterwards.
+func (m *Model) Close() error {
+	if m.file == nil {
+		return nil
+	}
+	f := m.file
+	m.file = nil
+	return f.Close()
+}
+
+// tensorSpec is one expected tensor: its Hugging Face name (without the
+// "transformer." prefix), its shape and where it goes.
+type tensorSpec struct {
+	name  string
+	shape []int
+	dst   *[]float32
+}
+
+// specs lists every parameter tensor a GPT-2 checkpoint must hold, in
+// forward order, pointing into w (which it sizes).
+func specs(c Config, w *Weights) []tensorSpec {
+	C, V, P := c.NEmbd, c.VocabSize, c.NPositions
+	w.Blocks = make([]Block, c.NLayer)
+	s := []tensorSpec{
+		{"wte.weight", []int{V, C}, &w.WTE},
+		{"wpe.weight", []int{P, C}, &w.WPE},
+	}
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		p := "h." + strconv.Itoa(l) + "."
+		s = append(s,
+			tensorSpec{p + "ln_1.weight", []int{C}, &b.LN1G},
+			tensorSpec{p + "ln_1.bias", []int{C}, &b.LN1B},
+			tensorSpec{p + "attn.c_attn.weight", []int{C, 3 * C}, &b.AttnW},
+			tensorSpec{p + "attn.c_attn.bias", []int{3 * C}, &b.AttnB},
+			tensorSpec{p + "attn.c_proj.weight", []int{C, C}, &b.AttnProjW},
+			tensorSpec{p + "attn.c_proj.bias", []int{C}, &b.AttnProjB},
+			tensorSpec{p + "ln_2.weight", []int{C}, &b.LN2G},
+			tensorSpec{p + "ln_2.bias", []int{C}, &b.LN2B},
+			tensorSpec{p + "mlp.c_fc.weight", []int{C, 4 * C}, &b.FCW},
+			tensorSpec{p + "mlp.c_fc.bias", []int{4 * C}, &b.FCB},
+			tensorSpec{p + "mlp.c_proj.weight", []int{4 * C, C}, &b.ProjW},
+			tensorSpec{p + "mlp.c_proj.bias", []int{C}, &b.ProjB},
+		)
+	}
+	return append(s,
+		tensorSpec{"ln_f.weight", []int{C}, &w.LNFG},
+		tensorSpec{"ln_f.bias", []int{C}, &w.LNFB})
+}
+
+// Load reads a GPT-2 checkpoint directory in Hugging Face layout:
+// config.json and model.safetensors. See the package documentation for the
+// accepted tensor names.
+func Load(dir string) (*Model, error) {
+	cfg, err := LoadConfig(configPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("gpt2: %s: no model.safetensors (only safetensors checkpoints are supported)", dir)
+		}
+		return nil, fmt.Errorf("gpt2: %w", err)
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gpt2: %w", err)
+	}
+	m := &Model{Config: cfg, file: f}
+	if err := m.loadWeights(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// loadWeights maps every expected tensor of m.file into m.Weights.
+func (m *Model) loadWeights(path string) error {
+	f := m.file
+	prefix := ""
+	if _, ok := f.Info("transformer.wte.weight"); ok {
+		prefix = "transformer."
+	}
+	used := map[string]bool{}
+	for _, s := range specs(m.Config, &m.Weights) {
+		name := prefix + s.name
+		info, ok := f.Info(name)
+		if !ok {
+			return fmt.Errorf("gpt2: %s: tensor %q is missing (config.json has n_layer %d)", path, name, m.Config.NLayer)
+		}
+		if !slices.Equal(info.Shape, s.shape) {
+			return fmt.Errorf("gpt2: %s: tensor %q has shape %v, want %v (from config.json)", path, name, info.Shape, s.shape)
+		}
+		data, err := f.Float32(name)
+		if err != nil {
+			return fmt.Errorf("gpt2: %w", err)
+		}
+		*s.dst = data
+		used[name] = true
+	}
+	m.Weights.LMHead = m.Weights.WTE
+	if info, ok := f.Info("lm_head.weight"); ok {
+		want := []int{m.Config.VocabSize, m.Config.NEmbd}
+		if !slices.Equal(info.Shape, want) {
+			return fmt.Errorf("gpt2: %s: tensor %q has shape %v, want %v (from config.json)", path, "lm_head.weight", info.Shape, want)
+		}
+		data, err := f.Float32("lm_head.weight")
+		if err != nil {
+			return fmt.Errorf("gpt2: %w", err)
+		}
+		m.Weights.LMHead = data
+		used["lm_head.weight"] = true
+	}
+	var unknown []string
+	for _, name := range f.Names() {
+		if used[name] || strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
+			continue
+		}
+		unknown = append(unknown, name)
+	}
+	if len(unknown) > 0 {
+		more := ""
+		if len(unknown) > 3 {
+			more = fmt.Sprintf(" and %d more", len(unknown)-3)
+			unknown = unknown[:3]
+		}
+		return fmt.Errorf("gpt2: %s: unexpected tensor %q%s (not a GPT-2 parameter for this config.json)", path, strings.Join(unknown, `", "`), more)
+	}
+	return nil
+}
+
+// WeightBytes is the size of the model's parameters stored as float32.
+func (m *Model) WeightBytes() int64 {
+	c := m.Config
+	n := int64(c.VocabSize+c.NPositions)*int64(c.NEmbd) + 2*int64(c.NEmbd) +
+		int64(c.NLayer)*int64(12*c.NEmbd*c.NEmbd+13*c.NEmbd)
+	return 4 * n
+}
+
+// Random builds a model with deterministic pseudo-random weights: each
+// tensor is filled from a splitmix64 stream seeded with the FNV-1a hash of
+// its name xor seed; matrices get uniform values in [-scale/2, scale/2),
+// biases in [-1/16, 1/16), LayerNorm gains in [7/8, 9/8). The values are
+// bit-identical to those of testdata/reference.py, so tests and benchmarks
+// can use models too large to commit as files.
+func Random(cfg Config, seed uint64, scale float64) (*Model, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg}
+	for _, s := range specs(cfg, &m.Weights) {
+		n := 1
+		for _, d := range s.shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		z := fnv1a64(s.name) ^ seed
+		isGain := strings.HasSuffix(s.name, "ln_1.weight") || strings.HasSuffix(s.name, "ln_2.weight") || s.name == "ln_f.weight"
+		isBias := strings.HasSuffix(s.name, ".bias")
+		for i := range v {
+			z += 0x9E3779B97F4A7C15
+			u := float64(mix64(z)>>40)*(1.0/(1<<24)) - 0.5
+			switch {
+			case isGain:
+				v[i] = float32(1 + u*0.25)
+			case isBias:
+				v[i] = float32(u * 0.125)
+			default:
+				v[i] = float32(u * scale)
+			}
+		}
+		*s.dst = v
+	}
+	m.Weights.LMHead = m.Weights.WTE
+	return m, nil
+}
+
+// check validates a Config built by hand (LoadConfig already does).
+func (c Config) check() error {
+	if c.NLayer <= 0 || c.NHead <= 0 || c.NEmbd <= 0 || c.NPositions <= 0 || c.VocabSize <= 0 {
+		return fmt.Errorf("gpt2: config %+v: sizes must be positive", c)
+	}
+	if c.NEmbd%c.NHead != 0 {
+		return fmt.Errorf("gpt2: config: n_embd %d is not a multiple of n_head %d", c.NEmbd, c.NHead)
+	}
+	if c.Activation != "gelu_new" && c.Activation != "gelu" {
+		return fmt.Errorf("gpt2: config: activation %q, want gelu_new or gelu", c.Activation)
+	}
+	if math.IsNaN(float64(c.LayerNormEps)) || c.LayerNormEps < 0 {
+		return fmt.Errorf("gpt2: config: layer norm epsilon %v", c.LayerNormEps)
+	}
+	return nil
+}
+
+func fnv1a64(s string) uint64 {
+	h := uint64(0xCBF29CE484222325)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 0x100000001B3
+	}
+	return h
+}
+
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
