@@ -1,0 +1,363 @@
+package explain
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// Options configures Explain. The zero value explains with grad_x_input for
+// the chosen token's probability, the logit lens with the final LayerNorm,
+// top-5 layer predictions, attention, and no NMF.
+type Options struct {
+	Methods []string // attribution methods; default grad_x_input
+	Target  Target
+	IGSteps int // default 20
+	MaxRows int // see AttributionOptions
+
+	Raw  bool // layer predictions/rankings without the final LayerNorm (Ecco's view)
+	TopK int  // layer predictions per layer; default 5
+
+	Watch         []int // token ids for rankings_watch
+	WatchPosition int   // position whose prediction is watched; default (-1 or 0) the last prompt token
+
+	NMFComponents int // 0 = no NMF
+	FromLayer     int // first layer for NMF (0-based)
+	ToLayer       int // last layer for NMF, inclusive; -1 = last
+	NMFSeed       int64
+	NMFIters      int // default 200
+
+	NoAttention bool
+
+	// Interventions scale MLP neurons; if any are given the prompt is
+	// regenerated greedily for RegenerateTokens tokens with and without them.
+	Interventions    []Intervention
+	RegenerateTokens int
+
+	// TokenText renders a token id for display; default "#id".
+	TokenText func(id int) string
+}
+
+// Result holds every number an explanation shows. Its JSON form is what
+// `loupe explain --format json` prints and what the HTML view reads.
+type Result struct {
+	Model            string                 `json:"model,omitempty"`
+	Tokens           []string               `json:"tokens"`
+	IDs              []int                  `json:"ids"`
+	PromptLength     int                    `json:"prompt_length"`
+	Target           string                 `json:"target"`
+	TargetValues     []float64              `json:"target_values"`
+	Attributions     map[string][][]float64 `json:"attributions"`
+	IGSteps          int                    `json:"ig_steps,omitempty"`
+	IGCompleteness   []IGCheck              `json:"ig_completeness,omitempty"`
+	LogitLens        string                 `json:"logit_lens"`
+	Rankings         [][]int                `json:"rankings"`
+	LayerPredictions [][][]Prediction       `json:"layer_predictions"`
+	RankingsWatch    *Watch                 `json:"rankings_watch,omitempty"`
+	NMF              *NMFResult             `json:"nmf,omitempty"`
+	Attention        *Attention             `json:"attention,omitempty"`
+	Intervention     *InterventionResult    `json:"intervention,omitempty"`
+	TimingsMS        map[string]float64     `json:"timings_ms"`
+}
+
+// Watch is rankings_watch: the rank of each watched token at one position,
+// layer by layer.
+type Watch struct {
+	Position int      `json:"position"`
+	IDs      []int    `json:"ids"`
+	Tokens   []string `json:"tokens"`
+	// Ranks[l][w] is watched token w's rank (1 = top) after block l+1.
+	Ranks [][]int `json:"ranks"`
+	// Probs[l][w] is its probability there.
+	Probs [][]float64 `json:"probs"`
+}
+
+// Attention holds attention probabilities: Probs[l][h][i] lists position i's
+// weights over positions 0..i.
+type Attention struct {
+	Layers int           `json:"layers"`
+	Heads  int           `json:"heads"`
+	Probs  [][][][]Prob4 `json:"probs"`
+}
+
+// Prob4 is a probability written to JSON with 4 decimals.
+type Prob4 float32
+
+// MarshalJSON writes p rounded to 4 decimals.
+func (p Prob4) MarshalJSON() ([]byte, error) {
+	v := math.Round(float64(p)*1e4) / 1e4
+	return fmt.Appendf(nil, "%g", v), nil
+}
+
+// InterventionResult compares greedy continuations with and without the
+// neuron interventions.
+type InterventionResult struct {
+	Interventions []Intervention `json:"interventions"`
+	Baseline      []int          `json:"baseline_ids"`
+	BaselineText  []string       `json:"baseline_tokens"`
+	Changed       []int          `json:"intervened_ids"`
+	ChangedText   []string       `json:"intervened_tokens"`
+}
+
+// Explain computes attributions, hidden-state evolution, optional NMF,
+// attention and interventions for ids, of which the first promptLen are the
+// prompt and the rest the output being explained.
+func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
+	L := n.Config.NLayer
+	text := opt.TokenText
+	if text == nil {
+		text = func(id int) string { return fmt.Sprintf("#%d", id) }
+	}
+	if promptLen < 1 || promptLen > len(ids) {
+		return nil, fmt.Errorf("explain: prompt length %d outside 1..%d tokens", promptLen, len(ids))
+	}
+	if opt.TopK <= 0 {
+		opt.TopK = 5
+	}
+	if opt.NMFComponents < 0 {
+		return nil, fmt.Errorf("explain: --nmf-components %d must be at least 1", opt.NMFComponents)
+	}
+	to := opt.ToLayer
+	if to < 0 {
+		to = L - 1
+	}
+	if opt.NMFComponents > 0 {
+		if opt.FromLayer < 0 || opt.FromLayer >= L {
+			return nil, fmt.Errorf("explain: --from-layer %d outside 0..%d", opt.FromLayer, L-1)
+		}
+		if to < opt.FromLayer || to >= L {
+			return nil, fmt.Errorf("explain: --to-layer %d outside %d..%d", to, opt.FromLayer, L-1)
+		}
+	}
+	for _, v := range opt.Interventions {
+		if v.Layer < 0 || v.Layer >= L {
+			return nil, fmt.Errorf("explain: intervention layer %d outside 0..%d", v.Layer, L-1)
+		}
+		if v.Neuron < 0 || v.Neuron >= 4*n.Config.NEmbd {
+			return nil, fmt.Errorf("explain: intervention neuron %d outside 0..%d", v.Neuron, 4*n.Config.NEmbd-1)
+		}
+	}
+	for _, w := range opt.Watch {
+		if w < 0 || w >= n.Config.VocabSize {
+			return nil, fmt.Errorf("explain: watched token id %d outside the vocabulary", w)
+		}
+	}
+	wpos := opt.WatchPosition
+	if wpos <= 0 {
+		wpos = promptLen - 1
+	}
+	if wpos >= len(ids) {
+		return nil, fmt.Errorf("explain: watch position %d outside 0..%d", wpos, len(ids)-1)
+	}
+	x, err := n.embed(ids)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{IDs: ids, PromptLength: promptLen, TimingsMS: map[string]float64{}}
+	for _, id := range ids {
+		res.Tokens = append(res.Tokens, text(id))
+	}
+	res.Target = "probability"
+	if opt.Target == TargetLogit {
+		res.Target = "logit"
+	}
+	start := time.Now()
+	attr, err := n.Attribute(ids, promptLen, AttributionOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps, MaxRows: opt.MaxRows})
+	if err != nil {
+		return nil, err
+	}
+	res.TimingsMS["attributions"] = ms(start)
+	res.Attributions, res.TargetValues, res.IGCompleteness = attr.Scores, attr.Target, attr.Completeness
+	if attr.Completeness != nil {
+		res.IGSteps = opt.IGSteps
+		if res.IGSteps == 0 {
+			res.IGSteps = defaultIGSteps
+		}
+	}
+
+	start = time.Now()
+	T := len(ids)
+	p := n.forward(x, 1, T, opt.NMFComponents > 0, nil)
+	res.TimingsMS["forward"] = ms(start)
+
+	// Hidden-state evolution at the positions that predicted each generated
+	// token, plus the watch position.
+	start = time.Now()
+	G := T - promptLen
+	rows := make([]int, 0, G+1)
+	for i := 0; i < G; i++ {
+		rows = append(rows, promptLen+i-1)
+	}
+	rows = append(rows, wpos)
+	lens := !opt.Raw
+	res.LogitLens = "ln_f"
+	if opt.Raw {
+		res.LogitLens = "raw"
+	}
+	V := n.Config.VocabSize
+	ll := n.layerLogits(p, rows, lens)
+	res.Rankings = make([][]int, L)
+	res.LayerPredictions = make([][][]Prediction, G)
+	for i := 0; i < G; i++ {
+		res.LayerPredictions[i] = make([][]Prediction, L)
+	}
+	for l := 0; l < L; l++ {
+		res.Rankings[l] = make([]int, G)
+		for i := 0; i < G; i++ {
+			lg := ll[l][i*V : (i+1)*V]
+			res.Rankings[l][i] = rankOf(lg, ids[promptLen+i])
+			res.LayerPredictions[i][l] = topK(lg, opt.TopK, text)
+		}
+	}
+	if len(opt.Watch) > 0 {
+		w := &Watch{Position: wpos, IDs: opt.Watch}
+		for _, id := range opt.Watch {
+			w.Tokens = append(w.Tokens, text(id))
+		}
+		for l := 0; l < L; l++ {
+			lg := ll[l][G*V : (G+1)*V]
+			ranks, probs := make([]int, len(opt.Watch)), make([]float64, len(opt.Watch))
+			for k, id := range opt.Watch {
+				ranks[k] = rankOf(lg, id)
+				probs[k] = softmaxProb(lg, id)
+			}
+			w.Ranks = append(w.Ranks, ranks)
+			w.Probs = append(w.Probs, probs)
+		}
+		res.RankingsWatch = w
+	}
+	res.TimingsMS["hidden_states"] = ms(start)
+
+	if opt.NMFComponents > 0 {
+		start = time.Now()
+		nm, err := n.nmf(p, opt.FromLayer, to, opt.NMFComponents, opt.NMFSeed, opt.NMFIters)
+		if err != nil {
+			return nil, err
+		}
+		res.NMF = nm
+		res.TimingsMS["nmf"] = ms(start)
+	}
+	if !opt.NoAttention {
+		res.Attention = attentionOf(p, L, n.Config.NHead)
+	}
+	if len(opt.Interventions) > 0 {
+		start = time.Now()
+		steps := opt.RegenerateTokens
+		if steps <= 0 {
+			steps = max(G, 1)
+		}
+		base, err := n.Greedy(ids[:promptLen], steps, nil)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := n.Greedy(ids[:promptLen], steps, opt.Interventions)
+		if err != nil {
+			return nil, err
+		}
+		ir := &InterventionResult{Interventions: opt.Interventions, Baseline: base, Changed: changed}
+		for _, id := range base {
+			ir.BaselineText = append(ir.BaselineText, text(id))
+		}
+		for _, id := range changed {
+			ir.ChangedText = append(ir.ChangedText, text(id))
+		}
+		res.Intervention = ir
+		res.TimingsMS["intervention"] = ms(start)
+	}
+	return res, nil
+}
+
+func ms(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+func attentionOf(p *pass, L, nh int) *Attention {
+	T := p.T
+	a := &Attention{Layers: L, Heads: nh, Probs: make([][][][]Prob4, L)}
+	for l := 0; l < L; l++ {
+		a.Probs[l] = make([][][]Prob4, nh)
+		for h := 0; h < nh; h++ {
+			a.Probs[l][h] = make([][]Prob4, T)
+			for i := 0; i < T; i++ {
+				row := make([]Prob4, i+1)
+				for j := 0; j <= i; j++ {
+					row[j] = Prob4(p.att[l][h*T*T+i*T+j])
+				}
+				a.Probs[l][h][i] = row
+			}
+		}
+	}
+	return a
+}
+
+// nmf factorises the MLP activations of layers from..to (after GELU,
+// negatives clipped to 0) over all positions of pass p.
+func (n *Net) nmf(p *pass, from, to, k int, seed int64, iters int) (*NMFResult, error) {
+	C4 := 4 * n.Config.NEmbd
+	T := p.T
+	if iters <= 0 {
+		iters = 200
+	}
+	if k > T {
+		k = T
+	}
+	nl := to - from + 1
+	cols := nl * C4
+	x := make([]float64, T*cols)
+	for t := 0; t < T; t++ {
+		for l := from; l <= to; l++ {
+			src := p.act[l][t*C4 : (t+1)*C4]
+			dst := x[t*cols+(l-from)*C4:]
+			for j, v := range src {
+				if v > 0 {
+					dst[j] = float64(v)
+				}
+			}
+		}
+	}
+	w, h, relErr, err := NMF(x, T, cols, k, seed, iters)
+	if err != nil {
+		return nil, err
+	}
+	r := &NMFResult{FromLayer: from, ToLayer: to, Components: k, Seed: seed, Iterations: iters, RelError: relErr}
+	for a := 0; a < k; a++ {
+		f := make([]float64, T)
+		for t := 0; t < T; t++ {
+			f[t] = w[t*k+a]
+		}
+		r.Factors = append(r.Factors, f)
+		idx := make([]int, cols)
+		for j := range idx {
+			idx[j] = j
+		}
+		hr := h[a*cols : (a+1)*cols]
+		sort.Slice(idx, func(i, j int) bool { return hr[idx[i]] > hr[idx[j]] })
+		var top []NeuronLoading
+		for _, j := range idx[:min(5, cols)] {
+			top = append(top, NeuronLoading{Layer: from + j/C4, Neuron: j % C4, Weight: hr[j]})
+		}
+		r.TopNeurons = append(r.TopNeurons, top)
+	}
+	return r, nil
+}
+
+// Greedy continues ids by steps greedily chosen tokens, recomputing the whole
+// sequence each step (no cache: it is meant for short intervention demos),
+// with the given neuron interventions applied at every step.
+func (n *Net) Greedy(ids []int, steps int, iv []Intervention) ([]int, error) {
+	seq := append([]int(nil), ids...)
+	var out []int
+	for s := 0; s < steps && len(seq) < n.Config.NPositions; s++ {
+		x, err := n.embed(seq)
+		if err != nil {
+			return nil, err
+		}
+		p := n.forward(x, 1, len(seq), false, iv)
+		lg := n.logitsAt(p.lnf, []int{len(seq) - 1})
+		next := kernels.Argmax(lg)
+		seq = append(seq, next)
+		out = append(out, next)
+	}
+	return out, nil
+}

@@ -1,0 +1,81 @@
+package explain
+
+import (
+	"math"
+
+	"github.com/loupe-ml/loupe/autograd"
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// Prediction is one of a layer's top tokens at a position.
+type Prediction struct {
+	ID    int     `json:"id"`
+	Token string  `json:"token"`
+	Prob  float64 `json:"prob"`
+}
+
+// layerLogits applies the LM head to the residual stream after each block
+// (layers 1..L) at the given rows of pass p, returning [L][len(rows)*V].
+// With lens set the final LayerNorm is applied first (the logit lens done
+// right); without it the raw residual is used, except after the last block,
+// where Hugging Face's last hidden state already includes ln_f (Ecco's view).
+func (n *Net) layerLogits(p *pass, rows []int, lens bool) [][]float32 {
+	C, L := n.Config.NEmbd, n.Config.NLayer
+	out := make([][]float32, L)
+	h := make([]float32, len(rows)*C)
+	mean, rstd := make([]float32, len(rows)), make([]float32, len(rows))
+	for l := 1; l <= L; l++ {
+		for i, r := range rows {
+			copy(h[i*C:(i+1)*C], p.resid[l][r*C:(r+1)*C])
+		}
+		if lens || l == L {
+			autograd.LayerNormForward(h, mean, rstd, h, n.Weights.LNFG, n.Weights.LNFB, len(rows), C, n.Config.LayerNormEps)
+		}
+		idx := make([]int, len(rows))
+		for i := range idx {
+			idx[i] = i
+		}
+		out[l-1] = n.logitsAt(h, idx)
+	}
+	return out
+}
+
+// rankOf returns the 1-based rank of token id in logits (1 = most likely).
+func rankOf(logits []float32, id int) int {
+	v := logits[id]
+	r := 1
+	for j, x := range logits {
+		if x > v || (x == v && j < id) {
+			r++
+		}
+	}
+	return r
+}
+
+// topK returns the k most likely tokens of logits with their probabilities.
+func topK(logits []float32, k int, text func(int) string) []Prediction {
+	probs := make([]float32, len(logits))
+	copy(probs, logits)
+	kernels.Softmax(probs)
+	idx := kernels.TopK(probs, k, nil)
+	out := make([]Prediction, len(idx))
+	for i, id := range idx {
+		out[i] = Prediction{ID: id, Token: text(id), Prob: float64(probs[id])}
+	}
+	return out
+}
+
+// softmaxProb returns softmax(logits)[id] computed stably.
+func softmaxProb(logits []float32, id int) float64 {
+	m := logits[0]
+	for _, v := range logits {
+		if v > m {
+			m = v
+		}
+	}
+	var s float64
+	for _, v := range logits {
+		s += math.Exp(float64(v - m))
+	}
+	return math.Exp(float64(logits[id]-m)) / s
+}
