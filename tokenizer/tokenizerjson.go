@@ -18,6 +18,9 @@ type tokenizerJSON struct {
 	PostProcessor json.RawMessage  `json:"post_processor"`
 	Decoder       json.RawMessage  `json:"decoder"`
 	Model         json.RawMessage  `json:"model"`
+	Truncation    *struct {
+		MaxLength int `json:"max_length"`
+	} `json:"truncation"`
 }
 
 type jsonAddedToken struct {
@@ -145,5 +148,99 @@ func ParseBPEJSON(data []byte) (*BPE, error) {
 	t.addPrefixSpace = bl.AddPrefixSpace
 	t.useRegex = bl.UseRegex == nil || *bl.UseRegex
 	t.ignoreMerges = m.IgnoreMerges
+	return t, nil
+}
+
+type jsonWordPieceModel struct {
+	Type                    string         `json:"type"`
+	Vocab                   map[string]int `json:"vocab"`
+	UnkToken                *string        `json:"unk_token"`
+	ContinuingSubwordPrefix *string        `json:"continuing_subword_prefix"`
+	MaxInputCharsPerWord    *int           `json:"max_input_chars_per_word"`
+}
+
+type jsonBertNormalizer struct {
+	Type               string `json:"type"`
+	CleanText          *bool  `json:"clean_text"`
+	HandleChineseChars *bool  `json:"handle_chinese_chars"`
+	StripAccents       *bool  `json:"strip_accents"`
+	Lowercase          *bool  `json:"lowercase"`
+}
+
+// ParseWordPieceJSON builds a BERT tokenizer from the contents of a Hugging
+// Face tokenizer.json: model "WordPiece" (vocab, unk_token,
+// continuing_subword_prefix, max_input_chars_per_word), normalizer
+// "BertNormalizer" (clean_text, handle_chinese_chars, strip_accents,
+// lowercase) or null, pre_tokenizer "BertPreTokenizer", post_processor
+// "TemplateProcessing", "BertProcessing" or null, and truncation.max_length
+// as ModelMaxLength. Added tokens are not matched in the text (special
+// tokens written in the text are plain text, as with vocab.txt).
+func ParseWordPieceJSON(data []byte) (*WordPiece, error) {
+	tj, err := parseTokenizerJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	var m jsonWordPieceModel
+	if err := json.Unmarshal(tj.Model, &m); err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: model: %w", err)
+	}
+	if m.Type != "WordPiece" {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: model type %q, want \"WordPiece\"", m.Type)
+	}
+	opt := DefaultWordPieceOptions()
+	if m.UnkToken != nil {
+		opt.UnkToken = *m.UnkToken
+	}
+	if m.ContinuingSubwordPrefix != nil {
+		opt.Prefix = *m.ContinuingSubwordPrefix
+	}
+	if m.MaxInputCharsPerWord != nil {
+		if *m.MaxInputCharsPerWord <= 0 {
+			return nil, fmt.Errorf("tokenizer: tokenizer.json: model.max_input_chars_per_word = %d, want > 0", *m.MaxInputCharsPerWord)
+		}
+		opt.MaxInputCharsPerWord = *m.MaxInputCharsPerWord
+	}
+	nt, err := typeOf(tj.Normalizer, "normalizer")
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	}
+	switch nt {
+	case "":
+		opt.Lowercase, opt.StripAccents, opt.CleanText, opt.ChineseChars = false, false, false, false
+	case "BertNormalizer":
+		var n jsonBertNormalizer
+		if err := json.Unmarshal(tj.Normalizer, &n); err != nil {
+			return nil, fmt.Errorf("tokenizer: tokenizer.json: normalizer: %w", err)
+		}
+		opt.CleanText = n.CleanText == nil || *n.CleanText
+		opt.ChineseChars = n.HandleChineseChars == nil || *n.HandleChineseChars
+		opt.Lowercase = n.Lowercase == nil || *n.Lowercase
+		opt.StripAccents = opt.Lowercase
+		if n.StripAccents != nil {
+			opt.StripAccents = *n.StripAccents
+		}
+	default:
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: normalizer %q not supported (want BertNormalizer)", nt)
+	}
+	pt, err := typeOf(tj.PreTokenizer, "pre_tokenizer")
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	}
+	if pt != "BertPreTokenizer" {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: pre_tokenizer %q not supported (want BertPreTokenizer)", pt)
+	}
+	// NewWordPiece needs [CLS]/[SEP] for its default template; a tokenizer.json
+	// brings its own, so check the vocabulary only through the template.
+	opt.ClsToken, opt.SepToken = opt.UnkToken, opt.UnkToken
+	t, err := NewWordPiece(m.Vocab, opt)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	}
+	if t.single, t.pair, err = parsePostProcessor(tj.PostProcessor, len(t.tokens)); err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	}
+	if tj.Truncation != nil && tj.Truncation.MaxLength > 0 {
+		t.maxLen = tj.Truncation.MaxLength
+	}
 	return t, nil
 }

@@ -60,6 +60,10 @@ corpus = [
     # misc / control characters
     "tab\tseparated\tvalues", "nul\u0000byte", "bell\u0007", "del\u007f", "soft\u00adhyphen", "zero\u200bwidth", "\ufffd replacement",
     "mixed 123abc ABC123 !@# $%^", "UPPER lower Title", "snake_case_name camelCaseName kebab-case-name",
+    # WordPiece edge cases
+    "ΟΔΟΣ ΟΔΟΣ. Σ ΑΣ", "İstanbul", "line\u2028separator", "para\u2029sep", "fs\u001cgs\u001drs", "nel\u0085x", "shy\u00ad",
+    "é" * 100, "é" * 101, "a" * 100, "a" * 101, "x" * 99 + "!", "𠀀𠀁 ext-B", "㐀 ext-A", "豈 compat", "[CLS] not special [SEP]", "[UNK]",
+    "ＦＵＬＬＷＩＤＴＨ", "ǅungla", "ﬀ", "Ⅷ", "ß", "ŉ",
     # Known differences between node's regex and Go's unicode tables (see README.md):
     # U+0085 is \s in Go (White_Space) but not in JS; U+FEFF the reverse;
     # U+1E5D0 (Ol Onal, Unicode 16) is \p{L} in node 20 (Unicode 17) but unassigned in Go 1.26 (Unicode 15).
