@@ -1,0 +1,68 @@
+package classify
+
+import "fmt"
+
+// Metrics summarise predictions against true labels.
+type Metrics struct {
+	Labels    []string  `json:"labels"`
+	N         int       `json:"n"`
+	Accuracy  float64   `json:"accuracy"`
+	MacroF1   float64   `json:"macro_f1"`
+	Precision []float64 `json:"precision"` // per label
+	Recall    []float64 `json:"recall"`    // per label
+	F1        []float64 `json:"f1"`        // per label
+	Support   []int     `json:"support"`   // true examples per label
+	// Confusion[i][j] counts examples of true label i predicted as j.
+	Confusion [][]int `json:"confusion"`
+}
+
+// Evaluate compares predicted and true label indices in [0, len(labels)).
+// Precision, recall and F1 of a label without predictions or examples are 0,
+// as scikit-learn reports them (zero_division=0); the macro F1 averages
+// over all labels.
+func Evaluate(labels []string, truth, pred []int) (*Metrics, error) {
+	k := len(labels)
+	if len(truth) != len(pred) {
+		return nil, fmt.Errorf("classify: %d true labels but %d predictions", len(truth), len(pred))
+	}
+	if len(truth) == 0 {
+		return nil, fmt.Errorf("classify: no examples to evaluate")
+	}
+	m := &Metrics{Labels: labels, N: len(truth), Confusion: make([][]int, k),
+		Precision: make([]float64, k), Recall: make([]float64, k), F1: make([]float64, k), Support: make([]int, k)}
+	for i := range m.Confusion {
+		m.Confusion[i] = make([]int, k)
+	}
+	correct := 0
+	for i := range truth {
+		t, p := truth[i], pred[i]
+		if t < 0 || t >= k || p < 0 || p >= k {
+			return nil, fmt.Errorf("classify: example %d: label index out of range [0, %d)", i, k)
+		}
+		m.Confusion[t][p]++
+		if t == p {
+			correct++
+		}
+	}
+	m.Accuracy = float64(correct) / float64(len(truth))
+	for c := 0; c < k; c++ {
+		tp := m.Confusion[c][c]
+		predicted, actual := 0, 0
+		for j := 0; j < k; j++ {
+			predicted += m.Confusion[j][c]
+			actual += m.Confusion[c][j]
+		}
+		m.Support[c] = actual
+		if predicted > 0 {
+			m.Precision[c] = float64(tp) / float64(predicted)
+		}
+		if actual > 0 {
+			m.Recall[c] = float64(tp) / float64(actual)
+		}
+		if s := m.Precision[c] + m.Recall[c]; s > 0 {
+			m.F1[c] = 2 * m.Precision[c] * m.Recall[c] / s
+		}
+		m.MacroF1 += m.F1[c] / float64(k)
+	}
+	return m, nil
+}
