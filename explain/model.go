@@ -28,4 +28,5 @@ type Weights struct {
 	WPE        []float32 // [P, C]
 	Blocks     []Block
 	LNFG, LNFB []float32 // [C]
+	LMHead     []float32 // [V, C]; nil means tied to WTE
 }

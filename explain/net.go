@@ -32,6 +32,11 @@ func NewNet(cfg Config, w *Weights) (*Net, error) {
 		}
 		return nil
 	}
+	if w.LMHead != nil {
+		if err := check("lm_head.weight", w.LMHead, V*C); err != nil {
+			return nil, err
+		}
+	}
 	errs := []error{check("wte", w.WTE, V*C), check("wpe", w.WPE, P*C), check("ln_f.weight", w.LNFG, C), check("ln_f.bias", w.LNFB, C)}
 	if len(w.Blocks) != L {
 		return nil, fmt.Errorf("explain: %d blocks, config says n_layer %d", len(w.Blocks), L)
@@ -55,6 +60,14 @@ func NewNet(cfg Config, w *Weights) (*Net, error) {
 		cfg.LayerNormEps = 1e-5
 	}
 	return &Net{Config: cfg, Weights: w}, nil
+}
+
+// head is the LM head matrix [V, C] (wte unless the checkpoint unties it).
+func (n *Net) head() []float32 {
+	if n.Weights.LMHead != nil {
+		return n.Weights.LMHead
+	}
+	return n.Weights.WTE
 }
 
 func (n *Net) erfGelu() bool { return n.Config.Activation == "gelu" }
@@ -175,7 +188,7 @@ func (n *Net) logitsAt(h []float32, rows []int) []float32 {
 		copy(in[i*C:(i+1)*C], h[r*C:(r+1)*C])
 	}
 	out := make([]float32, len(rows)*V)
-	kernels.Sgemm(false, true, len(rows), V, C, 1, in, C, n.Weights.WTE, C, 0, out, V)
+	kernels.Sgemm(false, true, len(rows), V, C, 1, in, C, n.head(), C, 0, out, V)
 	return out
 }
 
@@ -242,7 +255,7 @@ func (n *Net) backward(p *pass, segs []segment, dlogits []float32) []float32 {
 	S := len(segs)
 	// Seed: d ln_f output at each target row, then back through ln_f.
 	dh := make([]float32, S*C)
-	kernels.Sgemm(false, false, S, C, V, 1, dlogits, V, w.WTE, C, 0, dh, C)
+	kernels.Sgemm(false, false, S, C, V, 1, dlogits, V, n.head(), C, 0, dh, C)
 	dres := make([]float32, R*C)
 	for i, s := range segs {
 		fr := s.Seq*T + s.Len - 1

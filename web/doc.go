@@ -1,0 +1,10 @@
+// Package web holds loupe's browser views: one page, one script and one
+// style sheet, embedded in the binary with go:embed.
+//
+// WriteHTML writes a self-contained explorable: the page with the script,
+// the style sheet and the explanation's JSON inlined, and a Content Security
+// Policy that forbids every network request, so the file works offline and
+// leaks nothing. ServerPage is the same page for `loupe serve`: it shows a
+// prompt form and fetches explanations from the server's /api/explain (its
+// policy allows requests to the page's own origin only).
+package web
