@@ -173,8 +173,8 @@ type jsonBertNormalizer struct {
 // "BertNormalizer" (clean_text, handle_chinese_chars, strip_accents,
 // lowercase) or null, pre_tokenizer "BertPreTokenizer", post_processor
 // "TemplateProcessing", "BertProcessing" or null, and truncation.max_length
-// as ModelMaxLength. Added tokens are not matched in the text (special
-// tokens written in the text are plain text, as with vocab.txt).
+// as ModelMaxLength. Special added tokens are matched in the text only by
+// the AllowSpecial methods.
 func ParseWordPieceJSON(data []byte) (*WordPiece, error) {
 	tj, err := parseTokenizerJSON(data)
 	if err != nil {
@@ -238,6 +238,12 @@ func ParseWordPieceJSON(data []byte) (*WordPiece, error) {
 	}
 	if t.single, t.pair, err = parsePostProcessor(tj.PostProcessor, len(t.tokens)); err != nil {
 		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	}
+	t.specials = nil
+	for _, a := range tj.AddedTokens {
+		if a.Special {
+			t.addSpecial(a.Content)
+		}
 	}
 	if tj.Truncation != nil && tj.Truncation.MaxLength > 0 {
 		t.maxLen = tj.Truncation.MaxLength

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -38,6 +39,7 @@ type WordPiece struct {
 	single   template
 	pair     template
 	maxLen   int
+	specials []addedToken // recognised by the AllowSpecial methods, longest first
 }
 
 // DefaultMaxInputCharsPerWord is Hugging Face's max_input_chars_per_word.
@@ -115,7 +117,26 @@ func NewWordPiece(vocab map[string]int, opt WordPieceOptions) (*WordPiece, error
 		return nil, fmt.Errorf("tokenizer: special tokens %q and %q must be in the vocabulary", opt.ClsToken, opt.SepToken)
 	}
 	t.single, t.pair = bertTemplates(cls, sep, opt.ClsToken, opt.SepToken)
+	for _, sp := range []string{"[PAD]", opt.UnkToken, opt.ClsToken, opt.SepToken, "[MASK]"} {
+		t.addSpecial(sp)
+	}
 	return t, nil
+}
+
+// addSpecial makes tok (if in the vocabulary) a special token recognised by
+// the AllowSpecial methods.
+func (t *WordPiece) addSpecial(tok string) {
+	id, ok := t.vocab[tok]
+	if !ok || tok == "" {
+		return
+	}
+	for _, s := range t.specials {
+		if s.content == tok {
+			return
+		}
+	}
+	t.specials = append(t.specials, addedToken{content: tok, id: id, special: true})
+	sort.SliceStable(t.specials, func(i, j int) bool { return len(t.specials[i].content) > len(t.specials[j].content) })
 }
 
 // LoadWordPiece loads a BERT tokenizer from dir: tokenizer.json if it is
@@ -259,6 +280,34 @@ func (t *WordPiece) Tokenize(text string) []string {
 // TokenIDs returns the ids of the word pieces of text, without special tokens.
 func (t *WordPiece) TokenIDs(text string) []int { return t.tokenIDs(text, nil) }
 
+// TokenIDsAllowSpecial is TokenIDs but special tokens written in the text
+// ("[SEP]", "[MASK]") are recognised, as Hugging Face transformers does by
+// default: the text between them is tokenised on its own.
+func (t *WordPiece) TokenIDsAllowSpecial(text string) []int {
+	var ids []int
+	for len(text) > 0 {
+		best, bestTok := len(text), (*addedToken)(nil)
+		for i := range t.specials {
+			if p := strings.Index(text, t.specials[i].content); p >= 0 && p < best {
+				best, bestTok = p, &t.specials[i]
+			}
+		}
+		ids = t.tokenIDs(text[:best], ids)
+		if bestTok == nil {
+			break
+		}
+		ids = append(ids, bestTok.id)
+		text = text[best+len(bestTok.content):]
+	}
+	return ids
+}
+
+// EncodeAllowSpecial is Encode with special tokens in text recognised (see
+// TokenIDsAllowSpecial).
+func (t *WordPiece) EncodeAllowSpecial(text string, maxLen int) Encoding {
+	return t.encodeIDs(t.TokenIDsAllowSpecial(text), maxLen)
+}
+
 func (t *WordPiece) tokenIDs(text string, ids []int) []int {
 	s := t.norm.normalize(text)
 	bertSplit(s, func(word string) { ids = t.wordPiece(word, ids) })
@@ -345,7 +394,10 @@ func (t *WordPiece) wordPiece(word string, ids []int) []int {
 // maxLen tokens in all (0 = no limit; the special tokens are always kept,
 // so maxLen below 2 still gives 2 tokens).
 func (t *WordPiece) Encode(text string, maxLen int) Encoding {
-	a := t.tokenIDs(text, nil)
+	return t.encodeIDs(t.tokenIDs(text, nil), maxLen)
+}
+
+func (t *WordPiece) encodeIDs(a []int, maxLen int) Encoding {
 	trunc := false
 	if maxLen > 0 {
 		if room := max(maxLen-t.single.added(), 0); len(a) > room {
