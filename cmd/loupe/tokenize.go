@@ -183,7 +183,7 @@ func tokenizeLines(tok textTokenizer, path string, stdin io.Reader, out io.Write
 		var res tokenizeResult
 		if err := json.Unmarshal(b, &text); err != nil {
 			var obj struct {
-				Text *string        `json:"text"`
+				Text *string         `json:"text"`
 				ID   json.RawMessage `json:"id"`
 			}
 			if err := json.Unmarshal(b, &obj); err != nil || obj.Text == nil {
