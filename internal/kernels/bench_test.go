@@ -7,8 +7,10 @@ import (
 )
 
 // Benchmarks run on the kernel set chosen at start-up (set LOUPE_KERNELS to
-// compare). GFLOP/s counts 2*m*n*k; GB/s counts the bytes of B (the weights)
-// for GEMV, the bytes of both inputs for Dot.
+// compare). Shapes are named M×K×N: an M×K activation times a K×N weight
+// (stored [N, K] and used transposed when the name ends in _transB).
+// GFLOP/s counts 2*M*N*K; GB/s counts the bytes of the weight matrix, the
+// figure that matters for the memory-bound GEMV (M = 1) case.
 
 func benchSgemm(b *testing.B, m, n, k int, transB bool) {
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -35,14 +37,14 @@ func BenchmarkSgemm(b *testing.B) {
 		tB      bool
 	}{
 		{768, 768, 768, false},
-		{512, 768, 3072, false},
-		{512, 3072, 768, false},
-		{512, 768, 768, true},
+		{512, 3072, 768, false}, // 512×768×3072: GPT-2 c_fc at T=512
+		{512, 768, 3072, false}, // 512×3072×768: GPT-2 c_proj
+		{512, 768, 768, true},   // BERT-style nn.Linear [out, in]
 		{64, 64, 64, false},
 		{4, 2304, 768, false},
 		{8, 2304, 768, false},
 	} {
-		name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
+		name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
 		if s.tB {
 			name += "_transB"
 		}
@@ -93,4 +95,27 @@ func BenchmarkAxpy(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkReadBandwidth measures the machine's read bandwidth the way the
+// GEMV target is stated: a dot product over 1 GiB of float32 (two 512 MiB
+// halves), split across the worker pool. bench/kernels.sh reports GEMV
+// GB/s as a fraction of this.
+func BenchmarkReadBandwidth(b *testing.B) {
+	const n = 1 << 28 // floats: 1 GiB
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = 1
+	}
+	half := n / 2
+	parts := make([]float32, 64)
+	fn := func(lo, hi int) {
+		parts[lo*8/half] = Dot(x[lo:hi], x[half+lo:half+hi])
+	}
+	b.SetBytes(4 * n)
+	b.ResetTimer()
+	for b.Loop() {
+		Parallel(half, 1<<20, fn)
+	}
+	b.ReportMetric(4*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
 }

@@ -174,3 +174,46 @@ func TestAliasing(t *testing.T) {
 		}
 	})
 }
+
+func TestImpl(t *testing.T) {
+	got := Impl()
+	ok := false
+	for _, n := range levelNames {
+		if len(got) >= len(n) && got[:len(n)] == n && (len(got) == len(n) || got[len(n)] == ' ') {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Fatalf("Impl() = %q, want a kernel set name", got)
+	}
+	if forceGeneric && level != levelGeneric {
+		t.Fatalf("LOUPE_KERNELS=generic but level %s", levelNames[level])
+	}
+	t.Logf("kernel set: %s (threads %d)", got, Threads())
+}
+
+func TestChooseLevel(t *testing.T) {
+	saved, savedNote, savedForce := level, implNote, forceGeneric
+	defer func() { level, implNote, forceGeneric = saved, savedNote, savedForce }()
+	if l := chooseLevel("generic"); l != levelGeneric {
+		t.Errorf("chooseLevel(generic) = %s", levelNames[l])
+	}
+	if l := chooseLevel("avx2"); cpuHasAVX2 && l != levelAVX2 || !cpuHasAVX2 && l != levelGeneric {
+		t.Errorf("chooseLevel(avx2) = %s with cpuHasAVX2=%v", levelNames[l], cpuHasAVX2)
+	}
+	want := levelGeneric
+	if cpuHasAVX2 {
+		want = levelAVX2
+	}
+	if cpuHasAVX512 {
+		want = levelAVX512
+	}
+	if l := chooseLevel(""); l != want && !(want == levelAVX512 && l == levelAVX2 && implNote != "") {
+		t.Errorf("chooseLevel(\"\") = %s, want %s", levelNames[l], levelNames[want])
+	}
+	for _, l := range availableLevels() {
+		if err := selfCheck(l); err != nil {
+			t.Errorf("selfCheck(%s): %v", levelNames[l], err)
+		}
+	}
+}

@@ -37,7 +37,10 @@ func selfCheck(lvl int) (err error) {
 	// A matrix multiply that exercises full and edge tiles, k unrolled and
 	// tail steps, alpha and beta.
 	const mm, nn, kk = 13, 70, 11
-	a := x[:mm*kk]
+	a := make([]float32, mm*kk)
+	for i := range a {
+		a[i] = float32((i*7)%31)/8 - 1.9
+	}
 	b := make([]float32, kk*nn)
 	for i := range b {
 		b[i] = float32((i*13)%29)/9 - 1.4

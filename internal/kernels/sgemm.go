@@ -258,17 +258,7 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mb, kb, mr int)
 			}
 			continue
 		}
-		for i := 0; i < rows; i++ {
-			src := a[(ic+i0+i)*lda+pc : (ic+i0+i)*lda+pc+kb]
-			for p, v := range src {
-				panel[p*mr+i] = v
-			}
-		}
-		for i := rows; i < mr; i++ {
-			for p := 0; p < kb; p++ {
-				panel[p*mr+i] = 0
-			}
-		}
+		interleave(panel, mr, a[(ic+i0)*lda+pc:], lda, rows, kb)
 	}
 }
 
@@ -289,16 +279,36 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kb, nb, nr int)
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb+p]: each column of op(B) is a contiguous row of b.
-		for j := 0; j < cols; j++ {
-			src := b[(jc+j0+j)*ldb+pc : (jc+j0+j)*ldb+pc+kb]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
+		interleave(panel, nr, b[(jc+j0)*ldb+pc:], ldb, cols, kb)
+	}
+}
+
+// interleave sets dst[p*w+i] = src[i*ld+p] for i < rows, p < kb, and zeroes
+// dst[p*w+i] for rows <= i < w: it packs rows of a row-major matrix as
+// columns of a w-wide panel. Four rows go per pass so that each pass writes
+// whole 16-byte runs of the panel.
+func interleave(dst []float32, w int, src []float32, ld, rows, kb int) {
+	dst = dst[:w*kb]
+	i := 0
+	for ; i+4 <= rows; i += 4 {
+		r0 := src[i*ld : i*ld+kb]
+		r1 := src[(i+1)*ld : (i+1)*ld+kb]
+		r2 := src[(i+2)*ld : (i+2)*ld+kb]
+		r3 := src[(i+3)*ld : (i+3)*ld+kb]
+		r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+		for p, v := range r0 {
+			d := dst[p*w+i : p*w+i+4 : p*w+i+4]
+			d[0], d[1], d[2], d[3] = v, r1[p], r2[p], r3[p]
 		}
-		for j := cols; j < nr; j++ {
-			for p := 0; p < kb; p++ {
-				panel[p*nr+j] = 0
-			}
+	}
+	for ; i < rows; i++ {
+		for p, v := range src[i*ld : i*ld+kb] {
+			dst[p*w+i] = v
+		}
+	}
+	if rows < w {
+		for p := 0; p < kb; p++ {
+			clear(dst[p*w+rows : p*w+w])
 		}
 	}
 }

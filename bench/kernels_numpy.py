@@ -1,0 +1,78 @@
+"""numpy/OpenBLAS anchor for bench/kernels.sh: the same shapes as the Go
+benchmarks in internal/kernels, timed best-of-N, one line per shape:
+
+    name  seconds  GFLOP/s  GB/s
+
+Shapes are M×K×N (an M×K activation times a K×N weight; _transB: the
+weight is stored [N, K] and used transposed). GB/s counts the weight's bytes.
+Run with /usr/bin/python3 (Debian's python3-numpy, linked to OpenBLAS).
+"""
+import sys
+import time
+
+import numpy as np
+
+REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+
+SHAPES = [
+    # name, m, k, n, transB
+    ("Sgemm/768x768x768", 768, 768, 768, False),
+    ("Sgemm/512x768x3072", 512, 768, 3072, False),
+    ("Sgemm/512x3072x768", 512, 3072, 768, False),
+    ("Sgemm/512x768x768_transB", 512, 768, 768, True),
+    ("Sgemm/4x768x2304", 4, 768, 2304, False),
+    ("Sgemm/8x768x2304", 8, 768, 2304, False),
+    ("Gemv/1x768x2304", 1, 768, 2304, False),
+    ("Gemv/1x768x3072", 1, 768, 3072, False),
+    ("Gemv/1x3072x768", 1, 3072, 768, False),
+    ("Gemv/1x768x50257_transB", 1, 768, 50257, True),
+]
+
+
+def describe_blas():
+    try:
+        import threadpoolctl
+
+        for info in threadpoolctl.threadpool_info():
+            if info.get("user_api") == "blas":
+                print("# blas: %s %s, core type %s, %s threads (%s)" % (
+                    info.get("internal_api"), info.get("version"), info.get("architecture"),
+                    info.get("num_threads"), info.get("filepath")))
+                return
+    except ImportError:
+        pass
+    print("# blas: threadpoolctl not installed; numpy.show_config():")
+    np.show_config()
+
+
+def main():
+    describe_blas()
+    rng = np.random.default_rng(1)
+    for name, m, k, n, trans_b in SHAPES:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        if trans_b:
+            w = rng.standard_normal((n, k), dtype=np.float32)
+            if m == 1:
+                x = a[0]
+                f = lambda: w @ x  # noqa: E731  (matrix-vector, as a GEMV)
+            else:
+                f = lambda: a @ w.T  # noqa: E731
+        else:
+            w = rng.standard_normal((k, n), dtype=np.float32)
+            if m == 1:
+                x = a[0]
+                f = lambda: x @ w  # noqa: E731
+            else:
+                f = lambda: a @ w  # noqa: E731
+        f()
+        best = float("inf")
+        for _ in range(REPS):
+            t = time.perf_counter()
+            f()
+            best = min(best, time.perf_counter() - t)
+        print("%s %.9f %.3f %.3f" % (name, best, 2.0 * m * n * k / best / 1e9, 4.0 * k * n / best / 1e9))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

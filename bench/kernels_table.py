@@ -1,0 +1,61 @@
+"""Summarise bench/kernels.sh: best-of-rounds for loupe (go test -bench
+output) and numpy/OpenBLAS (bench/kernels_numpy.py output), as a Markdown
+table with loupe/OpenBLAS and loupe/bandwidth ratios.
+
+usage: kernels_table.py GO_BENCH_OUTPUT NUMPY_OUTPUT
+"""
+import re
+import sys
+
+
+def parse_go(path):
+    best = {}
+    line_re = re.compile(r"^Benchmark(\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$")
+    for line in open(path):
+        mt = line_re.match(line.strip())
+        if not mt:
+            continue
+        name, rest = mt.group(1), mt.group(4)
+        metrics = {unit: float(v) for v, unit in re.findall(r"([\d.]+) (GFLOP/s|GB/s)", rest)}
+        sec = float(mt.group(3)) / 1e9
+        if name not in best or sec < best[name][0]:
+            best[name] = (sec, metrics.get("GFLOP/s", 0.0), metrics.get("GB/s", 0.0))
+    return best
+
+
+def parse_np(path):
+    best, notes = {}, []
+    for line in open(path):
+        if line.startswith("#"):
+            if line not in notes:
+                notes.append(line.rstrip())
+            continue
+        f = line.split()
+        if len(f) != 4:
+            continue
+        name, sec, gf, gb = f[0], float(f[1]), float(f[2]), float(f[3])
+        if name not in best or sec < best[name][0]:
+            best[name] = (sec, gf, gb)
+    return best, notes
+
+
+def main():
+    go = parse_go(sys.argv[1])
+    npy, notes = parse_np(sys.argv[2])
+    for n in notes:
+        print(n)
+    bw = go.get("ReadBandwidth", (0, 0, 0))[2]
+    print("# read bandwidth (Go, 1 GiB dot product, all threads): %.1f GB/s" % bw)
+    print()
+    print("| shape (M×K×N) | loupe GFLOP/s | OpenBLAS GFLOP/s | loupe/OpenBLAS | loupe GB/s | OpenBLAS GB/s | loupe/bandwidth |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (sec, gf, gb) in go.items():
+        if name == "ReadBandwidth" or name not in npy:
+            continue
+        nsec, ngf, ngb = npy[name]
+        bwr = "%.2f" % (gb / bw) if bw > 0 and name.startswith("Gemv") else ""
+        print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %s |" % (name, gf, ngf, nsec / sec, gb, ngb, bwr))
+
+
+if __name__ == "__main__":
+    main()
