@@ -1,0 +1,30 @@
+// Package generate produces text from a GPT-2 model: greedy decoding and
+// seeded sampling through a list of logits processors, with Hugging Face
+// transformers' semantics and order.
+//
+// The simplest use:
+//
+//	res, err := generate.Generate(ctx, model, promptIDs, generate.Options{Greedy: true, MaxNewTokens: 20}, tok)
+//	fmt.Print(res.Text)
+//
+// # Processors
+//
+// A Processor rewrites a row of logits in place, setting the logits of
+// removed tokens to -Inf. Options builds the list in the order transformers'
+// generate uses: RepetitionPenalty (also applied when decoding greedily),
+// then, for sampling only, Temperature → TopK → TopP → MinP → Typical. Each
+// stage keeps at least one token. The next token is the argmax of the
+// processed logits (Greedy) or a draw from their softmax made with a PCG
+// generator seeded from Options.Seed, so a seed reproduces a run exactly.
+//
+// # Stopping
+//
+// Generation stops after MaxNewTokens tokens, at the end-of-sequence token
+// (kept in IDs, left out of Text), at the first occurrence of one of
+// Options.Stop in the decoded text (Text ends before it; IDs and Logprobs end
+// with the token that completed it, as transformers' stop_strings does), or
+// when prompt plus output fill the model's context (Finish "context"; a
+// prompt longer than the context is an error). Text is streamed through
+// Options.OnToken as it becomes final: a piece that might begin a stop string,
+// or an incomplete UTF-8 character, is held back until it is decided.
+package generate

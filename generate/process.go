@@ -1,0 +1,322 @@
+package generate
+
+import (
+	"math"
+	"slices"
+)
+
+// A Processor is one stage of the logits-processing list. Process rewrites
+// logits (one row, the vocabulary) in place, given the ids of the sequence
+// so far (prompt and generated tokens). Removed tokens get -Inf. A
+// Processor may keep scratch space between calls and is not safe for
+// concurrent use.
+type Processor interface {
+	Process(ids []int, logits []float32)
+}
+
+var negInf = float32(math.Inf(-1))
+
+// RepetitionPenalty divides the positive logits, and multiplies the
+// negative ones, of every token present in ids by Penalty (> 0; 1 is a
+// no-op), as in Hugging Face's RepetitionPenaltyLogitsProcessor (CTRL's
+// penalty). Each token is penalised once however often it occurs.
+type RepetitionPenalty struct {
+	Penalty float32
+	seen    []bool
+}
+
+// Process implements Processor.
+func (p *RepetitionPenalty) Process(ids []int, logits []float32) {
+	if len(p.seen) < len(logits) {
+		p.seen = make([]bool, len(logits))
+	}
+	for _, id := range ids {
+		if id < 0 || id >= len(logits) || p.seen[id] {
+			continue
+		}
+		p.seen[id] = true
+		if v := logits[id]; v < 0 {
+			logits[id] = v * p.Penalty
+		} else {
+			logits[id] = v / p.Penalty
+		}
+	}
+	for _, id := range ids {
+		if id >= 0 && id < len(logits) {
+			p.seen[id] = false
+		}
+	}
+}
+
+// Temperature divides every logit by T (> 0).
+type Temperature struct{ T float32 }
+
+// Process implements Processor.
+func (p *Temperature) Process(_ []int, logits []float32) {
+	for i := range logits {
+		logits[i] /= p.T
+	}
+}
+
+// TopK keeps the K highest logits (and every logit equal to the K-th
+// highest: ties are kept, as torch.topk's threshold does in transformers'
+// TopKLogitsWarper). K below 1 is taken as 1; K at or above the vocabulary
+// size keeps everything.
+type TopK struct {
+	K       int
+	scratch []float32
+}
+
+// Process implements Processor.
+func (p *TopK) Process(_ []int, logits []float32) {
+	k := max(p.K, 1)
+	if k >= len(logits) {
+		return
+	}
+	p.scratch = append(p.scratch[:0], logits...)
+	thr := kthLargest(p.scratch, k)
+	for i, v := range logits {
+		if v < thr {
+			logits[i] = negInf
+		}
+	}
+}
+
+// kthLargest returns the k-th largest value of x (1-based), reordering x
+// (quickselect, expected linear time). NaNs are not expected.
+func kthLargest(x []float32, k int) float32 {
+	lo, hi := 0, len(x)-1
+	want := k - 1 // index in descending order
+	for lo < hi {
+		// Median of three as the pivot.
+		mid := lo + (hi-lo)/2
+		if x[mid] > x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
+		}
+		if x[hi] > x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
+		}
+		if x[hi] > x[mid] {
+			x[hi], x[mid] = x[mid], x[hi]
+		}
+		pivot := x[mid]
+		// Three-way partition: > pivot, == pivot, < pivot.
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch v := x[i]; {
+			case v > pivot:
+				x[lt], x[i] = x[i], x[lt]
+				lt++
+				i++
+			case v < pivot:
+				x[i], x[gt] = x[gt], x[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case want < lt:
+			hi = lt - 1
+		case want > gt:
+			lo = gt + 1
+		default:
+			return pivot
+		}
+	}
+	return x[want]
+}
+
+// candidates lists the tokens with finite logits and their probabilities
+// under softmax(logits), sorted by decreasing probability (then by id).
+type candidates struct {
+	idx  []int
+	prob []float32 // by token id
+}
+
+func (c *candidates) fill(logits []float32, minProb float32) (mass float64) {
+	if len(c.prob) < len(logits) {
+		c.prob = make([]float32, len(logits))
+	}
+	softmaxInto(c.prob[:len(logits)], logits)
+	c.idx = c.idx[:0]
+	for i, q := range c.prob[:len(logits)] {
+		if q >= minProb && q > 0 {
+			c.idx = append(c.idx, i)
+			mass += float64(q)
+		}
+	}
+	prob := c.prob
+	slices.SortFunc(c.idx, func(a, b int) int {
+		switch {
+		case prob[a] > prob[b]:
+			return -1
+		case prob[a] < prob[b]:
+			return 1
+		}
+		return a - b
+	})
+	return mass
+}
+
+// softmaxInto writes softmax(x) to dst, in float64 sums; -Inf gives 0.
+func softmaxInto(dst, x []float32) {
+	m := negInf
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		dst[i] = float32(e)
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range dst {
+		dst[i] = float32(float64(dst[i]) * inv)
+	}
+}
+
+// TopP (nucleus sampling) keeps the smallest set of most probable tokens
+// whose probabilities sum to at least P, and at least one token, as
+// transformers' TopPLogitsWarper: a token is removed when the probability
+// mass of the tokens ranked above it already reaches P.
+type TopP struct {
+	P float32
+	c candidates
+}
+
+// Process implements Processor.
+func (p *TopP) Process(_ []int, logits []float32) {
+	if p.P >= 1 {
+		return
+	}
+	// Sorting the whole vocabulary is slow; only tokens above a threshold
+	// can be kept once the tokens above it hold P of the mass.
+	for thr := float32(1e-4); ; thr *= 1e-3 {
+		if thr < 1e-30 {
+			thr = 0
+		}
+		mass := p.c.fill(logits, thr)
+		if mass >= float64(p.P) || thr == 0 {
+			break
+		}
+	}
+	var above float64
+	n := 0
+	for _, i := range p.c.idx {
+		if n > 0 && above >= float64(p.P) {
+			break
+		}
+		above += float64(p.c.prob[i])
+		n++
+	}
+	markKept(logits, p.c.idx[:n], &p.c)
+}
+
+// markKept sets every logit not in kept to -Inf, using c.prob as scratch.
+func markKept(logits []float32, kept []int, c *candidates) {
+	flag := c.prob[:len(logits)]
+	for _, i := range kept {
+		flag[i] = -1 // probabilities are >= 0: -1 marks a kept token
+	}
+	for i := range logits {
+		if flag[i] != -1 {
+			logits[i] = negInf
+		}
+	}
+}
+
+// MinP keeps the tokens whose probability is at least P times that of the
+// most probable token (transformers' MinPLogitsWarper); the most probable
+// token always stays.
+type MinP struct {
+	P    float32
+	prob []float32
+}
+
+// Process implements Processor.
+func (p *MinP) Process(_ []int, logits []float32) {
+	if len(p.prob) < len(logits) {
+		p.prob = make([]float32, len(logits))
+	}
+	prob := p.prob[:len(logits)]
+	softmaxInto(prob, logits)
+	top := float32(0)
+	for _, q := range prob {
+		top = max(top, q)
+	}
+	thr := p.P * top
+	for i, q := range prob {
+		if q < thr {
+			logits[i] = negInf
+		}
+	}
+}
+
+// Typical (locally typical sampling, Meister et al. 2022) keeps the tokens
+// whose surprisal is closest to the distribution's entropy until their
+// probabilities sum to Mass, as transformers' TypicalLogitsWarper.
+type Typical struct {
+	Mass  float32
+	c     candidates
+	shift []float32
+}
+
+// Process implements Processor.
+func (p *Typical) Process(_ []int, logits []float32) {
+	if p.Mass >= 1 {
+		return
+	}
+	V := len(logits)
+	if len(p.c.prob) < V {
+		p.c.prob = make([]float32, V)
+		p.shift = make([]float32, V)
+	}
+	prob := p.c.prob[:V]
+	softmaxInto(prob, logits)
+	var ent float64
+	for _, q := range prob {
+		if q > 0 {
+			ent -= float64(q) * math.Log(float64(q))
+		}
+	}
+	p.c.idx = p.c.idx[:0]
+	for i, q := range prob {
+		if q > 0 {
+			p.shift[i] = float32(math.Abs(-math.Log(float64(q)) - ent))
+		} else {
+			p.shift[i] = float32(math.Inf(1))
+		}
+		p.c.idx = append(p.c.idx, i)
+	}
+	shift := p.shift
+	slices.SortStableFunc(p.c.idx, func(a, b int) int {
+		switch {
+		case shift[a] < shift[b]:
+			return -1
+		case shift[a] > shift[b]:
+			return 1
+		}
+		return 0
+	})
+	// last is the number of sorted tokens whose cumulative mass is below
+	// Mass; the token at that rank sets the cut (ties with it are kept).
+	var cum float64
+	last := 0
+	for _, i := range p.c.idx {
+		cum += float64(prob[i])
+		if cum < float64(p.Mass) {
+			last++
+		} else {
+			break
+		}
+	}
+	last = min(last, V-1)
+	cut := shift[p.c.idx[last]]
+	for r, i := range p.c.idx {
+		if r > 0 && shift[i] > cut {
+			logits[i] = negInf
+		}
+	}
+}

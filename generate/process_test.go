@@ -1,0 +1,284 @@
+package generate
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+var inf = float32(math.Inf(-1))
+
+func logs(p ...float64) []float32 {
+	out := make([]float32, len(p))
+	for i, v := range p {
+		out[i] = float32(math.Log(v))
+	}
+	return out
+}
+
+// keptOf lists the indices of finite logits.
+func keptOf(x []float32) []int {
+	var k []int
+	for i, v := range x {
+		if !math.IsInf(float64(v), -1) {
+			k = append(k, i)
+		}
+	}
+	return k
+}
+
+// The expected values below are worked by hand from transformers'
+// logits_process.py definitions (typical from running it under PyTorch).
+func TestProcessors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    Processor
+		ids  []int
+		in   []float32
+		want []float32 // exact expected logits; nil: check kept only
+		kept []int
+	}{
+		{"repetition divides positive, multiplies negative", &RepetitionPenalty{Penalty: 2}, []int{0, 1, 1},
+			[]float32{1, -1, 2, 0.5}, []float32{0.5, -2, 2, 0.5}, nil},
+		{"repetition below 1 rewards", &RepetitionPenalty{Penalty: 0.5}, []int{2, 3},
+			[]float32{1, -1, 2, -0.5}, []float32{1, -1, 4, -0.25}, nil},
+		{"temperature", &Temperature{T: 0.5}, nil, []float32{1, -2, 0}, []float32{2, -4, 0}, nil},
+		{"top-k keeps ties at the k-th value", &TopK{K: 2}, nil, []float32{1, 3, 3, 2}, []float32{inf, 3, 3, inf}, nil},
+		{"top-k 3", &TopK{K: 3}, nil, []float32{1, 3, 3, 2}, []float32{inf, 3, 3, 2}, nil},
+		{"top-k tie run", &TopK{K: 2}, nil, []float32{5, 4, 4, 4, 1}, []float32{5, 4, 4, 4, inf}, nil},
+		{"top-k 0 keeps one", &TopK{K: 0}, nil, []float32{1, 7, 3}, []float32{inf, 7, inf}, nil},
+		{"top-k >= vocab", &TopK{K: 9}, nil, []float32{1, 7, 3}, []float32{1, 7, 3}, nil},
+		{"top-p 0.75", &TopP{P: 0.75}, nil, logs(0.05, 0.5, 0.15, 0.3), nil, []int{1, 3}},
+		{"top-p 0.85", &TopP{P: 0.85}, nil, logs(0.05, 0.5, 0.15, 0.3), nil, []int{1, 2, 3}},
+		{"top-p keeps at least one", &TopP{P: 0.01}, nil, logs(0.05, 0.5, 0.15, 0.3), nil, []int{1}},
+		{"top-p 0.999 keeps all", &TopP{P: 0.999}, nil, logs(0.05, 0.5, 0.15, 0.3), nil, []int{0, 1, 2, 3}},
+		{"top-p after top-k", &TopP{P: 0.9}, nil, []float32{inf, 0, inf, 0}, nil, []int{1, 3}},
+		{"min-p relative to max", &MinP{P: 0.2}, nil, logs(0.5, 0.3, 0.15, 0.05), nil, []int{0, 1, 2}},
+		{"min-p 1 keeps the top", &MinP{P: 1}, nil, logs(0.5, 0.3, 0.15, 0.05), nil, []int{0}},
+		{"typical 0.2", &Typical{Mass: 0.2}, nil, []float32{2, 1, 0.5, -1, 0}, nil, []int{1}},
+		{"typical 0.5", &Typical{Mass: 0.5}, nil, []float32{2, 1, 0.5, -1, 0}, nil, []int{0, 1}},
+		{"typical 0.9", &Typical{Mass: 0.9}, nil, []float32{2, 1, 0.5, -1, 0}, nil, []int{0, 1, 2, 4}},
+	} {
+		x := slices.Clone(c.in)
+		c.p.Process(c.ids, x)
+		if c.want != nil && !slices.Equal(x, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, x, c.want)
+		}
+		if c.kept != nil {
+			if k := keptOf(x); !slices.Equal(k, c.kept) {
+				t.Errorf("%s: kept %v, want %v (logits %v)", c.name, k, c.kept, x)
+			}
+			for _, i := range c.kept {
+				if x[i] != c.in[i] {
+					t.Errorf("%s: kept logit %d changed from %v to %v", c.name, i, c.in[i], x[i])
+				}
+			}
+		}
+		// Run again: scratch state must not leak between calls.
+		y := slices.Clone(c.in)
+		c.p.Process(c.ids, y)
+		if !slices.Equal(x, y) && !(c.want == nil && slices.Equal(keptOf(x), keptOf(y))) {
+			t.Errorf("%s: second call gave %v, first %v", c.name, y, x)
+		}
+	}
+}
+
+// TestTopKLarge checks the quickselect threshold against sorting.
+func TestTopKLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 50; trial++ {
+		n := 1 + r.IntN(3000)
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.IntN(50)) // many ties
+		}
+		k := 1 + r.IntN(n)
+		sorted := slices.Clone(x)
+		slices.Sort(sorted)
+		thr := sorted[n-k]
+		p := &TopK{K: k}
+		y := slices.Clone(x)
+		p.Process(nil, y)
+		for i := range x {
+			if (x[i] >= thr) != (y[i] == x[i]) {
+				t.Fatalf("n=%d k=%d: element %d = %v (threshold %v) became %v", n, k, i, x[i], thr, y[i])
+			}
+		}
+	}
+}
+
+// TestTopPLarge checks the thresholded candidate search against a full sort
+// on GPT-2-sized, peaked distributions.
+func TestTopPLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 20; trial++ {
+		x := make([]float32, 50257)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * (1 + float64(trial)))
+		}
+		p := float32(0.05 + 0.9*r.Float64())
+		y := slices.Clone(x)
+		(&TopP{P: p}).Process(nil, y)
+		// Reference: sort all by probability, keep while the mass above < p.
+		prob := make([]float32, len(x))
+		softmaxInto(prob, x)
+		idx := make([]int, len(x))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int {
+			if prob[a] != prob[b] {
+				if prob[a] > prob[b] {
+					return -1
+				}
+				return 1
+			}
+			return a - b
+		})
+		var above float64
+		want := map[int]bool{}
+		for n, i := range idx {
+			if n > 0 && above >= float64(p) {
+				break
+			}
+			want[i] = true
+			above += float64(prob[i])
+		}
+		got := keptOf(y)
+		if len(got) != len(want) {
+			t.Fatalf("trial %d p=%v: kept %d tokens, want %d", trial, p, len(got), len(want))
+		}
+		for _, i := range got {
+			if !want[i] {
+				t.Fatalf("trial %d: kept %d, not in the reference set", trial, i)
+			}
+		}
+	}
+}
+
+func TestSamplingOrder(t *testing.T) {
+	s := Sampling{Temperature: 0.7, TopK: 40, TopP: 0.9, MinP: 0.05, Typical: 0.95, RepetitionPenalty: 1.3}
+	var names []string
+	for _, p := range s.Processors() {
+		switch p.(type) {
+		case *RepetitionPenalty:
+			names = append(names, "rep")
+		case *Temperature:
+			names = append(names, "temp")
+		case *TopK:
+			names = append(names, "topk")
+		case *TopP:
+			names = append(names, "topp")
+		case *MinP:
+			names = append(names, "minp")
+		case *Typical:
+			names = append(names, "typical")
+		}
+	}
+	if want := []string{"rep", "temp", "topk", "topp", "minp", "typical"}; !slices.Equal(names, want) {
+		t.Errorf("order %v, want %v", names, want)
+	}
+	s.Greedy = true
+	if ps := s.Processors(); len(ps) != 1 {
+		t.Errorf("greedy keeps %d processors, want only the repetition penalty", len(ps))
+	}
+	if ps := (Sampling{Temperature: 1, TopP: 1, RepetitionPenalty: 1}).Processors(); len(ps) != 0 {
+		t.Errorf("no-op settings gave %d processors", len(ps))
+	}
+}
+
+// TestOrderMatters: temperature before top-p changes which tokens survive,
+// as in transformers (warpers see tempered logits).
+func TestOrderMatters(t *testing.T) {
+	x := logs(0.6, 0.3, 0.1)
+	s, err := NewSampler(Sampling{Temperature: 0.5, TopP: 0.8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tempered probs ∝ p²: 0.36, 0.09, 0.01 → 0.78, 0.20, 0.02; top-p 0.8
+	// keeps tokens 0 and 1. Untempered, top-p 0.8 would also keep 0 and 1;
+	// with top-p 0.7 tempered keeps only token 0.
+	s2, _ := NewSampler(Sampling{Temperature: 0.5, TopP: 0.7})
+	for i := 0; i < 200; i++ {
+		if tok, _, _ := s2.Next(nil, x); tok != 0 {
+			t.Fatalf("temperature 0.5, top-p 0.7 drew token %d", tok)
+		}
+	}
+	seen := map[int]bool{}
+	for i := 0; i < 500; i++ {
+		tok, _, _ := s.Next(nil, x)
+		seen[tok] = true
+	}
+	if !seen[0] || !seen[1] || seen[2] {
+		t.Errorf("temperature 0.5, top-p 0.8 drew %v, want tokens 0 and 1 only", seen)
+	}
+}
+
+func TestSamplerSeeded(t *testing.T) {
+	x := make([]float32, 100)
+	draw := func(seed uint64) []int {
+		s, err := NewSampler(Sampling{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int
+		for i := 0; i < 30; i++ {
+			tok, _, _ := s.Next(nil, x)
+			out = append(out, tok)
+		}
+		return out
+	}
+	a, b, c := draw(7), draw(7), draw(8)
+	if !slices.Equal(a, b) {
+		t.Errorf("same seed, different draws: %v vs %v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Errorf("different seeds, same draws: %v", a)
+	}
+}
+
+func TestSamplerDistribution(t *testing.T) {
+	x := logs(0.5, 0.3, 0.2)
+	s, _ := NewSampler(Sampling{Seed: 1})
+	counts := make([]int, 3)
+	const n = 20000
+	for i := 0; i < n; i++ {
+		tok, lp, err := s.Next(nil, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[tok]++
+		if want := math.Log([]float64{0.5, 0.3, 0.2}[tok]); math.Abs(float64(lp)-want) > 1e-6 {
+			t.Fatalf("logprob of %d = %v, want %v", tok, lp, want)
+		}
+	}
+	for i, p := range []float64{0.5, 0.3, 0.2} {
+		if f := float64(counts[i]) / n; math.Abs(f-p) > 0.02 {
+			t.Errorf("token %d drawn %.3f of the time, want %.2f", i, f, p)
+		}
+	}
+}
+
+func TestGreedyUsesRepetitionPenalty(t *testing.T) {
+	x := []float32{2, 1.5, -1}
+	s, _ := NewSampler(Sampling{Greedy: true, RepetitionPenalty: 2, Temperature: 0.01, TopK: 1})
+	tok, lp, _ := s.Next([]int{0}, x)
+	if tok != 1 {
+		t.Errorf("greedy with penalty on token 0 chose %d, want 1", tok)
+	}
+	if want := logSoftmaxAt(x, 1); lp != want {
+		t.Errorf("logprob %v, want the raw log-softmax %v", lp, want)
+	}
+	if x[0] != 2 {
+		t.Errorf("Next modified the logits")
+	}
+}
+
+func TestSamplingCheck(t *testing.T) {
+	for _, s := range []Sampling{{Temperature: -1}, {TopK: -1}, {TopP: 1.5}, {MinP: -0.1}, {Typical: 2}, {RepetitionPenalty: -1}, {TopP: math.NaN()}} {
+		if _, err := NewSampler(s); err == nil {
+			t.Errorf("%+v accepted", s)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package generate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Sampling holds the decoding parameters, with transformers' meanings.
+// The zero value samples from the unmodified distribution.
+type Sampling struct {
+	Greedy            bool    // take the most probable token (after RepetitionPenalty); the others below are ignored
+	Temperature       float64 // > 0; 0 means 1
+	TopK              int     // 0: off
+	TopP              float64 // in (0, 1]; 0 or 1: off
+	MinP              float64 // in [0, 1]; 0: off
+	Typical           float64 // typical_p in (0, 1]; 0 or 1: off
+	RepetitionPenalty float64 // > 0; 0 or 1: off
+	Seed              uint64  // seeds the PCG generator used to draw tokens
+}
+
+// Check reports parameters transformers would reject.
+func (s Sampling) Check() error {
+	switch {
+	case s.Temperature < 0 || math.IsNaN(s.Temperature):
+		return fmt.Errorf("generate: temperature %g: want a positive number (for greedy decoding use --greedy)", s.Temperature)
+	case s.TopK < 0:
+		return fmt.Errorf("generate: top-k %d: want 0 (off) or a positive integer", s.TopK)
+	case s.TopP < 0 || s.TopP > 1 || math.IsNaN(s.TopP):
+		return fmt.Errorf("generate: top-p %g: want a value in (0, 1]", s.TopP)
+	case s.MinP < 0 || s.MinP > 1 || math.IsNaN(s.MinP):
+		return fmt.Errorf("generate: min-p %g: want a value in [0, 1]", s.MinP)
+	case s.Typical < 0 || s.Typical > 1 || math.IsNaN(s.Typical):
+		return fmt.Errorf("generate: typical-p %g: want a value in (0, 1]", s.Typical)
+	case s.RepetitionPenalty < 0 || math.IsNaN(s.RepetitionPenalty):
+		return fmt.Errorf("generate: repetition penalty %g: want a positive number", s.RepetitionPenalty)
+	}
+	return nil
+}
+
+// Processors returns the stage list for s, in transformers' order:
+// repetition penalty, then (when sampling) temperature, top-k, top-p, min-p
+// and typical. Stages that would do nothing are left out.
+func (s Sampling) Processors() []Processor {
+	var ps []Processor
+	if s.RepetitionPenalty > 0 && s.RepetitionPenalty != 1 {
+		ps = append(ps, &RepetitionPenalty{Penalty: float32(s.RepetitionPenalty)})
+	}
+	if s.Greedy {
+		return ps
+	}
+	if s.Temperature > 0 && s.Temperature != 1 {
+		ps = append(ps, &Temperature{T: float32(s.Temperature)})
+	}
+	if s.TopK > 0 {
+		ps = append(ps, &TopK{K: s.TopK})
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		ps = append(ps, &TopP{P: float32(s.TopP)})
+	}
+	if s.MinP > 0 {
+		ps = append(ps, &MinP{P: float32(s.MinP)})
+	}
+	if s.Typical > 0 && s.Typical < 1 {
+		ps = append(ps, &Typical{Mass: float32(s.Typical)})
+	}
+	return ps
+}
+
+// Sampler picks next tokens: it runs the processors over a copy of the
+// logits and takes the argmax (greedy) or draws from the softmax.
+type Sampler struct {
+	greedy bool
+	procs  []Processor
+	rng    *rand.Rand
+	buf    []float32
+}
+
+// NewSampler checks s and builds its Sampler.
+func NewSampler(s Sampling) (*Sampler, error) {
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	return &Sampler{
+		greedy: s.Greedy,
+		procs:  s.Processors(),
+		rng:    rand.New(rand.NewPCG(s.Seed, s.Seed^0x6a09e667f3bcc909)),
+	}, nil
+}
+
+// errNoToken is returned when every token was removed (only possible with
+// non-finite logits).
+var errNoToken = errors.New("generate: no token left to choose (the logits are not finite)")
+
+// Next returns the next token given the raw logits (left unchanged) and the
+// ids so far, and the log-probability of that token under the raw logits
+// (log-softmax, before any processing).
+func (s *Sampler) Next(ids []int, logits []float32) (int, float32, error) {
+	s.buf = append(s.buf[:0], logits...)
+	x := s.buf
+	for _, p := range s.procs {
+		p.Process(ids, x)
+	}
+	tok := -1
+	if s.greedy {
+		best := negInf
+		for i, v := range x {
+			if v > best {
+				best, tok = v, i
+			}
+		}
+	} else {
+		tok = s.draw(x)
+	}
+	if tok < 0 {
+		return 0, 0, errNoToken
+	}
+	return tok, logSoftmaxAt(logits, tok), nil
+}
+
+// draw samples an index from softmax(x) (x is overwritten).
+func (s *Sampler) draw(x []float32) int {
+	m := negInf
+	for _, v := range x {
+		m = max(m, v)
+	}
+	if math.IsInf(float64(m), -1) || math.IsNaN(float64(m)) {
+		return -1
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		x[i] = float32(e)
+		sum += e
+	}
+	u := s.rng.Float64() * sum
+	var acc float64
+	last := -1
+	for i, e := range x {
+		if e == 0 {
+			continue
+		}
+		acc += float64(e)
+		last = i
+		if u < acc {
+			return i
+		}
+	}
+	return last // rounding: u landed past the final sum
+}
+
+// logSoftmaxAt returns log(softmax(x)[i]).
+func logSoftmaxAt(x []float32, i int) float32 {
+	m := negInf
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(float64(v - m))
+	}
+	return float32(float64(x[i]-m) - math.Log(sum))
+}

@@ -1,0 +1,69 @@
+package gpt2
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// gpt2Small is GPT-2 small's shape (124M parameters).
+var gpt2Small = Config{NLayer: 12, NHead: 12, NEmbd: 768, NPositions: 1024, VocabSize: 50257, LayerNormEps: 1e-5, Activation: "gelu_new"}
+
+var smallModel = sync.OnceValues(func() (*Model, error) { return Random(gpt2Small, 3, 0.0625) })
+
+func benchModel(b *testing.B) *Model {
+	m, err := smallModel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkDecode measures batch-1 greedy decoding of GPT-2 small after a
+// 16-token prompt, 128 tokens per iteration (as bench/gpt2.sh does).
+func BenchmarkDecode(b *testing.B) {
+	m := benchModel(b)
+	const prompt, gen = 16, 128
+	s := m.NewState(StateOptions{MaxSeq: prompt + gen})
+	ids := make([]int, prompt)
+	for i := range ids {
+		ids[i] = i * 7919 % m.Config.VocabSize
+	}
+	tok := [][]int{{0}}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		s.Reset()
+		if err := s.Forward([][]int{ids}, ForwardOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for range gen {
+			tok[0][0] = kernels.Argmax(s.Logits(0))
+			if err := s.Forward(tok, ForwardOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(gen*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
+
+// BenchmarkPrefill measures a 512-token prompt (last-position logits only).
+func BenchmarkPrefill(b *testing.B) {
+	m := benchModel(b)
+	const n = 512
+	s := m.NewState(StateOptions{MaxSeq: n})
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i * 7919 % m.Config.VocabSize
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s.Reset()
+		if err := s.Forward([][]int{ids}, ForwardOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
