@@ -304,7 +304,7 @@ func (t *BPE) encodeWord(w string, ids []int) []int {
 			return append(ids, id)
 		}
 	}
-	cacheable := len(w) <= cacheMaxWord
+	cacheable := len(w) <= cacheMaxWord && t.cache != nil
 	if cacheable {
 		if v, ok := t.cache.get(w); ok {
 			for _, id := range v {
@@ -313,17 +313,19 @@ func (t *BPE) encodeWord(w string, ids []int) []int {
 			return ids
 		}
 	}
-	var buf [cacheMaxWord]int32
-	var syms []int32
-	if len(w) <= len(buf) {
-		syms = buf[:len(w)]
+	var symBuf, rankBuf [cacheMaxWord]int32
+	var mergedBuf [cacheMaxWord]bool
+	var syms, ranks []int32
+	var merged []bool
+	if len(w) <= cacheMaxWord {
+		syms, ranks, merged = symBuf[:len(w)], rankBuf[:len(w)], mergedBuf[:len(w)]
 	} else {
-		syms = make([]int32, len(w))
+		syms, ranks, merged = make([]int32, len(w)), make([]int32, len(w)), make([]bool, len(w))
 	}
 	for i := 0; i < len(w); i++ {
 		syms[i] = t.byteID[w[i]]
 	}
-	syms = t.mergeSymbols(syms)
+	syms = t.mergeSymbols(syms, ranks, merged)
 	if cacheable {
 		t.cache.put(w, syms)
 	}
@@ -333,34 +335,62 @@ func (t *BPE) encodeWord(w string, ids []int) []int {
 	return ids
 }
 
+// noMerge is the rank of a pair that has no merge.
+const noMerge = math.MaxInt32
+
 // mergeSymbols applies merges to syms in place as OpenAI's encoder does: find
 // the ranked adjacent pair with the lowest rank, replace every occurrence of
-// it from left to right (non-overlapping), and repeat.
-func (t *BPE) mergeSymbols(syms []int32) []int32 {
-	for len(syms) > 1 {
-		best := bpeMerge{rank: math.MaxInt32}
-		var bl, br int32
-		for i := 0; i+1 < len(syms); i++ {
-			if m, ok := t.merges[pairKey(syms[i], syms[i+1])]; ok && m.rank < best.rank {
-				best, bl, br = m, syms[i], syms[i+1]
+// it from left to right (non-overlapping), and repeat. ranks[i] holds the
+// rank of the pair (syms[i], syms[i+1]) and is looked up again only where a
+// merge changed a neighbour, so a word costs about one map lookup per symbol
+// and two per merge. ranks and merged are scratch space of len(syms).
+func (t *BPE) mergeSymbols(syms, ranks []int32, merged []bool) []int32 {
+	n := len(syms)
+	if n < 2 {
+		return syms
+	}
+	for i := 0; i+1 < n; i++ {
+		ranks[i] = t.rank(syms[i], syms[i+1])
+	}
+	ranks[n-1] = noMerge
+	for n > 1 {
+		best := int32(noMerge)
+		bi := -1
+		for i, r := range ranks[:n-1] {
+			if r < best {
+				best, bi = r, i
 			}
 		}
-		if best.rank == math.MaxInt32 {
+		if bi < 0 {
 			break
 		}
+		id := t.merges[pairKey(syms[bi], syms[bi+1])].id
 		w := 0
-		for i := 0; i < len(syms); w++ {
-			if i+1 < len(syms) && syms[i] == bl && syms[i+1] == br {
-				syms[w] = best.id
+		for i := 0; i < n; w++ {
+			if i+1 < n && ranks[i] == best {
+				syms[w], merged[w] = id, true
 				i += 2
 			} else {
-				syms[w] = syms[i]
+				syms[w], ranks[w], merged[w] = syms[i], ranks[i], false
 				i++
 			}
 		}
-		syms = syms[:w]
+		n = w
+		for k := 0; k+1 < n; k++ {
+			if merged[k] || merged[k+1] {
+				ranks[k] = t.rank(syms[k], syms[k+1])
+			}
+		}
+		ranks[n-1] = noMerge
 	}
-	return syms
+	return syms[:n]
+}
+
+func (t *BPE) rank(a, b int32) int32 {
+	if m, ok := t.merges[pairKey(a, b)]; ok {
+		return m.rank
+	}
+	return noMerge
 }
 
 // DecodeBytes returns the bytes that ids stand for. Ids outside the

@@ -1,63 +1,64 @@
 package tokenizer
 
 import (
+	"hash/maphash"
 	"strings"
-	"sync"
+	"sync/atomic"
 )
 
-// wordCache remembers the token ids of pre-tokens already merged. It is
-// bounded (a shard that fills up is emptied and starts again, which keeps
-// the cost of an eviction at zero in the common case) and safe for
-// concurrent use (a read-write lock per shard).
+// wordCache remembers the token ids of pre-tokens already merged. It is a
+// direct-mapped table of atomic pointers to immutable entries: a lookup is
+// one hash, one atomic load and one string comparison, with no lock, so it
+// is safe and cheap for concurrent use. It is bounded by construction: a new
+// entry replaces whatever lived in its slot.
 type wordCache struct {
-	perShard int
-	shards   [cacheShards]cacheShard
+	seed  maphash.Seed
+	mask  uint64
+	slots []atomic.Pointer[cacheEntry]
 }
 
-const (
-	cacheShards = 16
-	// cacheMaxWord is the longest pre-token (in bytes) that is cached.
-	cacheMaxWord = 64
-)
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string][]int32
+type cacheEntry struct {
+	key string
+	ids []int32
 }
 
+// cacheMaxWord is the longest pre-token (in bytes) that is cached.
+const cacheMaxWord = 64
+
+// newWordCache returns a cache with capacity slots (rounded up to a power of 2).
 func newWordCache(capacity int) *wordCache {
-	c := &wordCache{perShard: max(capacity/cacheShards, 1)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string][]int32)
+	n := 1
+	for n < capacity {
+		n <<= 1
 	}
-	return c
+	n = max(n, 2)
+	return &wordCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), slots: make([]atomic.Pointer[cacheEntry], n)}
 }
 
-func (c *wordCache) shard(key string) *cacheShard {
-	// A cheap spread over length and the two ends: pre-tokens differ there.
-	h := uint(len(key))
-	if len(key) > 0 {
-		h = h*31 + uint(key[0])*7 + uint(key[len(key)-1])
-	}
-	return &c.shards[h%cacheShards]
-}
+// A key lives in one of two neighbouring slots (2-way associative), so two
+// frequent words whose hashes collide do not keep evicting each other.
 
 func (c *wordCache) get(key string) ([]int32, bool) {
-	s := c.shard(key)
-	s.mu.RLock()
-	v, ok := s.m[key]
-	s.mu.RUnlock()
-	return v, ok
+	i := maphash.String(c.seed, key) & c.mask
+	if e := c.slots[i].Load(); e != nil && e.key == key {
+		return e.ids, true
+	}
+	if e := c.slots[i^1].Load(); e != nil && e.key == key {
+		return e.ids, true
+	}
+	return nil, false
 }
 
 func (c *wordCache) put(key string, ids []int32) {
-	s := c.shard(key)
-	v := make([]int32, len(ids))
-	copy(v, ids)
-	s.mu.Lock()
-	if len(s.m) >= c.perShard {
-		clear(s.m)
+	e := &cacheEntry{key: strings.Clone(key), ids: append([]int32(nil), ids...)}
+	h := maphash.String(c.seed, key)
+	i := h & c.mask
+	switch {
+	case c.slots[i].Load() == nil:
+	case c.slots[i^1].Load() == nil:
+		i ^= 1
+	default:
+		i ^= (h >> 32) & 1 // evict one of the two, chosen by another hash bit
 	}
-	s.m[strings.Clone(key)] = v
-	s.mu.Unlock()
+	c.slots[i].Store(e)
 }
