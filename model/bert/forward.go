@@ -91,48 +91,35 @@ func (m *Model) attention(B, T int) {
 	qkv, ctx, mask := bf.qkv, bf.ctx, bf.mask
 	kernels.Parallel(B*nh, 1, func(lo, hi int) {
 		p := make([]float32, T)
+		keys := make([]int, 0, T)
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/nh, bh%nh
-			msk := mask[b*T : (b+1)*T]
-			allMasked := true
-			for _, v := range msk {
+			// The attended keys; all T when none is.
+			keys = keys[:0]
+			for j, v := range mask[b*T : (b+1)*T] {
 				if v != 0 {
-					allMasked = false
-					break
+					keys = append(keys, j)
 				}
 			}
+			if len(keys) == 0 {
+				for j := 0; j < T; j++ {
+					keys = append(keys, j)
+				}
+			}
+			n := len(keys)
 			base := b * T * ld
 			for i := 0; i < T; i++ {
 				q := qkv[base+i*ld+h*hs : base+i*ld+h*hs+hs]
-				mx := float32(math.Inf(-1))
-				for j := 0; j < T; j++ {
-					if msk[j] == 0 && !allMasked {
-						p[j] = float32(math.Inf(-1))
-						continue
-					}
+				for jj, j := range keys {
 					k := qkv[base+j*ld+H+h*hs : base+j*ld+H+h*hs+hs]
-					s := kernels.Dot(q, k) * scale
-					p[j] = s
-					mx = max(mx, s)
+					p[jj] = kernels.Dot(q, k) * scale
 				}
-				var sum float32
-				for j := 0; j < T; j++ {
-					e := float32(0)
-					if !math.IsInf(float64(p[j]), -1) {
-						e = float32(math.Exp(float64(p[j] - mx)))
-					}
-					p[j] = e
-					sum += e
-				}
+				kernels.Softmax(p[:n])
 				out := ctx[(b*T+i)*H+h*hs : (b*T+i)*H+h*hs+hs]
 				clear(out)
-				inv := 1 / sum
-				for j := 0; j < T; j++ {
-					if p[j] == 0 {
-						continue
-					}
+				for jj, j := range keys {
 					v := qkv[base+j*ld+2*H+h*hs : base+j*ld+2*H+h*hs+hs]
-					kernels.Axpy(p[j]*inv, v, out)
+					kernels.Axpy(p[jj], v, out)
 				}
 			}
 		}
