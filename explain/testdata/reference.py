@@ -36,7 +36,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CKPT = os.path.join(HERE, "tiny")
-CFG = {"n_layer": 2, "n_embd": 32, "n_head": 4, "n_positions": 16, "vocab_size": 50,
+CFG = {"n_layer": 2, "n_embd": 32, "n_head": 4, "n_positions": 16, "vocab_size": 261,
        "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "model_type": "gpt2",
        "architectures": ["GPT2LMHeadModel"]}
 
@@ -99,9 +99,41 @@ def write_checkpoint():
         for b in blobs:
             f.write(b)
     cfg = dict(CFG, n_ctx=CFG["n_positions"], bos_token_id=CFG["vocab_size"] - 1, eos_token_id=CFG["vocab_size"] - 1)
+    write_tokenizer()
     with open(os.path.join(CKPT, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
+
+
+def bytes_to_unicode():
+    """GPT-2's byte -> printable character table."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def write_tokenizer():
+    """A byte-level BPE vocabulary for the tiny model: the 256 byte symbols,
+    four merges, and <|endoftext|> as the last id (vocab_size 261)."""
+    table = bytes_to_unicode()
+    vocab = {table[b]: b for b in range(256)}
+    merges = [("\u0120", "t"), ("h", "e"), ("\u0120t", "he"), ("\u0120", "a")]
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    assert len(vocab) == CFG["vocab_size"]
+    with open(os.path.join(CKPT, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(CKPT, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n")
+        for a, b in merges:
+            f.write(a + " " + b + "\n")
 
 
 def gelu_new(x):

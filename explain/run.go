@@ -1,0 +1,194 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/model/gpt2"
+	"github.com/loupe-ml/loupe/tokenizer"
+)
+
+// Explainer bundles a loaded GPT-2, its tokenizer and the differentiable
+// Net over the same weights. It is safe for concurrent use: generation
+// makes a KV-cache State per call and explanations only read the weights.
+type Explainer struct {
+	Name  string
+	Model *gpt2.Model
+	Tok   *tokenizer.BPE
+	Net   *Net
+}
+
+// NewExplainer checks that the tokenizer fits the model and builds the Net.
+func NewExplainer(name string, m *gpt2.Model, tok *tokenizer.BPE) (*Explainer, error) {
+	if tok == nil {
+		return nil, fmt.Errorf("explain: nil tokenizer")
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, fmt.Errorf("explain: tokenizer has %d tokens, model vocabulary %d", tok.VocabSize(), m.Config.VocabSize)
+	}
+	n, err := FromModel(m)
+	if err != nil {
+		return nil, err
+	}
+	return &Explainer{Name: name, Model: m, Tok: tok, Net: n}, nil
+}
+
+// Request is one explanation: a prompt, then either generated text
+// (MaxNewTokens tokens chosen by Sampling) or, with Continuation set, the
+// given text (forced decoding).
+type Request struct {
+	Prompt       string
+	Continuation *string
+	MaxNewTokens int
+	Sampling     generate.Sampling
+	Options      Options
+}
+
+// TokenText renders a token for display, or "#id" outside the vocabulary.
+func (e *Explainer) TokenText(id int) string {
+	if id < 0 || id >= e.Tok.VocabSize() {
+		return fmt.Sprintf("#%d", id)
+	}
+	return e.Tok.TokenText(id)
+}
+
+// Encode tokenizes a prompt, refusing empty results and ids the model lacks.
+func (e *Explainer) Encode(text string) ([]int, error) {
+	ids := e.Tok.Encode(text)
+	for _, id := range ids {
+		if id >= e.Model.Config.VocabSize {
+			return nil, fmt.Errorf("explain: token id %d outside the model's vocabulary of %d", id, e.Model.Config.VocabSize)
+		}
+	}
+	return ids, nil
+}
+
+// Generate continues prompt ids by up to maxNew tokens with the KV-cache
+// forward of model/gpt2 and generate's sampler. It stops after the
+// end-of-text token (which it keeps) or at the model's context length.
+func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s generate.Sampling) ([]int, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("explain: empty prompt")
+	}
+	P := e.Model.Config.NPositions
+	if len(prompt) > P {
+		return nil, fmt.Errorf("explain: prompt of %d tokens exceeds the model's %d positions", len(prompt), P)
+	}
+	sampler, err := generate.NewSampler(s)
+	if err != nil {
+		return nil, err
+	}
+	maxNew = min(maxNew, P-len(prompt))
+	if maxNew <= 0 {
+		return nil, nil
+	}
+	st := e.Model.NewState(gpt2.StateOptions{MaxSeq: len(prompt) + maxNew})
+	ids := append([]int(nil), prompt...)
+	if err := st.Forward([][]int{prompt}, gpt2.ForwardOptions{}); err != nil {
+		return nil, err
+	}
+	eos := e.Tok.EOS()
+	var out []int
+	for len(out) < maxNew {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		tok, _, err := sampler.Next(ids, st.Logits(0))
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, tok)
+		out = append(out, tok)
+		if tok == eos || len(out) == maxNew {
+			break
+		}
+		if err := st.Forward([][]int{{tok}}, gpt2.ForwardOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Explain generates (or takes the forced continuation) and explains it.
+func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
+	prompt, err := e.Encode(req.Prompt)
+	if err != nil {
+		return nil, err
+	}
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("explain: the prompt has no tokens")
+	}
+	start := time.Now()
+	var out []int
+	if req.Continuation != nil {
+		// Tokenize prompt+continuation together so the split matches what the
+		// model would see, falling back to separate encoding if the prompt's
+		// tokens are not a prefix.
+		all, err := e.Encode(req.Prompt + *req.Continuation)
+		if err != nil {
+			return nil, err
+		}
+		if len(all) >= len(prompt) && equalInts(all[:len(prompt)], prompt) {
+			out = all[len(prompt):]
+		} else if out, err = e.Encode(*req.Continuation); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("explain: the continuation has no tokens")
+		}
+	} else {
+		if req.MaxNewTokens < 0 {
+			return nil, fmt.Errorf("explain: max new tokens %d is negative", req.MaxNewTokens)
+		}
+		if out, err = e.Generate(ctx, prompt, req.MaxNewTokens, req.Sampling); err != nil {
+			return nil, err
+		}
+	}
+	genMS := ms(start)
+	ids := append(append([]int(nil), prompt...), out...)
+	if len(ids) > e.Model.Config.NPositions {
+		return nil, fmt.Errorf("explain: %d tokens exceed the model's %d positions", len(ids), e.Model.Config.NPositions)
+	}
+	opt := req.Options
+	if opt.TokenText == nil {
+		opt.TokenText = e.TokenText
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res, err := e.Net.Explain(ids, len(prompt), opt)
+	if err != nil {
+		return nil, err
+	}
+	res.Model = e.Name
+	res.TimingsMS["generate"] = genMS
+	return res, nil
+}
+
+// WatchIDs maps watched strings to single token ids: each must encode to
+// exactly one token.
+func (e *Explainer) WatchIDs(words []string) ([]int, error) {
+	var ids []int
+	for _, w := range words {
+		t := e.Tok.Encode(w)
+		if len(t) != 1 {
+			return nil, fmt.Errorf("explain: watched text %q is %d tokens, not one (GPT-2 tokens usually start with a space, like \" is\")", w, len(t))
+		}
+		ids = append(ids, t[0])
+	}
+	return ids, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
