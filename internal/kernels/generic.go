@@ -1,9 +1,5 @@
 package kernels
 
-import (
-	"math"
-	"sort"
-)
 
 // The generic kernels below are the reference semantics of every kernel and
 // the fallback on CPUs without the assembly versions.
@@ -62,81 +58,6 @@ func sqDistGeneric(x, y []float32) float32 {
 		s += d * d
 	}
 	return s
-}
-
-// softmaxGeneric replaces x[:n] by its softmax and zeroes x[n:].
-func softmaxGeneric(x []float32, n int) {
-	m := float32(math.Inf(-1))
-	for _, v := range x[:n] {
-		if v > m {
-			m = v
-		}
-	}
-	var sum float32
-	for i, v := range x[:n] {
-		e := float32(math.Exp(float64(v - m)))
-		x[i] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for i := range x[:n] {
-		x[i] *= inv
-	}
-	for i := n; i < len(x); i++ {
-		x[i] = 0
-	}
-}
-
-func layerNormGeneric(dst, x, gamma, beta []float32, eps float32) {
-	n := len(x)
-	var mean float32
-	for _, v := range x {
-		mean += v
-	}
-	mean /= float32(n)
-	var variance float32
-	for _, v := range x {
-		d := v - mean
-		variance += d * d
-	}
-	variance /= float32(n)
-	rstd := float32(1 / math.Sqrt(float64(variance+eps)))
-	for i, v := range x {
-		dst[i] = (v-mean)*rstd*gamma[i] + beta[i]
-	}
-}
-
-const sqrt2OverPi = 0.7978845608028654
-
-func geluTanhGeneric(dst, x []float32) {
-	for i, v := range x[:len(dst)] {
-		dst[i] = 0.5 * v * (1 + float32(math.Tanh(sqrt2OverPi*float64(v+0.044715*v*v*v))))
-	}
-}
-
-func geluErfGeneric(dst, x []float32) {
-	for i, v := range x[:len(dst)] {
-		dst[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
-	}
-}
-
-func argmaxGeneric(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-func topKGeneric(x []float32, k int, idx []int) []int {
-	idx = idx[:0]
-	for i := range x {
-		idx = append(idx, i)
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] > x[idx[b]] })
-	return idx[:k]
 }
 
 // sgemmNaive is the reference matrix multiply: the triple loop.

@@ -48,7 +48,7 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	softmaxGeneric(x, len(x))
+	softmaxL(level, x, len(x))
 }
 
 // SoftmaxRows applies Softmax to each of the rows of x, a rows×cols matrix.
@@ -57,22 +57,10 @@ func Softmax(x []float32) {
 // number of earlier positions held in a KV cache). Rows split across threads.
 func SoftmaxRows(x []float32, rows, cols int, causal bool, offset int) {
 	checkLen("SoftmaxRows", "x", len(x), rows*cols)
-	Parallel(rows, 16, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := x[i*cols : (i+1)*cols]
-			n := cols
-			if causal {
-				n = i + offset + 1
-				if n > cols {
-					n = cols
-				}
-				if n < 1 {
-					n = 1
-				}
-			}
-			softmaxGeneric(row, n)
-		}
-	})
+	j := rowJobs.Get().(*rowJob)
+	j.kind, j.lvl, j.x, j.cols, j.causal, j.offset = rowSoftmax, level, x, cols, causal, offset
+	Parallel(rows, 16, j.run)
+	j.release()
 }
 
 // LayerNorm normalises each row of x (rows×cols) to mean 0 and variance 1
@@ -83,25 +71,30 @@ func LayerNorm(dst, x, gamma, beta []float32, rows, cols int, eps float32) {
 	checkLen("LayerNorm", "dst", len(dst), rows*cols)
 	checkLen("LayerNorm", "gamma", len(gamma), cols)
 	checkLen("LayerNorm", "beta", len(beta), cols)
-	Parallel(rows, 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			layerNormGeneric(dst[i*cols:(i+1)*cols], x[i*cols:(i+1)*cols], gamma, beta, eps)
-		}
-	})
+	j := rowJobs.Get().(*rowJob)
+	j.kind, j.lvl, j.dst, j.x, j.gamma, j.beta, j.cols, j.eps = rowLayerNorm, level, dst, x, gamma, beta, cols, eps
+	Parallel(rows, 8, j.run)
+	j.release()
 }
 
 // GeluTanh computes dst = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), GPT-2's
 // gelu_new. dst may alias x.
 func GeluTanh(dst, x []float32) {
 	checkLen("GeluTanh", "x", len(x), len(dst))
-	Parallel(len(dst), 4096, func(lo, hi int) { geluTanhGeneric(dst[lo:hi], x[lo:hi]) })
+	j := rowJobs.Get().(*rowJob)
+	j.kind, j.lvl, j.dst, j.x = rowGeluTanh, level, dst, x
+	Parallel(len(dst), 4096, j.run)
+	j.release()
 }
 
 // GeluErf computes dst = 0.5x(1+erf(x/sqrt 2)), BERT's exact GELU. dst may
 // alias x.
 func GeluErf(dst, x []float32) {
 	checkLen("GeluErf", "x", len(x), len(dst))
-	Parallel(len(dst), 4096, func(lo, hi int) { geluErfGeneric(dst[lo:hi], x[lo:hi]) })
+	j := rowJobs.Get().(*rowJob)
+	j.kind, j.lvl, j.dst, j.x = rowGeluErf, level, dst, x
+	Parallel(len(dst), 4096, j.run)
+	j.release()
 }
 
 // Argmax returns the index of the largest element of x (the first on ties),
@@ -110,12 +103,14 @@ func Argmax(x []float32) int {
 	if len(x) == 0 {
 		return -1
 	}
-	return argmaxGeneric(x)
+	return argmaxL(level, x)
 }
 
 // TopK returns the indices of the k largest elements of x, largest first
 // (earlier index first on ties), reusing idx's storage when it is large
-// enough. k is clamped to len(x).
+// enough (cap(idx) >= k; otherwise a new slice is allocated). k is clamped
+// to len(x). It keeps a heap of the k best (O(n log k)), so it suits k much
+// smaller than len(x), the sampling case.
 func TopK(x []float32, k int, idx []int) []int {
 	if k > len(x) {
 		k = len(x)
@@ -123,10 +118,10 @@ func TopK(x []float32, k int, idx []int) []int {
 	if k <= 0 {
 		return idx[:0]
 	}
-	if cap(idx) < len(x) {
-		idx = make([]int, 0, len(x))
+	if cap(idx) < k {
+		idx = make([]int, 0, k)
 	}
-	return topKGeneric(x, k, idx)
+	return topKHeap(x, k, idx)
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C where op(X) is X or its

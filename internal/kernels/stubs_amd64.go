@@ -76,3 +76,15 @@ func axpyAVX512(alpha float32, x, y []float32)
 //
 //go:noescape
 func gemm6x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// expSumAVX2 sets dst[i] = exp(x[i]-shift) for i < len(dst)&^7 and returns
+// the sum of those values (accumulated in float64). len(x) >= len(dst).
+//
+//go:noescape
+func expSumAVX2(dst, x []float32, shift float32) float64
+
+// geluTanhAVX2 sets dst[i] = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) with
+// x = x[i], for i < len(dst)&^7. len(x) >= len(dst).
+//
+//go:noescape
+func geluTanhAVX2(dst, x []float32)

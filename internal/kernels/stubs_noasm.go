@@ -31,3 +31,13 @@ func axpyAVX512(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
 func gemm6x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	microGeneric(6, 32, k, a, b, c, ldc, alpha, beta)
 }
+
+func expSumAVX2(dst, x []float32, shift float32) float64 {
+	n := len(dst) &^ 7
+	return expSumGeneric(dst[:n], x[:n], shift)
+}
+
+func geluTanhAVX2(dst, x []float32) {
+	n := len(dst) &^ 7
+	geluTanhGeneric(dst[:n], x[:n])
+}
