@@ -1,6 +1,5 @@
 package kernels
 
-
 // The generic kernels below are the reference semantics of every kernel and
 // the fallback on CPUs without the assembly versions.
 
