@@ -449,3 +449,37 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Logf("decode step allocates %v times, all in kernels (LayerNorm %v, GeluTanh %v per call)", n, ln, gelu)
 	}
 }
+
+func TestSaveLoad(t *testing.T) {
+	cfg := Config{NLayer: 1, NHead: 2, NEmbd: 8, NPositions: 16, VocabSize: 30, LayerNormEps: 1e-5, Activation: "gelu", EOSTokenID: 29, BOSTokenID: 29}
+	m, err := Random(cfg, 9, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Forward([]int{1, 2, 3, 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range []string{"F32", "F16", "BF16"} {
+		dir := t.TempDir()
+		if err := m.Save(dir, dt); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Config != cfg {
+			t.Errorf("%s: config %+v, want %+v", dt, l.Config, cfg)
+		}
+		got, err := l.Forward([]int{1, 2, 3, 4}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := map[string]float64{"F32": 0, "F16": 0.05, "BF16": 0.2}[dt]
+		if d := maxAbsDiff(got, want); d > limit {
+			t.Errorf("%s: logits differ by %g after a round trip", dt, d)
+		}
+		l.Close()
+	}
+}

@@ -1,0 +1,57 @@
+package gpt2
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/safetensors"
+)
+
+// Save writes m as a Hugging Face checkpoint directory (config.json and
+// model.safetensors with the tensor names of GPT2LMHeadModel's transformer,
+// without the "transformer." prefix) that Load and transformers read.
+// dtype is "F32", "F16" or "BF16" (the stored form).
+func (m *Model) Save(dir, dtype string) error {
+	c := m.Config
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("gpt2: %w", err)
+	}
+	act := c.Activation
+	cfg := map[string]any{
+		"architectures": []string{"GPT2LMHeadModel"}, "model_type": "gpt2",
+		"n_layer": c.NLayer, "n_head": c.NHead, "n_embd": c.NEmbd,
+		"n_positions": c.NPositions, "n_ctx": c.NPositions, "vocab_size": c.VocabSize,
+		"layer_norm_epsilon": c.LayerNormEps, "activation_function": act,
+	}
+	if c.EOSTokenID >= 0 {
+		cfg["eos_token_id"] = c.EOSTokenID
+	}
+	if c.BOSTokenID >= 0 {
+		cfg["bos_token_id"] = c.BOSTokenID
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("gpt2: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n')); err != nil {
+		return fmt.Errorf("gpt2: %w", err)
+	}
+	w := m.Weights
+	blocks := w.Blocks
+	sp := specs(c, &w)
+	copy(w.Blocks, blocks)
+	ts := make([]safetensors.Tensor, 0, len(sp)+1)
+	for _, s := range sp {
+		ts = append(ts, safetensors.Tensor{Name: s.name, Shape: s.shape, Data: *s.dst, DType: dtype})
+	}
+	if len(m.Weights.LMHead) > 0 && &m.Weights.LMHead[0] != &m.Weights.WTE[0] {
+		ts = append(ts, safetensors.Tensor{Name: "lm_head.weight", Shape: []int{c.VocabSize, c.NEmbd}, Data: m.Weights.LMHead, DType: dtype})
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("gpt2: %w", err)
+	}
+	return nil
+}
