@@ -1,0 +1,172 @@
+package index
+
+import (
+	"sync/atomic"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// Blocking of the batched flat search: qBlock queries against bBlock base
+// vectors per matrix multiply.
+const (
+	qBlock = 32
+	bBlock = 2048
+)
+
+// flatBatch is exact search: every ready slot is compared with every query.
+// Unfiltered batches of 8 or more queries compute dot products a block at a
+// time with Sgemm (distances from ‖q‖² + ‖b‖² − 2q·b for L2); otherwise
+// each query scans the base with Dot/SqDist, split across threads.
+func (x *Index) flatBatch(qs []float32, nq, k int, accept func(uint32) bool, threads int, out [][]Result) {
+	n := int(x.nslots.Load())
+	if accept == nil && nq >= 8 {
+		x.flatGemm(qs, nq, k, n, threads, out)
+		return
+	}
+	if nq >= threads {
+		parallelFor(nq, threads, func(i int) {
+			s := getScratch(0)
+			q := x.prepQuery(s, qs[i*x.dim:(i+1)*x.dim])
+			x.flatScan(q, k, 0, n, accept, &s.top)
+			out[i] = x.results(s, k)
+			putScratch(s)
+		})
+		return
+	}
+	// Few queries, several threads: split the base.
+	for i := 0; i < nq; i++ {
+		parts := threads
+		heaps := make([]*scratch, parts)
+		q := x.prepQuery(getScratch(0), qs[i*x.dim:(i+1)*x.dim])
+		parallelFor(parts, parts, func(p int) {
+			s := getScratch(0)
+			x.flatScan(q, k, p*n/parts, (p+1)*n/parts, accept, &s.top)
+			heaps[p] = s
+		})
+		all := heaps[0]
+		for _, h := range heaps[1:] {
+			for _, it := range h.top {
+				pushK(&all.top, it, k)
+			}
+			putScratch(h)
+		}
+		out[i] = x.results(all, k)
+		putScratch(all)
+	}
+}
+
+// pushK adds it to the k-bounded max-heap h if it is nearer than its worst.
+func pushK(h *maxHeap, it item, k int) {
+	if len(*h) < k {
+		h.push(it)
+	} else if it.d < (*h)[0].d {
+		h.pop()
+		h.push(it)
+	}
+}
+
+func (x *Index) flatScan(q []float32, k, lo, hi int, accept func(uint32) bool, top *maxHeap) {
+	*top = (*top)[:0]
+	for s := lo; s < hi; s++ {
+		if accept != nil {
+			if !accept(uint32(s)) {
+				continue
+			}
+		} else if atomic.LoadUint32(&x.flags[s]) != flagReady {
+			continue
+		}
+		d := x.dist(q, x.vec(uint32(s)))
+		if len(*top) < k {
+			top.push(item{d, uint32(s)})
+		} else if d < (*top)[0].d {
+			top.pop()
+			top.push(item{d, uint32(s)})
+		}
+	}
+}
+
+// baseNorms returns the squared norms of the first n slots (L2 only),
+// computing the missing ones.
+func (x *Index) baseNorms(n int) []float32 {
+	x.normMu.Lock()
+	defer x.normMu.Unlock()
+	if len(x.norms) < n {
+		nn := make([]float32, n)
+		copy(nn, x.norms[:min(len(x.norms), x.normValid)])
+		x.norms = nn
+	}
+	for i := x.normValid; i < n; i++ {
+		v := x.vec(uint32(i))
+		x.norms[i] = kernels.Dot(v, v)
+	}
+	x.normValid = max(x.normValid, n)
+	return x.norms[:n]
+}
+
+func (x *Index) flatGemm(qs []float32, nq, k, n, threads int, out [][]Result) {
+	var norms []float32
+	if x.opts.Metric == L2 {
+		norms = x.baseNorms(n)
+	}
+	d := x.dim
+	nblocks := (nq + qBlock - 1) / qBlock
+	parallelFor(nblocks, threads, func(b int) {
+		q0 := b * qBlock
+		qn := min(qBlock, nq-q0)
+		qb := make([]float32, qn*d)
+		copy(qb, qs[q0*d:(q0+qn)*d])
+		qnorm := make([]float32, qn)
+		for i := 0; i < qn; i++ {
+			v := qb[i*d : (i+1)*d]
+			if x.opts.Metric == Cosine {
+				normalize(v, "query")
+			}
+			qnorm[i] = kernels.Dot(v, v)
+		}
+		heaps := make([]maxHeap, qn)
+		for i := range heaps {
+			heaps[i] = make(maxHeap, 0, k+1)
+		}
+		c := make([]float32, qn*bBlock)
+		for b0 := 0; b0 < n; b0 += bBlock {
+			bn := min(bBlock, n-b0)
+			kernels.Sgemm(false, true, qn, bn, d, 1, qb, d, x.vecs[b0*d:(b0+bn)*d], d, 0, c, bn)
+			for i := 0; i < qn; i++ {
+				row := c[i*bn : (i+1)*bn]
+				h := &heaps[i]
+				for j, ip := range row {
+					var dist float32
+					if norms != nil {
+						dist = qnorm[i] + norms[b0+j] - 2*ip
+						if dist < 0 {
+							dist = 0
+						}
+					} else {
+						dist = 1 - ip
+					}
+					if len(*h) == k && dist >= (*h)[0].d {
+						continue
+					}
+					s := uint32(b0 + j)
+					if atomic.LoadUint32(&x.flags[s]) != flagReady {
+						continue
+					}
+					if len(*h) < k {
+						h.push(item{dist, s})
+					} else {
+						h.pop()
+						h.push(item{dist, s})
+					}
+				}
+			}
+		}
+		for i := 0; i < qn; i++ {
+			list := heaps[i].sortedAscending(nil)
+			res := make([]Result, len(list))
+			for j, it := range list {
+				res[j] = Result{ID: x.labels[it.id], Distance: it.d}
+			}
+			out[q0+i] = res
+		}
+	})
+}
