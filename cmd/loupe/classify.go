@@ -1,0 +1,276 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/loupe-ml/loupe/classify"
+	"github.com/loupe-ml/loupe/embed"
+	"github.com/loupe-ml/loupe/internal/progress"
+	"github.com/spf13/cobra"
+)
+
+var classifyCmd = &cobra.Command{
+	Use:   "classify",
+	Short: "Train, apply and evaluate text classifiers on sentence embeddings",
+	Long: `Text classification with frozen sentence embeddings and multinomial
+logistic regression (L2-regularised, like scikit-learn's LogisticRegression).
+
+Training data are JSON lines {"text": "...", "label": "..."}. The saved
+classifier (JSON) records the embedding model and the label names, so
+predict and eval embed new texts with the same model.`,
+	Example: `  loupe classify train --model sentence-transformers/all-MiniLM-L6-v2 --data train.jsonl --out clf.json
+  loupe classify predict --classifier clf.json "this movie was great"
+  loupe classify eval --classifier clf.json --data test.jsonl`,
+}
+
+var classifyFlags struct {
+	model, data, out, classifier, input, classWeight string
+	c, tol                                           float64
+	maxIter, batchSize                               int
+}
+
+func init() {
+	train := &cobra.Command{Use: "train", Short: "Fit a classifier on embedded training texts", RunE: runClassifyTrain, Args: cobra.NoArgs}
+	f := train.Flags()
+	f.StringVar(&classifyFlags.model, "model", defaultEmbedModel, "embedding model (hub id or directory)")
+	f.StringVar(&classifyFlags.data, "data", "", "training data: JSON lines with \"text\" and \"label\" (required)")
+	f.StringVar(&classifyFlags.out, "out", "classifier.json", "where to save the classifier")
+	f.Float64Var(&classifyFlags.c, "C", 1, "inverse L2 regularisation strength (scikit-learn's C)")
+	f.StringVar(&classifyFlags.classWeight, "class-weight", "", "class weights: \"balanced\" or empty for none")
+	f.IntVar(&classifyFlags.maxIter, "max-iter", 1000, "L-BFGS iteration limit")
+	f.Float64Var(&classifyFlags.tol, "tol", 1e-6, "gradient tolerance (per unit of sample weight)")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+
+	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict}
+	f = predict.Flags()
+	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
+	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+
+	eval := &cobra.Command{Use: "eval", Short: "Accuracy, macro-F1 and confusion matrix on labelled data", RunE: runClassifyEval, Args: cobra.NoArgs}
+	f = eval.Flags()
+	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
+	f.StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+
+	classifyCmd.AddCommand(train, predict, eval)
+	rootCmd.AddCommand(classifyCmd)
+}
+
+// embedTexts loads model ref and embeds texts with a progress bar.
+func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *embed.Model, error) {
+	var bar *progress.Bar
+	m, err := loadEmbedModel(cmd.Context(), ref, classifyFlags.batchSize, 0, &bar)
+	if err != nil {
+		return nil, nil, err
+	}
+	bar = progress.New(int64(len(texts)), "embedding", false)
+	vecs, err := m.Embed(texts)
+	bar.Finish()
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return vecs, m, nil
+}
+
+func runClassifyTrain(cmd *cobra.Command, args []string) error {
+	if classifyFlags.data == "" {
+		return fmt.Errorf("classify train: --data is required")
+	}
+	ex, err := classify.ReadExamples(classifyFlags.data)
+	if err != nil {
+		return err
+	}
+	texts, labels := splitExamples(ex)
+	start := time.Now()
+	X, m, err := embedTexts(cmd, classifyFlags.model, texts)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	embedSecs := time.Since(start).Seconds()
+	start = time.Now()
+	c, err := classify.Fit(recordedModel(m.Name()), X, labels, classify.Options{C: classifyFlags.c, ClassWeight: classifyFlags.classWeight,
+		MaxIter: classifyFlags.maxIter, Tol: classifyFlags.tol})
+	if err != nil {
+		return err
+	}
+	fitSecs := time.Since(start).Seconds()
+	if err := c.Save(classifyFlags.out); err != nil {
+		return err
+	}
+	pred := make([]int, len(X))
+	truth := make([]int, len(X))
+	index := map[string]int{}
+	for i, l := range c.Labels {
+		index[l] = i
+	}
+	for i, x := range X {
+		pred[i], _, _ = c.Predict(x)
+		truth[i] = index[labels[i]]
+	}
+	met, err := classify.Evaluate(c.Labels, truth, pred)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if jsonOutput() {
+		return writeJSON(out, map[string]any{"output": classifyFlags.out, "model": c.Model, "labels": c.Labels,
+			"examples": len(X), "train_accuracy": met.Accuracy, "iterations": c.Iterations, "converged": c.Converged,
+			"embed_seconds": embedSecs, "fit_seconds": fitSecs})
+	}
+	fmt.Fprintf(out, "trained on %d examples, %d labels (%s) with %s\n", len(X), len(c.Labels), strings.Join(c.Labels, ", "), c.Model)
+	fmt.Fprintf(out, "L-BFGS: %d iterations, converged %v; training accuracy %.4f\n", c.Iterations, c.Converged, met.Accuracy)
+	fmt.Fprintf(out, "embedding %.2fs, fitting %.2fs; saved %s\n", embedSecs, fitSecs, classifyFlags.out)
+	if !c.Converged {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.tol, c.Iterations)
+	}
+	return nil
+}
+
+// recordedModel is the model reference to save with a classifier: local
+// directories become absolute so that the file works from any directory.
+func recordedModel(ref string) string {
+	if dirExists(ref) {
+		if abs, err := filepath.Abs(ref); err == nil {
+			return abs
+		}
+	}
+	return ref
+}
+
+func splitExamples(ex []classify.Example) (texts, labels []string) {
+	for _, e := range ex {
+		texts = append(texts, e.Text)
+		labels = append(labels, e.Label)
+	}
+	return texts, labels
+}
+
+func runClassifyPredict(cmd *cobra.Command, args []string) error {
+	c, err := classify.Load(classifyFlags.classifier)
+	if err != nil {
+		return err
+	}
+	var texts []string
+	switch {
+	case classifyFlags.input != "" && len(args) > 0:
+		return fmt.Errorf("classify predict: give texts as arguments or --input FILE, not both")
+	case classifyFlags.input != "":
+		recs, err := readTextFile(classifyFlags.input)
+		if err != nil {
+			return fmt.Errorf("classify predict: %w", err)
+		}
+		for _, r := range recs {
+			texts = append(texts, r.Text)
+		}
+	case len(args) > 0:
+		texts = args
+	default:
+		return fmt.Errorf("classify predict: give texts as arguments or --input FILE")
+	}
+	X, m, err := embedTexts(cmd, c.Model, texts)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	out := cmd.OutOrStdout()
+	for i, x := range X {
+		k, p, err := c.Predict(x)
+		if err != nil {
+			return err
+		}
+		if jsonOutput() {
+			probs := map[string]float64{}
+			for j, l := range c.Labels {
+				probs[l] = p[j]
+			}
+			if err := writeJSON(out, map[string]any{"text": texts[i], "label": c.Labels[k], "probability": p[k], "probabilities": probs}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(out, "%s\t%.3f\t%s\n", c.Labels[k], p[k], texts[i])
+	}
+	return nil
+}
+
+func runClassifyEval(cmd *cobra.Command, args []string) error {
+	if classifyFlags.data == "" {
+		return fmt.Errorf("classify eval: --data is required")
+	}
+	c, err := classify.Load(classifyFlags.classifier)
+	if err != nil {
+		return err
+	}
+	ex, err := classify.ReadExamples(classifyFlags.data)
+	if err != nil {
+		return err
+	}
+	texts, labels := splitExamples(ex)
+	index := map[string]int{}
+	for i, l := range c.Labels {
+		index[l] = i
+	}
+	truth := make([]int, len(labels))
+	for i, l := range labels {
+		k, ok := index[l]
+		if !ok {
+			return fmt.Errorf("classify eval: %s: example %d has label %q, which the classifier does not know (labels: %s)",
+				classifyFlags.data, i+1, l, strings.Join(c.Labels, ", "))
+		}
+		truth[i] = k
+	}
+	X, m, err := embedTexts(cmd, c.Model, texts)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	pred := make([]int, len(X))
+	for i, x := range X {
+		if pred[i], _, err = c.Predict(x); err != nil {
+			return err
+		}
+	}
+	met, err := classify.Evaluate(c.Labels, truth, pred)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if jsonOutput() {
+		return writeJSON(out, met)
+	}
+	printMetrics(out, met)
+	return nil
+}
+
+func printMetrics(out io.Writer, m *classify.Metrics) {
+	fmt.Fprintf(out, "examples %d   accuracy %.4f   macro-F1 %.4f\n\n", m.N, m.Accuracy, m.MacroF1)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "label\tprecision\trecall\tf1\tsupport\t")
+	for i, l := range m.Labels {
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%d\t\n", l, m.Precision[i], m.Recall[i], m.F1[i], m.Support[i])
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "\nconfusion matrix (rows: true label, columns: predicted)")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, l := range m.Labels {
+		fmt.Fprintf(tw, "%s\t", l)
+	}
+	fmt.Fprintln(tw)
+	for i, l := range m.Labels {
+		fmt.Fprintf(tw, "%s\t", l)
+		for _, n := range m.Confusion[i] {
+			fmt.Fprintf(tw, "%d\t", n)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}

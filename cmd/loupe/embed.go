@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loupe-ml/loupe/embed"
+	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/internal/progress"
+	"github.com/loupe-ml/loupe/npy"
+	"github.com/spf13/cobra"
+)
+
+// defaultEmbedModel is the sentence-transformers model used when --model is
+// not given.
+const defaultEmbedModel = "sentence-transformers/all-MiniLM-L6-v2"
+
+var embedFlags struct {
+	model        string
+	input        string
+	output       string
+	batchSize    int
+	maxSeqLength int
+}
+
+var embedCmd = &cobra.Command{
+	Use:   "embed [flags] [TEXT...]",
+	Short: "Turn texts into sentence embeddings (sentence-transformers models)",
+	Long: `Embed texts with a sentence-transformers model (modules.json → Transformer →
+Pooling → Normalize) or a plain BERT model (mean pooling).
+
+Texts come from the arguments, or from --input: a file of text lines, or of
+JSON lines with "text" and optional "id" and other fields (kept as metadata).
+With arguments the vectors are printed (one per line; with --format json,
+{"embedding": [...]}). With --input, --output FILE.npy writes a float32
+matrix (one row per text, in input order) and any other --output name (or
+standard output) gets JSON lines {"id", "embedding", ...metadata}.`,
+	Example: `  loupe embed "How do I bake bread?"
+  loupe embed --model sentence-transformers/all-MiniLM-L6-v2 --format json "hello world"
+  loupe embed --input docs.jsonl --output vectors.npy --batch-size 64`,
+	RunE: runEmbed,
+}
+
+func init() {
+	f := embedCmd.Flags()
+	f.StringVar(&embedFlags.model, "model", defaultEmbedModel, "hub id or local directory of the embedding model")
+	f.StringVar(&embedFlags.input, "input", "", "file of texts: text lines or JSON lines with \"text\"")
+	f.StringVar(&embedFlags.output, "output", "", "write vectors to FILE.npy (float32 matrix) or FILE (JSON lines)")
+	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
+	rootCmd.AddCommand(embedCmd)
+}
+
+// loadEmbedModel loads an embedding model with CLI options and a progress
+// bar for the next Embed call set up by the caller through bar.
+func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, bar **progress.Bar) (*embed.Model, error) {
+	if batchSize <= 0 {
+		return nil, fmt.Errorf("--batch-size %d: want a positive number", batchSize)
+	}
+	if maxSeq < 0 {
+		return nil, fmt.Errorf("--max-seq-length %d: want 0 or more", maxSeq)
+	}
+	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq}
+	if bar != nil {
+		opts.Progress = func(done, total int) { (*bar).Set(int64(done)) }
+	}
+	return embed.LoadWith(ctx, ref, opts)
+}
+
+// textRecord is one input text with its id and extra fields.
+type textRecord struct {
+	Text string
+	ID   any            // from "id", or the 0-based line index
+	Meta map[string]any // other JSON fields
+}
+
+// readTexts reads text lines, or JSON lines when the first non-blank line
+// starts with '{'.
+func readTexts(r io.Reader, name string) ([]textRecord, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	var out []textRecord
+	jsonl := false
+	first := true
+	for line := 1; sc.Scan(); line++ {
+		raw := sc.Bytes()
+		b := bytes.TrimSpace(raw)
+		if first {
+			if len(b) == 0 {
+				continue
+			}
+			jsonl = b[0] == '{'
+			first = false
+		}
+		if !jsonl {
+			if len(b) == 0 {
+				continue
+			}
+			out = append(out, textRecord{Text: strings.TrimRight(string(raw), "\r"), ID: len(out)})
+			continue
+		}
+		if len(b) == 0 {
+			continue
+		}
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", name, line, err)
+		}
+		text, ok := m["text"].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: line %d: no string \"text\" field", name, line)
+		}
+		rec := textRecord{Text: text, ID: len(out)}
+		if id, ok := m["id"]; ok {
+			rec.ID = id
+		}
+		delete(m, "text")
+		delete(m, "id")
+		if len(m) > 0 {
+			rec.Meta = m
+		}
+		out = append(out, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no texts", name)
+	}
+	return out, nil
+}
+
+func readTextFile(path string) ([]textRecord, error) {
+	if path == "-" {
+		return readTexts(os.Stdin, "standard input")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readTexts(f, path)
+}
+
+func formatVector(v []float32) string {
+	var sb strings.Builder
+	for i, x := range v {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(strconv.FormatFloat(float64(x), 'g', 8, 32))
+	}
+	return sb.String()
+}
+
+func runEmbed(cmd *cobra.Command, args []string) error {
+	if embedFlags.input == "" && len(args) == 0 {
+		return fmt.Errorf("embed: give texts as arguments or --input FILE")
+	}
+	if embedFlags.input != "" && len(args) > 0 {
+		return fmt.Errorf("embed: give texts as arguments or --input FILE, not both")
+	}
+	var recs []textRecord
+	if embedFlags.input != "" {
+		var err error
+		if recs, err = readTextFile(embedFlags.input); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+	} else {
+		for i, a := range args {
+			recs = append(recs, textRecord{Text: a, ID: i})
+		}
+	}
+	var bar *progress.Bar
+	m, err := loadEmbedModel(cmd.Context(), embedFlags.model, embedFlags.batchSize, embedFlags.maxSeqLength, &bar)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	texts := make([]string, len(recs))
+	for i, r := range recs {
+		texts[i] = r.Text
+	}
+	if embedFlags.input != "" {
+		bar = progress.New(int64(len(texts)), "embedding", false)
+	}
+	start := time.Now()
+	vecs, err := m.Embed(texts)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	out := cmd.OutOrStdout()
+
+	if embedFlags.input == "" && embedFlags.output == "" {
+		for _, v := range vecs {
+			if jsonOutput() {
+				if err := writeJSON(out, map[string]any{"embedding": v}); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintln(out, formatVector(v))
+		}
+		return nil
+	}
+	switch {
+	case strings.HasSuffix(strings.ToLower(embedFlags.output), ".npy"):
+		dim := m.Dim()
+		flat := make([]float32, 0, len(vecs)*dim)
+		for _, v := range vecs {
+			flat = append(flat, v...)
+		}
+		if err := npy.WriteFloat32(embedFlags.output, flat, len(vecs), dim); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+	case embedFlags.output == "" || embedFlags.output == "-":
+		w := bufio.NewWriter(out)
+		if err := writeVectorLines(w, recs, vecs); err != nil {
+			return err
+		}
+		return w.Flush()
+	default:
+		err := atomicfile.Write(embedFlags.output, func(w io.Writer) error {
+			bw := bufio.NewWriter(w)
+			if err := writeVectorLines(bw, recs, vecs); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+	}
+	summary := map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
+		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs}
+	if jsonOutput() {
+		return writeJSON(out, summary)
+	}
+	fmt.Fprintf(out, "embedded %d texts with %s (dim %d, %s pooling, normalized %v) in %.2fs (%.1f texts/s) → %s\n",
+		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), secs, float64(len(vecs))/secs, embedFlags.output)
+	return nil
+}
+
+// writeVectorLines writes one JSON object per text: id, embedding and the
+// record's metadata fields.
+func writeVectorLines(w io.Writer, recs []textRecord, vecs [][]float32) error {
+	for i, r := range recs {
+		obj := map[string]any{}
+		for k, v := range r.Meta {
+			obj[k] = v
+		}
+		obj["id"] = r.ID
+		obj["embedding"] = vecs[i]
+		if err := writeJSON(w, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirExists reports whether p is an existing directory.
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}

@@ -1,0 +1,33 @@
+// Package embed turns texts into sentence embeddings with BERT-family
+// encoders, the way sentence-transformers does.
+//
+// The simplest use:
+//
+//	m, err := embed.Load(ctx, "sentence-transformers/all-MiniLM-L6-v2")
+//	vecs, err := m.Embed([]string{"How do I bake bread?", "Bread recipes"})
+//
+// Load accepts a Hugging Face hub id (resolved through the local cache and
+// downloaded when missing, see package hub) or a local directory. A
+// sentence-transformers repository is read as published: modules.json lists
+// the modules, which must be a Transformer (config.json, model.safetensors,
+// vocab.txt or tokenizer.json), then a Pooling module (its config.json with
+// pooling_mode_cls_token, pooling_mode_max_tokens, pooling_mode_mean_tokens,
+// pooling_mode_mean_sqrt_len_tokens; several modes are concatenated in that
+// order), then optionally Normalize (L2). max_seq_length comes from
+// sentence_bert_config.json; longer texts are truncated with a warning.
+//
+// A plain BERT directory without modules.json is embedded as
+// sentence-transformers embeds a plain transformer: mean pooling over the
+// attention mask, no normalisation (Load warns). A modules.json whose
+// Pooling module has no config.json is an error.
+//
+// Pooling follows sentence-transformers exactly: mean pooling divides the
+// masked sum by max(number of tokens, 1e-9); max pooling ignores padding;
+// mean_sqrt_len divides by the square root of the token count; Normalize
+// divides by max(‖x‖₂, 1e-12).
+//
+// Embed batches texts (Options.BatchSize, default 32), sorting them by
+// length so that a batch holds similar lengths and little padding, and
+// returns the vectors in the input order. A Model is safe for concurrent
+// use: calls to Embed are serialised.
+package embed

@@ -1,0 +1,167 @@
+package embed
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/loupe-ml/loupe/hub"
+	"github.com/loupe-ml/loupe/model/bert"
+)
+
+// DefaultBatchSize is the number of texts run through the encoder at once.
+const DefaultBatchSize = 32
+
+// Options control Load. The zero value is ready to use.
+type Options struct {
+	// BatchSize is the number of texts per forward pass (default 32).
+	BatchSize int
+	// MaxSeqLength overrides max_seq_length (tokens, [CLS] and [SEP]
+	// included); 0 keeps the model's.
+	MaxSeqLength int
+	// Client resolves hub ids; nil means hub.NewClient().
+	Client *hub.Client
+	// Warn receives warnings (truncated texts, defaulted pooling); nil
+	// writes them to standard error prefixed with "embed: warning: ".
+	Warn func(msg string)
+	// Progress, if set, is called after each batch with the number of texts
+	// embedded so far and the total of the current Embed call.
+	Progress func(done, total int)
+}
+
+// textEncoder is the tokenizer as this package needs it.
+type textEncoder interface {
+	encode(text string, maxLen int) (ids, typeIDs []int, truncated bool)
+}
+
+// Model embeds texts. Its methods are safe for concurrent use.
+type Model struct {
+	name      string
+	dir       string
+	bert      *bert.Model
+	tok       textEncoder
+	pooling   Pooling
+	normalize bool
+	lower     bool // sentence_bert_config do_lower_case
+	maxLen    int
+	opts      Options
+
+	mu sync.Mutex
+}
+
+// Load loads a sentence-transformers model or a plain BERT model from a hub
+// id or a local directory, with default Options.
+func Load(ctx context.Context, ref string) (*Model, error) {
+	return LoadWith(ctx, ref, Options{})
+}
+
+// Name returns the reference the model was loaded from (a hub id or a
+// directory), to be recorded next to the vectors it made.
+func (m *Model) Name() string { return m.name }
+
+// Dir returns the local directory holding the model files.
+func (m *Model) Dir() string { return m.dir }
+
+// Dim returns the length of the embeddings.
+func (m *Model) Dim() int { return m.bert.Config.HiddenSize * m.pooling.Modes() }
+
+// Pooling returns the pooling in use.
+func (m *Model) Pooling() Pooling { return m.pooling }
+
+// Normalized reports whether embeddings are L2-normalised.
+func (m *Model) Normalized() bool { return m.normalize }
+
+// MaxSeqLength returns the token limit texts are truncated to.
+func (m *Model) MaxSeqLength() int { return m.maxLen }
+
+// Close releases the model's mapped weights.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bert.Close()
+}
+
+func (m *Model) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if m.opts.Warn != nil {
+		m.opts.Warn(msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "embed: warning: "+msg)
+}
+
+// Embed returns one embedding per text, in order. Texts longer than
+// MaxSeqLength tokens are truncated (one warning per call says how many).
+func (m *Model) Embed(texts []string) ([][]float32, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([][]float32, len(texts))
+	if len(texts) == 0 {
+		return out, nil
+	}
+	ids := make([][]int, len(texts))
+	types := make([][]int, len(texts))
+	truncated := 0
+	for i, s := range texts {
+		if m.lower {
+			s = strings.ToLower(s)
+		}
+		var tr bool
+		ids[i], types[i], tr = m.tok.encode(s, m.maxLen)
+		if tr {
+			truncated++
+		}
+		if len(ids[i]) == 0 {
+			return nil, fmt.Errorf("embed: text %d encodes to no tokens", i)
+		}
+	}
+	if truncated > 0 {
+		m.warn("%d of %d texts were longer than max_seq_length %d tokens and were truncated", truncated, len(texts), m.maxLen)
+	}
+	// Longest first, so each batch holds similar lengths.
+	order := make([]int, len(texts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(ids[order[a]]) > len(ids[order[b]]) })
+
+	bs := m.opts.BatchSize
+	if bs <= 0 {
+		bs = DefaultBatchSize
+	}
+	dim := m.Dim()
+	flat := make([]float32, len(texts)*dim)
+	bIDs := make([][]int, 0, bs)
+	bTypes := make([][]int, 0, bs)
+	dst := make([][]float32, bs)
+	for lo := 0; lo < len(order); lo += bs {
+		hi := min(lo+bs, len(order))
+		bIDs, bTypes = bIDs[:0], bTypes[:0]
+		for _, i := range order[lo:hi] {
+			bIDs = append(bIDs, ids[i])
+			bTypes = append(bTypes, types[i])
+		}
+		res, err := m.bert.Forward(bert.Input{IDs: bIDs, TypeIDs: bTypes})
+		if err != nil {
+			return nil, fmt.Errorf("embed: %w", err)
+		}
+		for j, i := range order[lo:hi] {
+			dst[j] = flat[i*dim : i*dim : (i+1)*dim]
+		}
+		Pool(m.pooling, res.LastHidden, res.Mask, res.Batch, res.SeqLen, res.HiddenSize, dst[:hi-lo])
+		for j, i := range order[lo:hi] {
+			v := dst[j]
+			if m.normalize {
+				Normalize(v)
+			}
+			out[i] = v
+		}
+		if m.opts.Progress != nil {
+			m.opts.Progress(hi, len(texts))
+		}
+	}
+	return out, nil
+}
