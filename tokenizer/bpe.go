@@ -144,15 +144,14 @@ func newBPE(vocab map[string]int, merges [][2]string, added []addedToken) (*BPE,
 	if len(merges) > math.MaxInt32 {
 		return nil, errors.New("too many merges")
 	}
-	t := &BPE{vocab: make(map[string]int, len(vocab)+len(added)), eos: -1, useRegex: true,
-		cache: newWordCache(cacheCapacity)}
+	// The vocabulary map is taken over (callers pass a fresh one).
+	t := &BPE{vocab: vocab, eos: -1, useRegex: true, cache: newWordCache(cacheCapacity)}
 	maxID := -1
 	for tok, id := range vocab {
 		if id < 0 || id > math.MaxInt32-1 {
 			return nil, fmt.Errorf("vocabulary: token %q has id %d, want 0 ≤ id < 2³¹-1", truncateForError(tok), id)
 		}
 		maxID = max(maxID, id)
-		t.vocab[tok] = id
 	}
 	for _, a := range added {
 		if a.id < 0 || a.id > math.MaxInt32-1 {
@@ -187,10 +186,12 @@ func newBPE(vocab map[string]int, merges [][2]string, added []addedToken) (*BPE,
 		t.byteID[b] = int32(id)
 	}
 	t.merges = make(map[uint64]bpeMerge, len(merges))
+	var buf []byte
 	for rank, m := range merges {
 		l, ok1 := t.vocab[m[0]]
 		r, ok2 := t.vocab[m[1]]
-		id, ok3 := t.vocab[m[0]+m[1]]
+		buf = append(append(buf[:0], m[0]...), m[1]...)
+		id, ok3 := t.vocab[string(buf)]
 		if !ok1 || !ok2 || !ok3 {
 			return nil, fmt.Errorf("merge %d (%q %q): token %q not in the vocabulary", rank+1,
 				truncateForError(m[0]), truncateForError(m[1]), truncateForError(missingOf(ok1, ok2, m)))

@@ -89,12 +89,17 @@ func ParseBPEJSON(data []byte) (*BPE, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mt, err := typeOf(tj.Model, "model"); err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	} else if mt != "BPE" && mt != "" {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: model type %q, want \"BPE\"", mt)
+	}
 	var m jsonBPEModel
 	if err := json.Unmarshal(tj.Model, &m); err != nil {
 		return nil, fmt.Errorf("tokenizer: tokenizer.json: model: %w", err)
 	}
-	if m.Type != "BPE" && !(m.Type == "" && m.Merges != nil) {
-		return nil, fmt.Errorf("tokenizer: tokenizer.json: model type %q, want \"BPE\"", m.Type)
+	if m.Type == "" && m.Merges == nil {
+		return nil, errors.New("tokenizer: tokenizer.json: model has no type and no merges, want a BPE model")
 	}
 	switch {
 	case m.Dropout != nil && *m.Dropout != 0:
@@ -180,12 +185,14 @@ func ParseWordPieceJSON(data []byte) (*WordPiece, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mt, err := typeOf(tj.Model, "model"); err != nil {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
+	} else if mt != "WordPiece" {
+		return nil, fmt.Errorf("tokenizer: tokenizer.json: model type %q, want \"WordPiece\"", mt)
+	}
 	var m jsonWordPieceModel
 	if err := json.Unmarshal(tj.Model, &m); err != nil {
 		return nil, fmt.Errorf("tokenizer: tokenizer.json: model: %w", err)
-	}
-	if m.Type != "WordPiece" {
-		return nil, fmt.Errorf("tokenizer: tokenizer.json: model type %q, want \"WordPiece\"", m.Type)
 	}
 	opt := DefaultWordPieceOptions()
 	if m.UnkToken != nil {
