@@ -54,7 +54,7 @@ func WriteText(w io.Writer, r *Result, color bool) error {
 		ew.printf("\nrankings of each output token by layer (logit lens: %s; 1 = top)\n", r.LogitLens)
 		ew.printf("  %-8s", "layer")
 		for i := 0; i < G; i++ {
-			ew.printf(" %8s", clip(r.Tokens[P+i], 8))
+			ew.printf(" %8s", clip(visible(r.Tokens[P+i]), 8))
 		}
 		ew.printf("\n")
 		for l, row := range r.Rankings {
@@ -136,10 +136,22 @@ func clip(s string, n int) string {
 	return s
 }
 
-// visible makes whitespace-only tokens visible in the terminal.
+// visible makes a token safe and visible on a terminal: newlines become ↵
+// and other control characters are escaped, so a token cannot move the
+// cursor or change colours.
 func visible(s string) string {
-	s = strings.ReplaceAll(s, "\n", "↵")
-	return s
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteRune('↵')
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // shade returns an ANSI 256-colour background: white to deep blue-violet as

@@ -105,8 +105,10 @@ func (s *Server) post(h func(ctx context.Context, body []byte) (any, error)) htt
 			writeError(w, http.StatusMethodNotAllowed, "use POST with a JSON body")
 			return
 		}
-		if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json, not "+ct)
+		// The body must be JSON; curl's default form type is tolerated so that
+		// `curl -d '{...}'` works, but multipart uploads are refused.
+		if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/") {
+			writeError(w, http.StatusUnsupportedMediaType, "the body must be JSON, not "+ct)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes))

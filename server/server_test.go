@@ -96,7 +96,7 @@ func TestAPIErrors(t *testing.T) {
 		{"bad sampling", "/api/generate", "application/json", `{"prompt":"a","greedy":false,"top_p":2}`, 400},
 		{"long continuation", "/api/explain", "application/json", `{"prompt":"a","continuation":"` + strings.Repeat(" b", 7) + `"}`, 400},
 		{"too large", "/api/explain", "application/json", `{"prompt":"` + strings.Repeat("x", 3000) + `"}`, 413},
-		{"content type", "/api/explain", "text/plain", `{"prompt":"a"}`, 415},
+		{"content type", "/api/explain", "multipart/form-data; boundary=x", `{"prompt":"a"}`, 415},
 	}
 	for _, c := range cases {
 		code, v := post(t, s, c.path, c.ctype, c.body)
