@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/loupe-ml/loupe/explain"
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/hub"
+	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/model/gpt2"
+	"github.com/loupe-ml/loupe/tokenizer"
+	"github.com/loupe-ml/loupe/web"
+	"github.com/spf13/cobra"
+)
+
+var explainFlags struct {
+	model        string
+	maxNew       int
+	continuation string
+	sampling     explainSamplingFlags
+	methods      string
+	target       string
+	igSteps      int
+	raw          bool
+	predictions  int
+	watch        []string
+	watchPos     int
+	nmf          int
+	fromLayer    int
+	toLayer      int
+	nmfSeed      int64
+	intervene    []string
+	noAttention  bool
+	html         string
+}
+
+// explainSamplingFlags are the decoding flags, with generate's meanings.
+type explainSamplingFlags struct {
+	greedy                                  bool
+	temperature, topP, minP, typical, repen float64
+	topK                                    int
+	seed                                    uint64
+}
+
+func (f *explainSamplingFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.greedy, "greedy", false, "always take the most probable token (default when no sampling flag is given)")
+	fl.Float64Var(&f.temperature, "temperature", 0, "sampling temperature (> 0; enables sampling)")
+	fl.IntVar(&f.topK, "top-k", 0, "keep the k most probable tokens (enables sampling)")
+	fl.Float64Var(&f.topP, "top-p", 0, "nucleus sampling mass in (0, 1] (enables sampling)")
+	fl.Float64Var(&f.minP, "min-p", 0, "min-p sampling threshold (enables sampling)")
+	fl.Float64Var(&f.typical, "typical-p", 0, "typical sampling mass (enables sampling)")
+	fl.Float64Var(&f.repen, "repetition-penalty", 0, "repetition penalty (> 0; 1 = off)")
+	fl.Uint64Var(&f.seed, "seed", 0, "random seed for sampling")
+}
+
+func (f *explainSamplingFlags) sampling(cmd *cobra.Command) generate.Sampling {
+	sampled := false
+	for _, n := range []string{"temperature", "top-k", "top-p", "min-p", "typical-p", "seed"} {
+		sampled = sampled || cmd.Flags().Changed(n)
+	}
+	return generate.Sampling{Greedy: f.greedy || !sampled, Temperature: f.temperature, TopK: f.topK, TopP: f.topP,
+		MinP: f.minP, Typical: f.typical, RepetitionPenalty: f.repen, Seed: f.seed}
+}
+
+var explainCmd = &cobra.Command{
+	Use:   "explain --model M [flags] PROMPT",
+	Short: "Explain what a GPT-2 generates: saliency, layer predictions, neuron factors, attention",
+	Long: `Generate a continuation of PROMPT (or take --continuation) and explain it the way
+Ecco does, offline:
+
+  attributions      for each output token, how much each earlier token mattered:
+                    gradient, grad_x_input (default), integrated_gradients; the
+                    gradient of the token's probability (--target prob, Ecco's
+                    choice) or logit, L2 norm per token, normalised to sum to 1
+  rankings          the rank of each output token after every layer (logit lens
+                    with the final LayerNorm; --raw for Ecco's view without it)
+  layer predictions each layer's top tokens at each output position
+  rankings_watch    ranks of --watch tokens (each one token) across layers
+  nmf               MLP activations (after GELU) of --from-layer..--to-layer
+                    factorised into --nmf-components factors
+  attention         probabilities per layer and head
+  intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates greedily
+                    with neurons scaled (0 inhibits) and shows both outputs
+
+Output: coloured tokens on a terminal (plain percentages otherwise),
+--format json for every number, --html FILE for a self-contained explorable.`,
+	Example: `  loupe explain --model gpt2 "The countries of the European Union are:" --max-new-tokens 8
+  loupe explain --model gpt2 "The keys to the cabinet" --continuation " are" --watch " is"," are" --format json
+  loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html`,
+	Args: cobra.ExactArgs(1),
+	RunE: runExplain,
+}
+
+func init() {
+	f := explainCmd.Flags()
+	f.StringVar(&explainFlags.model, "model", "", "GPT-2 hub id (gpt2, distilgpt2, ORG/NAME[@REV]) or local directory (required)")
+	f.IntVar(&explainFlags.maxNew, "max-new-tokens", 8, "tokens to generate")
+	f.StringVar(&explainFlags.continuation, "continuation", "", "explain this text instead of generating (forced decoding)")
+	explainFlags.sampling.register(explainCmd)
+	f.StringVar(&explainFlags.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
+	f.StringVar(&explainFlags.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
+	f.IntVar(&explainFlags.igSteps, "ig-steps", 20, "integrated-gradients steps (Gauss-Legendre nodes)")
+	f.BoolVar(&explainFlags.raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
+	f.IntVar(&explainFlags.predictions, "predictions", 5, "top tokens shown per layer")
+	f.StringSliceVar(&explainFlags.watch, "watch", nil, `tokens to rank across layers, e.g. --watch " is"," are" (each must be one token)`)
+	f.IntVar(&explainFlags.watchPos, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
+	f.IntVar(&explainFlags.nmf, "nmf-components", 10, "NMF factors of MLP activations (0: skip)")
+	f.IntVar(&explainFlags.fromLayer, "from-layer", 0, "first layer for NMF (0-based)")
+	f.IntVar(&explainFlags.toLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
+	f.Int64Var(&explainFlags.nmfSeed, "nmf-seed", 0, "NMF initialisation seed")
+	f.StringArrayVar(&explainFlags.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
+	f.BoolVar(&explainFlags.noAttention, "no-attention", false, "leave attention out of the output")
+	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
+	rootCmd.AddCommand(explainCmd)
+}
+
+// loadExplainer resolves a model reference (directory or hub id) and loads
+// the GPT-2 and its tokenizer.
+func loadExplainer(ctx context.Context, ref string) (*explain.Explainer, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
+	}
+	c := hub.NewClient()
+	c.ShowProgress = isTerminal(os.Stderr)
+	dir, err := c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, []string{"tokenizer.json", "vocab.json", "merges.txt"})
+	if err != nil {
+		return nil, err
+	}
+	m, err := gpt2.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.LoadBPE(dir)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return explain.NewExplainer(ref, m, tok)
+}
+
+// parseIntervention reads LAYER:NEURON[@POS,POS...]=SCALE.
+func parseIntervention(s string) (explain.Intervention, error) {
+	var iv explain.Intervention
+	bad := func(why string) (explain.Intervention, error) {
+		return iv, fmt.Errorf("--intervene %q: %s (want LAYER:NEURON[@POS,...]=SCALE, e.g. 5:1234=0)", s, why)
+	}
+	lhs, scale, ok := strings.Cut(s, "=")
+	if !ok {
+		return bad("no =SCALE")
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(scale), 32)
+	if err != nil {
+		return bad("scale is not a number")
+	}
+	iv.Scale = float32(v)
+	lhs, pos, hasPos := strings.Cut(lhs, "@")
+	ls, ns, ok := strings.Cut(lhs, ":")
+	if !ok {
+		return bad("no LAYER:NEURON")
+	}
+	if iv.Layer, err = strconv.Atoi(strings.TrimSpace(ls)); err != nil {
+		return bad("layer is not an integer")
+	}
+	if iv.Neuron, err = strconv.Atoi(strings.TrimSpace(ns)); err != nil {
+		return bad("neuron is not an integer")
+	}
+	if hasPos {
+		iv.Positions = []int{}
+		for _, p := range strings.Split(pos, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < 0 {
+				return bad("position " + p + " is not a non-negative integer")
+			}
+			iv.Positions = append(iv.Positions, n)
+		}
+	}
+	return iv, nil
+}
+
+// checkWritable fails early when path's directory cannot take a new file.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("cannot write %s: it is a directory", path)
+	}
+	f, err := os.CreateTemp(dir, ".loupe-write-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+func explainOptions(cmd *cobra.Command, e *explain.Explainer) (explain.Options, error) {
+	fl := &explainFlags
+	methods, err := explain.ParseMethods(fl.methods)
+	if err != nil {
+		return explain.Options{}, err
+	}
+	if len(methods) == 0 {
+		return explain.Options{}, fmt.Errorf("--methods is empty (want some of %s)", strings.Join(explain.Methods, ","))
+	}
+	opt := explain.Options{Methods: methods, IGSteps: fl.igSteps, Raw: fl.raw, TopK: fl.predictions, WatchPosition: fl.watchPos,
+		NMFComponents: fl.nmf, FromLayer: fl.fromLayer, ToLayer: fl.toLayer, NMFSeed: fl.nmfSeed, NoAttention: fl.noAttention}
+	switch fl.target {
+	case "prob", "probability":
+	case "logit":
+		opt.Target = explain.TargetLogit
+	default:
+		return opt, fmt.Errorf("--target %q: want prob or logit", fl.target)
+	}
+	if fl.igSteps < 1 {
+		return opt, fmt.Errorf("--ig-steps %d: want at least 1", fl.igSteps)
+	}
+	L := e.Model.Config.NLayer
+	if fl.fromLayer < 0 || fl.fromLayer >= L {
+		return opt, fmt.Errorf("--from-layer %d outside 0..%d", fl.fromLayer, L-1)
+	}
+	if fl.toLayer != -1 && (fl.toLayer < fl.fromLayer || fl.toLayer >= L) {
+		return opt, fmt.Errorf("--to-layer %d outside %d..%d", fl.toLayer, fl.fromLayer, L-1)
+	}
+	if fl.nmf < 0 {
+		return opt, fmt.Errorf("--nmf-components %d: want 0 (off) or more", fl.nmf)
+	}
+	if len(fl.watch) > 0 {
+		if opt.Watch, err = e.WatchIDs(fl.watch); err != nil {
+			return opt, err
+		}
+	}
+	for _, s := range fl.intervene {
+		iv, err := parseIntervention(s)
+		if err != nil {
+			return opt, err
+		}
+		opt.Interventions = append(opt.Interventions, iv)
+	}
+	return opt, nil
+}
+
+func runExplain(cmd *cobra.Command, args []string) error {
+	fl := &explainFlags
+	if fl.html != "" {
+		if err := checkWritable(fl.html); err != nil {
+			return err
+		}
+	}
+	if _, err := explain.ParseMethods(fl.methods); err != nil {
+		return err
+	}
+	if fl.maxNew < 0 {
+		return fmt.Errorf("--max-new-tokens %d is negative", fl.maxNew)
+	}
+	sp := fl.sampling.sampling(cmd)
+	if err := sp.Check(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e, err := loadExplainer(ctx, fl.model)
+	if err != nil {
+		return err
+	}
+	defer e.Model.Close()
+	opt, err := explainOptions(cmd, e)
+	if err != nil {
+		return err
+	}
+	req := explain.Request{Prompt: args[0], MaxNewTokens: fl.maxNew, Sampling: sp, Options: opt}
+	if cmd.Flags().Changed("continuation") {
+		req.Continuation = &fl.continuation
+	}
+	res, err := e.Explain(ctx, req)
+	if err != nil {
+		return err
+	}
+	if fl.html != "" {
+		title := fmt.Sprintf("%s — %q", e.Name, args[0])
+		if err := atomicfile.Write(fl.html, func(w io.Writer) error { return web.WriteHTML(w, title, res) }); err != nil {
+			return fmt.Errorf("writing %s: %w", fl.html, err)
+		}
+		if !jsonOutput() {
+			fmt.Fprintf(os.Stderr, "wrote %s\n", fl.html)
+		}
+	}
+	if jsonOutput() {
+		return writeJSON(os.Stdout, res)
+	}
+	return explain.WriteText(os.Stdout, res, isTerminal(os.Stdout))
+}

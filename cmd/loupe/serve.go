@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/loupe-ml/loupe/server"
+	"github.com/spf13/cobra"
+)
+
+var serveFlags struct {
+	model         string
+	addr          string
+	maxNewTokens  int
+	maxPrompt     int
+	maxBody       int64
+	maxConcurrent int
+}
+
+var serveCmd = &cobra.Command{
+	Use:   "serve --model M [--addr 127.0.0.1:8080]",
+	Short: "Serve a web UI and JSON API to generate with and explain a GPT-2",
+	Long: `Serve the explain views in a browser and a JSON API:
+
+  GET  /              the web UI (type a prompt, generate, explore)
+  POST /api/generate  {"prompt", "max_new_tokens", "greedy", "temperature", "top_k", "top_p", "seed", ...}
+  POST /api/explain   the same plus "continuation", "methods", "target", "ig_steps", "raw",
+                      "watch", "nmf_components", "from_layer", "to_layer", "no_attention"
+  GET  /healthz
+
+Requests over the limits get a 4xx status with {"error": "..."}. SIGINT or
+SIGTERM stops accepting connections and lets running requests finish.`,
+	Example: `  loupe serve --model gpt2
+  curl -s localhost:8080/api/explain -d '{"prompt":"The keys to the cabinet","continuation":" are"}'`,
+	Args: cobra.NoArgs,
+	RunE: runServe,
+}
+
+func init() {
+	f := serveCmd.Flags()
+	f.StringVar(&serveFlags.model, "model", "", "GPT-2 hub id or local directory (required)")
+	f.StringVar(&serveFlags.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.IntVar(&serveFlags.maxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
+	f.IntVar(&serveFlags.maxPrompt, "max-prompt-tokens", 256, "longest prompt, in tokens")
+	f.Int64Var(&serveFlags.maxBody, "max-body-bytes", 64<<10, "largest request body")
+	f.IntVar(&serveFlags.maxConcurrent, "max-concurrent", 2, "requests computed at once (others wait)")
+	rootCmd.AddCommand(serveCmd)
+}
+
+func runServe(cmd *cobra.Command, args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e, err := loadExplainer(ctx, serveFlags.model)
+	if err != nil {
+		return err
+	}
+	defer e.Model.Close()
+	logger := log.New(os.Stderr, "loupe serve: ", log.LstdFlags)
+	s := server.New(e, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
+		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent, Logger: logger})
+	ln, err := net.Listen("tcp", serveFlags.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", serveFlags.addr, err)
+	}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	url := "http://" + ln.Addr().String() + "/"
+	if jsonOutput() {
+		writeJSON(os.Stdout, map[string]string{"url": url, "model": e.Name})
+	} else {
+		fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", e.Name, url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Print("shutting down: waiting for running requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
