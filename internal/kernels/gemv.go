@@ -12,115 +12,140 @@ package kernels
 //     (gemvT4).
 
 const (
-	// gemvRows: Sgemm with m <= gemvRows runs as m matrix-vector products
-	// (each reads B once, which beats packing B for so few rows).
-	gemvRows = 4
+	// gemvRows: Sgemm with m <= gemvRows (batch-1 and small-batch decoding)
+	// runs as matrix-vector products that read B once for all m rows: each
+	// L1-sized piece of B is applied to every row before moving on.
+	gemvRows = 8
 	// gemvParallel is the size (n*k) from which a GEMV splits across threads.
 	gemvParallel = 64 * 1024
-	// gemvChunk is the width of the slice of y a row sweep keeps in L1.
+	// gemvChunk is the width of the slice of y a row sweep keeps in L1 (per
+	// row of A; divided among the rows when there are several).
 	gemvChunk = 2048
 	// gemvUnit is the granularity of the split across threads (a multiple
 	// of the vector width, so only the last part has a scalar tail).
 	gemvUnit = 16
 )
 
-// sgemv computes one row of C: y[j] = alpha*sum_p x[p]*op(B)[p][j] +
-// beta*y[j] for j < n, where x[p] is a[p*lda] when transA and a[p]
-// otherwise.
-func sgemv(lvl int, transA, transB bool, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, y []float32) {
+// sgemv computes C = alpha*op(A)*op(B) + beta*C for m <= gemvRows rows of C
+// as matrix-vector products sharing each piece of B. Rows of op(A) must be
+// contiguous: with transA they are first gathered into a pooled buffer.
+func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	var w *gemmWork
-	var x []float32
-	if transA && lda != 1 {
-		w = workBuffers.Get().(*gemmWork)
-		w.x = grow(w.x, k)
-		for p := range w.x {
-			w.x[p] = a[p*lda]
+	x, ldx := a, lda
+	if transA {
+		if m == 1 && lda == 1 {
+			ldx = k
+		} else {
+			w = workBuffers.Get().(*gemmWork)
+			w.x = grow(w.x, m*k)
+			for i := 0; i < m; i++ {
+				xi := w.x[i*k : i*k+k]
+				for p := range xi {
+					xi[p] = a[p*lda+i]
+				}
+			}
+			x, ldx = w.x, k
 		}
-		x = w.x
-	} else {
-		x = a[:k]
 	}
-	y = y[:n]
 	if Threads() > 1 && n*k >= gemvParallel && n >= 2*gemvUnit {
 		j := jobs.Get().(*gemmJob)
-		*j = gemmJob{lvl: lvl, transB: transB, n: n, k: k, alpha: alpha, beta: beta,
-			x: x, b: b, ldb: ldb, c: y, gemv: true, unit: gemvUnit, run: j.run}
+		*j = gemmJob{lvl: lvl, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+			x: x, lda: ldx, b: b, ldb: ldb, c: c, ldc: ldc, gemv: true, unit: gemvUnit, run: j.run}
 		Parallel((n+gemvUnit-1)/gemvUnit, 8, j.run)
 		j.release()
 	} else if transB {
-		gemvT(lvl, 0, n, k, alpha, x, b, ldb, beta, y)
+		gemvT(lvl, 0, n, m, k, alpha, x, ldx, b, ldb, beta, c, ldc)
 	} else {
-		gemvN(lvl, 0, n, k, alpha, x, b, ldb, beta, y)
+		gemvN(lvl, 0, n, m, k, alpha, x, ldx, b, ldb, beta, c, ldc)
 	}
 	if w != nil {
 		workBuffers.Put(w)
 	}
 }
 
-// gemvN computes y[j] = alpha*sum_p x[p]*b[p*ldb+j] + beta*y[j] for
-// j0 <= j < j1.
-func gemvN(lvl, j0, j1, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) {
-	yy := y[j0:j1]
-	if beta == 0 {
-		clear(yy)
-	} else if beta != 1 {
-		scaleL(lvl, beta, yy)
+// gemvN computes, for each row i < m and column j0 <= j < j1,
+// y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[p*ldb+j] + beta*y[i*ldy+j].
+func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
+	for i := 0; i < m; i++ {
+		yy := y[i*ldy+j0 : i*ldy+j1]
+		if beta == 0 {
+			clear(yy)
+		} else if beta != 1 {
+			scaleL(lvl, beta, yy)
+		}
 	}
-	for c0 := j0; c0 < j1; c0 += gemvChunk {
-		c1 := min(c0+gemvChunk, j1)
+	chunk := gemvChunk
+	if m > 1 {
+		chunk = max(gemvChunk/m, 256)
+	}
+	for c0 := j0; c0 < j1; c0 += chunk {
+		c1 := min(c0+chunk, j1)
 		n8 := (c1 - c0) &^ 7
 		if n8 > 0 {
-			yc := y[c0 : c0+n8]
 			p := 0
 			for ; p+4 <= k; p += 4 {
-				gemvN4L(lvl, alpha*x[p], alpha*x[p+1], alpha*x[p+2], alpha*x[p+3], b[p*ldb+c0:], ldb, yc)
+				bp := b[p*ldb+c0:]
+				for i := 0; i < m; i++ {
+					xi := x[i*ldx+p : i*ldx+p+4]
+					gemvN4L(lvl, alpha*xi[0], alpha*xi[1], alpha*xi[2], alpha*xi[3], bp, ldb, y[i*ldy+c0:i*ldy+c0+n8])
+				}
 			}
 			for ; p < k; p++ {
-				axpyL(lvl, alpha*x[p], b[p*ldb+c0:p*ldb+c0+n8], yc)
+				for i := 0; i < m; i++ {
+					axpyL(lvl, alpha*x[i*ldx+p], b[p*ldb+c0:p*ldb+c0+n8], y[i*ldy+c0:i*ldy+c0+n8])
+				}
 			}
 		}
 		for j := c0 + n8; j < c1; j++ {
-			var s float32
-			for p, v := range x[:k] {
-				s += v * b[p*ldb+j]
+			for i := 0; i < m; i++ {
+				var s float32
+				for p, v := range x[i*ldx : i*ldx+k] {
+					s += v * b[p*ldb+j]
+				}
+				y[i*ldy+j] += alpha * s
 			}
-			y[j] += alpha * s
 		}
 	}
 }
 
-// gemvT computes y[j] = alpha*sum_p x[p]*b[j*ldb+p] + beta*y[j] for
-// j0 <= j < j1.
-func gemvT(lvl, j0, j1, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) {
-	x = x[:k]
+// gemvT computes, for each row i < m and j0 <= j < j1,
+// y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[j*ldb+p] + beta*y[i*ldy+j].
+func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	k8 := k &^ 7
 	var t [4]float32
 	j := j0
 	for ; j+4 <= j1; j += 4 {
-		if k8 > 0 {
-			gemvT4L(lvl, x[:k8], b[j*ldb:], ldb, t[:])
-		} else {
-			t = [4]float32{}
-		}
-		for r := range 4 {
-			s := t[r]
-			row := b[(j+r)*ldb : (j+r)*ldb+k]
-			for p := k8; p < k; p++ {
-				s += x[p] * row[p]
-			}
-			if beta == 0 {
-				y[j+r] = alpha * s
+		for i := 0; i < m; i++ {
+			xi := x[i*ldx : i*ldx+k]
+			if k8 > 0 {
+				gemvT4L(lvl, xi[:k8], b[j*ldb:], ldb, t[:])
 			} else {
-				y[j+r] = alpha*s + beta*y[j+r]
+				t = [4]float32{}
+			}
+			yi := y[i*ldy+j : i*ldy+j+4]
+			for r := range 4 {
+				s := t[r]
+				row := b[(j+r)*ldb : (j+r)*ldb+k]
+				for p := k8; p < k; p++ {
+					s += xi[p] * row[p]
+				}
+				if beta == 0 {
+					yi[r] = alpha * s
+				} else {
+					yi[r] = alpha*s + beta*yi[r]
+				}
 			}
 		}
 	}
 	for ; j < j1; j++ {
-		s := dotL(lvl, x, b[j*ldb:j*ldb+k])
-		if beta == 0 {
-			y[j] = alpha * s
-		} else {
-			y[j] = alpha*s + beta*y[j]
+		for i := 0; i < m; i++ {
+			s := dotL(lvl, x[i*ldx:i*ldx+k], b[j*ldb:j*ldb+k])
+			idx := i*ldy + j
+			if beta == 0 {
+				y[idx] = alpha * s
+			} else {
+				y[idx] = alpha*s + beta*y[idx]
+			}
 		}
 	}
 }

@@ -69,7 +69,7 @@ type gemmJob struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
-	x              []float32 // GEMV input vector (contiguous, length k)
+	x              []float32 // GEMV rows of op(A), contiguous along k, stride lda
 	unit           int       // columns or rows of C per Parallel element
 	byCols         bool
 	gemv           bool
@@ -92,9 +92,9 @@ func (j *gemmJob) do(lo, hi int) {
 	if j.gemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, j.n)
 		if j.transB {
-			gemvT(j.lvl, j0, j1, j.k, j.alpha, j.x, j.b, j.ldb, j.beta, j.c)
+			gemvT(j.lvl, j0, j1, j.m, j.k, j.alpha, j.x, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
 		} else {
-			gemvN(j.lvl, j0, j1, j.k, j.alpha, j.x, j.b, j.ldb, j.beta, j.c)
+			gemvN(j.lvl, j0, j1, j.m, j.k, j.alpha, j.x, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
 		}
 		return
 	}
@@ -131,15 +131,7 @@ func sgemm(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 		return
 	}
 	if m <= gemvRows {
-		for i := 0; i < m; i++ {
-			var ai []float32
-			if transA {
-				ai = a[i:]
-			} else {
-				ai = a[i*lda:]
-			}
-			sgemv(lvl, transA, transB, n, k, alpha, ai, lda, b, ldb, beta, c[i*ldc:])
-		}
+		sgemv(lvl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	mr, nr := gemmShape(lvl)
