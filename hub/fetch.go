@@ -50,6 +50,7 @@ type meta struct {
 	etag     string
 	size     int64  // -1 when unknown
 	location string // where to GET the content
+	external bool   // location came from an absolute redirect (a content server)
 }
 
 var etagRe = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,128}$`)
@@ -266,6 +267,7 @@ func (c *Client) head(ctx context.Context, repo, refName, rev, name string) (*me
 				continue
 			}
 			m.location = target.String() // content server (CDN)
+			m.external = true
 		} else if resp.StatusCode >= 400 {
 			return m, c.statusError(resp, repo, refName, name)
 		}
@@ -417,8 +419,9 @@ func (c *Client) get(ctx context.Context, repo, name string, m *meta, f *os.File
 	if err != nil {
 		return false, fmt.Errorf("hub: bad URL %s: %w", m.location, err)
 	}
-	// Send the token only to the hub itself, never to a content server.
-	c.setHeaders(req, sameHost(m.location, c.Endpoint))
+	// Like huggingface_hub, send the token only to the hub itself, never to
+	// the content server an absolute redirect pointed at.
+	c.setHeaders(req, !m.external)
 	if off > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
 	}
@@ -471,12 +474,6 @@ func (c *Client) get(ctx context.Context, repo, name string, m *meta, f *os.File
 		return false, fmt.Errorf("hub: download of %s from %s interrupted after %d bytes: %v (run again to resume)", name, repo, off+n, err)
 	}
 	return false, nil
-}
-
-func sameHost(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && ua.Host == ub.Host
 }
 
 // link points pointer at blob with a relative symlink, as huggingface_hub

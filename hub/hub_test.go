@@ -39,7 +39,8 @@ func setup(t *testing.T) (*fakeHub, *Client) {
 		lfs: map[string]bool{"model.safetensors": true},
 	}
 	h.renamed["gpt2"] = "openai-community/gpt2"
-	h.repos["acme/private"] = &fakeRepo{commit: commitA, files: map[string][]byte{"config.json": config}, private: true}
+	h.repos["acme/private"] = &fakeRepo{commit: commitA, files: map[string][]byte{"config.json": config, "model.safetensors": weights[:5000]},
+		lfs: map[string]bool{"model.safetensors": true}, private: true}
 	h.repos["acme/gated"] = &fakeRepo{commit: commitA, files: map[string][]byte{"config.json": config}, gated: true}
 	c := &Client{CacheDir: filepath.Join(t.TempDir(), "hub"), Endpoint: h.srv.URL, HTTP: h.srv.Client()}
 	return h, c
@@ -285,6 +286,11 @@ func TestHubErrors(t *testing.T) {
 		if _, err := cc.ModelDir(ctx, ref, []string{"config.json"}, nil); err != nil {
 			t.Errorf("%s with a token: %v", ref, err)
 		}
+	}
+	// The token goes to the hub, not to the content server (the fake CDN
+	// fails the test if it sees it).
+	if _, err := cc.ModelDir(ctx, "acme/private", []string{"config.json", "model.safetensors"}, nil); err != nil {
+		t.Errorf("private LFS file with a token: %v", err)
 	}
 	cc.Token = "hf_wrong"
 	if _, err := cc.ModelDir(ctx, "acme/gated", []string{"config.json"}, nil); !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "refused") {
