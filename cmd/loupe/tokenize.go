@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -84,12 +85,16 @@ func loadTextTokenizer(cmd *cobra.Command, model string, special bool) (textToke
 	}
 }
 
-// resolveTokenizerDir returns model if it is a local directory.
+// resolveTokenizerDir returns model if it is a local directory, and
+// otherwise fetches the tokenizer files of the hub id model (through the
+// Hugging Face cache) and returns their snapshot directory.
 func resolveTokenizerDir(cmd *cobra.Command, model string) (string, error) {
 	if fi, err := os.Stat(model); err == nil && fi.IsDir() {
 		return model, nil
 	}
-	return "", fmt.Errorf("tokenize: --model %q is not a local directory", model)
+	c := hub.NewClient()
+	c.ShowProgress = isTerminal(os.Stderr)
+	return c.ModelDir(cmd.Context(), model, []string{"config.json"}, tokenizer.Files)
 }
 
 func init() {
@@ -169,7 +174,12 @@ func tokenizeLines(tok textTokenizer, path string, stdin io.Reader, out io.Write
 		defer f.Close()
 		r = f
 	}
+	name := path
+	if path == "-" {
+		name = "standard input"
+	}
 	w := bufio.NewWriter(out)
+	defer w.Flush() // what was done before an error is still written
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 64<<20)
 	line := 0
@@ -187,7 +197,7 @@ func tokenizeLines(tok textTokenizer, path string, stdin io.Reader, out io.Write
 				ID   json.RawMessage `json:"id"`
 			}
 			if err := json.Unmarshal(b, &obj); err != nil || obj.Text == nil {
-				return fmt.Errorf("tokenize: %s line %d: want a JSON string or an object with a \"text\" string", path, line)
+				return fmt.Errorf("tokenize: %s line %d: want a JSON string or an object with a \"text\" string", name, line)
 			}
 			text, res.ID = *obj.Text, obj.ID
 		}
@@ -200,7 +210,7 @@ func tokenizeLines(tok textTokenizer, path string, stdin io.Reader, out io.Write
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("tokenize: %s line %d: %w", path, line+1, err)
+		return fmt.Errorf("tokenize: %s line %d: %w", name, line+1, err)
 	}
 	return w.Flush()
 }
