@@ -1,5 +1,6 @@
 """numpy/OpenBLAS anchor for bench/kernels.sh: the same shapes as the Go
-benchmarks in internal/kernels, timed best-of-N, one line per shape:
+benchmarks in internal/kernels, each timed as the mean of N back-to-back
+calls (what `go test -bench -benchtime Nx` reports), one line per shape:
 
     name  seconds  GFLOP/s  GB/s
 
@@ -65,11 +66,10 @@ def main():
             else:
                 f = lambda: a @ w  # noqa: E731
         f()
-        best = float("inf")
+        t = time.perf_counter()
         for _ in range(REPS):
-            t = time.perf_counter()
             f()
-            best = min(best, time.perf_counter() - t)
+        best = (time.perf_counter() - t) / REPS
         print("%s %.9f %.3f %.3f" % (name, best, 2.0 * m * n * k / best / 1e9, 4.0 * k * n / best / 1e9))
         sys.stdout.flush()
 

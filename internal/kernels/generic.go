@@ -116,29 +116,38 @@ func microGeneric(mr, nr, k int, a, b, c []float32, ldc int, alpha, beta float32
 	}
 }
 
-// micro4x8Generic is microGeneric for the generic level's 4×8 tile, with
-// the accumulators in local variables.
-func micro4x8Generic(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-	var acc [4][8]float32
+// micro4x4Generic is microGeneric for the generic level's 4×4 tile, with
+// the 16 accumulators in local variables (registers on arm64).
+func micro4x4Generic(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	a = a[:4*k]
-	b = b[:8*k]
-	for p := 0; p < k; p++ {
-		ap := a[p*4 : p*4+4]
-		bp := b[p*8 : p*8+8]
-		for i, av := range ap {
-			r := &acc[i]
-			r[0] += av * bp[0]
-			r[1] += av * bp[1]
-			r[2] += av * bp[2]
-			r[3] += av * bp[3]
-			r[4] += av * bp[4]
-			r[5] += av * bp[5]
-			r[6] += av * bp[6]
-			r[7] += av * bp[7]
-		}
+	b = b[:4*k]
+	for p := 0; p+4 <= len(a); p += 4 {
+		ap := a[p : p+4 : p+4]
+		bp := b[p : p+4 : p+4]
+		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
 	}
+	acc := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
 	for i := range acc {
-		ci := c[i*ldc : i*ldc+8]
+		ci := c[i*ldc : i*ldc+4]
 		for j, v := range acc[i] {
 			if beta == 0 {
 				ci[j] = alpha * v

@@ -48,6 +48,11 @@ var wgPool = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 // contiguous ranges of at least grain elements each, and returns when all
 // calls have finished. The calling goroutine does one of the ranges itself.
 // Small n (below 2*grain) runs inline with no synchronisation.
+//
+// Parallel may be called from inside fn (nested parallelism, such as a
+// matrix multiply per attention head): a caller waiting for its ranges
+// first runs any queued ranges itself, and a range that finds the queue
+// full runs inline, so nesting never deadlocks.
 func Parallel(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -73,10 +78,28 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		if hi > n {
 			hi = n
 		}
-		workPool.tasks <- task{fn: fn, lo: lo, hi: hi, wg: wg}
+		select {
+		case workPool.tasks <- task{fn: fn, lo: lo, hi: hi, wg: wg}:
+		default:
+			fn(lo, hi)
+			wg.Done()
+		}
 		lo = hi
 	}
 	fn(0, chunk)
+	// Help with whatever is queued (ours or a nested call's) before
+	// blocking: every goroutine that queues work drains the queue before it
+	// waits, so queued work always has someone to run it.
+	for {
+		select {
+		case t := <-workPool.tasks:
+			t.fn(t.lo, t.hi)
+			t.wg.Done()
+			continue
+		default:
+		}
+		break
+	}
 	wg.Wait()
 	wgPool.Put(wg)
 }

@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestParallelCoversRange(t *testing.T) {
@@ -34,5 +36,51 @@ func BenchmarkParallelOverhead(b *testing.B) {
 	fn := func(lo, hi int) { sink.Add(int64(hi - lo)) }
 	for b.Loop() {
 		Parallel(2, 1, fn)
+	}
+}
+
+// TestParallelNested checks that Parallel inside Parallel (a matrix multiply
+// per attention head, each split across threads) finishes and covers every
+// element.
+func TestParallelNested(t *testing.T) {
+	done := make(chan struct{})
+	var total atomic.Int64
+	go func() {
+		defer close(done)
+		for rep := 0; rep < 50; rep++ {
+			Parallel(12, 1, func(lo, hi int) {
+				for h := lo; h < hi; h++ {
+					Parallel(1000, 10, func(lo, hi int) {
+						Parallel(hi-lo, 1, func(a, b int) { total.Add(int64(b - a)) })
+					})
+				}
+			})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("nested Parallel did not finish (deadlock)")
+	}
+	if got := total.Load(); got != 50*12*1000 {
+		t.Fatalf("nested Parallel covered %d elements, want %d", got, 50*12*1000)
+	}
+	// Nested Sgemm: per-head products inside a parallel loop.
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := randMatrix(rng, 64, 64)
+	c := make([]float32, 4*64*64)
+	Parallel(4, 1, func(lo, hi int) {
+		for h := lo; h < hi; h++ {
+			Sgemm(false, true, 64, 64, 64, 1, a, 64, a, 64, 0, c[h*4096:(h+1)*4096], 64)
+		}
+	})
+	want := make([]float32, 64*64)
+	sgemmNaive(false, true, 64, 64, 64, 1, a, 64, a, 64, 0, want, 64)
+	for h := 0; h < 4; h++ {
+		for i, w := range want {
+			if d := c[h*4096+i] - w; d > 1e-3 || d < -1e-3 {
+				t.Fatalf("nested Sgemm head %d [%d] = %g, want %g", h, i, c[h*4096+i], w)
+			}
+		}
 	}
 }

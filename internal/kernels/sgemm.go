@@ -25,7 +25,7 @@ func gemmShape(lvl int) (mr, nr int) {
 	case levelAVX2:
 		return 6, 16
 	}
-	return 4, 8
+	return 4, 4
 }
 
 // micro runs the level's micro kernel: with acc[i][j] = sum_{p<k}
@@ -38,7 +38,7 @@ func micro(lvl, k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	case levelAVX2:
 		gemm6x16AVX2(k, a, b, c, ldc, alpha, beta)
 	default:
-		micro4x8Generic(k, a, b, c, ldc, alpha, beta)
+		micro4x4Generic(k, a, b, c, ldc, alpha, beta)
 	}
 }
 
