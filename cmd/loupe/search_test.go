@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loupe-ml/loupe/embed"
+	"github.com/loupe-ml/loupe/index"
+)
+
+func TestSearchCommand(t *testing.T) {
+	model, _ := filepath.Abs(filepath.Join("..", "..", "embed", "testdata", "st"))
+	docs := []string{"the cat sat on the mat", "a quick brown fox", "run a bert model fast on a cpu", "hello world", "the lazy dog"}
+	m, err := embed.Load(context.Background(), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs, err := m.Embed(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := index.New(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flat []float32
+	var meta []json.RawMessage
+	for i, d := range docs {
+		flat = append(flat, vecs[i]...)
+		b, _ := json.Marshal(map[string]any{"text": d, "lang": []string{"en", "fr"}[i%2]})
+		meta = append(meta, b)
+	}
+	if err := x.Add(index.Batch{Vectors: flat, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "idx")
+	if err := x.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		rootCmd.SetOut(&out)
+		rootCmd.SetArgs(args)
+		outputFormat = "text"
+		searchFlags.where, searchFlags.model, searchFlags.k = nil, "", 5
+		err := rootCmd.Execute()
+		return out.String(), err
+	}
+	// A document is its own nearest neighbour.
+	out, err := run("search", "--index", dir, "--k", "2", "--format", "json", "run a bert model fast on a cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Results []searchHit `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res.Results) != 2 || res.Results[0].ID != 2 || res.Results[0].Score < 0.9999 || res.Results[0].Text != docs[2] {
+		t.Errorf("results %+v", res.Results)
+	}
+	// --where keeps only matching metadata; k larger than the index is clamped.
+	out, err = run("search", "--index", dir, "--where", "lang=fr", "--k", "50", "a cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
+		t.Errorf("filtered output:\n%s", out)
+	}
+	if _, err := run("search", "--index", dir, "--where", "nokey", "x"); err == nil || !strings.Contains(err.Error(), "key=value") {
+		t.Errorf("bad --where: %v", err)
+	}
+	if _, err := run("search", "--index", dir, "--model", filepath.Join("..", "..", "model", "bert", "testdata", "tiny"), "x"); err == nil {
+		t.Errorf("a model of another dimension was accepted")
+	}
+}
