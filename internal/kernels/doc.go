@@ -1,20 +1,53 @@
 // Package kernels holds loupe's float32 numeric kernels: matrix multiply
-// (Sgemm, with the matrix-vector case), vector primitives (Dot, Axpy, Scale,
-// Add, Mul), and the row operations transformer models need (Softmax with an
-// optional causal mask, LayerNorm, the two GELU forms, Argmax, TopK).
+// (Sgemm, including the matrix-vector case of batch-1 decoding), vector
+// primitives (Dot, Axpy, Scale, Add, Mul, SqDist), and the row operations
+// transformer models need (Softmax/SoftmaxRows with an optional causal
+// mask, LayerNorm, the two GELU forms, Argmax, TopK), plus the worker pool
+// they split work across (Parallel).
 //
 // All matrices are dense and row-major: element (i, j) of a matrix with
 // leading dimension ld is at index i*ld+j.
 //
-// Each kernel has a pure-Go generic version whose loop states its contract.
-// On amd64 faster assembly versions (AVX2+FMA, AVX-512F) are chosen once at
-// start-up from the CPU's features; setting LOUPE_KERNELS=generic forces the
-// generic versions everywhere. Impl reports the choice.
+// # Kernel sets
 //
-// Kernels panic on malformed arguments (slices too short for the given sizes)
-// with a message naming the kernel; callers that handle user input check
-// shapes first (the tensor package does) and return errors.
+// Each kernel has a pure-Go generic version whose loop states its contract
+// (generic.go, mathfast.go; the assembly stubs in stubs_amd64.go have
+// generic twins with the same signatures in stubs_noasm.go). On amd64 two
+// assembly sets exist: AVX2+FMA (every kernel) and AVX-512F (the matrix
+// multiply micro kernel, Dot and Axpy; the rest of that set is AVX2). The
+// set is chosen once at start-up from golang.org/x/sys/cpu:
+//
+//   - AVX-512F present: the AVX-512 kernels are first run on small inputs
+//     against the generic ones; if any result differs the AVX2 set is used
+//     and Impl says why ("avx2 (avx512 self-check failed: ...)").
+//   - AVX2 and FMA present: the AVX2 set.
+//   - otherwise, other architectures, or the noasm build tag: generic.
+//
+// The environment variable LOUPE_KERNELS=generic forces the generic set and
+// LOUPE_KERNELS=avx2 the AVX2 set. Impl reports the choice.
+//
+// # Matrix multiply
+//
+// Sgemm is a Goto/BLIS-style blocked multiply: kc×nc blocks of op(B) and
+// mc×kc blocks of op(A) are packed into micro-panels (so all four transpose
+// combinations run the same inner loop), and an mr×nr register-blocked FMA
+// micro kernel (6×16 for AVX2, 6×32 for AVX-512, 4×4 generic) sweeps the
+// tiles of C. Large products split C across the worker pool by column (or
+// row) blocks. Packing buffers come from a sync.Pool, so the steady state
+// allocates nothing. Products with at most 8 rows (batch-1 and small-batch
+// decoding) skip packing: they run as matrix-vector kernels that stream B
+// once at memory bandwidth, split across threads by output column.
+//
+// # Panics
+//
+// Kernels panic on malformed arguments (slices too short for the given sizes,
+// negative sizes, leading dimensions smaller than a row) with a message that
+// starts with "kernels: " and names the kernel; callers that handle user
+// input check shapes first (the tensor package does) and return errors.
+//
+// # Threads
 //
 // Work is split across a pool of GOMAXPROCS worker goroutines started once;
-// see Parallel.
+// see Parallel. Kernels may be called concurrently from several goroutines,
+// and Parallel may be nested.
 package kernels
