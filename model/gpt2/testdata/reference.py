@@ -318,7 +318,7 @@ def load_checkpoint(d):
         data = f.read()
     w = {}
     for name, info in hdr.items():
-        if name == "__metadata__" or name.endswith("attn.bias") or name.endswith("masked_bias"):
+        if name == "__metadata__" or name.endswith(".attn.bias") or name.endswith(".attn.masked_bias"):
             continue
         b, e = info["data_offsets"]
         dt = np.float16 if info["dtype"] == "F16" else np.float32
