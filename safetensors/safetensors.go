@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -167,8 +168,10 @@ func (f *File) Float32(name string) ([]float32, error) {
 		return out, nil
 	case "F16":
 		out := make([]float32, len(b)/2)
+		halfTableOnce.Do(buildHalfTable)
+		tab := halfTable
 		for i := range out {
-			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+			out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
 		}
 		return out, nil
 	case "BF16":
@@ -179,6 +182,22 @@ func (f *File) Float32(name string) ([]float32, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("safetensors: %s: tensor %q has dtype %s; want F32, F16 or BF16", f.path, name, e.info.DType)
+}
+
+// halfTable maps every binary16 bit pattern to its float32 value (256 KB,
+// built on first use): a table lookup converts F16 tensors several times
+// faster than the bit manipulation of HalfToFloat32.
+var (
+	halfTableOnce sync.Once
+	halfTable     *[1 << 16]float32
+)
+
+func buildHalfTable() {
+	t := new([1 << 16]float32)
+	for i := range t {
+		t[i] = HalfToFloat32(uint16(i))
+	}
+	halfTable = t
 }
 
 var littleEndian = func() bool {
