@@ -3,6 +3,7 @@ package embed
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -355,4 +356,35 @@ func FuzzParseModules(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestConcurrentEmbed(t *testing.T) {
+	g := readGoldenST(t)
+	m, _ := load(t, filepath.Join("testdata", "st"), Options{BatchSize: 2})
+	done := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for r := 0; r < 5; r++ {
+				got, err := m.Embed(g.Texts)
+				if err != nil {
+					done <- err
+					return
+				}
+				for i := range got {
+					for j := range got[i] {
+						if d := got[i][j] - g.NormalizedMean[i][j]; d > 1e-4 || d < -1e-4 {
+							done <- fmt.Errorf("text %d differs by %g under concurrency", i, d)
+							return
+						}
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
