@@ -30,6 +30,12 @@ type kindError struct {
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.parent }
 
+// kindf returns an error with the formatted message that matches kind (and
+// what kind matches) under errors.Is, without appending kind's text.
+func kindf(kind error, format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), parent: kind}
+}
+
 var (
 	// errNoEntry: the repository exists but has no such file (an optional
 	// file may be skipped). Matches ErrNotFound.
@@ -99,8 +105,8 @@ func (c *Client) fromCache(repo, refName, rev, name string) (*fileResult, error)
 	if !commitHash.MatchString(rev) {
 		b, err := os.ReadFile(filepath.Join(folder, "refs", filepath.FromSlash(rev)))
 		if err != nil {
-			return nil, fmt.Errorf("hub: %s@%s is not in the cache (no %s): %w%s",
-				repo, rev, filepath.Join(folder, "refs", filepath.FromSlash(rev)), ErrOffline, c.offlineHint(repo, rev))
+			return nil, kindf(ErrOffline, "hub: %s@%s is not in the cache (no %s)%s",
+				repo, rev, filepath.Join(folder, "refs", filepath.FromSlash(rev)), c.offlineHint(repo, rev))
 		}
 		commit = strings.TrimSpace(string(b))
 		if !commitHash.MatchString(commit) {
@@ -113,10 +119,10 @@ func (c *Client) fromCache(repo, refName, rev, name string) (*fileResult, error)
 		return r, nil
 	}
 	if exists(c.noExistPath(repo, commit, name)) {
-		return r, fmt.Errorf("hub: %s@%s has no file %s (recorded in the cache): %w", repo, refName, name, errNoEntry)
+		return r, kindf(errNoEntry, "hub: %s@%s has no file %s (recorded in the cache)", repo, refName, name)
 	}
-	return r, fmt.Errorf("hub: %s@%s: %s is not in the cache %s: %w%s",
-		repo, refName, name, filepath.Join(folder, "snapshots", commit), ErrOffline, c.offlineHint(repo, refName))
+	return r, kindf(ErrOffline, "hub: %s@%s: %s is not in the cache %s%s",
+		repo, refName, name, filepath.Join(folder, "snapshots", commit), c.offlineHint(repo, refName))
 }
 
 func (c *Client) offlineHint(repo, rev string) string {
@@ -127,7 +133,7 @@ func (c *Client) offlineHint(repo, rev string) string {
 	if rev != DefaultRevision {
 		ref += "@" + rev
 	}
-	return fmt.Sprintf(" (offline mode is on: HF_HUB_OFFLINE is set; fetch it first with `loupe download --model %s`)", ref)
+	return fmt.Sprintf("; offline mode is on (HF_HUB_OFFLINE), so fetch it first with `loupe download --model %s`", ref)
 }
 
 // fetch makes one file available, asking the hub. refName is the revision the
@@ -140,7 +146,7 @@ func (c *Client) fetch(ctx context.Context, repo, refName, rev, name string) (*f
 			return &fileResult{commit: rev, path: p}, nil
 		}
 		if exists(c.noExistPath(repo, rev, name)) {
-			return &fileResult{commit: rev}, fmt.Errorf("hub: %s@%s has no file %s: %w", repo, refName, name, errNoEntry)
+			return &fileResult{commit: rev}, kindf(errNoEntry, "hub: %s@%s has no file %s", repo, refName, name)
 		}
 	}
 	m, err := c.head(ctx, repo, refName, rev, name)
@@ -240,7 +246,11 @@ func (c *Client) head(ctx context.Context, repo, refName, rev, name string) (*me
 			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("hub: cannot reach %s: %v: %w", c.Endpoint, err, errNetwork)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, kindf(errNetwork, "hub: cannot reach %s (%v)", c.Endpoint, err)
 		}
 		resp.Body.Close()
 		m := &meta{
@@ -311,17 +321,17 @@ func (c *Client) statusError(resp *http.Response, repo, rev, name string) error 
 	}
 	switch {
 	case code == "RepoNotFound":
-		return fmt.Errorf("hub: repository %s not found on %s; if it is private or gated, %s%s: %w", repo, c.Endpoint, tokenHint, detail, ErrNotFound)
+		return kindf(ErrNotFound, "hub: repository %s not found on %s; if it is private or gated, %s%s", repo, c.Endpoint, tokenHint, detail)
 	case code == "RevisionNotFound":
-		return fmt.Errorf("hub: revision %q not found in %s%s: %w", rev, repo, detail, ErrNotFound)
+		return kindf(ErrNotFound, "hub: revision %q not found in %s%s", rev, repo, detail)
 	case code == "EntryNotFound" || (status == http.StatusNotFound && code == ""):
-		return fmt.Errorf("hub: %s@%s has no file %s%s: %w", repo, rev, name, detail, errNoEntry)
+		return kindf(errNoEntry, "hub: %s@%s has no file %s%s", repo, rev, name, detail)
 	case code == "GatedRepo":
-		return fmt.Errorf("hub: %s is a gated repository: accept its terms on %s/%s and %s%s: %w", repo, c.Endpoint, repo, tokenHint, detail, ErrUnauthorized)
+		return kindf(ErrUnauthorized, "hub: %s is a gated repository: accept its terms on %s/%s and %s%s", repo, c.Endpoint, repo, tokenHint, detail)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return fmt.Errorf("hub: access to %s denied (HTTP %d): %s%s: %w", repo, status, tokenHint, detail, ErrUnauthorized)
+		return kindf(ErrUnauthorized, "hub: access to %s denied (HTTP %d): %s%s", repo, status, tokenHint, detail)
 	case status == http.StatusNotFound:
-		return fmt.Errorf("hub: %s@%s: %s not found (%s)%s: %w", repo, rev, name, code, detail, ErrNotFound)
+		return kindf(ErrNotFound, "hub: %s@%s: %s not found (%s)%s", repo, rev, name, code, detail)
 	}
 	return fmt.Errorf("hub: %s %s: HTTP %d %s%s", resp.Request.Method, resp.Request.URL, status, http.StatusText(status), detail)
 }

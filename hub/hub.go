@@ -248,11 +248,11 @@ func (c *Client) ModelDir(ctx context.Context, ref string, required, optional []
 			}
 		}
 		if len(missing) > 0 {
-			return "", fmt.Errorf("hub: directory %s has no %s: %w", ref, strings.Join(missing, ", "), ErrNotFound)
+			return "", kindf(ErrNotFound, "hub: directory %s has no %s", ref, strings.Join(missing, ", "))
 		}
 		return ref, nil
 	} else if err == nil || looksLikePath(ref) {
-		return "", fmt.Errorf("hub: %s is not a directory (want a model directory or a hub id like ORG/NAME): %w", ref, ErrNotFound)
+		return "", kindf(ErrNotFound, "hub: %s is not a directory (want a model directory or a hub id like ORG/NAME)", ref)
 	}
 	repo, rev, err := ParseRef(ref)
 	if err != nil {
@@ -336,8 +336,8 @@ func (c *Client) Snapshot(ctx context.Context, repo, revision string, required, 
 		if c.Offline || netErr != nil {
 			r, err = c.fromCache(repo, revision, rev, f.name)
 			if netErr != nil && errors.Is(err, ErrOffline) {
-				err = fmt.Errorf("%v; %s is not in the cache %s either (check the connection, or set HF_HUB_OFFLINE=1 to use only the cache): %w",
-					netErr, f.name, c.RepoFolder(repo), ErrOffline)
+				err = kindf(ErrOffline, "%v, and %s@%s: %s is not in the cache %s; check the connection, or set HF_HUB_OFFLINE=1 to use only the cache",
+					netErr, repo, revision, f.name, c.RepoFolder(repo))
 			}
 		}
 		if r != nil && res.Commit == "" {
@@ -354,7 +354,7 @@ func (c *Client) Snapshot(ctx context.Context, repo, revision string, required, 
 		res.Files = append(res.Files, f.name)
 	}
 	if res.Commit == "" {
-		return nil, fmt.Errorf("hub: %s@%s: none of the files %v is available: %w", repo, revision, res.Missing, ErrNotFound)
+		return nil, kindf(ErrNotFound, "hub: %s@%s: none of the files %v is available", repo, revision, res.Missing)
 	}
 	res.Dir = filepath.Join(c.RepoFolder(repo), "snapshots", res.Commit)
 	return res, nil
