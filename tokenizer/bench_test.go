@@ -30,11 +30,12 @@ func corpusText(b *testing.B, filter func(string) bool) string {
 func benchEncode(b *testing.B, tok *BPE, text string) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
-	b.ResetTimer()
 	n := 0
+	start := cpuTime()
 	for b.Loop() {
 		n = len(tok.Encode(text))
 	}
+	reportCPUThroughput(b, start, len(text))
 	b.ReportMetric(float64(len(text))/float64(n), "bytes/token")
 }
 
@@ -78,9 +79,11 @@ func BenchmarkWordPieceEncode(b *testing.B) {
 	text := benchText(b, "testdata/english.txt", 1<<20)
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		tok.TokenIDs(text)
 	}
+	reportCPUThroughput(b, start, len(text))
 }
 
 func BenchmarkPreTokenizeGPT2(b *testing.B) {

@@ -27,7 +27,7 @@ type BPE struct {
 	vocab  map[string]int
 	tokens []string // id → vocabulary string ("" for an unused id)
 	raw    [][]byte // id → the bytes the token stands for
-	merges map[uint64]bpeMerge
+	merges *mergeTable
 	byteID [256]int32
 	added  []addedToken // longest first
 	eos    int
@@ -185,7 +185,7 @@ func newBPE(vocab map[string]int, merges [][2]string, added []addedToken) (*BPE,
 		}
 		t.byteID[b] = int32(id)
 	}
-	t.merges = make(map[uint64]bpeMerge, len(merges))
+	t.merges = newMergeTable(len(merges))
 	var buf []byte
 	for rank, m := range merges {
 		l, ok1 := t.vocab[m[0]]
@@ -196,11 +196,8 @@ func newBPE(vocab map[string]int, merges [][2]string, added []addedToken) (*BPE,
 			return nil, fmt.Errorf("merge %d (%q %q): token %q not in the vocabulary", rank+1,
 				truncateForError(m[0]), truncateForError(m[1]), truncateForError(missingOf(ok1, ok2, m)))
 		}
-		k := pairKey(int32(l), int32(r))
-		if _, dup := t.merges[k]; dup {
-			continue // the first (best) rank wins, as in a rank dictionary built in order
-		}
-		t.merges[k] = bpeMerge{rank: int32(rank), id: int32(id)}
+		// A repeated pair keeps its first (best) rank.
+		t.merges.add(pairKey(int32(l), int32(r)), bpeMerge{rank: int32(rank), id: int32(id)})
 	}
 	t.added = append(t.added, added...)
 	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].content) > len(t.added[j].content) })
@@ -365,7 +362,8 @@ func (t *BPE) mergeSymbols(syms, ranks []int32, merged []bool) []int32 {
 		if bi < 0 {
 			break
 		}
-		id := t.merges[pairKey(syms[bi], syms[bi+1])].id
+		m, _ := t.merges.get(pairKey(syms[bi], syms[bi+1]))
+		id := m.id
 		w := 0
 		for i := 0; i < n; w++ {
 			if i+1 < n && ranks[i] == best {
@@ -388,7 +386,7 @@ func (t *BPE) mergeSymbols(syms, ranks []int32, merged []bool) []int32 {
 }
 
 func (t *BPE) rank(a, b int32) int32 {
-	if m, ok := t.merges[pairKey(a, b)]; ok {
+	if m, ok := t.merges.get(pairKey(a, b)); ok {
 		return m.rank
 	}
 	return noMerge

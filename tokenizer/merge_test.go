@@ -15,7 +15,7 @@ func (t *BPE) mergeNaive(syms []int32) []int32 {
 		best := bpeMerge{rank: math.MaxInt32}
 		var bl, br int32
 		for i := 0; i+1 < len(syms); i++ {
-			if m, ok := t.merges[pairKey(syms[i], syms[i+1])]; ok && m.rank < best.rank {
+			if m, ok := t.merges.get(pairKey(syms[i], syms[i+1])); ok && m.rank < best.rank {
 				best, bl, br = m, syms[i], syms[i+1]
 			}
 		}
@@ -85,18 +85,22 @@ func BenchmarkMerge(b *testing.B) {
 	}
 	b.Run("incremental", func(b *testing.B) {
 		b.SetBytes(int64(n))
+		start := cpuTime()
 		for b.Loop() {
 			for _, w := range words {
 				tok.mergeFast(w)
 			}
 		}
+		reportCPUThroughput(b, start, n)
 	})
 	b.Run("naive", func(b *testing.B) {
 		b.SetBytes(int64(n))
+		start := cpuTime()
 		for b.Loop() {
 			for _, w := range words {
 				tok.mergeNaive(tok.byteSyms(w))
 			}
 		}
+		reportCPUThroughput(b, start, n)
 	})
 }
