@@ -97,6 +97,10 @@ type segment struct {
 // matrix multiplies (prefill).
 var smallSeg = 16
 
+// attnBlock is the row block of prefill attention: each block of query rows
+// multiplies only the keys it can see (causal), in one matrix multiply.
+var attnBlock = 128
+
 // NewState allocates a State for m.
 func (m *Model) NewState(opt StateOptions) *State {
 	c := m.Config
@@ -361,13 +365,13 @@ func (s *State) cache(l, b int) (k, v []float32) {
 	return s.key[o : o+S*C], s.val[o : o+S*C]
 }
 
-// attention runs causal self-attention of layer l for every segment,
-// reading q, k, v from s.qkv and writing s.att.
+// attention runs causal self-attention of layer l for every segment: it
+// appends k and v to the caches, then splits the heads across threads
+// (attendHeads), in two phases so that a hook sees every head's
+// probabilities (and may change them) before they weight the values.
 func (s *State) attention(l int, hook Hook) {
 	c := s.m.Config
-	C, nh, hs := c.NEmbd, c.NHead, c.HeadDim()
-	scale := float32(1 / math.Sqrt(float64(hs)))
-	anySmall := false
+	C, nh := c.NEmbd, c.NHead
 	off := 0
 	for i := range s.segs {
 		g := &s.segs[i]
@@ -381,32 +385,10 @@ func (s *State) attention(l int, hook Hook) {
 		g.poff = off
 		n := len(g.toks)
 		off += nh * n * (g.pos0 + n)
-		anySmall = anySmall || g.small
 	}
 	s.layer = l
-	if anySmall {
-		s.phase = 1
-		kernels.Parallel(nh, 1, s.attnFn)
-	}
-	const blk = 64
-	for i := range s.segs {
-		g := &s.segs[i]
-		if g.small {
-			continue
-		}
-		k, _ := s.cache(l, g.seq)
-		n := len(g.toks)
-		ctx := g.pos0 + n
-		for h := 0; h < nh; h++ {
-			p := s.probs[g.poff+h*n*ctx : g.poff+(h+1)*n*ctx]
-			for i0 := 0; i0 < n; i0 += blk {
-				i1 := min(i0+blk, n)
-				kernels.Sgemm(false, true, i1-i0, g.pos0+i1, hs, scale,
-					s.qkv[(g.row+i0)*3*C+h*hs:], 3*C, k[h*hs:], C, 0, p[i0*ctx:], ctx)
-			}
-			kernels.SoftmaxRows(p, n, ctx, true, g.pos0)
-		}
-	}
+	s.phase = 1
+	kernels.Parallel(nh, 1, s.attnFn)
 	if hook != nil {
 		for i := range s.segs {
 			g := &s.segs[i]
@@ -416,68 +398,70 @@ func (s *State) attention(l int, hook Hook) {
 			s.callHook(hook, "attn_probs", l, g, s.act.shape[:3], s.probs[g.poff:g.poff+nh*n*ctx])
 		}
 	}
-	if anySmall {
-		s.phase = 2
-		kernels.Parallel(nh, 1, s.attnFn)
-	}
-	for i := range s.segs {
-		g := &s.segs[i]
-		if g.small {
-			continue
-		}
-		_, v := s.cache(l, g.seq)
-		n := len(g.toks)
-		ctx := g.pos0 + n
-		for h := 0; h < nh; h++ {
-			p := s.probs[g.poff+h*n*ctx : g.poff+(h+1)*n*ctx]
-			for i0 := 0; i0 < n; i0 += blk {
-				i1 := min(i0+blk, n)
-				kernels.Sgemm(false, false, i1-i0, hs, g.pos0+i1, 1,
-					p[i0*ctx:], ctx, v[h*hs:], C, 0, s.att[(g.row+i0)*C+h*hs:], C)
-			}
-		}
-	}
+	s.phase = 2
+	kernels.Parallel(nh, 1, s.attnFn)
 }
 
-// attendHeads is the per-head attention of short segments for heads
-// [lo, hi): phase 1 computes the scores and their softmax, phase 2 the
-// weighted sum of values. It runs on the kernels worker pool and calls only
-// single-threaded kernels.
+// attendHeads is causal self-attention for heads [lo, hi) of every
+// segment of the pass: phase 1 computes the scaled scores q·k and their
+// softmax into s.probs, phase 2 the probability-weighted sum of the values
+// into s.att. Short segments (decoding) use dot products; longer ones
+// (prefill) use matrix multiplies over blocks of query rows, each block
+// multiplying only the keys it can see. It runs on the kernels worker pool,
+// one range of heads per thread.
 func (s *State) attendHeads(lo, hi int) {
 	c := s.m.Config
-	C, nh, hs := c.NEmbd, c.NHead, c.HeadDim()
+	C, hs := c.NEmbd, c.HeadDim()
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	for i := range s.segs {
 		g := &s.segs[i]
-		if !g.small {
-			continue
-		}
 		k, v := s.cache(s.layer, g.seq)
 		n := len(g.toks)
 		ctx := g.pos0 + n
 		for h := lo; h < hi; h++ {
+			p := s.probs[g.poff+h*n*ctx : g.poff+(h+1)*n*ctx]
+			if !g.small {
+				for i0 := 0; i0 < n; i0 += attnBlock {
+					i1 := min(i0+attnBlock, n)
+					if s.phase == 1 {
+						kernels.Sgemm(false, true, i1-i0, g.pos0+i1, hs, scale,
+							s.qkv[(g.row+i0)*3*C+h*hs:], 3*C, k[h*hs:], C, 0, p[i0*ctx:], ctx)
+					} else {
+						kernels.Sgemm(false, false, i1-i0, hs, g.pos0+i1, 1,
+							p[i0*ctx:], ctx, v[h*hs:], C, 0, s.att[(g.row+i0)*C+h*hs:], C)
+					}
+				}
+				if s.phase == 1 {
+					for i := 0; i < n; i++ {
+						row := p[i*ctx : (i+1)*ctx]
+						seen := g.pos0 + i + 1
+						kernels.Softmax(row[:seen])
+						clear(row[seen:])
+					}
+				}
+				continue
+			}
 			for i := 0; i < n; i++ {
 				r := g.row + i
-				p := s.probs[g.poff+(h*n+i)*ctx : g.poff+(h*n+i+1)*ctx]
+				row := p[i*ctx : (i+1)*ctx]
 				seen := g.pos0 + i + 1
 				if s.phase == 1 {
 					q := s.qkv[r*3*C+h*hs : r*3*C+(h+1)*hs]
 					for j := 0; j < seen; j++ {
-						p[j] = kernels.Dot(q, k[j*C+h*hs:j*C+(h+1)*hs]) * scale
+						row[j] = kernels.Dot(q, k[j*C+h*hs:j*C+(h+1)*hs]) * scale
 					}
-					kernels.Softmax(p[:seen])
-					clear(p[seen:])
+					kernels.Softmax(row[:seen])
+					clear(row[seen:])
 					continue
 				}
 				o := s.att[r*C+h*hs : r*C+(h+1)*hs]
 				clear(o)
 				for j := 0; j < seen; j++ {
-					kernels.Axpy(p[j], v[j*C+h*hs:j*C+(h+1)*hs], o)
+					kernels.Axpy(row[j], v[j*C+h*hs:j*C+(h+1)*hs], o)
 				}
 			}
 		}
 	}
-	_ = nh
 }
 
 // hookRows calls hook for each segment's rows of buf (width cols).
