@@ -1,0 +1,112 @@
+package word2vec
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// isSpace marks the bytes that separate tokens: ASCII white space, like
+// Python's str.split() on ASCII text.
+var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true, 0x1c: true, 0x1d: true, 0x1e: true, 0x1f: true, 0x85: false}
+
+// corpusFiles returns path itself if it is a file, or the regular files
+// under the directory path (recursively, skipping names starting with a
+// dot), sorted by path.
+func corpusFiles(path string) ([]string, error) {
+	if path == "" {
+		return nil, errors.New("word2vec: no corpus given")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec: corpus: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != path && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("word2vec: corpus: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("word2vec: corpus directory %s has no files", path)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// forEachToken streams r and calls tok for every token and eol at the end
+// of every line. It keeps no more than one buffer in memory.
+func forEachToken(r io.Reader, tok func([]byte), eol func()) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var carry []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line := chunk
+		if err == bufio.ErrBufferFull {
+			// A very long line: keep accumulating, but emit complete
+			// tokens as we go so memory stays bounded.
+			carry = append(carry, chunk...)
+			last := len(carry)
+			for last > 0 && !isSpace[carry[last-1]] {
+				last--
+			}
+			emitTokens(carry[:last], tok)
+			carry = append(carry[:0], carry[last:]...)
+			continue
+		}
+		if len(carry) > 0 {
+			carry = append(carry, chunk...)
+			line = carry
+		}
+		if len(line) > 0 {
+			emitTokens(line, tok)
+			eol()
+		}
+		carry = carry[:0]
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func emitTokens(b []byte, tok func([]byte)) {
+	i := 0
+	for i < len(b) {
+		for i < len(b) && isSpace[b[i]] {
+			i++
+		}
+		j := i
+		for j < len(b) && !isSpace[b[j]] {
+			j++
+		}
+		if j > i {
+			tok(b[i:j])
+		}
+		i = j
+	}
+}

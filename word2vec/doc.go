@@ -1,0 +1,34 @@
+// Package word2vec trains, stores and queries word embeddings the way the
+// original word2vec C tool and gensim do.
+//
+// The simplest use trains vectors from a corpus on disk and saves them in the
+// C tool's binary format, which gensim's KeyedVectors.load_word2vec_format
+// reads:
+//
+//	vecs, stats, err := word2vec.Train(ctx, word2vec.Options{Corpus: "corpus.txt"})
+//	...
+//	err = vecs.Save("vectors.bin", true)
+//
+// Training (Train) is skip-gram or CBOW with negative sampling and/or
+// hierarchical softmax. The corpus is a text file, or a directory of text
+// files, read again from disk on every epoch so it never has to fit in
+// memory: each line is a sentence (split into pieces of at most
+// MaxSentenceLength tokens, as gensim does) and tokens are separated by
+// ASCII white space. The vocabulary keeps words seen at least MinCount times,
+// most frequent first (ties in first-seen order); frequent words are
+// subsampled with gensim's formula; every position gets a window shrunk by a
+// random amount; the learning rate falls linearly from Alpha to MinAlpha over
+// all epochs; negatives are drawn from the unigram distribution raised to
+// the power 0.75. Several goroutines update the shared matrices without locks
+// (Hogwild), as both reference implementations do; with one thread and a
+// fixed Seed the result is deterministic.
+//
+// Queries follow gensim's KeyedVectors: MostSimilar (3CosAdd over unit
+// vectors, the query words excluded), MostSimilarCosmul (3CosMul with
+// similarities shifted to [0,1]), Similarity and DoesntMatch. Evaluation
+// counts like gensim's evaluate_word_analogies and evaluate_word_pairs.
+//
+// Read and Save handle the text and binary word2vec formats. A *Vectors is
+// safe for concurrent queries once loaded; training is not concurrent with
+// queries.
+package word2vec

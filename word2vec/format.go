@@ -1,0 +1,316 @@
+package word2vec
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/loupe-ml/loupe/internal/atomicfile"
+)
+
+// Format selects the word2vec file format.
+type Format int
+
+const (
+	// FormatAuto detects the format from the first row (Load only).
+	FormatAuto Format = iota
+	// FormatText is one line per word: the word then Dim decimal numbers,
+	// separated by single spaces.
+	FormatText
+	// FormatBinary is the word, a space, then Dim little-endian float32s,
+	// optionally followed by a newline (the C tool writes one, gensim not).
+	FormatBinary
+)
+
+// String names the format.
+func (f Format) String() string {
+	switch f {
+	case FormatText:
+		return "text"
+	case FormatBinary:
+		return "binary"
+	}
+	return "auto"
+}
+
+// maxWordBytes bounds the length of one word in a file, so a corrupt binary
+// file without spaces fails quickly instead of exhausting memory.
+const maxWordBytes = 1 << 16
+
+// Load reads a word2vec file in the given format (FormatAuto detects it).
+// Both start with the header "N D\n" (N words of D dimensions). If limit > 0
+// only the first limit words are read, like gensim's limit argument.
+func Load(path string, format Format, limit int) (*Vectors, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec: %w", err)
+	}
+	defer f.Close()
+	var size int64 = -1
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	v, err := read(bufio.NewReaderSize(f, 1<<20), format, limit, size)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec: %s: %w", path, err)
+	}
+	return v, nil
+}
+
+// Read reads word2vec data from r; see Load. Errors are not prefixed with a
+// file name.
+func Read(r io.Reader, format Format, limit int) (*Vectors, error) {
+	v, err := read(bufio.NewReader(r), format, limit, -1)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec: %w", err)
+	}
+	return v, nil
+}
+
+func read(br *bufio.Reader, format Format, limit int, size int64) (*Vectors, error) {
+	line, err := readLine(br)
+	if err != nil {
+		if err == io.EOF {
+			return nil, errors.New("empty file: want a header \"N D\" (word count, dimension)")
+		}
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	fields := bytes.Fields(line)
+	if len(fields) != 2 {
+		return nil, fmt.Errorf("header %q: want two integers \"N D\" (word count, dimension)", truncate(line))
+	}
+	n, err1 := strconv.Atoi(string(fields[0]))
+	dim, err2 := strconv.Atoi(string(fields[1]))
+	if err1 != nil || err2 != nil || n < 0 || dim <= 0 {
+		return nil, fmt.Errorf("header %q: want two integers \"N D\" with N >= 0 and D > 0", truncate(line))
+	}
+	if dim > 1<<20 {
+		return nil, fmt.Errorf("header %q: dimension %d is implausibly large", truncate(line), dim)
+	}
+	want := n
+	if limit > 0 && limit < n {
+		want = limit
+	}
+	if format == FormatAuto {
+		format = detect(br, dim)
+	}
+	if format == FormatBinary && size >= 0 && int64(n)*int64(4*dim+2) > size+int64(n) {
+		// Each binary row needs at least a one-byte word, a space and
+		// 4·D bytes; the newline is optional.
+		return nil, fmt.Errorf("header says %d words of dimension %d (at least %d bytes) but the file has %d bytes: truncated or not the binary format", n, dim, int64(n)*int64(4*dim+2), size)
+	}
+	capRows := want
+	if capRows > 1<<16 {
+		capRows = 1 << 16
+	}
+	words := make([]string, 0, capRows)
+	data := make([]float32, 0, capRows*dim)
+	index := make(map[string]int, capRows)
+	add := func(w string, row int) error {
+		if j, dup := index[w]; dup {
+			return fmt.Errorf("row %d: duplicate word %q (first at row %d)", row+1, w, j+1)
+		}
+		index[w] = row
+		words = append(words, w)
+		return nil
+	}
+	switch format {
+	case FormatBinary:
+		buf := make([]byte, 4*dim)
+		for i := 0; i < want; i++ {
+			w, err := readBinaryWord(br)
+			if err != nil {
+				return nil, fmt.Errorf("row %d of %d: %w", i+1, n, err)
+			}
+			if _, err := io.ReadFull(br, buf); err != nil {
+				return nil, fmt.Errorf("row %d of %d (word %q): truncated: want %d float32 values (%d bytes)", i+1, n, w, dim, 4*dim)
+			}
+			if err := add(w, i); err != nil {
+				return nil, err
+			}
+			for j := 0; j < dim; j++ {
+				data = append(data, math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:])))
+			}
+		}
+	case FormatText:
+		for i := 0; i < want; i++ {
+			line, err := readLine(br)
+			if err != nil {
+				if err == io.EOF {
+					return nil, fmt.Errorf("truncated: header says %d words, file ends after %d", n, i)
+				}
+				return nil, fmt.Errorf("row %d: %w", i+1, err)
+			}
+			line = bytes.TrimRight(line, " \t\r\n\v\f")
+			sp := bytes.IndexByte(line, ' ')
+			if sp <= 0 {
+				return nil, fmt.Errorf("row %d: %q: want a word then %d numbers (is this really the text format?)", i+1, truncate(line), dim)
+			}
+			w := string(line[:sp])
+			rest := line[sp+1:]
+			got := 0
+			for len(rest) > 0 {
+				j := bytes.IndexByte(rest, ' ')
+				var tok []byte
+				if j < 0 {
+					tok, rest = rest, nil
+				} else {
+					tok, rest = rest[:j], rest[j+1:]
+				}
+				got++
+				if got > dim {
+					continue
+				}
+				f, err := strconv.ParseFloat(string(tok), 32)
+				if err != nil {
+					return nil, fmt.Errorf("row %d (word %q): value %d %q is not a number", i+1, w, got, truncate(tok))
+				}
+				data = append(data, float32(f))
+			}
+			if got != dim {
+				return nil, fmt.Errorf("row %d (word %q): %d values, want %d (the header's dimension)", i+1, w, got, dim)
+			}
+			if err := add(w, i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Vectors{Words: words, Dim: dim, Data: data, index: index}, nil
+}
+
+// detect peeks at the first row: a text row's vector bytes are all digits,
+// signs, points, exponents and spaces.
+func detect(br *bufio.Reader, dim int) Format {
+	peek, _ := br.Peek(64 + 4*dim)
+	sp := bytes.IndexByte(peek, ' ')
+	if sp < 0 {
+		return FormatText
+	}
+	rest := peek[sp+1:]
+	if len(rest) > 4*dim {
+		rest = rest[:4*dim]
+	}
+	for _, c := range rest {
+		switch {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E', c == ' ', c == '\n', c == '\r',
+			c == 'n', c == 'a', c == 'i', c == 'f', c == 'N', c == 'I':
+		default:
+			return FormatBinary
+		}
+	}
+	return FormatText
+}
+
+// readBinaryWord reads bytes up to a space, skipping newlines (left by the
+// C tool after each vector).
+func readBinaryWord(br *bufio.Reader) (string, error) {
+	var w []byte
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			if err == io.EOF {
+				if len(w) == 0 {
+					return "", errors.New("truncated: file ends before the word")
+				}
+				return "", fmt.Errorf("truncated: file ends inside word %q", truncate(w))
+			}
+			return "", err
+		}
+		if c == ' ' {
+			if len(w) == 0 {
+				return "", errors.New("empty word")
+			}
+			return string(w), nil
+		}
+		if c == '\n' && len(w) == 0 {
+			continue
+		}
+		w = append(w, c)
+		if len(w) > maxWordBytes {
+			return "", fmt.Errorf("word longer than %d bytes: not the binary format, or corrupt", maxWordBytes)
+		}
+	}
+}
+
+// readLine returns the next line without its newline; io.EOF only when no
+// bytes remain.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			if len(line) > 1<<28 {
+				return nil, errors.New("line longer than 256 MiB")
+			}
+			continue
+		}
+		if err == io.EOF {
+			if len(line) == 0 {
+				return nil, io.EOF
+			}
+			return line, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return line[:len(line)-1], nil
+	}
+}
+
+func truncate(b []byte) string {
+	if len(b) > 60 {
+		return string(b[:60]) + "…"
+	}
+	return string(b)
+}
+
+// Write writes v to w in the text or binary format. Binary rows end with a
+// newline as the C tool writes them (gensim reads both); text values are
+// the shortest decimal that reads back to the same float32.
+func (v *Vectors) Write(w io.Writer, format Format) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	fmt.Fprintf(bw, "%d %d\n", len(v.Words), v.Dim)
+	var num []byte
+	b4 := make([]byte, 4*v.Dim)
+	for i, word := range v.Words {
+		row := v.row(i)
+		bw.WriteString(word)
+		bw.WriteByte(' ')
+		if format == FormatBinary {
+			for j, x := range row {
+				binary.LittleEndian.PutUint32(b4[4*j:], math.Float32bits(x))
+			}
+			bw.Write(b4)
+			bw.WriteByte('\n')
+			continue
+		}
+		for j, x := range row {
+			if j > 0 {
+				bw.WriteByte(' ')
+			}
+			num = strconv.AppendFloat(num[:0], float64(x), 'g', -1, 32)
+			bw.Write(num)
+		}
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+// Save writes v to path atomically (temporary file, fsync, rename).
+// FormatAuto means binary.
+func (v *Vectors) Save(path string, format Format) error {
+	if format == FormatAuto {
+		format = FormatBinary
+	}
+	if err := atomicfile.Write(path, func(w io.Writer) error { return v.Write(w, format) }); err != nil {
+		return fmt.Errorf("word2vec: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,571 @@
+package word2vec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures Train. The zero value of every field means the
+// default of gensim's Word2Vec (which are also the C tool's, except that the
+// C tool trains CBOW with alpha 0.05).
+type Options struct {
+	// Corpus is a text file, or a directory whose files (recursively, not
+	// hidden ones) are read in name order.
+	Corpus string
+	// SkipGram selects skip-gram; the default is CBOW (gensim's sg=0).
+	SkipGram bool
+	// Dim is the vector size (default 100).
+	Dim int
+	// Window is the maximum distance between a word and its context
+	// (default 5); each position uses a window shrunk by a random 0..Window-1.
+	Window int
+	// Negative is the number of noise words per positive example (default
+	// 5; a negative value disables negative sampling, which needs HS).
+	Negative int
+	// HS adds hierarchical softmax over a Huffman tree.
+	HS bool
+	// Sample is the subsampling threshold for frequent words (default 1e-3;
+	// a negative value disables subsampling).
+	Sample float64
+	// MinCount drops words seen fewer times (default 5).
+	MinCount int
+	// Epochs is the number of passes over the corpus (default 5).
+	Epochs int
+	// Alpha is the initial learning rate (default 0.025 for both
+	// architectures, as gensim); it falls linearly to MinAlpha (default
+	// 0.0001) over Epochs × corpus words.
+	Alpha, MinAlpha float64
+	// CBOWSum uses the sum rather than the mean of the context vectors
+	// (gensim's cbow_mean=0).
+	CBOWSum bool
+	// Threads is the number of training goroutines (default GOMAXPROCS).
+	Threads int
+	// Seed seeds the random initial vectors and every thread's generator.
+	// With Threads = 1 training is deterministic for a given Seed.
+	Seed uint64
+	// MaxSentenceLength splits longer lines (default 10000, as gensim).
+	MaxSentenceLength int
+	// Progress, if set, is called about five times a second and at the end
+	// with the corpus words processed so far and the total (words × epochs).
+	Progress func(done, total int64)
+}
+
+func (o *Options) setDefaults() error {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&o.Dim, 100)
+	def(&o.Window, 5)
+	def(&o.Negative, 5)
+	def(&o.MinCount, 5)
+	def(&o.Epochs, 5)
+	def(&o.MaxSentenceLength, 10000)
+	if o.Threads <= 0 {
+		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	if o.Sample == 0 {
+		o.Sample = 1e-3
+	}
+	if o.Sample < 0 {
+		o.Sample = 0
+	}
+	if o.Negative < 0 {
+		o.Negative = 0
+	}
+	if o.Alpha == 0 {
+		o.Alpha = 0.025
+	}
+	if o.MinAlpha == 0 {
+		o.MinAlpha = 0.0001
+	}
+	switch {
+	case o.Dim < 0 || o.Dim > 1<<16:
+		return fmt.Errorf("word2vec: dimension %d out of range 1..65536", o.Dim)
+	case o.Window < 0:
+		return fmt.Errorf("word2vec: window %d, want > 0", o.Window)
+	case o.MinCount < 0:
+		return fmt.Errorf("word2vec: min-count %d, want >= 1", o.MinCount)
+	case o.Epochs < 0:
+		return fmt.Errorf("word2vec: epochs %d, want > 0", o.Epochs)
+	case o.Negative == 0 && !o.HS:
+		return errors.New("word2vec: neither negative sampling nor hierarchical softmax: set Negative > 0 or HS")
+	case o.Alpha < 0 || o.MinAlpha < 0:
+		return errors.New("word2vec: negative learning rate")
+	case o.MaxSentenceLength < 0:
+		return errors.New("word2vec: negative maximum sentence length")
+	}
+	return nil
+}
+
+// Stats describes a finished training run.
+type Stats struct {
+	Seconds        float64 `json:"seconds"`
+	WordsPerSecond float64 `json:"words_per_second"` // corpus words × epochs / Seconds
+	Vocab          int     `json:"vocab"`
+	CorpusWords    int64   `json:"corpus_words"` // tokens in one pass, known or not
+	Epochs         int     `json:"epochs"`
+	// VocabSeconds is the time of the counting pass (included in Seconds).
+	VocabSeconds float64 `json:"vocab_seconds"`
+}
+
+// The sigmoid comes from the C tool's table: 1000 values over [-6, 6].
+const (
+	maxExp       = 6
+	expTableSize = 1000
+)
+
+var expTable = func() []float32 {
+	t := make([]float32, expTableSize+1)
+	for i := range t {
+		e := math.Exp((float64(i)/expTableSize*2 - 1) * maxExp)
+		t[i] = float32(e / (e + 1))
+	}
+	return t
+}()
+
+// model holds the matrices shared (without locks) by the training threads.
+type model struct {
+	opt     Options
+	voc     *vocabulary
+	dim     int
+	syn0    []float32 // input vectors, the result
+	syn1neg []float32 // output vectors for negative sampling
+	syn1    []float32 // inner-node vectors for hierarchical softmax
+	noise   *aliasTable
+
+	totalWords int64        // corpus words × epochs
+	done       atomic.Int64 // corpus words processed so far
+}
+
+// Train learns word vectors from opt.Corpus. It reads the corpus once to
+// count words and then once per epoch, never holding more than a few
+// megabytes of it in memory.
+func Train(ctx context.Context, opt Options) (*Vectors, *Stats, error) {
+	if err := opt.setDefaults(); err != nil {
+		return nil, nil, err
+	}
+	files, err := corpusFiles(opt.Corpus)
+	if err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	voc, err := scanVocab(ctx, files, opt.MinCount)
+	if err != nil {
+		return nil, nil, err
+	}
+	vocabSecs := time.Since(start).Seconds()
+	voc.setSampling(opt.Sample)
+	m := &model{opt: opt, voc: voc, dim: opt.Dim}
+	m.totalWords = voc.rawWords * int64(opt.Epochs)
+	n := len(voc.words)
+	m.syn0 = make([]float32, n*opt.Dim)
+	// gensim's initialisation: uniform in [-1/dim, 1/dim).
+	rng := newRand(opt.Seed)
+	for i := range m.syn0 {
+		m.syn0[i] = (float32(rng.next()>>40)/(1<<24)*2 - 1) / float32(opt.Dim)
+	}
+	if opt.Negative > 0 {
+		m.syn1neg = make([]float32, n*opt.Dim)
+		m.noise = newAliasTable(voc.counts, 0.75)
+	}
+	if opt.HS {
+		voc.buildHuffman()
+		m.syn1 = make([]float32, max(n-1, 1)*opt.Dim)
+	}
+	if err := m.run(ctx, files); err != nil {
+		return nil, nil, err
+	}
+	secs := time.Since(start).Seconds()
+	vecs := &Vectors{Words: voc.words, Dim: opt.Dim, Data: m.syn0, index: make(map[string]int, n)}
+	for i, w := range voc.words {
+		vecs.index[w] = i
+	}
+	st := &Stats{
+		Seconds:      secs,
+		Vocab:        n,
+		CorpusWords:  voc.rawWords,
+		Epochs:       opt.Epochs,
+		VocabSeconds: vocabSecs,
+	}
+	if secs > 0 {
+		st.WordsPerSecond = float64(m.totalWords) / secs
+	}
+	return vecs, st, nil
+}
+
+// job is a piece of the corpus made of whole lines.
+type job struct {
+	buf []byte
+}
+
+// run streams the corpus Epochs times to Threads workers.
+func (m *model) run(ctx context.Context, files []string) error {
+	threads := m.opt.Threads
+	jobs := make(chan *job, 2*threads)
+	free := make(chan *job, 2*threads+2)
+	for i := 0; i < cap(free); i++ {
+		free <- &job{buf: make([]byte, 0, 1<<18)}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readErr error
+	go func() {
+		defer close(jobs)
+		readErr = m.produce(ctx, files, jobs, free)
+	}()
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		wg.Add(1)
+		go func(t int) {
+			defer wg.Done()
+			w := newWorker(m, t)
+			for j := range jobs {
+				w.process(j.buf)
+				free <- j
+			}
+			w.flush()
+		}(t)
+	}
+	stop := make(chan struct{})
+	var monitor sync.WaitGroup
+	if m.opt.Progress != nil {
+		monitor.Add(1)
+		go func() {
+			defer monitor.Done()
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					m.opt.Progress(min(m.done.Load(), m.totalWords), m.totalWords)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	monitor.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.opt.Progress != nil {
+		m.opt.Progress(m.totalWords, m.totalWords)
+	}
+	return nil
+}
+
+// produce reads the files epoch after epoch in blocks ending at a newline.
+func (m *model) produce(ctx context.Context, files []string, jobs, free chan *job) error {
+	var carry []byte
+	for ep := 0; ep < m.opt.Epochs; ep++ {
+		for _, name := range files {
+			f, err := os.Open(name)
+			if err != nil {
+				return fmt.Errorf("word2vec: corpus: %w", err)
+			}
+			eof := false
+			for !eof {
+				if ctx.Err() != nil {
+					f.Close()
+					return nil
+				}
+				j := <-free
+				b := append(j.buf[:0], carry...)
+				carry = carry[:0]
+				for {
+					if len(b) == cap(b) {
+						b = append(b, 0)[:len(b)] // grow
+					}
+					k, err := f.Read(b[len(b):cap(b)])
+					b = b[:len(b)+k]
+					if err == io.EOF {
+						eof = true
+						break
+					}
+					if err != nil {
+						f.Close()
+						return fmt.Errorf("word2vec: corpus %s: %w", name, err)
+					}
+					if len(b) == cap(b) {
+						if nl := lastNewline(b); nl >= 0 {
+							carry = append(carry, b[nl+1:]...)
+							b = b[:nl+1]
+							break
+						}
+					}
+				}
+				j.buf = b
+				if len(b) == 0 {
+					free <- j
+					continue
+				}
+				jobs <- j
+			}
+			f.Close()
+			if len(carry) > 0 { // last line without a newline
+				j := <-free
+				j.buf = append(append(j.buf[:0], carry...), '\n')
+				carry = carry[:0]
+				jobs <- j
+			}
+		}
+	}
+	return nil
+}
+
+func lastNewline(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// rand is a wyrand generator: fast, 64 bits per step, good statistics.
+type rand struct{ s uint64 }
+
+func newRand(seed uint64) rand { return rand{s: seed*0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D} }
+
+func (r *rand) next() uint64 {
+	r.s += 0xa0761d6478bd642f
+	hi, lo := bits.Mul64(r.s, r.s^0xe7037ed1a0b428db)
+	return hi ^ lo
+}
+
+// worker owns one thread's buffers.
+type worker struct {
+	m      *model
+	rng    rand
+	sen    []int32 // the current sentence, after dropping unknown and subsampled words
+	raw    int     // raw tokens in the current sentence
+	local  int64   // raw words not yet added to m.done
+	neu1   []float32
+	neu1e  []float32
+	alpha  float32
+	window int
+}
+
+func newWorker(m *model, t int) *worker {
+	return &worker{
+		m:      m,
+		rng:    newRand(m.opt.Seed ^ uint64(t+1)*0xD1B54A32D192ED03),
+		sen:    make([]int32, 0, m.opt.MaxSentenceLength),
+		neu1:   make([]float32, m.dim),
+		neu1e:  make([]float32, m.dim),
+		window: m.opt.Window,
+	}
+}
+
+// process trains on every line of buf.
+func (w *worker) process(buf []byte) {
+	index := w.m.voc.index
+	sampleInt := w.m.voc.sampleInt
+	maxLen := w.m.opt.MaxSentenceLength
+	i := 0
+	for i < len(buf) {
+		c := buf[i]
+		if c == '\n' {
+			w.endSentence()
+			i++
+			continue
+		}
+		if isSpace[c] {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(buf) && !isSpace[buf[j]] {
+			j++
+		}
+		w.raw++
+		if id, ok := index[string(buf[i:j])]; ok {
+			if sampleInt[id] >= uint64(uint32(w.rng.next())) {
+				w.sen = append(w.sen, id)
+			}
+		}
+		if w.raw >= maxLen {
+			w.endSentence()
+		}
+		i = j
+	}
+	w.endSentence()
+}
+
+// endSentence trains on the collected sentence and updates progress and the
+// learning rate.
+func (w *worker) endSentence() {
+	if w.raw == 0 {
+		return
+	}
+	m := w.m
+	done := m.done.Load() + w.local
+	progress := float64(done) / float64(m.totalWords)
+	if progress > 1 {
+		progress = 1
+	}
+	w.alpha = float32(m.opt.Alpha - (m.opt.Alpha-m.opt.MinAlpha)*progress)
+	if len(w.sen) > 1 {
+		if m.opt.SkipGram {
+			w.trainSG(w.sen)
+		} else {
+			w.trainCBOW(w.sen)
+		}
+	}
+	w.local += int64(w.raw)
+	w.raw = 0
+	w.sen = w.sen[:0]
+	if w.local >= 10000 {
+		m.done.Add(w.local)
+		w.local = 0
+	}
+}
+
+func (w *worker) flush() {
+	w.m.done.Add(w.local)
+	w.local = 0
+}
+
+// sigmoidGrad returns (label - σ(f))·alpha with the C tool's clamping
+// outside [-6, 6].
+func sigmoidGrad(f, label, alpha float32) float32 {
+	switch {
+	case f >= maxExp:
+		return (label - 1) * alpha
+	case f <= -maxExp:
+		return label * alpha
+	}
+	return (label - expTable[int((f+maxExp)*(expTableSize/maxExp/2))]) * alpha
+}
+
+// trainSG is skip-gram: every context word's input vector predicts the
+// centre word (as both reference implementations do).
+func (w *worker) trainSG(sen []int32) {
+	m := w.m
+	d := m.dim
+	syn0 := m.syn0
+	neu1e := w.neu1e[:d]
+	alpha := w.alpha
+	neg := m.opt.Negative
+	for i, word := range sen {
+		b := int(uint32(w.rng.next()) % uint32(w.window))
+		lo := max(0, i-w.window+b)
+		hi := min(len(sen), i+w.window+1-b)
+		for j := lo; j < hi; j++ {
+			if j == i {
+				continue
+			}
+			ctx := int(sen[j])
+			l1 := syn0[ctx*d : ctx*d+d]
+			clear(neu1e)
+			if m.opt.HS {
+				w.hs(word, l1, neu1e, alpha)
+			}
+			if neg > 0 {
+				w.negSampling(word, l1, neu1e, alpha)
+			}
+			add(l1, neu1e)
+		}
+	}
+}
+
+// negSampling does one positive and Negative noise updates of the output
+// vectors against the input l1, accumulating the input's gradient in neu1e.
+func (w *worker) negSampling(word int32, l1, neu1e []float32, alpha float32) {
+	m := w.m
+	d := m.dim
+	syn1 := m.syn1neg
+	l2 := syn1[int(word)*d : int(word)*d+d]
+	g := sigmoidGrad(dot(l1, l2), 1, alpha)
+	axpy2(g, l1, l2, neu1e)
+	for k := 0; k < m.opt.Negative; k++ {
+		t := m.noise.sample(w.rng.next())
+		if t == word {
+			continue
+		}
+		l2 := syn1[int(t)*d : int(t)*d+d]
+		g := sigmoidGrad(dot(l1, l2), 0, alpha)
+		axpy2(g, l1, l2, neu1e)
+	}
+}
+
+// hs walks the word's Huffman path (the C tool skips nodes whose score is
+// outside [-6, 6]).
+func (w *worker) hs(word int32, l1, neu1e []float32, alpha float32) {
+	m := w.m
+	d := m.dim
+	code := m.voc.codes[word]
+	point := m.voc.points[word]
+	for k, p := range point {
+		l2 := m.syn1[int(p)*d : int(p)*d+d]
+		f := dot(l1, l2)
+		if f <= -maxExp || f >= maxExp {
+			continue
+		}
+		s := expTable[int((f+maxExp)*(expTableSize/maxExp/2))]
+		g := (1 - float32(code[k]) - s) * alpha
+		axpy2(g, l1, l2, neu1e)
+	}
+}
+
+// trainCBOW is CBOW: the mean (or sum) of the context's input vectors
+// predicts the centre word; every context vector gets the whole gradient.
+func (w *worker) trainCBOW(sen []int32) {
+	m := w.m
+	d := m.dim
+	syn0 := m.syn0
+	neu1 := w.neu1[:d]
+	neu1e := w.neu1e[:d]
+	alpha := w.alpha
+	for i, word := range sen {
+		b := int(uint32(w.rng.next()) % uint32(w.window))
+		lo := max(0, i-w.window+b)
+		hi := min(len(sen), i+w.window+1-b)
+		clear(neu1)
+		cw := 0
+		for j := lo; j < hi; j++ {
+			if j == i {
+				continue
+			}
+			c := int(sen[j])
+			add(neu1, syn0[c*d:c*d+d])
+			cw++
+		}
+		if cw == 0 {
+			continue
+		}
+		if !m.opt.CBOWSum {
+			scale(neu1, 1/float32(cw))
+		}
+		clear(neu1e)
+		if m.opt.HS {
+			w.hs(word, neu1, neu1e, alpha)
+		}
+		if m.opt.Negative > 0 {
+			w.negSampling(word, neu1, neu1e, alpha)
+		}
+		for j := lo; j < hi; j++ {
+			if j == i {
+				continue
+			}
+			c := int(sen[j])
+			add(syn0[c*d:c*d+d], neu1e)
+		}
+	}
+}
