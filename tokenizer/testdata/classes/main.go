@@ -1,3 +1,5 @@
+// Command classes prints the GPT-2 pre-tokenizer class of every code point
+// (0 other, 1 letter, 2 number, 3 space, x surrogate) as Go sees it; see compare.sh.
 package main
 
 import (
