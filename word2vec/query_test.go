@@ -151,11 +151,11 @@ func TestUnknownWords(t *testing.T) {
 	v, _ := loadGolden(t)
 	_, err := v.MostSimilar([]string{"king", "qqq"}, []string{"zzz"}, QueryOptions{})
 	var uw *UnknownWordsError
-	if !errors.As(err, &uw) || len(uw.Words) != 1 || uw.Words[0] != "qqq" || !strings.Contains(err.Error(), `"qqq"`) {
-		t.Fatalf("error %v, want one naming qqq", err)
+	if !errors.As(err, &uw) || len(uw.Words) != 2 || uw.Words[0] != "qqq" || uw.Words[1] != "zzz" || !strings.Contains(err.Error(), `"qqq", "zzz"`) {
+		t.Fatalf("error %v, want one naming qqq and zzz", err)
 	}
 	for name, fn := range map[string]func() error{
-		"analogy":      func() error { _, err := v.Analogy("aaa1", "king", "bbb2", false, QueryOptions{}); return err },
+		"analogy":      func() error { _, err := v.Analogy("aaa1", "king", "bbb2", true, QueryOptions{}); return err },
 		"cosmul":       func() error { _, err := v.MostSimilarCosmul([]string{"aaa1"}, nil, QueryOptions{}); return err },
 		"similarity":   func() error { _, err := v.Similarity("king", "aaa1"); return err },
 		"doesnt_match": func() error { _, err := v.DoesntMatch([]string{"king", "aaa1", "bbb2"}); return err },
