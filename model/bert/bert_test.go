@@ -393,3 +393,52 @@ func BenchmarkMiniLMForward(b *testing.B) {
 	}
 	b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "sentences/s")
 }
+
+// FuzzForward feeds arbitrary ids, type ids and masks to the tiny model:
+// invalid input must be an error, never a panic, and valid input must give
+// finite outputs.
+func FuzzForward(f *testing.F) {
+	m, err := Load(filepath.Join("testdata", "tiny"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{2, 7, 9, 3}, []byte{0, 0, 1, 1}, []byte{1, 1, 1, 0}, uint8(2))
+	f.Add([]byte{255}, []byte{}, []byte{}, uint8(1))
+	f.Add([]byte{2, 3, 4, 5, 6, 7}, []byte{0, 0, 0, 0, 0, 9}, []byte{0, 0, 0, 0, 0, 0}, uint8(3))
+	f.Fuzz(func(t *testing.T, ids, types, mask []byte, split uint8) {
+		if len(ids) > 64 {
+			ids = ids[:64]
+		}
+		in := Input{}
+		s := int(split)%4 + 1
+		for lo := 0; lo < len(ids); lo += s {
+			hi := min(lo+s, len(ids))
+			var seq, tt, mk []int
+			for i := lo; i < hi; i++ {
+				seq = append(seq, int(ids[i])-8)
+				if i < len(types) {
+					tt = append(tt, int(types[i]))
+				} else {
+					tt = append(tt, 0)
+				}
+				if i < len(mask) {
+					mk = append(mk, int(mask[i]&1))
+				} else {
+					mk = append(mk, 1)
+				}
+			}
+			in.IDs = append(in.IDs, seq)
+			in.TypeIDs = append(in.TypeIDs, tt)
+			in.Mask = append(in.Mask, mk)
+		}
+		out, err := m.Forward(in)
+		if err != nil {
+			return
+		}
+		for _, v := range out.LastHidden {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("non-finite output for %+v", in)
+			}
+		}
+	})
+}
