@@ -1,0 +1,252 @@
+package word2vec
+
+import (
+	"context"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// topicCorpus writes sentences whose words come from one of four topics
+// (10 words each), so words of a topic share contexts.
+func topicCorpus(t testing.TB, dir string, sentences int) string {
+	t.Helper()
+	r := mrand.New(mrand.NewPCG(1, 2))
+	var b strings.Builder
+	for s := 0; s < sentences; s++ {
+		topic := r.IntN(4)
+		n := 5 + r.IntN(20)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "t%dw%d", topic, r.IntN(10))
+		}
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(dir, "corpus.txt")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// topicSeparation returns mean within-topic minus mean across-topic cosine.
+func topicSeparation(v *Vectors) float64 {
+	var in, out float64
+	var nin, nout int
+	for i, a := range v.Words {
+		for j, b := range v.Words {
+			if i >= j {
+				continue
+			}
+			s, _ := v.Similarity(a, b)
+			if a[:2] == b[:2] {
+				in += s
+				nin++
+			} else {
+				out += s
+				nout++
+			}
+		}
+	}
+	return in/float64(nin) - out/float64(nout)
+}
+
+func TestTrainLearnsTopics(t *testing.T) {
+	corpus := topicCorpus(t, t.TempDir(), 3000)
+	for _, c := range []struct {
+		name string
+		opt  Options
+	}{
+		{"sg-ns", Options{SkipGram: true}},
+		{"cbow-ns", Options{}},
+		{"sg-hs", Options{SkipGram: true, HS: true, Negative: -1}},
+		{"cbow-hs+ns", Options{HS: true}},
+		{"cbow-sum", Options{CBOWSum: true, Alpha: 0.01}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.opt
+			o.Corpus, o.Dim, o.MinCount, o.Threads, o.Sample = corpus, 16, 1, 2, -1
+			v, st, err := Train(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Len() != 40 || st.Vocab != 40 || st.CorpusWords == 0 {
+				t.Fatalf("vocab %d, stats %+v", v.Len(), st)
+			}
+			if sep := topicSeparation(v); sep < 0.3 {
+				t.Errorf("within-topic minus across-topic cosine = %.3f, want > 0.3", sep)
+			}
+			for _, x := range v.Data {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					t.Fatal("non-finite vector value")
+				}
+			}
+		})
+	}
+}
+
+func TestTrainDeterministic(t *testing.T) {
+	corpus := topicCorpus(t, t.TempDir(), 500)
+	train := func(seed uint64) *Vectors {
+		v, _, err := Train(context.Background(), Options{Corpus: corpus, SkipGram: true, Dim: 8, MinCount: 1, Threads: 1, Seed: seed, Epochs: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b, c := train(3), train(3), train(4)
+	same := func(x, y *Vectors) bool {
+		for i := range x.Data {
+			if x.Data[i] != y.Data[i] {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(a, b) {
+		t.Error("two runs with one thread and the same seed differ")
+	}
+	if same(a, c) {
+		t.Error("different seeds gave identical vectors")
+	}
+}
+
+func TestTrainDirectoryAndLongLines(t *testing.T) {
+	dir := t.TempDir()
+	// One file without a final newline, one long line that must be split
+	// into sentences of MaxSentenceLength tokens, one hidden file ignored.
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x y z x y z\nx y"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte(strings.Repeat("x y z ", 3000)), 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("hidden hidden hidden"), 0o644)
+	v, st, err := Train(context.Background(), Options{Corpus: dir, MinCount: 1, Dim: 4, Epochs: 1, MaxSentenceLength: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CorpusWords != 8+9000 || v.Len() != 3 {
+		t.Fatalf("corpus words %d vocab %v, want 9008 words and x y z", st.CorpusWords, v.Words)
+	}
+}
+
+func TestVocabularyOrderAndSampling(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.txt")
+	os.WriteFile(p, []byte("b a c a\nd c a b e\n"), 0o644)
+	voc, err := scanVocab(context.Background(), []string{p}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a:3, then b and c with 2 each in first-seen order; d, e dropped.
+	if got := strings.Join(voc.words, " "); got != "a b c" || voc.rawWords != 9 || voc.retained != 7 {
+		t.Fatalf("vocab %q raw %d retained %d", got, voc.rawWords, voc.retained)
+	}
+	voc.setSampling(0.1)
+	// gensim: threshold 0.1·7 = 0.7; p(a) = (sqrt(3/0.7)+1)·0.7/3.
+	pa := (math.Sqrt(3/0.7) + 1) * 0.7 / 3
+	if got := float64(voc.sampleInt[0]) / (1<<32 - 1); math.Abs(got-pa) > 1e-9 {
+		t.Fatalf("keep probability of a = %v, want %v", got, pa)
+	}
+	voc.setSampling(0)
+	if voc.sampleInt[0] != 1<<32 {
+		t.Fatal("no subsampling must keep every word")
+	}
+}
+
+func TestAliasTable(t *testing.T) {
+	counts := []int64{1000, 300, 50, 7, 1}
+	tab := newAliasTable(counts, 0.75)
+	r := newRand(9)
+	hist := make([]float64, len(counts))
+	const n = 400000
+	for i := 0; i < n; i++ {
+		hist[tab.sample(r.next())]++
+	}
+	var z float64
+	for _, c := range counts {
+		z += math.Pow(float64(c), 0.75)
+	}
+	for i, c := range counts {
+		want := math.Pow(float64(c), 0.75) / z
+		if got := hist[i] / n; math.Abs(got-want) > 0.005 {
+			t.Errorf("word %d drawn %.4f of the time, want %.4f", i, got, want)
+		}
+	}
+}
+
+func TestHuffman(t *testing.T) {
+	v := &vocabulary{counts: []int64{50, 20, 20, 5, 3, 1}}
+	v.buildHuffman()
+	seen := map[string]bool{}
+	for w, c := range v.codes {
+		code := fmt.Sprint(c)
+		if seen[code] {
+			t.Fatalf("duplicate code %v", c)
+		}
+		seen[code] = true
+		if len(c) != len(v.points[w]) || v.points[w][0] != int32(len(v.counts)-2) {
+			t.Fatalf("word %d: code %v points %v (root must be node %d)", w, c, v.points[w], len(v.counts)-2)
+		}
+		if w > 0 && len(c) < len(v.codes[0]) {
+			t.Fatalf("rarer word %d has a shorter code than the most frequent", w)
+		}
+	}
+	// Prefix-free: no code is a prefix of another.
+	for a := range v.codes {
+		for b := range v.codes {
+			if a != b && len(v.codes[a]) < len(v.codes[b]) && fmt.Sprint(v.codes[b][:len(v.codes[a])]) == fmt.Sprint(v.codes[a]) {
+				t.Fatalf("code %v is a prefix of %v", v.codes[a], v.codes[b])
+			}
+		}
+	}
+}
+
+func TestTrainErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, []byte("\n  \n"), 0o644)
+	rare := filepath.Join(dir, "rare.txt")
+	os.WriteFile(rare, []byte("a b c\nd e\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "nothing"), 0o755)
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Corpus: empty}, "empty.txt is empty"},
+		{Options{Corpus: rare}, "no word in corpus"},
+		{Options{Corpus: filepath.Join(dir, "missing.txt")}, "missing.txt"},
+		{Options{Corpus: filepath.Join(dir, "nothing")}, "has no files"},
+		{Options{Corpus: ""}, "no corpus"},
+		{Options{Corpus: rare, Negative: -1}, "neither negative sampling nor hierarchical softmax"},
+	} {
+		_, _, err := Train(context.Background(), c.opt)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.opt, err, c.want)
+		}
+	}
+}
+
+func TestTrainCancel(t *testing.T) {
+	corpus := topicCorpus(t, t.TempDir(), 2000)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := Train(ctx, Options{Corpus: corpus, MinCount: 1, Epochs: 50}); err == nil {
+		t.Fatal("cancelled training returned no error")
+	}
+}
+
+func TestProgressReported(t *testing.T) {
+	corpus := topicCorpus(t, t.TempDir(), 200)
+	var last, total int64
+	_, st, err := Train(context.Background(), Options{Corpus: corpus, MinCount: 1, Dim: 4, Progress: func(d, t int64) { last, total = d, t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != st.CorpusWords*5 || last != total {
+		t.Fatalf("progress ended at %d of %d, want %d", last, total, st.CorpusWords*5)
+	}
+}
