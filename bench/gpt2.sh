@@ -51,11 +51,21 @@ torch_decode=0 torch_prefill=0
 for th in 1 2; do
 	out=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$th $PY "$ROOT/model/gpt2/testdata/reference.py" bench "$TMP/gpt2-small" \
 		--prompt-len 16 --new-tokens 128 --prefill 512 --threads $th --reps "$REPS")
-	echo "pytorch $th thread(s): $out" >&2
+	echo "pytorch $th thread(s): $(echo "$out" | cut -c1-100)..." >&2
+	echo "$out" >"$TMP/torch$th.json"
 	torch_decode=$($PY -c "import json; print(max($torch_decode, json.loads('$out')['decode_tok_s']))")
 	torch_prefill=$($PY -c "import json; print(max($torch_prefill, json.loads('$out')['prefill_tok_s']))")
 done
 
+# Same weights, same greedy path: the generated ids should agree (a long
+# common prefix; float32 rounding may flip a near-tie late in a random model).
+$PY - "$TMP/dec.json" "$TMP/torch1.json" <<'PYEOF'
+import json, sys
+a = json.load(open(sys.argv[1]))["ids"]
+b = json.load(open(sys.argv[2]))["greedy_ids"]
+n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+print("greedy ids: loupe and PyTorch agree on the first %d of %d tokens" % (n, len(a)))
+PYEOF
 $PY - "$best_decode" "$best_prefill" "$best_rss" "$torch_decode" "$torch_prefill" "$WEIGHT_BYTES" <<'PYEOF'
 import sys
 ld, lp, rss, td, tp, wb = map(float, sys.argv[1:])

@@ -340,21 +340,25 @@ def bench_cmd(args):
     V = cfg["vocab_size"]
     prompt = torch.tensor([[(i * 7919) % V for i in range(plen)]])
     best_dec, best_pre = 0.0, 0.0
+    ids = []
     with torch.inference_mode():
         for _ in range(reps):
-            logits, past = m.forward(prompt)
+            logits, past = m.forward(prompt, last_only=True)
             nxt = logits[:, -1].argmax(-1, keepdim=True)
+            ids = [nxt.item()]
             t0 = time.perf_counter()
             for _ in range(ntok):
                 logits, past = m.forward(nxt, past=past)
                 nxt = logits[:, -1].argmax(-1, keepdim=True)
+                ids.append(nxt.item())
             best_dec = max(best_dec, ntok / (time.perf_counter() - t0))
         long = torch.tensor([[(i * 7919) % V for i in range(npre)]])
         for _ in range(reps):
             t0 = time.perf_counter()
             logits, _ = m.forward(long, last_only=True)
             best_pre = max(best_pre, npre / (time.perf_counter() - t0))
-    print(json.dumps({"threads": torch.get_num_threads(), "decode_tok_s": best_dec, "prefill_tok_s": best_pre}))
+    print(json.dumps({"threads": torch.get_num_threads(), "decode_tok_s": best_dec, "prefill_tok_s": best_pre,
+                      "greedy_ids": ids[:ntok]}))
 
 
 if __name__ == "__main__":
