@@ -1,0 +1,40 @@
+package generate_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/model/gpt2"
+)
+
+// Greedy decoding of five tokens with a tiny random GPT-2 (no tokenizer:
+// the result is ids).
+func ExampleGenerate() {
+	m, err := gpt2.Load("../model/gpt2/testdata/tiny")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	res, err := generate.Generate(context.Background(), m, []int{1, 2, 3},
+		generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 5}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.IDs, res.Finish, res.Stats.PrefillTokens, res.Stats.DecodeTokens)
+	// Output: [40 40 40 40 40] length 3 4
+}
+
+// The processors a Sampling builds, in transformers' order.
+func ExampleSampling_Processors() {
+	s := generate.Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, RepetitionPenalty: 1.2}
+	for _, p := range s.Processors() {
+		fmt.Printf("%T\n", p)
+	}
+	// Output:
+	// *generate.RepetitionPenalty
+	// *generate.Temperature
+	// *generate.TopK
+	// *generate.TopP
+}
