@@ -76,7 +76,7 @@ type State struct {
 	segs   []segment // the current pass
 	lastOf []int     // sequences whose last row is in this pass, in lg row order
 	layer  int       // layer the attention workers work on
-	phase  int       // 1: scores and softmax, 2: probabilities times values
+	phase  int       // what attendHeads computes: phaseProbs, phaseValues or both
 	attnFn func(lo, hi int)
 	act    Activation
 }
@@ -387,9 +387,14 @@ func (s *State) attention(l int, hook Hook) {
 		off += nh * n * (g.pos0 + n)
 	}
 	s.layer = l
-	s.phase = 1
+	if hook == nil {
+		s.phase = phaseBoth
+		kernels.Parallel(nh, 1, s.attnFn)
+		return
+	}
+	s.phase = phaseProbs
 	kernels.Parallel(nh, 1, s.attnFn)
-	if hook != nil {
+	{
 		for i := range s.segs {
 			g := &s.segs[i]
 			n := len(g.toks)
@@ -398,14 +403,21 @@ func (s *State) attention(l int, hook Hook) {
 			s.callHook(hook, "attn_probs", l, g, s.act.shape[:3], s.probs[g.poff:g.poff+nh*n*ctx])
 		}
 	}
-	s.phase = 2
+	s.phase = phaseValues
 	kernels.Parallel(nh, 1, s.attnFn)
 }
 
+// Phases of attendHeads.
+const (
+	phaseProbs  = 1 << iota // scores and softmax
+	phaseValues             // probabilities times values
+	phaseBoth   = phaseProbs | phaseValues
+)
+
 // attendHeads is causal self-attention for heads [lo, hi) of every
-// segment of the pass: phase 1 computes the scaled scores q·k and their
-// softmax into s.probs, phase 2 the probability-weighted sum of the values
-// into s.att. Short segments (decoding) use dot products; longer ones
+// segment of the pass: phaseProbs computes the scaled scores q·k and their
+// softmax into s.probs, phaseValues the probability-weighted sum of the
+// values into s.att. Short segments (decoding) use dot products; longer ones
 // (prefill) use matrix multiplies over blocks of query rows, each block
 // multiplying only the keys it can see. It runs on the kernels worker pool,
 // one range of heads per thread.
@@ -423,20 +435,19 @@ func (s *State) attendHeads(lo, hi int) {
 			if !g.small {
 				for i0 := 0; i0 < n; i0 += attnBlock {
 					i1 := min(i0+attnBlock, n)
-					if s.phase == 1 {
+					if s.phase&phaseProbs != 0 {
 						kernels.Sgemm(false, true, i1-i0, g.pos0+i1, hs, scale,
 							s.qkv[(g.row+i0)*3*C+h*hs:], 3*C, k[h*hs:], C, 0, p[i0*ctx:], ctx)
-					} else {
+						for i := i0; i < i1; i++ {
+							row := p[i*ctx : (i+1)*ctx]
+							seen := g.pos0 + i + 1
+							kernels.Softmax(row[:seen])
+							clear(row[seen:])
+						}
+					}
+					if s.phase&phaseValues != 0 {
 						kernels.Sgemm(false, false, i1-i0, hs, g.pos0+i1, 1,
 							p[i0*ctx:], ctx, v[h*hs:], C, 0, s.att[(g.row+i0)*C+h*hs:], C)
-					}
-				}
-				if s.phase == 1 {
-					for i := 0; i < n; i++ {
-						row := p[i*ctx : (i+1)*ctx]
-						seen := g.pos0 + i + 1
-						kernels.Softmax(row[:seen])
-						clear(row[seen:])
 					}
 				}
 				continue
@@ -445,19 +456,20 @@ func (s *State) attendHeads(lo, hi int) {
 				r := g.row + i
 				row := p[i*ctx : (i+1)*ctx]
 				seen := g.pos0 + i + 1
-				if s.phase == 1 {
+				if s.phase&phaseProbs != 0 {
 					q := s.qkv[r*3*C+h*hs : r*3*C+(h+1)*hs]
 					for j := 0; j < seen; j++ {
 						row[j] = kernels.Dot(q, k[j*C+h*hs:j*C+(h+1)*hs]) * scale
 					}
 					kernels.Softmax(row[:seen])
 					clear(row[seen:])
-					continue
 				}
-				o := s.att[r*C+h*hs : r*C+(h+1)*hs]
-				clear(o)
-				for j := 0; j < seen; j++ {
-					kernels.Axpy(row[j], v[j*C+h*hs:j*C+(h+1)*hs], o)
+				if s.phase&phaseValues != 0 {
+					o := s.att[r*C+h*hs : r*C+(h+1)*hs]
+					clear(o)
+					for j := 0; j < seen; j++ {
+						kernels.Axpy(row[j], v[j*C+h*hs:j*C+(h+1)*hs], o)
+					}
 				}
 			}
 		}
