@@ -1,0 +1,134 @@
+package recommend
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+	"github.com/loupe-ml/loupe/word2vec"
+)
+
+// Model is a set of item vectors, most frequent item first.
+type Model struct {
+	*word2vec.Vectors
+}
+
+// Load reads a model saved by Save (any word2vec file).
+func Load(path string) (*Model, error) {
+	v, err := word2vec.Load(path, word2vec.FormatAuto, 0)
+	if err != nil {
+		return nil, fmt.Errorf("recommend: %w", err)
+	}
+	return &Model{Vectors: v}, nil
+}
+
+// Save writes the model in the word2vec binary format, atomically.
+func (m *Model) Save(path string) error { return m.Vectors.Save(path, word2vec.FormatBinary) }
+
+// Similar returns the n items most similar to item by cosine.
+func (m *Model) Similar(item string, n int) ([]word2vec.Neighbor, error) {
+	ns, err := m.MostSimilar([]string{item}, nil, word2vec.QueryOptions{TopN: n})
+	if err != nil {
+		return nil, fmt.Errorf("recommend: %w", err)
+	}
+	return ns, nil
+}
+
+// ProfileOptions controls ForUser.
+type ProfileOptions struct {
+	// N is the number of recommendations (default 10).
+	N int
+	// HalfLife is the number of items after which an item's weight in
+	// the profile halves: the most recent item weighs 1, the one before
+	// 2^(-1/HalfLife), and so on. 0 weighs all items equally.
+	HalfLife float64
+	// IgnoreUnknown skips recent items missing from the model instead of
+	// failing.
+	IgnoreUnknown bool
+}
+
+// ForUser ranks the items the user has not seen by cosine similarity to a
+// time-decayed profile: the weighted mean of the unit vectors of recent
+// (oldest first).
+func (m *Model) ForUser(recent []string, opt ProfileOptions) ([]word2vec.Neighbor, error) {
+	if opt.N <= 0 {
+		opt.N = 10
+	}
+	if len(recent) == 0 {
+		return nil, errors.New("recommend: no recent items")
+	}
+	d := m.Dim
+	profile := make([]float32, d)
+	seen := map[int]bool{}
+	var missing []string
+	unit := make([]float32, d)
+	for k, it := range recent {
+		row, ok := m.Index(it)
+		if !ok {
+			missing = append(missing, it)
+			continue
+		}
+		seen[row] = true
+		w := 1.0
+		if opt.HalfLife > 0 {
+			w = math.Pow(0.5, float64(len(recent)-1-k)/opt.HalfLife)
+		}
+		copy(unit, m.Data[row*d:(row+1)*d])
+		if n := kernels.Dot(unit, unit); n > 0 {
+			kernels.Axpy(float32(w/math.Sqrt(float64(n))), unit, profile)
+		}
+	}
+	if len(missing) > 0 && (!opt.IgnoreUnknown || len(seen) == 0) {
+		return nil, fmt.Errorf("recommend: %w", &word2vec.UnknownWordsError{Words: missing})
+	}
+	return m.rank(profile, seen, opt.N), nil
+}
+
+// rank returns the n rows most similar to q (by cosine), skipping exclude.
+func (m *Model) rank(q []float32, exclude map[int]bool, n int) []word2vec.Neighbor {
+	d := m.Dim
+	qn := float32(math.Sqrt(float64(kernels.Dot(q, q))))
+	type cand struct {
+		row int
+		s   float32
+	}
+	all := make([]cand, 0, m.Len())
+	for i := 0; i < m.Len(); i++ {
+		if exclude[i] {
+			continue
+		}
+		r := m.Data[i*d : (i+1)*d]
+		rn := float32(math.Sqrt(float64(kernels.Dot(r, r))))
+		s := float32(0)
+		if rn > 0 && qn > 0 {
+			s = kernels.Dot(q, r) / (rn * qn)
+		}
+		all = append(all, cand{i, s})
+	}
+	sort.SliceStable(all, func(a, b int) bool { return all[a].s > all[b].s })
+	if len(all) > n {
+		all = all[:n]
+	}
+	out := make([]word2vec.Neighbor, len(all))
+	for i, c := range all {
+		out[i] = word2vec.Neighbor{Word: m.Words[c.row], Score: float64(c.s)}
+	}
+	return out
+}
+
+// Popular returns the n most frequent items (the model's first rows) not
+// in exclude: the most-popular baseline.
+func (m *Model) Popular(n int, exclude map[string]bool) []string {
+	var out []string
+	for _, w := range m.Words {
+		if len(out) == n {
+			break
+		}
+		if !exclude[w] {
+			out = append(out, w)
+		}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loupe-ml/loupe/word2vec"
+)
+
+func synthSplit(t *testing.T) (train, test [][]string, syn *Synthetic) {
+	t.Helper()
+	syn, err := Synthesize(SynthOptions{Items: 500, Groups: 20, Sessions: 6000, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := len(syn.Sessions) * 4 / 5
+	return syn.Sessions[:cut], syn.Sessions[cut:], syn
+}
+
+func TestRecommendBeatsPopularity(t *testing.T) {
+	train, test, syn := synthSplit(t)
+	markets := map[string]string{}
+	for it, m := range syn.Market {
+		markets[it] = string(rune('A' + m))
+	}
+	for _, c := range []struct {
+		name string
+		opt  Options
+	}{
+		{"item2vec", Options{}},
+		{"window3", Options{Window: 3}},
+		{"global+markets", Options{GlobalContext: true, Markets: markets}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.opt
+			o.Dim, o.Epochs, o.Threads, o.Seed = 16, 5, 2, 1
+			m, st, err := TrainSessions(context.Background(), train, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Items != 500 || st.Pairs == 0 {
+				t.Fatalf("stats %+v", st)
+			}
+			res, err := m.Evaluate(test, EvalOptions{K: 10, HalfLife: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: hit@10 %.3f MRR %.3f; popular hit@10 %.3f MRR %.3f over %d", c.name, res.Embedding.HitRate, res.Embedding.MRR, res.Popular.HitRate, res.Popular.MRR, res.Questions)
+			if res.Questions != len(test) {
+				t.Errorf("%d questions, want %d", res.Questions, len(test))
+			}
+			if res.Embedding.HitRate < 2*res.Popular.HitRate || res.Embedding.HitRate < 0.15 {
+				t.Errorf("hit-rate@10 %.3f, popularity baseline %.3f: want at least twice the baseline and 0.15", res.Embedding.HitRate, res.Popular.HitRate)
+			}
+			// Neighbours of an item are mostly from its group.
+			same := 0
+			for _, it := range []string{"i0", "i1", "i2", "i3", "i4"} {
+				ns, err := m.Similar(it, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range ns {
+					if syn.Group[n.Word] == syn.Group[it] {
+						same++
+					}
+				}
+			}
+			if same < 35 {
+				t.Errorf("%d of 50 neighbours share the item's group, want >= 35", same)
+			}
+		})
+	}
+}
+
+func TestForUser(t *testing.T) {
+	train, _, syn := synthSplit(t)
+	m, _, err := TrainSessions(context.Background(), train, Options{Dim: 16, Epochs: 5, Threads: 1, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Old items from group 1, recent ones from group 2: with a short
+	// half-life the recommendations follow the recent group.
+	recent := []string{"i1", "i21", "i41", "i2", "i22", "i42"}
+	recs, err := m.ForUser(recent, ProfileOptions{N: 10, HalfLife: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2 := 0
+	for _, r := range recs {
+		for _, s := range recent {
+			if r.Word == s {
+				t.Fatalf("recommended an already seen item %s", s)
+			}
+		}
+		if syn.Group[r.Word] == 2 {
+			g2++
+		}
+	}
+	if g2 < 7 {
+		t.Errorf("%d of 10 recommendations from the recent group, want >= 7: %v", g2, recs)
+	}
+	_, err = m.ForUser([]string{"i1", "nope"}, ProfileOptions{})
+	var uw *word2vec.UnknownWordsError
+	if !errors.As(err, &uw) || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("error %v, want unknown item nope", err)
+	}
+	if _, err := m.ForUser([]string{"i1", "nope"}, ProfileOptions{IgnoreUnknown: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Save, load, same answers.
+	p := filepath.Join(t.TempDir(), "m.bin")
+	if err := m.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := m.Similar("i5", 5)
+	b, _ := m2.Similar("i5", 5)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("after reload %v, before %v", b, a)
+		}
+	}
+}
+
+func TestDeterministicOneThread(t *testing.T) {
+	train, _, _ := synthSplit(t)
+	a, _, _ := TrainSessions(context.Background(), train[:500], Options{Dim: 8, Epochs: 2, Threads: 1, Seed: 5, GlobalContext: true})
+	b, _, _ := TrainSessions(context.Background(), train[:500], Options{Dim: 8, Epochs: 2, Threads: 1, Seed: 5, GlobalContext: true})
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			t.Fatal("same seed, one thread: different vectors")
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, []byte("\n\n"), 0o644)
+	single := filepath.Join(dir, "single.txt")
+	os.WriteFile(single, []byte("a\nb\n"), 0o644)
+	badMarkets := filepath.Join(dir, "markets.tsv")
+	os.WriteFile(badMarkets, []byte("a x\na y\n"), 0o644)
+	for _, c := range []struct {
+		err  func() error
+		want string
+	}{
+		{func() error { _, _, err := Train(context.Background(), Options{Sessions: empty}); return err }, "has no sessions"},
+		{func() error { _, _, err := Train(context.Background(), Options{Sessions: single}); return err }, "no session has two known items"},
+		{func() error { _, _, err := Train(context.Background(), Options{Sessions: filepath.Join(dir, "none")}); return err }, "none"},
+		{func() error { _, err := ReadMarkets(badMarkets); return err }, `item "a" in two markets`},
+		{func() error { _, err := Synthesize(SynthOptions{Noise: 2}); return err }, "noise"},
+	} {
+		if err := c.err(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package recommend
+
+import (
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+)
+
+// SynthOptions describes a synthetic catalogue and its sessions.
+type SynthOptions struct {
+	Items    int     // catalogue size [1000]
+	Groups   int     // latent groups; item i belongs to group i mod Groups [25]
+	Markets  int     // markets; group g is in market g mod Markets [5]
+	Sessions int     // sessions to draw [20000]
+	MinLen   int     // shortest session [3]
+	MaxLen   int     // longest session [12]
+	Noise    float64 // probability that an item comes from anywhere [0.1]
+	Seed     uint64
+}
+
+// Synthetic is a generated data set with its ground truth.
+type Synthetic struct {
+	Sessions [][]string
+	// Group and Market of every item id.
+	Group, Market map[string]int
+}
+
+// Synthesize draws sessions with a known structure: each session picks a
+// group, then items of that group (popular ones more often: Zipf-like
+// weights within the group, and groups themselves Zipf-like), except that
+// with probability Noise an item is drawn from the whole catalogue. Item ids
+// are "i0", "i1", ….
+func Synthesize(opt SynthOptions) (*Synthetic, error) {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&opt.Items, 1000)
+	def(&opt.Groups, 25)
+	def(&opt.Markets, 5)
+	def(&opt.Sessions, 20000)
+	def(&opt.MinLen, 3)
+	def(&opt.MaxLen, 12)
+	if opt.Noise < 0 || opt.Noise > 1 {
+		return nil, fmt.Errorf("recommend: noise %v outside [0, 1]", opt.Noise)
+	}
+	if opt.Groups > opt.Items || opt.MaxLen < opt.MinLen {
+		return nil, fmt.Errorf("recommend: want groups <= items and min length <= max length")
+	}
+	r := mrand.New(mrand.NewPCG(opt.Seed, 0x5eed))
+	members := make([][]int, opt.Groups)
+	s := &Synthetic{Group: map[string]int{}, Market: map[string]int{}}
+	for i := 0; i < opt.Items; i++ {
+		g := i % opt.Groups
+		members[g] = append(members[g], i)
+		id := fmt.Sprintf("i%d", i)
+		s.Group[id] = g
+		s.Market[id] = g % opt.Markets
+	}
+	zipf := func(n int) []float64 { // cumulative 1/(k+1) weights
+		c := make([]float64, n)
+		sum := 0.0
+		for k := range c {
+			sum += 1 / math.Sqrt(float64(k+1))
+			c[k] = sum
+		}
+		for k := range c {
+			c[k] /= sum
+		}
+		return c
+	}
+	pick := func(cum []float64) int {
+		x := r.Float64()
+		lo, hi := 0, len(cum)-1
+		for lo < hi {
+			m := (lo + hi) / 2
+			if cum[m] < x {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
+	groupCum := zipf(opt.Groups)
+	memberCum := make([][]float64, opt.Groups)
+	for g := range members {
+		memberCum[g] = zipf(len(members[g]))
+	}
+	for n := 0; n < opt.Sessions; n++ {
+		g := pick(groupCum)
+		l := opt.MinLen + r.IntN(opt.MaxLen-opt.MinLen+1)
+		sess := make([]string, l)
+		for k := range sess {
+			item := members[g][pick(memberCum[g])]
+			if r.Float64() < opt.Noise {
+				item = r.IntN(opt.Items)
+			}
+			sess[k] = fmt.Sprintf("i%d", item)
+		}
+		s.Sessions = append(s.Sessions, sess)
+	}
+	return s, nil
+}
