@@ -310,6 +310,9 @@ func (t *WordPiece) EncodeAllowSpecial(text string, maxLen int) Encoding {
 
 func (t *WordPiece) tokenIDs(text string, ids []int) []int {
 	s := t.norm.normalize(text)
+	if ids == nil {
+		ids = make([]int, 0, len(s)/4+4) // English runs at about 4.5 bytes a token
+	}
 	bertSplit(s, func(word string) { ids = t.wordPiece(word, ids) })
 	return ids
 }
@@ -329,8 +332,7 @@ func bertSplit(s string, fn func(string)) {
 		}
 		var space, punct bool
 		if c < utf8.RuneSelf {
-			space = c == ' ' || (c >= '\t' && c <= '\r')
-			punct = isBertPunct(r)
+			space, punct = bertASCII[c]&1 != 0, bertASCII[c]&2 != 0
 		} else {
 			space = unicode.IsSpace(r)
 			punct = !space && isBertPunct(r)
@@ -352,6 +354,18 @@ func bertSplit(s string, fn func(string)) {
 		fn(s[start:])
 	}
 }
+
+// bertASCII classes ASCII bytes for bertSplit: 1 whitespace, 2 punctuation.
+var bertASCII = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		if c == ' ' || (c >= '\t' && c <= '\r') {
+			t[c] = 1
+		} else if isBertPunct(rune(c)) {
+			t[c] = 2
+		}
+	}
+	return t
+}()
 
 // wordPiece appends the ids of word's greedy longest-match split.
 func (t *WordPiece) wordPiece(word string, ids []int) []int {
