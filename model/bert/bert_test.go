@@ -442,3 +442,65 @@ func FuzzForward(f *testing.F) {
 		}
 	})
 }
+
+func TestAttentionPathsAgree(t *testing.T) {
+	dir := filepath.Join("testdata", "tiny")
+	g, _, _ := readGolden(t, dir)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	in := Input{IDs: g.IDs, TypeIDs: g.TypeIDs}
+	fast, err := m.Forward(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float32(nil), fast.LastHidden...)
+	perKeyAttention = true
+	defer func() { perKeyAttention = false }()
+	slow, err := m.Forward(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(slow.LastHidden, want, nil, 1); d > 1e-5 {
+		t.Errorf("per-key and matrix attention differ by %g", d)
+	}
+}
+
+// TestExplicitMasks checks masks with holes, left padding and a fully
+// masked sequence (uniform attention over all T keys, as HF's finfo.min
+// mask gives) against the reference.
+func TestExplicitMasks(t *testing.T) {
+	dir := filepath.Join("testdata", "tiny")
+	b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		golden
+		Masks [][]int `json:"masks"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	want := readF32(t, filepath.Join(dir, "masked.f32"))
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	in := Input{IDs: g.IDs, TypeIDs: g.TypeIDs, Mask: make([][]int, len(g.IDs))}
+	for b := range g.IDs {
+		in.Mask[b] = g.Masks[b][:len(g.IDs[b])]
+	}
+	out, err := m.Forward(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := maxDiff(out.LastHidden, want, nil, 1)
+	t.Logf("explicit masks: last_hidden_state max abs diff %.3g", d)
+	if d > tol {
+		t.Errorf("explicit masks: max abs diff %g", d)
+	}
+}

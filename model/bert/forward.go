@@ -77,12 +77,19 @@ func activate(act string, x []float32) {
 	}
 }
 
+// perKeyAttention forces the per-key attention path (tests compare the two).
+var perKeyAttention = false
+
 // attention computes ctx = softmax(Q Kᵀ/√hs + mask) V for every sequence and
 // head, reading q, k and v from the fused qkv buffer ([N, 3H]: q columns
 // 0..H, k columns H..2H, v columns 2H..3H; head h uses columns h*hs..).
 // Keys with mask 0 get probability exactly 0, as Hugging Face's finfo.min
 // additive mask gives after exp underflow; a row whose every key is masked
 // attends uniformly to all T keys, as it does in Hugging Face.
+//
+// When the attended keys of a sequence are a prefix (right padding, the
+// usual case) the scores and the weighted sum are two matrix products per
+// head over those keys; other masks take a per-key path.
 func (m *Model) attention(B, T int) {
 	cfg, bf := m.Config, &m.buf
 	H, nh, hs := cfg.HiddenSize, cfg.NumAttentionHeads, cfg.HeadSize()
@@ -90,36 +97,60 @@ func (m *Model) attention(B, T int) {
 	ld := 3 * H
 	qkv, ctx, mask := bf.qkv, bf.ctx, bf.mask
 	kernels.Parallel(B*nh, 1, func(lo, hi int) {
-		p := make([]float32, T)
+		scores := make([]float32, T*T)
 		keys := make([]int, 0, T)
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/nh, bh%nh
 			// The attended keys; all T when none is.
 			keys = keys[:0]
+			prefix := true
 			for j, v := range mask[b*T : (b+1)*T] {
 				if v != 0 {
+					prefix = prefix && len(keys) == j
 					keys = append(keys, j)
 				}
 			}
-			if len(keys) == 0 {
+			// No attended key: HF's scores all become finfo.min, so the
+			// softmax is uniform over all T keys.
+			uniform := len(keys) == 0
+			if uniform {
 				for j := 0; j < T; j++ {
 					keys = append(keys, j)
 				}
 			}
 			n := len(keys)
-			base := b * T * ld
-			for i := 0; i < T; i++ {
-				q := qkv[base+i*ld+h*hs : base+i*ld+h*hs+hs]
-				for jj, j := range keys {
-					k := qkv[base+j*ld+H+h*hs : base+j*ld+H+h*hs+hs]
-					p[jj] = kernels.Dot(q, k) * scale
+			q := qkv[b*T*ld+h*hs:]
+			k := qkv[b*T*ld+H+h*hs:]
+			v := qkv[b*T*ld+2*H+h*hs:]
+			out := ctx[b*T*H+h*hs:]
+			if prefix && !perKeyAttention {
+				s := scores[:T*n]
+				if uniform {
+					clear(s)
+				} else {
+					kernels.Sgemm(false, true, T, n, hs, scale, q, ld, k, ld, 0, s, n)
 				}
-				kernels.Softmax(p[:n])
-				out := ctx[(b*T+i)*H+h*hs : (b*T+i)*H+h*hs+hs]
-				clear(out)
+				for i := 0; i < T; i++ {
+					kernels.Softmax(s[i*n : (i+1)*n])
+				}
+				kernels.Sgemm(false, false, T, hs, n, 1, s, n, v, ld, 0, out, H)
+				continue
+			}
+			p := scores[:n]
+			for i := 0; i < T; i++ {
+				qi := q[i*ld : i*ld+hs]
 				for jj, j := range keys {
-					v := qkv[base+j*ld+2*H+h*hs : base+j*ld+2*H+h*hs+hs]
-					kernels.Axpy(p[jj], v, out)
+					if uniform {
+						p[jj] = 0
+						continue
+					}
+					p[jj] = kernels.Dot(qi, k[j*ld:j*ld+hs]) * scale
+				}
+				kernels.Softmax(p)
+				oi := out[i*H : i*H+hs]
+				clear(oi)
+				for jj, j := range keys {
+					kernels.Axpy(p[jj], v[j*ld:j*ld+hs], oi)
 				}
 			}
 		}

@@ -235,7 +235,7 @@ def write_json(path, v):
 # ---------------------------------------------------------------- cases
 
 
-def model_case(dirname, cfg, prefix, pooler, old_ln, store, f16, seqs, type_seqs):
+def model_case(dirname, cfg, prefix, pooler, old_ln, store, f16, seqs, type_seqs, masks=None):
     os.makedirs(dirname, exist_ok=True)
     w = make_weights(cfg, prefix, pooler, old_ln)
     if store:
@@ -251,6 +251,12 @@ def model_case(dirname, cfg, prefix, pooler, old_ln, store, f16, seqs, type_seqs
     if pooled is not None:
         save_f32(os.path.join(dirname, "pooled.f32"), pooled)
         gold["pooled_shape"] = list(pooled.shape)
+    if masks is not None:  # explicit attention masks with holes and left padding
+        for b, mk in enumerate(masks):
+            mask[b, :len(mk)] = torch.tensor(mk)
+        masked, _ = bert_forward(cfg, w, prefix, ids, types, mask)
+        save_f32(os.path.join(dirname, "masked.f32"), masked)
+        gold["masks"] = masks
     write_json(os.path.join(dirname, "golden.json"), gold)
     print("%s: hidden %s pooled %s" % (dirname, list(hidden.shape), None if pooled is None else list(pooled.shape)))
 
@@ -364,7 +370,8 @@ def main():
     seqs = [[2, 7, 9, 11, 13, 3], [2, 40, 3], [2, 5, 6, 3, 17, 18, 19, 20, 3], [2, 49, 3, 1]]
     types = [[0] * 6, [0] * 3, [0] * 4 + [1] * 5, [0, 0, 0, 1]]
     model_case(os.path.join(HERE, "tiny"), bert_config(50, 16, 2, 4, 32, 40), "bert.", True, True, True,
-               ["bert.embeddings.position_embeddings.weight"], seqs, types)
+               ["bert.embeddings.position_embeddings.weight"], seqs, types,
+               [[1, 0, 1, 1, 0, 1], [1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0]])
     mseqs = [[101, 2023, 2003, 1037, 6251, 1012, 102],
              [101] + [1000 + 37 * i for i in range(18)] + [102],
              [101, 7592, 102],
