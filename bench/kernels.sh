@@ -13,10 +13,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 go test -c -o "$tmp/kernels.test" ./internal/kernels
-"$tmp/kernels.test" -test.run '^$' -test.bench '^BenchmarkReadBandwidth$' -test.benchtime 3x -test.count 2 >>"$tmp/go.txt"
 shapes='^Benchmark(Sgemm|Gemv)$/^(768x768x768|512x768x3072|512x3072x768|512x768x768_transB|4x768x2304|8x768x2304|1x768x2304|1x768x3072|1x3072x768|1x768x50257_transB)$'
 for r in $(seq "$rounds"); do
 	echo "round $r/$rounds" >&2
+	"$tmp/kernels.test" -test.run '^$' -test.bench '^BenchmarkReadBandwidth$' -test.benchtime 3x >>"$tmp/go.txt"
 	"$tmp/kernels.test" -test.run '^$' -test.bench "$shapes" -test.benchtime 20x >>"$tmp/go.txt"
 	# OpenBLAS picks its AVX-512 kernels only with OPENBLAS_CORETYPE unset.
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/kernels_numpy.py 20 >>"$tmp/np.txt"

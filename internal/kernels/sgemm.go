@@ -11,7 +11,8 @@ import "sync"
 // kc×16 floats of B (16 KiB) fit Zen's 32 KiB L1d with room for the A
 // panel; mc×kc floats of A (144 KiB) leave room in a 512 KiB-1 MiB L2 for a
 // second hardware thread doing the same.
-const (
+// They are variables only so that the tuning benchmark can vary them.
+var (
 	kcBlock = 256
 	mcBlock = 144 // a multiple of every mr (4, 6)
 	ncBlock = 4096
