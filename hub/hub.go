@@ -251,7 +251,7 @@ func (c *Client) ModelDir(ctx context.Context, ref string, required, optional []
 			return "", kindf(ErrNotFound, "hub: directory %s has no %s", ref, strings.Join(missing, ", "))
 		}
 		return ref, nil
-	} else if err == nil || looksLikePath(ref) {
+	} else if looksLikePath(ref) {
 		return "", kindf(ErrNotFound, "hub: %s is not a directory (want a model directory or a hub id like ORG/NAME)", ref)
 	}
 	repo, rev, err := ParseRef(ref)

@@ -360,6 +360,16 @@ func TestLocalDirectory(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "model.safetensors") {
 		t.Errorf("missing file in a local dir: %v", err)
 	}
+	// A file named like a hub id does not hide the hub id.
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	if err := os.WriteFile(filepath.Join(dir, "gpt2"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModelDir(context.Background(), "gpt2", []string{"config.json"}, nil); err != nil {
+		t.Errorf("a file named gpt2 in the working directory: %v", err)
+	}
 	for _, ref := range []string{"./no/such/dir", "/no/such/dir", filepath.Join(dir, "config.json")} {
 		if _, err := c.ModelDir(context.Background(), ref, nil, nil); err == nil || !strings.Contains(err.Error(), ref) {
 			t.Errorf("%s: %v", ref, err)

@@ -100,7 +100,7 @@ func MatMul(a, b *Tensor, transA, transB bool) (*Tensor, error) {
 
 // MatMulInto computes dst = alpha·op(a)·op(b) + beta·dst with the shapes of
 // MatMul; dst must already have the output shape. With beta 0, dst is not
-// read. It does not allocate.
+// read. dst must not overlap a or b. It does not allocate.
 func MatMulInto(dst, a, b *Tensor, transA, transB bool, alpha, beta float32) error {
 	d, err := matMulDims(a, b, transA, transB)
 	if err != nil {

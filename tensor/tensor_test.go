@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -100,6 +101,41 @@ func TestMatMul(t *testing.T) {
 			t.Fatalf("MatMul(%v, %v) shape %v, want %v", c.a, c.b, got.Shape(), c.out)
 		}
 		close32(t, "MatMul", got.Data(), naiveMatMul(a, b, c.ta, c.tb, c.out), 1e-5)
+	}
+}
+
+// TestMatMulSweep compares MatMul with the naive product over sizes that are
+// not multiples of any vector width, every transpose combination and the
+// three operand layouts.
+func TestMatMulSweep(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	sizes := []int{1, 3, 7, 17, 63, 65}
+	for trial := range 120 {
+		m, n, k := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
+		ta, tb := r.IntN(2) == 1, r.IntN(2) == 1
+		layout := trial % 3 // 0: 2-D x 2-D, 1: 3-D x 2-D, 2: 3-D x 3-D
+		batch := 1 + r.IntN(3)
+		ash, bsh := []int{m, k}, []int{k, n}
+		if ta {
+			ash = []int{k, m}
+		}
+		if tb {
+			bsh = []int{n, k}
+		}
+		out := []int{m, n}
+		if layout >= 1 {
+			ash = append([]int{batch}, ash...)
+			out = []int{batch, m, n}
+		}
+		if layout == 2 {
+			bsh = append([]int{batch}, bsh...)
+		}
+		a, b := randT(r, ash...), randT(r, bsh...)
+		got, err := MatMul(a, b, ta, tb)
+		if err != nil {
+			t.Fatalf("MatMul(%v%s, %v%s): %v", ash, opT(ta), bsh, opT(tb), err)
+		}
+		close32(t, fmt.Sprintf("MatMul(%v%s, %v%s)", ash, opT(ta), bsh, opT(tb)), got.Data(), naiveMatMul(a, b, ta, tb, out), 1e-4)
 	}
 }
 
