@@ -361,9 +361,7 @@ func TestLocalDirectory(t *testing.T) {
 		t.Errorf("missing file in a local dir: %v", err)
 	}
 	// A file named like a hub id does not hide the hub id.
-	wd, _ := os.Getwd()
-	os.Chdir(dir)
-	defer os.Chdir(wd)
+	t.Chdir(dir)
 	if err := os.WriteFile(filepath.Join(dir, "gpt2"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
