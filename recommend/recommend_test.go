@@ -154,7 +154,10 @@ func TestErrors(t *testing.T) {
 	}{
 		{func() error { _, _, err := Train(context.Background(), Options{Sessions: empty}); return err }, "has no sessions"},
 		{func() error { _, _, err := Train(context.Background(), Options{Sessions: single}); return err }, "no session has two known items"},
-		{func() error { _, _, err := Train(context.Background(), Options{Sessions: filepath.Join(dir, "none")}); return err }, "none"},
+		{func() error {
+			_, _, err := Train(context.Background(), Options{Sessions: filepath.Join(dir, "none")})
+			return err
+		}, "none"},
 		{func() error { _, err := ReadMarkets(badMarkets); return err }, `item "a" in two markets`},
 		{func() error { _, err := Synthesize(SynthOptions{Noise: 2}); return err }, "noise"},
 	} {
