@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/model/bert"
@@ -123,6 +124,9 @@ func LoadWith(ctx context.Context, ref string, opts Options) (*Model, error) {
 		}
 	}
 	if dir, err = client.ModelDir(ctx, ref, required, optional); err != nil {
+		if pc := join(pipe.poolingPath, "config.json"); !plain && errors.Is(err, hub.ErrNotFound) && strings.Contains(err.Error(), pc) {
+			return nil, fmt.Errorf("embed: %s: modules.json lists a Pooling module but its config %s is missing (the pooling config defines the sentence embedding): %w", ref, pc, err)
+		}
 		return nil, fmt.Errorf("embed: %w", err)
 	}
 	m.dir = dir
