@@ -37,6 +37,12 @@ func TestDownloadCommand(t *testing.T) {
 	t.Setenv("HF_HUB_OFFLINE", "")
 	t.Setenv("HF_TOKEN", "")
 
+	defer func() {
+		rootCmd.SetOut(nil)
+		rootCmd.SetArgs(nil)
+		outputFormat = "text"
+		downloadFlags.files, downloadFlags.revision, downloadFlags.model = nil, "", ""
+	}()
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		rootCmd.SetOut(&out)
