@@ -119,3 +119,32 @@ func BenchmarkReadBandwidth(b *testing.B) {
 	}
 	b.ReportMetric(4*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
 }
+
+func BenchmarkRowKernels(b *testing.B) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	x := randMatrix(rng, 64, 768)
+	dst := make([]float32, len(x))
+	g := randMatrix(rng, 1, 768)
+	logits := randMatrix(rng, 1, 50257)
+	idx := make([]int, 0, 50)
+	for _, bm := range []struct {
+		name  string
+		elems int
+		fn    func()
+	}{
+		{"SoftmaxRows_64x768_causal", len(x), func() { copy(dst, x); SoftmaxRows(dst, 64, 768, true, 0) }},
+		{"Softmax_50257", len(logits), func() { copy(dst, logits[:len(dst)]); Softmax(dst) }},
+		{"LayerNorm_64x768", len(x), func() { LayerNorm(dst, x, g, g, 64, 768, 1e-5) }},
+		{"GeluTanh_64x768", len(x), func() { GeluTanh(dst, x) }},
+		{"GeluErf_64x768", len(x), func() { GeluErf(dst, x) }},
+		{"Argmax_50257", len(logits), func() { Argmax(logits) }},
+		{"TopK50_50257", len(logits), func() { idx = TopK(logits, 50, idx) }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				bm.fn()
+			}
+			b.ReportMetric(float64(bm.elems)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+		})
+	}
+}
