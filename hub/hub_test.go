@@ -481,3 +481,53 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentDownloads fetches the same model from several goroutines at
+// once: every caller gets the right bytes and the blob is downloaded once.
+func TestConcurrentDownloads(t *testing.T) {
+	h, c := setup(t)
+	const n = 6
+	errs := make(chan error, n)
+	dirs := make(chan string, n)
+	for range n {
+		go func() {
+			d, err := c.ModelDir(context.Background(), "openai-community/gpt2", []string{"config.json", "model.safetensors"}, []string{"tokenizer.json"})
+			errs <- err
+			dirs <- d
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		d := <-dirs
+		if got, _ := os.ReadFile(filepath.Join(d, "model.safetensors")); !bytes.Equal(got, weights) {
+			t.Fatal("a concurrent caller got different bytes")
+		}
+	}
+	gets := 0
+	for _, r := range h.requests() {
+		if strings.HasPrefix(r, "GET /cdn/") {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("the LFS blob was downloaded %d times, want 1", gets)
+	}
+}
+
+// TestStaleIncomplete restarts a download whose partial file is longer than
+// the file (left by something else).
+func TestStaleIncomplete(t *testing.T) {
+	_, c := setup(t)
+	blobs := filepath.Join(c.RepoFolder("openai-community/gpt2"), "blobs")
+	os.MkdirAll(blobs, 0o755)
+	os.WriteFile(filepath.Join(blobs, sha256hex(weights)+".incomplete"), make([]byte, len(weights)+10), 0o644)
+	dir, err := c.ModelDir(context.Background(), "openai-community/gpt2", []string{"model.safetensors"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(got, weights) {
+		t.Error("content differs after restarting a stale partial download")
+	}
+}
