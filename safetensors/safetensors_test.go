@@ -534,3 +534,36 @@ func BenchmarkFloat32F16(b *testing.B) {
 		f.Float32("w")
 	}
 }
+
+// TestBFloat16Rounding checks round-to-nearest-even on random float32s:
+// the result is one of the two bfloat16 neighbours, the nearer one, and the
+// even one on a tie.
+func TestBFloat16Rounding(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200000 {
+		b := r.Uint32()
+		f := math.Float32frombits(b)
+		if math.IsNaN(float64(f)) {
+			continue
+		}
+		got := Float32ToBFloat16(f)
+		lo := uint16(b >> 16) // truncation: toward zero in magnitude
+		hi := lo + 1
+		dl := math.Abs(float64(f) - float64(BFloat16ToFloat32(lo)))
+		hv := float64(BFloat16ToFloat32(hi))
+		if math.IsInf(hv, 0) { // rounding past the largest finite value: 2^128
+			hv = math.Copysign(math.Ldexp(1, 128), hv)
+		}
+		dh := math.Abs(float64(f) - hv)
+		want := lo
+		if b&0xffff != 0 && (dh < dl || (dh == dl && lo&1 == 1)) {
+			want = hi
+		}
+		if lo&0x7f80 == 0x7f80 { // lo is inf: stays inf
+			want = lo
+		}
+		if got != want {
+			t.Fatalf("Float32ToBFloat16(%g = %#08x) = %#04x, want %#04x", f, b, got, want)
+		}
+	}
+}
