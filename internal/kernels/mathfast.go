@@ -151,6 +151,16 @@ func geluTanhL(lvl int, dst, x []float32) {
 	geluTanhGeneric(dst, x)
 }
 
+func geluErfL(lvl int, dst, x []float32) {
+	if lvl >= levelAVX2 {
+		geluErfAVX2(dst, x)
+		n8 := len(dst) &^ 7
+		geluErfGeneric(dst[n8:], x[n8:len(dst)])
+		return
+	}
+	geluErfGeneric(dst, x)
+}
+
 func argmaxGeneric(x []float32) int {
 	best := 0
 	for i, v := range x {

@@ -54,6 +54,6 @@ func (j *rowJob) do(lo, hi int) {
 	case rowGeluTanh:
 		geluTanhL(j.lvl, j.dst[lo:hi], j.x[lo:hi])
 	case rowGeluErf:
-		geluErfGeneric(j.dst[lo:hi], j.x[lo:hi])
+		geluErfL(j.lvl, j.dst[lo:hi], j.x[lo:hi])
 	}
 }

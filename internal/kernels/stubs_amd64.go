@@ -88,3 +88,9 @@ func expSumAVX2(dst, x []float32, shift float32) float64
 //
 //go:noescape
 func geluTanhAVX2(dst, x []float32)
+
+// geluErfAVX2 sets dst[i] = 0.5x(1+erf(x/sqrt 2)) with x = x[i], for
+// i < len(dst)&^7. len(x) >= len(dst).
+//
+//go:noescape
+func geluErfAVX2(dst, x []float32)

@@ -41,3 +41,8 @@ func geluTanhAVX2(dst, x []float32) {
 	n := len(dst) &^ 7
 	geluTanhGeneric(dst[:n], x[:n])
 }
+
+func geluErfAVX2(dst, x []float32) {
+	n := len(dst) &^ 7
+	geluErfGeneric(dst[:n], x[:n])
+}
