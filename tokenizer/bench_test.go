@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -44,7 +45,8 @@ func benchEncode(b *testing.B, tok *BPE, text string) {
 //     as it is for English after the first few kilobytes);
 //   - english-nocache: the same with the word cache off (every word merged);
 //   - gpl3: /usr/share/common-licenses/GPL-3 (35 kB of legal English), if present;
-//   - code, multilingual: the code and non-Latin strings of the golden corpus.
+//   - code, multilingual: the code and non-Latin strings of the golden corpus;
+//   - longword: 100 kB of random letters, a single pre-token (the worst case).
 func BenchmarkBPEEncode(b *testing.B) {
 	tok := gpt2(b)
 	b.Run("english", func(b *testing.B) { benchEncode(b, tok, benchText(b, "testdata/english.txt", 1<<20)) })
@@ -56,6 +58,15 @@ func BenchmarkBPEEncode(b *testing.B) {
 	b.Run("gpl3", func(b *testing.B) { benchEncode(b, tok, benchText(b, "/usr/share/common-licenses/GPL-3", 1)) })
 	b.Run("code", func(b *testing.B) {
 		benchEncode(b, tok, corpusText(b, func(s string) bool { return strings.ContainsAny(s, "{}();=") }))
+	})
+	b.Run("longword", func(b *testing.B) {
+		// 100 kB of random lowercase letters: one pre-token, merged by mergeLong.
+		r := rand.New(rand.NewPCG(1, 1))
+		w := make([]byte, 100_000)
+		for i := range w {
+			w[i] = byte('a' + r.IntN(26))
+		}
+		benchEncode(b, tok, string(w))
 	})
 	b.Run("multilingual", func(b *testing.B) {
 		benchEncode(b, tok, corpusText(b, func(s string) bool { return !isPlainASCII(s) }))

@@ -313,17 +313,23 @@ func (t *BPE) encodeWord(w string, ids []int) []int {
 	}
 	var symBuf, rankBuf [cacheMaxWord]int32
 	var mergedBuf [cacheMaxWord]bool
-	var syms, ranks []int32
-	var merged []bool
+	var syms []int32
 	if len(w) <= cacheMaxWord {
-		syms, ranks, merged = symBuf[:len(w)], rankBuf[:len(w)], mergedBuf[:len(w)]
+		syms = symBuf[:len(w)]
 	} else {
-		syms, ranks, merged = make([]int32, len(w)), make([]int32, len(w)), make([]bool, len(w))
+		syms = make([]int32, len(w))
 	}
 	for i := 0; i < len(w); i++ {
 		syms[i] = t.byteID[w[i]]
 	}
-	syms = t.mergeSymbols(syms, ranks, merged)
+	switch {
+	case len(w) <= cacheMaxWord:
+		syms = t.mergeSymbols(syms, rankBuf[:len(w)], mergedBuf[:len(w)])
+	case len(w) < longWord:
+		syms = t.mergeSymbols(syms, make([]int32, len(w)), make([]bool, len(w)))
+	default:
+		syms = t.mergeLong(syms)
+	}
 	if cacheable {
 		t.cache.put(w, syms)
 	}

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -45,6 +46,15 @@ func FuzzBPERoundTrip(f *testing.F) {
 		}
 		if strings.Join(PreTokenizeGPT2(s), "") != s {
 			t.Fatalf("pre-tokens of %q do not tile it", s)
+		}
+		if len(s) > 1 && len(s) < 4096 { // s as one word: both merge loops agree with encoder.py's
+			want := tok.mergeNaive(tok.byteSyms(s))
+			if got := tok.mergeLong(tok.byteSyms(s)); !slices.Equal(got, want) {
+				t.Fatalf("mergeLong(%q) = %v, naive %v", s, got, want)
+			}
+			if got := tok.mergeFast(s); !slices.Equal(got, want) {
+				t.Fatalf("mergeSymbols(%q) = %v, naive %v", s, got, want)
+			}
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -68,8 +69,49 @@ func TestMergeSymbolsMatchesNaive(t *testing.T) {
 		}
 		words = append(words, w)
 	}
+	for range 200 { // long words for mergeLong
+		w := ""
+		for range 100 + rng.IntN(400) {
+			w += alphabet[rng.IntN(len(alphabet))]
+		}
+		words = append(words, w)
+	}
+	words = append(words, strings.Repeat("a", 1000), strings.Repeat("ab", 333), strings.Repeat("é", 99))
 	for _, w := range words {
 		want := tok.mergeNaive(tok.byteSyms(w))
+		if got := tok.mergeFast(w); !reflect.DeepEqual(got, want) {
+			t.Fatalf("mergeSymbols(%q) = %v, naive %v", w, got, want)
+		}
+		if got := tok.mergeLong(tok.byteSyms(w)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("mergeLong(%q) = %v, naive %v", w, got, want)
+		}
+	}
+}
+
+// TestMergeLongInconsistentVocab checks mergeLong against the naive loop on
+// a vocabulary whose merges are out of training order (a merge's result
+// takes part in a better-ranked merge), where a plain heap would differ.
+func TestMergeLongInconsistentVocab(t *testing.T) {
+	vocab := map[string]int{}
+	for b := 0; b < 256; b++ {
+		vocab[byteRuneUTF8[b]] = b
+	}
+	vocab["ab"], vocab["xab"], vocab["abab"], vocab["ba"] = 256, 257, 258, 259
+	// "x ab" (rank 0) uses "ab", which only exists after "a b" (rank 2).
+	tok, err := newBPE(vocab, [][2]string{{"x", "ab"}, {"ab", "ab"}, {"a", "b"}, {"b", "a"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		w := ""
+		for range 1 + rng.IntN(300) {
+			w += []string{"a", "b", "x", "ab", "ba"}[rng.IntN(5)]
+		}
+		want := tok.mergeNaive(tok.byteSyms(w))
+		if got := tok.mergeLong(tok.byteSyms(w)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("mergeLong(%q) = %v, naive %v", w, got, want)
+		}
 		if got := tok.mergeFast(w); !reflect.DeepEqual(got, want) {
 			t.Fatalf("mergeSymbols(%q) = %v, naive %v", w, got, want)
 		}
