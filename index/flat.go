@@ -9,8 +9,8 @@ import (
 // Blocking of the batched flat search: qBlock queries against bBlock base
 // vectors per matrix multiply.
 const (
-	qBlock = 32
-	bBlock = 2048
+	qBlock = 256
+	bBlock = 1024
 )
 
 // flatBatch is exact search: every ready slot is compared with every query.

@@ -1,0 +1,36 @@
+package index
+
+import (
+	"fmt"
+	"testing"
+)
+
+func BenchmarkSearchHNSW(b *testing.B) {
+	const n, d = 10000, 128
+	x := build(b, Options{Dim: d, Metric: L2}, clusteredData(n, d, 1))
+	qs := clusteredData(200, d, 2)
+	for _, ef := range []int{16, 64} {
+		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
+			b.ReportAllocs()
+			so := &SearchOptions{Ef: ef, Threads: 1}
+			for i := 0; i < b.N; i++ {
+				j := i % 200
+				if _, err := x.Search(qs[j*d:(j+1)*d], 10, so); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkFlatBatch(b *testing.B) {
+	const n, d = 20000, 128
+	x := build(b, Options{Dim: d, Metric: L2, Kind: Flat}, clusteredData(n, d, 1))
+	qs := clusteredData(256, d, 2)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := x.SearchBatch(qs, 256, 10, &SearchOptions{Threads: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
