@@ -58,14 +58,14 @@ type Client struct {
 // huggingface_hub configures itself: HF_HUB_CACHE, HF_HOME (and
 // XDG_CACHE_HOME) for the cache, HF_ENDPOINT, HF_HUB_OFFLINE, and HF_TOKEN
 // (else the token file at HF_TOKEN_PATH or $HF_HOME/token). Progress bars are
-// on.
+// on unless HF_HUB_DISABLE_PROGRESS_BARS is set.
 func NewClient() *Client {
 	return &Client{
 		CacheDir:     DefaultCacheDir(),
 		Endpoint:     endpointFromEnv(),
 		Token:        tokenFromEnv(),
 		Offline:      envTrue("HF_HUB_OFFLINE"),
-		ShowProgress: true,
+		ShowProgress: !envTrue("HF_HUB_DISABLE_PROGRESS_BARS"),
 	}
 }
 

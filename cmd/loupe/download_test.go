@@ -50,6 +50,7 @@ func TestDownloadCommand(t *testing.T) {
 		downloadFlags.files, downloadFlags.revision = nil, ""
 		outputFormat = "text"
 		err := rootCmd.Execute()
+		downloadFlags.model = ""
 		return out.String(), err
 	}
 	out, err := run("download", "--model", "acme/tiny", "--format", "json")
@@ -72,6 +73,13 @@ func TestDownloadCommand(t *testing.T) {
 	out, err = run("download", "--model", "acme/tiny")
 	if err != nil || !strings.Contains(out, res.Dir) || !strings.Contains(out, "config.json") {
 		t.Errorf("text output %q, %v", out, err)
+	}
+	if out, err := run("download", "acme/tiny", "--format", "json"); err != nil || !strings.Contains(out, `"files":["config.json"]`) {
+		t.Errorf("positional id: %q, %v", out, err)
+	}
+	downloadFlags.model = ""
+	if _, err := run("download"); err == nil || !strings.Contains(err.Error(), "no model given") {
+		t.Errorf("no model: %v", err)
 	}
 	if _, err := run("download", "--model", "acme/tiny", "--file", "model.safetensors"); err == nil || !strings.Contains(err.Error(), "has no file model.safetensors") {
 		t.Errorf("a missing --file: %v", err)
