@@ -56,7 +56,8 @@ type Client struct {
 
 // NewClient returns a Client configured from the environment as
 // huggingface_hub configures itself: HF_HUB_CACHE, HF_HOME (and
-// XDG_CACHE_HOME) for the cache, HF_ENDPOINT, HF_HUB_OFFLINE, and HF_TOKEN
+// XDG_CACHE_HOME) for the cache, HF_ENDPOINT, HF_HUB_OFFLINE (or
+// TRANSFORMERS_OFFLINE), and HF_TOKEN
 // (else the token file at HF_TOKEN_PATH or $HF_HOME/token). Progress bars are
 // on unless HF_HUB_DISABLE_PROGRESS_BARS is set.
 func NewClient() *Client {
@@ -64,7 +65,7 @@ func NewClient() *Client {
 		CacheDir:     DefaultCacheDir(),
 		Endpoint:     endpointFromEnv(),
 		Token:        tokenFromEnv(),
-		Offline:      envTrue("HF_HUB_OFFLINE"),
+		Offline:      envTrue("HF_HUB_OFFLINE") || envTrue("TRANSFORMERS_OFFLINE"),
 		ShowProgress: !envTrue("HF_HUB_DISABLE_PROGRESS_BARS"),
 	}
 }

@@ -441,9 +441,14 @@ func TestNewClientEnv(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", filepath.Join(home, "elsewhere"))
 	t.Setenv("HF_TOKEN", "hf_env")
 	t.Setenv("HF_HUB_OFFLINE", "0")
+	t.Setenv("TRANSFORMERS_OFFLINE", "")
 	c = NewClient()
 	if c.CacheDir != filepath.Join(home, "elsewhere") || c.Token != "hf_env" || c.Offline {
 		t.Errorf("NewClient() = %+v", c)
+	}
+	t.Setenv("TRANSFORMERS_OFFLINE", "1")
+	if !NewClient().Offline {
+		t.Error("TRANSFORMERS_OFFLINE=1 is not offline")
 	}
 	t.Setenv("HF_HOME", "")
 	t.Setenv("HF_HUB_CACHE", "")
