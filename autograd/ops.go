@@ -169,13 +169,14 @@ func GeluTanhForward(out, inp []float32) {
 func GeluTanhBackward(dinp, inp, dout []float32) {
 	need("GeluTanhBackward", "inp", len(inp), len(dinp))
 	need("GeluTanhBackward", "dout", len(dout), len(dinp))
+	const s = float32(sqrt2OverPi)
 	kernels.Parallel(len(dinp), 4096, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			x := float64(inp[i])
-			u := sqrt2OverPi * (x + 0.044715*x*x*x)
-			th := math.Tanh(u)
-			d := 0.5*(1+th) + 0.5*x*(1-th*th)*sqrt2OverPi*(1+3*0.044715*x*x)
-			dinp[i] += float32(d) * dout[i]
+			x := inp[i]
+			x2 := x * x
+			th := tanhf(s * x * (1 + 0.044715*x2))
+			d := 0.5*(1+th) + 0.5*x*(1-th*th)*s*(1+3*0.044715*x2)
+			dinp[i] += d * dout[i]
 		}
 	})
 }
