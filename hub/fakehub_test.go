@@ -37,6 +37,7 @@ type fakeHub struct {
 	mu          sync.Mutex
 	log         []string // "METHOD path [range]"
 	cutAfter    int      // the next GET body stops after this many bytes (0: off)
+	stallAfter  int      // the next GET body stalls after this many bytes (0: off)
 	corrupt     bool     // flip a byte of LFS bodies
 	ignoreRange bool
 }
@@ -169,9 +170,9 @@ func containsValue(m map[string]string, v string) bool {
 // body serves b, honouring "Range: bytes=N-" and the fault switches.
 func (h *fakeHub) body(w http.ResponseWriter, r *http.Request, b []byte, lfs bool) {
 	h.mu.Lock()
-	cut, corrupt, ignoreRange := h.cutAfter, h.corrupt, h.ignoreRange
+	cut, stall, corrupt, ignoreRange := h.cutAfter, h.stallAfter, h.corrupt, h.ignoreRange
 	if r.Method == http.MethodGet {
-		h.cutAfter = 0
+		h.cutAfter, h.stallAfter = 0, 0
 	}
 	h.mu.Unlock()
 	if corrupt && lfs && len(b) > 0 {
@@ -205,6 +206,12 @@ func (h *fakeHub) body(w http.ResponseWriter, r *http.Request, b []byte, lfs boo
 		w.Write(body[:cut])
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler) // drop the connection mid-body
+	}
+	if stall > 0 && stall < len(body) {
+		w.Write(body[:stall])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // until the client gives up
+		return
 	}
 	w.Write(body)
 }

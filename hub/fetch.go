@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/loupe-ml/loupe/internal/atomicfile"
@@ -227,6 +228,30 @@ func etagTimeout() time.Duration {
 	return 10 * time.Second
 }
 
+// downloadTimeout is how long a download may go without receiving data:
+// $HF_HUB_DOWNLOAD_TIMEOUT seconds, 10 by default, as in huggingface_hub.
+func downloadTimeout() time.Duration {
+	if s, err := strconv.ParseFloat(os.Getenv("HF_HUB_DOWNLOAD_TIMEOUT"), 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	return 10 * time.Second
+}
+
+// idleReader resets timer after every read that returns data.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	return n, err
+}
+
 // head asks the hub about a file. It follows relative redirects only (a
 // renamed repository); an absolute redirect is where the content lives.
 func (c *Client) head(ctx context.Context, repo, refName, rev, name string) (*meta, error) {
@@ -425,6 +450,14 @@ func (c *Client) download(ctx context.Context, repo, name string, m *meta, blob 
 // the caller's truncation). It reports restart when the server could not
 // resume and the download must start again from 0.
 func (c *Client) get(ctx context.Context, repo, name string, m *meta, f *os.File, off int64, h hash.Hash) (restart bool, err error) {
+	// A stalled transfer is abandoned after the idle timeout (and resumed by
+	// the next run); a slow but moving one is not.
+	idle := downloadTimeout()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	timer := time.AfterFunc(idle, func() { stalled.Store(true); cancel() })
+	defer timer.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.location, nil)
 	if err != nil {
 		return false, fmt.Errorf("hub: bad URL %s: %w", m.location, err)
@@ -436,6 +469,9 @@ func (c *Client) get(ctx context.Context, repo, name string, m *meta, f *os.File
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
 	}
 	resp, err := c.httpClient().Do(req)
+	if err != nil && stalled.Load() {
+		err = fmt.Errorf("no response for %v (HF_HUB_DOWNLOAD_TIMEOUT)", idle)
+	}
 	if err != nil {
 		return false, fmt.Errorf("hub: download of %s from %s failed: %v (run again to resume, or set HF_HUB_OFFLINE=1 to use only the cache)", name, repo, err)
 	}
@@ -477,7 +513,11 @@ func (c *Client) get(ctx context.Context, repo, name string, m *meta, f *os.File
 	if h != nil {
 		w = io.MultiWriter(f, h)
 	}
-	n, err := io.Copy(io.MultiWriter(w, bar.Writer()), resp.Body)
+	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
+	n, err := io.Copy(io.MultiWriter(w, bar.Writer()), body)
+	if err != nil && stalled.Load() {
+		err = fmt.Errorf("no data for %v (HF_HUB_DOWNLOAD_TIMEOUT)", idle)
+	}
 	bar.Finish()
 	if err != nil {
 		f.Sync()

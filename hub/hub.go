@@ -65,7 +65,7 @@ func NewClient() *Client {
 		CacheDir:     DefaultCacheDir(),
 		Endpoint:     endpointFromEnv(),
 		Token:        tokenFromEnv(),
-		Offline:      envTrue("HF_HUB_OFFLINE") || envTrue("TRANSFORMERS_OFFLINE"),
+		Offline:      offlineFromEnv(),
 		ShowProgress: !envTrue("HF_HUB_DISABLE_PROGRESS_BARS"),
 	}
 }
@@ -129,6 +129,15 @@ func tokenFromEnv() string {
 		return strings.TrimSpace(string(b))
 	}
 	return ""
+}
+
+// offlineFromEnv reads HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE when it is
+// unset, as huggingface_hub does.
+func offlineFromEnv() bool {
+	if os.Getenv("HF_HUB_OFFLINE") != "" {
+		return envTrue("HF_HUB_OFFLINE")
+	}
+	return envTrue("TRANSFORMERS_OFFLINE")
 }
 
 // envTrue reports whether the environment variable is set to a true value

@@ -209,6 +209,26 @@ func TestResumeInterruptedDownload(t *testing.T) {
 	}
 }
 
+func TestStalledDownload(t *testing.T) {
+	h, c := setup(t)
+	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "0.3")
+	h.stallAfter = 20000
+	_, err := c.ModelDir(context.Background(), "openai-community/gpt2", []string{"model.safetensors"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "no data for 300ms") || !strings.Contains(err.Error(), "resume") {
+		t.Fatalf("stalled download: %v", err)
+	}
+	dir, err := c.ModelDir(context.Background(), "openai-community/gpt2", []string{"model.safetensors"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(h.requests(), "GET /cdn/"+sha256hex(weights)+" bytes=20000-") {
+		t.Errorf("no resume after the stall: %v", h.requests())
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(got, weights) {
+		t.Error("content differs after a stalled and resumed download")
+	}
+}
+
 func TestResumeWhenServerIgnoresRange(t *testing.T) {
 	h, c := setup(t)
 	ctx := context.Background()
@@ -447,6 +467,10 @@ func TestNewClientEnv(t *testing.T) {
 		t.Errorf("NewClient() = %+v", c)
 	}
 	t.Setenv("TRANSFORMERS_OFFLINE", "1")
+	if NewClient().Offline {
+		t.Error("HF_HUB_OFFLINE=0 should take precedence over TRANSFORMERS_OFFLINE=1")
+	}
+	t.Setenv("HF_HUB_OFFLINE", "")
 	if !NewClient().Offline {
 		t.Error("TRANSFORMERS_OFFLINE=1 is not offline")
 	}
