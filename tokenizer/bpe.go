@@ -1,9 +1,6 @@
 package tokenizer
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -81,8 +78,8 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	var vocab map[string]int
-	if err := json.Unmarshal(vdata, &vocab); err != nil {
+	vocab, err := parseVocabJSON(vdata)
+	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: want a JSON object of token → id: %w", vocabPath, err)
 	}
 	mdata, err := os.ReadFile(mergesPath)
@@ -105,24 +102,25 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 }
 
 func parseMergesTxt(data []byte) ([][2]string, error) {
-	var merges [][2]string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		s := strings.TrimRight(sc.Text(), "\r")
+	// Tokens are substrings of one string holding the whole file.
+	text := string(data)
+	merges := make([][2]string, 0, strings.Count(text, "\n")+1)
+	for line := 1; len(text) > 0; line++ {
+		s, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		s = strings.TrimRight(s, "\r")
 		if (line == 1 && strings.HasPrefix(s, "#version")) || strings.TrimSpace(s) == "" {
 			continue
 		}
-		f := strings.Fields(s)
-		if len(f) != 2 {
-			return nil, fmt.Errorf("line %d: want two tokens separated by a space, got %q", line, truncateForError(s))
+		l, r, ok := strings.Cut(s, " ")
+		if !ok || l == "" || r == "" || strings.ContainsAny(r, " \t") || strings.ContainsAny(l, "\t") {
+			f := strings.Fields(s)
+			if len(f) != 2 {
+				return nil, fmt.Errorf("line %d: want two tokens separated by a space, got %q", line, truncateForError(s))
+			}
+			l, r = f[0], f[1]
 		}
-		merges = append(merges, [2]string{f[0], f[1]})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
+		merges = append(merges, [2]string{l, r})
 	}
 	return merges, nil
 }

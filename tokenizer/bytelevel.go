@@ -9,7 +9,9 @@ import "unicode/utf8"
 // U+0100, U+0101, … (so ' ' becomes 'Ġ' U+0120 and '\n' becomes 'Ċ' U+010A).
 var (
 	byteToRune [256]rune
-	runeToByte = map[rune]byte{}
+	// runeToByte[r] is 1 + the byte that rune r stands for (0: none); every
+	// byte-level rune is below 0x144.
+	runeToByte [0x144]uint16
 	// byteRuneUTF8[b] is the UTF-8 encoding of byteToRune[b].
 	byteRuneUTF8 [256]string
 )
@@ -26,7 +28,7 @@ func init() {
 			byteToRune[b] = rune(256 + n)
 			n++
 		}
-		runeToByte[byteToRune[b]] = byte(b)
+		runeToByte[byteToRune[b]] = uint16(b) + 1
 		byteRuneUTF8[b] = string(byteToRune[b])
 	}
 }
@@ -47,12 +49,19 @@ func bytesToToken(b []byte) string {
 func tokenToBytes(tok string) (b []byte, ok bool) {
 	b = make([]byte, 0, len(tok))
 	for i := 0; i < len(tok); {
+		if c := tok[i]; c < utf8.RuneSelf {
+			if runeToByte[c] == 0 {
+				return []byte(tok), false
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(tok[i:])
-		c, found := runeToByte[r]
-		if !found || (r == utf8.RuneError && size == 1) {
+		if r >= rune(len(runeToByte)) || runeToByte[r] == 0 {
 			return []byte(tok), false
 		}
-		b = append(b, c)
+		b = append(b, byte(runeToByte[r]-1))
 		i += size
 	}
 	return b, true

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -193,4 +194,21 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// FuzzParseVocabJSON: the vocab.json scanner agrees with encoding/json.
+func FuzzParseVocabJSON(f *testing.F) {
+	f.Add([]byte(`{"a": 1, "\u0120b": 2}`))
+	f.Add([]byte(`{"a":1,}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want map[string]int
+		werr := json.Unmarshal(data, &want)
+		got, gerr := parseVocabJSON(data)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: scanner err %v, encoding/json err %v", data, gerr, werr)
+		}
+		if werr == nil && !maps.Equal(got, want) {
+			t.Fatalf("%q: scanner %v, encoding/json %v", data, got, want)
+		}
+	})
 }

@@ -315,3 +315,25 @@ func TestBPELongWord(t *testing.T) {
 		t.Error("invalid output")
 	}
 }
+
+// TestParseVocabJSON checks the direct vocab.json scanner against
+// encoding/json on the real file and on odd inputs.
+func TestParseVocabJSON(t *testing.T) {
+	data, err := os.ReadFile("testdata/gpt2/vocab.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := [][]byte{data, []byte(`{}`), []byte(` { "a" : 1 , "b\u0120" :2}`), []byte(`{"a":1,}`), []byte(`{"a":01}`),
+		[]byte(`{"a":1.5}`), []byte(`{"a":1} x`), []byte(`{"a\"b":-3}`), []byte("{\"\xff\":1}"), []byte(`{"a":1,"a":2}`), []byte(`[]`)}
+	for _, in := range inputs {
+		var want map[string]int
+		werr := json.Unmarshal(in, &want)
+		got, gerr := parseVocabJSON(in)
+		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) && werr == nil {
+			t.Errorf("parseVocabJSON(%.40q) = %d entries, %v; encoding/json %d, %v", in, len(got), gerr, len(want), werr)
+		}
+	}
+	if _, ok := scanVocabJSON(string(data)); !ok {
+		t.Error("the GPT-2 vocab.json did not take the fast path")
+	}
+}
