@@ -13,6 +13,8 @@ import (
 	"sync"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, in bytes (the
@@ -170,15 +172,19 @@ func (f *File) Float32(name string) ([]float32, error) {
 		out := make([]float32, len(b)/2)
 		halfTableOnce.Do(buildHalfTable)
 		tab := halfTable
-		for i := range out {
-			out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-		}
+		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
+			}
+		})
 		return out, nil
 	case "BF16":
 		out := make([]float32, len(b)/2)
-		for i := range out {
-			out[i] = BFloat16ToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
-		}
+		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
+			}
+		})
 		return out, nil
 	}
 	return nil, fmt.Errorf("safetensors: %s: tensor %q has dtype %s; want F32, F16 or BF16", f.path, name, e.info.DType)
@@ -199,6 +205,9 @@ func buildHalfTable() {
 	}
 	halfTable = t
 }
+
+// convertGrain is the smallest share of a conversion given to one thread.
+const convertGrain = 1 << 16
 
 var littleEndian = func() bool {
 	x := uint16(1)
