@@ -293,6 +293,9 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, t, stride, c, nh int) {
 			for i := 0; i < t; i++ {
 				a := att[h*stride*stride+i*stride : h*stride*stride+i*stride+i+1]
 				do := dout[i*c+h*hs : i*c+h*hs+hs]
+				if allZero(do) {
+					continue // common when only some rows carry a gradient
+				}
 				// datt_ij = dout_i·v_j; dv_j += att_ij dout_i
 				var s float32
 				for j := 0; j <= i; j++ {
@@ -314,4 +317,13 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, t, stride, c, nh int) {
 			}
 		}
 	})
+}
+
+func allZero(x []float32) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -161,3 +161,38 @@ func TestParseMethods(t *testing.T) {
 		t.Fatal("unknown method accepted")
 	}
 }
+
+// TestBackwardWithIntervention checks the gradient through scaled neurons
+// against finite differences of the intervened forward.
+func TestBackwardWithIntervention(t *testing.T) {
+	n, g := loadTestNet(t), loadGolden(t)
+	ids := g.IDs[:7]
+	iv := []Intervention{{Layer: 0, Neuron: 3, Scale: 2.5}, {Layer: 1, Neuron: 10, Positions: []int{6, 2}, Scale: 0}}
+	x, _ := n.embed(ids)
+	T, C := len(ids), n.Config.NEmbd
+	segs := []segment{{Seq: 0, Len: T, Token: 5, Weight: 1}, {Seq: 0, Len: 4, Token: 9, Weight: 1}}
+	value := func(k int) float64 {
+		p := n.forward(x, 1, T, false, iv)
+		v, _ := n.targetValues(p, segs[k:k+1], TargetLogit)
+		return v[0]
+	}
+	p := n.forward(x, 1, T, false, iv)
+	_, dl := n.targetValues(p, segs, TargetLogit)
+	grad := n.backward(p, segs, dl)
+	off := 0
+	for k, s := range segs {
+		for _, j := range []int{0, 5, C + 1, (s.Len-1)*C + 7} {
+			orig := x[j]
+			x[j] = orig + 1e-2
+			vp := value(k)
+			x[j] = orig - 1e-2
+			vm := value(k)
+			x[j] = orig
+			num := (vp - vm) / 2e-2
+			if got := float64(grad[off*C+j]); math.Abs(got-num) > 2e-3+2e-2*math.Abs(num) {
+				t.Errorf("segment %d, element %d: gradient %g, finite difference %g", k, j, got, num)
+			}
+		}
+		off += s.Len
+	}
+}

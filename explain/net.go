@@ -273,45 +273,70 @@ func (n *Net) backward(p *pass, segs []segment, dlogits []float32) []float32 {
 	if n.erfGelu() {
 		gelu = autograd.GeluErfBackward
 	}
+	// In the top block the gradient is non-zero only at each segment's target
+	// row until attention spreads it, so its MLP and attention projection run
+	// on those S rows alone.
+	tgtRow := func(i int) int { return off[i] + segs[i].Len - 1 }
+	dS, dactS, dfcS, dlnS := make([]float32, S*C), make([]float32, S*4*C), make([]float32, S*4*C), make([]float32, S*C)
 	for l := L - 1; l >= 0; l-- {
 		blk := &w.Blocks[l]
 		// resid[l+1] = mid + mlp(ln2(mid))
-		clear(dact)
-		autograd.MatmulBackward(dact, nil, nil, dres, nil, blk.ProjW, R, 4*C, C)
-		for _, v := range p.interven {
-			if v.Layer != l {
-				continue
+		if l == L-1 {
+			for i := range segs {
+				copy(dS[i*C:(i+1)*C], dres[tgtRow(i)*C:(tgtRow(i)+1)*C])
 			}
+			clear(dactS)
+			autograd.MatmulBackward(dactS, nil, nil, dS, nil, blk.ProjW, S, 4*C, C)
+			n.scaleInterventions(dactS, p.interven, l, segs, func(i, t int) int {
+				if t != segs[i].Len-1 {
+					return -1
+				}
+				return i
+			})
+			clear(dfcS)
 			for i, s := range segs {
-				scaleRow := func(t int) {
-					if t >= 0 && t < s.Len {
-						dact[(off[i]+t)*4*C+v.Neuron] *= v.Scale
-					}
-				}
-				if v.Positions == nil {
-					for t := 0; t < s.Len; t++ {
-						scaleRow(t)
-					}
-				}
-				for _, t := range v.Positions {
-					scaleRow(t)
-				}
+				fr := fwd(i) + s.Len - 1
+				gelu(dfcS[i*4*C:(i+1)*4*C], p.fc[l][fr*4*C:(fr+1)*4*C], dactS[i*4*C:(i+1)*4*C])
 			}
+			clear(dlnS)
+			autograd.MatmulBackward(dlnS, nil, nil, dfcS, nil, blk.FCW, S, C, 4*C)
+			for i, s := range segs {
+				fr, gr := fwd(i)+s.Len-1, tgtRow(i)
+				autograd.LayerNormBackward(dres[gr*C:(gr+1)*C], nil, nil, dlnS[i*C:(i+1)*C], p.mid[l][fr*C:(fr+1)*C], blk.LN2G, p.ln2m[l][fr:fr+1], p.ln2r[l][fr:fr+1], 1, C)
+			}
+			for i := range segs {
+				copy(dS[i*C:(i+1)*C], dres[tgtRow(i)*C:(tgtRow(i)+1)*C])
+			}
+			clear(dlnS)
+			autograd.MatmulBackward(dlnS, nil, nil, dS, nil, blk.AttnProjW, S, C, C)
+			clear(dy)
+			for i := range segs {
+				copy(dy[tgtRow(i)*C:(tgtRow(i)+1)*C], dlnS[i*C:(i+1)*C])
+			}
+		} else {
+			clear(dact)
+			autograd.MatmulBackward(dact, nil, nil, dres, nil, blk.ProjW, R, 4*C, C)
+			n.scaleInterventions(dact, p.interven, l, segs, func(i, t int) int {
+				if t < 0 || t >= segs[i].Len {
+					return -1
+				}
+				return off[i] + t
+			})
+			clear(dfc)
+			for i, s := range segs {
+				f := fwd(i)
+				gelu(dfc[off[i]*4*C:off[i+1]*4*C], p.fc[l][f*4*C:(f+s.Len)*4*C], dact[off[i]*4*C:off[i+1]*4*C])
+			}
+			clear(dln)
+			autograd.MatmulBackward(dln, nil, nil, dfc, nil, blk.FCW, R, C, 4*C)
+			for i, s := range segs {
+				f := fwd(i)
+				autograd.LayerNormBackward(dres[off[i]*C:off[i+1]*C], nil, nil, dln[off[i]*C:off[i+1]*C], p.mid[l][f*C:(f+s.Len)*C], blk.LN2G, p.ln2m[l][f:f+s.Len], p.ln2r[l][f:f+s.Len], s.Len, C)
+			}
+			clear(dy)
+			autograd.MatmulBackward(dy, nil, nil, dres, nil, blk.AttnProjW, R, C, C)
 		}
-		clear(dfc)
-		for i, s := range segs {
-			f := fwd(i)
-			gelu(dfc[off[i]*4*C:off[i+1]*4*C], p.fc[l][f*4*C:(f+s.Len)*4*C], dact[off[i]*4*C:off[i+1]*4*C])
-		}
-		clear(dln)
-		autograd.MatmulBackward(dln, nil, nil, dfc, nil, blk.FCW, R, C, 4*C)
-		for i, s := range segs {
-			f := fwd(i)
-			autograd.LayerNormBackward(dres[off[i]*C:off[i+1]*C], nil, nil, dln[off[i]*C:off[i+1]*C], p.mid[l][f*C:(f+s.Len)*C], blk.LN2G, p.ln2m[l][f:f+s.Len], p.ln2r[l][f:f+s.Len], s.Len, C)
-		}
-		// mid = resid[l] + attn(ln1(resid[l]))
-		clear(dy)
-		autograd.MatmulBackward(dy, nil, nil, dres, nil, blk.AttnProjW, R, C, C)
+		// mid = resid[l] + attn(ln1(resid[l])); dy is the gradient at attn's c_proj input.
 		clear(dqkv)
 		for i, s := range segs {
 			b := s.Seq
@@ -326,6 +351,33 @@ func (n *Net) backward(p *pass, segs []segment, dlogits []float32) []float32 {
 	}
 	// resid[0] = x0 + wpe: the gradient passes through unchanged.
 	return dres
+}
+
+// scaleInterventions scales the gradient of intervened MLP activations
+// (a' = scale·a, so da = scale·da') in buffer d ([rows, 4C]); row(i, t) maps
+// position t of segment i to a row of d, or -1 when it is not there.
+func (n *Net) scaleInterventions(d []float32, ivs []Intervention, l int, segs []segment, row func(i, t int) int) {
+	C4 := 4 * n.Config.NEmbd
+	for _, iv := range ivs {
+		if iv.Layer != l {
+			continue
+		}
+		for i, s := range segs {
+			apply := func(t int) {
+				if r := row(i, t); r >= 0 {
+					d[r*C4+iv.Neuron] *= iv.Scale
+				}
+			}
+			if iv.Positions == nil {
+				for t := 0; t < s.Len; t++ {
+					apply(t)
+				}
+			}
+			for _, t := range iv.Positions {
+				apply(t)
+			}
+		}
+	}
 }
 
 // embed returns the token embeddings of ids ([len(ids), C]).
