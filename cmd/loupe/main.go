@@ -3,11 +3,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 )
 
 func main() {
 	if err := rootCmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "loupe:", err)
 		os.Exit(1)
 	}
 }

@@ -28,13 +28,13 @@ func init() {
 				}
 			}
 			info := map[string]any{
-				"version":    version,
-				"commit":     commit,
-				"go":         runtime.Version(),
-				"os":         runtime.GOOS,
-				"arch":       runtime.GOARCH,
-				"kernels":    kernels.Impl(),
-				"threads":    kernels.Threads(),
+				"version": version,
+				"commit":  commit,
+				"go":      runtime.Version(),
+				"os":      runtime.GOOS,
+				"arch":    runtime.GOARCH,
+				"kernels": kernels.Impl(),
+				"threads": kernels.Threads(),
 			}
 			if jsonOutput() {
 				return writeJSON(cmd.OutOrStdout(), info)
