@@ -69,6 +69,60 @@ func (e *Explainer) Encode(text string) ([]int, error) {
 // forward of model/gpt2 and generate's sampler. It stops after the
 // end-of-text token (which it keeps) or at the model's context length.
 func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s generate.Sampling) ([]int, error) {
+	return e.GenerateWith(ctx, prompt, maxNew, s, nil)
+}
+
+// interventionHook returns a gpt2 hook that scales the intervened neurons of
+// "mlp_act" (the GELU output, c_proj's input) in place, or nil for none.
+func interventionHook(ivs []Intervention) gpt2.Hook {
+	if len(ivs) == 0 {
+		return nil
+	}
+	return func(a *gpt2.Activation) {
+		if a.Name != "mlp_act" {
+			return
+		}
+		rows, cols := a.Shape[0], a.Shape[1]
+		for _, iv := range ivs {
+			if iv.Layer != a.Layer || iv.Neuron >= cols {
+				continue
+			}
+			for r := 0; r < rows; r++ {
+				if iv.Positions != nil && !containsInt(iv.Positions, a.Pos+r) {
+					continue
+				}
+				a.Data[r*cols+iv.Neuron] *= iv.Scale
+			}
+		}
+	}
+}
+
+func containsInt(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Explainer) checkInterventions(ivs []Intervention) error {
+	L, C4 := e.Model.Config.NLayer, 4*e.Model.Config.NEmbd
+	for _, iv := range ivs {
+		if iv.Layer < 0 || iv.Layer >= L || iv.Neuron < 0 || iv.Neuron >= C4 {
+			return fmt.Errorf("explain: intervention on layer %d neuron %d outside %d layers × %d neurons", iv.Layer, iv.Neuron, L, C4)
+		}
+	}
+	return nil
+}
+
+// GenerateWith is Generate with MLP neuron interventions applied at every
+// step through model/gpt2's "mlp_act" hook point.
+func (e *Explainer) GenerateWith(ctx context.Context, prompt []int, maxNew int, s generate.Sampling, ivs []Intervention) ([]int, error) {
+	if err := e.checkInterventions(ivs); err != nil {
+		return nil, err
+	}
+	fo := gpt2.ForwardOptions{Hook: interventionHook(ivs)}
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("explain: empty prompt")
 	}
@@ -86,7 +140,7 @@ func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s ge
 	}
 	st := e.Model.NewState(gpt2.StateOptions{MaxSeq: len(prompt) + maxNew})
 	ids := append([]int(nil), prompt...)
-	if err := st.Forward([][]int{prompt}, gpt2.ForwardOptions{}); err != nil {
+	if err := st.Forward([][]int{prompt}, fo); err != nil {
 		return nil, err
 	}
 	eos := e.Tok.EOS()
@@ -104,7 +158,7 @@ func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s ge
 		if tok == eos || len(out) == maxNew {
 			break
 		}
-		if err := st.Forward([][]int{{tok}}, gpt2.ForwardOptions{}); err != nil {
+		if err := st.Forward([][]int{{tok}}, fo); err != nil {
 			return nil, err
 		}
 	}
@@ -113,6 +167,9 @@ func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s ge
 
 // Explain generates (or takes the forced continuation) and explains it.
 func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
+	if err := e.checkInterventions(req.Options.Interventions); err != nil {
+		return nil, err
+	}
 	prompt, err := e.Encode(req.Prompt)
 	if err != nil {
 		return nil, err
@@ -158,12 +215,40 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Interventions regenerate here with the KV-cache forward and hooks,
+	// with the request's own decoding settings, instead of in Net.Explain.
+	ivs := opt.Interventions
+	opt.Interventions = nil
 	res, err := e.Net.Explain(ids, len(prompt), opt)
 	if err != nil {
 		return nil, err
 	}
 	res.Model = e.Name
 	res.TimingsMS["generate"] = genMS
+	if len(ivs) > 0 {
+		start := time.Now()
+		n := opt.RegenerateTokens
+		if n <= 0 {
+			n = max(len(out), 1)
+		}
+		base, err := e.GenerateWith(ctx, prompt, n, req.Sampling, nil)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := e.GenerateWith(ctx, prompt, n, req.Sampling, ivs)
+		if err != nil {
+			return nil, err
+		}
+		ir := &InterventionResult{Interventions: ivs, Baseline: base, Changed: changed}
+		for _, id := range base {
+			ir.BaselineText = append(ir.BaselineText, e.TokenText(id))
+		}
+		for _, id := range changed {
+			ir.ChangedText = append(ir.ChangedText, e.TokenText(id))
+		}
+		res.Intervention = ir
+		res.TimingsMS["intervention"] = ms(start)
+	}
 	return res, nil
 }
 

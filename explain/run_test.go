@@ -42,6 +42,33 @@ func TestExplainer(t *testing.T) {
 	if got := e.Tok.Decode(res.IDs[res.PromptLength:]); got != cont {
 		t.Fatalf("forced continuation decodes to %q", got)
 	}
+	// Interventions through the gpt2 hook match the differentiable forward's.
+	ivs := []Intervention{{Layer: 1, Neuron: 3, Scale: 0}, {Layer: 0, Neuron: 17, Positions: []int{1, 6}, Scale: 4}}
+	for j := 0; j < 4*e.Model.Config.NEmbd; j += 3 {
+		ivs = append(ivs, Intervention{Layer: 1, Neuron: j, Scale: -1})
+	}
+	hooked, err := e.GenerateWith(ctx, prompt, 5, generate.Sampling{Greedy: true}, ivs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := e.Net.Greedy(prompt, 5, ivs)
+	same := true
+	for i := range hooked {
+		same = same && hooked[i] == plain[i]
+	}
+	if !same {
+		t.Fatalf("hooked generation %v, differentiable forward %v", hooked, plain)
+	}
+	if equalInts(hooked, out) {
+		t.Fatal("interventions left the generation unchanged")
+	}
+	if _, err := e.GenerateWith(ctx, prompt, 2, generate.Sampling{Greedy: true}, []Intervention{{Layer: 9}}); err == nil {
+		t.Fatal("intervention on a missing layer accepted")
+	}
+	res, err = e.Explain(ctx, Request{Prompt: "the hat", MaxNewTokens: 3, Sampling: generate.Sampling{Greedy: true}, Options: Options{Interventions: ivs}})
+	if err != nil || res.Intervention == nil || !equalInts(res.Intervention.Changed, hooked[:3]) {
+		t.Fatalf("Explain's intervention result %+v, %v", res.Intervention, err)
+	}
 	if _, err := e.WatchIDs([]string{" a", " the"}); err != nil {
 		t.Fatal(err)
 	}
