@@ -96,3 +96,26 @@ func TestBPEGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestBPEGoldenPython checks Encode against a second reference: the
+// algorithm of OpenAI's encoder.py in Python with the `regex` module
+// (testdata/gpt2_ref.py), on the corpus and on 1000 random strings built to
+// stress the pre-tokenizer. Python's regex classes agree with Go's, so
+// there are no exceptions here (not even the strings node disagrees on).
+func TestBPEGoldenPython(t *testing.T) {
+	tok := gpt2(t)
+	for _, file := range []string{"testdata/gpt2/expected_py.jsonl", "testdata/gpt2/expected_py_random.jsonl"} {
+		cases := readJSONLines[goldenBPE](t, file)
+		if len(cases) < 200 {
+			t.Fatalf("%s: only %d cases", file, len(cases))
+		}
+		for _, c := range cases {
+			if got := tok.Encode(c.Text); !reflect.DeepEqual(got, c.IDs) {
+				t.Errorf("%s: Encode(%q)\n got %v\nwant %v\npieces %q", file, c.Text, got, c.IDs, PreTokenizeGPT2(c.Text))
+			}
+			if back := tok.Decode(c.IDs); back != c.Text {
+				t.Errorf("Decode(Encode(%q)) = %q", c.Text, back)
+			}
+		}
+	}
+}
