@@ -76,9 +76,10 @@ func (n *Net) erfGelu() bool { return n.Config.Activation == "gelu" }
 // c_proj) at chosen positions during the forward pass: Scale 0 inhibits it,
 // Scale > 1 induces it. Positions nil means every position.
 type Intervention struct {
-	Layer, Neuron int
-	Positions     []int
-	Scale         float32
+	Layer     int     `json:"layer"`
+	Neuron    int     `json:"neuron"`
+	Positions []int   `json:"positions,omitempty"`
+	Scale     float32 `json:"scale"`
 }
 
 // pass holds a forward pass over B sequences of T positions each, with the

@@ -203,6 +203,8 @@ type ExplainRequest struct {
 	FromLayer    int      `json:"from_layer"`
 	ToLayer      *int     `json:"to_layer"`
 	NoAttention  bool     `json:"no_attention"`
+	// Interventions scale MLP neurons and regenerate (Ecco's inhibit/induce).
+	Interventions []explain.Intervention `json:"interventions"`
 	SamplingRequest
 }
 
@@ -295,6 +297,10 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	}
 	opt := explain.Options{Methods: methods, IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: req.NMF,
 		FromLayer: req.FromLayer, ToLayer: -1, NoAttention: req.NoAttention}
+	if len(req.Interventions) > 64 {
+		return nil, badRequest("%d interventions; the limit is 64", len(req.Interventions))
+	}
+	opt.Interventions = req.Interventions
 	if req.ToLayer != nil {
 		opt.ToLayer = *req.ToLayer
 	}

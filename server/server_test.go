@@ -69,6 +69,10 @@ func TestAPI(t *testing.T) {
 	if len(attr["integrated_gradients"].([]any)) != 3 {
 		t.Errorf("attributions: %v", attr)
 	}
+	code, v = post(t, s, "/api/explain", "", `{"prompt":"the hat","max_new_tokens":3,"interventions":[{"layer":1,"neuron":4,"scale":0}]}`)
+	if iv, ok := v["intervention"].(map[string]any); code != 200 || !ok || len(iv["intervened_ids"].([]any)) != 3 {
+		t.Fatalf("intervention: %d %v", code, v["intervention"])
+	}
 	code, v = post(t, s, "/api/explain", "", `{"prompt":"the hat","continuation":" at","target":"logit"}`)
 	if code != 200 || v["target"] != "logit" {
 		t.Fatalf("forced decoding: %d %v", code, v)
@@ -92,6 +96,7 @@ func TestAPIErrors(t *testing.T) {
 		{"bad target", "/api/explain", "application/json", `{"prompt":"a","target":"loss"}`, 400},
 		{"bad watch", "/api/explain", "application/json", `{"prompt":"a","watch":[" hat"]}`, 400},
 		{"bad layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"from_layer":9}`, 422},
+		{"bad intervention", "/api/explain", "application/json", `{"prompt":"a","interventions":[{"layer":0,"neuron":99999,"scale":0}]}`, 422},
 		{"bad ig steps", "/api/explain", "application/json", `{"prompt":"a","ig_steps":1000}`, 400},
 		{"bad sampling", "/api/generate", "application/json", `{"prompt":"a","greedy":false,"top_p":2}`, 400},
 		{"long continuation", "/api/explain", "application/json", `{"prompt":"a","continuation":"` + strings.Repeat(" b", 7) + `"}`, 400},
