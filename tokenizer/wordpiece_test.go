@@ -78,6 +78,21 @@ func checkWordPieceGolden(t *testing.T, tok *WordPiece) {
 
 func TestWordPieceGolden(t *testing.T) { checkWordPieceGolden(t, bert(t)) }
 
+// TestWordPieceGoldenRandom runs the 1000 random stress strings of
+// testdata/random_corpus.jsonl through the Python reference's results.
+func TestWordPieceGoldenRandom(t *testing.T) {
+	tok := bert(t)
+	cases := readJSONLines[goldenWP](t, "testdata/bert-base-uncased/expected_random.jsonl")
+	if len(cases) != 1000 {
+		t.Fatalf("%d cases, want 1000", len(cases))
+	}
+	for _, c := range cases {
+		if e := tok.Encode(c.Text, 0); !reflect.DeepEqual(e.IDs, c.IDs) {
+			t.Errorf("Encode(%q)\n got %q\nwant %q", c.Text, e.Tokens, c.Tokens)
+		}
+	}
+}
+
 func bertVocab(t *testing.T) map[string]int {
 	t.Helper()
 	data, err := os.ReadFile("testdata/bert-base-uncased/vocab.txt")

@@ -39,4 +39,5 @@ node "$here/gpt2_expected.js" g/package/Encoder.js < "$here/corpus.jsonl" > "$he
 mkdir -p "$here/bert-base-uncased"
 /usr/bin/python3 "$here/bert_vocab.py" b/package/assets/vocab.json "$here/bert-base-uncased/vocab.txt"
 /usr/bin/python3 "$here/wordpiece_ref.py" "$here/bert-base-uncased/vocab.txt" < "$here/corpus.jsonl" > "$here/bert-base-uncased/expected.jsonl"
+/usr/bin/python3 "$here/wordpiece_ref.py" "$here/bert-base-uncased/vocab.txt" --singles < "$here/random_corpus.jsonl" > "$here/bert-base-uncased/expected_random.jsonl"
 echo "regenerated golden files in $here"

@@ -3,7 +3,7 @@
 semantics of Google's BERT tokenization.py (BasicTokenizer + WordpieceTokenizer,
 as used by transformers' BertTokenizer) with Python's unicodedata and str.lower.
 
-Usage: wordpiece_ref.py vocab.txt [--cased] < corpus.jsonl > expected.jsonl
+Usage: wordpiece_ref.py vocab.txt [--cased] [--singles] < corpus.jsonl > expected.jsonl
 
 For every corpus string it writes {"kind": "single", "text", "tokens", "ids"}
 (ids with [CLS] and [SEP]); then single strings truncated to a few lengths
@@ -111,13 +111,15 @@ def main():
         toked.append(t)
         ids = [vocab["[CLS]"]] + [vocab[p] for p in t] + [vocab["[SEP]"]]
         out.append({"kind": "single", "text": text, "tokens": t, "ids": ids})
+    if "--singles" in sys.argv[2:]:
+        corpus = []
     for text, t in zip(corpus, toked):
         for max_len in (2, 3, 8, 16):
             keep = t[:max_len - 2]
             ids = [vocab["[CLS]"]] + [vocab[p] for p in keep] + [vocab["[SEP]"]]
             out.append({"kind": "single_trunc", "text": text, "max_len": max_len, "ids": ids,
                         "truncated": len(keep) < len(t)})
-    for i in range(0, len(corpus) - 1, 3):
+    for i in range(0, max(len(corpus) - 1, 0), 3):
         a, b = toked[i], toked[i + 1]
         for max_len in (0, 8, 12, 32):
             a2, b2 = list(a), list(b)
