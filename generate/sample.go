@@ -130,6 +130,10 @@ func (s *Sampler) draw(x []float32) int {
 	}
 	var sum float64
 	for i, v := range x {
+		if v == negInf { // most of the vocabulary after top-k: skip the exp
+			x[i] = 0
+			continue
+		}
 		e := math.Exp(float64(v - m))
 		x[i] = float32(e)
 		sum += e
