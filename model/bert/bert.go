@@ -13,6 +13,7 @@ type Model struct {
 
 	closer io.Closer // the mapped weights file, if any
 	buf    buffers
+	act    Activation // reused for hooks
 }
 
 // buffers are the activations of one forward pass, grown on demand and
@@ -26,6 +27,7 @@ type buffers struct {
 	mask   []float32 // [B, T] 1 for attended tokens, 0 for padding
 	pooled []float32 // [B, H]
 	first  []float32 // [B, H] the [CLS] rows
+	probs  []float32 // [B, nh, T, T] attention probabilities, only with a hook
 }
 
 func grow(s []float32, n int) []float32 {
@@ -75,6 +77,8 @@ type Input struct {
 	// Mask is the attention mask, same lengths as IDs (1 = attend, 0 = do
 	// not attend); nil means every given token is attended.
 	Mask [][]int
+	// Hook, if not nil, is called at every hook point (see Activation).
+	Hook Hook
 }
 
 // Output is the result of a forward pass. Its slices are owned by the Model
@@ -149,8 +153,11 @@ func (m *Model) Forward(in Input) (*Output, error) {
 		}
 	}
 	m.embed(in, B, T)
+	if in.Hook != nil {
+		m.callHook(in.Hook, &in, "embeddings", -1, bf.x, B, T, H)
+	}
 	for l := range m.Weights.Layers {
-		m.layer(&m.Weights.Layers[l], B, T)
+		m.layer(&m.Weights.Layers[l], &in, l, B, T)
 	}
 	return m.finish(B, T), nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -502,5 +503,93 @@ func TestExplicitMasks(t *testing.T) {
 	t.Logf("explicit masks: last_hidden_state max abs diff %.3g", d)
 	if d > tol {
 		t.Errorf("explicit masks: max abs diff %g", d)
+	}
+	// The hooked path materialises the probabilities; same result.
+	in.Hook = func(*Activation) {}
+	if out, err = m.Forward(in); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(out.LastHidden, want, nil, 1); d > tol {
+		t.Errorf("explicit masks with a hook: max abs diff %g", d)
+	}
+}
+
+func TestHooks(t *testing.T) {
+	dir := filepath.Join("testdata", "tiny")
+	g, hidden, _ := readGolden(t, dir)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cfg := m.Config
+	type key struct {
+		name       string
+		layer, seq int
+	}
+	seen := map[key][]int{}
+	var order []string
+	hook := func(a *Activation) {
+		seen[key{a.Name, a.Layer, a.Seq}] = append([]int(nil), a.Shape...)
+		if a.Seq == 0 {
+			order = append(order, a.Name)
+		}
+		if a.Name == "attn_probs" {
+			// Rows sum to 1 and padded keys get 0.
+			nh, T := a.Shape[0], a.Shape[1]
+			for h := 0; h < nh; h++ {
+				for i := 0; i < T; i++ {
+					var sum float32
+					for j := 0; j < T; j++ {
+						p := a.Data[(h*T+i)*T+j]
+						if j >= a.Len && p != 0 {
+							t.Fatalf("layer %d seq %d: padded key %d has probability %g", a.Layer, a.Seq, j, p)
+						}
+						sum += p
+					}
+					if math.Abs(float64(sum-1)) > 1e-5 {
+						t.Fatalf("attention row sums to %g", sum)
+					}
+				}
+			}
+		}
+	}
+	out, err := m.Forward(Input{IDs: g.IDs, TypeIDs: g.TypeIDs, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An observing hook must not change the result.
+	if d := maxDiff(out.LastHidden, hidden, nil, 1); d > tol {
+		t.Errorf("hooked forward differs from golden by %g", d)
+	}
+	T := out.SeqLen
+	want := map[string][]int{"embeddings": {T, cfg.HiddenSize}, "attn_probs": {cfg.NumAttentionHeads, T, T},
+		"mlp_act": {T, cfg.IntermediateSize}, "resid_post": {T, cfg.HiddenSize}}
+	for k, shape := range seen {
+		if !slices.Equal(shape, want[k.name]) {
+			t.Errorf("%v: shape %v, want %v", k, shape, want[k.name])
+		}
+	}
+	if n := len(seen); n != len(g.IDs)*(1+3*cfg.NumHiddenLayers) {
+		t.Errorf("%d hook calls, want %d", n, len(g.IDs)*(1+3*cfg.NumHiddenLayers))
+	}
+	if strings.Join(order, ",") != "embeddings,attn_probs,mlp_act,resid_post,attn_probs,mlp_act,resid_post" {
+		t.Errorf("hook order %v", order)
+	}
+	// Interventions: zeroing every MLP activation or flattening attention
+	// changes the output.
+	base := append([]float32(nil), out.LastHidden...)
+	for _, name := range []string{"mlp_act", "attn_probs"} {
+		out, err := m.Forward(Input{IDs: g.IDs, TypeIDs: g.TypeIDs, Hook: func(a *Activation) {
+			if a.Name == name {
+				clear(a.Data)
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(out.LastHidden, base, nil, 1); d < 1e-3 {
+			t.Errorf("zeroing %s changed the output by only %g", name, d)
+		}
 	}
 }

@@ -24,6 +24,21 @@
 // presence and shape is checked at load, and errors name the tensor and both
 // shapes. Only absolute position embeddings are supported.
 //
+// # Hook points
+//
+// A Hook in Input sees intermediate values, one call per sequence of the
+// batch, in forward order (T is the padded batch length, Activation.Len the
+// sequence's own length):
+//
+//	embeddings  [T, H]      embedding LayerNorm output (Layer -1)
+//	attn_probs  [nh, T, T]  attention probabilities (padded keys exactly 0)
+//	mlp_act     [T, I]      intermediate activations after GELU
+//	resid_post  [T, H]      layer output (after output.LayerNorm)
+//
+// Data is the model's own buffer: a hook may change it in place and the
+// forward pass continues with the changed values. A nil hook costs nothing;
+// with a hook the attention probabilities are materialised for every head.
+//
 // A Model owns activation buffers that are reused from one Forward call to
 // the next, so a Model is not safe for concurrent use: callers serialise
 // Forward calls (package embed does) or load one Model per goroutine.

@@ -41,14 +41,18 @@ func linear(dst, src []float32, rows, in, out int, W, bias []float32) {
 }
 
 // layer runs one post-LayerNorm encoder layer on the residual stream x.
-func (m *Model) layer(L *Layer, B, T int) {
+func (m *Model) layer(L *Layer, in *Input, l, B, T int) {
 	cfg, bf := m.Config, &m.buf
 	H, I, N := cfg.HiddenSize, cfg.IntermediateSize, B*T
 	eps := float32(cfg.LayerNormEps)
 
 	// Self-attention: q, k, v in one product, then per (sequence, head).
 	linear(bf.qkv, bf.x, N, H, 3*H, L.QKVW, L.QKVB)
-	m.attention(B, T)
+	if in.Hook != nil {
+		m.hookedAttention(in.Hook, in, l, B, T)
+	} else {
+		m.attention(B, T)
+	}
 	linear(bf.tmp, bf.ctx, N, H, H, L.AttnOutW, L.AttnOutB)
 	kernels.Add(bf.tmp, bf.tmp, bf.x)
 	kernels.LayerNorm(bf.x, bf.tmp, L.AttnLNG, L.AttnLNB, N, H, eps)
@@ -56,9 +60,15 @@ func (m *Model) layer(L *Layer, B, T int) {
 	// Feed-forward.
 	linear(bf.inter, bf.x, N, H, I, L.InterW, L.InterB)
 	activate(cfg.HiddenAct, bf.inter[:N*I])
+	if in.Hook != nil {
+		m.callHook(in.Hook, in, "mlp_act", l, bf.inter, B, T, I)
+	}
 	linear(bf.tmp, bf.inter, N, I, H, L.OutW, L.OutB)
 	kernels.Add(bf.tmp, bf.tmp, bf.x)
 	kernels.LayerNorm(bf.x, bf.tmp, L.OutLNG, L.OutLNB, N, H, eps)
+	if in.Hook != nil {
+		m.callHook(in.Hook, in, "resid_post", l, bf.x, B, T, H)
+	}
 }
 
 // activate applies the configured activation in place.
