@@ -151,10 +151,10 @@ func LoadWordPiece(dir string) (*WordPiece, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", tj, err)
 		}
-		if t.maxLen == 0 {
-			if opt, err := readTokenizerConfig(dir); err == nil {
-				t.maxLen = opt.ModelMaxLength
-			}
+		// tokenizer_config.json's model_max_length is the model's limit;
+		// tokenizer.json's truncation is only a saved setting.
+		if opt, err := readTokenizerConfig(dir); err == nil && opt.ModelMaxLength > 0 {
+			t.maxLen = opt.ModelMaxLength
 		}
 		return t, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -499,6 +499,6 @@ func (t *WordPiece) ID(token string) (int, bool) {
 func (t *WordPiece) VocabSize() int { return len(t.tokens) }
 
 // ModelMaxLength returns the model's maximum input length in tokens as the
-// tokenizer files give it (model_max_length, or tokenizer.json's truncation),
-// or 0 when they do not.
+// tokenizer files give it (tokenizer_config.json's model_max_length, else
+// tokenizer.json's truncation.max_length), or 0 when they do not.
 func (t *WordPiece) ModelMaxLength() int { return t.maxLen }
