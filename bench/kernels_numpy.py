@@ -27,6 +27,8 @@ SHAPES = [
     ("Gemv/1x768x3072", 1, 768, 3072, False),
     ("Gemv/1x3072x768", 1, 3072, 768, False),
     ("Gemv/1x768x50257_transB", 1, 768, 50257, True),
+    ("GemvCold/1x768x2304", 1, 768, 2304, False),
+    ("GemvCold/1x768x3072", 1, 768, 3072, False),
 ]
 
 
@@ -51,7 +53,18 @@ def main():
     rng = np.random.default_rng(1)
     for name, m, k, n, trans_b in SHAPES:
         a = rng.standard_normal((m, k), dtype=np.float32)
-        if trans_b:
+        if name.startswith("GemvCold"):
+            # Cycle over >= 96 MiB of weight copies so they come from memory.
+            copies = (96 << 20) // (4 * n * k) + 1
+            ws = [rng.standard_normal((k, n), dtype=np.float32) for _ in range(copies)]
+            x = a[0]
+            state = [0]
+
+            def f(ws=ws, x=x, state=state):
+                i = state[0]
+                state[0] = (i + 1) % len(ws)
+                return x @ ws[i]
+        elif trans_b:
             w = rng.standard_normal((n, k), dtype=np.float32)
             if m == 1:
                 x = a[0]

@@ -14,7 +14,8 @@ func Dot(x, y []float32) float32 {
 	return dotL(level, x, y)
 }
 
-// Axpy computes y[i] += alpha*x[i] for i < len(x).
+// Axpy computes y[i] += alpha*x[i] for i < len(x). x and y may be the same
+// slice but must not otherwise overlap.
 func Axpy(alpha float32, x, y []float32) {
 	checkLen("Axpy", "y", len(y), len(x))
 	axpyL(level, alpha, x, y)
@@ -127,7 +128,14 @@ func TopK(x []float32, k int, idx []int) []int {
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C where op(X) is X or its
 // transpose. op(A) is m×k, op(B) is k×n and C is m×n, all row-major with
 // leading dimensions lda, ldb, ldc. When beta is 0, C is not read (it may
-// hold NaNs). m == 1 is the matrix-vector case used by batch-1 decoding.
+// hold NaNs). When alpha is 0 or k is 0, A and B are not read.
+//
+// Products with m <= 8 (batch-1 and small-batch decoding) run as
+// matrix-vector kernels that read B once at memory bandwidth; larger ones
+// use the packed, cache-blocked micro-kernel path. Both split across the
+// worker pool when large enough and allocate nothing in the steady state.
+// C must not overlap A or B. Sgemm is safe for concurrent use (on distinct
+// C) and may be called from inside Parallel.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
