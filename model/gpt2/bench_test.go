@@ -31,6 +31,7 @@ func BenchmarkDecode(b *testing.B) {
 		ids[i] = i * 7919 % m.Config.VocabSize
 	}
 	tok := [][]int{{0}}
+	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
@@ -66,4 +67,41 @@ func BenchmarkPrefill(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
+
+// BenchmarkDecodeBatch4 decodes four sequences at once: the weights are
+// streamed once per step for all of them.
+func BenchmarkDecodeBatch4(b *testing.B) {
+	m := benchModel(b)
+	const B, prompt, gen = 4, 16, 32
+	s := m.NewState(StateOptions{Batch: B, MaxSeq: prompt + gen})
+	prompts := make([][]int, B)
+	for i := range prompts {
+		for j := 0; j < prompt; j++ {
+			prompts[i] = append(prompts[i], (i*131+j*7919)%m.Config.VocabSize)
+		}
+	}
+	toks := make([][]int, B)
+	for i := range toks {
+		toks[i] = []int{0}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		s.Reset()
+		if err := s.Forward(prompts, ForwardOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for range gen {
+			for i := range toks {
+				toks[i][0] = kernels.Argmax(s.Logits(i))
+			}
+			if err := s.Forward(toks, ForwardOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(B*gen*b.N)/b.Elapsed().Seconds(), "tok/s")
 }
