@@ -49,7 +49,8 @@ type Model struct {
 	maxLen    int
 	opts      Options
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	closed bool
 }
 
 // Load loads a sentence-transformers model or a plain BERT model from a hub
@@ -77,10 +78,14 @@ func (m *Model) Normalized() bool { return m.normalize }
 // MaxSeqLength returns the token limit texts are truncated to.
 func (m *Model) MaxSeqLength() int { return m.maxLen }
 
-// Close releases the model's mapped weights.
+// Close releases the model's mapped weights; Embed fails afterwards.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	return m.bert.Close()
 }
 
@@ -98,6 +103,9 @@ func (m *Model) warn(format string, args ...any) {
 func (m *Model) Embed(texts []string) ([][]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("embed: %s: model is closed", m.name)
+	}
 	out := make([][]float32, len(texts))
 	if len(texts) == 0 {
 		return out, nil

@@ -388,3 +388,17 @@ func TestConcurrentEmbed(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbedAfterClose(t *testing.T) {
+	m, _ := load(t, filepath.Join("testdata", "st"), Options{})
+	if v, err := m.Embed(nil); err != nil || len(v) != 0 {
+		t.Fatalf("no texts: %v %v", v, err)
+	}
+	m.Close()
+	if _, err := m.Embed([]string{"x"}); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Embed after Close: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
