@@ -208,3 +208,56 @@ func TestContextLimit(t *testing.T) {
 		t.Error("out-of-vocabulary prompt id accepted")
 	}
 }
+
+// FuzzStreamer checks the streaming invariants on arbitrary token streams
+// and stop strings: the released pieces concatenate to the final text, the
+// final text holds no stop string, and it is the decoded text cut at the
+// first stop string.
+func FuzzStreamer(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 200 - 128, 301 - 256, 23, 0, 2, 3, 4}, "cde", "xy")
+	f.Add([]byte{5, 5, 5}, "ff", "f")
+	f.Add([]byte{72, 73}, "\uFFFD", "a")
+	f.Fuzz(func(t *testing.T, toks []byte, stop1, stop2 string) {
+		dec := letters{split: map[int]bool{200: true, 201: true, 300: true, 301: true}}
+		var stops []string
+		for _, s := range []string{stop1, stop2} {
+			if s != "" {
+				stops = append(stops, s)
+			}
+		}
+		s := streamer{stop: stops, dec: dec}
+		var released strings.Builder
+		var ids []int
+		stopped := false
+		for _, b := range toks {
+			id := int(b)
+			if id >= 128 {
+				id += 72 // 200..327: some are halves of "é"
+			}
+			ids = append(ids, id)
+			text, stop := s.add(id)
+			released.WriteString(text)
+			if stop {
+				stopped = true
+				break
+			}
+		}
+		if !stopped {
+			released.WriteString(s.flush())
+		}
+		final := s.text()
+		if released.String() != final {
+			t.Fatalf("released %q, final %q", released.String(), final)
+		}
+		full := dec.Decode(ids)
+		cut := len(full)
+		for _, st := range stops {
+			if i := strings.Index(full, st); i >= 0 && i < cut {
+				cut = i
+			}
+		}
+		if stopped != (cut < len(full)) || final != full[:cut] {
+			t.Fatalf("ids %v stops %q: final %q (stopped %v), want %q", ids, stops, final, stopped, full[:cut])
+		}
+	})
+}
