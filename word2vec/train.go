@@ -360,10 +360,12 @@ type worker struct {
 	neu1e  []float32
 	alpha  float32
 	window int
+	// cur and next hold the noise words of the current and next example.
+	cur, next []int32
 }
 
 func newWorker(m *model, t int) *worker {
-	return &worker{
+	w := &worker{
 		m:      m,
 		rng:    newRand(m.opt.Seed ^ uint64(t+1)*0xD1B54A32D192ED03),
 		sen:    make([]int32, 0, m.opt.MaxSentenceLength),
@@ -371,6 +373,12 @@ func newWorker(m *model, t int) *worker {
 		neu1e:  make([]float32, m.dim),
 		window: m.opt.Window,
 	}
+	if m.opt.Negative > 0 {
+		w.cur = make([]int32, m.opt.Negative)
+		w.next = make([]int32, m.opt.Negative)
+		w.drawNoise()
+	}
+	return w
 }
 
 // process trains on every line of buf.
@@ -464,6 +472,14 @@ func (w *worker) trainSG(sen []int32) {
 	alpha := w.alpha
 	neg := m.opt.Negative
 	for i, word := range sen {
+		// Rows the next position will need: its output row and the input
+		// row of the word entering the window.
+		if i+1 < len(sen) && neg > 0 {
+			prefetchRow(&m.syn1neg[int(sen[i+1])*d], d)
+		}
+		if k := i + 1 + w.window; k < len(sen) {
+			prefetchRow(&syn0[int(sen[k])*d], d)
+		}
 		b := int(uint32(w.rng.next()) % uint32(w.window))
 		lo := max(0, i-w.window+b)
 		hi := min(len(sen), i+w.window+1-b)
@@ -485,17 +501,32 @@ func (w *worker) trainSG(sen []int32) {
 	}
 }
 
+// drawNoise draws the noise words of the next example into w.next and
+// prefetches their rows, so the memory latency overlaps the current
+// example's arithmetic.
+func (w *worker) drawNoise() {
+	m := w.m
+	d := m.dim
+	for k := range w.next {
+		t := m.noise.sample(w.rng.next())
+		w.next[k] = t
+		prefetchRow(&m.syn1neg[int(t)*d], d)
+	}
+}
+
 // negSampling does one positive and Negative noise updates of the output
 // vectors against the input l1, accumulating the input's gradient in neu1e.
+// The noise words were drawn (and prefetched) one example ahead.
 func (w *worker) negSampling(word int32, l1, neu1e []float32, alpha float32) {
 	m := w.m
 	d := m.dim
 	syn1 := m.syn1neg
+	copy(w.cur, w.next)
+	w.drawNoise()
 	l2 := syn1[int(word)*d : int(word)*d+d]
 	g := sigmoidGrad(dot(l1, l2), 1, alpha)
 	axpy2(g, l1, l2, neu1e)
-	for k := 0; k < m.opt.Negative; k++ {
-		t := m.noise.sample(w.rng.next())
+	for _, t := range w.cur {
 		if t == word {
 			continue
 		}
