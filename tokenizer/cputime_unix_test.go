@@ -1,8 +1,9 @@
+//go:build unix
+
 package tokenizer
 
 import (
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -13,13 +14,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPUThroughput adds a "cpuMB/s" metric: bytes per op over the CPU
-// time the process used (not wall time), which stays meaningful when the
-// machine is shared and the benchmark is descheduled.
-func reportCPUThroughput(b *testing.B, start time.Duration, bytesPerOp int) {
-	if cpu := cpuTime() - start; cpu > 0 {
-		b.ReportMetric(float64(bytesPerOp)*float64(b.N)/cpu.Seconds()/1e6, "cpuMB/s")
-	}
 }
