@@ -313,6 +313,8 @@ func TestConfigErrors(t *testing.T) {
 	cases := []struct{ json, want string }{
 		{`{"position_embedding_type": "relative_key"}`, `position_embedding_type "relative_key" is not supported`},
 		{`{"hidden_act": "swish"}`, `hidden_act "swish" is not supported`},
+		{`{"model_type": "roberta"}`, `model_type "roberta" is not supported`},
+		{`{"model_type": "bert"}`, ""},
 		{`{"hidden_size": 100, "num_attention_heads": 12}`, "not a multiple"},
 		{`{"num_hidden_layers": 0}`, "num_hidden_layers = 0"},
 		{`{"layer_norm_eps": -1}`, "layer_norm_eps"},

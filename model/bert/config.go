@@ -22,8 +22,9 @@ type Config struct {
 	HiddenAct string `json:"hidden_act"`
 	// PositionEmbeddingType must be "absolute" (or empty).
 	PositionEmbeddingType string `json:"position_embedding_type"`
-	// ModelType is "bert" in BERT checkpoints; other encoder types sharing
-	// BERT's layout are accepted with the same names.
+	// ModelType must be "bert" (or absent). Other encoders (roberta with its
+	// offset positions, distilbert, mpnet, …) compute differently and are
+	// rejected rather than run wrongly.
 	ModelType string `json:"model_type"`
 }
 
@@ -79,6 +80,9 @@ func (c Config) Validate() error {
 	case "gelu", "gelu_new", "gelu_pytorch_tanh", "relu":
 	default:
 		return fmt.Errorf("config.json: hidden_act %q is not supported (want gelu, gelu_new, gelu_pytorch_tanh or relu)", c.HiddenAct)
+	}
+	if c.ModelType != "bert" && c.ModelType != "" {
+		return fmt.Errorf("config.json: model_type %q is not supported (loupe runs BERT encoders, model_type \"bert\")", c.ModelType)
 	}
 	if c.PositionEmbeddingType != "absolute" && c.PositionEmbeddingType != "" {
 		return fmt.Errorf("config.json: position_embedding_type %q is not supported (only \"absolute\")", c.PositionEmbeddingType)
