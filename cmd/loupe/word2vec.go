@@ -261,7 +261,7 @@ func w2vDoesntMatchCmd() *cobra.Command {
 func w2vEvalCmd() *cobra.Command {
 	var path, format, analogies, pairs string
 	var restrict int
-	var caseSensitive, cosmul bool
+	var caseInsensitive, cosmul bool
 	c := &cobra.Command{
 		Use:   "eval --vectors V [--analogies questions-words.txt] [--similarities pairs.tsv]",
 		Short: "Analogy accuracy and word-pair correlation, counted as gensim does",
@@ -277,7 +277,7 @@ func w2vEvalCmd() *cobra.Command {
 			res := map[string]any{}
 			w := cmd.OutOrStdout()
 			if analogies != "" {
-				a, err := v.EvaluateAnalogies(analogies, word2vec.AnalogyOptions{Restrict: restrict, CaseSensitive: caseSensitive, Cosmul: cosmul})
+				a, err := v.EvaluateAnalogies(analogies, word2vec.AnalogyOptions{Restrict: restrict, CaseSensitive: !caseInsensitive, Cosmul: cosmul})
 				if err != nil {
 					return err
 				}
@@ -293,7 +293,7 @@ func w2vEvalCmd() *cobra.Command {
 				}
 			}
 			if pairs != "" {
-				p, err := v.EvaluateWordPairs(pairs, word2vec.PairsOptions{Restrict: restrict, CaseSensitive: caseSensitive})
+				p, err := v.EvaluateWordPairs(pairs, word2vec.PairsOptions{Restrict: restrict, CaseSensitive: !caseInsensitive})
 				if err != nil {
 					return err
 				}
@@ -312,7 +312,7 @@ func w2vEvalCmd() *cobra.Command {
 	c.Flags().StringVar(&analogies, "analogies", "", "analogy questions file (questions-words.txt layout)")
 	c.Flags().StringVar(&pairs, "similarities", "", "word pairs with human scores, tab-separated")
 	c.Flags().IntVar(&restrict, "restrict", 300000, "use only the first N words of the vectors file")
-	c.Flags().BoolVar(&caseSensitive, "case-sensitive", false, "compare words as written (gensim case_insensitive=False)")
+	c.Flags().BoolVar(&caseInsensitive, "case-insensitive", true, "upper-case all words; the most frequent spelling stands for all (gensim's default; --case-insensitive=false compares words as written)")
 	c.Flags().BoolVar(&cosmul, "cosmul", false, "answer analogies by 3CosMul")
 	return c
 }
