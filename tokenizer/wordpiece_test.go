@@ -277,3 +277,27 @@ func TestWordPieceLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestWordPieceConcurrent encodes from several goroutines at once (run with -race).
+func TestWordPieceConcurrent(t *testing.T) {
+	tok := bert(t)
+	cases := readJSONLines[goldenWP](t, "testdata/bert-base-uncased/expected_random.jsonl")
+	errs := make(chan string, 4)
+	for g := range 4 {
+		go func() {
+			bad := ""
+			for i := range cases {
+				c := cases[(i+g*101)%len(cases)]
+				if e := tok.Encode(c.Text, 0); !reflect.DeepEqual(e.IDs, c.IDs) {
+					bad = c.Text
+				}
+			}
+			errs <- bad
+		}()
+	}
+	for range 4 {
+		if bad := <-errs; bad != "" {
+			t.Errorf("concurrent Encode(%q) gave a wrong result", bad)
+		}
+	}
+}
