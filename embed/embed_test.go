@@ -402,3 +402,29 @@ func TestEmbedAfterClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestTransformerSubdir covers the older layout where the Transformer
+// module lives in its own folder (modules.json path "0_Transformer").
+func TestTransformerSubdir(t *testing.T) {
+	g := readGoldenST(t)
+	dir := copyST(t, func(dir string) {
+		sub := filepath.Join(dir, "0_Transformer")
+		os.MkdirAll(sub, 0o755)
+		for _, f := range []string{"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "sentence_bert_config.json"} {
+			if err := os.Rename(filepath.Join(dir, f), filepath.Join(sub, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "modules.json"), []byte(`[{"idx":0,"name":"0","path":"0_Transformer","type":"sentence_transformers.models.Transformer"},
+			{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
+			{"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.models.Normalize"}]`), 0o644)
+	})
+	m, _ := load(t, dir, Options{})
+	got, err := m.Embed(g.Texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbs(t, got, g.NormalizedMean); d > 1e-4 || m.MaxSeqLength() != 256 {
+		t.Errorf("subdir layout: max abs diff %g, max_seq_length %d", d, m.MaxSeqLength())
+	}
+}
