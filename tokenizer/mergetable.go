@@ -1,13 +1,17 @@
 package tokenizer
 
 // mergeTable maps a pair of token ids to its merge: an open-addressing hash
-// table with linear probing and a multiplicative hash, about twice as fast
-// as a Go map for this one hot lookup.
+// table with linear probing and a multiplicative hash, keys and values side
+// by side so a lookup touches one cache line. It is about twice as fast as a
+// Go map for this one hot lookup.
 type mergeTable struct {
-	keys  []uint64 // pairKey+1; 0 marks an empty slot
-	vals  []bpeMerge
+	slots []mergeSlot
 	shift uint
-	n     int
+}
+
+type mergeSlot struct {
+	key uint64 // pairKey+1; 0 marks an empty slot
+	bpeMerge
 }
 
 func newMergeTable(n int) *mergeTable {
@@ -16,7 +20,7 @@ func newMergeTable(n int) *mergeTable {
 		size <<= 1
 		bits++
 	}
-	return &mergeTable{keys: make([]uint64, size), vals: make([]bpeMerge, size), shift: 64 - bits}
+	return &mergeTable{slots: make([]mergeSlot, size), shift: 64 - bits}
 }
 
 func (m *mergeTable) slot(k uint64) uint64 { return (k * 0x9E3779B97F4A7C15) >> m.shift }
@@ -24,12 +28,13 @@ func (m *mergeTable) slot(k uint64) uint64 { return (k * 0x9E3779B97F4A7C15) >> 
 // get returns the merge of key k.
 func (m *mergeTable) get(k uint64) (bpeMerge, bool) {
 	k++
-	mask := uint64(len(m.keys) - 1)
+	mask := uint64(len(m.slots) - 1)
 	for i := m.slot(k); ; i = (i + 1) & mask {
-		switch m.keys[i] {
-		case k:
-			return m.vals[i], true
-		case 0:
+		s := &m.slots[i]
+		if s.key == k {
+			return s.bpeMerge, true
+		}
+		if s.key == 0 {
 			return bpeMerge{}, false
 		}
 	}
@@ -39,14 +44,14 @@ func (m *mergeTable) get(k uint64) (bpeMerge, bool) {
 // The table never fills: it was sized for twice the merges.
 func (m *mergeTable) add(k uint64, v bpeMerge) bool {
 	k++
-	mask := uint64(len(m.keys) - 1)
+	mask := uint64(len(m.slots) - 1)
 	for i := m.slot(k); ; i = (i + 1) & mask {
-		switch m.keys[i] {
-		case k:
+		s := &m.slots[i]
+		if s.key == k {
 			return false
-		case 0:
-			m.keys[i], m.vals[i] = k, v
-			m.n++
+		}
+		if s.key == 0 {
+			s.key, s.bpeMerge = k, v
 			return true
 		}
 	}
