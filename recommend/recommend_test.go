@@ -38,6 +38,9 @@ func TestRecommendBeatsPopularity(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.opt
 			o.Dim, o.Epochs, o.Threads, o.Seed = 16, 5, 2, 1
+			if raceEnabled {
+				o.Threads = 1
+			}
 			m, st, err := TrainSessions(context.Background(), train, o)
 			if err != nil {
 				t.Fatal(err)

@@ -264,7 +264,6 @@ type trainer struct {
 	market  []int32 // market index per item, -1 if none
 	markets []*sampler
 	total   int64 // sessions × epochs
-	done    int64 // updated without synchronisation; only steers alpha
 }
 
 // work trains the sessions of one thread (every threads-th, each epoch).
@@ -279,7 +278,9 @@ func (t *trainer) work(ctx context.Context, sessions [][]int32, w, threads int) 
 				return pairs
 			}
 			local++
-			progress := float64(t.done+local*int64(threads)) / float64(t.total)
+			// Each thread sees 1/threads of the sessions: its own count
+			// scaled up estimates the global progress for the learning rate.
+			progress := float64(local*int64(threads)) / float64(t.total)
 			alpha := float32(t.opt.Alpha * max(1-progress, 0.001))
 			s := sessions[si]
 			last := len(s) - 1

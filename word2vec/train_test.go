@@ -71,7 +71,7 @@ func TestTrainLearnsTopics(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.opt
-			o.Corpus, o.Dim, o.MinCount, o.Threads, o.Sample = corpus, 16, 1, 2, -1
+			o.Corpus, o.Dim, o.MinCount, o.Threads, o.Sample = corpus, 16, 1, testThreads(), -1
 			v, st, err := Train(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -89,6 +89,14 @@ func TestTrainLearnsTopics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testThreads is 2, or 1 under the race detector.
+func testThreads() int {
+	if raceEnabled {
+		return 1
+	}
+	return 2
 }
 
 func TestTrainDeterministic(t *testing.T) {
@@ -124,7 +132,7 @@ func TestTrainDirectoryAndLongLines(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x y z x y z\nx y"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.txt"), []byte(strings.Repeat("x y z ", 3000)), 0o644)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("hidden hidden hidden"), 0o644)
-	v, st, err := Train(context.Background(), Options{Corpus: dir, MinCount: 1, Dim: 4, Epochs: 1, MaxSentenceLength: 100})
+	v, st, err := Train(context.Background(), Options{Corpus: dir, MinCount: 1, Dim: 4, Epochs: 1, MaxSentenceLength: 100, Threads: testThreads()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +242,7 @@ func TestTrainCancel(t *testing.T) {
 	corpus := topicCorpus(t, t.TempDir(), 2000)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := Train(ctx, Options{Corpus: corpus, MinCount: 1, Epochs: 50}); err == nil {
+	if _, _, err := Train(ctx, Options{Corpus: corpus, MinCount: 1, Epochs: 50, Threads: testThreads()}); err == nil {
 		t.Fatal("cancelled training returned no error")
 	}
 }
@@ -242,7 +250,7 @@ func TestTrainCancel(t *testing.T) {
 func TestProgressReported(t *testing.T) {
 	corpus := topicCorpus(t, t.TempDir(), 200)
 	var last, total int64
-	_, st, err := Train(context.Background(), Options{Corpus: corpus, MinCount: 1, Dim: 4, Progress: func(d, t int64) { last, total = d, t }})
+	_, st, err := Train(context.Background(), Options{Corpus: corpus, MinCount: 1, Dim: 4, Threads: testThreads(), Progress: func(d, t int64) { last, total = d, t }})
 	if err != nil {
 		t.Fatal(err)
 	}

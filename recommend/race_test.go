@@ -1,0 +1,7 @@
+//go:build race
+
+package recommend
+
+// raceEnabled: Hogwild training races on purpose (lock-free updates of
+// shared vectors), so tests train with one thread under the race detector.
+const raceEnabled = true

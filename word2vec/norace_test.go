@@ -1,0 +1,5 @@
+//go:build !race
+
+package word2vec
+
+const raceEnabled = false
