@@ -18,8 +18,10 @@ import (
 // textTokenizer is what `loupe tokenize` needs of a tokenizer.
 type textTokenizer interface {
 	// tokenize returns the ids and vocabulary strings for text, and the
-	// display text of each token.
+	// display text of each token (nil when it is the vocabulary string).
 	tokenize(text string) (ids []int, tokens, texts []string)
+	// maxLength is the model's input limit in tokens, 0 if unknown.
+	maxLength() int
 }
 
 type bpeCLI struct {
@@ -43,6 +45,8 @@ func (b bpeCLI) tokenize(text string) ([]int, []string, []string) {
 	return ids, toks, texts
 }
 
+func (b bpeCLI) maxLength() int { return 0 }
+
 type wordPieceCLI struct {
 	t       *tokenizer.WordPiece
 	special bool
@@ -55,8 +59,10 @@ func (w wordPieceCLI) tokenize(text string) ([]int, []string, []string) {
 	} else {
 		e = w.t.Encode(text, 0)
 	}
-	return e.IDs, e.Tokens, e.Tokens
+	return e.IDs, e.Tokens, nil
 }
+
+func (w wordPieceCLI) maxLength() int { return w.t.ModelMaxLength() }
 
 // loadTextTokenizer resolves model (a local directory, or a hub id through
 // resolveModelDir) and loads the tokenizer its files describe.
@@ -136,13 +142,23 @@ WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
 				return tokenizeLines(tok, input, cmd.InOrStdin(), out)
 			}
 			ids, toks, texts := tok.tokenize(strings.Join(args, " "))
+			if m := tok.maxLength(); m > 0 && len(ids) > m {
+				fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: %d tokens, more than the model's maximum of %d (models truncate the input)\n", len(ids), m)
+			}
 			if jsonOutput() {
 				return writeJSON(out, tokenizeResult{IDs: ids, Tokens: toks})
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTOKEN\tTEXT")
-			for i := range ids {
-				fmt.Fprintf(tw, "%d\t%s\t%s\n", ids[i], toks[i], strconv.Quote(texts[i]))
+			if texts == nil {
+				fmt.Fprintln(tw, "ID\tTOKEN")
+				for i := range ids {
+					fmt.Fprintf(tw, "%d\t%s\n", ids[i], toks[i])
+				}
+			} else {
+				fmt.Fprintln(tw, "ID\tTOKEN\tTEXT")
+				for i := range ids {
+					fmt.Fprintf(tw, "%d\t%s\t%s\n", ids[i], toks[i], strconv.Quote(texts[i]))
+				}
 			}
 			if err := tw.Flush(); err != nil {
 				return err
