@@ -68,6 +68,31 @@ func softmaxL(lvl int, x []float32, n int) {
 	scaleL(lvl, float32(1/sum), row)
 }
 
+// layerNormL normalises one row (see LayerNorm).
+func layerNormL(lvl int, dst, x, gamma, beta []float32, eps float32) {
+	if lvl < levelAVX2 || len(x) < 8 {
+		layerNormGeneric(dst, x, gamma, beta, eps)
+		return
+	}
+	n := len(x)
+	n8 := n &^ 7
+	s := sumAVX2(x)
+	for _, v := range x[n8:] {
+		s += float64(v)
+	}
+	mean := float32(s / float64(n))
+	v := sqDevAVX2(x, mean)
+	for _, e := range x[n8:] {
+		d := e - mean
+		v += float64(d * d)
+	}
+	rstd := float32(1 / math.Sqrt(v/float64(n)+float64(eps)))
+	normAffineAVX2(dst[:n], x, gamma, beta, mean, rstd)
+	for i := n8; i < n; i++ {
+		dst[i] = (x[i]-mean)*rstd*gamma[i] + beta[i]
+	}
+}
+
 func layerNormGeneric(dst, x, gamma, beta []float32, eps float32) {
 	n := len(x)
 	dst = dst[:n]

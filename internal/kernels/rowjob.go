@@ -49,7 +49,7 @@ func (j *rowJob) do(lo, hi int) {
 		}
 	case rowLayerNorm:
 		for i := lo; i < hi; i++ {
-			layerNormGeneric(j.dst[i*cols:(i+1)*cols], j.x[i*cols:(i+1)*cols], j.gamma, j.beta, j.eps)
+			layerNormL(j.lvl, j.dst[i*cols:(i+1)*cols], j.x[i*cols:(i+1)*cols], j.gamma[:cols], j.beta[:cols], j.eps)
 		}
 	case rowGeluTanh:
 		geluTanhL(j.lvl, j.dst[lo:hi], j.x[lo:hi])

@@ -94,3 +94,20 @@ func geluTanhAVX2(dst, x []float32)
 //
 //go:noescape
 func geluErfAVX2(dst, x []float32)
+
+// sumAVX2 returns sum_{i < len(x)&^7} x[i], accumulated in float64.
+//
+//go:noescape
+func sumAVX2(x []float32) float64
+
+// sqDevAVX2 returns sum_{i < len(x)&^7} (x[i]-mean)^2, accumulated in
+// float64.
+//
+//go:noescape
+func sqDevAVX2(x []float32, mean float32) float64
+
+// normAffineAVX2 sets dst[i] = (x[i]-mean)*rstd*gamma[i] + beta[i] for
+// i < len(dst)&^7; x, gamma and beta are at least as long as dst.
+//
+//go:noescape
+func normAffineAVX2(dst, x, gamma, beta []float32, mean, rstd float32)

@@ -46,3 +46,26 @@ func geluErfAVX2(dst, x []float32) {
 	n := len(dst) &^ 7
 	geluErfGeneric(dst[:n], x[:n])
 }
+
+func sumAVX2(x []float32) float64 {
+	var s float64
+	for _, v := range x[:len(x)&^7] {
+		s += float64(v)
+	}
+	return s
+}
+
+func sqDevAVX2(x []float32, mean float32) float64 {
+	var s float64
+	for _, v := range x[:len(x)&^7] {
+		d := v - mean
+		s += float64(d * d)
+	}
+	return s
+}
+
+func normAffineAVX2(dst, x, gamma, beta []float32, mean, rstd float32) {
+	for i := range dst[:len(dst)&^7] {
+		dst[i] = (x[i]-mean)*rstd*gamma[i] + beta[i]
+	}
+}
