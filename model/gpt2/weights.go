@@ -125,6 +125,7 @@ func Load(dir string) (*Model, error) {
 		f.Close()
 		return nil, err
 	}
+	prefault(m.regions())
 	return m, nil
 }
 
@@ -181,6 +182,19 @@ func (m *Model) loadWeights(path string) error {
 		return fmt.Errorf("gpt2: %s: unexpected tensor %q%s (not a GPT-2 parameter for this config.json)", path, strings.Join(unknown, `", "`), more)
 	}
 	return nil
+}
+
+// regions lists every weight slice (for prefault).
+func (m *Model) regions() [][]float32 {
+	w := m.Weights
+	blocks := w.Blocks
+	sp := specs(m.Config, &w)
+	copy(w.Blocks, blocks)
+	out := make([][]float32, 0, len(sp)+1)
+	for _, s := range sp {
+		out = append(out, *s.dst)
+	}
+	return append(out, m.Weights.LMHead)
 }
 
 // WeightBytes is the size of the model's parameters stored as float32.

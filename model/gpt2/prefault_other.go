@@ -1,0 +1,7 @@
+//go:build !linux
+
+package gpt2
+
+// prefault is a no-op where MADV_POPULATE_READ does not exist: pages fault
+// in on first use.
+func prefault(regions [][]float32) {}
