@@ -37,13 +37,16 @@ func init() {
 	level = chooseLevel(os.Getenv("LOUPE_KERNELS"))
 }
 
-// chooseLevel picks the kernel set for a LOUPE_KERNELS value ("" means the
-// best the CPU supports). The AVX-512 set is only chosen when it passes a
-// self-check against the generic kernels.
+// chooseLevel picks the kernel set for a LOUPE_KERNELS value: "generic" or
+// "avx2" force that set; "", "auto" or "avx512" mean the best the CPU
+// supports (an unrecognised value too, noted in Impl). The AVX-512 set is
+// only chosen when it passes a self-check against the generic kernels.
 func chooseLevel(env string) int {
 	implNote = ""
 	forceGeneric = false
-	switch strings.ToLower(strings.TrimSpace(env)) {
+	switch v := strings.ToLower(strings.TrimSpace(env)); v {
+	case "", "auto", "avx512":
+		// The best available set (AVX-512 still has to pass its self-check).
 	case "generic":
 		forceGeneric = true
 		return levelGeneric
@@ -53,6 +56,8 @@ func chooseLevel(env string) int {
 		}
 		implNote = " (avx2 requested but not supported by this CPU)"
 		return levelGeneric
+	default:
+		implNote = " (LOUPE_KERNELS=" + v + " not recognised; want generic, avx2 or avx512)"
 	}
 	best := levelGeneric
 	if cpuHasAVX2 {
@@ -62,7 +67,7 @@ func chooseLevel(env string) int {
 		if err := selfCheck(levelAVX512); err == nil {
 			best = levelAVX512
 		} else {
-			implNote = " (avx512 self-check failed: " + err.Error() + ")"
+			implNote += " (avx512 self-check failed: " + err.Error() + ")"
 		}
 	}
 	return best
