@@ -118,8 +118,8 @@ type jsonSpecial struct {
 	Tokens []string `json:"tokens"`
 }
 
-// parsePostProcessor reads a TemplateProcessing or BertProcessing
-// post-processor. ok is false for null (no special tokens are added then).
+// parsePostProcessor reads a TemplateProcessing, BertProcessing or
+// RobertaProcessing post-processor; null adds no special tokens.
 func parsePostProcessor(raw json.RawMessage, vocabSize int) (single, pair template, err error) {
 	typ, err := typeOf(raw, "post_processor")
 	if err != nil {
@@ -142,10 +142,13 @@ func parsePostProcessor(raw json.RawMessage, vocabSize int) (single, pair templa
 			json.Unmarshal(bp.Cls[0], &clsTok) != nil || json.Unmarshal(bp.Cls[1], &clsID) != nil {
 			return nil, nil, errors.New("post_processor: want \"sep\" and \"cls\" as [token, id]")
 		}
-		if typ == "RobertaProcessing" {
-			return nil, nil, errors.New("post_processor: RobertaProcessing not supported for WordPiece")
-		}
 		single, pair = bertTemplates(clsID, sepID, clsTok, sepTok)
+		if typ == "RobertaProcessing" {
+			// <s> A </s> and <s> A </s> </s> B </s>, every type id 0 (MPNet, RoBERTa).
+			c := templatePiece{ids: []int{clsID}, tokens: []string{clsTok}}
+			s := templatePiece{ids: []int{sepID}, tokens: []string{sepTok}}
+			pair = template{c, {seq: 1}, s, s, {seq: 2}, s}
+		}
 	case "TemplateProcessing":
 		var tpj struct {
 			Single        json.RawMessage        `json:"single"`

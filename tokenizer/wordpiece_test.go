@@ -301,3 +301,26 @@ func TestWordPieceConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestWordPieceRobertaProcessing: an MPNet-style tokenizer.json (WordPiece
+// with RobertaProcessing) frames pairs as <s> A </s></s> B </s>, type ids 0.
+func TestWordPieceRobertaProcessing(t *testing.T) {
+	vocab := map[string]int{"<s>": 0, "<pad>": 1, "</s>": 2, "[UNK]": 3, "hello": 4, "world": 5}
+	data := mustJSON(map[string]any{
+		"normalizer":     map[string]any{"type": "BertNormalizer", "lowercase": true},
+		"pre_tokenizer":  map[string]any{"type": "BertPreTokenizer"},
+		"post_processor": map[string]any{"type": "RobertaProcessing", "sep": []any{"</s>", 2}, "cls": []any{"<s>", 0}},
+		"model":          map[string]any{"type": "WordPiece", "unk_token": "[UNK]", "vocab": vocab},
+	})
+	tok, err := ParseWordPieceJSON([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := tok.EncodePair("Hello", "World", 0)
+	if !reflect.DeepEqual(e.IDs, []int{0, 4, 2, 2, 5, 2}) || !reflect.DeepEqual(e.TypeIDs, []int{0, 0, 0, 0, 0, 0}) {
+		t.Errorf("EncodePair = %v %v", e.IDs, e.TypeIDs)
+	}
+	if e := tok.Encode("hello", 0); !reflect.DeepEqual(e.Tokens, []string{"<s>", "hello", "</s>"}) {
+		t.Errorf("Encode = %q", e.Tokens)
+	}
+}
