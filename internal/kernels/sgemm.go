@@ -283,6 +283,21 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kb, nb, nr int)
 func interleave(dst []float32, w int, src []float32, ld, rows, kb int) {
 	dst = dst[:w*kb]
 	i := 0
+	if rows == 6 {
+		// The AVX2/AVX-512 A panel: whole 24-byte runs per p.
+		r0 := src[:kb]
+		r1 := src[ld : ld+kb]
+		r2 := src[2*ld : 2*ld+kb]
+		r3 := src[3*ld : 3*ld+kb]
+		r4 := src[4*ld : 4*ld+kb]
+		r5 := src[5*ld : 5*ld+kb]
+		r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
+		for p, v := range r0 {
+			d := dst[p*w : p*w+6 : p*w+6]
+			d[0], d[1], d[2], d[3], d[4], d[5] = v, r1[p], r2[p], r3[p], r4[p], r5[p]
+		}
+		i = 6
+	}
 	for ; i+4 <= rows; i += 4 {
 		r0 := src[i*ld : i*ld+kb]
 		r1 := src[(i+1)*ld : (i+1)*ld+kb]
