@@ -75,7 +75,8 @@ func DefaultWordPieceOptions() WordPieceOptions {
 		MaxInputCharsPerWord: DefaultMaxInputCharsPerWord}
 }
 
-// NewWordPiece builds a tokenizer from a vocabulary (token → id).
+// NewWordPiece builds a tokenizer from a vocabulary (token → id), which it
+// keeps: the caller must not change the map afterwards.
 func NewWordPiece(vocab map[string]int, opt WordPieceOptions) (*WordPiece, error) {
 	if len(vocab) == 0 {
 		return nil, errors.New("tokenizer: empty WordPiece vocabulary")
