@@ -147,6 +147,9 @@ func ParseConfig(b []byte) (Config, error) {
 	if c.BOSTokenID, err = tokenID("bos_token_id", h.BOSTokenID, c.VocabSize); err != nil {
 		return Config{}, err
 	}
+	if err := c.check(); err != nil {
+		return Config{}, fmt.Errorf("config.json: %w", err)
+	}
 	return c, nil
 }
 

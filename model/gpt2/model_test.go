@@ -391,6 +391,7 @@ func TestParseConfig(t *testing.T) {
 		{`{"model_type": "gpt2", ` + base + `, "n_positions": 8, "eos_token_id": 100}`, "eos_token_id = 100", nil},
 		{`{"model_type": "gpt2", ` + base + `, "n_positions": 8, "scale_attn_by_inverse_layer_idx": true}`, "scale_attn_by_inverse_layer_idx", nil},
 		{`{"model_type": "gpt2", ` + base + `, "n_positions": 8, "n_inner": 100}`, "n_inner 100", nil},
+		{`{"model_type": "gpt2", "n_layer": 1000000000000, "n_head": 4, "n_embd": 64, "vocab_size": 100, "n_positions": 8}`, "n_layer = 1000000000000 is larger", nil},
 		{`[1, 2]`, "config.json:", nil},
 		{`{"n_layer": "two"}`, "config.json:", nil},
 	} {

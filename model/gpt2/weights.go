@@ -213,7 +213,7 @@ func (m *Model) WeightBytes() int64 {
 // can use models too large to commit as files.
 func Random(cfg Config, seed uint64, scale float64) (*Model, error) {
 	if err := cfg.check(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gpt2: config: %w", err)
 	}
 	m := &Model{Config: cfg}
 	for _, s := range specs(cfg, &m.Weights) {
@@ -243,19 +243,42 @@ func Random(cfg Config, seed uint64, scale float64) (*Model, error) {
 	return m, nil
 }
 
-// check validates a Config built by hand (LoadConfig already does).
+// Sanity bounds on a config (far above every released GPT-2: gpt2-xl has
+// 48 layers, 25 heads, 1600 wide, 1024 positions, 50257 tokens), so that a
+// corrupt config.json cannot make Load allocate without bound.
+const (
+	maxLayers    = 1024
+	maxHeads     = 1024
+	maxEmbd      = 1 << 16
+	maxPositions = 1 << 20
+	maxVocab     = 1 << 22
+)
+
+// check validates a Config's sizes (ParseConfig calls it; Random checks a
+// Config built by hand).
 func (c Config) check() error {
 	if c.NLayer <= 0 || c.NHead <= 0 || c.NEmbd <= 0 || c.NPositions <= 0 || c.VocabSize <= 0 {
-		return fmt.Errorf("gpt2: config %+v: sizes must be positive", c)
+		return fmt.Errorf("sizes must be positive: %+v", c)
 	}
 	if c.NEmbd%c.NHead != 0 {
-		return fmt.Errorf("gpt2: config: n_embd %d is not a multiple of n_head %d", c.NEmbd, c.NHead)
+		return fmt.Errorf("n_embd %d is not a multiple of n_head %d", c.NEmbd, c.NHead)
+	}
+	for _, l := range []struct {
+		name     string
+		v, limit int
+	}{
+		{"n_layer", c.NLayer, maxLayers}, {"n_head", c.NHead, maxHeads}, {"n_embd", c.NEmbd, maxEmbd},
+		{"n_positions", c.NPositions, maxPositions}, {"vocab_size", c.VocabSize, maxVocab},
+	} {
+		if l.v > l.limit {
+			return fmt.Errorf("%s = %d is larger than loupe accepts (%d)", l.name, l.v, l.limit)
+		}
 	}
 	if c.Activation != "gelu_new" && c.Activation != "gelu" {
-		return fmt.Errorf("gpt2: config: activation %q, want gelu_new or gelu", c.Activation)
+		return fmt.Errorf("activation %q, want gelu_new or gelu", c.Activation)
 	}
 	if math.IsNaN(float64(c.LayerNormEps)) || c.LayerNormEps < 0 {
-		return fmt.Errorf("gpt2: config: layer norm epsilon %v", c.LayerNormEps)
+		return fmt.Errorf("layer norm epsilon %v", c.LayerNormEps)
 	}
 	return nil
 }
