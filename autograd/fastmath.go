@@ -21,7 +21,12 @@ func expf(x float32) float32 {
 	if x < minArg {
 		return 0
 	}
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	// round to nearest without math.Floor: conversion truncates toward zero
+	h := float32(0.5)
+	if x < 0 {
+		h = -0.5
+	}
+	n := float32(int32(x*log2e + h))
 	r := x - n*ln2Hi - n*ln2Lo
 	// e^r = 1 + r + r²/2 + r³/6 + r⁴/24 + r⁵/120 + r⁶/720 on |r| <= 0.35
 	p := float32(1.0 / 720)

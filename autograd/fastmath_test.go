@@ -23,3 +23,16 @@ func TestExpfTanhf(t *testing.T) {
 		t.Fatal("expf does not saturate")
 	}
 }
+
+func BenchmarkGeluTanhBackward(b *testing.B) {
+	n := 1 << 16
+	x, d, g := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%2000)/250 - 4
+		d[i] = 1
+	}
+	b.SetBytes(int64(4 * n))
+	for i := 0; i < b.N; i++ {
+		GeluTanhBackward(g, x, d)
+	}
+}

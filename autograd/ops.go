@@ -174,7 +174,19 @@ func GeluTanhBackward(dinp, inp, dout []float32) {
 		for i := lo; i < hi; i++ {
 			x := inp[i]
 			x2 := x * x
-			th := tanhf(s * x * (1 + 0.044715*x2))
+			u := s * x * (1 + 0.044715*x2)
+			var th float32
+			switch {
+			case u > 9:
+				th = 1
+			case u < -9:
+				th = -1
+			case u > -0.02 && u < 0.02:
+				u2 := u * u
+				th = u * (1 - u2*(1.0/3-u2*(2.0/15)))
+			default:
+				th = 1 - 2/(expf(2*u)+1)
+			}
 			d := 0.5*(1+th) + 0.5*x*(1-th*th)*s*(1+3*0.044715*x2)
 			dinp[i] += d * dout[i]
 		}
