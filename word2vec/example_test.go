@@ -18,13 +18,13 @@ func ExampleVectors_MostSimilar() {
 		panic(err)
 	}
 	for _, n := range ns {
-		fmt.Printf("%s %.3f\n", n.Word, n.Score)
+		fmt.Printf("%s %.2f\n", n.Word, n.Score)
 	}
 	_, err = v.Similarity("king", "kingg")
 	fmt.Println(err)
 	// Output:
-	// house 0.890
-	// oxford 0.882
-	// london 0.856
+	// house 0.89
+	// oxford 0.88
+	// london 0.86
 	// word2vec: word "kingg" not in vocabulary
 }
