@@ -337,3 +337,30 @@ func TestParseVocabJSON(t *testing.T) {
 		t.Error("the GPT-2 vocab.json did not take the fast path")
 	}
 }
+
+// TestBPEIgnoreMerges: with ignore_merges a pre-token that is in the
+// vocabulary is one token even when the merges would not build it.
+func TestBPEIgnoreMerges(t *testing.T) {
+	vocab := map[string]int{}
+	for b := 0; b < 256; b++ {
+		vocab[byteRuneUTF8[b]] = b
+	}
+	vocab["ab"], vocab["abc"] = 256, 257
+	for _, ignore := range []bool{false, true} {
+		data := mustJSON(map[string]any{
+			"pre_tokenizer": map[string]any{"type": "ByteLevel"},
+			"model":         map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{"a b"}, "ignore_merges": ignore},
+		})
+		tok, err := ParseBPEJSON([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []int{256, 'c'}
+		if ignore {
+			want = []int{257}
+		}
+		if got := tok.Encode("abc"); !reflect.DeepEqual(got, want) {
+			t.Errorf("ignore_merges=%v: Encode(abc) = %v, want %v", ignore, got, want)
+		}
+	}
+}
