@@ -235,3 +235,56 @@ func FuzzParseExamples(f *testing.F) {
 		}
 	})
 }
+
+// TestChunkedObjectiveDeterministic trains twice on data large enough for
+// the parallel objective and checks identical results, and that the
+// chunked gradient matches finite differences.
+func TestChunkedObjectiveDeterministic(t *testing.T) {
+	n, d, k := 600, 5, 3
+	X := make([][]float32, n)
+	y := make([]int, n)
+	for i := range X {
+		X[i] = make([]float32, d)
+		for j := range X[i] {
+			X[i][j] = float32(math.Sin(float64(i*7+j*13))) + float32(i%k)*0.3*float32(j%2)
+		}
+		y[i] = i % k
+	}
+	a, err := Train(X, y, k, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Train(X, y, k, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range a.W {
+		for j := range a.W[c] {
+			if a.W[c][j] != b.W[c][j] {
+				t.Fatalf("training is not deterministic: %v vs %v", a.W[c][j], b.W[c][j])
+			}
+		}
+	}
+	sw := make([]float64, n)
+	for i := range sw {
+		sw[i] = 1
+	}
+	theta := make([]float64, k*(d+1))
+	for i := range theta {
+		theta[i] = math.Cos(float64(i)) * 0.1
+	}
+	grad := make([]float64, len(theta))
+	objective(theta, grad, X, y, sw, k, d, 1)
+	g2 := make([]float64, len(theta))
+	for i := range theta {
+		h := 1e-6
+		theta[i] += h
+		fp := objective(theta, g2, X, y, sw, k, d, 1)
+		theta[i] -= 2 * h
+		fm := objective(theta, g2, X, y, sw, k, d, 1)
+		theta[i] += h
+		if fd := (fp - fm) / (2 * h); math.Abs(fd-grad[i]) > 1e-4*math.Max(1, math.Abs(fd)) {
+			t.Errorf("gradient %d: analytic %g, finite difference %g", i, grad[i], fd)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package classify
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Options control Train. The zero value means scikit-learn's defaults
@@ -114,8 +115,51 @@ func Train(X [][]float32, y []int, k int, opts Options) (*Model, error) {
 	return m, nil
 }
 
+// objectiveChunks is the fixed number of row blocks the objective is split
+// into; the partial sums are added in block order, so the result does not
+// depend on how many goroutines ran them.
+const objectiveChunks = 8
+
 // objective returns Σ sᵢ CEᵢ + λ/2 ‖W‖² and writes its gradient.
 func objective(theta, grad []float64, X [][]float32, y []int, sw []float64, k, d int, lambda float64) float64 {
+	n := len(X)
+	chunks := min(objectiveChunks, n)
+	if n < 256 {
+		chunks = 1
+	}
+	losses := make([]float64, chunks)
+	grads := make([][]float64, chunks)
+	grads[0] = grad
+	var wg sync.WaitGroup
+	for c := 0; c < chunks; c++ {
+		if c > 0 {
+			grads[c] = make([]float64, len(grad))
+		}
+		lo, hi := c*n/chunks, (c+1)*n/chunks
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			losses[c] = partialObjective(theta, grads[c], X[lo:hi], y[lo:hi], sw[lo:hi], k, d)
+		}(c)
+	}
+	wg.Wait()
+	loss := losses[0]
+	for c := 1; c < chunks; c++ {
+		loss += losses[c]
+		for i, g := range grads[c] {
+			grad[i] += g
+		}
+	}
+	W, gW := theta[:k*d], grad[:k*d]
+	for j, w := range W {
+		loss += 0.5 * lambda * w * w
+		gW[j] += lambda * w
+	}
+	return loss
+}
+
+// partialObjective writes the data term's loss and gradient over some rows.
+func partialObjective(theta, grad []float64, X [][]float32, y []int, sw []float64, k, d int) float64 {
 	clear(grad)
 	W, b := theta[:k*d], theta[k*d:]
 	gW, gb := grad[:k*d], grad[k*d:]
@@ -151,10 +195,6 @@ func objective(theta, grad []float64, X [][]float32, y []int, sw []float64, k, d
 				gw[j] += g * float64(v)
 			}
 		}
-	}
-	for j, w := range W {
-		loss += 0.5 * lambda * w * w
-		gW[j] += lambda * w
 	}
 	return loss
 }
