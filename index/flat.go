@@ -75,7 +75,7 @@ func (x *Index) flatScan(q []float32, k, lo, hi int, accept func(uint32) bool, t
 		} else if atomic.LoadUint32(&x.flags[s]) != flagReady {
 			continue
 		}
-		d := x.dist(q, x.vec(uint32(s)))
+		d := x.distance(q, x.vec(uint32(s)))
 		if len(*top) < k {
 			top.push(item{d, uint32(s)})
 		} else if d < (*top)[0].d {

@@ -296,7 +296,7 @@ func (f *forest) search(x *Index, q []float32, k, searchK int, accept func(uint3
 					continue
 				}
 				found++
-				d := x.dist(q, x.vec(id))
+				d := x.distance(q, x.vec(id))
 				pushK(&s.top, item{d, id}, k)
 			}
 			continue

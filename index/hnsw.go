@@ -132,7 +132,7 @@ func (h *hnsw) lock(i uint32) *sync.Mutex { return &h.stripes[i%nStripes] }
 
 // greedy walks level l from ep to a local minimum of the distance to q.
 func (h *hnsw) greedy(x *Index, q []float32, ep uint32, l int, n uint32) uint32 {
-	cur, curd := ep, x.dist(q, x.vec(ep))
+	cur, curd := ep, x.distance(q, x.vec(ep))
 	for changed := true; changed; {
 		changed = false
 		lk := h.links(cur, l)
@@ -145,7 +145,7 @@ func (h *hnsw) greedy(x *Index, q []float32, ep uint32, l int, n uint32) uint32 
 			if nb >= n || int(h.levels[nb]) < l {
 				continue
 			}
-			if d := x.dist(q, x.vec(nb)); d < curd {
+			if d := x.distance(q, x.vec(nb)); d < curd {
 				cur, curd, changed = nb, d, true
 			}
 		}
@@ -163,7 +163,7 @@ func (h *hnsw) searchLayer(x *Index, q []float32, ep uint32, ef, l int, accept f
 	s.cand = s.cand[:0]
 	s.top = s.top[:0]
 	lower := float32(math.Inf(1))
-	d := x.dist(q, x.vec(ep))
+	d := x.distance(q, x.vec(ep))
 	if accept == nil || accept(ep) {
 		s.top.push(item{d, ep})
 		lower = d
@@ -186,7 +186,7 @@ func (h *hnsw) searchLayer(x *Index, q []float32, ep uint32, ef, l int, accept f
 			if nb >= n || s.visit(nb) {
 				continue
 			}
-			d := x.dist(q, x.vec(nb))
+			d := x.distance(q, x.vec(nb))
 			if len(s.top) < ef || d < lower {
 				s.cand.push(item{d, nb})
 				if accept == nil || accept(nb) {
@@ -229,7 +229,7 @@ func (h *hnsw) heuristic(x *Index, cands []item, m int, dst []item) []item {
 		good := true
 		cv := x.vec(c.id)
 		for _, r := range dst {
-			if x.dist(cv, x.vec(r.id)) < c.d {
+			if x.distance(cv, x.vec(r.id)) < c.d {
 				good = false
 				break
 			}
@@ -276,7 +276,7 @@ func (h *hnsw) connect(x *Index, node uint32, l int, s *scratch) (uint32, bool) 
 			dup = dup || it.id == o
 		}
 		if !dup {
-			s.list2 = append(s.list2, item{x.dist(x.vec(o), nv), o})
+			s.list2 = append(s.list2, item{x.distance(x.vec(o), nv), o})
 		}
 	}
 	own := s.list2
@@ -316,10 +316,10 @@ func (h *hnsw) connect(x *Index, node uint32, l int, s *scratch) (uint32, bool) 
 		default:
 			bv := x.vec(nb)
 			s.list2 = s.list2[:0]
-			s.list2 = append(s.list2, item{x.dist(nv, bv), node})
+			s.list2 = append(s.list2, item{x.distance(nv, bv), node})
 			for j := 1; j <= cnt; j++ {
 				o := lk[j]
-				s.list2 = append(s.list2, item{x.dist(x.vec(o), bv), o})
+				s.list2 = append(s.list2, item{x.distance(x.vec(o), bv), o})
 			}
 			sortItems(s.list2)
 			s.sel2 = h.heuristic(x, s.list2, maxL, s.sel2)

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // Kind is the search structure of an index.
@@ -147,7 +149,7 @@ type Index struct {
 
 	opts   Options
 	dim    int
-	dist   func(a, b []float32) float32
+	l2     bool // metric is L2 (else 1 − dot)
 	closed bool
 
 	// Per-slot storage. A slot is a position in these arrays; callers see
@@ -182,7 +184,7 @@ func New(opts Options) (*Index, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	x := &Index{opts: opts, dim: opts.Dim, dist: opts.Metric.distFunc(), labelMap: map[uint64]uint32{}}
+	x := &Index{opts: opts, dim: opts.Dim, l2: opts.Metric == L2, labelMap: map[uint64]uint32{}}
 	switch opts.Kind {
 	case HNSW:
 		x.hnsw = newHNSW(&x.opts)
@@ -218,6 +220,15 @@ func (x *Index) SetEf(ef int) {
 		x.opts.Ef = ef
 		x.mu.Unlock()
 	}
+}
+
+// distance is the index metric's distance (small enough to inline, so the
+// hot loops make one call into the kernels per distance).
+func (x *Index) distance(a, b []float32) float32 {
+	if x.l2 {
+		return kernels.SqDist(a, b)
+	}
+	return 1 - kernels.Dot(a, b)
 }
 
 func (x *Index) vec(i uint32) []float32 {

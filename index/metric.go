@@ -36,14 +36,6 @@ func ParseMetric(s string) (Metric, error) {
 	return "", fmt.Errorf("index: unknown metric %q: want cosine, dot or l2", s)
 }
 
-// distFunc returns the distance function of m.
-func (m Metric) distFunc() func(a, b []float32) float32 {
-	if m == L2 {
-		return kernels.SqDist
-	}
-	return func(a, b []float32) float32 { return 1 - kernels.Dot(a, b) }
-}
-
 // checkFinite returns an error naming the first NaN or infinite value of v,
 // described by what (e.g. "vector 3").
 func checkFinite(v []float32, what string) error {
