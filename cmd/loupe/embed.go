@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ var embedFlags struct {
 	output       string
 	batchSize    int
 	maxSeqLength int
+	similarity   bool
 }
 
 var embedCmd = &cobra.Command{
@@ -45,6 +47,7 @@ matrix (one row per text, in input order) and any other --output name (or
 standard output) gets JSON lines {"id", "embedding", ...metadata}.`,
 	Example: `  loupe embed "How do I bake bread?"
   loupe embed --model sentence-transformers/all-MiniLM-L6-v2 --format json "hello world"
+  loupe embed --similarity "A man is eating food." "A man is eating pasta." "The girl is carrying a baby."
   loupe embed --input docs.jsonl --output vectors.npy --batch-size 64`,
 	RunE: runEmbed,
 }
@@ -56,6 +59,7 @@ func init() {
 	f.StringVar(&embedFlags.output, "output", "", "write vectors to FILE.npy (float32 matrix) or FILE (JSON lines)")
 	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
 	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
+	f.BoolVar(&embedFlags.similarity, "similarity", false, "print the cosine similarity matrix of the texts instead of their vectors")
 	rootCmd.AddCommand(embedCmd)
 }
 
@@ -203,6 +207,9 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	secs := time.Since(start).Seconds()
 	out := cmd.OutOrStdout()
 
+	if embedFlags.similarity {
+		return printSimilarity(out, texts, vecs)
+	}
 	if embedFlags.input == "" && embedFlags.output == "" {
 		for _, v := range vecs {
 			if jsonOutput() {
@@ -274,4 +281,49 @@ func writeVectorLines(w io.Writer, recs []textRecord, vecs [][]float32) error {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// cosine returns the cosine similarity of a and b (0 if either is zero).
+func cosine(a, b []float32) float64 {
+	var dot, na, nb float64
+	for i := range a {
+		dot += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(na*nb)
+}
+
+// printSimilarity prints the cosine similarity matrix of the embeddings.
+func printSimilarity(out io.Writer, texts []string, vecs [][]float32) error {
+	n := len(vecs)
+	sim := make([][]float64, n)
+	for i := range sim {
+		sim[i] = make([]float64, n)
+		for j := range sim[i] {
+			sim[i][j] = cosine(vecs[i], vecs[j])
+		}
+	}
+	if jsonOutput() {
+		return writeJSON(out, map[string]any{"texts": texts, "similarity": sim})
+	}
+	for i, t := range texts {
+		fmt.Fprintf(out, "[%d] %s\n", i, oneLine(t, 100))
+	}
+	fmt.Fprint(out, "\n     ")
+	for j := range texts {
+		fmt.Fprintf(out, " %6s", fmt.Sprintf("[%d]", j))
+	}
+	fmt.Fprintln(out)
+	for i := range sim {
+		fmt.Fprintf(out, "%5s", fmt.Sprintf("[%d]", i))
+		for _, v := range sim[i] {
+			fmt.Fprintf(out, " %6.3f", v)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
 }

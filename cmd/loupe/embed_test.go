@@ -48,7 +48,7 @@ func TestEmbedCommand(t *testing.T) {
 		rootCmd.SetOut(&out)
 		rootCmd.SetArgs(args)
 		outputFormat = "text"
-		embedFlags.input, embedFlags.output = "", ""
+		embedFlags.input, embedFlags.output, embedFlags.similarity = "", "", false
 		if err := rootCmd.Execute(); err != nil {
 			t.Fatalf("loupe %s: %v", strings.Join(args, " "), err)
 		}
@@ -61,6 +61,13 @@ func TestEmbedCommand(t *testing.T) {
 	var obj struct{ Embedding []float32 }
 	if err := json.Unmarshal([]byte(run("embed", "--model", model, "--format", "json", "hello world")), &obj); err != nil || len(obj.Embedding) != 32 {
 		t.Errorf("json output: %v %v", obj, err)
+	}
+	var sim struct{ Similarity [][]float64 }
+	if err := json.Unmarshal([]byte(run("embed", "--model", model, "--format", "json", "--similarity", "a cat", "a dog", "a cat")), &sim); err != nil || len(sim.Similarity) != 3 {
+		t.Fatalf("similarity: %v %v", sim, err)
+	}
+	if s := sim.Similarity; s[0][0] < 0.99999 || s[0][2] < 0.99999 || s[0][1] > 0.9999 || s[1][0] != s[0][1] {
+		t.Errorf("similarity matrix %v", s)
 	}
 	in := filepath.Join(dir, "in.jsonl")
 	os.WriteFile(in, []byte("{\"text\": \"a cat\", \"id\": 9, \"tag\": \"x\"}\n{\"text\": \"the dog\"}\n{\"text\": \"hello\"}\n"), 0o644)
