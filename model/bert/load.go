@@ -12,11 +12,13 @@ import (
 // stSource adapts a safetensors file to Source.
 type stSource struct{ f *safetensors.File }
 
+// Shape implements Source.
 func (s stSource) Shape(name string) ([]int, bool) {
 	info, ok := s.f.Info(name)
 	return info.Shape, ok
 }
 
+// Float32 implements Source.
 func (s stSource) Float32(name string) ([]float32, error) { return s.f.Float32(name) }
 
 // Load reads a BERT checkpoint from a directory holding config.json and
