@@ -565,4 +565,3 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	fmt.Fprintf(bw, "%d queries in %.3fs (%.0f queries/s)\n", nq, secs, float64(nq)/secs)
 	return bw.Flush()
 }
-
