@@ -1,11 +1,12 @@
 """numpy/OpenBLAS anchor for bench/kernels.sh: the same shapes as the Go
 benchmarks in internal/kernels, each timed as the mean of N back-to-back
-calls (what `go test -bench -benchtime Nx` reports), one line per shape:
+calls (what `go test -bench -benchtime Nx` reports), one line per sample:
 
     name  seconds  GFLOP/s  GB/s
 
 Shapes are M×K×N (an M×K activation times a K×N weight; _transB: the
 weight is stored [N, K] and used transposed). GB/s counts the weight's bytes.
+usage: kernels_numpy.py [CALLS_PER_SAMPLE [SAMPLES]]
 Run with /usr/bin/python3 (Debian's python3-numpy, linked to OpenBLAS).
 """
 import sys
@@ -14,6 +15,7 @@ import time
 import numpy as np
 
 REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+SAMPLES = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 
 SHAPES = [
     # name, m, k, n, transB
@@ -79,12 +81,13 @@ def main():
             else:
                 f = lambda: a @ w  # noqa: E731
         f()
-        t = time.perf_counter()
-        for _ in range(REPS):
-            f()
-        best = (time.perf_counter() - t) / REPS
-        print("%s %.9f %.3f %.3f" % (name, best, 2.0 * m * n * k / best / 1e9, 4.0 * k * n / best / 1e9))
-        sys.stdout.flush()
+        for _ in range(SAMPLES):
+            t = time.perf_counter()
+            for _ in range(REPS):
+                f()
+            sec = (time.perf_counter() - t) / REPS
+            print("%s %.9f %.3f %.3f" % (name, sec, 2.0 * m * n * k / sec / 1e9, 4.0 * k * n / sec / 1e9))
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -123,16 +123,21 @@ func BenchmarkAxpy(b *testing.B) {
 	}
 }
 
+var bandwidthBuf []float32
+
 // BenchmarkReadBandwidth measures the machine's read bandwidth the way the
 // GEMV target is stated: a dot product over 1 GiB of float32 (two 512 MiB
 // halves), split across the worker pool. bench/kernels.sh reports GEMV
 // GB/s as a fraction of this.
 func BenchmarkReadBandwidth(b *testing.B) {
 	const n = 1 << 28 // floats: 1 GiB
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = 1
+	if bandwidthBuf == nil {
+		bandwidthBuf = make([]float32, n) // kept for -count > 1
+		for i := range bandwidthBuf {
+			bandwidthBuf[i] = 1
+		}
 	}
+	x := bandwidthBuf
 	half := n / 2
 	parts := make([]float32, 64)
 	fn := func(lo, hi int) {
