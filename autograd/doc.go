@@ -13,6 +13,7 @@
 //
 //	EmbeddingForward/Backward   row gather from a table, scatter-add back
 //	MatmulForward/Backward      out = inp·w + bias with w stored [in, out] (Hugging Face Conv1D)
+//	LinearTForward/Backward     out = inp·wᵀ with w stored [out, in] (nn.Linear, tied LM head)
 //	AddForward/Backward         residual connections and position embeddings
 //	LayerNormForward/Backward   per-row layer normalisation with gain and bias
 //	GeluTanhForward/Backward    GPT-2's gelu_new

@@ -83,6 +83,29 @@ func MatmulBackward(dinp, dw, dbias, dout, inp, w []float32, n, c, oc int) {
 	}
 }
 
+// LinearTForward computes out[n,oc] = inp[n,c]·wᵀ with w stored [oc, c]
+// (nn.Linear's layout; GPT-2's LM head is wte [V, C] used this way).
+func LinearTForward(out, inp, w []float32, n, c, oc int) {
+	need("LinearTForward", "out", len(out), n*oc)
+	need("LinearTForward", "inp", len(inp), n*c)
+	need("LinearTForward", "w", len(w), oc*c)
+	kernels.Sgemm(false, true, n, oc, c, 1, inp, c, w, c, 0, out, oc)
+}
+
+// LinearTBackward accumulates the gradients of LinearTForward: dinp +=
+// dout·w and dw += doutᵀ·inp. Either may be nil.
+func LinearTBackward(dinp, dw, dout, inp, w []float32, n, c, oc int) {
+	need("LinearTBackward", "dout", len(dout), n*oc)
+	if dinp != nil {
+		need("LinearTBackward", "dinp", len(dinp), n*c)
+		kernels.Sgemm(false, false, n, c, oc, 1, dout, oc, w, c, 1, dinp, c)
+	}
+	if dw != nil {
+		need("LinearTBackward", "dw", len(dw), oc*c)
+		kernels.Sgemm(true, false, oc, c, n, 1, dout, oc, inp, c, 1, dw, c)
+	}
+}
+
 // LayerNormForward normalises each of the n rows of inp (c wide) and applies
 // gain g and bias b. It saves each row's mean and reciprocal standard
 // deviation (biased variance, eps inside the square root) for the backward.

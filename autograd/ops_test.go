@@ -60,6 +60,17 @@ func gradCases() []gradCase {
 		},
 	})
 	cases = append(cases, gradCase{
+		name: "linear_t", inputs: []int{n * c, oc * c}, outLen: n * oc,
+		forward: func(in [][]float32) []float32 {
+			out := make([]float32, n*oc)
+			LinearTForward(out, in[0], in[1], n, c, oc)
+			return out
+		},
+		backward: func(d, in [][]float32, dout []float32) {
+			LinearTBackward(d[0], d[1], dout, in[0], in[1], n, c, oc)
+		},
+	})
+	cases = append(cases, gradCase{
 		name: "layernorm", inputs: []int{n * c, c, c}, outLen: n * c,
 		forward: func(in [][]float32) []float32 {
 			out := make([]float32, n*c)

@@ -5,8 +5,6 @@ import (
 	"math"
 	"sort"
 	"time"
-
-	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // Options configures Explain. The zero value explains with grad_x_input for
@@ -304,27 +302,27 @@ func (n *Net) nmf(p *pass, from, to, k int, seed int64, iters int) (*NMFResult, 
 	}
 	nl := to - from + 1
 	cols := nl * C4
-	x := make([]float64, T*cols)
+	x := make([]float32, T*cols)
 	for t := 0; t < T; t++ {
 		for l := from; l <= to; l++ {
 			src := p.act[l][t*C4 : (t+1)*C4]
 			dst := x[t*cols+(l-from)*C4:]
 			for j, v := range src {
 				if v > 0 {
-					dst[j] = float64(v)
+					dst[j] = v
 				}
 			}
 		}
 	}
-	w, h, relErr, err := NMF(x, T, cols, k, seed, iters)
+	w, h, done, relErr, err := NMF(x, T, cols, k, seed, iters)
 	if err != nil {
 		return nil, err
 	}
-	r := &NMFResult{FromLayer: from, ToLayer: to, Components: k, Seed: seed, Iterations: iters, RelError: relErr}
+	r := &NMFResult{FromLayer: from, ToLayer: to, Components: k, Seed: seed, Iterations: done, RelError: relErr}
 	for a := 0; a < k; a++ {
 		f := make([]float64, T)
 		for t := 0; t < T; t++ {
-			f[t] = w[t*k+a]
+			f[t] = float64(w[t*k+a])
 		}
 		r.Factors = append(r.Factors, f)
 		idx := make([]int, cols)
@@ -335,7 +333,7 @@ func (n *Net) nmf(p *pass, from, to, k int, seed int64, iters int) (*NMFResult, 
 		sort.Slice(idx, func(i, j int) bool { return hr[idx[i]] > hr[idx[j]] })
 		var top []NeuronLoading
 		for _, j := range idx[:min(5, cols)] {
-			top = append(top, NeuronLoading{Layer: from + j/C4, Neuron: j % C4, Weight: hr[j]})
+			top = append(top, NeuronLoading{Layer: from + j/C4, Neuron: j % C4, Weight: float64(hr[j])})
 		}
 		r.TopNeurons = append(r.TopNeurons, top)
 	}
@@ -355,7 +353,7 @@ func (n *Net) Greedy(ids []int, steps int, iv []Intervention) ([]int, error) {
 		}
 		p := n.forward(x, 1, len(seq), false, iv)
 		lg := n.logitsAt(p.lnf, []int{len(seq) - 1})
-		next := kernels.Argmax(lg)
+		next := argmaxf(lg)
 		seq = append(seq, next)
 		out = append(out, next)
 	}

@@ -10,14 +10,14 @@ import (
 func TestNMFRecoversLowRank(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	const rows, cols, k = 12, 40, 3
-	w0, h0 := make([]float64, rows*k), make([]float64, k*cols)
+	w0, h0 := make([]float32, rows*k), make([]float32, k*cols)
 	for i := range w0 {
-		w0[i] = r.Float64()
+		w0[i] = r.Float32()
 	}
 	for i := range h0 {
-		h0[i] = r.Float64()
+		h0[i] = r.Float32()
 	}
-	x := make([]float64, rows*cols)
+	x := make([]float32, rows*cols)
 	for i := 0; i < rows; i++ {
 		for j := 0; j < cols; j++ {
 			for a := 0; a < k; a++ {
@@ -25,11 +25,11 @@ func TestNMFRecoversLowRank(t *testing.T) {
 			}
 		}
 	}
-	_, _, e1, err := NMF(x, rows, cols, 1, 1, 300)
+	_, _, _, e1, err := NMF(x, rows, cols, 1, 1, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, h, e3, err := NMF(x, rows, cols, k, 1, 500)
+	w, h, _, e3, err := NMF(x, rows, cols, k, 1, 500)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,20 +37,20 @@ func TestNMFRecoversLowRank(t *testing.T) {
 		t.Fatalf("rank-3 data: error with 3 factors %g, with 1 factor %g", e3, e1)
 	}
 	for _, v := range append(w, h...) {
-		if v < 0 || math.IsNaN(v) {
+		if v < 0 || math.IsNaN(float64(v)) {
 			t.Fatalf("factor value %g", v)
 		}
 	}
-	w2, _, e3b, _ := NMF(x, rows, cols, k, 1, 500)
+	w2, _, _, e3b, _ := NMF(x, rows, cols, k, 1, 500)
 	if e3b != e3 || w2[0] != w[0] {
 		t.Fatal("same seed gave a different factorisation")
 	}
 	for _, bad := range []struct {
-		x          []float64
+		x          []float32
 		rows, cols int
 		k          int
-	}{{x, rows, cols, 0}, {x[:5], rows, cols, 2}, {[]float64{-1, 1}, 1, 2, 1}} {
-		if _, _, _, err := NMF(bad.x, bad.rows, bad.cols, bad.k, 1, 10); err == nil {
+	}{{x, rows, cols, 0}, {x[:5], rows, cols, 2}, {[]float32{-1, 1}, 1, 2, 1}, {[]float32{float32(math.NaN()), 1}, 1, 2, 1}} {
+		if _, _, _, _, err := NMF(bad.x, bad.rows, bad.cols, bad.k, 1, 10); err == nil {
 			t.Errorf("NMF(%d×%d, k=%d) with bad input: no error", bad.rows, bad.cols, bad.k)
 		}
 	}
@@ -152,6 +152,20 @@ func TestExplainBadInput(t *testing.T) {
 	}
 }
 
+func TestTopIndices(t *testing.T) {
+	x := []float32{1, 5, 3, 5, -1, 4}
+	got := topIndices(x, 3)
+	if len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 5 {
+		t.Fatalf("topIndices = %v, want [1 3 5]", got)
+	}
+	if got := topIndices(x, 10); len(got) != 6 || got[5] != 4 {
+		t.Fatalf("topIndices(k > len) = %v", got)
+	}
+	if argmaxf(x) != 1 {
+		t.Fatal("argmaxf")
+	}
+}
+
 func TestParseMethods(t *testing.T) {
 	m, err := ParseMethods("ig, grad_x_input,saliency,ig")
 	if err != nil || len(m) != 3 || m[0] != MethodIntegrated || m[2] != MethodGradient {
@@ -194,5 +208,23 @@ func TestBackwardWithIntervention(t *testing.T) {
 			}
 		}
 		off += s.Len
+	}
+}
+
+// BenchmarkNMFGPT2Small factorises a GPT-2-small-sized activation matrix
+// (64 positions × 12·3072 neurons) into 10 factors.
+func BenchmarkNMFGPT2Small(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	const rows, cols = 64, 12 * 3072
+	x := make([]float32, rows*cols)
+	for i := range x {
+		if v := r.NormFloat64(); v > 0 {
+			x[i] = float32(v)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		if _, _, _, _, err := NMF(x, rows, cols, 10, 0, 200); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

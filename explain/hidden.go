@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/loupe-ml/loupe/autograd"
-	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // Prediction is one of a layer's top tokens at a position.
@@ -56,8 +55,8 @@ func rankOf(logits []float32, id int) int {
 func topK(logits []float32, k int, text func(int) string) []Prediction {
 	probs := make([]float32, len(logits))
 	copy(probs, logits)
-	kernels.Softmax(probs)
-	idx := kernels.TopK(probs, k, nil)
+	softmax(probs)
+	idx := topIndices(probs, k)
 	out := make([]Prediction, len(idx))
 	for i, id := range idx {
 		out[i] = Prediction{ID: id, Token: text(id), Prob: float64(probs[id])}
@@ -78,4 +77,43 @@ func softmaxProb(logits []float32, id int) float64 {
 		s += math.Exp(float64(v - m))
 	}
 	return math.Exp(float64(logits[id]-m)) / s
+}
+
+// softmax replaces x by its softmax, computed stably.
+func softmax(x []float32) {
+	autograd.SoftmaxForward(x, x, 1, len(x), false, 0)
+}
+
+// topIndices returns the indices of the k largest values of x, largest
+// first (earlier index first on ties), by one pass with a small sorted list.
+func topIndices(x []float32, k int) []int {
+	k = min(k, len(x))
+	top := make([]int, 0, k+1)
+	for i, v := range x {
+		if len(top) == k && v <= x[top[k-1]] {
+			continue
+		}
+		j := len(top)
+		top = append(top, i)
+		for j > 0 && x[top[j-1]] < v {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = i
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	return top
+}
+
+// argmax returns the index of the largest value of x (the first on ties).
+func argmaxf(x []float32) int {
+	b := 0
+	for i, v := range x {
+		if v > x[b] {
+			b = i
+		}
+	}
+	return b
 }

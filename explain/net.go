@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/loupe-ml/loupe/autograd"
-	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // Net is a differentiable GPT-2: the forward pass of Hugging Face's
@@ -189,7 +188,7 @@ func (n *Net) logitsAt(h []float32, rows []int) []float32 {
 		copy(in[i*C:(i+1)*C], h[r*C:(r+1)*C])
 	}
 	out := make([]float32, len(rows)*V)
-	kernels.Sgemm(false, true, len(rows), V, C, 1, in, C, n.head(), C, 0, out, V)
+	autograd.LinearTForward(out, in, n.head(), len(rows), C, V)
 	return out
 }
 
@@ -230,7 +229,7 @@ func (n *Net) targetValues(p *pass, segs []segment, tgt Target) (vals []float64,
 			d[s.Token] = s.Weight
 			continue
 		}
-		kernels.Softmax(z)
+		softmax(z)
 		pt := z[s.Token]
 		vals[i] = float64(pt)
 		for j, pj := range z {
@@ -256,7 +255,7 @@ func (n *Net) backward(p *pass, segs []segment, dlogits []float32) []float32 {
 	S := len(segs)
 	// Seed: d ln_f output at each target row, then back through ln_f.
 	dh := make([]float32, S*C)
-	kernels.Sgemm(false, false, S, C, V, 1, dlogits, V, n.head(), C, 0, dh, C)
+	autograd.LinearTBackward(dh, nil, dlogits, nil, n.head(), S, C, V)
 	dres := make([]float32, R*C)
 	for i, s := range segs {
 		fr := s.Seq*T + s.Len - 1
