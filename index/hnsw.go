@@ -241,11 +241,11 @@ func (h *hnsw) heuristic(x *Index, cands []item, m int, dst []item) []item {
 	return dst
 }
 
-// connect is mutuallyConnectNewElement: link node at level l to the
-// heuristic's choice among the candidates in s.top and add the reverse
-// links, shrinking overfull neighbour lists with the heuristic. It returns
-// the nearest chosen neighbour, the entry point for the next level down.
-func (h *hnsw) connect(x *Index, node uint32, l int, s *scratch) (uint32, bool) {
+// selectLinks is the first half of hnswlib's mutuallyConnectNewElement:
+// choose node's links at level l with the heuristic among the candidates in
+// s.top and write them. It returns the nearest chosen neighbour, the entry
+// point for the next level down.
+func (h *hnsw) selectLinks(x *Index, node uint32, l int, s *scratch) (uint32, bool) {
 	s.list = s.top.sortedAscending(s.list)
 	// Drop the node itself (present when an existing element is re-linked).
 	k := 0
@@ -266,8 +266,8 @@ func (h *hnsw) connect(x *Index, node uint32, l int, s *scratch) (uint32, bool) 
 	mu := h.lock(node)
 	mu.Lock()
 	lk := h.links(node, l)
-	// A concurrent insert may already have linked itself here (it can reach
-	// node from above before node's own lists are written): keep those.
+	// When an existing element is re-linked, others already point at it and
+	// it may have links; keep those that still fit.
 	s.list2 = append(s.list2[:0], s.sel...)
 	for j := 1; j <= int(min(lk[0], uint32(len(lk)-1))); j++ {
 		o := lk[j]
@@ -290,7 +290,26 @@ func (h *hnsw) connect(x *Index, node uint32, l int, s *scratch) (uint32, bool) 
 	}
 	atomic.StoreUint32(&lk[0], uint32(len(own)))
 	mu.Unlock()
+	return s.sel[0].id, true
+}
 
+// publish is the second half of mutuallyConnectNewElement: add node to the
+// lists of its level-l neighbours, shrinking a full list with the heuristic
+// (getNeighborsByHeuristic2 over the old links plus node). It runs after
+// node's own lists are written on every level, so a search can never reach
+// node and find it without links.
+func (h *hnsw) publish(x *Index, node uint32, l int, s *scratch) {
+	maxL := h.maxLinks(l)
+	mu := h.lock(node)
+	mu.Lock()
+	lk := h.links(node, l)
+	s.sel = s.sel[:0]
+	for j := 1; j <= int(min(lk[0], uint32(len(lk)-1))); j++ {
+		s.sel = append(s.sel, item{0, lk[j]})
+	}
+	mu.Unlock()
+
+	nv := x.vec(node)
 	for _, it := range s.sel {
 		nb := it.id
 		mu := h.lock(nb)
@@ -330,7 +349,6 @@ func (h *hnsw) connect(x *Index, node uint32, l int, s *scratch) (uint32, bool) 
 		}
 		mu.Unlock()
 	}
-	return s.sel[0].id, true
 }
 
 // sortItems sorts a short list nearest first (insertion sort: lists hold at
@@ -381,11 +399,15 @@ func (h *hnsw) link(x *Index, node uint32, level int, ep uint32, maxL int) {
 	if x.ndeleted.Load() > 0 {
 		accept = func(i uint32) bool { return atomic.LoadUint32(&x.flags[i])&flagDeleted == 0 }
 	}
-	for l := min(level, maxL); l >= 0; l-- {
+	top := min(level, maxL)
+	for l := top; l >= 0; l-- {
 		h.searchLayer(x, q, ep, h.efC, l, accept, s)
-		if next, ok := h.connect(x, node, l, s); ok {
+		if next, ok := h.selectLinks(x, node, l, s); ok {
 			ep = next
 		}
+	}
+	for l := top; l >= 0; l-- {
+		h.publish(x, node, l, s)
 	}
 }
 
