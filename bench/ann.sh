@@ -6,6 +6,7 @@
 #   bench/ann.sh                 # 100,000 base vectors, 1,000 queries (slow: builds take minutes)
 #   N=10000 bench/ann.sh         # quicker development run
 #   REPEATS=5 bench/ann.sh       # best of 5 query runs (default 3)
+#   SETS=clustered128 bench/ann.sh   # one data set only
 #   FAISS_HNSW_DIMS="128 384"     # faiss HNSW on both sets (default 128 only: its
 #                                # 100k x 384 build takes over 15 minutes here)
 #
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 N=${N:-100000}
 NQ=${NQ:-1000}
 REPEATS=${REPEATS:-3}
+SETS=${SETS:-"clustered128 clustered384"}
 PY=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -24,7 +26,7 @@ go build -o "$work/loupe" ./cmd/loupe
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), loupe kernels: $(LOUPE_NO_PROGRESS=1 "$work/loupe" version 2>/dev/null | tr '\n' ' ')"
 echo "generating $N base vectors and $NQ queries per set..."
 OPENBLAS_NUM_THREADS=2 $PY bench/ann_data.py "$work" "$N" "$NQ"
-for set in clustered128 clustered384; do
+for set in $SETS; do
 	OMP_WAIT_POLICY=PASSIVE $PY bench/ann_bench.py "$work/loupe" "$work" "$set" "$work" "$REPEATS"
 	rm -rf "$work/${set}_hnsw" "$work/${set}_flat"
 done
