@@ -56,9 +56,9 @@ def main():
     for name, m, k, n, trans_b in SHAPES:
         a = rng.standard_normal((m, k), dtype=np.float32)
         if name.startswith("GemvCold"):
-            # Cycle over >= 96 MiB of weight copies so they come from memory.
-            copies = (96 << 20) // (4 * n * k) + 1
-            ws = [rng.standard_normal((k, n), dtype=np.float32) for _ in range(copies)]
+            # Cycle over 512 MiB of weight copies so they come from memory.
+            copies = (512 << 20) // (4 * n * k)
+            ws = [np.full((k, n), 0.01 * i, dtype=np.float32) for i in range(copies)]
             x = a[0]
             state = [0]
 
