@@ -77,3 +77,39 @@ func TestTuneMicro(t *testing.T) {
 		fmt.Printf("micro %s: %.1f GFLOP/s (thread CPU time)\n", levelNames[l], 2*float64(mr*nr*k)/best.Seconds()/1e9)
 	}
 }
+
+func TestTuneGemv(t *testing.T) {
+	if os.Getenv("LOUPE_TUNE") == "" {
+		t.Skip("set LOUPE_TUNE=1")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, s := range []struct {
+		k, n int
+		tB   bool
+	}{{256, 512, false}, {768, 2304, false}, {256, 512, true}, {768, 2304, true}} {
+		br, bc := s.k, s.n
+		if s.tB {
+			br, bc = s.n, s.k
+		}
+		b := randMatrix(rng, br, bc)
+		x := randMatrix(rng, 1, s.k)
+		y := make([]float32, s.n)
+		best := time.Hour
+		for r := 0; r < 5; r++ {
+			t0 := threadCPU()
+			for range 50 {
+				if s.tB {
+					gemvT(level, 0, s.n, 1, s.k, 1, x, s.k, b, bc, 0, y, s.n)
+				} else {
+					gemvN(level, 0, s.n, 1, s.k, 1, x, s.k, b, bc, 0, y, s.n)
+				}
+			}
+			if d := (threadCPU() - t0) / 50; d < best && d > 0 {
+				best = d
+			}
+		}
+		fmt.Printf("gemv k=%d n=%d transB=%v: %.1f GB/s (one thread, thread CPU time)\n", s.k, s.n, s.tB, float64(4*s.k*s.n)/best.Seconds()/1e9)
+	}
+}
