@@ -114,6 +114,9 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	case f.promptIDs == "":
 		return errors.New("generate: no prompt (give PROMPT or --prompt-ids)")
 	}
+	if f.samp.Temperature == 0 && !f.samp.Greedy {
+		return errors.New("generate: --temperature 0: want a positive number (for greedy decoding use --greedy)")
+	}
 	if !f.seedSet {
 		f.samp.Seed = rand.Uint64()
 	}

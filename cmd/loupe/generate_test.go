@@ -206,8 +206,9 @@ func TestGenerateErrors(t *testing.T) {
 		{"bad ids", generateFlags{model: tiny, samp: greedy, promptIDs: "1,x"}, nil, `"x" is not a token id`},
 		{"id range", generateFlags{model: tiny, samp: greedy, promptIDs: "100"}, nil, "out of range [0, 100)"},
 		{"no tokenizer", generateFlags{model: tiny, samp: greedy}, []string{"x"}, "has no tokenizer"},
-		{"temperature", generateFlags{model: dir, samp: generate.Sampling{Temperature: -1}}, []string{"x"}, "temperature -1"},
-		{"top-p", generateFlags{model: dir, samp: generate.Sampling{TopP: 2}}, []string{"x"}, "top-p 2"},
+		{"temperature", generateFlags{model: dir, samp: generate.Sampling{Temperature: -1, TopK: 50}}, []string{"x"}, "temperature -1"},
+		{"temperature 0", generateFlags{model: dir, samp: generate.Sampling{Temperature: 0}}, []string{"x"}, "use --greedy"},
+		{"top-p", generateFlags{model: dir, samp: generate.Sampling{TopP: 2, Temperature: 1}}, []string{"x"}, "top-p 2"},
 		{"max new", generateFlags{model: dir, samp: greedy, maxNew: -3}, []string{"x"}, "--max-new-tokens -3"},
 	} {
 		_, _, err := genRun(t, c.f, false, c.args...)
