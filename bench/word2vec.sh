@@ -10,6 +10,9 @@
 # seconds of vocabulary building + training (both sides). Quality = analogy
 # accuracy on questions-words.txt restricted to the 30,000 most frequent
 # words, scored by loupe's evaluator and by gensim's evaluate_word_analogies.
+# Because the development machine is shared, the script also reports the
+# CPU time (user + system) of each training process and words per CPU
+# second, which other load disturbs less than wall time.
 #
 # Usage: bench/word2vec.sh            (RUNS=n to take the best of n runs;
 #        EPOCHS, THREADS, WORDS=n to cut the corpus to its first n lines,
@@ -34,8 +37,11 @@ if [ -n "${LINES_LIMIT:-}" ]; then
 fi
 echo "corpus: $(wc -w < "$tmp/corpus.txt") words, $(wc -l < "$tmp/corpus.txt") lines; nproc $(nproc); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-best() { # best words/s of the JSON lines in $1
-	$PY -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]; b=max(r,key=lambda x:x["words_per_second"]); print(b["words_per_second"], b["seconds"], b["vocab"])' "$1"
+best() { # best words/s of the JSON lines in $1, with the CPU seconds of that run
+	$PY -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]; b=max(r,key=lambda x:x["words_per_second"]); print(b["words_per_second"], b["seconds"], b["vocab"], b["cpu"], b["corpus_words"]*'"$EPOCHS"'/b["cpu"])' "$1"
+}
+addcpu() { # append the CPU seconds recorded by /usr/bin/time in $2 to the last JSON line of $1
+	$PY -c 'import json,sys; L=open(sys.argv[1]).read().splitlines(); d=json.loads(L[-1]); u,s=open(sys.argv[2]).read().split()[-2:]; d["cpu"]=float(u)+float(s); L[-1]=json.dumps(d); open(sys.argv[1],"w").write("\n".join(L)+"\n")' "$1" "$2"
 }
 acc_loupe() { "$tmp/loupe" word2vec eval --vectors "$1" --analogies "$QUESTIONS" --restrict 30000 --format json |
 	$PY -c 'import json,sys; t=json.load(sys.stdin)["analogies"]["total"]; print("%.2f %d %d" % (100*t["accuracy"], t["correct"], t["seen"]))'; }
@@ -43,22 +49,25 @@ acc_gensim() { $PY bench/word2vec_gensim.py eval "$1" "$QUESTIONS" 30000 |
 	$PY -c 'import json,sys; t=json.load(sys.stdin); print("%.2f %d %d" % (100*t["accuracy"], t["correct"], t["seen"]))'; }
 
 for r in $(seq "$RUNS"); do
-	LOUPE_NO_PROGRESS=1 "$tmp/loupe" word2vec train --corpus "$tmp/corpus.txt" --out "$tmp/loupe.bin" --sg \
+	LOUPE_NO_PROGRESS=1 /usr/bin/time -f "%U %S" -o "$tmp/time" "$tmp/loupe" word2vec train --corpus "$tmp/corpus.txt" --out "$tmp/loupe.bin" --sg \
 		--size 100 --window 5 --negative 5 --sample 1e-3 --min-count 5 --epochs "$EPOCHS" --threads "$THREADS" --seed "$r" --format json >> "$tmp/loupe.json"
-	tail -n1 "$tmp/loupe.json"
+	addcpu "$tmp/loupe.json" "$tmp/time"
+	echo "loupe: $(tail -n1 "$tmp/loupe.json")"
 	for mode in $GENSIM_MODES; do
-		$PY bench/word2vec_gensim.py train "$tmp/corpus.txt" "$tmp/gensim-$mode.bin" "$mode" "$THREADS" "$EPOCHS" >> "$tmp/gensim-$mode.json" 2>/dev/null
+		/usr/bin/time -f "%U %S" -o "$tmp/time" $PY bench/word2vec_gensim.py train "$tmp/corpus.txt" "$tmp/gensim-$mode.bin" "$mode" "$THREADS" "$EPOCHS" >> "$tmp/gensim-$mode.json" 2>/dev/null
+		addcpu "$tmp/gensim-$mode.json" "$tmp/time"
 		echo "gensim $mode: $(tail -n1 "$tmp/gensim-$mode.json")"
 	done
 done
 
-read -r lw ls lv < <(best "$tmp/loupe.json")
-printf '\n%-26s %12s %8s %8s %22s %22s\n' "trainer" "words/s" "seconds" "vocab" "analogy (loupe eval)" "analogy (gensim eval)"
-printf '%-26s %12.0f %8.1f %8d %22s %22s\n' "loupe" "$lw" "$ls" "$lv" "$(acc_loupe "$tmp/loupe.bin")" "$(acc_gensim "$tmp/loupe.bin")"
+read -r lw ls lv lc lcw < <(best "$tmp/loupe.json")
+printf '\n%-26s %10s %8s %8s %10s %22s %22s\n' "trainer" "words/s" "seconds" "CPU s" "words/CPUs" "analogy (loupe eval)" "analogy (gensim eval)"
+printf '%-26s %10.0f %8.1f %8.1f %10.0f %22s %22s\n' "loupe" "$lw" "$ls" "$lc" "$lcw" "$(acc_loupe "$tmp/loupe.bin")" "$(acc_gensim "$tmp/loupe.bin")"
 for mode in $GENSIM_MODES; do
-	read -r gw gs gv < <(best "$tmp/gensim-$mode.json")
+	read -r gw gs gv gc gcw < <(best "$tmp/gensim-$mode.json")
 	label="gensim ($([ "$mode" = file ] && echo corpus_file || echo LineSentence))"
-	printf '%-26s %12.0f %8.1f %8d %22s %22s\n' "$label" "$gw" "$gs" "$gv" "$(acc_loupe "$tmp/gensim-$mode.bin")" "$(acc_gensim "$tmp/gensim-$mode.bin")"
-	echo "$lw $gw" | awk -v l="$label" '{printf "speed ratio loupe / %s: %.2fx\n", l, $1/$2}'
+	printf '%-26s %10.0f %8.1f %8.1f %10.0f %22s %22s\n' "$label" "$gw" "$gs" "$gc" "$gcw" "$(acc_loupe "$tmp/gensim-$mode.bin")" "$(acc_gensim "$tmp/gensim-$mode.bin")"
+	echo "$lw $gw $lcw $gcw" | awk -v l="$label" '{printf "speed ratio loupe / %s: %.2fx wall, %.2fx per CPU second\n", l, $1/$2, $3/$4}'
 done
+echo "vocab: loupe $lv words"
 echo "(analogy columns: accuracy % correct/seen on questions-words.txt, top 30000 words; load at end $(cut -d' ' -f1-3 /proc/loadavg))"
