@@ -95,3 +95,15 @@ func TestEmbedCommand(t *testing.T) {
 		}
 	}
 }
+
+func FuzzReadTexts(f *testing.F) {
+	f.Add([]byte("first line\nsecond line\n"))
+	f.Add([]byte("{\"text\": \"a\", \"id\": 7, \"lang\": \"en\"}\n{\"text\": \"b\"}\n"))
+	f.Add([]byte("\n\n{\"text\": 3}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := readTexts(bytes.NewReader(b), "fuzz")
+		if err == nil && len(recs) == 0 {
+			t.Fatal("no error and no texts")
+		}
+	})
+}
