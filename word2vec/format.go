@@ -109,8 +109,11 @@ func read(br *bufio.Reader, format Format, limit int, size int64) (*Vectors, err
 	if capRows > 1<<16 {
 		capRows = 1 << 16
 	}
+	// Preallocate from the header only up to a bound: a corrupt header must
+	// not reserve gigabytes before the rows prove to be there.
+	capData := min(capRows*dim, 1<<22)
 	words := make([]string, 0, capRows)
-	data := make([]float32, 0, capRows*dim)
+	data := make([]float32, 0, capData)
 	index := make(map[string]int, capRows)
 	add := func(w string, row int) error {
 		if j, dup := index[w]; dup {
