@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loupe-ml/loupe/embed"
+	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/loupe-ml/loupe/npy"
@@ -72,7 +73,9 @@ func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, bar 
 	if maxSeq < 0 {
 		return nil, fmt.Errorf("--max-seq-length %d: want 0 or more", maxSeq)
 	}
-	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq}
+	client := hub.NewClient()
+	client.ShowProgress = isTerminal(os.Stderr)
+	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client}
 	if bar != nil {
 		opts.Progress = func(done, total int) { (*bar).Set(int64(done)) }
 	}
