@@ -29,7 +29,7 @@ const chromiumPath = "/usr/bin/chromium"
 // requestLog records every request the page makes and which ones the test
 // blocked for leaving this machine.
 type requestLog struct {
-	mu      sync.Mutex
+	mu         sync.Mutex
 	seen       []string
 	blocked    []string
 	exceptions []string
