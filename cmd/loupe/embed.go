@@ -74,7 +74,7 @@ func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, bar 
 		return nil, fmt.Errorf("--max-seq-length %d: want 0 or more", maxSeq)
 	}
 	client := hub.NewClient()
-	client.ShowProgress = isTerminal(os.Stderr)
+	client.ShowProgress = client.ShowProgress && isTerminal(os.Stderr)
 	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client}
 	if bar != nil {
 		opts.Progress = func(done, total int) { (*bar).Set(int64(done)) }
