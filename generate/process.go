@@ -73,12 +73,54 @@ func (p *TopK) Process(_ []int, logits []float32) {
 	if k >= len(logits) {
 		return
 	}
-	p.scratch = append(p.scratch[:0], logits...)
-	thr := kthLargest(p.scratch, k)
+	var thr float32
+	if k <= 512 {
+		thr = p.kthByHeap(logits, k)
+	} else {
+		p.scratch = append(p.scratch[:0], logits...)
+		thr = kthLargest(p.scratch, k)
+	}
 	for i, v := range logits {
 		if v < thr {
 			logits[i] = negInf
 		}
+	}
+}
+
+// kthByHeap returns the k-th largest value of x with a min-heap of the k
+// largest values seen: one comparison per element once the heap is full,
+// which suits the small k of sampling.
+func (p *TopK) kthByHeap(x []float32, k int) float32 {
+	h := append(p.scratch[:0], x[:k]...)
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
+	for _, v := range x[k:] {
+		if v > h[0] {
+			h[0] = v
+			siftDown(h, 0)
+		}
+	}
+	p.scratch = h
+	return h[0]
+}
+
+// siftDown restores the min-heap order of h below i.
+func siftDown(h []float32, i int) {
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && h[c+1] < h[c] {
+			c++
+		}
+		if !(h[c] < h[i]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
 	}
 }
 
@@ -163,11 +205,13 @@ func (c *candidates) fill(logits []float32, minProb float32) (mass float64) {
 func softmaxInto(dst, x []float32) {
 	m := negInf
 	for _, v := range x {
-		m = max(m, v)
+		if v > m {
+			m = v
+		}
 	}
 	var sum float64
 	for i, v := range x {
-		e := math.Exp(float64(v - m))
+		e := expNeg(float64(v - m))
 		dst[i] = float32(e)
 		sum += e
 	}

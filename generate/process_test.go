@@ -282,3 +282,35 @@ func TestSamplingCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestExpNeg(t *testing.T) {
+	worst := 0.0
+	for x := 0.0; x > -700; x -= 0.0137 {
+		got, want := expNeg(x), math.Exp(x)
+		if want < 1e-290 {
+			continue
+		}
+		worst = math.Max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 2e-7 {
+		t.Errorf("expNeg: worst relative error %g", worst)
+	}
+	for _, x := range []float64{math.Inf(-1), math.NaN(), -1000} {
+		if v := expNeg(x); v != 0 {
+			t.Errorf("expNeg(%v) = %v, want 0", x, v)
+		}
+	}
+	if v := expNeg(0); v != 1 {
+		t.Errorf("expNeg(0) = %v", v)
+	}
+}
+
+func BenchmarkLogSoftmaxAt(b *testing.B) {
+	x := make([]float32, 50257)
+	for i := range x {
+		x[i] = float32(i%97) * 0.1
+	}
+	for b.Loop() {
+		logSoftmaxAt(x, 5)
+	}
+}

@@ -97,8 +97,20 @@ var errNoToken = errors.New("generate: no token left to choose (the logits are n
 // ids so far, and the log-probability of that token under the raw logits
 // (log-softmax, before any processing).
 func (s *Sampler) Next(ids []int, logits []float32) (int, float32, error) {
-	s.buf = append(s.buf[:0], logits...)
-	x := s.buf
+	// One pass copies the logits and finds their maximum, a second sums
+	// the exponentials: the log-softmax of the raw logits, for the result.
+	if cap(s.buf) < len(logits) {
+		s.buf = make([]float32, len(logits))
+	}
+	x := s.buf[:len(logits)]
+	m := negInf
+	for i, v := range logits {
+		x[i] = v
+		if v > m {
+			m = v
+		}
+	}
+	lse := float64(m) + math.Log(sumExpShifted(logits, m))
 	for _, p := range s.procs {
 		p.Process(ids, x)
 	}
@@ -116,14 +128,16 @@ func (s *Sampler) Next(ids []int, logits []float32) (int, float32, error) {
 	if tok < 0 {
 		return 0, 0, errNoToken
 	}
-	return tok, logSoftmaxAt(logits, tok), nil
+	return tok, float32(float64(logits[tok]) - lse), nil
 }
 
 // draw samples an index from softmax(x) (x is overwritten).
 func (s *Sampler) draw(x []float32) int {
 	m := negInf
 	for _, v := range x {
-		m = max(m, v)
+		if v > m {
+			m = v
+		}
 	}
 	if math.IsInf(float64(m), -1) || math.IsNaN(float64(m)) {
 		return -1
@@ -134,7 +148,7 @@ func (s *Sampler) draw(x []float32) int {
 			x[i] = 0
 			continue
 		}
-		e := math.Exp(float64(v - m))
+		e := expNeg(float64(v - m))
 		x[i] = float32(e)
 		sum += e
 	}
@@ -158,11 +172,42 @@ func (s *Sampler) draw(x []float32) int {
 func logSoftmaxAt(x []float32, i int) float32 {
 	m := negInf
 	for _, v := range x {
-		m = max(m, v)
+		if v > m {
+			m = v
+		}
 	}
+	return float32(float64(x[i]-m) - math.Log(sumExpShifted(x, m)))
+}
+
+// sumExpShifted returns sum_i e^(x[i]-m) for m = max(x). It runs once per
+// generated token over the whole vocabulary, so it uses expNeg rather than
+// math.Exp.
+func sumExpShifted(x []float32, m float32) float64 {
 	var sum float64
 	for _, v := range x {
-		sum += math.Exp(float64(v - m))
+		// Terms below e^-40 of the largest cannot change a float32 result.
+		if d := v - m; d > -40 {
+			sum += expNeg(float64(d))
+		}
 	}
-	return float32(float64(x[i]-m) - math.Log(sum))
+	return sum
+}
+
+// expNeg returns e^x for x <= 0 with a relative error below 2e-7 (enough
+// for a float32 log-probability), several times faster than math.Exp: x =
+// n·ln2 + r with |r| <= ln2/2, e^r by its degree-7 Taylor polynomial, 2^n
+// from the exponent bits. Results below 1e-300 are flushed to 0.
+func expNeg(x float64) float64 {
+	const (
+		log2e = 1.4426950408889634
+		ln2hi = 6.93147180369123816490e-01 // ln2 split so that n·ln2hi is exact
+		ln2lo = 1.90821492927058770002e-10
+	)
+	if !(x > -690) { // also NaN and -Inf
+		return 0
+	}
+	n := int(x*log2e - 0.5) // round to nearest (x <= 0)
+	r := x - float64(n)*ln2hi - float64(n)*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	return p * math.Float64frombits(uint64(n+1023)<<52)
 }
