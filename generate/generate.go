@@ -62,15 +62,31 @@ type Result struct {
 // ErrEmptyPrompt is returned for a prompt with no tokens.
 var ErrEmptyPrompt = errors.New("generate: empty prompt: GPT-2 needs at least one token to condition on")
 
+// CheckPrompt reports a prompt Generate would reject: empty (ErrEmptyPrompt),
+// longer than the model's context (wrapping gpt2.ErrContext), or holding an
+// id outside the vocabulary.
+func CheckPrompt(m *gpt2.Model, prompt []int) error {
+	c := m.Config
+	if len(prompt) == 0 {
+		return ErrEmptyPrompt
+	}
+	if len(prompt) > c.NPositions {
+		return fmt.Errorf("generate: the prompt has %d tokens, more than the model's context of %d: %w", len(prompt), c.NPositions, gpt2.ErrContext)
+	}
+	for _, id := range prompt {
+		if id < 0 || id >= c.VocabSize {
+			return fmt.Errorf("generate: prompt token id %d out of range [0, %d)", id, c.VocabSize)
+		}
+	}
+	return nil
+}
+
 // Generate continues prompt with model m. dec may be nil when no text is
 // wanted (Result.Text is then empty and Stop must be empty).
 func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec Decoder) (*Result, error) {
 	c := m.Config
-	if len(prompt) == 0 {
-		return nil, ErrEmptyPrompt
-	}
-	if len(prompt) > c.NPositions {
-		return nil, fmt.Errorf("generate: the prompt has %d tokens, more than the model's context of %d: %w", len(prompt), c.NPositions, gpt2.ErrContext)
+	if err := CheckPrompt(m, prompt); err != nil {
+		return nil, err
 	}
 	if opt.MaxNewTokens < 0 {
 		return nil, fmt.Errorf("generate: max new tokens %d: want a positive number", opt.MaxNewTokens)

@@ -151,6 +151,9 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 		}
 		prompt = tok.Encode(text)
 	}
+	if err := generate.CheckPrompt(m, prompt); err != nil {
+		return err
+	}
 	var dec generate.Decoder
 	if tok != nil {
 		dec = tok

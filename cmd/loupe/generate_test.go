@@ -211,7 +211,10 @@ func TestGenerateErrors(t *testing.T) {
 		{"top-p", generateFlags{model: dir, samp: generate.Sampling{TopP: 2, Temperature: 1}}, []string{"x"}, "top-p 2"},
 		{"max new", generateFlags{model: dir, samp: greedy, maxNew: -3}, []string{"x"}, "--max-new-tokens -3"},
 	} {
-		_, _, err := genRun(t, c.f, false, c.args...)
+		out, _, err := genRun(t, c.f, false, c.args...)
+		if out != "" {
+			t.Errorf("%s: printed %q before failing", c.name, out)
+		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
