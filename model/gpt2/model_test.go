@@ -340,6 +340,33 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLMHeadTied: an lm_head.weight equal to wte is not kept twice.
+func TestLMHeadTied(t *testing.T) {
+	dir := writeCheckpoint(t, "", func(ts []safetensors.Tensor) []safetensors.Tensor {
+		for _, x := range ts {
+			if x.Name == "transformer.wte.weight" {
+				return append(ts, safetensors.Tensor{Name: "lm_head.weight", Shape: x.Shape, Data: x.Data})
+			}
+		}
+		t.Fatal("no wte")
+		return nil
+	})
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if &m.Weights.LMHead[0] != &m.Weights.WTE[0] {
+		t.Error("a tied lm_head.weight is kept as a second copy")
+	}
+	g := openGolden(t)
+	logits, err := m.Forward(g.ids(t, "seq.a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "tied lm_head logits", logits, g.get(t, "tiny.a.logits"))
+}
+
 // TestLMHead checks that a stored lm_head.weight different from wte is used.
 func TestLMHead(t *testing.T) {
 	dir := writeCheckpoint(t, "", func(ts []safetensors.Tensor) []safetensors.Tensor {

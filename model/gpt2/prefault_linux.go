@@ -27,3 +27,22 @@ func prefault(regions [][]float32) {
 		}
 	}
 }
+
+// release tells the kernel the pages of a memory-mapped region are not
+// needed (they are dropped from the resident set and read again from the
+// file if touched). Only whole pages inside the region are released; for
+// memory that is not file-backed it is harmless.
+func release(r []float32) {
+	if len(r) == 0 {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	p := unsafe.Pointer(&r[0])
+	start := (uintptr(p) + page - 1) &^ (page - 1)
+	end := (uintptr(p) + 4*uintptr(len(r))) &^ (page - 1)
+	if end <= start {
+		return
+	}
+	b := unsafe.Slice((*byte)(unsafe.Add(p, int(start-uintptr(p)))), int(end-start))
+	unix.Madvise(b, unix.MADV_DONTNEED)
+}

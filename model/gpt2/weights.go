@@ -163,8 +163,15 @@ func (m *Model) loadWeights(path string) error {
 		if err != nil {
 			return fmt.Errorf("gpt2: %w", err)
 		}
-		m.Weights.LMHead = data
 		used["lm_head.weight"] = true
+		if slices.Equal(data, m.Weights.WTE) {
+			// A tied head saved twice: keep one copy in memory.
+			if info.DType == "F32" {
+				release(data) // drop the pages the comparison read
+			}
+		} else {
+			m.Weights.LMHead = data
+		}
 	}
 	var unknown []string
 	for _, name := range f.Names() {
