@@ -55,7 +55,7 @@
 //
 // Load accepts tensor names with or without the "transformer." prefix,
 // ignores the attn.bias and attn.masked_bias buffers, uses lm_head.weight
-// when present (else the tied wte), checks the presence and shape of every
+// when present and different from wte (else the tied wte), checks the presence and shape of every
 // tensor and rejects unknown tensors (so a config.json that does not match
 // its weights is caught instead of silently mis-run). Errors name the tensor
 // and both shapes.
