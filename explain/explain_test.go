@@ -228,3 +228,25 @@ func BenchmarkNMFGPT2Small(b *testing.B) {
 		}
 	}
 }
+
+// TestIGConverges checks that the completeness error of integrated
+// gradients falls as Gauss-Legendre steps are added.
+func TestIGConverges(t *testing.T) {
+	n := loadTestNet(t)
+	ids := []int{3, 17, 42, 8, 49, 5, 31, 23}
+	errAt := func(steps int) float64 {
+		a, err := n.Attribute(ids, 6, AttributionOptions{Methods: []string{MethodIntegrated}, IGSteps: steps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := 0.0
+		for _, c := range a.Completeness {
+			w = math.Max(w, c.RelErr)
+		}
+		return w
+	}
+	e5, e20, e50 := errAt(5), errAt(20), errAt(50)
+	if !(e5 > e20 && e20 > e50 && e50 < 1e-5) {
+		t.Fatalf("completeness errors with 5, 20, 50 steps: %g, %g, %g", e5, e20, e50)
+	}
+}
