@@ -31,7 +31,7 @@ type Options struct {
 	NoAttention bool
 
 	// Interventions scale MLP neurons; if any are given the prompt is
-	// regenerated greedily for RegenerateTokens tokens with and without them.
+	// regenerated for RegenerateTokens tokens with and without them (greedily by Net.Explain; with the request's sampling by Explainer.Explain).
 	Interventions    []Intervention
 	RegenerateTokens int
 

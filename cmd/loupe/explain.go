@@ -88,7 +88,7 @@ Ecco does, offline:
   nmf               MLP activations (after GELU) of --from-layer..--to-layer
                     factorised into --nmf-components factors
   attention         probabilities per layer and head
-  intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates greedily
+  intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates (same decoding settings)
                     with neurons scaled (0 inhibits) and shows both outputs
 
 Output: coloured tokens on a terminal (plain percentages otherwise),
