@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -54,6 +55,9 @@ type AttributionOptions struct {
 	// MaxRows bounds the rows (positions) in one batched forward or backward
 	// pass, trading speed for memory; default 1024 backward, 512 forward.
 	MaxRows int
+	// Context, if not nil, is checked between batches: when it is done,
+	// Attribute stops and returns its error.
+	Context context.Context
 }
 
 // IGCheck reports integrated gradients' completeness for one output token:
@@ -133,6 +137,9 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 		p := n.forward(x, 1, T, false, nil)
 		grads := make([][]float32, G)
 		for _, ch := range chunkSegments(targets, maxRows) {
+			if err := ctxErr(opt.Context); err != nil {
+				return nil, err
+			}
 			vals, dl := n.targetValues(p, ch.segs, opt.Target)
 			g := n.backward(p, ch.segs, dl)
 			off := 0
@@ -157,7 +164,7 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 		}
 	}
 	if want[MethodIntegrated] {
-		if err := n.integratedGradients(res, x, T, targets, steps, opt.Target, maxRows, maxFwd); err != nil {
+		if err := n.integratedGradients(opt.Context, res, x, T, targets, steps, opt.Target, maxRows, maxFwd); err != nil {
 			return nil, err
 		}
 	}
@@ -169,7 +176,7 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 // Gauss-Legendre nodes α_k and weights w_k on [0, 1]. The steps run as a
 // batch of interpolated sequences; every generated token's target reads its
 // prefix of each interpolated sequence.
-func (n *Net) integratedGradients(res *Attributions, x []float32, T int, targets []segment, steps int, tgt Target, maxRows, maxFwd int) error {
+func (n *Net) integratedGradients(ctx context.Context, res *Attributions, x []float32, T int, targets []segment, steps int, tgt Target, maxRows, maxFwd int) error {
 	C := n.Config.NEmbd
 	G := len(targets)
 	alphas, weights := GaussLegendre(steps)
@@ -201,6 +208,9 @@ func (n *Net) integratedGradients(res *Attributions, x []float32, T int, targets
 			}
 		}
 		for _, ch := range chunkSegments(segs, maxRows) {
+			if err := ctxErr(ctx); err != nil {
+				return err
+			}
 			_, dl := n.targetValues(p, ch.segs, tgt)
 			g := n.backward(p, ch.segs, dl)
 			off := 0
@@ -234,6 +244,14 @@ func (n *Net) integratedGradients(res *Attributions, x []float32, T int, targets
 		res.Completeness[i] = c
 	}
 	return nil
+}
+
+// ctxErr is ctx.Err(), or nil for a nil context.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Err()
 }
 
 type segChunk struct {

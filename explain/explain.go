@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -37,6 +38,9 @@ type Options struct {
 
 	// TokenText renders a token id for display; default "#id".
 	TokenText func(id int) string
+
+	// Context, if not nil, stops the work between batches when it is done.
+	Context context.Context
 }
 
 // Result holds every number an explanation shows. Its JSON form is what
@@ -163,7 +167,7 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		res.Target = "logit"
 	}
 	start := time.Now()
-	attr, err := n.Attribute(ids, promptLen, AttributionOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps, MaxRows: opt.MaxRows})
+	attr, err := n.Attribute(ids, promptLen, AttributionOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps, MaxRows: opt.MaxRows, Context: opt.Context})
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +180,9 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		}
 	}
 
+	if err := ctxErr(opt.Context); err != nil {
+		return nil, err
+	}
 	start = time.Now()
 	T := len(ids)
 	p := n.forward(x, 1, T, opt.NMFComponents > 0, nil)

@@ -1,7 +1,9 @@
 package explain
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand"
 	"testing"
@@ -248,5 +250,17 @@ func TestIGConverges(t *testing.T) {
 	e5, e20, e50 := errAt(5), errAt(20), errAt(50)
 	if !(e5 > e20 && e20 > e50 && e50 < 1e-5) {
 		t.Fatalf("completeness errors with 5, 20, 50 steps: %g, %g, %g", e5, e20, e50)
+	}
+}
+
+func TestExplainCancelled(t *testing.T) {
+	n, g := loadTestNet(t), loadGolden(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := n.Explain(g.IDs, g.PromptLength, Options{Methods: Methods, Context: ctx}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled explanation: %v", err)
+	}
+	if _, err := n.Attribute(g.IDs, g.PromptLength, AttributionOptions{Methods: []string{MethodIntegrated}, Context: ctx}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled attribution: %v", err)
 	}
 }

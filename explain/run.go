@@ -212,6 +212,9 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if opt.TokenText == nil {
 		opt.TokenText = e.TokenText
 	}
+	if opt.Context == nil {
+		opt.Context = ctx
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
