@@ -33,5 +33,12 @@
 // matrix multiplies are single large GEMMs. Only input gradients are
 // computed, never weight gradients.
 //
+// An Explainer (a loaded gpt2.Model, its tokenizer and the Net) generates
+// with the KV-cache forward of model/gpt2 and reads the hidden states,
+// attention probabilities and MLP activations through its hook points
+// ("resid_post", "attn_probs", "mlp_act"); interventions scale "mlp_act" in
+// place. The Net's own forward is used for gradients (which need its saved
+// activations) and gives the same views when no gpt2.Model is at hand.
+//
 // A Net only reads its weights, so concurrent Explain calls may share it.
 package explain

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/loupe-ml/loupe/model/gpt2"
 )
 
 // Options configures Explain. The zero value explains with grad_x_input for
@@ -41,6 +43,10 @@ type Options struct {
 
 	// Context, if not nil, stops the work between batches when it is done.
 	Context context.Context
+
+	// model, when set (by Explainer), is the inference model whose hook
+	// points provide the hidden states, attention and MLP activations.
+	model *gpt2.Model
 }
 
 // Result holds every number an explanation shows. Its JSON form is what
@@ -185,7 +191,14 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 	}
 	start = time.Now()
 	T := len(ids)
-	p := n.forward(x, 1, T, opt.NMFComponents > 0, nil)
+	var p *pass
+	if opt.model != nil {
+		if p, err = hookedPass(opt.model, ids, opt.NMFComponents > 0); err != nil {
+			return nil, err
+		}
+	} else {
+		p = n.forward(x, 1, T, opt.NMFComponents > 0, nil)
+	}
 	res.TimingsMS["forward"] = ms(start)
 
 	// Hidden-state evolution at the positions that predicted each generated
@@ -273,6 +286,53 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		res.TimingsMS["intervention"] = ms(start)
 	}
 	return res, nil
+}
+
+// hookedPass runs the inference model on ids and captures, through its hook
+// points, what the hidden-state, attention and NMF views read: each block's
+// output (resid_post), the attention probabilities and, with keepAct, the
+// MLP activations. Rows are placed by their position, so a forward split
+// into several passes fills the buffers the same way.
+func hookedPass(m *gpt2.Model, ids []int, keepAct bool) (*pass, error) {
+	cfg := m.Config
+	T, C, L, nh := len(ids), cfg.NEmbd, cfg.NLayer, cfg.NHead
+	p := &pass{B: 1, T: T, resid: make([][]float32, L+1), att: make([][]float32, L), act: make([][]float32, L)}
+	for l := 0; l < L; l++ {
+		p.resid[l+1] = make([]float32, T*C)
+		p.att[l] = make([]float32, nh*T*T)
+		if keepAct {
+			p.act[l] = make([]float32, T*4*C)
+		}
+	}
+	var bad error
+	hook := func(a *gpt2.Activation) {
+		if a.Layer < 0 || a.Layer >= L || a.Seq != 0 {
+			return
+		}
+		switch a.Name {
+		case "resid_post":
+			copy(p.resid[a.Layer+1][a.Pos*C:], a.Data[:a.Shape[0]*C])
+		case "mlp_act":
+			if keepAct {
+				copy(p.act[a.Layer][a.Pos*4*C:], a.Data[:a.Shape[0]*4*C])
+			}
+		case "attn_probs":
+			h, n, ctx := a.Shape[0], a.Shape[1], a.Shape[2]
+			if h != nh || a.Pos+n > T || ctx > T {
+				bad = fmt.Errorf("explain: attn_probs hook shape %v at position %d for %d tokens", a.Shape, a.Pos, T)
+				return
+			}
+			for hh := 0; hh < h; hh++ {
+				for i := 0; i < n; i++ {
+					copy(p.att[a.Layer][hh*T*T+(a.Pos+i)*T:hh*T*T+(a.Pos+i)*T+ctx], a.Data[(hh*n+i)*ctx:(hh*n+i+1)*ctx])
+				}
+			}
+		}
+	}
+	if _, err := m.Forward(ids, hook); err != nil {
+		return nil, err
+	}
+	return p, bad
 }
 
 func ms(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }

@@ -215,6 +215,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if opt.Context == nil {
 		opt.Context = ctx
 	}
+	opt.model = e.Model
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -106,4 +107,50 @@ func LoadTestExplainer(t testing.TB) *Explainer {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// TestHookedAnalysisMatchesNet checks that the views read through
+// model/gpt2's hooks equal those of the differentiable forward.
+func TestHookedAnalysisMatchesNet(t *testing.T) {
+	e := LoadTestExplainer(t)
+	ids := []int{3, 17, 42, 8, 49, 5, 31, 23, 0, 27}
+	o := Options{NMFComponents: 3, ToLayer: -1, Watch: []int{1, 2}}
+	own, err := e.Net.Explain(ids, 6, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.model = e.Model
+	hooked, err := e.Net.Explain(ids, 6, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range own.Rankings {
+		for i := range own.Rankings[l] {
+			if own.Rankings[l][i] != hooked.Rankings[l][i] {
+				t.Fatalf("rankings differ at layer %d token %d: %d vs %d", l, i, own.Rankings[l][i], hooked.Rankings[l][i])
+			}
+		}
+	}
+	for i := range own.LayerPredictions {
+		for l := range own.LayerPredictions[i] {
+			a, b := own.LayerPredictions[i][l][0], hooked.LayerPredictions[i][l][0]
+			if a.ID != b.ID || math.Abs(a.Prob-b.Prob) > 1e-5 {
+				t.Fatalf("layer predictions differ: %+v vs %+v", a, b)
+			}
+		}
+	}
+	for l := range own.Attention.Probs {
+		for h := range own.Attention.Probs[l] {
+			for i := range own.Attention.Probs[l][h] {
+				for j := range own.Attention.Probs[l][h][i] {
+					if d := own.Attention.Probs[l][h][i][j] - hooked.Attention.Probs[l][h][i][j]; d > 1e-4 || d < -1e-4 {
+						t.Fatalf("attention differs at %d,%d,%d,%d", l, h, i, j)
+					}
+				}
+			}
+		}
+	}
+	if math.Abs(own.NMF.RelError-hooked.NMF.RelError) > 1e-3 {
+		t.Fatalf("NMF error %g vs %g", own.NMF.RelError, hooked.NMF.RelError)
+	}
 }
