@@ -55,8 +55,9 @@ func readJSONLines[T any](t testing.TB, path string) []T {
 
 // knownJSDifferences are corpus strings on which node's regular expressions
 // (Unicode 17, JavaScript's \s) and Go's unicode package (Unicode 15, the
-// White_Space property, as Python's regex module and Hugging Face tokenizers
-// use) classify a character differently. The value is loupe's pre-tokenization.
+// White_Space property, as Python's regex module uses: TestBPEGoldenPython
+// agrees on these strings) classify a character differently. The value is
+// loupe's pre-tokenization.
 var knownJSDifferences = map[string][]string{
 	"x \u0085y":    {"x", " ", "\u0085", "y"}, // U+0085 NEL is White_Space; JS \s lacks it
 	"x \ufeffy":    {"x", " \ufeff", "y"},     // U+FEFF is JS \s; not White_Space (it is Cf)
