@@ -1,6 +1,11 @@
 // Package atomicfile writes files so that a reader (or a crash) never sees a
 // half-written one: data goes to a temporary file in the same directory,
 // which is synced and then renamed over the destination.
+//
+// A destination that is a symbolic link is followed: the link stays and its
+// target is replaced. A destination that exists and is not a regular file (a
+// device such as /dev/stdout, a named pipe) cannot be replaced atomically and
+// is written in place instead.
 package atomicfile
 
 import (
@@ -14,6 +19,18 @@ import (
 // step fails, the destination is left as it was and the temporary file is
 // removed. The file gets mode 0644 (before the umask).
 func Write(path string, fn func(w io.Writer) error) (err error) {
+	if fi, serr := os.Stat(path); serr == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("write %s: is a directory", path)
+		}
+		if !fi.Mode().IsRegular() {
+			return writeInPlace(path, fn)
+		}
+		// Replace the target of a symbolic link, not the link itself.
+		if real, rerr := filepath.EvalSymlinks(path); rerr == nil {
+			path = real
+		}
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -53,4 +70,21 @@ func WriteFile(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// writeInPlace writes to an existing non-regular file (a device or a pipe),
+// which cannot be renamed over.
+func writeInPlace(path string, fn func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

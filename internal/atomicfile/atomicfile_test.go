@@ -52,3 +52,43 @@ func TestUnwritableDirectory(t *testing.T) {
 		t.Fatal("want an error for a missing directory")
 	}
 }
+
+func TestSymlinkTargetReplaced(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	link := filepath.Join(dir, "link")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("target", link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	if err := WriteFile(link, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("link replaced by a regular file (%v)", err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "new" {
+		t.Fatalf("target holds %q, want new", got)
+	}
+}
+
+func TestDeviceWrittenInPlace(t *testing.T) {
+	if _, err := os.Stat("/dev/null"); err != nil {
+		t.Skip("no /dev/null")
+	}
+	if err := WriteFile("/dev/null", []byte("discard")); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat("/dev/null")
+	if err != nil || fi.Mode()&os.ModeDevice == 0 {
+		t.Fatalf("/dev/null is no longer a device: %v %v", fi.Mode(), err)
+	}
+}
+
+func TestDirectoryIsAnError(t *testing.T) {
+	if err := WriteFile(t.TempDir(), []byte("x")); err == nil {
+		t.Fatal("want an error when the destination is a directory")
+	}
+}
