@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,7 +26,13 @@ type Options struct {
 	MaxIGSteps      int   // 64
 	MaxNMF          int   // 32 components
 	MaxConcurrent   int   // 2 explanations or generations at once
-	Logger          *log.Logger
+	// Addr is the address the server listens on (host:port). When its host
+	// is a loopback address or "localhost", requests whose Host header is
+	// not localhost, 127.0.0.1 or [::1] (with Addr's port, when it is not 0)
+	// are refused with 421, which stops DNS-rebinding attacks from reading
+	// the API. Empty: no Host check.
+	Addr   string
+	Logger *log.Logger
 }
 
 // Server serves one Explainer.
@@ -66,8 +74,76 @@ func New(e *explain.Explainer, opt Options) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. It refuses requests whose Host header
+// does not name this server when it listens on loopback (DNS rebinding), and
+// cross-origin POSTs (CSRF), before routing.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if msg := s.checkHost(r.Host); msg != "" {
+		writeError(w, http.StatusMisdirectedRequest, msg)
+		return
+	}
+	if r.Method == http.MethodPost {
+		if msg := crossOrigin(r); msg != "" {
+			writeError(w, http.StatusForbidden, msg)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// checkHost returns why host is refused, or "" when it is acceptable.
+func (s *Server) checkHost(host string) string {
+	if s.opt.Addr == "" {
+		return ""
+	}
+	lhost, lport, err := net.SplitHostPort(s.opt.Addr)
+	if err != nil || !isLoopback(lhost) {
+		return ""
+	}
+	h, p, err := net.SplitHostPort(host)
+	if err != nil { // no port: the browser leaves out :80
+		h, p = strings.Trim(host, "[]"), "80"
+	}
+	if isLoopback(h) && (lport == "" || lport == "0" || p == lport) {
+		return ""
+	}
+	return fmt.Sprintf("Host %q is not this server's address: loupe serve listening on %s answers only localhost, 127.0.0.1 and [::1] on port %s (a guard against DNS rebinding; listen on a non-loopback --addr to serve other names)", host, s.opt.Addr, lport)
+}
+
+// isLoopback reports whether host (without port or brackets) is
+// "localhost" or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// crossOrigin returns why r, a POST, is refused as a cross-origin request,
+// or "" when it is not one. A browser sends Origin with every cross-origin
+// POST; a request with no Origin (curl, scripts) is accepted, whatever its
+// Content-Type, so that `curl -d '{...}'` keeps working. A cross-origin
+// request is refused whether it is a "simple" text/plain or form POST
+// (which a browser sends without asking first) or not.
+func crossOrigin(r *http.Request) string {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return fmt.Sprintf("cross-origin request refused (Sec-Fetch-Site: %s): the API answers only the page loupe serve itself serves, and clients that send no Origin such as curl", site)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host) {
+		return ""
+	}
+	why := "cross-origin request refused"
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		why = "cross-origin " + ct + " request refused"
+	}
+	return fmt.Sprintf("%s: Origin %q does not match Host %q; the API answers only the page loupe serve itself serves, and clients that send no Origin such as curl", why, origin, r.Host)
+}
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
@@ -162,32 +238,43 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-// SamplingRequest holds the decoding fields shared by both endpoints.
+// SamplingRequest holds the decoding fields shared by both endpoints. An
+// absent field takes loupe generate's default (temperature 1, top_p 1,
+// typical_p 1, repetition_penalty 1, min_p 0, top_k 0); greedy defaults to
+// true here. A field given explicitly is checked as loupe generate checks
+// its flag: temperature, top_p, typical_p and repetition_penalty must be
+// positive (temperature 0 is an error pointing to "greedy": true, as in
+// transformers).
 type SamplingRequest struct {
-	MaxNewTokens      *int    `json:"max_new_tokens"`
-	Greedy            *bool   `json:"greedy"`
-	Temperature       float64 `json:"temperature"`
-	TopK              int     `json:"top_k"`
-	TopP              float64 `json:"top_p"`
-	MinP              float64 `json:"min_p"`
-	TypicalP          float64 `json:"typical_p"`
-	RepetitionPenalty float64 `json:"repetition_penalty"`
-	Seed              uint64  `json:"seed"`
+	MaxNewTokens      *int     `json:"max_new_tokens"`
+	Greedy            *bool    `json:"greedy"`
+	Temperature       *float64 `json:"temperature"`
+	TopK              int      `json:"top_k"`
+	TopP              *float64 `json:"top_p"`
+	MinP              float64  `json:"min_p"`
+	TypicalP          *float64 `json:"typical_p"`
+	RepetitionPenalty *float64 `json:"repetition_penalty"`
+	Seed              uint64   `json:"seed"`
 }
 
 // GenerateRequest is the body of POST /api/generate.
 type GenerateRequest struct {
 	Prompt string `json:"prompt"`
+	// Stop ends generation before the first occurrence of any of these
+	// strings in the generated text (loupe generate --stop).
+	Stop []string `json:"stop"`
 	SamplingRequest
 }
 
-// GenerateResponse is its answer.
+// GenerateResponse is its answer: the fields of loupe generate --format json
+// (prompt_ids; ids = the generated ids only, including an EOS or the token
+// that completed a stop string; text = the generated text without EOS or the
+// stop string; logprobs; stats) plus the model name and why generation
+// ended ("length", "eos", "stop" or "context").
 type GenerateResponse struct {
-	Model        string   `json:"model"`
-	IDs          []int    `json:"ids"`
-	Tokens       []string `json:"tokens"`
-	PromptLength int      `json:"prompt_length"`
-	Text         string   `json:"text"`
+	Model string `json:"model"`
+	*generate.Result
+	Finish string `json:"finish"`
 }
 
 // ExplainRequest is the body of POST /api/explain.
@@ -238,12 +325,53 @@ func (s *Server) sampling(r SamplingRequest) (generate.Sampling, int, error) {
 	if r.Greedy != nil {
 		greedy = *r.Greedy
 	}
-	sp := generate.Sampling{Greedy: greedy, Temperature: r.Temperature, TopK: r.TopK, TopP: r.TopP, MinP: r.MinP,
-		Typical: r.TypicalP, RepetitionPenalty: r.RepetitionPenalty, Seed: r.Seed}
+	sp := generate.Sampling{Greedy: greedy, Temperature: 1, TopK: r.TopK, TopP: 1, MinP: r.MinP,
+		Typical: 1, RepetitionPenalty: 1, Seed: r.Seed}
+	// The same rules as cmd/loupe/generate.go applies to its flags (kept in
+	// step by hand: that check lives in the command): an explicit
+	// temperature of 0 while sampling is an error, as in transformers, and
+	// so are top_p, typical_p and repetition_penalty of 0 or less, which
+	// generate.Sampling would otherwise read as "off".
+	for _, f := range []struct {
+		name string
+		p    *float64
+		dst  *float64
+	}{
+		{"temperature", r.Temperature, &sp.Temperature},
+		{"top_p", r.TopP, &sp.TopP},
+		{"typical_p", r.TypicalP, &sp.Typical},
+		{"repetition_penalty", r.RepetitionPenalty, &sp.RepetitionPenalty},
+	} {
+		if f.p == nil {
+			continue
+		}
+		if *f.p == 0 && f.name == "temperature" && greedy {
+			continue // ignored by greedy decoding, as the CLI ignores --temperature with --greedy
+		}
+		if !(*f.p > 0) {
+			hint := ""
+			if f.name == "temperature" {
+				hint = ` (for greedy decoding use "greedy": true)`
+			}
+			return sp, 0, badRequest("%s %g: want a positive number%s", f.name, *f.p, hint)
+		}
+		*f.dst = *f.p
+	}
+	if r.TopK < 0 {
+		return sp, 0, badRequest("top_k %d: want 0 (off) or a positive integer", r.TopK)
+	}
 	if err := sp.Check(); err != nil {
-		return sp, 0, badRequest("%v", err)
+		return sp, 0, badRequest("%s", apiNames(err.Error()))
 	}
 	return sp, n, nil
+}
+
+// apiNames rewrites generate's parameter names (top-p, typical-p, ...) in msg
+// to the request's field names.
+func apiNames(msg string) string {
+	msg = strings.TrimPrefix(msg, "generate: ")
+	return strings.NewReplacer("top-k", "top_k", "top-p", "top_p", "min-p", "min_p", "typical-p", "typical_p",
+		"repetition penalty", "repetition_penalty", "--greedy", `"greedy": true`).Replace(msg)
 }
 
 func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
@@ -259,16 +387,25 @@ func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.e.Generate(ctx, ids, n, sp)
+	if n == 0 {
+		return nil, badRequest("max_new_tokens 0: want a positive number")
+	}
+	if len(req.Stop) > 16 {
+		return nil, badRequest("%d stop strings; the limit is 16", len(req.Stop))
+	}
+	for i, st := range req.Stop {
+		if st == "" {
+			return nil, badRequest("stop[%d] is empty", i)
+		}
+		if len(st) > 256 {
+			return nil, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
+		}
+	}
+	res, err := generate.Generate(ctx, s.e.Model, ids, generate.Options{Sampling: sp, MaxNewTokens: n, Stop: req.Stop}, s.e.Tok)
 	if err != nil {
 		return nil, err
 	}
-	all := append(ids, out...)
-	resp := GenerateResponse{Model: s.e.Name, IDs: all, PromptLength: len(ids), Text: s.e.Tok.Decode(out)}
-	for _, id := range all {
-		resp.Tokens = append(resp.Tokens, s.e.TokenText(id))
-	}
-	return resp, nil
+	return GenerateResponse{Model: s.e.Name, Result: res, Finish: res.Finish}, nil
 }
 
 func (s *Server) explain(ctx context.Context, body []byte) (any, error) {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -52,9 +53,24 @@ func post(t testing.TB, h http.Handler, path, ctype, body string) (int, map[stri
 
 func TestAPI(t *testing.T) {
 	s := New(testExplainer(t), Options{MaxBodyBytes: 2048, MaxNewTokens: 6})
-	code, v := post(t, s, "/api/generate", "application/json", `{"prompt":"the hat","max_new_tokens":3}`)
-	if code != 200 || len(v["ids"].([]any)) != int(v["prompt_length"].(float64))+3 {
+	code, v := post(t, s, "/api/generate", "application/json", `{"prompt":"the hat","max_new_tokens":3,"ignore":1}`)
+	if code != 400 {
+		t.Fatalf("unknown field: %d %v", code, v)
+	}
+	code, v = post(t, s, "/api/generate", "application/json", `{"prompt":"the hat","max_new_tokens":3}`)
+	if code != 200 {
 		t.Fatalf("generate: %d %v", code, v)
+	}
+	// The fields of loupe generate --format json, with its meanings: ids are
+	// the generated tokens only, prompt_ids the prompt's.
+	if ids, ok := v["ids"].([]any); !ok || len(ids) != 3 || len(v["logprobs"].([]any)) != 3 {
+		t.Errorf("generate: ids/logprobs are not the 3 generated tokens: %v", v)
+	}
+	if pids, ok := v["prompt_ids"].([]any); !ok || len(pids) != len(s.e.Tok.Encode("the hat")) {
+		t.Errorf("generate: prompt_ids %v, want the prompt's tokens", v["prompt_ids"])
+	}
+	if _, ok := v["stats"].(map[string]any)["decode_tokens"]; !ok || v["finish"] != "length" {
+		t.Errorf("generate: stats/finish: %v", v)
 	}
 	code, v = post(t, s, "/api/explain", "application/json", `{"prompt":"the hat","max_new_tokens":3,"methods":["grad_x_input","ig"],"ig_steps":4,"nmf_components":2,"watch":[" a"," the"]}`)
 	if code != 200 {
@@ -198,4 +214,157 @@ func FuzzExplainRequest(f *testing.F) {
 			t.Fatalf("non-JSON answer for %q", body)
 		}
 	})
+}
+
+// TestGenerateSchema checks that an EOS is not in "text" (as loupe generate
+// --format json) and that "stop" ends generation before the stop string.
+func TestGenerateSchema(t *testing.T) {
+	e := testExplainer(t)
+	s := New(e, Options{MaxNewTokens: 12})
+	// Find what greedy decoding produces, then stop on a piece of it.
+	code, v := post(t, s, "/api/generate", "", `{"prompt":"the hat","max_new_tokens":12,"greedy":true}`)
+	if code != 200 {
+		t.Fatalf("generate: %d %v", code, v)
+	}
+	text := v["text"].(string)
+	if strings.Contains(text, "<|endoftext|>") {
+		t.Errorf("text holds the EOS token: %q", text)
+	}
+	ids := v["ids"].([]any)
+	if v["finish"] == "eos" && int(ids[len(ids)-1].(float64)) != e.Model.Config.EOSTokenID {
+		t.Errorf("finish eos but the last id is %v", ids[len(ids)-1])
+	}
+	if len([]rune(text)) < 2 {
+		t.Skipf("greedy text %q too short to test stop", text)
+	}
+	stop := string([]rune(text)[1:2])
+	body, _ := json.Marshal(map[string]any{"prompt": "the hat", "max_new_tokens": 12, "stop": []string{stop}})
+	code, v = post(t, s, "/api/generate", "", string(body))
+	if code != 200 || v["finish"] != "stop" || strings.Contains(v["text"].(string), stop) {
+		t.Errorf("stop %q: %d finish %v text %q (greedy text %q)", stop, code, v["finish"], v["text"], text)
+	}
+}
+
+// TestSamplingValidation: the API refuses what loupe generate refuses.
+func TestSamplingValidation(t *testing.T) {
+	s := New(testExplainer(t), Options{MaxNewTokens: 4})
+	cases := []struct {
+		body   string
+		status int
+		msg    string
+	}{
+		{`{"prompt":"a","greedy":false,"temperature":0}`, 400, `temperature 0: want a positive number (for greedy decoding use "greedy": true)`},
+		{`{"prompt":"a","greedy":false,"temperature":-1}`, 400, "temperature -1"},
+		{`{"prompt":"a","greedy":false,"repetition_penalty":0}`, 400, "repetition_penalty 0"},
+		{`{"prompt":"a","greedy":false,"top_p":0}`, 400, "top_p 0"},
+		{`{"prompt":"a","greedy":false,"top_p":1.5}`, 400, "top_p 1.5"},
+		{`{"prompt":"a","greedy":false,"typical_p":0}`, 400, "typical_p 0"},
+		{`{"prompt":"a","greedy":false,"top_k":-1}`, 400, "top_k -1"},
+		{`{"prompt":"a","greedy":false,"min_p":2}`, 400, "min_p 2"},
+		{`{"prompt":"a","stop":[""]}`, 400, "stop[0] is empty"},
+		{`{"prompt":"a","max_new_tokens":0}`, 400, "max_new_tokens 0"},
+		{`{"prompt":"a","greedy":false,"temperature":0.7,"top_p":0.9,"seed":3,"max_new_tokens":2}`, 200, ""},
+		{`{"prompt":"a","greedy":true,"temperature":0,"max_new_tokens":2}`, 200, ""},
+		{`{"prompt":"a","greedy":false,"max_new_tokens":2}`, 200, ""},
+	}
+	for _, c := range cases {
+		code, v := post(t, s, "/api/generate", "application/json", c.body)
+		msg, _ := v["error"].(string)
+		if code != c.status || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: %d %q, want %d %q", c.body, code, msg, c.status, c.msg)
+		}
+		if strings.Contains(msg, "generate:") || strings.Contains(msg, "--") {
+			t.Errorf("%s: error uses CLI names: %q", c.body, msg)
+		}
+	}
+}
+
+// TestCrossOrigin: POSTs from another origin are refused (CSRF); same-origin
+// ones and those without Origin (curl, whatever their Content-Type) pass.
+func TestCrossOrigin(t *testing.T) {
+	s := New(testExplainer(t), Options{MaxNewTokens: 2})
+	body := `{"prompt":"a","max_new_tokens":1}`
+	cases := []struct {
+		name, ctype string
+		hdr         map[string]string
+		status      int
+	}{
+		{"curl default", "application/x-www-form-urlencoded", nil, 200},
+		{"text/plain, no origin", "text/plain", nil, 200},
+		{"same origin", "application/json", map[string]string{"Origin": "http://example.com"}, 200},
+		{"cross origin text/plain", "text/plain", map[string]string{"Origin": "http://evil.example"}, 403},
+		{"cross origin json", "application/json", map[string]string{"Origin": "http://evil.example"}, 403},
+		{"null origin", "text/plain", map[string]string{"Origin": "null"}, 403},
+		{"other port", "application/json", map[string]string{"Origin": "http://example.com:8081"}, 403},
+		{"sec-fetch-site", "text/plain", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+	}
+	for _, c := range cases {
+		req := httptest.NewRequest(http.MethodPost, "/api/generate", strings.NewReader(body))
+		req.Header.Set("Content-Type", c.ctype)
+		for k, v := range c.hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		var v map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &v)
+		if rec.Code != c.status {
+			t.Errorf("%s: status %d, want %d (%v)", c.name, rec.Code, c.status, v)
+		}
+		if c.status == 403 && !strings.Contains(fmt.Sprint(v["error"]), "cross-origin") {
+			t.Errorf("%s: error %v does not say cross-origin", c.name, v["error"])
+		}
+	}
+}
+
+// TestHostCheck: bound to loopback, only loopback Host names with the
+// listening port are answered (DNS rebinding); bound elsewhere, any.
+func TestHostCheck(t *testing.T) {
+	e := testExplainer(t)
+	loop := New(e, Options{Addr: "127.0.0.1:8080"})
+	all := New(e, Options{Addr: "0.0.0.0:8080"})
+	cases := []struct {
+		s      *Server
+		host   string
+		status int
+	}{
+		{loop, "127.0.0.1:8080", 200},
+		{loop, "localhost:8080", 200},
+		{loop, "[::1]:8080", 200},
+		{loop, "attacker.example:8080", 421},
+		{loop, "attacker.example", 421},
+		{loop, "localhost:9090", 421},
+		{all, "attacker.example:8080", 200},
+	}
+	for _, c := range cases {
+		for _, path := range []string{"/healthz", "/api/generate"} {
+			method := http.MethodGet
+			if path == "/api/generate" {
+				method = http.MethodPost
+			}
+			req := httptest.NewRequest(method, path, strings.NewReader(`{"prompt":"a","max_new_tokens":1}`))
+			req.Host = c.host
+			rec := httptest.NewRecorder()
+			c.s.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Errorf("%s Host %q (listening on %s): status %d, want %d: %s", path, c.host, c.s.opt.Addr, rec.Code, c.status, rec.Body.String())
+			}
+			if c.status == 421 && !strings.Contains(rec.Body.String(), "DNS rebinding") {
+				t.Errorf("Host %q: message %s does not explain", c.host, rec.Body.String())
+			}
+		}
+	}
+	// A real listener on an ephemeral port: its own URL works.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = New(e, Options{Addr: srv.Listener.Addr().String()})
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("own URL %s: %d", srv.URL, resp.StatusCode)
+	}
 }

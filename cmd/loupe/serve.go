@@ -31,12 +31,19 @@ var serveCmd = &cobra.Command{
 	Long: `Serve the explain views in a browser and a JSON API:
 
   GET  /              the web UI (type a prompt, generate, explore)
-  POST /api/generate  {"prompt", "max_new_tokens", "greedy", "temperature", "top_k", "top_p", "seed", ...}
+  POST /api/generate  {"prompt", "max_new_tokens", "greedy", "temperature", "top_k", "top_p",
+                      "min_p", "typical_p", "repetition_penalty", "seed", "stop"}; answers
+                      loupe generate --format json's {"prompt_ids", "ids", "text",
+                      "logprobs", "stats"} plus "model" and "finish"
   POST /api/explain   the same plus "continuation", "methods", "target", "ig_steps", "raw",
                       "watch", "nmf_components", "from_layer", "to_layer", "no_attention"
   GET  /healthz
 
-Requests over the limits get a 4xx status with {"error": "..."}. SIGINT or
+Requests over the limits get a 4xx status with {"error": "..."}. POSTs from
+another web origin (an Origin header that does not match Host) get 403, and
+when --addr is a loopback address, requests whose Host is not localhost,
+127.0.0.1 or [::1] with the listening port get 421 (a guard against CSRF and
+DNS rebinding; curl and scripts that send no Origin are unaffected). SIGINT or
 SIGTERM stops accepting connections and lets running requests finish.`,
 	Example: `  loupe serve --model gpt2
   curl -s localhost:8080/api/explain -d '{"prompt":"The keys to the cabinet","continuation":" are"}'`,
@@ -56,6 +63,9 @@ func init() {
 }
 
 func runServe(cmd *cobra.Command, args []string) error {
+	if err := checkServeFlags(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e, err := loadExplainer(ctx, serveFlags.model)
@@ -64,12 +74,13 @@ func runServe(cmd *cobra.Command, args []string) error {
 	}
 	defer e.Model.Close()
 	logger := log.New(os.Stderr, "loupe serve: ", log.LstdFlags)
-	s := server.New(e, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
-		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent, Logger: logger})
 	ln, err := net.Listen("tcp", serveFlags.addr)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", serveFlags.addr, err)
+		return fmt.Errorf("serve: listening on --addr %s: %w", serveFlags.addr, err)
 	}
+	s := server.New(e, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
+		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent, Logger: logger,
+		Addr: ln.Addr().String()})
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	url := "http://" + ln.Addr().String() + "/"
 	if jsonOutput() {
@@ -89,6 +100,25 @@ func runServe(cmd *cobra.Command, args []string) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkServeFlags rejects limits that are not positive (0 used to mean the
+// default silently).
+func checkServeFlags() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"--max-new-tokens", int64(serveFlags.maxNewTokens)},
+		{"--max-prompt-tokens", int64(serveFlags.maxPrompt)},
+		{"--max-body-bytes", serveFlags.maxBody},
+		{"--max-concurrent", int64(serveFlags.maxConcurrent)},
+	} {
+		if f.v <= 0 {
+			return fmt.Errorf("serve: %s %d: want a positive number", f.name, f.v)
+		}
 	}
 	return nil
 }
