@@ -104,7 +104,7 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 		steps = defaultIGSteps
 	}
 	if steps < 1 || steps > 1000 {
-		return nil, fmt.Errorf("explain: --ig-steps %d outside 1..1000", steps)
+		return nil, fmt.Errorf("explain: integrated-gradients steps %d outside 1..1000", steps)
 	}
 	maxRows, maxFwd := opt.MaxRows, opt.MaxRows
 	if maxRows <= 0 {

@@ -69,6 +69,9 @@ type Result struct {
 	Attention        *Attention             `json:"attention,omitempty"`
 	Intervention     *InterventionResult    `json:"intervention,omitempty"`
 	TimingsMS        map[string]float64     `json:"timings_ms"`
+	// Stopped is "context_limit" when generation ended because prompt and
+	// output filled the model's context before MaxNewTokens; empty otherwise.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Watch is rankings_watch: the rank of each watched token at one position,
@@ -126,7 +129,7 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		opt.TopK = 5
 	}
 	if opt.NMFComponents < 0 {
-		return nil, fmt.Errorf("explain: --nmf-components %d must be at least 1", opt.NMFComponents)
+		return nil, fmt.Errorf("explain: NMF components %d: want at least 1", opt.NMFComponents)
 	}
 	to := opt.ToLayer
 	if to < 0 {
@@ -134,10 +137,10 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 	}
 	if opt.NMFComponents > 0 {
 		if opt.FromLayer < 0 || opt.FromLayer >= L {
-			return nil, fmt.Errorf("explain: --from-layer %d outside 0..%d", opt.FromLayer, L-1)
+			return nil, fmt.Errorf("explain: NMF from layer %d outside 0..%d", opt.FromLayer, L-1)
 		}
 		if to < opt.FromLayer || to >= L {
-			return nil, fmt.Errorf("explain: --to-layer %d outside %d..%d", to, opt.FromLayer, L-1)
+			return nil, fmt.Errorf("explain: NMF to layer %d outside %d..%d", to, opt.FromLayer, L-1)
 		}
 	}
 	for _, v := range opt.Interventions {

@@ -3,6 +3,9 @@ package explain
 import (
 	"context"
 	"fmt"
+	"math"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -112,6 +115,11 @@ func (e *Explainer) checkInterventions(ivs []Intervention) error {
 		if iv.Layer < 0 || iv.Layer >= L || iv.Neuron < 0 || iv.Neuron >= C4 {
 			return fmt.Errorf("explain: intervention on layer %d neuron %d outside %d layers × %d neurons", iv.Layer, iv.Neuron, L, C4)
 		}
+		for _, p := range iv.Positions {
+			if p < 0 {
+				return fmt.Errorf("explain: intervention on layer %d neuron %d: position %d is negative", iv.Layer, iv.Neuron, p)
+			}
+		}
 	}
 	return nil
 }
@@ -199,9 +207,17 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		if req.MaxNewTokens < 0 {
 			return nil, fmt.Errorf("explain: max new tokens %d is negative", req.MaxNewTokens)
 		}
+		if P := e.Model.Config.NPositions; len(prompt) >= P {
+			return nil, fmt.Errorf("explain: the prompt has %d tokens and fills the model's context of %d: no room to generate a token to explain (shorten the prompt, or give the continuation to explain)", len(prompt), P)
+		}
 		if out, err = e.Generate(ctx, prompt, req.MaxNewTokens, req.Sampling); err != nil {
 			return nil, err
 		}
+	}
+	stopped := ""
+	if req.Continuation == nil && len(out) < req.MaxNewTokens && len(prompt)+len(out) >= e.Model.Config.NPositions &&
+		(len(out) == 0 || out[len(out)-1] != e.Tok.EOS()) {
+		stopped = "context_limit"
 	}
 	genMS := ms(start)
 	ids := append(append([]int(nil), prompt...), out...)
@@ -228,12 +244,24 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res.Model = e.Name
+	res.Stopped = stopped
 	res.TimingsMS["generate"] = genMS
 	if len(ivs) > 0 {
 		start := time.Now()
 		n := opt.RegenerateTokens
 		if n <= 0 {
 			n = max(len(out), 1)
+		}
+		n = min(n, e.Model.Config.NPositions-len(prompt))
+		// Positions pass through the MLP while regenerating: the prompt's and
+		// every generated token fed back (all but the last).
+		seq := len(prompt) + n - 1
+		for _, iv := range ivs {
+			for _, p := range iv.Positions {
+				if p >= seq {
+					return nil, fmt.Errorf("explain: intervention on layer %d neuron %d at position %d: the regenerated sequence runs through positions 0..%d (prompt of %d tokens + %d regenerated, the last not fed back)", iv.Layer, iv.Neuron, p, seq-1, len(prompt), n)
+				}
+			}
 		}
 		base, err := e.GenerateWith(ctx, prompt, n, req.Sampling, nil)
 		if err != nil {
@@ -253,7 +281,54 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		res.Intervention = ir
 		res.TimingsMS["intervention"] = ms(start)
 	}
+	if where := nonFinite(reflect.ValueOf(res), "result"); where != "" {
+		return nil, fmt.Errorf("explain: %s is not finite (NaN or ±Inf): the model's weights or logits are not finite numbers; check the checkpoint", where)
+	}
 	return res, nil
+}
+
+// nonFinite returns the path of the first NaN or ±Inf float inside v (for
+// example "result.attributions[grad_x_input][0][2]"), or "" when none.
+func nonFinite(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Sprintf("%s = %g", path, f)
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nonFinite(v.Elem(), path)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if w := nonFinite(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); w != "" {
+				return w
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if w := nonFinite(it.Value(), fmt.Sprintf("%s[%v]", path, it.Key())); w != "" {
+				return w
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name := f.Name
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" && tag != "-" {
+				name = tag
+			}
+			if w := nonFinite(v.Field(i), path+"."+name); w != "" {
+				return w
+			}
+		}
+	}
+	return ""
 }
 
 // WatchIDs maps watched strings to single token ids: each must encode to

@@ -454,6 +454,14 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if req.NMF < 0 || req.NMF > s.opt.MaxNMF {
 		return nil, badRequest("nmf_components %d outside 0..%d", req.NMF, s.opt.MaxNMF)
 	}
+	if L := s.e.Model.Config.NLayer; req.NMF > 0 {
+		if req.FromLayer < 0 || req.FromLayer >= L {
+			return nil, badRequest("from_layer %d outside 0..%d", req.FromLayer, L-1)
+		}
+		if opt.ToLayer != -1 && (opt.ToLayer < req.FromLayer || opt.ToLayer >= L) {
+			return nil, badRequest("to_layer %d outside %d..%d (or -1 for the last layer)", opt.ToLayer, req.FromLayer, L-1)
+		}
+	}
 	if len(req.Watch) > 0 {
 		if opt.Watch, err = s.e.WatchIDs(req.Watch); err != nil {
 			return nil, badRequest("%v", err)

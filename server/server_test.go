@@ -111,7 +111,9 @@ func TestAPIErrors(t *testing.T) {
 		{"bad method", "/api/explain", "application/json", `{"prompt":"a","methods":["lime"]}`, 400},
 		{"bad target", "/api/explain", "application/json", `{"prompt":"a","target":"loss"}`, 400},
 		{"bad watch", "/api/explain", "application/json", `{"prompt":"a","watch":[" hat"]}`, 400},
-		{"bad layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"from_layer":9}`, 422},
+		{"bad layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"from_layer":9}`, 400},
+		{"negative layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"from_layer":-3}`, 400},
+		{"bad to layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"to_layer":7}`, 400},
 		{"bad intervention", "/api/explain", "application/json", `{"prompt":"a","interventions":[{"layer":0,"neuron":99999,"scale":0}]}`, 422},
 		{"bad ig steps", "/api/explain", "application/json", `{"prompt":"a","ig_steps":1000}`, 400},
 		{"bad sampling", "/api/generate", "application/json", `{"prompt":"a","greedy":false,"top_p":2}`, 400},
@@ -123,6 +125,10 @@ func TestAPIErrors(t *testing.T) {
 		code, v := post(t, s, c.path, c.ctype, c.body)
 		if code != c.status || v["error"] == nil || v["error"] == "" {
 			t.Errorf("%s: status %d (want %d), body %v", c.name, code, c.status, v)
+		}
+		// The API's errors name its JSON fields, never CLI flags.
+		if msg, _ := v["error"].(string); strings.Contains(msg, "--") {
+			t.Errorf("%s: error names a CLI flag: %q", c.name, msg)
 		}
 	}
 	// A GET to the API is refused with 405; the server still answers afterwards.

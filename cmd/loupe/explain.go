@@ -91,13 +91,21 @@ Ecco does, offline:
   intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates (same decoding settings)
                     with neurons scaled (0 inhibits) and shows both outputs
 
-Output: coloured tokens on a terminal (plain percentages otherwise),
+Output: coloured tokens on a terminal (plain percentages otherwise, and
+when NO_COLOR is set or TERM=dumb),
 --format json for every number, --html FILE for a self-contained explorable.`,
 	Example: `  loupe explain --model gpt2 "The countries of the European Union are:" --max-new-tokens 8
   loupe explain --model gpt2 "The keys to the cabinet" --continuation " are" --watch " is"," are" --format json
   loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html`,
 	Args: cobra.ExactArgs(1),
-	RunE: runExplain,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		// One prefix for every error of the command.
+		err := runExplain(cmd, args)
+		if err != nil && !strings.HasPrefix(err.Error(), "explain: ") {
+			err = fmt.Errorf("explain: %w", err)
+		}
+		return err
+	},
 }
 
 func init() {
@@ -291,6 +299,10 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if res.Stopped == "context_limit" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: explain: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
+			e.Model.Config.NPositions, res.PromptLength, len(res.IDs)-res.PromptLength)
+	}
 	if fl.html != "" {
 		title := fmt.Sprintf("%s — %q", e.Name, args[0])
 		if err := atomicfile.Write(fl.html, func(w io.Writer) error { return web.WriteHTML(w, title, res) }); err != nil {
@@ -303,5 +315,12 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if jsonOutput() {
 		return writeJSON(os.Stdout, res)
 	}
-	return explain.WriteText(os.Stdout, res, isTerminal(os.Stdout))
+	return explain.WriteText(os.Stdout, res, colorAllowed(isTerminal(os.Stdout), os.Getenv))
+}
+
+// colorAllowed reports whether to colour output going to a terminal (tty):
+// not when NO_COLOR is set to anything non-empty (no-color.org) or TERM is
+// "dumb".
+func colorAllowed(tty bool, getenv func(string) string) bool {
+	return tty && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
