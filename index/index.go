@@ -222,8 +222,8 @@ func (x *Index) SetEf(ef int) {
 	}
 }
 
-// distance is the index metric's distance (small enough to inline, so the
-// hot loops make one call into the kernels per distance).
+// distance is the index metric's distance: a branch on the metric and a
+// direct call into the kernels, no function value in the hot loops.
 func (x *Index) distance(a, b []float32) float32 {
 	if x.l2 {
 		return kernels.SqDist(a, b)
