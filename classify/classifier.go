@@ -2,10 +2,14 @@ package classify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 )
@@ -103,6 +107,11 @@ func (c *Classifier) Save(path string) error {
 		return fmt.Errorf("classify: %w", err)
 	}
 	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
+		// Name the output, not the temporary file beside it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && strings.Contains(filepath.Base(pe.Path), ".tmp-") {
+			return fmt.Errorf("classify: cannot write %s: %w", path, pe.Err)
+		}
 		return fmt.Errorf("classify: %w", err)
 	}
 	return nil

@@ -102,7 +102,9 @@ func TestTrainErrors(t *testing.T) {
 		{"ragged", [][]float32{{1, 2}, {3}}, []int{0, 1}, 2, Options{}, "example 1 has 1 features, want 2"},
 		{"nan", [][]float32{{1, float32(math.NaN())}, {3, 4}}, []int{0, 1}, 2, Options{}, "feature 1 is NaN"},
 		{"label range", X, []int{0, 5}, 2, Options{}, "label 5"},
-		{"C", X, []int{0, 1}, 2, Options{C: -1}, "C = -1"},
+		{"C", X, []int{0, 1}, 2, Options{C: -1}, "C (inverse regularisation strength) -1"},
+		{"max iter", X, []int{0, 1}, 2, Options{MaxIter: -1}, "iteration limit -1"},
+		{"tol", X, []int{0, 1}, 2, Options{Tol: -1}, "tolerance -1"},
 		{"weights", X, []int{0, 1}, 2, Options{ClassWeight: "heavy"}, `class weight "heavy"`},
 	}
 	for _, c := range cases {

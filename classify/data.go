@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Example is one labelled text.
@@ -40,6 +41,9 @@ func ParseExamples(r io.Reader) ([]Example, error) {
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
+		}
+		if !utf8.Valid(b) {
+			return nil, fmt.Errorf("line %d is not valid UTF-8 (loupe reads UTF-8 text only)", line)
 		}
 		var rec struct {
 			Text  *string         `json:"text"`

@@ -20,19 +20,19 @@ func (o Options) withDefaults() (Options, error) {
 		o.C = 1
 	}
 	if !(o.C > 0) || math.IsInf(o.C, 0) {
-		return o, fmt.Errorf("classify: C = %g, want a positive number", o.C)
+		return o, fmt.Errorf("classify: C (inverse regularisation strength) %g: want a positive number", o.C)
 	}
 	if o.MaxIter == 0 {
 		o.MaxIter = 1000
 	}
 	if o.MaxIter < 0 {
-		return o, fmt.Errorf("classify: MaxIter = %d, want > 0", o.MaxIter)
+		return o, fmt.Errorf("classify: iteration limit %d: want a positive number", o.MaxIter)
 	}
 	if o.Tol == 0 {
 		o.Tol = 1e-6
 	}
 	if !(o.Tol > 0) {
-		return o, fmt.Errorf("classify: Tol = %g, want > 0", o.Tol)
+		return o, fmt.Errorf("classify: tolerance %g: want a positive number", o.Tol)
 	}
 	switch o.ClassWeight {
 	case "", "none", "balanced":

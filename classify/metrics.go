@@ -14,6 +14,10 @@ type Metrics struct {
 	Support   []int     `json:"support"`   // true examples per label
 	// Confusion[i][j] counts examples of true label i predicted as j.
 	Confusion [][]int `json:"confusion"`
+	// UnseenLabels are true labels the classifier was not trained on (set
+	// by the caller; they are the last entries of Labels and never
+	// predicted, so their examples count as errors).
+	UnseenLabels []string `json:"unseen_labels,omitempty"`
 }
 
 // Evaluate compares predicted and true label indices in [0, len(labels)).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"io"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,15 @@ func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *e
 func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if classifyFlags.data == "" {
 		return fmt.Errorf("classify train: --data is required")
+	}
+	// 0 would silently mean the library default; scikit-learn rejects it.
+	switch {
+	case !(classifyFlags.c > 0) || math.IsInf(classifyFlags.c, 0):
+		return fmt.Errorf("classify train: --C %g: want a positive number (as scikit-learn's C)", classifyFlags.c)
+	case classifyFlags.maxIter <= 0:
+		return fmt.Errorf("classify train: --max-iter %d: want a positive number", classifyFlags.maxIter)
+	case !(classifyFlags.tol > 0):
+		return fmt.Errorf("classify train: --tol %g: want a positive number", classifyFlags.tol)
 	}
 	ex, err := classify.ReadExamples(classifyFlags.data)
 	if err != nil {
@@ -171,6 +181,9 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 			texts = append(texts, r.Text)
 		}
 	case len(args) > 0:
+		if err := checkUTF8Args("classify predict", args); err != nil {
+			return err
+		}
 		texts = args
 	default:
 		return fmt.Errorf("classify predict: give texts as arguments or --input FILE")
@@ -218,14 +231,31 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 	for i, l := range c.Labels {
 		index[l] = i
 	}
+	// A true label the classifier never saw is scored as scikit-learn's
+	// classification_report does: a row of its own that is never predicted,
+	// so each of its examples counts as an error.
+	evalLabels := append([]string(nil), c.Labels...)
+	unseen := map[string]int{}
 	truth := make([]int, len(labels))
 	for i, l := range labels {
 		k, ok := index[l]
 		if !ok {
-			return fmt.Errorf("classify eval: %s: example %d has label %q, which the classifier does not know (labels: %s)",
-				classifyFlags.data, i+1, l, strings.Join(c.Labels, ", "))
+			k = len(evalLabels)
+			index[l] = k
+			evalLabels = append(evalLabels, l)
+		}
+		if k >= len(c.Labels) {
+			unseen[l]++
 		}
 		truth[i] = k
+	}
+	if len(unseen) > 0 {
+		var parts []string
+		for _, l := range evalLabels[len(c.Labels):] {
+			parts = append(parts, fmt.Sprintf("%q (%d examples)", l, unseen[l]))
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
+			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
 	}
 	X, m, err := embedTexts(cmd, c.Model, texts)
 	if err != nil {
@@ -238,10 +268,11 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
-	met, err := classify.Evaluate(c.Labels, truth, pred)
+	met, err := classify.Evaluate(evalLabels, truth, pred)
 	if err != nil {
 		return err
 	}
+	met.UnseenLabels = evalLabels[len(c.Labels):]
 	out := cmd.OutOrStdout()
 	if jsonOutput() {
 		return writeJSON(out, met)
@@ -258,6 +289,9 @@ func printMetrics(out io.Writer, m *classify.Metrics) {
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%d\t\n", l, m.Precision[i], m.Recall[i], m.F1[i], m.Support[i])
 	}
 	tw.Flush()
+	if len(m.UnseenLabels) > 0 {
+		fmt.Fprintf(out, "\nnot known to the classifier (never predicted): %s\n", strings.Join(m.UnseenLabels, ", "))
+	}
 	fmt.Fprintln(out, "\nconfusion matrix (rows: true label, columns: predicted)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "\t")

@@ -5,13 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/hub"
@@ -42,6 +46,10 @@ Pooling → Normalize) or a plain BERT model (mean pooling).
 
 Texts come from the arguments, or from --input: a file of text lines, or of
 JSON lines with "text" and optional "id" and other fields (kept as metadata).
+In a file of text lines every line is one text, a blank line included (it is
+embedded as the empty string, as sentence-transformers does), so row i of
+the output is line i+1; blank lines between JSON lines are skipped. Input
+must be UTF-8.
 With arguments the vectors are printed (one per line; with --format json,
 {"embedding": [...]}). With --input, --output FILE.npy writes a float32
 matrix (one row per text, in input order) and any other --output name (or
@@ -90,25 +98,48 @@ type textRecord struct {
 }
 
 // readTexts reads text lines, or JSON lines when the first non-blank line
-// starts with '{'.
+// starts with '{'. Blank lines are skipped (index build relies on it); use
+// readTextsKeepBlank to keep one record per text line.
 func readTexts(r io.Reader, name string) ([]textRecord, error) {
+	return readTextsOpt(r, name, false)
+}
+
+// readTextsKeepBlank is readTexts, except that in a file of text lines a
+// blank line is a record holding the empty text, so that record i is line
+// i+1 (sentence-transformers embeds "" like any other text). Blank lines in
+// JSON lines are still skipped.
+func readTextsKeepBlank(r io.Reader, name string) ([]textRecord, error) {
+	return readTextsOpt(r, name, true)
+}
+
+func readTextsOpt(r io.Reader, name string, keepBlank bool) ([]textRecord, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 64<<20)
 	var out []textRecord
 	jsonl := false
 	first := true
+	leading := 0 // blank lines before the first non-blank one
 	for line := 1; sc.Scan(); line++ {
 		raw := sc.Bytes()
+		if !utf8.Valid(raw) {
+			return nil, fmt.Errorf("%s: line %d is not valid UTF-8 (loupe reads UTF-8 text only)", name, line)
+		}
 		b := bytes.TrimSpace(raw)
 		if first {
 			if len(b) == 0 {
+				leading++
 				continue
 			}
 			jsonl = b[0] == '{'
 			first = false
+			if !jsonl && keepBlank {
+				for range leading {
+					out = append(out, textRecord{Text: "", ID: len(out)})
+				}
+			}
 		}
 		if !jsonl {
-			if len(b) == 0 {
+			if len(b) == 0 && !keepBlank {
 				continue
 			}
 			out = append(out, textRecord{Text: strings.TrimRight(string(raw), "\r"), ID: len(out)})
@@ -147,16 +178,35 @@ func readTexts(r io.Reader, name string) ([]textRecord, error) {
 	return out, nil
 }
 
+// checkUTF8Args reports the first argument that is not valid UTF-8.
+func checkUTF8Args(cmdName string, args []string) error {
+	for i, a := range args {
+		if !utf8.ValidString(a) {
+			return fmt.Errorf("%s: text argument %d is not valid UTF-8 (loupe reads UTF-8 text only)", cmdName, i+1)
+		}
+	}
+	return nil
+}
+
 func readTextFile(path string) ([]textRecord, error) {
+	return openTexts(path, readTexts)
+}
+
+// readTextFileKeepBlank is readTextFile with readTextsKeepBlank.
+func readTextFileKeepBlank(path string) ([]textRecord, error) {
+	return openTexts(path, readTextsKeepBlank)
+}
+
+func openTexts(path string, read func(io.Reader, string) ([]textRecord, error)) ([]textRecord, error) {
 	if path == "-" {
-		return readTexts(os.Stdin, "standard input")
+		return read(os.Stdin, "standard input")
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readTexts(f, path)
+	return read(f, path)
 }
 
 func formatVector(v []float32) string {
@@ -180,10 +230,13 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	var recs []textRecord
 	if embedFlags.input != "" {
 		var err error
-		if recs, err = readTextFile(embedFlags.input); err != nil {
+		if recs, err = readTextFileKeepBlank(embedFlags.input); err != nil {
 			return fmt.Errorf("embed: %w", err)
 		}
 	} else {
+		if err := checkUTF8Args("embed", args); err != nil {
+			return err
+		}
 		for i, a := range args {
 			recs = append(recs, textRecord{Text: a, ID: i})
 		}
@@ -233,7 +286,7 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 			flat = append(flat, v...)
 		}
 		if err := npy.WriteFloat32(embedFlags.output, flat, len(vecs), dim); err != nil {
-			return fmt.Errorf("embed: %w", err)
+			return fmt.Errorf("embed: --output: %w", hideTempName(err))
 		}
 	case embedFlags.output == "" || embedFlags.output == "-":
 		w := bufio.NewWriter(out)
@@ -250,7 +303,7 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 			return bw.Flush()
 		})
 		if err != nil {
-			return fmt.Errorf("embed: %w", err)
+			return fmt.Errorf("embed: --output: %w", hideTempName(err))
 		}
 	}
 	summary := map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
@@ -329,4 +382,19 @@ func printSimilarity(out io.Writer, texts []string, vecs [][]float32) error {
 		fmt.Fprintln(out)
 	}
 	return nil
+}
+
+// hideTempName rewrites an error from an atomic write whose text names the
+// temporary file (".NAME.tmp-123") so that it names only the cause: the
+// caller's message names the real output path.
+func hideTempName(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(filepath.Base(pe.Path), ".tmp-") {
+		return fmt.Errorf("%s: %w", strings.Replace(err.Error(), pe.Error(), pe.Op, 1), pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) && strings.Contains(filepath.Base(le.Old), ".tmp-") {
+		return fmt.Errorf("%s: %w", strings.Replace(err.Error(), le.Error(), le.Op, 1), le.Err)
+	}
+	return err
 }

@@ -306,7 +306,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if fl.html != "" {
 		title := fmt.Sprintf("%s — %q", e.Name, args[0])
 		if err := atomicfile.Write(fl.html, func(w io.Writer) error { return web.WriteHTML(w, title, res) }); err != nil {
-			return fmt.Errorf("writing %s: %w", fl.html, err)
+			return fmt.Errorf("--html: %w", hideTempName(err))
 		}
 		if !jsonOutput() {
 			fmt.Fprintf(os.Stderr, "wrote %s\n", fl.html)
