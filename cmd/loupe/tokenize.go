@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/tokenizer"
@@ -116,7 +117,7 @@ tokenizer_config.json), picked from the files in the model directory.
 The text is the arguments joined by spaces. With --input FILE ("-" for
 standard input) each line of FILE is a JSON string or an object with a "text"
 field, and one JSON object {"ids": [...], "tokens": [...]} is written per line
-(an "id" field of the input is copied).
+(an "id" field of the input is copied). Text must be UTF-8.
 
 WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
 ("<|endoftext|>", "[SEP]") are plain text unless --special is given.`,
@@ -132,6 +133,9 @@ WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
 			}
 			if input == "" && len(args) == 0 {
 				return fmt.Errorf("tokenize: no text (give TEXT or --input FILE)")
+			}
+			if err := checkUTF8Args("tokenize", args); err != nil {
+				return err
 			}
 			tok, err := loadTextTokenizer(cmd, model, special)
 			if err != nil {
@@ -204,6 +208,9 @@ func tokenizeLines(tok textTokenizer, path string, stdin io.Reader, out io.Write
 		b := sc.Bytes()
 		if len(strings.TrimSpace(string(b))) == 0 {
 			continue
+		}
+		if !utf8.Valid(b) {
+			return fmt.Errorf("tokenize: %s line %d is not valid UTF-8 (loupe reads UTF-8 text only)", name, line)
 		}
 		var text string
 		var res tokenizeResult
