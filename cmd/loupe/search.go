@@ -68,7 +68,7 @@ func whereFilter(conds []string) (func(uint64, json.RawMessage) bool, error) {
 	for _, c := range conds {
 		k, v, ok := strings.Cut(c, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("search: --where %q: want key=value", c)
+			return nil, fmt.Errorf("metadata condition %q: want key=value", c)
 		}
 		cs = append(cs, cond{k, v})
 	}
@@ -107,6 +107,9 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	}
 	filter, err := whereFilter(searchFlags.where)
 	if err != nil {
+		return fmt.Errorf("search: --where: %w", err)
+	}
+	if err := checkUTF8Args("search", args); err != nil {
 		return err
 	}
 	x, err := index.Open(searchFlags.index)
@@ -135,6 +138,9 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	}
 	m, err := loadEmbedModel(cmd.Context(), ref, searchFlags.batchSize, 0, nil)
 	if err != nil {
+		if searchFlags.model == "" {
+			return fmt.Errorf("search: index %s records the embedding model %s, which cannot be loaded (moved or deleted?); pass --model with the same model: %w", searchFlags.index, x.Model(), err)
+		}
 		return err
 	}
 	defer m.Close()

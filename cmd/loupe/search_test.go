@@ -72,8 +72,26 @@ func TestSearchCommand(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
 		t.Errorf("filtered output:\n%s", out)
 	}
-	if _, err := run("search", "--index", dir, "--where", "nokey", "x"); err == nil || !strings.Contains(err.Error(), "key=value") {
+	if _, err := run("search", "--index", dir, "--where", "nokey", "x"); err == nil || !strings.Contains(err.Error(), "key=value") || !strings.Contains(err.Error(), "--where") {
 		t.Errorf("bad --where: %v", err)
+	}
+	if _, err := run("search", "--index", dir, "caf\xe9"); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("non-UTF-8 query: %v", err)
+	}
+	// An index whose recorded model is gone says so and suggests --model.
+	gone, err := index.New(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: filepath.Join(t.TempDir(), "moved")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Add(index.Batch{Vectors: flat}); err != nil {
+		t.Fatal(err)
+	}
+	goneDir := filepath.Join(t.TempDir(), "idx2")
+	if err := gone.Save(goneDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("search", "--index", goneDir, "x"); err == nil || !strings.Contains(err.Error(), "records the embedding model") || !strings.Contains(err.Error(), "--model") {
+		t.Errorf("moved model: %v", err)
 	}
 	if _, err := run("search", "--index", dir, "--model", filepath.Join("..", "..", "model", "bert", "testdata", "tiny"), "x"); err == nil {
 		t.Errorf("a model of another dimension was accepted")
