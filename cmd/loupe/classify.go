@@ -47,7 +47,11 @@ func init() {
 	f.Float64Var(&classifyFlags.tol, "tol", 1e-6, "gradient tolerance (per unit of sample weight)")
 	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
 
-	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict}
+	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict,
+		Long: `Label texts (arguments, or --input FILE of text or JSON lines) with a saved
+classifier. Output: "LABEL<tab>PROBABILITY<tab>TEXT" per text; with
+--format json, one {"text", "label", "probability", "probabilities"} object
+per text and line (JSON lines, not one document).`}
 	f = predict.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")

@@ -51,7 +51,8 @@ embedded as the empty string, as sentence-transformers does), so row i of
 the output is line i+1; blank lines between JSON lines are skipped. Input
 must be UTF-8.
 With arguments the vectors are printed (one per line; with --format json,
-{"embedding": [...]}). With --input, --output FILE.npy writes a float32
+one {"embedding": [...]} object per text and line: JSON lines, not one
+document). With --input, --output FILE.npy writes a float32
 matrix (one row per text, in input order) and any other --output name (or
 standard output) gets JSON lines {"id", "embedding", ...metadata}.`,
 	Example: `  loupe embed "How do I bake bread?"
