@@ -16,8 +16,8 @@
 # PyTorch (Debian python3-torch) runs the reference GPT-2 of reference.py,
 # written as transformers' modeling_gpt2.py computes it, under
 # torch.inference_mode with a KV cache (past key/values) for decoding, with 1
-# and 2 threads and OMP_WAIT_POLICY=PASSIVE; its best is kept. Each side runs
-# REPS times and keeps its best.
+# and 2 threads and OMP_WAIT_POLICY=PASSIVE; its best is kept. The two sides
+# take turns for REPS rounds and each keeps its best.
 set -eu
 REPS=${REPS:-3}
 PY=${PY:-/usr/bin/python3}
@@ -33,7 +33,9 @@ ids() { $PY -c "import sys; n=int(sys.argv[1]); print(','.join(str(i*7919%50257)
 P16=$(ids 16)
 P512=$(ids 512)
 
-best_decode=0 best_prefill=0 best_rss=0
+# loupe and PyTorch (1 and 2 threads) take turns, REPS rounds, so that both see
+# the same machine conditions; each keeps its best.
+best_decode=0 best_prefill=0 best_rss=0 torch_decode=0 torch_prefill=0
 for r in $(seq "$REPS"); do
 	/usr/bin/time -v -o "$TMP/time.txt" "$TMP/loupe" generate --model "$TMP/gpt2-small" --prompt-ids "$P16" \
 		--greedy --ignore-eos --max-new-tokens 128 --format json >"$TMP/dec.json"
@@ -41,20 +43,18 @@ for r in $(seq "$REPS"); do
 	d=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["decode_tokens"]/s["decode_seconds"])' "$TMP/dec.json")
 	"$TMP/loupe" generate --model "$TMP/gpt2-small" --prompt-ids "$P512" --greedy --max-new-tokens 1 --format json >"$TMP/pre.json"
 	p=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["prefill_tokens"]/s["prefill_seconds"])' "$TMP/pre.json")
-	echo "loupe run $r: decode $d tok/s, prefill $p tok/s, peak RSS $rss KiB" >&2
+	echo "round $r: loupe decode $d tok/s, prefill $p tok/s, peak RSS $rss KiB" >&2
 	best_decode=$($PY -c "print(max($best_decode, $d))")
 	best_prefill=$($PY -c "print(max($best_prefill, $p))")
 	[ "$best_rss" = 0 ] || [ "$rss" -lt "$best_rss" ] && best_rss=$rss
-done
-
-torch_decode=0 torch_prefill=0
-for th in 1 2; do
-	out=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$th $PY "$ROOT/model/gpt2/testdata/reference.py" bench "$TMP/gpt2-small" \
-		--prompt-len 16 --new-tokens 128 --prefill 512 --threads $th --reps "$REPS")
-	echo "pytorch $th thread(s): $(echo "$out" | cut -c1-100)..." >&2
-	echo "$out" >"$TMP/torch$th.json"
-	torch_decode=$($PY -c "import json; print(max($torch_decode, json.loads('$out')['decode_tok_s']))")
-	torch_prefill=$($PY -c "import json; print(max($torch_prefill, json.loads('$out')['prefill_tok_s']))")
+	for th in 1 2; do
+		out=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$th $PY "$ROOT/model/gpt2/testdata/reference.py" bench "$TMP/gpt2-small" \
+			--prompt-len 16 --new-tokens 128 --prefill 512 --threads $th --reps 1)
+		echo "$out" >"$TMP/torch$th.json"
+		echo "round $r: pytorch $th thread(s) $($PY -c 'import json,sys; o=json.load(open(sys.argv[1])); print("decode", o["decode_tok_s"], "tok/s, prefill", o["prefill_tok_s"], "tok/s")' "$TMP/torch$th.json")" >&2
+		torch_decode=$($PY -c "import json; print(max($torch_decode, json.load(open('$TMP/torch$th.json'))['decode_tok_s']))")
+		torch_prefill=$($PY -c "import json; print(max($torch_prefill, json.load(open('$TMP/torch$th.json'))['prefill_tok_s']))")
+	done
 done
 
 # Same weights, same greedy path: the generated ids should agree (a long
