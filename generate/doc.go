@@ -4,7 +4,8 @@
 //
 // The simplest use:
 //
-//	res, err := generate.Generate(ctx, model, promptIDs, generate.Options{Greedy: true, MaxNewTokens: 20}, tok)
+//	res, err := generate.Generate(ctx, model, promptIDs,
+//		generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 20}, tok)
 //	fmt.Print(res.Text)
 //
 // # Processors
