@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,20 @@ func TestDeviceWrittenInPlace(t *testing.T) {
 func TestDirectoryIsAnError(t *testing.T) {
 	if err := WriteFile(t.TempDir(), []byte("x")); err == nil {
 		t.Fatal("want an error when the destination is a directory")
+	}
+}
+
+func TestErrorNamesDestinationOnly(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out")
+	err := Write(p, func(w io.Writer) error {
+		_, err := w.(*os.File).Seek(-1, io.SeekStart)
+		return err
+	})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if strings.Contains(err.Error(), ".tmp-") || !strings.Contains(err.Error(), p) {
+		t.Fatalf("error %q should name %s and no temporary file", err, p)
 	}
 }
