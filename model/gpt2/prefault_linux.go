@@ -30,19 +30,26 @@ func prefault(regions [][]float32) {
 
 // release tells the kernel the pages of a memory-mapped region are not
 // needed (they are dropped from the resident set and read again from the
-// file if touched). Only whole pages inside the region are released; for
-// memory that is not file-backed it is harmless.
+// file if touched). Only whole pages inside the region are released. It
+// must only be given file-backed mappings.
 func release(r []float32) {
 	if len(r) == 0 {
 		return
 	}
+	releaseBytes(unsafe.Slice((*byte)(unsafe.Pointer(&r[0])), 4*len(r)))
+}
+
+// releaseBytes is release for raw bytes of the mapping.
+func releaseBytes(b []byte) {
+	if len(b) == 0 {
+		return
+	}
 	page := uintptr(os.Getpagesize())
-	p := unsafe.Pointer(&r[0])
+	p := unsafe.Pointer(&b[0])
 	start := (uintptr(p) + page - 1) &^ (page - 1)
-	end := (uintptr(p) + 4*uintptr(len(r))) &^ (page - 1)
+	end := (uintptr(p) + uintptr(len(b))) &^ (page - 1)
 	if end <= start {
 		return
 	}
-	b := unsafe.Slice((*byte)(unsafe.Add(p, int(start-uintptr(p)))), int(end-start))
-	unix.Madvise(b, unix.MADV_DONTNEED)
+	unix.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, int(start-uintptr(p)))), int(end-start)), unix.MADV_DONTNEED)
 }

@@ -150,6 +150,13 @@ func (m *Model) loadWeights(path string) error {
 		if err != nil {
 			return fmt.Errorf("gpt2: %w", err)
 		}
+		if info.DType != "F32" {
+			// Converted to a float32 copy: the stored F16/BF16 pages are
+			// not needed any more.
+			if raw, err := f.Bytes(name); err == nil {
+				releaseBytes(raw)
+			}
+		}
 		*s.dst = data
 		used[name] = true
 	}
