@@ -637,6 +637,22 @@ func (x *Index) Vector(id uint64) ([]float32, bool) {
 	return append([]float32(nil), x.vec(s)...), true
 }
 
+// NextID returns the id that Add gives the next vector added without an
+// id: one past the largest id ever stored in the index (deleted ids
+// included), or 0 for an empty index.
+func (x *Index) NextID() uint64 {
+	x.slotMu.Lock()
+	defer x.slotMu.Unlock()
+	x.buildLabelMap()
+	return x.nextID
+}
+
+// Has reports whether id is in the index and not deleted.
+func (x *Index) Has(id uint64) bool {
+	s, ok := x.slotOf(id)
+	return ok && atomic.LoadUint32(&x.flags[s])&flagDeleted == 0
+}
+
 // IDs returns the ids of the vectors searches can return, in slot order.
 func (x *Index) IDs() []uint64 {
 	x.mu.RLock()
