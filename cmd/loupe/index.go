@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,18 +34,27 @@ distance. An index is a directory holding one mmap'd file (index.loupe).
   loupe search --index docs.idx "a question"`,
 }
 
-var ixFlags struct {
-	vectors, input, model, metric, kind, ids, metadata, out string
-	m, efC, ef, nTrees, leafSize, threads, batchSize        int
-	seed                                                    int64
-	replaceDeleted                                          bool
+// ixFlagSet holds the flags of the index subcommands.
+type ixFlagSet struct {
+	vectors, input, model, metric, kind, metadata, out string
+	m, efC, ef, nTrees, leafSize, threads, batchSize   int
+	seed                                               int64
+	replaceDeleted, replace, overwrite                 bool
+	ids                                                []string
 
-	index, queries, allow string
-	k, searchK            int
-	filters               []string
-	verify                bool
-	delIDs                []string
+	// query has its own ef and threads: their defaults differ from build's,
+	// and a flag variable shared by two commands takes the default of the
+	// one defined last.
+	index, queries, allow     string
+	k, searchK, qEf, qThreads int
+	filters                   []string
+	verify                    bool
 }
+
+var ixFlags ixFlagSet
+
+// idsHelp describes the forms --ids takes in build, add and delete.
+const idsHelp = "comma separated (3,17,42), or @FILE with one id per line (a bare FILE name also works); repeatable"
 
 func init() {
 	build := &cobra.Command{
@@ -61,22 +73,37 @@ func init() {
 	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
 	f.StringVar(&ixFlags.metric, "metric", "cosine", "distance: cosine, dot (1-ip) or l2 (squared)")
 	f.StringVar(&ixFlags.kind, "kind", "hnsw", "index kind: hnsw, flat or forest")
-	f.IntVar(&ixFlags.m, "m", 16, "HNSW M: links per element (level 0 keeps 2·M)")
-	f.IntVar(&ixFlags.efC, "ef-construction", 200, "HNSW ef_construction")
-	f.IntVar(&ixFlags.ef, "ef", 10, "HNSW default search ef stored in the index")
-	f.IntVar(&ixFlags.nTrees, "n-trees", 10, "forest: number of trees")
-	f.IntVar(&ixFlags.leafSize, "leaf-size", 64, "forest: most items per leaf")
-	f.Int64Var(&ixFlags.seed, "seed", 100, "random seed (levels, planes)")
+	f.IntVar(&ixFlags.m, "m", 16, "HNSW M: links per element, 2..2048 (level 0 keeps 2·M)")
+	f.IntVar(&ixFlags.efC, "ef-construction", 200, "HNSW ef_construction (positive; raised to M if smaller)")
+	f.IntVar(&ixFlags.ef, "ef", 10, "HNSW default search ef stored in the index (positive)")
+	f.IntVar(&ixFlags.nTrees, "n-trees", 10, "forest: number of trees, 1..10000")
+	f.IntVar(&ixFlags.leafSize, "leaf-size", 64, "forest: most items per leaf (positive)")
+	f.Int64Var(&ixFlags.seed, "seed", 100, "random seed (levels, planes); 0 means the default, 100")
 	f.IntVar(&ixFlags.threads, "threads", 0, "build threads (0: all cores)")
-	f.StringVar(&ixFlags.ids, "ids", "", "file of ids, one unsigned integer per line (default 0..n-1)")
+	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids of the vectors, one per vector (default 0..n-1): "+idsHelp)
 	f.StringVar(&ixFlags.metadata, "metadata", "", "JSON lines file, one object (or blank) per vector")
 	f.BoolVar(&ixFlags.replaceDeleted, "allow-replace-deleted", false, "let later adds reuse deleted slots")
 	f.StringVar(&ixFlags.out, "out", "", "output index directory (required)")
+	f.BoolVar(&ixFlags.overwrite, "overwrite", false, "replace the index already in --out (otherwise an error)")
 
 	add := &cobra.Command{
 		Use:   "add",
 		Short: "Add vectors (or texts, embedded with the index's model) to an index",
-		Example: `  loupe index add --index idx --vectors more.npy --ids more_ids.txt
+		Long: `Add vectors (--vectors) or documents (--input, embedded with the model the
+index records) to an index.
+
+Vectors and documents without an id get new ids after the largest id the
+index has ever held, so an add never replaces anything by default. With
+--input, a document's "id" field, if it is a non-negative integer, is its
+vector id; any other "id" (a string, say) is kept in its metadata as "id".
+An id (or, for string ids, a document "id") that is already in the index is
+an error unless --replace is given; then the old vector and metadata are
+replaced. Ids of deleted vectors may be added again without --replace.
+
+The index directory is locked (index.lock, an advisory flock) from reading
+the index to saving it: concurrent adds and deletes wait for each other.`,
+		Example: `  loupe index add --index idx --vectors more.npy --ids @more_ids.txt
+  loupe index add --index idx --vectors two.npy --ids 3,17 --replace
   loupe index add --index docs.idx --input new_docs.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: runIndexAdd,
@@ -86,20 +113,27 @@ func init() {
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: .npy or .fvecs")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed with the index's model")
 	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
-	f.StringVar(&ixFlags.ids, "ids", "", "file of ids, one per line (default: after the largest id)")
+	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids of the --vectors, one per vector (default: after the largest id): "+idsHelp)
 	f.StringVar(&ixFlags.metadata, "metadata", "", "JSON lines file, one object per vector")
 	f.IntVar(&ixFlags.threads, "threads", 0, "insert threads (0: all cores)")
+	f.BoolVar(&ixFlags.replace, "replace", false, "replace the vectors of ids already in the index (otherwise an error)")
 
 	del := &cobra.Command{
-		Use:     "delete",
-		Short:   "Mark ids deleted (kept in the graph, never returned), like hnswlib's mark_deleted",
-		Example: `  loupe index delete --index idx --ids 3,17,42`,
-		Args:    cobra.NoArgs,
-		RunE:    runIndexDelete,
+		Use:   "delete [ID...]",
+		Short: "Mark ids deleted (kept in the graph, never returned), like hnswlib's mark_deleted",
+		Long: `Mark ids deleted (kept in the graph, never returned), like hnswlib's
+mark_deleted. Ids come from --ids and from the arguments. An unknown id is
+an error and nothing is deleted. The index directory is locked while it is
+read, changed and saved.`,
+		Example: `  loupe index delete --index idx --ids 3,17,42
+  loupe index delete --index idx --ids @gone.txt
+  loupe index delete --index idx 3 17`,
+		Args: cobra.ArbitraryArgs,
+		RunE: runIndexDelete,
 	}
 	f = del.Flags()
 	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
-	f.StringSliceVar(&ixFlags.delIDs, "ids", nil, "ids to delete, comma separated (or @file with one per line)")
+	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids to delete: "+idsHelp)
 
 	stats := &cobra.Command{
 		Use:     "stats",
@@ -123,12 +157,12 @@ func init() {
 	f = query.Flags()
 	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&ixFlags.queries, "queries", "", "query vectors: .npy or .fvecs (required)")
-	f.IntVar(&ixFlags.k, "k", 10, "neighbours per query")
-	f.IntVar(&ixFlags.ef, "ef", 0, "HNSW ef (0: the index default; max(ef, k) is used)")
+	f.IntVar(&ixFlags.k, "k", 10, "neighbours per query (positive)")
+	f.IntVar(&ixFlags.qEf, "ef", 0, "HNSW ef (0: the index default; max(ef, k) is used)")
 	f.IntVar(&ixFlags.searchK, "search-k", 0, "forest search_k (0: n_trees·k)")
-	f.IntVar(&ixFlags.threads, "threads", 1, "query threads (also caps the Go scheduler, for single-thread timing)")
+	f.IntVar(&ixFlags.qThreads, "threads", 1, "query threads (0: all cores; a positive value also caps the Go scheduler, for single-thread timing)")
 	f.StringArrayVar(&ixFlags.filters, "filter", nil, "metadata filter key=value (repeatable, all must match)")
-	f.StringVar(&ixFlags.allow, "allow", "", "file of allowed ids, one per line")
+	f.StringVar(&ixFlags.allow, "allow", "", "only return these ids: 3,17,42 or @FILE with one per line (a bare FILE name also works)")
 
 	indexCmd.AddCommand(build, add, del, stats, query)
 	rootCmd.AddCommand(indexCmd)
@@ -181,6 +215,65 @@ func readMeta(path string) ([]json.RawMessage, error) {
 	return out, sc.Err()
 }
 
+// parseIDArgs parses the values of an --ids flag (flag names it in errors):
+// comma separated unsigned integers, @FILE with one id per line, or, for
+// compatibility, the name of such a file.
+func parseIDArgs(flag string, vals []string) ([]uint64, error) {
+	var ids []uint64
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		if strings.HasPrefix(v, "@") {
+			more, err := readIDs(v[1:])
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", flag, v, err)
+			}
+			ids = append(ids, more...)
+			continue
+		}
+		var got []uint64
+		bad := ""
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			id, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				bad = p
+				break
+			}
+			got = append(got, id)
+		}
+		if bad != "" {
+			if !strings.Contains(v, ",") {
+				if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
+					more, err := readIDs(v)
+					if err != nil {
+						return nil, fmt.Errorf("%s %s: %w", flag, v, err)
+					}
+					ids = append(ids, more...)
+					continue
+				}
+			}
+			return nil, fmt.Errorf("%s: id %q is not an unsigned integer (give ids as 3,17,42 or @FILE with one per line)", flag, bad)
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// checkDupIDs reports the first id that ids holds twice.
+func checkDupIDs(ids []uint64, what string) error {
+	seen := make(map[uint64]int, len(ids))
+	for i, id := range ids {
+		if j, ok := seen[id]; ok {
+			return fmt.Errorf("%s gives id %d twice (ids %d and %d, counting from 1)", what, id, j+1, i+1)
+		}
+		seen[id] = i
+	}
+	return nil
+}
+
 // loadBatch reads --vectors, --ids and --metadata into a batch.
 func loadBatch() (index.Batch, int, error) {
 	var b index.Batch
@@ -192,12 +285,15 @@ func loadBatch() (index.Batch, int, error) {
 		return b, 0, fmt.Errorf("%s: no vectors", ixFlags.vectors)
 	}
 	b.Vectors = data
-	if ixFlags.ids != "" {
-		if b.IDs, err = readIDs(ixFlags.ids); err != nil {
+	if len(ixFlags.ids) > 0 {
+		if b.IDs, err = parseIDArgs("--ids", ixFlags.ids); err != nil {
 			return b, 0, err
 		}
 		if len(b.IDs) != rows {
-			return b, 0, fmt.Errorf("%s has %d ids but %s has %d vectors", ixFlags.ids, len(b.IDs), ixFlags.vectors, rows)
+			return b, 0, fmt.Errorf("--ids %s gives %d ids but %s has %d vectors", strings.Join(ixFlags.ids, " "), len(b.IDs), ixFlags.vectors, rows)
+		}
+		if err := checkDupIDs(b.IDs, "--ids "+strings.Join(ixFlags.ids, " ")); err != nil {
+			return b, 0, err
 		}
 	}
 	if ixFlags.metadata != "" {
@@ -211,15 +307,166 @@ func loadBatch() (index.Batch, int, error) {
 	return b, cols, nil
 }
 
-// embedBatch embeds the texts of --input with model ref. Each document's
-// metadata is its JSON fields plus "text"; an integer "id" becomes the
-// vector id, any other "id" is kept in the metadata and the vector gets a
-// default id.
-func embedBatch(cmd *cobra.Command, ref string) (index.Batch, int, error) {
+// docPlan is where the documents of --input go: the vector id of each,
+// the non-integer "id" kept in its metadata (or nil), and how many replace
+// a document already in the index.
+type docPlan struct {
+	ids      []uint64
+	external []any
+	replaced int
+}
+
+// externalKey is the canonical JSON of a document "id" that is not a
+// vector id, for comparing a new document's "id" with stored ones.
+func externalKey(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// planDocIDs assigns vector ids to the documents of the --input file name,
+// for adding them to x (nil when building):
+//   - a document whose "id" is a non-negative integer gets that id;
+//   - any other "id" (a string, say) is kept in the metadata as "id", and
+//     the document gets a new vector id, or, when x already holds a
+//     document with that "id" and replace is set, that document's id;
+//   - documents without an "id" get new ids, after the largest id x ever
+//     held and the largest integer id of the file.
+//
+// An "id" given twice in the file is an error, and so is one already in x
+// (deleted ids excepted) unless replace is set.
+func planDocIDs(recs []textRecord, name string, x *index.Index, replace bool) (docPlan, error) {
+	p := docPlan{ids: make([]uint64, len(recs)), external: make([]any, len(recs))}
+	assigned := make([]bool, len(recs))
+	labelAt := map[uint64]int{}
+	extAt := map[string]int{}
+	var next uint64
+	if x != nil {
+		next = x.NextID()
+	}
+	for i, r := range recs {
+		switch v := r.ID.(type) {
+		case int, nil:
+			// No "id" (readTexts numbers such documents by position) or "id": null.
+			continue
+		case json.Number:
+			u, err := strconv.ParseUint(v.String(), 10, 64)
+			if err != nil {
+				break
+			}
+			if j, dup := labelAt[u]; dup {
+				return p, fmt.Errorf("%s: id %d is given to documents %d and %d (counting from 1)", name, u, j+1, i+1)
+			}
+			labelAt[u] = i
+			p.ids[i], assigned[i] = u, true
+			if u >= next && u < math.MaxUint64 {
+				next = u + 1
+			}
+			continue
+		}
+		key := externalKey(r.ID)
+		if j, dup := extAt[key]; dup {
+			return p, fmt.Errorf("%s: id %s is given to documents %d and %d (counting from 1)", name, key, j+1, i+1)
+		}
+		extAt[key] = i
+		p.external[i] = r.ID
+	}
+	if x != nil {
+		var clash []int
+		for u, i := range labelAt {
+			if x.Has(u) {
+				clash = append(clash, i)
+			}
+		}
+		if len(extAt) > 0 {
+			for _, id := range x.IDs() {
+				m, _ := x.Metadata(id)
+				if m == nil {
+					continue
+				}
+				var doc map[string]any
+				dec := json.NewDecoder(bytes.NewReader(m))
+				dec.UseNumber()
+				if dec.Decode(&doc) != nil || doc["id"] == nil {
+					continue
+				}
+				i, ok := extAt[externalKey(doc["id"])]
+				if !ok || assigned[i] {
+					continue
+				}
+				clash = append(clash, i)
+				p.ids[i], assigned[i] = id, true
+			}
+		}
+		if len(clash) > 0 && !replace {
+			sort.Ints(clash)
+			var list []string
+			for j, i := range clash {
+				if j == 5 {
+					list = append(list, fmt.Sprintf("and %d more", len(clash)-5))
+					break
+				}
+				list = append(list, fmt.Sprintf("%s (document %d)", externalKey(recs[i].ID), i+1))
+			}
+			return p, fmt.Errorf("%s: ids already in the index: %s; pass --replace to replace those documents, or drop their \"id\" to add them as new ones",
+				name, strings.Join(list, ", "))
+		}
+		p.replaced = len(clash)
+	}
+	for i := range recs {
+		if !assigned[i] {
+			p.ids[i] = next
+			next++
+		}
+	}
+	return p, nil
+}
+
+// checkExisting counts the ids already in x (deleted ones aside) and, unless
+// replace is set, refuses them.
+func checkExisting(x *index.Index, ids []uint64, replace bool) (int, error) {
+	var clash []string
+	n := 0
+	for _, id := range ids {
+		if x.Has(id) {
+			n++
+			if len(clash) < 5 {
+				clash = append(clash, strconv.FormatUint(id, 10))
+			}
+		}
+	}
+	if n > 0 && !replace {
+		more := ""
+		if n > len(clash) {
+			more = fmt.Sprintf(" and %d more", n-len(clash))
+		}
+		return 0, fmt.Errorf("ids already in the index: %s%s; pass --replace to replace their vectors, or leave out --ids to add after the largest id (%d)",
+			strings.Join(clash, ", "), more, x.NextID())
+	}
+	return n, nil
+}
+
+// docBatch embeds the documents recs with model ref and returns them as a
+// batch with the ids of plan. Each document's metadata is its JSON fields,
+// "text", and its non-integer "id" if it has one.
+func docBatch(cmd *cobra.Command, ref string, recs []textRecord, plan docPlan) (index.Batch, int, error) {
 	var b index.Batch
-	recs, err := readTextFile(ixFlags.input)
-	if err != nil {
-		return b, 0, err
+	b.IDs = plan.ids
+	b.Meta = make([]json.RawMessage, len(recs))
+	texts := make([]string, len(recs))
+	for i, r := range recs {
+		texts[i] = r.Text
+		meta := map[string]any{}
+		for k, v := range r.Meta {
+			meta[k] = v
+		}
+		meta["text"] = r.Text
+		if plan.external[i] != nil {
+			meta["id"] = plan.external[i]
+		}
+		var err error
+		if b.Meta[i], err = json.Marshal(meta); err != nil {
+			return b, 0, err
+		}
 	}
 	var bar *progress.Bar
 	m, err := loadEmbedModel(cmd.Context(), ref, ixFlags.batchSize, 0, &bar)
@@ -227,36 +474,6 @@ func embedBatch(cmd *cobra.Command, ref string) (index.Batch, int, error) {
 		return b, 0, err
 	}
 	defer m.Close()
-	texts := make([]string, len(recs))
-	ids := make([]uint64, len(recs))
-	allInt := true
-	seen := map[uint64]bool{}
-	for i, r := range recs {
-		texts[i] = r.Text
-		id, ok := intID(r.ID)
-		if !ok || seen[id] {
-			allInt = false
-		}
-		seen[id] = true
-		ids[i] = id
-	}
-	if allInt {
-		b.IDs = ids
-	}
-	b.Meta = make([]json.RawMessage, len(recs))
-	for i, r := range recs {
-		meta := map[string]any{}
-		for k, v := range r.Meta {
-			meta[k] = v
-		}
-		meta["text"] = r.Text
-		if !allInt {
-			meta["id"] = r.ID
-		}
-		if b.Meta[i], err = json.Marshal(meta); err != nil {
-			return b, 0, err
-		}
-	}
 	bar = progress.New(int64(len(texts)), "embedding", false)
 	vecs, err := m.Embed(texts)
 	bar.Finish()
@@ -271,19 +488,34 @@ func embedBatch(cmd *cobra.Command, ref string) (index.Batch, int, error) {
 	return b, dim, nil
 }
 
-// intID returns id as a uint64 if it is a non-negative integer (a JSON
-// number or the line index).
-func intID(id any) (uint64, bool) {
-	switch v := id.(type) {
-	case int:
-		return uint64(v), v >= 0
-	case json.Number:
-		u, err := strconv.ParseUint(v.String(), 10, 64)
-		return u, err == nil
-	case float64:
-		return uint64(v), v >= 0 && v == float64(uint64(v))
+// lockIndexDir takes the index directory's lock, saying on stderr when it
+// has to wait for another process.
+func lockIndexDir(cmd *cobra.Command, dir string) (*index.DirLock, error) {
+	return index.LockDir(dir, func() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: index %s is being modified by another process; waiting for it to finish\n", dir)
+	})
+}
+
+// checkFlagValues checks flags that must be positive and flags that must
+// be 0 or more (0 meaning the default), naming the flag in the error.
+func checkFlagValues(cmd string, positive, nonNegative map[string]int) error {
+	for _, set := range []struct {
+		flags map[string]int
+		min   int
+		want  string
+	}{{positive, 1, "want a positive number"}, {nonNegative, 0, "want 0 or more (0: the default)"}} {
+		names := make([]string, 0, len(set.flags))
+		for k := range set.flags {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if v := set.flags[k]; v < set.min {
+				return fmt.Errorf("%s: --%s %d: %s", cmd, k, v, set.want)
+			}
+		}
 	}
-	return 0, false
+	return nil
 }
 
 func addWithProgress(x *index.Index, b index.Batch, desc string) (float64, error) {
@@ -304,12 +536,30 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if (ixFlags.vectors == "") == (ixFlags.input == "") {
 		return fmt.Errorf("index build: give one of --vectors FILE or --input TEXTS --model M")
 	}
+	if err := checkFlagValues("index build", map[string]int{"m": ixFlags.m, "ef-construction": ixFlags.efC, "ef": ixFlags.ef,
+		"n-trees": ixFlags.nTrees, "leaf-size": ixFlags.leafSize, "batch-size": ixFlags.batchSize},
+		map[string]int{"threads": ixFlags.threads}); err != nil {
+		return err
+	}
 	kind, err := index.ParseKind(ixFlags.kind)
 	if err != nil {
 		return err
 	}
 	metric, err := index.ParseMetric(ixFlags.metric)
 	if err != nil {
+		return err
+	}
+	existing := filepath.Join(ixFlags.out, index.FileName)
+	refuse := func() error {
+		if ixFlags.overwrite {
+			return nil
+		}
+		if _, err := os.Stat(existing); err == nil {
+			return fmt.Errorf("index build: %s already holds an index; pass --overwrite to replace it, or add to it with loupe index add", ixFlags.out)
+		}
+		return nil
+	}
+	if err := refuse(); err != nil {
 		return err
 	}
 	var b index.Batch
@@ -319,7 +569,7 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 		if ixFlags.model == "" {
 			return fmt.Errorf("index build: --input needs --model (a hub id or model directory)")
 		}
-		if ixFlags.ids != "" || ixFlags.metadata != "" {
+		if len(ixFlags.ids) > 0 || ixFlags.metadata != "" {
 			return fmt.Errorf("index build: with --input, ids and metadata come from the JSON lines (\"id\" and other fields)")
 		}
 		model = ixFlags.model
@@ -328,7 +578,14 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 				model = abs
 			}
 		}
-		b, dim, err = embedBatch(cmd, model)
+		var recs []textRecord
+		recs, err = readTextFile(ixFlags.input)
+		if err == nil {
+			var plan docPlan
+			if plan, err = planDocIDs(recs, ixFlags.input, nil, false); err == nil {
+				b, dim, err = docBatch(cmd, model, recs, plan)
+			}
+		}
 	} else {
 		b, dim, err = loadBatch()
 	}
@@ -347,11 +604,23 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(ixFlags.out, 0o755); err != nil {
+		return fmt.Errorf("index build: %w", err)
+	}
+	lock, err := lockIndexDir(cmd, ixFlags.out)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	// Another process may have saved an index there while this one built.
+	if err := refuse(); err != nil {
+		return err
+	}
 	if err := x.Save(ixFlags.out); err != nil {
 		return err
 	}
 	st := x.Stats()
-	fi, _ := os.Stat(filepath.Join(ixFlags.out, index.FileName))
+	fi, _ := os.Stat(existing)
 	var fileBytes int64
 	if fi != nil {
 		fileBytes = fi.Size()
@@ -388,20 +657,47 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 	if (ixFlags.vectors == "") == (ixFlags.input == "") {
 		return fmt.Errorf("index add: give one of --vectors FILE or --input TEXTS")
 	}
-	x, err := openIndexFlag()
+	if ixFlags.input != "" && (len(ixFlags.ids) > 0 || ixFlags.metadata != "") {
+		return fmt.Errorf("index add: with --input, ids and metadata come from the JSON lines (\"id\" and other fields)")
+	}
+	if err := checkFlagValues("index add", map[string]int{"batch-size": ixFlags.batchSize}, map[string]int{"threads": ixFlags.threads}); err != nil {
+		return err
+	}
+	if ixFlags.index == "" {
+		return fmt.Errorf("index add: --index DIR is required")
+	}
+	lock, err := lockIndexDir(cmd, ixFlags.index)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	x, err := index.Open(ixFlags.index)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
 	var b index.Batch
-	var dim int
+	var dim, replaced int
+	what := "vectors"
 	if ixFlags.input != "" {
+		what = "documents"
 		if x.Model() == "" {
 			return fmt.Errorf("index add: index %s records no embedding model; add vectors with --vectors", ixFlags.index)
 		}
-		b, dim, err = embedBatch(cmd, x.Model())
+		var recs []textRecord
+		recs, err = readTextFile(ixFlags.input)
+		if err == nil {
+			var plan docPlan
+			if plan, err = planDocIDs(recs, ixFlags.input, x, ixFlags.replace); err == nil {
+				replaced = plan.replaced
+				b, dim, err = docBatch(cmd, x.Model(), recs, plan)
+			}
+		}
 	} else {
 		b, dim, err = loadBatch()
+		if err == nil && b.IDs != nil {
+			replaced, err = checkExisting(x, b.IDs, ixFlags.replace)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("index add: %w", err)
@@ -420,35 +716,36 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	st := x.Stats()
-	n := len(b.Vectors) / dim
+	added := len(b.Vectors)/dim - replaced
 	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{"added": n, "count": st.Count, "seconds": secs, "bytes": st.Bytes})
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"added": added, "replaced": replaced, "count": st.Count,
+			"searchable": x.Len(), "seconds": secs, "bytes": st.Bytes})
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "added %d vectors in %.2fs; index now holds %d\n", n, secs, st.Count)
+	rep := ""
+	if replaced > 0 {
+		rep = fmt.Sprintf(" and replaced %d", replaced)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "added %d %s%s, index now holds %d (%.2fs)\n", added, what, rep, x.Len(), secs)
 	return nil
 }
 
 func runIndexDelete(cmd *cobra.Command, args []string) error {
-	var ids []uint64
-	for _, s := range ixFlags.delIDs {
-		if strings.HasPrefix(s, "@") {
-			more, err := readIDs(s[1:])
-			if err != nil {
-				return fmt.Errorf("index delete: %w", err)
-			}
-			ids = append(ids, more...)
-			continue
-		}
-		id, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-		if err != nil {
-			return fmt.Errorf("index delete: id %q is not an unsigned integer", s)
-		}
-		ids = append(ids, id)
+	ids, err := parseIDArgs("--ids", append(append([]string(nil), ixFlags.ids...), args...))
+	if err != nil {
+		return fmt.Errorf("index delete: %w", err)
 	}
 	if len(ids) == 0 {
-		return fmt.Errorf("index delete: --ids is required")
+		return fmt.Errorf("index delete: give the ids to delete: --ids 3,17, --ids @FILE or as arguments")
 	}
-	x, err := openIndexFlag()
+	if ixFlags.index == "" {
+		return fmt.Errorf("index delete: --index DIR is required")
+	}
+	lock, err := lockIndexDir(cmd, ixFlags.index)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	x, err := index.Open(ixFlags.index)
 	if err != nil {
 		return err
 	}
@@ -510,8 +807,17 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if ixFlags.queries == "" {
 		return fmt.Errorf("index query: --queries FILE is required")
 	}
-	if ixFlags.threads > 0 {
-		runtime.GOMAXPROCS(ixFlags.threads)
+	if err := checkFlagValues("index query", map[string]int{"k": ixFlags.k},
+		map[string]int{"ef": ixFlags.qEf, "search-k": ixFlags.searchK, "threads": ixFlags.qThreads}); err != nil {
+		return err
+	}
+	for _, c := range ixFlags.filters {
+		if k, _, ok := strings.Cut(c, "="); !ok || k == "" {
+			return fmt.Errorf("index query: --filter %q: want key=value", c)
+		}
+	}
+	if ixFlags.qThreads > 0 {
+		runtime.GOMAXPROCS(ixFlags.qThreads)
 	}
 	filter, err := whereFilter(ixFlags.filters)
 	if err != nil {
@@ -529,9 +835,9 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if dim != x.Dim() {
 		return fmt.Errorf("index query: %s holds %d-dimensional queries but the index is %d-dimensional: %w", ixFlags.queries, dim, x.Dim(), index.ErrDim)
 	}
-	so := &index.SearchOptions{Ef: ixFlags.ef, SearchK: ixFlags.searchK, Threads: ixFlags.threads, Filter: filter}
+	so := &index.SearchOptions{Ef: ixFlags.qEf, SearchK: ixFlags.searchK, Threads: ixFlags.qThreads, Filter: filter}
 	if ixFlags.allow != "" {
-		if so.Allow, err = readIDs(ixFlags.allow); err != nil {
+		if so.Allow, err = parseIDArgs("--allow", []string{ixFlags.allow}); err != nil {
 			return fmt.Errorf("index query: %w", err)
 		}
 	}

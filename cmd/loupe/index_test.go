@@ -21,17 +21,7 @@ func runIndex(args ...string) (string, error) {
 	rootCmd.SetOut(&out)
 	rootCmd.SetArgs(args)
 	outputFormat = "text"
-	ixFlags = struct {
-		vectors, input, model, metric, kind, ids, metadata, out string
-		m, efC, ef, nTrees, leafSize, threads, batchSize        int
-		seed                                                    int64
-		replaceDeleted                                          bool
-		index, queries, allow                                   string
-		k, searchK                                              int
-		filters                                                 []string
-		verify                                                  bool
-		delIDs                                                  []string
-	}{}
+	ixFlags = ixFlagSet{}
 	// Flag defaults are only applied on definition; restore them.
 	for _, c := range indexCmd.Commands() {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
