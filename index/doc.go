@@ -36,6 +36,12 @@
 // allow-list of ids or a predicate over (id, metadata) and keep exploring
 // until they have k allowed results or run out of candidates.
 //
+// NextID is the id Add gives the next vector without one: one past the
+// largest id the index has held, deleted ones included, so default ids never
+// reuse an id. Has reports whether an id is present and not deleted; loupe
+// index add uses both to append by default and to refuse explicit ids that
+// are already present unless --replace is given.
+//
 // Bad input is an error, never a panic: a dimension mismatch (ErrDim),
 // NaN or infinite values, a zero vector under cosine, an unknown metric or
 // kind, an empty index (ErrEmpty) and, as in hnswlib (which raises), k
@@ -50,10 +56,18 @@
 // written under per-node (striped) locks, like hnswlib's link-list locks.
 // Replacing an existing id's vector, Save and Close run alone.
 //
+// Between processes, Open and searches need no coordination: Save replaces
+// the file atomically and a reader keeps the mapping it opened. Writers that
+// read an index, change it and save it must not overlap, or the later save
+// drops the earlier one's changes: LockDir takes an exclusive advisory lock
+// (flock on Unix, LockFileEx on Windows, none elsewhere) on DIR/index.lock,
+// and loupe index add, delete and build hold it from Open to Save.
+//
 // # File format (version 1)
 //
 // An index directory holds one file, index.loupe, written atomically
-// (temporary file, fsync, rename). All integers are little-endian.
+// (temporary file, fsync, rename), and the empty lock file index.lock once a
+// writer has locked it. All integers are little-endian.
 //
 //	offset 0   "LOUPEIDX"
 //	       8   uint32 format version (1)

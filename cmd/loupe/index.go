@@ -61,7 +61,7 @@ func init() {
 		Use:   "build",
 		Short: "Build an index from vectors (.npy/.fvecs) or from texts embedded with a model",
 		Example: `  loupe index build --vectors base.npy --metric cosine --kind hnsw --m 16 --ef-construction 200 --out idx
-  loupe index build --vectors base.fvecs --kind forest --n-trees 20 --ids ids.txt --metadata meta.jsonl --out idx
+  loupe index build --vectors base.fvecs --kind forest --n-trees 20 --ids @ids.txt --metadata meta.jsonl --out idx
   loupe index build --input docs.jsonl --model sentence-transformers/all-MiniLM-L6-v2 --out docs.idx`,
 		Args: cobra.NoArgs,
 		RunE: runIndexBuild,
