@@ -847,6 +847,15 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(ixFlags.filters) > 0 || ixFlags.allow != "" {
+		empty := true
+		for _, r := range res {
+			empty = empty && len(r) == 0
+		}
+		if empty && nq > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "loupe: no vector in %s passes the --filter/--allow conditions, so every query has no results\n", ixFlags.index)
+		}
+	}
 	w := cmd.OutOrStdout()
 	if jsonOutput() {
 		ids := make([][]uint64, nq)

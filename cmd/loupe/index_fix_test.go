@@ -276,6 +276,13 @@ func TestIndexIDForms(t *testing.T) {
 	}
 	var r struct{ IDs [][]uint64 }
 	json.Unmarshal([]byte(s), &r)
+	var errOut bytes.Buffer
+	rootCmd.SetErr(&errOut)
+	defer rootCmd.SetErr(nil)
+	if s, err := runIndex("index", "query", "--index", filepath.Join(dir, "ix1"), "--queries", q, "--k", "2", "--filter", "lang=en"); err != nil ||
+		!strings.Contains(errOut.String(), "no vector in") || !strings.Contains(s, "query 0:\n") {
+		t.Fatalf("filter matching nothing: out %q, stderr %q, %v", s, errOut.String(), err)
+	}
 	for _, id := range r.IDs[0] {
 		if id != 11 && id != 13 {
 			t.Fatalf("--allow 11,13 returned %d", id)
@@ -340,4 +347,29 @@ func TestIndexConcurrentAdds(t *testing.T) {
 	if err := x.CheckIntegrity(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzParseIDArgs: the --ids parser returns ids or an error, never panics,
+// and what it accepts from a comma list round-trips.
+func FuzzParseIDArgs(f *testing.F) {
+	for _, s := range []string{"3,17,42", " 1 , 2 ", "", ",", "x", "18446744073709551615", "18446744073709551616", "-1", "@", "1,,2", "@/nonexistent"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := parseIDArgs("--ids", []string{s})
+		if err != nil || strings.HasPrefix(strings.TrimSpace(s), "@") {
+			return
+		}
+		if _, statErr := os.Stat(strings.TrimSpace(s)); statErr == nil {
+			return // read as a file
+		}
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, fmt.Sprint(id))
+		}
+		again, err := parseIDArgs("--ids", []string{strings.Join(parts, ",")})
+		if err != nil || len(again) != len(ids) {
+			t.Fatalf("%q -> %v; re-parsed %v, %v", s, ids, again, err)
+		}
+	})
 }
