@@ -725,6 +725,9 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 	if replaced > 0 {
 		rep = fmt.Sprintf(" and replaced %d", replaced)
 	}
+	if added == 1 {
+		what = strings.TrimSuffix(what, "s")
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "added %d %s%s, index now holds %d (%.2fs)\n", added, what, rep, x.Len(), secs)
 	return nil
 }

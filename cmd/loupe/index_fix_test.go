@@ -48,7 +48,7 @@ func TestIndexAddInputNeverOverwrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "added 1 documents, index now holds 4") {
+	if !strings.Contains(out, "added 1 document, index now holds 4") {
 		t.Fatalf("add output %q", out)
 	}
 	// Plain text lines too.
@@ -144,7 +144,7 @@ func TestIndexAddVectorIDs(t *testing.T) {
 		t.Fatalf("existing id: err = %v", err)
 	}
 	out, err := runIndex("index", "add", "--index", ix, "--vectors", two, "--ids", "3,17", "--replace")
-	if err != nil || !strings.Contains(out, "added 1 vectors and replaced 1, index now holds 6") {
+	if err != nil || !strings.Contains(out, "added 1 vector and replaced 1, index now holds 6") {
 		t.Fatalf("--replace: %q, %v", out, err)
 	}
 	if _, err := runIndex("index", "delete", "--index", ix, "4"); err != nil {
