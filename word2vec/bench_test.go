@@ -14,7 +14,11 @@ func BenchmarkTrainSG(b *testing.B) {
 		b.Skip("LOUPE_W2V_CORPUS not set")
 	}
 	for i := 0; i < b.N; i++ {
-		_, st, err := Train(context.Background(), Options{Corpus: path, SkipGram: true, Epochs: 1, Threads: 1})
+		_, st, err := Train(context.Background(), func() Options {
+			o := DefaultOptions(path)
+			o.SkipGram, o.Epochs, o.Threads = true, 1, 1
+			return o
+		}())
 		if err != nil {
 			b.Fatal(err)
 		}

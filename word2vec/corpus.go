@@ -2,6 +2,7 @@ package word2vec
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,19 +19,19 @@ var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': tru
 
 // corpusFiles returns path itself if it is a file, or the regular files
 // under the directory path (recursively, skipping names starting with a
-// dot), sorted by path.
-func corpusFiles(path string) ([]string, error) {
+// dot), sorted by path. Files of a directory whose first 8 KiB hold a NUL
+// byte are not text: they are left out and returned in skipped.
+func corpusFiles(path string) (files, skipped []string, err error) {
 	if path == "" {
-		return nil, errors.New("word2vec: no corpus given")
+		return nil, nil, errors.New("word2vec: no corpus given")
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("word2vec: corpus: %w", err)
+		return nil, nil, fmt.Errorf("word2vec: corpus: %w", err)
 	}
 	if !st.IsDir() {
-		return []string{path}, nil
+		return []string{path}, nil, nil
 	}
-	var files []string
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -42,18 +43,46 @@ func corpusFiles(path string) ([]string, error) {
 			return nil
 		}
 		if d.Type().IsRegular() {
-			files = append(files, p)
+			bin, err := hasNUL(p)
+			if err != nil {
+				return err
+			}
+			if bin {
+				skipped = append(skipped, p)
+			} else {
+				files = append(files, p)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("word2vec: corpus: %w", err)
+		return nil, nil, fmt.Errorf("word2vec: corpus: %w", err)
 	}
+	sort.Strings(skipped)
 	if len(files) == 0 {
-		return nil, fmt.Errorf("word2vec: corpus directory %s has no files", path)
+		if len(skipped) > 0 {
+			return nil, skipped, fmt.Errorf("word2vec: corpus directory %s has no text files (%d skipped as binary: they contain NUL bytes)", path, len(skipped))
+		}
+		return nil, nil, fmt.Errorf("word2vec: corpus directory %s has no files", path)
 	}
 	sort.Strings(files)
-	return files, nil
+	return files, skipped, nil
+}
+
+// hasNUL reports whether the first 8 KiB of the file hold a NUL byte (the
+// test git and grep use to tell binary files from text).
+func hasNUL(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 8192)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return false, err
+	}
+	return bytes.IndexByte(buf[:n], 0) >= 0, nil
 }
 
 // forEachToken streams r and calls tok for every token and eol at the end

@@ -5,7 +5,7 @@
 // C tool's binary format, which gensim's KeyedVectors.load_word2vec_format
 // reads:
 //
-//	vecs, stats, err := word2vec.Train(ctx, word2vec.Options{Corpus: "corpus.txt"})
+//	vecs, stats, err := word2vec.Train(ctx, word2vec.DefaultOptions("corpus.txt"))
 //	...
 //	err = vecs.Save("vectors.bin", true)
 //

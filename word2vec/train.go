@@ -14,96 +14,102 @@ import (
 	"time"
 )
 
-// Options configures Train. The zero value of every field means the
-// default of gensim's Word2Vec (which are also the C tool's, except that the
-// C tool trains CBOW with alpha 0.05).
+// Options configures Train. Every field means what it says, zero included
+// (Sample 0 disables subsampling, Negative 0 disables negative sampling,
+// MinCount 0 keeps every word), as in gensim and the C tool: start from
+// DefaultOptions to get gensim's defaults, then change what you need. The
+// only "unset" value is Threads = 0, which means GOMAXPROCS.
 type Options struct {
 	// Corpus is a text file, or a directory whose files (recursively, not
-	// hidden ones) are read in name order.
+	// hidden ones, not ones that contain NUL bytes) are read in name order.
 	Corpus string
 	// SkipGram selects skip-gram; the default is CBOW (gensim's sg=0).
 	SkipGram bool
-	// Dim is the vector size (default 100).
+	// Dim is the vector size (default 100; must be 1..65536).
 	Dim int
 	// Window is the maximum distance between a word and its context
-	// (default 5); each position uses a window shrunk by a random 0..Window-1.
+	// (default 5; must be > 0); each position uses a window shrunk by a
+	// random 0..Window-1.
 	Window int
 	// Negative is the number of noise words per positive example (default
-	// 5; a negative value disables negative sampling, which needs HS).
+	// 5); 0 disables negative sampling, which then needs HS.
 	Negative int
 	// HS adds hierarchical softmax over a Huffman tree.
 	HS bool
-	// Sample is the subsampling threshold for frequent words (default 1e-3;
-	// a negative value disables subsampling).
+	// Sample is the subsampling threshold for frequent words (default 1e-3);
+	// 0 disables subsampling.
 	Sample float64
-	// MinCount drops words seen fewer times (default 5).
+	// MinCount drops words seen fewer times (default 5; 0 or 1 keeps every
+	// word).
 	MinCount int
-	// Epochs is the number of passes over the corpus (default 5).
+	// Epochs is the number of passes over the corpus (default 5; must be > 0).
 	Epochs int
 	// Alpha is the initial learning rate (default 0.025 for both
-	// architectures, as gensim); it falls linearly to MinAlpha (default
-	// 0.0001) over Epochs × corpus words.
+	// architectures, as gensim; must be > 0); it falls linearly to MinAlpha
+	// (default 0.0001) over Epochs × corpus words.
 	Alpha, MinAlpha float64
 	// CBOWSum uses the sum rather than the mean of the context vectors
 	// (gensim's cbow_mean=0).
 	CBOWSum bool
-	// Threads is the number of training goroutines (default GOMAXPROCS).
+	// Threads is the number of training goroutines; 0 means GOMAXPROCS.
 	Threads int
 	// Seed seeds the random initial vectors and every thread's generator.
 	// With Threads = 1 training is deterministic for a given Seed.
 	Seed uint64
-	// MaxSentenceLength splits longer lines (default 10000, as gensim).
+	// MaxSentenceLength splits longer lines (default 10000, as gensim; must
+	// be > 0).
 	MaxSentenceLength int
 	// Progress, if set, is called about five times a second and at the end
 	// with the corpus words processed so far and the total (words × epochs).
 	Progress func(done, total int64)
 }
 
-func (o *Options) setDefaults() error {
-	def := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
+// DefaultOptions returns gensim's Word2Vec defaults for corpus: CBOW, size
+// 100, window 5, negative 5, sample 1e-3, min-count 5, 5 epochs, alpha
+// 0.025 → 0.0001, sentences of at most 10000 words, all CPUs.
+func DefaultOptions(corpus string) Options {
+	return Options{
+		Corpus:            corpus,
+		Dim:               100,
+		Window:            5,
+		Negative:          5,
+		Sample:            1e-3,
+		MinCount:          5,
+		Epochs:            5,
+		Alpha:             0.025,
+		MinAlpha:          0.0001,
+		MaxSentenceLength: 10000,
 	}
-	def(&o.Dim, 100)
-	def(&o.Window, 5)
-	def(&o.Negative, 5)
-	def(&o.MinCount, 5)
-	def(&o.Epochs, 5)
-	def(&o.MaxSentenceLength, 10000)
-	if o.Threads <= 0 {
+}
+
+// check validates o; it replaces nothing but Threads = 0.
+func (o *Options) check() error {
+	if o.Threads == 0 {
 		o.Threads = runtime.GOMAXPROCS(0)
 	}
-	if o.Sample == 0 {
-		o.Sample = 1e-3
-	}
-	if o.Sample < 0 {
-		o.Sample = 0
-	}
-	if o.Negative < 0 {
-		o.Negative = 0
-	}
-	if o.Alpha == 0 {
-		o.Alpha = 0.025
-	}
-	if o.MinAlpha == 0 {
-		o.MinAlpha = 0.0001
-	}
 	switch {
-	case o.Dim < 0 || o.Dim > 1<<16:
-		return fmt.Errorf("word2vec: dimension %d out of range 1..65536", o.Dim)
-	case o.Window < 0:
+	case o.Dim <= 0 || o.Dim > 1<<16:
+		return fmt.Errorf("word2vec: size %d out of range 1..65536", o.Dim)
+	case o.Window <= 0:
 		return fmt.Errorf("word2vec: window %d, want > 0", o.Window)
-	case o.MinCount < 0:
-		return fmt.Errorf("word2vec: min-count %d, want >= 1", o.MinCount)
-	case o.Epochs < 0:
-		return fmt.Errorf("word2vec: epochs %d, want > 0", o.Epochs)
+	case o.Negative < 0:
+		return fmt.Errorf("word2vec: negative %d, want >= 0 (0 disables negative sampling; then enable hierarchical softmax)", o.Negative)
 	case o.Negative == 0 && !o.HS:
-		return errors.New("word2vec: neither negative sampling nor hierarchical softmax: set Negative > 0 or HS")
-	case o.Alpha < 0 || o.MinAlpha < 0:
-		return errors.New("word2vec: negative learning rate")
-	case o.MaxSentenceLength < 0:
-		return errors.New("word2vec: negative maximum sentence length")
+		return errors.New("word2vec: negative 0 without hierarchical softmax: nothing to train (use negative > 0, hierarchical softmax, or both)")
+	case o.Sample < 0 || math.IsNaN(o.Sample) || math.IsInf(o.Sample, 0):
+		return fmt.Errorf("word2vec: sample %v, want >= 0 (0 disables subsampling)", o.Sample)
+	case o.MinCount < 0:
+		return fmt.Errorf("word2vec: min-count %d, want >= 0", o.MinCount)
+	case o.Epochs <= 0:
+		return fmt.Errorf("word2vec: epochs %d, want > 0", o.Epochs)
+	case o.Threads < 0:
+		return fmt.Errorf("word2vec: threads %d, want >= 0 (0: all CPUs)", o.Threads)
+	case !(o.Alpha > 0) || math.IsInf(o.Alpha, 0):
+		return fmt.Errorf("word2vec: alpha %v, want > 0", o.Alpha)
+	case !(o.MinAlpha >= 0) || math.IsInf(o.MinAlpha, 0):
+		return fmt.Errorf("word2vec: min-alpha %v, want >= 0", o.MinAlpha)
+	case o.MaxSentenceLength <= 0:
+		return fmt.Errorf("word2vec: maximum sentence length %d, want > 0", o.MaxSentenceLength)
 	}
 	return nil
 }
@@ -117,6 +123,9 @@ type Stats struct {
 	Epochs         int     `json:"epochs"`
 	// VocabSeconds is the time of the counting pass (included in Seconds).
 	VocabSeconds float64 `json:"vocab_seconds"`
+	// SkippedFiles lists the files of a corpus directory left out because
+	// they are not text (they contain NUL bytes).
+	SkippedFiles []string `json:"skipped_files,omitempty"`
 }
 
 // The sigmoid comes from the C tool's table: 1000 values over [-6, 6].
@@ -152,10 +161,10 @@ type model struct {
 // count words and then once per epoch, never holding more than a few
 // megabytes of it in memory.
 func Train(ctx context.Context, opt Options) (*Vectors, *Stats, error) {
-	if err := opt.setDefaults(); err != nil {
+	if err := opt.check(); err != nil {
 		return nil, nil, err
 	}
-	files, err := corpusFiles(opt.Corpus)
+	files, skipped, err := corpusFiles(opt.Corpus)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,6 +206,7 @@ func Train(ctx context.Context, opt Options) (*Vectors, *Stats, error) {
 		CorpusWords:  voc.rawWords,
 		Epochs:       opt.Epochs,
 		VocabSeconds: vocabSecs,
+		SkippedFiles: skipped,
 	}
 	if secs > 0 {
 		st.WordsPerSecond = float64(m.totalWords) / secs

@@ -63,15 +63,15 @@ func TestTrainLearnsTopics(t *testing.T) {
 		name string
 		opt  Options
 	}{
-		{"sg-ns", Options{SkipGram: true}},
-		{"cbow-ns", Options{}},
-		{"sg-hs", Options{SkipGram: true, HS: true, Negative: -1}},
-		{"cbow-hs+ns", Options{HS: true}},
-		{"cbow-sum", Options{CBOWSum: true, Alpha: 0.01}},
+		{"sg-ns", with(func(o *Options) { o.SkipGram = true })},
+		{"cbow-ns", with(nil)},
+		{"sg-hs", with(func(o *Options) { o.SkipGram, o.HS, o.Negative = true, true, 0 })},
+		{"cbow-hs+ns", with(func(o *Options) { o.HS = true })},
+		{"cbow-sum", with(func(o *Options) { o.CBOWSum, o.Alpha = true, 0.01 })},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.opt
-			o.Corpus, o.Dim, o.MinCount, o.Threads, o.Sample = corpus, 16, 1, testThreads(), -1
+			o.Corpus, o.Dim, o.MinCount, o.Threads, o.Sample = corpus, 16, 1, testThreads(), 0
 			v, st, err := Train(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -91,6 +91,15 @@ func TestTrainLearnsTopics(t *testing.T) {
 	}
 }
 
+// with returns DefaultOptions("") changed by f (if not nil).
+func with(f func(*Options)) Options {
+	o := DefaultOptions("")
+	if f != nil {
+		f(&o)
+	}
+	return o
+}
+
 // testThreads is 2, or 1 under the race detector.
 func testThreads() int {
 	if raceEnabled {
@@ -102,7 +111,7 @@ func testThreads() int {
 func TestTrainDeterministic(t *testing.T) {
 	corpus := topicCorpus(t, t.TempDir(), 500)
 	train := func(seed uint64) *Vectors {
-		v, _, err := Train(context.Background(), Options{Corpus: corpus, SkipGram: true, Dim: 8, MinCount: 1, Threads: 1, Seed: seed, Epochs: 2})
+		v, _, err := Train(context.Background(), with(func(o *Options) { o.Corpus, o.SkipGram, o.Dim, o.MinCount, o.Threads, o.Seed, o.Epochs = corpus, true, 8, 1, 1, seed, 2 }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +141,7 @@ func TestTrainDirectoryAndLongLines(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x y z x y z\nx y"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.txt"), []byte(strings.Repeat("x y z ", 3000)), 0o644)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("hidden hidden hidden"), 0o644)
-	v, st, err := Train(context.Background(), Options{Corpus: dir, MinCount: 1, Dim: 4, Epochs: 1, MaxSentenceLength: 100, Threads: testThreads()})
+	v, st, err := Train(context.Background(), with(func(o *Options) { o.Corpus, o.MinCount, o.Dim, o.Epochs, o.MaxSentenceLength, o.Threads = dir, 1, 4, 1, 100, testThreads() }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,12 +233,20 @@ func TestTrainErrors(t *testing.T) {
 		opt  Options
 		want string
 	}{
-		{Options{Corpus: empty}, "empty.txt is empty"},
-		{Options{Corpus: rare}, "no word in corpus"},
-		{Options{Corpus: filepath.Join(dir, "missing.txt")}, "missing.txt"},
-		{Options{Corpus: filepath.Join(dir, "nothing")}, "has no files"},
-		{Options{Corpus: ""}, "no corpus"},
-		{Options{Corpus: rare, Negative: -1}, "neither negative sampling nor hierarchical softmax"},
+		{DefaultOptions(empty), "empty.txt is empty"},
+		{DefaultOptions(rare), "no word in corpus"},
+		{DefaultOptions(filepath.Join(dir, "missing.txt")), "missing.txt"},
+		{DefaultOptions(filepath.Join(dir, "nothing")), "has no files"},
+		{DefaultOptions(""), "no corpus"},
+		{with(func(o *Options) { o.Corpus, o.Negative = rare, 0 }), "negative 0 without hierarchical softmax: nothing to train"},
+		{with(func(o *Options) { o.Corpus, o.Negative = rare, -1 }), "negative -1, want >= 0"},
+		{with(func(o *Options) { o.Corpus, o.Dim = rare, 0 }), "size 0 out of range"},
+		{with(func(o *Options) { o.Corpus, o.Window = rare, 0 }), "window 0, want > 0"},
+		{with(func(o *Options) { o.Corpus, o.Epochs = rare, 0 }), "epochs 0, want > 0"},
+		{with(func(o *Options) { o.Corpus, o.Threads = rare, -1 }), "threads -1"},
+		{with(func(o *Options) { o.Corpus, o.Sample = rare, -1 }), "sample -1, want >= 0"},
+		{with(func(o *Options) { o.Corpus, o.MinCount = rare, -1 }), "min-count -1"},
+		{Options{Corpus: rare}, "size 0 out of range"}, // the zero value is not "defaults"
 	} {
 		_, _, err := Train(context.Background(), c.opt)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -242,7 +259,7 @@ func TestTrainCancel(t *testing.T) {
 	corpus := topicCorpus(t, t.TempDir(), 2000)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := Train(ctx, Options{Corpus: corpus, MinCount: 1, Epochs: 50, Threads: testThreads()}); err == nil {
+	if _, _, err := Train(ctx, with(func(o *Options) { o.Corpus, o.MinCount, o.Epochs, o.Threads = corpus, 1, 50, testThreads() })); err == nil {
 		t.Fatal("cancelled training returned no error")
 	}
 }
@@ -250,11 +267,65 @@ func TestTrainCancel(t *testing.T) {
 func TestProgressReported(t *testing.T) {
 	corpus := topicCorpus(t, t.TempDir(), 200)
 	var last, total int64
-	_, st, err := Train(context.Background(), Options{Corpus: corpus, MinCount: 1, Dim: 4, Threads: testThreads(), Progress: func(d, t int64) { last, total = d, t }})
+	_, st, err := Train(context.Background(), with(func(o *Options) {
+		o.Corpus, o.MinCount, o.Dim, o.Threads = corpus, 1, 4, testThreads()
+		o.Progress = func(d, t int64) { last, total = d, t }
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if total != st.CorpusWords*5 || last != total {
 		t.Fatalf("progress ended at %d of %d, want %d", last, total, st.CorpusWords*5)
+	}
+}
+
+// TestZeroMeansZero: 0 keeps gensim's meaning (sample 0: no subsampling,
+// negative 0: pure hierarchical softmax, min-count 0: every word) instead
+// of being replaced by a default.
+func TestZeroMeansZero(t *testing.T) {
+	o := DefaultOptions("c.txt")
+	o.Sample, o.Negative, o.HS, o.MinCount = 0, 0, true, 0
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	if o.Sample != 0 || o.Negative != 0 || o.MinCount != 0 {
+		t.Fatalf("check replaced zero values: sample %v negative %d min-count %d", o.Sample, o.Negative, o.MinCount)
+	}
+	dir := t.TempDir()
+	rare := filepath.Join(dir, "rare.txt")
+	os.WriteFile(rare, []byte("a b c\nd e\n"), 0o644)
+	o = with(func(o *Options) { o.Corpus, o.MinCount, o.Sample, o.Negative, o.HS, o.Dim, o.Threads = rare, 0, 0, 0, true, 4, 1 })
+	v, _, err := Train(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 5 {
+		t.Fatalf("min-count 0 kept %v, want all 5 words", v.Words)
+	}
+	// With sample 0 every word is always kept.
+	voc := &vocabulary{words: []string{"a", "b"}, counts: []int64{1000000, 1}, retained: 1000001}
+	voc.setSampling(0)
+	for i, p := range voc.sampleInt {
+		if p != 1<<32 {
+			t.Errorf("sample 0: word %d kept with threshold %d, want always", i, p)
+		}
+	}
+}
+
+// TestDirectoryCorpusSkipsBinaryFiles: files with NUL bytes in a directory
+// corpus are skipped and reported.
+func TestDirectoryCorpusSkipsBinaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x y z x y z\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "c.bin"), []byte("q\x00r s t\n"), 0o644)
+	v, st, err := Train(context.Background(), with(func(o *Options) { o.Corpus, o.MinCount, o.Dim, o.Epochs, o.Threads = dir, 1, 4, 1, 1 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 3 || st.CorpusWords != 6 {
+		t.Fatalf("vocab %v, %d corpus words: want x y z from a.txt only", v.Words, st.CorpusWords)
+	}
+	if len(st.SkippedFiles) != 1 || !strings.HasSuffix(st.SkippedFiles[0], "c.bin") {
+		t.Fatalf("skipped files %v, want [.../c.bin]", st.SkippedFiles)
 	}
 }
