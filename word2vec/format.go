@@ -9,7 +9,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 )
@@ -43,10 +45,65 @@ func (f Format) String() string {
 // file without spaces fails quickly instead of exhausting memory.
 const maxWordBytes = 1 << 16
 
-// Load reads a word2vec file in the given format (FormatAuto detects it).
-// Both start with the header "N D\n" (N words of D dimensions). If limit > 0
-// only the first limit words are read, like gensim's limit argument.
+// Load reads a word2vec file in the given format. Both start with the
+// header "N D\n" (N words of D dimensions). FormatAuto decides by content
+// (see Read), except that a .txt or .vec name means text unless the text
+// reader fails and the content is clearly binary. If limit > 0 only the
+// first limit words are read, like gensim's limit argument. Values must be
+// finite: a NaN or infinity is an error naming the row and the word.
 func Load(path string, format Format, limit int) (*Vectors, error) {
+	if format != FormatAuto {
+		return load(path, format, limit)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".txt", ".vec":
+		format = FormatText
+	}
+	v, err := load(path, format, limit)
+	if err == nil || format == FormatAuto {
+		return v, err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, err
+	}
+	// A binary file named .txt: retry as binary only if the content says
+	// so (binary reading is permissive: a broken text file must get the
+	// text reader's error).
+	other, derr := detectFile(path)
+	if derr != nil || other == format {
+		return nil, err
+	}
+	if v2, err2 := load(path, other, limit); err2 == nil {
+		return v2, nil
+	}
+	return nil, err
+}
+
+// detectFile runs the content detection on path.
+func detectFile(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<17)
+	line, err := readLine(br)
+	if err != nil {
+		return 0, err
+	}
+	fields := bytes.Fields(line)
+	if len(fields) != 2 {
+		return 0, errors.New("bad header")
+	}
+	dim, err := strconv.Atoi(string(fields[1]))
+	if err != nil || dim <= 0 || dim > 1<<20 {
+		return 0, errors.New("bad header")
+	}
+	return detect(br, dim), nil
+}
+
+func load(path string, format Format, limit int) (*Vectors, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("word2vec: %w", err)
@@ -63,8 +120,13 @@ func Load(path string, format Format, limit int) (*Vectors, error) {
 	return v, nil
 }
 
-// Read reads word2vec data from r; see Load. Errors are not prefixed with a
-// file name.
+// Read reads word2vec data from r; see Load. FormatAuto decides by
+// content: the data is text when every complete line of the first 64 KiB
+// after the header is a word and exactly D decimal numbers, or when the
+// 4·D bytes after the first word hold only characters of decimal numbers
+// and white space (a damaged text file then gets the text reader's error
+// naming the row); otherwise it is binary.
+// Errors are not prefixed with a file name.
 func Read(r io.Reader, format Format, limit int) (*Vectors, error) {
 	v, err := read(bufio.NewReader(r), format, limit, -1)
 	if err != nil {
@@ -138,7 +200,11 @@ func read(br *bufio.Reader, format Format, limit int, size int64) (*Vectors, err
 				return nil, err
 			}
 			for j := 0; j < dim; j++ {
-				data = append(data, math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:])))
+				x := math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:]))
+				if err := finite(x, i, w, j); err != nil {
+					return nil, err
+				}
+				data = append(data, x)
 			}
 		}
 	case FormatText:
@@ -174,6 +240,9 @@ func read(br *bufio.Reader, format Format, limit int, size int64) (*Vectors, err
 				if err != nil {
 					return nil, fmt.Errorf("row %d (word %q): value %d %q is not a number", i+1, w, got, truncate(tok))
 				}
+				if err := finite(float32(f), i, w, got-1); err != nil {
+					return nil, err
+				}
 				data = append(data, float32(f))
 			}
 			if got != dim {
@@ -187,10 +256,39 @@ func read(br *bufio.Reader, format Format, limit int, size int64) (*Vectors, err
 	return &Vectors{Words: words, Dim: dim, Data: data, index: index}, nil
 }
 
-// detect peeks at the first row: a text row's vector bytes are all digits,
-// signs, points, exponents and spaces.
+// finite rejects NaN and ±Inf: they would silently poison every cosine.
+func finite(x float32, row int, word string, col int) error {
+	if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+		return fmt.Errorf("row %d (word %q): value %d is %v: vectors must be finite", row+1, word, col+1, x)
+	}
+	return nil
+}
+
+// detect decides by content; see Read.
 func detect(br *bufio.Reader, dim int) Format {
-	peek, _ := br.Peek(64 + 4*dim)
+	peek, _ := br.Peek(max(1<<16, 64+24*dim))
+	all := peek
+	lines := 0
+	for len(peek) > 0 {
+		nl := bytes.IndexByte(peek, '\n')
+		if nl < 0 {
+			break // an incomplete line proves nothing
+		}
+		if !isTextRow(peek[:nl], dim) {
+			return textChars(all, dim)
+		}
+		lines++
+		peek = peek[nl+1:]
+	}
+	if lines == 0 && !isTextRow(peek, dim) {
+		return textChars(all, dim)
+	}
+	return FormatText
+}
+
+// textChars looks at the 4·dim bytes after the first space: text if they
+// are all characters of decimal numbers and white space.
+func textChars(peek []byte, dim int) Format {
 	sp := bytes.IndexByte(peek, ' ')
 	if sp < 0 {
 		return FormatText
@@ -201,13 +299,29 @@ func detect(br *bufio.Reader, dim int) Format {
 	}
 	for _, c := range rest {
 		switch {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E', c == ' ', c == '\n', c == '\r',
-			c == 'n', c == 'a', c == 'i', c == 'f', c == 'N', c == 'I':
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E', c == ' ', c == '\t', c == '\n', c == '\r',
+			c == 'n', c == 'a', c == 'i', c == 'f', c == 'N', c == 'I', c == 'A', c == 'F', c == 't', c == 'y', c == 'T', c == 'Y':
 		default:
 			return FormatBinary
 		}
 	}
 	return FormatText
+}
+
+// isTextRow reports whether line is "word v1 … vdim" with decimal values.
+func isTextRow(line []byte, dim int) bool {
+	f := bytes.Fields(line)
+	if len(f) != dim+1 {
+		return false
+	}
+	for _, tok := range f[1:] {
+		if _, err := strconv.ParseFloat(string(tok), 32); err != nil {
+			if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // readBinaryWord reads bytes up to a space, skipping newlines (left by the

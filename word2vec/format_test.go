@@ -185,3 +185,87 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadNonFinite: NaN or infinity in a vectors file is an error naming
+// the file, the row and the word, in both formats.
+func TestLoadNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	txt := filepath.Join(dir, "nan.txt")
+	os.WriteFile(txt, []byte("3 2\nx 1.0 2.0\ny nan 1.0\nz 0.5 0.5\n"), 0o644)
+	inf := filepath.Join(dir, "inf.vec")
+	os.WriteFile(inf, []byte("2 2\nx 1 2\nw 2 -Inf\n"), 0o644)
+	var b bytes.Buffer
+	b.WriteString("2 2\n")
+	for _, r := range []struct {
+		w string
+		v [2]float32
+	}{{"x", [2]float32{1, 2}}, {"yy", [2]float32{float32(math.Inf(1)), 1}}} {
+		b.WriteString(r.w + " ")
+		binary.Write(&b, binary.LittleEndian, r.v)
+		b.WriteByte('\n')
+	}
+	bin := filepath.Join(dir, "inf.bin")
+	os.WriteFile(bin, b.Bytes(), 0o644)
+	for _, c := range []struct {
+		path string
+		want []string
+	}{
+		{txt, []string{"nan.txt", "row 2", `"y"`, "NaN"}},
+		{inf, []string{"inf.vec", "row 2", `"w"`, "-Inf"}},
+		{bin, []string{"inf.bin", "row 2", `"yy"`, "+Inf"}},
+	} {
+		for _, f := range []Format{FormatAuto, FormatText, FormatBinary} {
+			if f == FormatBinary && c.path != bin || f == FormatText && c.path == bin {
+				continue
+			}
+			_, err := Load(c.path, f, 0)
+			if err == nil {
+				t.Errorf("%s as %v: loaded non-finite values", c.path, f)
+				continue
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s as %v: error %q, want it to mention %s", c.path, f, err, w)
+				}
+			}
+		}
+	}
+}
+
+// TestDetectFormat: small text files whose values look like integers are
+// text whatever their name; binary files are binary; the extension is a
+// hint that a wrong guess can recover from.
+func TestDetectFormat(t *testing.T) {
+	dir := t.TempDir()
+	v, _ := NewVectors([]string{"x", "y", "z"}, 2, []float32{1, 2, 2, 1, 1, 1})
+	var bin bytes.Buffer
+	v.Write(&bin, FormatBinary)
+	for _, c := range []struct {
+		name, data string
+	}{
+		{"small2.vec", "3 2\nx 1 2\ny 2 1\nz 1 1\n"},
+		{"small2.txt", "3 2\nx 1 2\ny 2 1\nz 1 1"},
+		{"small2", "3 2\nx 1 2\ny 2 1\nz 1 1\n"},
+		{"small2.bin", "3 2\nx 1 2\ny 2 1\nz 1 1\n"}, // misnamed text
+		{"zero.txt", "3 2\nx 0 0\ny 0 1\nz 1 1\n"},
+		{"crlf", "3 2\r\nx 1 2\r\ny 2 1\r\nz 1 1\r\n"},
+		{"b.bin", bin.String()},
+		{"b", bin.String()},
+		{"b.txt", bin.String()}, // misnamed binary
+	} {
+		p := filepath.Join(dir, c.name)
+		os.WriteFile(p, []byte(c.data), 0o644)
+		got, err := Load(p, FormatAuto, 0)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if strings.Join(got.Words, ",") != "x,y,z" || got.Data[5] != 1 || got.Data[2] != 2 && got.Data[2] != 0 {
+			t.Errorf("%s: words %v data %v", c.name, got.Words, got.Data)
+		}
+		r, err := Read(strings.NewReader(c.data), FormatAuto, 0)
+		if err != nil || r.Len() != 3 {
+			t.Errorf("%s: Read: %v", c.name, err)
+		}
+	}
+}

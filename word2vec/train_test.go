@@ -111,7 +111,9 @@ func testThreads() int {
 func TestTrainDeterministic(t *testing.T) {
 	corpus := topicCorpus(t, t.TempDir(), 500)
 	train := func(seed uint64) *Vectors {
-		v, _, err := Train(context.Background(), with(func(o *Options) { o.Corpus, o.SkipGram, o.Dim, o.MinCount, o.Threads, o.Seed, o.Epochs = corpus, true, 8, 1, 1, seed, 2 }))
+		v, _, err := Train(context.Background(), with(func(o *Options) {
+			o.Corpus, o.SkipGram, o.Dim, o.MinCount, o.Threads, o.Seed, o.Epochs = corpus, true, 8, 1, 1, seed, 2
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +143,9 @@ func TestTrainDirectoryAndLongLines(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x y z x y z\nx y"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.txt"), []byte(strings.Repeat("x y z ", 3000)), 0o644)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("hidden hidden hidden"), 0o644)
-	v, st, err := Train(context.Background(), with(func(o *Options) { o.Corpus, o.MinCount, o.Dim, o.Epochs, o.MaxSentenceLength, o.Threads = dir, 1, 4, 1, 100, testThreads() }))
+	v, st, err := Train(context.Background(), with(func(o *Options) {
+		o.Corpus, o.MinCount, o.Dim, o.Epochs, o.MaxSentenceLength, o.Threads = dir, 1, 4, 1, 100, testThreads()
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +298,9 @@ func TestZeroMeansZero(t *testing.T) {
 	dir := t.TempDir()
 	rare := filepath.Join(dir, "rare.txt")
 	os.WriteFile(rare, []byte("a b c\nd e\n"), 0o644)
-	o = with(func(o *Options) { o.Corpus, o.MinCount, o.Sample, o.Negative, o.HS, o.Dim, o.Threads = rare, 0, 0, 0, true, 4, 1 })
+	o = with(func(o *Options) {
+		o.Corpus, o.MinCount, o.Sample, o.Negative, o.HS, o.Dim, o.Threads = rare, 0, 0, 0, true, 4, 1
+	})
 	v, _, err := Train(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
