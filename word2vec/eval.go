@@ -139,6 +139,9 @@ func (v *Vectors) evaluateAnalogies(r io.Reader, opt AnalogyOptions) (*AnalogyRe
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
+	if res.Questions == 0 {
+		return nil, errors.New("no analogy questions: want \": section\" lines, each followed by \"a b c d\" lines")
+	}
 	if cur != nil {
 		res.Sections = append(res.Sections, *cur)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -178,5 +179,23 @@ func TestTopK(t *testing.T) {
 	}
 	if r := ranks([]float64{3, 1, 3, 2}); r[0] != 3.5 || r[1] != 1 || r[2] != 3.5 || r[3] != 2 {
 		t.Fatalf("ranks = %v", r)
+	}
+}
+
+// TestEvaluateAnalogiesEmpty: a file without questions is an error, not
+// "0 questions".
+func TestEvaluateAnalogiesEmpty(t *testing.T) {
+	v, err := Load("testdata/vectors.bin", FormatAuto, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string]string{"empty.txt": "", "headers.txt": ": capital\n: family\n", "bad.txt": ": s\na b c\n"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(data), 0o644)
+		_, err := v.EvaluateAnalogies(p, AnalogyOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no analogy questions") || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want \"no analogy questions\" naming the file", name, err)
+		}
 	}
 }
