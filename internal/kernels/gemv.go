@@ -24,7 +24,34 @@ const (
 	// gemvUnit is the granularity of the split across threads (a multiple
 	// of the vector width, so only the last part has a scalar tail).
 	gemvUnit = 16
+	// gemvSplitKMaxN is the widest B (columns) whose single-row product
+	// splits across threads by rows of B rather than by columns; each
+	// thread's partial sum (n floats) should stay in L1/L2.
+	gemvSplitKMaxN = 16384
 )
+
+// gemvSplitK computes y = alpha*x·B + beta*y for one row x with B k×n
+// row-major by splitting the rows of B across threads. Consecutive rows of B
+// are consecutive in memory, so each thread streams one contiguous block of
+// the weights — the access pattern hardware prefetchers handle best — into
+// its own partial sum; the partial sums are added at the end. A split by
+// columns would instead give every thread k short strided runs.
+func gemvSplitK(lvl, n, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) {
+	parts := Threads()
+	rows := (k + parts - 1) / parts
+	rows = (rows + 3) &^ 3 // whole 4-row steps of the row sweep
+	parts = (k + rows - 1) / rows
+	j := jobs.Get().(*gemmJob)
+	part := j.part
+	*j = gemmJob{lvl: lvl, n: n, k: k, alpha: alpha, beta: beta, x: x, lda: 1, b: b, ldb: ldb,
+		c: y, ldc: n, unit: rows, splitK: true, run: j.run}
+	j.part = grow(part, (parts-1)*n)
+	Parallel(parts, 1, j.run)
+	for t := 1; t < parts; t++ {
+		addL(lvl, y[:n], y[:n], j.part[(t-1)*n:t*n])
+	}
+	j.release()
+}
 
 // sgemv computes C = alpha*op(A)*op(B) + beta*C for m <= gemvRows rows of C
 // as matrix-vector products sharing each piece of B. Rows of op(A) must be
@@ -47,7 +74,9 @@ func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 			x, ldx = w.x, k
 		}
 	}
-	if Threads() > 1 && n*k >= gemvParallel && n >= 2*gemvUnit {
+	if m == 1 && !transB && Threads() > 1 && n*k >= gemvParallel && k >= 8*Threads() && n <= gemvSplitKMaxN {
+		gemvSplitK(lvl, n, k, alpha, x, b, ldb, beta, c)
+	} else if Threads() > 1 && n*k >= gemvParallel && n >= 2*gemvUnit {
 		j := jobs.Get().(*gemmJob)
 		*j = gemmJob{lvl: lvl, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 			x: x, lda: ldx, b: b, ldb: ldb, c: c, ldc: ldc, gemv: true, unit: gemvUnit, run: j.run}

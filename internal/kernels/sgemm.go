@@ -74,6 +74,8 @@ type gemmJob struct {
 	unit           int       // columns or rows of C per Parallel element
 	byCols         bool
 	gemv           bool
+	splitK         bool      // GEMV split by rows of B: unit rows per part
+	part           []float32 // splitK: the partial sums of parts 1.. (n each)
 	run            func(lo, hi int)
 }
 
@@ -85,11 +87,23 @@ var jobs = sync.Pool{New: func() any {
 
 func (j *gemmJob) release() {
 	j.a, j.b, j.c, j.x = nil, nil, nil, nil
+	j.part = j.part[:0]
 	jobs.Put(j)
 }
 
 // do computes the part of C given by Parallel's range [lo, hi) of units.
 func (j *gemmJob) do(lo, hi int) {
+	if j.splitK {
+		for t := lo; t < hi; t++ {
+			p0, p1 := t*j.unit, min((t+1)*j.unit, j.k)
+			y, beta := j.c, j.beta
+			if t > 0 {
+				y, beta = j.part[(t-1)*j.n:t*j.n], 0
+			}
+			gemvN(j.lvl, 0, j.n, 1, p1-p0, j.alpha, j.x[p0:p1], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, j.ldc)
+		}
+		return
+	}
 	if j.gemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, j.n)
 		if j.transB {
