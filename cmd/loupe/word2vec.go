@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -37,7 +37,7 @@ func parseW2VFormat(s string) (word2vec.Format, error) {
 }
 
 func w2vTrainCmd() *cobra.Command {
-	var opt word2vec.Options
+	opt := word2vec.DefaultOptions("")
 	var out, format string
 	var sg, cbow bool
 	c := &cobra.Command{
@@ -46,7 +46,10 @@ func w2vTrainCmd() *cobra.Command {
 		Long: `Train word vectors on a corpus streamed from disk: a text file or a directory of
 text files, one sentence per line, tokens separated by white space.
 Defaults are gensim's Word2Vec: CBOW, size 100, window 5, negative 5,
-sample 1e-3, min-count 5, 5 epochs, alpha 0.025 → 0.0001.`,
+sample 1e-3, min-count 5, 5 epochs, alpha 0.025 → 0.0001.
+As in gensim, 0 means zero: --sample 0 disables subsampling, --negative 0
+(with --hs) trains hierarchical softmax only, --min-count 0 keeps every word.
+Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -56,6 +59,9 @@ sample 1e-3, min-count 5, 5 epochs, alpha 0.025 → 0.0001.`,
 				return fmt.Errorf("--sg and --cbow are exclusive")
 			}
 			opt.SkipGram = sg
+			if err := checkW2VTrainFlags(&opt); err != nil {
+				return err
+			}
 			f, err := parseW2VFormat(format)
 			if err != nil {
 				return err
@@ -75,6 +81,9 @@ sample 1e-3, min-count 5, 5 epochs, alpha 0.025 → 0.0001.`,
 			}
 			vecs, st, err := word2vec.Train(context.Background(), opt)
 			bar.Finish()
+			if st != nil && len(st.SkippedFiles) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipped %d corpus file(s) that are not text (they contain NUL bytes): %s\n", len(st.SkippedFiles), strings.Join(st.SkippedFiles, ", "))
+			}
 			if err != nil {
 				return err
 			}
@@ -84,7 +93,7 @@ sample 1e-3, min-count 5, 5 epochs, alpha 0.025 → 0.0001.`,
 			if jsonOutput() {
 				return writeJSON(cmd.OutOrStdout(), map[string]any{
 					"seconds": st.Seconds, "words_per_second": st.WordsPerSecond, "vocab": st.Vocab,
-					"corpus_words": st.CorpusWords, "epochs": st.Epochs, "out": out,
+					"corpus_words": st.CorpusWords, "epochs": st.Epochs, "out": out, "skipped_files": st.SkippedFiles,
 				})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %d words × %d dims on %d corpus words × %d epochs in %.1fs (%.0f words/s); wrote %s (%s)\n",
@@ -99,23 +108,50 @@ sample 1e-3, min-count 5, 5 epochs, alpha 0.025 → 0.0001.`,
 	fl.BoolVar(&sg, "sg", false, "skip-gram")
 	fl.BoolVar(&cbow, "cbow", false, "CBOW (the default)")
 	fl.BoolVar(&opt.HS, "hs", false, "add hierarchical softmax")
-	fl.IntVar(&opt.Dim, "size", 100, "vector dimension")
-	fl.IntVar(&opt.Window, "window", 5, "maximum context window")
-	fl.IntVar(&opt.Negative, "negative", 5, "negative samples per example (-1: none, needs --hs)")
-	fl.Float64Var(&opt.Sample, "sample", 1e-3, "subsampling threshold (-1: none)")
-	fl.IntVar(&opt.MinCount, "min-count", 5, "ignore words seen fewer times")
-	fl.IntVar(&opt.Epochs, "epochs", 5, "passes over the corpus")
-	fl.Float64Var(&opt.Alpha, "alpha", 0.025, "initial learning rate")
-	fl.Float64Var(&opt.MinAlpha, "min-alpha", 0.0001, "final learning rate")
+	fl.IntVar(&opt.Dim, "size", opt.Dim, "vector dimension (1..65536)")
+	fl.IntVar(&opt.Window, "window", opt.Window, "maximum context window (> 0)")
+	fl.IntVar(&opt.Negative, "negative", opt.Negative, "negative samples per example (0: none, hierarchical softmax only, needs --hs)")
+	fl.Float64Var(&opt.Sample, "sample", opt.Sample, "subsampling threshold (0: no subsampling)")
+	fl.IntVar(&opt.MinCount, "min-count", opt.MinCount, "ignore words seen fewer times (0 or 1: keep every word)")
+	fl.IntVar(&opt.Epochs, "epochs", opt.Epochs, "passes over the corpus (> 0)")
+	fl.Float64Var(&opt.Alpha, "alpha", opt.Alpha, "initial learning rate (> 0)")
+	fl.Float64Var(&opt.MinAlpha, "min-alpha", opt.MinAlpha, "final learning rate (>= 0)")
 	fl.IntVar(&opt.Threads, "threads", 0, "training threads (0: all CPUs)")
 	fl.Uint64Var(&opt.Seed, "seed", 1, "random seed (deterministic with --threads 1)")
 	return c
 }
 
+// checkW2VTrainFlags rejects values that mean nothing, naming the flag.
+func checkW2VTrainFlags(o *word2vec.Options) error {
+	switch {
+	case o.Dim <= 0 || o.Dim > 1<<16:
+		return fmt.Errorf("--size %d: want a dimension in 1..65536", o.Dim)
+	case o.Window <= 0:
+		return fmt.Errorf("--window %d: want > 0", o.Window)
+	case o.Epochs <= 0:
+		return fmt.Errorf("--epochs %d: want > 0", o.Epochs)
+	case o.Threads < 0:
+		return fmt.Errorf("--threads %d: want >= 0 (0: all CPUs)", o.Threads)
+	case o.Negative < 0:
+		return fmt.Errorf("--negative %d: want >= 0 (0 disables negative sampling, with --hs)", o.Negative)
+	case o.Negative == 0 && !o.HS:
+		return fmt.Errorf("--negative 0 without --hs: nothing to train (give --negative > 0, --hs, or both)")
+	case o.Sample < 0 || math.IsNaN(o.Sample) || math.IsInf(o.Sample, 0):
+		return fmt.Errorf("--sample %v: want >= 0 (0: no subsampling)", o.Sample)
+	case o.MinCount < 0:
+		return fmt.Errorf("--min-count %d: want >= 0", o.MinCount)
+	case !(o.Alpha > 0) || math.IsInf(o.Alpha, 0):
+		return fmt.Errorf("--alpha %v: want > 0", o.Alpha)
+	case !(o.MinAlpha >= 0) || math.IsInf(o.MinAlpha, 0):
+		return fmt.Errorf("--min-alpha %v: want >= 0", o.MinAlpha)
+	}
+	return nil
+}
+
 // vectorsFlags adds --vectors and --vectors-format to c.
 func vectorsFlags(c *cobra.Command, path, format *string) {
 	c.Flags().StringVar(path, "vectors", "", "word2vec vectors file (text or binary)")
-	c.Flags().StringVar(format, "vectors-format", "auto", "vectors file format: auto, binary or text")
+	c.Flags().StringVar(format, "vectors-format", "auto", "vectors file format: binary, text, or auto (by content; .txt/.vec mean text)")
 }
 
 func loadVectors(path, format string) (*word2vec.Vectors, error) {
@@ -127,6 +163,17 @@ func loadVectors(path, format string) (*word2vec.Vectors, error) {
 		return nil, err
 	}
 	return word2vec.Load(path, f, 0)
+}
+
+// checkTop rejects -n/--top and --restrict values that mean nothing.
+func checkTop(o word2vec.QueryOptions) error {
+	if o.TopN <= 0 {
+		return fmt.Errorf("-n/--top %d: want > 0", o.TopN)
+	}
+	if o.Restrict < 0 {
+		return fmt.Errorf("--restrict %d: want >= 0 (0: all words)", o.Restrict)
+	}
+	return nil
 }
 
 func printNeighbors(w io.Writer, ns []word2vec.Neighbor) {
@@ -147,6 +194,9 @@ func w2vSimilarCmd() *cobra.Command {
 		Short: "Nearest words by cosine similarity (gensim most_similar / most_similar_cosmul)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTop(opt); err != nil {
+				return err
+			}
 			v, err := loadVectors(path, format)
 			if err != nil {
 				return err
@@ -184,6 +234,9 @@ func w2vAnalogyCmd() *cobra.Command {
 		Short: "A is to B as C is to ? (3CosAdd, or 3CosMul with --cosmul)",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTop(opt); err != nil {
+				return err
+			}
 			v, err := loadVectors(path, format)
 			if err != nil {
 				return err
@@ -270,6 +323,9 @@ func w2vEvalCmd() *cobra.Command {
 			if analogies == "" && pairs == "" {
 				return fmt.Errorf("give --analogies and/or --similarities")
 			}
+			if restrict <= 0 {
+				return fmt.Errorf("--restrict %d: want > 0", restrict)
+			}
 			v, err := loadVectors(path, format)
 			if err != nil {
 				return err
@@ -316,5 +372,3 @@ func w2vEvalCmd() *cobra.Command {
 	c.Flags().BoolVar(&cosmul, "cosmul", false, "answer analogies by 3CosMul")
 	return c
 }
-
-var _ = os.Stderr
