@@ -150,6 +150,7 @@ func gemmCases() []gemmCase {
 		{m: 7, n: 4200, k: 5, alpha: 1, beta: 0.5},
 		{m: 5, n: 4100, k: 20, transB: true, alpha: 1},
 		{m: 1, n: 2305, k: 771, alpha: 1},
+		{m: 1, n: 2305, k: 771, alpha: 0.5, beta: -1, padC: 3},
 		{m: 1, n: 2305, k: 771, transB: true, alpha: 0.5, beta: -1},
 		{m: 1, n: 1031, k: 1030, transA: true, alpha: 1, padA: 4},
 		{m: 1, n: 1031, k: 1030, transA: true, transB: true, alpha: 1, beta: 1, padA: 4},
