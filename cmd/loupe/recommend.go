@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,22 @@ func recTrainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("--out is required")
+			}
+			switch {
+			case opt.Dim <= 0 || opt.Dim > 1<<16:
+				return fmt.Errorf("--size %d: want a dimension in 1..65536", opt.Dim)
+			case opt.Window < 0:
+				return fmt.Errorf("--window %d: want >= 0 (0: the whole session)", opt.Window)
+			case opt.Negative <= 0:
+				return fmt.Errorf("--negative %d: want > 0", opt.Negative)
+			case opt.Epochs <= 0:
+				return fmt.Errorf("--epochs %d: want > 0", opt.Epochs)
+			case opt.MinCount < 0:
+				return fmt.Errorf("--min-count %d: want >= 0", opt.MinCount)
+			case !(opt.Alpha > 0) || math.IsInf(opt.Alpha, 0):
+				return fmt.Errorf("--alpha %v: want > 0", opt.Alpha)
+			case opt.Threads < 0:
+				return fmt.Errorf("--threads %d: want >= 0 (0: all CPUs)", opt.Threads)
 			}
 			if markets != "" {
 				m, err := recommend.ReadMarkets(markets)
@@ -95,6 +112,9 @@ func recSimilarCmd() *cobra.Command {
 		Short: "Items most similar to ITEM",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if n <= 0 {
+				return fmt.Errorf("-n/--top %d: want > 0", n)
+			}
 			m, err := loadRecModel(model)
 			if err != nil {
 				return err
@@ -130,6 +150,12 @@ func recForUserCmd() *cobra.Command {
 		Short: "Top-N unseen items for a user's recent items (oldest first), by a time-decayed profile",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opt.N <= 0 {
+				return fmt.Errorf("-n/--top %d: want > 0", opt.N)
+			}
+			if err := checkHalfLife(opt.HalfLife); err != nil {
+				return err
+			}
 			m, err := loadRecModel(model)
 			if err != nil {
 				return err
@@ -154,6 +180,14 @@ func recForUserCmd() *cobra.Command {
 	return c
 }
 
+// checkHalfLife rejects a negative or non-finite --half-life.
+func checkHalfLife(h float64) error {
+	if !(h >= 0) || math.IsInf(h, 0) {
+		return fmt.Errorf("--half-life %v: want >= 0 (0: equal weights)", h)
+	}
+	return nil
+}
+
 func recEvalCmd() *cobra.Command {
 	var model, sessions string
 	var opt recommend.EvalOptions
@@ -162,6 +196,12 @@ func recEvalCmd() *cobra.Command {
 		Short: "Hit-rate@K and MRR@K on each session's held-out last item, against the most-popular baseline",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opt.K <= 0 {
+				return fmt.Errorf("-k/--k %d: want > 0", opt.K)
+			}
+			if err := checkHalfLife(opt.HalfLife); err != nil {
+				return err
+			}
 			m, err := loadRecModel(model)
 			if err != nil {
 				return err
@@ -193,7 +233,7 @@ func recEvalCmd() *cobra.Command {
 	c.Flags().StringVar(&model, "model", "", "model file from recommend train")
 	c.Flags().StringVar(&sessions, "sessions", "", "held-out sessions (the last item of each is predicted)")
 	c.Flags().IntVarP(&opt.K, "k", "k", 10, "cut-off K")
-	c.Flags().Float64Var(&opt.HalfLife, "half-life", 0, "profile half-life over the session prefix")
+	c.Flags().Float64Var(&opt.HalfLife, "half-life", 0, "profile half-life over the session prefix (0: equal weights)")
 	return c
 }
 
@@ -209,8 +249,19 @@ func recSynthCmd() *cobra.Command {
 			if dir == "" {
 				return fmt.Errorf("--out-dir is required")
 			}
-			if testFrac < 0 || testFrac >= 1 {
+			if !(testFrac >= 0 && testFrac < 1) {
 				return fmt.Errorf("--test %v: want a fraction in [0, 1)", testFrac)
+			}
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"--items", opt.Items}, {"--groups", opt.Groups}, {"--markets", opt.Markets}, {"--sessions", opt.Sessions}, {"--min-len", opt.MinLen}, {"--max-len", opt.MaxLen}} {
+				if f.v <= 0 {
+					return fmt.Errorf("%s %d: want > 0", f.name, f.v)
+				}
+			}
+			if !(opt.Noise >= 0 && opt.Noise <= 1) {
+				return fmt.Errorf("--noise %v: want a probability in [0, 1]", opt.Noise)
 			}
 			s, err := recommend.Synthesize(opt)
 			if err != nil {
