@@ -4,7 +4,8 @@ import "fmt"
 
 // EvalOptions controls Evaluate.
 type EvalOptions struct {
-	// K is the cut-off of hit-rate@K and MRR@K (default 10).
+	// K is the cut-off of hit-rate@K and MRR@K (0: the default 10;
+	// negative is an error).
 	K int
 	// HalfLife of the profile over the session prefix (see
 	// ProfileOptions); 0 weighs the prefix equally.
@@ -35,7 +36,10 @@ type EvalResult struct {
 // the model are skipped and counted; a held-out item unknown to the model
 // counts as a miss for both.
 func (m *Model) Evaluate(sessions [][]string, opt EvalOptions) (*EvalResult, error) {
-	if opt.K <= 0 {
+	if opt.K < 0 {
+		return nil, fmt.Errorf("recommend: K %d, want > 0 (0: the default 10)", opt.K)
+	}
+	if opt.K == 0 {
 		opt.K = 10
 	}
 	res := &EvalResult{K: opt.K}

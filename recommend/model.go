@@ -38,11 +38,13 @@ func (m *Model) Similar(item string, n int) ([]word2vec.Neighbor, error) {
 
 // ProfileOptions controls ForUser.
 type ProfileOptions struct {
-	// N is the number of recommendations (default 10).
+	// N is the number of recommendations (0: the default 10; negative is
+	// an error).
 	N int
 	// HalfLife is the number of items after which an item's weight in
 	// the profile halves: the most recent item weighs 1, the one before
-	// 2^(-1/HalfLife), and so on. 0 weighs all items equally.
+	// 2^(-1/HalfLife), and so on. 0 weighs all items equally; negative is
+	// an error.
 	HalfLife float64
 	// IgnoreUnknown skips recent items missing from the model instead of
 	// failing.
@@ -53,7 +55,13 @@ type ProfileOptions struct {
 // time-decayed profile: the weighted mean of the unit vectors of recent
 // (oldest first).
 func (m *Model) ForUser(recent []string, opt ProfileOptions) ([]word2vec.Neighbor, error) {
-	if opt.N <= 0 {
+	if opt.N < 0 {
+		return nil, fmt.Errorf("recommend: N %d, want > 0 (0: the default 10)", opt.N)
+	}
+	if opt.HalfLife < 0 || math.IsNaN(opt.HalfLife) || math.IsInf(opt.HalfLife, 0) {
+		return nil, fmt.Errorf("recommend: half-life %v, want >= 0", opt.HalfLife)
+	}
+	if opt.N == 0 {
 		opt.N = 10
 	}
 	if len(recent) == 0 {

@@ -169,3 +169,35 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeOptionsRejected: negative sizes, counts and half-lives are
+// errors naming the option, not silently the default.
+func TestNegativeOptionsRejected(t *testing.T) {
+	sessions := [][]string{{"a", "b", "c"}, {"b", "c", "d"}, {"a", "d"}}
+	m, _, err := TrainSessions(context.Background(), sessions, Options{Dim: 4, Epochs: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		err  error
+		want string
+	}{
+		"dim":       {second(TrainSessions(context.Background(), sessions, Options{Dim: -1})), "size -1"},
+		"negative":  {second(TrainSessions(context.Background(), sessions, Options{Negative: -5})), "negative -5"},
+		"epochs":    {second(TrainSessions(context.Background(), sessions, Options{Epochs: -1})), "epochs -1"},
+		"alpha":     {second(TrainSessions(context.Background(), sessions, Options{Alpha: -0.1})), "alpha -0.1"},
+		"n":         {errOf(m.ForUser([]string{"a"}, ProfileOptions{N: -1})), "N -1"},
+		"half-life": {errOf(m.ForUser([]string{"a"}, ProfileOptions{HalfLife: -1})), "half-life -1"},
+		"k":         {errOf(m.Evaluate(sessions, EvalOptions{K: -1})), "K -1"},
+		"sessions":  {errOf(Synthesize(SynthOptions{Sessions: -1})), "sessions -1"},
+		"groups":    {errOf(Synthesize(SynthOptions{Groups: -1})), "groups -1"},
+	} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", name, c.err, c.want)
+		}
+	}
+}
+
+func second[A, B any](_ A, _ B, err error) error { return err }
+
+func errOf[A any](_ A, err error) error { return err }

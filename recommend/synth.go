@@ -6,7 +6,8 @@ import (
 	mrand "math/rand/v2"
 )
 
-// SynthOptions describes a synthetic catalogue and its sessions.
+// SynthOptions describes a synthetic catalogue and its sessions. Zero
+// values mean the defaults in brackets; negative values are errors.
 type SynthOptions struct {
 	Items    int     // catalogue size [1000]
 	Groups   int     // latent groups; item i belongs to group i mod Groups [25]
@@ -31,8 +32,16 @@ type Synthetic struct {
 // with probability Noise an item is drawn from the whole catalogue. Item ids
 // are "i0", "i1", ….
 func Synthesize(opt SynthOptions) (*Synthetic, error) {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"items", opt.Items}, {"groups", opt.Groups}, {"markets", opt.Markets}, {"sessions", opt.Sessions}, {"min length", opt.MinLen}, {"max length", opt.MaxLen}} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("recommend: %s %d, want > 0 (0: the default)", f.name, f.v)
+		}
+	}
 	def := func(p *int, v int) {
-		if *p <= 0 {
+		if *p == 0 {
 			*p = v
 		}
 	}

@@ -18,7 +18,8 @@ import (
 	"github.com/loupe-ml/loupe/word2vec"
 )
 
-// Options configures Train. Zero values mean the defaults in brackets.
+// Options configures Train. Zero values mean the defaults in brackets;
+// negative values are errors.
 type Options struct {
 	// Sessions is the training file: one session per line, item ids
 	// separated by white space, in the order the user met them.
@@ -132,8 +133,19 @@ func Train(ctx context.Context, opt Options) (*Model, *Stats, error) {
 // TrainSessions learns item vectors from sessions in memory (opt.Sessions
 // is ignored).
 func TrainSessions(ctx context.Context, sessions [][]string, opt Options) (*Model, *Stats, error) {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"size", opt.Dim}, {"negative", opt.Negative}, {"epochs", opt.Epochs}, {"min-count", opt.MinCount}, {"threads", opt.Threads}} {
+		if f.v < 0 {
+			return nil, nil, fmt.Errorf("recommend: %s %d, want >= 0 (0: the default)", f.name, f.v)
+		}
+	}
+	if opt.Alpha < 0 || math.IsNaN(opt.Alpha) || math.IsInf(opt.Alpha, 0) {
+		return nil, nil, fmt.Errorf("recommend: alpha %v, want > 0 (0: the default)", opt.Alpha)
+	}
 	def := func(p *int, v int) {
-		if *p <= 0 {
+		if *p == 0 {
 			*p = v
 		}
 	}
@@ -142,7 +154,7 @@ func TrainSessions(ctx context.Context, sessions [][]string, opt Options) (*Mode
 	def(&opt.Epochs, 10)
 	def(&opt.MinCount, 1)
 	def(&opt.Threads, runtime.GOMAXPROCS(0))
-	if opt.Alpha <= 0 {
+	if opt.Alpha == 0 {
 		opt.Alpha = 0.025
 	}
 	start := time.Now()
