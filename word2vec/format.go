@@ -20,7 +20,8 @@ import (
 type Format int
 
 const (
-	// FormatAuto detects the format from the first row (Load only).
+	// FormatAuto detects the format from the content (Load and Read; see
+	// Read), with a .txt or .vec name meaning text for Load.
 	FormatAuto Format = iota
 	// FormatText is one line per word: the word then Dim decimal numbers,
 	// separated by single spaces.
