@@ -31,7 +31,7 @@
 // BertTokenizer) on bert-base-uncased; testdata/ holds the golden files and
 // the scripts that made them. Where Unicode tables differ (Go 1.26 uses
 // Unicode 15.0; node 20 Unicode 17; Python 3.11 Unicode 14) results can
-// differ on characters whose properties changed; see docs/readme/tokenizer.md.
+// differ on characters whose properties changed; see docs/tokenizer.md.
 //
 // Special tokens written in the text ("<|endoftext|>", "[SEP]") are plain text
 // for Encode, as in OpenAI's and Google's encoders, and recognised by the
