@@ -1,6 +1,7 @@
 package index
 
 import (
+	"math"
 	"sync/atomic"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
@@ -130,32 +131,49 @@ func (x *Index) flatGemm(qs []float32, nq, k, n, threads int, out [][]Result) {
 		c := make([]float32, qn*bBlock)
 		for b0 := 0; b0 < n; b0 += bBlock {
 			bn := min(bBlock, n-b0)
-			kernels.Sgemm(false, true, qn, bn, d, 1, qb, d, x.vecs[b0*d:(b0+bn)*d], d, 0, c, bn)
+			// The multiply leaves in c what the distance needs beyond a
+			// per-query constant: ‖b‖² − 2q·b for L2 (c starts as the base
+			// norms, beta 1), −q·b otherwise. The selection loop below then
+			// only compares c against the k-th best.
+			alpha, beta := float32(-1), float32(0)
+			if norms != nil {
+				alpha, beta = -2, 1
+				for i := 0; i < qn; i++ {
+					copy(c[i*bn:(i+1)*bn], norms[b0:b0+bn])
+				}
+			}
+			kernels.Sgemm(false, true, qn, bn, d, alpha, qb, d, x.vecs[b0*d:(b0+bn)*d], d, beta, c, bn)
 			for i := 0; i < qn; i++ {
 				row := c[i*bn : (i+1)*bn]
 				h := &heaps[i]
-				for j, ip := range row {
-					var dist float32
-					if norms != nil {
-						dist = qnorm[i] + norms[b0+j] - 2*ip
-						if dist < 0 {
-							dist = 0
-						}
-					} else {
-						dist = 1 - ip
-					}
-					if len(*h) == k && dist >= (*h)[0].d {
+				off := float32(1) // 1 − q·b for cosine and dot
+				if norms != nil {
+					off = qnorm[i]
+				}
+				thr := float32(math.Inf(1))
+				if len(*h) == k {
+					thr = (*h)[0].d - off
+				}
+				for j, v := range row {
+					if v >= thr {
 						continue
 					}
 					s := uint32(b0 + j)
 					if atomic.LoadUint32(&x.flags[s]) != flagReady {
 						continue
 					}
+					dist := v + off
+					if norms != nil && dist < 0 {
+						dist = 0
+					}
 					if len(*h) < k {
 						h.push(item{dist, s})
 					} else {
 						h.pop()
 						h.push(item{dist, s})
+					}
+					if len(*h) == k {
+						thr = (*h)[0].d - off
 					}
 				}
 			}
