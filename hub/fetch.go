@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -537,8 +538,19 @@ func link(blob, pointer string) error {
 	if err != nil {
 		rel = blob
 	}
-	os.Remove(pointer)
-	if err := os.Symlink(rel, pointer); err == nil || exists(pointer) {
+	if cur, err := os.Readlink(pointer); err == nil && cur == rel {
+		return nil // already in place (another caller may be reading it)
+	}
+	// Make the link under a temporary name and rename it over the pointer,
+	// so a concurrent reader never finds the pointer missing.
+	tmp := fmt.Sprintf("%s.tmp-%d-%x", pointer, os.Getpid(), rand.Uint64())
+	if err := os.Symlink(rel, tmp); err == nil {
+		if err := os.Rename(tmp, pointer); err == nil {
+			return nil
+		}
+		os.Remove(tmp)
+	}
+	if exists(pointer) {
 		return nil
 	}
 	in, err := os.Open(blob)
