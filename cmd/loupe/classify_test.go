@@ -17,6 +17,7 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	rootCmd.SetErr(&errb)
 	defer rootCmd.SetOut(nil)
 	defer rootCmd.SetErr(nil)
+	resetFlags()
 	rootCmd.SetArgs(args)
 	outputFormat = "text"
 	err = rootCmd.Execute()

@@ -39,6 +39,7 @@ func TestDownloadCommand(t *testing.T) {
 
 	defer func() {
 		rootCmd.SetOut(nil)
+		resetFlags()
 		rootCmd.SetArgs(nil)
 		outputFormat = "text"
 		downloadFlags.files, downloadFlags.revision, downloadFlags.model = nil, "", ""
@@ -46,6 +47,7 @@ func TestDownloadCommand(t *testing.T) {
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		rootCmd.SetOut(&out)
+		resetFlags()
 		rootCmd.SetArgs(args)
 		downloadFlags.files, downloadFlags.revision = nil, ""
 		outputFormat = "text"

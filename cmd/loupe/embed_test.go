@@ -46,6 +46,7 @@ func TestEmbedCommand(t *testing.T) {
 		t.Helper()
 		var out bytes.Buffer
 		rootCmd.SetOut(&out)
+		resetFlags()
 		rootCmd.SetArgs(args)
 		outputFormat = "text"
 		embedFlags.input, embedFlags.output, embedFlags.similarity = "", "", false

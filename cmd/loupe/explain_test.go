@@ -72,6 +72,7 @@ func runLoupe(t *testing.T, args ...string) (string, error) {
 		b, _ := io.ReadAll(r)
 		done <- string(b)
 	}()
+	resetFlags()
 	rootCmd.SetArgs(args)
 	err = rootCmd.Execute()
 	w.Close()

@@ -19,6 +19,7 @@ import (
 func runIndex(args ...string) (string, error) {
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
+	resetFlags()
 	rootCmd.SetArgs(args)
 	outputFormat = "text"
 	ixFlags = ixFlagSet{}
@@ -177,6 +178,7 @@ func TestIndexBuildInput(t *testing.T) {
 	}
 	var sout bytes.Buffer
 	rootCmd.SetOut(&sout)
+	resetFlags()
 	rootCmd.SetArgs([]string{"search", "--index", out, "--k", "1", "--format", "json", "run a bert model fast on a cpu"})
 	searchFlags.where, searchFlags.model, searchFlags.k = nil, "", 5
 	if err := rootCmd.Execute(); err != nil {

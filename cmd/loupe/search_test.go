@@ -44,6 +44,7 @@ func TestSearchCommand(t *testing.T) {
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		rootCmd.SetOut(&out)
+		resetFlags()
 		rootCmd.SetArgs(args)
 		outputFormat = "text"
 		searchFlags.where, searchFlags.model, searchFlags.k = nil, "", 5

@@ -19,6 +19,7 @@ func runW2V(t *testing.T, args ...string) (string, string, error) {
 	rootCmd.SetErr(&errb)
 	defer rootCmd.SetOut(nil)
 	defer rootCmd.SetErr(nil)
+	resetFlags()
 	rootCmd.SetArgs(args)
 	outputFormat = "text"
 	err := rootCmd.Execute()
