@@ -24,6 +24,14 @@ const (
 	// gemvUnit is the granularity of the split across threads (a multiple
 	// of the vector width, so only the last part has a scalar tail).
 	gemvUnit = 16
+	// gemvChunkBytes is about how much of B one chunk of a threaded GEMV
+	// reads: threads claim chunks one at a time, so that they finish
+	// together however unevenly they run.
+	gemvChunkBytes = 128 << 10
+	// gemvMinStrip is the narrowest column strip of B (row-major, not
+	// transposed) a chunk covers: each row of the strip is one contiguous
+	// run of memory.
+	gemvMinStrip = 512
 	// gemvSplitKMaxN is the widest B (columns) whose single-row product
 	// splits across threads by rows of B rather than by columns; each
 	// thread's partial sum (n floats) should stay in L1/L2.
@@ -32,25 +40,64 @@ const (
 
 // gemvSplitK computes y = alpha*x·B + beta*y for one row x with B k×n
 // row-major by splitting the rows of B across threads. Consecutive rows of B
-// are consecutive in memory, so each thread streams one contiguous block of
-// the weights — the access pattern hardware prefetchers handle best — into
-// its own partial sum; the partial sums are added at the end. A split by
-// columns would instead give every thread k short strided runs.
+// are consecutive in memory, so each chunk of rows is one contiguous block
+// of the weights — the access pattern hardware prefetchers handle best —
+// and each thread sums the chunks it claims into its own partial sum; the
+// partial sums are added at the end. A split by columns would instead give
+// every thread k short strided runs.
 func gemvSplitK(lvl, n, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) {
-	parts := Threads()
-	rows := (k + parts - 1) / parts
-	rows = (rows + 3) &^ 3 // whole 4-row steps of the row sweep
-	parts = (k + rows - 1) / rows
-	j := jobs.Get().(*gemmJob)
-	part := j.part
-	*j = gemmJob{lvl: lvl, n: n, k: k, alpha: alpha, beta: beta, x: x, lda: 1, b: b, ldb: ldb,
-		c: y, ldc: n, unit: rows, splitK: true, run: j.run}
-	j.part = grow(part, (parts-1)*n)
+	j, parts := newSplitKJob(lvl, n, k, alpha, x, b, ldb, beta, y)
 	Parallel(parts, 1, j.run)
-	for t := 1; t < parts; t++ {
-		addL(lvl, y[:n], y[:n], j.part[(t-1)*n:t*n])
-	}
+	j.finishSplitK(parts)
 	j.release()
+}
+
+// newSplitKJob sets up gemvSplitK's job and the number of parts to run.
+func newSplitKJob(lvl, n, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) (*gemmJob, int) {
+	rows := max(gemvChunkBytes/(4*n), 4) &^ 3 // whole 4-row steps of the row sweep
+	chunks := (k + rows - 1) / rows
+	parts := min(Threads(), chunks)
+	j := jobs.Get().(*gemmJob)
+	part, touched := j.part, j.touched
+	*j = gemmJob{lvl: lvl, m: 1, n: n, k: k, alpha: alpha, beta: beta, x: x, lda: 1, b: b, ldb: ldb,
+		c: y, ldc: n, unit: rows, gemv: true, splitK: true, chunks: int64(chunks), run: j.run}
+	j.part = grow(part, (parts-1)*n)
+	j.touched = append(touched[:0], make([]bool, parts)...)
+	return j, parts
+}
+
+// finishSplitK adds the partial sums of parts 1.. into y.
+func (j *gemmJob) finishSplitK(parts int) {
+	y := j.c[:j.n]
+	if !j.touched[0] {
+		// Other threads took every chunk: y still needs its beta.
+		if j.beta == 0 {
+			clear(y)
+		} else if j.beta != 1 {
+			scaleL(j.lvl, j.beta, y)
+		}
+	}
+	for t := 1; t < parts; t++ {
+		if j.touched[t] {
+			addL(j.lvl, y, y, j.part[(t-1)*j.n:t*j.n])
+		}
+	}
+}
+
+// splitKChunk adds chunk ch of the rows of B times x to part t's sum: y
+// itself for part 0 (scaled by beta on its first chunk), a partial sum for
+// the others.
+func (j *gemmJob) splitKChunk(t, ch int) {
+	p0, p1 := ch*j.unit, min((ch+1)*j.unit, j.k)
+	y, beta := j.c, j.beta
+	if t > 0 {
+		y, beta = j.part[(t-1)*j.n:t*j.n], 0
+	}
+	if j.touched[t] {
+		beta = 1
+	}
+	j.touched[t] = true
+	gemvN(j.lvl, 0, j.n, 1, p1-p0, j.alpha, j.x[p0:p1], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, j.ldc)
 }
 
 // sgemv computes C = alpha*op(A)*op(B) + beta*C for m <= gemvRows rows of C
@@ -77,10 +124,20 @@ func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 	if m == 1 && !transB && Threads() > 1 && n*k >= gemvParallel && k >= 8*Threads() && n <= gemvSplitKMaxN {
 		gemvSplitK(lvl, n, k, alpha, x, b, ldb, beta, c)
 	} else if Threads() > 1 && n*k >= gemvParallel && n >= 2*gemvUnit {
+		// Chunks of about gemvChunkBytes of B: whole rows of B with
+		// transB, column strips at least gemvMinStrip wide without.
+		unit := gemvMinStrip
+		if transB {
+			unit = max(gemvChunkBytes/(4*k*m), 1)
+		}
+		unit = (unit + gemvUnit - 1) &^ (gemvUnit - 1)
+		chunks := (n + unit - 1) / unit
 		j := jobs.Get().(*gemmJob)
+		part, touched := j.part, j.touched
 		*j = gemmJob{lvl: lvl, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-			x: x, lda: ldx, b: b, ldb: ldb, c: c, ldc: ldc, gemv: true, unit: gemvUnit, run: j.run}
-		Parallel((n+gemvUnit-1)/gemvUnit, 8, j.run)
+			x: x, lda: ldx, b: b, ldb: ldb, c: c, ldc: ldc, gemv: true, unit: unit, chunks: int64(chunks),
+			part: part, touched: touched, run: j.run}
+		Parallel(min(Threads(), chunks), 1, j.run)
 		j.release()
 	} else if transB {
 		gemvT(lvl, 0, n, m, k, alpha, x, ldx, b, ldb, beta, c, ldc)

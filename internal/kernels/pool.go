@@ -3,6 +3,8 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // pool is a fixed set of worker goroutines, started on first use and sized
@@ -16,7 +18,20 @@ type pool struct {
 type task struct {
 	fn     func(lo, hi int)
 	lo, hi int
-	wg     *sync.WaitGroup
+	g      *group
+}
+
+// group tracks the ranges of one Parallel call still running elsewhere.
+// The caller polls left before it blocks on wg (see Parallel).
+type group struct {
+	left atomic.Int32
+	wg   sync.WaitGroup
+}
+
+// done marks one range finished.
+func (g *group) done() {
+	g.left.Add(-1)
+	g.wg.Done()
 }
 
 var workPool pool
@@ -26,14 +41,52 @@ func (p *pool) start() {
 		p.workers = runtime.GOMAXPROCS(0)
 		p.tasks = make(chan task, 4*p.workers)
 		for i := 0; i < p.workers-1; i++ {
-			go func() {
-				for t := range p.tasks {
-					t.fn(t.lo, t.hi)
-					t.wg.Done()
-				}
-			}()
+			go p.work()
 		}
 	})
+}
+
+// spinFor is how long a worker keeps polling for the next task after
+// finishing one before it parks. Waking a parked goroutine takes a futex
+// wake-up of another OS thread, which on a virtual machine costs 100 µs or
+// more — a third of a GPT-2 layer's matrix-vector product — while the gaps
+// between the kernels of one forward pass are a few microseconds, so a
+// worker that has just run a task waits for the next one awake.
+const spinFor = 2 * time.Millisecond
+
+// work runs tasks until the pool's channel is closed (never): it polls
+// for spinFor after each task, then blocks.
+func (p *pool) work() {
+	for {
+		t, ok := <-p.tasks
+		if !ok {
+			return
+		}
+		for {
+			t.fn(t.lo, t.hi)
+			t.g.done()
+			if t, ok = p.poll(); !ok {
+				break
+			}
+		}
+	}
+}
+
+// poll waits up to spinFor for a task without parking.
+func (p *pool) poll() (task, bool) {
+	deadline := time.Now().Add(spinFor)
+	for {
+		for range 64 {
+			select {
+			case t := <-p.tasks:
+				return t, true
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			return task{}, false
+		}
+	}
 }
 
 // Threads is the number of threads kernels split work across.
@@ -42,7 +95,7 @@ func Threads() int {
 	return workPool.workers
 }
 
-var wgPool = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+var groups = sync.Pool{New: func() any { return new(group) }}
 
 // Parallel calls fn over a partition of [0, n) into at most Threads()
 // contiguous ranges of at least grain elements each, and returns when all
@@ -69,8 +122,9 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	wg := wgPool.Get().(*sync.WaitGroup)
-	wg.Add(parts - 1)
+	g := groups.Get().(*group)
+	g.left.Store(int32(parts - 1))
+	g.wg.Add(parts - 1)
 	chunk := (n + parts - 1) / parts
 	lo := chunk
 	for i := 1; i < parts; i++ {
@@ -79,10 +133,10 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 			hi = n
 		}
 		select {
-		case workPool.tasks <- task{fn: fn, lo: lo, hi: hi, wg: wg}:
+		case workPool.tasks <- task{fn: fn, lo: lo, hi: hi, g: g}:
 		default:
 			fn(lo, hi)
-			wg.Done()
+			g.done()
 		}
 		lo = hi
 	}
@@ -94,12 +148,24 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		select {
 		case t := <-workPool.tasks:
 			t.fn(t.lo, t.hi)
-			t.wg.Done()
+			t.g.done()
 			continue
 		default:
 		}
 		break
 	}
-	wg.Wait()
-	wgPool.Put(wg)
+	// The other ranges are running on workers. Wait for them awake for a
+	// while, as the workers wait for tasks (see spinFor): parking here
+	// would cost a futex wake-up when the last one finishes.
+	deadline := time.Now().Add(spinFor)
+	for g.left.Load() > 0 {
+		for i := 0; i < 64 && g.left.Load() > 0; i++ {
+			spinPause()
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	g.wg.Wait()
+	groups.Put(g)
 }

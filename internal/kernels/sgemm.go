@@ -1,6 +1,9 @@
 package kernels
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Blocking of the packed matrix multiply (Goto/BLIS order). For each
 // ncBlock-wide column block of C and each kcBlock-deep slice of the inner
@@ -74,8 +77,10 @@ type gemmJob struct {
 	unit           int       // columns or rows of C per Parallel element
 	byCols         bool
 	gemv           bool
-	splitK         bool      // GEMV split by rows of B: unit rows per part
+	splitK         bool      // GEMV split by rows of B: unit rows per chunk
 	part           []float32 // splitK: the partial sums of parts 1.. (n each)
+	touched        []bool    // splitK: part t has summed at least one chunk
+	next, chunks   int64     // GEMV: chunks handed out (atomic) and their number
 	run            func(lo, hi int)
 }
 
@@ -93,23 +98,28 @@ func (j *gemmJob) release() {
 
 // do computes the part of C given by Parallel's range [lo, hi) of units.
 func (j *gemmJob) do(lo, hi int) {
-	if j.splitK {
-		for t := lo; t < hi; t++ {
-			p0, p1 := t*j.unit, min((t+1)*j.unit, j.k)
-			y, beta := j.c, j.beta
-			if t > 0 {
-				y, beta = j.part[(t-1)*j.n:t*j.n], 0
-			}
-			gemvN(j.lvl, 0, j.n, 1, p1-p0, j.alpha, j.x[p0:p1], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, j.ldc)
-		}
-		return
-	}
 	if j.gemv {
-		j0, j1 := lo*j.unit, min(hi*j.unit, j.n)
-		if j.transB {
-			gemvT(j.lvl, j0, j1, j.m, j.k, j.alpha, j.x, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
-		} else {
-			gemvN(j.lvl, j0, j1, j.m, j.k, j.alpha, j.x, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+		// Each of Parallel's parts claims chunks of unit columns (or, with
+		// splitK, unit rows of B) until none are left, so a thread that
+		// starts late or runs slower (a busy sibling, a page fault) takes
+		// fewer chunks instead of holding the others up at the end.
+		for t := lo; t < hi; t++ {
+			for {
+				ch := int(atomic.AddInt64(&j.next, 1) - 1)
+				if ch >= int(j.chunks) {
+					break
+				}
+				if j.splitK {
+					j.splitKChunk(t, ch)
+					continue
+				}
+				j0, j1 := ch*j.unit, min((ch+1)*j.unit, j.n)
+				if j.transB {
+					gemvT(j.lvl, j0, j1, j.m, j.k, j.alpha, j.x, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+				} else {
+					gemvN(j.lvl, j0, j1, j.m, j.k, j.alpha, j.x, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+				}
+			}
 		}
 		return
 	}

@@ -233,3 +233,43 @@ func TestSgemmZeroAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestGemvSplitKUnevenParts runs the split-K GEMV with every chunk taken by
+// one part (as when a thread starts late and the others finish the work):
+// y must still be scaled by beta exactly once and every partial sum added.
+func TestGemvSplitKUnevenParts(t *testing.T) {
+	if Threads() < 2 {
+		t.Skip("needs two threads")
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	const n, k = 1024, 300 // 32-row chunks: 10 of them
+	x := randMatrix(rng, 1, k)
+	b := randMatrix(rng, k, n)
+	for _, beta := range []float32{0, 1, 0.5} {
+		for _, only := range []int{0, 1} {
+			y := randMatrix(rng, 1, n)
+			want := make([]float32, n)
+			for jj := range want {
+				var s float64
+				for p := 0; p < k; p++ {
+					s += float64(x[p]) * float64(b[p*n+jj])
+				}
+				want[jj] = float32(2*s) + beta*y[jj]
+			}
+			j, parts := newSplitKJob(level, n, k, 2, x, b, n, beta, y)
+			j.do(only, only+1)
+			for p := 0; p < parts; p++ {
+				if p != only {
+					j.do(p, p+1) // finds no chunk left
+				}
+			}
+			j.finishSplitK(parts)
+			j.release()
+			for jj := range want {
+				if d := math.Abs(float64(y[jj] - want[jj])); d > 1e-4*(1+math.Abs(float64(want[jj]))) {
+					t.Fatalf("beta %g, all chunks in part %d: y[%d] = %g, want %g", beta, only, jj, y[jj], want[jj])
+				}
+			}
+		}
+	}
+}
