@@ -457,19 +457,17 @@ func (s *State) attendHeads(lo, hi int) {
 				row := p[i*ctx : (i+1)*ctx]
 				seen := g.pos0 + i + 1
 				if s.phase&phaseProbs != 0 {
+					// scores = scale * q·Kᵀ over the cached keys (rows of
+					// stride C), one matrix-vector product.
 					q := s.qkv[r*3*C+h*hs : r*3*C+(h+1)*hs]
-					for j := 0; j < seen; j++ {
-						row[j] = kernels.Dot(q, k[j*C+h*hs:j*C+(h+1)*hs]) * scale
-					}
+					kernels.Sgemm(false, true, 1, seen, hs, scale, q, hs, k[h*hs:], C, 0, row, seen)
 					kernels.Softmax(row[:seen])
 					clear(row[seen:])
 				}
 				if s.phase&phaseValues != 0 {
+					// out = probs·V over the cached values.
 					o := s.att[r*C+h*hs : r*C+(h+1)*hs]
-					clear(o)
-					for j := 0; j < seen; j++ {
-						kernels.Axpy(row[j], v[j*C+h*hs:j*C+(h+1)*hs], o)
-					}
+					kernels.Sgemm(false, false, 1, hs, seen, 1, row, seen, v[h*hs:], C, 0, o, hs)
 				}
 			}
 		}
