@@ -80,3 +80,11 @@ func gemvT4L(lvl int, x, b []float32, ldb int, y []float32) {
 	}
 	gemvT4Generic(x, b, ldb, y)
 }
+
+func gemvTRowsL(lvl int, x, b []float32, ldb int, y []float32) {
+	if lvl >= levelAVX2 {
+		gemvTRowsAVX2(x, b, ldb, y)
+		return
+	}
+	gemvTRowsGeneric(x, b, ldb, y)
+}

