@@ -1,0 +1,114 @@
+package gpt2
+
+import "fmt"
+
+// Beam search keeps several continuations of one prompt in the sequences
+// of one State and, after each step, makes every sequence continue one of
+// the previous step's sequences (transformers' Cache.reorder_cache). The
+// methods here copy cached keys and values between sequences of the same
+// State; they allocate nothing.
+
+// CopySeq makes sequence dst a copy of sequence src: its cached keys and
+// values at every layer, its length and its last logits. dst's previous
+// cache is lost. Copying a sequence to itself does nothing.
+func (s *State) CopySeq(dst, src int) {
+	B := s.opt.Batch
+	if dst < 0 || dst >= B || src < 0 || src >= B {
+		panic(fmt.Sprintf("gpt2: CopySeq(%d, %d) in a State of batch %d", dst, src, B))
+	}
+	if dst == src {
+		return
+	}
+	n := s.lens[src] * s.m.Config.NEmbd
+	for l := range s.m.Config.NLayer {
+		kd, vd := s.cache(l, dst)
+		ks, vs := s.cache(l, src)
+		copy(kd[:n], ks[:n])
+		copy(vd[:n], vs[:n])
+	}
+	s.lens[dst] = s.lens[src]
+	s.hasLog[dst] = s.hasLog[src]
+	if s.hasLog[src] {
+		V := s.m.Config.VocabSize
+		copy(s.logits[dst*V:(dst+1)*V], s.logits[src*V:(src+1)*V])
+	}
+}
+
+// maxReorder is the largest len(from) Reorder handles without allocating.
+const maxReorder = 64
+
+// Reorder makes sequence b a copy of what sequence from[b] holds now, for
+// every b < len(from), as CopySeq would if each copy read the caches as
+// they were before the call. Several sequences may take the same source;
+// a sequence whose source is itself is left alone. When the sources form a
+// cycle (a permutation), one cache goes through sequence spare, which must
+// lie outside [0, len(from)) and whose cache is then lost; spare may be -1
+// when from holds no cycle (no sequence both gives and takes). Reorder
+// copies each moved sequence once (plus one copy per cycle) and allocates
+// nothing for up to 64 sequences.
+func (s *State) Reorder(from []int, spare int) {
+	n := len(from)
+	if n > s.opt.Batch {
+		panic(fmt.Sprintf("gpt2: Reorder of %d sequences in a State of batch %d", n, s.opt.Batch))
+	}
+	var buf [maxReorder]int
+	var pend []int // pend[b]: where b must still copy from (b when done)
+	if n <= maxReorder {
+		pend = buf[:n]
+	} else {
+		pend = make([]int, n)
+	}
+	for b, f := range from {
+		if f < 0 || f >= n {
+			panic(fmt.Sprintf("gpt2: Reorder: source %d of sequence %d outside [0, %d)", f, b, n))
+		}
+		pend[b] = f
+	}
+	// needed reports whether another pending sequence still reads b.
+	needed := func(b int) bool {
+		for c, f := range pend {
+			if f == b && c != b {
+				return true
+			}
+		}
+		return false
+	}
+	for {
+		left, moved := false, false
+		for b, f := range pend {
+			if f == b {
+				continue
+			}
+			left = true
+			if needed(b) {
+				continue
+			}
+			s.CopySeq(b, f)
+			pend[b] = b
+			moved = true
+		}
+		if !left {
+			return
+		}
+		if moved {
+			continue
+		}
+		// Every pending sequence is read by another: a cycle. Park one in
+		// spare and point its readers there.
+		if spare < n || spare >= s.opt.Batch {
+			panic(fmt.Sprintf("gpt2: Reorder: the sources form a cycle and spare sequence %d is not in [%d, %d)", spare, n, s.opt.Batch))
+		}
+		for b, f := range pend {
+			if f == b {
+				continue
+			}
+			s.CopySeq(spare, b)
+			for c, g := range pend {
+				if g == b && c != b {
+					pend[c] = spare
+				}
+			}
+			break
+		}
+	}
+}
