@@ -1,0 +1,327 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Dynamic int8 linear layers, as torch.ao.quantization.quantize_dynamic does
+// for nn.Linear on x86 (fbgemm):
+//
+//   - weights W [n, k] (nn.Linear's [out, in]) are quantized once, per output
+//     channel and symmetric: w_q = round(w / s_w[j]), s_w[j] = max|W[j,:]| / qmax,
+//     with qmax = 127 (QInt8) or 63 (QInt7, see below);
+//   - each activation row (one token) is quantized at run time, asymmetric and
+//     unsigned to 7 bits: a_q = clamp(round(a / s_a) + z, 0, 127) with
+//     s_a = (max(a, 0) - min(a, 0)) / 127 and z = round(-min(a, 0) / s_a);
+//     fbgemm's reduce_range does the same;
+//   - the products are summed exactly in int32 and dequantized in float32:
+//     c[i][j] = s_a[i]·s_w[j]·(Σ_k a_q·w_q - z[i]·Σ_k w_q[j][k]) + bias[j].
+//
+// On AVX2 the sums use VPMADDUBSW (u8·s8 pairs summed to int16, saturating),
+// VPMADDWD by ones (int16 pairs to int32) and VPADDD. With 7-bit activations
+// and 8-bit weights a pair sum is at most 2·127·127 = 32258 < 32767, so
+// nothing saturates (QInt8). QInt7 also limits the weights to ±63, so two
+// VPMADDUBSW results (eight products) can be added in int16 (≤ 4·127·63 =
+// 32004) before one VPMADDWD: three multiplies per 64 products instead of
+// four per 64, at the cost of one bit of weight precision.
+//
+// Layout: the weights are packed in blocks of 16 output columns; inside a
+// block, each group of 4 consecutive k is 64 bytes: columns 0..7 (4 bytes
+// each, k ascending), then columns 8..15. k is padded with zero weights to a
+// multiple of 8, n with zero columns to a multiple of 16. Per block, cp holds
+// 48 floats: s_w[16], s_w·Σw_q [16] and the bias [16].
+
+// Weight precisions for NewQLinear.
+const (
+	QInt8 = 8 // weights in [-127, 127]
+	QInt7 = 7 // weights in [-63, 63]: the faster kernel
+)
+
+// QLinear is an nn.Linear quantized for dynamic int8 inference (see above).
+// It is immutable after NewQLinear and safe for concurrent use.
+type QLinear struct {
+	N, K int // output and input features
+	Bits int // QInt8 or QInt7
+	kp   int // K rounded up to a multiple of 8
+	b    []int8
+	cp   []float32
+}
+
+const (
+	qMR = 4  // rows per micro tile
+	qNR = 16 // columns per micro tile
+)
+
+// NewQLinear quantizes the nn.Linear weight w ([n, k] row-major) and bias
+// (n values, or nil for none) with the given weight precision (QInt8 or
+// QInt7). w and bias are not retained.
+func NewQLinear(w, bias []float32, n, k, bits int) *QLinear {
+	if n <= 0 || k <= 0 || len(w) < n*k || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("kernels: NewQLinear: bad arguments n=%d k=%d len(w)=%d len(bias)=%d", n, k, len(w), len(bias)))
+	}
+	var qmax float64
+	switch bits {
+	case QInt8:
+		qmax = 127
+	case QInt7:
+		qmax = 63
+	default:
+		panic(fmt.Sprintf("kernels: NewQLinear: bits = %d, want 8 or 7", bits))
+	}
+	kp := (k + 7) &^ 7
+	nb := (n + qNR - 1) / qNR
+	q := &QLinear{N: n, K: k, Bits: bits, kp: kp, b: make([]int8, nb*kp*qNR), cp: make([]float32, nb*3*qNR)}
+	for j := 0; j < n; j++ {
+		row := w[j*k : (j+1)*k]
+		amax := 0.0
+		for _, v := range row {
+			amax = math.Max(amax, math.Abs(float64(v)))
+		}
+		s := float32(amax / qmax)
+		blk, jj := j/qNR, j%qNR
+		panel := q.b[blk*kp*qNR:]
+		off := (jj/8)*32 + (jj%8)*4
+		sum := 0
+		if s > 0 {
+			for p, v := range row {
+				x := int(math.RoundToEven(float64(v) / float64(s)))
+				x = min(max(x, -int(qmax)), int(qmax))
+				panel[(p/4)*64+off+p%4] = int8(x)
+				sum += x
+			}
+		}
+		cp := q.cp[blk*3*qNR:]
+		cp[jj] = s
+		cp[qNR+jj] = float32(float64(s) * float64(sum))
+		if bias != nil {
+			cp[2*qNR+jj] = bias[j]
+		}
+	}
+	return q
+}
+
+// Apply computes c[i*ldc+j] = Σ_k a[i*lda+k]·W[j][k] + bias[j] for i < m,
+// j < N at dynamic int8 precision (see the package notes above).
+func (q *QLinear) Apply(m int, a []float32, lda int, c []float32, ldc int) {
+	q.apply(level, m, a, lda, c, ldc)
+}
+
+// qJob is one Apply call split across the worker pool. Jobs are pooled and
+// run is bound once, so Apply allocates nothing in the steady state.
+type qJob struct {
+	lvl    int
+	q      *QLinear
+	m      int
+	a      []float32
+	lda    int
+	c      []float32
+	ldc    int
+	aq     []uint8   // quantized rows, [mp, kp]
+	rp     []float32 // per row: s_a, s_a·z
+	byRows bool      // Parallel units are row groups (else column blocks)
+	quant  bool      // quantize the rows of each range first
+	run    func(lo, hi int)
+}
+
+var qJobs = sync.Pool{New: func() any {
+	j := new(qJob)
+	j.run = j.do
+	return j
+}}
+
+func (q *QLinear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) {
+	if m <= 0 {
+		return
+	}
+	if lda < q.K || ldc < q.N || len(a) < (m-1)*lda+q.K || len(c) < (m-1)*ldc+q.N {
+		panic(fmt.Sprintf("kernels: QLinear.Apply: bad arguments m=%d K=%d N=%d lda=%d ldc=%d len(a)=%d len(c)=%d", m, q.K, q.N, lda, ldc, len(a), len(c)))
+	}
+	j := qJobs.Get().(*qJob)
+	j.lvl, j.q, j.m, j.a, j.lda, j.c, j.ldc = lvl, q, m, a, lda, c, ldc
+	groups := (m + qMR - 1) / qMR
+	mp := groups * qMR
+	if cap(j.aq) < mp*q.kp {
+		j.aq = make([]uint8, mp*q.kp)
+	}
+	j.aq = j.aq[:mp*q.kp]
+	if cap(j.rp) < 2*mp {
+		j.rp = make([]float32, 2*mp)
+	}
+	j.rp = j.rp[:2*mp]
+	blocks := (q.N + qNR - 1) / qNR
+	th := Threads()
+	j.byRows = groups >= 2*th || groups >= blocks
+	if j.byRows {
+		j.quant = true
+		Parallel(groups, 2, j.run)
+	} else {
+		j.quant = false
+		for i := 0; i < groups; i++ {
+			j.quantRows(i*qMR, (i+1)*qMR)
+		}
+		Parallel(blocks, 1, j.run)
+	}
+	j.a, j.c, j.q = nil, nil, nil
+	qJobs.Put(j)
+}
+
+// quantRows quantizes rows [r0, r1) of a into aq and rp; rows past m are
+// zero.
+func (j *qJob) quantRows(r0, r1 int) {
+	kp, K := j.q.kp, j.q.K
+	for r := r0; r < r1; r++ {
+		dst := j.aq[r*kp : (r+1)*kp]
+		if r >= j.m {
+			clear(dst)
+			j.rp[2*r], j.rp[2*r+1] = 0, 0
+			continue
+		}
+		s, sz := quantRowL(j.lvl, dst[:K], j.a[r*j.lda:r*j.lda+K])
+		clear(dst[K:])
+		j.rp[2*r], j.rp[2*r+1] = s, sz
+	}
+}
+
+// do computes the tiles of Parallel's range [lo, hi) of row groups or
+// column blocks.
+func (j *qJob) do(lo, hi int) {
+	q := j.q
+	blocks := (q.N + qNR - 1) / qNR
+	groups := (j.m + qMR - 1) / qMR
+	var tile [qMR * qNR]float32
+	if !j.byRows {
+		for blk := lo; blk < hi; blk++ {
+			for g := 0; g < groups; g++ {
+				j.tile(g, blk, tile[:])
+			}
+		}
+		return
+	}
+	if j.quant {
+		j.quantRows(lo*qMR, hi*qMR)
+	}
+	// Row chunks of up to 32 groups (128 rows) stay in L2 while every
+	// column block sweeps over them.
+	for g0 := lo; g0 < hi; g0 += 32 {
+		g1 := min(g0+32, hi)
+		for blk := 0; blk < blocks; blk++ {
+			for g := g0; g < g1; g++ {
+				j.tile(g, blk, tile[:])
+			}
+		}
+	}
+}
+
+// tile computes the 4×16 tile of row group g and column block blk.
+func (j *qJob) tile(g, blk int, tmp []float32) {
+	q := j.q
+	kp := q.kp
+	a := j.aq[g*qMR*kp:]
+	b := q.b[blk*kp*qNR : (blk+1)*kp*qNR]
+	rp := j.rp[g*qMR*2 : (g+1)*qMR*2]
+	cp := q.cp[blk*3*qNR : (blk+1)*3*qNR]
+	r0, c0 := g*qMR, blk*qNR
+	if r0+qMR <= j.m && c0+qNR <= q.N {
+		qmicroL(j.lvl, q.Bits, kp, a, kp, b, rp, cp, j.c[r0*j.ldc+c0:], j.ldc)
+		return
+	}
+	qmicroL(j.lvl, q.Bits, kp, a, kp, b, rp, cp, tmp, qNR)
+	rows, cols := min(qMR, j.m-r0), min(qNR, q.N-c0)
+	for i := 0; i < rows; i++ {
+		copy(j.c[(r0+i)*j.ldc+c0:(r0+i)*j.ldc+c0+cols], tmp[i*qNR:i*qNR+cols])
+	}
+}
+
+// qmicroL runs the 4×16 micro kernel of the given level and weight
+// precision.
+func qmicroL(lvl, bits, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	if lvl >= levelAVX2 {
+		if bits == QInt7 {
+			qgemm4x16x7AVX2(kp, a, lda, b, rp, cp, c, ldc)
+		} else {
+			qgemm4x16AVX2(kp, a, lda, b, rp, cp, c, ldc)
+		}
+		return
+	}
+	qgemm4x16Generic(kp, a, lda, b, rp, cp, c, ldc)
+}
+
+// quantRowL quantizes one activation row x to 7-bit unsigned values in q
+// (len(q) == len(x)) and returns s_a and s_a·z.
+func quantRowL(lvl int, q []uint8, x []float32) (scale, scaledZero float32) {
+	n8 := 0
+	if lvl >= levelAVX2 {
+		n8 = len(x) &^ 7
+	}
+	var lo, hi float32 // the range always includes 0
+	if n8 > 0 {
+		lo, hi = qMinMaxAVX2(x[:n8])
+	}
+	for _, v := range x[n8:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	lo, hi = min(lo, 0), max(hi, 0)
+	s := (hi - lo) / 127
+	if !(s > 0) || math.IsInf(float64(s), 0) {
+		// An all-zero row (or a non-finite one): every value quantizes
+		// to the zero point 0 and contributes nothing.
+		clear(q)
+		return 0, 0
+	}
+	z := float32(math.RoundToEven(float64(-lo / s)))
+	z = min(max(z, 0), 127)
+	inv := 1 / s
+	if n8 > 0 {
+		qQuantAVX2(q[:n8], x[:n8], inv, z)
+	}
+	qQuantGeneric(q[n8:], x[n8:], inv, z)
+	return s, s * z
+}
+
+// qQuantGeneric sets q[i] = clamp(round(x[i]·inv + z), 0, 127), rounding
+// half to even; len(q) == len(x).
+func qQuantGeneric(q []uint8, x []float32, inv, z float32) {
+	for i, v := range x {
+		t := float32(v*inv) + z
+		if !(t > 0) {
+			q[i] = 0
+			continue
+		}
+		r := math.RoundToEven(float64(t))
+		q[i] = uint8(min(r, 127))
+	}
+}
+
+// qMinMaxGeneric returns the smallest and largest element of x (len > 0).
+func qMinMaxGeneric(x []float32) (lo, hi float32) {
+	lo, hi = x[0], x[0]
+	for _, v := range x[1:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
+}
+
+// qgemm4x16Generic is the micro kernel as plain Go: with
+// acc[i][j] = Σ_{p<kp} a[i*lda+p]·w_q(p, j) (w_q from the packed panel b)
+// it sets c[i*ldc+j] = (acc·s_w[j])·s_a[i] - (s_a·z)[i]·(s_w·Σw_q)[j] + bias[j]
+// for i < 4, j < 16, where rp = [s_a, s_a·z] per row and cp = [s_w[16],
+// (s_w·Σw_q)[16], bias[16]].
+func qgemm4x16Generic(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	for i := 0; i < qMR; i++ {
+		ar := a[i*lda : i*lda+kp]
+		for j := 0; j < qNR; j++ {
+			off := (j/8)*32 + (j%8)*4
+			var acc int32
+			for p := 0; p < kp; p += 4 {
+				bp := b[(p/4)*64+off:]
+				acc += int32(ar[p])*int32(bp[0]) + int32(ar[p+1])*int32(bp[1]) +
+					int32(ar[p+2])*int32(bp[2]) + int32(ar[p+3])*int32(bp[3])
+			}
+			f := float32(float32(acc)*cp[j]) * rp[2*i]
+			f = f - float32(rp[2*i+1]*cp[qNR+j])
+			c[i*ldc+j] = f + cp[2*qNR+j]
+		}
+	}
+}
