@@ -357,7 +357,9 @@ func TestQLinearPanics(t *testing.T) {
 	for name, f := range map[string]func(){
 		"bits":  func() { NewQLinear(make([]float32, 4), nil, 2, 2, 4) },
 		"short": func() { NewQLinear(make([]float32, 3), nil, 2, 2, QInt8) },
-		"lda":   func() { NewQLinear(make([]float32, 4), nil, 2, 2, QInt8).Apply(2, make([]float32, 4), 1, make([]float32, 4), 2) },
+		"lda": func() {
+			NewQLinear(make([]float32, 4), nil, 2, 2, QInt8).Apply(2, make([]float32, 4), 1, make([]float32, 4), 2)
+		},
 	} {
 		func() {
 			defer func() {
