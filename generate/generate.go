@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -24,7 +25,10 @@ type Decoder interface {
 type Options struct {
 	Sampling
 	MaxNewTokens int      // tokens to generate at most (0: DefaultMaxNewTokens)
-	IgnoreEOS    bool     // do not stop at the model's eos_token_id
+	IgnoreEOS    bool     // do not stop at an end-of-sequence token
+	// EOSTokenIDs are the end-of-sequence tokens (generation_config.json
+	// may list several); nil means the model's eos_token_id.
+	EOSTokenIDs []int
 	Stop         []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
 	// OnToken, if set, is called after each generated token with the text
 	// that became final with it (possibly empty). Returning an error stops
@@ -81,6 +85,19 @@ func CheckPrompt(m *gpt2.Model, prompt []int) error {
 	return nil
 }
 
+// eos returns the end-of-sequence ids in force (none with IgnoreEOS).
+func (o *Options) eos(c gpt2.Config) []int {
+	switch {
+	case o.IgnoreEOS:
+		return nil
+	case o.EOSTokenIDs != nil:
+		return o.EOSTokenIDs
+	case c.EOSTokenID >= 0:
+		return []int{c.EOSTokenID}
+	}
+	return nil
+}
+
 // Generate continues prompt with model m. dec may be nil when no text is
 // wanted (Result.Text is then empty and Stop must be empty).
 func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec Decoder) (*Result, error) {
@@ -106,10 +123,7 @@ func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec
 	if err != nil {
 		return nil, err
 	}
-	eos := c.EOSTokenID
-	if opt.IgnoreEOS {
-		eos = -1
-	}
+	eos := opt.eos(c)
 
 	res := &Result{PromptIDs: append([]int(nil), prompt...), IDs: []int{}, Logprobs: []float32{}, Finish: "length"}
 	s := m.NewState(gpt2.StateOptions{MaxSeq: min(len(prompt)+opt.MaxNewTokens, c.NPositions), MaxRows: min(len(prompt), 512)})
@@ -142,7 +156,7 @@ func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec
 		res.Logprobs = append(res.Logprobs, lp)
 		var text string
 		stop := false
-		if tok == eos {
+		if slices.Contains(eos, tok) {
 			res.Finish, stop = "eos", true
 			text = st.flush()
 		} else {

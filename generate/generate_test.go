@@ -261,3 +261,32 @@ func FuzzStreamer(f *testing.F) {
 		}
 	})
 }
+
+// TestEOSTokenIDs stops greedy decoding at any of several EOS ids (as
+// generation_config.json's eos_token_id list).
+func TestEOSTokenIDs(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	greedy := Options{Sampling: Sampling{Greedy: true}, MaxNewTokens: 8, IgnoreEOS: true}
+	full, err := Generate(ctx, m, []int{1, 2, 3}, greedy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := greedy
+	opt.IgnoreEOS = false
+	opt.EOSTokenIDs = []int{98, full.IDs[2]}
+	res, err := Generate(ctx, m, []int{1, 2, 3}, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := slices.Index(full.IDs, full.IDs[2]) + 1
+	if res.Finish != "eos" || !slices.Equal(res.IDs, full.IDs[:n]) {
+		t.Errorf("ids %v finish %s, want %v then eos", res.IDs, res.Finish, full.IDs[:n])
+	}
+	// An empty list: no EOS at all.
+	opt.EOSTokenIDs = []int{}
+	res, _ = Generate(ctx, m, []int{1, 2, 3}, opt, nil)
+	if !slices.Equal(res.IDs, full.IDs) {
+		t.Errorf("empty EOS list: %v, want %v", res.IDs, full.IDs)
+	}
+}

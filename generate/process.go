@@ -48,6 +48,29 @@ func (p *RepetitionPenalty) Process(ids []int, logits []float32) {
 	}
 }
 
+// NoRepeatNGram bans every token that would complete an n-gram of N
+// tokens already present in ids (prompt included), as transformers'
+// NoRepeatNGramLogitsProcessor: the tokens that followed an earlier
+// occurrence of the last N-1 ids get -Inf. With N = 1 every token in ids is
+// banned. N below 1 does nothing.
+type NoRepeatNGram struct{ N int }
+
+// Process implements Processor.
+func (p *NoRepeatNGram) Process(ids []int, logits []float32) {
+	n := p.N
+	if n < 1 || len(ids)+1 < n {
+		return
+	}
+	prefix := ids[len(ids)-(n-1):]
+	for i := 0; i+n <= len(ids); i++ {
+		if slices.Equal(ids[i:i+n-1], prefix) {
+			if id := ids[i+n-1]; id >= 0 && id < len(logits) {
+				logits[id] = negInf
+			}
+		}
+	}
+}
+
 // Temperature divides every logit by T (> 0).
 type Temperature struct{ T float32 }
 

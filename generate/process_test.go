@@ -314,3 +314,31 @@ func BenchmarkLogSoftmaxAt(b *testing.B) {
 		logSoftmaxAt(x, 5)
 	}
 }
+
+func TestNoRepeatNGram(t *testing.T) {
+	ids := []int{1, 2, 3, 1, 2}
+	for _, c := range []struct {
+		n      int
+		banned []int
+	}{{1, []int{1, 2, 3}}, {2, []int{3}}, {3, []int{3}}, {4, nil}, {6, nil}, {7, nil}, {0, nil}} {
+		x := make([]float32, 6)
+		(&NoRepeatNGram{N: c.n}).Process(ids, x)
+		var got []int
+		for i, v := range x {
+			if v == negInf {
+				got = append(got, i)
+			}
+		}
+		if !slices.Equal(got, c.banned) {
+			t.Errorf("n=%d: banned %v, want %v", c.n, got, c.banned)
+		}
+	}
+	// In the stage list, after the repetition penalty, also when greedy.
+	ps := Sampling{Greedy: true, RepetitionPenalty: 1.2, NoRepeatNGramSize: 2}.Processors()
+	if len(ps) != 2 {
+		t.Fatalf("%d processors", len(ps))
+	}
+	if _, ok := ps[1].(*NoRepeatNGram); !ok {
+		t.Errorf("second stage is %T", ps[1])
+	}
+}

@@ -17,6 +17,7 @@ type Sampling struct {
 	MinP              float64 // in [0, 1]; 0: off
 	Typical           float64 // typical_p in (0, 1]; 0 or 1: off
 	RepetitionPenalty float64 // > 0; 0 or 1: off
+	NoRepeatNGramSize int     // ban any n-gram of this size from occurring twice (0: off)
 	Seed              uint64  // seeds the PCG generator used to draw tokens
 }
 
@@ -35,17 +36,23 @@ func (s Sampling) Check() error {
 		return fmt.Errorf("generate: typical-p %g: want a value in (0, 1]", s.Typical)
 	case s.RepetitionPenalty < 0 || math.IsNaN(s.RepetitionPenalty):
 		return fmt.Errorf("generate: repetition penalty %g: want a positive number", s.RepetitionPenalty)
+	case s.NoRepeatNGramSize < 0:
+		return fmt.Errorf("generate: no-repeat n-gram size %d: want 0 (off) or a positive integer", s.NoRepeatNGramSize)
 	}
 	return nil
 }
 
 // Processors returns the stage list for s, in transformers' order:
-// repetition penalty, then (when sampling) temperature, top-k, top-p, min-p
-// and typical. Stages that would do nothing are left out.
+// repetition penalty, no-repeat n-gram, then (when sampling) temperature,
+// top-k, top-p, min-p and typical. Stages that would do nothing are left
+// out.
 func (s Sampling) Processors() []Processor {
 	var ps []Processor
 	if s.RepetitionPenalty > 0 && s.RepetitionPenalty != 1 {
 		ps = append(ps, &RepetitionPenalty{Penalty: float32(s.RepetitionPenalty)})
+	}
+	if s.NoRepeatNGramSize > 0 {
+		ps = append(ps, &NoRepeatNGram{N: s.NoRepeatNGramSize})
 	}
 	if s.Greedy {
 		return ps

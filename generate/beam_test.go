@@ -1,0 +1,179 @@
+package generate
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// beamCase is one entry of testdata/beam_golden.json, written by
+// testdata/beam_reference.py (a PyTorch rendering of transformers'
+// _beam_search on the tiny checkpoint).
+type beamCase struct {
+	Name               string    `json:"name"`
+	Prompt             []int     `json:"prompt"`
+	EOS                []int     `json:"eos_token_id"`
+	NumBeams           int       `json:"num_beams"`
+	MaxNewTokens       int       `json:"max_new_tokens"`
+	LengthPenalty      float64   `json:"length_penalty"`
+	EarlyStopping      string    `json:"early_stopping"`
+	NumReturn          int       `json:"num_return_sequences"`
+	RepetitionPenalty  float64   `json:"repetition_penalty"`
+	NoRepeatNGramSize  int       `json:"no_repeat_ngram_size"`
+	Sequences          [][]int   `json:"sequences"`
+	SequencesScores    []float64 `json:"sequences_scores"`
+	sawEOS, sawShorter bool
+}
+
+func loadBeamGolden(t *testing.T) []beamCase {
+	t.Helper()
+	b, err := os.ReadFile("testdata/beam_golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []beamCase
+	if err := json.Unmarshal(b, &cs); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func TestBeamSearchGolden(t *testing.T) {
+	m := tinyModel(t)
+	cases := loadBeamGolden(t)
+	eosFinished := 0
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			es, err := ParseEarlyStopping(c.EarlyStopping)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt := Options{MaxNewTokens: c.MaxNewTokens, EOSTokenIDs: append([]int{}, c.EOS...),
+				Sampling: Sampling{RepetitionPenalty: c.RepetitionPenalty, NoRepeatNGramSize: c.NoRepeatNGramSize}}
+			b := Beams{NumBeams: c.NumBeams, LengthPenalty: c.LengthPenalty, EarlyStopping: es, NumReturnSequences: c.NumReturn}
+			res, err := BeamSearch(context.Background(), m, c.Prompt, opt, b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Sequences) != len(c.Sequences) {
+				t.Fatalf("%d sequences, want %d", len(res.Sequences), len(c.Sequences))
+			}
+			worst := 0.0
+			for i, sq := range res.Sequences {
+				if !slices.Equal(sq.IDs, c.Sequences[i]) {
+					t.Errorf("sequence %d: %v, want %v", i, sq.IDs, c.Sequences[i])
+				}
+				d := math.Abs(float64(sq.Score) - c.SequencesScores[i])
+				worst = max(worst, d)
+				if d > 1e-4 {
+					t.Errorf("sequence %d: score %g, want %g", i, sq.Score, c.SequencesScores[i])
+				}
+				if len(sq.Logprobs) != len(sq.IDs) {
+					t.Errorf("sequence %d: %d logprobs for %d ids", i, len(sq.Logprobs), len(sq.IDs))
+				}
+				wantFinish := "length"
+				if n := len(sq.IDs); n > 0 && slices.Contains(c.EOS, sq.IDs[n-1]) {
+					wantFinish = "eos"
+					eosFinished++
+				}
+				if sq.Finish != wantFinish {
+					t.Errorf("sequence %d: finish %q, want %q", i, sq.Finish, wantFinish)
+				}
+				if i > 0 && sq.Score > res.Sequences[i-1].Score {
+					t.Errorf("sequence %d scores %g, above sequence %d's %g", i, sq.Score, i-1, res.Sequences[i-1].Score)
+				}
+			}
+			t.Logf("largest score difference %.2g", worst)
+		})
+	}
+	if eosFinished == 0 {
+		t.Error("no golden case ends with an EOS token: the finished-list path is untested")
+	}
+}
+
+// TestBeamLogprobs checks the reported per-token logprobs against a plain
+// forward pass of the returned sequence.
+func TestBeamLogprobs(t *testing.T) {
+	m := tinyModel(t)
+	prompt := []int{50, 1, 2, 98}
+	res, err := BeamSearch(context.Background(), m, prompt, Options{MaxNewTokens: 6},
+		Beams{NumBeams: 4, LengthPenalty: 1, NumReturnSequences: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := m.Config.VocabSize
+	for i, sq := range res.Sequences {
+		all := append(slices.Clone(prompt), sq.IDs...)
+		lg, err := m.Forward(all, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for j, id := range sq.IDs {
+			row := lg[(len(prompt)+j-1)*V : (len(prompt)+j)*V]
+			want := logSoftmaxAt(row, id)
+			sum += float64(want)
+			if d := math.Abs(float64(sq.Logprobs[j] - want)); d > 1e-4 {
+				t.Errorf("sequence %d token %d: logprob %g, want %g", i, j, sq.Logprobs[j], want)
+			}
+		}
+		// Without processors the score is the mean log-prob (length penalty 1).
+		if d := math.Abs(sum/float64(len(sq.IDs)) - float64(sq.Score)); d > 1e-4 {
+			t.Errorf("sequence %d: score %g, mean logprob %g", i, sq.Score, sum/float64(len(sq.IDs)))
+		}
+	}
+}
+
+func TestBeamSearchErrors(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	var allIDs []int // every token an EOS: more candidates than tokens
+	for i := range m.Config.VocabSize {
+		allIDs = append(allIDs, i)
+	}
+	for _, c := range []struct {
+		name string
+		opt  Options
+		b    Beams
+		want string
+	}{
+		{"zero beams", Options{}, Beams{}, "num beams 0"},
+		{"too many returns", Options{}, Beams{NumBeams: 2, NumReturnSequences: 3}, "num return sequences 3"},
+		{"stop", Options{Stop: []string{"x"}}, Beams{NumBeams: 2}, "stop strings"},
+		{"nan penalty", Options{}, Beams{NumBeams: 2, LengthPenalty: math.NaN()}, "length penalty"},
+		{"ngram", Options{Sampling: Sampling{NoRepeatNGramSize: -1}}, Beams{NumBeams: 2}, "n-gram size -1"},
+		{"vocab", Options{EOSTokenIDs: allIDs}, Beams{NumBeams: 2}, "more than the"},
+	} {
+		_, err := BeamSearch(ctx, m, []int{1}, c.opt, c.b, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// A prompt that fills the context leaves nothing to generate.
+	full := make([]int, m.Config.NPositions)
+	res, err := BeamSearch(ctx, m, full, Options{}, Beams{NumBeams: 2, NumReturnSequences: 2}, nil)
+	if err != nil || len(res.Sequences) != 2 || res.Sequences[0].Finish != "context" {
+		t.Errorf("full context: %+v, %v", res, err)
+	}
+	// Past the context: the search stops at n_positions.
+	res, err = BeamSearch(ctx, m, full[:28], Options{MaxNewTokens: 10, IgnoreEOS: true}, Beams{NumBeams: 2, LengthPenalty: 1}, nil)
+	if err != nil || len(res.Sequences[0].IDs) != 4 || res.Sequences[0].Finish != "context" {
+		t.Errorf("context limit: %+v, %v", res.Sequences, err)
+	}
+}
+
+func TestEarlyStoppingParse(t *testing.T) {
+	for _, s := range []string{"false", "true", "never"} {
+		e, err := ParseEarlyStopping(s)
+		if err != nil || e.String() != s {
+			t.Errorf("%q: %v %v", s, e, err)
+		}
+	}
+	if _, err := ParseEarlyStopping("sometimes"); err == nil {
+		t.Error("sometimes: no error")
+	}
+}

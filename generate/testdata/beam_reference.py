@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""PyTorch reference for loupe's beam search (generate/beam.go).
+
+This re-implements, in plain PyTorch and for one prompt, the beam search of
+Hugging Face transformers' generate(num_beams=N, do_sample=False) as written
+in transformers' main branch in 2025 (the vectorised GenerationMixin._beam_search
+that replaced BeamSearchScorer; transformers itself is not needed):
+
+  - each step takes log_softmax of the last logits of every running beam,
+    runs the logits processors on those log-probs (repetition penalty, then
+    no-repeat n-gram), and adds the beam's running score;
+  - it keeps the top K = max(2, 1 + number of EOS ids) * N continuations
+    over all beams (torch.topk), beam index = index // V, token = index % V;
+  - a continuation "hits the stopping criteria" when its token is an EOS id
+    or the sequence reaches max_length (prompt + max_new_tokens);
+  - the N best continuations that did not hit run on (hits get -1e9 added);
+  - hits among the first N of the K are scored sum / (generated length
+    including the new token) ** length_penalty, -1e9 is added when the
+    finished list is full with early_stopping=True or when the early-stop
+    heuristic says no improvement is possible, and -1e9 for every other
+    candidate; the finished list keeps the top N of old + new (torch.topk);
+  - the heuristic: best running score / (cur_len - prompt_len) ** lp, or
+    (max_length - prompt_len) ** lp for early_stopping="never" with lp > 0,
+    must beat the worst finished score (any slot not finished counts as
+    -1e9); once unsatisfied it stays so;
+  - the loop ends when the heuristic is unsatisfied, or every finished slot
+    is filled with early_stopping=True, or every one of the K candidates hit.
+
+The model is model/gpt2/testdata/reference.py's GPT-2 on the tiny random
+checkpoint (model/gpt2/testdata/tiny), run over the full sequences each step
+(no cache) in float32.
+
+Regenerate from the repository root:
+
+    /usr/bin/python3 generate/testdata/beam_reference.py > generate/testdata/beam_golden.json
+"""
+
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "model", "gpt2", "testdata"))
+import reference  # noqa: E402
+
+NEG = -1.0e9
+
+
+def repetition_penalty(ids, scores, penalty):
+    """transformers' RepetitionPenaltyLogitsProcessor on one row."""
+    idx = torch.tensor(ids, dtype=torch.long)
+    s = scores.gather(0, idx)
+    s = torch.where(s < 0, s * penalty, s / penalty)
+    return scores.scatter(0, idx, s)
+
+
+def no_repeat_ngram(ids, scores, n):
+    """transformers' NoRepeatNGramLogitsProcessor on one row."""
+    cur = len(ids)
+    if cur + 1 < n:
+        return scores
+    seen = {}
+    for i in range(cur - n + 1):
+        seen.setdefault(tuple(ids[i:i + n - 1]), []).append(ids[i + n - 1])
+    banned = seen.get(tuple(ids[cur - n + 1:cur]), [])
+    scores = scores.clone()
+    for t in banned:
+        scores[t] = float("-inf")
+    return scores
+
+
+def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.0,
+                early_stopping=False, num_return_sequences=1, rep_penalty=1.0, ngram=0):
+    N = num_beams
+    V = model.cfg["vocab_size"]
+    P = len(prompt)
+    max_length = P + max_new_tokens
+    K = max(2, 1 + len(eos)) * N
+    top_mask = torch.tensor([j < N for j in range(K)])
+
+    running = [list(prompt) for _ in range(N)]
+    running_scores = torch.zeros(N, dtype=torch.float32)
+    running_scores[1:] = NEG
+    finished = [list(prompt) for _ in range(N)]
+    finished_scores = torch.full((N,), NEG, dtype=torch.float32)
+    finished_flag = torch.zeros(N, dtype=torch.bool)
+    unsatisfied = True
+    cur = P
+    while True:
+        logits, _ = model.forward(torch.tensor(running, dtype=torch.long))
+        logits = logits[:, -1, :]
+        rows = []
+        for i in range(N):
+            lp = F.log_softmax(logits[i], dim=-1)
+            if rep_penalty != 1.0:
+                lp = repetition_penalty(running[i], lp, rep_penalty)
+            if ngram > 0:
+                lp = no_repeat_ngram(running[i], lp, ngram)
+            rows.append(lp)
+        acc = (torch.stack(rows) + running_scores[:, None]).reshape(N * V)
+        top_scores, top_idx = torch.topk(acc, K)
+        cand = [running[int(ix) // V] + [int(ix) % V] for ix in top_idx]
+        hits = torch.tensor([c[-1] in eos or len(c) >= max_length for c in cand])
+
+        # Running beams for the next step.
+        run_scores = top_scores + hits.to(torch.float32) * NEG
+        nxt = torch.topk(run_scores, N)[1]
+        new_running = [list(cand[int(j)]) for j in nxt]
+        new_running_scores = run_scores[nxt]
+
+        # Finished beams.
+        just_finished = hits & top_mask
+        sc = top_scores / ((cur + 1 - P) ** length_penalty)
+        full = bool(finished_flag.all()) and early_stopping is True
+        sc = sc + float(full) * NEG
+        sc = sc + float(not unsatisfied) * NEG
+        sc = sc + (~just_finished).to(torch.float32) * NEG
+        merged_seqs = finished + cand
+        merged_scores = torch.cat((finished_scores, sc))
+        merged_flags = torch.cat((finished_flag, just_finished))
+        keep = torch.topk(merged_scores, N)[1]
+        finished = [list(merged_seqs[int(k)]) for k in keep]
+        finished_scores = merged_scores[keep]
+        finished_flag = merged_flags[keep]
+
+        running, running_scores = new_running, new_running_scores
+        cur += 1
+        if early_stopping == "never" and length_penalty > 0.0:
+            n = max_length - P
+        else:
+            n = cur - P
+        best = running_scores[0] / (n ** length_penalty)
+        worst = torch.where(finished_flag, finished_scores.min(), torch.tensor(NEG))
+        unsatisfied = unsatisfied and bool((best > worst).any())
+        open_beam = not (bool(finished_flag.all()) and early_stopping is True)
+        if not (unsatisfied and open_beam and not bool(hits.all())):
+            break
+    return ([s[P:] for s in finished[:num_return_sequences]],
+            [float(x) for x in finished_scores[:num_return_sequences]])
+
+
+CASES = [
+    # name, prompt, kwargs
+    ("n3", [3, 17, 42], dict(num_beams=3, max_new_tokens=8)),
+    ("n4_return3", [50, 1, 2, 98], dict(num_beams=4, max_new_tokens=10, num_return_sequences=3)),
+    ("lp0", [7, 7, 8], dict(num_beams=3, max_new_tokens=9, length_penalty=0.0)),
+    ("lp2_never", [7, 7, 8], dict(num_beams=3, max_new_tokens=9, length_penalty=2.0, early_stopping="never")),
+    ("early_true", [11, 48, 85], dict(num_beams=4, max_new_tokens=12, early_stopping=True, num_return_sequences=4)),
+    ("rep_ngram", [3, 17, 42, 3, 17], dict(num_beams=3, max_new_tokens=10, rep_penalty=1.5, ngram=2,
+                                           num_return_sequences=2)),
+    ("n1", [5, 6], dict(num_beams=1, max_new_tokens=6)),
+    # Cases found by search where a variant of the algorithm differs: "never"
+    # against False with a positive length penalty, and an EOS continuation
+    # ranked below the first num_beams (which must not join the finished list).
+    ("lp2_false", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=2.0, num_return_sequences=2, eos=[83])),
+    ("lp2_never2", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=2.0, early_stopping="never",
+                                  num_return_sequences=2, eos=[83])),
+    ("rank_mask", [11], dict(num_beams=2, max_new_tokens=10, length_penalty=0.0, num_return_sequences=2, eos=[83])),
+    ("rank_mask_neg", [11], dict(num_beams=2, max_new_tokens=10, length_penalty=-1.0, num_return_sequences=2, eos=[83])),
+    ("rank_mask3", [55, 81], dict(num_beams=3, max_new_tokens=10, length_penalty=0.0, num_return_sequences=3, eos=[83])),
+]
+
+
+def main():
+    cfg, w = reference.load_checkpoint(os.path.join(ROOT, "model", "gpt2", "testdata", "tiny"))
+    model = reference.GPT2(cfg, w)
+    # EOS lists: the tiny model's eos_token_id (99) is rarely chosen, so the
+    # cases also end on tokens the search does pick (found by running it
+    # without EOS first), to exercise the finished list.
+    out = []
+    torch.set_grad_enabled(False)
+    for name, prompt, kw in CASES:
+        variants = (("eos99", [99]), ("picked", None), ("none", []))
+        if "eos" in kw:
+            kw = dict(kw)
+            variants = (("fixed", kw.pop("eos")),)
+        for eos_name, eos in variants:
+            if eos is None:
+                seqs, _ = beam_search(model, prompt, eos=[], **dict(kw, num_return_sequences=1))
+                # The token the best beam picks third and the one another
+                # beam picks second: EOS at different lengths.
+                eos = sorted({seqs[0][min(2, len(seqs[0]) - 1)], seqs[0][min(4, len(seqs[0]) - 1)]})
+            seqs, scores = beam_search(model, prompt, eos=eos, **kw)
+            out.append({"name": name + "/" + eos_name, "prompt": prompt, "eos_token_id": eos,
+                        "num_beams": kw["num_beams"], "max_new_tokens": kw["max_new_tokens"],
+                        "length_penalty": kw.get("length_penalty", 1.0),
+                        "early_stopping": str(kw.get("early_stopping", False)).lower(),
+                        "num_return_sequences": kw.get("num_return_sequences", 1),
+                        "repetition_penalty": kw.get("rep_penalty", 1.0),
+                        "no_repeat_ngram_size": kw.get("ngram", 0),
+                        "sequences": seqs, "sequences_scores": scores})
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
