@@ -24,12 +24,12 @@ type Decoder interface {
 // DefaultMaxNewTokens tokens with seed 0, stopping at the model's EOS.
 type Options struct {
 	Sampling
-	MaxNewTokens int      // tokens to generate at most (0: DefaultMaxNewTokens)
-	IgnoreEOS    bool     // do not stop at an end-of-sequence token
+	MaxNewTokens int  // tokens to generate at most (0: DefaultMaxNewTokens)
+	IgnoreEOS    bool // do not stop at an end-of-sequence token
 	// EOSTokenIDs are the end-of-sequence tokens (generation_config.json
 	// may list several); nil means the model's eos_token_id.
 	EOSTokenIDs []int
-	Stop         []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
+	Stop        []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
 	// OnToken, if set, is called after each generated token with the text
 	// that became final with it (possibly empty). Returning an error stops
 	// generation with that error.
