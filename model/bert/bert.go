@@ -14,6 +14,9 @@ type Model struct {
 	closer io.Closer // the mapped weights file, if any
 	buf    buffers
 	act    Activation // reused for hooks
+
+	precision string   // Float32, Int8 or Int7 (see Quantize)
+	quant     []qLayer // per layer, nil for float32
 }
 
 // buffers are the activations of one forward pass, grown on demand and

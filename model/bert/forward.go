@@ -45,25 +45,29 @@ func (m *Model) layer(L *Layer, in *Input, l, B, T int) {
 	cfg, bf := m.Config, &m.buf
 	H, I, N := cfg.HiddenSize, cfg.IntermediateSize, B*T
 	eps := float32(cfg.LayerNormEps)
+	var q qLayer // nil layers: float32
+	if m.quant != nil {
+		q = m.quant[l]
+	}
 
 	// Self-attention: q, k, v in one product, then per (sequence, head).
-	linear(bf.qkv, bf.x, N, H, 3*H, L.QKVW, L.QKVB)
+	qlinear(q.qkv, bf.qkv, bf.x, N, H, 3*H, L.QKVW, L.QKVB)
 	if in.Hook != nil {
 		m.hookedAttention(in.Hook, in, l, B, T)
 	} else {
 		m.attention(B, T)
 	}
-	linear(bf.tmp, bf.ctx, N, H, H, L.AttnOutW, L.AttnOutB)
+	qlinear(q.attnOut, bf.tmp, bf.ctx, N, H, H, L.AttnOutW, L.AttnOutB)
 	kernels.Add(bf.tmp, bf.tmp, bf.x)
 	kernels.LayerNorm(bf.x, bf.tmp, L.AttnLNG, L.AttnLNB, N, H, eps)
 
 	// Feed-forward.
-	linear(bf.inter, bf.x, N, H, I, L.InterW, L.InterB)
+	qlinear(q.inter, bf.inter, bf.x, N, H, I, L.InterW, L.InterB)
 	activate(cfg.HiddenAct, bf.inter[:N*I])
 	if in.Hook != nil {
 		m.callHook(in.Hook, in, "mlp_act", l, bf.inter, B, T, I)
 	}
-	linear(bf.tmp, bf.inter, N, I, H, L.OutW, L.OutB)
+	qlinear(q.out, bf.tmp, bf.inter, N, I, H, L.OutW, L.OutB)
 	kernels.Add(bf.tmp, bf.tmp, bf.x)
 	kernels.LayerNorm(bf.x, bf.tmp, L.OutLNG, L.OutLNB, N, H, eps)
 	if in.Hook != nil {
