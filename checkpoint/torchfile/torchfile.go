@@ -468,3 +468,11 @@ func entryBytes(buf []byte, zf *zip.File, limit uint64) ([]byte, error) {
 	end := int(off) + int(zf.UncompressedSize64)
 	return buf[off:end:end], nil
 }
+
+// Contiguous reports whether the named tensor is stored row-major without
+// gaps, so that Bytes and F32 Float32 return views of the mapping rather
+// than gathered copies.
+func (f *File) Contiguous(name string) bool {
+	t, ok := f.tensors[name]
+	return ok && t.contig
+}
