@@ -1,0 +1,213 @@
+package generate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// GenerationConfigFile is the name transformers gives a model's generation
+// defaults.
+const GenerationConfigFile = "generation_config.json"
+
+// GenerationConfig holds the fields of a Hugging Face generation_config.json
+// that loupe understands (transformers' GenerationConfig). A nil field was
+// absent from the file (or null); transformers' default applies then (see
+// the Default… constants). Other fields are ignored.
+type GenerationConfig struct {
+	DoSample           *bool
+	Temperature        *float64
+	TopK               *int
+	TopP               *float64
+	MinP               *float64
+	TypicalP           *float64
+	RepetitionPenalty  *float64
+	NoRepeatNGramSize  *int
+	MaxNewTokens       *int
+	MaxLength          *int // prompt included
+	NumBeams           *int
+	NumReturnSequences *int
+	LengthPenalty      *float64
+	EarlyStopping      *EarlyStopping
+	EOSTokenIDs        []int // eos_token_id, an int or a list; nil when absent
+	BOSTokenID         *int
+	PadTokenID         *int
+}
+
+// transformers' GenerationConfig defaults for the fields above (DoSample
+// false; MinP, MaxNewTokens, the token ids unset).
+const (
+	DefaultTemperature   = 1.0
+	DefaultTopK          = 50
+	DefaultTopP          = 1.0
+	DefaultTypicalP      = 1.0
+	DefaultLengthPenalty = 1.0
+	DefaultMaxLength     = 20
+)
+
+// LoadGenerationConfig reads dir's generation_config.json. It returns nil
+// and no error when the file does not exist. vocab bounds the token ids.
+func LoadGenerationConfig(dir string, vocab int) (*GenerationConfig, error) {
+	path := filepath.Join(dir, GenerationConfigFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	g, err := ParseGenerationConfig(b, vocab)
+	if err != nil {
+		return nil, fmt.Errorf("generate: %s: %w", path, err)
+	}
+	return g, nil
+}
+
+// ParseGenerationConfig parses the contents of a generation_config.json,
+// checking every field it knows: a wrong type or a value transformers
+// would reject is an error naming the field.
+func ParseGenerationConfig(data []byte, vocab int) (*GenerationConfig, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	g := &GenerationConfig{}
+	p := fieldParser{raw: raw}
+	g.DoSample = p.boolean("do_sample")
+	g.Temperature = p.float("temperature", "a non-negative number", func(v float64) bool { return v >= 0 })
+	g.TopK = p.integer("top_k", "a non-negative integer", func(v int) bool { return v >= 0 })
+	g.TopP = p.float("top_p", "a number in [0, 1]", func(v float64) bool { return v >= 0 && v <= 1 })
+	g.MinP = p.float("min_p", "a number in [0, 1]", func(v float64) bool { return v >= 0 && v <= 1 })
+	g.TypicalP = p.float("typical_p", "a number in (0, 1]", func(v float64) bool { return v > 0 && v <= 1 })
+	g.RepetitionPenalty = p.float("repetition_penalty", "a positive number", func(v float64) bool { return v > 0 })
+	g.NoRepeatNGramSize = p.integer("no_repeat_ngram_size", "a non-negative integer", func(v int) bool { return v >= 0 })
+	g.MaxNewTokens = p.integer("max_new_tokens", "a positive integer", func(v int) bool { return v > 0 })
+	g.MaxLength = p.integer("max_length", "a positive integer", func(v int) bool { return v > 0 })
+	g.NumBeams = p.integer("num_beams", "a positive integer", func(v int) bool { return v > 0 })
+	g.NumReturnSequences = p.integer("num_return_sequences", "a positive integer", func(v int) bool { return v > 0 })
+	g.LengthPenalty = p.float("length_penalty", "a finite number", func(float64) bool { return true })
+	g.EarlyStopping = p.earlyStopping("early_stopping")
+	inVocab := func(v int) bool { return v >= 0 && v < vocab }
+	want := "a token id in [0, " + strconv.Itoa(vocab) + ")"
+	g.EOSTokenIDs = p.tokenIDs("eos_token_id", want, inVocab)
+	g.BOSTokenID = p.integer("bos_token_id", want, inVocab)
+	g.PadTokenID = p.integer("pad_token_id", want, inVocab)
+	if p.err != nil {
+		return nil, p.err
+	}
+	if g.NumBeams != nil && g.NumReturnSequences != nil && *g.NumReturnSequences > *g.NumBeams && *g.NumBeams > 1 {
+		return nil, fmt.Errorf(`"num_return_sequences": %d is more than "num_beams" (%d)`, *g.NumReturnSequences, *g.NumBeams)
+	}
+	return g, nil
+}
+
+// fieldParser decodes fields of a JSON object, keeping the first error.
+type fieldParser struct {
+	raw map[string]json.RawMessage
+	err error
+}
+
+// get returns the field's raw value, or nil when absent or null.
+func (p *fieldParser) get(name string) json.RawMessage {
+	v, ok := p.raw[name]
+	if !ok || p.err != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		return nil
+	}
+	return v
+}
+
+func (p *fieldParser) fail(name, want string, v json.RawMessage) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%q: want %s, got %s", name, want, bytes.TrimSpace(v))
+	}
+}
+
+func (p *fieldParser) boolean(name string) *bool {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var b bool
+	if err := json.Unmarshal(v, &b); err != nil {
+		p.fail(name, "true or false", v)
+		return nil
+	}
+	return &b
+}
+
+func (p *fieldParser) float(name, want string, ok func(float64) bool) *float64 {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) || !ok(f) {
+		p.fail(name, want, v)
+		return nil
+	}
+	return &f
+}
+
+func (p *fieldParser) integer(name, want string, ok func(int) bool) *int {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var i int
+	if err := json.Unmarshal(v, &i); err != nil || !ok(i) {
+		p.fail(name, want, v)
+		return nil
+	}
+	return &i
+}
+
+// tokenIDs reads an id or a non-empty list of ids.
+func (p *fieldParser) tokenIDs(name, want string, ok func(int) bool) []int {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var ids []int
+	var one int
+	if err := json.Unmarshal(v, &one); err == nil {
+		ids = []int{one}
+	} else if err := json.Unmarshal(v, &ids); err != nil || len(ids) == 0 {
+		p.fail(name, want+" or a list of them", v)
+		return nil
+	}
+	for _, id := range ids {
+		if !ok(id) {
+			p.fail(name, want+" or a list of them", v)
+			return nil
+		}
+	}
+	return ids
+}
+
+// earlyStopping reads true, false or "never".
+func (p *fieldParser) earlyStopping(name string) *EarlyStopping {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var b bool
+	var s string
+	var e EarlyStopping
+	switch {
+	case json.Unmarshal(v, &b) == nil:
+		if b {
+			e = EarlyStopOn
+		}
+	case json.Unmarshal(v, &s) == nil && s == "never":
+		e = EarlyStopNever
+	default:
+		p.fail(name, `true, false or "never"`, v)
+		return nil
+	}
+	return &e
+}
