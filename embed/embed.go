@@ -30,6 +30,15 @@ type Options struct {
 	// Progress, if set, is called after each batch with the number of texts
 	// embedded so far and the total of the current Embed call.
 	Progress func(done, total int)
+	// Quantize is the compute precision of the encoder's linear layers: ""
+	// or "float32" (the default), "int8" (dynamic quantization as
+	// torch.ao.quantization.quantize_dynamic does for nn.Linear: int8
+	// weights per output channel, each token's activations quantized at run
+	// time, int32 sums) or "int7" (the same with 7-bit weights: faster, a
+	// little less precise). See bert.Model.Quantize. This is the precision
+	// of the computation, not sentence-transformers' precision= output
+	// quantization: the embeddings are float32 vectors either way.
+	Quantize string
 }
 
 // textEncoder is the tokenizer as this package needs it.
@@ -71,6 +80,15 @@ func (m *Model) Dim() int { return m.bert.Config.HiddenSize * m.pooling.Modes() 
 
 // Pooling returns the pooling in use.
 func (m *Model) Pooling() Pooling { return m.pooling }
+
+// Precision is the compute precision of the encoder's linear layers:
+// "float32", "int8" or "int7" (see Options.Quantize).
+func (m *Model) Precision() string {
+	if p := m.bert.Precision(); p != bert.Float32 {
+		return p
+	}
+	return "float32"
+}
 
 // Normalized reports whether embeddings are L2-normalised.
 func (m *Model) Normalized() bool { return m.normalize }

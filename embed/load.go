@@ -80,6 +80,11 @@ type stConfig struct {
 
 // LoadWith is Load with options.
 func LoadWith(ctx context.Context, ref string, opts Options) (*Model, error) {
+	switch opts.Quantize {
+	case "", "float32", bert.Int8, bert.Int7:
+	default:
+		return nil, fmt.Errorf("embed: quantize %q: want float32, int8 or int7", opts.Quantize)
+	}
 	client := opts.Client
 	if client == nil {
 		client = hub.NewClient()
@@ -169,6 +174,10 @@ func (m *Model) loadEncoder(tdir string, opts Options) error {
 	}
 	wp, err := tokenizer.LoadWordPiece(tdir)
 	if err != nil {
+		bm.Close()
+		return fmt.Errorf("embed: %w", err)
+	}
+	if err := bm.Quantize(opts.Quantize); err != nil {
 		bm.Close()
 		return fmt.Errorf("embed: %w", err)
 	}
