@@ -4,13 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/loupe-ml/loupe/safetensors"
+	"github.com/loupe-ml/loupe/checkpoint"
 )
 
 // Block holds one transformer block's parameters. Linear layers keep the
@@ -47,11 +45,11 @@ type Model struct {
 	Config  Config
 	Weights Weights
 
-	file *safetensors.File // the mapping F32 weights live in, nil for Random
+	file *checkpoint.Checkpoint // the mapped files F32 weights live in, nil for Random
 }
 
-// Close releases the memory-mapped checkpoint. The model and every slice of
-// its Weights must not be used afterwards.
+// Close releases the memory-mapped checkpoint files. The model and every
+// slice of its Weights must not be used afterwards.
 func (m *Model) Close() error {
 	if m.file == nil {
 		return nil
@@ -102,24 +100,25 @@ func specs(c Config, w *Weights) []tensorSpec {
 }
 
 // Load reads a GPT-2 checkpoint directory in Hugging Face layout:
-// config.json and model.safetensors. See the package documentation for the
-// accepted tensor names.
+// config.json and the weights, the first of model.safetensors,
+// model.safetensors.index.json (shards), pytorch_model.bin and
+// pytorch_model.bin.index.json that the directory holds (see package
+// checkpoint). See the package documentation for the accepted tensor names.
+// F32 weights are used in place in the memory-mapped files, whatever the
+// format; F16 and BF16 weights are converted to float32.
 func Load(dir string) (*Model, error) {
 	cfg, err := LoadConfig(configPath(dir))
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("gpt2: %s: no model.safetensors (only safetensors checkpoints are supported)", dir)
+	f, err := checkpoint.Open(dir)
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrNoWeights) {
+			return nil, fmt.Errorf("gpt2: %s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json (the weights files loupe reads)", dir)
 		}
 		return nil, fmt.Errorf("gpt2: %w", err)
 	}
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("gpt2: %w", err)
-	}
+	path := f.Path()
 	m := &Model{Config: cfg, file: f}
 	if err := m.loadWeights(path); err != nil {
 		f.Close()
@@ -153,7 +152,7 @@ func (m *Model) loadWeights(path string) error {
 		if info.DType != "F32" {
 			// Converted to a float32 copy: the stored F16/BF16 pages are
 			// not needed any more.
-			if raw, err := f.Bytes(name); err == nil {
+			if raw, ok := f.Stored(name); ok {
 				releaseBytes(raw)
 			}
 		}
@@ -171,10 +170,13 @@ func (m *Model) loadWeights(path string) error {
 			return fmt.Errorf("gpt2: %w", err)
 		}
 		used["lm_head.weight"] = true
-		if slices.Equal(data, m.Weights.WTE) {
+		if len(data) > 0 && &data[0] == &m.Weights.WTE[0] {
+			// A tied head saved once (torch.save shares the storage): the
+			// same memory already.
+		} else if slices.Equal(data, m.Weights.WTE) {
 			// A tied head saved twice: keep one copy in memory.
-			if info.DType == "F32" {
-				release(data) // drop the pages the comparison read
+			if raw, inFile := f.Stored("lm_head.weight"); inFile && info.DType == "F32" {
+				releaseBytes(raw) // drop the pages the comparison read
 			}
 		} else {
 			m.Weights.LMHead = data
