@@ -36,6 +36,7 @@ var embedFlags struct {
 	batchSize    int
 	maxSeqLength int
 	similarity   bool
+	quantize     string
 }
 
 var embedCmd = &cobra.Command{
@@ -50,6 +51,14 @@ In a file of text lines every line is one text, a blank line included (it is
 embedded as the empty string, as sentence-transformers does), so row i of
 the output is line i+1; blank lines between JSON lines are skipped. Input
 must be UTF-8.
+--quantize int8 runs the encoder's linear layers with dynamic int8
+quantization (int8 weights per output channel, each token's activations
+quantized at run time, int32 sums), as PyTorch's
+torch.ao.quantization.quantize_dynamic does: faster, embeddings within
+cosine 0.999 of float32 on the models tested. It is compute precision, not
+sentence-transformers' precision= output quantization: the vectors written
+are float32 either way. --quantize int7 uses 7-bit weights (faster still,
+a little less precise). Default: float32.
 With arguments the vectors are printed (one per line; with --format json,
 one {"embedding": [...]} object per text and line: JSON lines, not one
 document). With --input, --output FILE.npy writes a float32
@@ -58,7 +67,8 @@ standard output) gets JSON lines {"id", "embedding", ...metadata}.`,
 	Example: `  loupe embed "How do I bake bread?"
   loupe embed --model sentence-transformers/all-MiniLM-L6-v2 --format json "hello world"
   loupe embed --similarity "A man is eating food." "A man is eating pasta." "The girl is carrying a baby."
-  loupe embed --input docs.jsonl --output vectors.npy --batch-size 64`,
+  loupe embed --input docs.jsonl --output vectors.npy --batch-size 64
+  loupe embed --quantize int8 --input docs.txt --output vectors.npy`,
 	RunE: runEmbed,
 }
 
@@ -70,12 +80,30 @@ func init() {
 	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
 	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
 	f.BoolVar(&embedFlags.similarity, "similarity", false, "print the cosine similarity matrix of the texts instead of their vectors")
+	f.StringVar(&embedFlags.quantize, "quantize", "", "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7")
 	rootCmd.AddCommand(embedCmd)
 }
 
 // loadEmbedModel loads an embedding model with CLI options and a progress
 // bar for the next Embed call set up by the caller through bar.
 func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, bar **progress.Bar) (*embed.Model, error) {
+	return loadEmbedModelQuant(ctx, ref, batchSize, maxSeq, "", bar)
+}
+
+// checkQuantize validates a --quantize value.
+func checkQuantize(q string) error {
+	switch q {
+	case "", "float32", "int8", "int7":
+		return nil
+	}
+	return fmt.Errorf("--quantize %q: want float32, int8 or int7 (compute precision of the encoder; default float32)", q)
+}
+
+// loadEmbedModelQuant is loadEmbedModel with a --quantize value.
+func loadEmbedModelQuant(ctx context.Context, ref string, batchSize, maxSeq int, quantize string, bar **progress.Bar) (*embed.Model, error) {
+	if err := checkQuantize(quantize); err != nil {
+		return nil, err
+	}
 	if batchSize <= 0 {
 		return nil, fmt.Errorf("--batch-size %d: want a positive number", batchSize)
 	}
@@ -84,7 +112,7 @@ func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, bar 
 	}
 	client := hub.NewClient()
 	client.ShowProgress = client.ShowProgress && isTerminal(os.Stderr)
-	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client}
+	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client, Quantize: quantize}
 	if bar != nil {
 		opts.Progress = func(done, total int) { (*bar).Set(int64(done)) }
 	}
@@ -222,6 +250,9 @@ func formatVector(v []float32) string {
 }
 
 func runEmbed(cmd *cobra.Command, args []string) error {
+	if err := checkQuantize(embedFlags.quantize); err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
 	if embedFlags.input == "" && len(args) == 0 {
 		return fmt.Errorf("embed: give texts as arguments or --input FILE")
 	}
@@ -243,7 +274,7 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 		}
 	}
 	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), embedFlags.model, embedFlags.batchSize, embedFlags.maxSeqLength, &bar)
+	m, err := loadEmbedModelQuant(cmd.Context(), embedFlags.model, embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize, &bar)
 	if err != nil {
 		return err
 	}
@@ -308,12 +339,16 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 		}
 	}
 	summary := map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
-		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs}
+		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs, "precision": m.Precision()}
 	if jsonOutput() {
 		return writeJSON(out, summary)
 	}
-	fmt.Fprintf(out, "embedded %d texts with %s (dim %d, %s pooling, normalized %v) in %.2fs (%.1f texts/s) → %s\n",
-		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), secs, float64(len(vecs))/secs, embedFlags.output)
+	prec := ""
+	if p := m.Precision(); p != "float32" {
+		prec = ", " + p
+	}
+	fmt.Fprintf(out, "embedded %d texts with %s (dim %d, %s pooling, normalized %v%s) in %.2fs (%.1f texts/s) → %s\n",
+		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), prec, secs, float64(len(vecs))/secs, embedFlags.output)
 	return nil
 }
 

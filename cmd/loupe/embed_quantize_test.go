@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs loupe in-process with every flag at its default first.
+func runCLI(args ...string) (string, error) {
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	resetFlags()
+	rootCmd.SetArgs(args)
+	outputFormat = "text"
+	err := rootCmd.Execute()
+	return out.String(), err
+}
+
+func TestEmbedQuantizeFlag(t *testing.T) {
+	model := filepath.Join("..", "..", "embed", "testdata", "st")
+	texts := []string{"hello world", "a cat sat on the mat", "the dog"}
+	vectors := func(extra ...string) [][]float64 {
+		t.Helper()
+		args := append([]string{"embed", "--model", model, "--format", "json"}, extra...)
+		out, err := runCLI(append(args, texts...)...)
+		if err != nil {
+			t.Fatalf("loupe %s: %v", strings.Join(args, " "), err)
+		}
+		var vecs [][]float64
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var obj struct{ Embedding []float64 }
+			if err := json.Unmarshal([]byte(line), &obj); err != nil || len(obj.Embedding) != 32 {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			vecs = append(vecs, obj.Embedding)
+		}
+		return vecs
+	}
+	f32 := vectors()
+	for _, q := range []string{"int8", "int7"} {
+		qv := vectors("--quantize", q)
+		same := true
+		for i := range f32 {
+			c := 0.0
+			for j := range f32[i] {
+				c += f32[i][j] * qv[i][j]
+				same = same && f32[i][j] == qv[i][j]
+			}
+			if c < 0.999 || math.IsNaN(c) {
+				t.Errorf("--quantize %s: text %d cosine to float32 %.6f < 0.999", q, i, c)
+			}
+		}
+		if same {
+			t.Errorf("--quantize %s gave the float32 vectors", q)
+		}
+	}
+	// The explicit default is the default.
+	if d := vectors("--quantize", "float32"); d[0][0] != f32[0][0] {
+		t.Errorf("--quantize float32 differs from the default")
+	}
+
+	// The summary of a file run names the precision.
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("a cat\nthe dog\n"), 0o644)
+	out, err := runCLI("embed", "--model", model, "--quantize", "int8", "--input", in, "--output", filepath.Join(dir, "v.npy"))
+	if err != nil || !strings.Contains(out, "normalized true, int8)") {
+		t.Errorf("summary %q, %v: want the precision int8 in it", out, err)
+	}
+	out, err = runCLI("embed", "--model", model, "--quantize", "int8", "--input", in, "--output", filepath.Join(dir, "v.npy"), "--format", "json")
+	var sum struct{ Precision string }
+	if err != nil || json.Unmarshal([]byte(out), &sum) != nil || sum.Precision != "int8" {
+		t.Errorf("JSON summary %q, %v: want precision int8", out, err)
+	}
+}
+
+func TestEmbedQuantizeBadValue(t *testing.T) {
+	model := filepath.Join("..", "..", "embed", "testdata", "st")
+	for _, q := range []string{"int4", "fp16", "INT8", "binary"} {
+		_, err := runCLI("embed", "--model", model, "--quantize", q, "hello")
+		want := `embed: --quantize "` + q + `": want float32, int8 or int7`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--quantize %s: error %v, want %q", q, err, want)
+		}
+	}
+}
