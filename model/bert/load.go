@@ -3,48 +3,46 @@ package bert
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
-	"github.com/loupe-ml/loupe/safetensors"
+	"github.com/loupe-ml/loupe/checkpoint"
 )
 
-// stSource adapts a safetensors file to Source.
-type stSource struct{ f *safetensors.File }
+// ckptSource adapts an open checkpoint (safetensors, pytorch_model.bin or
+// their shard indexes) to Source.
+type ckptSource struct{ c *checkpoint.Checkpoint }
 
 // Shape implements Source.
-func (s stSource) Shape(name string) ([]int, bool) {
-	info, ok := s.f.Info(name)
+func (s ckptSource) Shape(name string) ([]int, bool) {
+	info, ok := s.c.Info(name)
 	return info.Shape, ok
 }
 
 // Float32 implements Source.
-func (s stSource) Float32(name string) ([]float32, error) { return s.f.Float32(name) }
+func (s ckptSource) Float32(name string) ([]float32, error) { return s.c.Float32(name) }
 
-// Load reads a BERT checkpoint from a directory holding config.json and
-// model.safetensors (Hugging Face layout). The weights file stays mapped
-// until Close.
+// Load reads a BERT checkpoint from a directory holding config.json and the
+// weights in Hugging Face layout: the first of model.safetensors,
+// model.safetensors.index.json (shards), pytorch_model.bin and
+// pytorch_model.bin.index.json that it holds (see package checkpoint). The
+// weights files stay mapped until Close.
 func Load(dir string) (*Model, error) {
 	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if _, err2 := os.Stat(filepath.Join(dir, "pytorch_model.bin")); err2 == nil {
-			return nil, fmt.Errorf("bert: %s has only pytorch_model.bin; loupe reads model.safetensors (convert the checkpoint)", dir)
-		}
-		return nil, fmt.Errorf("bert: %s: no model.safetensors", dir)
-	}
-	f, err := safetensors.Open(path)
+	c, err := checkpoint.Open(dir)
 	if err != nil {
+		if errors.Is(err, checkpoint.ErrNoWeights) {
+			return nil, fmt.Errorf("bert: %s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json (the weights files loupe reads)", dir)
+		}
 		return nil, fmt.Errorf("bert: %w", err)
 	}
-	m, err := FromSource(cfg, stSource{f})
+	m, err := FromSource(cfg, ckptSource{c})
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w (in %s)", err, path)
+		c.Close()
+		return nil, fmt.Errorf("%w (in %s)", err, c.Path())
 	}
-	m.closer = f
+	m.closer = c
 	return m, nil
 }
