@@ -12,6 +12,16 @@
 // found in it) or a hub id: "NAME", "ORG/NAME", optionally followed by
 // "@REVISION" (a branch, a tag or a commit hash; "main" by default).
 //
+// # Weights in other forms
+//
+// A requested "model.safetensors" (or "DIR/model.safetensors") stands for the
+// model's weights. When the repository (or a local directory) has no such
+// file, the first of model.safetensors.index.json, pytorch_model.bin and
+// pytorch_model.bin.index.json that it has is fetched instead, and for an
+// index every shard its weight_map lists, the order transformers uses. The
+// files fetched are listed in SnapshotResult.Files. Package checkpoint opens
+// the result.
+//
 // # Cache layout
 //
 // The cache directory is $HF_HUB_CACHE, else $HF_HOME/hub, else

@@ -253,7 +253,7 @@ func (c *Client) ModelDir(ctx context.Context, ref string, required, optional []
 	if st, err := os.Stat(ref); err == nil && st.IsDir() {
 		var missing []string
 		for _, f := range required {
-			if _, err := os.Stat(filepath.Join(ref, filepath.FromSlash(f))); err != nil {
+			if _, err := os.Stat(filepath.Join(ref, filepath.FromSlash(f))); err != nil && !(isWeights(f) && localWeights(ref, f)) {
 				missing = append(missing, f)
 			}
 		}
@@ -332,11 +332,13 @@ func (c *Client) Snapshot(ctx context.Context, repo, revision string, required, 
 	}
 	rev := revision
 	var netErr error // set once the hub proved unreachable
-	for _, f := range files {
+	// get makes one file available: from the hub, or from the cache when
+	// offline or once the hub proved unreachable.
+	get := func(name string) (*fileResult, error) {
 		var r *fileResult
 		var err error
 		if !c.Offline && netErr == nil {
-			r, err = c.fetch(ctx, repo, revision, rev, f.name)
+			r, err = c.fetch(ctx, repo, revision, rev, name)
 			if errors.Is(err, errNetwork) {
 				// The hub is unreachable: use what the cache has, as
 				// huggingface_hub does, and stop asking.
@@ -344,18 +346,38 @@ func (c *Client) Snapshot(ctx context.Context, repo, revision string, required, 
 			}
 		}
 		if c.Offline || netErr != nil {
-			r, err = c.fromCache(repo, revision, rev, f.name)
+			r, err = c.fromCache(repo, revision, rev, name)
 			if netErr != nil && errors.Is(err, ErrOffline) {
 				err = kindf(ErrOffline, "%v, and %s@%s: %s is not in the cache %s; check the connection, or set HF_HUB_OFFLINE=1 to use only the cache",
-					netErr, repo, revision, f.name, c.RepoFolder(repo))
+					netErr, repo, revision, name, c.RepoFolder(repo))
 			}
 		}
 		if r != nil && res.Commit == "" {
 			res.Commit = r.commit
 			rev = r.commit // fetch the rest at the same commit
 		}
+		return r, err
+	}
+	for _, f := range files {
+		_, err := get(f.name)
+		if err != nil && isWeights(f.name) && absent(err) {
+			// No model.safetensors: take the weights in the next form the
+			// repository has them (shards, pytorch_model.bin, its shards).
+			got, ferr := c.weightsFallback(get, repo, revision, f.name)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if got != nil {
+				res.Files = append(res.Files, got...)
+				continue
+			}
+			if errors.Is(err, errNoEntry) {
+				prefix := strings.TrimSuffix(f.name, Weights)
+				err = kindf(errNoEntry, "%v, nor %s%s, %s%s or %s%s", err, prefix, weightsFallbacks[0], prefix, weightsFallbacks[1], prefix, weightsFallbacks[2])
+			}
+		}
 		if err != nil {
-			if !f.required && (errors.Is(err, errNoEntry) || errors.Is(err, ErrOffline)) {
+			if !f.required && absent(err) {
 				res.Missing = append(res.Missing, f.name)
 				continue
 			}
