@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/hub"
@@ -30,13 +32,24 @@ type generateFlags struct {
 	stats     bool
 	promptIDs string
 	ignoreEOS bool
+	doSample  bool
+	numBeams  int
+	lengthPen float64
+	earlyStop string
+	numReturn int
+	// changed holds the flags given on the command line, which override
+	// generation_config.json; nil means every flag counts as given.
+	changed map[string]bool
 }
+
+// given reports whether flag name was set on the command line.
+func (f *generateFlags) given(name string) bool { return f.changed == nil || f.changed[name] }
 
 func init() {
 	var f generateFlags
 	cmd := &cobra.Command{
 		Use:   "generate --model M [flags] PROMPT",
-		Short: "Continue a prompt with a GPT-2 model, streaming the text",
+		Short: "Continue a prompt with a GPT-2 model (sampling, greedy or beam search)",
 		Long: `Generate text with a GPT-2 family model (gpt2, distilgpt2, gpt2-medium,
 gpt2-large, gpt2-xl or any checkpoint of that architecture).
 
@@ -46,9 +59,18 @@ id (gpt2, openai-community/gpt2, ORG/NAME@REVISION), fetched into the same
 cache transformers uses (HF_HOME, HF_HUB_CACHE; HF_HUB_OFFLINE=1 reads the
 cache only).
 
-By default tokens are sampled (temperature 1, top-k 50, as transformers'
-defaults); --greedy takes the most probable token. The processors run in
-transformers' order: repetition penalty, temperature, top-k, top-p, min-p,
+Without a generation_config.json in the model directory, tokens are
+sampled (temperature 1, top-k 50) unless --greedy or --num-beams is given.
+When the directory has a generation_config.json (as transformers saves it),
+its values are the defaults, as in transformers: do_sample, temperature,
+top_k, top_p, min_p, typical_p, repetition_penalty, no_repeat_ngram_size,
+max_new_tokens (or max_length, prompt included), num_beams, length_penalty,
+early_stopping, num_return_sequences and eos_token_id (an id or a list);
+fields it lacks take transformers' defaults (do_sample false: greedy; top_k
+50), except that without max_new_tokens or max_length --max-new-tokens' 50
+applies. Flags given on the command line override the file; --do-sample
+and --greedy set do_sample. The processors run in transformers' order:
+repetition penalty, no-repeat n-gram, temperature, top-k, top-p, min-p,
 typical-p. --seed makes sampling reproducible (a random seed otherwise).
 
 The prompt and the continuation stream to standard output as tokens are
@@ -57,29 +79,50 @@ before the first --stop string, or when prompt and output fill the model's
 context (n_positions; a message on standard error says so). A prompt longer
 than the context is an error.
 
+--num-beams N (> 1) runs beam search as transformers' generate(num_beams=N)
+does, with --length-penalty, --early-stopping (false, true or never) and
+--num-return-sequences (at most N). Beams cannot stream: the text is printed
+when the search ends, each sequence under a header line with its score when
+there are several. Sampling with beams (--do-sample) and --stop are not
+supported with beam search.
+
 --format json prints one object: {"prompt_ids", "ids", "text", "logprobs",
 "stats": {"prefill_tokens", "prefill_seconds", "decode_tokens",
 "decode_seconds"}}; logprobs are the log-softmax of the raw logits at each
-generated token. --stats prints the timings on standard error.`,
+generated token. Beam search adds "sequences_scores" (transformers' name:
+each sequence's summed processed log-probabilities over its length to the
+power --length-penalty), and with --num-return-sequences above 1 puts
+{"ids", "text", "logprobs"} per sequence in "sequences" instead of the
+top-level "ids", "text" and "logprobs". --stats prints the timings on
+standard error.`,
 		Example: `  loupe generate --model gpt2 "The Illustrated Transformer is"
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
-  loupe generate --model gpt2 --format json --greedy "The capital of France is"`,
+  loupe generate --model gpt2 --format json --greedy "The capital of France is"
+  loupe generate --model gpt2 --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.seedSet = cmd.Flags().Changed("seed")
+			f.changed = map[string]bool{}
+			cmd.Flags().VisitAll(func(fl *pflag.Flag) { f.changed[fl.Name] = fl.Changed })
 			return runGenerate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "model directory or Hugging Face hub id (required)")
-	fl.BoolVar(&f.samp.Greedy, "greedy", false, "take the most probable token instead of sampling")
+	fl.BoolVar(&f.samp.Greedy, "greedy", false, "take the most probable token instead of sampling (do_sample false)")
+	fl.BoolVar(&f.doSample, "do-sample", false, "sample even when generation_config.json says do_sample false")
 	fl.Float64Var(&f.samp.Temperature, "temperature", 1, "divide the logits by this (> 0)")
 	fl.IntVar(&f.samp.TopK, "top-k", 50, "sample among the k most probable tokens (0: off)")
 	fl.Float64Var(&f.samp.TopP, "top-p", 1, "sample among the most probable tokens holding this probability mass (1: off)")
 	fl.Float64Var(&f.samp.MinP, "min-p", 0, "drop tokens less probable than this fraction of the most probable one (0: off)")
 	fl.Float64Var(&f.samp.Typical, "typical-p", 1, "locally typical sampling mass (1: off)")
 	fl.Float64Var(&f.samp.RepetitionPenalty, "repetition-penalty", 1, "penalise tokens already in the prompt or output (1: off; 1.2 is common)")
+	fl.IntVar(&f.samp.NoRepeatNGramSize, "no-repeat-ngram-size", 0, "never repeat an n-gram of this many tokens (0: off)")
+	fl.IntVar(&f.numBeams, "num-beams", 1, "beam search with this many beams (1: no beam search)")
+	fl.Float64Var(&f.lengthPen, "length-penalty", 1, "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
+	fl.StringVar(&f.earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
+	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "beam search: print this many of the best sequences (at most --num-beams)")
 	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
 	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
@@ -96,7 +139,7 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	if f.model == "" {
 		return errors.New("generate: --model is required (a directory or a hub id such as gpt2)")
 	}
-	if f.maxNew <= 0 {
+	if f.given("max-new-tokens") && f.maxNew <= 0 {
 		return fmt.Errorf("generate: --max-new-tokens %d: want a positive number", f.maxNew)
 	}
 	var text string
@@ -114,8 +157,14 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	case f.promptIDs == "":
 		return errors.New("generate: no prompt (give PROMPT or --prompt-ids)")
 	}
-	if f.samp.Temperature == 0 && !f.samp.Greedy {
+	if f.samp.Greedy && f.doSample {
+		return errors.New("generate: --greedy and --do-sample contradict each other")
+	}
+	if f.given("temperature") && f.samp.Temperature == 0 && !f.samp.Greedy && f.numBeams <= 1 {
 		return errors.New("generate: --temperature 0: want a positive number (for greedy decoding use --greedy)")
+	}
+	if err := checkBeamFlags(&f); err != nil {
+		return err
 	}
 	if !f.seedSet {
 		f.samp.Seed = rand.Uint64()
@@ -127,11 +176,15 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 		f.stop[i] = strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(s)
 	}
 
-	m, tok, err := loadGPT2(ctx, f.model, errw)
+	m, tok, dir, err := loadGPT2(ctx, f.model, errw)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	gc, err := generate.LoadGenerationConfig(dir, m.Config.VocabSize)
+	if err != nil {
+		return err
+	}
 
 	var prompt []int
 	if f.promptIDs != "" {
@@ -161,7 +214,13 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 		return errors.New("generate: --stop needs the model's tokenizer")
 	}
 
-	opt := generate.Options{Sampling: f.samp, MaxNewTokens: f.maxNew, IgnoreEOS: f.ignoreEOS, Stop: f.stop}
+	opt, beams, err := resolveGenerate(f, gc, filepath.Join(dir, generate.GenerationConfigFile), len(prompt))
+	if err != nil {
+		return err
+	}
+	if beams.NumBeams > 1 {
+		return runBeams(ctx, out, errw, f, m, prompt, opt, beams, dec)
+	}
 	streaming := !jsonOutput() && dec != nil
 	if streaming {
 		if _, err := io.WriteString(out, dec.Decode(prompt)); err != nil {
@@ -189,11 +248,7 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 		return writeJSON(out, res)
 	}
 	if !streaming { // no tokenizer: show the ids
-		ids := make([]string, len(res.IDs))
-		for i, id := range res.IDs {
-			ids[i] = strconv.Itoa(id)
-		}
-		fmt.Fprintln(out, strings.Join(ids, " "))
+		fmt.Fprintln(out, joinIDs(res.IDs))
 	} else {
 		fmt.Fprintln(out)
 	}
@@ -202,12 +257,179 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 			m.Config.NPositions, len(res.PromptIDs), len(res.IDs))
 	}
 	if f.stats {
-		s := res.Stats
-		fmt.Fprintf(errw, "prefill: %d tokens in %.3f s (%.1f tok/s)\ndecode:  %d tokens in %.3f s (%.1f tok/s)\nfinish:  %s\n",
-			s.PrefillTokens, s.PrefillSeconds, rate(s.PrefillTokens, s.PrefillSeconds),
-			s.DecodeTokens, s.DecodeSeconds, rate(s.DecodeTokens, s.DecodeSeconds), res.Finish)
+		printGenStats(errw, res.Stats, res.Finish)
 	}
 	return nil
+}
+
+// checkBeamFlags rejects meaningless beam-search flag values before the
+// model is loaded.
+func checkBeamFlags(f *generateFlags) error {
+	switch {
+	case f.given("num-beams") && f.numBeams < 1:
+		return fmt.Errorf("generate: --num-beams %d: want a positive number", f.numBeams)
+	case f.given("num-return-sequences") && f.numReturn < 1:
+		return fmt.Errorf("generate: --num-return-sequences %d: want a positive number", f.numReturn)
+	case f.given("length-penalty") && (math.IsNaN(f.lengthPen) || math.IsInf(f.lengthPen, 0)):
+		return fmt.Errorf("generate: --length-penalty %g: want a finite number", f.lengthPen)
+	case f.given("no-repeat-ngram-size") && f.samp.NoRepeatNGramSize < 0:
+		return fmt.Errorf("generate: --no-repeat-ngram-size %d: want 0 (off) or a positive number", f.samp.NoRepeatNGramSize)
+	}
+	if f.given("early-stopping") {
+		if _, err := generate.ParseEarlyStopping(f.earlyStop); err != nil {
+			return fmt.Errorf("generate: --early-stopping %q: want false, true or never", f.earlyStop)
+		}
+	}
+	return nil
+}
+
+// resolveGenerate merges the flags with generation_config.json (gc, read
+// from path; nil when the model has none): a flag given on the command line
+// wins, then the file's value, then transformers' default, which is each
+// flag's default except do_sample (false in transformers; loupe samples
+// when there is no file and no --num-beams) and the length (max_length 20
+// in transformers; --max-new-tokens 50 here).
+func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string, promptLen int) (generate.Options, generate.Beams, error) {
+	if gc == nil {
+		gc = &generate.GenerationConfig{}
+		if !f.samp.Greedy && !f.doSample && f.numBeams <= 1 {
+			t := true
+			gc.DoSample = &t
+		}
+	}
+	fl := func(name string, flag float64, cfg *float64) float64 {
+		if f.given(name) || cfg == nil {
+			return flag
+		}
+		return *cfg
+	}
+	in := func(name string, flag int, cfg *int) int {
+		if f.given(name) || cfg == nil {
+			return flag
+		}
+		return *cfg
+	}
+	s := f.samp
+	switch {
+	case f.samp.Greedy:
+		s.Greedy = true
+	case f.doSample:
+		s.Greedy = false
+	default:
+		s.Greedy = gc.DoSample == nil || !*gc.DoSample
+	}
+	s.Temperature = fl("temperature", s.Temperature, gc.Temperature)
+	s.TopK = in("top-k", s.TopK, gc.TopK)
+	s.TopP = fl("top-p", s.TopP, gc.TopP)
+	s.MinP = fl("min-p", s.MinP, gc.MinP)
+	s.Typical = fl("typical-p", s.Typical, gc.TypicalP)
+	s.RepetitionPenalty = fl("repetition-penalty", s.RepetitionPenalty, gc.RepetitionPenalty)
+	s.NoRepeatNGramSize = in("no-repeat-ngram-size", s.NoRepeatNGramSize, gc.NoRepeatNGramSize)
+	if !s.Greedy && s.Temperature == 0 {
+		return generate.Options{}, generate.Beams{}, fmt.Errorf(`generate: %s: "temperature": 0 with do_sample: want a positive number (or --greedy)`, path)
+	}
+	maxNew := f.maxNew
+	switch {
+	case f.given("max-new-tokens"):
+	case gc.MaxNewTokens != nil:
+		maxNew = *gc.MaxNewTokens
+	case gc.MaxLength != nil:
+		maxNew = *gc.MaxLength - promptLen
+		if maxNew <= 0 {
+			return generate.Options{}, generate.Beams{}, fmt.Errorf(`generate: %s: "max_length" %d leaves no room after the prompt's %d tokens (give --max-new-tokens)`, path, *gc.MaxLength, promptLen)
+		}
+	}
+	b := generate.Beams{
+		NumBeams:           in("num-beams", f.numBeams, gc.NumBeams),
+		LengthPenalty:      fl("length-penalty", f.lengthPen, gc.LengthPenalty),
+		NumReturnSequences: in("num-return-sequences", f.numReturn, gc.NumReturnSequences),
+	}
+	b.EarlyStopping, _ = generate.ParseEarlyStopping(f.earlyStop) // checked by checkBeamFlags
+	if !f.given("early-stopping") && gc.EarlyStopping != nil {
+		b.EarlyStopping = *gc.EarlyStopping
+	}
+	opt := generate.Options{Sampling: s, MaxNewTokens: maxNew, IgnoreEOS: f.ignoreEOS, Stop: f.stop, EOSTokenIDs: gc.EOSTokenIDs}
+	switch {
+	case b.NumBeams > 1 && !s.Greedy:
+		return opt, b, errors.New("generate: sampling with beam search (do_sample with --num-beams > 1) is not supported: add --greedy")
+	case b.NumBeams > 1 && len(f.stop) > 0:
+		return opt, b, errors.New("generate: --stop is not supported with beam search (--num-beams > 1)")
+	case b.NumReturnSequences > max(b.NumBeams, 1):
+		return opt, b, fmt.Errorf("generate: --num-return-sequences %d: want at most --num-beams (%d); several sequences come from beam search only", b.NumReturnSequences, b.NumBeams)
+	}
+	return opt, b, nil
+}
+
+// beamJSON is the --format json output of a beam search returning one
+// sequence: the shape of generate.Result plus sequences_scores.
+type beamJSON struct {
+	PromptIDs       []int          `json:"prompt_ids"`
+	IDs             []int          `json:"ids"`
+	Text            string         `json:"text"`
+	Logprobs        []float32      `json:"logprobs"`
+	SequencesScores []float32      `json:"sequences_scores"`
+	Stats           generate.Stats `json:"stats"`
+}
+
+// beamsJSON is the --format json output with several sequences.
+type beamsJSON struct {
+	PromptIDs       []int               `json:"prompt_ids"`
+	Sequences       []generate.Sequence `json:"sequences"`
+	SequencesScores []float32           `json:"sequences_scores"`
+	Stats           generate.Stats      `json:"stats"`
+}
+
+// runBeams runs beam search and prints its sequences at the end.
+func runBeams(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, prompt []int,
+	opt generate.Options, b generate.Beams, dec generate.Decoder) error {
+	res, err := generate.BeamSearch(ctx, m, prompt, opt, b, dec)
+	if err != nil {
+		return err
+	}
+	scores := make([]float32, len(res.Sequences))
+	for i, sq := range res.Sequences {
+		scores[i] = sq.Score
+	}
+	best := res.Sequences[0]
+	if jsonOutput() {
+		if len(res.Sequences) == 1 {
+			return writeJSON(out, beamJSON{PromptIDs: res.PromptIDs, IDs: best.IDs, Text: best.Text,
+				Logprobs: best.Logprobs, SequencesScores: scores, Stats: res.Stats})
+		}
+		return writeJSON(out, beamsJSON{PromptIDs: res.PromptIDs, Sequences: res.Sequences, SequencesScores: scores, Stats: res.Stats})
+	}
+	for i, sq := range res.Sequences {
+		if len(res.Sequences) > 1 {
+			fmt.Fprintf(out, "--- sequence %d of %d, score %.4f ---\n", i+1, len(res.Sequences), sq.Score)
+		}
+		if dec == nil {
+			fmt.Fprintln(out, joinIDs(sq.IDs))
+		} else {
+			fmt.Fprintln(out, dec.Decode(prompt)+sq.Text)
+		}
+	}
+	if best.Finish == "context" {
+		fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
+			m.Config.NPositions, len(res.PromptIDs), len(best.IDs))
+	}
+	if f.stats {
+		printGenStats(errw, res.Stats, best.Finish)
+	}
+	return nil
+}
+
+func joinIDs(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(id)
+	}
+	return strings.Join(s, " ")
+}
+
+func printGenStats(errw io.Writer, s generate.Stats, finish string) {
+	fmt.Fprintf(errw, "prefill: %d tokens in %.3f s (%.1f tok/s)\ndecode:  %d tokens in %.3f s (%.1f tok/s)\nfinish:  %s\n",
+		s.PrefillTokens, s.PrefillSeconds, rate(s.PrefillTokens, s.PrefillSeconds),
+		s.DecodeTokens, s.DecodeSeconds, rate(s.DecodeTokens, s.DecodeSeconds), finish)
 }
 
 func rate(n int, sec float64) float64 {
@@ -218,41 +440,43 @@ func rate(n int, sec float64) float64 {
 }
 
 // loadGPT2 resolves ref (directory or hub id) and loads the model and, when
-// its files are there, the tokenizer (nil otherwise). config.json is fetched
+// its files are there, the tokenizer (nil otherwise); it returns the model
+// directory too (generation_config.json is fetched into it when the hub has
+// one). config.json is fetched
 // and checked first, so a model of another architecture fails before its
 // weights are downloaded.
-func loadGPT2(ctx context.Context, ref string, errw io.Writer) (*gpt2.Model, *tokenizer.BPE, error) {
+func loadGPT2(ctx context.Context, ref string, errw io.Writer) (*gpt2.Model, *tokenizer.BPE, string, error) {
 	c := hub.NewClient()
 	c.ShowProgress = isTerminal(os.Stderr)
-	optional := []string{"tokenizer.json", "vocab.json", "merges.txt"}
+	optional := []string{"tokenizer.json", "vocab.json", "merges.txt", generate.GenerationConfigFile}
 	dir, err := c.ModelDir(ctx, ref, []string{"config.json"}, optional)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate: %w", err)
+		return nil, nil, "", fmt.Errorf("generate: %w", err)
 	}
 	if _, err := gpt2.LoadConfig(filepath.Join(dir, "config.json")); err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	dir, err = c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, optional)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate: %w", err)
+		return nil, nil, "", fmt.Errorf("generate: %w", err)
 	}
 	m, err := gpt2.Load(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	var tok *tokenizer.BPE
 	if genFileExists(filepath.Join(dir, "tokenizer.json")) || (genFileExists(filepath.Join(dir, "vocab.json")) && genFileExists(filepath.Join(dir, "merges.txt"))) {
 		tok, err = tokenizer.LoadBPE(dir)
 		if err != nil {
 			m.Close()
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		if tok.VocabSize() > m.Config.VocabSize {
 			m.Close()
-			return nil, nil, fmt.Errorf("generate: %s: the tokenizer has %d tokens but the model only %d", ref, tok.VocabSize(), m.Config.VocabSize)
+			return nil, nil, "", fmt.Errorf("generate: %s: the tokenizer has %d tokens but the model only %d", ref, tok.VocabSize(), m.Config.VocabSize)
 		}
 	}
-	return m, tok, nil
+	return m, tok, dir, nil
 }
 
 func genFileExists(p string) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,6 +51,15 @@ func genRun(t *testing.T, f generateFlags, json bool, args ...string) (string, s
 	}
 	if f.maxNew == 0 {
 		f.maxNew = 8
+	}
+	if f.numBeams == 0 {
+		f.numBeams = 1
+	}
+	if f.numReturn == 0 {
+		f.numReturn = 1
+	}
+	if f.earlyStop == "" {
+		f.earlyStop = "false"
 	}
 	f.seedSet = true
 	var out, errw bytes.Buffer
@@ -220,6 +230,250 @@ func TestGenerateErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error is not one line: %q", c.name, err)
+		}
+	}
+}
+
+// beamGolden returns the named case of generate/testdata/beam_golden.json
+// (transformers' beam search in PyTorch on the tiny checkpoint).
+func beamGolden(t *testing.T, name string) (ids [][]int, scores []float64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "generate", "testdata", "beam_golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name      string    `json:"name"`
+		Sequences [][]int   `json:"sequences"`
+		Scores    []float64 `json:"sequences_scores"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if c.Name == name {
+			return c.Sequences, c.Scores
+		}
+	}
+	t.Fatalf("no golden case %s", name)
+	return nil, nil
+}
+
+func jsonKeys(t *testing.T, out string) []string {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var keys []string
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func closeScores(got []float32, want []float64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if d := float64(got[i]) - want[i]; d > 1e-4 || d < -1e-4 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestGenerateBeamsJSON(t *testing.T) {
+	tiny := "../../model/gpt2/testdata/tiny"
+	// One sequence: the greedy shape plus sequences_scores.
+	out, _, err := runCmd(t, "generate", "--model", tiny, "--prompt-ids", "3,17,42", "--num-beams", "3",
+		"--max-new-tokens", "8", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, want := jsonKeys(t, out), []string{"ids", "logprobs", "prompt_ids", "sequences_scores", "stats", "text"}; !slices.Equal(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	var one struct {
+		IDs             []int     `json:"ids"`
+		Logprobs        []float32 `json:"logprobs"`
+		SequencesScores []float32 `json:"sequences_scores"`
+	}
+	json.Unmarshal([]byte(out), &one)
+	ids, scores := beamGolden(t, "n3/eos99")
+	if !slices.Equal(one.IDs, ids[0]) || !closeScores(one.SequencesScores, scores) || len(one.Logprobs) != len(one.IDs) {
+		t.Errorf("got %v %v, want %v %v", one.IDs, one.SequencesScores, ids[0], scores)
+	}
+	// Several: per-sequence results.
+	out, _, err = runCmd(t, "generate", "--model", tiny, "--prompt-ids", "50,1,2,98", "--num-beams", "4",
+		"--num-return-sequences", "3", "--max-new-tokens", "10", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, want := jsonKeys(t, out), []string{"prompt_ids", "sequences", "sequences_scores", "stats"}; !slices.Equal(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	var many struct {
+		Sequences []struct {
+			IDs      []int     `json:"ids"`
+			Text     *string   `json:"text"`
+			Logprobs []float32 `json:"logprobs"`
+		} `json:"sequences"`
+		SequencesScores []float32 `json:"sequences_scores"`
+	}
+	json.Unmarshal([]byte(out), &many)
+	ids, scores = beamGolden(t, "n4_return3/eos99")
+	if len(many.Sequences) != 3 || !closeScores(many.SequencesScores, scores) {
+		t.Fatalf("got %s", out)
+	}
+	for i, sq := range many.Sequences {
+		if !slices.Equal(sq.IDs, ids[i]) || sq.Text == nil || len(sq.Logprobs) != len(sq.IDs) {
+			t.Errorf("sequence %d: %+v, want ids %v", i, sq, ids[i])
+		}
+	}
+}
+
+func TestGenerateBeamsText(t *testing.T) {
+	dir := genTextModel(t)
+	out, errw, err := runCmd(t, "generate", "--model", dir, "--num-beams", "3", "--num-return-sequences", "2",
+		"--max-new-tokens", "5", "--stats", "Hello, world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out, "--- sequence ") != 2 || strings.Count(out, "Hello, world") != 2 || !strings.HasPrefix(out, "--- sequence 1 of 2, score ") {
+		t.Errorf("output %q", out)
+	}
+	if !strings.Contains(errw, "decode:  12 tokens") { // 4 steps after the prefill, 3 beams each
+		t.Errorf("stats %q", errw)
+	}
+	// One sequence: just the text, as without beams.
+	out, _, err = runCmd(t, "generate", "--model", dir, "--num-beams", "3", "--max-new-tokens", "5", "Hello, world")
+	if err != nil || !strings.HasPrefix(out, "Hello, world") || strings.Contains(out, "---") || strings.Count(out, "\n") != 1 {
+		t.Errorf("output %q, %v", out, err)
+	}
+}
+
+// copyTiny copies the tiny checkpoint into a new directory with the given
+// generation_config.json ("" for none).
+func copyTiny(t *testing.T, genConfig string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "model", "gpt2", "testdata", "tiny", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	if genConfig != "" {
+		os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(genConfig), 0o644)
+	}
+	return dir
+}
+
+func TestGenerateConfigFile(t *testing.T) {
+	ids := func(args ...string) []int {
+		t.Helper()
+		out, _, err := runCmd(t, append([]string{"generate", "--prompt-ids", "3,17,42", "--format", "json"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var res struct {
+			IDs []int `json:"ids"`
+		}
+		json.Unmarshal([]byte(out), &res)
+		return res.IDs
+	}
+	plain := copyTiny(t, "")
+	greedy := ids("--model", plain, "--greedy", "--ignore-eos", "--max-new-tokens", "6")
+
+	// num_beams and max_new_tokens from the file; do_sample absent means
+	// greedy (transformers' default), so this is beam search.
+	beams := copyTiny(t, `{"num_beams": 3, "max_new_tokens": 8, "bos_token_id": 99, "eos_token_id": 99}`)
+	want, _ := beamGolden(t, "n3/eos99")
+	if got := ids("--model", beams); !slices.Equal(got, want[0]) {
+		t.Errorf("num_beams from the file: %v, want %v", got, want[0])
+	}
+	// A flag overrides the file: one beam is greedy decoding.
+	if got := ids("--model", beams, "--num-beams", "1", "--max-new-tokens", "6", "--ignore-eos"); !slices.Equal(got, greedy) {
+		t.Errorf("--num-beams 1 over the file: %v, want %v", got, greedy)
+	}
+	// A file without do_sample decodes greedily; max_length counts the prompt.
+	empty := copyTiny(t, `{"max_length": 9}`)
+	if got := ids("--model", empty, "--ignore-eos"); !slices.Equal(got, greedy) {
+		t.Errorf("file without do_sample: %v, want greedy %v", got, greedy)
+	}
+	// Sampling parameters from the file match the same flags.
+	samp := copyTiny(t, `{"do_sample": true, "top_k": 5, "temperature": 0.5, "repetition_penalty": 1.3}`)
+	a := ids("--model", samp, "--seed", "7", "--ignore-eos")
+	b := ids("--model", plain, "--seed", "7", "--ignore-eos", "--top-k", "5", "--temperature", "0.5", "--repetition-penalty", "1.3")
+	if !slices.Equal(a, b) || len(a) < 8 {
+		t.Errorf("sampling from the file %v, from flags %v", a, b)
+	}
+	// --greedy overrides do_sample; the file's repetition penalty stays.
+	penalised := ids("--model", plain, "--greedy", "--ignore-eos", "--max-new-tokens", "6", "--repetition-penalty", "1.3")
+	if c := ids("--model", samp, "--seed", "7", "--ignore-eos", "--greedy", "--max-new-tokens", "6"); !slices.Equal(c, penalised) || slices.Equal(c, greedy) {
+		t.Errorf("--greedy over do_sample true: %v, want %v (and not %v)", c, penalised, greedy)
+	}
+	// eos_token_id lists replace the model's EOS.
+	eos := copyTiny(t, fmt.Sprintf(`{"eos_token_id": [98, %d]}`, greedy[3]))
+	stop := slices.Index(greedy, greedy[3]) + 1
+	if got := ids("--model", eos, "--max-new-tokens", "6"); !slices.Equal(got, greedy[:stop]) {
+		t.Errorf("eos_token_id list: %v, want %v", got, greedy[:stop])
+	}
+	if got := ids("--model", eos, "--max-new-tokens", "6", "--ignore-eos"); !slices.Equal(got, greedy) {
+		t.Errorf("--ignore-eos over the list: %v, want %v", got, greedy)
+	}
+
+	for _, c := range []struct{ file, args, want string }{
+		{`{"top_k": -2}`, "", `generation_config.json: "top_k": want a non-negative integer, got -2`},
+		{`{"eos_token_id": 100}`, "", `"eos_token_id": want a token id in [0, 100)`},
+		{`{"early_stopping": "soon"}`, "", `"early_stopping"`},
+		{`{"max_length": 3}`, "", `"max_length" 3 leaves no room after the prompt's 3 tokens`},
+		{`{"do_sample": true, "temperature": 0}`, "", `"temperature": 0 with do_sample`},
+		{`{"do_sample": true, "num_beams": 2}`, "", "sampling with beam search"},
+		{`{"num_beams": 2}`, "--num-return-sequences 3", "--num-return-sequences 3: want at most --num-beams (2)"},
+		{`not json`, "", "generation_config.json: not a JSON object"},
+	} {
+		dir := copyTiny(t, c.file)
+		args := []string{"generate", "--model", dir, "--prompt-ids", "3,17,42"}
+		if c.args != "" {
+			args = append(args, strings.Fields(c.args)...)
+		}
+		out, _, err := runCmd(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || out != "" {
+			t.Errorf("%s %s: %v (printed %q), want %q", c.file, c.args, err, out, c.want)
+		}
+		if err != nil && c.want != "sampling with beam search" && !strings.Contains(err.Error(), "not a JSON") &&
+			!strings.Contains(err.Error(), "--num-return") && !strings.Contains(err.Error(), filepath.Join(dir, "generation_config.json")) {
+			t.Errorf("%s: error does not name the file: %v", c.file, err)
+		}
+	}
+}
+
+func TestGenerateBeamErrors(t *testing.T) {
+	tiny := "../../model/gpt2/testdata/tiny"
+	dir := genTextModel(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "0"}, "--num-beams 0: want a positive number"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--num-return-sequences", "3"}, "want at most --num-beams (2)"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "2"}, "want at most --num-beams (1)"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "0"}, "--num-return-sequences 0"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample"}, "sampling with beam search"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--greedy", "--do-sample"}, "contradict"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--early-stopping", "soon"}, `--early-stopping "soon"`},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--length-penalty", "NaN"}, "--length-penalty NaN"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--no-repeat-ngram-size", "-1"}, "--no-repeat-ngram-size -1"},
+		{[]string{"--model", dir, "--num-beams", "2", "--stop", "x", "hi"}, "--stop is not supported with beam search"},
+	} {
+		out, _, err := runCmd(t, append([]string{"generate"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || out != "" {
+			t.Errorf("%v: %v (printed %q), want %q", c.args, err, out, c.want)
 		}
 	}
 }
