@@ -34,3 +34,27 @@ func BenchmarkFlatBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearchHNSWLarge searches 100,000 clustered 128-d vectors (51 MB,
+// more than this machine's L3), where every hop's neighbour vectors come
+// from memory: the case that prefetching the neighbours helps.
+func BenchmarkSearchHNSWLarge(b *testing.B) {
+	const n, d = 100000, 128
+	if largeIndex == nil {
+		largeIndex = build(b, Options{Dim: d, Metric: L2, Threads: 2}, clusteredData(n, d, 1))
+	}
+	qs := clusteredData(1000, d, 2)
+	for _, ef := range []int{16, 64} {
+		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
+			so := &SearchOptions{Ef: ef, Threads: 1}
+			for i := 0; i < b.N; i++ {
+				j := i % 1000
+				if _, err := largeIndex.Search(qs[j*d:(j+1)*d], 10, so); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var largeIndex *Index

@@ -115,6 +115,7 @@ type scratch struct {
 	tag   uint16
 	cand  minHeap
 	top   maxHeap
+	nbs   []uint32 // unvisited neighbours of the node being expanded
 	list  []item
 	sel   []item
 	list2 []item

@@ -6,6 +6,8 @@ import (
 	"math/rand"
 	"sync"
 	"sync/atomic"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // This file is the HNSW graph of Malkov & Yashunin (arXiv:1603.09320), laid
@@ -141,6 +143,11 @@ func (h *hnsw) greedy(x *Index, q []float32, ep uint32, l int, n uint32) uint32 
 		}
 		cnt := min(atomic.LoadUint32(&lk[0]), uint32(len(lk)-1))
 		for j := uint32(1); j <= cnt; j++ {
+			if nb := atomic.LoadUint32(&lk[j]); nb < n {
+				kernels.Prefetch(x.vec(nb))
+			}
+		}
+		for j := uint32(1); j <= cnt; j++ {
 			nb := atomic.LoadUint32(&lk[j])
 			if nb >= n || int(h.levels[nb]) < l {
 				continue
@@ -180,12 +187,20 @@ func (h *hnsw) searchLayer(x *Index, q []float32, ep uint32, ef, l int, accept f
 		if lk == nil {
 			continue
 		}
+		// First the unvisited neighbours, their vectors requested from
+		// memory all at once (hnswlib prefetches one ahead), then their
+		// distances: the cache misses overlap instead of adding up.
 		cnt := min(atomic.LoadUint32(&lk[0]), uint32(len(lk)-1))
+		s.nbs = s.nbs[:0]
 		for j := uint32(1); j <= cnt; j++ {
 			nb := atomic.LoadUint32(&lk[j])
 			if nb >= n || s.visit(nb) {
 				continue
 			}
+			kernels.Prefetch(x.vec(nb))
+			s.nbs = append(s.nbs, nb)
+		}
+		for _, nb := range s.nbs {
 			d := x.distance(q, x.vec(nb))
 			if len(s.top) < ef || d < lower {
 				s.cand.push(item{d, nb})

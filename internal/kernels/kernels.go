@@ -172,3 +172,14 @@ func checkMatrix(name string, x []float32, rows, cols, ld int) {
 		panic(fmt.Sprintf("kernels: Sgemm: len(%s) = %d, need %d for %dx%d with ld %d", name, len(x), need, rows, cols, ld))
 	}
 }
+
+// Prefetch hints that x will be read soon: on amd64 every cache line of x
+// is requested into L1 without waiting for it; elsewhere (and with
+// LOUPE_KERNELS=generic) it does nothing. A graph search calls it for all
+// of a node's unvisited neighbours before computing their distances, so
+// that the memory latencies overlap instead of adding up.
+func Prefetch(x []float32) {
+	if level >= levelAVX2 {
+		prefetchAVX2(x)
+	}
+}

@@ -258,3 +258,25 @@ func TestRowKernelsZeroAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetch runs the prefetch hint over empty, short, unaligned and
+// long slices on every kernel set: it must neither fault nor change x.
+func TestPrefetch(t *testing.T) {
+	x := make([]float32, 4099)
+	for i := range x {
+		x[i] = float32(i)
+	}
+	for _, lvl := range availableLevels() {
+		old := level
+		level = lvl
+		for _, r := range [][2]int{{0, 0}, {5, 5}, {0, 1}, {3, 4}, {1, 17}, {15, 16}, {16, 32}, {7, 4099}, {0, 4099}} {
+			Prefetch(x[r[0]:r[1]])
+		}
+		level = old
+	}
+	for i, v := range x {
+		if v != float32(i) {
+			t.Fatalf("x[%d] = %g after Prefetch", i, v)
+		}
+	}
+}
