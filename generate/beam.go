@@ -231,6 +231,7 @@ type beamSearch struct {
 	seq, seq2 []int     // running sequences
 	lps, lps2 []float32 // their raw log-probs
 	score     []float32 // running beam scores (sums of processed log-probs)
+	lse       []float32 // per beam: log-sum-exp of this step's raw logits
 	next      []float32 // their next values
 	from      []int     // for the State: beam i continues old beam from[i]
 
@@ -251,7 +252,7 @@ func newBeamSearch(N, K, P, maxLen, V int, procs []Processor) *beamSearch {
 	bs := &beamSearch{N: N, K: K, P: P, maxLen: maxLen, V: V, procs: procs,
 		seq: make([]int, N*maxLen), seq2: make([]int, N*maxLen),
 		lps: make([]float32, N*maxLen), lps2: make([]float32, N*maxLen),
-		score: make([]float32, N), next: make([]float32, N), from: make([]int, N),
+		score: make([]float32, N), lse: make([]float32, N), next: make([]float32, N), from: make([]int, N),
 		fseq: make([]int, N*maxLen), fseq2: make([]int, N*maxLen),
 		flps: make([]float32, N*maxLen), flps2: make([]float32, N*maxLen),
 		flen: make([]int, N), flen2: make([]int, N),
@@ -291,25 +292,26 @@ func (bs *beamSearch) step(s *gpt2.State, cur int, eos []int, b Beams) bool {
 			m = max(m, v)
 		}
 		lse := float32(math.Log(sumExpShifted(lg, m)))
+		bs.lse[i] = m + lse
 		for v, l := range lg {
 			x[v] = l - m - lse
 		}
 		for _, p := range bs.procs {
 			p.Process(bs.seq[i*L:i*L+cur], x)
 		}
-		for v := range x {
-			bs.offer(candidate{score: x[v] + bs.score[i], beam: i, tok: v, index: i*V + v})
+		base := bs.score[i]
+		for v, lp := range x {
+			sc := lp + base
+			if len(bs.cand) == K && !(sc > bs.cand[0].score) {
+				continue // not better than the worst kept (ties keep the lower index, seen first)
+			}
+			bs.offer(candidate{score: sc, beam: i, tok: v, index: i*V + v})
 		}
 	}
 	slices.SortFunc(bs.cand, func(a, c candidate) int { return better(a.score, a.index, c.score, c.index) })
 	for j := range bs.cand {
 		cd := &bs.cand[j]
-		lg := s.Logits(cd.beam)
-		m := negInf
-		for _, v := range lg {
-			m = max(m, v)
-		}
-		cd.raw = float32(float64(lg[cd.tok]-m) - math.Log(sumExpShifted(lg, m)))
+		cd.raw = s.Logits(cd.beam)[cd.tok] - bs.lse[cd.beam]
 		bs.hits[j] = slices.Contains(eos, cd.tok) || cur+1 >= L
 	}
 
@@ -436,12 +438,11 @@ func better(a float32, ai int, b float32, bi int) int {
 // (bs.cand is a heap with the worst kept candidate at its root).
 func (bs *beamSearch) offer(c candidate) {
 	h := bs.cand
-	worse := func(i, j int) bool { return better(h[i].score, h[i].index, h[j].score, h[j].index) > 0 }
 	if len(h) < bs.K {
 		h = append(h, c)
 		for i := len(h) - 1; i > 0; {
 			p := (i - 1) / 2
-			if !worse(i, p) {
+			if !worse(&h[i], &h[p]) {
 				break
 			}
 			h[i], h[p] = h[p], h[i]
@@ -450,16 +451,16 @@ func (bs *beamSearch) offer(c candidate) {
 		bs.cand = h
 		return
 	}
-	if better(c.score, c.index, h[0].score, h[0].index) >= 0 {
+	if !worse(&h[0], &c) {
 		return
 	}
 	h[0] = c
 	for i := 0; ; {
 		l, r, w := 2*i+1, 2*i+2, i
-		if l < len(h) && worse(l, w) {
+		if l < len(h) && worse(&h[l], &h[w]) {
 			w = l
 		}
-		if r < len(h) && worse(r, w) {
+		if r < len(h) && worse(&h[r], &h[w]) {
 			w = r
 		}
 		if w == i {
@@ -469,3 +470,6 @@ func (bs *beamSearch) offer(c candidate) {
 		i = w
 	}
 }
+
+// worse reports whether a ranks after b.
+func worse(a, b *candidate) bool { return better(a.score, a.index, b.score, b.index) > 0 }

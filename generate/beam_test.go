@@ -3,11 +3,14 @@ package generate
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/loupe-ml/loupe/model/gpt2"
 )
 
 // beamCase is one entry of testdata/beam_golden.json, written by
@@ -175,5 +178,28 @@ func TestEarlyStoppingParse(t *testing.T) {
 	}
 	if _, err := ParseEarlyStopping("sometimes"); err == nil {
 		t.Error("sometimes: no error")
+	}
+}
+
+// BenchmarkBeamSearch measures the search itself on GPT-2's vocabulary
+// size with a one-layer, 16-wide model (so the forward passes are cheap).
+func BenchmarkBeamSearch(b *testing.B) {
+	cfg := gpt2.Config{NLayer: 1, NHead: 2, NEmbd: 16, NPositions: 64, VocabSize: 50257, LayerNormEps: 1e-5,
+		Activation: "gelu_new", EOSTokenID: 50256, BOSTokenID: 50256}
+	m, err := gpt2.Random(cfg, 5, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("beams=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := BeamSearch(context.Background(), m, []int{1, 2, 3}, Options{MaxNewTokens: 20, IgnoreEOS: true},
+					Beams{NumBeams: n, LengthPenalty: 1}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)/20*1e3, "ms/step")
+		})
 	}
 }
