@@ -190,12 +190,9 @@ func (j *qJob) do(lo, hi int) {
 	q := j.q
 	blocks := (q.N + qNR - 1) / qNR
 	groups := (j.m + qMR - 1) / qMR
-	var tile [qMR * qNR]float32
 	if !j.byRows {
 		for blk := lo; blk < hi; blk++ {
-			for g := 0; g < groups; g++ {
-				j.tile(g, blk, tile[:])
-			}
+			j.tiles(0, groups, blk)
 		}
 		return
 	}
@@ -207,45 +204,52 @@ func (j *qJob) do(lo, hi int) {
 	for g0 := lo; g0 < hi; g0 += 32 {
 		g1 := min(g0+32, hi)
 		for blk := 0; blk < blocks; blk++ {
-			for g := g0; g < g1; g++ {
-				j.tile(g, blk, tile[:])
-			}
+			j.tiles(g0, g1, blk)
 		}
 	}
 }
 
-// tile computes the 4×16 tile of row group g and column block blk.
-func (j *qJob) tile(g, blk int, tmp []float32) {
+// tiles computes the 4×16 tiles of row groups [g0, g1) in column block
+// blk: the full ones in one micro-kernel call, the edge ones through a
+// temporary tile.
+func (j *qJob) tiles(g0, g1, blk int) {
 	q := j.q
 	kp := q.kp
-	a := j.aq[g*qMR*kp:]
 	b := q.b[blk*kp*qNR : (blk+1)*kp*qNR]
-	rp := j.rp[g*qMR*2 : (g+1)*qMR*2]
 	cp := q.cp[blk*3*qNR : (blk+1)*3*qNR]
-	r0, c0 := g*qMR, blk*qNR
-	if r0+qMR <= j.m && c0+qNR <= q.N {
-		qmicroL(j.lvl, q.Bits, kp, a, kp, b, rp, cp, j.c[r0*j.ldc+c0:], j.ldc)
-		return
+	c0 := blk * qNR
+	full := g1
+	if c0+qNR > q.N {
+		full = g0
+	} else {
+		full = min(g1, j.m/qMR)
 	}
-	qmicroL(j.lvl, q.Bits, kp, a, kp, b, rp, cp, tmp, qNR)
-	rows, cols := min(qMR, j.m-r0), min(qNR, q.N-c0)
-	for i := 0; i < rows; i++ {
-		copy(j.c[(r0+i)*j.ldc+c0:(r0+i)*j.ldc+c0+cols], tmp[i*qNR:i*qNR+cols])
+	if full > g0 {
+		qmicroL(j.lvl, q.Bits, full-g0, kp, j.aq[g0*qMR*kp:], kp, b, j.rp[g0*qMR*2:full*qMR*2], cp, j.c[g0*qMR*j.ldc+c0:], j.ldc)
+	}
+	var tmp [qMR * qNR]float32
+	for g := max(full, g0); g < g1; g++ {
+		r0 := g * qMR
+		qmicroL(j.lvl, q.Bits, 1, kp, j.aq[r0*kp:], kp, b, j.rp[r0*2:(r0+qMR)*2], cp, tmp[:], qNR)
+		rows, cols := min(qMR, j.m-r0), min(qNR, q.N-c0)
+		for i := 0; i < rows; i++ {
+			copy(j.c[(r0+i)*j.ldc+c0:(r0+i)*j.ldc+c0+cols], tmp[i*qNR:i*qNR+cols])
+		}
 	}
 }
 
 // qmicroL runs the 4×16 micro kernel of the given level and weight
-// precision.
-func qmicroL(lvl, bits, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+// precision over groups row groups.
+func qmicroL(lvl, bits, groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
 	if lvl >= levelAVX2 {
 		if bits == QInt7 {
-			qgemm4x16x7AVX2(kp, a, lda, b, rp, cp, c, ldc)
+			qgemm4x16x7AVX2(groups, kp, a, lda, b, rp, cp, c, ldc)
 		} else {
-			qgemm4x16AVX2(kp, a, lda, b, rp, cp, c, ldc)
+			qgemm4x16AVX2(groups, kp, a, lda, b, rp, cp, c, ldc)
 		}
 		return
 	}
-	qgemm4x16Generic(kp, a, lda, b, rp, cp, c, ldc)
+	qgemm4x16Generic(groups, kp, a, lda, b, rp, cp, c, ldc)
 }
 
 // quantRowL quantizes one activation row x to 7-bit unsigned values in q
@@ -303,25 +307,31 @@ func qMinMaxGeneric(x []float32) (lo, hi float32) {
 	return lo, hi
 }
 
-// qgemm4x16Generic is the micro kernel as plain Go: with
-// acc[i][j] = Σ_{p<kp} a[i*lda+p]·w_q(p, j) (w_q from the packed panel b)
-// it sets c[i*ldc+j] = (acc·s_w[j])·s_a[i] - (s_a·z)[i]·(s_w·Σw_q)[j] + bias[j]
-// for i < 4, j < 16, where rp = [s_a, s_a·z] per row and cp = [s_w[16],
-// (s_w·Σw_q)[16], bias[16]].
-func qgemm4x16Generic(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
-	for i := 0; i < qMR; i++ {
-		ar := a[i*lda : i*lda+kp]
-		for j := 0; j < qNR; j++ {
-			off := (j/8)*32 + (j%8)*4
-			var acc int32
-			for p := 0; p < kp; p += 4 {
-				bp := b[(p/4)*64+off:]
-				acc += int32(ar[p])*int32(bp[0]) + int32(ar[p+1])*int32(bp[1]) +
-					int32(ar[p+2])*int32(bp[2]) + int32(ar[p+3])*int32(bp[3])
+// qgemm4x16Generic is the micro kernel as plain Go. For each of groups row
+// groups g (activation rows a[(4g+i)*lda:], row parameters rp[8g:], output
+// rows c[(4g+i)*ldc:]), with acc[i][j] = Σ_{p<kp} a[i*lda+p]·w_q(p, j) (w_q
+// from the packed panel b) it sets c[i*ldc+j] = (acc·s_w[j])·s_a[i] -
+// (s_a·z)[i]·(s_w·Σw_q)[j] + bias[j] for i < 4, j < 16, where rp = [s_a,
+// s_a·z] per row and cp = [s_w[16], (s_w·Σw_q)[16], bias[16]]. The
+// slices must cover exactly the rows and columns written (c need not
+// extend past the last row's 16 columns).
+func qgemm4x16Generic(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	for g := 0; g < groups; g++ {
+		for i := 0; i < qMR; i++ {
+			r := g*qMR + i
+			ar := a[r*lda : r*lda+kp]
+			for j := 0; j < qNR; j++ {
+				off := (j/8)*32 + (j%8)*4
+				var acc int32
+				for p := 0; p < kp; p += 4 {
+					bp := b[(p/4)*64+off:]
+					acc += int32(ar[p])*int32(bp[0]) + int32(ar[p+1])*int32(bp[1]) +
+						int32(ar[p+2])*int32(bp[2]) + int32(ar[p+3])*int32(bp[3])
+				}
+				f := float32(float32(acc)*cp[j]) * rp[2*r]
+				f = f - float32(rp[2*r+1]*cp[qNR+j])
+				c[r*ldc+j] = f + cp[2*qNR+j]
 			}
-			f := float32(float32(acc)*cp[j]) * rp[2*i]
-			f = f - float32(rp[2*i+1]*cp[qNR+j])
-			c[i*ldc+j] = f + cp[2*qNR+j]
 		}
 	}
 }

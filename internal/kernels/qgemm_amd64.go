@@ -10,14 +10,14 @@ package kernels
 // activations ≤ 127, weights in [-127, 127].
 //
 //go:noescape
-func qgemm4x16AVX2(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
+func qgemm4x16AVX2(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
 
 // qgemm4x16x7AVX2 is qgemm4x16Generic for QInt7 weights: kp a multiple of
 // 8, activations ≤ 127, weights in [-63, 63] (two VPMADDUBSW results are
 // added in int16).
 //
 //go:noescape
-func qgemm4x16x7AVX2(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
+func qgemm4x16x7AVX2(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
 
 // qMinMaxAVX2 is qMinMaxGeneric; len(x) is a positive multiple of 8.
 //

@@ -62,38 +62,53 @@ GLOBL q127<>(SB), RODATA|NOPTR, $4
 	VMOVUPS      acc1, 32(DX) \
 	ADDQ         R9, DX
 
-#define QPROLOGUE \
-	MOVQ   kp+0(FP), CX \
-	MOVQ   a_base+8(FP), SI \
-	MOVQ   lda+32(FP), R8 \
-	MOVQ   b_base+40(FP), BX \
-	MOVQ   rp_base+64(FP), R10 \
-	MOVQ   cp_base+88(FP), R11 \
-	MOVQ   c_base+112(FP), DX \
-	MOVQ   ldc+136(FP), R9 \
-	SHLQ   $2, R9 \
-	LEAQ   (SI)(R8*2), DI \
-	VPXOR  Y0, Y0, Y0 \
-	VPXOR  Y1, Y1, Y1 \
-	VPXOR  Y2, Y2, Y2 \
-	VPXOR  Y3, Y3, Y3 \
-	VPXOR  Y4, Y4, Y4 \
-	VPXOR  Y5, Y5, Y5 \
-	VPXOR  Y6, Y6, Y6 \
-	VPXOR  Y7, Y7, Y7
+// Arguments; AX = row groups left, R12 = b panel, R13 = the group's first
+// activation row.
+#define QARGS \
+	MOVQ groups+0(FP), AX \
+	MOVQ a_base+16(FP), R13 \
+	MOVQ lda+40(FP), R8 \
+	MOVQ b_base+48(FP), R12 \
+	MOVQ rp_base+72(FP), R10 \
+	MOVQ cp_base+96(FP), R11 \
+	MOVQ c_base+120(FP), DX \
+	MOVQ ldc+144(FP), R9 \
+	SHLQ $2, R9
 
-#define QEPILOGUE \
+// Start one row group: rows at SI, SI+lda, DI, DI+lda; zero accumulators.
+#define QGROUP \
+	MOVQ  R13, SI \
+	LEAQ  (SI)(R8*2), DI \
+	MOVQ  R12, BX \
+	MOVQ  kp+8(FP), CX \
+	VPXOR Y0, Y0, Y0 \
+	VPXOR Y1, Y1, Y1 \
+	VPXOR Y2, Y2, Y2 \
+	VPXOR Y3, Y3, Y3 \
+	VPXOR Y4, Y4, Y4 \
+	VPXOR Y5, Y5, Y5 \
+	VPXOR Y6, Y6, Y6 \
+	VPXOR Y7, Y7, Y7
+
+// Store the group's 4 rows, move to the next group.
+#define QNEXT \
 	QSTORE(Y0, Y1, 0) \
 	QSTORE(Y2, Y3, 8) \
 	QSTORE(Y4, Y5, 16) \
 	QSTORE(Y6, Y7, 24) \
-	VZEROUPPER \
-	RET
+	ADDQ $32, R10 \
+	LEAQ (R13)(R8*4), R13 \
+	DECQ AX
 
-// func qgemm4x16AVX2(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
-TEXT ·qgemm4x16AVX2(SB), NOSPLIT, $0-144
-	QPROLOGUE
+// func qgemm4x16AVX2(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
+TEXT ·qgemm4x16AVX2(SB), NOSPLIT, $0-152
+	QARGS
 	VMOVDQU qOnes<>(SB), Y13
+	TESTQ   AX, AX
+	JZ      end8
+
+group8:
+	QGROUP
 	SHRQ    $2, CX
 	JZ      done8
 
@@ -111,11 +126,21 @@ loop8:
 	JNZ     loop8
 
 done8:
-	QEPILOGUE
+	QNEXT
+	JNZ group8
 
-// func qgemm4x16x7AVX2(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
-TEXT ·qgemm4x16x7AVX2(SB), NOSPLIT, $0-144
-	QPROLOGUE
+end8:
+	VZEROUPPER
+	RET
+
+// func qgemm4x16x7AVX2(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
+TEXT ·qgemm4x16x7AVX2(SB), NOSPLIT, $0-152
+	QARGS
+	TESTQ AX, AX
+	JZ    end7
+
+group7:
+	QGROUP
 	SHRQ    $3, CX
 	JZ      done7
 
@@ -135,7 +160,12 @@ loop7:
 	JNZ     loop7
 
 done7:
-	QEPILOGUE
+	QNEXT
+	JNZ group7
+
+end7:
+	VZEROUPPER
+	RET
 
 // func qMinMaxAVX2(x []float32) (lo, hi float32)
 TEXT ·qMinMaxAVX2(SB), NOSPLIT, $0-32

@@ -6,12 +6,12 @@ package kernels
 // They are never selected on these builds; they keep the dispatch code
 // compiling everywhere.
 
-func qgemm4x16AVX2(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
-	qgemm4x16Generic(kp, a, lda, b, rp, cp, c, ldc)
+func qgemm4x16AVX2(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	qgemm4x16Generic(groups, kp, a, lda, b, rp, cp, c, ldc)
 }
 
-func qgemm4x16x7AVX2(kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
-	qgemm4x16Generic(kp, a, lda, b, rp, cp, c, ldc)
+func qgemm4x16x7AVX2(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	qgemm4x16Generic(groups, kp, a, lda, b, rp, cp, c, ldc)
 }
 
 func qMinMaxAVX2(x []float32) (lo, hi float32) { return qMinMaxGeneric(x) }

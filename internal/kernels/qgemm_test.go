@@ -82,7 +82,7 @@ func TestQMicroExact(t *testing.T) {
 					for i := range c {
 						c[i] = guardVal
 					}
-					qmicroL(level, bits, kp, a, kp, b, rp, cp, c, 20)
+					qmicroL(level, bits, 1, kp, a, kp, b, rp, cp, c, 20)
 					for i := 0; i < 4; i++ {
 						for j := 0; j < 20; j++ {
 							if j >= 16 {
