@@ -1,6 +1,6 @@
-// Package generate produces text from a GPT-2 model: greedy decoding and
-// seeded sampling through a list of logits processors, with Hugging Face
-// transformers' semantics and order.
+// Package generate produces text from a GPT-2 model: greedy decoding,
+// seeded sampling through a list of logits processors, and beam search,
+// with Hugging Face transformers' semantics and order.
 //
 // The simplest use:
 //
@@ -12,8 +12,8 @@
 //
 // A Processor rewrites a row of logits in place, setting the logits of
 // removed tokens to -Inf. Options builds the list in the order transformers'
-// generate uses: RepetitionPenalty (also applied when decoding greedily),
-// then, for sampling only, Temperature → TopK → TopP → MinP → Typical. Each
+// generate uses: RepetitionPenalty and NoRepeatNGram (also applied when
+// decoding greedily and in beam search), then, for sampling only, Temperature → TopK → TopP → MinP → Typical. Each
 // stage keeps at least one token. The next token is the argmax of the
 // processed logits (Greedy) or a draw from their softmax made with a PCG
 // generator seeded from Options.Seed, so a seed reproduces a run exactly.
@@ -28,4 +28,24 @@
 // prompt longer than the context is an error). Text is streamed through
 // Options.OnToken as it becomes final: a piece that might begin a stop string,
 // or an incomplete UTF-8 character, is held back until it is decided.
+//
+// # Beam search
+//
+// BeamSearch keeps Beams.NumBeams continuations as one batch of a
+// gpt2.State and follows transformers' vectorised _beam_search: each step
+// adds every beam's processed next-token log-softmax to its score, keeps
+// the best max(2, 1+len(EOS))·NumBeams continuations, moves those among the
+// first NumBeams that end in an EOS id (or reach the length limit) to a list
+// of NumBeams finished sequences scored sum/len^LengthPenalty (len counts
+// the new tokens, EOS included, not the prompt), and runs on with the best
+// NumBeams unfinished ones, reordering the State's caches (State.Reorder).
+// EarlyStopping decides when it ends. The result has NumReturnSequences
+// sequences, best first, each with transformers' sequences_scores value.
+//
+// # generation_config.json
+//
+// LoadGenerationConfig reads a model directory's generation_config.json
+// into a GenerationConfig whose nil fields were absent; callers (loupe
+// generate) let command-line values override it and use transformers'
+// defaults (the Default… constants) for what is absent.
 package generate
