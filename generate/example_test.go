@@ -38,3 +38,24 @@ func ExampleSampling_Processors() {
 	// *generate.TopK
 	// *generate.TopP
 }
+
+// Beam search with three beams, returning the two best sequences with
+// transformers' sequences_scores.
+func ExampleBeamSearch() {
+	m, err := gpt2.Load("../model/gpt2/testdata/tiny")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	res, err := generate.BeamSearch(context.Background(), m, []int{3, 17, 42}, generate.Options{MaxNewTokens: 8},
+		generate.Beams{NumBeams: 3, LengthPenalty: 1, NumReturnSequences: 2}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range res.Sequences {
+		fmt.Printf("%v %.3f %s\n", s.IDs, s.Score, s.Finish)
+	}
+	// Output:
+	// [96 62 62 62 62 62 62 62] -3.084 length
+	// [29 29 83 83 83 83 83 59] -3.099 length
+}

@@ -152,6 +152,7 @@ CASES = [
     ("rep_ngram", [3, 17, 42, 3, 17], dict(num_beams=3, max_new_tokens=10, rep_penalty=1.5, ngram=2,
                                            num_return_sequences=2)),
     ("n1", [5, 6], dict(num_beams=1, max_new_tokens=6)),
+    ("one_token", [3, 17, 42], dict(num_beams=3, max_new_tokens=1, num_return_sequences=3)),
     # Cases found by search where a variant of the algorithm differs: "never"
     # against False with a positive length penalty, and an EOS continuation
     # ranked below the first num_beams (which must not join the finished list).
