@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // Dynamic int8 linear layers, as torch.ao.quantization.quantize_dynamic does
@@ -120,8 +121,10 @@ type qJob struct {
 	ldc    int
 	aq     []uint8   // quantized rows, [mp, kp]
 	rp     []float32 // per row: s_a, s_a·z
-	byRows bool      // Parallel units are row groups (else column blocks)
-	quant  bool      // quantize the rows of each range first
+	byRows bool      // chunks are row groups (else column blocks)
+	unit   int       // row groups or column blocks per chunk
+	chunks int64     // number of chunks
+	next   int64     // chunks handed out (atomic)
 	run    func(lo, hi int)
 }
 
@@ -152,17 +155,22 @@ func (q *QLinear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) 
 	j.rp = j.rp[:2*mp]
 	blocks := (q.N + qNR - 1) / qNR
 	th := Threads()
+	// Work is handed out in chunks that threads claim until none are left,
+	// so a thread slowed down by other work takes fewer chunks instead of
+	// holding the others up at the end.
 	j.byRows = groups >= 2*th || groups >= blocks
 	if j.byRows {
-		j.quant = true
-		Parallel(groups, 2, j.run)
+		// Chunks of up to 16 row groups (64 rows), each quantized by the
+		// thread that computes it; every column block sweeps over them.
+		j.unit = min(16, max(1, groups/(2*th)))
+		j.chunks = int64((groups + j.unit - 1) / j.unit)
 	} else {
-		j.quant = false
-		for i := 0; i < groups; i++ {
-			j.quantRows(i*qMR, (i+1)*qMR)
-		}
-		Parallel(blocks, 1, j.run)
+		j.quantRows(0, mp)
+		j.unit = max(1, blocks/(4*th))
+		j.chunks = int64((blocks + j.unit - 1) / j.unit)
 	}
+	j.next = 0
+	Parallel(int(min(j.chunks, int64(th))), 1, j.run)
 	j.a, j.c, j.q = nil, nil, nil
 	qJobs.Put(j)
 }
@@ -184,25 +192,25 @@ func (j *qJob) quantRows(r0, r1 int) {
 	}
 }
 
-// do computes the tiles of Parallel's range [lo, hi) of row groups or
-// column blocks.
+// do claims chunks of work until none are left; Parallel's range only
+// says how many threads take part.
 func (j *qJob) do(lo, hi int) {
 	q := j.q
 	blocks := (q.N + qNR - 1) / qNR
 	groups := (j.m + qMR - 1) / qMR
-	if !j.byRows {
-		for blk := lo; blk < hi; blk++ {
-			j.tiles(0, groups, blk)
+	for {
+		ch := int(atomic.AddInt64(&j.next, 1) - 1)
+		if ch >= int(j.chunks) {
+			return
 		}
-		return
-	}
-	if j.quant {
-		j.quantRows(lo*qMR, hi*qMR)
-	}
-	// Row chunks of up to 32 groups (128 rows) stay in L2 while every
-	// column block sweeps over them.
-	for g0 := lo; g0 < hi; g0 += 32 {
-		g1 := min(g0+32, hi)
+		if !j.byRows {
+			for blk := ch * j.unit; blk < min((ch+1)*j.unit, blocks); blk++ {
+				j.tiles(0, groups, blk)
+			}
+			continue
+		}
+		g0, g1 := ch*j.unit, min((ch+1)*j.unit, groups)
+		j.quantRows(g0*qMR, g1*qMR)
 		for blk := 0; blk < blocks; blk++ {
 			j.tiles(g0, g1, blk)
 		}
