@@ -36,8 +36,8 @@ var ErrNoWeights = errors.New("no weights file")
 // that disagree with it.
 var ErrIndex = errors.New("invalid shard index")
 
-// MaxIndexSize bounds an index file, in bytes (gpt2-xl's is 30 KB; one with a
-// million tensors would be about 60 MB).
+// MaxIndexSize bounds an index file, in bytes. An index holds one line of
+// about 60 bytes per tensor, so this allows millions of tensors.
 const MaxIndexSize = 256 << 20
 
 // Info describes one tensor.

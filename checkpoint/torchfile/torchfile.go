@@ -27,8 +27,9 @@ var ErrFormat = errors.New("invalid or unsupported torch checkpoint")
 var ErrLegacy = errors.New("legacy (pre-zip) torch.save format")
 
 // MaxPickleSize bounds data.pkl, in bytes. The pickle of a state_dict is
-// small (gpt2-xl's is about 60 KB): it only names the tensors.
-const MaxPickleSize = 64 << 20
+// small: it only names the tensors and their storages (about 110 bytes a
+// tensor; 19 KB for GPT-2 small).
+const MaxPickleSize = 16 << 20
 
 // Info describes one tensor of a file.
 type Info struct {
