@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,8 +68,11 @@ top_k, top_p, min_p, typical_p, repetition_penalty, no_repeat_ngram_size,
 max_new_tokens (or max_length, prompt included), num_beams, length_penalty,
 early_stopping, num_return_sequences and eos_token_id (an id or a list);
 fields it lacks take transformers' defaults (do_sample false: greedy; top_k
-50), except that without max_new_tokens or max_length --max-new-tokens' 50
-applies. Flags given on the command line override the file; --do-sample
+50), except that do_sample comes from config.json's
+task_specific_params["text-generation"] when the file lacks it, as in
+transformers' text-generation pipeline (GPT-2's config.json says true, so
+--model gpt2 samples), and that without max_new_tokens or max_length
+--max-new-tokens' 50 applies. Flags given on the command line override the file; --do-sample
 and --greedy set do_sample. The processors run in transformers' order:
 repetition penalty, no-repeat n-gram, temperature, top-k, top-p, min-p,
 typical-p. --seed makes sampling reproducible (a random seed otherwise).
@@ -185,6 +189,9 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	if err != nil {
 		return err
 	}
+	if gc != nil && gc.DoSample == nil {
+		gc.DoSample = pipelineDoSample(dir)
+	}
 
 	var prompt []int
 	if f.promptIDs != "" {
@@ -281,6 +288,29 @@ func checkBeamFlags(f *generateFlags) error {
 		}
 	}
 	return nil
+}
+
+// pipelineDoSample returns config.json's
+// task_specific_params["text-generation"].do_sample, or nil. transformers'
+// text-generation pipeline applies these parameters over the generation
+// config; GPT-2's config.json sets do_sample true there while its
+// generation_config.json leaves it out, so the pipeline samples and a bare
+// model.generate() decodes greedily. loupe generate is the pipeline's
+// counterpart and follows it.
+func pipelineDoSample(dir string) *bool {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil
+	}
+	var c struct {
+		TaskSpecific map[string]struct {
+			DoSample *bool `json:"do_sample"`
+		} `json:"task_specific_params"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return nil
+	}
+	return c.TaskSpecific["text-generation"].DoSample
 }
 
 // resolveGenerate merges the flags with generation_config.json (gc, read

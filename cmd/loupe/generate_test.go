@@ -405,6 +405,25 @@ func TestGenerateConfigFile(t *testing.T) {
 	if got := ids("--model", empty, "--ignore-eos"); !slices.Equal(got, greedy) {
 		t.Errorf("file without do_sample: %v, want greedy %v", got, greedy)
 	}
+	// Without do_sample in the file, config.json's
+	// task_specific_params["text-generation"] decides, as transformers'
+	// text-generation pipeline does (the hub's gpt2 samples this way).
+	pipe := copyTiny(t, `{"bos_token_id": 99, "eos_token_id": 99}`)
+	cfg, err := os.ReadFile(filepath.Join(pipe, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		t.Fatal(err)
+	}
+	c["task_specific_params"] = map[string]any{"text-generation": map[string]any{"do_sample": true, "max_length": 50}}
+	cfg, _ = json.Marshal(c)
+	os.WriteFile(filepath.Join(pipe, "config.json"), cfg, 0o644)
+	sampled := ids("--model", pipe, "--seed", "7", "--ignore-eos", "--max-new-tokens", "6")
+	if want := ids("--model", plain, "--seed", "7", "--ignore-eos", "--max-new-tokens", "6"); !slices.Equal(sampled, want) || slices.Equal(sampled, greedy) {
+		t.Errorf("task_specific_params do_sample true: %v, want sampled %v (greedy is %v)", sampled, want, greedy)
+	}
 	// Sampling parameters from the file match the same flags.
 	samp := copyTiny(t, `{"do_sample": true, "top_k": 5, "temperature": 0.5, "repetition_penalty": 1.3}`)
 	a := ids("--model", samp, "--seed", "7", "--ignore-eos")
