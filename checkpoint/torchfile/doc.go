@@ -26,8 +26,10 @@
 // imported or executed. Any other opcode or global is an error naming it
 // and its offset in data.pkl. Every length, offset, size and stride is
 // checked against the file before use, so a hostile file gives an error
-// (matching ErrFormat) rather than a panic or an allocation larger than the
-// file. Compressed records are refused rather than inflated. The legacy
+// (matching ErrFormat) rather than a panic. Memory stays bounded: data.pkl
+// may hold at most MaxPickleSize bytes and create at most 4 million values,
+// and a tensor never needs more memory than the file holds. Compressed
+// records are refused rather than inflated. The legacy
 // format of PyTorch before 1.6 (a bare pickle stream) is recognised and
 // refused with ErrLegacy.
 //

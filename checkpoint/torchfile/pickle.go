@@ -72,13 +72,16 @@ type (
 	}
 )
 
-func newDict() *pyDict { return &pyDict{m: map[any]any{}} }
+func newDict() *pyDict { return &pyDict{} }
 
 func (d *pyDict) set(k, v any) error {
 	switch k.(type) {
 	case string, int64, bool:
 	default:
 		return fmt.Errorf("dict key of type %s", typeName(k))
+	}
+	if d.m == nil {
+		d.m = map[any]any{}
 	}
 	if _, ok := d.m[k]; !ok {
 		d.keys = append(d.keys, k)
@@ -143,19 +146,25 @@ func typeName(v any) string {
 
 // machine is the pickle virtual machine's state.
 type machine struct {
-	data  []byte
-	pos   int
-	op    int // offset of the current opcode, for errors
-	stack []any
-	marks []int // stack heights at each MARK
-	memo  map[uint32]any
+	data   []byte
+	pos    int
+	op     int // offset of the current opcode, for errors
+	stack  []any
+	pushes int   // values pushed so far, against maxPushes
+	marks  []int // stack heights at each MARK
+	memo   map[uint32]any
 	// persistent resolves a BINPERSID id to a storage.
 	persistent func(pid pyTuple) (*storage, error)
 }
 
-// maxMemo bounds the memo (each entry costs at least two bytes of pickle, so
-// this is only a guard against bugs, not a real limit for torch files).
-const maxMemo = 1 << 26
+// maxMemo bounds the memo, and maxPushes the number of values the machine
+// creates, so that memory stays bounded (a few hundred MB at worst) whatever
+// the pickle. A state_dict needs about 25 values a tensor: 1<<22 allows some
+// 160,000 tensors in one file.
+const (
+	maxMemo   = 1 << 22
+	maxPushes = 1 << 22
+)
 
 func (m *machine) errorf(format string, args ...any) error {
 	return fmt.Errorf("data.pkl offset %d: %s", m.op, fmt.Sprintf(format, args...))
@@ -170,7 +179,7 @@ func (m *machine) need(n uint64) ([]byte, error) {
 	return b, nil
 }
 
-func (m *machine) push(v any) { m.stack = append(m.stack, v) }
+func (m *machine) push(v any) { m.stack = append(m.stack, v); m.pushes++ }
 
 func (m *machine) pop() (any, error) {
 	base := 0
@@ -277,6 +286,9 @@ func (m *machine) setItems(d any, kv []any) error {
 func (m *machine) run() (any, error) {
 	m.memo = map[uint32]any{}
 	for m.pos < len(m.data) {
+		if m.pushes > maxPushes || len(m.marks) > maxPushes {
+			return nil, m.errorf("more than %d values: not the pickle of a state_dict", maxPushes)
+		}
 		m.op = m.pos
 		op := m.data[m.pos]
 		m.pos++

@@ -291,3 +291,13 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("after Close: %v", err)
 	}
 }
+
+// TestValueLimit: a pickle that creates millions of values is stopped, so
+// memory stays bounded.
+func TestValueLimit(t *testing.T) {
+	pkl := append([]byte("\x80\x02"), bytes.Repeat([]byte("}"), maxPushes+10)...)
+	_, err := Parse("big.bin", archive(t, pkl, nil))
+	if err == nil || !strings.Contains(err.Error(), "values: not the pickle of a state_dict") {
+		t.Errorf("error %v", err)
+	}
+}
