@@ -324,21 +324,25 @@ func qMinMaxGeneric(x []float32) (lo, hi float32) {
 // slices must cover exactly the rows and columns written (c need not
 // extend past the last row's 16 columns).
 func qgemm4x16Generic(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	b = b[:kp*qNR]
 	for g := 0; g < groups; g++ {
 		for i := 0; i < qMR; i++ {
 			r := g*qMR + i
 			ar := a[r*lda : r*lda+kp]
-			for j := 0; j < qNR; j++ {
-				off := (j/8)*32 + (j%8)*4
-				var acc int32
-				for p := 0; p < kp; p += 4 {
-					bp := b[(p/4)*64+off:]
-					acc += int32(ar[p])*int32(bp[0]) + int32(ar[p+1])*int32(bp[1]) +
-						int32(ar[p+2])*int32(bp[2]) + int32(ar[p+3])*int32(bp[3])
+			var acc [qNR]int32
+			for p := 0; p+4 <= len(ar); p += 4 {
+				a0, a1, a2, a3 := int32(ar[p]), int32(ar[p+1]), int32(ar[p+2]), int32(ar[p+3])
+				bp := b[p*qNR : p*qNR+4*qNR]
+				for j := 0; j < qNR; j++ {
+					w := bp[4*j : 4*j+4]
+					acc[j] += a0*int32(w[0]) + a1*int32(w[1]) + a2*int32(w[2]) + a3*int32(w[3])
 				}
-				f := float32(float32(acc)*cp[j]) * rp[2*r]
+			}
+			cr := c[r*ldc : r*ldc+qNR]
+			for j := range cr {
+				f := float32(float32(acc[j])*cp[j]) * rp[2*r]
 				f = f - float32(rp[2*r+1]*cp[qNR+j])
-				c[r*ldc+j] = f + cp[2*qNR+j]
+				cr[j] = f + cp[2*qNR+j]
 			}
 		}
 	}
