@@ -44,6 +44,11 @@ func weightRepos(h *fakeHub) {
 		"model.safetensors.index.json": []byte(`{"weight_map": {"a": "../../etc/passwd"}}`),
 	}}
 	h.repos["acme/noweights"] = &fakeRepo{commit: commitA, files: map[string][]byte{"config.json": config}}
+	h.repos["acme/subfolder"] = &fakeRepo{commit: commitA, files: map[string][]byte{
+		"config.json": config,
+		"0_Transformer/model.safetensors.index.json":     []byte(`{"weight_map": {"a": "model-00001-of-00001.safetensors"}}`),
+		"0_Transformer/model-00001-of-00001.safetensors": shard1,
+	}}
 }
 
 func heads(h *fakeHub) []string {
@@ -118,6 +123,21 @@ func TestWeightsFallback(t *testing.T) {
 				t.Errorf("optional: files %v, missing %v, %v", res3.Files, res3.Missing, err)
 			}
 		})
+	}
+}
+
+// TestWeightsFallbackSubfolder: DIR/model.safetensors falls back inside DIR,
+// and the shards of DIR/model.safetensors.index.json are fetched from DIR.
+func TestWeightsFallbackSubfolder(t *testing.T) {
+	h, c := setup(t)
+	weightRepos(h)
+	res, err := c.Snapshot(context.Background(), "acme/subfolder", "main", []string{"config.json", "0_Transformer/model.safetensors"}, nil)
+	want := []string{"config.json", "0_Transformer/model.safetensors.index.json", "0_Transformer/model-00001-of-00001.safetensors"}
+	if err != nil || !slices.Equal(res.Files, want) {
+		t.Fatalf("files %v, %v; want %v", res, err, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(res.Dir, "0_Transformer", "model-00001-of-00001.safetensors")); err != nil || len(b) != 6000 {
+		t.Errorf("shard: %d bytes, %v", len(b), err)
 	}
 }
 
