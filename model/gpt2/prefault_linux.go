@@ -11,45 +11,47 @@ import (
 
 // prefault maps the pages of the memory-mapped weights into the process up
 // front (madvise MADV_POPULATE_READ, Linux 5.14+), so that the first forward
-// pass does not pay a page fault per 4 KiB of weights. It is best effort:
-// on older kernels the pages fault in on first use as before.
+// pass does not pay a page fault per 4 KiB of weights. Only whole pages
+// inside each slice are advised (a slice may also be a heap copy, whose
+// neighbouring memory is not ours to touch); the partial pages at the ends
+// fault in on first use. It is best effort: on older kernels every page
+// faults in on first use as before.
 func prefault(regions [][]float32) {
-	page := uintptr(os.Getpagesize())
 	for _, r := range regions {
 		if len(r) == 0 {
 			continue
 		}
-		p := unsafe.Pointer(&r[0])
-		off := uintptr(p) % page
-		b := unsafe.Slice((*byte)(unsafe.Add(p, -int(off))), int(off)+4*len(r))
+		b, ok := wholePages(unsafe.Slice((*byte)(unsafe.Pointer(&r[0])), 4*len(r)))
+		if !ok {
+			continue
+		}
 		if err := unix.Madvise(b, unix.MADV_POPULATE_READ); err != nil {
 			return
 		}
 	}
 }
 
-// release tells the kernel the pages of a memory-mapped region are not
-// needed (they are dropped from the resident set and read again from the
-// file if touched). Only whole pages inside the region are released. It
-// must only be given file-backed mappings.
-func release(r []float32) {
-	if len(r) == 0 {
-		return
-	}
-	releaseBytes(unsafe.Slice((*byte)(unsafe.Pointer(&r[0])), 4*len(r)))
-}
-
-// releaseBytes is release for raw bytes of the mapping.
-func releaseBytes(b []byte) {
+// wholePages returns the largest page-aligned part of b.
+func wholePages(b []byte) ([]byte, bool) {
 	if len(b) == 0 {
-		return
+		return nil, false
 	}
 	page := uintptr(os.Getpagesize())
-	p := unsafe.Pointer(&b[0])
-	start := (uintptr(p) + page - 1) &^ (page - 1)
-	end := (uintptr(p) + uintptr(len(b))) &^ (page - 1)
+	p := uintptr(unsafe.Pointer(&b[0]))
+	start := (p + page - 1) &^ (page - 1)
+	end := (p + uintptr(len(b))) &^ (page - 1)
 	if end <= start {
-		return
+		return nil, false
 	}
-	unix.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, int(start-uintptr(p)))), int(end-start)), unix.MADV_DONTNEED)
+	return b[start-p : end-p], true
+}
+
+// releaseBytes tells the kernel the whole pages inside b, a part of a
+// file-backed mapping, are not needed: they are dropped from the resident
+// set and read again from the file if touched. It must only be given
+// file-backed mappings.
+func releaseBytes(b []byte) {
+	if w, ok := wholePages(b); ok {
+		unix.Madvise(w, unix.MADV_DONTNEED)
+	}
 }

@@ -6,8 +6,5 @@ package gpt2
 // in on first use.
 func prefault(regions [][]float32) {}
 
-// release is a no-op here.
-func release(r []float32) {}
-
 // releaseBytes is a no-op here.
 func releaseBytes(b []byte) {}
