@@ -9,8 +9,8 @@
 // Load accepts a Hugging Face hub id (resolved through the local cache and
 // downloaded when missing, see package hub) or a local directory. A
 // sentence-transformers repository is read as published: modules.json lists
-// the modules, which must be a Transformer (config.json, model.safetensors,
-// vocab.txt or tokenizer.json), then a Pooling module (its config.json with
+// the modules, which must be a Transformer (config.json, the weights in any
+// form package checkpoint reads, vocab.txt or tokenizer.json), then a Pooling module (its config.json with
 // pooling_mode_cls_token, pooling_mode_max_tokens, pooling_mode_mean_tokens,
 // pooling_mode_mean_sqrt_len_tokens; several modes are concatenated in that
 // order), then optionally Normalize (L2). max_seq_length comes from

@@ -35,7 +35,9 @@ huggingface_hub and transformers use ($HF_HUB_CACHE, else $HF_HOME/hub, else
 ~/.cache/huggingface/hub), and print the snapshot directory.
 
 Without --file, fetches config.json (required) and, where the repository has
-them, model.safetensors and the tokenizer and sentence-transformers files.
+them, the weights (model.safetensors; else its shard index and shards, else
+pytorch_model.bin or its shards) and the tokenizer and sentence-transformers
+files.
 With --file, fetches exactly the files named (all required).
 
 Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE.`,

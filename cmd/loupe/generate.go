@@ -54,7 +54,8 @@ func init() {
 		Long: `Generate text with a GPT-2 family model (gpt2, distilgpt2, gpt2-medium,
 gpt2-large, gpt2-xl or any checkpoint of that architecture).
 
---model is a local directory (config.json, model.safetensors and the
+--model is a local directory (config.json, the weights — model.safetensors,
+sharded safetensors or pytorch_model.bin — and the
 tokenizer: tokenizer.json or vocab.json + merges.txt) or a Hugging Face hub
 id (gpt2, openai-community/gpt2, ORG/NAME@REVISION), fetched into the same
 cache transformers uses (HF_HOME, HF_HUB_CACHE; HF_HUB_OFFLINE=1 reads the

@@ -1,8 +1,9 @@
 // Package bert runs BERT encoders (Hugging Face BertModel checkpoints such as
 // bert-base-uncased and sentence-transformers/all-MiniLM-L6-v2) on a CPU.
 //
-// The simplest use loads a directory holding config.json and
-// model.safetensors and runs a padded batch:
+// The simplest use loads a directory holding config.json and the weights
+// (model.safetensors, sharded safetensors or pytorch_model.bin; see package
+// checkpoint) and runs a padded batch:
 //
 //	m, err := bert.Load(dir)
 //	out, err := m.Forward(bert.Input{IDs: [][]int{{101, 7592, 102}, {101, 102}}})

@@ -1,9 +1,11 @@
 // Package gpt2 runs OpenAI's GPT-2 family (gpt2, distilgpt2, gpt2-medium,
 // gpt2-large, gpt2-xl) from Hugging Face checkpoints on a CPU.
 //
-// The simplest use loads a checkpoint directory (config.json and
-// model.safetensors, as on the hub) and asks for the logits of a token
-// sequence:
+// The simplest use loads a checkpoint directory (config.json and the
+// weights, as on the hub: model.safetensors, its shard index
+// model.safetensors.index.json, pytorch_model.bin or its index, in that
+// order of preference; see package checkpoint) and asks for the logits of a
+// token sequence:
 //
 //	m, err := gpt2.Load(dir)
 //	...
