@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"testing"
 )
 
@@ -406,5 +408,42 @@ func BenchmarkQLinear(b *testing.B) {
 				b.ReportMetric(ops/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GOP/s")
 			})
 		}
+	}
+}
+
+// TestTuneQMicro (LOUPE_TUNE=1) times the int8 and int7 micro kernels and
+// the float32 6×16 FMA micro kernel on one thread, data in L1 (k = 384), in
+// thread CPU time, which a shared machine disturbs less than wall time.
+func TestTuneQMicro(t *testing.T) {
+	if os.Getenv("LOUPE_TUNE") == "" {
+		t.Skip("set LOUPE_TUNE=1")
+	}
+	if !cpuHasAVX2 {
+		t.Skip("no AVX2")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const kp, groups, reps = 384, 16, 20000
+	a := make([]uint8, groups*qMR*kp)
+	w := make([]int8, kp*qNR)
+	rp := make([]float32, groups*qMR*2)
+	cp := make([]float32, 3*qNR)
+	c := make([]float32, groups*qMR*qNR)
+	af, bf, cf := make([]float32, 6*kp), make([]float32, 16*kp), make([]float32, 6*16)
+	for round := 0; round < 3; round++ {
+		for _, bits := range []int{QInt8, QInt7} {
+			t0 := threadCPU()
+			for i := 0; i < reps; i++ {
+				qmicroL(levelAVX2, bits, groups, kp, a, kp, w, rp, cp, c, qNR)
+			}
+			s := (threadCPU() - t0).Seconds()
+			t.Logf("int%d micro kernel: %.1f GMAC/s", bits, reps*groups*qMR*qNR*kp/s/1e9)
+		}
+		t0 := threadCPU()
+		for i := 0; i < 10*reps; i++ {
+			gemm6x16AVX2(kp, af, bf, cf, 16, 1, 0)
+		}
+		s := (threadCPU() - t0).Seconds()
+		t.Logf("float32 6x16 micro kernel: %.1f GMAC/s", 10*reps*6*16*kp/s/1e9)
 	}
 }
