@@ -16,7 +16,7 @@ import (
 //   - each activation row (one token) is quantized at run time, asymmetric and
 //     unsigned to 7 bits: a_q = clamp(round(a / s_a) + z, 0, 127) with
 //     s_a = (max(a, 0) - min(a, 0)) / 127 and z = round(-min(a, 0) / s_a);
-//     fbgemm's reduce_range does the same;
+//     PyTorch's dynamic Linear asks for the same range (reduce_range=True);
 //   - the products are summed exactly in int32 and dequantized in float32:
 //     c[i][j] = s_a[i]·s_w[j]·(Σ_k a_q·w_q - z[i]·Σ_k w_q[j][k]) + bias[j].
 //
