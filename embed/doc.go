@@ -30,4 +30,11 @@
 // length so that a batch holds similar lengths and little padding, and
 // returns the vectors in the input order. A Model is safe for concurrent
 // use: calls to Embed are serialised.
+//
+// Options.Quantize = "int8" runs the encoder's linear layers with dynamic
+// int8 quantization, as torch.ao.quantization.quantize_dynamic does for
+// nn.Linear (see bert.Model.Quantize): faster, with embeddings close to the
+// float32 ones (cosine ≥ 0.999 on the models tested). It sets the precision
+// of the computation; the embeddings are float32 vectors either way (this is
+// not sentence-transformers' precision= output quantization).
 package embed
