@@ -211,6 +211,9 @@ func TestSgemmPanics(t *testing.T) {
 }
 
 func TestSgemmZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers")
+	}
 	forEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		for _, s := range []struct {
