@@ -1,6 +1,13 @@
 package safetensors
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
 
 // dtypeSizes gives the size in bytes of one element of each supported dtype.
 // Sub-byte formats (F4, F6_*) are not supported.
@@ -123,3 +130,69 @@ func Float32ToBFloat16(f float32) uint16 {
 	b += 0x7fff + (b>>16)&1
 	return uint16(b >> 16)
 }
+
+// ToFloat32 returns the little-endian elements b of dtype "F32", "F16" or
+// "BF16" as float32: for F32 a view of b itself when b is 4-byte aligned on
+// a little-endian machine (no copy), otherwise a converted copy; F16 and
+// BF16 are converted exactly, in parallel. ok is false for other dtypes.
+// The torch checkpoint reader shares it.
+func ToFloat32(dtype string, b []byte) ([]float32, bool) {
+	switch dtype {
+	case "F32":
+		n := len(b) / 4
+		if n == 0 {
+			return []float32{}, true
+		}
+		if littleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+			return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), true
+		}
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return out, true
+	case "F16":
+		out := make([]float32, len(b)/2)
+		halfTableOnce.Do(buildHalfTable)
+		tab := halfTable
+		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
+			}
+		})
+		return out, true
+	case "BF16":
+		out := make([]float32, len(b)/2)
+		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
+			}
+		})
+		return out, true
+	}
+	return nil, false
+}
+
+// halfTable maps every binary16 bit pattern to its float32 value (256 KB,
+// built on first use): a table lookup converts F16 tensors several times
+// faster than the bit manipulation of HalfToFloat32.
+var (
+	halfTableOnce sync.Once
+	halfTable     *[1 << 16]float32
+)
+
+func buildHalfTable() {
+	t := new([1 << 16]float32)
+	for i := range t {
+		t[i] = HalfToFloat32(uint16(i))
+	}
+	halfTable = t
+}
+
+// convertGrain is the smallest share of a conversion given to one thread.
+const convertGrain = 1 << 16
+
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()

@@ -10,11 +10,9 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
-	"sync"
 	"unicode/utf8"
-	"unsafe"
 
-	"github.com/loupe-ml/loupe/internal/kernels"
+	"github.com/loupe-ml/loupe/internal/mmapfile"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, in bytes (the
@@ -54,7 +52,7 @@ type File struct {
 // header. The file stays mapped until Close; slices returned by Float32 and
 // Bytes point into the mapping and must not be used after Close.
 func Open(path string) (*File, error) {
-	buf, unmap, err := mapFile(path)
+	buf, unmap, err := mmapfile.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -153,66 +151,11 @@ func (f *File) Float32(name string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := f.buf[e.begin:e.end]
-	switch e.info.DType {
-	case "F32":
-		n := len(b) / 4
-		if n == 0 {
-			return []float32{}, nil
-		}
-		if littleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
-			return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), nil
-		}
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return out, nil
-	case "F16":
-		out := make([]float32, len(b)/2)
-		halfTableOnce.Do(buildHalfTable)
-		tab := halfTable
-		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-			}
-		})
-		return out, nil
-	case "BF16":
-		out := make([]float32, len(b)/2)
-		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
-			}
-		})
+	if out, ok := ToFloat32(e.info.DType, f.buf[e.begin:e.end]); ok {
 		return out, nil
 	}
 	return nil, fmt.Errorf("safetensors: %s: tensor %q has dtype %s; want F32, F16 or BF16", f.path, name, e.info.DType)
 }
-
-// halfTable maps every binary16 bit pattern to its float32 value (256 KB,
-// built on first use): a table lookup converts F16 tensors several times
-// faster than the bit manipulation of HalfToFloat32.
-var (
-	halfTableOnce sync.Once
-	halfTable     *[1 << 16]float32
-)
-
-func buildHalfTable() {
-	t := new([1 << 16]float32)
-	for i := range t {
-		t[i] = HalfToFloat32(uint16(i))
-	}
-	halfTable = t
-}
-
-// convertGrain is the smallest share of a conversion given to one thread.
-const convertGrain = 1 << 16
-
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
 
 // headerEntry is one tensor's JSON description.
 type headerEntry struct {

@@ -3,18 +3,14 @@ package torchfile
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"math/bits"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"unsafe"
 
-	"github.com/loupe-ml/loupe/internal/kernels"
+	"github.com/loupe-ml/loupe/internal/mmapfile"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -72,7 +68,7 @@ type File struct {
 // Float32 and Bytes may point into the mapping and must not be used after
 // Close.
 func Open(path string) (*File, error) {
-	buf, unmap, err := mapFile(path)
+	buf, unmap, err := mmapfile.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("torchfile: %w", err)
 	}
@@ -167,62 +163,11 @@ func (f *File) Float32(name string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := t.bytes()
-	switch t.st.dtype {
-	case "F32":
-		n := len(b) / 4
-		if n == 0 {
-			return []float32{}, nil
-		}
-		if littleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
-			return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), nil
-		}
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return out, nil
-	case "F16":
-		out := make([]float32, len(b)/2)
-		halfTableOnce.Do(buildHalfTable)
-		tab := halfTable
-		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-			}
-		})
-		return out, nil
-	case "BF16":
-		out := make([]float32, len(b)/2)
-		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
-			}
-		})
+	if out, ok := safetensors.ToFloat32(t.st.dtype, t.bytes()); ok {
 		return out, nil
 	}
 	return nil, fmt.Errorf("torchfile: %s: tensor %q has dtype %s; want F32, F16 or BF16", f.path, name, t.st.dtype)
 }
-
-var (
-	halfTableOnce sync.Once
-	halfTable     *[1 << 16]float32
-)
-
-func buildHalfTable() {
-	t := new([1 << 16]float32)
-	for i := range t {
-		t[i] = safetensors.HalfToFloat32(uint16(i))
-	}
-	halfTable = t
-}
-
-const convertGrain = 1 << 16
-
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
 
 // bytes returns the tensor's elements, row-major: a view of the storage
 // when contiguous, else a gathered copy.

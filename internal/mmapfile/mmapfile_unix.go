@@ -1,6 +1,6 @@
 //go:build unix
 
-package safetensors
+package mmapfile
 
 import (
 	"fmt"
@@ -9,9 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps the whole file at path privately (copy-on-write) into memory.
-// Empty files are returned as an empty slice with no mapping.
-func mapFile(path string) ([]byte, func() error, error) {
+// Map maps the whole regular file at path privately (copy-on-write) into
+// memory and returns its bytes and the function that unmaps them. An empty
+// file is an empty slice with no mapping (unmap nil). Where the file system
+// cannot map, the file is read into memory instead (unmap nil).
+func Map(path string) (data []byte, unmap func() error, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -33,7 +35,6 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}
 	b, err := unix.Mmap(int(fh.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
 	if err != nil {
-		// Some file systems cannot map; read the file instead.
 		data, rerr := os.ReadFile(path)
 		if rerr != nil {
 			return nil, nil, fmt.Errorf("mmap %s: %v; read: %w", path, err, rerr)
