@@ -342,6 +342,9 @@ func TestQuantRowLevels(t *testing.T) {
 }
 
 func TestQLinearAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers")
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, m := range []int{1, 7, 256} {
 		const n, k = 96, 64
