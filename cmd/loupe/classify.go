@@ -33,6 +33,7 @@ var classifyFlags struct {
 	model, data, out, classifier, input, classWeight string
 	c, tol                                           float64
 	maxIter, batchSize                               int
+	quantize                                         string
 }
 
 func init() {
@@ -46,6 +47,7 @@ func init() {
 	f.IntVar(&classifyFlags.maxIter, "max-iter", 1000, "L-BFGS iteration limit")
 	f.Float64Var(&classifyFlags.tol, "tol", 1e-6, "gradient tolerance (per unit of sample weight)")
 	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict,
 		Long: `Label texts (arguments, or --input FILE of text or JSON lines) with a saved
@@ -56,12 +58,14 @@ per text and line (JSON lines, not one document).`}
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
 	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	eval := &cobra.Command{Use: "eval", Short: "Accuracy, macro-F1 and confusion matrix on labelled data", RunE: runClassifyEval, Args: cobra.NoArgs}
 	f = eval.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
 	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	classifyCmd.AddCommand(train, predict, eval)
 	rootCmd.AddCommand(classifyCmd)
@@ -70,7 +74,7 @@ per text and line (JSON lines, not one document).`}
 // embedTexts loads model ref and embeds texts with a progress bar.
 func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *embed.Model, error) {
 	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), ref, classifyFlags.batchSize, 0, &bar)
+	m, err := loadEmbedModel(cmd.Context(), ref, classifyFlags.batchSize, 0, classifyFlags.quantize, &bar)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -80,15 +80,12 @@ func init() {
 	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
 	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
 	f.BoolVar(&embedFlags.similarity, "similarity", false, "print the cosine similarity matrix of the texts instead of their vectors")
-	f.StringVar(&embedFlags.quantize, "quantize", "", "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7")
+	f.StringVar(&embedFlags.quantize, "quantize", "", quantizeUsage)
 	rootCmd.AddCommand(embedCmd)
 }
 
-// loadEmbedModel loads an embedding model with CLI options and a progress
-// bar for the next Embed call set up by the caller through bar.
-func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, bar **progress.Bar) (*embed.Model, error) {
-	return loadEmbedModelQuant(ctx, ref, batchSize, maxSeq, "", bar)
-}
+// quantizeUsage is the help of every --quantize flag.
+const quantizeUsage = "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7"
 
 // checkQuantize validates a --quantize value.
 func checkQuantize(q string) error {
@@ -99,8 +96,10 @@ func checkQuantize(q string) error {
 	return fmt.Errorf("--quantize %q: want float32, int8 or int7 (compute precision of the encoder; default float32)", q)
 }
 
-// loadEmbedModelQuant is loadEmbedModel with a --quantize value.
-func loadEmbedModelQuant(ctx context.Context, ref string, batchSize, maxSeq int, quantize string, bar **progress.Bar) (*embed.Model, error) {
+// loadEmbedModel loads an embedding model with CLI options (quantize is a
+// --quantize value) and a progress bar for the next Embed call set up by
+// the caller through bar.
+func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, quantize string, bar **progress.Bar) (*embed.Model, error) {
 	if err := checkQuantize(quantize); err != nil {
 		return nil, err
 	}
@@ -274,7 +273,7 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 		}
 	}
 	var bar *progress.Bar
-	m, err := loadEmbedModelQuant(cmd.Context(), embedFlags.model, embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize, &bar)
+	m, err := loadEmbedModel(cmd.Context(), embedFlags.model, embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize, &bar)
 	if err != nil {
 		return err
 	}

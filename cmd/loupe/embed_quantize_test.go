@@ -89,3 +89,54 @@ func TestEmbedQuantizeBadValue(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeFlagEverywhere: every command that embeds text takes
+// --quantize, validates it, and with int8 finds the same nearest document.
+func TestQuantizeFlagEverywhere(t *testing.T) {
+	model, _ := filepath.Abs(filepath.Join("..", "..", "embed", "testdata", "st"))
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(docs, []byte(`{"text": "the cat sat on the mat"}
+{"text": "a quick brown fox"}
+{"text": "run a bert model fast on a cpu"}
+{"text": "the lazy dog"}
+`), 0o644)
+	idx := filepath.Join(dir, "idx")
+	if _, err := runCLI("index", "build", "--input", docs, "--model", model, "--kind", "flat", "--quantize", "int8", "--out", idx); err != nil {
+		t.Fatalf("index build --quantize int8: %v", err)
+	}
+	for _, q := range []string{"float32", "int8", "int7"} {
+		out, err := runCLI("search", "--index", idx, "--k", "1", "--quantize", q, "--format", "json", "run a bert model fast on a cpu")
+		if err != nil {
+			t.Fatalf("search --quantize %s: %v", q, err)
+		}
+		var res struct {
+			Results []searchHit `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 1 || res.Results[0].ID != 2 || res.Results[0].Score < 0.999 {
+			t.Errorf("search --quantize %s over an int8-built index: %s (%v)", q, out, err)
+		}
+	}
+	train := filepath.Join(dir, "train.jsonl")
+	os.WriteFile(train, []byte(`{"text": "a cat", "label": "pet"}
+{"text": "a dog", "label": "pet"}
+{"text": "a fast cpu", "label": "tech"}
+{"text": "a bert model", "label": "tech"}
+`), 0o644)
+	clf := filepath.Join(dir, "clf.json")
+	if _, err := runCLI("classify", "train", "--model", model, "--data", train, "--quantize", "int8", "--out", clf); err != nil {
+		t.Fatalf("classify train --quantize int8: %v", err)
+	}
+	if _, err := runCLI("classify", "eval", "--classifier", clf, "--data", train, "--quantize", "int8"); err != nil {
+		t.Fatalf("classify eval --quantize int8: %v", err)
+	}
+	for _, args := range [][]string{
+		{"search", "--index", idx, "--quantize", "int4", "a cat"},
+		{"index", "build", "--input", docs, "--model", model, "--quantize", "fp8", "--out", filepath.Join(dir, "idx2")},
+		{"classify", "predict", "--classifier", clf, "--quantize", "bf16", "a cat"},
+	} {
+		if _, err := runCLI(args...); err == nil || !strings.Contains(err.Error(), "--quantize") {
+			t.Errorf("loupe %s: error %v, want one naming --quantize", strings.Join(args, " "), err)
+		}
+	}
+}

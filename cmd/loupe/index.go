@@ -37,6 +37,7 @@ distance. An index is a directory holding one mmap'd file (index.loupe).
 // ixFlagSet holds the flags of the index subcommands.
 type ixFlagSet struct {
 	vectors, input, model, metric, kind, metadata, out string
+	quantize                                           string
 	m, efC, ef, nTrees, leafSize, threads, batchSize   int
 	seed                                               int64
 	replaceDeleted, replace, overwrite                 bool
@@ -71,6 +72,7 @@ func init() {
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed: JSON lines with \"text\" (optional \"id\" and other fields kept as metadata) or plain lines")
 	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory); recorded in the index")
 	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
+	f.StringVar(&ixFlags.quantize, "quantize", "", quantizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.metric, "metric", "cosine", "distance: cosine, dot (1-ip) or l2 (squared)")
 	f.StringVar(&ixFlags.kind, "kind", "hnsw", "index kind: hnsw, flat or forest")
 	f.IntVar(&ixFlags.m, "m", 16, "HNSW M: links per element, 2..2048 (level 0 keeps 2·M)")
@@ -113,6 +115,7 @@ the index to saving it: concurrent adds and deletes wait for each other.`,
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: .npy or .fvecs")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed with the index's model")
 	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
+	f.StringVar(&ixFlags.quantize, "quantize", "", quantizeUsage+" (with --input)")
 	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids of the --vectors, one per vector (default: after the largest id): "+idsHelp)
 	f.StringVar(&ixFlags.metadata, "metadata", "", "JSON lines file, one object per vector")
 	f.IntVar(&ixFlags.threads, "threads", 0, "insert threads (0: all cores)")
@@ -469,7 +472,7 @@ func docBatch(cmd *cobra.Command, ref string, recs []textRecord, plan docPlan) (
 		}
 	}
 	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), ref, ixFlags.batchSize, 0, &bar)
+	m, err := loadEmbedModel(cmd.Context(), ref, ixFlags.batchSize, 0, ixFlags.quantize, &bar)
 	if err != nil {
 		return b, 0, err
 	}

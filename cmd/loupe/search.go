@@ -19,6 +19,7 @@ var searchFlags struct {
 	ef        int
 	where     []string
 	batchSize int
+	quantize  string
 }
 
 var searchCmd = &cobra.Command{
@@ -45,6 +46,7 @@ func init() {
 	f.IntVar(&searchFlags.ef, "ef", 0, "HNSW search candidate list size (0: the index default, at least k)")
 	f.StringArrayVar(&searchFlags.where, "where", nil, "metadata filter key=value (repeatable)")
 	f.IntVar(&searchFlags.batchSize, "batch-size", 32, "texts per forward pass")
+	f.StringVar(&searchFlags.quantize, "quantize", "", quantizeUsage)
 	rootCmd.AddCommand(searchCmd)
 }
 
@@ -136,7 +138,7 @@ func runSearch(cmd *cobra.Command, args []string) error {
 			}
 		}
 	}
-	m, err := loadEmbedModel(cmd.Context(), ref, searchFlags.batchSize, 0, nil)
+	m, err := loadEmbedModel(cmd.Context(), ref, searchFlags.batchSize, 0, searchFlags.quantize, nil)
 	if err != nil {
 		if searchFlags.model == "" {
 			return fmt.Errorf("search: index %s records the embedding model %s, which cannot be loaded (moved or deleted?); pass --model with the same model: %w", searchFlags.index, x.Model(), err)
