@@ -111,7 +111,15 @@ func (x *Index) flatGemm(qs []float32, nq, k, n, threads int, out [][]Result) {
 	}
 	d := x.dim
 	nblocks := (nq + qBlock - 1) / qBlock
-	parallelFor(nblocks, threads, func(b int) {
+	// One level of threads: query blocks in parallel, each multiply on its
+	// own goroutine; or, with fewer blocks than threads, the blocks one
+	// after the other, each multiply split across the kernels' pool. With
+	// threads = 1 nothing runs in parallel.
+	gemm, blockThreads := kernels.SgemmSerial, threads
+	if threads > 1 && nblocks < threads {
+		gemm, blockThreads = kernels.Sgemm, 1
+	}
+	parallelFor(nblocks, blockThreads, func(b int) {
 		q0 := b * qBlock
 		qn := min(qBlock, nq-q0)
 		qb := make([]float32, qn*d)
@@ -142,7 +150,7 @@ func (x *Index) flatGemm(qs []float32, nq, k, n, threads int, out [][]Result) {
 					copy(c[i*bn:(i+1)*bn], norms[b0:b0+bn])
 				}
 			}
-			kernels.Sgemm(false, true, qn, bn, d, alpha, qb, d, x.vecs[b0*d:(b0+bn)*d], d, beta, c, bn)
+			gemm(false, true, qn, bn, d, alpha, qb, d, x.vecs[b0*d:(b0+bn)*d], d, beta, c, bn)
 			for i := 0; i < qn; i++ {
 				row := c[i*bn : (i+1)*bn]
 				h := &heaps[i]

@@ -144,6 +144,24 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	sgemm(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmSerial is Sgemm computed on the calling goroutine alone, by the
+// packed micro-kernel path whatever the size: for callers that split their
+// own work across threads (one multiply per thread) or that were asked to
+// use a single thread.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	w := workBuffers.Get().(*gemmWork)
+	gemmSerial(level, w, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	workBuffers.Put(w)
+}
+
 func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels: Sgemm: negative size m=%d n=%d k=%d", m, n, k))

@@ -276,3 +276,37 @@ func TestGemvSplitKUnevenParts(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmSerial checks the single-goroutine Sgemm against the float64
+// reference on every kernel set, including the m <= 8 shapes Sgemm would
+// run as GEMVs.
+func TestSgemmSerial(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, s := range []struct {
+			m, n, k    int
+			tA, tB     bool
+			alpha, bet float32
+		}{{1, 300, 77, false, true, 1, 0}, {3, 65, 17, false, false, 2, 0.5}, {200, 130, 300, false, true, -1, 1}, {64, 1025, 63, true, false, 1, 0}, {9, 7, 0, false, false, 1, 0.5}} {
+			ar, ac := s.m, s.k
+			if s.tA {
+				ar, ac = s.k, s.m
+			}
+			br, bc := s.k, s.n
+			if s.tB {
+				br, bc = s.n, s.k
+			}
+			a := randMatrix(rng, ar, ac)
+			b := randMatrix(rng, br, bc)
+			c := randMatrix(rng, s.m, s.n)
+			want := append([]float32(nil), c...)
+			sgemmNaive(s.tA, s.tB, s.m, s.n, s.k, s.alpha, a, ac, b, bc, s.bet, want, s.n)
+			SgemmSerial(s.tA, s.tB, s.m, s.n, s.k, s.alpha, a, ac, b, bc, s.bet, c, s.n)
+			for i := range want {
+				if d := math.Abs(float64(c[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("%+v: c[%d] = %g, want %g", s, i, c[i], want[i])
+				}
+			}
+		}
+	})
+}
