@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // Sampling holds the decoding parameters, with transformers' meanings.
@@ -187,18 +189,9 @@ func logSoftmaxAt(x []float32, i int) float32 {
 }
 
 // sumExpShifted returns sum_i e^(x[i]-m) for m = max(x). It runs once per
-// generated token over the whole vocabulary, so it uses expNeg rather than
-// math.Exp.
-func sumExpShifted(x []float32, m float32) float64 {
-	var sum float64
-	for _, v := range x {
-		// Terms below e^-40 of the largest cannot change a float32 result.
-		if d := v - m; d > -40 {
-			sum += expNeg(float64(d))
-		}
-	}
-	return sum
-}
+// generated token (and per beam) over the whole vocabulary, so it uses the
+// kernels' vectorised exp.
+func sumExpShifted(x []float32, m float32) float64 { return kernels.SumExp(x, m) }
 
 // expNeg returns e^x for x <= 0 with a relative error below 2e-7 (enough
 // for a float32 log-probability), several times faster than math.Exp: x =

@@ -201,3 +201,24 @@ func Prefetch(x []float32) {
 		prefetchAVX2(x)
 	}
 }
+
+// SumExp returns sum_i exp(x[i]-shift), accumulated in float64, without
+// modifying x: the denominator of a softmax or, with shift = max(x), of a
+// numerically stable log-sum-exp over a vocabulary. It uses Softmax's
+// vectorised exp (relative error below 1e-7 per term).
+func SumExp(x []float32, shift float32) float64 {
+	var buf [1024]float32
+	var sum float64
+	for len(x) > 0 {
+		n := min(len(x), len(buf))
+		if level >= levelAVX2 {
+			n8 := n &^ 7
+			sum += expSumAVX2(buf[:n8], x[:n8], shift)
+			sum += expSumGeneric(buf[n8:n], x[n8:n], shift)
+		} else {
+			sum += expSumGeneric(buf[:n], x[:n], shift)
+		}
+		x = x[n:]
+	}
+	return sum
+}

@@ -280,3 +280,37 @@ func TestPrefetch(t *testing.T) {
 		}
 	}
 }
+
+// TestSumExp compares SumExp with a float64 sum of math.Exp on every kernel
+// set, at lengths around the vector width and the internal block size, and
+// checks that x is left as it was.
+func TestSumExp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, lvl := range availableLevels() {
+		old := level
+		level = lvl
+		for _, n := range []int{0, 1, 7, 8, 9, 1023, 1024, 1025, 50257} {
+			x := make([]float32, n)
+			m := float32(math.Inf(-1))
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 8)
+				m = max(m, x[i])
+			}
+			x0 := append([]float32(nil), x...)
+			var want float64
+			for _, v := range x {
+				want += math.Exp(float64(v - m))
+			}
+			got := SumExp(x, m)
+			if d := math.Abs(got-want) / math.Max(want, 1e-30); d > 1e-6 || (n == 0 && got != 0) {
+				t.Errorf("%s n=%d: SumExp = %g, want %g (rel %g)", levelNames[lvl], n, got, want, d)
+			}
+			for i := range x {
+				if x[i] != x0[i] {
+					t.Fatalf("%s n=%d: SumExp changed x[%d]", levelNames[lvl], n, i)
+				}
+			}
+		}
+		level = old
+	}
+}
