@@ -32,72 +32,77 @@ const (
 	// transposed) a chunk covers: each row of the strip is one contiguous
 	// run of memory.
 	gemvMinStrip = 512
-	// gemvSplitKMaxN is the widest B (columns) whose single-row product
-	// splits across threads by rows of B rather than by columns; each
-	// thread's partial sum (n floats) should stay in L1/L2.
-	gemvSplitKMaxN = 16384
+	// gemvSplitKMaxN is the largest m×n whose product splits across
+	// threads by rows of B rather than by columns: each thread's partial
+	// sums (m×n floats, 128 KiB at most) should stay in L2.
+	gemvSplitKMaxN = 32768
 )
 
-// gemvSplitK computes y = alpha*x·B + beta*y for one row x with B k×n
-// row-major by splitting the rows of B across threads. Consecutive rows of B
-// are consecutive in memory, so each chunk of rows is one contiguous block
-// of the weights — the access pattern hardware prefetchers handle best —
-// and each thread sums the chunks it claims into its own partial sum; the
-// partial sums are added at the end. A split by columns would instead give
-// every thread k short strided runs.
-func gemvSplitK(lvl, n, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) {
-	j, parts := newSplitKJob(lvl, n, k, alpha, x, b, ldb, beta, y)
+// gemvSplitK computes y = alpha*x·B + beta*y for the m rows of x (stride
+// ldx) and of y (stride ldy), B k×n row-major, by splitting the rows of B
+// across threads. Consecutive rows of B are consecutive in memory, so each
+// chunk of rows is one contiguous block of the weights — the access pattern
+// hardware prefetchers handle best — and each thread sums the chunks it
+// claims into its own partial sums (m×n floats); the partial sums are added
+// at the end. A split by columns would instead give every thread k short
+// strided runs.
+func gemvSplitK(lvl, m, n, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
+	j, parts := newSplitKJob(lvl, m, n, k, alpha, x, ldx, b, ldb, beta, y, ldy)
 	Parallel(parts, 1, j.run)
 	j.finishSplitK(parts)
 	j.release()
 }
 
 // newSplitKJob sets up gemvSplitK's job and the number of parts to run.
-func newSplitKJob(lvl, n, k int, alpha float32, x, b []float32, ldb int, beta float32, y []float32) (*gemmJob, int) {
+func newSplitKJob(lvl, m, n, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) (*gemmJob, int) {
 	rows := max(gemvChunkBytes/(4*n), 4) &^ 3 // whole 4-row steps of the row sweep
 	chunks := (k + rows - 1) / rows
 	parts := min(Threads(), chunks)
 	j := jobs.Get().(*gemmJob)
 	part, touched := j.part, j.touched
-	*j = gemmJob{lvl: lvl, m: 1, n: n, k: k, alpha: alpha, beta: beta, x: x, lda: 1, b: b, ldb: ldb,
-		c: y, ldc: n, unit: rows, gemv: true, splitK: true, chunks: int64(chunks), run: j.run}
-	j.part = grow(part, (parts-1)*n)
+	*j = gemmJob{lvl: lvl, m: m, n: n, k: k, alpha: alpha, beta: beta, x: x, lda: ldx, b: b, ldb: ldb,
+		c: y, ldc: ldy, unit: rows, gemv: true, splitK: true, chunks: int64(chunks), run: j.run}
+	j.part = grow(part, (parts-1)*m*n)
 	j.touched = append(touched[:0], make([]bool, parts)...)
 	return j, parts
 }
 
 // finishSplitK adds the partial sums of parts 1.. into y.
 func (j *gemmJob) finishSplitK(parts int) {
-	y := j.c[:j.n]
-	if !j.touched[0] {
-		// Other threads took every chunk: y still needs its beta.
-		if j.beta == 0 {
-			clear(y)
-		} else if j.beta != 1 {
-			scaleL(j.lvl, j.beta, y)
+	mn := j.m * j.n
+	for i := 0; i < j.m; i++ {
+		y := j.c[i*j.ldc : i*j.ldc+j.n]
+		if !j.touched[0] {
+			// Other threads took every chunk: y still needs its beta.
+			if j.beta == 0 {
+				clear(y)
+			} else if j.beta != 1 {
+				scaleL(j.lvl, j.beta, y)
+			}
 		}
-	}
-	for t := 1; t < parts; t++ {
-		if j.touched[t] {
-			addL(j.lvl, y, y, j.part[(t-1)*j.n:t*j.n])
+		for t := 1; t < parts; t++ {
+			if j.touched[t] {
+				addL(j.lvl, y, y, j.part[(t-1)*mn+i*j.n:(t-1)*mn+(i+1)*j.n])
+			}
 		}
 	}
 }
 
-// splitKChunk adds chunk ch of the rows of B times x to part t's sum: y
-// itself for part 0 (scaled by beta on its first chunk), a partial sum for
+// splitKChunk adds chunk ch of the rows of B times x to part t's sums: y
+// itself for part 0 (scaled by beta on its first chunk), partial sums for
 // the others.
 func (j *gemmJob) splitKChunk(t, ch int) {
 	p0, p1 := ch*j.unit, min((ch+1)*j.unit, j.k)
-	y, beta := j.c, j.beta
+	y, ldy, beta := j.c, j.ldc, j.beta
 	if t > 0 {
-		y, beta = j.part[(t-1)*j.n:t*j.n], 0
+		mn := j.m * j.n
+		y, ldy, beta = j.part[(t-1)*mn:t*mn], j.n, 0
 	}
 	if j.touched[t] {
 		beta = 1
 	}
 	j.touched[t] = true
-	gemvN(j.lvl, 0, j.n, 1, p1-p0, j.alpha, j.x[p0:p1], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, j.ldc)
+	gemvN(j.lvl, 0, j.n, j.m, p1-p0, j.alpha, j.x[p0:], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, ldy)
 }
 
 // sgemv computes C = alpha*op(A)*op(B) + beta*C for m <= gemvRows rows of C
@@ -121,8 +126,8 @@ func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 			x, ldx = w.x, k
 		}
 	}
-	if m == 1 && !transB && Threads() > 1 && n*k >= gemvParallel && k >= 8*Threads() && n <= gemvSplitKMaxN {
-		gemvSplitK(lvl, n, k, alpha, x, b, ldb, beta, c)
+	if !transB && Threads() > 1 && n*k >= gemvParallel && k >= 8*Threads() && m*n <= gemvSplitKMaxN {
+		gemvSplitK(lvl, m, n, k, alpha, x, ldx, b, ldb, beta, c, ldc)
 	} else if Threads() > 1 && n*k >= gemvParallel && n >= 2*gemvUnit {
 		// Chunks of about gemvChunkBytes of B: whole rows of B with
 		// transB, column strips at least gemvMinStrip wide without.

@@ -159,6 +159,7 @@ func gemmCases() []gemmCase {
 		{m: 8, n: 2305, k: 771, alpha: 1, beta: 1, padA: 2, padC: 1},
 		{m: 6, n: 1029, k: 515, transA: true, transB: true, alpha: 2, padA: 3, padB: 1},
 		{m: 9, n: 1029, k: 515, transA: true, alpha: 1},
+		{m: 5, n: 3000, k: 400, transA: true, alpha: 1, beta: 0.5, padA: 2, padC: 4},
 		{m: 1, n: 1, k: 1023, alpha: 1},
 		{m: 1, n: 1023, k: 1, transB: true, alpha: 1},
 		{m: 2, n: 3, k: 0, alpha: 1, beta: 0.5},
@@ -237,40 +238,56 @@ func TestSgemmZeroAllocs(t *testing.T) {
 	})
 }
 
-// TestGemvSplitKUnevenParts runs the split-K GEMV with every chunk taken by
-// one part (as when a thread starts late and the others finish the work):
-// y must still be scaled by beta exactly once and every partial sum added.
+// TestGemvSplitKUnevenParts runs the split-K GEMV (one and three rows of x,
+// padded strides) with every chunk taken by one part (as when a thread
+// starts late and the others finish the work): y must still be scaled by
+// beta exactly once and every partial sum added.
 func TestGemvSplitKUnevenParts(t *testing.T) {
 	if Threads() < 2 {
 		t.Skip("needs two threads")
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	const n, k = 1024, 300 // 32-row chunks: 10 of them
-	x := randMatrix(rng, 1, k)
 	b := randMatrix(rng, k, n)
-	for _, beta := range []float32{0, 1, 0.5} {
-		for _, only := range []int{0, 1} {
-			y := randMatrix(rng, 1, n)
-			want := make([]float32, n)
-			for jj := range want {
-				var s float64
-				for p := 0; p < k; p++ {
-					s += float64(x[p]) * float64(b[p*n+jj])
+	for _, m := range []int{1, 3} {
+		ldx, ldy := k+5, n+3
+		x := randMatrix(rng, m, ldx)
+		for _, beta := range []float32{0, 1, 0.5} {
+			for _, only := range []int{0, 1} {
+				y := randMatrix(rng, m, ldy)
+				y0 := append([]float32(nil), y...)
+				want := append([]float32(nil), y...)
+				for i := 0; i < m; i++ {
+					for jj := 0; jj < n; jj++ {
+						var s float64
+						for p := 0; p < k; p++ {
+							s += float64(x[i*ldx+p]) * float64(b[p*n+jj])
+						}
+						want[i*ldy+jj] = float32(2*s) + beta*y[i*ldy+jj]
+					}
 				}
-				want[jj] = float32(2*s) + beta*y[jj]
-			}
-			j, parts := newSplitKJob(level, n, k, 2, x, b, n, beta, y)
-			j.do(only, only+1)
-			for p := 0; p < parts; p++ {
-				if p != only {
-					j.do(p, p+1) // finds no chunk left
+				j, parts := newSplitKJob(level, m, n, k, 2, x, ldx, b, n, beta, y, ldy)
+				j.do(only, only+1)
+				for p := 0; p < parts; p++ {
+					if p != only {
+						j.do(p, p+1) // finds no chunk left
+					}
 				}
-			}
-			j.finishSplitK(parts)
-			j.release()
-			for jj := range want {
-				if d := math.Abs(float64(y[jj] - want[jj])); d > 1e-4*(1+math.Abs(float64(want[jj]))) {
-					t.Fatalf("beta %g, all chunks in part %d: y[%d] = %g, want %g", beta, only, jj, y[jj], want[jj])
+				j.finishSplitK(parts)
+				j.release()
+				for i := 0; i < m; i++ {
+					for jj := 0; jj < ldy; jj++ {
+						idx := i*ldy + jj
+						if jj >= n {
+							if y[idx] != y0[idx] {
+								t.Fatalf("m %d: padding y[%d] changed", m, idx)
+							}
+							continue
+						}
+						if d := math.Abs(float64(y[idx] - want[idx])); d > 1e-4*(1+math.Abs(float64(want[idx]))) {
+							t.Fatalf("m %d, beta %g, all chunks in part %d: y[%d][%d] = %g, want %g", m, beta, only, i, jj, y[idx], want[idx])
+						}
+					}
 				}
 			}
 		}
