@@ -3,13 +3,14 @@ package kernels
 // The matrix-vector case. Batch-1 decoding multiplies one activation row by
 // every weight matrix, so each weight is read once per token and the time is
 // set by memory bandwidth: the kernels below stream the weights exactly once
-// with both threads, each thread owning a contiguous range of outputs.
+// with both threads, the threads claiming chunks of the weights from a
+// counter.
 //
-//   - y = x·B with B k×n (GPT-2 Conv1D weights [in, out]): a row sweep, four
-//     rows of B at a time (gemvN4), over column chunks of y that stay in L1.
-//   - y = x·Bᵀ with B n×k (a tied LM head, nn.Linear [out, in]): one dot
-//     product per row of B, four rows at a time sharing the loads of x
-//     (gemvT4).
+//   - y = x·B with B k×n (GPT-2 Conv1D weights [in, out]): chunks of rows of
+//     B, each swept four rows at a time (gemvN4) into per-thread partial
+//     sums that stay in L1/L2 (gemvSplitK).
+//   - y = x·Bᵀ with B n×k (a tied LM head, nn.Linear [out, in]): chunks of
+//     rows of B, one dot product per row in memory order (gemvTRows).
 
 const (
 	// gemvRows: Sgemm with m <= gemvRows (batch-1 and small-batch decoding)
@@ -201,71 +202,38 @@ func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 
 // gemvT computes, for each row i < m and j0 <= j < j1,
 // y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[j*ldb+p] + beta*y[i*ldy+j].
+//
+// One dot product per row of B, the rows taken in memory order (a single
+// stream, which on Zen 3 reads 5-10% faster from memory than four
+// interleaved rows), in blocks whose raw sums land in a stack buffer before
+// alpha, beta and the k%8 tail apply. With several rows of x, each block of
+// B is small enough to stay in L1 while every row of x passes over it.
 func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	k8 := k &^ 7
-	if m == 1 && k8 > 0 {
-		gemvT1(lvl, j0, j1, k, alpha, x, b, ldb, beta, y)
-		return
+	var t [64]float32
+	block := len(t)
+	if m > 1 {
+		block = min(max(6144/max(k, 1), 1), len(t)) // 24 KiB of B
 	}
-	var t [4]float32
-	j := j0
-	for ; j+4 <= j1; j += 4 {
+	for j := j0; j < j1; j += block {
+		nr := min(block, j1-j)
 		for i := 0; i < m; i++ {
 			xi := x[i*ldx : i*ldx+k]
-			if k8 > 0 {
-				gemvT4L(lvl, xi[:k8], b[j*ldb:], ldb, t[:])
-			} else {
-				t = [4]float32{}
-			}
-			yi := y[i*ldy+j : i*ldy+j+4]
-			for r := range 4 {
-				s := t[r]
-				row := b[(j+r)*ldb : (j+r)*ldb+k]
-				for p := k8; p < k; p++ {
-					s += xi[p] * row[p]
+			rows := t[:nr]
+			gemvTRowsL(lvl, xi[:k8], b[j*ldb:], ldb, rows)
+			yi := y[i*ldy+j : i*ldy+j+nr]
+			for r, s := range rows {
+				if k8 < k {
+					row := b[(j+r)*ldb : (j+r)*ldb+k]
+					for p := k8; p < k; p++ {
+						s += xi[p] * row[p]
+					}
 				}
 				if beta == 0 {
 					yi[r] = alpha * s
 				} else {
 					yi[r] = alpha*s + beta*yi[r]
 				}
-			}
-		}
-	}
-	for ; j < j1; j++ {
-		for i := 0; i < m; i++ {
-			s := dotL(lvl, x[i*ldx:i*ldx+k], b[j*ldb:j*ldb+k])
-			idx := i*ldy + j
-			if beta == 0 {
-				y[idx] = alpha * s
-			} else {
-				y[idx] = alpha*s + beta*y[idx]
-			}
-		}
-	}
-}
-
-// gemvT1 is gemvT for one row x: one dot product per row of B, the rows
-// taken in memory order (a single stream, which on Zen 3 reads 5-10%
-// faster from memory than four interleaved rows), in blocks whose raw sums
-// land in a stack buffer before alpha, beta and the k%8 tail apply.
-func gemvT1(lvl, j0, j1, k int, alpha float32, x []float32, b []float32, ldb int, beta float32, y []float32) {
-	k8 := k &^ 7
-	var t [64]float32
-	for j := j0; j < j1; j += len(t) {
-		rows := t[:min(len(t), j1-j)]
-		gemvTRowsL(lvl, x[:k8], b[j*ldb:], ldb, rows)
-		for r, s := range rows {
-			if k8 < k {
-				row := b[(j+r)*ldb : (j+r)*ldb+k]
-				for p := k8; p < k; p++ {
-					s += x[p] * row[p]
-				}
-			}
-			if beta == 0 {
-				y[j+r] = alpha * s
-			} else {
-				y[j+r] = alpha*s + beta*y[j+r]
 			}
 		}
 	}
