@@ -90,6 +90,11 @@ type BeamResult struct {
 // the running or finished lists.
 const scoreFloor = float32(-1e9)
 
+// MaxBeamBytes bounds the memory a beam search may allocate for its
+// key/value caches and logits (an oversized --num-beams is an error, not an
+// out-of-memory crash).
+const MaxBeamBytes = 16 << 30
+
 // BeamSearch continues prompt with beam search as transformers'
 // generate(num_beams=N, do_sample=False) does (its vectorised _beam_search):
 // at each step every running beam's next-token log-softmax, processed by
@@ -149,6 +154,11 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 	K := max(2, 1+len(eos)) * N
 	if K > N*V {
 		return nil, fmt.Errorf("generate: %d beams keep %d candidates, more than the %d tokens of %d beams over a vocabulary of %d", N, K, N*V, N, V)
+	}
+	// The beams' key/value caches and logits, before any of it is allocated.
+	if need := int64(N+1) * (2*int64(c.NLayer)*int64(maxLen)*int64(c.NEmbd) + 3*int64(V)) * 4; need > MaxBeamBytes {
+		return nil, fmt.Errorf("generate: %d beams of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer beams or tokens",
+			N, maxLen, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
 	bs := newBeamSearch(N, K, P, maxLen, V, samp.Processors())
 	for i := range N {

@@ -150,6 +150,7 @@ func TestBeamSearchErrors(t *testing.T) {
 		{"nan penalty", Options{}, Beams{NumBeams: 2, LengthPenalty: math.NaN()}, "length penalty"},
 		{"ngram", Options{Sampling: Sampling{NoRepeatNGramSize: -1}}, Beams{NumBeams: 2}, "n-gram size -1"},
 		{"vocab", Options{EOSTokenIDs: allIDs}, Beams{NumBeams: 2}, "more than the"},
+		{"memory", Options{}, Beams{NumBeams: 100_000_000}, "GiB limit"},
 	} {
 		_, err := BeamSearch(ctx, m, []int{1}, c.opt, c.b, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
