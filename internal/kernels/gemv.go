@@ -19,9 +19,9 @@ const (
 	gemvRows = 8
 	// gemvParallel is the size (n*k) from which a GEMV splits across threads.
 	gemvParallel = 64 * 1024
-	// gemvChunk is the width of the slice of y a row sweep keeps in L1 (per
+	// gemvSweepWidth is the width of the slice of y a row sweep keeps in L1 (per
 	// row of A; divided among the rows when there are several).
-	gemvChunk = 2048
+	gemvSweepWidth = 2048
 	// gemvUnit is the granularity of the split across threads (a multiple
 	// of the vector width, so only the last part has a scalar tail).
 	gemvUnit = 16
@@ -33,10 +33,10 @@ const (
 	// transposed) a chunk covers: each row of the strip is one contiguous
 	// run of memory.
 	gemvMinStrip = 512
-	// gemvSplitKMaxN is the largest m×n whose product splits across
+	// gemvSplitKMaxMN is the largest m×n whose product splits across
 	// threads by rows of B rather than by columns: each thread's partial
 	// sums (m×n floats, 128 KiB at most) should stay in L2.
-	gemvSplitKMaxN = 32768
+	gemvSplitKMaxMN = 32768
 )
 
 // gemvSplitK computes y = alpha*x·B + beta*y for the m rows of x (stride
@@ -127,14 +127,14 @@ func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 			x, ldx = w.x, k
 		}
 	}
-	if !transB && Threads() > 1 && n*k >= gemvParallel && k >= 8*Threads() && m*n <= gemvSplitKMaxN {
+	if !transB && Threads() > 1 && n*k >= gemvParallel && k >= 8*Threads() && m*n <= gemvSplitKMaxMN {
 		gemvSplitK(lvl, m, n, k, alpha, x, ldx, b, ldb, beta, c, ldc)
 	} else if Threads() > 1 && n*k >= gemvParallel && n >= 2*gemvUnit {
 		// Chunks of about gemvChunkBytes of B: whole rows of B with
 		// transB, column strips at least gemvMinStrip wide without.
 		unit := gemvMinStrip
 		if transB {
-			unit = max(gemvChunkBytes/(4*k*m), 1)
+			unit = max(gemvChunkBytes/(4*k), 1)
 		}
 		unit = (unit + gemvUnit - 1) &^ (gemvUnit - 1)
 		chunks := (n + unit - 1) / unit
@@ -166,9 +166,9 @@ func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 			scaleL(lvl, beta, yy)
 		}
 	}
-	chunk := gemvChunk
+	chunk := gemvSweepWidth
 	if m > 1 {
-		chunk = max(gemvChunk/m, 256)
+		chunk = max(gemvSweepWidth/m, 256)
 	}
 	for c0 := j0; c0 < j1; c0 += chunk {
 		c1 := min(c0+chunk, j1)

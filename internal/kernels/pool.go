@@ -72,7 +72,8 @@ func (p *pool) work() {
 	}
 }
 
-// poll waits up to spinFor for a task without parking.
+// poll waits up to spinFor for a task without parking, with a PAUSE
+// between looks at the queue.
 func (p *pool) poll() (task, bool) {
 	deadline := time.Now().Add(spinFor)
 	for {
@@ -82,6 +83,7 @@ func (p *pool) poll() (task, bool) {
 				return t, true
 			default:
 			}
+			spinPause()
 		}
 		if time.Now().After(deadline) {
 			return task{}, false
