@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -10,24 +9,13 @@ import (
 	"testing"
 )
 
-// runCLI runs loupe in-process with every flag at its default first.
-func runCLI(args ...string) (string, error) {
-	var out bytes.Buffer
-	rootCmd.SetOut(&out)
-	resetFlags()
-	rootCmd.SetArgs(args)
-	outputFormat = "text"
-	err := rootCmd.Execute()
-	return out.String(), err
-}
-
 func TestEmbedQuantizeFlag(t *testing.T) {
 	model := filepath.Join("..", "..", "embed", "testdata", "st")
 	texts := []string{"hello world", "a cat sat on the mat", "the dog"}
 	vectors := func(extra ...string) [][]float64 {
 		t.Helper()
 		args := append([]string{"embed", "--model", model, "--format", "json"}, extra...)
-		out, err := runCLI(append(args, texts...)...)
+		out, err := runCmdOut(t, append(args, texts...)...)
 		if err != nil {
 			t.Fatalf("loupe %s: %v", strings.Join(args, " "), err)
 		}
@@ -68,11 +56,11 @@ func TestEmbedQuantizeFlag(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("a cat\nthe dog\n"), 0o644)
-	out, err := runCLI("embed", "--model", model, "--quantize", "int8", "--input", in, "--output", filepath.Join(dir, "v.npy"))
+	out, err := runCmdOut(t, "embed", "--model", model, "--quantize", "int8", "--input", in, "--output", filepath.Join(dir, "v.npy"))
 	if err != nil || !strings.Contains(out, "normalized true, int8)") {
 		t.Errorf("summary %q, %v: want the precision int8 in it", out, err)
 	}
-	out, err = runCLI("embed", "--model", model, "--quantize", "int8", "--input", in, "--output", filepath.Join(dir, "v.npy"), "--format", "json")
+	out, err = runCmdOut(t, "embed", "--model", model, "--quantize", "int8", "--input", in, "--output", filepath.Join(dir, "v.npy"), "--format", "json")
 	var sum struct{ Precision string }
 	if err != nil || json.Unmarshal([]byte(out), &sum) != nil || sum.Precision != "int8" {
 		t.Errorf("JSON summary %q, %v: want precision int8", out, err)
@@ -82,7 +70,7 @@ func TestEmbedQuantizeFlag(t *testing.T) {
 func TestEmbedQuantizeBadValue(t *testing.T) {
 	model := filepath.Join("..", "..", "embed", "testdata", "st")
 	for _, q := range []string{"int4", "fp16", "INT8", "binary"} {
-		_, err := runCLI("embed", "--model", model, "--quantize", q, "hello")
+		_, err := runCmdOut(t, "embed", "--model", model, "--quantize", q, "hello")
 		want := `embed: --quantize "` + q + `": want float32, int8 or int7`
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--quantize %s: error %v, want %q", q, err, want)
@@ -102,11 +90,11 @@ func TestQuantizeFlagEverywhere(t *testing.T) {
 {"text": "the lazy dog"}
 `), 0o644)
 	idx := filepath.Join(dir, "idx")
-	if _, err := runCLI("index", "build", "--input", docs, "--model", model, "--kind", "flat", "--quantize", "int8", "--out", idx); err != nil {
+	if _, err := runCmdOut(t, "index", "build", "--input", docs, "--model", model, "--kind", "flat", "--quantize", "int8", "--out", idx); err != nil {
 		t.Fatalf("index build --quantize int8: %v", err)
 	}
 	for _, q := range []string{"float32", "int8", "int7"} {
-		out, err := runCLI("search", "--index", idx, "--k", "1", "--quantize", q, "--format", "json", "run a bert model fast on a cpu")
+		out, err := runCmdOut(t, "search", "--index", idx, "--k", "1", "--quantize", q, "--format", "json", "run a bert model fast on a cpu")
 		if err != nil {
 			t.Fatalf("search --quantize %s: %v", q, err)
 		}
@@ -124,10 +112,10 @@ func TestQuantizeFlagEverywhere(t *testing.T) {
 {"text": "a bert model", "label": "tech"}
 `), 0o644)
 	clf := filepath.Join(dir, "clf.json")
-	if _, err := runCLI("classify", "train", "--model", model, "--data", train, "--quantize", "int8", "--out", clf); err != nil {
+	if _, err := runCmdOut(t, "classify", "train", "--model", model, "--data", train, "--quantize", "int8", "--out", clf); err != nil {
 		t.Fatalf("classify train --quantize int8: %v", err)
 	}
-	if _, err := runCLI("classify", "eval", "--classifier", clf, "--data", train, "--quantize", "int8"); err != nil {
+	if _, err := runCmdOut(t, "classify", "eval", "--classifier", clf, "--data", train, "--quantize", "int8"); err != nil {
 		t.Fatalf("classify eval --quantize int8: %v", err)
 	}
 	for _, args := range [][]string{
@@ -135,8 +123,15 @@ func TestQuantizeFlagEverywhere(t *testing.T) {
 		{"index", "build", "--input", docs, "--model", model, "--quantize", "fp8", "--out", filepath.Join(dir, "idx2")},
 		{"classify", "predict", "--classifier", clf, "--quantize", "bf16", "a cat"},
 	} {
-		if _, err := runCLI(args...); err == nil || !strings.Contains(err.Error(), "--quantize") {
+		if _, err := runCmdOut(t, args...); err == nil || !strings.Contains(err.Error(), "--quantize") {
 			t.Errorf("loupe %s: error %v, want one naming --quantize", strings.Join(args, " "), err)
 		}
 	}
+}
+
+// runCmdOut is runCmd without the error stream.
+func runCmdOut(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, _, err := runCmd(t, args...)
+	return out, err
 }

@@ -372,30 +372,7 @@ func FuzzParseConfig(f *testing.F) {
 	})
 }
 
-func BenchmarkMiniLMForward(b *testing.B) {
-	cfg, err := ReadConfig(filepath.Join("testdata", "minilm", "config.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := FromSource(cfg, prngSource(cfg, "", false))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ids := make([][]int, 32)
-	for i := range ids {
-		ids[i] = make([]int, 32)
-		for j := range ids[i] {
-			ids[i][j] = (i*131 + j*17) % cfg.VocabSize
-		}
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := m.Forward(Input{IDs: ids}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "sentences/s")
-}
+func BenchmarkMiniLMForward(b *testing.B) { benchmarkMiniLM(b, Float32) }
 
 // FuzzForward feeds arbitrary ids, type ids and masks to the tiny model:
 // invalid input must be an error, never a panic, and valid input must give
