@@ -260,14 +260,20 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	} else {
 		fmt.Fprintln(out)
 	}
-	if res.Finish == "context" {
+	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), len(res.IDs), res.Stats, res.Finish)
+	return nil
+}
+
+// reportEnd tells on stderr that generation hit the context limit and,
+// with --stats, prints the timing figures.
+func reportEnd(errw io.Writer, f generateFlags, nPositions, promptLen, genLen int, st generate.Stats, finish string) {
+	if finish == "context" {
 		fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
-			m.Config.NPositions, len(res.PromptIDs), len(res.IDs))
+			nPositions, promptLen, genLen)
 	}
 	if f.stats {
-		printGenStats(errw, res.Stats, res.Finish)
+		printGenStats(errw, st, finish)
 	}
-	return nil
 }
 
 // checkBeamFlags rejects meaningless beam-search flag values before the
@@ -439,13 +445,7 @@ func runBeams(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2
 			fmt.Fprintln(out, dec.Decode(prompt)+sq.Text)
 		}
 	}
-	if best.Finish == "context" {
-		fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
-			m.Config.NPositions, len(res.PromptIDs), len(best.IDs))
-	}
-	if f.stats {
-		printGenStats(errw, res.Stats, best.Finish)
-	}
+	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), len(best.IDs), res.Stats, best.Finish)
 	return nil
 }
 

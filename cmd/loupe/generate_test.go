@@ -73,16 +73,7 @@ func TestGenerateJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(out), &raw); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	var keys []string
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if want := []string{"ids", "logprobs", "prompt_ids", "stats", "text"}; !slices.Equal(keys, want) {
+	if keys, want := jsonKeys(t, out), []string{"ids", "logprobs", "prompt_ids", "stats", "text"}; !slices.Equal(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}
 	var res struct {
