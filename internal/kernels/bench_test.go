@@ -77,7 +77,7 @@ func BenchmarkGemv(b *testing.B) {
 // L3 (EPYC parts have up to 96 MiB per CCD), as in real decoding, where
 // every layer's weights are read once per token.
 func BenchmarkGemvCold(b *testing.B) {
-	for _, s := range []struct{ n, k int }{{2304, 768}, {3072, 768}} {
+	for _, s := range []struct{ n, k int }{{2304, 768}, {3072, 768}, {768, 768}, {768, 3072}} {
 		b.Run(fmt.Sprintf("1x%dx%d", s.k, s.n), func(b *testing.B) {
 			if coldBuf == nil {
 				coldBuf = make([]float32, coldFloats)

@@ -73,6 +73,14 @@ func gemvN4L(lvl int, x0, x1, x2, x3 float32, b []float32, ldb int, y []float32)
 	gemvN4Generic(x0, x1, x2, x3, b, ldb, y)
 }
 
+func gemvT4L(lvl int, x, b []float32, ldb int, y []float32) {
+	if lvl >= levelAVX2 {
+		gemvT4AVX2(x, b, ldb, y)
+		return
+	}
+	gemvT4Generic(x, b, ldb, y)
+}
+
 func gemvTRowsL(lvl int, x, b []float32, ldb int, y []float32) {
 	if lvl >= levelAVX2 {
 		gemvTRowsAVX2(x, b, ldb, y)

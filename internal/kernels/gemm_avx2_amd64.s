@@ -195,6 +195,72 @@ gn_done:
 	VZEROUPPER
 	RET
 
+// func gemvT4AVX2(x, b []float32, ldb int, y []float32)
+// Four rows of b, ldb apart, side by side: four streams through memory.
+TEXT ·gemvT4AVX2(SB), NOSPLIT, $0-80
+	MOVQ   x_base+0(FP), DI
+	MOVQ   x_len+8(FP), CX
+	MOVQ   b_base+24(FP), SI
+	MOVQ   ldb+48(FP), R8
+	SHLQ   $2, R8
+	LEAQ   (SI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R11
+	MOVQ   y_base+56(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ   CX, $16
+	JLT    gt_tail8
+
+gt_loop16:
+	VMOVUPS     (DI), Y8
+	VMOVUPS     32(DI), Y9
+	VFMADD231PS (SI), Y8, Y0
+	VFMADD231PS 32(SI), Y9, Y4
+	VFMADD231PS (R9), Y8, Y1
+	VFMADD231PS 32(R9), Y9, Y5
+	VFMADD231PS (R10), Y8, Y2
+	VFMADD231PS 32(R10), Y9, Y6
+	VFMADD231PS (R11), Y8, Y3
+	VFMADD231PS 32(R11), Y9, Y7
+	ADDQ        $64, DI
+	ADDQ        $64, SI
+	ADDQ        $64, R9
+	ADDQ        $64, R10
+	ADDQ        $64, R11
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JGE         gt_loop16
+
+gt_tail8:
+	TESTQ       CX, CX
+	JEQ         gt_reduce
+	VMOVUPS     (DI), Y8
+	VFMADD231PS (SI), Y8, Y0
+	VFMADD231PS (R9), Y8, Y1
+	VFMADD231PS (R10), Y8, Y2
+	VFMADD231PS (R11), Y8, Y3
+
+gt_reduce:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DX)
+	VZEROUPPER
+	RET
+
 // func gemvTRowsAVX2(x, b []float32, ldb int, y []float32)
 // One row of b at a time, so the weights stream through memory in order.
 TEXT ·gemvTRowsAVX2(SB), NOSPLIT, $0-80

@@ -10,7 +10,14 @@ package kernels
 //     B, each swept four rows at a time (gemvN4) into per-thread partial
 //     sums that stay in L1/L2 (gemvSplitK).
 //   - y = x·Bᵀ with B n×k (a tied LM head, nn.Linear [out, in]): chunks of
-//     rows of B, one dot product per row in memory order (gemvTRows).
+//     rows of B, four dot products at a time (gemvT4).
+//
+// Both read a chunk as four long streams: the four rows taken together are
+// a quarter of the chunk apart, not neighbours, so each stream runs through
+// a quarter of the chunk in memory order. On Zen 3 (the 2-vCPU EPYC of
+// docs/kernels.md) four such streams per thread read 10-40% faster than
+// either one stream or four neighbouring rows (which make four streams a
+// row long each), and faster than eight streams.
 
 const (
 	// gemvRows: Sgemm with m <= gemvRows (batch-1 and small-batch decoding)
@@ -19,16 +26,17 @@ const (
 	gemvRows = 8
 	// gemvParallel is the size (n*k) from which a GEMV splits across threads.
 	gemvParallel = 64 * 1024
-	// gemvSweepWidth is the width of the slice of y a row sweep keeps in L1 (per
-	// row of A; divided among the rows when there are several).
-	gemvSweepWidth = 2048
+	// gemvSweepWidth is the width of the slice of y a row sweep keeps in L1
+	// (16 KiB) with one row of A; with several rows the slice is narrower,
+	// so that their slices together and the rows of B stay in L1.
+	gemvSweepWidth = 4096
 	// gemvUnit is the granularity of the split across threads (a multiple
 	// of the vector width, so only the last part has a scalar tail).
 	gemvUnit = 16
 	// gemvChunkBytes is about how much of B one chunk of a threaded GEMV
 	// reads: threads claim chunks one at a time, so that they finish
 	// together however unevenly they run.
-	gemvChunkBytes = 128 << 10
+	gemvChunkBytes = 256 << 10
 	// gemvMinStrip is the narrowest column strip of B (row-major, not
 	// transposed) a chunk covers: each row of the strip is one contiguous
 	// run of memory.
@@ -168,21 +176,21 @@ func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 	}
 	chunk := gemvSweepWidth
 	if m > 1 {
-		chunk = max(gemvSweepWidth/m, 256)
+		chunk = max(gemvSweepWidth/(2*m), 256)
 	}
+	q := k / 4 // rows p, q+p, 2q+p and 3q+p go together: four long streams
 	for c0 := j0; c0 < j1; c0 += chunk {
 		c1 := min(c0+chunk, j1)
 		n8 := (c1 - c0) &^ 7
 		if n8 > 0 {
-			p := 0
-			for ; p+4 <= k; p += 4 {
+			for p := 0; p < q; p++ {
 				bp := b[p*ldb+c0:]
 				for i := 0; i < m; i++ {
-					xi := x[i*ldx+p : i*ldx+p+4]
-					gemvN4L(lvl, alpha*xi[0], alpha*xi[1], alpha*xi[2], alpha*xi[3], bp, ldb, y[i*ldy+c0:i*ldy+c0+n8])
+					xi := x[i*ldx : i*ldx+k]
+					gemvN4L(lvl, alpha*xi[p], alpha*xi[q+p], alpha*xi[2*q+p], alpha*xi[3*q+p], bp, q*ldb, y[i*ldy+c0:i*ldy+c0+n8])
 				}
 			}
-			for ; p < k; p++ {
+			for p := 4 * q; p < k; p++ {
 				for i := 0; i < m; i++ {
 					axpyL(lvl, alpha*x[i*ldx+p], b[p*ldb+c0:p*ldb+c0+n8], y[i*ldy+c0:i*ldy+c0+n8])
 				}
@@ -203,24 +211,28 @@ func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 // gemvT computes, for each row i < m and j0 <= j < j1,
 // y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[j*ldb+p] + beta*y[i*ldy+j].
 //
-// One dot product per row of B, the rows taken in memory order (a single
-// stream, which on Zen 3 reads 5-10% faster from memory than four
-// interleaved rows), in blocks whose raw sums land in a stack buffer before
-// alpha, beta and the k%8 tail apply. With several rows of x, each block of
-// B is small enough to stay in L1 while every row of x passes over it.
+// The rows of B go in blocks whose raw sums land in a stack buffer before
+// alpha, beta and the k%8 tail apply. With one row of x, a block is read as
+// four long streams (gemvTQuarters). With several, each block of B is small
+// enough to stay in L1 while every row of x passes over it, one row of B
+// after the other.
 func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	k8 := k &^ 7
-	var t [64]float32
+	var t [256]float32
 	block := len(t)
 	if m > 1 {
-		block = min(max(6144/max(k, 1), 1), len(t)) // 24 KiB of B
+		block = min(max(6144/max(k, 1), 1), 64) // 24 KiB of B
 	}
 	for j := j0; j < j1; j += block {
 		nr := min(block, j1-j)
 		for i := 0; i < m; i++ {
 			xi := x[i*ldx : i*ldx+k]
 			rows := t[:nr]
-			gemvTRowsL(lvl, xi[:k8], b[j*ldb:], ldb, rows)
+			if m == 1 {
+				gemvTQuarters(lvl, xi[:k8], b[j*ldb:], ldb, rows)
+			} else {
+				gemvTRowsL(lvl, xi[:k8], b[j*ldb:], ldb, rows)
+			}
 			yi := y[i*ldy+j : i*ldy+j+nr]
 			for r, s := range rows {
 				if k8 < k {
@@ -236,5 +248,20 @@ func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 				}
 			}
 		}
+	}
+}
+
+// gemvTQuarters sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < len(y),
+// four rows a quarter of y apart at a time, so that the rows of B are read
+// as four streams in memory order; len(x) is a multiple of 8.
+func gemvTQuarters(lvl int, x, b []float32, ldb int, y []float32) {
+	q := len(y) / 4
+	var t [4]float32
+	for r := 0; r < q; r++ {
+		gemvT4L(lvl, x, b[r*ldb:], q*ldb, t[:])
+		y[r], y[q+r], y[2*q+r], y[3*q+r] = t[0], t[1], t[2], t[3]
+	}
+	if rest := y[4*q:]; len(rest) > 0 {
+		gemvTRowsL(lvl, x, b[4*q*ldb:], ldb, rest)
 	}
 }

@@ -171,6 +171,14 @@ func gemvN4Generic(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32) {
 	}
 }
 
+// gemvT4Generic sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < 4.
+func gemvT4Generic(x, b []float32, ldb int, y []float32) {
+	n := len(x)
+	for r := range 4 {
+		y[r] = dotGeneric(x, b[r*ldb:r*ldb+n])
+	}
+}
+
 // gemvTRowsGeneric sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < len(y).
 func gemvTRowsGeneric(x, b []float32, ldb int, y []float32) {
 	n := len(x)

@@ -247,7 +247,7 @@ func TestGemvSplitKUnevenParts(t *testing.T) {
 		t.Skip("needs two threads")
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
-	const n, k = 1024, 300 // 32-row chunks: 10 of them
+	const n, k = 1024, 300 // 64-row chunks: 5 of them
 	b := randMatrix(rng, k, n)
 	for _, m := range []int{1, 3} {
 		ldx, ldy := k+5, n+3

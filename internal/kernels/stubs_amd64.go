@@ -55,6 +55,12 @@ func gemm6x16AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //go:noescape
 func gemvN4AVX2(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32)
 
+// gemvT4AVX2 sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < 4; len(x)
+// is a multiple of 8.
+//
+//go:noescape
+func gemvT4AVX2(x, b []float32, ldb int, y []float32)
+
 // gemvTRowsAVX2 sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < len(y),
 // one row of b after the other; len(x) is a multiple of 8.
 //

@@ -23,6 +23,7 @@ func gemvN4AVX2(x0, x1, x2, x3 float32, b []float32, ldb int, y []float32) {
 	gemvN4Generic(x0, x1, x2, x3, b, ldb, y)
 }
 
+func gemvT4AVX2(x, b []float32, ldb int, y []float32)    { gemvT4Generic(x, b, ldb, y) }
 func gemvTRowsAVX2(x, b []float32, ldb int, y []float32) { gemvTRowsGeneric(x, b, ldb, y) }
 
 func dotAVX512(x, y []float32) float32         { return dotGeneric(x, y) }
