@@ -212,56 +212,57 @@ func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float
 // y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[j*ldb+p] + beta*y[i*ldy+j].
 //
 // The rows of B go in blocks whose raw sums land in a stack buffer before
-// alpha, beta and the k%8 tail apply. With one row of x, a block is read as
-// four long streams (gemvTQuarters). With several, each block of B is small
-// enough to stay in L1 while every row of x passes over it, one row of B
-// after the other.
+// alpha, beta and the k%8 tail apply. A block is read as four long streams
+// (gemvTQuarters), each group of four rows of B staying in L1 while every
+// row of x passes over it.
 func gemvT(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	k8 := k &^ 7
-	var t [256]float32
-	block := len(t)
-	if m > 1 {
-		block = min(max(6144/max(k, 1), 1), 64) // 24 KiB of B
-	}
+	const block = 256
+	var t [gemvRows * block]float32
 	for j := j0; j < j1; j += block {
 		nr := min(block, j1-j)
-		for i := 0; i < m; i++ {
-			xi := x[i*ldx : i*ldx+k]
-			rows := t[:nr]
-			if m == 1 {
-				gemvTQuarters(lvl, xi[:k8], b[j*ldb:], ldb, rows)
-			} else {
-				gemvTRowsL(lvl, xi[:k8], b[j*ldb:], ldb, rows)
-			}
-			yi := y[i*ldy+j : i*ldy+j+nr]
-			for r, s := range rows {
-				if k8 < k {
-					row := b[(j+r)*ldb : (j+r)*ldb+k]
-					for p := k8; p < k; p++ {
-						s += xi[p] * row[p]
+		for i0 := 0; i0 < m; i0 += gemvRows {
+			mi := min(gemvRows, m-i0)
+			gemvTQuarters(lvl, mi, k8, x[i0*ldx:], ldx, b[j*ldb:], ldb, t[:mi*nr], nr)
+			for i := i0; i < i0+mi; i++ {
+				xi := x[i*ldx : i*ldx+k]
+				yi := y[i*ldy+j : i*ldy+j+nr]
+				for r, s := range t[(i-i0)*nr : (i-i0+1)*nr] {
+					if k8 < k {
+						row := b[(j+r)*ldb : (j+r)*ldb+k]
+						for p := k8; p < k; p++ {
+							s += xi[p] * row[p]
+						}
 					}
-				}
-				if beta == 0 {
-					yi[r] = alpha * s
-				} else {
-					yi[r] = alpha*s + beta*yi[r]
+					if beta == 0 {
+						yi[r] = alpha * s
+					} else {
+						yi[r] = alpha*s + beta*yi[r]
+					}
 				}
 			}
 		}
 	}
 }
 
-// gemvTQuarters sets y[r] = sum_{p<len(x)} x[p]*b[r*ldb+p] for r < len(y),
-// four rows a quarter of y apart at a time, so that the rows of B are read
-// as four streams in memory order; len(x) is a multiple of 8.
-func gemvTQuarters(lvl int, x, b []float32, ldb int, y []float32) {
-	q := len(y) / 4
-	var t [4]float32
+// gemvTQuarters sets t[i*ld+r] = sum_{p<k8} x[i*ldx+p]*b[r*ldb+p] for
+// i < m and r < ld, k8 a multiple of 8. Four rows of B a quarter of the
+// block apart go together, so that B is read as four streams in memory
+// order, and each such group meets every row of x while it is in L1.
+func gemvTQuarters(lvl, m, k8 int, x []float32, ldx int, b []float32, ldb int, t []float32, ld int) {
+	q := ld / 4
+	var s [4]float32
 	for r := 0; r < q; r++ {
-		gemvT4L(lvl, x, b[r*ldb:], q*ldb, t[:])
-		y[r], y[q+r], y[2*q+r], y[3*q+r] = t[0], t[1], t[2], t[3]
+		br := b[r*ldb:]
+		for i := 0; i < m; i++ {
+			gemvT4L(lvl, x[i*ldx:i*ldx+k8], br, q*ldb, s[:])
+			ti := t[i*ld : (i+1)*ld]
+			ti[r], ti[q+r], ti[2*q+r], ti[3*q+r] = s[0], s[1], s[2], s[3]
+		}
 	}
-	if rest := y[4*q:]; len(rest) > 0 {
-		gemvTRowsL(lvl, x, b[4*q*ldb:], ldb, rest)
+	if 4*q < ld {
+		for i := 0; i < m; i++ {
+			gemvTRowsL(lvl, x[i*ldx:i*ldx+k8], b[4*q*ldb:], ldb, t[i*ld+4*q:(i+1)*ld])
+		}
 	}
 }
