@@ -31,6 +31,8 @@ SHAPES = [
     ("Gemv/1x768x50257_transB", 1, 768, 50257, True),
     ("GemvCold/1x768x2304", 1, 768, 2304, False),
     ("GemvCold/1x768x3072", 1, 768, 3072, False),
+    ("GemvCold/1x768x768", 1, 768, 768, False),
+    ("GemvCold/1x3072x768", 1, 3072, 768, False),
 ]
 
 

@@ -137,11 +137,18 @@ func BenchmarkAxpy(b *testing.B) {
 var bandwidthBuf []float32
 
 // BenchmarkReadBandwidth measures the machine's read bandwidth the way the
-// GEMV target is stated: a dot product over 1 GiB of float32 (two 512 MiB
-// halves) on every thread of the worker pool, the threads claiming 128 KiB
-// chunks from a shared counter as the threaded GEMV does (so that a slower
-// thread does not leave the other idle at the end). bench/kernels.sh
-// reports GEMV GB/s as a fraction of this.
+// GEMV target is stated: a pass over 1 GiB of float32 on every thread of the
+// worker pool, the threads claiming chunks from a shared counter as the
+// threaded GEMV does (so that a slower thread does not leave the other idle
+// at the end). Two access patterns, since the rate depends on it:
+//
+//   - dot: a dot product of the two 512 MiB halves in 128 KiB chunks, 64
+//     KiB of each half (two streams per thread);
+//   - 4streams: 256 KiB chunks, each read as four streams a quarter of the
+//     chunk apart (gemvT4 against an L1-resident vector), the pattern of
+//     the GEMVs.
+//
+// bench/kernels.sh reports GEMV GB/s as a fraction of the faster of the two.
 func BenchmarkReadBandwidth(b *testing.B) {
 	const n = 1 << 28 // floats: 1 GiB
 	if bandwidthBuf == nil {
@@ -151,28 +158,52 @@ func BenchmarkReadBandwidth(b *testing.B) {
 		}
 	}
 	x := bandwidthBuf
-	const half, chunk = n / 2, 16 << 10 // chunk: floats of each half
 	parts := make([]float32, 8*Threads())
 	var next atomic.Int64
-	fn := func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			for {
-				c := int(next.Add(1) - 1)
-				if c*chunk >= half {
-					break
-				}
-				o := c * chunk
-				parts[8*t] += Dot(x[o:o+chunk], x[half+o:half+o+chunk])
-			}
+	run := func(b *testing.B, fn func(lo, hi int)) {
+		b.SetBytes(4 * n)
+		for b.Loop() {
+			next.Store(0)
+			Parallel(Threads(), 1, fn)
 		}
+		b.ReportMetric(4*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
 	}
-	b.SetBytes(4 * n)
-	b.ResetTimer()
-	for b.Loop() {
-		next.Store(0)
-		Parallel(Threads(), 1, fn)
-	}
-	b.ReportMetric(4*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
+	b.Run("dot", func(b *testing.B) {
+		const half, chunk = n / 2, 16 << 10 // chunk: floats of each half
+		run(b, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				for {
+					c := int(next.Add(1) - 1)
+					if c*chunk >= half {
+						break
+					}
+					o := c * chunk
+					parts[8*t] += Dot(x[o:o+chunk], x[half+o:half+o+chunk])
+				}
+			}
+		})
+	})
+	b.Run("4streams", func(b *testing.B) {
+		const chunk, piece = 64 << 10, 2048 // floats: 256 KiB chunks, 8 KiB of each stream per call
+		const q = chunk / 4
+		v := make([]float32, piece)
+		run(b, func(lo, hi int) {
+			var s [4]float32
+			for t := lo; t < hi; t++ {
+				for {
+					c := int(next.Add(1) - 1)
+					if c*chunk >= n {
+						break
+					}
+					blk := x[c*chunk : (c+1)*chunk]
+					for o := 0; o < q; o += piece {
+						gemvT4L(level, v, blk[o:], q, s[:])
+						parts[8*t] += s[0] + s[1] + s[2] + s[3]
+					}
+				}
+			}
+		})
+	})
 }
 
 func BenchmarkRowKernels(b *testing.B) {
