@@ -165,6 +165,11 @@ func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 
 // gemvN computes, for each row i < m and column j0 <= j < j1,
 // y[i*ldy+j] = alpha*sum_p x[i*ldx+p]*b[p*ldb+j] + beta*y[i*ldy+j].
+//
+// Columns go in slices of y that stay in L1 (all of them at once for a
+// GPT-2 layer with one row of x); within a slice, each pass applies four
+// rows of B a quarter of k apart (gemvN4), so the k rows are read as four
+// streams, and the k%4 rows left over one at a time.
 func gemvN(lvl, j0, j1, m, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	for i := 0; i < m; i++ {
 		yy := y[i*ldy+j0 : i*ldy+j1]
