@@ -180,8 +180,6 @@ func LayerNormBackward(dinp, dg, db, dout, inp, g, mean, rstd []float32, n, c in
 	}
 }
 
-const sqrt2OverPi = 0.7978845608028654
-
 // GeluTanhForward computes out = 0.5x(1+tanh(√(2/π)(x+0.044715x³))).
 func GeluTanhForward(out, inp []float32) {
 	need("GeluTanhForward", "inp", len(inp), len(out))
@@ -192,28 +190,7 @@ func GeluTanhForward(out, inp []float32) {
 func GeluTanhBackward(dinp, inp, dout []float32) {
 	need("GeluTanhBackward", "inp", len(inp), len(dinp))
 	need("GeluTanhBackward", "dout", len(dout), len(dinp))
-	const s = float32(sqrt2OverPi)
-	kernels.Parallel(len(dinp), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x := inp[i]
-			x2 := x * x
-			u := s * x * (1 + 0.044715*x2)
-			var th float32
-			switch {
-			case u > 9:
-				th = 1
-			case u < -9:
-				th = -1
-			case u > -0.02 && u < 0.02:
-				u2 := u * u
-				th = u * (1 - u2*(1.0/3-u2*(2.0/15)))
-			default:
-				th = 1 - 2/(expf(2*u)+1)
-			}
-			d := 0.5*(1+th) + 0.5*x*(1-th*th)*s*(1+3*0.044715*x2)
-			dinp[i] += d * dout[i]
-		}
-	})
+	kernels.GeluTanhBackward(dinp, inp, dout)
 }
 
 // GeluErfForward computes out = 0.5x(1+erf(x/√2)).

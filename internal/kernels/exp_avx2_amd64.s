@@ -25,6 +25,10 @@
 #define EXP_BIAS 384 // int32 127, the float32 exponent bias
 #define GELU_K 416 // 0.044715
 #define GELU_M2S 448 // -2*sqrt(2/pi)
+#define GELU_S 480 // sqrt(2/pi)
+#define GELU_3KS 512 // 3*0.044715*sqrt(2/pi)
+#define GELU_XMAX 544 // 12: past it gelu'(x) is 1 in float32 (0 below -12)
+#define GELU_XMIN 576 // -12
 
 DATA expc<>+0(SB)/4, $0x3fb8aa3b
 DATA expc<>+4(SB)/4, $0x3fb8aa3b
@@ -146,7 +150,39 @@ DATA expc<>+464(SB)/4, $0xbfcc422a
 DATA expc<>+468(SB)/4, $0xbfcc422a
 DATA expc<>+472(SB)/4, $0xbfcc422a
 DATA expc<>+476(SB)/4, $0xbfcc422a
-GLOBL expc<>(SB), RODATA|NOPTR, $480
+DATA expc<>+480(SB)/4, $0x3f4c422a
+DATA expc<>+484(SB)/4, $0x3f4c422a
+DATA expc<>+488(SB)/4, $0x3f4c422a
+DATA expc<>+492(SB)/4, $0x3f4c422a
+DATA expc<>+496(SB)/4, $0x3f4c422a
+DATA expc<>+500(SB)/4, $0x3f4c422a
+DATA expc<>+504(SB)/4, $0x3f4c422a
+DATA expc<>+508(SB)/4, $0x3f4c422a
+DATA expc<>+512(SB)/4, $0x3ddb33b6
+DATA expc<>+516(SB)/4, $0x3ddb33b6
+DATA expc<>+520(SB)/4, $0x3ddb33b6
+DATA expc<>+524(SB)/4, $0x3ddb33b6
+DATA expc<>+528(SB)/4, $0x3ddb33b6
+DATA expc<>+532(SB)/4, $0x3ddb33b6
+DATA expc<>+536(SB)/4, $0x3ddb33b6
+DATA expc<>+540(SB)/4, $0x3ddb33b6
+DATA expc<>+544(SB)/4, $0x41400000
+DATA expc<>+548(SB)/4, $0x41400000
+DATA expc<>+552(SB)/4, $0x41400000
+DATA expc<>+556(SB)/4, $0x41400000
+DATA expc<>+560(SB)/4, $0x41400000
+DATA expc<>+564(SB)/4, $0x41400000
+DATA expc<>+568(SB)/4, $0x41400000
+DATA expc<>+572(SB)/4, $0x41400000
+DATA expc<>+576(SB)/4, $0xc1400000
+DATA expc<>+580(SB)/4, $0xc1400000
+DATA expc<>+584(SB)/4, $0xc1400000
+DATA expc<>+588(SB)/4, $0xc1400000
+DATA expc<>+592(SB)/4, $0xc1400000
+DATA expc<>+596(SB)/4, $0xc1400000
+DATA expc<>+600(SB)/4, $0xc1400000
+DATA expc<>+604(SB)/4, $0xc1400000
+GLOBL expc<>(SB), RODATA|NOPTR, $608
 
 // EXP8 sets X = exp(X) in 8 lanes; N, T and M are scratch.
 #define EXP8(X, N, T, M) \
@@ -233,6 +269,55 @@ gt_loop:
 	JNZ         gt_loop
 
 gt_done:
+	VZEROUPPER
+	RET
+
+// func geluTanhBackwardAVX2(dx, x, dy []float32)
+TEXT ·geluTanhBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ    dx_base+0(FP), DI
+	MOVQ    dx_len+8(FP), CX
+	MOVQ    x_base+24(FP), SI
+	MOVQ    dy_base+48(FP), DX
+	VMOVUPS expc<>+EXP_ONE(SB), Y6
+	VMOVUPS expc<>+GELU_XMAX(SB), Y8
+	VMOVUPS expc<>+GELU_XMIN(SB), Y9
+	SHRQ    $3, CX
+	JEQ     gb_done
+
+gb_loop:
+	// e = exp(-2u), u = sqrt(2/pi)(x + 0.044715x^3); s = 1/(1+e);
+	// gelu'(x) = s + 2x*e*s^2*sqrt(2/pi)(1 + 3*0.044715x^2) (e*s^2 is
+	// s(1-s) without the cancellation of 1-s). x is clamped to [-12, 12]
+	// first, where the derivative is already 1 or 0 in float32, so that
+	// neither x^2 nor exp overflows.
+	VMOVUPS     (SI), Y0
+	VMINPS      Y0, Y8, Y0 // a NaN in x stays NaN (the second operand wins)
+	VMAXPS      Y0, Y9, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      expc<>+GELU_K(SB), Y1, Y2
+	VFMADD213PS Y0, Y0, Y2
+	VMULPS      expc<>+GELU_M2S(SB), Y2, Y2
+	EXP8(Y2, Y3, Y4, Y5)
+	VADDPS      Y6, Y2, Y3
+	VDIVPS      Y3, Y6, Y3
+	VMULPS      Y3, Y2, Y4
+	VMULPS      Y3, Y4, Y4
+	VMULPS      Y0, Y4, Y4
+	VMOVUPS     expc<>+GELU_S(SB), Y5
+	VFMADD231PS expc<>+GELU_3KS(SB), Y1, Y5
+	VMULPS      Y5, Y4, Y4
+	VADDPS      Y4, Y4, Y4
+	VADDPS      Y3, Y4, Y4
+	VMOVUPS     (DI), Y7
+	VFMADD231PS (DX), Y4, Y7
+	VMOVUPS     Y7, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         gb_loop
+
+gb_done:
 	VZEROUPPER
 	RET
 

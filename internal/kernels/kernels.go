@@ -88,6 +88,18 @@ func GeluTanh(dst, x []float32) {
 	j.release()
 }
 
+// GeluTanhBackward accumulates dx += gelu'(x)·dy for GeluTanh, the
+// derivative taken exactly (not from GeluTanh's output). dx must not alias
+// x or dy.
+func GeluTanhBackward(dx, x, dy []float32) {
+	checkLen("GeluTanhBackward", "x", len(x), len(dx))
+	checkLen("GeluTanhBackward", "dy", len(dy), len(dx))
+	j := rowJobs.Get().(*rowJob)
+	j.kind, j.lvl, j.dst, j.x, j.dy = rowGeluTanhBackward, level, dx, x, dy
+	Parallel(len(dx), 4096, j.run)
+	j.release()
+}
+
 // GeluErf computes dst = 0.5x(1+erf(x/sqrt 2)), BERT's exact GELU. dst may
 // alias x.
 func GeluErf(dst, x []float32) {

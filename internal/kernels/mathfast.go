@@ -142,6 +142,26 @@ func geluTanhGeneric(dst, x []float32) {
 	}
 }
 
+// geluTanhBackwardGeneric adds gelu'(x[i])*dy[i] to dx[i] for the tanh-form
+// GELU: with e = exp(-2u) and s = 1/(1+e), gelu'(x) = s +
+// 2x*e*s^2*sqrt(2/pi)(1+3*0.044715x^2), e*s^2 being s(1-s) without the
+// cancellation of 1-s for large x.
+func geluTanhBackwardGeneric(dx, x, dy []float32) {
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	for i, v := range x {
+		f := float64(v)
+		u := sqrt2OverPi * (f + 0.044715*f*f*f)
+		e := exp64(-2 * u)
+		s := 1 / (1 + e)
+		es2 := 0.0 // e*s^2 -> 0 as e -> inf
+		if !math.IsInf(e, 1) {
+			es2 = e * s * s
+		}
+		d := s + 2*f*es2*sqrt2OverPi*(1+3*0.044715*f*f)
+		dx[i] += float32(d * float64(dy[i]))
+	}
+}
+
 // geluErfGeneric computes 0.5x(1+erf(x/sqrt 2)) = 0.5x*erfc(-x/sqrt 2).
 func geluErfGeneric(dst, x []float32) {
 	x = x[:len(dst)]
@@ -174,6 +194,16 @@ func geluTanhL(lvl int, dst, x []float32) {
 		return
 	}
 	geluTanhGeneric(dst, x)
+}
+
+func geluTanhBackwardL(lvl int, dx, x, dy []float32) {
+	if lvl >= levelAVX2 {
+		geluTanhBackwardAVX2(dx, x, dy)
+		n8 := len(dx) &^ 7
+		geluTanhBackwardGeneric(dx[n8:], x[n8:len(dx)], dy[n8:len(dx)])
+		return
+	}
+	geluTanhBackwardGeneric(dx, x, dy)
 }
 
 func geluErfL(lvl int, dst, x []float32) {

@@ -10,6 +10,7 @@ type rowJob struct {
 	lvl         int
 	dst, x      []float32
 	gamma, beta []float32
+	dy          []float32 // the gradient GeluTanhBackward applies
 	cols        int
 	causal      bool
 	offset      int
@@ -22,6 +23,7 @@ const (
 	rowLayerNorm
 	rowGeluTanh
 	rowGeluErf
+	rowGeluTanhBackward
 )
 
 var rowJobs = sync.Pool{New: func() any {
@@ -31,7 +33,7 @@ var rowJobs = sync.Pool{New: func() any {
 }}
 
 func (j *rowJob) release() {
-	j.dst, j.x, j.gamma, j.beta = nil, nil, nil, nil
+	j.dst, j.x, j.gamma, j.beta, j.dy = nil, nil, nil, nil, nil
 	rowJobs.Put(j)
 }
 
@@ -55,5 +57,7 @@ func (j *rowJob) do(lo, hi int) {
 		geluTanhL(j.lvl, j.dst[lo:hi], j.x[lo:hi])
 	case rowGeluErf:
 		geluErfL(j.lvl, j.dst[lo:hi], j.x[lo:hi])
+	case rowGeluTanhBackward:
+		geluTanhBackwardL(j.lvl, j.dst[lo:hi], j.x[lo:hi], j.dy[lo:hi])
 	}
 }

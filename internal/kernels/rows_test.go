@@ -192,6 +192,54 @@ func TestGelu(t *testing.T) {
 	})
 }
 
+// TestGeluTanhBackward checks the accumulated derivative against the
+// float64 derivative of the tanh form, on a grid, at the extremes and past
+// both ends of the exp range, with dy of both signs.
+func TestGeluTanhBackward(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		var xs []float32
+		for v := -12.0; v <= 12; v += 0.01 {
+			xs = append(xs, float32(v))
+		}
+		xs = append(xs, 0, 1e-20, -1e-20, 30, -30, 100, -100, 1e-3, -1e-3, 1e30, -1e30)
+		const s = 0.7978845608028654 // sqrt(2/pi)
+		rng := rand.New(rand.NewPCG(5, 6))
+		nan := float32(math.NaN())
+		nanX := []float32{1, nan, 2, 3, 4, 5, 6, 7, nan}
+		nanDX := make([]float32, len(nanX))
+		GeluTanhBackward(nanDX, nanX, []float32{1, 1, 1, 1, 1, 1, 1, 1, 1})
+		for i, v := range nanX {
+			if (v != v) != (nanDX[i] != nanDX[i]) {
+				t.Fatalf("x = %g gave dx %g: a NaN in x must give NaN, and only there", v, nanDX[i])
+			}
+		}
+		for _, n := range []int{1, 3, 7, 8, 17, 65, len(xs)} {
+			x := xs[len(xs)-n:]
+			dy := randMatrix(rng, 1, n)
+			dx, check := guarded(rng, n, 1)
+			dx0 := append([]float32(nil), dx...)
+			GeluTanhBackward(dx, x, dy)
+			check(t, "GeluTanhBackward")
+			for i, v := range x {
+				f := float64(v)
+				u := s * (f + 0.044715*f*f*f)
+				th := math.Tanh(u)
+				d := 0.5*(1+th) + 0.5*f*(1-th*th)*s*(1+3*0.044715*f*f)
+				if math.Abs(u) > 20 {
+					d = 0.5 * (1 + th) // 1-th² underflows; the second term is 0
+				}
+				want := float64(dx0[i]) + d*float64(dy[i])
+				// float32 rounding of exp's argument: 6e-8 of |2u| in s,
+				// magnified by x in the second term.
+				tol := 1e-6*(math.Abs(want)+math.Abs(d*float64(dy[i]))) + 1.2e-7*math.Min(math.Abs(2*u), 100)*math.Abs(float64(dy[i]))*(1+math.Abs(f)) + 1e-30
+				if got := float64(dx[i]); math.Abs(got-want) > tol || got != got {
+					t.Fatalf("n=%d: dx at x=%g: %g, want %g (%g + %g·%g)", n, v, got, want, dx0[i], d, dy[i])
+				}
+			}
+		}
+	})
+}
+
 func TestArgmaxTopK(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(15, 16))
@@ -248,12 +296,13 @@ func TestRowKernelsZeroAllocs(t *testing.T) {
 		g := make([]float32, 768)
 		idx := make([]int, 0, 50)
 		for name, fn := range map[string]func(){
-			"SoftmaxRows": func() { SoftmaxRows(x, 64, 768, true, 0) },
-			"LayerNorm":   func() { LayerNorm(x, x, g, g, 64, 768, 1e-5) },
-			"GeluTanh":    func() { GeluTanh(x, x) },
-			"GeluErf":     func() { GeluErf(x, x) },
-			"TopK":        func() { idx = TopK(x, 50, idx) },
-			"Dot":         func() { Dot(x, x) },
+			"SoftmaxRows":      func() { SoftmaxRows(x, 64, 768, true, 0) },
+			"LayerNorm":        func() { LayerNorm(x, x, g, g, 64, 768, 1e-5) },
+			"GeluTanh":         func() { GeluTanh(x, x) },
+			"GeluErf":          func() { GeluErf(x, x) },
+			"GeluTanhBackward": func() { GeluTanhBackward(x[:768], g, g) },
+			"TopK":             func() { idx = TopK(x, 50, idx) },
+			"Dot":              func() { Dot(x, x) },
 		} {
 			if a := testing.AllocsPerRun(10, fn); a != 0 {
 				t.Errorf("%s: %v allocations per call, want 0", name, a)

@@ -95,6 +95,12 @@ func expSumAVX2(dst, x []float32, shift float32) float64
 //go:noescape
 func geluTanhAVX2(dst, x []float32)
 
+// geluTanhBackwardAVX2 adds gelu'(x[i])*dy[i] to dx[i] for the tanh-form
+// GELU, for i < len(dx)&^7. len(x), len(dy) >= len(dx).
+//
+//go:noescape
+func geluTanhBackwardAVX2(dx, x, dy []float32)
+
 // geluErfAVX2 sets dst[i] = 0.5x(1+erf(x/sqrt 2)) with x = x[i], for
 // i < len(dst)&^7. len(x) >= len(dst).
 //

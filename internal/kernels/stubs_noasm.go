@@ -43,6 +43,11 @@ func geluTanhAVX2(dst, x []float32) {
 	geluTanhGeneric(dst[:n], x[:n])
 }
 
+func geluTanhBackwardAVX2(dx, x, dy []float32) {
+	n := len(dx) &^ 7
+	geluTanhBackwardGeneric(dx[:n], x[:n], dy[:n])
+}
+
 func geluErfAVX2(dst, x []float32) {
 	n := len(dst) &^ 7
 	geluErfGeneric(dst[:n], x[:n])
