@@ -100,7 +100,8 @@ const MaxBeamBytes = 16 << 30
 // at each step every running beam's next-token log-softmax, processed by
 // the repetition penalty and the no-repeat n-gram ban of opt.Sampling (the
 // other sampling fields are ignored, as transformers ignores them without
-// do_sample), is added to the beam's score; the best
+// do_sample) and by opt's minimum length (EOS ids at -Inf while a beam is
+// shorter), is added to the beam's score; the best
 // max(2, 1+len(EOS))·NumBeams continuations are kept, those among the first
 // NumBeams that end in an EOS token (or reach the length limit) join the
 // finished list, scored by their sum divided by their generated length to
@@ -139,6 +140,9 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 	if err := samp.Check(); err != nil {
 		return nil, err
 	}
+	if err := opt.checkMinLength(); err != nil {
+		return nil, err
+	}
 	eos := opt.eos(c)
 	P := len(prompt)
 	maxLen := min(P+opt.MaxNewTokens, c.NPositions)
@@ -160,7 +164,7 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 		return nil, fmt.Errorf("generate: %d beams of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer beams or tokens",
 			N, maxLen, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
-	bs := newBeamSearch(N, K, P, maxLen, V, samp.Processors())
+	bs := newBeamSearch(N, K, P, maxLen, V, samp.processors(opt.minLength(eos, P)))
 	for i := range N {
 		copy(bs.seq[i*maxLen:], prompt)
 	}

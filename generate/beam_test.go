@@ -15,20 +15,25 @@ import (
 
 // beamCase is one entry of testdata/beam_golden.json, written by
 // testdata/beam_reference.py (a PyTorch rendering of transformers'
-// _beam_search on the tiny checkpoint).
+// _beam_search, and of greedy decoding for the cases with Mode "greedy",
+// on the tiny checkpoint).
 type beamCase struct {
-	Name               string    `json:"name"`
-	Prompt             []int     `json:"prompt"`
-	EOS                []int     `json:"eos_token_id"`
-	NumBeams           int       `json:"num_beams"`
-	MaxNewTokens       int       `json:"max_new_tokens"`
-	LengthPenalty      float64   `json:"length_penalty"`
-	EarlyStopping      string    `json:"early_stopping"`
-	NumReturn          int       `json:"num_return_sequences"`
-	RepetitionPenalty  float64   `json:"repetition_penalty"`
-	NoRepeatNGramSize  int       `json:"no_repeat_ngram_size"`
-	Sequences          [][]int   `json:"sequences"`
-	SequencesScores    []float64 `json:"sequences_scores"`
+	Name               string      `json:"name"`
+	Mode               string      `json:"mode"` // "greedy", or "beam" (also when absent)
+	MinNewTokens       int         `json:"min_new_tokens"`
+	MinLength          int         `json:"min_length"`
+	Logprobs           [][]float64 `json:"logprobs"` // greedy: log_softmax of the raw logits at each id
+	Prompt             []int       `json:"prompt"`
+	EOS                []int       `json:"eos_token_id"`
+	NumBeams           int         `json:"num_beams"`
+	MaxNewTokens       int         `json:"max_new_tokens"`
+	LengthPenalty      float64     `json:"length_penalty"`
+	EarlyStopping      string      `json:"early_stopping"`
+	NumReturn          int         `json:"num_return_sequences"`
+	RepetitionPenalty  float64     `json:"repetition_penalty"`
+	NoRepeatNGramSize  int         `json:"no_repeat_ngram_size"`
+	Sequences          [][]int     `json:"sequences"`
+	SequencesScores    []float64   `json:"sequences_scores"`
 	sawEOS, sawShorter bool
 }
 
@@ -50,12 +55,16 @@ func TestBeamSearchGolden(t *testing.T) {
 	cases := loadBeamGolden(t)
 	eosFinished := 0
 	for _, c := range cases {
+		if c.Mode == "greedy" {
+			continue // TestGreedyGolden
+		}
 		t.Run(c.Name, func(t *testing.T) {
 			es, err := ParseEarlyStopping(c.EarlyStopping)
 			if err != nil {
 				t.Fatal(err)
 			}
 			opt := Options{MaxNewTokens: c.MaxNewTokens, EOSTokenIDs: append([]int{}, c.EOS...),
+				MinNewTokens: c.MinNewTokens, MinLength: c.MinLength,
 				Sampling: Sampling{RepetitionPenalty: c.RepetitionPenalty, NoRepeatNGramSize: c.NoRepeatNGramSize}}
 			b := Beams{NumBeams: c.NumBeams, LengthPenalty: c.LengthPenalty, EarlyStopping: es, NumReturnSequences: c.NumReturn}
 			res, err := BeamSearch(context.Background(), m, c.Prompt, opt, b, nil)
@@ -95,6 +104,61 @@ func TestBeamSearchGolden(t *testing.T) {
 	}
 	if eosFinished == 0 {
 		t.Error("no golden case ends with an EOS token: the finished-list path is untested")
+	}
+}
+
+// TestGreedyGolden checks greedy decoding with min_new_tokens and
+// min_length against the reference's cases (transformers' _sample without
+// do_sample): the ids, where each run ends, and the raw logprobs.
+func TestGreedyGolden(t *testing.T) {
+	m := tinyModel(t)
+	n, masked := 0, 0
+	for _, c := range loadBeamGolden(t) {
+		if c.Mode != "greedy" {
+			continue
+		}
+		n++
+		t.Run(c.Name, func(t *testing.T) {
+			opt := Options{MaxNewTokens: c.MaxNewTokens, EOSTokenIDs: append([]int{}, c.EOS...),
+				MinNewTokens: c.MinNewTokens, MinLength: c.MinLength,
+				Sampling: Sampling{Greedy: true, RepetitionPenalty: c.RepetitionPenalty, NoRepeatNGramSize: c.NoRepeatNGramSize}}
+			res, err := Generate(context.Background(), m, c.Prompt, opt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.Sequences[0]
+			if !slices.Equal(res.IDs, want) {
+				t.Fatalf("ids %v, want %v", res.IDs, want)
+			}
+			wantFinish := "length"
+			if slices.Contains(c.EOS, want[len(want)-1]) {
+				wantFinish = "eos"
+			}
+			if res.Finish != wantFinish {
+				t.Errorf("finish %q, want %q", res.Finish, wantFinish)
+			}
+			for i, lp := range res.Logprobs {
+				if d := math.Abs(float64(lp) - c.Logprobs[0][i]); d > 1e-4 {
+					t.Errorf("logprob %d: %g, want %g", i, lp, c.Logprobs[0][i])
+				}
+			}
+			// The same run without the minimum: where it differs, the
+			// minimum kept an EOS out.
+			opt.MinNewTokens, opt.MinLength = 0, 0
+			free, err := Generate(context.Background(), m, c.Prompt, opt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(free.IDs, res.IDs) {
+				masked++
+				if free.Finish != "eos" || len(free.IDs) >= len(res.IDs) && res.Finish == "eos" {
+					t.Errorf("without the minimum: %v (%s); with it: %v (%s)", free.IDs, free.Finish, res.IDs, res.Finish)
+				}
+			}
+		})
+	}
+	if n == 0 || masked == 0 {
+		t.Errorf("%d greedy golden cases, %d where the minimum changed the result", n, masked)
 	}
 }
 

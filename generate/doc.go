@@ -12,11 +12,20 @@
 //
 // A Processor rewrites a row of logits in place, setting the logits of
 // removed tokens to -Inf. Options builds the list in the order transformers'
-// generate uses: RepetitionPenalty and NoRepeatNGram (also applied when
-// decoding greedily and in beam search), then, for sampling only, Temperature → TopK → TopP → MinP → Typical. Each
-// stage keeps at least one token. The next token is the argmax of the
-// processed logits (Greedy) or a draw from their softmax made with a PCG
-// generator seeded from Options.Seed, so a seed reproduces a run exactly.
+// generate uses: RepetitionPenalty, NoRepeatNGram and the minimum length
+// (MinLength for Options.MinLength, prompt included, or MinNewTokens for
+// Options.MinNewTokens, which wins when both are set: the EOS ids in force
+// get -Inf while the sequence is shorter) — these also apply when decoding
+// greedily and in beam search — then, for sampling only, Temperature →
+// TopK → TopP → MinP → Typical. Each warper keeps at least one token. The
+// next token is the argmax of the processed logits (Greedy) or a draw from
+// their softmax made with a PCG generator seeded from Options.Seed, so a
+// seed reproduces a run exactly. Logprobs are always the log-softmax of the
+// raw logits, before any processor.
+//
+// The EOS ids in force are Options.EOSTokenIDs (generation_config.json's
+// eos_token_id), else the model's eos_token_id; IgnoreEOS leaves none, so
+// that the minimum length then has nothing to keep out.
 //
 // # Stopping
 //

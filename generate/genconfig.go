@@ -30,6 +30,8 @@ type GenerationConfig struct {
 	NoRepeatNGramSize  *int
 	MaxNewTokens       *int
 	MaxLength          *int // prompt included
+	MinNewTokens       *int
+	MinLength          *int // prompt included
 	NumBeams           *int
 	NumReturnSequences *int
 	LengthPenalty      *float64
@@ -40,7 +42,8 @@ type GenerationConfig struct {
 }
 
 // transformers' GenerationConfig defaults for the fields above (DoSample
-// false; MinP, MaxNewTokens, the token ids unset).
+// false; MinP, MaxNewTokens, MinNewTokens, the token ids unset; MinLength
+// 0).
 const (
 	DefaultTemperature   = 1.0
 	DefaultTopK          = 50
@@ -88,6 +91,8 @@ func ParseGenerationConfig(data []byte, vocab int) (*GenerationConfig, error) {
 	g.NoRepeatNGramSize = p.integer("no_repeat_ngram_size", "a non-negative integer", func(v int) bool { return v >= 0 })
 	g.MaxNewTokens = p.integer("max_new_tokens", "a positive integer", func(v int) bool { return v > 0 })
 	g.MaxLength = p.integer("max_length", "a positive integer", func(v int) bool { return v > 0 })
+	g.MinNewTokens = p.integer("min_new_tokens", "a non-negative integer", func(v int) bool { return v >= 0 })
+	g.MinLength = p.integer("min_length", "a non-negative integer", func(v int) bool { return v >= 0 })
 	g.NumBeams = p.integer("num_beams", "a positive integer", func(v int) bool { return v > 0 })
 	g.NumReturnSequences = p.integer("num_return_sequences", "a positive integer", func(v int) bool { return v > 0 })
 	g.LengthPenalty = p.float("length_penalty", "a finite number", func(float64) bool { return true })

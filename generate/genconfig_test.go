@@ -13,7 +13,7 @@ func TestParseGenerationConfig(t *testing.T) {
 		"_from_model_config": true, "transformers_version": "4.46.0",
 		"do_sample": true, "temperature": 0.7, "top_k": 0, "top_p": 0.9, "min_p": null,
 		"typical_p": 1.0, "repetition_penalty": 1.3, "no_repeat_ngram_size": 3,
-		"max_new_tokens": 40, "max_length": 100, "num_beams": 4, "num_return_sequences": 2,
+		"max_new_tokens": 40, "max_length": 100, "min_new_tokens": 5, "min_length": 0, "num_beams": 4, "num_return_sequences": 2,
 		"length_penalty": -0.5, "early_stopping": "never",
 		"eos_token_id": [50256, 198], "bos_token_id": 50256, "pad_token_id": 0}`), 50257)
 	if err != nil {
@@ -21,14 +21,14 @@ func TestParseGenerationConfig(t *testing.T) {
 	}
 	if !*g.DoSample || *g.Temperature != 0.7 || *g.TopK != 0 || *g.TopP != 0.9 || g.MinP != nil ||
 		*g.TypicalP != 1 || *g.RepetitionPenalty != 1.3 || *g.NoRepeatNGramSize != 3 ||
-		*g.MaxNewTokens != 40 || *g.MaxLength != 100 || *g.NumBeams != 4 || *g.NumReturnSequences != 2 ||
+		*g.MaxNewTokens != 40 || *g.MaxLength != 100 || *g.MinNewTokens != 5 || *g.MinLength != 0 || *g.NumBeams != 4 || *g.NumReturnSequences != 2 ||
 		*g.LengthPenalty != -0.5 || *g.EarlyStopping != EarlyStopNever ||
 		!slices.Equal(g.EOSTokenIDs, []int{50256, 198}) || *g.BOSTokenID != 50256 || *g.PadTokenID != 0 {
 		t.Errorf("parsed %+v", g)
 	}
 	// gpt2's own file: only token ids.
 	g, err = ParseGenerationConfig([]byte(`{"_from_model_config": true, "bos_token_id": 50256, "eos_token_id": 50256, "transformers_version": "4.26.0.dev0"}`), 50257)
-	if err != nil || g.DoSample != nil || g.NumBeams != nil || !slices.Equal(g.EOSTokenIDs, []int{50256}) {
+	if err != nil || g.DoSample != nil || g.NumBeams != nil || g.MinNewTokens != nil || g.MinLength != nil || !slices.Equal(g.EOSTokenIDs, []int{50256}) {
 		t.Errorf("gpt2's file: %+v, %v", g, err)
 	}
 	for _, es := range []struct {
@@ -56,6 +56,8 @@ func TestParseGenerationConfigErrors(t *testing.T) {
 		{`{"no_repeat_ngram_size": -1}`, `"no_repeat_ngram_size"`},
 		{`{"max_new_tokens": 0}`, `"max_new_tokens": want a positive integer, got 0`},
 		{`{"max_length": "20"}`, `"max_length"`},
+		{`{"min_new_tokens": -1}`, `"min_new_tokens": want a non-negative integer, got -1`},
+		{`{"min_length": 2.5}`, `"min_length": want a non-negative integer`},
 		{`{"num_beams": 0}`, `"num_beams"`},
 		{`{"num_return_sequences": 0}`, `"num_return_sequences"`},
 		{`{"length_penalty": "long"}`, `"length_penalty"`},
@@ -89,6 +91,7 @@ func TestLoadGenerationConfig(t *testing.T) {
 func FuzzParseGenerationConfig(f *testing.F) {
 	f.Add([]byte(`{"do_sample": true, "eos_token_id": [1, 2], "early_stopping": "never", "top_k": 5}`))
 	f.Add([]byte(`{"num_beams": 3, "length_penalty": 0.5, "max_length": 30}`))
+	f.Add([]byte(`{"min_new_tokens": 4, "min_length": 10}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := ParseGenerationConfig(b, 50)
 		if err != nil {
@@ -99,7 +102,8 @@ func FuzzParseGenerationConfig(f *testing.F) {
 				t.Errorf("eos id %d accepted", id)
 			}
 		}
-		if g.TopK != nil && *g.TopK < 0 || g.NumBeams != nil && *g.NumBeams < 1 {
+		if g.TopK != nil && *g.TopK < 0 || g.NumBeams != nil && *g.NumBeams < 1 ||
+			g.MinNewTokens != nil && *g.MinNewTokens < 0 || g.MinLength != nil && *g.MinLength < 0 {
 			t.Errorf("accepted %+v", g)
 		}
 	})

@@ -29,7 +29,17 @@ type Options struct {
 	// EOSTokenIDs are the end-of-sequence tokens (generation_config.json
 	// may list several); nil means the model's eos_token_id.
 	EOSTokenIDs []int
-	Stop        []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
+	// MinNewTokens keeps the EOS ids in force out of the first
+	// MinNewTokens generated tokens (transformers' min_new_tokens,
+	// MinNewTokens processor; 0: off). When it is set, MinLength is
+	// ignored, as transformers replaces min_length with the prompt's
+	// length plus min_new_tokens.
+	MinNewTokens int
+	// MinLength keeps the EOS ids in force out while prompt and output
+	// together hold fewer than MinLength tokens (transformers' min_length,
+	// MinLength processor; 0: off).
+	MinLength int
+	Stop      []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
 	// OnToken, if set, is called after each generated token with the text
 	// that became final with it (possibly empty). Returning an error stops
 	// generation with that error.
@@ -98,6 +108,32 @@ func (o *Options) eos(c gpt2.Config) []int {
 	return nil
 }
 
+// checkMinLength reports a negative MinNewTokens or MinLength.
+func (o *Options) checkMinLength() error {
+	switch {
+	case o.MinNewTokens < 0:
+		return fmt.Errorf("generate: min new tokens %d: want 0 (off) or a positive number", o.MinNewTokens)
+	case o.MinLength < 0:
+		return fmt.Errorf("generate: min length %d: want 0 (off) or a positive number", o.MinLength)
+	}
+	return nil
+}
+
+// minLength returns the stages that keep eos out of short sequences
+// (MinNewTokens or MinLength; none without EOS ids, as transformers adds
+// them only with an eos_token_id).
+func (o *Options) minLength(eos []int, promptLen int) []Processor {
+	switch {
+	case len(eos) == 0:
+		return nil
+	case o.MinNewTokens > 0:
+		return []Processor{&MinNewTokens{PromptLen: promptLen, N: o.MinNewTokens, EOS: eos}}
+	case o.MinLength > promptLen:
+		return []Processor{&MinLength{Length: o.MinLength, EOS: eos}}
+	}
+	return nil
+}
+
 // Generate continues prompt with model m. dec may be nil when no text is
 // wanted (Result.Text is then empty and Stop must be empty).
 func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec Decoder) (*Result, error) {
@@ -119,11 +155,14 @@ func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec
 	if len(opt.Stop) > 0 && dec == nil {
 		return nil, errors.New("generate: stop strings need a tokenizer to decode the text")
 	}
-	sampler, err := NewSampler(opt.Sampling)
-	if err != nil {
+	if err := opt.Sampling.Check(); err != nil {
+		return nil, err
+	}
+	if err := opt.checkMinLength(); err != nil {
 		return nil, err
 	}
 	eos := opt.eos(c)
+	sampler := newSampler(opt.Sampling, opt.minLength(eos, len(prompt)))
 
 	res := &Result{PromptIDs: append([]int(nil), prompt...), IDs: []int{}, Logprobs: []float32{}, Finish: "length"}
 	s := m.NewState(gpt2.StateOptions{MaxSeq: min(len(prompt)+opt.MaxNewTokens, c.NPositions), MaxRows: min(len(prompt), 512)})

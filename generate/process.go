@@ -71,6 +71,49 @@ func (p *NoRepeatNGram) Process(ids []int, logits []float32) {
 	}
 }
 
+// MinLength keeps the end-of-sequence tokens from being chosen while the
+// sequence, prompt included, is shorter than Length: while len(ids) <
+// Length every id of EOS gets -Inf, as in transformers'
+// MinLengthLogitsProcessor (min_length). Ids outside the vocabulary are
+// ignored.
+type MinLength struct {
+	Length int
+	EOS    []int
+}
+
+// Process implements Processor.
+func (p *MinLength) Process(ids []int, logits []float32) {
+	if len(ids) < p.Length {
+		banIDs(logits, p.EOS)
+	}
+}
+
+// MinNewTokens keeps the end-of-sequence tokens from being chosen until N
+// tokens follow the prompt's PromptLen: while len(ids)-PromptLen < N every
+// id of EOS gets -Inf, as in transformers'
+// MinNewTokensLengthLogitsProcessor (min_new_tokens). The first N generated
+// tokens are then never EOS.
+type MinNewTokens struct {
+	PromptLen, N int
+	EOS          []int
+}
+
+// Process implements Processor.
+func (p *MinNewTokens) Process(ids []int, logits []float32) {
+	if len(ids)-p.PromptLen < p.N {
+		banIDs(logits, p.EOS)
+	}
+}
+
+// banIDs sets the logits of ids (those in range) to -Inf.
+func banIDs(logits []float32, ids []int) {
+	for _, id := range ids {
+		if id >= 0 && id < len(logits) {
+			logits[id] = negInf
+		}
+	}
+}
+
 // Temperature divides every logit by T (> 0).
 type Temperature struct{ T float32 }
 

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -340,5 +341,85 @@ func TestNoRepeatNGram(t *testing.T) {
 	}
 	if _, ok := ps[1].(*NoRepeatNGram); !ok {
 		t.Errorf("second stage is %T", ps[1])
+	}
+}
+
+// TestMinLength: the EOS ids get -Inf exactly while the length is below the
+// minimum (MinLength counts the prompt, MinNewTokens only what follows
+// it), every listed id, and nothing else changes.
+func TestMinLength(t *testing.T) {
+	in := []float32{0.5, -1, 2, 3, 0}
+	prompt3 := func(gen int) []int { return make([]int, 3+gen) } // 3 prompt ids, gen generated
+	for _, c := range []struct {
+		name   string
+		p      Processor
+		ids    []int
+		banned []int
+	}{
+		{"min length: prompt 3 + 0 < 5", &MinLength{Length: 5, EOS: []int{3}}, prompt3(0), []int{3}},
+		{"min length: prompt 3 + 1 < 5", &MinLength{Length: 5, EOS: []int{3}}, prompt3(1), []int{3}},
+		{"min length: prompt 3 + 2 = 5", &MinLength{Length: 5, EOS: []int{3}}, prompt3(2), nil},
+		{"min length: past it", &MinLength{Length: 5, EOS: []int{3}}, prompt3(7), nil},
+		{"min length below the prompt", &MinLength{Length: 2, EOS: []int{3}}, prompt3(0), nil},
+		{"min length 0", &MinLength{EOS: []int{3}}, nil, nil},
+		{"min length: several EOS", &MinLength{Length: 4, EOS: []int{4, 1, 3}}, prompt3(0), []int{1, 3, 4}},
+		{"min length: no EOS", &MinLength{Length: 9}, prompt3(0), nil},
+		{"min length: ids out of range", &MinLength{Length: 9, EOS: []int{-1, 7, 2}}, prompt3(0), []int{2}},
+		{"min new: 0 of 2", &MinNewTokens{PromptLen: 3, N: 2, EOS: []int{3}}, prompt3(0), []int{3}},
+		{"min new: 1 of 2", &MinNewTokens{PromptLen: 3, N: 2, EOS: []int{3}}, prompt3(1), []int{3}},
+		{"min new: 2 of 2", &MinNewTokens{PromptLen: 3, N: 2, EOS: []int{3}}, prompt3(2), nil},
+		{"min new: 5 of 2", &MinNewTokens{PromptLen: 3, N: 2, EOS: []int{3}}, prompt3(5), nil},
+		{"min new ignores a long prompt", &MinNewTokens{PromptLen: 30, N: 1, EOS: []int{3}}, make([]int, 30), []int{3}},
+		{"min new 0", &MinNewTokens{PromptLen: 3, EOS: []int{3}}, prompt3(0), nil},
+		{"min new: several EOS", &MinNewTokens{PromptLen: 3, N: 1, EOS: []int{0, 2}}, prompt3(0), []int{0, 2}},
+	} {
+		x := slices.Clone(in)
+		c.p.Process(c.ids, x)
+		var banned []int
+		for i, v := range x {
+			switch {
+			case v == negInf:
+				banned = append(banned, i)
+			case v != in[i]:
+				t.Errorf("%s: logit %d changed from %v to %v", c.name, i, in[i], v)
+			}
+		}
+		if !slices.Equal(banned, c.banned) {
+			t.Errorf("%s: banned %v, want %v", c.name, banned, c.banned)
+		}
+	}
+}
+
+// TestMinLengthOrder: the minimum-length stages sit after the penalties and
+// before the warpers (transformers' _get_logits_processor), also when
+// greedy; without EOS ids, or with a MinLength the prompt already reaches,
+// there is no stage; MinNewTokens replaces MinLength.
+func TestMinLengthOrder(t *testing.T) {
+	stages := func(o Options, eos []int, promptLen int) []string {
+		var names []string
+		for _, p := range o.processors(o.minLength(eos, promptLen)) {
+			names = append(names, fmt.Sprintf("%T", p))
+		}
+		return names
+	}
+	s := Sampling{Temperature: 0.7, TopK: 40, RepetitionPenalty: 1.3, NoRepeatNGramSize: 2}
+	o := Options{Sampling: s, MinNewTokens: 3, MinLength: 50}
+	want := []string{"*generate.RepetitionPenalty", "*generate.NoRepeatNGram", "*generate.MinNewTokens", "*generate.Temperature", "*generate.TopK"}
+	if got := stages(o, []int{9}, 4); !slices.Equal(got, want) {
+		t.Errorf("sampling: %v, want %v", got, want)
+	}
+	o.Greedy = true
+	if got := stages(o, []int{9}, 4); !slices.Equal(got, want[:3]) {
+		t.Errorf("greedy: %v, want %v", got, want[:3])
+	}
+	if got := stages(o, nil, 4); !slices.Equal(got, want[:2]) {
+		t.Errorf("no EOS: %v, want %v", got, want[:2])
+	}
+	o.MinNewTokens = 0
+	if got := stages(o, []int{9}, 4); !slices.Equal(got, []string{want[0], want[1], "*generate.MinLength"}) {
+		t.Errorf("min length: %v", got)
+	}
+	if got := stages(o, []int{9}, 50); !slices.Equal(got, want[:2]) {
+		t.Errorf("min length reached by the prompt: %v", got)
 	}
 }

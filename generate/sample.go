@@ -47,8 +47,14 @@ func (s Sampling) Check() error {
 // Processors returns the stage list for s, in transformers' order:
 // repetition penalty, no-repeat n-gram, then (when sampling) temperature,
 // top-k, top-p, min-p and typical. Stages that would do nothing are left
-// out.
-func (s Sampling) Processors() []Processor {
+// out. (Generate and BeamSearch put the minimum-length stages of Options,
+// MinLength and MinNewTokens, after the no-repeat n-gram ban, where
+// transformers' _get_logits_processor has them.)
+func (s Sampling) Processors() []Processor { return s.processors(nil) }
+
+// processors is Processors with extra inserted after the repetition penalty
+// and the no-repeat n-gram ban, before the sampling warpers.
+func (s Sampling) processors(extra []Processor) []Processor {
 	var ps []Processor
 	if s.RepetitionPenalty > 0 && s.RepetitionPenalty != 1 {
 		ps = append(ps, &RepetitionPenalty{Penalty: float32(s.RepetitionPenalty)})
@@ -56,6 +62,7 @@ func (s Sampling) Processors() []Processor {
 	if s.NoRepeatNGramSize > 0 {
 		ps = append(ps, &NoRepeatNGram{N: s.NoRepeatNGramSize})
 	}
+	ps = append(ps, extra...)
 	if s.Greedy {
 		return ps
 	}
@@ -91,11 +98,17 @@ func NewSampler(s Sampling) (*Sampler, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
+	return newSampler(s, nil), nil
+}
+
+// newSampler builds a Sampler (s checked) whose extra stages go in after
+// the penalties (Sampling.processors).
+func newSampler(s Sampling, extra []Processor) *Sampler {
 	return &Sampler{
 		greedy: s.Greedy,
-		procs:  s.Processors(),
+		procs:  s.processors(extra),
 		rng:    rand.New(rand.NewPCG(s.Seed, s.Seed^0x6a09e667f3bcc909)),
-	}, nil
+	}
 }
 
 // errNoToken is returned when every token was removed (only possible with

@@ -26,6 +26,18 @@ that replaced BeamSearchScorer; transformers itself is not needed):
   - the loop ends when the heuristic is unsatisfied, or every finished slot
     is filled with early_stopping=True, or every one of the K candidates hit.
 
+min_length and min_new_tokens (the later cases) follow transformers'
+MinLengthLogitsProcessor and MinNewTokensLengthLogitsProcessor, which
+_get_logits_processor puts right after the no-repeat n-gram ban: while the
+sequence (prompt included) is shorter than min_length, or fewer than
+min_new_tokens tokens follow the prompt, every EOS id's score is -inf. As in
+transformers' _prepare_generated_length, a min_new_tokens that is set
+replaces min_length with prompt length + min_new_tokens. Those cases also
+run greedy decoding ("mode": "greedy"; transformers' _sample without
+do_sample): the processors run on the raw last logits, the argmax is the
+next token (the first on ties, as torch.argmax), and "logprobs" holds the
+log_softmax of the raw logits at each chosen token.
+
 The model is model/gpt2/testdata/reference.py's GPT-2 on the tiny random
 checkpoint (model/gpt2/testdata/tiny), run over the full sequences each step
 (no cache) in float32.
@@ -72,8 +84,56 @@ def no_repeat_ngram(ids, scores, n):
     return scores
 
 
+def min_length_processors(ids, scores, prompt_len, eos, min_length, min_new_tokens):
+    """transformers' MinLengthLogitsProcessor then
+    MinNewTokensLengthLogitsProcessor on one row, with min_length already
+    replaced as _prepare_generated_length does."""
+    scores = scores.clone()
+    if min_length > 0 and len(ids) < min_length:
+        for t in eos:
+            scores[t] = float("-inf")
+    if min_new_tokens is not None and min_new_tokens > 0 and len(ids) - prompt_len < min_new_tokens:
+        for t in eos:
+            scores[t] = float("-inf")
+    return scores
+
+
+def resolve_min_length(prompt_len, min_length, min_new_tokens):
+    """transformers' _prepare_generated_length: min_new_tokens wins."""
+    if min_new_tokens is not None:
+        return min_new_tokens + prompt_len
+    return min_length
+
+
+def greedy(model, prompt, max_new_tokens, eos, rep_penalty=1.0, ngram=0, min_length=0, min_new_tokens=None):
+    """transformers' _sample with do_sample=False, for one prompt."""
+    P = len(prompt)
+    min_length = resolve_min_length(P, min_length, min_new_tokens)
+    ids = list(prompt)
+    out, lps = [], []
+    while len(out) < max_new_tokens:
+        logits, _ = model.forward(torch.tensor([ids], dtype=torch.long))
+        logits = logits[0, -1, :]
+        raw = F.log_softmax(logits, dim=-1)
+        scores = logits
+        if rep_penalty != 1.0:
+            scores = repetition_penalty(ids, scores, rep_penalty)
+        if ngram > 0:
+            scores = no_repeat_ngram(ids, scores, ngram)
+        scores = min_length_processors(ids, scores, P, eos, min_length, min_new_tokens)
+        tok = int(torch.argmax(scores))
+        out.append(tok)
+        lps.append(float(raw[tok]))
+        ids.append(tok)
+        if tok in eos:
+            break
+    return out, lps
+
+
 def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.0,
-                early_stopping=False, num_return_sequences=1, rep_penalty=1.0, ngram=0):
+                early_stopping=False, num_return_sequences=1, rep_penalty=1.0, ngram=0,
+                min_length=0, min_new_tokens=None):
+    min_length = resolve_min_length(len(prompt), min_length, min_new_tokens)
     N = num_beams
     V = model.cfg["vocab_size"]
     P = len(prompt)
@@ -99,6 +159,7 @@ def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.
                 lp = repetition_penalty(running[i], lp, rep_penalty)
             if ngram > 0:
                 lp = no_repeat_ngram(running[i], lp, ngram)
+            lp = min_length_processors(running[i], lp, P, eos, min_length, min_new_tokens)
             rows.append(lp)
         acc = (torch.stack(rows) + running_scores[:, None]).reshape(N * V)
         top_scores, top_idx = torch.topk(acc, K)
@@ -165,6 +226,67 @@ CASES = [
 ]
 
 
+# Minimum-length cases: (name, mode, prompt, kwargs, eos). The EOS lists were
+# found by search: without a minimum the run ends within a token or two,
+# and with it the run ends on an EOS right where the mask lifts (the
+# "boundary" cases) or later, or never.
+MIN_CASES = [
+    ("greedy_min_new0", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=0), [62]),
+    ("greedy_min_new1", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=1), [62]),
+    ("greedy_min_new2", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=2), [62]),
+    ("greedy_min_new5_boundary", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=5), [62]),
+    ("greedy_min_new6", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=6), [62]),
+    ("greedy_min_new_over_max", "greedy", [11, 48, 85], dict(max_new_tokens=4, min_new_tokens=9), [62]),
+    ("greedy_two_eos_free", "greedy", [11, 48, 85], dict(max_new_tokens=10), [62, 15]),
+    ("greedy_two_eos_boundary", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=2), [62, 15]),
+    ("greedy_three_eos", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=1), [15, 62, 96]),
+    ("greedy_min_length_prompt", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_length=3), [62]),
+    ("greedy_min_length4", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_length=4), [62]),
+    ("greedy_min_length8_boundary", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_length=8), [62]),
+    ("greedy_min_new_wins", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_length=8, min_new_tokens=1), [62]),
+    ("greedy_min_new_rep", "greedy", [11, 48, 85], dict(max_new_tokens=10, min_new_tokens=2, rep_penalty=1.5, ngram=2),
+     [62, 15]),
+    ("beam_min_new0", "beam", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=0.0, num_return_sequences=2),
+     [83]),
+    ("beam_min_new3_boundary", "beam", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=0.0,
+                                                      min_new_tokens=3, num_return_sequences=2), [83]),
+    ("beam_min_new4_boundary", "beam", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=0.0,
+                                                      min_new_tokens=4, num_return_sequences=2), [83]),
+    ("beam_min_new3_two_eos", "beam", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=0.0,
+                                                     min_new_tokens=3, num_return_sequences=2), [59, 83]),
+    ("beam3_min_new3", "beam", [72, 97], dict(num_beams=3, max_new_tokens=10, min_new_tokens=3,
+                                              num_return_sequences=3), [83]),
+    ("beam_min_new4_never", "beam", [55, 81], dict(num_beams=2, max_new_tokens=10, length_penalty=2.0,
+                                                   early_stopping="never", min_new_tokens=4,
+                                                   num_return_sequences=2), [83]),
+    ("beam_min_length7", "beam", [50, 1, 2, 98], dict(num_beams=2, max_new_tokens=10, length_penalty=0.0,
+                                                       min_length=7, num_return_sequences=2), [15]),
+]
+
+
+def min_cases(model):
+    out = []
+    for name, mode, prompt, kw, eos in MIN_CASES:
+        case = {"name": name, "mode": mode, "prompt": prompt, "eos_token_id": eos,
+                "num_beams": kw.get("num_beams", 1), "max_new_tokens": kw["max_new_tokens"],
+                "length_penalty": kw.get("length_penalty", 1.0),
+                "early_stopping": str(kw.get("early_stopping", False)).lower(),
+                "num_return_sequences": kw.get("num_return_sequences", 1),
+                "repetition_penalty": kw.get("rep_penalty", 1.0),
+                "no_repeat_ngram_size": kw.get("ngram", 0),
+                "min_new_tokens": kw.get("min_new_tokens", 0), "min_length": kw.get("min_length", 0)}
+        if mode == "greedy":
+            seq, lps = greedy(model, prompt, kw["max_new_tokens"], eos, rep_penalty=kw.get("rep_penalty", 1.0),
+                              ngram=kw.get("ngram", 0), min_length=kw.get("min_length", 0),
+                              min_new_tokens=kw.get("min_new_tokens"))
+            case.update(sequences=[seq], logprobs=[lps])
+        else:
+            seqs, scores = beam_search(model, prompt, eos=eos, **kw)
+            case.update(sequences=seqs, sequences_scores=scores)
+        out.append(case)
+    return out
+
+
 def main():
     cfg, w = reference.load_checkpoint(os.path.join(ROOT, "model", "gpt2", "testdata", "tiny"))
     model = reference.GPT2(cfg, w)
@@ -193,6 +315,7 @@ def main():
                         "repetition_penalty": kw.get("rep_penalty", 1.0),
                         "no_repeat_ngram_size": kw.get("ngram", 0),
                         "sequences": seqs, "sequences_scores": scores})
+    out += min_cases(model)
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
