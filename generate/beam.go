@@ -66,16 +66,17 @@ type Beams struct {
 	NumReturnSequences int // sequences returned, best first (0 means 1; at most NumBeams)
 }
 
-// Sequence is one result of a beam search.
+// Sequence is one result of a beam search or of GenerateN.
 type Sequence struct {
-	IDs      []int     `json:"ids"`      // generated ids, including a final EOS
-	Text     string    `json:"text"`     // generated text, without the EOS
+	IDs      []int     `json:"ids"`      // generated ids, including a final EOS (or the token that completed a stop string)
+	Text     string    `json:"text"`     // generated text, without the EOS (and without the stop string)
 	Logprobs []float32 `json:"logprobs"` // log-softmax of the raw logits at each id of IDs
-	// Score is transformers' sequences_scores: the sum of the processed
-	// log-probabilities of IDs divided by len(IDs)^LengthPenalty.
+	// Score is transformers' sequences_scores (beam search only): the sum
+	// of the processed log-probabilities of IDs divided by
+	// len(IDs)^LengthPenalty.
 	Score float32 `json:"-"`
-	// Finish is "eos", "length" (MaxNewTokens) or "context" (the model's
-	// context is full).
+	// Finish is "eos", "length" (MaxNewTokens), "context" (the model's
+	// context is full) or, for GenerateN, "stop" (a stop string).
 	Finish string `json:"-"`
 }
 
@@ -90,9 +91,9 @@ type BeamResult struct {
 // the running or finished lists.
 const scoreFloor = float32(-1e9)
 
-// MaxBeamBytes bounds the memory a beam search may allocate for its
-// key/value caches and logits (an oversized --num-beams is an error, not an
-// out-of-memory crash).
+// MaxBeamBytes bounds the memory a beam search or GenerateN may allocate
+// for its key/value caches and logits (an oversized --num-beams or
+// --num-return-sequences is an error, not an out-of-memory crash).
 const MaxBeamBytes = 16 << 30
 
 // BeamSearch continues prompt with beam search as transformers'

@@ -27,6 +27,15 @@
 // eos_token_id), else the model's eos_token_id; IgnoreEOS leaves none, so
 // that the minimum length then has nothing to keep out.
 //
+// # Several samples
+//
+// GenerateN draws n samples of one prompt, as transformers'
+// num_return_sequences with do_sample: the prompt runs once, its cache is
+// copied to n sequences of one gpt2.State, and every step decodes the
+// sequences still running as one batch. Sequence i draws from a PCG stream
+// derived from Options.Seed and i; sequence 0's is the one Generate uses,
+// so it is Generate's result for the same seed.
+//
 // # Stopping
 //
 // Generation stops after MaxNewTokens tokens, at the end-of-sequence token

@@ -42,7 +42,7 @@ type Options struct {
 	Stop      []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
 	// OnToken, if set, is called after each generated token with the text
 	// that became final with it (possibly empty). Returning an error stops
-	// generation with that error.
+	// generation with that error. GenerateN calls it only for one sequence.
 	OnToken func(Step) error
 }
 
@@ -137,6 +137,47 @@ func (o *Options) minLength(eos []int, promptLen int) []Processor {
 // Generate continues prompt with model m. dec may be nil when no text is
 // wanted (Result.Text is then empty and Stop must be empty).
 func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec Decoder) (*Result, error) {
+	r, err := generate(ctx, m, prompt, opt, 1, dec)
+	if err != nil {
+		return nil, err
+	}
+	sq := r.Sequences[0]
+	return &Result{PromptIDs: r.PromptIDs, IDs: sq.IDs, Text: sq.Text, Logprobs: sq.Logprobs, Stats: r.Stats, Finish: sq.Finish}, nil
+}
+
+// MultiResult is a finished GenerateN.
+type MultiResult struct {
+	PromptIDs []int
+	Sequences []Sequence // in the order of their random streams (Score is 0)
+	Stats     Stats      // DecodeTokens counts every sequence's token
+}
+
+// GenerateN draws n independent continuations of prompt, as transformers'
+// generate(do_sample=True, num_return_sequences=n) does by repeating the
+// prompt n times in the batch. The prompt's forward pass runs once; the n
+// sequences then decode as one batch of a gpt2.State, so each step reads
+// the weights once for all of them. Each sequence stops on its own (EOS,
+// Stop, MaxNewTokens, the context) and leaves the batch. Sequence i draws
+// from its own PCG stream derived from Options.Seed and i (seedStream):
+// sequence 0 is the one Generate draws with the same seed (the same ids;
+// the batched matrix products may round the logits, and so Logprobs, a
+// little differently), and a seed reproduces all n. Greedy decoding with n
+// > 1 is an error (every sequence would be the same; transformers refuses
+// it too), and OnToken is only called when n is 1.
+func GenerateN(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n int, dec Decoder) (*MultiResult, error) {
+	return generate(ctx, m, prompt, opt, n, dec)
+}
+
+// seqRun is one sequence of a generation in progress.
+type seqRun struct {
+	sampler *Sampler
+	all     []int // prompt and generated ids
+	st      streamer
+	done    bool
+}
+
+// generate runs Generate (n = 1) and GenerateN.
+func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n int, dec Decoder) (*MultiResult, error) {
 	c := m.Config
 	if err := CheckPrompt(m, prompt); err != nil {
 		return nil, err
@@ -161,71 +202,115 @@ func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec
 	if err := opt.checkMinLength(); err != nil {
 		return nil, err
 	}
+	switch {
+	case n < 1:
+		return nil, fmt.Errorf("generate: num return sequences %d: want a positive number", n)
+	case n > 1 && opt.Greedy:
+		return nil, fmt.Errorf("generate: num return sequences %d with greedy decoding: every sequence would be the same; sample instead, or use beam search", n)
+	case n > 1 && opt.OnToken != nil:
+		return nil, errors.New("generate: OnToken streams one sequence: it cannot be used with several")
+	}
+	P := len(prompt)
+	maxSeq := min(P+opt.MaxNewTokens, c.NPositions)
+	// The sequences' key/value caches, logits and sampler buffers.
+	if need := int64(n) * (2*int64(c.NLayer)*int64(maxSeq)*int64(c.NEmbd) + 4*int64(c.VocabSize)) * 4; n > 1 && need > MaxBeamBytes {
+		return nil, fmt.Errorf("generate: %d sequences of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer sequences or tokens",
+			n, maxSeq, float64(need)/(1<<30), MaxBeamBytes>>30)
+	}
 	eos := opt.eos(c)
-	sampler := newSampler(opt.Sampling, opt.minLength(eos, len(prompt)))
+	extra := opt.minLength(eos, P)
 
-	res := &Result{PromptIDs: append([]int(nil), prompt...), IDs: []int{}, Logprobs: []float32{}, Finish: "length"}
-	s := m.NewState(gpt2.StateOptions{MaxSeq: min(len(prompt)+opt.MaxNewTokens, c.NPositions), MaxRows: min(len(prompt), 512)})
-	all := make([]int, len(prompt), len(prompt)+opt.MaxNewTokens)
-	copy(all, prompt)
-	st := streamer{stop: opt.Stop, dec: dec}
+	res := &MultiResult{PromptIDs: append([]int(nil), prompt...), Sequences: make([]Sequence, n)}
+	runs := make([]seqRun, n)
+	for i := range runs {
+		runs[i] = seqRun{sampler: newSampler(opt.Sampling, extra, i), all: make([]int, P, maxSeq), st: streamer{stop: opt.Stop, dec: dec}}
+		copy(runs[i].all, prompt)
+		res.Sequences[i] = Sequence{IDs: []int{}, Logprobs: []float32{}, Finish: "length"}
+	}
+	// MaxRows: the prompt in one pass, and one decoding step of every
+	// sequence in one pass too.
+	s := m.NewState(gpt2.StateOptions{Batch: n, MaxSeq: maxSeq, MaxRows: min(max(P, n), 512)})
 
 	t0 := time.Now()
 	if err := s.Forward([][]int{prompt}, gpt2.ForwardOptions{}); err != nil {
 		return nil, err
 	}
-	res.Stats.PrefillTokens = len(prompt)
+	for i := 1; i < n; i++ {
+		s.CopySeq(i, 0)
+	}
+	res.Stats.PrefillTokens = P
 	res.Stats.PrefillSeconds = time.Since(t0).Seconds()
 	t1 := time.Now()
-	step := [][]int{{0}}
-	for {
-		if len(all) >= c.NPositions {
-			res.Finish = "context"
-			break
+	next := make([]int, n)
+	step := make([][]int, n)
+	live := n
+	if P >= c.NPositions { // the prompt fills the context
+		for i := range res.Sequences {
+			res.Sequences[i].Finish = "context"
 		}
+		live = 0
+	}
+	for live > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		tok, lp, err := sampler.Next(all, s.Logits(0))
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, tok)
-		res.IDs = append(res.IDs, tok)
-		res.Logprobs = append(res.Logprobs, lp)
-		var text string
-		stop := false
-		if slices.Contains(eos, tok) {
-			res.Finish, stop = "eos", true
-			text = st.flush()
-		} else {
-			text, stop = st.add(tok)
-			if stop {
-				res.Finish = "stop"
-			} else if len(res.IDs) == opt.MaxNewTokens || len(all) >= c.NPositions {
-				text += st.flush()
+		for i := range runs {
+			r, sq := &runs[i], &res.Sequences[i]
+			if r.done {
+				step[i] = next[i:i]
+				continue
 			}
-		}
-		if opt.OnToken != nil {
-			if err := opt.OnToken(Step{ID: tok, Logprob: lp, Text: text}); err != nil {
+			tok, lp, err := r.sampler.Next(r.all, s.Logits(i))
+			if err != nil {
 				return nil, err
 			}
+			r.all = append(r.all, tok)
+			sq.IDs = append(sq.IDs, tok)
+			sq.Logprobs = append(sq.Logprobs, lp)
+			var text string
+			stop := false
+			if slices.Contains(eos, tok) {
+				sq.Finish, stop = "eos", true
+				text = r.st.flush()
+			} else {
+				text, stop = r.st.add(tok)
+				if stop {
+					sq.Finish = "stop"
+				} else if len(sq.IDs) == opt.MaxNewTokens || len(r.all) >= c.NPositions {
+					text += r.st.flush()
+				}
+			}
+			if opt.OnToken != nil {
+				if err := opt.OnToken(Step{ID: tok, Logprob: lp, Text: text}); err != nil {
+					return nil, err
+				}
+			}
+			switch {
+			case stop || len(sq.IDs) == opt.MaxNewTokens:
+				r.done = true
+			case len(r.all) >= c.NPositions:
+				sq.Finish, r.done = "context", true
+			}
+			if r.done {
+				live--
+				step[i] = next[i:i]
+				continue
+			}
+			next[i] = tok
+			step[i] = next[i : i+1]
 		}
-		if stop || len(res.IDs) == opt.MaxNewTokens {
+		if live == 0 {
 			break
 		}
-		if len(all) >= c.NPositions {
-			res.Finish = "context"
-			break
-		}
-		step[0][0] = tok
 		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
 			return nil, err
 		}
-		res.Stats.DecodeTokens++
+		res.Stats.DecodeTokens += live
 	}
 	res.Stats.DecodeSeconds = time.Since(t1).Seconds()
-	res.Text = st.text()
+	for i := range runs {
+		res.Sequences[i].Text = runs[i].st.text()
+	}
 	return res, nil
 }
 

@@ -3,6 +3,8 @@ package generate
 import (
 	"context"
 	"errors"
+	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -288,5 +290,216 @@ func TestEOSTokenIDs(t *testing.T) {
 	res, _ = Generate(ctx, m, []int{1, 2, 3}, opt, nil)
 	if !slices.Equal(res.IDs, full.IDs) {
 		t.Errorf("empty EOS list: %v, want %v", res.IDs, full.IDs)
+	}
+}
+
+// naiveSequence is sequence seq of GenerateN computed alone, with a full
+// forward pass over the whole sequence for every token (no cache, no
+// batch): the reference for the batched decoding.
+func naiveSequence(t *testing.T, m *gpt2.Model, prompt []int, opt Options, seq int, dec Decoder) Sequence {
+	t.Helper()
+	eos := opt.eos(m.Config)
+	sampler := newSampler(opt.Sampling, opt.minLength(eos, len(prompt)), seq)
+	st := streamer{stop: opt.Stop, dec: dec}
+	all := slices.Clone(prompt)
+	sq := Sequence{Finish: "length"}
+	V := m.Config.VocabSize
+	for len(sq.IDs) < opt.MaxNewTokens {
+		if len(all) >= m.Config.NPositions {
+			sq.Finish = "context"
+			break
+		}
+		lg, err := m.Forward(all, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, lp, err := sampler.Next(all, lg[(len(all)-1)*V:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, tok)
+		sq.IDs = append(sq.IDs, tok)
+		sq.Logprobs = append(sq.Logprobs, lp)
+		if slices.Contains(eos, tok) {
+			sq.Finish = "eos"
+			break
+		}
+		if _, stop := st.add(tok); stop {
+			sq.Finish = "stop"
+			break
+		}
+	}
+	sq.Text = st.text()
+	return sq
+}
+
+// TestGenerateN: every sequence of a batched GenerateN is what that
+// sequence's random stream gives alone, each stopping on its own (EOS,
+// stop string, length); sequence 0 is Generate's run with the same seed;
+// a seed reproduces the whole result.
+func TestGenerateN(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	dec := letters{}
+	opt := Options{Sampling: Sampling{Seed: 11, Temperature: 1.3, TopK: 40, RepetitionPenalty: 1.1}, MaxNewTokens: 12,
+		EOSTokenIDs: []int{0, 1, 2, 3, 4, 5, 6, 7}, Stop: []string{"wy", "lo"}}
+	const n = 8
+	res, err := GenerateN(ctx, m, []int{3, 17, 42}, opt, n, dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sequences) != n || !slices.Equal(res.PromptIDs, []int{3, 17, 42}) {
+		t.Fatalf("%d sequences, prompt %v", len(res.Sequences), res.PromptIDs)
+	}
+	finishes := map[string]int{}
+	lengths := map[int]bool{}
+	fed := 0
+	for i, sq := range res.Sequences {
+		want := naiveSequence(t, m, []int{3, 17, 42}, opt, i, dec)
+		if !slices.Equal(sq.IDs, want.IDs) || sq.Finish != want.Finish || sq.Text != want.Text {
+			t.Errorf("sequence %d: %v %q %s, alone %v %q %s", i, sq.IDs, sq.Text, sq.Finish, want.IDs, want.Text, want.Finish)
+			continue
+		}
+		for j := range sq.Logprobs {
+			if d := math.Abs(float64(sq.Logprobs[j] - want.Logprobs[j])); d > 1e-4 {
+				t.Errorf("sequence %d token %d: logprob %g, alone %g", i, j, sq.Logprobs[j], want.Logprobs[j])
+			}
+		}
+		finishes[sq.Finish]++
+		lengths[len(sq.IDs)] = true
+		fed += len(sq.IDs) - 1
+	}
+	// The case must exercise sequences leaving the batch at different steps.
+	if len(finishes) < 3 || len(lengths) < 3 {
+		t.Errorf("finishes %v, lengths %v: the sequences do not stop on their own", finishes, lengths)
+	}
+	if res.Stats.PrefillTokens != 3 || res.Stats.DecodeTokens != fed {
+		t.Errorf("stats %+v, want 3 prefill tokens and %d decoded", res.Stats, fed)
+	}
+	again, err := GenerateN(ctx, m, []int{3, 17, 42}, opt, n, dec)
+	if err != nil || !reflect.DeepEqual(again.Sequences, res.Sequences) {
+		t.Errorf("same seed, different result: %v", err)
+	}
+	one, err := Generate(ctx, m, []int{3, 17, 42}, opt, dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := res.Sequences[0]
+	if !slices.Equal(one.IDs, s0.IDs) || one.Text != s0.Text || one.Finish != s0.Finish {
+		t.Errorf("Generate: %v %q %s; sequence 0 of %d: %v %q %s", one.IDs, one.Text, one.Finish, n, s0.IDs, s0.Text, s0.Finish)
+	}
+	opt.Seed = 12
+	other, _ := GenerateN(ctx, m, []int{3, 17, 42}, opt, n, dec)
+	if reflect.DeepEqual(other.Sequences, res.Sequences) {
+		t.Error("seeds 11 and 12 give the same sequences")
+	}
+}
+
+// TestGenerateNLimits: the context ends every sequence, n = 1 is
+// Generate, and the errors.
+func TestGenerateNLimits(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	res, err := GenerateN(ctx, m, make([]int, 29), Options{MaxNewTokens: 10, IgnoreEOS: true}, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sq := range res.Sequences {
+		if sq.Finish != "context" || len(sq.IDs) != 3 || len(sq.Logprobs) != 3 {
+			t.Errorf("sequence %d: %+v, want 3 tokens and the context", i, sq)
+		}
+	}
+	res, err = GenerateN(ctx, m, make([]int, 32), Options{}, 2, nil)
+	if err != nil || len(res.Sequences) != 2 || res.Sequences[1].Finish != "context" || res.Sequences[1].IDs == nil {
+		t.Errorf("full prompt: %+v, %v", res, err)
+	}
+	opt := Options{Sampling: Sampling{Seed: 5}, MaxNewTokens: 6}
+	one, _ := Generate(ctx, m, []int{9}, opt, nil)
+	n1, err := GenerateN(ctx, m, []int{9}, opt, 1, nil)
+	if err != nil || !slices.Equal(n1.Sequences[0].IDs, one.IDs) || !slices.Equal(n1.Sequences[0].Logprobs, one.Logprobs) {
+		t.Errorf("n = 1: %+v, %v; Generate %v", n1, err, one.IDs)
+	}
+	for _, c := range []struct {
+		name string
+		opt  Options
+		n    int
+		want string
+	}{
+		{"zero", Options{}, 0, "num return sequences 0"},
+		{"greedy", Options{Sampling: Sampling{Greedy: true}}, 2, "with greedy decoding"},
+		{"stream", Options{OnToken: func(Step) error { return nil }}, 2, "OnToken"},
+		{"memory", Options{}, 100_000_000, "GiB limit"},
+		{"min new", Options{MinNewTokens: -1}, 2, "min new tokens -1"},
+		{"min length", Options{MinLength: -2}, 1, "min length -2"},
+	} {
+		_, err := GenerateN(ctx, m, []int{1}, c.opt, c.n, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	if _, err := BeamSearch(ctx, m, []int{1}, Options{MinNewTokens: -1}, Beams{NumBeams: 2}, nil); err == nil || !strings.Contains(err.Error(), "min new tokens -1") {
+		t.Errorf("beam search with min new tokens -1: %v", err)
+	}
+}
+
+// TestMinNewTokensSampling: with most of the vocabulary as EOS ids, sampled
+// runs end at once without a minimum and never before it with one; the
+// model's eos_token_id counts when no list is given, and IgnoreEOS leaves
+// no EOS to keep out.
+func TestMinNewTokensSampling(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	var eos []int
+	for i := range 90 {
+		eos = append(eos, i)
+	}
+	opt := Options{Sampling: Sampling{Seed: 1, Temperature: 2}, MaxNewTokens: 10, EOSTokenIDs: eos}
+	free, err := GenerateN(ctx, m, []int{5, 6}, opt, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := 0
+	for _, sq := range free.Sequences {
+		if len(sq.IDs) < 4 {
+			short++
+		}
+	}
+	if short == 0 {
+		t.Fatalf("no sequence ends early without a minimum: %+v", free.Sequences)
+	}
+	opt.MinNewTokens = 4
+	res, err := GenerateN(ctx, m, []int{5, 6}, opt, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sq := range res.Sequences {
+		for j, id := range sq.IDs[:min(4, len(sq.IDs))] {
+			if slices.Contains(eos, id) {
+				t.Errorf("sequence %d: EOS %d at token %d, below the minimum of 4", i, id, j)
+			}
+		}
+		if len(sq.IDs) < 4 {
+			t.Errorf("sequence %d ended after %d tokens", i, len(sq.IDs))
+		}
+	}
+	// MinLength counts the prompt: 2 + 4 is the same minimum.
+	opt.MinNewTokens, opt.MinLength = 0, 6
+	byLength, _ := GenerateN(ctx, m, []int{5, 6}, opt, 6, nil)
+	if !reflect.DeepEqual(byLength.Sequences, res.Sequences) {
+		t.Errorf("min length 6 differs from 4 new tokens after a 2-token prompt")
+	}
+	// The model's eos_token_id (99 for the tiny model) when no list is given.
+	m.Config.EOSTokenID = 40
+	greedy := Options{Sampling: Sampling{Greedy: true}, MaxNewTokens: 5}
+	g, _ := Generate(ctx, m, []int{1, 2, 3}, greedy, nil) // the tiny model repeats 40
+	greedy.MinNewTokens = 3
+	g3, _ := Generate(ctx, m, []int{1, 2, 3}, greedy, nil)
+	if !slices.Equal(g.IDs, []int{40}) || len(g3.IDs) < 4 || slices.Contains(g3.IDs[:3], 40) {
+		t.Errorf("model EOS 40: %v without a minimum, %v with 3", g.IDs, g3.IDs)
+	}
+	greedy.IgnoreEOS = true
+	gi, _ := Generate(ctx, m, []int{1, 2, 3}, greedy, nil)
+	if !slices.Equal(gi.IDs, []int{40, 40, 40, 40, 40}) {
+		t.Errorf("IgnoreEOS with a minimum: %v, want the free greedy run", gi.IDs)
 	}
 }

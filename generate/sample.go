@@ -98,17 +98,27 @@ func NewSampler(s Sampling) (*Sampler, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
-	return newSampler(s, nil), nil
+	return newSampler(s, nil, 0), nil
 }
 
-// newSampler builds a Sampler (s checked) whose extra stages go in after
-// the penalties (Sampling.processors).
-func newSampler(s Sampling, extra []Processor) *Sampler {
+// newSampler builds the Sampler of sequence seq of a generation (s
+// checked): extra stages go in after the penalties (Sampling.processors)
+// and the draws come from seedStream(s.Seed, seq).
+func newSampler(s Sampling, extra []Processor, seq int) *Sampler {
 	return &Sampler{
 		greedy: s.Greedy,
 		procs:  s.processors(extra),
-		rng:    rand.New(rand.NewPCG(s.Seed, s.Seed^0x6a09e667f3bcc909)),
+		rng:    rand.New(seedStream(s.Seed, seq)),
 	}
+}
+
+// seedStream returns the generator that draws the tokens of sequence seq
+// of a generation seeded with seed: PCG(seed, seed ^ 0x6a09e667f3bcc909 ^
+// seq·0x9e3779b97f4a7c15). Sequence 0 is the generator of a one-sequence
+// run, so the first of GenerateN's sequences repeats Generate's with the
+// same seed; the others start from states far apart on PCG's cycle.
+func seedStream(seed uint64, seq int) *rand.PCG {
+	return rand.NewPCG(seed, seed^0x6a09e667f3bcc909^(uint64(seq)*0x9e3779b97f4a7c15))
 }
 
 // errNoToken is returned when every token was removed (only possible with
