@@ -171,7 +171,10 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 	}
 
 	// One extra sequence in the State is the spare Reorder needs for cycles.
-	s := m.NewState(gpt2.StateOptions{Batch: N + 1, MaxSeq: maxLen, MaxRows: min(P, 512)})
+	// MaxRows fits the prompt and one step of every beam: a prompt shorter
+	// than the beam count must not split a step into several passes (each
+	// reading all the weights).
+	s := m.NewState(gpt2.StateOptions{Batch: N + 1, MaxSeq: maxLen, MaxRows: min(max(P, N), 512)})
 	t0 := time.Now()
 	if err := s.Forward([][]int{prompt}, gpt2.ForwardOptions{}); err != nil {
 		return nil, err
