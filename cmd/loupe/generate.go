@@ -29,6 +29,7 @@ type generateFlags struct {
 	samp      generate.Sampling
 	seedSet   bool
 	maxNew    int
+	minNew    int
 	stop      []string
 	stats     bool
 	promptIDs string
@@ -66,8 +67,9 @@ sampled (temperature 1, top-k 50) unless --greedy or --num-beams is given.
 When the directory has a generation_config.json (as transformers saves it),
 its values are the defaults, as in transformers: do_sample, temperature,
 top_k, top_p, min_p, typical_p, repetition_penalty, no_repeat_ngram_size,
-max_new_tokens (or max_length, prompt included), num_beams, length_penalty,
-early_stopping, num_return_sequences and eos_token_id (an id or a list);
+max_new_tokens (or max_length, prompt included), min_new_tokens (or
+min_length, prompt included), num_beams, length_penalty, early_stopping,
+num_return_sequences and eos_token_id (an id or a list);
 fields it lacks take transformers' defaults (do_sample false: greedy; top_k
 50), except that do_sample comes from config.json's
 task_specific_params["text-generation"] when the file lacks it, as in
@@ -75,14 +77,26 @@ transformers' text-generation pipeline (GPT-2's config.json says true, so
 --model gpt2 samples), and that without max_new_tokens or max_length
 --max-new-tokens' 50 applies. Flags given on the command line override the file; --do-sample
 and --greedy set do_sample. The processors run in transformers' order:
-repetition penalty, no-repeat n-gram, temperature, top-k, top-p, min-p,
-typical-p. --seed makes sampling reproducible (a random seed otherwise).
+repetition penalty, no-repeat n-gram, minimum length, temperature, top-k,
+top-p, min-p, typical-p. --seed makes sampling reproducible (a random seed
+otherwise).
 
 The prompt and the continuation stream to standard output as tokens are
 produced. Generation ends after --max-new-tokens, at the end-of-text token,
 before the first --stop string, or when prompt and output fill the model's
 context (n_positions; a message on standard error says so). A prompt longer
 than the context is an error.
+
+--min-new-tokens N keeps the end-of-text tokens out of the first N
+generated tokens (their logits are set to -inf while fewer than N tokens
+follow the prompt), with greedy decoding, sampling and beam search alike.
+The end-of-text tokens are generation_config.json's eos_token_id (all of
+them when it lists several), else config.json's. min_length in
+generation_config.json does the same while prompt and output together are
+shorter; min_new_tokens, from the file or the flag (even 0), replaces it, as
+in transformers. With --ignore-eos there is no end-of-text token, so the
+minimum has nothing to keep out. The reported logprobs stay those of the
+raw logits.
 
 --num-beams N (> 1) runs beam search as transformers' generate(num_beams=N)
 does, with --length-penalty, --early-stopping (false, true or never) and
@@ -104,7 +118,8 @@ standard error.`,
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
   loupe generate --model gpt2 --format json --greedy "The capital of France is"
-  loupe generate --model gpt2 --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"`,
+  loupe generate --model gpt2 --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
+  loupe generate --model gpt2 --min-new-tokens 20 "Once upon a time"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.seedSet = cmd.Flags().Changed("seed")
@@ -130,6 +145,7 @@ standard error.`,
 	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "beam search: print this many of the best sequences (at most --num-beams)")
 	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
+	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
 	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
@@ -146,6 +162,9 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	}
 	if f.given("max-new-tokens") && f.maxNew <= 0 {
 		return fmt.Errorf("generate: --max-new-tokens %d: want a positive number", f.maxNew)
+	}
+	if f.given("min-new-tokens") && f.minNew < 0 {
+		return fmt.Errorf("generate: --min-new-tokens %d: want 0 (off) or a positive number", f.minNew)
 	}
 	var text string
 	switch {
@@ -386,6 +405,16 @@ func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string
 		b.EarlyStopping = *gc.EarlyStopping
 	}
 	opt := generate.Options{Sampling: s, MaxNewTokens: maxNew, IgnoreEOS: f.ignoreEOS, Stop: f.stop, EOSTokenIDs: gc.EOSTokenIDs}
+	// min_new_tokens, when set at all, replaces min_length (transformers'
+	// _prepare_generated_length).
+	switch {
+	case f.given("min-new-tokens"):
+		opt.MinNewTokens = f.minNew
+	case gc.MinNewTokens != nil:
+		opt.MinNewTokens = *gc.MinNewTokens
+	case gc.MinLength != nil:
+		opt.MinLength = *gc.MinLength
+	}
 	switch {
 	case b.NumBeams > 1 && !s.Greedy:
 		return opt, b, errors.New("generate: sampling with beam search (do_sample with --num-beams > 1) is not supported: add --greedy")

@@ -474,6 +474,8 @@ func TestGenerateBeamErrors(t *testing.T) {
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--num-return-sequences", "3"}, "want at most --num-beams (2)"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "2"}, "want at most --num-beams (1)"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "0"}, "--num-return-sequences 0"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-1"}, "--min-new-tokens -1: want 0 (off) or a positive number"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-2", "--num-beams", "2"}, "--min-new-tokens -2"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample"}, "sampling with beam search"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--greedy", "--do-sample"}, "contradict"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--early-stopping", "soon"}, `--early-stopping "soon"`},
@@ -485,5 +487,105 @@ func TestGenerateBeamErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || out != "" {
 			t.Errorf("%v: %v (printed %q), want %q", c.args, err, out, c.want)
 		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error is not one line: %q", c.args, err)
+		}
 	}
+}
+
+// genIDs runs loupe generate with --format json and returns the ids.
+func genIDs(t *testing.T, args ...string) []int {
+	t.Helper()
+	out, _, err := runCmd(t, append([]string{"generate", "--format", "json"}, args...)...)
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	var res struct {
+		IDs []int `json:"ids"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %v: %s", args, err, out)
+	}
+	return res.IDs
+}
+
+// TestGenerateMinNewTokens: on the tiny model with an EOS id that greedy
+// decoding picks second (generate/testdata's greedy_min_new* cases:
+// transformers' semantics), --min-new-tokens keeps it out of the first N
+// tokens, as min_new_tokens and min_length in generation_config.json do,
+// whether the EOS id comes from generation_config.json or config.json.
+func TestGenerateMinNewTokens(t *testing.T) {
+	free, _ := beamGolden(t, "greedy_min_new0") // [96 62]: EOS 62 at once
+	min2, _ := beamGolden(t, "greedy_min_new2") // EOS kept out of 2 tokens
+	min6, _ := beamGolden(t, "greedy_min_new6") // ... out of 6: no EOS in 10
+	if len(free[0]) != 2 || len(min2[0]) <= 2 || len(min6[0]) != 10 {
+		t.Fatalf("golden cases changed: %v %v %v", free, min2, min6)
+	}
+	prompt := []string{"--prompt-ids", "11,48,85", "--max-new-tokens", "10"}
+	eos := copyTiny(t, `{"eos_token_id": 62}`)
+	for _, c := range []struct {
+		name string
+		dir  string
+		args []string
+		want []int
+	}{
+		{"no minimum", eos, nil, free[0]},
+		{"--min-new-tokens 2", eos, []string{"--min-new-tokens", "2"}, min2[0]},
+		{"--min-new-tokens 6", eos, []string{"--min-new-tokens", "6"}, min6[0]},
+		{"file min_new_tokens", copyTiny(t, `{"eos_token_id": 62, "min_new_tokens": 2}`), nil, min2[0]},
+		{"flag over file", copyTiny(t, `{"eos_token_id": 62, "min_new_tokens": 2}`), []string{"--min-new-tokens", "6"}, min6[0]},
+		{"file min_length (prompt 3 + 2)", copyTiny(t, `{"eos_token_id": 62, "min_length": 5}`), nil, min2[0]},
+		{"--min-new-tokens 0 replaces min_length", copyTiny(t, `{"eos_token_id": 62, "min_length": 5}`), []string{"--min-new-tokens", "0"}, free[0]},
+		{"config.json's eos_token_id", tinyWithEOS(t, 62), []string{"--min-new-tokens", "2"}, min2[0]},
+	} {
+		args := append(append([]string{"--model", c.dir, "--greedy"}, prompt...), c.args...)
+		if got := genIDs(t, args...); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// --ignore-eos leaves no EOS to keep out: the free run to the end.
+	all := genIDs(t, "--model", eos, "--greedy", "--prompt-ids", "11,48,85", "--max-new-tokens", "10", "--ignore-eos")
+	if got := genIDs(t, "--model", eos, "--greedy", "--prompt-ids", "11,48,85", "--max-new-tokens", "10", "--ignore-eos", "--min-new-tokens", "6"); !slices.Equal(got, all) || len(all) != 10 {
+		t.Errorf("--ignore-eos --min-new-tokens 6: %v, want %v", got, all)
+	}
+	// Beam search (golden beam_min_new3_boundary): the finished sequences
+	// end with EOS 83 no earlier than the fourth token.
+	want, scores := beamGolden(t, "beam_min_new3_boundary")
+	out, _, err := runCmd(t, "generate", "--model", copyTiny(t, `{"eos_token_id": 83}`), "--prompt-ids", "72,97", "--num-beams", "2",
+		"--length-penalty", "0", "--num-return-sequences", "2", "--max-new-tokens", "10", "--min-new-tokens", "3", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var beams struct {
+		Sequences []struct {
+			IDs []int `json:"ids"`
+		} `json:"sequences"`
+		SequencesScores []float32 `json:"sequences_scores"`
+	}
+	json.Unmarshal([]byte(out), &beams)
+	if len(beams.Sequences) != 2 || !slices.Equal(beams.Sequences[0].IDs, want[0]) || !slices.Equal(beams.Sequences[1].IDs, want[1]) ||
+		!closeScores(beams.SequencesScores, scores) {
+		t.Errorf("beam search: %s, want %v %v", out, want, scores)
+	}
+}
+
+// tinyWithEOS copies the tiny checkpoint with config.json's eos_token_id
+// set to id (and no generation_config.json).
+func tinyWithEOS(t *testing.T, id int) string {
+	t.Helper()
+	dir := copyTiny(t, "")
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	c["eos_token_id"] = id
+	b, _ = json.Marshal(c)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
