@@ -105,21 +105,32 @@ when the search ends, each sequence under a header line with its score when
 there are several. Sampling with beams (--do-sample) and --stop are not
 supported with beam search.
 
+When sampling, --num-return-sequences N draws N independent samples of the
+prompt, as transformers' generate(do_sample=True, num_return_sequences=N):
+the prompt is read once and the N sequences decode together, each stopping
+on its own (end-of-text, --stop, --max-new-tokens). Sequence i draws from a
+random stream derived from --seed and i, so the same seed gives the same N
+sequences, and sequence 1 is the text a single sample with that seed gives
+(but for rare float-rounding differences of the batched computation). They
+are printed at the end, each under a header line (no streaming). Greedy
+decoding returns one sequence: --num-return-sequences above 1 with --greedy
+(or do_sample false) is an error.
+
 --format json prints one object: {"prompt_ids", "ids", "text", "logprobs",
 "stats": {"prefill_tokens", "prefill_seconds", "decode_tokens",
 "decode_seconds"}}; logprobs are the log-softmax of the raw logits at each
 generated token. Beam search adds "sequences_scores" (transformers' name:
 each sequence's summed processed log-probabilities over its length to the
-power --length-penalty), and with --num-return-sequences above 1 puts
-{"ids", "text", "logprobs"} per sequence in "sequences" instead of the
-top-level "ids", "text" and "logprobs". --stats prints the timings on
-standard error.`,
+power --length-penalty). With --num-return-sequences above 1 (beams or
+samples), "sequences" holds {"ids", "text", "logprobs"} per sequence instead
+of the top-level "ids", "text" and "logprobs"; decode_tokens then counts the
+tokens of every sequence. --stats prints the timings on standard error.`,
 		Example: `  loupe generate --model gpt2 "The Illustrated Transformer is"
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
   loupe generate --model gpt2 --format json --greedy "The capital of France is"
   loupe generate --model gpt2 --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
-  loupe generate --model gpt2 --min-new-tokens 20 "Once upon a time"`,
+  loupe generate --model gpt2 --num-return-sequences 3 --seed 1 --min-new-tokens 20 "Once upon a time"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.seedSet = cmd.Flags().Changed("seed")
@@ -142,7 +153,7 @@ standard error.`,
 	fl.IntVar(&f.numBeams, "num-beams", 1, "beam search with this many beams (1: no beam search)")
 	fl.Float64Var(&f.lengthPen, "length-penalty", 1, "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
 	fl.StringVar(&f.earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
-	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "beam search: print this many of the best sequences (at most --num-beams)")
+	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
 	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
 	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
@@ -248,6 +259,9 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	if beams.NumBeams > 1 {
 		return runBeams(ctx, out, errw, f, m, prompt, opt, beams, dec)
 	}
+	if beams.NumReturnSequences > 1 {
+		return runSamples(ctx, out, errw, f, m, prompt, opt, beams.NumReturnSequences, dec)
+	}
 	streaming := !jsonOutput() && dec != nil
 	if streaming {
 		if _, err := io.WriteString(out, dec.Decode(prompt)); err != nil {
@@ -279,19 +293,23 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	} else {
 		fmt.Fprintln(out)
 	}
-	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), len(res.IDs), res.Stats, res.Finish)
+	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), res.Stats, []int{len(res.IDs)}, []string{res.Finish})
 	return nil
 }
 
 // reportEnd tells on stderr that generation hit the context limit and,
-// with --stats, prints the timing figures.
-func reportEnd(errw io.Writer, f generateFlags, nPositions, promptLen, genLen int, st generate.Stats, finish string) {
-	if finish == "context" {
-		fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
-			nPositions, promptLen, genLen)
+// with --stats, prints the timing figures. genLens and finishes describe
+// the sequences shown (one, or every sample).
+func reportEnd(errw io.Writer, f generateFlags, nPositions, promptLen int, st generate.Stats, genLens []int, finishes []string) {
+	for i, fin := range finishes {
+		if fin == "context" { // the sequences that reach the context all end at its length
+			fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
+				nPositions, promptLen, genLens[i])
+			break
+		}
 	}
 	if f.stats {
-		printGenStats(errw, st, finish)
+		printGenStats(errw, st, strings.Join(finishes, " "))
 	}
 }
 
@@ -420,8 +438,10 @@ func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string
 		return opt, b, errors.New("generate: sampling with beam search (do_sample with --num-beams > 1) is not supported: add --greedy")
 	case b.NumBeams > 1 && len(f.stop) > 0:
 		return opt, b, errors.New("generate: --stop is not supported with beam search (--num-beams > 1)")
-	case b.NumReturnSequences > max(b.NumBeams, 1):
-		return opt, b, fmt.Errorf("generate: --num-return-sequences %d: want at most --num-beams (%d); several sequences come from beam search only", b.NumReturnSequences, b.NumBeams)
+	case b.NumBeams > 1 && b.NumReturnSequences > b.NumBeams:
+		return opt, b, fmt.Errorf("generate: --num-return-sequences %d: want at most --num-beams (%d)", b.NumReturnSequences, b.NumBeams)
+	case b.NumBeams <= 1 && b.NumReturnSequences > 1 && s.Greedy:
+		return opt, b, fmt.Errorf("generate: --num-return-sequences %d with greedy decoding: it gives one sequence; sample (--do-sample) or use beam search (--num-beams %d or more)", b.NumReturnSequences, b.NumReturnSequences)
 	}
 	return opt, b, nil
 }
@@ -445,6 +465,13 @@ type beamsJSON struct {
 	Stats           generate.Stats      `json:"stats"`
 }
 
+// samplesJSON is the --format json output of several samples.
+type samplesJSON struct {
+	PromptIDs []int               `json:"prompt_ids"`
+	Sequences []generate.Sequence `json:"sequences"`
+	Stats     generate.Stats      `json:"stats"`
+}
+
 // runBeams runs beam search and prints its sequences at the end.
 func runBeams(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, prompt []int,
 	opt generate.Options, b generate.Beams, dec generate.Decoder) error {
@@ -464,9 +491,43 @@ func runBeams(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2
 		}
 		return writeJSON(out, beamsJSON{PromptIDs: res.PromptIDs, Sequences: res.Sequences, SequencesScores: scores, Stats: res.Stats})
 	}
+	printSequences(out, prompt, res.Sequences, true, dec)
+	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), res.Stats, []int{len(best.IDs)}, []string{best.Finish})
+	return nil
+}
+
+// runSamples draws n samples of the prompt as one batch and prints them at
+// the end.
+func runSamples(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, prompt []int,
+	opt generate.Options, n int, dec generate.Decoder) error {
+	res, err := generate.GenerateN(ctx, m, prompt, opt, n, dec)
+	if err != nil {
+		return err
+	}
+	if jsonOutput() {
+		return writeJSON(out, samplesJSON{PromptIDs: res.PromptIDs, Sequences: res.Sequences, Stats: res.Stats})
+	}
+	printSequences(out, prompt, res.Sequences, false, dec)
+	lens := make([]int, len(res.Sequences))
+	finishes := make([]string, len(res.Sequences))
 	for i, sq := range res.Sequences {
-		if len(res.Sequences) > 1 {
-			fmt.Fprintf(out, "--- sequence %d of %d, score %.4f ---\n", i+1, len(res.Sequences), sq.Score)
+		lens[i], finishes[i] = len(sq.IDs), sq.Finish
+	}
+	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), res.Stats, lens, finishes)
+	return nil
+}
+
+// printSequences prints each sequence's text (prompt included; its ids
+// without a tokenizer), under a header line when there are several, with
+// the beam score when scores is set.
+func printSequences(out io.Writer, prompt []int, seqs []generate.Sequence, scores bool, dec generate.Decoder) {
+	for i, sq := range seqs {
+		switch {
+		case len(seqs) == 1:
+		case scores:
+			fmt.Fprintf(out, "--- sequence %d of %d, score %.4f ---\n", i+1, len(seqs), sq.Score)
+		default:
+			fmt.Fprintf(out, "--- sequence %d of %d ---\n", i+1, len(seqs))
 		}
 		if dec == nil {
 			fmt.Fprintln(out, joinIDs(sq.IDs))
@@ -474,8 +535,6 @@ func runBeams(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2
 			fmt.Fprintln(out, dec.Decode(prompt)+sq.Text)
 		}
 	}
-	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), len(best.IDs), res.Stats, best.Finish)
-	return nil
 }
 
 func joinIDs(ids []int) string {

@@ -472,10 +472,12 @@ func TestGenerateBeamErrors(t *testing.T) {
 	}{
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "0"}, "--num-beams 0: want a positive number"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--num-return-sequences", "3"}, "want at most --num-beams (2)"},
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "2"}, "want at most --num-beams (1)"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "2", "--greedy"}, "--num-return-sequences 2 with greedy decoding"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "0"}, "--num-return-sequences 0"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "-3", "--do-sample"}, "--num-return-sequences -3: want a positive number"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-1"}, "--min-new-tokens -1: want 0 (off) or a positive number"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-2", "--num-beams", "2"}, "--min-new-tokens -2"},
+		{[]string{"--model", dir, "--num-return-sequences", "2", "--do-sample", "--stop", "", "hi"}, "empty stop string"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample"}, "sampling with beam search"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--greedy", "--do-sample"}, "contradict"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--early-stopping", "soon"}, `--early-stopping "soon"`},
@@ -588,4 +590,101 @@ func tinyWithEOS(t *testing.T, id int) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestGenerateSamples: --num-return-sequences with sampling draws that many
+// sequences, reproducibly with --seed, the first being the single sample
+// of that seed; the text output has a header per sequence.
+func TestGenerateSamples(t *testing.T) {
+	tiny := "../../model/gpt2/testdata/tiny"
+	args := []string{"generate", "--model", tiny, "--prompt-ids", "3,17,42", "--num-return-sequences", "3", "--do-sample",
+		"--seed", "1", "--max-new-tokens", "10", "--format", "json"}
+	type seqs struct {
+		Sequences []struct {
+			IDs      []int     `json:"ids"`
+			Text     *string   `json:"text"`
+			Logprobs []float32 `json:"logprobs"`
+		} `json:"sequences"`
+		Stats map[string]float64 `json:"stats"`
+	}
+	run := func(args ...string) (seqs, string) {
+		t.Helper()
+		out, _, err := runCmd(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var r seqs
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return r, out
+	}
+	a, out := run(args...)
+	if keys, want := jsonKeys(t, out), []string{"prompt_ids", "sequences", "stats"}; !slices.Equal(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	if len(a.Sequences) != 3 {
+		t.Fatalf("%d sequences: %s", len(a.Sequences), out)
+	}
+	fed := 0
+	for i, sq := range a.Sequences {
+		if len(sq.IDs) == 0 || sq.Text == nil || len(sq.Logprobs) != len(sq.IDs) {
+			t.Errorf("sequence %d: %+v", i, sq)
+		}
+		fed += len(sq.IDs) - 1
+	}
+	if slices.Equal(a.Sequences[0].IDs, a.Sequences[1].IDs) && slices.Equal(a.Sequences[1].IDs, a.Sequences[2].IDs) {
+		t.Errorf("three identical samples: %v", a.Sequences[0].IDs)
+	}
+	if a.Stats["prefill_tokens"] != 3 || int(a.Stats["decode_tokens"]) != fed {
+		t.Errorf("stats %v, want 3 prefill tokens and %d decoded", a.Stats, fed)
+	}
+	b, _ := run(args...)
+	for i := range a.Sequences {
+		if !slices.Equal(a.Sequences[i].IDs, b.Sequences[i].IDs) || !slices.Equal(a.Sequences[i].Logprobs, b.Sequences[i].Logprobs) {
+			t.Errorf("sequence %d: %v, then %v with the same seed", i, a.Sequences[i].IDs, b.Sequences[i].IDs)
+		}
+	}
+	one := genIDs(t, "--model", tiny, "--prompt-ids", "3,17,42", "--do-sample", "--seed", "1", "--max-new-tokens", "10")
+	if !slices.Equal(one, a.Sequences[0].IDs) {
+		t.Errorf("single sample %v, first of three %v", one, a.Sequences[0].IDs)
+	}
+	// generation_config.json's num_return_sequences applies to sampling.
+	file, _ := run("generate", "--model", copyTiny(t, `{"do_sample": true, "num_return_sequences": 3, "max_new_tokens": 10}`),
+		"--prompt-ids", "3,17,42", "--seed", "1", "--format", "json")
+	if len(file.Sequences) != 3 || !slices.Equal(file.Sequences[2].IDs, a.Sequences[2].IDs) {
+		t.Errorf("num_return_sequences from the file: %+v", file.Sequences)
+	}
+	out, _, err := runCmd(t, "generate", "--model", copyTiny(t, `{"num_return_sequences": 2}`), "--prompt-ids", "3,17,42")
+	if err == nil || !strings.Contains(err.Error(), "with greedy decoding") || out != "" {
+		t.Errorf("num_return_sequences without do_sample: %v (printed %q)", err, out)
+	}
+
+	// Text: each sequence under a header line, prompt included.
+	dir := genTextModel(t)
+	out, errw, err := runCmd(t, "generate", "--model", dir, "--num-return-sequences", "3", "--seed", "2",
+		"--max-new-tokens", "5", "--stats", "Hello, world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out, "--- sequence ") != 3 || strings.Count(out, "Hello, world") != 3 || !strings.HasPrefix(out, "--- sequence 1 of 3 ---\nHello, world") {
+		t.Errorf("output %q", out)
+	}
+	if !strings.Contains(errw, "decode:  12 tokens") || !strings.Contains(errw, "finish:  length length length") {
+		t.Errorf("stats %q", errw)
+	}
+	jout, _, err := runCmd(t, "generate", "--model", dir, "--num-return-sequences", "3", "--seed", "2",
+		"--max-new-tokens", "5", "--format", "json", "Hello, world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts struct {
+		Sequences []generate.Sequence `json:"sequences"`
+	}
+	json.Unmarshal([]byte(jout), &texts)
+	for i, sq := range texts.Sequences {
+		if !strings.Contains(out, fmt.Sprintf("--- sequence %d of 3 ---\nHello, world%s\n", i+1, sq.Text)) {
+			t.Errorf("sequence %d: text %q not in %q", i, sq.Text, out)
+		}
+	}
 }
