@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -64,6 +65,12 @@ type Beams struct {
 	LengthPenalty      float64
 	EarlyStopping      EarlyStopping
 	NumReturnSequences int // sequences returned, best first (0 means 1; at most NumBeams)
+	// Sample draws each step's candidates instead of keeping the best ones:
+	// transformers' generate(do_sample=True, num_beams=N), "beam sample".
+	// The processors are then all of Options.Sampling's (Greedy is
+	// ignored), the truncating warpers keeping at least 1 + len(EOS) tokens
+	// (at least 2), and the draws come from Sampling.Seed.
+	Sample bool
 }
 
 // Sequence is one result of a beam search or of GenerateN.
@@ -109,7 +116,25 @@ const MaxBeamBytes = 16 << 30
 // the power LengthPenalty, and the best NumBeams unfinished ones run on.
 // The beams run as one batch of one gpt2.State, whose caches are reordered
 // after each step. Stop strings and OnToken are not supported.
+//
+// With b.Sample (transformers' beam sample, the do_sample=True branch of the
+// same _beam_search) every processor and warper of opt.Sampling runs on the
+// log-softmax, in transformers' order (temperature, top-k, top-p, min-p and
+// typical-p after the penalties and the minimum length), and the K
+// continuations are drawn without replacement from the softmax of the
+// accumulated scores over all beams and tokens (see drawCandidates) instead
+// of taken best first. They stay in the order drawn: the first NumBeams
+// drawn, not the best NumBeams, are the ones that may join the finished
+// list. The rest of the search is the same.
 func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b Beams, dec Decoder) (*BeamResult, error) {
+	return beamSearchWith(ctx, m, prompt, opt, b, dec, nil)
+}
+
+// beamSearchWith is BeamSearch with the uniform numbers of beam sampling's
+// draws taken from uniform (nil: the PCG stream of opt.Sampling.Seed, the
+// one Generate's first sequence uses). The golden test feeds it the
+// reference script's numbers.
+func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b Beams, dec Decoder, uniform func() float64) (*BeamResult, error) {
 	c := m.Config
 	if err := CheckPrompt(m, prompt); err != nil {
 		return nil, err
@@ -138,6 +163,10 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 		return nil, errors.New("generate: stop strings are not supported with beam search")
 	}
 	samp := Sampling{Greedy: true, RepetitionPenalty: opt.RepetitionPenalty, NoRepeatNGramSize: opt.NoRepeatNGramSize}
+	if b.Sample {
+		samp = opt.Sampling
+		samp.Greedy = false
+	}
 	if err := samp.Check(); err != nil {
 		return nil, err
 	}
@@ -160,12 +189,28 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 	if K > N*V {
 		return nil, fmt.Errorf("generate: %d beams keep %d candidates, more than the %d tokens of %d beams over a vocabulary of %d", N, K, N*V, N, V)
 	}
-	// The beams' key/value caches and logits, before any of it is allocated.
-	if need := int64(N+1) * (2*int64(c.NLayer)*int64(maxLen)*int64(c.NEmbd) + 3*int64(V)) * 4; need > MaxBeamBytes {
+	// The beams' key/value caches and logits (and, to sample, the
+	// accumulated scores and their weights), before any of it is allocated.
+	perV := int64(3)
+	if b.Sample {
+		perV = 6
+	}
+	if need := int64(N+1) * (2*int64(c.NLayer)*int64(maxLen)*int64(c.NEmbd) + perV*int64(V)) * 4; need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: %d beams of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer beams or tokens",
 			N, maxLen, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
 	bs := newBeamSearch(N, K, P, maxLen, V, samp.processors(opt.minLength(eos, P)))
+	if b.Sample {
+		if N > 1 {
+			setMinKeep(bs.procs, max(2, 1+len(eos)))
+		}
+		if uniform == nil {
+			uniform = rand.New(seedStream(samp.Seed, 0)).Float64
+		}
+		bs.uniform = uniform
+		bs.acc = make([]float32, N*V)
+		bs.w = make([]float64, N*V)
+	}
 	for i := range N {
 		copy(bs.seq[i*maxLen:], prompt)
 	}
@@ -246,6 +291,14 @@ type beamSearch struct {
 	N, K, P, maxLen, V int
 	procs              []Processor
 
+	// Beam sampling (uniform != nil): the draws' uniform numbers in [0, 1),
+	// the accumulated scores of every beam's tokens ([N*V]), their
+	// softmax weights and the indices with a weight above 0.
+	uniform func() float64
+	acc     []float32
+	w       []float64
+	live    []int
+
 	seq, seq2 []int     // running sequences
 	lps, lps2 []float32 // their raw log-probs
 	score     []float32 // running beam scores (sums of processed log-probs)
@@ -291,6 +344,10 @@ func newBeamSearch(N, K, P, maxLen, V int, procs []Processor) *beamSearch {
 	}
 	for i := range bs.fscore {
 		bs.fscore[i] = scoreFloor
+		// An empty slot is the prompt alone (transformers returns it,
+		// padded, when fewer sequences finished than are asked for: a beam
+		// sample whose draws found too few tokens above 0).
+		bs.flen[i] = P
 	}
 	return bs
 }
@@ -318,6 +375,13 @@ func (bs *beamSearch) step(s *gpt2.State, cur int, eos []int, b Beams) bool {
 			p.Process(bs.seq[i*L:i*L+cur], x)
 		}
 		base := bs.score[i]
+		if bs.uniform != nil {
+			row := bs.acc[i*V : (i+1)*V]
+			for v, lp := range x {
+				row[v] = lp + base
+			}
+			continue
+		}
 		for v, lp := range x {
 			sc := lp + base
 			if len(bs.cand) == K && !(sc > bs.cand[0].score) {
@@ -326,7 +390,11 @@ func (bs *beamSearch) step(s *gpt2.State, cur int, eos []int, b Beams) bool {
 			bs.offer(candidate{score: sc, beam: i, tok: v, index: i*V + v})
 		}
 	}
-	slices.SortFunc(bs.cand, func(a, c candidate) int { return better(a.score, a.index, c.score, c.index) })
+	if bs.uniform != nil {
+		bs.drawCandidates()
+	} else {
+		slices.SortFunc(bs.cand, func(a, c candidate) int { return better(a.score, a.index, c.score, c.index) })
+	}
 	for j := range bs.cand {
 		cd := &bs.cand[j]
 		cd.raw = s.Logits(cd.beam)[cd.tok] - bs.lse[cd.beam]
@@ -491,3 +559,92 @@ func (bs *beamSearch) offer(c candidate) {
 
 // worse reports whether a ranks after b.
 func worse(a, b *candidate) bool { return better(a.score, a.index, b.score, b.index) > 0 }
+
+// drawCandidates fills bs.cand with K continuations drawn from bs.acc (the
+// accumulated scores of all N*V beam-token pairs), as transformers' beam
+// sample does with torch.multinomial(softmax(acc), K) (without
+// replacement), in the order drawn. The draw is defined exactly so that
+// the reference script can repeat it from the same uniform numbers:
+//
+//   - weights w[i] = exp(float64(acc[i]) - float64(max(acc))) (0 where
+//     acc[i] is -Inf, or everywhere when the maximum is -Inf);
+//   - draw j takes u = uniform() and, over the entries not yet drawn,
+//     total = their w summed in index order (float64), then picks the first
+//     index i (in index order) where the running sum of their w passes
+//     u*total (the last one with w > 0 if rounding leaves u*total past the
+//     sum): k successive inverse-CDF draws, each renormalised over what is
+//     left, which is torch.multinomial(replacement=False) in distribution;
+//   - when nothing with w > 0 is left (fewer than K entries have a
+//     probability above 0, as after a small top-k on the first step, when
+//     only the first beam is live) the draw takes the remaining entry with
+//     the highest score, the lowest index on ties. torch picks such
+//     zero-probability entries arbitrarily; this takes the ones plain beam
+//     search would. The uniform number is used up either way.
+func (bs *beamSearch) drawCandidates() {
+	acc, w, V := bs.acc, bs.w, bs.V
+	m := negInf
+	for _, a := range acc {
+		m = max(m, a)
+	}
+	bs.live = bs.live[:0]
+	for i, a := range acc {
+		w[i] = 0
+		if m != negInf && a != negInf {
+			w[i] = math.Exp(float64(a) - float64(m))
+		}
+		if w[i] > 0 {
+			bs.live = append(bs.live, i)
+		}
+	}
+	bs.cand = bs.cand[:0]
+	for range bs.K {
+		idx := drawIndex(w, bs.live, bs.uniform())
+		if idx < 0 {
+			for i, a := range acc {
+				if !bs.drawn(i) && (idx < 0 || a > acc[idx]) {
+					idx = i
+				}
+			}
+		}
+		w[idx] = 0
+		bs.cand = append(bs.cand, candidate{score: acc[idx], beam: idx / V, tok: idx % V, index: idx})
+	}
+}
+
+// drawIndex is one inverse-CDF draw with u in [0, 1) over the weights w
+// at the indices live (ascending; entries already drawn have w 0): the
+// first index where the running sum passes u times the total, or -1 when
+// the total is 0.
+func drawIndex(w []float64, live []int, u float64) int {
+	var total float64
+	for _, i := range live {
+		total += w[i]
+	}
+	if !(total > 0) {
+		return -1
+	}
+	t := u * total
+	var c float64
+	last := -1
+	for _, i := range live {
+		if w[i] == 0 {
+			continue
+		}
+		c += w[i]
+		last = i
+		if t < c {
+			return i
+		}
+	}
+	return last
+}
+
+// drawn reports whether entry i is already among this step's candidates.
+func (bs *beamSearch) drawn(i int) bool {
+	for _, c := range bs.cand {
+		if c.index == i {
+			return true
+		}
+	}
+	return false
+}

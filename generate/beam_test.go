@@ -16,10 +16,11 @@ import (
 // beamCase is one entry of testdata/beam_golden.json, written by
 // testdata/beam_reference.py (a PyTorch rendering of transformers'
 // _beam_search, and of greedy decoding for the cases with Mode "greedy",
-// on the tiny checkpoint).
+// on the tiny checkpoint, and of its do_sample branch for the cases with
+// Mode "beam_sample", whose random draws come from Uniforms).
 type beamCase struct {
 	Name               string      `json:"name"`
-	Mode               string      `json:"mode"` // "greedy", or "beam" (also when absent)
+	Mode               string      `json:"mode"` // "greedy", "beam_sample", or "beam" (also when absent)
 	MinNewTokens       int         `json:"min_new_tokens"`
 	MinLength          int         `json:"min_length"`
 	Logprobs           [][]float64 `json:"logprobs"` // greedy: log_softmax of the raw logits at each id
@@ -32,6 +33,10 @@ type beamCase struct {
 	NumReturn          int         `json:"num_return_sequences"`
 	RepetitionPenalty  float64     `json:"repetition_penalty"`
 	NoRepeatNGramSize  int         `json:"no_repeat_ngram_size"`
+	Temperature        float64     `json:"temperature"` // beam_sample: the warpers
+	TopK               int         `json:"top_k"`
+	TopP               float64     `json:"top_p"`
+	Uniforms           []float64   `json:"uniforms"` // beam_sample: the numbers the draws use, in order
 	Sequences          [][]int     `json:"sequences"`
 	SequencesScores    []float64   `json:"sequences_scores"`
 	sawEOS, sawShorter bool
@@ -53,7 +58,7 @@ func loadBeamGolden(t *testing.T) []beamCase {
 func TestBeamSearchGolden(t *testing.T) {
 	m := tinyModel(t)
 	cases := loadBeamGolden(t)
-	eosFinished := 0
+	eosFinished, sampled := 0, 0
 	for _, c := range cases {
 		if c.Mode == "greedy" {
 			continue // TestGreedyGolden
@@ -67,9 +72,26 @@ func TestBeamSearchGolden(t *testing.T) {
 				MinNewTokens: c.MinNewTokens, MinLength: c.MinLength,
 				Sampling: Sampling{RepetitionPenalty: c.RepetitionPenalty, NoRepeatNGramSize: c.NoRepeatNGramSize}}
 			b := Beams{NumBeams: c.NumBeams, LengthPenalty: c.LengthPenalty, EarlyStopping: es, NumReturnSequences: c.NumReturn}
-			res, err := BeamSearch(context.Background(), m, c.Prompt, opt, b, nil)
+			var uniform func() float64
+			used := 0
+			if c.Mode == "beam_sample" {
+				sampled++
+				b.Sample = true
+				opt.Sampling.Temperature, opt.Sampling.TopK, opt.Sampling.TopP = c.Temperature, c.TopK, c.TopP
+				uniform = func() float64 {
+					if used == len(c.Uniforms) {
+						t.Fatalf("more than the reference's %d draws", len(c.Uniforms))
+					}
+					used++
+					return c.Uniforms[used-1]
+				}
+			}
+			res, err := beamSearchWith(context.Background(), m, c.Prompt, opt, b, nil, uniform)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if used != len(c.Uniforms) {
+				t.Errorf("%d draws, the reference made %d", used, len(c.Uniforms))
 			}
 			if len(res.Sequences) != len(c.Sequences) {
 				t.Fatalf("%d sequences, want %d", len(res.Sequences), len(c.Sequences))
@@ -104,6 +126,9 @@ func TestBeamSearchGolden(t *testing.T) {
 	}
 	if eosFinished == 0 {
 		t.Error("no golden case ends with an EOS token: the finished-list path is untested")
+	}
+	if sampled == 0 {
+		t.Error("no beam_sample golden case")
 	}
 }
 
@@ -266,5 +291,88 @@ func BenchmarkBeamSearch(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)/20*1e3, "ms/step")
 		})
+	}
+}
+
+// TestDrawCandidates checks the beam-sampling draw as drawCandidates
+// defines it (the reference script repeats it): inverse-CDF draws in index
+// order, renormalised over what is left, then the best remaining scores
+// once no weight above 0 is left.
+func TestDrawCandidates(t *testing.T) {
+	inf := float32(math.Inf(-1))
+	ln := func(x float64) float32 { return float32(math.Log(x)) }
+	// Two beams of four tokens; weights 1, 2, 0, 1 | 0, 0, 0, 4 (of 8), and
+	// beam 1's -1e9 entries (weight 0) and -Inf ones.
+	acc := []float32{0, ln(2), inf, 0, scoreFloor, 2 * scoreFloor, inf, ln(4)}
+	for _, c := range []struct {
+		acc  []float32 // nil: acc
+		u    []float64
+		want []int
+	}{
+		{nil, []float64{0, 0, 0, 0, 0, 0}, []int{0, 1, 3, 7, 4, 5}},             // always the first left
+		{nil, []float64{0.99, 0.99, 0.99, 0.99, 0, 0}, []int{7, 3, 1, 0, 4, 5}}, // always the last left
+		{nil, []float64{0.2, 0.5, 0.25, 0.7, 0.3, 0.9}, []int{1, 7, 0, 3, 4, 5}},
+		// Equal weights (exactly 1): u = 1/4 is exactly the first one's
+		// share, and the running sum must pass it.
+		{[]float32{0, 0, inf, 0, scoreFloor, 2 * scoreFloor, inf, 0}, []float64{0.25, 0.5, 0, 0, 0}, []int{1, 3, 0, 7, 4}},
+	} {
+		if c.acc == nil {
+			c.acc = acc
+		}
+		acc := c.acc
+		used := 0
+		bs := &beamSearch{K: len(c.u), V: 4, acc: slices.Clone(acc), w: make([]float64, len(acc)),
+			uniform: func() float64 { used++; return c.u[used-1] }}
+		bs.drawCandidates()
+		var got []int
+		for j, cd := range bs.cand {
+			got = append(got, cd.index)
+			if cd.beam != cd.index/4 || cd.tok != cd.index%4 || cd.score != acc[cd.index] {
+				t.Errorf("u %v: candidate %d is %+v", c.u, j, cd)
+			}
+		}
+		if !slices.Equal(got, c.want) || used != len(c.u) {
+			t.Errorf("u %v: drew %v with %d numbers, want %v with %d", c.u, got, used, c.want, len(c.u))
+		}
+	}
+}
+
+// TestBeamSampleSeed checks that beam sampling draws from Sampling.Seed:
+// the same seed gives the same sequences, other seeds and plain beam
+// search give others.
+func TestBeamSampleSeed(t *testing.T) {
+	m := tinyModel(t)
+	run := func(sample bool, seed uint64) []Sequence {
+		t.Helper()
+		opt := Options{MaxNewTokens: 8, IgnoreEOS: true, Sampling: Sampling{Seed: seed, Temperature: 1.5}}
+		res, err := BeamSearch(context.Background(), m, []int{3, 17, 42}, opt,
+			Beams{NumBeams: 3, LengthPenalty: 1, NumReturnSequences: 3, Sample: sample}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Sequences
+	}
+	same := func(a, b []Sequence) bool {
+		return slices.EqualFunc(a, b, func(x, y Sequence) bool { return slices.Equal(x.IDs, y.IDs) && x.Score == y.Score })
+	}
+	a := run(true, 1)
+	if !same(a, run(true, 1)) {
+		t.Error("seed 1 twice: different sequences")
+	}
+	if same(a, run(false, 1)) {
+		t.Errorf("beam sample %v: the same as beam search", a[0].IDs)
+	}
+	differ := 0
+	for seed := uint64(2); seed < 6; seed++ {
+		if !same(a, run(true, seed)) {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("seeds 1 to 5 all give the same sequences")
+	}
+	// Without Sample the sampling fields change nothing.
+	if !same(run(false, 1), run(false, 9)) {
+		t.Error("beam search depends on the seed")
 	}
 }

@@ -60,6 +60,13 @@
 // EarlyStopping decides when it ends. The result has NumReturnSequences
 // sequences, best first, each with transformers' sequences_scores value.
 //
+// With Beams.Sample it is transformers' beam sample (do_sample=True,
+// num_beams=N): the sampling warpers of Options.Sampling also process the
+// log-softmax (keeping at least 1+len(EOS) tokens), and the continuations
+// are drawn without replacement from the softmax of the accumulated scores
+// over all beams and tokens, seeded by Sampling.Seed, in draw order; the
+// rest is the same search.
+//
 // # generation_config.json
 //
 // LoadGenerationConfig reads a model directory's generation_config.json

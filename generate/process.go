@@ -127,15 +127,17 @@ func (p *Temperature) Process(_ []int, logits []float32) {
 // TopK keeps the K highest logits (and every logit equal to the K-th
 // highest: ties are kept, as torch.topk's threshold does in transformers'
 // TopKLogitsWarper). K below 1 is taken as 1; K at or above the vocabulary
-// size keeps everything.
+// size keeps everything. MinKeep is transformers' min_tokens_to_keep: K is
+// raised to it (beam sampling keeps 1 + the number of EOS ids; 0 means 1).
 type TopK struct {
 	K       int
+	MinKeep int
 	scratch []float32
 }
 
 // Process implements Processor.
 func (p *TopK) Process(_ []int, logits []float32) {
-	k := max(p.K, 1)
+	k := max(p.K, p.MinKeep, 1)
 	if k >= len(logits) {
 		return
 	}
@@ -290,10 +292,12 @@ func softmaxInto(dst, x []float32) {
 // TopP (nucleus sampling) keeps the smallest set of most probable tokens
 // whose probabilities sum to at least P, and at least one token, as
 // transformers' TopPLogitsWarper: a token is removed when the probability
-// mass of the tokens ranked above it already reaches P.
+// mass of the tokens ranked above it already reaches P. MinKeep (0 means 1)
+// is min_tokens_to_keep: the MinKeep most probable tokens always stay.
 type TopP struct {
-	P float32
-	c candidates
+	P       float32
+	MinKeep int
+	c       candidates
 }
 
 // Process implements Processor.
@@ -321,6 +325,12 @@ func (p *TopP) Process(_ []int, logits []float32) {
 		above += float64(p.c.prob[i])
 		n++
 	}
+	if n < p.MinKeep {
+		if len(p.c.idx) < p.MinKeep {
+			p.c.fill(logits, 0) // every token with a probability above 0
+		}
+		n = min(p.MinKeep, len(p.c.idx))
+	}
 	markKept(logits, p.c.idx[:n], &p.c)
 }
 
@@ -339,10 +349,13 @@ func markKept(logits []float32, kept []int, c *candidates) {
 
 // MinP keeps the tokens whose probability is at least P times that of the
 // most probable token (transformers' MinPLogitsWarper); the most probable
-// token always stays.
+// token always stays. MinKeep (0 means 1) is min_tokens_to_keep: the
+// MinKeep most probable tokens always stay (and any tied with the last).
 type MinP struct {
-	P    float32
-	prob []float32
+	P       float32
+	MinKeep int
+	prob    []float32
+	scratch []float32
 }
 
 // Process implements Processor.
@@ -357,6 +370,10 @@ func (p *MinP) Process(_ []int, logits []float32) {
 		top = max(top, q)
 	}
 	thr := p.P * top
+	if p.MinKeep > 1 {
+		p.scratch = append(p.scratch[:0], prob...)
+		thr = min(thr, kthLargest(p.scratch, min(p.MinKeep, len(prob))))
+	}
 	for i, q := range prob {
 		if q < thr {
 			logits[i] = negInf
@@ -367,10 +384,13 @@ func (p *MinP) Process(_ []int, logits []float32) {
 // Typical (locally typical sampling, Meister et al. 2022) keeps the tokens
 // whose surprisal is closest to the distribution's entropy until their
 // probabilities sum to Mass, as transformers' TypicalLogitsWarper.
+// MinKeep (0 means 1) is min_tokens_to_keep: the MinKeep most typical
+// tokens always stay.
 type Typical struct {
-	Mass  float32
-	c     candidates
-	shift []float32
+	Mass    float32
+	MinKeep int
+	c       candidates
+	shift   []float32
 }
 
 // Process implements Processor.
@@ -424,8 +444,9 @@ func (p *Typical) Process(_ []int, logits []float32) {
 	}
 	last = min(last, V-1)
 	cut := shift[p.c.idx[last]]
+	keep := max(p.MinKeep, 1)
 	for r, i := range p.c.idx {
-		if r > 0 && shift[i] > cut {
+		if r >= keep && shift[i] > cut {
 			logits[i] = negInf
 		}
 	}

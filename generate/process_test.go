@@ -423,3 +423,40 @@ func TestMinLengthOrder(t *testing.T) {
 		t.Errorf("min length reached by the prompt: %v", got)
 	}
 }
+
+// TestMinKeep checks min_tokens_to_keep on the truncating warpers: each
+// would keep one token here, and keeps MinKeep (the most probable, or for
+// Typical the most typical) when it is set.
+func TestMinKeep(t *testing.T) {
+	logits := []float32{5, 1, 4, 0, 3, -2}
+	for _, c := range []struct {
+		name string
+		p    Processor
+		want []float32
+	}{
+		{"top-k", &TopK{K: 1, MinKeep: 3}, []float32{5, inf, 4, inf, 3, inf}},
+		{"top-p", &TopP{P: 0.01, MinKeep: 3}, []float32{5, inf, 4, inf, 3, inf}},
+		{"top-p one", &TopP{P: 0.01}, []float32{5, inf, inf, inf, inf, inf}},
+		{"min-p", &MinP{P: 1, MinKeep: 2}, []float32{5, inf, 4, inf, inf, inf}},
+		{"min-p one", &MinP{P: 1}, []float32{5, inf, inf, inf, inf, inf}},
+		{"typical", &Typical{Mass: 0.01, MinKeep: 2}, nil},
+	} {
+		x := slices.Clone(logits)
+		c.p.Process(nil, x)
+		kept := 0
+		for _, v := range x {
+			if v != inf {
+				kept++
+			}
+		}
+		if c.want == nil {
+			if kept != 2 {
+				t.Errorf("%s: %v keeps %d, want 2", c.name, x, kept)
+			}
+			continue
+		}
+		if !slices.Equal(x, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, x, c.want)
+		}
+	}
+}

@@ -234,3 +234,20 @@ func expNeg(x float64) float64 {
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
 	return p * math.Float64frombits(uint64(n+1023)<<52)
 }
+
+// setMinKeep sets min_tokens_to_keep (MinKeep) on the truncating warpers
+// of ps, as transformers' _get_logits_processor does for beam sampling.
+func setMinKeep(ps []Processor, n int) {
+	for _, p := range ps {
+		switch p := p.(type) {
+		case *TopK:
+			p.MinKeep = n
+		case *TopP:
+			p.MinKeep = n
+		case *MinP:
+			p.MinKeep = n
+		case *Typical:
+			p.MinKeep = n
+		}
+	}
+}

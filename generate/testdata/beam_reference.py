@@ -38,6 +38,26 @@ do_sample): the processors run on the raw last logits, the argmax is the
 next token (the first on ties, as torch.argmax), and "logprobs" holds the
 log_softmax of the raw logits at each chosen token.
 
+Beam sampling (the "beam_sample" cases; transformers' generate(do_sample=True,
+num_beams=N), the do_sample branch of the same _beam_search, as of
+huggingface/transformers commit 000034a44ef887621d9b36001a5eb7c46e64cb3f):
+
+  - after the processors above, the warpers run on the log-probs in
+    transformers' order: temperature (divide), top-k, top-p; with num_beams
+    > 1 they keep min_tokens_to_keep = len(eos) + 1 tokens (2 without EOS);
+  - instead of torch.topk, K continuations are drawn without replacement by
+    torch.multinomial(softmax(accumulated scores over beams x vocab), K), and
+    stay in the order drawn (no sort): "the first N" of the finished-list
+    mask are the first N drawn; their scores are the accumulated scores
+    (torch.gather), and everything after that is beam search's;
+  - torch's random draw is replaced by draw_without_replacement below, fed
+    from a list of uniform numbers that the golden file stores ("uniforms",
+    K per step), which loupe's drawCandidates (generate/beam.go) repeats:
+    weights exp(score - max) in float64, then K successive inverse-CDF draws
+    over the entries not yet drawn (running sums in index order), and, once
+    no weight above 0 is left, the remaining entry with the highest score
+    (lowest index on ties).
+
 The model is model/gpt2/testdata/reference.py's GPT-2 on the tiny random
 checkpoint (model/gpt2/testdata/tiny), run over the full sequences each step
 (no cache) in float32.
@@ -49,7 +69,10 @@ Regenerate from the repository root:
 
 import json
 import os
+import random
 import sys
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -98,6 +121,48 @@ def min_length_processors(ids, scores, prompt_len, eos, min_length, min_new_toke
     return scores
 
 
+def top_k_warper(scores, top_k, min_keep):
+    """transformers' TopKLogitsWarper on one row."""
+    k = min(max(top_k, min_keep), scores.shape[-1])
+    return scores.masked_fill(scores < torch.topk(scores, k)[0][-1], float("-inf"))
+
+
+def top_p_warper(scores, top_p, min_keep):
+    """transformers' TopPLogitsWarper on one row."""
+    sorted_logits, sorted_indices = torch.sort(scores, descending=False)
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    remove = cumulative <= (1 - top_p)
+    remove[-min_keep:] = False
+    remove = remove.scatter(0, sorted_indices, remove)
+    return scores.masked_fill(remove, float("-inf"))
+
+
+def draw_without_replacement(acc, k, uniforms):
+    """K draws from softmax(acc) without replacement, in draw order, each
+    from the next number of uniforms (see the module docstring)."""
+    a = acc.numpy().astype(np.float64)
+    m = a.max()
+    w = np.zeros_like(a) if m == -np.inf else np.exp(a - m)
+    w[a == -np.inf] = 0.0
+    picked = []
+    for _ in range(k):
+        u = uniforms()
+        cum = np.cumsum(w)
+        total = cum[-1]
+        idx = -1
+        if total > 0:
+            t = u * total
+            hit = np.nonzero((cum > t) & (w > 0))[0]
+            idx = int(hit[0]) if len(hit) else int(np.nonzero(w > 0)[0][-1])
+        else:
+            for i in range(len(a)):
+                if i not in picked and (idx < 0 or a[i] > a[idx]):
+                    idx = i
+        w[idx] = 0.0
+        picked.append(idx)
+    return torch.tensor(picked, dtype=torch.long)
+
+
 def resolve_min_length(prompt_len, min_length, min_new_tokens):
     """transformers' _prepare_generated_length: min_new_tokens wins."""
     if min_new_tokens is not None:
@@ -132,7 +197,8 @@ def greedy(model, prompt, max_new_tokens, eos, rep_penalty=1.0, ngram=0, min_len
 
 def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.0,
                 early_stopping=False, num_return_sequences=1, rep_penalty=1.0, ngram=0,
-                min_length=0, min_new_tokens=None):
+                min_length=0, min_new_tokens=None, do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
+                uniforms=None):
     min_length = resolve_min_length(len(prompt), min_length, min_new_tokens)
     N = num_beams
     V = model.cfg["vocab_size"]
@@ -160,9 +226,21 @@ def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.
             if ngram > 0:
                 lp = no_repeat_ngram(running[i], lp, ngram)
             lp = min_length_processors(running[i], lp, P, eos, min_length, min_new_tokens)
+            if do_sample:
+                keep = max(2, len(eos) + 1) if N > 1 else 1
+                if temperature != 1.0:
+                    lp = lp / temperature
+                if top_k > 0:
+                    lp = top_k_warper(lp, top_k, keep)
+                if top_p < 1.0:
+                    lp = top_p_warper(lp, top_p, keep)
             rows.append(lp)
         acc = (torch.stack(rows) + running_scores[:, None]).reshape(N * V)
-        top_scores, top_idx = torch.topk(acc, K)
+        if do_sample:
+            top_idx = draw_without_replacement(acc, K, uniforms)
+            top_scores = acc[top_idx]
+        else:
+            top_scores, top_idx = torch.topk(acc, K)
         cand = [running[int(ix) // V] + [int(ix) % V] for ix in top_idx]
         hits = torch.tensor([c[-1] in eos or len(c) >= max_length for c in cand])
 
@@ -264,6 +342,66 @@ MIN_CASES = [
 ]
 
 
+# Beam-sampling cases: (name, prompt, kwargs, eos, seed of the uniforms).
+SAMPLE_CASES = [
+    ("beam_sample_n3", [3, 17, 42], dict(num_beams=3, max_new_tokens=8), [99], 1),
+    ("beam_sample_temp", [3, 17, 42], dict(num_beams=3, max_new_tokens=8, temperature=0.7), [99], 2),
+    ("beam_sample_hot", [50, 1, 2, 98], dict(num_beams=4, max_new_tokens=10, temperature=1.8,
+                                             num_return_sequences=3), [15], 3),
+    ("beam_sample_topk", [11, 48, 85], dict(num_beams=3, max_new_tokens=10, top_k=4, num_return_sequences=3), [62], 4),
+    ("beam_sample_topk1", [11, 48, 85], dict(num_beams=2, max_new_tokens=8, top_k=1, num_return_sequences=2), [62], 5),
+    ("beam_sample_topp", [7, 7, 8], dict(num_beams=3, max_new_tokens=9, top_p=0.6, temperature=0.9,
+                                         num_return_sequences=2), [83], 6),
+    ("beam_sample_topp_tiny", [7, 7, 8], dict(num_beams=2, max_new_tokens=9, top_p=0.05), [83], 7),
+    ("beam_sample_early_true", [72, 97], dict(num_beams=3, max_new_tokens=10, early_stopping=True,
+                                              num_return_sequences=3), [83], 8),
+    ("beam_sample_never_lp2", [72, 97], dict(num_beams=2, max_new_tokens=10, length_penalty=2.0,
+                                             early_stopping="never", num_return_sequences=2), [83], 9),
+    ("beam_sample_lp0", [55, 81], dict(num_beams=3, max_new_tokens=10, length_penalty=0.0,
+                                       num_return_sequences=3), [83], 10),
+    ("beam_sample_lp_neg", [11], dict(num_beams=2, max_new_tokens=10, length_penalty=-1.0,
+                                      num_return_sequences=2), [83], 11),
+    ("beam_sample_two_eos", [72, 97], dict(num_beams=2, max_new_tokens=10, top_k=3, min_new_tokens=2,
+                                           num_return_sequences=2), [59, 83], 12),
+    ("beam_sample_rep", [3, 17, 42, 3, 17], dict(num_beams=3, max_new_tokens=10, rep_penalty=1.5, ngram=2,
+                                                 top_k=20, top_p=0.9, num_return_sequences=2), [99], 13),
+    ("beam_sample_no_eos", [5, 6], dict(num_beams=2, max_new_tokens=6, top_k=5), [], 14),
+    # Fewer tokens with a probability above 0 (top-k 1, raised to 2) than
+    # num_beams: the third continuation of the first num_beams is one drawn
+    # with probability 0 (loupe's rule: the best remaining score, a beam still
+    # at -1e9, where -1e9 + its log-prob rounds to -1e9 in float32); it ties
+    # the empty finished slots, and one of those, the prompt alone, is the
+    # third sequence returned (score -1e9).
+    ("beam_sample_fallback", [3, 17, 42], dict(num_beams=3, max_new_tokens=1, top_k=1, num_return_sequences=3),
+     [99], 15),
+]
+
+
+def sample_cases(model):
+    out = []
+    for name, prompt, kw, eos, seed in SAMPLE_CASES:
+        rng = random.Random(seed)
+        used = []
+
+        def uniforms():
+            used.append(rng.random())
+            return used[-1]
+
+        seqs, scores = beam_search(model, prompt, eos=eos, do_sample=True, uniforms=uniforms, **kw)
+        out.append({"name": name, "mode": "beam_sample", "prompt": prompt, "eos_token_id": eos,
+                    "num_beams": kw["num_beams"], "max_new_tokens": kw["max_new_tokens"],
+                    "length_penalty": kw.get("length_penalty", 1.0),
+                    "early_stopping": str(kw.get("early_stopping", False)).lower(),
+                    "num_return_sequences": kw.get("num_return_sequences", 1),
+                    "repetition_penalty": kw.get("rep_penalty", 1.0),
+                    "no_repeat_ngram_size": kw.get("ngram", 0),
+                    "min_new_tokens": kw.get("min_new_tokens", 0),
+                    "temperature": kw.get("temperature", 1.0), "top_k": kw.get("top_k", 0),
+                    "top_p": kw.get("top_p", 1.0), "uniforms": used,
+                    "sequences": seqs, "sequences_scores": scores})
+    return out
+
+
 def min_cases(model):
     out = []
     for name, mode, prompt, kw, eos in MIN_CASES:
@@ -316,6 +454,7 @@ def main():
                         "no_repeat_ngram_size": kw.get("ngram", 0),
                         "sequences": seqs, "sequences_scores": scores})
     out += min_cases(model)
+    out += sample_cases(model)
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
