@@ -102,8 +102,11 @@ raw logits.
 does, with --length-penalty, --early-stopping (false, true or never) and
 --num-return-sequences (at most N). Beams cannot stream: the text is printed
 when the search ends, each sequence under a header line with its score when
-there are several. Sampling with beams (--do-sample) and --stop are not
-supported with beam search.
+there are several. --stop is not supported with beam search. With do_sample
+(--do-sample, or the file's do_sample true) it is transformers' beam
+sampling: temperature, top-k, top-p, min-p and typical-p also process the
+log-probabilities, and each step draws its candidates at random (--seed)
+from the beams' accumulated scores instead of keeping the best.
 
 When sampling, --num-return-sequences N draws N independent samples of the
 prompt, as transformers' generate(do_sample=True, num_return_sequences=N):
@@ -142,7 +145,7 @@ tokens of every sequence. --stats prints the timings on standard error.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "model directory or Hugging Face hub id (required)")
 	fl.BoolVar(&f.samp.Greedy, "greedy", false, "take the most probable token instead of sampling (do_sample false)")
-	fl.BoolVar(&f.doSample, "do-sample", false, "sample even when generation_config.json says do_sample false")
+	fl.BoolVar(&f.doSample, "do-sample", false, "sample even when generation_config.json says do_sample false (with --num-beams: beam sampling)")
 	fl.Float64Var(&f.samp.Temperature, "temperature", 1, "divide the logits by this (> 0)")
 	fl.IntVar(&f.samp.TopK, "top-k", 50, "sample among the k most probable tokens (0: off)")
 	fl.Float64Var(&f.samp.TopP, "top-p", 1, "sample among the most probable tokens holding this probability mass (1: off)")
@@ -154,7 +157,7 @@ tokens of every sequence. --stats prints the timings on standard error.`,
 	fl.Float64Var(&f.lengthPen, "length-penalty", 1, "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
 	fl.StringVar(&f.earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
 	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
-	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
+	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling and beam sampling (default: random)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
 	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
 	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
@@ -400,6 +403,9 @@ func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string
 	s.RepetitionPenalty = fl("repetition-penalty", s.RepetitionPenalty, gc.RepetitionPenalty)
 	s.NoRepeatNGramSize = in("no-repeat-ngram-size", s.NoRepeatNGramSize, gc.NoRepeatNGramSize)
 	if !s.Greedy && s.Temperature == 0 {
+		if f.given("temperature") {
+			return generate.Options{}, generate.Beams{}, errors.New("generate: --temperature 0: want a positive number (for greedy decoding use --greedy)")
+		}
 		return generate.Options{}, generate.Beams{}, fmt.Errorf(`generate: %s: "temperature": 0 with do_sample: want a positive number (or --greedy)`, path)
 	}
 	maxNew := f.maxNew
@@ -418,6 +424,8 @@ func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string
 		LengthPenalty:      fl("length-penalty", f.lengthPen, gc.LengthPenalty),
 		NumReturnSequences: in("num-return-sequences", f.numReturn, gc.NumReturnSequences),
 	}
+	// do_sample with beams is transformers' beam sample.
+	b.Sample = b.NumBeams > 1 && !s.Greedy
 	b.EarlyStopping, _ = generate.ParseEarlyStopping(f.earlyStop) // checked by checkBeamFlags
 	if !f.given("early-stopping") && gc.EarlyStopping != nil {
 		b.EarlyStopping = *gc.EarlyStopping
@@ -434,8 +442,6 @@ func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string
 		opt.MinLength = *gc.MinLength
 	}
 	switch {
-	case b.NumBeams > 1 && !s.Greedy:
-		return opt, b, errors.New("generate: sampling with beam search (do_sample with --num-beams > 1) is not supported: add --greedy")
 	case b.NumBeams > 1 && len(f.stop) > 0:
 		return opt, b, errors.New("generate: --stop is not supported with beam search (--num-beams > 1)")
 	case b.NumBeams > 1 && b.NumReturnSequences > b.NumBeams:

@@ -443,7 +443,7 @@ func TestGenerateConfigFile(t *testing.T) {
 		{`{"early_stopping": "soon"}`, "", `"early_stopping"`},
 		{`{"max_length": 3}`, "", `"max_length" 3 leaves no room after the prompt's 3 tokens`},
 		{`{"do_sample": true, "temperature": 0}`, "", `"temperature": 0 with do_sample`},
-		{`{"do_sample": true, "num_beams": 2}`, "", "sampling with beam search"},
+		{`{"do_sample": true, "num_beams": 2, "temperature": 0}`, "", `"temperature": 0 with do_sample`},
 		{`{"num_beams": 2}`, "--num-return-sequences 3", "--num-return-sequences 3: want at most --num-beams (2)"},
 		{`not json`, "", "generation_config.json: not a JSON object"},
 	} {
@@ -456,7 +456,7 @@ func TestGenerateConfigFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || out != "" {
 			t.Errorf("%s %s: %v (printed %q), want %q", c.file, c.args, err, out, c.want)
 		}
-		if err != nil && c.want != "sampling with beam search" && !strings.Contains(err.Error(), "not a JSON") &&
+		if err != nil && !strings.Contains(err.Error(), "not a JSON") &&
 			!strings.Contains(err.Error(), "--num-return") && !strings.Contains(err.Error(), filepath.Join(dir, "generation_config.json")) {
 			t.Errorf("%s: error does not name the file: %v", c.file, err)
 		}
@@ -478,7 +478,9 @@ func TestGenerateBeamErrors(t *testing.T) {
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-1"}, "--min-new-tokens -1: want 0 (off) or a positive number"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-2", "--num-beams", "2"}, "--min-new-tokens -2"},
 		{[]string{"--model", dir, "--num-return-sequences", "2", "--do-sample", "--stop", "", "hi"}, "empty stop string"},
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample"}, "sampling with beam search"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample", "--temperature", "0"}, "--temperature 0: want a positive number"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample", "--top-p", "2"}, "top-p 2"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample", "--top-k", "-1"}, "top-k -1"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--greedy", "--do-sample"}, "contradict"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--early-stopping", "soon"}, `--early-stopping "soon"`},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--length-penalty", "NaN"}, "--length-penalty NaN"},
@@ -686,5 +688,86 @@ func TestGenerateSamples(t *testing.T) {
 		if !strings.Contains(out, fmt.Sprintf("--- sequence %d of 3 ---\nHello, world%s\n", i+1, sq.Text)) {
 			t.Errorf("sequence %d: text %q not in %q", i, sq.Text, out)
 		}
+	}
+}
+
+// TestGenerateBeamSample: --num-beams with --do-sample (or the file's
+// do_sample true) is beam sampling: reproducible with --seed, different
+// from beam search and from other seeds on the tiny model, in beam
+// search's output shapes.
+func TestGenerateBeamSample(t *testing.T) {
+	tiny := "../../model/gpt2/testdata/tiny"
+	run := func(args ...string) (ids [][]int, scores []float32) {
+		t.Helper()
+		out, _, err := runCmd(t, append([]string{"generate", "--model", tiny, "--prompt-ids", "3,17,42", "--num-beams", "3",
+			"--num-return-sequences", "2", "--max-new-tokens", "8", "--format", "json"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if keys, want := jsonKeys(t, out), []string{"prompt_ids", "sequences", "sequences_scores", "stats"}; !slices.Equal(keys, want) {
+			t.Errorf("%v: keys %v, want %v", args, keys, want)
+		}
+		var res struct {
+			Sequences []struct {
+				IDs []int `json:"ids"`
+			} `json:"sequences"`
+			SequencesScores []float32 `json:"sequences_scores"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		for _, sq := range res.Sequences {
+			ids = append(ids, sq.IDs)
+		}
+		return ids, res.SequencesScores
+	}
+	same := func(a, b [][]int) bool { return slices.EqualFunc(a, b, slices.Equal) }
+	ids, scores := run("--do-sample", "--seed", "1")
+	if len(ids) != 2 || len(scores) != 2 || scores[1] > scores[0] {
+		t.Fatalf("--seed 1: %v %v", ids, scores)
+	}
+	if again, sc := run("--do-sample", "--seed", "1"); !same(again, ids) || !slices.Equal(sc, scores) {
+		t.Errorf("--seed 1 twice: %v %v, then %v %v", ids, scores, again, sc)
+	}
+	beam, _ := beamGolden(t, "n3/eos99")
+	if plain, _ := run(); !slices.Equal(plain[0], beam[0]) || same(plain, ids) {
+		t.Errorf("beam search %v (golden %v), beam sampling %v", plain, beam[0], ids)
+	}
+	differ := false
+	for _, seed := range []string{"2", "3", "4"} {
+		other, _ := run("--do-sample", "--seed", seed)
+		differ = differ || !same(other, ids)
+	}
+	if !differ {
+		t.Errorf("seeds 1 to 4 all give %v", ids)
+	}
+	// generation_config.json's do_sample true does the same as --do-sample.
+	dir := copyTiny(t, `{"do_sample": true, "num_beams": 3}`)
+	out, _, err := runCmd(t, "generate", "--model", dir, "--prompt-ids", "3,17,42", "--num-return-sequences", "2",
+		"--max-new-tokens", "8", "--seed", "1", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Sequences []struct {
+			IDs []int `json:"ids"`
+		} `json:"sequences"`
+	}
+	json.Unmarshal([]byte(out), &res)
+	if len(res.Sequences) != 2 || !slices.Equal(res.Sequences[0].IDs, ids[0]) || !slices.Equal(res.Sequences[1].IDs, ids[1]) {
+		t.Errorf("do_sample true in the file: %s, want %v", out, ids)
+	}
+	// --greedy over the file's do_sample: beam search again.
+	out, _, err = runCmd(t, "generate", "--model", dir, "--prompt-ids", "3,17,42", "--greedy",
+		"--max-new-tokens", "8", "--seed", "1", "--format", "json")
+	if err != nil || !strings.Contains(out, fmt.Sprint(beam[0][0])) {
+		t.Errorf("--greedy over do_sample: %s %v", out, err)
+	}
+	var greedy struct {
+		IDs []int `json:"ids"`
+	}
+	json.Unmarshal([]byte(out), &greedy)
+	if !slices.Equal(greedy.IDs, beam[0]) {
+		t.Errorf("--greedy over do_sample: %v, want beam search's %v", greedy.IDs, beam[0])
 	}
 }
