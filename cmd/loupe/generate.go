@@ -132,7 +132,7 @@ tokens of every sequence. --stats prints the timings on standard error.`,
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
   loupe generate --model gpt2 --format json --greedy "The capital of France is"
-  loupe generate --model gpt2 --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
+  loupe generate --model gpt2 --greedy --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
   loupe generate --model gpt2 --num-return-sequences 3 --seed 1 --min-new-tokens 20 "Once upon a time"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
