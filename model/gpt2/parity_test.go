@@ -181,6 +181,44 @@ func TestParityWide(t *testing.T) {
 	compare(t, "wide.w.l1.mlp_act", got["l1.mlp_act"], g.get(t, "wide.w.l1.mlp_act"))
 }
 
+// TestParityXLShape runs one layer of gpt2-xl's geometry (1600 wide, 25
+// heads of 64; vocab shrunk to 512) against PyTorch, over the whole
+// sequence and then token by token with the KV cache: the decode steps are
+// matrix-vector products whose 4800 and 6400 output columns pass the
+// kernels' 4096-column sweep.
+func TestParityXLShape(t *testing.T) {
+	g := openGolden(t)
+	cfg := Config{NLayer: 1, NHead: 25, NEmbd: 1600, NPositions: 64, VocabSize: 512, LayerNormEps: 1e-5, Activation: "gelu_new"}
+	m, err := Random(cfg, 4, 0.04)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, want := g.ids(t, "seq.x"), g.get(t, "xl.x.logits")
+	logits, err := m.Forward(ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "xl.x.logits", logits, want)
+
+	const prefix = 4
+	s := m.NewState(StateOptions{MaxSeq: len(ids)})
+	if err := s.Forward([][]int{ids[:prefix]}, ForwardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	V := cfg.VocabSize
+	var steps []float32
+	for i := prefix; ; i++ {
+		steps = append(steps, s.Logits(0)...)
+		if i == len(ids) {
+			break
+		}
+		if err := s.Forward([][]int{{ids[i]}}, ForwardOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compare(t, "xl.x.logits (KV-cache decode)", steps, want[(prefix-1)*V:])
+}
+
 // TestRandomMatchesCheckpoint checks that Random builds the very weights
 // reference.py wrote into testdata/tiny.
 func TestRandomMatchesCheckpoint(t *testing.T) {

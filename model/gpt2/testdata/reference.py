@@ -219,11 +219,16 @@ TINY = {"n_layer": 2, "n_embd": 64, "n_head": 4, "vocab_size": 100, "n_positions
 TINY_SEED, TINY_WSCALE = 1, 0.25
 WIDE = {"n_layer": 2, "n_embd": 768, "n_head": 12, "vocab_size": 1024, "n_positions": 64}
 WIDE_SEED, WIDE_WSCALE = 2, 0.0625
+# gpt2-xl's width and head geometry (1600 wide, 25 heads of 64), one layer:
+# 3C and 4C pass the matrix-vector kernels' 4096-column sweep.
+XL = {"n_layer": 1, "n_embd": 1600, "n_head": 25, "vocab_size": 512, "n_positions": 64}
+XL_SEED, XL_WSCALE = 4, 0.04
 
 SEQ_A = [3, 17, 42, 99, 0, 5, 5, 61, 23, 88, 7, 14]
 SEQ_B = [50, 1, 2, 98, 33, 70, 9]
 SEQ_C = [(i * 37 + 11) % 100 for i in range(30)]
 SEQ_W = [1023, 0, 512, 7, 300, 301, 999, 64, 128, 5]
+SEQ_X = [511, 3, 250, 17, 400, 9, 128, 77, 300, 1, 42]
 
 
 def golden(outdir):
@@ -268,10 +273,14 @@ def golden(outdir):
         out += [("wide.w.logits", lw[0]),
                 ("wide.w.l1.attn_probs", hooks[(1, "attn_probs")][0]),
                 ("wide.w.l1.mlp_act", hooks[(1, "mlp_act")][0])]
+        wx = random_weights(XL, XL_SEED, XL_WSCALE)
+        lx, _ = GPT2(XL, wx).forward(torch.tensor([SEQ_X]))
+        out += [("xl.x.logits", lx[0])]
     out.append(("seq.a", torch.tensor(SEQ_A, dtype=torch.float32)))
     out.append(("seq.b", torch.tensor(SEQ_B, dtype=torch.float32)))
     out.append(("seq.c", torch.tensor(SEQ_C, dtype=torch.float32)))
     out.append(("seq.w", torch.tensor(SEQ_W, dtype=torch.float32)))
+    out.append(("seq.x", torch.tensor(SEQ_X, dtype=torch.float32)))
     write_safetensors(os.path.join(outdir, "golden.safetensors"), out)
     for n, t in out:
         print("%-28s %-16s max|x| %.4g" % (n, list(t.shape), t.abs().max().item()))
