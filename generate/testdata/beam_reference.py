@@ -377,6 +377,16 @@ SAMPLE_CASES = [
 ]
 
 
+def beam_fields(kw):
+    """The beam-search settings of a golden case, in the file's key order."""
+    return {"num_beams": kw["num_beams"], "max_new_tokens": kw["max_new_tokens"],
+            "length_penalty": kw.get("length_penalty", 1.0),
+            "early_stopping": str(kw.get("early_stopping", False)).lower(),
+            "num_return_sequences": kw.get("num_return_sequences", 1),
+            "repetition_penalty": kw.get("rep_penalty", 1.0),
+            "no_repeat_ngram_size": kw.get("ngram", 0)}
+
+
 def sample_cases(model):
     out = []
     for name, prompt, kw, eos, seed in SAMPLE_CASES:
@@ -389,12 +399,7 @@ def sample_cases(model):
 
         seqs, scores = beam_search(model, prompt, eos=eos, do_sample=True, uniforms=uniforms, **kw)
         out.append({"name": name, "mode": "beam_sample", "prompt": prompt, "eos_token_id": eos,
-                    "num_beams": kw["num_beams"], "max_new_tokens": kw["max_new_tokens"],
-                    "length_penalty": kw.get("length_penalty", 1.0),
-                    "early_stopping": str(kw.get("early_stopping", False)).lower(),
-                    "num_return_sequences": kw.get("num_return_sequences", 1),
-                    "repetition_penalty": kw.get("rep_penalty", 1.0),
-                    "no_repeat_ngram_size": kw.get("ngram", 0),
+                    **beam_fields(kw),
                     "min_new_tokens": kw.get("min_new_tokens", 0),
                     "temperature": kw.get("temperature", 1.0), "top_k": kw.get("top_k", 0),
                     "top_p": kw.get("top_p", 1.0), "uniforms": used,
@@ -446,12 +451,7 @@ def main():
                 eos = sorted({seqs[0][min(2, len(seqs[0]) - 1)], seqs[0][min(4, len(seqs[0]) - 1)]})
             seqs, scores = beam_search(model, prompt, eos=eos, **kw)
             out.append({"name": name + "/" + eos_name, "prompt": prompt, "eos_token_id": eos,
-                        "num_beams": kw["num_beams"], "max_new_tokens": kw["max_new_tokens"],
-                        "length_penalty": kw.get("length_penalty", 1.0),
-                        "early_stopping": str(kw.get("early_stopping", False)).lower(),
-                        "num_return_sequences": kw.get("num_return_sequences", 1),
-                        "repetition_penalty": kw.get("rep_penalty", 1.0),
-                        "no_repeat_ngram_size": kw.get("ngram", 0),
+                        **beam_fields(kw),
                         "sequences": seqs, "sequences_scores": scores})
     out += min_cases(model)
     out += sample_cases(model)
