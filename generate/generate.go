@@ -134,6 +134,29 @@ func (o *Options) minLength(eos []int, promptLen int) []Processor {
 	return nil
 }
 
+// check validates the options Generate, GenerateN and GenerateBatch share
+// and fills in the default MaxNewTokens.
+func (o *Options) check(dec Decoder) error {
+	if o.MaxNewTokens < 0 {
+		return fmt.Errorf("generate: max new tokens %d: want a positive number", o.MaxNewTokens)
+	}
+	if o.MaxNewTokens == 0 {
+		o.MaxNewTokens = DefaultMaxNewTokens
+	}
+	for _, s := range o.Stop {
+		if s == "" {
+			return errors.New("generate: empty stop string")
+		}
+	}
+	if len(o.Stop) > 0 && dec == nil {
+		return errors.New("generate: stop strings need a tokenizer to decode the text")
+	}
+	if err := o.Sampling.Check(); err != nil {
+		return err
+	}
+	return o.checkMinLength()
+}
+
 // Generate continues prompt with model m. dec may be nil when no text is
 // wanted (Result.Text is then empty and Stop must be empty).
 func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec Decoder) (*Result, error) {
@@ -176,30 +199,43 @@ type seqRun struct {
 	done    bool
 }
 
+// push appends the sampled token tok (log-probability lp) to the
+// sequence, decides whether it ends it (an id of eos, a stop string,
+// maxNew tokens, the context of nPos positions: sq.Finish, r.done) and
+// returns the text it releases.
+func (r *seqRun) push(sq *Sequence, tok int, lp float32, eos []int, maxNew, nPos int) string {
+	r.all = append(r.all, tok)
+	sq.IDs = append(sq.IDs, tok)
+	sq.Logprobs = append(sq.Logprobs, lp)
+	var text string
+	stop := false
+	if slices.Contains(eos, tok) {
+		sq.Finish, stop = "eos", true
+		text = r.st.flush()
+	} else {
+		text, stop = r.st.add(tok)
+		if stop {
+			sq.Finish = "stop"
+		} else if len(sq.IDs) == maxNew || len(r.all) >= nPos {
+			text += r.st.flush()
+		}
+	}
+	switch {
+	case stop || len(sq.IDs) == maxNew:
+		r.done = true
+	case len(r.all) >= nPos:
+		sq.Finish, r.done = "context", true
+	}
+	return text
+}
+
 // generate runs Generate (n = 1) and GenerateN.
 func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n int, dec Decoder) (*MultiResult, error) {
 	c := m.Config
 	if err := CheckPrompt(m, prompt); err != nil {
 		return nil, err
 	}
-	if opt.MaxNewTokens < 0 {
-		return nil, fmt.Errorf("generate: max new tokens %d: want a positive number", opt.MaxNewTokens)
-	}
-	if opt.MaxNewTokens == 0 {
-		opt.MaxNewTokens = DefaultMaxNewTokens
-	}
-	for _, s := range opt.Stop {
-		if s == "" {
-			return nil, errors.New("generate: empty stop string")
-		}
-	}
-	if len(opt.Stop) > 0 && dec == nil {
-		return nil, errors.New("generate: stop strings need a tokenizer to decode the text")
-	}
-	if err := opt.Sampling.Check(); err != nil {
-		return nil, err
-	}
-	if err := opt.checkMinLength(); err != nil {
+	if err := opt.check(dec); err != nil {
 		return nil, err
 	}
 	switch {
@@ -264,32 +300,11 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 			if err != nil {
 				return nil, err
 			}
-			r.all = append(r.all, tok)
-			sq.IDs = append(sq.IDs, tok)
-			sq.Logprobs = append(sq.Logprobs, lp)
-			var text string
-			stop := false
-			if slices.Contains(eos, tok) {
-				sq.Finish, stop = "eos", true
-				text = r.st.flush()
-			} else {
-				text, stop = r.st.add(tok)
-				if stop {
-					sq.Finish = "stop"
-				} else if len(sq.IDs) == opt.MaxNewTokens || len(r.all) >= c.NPositions {
-					text += r.st.flush()
-				}
-			}
+			text := r.push(sq, tok, lp, eos, opt.MaxNewTokens, c.NPositions)
 			if opt.OnToken != nil {
 				if err := opt.OnToken(Step{ID: tok, Logprob: lp, Text: text}); err != nil {
 					return nil, err
 				}
-			}
-			switch {
-			case stop || len(sq.IDs) == opt.MaxNewTokens:
-				r.done = true
-			case len(r.all) >= c.NPositions:
-				sq.Finish, r.done = "context", true
 			}
 			if r.done {
 				live--
