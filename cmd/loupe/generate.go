@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,9 @@ type generateFlags struct {
 	lengthPen float64
 	earlyStop string
 	numReturn int
+	input     string    // --input: JSON lines of prompts ("-": stdin)
+	batchSize int       // --batch-size: prompts of --input decoded together
+	stdin     io.Reader // read for --input -; nil: os.Stdin
 	// changed holds the flags given on the command line, which override
 	// generation_config.json; nil means every flag counts as given.
 	changed map[string]bool
@@ -50,7 +54,7 @@ func (f *generateFlags) given(name string) bool { return f.changed == nil || f.c
 func init() {
 	var f generateFlags
 	cmd := &cobra.Command{
-		Use:   "generate --model M [flags] PROMPT",
+		Use:   "generate --model M [flags] PROMPT | --input FILE",
 		Short: "Continue a prompt with a GPT-2 model (sampling, greedy or beam search)",
 		Long: `Generate text with a GPT-2 family model (gpt2, distilgpt2, gpt2-medium,
 gpt2-large, gpt2-xl or any checkpoint of that architecture).
@@ -127,18 +131,47 @@ each sequence's summed processed log-probabilities over its length to the
 power --length-penalty). With --num-return-sequences above 1 (beams or
 samples), "sequences" holds {"ids", "text", "logprobs"} per sequence instead
 of the top-level "ids", "text" and "logprobs"; decode_tokens then counts the
-tokens of every sequence. --stats prints the timings on standard error.`,
+tokens of every sequence. --stats prints the timings on standard error.
+
+--input FILE ("-" for standard input) generates for many prompts, as
+transformers' pipeline("text-generation")([...]) does: each non-blank line
+is a JSON string or an object with a "text" string (as for loupe tokenize
+--input). Every line is read, tokenized and checked before anything is
+generated: a line that is not such JSON, not UTF-8, empty, or longer than
+the model's context is an error naming its line number, and nothing is
+printed. The prompts are decoded together in batches of --batch-size
+(default 8; consecutive lines, in input order): each batch reads its
+prompts in one forward pass and then decodes every unfinished prompt in one
+pass per token, each prompt ending on its own (end-of-text, --stop,
+--max-new-tokens, the context). Each prompt is its own generation: with
+--seed S, prompt i gets the text that loupe generate --seed S gives for it
+alone (all prompts use the seed's first random stream), but for rare
+float-rounding differences of the batched computation. When the length
+limit is generation_config.json's max_length (prompt included), prompts of
+different lengths get different limits and are batched only with
+neighbours of the same limit. --format json prints one line per prompt, in
+input order, each the object a single prompt prints; in its stats,
+prefill_tokens and decode_tokens are that prompt's own counts (as alone),
+prefill_seconds and decode_seconds the wall times of its whole batch. In
+text format each prompt and its continuation follow a "--- prompt i of N
+---" line (no streaming); --stats prints each batch's totals. --input does
+not support beam search or --num-return-sequences above 1 (an error; run
+those prompts one at a time) and needs the model's tokenizer. Larger
+batches are faster per prompt but hold every prompt's key/value cache:
+a batch that needs more than 16 GiB is an error.`,
 		Example: `  loupe generate --model gpt2 "The Illustrated Transformer is"
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
   loupe generate --model gpt2 --format json --greedy "The capital of France is"
   loupe generate --model gpt2 --greedy --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
-  loupe generate --model gpt2 --num-return-sequences 3 --seed 1 --min-new-tokens 20 "Once upon a time"`,
+  loupe generate --model gpt2 --num-return-sequences 3 --seed 1 --min-new-tokens 20 "Once upon a time"
+  loupe generate --model gpt2 --seed 1 --format json --input prompts.jsonl > out.jsonl`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.seedSet = cmd.Flags().Changed("seed")
 			f.changed = map[string]bool{}
 			cmd.Flags().VisitAll(func(fl *pflag.Flag) { f.changed[fl.Name] = fl.Changed })
+			f.stdin = cmd.InOrStdin()
 			return runGenerate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
@@ -164,6 +197,8 @@ tokens of every sequence. --stats prints the timings on standard error.`,
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.BoolVar(&f.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-text token")
+	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
+	fl.IntVar(&f.batchSize, "batch-size", defaultGenBatch, "with --input: decode this many prompts together")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -182,6 +217,12 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	}
 	var text string
 	switch {
+	case f.input != "" && (len(args) == 1 || f.promptIDs != ""):
+		return errors.New("generate: give one of PROMPT, --prompt-ids or --input")
+	case f.input != "":
+		if f.batchSize < 1 {
+			return fmt.Errorf("generate: --batch-size %d: want a positive number", f.batchSize)
+		}
 	case len(args) == 1 && f.promptIDs != "":
 		return errors.New("generate: give either PROMPT or --prompt-ids, not both")
 	case len(args) == 1:
@@ -193,7 +234,7 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 			return errors.New("generate: the prompt is not valid UTF-8")
 		}
 	case f.promptIDs == "":
-		return errors.New("generate: no prompt (give PROMPT or --prompt-ids)")
+		return errors.New("generate: no prompt (give PROMPT, --prompt-ids or --input FILE)")
 	}
 	if f.samp.Greedy && f.doSample {
 		return errors.New("generate: --greedy and --do-sample contradict each other")
@@ -213,6 +254,13 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	for i, s := range f.stop {
 		f.stop[i] = strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(s)
 	}
+	var lines []promptLine
+	if f.input != "" { // read and check the file before loading the model
+		var err error
+		if lines, err = readPromptFile(f.input, f.stdin); err != nil {
+			return err
+		}
+	}
 
 	m, tok, dir, err := loadGPT2(ctx, f.model, errw)
 	if err != nil {
@@ -225,6 +273,9 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	}
 	if gc != nil && gc.DoSample == nil {
 		gc.DoSample = pipelineDoSample(dir)
+	}
+	if f.input != "" {
+		return runInput(ctx, out, errw, f, m, tok, gc, dir, lines)
 	}
 
 	var prompt []int
@@ -607,4 +658,157 @@ func loadGPT2(ctx context.Context, ref string, errw io.Writer) (*gpt2.Model, *to
 func genFileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// defaultGenBatch is --batch-size's default: 8 prompts of gpt2-xl at its
+// full context hold about 5 GiB of key/value caches.
+const defaultGenBatch = 8
+
+// promptLine is one prompt of an --input file.
+type promptLine struct {
+	text string
+	line int // 1-based line number in the file
+}
+
+// inputName names an --input file in messages.
+func inputName(path string) string {
+	if path == "-" {
+		return "standard input"
+	}
+	return path
+}
+
+// readPromptFile reads the --input file at path (stdin, or os.Stdin when
+// nil, for "-"): JSON lines, each a JSON string or an object with a "text"
+// string, the convention of loupe tokenize --input; blank lines are
+// skipped. (embed's readTexts takes text lines or objects but no JSON
+// strings, and numbers records rather than lines; tokenizeLines parses as
+// here but inline, line by line as it prints.) A bad line is an error
+// naming its line number.
+func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("generate: --input: %w", err)
+		}
+		defer f.Close()
+		r = f
+	} else if r == nil {
+		r = os.Stdin
+	}
+	name := inputName(path)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	var out []promptLine
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		if !utf8.Valid(b) {
+			return nil, fmt.Errorf("generate: %s line %d is not valid UTF-8 (loupe reads UTF-8 text only)", name, line)
+		}
+		var text string
+		if err := json.Unmarshal(b, &text); err != nil {
+			var obj struct {
+				Text *string `json:"text"`
+			}
+			if err := json.Unmarshal(b, &obj); err != nil || obj.Text == nil {
+				return nil, fmt.Errorf("generate: %s line %d: want a JSON string or an object with a \"text\" string", name, line)
+			}
+			text = *obj.Text
+		}
+		if text == "" {
+			return nil, fmt.Errorf("generate: %s line %d: empty prompt: GPT-2 needs at least one token to condition on", name, line)
+		}
+		out = append(out, promptLine{text: text, line: line})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("generate: %s line %d: %w", name, line+1, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("generate: %s: no prompts", name)
+	}
+	return out, nil
+}
+
+// runInput generates for every prompt of an --input file, in batches of
+// f.batchSize consecutive prompts with the same options, printing each
+// batch's results in input order as it ends.
+func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, tok *tokenizer.BPE,
+	gc *generate.GenerationConfig, dir string, lines []promptLine) error {
+	if tok == nil {
+		return fmt.Errorf("generate: %s has no tokenizer (tokenizer.json, or vocab.json + merges.txt): --input needs one", f.model)
+	}
+	name := inputName(f.input)
+	path := filepath.Join(dir, generate.GenerationConfigFile)
+	prompts := make([][]int, len(lines))
+	opts := make([]generate.Options, len(lines))
+	for i, l := range lines {
+		p := tok.Encode(l.text)
+		if err := generate.CheckPrompt(m, p); err != nil {
+			return fmt.Errorf("generate: %s line %d: %s", name, l.line, strings.TrimPrefix(err.Error(), "generate: "))
+		}
+		opt, beams, err := resolveGenerate(f, gc, path, len(p))
+		switch {
+		case err == nil && beams.NumBeams > 1:
+			return fmt.Errorf("generate: --input does not support beam search (num_beams %d): run the prompts one at a time, or give --num-beams 1", beams.NumBeams)
+		case err == nil && beams.NumReturnSequences > 1:
+			return fmt.Errorf("generate: --input gives one sequence per prompt (num_return_sequences %d): run the prompts one at a time, or give --num-return-sequences 1", beams.NumReturnSequences)
+		case err != nil && strings.Contains(err.Error(), "max_length"):
+			return fmt.Errorf("generate: %s line %d: %s", name, l.line, strings.TrimPrefix(err.Error(), "generate: "))
+		case err != nil:
+			return err
+		}
+		prompts[i], opts[i] = p, opt
+	}
+	var w *bufio.Writer
+	if jsonOutput() {
+		w = bufio.NewWriter(out)
+		defer w.Flush() // the batches done before an error stay printed
+		out = w
+	}
+	for lo := 0; lo < len(prompts); {
+		hi := lo + 1
+		for hi < len(prompts) && hi-lo < f.batchSize && opts[hi].MaxNewTokens == opts[lo].MaxNewTokens {
+			hi++
+		}
+		res, err := generate.GenerateBatch(ctx, m, prompts[lo:hi], opts[lo], tok)
+		if err != nil {
+			return err
+		}
+		var total generate.Stats
+		finishes := make([]string, len(res))
+		for j, r := range res {
+			if jsonOutput() {
+				if err := writeJSON(out, r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(prompts))
+				printSequences(out, r.PromptIDs, []generate.Sequence{{IDs: r.IDs, Text: r.Text}}, false, tok)
+			}
+			quiet := f
+			quiet.stats = false
+			reportEnd(errw, quiet, m.Config.NPositions, len(r.PromptIDs), r.Stats, []int{len(r.IDs)}, []string{r.Finish})
+			total.PrefillTokens += r.Stats.PrefillTokens
+			total.DecodeTokens += r.Stats.DecodeTokens
+			total.PrefillSeconds, total.DecodeSeconds = r.Stats.PrefillSeconds, r.Stats.DecodeSeconds
+			finishes[j] = r.Finish
+		}
+		if f.stats {
+			fmt.Fprintf(errw, "batch: prompts %d to %d of %d\n", lo+1, hi, len(prompts))
+			printGenStats(errw, total, strings.Join(finishes, " "))
+		}
+		if w != nil {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		lo = hi
+	}
+	return nil
 }

@@ -61,6 +61,9 @@ func genRun(t *testing.T, f generateFlags, json bool, args ...string) (string, s
 	if f.earlyStop == "" {
 		f.earlyStop = "false"
 	}
+	if f.batchSize == 0 {
+		f.batchSize = defaultGenBatch
+	}
 	f.seedSet = true
 	var out, errw bytes.Buffer
 	err := runGenerate(context.Background(), &out, &errw, f, args)
@@ -769,5 +772,245 @@ func TestGenerateBeamSample(t *testing.T) {
 	json.Unmarshal([]byte(out), &greedy)
 	if !slices.Equal(greedy.IDs, beam[0]) {
 		t.Errorf("--greedy over do_sample: %v, want beam search's %v", greedy.IDs, beam[0])
+	}
+}
+
+// inputLines are --input lines: JSON strings, objects with "text" (and
+// other fields), a blank line; their prompts have different lengths.
+var inputLines = []string{`"Hello, world"`, `{"text": "The cat sat on the mat and", "id": 7}`, ``, `{"text":"A"}`,
+	`"Once upon a time there was"`, `"\tq\u00e9"`}
+
+var inputTexts = []string{"Hello, world", "The cat sat on the mat and", "A", "Once upon a time there was", "\tqé"}
+
+func writeInput(t *testing.T, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "prompts.jsonl")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestGenerateInputJSON: one JSON line per prompt, in input order, each
+// the object a run on that prompt alone prints (same seed), whatever the
+// batch size.
+func TestGenerateInputJSON(t *testing.T) {
+	dir := genTextModel(t)
+	path := writeInput(t, inputLines...)
+	for _, samp := range []generate.Sampling{{Greedy: true}, {Seed: 4, TopK: 50, Temperature: 1.2}} {
+		var alone []generate.Result
+		for _, text := range inputTexts {
+			out, _, err := genRun(t, generateFlags{model: dir, samp: samp, maxNew: 10}, true, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r generate.Result
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			alone = append(alone, r)
+		}
+		for _, bs := range []int{1, 2, 8} {
+			out, _, err := genRun(t, generateFlags{model: dir, samp: samp, maxNew: 10, input: path, batchSize: bs}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if len(lines) != len(inputTexts) {
+				t.Fatalf("batch size %d: %d lines for %d prompts:\n%s", bs, len(lines), len(inputTexts), out)
+			}
+			for i, line := range lines {
+				if keys, want := jsonKeys(t, line), []string{"ids", "logprobs", "prompt_ids", "stats", "text"}; !slices.Equal(keys, want) {
+					t.Errorf("line %d keys %v, want %v", i+1, keys, want)
+				}
+				var r generate.Result
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatal(err)
+				}
+				a := alone[i]
+				if !slices.Equal(r.PromptIDs, a.PromptIDs) || !slices.Equal(r.IDs, a.IDs) || r.Text != a.Text ||
+					r.Stats.PrefillTokens != a.Stats.PrefillTokens || r.Stats.DecodeTokens != a.Stats.DecodeTokens {
+					t.Errorf("greedy %v batch size %d line %d: %+v\nalone: %+v", samp.Greedy, bs, i+1, r, a)
+				}
+				if !closeScores(r.Logprobs, f64(a.Logprobs)) {
+					t.Errorf("line %d logprobs %v, alone %v", i+1, r.Logprobs, a.Logprobs)
+				}
+			}
+		}
+	}
+}
+
+func f64(x []float32) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
+	}
+	return y
+}
+
+// TestGenerateInputText: each prompt's text under a "--- prompt i of N
+// ---" line, the text a run on that prompt alone prints; --stats reports
+// each batch.
+func TestGenerateInputText(t *testing.T) {
+	dir := genTextModel(t)
+	samp := generate.Sampling{Seed: 11, TopK: 50, Temperature: 1}
+	var want strings.Builder
+	for i, text := range inputTexts {
+		out, _, err := genRun(t, generateFlags{model: dir, samp: samp}, false, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&want, "--- prompt %d of %d ---\n%s", i+1, len(inputTexts), out)
+	}
+	out, errw, err := genRun(t, generateFlags{model: dir, samp: samp, input: writeInput(t, inputLines...), batchSize: 3, stats: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != want.String() {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want.String())
+	}
+	if strings.Count(errw, "batch: prompts") != 2 || !strings.Contains(errw, "batch: prompts 4 to 5 of 5") || strings.Count(errw, "prefill:") != 2 {
+		t.Errorf("stats %q", errw)
+	}
+}
+
+// TestGenerateInputStdin reads "-" through the command, with its flags.
+func TestGenerateInputStdin(t *testing.T) {
+	dir := genTextModel(t)
+	path := writeInput(t, inputLines...)
+	args := []string{"generate", "--model", dir, "--seed", "3", "--max-new-tokens", "5", "--format", "json", "--input"}
+	fromFile, _, err := runCmd(t, append(args, path)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootCmd.SetIn(strings.NewReader(strings.Join(inputLines, "\n")))
+	defer rootCmd.SetIn(nil)
+	fromStdin, _, err := runCmd(t, append(args, "-")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(fromStdin, "\n") != len(inputTexts) || !sameIDs(t, fromStdin, fromFile) {
+		t.Errorf("stdin:\n%s\nfile:\n%s", fromStdin, fromFile)
+	}
+	_, _, err = runCmd(t, "generate", "--model", dir, "--input", path, "--batch-size", "0")
+	if err == nil || !strings.Contains(err.Error(), "--batch-size 0") {
+		t.Errorf("--batch-size 0: %v", err)
+	}
+}
+
+// sameIDs compares the prompt and generated ids of two JSON lines outputs
+// (the timings differ).
+func sameIDs(t *testing.T, a, b string) bool {
+	t.Helper()
+	ids := func(s string) [][]int {
+		var out [][]int
+		for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+			var r generate.Result
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%v: %q", err, line)
+			}
+			out = append(out, r.PromptIDs, r.IDs)
+		}
+		return out
+	}
+	x, y := ids(a), ids(b)
+	return len(x) == len(y) && slices.EqualFunc(x, y, slices.Equal)
+}
+
+// TestGenerateInputErrors: a bad line is one error line naming it, before
+// anything is generated or printed.
+func TestGenerateInputErrors(t *testing.T) {
+	dir := genTextModel(t)
+	greedy := generate.Sampling{Greedy: true}
+	good := writeInput(t, `"a"`)
+	long := strings.Repeat("hello ", 30)
+	for _, c := range []struct {
+		name  string
+		lines []string
+		f     generateFlags
+		args  []string
+		want  string
+	}{
+		{"malformed", []string{`"a"`, `{"text": "b"`}, generateFlags{}, nil, "line 2: want a JSON string or an object"},
+		{"text line", []string{`"a"`, ``, `plain text`}, generateFlags{}, nil, "line 3: want a JSON string"},
+		{"no text", []string{`{"prompt": "a"}`}, generateFlags{}, nil, "line 1: want a JSON string or an object with a \"text\" string"},
+		{"number text", []string{`{"text": 3}`}, generateFlags{}, nil, "line 1: want"},
+		{"not utf-8", []string{`"a"`, `"b"`, "\"caf\xe9\""}, generateFlags{}, nil, "line 3 is not valid UTF-8"},
+		{"empty string", []string{`"a"`, `""`}, generateFlags{}, nil, "line 2: empty prompt"},
+		{"empty text", []string{`{"text": ""}`}, generateFlags{}, nil, "line 1: empty prompt"},
+		{"too long", []string{`"a"`, `"b"`, `"` + long + `"`}, generateFlags{}, nil, "line 3: the prompt has 31 tokens, more than the model's context of 24"},
+		{"no prompts", []string{``, `  `}, generateFlags{}, nil, "no prompts"},
+		{"and PROMPT", nil, generateFlags{input: good}, []string{"x"}, "give one of PROMPT, --prompt-ids or --input"},
+		{"and ids", nil, generateFlags{input: good, promptIDs: "1"}, nil, "give one of PROMPT, --prompt-ids or --input"},
+		{"missing file", nil, generateFlags{input: filepath.Join(t.TempDir(), "none.jsonl")}, nil, "none.jsonl"},
+		{"beams", nil, generateFlags{input: good, numBeams: 2}, nil, "--input does not support beam search"},
+		{"samples", nil, generateFlags{input: good, numReturn: 2, doSample: true}, nil, "one sequence per prompt"},
+		{"no tokenizer", nil, generateFlags{input: good, model: "../../model/gpt2/testdata/tiny"}, nil, "--input needs one"},
+	} {
+		f := c.f
+		if f.model == "" {
+			f.model = dir
+		}
+		f.samp = greedy
+		if f.doSample {
+			f.samp = generate.Sampling{Temperature: 1, TopK: 50}
+		}
+		if c.lines != nil {
+			f.input = writeInput(t, c.lines...)
+		}
+		for _, js := range []bool{false, true} {
+			out, _, err := genRun(t, f, js, c.args...)
+			if out != "" {
+				t.Errorf("%s: printed %q before failing", c.name, out)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s: error is not one line: %q", c.name, err)
+			}
+		}
+	}
+}
+
+// TestGenerateInputMaxLength: generation_config.json's max_length (prompt
+// included) limits each prompt by its own length; prompts with different
+// limits still come out in order and as alone.
+func TestGenerateInputMaxLength(t *testing.T) {
+	dir := genTextModel(t)
+	if err := os.WriteFile(filepath.Join(dir, generate.GenerationConfigFile), []byte(`{"max_length": 9, "do_sample": false}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"A", "B", "The cat sat on the", "C"}
+	var lines []string
+	for _, s := range texts {
+		lines = append(lines, fmt.Sprintf("%q", s))
+	}
+	f := generateFlags{model: dir, ignoreEOS: true}
+	f.changed = map[string]bool{}
+	var alone []string
+	for _, s := range texts {
+		o, _, err := genRun(t, f, true, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone = append(alone, o)
+	}
+	f.input = writeInput(t, lines...)
+	out, _, err := genRun(t, f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameIDs(t, out, strings.Join(alone, "")) {
+		t.Errorf("batched:\n%s\nalone:\n%s", out, strings.Join(alone, ""))
+	}
+	var r generate.Result
+	json.Unmarshal([]byte(strings.Split(out, "\n")[2]), &r)
+	if len(r.PromptIDs)+len(r.IDs) != 9 {
+		t.Errorf("line 3: %d + %d tokens, want 9 in all", len(r.PromptIDs), len(r.IDs))
+	}
+	f.input = writeInput(t, `"A"`, `"`+strings.Repeat("hello ", 10)+`"`)
+	if _, _, err := genRun(t, f, true); err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "max_length") {
+		t.Errorf("max_length shorter than line 2: %v", err)
 	}
 }
