@@ -958,6 +958,7 @@ func TestGenerateInputErrors(t *testing.T) {
 		if c.lines != nil {
 			f.input = writeInput(t, c.lines...)
 		}
+		f.batchSize = 1 // a bad line 3 must stop lines 1 and 2 too
 		for _, js := range []bool{false, true} {
 			out, _, err := genRun(t, f, js, c.args...)
 			if out != "" {
