@@ -36,6 +36,15 @@
 // derived from Options.Seed and i; sequence 0's is the one Generate uses,
 // so it is Generate's result for the same seed.
 //
+// # Several prompts
+//
+// GenerateBatch continues several prompts at once, as a
+// text-generation pipeline given a list: the prompts, of any lengths, are
+// prefilled together in one gpt2.State, and every step decodes the
+// sequences still running as one batch, each with its own sampler and
+// endings. Each prompt is its own generation on the stream Generate uses
+// (stream 0 of Options.Seed), so result i is Generate's for prompt i alone.
+//
 // # Stopping
 //
 // Generation stops after MaxNewTokens tokens, at the end-of-sequence token

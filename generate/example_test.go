@@ -26,6 +26,29 @@ func ExampleGenerate() {
 	// Output: [40 40 40 40 40] length 3 4
 }
 
+// Greedy decoding of three prompts of different lengths as one batch:
+// each result is the one Generate gives for that prompt alone.
+func ExampleGenerateBatch() {
+	m, err := gpt2.Load("../model/gpt2/testdata/tiny")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	prompts := [][]int{{1, 2, 3}, {5}, {9, 8, 7, 6, 5, 4}}
+	res, err := generate.GenerateBatch(context.Background(), m, prompts,
+		generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 5}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range res {
+		fmt.Println(r.PromptIDs, r.IDs, r.Finish)
+	}
+	// Output:
+	// [1 2 3] [40 40 40 40 40] length
+	// [5] [29 29 29 83 83] length
+	// [9 8 7 6 5 4] [83 83 83 83 83] length
+}
+
 // The processors a Sampling builds, in transformers' order.
 func ExampleSampling_Processors() {
 	s := generate.Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, RepetitionPenalty: 1.2}
