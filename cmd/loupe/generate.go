@@ -747,23 +747,28 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2
 	path := filepath.Join(dir, generate.GenerationConfigFile)
 	prompts := make([][]int, len(lines))
 	opts := make([]generate.Options, len(lines))
+	// The settings that do not depend on a prompt's length first (with a
+	// length of 0: only max_length depends on it, and fails at 0 only when
+	// it is no positive number); then each line, whose errors are its own.
+	_, beams, err := resolveGenerate(f, gc, path, 0)
+	switch {
+	case err != nil:
+		return err
+	case beams.NumBeams > 1:
+		return fmt.Errorf("generate: --input does not support beam search (num_beams %d): run the prompts one at a time, or give --num-beams 1", beams.NumBeams)
+	case beams.NumReturnSequences > 1:
+		return fmt.Errorf("generate: --input gives one sequence per prompt (num_return_sequences %d): run the prompts one at a time, or give --num-return-sequences 1", beams.NumReturnSequences)
+	}
 	for i, l := range lines {
 		p := tok.Encode(l.text)
-		if err := generate.CheckPrompt(m, p); err != nil {
+		err := generate.CheckPrompt(m, p)
+		if err == nil {
+			opts[i], _, err = resolveGenerate(f, gc, path, len(p))
+		}
+		if err != nil {
 			return fmt.Errorf("generate: %s line %d: %s", name, l.line, strings.TrimPrefix(err.Error(), "generate: "))
 		}
-		opt, beams, err := resolveGenerate(f, gc, path, len(p))
-		switch {
-		case err == nil && beams.NumBeams > 1:
-			return fmt.Errorf("generate: --input does not support beam search (num_beams %d): run the prompts one at a time, or give --num-beams 1", beams.NumBeams)
-		case err == nil && beams.NumReturnSequences > 1:
-			return fmt.Errorf("generate: --input gives one sequence per prompt (num_return_sequences %d): run the prompts one at a time, or give --num-return-sequences 1", beams.NumReturnSequences)
-		case err != nil && strings.Contains(err.Error(), "max_length"):
-			return fmt.Errorf("generate: %s line %d: %s", name, l.line, strings.TrimPrefix(err.Error(), "generate: "))
-		case err != nil:
-			return err
-		}
-		prompts[i], opts[i] = p, opt
+		prompts[i] = p
 	}
 	var w *bufio.Writer
 	if jsonOutput() {
