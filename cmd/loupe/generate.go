@@ -698,36 +698,16 @@ func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
 		r = os.Stdin
 	}
 	name := inputName(path)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
 	var out []promptLine
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		if !utf8.Valid(b) {
-			return nil, fmt.Errorf("generate: %s line %d is not valid UTF-8 (loupe reads UTF-8 text only)", name, line)
-		}
-		var text string
-		if err := json.Unmarshal(b, &text); err != nil {
-			var obj struct {
-				Text *string `json:"text"`
-			}
-			if err := json.Unmarshal(b, &obj); err != nil || obj.Text == nil {
-				return nil, fmt.Errorf("generate: %s line %d: want a JSON string or an object with a \"text\" string", name, line)
-			}
-			text = *obj.Text
-		}
+	err := textLines(r, "generate", name, func(line int, text string, _ json.RawMessage) error {
 		if text == "" {
-			return nil, fmt.Errorf("generate: %s line %d: empty prompt: GPT-2 needs at least one token to condition on", name, line)
+			return fmt.Errorf("generate: %s line %d: empty prompt: GPT-2 needs at least one token to condition on", name, line)
 		}
 		out = append(out, promptLine{text: text, line: line})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("generate: %s line %d: %w", name, line+1, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("generate: %s: no prompts", name)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/tokenizer"
@@ -194,46 +193,18 @@ func tokenizeLines(tok textTokenizer, path string, stdin io.Reader, out io.Write
 		defer f.Close()
 		r = f
 	}
-	name := path
-	if path == "-" {
-		name = "standard input"
-	}
 	w := bufio.NewWriter(out)
 	defer w.Flush() // what was done before an error is still written
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		if !utf8.Valid(b) {
-			return fmt.Errorf("tokenize: %s line %d is not valid UTF-8 (loupe reads UTF-8 text only)", name, line)
-		}
-		var text string
-		var res tokenizeResult
-		if err := json.Unmarshal(b, &text); err != nil {
-			var obj struct {
-				Text *string         `json:"text"`
-				ID   json.RawMessage `json:"id"`
-			}
-			if err := json.Unmarshal(b, &obj); err != nil || obj.Text == nil {
-				return fmt.Errorf("tokenize: %s line %d: want a JSON string or an object with a \"text\" string", name, line)
-			}
-			text, res.ID = *obj.Text, obj.ID
-		}
+	err := textLines(r, "tokenize", inputName(path), func(_ int, text string, id json.RawMessage) error {
+		res := tokenizeResult{ID: id}
 		res.IDs, res.Tokens, _ = tok.tokenize(text)
 		if res.IDs == nil {
 			res.IDs, res.Tokens = []int{}, []string{}
 		}
-		if err := writeJSON(w, res); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("tokenize: %s line %d: %w", name, line+1, err)
+		return writeJSON(w, res)
+	})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
