@@ -36,7 +36,9 @@
 // row) blocks. Packing buffers come from a sync.Pool, so the steady state
 // allocates nothing. Products with at most 8 rows (batch-1 and small-batch
 // decoding) skip packing: they run as matrix-vector kernels that stream B
-// once at memory bandwidth, split across threads by output column.
+// once at memory bandwidth, the threads claiming 256 KiB chunks of B (rows
+// of B, with per-thread partial sums, for [in, out] weights), each chunk read
+// as four streams a quarter of it apart (see gemv.go).
 //
 // # Panics
 //
