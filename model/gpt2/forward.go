@@ -78,7 +78,15 @@ type State struct {
 	layer  int       // layer the attention workers work on
 	phase  int       // what attendHeads computes: phaseProbs, phaseValues or both
 	attnFn func(lo, hi int)
-	act    Activation
+
+	// One-token attention (decoding): the segment in hand, how many parts
+	// its cached positions are split into, each part's partial output
+	// ([parts, C]) and the functions Parallel runs, bound once.
+	one                  *segment
+	oneParts             int
+	onePart              []float32
+	oneProbsFn, oneValFn func(lo, hi int)
+	act                  Activation
 }
 
 // segment is the rows of one sequence in a pass.
@@ -135,6 +143,8 @@ func (m *Model) NewState(opt StateOptions) *State {
 		lastOf: make([]int, 0, B),
 	}
 	s.attnFn = s.attendHeads
+	s.onePart = make([]float32, kernels.Threads()*C)
+	s.oneProbsFn, s.oneValFn = s.oneProbs, s.oneValues
 	return s
 }
 
@@ -389,11 +399,13 @@ func (s *State) attention(l int, hook Hook) {
 	s.layer = l
 	if hook == nil {
 		s.phase = phaseBoth
-		kernels.Parallel(nh, 1, s.attnFn)
+		s.attendOnes()
+		s.attendByHeads()
 		return
 	}
 	s.phase = phaseProbs
-	kernels.Parallel(nh, 1, s.attnFn)
+	s.attendOnes()
+	s.attendByHeads()
 	{
 		for i := range s.segs {
 			g := &s.segs[i]
@@ -404,7 +416,111 @@ func (s *State) attention(l int, hook Hook) {
 		}
 	}
 	s.phase = phaseValues
-	kernels.Parallel(nh, 1, s.attnFn)
+	s.attendOnes()
+	s.attendByHeads()
+}
+
+// attendByHeads runs s.phase for the segments attendOnes leaves (more than
+// one new token), split across threads by heads.
+func (s *State) attendByHeads() {
+	for i := range s.segs {
+		if len(s.segs[i].toks) != 1 {
+			kernels.Parallel(s.m.Config.NHead, 1, s.attnFn)
+			return
+		}
+	}
+}
+
+// onePartMin is the number of cached positions per thread below which
+// one-token attention stays on one thread (a variable so that tests can
+// split short contexts too).
+var onePartMin = 64
+
+// attendOnes runs s.phase for every segment of one new token (a decoding
+// step). Such a segment attends over the cache position by position, every
+// head of a cached row in turn, rather than head by head: a row of K or V
+// holds all heads' slices side by side, so the cache is read as one stream
+// in memory order, where one head's slices alone are 256-byte pieces 3 KiB
+// apart (GPT-2 small). With the cache in memory rather than L3 that is
+// 10-17 % faster per token at 500-900 positions. The positions are split
+// into parts across threads; for the values, each part sums into its own
+// partial output, and the parts are added at the end.
+func (s *State) attendOnes() {
+	c := s.m.Config
+	C, nh := c.NEmbd, c.NHead
+	for i := range s.segs {
+		g := &s.segs[i]
+		if len(g.toks) != 1 {
+			continue
+		}
+		ctx := g.pos0 + 1
+		s.one = g
+		s.oneParts = min(kernels.Threads(), max(ctx/onePartMin, 1))
+		if s.phase&phaseProbs != 0 {
+			kernels.Parallel(s.oneParts, 1, s.oneProbsFn)
+			for h := range nh {
+				kernels.Softmax(s.probs[g.poff+h*ctx : g.poff+(h+1)*ctx])
+			}
+		}
+		if s.phase&phaseValues != 0 {
+			kernels.Parallel(s.oneParts, 1, s.oneValFn)
+			out := s.att[g.row*C : (g.row+1)*C]
+			copy(out, s.onePart[:C])
+			for t := 1; t < s.oneParts; t++ {
+				kernels.Add(out, out, s.onePart[t*C:(t+1)*C])
+			}
+		}
+	}
+	s.one = nil
+}
+
+// oneRange is part t's share of the ctx cached positions.
+func (s *State) oneRange(t, ctx int) (lo, hi int) {
+	return t * ctx / s.oneParts, (t + 1) * ctx / s.oneParts
+}
+
+// oneProbs computes the scaled scores q·k of the one-token segment for
+// parts [lo, hi) of its cached positions, every head of a row in turn.
+func (s *State) oneProbs(lo, hi int) {
+	c := s.m.Config
+	C, nh, hs := c.NEmbd, c.NHead, c.HeadDim()
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	g := s.one
+	k, _ := s.cache(s.layer, g.seq)
+	ctx := g.pos0 + 1
+	q := s.qkv[g.row*3*C : g.row*3*C+C]
+	p := s.probs[g.poff : g.poff+nh*ctx]
+	for t := lo; t < hi; t++ {
+		j0, j1 := s.oneRange(t, ctx)
+		for j := j0; j < j1; j++ {
+			row := k[j*C : (j+1)*C]
+			for h := range nh {
+				p[h*ctx+j] = scale * kernels.Dot(q[h*hs:(h+1)*hs], row[h*hs:(h+1)*hs])
+			}
+		}
+	}
+}
+
+// oneValues sums probability × value of the one-token segment over parts
+// [lo, hi) of its cached positions, each part into its own partial output.
+func (s *State) oneValues(lo, hi int) {
+	c := s.m.Config
+	C, nh, hs := c.NEmbd, c.NHead, c.HeadDim()
+	g := s.one
+	_, v := s.cache(s.layer, g.seq)
+	ctx := g.pos0 + 1
+	p := s.probs[g.poff : g.poff+nh*ctx]
+	for t := lo; t < hi; t++ {
+		part := s.onePart[t*C : (t+1)*C]
+		clear(part)
+		j0, j1 := s.oneRange(t, ctx)
+		for j := j0; j < j1; j++ {
+			row := v[j*C : (j+1)*C]
+			for h := range nh {
+				kernels.Axpy(p[h*ctx+j], row[h*hs:(h+1)*hs], part[h*hs:(h+1)*hs])
+			}
+		}
+	}
 }
 
 // Phases of attendHeads.
@@ -427,8 +543,11 @@ func (s *State) attendHeads(lo, hi int) {
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	for i := range s.segs {
 		g := &s.segs[i]
-		k, v := s.cache(s.layer, g.seq)
 		n := len(g.toks)
+		if n == 1 {
+			continue // attendOnes
+		}
+		k, v := s.cache(s.layer, g.seq)
 		ctx := g.pos0 + n
 		for h := lo; h < hi; h++ {
 			p := s.probs[g.poff+h*n*ctx : g.poff+(h+1)*n*ctx]

@@ -14,13 +14,13 @@ import (
 // bothPaths runs f with attention computed by per-head loops (the decode
 // path) and by matrix multiplies (the prefill path) for every segment.
 func bothPaths(t *testing.T, f func(t *testing.T)) {
-	old := smallSeg
-	defer func() { smallSeg = old }()
+	old, oldPart := smallSeg, onePartMin
+	defer func() { smallSeg, onePartMin = old, oldPart }()
 	for _, p := range []struct {
-		name string
-		seg  int
-	}{{"loops", 1 << 30}, {"gemm", 1}, {"default", old}} {
-		smallSeg = p.seg
+		name      string
+		seg, part int
+	}{{"loops", 1 << 30, 1 << 30}, {"gemm", 1, 1}, {"default", old, oldPart}} {
+		smallSeg, onePartMin = p.seg, p.part
 		t.Run(p.name, f)
 	}
 }
@@ -63,13 +63,27 @@ func TestKVCacheContinuation(t *testing.T) {
 		}
 		cont = append(cont, s.AllLogits(0)...)
 		compare(t, "tiny.a.cont_logits", cont, g.get(t, "tiny.a.cont_logits"))
-		// One token at a time from an empty cache.
+		// One token at a time from an empty cache, with layer 0's attention
+		// probabilities (row i of the full forward's, for each head).
 		s.Reset()
+		nh, T := m.Config.NHead, len(a)
+		probs := g.get(t, "tiny.a.l0.attn_probs")
+		var got []float32
+		hook := func(act *Activation) {
+			if act.Name == "attn_probs" && act.Layer == 0 {
+				got = append(got[:0], act.Data...)
+			}
+		}
 		for i, id := range a {
-			if err := s.Forward([][]int{{id}}, ForwardOptions{}); err != nil {
+			if err := s.Forward([][]int{{id}}, ForwardOptions{Hook: hook}); err != nil {
 				t.Fatal(err)
 			}
 			compare(t, "decode", s.Logits(0), full[i*V:(i+1)*V])
+			var want []float32
+			for h := range nh {
+				want = append(want, probs[(h*T+i)*T:(h*T+i)*T+i+1]...)
+			}
+			compare(t, "decode attn_probs", got, want)
 		}
 		if s.Len(0) != len(a) {
 			t.Errorf("Len = %d, want %d", s.Len(0), len(a))
