@@ -98,37 +98,11 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 	}
 	prefill := time.Since(t0).Seconds()
 	t1 := time.Now()
-	next := make([]int, n)
-	for live > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	if i, err := decodeRuns(ctx, s, runs, seqs, live, eos, opt.MaxNewTokens, c.NPositions, nil); err != nil {
+		if i >= 0 {
+			return nil, fmt.Errorf("%w (prompt %d)", err, i)
 		}
-		for i := range runs {
-			r, sq := &runs[i], &seqs[i]
-			if r.done {
-				step[i] = next[i:i]
-				continue
-			}
-			tok, lp, err := r.sampler.Next(r.all, s.Logits(i))
-			if err != nil {
-				return nil, fmt.Errorf("%w (prompt %d)", err, i)
-			}
-			r.push(sq, tok, lp, eos, opt.MaxNewTokens, c.NPositions)
-			if r.done {
-				live--
-				step[i] = next[i:i]
-				continue
-			}
-			next[i] = tok
-			step[i] = next[i : i+1]
-			res[i].Stats.DecodeTokens++
-		}
-		if live == 0 {
-			break
-		}
-		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	decode := time.Since(t1).Seconds()
 	for i, r := range res {
@@ -136,6 +110,7 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 		r.IDs, r.Logprobs, r.Finish = sq.IDs, sq.Logprobs, sq.Finish
 		r.Text = runs[i].st.text()
 		r.Stats.PrefillSeconds, r.Stats.DecodeSeconds = prefill, decode
+		r.Stats.DecodeTokens = runs[i].fed
 	}
 	return res, nil
 }

@@ -197,6 +197,7 @@ type seqRun struct {
 	all     []int // prompt and generated ids
 	st      streamer
 	done    bool
+	fed     int // generated tokens fed back through the model (Stats.DecodeTokens)
 }
 
 // push appends the sampled token tok (log-probability lp) to the
@@ -227,6 +228,54 @@ func (r *seqRun) push(sq *Sequence, tok int, lp float32, eos []int, maxNew, nPos
 		sq.Finish, r.done = "context", true
 	}
 	return text
+}
+
+// decodeRuns decodes the live sequences of runs (their next logits in s,
+// sequence i in row i) one step after the other: it samples a token for
+// every sequence still running, records it in seqs[i] (push), calls onToken
+// (nil: none) and feeds the tokens of the sequences that go on back through
+// the model in one pass, until none is left. On an error it returns the
+// index of the sequence it concerns (-1 when none).
+func decodeRuns(ctx context.Context, s *gpt2.State, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
+	next := make([]int, len(runs))
+	step := make([][]int, len(runs))
+	for live > 0 {
+		if err := ctx.Err(); err != nil {
+			return -1, err
+		}
+		for i := range runs {
+			r := &runs[i]
+			if r.done {
+				step[i] = next[i:i]
+				continue
+			}
+			tok, lp, err := r.sampler.Next(r.all, s.Logits(i))
+			if err != nil {
+				return i, err
+			}
+			text := r.push(&seqs[i], tok, lp, eos, maxNew, nPos)
+			if onToken != nil {
+				if err := onToken(i, Step{ID: tok, Logprob: lp, Text: text}); err != nil {
+					return i, err
+				}
+			}
+			if r.done {
+				live--
+				step[i] = next[i:i]
+				continue
+			}
+			next[i] = tok
+			step[i] = next[i : i+1]
+			r.fed++
+		}
+		if live == 0 {
+			break
+		}
+		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
+			return -1, err
+		}
+	}
+	return -1, nil
 }
 
 // generate runs Generate (n = 1) and GenerateN.
@@ -277,8 +326,6 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	res.Stats.PrefillTokens = P
 	res.Stats.PrefillSeconds = time.Since(t0).Seconds()
 	t1 := time.Now()
-	next := make([]int, n)
-	step := make([][]int, n)
 	live := n
 	if P >= c.NPositions { // the prompt fills the context
 		for i := range res.Sequences {
@@ -286,41 +333,15 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 		}
 		live = 0
 	}
-	for live > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		for i := range runs {
-			r, sq := &runs[i], &res.Sequences[i]
-			if r.done {
-				step[i] = next[i:i]
-				continue
-			}
-			tok, lp, err := r.sampler.Next(r.all, s.Logits(i))
-			if err != nil {
-				return nil, err
-			}
-			text := r.push(sq, tok, lp, eos, opt.MaxNewTokens, c.NPositions)
-			if opt.OnToken != nil {
-				if err := opt.OnToken(Step{ID: tok, Logprob: lp, Text: text}); err != nil {
-					return nil, err
-				}
-			}
-			if r.done {
-				live--
-				step[i] = next[i:i]
-				continue
-			}
-			next[i] = tok
-			step[i] = next[i : i+1]
-		}
-		if live == 0 {
-			break
-		}
-		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
-			return nil, err
-		}
-		res.Stats.DecodeTokens += live
+	var onToken func(int, Step) error
+	if opt.OnToken != nil {
+		onToken = func(_ int, st Step) error { return opt.OnToken(st) }
+	}
+	if _, err := decodeRuns(ctx, s, runs, res.Sequences, live, eos, opt.MaxNewTokens, c.NPositions, onToken); err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		res.Stats.DecodeTokens += runs[i].fed
 	}
 	res.Stats.DecodeSeconds = time.Since(t1).Seconds()
 	for i := range runs {
