@@ -22,10 +22,6 @@
 //	AttentionForward/Backward   causal multi-head attention from a fused q,k,v buffer
 //	SliceColsForward/Backward   take a block of columns (the q, k, v split)
 //
-// A Tape records backward closures as a computation runs and replays them in
-// reverse. A nil *Tape records nothing, so code that threads a tape through a
-// forward pass costs nothing when gradients are off.
-//
 // Layout: a matrix with n rows and c columns is the slice x[i*c+j]. Attention
 // probabilities of one sequence are stored [nh, stride, stride] (stride >= T),
 // so a prefix of a longer sequence can reuse the longer sequence's buffers.
