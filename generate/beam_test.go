@@ -237,7 +237,7 @@ func TestBeamSearchErrors(t *testing.T) {
 		{"too many returns", Options{}, Beams{NumBeams: 2, NumReturnSequences: 3}, "num return sequences 3"},
 		{"stop", Options{Stop: []string{"x"}}, Beams{NumBeams: 2}, "stop strings"},
 		{"nan penalty", Options{}, Beams{NumBeams: 2, LengthPenalty: math.NaN()}, "length penalty"},
-		{"ngram", Options{Sampling: Sampling{NoRepeatNGramSize: -1}}, Beams{NumBeams: 2}, "n-gram size -1"},
+		{"ngram", Options{Sampling: Sampling{NoRepeatNGramSize: -1}}, Beams{NumBeams: 2}, "no_repeat_ngram_size -1"},
 		{"vocab", Options{EOSTokenIDs: allIDs}, Beams{NumBeams: 2}, "more than the"},
 		{"memory", Options{}, Beams{NumBeams: 100_000_000}, "GiB limit"},
 	} {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,6 +38,8 @@ type GenerationConfig struct {
 	EOSTokenIDs        []int // eos_token_id, an int or a list; nil when absent
 	BOSTokenID         *int
 	PadTokenID         *int
+
+	path string // the file read by LoadGenerationConfig, for errors
 }
 
 // transformers' GenerationConfig defaults for the fields above (DoSample
@@ -65,9 +66,15 @@ func LoadGenerationConfig(dir string, vocab int) (*GenerationConfig, error) {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	g, err := ParseGenerationConfig(b, vocab)
+	var oe *OptionError
+	if errors.As(err, &oe) {
+		oe.File = path
+		return nil, oe
+	}
 	if err != nil {
 		return nil, fmt.Errorf("generate: %s: %w", path, err)
 	}
+	g.path = path
 	return g, nil
 }
 
@@ -82,31 +89,32 @@ func ParseGenerationConfig(data []byte, vocab int) (*GenerationConfig, error) {
 	g := &GenerationConfig{}
 	p := fieldParser{raw: raw}
 	g.DoSample = p.boolean("do_sample")
-	g.Temperature = p.float("temperature", "a non-negative number", func(v float64) bool { return v >= 0 })
-	g.TopK = p.integer("top_k", "a non-negative integer", func(v int) bool { return v >= 0 })
-	g.TopP = p.float("top_p", "a number in [0, 1]", func(v float64) bool { return v >= 0 && v <= 1 })
-	g.MinP = p.float("min_p", "a number in [0, 1]", func(v float64) bool { return v >= 0 && v <= 1 })
-	g.TypicalP = p.float("typical_p", "a number in (0, 1]", func(v float64) bool { return v > 0 && v <= 1 })
-	g.RepetitionPenalty = p.float("repetition_penalty", "a positive number", func(v float64) bool { return v > 0 })
-	g.NoRepeatNGramSize = p.integer("no_repeat_ngram_size", "a non-negative integer", func(v int) bool { return v >= 0 })
-	g.MaxNewTokens = p.integer("max_new_tokens", "a positive integer", func(v int) bool { return v > 0 })
-	g.MaxLength = p.integer("max_length", "a positive integer", func(v int) bool { return v > 0 })
-	g.MinNewTokens = p.integer("min_new_tokens", "a non-negative integer", func(v int) bool { return v >= 0 })
-	g.MinLength = p.integer("min_length", "a non-negative integer", func(v int) bool { return v >= 0 })
-	g.NumBeams = p.integer("num_beams", "a positive integer", func(v int) bool { return v > 0 })
-	g.NumReturnSequences = p.integer("num_return_sequences", "a positive integer", func(v int) bool { return v > 0 })
-	g.LengthPenalty = p.float("length_penalty", "a finite number", func(float64) bool { return true })
+	g.Temperature = p.float("temperature")
+	g.TopK = p.integer("top_k")
+	g.TopP = p.float("top_p")
+	g.MinP = p.float("min_p")
+	g.TypicalP = p.float("typical_p")
+	g.RepetitionPenalty = p.float("repetition_penalty")
+	g.NoRepeatNGramSize = p.integer("no_repeat_ngram_size")
+	g.MaxNewTokens = p.integer("max_new_tokens")
+	g.MaxLength = p.integer("max_length")
+	g.MinNewTokens = p.integer("min_new_tokens")
+	g.MinLength = p.integer("min_length")
+	g.NumBeams = p.integer("num_beams")
+	g.NumReturnSequences = p.integer("num_return_sequences")
+	g.LengthPenalty = p.float("length_penalty")
 	g.EarlyStopping = p.earlyStopping("early_stopping")
 	inVocab := func(v int) bool { return v >= 0 && v < vocab }
 	want := "a token id in [0, " + strconv.Itoa(vocab) + ")"
 	g.EOSTokenIDs = p.tokenIDs("eos_token_id", want, inVocab)
-	g.BOSTokenID = p.integer("bos_token_id", want, inVocab)
-	g.PadTokenID = p.integer("pad_token_id", want, inVocab)
+	g.BOSTokenID = p.tokenID("bos_token_id", want, inVocab)
+	g.PadTokenID = p.tokenID("pad_token_id", want, inVocab)
 	if p.err != nil {
 		return nil, p.err
 	}
 	if g.NumBeams != nil && g.NumReturnSequences != nil && *g.NumReturnSequences > *g.NumBeams && *g.NumBeams > 1 {
-		return nil, fmt.Errorf(`"num_return_sequences": %d is more than "num_beams" (%d)`, *g.NumReturnSequences, *g.NumBeams)
+		return nil, &OptionError{Field: "num_return_sequences", Value: strconv.Itoa(*g.NumReturnSequences),
+			Allowed: fmt.Sprintf("at most num_beams (%d)", *g.NumBeams)}
 	}
 	return g, nil
 }
@@ -128,7 +136,7 @@ func (p *fieldParser) get(name string) json.RawMessage {
 
 func (p *fieldParser) fail(name, want string, v json.RawMessage) {
 	if p.err == nil {
-		p.err = fmt.Errorf("%q: want %s, got %s", name, want, bytes.TrimSpace(v))
+		p.err = &OptionError{Field: name, Value: string(bytes.TrimSpace(v)), Allowed: want}
 	}
 }
 
@@ -145,20 +153,36 @@ func (p *fieldParser) boolean(name string) *bool {
 	return &b
 }
 
-func (p *fieldParser) float(name, want string, ok func(float64) bool) *float64 {
+// float reads a number, checked by floatRules[name].
+func (p *fieldParser) float(name string) *float64 {
 	v := p.get(name)
 	if v == nil {
 		return nil
 	}
 	var f float64
-	if err := json.Unmarshal(v, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) || !ok(f) {
-		p.fail(name, want, v)
+	if err := json.Unmarshal(v, &f); err != nil || checkFloat(name, f) != nil {
+		p.fail(name, floatRules[name].allowed, v)
 		return nil
 	}
 	return &f
 }
 
-func (p *fieldParser) integer(name, want string, ok func(int) bool) *int {
+// integer reads an integer, checked by intRules[name].
+func (p *fieldParser) integer(name string) *int {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var i int
+	if err := json.Unmarshal(v, &i); err != nil || checkInt(name, i) != nil {
+		p.fail(name, intRules[name].allowed, v)
+		return nil
+	}
+	return &i
+}
+
+// tokenID reads one token id.
+func (p *fieldParser) tokenID(name, want string, ok func(int) bool) *int {
 	v := p.get(name)
 	if v == nil {
 		return nil

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,29 +46,30 @@ func TestParseGenerationConfig(t *testing.T) {
 func TestParseGenerationConfigErrors(t *testing.T) {
 	for _, c := range []struct{ json, want string }{
 		{`[1, 2]`, "not a JSON object"},
-		{`{"do_sample": "yes"}`, `"do_sample": want true or false, got "yes"`},
-		{`{"temperature": -1}`, `"temperature": want a non-negative number, got -1`},
-		{`{"top_k": -3}`, `"top_k": want a non-negative integer, got -3`},
-		{`{"top_k": 2.5}`, `"top_k"`},
-		{`{"top_p": 1.5}`, `"top_p": want a number in [0, 1]`},
-		{`{"min_p": 2}`, `"min_p"`},
-		{`{"typical_p": 0}`, `"typical_p"`},
-		{`{"repetition_penalty": 0}`, `"repetition_penalty": want a positive number`},
-		{`{"no_repeat_ngram_size": -1}`, `"no_repeat_ngram_size"`},
-		{`{"max_new_tokens": 0}`, `"max_new_tokens": want a positive integer, got 0`},
-		{`{"max_length": "20"}`, `"max_length"`},
-		{`{"min_new_tokens": -1}`, `"min_new_tokens": want a non-negative integer, got -1`},
-		{`{"min_length": 2.5}`, `"min_length": want a non-negative integer`},
-		{`{"num_beams": 0}`, `"num_beams"`},
-		{`{"num_return_sequences": 0}`, `"num_return_sequences"`},
-		{`{"length_penalty": "long"}`, `"length_penalty"`},
-		{`{"early_stopping": "sometimes"}`, `"early_stopping": want true, false or "never", got "sometimes"`},
-		{`{"eos_token_id": 100}`, `"eos_token_id": want a token id in [0, 100) or a list of them, got 100`},
-		{`{"eos_token_id": []}`, `"eos_token_id"`},
-		{`{"eos_token_id": [1, "2"]}`, `"eos_token_id"`},
-		{`{"bos_token_id": -1}`, `"bos_token_id"`},
-		{`{"pad_token_id": 1e9}`, `"pad_token_id"`},
-		{`{"num_beams": 2, "num_return_sequences": 3}`, `"num_return_sequences": 3 is more than "num_beams" (2)`},
+		{`{"do_sample": "yes"}`, `do_sample "yes": want true or false`},
+		{`{"temperature": -1}`, `temperature -1: want a positive number`},
+		{`{"top_k": -3}`, `top_k -3: want 0 (off) or a positive integer`},
+		{`{"top_k": 2.5}`, `top_k `},
+		{`{"top_p": 1.5}`, `top_p`},
+		{`{"min_p": 2}`, `min_p `},
+		{`{"typical_p": 0}`, `typical_p `},
+		{`{"repetition_penalty": 0}`, `repetition_penalty`},
+		{`{"no_repeat_ngram_size": -1}`, `no_repeat_ngram_size `},
+		{`{"max_new_tokens": 0}`, `max_new_tokens 0: want a positive integer`},
+		{`{"max_length": "20"}`, `max_length `},
+		{`{"min_new_tokens": -1}`, `min_new_tokens -1: want 0 (off) or a positive integer`},
+		{`{"min_length": 2.5}`, `min_length`},
+		{`{"num_beams": 0}`, `num_beams `},
+		{`{"num_return_sequences": 0}`, `num_return_sequences `},
+		{`{"length_penalty": "long"}`, `length_penalty `},
+		{`{"early_stopping": "sometimes"}`, `early_stopping "sometimes": want true, false or "never"`},
+		{`{"eos_token_id": 100}`, `eos_token_id 100: want a token id in [0, 100) or a list of them`},
+		{`{"eos_token_id": []}`, `eos_token_id `},
+		{`{"eos_token_id": [1, "2"]}`, `eos_token_id `},
+		{`{"bos_token_id": -1}`, `bos_token_id `},
+		{`{"pad_token_id": 1e9}`, `pad_token_id `},
+		{`{"num_beams": 2, "num_return_sequences": 3}`, `num_return_sequences 3: want at most num_beams (2)`},
+		{`{"top_p": 0}`, `top_p 0: want a number in (0, 1]`},
 	} {
 		_, err := ParseGenerationConfig([]byte(c.json), 100)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -83,8 +85,12 @@ func TestLoadGenerationConfig(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, GenerationConfigFile), []byte(`{"top_k": -1}`), 0o644)
 	_, err := LoadGenerationConfig(dir, 100)
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "generation_config.json")+`: "top_k"`) {
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "generation_config.json")+`: "top_k": want 0 (off) or a positive integer, got -1`) {
 		t.Errorf("bad file: %v", err)
+	}
+	var oe *OptionError
+	if !errors.As(err, &oe) || oe.Field != "top_k" || oe.Value != "-1" || oe.File == "" {
+		t.Errorf("bad file: %#v, want an *OptionError for top_k", err)
 	}
 }
 

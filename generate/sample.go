@@ -2,7 +2,6 @@ package generate
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -23,23 +22,31 @@ type Sampling struct {
 	Seed              uint64  // seeds the PCG generator used to draw tokens
 }
 
-// Check reports parameters transformers would reject.
+// Check reports parameters transformers would reject, as an *OptionError
+// naming the setting as generation_config.json does (top_p, ...). The
+// zero values that mean "off" (TopP, Typical and RepetitionPenalty 0;
+// Temperature 0 reads as 1) are accepted; Resolve, which reads what a
+// caller gave explicitly, refuses them.
 func (s Sampling) Check() error {
-	switch {
-	case s.Temperature < 0 || math.IsNaN(s.Temperature):
-		return fmt.Errorf("generate: temperature %g: want a positive number (for greedy decoding use --greedy)", s.Temperature)
-	case s.TopK < 0:
-		return fmt.Errorf("generate: top-k %d: want 0 (off) or a positive integer", s.TopK)
-	case s.TopP < 0 || s.TopP > 1 || math.IsNaN(s.TopP):
-		return fmt.Errorf("generate: top-p %g: want a value in (0, 1]", s.TopP)
-	case s.MinP < 0 || s.MinP > 1 || math.IsNaN(s.MinP):
-		return fmt.Errorf("generate: min-p %g: want a value in [0, 1]", s.MinP)
-	case s.Typical < 0 || s.Typical > 1 || math.IsNaN(s.Typical):
-		return fmt.Errorf("generate: typical-p %g: want a value in (0, 1]", s.Typical)
-	case s.RepetitionPenalty < 0 || math.IsNaN(s.RepetitionPenalty):
-		return fmt.Errorf("generate: repetition penalty %g: want a positive number", s.RepetitionPenalty)
-	case s.NoRepeatNGramSize < 0:
-		return fmt.Errorf("generate: no-repeat n-gram size %d: want 0 (off) or a positive integer", s.NoRepeatNGramSize)
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"temperature", s.Temperature}, {"top_p", s.TopP}, {"min_p", s.MinP},
+		{"typical_p", s.Typical}, {"repetition_penalty", s.RepetitionPenalty},
+	} {
+		if f.v == 0 {
+			continue
+		}
+		if err := checkFloat(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if err := checkInt("top_k", s.TopK); err != nil {
+		return err
+	}
+	if err := checkInt("no_repeat_ngram_size", s.NoRepeatNGramSize); err != nil {
+		return err
 	}
 	return nil
 }
