@@ -197,7 +197,7 @@ type Settings struct {
 // strings with beam search. An error about a value that came from the
 // file has OptionError.File set.
 func Resolve(file *GenerationConfig, s Settings, promptLen int) (Options, Beams, error) {
-	if err := s.GenerationConfig.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return Options{}, Beams{}, err
 	}
 	over := &s.GenerationConfig
@@ -278,11 +278,6 @@ func Resolve(file *GenerationConfig, s Settings, promptLen int) (Options, Beams,
 			Allowed: "1 with greedy decoding, which gives one sequence (sample with do_sample, or use num_beams " + n + " or more)",
 			File:    src(over.NumReturnSequences != nil)}
 	}
-	for _, st := range s.Stop {
-		if st == "" {
-			return opt, b, &OptionError{Field: "stop_strings", Value: `""`, Allowed: "non-empty strings"}
-		}
-	}
 	return opt, b, opt.Sampling.Check()
 }
 
@@ -342,4 +337,19 @@ func orInt(p *int, def int) int {
 		return def
 	}
 	return *p
+}
+
+// Check reports a setting of s that Resolve refuses whatever the model's
+// generation_config.json says, so that a surface can fail before loading
+// a model.
+func (s *Settings) Check() error {
+	if err := s.GenerationConfig.check(); err != nil {
+		return err
+	}
+	for _, st := range s.Stop {
+		if st == "" {
+			return &OptionError{Field: "stop_strings", Value: `""`, Allowed: "non-empty strings"}
+		}
+	}
+	return nil
 }

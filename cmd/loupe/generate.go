@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,9 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
-	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/model/gpt2"
-	"github.com/loupe-ml/loupe/tokenizer"
 )
 
 // generateFlags are the options of loupe generate.
@@ -176,22 +172,11 @@ a batch that needs more than 16 GiB is an error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model directory or Hugging Face hub id (required)")
-	fl.BoolVar(&f.samp.Greedy, "greedy", false, "take the most probable token instead of sampling (do_sample false)")
-	fl.BoolVar(&f.doSample, "do-sample", false, "sample even when generation_config.json says do_sample false (with --num-beams: beam sampling)")
-	fl.Float64Var(&f.samp.Temperature, "temperature", 1, "divide the logits by this (> 0)")
-	fl.IntVar(&f.samp.TopK, "top-k", 50, "sample among the k most probable tokens (0: off)")
-	fl.Float64Var(&f.samp.TopP, "top-p", 1, "sample among the most probable tokens holding this probability mass (1: off)")
-	fl.Float64Var(&f.samp.MinP, "min-p", 0, "drop tokens less probable than this fraction of the most probable one (0: off)")
-	fl.Float64Var(&f.samp.Typical, "typical-p", 1, "locally typical sampling mass (1: off)")
-	fl.Float64Var(&f.samp.RepetitionPenalty, "repetition-penalty", 1, "penalise tokens already in the prompt or output (1: off; 1.2 is common)")
-	fl.IntVar(&f.samp.NoRepeatNGramSize, "no-repeat-ngram-size", 0, "never repeat an n-gram of this many tokens (0: off)")
+	f.registerDecode(fl)
 	fl.IntVar(&f.numBeams, "num-beams", 1, "beam search with this many beams (1: no beam search)")
 	fl.Float64Var(&f.lengthPen, "length-penalty", 1, "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
 	fl.StringVar(&f.earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
 	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
-	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling and beam sampling (default: random)")
-	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
 	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
 	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
@@ -203,118 +188,73 @@ a batch that needs more than 16 GiB is an error.`,
 }
 
 func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
+	return cliError("generate", generateMain(ctx, out, errw, f, args))
+}
+
+func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if f.model == "" {
-		return errors.New("generate: --model is required (a directory or a hub id such as gpt2)")
+		return errors.New("--model is required (a directory or a hub id such as gpt2)")
 	}
-	if f.given("max-new-tokens") && f.maxNew <= 0 {
-		return fmt.Errorf("generate: --max-new-tokens %d: want a positive number", f.maxNew)
-	}
-	if f.given("min-new-tokens") && f.minNew < 0 {
-		return fmt.Errorf("generate: --min-new-tokens %d: want 0 (off) or a positive number", f.minNew)
-	}
-	var text string
 	switch {
 	case f.input != "" && (len(args) == 1 || f.promptIDs != ""):
-		return errors.New("generate: give one of PROMPT, --prompt-ids or --input")
-	case f.input != "":
-		if f.batchSize < 1 {
-			return fmt.Errorf("generate: --batch-size %d: want a positive number", f.batchSize)
-		}
+		return errors.New("give one of PROMPT, --prompt-ids or --input")
+	case f.input != "" && f.batchSize < 1:
+		return fmt.Errorf("--batch-size %d: want a positive number", f.batchSize)
 	case len(args) == 1 && f.promptIDs != "":
-		return errors.New("generate: give either PROMPT or --prompt-ids, not both")
-	case len(args) == 1:
-		text = args[0]
-		if text == "" {
-			return generate.ErrEmptyPrompt
-		}
-		if !utf8.ValidString(text) {
-			return errors.New("generate: the prompt is not valid UTF-8")
-		}
-	case f.promptIDs == "":
-		return errors.New("generate: no prompt (give PROMPT, --prompt-ids or --input FILE)")
+		return errors.New("give either PROMPT or --prompt-ids, not both")
+	case len(args) == 1 && !utf8.ValidString(args[0]):
+		return generate.ErrNotUTF8
+	case len(args) == 1 && args[0] == "":
+		return generate.ErrEmptyPrompt
+	case len(args) == 0 && f.input == "" && f.promptIDs == "":
+		return errors.New("no prompt (give PROMPT, --prompt-ids or --input FILE)")
 	}
-	if f.samp.Greedy && f.doSample {
-		return errors.New("generate: --greedy and --do-sample contradict each other")
-	}
-	if f.given("temperature") && f.samp.Temperature == 0 && !f.samp.Greedy && f.numBeams <= 1 {
-		return errors.New("generate: --temperature 0: want a positive number (for greedy decoding use --greedy)")
-	}
-	if err := checkBeamFlags(&f); err != nil {
+	set, err := f.settings()
+	if err != nil {
 		return err
-	}
-	if !f.seedSet {
-		f.samp.Seed = rand.Uint64()
-	}
-	if err := f.samp.Check(); err != nil {
-		return err
-	}
-	for i, s := range f.stop {
-		f.stop[i] = strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(s)
 	}
 	var lines []promptLine
 	if f.input != "" { // read and check the file before loading the model
-		var err error
 		if lines, err = readPromptFile(f.input, f.stdin); err != nil {
 			return err
 		}
 	}
-
-	m, tok, dir, err := loadGPT2(ctx, f.model, errw)
+	p, err := loadPipeline(ctx, f.model)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	gc, err := generate.LoadGenerationConfig(dir, m.Config.VocabSize)
-	if err != nil {
-		return err
-	}
-	if gc != nil && gc.DoSample == nil {
-		gc.DoSample = pipelineDoSample(dir)
-	}
+	defer p.Close()
 	if f.input != "" {
-		return runInput(ctx, out, errw, f, m, tok, gc, dir, lines)
+		return runInput(ctx, out, errw, f, p, set, lines)
 	}
-
 	var prompt []int
 	if f.promptIDs != "" {
-		for _, s := range strings.Split(f.promptIDs, ",") {
-			id, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil {
-				return fmt.Errorf("generate: --prompt-ids: %q is not a token id", s)
-			}
-			if id < 0 || id >= m.Config.VocabSize {
-				return fmt.Errorf("generate: --prompt-ids: token id %d out of range [0, %d)", id, m.Config.VocabSize)
-			}
-			prompt = append(prompt, id)
+		if prompt, err = parseIDs(f.promptIDs, p.Model.Config.VocabSize); err != nil {
+			return err
 		}
+		err = generate.CheckPrompt(p.Model, prompt)
 	} else {
-		if tok == nil {
-			return fmt.Errorf("generate: %s has no tokenizer (tokenizer.json, or vocab.json + merges.txt): give the prompt with --prompt-ids", f.model)
-		}
-		prompt = tok.Encode(text)
+		prompt, err = p.Encode(args[0])
 	}
-	if err := generate.CheckPrompt(m, prompt); err != nil {
-		return err
-	}
-	var dec generate.Decoder
-	if tok != nil {
-		dec = tok
-	} else if len(f.stop) > 0 {
-		return errors.New("generate: --stop needs the model's tokenizer")
-	}
-
-	opt, beams, err := resolveGenerate(f, gc, filepath.Join(dir, generate.GenerationConfigFile), len(prompt))
 	if err != nil {
 		return err
 	}
+	dec := p.Decoder()
+	opt, beams, err := p.Resolve(set, len(prompt))
+	if err != nil {
+		return err
+	}
+	if dec == nil && len(opt.Stop) > 0 {
+		return errors.New("--stop needs the model's tokenizer")
+	}
 	if beams.NumBeams > 1 {
-		return runBeams(ctx, out, errw, f, m, prompt, opt, beams, dec)
+		return runBeams(ctx, out, errw, f, p.Model, prompt, opt, beams, dec)
 	}
 	if beams.NumReturnSequences > 1 {
-		return runSamples(ctx, out, errw, f, m, prompt, opt, beams.NumReturnSequences, dec)
+		return runSamples(ctx, out, errw, f, p.Model, prompt, opt, beams.NumReturnSequences, dec)
 	}
 	streaming := !jsonOutput() && dec != nil
 	if streaming {
@@ -332,7 +272,7 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 			return err
 		}
 	}
-	res, err := generate.Generate(ctx, m, prompt, opt, dec)
+	res, err := generate.Generate(ctx, p.Model, prompt, opt, dec)
 	if err != nil {
 		if streaming {
 			fmt.Fprintln(out)
@@ -347,8 +287,24 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 	} else {
 		fmt.Fprintln(out)
 	}
-	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), res.Stats, []int{len(res.IDs)}, []string{res.Finish})
+	reportEnd(errw, f, p.Model.Config.NPositions, len(res.PromptIDs), res.Stats, []int{len(res.IDs)}, []string{res.Finish})
 	return nil
+}
+
+// parseIDs reads --prompt-ids: comma-separated token ids below vocab.
+func parseIDs(s string, vocab int) ([]int, error) {
+	var ids []int
+	for _, f := range strings.Split(s, ",") {
+		id, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--prompt-ids: %q is not a token id", f)
+		}
+		if id < 0 || id >= vocab {
+			return nil, fmt.Errorf("--prompt-ids: token id %d out of range [0, %d)", id, vocab)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // reportEnd tells on stderr that generation hit the context limit and,
@@ -365,142 +321,6 @@ func reportEnd(errw io.Writer, f generateFlags, nPositions, promptLen int, st ge
 	if f.stats {
 		printGenStats(errw, st, strings.Join(finishes, " "))
 	}
-}
-
-// checkBeamFlags rejects meaningless beam-search flag values before the
-// model is loaded.
-func checkBeamFlags(f *generateFlags) error {
-	switch {
-	case f.given("num-beams") && f.numBeams < 1:
-		return fmt.Errorf("generate: --num-beams %d: want a positive number", f.numBeams)
-	case f.given("num-return-sequences") && f.numReturn < 1:
-		return fmt.Errorf("generate: --num-return-sequences %d: want a positive number", f.numReturn)
-	case f.given("length-penalty") && (math.IsNaN(f.lengthPen) || math.IsInf(f.lengthPen, 0)):
-		return fmt.Errorf("generate: --length-penalty %g: want a finite number", f.lengthPen)
-	case f.given("no-repeat-ngram-size") && f.samp.NoRepeatNGramSize < 0:
-		return fmt.Errorf("generate: --no-repeat-ngram-size %d: want 0 (off) or a positive number", f.samp.NoRepeatNGramSize)
-	}
-	if f.given("early-stopping") {
-		if _, err := generate.ParseEarlyStopping(f.earlyStop); err != nil {
-			return fmt.Errorf("generate: --early-stopping %q: want false, true or never", f.earlyStop)
-		}
-	}
-	return nil
-}
-
-// pipelineDoSample returns config.json's
-// task_specific_params["text-generation"].do_sample, or nil. transformers'
-// text-generation pipeline applies these parameters over the generation
-// config; GPT-2's config.json sets do_sample true there while its
-// generation_config.json leaves it out, so the pipeline samples and a bare
-// model.generate() decodes greedily. loupe generate is the pipeline's
-// counterpart and follows it.
-func pipelineDoSample(dir string) *bool {
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil
-	}
-	var c struct {
-		TaskSpecific map[string]struct {
-			DoSample *bool `json:"do_sample"`
-		} `json:"task_specific_params"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return nil
-	}
-	return c.TaskSpecific["text-generation"].DoSample
-}
-
-// resolveGenerate merges the flags with generation_config.json (gc, read
-// from path; nil when the model has none): a flag given on the command line
-// wins, then the file's value, then transformers' default, which is each
-// flag's default except do_sample (false in transformers; loupe samples
-// when there is no file and no --num-beams) and the length (max_length 20
-// in transformers; --max-new-tokens 50 here).
-func resolveGenerate(f generateFlags, gc *generate.GenerationConfig, path string, promptLen int) (generate.Options, generate.Beams, error) {
-	if gc == nil {
-		gc = &generate.GenerationConfig{}
-		if !f.samp.Greedy && !f.doSample && f.numBeams <= 1 {
-			t := true
-			gc.DoSample = &t
-		}
-	}
-	fl := func(name string, flag float64, cfg *float64) float64 {
-		if f.given(name) || cfg == nil {
-			return flag
-		}
-		return *cfg
-	}
-	in := func(name string, flag int, cfg *int) int {
-		if f.given(name) || cfg == nil {
-			return flag
-		}
-		return *cfg
-	}
-	s := f.samp
-	switch {
-	case f.samp.Greedy:
-		s.Greedy = true
-	case f.doSample:
-		s.Greedy = false
-	default:
-		s.Greedy = gc.DoSample == nil || !*gc.DoSample
-	}
-	s.Temperature = fl("temperature", s.Temperature, gc.Temperature)
-	s.TopK = in("top-k", s.TopK, gc.TopK)
-	s.TopP = fl("top-p", s.TopP, gc.TopP)
-	s.MinP = fl("min-p", s.MinP, gc.MinP)
-	s.Typical = fl("typical-p", s.Typical, gc.TypicalP)
-	s.RepetitionPenalty = fl("repetition-penalty", s.RepetitionPenalty, gc.RepetitionPenalty)
-	s.NoRepeatNGramSize = in("no-repeat-ngram-size", s.NoRepeatNGramSize, gc.NoRepeatNGramSize)
-	if !s.Greedy && s.Temperature == 0 {
-		if f.given("temperature") {
-			return generate.Options{}, generate.Beams{}, errors.New("generate: --temperature 0: want a positive number (for greedy decoding use --greedy)")
-		}
-		return generate.Options{}, generate.Beams{}, fmt.Errorf(`generate: %s: "temperature": 0 with do_sample: want a positive number (or --greedy)`, path)
-	}
-	maxNew := f.maxNew
-	switch {
-	case f.given("max-new-tokens"):
-	case gc.MaxNewTokens != nil:
-		maxNew = *gc.MaxNewTokens
-	case gc.MaxLength != nil:
-		maxNew = *gc.MaxLength - promptLen
-		if maxNew <= 0 {
-			return generate.Options{}, generate.Beams{}, fmt.Errorf(`generate: %s: "max_length" %d leaves no room after the prompt's %d tokens (give --max-new-tokens)`, path, *gc.MaxLength, promptLen)
-		}
-	}
-	b := generate.Beams{
-		NumBeams:           in("num-beams", f.numBeams, gc.NumBeams),
-		LengthPenalty:      fl("length-penalty", f.lengthPen, gc.LengthPenalty),
-		NumReturnSequences: in("num-return-sequences", f.numReturn, gc.NumReturnSequences),
-	}
-	// do_sample with beams is transformers' beam sample.
-	b.Sample = b.NumBeams > 1 && !s.Greedy
-	b.EarlyStopping, _ = generate.ParseEarlyStopping(f.earlyStop) // checked by checkBeamFlags
-	if !f.given("early-stopping") && gc.EarlyStopping != nil {
-		b.EarlyStopping = *gc.EarlyStopping
-	}
-	opt := generate.Options{Sampling: s, MaxNewTokens: maxNew, IgnoreEOS: f.ignoreEOS, Stop: f.stop, EOSTokenIDs: gc.EOSTokenIDs}
-	// min_new_tokens, when set at all, replaces min_length (transformers'
-	// _prepare_generated_length).
-	switch {
-	case f.given("min-new-tokens"):
-		opt.MinNewTokens = f.minNew
-	case gc.MinNewTokens != nil:
-		opt.MinNewTokens = *gc.MinNewTokens
-	case gc.MinLength != nil:
-		opt.MinLength = *gc.MinLength
-	}
-	switch {
-	case b.NumBeams > 1 && len(f.stop) > 0:
-		return opt, b, errors.New("generate: --stop is not supported with beam search (--num-beams > 1)")
-	case b.NumBeams > 1 && b.NumReturnSequences > b.NumBeams:
-		return opt, b, fmt.Errorf("generate: --num-return-sequences %d: want at most --num-beams (%d)", b.NumReturnSequences, b.NumBeams)
-	case b.NumBeams <= 1 && b.NumReturnSequences > 1 && s.Greedy:
-		return opt, b, fmt.Errorf("generate: --num-return-sequences %d with greedy decoding: it gives one sequence; sample (--do-sample) or use beam search (--num-beams %d or more)", b.NumReturnSequences, b.NumReturnSequences)
-	}
-	return opt, b, nil
 }
 
 // beamJSON is the --format json output of a beam search returning one
@@ -615,51 +435,6 @@ func rate(n int, sec float64) float64 {
 	return float64(n) / sec
 }
 
-// loadGPT2 resolves ref (directory or hub id) and loads the model and, when
-// its files are there, the tokenizer (nil otherwise); it returns the model
-// directory too (generation_config.json is fetched into it when the hub has
-// one). config.json is fetched
-// and checked first, so a model of another architecture fails before its
-// weights are downloaded.
-func loadGPT2(ctx context.Context, ref string, errw io.Writer) (*gpt2.Model, *tokenizer.BPE, string, error) {
-	c := hub.NewClient()
-	c.ShowProgress = isTerminal(os.Stderr)
-	optional := []string{"tokenizer.json", "vocab.json", "merges.txt", generate.GenerationConfigFile}
-	dir, err := c.ModelDir(ctx, ref, []string{"config.json"}, optional)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("generate: %w", err)
-	}
-	if _, err := gpt2.LoadConfig(filepath.Join(dir, "config.json")); err != nil {
-		return nil, nil, "", err
-	}
-	dir, err = c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, optional)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("generate: %w", err)
-	}
-	m, err := gpt2.Load(dir)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	var tok *tokenizer.BPE
-	if genFileExists(filepath.Join(dir, "tokenizer.json")) || (genFileExists(filepath.Join(dir, "vocab.json")) && genFileExists(filepath.Join(dir, "merges.txt"))) {
-		tok, err = tokenizer.LoadBPE(dir)
-		if err != nil {
-			m.Close()
-			return nil, nil, "", err
-		}
-		if tok.VocabSize() > m.Config.VocabSize {
-			m.Close()
-			return nil, nil, "", fmt.Errorf("generate: %s: the tokenizer has %d tokens but the model only %d", ref, tok.VocabSize(), m.Config.VocabSize)
-		}
-	}
-	return m, tok, dir, nil
-}
-
-func genFileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // defaultGenBatch is --batch-size's default: 8 prompts of gpt2-xl at its
 // full context hold about 5 GiB of key/value caches.
 const defaultGenBatch = 8
@@ -718,38 +493,40 @@ func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
 // runInput generates for every prompt of an --input file, in batches of
 // f.batchSize consecutive prompts with the same options, printing each
 // batch's results in input order as it ends.
-func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, tok *tokenizer.BPE,
-	gc *generate.GenerationConfig, dir string, lines []promptLine) error {
-	if tok == nil {
-		return fmt.Errorf("generate: %s has no tokenizer (tokenizer.json, or vocab.json + merges.txt): --input needs one", f.model)
+func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *generate.Pipeline, set generate.Settings, lines []promptLine) error {
+	if p.Tokenizer == nil {
+		return fmt.Errorf("%s has no tokenizer (tokenizer.json, or vocab.json + merges.txt): --input needs one", f.model)
 	}
 	name := inputName(f.input)
-	path := filepath.Join(dir, generate.GenerationConfigFile)
 	prompts := make([][]int, len(lines))
 	opts := make([]generate.Options, len(lines))
 	// The settings that do not depend on a prompt's length first (with a
 	// length of 0: only max_length depends on it, and fails at 0 only when
 	// it is no positive number); then each line, whose errors are its own.
-	_, beams, err := resolveGenerate(f, gc, path, 0)
+	_, beams, err := p.Resolve(set, 0)
 	switch {
 	case err != nil:
 		return err
 	case beams.NumBeams > 1:
-		return fmt.Errorf("generate: --input does not support beam search (num_beams %d): run the prompts one at a time, or give --num-beams 1", beams.NumBeams)
+		return fmt.Errorf("--input does not support beam search (num_beams %d): run the prompts one at a time, or give --num-beams 1", beams.NumBeams)
 	case beams.NumReturnSequences > 1:
-		return fmt.Errorf("generate: --input gives one sequence per prompt (num_return_sequences %d): run the prompts one at a time, or give --num-return-sequences 1", beams.NumReturnSequences)
+		return fmt.Errorf("--input gives one sequence per prompt (num_return_sequences %d): run the prompts one at a time, or give --num-return-sequences 1", beams.NumReturnSequences)
+	}
+	if set.Seed == nil { // every prompt uses the same seed, as loupe generate --seed S for each
+		seed := rand.Uint64()
+		set.Seed = &seed
 	}
 	for i, l := range lines {
-		p := tok.Encode(l.text)
-		err := generate.CheckPrompt(m, p)
+		ids, err := p.Encode(l.text)
 		if err == nil {
-			opts[i], _, err = resolveGenerate(f, gc, path, len(p))
+			opts[i], _, err = p.Resolve(set, len(ids))
 		}
 		if err != nil {
-			return fmt.Errorf("generate: %s line %d: %s", name, l.line, strings.TrimPrefix(err.Error(), "generate: "))
+			return fmt.Errorf("%s line %d: %s", name, l.line, strings.TrimPrefix(cliError("generate", err).Error(), "generate: "))
 		}
-		prompts[i] = p
+		prompts[i] = ids
 	}
+	m, tok := p.Model, p.Tokenizer
 	var w *bufio.Writer
 	if jsonOutput() {
 		w = bufio.NewWriter(out)

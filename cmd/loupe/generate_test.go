@@ -65,9 +65,23 @@ func genRun(t *testing.T, f generateFlags, json bool, args ...string) (string, s
 		f.batchSize = defaultGenBatch
 	}
 	f.seedSet = true
+	if f.changed == nil {
+		f.changed = givenFlags(f)
+	}
 	var out, errw bytes.Buffer
 	err := runGenerate(context.Background(), &out, &errw, f, args)
 	return out.String(), errw.String(), err
+}
+
+// givenFlags counts as given on the command line the flags whose field
+// in f is set (not zero), and the length flags.
+func givenFlags(f generateFlags) map[string]bool {
+	return map[string]bool{
+		"temperature": f.samp.Temperature != 0, "top-k": f.samp.TopK != 0, "top-p": f.samp.TopP != 0,
+		"min-p": f.samp.MinP != 0, "typical-p": f.samp.Typical != 0, "repetition-penalty": f.samp.RepetitionPenalty != 0,
+		"no-repeat-ngram-size": f.samp.NoRepeatNGramSize != 0, "max-new-tokens": true, "min-new-tokens": true,
+		"num-beams": true, "length-penalty": f.lengthPen != 0, "early-stopping": true, "num-return-sequences": true,
+	}
 }
 
 func TestGenerateJSON(t *testing.T) {
@@ -211,7 +225,9 @@ func TestGenerateErrors(t *testing.T) {
 		{"id range", generateFlags{model: tiny, samp: greedy, promptIDs: "100"}, nil, "out of range [0, 100)"},
 		{"no tokenizer", generateFlags{model: tiny, samp: greedy}, []string{"x"}, "has no tokenizer"},
 		{"temperature", generateFlags{model: dir, samp: generate.Sampling{Temperature: -1, TopK: 50}}, []string{"x"}, "temperature -1"},
-		{"temperature 0", generateFlags{model: dir, samp: generate.Sampling{Temperature: 0}}, []string{"x"}, "use --greedy"},
+		{"temperature 0", generateFlags{model: dir, samp: generate.Sampling{Temperature: 0}, changed: map[string]bool{"temperature": true}}, []string{"x"}, "--temperature 0: want a positive number while sampling (do_sample) (for greedy decoding use --greedy)"},
+		{"top-p 0", generateFlags{model: dir, changed: map[string]bool{"top-p": true}}, []string{"x"}, "--top-p 0: want a number in (0, 1]"},
+		{"top-p -0.5", generateFlags{model: dir, samp: generate.Sampling{TopP: -0.5}}, []string{"x"}, "--top-p -0.5: want a number in (0, 1]"},
 		{"top-p", generateFlags{model: dir, samp: generate.Sampling{TopP: 2, Temperature: 1}}, []string{"x"}, "top-p 2"},
 		{"max new", generateFlags{model: dir, samp: greedy, maxNew: -3}, []string{"x"}, "--max-new-tokens -3"},
 	} {
@@ -441,13 +457,13 @@ func TestGenerateConfigFile(t *testing.T) {
 	}
 
 	for _, c := range []struct{ file, args, want string }{
-		{`{"top_k": -2}`, "", `generation_config.json: "top_k": want a non-negative integer, got -2`},
+		{`{"top_k": -2}`, "", `generation_config.json: "top_k": want 0 (off) or a positive integer, got -2`},
 		{`{"eos_token_id": 100}`, "", `"eos_token_id": want a token id in [0, 100)`},
 		{`{"early_stopping": "soon"}`, "", `"early_stopping"`},
-		{`{"max_length": 3}`, "", `"max_length" 3 leaves no room after the prompt's 3 tokens`},
-		{`{"do_sample": true, "temperature": 0}`, "", `"temperature": 0 with do_sample`},
-		{`{"do_sample": true, "num_beams": 2, "temperature": 0}`, "", `"temperature": 0 with do_sample`},
-		{`{"num_beams": 2}`, "--num-return-sequences 3", "--num-return-sequences 3: want at most --num-beams (2)"},
+		{`{"max_length": 3}`, "", `"max_length": want more than the prompt's 3 tokens (or set max_new_tokens), got 3`},
+		{`{"do_sample": true, "temperature": 0}`, "", `generation_config.json: "temperature": want a positive number while sampling (do_sample), got 0`},
+		{`{"do_sample": true, "num_beams": 2, "temperature": 0}`, "", `"temperature": want a positive number while sampling`},
+		{`{"num_beams": 2}`, "--num-return-sequences 3", "--num-return-sequences 3: want at most num_beams (2)"},
 		{`not json`, "", "generation_config.json: not a JSON object"},
 	} {
 		dir := copyTiny(t, c.file)
@@ -473,14 +489,14 @@ func TestGenerateBeamErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "0"}, "--num-beams 0: want a positive number"},
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--num-return-sequences", "3"}, "want at most --num-beams (2)"},
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "2", "--greedy"}, "--num-return-sequences 2 with greedy decoding"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "0"}, "--num-beams 0: want a positive integer"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--num-return-sequences", "3"}, "want at most num_beams (2)"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "2", "--greedy"}, "--num-return-sequences 2: want 1 with greedy decoding"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "0"}, "--num-return-sequences 0"},
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "-3", "--do-sample"}, "--num-return-sequences -3: want a positive number"},
-		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-1"}, "--min-new-tokens -1: want 0 (off) or a positive number"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-return-sequences", "-3", "--do-sample"}, "--num-return-sequences -3: want a positive integer"},
+		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-1"}, "--min-new-tokens -1: want 0 (off) or a positive integer"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--min-new-tokens", "-2", "--num-beams", "2"}, "--min-new-tokens -2"},
-		{[]string{"--model", dir, "--num-return-sequences", "2", "--do-sample", "--stop", "", "hi"}, "empty stop string"},
+		{[]string{"--model", dir, "--num-return-sequences", "2", "--do-sample", "--stop", "", "hi"}, `--stop "": want non-empty strings`},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample", "--temperature", "0"}, "--temperature 0: want a positive number"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample", "--top-p", "2"}, "top-p 2"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--do-sample", "--top-k", "-1"}, "top-k -1"},
@@ -488,7 +504,7 @@ func TestGenerateBeamErrors(t *testing.T) {
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--early-stopping", "soon"}, `--early-stopping "soon"`},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--num-beams", "2", "--length-penalty", "NaN"}, "--length-penalty NaN"},
 		{[]string{"--model", tiny, "--prompt-ids", "1", "--no-repeat-ngram-size", "-1"}, "--no-repeat-ngram-size -1"},
-		{[]string{"--model", dir, "--num-beams", "2", "--stop", "x", "hi"}, "--stop is not supported with beam search"},
+		{[]string{"--model", dir, "--num-beams", "2", "--stop", "x", "hi"}, `--stop "x": want none with beam search`},
 	} {
 		out, _, err := runCmd(t, append([]string{"generate"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || out != "" {
