@@ -213,7 +213,7 @@ func checkHover(t *testing.T, ctx context.Context, prompt int, shot string) {
 }
 
 func TestBrowserHTMLFile(t *testing.T) {
-	e := testExplainer(t)
+	e := newServer(t, testPipeline(t), Options{}).e
 	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at the", MaxNewTokens: 4,
 		Sampling: generate.Sampling{Greedy: true}, Options: explain.Options{Methods: explain.Methods, IGSteps: 5, NMFComponents: 3, ToLayer: -1, Watch: []int{32}}})
 	if err != nil {
@@ -252,7 +252,7 @@ func TestBrowserHTMLFile(t *testing.T) {
 }
 
 func TestBrowserServedPage(t *testing.T) {
-	s := New(testExplainer(t), Options{})
+	s := newServer(t, testPipeline(t), Options{})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	ctx, log := newBrowser(t)

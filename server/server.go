@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
@@ -24,7 +25,7 @@ type Options struct {
 	MaxPromptTokens int   // 256 (and never more than the model's context)
 	MaxNewTokens    int   // 64
 	MaxIGSteps      int   // 64
-	MaxNMF          int   // 32 components
+	MaxNMF          int   // 32 components (a request without nmf_components gets 10, Ecco's run_nmf default)
 	MaxConcurrent   int   // 2 explanations or generations at once
 	// Addr is the address the server listens on (host:port). When its host
 	// is a loopback address or "localhost", requests whose Host header is
@@ -35,8 +36,10 @@ type Options struct {
 	Logger *log.Logger
 }
 
-// Server serves one Explainer.
+// Server serves one model: generation with its pipeline's settings and
+// explanations.
 type Server struct {
+	p    *generate.Pipeline
 	e    *explain.Explainer
 	opt  Options
 	sem  chan struct{}
@@ -44,8 +47,15 @@ type Server struct {
 	page []byte
 }
 
-// New returns a Server for e with the given limits.
-func New(e *explain.Explainer, opt Options) *Server {
+// New returns a Server for the loaded model p with the given limits. It
+// decodes as loupe generate does: a setting a request leaves out takes the
+// model's generation_config.json (generate.Pipeline.Resolve). p needs a
+// tokenizer.
+func New(p *generate.Pipeline, opt Options) (*Server, error) {
+	e, err := explain.NewExplainer(p.Name, p.Model, p.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 64 << 10
 	}
@@ -64,14 +74,14 @@ func New(e *explain.Explainer, opt Options) *Server {
 	if opt.MaxConcurrent <= 0 {
 		opt.MaxConcurrent = 2
 	}
-	s := &Server{e: e, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), mux: http.NewServeMux(), page: web.ServerPage(e.Name)}
+	s := &Server{p: p, e: e, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), mux: http.NewServeMux(), page: web.ServerPage(e.Name)}
 	s.mux.HandleFunc("/", s.index)
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "model": e.Name})
 	})
 	s.mux.HandleFunc("/api/generate", s.post(s.generate))
 	s.mux.HandleFunc("/api/explain", s.post(s.explain))
-	return s
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler. It refuses requests whose Host header
@@ -197,6 +207,12 @@ func (s *Server) post(h func(ctx context.Context, body []byte) (any, error)) htt
 			writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
 			return
 		}
+		// encoding/json would turn invalid UTF-8 into U+FFFD silently;
+		// loupe generate refuses such a prompt, and so does the API.
+		if !utf8.Valid(body) {
+			writeError(w, http.StatusBadRequest, "the request body is not valid UTF-8")
+			return
+		}
 		select {
 		case s.sem <- struct{}{}:
 		case <-r.Context().Done():
@@ -208,7 +224,10 @@ func (s *Server) post(h func(ctx context.Context, body []byte) (any, error)) htt
 		v, err := h(r.Context(), body)
 		if err != nil {
 			var he *httpError
+			var oe *generate.OptionError
 			switch {
+			case errors.As(err, &oe) && oe.File == "":
+				writeError(w, http.StatusBadRequest, optionMessage(oe))
 			case errors.As(err, &he):
 				writeError(w, he.status, he.msg)
 			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -238,23 +257,23 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-// SamplingRequest holds the decoding fields shared by both endpoints. An
-// absent field takes loupe generate's default (temperature 1, top_p 1,
-// typical_p 1, repetition_penalty 1, min_p 0, top_k 0); greedy defaults to
-// true here. A field given explicitly is checked as loupe generate checks
-// its flag: temperature, top_p, typical_p and repetition_penalty must be
-// positive (temperature 0 is an error pointing to "greedy": true, as in
-// transformers).
+// SamplingRequest holds the decoding fields shared by both endpoints,
+// with generation_config.json's names and meanings. A field left out takes
+// the model's generation_config.json, then the default, exactly as a flag
+// left out of loupe generate does, so that the same prompt and seed give
+// the same text (seed absent: a random one, which the answer reports).
+// "greedy": true is do_sample false.
 type SamplingRequest struct {
 	MaxNewTokens      *int     `json:"max_new_tokens"`
 	Greedy            *bool    `json:"greedy"`
 	Temperature       *float64 `json:"temperature"`
-	TopK              int      `json:"top_k"`
+	TopK              *int     `json:"top_k"`
 	TopP              *float64 `json:"top_p"`
-	MinP              float64  `json:"min_p"`
+	MinP              *float64 `json:"min_p"`
 	TypicalP          *float64 `json:"typical_p"`
 	RepetitionPenalty *float64 `json:"repetition_penalty"`
-	Seed              uint64   `json:"seed"`
+	NoRepeatNGramSize *int     `json:"no_repeat_ngram_size"`
+	Seed              *uint64  `json:"seed"`
 }
 
 // GenerateRequest is the body of POST /api/generate.
@@ -275,6 +294,7 @@ type GenerateResponse struct {
 	Model string `json:"model"`
 	*generate.Result
 	Finish string `json:"finish"`
+	Seed   uint64 `json:"seed"` // the seed used (the request's, or a random one)
 }
 
 // ExplainRequest is the body of POST /api/explain.
@@ -286,7 +306,7 @@ type ExplainRequest struct {
 	IGSteps      int      `json:"ig_steps"`
 	Raw          bool     `json:"raw"`
 	Watch        []string `json:"watch"`
-	NMF          int      `json:"nmf_components"`
+	NMF          *int     `json:"nmf_components"` // default 10`
 	FromLayer    int      `json:"from_layer"`
 	ToLayer      *int     `json:"to_layer"`
 	NoAttention  bool     `json:"no_attention"`
@@ -313,65 +333,45 @@ func (s *Server) prompt(p string) ([]int, error) {
 	return ids, nil
 }
 
-func (s *Server) sampling(r SamplingRequest) (generate.Sampling, int, error) {
-	n := min(8, s.opt.MaxNewTokens)
-	if r.MaxNewTokens != nil {
-		n = *r.MaxNewTokens
-	}
-	if n < 0 || n > s.opt.MaxNewTokens {
-		return generate.Sampling{}, 0, badRequest("max_new_tokens %d outside 0..%d", n, s.opt.MaxNewTokens)
-	}
-	greedy := true
+// decoding merges r (and the stop strings) with the model's generation
+// settings for a prompt of promptLen tokens. A request's max_new_tokens
+// above the server's limit is an error; a default above it is lowered to
+// it.
+func (s *Server) decoding(r SamplingRequest, stop []string, promptLen int) (generate.Options, error) {
+	set := generate.Settings{Seed: r.Seed, Stop: stop}
+	g := &set.GenerationConfig
 	if r.Greedy != nil {
-		greedy = *r.Greedy
+		g.DoSample = new(!*r.Greedy)
 	}
-	sp := generate.Sampling{Greedy: greedy, Temperature: 1, TopK: r.TopK, TopP: 1, MinP: r.MinP,
-		Typical: 1, RepetitionPenalty: 1, Seed: r.Seed}
-	// The same rules as cmd/loupe/generate.go applies to its flags (kept in
-	// step by hand: that check lives in the command): an explicit
-	// temperature of 0 while sampling is an error, as in transformers, and
-	// so are top_p, typical_p and repetition_penalty of 0 or less, which
-	// generate.Sampling would otherwise read as "off".
-	for _, f := range []struct {
-		name string
-		p    *float64
-		dst  *float64
-	}{
-		{"temperature", r.Temperature, &sp.Temperature},
-		{"top_p", r.TopP, &sp.TopP},
-		{"typical_p", r.TypicalP, &sp.Typical},
-		{"repetition_penalty", r.RepetitionPenalty, &sp.RepetitionPenalty},
-	} {
-		if f.p == nil {
-			continue
+	g.Temperature, g.TopK, g.TopP, g.MinP, g.TypicalP = r.Temperature, r.TopK, r.TopP, r.MinP, r.TypicalP
+	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens
+	opt, _, err := s.p.Resolve(set, promptLen)
+	if err != nil {
+		return opt, err
+	}
+	if opt.MaxNewTokens > s.opt.MaxNewTokens {
+		if r.MaxNewTokens != nil {
+			return opt, badRequest("max_new_tokens %d: want at most %d (this server's limit)", *r.MaxNewTokens, s.opt.MaxNewTokens)
 		}
-		if *f.p == 0 && f.name == "temperature" && greedy {
-			continue // ignored by greedy decoding, as the CLI ignores --temperature with --greedy
-		}
-		if !(*f.p > 0) {
-			hint := ""
-			if f.name == "temperature" {
-				hint = ` (for greedy decoding use "greedy": true)`
-			}
-			return sp, 0, badRequest("%s %g: want a positive number%s", f.name, *f.p, hint)
-		}
-		*f.dst = *f.p
+		opt.MaxNewTokens = s.opt.MaxNewTokens
 	}
-	if r.TopK < 0 {
-		return sp, 0, badRequest("top_k %d: want 0 (off) or a positive integer", r.TopK)
-	}
-	if err := sp.Check(); err != nil {
-		return sp, 0, badRequest("%s", apiNames(err.Error()))
-	}
-	return sp, n, nil
+	return opt, nil
 }
 
-// apiNames rewrites generate's parameter names (top-p, typical-p, ...) in msg
-// to the request's field names.
-func apiNames(msg string) string {
-	msg = strings.TrimPrefix(msg, "generate: ")
-	return strings.NewReplacer("top-k", "top_k", "top-p", "top_p", "min-p", "min_p", "typical-p", "typical_p",
-		"repetition penalty", "repetition_penalty", "--greedy", `"greedy": true`).Replace(msg)
+// optionMessage names a setting the request gave by its JSON field.
+func optionMessage(e *generate.OptionError) string {
+	field := e.Field
+	switch field {
+	case "stop_strings":
+		field = "stop"
+	case "do_sample":
+		field = "greedy"
+	}
+	msg := fmt.Sprintf("%s %s: want %s", field, e.Value, e.Allowed)
+	if e.Field == "temperature" && e.Value == "0" {
+		msg += ` (for greedy decoding use "greedy": true)`
+	}
+	return msg
 }
 
 func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
@@ -383,29 +383,23 @@ func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sp, n, err := s.sampling(req.SamplingRequest)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, badRequest("max_new_tokens 0: want a positive number")
-	}
 	if len(req.Stop) > 16 {
 		return nil, badRequest("%d stop strings; the limit is 16", len(req.Stop))
 	}
 	for i, st := range req.Stop {
-		if st == "" {
-			return nil, badRequest("stop[%d] is empty", i)
-		}
 		if len(st) > 256 {
 			return nil, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
 		}
 	}
-	res, err := generate.Generate(ctx, s.e.Model, ids, generate.Options{Sampling: sp, MaxNewTokens: n, Stop: req.Stop}, s.e.Tok)
+	opt, err := s.decoding(req.SamplingRequest, req.Stop, len(ids))
 	if err != nil {
 		return nil, err
 	}
-	return GenerateResponse{Model: s.e.Name, Result: res, Finish: res.Finish}, nil
+	res, err := generate.Generate(ctx, s.p.Model, ids, opt, s.p.Decoder())
+	if err != nil {
+		return nil, err
+	}
+	return GenerateResponse{Model: s.e.Name, Result: res, Finish: res.Finish, Seed: opt.Seed}, nil
 }
 
 func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
@@ -413,10 +407,11 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if _, err := s.prompt(req.Prompt); err != nil {
+	ids, err := s.prompt(req.Prompt)
+	if err != nil {
 		return nil, err
 	}
-	sp, n, err := s.sampling(req.SamplingRequest)
+	gen, err := s.decoding(req.SamplingRequest, nil, len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +427,11 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	opt := explain.Options{Methods: methods, IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: req.NMF,
+	nmf := min(10, s.opt.MaxNMF) // Ecco's run_nmf(n_components=10), as loupe explain --nmf-components
+	if req.NMF != nil {
+		nmf = *req.NMF
+	}
+	opt := explain.Options{Methods: methods, IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: nmf,
 		FromLayer: req.FromLayer, ToLayer: -1, NoAttention: req.NoAttention}
 	if len(req.Interventions) > 64 {
 		return nil, badRequest("%d interventions; the limit is 64", len(req.Interventions))
@@ -451,10 +450,10 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if req.IGSteps < 0 || req.IGSteps > s.opt.MaxIGSteps {
 		return nil, badRequest("ig_steps %d outside 0..%d", req.IGSteps, s.opt.MaxIGSteps)
 	}
-	if req.NMF < 0 || req.NMF > s.opt.MaxNMF {
-		return nil, badRequest("nmf_components %d outside 0..%d", req.NMF, s.opt.MaxNMF)
+	if nmf < 0 || nmf > s.opt.MaxNMF {
+		return nil, badRequest("nmf_components %d outside 0..%d", nmf, s.opt.MaxNMF)
 	}
-	if L := s.e.Model.Config.NLayer; req.NMF > 0 {
+	if L := s.e.Model.Config.NLayer; nmf > 0 {
 		if req.FromLayer < 0 || req.FromLayer >= L {
 			return nil, badRequest("from_layer %d outside 0..%d", req.FromLayer, L-1)
 		}
@@ -467,7 +466,8 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 			return nil, badRequest("%v", err)
 		}
 	}
-	return s.e.Explain(ctx, explain.Request{Prompt: req.Prompt, Continuation: req.Continuation, MaxNewTokens: n, Sampling: sp, Options: opt})
+	return s.e.Explain(ctx, explain.Request{Prompt: req.Prompt, Continuation: req.Continuation, MaxNewTokens: gen.MaxNewTokens,
+		Sampling: gen.Sampling, Options: opt})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,28 +13,29 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/loupe-ml/loupe/explain"
-	"github.com/loupe-ml/loupe/model/gpt2"
-	"github.com/loupe-ml/loupe/tokenizer"
+	"github.com/loupe-ml/loupe/generate"
 )
 
-func testExplainer(t testing.TB) *explain.Explainer {
+// testPipeline loads explain's tiny GPT-2 (with a tokenizer, no
+// generation_config.json).
+func testPipeline(t testing.TB) *generate.Pipeline {
 	t.Helper()
-	dir := filepath.Join("..", "explain", "testdata", "tiny")
-	m, err := gpt2.Load(dir)
+	p, err := generate.Load(context.Background(), filepath.Join("..", "explain", "testdata", "tiny"), generate.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
-	tok, err := tokenizer.LoadBPE(dir)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// newServer returns a Server for p with opt.
+func newServer(t testing.TB, p *generate.Pipeline, opt Options) *Server {
+	t.Helper()
+	s, err := New(p, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := explain.NewExplainer("tiny", m, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return s
 }
 
 func post(t testing.TB, h http.Handler, path, ctype, body string) (int, map[string]any) {
@@ -52,12 +54,12 @@ func post(t testing.TB, h http.Handler, path, ctype, body string) (int, map[stri
 }
 
 func TestAPI(t *testing.T) {
-	s := New(testExplainer(t), Options{MaxBodyBytes: 2048, MaxNewTokens: 6})
+	s := newServer(t, testPipeline(t), Options{MaxBodyBytes: 2048, MaxNewTokens: 6})
 	code, v := post(t, s, "/api/generate", "application/json", `{"prompt":"the hat","max_new_tokens":3,"ignore":1}`)
 	if code != 400 {
 		t.Fatalf("unknown field: %d %v", code, v)
 	}
-	code, v = post(t, s, "/api/generate", "application/json", `{"prompt":"the hat","max_new_tokens":3}`)
+	code, v = post(t, s, "/api/generate", "application/json", `{"prompt":"the hat","max_new_tokens":3,"greedy":true}`)
 	if code != 200 {
 		t.Fatalf("generate: %d %v", code, v)
 	}
@@ -96,7 +98,7 @@ func TestAPI(t *testing.T) {
 }
 
 func TestAPIErrors(t *testing.T) {
-	s := New(testExplainer(t), Options{MaxBodyBytes: 2048, MaxNewTokens: 6, MaxPromptTokens: 20})
+	s := newServer(t, testPipeline(t), Options{MaxBodyBytes: 2048, MaxNewTokens: 6, MaxPromptTokens: 20})
 	cases := []struct {
 		name, path, ctype, body string
 		status                  int
@@ -148,7 +150,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestIndexPage(t *testing.T) {
-	s := New(testExplainer(t), Options{})
+	s := newServer(t, testPipeline(t), Options{})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/")
@@ -165,13 +167,13 @@ func TestIndexPage(t *testing.T) {
 // TestConcurrent runs explanations in parallel through a real server and
 // checks that each gets the same answer as alone.
 func TestConcurrent(t *testing.T) {
-	s := New(testExplainer(t), Options{MaxConcurrent: 3})
+	s := newServer(t, testPipeline(t), Options{MaxConcurrent: 3})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	prompts := []string{"the hat", "a cat at the", "that", "heat the tea"}
 	want := map[string]string{}
 	for _, p := range prompts {
-		_, v := post(t, s, "/api/explain", "", `{"prompt":"`+p+`","max_new_tokens":3,"no_attention":true}`)
+		_, v := post(t, s, "/api/explain", "", `{"prompt":"`+p+`","max_new_tokens":3,"seed":1,"no_attention":true}`)
 		b, _ := json.Marshal(v["attributions"])
 		want[p] = string(b)
 	}
@@ -181,7 +183,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func(p string) {
 			defer wg.Done()
-			resp, err := http.Post(srv.URL+"/api/explain", "application/json", strings.NewReader(`{"prompt":"`+p+`","max_new_tokens":3,"no_attention":true}`))
+			resp, err := http.Post(srv.URL+"/api/explain", "application/json", strings.NewReader(`{"prompt":"`+p+`","max_new_tokens":3,"seed":1,"no_attention":true}`))
 			if err != nil {
 				errs <- err.Error()
 				return
@@ -207,7 +209,7 @@ func FuzzExplainRequest(f *testing.F) {
 		`{"prompt":"x","continuation":" y","raw":true}`, `{"prompt":"", "watch":[" a"]}`, `[]`, `{"prompt":1}`, "\x00"} {
 		f.Add(seed)
 	}
-	s := New(testExplainer(f), Options{MaxNewTokens: 2, MaxIGSteps: 3, MaxNMF: 2, MaxPromptTokens: 8})
+	s := newServer(f, testPipeline(f), Options{MaxNewTokens: 2, MaxIGSteps: 3, MaxNMF: 2, MaxPromptTokens: 8})
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/api/explain", strings.NewReader(body))
 		rec := httptest.NewRecorder()
@@ -225,8 +227,8 @@ func FuzzExplainRequest(f *testing.F) {
 // TestGenerateSchema checks that an EOS is not in "text" (as loupe generate
 // --format json) and that "stop" ends generation before the stop string.
 func TestGenerateSchema(t *testing.T) {
-	e := testExplainer(t)
-	s := New(e, Options{MaxNewTokens: 12})
+	e := testPipeline(t)
+	s := newServer(t, e, Options{MaxNewTokens: 12})
 	// Find what greedy decoding produces, then stop on a piece of it.
 	code, v := post(t, s, "/api/generate", "", `{"prompt":"the hat","max_new_tokens":12,"greedy":true}`)
 	if code != 200 {
@@ -253,13 +255,14 @@ func TestGenerateSchema(t *testing.T) {
 
 // TestSamplingValidation: the API refuses what loupe generate refuses.
 func TestSamplingValidation(t *testing.T) {
-	s := New(testExplainer(t), Options{MaxNewTokens: 4})
+	s := newServer(t, testPipeline(t), Options{MaxNewTokens: 4})
 	cases := []struct {
 		body   string
 		status int
 		msg    string
 	}{
-		{`{"prompt":"a","greedy":false,"temperature":0}`, 400, `temperature 0: want a positive number (for greedy decoding use "greedy": true)`},
+		{`{"prompt":"a","greedy":false,"temperature":0}`, 400, `temperature 0: want a positive number while sampling (do_sample) (for greedy decoding use "greedy": true)`},
+		{`{"prompt":"a","temperature":0}`, 400, `temperature 0: want a positive number while sampling`}, // the tiny model samples by default, as loupe generate
 		{`{"prompt":"a","greedy":false,"temperature":-1}`, 400, "temperature -1"},
 		{`{"prompt":"a","greedy":false,"repetition_penalty":0}`, 400, "repetition_penalty 0"},
 		{`{"prompt":"a","greedy":false,"top_p":0}`, 400, "top_p 0"},
@@ -267,7 +270,8 @@ func TestSamplingValidation(t *testing.T) {
 		{`{"prompt":"a","greedy":false,"typical_p":0}`, 400, "typical_p 0"},
 		{`{"prompt":"a","greedy":false,"top_k":-1}`, 400, "top_k -1"},
 		{`{"prompt":"a","greedy":false,"min_p":2}`, 400, "min_p 2"},
-		{`{"prompt":"a","stop":[""]}`, 400, "stop[0] is empty"},
+		{`{"prompt":"a","stop":[""]}`, 400, `stop "": want non-empty strings`},
+		{"{\"prompt\":\"caf\xe9\"}", 400, "not valid UTF-8"},
 		{`{"prompt":"a","max_new_tokens":0}`, 400, "max_new_tokens 0"},
 		{`{"prompt":"a","greedy":false,"temperature":0.7,"top_p":0.9,"seed":3,"max_new_tokens":2}`, 200, ""},
 		{`{"prompt":"a","greedy":true,"temperature":0,"max_new_tokens":2}`, 200, ""},
@@ -288,7 +292,7 @@ func TestSamplingValidation(t *testing.T) {
 // TestCrossOrigin: POSTs from another origin are refused (CSRF); same-origin
 // ones and those without Origin (curl, whatever their Content-Type) pass.
 func TestCrossOrigin(t *testing.T) {
-	s := New(testExplainer(t), Options{MaxNewTokens: 2})
+	s := newServer(t, testPipeline(t), Options{MaxNewTokens: 2})
 	body := `{"prompt":"a","max_new_tokens":1}`
 	cases := []struct {
 		name, ctype string
@@ -326,9 +330,9 @@ func TestCrossOrigin(t *testing.T) {
 // TestHostCheck: bound to loopback, only loopback Host names with the
 // listening port are answered (DNS rebinding); bound elsewhere, any.
 func TestHostCheck(t *testing.T) {
-	e := testExplainer(t)
-	loop := New(e, Options{Addr: "127.0.0.1:8080"})
-	all := New(e, Options{Addr: "0.0.0.0:8080"})
+	e := testPipeline(t)
+	loop := newServer(t, e, Options{Addr: "127.0.0.1:8080"})
+	all := newServer(t, e, Options{Addr: "0.0.0.0:8080"})
 	cases := []struct {
 		s      *Server
 		host   string
@@ -362,7 +366,7 @@ func TestHostCheck(t *testing.T) {
 	}
 	// A real listener on an ephemeral port: its own URL works.
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = New(e, Options{Addr: srv.Listener.Addr().String()})
+	srv.Config.Handler = newServer(t, e, Options{Addr: srv.Listener.Addr().String()})
 	srv.Start()
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/healthz")

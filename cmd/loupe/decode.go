@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -86,6 +87,13 @@ func (f *generateFlags) settings() (generate.Settings, error) {
 		s.Stop = append(s.Stop, strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(st))
 	}
 	return s, s.Check()
+}
+
+// changedFlags returns which of cmd's flags the command line set.
+func changedFlags(cmd *cobra.Command) map[string]bool {
+	m := map[string]bool{}
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) { m[fl.Name] = fl.Changed })
+	return m
 }
 
 // loadPipeline loads a GPT-2 (directory or hub id) with its tokenizer and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,20 +13,14 @@ import (
 	"syscall"
 
 	"github.com/loupe-ml/loupe/explain"
-	"github.com/loupe-ml/loupe/generate"
-	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/internal/atomicfile"
-	"github.com/loupe-ml/loupe/model/gpt2"
-	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/loupe-ml/loupe/web"
 	"github.com/spf13/cobra"
 )
 
 var explainFlags struct {
-	model        string
-	maxNew       int
+	dec          generateFlags // --model and the decoding flags, as loupe generate's
 	continuation string
-	sampling     explainSamplingFlags
 	methods      string
 	target       string
 	igSteps      int
@@ -42,35 +37,6 @@ var explainFlags struct {
 	html         string
 }
 
-// explainSamplingFlags are the decoding flags, with generate's meanings.
-type explainSamplingFlags struct {
-	greedy                                  bool
-	temperature, topP, minP, typical, repen float64
-	topK                                    int
-	seed                                    uint64
-}
-
-func (f *explainSamplingFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.BoolVar(&f.greedy, "greedy", false, "always take the most probable token (default when no sampling flag is given)")
-	fl.Float64Var(&f.temperature, "temperature", 0, "sampling temperature (> 0; enables sampling)")
-	fl.IntVar(&f.topK, "top-k", 0, "keep the k most probable tokens (enables sampling)")
-	fl.Float64Var(&f.topP, "top-p", 0, "nucleus sampling mass in (0, 1] (enables sampling)")
-	fl.Float64Var(&f.minP, "min-p", 0, "min-p sampling threshold (enables sampling)")
-	fl.Float64Var(&f.typical, "typical-p", 0, "typical sampling mass (enables sampling)")
-	fl.Float64Var(&f.repen, "repetition-penalty", 0, "repetition penalty (> 0; 1 = off)")
-	fl.Uint64Var(&f.seed, "seed", 0, "random seed for sampling")
-}
-
-func (f *explainSamplingFlags) sampling(cmd *cobra.Command) generate.Sampling {
-	sampled := false
-	for _, n := range []string{"temperature", "top-k", "top-p", "min-p", "typical-p", "seed"} {
-		sampled = sampled || cmd.Flags().Changed(n)
-	}
-	return generate.Sampling{Greedy: f.greedy || !sampled, Temperature: f.temperature, TopK: f.topK, TopP: f.topP,
-		MinP: f.minP, Typical: f.typical, RepetitionPenalty: f.repen, Seed: f.seed}
-}
-
 var explainCmd = &cobra.Command{
 	Use:   "explain --model M [flags] PROMPT",
 	Short: "Explain what a GPT-2 generates: saliency, layer predictions, neuron factors, attention",
@@ -84,44 +50,45 @@ Ecco does, offline:
   rankings          the rank of each output token after every layer (logit lens
                     with the final LayerNorm; --raw for Ecco's view without it)
   layer predictions each layer's top tokens at each output position
-  rankings_watch    ranks of --watch tokens (each one token) across layers
+  rankings_watch    ranks of --watch tokens across layers (repeat --watch for
+                    several; each value is one token, commas included)
   nmf               MLP activations (after GELU) of --from-layer..--to-layer
                     factorised into --nmf-components factors
   attention         probabilities per layer and head
   intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates (same decoding settings)
                     with neurons scaled (0 inhibits) and shows both outputs
 
+The model, the decoding flags and their defaults are loupe generate's: a
+flag not given takes the model's generation_config.json (GPT-2 samples, as
+transformers' text-generation pipeline does); --seed makes it reproducible
+and --greedy deterministic.
+
 Output: coloured tokens on a terminal (plain percentages otherwise, and
 when NO_COLOR is set or TERM=dumb),
 --format json for every number, --html FILE for a self-contained explorable.`,
 	Example: `  loupe explain --model gpt2 "The countries of the European Union are:" --max-new-tokens 8
-  loupe explain --model gpt2 "The keys to the cabinet" --continuation " are" --watch " is"," are" --format json
+  loupe explain --model gpt2 "The keys to the cabinet" --continuation " are" --watch " is" --watch " are" --format json
   loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html`,
 	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
-		// One prefix for every error of the command.
-		err := runExplain(cmd, args)
-		if err != nil && !strings.HasPrefix(err.Error(), "explain: ") {
-			err = fmt.Errorf("explain: %w", err)
-		}
-		return err
+		explainFlags.dec.seedSet = cmd.Flags().Changed("seed")
+		explainFlags.dec.changed = changedFlags(cmd)
+		return cliError("explain", runExplain(cmd, args))
 	},
 }
 
 func init() {
 	f := explainCmd.Flags()
-	f.StringVar(&explainFlags.model, "model", "", "GPT-2 hub id (gpt2, distilgpt2, ORG/NAME[@REV]) or local directory (required)")
-	f.IntVar(&explainFlags.maxNew, "max-new-tokens", 8, "tokens to generate")
+	explainFlags.dec.registerDecode(f)
 	f.StringVar(&explainFlags.continuation, "continuation", "", "explain this text instead of generating (forced decoding)")
-	explainFlags.sampling.register(explainCmd)
 	f.StringVar(&explainFlags.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
 	f.StringVar(&explainFlags.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
 	f.IntVar(&explainFlags.igSteps, "ig-steps", 20, "integrated-gradients steps (Gauss-Legendre nodes)")
 	f.BoolVar(&explainFlags.raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
 	f.IntVar(&explainFlags.predictions, "predictions", 5, "top tokens shown per layer")
-	f.StringSliceVar(&explainFlags.watch, "watch", nil, `tokens to rank across layers, e.g. --watch " is"," are" (each must be one token)`)
+	f.StringArrayVar(&explainFlags.watch, "watch", nil, `a token to rank across layers (repeatable: --watch " is" --watch " are"; each value is one token, a comma included)`)
 	f.IntVar(&explainFlags.watchPos, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
-	f.IntVar(&explainFlags.nmf, "nmf-components", 10, "NMF factors of MLP activations (0: skip)")
+	f.IntVar(&explainFlags.nmf, "nmf-components", 10, "NMF factors of MLP activations (0: skip; Ecco's run_nmf default is 10)")
 	f.IntVar(&explainFlags.fromLayer, "from-layer", 0, "first layer for NMF (0-based)")
 	f.IntVar(&explainFlags.toLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
 	f.Int64Var(&explainFlags.nmfSeed, "nmf-seed", 0, "NMF initialisation seed")
@@ -129,30 +96,6 @@ func init() {
 	f.BoolVar(&explainFlags.noAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
 	rootCmd.AddCommand(explainCmd)
-}
-
-// loadExplainer resolves a model reference (directory or hub id) and loads
-// the GPT-2 and its tokenizer.
-func loadExplainer(ctx context.Context, ref string) (*explain.Explainer, error) {
-	if ref == "" {
-		return nil, fmt.Errorf("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
-	}
-	c := hub.NewClient()
-	c.ShowProgress = isTerminal(os.Stderr)
-	dir, err := c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, []string{"tokenizer.json", "vocab.json", "merges.txt"})
-	if err != nil {
-		return nil, err
-	}
-	m, err := gpt2.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := tokenizer.LoadBPE(dir)
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	return explain.NewExplainer(ref, m, tok)
 }
 
 // parseIntervention reads LAYER:NEURON[@POS,POS...]=SCALE.
@@ -217,7 +160,7 @@ func checkWritable(path string) error {
 	return nil
 }
 
-func explainOptions(cmd *cobra.Command, e *explain.Explainer) (explain.Options, error) {
+func explainOptions(e *explain.Explainer) (explain.Options, error) {
 	fl := &explainFlags
 	methods, err := explain.ParseMethods(fl.methods)
 	if err != nil {
@@ -265,6 +208,9 @@ func explainOptions(cmd *cobra.Command, e *explain.Explainer) (explain.Options, 
 
 func runExplain(cmd *cobra.Command, args []string) error {
 	fl := &explainFlags
+	if fl.dec.model == "" {
+		return errors.New("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
+	}
 	if fl.html != "" {
 		if err := checkWritable(fl.html); err != nil {
 			return err
@@ -273,25 +219,34 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if _, err := explain.ParseMethods(fl.methods); err != nil {
 		return err
 	}
-	if fl.maxNew < 0 {
-		return fmt.Errorf("--max-new-tokens %d is negative", fl.maxNew)
-	}
-	sp := fl.sampling.sampling(cmd)
-	if err := sp.Check(); err != nil {
+	set, err := fl.dec.settings()
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e, err := loadExplainer(ctx, fl.model)
+	p, err := loadPipeline(ctx, fl.dec.model)
 	if err != nil {
 		return err
 	}
-	defer e.Model.Close()
-	opt, err := explainOptions(cmd, e)
+	defer p.Close()
+	e, err := explain.NewExplainer(fl.dec.model, p.Model, p.Tokenizer)
 	if err != nil {
 		return err
 	}
-	req := explain.Request{Prompt: args[0], MaxNewTokens: fl.maxNew, Sampling: sp, Options: opt}
+	ids, err := p.Encode(args[0])
+	if err != nil {
+		return err
+	}
+	gen, _, err := p.Resolve(set, len(ids))
+	if err != nil {
+		return err
+	}
+	opt, err := explainOptions(e)
+	if err != nil {
+		return err
+	}
+	req := explain.Request{Prompt: args[0], MaxNewTokens: gen.MaxNewTokens, Sampling: gen.Sampling, Options: opt}
 	if cmd.Flags().Changed("continuation") {
 		req.Continuation = &fl.continuation
 	}

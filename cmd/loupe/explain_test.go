@@ -84,7 +84,7 @@ func TestExplainCommand(t *testing.T) {
 	model := filepath.Join("..", "..", "explain", "testdata", "tiny")
 	html := filepath.Join(t.TempDir(), "out.html")
 	base := []string{"explain", "--model", model, "the hat", "--max-new-tokens", "3", "--nmf-components", "2",
-		"--methods", "grad_x_input,ig", "--ig-steps", "4", "--target", "prob", "--watch", " a, the", "--from-layer", "0", "--to-layer", "-1", "--html", ""}
+		"--methods", "grad_x_input,ig", "--ig-steps", "4", "--target", "prob", "--watch", " a", "--watch", " the", "--greedy", "--from-layer", "0", "--to-layer", "-1", "--html", ""}
 	out, err := runLoupe(t, append(append([]string{}, base...), "--html", html, "--format", "json")...)
 	if err != nil {
 		t.Fatal(err)

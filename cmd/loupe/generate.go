@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/gpt2"
@@ -165,8 +164,7 @@ a batch that needs more than 16 GiB is an error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.seedSet = cmd.Flags().Changed("seed")
-			f.changed = map[string]bool{}
-			cmd.Flags().VisitAll(func(fl *pflag.Flag) { f.changed[fl.Name] = fl.Changed })
+			f.changed = changedFlags(cmd)
 			f.stdin = cmd.InOrStdin()
 			return runGenerate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},

@@ -32,12 +32,18 @@ var serveCmd = &cobra.Command{
 
   GET  /              the web UI (type a prompt, generate, explore)
   POST /api/generate  {"prompt", "max_new_tokens", "greedy", "temperature", "top_k", "top_p",
-                      "min_p", "typical_p", "repetition_penalty", "seed", "stop"}; answers
-                      loupe generate --format json's {"prompt_ids", "ids", "text",
-                      "logprobs", "stats"} plus "model" and "finish"
+                      "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
+                      "seed", "stop"}; answers loupe generate --format json's {"prompt_ids",
+                      "ids", "text", "logprobs", "stats"} plus "model", "finish" and "seed"
   POST /api/explain   the same plus "continuation", "methods", "target", "ig_steps", "raw",
                       "watch", "nmf_components", "from_layer", "to_layer", "no_attention"
   GET  /healthz
+
+Decoding is loupe generate's: a field left out takes the model's
+generation_config.json (then transformers' pipeline defaults), so the same
+prompt and "seed" give the text loupe generate --seed gives; without "seed"
+a random one is drawn and returned. A default max_new_tokens above
+--max-new-tokens is lowered to it; nmf_components defaults to 10 (Ecco's).
 
 Requests over the limits get a 4xx status with {"error": "..."}. POSTs from
 another web origin (an Origin header that does not match Host) get 403, and
@@ -68,25 +74,32 @@ func runServe(cmd *cobra.Command, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e, err := loadExplainer(ctx, serveFlags.model)
-	if err != nil {
-		return err
+	if serveFlags.model == "" {
+		return errors.New("serve: --model is required (a GPT-2 hub id such as gpt2, or a local directory)")
 	}
-	defer e.Model.Close()
+	p, err := loadPipeline(ctx, serveFlags.model)
+	if err != nil {
+		return cliError("serve", err)
+	}
+	defer p.Close()
 	logger := log.New(os.Stderr, "loupe serve: ", log.LstdFlags)
 	ln, err := net.Listen("tcp", serveFlags.addr)
 	if err != nil {
 		return fmt.Errorf("serve: listening on --addr %s: %w", serveFlags.addr, err)
 	}
-	s := server.New(e, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
+	s, err := server.New(p, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
 		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent, Logger: logger,
 		Addr: ln.Addr().String()})
+	if err != nil {
+		ln.Close()
+		return cliError("serve", err)
+	}
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	url := "http://" + ln.Addr().String() + "/"
 	if jsonOutput() {
-		writeJSON(os.Stdout, map[string]string{"url": url, "model": e.Name})
+		writeJSON(os.Stdout, map[string]string{"url": url, "model": p.Name})
 	} else {
-		fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", e.Name, url)
+		fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -99,7 +112,7 @@ func runServe(cmd *cobra.Command, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("serve: shutdown: %w", err)
 	}
 	return nil
 }
