@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -39,10 +40,16 @@ func TestServeDecodesAsGenerate(t *testing.T) {
 	}
 	for _, model := range []string{tiny, withConfig} {
 		for _, seed := range []string{"1", "7", "12345"} {
-			out, err := runLoupe(t, "generate", "--model", model, "--seed", seed, "--format", "json", "the hat")
+			var buf bytes.Buffer
+			resetFlags()
+			rootCmd.SetOut(&buf)
+			rootCmd.SetArgs([]string{"generate", "--model", model, "--seed", seed, "--format", "json", "the hat"})
+			err := rootCmd.Execute()
+			rootCmd.SetOut(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := buf.String()
 			var cli struct {
 				IDs  []int  `json:"ids"`
 				Text string `json:"text"`
