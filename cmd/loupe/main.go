@@ -8,7 +8,7 @@ import (
 )
 
 func main() {
-	if err := rootCmd.Execute(); err != nil {
+	if err := execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "loupe:", err)
 		os.Exit(1)
 	}

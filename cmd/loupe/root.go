@@ -34,6 +34,31 @@ func init() {
 	rootCmd.SetErrPrefix("loupe:")
 }
 
+// execute runs the command line, after making every command group fail on
+// an unknown subcommand.
+func execute() error {
+	requireSubcommand(rootCmd)
+	return rootCmd.Execute()
+}
+
+// requireSubcommand gives each command group under c (a command with
+// subcommands and no action of its own, such as loupe index) an action
+// that fails on an unknown subcommand with "unknown command", where cobra
+// would print the help and exit 0, and prints the help when none is given.
+func requireSubcommand(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && !sub.Runnable() {
+			sub.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+		}
+		requireSubcommand(sub)
+	}
+}
+
 // jsonOutput reports whether --format json was given.
 func jsonOutput() bool { return outputFormat == "json" }
 
