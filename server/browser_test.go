@@ -280,4 +280,38 @@ func TestBrowserServedPage(t *testing.T) {
 	if !api {
 		t.Fatalf("no request to /api/explain among %v", seen)
 	}
+	// A request that fails (a watched word of two tokens) clears the old
+	// results and shows the error; the sampling fields go into the request.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(`#decoding`, "sample"),
+		chromedp.SetValue(`#seed`, "3"),
+		chromedp.SetValue(`#temperature`, "0.8"),
+		chromedp.SetValue(`#watch`, " hat"),
+		chromedp.Click(`#go`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		cls, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('status').className`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cls == "error" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no error shown for a bad request")
+		}
+	}
+	views, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById('views').childElementCount`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if views != 0 || !strings.Contains(status, "watch") {
+		t.Errorf("after an error: %d views left, status %q", views, status)
+	}
 }

@@ -301,10 +301,24 @@
       if (document.getElementById("m-ig").checked) methods.push("integrated_gradients");
       var body = {
         prompt: document.getElementById("prompt").value,
-        max_new_tokens: +document.getElementById("max-new-tokens").value,
         methods: methods,
         nmf_components: +document.getElementById("nmf").value
       };
+      // A field left empty is left out: the model's generation_config.json
+      // (as loupe generate) decides.
+      var cont = document.getElementById("continuation").value;
+      if (cont !== "") body.continuation = cont;
+      var decoding = document.getElementById("decoding").value;
+      if (decoding) body.greedy = decoding === "greedy";
+      [["max-new-tokens", "max_new_tokens"], ["temperature", "temperature"], ["top-k", "top_k"],
+        ["top-p", "top_p"], ["seed", "seed"]].forEach(function (f) {
+        var v = document.getElementById(f[0]).value;
+        if (v !== "") body[f[1]] = +v;
+      });
+      // One watched token per line, kept as typed (leading spaces and
+      // commas are part of a token).
+      var watch = document.getElementById("watch").value.split("\n").filter(function (w) { return w !== ""; });
+      if (watch.length) body.watch = watch;
       status.className = ""; status.textContent = "working…";
       document.getElementById("go").disabled = true;
       fetch("api/explain", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
@@ -313,7 +327,12 @@
           if (!x.ok) throw new Error(x.j.error || "request failed");
           status.textContent = ""; render(x.j);
         })
-        .catch(function (e) { status.className = "error"; status.textContent = String(e.message || e); })
+        .catch(function (e) {
+          // Old results would read as the answer to this request: clear them.
+          document.getElementById("views").textContent = "";
+          document.body.removeAttribute("data-rendered");
+          status.className = "error"; status.textContent = String(e.message || e);
+        })
         .then(function () { document.getElementById("go").disabled = false; });
     });
   }
