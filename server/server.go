@@ -337,7 +337,7 @@ func (s *Server) prompt(p string) ([]int, error) {
 // settings for a prompt of promptLen tokens. A request's max_new_tokens
 // above the server's limit is an error; a default above it is lowered to
 // it.
-func (s *Server) decoding(r SamplingRequest, stop []string, promptLen int) (generate.Options, error) {
+func (s *Server) decoding(r SamplingRequest, stop []string, promptLen int) (generate.Options, generate.Beams, error) {
 	set := generate.Settings{Seed: r.Seed, Stop: stop}
 	g := &set.GenerationConfig
 	if r.Greedy != nil {
@@ -345,17 +345,18 @@ func (s *Server) decoding(r SamplingRequest, stop []string, promptLen int) (gene
 	}
 	g.Temperature, g.TopK, g.TopP, g.MinP, g.TypicalP = r.Temperature, r.TopK, r.TopP, r.MinP, r.TypicalP
 	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens
-	opt, _, err := s.p.Resolve(set, promptLen)
+	opt, b, err := s.p.Resolve(set, promptLen)
 	if err != nil {
-		return opt, err
+		return opt, b, err
 	}
 	if opt.MaxNewTokens > s.opt.MaxNewTokens {
 		if r.MaxNewTokens != nil {
-			return opt, badRequest("max_new_tokens %d: want at most %d (this server's limit)", *r.MaxNewTokens, s.opt.MaxNewTokens)
+			return opt, b, badRequest("max_new_tokens %d: want at most %d (this server's limit)", *r.MaxNewTokens, s.opt.MaxNewTokens)
 		}
 		opt.MaxNewTokens = s.opt.MaxNewTokens
 	}
-	return opt, nil
+	b.NumReturnSequences = 1 // one answer: the first of loupe generate's sequences
+	return opt, b, nil
 }
 
 // optionMessage names a setting the request gave by its JSON field.
@@ -391,15 +392,17 @@ func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
 			return nil, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
 		}
 	}
-	opt, err := s.decoding(req.SamplingRequest, req.Stop, len(ids))
+	opt, beams, err := s.decoding(req.SamplingRequest, req.Stop, len(ids))
 	if err != nil {
 		return nil, err
 	}
-	res, err := generate.Generate(ctx, s.p.Model, ids, opt, s.p.Decoder())
+	out, err := s.p.Run(ctx, ids, opt, beams)
 	if err != nil {
 		return nil, err
 	}
-	return GenerateResponse{Model: s.e.Name, Result: res, Finish: res.Finish, Seed: opt.Seed}, nil
+	sq := out.Sequences[0]
+	res := &generate.Result{PromptIDs: out.PromptIDs, IDs: sq.IDs, Text: sq.Text, Logprobs: sq.Logprobs, Stats: out.Stats}
+	return GenerateResponse{Model: s.e.Name, Result: res, Finish: sq.Finish, Seed: opt.Seed}, nil
 }
 
 func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
@@ -411,7 +414,7 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := s.decoding(req.SamplingRequest, nil, len(ids))
+	gen, _, err := s.decoding(req.SamplingRequest, nil, len(ids))
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loupe-ml/loupe/generate"
-	"github.com/loupe-ml/loupe/model/gpt2"
 )
 
 // generateFlags are the options of loupe generate.
@@ -248,13 +247,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	if dec == nil && len(opt.Stop) > 0 {
 		return errors.New("--stop needs the model's tokenizer")
 	}
-	if beams.NumBeams > 1 {
-		return runBeams(ctx, out, errw, f, p.Model, prompt, opt, beams, dec)
-	}
-	if beams.NumReturnSequences > 1 {
-		return runSamples(ctx, out, errw, f, p.Model, prompt, opt, beams.NumReturnSequences, dec)
-	}
-	streaming := !jsonOutput() && dec != nil
+	streaming := !jsonOutput() && dec != nil && beams.NumBeams <= 1 && beams.NumReturnSequences <= 1
 	if streaming {
 		if _, err := io.WriteString(out, dec.Decode(prompt)); err != nil {
 			return err
@@ -270,7 +263,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 			return err
 		}
 	}
-	res, err := generate.Generate(ctx, p.Model, prompt, opt, dec)
+	res, err := p.Run(ctx, prompt, opt, beams)
 	if err != nil {
 		if streaming {
 			fmt.Fprintln(out)
@@ -278,14 +271,14 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 		return err
 	}
 	if jsonOutput() {
-		return writeJSON(out, res)
+		return writeJSON(out, newGenerateJSON(res))
 	}
-	if !streaming { // no tokenizer: show the ids
-		fmt.Fprintln(out, joinIDs(res.IDs))
-	} else {
+	if streaming {
 		fmt.Fprintln(out)
+	} else {
+		printSequences(out, prompt, res.Sequences, res.Beams, dec)
 	}
-	reportEnd(errw, f, p.Model.Config.NPositions, len(res.PromptIDs), res.Stats, []int{len(res.IDs)}, []string{res.Finish})
+	reportEnd(errw, f, p.Model.Config.NPositions, res)
 	return nil
 }
 
@@ -306,90 +299,56 @@ func parseIDs(s string, vocab int) ([]int, error) {
 }
 
 // reportEnd tells on stderr that generation hit the context limit and,
-// with --stats, prints the timing figures. genLens and finishes describe
-// the sequences shown (one, or every sample).
-func reportEnd(errw io.Writer, f generateFlags, nPositions, promptLen int, st generate.Stats, genLens []int, finishes []string) {
-	for i, fin := range finishes {
-		if fin == "context" { // the sequences that reach the context all end at its length
+// with --stats, prints the timing figures (of the best sequence after a
+// beam search, of every sample otherwise).
+func reportEnd(errw io.Writer, f generateFlags, nPositions int, o *generate.Output) {
+	seqs := o.Sequences
+	if o.Beams {
+		seqs = seqs[:1]
+	}
+	var finishes []string
+	for _, sq := range seqs {
+		finishes = append(finishes, sq.Finish)
+	}
+	for _, sq := range seqs {
+		if sq.Finish == "context" { // the sequences that reach the context all end at its length
 			fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
-				nPositions, promptLen, genLens[i])
+				nPositions, len(o.PromptIDs), len(sq.IDs))
 			break
 		}
 	}
 	if f.stats {
-		printGenStats(errw, st, strings.Join(finishes, " "))
+		printGenStats(errw, o.Stats, strings.Join(finishes, " "))
 	}
 }
 
-// beamJSON is the --format json output of a beam search returning one
-// sequence: the shape of generate.Result plus sequences_scores.
-type beamJSON struct {
-	PromptIDs       []int          `json:"prompt_ids"`
-	IDs             []int          `json:"ids"`
-	Text            string         `json:"text"`
-	Logprobs        []float32      `json:"logprobs"`
-	SequencesScores []float32      `json:"sequences_scores"`
-	Stats           generate.Stats `json:"stats"`
-}
-
-// beamsJSON is the --format json output with several sequences.
-type beamsJSON struct {
+// generateJSON is loupe generate --format json's object: the fields of
+// generate.Result for one sequence, "sequences" for several, and
+// "sequences_scores" (transformers' name) after a beam search.
+type generateJSON struct {
 	PromptIDs       []int               `json:"prompt_ids"`
-	Sequences       []generate.Sequence `json:"sequences"`
-	SequencesScores []float32           `json:"sequences_scores"`
+	IDs             *[]int              `json:"ids,omitempty"`
+	Text            *string             `json:"text,omitempty"`
+	Logprobs        *[]float32          `json:"logprobs,omitempty"`
+	Sequences       []generate.Sequence `json:"sequences,omitempty"`
+	SequencesScores []float32           `json:"sequences_scores,omitempty"`
 	Stats           generate.Stats      `json:"stats"`
 }
 
-// samplesJSON is the --format json output of several samples.
-type samplesJSON struct {
-	PromptIDs []int               `json:"prompt_ids"`
-	Sequences []generate.Sequence `json:"sequences"`
-	Stats     generate.Stats      `json:"stats"`
-}
-
-// runBeams runs beam search and prints its sequences at the end.
-func runBeams(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, prompt []int,
-	opt generate.Options, b generate.Beams, dec generate.Decoder) error {
-	res, err := generate.BeamSearch(ctx, m, prompt, opt, b, dec)
-	if err != nil {
-		return err
+func newGenerateJSON(o *generate.Output) generateJSON {
+	j := generateJSON{PromptIDs: o.PromptIDs, Stats: o.Stats}
+	if len(o.Sequences) == 1 {
+		sq := o.Sequences[0]
+		j.IDs, j.Text, j.Logprobs = &sq.IDs, &sq.Text, &sq.Logprobs
+	} else {
+		j.Sequences = o.Sequences
 	}
-	scores := make([]float32, len(res.Sequences))
-	for i, sq := range res.Sequences {
-		scores[i] = sq.Score
-	}
-	best := res.Sequences[0]
-	if jsonOutput() {
-		if len(res.Sequences) == 1 {
-			return writeJSON(out, beamJSON{PromptIDs: res.PromptIDs, IDs: best.IDs, Text: best.Text,
-				Logprobs: best.Logprobs, SequencesScores: scores, Stats: res.Stats})
+	for _, sq := range o.Sequences {
+		if o.Beams {
+			j.SequencesScores = append(j.SequencesScores, sq.Score)
 		}
-		return writeJSON(out, beamsJSON{PromptIDs: res.PromptIDs, Sequences: res.Sequences, SequencesScores: scores, Stats: res.Stats})
 	}
-	printSequences(out, prompt, res.Sequences, true, dec)
-	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), res.Stats, []int{len(best.IDs)}, []string{best.Finish})
-	return nil
-}
-
-// runSamples draws n samples of the prompt as one batch and prints them at
-// the end.
-func runSamples(ctx context.Context, out, errw io.Writer, f generateFlags, m *gpt2.Model, prompt []int,
-	opt generate.Options, n int, dec generate.Decoder) error {
-	res, err := generate.GenerateN(ctx, m, prompt, opt, n, dec)
-	if err != nil {
-		return err
-	}
-	if jsonOutput() {
-		return writeJSON(out, samplesJSON{PromptIDs: res.PromptIDs, Sequences: res.Sequences, Stats: res.Stats})
-	}
-	printSequences(out, prompt, res.Sequences, false, dec)
-	lens := make([]int, len(res.Sequences))
-	finishes := make([]string, len(res.Sequences))
-	for i, sq := range res.Sequences {
-		lens[i], finishes[i] = len(sq.IDs), sq.Finish
-	}
-	reportEnd(errw, f, m.Config.NPositions, len(res.PromptIDs), res.Stats, lens, finishes)
-	return nil
+	return j
 }
 
 // printSequences prints each sequence's text (prompt included; its ids
@@ -553,7 +512,8 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 			}
 			quiet := f
 			quiet.stats = false
-			reportEnd(errw, quiet, m.Config.NPositions, len(r.PromptIDs), r.Stats, []int{len(r.IDs)}, []string{r.Finish})
+			reportEnd(errw, quiet, m.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
+				Sequences: []generate.Sequence{{IDs: r.IDs, Finish: r.Finish}}})
 			total.PrefillTokens += r.Stats.PrefillTokens
 			total.DecodeTokens += r.Stats.DecodeTokens
 			total.PrefillSeconds, total.DecodeSeconds = r.Stats.PrefillSeconds, r.Stats.DecodeSeconds
