@@ -1,6 +1,11 @@
 package generate
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+)
 
 // Output is what Pipeline.Run generated: one sequence, several independent
 // samples, or beam search's best sequences.
@@ -37,4 +42,68 @@ func (p *Pipeline) Run(ctx context.Context, prompt []int, opt Options, b Beams) 
 	}
 	sq := Sequence{IDs: r.IDs, Text: r.Text, Logprobs: r.Logprobs, Finish: r.Finish}
 	return &Output{PromptIDs: r.PromptIDs, Sequences: []Sequence{sq}, Stats: r.Stats}, nil
+}
+
+// PromptError is an error about one prompt of a list (GenerateTexts).
+type PromptError struct {
+	Index int // the prompt's index in the list, from 0
+	Err   error
+}
+
+func (e *PromptError) Error() string { return fmt.Sprintf("generate: prompt %d: %v", e.Index+1, e.Err) }
+func (e *PromptError) Unwrap() error { return e.Err }
+
+// GenerateTexts generates one sequence for each text, as transformers'
+// pipeline("text-generation")([...]) does: each text gets what Generate
+// gives it alone with settings s (all with one seed, s.Seed or a random
+// one), but for rare float rounding of the batched computation. Every text
+// is encoded and its settings resolved first; an error names the text
+// (*PromptError) and nothing is generated. Then batches of at most
+// batchSize consecutive texts that share their options (max_length makes
+// the length limit depend on the prompt) decode together (GenerateBatch),
+// and onBatch gets each batch's results in order with the index of its
+// first text. Beam search and several sequences per text are errors.
+func (p *Pipeline) GenerateTexts(ctx context.Context, texts []string, s Settings, batchSize int, onBatch func(first int, res []*Result) error) error {
+	if batchSize < 1 {
+		return &OptionError{Field: "batch_size", Value: strconv.Itoa(batchSize), Allowed: "a positive integer"}
+	}
+	_, b, err := p.Resolve(s, 0)
+	switch {
+	case err != nil:
+		return err
+	case b.NumBeams > 1:
+		return &OptionError{Field: "num_beams", Value: strconv.Itoa(b.NumBeams), Allowed: "1 for a list of prompts (run them one at a time)"}
+	case b.NumReturnSequences > 1:
+		return &OptionError{Field: "num_return_sequences", Value: strconv.Itoa(b.NumReturnSequences), Allowed: "1 for a list of prompts (run them one at a time)"}
+	}
+	if s.Seed == nil {
+		s.Seed = new(rand.Uint64())
+	}
+	prompts := make([][]int, len(texts))
+	opts := make([]Options, len(texts))
+	for i, t := range texts {
+		ids, err := p.Encode(t)
+		if err == nil {
+			opts[i], _, err = p.Resolve(s, len(ids))
+		}
+		if err != nil {
+			return &PromptError{Index: i, Err: err}
+		}
+		prompts[i] = ids
+	}
+	for lo := 0; lo < len(prompts); {
+		hi := lo + 1
+		for hi < len(prompts) && hi-lo < batchSize && opts[hi].MaxNewTokens == opts[lo].MaxNewTokens {
+			hi++
+		}
+		res, err := GenerateBatch(ctx, p.Model, prompts[lo:hi], opts[lo], p.Decoder())
+		if err != nil {
+			return err
+		}
+		if err := onBatch(lo, res); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
 }

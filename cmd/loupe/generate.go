@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -53,106 +52,53 @@ func init() {
 		Long: `Generate text with a GPT-2 family model (gpt2, distilgpt2, gpt2-medium,
 gpt2-large, gpt2-xl or any checkpoint of that architecture).
 
---model is a local directory (config.json, the weights — model.safetensors,
-sharded safetensors or pytorch_model.bin — and the
-tokenizer: tokenizer.json or vocab.json + merges.txt) or a Hugging Face hub
-id (gpt2, openai-community/gpt2, ORG/NAME@REVISION), fetched into the same
-cache transformers uses (HF_HOME, HF_HUB_CACHE; HF_HUB_OFFLINE=1 reads the
-cache only).
+--model is a local directory (config.json, the weights and the tokenizer:
+tokenizer.json or vocab.json + merges.txt) or a Hugging Face hub id (gpt2,
+ORG/NAME@REVISION) fetched into transformers' cache (HF_HOME, HF_HUB_CACHE;
+HF_HUB_OFFLINE=1 reads the cache only).
 
-Without a generation_config.json in the model directory, tokens are
-sampled (temperature 1, top-k 50) unless --greedy or --num-beams is given.
-When the directory has a generation_config.json (as transformers saves it),
-its values are the defaults, as in transformers: do_sample, temperature,
-top_k, top_p, min_p, typical_p, repetition_penalty, no_repeat_ngram_size,
-max_new_tokens (or max_length, prompt included), min_new_tokens (or
-min_length, prompt included), num_beams, length_penalty, early_stopping,
-num_return_sequences and eos_token_id (an id or a list);
-fields it lacks take transformers' defaults (do_sample false: greedy; top_k
-50), except that do_sample comes from config.json's
-task_specific_params["text-generation"] when the file lacks it, as in
-transformers' text-generation pipeline (GPT-2's config.json says true, so
---model gpt2 samples), and that without max_new_tokens or max_length
---max-new-tokens' 50 applies. Flags given on the command line override the file; --do-sample
-and --greedy set do_sample. The processors run in transformers' order:
-repetition penalty, no-repeat n-gram, minimum length, temperature, top-k,
-top-p, min-p, typical-p. --seed makes sampling reproducible (a random seed
-otherwise).
+Decoding follows transformers' text-generation pipeline: the model's
+generation_config.json gives the defaults (do_sample, temperature, top_k,
+top_p, min_p, typical_p, repetition_penalty, no_repeat_ngram_size,
+max_new_tokens or max_length, min_new_tokens or min_length, num_beams,
+length_penalty, early_stopping, num_return_sequences, eos_token_id), with
+do_sample from config.json's task_specific_params when the file lacks it
+(GPT-2 samples); without the file, tokens are sampled (temperature 1, top-k
+50) unless --greedy or --num-beams is given; without a length, 50 new
+tokens. A flag given on the command line wins. loupe explain and loupe
+serve decode the same way (the Go API: generate.Load and Resolve). The
+processors run in transformers' order: repetition penalty, no-repeat
+n-gram, minimum length, temperature, top-k, top-p, min-p, typical-p.
+--seed makes sampling reproducible (random otherwise).
 
-The prompt and the continuation stream to standard output as tokens are
-produced. Generation ends after --max-new-tokens, at the end-of-text token,
-before the first --stop string, or when prompt and output fill the model's
-context (n_positions; a message on standard error says so). A prompt longer
-than the context is an error.
+The prompt and continuation stream to standard output. Generation ends
+after --max-new-tokens, at an end-of-text token (generation_config.json's
+eos_token_id, else config.json's; none with --ignore-eos), before the first
+--stop string, or when the model's context is full (a message on standard
+error says so). --min-new-tokens N keeps end-of-text out of the first N
+tokens.
 
---min-new-tokens N keeps the end-of-text tokens out of the first N
-generated tokens (their logits are set to -inf while fewer than N tokens
-follow the prompt), with greedy decoding, sampling and beam search alike.
-The end-of-text tokens are generation_config.json's eos_token_id (all of
-them when it lists several), else config.json's. min_length in
-generation_config.json does the same while prompt and output together are
-shorter; min_new_tokens, from the file or the flag (even 0), replaces it, as
-in transformers. With --ignore-eos there is no end-of-text token, so the
-minimum has nothing to keep out. The reported logprobs stay those of the
-raw logits.
+--num-beams N runs beam search as transformers' generate(num_beams=N)
+(--length-penalty, --early-stopping false|true|never; with do_sample, beam
+sampling). --num-return-sequences N prints the N best beams, or N
+independent samples (sequence i draws from a stream derived from --seed and
+i; sequence 1 is the text one sample with that seed gives). Several
+sequences print at the end, each under a header line. --stop is not
+supported with beam search.
 
---num-beams N (> 1) runs beam search as transformers' generate(num_beams=N)
-does, with --length-penalty, --early-stopping (false, true or never) and
---num-return-sequences (at most N). Beams cannot stream: the text is printed
-when the search ends, each sequence under a header line with its score when
-there are several. --stop is not supported with beam search. With do_sample
-(--do-sample, or the file's do_sample true) it is transformers' beam
-sampling: temperature, top-k, top-p, min-p and typical-p also process the
-log-probabilities, and each step draws its candidates at random (--seed)
-from the beams' accumulated scores instead of keeping the best.
+--format json prints {"prompt_ids", "ids", "text", "logprobs", "stats"}
+(logprobs: log-softmax of the raw logits at each generated token); several
+sequences go in "sequences", and beam search adds "sequences_scores".
+--stats prints timings on standard error.
 
-When sampling, --num-return-sequences N draws N independent samples of the
-prompt, as transformers' generate(do_sample=True, num_return_sequences=N):
-the prompt is read once and the N sequences decode together, each stopping
-on its own (end-of-text, --stop, --max-new-tokens). Sequence i draws from a
-random stream derived from --seed and i, so the same seed gives the same N
-sequences, and sequence 1 is the text a single sample with that seed gives
-(but for rare float-rounding differences of the batched computation). They
-are printed at the end, each under a header line (no streaming). Greedy
-decoding returns one sequence: --num-return-sequences above 1 with --greedy
-(or do_sample false) is an error.
-
---format json prints one object: {"prompt_ids", "ids", "text", "logprobs",
-"stats": {"prefill_tokens", "prefill_seconds", "decode_tokens",
-"decode_seconds"}}; logprobs are the log-softmax of the raw logits at each
-generated token. Beam search adds "sequences_scores" (transformers' name:
-each sequence's summed processed log-probabilities over its length to the
-power --length-penalty). With --num-return-sequences above 1 (beams or
-samples), "sequences" holds {"ids", "text", "logprobs"} per sequence instead
-of the top-level "ids", "text" and "logprobs"; decode_tokens then counts the
-tokens of every sequence. --stats prints the timings on standard error.
-
---input FILE ("-" for standard input) generates for many prompts, as
-transformers' pipeline("text-generation")([...]) does: each non-blank line
-is a JSON string or an object with a "text" string (as for loupe tokenize
---input). Every line is read, tokenized and checked before anything is
-generated: a line that is not such JSON, not UTF-8, empty, or longer than
-the model's context is an error naming its line number, and nothing is
-printed. The prompts are decoded together in batches of --batch-size
-(default 8; consecutive lines, in input order): each batch reads its
-prompts in one forward pass and then decodes every unfinished prompt in one
-pass per token, each prompt ending on its own (end-of-text, --stop,
---max-new-tokens, the context). Each prompt is its own generation: with
---seed S, prompt i gets the text that loupe generate --seed S gives for it
-alone (all prompts use the seed's first random stream), but for rare
-float-rounding differences of the batched computation. When the length
-limit is generation_config.json's max_length (prompt included), prompts of
-different lengths get different limits and are batched only with
-neighbours of the same limit. --format json prints one line per prompt, in
-input order, each the object a single prompt prints; in its stats,
-prefill_tokens and decode_tokens are that prompt's own counts (as alone),
-prefill_seconds and decode_seconds the wall times of its whole batch. In
-text format each prompt and its continuation follow a "--- prompt i of N
----" line (no streaming); --stats prints each batch's totals. --input does
-not support beam search or --num-return-sequences above 1 (an error; run
-those prompts one at a time) and needs the model's tokenizer. Larger
-batches are faster per prompt but hold every prompt's key/value cache:
-a batch that needs more than 16 GiB is an error.`,
+--input FILE ("-" for standard input) generates for each non-blank line, a
+JSON string or an object with a "text" string, as pipeline([...]) does:
+every line is checked before anything is generated (an error names its
+line), then prompts are decoded in batches of --batch-size consecutive
+lines. With --seed S each prompt gets the text loupe generate --seed S
+gives it alone (but for rare float rounding of the batched computation).
+--format json prints one object per prompt, in input order. --input does
+not support beam search or several sequences per prompt.`,
 		Example: `  loupe generate --model gpt2 "The Illustrated Transformer is"
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
@@ -447,72 +393,36 @@ func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
 	return out, nil
 }
 
-// runInput generates for every prompt of an --input file, in batches of
-// f.batchSize consecutive prompts with the same options, printing each
+// runInput generates for every prompt of an --input file and prints each
 // batch's results in input order as it ends.
 func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *generate.Pipeline, set generate.Settings, lines []promptLine) error {
 	if p.Tokenizer == nil {
 		return fmt.Errorf("%s has no tokenizer (tokenizer.json, or vocab.json + merges.txt): --input needs one", f.model)
 	}
-	name := inputName(f.input)
-	prompts := make([][]int, len(lines))
-	opts := make([]generate.Options, len(lines))
-	// The settings that do not depend on a prompt's length first (with a
-	// length of 0: only max_length depends on it, and fails at 0 only when
-	// it is no positive number); then each line, whose errors are its own.
-	_, beams, err := p.Resolve(set, 0)
-	switch {
-	case err != nil:
-		return err
-	case beams.NumBeams > 1:
-		return fmt.Errorf("--input does not support beam search (num_beams %d): run the prompts one at a time, or give --num-beams 1", beams.NumBeams)
-	case beams.NumReturnSequences > 1:
-		return fmt.Errorf("--input gives one sequence per prompt (num_return_sequences %d): run the prompts one at a time, or give --num-return-sequences 1", beams.NumReturnSequences)
-	}
-	if set.Seed == nil { // every prompt uses the same seed, as loupe generate --seed S for each
-		seed := rand.Uint64()
-		set.Seed = &seed
-	}
+	texts := make([]string, len(lines))
 	for i, l := range lines {
-		ids, err := p.Encode(l.text)
-		if err == nil {
-			opts[i], _, err = p.Resolve(set, len(ids))
-		}
-		if err != nil {
-			return fmt.Errorf("%s line %d: %s", name, l.line, strings.TrimPrefix(cliError("generate", err).Error(), "generate: "))
-		}
-		prompts[i] = ids
+		texts[i] = l.text
 	}
-	m, tok := p.Model, p.Tokenizer
-	var w *bufio.Writer
 	if jsonOutput() {
-		w = bufio.NewWriter(out)
+		w := bufio.NewWriter(out)
 		defer w.Flush() // the batches done before an error stay printed
 		out = w
 	}
-	for lo := 0; lo < len(prompts); {
-		hi := lo + 1
-		for hi < len(prompts) && hi-lo < f.batchSize && opts[hi].MaxNewTokens == opts[lo].MaxNewTokens {
-			hi++
-		}
-		res, err := generate.GenerateBatch(ctx, m, prompts[lo:hi], opts[lo], tok)
-		if err != nil {
-			return err
-		}
+	err := p.GenerateTexts(ctx, texts, set, f.batchSize, func(lo int, res []*generate.Result) error {
 		var total generate.Stats
 		finishes := make([]string, len(res))
+		quiet := f
+		quiet.stats = false
 		for j, r := range res {
 			if jsonOutput() {
 				if err := writeJSON(out, r); err != nil {
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(prompts))
-				printSequences(out, r.PromptIDs, []generate.Sequence{{IDs: r.IDs, Text: r.Text}}, false, tok)
+				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(lines))
+				printSequences(out, r.PromptIDs, []generate.Sequence{{IDs: r.IDs, Text: r.Text}}, false, p.Tokenizer)
 			}
-			quiet := f
-			quiet.stats = false
-			reportEnd(errw, quiet, m.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
+			reportEnd(errw, quiet, p.Model.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
 				Sequences: []generate.Sequence{{IDs: r.IDs, Finish: r.Finish}}})
 			total.PrefillTokens += r.Stats.PrefillTokens
 			total.DecodeTokens += r.Stats.DecodeTokens
@@ -520,15 +430,19 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 			finishes[j] = r.Finish
 		}
 		if f.stats {
-			fmt.Fprintf(errw, "batch: prompts %d to %d of %d\n", lo+1, hi, len(prompts))
+			fmt.Fprintf(errw, "batch: prompts %d to %d of %d\n", lo+1, lo+len(res), len(lines))
 			printGenStats(errw, total, strings.Join(finishes, " "))
 		}
-		if w != nil {
-			if err := w.Flush(); err != nil {
-				return err
-			}
+		if w, ok := out.(*bufio.Writer); ok {
+			return w.Flush()
 		}
-		lo = hi
+		return nil
+	})
+	var pe *generate.PromptError
+	if errors.As(err, &pe) {
+		// The line's own error, with the command's prefix once, before the line.
+		msg := strings.TrimPrefix(cliError("generate", pe.Err).Error(), "generate: ")
+		return fmt.Errorf("%s line %d: %s", inputName(f.input), lines[pe.Index].line, msg)
 	}
-	return nil
+	return err
 }

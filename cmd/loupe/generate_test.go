@@ -959,8 +959,8 @@ func TestGenerateInputErrors(t *testing.T) {
 		{"and PROMPT", nil, generateFlags{input: good}, []string{"x"}, "give one of PROMPT, --prompt-ids or --input"},
 		{"and ids", nil, generateFlags{input: good, promptIDs: "1"}, nil, "give one of PROMPT, --prompt-ids or --input"},
 		{"missing file", nil, generateFlags{input: filepath.Join(t.TempDir(), "none.jsonl")}, nil, "none.jsonl"},
-		{"beams", nil, generateFlags{input: good, numBeams: 2}, nil, "--input does not support beam search"},
-		{"samples", nil, generateFlags{input: good, numReturn: 2, doSample: true}, nil, "one sequence per prompt"},
+		{"beams", nil, generateFlags{input: good, numBeams: 2}, nil, "--num-beams 2: want 1 for a list of prompts"},
+		{"samples", nil, generateFlags{input: good, numReturn: 2, doSample: true}, nil, "--num-return-sequences 2: want 1 for a list of prompts"},
 		{"no tokenizer", nil, generateFlags{input: good, model: "../../model/gpt2/testdata/tiny"}, nil, "--input needs one"},
 	} {
 		f := c.f
