@@ -140,14 +140,24 @@ func (p *Pipeline) Encode(text string) ([]int, error) {
 		return nil, ErrEmptyPrompt
 	case !utf8.ValidString(text):
 		return nil, ErrNotUTF8
-	case p.Tokenizer == nil:
-		return nil, fmt.Errorf("generate: %s has no tokenizer (tokenizer.json, or vocab.json + merges.txt)", p.Name)
+	}
+	if err := p.NeedTokenizer(); err != nil {
+		return nil, err
 	}
 	ids := p.Tokenizer.Encode(text)
 	if err := CheckPrompt(p.Model, ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// NeedTokenizer returns an error naming the model when it has no
+// tokenizer.
+func (p *Pipeline) NeedTokenizer() error {
+	if p.Tokenizer == nil {
+		return fmt.Errorf("generate: %s has no tokenizer (tokenizer.json, or vocab.json + merges.txt)", p.Name)
+	}
+	return nil
 }
 
 // Decoder returns the tokenizer as a Decoder, or nil (not a nil

@@ -52,6 +52,9 @@ type Server struct {
 // model's generation_config.json (generate.Pipeline.Resolve). p needs a
 // tokenizer.
 func New(p *generate.Pipeline, opt Options) (*Server, error) {
+	if err := p.NeedTokenizer(); err != nil {
+		return nil, err
+	}
 	e, err := explain.NewExplainer(p.Name, p.Model, p.Tokenizer)
 	if err != nil {
 		return nil, err

@@ -230,6 +230,9 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer p.Close()
+	if err := p.NeedTokenizer(); err != nil {
+		return err
+	}
 	e, err := explain.NewExplainer(fl.dec.model, p.Model, p.Tokenizer)
 	if err != nil {
 		return err

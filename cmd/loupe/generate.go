@@ -396,8 +396,8 @@ func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
 // runInput generates for every prompt of an --input file and prints each
 // batch's results in input order as it ends.
 func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *generate.Pipeline, set generate.Settings, lines []promptLine) error {
-	if p.Tokenizer == nil {
-		return fmt.Errorf("%s has no tokenizer (tokenizer.json, or vocab.json + merges.txt): --input needs one", f.model)
+	if err := p.NeedTokenizer(); err != nil {
+		return err
 	}
 	texts := make([]string, len(lines))
 	for i, l := range lines {

@@ -961,7 +961,7 @@ func TestGenerateInputErrors(t *testing.T) {
 		{"missing file", nil, generateFlags{input: filepath.Join(t.TempDir(), "none.jsonl")}, nil, "none.jsonl"},
 		{"beams", nil, generateFlags{input: good, numBeams: 2}, nil, "--num-beams 2: want 1 for a list of prompts"},
 		{"samples", nil, generateFlags{input: good, numReturn: 2, doSample: true}, nil, "--num-return-sequences 2: want 1 for a list of prompts"},
-		{"no tokenizer", nil, generateFlags{input: good, model: "../../model/gpt2/testdata/tiny"}, nil, "--input needs one"},
+		{"no tokenizer", nil, generateFlags{input: good, model: "../../model/gpt2/testdata/tiny"}, nil, "tiny has no tokenizer"},
 	} {
 		f := c.f
 		if f.model == "" {

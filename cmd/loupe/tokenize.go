@@ -124,56 +124,60 @@ WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
   loupe tokenize --model ./gpt2 --format json "Hello<|endoftext|>" --special
   loupe tokenize --model ./bert-base-uncased --input texts.jsonl > tokens.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if model == "" {
-				return fmt.Errorf("tokenize: --model is required")
-			}
-			if input != "" && len(args) > 0 {
-				return fmt.Errorf("tokenize: give either TEXT or --input, not both")
-			}
-			if input == "" && len(args) == 0 {
-				return fmt.Errorf("tokenize: no text (give TEXT or --input FILE)")
-			}
-			if err := checkUTF8Args("tokenize", args); err != nil {
-				return err
-			}
-			tok, err := loadTextTokenizer(cmd, model, special)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if input != "" {
-				return tokenizeLines(tok, input, cmd.InOrStdin(), out)
-			}
-			ids, toks, texts := tok.tokenize(strings.Join(args, " "))
-			if m := tok.maxLength(); m > 0 && len(ids) > m {
-				fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: %d tokens, more than the model's maximum of %d (models truncate the input)\n", len(ids), m)
-			}
-			if jsonOutput() {
-				return writeJSON(out, tokenizeResult{IDs: ids, Tokens: toks})
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			if texts == nil {
-				fmt.Fprintln(tw, "ID\tTOKEN")
-				for i := range ids {
-					fmt.Fprintf(tw, "%d\t%s\n", ids[i], toks[i])
-				}
-			} else {
-				fmt.Fprintln(tw, "ID\tTOKEN\tTEXT")
-				for i := range ids {
-					fmt.Fprintf(tw, "%d\t%s\t%s\n", ids[i], toks[i], strconv.Quote(texts[i]))
-				}
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(out, "%d tokens\n", len(ids))
-			return err
+			return cliError("tokenize", runTokenize(cmd, model, input, special, args))
 		},
 	}
 	cmd.Flags().StringVar(&model, "model", "", "model directory (or hub id) holding the tokenizer files")
 	cmd.Flags().StringVar(&input, "input", "", `JSON lines file of texts ("-" for standard input)`)
 	cmd.Flags().BoolVar(&special, "special", false, "recognise special tokens such as <|endoftext|> in the text")
 	rootCmd.AddCommand(cmd)
+}
+
+func runTokenize(cmd *cobra.Command, model, input string, special bool, args []string) error {
+	if model == "" {
+		return fmt.Errorf("tokenize: --model is required")
+	}
+	if input != "" && len(args) > 0 {
+		return fmt.Errorf("tokenize: give either TEXT or --input, not both")
+	}
+	if input == "" && len(args) == 0 {
+		return fmt.Errorf("tokenize: no text (give TEXT or --input FILE)")
+	}
+	if err := checkUTF8Args("tokenize", args); err != nil {
+		return err
+	}
+	tok, err := loadTextTokenizer(cmd, model, special)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if input != "" {
+		return tokenizeLines(tok, input, cmd.InOrStdin(), out)
+	}
+	ids, toks, texts := tok.tokenize(strings.Join(args, " "))
+	if m := tok.maxLength(); m > 0 && len(ids) > m {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: %d tokens, more than the model's maximum of %d (models truncate the input)\n", len(ids), m)
+	}
+	if jsonOutput() {
+		return writeJSON(out, tokenizeResult{IDs: ids, Tokens: toks})
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if texts == nil {
+		fmt.Fprintln(tw, "ID\tTOKEN")
+		for i := range ids {
+			fmt.Fprintf(tw, "%d\t%s\n", ids[i], toks[i])
+		}
+	} else {
+		fmt.Fprintln(tw, "ID\tTOKEN\tTEXT")
+		for i := range ids {
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", ids[i], toks[i], strconv.Quote(texts[i]))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "%d tokens\n", len(ids))
+	return err
 }
 
 type tokenizeResult struct {
