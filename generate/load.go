@@ -135,11 +135,8 @@ func pipelineDoSample(dir string) *bool {
 // UTF-8 (ErrNotUTF8), not empty (ErrEmptyPrompt), within the model's
 // context. It fails when the model has no tokenizer.
 func (p *Pipeline) Encode(text string) ([]int, error) {
-	switch {
-	case text == "":
-		return nil, ErrEmptyPrompt
-	case !utf8.ValidString(text):
-		return nil, ErrNotUTF8
+	if err := CheckText(text); err != nil {
+		return nil, err
 	}
 	if err := p.NeedTokenizer(); err != nil {
 		return nil, err
@@ -149,6 +146,19 @@ func (p *Pipeline) Encode(text string) ([]int, error) {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// CheckText reports a text prompt that no model accepts: empty
+// (ErrEmptyPrompt) or not valid UTF-8 (ErrNotUTF8). A surface can call it
+// before loading the model; Encode calls it too.
+func CheckText(text string) error {
+	switch {
+	case text == "":
+		return ErrEmptyPrompt
+	case !utf8.ValidString(text):
+		return ErrNotUTF8
+	}
+	return nil
 }
 
 // NeedTokenizer returns an error naming the model when it has no

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/loupe-ml/loupe/explain"
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/web"
 	"github.com/spf13/cobra"
@@ -217,6 +218,9 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if _, err := explain.ParseMethods(fl.methods); err != nil {
+		return err
+	}
+	if err := generate.CheckText(args[0]); err != nil {
 		return err
 	}
 	set, err := fl.dec.settings()

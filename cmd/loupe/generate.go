@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -144,14 +143,10 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	switch {
 	case f.input != "" && (len(args) == 1 || f.promptIDs != ""):
 		return errors.New("give one of PROMPT, --prompt-ids or --input")
-	case f.input != "" && f.batchSize < 1:
-		return fmt.Errorf("--batch-size %d: want a positive number", f.batchSize)
 	case len(args) == 1 && f.promptIDs != "":
 		return errors.New("give either PROMPT or --prompt-ids, not both")
-	case len(args) == 1 && !utf8.ValidString(args[0]):
-		return generate.ErrNotUTF8
-	case len(args) == 1 && args[0] == "":
-		return generate.ErrEmptyPrompt
+	case len(args) == 1 && generate.CheckText(args[0]) != nil:
+		return generate.CheckText(args[0])
 	case len(args) == 0 && f.input == "" && f.promptIDs == "":
 		return errors.New("no prompt (give PROMPT, --prompt-ids or --input FILE)")
 	}
