@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
-	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -73,14 +71,16 @@ per text and line (JSON lines, not one document).`}
 
 // embedTexts loads model ref and embeds texts with a progress bar.
 func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *embed.Model, error) {
-	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), ref, classifyFlags.batchSize, 0, classifyFlags.quantize, &bar)
+	opts := embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize)
+	if err := opts.Validate(); err != nil {
+		return nil, nil, cmdError("classify", err)
+	}
+	m, bar, err := loadEmbedModel(cmd.Context(), ref, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	bar = progress.New(int64(len(texts)), "embedding", false)
 	vecs, err := m.Embed(texts)
-	bar.Finish()
+	bar.finish()
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -114,7 +114,7 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	defer m.Close()
 	embedSecs := time.Since(start).Seconds()
 	start = time.Now()
-	c, err := classify.Fit(recordedModel(m.Name()), X, labels, classify.Options{C: classifyFlags.c, ClassWeight: classifyFlags.classWeight,
+	c, err := classify.Fit(embed.RecordedModel(m.Name()), X, labels, classify.Options{C: classifyFlags.c, ClassWeight: classifyFlags.classWeight,
 		MaxIter: classifyFlags.maxIter, Tol: classifyFlags.tol})
 	if err != nil {
 		return err
@@ -152,17 +152,6 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// recordedModel is the model reference to save with a classifier: local
-// directories become absolute so that the file works from any directory.
-func recordedModel(ref string) string {
-	if dirExists(ref) {
-		if abs, err := filepath.Abs(ref); err == nil {
-			return abs
-		}
-	}
-	return ref
-}
-
 func splitExamples(ex []classify.Example) (texts, labels []string) {
 	for _, e := range ex {
 		texts = append(texts, e.Text)
@@ -181,13 +170,11 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	case classifyFlags.input != "" && len(args) > 0:
 		return fmt.Errorf("classify predict: give texts as arguments or --input FILE, not both")
 	case classifyFlags.input != "":
-		recs, err := readTextFile(classifyFlags.input)
+		recs, err := embed.ReadRecordsFile(classifyFlags.input, embed.ReadOptions{})
 		if err != nil {
 			return fmt.Errorf("classify predict: %w", err)
 		}
-		for _, r := range recs {
-			texts = append(texts, r.Text)
-		}
+		texts = embed.Texts(recs)
 	case len(args) > 0:
 		if err := checkUTF8Args("classify predict", args); err != nil {
 			return err

@@ -47,7 +47,7 @@ func TestSearchCommand(t *testing.T) {
 		resetFlags()
 		rootCmd.SetArgs(args)
 		outputFormat = "text"
-		searchFlags.where, searchFlags.model, searchFlags.k = nil, "", 5
+		searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.k = nil, nil, "", 10
 		err := rootCmd.Execute()
 		return out.String(), err
 	}
@@ -65,16 +65,29 @@ func TestSearchCommand(t *testing.T) {
 	if len(res.Results) != 2 || res.Results[0].ID != 2 || res.Results[0].Score < 0.9999 || res.Results[0].Text != docs[2] {
 		t.Errorf("results %+v", res.Results)
 	}
-	// --where keeps only matching metadata; k larger than the index is clamped.
-	out, err = run("search", "--index", dir, "--where", "lang=fr", "--k", "50", "a cat")
-	if err != nil {
-		t.Fatal(err)
+	// --filter keeps only matching metadata; k larger than the index is
+	// clamped. --where is the deprecated spelling (search used to call it
+	// that while index query said --filter) and still works.
+	for _, flag := range []string{"--filter", "--where"} {
+		out, err = run("search", "--index", dir, flag, "lang=fr", "--k", "50", "a cat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Cobra's deprecation notice goes to stderr, here the same buffer.
+		out = strings.Replace(out, "Flag --where has been deprecated, use --filter\n", "", 1)
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
+			t.Errorf("filtered output (%s):\n%s", flag, out)
+		}
 	}
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
-		t.Errorf("filtered output:\n%s", out)
+	if out, err = run("search", "--index", dir, "--filter", "lang=de", "a cat"); err != nil || !strings.Contains(out, "no documents match") {
+		t.Errorf("a filter no document meets: %q, %v", out, err)
 	}
-	if _, err := run("search", "--index", dir, "--where", "nokey", "x"); err == nil || !strings.Contains(err.Error(), "key=value") || !strings.Contains(err.Error(), "--where") {
-		t.Errorf("bad --where: %v", err)
+	if _, err := run("search", "--index", dir, "--filter", "nokey", "x"); err == nil || !strings.Contains(err.Error(), `search: --filter "nokey": want key=value`) {
+		t.Errorf("bad --filter: %v", err)
+	}
+	// --k defaults to 10, as index query's does (it used to be 5 here).
+	if out, err = run("search", "--index", dir, "a cat"); err != nil || len(strings.Split(strings.TrimSpace(out), "\n")) != len(docs) {
+		t.Errorf("default --k over %d documents: %q, %v", len(docs), out, err)
 	}
 	if _, err := run("search", "--index", dir, "caf\xe9"); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
 		t.Errorf("non-UTF-8 query: %v", err)
