@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/loupe-ml/loupe/index"
 )
@@ -40,16 +42,22 @@ func ParseConditions(conds []string) ([]Condition, error) {
 }
 
 // columns are the top-level metadata fields of an index's documents,
-// decoded once: per field, a dictionary of its values (as compared by
-// conditions) and each document's value code.
+// each document decoded once, on the first visit a filter makes to it: per
+// field, a dictionary of its values (as compared by conditions) and each
+// document's value code. Later visits compare small integers.
 type columns struct {
+	x     *index.Index
 	dense []int32          // id → row, -1 for none, when the ids are small
 	rowOf map[uint64]int32 // id → row otherwise
-	keys  map[string]*column
+	ids   []uint64         // row → id
+	done  []uint32         // row → 1 once decoded (atomic)
+
+	mu   sync.Mutex // guards decoding and the maps below
+	keys map[string]*column
 }
 
 // column is one metadata field: codes[row] is the code of the row's value
-// in dict, 0 when the row lacks the field.
+// in dict, 0 when the row lacks the field (or is not decoded yet).
 type column struct {
 	codes []uint32
 	dict  map[string]uint32
@@ -65,10 +73,11 @@ func canonical(v any) string {
 	return string(b)
 }
 
-// buildColumns decodes the metadata of x's searchable documents once.
-func buildColumns(x *index.Index) *columns {
+// newColumns maps the ids of x's searchable documents to rows; nothing is
+// decoded yet.
+func newColumns(x *index.Index) *columns {
 	ids := x.IDs()
-	c := &columns{keys: map[string]*column{}}
+	c := &columns{x: x, ids: ids, done: make([]uint32, len(ids)), keys: map[string]*column{}}
 	var maxID uint64
 	for _, id := range ids {
 		maxID = max(maxID, id)
@@ -78,36 +87,13 @@ func buildColumns(x *index.Index) *columns {
 		for i := range c.dense {
 			c.dense[i] = -1
 		}
+		for row, id := range ids {
+			c.dense[id] = int32(row)
+		}
 	} else {
 		c.rowOf = make(map[uint64]int32, len(ids))
-	}
-	for row, id := range ids {
-		if c.dense != nil {
-			c.dense[id] = int32(row)
-		} else {
+		for row, id := range ids {
 			c.rowOf[id] = int32(row)
-		}
-		raw, _ := x.Metadata(id)
-		if raw == nil {
-			continue
-		}
-		var m map[string]any
-		if json.Unmarshal(raw, &m) != nil {
-			continue
-		}
-		for k, v := range m {
-			col := c.keys[k]
-			if col == nil {
-				col = &column{codes: make([]uint32, len(ids)), dict: map[string]uint32{}}
-				c.keys[k] = col
-			}
-			s := canonical(v)
-			code, ok := col.dict[s]
-			if !ok {
-				code = uint32(len(col.dict) + 1)
-				col.dict[s] = code
-			}
-			col.codes[row] = code
 		}
 	}
 	return c
@@ -127,11 +113,53 @@ func (c *columns) row(id uint64) int32 {
 	return -1
 }
 
+// column returns the column of key, creating it; c.mu must be held.
+func (c *columns) column(key string) *column {
+	col := c.keys[key]
+	if col == nil {
+		col = &column{codes: make([]uint32, len(c.ids)), dict: map[string]uint32{}}
+		c.keys[key] = col
+	}
+	return col
+}
+
+// code returns the code of value in col, assigning one; c.mu must be held.
+func (col *column) code(value string) uint32 {
+	code, ok := col.dict[value]
+	if !ok {
+		code = uint32(len(col.dict) + 1)
+		col.dict[value] = code
+	}
+	return code
+}
+
+// decode fills row r's codes from its metadata meta (read from the index
+// if nil) unless another visit did.
+func (c *columns) decode(r int32, meta json.RawMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done[r] != 0 {
+		return
+	}
+	if meta == nil {
+		meta, _ = c.x.Metadata(c.ids[r])
+	}
+	var m map[string]any
+	if meta != nil && json.Unmarshal(meta, &m) == nil {
+		for k, v := range m {
+			col := c.column(k)
+			col.codes[r] = col.code(canonical(v))
+		}
+	}
+	// The codes written above happen before this store, and a reader
+	// that sees it (Match) reads them after.
+	atomic.StoreUint32(&c.done[r], 1)
+}
+
 // Filter is a compiled set of conditions over an index's metadata.
 type Filter struct {
 	cols  *columns
 	conds []compiled
-	never bool // a condition names a field or value no document has
 }
 
 type compiled struct {
@@ -141,52 +169,45 @@ type compiled struct {
 
 // compile resolves conds against c.
 func (c *columns) compile(conds []Condition) *Filter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	f := &Filter{cols: c}
 	for _, cd := range conds {
-		col := c.keys[cd.Key]
-		if col == nil {
-			f.never = true
-			continue
-		}
-		code, ok := col.dict[cd.Value]
-		if !ok {
-			f.never = true
-			continue
-		}
-		f.conds = append(f.conds, compiled{col.codes, code})
+		col := c.column(cd.Key)
+		f.conds = append(f.conds, compiled{col.codes, col.code(cd.Value)})
 	}
 	return f
 }
 
-// CompileFilter decodes the metadata of x's searchable documents once and
-// compiles conds against it. Use Match as index.SearchOptions.Filter; it
-// holds for documents added later than the compilation never.
+// CompileFilter compiles conds over the metadata of x's searchable
+// documents. Use Match as index.SearchOptions.Filter: each document's
+// metadata is decoded once, on its first visit, and every later visit (in
+// this or later searches with filters compiled by the same call) compares
+// integers. Documents added to x after the call never match.
 func CompileFilter(x *index.Index, conds []Condition) *Filter {
-	return buildColumns(x).compile(conds)
+	return newColumns(x).compile(conds)
 }
 
 // Match reports whether the document with vector id id meets every
-// condition. Its signature is that of index.SearchOptions.Filter; the
-// stored metadata argument is not read. It is safe for concurrent use.
-func (f *Filter) Match(id uint64, _ json.RawMessage) bool {
-	if f.never {
-		return false
-	}
-	r := f.cols.row(id)
+// condition. Its signature is that of index.SearchOptions.Filter; meta is
+// the document's stored metadata, decoded on its first visit (read from the
+// index when nil). It is safe for concurrent use.
+func (f *Filter) Match(id uint64, meta json.RawMessage) bool {
+	c := f.cols
+	r := c.row(id)
 	if r < 0 {
 		return false
 	}
-	for _, c := range f.conds {
-		if c.codes[r] != c.code {
+	if atomic.LoadUint32(&c.done[r]) == 0 {
+		c.decode(r, meta)
+	}
+	for _, cd := range f.conds {
+		if cd.codes[r] != cd.code {
 			return false
 		}
 	}
 	return true
 }
-
-// Never reports whether no document can match (a condition names a field
-// or value that no document has).
-func (f *Filter) Never() bool { return f.never }
 
 // filter compiles conds against the store's cached columns (nil for no
 // conditions).
@@ -197,7 +218,7 @@ func (s *Store) filter(conds []Condition) *Filter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cols == nil {
-		s.cols = buildColumns(s.x)
+		s.cols = newColumns(s.x)
 	}
 	return s.cols.compile(conds)
 }
