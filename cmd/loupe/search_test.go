@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 )
@@ -109,5 +110,55 @@ func TestSearchCommand(t *testing.T) {
 	}
 	if _, err := run("search", "--index", dir, "--model", filepath.Join("..", "..", "model", "bert", "testdata", "tiny"), "x"); err == nil {
 		t.Errorf("a model of another dimension was accepted")
+	}
+}
+
+// TestUnknownSubcommand: a group command given an unknown subcommand
+// fails, naming it, instead of printing help and exiting 0.
+func TestUnknownSubcommand(t *testing.T) {
+	for _, args := range [][]string{{"index", "frob"}, {"classify", "frob"}} {
+		if _, _, err := runCmd(t, args...); err == nil || !strings.Contains(err.Error(), `unknown command "frob"`) {
+			t.Errorf("loupe %s: %v", strings.Join(args, " "), err)
+		}
+	}
+}
+
+// TestUnreachableHubNamed: embed, classify and search say that the hub
+// cannot be reached, in the hub package's words (as generate does).
+func TestUnreachableHubNamed(t *testing.T) {
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_ENDPOINT", "http://127.0.0.1:1")
+	dir := t.TempDir()
+	const ref = "org/not-cached"
+	c, err := classify.Fit(ref, [][]float32{{1, 0}, {0, 1}}, []string{"a", "b"}, classify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clf := filepath.Join(dir, "clf.json")
+	if err := c.Save(clf); err != nil {
+		t.Fatal(err)
+	}
+	x, err := index.New(index.Options{Kind: index.Flat, Dim: 2, Model: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add(index.Batch{Vectors: []float32{1, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(dir, "idx")
+	if err := x.Save(idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"embed", "--model", ref, "hello"},
+		{"classify", "predict", "--classifier", clf, "hello"},
+		{"search", "--index", idx, "hello"},
+	} {
+		_, _, err := runCmd(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "hub: cannot reach http://127.0.0.1:1") {
+			t.Errorf("loupe %s: %v", args[0], err)
+		}
 	}
 }
