@@ -48,7 +48,7 @@ func init() {
 	f.StringVar(&classifyFlags.classWeight, "class-weight", "", "class weights: \"balanced\" or empty for none")
 	f.IntVar(&classifyFlags.maxIter, "max-iter", 1000, "L-BFGS iteration limit")
 	f.Float64Var(&classifyFlags.tol, "tol", 1e-6, "gradient tolerance (per unit of sample weight)")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict,
@@ -59,14 +59,14 @@ per text and line (JSON lines, not one document).`}
 	f = predict.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	eval := &cobra.Command{Use: "eval", Short: "Accuracy, macro-F1 and confusion matrix on labelled data", RunE: runClassifyEval, Args: cobra.NoArgs}
 	f = eval.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	classifyCmd.AddCommand(train, predict, eval)

@@ -74,12 +74,15 @@ func init() {
 	f.StringVar(&embedFlags.model, "model", defaultEmbedModel, "hub id or local directory of the embedding model")
 	f.StringVar(&embedFlags.input, "input", "", "file of texts: text lines or JSON lines with \"text\"")
 	f.StringVar(&embedFlags.output, "output", "", "write vectors to FILE.npy (float32 matrix) or FILE (JSON lines)")
-	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
 	f.BoolVar(&embedFlags.similarity, "similarity", false, "print the cosine similarity matrix of the texts instead of their vectors")
 	f.StringVar(&embedFlags.quantize, "quantize", "", quantizeUsage)
 	rootCmd.AddCommand(embedCmd)
 }
+
+// batchSizeUsage is the help of every --batch-size flag.
+const batchSizeUsage = "texts per forward pass (0: the default, 32)"
 
 // quantizeUsage is the help of every --quantize flag.
 const quantizeUsage = "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7"

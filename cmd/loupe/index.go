@@ -76,7 +76,7 @@ func init() {
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: a 2-D float32/float64 .npy or an .fvecs file")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed: JSON lines with \"text\" (optional \"id\" and other fields kept as metadata) or plain lines")
 	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory); recorded in the index")
-	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
+	f.IntVar(&ixFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.quantize, "quantize", "", quantizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.metric, "metric", "cosine", "distance: cosine, dot (1-ip) or l2 (squared)")
 	f.StringVar(&ixFlags.kind, "kind", "hnsw", "index kind: hnsw, flat or forest")
@@ -119,7 +119,7 @@ the index to saving it: concurrent adds and deletes wait for each other.`,
 	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: .npy or .fvecs")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed with the index's model")
-	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
+	f.IntVar(&ixFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.quantize, "quantize", "", quantizeUsage+" (with --input)")
 	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids of the --vectors, one per vector (default: after the largest id): "+idsHelp)
 	f.StringVar(&ixFlags.metadata, "metadata", "", "JSON lines file, one object per vector")
@@ -396,7 +396,7 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("index build: give one of --vectors FILE or --input TEXTS --model M")
 	}
 	if err := checkFlagValues("index build", map[string]int{"m": ixFlags.m, "ef-construction": ixFlags.efC, "ef": ixFlags.ef,
-		"n-trees": ixFlags.nTrees, "leaf-size": ixFlags.leafSize, "batch-size": ixFlags.batchSize},
+		"n-trees": ixFlags.nTrees, "leaf-size": ixFlags.leafSize},
 		map[string]int{"threads": ixFlags.threads}); err != nil {
 		return err
 	}
@@ -556,7 +556,7 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 	if ixFlags.input != "" && (len(ixFlags.ids) > 0 || ixFlags.metadata != "") {
 		return fmt.Errorf("index add: with --input, ids and metadata come from the JSON lines (\"id\" and other fields)")
 	}
-	if err := checkFlagValues("index add", map[string]int{"batch-size": ixFlags.batchSize}, map[string]int{"threads": ixFlags.threads}); err != nil {
+	if err := checkFlagValues("index add", nil, map[string]int{"threads": ixFlags.threads}); err != nil {
 		return err
 	}
 	if ixFlags.index == "" {

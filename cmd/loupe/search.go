@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/search"
 	"github.com/spf13/cobra"
@@ -52,7 +53,7 @@ func init() {
 	f.StringArrayVar(&searchFlags.where, "where", nil, filterUsage)
 	f.MarkHidden("where")
 	f.MarkDeprecated("where", "use --filter")
-	f.IntVar(&searchFlags.batchSize, "batch-size", 32, "texts per forward pass")
+	f.IntVar(&searchFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&searchFlags.quantize, "quantize", "", quantizeUsage)
 	f.IntVar(&searchFlags.threads, "threads", 0, "threads searching the questions (0: all cores)")
 	rootCmd.AddCommand(searchCmd)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,5 +161,26 @@ func TestUnreachableHubNamed(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "hub: cannot reach http://127.0.0.1:1") {
 			t.Errorf("loupe %s: %v", args[0], err)
 		}
+	}
+}
+
+// TestOptionErrorsNameFlags: library option errors come back with the
+// flag's name, the same in every command that embeds.
+func TestOptionErrorsNameFlags(t *testing.T) {
+	model, _ := filepath.Abs(filepath.Join("..", "..", "embed", "testdata", "st"))
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "d.jsonl")
+	os.WriteFile(docs, []byte(`{"text": "a cat"}`+"\n"), 0o644)
+	for _, args := range [][]string{
+		{"embed", "--model", model, "--batch-size", "-1", "x"},
+		{"index", "build", "--input", docs, "--model", model, "--batch-size", "-1", "--out", filepath.Join(dir, "i")},
+	} {
+		_, _, err := runCmd(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "--batch-size -1: want a positive number") {
+			t.Errorf("loupe %s: %v", strings.Join(args[:2], " "), err)
+		}
+	}
+	if _, _, err := runCmd(t, "embed", "--model", model, "--batch-size", "0", "x"); err != nil {
+		t.Errorf("--batch-size 0 (the default): %v", err)
 	}
 }
