@@ -127,17 +127,7 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if err := c.Save(classifyFlags.out); err != nil {
 		return err
 	}
-	pred := make([]int, len(X))
-	truth := make([]int, len(X))
-	index := map[string]int{}
-	for i, l := range c.Labels {
-		index[l] = i
-	}
-	for i, x := range X {
-		pred[i], _, _ = c.Predict(x)
-		truth[i] = index[labels[i]]
-	}
-	met, err := classify.Evaluate(c.Labels, truth, pred)
+	met, err := c.Score(X, labels)
 	if err != nil {
 		return err
 	}
@@ -226,52 +216,23 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	texts, labels := splitExamples(ex)
-	index := map[string]int{}
-	for i, l := range c.Labels {
-		index[l] = i
-	}
-	// A true label the classifier never saw is scored as scikit-learn's
-	// classification_report does: a row of its own that is never predicted,
-	// so each of its examples counts as an error.
-	evalLabels := append([]string(nil), c.Labels...)
-	unseen := map[string]int{}
-	truth := make([]int, len(labels))
-	for i, l := range labels {
-		k, ok := index[l]
-		if !ok {
-			k = len(evalLabels)
-			index[l] = k
-			evalLabels = append(evalLabels, l)
-		}
-		if k >= len(c.Labels) {
-			unseen[l]++
-		}
-		truth[i] = k
-	}
-	if len(unseen) > 0 {
-		var parts []string
-		for _, l := range evalLabels[len(c.Labels):] {
-			parts = append(parts, fmt.Sprintf("%q (%d examples)", l, unseen[l]))
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
-			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
-	}
 	X, m, err := embedTexts(cmd, c.Model, texts)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	pred := make([]int, len(X))
-	for i, x := range X {
-		if pred[i], _, err = c.Predict(x); err != nil {
-			return err
-		}
-	}
-	met, err := classify.Evaluate(evalLabels, truth, pred)
+	met, err := c.Score(X, labels)
 	if err != nil {
 		return err
 	}
-	met.UnseenLabels = evalLabels[len(c.Labels):]
+	if len(met.UnseenLabels) > 0 {
+		var parts []string
+		for i, l := range met.UnseenLabels {
+			parts = append(parts, fmt.Sprintf("%q (%d examples)", l, met.Support[len(c.Labels)+i]))
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
+			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
+	}
 	out := cmd.OutOrStdout()
 	if jsonOutput() {
 		return writeJSON(out, met)
