@@ -291,3 +291,32 @@ func BenchmarkFilteredSearch(b *testing.B) {
 		})
 	}
 }
+
+// TestFilterConcurrent: a cold filter used by SearchBatch's goroutines
+// decodes each document once and gives the oracle's results (run with
+// -race).
+func TestFilterConcurrent(t *testing.T) {
+	var metas []string
+	for i := range 500 {
+		metas = append(metas, fmt.Sprintf(`{"lang": %q, "n": %d}`, []string{"en", "fr", "de"}[i%3], i%7))
+	}
+	x := metaIndex(t, metas, nil)
+	conds := []Condition{{"lang", "fr"}, {"n", "3"}}
+	var qs []float32
+	for i := range 64 {
+		qs = append(qs, float32(i*7), 1)
+	}
+	want, err := x.SearchBatch(qs, 64, 5, &index.SearchOptions{Threads: 1, Filter: decodeEachVisit(conds)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.SearchBatch(qs, 64, 5, &index.SearchOptions{Threads: 4, Filter: CompileFilter(x, conds).Match})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) || len(got[i]) == 0 {
+			t.Fatalf("query %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
