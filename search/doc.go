@@ -32,11 +32,15 @@
 // A Condition "key=value" keeps documents whose metadata has that
 // top-level field equal to value: a string field compares as is, any other
 // JSON value (number, boolean, null, array, object) by its JSON text (3,
-// true). Several conditions must all hold. Conditions are compiled once per
-// search into a predicate over metadata columns that the store decodes once
-// (on the first filtered search after opening or changing it), so a
-// filtered search decodes no JSON per visited candidate. CompileFilter does
-// the same for any index.
+// true). Several conditions must all hold. Conditions are parsed once
+// (ParseCondition) and compiled once per search into a predicate over
+// dictionary-coded metadata columns: the store decodes a document's JSON
+// metadata the first time any filtered search visits it, and every later
+// visit compares integers (the store drops its columns when Add or Delete
+// changes it). CompileFilter does the same for any index.
+//
+// BM25 and hybrid (lexical + vector) ranking are planned on top of the same
+// store: the texts are in the metadata, and SearchOptions can gain a mode.
 //
 // # Scores
 //
@@ -46,6 +50,6 @@
 //
 // A Store is safe for concurrent searches; Add, Delete and Save must not
 // run concurrently with each other or with searches. Changes made through
-// one Store are not seen by another process until it saves; UpdateDir and
+// one Store are not seen by another process until it saves; Update and
 // Build take the index directory's lock for the whole read-change-save.
 package search
