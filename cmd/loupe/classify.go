@@ -25,10 +25,6 @@ predict and eval embed new texts with the same model.`,
 	Example: `  loupe classify train --model sentence-transformers/all-MiniLM-L6-v2 --data train.jsonl --out clf.json
   loupe classify predict --classifier clf.json "this movie was great"
   loupe classify eval --classifier clf.json --data test.jsonl`,
-	// A group: no arguments of its own, so "loupe classify frob" is an unknown
-	// command (non-zero exit), not help and 0.
-	Args: cobra.NoArgs,
-	RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 }
 
 var classifyFlags struct {

@@ -33,10 +33,6 @@ distance. An index is a directory holding one mmap'd file (index.loupe).
   loupe index query --index idx --queries q.npy --k 10 --ef 64 --format json
   loupe index build --input docs.jsonl --model sentence-transformers/all-MiniLM-L6-v2 --out docs.idx
   loupe search --index docs.idx "a question"`,
-	// A group: no arguments of its own, so "loupe index frob" is an unknown
-	// command (non-zero exit), not help and 0.
-	Args: cobra.NoArgs,
-	RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 }
 
 // ixFlagSet holds the flags of the index subcommands.

@@ -114,16 +114,6 @@ func TestSearchCommand(t *testing.T) {
 	}
 }
 
-// TestUnknownSubcommand: a group command given an unknown subcommand
-// fails, naming it, instead of printing help and exiting 0.
-func TestUnknownSubcommand(t *testing.T) {
-	for _, args := range [][]string{{"index", "frob"}, {"classify", "frob"}} {
-		if _, _, err := runCmd(t, args...); err == nil || !strings.Contains(err.Error(), `unknown command "frob"`) {
-			t.Errorf("loupe %s: %v", strings.Join(args, " "), err)
-		}
-	}
-}
-
 // TestUnreachableHubNamed: embed, classify and search say that the hub
 // cannot be reached, in the hub package's words (as generate does).
 func TestUnreachableHubNamed(t *testing.T) {
