@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -467,8 +468,11 @@ func indexCmdError(cmd, input string, err error) error {
 // stageBars returns a search progress callback that shows one bar per
 // stage (embedding, indexing) on a terminal.
 func stageBars() func(stage string, done, total int) {
+	var mu sync.Mutex
 	var bar *progressBar
 	return func(stage string, done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
 		if bar == nil || bar.what != stage {
 			if bar != nil {
 				bar.finish()
