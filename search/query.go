@@ -132,21 +132,9 @@ func (s *Store) searchVectors(qs [][]float32, opts SearchOptions, res *Result) e
 		hits := make([]Hit, len(rs))
 		for i, r := range rs {
 			meta, _ := s.x.Metadata(r.ID)
-			hits[i] = Hit{Rank: i + 1, ID: r.ID, Score: Score(metric, r.Distance), Distance: r.Distance, Text: textOf(meta), Metadata: meta}
+			hits[i] = Hit{Rank: i + 1, ID: r.ID, Score: Score(metric, r.Distance), Distance: r.Distance, Text: s.x.Text(r.ID), Metadata: meta}
 		}
 		res.Hits[qi] = hits
 	}
 	return nil
-}
-
-// textOf returns the "text" string of a document's metadata ("" if none).
-func textOf(meta json.RawMessage) string {
-	if meta == nil {
-		return ""
-	}
-	var doc struct {
-		Text string `json:"text"`
-	}
-	json.Unmarshal(meta, &doc)
-	return doc.Text
 }
