@@ -290,3 +290,22 @@ func TestChunkedObjectiveDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreUnseenLabel: a true label the classifier never saw gets a row
+// of its own, never predicted (moved from loupe classify eval).
+func TestScoreUnseenLabel(t *testing.T) {
+	c, err := Fit("m", [][]float32{{1, 0}, {0, 1}, {1, 0.1}, {0.1, 1}}, []string{"a", "b", "a", "b"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Score([][]float32{{1, 0}, {0, 1}, {1, 0}}, []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Labels) != 3 || len(m.UnseenLabels) != 1 || m.UnseenLabels[0] != "c" || m.Support[2] != 1 || m.Accuracy != 2.0/3 || m.Confusion[2][0] != 1 {
+		t.Errorf("metrics %+v", m)
+	}
+	if _, err := c.Score([][]float32{{1, 0}}, nil); err == nil {
+		t.Error("mismatched lengths accepted")
+	}
+}

@@ -70,3 +70,45 @@ func Evaluate(labels []string, truth, pred []int) (*Metrics, error) {
 	}
 	return m, nil
 }
+
+// Score predicts each row of X and evaluates the predictions against the
+// true labels. A true label the classifier was not trained on is scored
+// as scikit-learn's classification_report scores it: it gets a row of its
+// own (after the classifier's labels, listed in UnseenLabels, its Support
+// the number of its examples) that is never predicted, so each of its
+// examples counts as an error.
+func (c *Classifier) Score(X [][]float32, labels []string) (*Metrics, error) {
+	if len(X) != len(labels) {
+		return nil, fmt.Errorf("classify: %d examples but %d labels", len(X), len(labels))
+	}
+	index := make(map[string]int, len(c.Labels))
+	for i, l := range c.Labels {
+		index[l] = i
+	}
+	all := append([]string(nil), c.Labels...)
+	truth := make([]int, len(labels))
+	for i, l := range labels {
+		k, ok := index[l]
+		if !ok {
+			k = len(all)
+			index[l] = k
+			all = append(all, l)
+		}
+		truth[i] = k
+	}
+	pred := make([]int, len(X))
+	for i, x := range X {
+		var err error
+		if pred[i], _, err = c.Predict(x); err != nil {
+			return nil, err
+		}
+	}
+	m, err := Evaluate(all, truth, pred)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) > len(c.Labels) {
+		m.UnseenLabels = all[len(c.Labels):]
+	}
+	return m, nil
+}

@@ -80,10 +80,8 @@ type stConfig struct {
 
 // LoadWith is Load with options.
 func LoadWith(ctx context.Context, ref string, opts Options) (*Model, error) {
-	switch opts.Quantize {
-	case "", "float32", bert.Int8, bert.Int7:
-	default:
-		return nil, fmt.Errorf("embed: quantize %q: want float32, int8 or int7", opts.Quantize)
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
 	}
 	client := opts.Client
 	if client == nil {

@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,10 @@ func TestQuantizeInt8(t *testing.T) {
 func TestQuantizeBadValue(t *testing.T) {
 	for _, p := range []string{"int4", "fp16", "INT8", "ubinary"} {
 		_, err := LoadWith(context.Background(), filepath.Join("testdata", "st"), Options{Client: offline(), Quantize: p, Warn: func(string) {}})
-		if err == nil || !strings.Contains(err.Error(), `quantize "`+p+`": want float32, int8 or int7`) {
+		// A structured error naming the field (surfaces map it to --quantize
+		// or a JSON name); it used to be a lower-case "quantize" string.
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Field != "Quantize" || !strings.Contains(err.Error(), `Quantize "`+p+`": want float32, int8 or int7`) {
 			t.Errorf("Quantize %q: error %v", p, err)
 		}
 	}

@@ -386,6 +386,12 @@ func (c *Client) Snapshot(ctx context.Context, repo, revision string, required, 
 		res.Files = append(res.Files, f.name)
 	}
 	if res.Commit == "" {
+		if netErr != nil {
+			// Nothing came from the hub or the cache because the hub is
+			// unreachable: say so, as a required file's error does.
+			return nil, kindf(ErrOffline, "%v, and %s@%s: none of the files %v is in the cache %s; check the connection, or set HF_HUB_OFFLINE=1 to use only the cache",
+				netErr, repo, revision, res.Missing, c.RepoFolder(repo))
+		}
 		return nil, kindf(ErrNotFound, "hub: %s@%s: none of the files %v is available", repo, revision, res.Missing)
 	}
 	res.Dir = filepath.Join(c.RepoFolder(repo), "snapshots", res.Commit)

@@ -177,6 +177,12 @@ func TestNetworkFailureFallsBackToCache(t *testing.T) {
 	if !errors.Is(err, ErrOffline) || !strings.Contains(err.Error(), "HF_HUB_OFFLINE") || !strings.Contains(err.Error(), "model.safetensors") {
 		t.Fatalf("uncached file with the hub down: %v", err)
 	}
+	// Only optional files (as embed asks first): the error names the
+	// unreachable hub, not just the missing files.
+	_, err = c.ModelDir(ctx, "org/never-fetched", nil, []string{"modules.json", "sentence_bert_config.json"})
+	if !errors.Is(err, ErrOffline) || !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "modules.json") {
+		t.Fatalf("only optional files with the hub down: %v", err)
+	}
 }
 
 func TestResumeInterruptedDownload(t *testing.T) {

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
-	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -46,7 +44,7 @@ func init() {
 	f.StringVar(&classifyFlags.classWeight, "class-weight", "", "class weights: \"balanced\" or empty for none")
 	f.IntVar(&classifyFlags.maxIter, "max-iter", 1000, "L-BFGS iteration limit")
 	f.Float64Var(&classifyFlags.tol, "tol", 1e-6, "gradient tolerance (per unit of sample weight)")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict,
@@ -57,14 +55,14 @@ per text and line (JSON lines, not one document).`}
 	f = predict.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	eval := &cobra.Command{Use: "eval", Short: "Accuracy, macro-F1 and confusion matrix on labelled data", RunE: runClassifyEval, Args: cobra.NoArgs}
 	f = eval.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
 
 	classifyCmd.AddCommand(train, predict, eval)
@@ -73,14 +71,16 @@ per text and line (JSON lines, not one document).`}
 
 // embedTexts loads model ref and embeds texts with a progress bar.
 func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *embed.Model, error) {
-	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), ref, classifyFlags.batchSize, 0, classifyFlags.quantize, &bar)
+	opts := embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize)
+	if err := opts.Validate(); err != nil {
+		return nil, nil, cmdError("classify", err)
+	}
+	m, bar, err := loadEmbedModel(cmd.Context(), ref, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	bar = progress.New(int64(len(texts)), "embedding", false)
 	vecs, err := m.Embed(texts)
-	bar.Finish()
+	bar.finish()
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -114,7 +114,7 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	defer m.Close()
 	embedSecs := time.Since(start).Seconds()
 	start = time.Now()
-	c, err := classify.Fit(recordedModel(m.Name()), X, labels, classify.Options{C: classifyFlags.c, ClassWeight: classifyFlags.classWeight,
+	c, err := classify.Fit(embed.RecordedModel(m.Name()), X, labels, classify.Options{C: classifyFlags.c, ClassWeight: classifyFlags.classWeight,
 		MaxIter: classifyFlags.maxIter, Tol: classifyFlags.tol})
 	if err != nil {
 		return err
@@ -123,17 +123,7 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if err := c.Save(classifyFlags.out); err != nil {
 		return err
 	}
-	pred := make([]int, len(X))
-	truth := make([]int, len(X))
-	index := map[string]int{}
-	for i, l := range c.Labels {
-		index[l] = i
-	}
-	for i, x := range X {
-		pred[i], _, _ = c.Predict(x)
-		truth[i] = index[labels[i]]
-	}
-	met, err := classify.Evaluate(c.Labels, truth, pred)
+	met, err := c.Score(X, labels)
 	if err != nil {
 		return err
 	}
@@ -150,17 +140,6 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.tol, c.Iterations)
 	}
 	return nil
-}
-
-// recordedModel is the model reference to save with a classifier: local
-// directories become absolute so that the file works from any directory.
-func recordedModel(ref string) string {
-	if dirExists(ref) {
-		if abs, err := filepath.Abs(ref); err == nil {
-			return abs
-		}
-	}
-	return ref
 }
 
 func splitExamples(ex []classify.Example) (texts, labels []string) {
@@ -181,13 +160,11 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	case classifyFlags.input != "" && len(args) > 0:
 		return fmt.Errorf("classify predict: give texts as arguments or --input FILE, not both")
 	case classifyFlags.input != "":
-		recs, err := readTextFile(classifyFlags.input)
+		recs, err := embed.ReadRecordsFile(classifyFlags.input, embed.ReadOptions{})
 		if err != nil {
 			return fmt.Errorf("classify predict: %w", err)
 		}
-		for _, r := range recs {
-			texts = append(texts, r.Text)
-		}
+		texts = embed.Texts(recs)
 	case len(args) > 0:
 		if err := checkUTF8Args("classify predict", args); err != nil {
 			return err
@@ -235,52 +212,23 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	texts, labels := splitExamples(ex)
-	index := map[string]int{}
-	for i, l := range c.Labels {
-		index[l] = i
-	}
-	// A true label the classifier never saw is scored as scikit-learn's
-	// classification_report does: a row of its own that is never predicted,
-	// so each of its examples counts as an error.
-	evalLabels := append([]string(nil), c.Labels...)
-	unseen := map[string]int{}
-	truth := make([]int, len(labels))
-	for i, l := range labels {
-		k, ok := index[l]
-		if !ok {
-			k = len(evalLabels)
-			index[l] = k
-			evalLabels = append(evalLabels, l)
-		}
-		if k >= len(c.Labels) {
-			unseen[l]++
-		}
-		truth[i] = k
-	}
-	if len(unseen) > 0 {
-		var parts []string
-		for _, l := range evalLabels[len(c.Labels):] {
-			parts = append(parts, fmt.Sprintf("%q (%d examples)", l, unseen[l]))
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
-			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
-	}
 	X, m, err := embedTexts(cmd, c.Model, texts)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	pred := make([]int, len(X))
-	for i, x := range X {
-		if pred[i], _, err = c.Predict(x); err != nil {
-			return err
-		}
-	}
-	met, err := classify.Evaluate(evalLabels, truth, pred)
+	met, err := c.Score(X, labels)
 	if err != nil {
 		return err
 	}
-	met.UnseenLabels = evalLabels[len(c.Labels):]
+	if len(met.UnseenLabels) > 0 {
+		var parts []string
+		for i, l := range met.UnseenLabels {
+			parts = append(parts, fmt.Sprintf("%q (%d examples)", l, met.Support[len(c.Labels)+i]))
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
+			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
+	}
 	out := cmd.OutOrStdout()
 	if jsonOutput() {
 		return writeJSON(out, met)

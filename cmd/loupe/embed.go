@@ -2,14 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,133 +74,79 @@ func init() {
 	f.StringVar(&embedFlags.model, "model", defaultEmbedModel, "hub id or local directory of the embedding model")
 	f.StringVar(&embedFlags.input, "input", "", "file of texts: text lines or JSON lines with \"text\"")
 	f.StringVar(&embedFlags.output, "output", "", "write vectors to FILE.npy (float32 matrix) or FILE (JSON lines)")
-	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, "texts per forward pass")
+	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
 	f.BoolVar(&embedFlags.similarity, "similarity", false, "print the cosine similarity matrix of the texts instead of their vectors")
 	f.StringVar(&embedFlags.quantize, "quantize", "", quantizeUsage)
 	rootCmd.AddCommand(embedCmd)
 }
 
+// batchSizeUsage is the help of every --batch-size flag.
+const batchSizeUsage = "texts per forward pass (0: the default, 32)"
+
 // quantizeUsage is the help of every --quantize flag.
 const quantizeUsage = "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7"
 
-// checkQuantize validates a --quantize value.
-func checkQuantize(q string) error {
-	switch q {
-	case "", "float32", "int8", "int7":
-		return nil
-	}
-	return fmt.Errorf("--quantize %q: want float32, int8 or int7 (compute precision of the encoder; default float32)", q)
+// optionFlags names the flag of each library option field (embed.Options,
+// search.Options and search.SearchOptions) in errors.
+var optionFlags = map[string]string{
+	"BatchSize": "--batch-size", "MaxSeqLength": "--max-seq-length", "Quantize": "--quantize",
+	"K": "--k", "Ef": "--ef", "Filter": "--filter", "Threads": "--threads", "Model": "--model",
 }
 
-// loadEmbedModel loads an embedding model with CLI options (quantize is a
-// --quantize value) and a progress bar for the next Embed call set up by
-// the caller through bar.
-func loadEmbedModel(ctx context.Context, ref string, batchSize, maxSeq int, quantize string, bar **progress.Bar) (*embed.Model, error) {
-	if err := checkQuantize(quantize); err != nil {
-		return nil, err
+// cmdError prefixes err with the command name (once) and rewrites a
+// library option error with the option's flag name.
+func cmdError(cmd string, err error) error {
+	var oe *embed.OptionError
+	if errors.As(err, &oe) {
+		name := optionFlags[oe.Field]
+		if name == "" {
+			name = oe.Field
+		}
+		return fmt.Errorf("%s: %s %v: want %s", cmd, name, oe.Value, oe.Allowed)
 	}
-	if batchSize <= 0 {
-		return nil, fmt.Errorf("--batch-size %d: want a positive number", batchSize)
+	if strings.HasPrefix(err.Error(), cmd+": ") {
+		return err
 	}
-	if maxSeq < 0 {
-		return nil, fmt.Errorf("--max-seq-length %d: want 0 or more", maxSeq)
-	}
+	return fmt.Errorf("%s: %w", cmd, err)
+}
+
+// embedOptions are the embed.Options of CLI flags, with a hub client
+// that shows download progress on a terminal.
+func embedOptions(batchSize, maxSeq int, quantize string) embed.Options {
 	client := hub.NewClient()
 	client.ShowProgress = client.ShowProgress && isTerminal(os.Stderr)
-	opts := embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client, Quantize: quantize}
-	if bar != nil {
-		opts.Progress = func(done, total int) { (*bar).Set(int64(done)) }
-	}
-	return embed.LoadWith(ctx, ref, opts)
+	return embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client, Quantize: quantize}
 }
 
-// textRecord is one input text with its id and extra fields.
-type textRecord struct {
-	Text string
-	ID   any            // from "id", or the 0-based line index
-	Meta map[string]any // other JSON fields
+// loadEmbedModel loads an embedding model with CLI options; the returned
+// bar shows the progress of its next Embed call.
+func loadEmbedModel(ctx context.Context, ref string, opts embed.Options) (*embed.Model, *progressBar, error) {
+	bar := &progressBar{what: "embedding"}
+	opts.Progress = bar.set
+	m, err := embed.LoadWith(ctx, ref, opts)
+	return m, bar, err
 }
 
-// readTexts reads text lines, or JSON lines when the first non-blank line
-// starts with '{'. Blank lines are skipped (index build relies on it); use
-// readTextsKeepBlank to keep one record per text line.
-func readTexts(r io.Reader, name string) ([]textRecord, error) {
-	return readTextsOpt(r, name, false)
+// progressBar is a progress bar created on its first report.
+type progressBar struct {
+	what string
+	bar  *progress.Bar
 }
 
-// readTextsKeepBlank is readTexts, except that in a file of text lines a
-// blank line is a record holding the empty text, so that record i is line
-// i+1 (sentence-transformers embeds "" like any other text). Blank lines in
-// JSON lines are still skipped.
-func readTextsKeepBlank(r io.Reader, name string) ([]textRecord, error) {
-	return readTextsOpt(r, name, true)
+func (p *progressBar) set(done, total int) {
+	if p.bar == nil {
+		p.bar = progress.New(int64(total), p.what, false)
+	}
+	p.bar.Set(int64(done))
 }
 
-func readTextsOpt(r io.Reader, name string, keepBlank bool) ([]textRecord, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
-	var out []textRecord
-	jsonl := false
-	first := true
-	leading := 0 // blank lines before the first non-blank one
-	for line := 1; sc.Scan(); line++ {
-		raw := sc.Bytes()
-		if !utf8.Valid(raw) {
-			return nil, fmt.Errorf("%s: line %d is not valid UTF-8 (loupe reads UTF-8 text only)", name, line)
-		}
-		b := bytes.TrimSpace(raw)
-		if first {
-			if len(b) == 0 {
-				leading++
-				continue
-			}
-			jsonl = b[0] == '{'
-			first = false
-			if !jsonl && keepBlank {
-				for range leading {
-					out = append(out, textRecord{Text: "", ID: len(out)})
-				}
-			}
-		}
-		if !jsonl {
-			if len(b) == 0 && !keepBlank {
-				continue
-			}
-			out = append(out, textRecord{Text: strings.TrimRight(string(raw), "\r"), ID: len(out)})
-			continue
-		}
-		if len(b) == 0 {
-			continue
-		}
-		var m map[string]any
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
-			return nil, fmt.Errorf("%s: line %d: %w", name, line, err)
-		}
-		text, ok := m["text"].(string)
-		if !ok {
-			return nil, fmt.Errorf("%s: line %d: no string \"text\" field", name, line)
-		}
-		rec := textRecord{Text: text, ID: len(out)}
-		if id, ok := m["id"]; ok {
-			rec.ID = id
-		}
-		delete(m, "text")
-		delete(m, "id")
-		if len(m) > 0 {
-			rec.Meta = m
-		}
-		out = append(out, rec)
+// finish ends the bar, if one was shown, and readies a new one.
+func (p *progressBar) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no texts", name)
-	}
-	return out, nil
 }
 
 // checkUTF8Args reports the first argument that is not valid UTF-8.
@@ -214,27 +157,6 @@ func checkUTF8Args(cmdName string, args []string) error {
 		}
 	}
 	return nil
-}
-
-func readTextFile(path string) ([]textRecord, error) {
-	return openTexts(path, readTexts)
-}
-
-// readTextFileKeepBlank is readTextFile with readTextsKeepBlank.
-func readTextFileKeepBlank(path string) ([]textRecord, error) {
-	return openTexts(path, readTextsKeepBlank)
-}
-
-func openTexts(path string, read func(io.Reader, string) ([]textRecord, error)) ([]textRecord, error) {
-	if path == "-" {
-		return read(os.Stdin, "standard input")
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return read(f, path)
 }
 
 func formatVector(v []float32) string {
@@ -249,45 +171,39 @@ func formatVector(v []float32) string {
 }
 
 func runEmbed(cmd *cobra.Command, args []string) error {
-	if err := checkQuantize(embedFlags.quantize); err != nil {
-		return fmt.Errorf("embed: %w", err)
-	}
 	if embedFlags.input == "" && len(args) == 0 {
 		return fmt.Errorf("embed: give texts as arguments or --input FILE")
 	}
 	if embedFlags.input != "" && len(args) > 0 {
 		return fmt.Errorf("embed: give texts as arguments or --input FILE, not both")
 	}
-	var recs []textRecord
+	opts := embedOptions(embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize)
+	if err := opts.Validate(); err != nil {
+		return cmdError("embed", err)
+	}
+	var recs []embed.Record
 	if embedFlags.input != "" {
 		var err error
-		if recs, err = readTextFileKeepBlank(embedFlags.input); err != nil {
+		if recs, err = embed.ReadRecordsFile(embedFlags.input, embed.ReadOptions{KeepBlank: true}); err != nil {
 			return fmt.Errorf("embed: %w", err)
 		}
 	} else {
 		if err := checkUTF8Args("embed", args); err != nil {
 			return err
 		}
-		for i, a := range args {
-			recs = append(recs, textRecord{Text: a, ID: i})
+		for _, a := range args {
+			recs = append(recs, embed.Record{Text: a})
 		}
 	}
-	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), embedFlags.model, embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize, &bar)
+	m, bar, err := loadEmbedModel(cmd.Context(), embedFlags.model, opts)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	texts := make([]string, len(recs))
-	for i, r := range recs {
-		texts[i] = r.Text
-	}
-	if embedFlags.input != "" {
-		bar = progress.New(int64(len(texts)), "embedding", false)
-	}
+	texts := embed.Texts(recs)
 	start := time.Now()
 	vecs, err := m.Embed(texts)
-	bar.Finish()
+	bar.finish()
 	if err != nil {
 		return err
 	}
@@ -353,13 +269,16 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 
 // writeVectorLines writes one JSON object per text: id, embedding and the
 // record's metadata fields.
-func writeVectorLines(w io.Writer, recs []textRecord, vecs [][]float32) error {
+func writeVectorLines(w io.Writer, recs []embed.Record, vecs [][]float32) error {
 	for i, r := range recs {
 		obj := map[string]any{}
 		for k, v := range r.Meta {
 			obj[k] = v
 		}
 		obj["id"] = r.ID
+		if r.ID == nil {
+			obj["id"] = i // the 0-based row
+		}
 		obj["embedding"] = vecs[i]
 		if err := writeJSON(w, obj); err != nil {
 			return err
@@ -368,36 +287,9 @@ func writeVectorLines(w io.Writer, recs []textRecord, vecs [][]float32) error {
 	return nil
 }
 
-// dirExists reports whether p is an existing directory.
-func dirExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
-// cosine returns the cosine similarity of a and b (0 if either is zero).
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(na*nb)
-}
-
 // printSimilarity prints the cosine similarity matrix of the embeddings.
 func printSimilarity(out io.Writer, texts []string, vecs [][]float32) error {
-	n := len(vecs)
-	sim := make([][]float64, n)
-	for i := range sim {
-		sim[i] = make([]float64, n)
-		for j := range sim[i] {
-			sim[i][j] = cosine(vecs[i], vecs[j])
-		}
-	}
+	sim := embed.Similarity(vecs)
 	if jsonOutput() {
 		return writeJSON(out, map[string]any{"texts": texts, "similarity": sim})
 	}

@@ -9,35 +9,6 @@ import (
 	"github.com/loupe-ml/loupe/npy"
 )
 
-func TestReadTextsKeepBlank(t *testing.T) {
-	recs, err := readTextsKeepBlank(strings.NewReader("\nfirst\n\n  \nlast\n"), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"", "first", "", "  ", "last"}
-	if len(recs) != len(want) {
-		t.Fatalf("%d records, want one per line (%d): %+v", len(recs), len(want), recs)
-	}
-	for i, r := range recs {
-		if r.Text != want[i] || r.ID != i {
-			t.Errorf("record %d = %+v, want text %q id %d", i, r, want[i], i)
-		}
-	}
-	// JSON lines: blank lines are not records.
-	recs, err = readTextsKeepBlank(strings.NewReader("{\"text\":\"a\"}\n\n{\"text\":\"\"}\n"), "x")
-	if err != nil || len(recs) != 2 || recs[1].Text != "" {
-		t.Errorf("JSON lines: %+v %v", recs, err)
-	}
-	for _, read := range []func(r *strings.Reader) error{
-		func(r *strings.Reader) error { _, err := readTexts(r, "in.txt"); return err },
-		func(r *strings.Reader) error { _, err := readTextsKeepBlank(r, "in.txt"); return err },
-	} {
-		if err := read(strings.NewReader("ok\ncaf\xe9\n")); err == nil || !strings.Contains(err.Error(), "in.txt: line 2 is not valid UTF-8") {
-			t.Errorf("non-UTF-8 line: %v", err)
-		}
-	}
-}
-
 // TestEmbedBlankLines: embed --input keeps one row per text line.
 func TestEmbedBlankLines(t *testing.T) {
 	model := filepath.Join("..", "..", "embed", "testdata", "st")

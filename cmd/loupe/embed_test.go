@@ -11,32 +11,6 @@ import (
 	"github.com/loupe-ml/loupe/npy"
 )
 
-func TestReadTexts(t *testing.T) {
-	recs, err := readTexts(strings.NewReader("first line\n\n  second line  \r\n"), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 2 || recs[0].Text != "first line" || recs[1].Text != "  second line  " || recs[1].ID != 1 {
-		t.Errorf("text lines: %+v", recs)
-	}
-	recs, err = readTexts(strings.NewReader("\n{\"text\": \"a\", \"id\": \"doc-7\", \"lang\": \"en\"}\n{\"text\": \"b\", \"n\": 3}\n"), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 2 || recs[0].ID != "doc-7" || recs[0].Meta["lang"] != "en" || recs[1].ID != 1 || recs[1].Meta["n"] != json.Number("3") {
-		t.Errorf("JSON lines: %+v", recs)
-	}
-	for _, bad := range []struct{ in, want string }{
-		{"", "no texts"},
-		{"{\"text\": \"a\"}\n{\"txt\": \"b\"}\n", "line 2: no string \"text\""},
-		{"{\"text\": \"a\"}\n{oops\n", "line 2"},
-	} {
-		if _, err := readTexts(strings.NewReader(bad.in), "f.jsonl"); err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("%q: error %v, want %q", bad.in, err, bad.want)
-		}
-	}
-}
-
 // TestEmbedCommand runs loupe embed on the small sentence-transformers
 // test model (embed/testdata/st) through each output form.
 func TestEmbedCommand(t *testing.T) {
@@ -95,16 +69,4 @@ func TestEmbedCommand(t *testing.T) {
 			t.Fatalf("npy row 0 and JSON line 0 differ at %d", j)
 		}
 	}
-}
-
-func FuzzReadTexts(f *testing.F) {
-	f.Add([]byte("first line\nsecond line\n"))
-	f.Add([]byte("{\"text\": \"a\", \"id\": 7, \"lang\": \"en\"}\n{\"text\": \"b\"}\n"))
-	f.Add([]byte("\n\n{\"text\": 3}\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, err := readTexts(bytes.NewReader(b), "fuzz")
-		if err == nil && len(recs) == 0 {
-			t.Fatal("no error and no texts")
-		}
-	})
 }

@@ -2,23 +2,25 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/loupe-ml/loupe/npy"
+	"github.com/loupe-ml/loupe/search"
 )
 
 var indexCmd = &cobra.Command{
@@ -48,7 +50,7 @@ type ixFlagSet struct {
 	// one defined last.
 	index, queries, allow     string
 	k, searchK, qEf, qThreads int
-	filters                   []string
+	filters, where            []string
 	verify                    bool
 }
 
@@ -71,7 +73,7 @@ func init() {
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: a 2-D float32/float64 .npy or an .fvecs file")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed: JSON lines with \"text\" (optional \"id\" and other fields kept as metadata) or plain lines")
 	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory); recorded in the index")
-	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
+	f.IntVar(&ixFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.quantize, "quantize", "", quantizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.metric, "metric", "cosine", "distance: cosine, dot (1-ip) or l2 (squared)")
 	f.StringVar(&ixFlags.kind, "kind", "hnsw", "index kind: hnsw, flat or forest")
@@ -114,7 +116,7 @@ the index to saving it: concurrent adds and deletes wait for each other.`,
 	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: .npy or .fvecs")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed with the index's model")
-	f.IntVar(&ixFlags.batchSize, "batch-size", 32, "texts per forward pass with --input")
+	f.IntVar(&ixFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage+" (with --input)")
 	f.StringVar(&ixFlags.quantize, "quantize", "", quantizeUsage+" (with --input)")
 	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids of the --vectors, one per vector (default: after the largest id): "+idsHelp)
 	f.StringVar(&ixFlags.metadata, "metadata", "", "JSON lines file, one object per vector")
@@ -160,11 +162,14 @@ read, changed and saved.`,
 	f = query.Flags()
 	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&ixFlags.queries, "queries", "", "query vectors: .npy or .fvecs (required)")
-	f.IntVar(&ixFlags.k, "k", 10, "neighbours per query (positive)")
+	f.IntVar(&ixFlags.k, "k", search.DefaultK, "neighbours per query (positive)")
 	f.IntVar(&ixFlags.qEf, "ef", 0, "HNSW ef (0: the index default; max(ef, k) is used)")
 	f.IntVar(&ixFlags.searchK, "search-k", 0, "forest search_k (0: n_trees·k)")
-	f.IntVar(&ixFlags.qThreads, "threads", 1, "query threads (0: all cores; a positive value also caps the Go scheduler, for single-thread timing)")
-	f.StringArrayVar(&ixFlags.filters, "filter", nil, "metadata filter key=value (repeatable, all must match)")
+	f.IntVar(&ixFlags.qThreads, "threads", 0, "query threads (0: all cores; a positive value also caps the Go scheduler, for single-thread timing)")
+	f.StringArrayVar(&ixFlags.filters, "filter", nil, filterUsage)
+	f.StringArrayVar(&ixFlags.where, "where", nil, filterUsage)
+	f.MarkHidden("where")
+	f.MarkDeprecated("where", "use --filter")
 	f.StringVar(&ixFlags.allow, "allow", "", "only return these ids: 3,17,42 or @FILE with one per line (a bare FILE name also works)")
 
 	indexCmd.AddCommand(build, add, del, stats, query)
@@ -310,120 +315,6 @@ func loadBatch() (index.Batch, int, error) {
 	return b, cols, nil
 }
 
-// docPlan is where the documents of --input go: the vector id of each,
-// the non-integer "id" kept in its metadata (or nil), and how many replace
-// a document already in the index.
-type docPlan struct {
-	ids      []uint64
-	external []any
-	replaced int
-}
-
-// externalKey is the canonical JSON of a document "id" that is not a
-// vector id, for comparing a new document's "id" with stored ones.
-func externalKey(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// planDocIDs assigns vector ids to the documents of the --input file name,
-// for adding them to x (nil when building):
-//   - a document whose "id" is a non-negative integer gets that id;
-//   - any other "id" (a string, say) is kept in the metadata as "id", and
-//     the document gets a new vector id, or, when x already holds a
-//     document with that "id" and replace is set, that document's id;
-//   - documents without an "id" get new ids, after the largest id x ever
-//     held and the largest integer id of the file.
-//
-// An "id" given twice in the file is an error, and so is one already in x
-// (deleted ids excepted) unless replace is set.
-func planDocIDs(recs []textRecord, name string, x *index.Index, replace bool) (docPlan, error) {
-	p := docPlan{ids: make([]uint64, len(recs)), external: make([]any, len(recs))}
-	assigned := make([]bool, len(recs))
-	labelAt := map[uint64]int{}
-	extAt := map[string]int{}
-	var next uint64
-	if x != nil {
-		next = x.NextID()
-	}
-	for i, r := range recs {
-		switch v := r.ID.(type) {
-		case int, nil:
-			// No "id" (readTexts numbers such documents by position) or "id": null.
-			continue
-		case json.Number:
-			u, err := strconv.ParseUint(v.String(), 10, 64)
-			if err != nil {
-				break
-			}
-			if j, dup := labelAt[u]; dup {
-				return p, fmt.Errorf("%s: id %d is given to documents %d and %d (counting from 1)", name, u, j+1, i+1)
-			}
-			labelAt[u] = i
-			p.ids[i], assigned[i] = u, true
-			if u >= next && u < math.MaxUint64 {
-				next = u + 1
-			}
-			continue
-		}
-		key := externalKey(r.ID)
-		if j, dup := extAt[key]; dup {
-			return p, fmt.Errorf("%s: id %s is given to documents %d and %d (counting from 1)", name, key, j+1, i+1)
-		}
-		extAt[key] = i
-		p.external[i] = r.ID
-	}
-	if x != nil {
-		var clash []int
-		for u, i := range labelAt {
-			if x.Has(u) {
-				clash = append(clash, i)
-			}
-		}
-		if len(extAt) > 0 {
-			for _, id := range x.IDs() {
-				m, _ := x.Metadata(id)
-				if m == nil {
-					continue
-				}
-				var doc map[string]any
-				dec := json.NewDecoder(bytes.NewReader(m))
-				dec.UseNumber()
-				if dec.Decode(&doc) != nil || doc["id"] == nil {
-					continue
-				}
-				i, ok := extAt[externalKey(doc["id"])]
-				if !ok || assigned[i] {
-					continue
-				}
-				clash = append(clash, i)
-				p.ids[i], assigned[i] = id, true
-			}
-		}
-		if len(clash) > 0 && !replace {
-			sort.Ints(clash)
-			var list []string
-			for j, i := range clash {
-				if j == 5 {
-					list = append(list, fmt.Sprintf("and %d more", len(clash)-5))
-					break
-				}
-				list = append(list, fmt.Sprintf("%s (document %d)", externalKey(recs[i].ID), i+1))
-			}
-			return p, fmt.Errorf("%s: ids already in the index: %s; pass --replace to replace those documents, or drop their \"id\" to add them as new ones",
-				name, strings.Join(list, ", "))
-		}
-		p.replaced = len(clash)
-	}
-	for i := range recs {
-		if !assigned[i] {
-			p.ids[i] = next
-			next++
-		}
-	}
-	return p, nil
-}
-
 // checkExisting counts the ids already in x (deleted ones aside) and, unless
 // replace is set, refuses them.
 func checkExisting(x *index.Index, ids []uint64, replace bool) (int, error) {
@@ -448,55 +339,17 @@ func checkExisting(x *index.Index, ids []uint64, replace bool) (int, error) {
 	return n, nil
 }
 
-// docBatch embeds the documents recs with model ref and returns them as a
-// batch with the ids of plan. Each document's metadata is its JSON fields,
-// "text", and its non-integer "id" if it has one.
-func docBatch(cmd *cobra.Command, ref string, recs []textRecord, plan docPlan) (index.Batch, int, error) {
-	var b index.Batch
-	b.IDs = plan.ids
-	b.Meta = make([]json.RawMessage, len(recs))
-	texts := make([]string, len(recs))
-	for i, r := range recs {
-		texts[i] = r.Text
-		meta := map[string]any{}
-		for k, v := range r.Meta {
-			meta[k] = v
-		}
-		meta["text"] = r.Text
-		if plan.external[i] != nil {
-			meta["id"] = plan.external[i]
-		}
-		var err error
-		if b.Meta[i], err = json.Marshal(meta); err != nil {
-			return b, 0, err
-		}
-	}
-	var bar *progress.Bar
-	m, err := loadEmbedModel(cmd.Context(), ref, ixFlags.batchSize, 0, ixFlags.quantize, &bar)
-	if err != nil {
-		return b, 0, err
-	}
-	defer m.Close()
-	bar = progress.New(int64(len(texts)), "embedding", false)
-	vecs, err := m.Embed(texts)
-	bar.Finish()
-	if err != nil {
-		return b, 0, err
-	}
-	dim := m.Dim()
-	b.Vectors = make([]float32, 0, len(vecs)*dim)
-	for _, v := range vecs {
-		b.Vectors = append(b.Vectors, v...)
-	}
-	return b, dim, nil
-}
-
 // lockIndexDir takes the index directory's lock, saying on stderr when it
 // has to wait for another process.
 func lockIndexDir(cmd *cobra.Command, dir string) (*index.DirLock, error) {
-	return index.LockDir(dir, func() {
+	return index.LockDir(dir, lockWaiting(cmd, dir))
+}
+
+// lockWaiting says on stderr that the lock of index dir is awaited.
+func lockWaiting(cmd *cobra.Command, dir string) func() {
+	return func() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: index %s is being modified by another process; waiting for it to finish\n", dir)
-	})
+	}
 }
 
 // checkFlagValues checks flags that must be positive and flags that must
@@ -540,7 +393,7 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("index build: give one of --vectors FILE or --input TEXTS --model M")
 	}
 	if err := checkFlagValues("index build", map[string]int{"m": ixFlags.m, "ef-construction": ixFlags.efC, "ef": ixFlags.ef,
-		"n-trees": ixFlags.nTrees, "leaf-size": ixFlags.leafSize, "batch-size": ixFlags.batchSize},
+		"n-trees": ixFlags.nTrees, "leaf-size": ixFlags.leafSize},
 		map[string]int{"threads": ixFlags.threads}); err != nil {
 		return err
 	}
@@ -552,22 +405,13 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	existing := filepath.Join(ixFlags.out, index.FileName)
-	refuse := func() error {
-		if ixFlags.overwrite {
-			return nil
-		}
-		if _, err := os.Stat(existing); err == nil {
-			return fmt.Errorf("index build: %s already holds an index; pass --overwrite to replace it, or add to it with loupe index add", ixFlags.out)
-		}
-		return nil
+	opts := index.Options{
+		Kind: kind, Metric: metric, M: ixFlags.m, EfConstruction: ixFlags.efC, Ef: ixFlags.ef,
+		Seed: ixFlags.seed, NTrees: ixFlags.nTrees, LeafSize: ixFlags.leafSize, Threads: ixFlags.threads,
+		AllowReplaceDeleted: ixFlags.replaceDeleted,
 	}
-	if err := refuse(); err != nil {
-		return err
-	}
-	var b index.Batch
-	var dim int
-	model := ""
+	var x *index.Index
+	var secs float64
 	if ixFlags.input != "" {
 		if ixFlags.model == "" {
 			return fmt.Errorf("index build: --input needs --model (a hub id or model directory)")
@@ -575,55 +419,25 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 		if len(ixFlags.ids) > 0 || ixFlags.metadata != "" {
 			return fmt.Errorf("index build: with --input, ids and metadata come from the JSON lines (\"id\" and other fields)")
 		}
-		model = ixFlags.model
-		if st, err := os.Stat(model); err == nil && st.IsDir() {
-			if abs, err := filepath.Abs(model); err == nil {
-				model = abs
-			}
+		docs, err := embed.ReadRecordsFile(ixFlags.input, embed.ReadOptions{})
+		if err != nil {
+			return fmt.Errorf("index build: %w", err)
 		}
-		var recs []textRecord
-		recs, err = readTextFile(ixFlags.input)
-		if err == nil {
-			var plan docPlan
-			if plan, err = planDocIDs(recs, ixFlags.input, nil, false); err == nil {
-				b, dim, err = docBatch(cmd, model, recs, plan)
-			}
+		sopts := search.Options{Model: ixFlags.model, Index: opts, Embed: embedOptions(ixFlags.batchSize, 0, ixFlags.quantize)}
+		s, res, err := search.Build(cmd.Context(), ixFlags.out, docs, sopts, search.AddOptions{Progress: stageBars()},
+			search.DirOptions{Overwrite: ixFlags.overwrite, Waiting: lockWaiting(cmd, ixFlags.out)})
+		if err != nil {
+			return indexCmdError("index build", ixFlags.input, err)
 		}
+		defer s.Close()
+		x, secs = s.Index(), res.IndexSeconds
 	} else {
-		b, dim, err = loadBatch()
-	}
-	if err != nil {
-		return fmt.Errorf("index build: %w", err)
-	}
-	x, err := index.New(index.Options{
-		Kind: kind, Metric: metric, Dim: dim, M: ixFlags.m, EfConstruction: ixFlags.efC, Ef: ixFlags.ef,
-		Seed: ixFlags.seed, NTrees: ixFlags.nTrees, LeafSize: ixFlags.leafSize, Threads: ixFlags.threads,
-		AllowReplaceDeleted: ixFlags.replaceDeleted, Model: model,
-	})
-	if err != nil {
-		return err
-	}
-	secs, err := addWithProgress(x, b, "indexing")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(ixFlags.out, 0o755); err != nil {
-		return fmt.Errorf("index build: %w", err)
-	}
-	lock, err := lockIndexDir(cmd, ixFlags.out)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	// Another process may have saved an index there while this one built.
-	if err := refuse(); err != nil {
-		return err
-	}
-	if err := x.Save(ixFlags.out); err != nil {
-		return err
+		if x, secs, err = buildFromVectors(cmd, opts); err != nil {
+			return err
+		}
 	}
 	st := x.Stats()
-	fi, _ := os.Stat(existing)
+	fi, _ := os.Stat(filepath.Join(ixFlags.out, index.FileName))
 	var fileBytes int64
 	if fi != nil {
 		fileBytes = fi.Size()
@@ -635,6 +449,85 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "built %s index of %d %d-d vectors (%s) in %.2fs: %s in memory, %s on disk at %s\n",
 		st.Kind, st.Count, st.Dim, st.Metric, secs, humanBytes(st.Bytes), humanBytes(fileBytes), ixFlags.out)
 	return nil
+}
+
+// indexCmdError is cmdError with the flag hints of index build and add
+// for the document store's errors; input names the --input file.
+func indexCmdError(cmd, input string, err error) error {
+	switch {
+	case errors.Is(err, search.ErrIndexExists):
+		return fmt.Errorf("%s: %s already holds an index; pass --overwrite to replace it, or add to it with loupe index add", cmd, ixFlags.out)
+	case errors.Is(err, search.ErrExists):
+		return fmt.Errorf("%s: %s: %s; pass --replace to replace those documents, or drop their \"id\" to add them as new ones", cmd, input, strings.TrimPrefix(err.Error(), "search: "))
+	case errors.Is(err, search.ErrNoModel):
+		return fmt.Errorf("%s: index %s records no embedding model; add vectors with --vectors", cmd, ixFlags.index)
+	}
+	return cmdError(cmd, err)
+}
+
+// stageBars returns a search progress callback that shows one bar per
+// stage (embedding, indexing) on a terminal.
+func stageBars() func(stage string, done, total int) {
+	var mu sync.Mutex
+	var bar *progressBar
+	return func(stage string, done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bar == nil || bar.what != stage {
+			if bar != nil {
+				bar.finish()
+			}
+			bar = &progressBar{what: stage}
+		}
+		bar.set(done, total)
+		if done == total {
+			bar.finish()
+		}
+	}
+}
+
+// buildFromVectors builds the index of --vectors, --ids and --metadata and
+// saves it in --out.
+func buildFromVectors(cmd *cobra.Command, opts index.Options) (*index.Index, float64, error) {
+	existing := filepath.Join(ixFlags.out, index.FileName)
+	refuse := func() error {
+		if ixFlags.overwrite {
+			return nil
+		}
+		if _, err := os.Stat(existing); err == nil {
+			return fmt.Errorf("index build: %s already holds an index; pass --overwrite to replace it, or add to it with loupe index add", ixFlags.out)
+		}
+		return nil
+	}
+	if err := refuse(); err != nil {
+		return nil, 0, err
+	}
+	b, dim, err := loadBatch()
+	if err != nil {
+		return nil, 0, fmt.Errorf("index build: %w", err)
+	}
+	opts.Dim = dim
+	x, err := index.New(opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	secs, err := addWithProgress(x, b, "indexing")
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := os.MkdirAll(ixFlags.out, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("index build: %w", err)
+	}
+	lock, err := lockIndexDir(cmd, ixFlags.out)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer lock.Unlock()
+	// Another process may have saved an index there while this one built.
+	if err := refuse(); err != nil {
+		return nil, 0, err
+	}
+	return x, secs, x.Save(ixFlags.out)
 }
 
 func humanBytes(n int64) string {
@@ -663,63 +556,62 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 	if ixFlags.input != "" && (len(ixFlags.ids) > 0 || ixFlags.metadata != "") {
 		return fmt.Errorf("index add: with --input, ids and metadata come from the JSON lines (\"id\" and other fields)")
 	}
-	if err := checkFlagValues("index add", map[string]int{"batch-size": ixFlags.batchSize}, map[string]int{"threads": ixFlags.threads}); err != nil {
+	if err := checkFlagValues("index add", nil, map[string]int{"threads": ixFlags.threads}); err != nil {
 		return err
 	}
 	if ixFlags.index == "" {
 		return fmt.Errorf("index add: --index DIR is required")
 	}
-	lock, err := lockIndexDir(cmd, ixFlags.index)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	x, err := index.Open(ixFlags.index)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
-	var b index.Batch
-	var dim, replaced int
-	what := "vectors"
-	if ixFlags.input != "" {
-		what = "documents"
-		if x.Model() == "" {
-			return fmt.Errorf("index add: index %s records no embedding model; add vectors with --vectors", ixFlags.index)
-		}
-		var recs []textRecord
-		recs, err = readTextFile(ixFlags.input)
-		if err == nil {
-			var plan docPlan
-			if plan, err = planDocIDs(recs, ixFlags.input, x, ixFlags.replace); err == nil {
-				replaced = plan.replaced
-				b, dim, err = docBatch(cmd, x.Model(), recs, plan)
-			}
-		}
-	} else {
-		b, dim, err = loadBatch()
-		if err == nil && b.IDs != nil {
-			replaced, err = checkExisting(x, b.IDs, ixFlags.replace)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("index add: %w", err)
-	}
-	if dim != x.Dim() {
-		return fmt.Errorf("index add: %d-dimensional vectors for a %d-dimensional index: %w", dim, x.Dim(), index.ErrDim)
-	}
 	if ixFlags.threads > 0 {
 		runtime.GOMAXPROCS(ixFlags.threads)
 	}
-	secs, err := addWithProgress(x, b, "adding")
-	if err != nil {
-		return err
-	}
-	if err := x.Save(ixFlags.index); err != nil {
-		return err
+	var x *index.Index
+	var added, replaced int
+	var secs float64
+	what := "vectors"
+	if ixFlags.input != "" {
+		what = "documents"
+		docs, err := embed.ReadRecordsFile(ixFlags.input, embed.ReadOptions{})
+		if err != nil {
+			return fmt.Errorf("index add: %w", err)
+		}
+		s, res, err := search.Update(cmd.Context(), ixFlags.index, docs,
+			search.OpenOptions{Embed: embedOptions(ixFlags.batchSize, 0, ixFlags.quantize)},
+			search.AddOptions{Replace: ixFlags.replace, Progress: stageBars()}, search.DirOptions{Waiting: lockWaiting(cmd, ixFlags.index)})
+		if err != nil {
+			return indexCmdError("index add", ixFlags.input, err)
+		}
+		defer s.Close()
+		x, added, replaced, secs = s.Index(), res.Added, res.Replaced, res.IndexSeconds
+	} else {
+		lock, err := lockIndexDir(cmd, ixFlags.index)
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
+		if x, err = index.Open(ixFlags.index); err != nil {
+			return err
+		}
+		defer x.Close()
+		b, dim, err := loadBatch()
+		if err == nil && b.IDs != nil {
+			replaced, err = checkExisting(x, b.IDs, ixFlags.replace)
+		}
+		if err != nil {
+			return fmt.Errorf("index add: %w", err)
+		}
+		if dim != x.Dim() {
+			return fmt.Errorf("index add: %d-dimensional vectors for a %d-dimensional index: %w", dim, x.Dim(), index.ErrDim)
+		}
+		if secs, err = addWithProgress(x, b, "adding"); err != nil {
+			return err
+		}
+		if err := x.Save(ixFlags.index); err != nil {
+			return err
+		}
+		added = len(b.Vectors)/dim - replaced
 	}
 	st := x.Stats()
-	added := len(b.Vectors)/dim - replaced
 	if jsonOutput() {
 		return writeJSON(cmd.OutOrStdout(), map[string]any{"added": added, "replaced": replaced, "count": st.Count,
 			"searchable": x.Len(), "seconds": secs, "bytes": st.Bytes})
@@ -817,17 +709,12 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 		map[string]int{"ef": ixFlags.qEf, "search-k": ixFlags.searchK, "threads": ixFlags.qThreads}); err != nil {
 		return err
 	}
-	for _, c := range ixFlags.filters {
-		if k, _, ok := strings.Cut(c, "="); !ok || k == "" {
-			return fmt.Errorf("index query: --filter %q: want key=value", c)
-		}
+	conds, err := search.ParseConditions(append(append([]string(nil), ixFlags.filters...), ixFlags.where...))
+	if err != nil {
+		return cmdError("index query", err)
 	}
 	if ixFlags.qThreads > 0 {
 		runtime.GOMAXPROCS(ixFlags.qThreads)
-	}
-	filter, err := whereFilter(ixFlags.filters)
-	if err != nil {
-		return fmt.Errorf("index query: %w", err)
 	}
 	x, err := openIndexFlag()
 	if err != nil {
@@ -841,7 +728,10 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if dim != x.Dim() {
 		return fmt.Errorf("index query: %s holds %d-dimensional queries but the index is %d-dimensional: %w", ixFlags.queries, dim, x.Dim(), index.ErrDim)
 	}
-	so := &index.SearchOptions{Ef: ixFlags.qEf, SearchK: ixFlags.searchK, Threads: ixFlags.qThreads, Filter: filter}
+	so := &index.SearchOptions{Ef: ixFlags.qEf, SearchK: ixFlags.searchK, Threads: ixFlags.qThreads}
+	if len(conds) > 0 {
+		so.Filter = search.CompileFilter(x, conds).Match
+	}
 	if ixFlags.allow != "" {
 		if so.Allow, err = parseIDArgs("--allow", []string{ixFlags.allow}); err != nil {
 			return fmt.Errorf("index query: %w", err)
@@ -853,7 +743,7 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(ixFlags.filters) > 0 || ixFlags.allow != "" {
+	if len(conds) > 0 || ixFlags.allow != "" {
 		empty := true
 		for _, r := range res {
 			empty = empty && len(r) == 0

@@ -180,7 +180,7 @@ func TestIndexBuildInput(t *testing.T) {
 	rootCmd.SetOut(&sout)
 	resetFlags()
 	rootCmd.SetArgs([]string{"search", "--index", out, "--k", "1", "--format", "json", "run a bert model fast on a cpu"})
-	searchFlags.where, searchFlags.model, searchFlags.k = nil, "", 5
+	searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.k = nil, nil, "", 10
 	if err := rootCmd.Execute(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
+	"github.com/loupe-ml/loupe/search"
 	"github.com/spf13/cobra"
 )
 
@@ -17,10 +16,15 @@ var searchFlags struct {
 	model     string
 	k         int
 	ef        int
-	where     []string
+	filter    []string
+	where     []string // deprecated spelling of filter
 	batchSize int
 	quantize  string
+	threads   int
 }
+
+// filterUsage is the help of every --filter flag.
+const filterUsage = "metadata filter key=value (repeatable; all must hold)"
 
 var searchCmd = &cobra.Command{
 	Use:   "search --index DIR [flags] QUESTION...",
@@ -30,10 +34,11 @@ with loupe index build --input docs.jsonl --model M) and print the nearest
 documents with their scores: cosine similarity for cosine indexes, the dot
 product for dot indexes, the squared L2 distance for l2 indexes.
 
---where key=value keeps documents whose stored metadata has that top-level
-field equal to value (repeatable; all must hold).`,
+--filter key=value keeps documents whose stored metadata has that top-level
+field equal to value (repeatable; all must hold), as loupe index query
+--filter does. (--where is the old spelling and still works.)`,
 	Example: `  loupe search --index docs.idx "how do I reset my password?"
-  loupe search --index docs.idx --k 3 --where lang=en --format json "bread recipes"`,
+  loupe search --index docs.idx --k 3 --filter lang=en --format json "bread recipes"`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runSearch,
 }
@@ -42,153 +47,90 @@ func init() {
 	f := searchCmd.Flags()
 	f.StringVar(&searchFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&searchFlags.model, "model", "", "embedding model (default: the one recorded in the index)")
-	f.IntVar(&searchFlags.k, "k", 5, "number of results")
+	f.IntVar(&searchFlags.k, "k", search.DefaultK, "number of results")
 	f.IntVar(&searchFlags.ef, "ef", 0, "HNSW search candidate list size (0: the index default, at least k)")
-	f.StringArrayVar(&searchFlags.where, "where", nil, "metadata filter key=value (repeatable)")
-	f.IntVar(&searchFlags.batchSize, "batch-size", 32, "texts per forward pass")
+	f.StringArrayVar(&searchFlags.filter, "filter", nil, filterUsage)
+	f.StringArrayVar(&searchFlags.where, "where", nil, filterUsage)
+	f.MarkHidden("where")
+	f.MarkDeprecated("where", "use --filter")
+	f.IntVar(&searchFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
 	f.StringVar(&searchFlags.quantize, "quantize", "", quantizeUsage)
+	f.IntVar(&searchFlags.threads, "threads", 0, "threads searching the questions (0: all cores)")
 	rootCmd.AddCommand(searchCmd)
 }
 
 // searchHit is one result as printed.
-type searchHit struct {
-	Rank     int             `json:"rank"`
-	ID       uint64          `json:"id"`
-	Score    float32         `json:"score"`
-	Distance float32         `json:"distance"`
-	Text     string          `json:"text,omitempty"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-}
-
-// whereFilter builds an index filter from key=value conditions.
-func whereFilter(conds []string) (func(uint64, json.RawMessage) bool, error) {
-	if len(conds) == 0 {
-		return nil, nil
-	}
-	type cond struct{ key, value string }
-	var cs []cond
-	for _, c := range conds {
-		k, v, ok := strings.Cut(c, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("metadata condition %q: want key=value", c)
-		}
-		cs = append(cs, cond{k, v})
-	}
-	return func(_ uint64, meta json.RawMessage) bool {
-		if meta == nil {
-			return false
-		}
-		var m map[string]any
-		if json.Unmarshal(meta, &m) != nil {
-			return false
-		}
-		for _, c := range cs {
-			v, ok := m[c.key]
-			if !ok {
-				return false
-			}
-			s, isStr := v.(string)
-			if !isStr {
-				b, _ := json.Marshal(v)
-				s = string(b)
-			}
-			if s != c.value {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
+type searchHit = search.Hit
 
 func runSearch(cmd *cobra.Command, args []string) error {
 	if searchFlags.index == "" {
 		return fmt.Errorf("search: --index DIR is required")
 	}
-	if searchFlags.k < 1 {
-		return fmt.Errorf("search: --k %d: want at least 1", searchFlags.k)
-	}
-	filter, err := whereFilter(searchFlags.where)
-	if err != nil {
-		return fmt.Errorf("search: --where: %w", err)
-	}
 	if err := checkUTF8Args("search", args); err != nil {
 		return err
 	}
-	x, err := index.Open(searchFlags.index)
+	conds, err := search.ParseConditions(append(append([]string(nil), searchFlags.filter...), searchFlags.where...))
+	if err != nil {
+		return cmdError("search", err)
+	}
+	opts := search.SearchOptions{K: searchFlags.k, Ef: searchFlags.ef, Filter: conds, Threads: searchFlags.threads}
+	if searchFlags.k < 1 {
+		// 0 would mean the default in the library; a flag asks for a number.
+		return fmt.Errorf("search: --k %d: want a positive number", searchFlags.k)
+	}
+	eo := embedOptions(searchFlags.batchSize, 0, searchFlags.quantize)
+	if err := firstErr(opts.Validate(), eo.Validate()); err != nil {
+		return cmdError("search", err)
+	}
+	s, err := search.Open(searchFlags.index, search.OpenOptions{Model: searchFlags.model, Embed: eo})
 	if err != nil {
 		return err
 	}
-	defer x.Close()
-	if x.Len() == 0 {
-		return fmt.Errorf("search: index %s is empty", searchFlags.index)
-	}
-	ref := searchFlags.model
-	if ref == "" {
-		ref = x.Model()
-	}
-	if ref == "" {
+	defer s.Close()
+	res, err := s.SearchMany(cmd.Context(), args, opts)
+	switch {
+	case errors.Is(err, search.ErrNoModel):
 		return fmt.Errorf("search: index %s records no embedding model (it was built from vectors); pass --model", searchFlags.index)
+	case errors.As(err, new(*search.ModelError)):
+		return fmt.Errorf("%w; pass --model with the same model", err)
+	case errors.Is(err, index.ErrEmpty):
+		return fmt.Errorf("search: index %s is empty", searchFlags.index)
+	case err != nil:
+		return cmdError("search", err)
 	}
-	// A model recorded as a relative directory is relative to where the
-	// index was built; try it relative to the index too.
-	if !filepath.IsAbs(ref) && searchFlags.model == "" {
-		if _, err := os.Stat(ref); err != nil {
-			if alt := filepath.Join(searchFlags.index, ref); dirExists(alt) {
-				ref = alt
-			}
-		}
-	}
-	m, err := loadEmbedModel(cmd.Context(), ref, searchFlags.batchSize, 0, searchFlags.quantize, nil)
-	if err != nil {
-		if searchFlags.model == "" {
-			return fmt.Errorf("search: index %s records the embedding model %s, which cannot be loaded (moved or deleted?); pass --model with the same model: %w", searchFlags.index, x.Model(), err)
-		}
-		return err
-	}
-	defer m.Close()
-	if m.Dim() != x.Dim() {
-		return fmt.Errorf("search: model %s makes %d-dimensional vectors but index %s holds %d-dimensional ones", ref, m.Dim(), searchFlags.index, x.Dim())
-	}
-	start := time.Now()
-	qs, err := m.Embed(args)
-	if err != nil {
-		return err
-	}
-	embedSecs := time.Since(start).Seconds()
-	k := min(searchFlags.k, x.Len())
-	out := cmd.OutOrStdout()
-	for qi, q := range qs {
-		start := time.Now()
-		res, err := x.Search(q, k, &index.SearchOptions{Ef: searchFlags.ef, Filter: filter})
+	return renderSearch(cmd, s, args, res)
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("search: %w", err)
+			return err
 		}
-		secs := time.Since(start).Seconds()
-		hits := make([]searchHit, len(res))
-		for i, r := range res {
-			score := r.Distance
-			switch x.Metric() {
-			case index.Cosine, index.Dot:
-				score = 1 - r.Distance
-			}
-			meta, _ := x.Metadata(r.ID)
-			hits[i] = searchHit{Rank: i + 1, ID: r.ID, Score: score, Distance: r.Distance, Text: x.Text(r.ID), Metadata: meta}
-		}
+	}
+	return nil
+}
+
+// renderSearch prints the hits of each question.
+func renderSearch(cmd *cobra.Command, s *search.Store, questions []string, res *search.Result) error {
+	out := cmd.OutOrStdout()
+	metric := s.Index().Metric()
+	for qi, hits := range res.Hits {
 		if jsonOutput() {
-			if err := writeJSON(out, map[string]any{"query": args[qi], "model": ref, "metric": x.Metric(), "results": hits,
-				"embed_seconds": embedSecs, "search_seconds": secs}); err != nil {
+			if err := writeJSON(out, map[string]any{"query": questions[qi], "model": s.Model(), "metric": metric, "results": hits,
+				"embed_seconds": res.EmbedSeconds, "search_seconds": res.SearchSeconds}); err != nil {
 				return err
 			}
 			continue
 		}
-		if len(qs) > 1 {
+		if len(res.Hits) > 1 {
 			if qi > 0 {
 				fmt.Fprintln(out)
 			}
-			fmt.Fprintf(out, "query: %s\n", args[qi])
+			fmt.Fprintf(out, "query: %s\n", questions[qi])
 		}
 		scoreName := "score"
-		if x.Metric() == index.L2 {
+		if metric == index.L2 {
 			scoreName = "l2²"
 		}
 		for _, h := range hits {

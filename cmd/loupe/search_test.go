@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 )
@@ -47,7 +49,7 @@ func TestSearchCommand(t *testing.T) {
 		resetFlags()
 		rootCmd.SetArgs(args)
 		outputFormat = "text"
-		searchFlags.where, searchFlags.model, searchFlags.k = nil, "", 5
+		searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.k = nil, nil, "", 10
 		err := rootCmd.Execute()
 		return out.String(), err
 	}
@@ -65,16 +67,29 @@ func TestSearchCommand(t *testing.T) {
 	if len(res.Results) != 2 || res.Results[0].ID != 2 || res.Results[0].Score < 0.9999 || res.Results[0].Text != docs[2] {
 		t.Errorf("results %+v", res.Results)
 	}
-	// --where keeps only matching metadata; k larger than the index is clamped.
-	out, err = run("search", "--index", dir, "--where", "lang=fr", "--k", "50", "a cat")
-	if err != nil {
-		t.Fatal(err)
+	// --filter keeps only matching metadata; k larger than the index is
+	// clamped. --where is the deprecated spelling (search used to call it
+	// that while index query said --filter) and still works.
+	for _, flag := range []string{"--filter", "--where"} {
+		out, err = run("search", "--index", dir, flag, "lang=fr", "--k", "50", "a cat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Cobra's deprecation notice goes to stderr, here the same buffer.
+		out = strings.Replace(out, "Flag --where has been deprecated, use --filter\n", "", 1)
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
+			t.Errorf("filtered output (%s):\n%s", flag, out)
+		}
 	}
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
-		t.Errorf("filtered output:\n%s", out)
+	if out, err = run("search", "--index", dir, "--filter", "lang=de", "a cat"); err != nil || !strings.Contains(out, "no documents match") {
+		t.Errorf("a filter no document meets: %q, %v", out, err)
 	}
-	if _, err := run("search", "--index", dir, "--where", "nokey", "x"); err == nil || !strings.Contains(err.Error(), "key=value") || !strings.Contains(err.Error(), "--where") {
-		t.Errorf("bad --where: %v", err)
+	if _, err := run("search", "--index", dir, "--filter", "nokey", "x"); err == nil || !strings.Contains(err.Error(), `search: --filter "nokey": want key=value`) {
+		t.Errorf("bad --filter: %v", err)
+	}
+	// --k defaults to 10, as index query's does (it used to be 5 here).
+	if out, err = run("search", "--index", dir, "a cat"); err != nil || len(strings.Split(strings.TrimSpace(out), "\n")) != len(docs) {
+		t.Errorf("default --k over %d documents: %q, %v", len(docs), out, err)
 	}
 	if _, err := run("search", "--index", dir, "caf\xe9"); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
 		t.Errorf("non-UTF-8 query: %v", err)
@@ -96,5 +111,66 @@ func TestSearchCommand(t *testing.T) {
 	}
 	if _, err := run("search", "--index", dir, "--model", filepath.Join("..", "..", "model", "bert", "testdata", "tiny"), "x"); err == nil {
 		t.Errorf("a model of another dimension was accepted")
+	}
+}
+
+// TestUnreachableHubNamed: embed, classify and search say that the hub
+// cannot be reached, in the hub package's words (as generate does).
+func TestUnreachableHubNamed(t *testing.T) {
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_ENDPOINT", "http://127.0.0.1:1")
+	dir := t.TempDir()
+	const ref = "org/not-cached"
+	c, err := classify.Fit(ref, [][]float32{{1, 0}, {0, 1}}, []string{"a", "b"}, classify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clf := filepath.Join(dir, "clf.json")
+	if err := c.Save(clf); err != nil {
+		t.Fatal(err)
+	}
+	x, err := index.New(index.Options{Kind: index.Flat, Dim: 2, Model: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add(index.Batch{Vectors: []float32{1, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(dir, "idx")
+	if err := x.Save(idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"embed", "--model", ref, "hello"},
+		{"classify", "predict", "--classifier", clf, "hello"},
+		{"search", "--index", idx, "hello"},
+	} {
+		_, _, err := runCmd(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "hub: cannot reach http://127.0.0.1:1") {
+			t.Errorf("loupe %s: %v", args[0], err)
+		}
+	}
+}
+
+// TestOptionErrorsNameFlags: library option errors come back with the
+// flag's name, the same in every command that embeds.
+func TestOptionErrorsNameFlags(t *testing.T) {
+	model, _ := filepath.Abs(filepath.Join("..", "..", "embed", "testdata", "st"))
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "d.jsonl")
+	os.WriteFile(docs, []byte(`{"text": "a cat"}`+"\n"), 0o644)
+	for _, args := range [][]string{
+		{"embed", "--model", model, "--batch-size", "-1", "x"},
+		{"index", "build", "--input", docs, "--model", model, "--batch-size", "-1", "--out", filepath.Join(dir, "i")},
+	} {
+		_, _, err := runCmd(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "--batch-size -1: want a positive number") {
+			t.Errorf("loupe %s: %v", strings.Join(args[:2], " "), err)
+		}
+	}
+	if _, _, err := runCmd(t, "embed", "--model", model, "--batch-size", "0", "x"); err != nil {
+		t.Errorf("--batch-size 0 (the default): %v", err)
 	}
 }
