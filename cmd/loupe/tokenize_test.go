@@ -61,3 +61,39 @@ func TestUnknownSubcommand(t *testing.T) {
 		t.Errorf("loupe index frob: %v, want an unknown command error", err)
 	}
 }
+
+// TestTokenizeOutput pins loupe tokenize's table, JSON and JSON lines on the
+// real vocabularies in tokenizer/testdata.
+func TestTokenizeOutput(t *testing.T) {
+	gpt2 := filepath.Join("..", "..", "tokenizer", "testdata", "gpt2")
+	bert := filepath.Join("..", "..", "tokenizer", "testdata", "bert-base-uncased")
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte("\"Hi<|endoftext|>\"\n\n{\"text\": \"\", \"id\": 7}\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", gpt2, "Hello", "world,"}, "ID     TOKEN   TEXT\n15496  Hello   \"Hello\"\n995    Ġworld  \" world\"\n11     ,       \",\"\n3 tokens\n"},
+		{[]string{"--model", gpt2, "--format", "json", "The end.<|endoftext|>"}, `{"ids":[464,886,29847,91,437,1659,5239,91,29],"tokens":["The","Ġend",".<","|","end","of","text","|",">"]}` + "\n"},
+		{[]string{"--model", gpt2, "--format", "json", "--special", "The end.<|endoftext|>"}, `{"ids":[464,886,13,50256],"tokens":["The","Ġend",".","<|endoftext|>"]}` + "\n"},
+		{[]string{"--model", gpt2, "--special", "--input", in}, `{"ids":[17250,50256],"tokens":["Hi","<|endoftext|>"]}` + "\n" + `{"id":7,"ids":[],"tokens":[]}` + "\n"},
+		{[]string{"--model", bert, "--format", "json", "Ünïcödé strawberries"}, `{"ids":[101,27260,13137,20968,102],"tokens":["[CLS]","unicode","straw","##berries","[SEP]"]}` + "\n"},
+		{[]string{"--model", bert, "--format", "json", "a [SEP] b"}, `{"ids":[101,1037,1031,19802,1033,1038,102],"tokens":["[CLS]","a","[","sep","]","b","[SEP]"]}` + "\n"},
+		{[]string{"--model", bert, "--format", "json", "--special", "a [SEP] b"}, `{"ids":[101,1037,102,1038,102],"tokens":["[CLS]","a","[SEP]","b","[SEP]"]}` + "\n"},
+		{[]string{"--model", bert, "strawberries"}, "ID     TOKEN\n101    [CLS]\n13137  straw\n20968  ##berries\n102    [SEP]\n4 tokens\n"},
+	} {
+		out, _, err := runCmd(t, append([]string{"tokenize"}, c.args...)...)
+		if err != nil || out != c.want {
+			t.Errorf("loupe tokenize %q:\n%s%v\nwant\n%s", c.args, out, err, c.want)
+		}
+	}
+}
+
+// TestTokenizeErrors: a directory without tokenizer files is named, once.
+func TestTokenizeErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runCmd(t, "tokenize", "--model", dir, "hi")
+	if err == nil || !strings.Contains(err.Error(), dir+" has no tokenizer.json") || strings.Count(err.Error(), "tokenize: ") != 1 {
+		t.Errorf("empty directory: %v", err)
+	}
+}
