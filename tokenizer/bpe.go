@@ -28,6 +28,7 @@ type BPE struct {
 	byteID [256]int32
 	added  []addedToken // longest first
 	eos    int
+	maxLen int // tokenizer_config.json's model_max_length, 0 if unknown
 
 	addPrefixSpace bool // ByteLevel add_prefix_space
 	useRegex       bool // ByteLevel use_regex (true for GPT-2)
@@ -56,18 +57,25 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 // LoadBPE loads a byte-level BPE tokenizer from dir: tokenizer.json if it is
 // there, otherwise vocab.json and merges.txt (the token "<|endoftext|>",
 // when the vocabulary has it, is then the one special token).
+// Either way, tokenizer_config.json's model_max_length, when the file
+// gives one, is ModelMaxLength; the file is otherwise not read (a file that
+// cannot be parsed is ignored, as GPT-2 needs nothing else from it).
 func LoadBPE(dir string) (*BPE, error) {
+	var t *BPE
 	tj := filepath.Join(dir, "tokenizer.json")
 	if data, err := os.ReadFile(tj); err == nil {
-		t, err := ParseBPEJSON(data)
-		if err != nil {
+		if t, err = ParseBPEJSON(data); err != nil {
 			return nil, fmt.Errorf("%s: %w", tj, err)
 		}
-		return t, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("tokenizer: %w", err)
+	} else if t, err = LoadBPEFiles(filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")); err != nil {
+		return nil, err
 	}
-	return LoadBPEFiles(filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt"))
+	if opt, err := readTokenizerConfig(dir); err == nil {
+		t.maxLen = opt.ModelMaxLength
+	}
+	return t, nil
 }
 
 // LoadBPEFiles loads a byte-level BPE tokenizer from a vocab.json (token →
@@ -447,6 +455,25 @@ func (t *BPE) ID(token string) (int, bool) {
 // VocabSize returns the number of ids: one more than the largest id,
 // added tokens included.
 func (t *BPE) VocabSize() int { return len(t.tokens) }
+
+// ModelMaxLength returns the model's maximum input length in tokens as
+// tokenizer_config.json gives it (model_max_length; 1024 for GPT-2), or 0
+// when it does not (no such file, or a BPE not made by LoadBPE).
+func (t *BPE) ModelMaxLength() int { return t.maxLen }
+
+// EncodeText returns the model input for text (Tokenizer's method): the ids
+// of Encode, or of EncodeAllowSpecial with opt.AllowSpecial, their
+// vocabulary strings, type ids 0 and an attention mask of 1s. GPT-2 adds no
+// special tokens of its own.
+func (t *BPE) EncodeText(text string, opt EncodeOptions) Encoding {
+	ids := t.encode(text, opt.AllowSpecial)
+	e := Encoding{IDs: ids, TypeIDs: make([]int, len(ids)), AttentionMask: make([]int, len(ids)), Tokens: make([]string, len(ids))}
+	for i, id := range ids {
+		e.AttentionMask[i] = 1
+		e.Tokens[i] = t.Token(id)
+	}
+	return e
+}
 
 // EOS returns the id of "<|endoftext|>", or -1 if the vocabulary lacks it.
 func (t *BPE) EOS() int { return t.eos }

@@ -19,7 +19,8 @@ const (
 
 // Detect reports which kind of tokenizer the files in dir hold: the model
 // type of tokenizer.json if present, else BPE for vocab.json + merges.txt,
-// else WordPiece for vocab.txt.
+// else WordPiece for vocab.txt. A directory with none of them is an error
+// that wraps ErrNoTokenizer.
 func Detect(dir string) (Kind, error) {
 	tj := filepath.Join(dir, "tokenizer.json")
 	if data, err := os.ReadFile(tj); err == nil {
@@ -48,7 +49,7 @@ func Detect(dir string) (Kind, error) {
 	if exists(filepath.Join(dir, "vocab.txt")) {
 		return KindWordPiece, nil
 	}
-	return "", fmt.Errorf("tokenizer: %s has no tokenizer.json, vocab.json + merges.txt or vocab.txt", dir)
+	return "", noTokenizer(dir)
 }
 
 func exists(p string) bool {

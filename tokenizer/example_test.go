@@ -44,3 +44,30 @@ func ExampleWordPiece_EncodePair() {
 	// [101 2129 2214 2003 1996 10171 102 2009 2001 2328 1999 102]
 	// [0 0 0 0 0 0 0 1 1 1 1 1] true
 }
+
+func ExampleLoad() {
+	for _, dir := range []string{"testdata/gpt2", "testdata/bert-base-uncased"} {
+		tok, err := tokenizer.Load(dir) // BPE or WordPiece, as the files say
+		if err != nil {
+			log.Fatal(err)
+		}
+		enc := tok.EncodeText("Strawberries, please!", tokenizer.EncodeOptions{})
+		fmt.Println(enc.IDs)
+		fmt.Printf("%q\n", enc.Tokens)
+		var texts []string
+		for _, id := range enc.IDs {
+			texts = append(texts, tok.TokenText(id))
+		}
+		fmt.Printf("%q\n", texts)
+		fmt.Println(tok.Decode(enc.IDs), tok.VocabSize())
+	}
+	// Output:
+	// [1273 1831 20853 11 3387 0]
+	// ["St" "raw" "berries" "," "Ġplease" "!"]
+	// ["St" "raw" "berries" "," " please" "!"]
+	// Strawberries, please! 50257
+	// [101 13137 20968 1010 3531 999 102]
+	// ["[CLS]" "straw" "##berries" "," "please" "!" "[SEP]"]
+	// ["[CLS]" "straw" "berries" "," "please" "!" "[SEP]"]
+	// [CLS] strawberries, please! [SEP] 30522
+}

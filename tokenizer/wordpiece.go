@@ -490,6 +490,23 @@ func (t *WordPiece) Token(id int) string {
 	return t.tokens[id]
 }
 
+// TokenText returns the text that id stands for, for display: its
+// vocabulary string without the continuation prefix ("##berries" →
+// "berries"), or "" if there is none.
+func (t *WordPiece) TokenText(id int) string {
+	return strings.TrimPrefix(t.Token(id), t.prefix)
+}
+
+// EncodeText returns the model input for text (Tokenizer's method):
+// Encode, or EncodeAllowSpecial with opt.AllowSpecial, with no length
+// limit.
+func (t *WordPiece) EncodeText(text string, opt EncodeOptions) Encoding {
+	if opt.AllowSpecial {
+		return t.EncodeAllowSpecial(text, 0)
+	}
+	return t.Encode(text, 0)
+}
+
 // ID returns the id of a vocabulary string.
 func (t *WordPiece) ID(token string) (int, bool) {
 	id, ok := t.vocab[token]
