@@ -80,7 +80,7 @@ func TestTokenizeOutput(t *testing.T) {
 		{[]string{"--model", bert, "--format", "json", "Ünïcödé strawberries"}, `{"ids":[101,27260,13137,20968,102],"tokens":["[CLS]","unicode","straw","##berries","[SEP]"]}` + "\n"},
 		{[]string{"--model", bert, "--format", "json", "a [SEP] b"}, `{"ids":[101,1037,1031,19802,1033,1038,102],"tokens":["[CLS]","a","[","sep","]","b","[SEP]"]}` + "\n"},
 		{[]string{"--model", bert, "--format", "json", "--special", "a [SEP] b"}, `{"ids":[101,1037,102,1038,102],"tokens":["[CLS]","a","[SEP]","b","[SEP]"]}` + "\n"},
-		{[]string{"--model", bert, "strawberries"}, "ID     TOKEN\n101    [CLS]\n13137  straw\n20968  ##berries\n102    [SEP]\n4 tokens\n"},
+		{[]string{"--model", bert, "strawberries"}, "ID     TOKEN      TEXT\n101    [CLS]      \"[CLS]\"\n13137  straw      \"straw\"\n20968  ##berries  \"berries\"\n102    [SEP]      \"[SEP]\"\n4 tokens\n"},
 	} {
 		out, _, err := runCmd(t, append([]string{"tokenize"}, c.args...)...)
 		if err != nil || out != c.want {
@@ -93,7 +93,29 @@ func TestTokenizeOutput(t *testing.T) {
 func TestTokenizeErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, _, err := runCmd(t, "tokenize", "--model", dir, "hi")
-	if err == nil || !strings.Contains(err.Error(), dir+" has no tokenizer.json") || strings.Count(err.Error(), "tokenize: ") != 1 {
+	if err == nil || !strings.Contains(err.Error(), dir+" has no tokenizer files") || strings.Count(err.Error(), "tokenize: ") != 1 {
 		t.Errorf("empty directory: %v", err)
+	}
+}
+
+// TestTokenizeMaxLengthWarning: text longer than tokenizer_config.json's
+// model_max_length is tokenized whole, with a warning on stderr (for BPE as
+// for WordPiece).
+func TestTokenizeMaxLengthWarning(t *testing.T) {
+	gpt2, err := filepath.Abs(filepath.Join("..", "..", "tokenizer", "testdata", "gpt2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"vocab.json", "merges.txt"} {
+		if err := os.Symlink(filepath.Join(gpt2, f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"model_max_length": 2}`), 0o644)
+	out, stderr, err := runCmd(t, "tokenize", "--model", dir, "--format", "json", "Hello world, it's")
+	if err != nil || !strings.Contains(out, `"ids":[15496,995,11,340,338]`) ||
+		!strings.Contains(stderr, "warning: 5 tokens, more than the model's maximum of 2") {
+		t.Errorf("%s%s%v", out, stderr, err)
 	}
 }
