@@ -3,16 +3,23 @@
 // files a Hugging Face model repository ships (tokenizer.json, or the older
 // vocab.json + merges.txt and vocab.txt + tokenizer_config.json).
 //
-// The simplest use:
+// The simplest use loads whichever tokenizer a model directory holds, as a
+// Tokenizer (LoadRef does the same for a Hugging Face hub id, fetching only
+// the tokenizer files):
+//
+//	tok, err := tokenizer.Load(dir)                        // BPE or WordPiece, as Detect says
+//	enc := tok.EncodeText("Hello world", tokenizer.EncodeOptions{}) // IDs, Tokens, TypeIDs, AttentionMask
+//	text := tok.Decode(enc.IDs)
+//
+// Each kind has more of its own:
 //
 //	bpe, err := tokenizer.LoadBPE(dir)           // GPT-2
 //	ids := bpe.Encode("Hello world")             // [15496 995]
 //	text := bpe.Decode(ids)                      // "Hello world"
 //
 //	wp, err := tokenizer.LoadWordPiece(dir)      // BERT
-//	enc := wp.Encode("Hello world", 512)         // [CLS] hello world [SEP], with type ids and mask
-//
-// Detect tells which of the two a directory holds.
+//	enc := wp.Encode("Hello world", 512)         // [CLS] hello world [SEP], truncated to 512
+//	enc = wp.EncodePair("question", "passage", 512)
 //
 // # Pipelines
 //
@@ -47,6 +54,7 @@
 //
 // # Concurrency
 //
-// A loaded *BPE or *WordPiece is safe for concurrent use. BPE remembers the
-// ids of recent pre-tokens in a bounded lock-free cache.
+// A loaded *BPE or *WordPiece (and so any Tokenizer) is safe for concurrent
+// use. BPE remembers the ids of recent pre-tokens in a bounded lock-free
+// cache.
 package tokenizer
