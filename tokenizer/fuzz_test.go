@@ -45,6 +45,11 @@ func FuzzBPERoundTrip(f *testing.F) {
 		if got := string(tok.DecodeBytes(tok.EncodeAllowSpecial(s))); got != s {
 			t.Fatalf("DecodeBytes(EncodeAllowSpecial(%q)) = %q", s, got)
 		}
+		if e := tok.EncodeText(s, EncodeOptions{}); !slices.Equal(e.IDs, ids) {
+			t.Fatalf("EncodeText(%q) = %v, Encode %v", s, e.IDs, ids)
+		} else {
+			checkEncoding(t, tok, s, e)
+		}
 		if strings.Join(PreTokenizeGPT2(s), "") != s {
 			t.Fatalf("pre-tokens of %q do not tile it", s)
 		}
@@ -85,7 +90,25 @@ func FuzzWordPiece(f *testing.F) {
 			}
 		}
 		_ = tok.Decode(tok.TokenIDs(s))
+		for _, allow := range []bool{false, true} {
+			checkEncoding(t, tok, s, tok.EncodeText(s, EncodeOptions{AllowSpecial: allow}))
+		}
 	})
+}
+
+// checkEncoding checks what every Tokenizer's EncodeText promises: one
+// vocabulary string, type id and mask value per id, ids in range.
+func checkEncoding(t *testing.T, tok Tokenizer, s string, e Encoding) {
+	t.Helper()
+	n := len(e.IDs)
+	if len(e.TypeIDs) != n || len(e.AttentionMask) != n || len(e.Tokens) != n || e.Truncated {
+		t.Fatalf("EncodeText(%q): lengths %d %d %d %d, truncated %v", s, n, len(e.TypeIDs), len(e.AttentionMask), len(e.Tokens), e.Truncated)
+	}
+	for i, id := range e.IDs {
+		if id < 0 || id >= tok.VocabSize() || tok.Token(id) != e.Tokens[i] || e.AttentionMask[i] != 1 {
+			t.Fatalf("EncodeText(%q): id %d token %q mask %d", s, id, e.Tokens[i], e.AttentionMask[i])
+		}
+	}
 }
 
 // tinyBPEJSON is a small valid byte-level BPE tokenizer.json.

@@ -62,7 +62,7 @@ func runTokenize(cmd *cobra.Command, model, input string, special bool, args []s
 		return err
 	}
 	c := hub.NewClient()
-	c.ShowProgress = isTerminal(os.Stderr)
+	c.ShowProgress = c.ShowProgress && isTerminal(os.Stderr) // HF_HUB_DISABLE_PROGRESS_BARS, a terminal
 	tok, err := tokenizer.LoadRef(cmd.Context(), model, tokenizer.LoadOptions{Hub: c})
 	if err != nil {
 		return err
