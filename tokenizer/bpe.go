@@ -467,6 +467,9 @@ func (t *BPE) ModelMaxLength() int { return t.maxLen }
 // special tokens of its own.
 func (t *BPE) EncodeText(text string, opt EncodeOptions) Encoding {
 	ids := t.encode(text, opt.AllowSpecial)
+	if ids == nil {
+		ids = []int{}
+	}
 	e := Encoding{IDs: ids, TypeIDs: make([]int, len(ids)), AttentionMask: make([]int, len(ids)), Tokens: make([]string, len(ids))}
 	for i, id := range ids {
 		e.AttentionMask[i] = 1

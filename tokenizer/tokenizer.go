@@ -21,7 +21,8 @@ type Tokenizer interface {
 	// special tokens the model adds around a text ("[CLS] … [SEP]" for
 	// BERT, none for GPT-2), and their vocabulary strings. Nothing is
 	// truncated. Special tokens written in the text ("<|endoftext|>",
-	// "[SEP]") are plain text unless opt.AllowSpecial is set.
+	// "[SEP]") are plain text unless opt.AllowSpecial is set. The slices
+	// are never nil (empty for GPT-2 and an empty text).
 	EncodeText(text string, opt EncodeOptions) Encoding
 	// Decode returns the text that ids stand for.
 	Decode(ids []int) string

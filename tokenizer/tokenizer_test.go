@@ -40,6 +40,9 @@ func TestLoad(t *testing.T) {
 			}
 		}
 	}
+	if e := bpe.EncodeText("", EncodeOptions{}); e.IDs == nil || e.Tokens == nil || e.TypeIDs == nil || e.AttentionMask == nil {
+		t.Errorf("BPE EncodeText(\"\") = %#v, want empty slices, not nil", e)
+	}
 	if bpe.ModelMaxLength() != 0 {
 		t.Errorf("BPE without tokenizer_config.json: ModelMaxLength %d, want 0", bpe.ModelMaxLength())
 	}

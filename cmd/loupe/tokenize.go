@@ -112,11 +112,7 @@ func tokenizeLines(tok tokenizer.Tokenizer, opt tokenizer.EncodeOptions, path st
 	defer w.Flush() // what was done before an error is still written
 	err := textLines(r, "tokenize", inputName(path), func(_ int, text string, id json.RawMessage) error {
 		e := tok.EncodeText(text, opt)
-		res := tokenizeResult{ID: id, IDs: e.IDs, Tokens: e.Tokens}
-		if res.IDs == nil {
-			res.IDs, res.Tokens = []int{}, []string{}
-		}
-		return writeJSON(w, res)
+		return writeJSON(w, tokenizeResult{ID: id, IDs: e.IDs, Tokens: e.Tokens})
 	})
 	if err != nil {
 		return err

@@ -77,6 +77,7 @@ func TestTokenizeOutput(t *testing.T) {
 		{[]string{"--model", gpt2, "--format", "json", "The end.<|endoftext|>"}, `{"ids":[464,886,29847,91,437,1659,5239,91,29],"tokens":["The","Ġend",".<","|","end","of","text","|",">"]}` + "\n"},
 		{[]string{"--model", gpt2, "--format", "json", "--special", "The end.<|endoftext|>"}, `{"ids":[464,886,13,50256],"tokens":["The","Ġend",".","<|endoftext|>"]}` + "\n"},
 		{[]string{"--model", gpt2, "--special", "--input", in}, `{"ids":[17250,50256],"tokens":["Hi","<|endoftext|>"]}` + "\n" + `{"id":7,"ids":[],"tokens":[]}` + "\n"},
+		{[]string{"--model", gpt2, "--format", "json", ""}, `{"ids":[],"tokens":[]}` + "\n"},
 		{[]string{"--model", bert, "--format", "json", "Ünïcödé strawberries"}, `{"ids":[101,27260,13137,20968,102],"tokens":["[CLS]","unicode","straw","##berries","[SEP]"]}` + "\n"},
 		{[]string{"--model", bert, "--format", "json", "a [SEP] b"}, `{"ids":[101,1037,1031,19802,1033,1038,102],"tokens":["[CLS]","a","[","sep","]","b","[SEP]"]}` + "\n"},
 		{[]string{"--model", bert, "--format", "json", "--special", "a [SEP] b"}, `{"ids":[101,1037,102,1038,102],"tokens":["[CLS]","a","[SEP]","b","[SEP]"]}` + "\n"},
