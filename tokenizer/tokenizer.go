@@ -24,7 +24,8 @@ type Tokenizer interface {
 	// "[SEP]") are plain text unless opt.AllowSpecial is set. The slices
 	// are never nil (empty for GPT-2 and an empty text).
 	EncodeText(text string, opt EncodeOptions) Encoding
-	// Decode returns the text that ids stand for.
+	// Decode returns the text that ids stand for, special tokens
+	// included (as transformers' decode does by default).
 	Decode(ids []int) string
 	// Token returns the vocabulary string of id ("Ġthe", "##berries"),
 	// or "" if there is none.

@@ -45,7 +45,8 @@ type WordPiece struct {
 // DefaultMaxInputCharsPerWord is Hugging Face's max_input_chars_per_word.
 const DefaultMaxInputCharsPerWord = 100
 
-// Encoding is the model input made from one text or a pair of texts.
+// Encoding is the model input made from one text or a pair of texts
+// (Tokenizer.EncodeText, WordPiece.Encode and EncodePair).
 type Encoding struct {
 	IDs           []int    // token ids, special tokens included
 	TypeIDs       []int    // segment of each token: 0 for the first text, 1 for the second
