@@ -319,8 +319,13 @@ func (x *Index) Verify() error {
 	if x.file == nil {
 		return nil
 	}
-	_, err := parseFile(x.file.data, true)
-	return err
+	if _, err := parseFile(x.file.data, true); err != nil {
+		return err
+	}
+	if x.hnsw != nil && !x.cow {
+		return x.hnsw.checkLinks(uint32(x.nslots.Load()))
+	}
+	return nil
 }
 
 func corrupt(format string, args ...any) error {
@@ -484,6 +489,11 @@ func openBytes(b []byte, verify bool) (*Index, error) {
 		if err := x.openHNSW(need, man, n); err != nil {
 			return nil, err
 		}
+		if verify {
+			if err := x.hnsw.checkLinks(uint32(n)); err != nil {
+				return nil, err
+			}
+		}
 	case Forest:
 		if err := x.openForest(need, n); err != nil {
 			return nil, err
@@ -606,12 +616,20 @@ func (x *Index) openForest(need func(string, uint64) ([]byte, error), n uint64) 
 }
 
 // makeWritable copies a mapped index's data into memory before its first
-// change. Called with mu held exclusively.
-func (x *Index) makeWritable() {
+// change. Called with mu held exclusively. Searches bound every link they
+// follow, but inserting reads and rewrites neighbour lists unchecked, so the
+// links are range-checked here first (the one pass over them that copying
+// makes anyway): a damaged file gives an error, not a panic in a worker.
+func (x *Index) makeWritable() error {
 	if x.file == nil || x.cow {
-		return
+		return nil
 	}
 	n := int(x.nslots.Load())
+	if x.hnsw != nil {
+		if err := x.hnsw.checkLinks(uint32(n)); err != nil {
+			return err
+		}
+	}
 	x.vecs = append(make([]float32, 0, n*x.dim), x.vecs...)
 	x.labels = append(make([]uint64, 0, n), x.labels...)
 	x.meta = make([][]byte, n)
@@ -642,6 +660,7 @@ func (x *Index) makeWritable() {
 		}
 	}
 	x.cow = true
+	return nil
 }
 
 // Close releases the file mapping of an opened index. The index cannot be

@@ -455,6 +455,30 @@ func (h *hnsw) update(x *Index, node uint32) {
 	h.link(x, node, level, ep, maxL)
 }
 
+// checkLinks checks that every link block of the first n elements holds at
+// most its level's cap of links, each to an element below n: what inserting
+// relies on (searches bound what they read). It reports ErrCorrupt.
+func (h *hnsw) checkLinks(n uint32) error {
+	for i := uint32(0); i < n; i++ {
+		for l := 0; l <= int(h.levels[i]); l++ {
+			lk := h.links(i, l)
+			if lk == nil {
+				return corrupt("element %d has no link block for level %d", i, l)
+			}
+			cnt := lk[0]
+			if cnt > uint32(len(lk)-1) {
+				return corrupt("element %d level %d has %d links, cap %d", i, l, cnt, len(lk)-1)
+			}
+			for _, nb := range lk[1 : 1+cnt] {
+				if nb >= n {
+					return corrupt("element %d level %d links to %d, past the last element %d", i, l, nb, n-1)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // CheckIntegrity verifies the invariants of hnswlib's checkIntegrity on an
 // HNSW index: every link points to an existing element present on that
 // level, no element links to itself or twice to the same element, no list

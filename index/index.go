@@ -317,7 +317,10 @@ func (x *Index) Add(b Batch) error {
 		x.mu.Unlock()
 		return ErrClosed
 	}
-	x.makeWritable()
+	if err := x.makeWritable(); err != nil {
+		x.mu.Unlock()
+		return fmt.Errorf("index: add: %w", err)
+	}
 	x.slotMu.Lock()
 	x.buildLabelMap()
 	ids := b.IDs

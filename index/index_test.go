@@ -452,6 +452,35 @@ func TestCorruptFile(t *testing.T) {
 	}
 }
 
+// A link past the last element (found by FuzzOpen) opens, since opening does
+// not read the graph, and searches skip it; Verify and the first Add reject it.
+func TestOpenBadLink(t *testing.T) {
+	x := build(t, Options{Dim: 3, Metric: L2, M: 2}, randomData(12, 3, 12))
+	lk := x.hnsw.links(4, 0)
+	lk[0], lk[1] = 1, 1000
+	dir := t.TempDir()
+	if err := x.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, OpenOptions{Verify: true}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open with Verify: %v, want ErrCorrupt", err)
+	}
+	y, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if _, err := y.Search([]float32{1, 2, 3}, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := y.Verify(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Verify: %v, want ErrCorrupt", err)
+	}
+	if err := y.Add(Batch{Vectors: []float32{1, 2, 3}}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "links to 1000") {
+		t.Fatalf("Add: %v, want ErrCorrupt naming the link", err)
+	}
+}
+
 func FuzzOpen(f *testing.F) {
 	for _, kind := range []Kind{HNSW, Forest, Flat} {
 		x := build(f, Options{Kind: kind, Dim: 3, Metric: L2, M: 2, LeafSize: 2, NTrees: 2}, randomData(12, 3, 12))
@@ -475,6 +504,26 @@ func FuzzOpen(f *testing.F) {
 			x.Search([]float32{0.5, -1, 2}, 1, &SearchOptions{Allow: []uint64{1, 2, 3}})
 		}
 		x.Metadata(1)
-		x.Add(Batch{Vectors: []float32{1, 2, 3}})
+		x.Verify()
+		// Whatever opened must also survive changes: an insert (links read
+		// from the file are followed and rewritten), a replacement of an
+		// existing id (re-linking), deletes, and searches after them.
+		if x.Dim() != 3 {
+			return
+		}
+		q := []float32{0.5, -1, 2}
+		if err := x.Add(Batch{Vectors: []float32{1, 2, 3}}); err != nil {
+			return
+		}
+		if ids := x.IDs(); len(ids) > 0 {
+			x.Add(Batch{Vectors: []float32{-1, 0.5, 2}, IDs: ids[:1]})
+			x.Delete(ids[len(ids)-1])
+		}
+		x.Add(Batch{Vectors: []float32{3, 1, -2, 0, 1, 1}})
+		if x.Len() > 0 {
+			x.Search(q, 1, &SearchOptions{Ef: 5})
+			x.Search(q, min(3, x.Len()), nil)
+		}
+		x.CheckIntegrity()
 	})
 }
