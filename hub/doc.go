@@ -18,9 +18,10 @@
 // model's weights. When the repository (or a local directory) has no such
 // file, the first of model.safetensors.index.json, pytorch_model.bin and
 // pytorch_model.bin.index.json that it has is fetched instead, and for an
-// index every shard its weight_map lists, the order transformers uses. The
-// files fetched are listed in SnapshotResult.Files. Package checkpoint opens
-// the result.
+// index every shard its weight_map lists, the order transformers uses. That
+// order is checkpoint.Files, owned by package checkpoint, which opens the
+// result in the same order and parses the shard index for hub. The files
+// fetched are listed in SnapshotResult.Files.
 //
 // # Cache layout
 //

@@ -1,14 +1,14 @@
 package hub
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
+
+	"github.com/loupe-ml/loupe/checkpoint"
 )
 
 // Weights is the file name that stands for a model's weights in a request:
@@ -16,13 +16,12 @@ import (
 // satisfied by the first of weightsFallbacks that the repository has when
 // it has no model.safetensors, as transformers falls back. For a shard index,
 // every shard it lists is fetched too.
-const Weights = "model.safetensors"
+const Weights = checkpoint.Safetensors
 
-// weightsFallbacks are tried in order after model.safetensors.
-var weightsFallbacks = []string{"model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"}
-
-// maxIndexSize bounds a shard index read to list its shards.
-const maxIndexSize = 256 << 20
+// weightsFallbacks are tried in order after model.safetensors. The order is
+// checkpoint's (checkpoint.Files), the one checkpoint.Open reads a model
+// directory in, so that hub fetches the file the reader will choose.
+var weightsFallbacks = checkpoint.Files[1:]
 
 func isWeights(name string) bool { return path.Base(name) == Weights }
 
@@ -62,9 +61,9 @@ func (c *Client) weightsFallback(get func(string) (*fileResult, error), repo, re
 		if !strings.HasSuffix(alt, ".index.json") {
 			return got, nil
 		}
-		shards, err := readShardList(r.path)
+		shards, err := readShardList(r.path, file)
 		if err != nil {
-			return nil, fmt.Errorf("hub: %s@%s: %s: %w", repo, revision, file, err)
+			return nil, fmt.Errorf("hub: %s@%s: %w", repo, revision, err)
 		}
 		for _, s := range shards {
 			if _, err := get(prefix + s); err != nil {
@@ -77,36 +76,31 @@ func (c *Client) weightsFallback(get func(string) (*fileResult, error), repo, re
 	return nil, nil
 }
 
-// readShardList returns the distinct shard file names of an index's
-// weight_map, sorted, each checked to be a plain name in the index's folder.
-func readShardList(p string) ([]string, error) {
+// readShardList returns the distinct shard file names of the index at p
+// (the repository's file name), sorted, each a plain name in the index's
+// folder. checkpoint parses and checks the index, as it will when it reads
+// the weights.
+func readShardList(p, name string) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > maxIndexSize {
-		return nil, fmt.Errorf("index of %d bytes is larger than %d", st.Size(), maxIndexSize)
+	if st.Size() > checkpoint.MaxIndexSize {
+		return nil, fmt.Errorf("%s: index of %d bytes is larger than %d", name, st.Size(), checkpoint.MaxIndexSize)
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
-	var x struct {
-		WeightMap map[string]string `json:"weight_map"`
+	x, err := checkpoint.ParseIndex(name, b)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(b, &x); err != nil {
-		return nil, fmt.Errorf("not a shard index: %v", err)
-	}
-	if len(x.WeightMap) == 0 {
-		return nil, fmt.Errorf("the index has no weight_map")
-	}
-	var shards []string
-	for _, s := range x.WeightMap {
-		if strings.Contains(s, "/") || checkFilename(s) != nil {
-			return nil, fmt.Errorf("weight_map names %q, not a file name in the index's folder", s)
+	shards := x.Shards()
+	for _, s := range shards {
+		if checkFilename(s) != nil {
+			return nil, fmt.Errorf("%s: weight_map names %q, not a file name in the index's folder", name, s)
 		}
-		shards = append(shards, s)
 	}
-	slices.Sort(shards)
-	return slices.Compact(shards), nil
+	return shards, nil
 }

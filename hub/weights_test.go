@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/loupe-ml/loupe/checkpoint"
 )
 
 // weightRepos adds repositories without model.safetensors to the fake hub:
@@ -126,6 +128,20 @@ func TestWeightsFallback(t *testing.T) {
 	}
 }
 
+// TestWeightsOrder: hub asks for the weights files in checkpoint's order,
+// the order checkpoint.Open reads a directory in, so that what hub fetches
+// is what the reader opens.
+func TestWeightsOrder(t *testing.T) {
+	h, c := setup(t)
+	weightRepos(h)
+	if _, err := c.Snapshot(context.Background(), "acme/noweights", "main", nil, []string{"model.safetensors"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := heads(h); !slices.Equal(got, checkpoint.Files) {
+		t.Errorf("HEAD requests %v, want checkpoint.Files %v", got, checkpoint.Files)
+	}
+}
+
 // TestWeightsFallbackSubfolder: DIR/model.safetensors falls back inside DIR,
 // and the shards of DIR/model.safetensors.index.json are fetched from DIR.
 func TestWeightsFallbackSubfolder(t *testing.T) {
@@ -151,7 +167,8 @@ func TestWeightsFallbackErrors(t *testing.T) {
 		t.Errorf("missing shard: %v", err)
 	}
 	_, err = c.ModelDir(ctx, "acme/escape", []string{"config.json", "model.safetensors"}, nil)
-	if err == nil || !strings.Contains(err.Error(), "not a file name in the index's folder") {
+	if !errors.Is(err, checkpoint.ErrIndex) || !strings.Contains(err.Error(), `"../../etc/passwd" is not a file name`) ||
+		strings.Count(err.Error(), "model.safetensors.index.json") != 1 {
 		t.Errorf("escaping shard name: %v", err)
 	}
 	_, err = c.ModelDir(ctx, "acme/noweights", []string{"config.json", "model.safetensors"}, nil)
