@@ -100,7 +100,8 @@ func littleEndian() bool {
 }
 
 // Save writes the index to dir/index.loupe (creating dir), atomically: a
-// reader or a crash sees the old file or the new one, never a mix. Saving
+// reader or a crash sees the old file or the new one, never a mix. A
+// temporary file that a killed save left is removed (see LockDir). Saving
 // waits for running searches and inserts and blocks new ones meanwhile.
 func (x *Index) Save(dir string) error {
 	if !littleEndian() {
@@ -108,6 +109,14 @@ func (x *Index) Save(dir string) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("index: save: %w", err)
+	}
+	// Hold the directory lock while saving if no one else does (a caller
+	// that took it with LockDir has cleaned up already): another process's
+	// Open then leaves this save's temporary file alone, and what a killed
+	// save left is removed first.
+	if l := tryLockDir(dir, true); l != nil {
+		defer l.Unlock()
+		removeStale(dir)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -274,6 +283,8 @@ type OpenOptions struct {
 // them and are shared with other processes that map the same file. The
 // first change (Add, an update) copies the data into memory first
 // (copy-on-write); the file itself is only changed by Save. Close unmaps.
+// If no one holds the directory's lock, Open removes the temporary files
+// that a killed save left (see LockDir).
 func Open(dir string, opts ...OpenOptions) (*Index, error) {
 	var o OpenOptions
 	if len(opts) > 0 {
@@ -282,6 +293,9 @@ func Open(dir string, opts ...OpenOptions) (*Index, error) {
 	path := dir
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
 		path = filepath.Join(dir, FileName)
+	}
+	if filepath.Base(path) == FileName {
+		removeStaleIfFree(filepath.Dir(path))
 	}
 	f, err := os.Open(path)
 	if err != nil {

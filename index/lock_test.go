@@ -158,3 +158,72 @@ func TestNextIDAndHas(t *testing.T) {
 		t.Fatalf("reopened: Has(5) %v Has(9) %v NextID %d", y.Has(5), y.Has(9), y.NextID())
 	}
 }
+
+// TestStaleTempRemoved: the temporary file of a killed save is removed by the
+// next LockDir, Open or Save, but not while another holder of the lock may
+// be saving; files that only look like one stay.
+func TestStaleTempRemoved(t *testing.T) {
+	dir := t.TempDir()
+	x, err := New(Options{Kind: Flat, Metric: L2, Dim: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add(Batch{Vectors: randomData(5, 4, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "."+FileName+".tmp-2718281828")
+	decoys := []string{"." + FileName + ".tmp-x1", "notes.tmp-1", FileName + ".tmp-1"}
+	for _, d := range decoys {
+		os.WriteFile(filepath.Join(dir, d), nil, 0o644)
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	for _, how := range []string{"open", "save", "lock"} {
+		os.WriteFile(stale, []byte("half an index"), 0o644)
+		l, err := LockDir(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exists(stale) {
+			t.Fatalf("%s: LockDir left the temporary file", how)
+		}
+		os.WriteFile(stale, []byte("a save in progress"), 0o644)
+		y, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exists(stale) {
+			t.Fatalf("%s: Open removed a temporary file while the lock was held", how)
+		}
+		l.Unlock()
+		switch how {
+		case "open":
+			z, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z.Close()
+		case "save":
+			if err := y.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+		case "lock":
+			l, err := LockDir(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Unlock()
+		}
+		y.Close()
+		if exists(stale) {
+			t.Errorf("%s: the temporary file of a killed save is still there", how)
+		}
+	}
+	for _, d := range decoys {
+		if !exists(filepath.Join(dir, d)) {
+			t.Errorf("%s was removed", d)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Write creates path atomically with the bytes that fn writes. If fn or any
@@ -34,7 +35,7 @@ func Write(path string, fn func(w io.Writer) error) (err error) {
 		}
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, hideTemp(err))
 	}
@@ -64,6 +65,50 @@ func Write(path string, fn func(w io.Writer) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// tempPrefix is the name of Write's temporary files for path up to the
+// random digits os.CreateTemp puts in place of its "*".
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// RemoveStale removes the temporary files that a Write of path killed before
+// it finished (by a crash or a signal) left in path's directory: regular
+// files named like the ones Write creates, ".NAME.tmp-" followed by digits,
+// and nothing else. It returns the names removed.
+//
+// A Write of path that is running at the time would lose its temporary file
+// and fail: call RemoveStale only while holding a lock that every writer of
+// path takes (package index holds its directory lock).
+func RemoveStale(path string) ([]string, error) {
+	dir := filepath.Dir(path)
+	prefix := tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		digits, ok := strings.CutPrefix(name, prefix)
+		if !ok || !allDigits(digits) || !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // WriteFile is Write for a byte slice already in memory.

@@ -108,3 +108,45 @@ func TestErrorNamesDestinationOnly(t *testing.T) {
 		t.Fatalf("error %q should name %s and no temporary file", err, p)
 	}
 }
+
+// TestRemoveStale: the temporary file of a Write that never finished (here
+// one that panicked, as a killed process stops) is removed, and nothing that
+// only looks like one.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := WriteFile(p, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { recover() }()
+		Write(p, func(w io.Writer) error {
+			w.Write([]byte("half"))
+			panic("killed")
+		})
+	}()
+	keep := []string{"f", ".f.tmp-", ".f.tmp-12a", "f.tmp-1", ".g.tmp-1", ".f.tmp-1.bak", ".f.tmp-7"}
+	for _, n := range keep[1:6] {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
+	}
+	os.Mkdir(filepath.Join(dir, ".f.tmp-7"), 0o755)
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != len(keep)+1 {
+		t.Fatalf("%d files before, want %d (the killed write's temporary file among them)", len(entries), len(keep)+1)
+	}
+	removed, err := RemoveStale(p)
+	if err != nil || len(removed) != 1 || !strings.HasPrefix(filepath.Base(removed[0]), ".f.tmp-") {
+		t.Fatalf("removed %v, %v; want the one temporary file", removed, err)
+	}
+	for _, n := range keep {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Errorf("destination %q, want the old contents", b)
+	}
+	if removed, err := RemoveStale(filepath.Join(t.TempDir(), "none")); err != nil || removed != nil {
+		t.Errorf("empty directory: %v, %v", removed, err)
+	}
+}
