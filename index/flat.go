@@ -47,22 +47,12 @@ func (x *Index) flatBatch(qs []float32, nq, k int, accept func(uint32) bool, thr
 		all := heaps[0]
 		for _, h := range heaps[1:] {
 			for _, it := range h.top {
-				pushK(&all.top, it, k)
+				all.top.Keep(it, k)
 			}
 			putScratch(h)
 		}
 		out[i] = x.results(all, k)
 		putScratch(all)
-	}
-}
-
-// pushK adds it to the k-bounded max-heap h if it is nearer than its worst.
-func pushK(h *maxHeap, it item, k int) {
-	if len(*h) < k {
-		h.push(it)
-	} else if it.d < (*h)[0].d {
-		h.pop()
-		h.push(it)
 	}
 }
 
@@ -76,13 +66,7 @@ func (x *Index) flatScan(q []float32, k, lo, hi int, accept func(uint32) bool, t
 		} else if atomic.LoadUint32(&x.flags[s]) != flagReady {
 			continue
 		}
-		d := x.distance(q, x.vec(uint32(s)))
-		if len(*top) < k {
-			top.push(item{d, uint32(s)})
-		} else if d < (*top)[0].d {
-			top.pop()
-			top.push(item{d, uint32(s)})
-		}
+		top.Keep(item{Key: x.distance(q, x.vec(uint32(s))), Value: uint32(s)}, k)
 	}
 }
 
@@ -160,7 +144,7 @@ func (x *Index) flatGemm(qs []float32, nq, k, n, threads int, out [][]Result) {
 				}
 				thr := float32(math.Inf(1))
 				if len(*h) == k {
-					thr = (*h)[0].d - off
+					thr = (*h)[0].Key - off
 				}
 				for j, v := range row {
 					if v >= thr {
@@ -175,22 +159,21 @@ func (x *Index) flatGemm(qs []float32, nq, k, n, threads int, out [][]Result) {
 						dist = 0
 					}
 					if len(*h) < k {
-						h.push(item{dist, s})
+						h.Push(item{Key: dist, Value: s})
 					} else {
-						h.pop()
-						h.push(item{dist, s})
+						h.ReplaceTop(item{Key: dist, Value: s}) // dist is below the worst kept
 					}
 					if len(*h) == k {
-						thr = (*h)[0].d - off
+						thr = (*h)[0].Key - off
 					}
 				}
 			}
 		}
 		for i := 0; i < qn; i++ {
-			list := heaps[i].sortedAscending(nil)
+			list := heaps[i].Drain(nil)
 			res := make([]Result, len(list))
 			for j, it := range list {
-				res[j] = Result{ID: x.labels[it.id], Distance: it.d}
+				res[j] = Result{ID: x.labels[it.Value], Distance: it.Key}
 			}
 			out[q0+i] = res
 		}

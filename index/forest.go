@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/loupe-ml/loupe/internal/heap"
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
@@ -222,55 +223,12 @@ func (f *forest) insert(x *Index, s uint32) {
 	}
 }
 
-// fitem is a forest queue entry: a node and the smallest margin on its path.
-type fitem struct {
-	p    float32
-	tree int32
-	node int32
-}
+// forestQueue holds the nodes still to visit, keyed by the smallest margin
+// on their path (Annoy's priority), the largest first.
+type forestQueue = heap.Max[float32, fref]
 
-// fheap is a max-heap on p.
-type fheap []fitem
-
-func (h *fheap) push(it fitem) {
-	s := append(*h, it)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p].p >= s[i].p {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-	*h = s
-}
-
-func (h *fheap) pop() fitem {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && s[r].p > s[l].p {
-			c = r
-		}
-		if s[i].p >= s[c].p {
-			break
-		}
-		s[i], s[c] = s[c], s[i]
-		i = c
-	}
-	*h = s
-	return top
-}
+// fref names a node: tree, index in the tree.
+type fref struct{ tree, node int32 }
 
 // search leaves the k nearest acceptable items among the first searchK
 // reached (or more, until k acceptable ones are found) in s.top.
@@ -280,12 +238,12 @@ func (f *forest) search(x *Index, q []float32, k, searchK int, accept func(uint3
 	n := uint32(x.nslots.Load())
 	s.fq = s.fq[:0]
 	for ti := range f.trees {
-		s.fq.push(fitem{float32(math.Inf(1)), int32(ti), 0})
+		s.fq.Push(heap.Item[float32, fref]{Key: float32(math.Inf(1)), Value: fref{int32(ti), 0}})
 	}
 	seen, found := 0, 0
 	for len(s.fq) > 0 && (seen < searchK || found < k) {
-		it := s.fq.pop()
-		nd := &f.trees[it.tree][it.node]
+		it := s.fq.Pop()
+		nd := &f.trees[it.Value.tree][it.Value.node]
 		if nd.plane == nil {
 			for _, id := range nd.items {
 				if id >= n || s.visit(id) {
@@ -297,13 +255,13 @@ func (f *forest) search(x *Index, q []float32, k, searchK int, accept func(uint3
 				}
 				found++
 				d := x.distance(q, x.vec(id))
-				pushK(&s.top, item{d, id}, k)
+				s.top.Keep(item{Key: d, Value: id}, k)
 			}
 			continue
 		}
 		m := f.margin(nd, q)
-		s.fq.push(fitem{min(it.p, m), it.tree, nd.right})
-		s.fq.push(fitem{min(it.p, -m), it.tree, nd.left})
+		s.fq.Push(heap.Item[float32, fref]{Key: min(it.Key, m), Value: fref{it.Value.tree, nd.right}})
+		s.fq.Push(heap.Item[float32, fref]{Key: min(it.Key, -m), Value: fref{it.Value.tree, nd.left}})
 	}
 }
 

@@ -1,111 +1,19 @@
 package index
 
-import "sync"
+import (
+	"sync"
 
-// item is a candidate: a slot and its distance to the query.
-type item struct {
-	d  float32
-	id uint32
-}
+	"github.com/loupe-ml/loupe/internal/heap"
+)
+
+// item is a candidate: a slot (Value) and its distance to the query (Key).
+type item = heap.Item[float32, uint32]
 
 // maxHeap keeps the farthest item on top: the running result set.
-type maxHeap []item
-
-func (h *maxHeap) push(it item) {
-	s := append(*h, it)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p].d >= s[i].d {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-	*h = s
-}
-
-func (h *maxHeap) pop() item {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && s[r].d > s[l].d {
-			c = r
-		}
-		if s[i].d >= s[c].d {
-			break
-		}
-		s[i], s[c] = s[c], s[i]
-		i = c
-	}
-	*h = s
-	return top
-}
+type maxHeap = heap.Max[float32, uint32]
 
 // minHeap keeps the nearest item on top: the candidates still to expand.
-type minHeap []item
-
-func (h *minHeap) push(it item) {
-	s := append(*h, it)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p].d <= s[i].d {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-	*h = s
-}
-
-func (h *minHeap) pop() item {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && s[r].d < s[l].d {
-			c = r
-		}
-		if s[i].d <= s[c].d {
-			break
-		}
-		s[i], s[c] = s[c], s[i]
-		i = c
-	}
-	*h = s
-	return top
-}
-
-// sortedAscending empties h into dst, nearest first.
-func (h *maxHeap) sortedAscending(dst []item) []item {
-	n := len(*h)
-	if cap(dst) < n {
-		dst = make([]item, n)
-	}
-	dst = dst[:n]
-	for i := n - 1; i >= 0; i-- {
-		dst[i] = h.pop()
-	}
-	return dst
-}
+type minHeap = heap.Min[float32, uint32]
 
 // scratch is the per-search working memory, pooled so that the search loop
 // allocates nothing: the visited marks (hnswlib's VisitedList, reset by
@@ -121,7 +29,7 @@ type scratch struct {
 	list2 []item
 	sel2  []item
 	q     []float32
-	fq    fheap
+	fq    forestQueue
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}

@@ -172,18 +172,18 @@ func (h *hnsw) searchLayer(x *Index, q []float32, ep uint32, ef, l int, accept f
 	lower := float32(math.Inf(1))
 	d := x.distance(q, x.vec(ep))
 	if accept == nil || accept(ep) {
-		s.top.push(item{d, ep})
+		s.top.Push(item{Key: d, Value: ep})
 		lower = d
 	}
-	s.cand.push(item{d, ep})
+	s.cand.Push(item{Key: d, Value: ep})
 	s.visit(ep)
 	for len(s.cand) > 0 {
 		c := s.cand[0]
-		if c.d > lower && (len(s.top) == ef || accept == nil) {
+		if c.Key > lower && (len(s.top) == ef || accept == nil) {
 			break
 		}
-		s.cand.pop()
-		lk := h.links(c.id, l)
+		s.cand.Pop()
+		lk := h.links(c.Value, l)
 		if lk == nil {
 			continue
 		}
@@ -203,13 +203,10 @@ func (h *hnsw) searchLayer(x *Index, q []float32, ep uint32, ef, l int, accept f
 		for _, nb := range s.nbs {
 			d := x.distance(q, x.vec(nb))
 			if len(s.top) < ef || d < lower {
-				s.cand.push(item{d, nb})
+				s.cand.Push(item{Key: d, Value: nb})
 				if accept == nil || accept(nb) {
-					s.top.push(item{d, nb})
-					if len(s.top) > ef {
-						s.top.pop()
-					}
-					lower = s.top[0].d
+					s.top.Keep(item{Key: d, Value: nb}, ef)
+					lower = s.top[0].Key
 				}
 			}
 		}
@@ -242,9 +239,9 @@ func (h *hnsw) heuristic(x *Index, cands []item, m int, dst []item) []item {
 			break
 		}
 		good := true
-		cv := x.vec(c.id)
+		cv := x.vec(c.Value)
 		for _, r := range dst {
-			if x.distance(cv, x.vec(r.id)) < c.d {
+			if x.distance(cv, x.vec(r.Value)) < c.Key {
 				good = false
 				break
 			}
@@ -261,11 +258,11 @@ func (h *hnsw) heuristic(x *Index, cands []item, m int, dst []item) []item {
 // s.top and write them. It returns the nearest chosen neighbour, the entry
 // point for the next level down.
 func (h *hnsw) selectLinks(x *Index, node uint32, l int, s *scratch) (uint32, bool) {
-	s.list = s.top.sortedAscending(s.list)
+	s.list = s.top.Drain(s.list)
 	// Drop the node itself (present when an existing element is re-linked).
 	k := 0
 	for _, it := range s.list {
-		if it.id != node {
+		if it.Value != node {
 			s.list[k] = it
 			k++
 		}
@@ -288,10 +285,10 @@ func (h *hnsw) selectLinks(x *Index, node uint32, l int, s *scratch) (uint32, bo
 		o := lk[j]
 		dup := o == node
 		for _, it := range s.list2 {
-			dup = dup || it.id == o
+			dup = dup || it.Value == o
 		}
 		if !dup {
-			s.list2 = append(s.list2, item{x.distance(x.vec(o), nv), o})
+			s.list2 = append(s.list2, item{Key: x.distance(x.vec(o), nv), Value: o})
 		}
 	}
 	own := s.list2
@@ -301,11 +298,11 @@ func (h *hnsw) selectLinks(x *Index, node uint32, l int, s *scratch) (uint32, bo
 		own = s.sel2
 	}
 	for j, it := range own {
-		atomic.StoreUint32(&lk[j+1], it.id)
+		atomic.StoreUint32(&lk[j+1], it.Value)
 	}
 	atomic.StoreUint32(&lk[0], uint32(len(own)))
 	mu.Unlock()
-	return s.sel[0].id, true
+	return s.sel[0].Value, true
 }
 
 // publish is the second half of mutuallyConnectNewElement: add node to the
@@ -320,13 +317,13 @@ func (h *hnsw) publish(x *Index, node uint32, l int, s *scratch) {
 	lk := h.links(node, l)
 	s.sel = s.sel[:0]
 	for j := 1; j <= int(min(lk[0], uint32(len(lk)-1))); j++ {
-		s.sel = append(s.sel, item{0, lk[j]})
+		s.sel = append(s.sel, item{Value: lk[j]})
 	}
 	mu.Unlock()
 
 	nv := x.vec(node)
 	for _, it := range s.sel {
-		nb := it.id
+		nb := it.Value
 		mu := h.lock(nb)
 		mu.Lock()
 		lk := h.links(nb, l)
@@ -350,15 +347,15 @@ func (h *hnsw) publish(x *Index, node uint32, l int, s *scratch) {
 		default:
 			bv := x.vec(nb)
 			s.list2 = s.list2[:0]
-			s.list2 = append(s.list2, item{x.distance(nv, bv), node})
+			s.list2 = append(s.list2, item{Key: x.distance(nv, bv), Value: node})
 			for j := 1; j <= cnt; j++ {
 				o := lk[j]
-				s.list2 = append(s.list2, item{x.distance(x.vec(o), bv), o})
+				s.list2 = append(s.list2, item{Key: x.distance(x.vec(o), bv), Value: o})
 			}
 			sortItems(s.list2)
 			s.sel2 = h.heuristic(x, s.list2, maxL, s.sel2)
 			for j, it := range s.sel2 {
-				atomic.StoreUint32(&lk[j+1], it.id)
+				atomic.StoreUint32(&lk[j+1], it.Value)
 			}
 			atomic.StoreUint32(&lk[0], uint32(len(s.sel2)))
 		}
@@ -372,7 +369,7 @@ func sortItems(a []item) {
 	for i := 1; i < len(a); i++ {
 		v := a[i]
 		j := i
-		for j > 0 && a[j-1].d > v.d {
+		for j > 0 && a[j-1].Key > v.Key {
 			a[j] = a[j-1]
 			j--
 		}

@@ -157,12 +157,12 @@ func (x *Index) prepQuery(s *scratch, q []float32) []float32 {
 // results turns the max-heap s.top into at most k results, nearest first.
 func (x *Index) results(s *scratch, k int) []Result {
 	for len(s.top) > k {
-		s.top.pop()
+		s.top.Pop()
 	}
-	s.list = s.top.sortedAscending(s.list)
+	s.list = s.top.Drain(s.list)
 	out := make([]Result, len(s.list))
 	for i, it := range s.list {
-		out[i] = Result{ID: x.labels[it.id], Distance: it.d}
+		out[i] = Result{ID: x.labels[it.Value], Distance: it.Key}
 	}
 	return out
 }

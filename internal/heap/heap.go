@@ -1,0 +1,164 @@
+// Package heap is loupe's one binary heap: a slice of items, each a value
+// with the key it is ordered by, kept with the smallest key on top (Min) or
+// the largest (Max).
+//
+// The order is the key's own < on a cmp.Ordered type, not a less function
+// or method: the compiler then specialises the comparisons for each key
+// type and the sifting loops cost what a heap written out for one type
+// costs (a function or method value would be an indirect call per
+// comparison). Ties between equal keys come out in no particular order; a
+// caller that needs a second criterion packs it into the key (see the
+// tokenizer's merge queue, which orders by rank, then position, with an
+// int64 key).
+//
+// The typical uses are a bounded result set (Max with Keep: the k smallest
+// keys seen, worst on top, as in a nearest-neighbour search) and a priority
+// queue (Min with Push and Pop: best first). A heap is a slice: reset it with
+// h = h[:0] to reuse its memory, so that a loop that refills it allocates
+// nothing.
+package heap
+
+import "cmp"
+
+// Item is a value and the key the heap orders it by.
+type Item[K cmp.Ordered, V any] struct {
+	Key   K
+	Value V
+}
+
+// Min is a binary heap with the item of the smallest key at index 0.
+type Min[K cmp.Ordered, V any] []Item[K, V]
+
+// Max is a binary heap with the item of the largest key at index 0.
+type Max[K cmp.Ordered, V any] []Item[K, V]
+
+// Push adds it.
+func (h *Min[K, V]) Push(it Item[K, V]) { *h = append(*h, it); up(*h, len(*h)-1, false) }
+
+// Pop removes and returns the item of the smallest key. h must not be empty.
+func (h *Min[K, V]) Pop() Item[K, V] { return pop((*[]Item[K, V])(h), false) }
+
+// Init orders the items of h, in any order, into a heap in linear time.
+func (h Min[K, V]) Init() { heapify(h, false) }
+
+// ReplaceTop replaces the item on top with it and restores the order: a
+// Pop and a Push in one sift.
+func (h Min[K, V]) ReplaceTop(it Item[K, V]) { h[0] = it; down(h, 0, false) }
+
+// Keep keeps the k largest keys: it adds it if h holds fewer than k items,
+// else replaces the top (the smallest kept) if it.Key is larger.
+func (h *Min[K, V]) Keep(it Item[K, V], k int) {
+	switch {
+	case len(*h) < k:
+		h.Push(it)
+	case it.Key > (*h)[0].Key:
+		h.ReplaceTop(it)
+	}
+}
+
+// Drain empties h into dst[:0] (grown if needed), largest key first.
+func (h *Min[K, V]) Drain(dst []Item[K, V]) []Item[K, V] {
+	return drain((*[]Item[K, V])(h), dst, false)
+}
+
+// Push adds it.
+func (h *Max[K, V]) Push(it Item[K, V]) { *h = append(*h, it); up(*h, len(*h)-1, true) }
+
+// Pop removes and returns the item of the largest key. h must not be empty.
+func (h *Max[K, V]) Pop() Item[K, V] { return pop((*[]Item[K, V])(h), true) }
+
+// Init orders the items of h, in any order, into a heap in linear time.
+func (h Max[K, V]) Init() { heapify(h, true) }
+
+// ReplaceTop replaces the item on top with it and restores the order.
+func (h Max[K, V]) ReplaceTop(it Item[K, V]) { h[0] = it; down(h, 0, true) }
+
+// Keep keeps the k smallest keys: it adds it if h holds fewer than k items,
+// else replaces the top (the largest kept) if it.Key is smaller.
+func (h *Max[K, V]) Keep(it Item[K, V], k int) {
+	switch {
+	case len(*h) < k:
+		h.Push(it)
+	case it.Key < (*h)[0].Key:
+		h.ReplaceTop(it)
+	}
+}
+
+// Drain empties h into dst[:0] (grown if needed), smallest key first.
+func (h *Max[K, V]) Drain(dst []Item[K, V]) []Item[K, V] {
+	return drain((*[]Item[K, V])(h), dst, true)
+}
+
+// above reports whether a belongs above b: a larger key in a max-heap, a
+// smaller one in a min-heap. max is a constant at every call site, so the
+// branch is free.
+func above[K cmp.Ordered](a, b K, max bool) bool {
+	if max {
+		return a > b
+	}
+	return a < b
+}
+
+func up[K cmp.Ordered, V any](s []Item[K, V], i int, max bool) {
+	it := s[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if !above(it.Key, s[p].Key, max) {
+			break
+		}
+		s[i] = s[p]
+		i = p
+	}
+	s[i] = it
+}
+
+func down[K cmp.Ordered, V any](s []Item[K, V], i int, max bool) {
+	n := len(s)
+	it := s[i]
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && above(s[r].Key, s[c].Key, max) {
+			c = r
+		}
+		if !above(s[c].Key, it.Key, max) {
+			break
+		}
+		s[i] = s[c]
+		i = c
+	}
+	s[i] = it
+}
+
+func pop[K cmp.Ordered, V any](h *[]Item[K, V], max bool) Item[K, V] {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	if n > 1 {
+		down(s, 0, max)
+	}
+	*h = s
+	return top
+}
+
+func heapify[K cmp.Ordered, V any](s []Item[K, V], max bool) {
+	for i := len(s)/2 - 1; i >= 0; i-- {
+		down(s, i, max)
+	}
+}
+
+func drain[K cmp.Ordered, V any](h *[]Item[K, V], dst []Item[K, V], max bool) []Item[K, V] {
+	n := len(*h)
+	if cap(dst) < n {
+		dst = make([]Item[K, V], n)
+	}
+	dst = dst[:n]
+	for i := n - 1; i >= 0; i-- {
+		dst[i] = pop(h, max)
+	}
+	return dst
+}
