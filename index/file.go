@@ -153,53 +153,7 @@ func (x *Index) Save(dir string) error {
 		{"meta_off", asBytes(metaOff)},
 		{"meta", meta},
 	}
-	if h := x.hnsw; h != nil {
-		if ep, lvl, ok := h.entry(); ok {
-			man.Entry, man.MaxLevel = ep, lvl
-		} else {
-			man.MaxLevel = -1
-		}
-		levels := make([]byte, n)
-		upperOff := make([]uint64, n)
-		var upper []uint32
-		for i := 0; i < n; i++ {
-			levels[i] = h.levels[i]
-			if h.levels[i] > 0 {
-				upperOff[i] = uint64(len(upper))
-				upper = append(upper, h.upper[i]...)
-			}
-		}
-		secs = append(secs,
-			section{"levels", levels},
-			section{"link0", asBytes(h.link0[:n*(h.maxM0+1)])},
-			section{"upper_off", asBytes(upperOff)},
-			section{"upper", asBytes(upper)})
-	}
-	if f := x.forest; f != nil {
-		f.mu.RLock()
-		counts := make([]uint32, len(f.trees))
-		var nodes []uint32
-		var planes []float32
-		var items []uint32
-		for ti, t := range f.trees {
-			counts[ti] = uint32(len(t))
-			for _, nd := range t {
-				pi := uint32(math.MaxUint32)
-				if nd.plane != nil {
-					pi = uint32(len(planes) / x.dim)
-					planes = append(planes, nd.plane...)
-				}
-				nodes = append(nodes, uint32(nd.left), uint32(nd.right), pi, math.Float32bits(nd.offset), uint32(len(items)), uint32(len(nd.items)))
-				items = append(items, nd.items...)
-			}
-		}
-		f.mu.RUnlock()
-		secs = append(secs,
-			section{"ftrees", asBytes(counts)},
-			section{"fnodes", asBytes(nodes)},
-			section{"planes", asBytes(planes)},
-			section{"items", asBytes(items)})
-	}
+	secs = append(secs, x.algo.sections(x, n, &man)...)
 	mj, err := json.Marshal(man)
 	if err != nil {
 		return err
@@ -336,8 +290,8 @@ func (x *Index) Verify() error {
 	if _, err := parseFile(x.file.data, true); err != nil {
 		return err
 	}
-	if x.hnsw != nil && !x.cow {
-		return x.hnsw.checkLinks(uint32(x.nslots.Load()))
+	if h, ok := x.algo.(*hnsw); ok && !x.cow {
+		return h.checkLinks(uint32(x.nslots.Load()))
 	}
 	return nil
 }
@@ -409,7 +363,7 @@ func openBytes(b []byte, verify bool) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	need := func(name string, size uint64) ([]byte, error) {
+	var need sectionFunc = func(name string, size uint64) ([]byte, error) {
 		s, ok := secs[name]
 		if !ok {
 			return nil, corrupt("missing section %q", name)
@@ -498,26 +452,81 @@ func openBytes(b []byte, verify bool) (*Index, error) {
 	x.ndeleted.Store(deleted)
 	x.nextID = man.NextID
 
-	switch o.Kind {
-	case HNSW:
-		if err := x.openHNSW(need, man, n); err != nil {
-			return nil, err
-		}
-		if verify {
-			if err := x.hnsw.checkLinks(uint32(n)); err != nil {
-				return nil, err
-			}
-		}
-	case Forest:
-		if err := x.openForest(need, n); err != nil {
-			return nil, err
-		}
+	if err := x.algo.open(x, need, man, n, verify); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
 
-func (x *Index) openHNSW(need func(string, uint64) ([]byte, error), man manifest, n uint64) error {
-	h := x.hnsw
+// makeWritable copies a mapped index's data into memory before its first
+// change. Called with mu held exclusively. Searches bound every link they
+// follow, but inserting reads and rewrites neighbour lists unchecked, so the
+// links are range-checked here first (the one pass over them that copying
+// makes anyway): a damaged file gives an error, not a panic in a worker.
+func (x *Index) makeWritable() error {
+	if x.file == nil || x.cow {
+		return nil
+	}
+	n := int(x.nslots.Load())
+	if err := x.algo.makeWritable(n); err != nil {
+		return err
+	}
+	x.vecs = append(make([]float32, 0, n*x.dim), x.vecs...)
+	x.labels = append(make([]uint64, 0, n), x.labels...)
+	x.meta = make([][]byte, n)
+	for i := range x.meta {
+		if m := x.file.metaAt(uint32(i)); m != nil {
+			x.meta[i] = append([]byte(nil), m...)
+		}
+	}
+	x.cow = true
+	return nil
+}
+
+// Close releases the file mapping of an opened index. The index cannot be
+// used afterwards.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	if x.file != nil && x.file.unmap != nil {
+		return x.file.unmap()
+	}
+	return nil
+}
+
+// The file sections of each algorithm (flat has none).
+
+// sections are the HNSW graph: each element's level, the fixed-size level-0
+// link blocks, and the upper-level blocks packed with their offsets.
+func (h *hnsw) sections(x *Index, n int, man *manifest) []section {
+	if ep, lvl, ok := h.entry(); ok {
+		man.Entry, man.MaxLevel = ep, lvl
+	} else {
+		man.MaxLevel = -1
+	}
+	levels := make([]byte, n)
+	upperOff := make([]uint64, n)
+	var upper []uint32
+	for i := 0; i < n; i++ {
+		levels[i] = h.levels[i]
+		if h.levels[i] > 0 {
+			upperOff[i] = uint64(len(upper))
+			upper = append(upper, h.upper[i]...)
+		}
+	}
+	return []section{
+		{"levels", levels},
+		{"link0", asBytes(h.link0[:n*(h.maxM0+1)])},
+		{"upper_off", asBytes(upperOff)},
+		{"upper", asBytes(upper)},
+	}
+}
+
+func (h *hnsw) open(x *Index, need sectionFunc, man manifest, n uint64, verify bool) error {
 	lv, err := need("levels", n)
 	if err != nil {
 		return err
@@ -559,11 +568,60 @@ func (x *Index) openHNSW(need func(string, uint64) ([]byte, error), man manifest
 		}
 		h.setEntry(man.Entry, man.MaxLevel)
 	}
+	if verify {
+		return h.checkLinks(uint32(n))
+	}
 	return nil
 }
 
-func (x *Index) openForest(need func(string, uint64) ([]byte, error), n uint64) error {
-	f := x.forest
+// makeWritable copies the graph off the mapping, first checking the links:
+// searches bound every link they follow, but inserting reads and rewrites
+// neighbour lists unchecked.
+func (h *hnsw) makeWritable(n int) error {
+	if err := h.checkLinks(uint32(n)); err != nil {
+		return err
+	}
+	h.levels = append([]byte(nil), h.levels...)
+	h.link0 = append([]uint32(nil), h.link0...)
+	for i, u := range h.upper {
+		if u != nil {
+			h.upper[i] = append([]uint32(nil), u...)
+		}
+	}
+	return nil
+}
+
+// sections are the forest: node counts per tree, fixed-size node records
+// (children, plane index, offset, item range), the planes and the leaf
+// items.
+func (f *forest) sections(x *Index, _ int, _ *manifest) []section {
+	f.mu.RLock()
+	counts := make([]uint32, len(f.trees))
+	var nodes []uint32
+	var planes []float32
+	var items []uint32
+	for ti, t := range f.trees {
+		counts[ti] = uint32(len(t))
+		for _, nd := range t {
+			pi := uint32(math.MaxUint32)
+			if nd.plane != nil {
+				pi = uint32(len(planes) / x.dim)
+				planes = append(planes, nd.plane...)
+			}
+			nodes = append(nodes, uint32(nd.left), uint32(nd.right), pi, math.Float32bits(nd.offset), uint32(len(items)), uint32(len(nd.items)))
+			items = append(items, nd.items...)
+		}
+	}
+	f.mu.RUnlock()
+	return []section{
+		{"ftrees", asBytes(counts)},
+		{"fnodes", asBytes(nodes)},
+		{"planes", asBytes(planes)},
+		{"items", asBytes(items)},
+	}
+}
+
+func (f *forest) open(x *Index, need sectionFunc, _ manifest, n uint64, _ bool) error {
 	tb, err := need("ftrees", math.MaxUint64)
 	if err != nil {
 		return err
@@ -629,65 +687,17 @@ func (x *Index) openForest(need func(string, uint64) ([]byte, error), n uint64) 
 	return f.check(x)
 }
 
-// makeWritable copies a mapped index's data into memory before its first
-// change. Called with mu held exclusively. Searches bound every link they
-// follow, but inserting reads and rewrites neighbour lists unchecked, so the
-// links are range-checked here first (the one pass over them that copying
-// makes anyway): a damaged file gives an error, not a panic in a worker.
-func (x *Index) makeWritable() error {
-	if x.file == nil || x.cow {
-		return nil
-	}
-	n := int(x.nslots.Load())
-	if x.hnsw != nil {
-		if err := x.hnsw.checkLinks(uint32(n)); err != nil {
-			return err
-		}
-	}
-	x.vecs = append(make([]float32, 0, n*x.dim), x.vecs...)
-	x.labels = append(make([]uint64, 0, n), x.labels...)
-	x.meta = make([][]byte, n)
-	for i := range x.meta {
-		if m := x.file.metaAt(uint32(i)); m != nil {
-			x.meta[i] = append([]byte(nil), m...)
-		}
-	}
-	if h := x.hnsw; h != nil {
-		h.levels = append([]byte(nil), h.levels...)
-		h.link0 = append([]uint32(nil), h.link0...)
-		for i, u := range h.upper {
-			if u != nil {
-				h.upper[i] = append([]uint32(nil), u...)
+// makeWritable copies the trees off the mapping (open checked them whole).
+func (f *forest) makeWritable(int) error {
+	for _, t := range f.trees {
+		for i := range t {
+			if t[i].plane != nil {
+				t[i].plane = append([]float32(nil), t[i].plane...)
+			}
+			if t[i].items != nil {
+				t[i].items = append([]uint32(nil), t[i].items...)
 			}
 		}
-	}
-	if f := x.forest; f != nil {
-		for _, t := range f.trees {
-			for i := range t {
-				if t[i].plane != nil {
-					t[i].plane = append([]float32(nil), t[i].plane...)
-				}
-				if t[i].items != nil {
-					t[i].items = append([]uint32(nil), t[i].items...)
-				}
-			}
-		}
-	}
-	x.cow = true
-	return nil
-}
-
-// Close releases the file mapping of an opened index. The index cannot be
-// used afterwards.
-func (x *Index) Close() error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closed {
-		return nil
-	}
-	x.closed = true
-	if x.file != nil && x.file.unmap != nil {
-		return x.file.unmap()
 	}
 	return nil
 }

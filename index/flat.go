@@ -14,6 +14,36 @@ const (
 	bBlock = 1024
 )
 
+// flat is exact search: no structure, every ready slot is compared with the
+// query (hnswlib's BruteforceSearch).
+type flat struct{}
+
+func (flat) grow(int) {}
+
+// prepare completes every new slot: there is nothing to link.
+func (flat) prepare(_ *Index, slots []uint32, _ func(int)) int { return len(slots) }
+
+func (flat) insertThreads(int) int    { return 1 }
+func (flat) insert(*Index, uint32)    {}
+func (flat) update(*Index, uint32)    {}
+func (flat) check(*Index) error       { return nil }
+func (flat) stats(*Stats, int)        {}
+func (flat) makeWritable(n int) error { return nil }
+
+func (flat) sections(*Index, int, *manifest) []section { return nil }
+
+func (flat) open(*Index, sectionFunc, manifest, uint64, bool) error { return nil }
+
+// search scans every slot for one query. (SearchBatch hands flat indexes
+// the whole batch through searchBatch instead.)
+func (flat) search(x *Index, q []float32, p searchParams, accept func(uint32) bool, s *scratch) {
+	x.flatScan(q, p.k, 0, int(x.nslots.Load()), accept, &s.top)
+}
+
+func (flat) searchBatch(x *Index, qs []float32, nq, k int, accept func(uint32) bool, threads int, out [][]Result) {
+	x.flatBatch(qs, nq, k, accept, threads, out)
+}
+
 // flatBatch is exact search: every ready slot is compared with every query.
 // Unfiltered batches of 8 or more queries compute dot products a block at a
 // time with Sgemm (distances from ‖q‖² + ‖b‖² − 2q·b for L2); otherwise

@@ -182,6 +182,38 @@ func (f *forest) build(x *Index, slots []uint32, progress func(int)) {
 	})
 }
 
+func (f *forest) grow(int) {}
+
+// prepare builds the trees in bulk from the first slots added to an empty
+// forest; later ones are inserted one by one.
+func (f *forest) prepare(x *Index, slots []uint32, progress func(int)) int {
+	if len(slots) == 0 || !f.empty() {
+		return 0
+	}
+	f.build(x, slots, progress)
+	return len(slots)
+}
+
+// insertThreads: inserts serialise on the tree lock anyway.
+func (f *forest) insertThreads(int) int { return 1 }
+
+// update moves a slot whose vector was replaced into the leaves it now
+// falls in (it stays in its old leaves too, as Annoy has no removal).
+func (f *forest) update(x *Index, s uint32) { f.insert(x, s) }
+
+// stats reports the trees' parameters and size.
+func (f *forest) stats(st *Stats, _ int) {
+	st.NTrees, st.LeafSize = f.nTrees, f.leafSize
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, t := range f.trees {
+		st.ForestNodes += len(t)
+		for _, nd := range t {
+			st.StructBytes += 24 + int64(len(nd.plane))*4 + int64(len(nd.items))*4
+		}
+	}
+}
+
 // insert adds slot s to the leaf it falls in on every tree, splitting a
 // leaf that grows past twice the leaf size. A slot already in that leaf
 // (a re-added id whose vector did not move) is not added twice.
@@ -230,9 +262,10 @@ type forestQueue = heap.Max[float32, fref]
 // fref names a node: tree, index in the tree.
 type fref struct{ tree, node int32 }
 
-// search leaves the k nearest acceptable items among the first searchK
-// reached (or more, until k acceptable ones are found) in s.top.
-func (f *forest) search(x *Index, q []float32, k, searchK int, accept func(uint32) bool, s *scratch) {
+// search leaves the p.k nearest acceptable items among the first p.searchK
+// reached (or more, until p.k acceptable ones are found) in s.top.
+func (f *forest) search(x *Index, q []float32, p searchParams, accept func(uint32) bool, s *scratch) {
+	k, searchK := p.k, p.searchK
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	n := uint32(x.nslots.Load())

@@ -213,8 +213,8 @@ func (h *hnsw) searchLayer(x *Index, q []float32, ep uint32, ef, l int, accept f
 	}
 }
 
-// search leaves the max(ef, k) nearest acceptable elements in s.top.
-func (h *hnsw) search(x *Index, q []float32, ef int, accept func(uint32) bool, s *scratch) {
+// search leaves the p.ef (at least p.k) nearest acceptable elements in s.top.
+func (h *hnsw) search(x *Index, q []float32, p searchParams, accept func(uint32) bool, s *scratch) {
 	ep, maxL, ok := h.entry()
 	if !ok {
 		return
@@ -223,7 +223,7 @@ func (h *hnsw) search(x *Index, q []float32, ef int, accept func(uint32) bool, s
 	for l := maxL; l > 0; l-- {
 		ep = h.greedy(x, q, ep, l, n)
 	}
-	h.searchLayer(x, q, ep, ef, 0, accept, s)
+	h.searchLayer(x, q, ep, p.ef, 0, accept, s)
 }
 
 // heuristic is getNeighborsByHeuristic2: from cands (nearest first) keep
@@ -377,6 +377,31 @@ func sortItems(a []item) {
 	}
 }
 
+// prepare draws the levels of new slots and, into an empty graph, puts the
+// first one in alone as the entry point.
+func (h *hnsw) prepare(x *Index, slots []uint32, _ func(int)) int {
+	h.assignLevels(slots)
+	if len(slots) > 0 && h.isEmpty() {
+		h.insert(x, slots[0])
+		return 1
+	}
+	return 0
+}
+
+// insertThreads: inserts run in parallel, like hnswlib's addPoint under
+// per-node locks.
+func (h *hnsw) insertThreads(threads int) int { return threads }
+
+// stats reports the graph's parameters and size.
+func (h *hnsw) stats(st *Stats, n int) {
+	st.M, st.MaxM0, st.EfConstruction = h.M, h.maxM0, h.efC
+	_, st.MaxLevel, _ = h.entry()
+	st.StructBytes = int64(n) * int64(h.maxM0+1) * 4
+	for i := 0; i < n; i++ {
+		st.StructBytes += int64(len(h.upper[i]))*4 + 1
+	}
+}
+
 // insert is hnswlib's addPoint for a slot whose vector and level are set.
 func (h *hnsw) insert(x *Index, node uint32) {
 	level := int(h.levels[node])
@@ -489,13 +514,11 @@ func (x *Index) CheckIntegrity() error {
 	if x.closed {
 		return ErrClosed
 	}
-	if x.forest != nil {
-		return x.forest.check(x)
-	}
-	h := x.hnsw
-	if h == nil {
-		return nil
-	}
+	return x.algo.check(x)
+}
+
+// check is CheckIntegrity of the graph.
+func (h *hnsw) check(x *Index) error {
 	n := uint32(x.nslots.Load())
 	seen := make(map[uint32]bool)
 	for i := uint32(0); i < n; i++ {
@@ -534,9 +557,9 @@ func (x *Index) CheckIntegrity() error {
 func (x *Index) Orphans() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	h := x.hnsw
+	h, ok := x.algo.(*hnsw)
 	n := uint32(x.nslots.Load())
-	if h == nil || x.closed || n < 2 {
+	if !ok || x.closed || n < 2 {
 		return 0
 	}
 	in := make([]bool, n)

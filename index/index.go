@@ -168,8 +168,7 @@ type Index struct {
 	free     []uint32          // deleted slots that AllowReplaceDeleted may reuse
 	nextID   uint64            // next default label
 
-	hnsw   *hnsw
-	forest *forest
+	algo algorithm // the search structure of opts.Kind
 
 	normMu    sync.Mutex
 	norms     []float32 // squared norms for batched L2 flat search
@@ -185,12 +184,7 @@ func New(opts Options) (*Index, error) {
 		return nil, err
 	}
 	x := &Index{opts: opts, dim: opts.Dim, l2: opts.Metric == L2, labelMap: map[uint64]uint32{}}
-	switch opts.Kind {
-	case HNSW:
-		x.hnsw = newHNSW(&x.opts)
-	case Forest:
-		x.forest = newForest(&x.opts)
-	}
+	x.algo = newAlgorithm(&x.opts)
 	return x, nil
 }
 
@@ -395,12 +389,7 @@ func (x *Index) Add(b Batch) error {
 		}
 		x.normValid = min(x.normValid, int(s))
 		wasDeleted := atomic.LoadUint32(&x.flags[s])&flagDeleted != 0
-		switch {
-		case x.hnsw != nil:
-			x.hnsw.update(x, s)
-		case x.forest != nil:
-			x.forest.insert(x, s)
-		}
+		x.algo.update(x, s)
 		atomic.StoreUint32(&x.flags[s], flagReady)
 		if wasDeleted {
 			x.ndeleted.Add(-1)
@@ -409,46 +398,28 @@ func (x *Index) Add(b Batch) error {
 		}
 		done++
 	}
-	if x.hnsw != nil {
-		x.hnsw.assignLevels(freshSlots)
-	}
-	firstForest := x.forest != nil && x.forest.empty()
-	if firstForest {
-		x.forest.build(x, freshSlots, b.Progress)
-		for _, s := range freshSlots {
-			x.setReady(s)
-		}
-		x.mu.Unlock()
-		return nil
+	first := x.algo.prepare(x, freshSlots, b.Progress)
+	for _, s := range freshSlots[:first] {
+		x.setReady(s)
 	}
 	x.mu.Unlock()
 	if len(freshSlots) == 0 {
 		return nil
 	}
+	if first == len(freshSlots) {
+		if b.Progress != nil {
+			b.Progress(done + first)
+		}
+		return nil
+	}
 
-	// Phase 2, shared: insert the new slots, in parallel, while searches run.
+	// Phase 2, shared: insert the other new slots, in parallel, while
+	// searches run.
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	insert := func(s uint32) {
-		switch {
-		case x.hnsw != nil:
-			x.hnsw.insert(x, s)
-		case x.forest != nil:
-			x.forest.insert(x, s)
-		}
-		x.setReady(s)
-	}
-	start := 0
-	if x.hnsw != nil && x.hnsw.isEmpty() {
-		insert(freshSlots[0]) // the entry point goes in alone
-		start = 1
-	}
 	var counter atomic.Int64
-	counter.Store(int64(start))
-	threads := x.opts.Threads
-	if x.forest != nil {
-		threads = 1 // forest inserts serialise on the tree lock anyway
-	}
+	counter.Store(int64(first))
+	threads := min(x.algo.insertThreads(x.opts.Threads), len(freshSlots)-first)
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
 		wg.Add(1)
@@ -459,7 +430,8 @@ func (x *Index) Add(b Batch) error {
 				if i >= len(freshSlots) {
 					return
 				}
-				insert(freshSlots[i])
+				x.algo.insert(x, freshSlots[i])
+				x.setReady(freshSlots[i])
 				if t == 0 && b.Progress != nil && i%256 == 0 {
 					b.Progress(done + i)
 				}
@@ -508,9 +480,7 @@ func (x *Index) grow(n int) {
 	meta := make([][]byte, c)
 	copy(meta, x.meta)
 	x.meta = meta
-	if x.hnsw != nil {
-		x.hnsw.grow(c)
-	}
+	x.algo.grow(c)
 }
 
 func (x *Index) removeFree(s uint32) {

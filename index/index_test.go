@@ -155,14 +155,14 @@ func TestIntegrityAndParallelBuild(t *testing.T) {
 		if err := x.CheckIntegrity(); err != nil {
 			t.Fatalf("threads=%d: %v", threads, err)
 		}
-		h := x.hnsw
+		h := x.algo.(*hnsw)
 		if h.maxM0 != 16 || x.opts.EfConstruction != 200 || x.opts.Ef != 10 {
 			t.Fatalf("defaults: maxM0=%d efC=%d ef=%d", h.maxM0, x.opts.EfConstruction, x.opts.Ef)
 		}
 	}
 	// The checker finds planted faults.
 	x := build(t, Options{Dim: 16, Metric: L2, M: 8}, base[:200*16])
-	lk := x.hnsw.links(5, 0)
+	lk := x.algo.(*hnsw).links(5, 0)
 	lk[1] = 5
 	if err := x.CheckIntegrity(); err == nil || !strings.Contains(err.Error(), "itself") {
 		t.Errorf("self link: %v", err)
@@ -456,7 +456,7 @@ func TestCorruptFile(t *testing.T) {
 // not read the graph, and searches skip it; Verify and the first Add reject it.
 func TestOpenBadLink(t *testing.T) {
 	x := build(t, Options{Dim: 3, Metric: L2, M: 2}, randomData(12, 3, 12))
-	lk := x.hnsw.links(4, 0)
+	lk := x.algo.(*hnsw).links(4, 0)
 	lk[0], lk[1] = 1, 1000
 	dir := t.TempDir()
 	if err := x.Save(dir); err != nil {

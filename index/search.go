@@ -81,33 +81,27 @@ func (x *Index) SearchBatch(qs []float32, nq, k int, opts *SearchOptions) ([][]R
 	if err != nil {
 		return nil, err
 	}
-	ef := opts.Ef
-	if ef <= 0 {
-		ef = x.opts.Ef
+	p := searchParams{k: k, ef: opts.Ef, searchK: opts.SearchK}
+	if p.ef <= 0 {
+		p.ef = x.opts.Ef
 	}
-	ef = max(ef, k)
-	searchK := opts.SearchK
-	if searchK <= 0 {
-		searchK = x.opts.NTrees * k
+	p.ef = max(p.ef, k)
+	if p.searchK <= 0 {
+		p.searchK = x.opts.NTrees * k
 	}
 	out := make([][]Result, nq)
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	if x.opts.Kind == Flat {
-		x.flatBatch(qs, nq, k, accept, threads, out)
+	if b, ok := x.algo.(batchSearcher); ok {
+		b.searchBatch(x, qs, nq, k, accept, threads, out)
 		return out, nil
 	}
 	one := func(i int) {
 		s := getScratch(int(x.nslots.Load()))
 		q := x.prepQuery(s, qs[i*x.dim:(i+1)*x.dim])
-		switch {
-		case x.hnsw != nil:
-			x.hnsw.search(x, q, ef, accept, s)
-		default:
-			x.forest.search(x, q, k, searchK, accept, s)
-		}
+		x.algo.search(x, q, p, accept, s)
 		out[i] = x.results(s, k)
 		putScratch(s)
 	}

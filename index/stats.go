@@ -44,24 +44,9 @@ func (x *Index) Stats() Stats {
 	for i := 0; i < n; i++ {
 		st.MetadataBytes += int64(len(x.metaAt(uint32(i))))
 	}
-	if h := x.hnsw; h != nil {
-		st.M, st.MaxM0, st.EfConstruction, st.Ef = h.M, h.maxM0, h.efC, x.opts.Ef
-		_, st.MaxLevel, _ = h.entry()
-		st.StructBytes = int64(n) * int64(h.maxM0+1) * 4
-		for i := 0; i < n; i++ {
-			st.StructBytes += int64(len(h.upper[i]))*4 + 1
-		}
-	}
-	if f := x.forest; f != nil {
-		st.NTrees, st.LeafSize = f.nTrees, f.leafSize
-		f.mu.RLock()
-		for _, t := range f.trees {
-			st.ForestNodes += len(t)
-			for _, nd := range t {
-				st.StructBytes += 24 + int64(len(nd.plane))*4 + int64(len(nd.items))*4
-			}
-		}
-		f.mu.RUnlock()
+	x.algo.stats(&st, n)
+	if x.opts.Kind == HNSW {
+		st.Ef = x.opts.Ef
 	}
 	st.Bytes = st.VectorBytes + st.StructBytes + int64(n)*8
 	if x.file != nil {
