@@ -3,6 +3,8 @@ package generate
 import (
 	"math"
 	"slices"
+
+	"github.com/loupe-ml/loupe/internal/heap"
 )
 
 // A Processor is one stage of the logits-processing list. Process rewrites
@@ -132,7 +134,8 @@ func (p *Temperature) Process(_ []int, logits []float32) {
 type TopK struct {
 	K       int
 	MinKeep int
-	scratch []float32
+	scratch []float32                   // kthLargest's copy of the logits
+	heap    heap.Min[float32, struct{}] // kthByHeap's k largest
 }
 
 // Process implements Processor.
@@ -159,37 +162,18 @@ func (p *TopK) Process(_ []int, logits []float32) {
 // largest values seen: one comparison per element once the heap is full,
 // which suits the small k of sampling.
 func (p *TopK) kthByHeap(x []float32, k int) float32 {
-	h := append(p.scratch[:0], x[:k]...)
-	for i := k/2 - 1; i >= 0; i-- {
-		siftDown(h, i)
+	h := p.heap[:0]
+	for _, v := range x[:k] {
+		h = append(h, heap.Item[float32, struct{}]{Key: v})
 	}
+	h.Init()
 	for _, v := range x[k:] {
-		if v > h[0] {
-			h[0] = v
-			siftDown(h, 0)
+		if v > h[0].Key {
+			h.ReplaceTop(heap.Item[float32, struct{}]{Key: v})
 		}
 	}
-	p.scratch = h
-	return h[0]
-}
-
-// siftDown restores the min-heap order of h below i.
-func siftDown(h []float32, i int) {
-	n := len(h)
-	for {
-		c := 2*i + 1
-		if c >= n {
-			return
-		}
-		if c+1 < n && h[c+1] < h[c] {
-			c++
-		}
-		if !(h[c] < h[i]) {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
+	p.heap = h
+	return h[0].Key
 }
 
 // kthLargest returns the k-th largest value of x (1-based), reordering x
