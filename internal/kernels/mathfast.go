@@ -253,6 +253,11 @@ func better(x []float32, i, j int) bool {
 // topKHeap returns the indices of the k best elements of x, best first,
 // using idx (cap >= k) as a binary heap whose root is the worst kept
 // element: O(n log k), no sort of the whole row.
+//
+// It is the one heap not written with internal/heap, which orders items by
+// one key: this one orders indices into x by two (the value, then the
+// earlier index on ties), and which of two equal values is evicted decides
+// the result, so one key would change it.
 func topKHeap(x []float32, k int, idx []int) []int {
 	h := idx[:0]
 	for i := range x {
