@@ -61,13 +61,16 @@
 // read an index, change it and save it must not overlap, or the later save
 // drops the earlier one's changes: LockDir takes an exclusive advisory lock
 // (flock on Unix, LockFileEx on Windows, none elsewhere) on DIR/index.lock,
-// and loupe index add, delete and build hold it from Open to Save.
+// and loupe index add, delete and build hold it from Open to Save. A save
+// killed before its rename leaves its temporary file (.index.loupe.tmp-NNN);
+// whoever next holds the lock removes it: LockDir, and Open and Save, which
+// take the lock for that when no one holds it.
 //
 // # File format (version 1)
 //
 // An index directory holds one file, index.loupe, written atomically
 // (temporary file, fsync, rename), and the empty lock file index.lock once a
-// writer has locked it. All integers are little-endian.
+// writer has locked it (Save takes the lock too). All integers are little-endian.
 //
 //	offset 0   "LOUPEIDX"
 //	       8   uint32 format version (1)
