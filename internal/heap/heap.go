@@ -7,9 +7,10 @@
 // type and the sifting loops cost what a heap written out for one type
 // costs (a function or method value would be an indirect call per
 // comparison). Ties between equal keys come out in no particular order; a
-// caller that needs a second criterion packs it into the key (see the
-// tokenizer's merge queue, which orders by rank, then position, with an
-// int64 key).
+// caller that needs a second criterion packs it into the key (two int32s in
+// an int64, say) or keeps its own heap, as internal/kernels' top-k (value,
+// then index) and the tokenizer's merge queue (measured faster written out)
+// do.
 //
 // The typical uses are a bounded result set (Max with Keep: the k smallest
 // keys seen, worst on top, as in a nearest-neighbour search) and a priority
@@ -57,8 +58,8 @@ func (h Min[K, V]) Init() {
 // Pop and a Push in one sift.
 func (h Min[K, V]) ReplaceTop(it Item[K, V]) { h[0] = it; downMin(h, 0) }
 
-// Keep keeps the k largest keys: it adds it if h holds fewer than k items,
-// else replaces the top (the smallest kept) if it.Key is larger.
+// Keep keeps the k largest keys (k ≥ 1): it adds it if h holds fewer than k
+// items, else replaces the top (the smallest kept) if it.Key is larger.
 func (h *Min[K, V]) Keep(it Item[K, V], k int) {
 	switch {
 	case len(*h) < k:
@@ -101,8 +102,8 @@ func (h Max[K, V]) Init() {
 // ReplaceTop replaces the item on top with it and restores the order.
 func (h Max[K, V]) ReplaceTop(it Item[K, V]) { h[0] = it; downMax(h, 0) }
 
-// Keep keeps the k smallest keys: it adds it if h holds fewer than k items,
-// else replaces the top (the largest kept) if it.Key is smaller.
+// Keep keeps the k smallest keys (k ≥ 1): it adds it if h holds fewer than
+// k items, else replaces the top (the largest kept) if it.Key is smaller.
 func (h *Max[K, V]) Keep(it Item[K, V], k int) {
 	switch {
 	case len(*h) < k:
