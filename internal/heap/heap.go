@@ -4,13 +4,15 @@
 //
 // The order is the key's own < on a cmp.Ordered type, not a less function
 // or method: the compiler then specialises the comparisons for each key
-// type and the sifting loops cost what a heap written out for one type
-// costs (a function or method value would be an indirect call per
-// comparison). Ties between equal keys come out in no particular order; a
-// caller that needs a second criterion packs it into the key (two int32s in
-// an int64, say) or keeps its own heap, as internal/kernels' top-k (value,
-// then index) and the tokenizer's merge queue (measured faster written out)
-// do.
+// type, with no indirect call per comparison as a function or method value
+// would make, and the sifts move a hole rather than swapping. In
+// BenchmarkSearchLike it takes about 0.85 times the CPU time of the
+// hand-written heaps index had.
+//
+// Ties between equal keys come out in no particular order. A caller that
+// needs a second criterion packs it into the key (two int32s in an int64,
+// say) or keeps its own heap, as internal/kernels' top-k (value, then
+// index) and the tokenizer's merge queue (measured faster written out) do.
 //
 // The typical uses are a bounded result set (Max with Keep: the k smallest
 // keys seen, worst on top, as in a nearest-neighbour search) and a priority
