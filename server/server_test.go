@@ -74,7 +74,7 @@ func TestAPI(t *testing.T) {
 	if _, ok := v["stats"].(map[string]any)["decode_tokens"]; !ok || v["finish"] != "length" {
 		t.Errorf("generate: stats/finish: %v", v)
 	}
-	code, v = post(t, s, "/api/explain", "application/json", `{"prompt":"the hat","max_new_tokens":3,"methods":["grad_x_input","ig"],"ig_steps":4,"nmf_components":2,"watch":[" a"," the"]}`)
+	code, v = post(t, s, "/api/explain", "application/json", `{"prompt":"the hat","max_new_tokens":3,"seed":1,"methods":["grad_x_input","ig"],"ig_steps":4,"nmf_components":2,"watch":[" a"," the"]}`)
 	if code != 200 {
 		t.Fatalf("explain: %d %v", code, v)
 	}
@@ -87,7 +87,7 @@ func TestAPI(t *testing.T) {
 	if len(attr["integrated_gradients"].([]any)) != 3 {
 		t.Errorf("attributions: %v", attr)
 	}
-	code, v = post(t, s, "/api/explain", "", `{"prompt":"the hat","max_new_tokens":3,"interventions":[{"layer":1,"neuron":4,"scale":0}]}`)
+	code, v = post(t, s, "/api/explain", "", `{"prompt":"the hat","max_new_tokens":3,"seed":1,"interventions":[{"layer":1,"neuron":4,"scale":0}]}`)
 	if iv, ok := v["intervention"].(map[string]any); code != 200 || !ok || len(iv["intervened_ids"].([]any)) != 3 {
 		t.Fatalf("intervention: %d %v", code, v["intervention"])
 	}
