@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // Options configures Train. Every field means what it says, zero included
@@ -485,10 +487,10 @@ func (w *worker) trainSG(sen []int32) {
 		// Rows the next position will need: its output row and the input
 		// row of the word entering the window.
 		if i+1 < len(sen) && neg > 0 {
-			prefetchRow(&m.syn1neg[int(sen[i+1])*d], d)
+			kernels.Prefetch(m.syn1neg[int(sen[i+1])*d:][:d])
 		}
 		if k := i + 1 + w.window; k < len(sen) {
-			prefetchRow(&syn0[int(sen[k])*d], d)
+			kernels.Prefetch(syn0[int(sen[k])*d:][:d])
 		}
 		b := int(uint32(w.rng.next()) % uint32(w.window))
 		lo := max(0, i-w.window+b)
@@ -506,7 +508,7 @@ func (w *worker) trainSG(sen []int32) {
 			if neg > 0 {
 				w.negSampling(word, l1, neu1e, alpha)
 			}
-			add(l1, neu1e)
+			kernels.Axpy(1, neu1e, l1)
 		}
 	}
 }
@@ -520,7 +522,7 @@ func (w *worker) drawNoise() {
 	for k := range w.next {
 		t := m.noise.sample(w.rng.next())
 		w.next[k] = t
-		prefetchRow(&m.syn1neg[int(t)*d], d)
+		kernels.Prefetch(m.syn1neg[int(t)*d:][:d])
 	}
 }
 
@@ -534,15 +536,15 @@ func (w *worker) negSampling(word int32, l1, neu1e []float32, alpha float32) {
 	copy(w.cur, w.next)
 	w.drawNoise()
 	l2 := syn1[int(word)*d : int(word)*d+d]
-	g := sigmoidGrad(dot(l1, l2), 1, alpha)
-	axpy2(g, l1, l2, neu1e)
+	g := sigmoidGrad(kernels.Dot(l1, l2), 1, alpha)
+	kernels.Axpy2(g, l1, l2, neu1e)
 	for _, t := range w.cur {
 		if t == word {
 			continue
 		}
 		l2 := syn1[int(t)*d : int(t)*d+d]
-		g := sigmoidGrad(dot(l1, l2), 0, alpha)
-		axpy2(g, l1, l2, neu1e)
+		g := sigmoidGrad(kernels.Dot(l1, l2), 0, alpha)
+		kernels.Axpy2(g, l1, l2, neu1e)
 	}
 }
 
@@ -555,13 +557,13 @@ func (w *worker) hs(word int32, l1, neu1e []float32, alpha float32) {
 	point := m.voc.points[word]
 	for k, p := range point {
 		l2 := m.syn1[int(p)*d : int(p)*d+d]
-		f := dot(l1, l2)
+		f := kernels.Dot(l1, l2)
 		if f <= -maxExp || f >= maxExp {
 			continue
 		}
 		s := expTable[int((f+maxExp)*(expTableSize/maxExp/2))]
 		g := (1 - float32(code[k]) - s) * alpha
-		axpy2(g, l1, l2, neu1e)
+		kernels.Axpy2(g, l1, l2, neu1e)
 	}
 }
 
@@ -585,14 +587,14 @@ func (w *worker) trainCBOW(sen []int32) {
 				continue
 			}
 			c := int(sen[j])
-			add(neu1, syn0[c*d:c*d+d])
+			kernels.Axpy(1, syn0[c*d:c*d+d], neu1)
 			cw++
 		}
 		if cw == 0 {
 			continue
 		}
 		if !m.opt.CBOWSum {
-			scale(neu1, 1/float32(cw))
+			kernels.Scale(1/float32(cw), neu1)
 		}
 		clear(neu1e)
 		if m.opt.HS {
@@ -606,7 +608,7 @@ func (w *worker) trainCBOW(sen []int32) {
 				continue
 			}
 			c := int(sen[j])
-			add(syn0[c*d:c*d+d], neu1e)
+			kernels.Axpy(1, neu1e, syn0[c*d:c*d+d])
 		}
 	}
 }

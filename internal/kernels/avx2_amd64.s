@@ -349,3 +349,47 @@ max_done:
 	VZEROUPPER
 	VMOVSS X0, ret+24(FP)
 	RET
+
+// func axpy2AVX2(alpha float32, x, y, acc []float32)
+// For i < len(x): acc[i] += alpha*y[i], then y[i] += alpha*x[i] (acc gets
+// y's old value). Each y element is loaded once and stored once.
+TEXT ·axpy2AVX2(SB), NOSPLIT, $0-80
+	MOVSS        alpha+0(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVQ         x_base+8(FP), SI
+	MOVQ         x_len+16(FP), CX
+	MOVQ         y_base+32(FP), DI
+	MOVQ         acc_base+56(FP), DX
+	XORQ         AX, AX
+	MOVQ         CX, BX
+	ANDQ         $-8, BX
+
+axpy2_loop8:
+	CMPQ        AX, BX
+	JGE         axpy2_tail
+	VMOVUPS     (DI)(AX*4), Y1
+	VMOVUPS     (DX)(AX*4), Y2
+	VFMADD231PS Y1, Y0, Y2
+	VMOVUPS     Y2, (DX)(AX*4)
+	VMOVUPS     (SI)(AX*4), Y3
+	VFMADD231PS Y3, Y0, Y1
+	VMOVUPS     Y1, (DI)(AX*4)
+	ADDQ        $8, AX
+	JMP         axpy2_loop8
+
+axpy2_tail:
+	CMPQ        AX, CX
+	JGE         axpy2_done
+	VMOVSS      (DI)(AX*4), X1
+	VMOVSS      (DX)(AX*4), X2
+	VFMADD231SS X1, X0, X2
+	VMOVSS      X2, (DX)(AX*4)
+	VMOVSS      (SI)(AX*4), X3
+	VFMADD231SS X3, X0, X1
+	VMOVSS      X1, (DI)(AX*4)
+	INCQ        AX
+	JMP         axpy2_tail
+
+axpy2_done:
+	VZEROUPPER
+	RET

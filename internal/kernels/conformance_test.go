@@ -104,6 +104,32 @@ func TestElementwise(t *testing.T) {
 				}
 				cy(t, fmt.Sprintf("Axpy n=%d", n))
 
+				// Axpy2: acc += a*y (y's old value), then y += a*x; y and
+				// acc may be longer than x and must keep their tails.
+				x2, _ := guarded(rng, n, off)
+				y2, cy2 := guarded(rng, n+3, off)
+				acc, cacc := guarded(rng, n+3, off)
+				wantY := make([]float64, n+3)
+				wantAcc := make([]float64, n+3)
+				for i := range y2 {
+					wantY[i], wantAcc[i] = float64(y2[i]), float64(acc[i])
+					if i < n {
+						wantAcc[i] += -0.375 * float64(y2[i])
+						wantY[i] += -0.375 * float64(x2[i])
+					}
+				}
+				Axpy2(-0.375, x2, y2, acc)
+				for i := range y2 {
+					if !near(float64(y2[i]), wantY[i], math.Abs(wantY[i])+1, 1e-6) {
+						t.Fatalf("Axpy2 n=%d y[%d] = %g, want %g", n, i, y2[i], wantY[i])
+					}
+					if !near(float64(acc[i]), wantAcc[i], math.Abs(wantAcc[i])+1, 1e-6) {
+						t.Fatalf("Axpy2 n=%d acc[%d] = %g, want %g", n, i, acc[i], wantAcc[i])
+					}
+				}
+				cy2(t, fmt.Sprintf("Axpy2 y n=%d", n))
+				cacc(t, fmt.Sprintf("Axpy2 acc n=%d", n))
+
 				s, cs := guarded(rng, n, off)
 				orig := append([]float32(nil), s...)
 				Scale(-1.5, s)

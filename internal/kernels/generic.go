@@ -27,6 +27,16 @@ func axpyGeneric(alpha float32, x, y []float32) {
 	}
 }
 
+func axpy2Generic(alpha float32, x, y, acc []float32) {
+	y = y[:len(x)]
+	acc = acc[:len(x)]
+	for i, v := range x {
+		old := y[i]
+		acc[i] += alpha * old
+		y[i] = old + alpha*v
+	}
+}
+
 func scaleGeneric(alpha float32, x []float32) {
 	for i := range x {
 		x[i] *= alpha

@@ -21,6 +21,17 @@ func Axpy(alpha float32, x, y []float32) {
 	axpyL(level, alpha, x, y)
 }
 
+// Axpy2 computes, for i < len(x), acc[i] += alpha*y[i] and then
+// y[i] += alpha*x[i]: acc receives y's value from before the update. It is
+// the paired update of skip-gram's negative sampling (acc is the input
+// word's gradient, y the output row, x the input row), reading and writing
+// y once instead of twice. The three slices must not overlap.
+func Axpy2(alpha float32, x, y, acc []float32) {
+	checkLen("Axpy2", "y", len(y), len(x))
+	checkLen("Axpy2", "acc", len(acc), len(x))
+	axpy2L(level, alpha, x, y, acc)
+}
+
 // Scale computes x[i] *= alpha.
 func Scale(alpha float32, x []float32) { scaleL(level, alpha, x) }
 

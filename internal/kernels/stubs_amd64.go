@@ -17,6 +17,12 @@ func dotAVX2(x, y []float32) float32
 //go:noescape
 func axpyAVX2(alpha float32, x, y []float32)
 
+// axpy2AVX2 computes, for i < len(x), acc[i] += alpha*y[i] and then
+// y[i] += alpha*x[i] (acc gets y's old value); len(y), len(acc) >= len(x).
+//
+//go:noescape
+func axpy2AVX2(alpha float32, x, y, acc []float32)
+
 // scaleAVX2 computes x[i] *= alpha.
 //
 //go:noescape

@@ -7,13 +7,14 @@ package kernels
 // leaves every SIMD level off); they exist so the dispatch code compiles
 // everywhere and state each kernel's meaning as a plain loop.
 
-func dotAVX2(x, y []float32) float32         { return dotGeneric(x, y) }
-func axpyAVX2(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
-func scaleAVX2(alpha float32, x []float32)   { scaleGeneric(alpha, x) }
-func addAVX2(dst, a, b []float32)            { addGeneric(dst, a, b) }
-func mulAVX2(dst, a, b []float32)            { mulGeneric(dst, a, b) }
-func sqDistAVX2(x, y []float32) float32      { return sqDistGeneric(x, y) }
-func maxAVX2(x []float32) float32            { return maxGeneric(x) }
+func dotAVX2(x, y []float32) float32               { return dotGeneric(x, y) }
+func axpyAVX2(alpha float32, x, y []float32)       { axpyGeneric(alpha, x, y) }
+func scaleAVX2(alpha float32, x []float32)         { scaleGeneric(alpha, x) }
+func axpy2AVX2(alpha float32, x, y, acc []float32) { axpy2Generic(alpha, x, y, acc) }
+func addAVX2(dst, a, b []float32)                  { addGeneric(dst, a, b) }
+func mulAVX2(dst, a, b []float32)                  { mulGeneric(dst, a, b) }
+func sqDistAVX2(x, y []float32) float32            { return sqDistGeneric(x, y) }
+func maxAVX2(x []float32) float32                  { return maxGeneric(x) }
 
 func gemm6x16AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	microGeneric(6, 16, k, a, b, c, ldc, alpha, beta)
