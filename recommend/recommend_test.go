@@ -31,9 +31,9 @@ func TestRecommendBeatsPopularity(t *testing.T) {
 		name string
 		opt  Options
 	}{
-		{"item2vec", Options{}},
-		{"window3", Options{Window: 3}},
-		{"global+markets", Options{GlobalContext: true, Markets: markets}},
+		{"item2vec", with(nil)},
+		{"window3", with(func(o *Options) { o.Window = 3 })},
+		{"global+markets", with(func(o *Options) { o.GlobalContext, o.Markets = true, markets })},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.opt
@@ -81,7 +81,7 @@ func TestRecommendBeatsPopularity(t *testing.T) {
 
 func TestForUser(t *testing.T) {
 	train, _, syn := synthSplit(t)
-	m, _, err := TrainSessions(context.Background(), train, Options{Dim: 16, Epochs: 5, Threads: 1, Seed: 3})
+	m, _, err := TrainSessions(context.Background(), train, with(func(o *Options) { o.Dim, o.Epochs, o.Threads, o.Seed = 16, 5, 1, 3 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +134,9 @@ func TestForUser(t *testing.T) {
 
 func TestDeterministicOneThread(t *testing.T) {
 	train, _, _ := synthSplit(t)
-	a, _, _ := TrainSessions(context.Background(), train[:500], Options{Dim: 8, Epochs: 2, Threads: 1, Seed: 5, GlobalContext: true})
-	b, _, _ := TrainSessions(context.Background(), train[:500], Options{Dim: 8, Epochs: 2, Threads: 1, Seed: 5, GlobalContext: true})
+	o := with(func(o *Options) { o.Dim, o.Epochs, o.Threads, o.Seed, o.GlobalContext = 8, 2, 1, 5, true })
+	a, _, _ := TrainSessions(context.Background(), train[:500], o)
+	b, _, _ := TrainSessions(context.Background(), train[:500], o)
 	for i := range a.Data {
 		if a.Data[i] != b.Data[i] {
 			t.Fatal("same seed, one thread: different vectors")
@@ -155,10 +156,10 @@ func TestErrors(t *testing.T) {
 		err  func() error
 		want string
 	}{
-		{func() error { _, _, err := Train(context.Background(), Options{Sessions: empty}); return err }, "has no sessions"},
-		{func() error { _, _, err := Train(context.Background(), Options{Sessions: single}); return err }, "no session has two known items"},
+		{func() error { _, _, err := Train(context.Background(), DefaultOptions(empty)); return err }, "has no sessions"},
+		{func() error { _, _, err := Train(context.Background(), DefaultOptions(single)); return err }, "no session has two known items"},
 		{func() error {
-			_, _, err := Train(context.Background(), Options{Sessions: filepath.Join(dir, "none")})
+			_, _, err := Train(context.Background(), DefaultOptions(filepath.Join(dir, "none")))
 			return err
 		}, "none"},
 		{func() error { _, err := ReadMarkets(badMarkets); return err }, `item "a" in two markets`},
@@ -170,22 +171,31 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestNegativeOptionsRejected: negative sizes, counts and half-lives are
-// errors naming the option, not silently the default.
+// TestNegativeOptionsRejected: sizes, counts and half-lives that mean
+// nothing are errors naming the option (a *word2vec.OptionError for the
+// training options), not silently the default.
 func TestNegativeOptionsRejected(t *testing.T) {
 	sessions := [][]string{{"a", "b", "c"}, {"b", "c", "d"}, {"a", "d"}}
-	m, _, err := TrainSessions(context.Background(), sessions, Options{Dim: 4, Epochs: 1, Threads: 1})
+	m, _, err := TrainSessions(context.Background(), sessions, with(func(o *Options) { o.Dim, o.Epochs, o.Threads = 4, 1, 1 }))
 	if err != nil {
 		t.Fatal(err)
+	}
+	train := func(f func(o *Options)) error {
+		_, _, err := TrainSessions(context.Background(), sessions, with(f))
+		return err
 	}
 	for name, c := range map[string]struct {
 		err  error
 		want string
 	}{
-		"dim":       {second(TrainSessions(context.Background(), sessions, Options{Dim: -1})), "size -1"},
-		"negative":  {second(TrainSessions(context.Background(), sessions, Options{Negative: -5})), "negative -5"},
-		"epochs":    {second(TrainSessions(context.Background(), sessions, Options{Epochs: -1})), "epochs -1"},
-		"alpha":     {second(TrainSessions(context.Background(), sessions, Options{Alpha: -0.1})), "alpha -0.1"},
+		"dim":       {train(func(o *Options) { o.Dim = -1 }), "recommend: size -1, want 1..65536"},
+		"zero":      {second(TrainSessions(context.Background(), sessions, Options{})), "size 0"}, // the zero value is not "defaults"
+		"negative":  {train(func(o *Options) { o.Negative = -5 }), "negative -5"},
+		"negative0": {train(func(o *Options) { o.Negative = 0 }), "negative 0, want > 0"},
+		"window":    {train(func(o *Options) { o.Window = -1 }), "window -1, want >= 0 (0: the whole session)"},
+		"epochs":    {train(func(o *Options) { o.Epochs = -1 }), "epochs -1"},
+		"threads":   {train(func(o *Options) { o.Threads = -1 }), "threads -1"},
+		"alpha":     {train(func(o *Options) { o.Alpha = -0.1 }), "alpha -0.1"},
 		"n":         {errOf(m.ForUser([]string{"a"}, ProfileOptions{N: -1})), "N -1"},
 		"half-life": {errOf(m.ForUser([]string{"a"}, ProfileOptions{HalfLife: -1})), "half-life -1"},
 		"k":         {errOf(m.Evaluate(sessions, EvalOptions{K: -1})), "K -1"},
@@ -196,6 +206,15 @@ func TestNegativeOptionsRejected(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", name, c.err, c.want)
 		}
 	}
+}
+
+// with returns DefaultOptions("") changed by f (if not nil).
+func with(f func(*Options)) Options {
+	o := DefaultOptions("")
+	if f != nil {
+		f(&o)
+	}
+	return o
 }
 
 func second[A, B any](_ A, _ B, err error) error { return err }

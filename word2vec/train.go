@@ -8,113 +8,12 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
-
-// Options configures Train. Every field means what it says, zero included
-// (Sample 0 disables subsampling, Negative 0 disables negative sampling,
-// MinCount 0 keeps every word), as in gensim and the C tool: start from
-// DefaultOptions to get gensim's defaults, then change what you need. The
-// only "unset" value is Threads = 0, which means GOMAXPROCS.
-type Options struct {
-	// Corpus is a text file, or a directory whose files (recursively, not
-	// hidden ones, not ones that contain NUL bytes) are read in name order.
-	Corpus string
-	// SkipGram selects skip-gram; the default is CBOW (gensim's sg=0).
-	SkipGram bool
-	// Dim is the vector size (default 100; must be 1..65536).
-	Dim int
-	// Window is the maximum distance between a word and its context
-	// (default 5; must be > 0); each position uses a window shrunk by a
-	// random 0..Window-1.
-	Window int
-	// Negative is the number of noise words per positive example (default
-	// 5); 0 disables negative sampling, which then needs HS.
-	Negative int
-	// HS adds hierarchical softmax over a Huffman tree.
-	HS bool
-	// Sample is the subsampling threshold for frequent words (default 1e-3);
-	// 0 disables subsampling.
-	Sample float64
-	// MinCount drops words seen fewer times (default 5; 0 or 1 keeps every
-	// word).
-	MinCount int
-	// Epochs is the number of passes over the corpus (default 5; must be > 0).
-	Epochs int
-	// Alpha is the initial learning rate (default 0.025 for both
-	// architectures, as gensim; must be > 0); it falls linearly to MinAlpha
-	// (default 0.0001) over Epochs × corpus words.
-	Alpha, MinAlpha float64
-	// CBOWSum uses the sum rather than the mean of the context vectors
-	// (gensim's cbow_mean=0).
-	CBOWSum bool
-	// Threads is the number of training goroutines; 0 means GOMAXPROCS.
-	Threads int
-	// Seed seeds the random initial vectors and every thread's generator.
-	// With Threads = 1 training is deterministic for a given Seed.
-	Seed uint64
-	// MaxSentenceLength splits longer lines (default 10000, as gensim; must
-	// be > 0).
-	MaxSentenceLength int
-	// Progress, if set, is called about five times a second and at the end
-	// with the corpus words processed so far and the total (words × epochs).
-	Progress func(done, total int64)
-}
-
-// DefaultOptions returns gensim's Word2Vec defaults for corpus: CBOW, size
-// 100, window 5, negative 5, sample 1e-3, min-count 5, 5 epochs, alpha
-// 0.025 → 0.0001, sentences of at most 10000 words, all CPUs.
-func DefaultOptions(corpus string) Options {
-	return Options{
-		Corpus:            corpus,
-		Dim:               100,
-		Window:            5,
-		Negative:          5,
-		Sample:            1e-3,
-		MinCount:          5,
-		Epochs:            5,
-		Alpha:             0.025,
-		MinAlpha:          0.0001,
-		MaxSentenceLength: 10000,
-	}
-}
-
-// check validates o; it replaces nothing but Threads = 0.
-func (o *Options) check() error {
-	if o.Threads == 0 {
-		o.Threads = runtime.GOMAXPROCS(0)
-	}
-	switch {
-	case o.Dim <= 0 || o.Dim > 1<<16:
-		return fmt.Errorf("word2vec: size %d out of range 1..65536", o.Dim)
-	case o.Window <= 0:
-		return fmt.Errorf("word2vec: window %d, want > 0", o.Window)
-	case o.Negative < 0:
-		return fmt.Errorf("word2vec: negative %d, want >= 0 (0 disables negative sampling; then enable hierarchical softmax)", o.Negative)
-	case o.Negative == 0 && !o.HS:
-		return errors.New("word2vec: negative 0 without hierarchical softmax: nothing to train (use negative > 0, hierarchical softmax, or both)")
-	case o.Sample < 0 || math.IsNaN(o.Sample) || math.IsInf(o.Sample, 0):
-		return fmt.Errorf("word2vec: sample %v, want >= 0 (0 disables subsampling)", o.Sample)
-	case o.MinCount < 0:
-		return fmt.Errorf("word2vec: min-count %d, want >= 0", o.MinCount)
-	case o.Epochs <= 0:
-		return fmt.Errorf("word2vec: epochs %d, want > 0", o.Epochs)
-	case o.Threads < 0:
-		return fmt.Errorf("word2vec: threads %d, want >= 0 (0: all CPUs)", o.Threads)
-	case !(o.Alpha > 0) || math.IsInf(o.Alpha, 0):
-		return fmt.Errorf("word2vec: alpha %v, want > 0", o.Alpha)
-	case !(o.MinAlpha >= 0) || math.IsInf(o.MinAlpha, 0):
-		return fmt.Errorf("word2vec: min-alpha %v, want >= 0", o.MinAlpha)
-	case o.MaxSentenceLength <= 0:
-		return fmt.Errorf("word2vec: maximum sentence length %d, want > 0", o.MaxSentenceLength)
-	}
-	return nil
-}
 
 // Stats describes a finished training run.
 type Stats struct {
@@ -125,6 +24,9 @@ type Stats struct {
 	Epochs         int     `json:"epochs"`
 	// VocabSeconds is the time of the counting pass (included in Seconds).
 	VocabSeconds float64 `json:"vocab_seconds"`
+	// Pairs is the number of positive examples trained: (context, word)
+	// pairs for skip-gram, windows for CBOW.
+	Pairs int64 `json:"pairs"`
 	// SkippedFiles lists the files of a corpus directory left out because
 	// they are not text (they contain NUL bytes).
 	SkippedFiles []string `json:"skipped_files,omitempty"`
@@ -154,9 +56,11 @@ type model struct {
 	syn1neg []float32 // output vectors for negative sampling
 	syn1    []float32 // inner-node vectors for hierarchical softmax
 	noise   *aliasTable
+	groups  *groupNoise // nil unless Options.Groups is set
 
 	totalWords int64        // corpus words × epochs
 	done       atomic.Int64 // corpus words processed so far
+	pairs      atomic.Int64 // positive examples trained
 }
 
 // Train learns word vectors from opt.Corpus. It reads the corpus once to
@@ -176,6 +80,66 @@ func Train(ctx context.Context, opt Options) (*Vectors, *Stats, error) {
 		return nil, nil, err
 	}
 	vocabSecs := time.Since(start).Seconds()
+	m := newModel(opt, voc)
+	if err := m.run(ctx, func(jobs, free chan *job) error { return m.produce(ctx, files, jobs, free) }); err != nil {
+		return nil, nil, err
+	}
+	st := m.stats(start)
+	st.VocabSeconds, st.SkippedFiles = vocabSecs, skipped
+	return m.vectors(), st, nil
+}
+
+// ErrNothingToLearn is returned by TrainSentences when no sentence has two
+// words of the vocabulary.
+var ErrNothingToLearn = errors.New("word2vec: no sentence has two known words: nothing to learn from")
+
+// TrainSentences is Train over sentences held in memory (opt.Corpus is
+// not used): each sentence is a list of tokens. Recommenders train item
+// vectors this way, with sessions as sentences and items as words
+// (item2vec), usually with WholeSentence and no subsampling.
+func TrainSentences(ctx context.Context, sentences [][]string, opt Options) (*Vectors, *Stats, error) {
+	if err := opt.check(); err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	voc, err := sentenceVocab(sentences, opt.MinCount)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Encode once; unknown words stay as -1 so that progress still counts
+	// every token, as it does for a corpus on disk.
+	enc := make([][]int32, len(sentences))
+	learnable := false
+	for i, s := range sentences {
+		e := make([]int32, len(s))
+		known := 0
+		for k, w := range s {
+			id, ok := voc.index[w]
+			if !ok {
+				id = -1
+			} else {
+				known++
+			}
+			e[k] = id
+		}
+		learnable = learnable || known > 1
+		enc[i] = e
+	}
+	if !learnable {
+		return nil, nil, ErrNothingToLearn
+	}
+	vocabSecs := time.Since(start).Seconds()
+	m := newModel(opt, voc)
+	if err := m.run(ctx, func(jobs, free chan *job) error { return m.produceSentences(ctx, enc, jobs, free) }); err != nil {
+		return nil, nil, err
+	}
+	st := m.stats(start)
+	st.VocabSeconds = vocabSecs
+	return m.vectors(), st, nil
+}
+
+// newModel allocates the matrices and the noise tables for voc.
+func newModel(opt Options, voc *vocabulary) *model {
 	voc.setSampling(opt.Sample)
 	m := &model{opt: opt, voc: voc, dim: opt.Dim}
 	m.totalWords = voc.rawWords * int64(opt.Epochs)
@@ -189,40 +153,51 @@ func Train(ctx context.Context, opt Options) (*Vectors, *Stats, error) {
 	if opt.Negative > 0 {
 		m.syn1neg = make([]float32, n*opt.Dim)
 		m.noise = newAliasTable(voc.counts, 0.75)
+		if len(opt.Groups) > 0 {
+			m.groups = newGroupNoise(voc, opt.Groups, 0.75)
+		}
 	}
 	if opt.HS {
 		voc.buildHuffman()
 		m.syn1 = make([]float32, max(n-1, 1)*opt.Dim)
 	}
-	if err := m.run(ctx, files); err != nil {
-		return nil, nil, err
-	}
+	return m
+}
+
+func (m *model) stats(start time.Time) *Stats {
 	secs := time.Since(start).Seconds()
-	vecs := &Vectors{Words: voc.words, Dim: opt.Dim, Data: m.syn0, index: make(map[string]int, n)}
-	for i, w := range voc.words {
-		vecs.index[w] = i
-	}
 	st := &Stats{
-		Seconds:      secs,
-		Vocab:        n,
-		CorpusWords:  voc.rawWords,
-		Epochs:       opt.Epochs,
-		VocabSeconds: vocabSecs,
-		SkippedFiles: skipped,
+		Seconds:     secs,
+		Vocab:       len(m.voc.words),
+		CorpusWords: m.voc.rawWords,
+		Epochs:      m.opt.Epochs,
+		Pairs:       m.pairs.Load(),
 	}
 	if secs > 0 {
 		st.WordsPerSecond = float64(m.totalWords) / secs
 	}
-	return vecs, st, nil
+	return st
 }
 
-// job is a piece of the corpus made of whole lines.
+func (m *model) vectors() *Vectors {
+	voc := m.voc
+	vecs := &Vectors{Words: voc.words, Dim: m.dim, Data: m.syn0, index: make(map[string]int, len(voc.words))}
+	for i, w := range voc.words {
+		vecs.index[w] = i
+	}
+	return vecs
+}
+
+// job is a piece of the corpus: whole lines of a file, or sentences held
+// in memory (already encoded).
 type job struct {
-	buf []byte
+	buf   []byte
+	sents [][]int32
 }
 
-// run streams the corpus Epochs times to Threads workers.
-func (m *model) run(ctx context.Context, files []string) error {
+// run trains Threads workers on the jobs that produce sends, Epochs times
+// over the corpus; produce takes empty jobs from free.
+func (m *model) run(ctx context.Context, produce func(jobs, free chan *job) error) error {
 	threads := m.opt.Threads
 	jobs := make(chan *job, 2*threads)
 	free := make(chan *job, 2*threads+2)
@@ -234,7 +209,7 @@ func (m *model) run(ctx context.Context, files []string) error {
 	var readErr error
 	go func() {
 		defer close(jobs)
-		readErr = m.produce(ctx, files, jobs, free)
+		readErr = produce(jobs, free)
 	}()
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
@@ -243,7 +218,13 @@ func (m *model) run(ctx context.Context, files []string) error {
 			defer wg.Done()
 			w := newWorker(m, t)
 			for j := range jobs {
-				w.process(j.buf)
+				if j.sents != nil {
+					for _, s := range j.sents {
+						w.processSentence(s)
+					}
+				} else {
+					w.process(j.buf)
+				}
 				free <- j
 			}
 			w.flush()
@@ -341,6 +322,28 @@ func (m *model) produce(ctx context.Context, files []string, jobs, free chan *jo
 	return nil
 }
 
+// produceSentences sends the encoded sentences epoch after epoch, in jobs
+// of about 10,000 tokens.
+func (m *model) produceSentences(ctx context.Context, enc [][]int32, jobs, free chan *job) error {
+	for ep := 0; ep < m.opt.Epochs; ep++ {
+		for lo := 0; lo < len(enc); {
+			if ctx.Err() != nil {
+				return nil
+			}
+			hi, n := lo, 0
+			for hi < len(enc) && n < 10000 {
+				n += len(enc[hi])
+				hi++
+			}
+			j := <-free
+			j.buf, j.sents = j.buf[:0], enc[lo:hi]
+			jobs <- j
+			lo = hi
+		}
+	}
+	return nil
+}
+
 func lastNewline(b []byte) int {
 	for i := len(b) - 1; i >= 0; i-- {
 		if b[i] == '\n' {
@@ -363,27 +366,26 @@ func (r *rand) next() uint64 {
 
 // worker owns one thread's buffers.
 type worker struct {
-	m      *model
-	rng    rand
-	sen    []int32 // the current sentence, after dropping unknown and subsampled words
-	raw    int     // raw tokens in the current sentence
-	local  int64   // raw words not yet added to m.done
-	neu1   []float32
-	neu1e  []float32
-	alpha  float32
-	window int
+	m     *model
+	rng   rand
+	sen   []int32 // the current sentence, after dropping unknown and subsampled words
+	raw   int     // raw tokens in the current sentence
+	local int64   // raw words not yet added to m.done
+	pairs int64   // positive examples not yet added to m.pairs
+	neu1  []float32
+	neu1e []float32
+	alpha float32
 	// cur and next hold the noise words of the current and next example.
 	cur, next []int32
 }
 
 func newWorker(m *model, t int) *worker {
 	w := &worker{
-		m:      m,
-		rng:    newRand(m.opt.Seed ^ uint64(t+1)*0xD1B54A32D192ED03),
-		sen:    make([]int32, 0, m.opt.MaxSentenceLength),
-		neu1:   make([]float32, m.dim),
-		neu1e:  make([]float32, m.dim),
-		window: m.opt.Window,
+		m:     m,
+		rng:   newRand(m.opt.Seed ^ uint64(t+1)*0xD1B54A32D192ED03),
+		sen:   make([]int32, 0, m.opt.MaxSentenceLength),
+		neu1:  make([]float32, m.dim),
+		neu1e: make([]float32, m.dim),
 	}
 	if m.opt.Negative > 0 {
 		w.cur = make([]int32, m.opt.Negative)
@@ -428,6 +430,23 @@ func (w *worker) process(buf []byte) {
 	w.endSentence()
 }
 
+// processSentence trains on one encoded sentence (-1 for unknown words),
+// as process does on a line.
+func (w *worker) processSentence(ids []int32) {
+	sampleInt := w.m.voc.sampleInt
+	maxLen := w.m.opt.MaxSentenceLength
+	for _, id := range ids {
+		w.raw++
+		if id >= 0 && sampleInt[id] >= uint64(uint32(w.rng.next())) {
+			w.sen = append(w.sen, id)
+		}
+		if w.raw >= maxLen {
+			w.endSentence()
+		}
+	}
+	w.endSentence()
+}
+
 // endSentence trains on the collected sentence and updates progress and the
 // learning rate.
 func (w *worker) endSentence() {
@@ -460,6 +479,8 @@ func (w *worker) endSentence() {
 func (w *worker) flush() {
 	w.m.done.Add(w.local)
 	w.local = 0
+	w.m.pairs.Add(w.pairs)
+	w.pairs = 0
 }
 
 // sigmoidGrad returns (label - σ(f))·alpha with the C tool's clamping
@@ -475,7 +496,8 @@ func sigmoidGrad(f, label, alpha float32) float32 {
 }
 
 // trainSG is skip-gram: every context word's input vector predicts the
-// centre word (as both reference implementations do).
+// centre word (as both reference implementations do). With GlobalContext
+// the centre word's input vector also predicts the sentence's last word.
 func (w *worker) trainSG(sen []int32) {
 	m := w.m
 	d := m.dim
@@ -483,34 +505,55 @@ func (w *worker) trainSG(sen []int32) {
 	neu1e := w.neu1e[:d]
 	alpha := w.alpha
 	neg := m.opt.Negative
+	last := len(sen) - 1
 	for i, word := range sen {
 		// Rows the next position will need: its output row and the input
 		// row of the word entering the window.
 		if i+1 < len(sen) && neg > 0 {
 			kernels.Prefetch(m.syn1neg[int(sen[i+1])*d:][:d])
 		}
-		if k := i + 1 + w.window; k < len(sen) {
+		if k := i + 1 + m.opt.Window; k < len(sen) && !m.opt.WholeSentence {
 			kernels.Prefetch(syn0[int(sen[k])*d:][:d])
 		}
-		b := int(uint32(w.rng.next()) % uint32(w.window))
-		lo := max(0, i-w.window+b)
-		hi := min(len(sen), i+w.window+1-b)
+		lo, hi := w.window(i, len(sen))
 		for j := lo; j < hi; j++ {
-			if j == i {
-				continue
+			if j != i {
+				w.sgPair(sen[j], word, neu1e, alpha)
 			}
-			ctx := int(sen[j])
-			l1 := syn0[ctx*d : ctx*d+d]
-			clear(neu1e)
-			if m.opt.HS {
-				w.hs(word, l1, neu1e, alpha)
-			}
-			if neg > 0 {
-				w.negSampling(word, l1, neu1e, alpha)
-			}
-			kernels.Axpy(1, neu1e, l1)
+		}
+		// Airbnb's global context: the booked (last) word is a context of
+		// every word, whether or not it is in the window.
+		if m.opt.GlobalContext && i != last && (last < lo || last >= hi) {
+			w.sgPair(word, sen[last], neu1e, alpha)
 		}
 	}
+}
+
+// window returns the context positions [lo, hi) of position i in a
+// sentence of n words: the whole sentence, or a window shrunk by a random
+// 0..Window-1 (the C tool's b).
+func (w *worker) window(i, n int) (lo, hi int) {
+	if w.m.opt.WholeSentence {
+		return 0, n
+	}
+	b := int(uint32(w.rng.next()) % uint32(w.m.opt.Window))
+	return max(0, i-w.m.opt.Window+b), min(n, i+w.m.opt.Window+1-b)
+}
+
+// sgPair trains the input vector of ctx to predict word.
+func (w *worker) sgPair(ctx, word int32, neu1e []float32, alpha float32) {
+	m := w.m
+	d := m.dim
+	l1 := m.syn0[int(ctx)*d : int(ctx)*d+d]
+	clear(neu1e)
+	if m.opt.HS {
+		w.hs(word, l1, neu1e, alpha)
+	}
+	if m.opt.Negative > 0 {
+		w.negSampling(word, l1, neu1e, alpha)
+	}
+	kernels.Axpy(1, neu1e, l1)
+	w.pairs++
 }
 
 // drawNoise draws the noise words of the next example into w.next and
@@ -535,6 +578,9 @@ func (w *worker) negSampling(word int32, l1, neu1e []float32, alpha float32) {
 	syn1 := m.syn1neg
 	copy(w.cur, w.next)
 	w.drawNoise()
+	if m.groups != nil {
+		w.groupNoise(word)
+	}
 	l2 := syn1[int(word)*d : int(word)*d+d]
 	g := sigmoidGrad(kernels.Dot(l1, l2), 1, alpha)
 	kernels.Axpy2(g, l1, l2, neu1e)
@@ -545,6 +591,24 @@ func (w *worker) negSampling(word int32, l1, neu1e []float32, alpha float32) {
 		l2 := syn1[int(t)*d : int(t)*d+d]
 		g := sigmoidGrad(kernels.Dot(l1, l2), 0, alpha)
 		kernels.Axpy2(g, l1, l2, neu1e)
+	}
+}
+
+// groupNoise replaces the first Negative/2 noise words of the current
+// example by words of the predicted word's group, if it has one (with
+// Negative 1, the one noise word half of the time).
+func (w *worker) groupNoise(word int32) {
+	g := w.m.groups
+	k := g.of[word]
+	if k < 0 {
+		return
+	}
+	n := len(w.cur) / 2
+	if len(w.cur) == 1 && w.rng.next()&1 == 0 {
+		n = 1
+	}
+	for i := range n {
+		w.cur[i] = g.sample(k, w.rng.next())
 	}
 }
 
@@ -577,9 +641,7 @@ func (w *worker) trainCBOW(sen []int32) {
 	neu1e := w.neu1e[:d]
 	alpha := w.alpha
 	for i, word := range sen {
-		b := int(uint32(w.rng.next()) % uint32(w.window))
-		lo := max(0, i-w.window+b)
-		hi := min(len(sen), i+w.window+1-b)
+		lo, hi := w.window(i, len(sen))
 		clear(neu1)
 		cw := 0
 		for j := lo; j < hi; j++ {
@@ -597,6 +659,7 @@ func (w *worker) trainCBOW(sen []int32) {
 			kernels.Scale(1/float32(cw), neu1)
 		}
 		clear(neu1e)
+		w.pairs++
 		if m.opt.HS {
 			w.hs(word, neu1, neu1e, alpha)
 		}

@@ -2,6 +2,7 @@ package word2vec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
@@ -266,20 +267,37 @@ func TestTrainErrors(t *testing.T) {
 		{DefaultOptions(filepath.Join(dir, "missing.txt")), "missing.txt"},
 		{DefaultOptions(filepath.Join(dir, "nothing")), "has no files"},
 		{DefaultOptions(""), "no corpus"},
-		{with(func(o *Options) { o.Corpus, o.Negative = rare, 0 }), "negative 0 without hierarchical softmax: nothing to train"},
+		{with(func(o *Options) { o.Corpus, o.Negative = rare, 0 }), "negative 0, want > 0 without hierarchical softmax (nothing to train)"},
 		{with(func(o *Options) { o.Corpus, o.Negative = rare, -1 }), "negative -1, want >= 0"},
-		{with(func(o *Options) { o.Corpus, o.Dim = rare, 0 }), "size 0 out of range"},
+		{with(func(o *Options) { o.Corpus, o.Dim = rare, 0 }), "word2vec: size 0, want 1..65536"},
 		{with(func(o *Options) { o.Corpus, o.Window = rare, 0 }), "window 0, want > 0"},
 		{with(func(o *Options) { o.Corpus, o.Epochs = rare, 0 }), "epochs 0, want > 0"},
 		{with(func(o *Options) { o.Corpus, o.Threads = rare, -1 }), "threads -1"},
 		{with(func(o *Options) { o.Corpus, o.Sample = rare, -1 }), "sample -1, want >= 0"},
 		{with(func(o *Options) { o.Corpus, o.MinCount = rare, -1 }), "min-count -1"},
-		{Options{Corpus: rare}, "size 0 out of range"}, // the zero value is not "defaults"
+		{with(func(o *Options) { o.Corpus, o.MinAlpha = rare, math.NaN() }), "min-alpha NaN, want >= 0"},
+		{with(func(o *Options) { o.Corpus, o.GlobalContext = rare, true }), "global-context true, want false with CBOW"},
+		{Options{Corpus: rare}, "size 0, want 1..65536"}, // the zero value is not "defaults"
 	} {
 		_, _, err := Train(context.Background(), c.opt)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.opt, err, c.want)
 		}
+	}
+}
+
+// TestOptionError: a bad option is a *OptionError naming the field, the
+// value and what is allowed, for surfaces to map to their own names.
+func TestOptionError(t *testing.T) {
+	_, _, err := Train(context.Background(), with(func(o *Options) { o.Corpus, o.Window = "c.txt", -2 }))
+	var oe *OptionError
+	if !errors.As(err, &oe) || oe.Field != "Window" || oe.Value != -2 || oe.Allowed != "> 0" {
+		t.Fatalf("error %#v (%v), want an OptionError for Window -2", oe, err)
+	}
+	// WholeSentence does not use Window.
+	o := with(func(o *Options) { o.Window, o.WholeSentence = 0, true })
+	if err := o.check(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -357,5 +375,95 @@ func TestDirectoryCorpusSkipsBinaryFiles(t *testing.T) {
 	}
 	if len(st.SkippedFiles) != 1 || !strings.HasSuffix(st.SkippedFiles[0], "c.bin") {
 		t.Fatalf("skipped files %v, want [.../c.bin]", st.SkippedFiles)
+	}
+}
+
+// topicSentences is topicCorpus held in memory.
+func topicSentences(sentences, perTopic int) [][]string {
+	r := mrand.New(mrand.NewPCG(1, 2))
+	out := make([][]string, sentences)
+	for s := range out {
+		topic := r.IntN(4)
+		n := 5 + r.IntN(20)
+		for range n {
+			out[s] = append(out[s], fmt.Sprintf("t%dw%d", topic, r.IntN(perTopic)))
+		}
+	}
+	return out
+}
+
+// TestTrainSentences: the in-memory corpus with item2vec's options (whole
+// sentence as context, global context, in-group negatives) learns the
+// topics, counts its pairs exactly, and is deterministic on one thread.
+func TestTrainSentences(t *testing.T) {
+	sents := topicSentences(1500, 10)
+	groups := map[string]string{}
+	for topic := range 4 {
+		for w := range 10 {
+			groups[fmt.Sprintf("t%dw%d", topic, w)] = fmt.Sprint(topic % 2) // two topics per group
+		}
+	}
+	var wantPairs int64
+	for _, s := range sents {
+		wantPairs += int64(len(s) * (len(s) - 1))
+	}
+	for _, c := range []struct {
+		name  string
+		f     func(o *Options)
+		pairs int64
+	}{
+		{"whole-sentence", func(o *Options) { o.WholeSentence = true }, wantPairs},
+		{"window+global", func(o *Options) { o.Window, o.GlobalContext = 3, true }, 0},
+		{"whole+global+groups", func(o *Options) { o.WholeSentence, o.GlobalContext, o.Groups = true, true, groups }, wantPairs},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := with(func(o *Options) {
+				o.SkipGram, o.Dim, o.MinCount, o.Sample, o.Threads, o.Epochs, o.Seed = true, 16, 1, 0, 1, 3, 7
+				c.f(o)
+			})
+			v, st, err := TrainSentences(context.Background(), sents, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Len() != 40 {
+				t.Fatalf("vocab %d, want 40", v.Len())
+			}
+			if c.pairs > 0 && st.Pairs != c.pairs*int64(o.Epochs) {
+				t.Errorf("%d pairs, want %d", st.Pairs, c.pairs*int64(o.Epochs))
+			}
+			if sep := topicSeparation(v); sep < 0.3 {
+				t.Errorf("within-topic minus across-topic cosine = %.3f, want > 0.3", sep)
+			}
+			v2, _, _ := TrainSentences(context.Background(), sents, o)
+			for i := range v.Data {
+				if v.Data[i] != v2.Data[i] {
+					t.Fatal("one thread, same seed: different vectors")
+				}
+			}
+		})
+	}
+	_, _, err := TrainSentences(context.Background(), [][]string{{"a"}, {"b"}, {"a", "c"}}, with(func(o *Options) { o.MinCount = 2 }))
+	if !errors.Is(err, ErrNothingToLearn) {
+		t.Errorf("error %v, want ErrNothingToLearn", err)
+	}
+}
+
+// TestGroupNoise: in-group noise words come from the group only, by
+// count^0.75 among its members.
+func TestGroupNoise(t *testing.T) {
+	v := &vocabulary{words: []string{"a", "b", "c", "d", "e"}, counts: []int64{100, 50, 20, 10, 5}}
+	g := newGroupNoise(v, map[string]string{"a": "x", "c": "x", "b": "y", "e": "y"}, 0.75)
+	if got := fmt.Sprint(g.of); got != "[0 1 0 -1 1]" {
+		t.Fatalf("groups %s", got)
+	}
+	r := newRand(3)
+	hist := map[int32]float64{}
+	const n = 200000
+	for range n {
+		hist[g.sample(0, r.next())]++
+	}
+	pa := math.Pow(100, 0.75) / (math.Pow(100, 0.75) + math.Pow(20, 0.75))
+	if len(hist) != 2 || math.Abs(hist[0]/n-pa) > 0.005 {
+		t.Errorf("group x drew %v, want a (%.3f) and c only", hist, pa)
 	}
 }

@@ -25,33 +25,36 @@ type vocabulary struct {
 	points [][]int32
 }
 
+// counter counts tokens in first-seen order.
+type counter struct {
+	idx    map[string]int32
+	words  []string
+	counts []int64
+	raw    int64
+}
+
+func newCounter() *counter { return &counter{idx: make(map[string]int32, 1<<16)} }
+
+func (c *counter) add(b []byte) {
+	c.raw++
+	if i, ok := c.idx[string(b)]; ok {
+		c.counts[i]++
+		return
+	}
+	c.idx[string(b)] = int32(len(c.words))
+	c.words = append(c.words, string(b))
+	c.counts = append(c.counts, 1)
+}
+
 // scanVocab counts the tokens of every file of the corpus.
 func scanVocab(ctx context.Context, files []string, minCount int) (*vocabulary, error) {
-	idx := make(map[string]int32, 1<<16)
-	var words []string
-	var counts []int64
-	var raw int64
+	c := newCounter()
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
 			return nil, fmt.Errorf("word2vec: corpus: %w", err)
 		}
-		lines := 0
-		err = forEachToken(f, func(b []byte) {
-			raw++
-			if i, ok := idx[string(b)]; ok {
-				counts[i]++
-				return
-			}
-			idx[string(b)] = int32(len(words))
-			words = append(words, string(b))
-			counts = append(counts, 1)
-		}, func() {
-			lines++
-			if lines&0xfff == 0 && ctx.Err() != nil {
-				// checked below
-			}
-		})
+		err = forEachToken(f, c.add, func() {})
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("word2vec: corpus %s: %w", name, err)
@@ -60,15 +63,32 @@ func scanVocab(ctx context.Context, files []string, minCount int) (*vocabulary, 
 			return nil, err
 		}
 	}
-	if raw == 0 {
-		return nil, fmt.Errorf("word2vec: corpus %s is empty: no tokens", describeFiles(files))
+	return c.vocabulary(minCount, describeFiles(files))
+}
+
+// sentenceVocab counts the tokens of sentences held in memory.
+func sentenceVocab(sentences [][]string, minCount int) (*vocabulary, error) {
+	c := newCounter()
+	for _, s := range sentences {
+		for _, w := range s {
+			c.add([]byte(w))
+		}
+	}
+	return c.vocabulary(minCount, fmt.Sprintf("(%d sentences in memory)", len(sentences)))
+}
+
+// vocabulary keeps the words seen at least minCount times, most frequent
+// first; ties keep their first-seen order (gensim's order among ties comes
+// from numpy's unstable argsort and is not reproducible). source names the
+// corpus in errors.
+func (c *counter) vocabulary(minCount int, source string) (*vocabulary, error) {
+	words, counts := c.words, c.counts
+	if c.raw == 0 {
+		return nil, fmt.Errorf("word2vec: corpus %s is empty: no tokens", source)
 	}
 	if len(words) > math.MaxInt32-1 {
 		return nil, fmt.Errorf("word2vec: vocabulary of %d distinct words is too large", len(words))
 	}
-	// Keep words seen at least minCount times, most frequent first; ties
-	// keep their first-seen order (gensim's order among ties comes from
-	// numpy's unstable argsort and is not reproducible).
 	order := make([]int, 0, len(words))
 	var retained int64
 	for i, c := range counts {
@@ -82,14 +102,14 @@ func scanVocab(ctx context.Context, files []string, minCount int) (*vocabulary, 
 		for _, c := range counts {
 			maxc = max(maxc, c)
 		}
-		return nil, fmt.Errorf("word2vec: no word in corpus %s occurs at least min-count=%d times (%d distinct words, the most frequent occurs %d times)", describeFiles(files), minCount, len(words), maxc)
+		return nil, fmt.Errorf("word2vec: no word in corpus %s occurs at least min-count=%d times (%d distinct words, the most frequent occurs %d times)", source, minCount, len(words), maxc)
 	}
 	sort.SliceStable(order, func(a, b int) bool { return counts[order[a]] > counts[order[b]] })
 	v := &vocabulary{
 		words:    make([]string, len(order)),
 		counts:   make([]int64, len(order)),
 		index:    make(map[string]int32, len(order)),
-		rawWords: raw,
+		rawWords: c.raw,
 		retained: retained,
 	}
 	for r, i := range order {
@@ -185,6 +205,48 @@ func (t *aliasTable) sample(r uint64) int32 {
 		return i
 	}
 	return t.alias[i]
+}
+
+// groupNoise draws noise words within groups (Airbnb's in-market
+// negatives): one alias table per group over its members' counts.
+type groupNoise struct {
+	of     []int32 // the group of each word, -1 if none
+	tables []*aliasTable
+	ids    [][]int32 // the members of each group, in table order
+}
+
+// newGroupNoise builds the tables for groups (word → group name); words
+// without a group get -1. Groups are numbered in order of first member.
+func newGroupNoise(v *vocabulary, groups map[string]string, power float64) *groupNoise {
+	g := &groupNoise{of: make([]int32, len(v.words))}
+	num := map[string]int32{}
+	var counts [][]int64
+	for i, w := range v.words {
+		name, ok := groups[w]
+		if !ok {
+			g.of[i] = -1
+			continue
+		}
+		k, seen := num[name]
+		if !seen {
+			k = int32(len(g.ids))
+			num[name] = k
+			g.ids = append(g.ids, nil)
+			counts = append(counts, nil)
+		}
+		g.of[i] = k
+		g.ids[k] = append(g.ids[k], int32(i))
+		counts[k] = append(counts[k], v.counts[i])
+	}
+	for _, c := range counts {
+		g.tables = append(g.tables, newAliasTable(c, power))
+	}
+	return g
+}
+
+// sample draws a word of group k using 64 random bits.
+func (g *groupNoise) sample(k int32, r uint64) int32 {
+	return g.ids[k][g.tables[k].sample(r)]
 }
 
 // buildHuffman builds the Huffman tree over the (descending) counts as the
