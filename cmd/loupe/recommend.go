@@ -24,8 +24,15 @@ func init() {
 	recCmd.AddCommand(recTrainCmd(), recSimilarCmd(), recForUserCmd(), recEvalCmd(), recSynthCmd())
 }
 
+// recTrainFlags names the flags of recommend train by the recommend.Options
+// field they set.
+var recTrainFlags = map[string]string{
+	"Dim": "--size", "Window": "--window", "Negative": "--negative", "Epochs": "--epochs",
+	"MinCount": "--min-count", "Alpha": "--alpha", "Threads": "--threads",
+}
+
 func recTrainCmd() *cobra.Command {
-	var opt recommend.Options
+	opt := recommend.DefaultOptions("")
 	var out, markets string
 	c := &cobra.Command{
 		Use:   "train --sessions sessions.txt --out model.bin",
@@ -34,22 +41,6 @@ func recTrainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("--out is required")
-			}
-			switch {
-			case opt.Dim <= 0 || opt.Dim > 1<<16:
-				return fmt.Errorf("--size %d: want a dimension in 1..65536", opt.Dim)
-			case opt.Window < 0:
-				return fmt.Errorf("--window %d: want >= 0 (0: the whole session)", opt.Window)
-			case opt.Negative <= 0:
-				return fmt.Errorf("--negative %d: want > 0", opt.Negative)
-			case opt.Epochs <= 0:
-				return fmt.Errorf("--epochs %d: want > 0", opt.Epochs)
-			case opt.MinCount < 0:
-				return fmt.Errorf("--min-count %d: want >= 0", opt.MinCount)
-			case !(opt.Alpha > 0) || math.IsInf(opt.Alpha, 0):
-				return fmt.Errorf("--alpha %v: want > 0", opt.Alpha)
-			case opt.Threads < 0:
-				return fmt.Errorf("--threads %d: want >= 0 (0: all CPUs)", opt.Threads)
 			}
 			if markets != "" {
 				m, err := recommend.ReadMarkets(markets)
@@ -60,7 +51,7 @@ func recTrainCmd() *cobra.Command {
 			}
 			m, st, err := recommend.Train(context.Background(), opt)
 			if err != nil {
-				return err
+				return flagError(err, recTrainFlags)
 			}
 			if err := m.Save(out); err != nil {
 				return err
@@ -75,16 +66,16 @@ func recTrainCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&opt.Sessions, "sessions", "", "sessions file")
 	f.StringVar(&out, "out", "", "output model (word2vec binary format)")
-	f.IntVar(&opt.Dim, "size", 32, "vector dimension")
-	f.IntVar(&opt.Window, "window", 0, "context window (0: the whole session)")
-	f.IntVar(&opt.Negative, "negative", 5, "negative samples per positive pair")
-	f.IntVar(&opt.Epochs, "epochs", 10, "passes over the sessions")
-	f.IntVar(&opt.MinCount, "min-count", 1, "ignore items seen fewer times")
-	f.Float64Var(&opt.Alpha, "alpha", 0.025, "initial learning rate")
+	f.IntVar(&opt.Dim, "size", opt.Dim, "vector dimension (1..65536)")
+	f.IntVar(&opt.Window, "window", opt.Window, "context window (0: the whole session)")
+	f.IntVar(&opt.Negative, "negative", opt.Negative, "negative samples per positive pair (> 0)")
+	f.IntVar(&opt.Epochs, "epochs", opt.Epochs, "passes over the sessions (> 0)")
+	f.IntVar(&opt.MinCount, "min-count", opt.MinCount, "ignore items seen fewer times")
+	f.Float64Var(&opt.Alpha, "alpha", opt.Alpha, "initial learning rate (> 0)")
 	f.BoolVar(&opt.GlobalContext, "global-context", false, "use each session's last (booked) item as a context of every item in it")
 	f.StringVar(&markets, "markets", "", "item→market file (\"item market\" lines): draw half the negatives in-market")
 	f.IntVar(&opt.Threads, "threads", 0, "training threads (0: all CPUs)")
-	f.Uint64Var(&opt.Seed, "seed", 1, "random seed (deterministic with --threads 1)")
+	f.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed (deterministic with --threads 1)")
 	return c
 }
 

@@ -40,6 +40,9 @@ func TestRecommendFlagValues(t *testing.T) {
 		{[]string{"--epochs", "0"}, "--epochs 0"},
 		{[]string{"--negative", "0"}, "--negative 0"},
 		{[]string{"--threads", "-2"}, "--threads -2"},
+		{[]string{"--window", "-1"}, "--window -1: want >= 0 (0: the whole session)"},
+		{[]string{"--alpha", "0"}, "--alpha 0: want > 0"},
+		{[]string{"--min-count", "-1"}, "--min-count -1: want >= 0"},
 	} {
 		_, _, err := runW2V(t, append(append([]string{}, train...), c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

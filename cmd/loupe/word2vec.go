@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -59,9 +59,6 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 				return fmt.Errorf("--sg and --cbow are exclusive")
 			}
 			opt.SkipGram = sg
-			if err := checkW2VTrainFlags(&opt); err != nil {
-				return err
-			}
 			f, err := parseW2VFormat(format)
 			if err != nil {
 				return err
@@ -85,7 +82,7 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipped %d corpus file(s) that are not text (they contain NUL bytes): %s\n", len(st.SkippedFiles), strings.Join(st.SkippedFiles, ", "))
 			}
 			if err != nil {
-				return err
+				return flagError(err, w2vTrainFlags)
 			}
 			if err := vecs.Save(out, f); err != nil {
 				return err
@@ -121,31 +118,25 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 	return c
 }
 
-// checkW2VTrainFlags rejects values that mean nothing, naming the flag.
-func checkW2VTrainFlags(o *word2vec.Options) error {
-	switch {
-	case o.Dim <= 0 || o.Dim > 1<<16:
-		return fmt.Errorf("--size %d: want a dimension in 1..65536", o.Dim)
-	case o.Window <= 0:
-		return fmt.Errorf("--window %d: want > 0", o.Window)
-	case o.Epochs <= 0:
-		return fmt.Errorf("--epochs %d: want > 0", o.Epochs)
-	case o.Threads < 0:
-		return fmt.Errorf("--threads %d: want >= 0 (0: all CPUs)", o.Threads)
-	case o.Negative < 0:
-		return fmt.Errorf("--negative %d: want >= 0 (0 disables negative sampling, with --hs)", o.Negative)
-	case o.Negative == 0 && !o.HS:
-		return fmt.Errorf("--negative 0 without --hs: nothing to train (give --negative > 0, --hs, or both)")
-	case o.Sample < 0 || math.IsNaN(o.Sample) || math.IsInf(o.Sample, 0):
-		return fmt.Errorf("--sample %v: want >= 0 (0: no subsampling)", o.Sample)
-	case o.MinCount < 0:
-		return fmt.Errorf("--min-count %d: want >= 0", o.MinCount)
-	case !(o.Alpha > 0) || math.IsInf(o.Alpha, 0):
-		return fmt.Errorf("--alpha %v: want > 0", o.Alpha)
-	case !(o.MinAlpha >= 0) || math.IsInf(o.MinAlpha, 0):
-		return fmt.Errorf("--min-alpha %v: want >= 0", o.MinAlpha)
+// w2vTrainFlags names the flags of word2vec train by the word2vec.Options
+// field they set.
+var w2vTrainFlags = map[string]string{
+	"Dim": "--size", "Window": "--window", "Negative": "--negative", "Sample": "--sample",
+	"MinCount": "--min-count", "Epochs": "--epochs", "Alpha": "--alpha", "MinAlpha": "--min-alpha",
+	"Threads": "--threads",
+}
+
+// flagError renders a *word2vec.OptionError (the library's one validation
+// of training options) with the command's flag names; other errors pass
+// through unchanged.
+func flagError(err error, flags map[string]string) error {
+	var oe *word2vec.OptionError
+	if errors.As(err, &oe) {
+		if name, ok := flags[oe.Field]; ok {
+			return fmt.Errorf("%s %v: want %s", name, oe.Value, oe.Allowed)
+		}
 	}
-	return nil
+	return err
 }
 
 // vectorsFlags adds --vectors and --vectors-format to c.

@@ -45,11 +45,13 @@ func TestWord2vecTrainZeroValues(t *testing.T) {
 		{[]string{"--window", "0"}, "--window 0"},
 		{[]string{"--epochs", "0"}, "--epochs 0"},
 		{[]string{"--threads", "-1"}, "--threads -1"},
-		{[]string{"--negative", "0"}, "--negative 0 without --hs"},
+		{[]string{"--negative", "0"}, "--negative 0: want > 0 without hierarchical softmax"},
 		{[]string{"--negative", "-1"}, "--negative -1"},
 		{[]string{"--sample", "-1"}, "--sample -1"},
 		{[]string{"--min-count", "-1"}, "--min-count -1"},
-		{[]string{"--alpha", "0"}, "--alpha 0"},
+		{[]string{"--alpha", "0"}, "--alpha 0: want > 0"},
+		{[]string{"--min-alpha", "-1"}, "--min-alpha -1: want >= 0"},
+		{[]string{"--size", "70000"}, "--size 70000: want 1..65536"},
 	} {
 		_, _, err := runW2V(t, append(append([]string{}, base...), c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
