@@ -2,9 +2,11 @@
 // item2vec, Airbnb, Alibaba, Spotify and Anghami do: sessions are sentences
 // and items are words.
 //
-// Train learns item vectors with skip-gram and negative sampling over
-// sessions (one session per line, item ids separated by white space). Two
-// options follow Airbnb's listing embeddings (Grbovic and Cheng, KDD 2018):
+// Train learns item vectors with word2vec's trainer (word2vec.TrainSentences:
+// skip-gram and negative sampling, no subsampling) over sessions (one
+// session per line, item ids separated by white space), the whole session
+// as every item's context unless Window is set. Start from DefaultOptions.
+// Two options follow Airbnb's listing embeddings (Grbovic and Cheng, KDD 2018):
 // GlobalContext makes the session's last item (the "booked" one) a context
 // of every item in the session, as an extra positive pair, and Markets
 // draws half of the negatives from the market of the positive item, so that

@@ -26,16 +26,6 @@ func axpyL(lvl int, alpha float32, x, y []float32) {
 	}
 }
 
-// axpy2L has no AVX-512 variant: at word2vec's row sizes (about 100) the
-// AVX2 loop is bound by its loads and stores, not by the vector width.
-func axpy2L(lvl int, alpha float32, x, y, acc []float32) {
-	if lvl >= levelAVX2 {
-		axpy2AVX2(alpha, x, y, acc)
-		return
-	}
-	axpy2Generic(alpha, x, y, acc)
-}
-
 func scaleL(lvl int, alpha float32, x []float32) {
 	if lvl >= levelAVX2 {
 		scaleAVX2(alpha, x)
