@@ -421,12 +421,23 @@ func (v *Vectors) Write(w io.Writer, format Format) error {
 	return bw.Flush()
 }
 
-// Save writes v to path atomically (temporary file, fsync, rename).
-// FormatAuto means binary.
-func (v *Vectors) Save(path string, format Format) error {
-	if format == FormatAuto {
-		format = FormatBinary
+// SaveFormat is the format Save writes for format: FormatAuto means text
+// for a name ending in .txt or .vec (as Load reads them) and binary
+// otherwise.
+func SaveFormat(path string, format Format) Format {
+	if format != FormatAuto {
+		return format
 	}
+	if strings.HasSuffix(path, ".txt") || strings.HasSuffix(path, ".vec") {
+		return FormatText
+	}
+	return FormatBinary
+}
+
+// Save writes v to path atomically (temporary file, fsync, rename), in
+// SaveFormat(path, format).
+func (v *Vectors) Save(path string, format Format) error {
+	format = SaveFormat(path, format)
 	if err := atomicfile.Write(path, func(w io.Writer) error { return v.Write(w, format) }); err != nil {
 		return fmt.Errorf("word2vec: %w", err)
 	}

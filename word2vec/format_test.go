@@ -269,3 +269,23 @@ func TestDetectFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveFormatByName: FormatAuto saves .txt and .vec files as text (as
+// Load reads them) and anything else as binary.
+func TestSaveFormatByName(t *testing.T) {
+	v, err := NewVectors([]string{"a", "b"}, 2, []float32{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, want := range map[string]string{"v.txt": "2 2\na 1 2\n", "v.vec": "2 2\na 1 2\n", "v.bin": "2 2\na \x00\x00\x80?"} {
+		p := filepath.Join(dir, name)
+		if err := v.Save(p, FormatAuto); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(p)
+		if !strings.HasPrefix(string(b), want) {
+			t.Errorf("%s: %q, want it to start with %q", name, b, want)
+		}
+	}
+}

@@ -63,12 +63,7 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 			if err != nil {
 				return err
 			}
-			if f == word2vec.FormatAuto {
-				f = word2vec.FormatBinary
-				if strings.HasSuffix(out, ".txt") || strings.HasSuffix(out, ".vec") {
-					f = word2vec.FormatText
-				}
-			}
+			f = word2vec.SaveFormat(out, f)
 			var bar *progress.Bar
 			opt.Progress = func(done, total int64) {
 				if bar == nil {
