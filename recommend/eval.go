@@ -39,6 +39,9 @@ func (m *Model) Evaluate(sessions [][]string, opt EvalOptions) (*EvalResult, err
 	if opt.K < 0 {
 		return nil, fmt.Errorf("recommend: K %d, want > 0 (0: the default 10)", opt.K)
 	}
+	if err := checkHalfLife(opt.HalfLife); err != nil {
+		return nil, err
+	}
 	if opt.K == 0 {
 		opt.K = 10
 	}

@@ -58,8 +58,8 @@ func (m *Model) ForUser(recent []string, opt ProfileOptions) ([]word2vec.Neighbo
 	if opt.N < 0 {
 		return nil, fmt.Errorf("recommend: N %d, want > 0 (0: the default 10)", opt.N)
 	}
-	if opt.HalfLife < 0 || math.IsNaN(opt.HalfLife) || math.IsInf(opt.HalfLife, 0) {
-		return nil, fmt.Errorf("recommend: half-life %v, want >= 0", opt.HalfLife)
+	if err := checkHalfLife(opt.HalfLife); err != nil {
+		return nil, err
 	}
 	if opt.N == 0 {
 		opt.N = 10
@@ -92,6 +92,15 @@ func (m *Model) ForUser(recent []string, opt ProfileOptions) ([]word2vec.Neighbo
 		return nil, fmt.Errorf("recommend: %w", &word2vec.UnknownWordsError{Words: missing})
 	}
 	return m.rank(profile, seen, opt.N), nil
+}
+
+// checkHalfLife rejects a negative or non-finite half-life with a
+// *word2vec.OptionError for the field HalfLife.
+func checkHalfLife(h float64) error {
+	if !(h >= 0) || math.IsInf(h, 0) {
+		return fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: "HalfLife", Name: "half-life", Value: h, Allowed: ">= 0 (0: equal weights)"})
+	}
+	return nil
 }
 
 // rank returns the n rows most similar to q (by cosine), skipping exclude.

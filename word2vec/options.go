@@ -97,6 +97,9 @@ type OptionError struct {
 	Field   string // the Options field: "Dim", "Window", "Negative", ...
 	Value   any    // the value given
 	Allowed string // what is allowed, e.g. "1..65536", "> 0", ">= 0 (0: all CPUs)"
+	// Name is the option's name in the message ("size" for Dim); Field
+	// when empty.
+	Name string
 }
 
 // optionNames are the C tool's and gensim's names of the Options fields.
@@ -107,7 +110,7 @@ var optionNames = map[string]string{
 }
 
 func (e *OptionError) Error() string {
-	name := optionNames[e.Field]
+	name := e.Name
 	if name == "" {
 		name = e.Field
 	}
@@ -121,7 +124,7 @@ func (o *Options) check() error {
 		o.Threads = runtime.GOMAXPROCS(0)
 	}
 	bad := func(field string, v any, allowed string) error {
-		return fmt.Errorf("word2vec: %w", &OptionError{Field: field, Value: v, Allowed: allowed})
+		return fmt.Errorf("word2vec: %w", &OptionError{Field: field, Value: v, Allowed: allowed, Name: optionNames[field]})
 	}
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	switch {

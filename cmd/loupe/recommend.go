@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,9 +143,6 @@ func recForUserCmd() *cobra.Command {
 			if opt.N <= 0 {
 				return fmt.Errorf("-n/--top %d: want > 0", opt.N)
 			}
-			if err := checkHalfLife(opt.HalfLife); err != nil {
-				return err
-			}
 			m, err := loadRecModel(model)
 			if err != nil {
 				return err
@@ -154,7 +150,7 @@ func recForUserCmd() *cobra.Command {
 			items := strings.Fields(recent)
 			ns, err := m.ForUser(items, opt)
 			if err != nil {
-				return err
+				return flagError(err, recProfileFlags)
 			}
 			out := make([]recNeighbor, len(ns))
 			for i, x := range ns {
@@ -171,13 +167,9 @@ func recForUserCmd() *cobra.Command {
 	return c
 }
 
-// checkHalfLife rejects a negative or non-finite --half-life.
-func checkHalfLife(h float64) error {
-	if !(h >= 0) || math.IsInf(h, 0) {
-		return fmt.Errorf("--half-life %v: want >= 0 (0: equal weights)", h)
-	}
-	return nil
-}
+// recProfileFlags names the flags of for-user and eval by the options
+// field they set.
+var recProfileFlags = map[string]string{"HalfLife": "--half-life"}
 
 func recEvalCmd() *cobra.Command {
 	var model, sessions string
@@ -189,9 +181,6 @@ func recEvalCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opt.K <= 0 {
 				return fmt.Errorf("-k/--k %d: want > 0", opt.K)
-			}
-			if err := checkHalfLife(opt.HalfLife); err != nil {
-				return err
 			}
 			m, err := loadRecModel(model)
 			if err != nil {
@@ -206,7 +195,7 @@ func recEvalCmd() *cobra.Command {
 			}
 			res, err := m.Evaluate(s, opt)
 			if err != nil {
-				return err
+				return flagError(err, recProfileFlags)
 			}
 			if jsonOutput() {
 				return writeJSON(cmd.OutOrStdout(), res)
