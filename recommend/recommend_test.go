@@ -235,3 +235,29 @@ func with(f func(*Options)) Options {
 func second[A, B any](_ A, _ B, err error) error { return err }
 
 func errOf[A any](_ A, err error) error { return err }
+
+// TestWriteDir: the synthetic data set lands in the four files the tools
+// read, split at the test fraction; a fraction outside [0, 1) is an error.
+func TestWriteDir(t *testing.T) {
+	syn, err := Synthesize(SynthOptions{Items: 20, Groups: 4, Markets: 2, Sessions: 50, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "rec")
+	train, test, err := syn.WriteDir(dir, 0.2)
+	if err != nil || train != 40 || test != 10 {
+		t.Fatalf("WriteDir: %d train, %d test, %v; want 40, 10", train, test, err)
+	}
+	s, err := ReadSessions(filepath.Join(dir, "test.txt"))
+	if err != nil || len(s) != 10 || strings.Join(s[0], " ") != strings.Join(syn.Sessions[40], " ") {
+		t.Fatalf("test.txt: %v, %v", s, err)
+	}
+	m, err := ReadMarkets(filepath.Join(dir, "markets.tsv"))
+	if err != nil || len(m) != 20 || m["i3"] != "m1" {
+		t.Fatalf("markets.tsv: %v, %v", m, err)
+	}
+	var oe *word2vec.OptionError
+	if _, _, err := syn.WriteDir(dir, 1); !errors.As(err, &oe) || oe.Field != "TestFraction" {
+		t.Fatalf("fraction 1: %v, want an OptionError for TestFraction", err)
+	}
+}

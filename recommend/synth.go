@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/word2vec"
 )
 
 // SynthOptions describes a synthetic catalogue and its sessions. Zero
@@ -33,11 +39,11 @@ type Synthetic struct {
 // are "i0", "i1", ….
 func Synthesize(opt SynthOptions) (*Synthetic, error) {
 	for _, f := range []struct {
-		name string
-		v    int
-	}{{"items", opt.Items}, {"groups", opt.Groups}, {"markets", opt.Markets}, {"sessions", opt.Sessions}, {"min length", opt.MinLen}, {"max length", opt.MaxLen}} {
+		field, name string
+		v           int
+	}{{"Items", "items", opt.Items}, {"Groups", "groups", opt.Groups}, {"Markets", "markets", opt.Markets}, {"Sessions", "sessions", opt.Sessions}, {"MinLen", "min length", opt.MinLen}, {"MaxLen", "max length", opt.MaxLen}} {
 		if f.v < 0 {
-			return nil, fmt.Errorf("recommend: %s %d, want > 0 (0: the default)", f.name, f.v)
+			return nil, fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: f.field, Name: f.name, Value: f.v, Allowed: "> 0 (0: the default)"})
 		}
 	}
 	def := func(p *int, v int) {
@@ -51,8 +57,8 @@ func Synthesize(opt SynthOptions) (*Synthetic, error) {
 	def(&opt.Sessions, 20000)
 	def(&opt.MinLen, 3)
 	def(&opt.MaxLen, 12)
-	if opt.Noise < 0 || opt.Noise > 1 {
-		return nil, fmt.Errorf("recommend: noise %v outside [0, 1]", opt.Noise)
+	if !(opt.Noise >= 0 && opt.Noise <= 1) {
+		return nil, fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: "Noise", Name: "noise", Value: opt.Noise, Allowed: "a probability in [0, 1]"})
 	}
 	if opt.Groups > opt.Items || opt.MaxLen < opt.MinLen {
 		return nil, fmt.Errorf("recommend: want groups <= items and min length <= max length")
@@ -111,4 +117,42 @@ func Synthesize(opt SynthOptions) (*Synthetic, error) {
 		s.Sessions = append(s.Sessions, sess)
 	}
 	return s, nil
+}
+
+// WriteDir writes the data set into dir (created if needed) as the files
+// the recommend tools read: train.txt and test.txt (one session per line,
+// the last testFraction of the sessions in test.txt), and markets.tsv and
+// groups.tsv ("i7<TAB>m2", "i7<TAB>g7" lines; markets.tsv is what
+// ReadMarkets reads). Each file is written atomically. It returns the
+// numbers of training and test sessions.
+func (s *Synthetic) WriteDir(dir string, testFraction float64) (train, test int, err error) {
+	if !(testFraction >= 0 && testFraction < 1) {
+		return 0, 0, fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: "TestFraction", Name: "test fraction", Value: testFraction, Allowed: "a fraction in [0, 1)"})
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, 0, fmt.Errorf("recommend: %w", err)
+	}
+	cut := len(s.Sessions) - int(float64(len(s.Sessions))*testFraction)
+	join := func(ss [][]string) []string {
+		out := make([]string, len(ss))
+		for i, x := range ss {
+			out[i] = strings.Join(x, " ")
+		}
+		return out
+	}
+	var markets, groups []string
+	for i := range len(s.Group) {
+		id := fmt.Sprintf("i%d", i)
+		markets = append(markets, fmt.Sprintf("%s\tm%d", id, s.Market[id]))
+		groups = append(groups, fmt.Sprintf("%s\tg%d", id, s.Group[id]))
+	}
+	for _, f := range []struct {
+		name  string
+		lines []string
+	}{{"train.txt", join(s.Sessions[:cut])}, {"test.txt", join(s.Sessions[cut:])}, {"markets.tsv", markets}, {"groups.tsv", groups}} {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), []byte(strings.Join(f.lines, "\n")+"\n")); err != nil {
+			return 0, 0, fmt.Errorf("recommend: %w", err)
+		}
+	}
+	return cut, len(s.Sessions) - cut, nil
 }

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/recommend"
 	"github.com/spf13/cobra"
 )
@@ -217,6 +214,12 @@ func recEvalCmd() *cobra.Command {
 	return c
 }
 
+// recSynthFlags names the flags of synth by the options field they set.
+var recSynthFlags = map[string]string{
+	"Items": "--items", "Groups": "--groups", "Markets": "--markets", "Sessions": "--sessions",
+	"MinLen": "--min-len", "MaxLen": "--max-len", "Noise": "--noise", "TestFraction": "--test",
+}
+
 func recSynthCmd() *cobra.Command {
 	var opt recommend.SynthOptions
 	var dir string
@@ -229,9 +232,6 @@ func recSynthCmd() *cobra.Command {
 			if dir == "" {
 				return fmt.Errorf("--out-dir is required")
 			}
-			if !(testFrac >= 0 && testFrac < 1) {
-				return fmt.Errorf("--test %v: want a fraction in [0, 1)", testFrac)
-			}
 			for _, f := range []struct {
 				name string
 				v    int
@@ -240,45 +240,18 @@ func recSynthCmd() *cobra.Command {
 					return fmt.Errorf("%s %d: want > 0", f.name, f.v)
 				}
 			}
-			if !(opt.Noise >= 0 && opt.Noise <= 1) {
-				return fmt.Errorf("--noise %v: want a probability in [0, 1]", opt.Noise)
-			}
 			s, err := recommend.Synthesize(opt)
 			if err != nil {
-				return err
+				return flagError(err, recSynthFlags)
 			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			cut := len(s.Sessions) - int(float64(len(s.Sessions))*testFrac)
-			write := func(name string, lines []string) error {
-				return atomicfile.WriteFile(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"))
-			}
-			join := func(ss [][]string) []string {
-				out := make([]string, len(ss))
-				for i, x := range ss {
-					out[i] = strings.Join(x, " ")
-				}
-				return out
-			}
-			var markets, groups []string
-			for i := 0; i < len(s.Group); i++ {
-				id := fmt.Sprintf("i%d", i)
-				markets = append(markets, fmt.Sprintf("%s\tm%d", id, s.Market[id]))
-				groups = append(groups, fmt.Sprintf("%s\tg%d", id, s.Group[id]))
-			}
-			for _, f := range []struct {
-				name  string
-				lines []string
-			}{{"train.txt", join(s.Sessions[:cut])}, {"test.txt", join(s.Sessions[cut:])}, {"markets.tsv", markets}, {"groups.tsv", groups}} {
-				if err := write(f.name, f.lines); err != nil {
-					return err
-				}
+			train, test, err := s.WriteDir(dir, testFrac)
+			if err != nil {
+				return flagError(err, recSynthFlags)
 			}
 			if jsonOutput() {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"dir": dir, "train_sessions": cut, "test_sessions": len(s.Sessions) - cut, "items": len(s.Group)})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"dir": dir, "train_sessions": train, "test_sessions": test, "items": len(s.Group)})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d training and %d test sessions over %d items to %s\n", cut, len(s.Sessions)-cut, len(s.Group), dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d training and %d test sessions over %d items to %s\n", train, test, len(s.Group), dir)
 			return nil
 		},
 	}

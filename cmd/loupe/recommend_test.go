@@ -19,7 +19,8 @@ func TestRecommendFlagValues(t *testing.T) {
 		{[]string{"--sessions", "0"}, "--sessions 0"},
 		{[]string{"--groups", "0"}, "--groups 0"},
 		{[]string{"--items", "-1"}, "--items -1"},
-		{[]string{"--noise", "2"}, "--noise 2"},
+		{[]string{"--noise", "2"}, "--noise 2: want a probability in [0, 1]"},
+		{[]string{"--test", "1"}, "--test 1: want a fraction in [0, 1)"},
 	} {
 		_, _, err := runW2V(t, append(append([]string{}, synth...), c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
