@@ -23,6 +23,20 @@
 // (Hogwild), as both reference implementations do; with one thread and a
 // fixed Seed the result is deterministic.
 //
+// TrainSentences is the same trainer over sentences held in memory. The
+// recommend package uses it for item2vec (sessions as sentences, items as
+// words) with the options that serve recommenders: WholeSentence (every
+// word of a sentence is a context of every other), GlobalContext (the
+// sentence's last word, Airbnb's booked listing, is a context of every
+// word) and Groups (half of the noise words drawn within the predicted
+// word's group, Airbnb's in-market negatives).
+//
+// Options are checked once, when training starts; a value that means
+// nothing is an *OptionError naming the field, the value and what is
+// allowed, which a command line or an API maps to its own names. The hot
+// loop runs on internal/kernels (Dot, Axpy, Axpy2, Prefetch), which choose
+// their SIMD or generic variant once at start-up.
+//
 // Queries follow gensim's KeyedVectors: MostSimilar (3CosAdd over unit
 // vectors, the query words excluded), MostSimilarCosmul (3CosMul with
 // similarities shifted to [0,1]), Similarity and DoesntMatch. Evaluation

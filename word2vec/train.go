@@ -79,14 +79,14 @@ func Train(ctx context.Context, opt Options) (*Vectors, *Stats, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	vocabSecs := time.Since(start).Seconds()
-	m := newModel(opt, voc)
-	if err := m.run(ctx, func(jobs, free chan *job) error { return m.produce(ctx, files, jobs, free) }); err != nil {
+	vecs, st, err := train(ctx, opt, voc, start, func(m *model, jobs, free chan *job) error {
+		return m.produce(ctx, files, jobs, free)
+	})
+	if err != nil {
 		return nil, nil, err
 	}
-	st := m.stats(start)
-	st.VocabSeconds, st.SkippedFiles = vocabSecs, skipped
-	return m.vectors(), st, nil
+	st.SkippedFiles = skipped
+	return vecs, st, nil
 }
 
 // ErrNothingToLearn is returned by TrainSentences when no sentence has two
@@ -128,9 +128,18 @@ func TrainSentences(ctx context.Context, sentences [][]string, opt Options) (*Ve
 	if !learnable {
 		return nil, nil, ErrNothingToLearn
 	}
+	return train(ctx, opt, voc, start, func(m *model, jobs, free chan *job) error {
+		return m.produceSentences(ctx, enc, jobs, free)
+	})
+}
+
+// train is what Train and TrainSentences share once the vocabulary is
+// known (start is when counting it began): the model, the epochs over the
+// jobs that produce sends, the vectors and the statistics.
+func train(ctx context.Context, opt Options, voc *vocabulary, start time.Time, produce func(m *model, jobs, free chan *job) error) (*Vectors, *Stats, error) {
 	vocabSecs := time.Since(start).Seconds()
 	m := newModel(opt, voc)
-	if err := m.run(ctx, func(jobs, free chan *job) error { return m.produceSentences(ctx, enc, jobs, free) }); err != nil {
+	if err := m.run(ctx, func(jobs, free chan *job) error { return produce(m, jobs, free) }); err != nil {
 		return nil, nil, err
 	}
 	st := m.stats(start)
