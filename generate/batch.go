@@ -92,13 +92,13 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 
 	t0 := time.Now()
 	if live > 0 {
-		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
+		if err := s.Forward(step, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
 			return nil, err
 		}
 	}
 	prefill := time.Since(t0).Seconds()
 	t1 := time.Now()
-	if i, err := decodeRuns(ctx, s, runs, seqs, live, eos, opt.MaxNewTokens, c.NPositions, nil); err != nil {
+	if i, err := decodeRuns(ctx, s, gpt2.ForwardOptions{Hook: opt.Hook}, runs, seqs, live, eos, opt.MaxNewTokens, c.NPositions, nil); err != nil {
 		if i >= 0 {
 			return nil, fmt.Errorf("%w (prompt %d)", err, i)
 		}

@@ -221,7 +221,7 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	// reading all the weights).
 	s := m.NewState(gpt2.StateOptions{Batch: N + 1, MaxSeq: maxLen, MaxRows: min(max(P, N), 512)})
 	t0 := time.Now()
-	if err := s.Forward([][]int{prompt}, gpt2.ForwardOptions{}); err != nil {
+	if err := s.Forward([][]int{prompt}, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
 		return nil, err
 	}
 	for i := 1; i < N; i++ {
@@ -246,7 +246,7 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 		for i := range N {
 			step[i][0] = bs.seq[i*maxLen+cur]
 		}
-		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
+		if err := s.Forward(step, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
 			return nil, err
 		}
 		res.Stats.DecodeTokens += N

@@ -44,6 +44,13 @@ type Options struct {
 	// that became final with it (possibly empty). Returning an error stops
 	// generation with that error. GenerateN calls it only for one sequence.
 	OnToken func(Step) error
+	// Hook, if not nil, is attached to every forward pass of the model:
+	// the prompt's and each decoding step's, for greedy and sampled
+	// decoding, GenerateN, GenerateBatch and BeamSearch alike (see
+	// gpt2.Hook; Activation.Seq is the row of the batch: a sequence, or
+	// a beam slot in beam search). gpt2.InterventionHook makes one that
+	// scales MLP neurons. It must not keep Activation.Data.
+	Hook gpt2.Hook
 }
 
 // Step is one generated token, as OnToken sees it.
@@ -234,9 +241,9 @@ func (r *seqRun) push(sq *Sequence, tok int, lp float32, eos []int, maxNew, nPos
 // sequence i in row i) one step after the other: it samples a token for
 // every sequence still running, records it in seqs[i] (push), calls onToken
 // (nil: none) and feeds the tokens of the sequences that go on back through
-// the model in one pass, until none is left. On an error it returns the
-// index of the sequence it concerns (-1 when none).
-func decodeRuns(ctx context.Context, s *gpt2.State, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
+// the model in one pass (with fo), until none is left. On an error it
+// returns the index of the sequence it concerns (-1 when none).
+func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
 	next := make([]int, len(runs))
 	step := make([][]int, len(runs))
 	for live > 0 {
@@ -271,7 +278,7 @@ func decodeRuns(ctx context.Context, s *gpt2.State, runs []seqRun, seqs []Sequen
 		if live == 0 {
 			break
 		}
-		if err := s.Forward(step, gpt2.ForwardOptions{}); err != nil {
+		if err := s.Forward(step, fo); err != nil {
 			return -1, err
 		}
 	}
@@ -316,8 +323,9 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	// sequence in one pass too.
 	s := m.NewState(gpt2.StateOptions{Batch: n, MaxSeq: maxSeq, MaxRows: min(max(P, n), 512)})
 
+	fo := gpt2.ForwardOptions{Hook: opt.Hook}
 	t0 := time.Now()
-	if err := s.Forward([][]int{prompt}, gpt2.ForwardOptions{}); err != nil {
+	if err := s.Forward([][]int{prompt}, fo); err != nil {
 		return nil, err
 	}
 	for i := 1; i < n; i++ {
@@ -337,7 +345,7 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	if opt.OnToken != nil {
 		onToken = func(_ int, st Step) error { return opt.OnToken(st) }
 	}
-	if _, err := decodeRuns(ctx, s, runs, res.Sequences, live, eos, opt.MaxNewTokens, c.NPositions, onToken); err != nil {
+	if _, err := decodeRuns(ctx, s, fo, runs, res.Sequences, live, eos, opt.MaxNewTokens, c.NPositions, onToken); err != nil {
 		return nil, err
 	}
 	for i := range runs {
