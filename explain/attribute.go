@@ -5,7 +5,68 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/loupe-ml/loupe/model/gpt2"
 )
+
+// Target says which scalar of the output an attribution explains.
+type Target int
+
+const (
+	// TargetProb is the softmax probability of the token (Ecco's choice).
+	TargetProb Target = iota
+	// TargetLogit is the token's logit.
+	TargetLogit
+)
+
+// segment asks for the gradient of one target: the output at position Len-1
+// of forward sequence Seq, for token Token, scaled by Weight. Positions past
+// Len-1 do not influence it, so only the first Len rows take part.
+type segment struct {
+	Seq, Len, Token int
+	Weight          float32
+}
+
+// targetValues returns, for each segment, the target's value and the
+// gradient of the target with respect to the logits ([S, V]).
+func targetValues(p *gpt2.Pass, segs []segment, tgt Target) (vals []float64, dlogits []float32) {
+	rows := make([]int, len(segs))
+	for i, s := range segs {
+		rows[i] = s.Seq*p.T + s.Len - 1
+	}
+	logits := p.Logits(rows)
+	V := len(logits) / max(len(segs), 1)
+	vals = make([]float64, len(segs))
+	dlogits = make([]float32, len(segs)*V)
+	for i, s := range segs {
+		z := logits[i*V : (i+1)*V]
+		d := dlogits[i*V : (i+1)*V]
+		if tgt == TargetLogit {
+			vals[i] = float64(z[s.Token])
+			d[s.Token] = s.Weight
+			continue
+		}
+		softmax(z)
+		pt := z[s.Token]
+		vals[i] = float64(pt)
+		for j, pj := range z {
+			d[j] = -s.Weight * pt * pj
+		}
+		d[s.Token] += s.Weight * pt
+	}
+	return vals, dlogits
+}
+
+// inputGradients returns d target / d input embeddings for each segment,
+// stacked as [ΣLen, C], through model/gpt2's backward pass (no weight
+// gradients).
+func inputGradients(p *gpt2.Pass, segs []segment, dlogits []float32) ([]float32, error) {
+	seeds := make([]gpt2.Seed, len(segs))
+	for i, s := range segs {
+		seeds[i] = gpt2.Seed{Seq: s.Seq, Len: s.Len}
+	}
+	return p.Backward(seeds, dlogits, nil)
+}
 
 // Attribution method names, as Ecco names them.
 const (
@@ -84,9 +145,10 @@ type Attributions struct {
 // Attribute explains each token ids[i], i >= promptLen, by the tokens before
 // it: the gradient of its probability (or logit) at position i-1 with
 // respect to the input embeddings of positions 0..i-1. All generated tokens
-// share one forward pass (attention is causal, so a prefix's activations are
-// the first rows of the full sequence's) and one batched backward.
-func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attributions, error) {
+// share one forward pass of model/gpt2's differentiable pass (attention is
+// causal, so a prefix's activations are the first rows of the full
+// sequence's) and one batched backward.
+func Attribute(m *gpt2.Model, ids []int, promptLen int, opt AttributionOptions) (*Attributions, error) {
 	if promptLen < 1 || promptLen > len(ids) {
 		return nil, fmt.Errorf("explain: prompt length %d outside 1..%d tokens", promptLen, len(ids))
 	}
@@ -110,11 +172,14 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 	if maxRows <= 0 {
 		maxRows, maxFwd = defaultMaxRows, defaultMaxFwdRows
 	}
-	x, err := n.embed(ids)
-	if err != nil {
-		return nil, err
+	if len(ids) > m.Config.NPositions {
+		return nil, fmt.Errorf("explain: %d tokens exceed the model's %d positions", len(ids), m.Config.NPositions)
 	}
-	C := n.Config.NEmbd
+	x, err := m.Embed(ids)
+	if err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	C := m.Config.NEmbd
 	T := len(ids) - 1 // the last token is never an input
 	G := len(ids) - promptLen
 	res := &Attributions{Scores: map[string][][]float64{}, Target: make([]float64, G)}
@@ -134,14 +199,20 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 		want[m] = true
 	}
 	{ // The plain gradients also give the target values IG's check needs.
-		p := n.forward(x, 1, T, false, nil)
+		p, err := m.ForwardPass(x, 1, T, gpt2.PassOptions{})
+		if err != nil {
+			return nil, err
+		}
 		grads := make([][]float32, G)
 		for _, ch := range chunkSegments(targets, maxRows) {
 			if err := ctxErr(opt.Context); err != nil {
 				return nil, err
 			}
-			vals, dl := n.targetValues(p, ch.segs, opt.Target)
-			g := n.backward(p, ch.segs, dl)
+			vals, dl := targetValues(p, ch.segs, opt.Target)
+			g, err := inputGradients(p, ch.segs, dl)
+			if err != nil {
+				return nil, err
+			}
 			off := 0
 			for k, s := range ch.segs {
 				i := ch.first + k
@@ -164,7 +235,7 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 		}
 	}
 	if want[MethodIntegrated] {
-		if err := n.integratedGradients(opt.Context, res, x, T, targets, steps, opt.Target, maxRows, maxFwd); err != nil {
+		if err := integratedGradients(opt.Context, m, res, x, T, targets, steps, opt.Target, maxRows, maxFwd); err != nil {
 			return nil, err
 		}
 	}
@@ -176,8 +247,8 @@ func (n *Net) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attr
 // Gauss-Legendre nodes α_k and weights w_k on [0, 1]. The steps run as a
 // batch of interpolated sequences; every generated token's target reads its
 // prefix of each interpolated sequence.
-func (n *Net) integratedGradients(ctx context.Context, res *Attributions, x []float32, T int, targets []segment, steps int, tgt Target, maxRows, maxFwd int) error {
-	C := n.Config.NEmbd
+func integratedGradients(ctx context.Context, m *gpt2.Model, res *Attributions, x []float32, T int, targets []segment, steps int, tgt Target, maxRows, maxFwd int) error {
+	C := m.Config.NEmbd
 	G := len(targets)
 	alphas, weights := GaussLegendre(steps)
 	total := make([][]float32, G)
@@ -198,7 +269,10 @@ func (n *Net) integratedGradients(ctx context.Context, res *Attributions, x []fl
 				xs[b*T*C+j] = a * v
 			}
 		}
-		p := n.forward(xs, B, T, false, nil)
+		p, err := m.ForwardPass(xs, B, T, gpt2.PassOptions{})
+		if err != nil {
+			return err
+		}
 		var segs []segment
 		var owner []int
 		for b := 0; b < B; b++ {
@@ -211,8 +285,11 @@ func (n *Net) integratedGradients(ctx context.Context, res *Attributions, x []fl
 			if err := ctxErr(ctx); err != nil {
 				return err
 			}
-			_, dl := n.targetValues(p, ch.segs, tgt)
-			g := n.backward(p, ch.segs, dl)
+			_, dl := targetValues(p, ch.segs, tgt)
+			g, err := inputGradients(p, ch.segs, dl)
+			if err != nil {
+				return err
+			}
 			off := 0
 			for k, s := range ch.segs {
 				acc := total[owner[ch.first+k]]
@@ -224,8 +301,11 @@ func (n *Net) integratedGradients(ctx context.Context, res *Attributions, x []fl
 		}
 	}
 	// F(baseline): the targets on all-zero token embeddings.
-	zero := n.forward(make([]float32, T*C), 1, T, false, nil)
-	base, _ := n.targetValues(zero, targets, tgt)
+	zero, err := m.ForwardPass(make([]float32, T*C), 1, T, gpt2.PassOptions{})
+	if err != nil {
+		return err
+	}
+	base, _ := targetValues(zero, targets, tgt)
 	res.Scores[MethodIntegrated] = make([][]float64, G)
 	res.Completeness = make([]IGCheck, G)
 	for i, s := range targets {

@@ -9,18 +9,14 @@ import (
 )
 
 // Attribute explains each generated token by the tokens before it.
-func ExampleNet_Attribute() {
+func ExampleAttribute() {
 	m, err := gpt2.Load("testdata/tiny")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	net, err := explain.FromModel(m)
-	if err != nil {
-		log.Fatal(err)
-	}
 	ids := []int{3, 17, 42, 8, 49, 5, 31, 23} // a 6-token prompt, then 2 output tokens
-	a, err := net.Attribute(ids, 6, explain.AttributionOptions{Methods: []string{explain.MethodGradXInput, explain.MethodIntegrated}, IGSteps: 50})
+	a, err := explain.Attribute(m, ids, 6, explain.AttributionOptions{Methods: []string{explain.MethodGradXInput, explain.MethodIntegrated}, IGSteps: 50})
 	if err != nil {
 		log.Fatal(err)
 	}

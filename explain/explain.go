@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/gpt2"
 )
 
@@ -34,7 +35,9 @@ type Options struct {
 	NoAttention bool
 
 	// Interventions scale MLP neurons; if any are given the prompt is
-	// regenerated for RegenerateTokens tokens with and without them (greedily by Net.Explain; with the request's sampling by Explainer.Explain).
+	// regenerated for RegenerateTokens tokens with and without them, through
+	// package generate (greedily by Explain; with the request's sampling by
+	// Explainer.Explain).
 	Interventions    []Intervention
 	RegenerateTokens int
 
@@ -43,11 +46,12 @@ type Options struct {
 
 	// Context, if not nil, stops the work between batches when it is done.
 	Context context.Context
-
-	// model, when set (by Explainer), is the inference model whose hook
-	// points provide the hidden states, attention and MLP activations.
-	model *gpt2.Model
 }
+
+// Intervention scales one MLP neuron's activation (after GELU, the input of
+// c_proj) at chosen positions: Scale 0 inhibits it, Scale > 1 induces it.
+// Positions nil means every position. It is model/gpt2's.
+type Intervention = gpt2.Intervention
 
 // Result holds every number an explanation shows. Its JSON form is what
 // `loupe explain --format json` prints and what the HTML view reads.
@@ -115,15 +119,25 @@ type InterventionResult struct {
 
 // Explain computes attributions, hidden-state evolution, optional NMF,
 // attention and interventions for ids, of which the first promptLen are the
-// prompt and the rest the output being explained.
-func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
-	L := n.Config.NLayer
+// prompt and the rest the output being explained. Attributions come from
+// model/gpt2's differentiable pass (ForwardPass and Pass.Backward); the
+// hidden states, attention and MLP activations from its KV-cache forward's
+// hook points. With Interventions, the prompt is regenerated greedily
+// through package generate with and without them.
+func Explain(m *gpt2.Model, ids []int, promptLen int, opt Options) (*Result, error) {
+	if m == nil {
+		return nil, fmt.Errorf("explain: nil model")
+	}
+	L := m.Config.NLayer
 	text := opt.TokenText
 	if text == nil {
 		text = func(id int) string { return fmt.Sprintf("#%d", id) }
 	}
 	if promptLen < 1 || promptLen > len(ids) {
 		return nil, fmt.Errorf("explain: prompt length %d outside 1..%d tokens", promptLen, len(ids))
+	}
+	if len(ids) > m.Config.NPositions {
+		return nil, fmt.Errorf("explain: %d tokens exceed the model's %d positions", len(ids), m.Config.NPositions)
 	}
 	if opt.TopK <= 0 {
 		opt.TopK = 5
@@ -143,16 +157,11 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("explain: NMF to layer %d outside %d..%d", to, opt.FromLayer, L-1)
 		}
 	}
-	for _, v := range opt.Interventions {
-		if v.Layer < 0 || v.Layer >= L {
-			return nil, fmt.Errorf("explain: intervention layer %d outside 0..%d", v.Layer, L-1)
-		}
-		if v.Neuron < 0 || v.Neuron >= 4*n.Config.NEmbd {
-			return nil, fmt.Errorf("explain: intervention neuron %d outside 0..%d", v.Neuron, 4*n.Config.NEmbd-1)
-		}
+	if err := m.Config.CheckInterventions(opt.Interventions); err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
 	}
 	for _, w := range opt.Watch {
-		if w < 0 || w >= n.Config.VocabSize {
+		if w < 0 || w >= m.Config.VocabSize {
 			return nil, fmt.Errorf("explain: watched token id %d outside the vocabulary", w)
 		}
 	}
@@ -163,10 +172,6 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 	if wpos >= len(ids) {
 		return nil, fmt.Errorf("explain: watch position %d outside 0..%d", wpos, len(ids)-1)
 	}
-	x, err := n.embed(ids)
-	if err != nil {
-		return nil, err
-	}
 	res := &Result{IDs: ids, PromptLength: promptLen, TimingsMS: map[string]float64{}}
 	for _, id := range ids {
 		res.Tokens = append(res.Tokens, text(id))
@@ -176,7 +181,7 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		res.Target = "logit"
 	}
 	start := time.Now()
-	attr, err := n.Attribute(ids, promptLen, AttributionOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps, MaxRows: opt.MaxRows, Context: opt.Context})
+	attr, err := Attribute(m, ids, promptLen, AttributionOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps, MaxRows: opt.MaxRows, Context: opt.Context})
 	if err != nil {
 		return nil, err
 	}
@@ -194,13 +199,9 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 	}
 	start = time.Now()
 	T := len(ids)
-	var p *pass
-	if opt.model != nil {
-		if p, err = hookedPass(opt.model, ids, opt.NMFComponents > 0); err != nil {
-			return nil, err
-		}
-	} else {
-		p = n.forward(x, 1, T, opt.NMFComponents > 0, nil)
+	h, err := hookedPass(m, ids, opt.NMFComponents > 0)
+	if err != nil {
+		return nil, err
 	}
 	res.TimingsMS["forward"] = ms(start)
 
@@ -218,8 +219,8 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 	if opt.Raw {
 		res.LogitLens = "raw"
 	}
-	V := n.Config.VocabSize
-	ll := n.layerLogits(p, rows, lens)
+	V := m.Config.VocabSize
+	ll := layerLogits(m, h, rows, lens)
 	res.Rankings = make([][]int, L)
 	res.LayerPredictions = make([][][]Prediction, G)
 	for i := 0; i < G; i++ {
@@ -254,7 +255,7 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 
 	if opt.NMFComponents > 0 {
 		start = time.Now()
-		nm, err := n.nmf(p, opt.FromLayer, to, opt.NMFComponents, opt.NMFSeed, opt.NMFIters)
+		nm, err := nmfOf(m, h, opt.FromLayer, to, opt.NMFComponents, opt.NMFSeed, opt.NMFIters)
 		if err != nil {
 			return nil, err
 		}
@@ -262,7 +263,7 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		res.TimingsMS["nmf"] = ms(start)
 	}
 	if !opt.NoAttention {
-		res.Attention = attentionOf(p, L, n.Config.NHead)
+		res.Attention = attentionOf(h, L, m.Config.NHead)
 	}
 	if len(opt.Interventions) > 0 {
 		start = time.Now()
@@ -270,20 +271,13 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 		if steps <= 0 {
 			steps = max(G, 1)
 		}
-		base, err := n.Greedy(ids[:promptLen], steps, nil)
+		ctx := opt.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ir, err := regenerate(ctx, m, ids[:promptLen], steps, generate.Sampling{Greedy: true}, opt.Interventions, text)
 		if err != nil {
 			return nil, err
-		}
-		changed, err := n.Greedy(ids[:promptLen], steps, opt.Interventions)
-		if err != nil {
-			return nil, err
-		}
-		ir := &InterventionResult{Interventions: opt.Interventions, Baseline: base, Changed: changed}
-		for _, id := range base {
-			ir.BaselineText = append(ir.BaselineText, text(id))
-		}
-		for _, id := range changed {
-			ir.ChangedText = append(ir.ChangedText, text(id))
 		}
 		res.Intervention = ir
 		res.TimingsMS["intervention"] = ms(start)
@@ -291,15 +285,52 @@ func (n *Net) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
 	return res, nil
 }
 
+// generateIDs continues prompt by up to maxNew tokens through package
+// generate's decoding loop (its end-of-sequence rule: the model's
+// eos_token_id, kept in the output), with ivs applied through
+// gpt2.InterventionHook. It returns the tokens and generate's finish
+// reason.
+func generateIDs(ctx context.Context, m *gpt2.Model, prompt []int, maxNew int, s generate.Sampling, ivs []gpt2.Intervention) ([]int, string, error) {
+	if maxNew <= 0 {
+		return nil, "length", nil
+	}
+	r, err := generate.Generate(ctx, m, prompt, generate.Options{Sampling: s, MaxNewTokens: maxNew, Hook: gpt2.InterventionHook(ivs)}, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("explain: %w", err)
+	}
+	return r.IDs, r.Finish, nil
+}
+
+// regenerate continues prompt by n tokens with sampling s, without and with
+// the interventions, and compares the two.
+func regenerate(ctx context.Context, m *gpt2.Model, prompt []int, n int, s generate.Sampling, ivs []Intervention, text func(int) string) (*InterventionResult, error) {
+	base, _, err := generateIDs(ctx, m, prompt, n, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	changed, _, err := generateIDs(ctx, m, prompt, n, s, ivs)
+	if err != nil {
+		return nil, err
+	}
+	ir := &InterventionResult{Interventions: ivs, Baseline: base, Changed: changed}
+	for _, id := range base {
+		ir.BaselineText = append(ir.BaselineText, text(id))
+	}
+	for _, id := range changed {
+		ir.ChangedText = append(ir.ChangedText, text(id))
+	}
+	return ir, nil
+}
+
 // hookedPass runs the inference model on ids and captures, through its hook
 // points, what the hidden-state, attention and NMF views read: each block's
 // output (resid_post), the attention probabilities and, with keepAct, the
 // MLP activations. Rows are placed by their position, so a forward split
 // into several passes fills the buffers the same way.
-func hookedPass(m *gpt2.Model, ids []int, keepAct bool) (*pass, error) {
+func hookedPass(m *gpt2.Model, ids []int, keepAct bool) (*hidden, error) {
 	cfg := m.Config
 	T, C, L, nh := len(ids), cfg.NEmbd, cfg.NLayer, cfg.NHead
-	p := &pass{B: 1, T: T, resid: make([][]float32, L+1), att: make([][]float32, L), act: make([][]float32, L)}
+	p := &hidden{T: T, resid: make([][]float32, L+1), att: make([][]float32, L), act: make([][]float32, L)}
 	for l := 0; l < L; l++ {
 		p.resid[l+1] = make([]float32, T*C)
 		p.att[l] = make([]float32, nh*T*T)
@@ -340,7 +371,7 @@ func hookedPass(m *gpt2.Model, ids []int, keepAct bool) (*pass, error) {
 
 func ms(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
-func attentionOf(p *pass, L, nh int) *Attention {
+func attentionOf(p *hidden, L, nh int) *Attention {
 	T := p.T
 	a := &Attention{Layers: L, Heads: nh, Probs: make([][][][]Prob4, L)}
 	for l := 0; l < L; l++ {
@@ -359,10 +390,10 @@ func attentionOf(p *pass, L, nh int) *Attention {
 	return a
 }
 
-// nmf factorises the MLP activations of layers from..to (after GELU,
-// negatives clipped to 0) over all positions of pass p.
-func (n *Net) nmf(p *pass, from, to, k int, seed int64, iters int) (*NMFResult, error) {
-	C4 := 4 * n.Config.NEmbd
+// nmfOf factorises the MLP activations of layers from..to (after GELU,
+// negatives clipped to 0) over all positions of p.
+func nmfOf(m *gpt2.Model, p *hidden, from, to, k int, seed int64, iters int) (*NMFResult, error) {
+	C4 := 4 * m.Config.NEmbd
 	T := p.T
 	if iters <= 0 {
 		iters = 200
@@ -408,24 +439,4 @@ func (n *Net) nmf(p *pass, from, to, k int, seed int64, iters int) (*NMFResult, 
 		r.TopNeurons = append(r.TopNeurons, top)
 	}
 	return r, nil
-}
-
-// Greedy continues ids by steps greedily chosen tokens, recomputing the whole
-// sequence each step (no cache: it is meant for short intervention demos),
-// with the given neuron interventions applied at every step.
-func (n *Net) Greedy(ids []int, steps int, iv []Intervention) ([]int, error) {
-	seq := append([]int(nil), ids...)
-	var out []int
-	for s := 0; s < steps && len(seq) < n.Config.NPositions; s++ {
-		x, err := n.embed(seq)
-		if err != nil {
-			return nil, err
-		}
-		p := n.forward(x, 1, len(seq), false, iv)
-		lg := n.logitsAt(p.lnf, []int{len(seq) - 1})
-		next := argmaxf(lg)
-		seq = append(seq, next)
-		out = append(out, next)
-	}
-	return out, nil
 }

@@ -127,7 +127,7 @@ func TestInterventions(t *testing.T) {
 	}
 	p0 := n.forward(x, 1, len(prompt), false, nil)
 	p1 := n.forward(x, 1, len(prompt), false, iv)
-	if p0.lnf[0] == p1.lnf[0] {
+	if p0.LNF[0] == p1.LNF[0] {
 		t.Fatal("zeroing layer-1 neurons left the output unchanged")
 	}
 	res, err := n.Explain(g.IDs, g.PromptLength, Options{Interventions: iv[:3]})

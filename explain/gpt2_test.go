@@ -15,10 +15,7 @@ func TestMatchesModelForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	n, err := FromModel(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := &testNet{m}
 	ids := loadGolden(t).IDs
 	att := map[int][]float32{}
 	want, err := m.Forward(ids, func(a *gpt2.Activation) {
@@ -43,19 +40,19 @@ func TestMatchesModelForward(t *testing.T) {
 	x, _ := n.embed(ids)
 	p := n.forward(x, 1, len(ids), false, nil)
 	for l, a := range att {
-		if len(a) != len(p.att[l]) {
-			t.Fatalf("layer %d: gpt2 attn_probs has %d values, explain %d", l, len(a), len(p.att[l]))
+		if len(a) != len(p.Att[l]) {
+			t.Fatalf("layer %d: gpt2 attn_probs has %d values, explain %d", l, len(a), len(p.Att[l]))
 		}
 		for i := range a {
-			if d := a[i] - p.att[l][i]; d > 1e-5 || d < -1e-5 {
-				t.Fatalf("layer %d: attention probability %d: gpt2 %g, explain %g", l, i, a[i], p.att[l][i])
+			if d := a[i] - p.Att[l][i]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("layer %d: attention probability %d: gpt2 %g, explain %g", l, i, a[i], p.Att[l][i])
 			}
 		}
 	}
 	if len(att) != n.Config.NLayer {
 		t.Fatalf("hook saw %d layers of attn_probs", len(att))
 	}
-	if _, err := FromModel(nil); err == nil {
-		t.Fatal("FromModel(nil): no error")
+	if _, err := Explain(nil, ids, 1, Options{}); err == nil {
+		t.Fatal("Explain(nil model): no error")
 	}
 }

@@ -4,7 +4,19 @@ import (
 	"math"
 
 	"github.com/loupe-ml/loupe/autograd"
+	"github.com/loupe-ml/loupe/model/gpt2"
 )
+
+// hidden holds what the hidden-state, attention and NMF views read from one
+// forward pass over T positions: the residual stream after each block
+// (resid[l+1], [T, C]; resid[0] is unused), the attention probabilities
+// (att[l], [nh, T, T]) and, when kept, the MLP activations (act[l], [T, 4C]).
+type hidden struct {
+	T     int
+	resid [][]float32
+	att   [][]float32
+	act   [][]float32
+}
 
 // Prediction is one of a layer's top tokens at a position.
 type Prediction struct {
@@ -14,27 +26,19 @@ type Prediction struct {
 }
 
 // layerLogits applies the LM head to the residual stream after each block
-// (layers 1..L) at the given rows of pass p, returning [L][len(rows)*V].
+// (layers 1..L) at the given rows of h, returning [L][len(rows)*V].
 // With lens set the final LayerNorm is applied first (the logit lens done
 // right); without it the raw residual is used, except after the last block,
 // where Hugging Face's last hidden state already includes ln_f (Ecco's view).
-func (n *Net) layerLogits(p *pass, rows []int, lens bool) [][]float32 {
-	C, L := n.Config.NEmbd, n.Config.NLayer
+func layerLogits(m *gpt2.Model, h *hidden, rows []int, lens bool) [][]float32 {
+	C, L := m.Config.NEmbd, m.Config.NLayer
 	out := make([][]float32, L)
-	h := make([]float32, len(rows)*C)
-	mean, rstd := make([]float32, len(rows)), make([]float32, len(rows))
+	x := make([]float32, len(rows)*C)
 	for l := 1; l <= L; l++ {
 		for i, r := range rows {
-			copy(h[i*C:(i+1)*C], p.resid[l][r*C:(r+1)*C])
+			copy(x[i*C:(i+1)*C], h.resid[l][r*C:(r+1)*C])
 		}
-		if lens || l == L {
-			autograd.LayerNormForward(h, mean, rstd, h, n.Weights.LNFG, n.Weights.LNFB, len(rows), C, n.Config.LayerNormEps)
-		}
-		idx := make([]int, len(rows))
-		for i := range idx {
-			idx[i] = i
-		}
-		out[l-1] = n.logitsAt(h, idx)
+		out[l-1] = m.Unembed(x, len(rows), lens || l == L)
 	}
 	return out
 }

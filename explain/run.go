@@ -13,29 +13,27 @@ import (
 	"github.com/loupe-ml/loupe/tokenizer"
 )
 
-// Explainer bundles a loaded GPT-2, its tokenizer and the differentiable
-// Net over the same weights. It is safe for concurrent use: generation
-// makes a KV-cache State per call and explanations only read the weights.
+// Explainer bundles a loaded GPT-2 and its tokenizer. It is safe for
+// concurrent use: generation makes a KV-cache State per call and
+// explanations only read the weights.
 type Explainer struct {
 	Name  string
 	Model *gpt2.Model
 	Tok   *tokenizer.BPE
-	Net   *Net
 }
 
-// NewExplainer checks that the tokenizer fits the model and builds the Net.
+// NewExplainer checks that the tokenizer fits the model.
 func NewExplainer(name string, m *gpt2.Model, tok *tokenizer.BPE) (*Explainer, error) {
+	if m == nil {
+		return nil, fmt.Errorf("explain: nil model")
+	}
 	if tok == nil {
 		return nil, fmt.Errorf("explain: nil tokenizer")
 	}
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("explain: tokenizer has %d tokens, model vocabulary %d", tok.VocabSize(), m.Config.VocabSize)
 	}
-	n, err := FromModel(m)
-	if err != nil {
-		return nil, err
-	}
-	return &Explainer{Name: name, Model: m, Tok: tok, Net: n}, nil
+	return &Explainer{Name: name, Model: m, Tok: tok}, nil
 }
 
 // Request is one explanation: a prompt, then either generated text
@@ -68,109 +66,42 @@ func (e *Explainer) Encode(text string) ([]int, error) {
 	return ids, nil
 }
 
-// Generate continues prompt ids by up to maxNew tokens with the KV-cache
-// forward of model/gpt2 and generate's sampler. It stops after the
-// end-of-text token (which it keeps) or at the model's context length.
+// Generate continues prompt ids by up to maxNew tokens through package
+// generate's decoding loop (the KV-cache forward of model/gpt2 and
+// generate's sampler). It stops after an end-of-sequence token (the
+// model's eos_token_id, which it keeps), as generate does, or at the
+// model's context length.
 func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s generate.Sampling) ([]int, error) {
 	return e.GenerateWith(ctx, prompt, maxNew, s, nil)
 }
 
-// interventionHook returns a gpt2 hook that scales the intervened neurons of
-// "mlp_act" (the GELU output, c_proj's input) in place, or nil for none.
-func interventionHook(ivs []Intervention) gpt2.Hook {
-	if len(ivs) == 0 {
-		return nil
-	}
-	return func(a *gpt2.Activation) {
-		if a.Name != "mlp_act" {
-			return
-		}
-		rows, cols := a.Shape[0], a.Shape[1]
-		for _, iv := range ivs {
-			if iv.Layer != a.Layer || iv.Neuron >= cols {
-				continue
-			}
-			for r := 0; r < rows; r++ {
-				if iv.Positions != nil && !containsInt(iv.Positions, a.Pos+r) {
-					continue
-				}
-				a.Data[r*cols+iv.Neuron] *= iv.Scale
-			}
-		}
-	}
-}
-
-func containsInt(xs []int, v int) bool {
-	for _, x := range xs {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *Explainer) checkInterventions(ivs []Intervention) error {
-	L, C4 := e.Model.Config.NLayer, 4*e.Model.Config.NEmbd
-	for _, iv := range ivs {
-		if iv.Layer < 0 || iv.Layer >= L || iv.Neuron < 0 || iv.Neuron >= C4 {
-			return fmt.Errorf("explain: intervention on layer %d neuron %d outside %d layers × %d neurons", iv.Layer, iv.Neuron, L, C4)
-		}
-		for _, p := range iv.Positions {
-			if p < 0 {
-				return fmt.Errorf("explain: intervention on layer %d neuron %d: position %d is negative", iv.Layer, iv.Neuron, p)
-			}
-		}
-	}
-	return nil
-}
-
 // GenerateWith is Generate with MLP neuron interventions applied at every
-// step through model/gpt2's "mlp_act" hook point.
+// step, through gpt2.InterventionHook attached to generate's forward passes.
 func (e *Explainer) GenerateWith(ctx context.Context, prompt []int, maxNew int, s generate.Sampling, ivs []Intervention) ([]int, error) {
+	out, _, err := e.generate(ctx, prompt, maxNew, s, ivs)
+	return out, err
+}
+
+// generate is GenerateWith that also returns generate's finish reason.
+func (e *Explainer) generate(ctx context.Context, prompt []int, maxNew int, s generate.Sampling, ivs []Intervention) ([]int, string, error) {
 	if err := e.checkInterventions(ivs); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	fo := gpt2.ForwardOptions{Hook: interventionHook(ivs)}
 	if len(prompt) == 0 {
-		return nil, fmt.Errorf("explain: empty prompt")
+		return nil, "", fmt.Errorf("explain: empty prompt")
 	}
 	P := e.Model.Config.NPositions
 	if len(prompt) > P {
-		return nil, fmt.Errorf("explain: prompt of %d tokens exceeds the model's %d positions", len(prompt), P)
+		return nil, "", fmt.Errorf("explain: prompt of %d tokens exceeds the model's %d positions", len(prompt), P)
 	}
-	sampler, err := generate.NewSampler(s)
-	if err != nil {
-		return nil, err
+	return generateIDs(ctx, e.Model, prompt, maxNew, s, ivs)
+}
+
+func (e *Explainer) checkInterventions(ivs []Intervention) error {
+	if err := e.Model.Config.CheckInterventions(ivs); err != nil {
+		return fmt.Errorf("explain: %w", err)
 	}
-	maxNew = min(maxNew, P-len(prompt))
-	if maxNew <= 0 {
-		return nil, nil
-	}
-	st := e.Model.NewState(gpt2.StateOptions{MaxSeq: len(prompt) + maxNew})
-	ids := append([]int(nil), prompt...)
-	if err := st.Forward([][]int{prompt}, fo); err != nil {
-		return nil, err
-	}
-	eos := e.Tok.EOS()
-	var out []int
-	for len(out) < maxNew {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		tok, _, err := sampler.Next(ids, st.Logits(0))
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, tok)
-		out = append(out, tok)
-		if tok == eos || len(out) == maxNew {
-			break
-		}
-		if err := st.Forward([][]int{{tok}}, fo); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return nil
 }
 
 // Explain generates (or takes the forced continuation) and explains it.
@@ -187,6 +118,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	}
 	start := time.Now()
 	var out []int
+	finish := ""
 	if req.Continuation != nil {
 		// Tokenize prompt+continuation together so the split matches what the
 		// model would see, falling back to separate encoding if the prompt's
@@ -210,13 +142,12 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		if P := e.Model.Config.NPositions; len(prompt) >= P {
 			return nil, fmt.Errorf("explain: the prompt has %d tokens and fills the model's context of %d: no room to generate a token to explain (shorten the prompt, or give the continuation to explain)", len(prompt), P)
 		}
-		if out, err = e.Generate(ctx, prompt, req.MaxNewTokens, req.Sampling); err != nil {
+		if out, finish, err = e.generate(ctx, prompt, req.MaxNewTokens, req.Sampling, nil); err != nil {
 			return nil, err
 		}
 	}
 	stopped := ""
-	if req.Continuation == nil && len(out) < req.MaxNewTokens && len(prompt)+len(out) >= e.Model.Config.NPositions &&
-		(len(out) == 0 || out[len(out)-1] != e.Tok.EOS()) {
+	if finish == "context" && len(out) < req.MaxNewTokens {
 		stopped = "context_limit"
 	}
 	genMS := ms(start)
@@ -231,15 +162,14 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if opt.Context == nil {
 		opt.Context = ctx
 	}
-	opt.model = e.Model
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Interventions regenerate here with the KV-cache forward and hooks,
-	// with the request's own decoding settings, instead of in Net.Explain.
+	// Interventions regenerate here with the request's own decoding
+	// settings, instead of greedily in Explain.
 	ivs := opt.Interventions
 	opt.Interventions = nil
-	res, err := e.Net.Explain(ids, len(prompt), opt)
+	res, err := Explain(e.Model, ids, len(prompt), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -263,20 +193,9 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 				}
 			}
 		}
-		base, err := e.GenerateWith(ctx, prompt, n, req.Sampling, nil)
+		ir, err := regenerate(ctx, e.Model, prompt, n, req.Sampling, ivs, opt.TokenText)
 		if err != nil {
 			return nil, err
-		}
-		changed, err := e.GenerateWith(ctx, prompt, n, req.Sampling, ivs)
-		if err != nil {
-			return nil, err
-		}
-		ir := &InterventionResult{Interventions: ivs, Baseline: base, Changed: changed}
-		for _, id := range base {
-			ir.BaselineText = append(ir.BaselineText, e.TokenText(id))
-		}
-		for _, id := range changed {
-			ir.ChangedText = append(ir.ChangedText, e.TokenText(id))
 		}
 		res.Intervention = ir
 		res.TimingsMS["intervention"] = ms(start)

@@ -2,7 +2,6 @@ package explain
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"testing"
 
@@ -21,7 +20,7 @@ func TestExplainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := e.Net.Greedy(prompt, len(out), nil)
+	ref, _ := (&testNet{e.Model}).Greedy(prompt, len(out), nil)
 	for i := range out {
 		if out[i] != ref[i] {
 			t.Fatalf("KV-cache generation %v differs from the differentiable forward's %v", out, ref)
@@ -52,7 +51,7 @@ func TestExplainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _ := e.Net.Greedy(prompt, 5, ivs)
+	plain, _ := (&testNet{e.Model}).Greedy(prompt, 5, ivs)
 	same := true
 	for i := range hooked {
 		same = same && hooked[i] == plain[i]
@@ -109,48 +108,35 @@ func LoadTestExplainer(t testing.TB) *Explainer {
 	return e
 }
 
-// TestHookedAnalysisMatchesNet checks that the views read through
-// model/gpt2's hooks equal those of the differentiable forward.
-func TestHookedAnalysisMatchesNet(t *testing.T) {
+// TestHookedAnalysisMatchesPass checks that the views read through
+// model/gpt2's KV-cache hooks (hookedPass) equal those of its
+// differentiable pass.
+func TestHookedAnalysisMatchesPass(t *testing.T) {
 	e := LoadTestExplainer(t)
 	ids := []int{3, 17, 42, 8, 49, 5, 31, 23, 0, 27}
-	o := Options{NMFComponents: 3, ToLayer: -1, Watch: []int{1, 2}}
-	own, err := e.Net.Explain(ids, 6, o)
+	hooked, err := hookedPass(e.Model, ids, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.model = e.Model
-	hooked, err := e.Net.Explain(ids, 6, o)
+	x, _ := e.Model.Embed(ids)
+	p, err := e.Model.ForwardPass(x, 1, len(ids), gpt2.PassOptions{KeepAct: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for l := range own.Rankings {
-		for i := range own.Rankings[l] {
-			if own.Rankings[l][i] != hooked.Rankings[l][i] {
-				t.Fatalf("rankings differ at layer %d token %d: %d vs %d", l, i, own.Rankings[l][i], hooked.Rankings[l][i])
+	near := func(what string, l int, a, b []float32) {
+		t.Helper()
+		if len(a) != len(b) {
+			t.Fatalf("%s layer %d: %d values vs %d", what, l, len(a), len(b))
+		}
+		for i := range a {
+			if d := a[i] - b[i]; d > 1e-4 || d < -1e-4 {
+				t.Fatalf("%s layer %d value %d: hooks %g, pass %g", what, l, i, a[i], b[i])
 			}
 		}
 	}
-	for i := range own.LayerPredictions {
-		for l := range own.LayerPredictions[i] {
-			a, b := own.LayerPredictions[i][l][0], hooked.LayerPredictions[i][l][0]
-			if a.ID != b.ID || math.Abs(a.Prob-b.Prob) > 1e-5 {
-				t.Fatalf("layer predictions differ: %+v vs %+v", a, b)
-			}
-		}
-	}
-	for l := range own.Attention.Probs {
-		for h := range own.Attention.Probs[l] {
-			for i := range own.Attention.Probs[l][h] {
-				for j := range own.Attention.Probs[l][h][i] {
-					if d := own.Attention.Probs[l][h][i][j] - hooked.Attention.Probs[l][h][i][j]; d > 1e-4 || d < -1e-4 {
-						t.Fatalf("attention differs at %d,%d,%d,%d", l, h, i, j)
-					}
-				}
-			}
-		}
-	}
-	if math.Abs(own.NMF.RelError-hooked.NMF.RelError) > 1e-3 {
-		t.Fatalf("NMF error %g vs %g", own.NMF.RelError, hooked.NMF.RelError)
+	for l := 0; l < e.Model.Config.NLayer; l++ {
+		near("resid", l+1, hooked.resid[l+1], p.Resid[l+1])
+		near("attention", l, hooked.att[l], p.Att[l])
+		near("mlp_act", l, hooked.act[l], p.Act[l])
 	}
 }

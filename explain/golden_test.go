@@ -2,66 +2,110 @@ package explain
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/loupe-ml/loupe/safetensors"
+	"github.com/loupe-ml/loupe/model/gpt2"
 )
 
-// loadTestNet reads the tiny checkpoint written by testdata/reference.py.
-func loadTestNet(t testing.TB) *Net {
+// testNet gives the tests short names for model/gpt2's differentiable pass
+// and explain's functions over the tiny checkpoint written by
+// testdata/reference.py.
+type testNet struct{ *gpt2.Model }
+
+func loadTestNet(t testing.TB) *testNet {
 	t.Helper()
-	dir := filepath.Join("testdata", "tiny")
-	var raw struct {
-		NLayer     int     `json:"n_layer"`
-		NEmbd      int     `json:"n_embd"`
-		NHead      int     `json:"n_head"`
-		NPositions int     `json:"n_positions"`
-		VocabSize  int     `json:"vocab_size"`
-		Eps        float32 `json:"layer_norm_epsilon"`
-		Act        string  `json:"activation_function"`
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	m, err := gpt2.Load(filepath.Join("testdata", "tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
-	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	t.Cleanup(func() { m.Close() })
+	return &testNet{m}
+}
+
+func (n *testNet) embed(ids []int) ([]float32, error) { return n.Embed(ids) }
+
+func (n *testNet) forward(x []float32, B, T int, keepAct bool, iv []Intervention) *gpt2.Pass {
+	p, err := n.ForwardPass(x, B, T, gpt2.PassOptions{KeepAct: keepAct, Interventions: iv})
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	get := func(name string) []float32 {
-		x, err := f.Float32("transformer." + name)
+	return p
+}
+
+func (n *testNet) targetValues(p *gpt2.Pass, segs []segment, tgt Target) ([]float64, []float32) {
+	return targetValues(p, segs, tgt)
+}
+
+func (n *testNet) backward(p *gpt2.Pass, segs []segment, dl []float32) []float32 {
+	g, err := inputGradients(p, segs, dl)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// Logits runs the differentiable pass on ids: the logits at every position.
+func (n *testNet) Logits(ids []int) ([]float32, error) {
+	x, err := n.embed(ids)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.ForwardPass(x, 1, len(ids), gpt2.PassOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]int, len(ids))
+	for i := range rows {
+		rows[i] = i
+	}
+	return p.Logits(rows), nil
+}
+
+// InputGradient is d target / d (token embedding of each position) for
+// the model's output token after reading all of ids ([len(ids), C]).
+func (n *testNet) InputGradient(ids []int, token int, tgt Target) ([]float32, float64, error) {
+	x, err := n.embed(ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := n.ForwardPass(x, 1, len(ids), gpt2.PassOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	segs := []segment{{Seq: 0, Len: len(ids), Token: token, Weight: 1}}
+	vals, dl := targetValues(p, segs, tgt)
+	g, err := inputGradients(p, segs, dl)
+	return g, vals[0], err
+}
+
+func (n *testNet) Attribute(ids []int, promptLen int, opt AttributionOptions) (*Attributions, error) {
+	return Attribute(n.Model, ids, promptLen, opt)
+}
+
+func (n *testNet) Explain(ids []int, promptLen int, opt Options) (*Result, error) {
+	return Explain(n.Model, ids, promptLen, opt)
+}
+
+// Greedy is a reference greedy decoder, independent of package generate:
+// it reruns the whole sequence through Model.Forward at each step, with
+// the interventions hooked in, and never stops early.
+func (n *testNet) Greedy(ids []int, steps int, iv []Intervention) ([]int, error) {
+	seq := append([]int(nil), ids...)
+	V := n.Config.VocabSize
+	var out []int
+	for s := 0; s < steps && len(seq) < n.Config.NPositions; s++ {
+		lg, err := n.Forward(seq, gpt2.InterventionHook(iv))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		return x
+		next := argmaxf(lg[(len(seq)-1)*V:])
+		seq = append(seq, next)
+		out = append(out, next)
 	}
-	w := &Weights{WTE: get("wte.weight"), WPE: get("wpe.weight"), LNFG: get("ln_f.weight"), LNFB: get("ln_f.bias")}
-	for l := 0; l < raw.NLayer; l++ {
-		p := fmt.Sprintf("h.%d.", l)
-		w.Blocks = append(w.Blocks, Block{
-			LN1G: get(p + "ln_1.weight"), LN1B: get(p + "ln_1.bias"),
-			AttnW: get(p + "attn.c_attn.weight"), AttnB: get(p + "attn.c_attn.bias"),
-			AttnProjW: get(p + "attn.c_proj.weight"), AttnProjB: get(p + "attn.c_proj.bias"),
-			LN2G: get(p + "ln_2.weight"), LN2B: get(p + "ln_2.bias"),
-			FCW: get(p + "mlp.c_fc.weight"), FCB: get(p + "mlp.c_fc.bias"),
-			ProjW: get(p + "mlp.c_proj.weight"), ProjB: get(p + "mlp.c_proj.bias"),
-		})
-	}
-	cfg := Config{NLayer: raw.NLayer, NHead: raw.NHead, NEmbd: raw.NEmbd, NPositions: raw.NPositions,
-		VocabSize: raw.VocabSize, LayerNormEps: raw.Eps, Activation: raw.Act}
-	n, err := NewNet(cfg, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return out, nil
 }
 
 type goldenTarget struct {
