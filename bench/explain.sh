@@ -11,7 +11,8 @@
 #   grad_x_input  attributions of all 16 generated tokens (target: probability)
 #   IG            integrated gradients, IG_STEPS (20) steps, for the first
 #                 IG_TOKENS (default 4) generated tokens
-# loupe: explain.Net via `go test -run TestBenchGPT2Small ./explain` (gpt2.Random
+# loupe: explain.Attribute (model/gpt2's differentiable pass) via
+# `go test -run TestBenchGPT2Small ./explain` (gpt2.Random
 # weights, bit-identical to the checkpoint model/gpt2/testdata/reference.py writes).
 # PyTorch: bench/explain_ref.py (Debian python3-torch), weights frozen, one
 # forward+backward per token (a batch of IG_STEPS inputs for IG), 1 and 2

@@ -1,9 +1,13 @@
 // Package explain shows what a GPT-2 did: Ecco's explorables, computed in Go.
 //
-// The simplest use explains a generated continuation:
+// The simplest use explains a prompt and what a loaded GPT-2 generates
+// after it:
 //
-//	net, _ := explain.NewNet(cfg, &weights)
-//	res, _ := net.Explain(ids, promptLen, explain.Options{Methods: explain.Methods})
+//	e, _ := explain.NewExplainer("gpt2", m, tok) // a gpt2.Model and its tokenizer
+//	res, _ := e.Explain(ctx, explain.Request{Prompt: "The cat sat", MaxNewTokens: 5,
+//		Options: explain.Options{Methods: explain.Methods}})
+//
+// or, for token ids already at hand, explain.Explain(m, ids, promptLen, opt).
 //
 // res holds, for every generated token, a score for each earlier token
 // (attributions), the rank of the generated token after every layer
@@ -25,20 +29,27 @@
 // embeddings are added inside the model, as with Hugging Face's
 // inputs_embeds.
 //
-// Speed: Net is a differentiable forward pass over flat buffers (package
-// autograd). Because attention is causal, the activations of a prefix are
-// the first rows of the full sequence's, so one forward pass serves every
-// generated token, and the backward passes of all tokens (and, for
-// integrated gradients, of all interpolation steps) run as one batch whose
-// matrix multiplies are single large GEMMs. Only input gradients are
-// computed, never weight gradients.
+// Speed: attributions use model/gpt2's differentiable pass
+// (gpt2.Model.ForwardPass and gpt2.Pass.Backward over flat buffers, built
+// from package autograd). Because attention is causal, the activations of a
+// prefix are the first rows of the full sequence's, so one forward pass
+// serves every generated token, and the backward passes of all tokens (and,
+// for integrated gradients, of all interpolation steps) run as one batch
+// whose matrix multiplies are single large GEMMs. Only input gradients are
+// asked for, never weight gradients.
 //
-// An Explainer (a loaded gpt2.Model, its tokenizer and the Net) generates
-// with the KV-cache forward of model/gpt2 and reads the hidden states,
-// attention probabilities and MLP activations through its hook points
-// ("resid_post", "attn_probs", "mlp_act"); interventions scale "mlp_act" in
-// place. The Net's own forward is used for gradients (which need its saved
-// activations) and gives the same views when no gpt2.Model is at hand.
+// Generation (Explainer.Generate, and the regeneration with and without
+// interventions) goes through package generate's decoding loop, with its
+// end-of-sequence rule. Hidden states, attention probabilities and MLP
+// activations are read through model/gpt2's hook points ("resid_post",
+// "attn_probs", "mlp_act"); interventions (gpt2.Intervention) scale
+// "mlp_act" through gpt2.InterventionHook.
 //
-// A Net only reads its weights, so concurrent Explain calls may share it.
+// # Token text
+//
+// Token strings in a Result, the text view and the HTML view make
+// whitespace and bytes visible: see TokenText.
+//
+// Explanations only read the model's weights, so concurrent calls may
+// share one model or Explainer.
 package explain
