@@ -56,8 +56,16 @@ type Intervention = gpt2.Intervention
 // Result holds every number an explanation shows. Its JSON form is what
 // `loupe explain --format json` prints and what the HTML view reads.
 type Result struct {
-	Model            string                 `json:"model,omitempty"`
-	Tokens           []string               `json:"tokens"`
+	Model string `json:"model,omitempty"`
+	// Tokens are the tokens of IDs for display (Options.TokenText; an
+	// Explainer's shows a leading space as ␣ and stray bytes as \xNN:
+	// see DisplayToken).
+	Tokens []string `json:"tokens"`
+	// RawTokens are the same tokens' text, and Text the whole sequence's
+	// (bytes that are not whole UTF-8 characters as U+FFFD), when the
+	// Explainer's tokenizer is at hand.
+	RawTokens        []string               `json:"raw_tokens,omitempty"`
+	Text             string                 `json:"text,omitempty"`
 	IDs              []int                  `json:"ids"`
 	PromptLength     int                    `json:"prompt_length"`
 	Target           string                 `json:"target"`
@@ -115,6 +123,10 @@ type InterventionResult struct {
 	BaselineText  []string       `json:"baseline_tokens"`
 	Changed       []int          `json:"intervened_ids"`
 	ChangedText   []string       `json:"intervened_tokens"`
+	// BaselineString and ChangedString are the two continuations as text,
+	// when the Explainer's tokenizer is at hand.
+	BaselineString string `json:"baseline_text,omitempty"`
+	ChangedString  string `json:"intervened_text,omitempty"`
 }
 
 // Explain computes attributions, hidden-state evolution, optional NMF,

@@ -22,7 +22,7 @@ func WriteText(w io.Writer, r *Result, color bool) error {
 		ew.printf("\n%s attributions (target: %s; each row sums to 100%%)\n", m, r.Target)
 		for i := 0; i < G; i++ {
 			scores := r.Attributions[m][i]
-			ew.printf("  %-14s", fmt.Sprintf("%q", r.Tokens[P+i]))
+			ew.printf("  %-14s", quote(r.Tokens[P+i]))
 			maxv := 0.0
 			for _, s := range scores {
 				maxv = max(maxv, s)
@@ -32,12 +32,12 @@ func WriteText(w io.Writer, r *Result, color bool) error {
 				if color {
 					ew.printf("%s%s\x1b[0m", shade(s, maxv), visible(tok))
 				} else {
-					ew.printf(" %s=%.1f%%", fmt.Sprintf("%q", tok), 100*s)
+					ew.printf(" %s=%.1f%%", quote(tok), 100*s)
 				}
 			}
 			if color {
 				top := argmax(scores)
-				ew.printf("   (top: %q %.1f%%)", r.Tokens[top], 100*scores[top])
+				ew.printf("   (top: %s %.1f%%)", quote(r.Tokens[top]), 100*scores[top])
 			}
 			ew.printf("\n")
 		}
@@ -70,9 +70,9 @@ func WriteText(w io.Writer, r *Result, color bool) error {
 		}
 	}
 	if wt := r.RankingsWatch; wt != nil {
-		ew.printf("\nrankings_watch at position %d (after %q)\n  %-8s", wt.Position, r.Tokens[wt.Position], "layer")
+		ew.printf("\nrankings_watch at position %d (after %s)\n  %-8s", wt.Position, quote(r.Tokens[wt.Position]), "layer")
 		for _, t := range wt.Tokens {
-			ew.printf(" %10s", clip(fmt.Sprintf("%q", t), 10))
+			ew.printf(" %10s", clip(quote(t), 10))
 		}
 		ew.printf("\n")
 		for l, row := range wt.Ranks {
@@ -87,7 +87,7 @@ func WriteText(w io.Writer, r *Result, color bool) error {
 		ew.printf("\nNMF of MLP activations, layers %d-%d: %d factors, relative reconstruction error %.4f\n", nm.FromLayer, nm.ToLayer, nm.Components, nm.RelError)
 		for k, f := range nm.Factors {
 			top := argmax(f)
-			ew.printf("  factor %-2d %s  peak at %q\n", k, sparkline(f), r.Tokens[top])
+			ew.printf("  factor %-2d %s  peak at %s\n", k, sparkline(f), quote(r.Tokens[top]))
 		}
 	}
 	if iv := r.Intervention; iv != nil {
@@ -123,10 +123,15 @@ func quoteJoin(toks []string) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "%q", t)
+		b.WriteString(quote(t))
 	}
 	return b.String()
 }
+
+// quote puts a token in double quotes for the text view, its control
+// characters made visible (tokens from DisplayToken have none left; other
+// TokenText functions may).
+func quote(s string) string { return `"` + visible(s) + `"` }
 
 func clip(s string, n int) string {
 	r := []rune(s)

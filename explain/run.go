@@ -47,12 +47,15 @@ type Request struct {
 	Options      Options
 }
 
-// TokenText renders a token for display, or "#id" outside the vocabulary.
+// TokenText renders a token for display with DisplayToken (a leading
+// space as ␣, bytes that are not a whole UTF-8 character as \xNN), or
+// "#id" outside the vocabulary. It is what Explain puts in Result.Tokens
+// and every other token string of a Result.
 func (e *Explainer) TokenText(id int) string {
 	if id < 0 || id >= e.Tok.VocabSize() {
 		return fmt.Sprintf("#%d", id)
 	}
-	return e.Tok.TokenText(id)
+	return DisplayToken(e.Tok.DecodeBytes([]int{id}))
 }
 
 // Encode tokenizes a prompt, refusing empty results and ids the model lacks.
@@ -175,6 +178,10 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Model = e.Name
 	res.Stopped = stopped
+	for _, id := range ids {
+		res.RawTokens = append(res.RawTokens, e.Tok.TokenText(id))
+	}
+	res.Text = e.Tok.Decode(ids)
 	res.TimingsMS["generate"] = genMS
 	if len(ivs) > 0 {
 		start := time.Now()
@@ -197,6 +204,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		ir.BaselineString, ir.ChangedString = e.Tok.Decode(ir.Baseline), e.Tok.Decode(ir.Changed)
 		res.Intervention = ir
 		res.TimingsMS["intervention"] = ms(start)
 	}
