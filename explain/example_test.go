@@ -1,11 +1,14 @@
 package explain_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
 	"github.com/loupe-ml/loupe/explain"
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/gpt2"
+	"github.com/loupe-ml/loupe/tokenizer"
 )
 
 // Attribute explains each generated token by the tokens before it.
@@ -31,4 +34,45 @@ func ExampleAttribute() {
 	// Output:
 	// output 0: 6 scores summing to 1.000; IG completeness error below 1e-4: true
 	// output 1: 7 scores summing to 1.000; IG completeness error below 1e-4: true
+}
+
+// An Explainer generates after a prompt and explains each generated token:
+// which prompt tokens mattered (grad_x_input), and the rank of the token
+// after each layer (the logit lens). Token strings show a leading space
+// as ␣.
+func ExampleExplainer_Explain() {
+	dir := "testdata/tiny" // a checkpoint directory with its tokenizer files
+	m, err := gpt2.Load(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	tok, err := tokenizer.LoadBPE(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, err := explain.NewExplainer("tiny", m, tok)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at", MaxNewTokens: 2,
+		Sampling: generate.Sampling{Greedy: true}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("prompt:", res.Tokens[:res.PromptLength])
+	for i, scores := range res.Attributions[explain.MethodGradXInput] {
+		top := 0
+		for j, s := range scores {
+			if s > scores[top] {
+				top = j
+			}
+		}
+		fmt.Printf("output %s: most from %s; rank by layer %v\n", res.Tokens[res.PromptLength+i], res.Tokens[top],
+			[]int{res.Rankings[0][i], res.Rankings[1][i]})
+	}
+	// Output:
+	// prompt: [t he ␣ h a t ␣a t]
+	// output \xb5: most from ␣; rank by layer [1 1]
+	// output \xc0: most from \xb5; rank by layer [31 1]
 }

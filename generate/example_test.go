@@ -82,3 +82,30 @@ func ExampleBeamSearch() {
 	// [96 62 62 62 62 62 62 62] -3.084 length
 	// [29 29 83 83 83 83 83 59] -3.099 length
 }
+
+// Options.Hook attaches a gpt2 hook to every forward pass of the decoding
+// loop: here an intervention that triples every MLP neuron of the last
+// layer from position 3 on (the generated tokens) changes the greedy
+// continuation.
+func ExampleOptions_hook() {
+	m, err := gpt2.Load("../model/gpt2/testdata/tiny")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	var ivs []gpt2.Intervention
+	for n := range 4 * m.Config.NEmbd {
+		ivs = append(ivs, gpt2.Intervention{Layer: m.Config.NLayer - 1, Neuron: n, Positions: []int{3, 4, 5, 6}, Scale: 3})
+	}
+	for _, hook := range []gpt2.Hook{nil, gpt2.InterventionHook(ivs)} {
+		res, err := generate.Generate(context.Background(), m, []int{3, 17, 42},
+			generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 5, Hook: hook}, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(res.IDs)
+	}
+	// Output:
+	// [42 42 29 29 29]
+	// [42 46 47 58 55]
+}
