@@ -56,6 +56,13 @@
 // Options.OnToken as it becomes final: a piece that might begin a stop string,
 // or an incomplete UTF-8 character, is held back until it is decided.
 //
+// # Hooks
+//
+// Options.Hook attaches a gpt2.Hook to every forward pass of the decoding
+// loop, the prompt's and each step's, in Generate, GenerateN,
+// GenerateBatch and BeamSearch alike: explain's generation with neuron
+// interventions (gpt2.InterventionHook) is this loop with such a hook.
+//
 // # Beam search
 //
 // BeamSearch keeps Beams.NumBeams continuations as one batch of a

@@ -53,6 +53,30 @@
 // residual stream, reweight attention) and the forward pass continues with the
 // changed values. A nil hook costs nothing.
 //
+// gpt2.InterventionHook scales chosen MLP neurons at "mlp_act"
+// (Intervention); package generate attaches hooks to its decoding loop
+// through generate.Options.Hook.
+//
+// # Differentiable pass
+//
+// forward.go is the inference pass above; backward.go is the
+// differentiable one over the same weights, paired as llm.c pairs
+// gpt2_forward and gpt2_backward. Model.ForwardPass runs B sequences of T
+// input embeddings (Model.Embed gives a sequence's token embeddings, so
+// attributions can differentiate them) and keeps the activations;
+// Pass.Backward starts from the gradients of chosen logits (each Seed is
+// the last position of a prefix of one sequence) and returns the gradient
+// with respect to the input embeddings:
+//
+//	x, _ := m.Embed(ids)
+//	p, _ := m.ForwardPass(x, 1, len(ids), gpt2.PassOptions{})
+//	dx, _ := p.Backward([]gpt2.Seed{{Seq: 0, Len: len(ids)}}, dlogits, nil)
+//
+// Given a Grads (laid out like Weights; Config.NewGrads allocates one) it
+// also accumulates weight gradients; nil buffers are skipped, so saliency
+// pays nothing for them. PassOptions.Interventions applies interventions in
+// the pass, and the backward pass follows them.
+//
 // # Files
 //
 // Load accepts tensor names with or without the "transformer." prefix,
