@@ -90,7 +90,7 @@ func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, err
 		return nil, fmt.Errorf("gpt2: ForwardPass input has %d values, want %d sequences × %d positions × %d", len(x0), B, T, C)
 	}
 	if err := c.CheckInterventions(opt.Interventions); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gpt2: %w", err)
 	}
 	w := &m.Weights
 	BT := B * T
@@ -312,7 +312,7 @@ func (p *Pass) Backward(seeds []Seed, dlogits []float32, grads *Grads) ([]float3
 				copy(dS[i*C:(i+1)*C], dres[lastR(i)*C:(lastR(i)+1)*C])
 			}
 			clear(dactS)
-			autograd.MatmulBackward(dactS, gb.ProjW, gb.ProjB, dS, in.last(lastOf, in.act, C4), blk.ProjW, S, C4, C)
+			autograd.MatmulBackward(dactS, gb.ProjW, gb.ProjB, dS, in.rows(lastOf, in.act, C4), blk.ProjW, S, C4, C)
 			for i, s := range seeds {
 				scaleRows(dactS[i*C4:(i+1)*C4], p.ivs, l, s.Len-1, 1, C4)
 			}
@@ -322,7 +322,7 @@ func (p *Pass) Backward(seeds []Seed, dlogits []float32, grads *Grads) ([]float3
 				geluBack(dfcS[i*C4:(i+1)*C4], p.fc[l][fr*C4:(fr+1)*C4], dactS[i*C4:(i+1)*C4])
 			}
 			clear(dlnS)
-			autograd.MatmulBackward(dlnS, gb.FCW, gb.FCB, dfcS, in.last(lastOf, in.ln2, C), blk.FCW, S, C, C4)
+			autograd.MatmulBackward(dlnS, gb.FCW, gb.FCB, dfcS, in.rows(lastOf, in.ln2, C), blk.FCW, S, C, C4)
 			for i := range seeds {
 				fr, gr := lastF(i), lastR(i)
 				autograd.LayerNormBackward(dres[gr*C:(gr+1)*C], gb.LN2G, gb.LN2B, dlnS[i*C:(i+1)*C], p.mid[l][fr*C:(fr+1)*C], blk.LN2G, p.ln2m[l][fr:fr+1], p.ln2r[l][fr:fr+1], 1, C)
@@ -331,7 +331,7 @@ func (p *Pass) Backward(seeds []Seed, dlogits []float32, grads *Grads) ([]float3
 				copy(dS[i*C:(i+1)*C], dres[lastR(i)*C:(lastR(i)+1)*C])
 			}
 			clear(dlnS)
-			autograd.MatmulBackward(dlnS, gb.AttnProjW, gb.AttnProjB, dS, in.last(lastOf, in.y, C), blk.AttnProjW, S, C, C)
+			autograd.MatmulBackward(dlnS, gb.AttnProjW, gb.AttnProjB, dS, in.rows(lastOf, in.y, C), blk.AttnProjW, S, C, C)
 			clear(dy)
 			for i := range seeds {
 				copy(dy[lastR(i)*C:(lastR(i)+1)*C], dlnS[i*C:(i+1)*C])
@@ -428,8 +428,9 @@ func (in *blockInputs) compute(p *Pass, l int) {
 	p.activation(in.act, l)
 }
 
-// rows gathers the seeds' rows of src (width columns) with gather, or
-// returns nil when no inputs are recomputed.
+// rows gathers rows of src (width columns) with gather (all of each
+// seed's rows, or only its last), or returns nil when no inputs are
+// recomputed.
 func (in *blockInputs) rows(gather func(dst, src []float32, width int) []float32, src []float32, width int) []float32 {
 	if !in.want {
 		return nil
@@ -439,9 +440,4 @@ func (in *blockInputs) rows(gather func(dst, src []float32, width int) []float32
 		dst = in.buf4
 	}
 	return gather(dst, src, width)
-}
-
-// last is rows for the seeds' last rows.
-func (in *blockInputs) last(gather func(dst, src []float32, width int) []float32, src []float32, width int) []float32 {
-	return in.rows(gather, src, width)
 }

@@ -16,16 +16,17 @@ type Intervention struct {
 }
 
 // CheckInterventions reports an intervention outside the model: a layer
-// or neuron out of range, or a negative position.
+// or neuron out of range, or a negative position. The error names the
+// intervention and has no package prefix, so that each caller adds its own.
 func (c Config) CheckInterventions(ivs []Intervention) error {
 	L, C4 := c.NLayer, 4*c.NEmbd
 	for _, iv := range ivs {
 		if iv.Layer < 0 || iv.Layer >= L || iv.Neuron < 0 || iv.Neuron >= C4 {
-			return fmt.Errorf("gpt2: intervention on layer %d neuron %d outside %d layers × %d neurons", iv.Layer, iv.Neuron, L, C4)
+			return fmt.Errorf("intervention on layer %d neuron %d outside %d layers × %d neurons", iv.Layer, iv.Neuron, L, C4)
 		}
 		for _, p := range iv.Positions {
 			if p < 0 {
-				return fmt.Errorf("gpt2: intervention on layer %d neuron %d: position %d is negative", iv.Layer, iv.Neuron, p)
+				return fmt.Errorf("intervention on layer %d neuron %d: position %d is negative", iv.Layer, iv.Neuron, p)
 			}
 		}
 	}
