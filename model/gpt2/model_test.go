@@ -477,21 +477,26 @@ func TestDecodeAllocs(t *testing.T) {
 	if err := s.Forward([][]int{{3, 4, 5}}, ForwardOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	n := testing.AllocsPerRun(20, func() {
-		if err := s.Forward(tok, ForwardOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	})
 	// The kernels package's LayerNorm and GELU may allocate a closure per
-	// call; everything gpt2 itself does must not allocate.
+	// call; everything gpt2 itself does must not allocate, with or without
+	// an intervention hook.
 	x := make([]float32, 64)
 	ln := testing.AllocsPerRun(20, func() { kernels.LayerNorm(x, x, x, x, 1, 64, 1e-5) })
 	gelu := testing.AllocsPerRun(20, func() { kernels.GeluTanh(x, x) })
 	L := float64(m.Config.NLayer)
-	if budget := (2*L+1)*ln + L*gelu; n > budget {
-		t.Errorf("decode step allocates %v times (kernels account for %v)", n, budget)
-	} else if budget > 0 {
-		t.Logf("decode step allocates %v times, all in kernels (LayerNorm %v, GeluTanh %v per call)", n, ln, gelu)
+	hook := InterventionHook([]Intervention{{Layer: 1, Neuron: 3, Positions: []int{2, 40}, Scale: 0}, {Layer: 0, Neuron: 7, Scale: 2}})
+	for _, fo := range []ForwardOptions{{}, {Hook: hook}} {
+		n := testing.AllocsPerRun(20, func() {
+			s.Truncate(0, 3)
+			if err := s.Forward(tok, fo); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if budget := (2*L+1)*ln + L*gelu; n > budget {
+			t.Errorf("decode step (hook %v) allocates %v times (kernels account for %v)", fo.Hook != nil, n, budget)
+		} else if budget > 0 {
+			t.Logf("decode step (hook %v) allocates %v times, all in kernels (LayerNorm %v, GeluTanh %v per call)", fo.Hook != nil, n, ln, gelu)
+		}
 	}
 }
 
