@@ -152,6 +152,9 @@ func TestExplainBadInput(t *testing.T) {
 			t.Errorf("%+v: no error", o)
 		}
 	}
+	if _, err := Explain(nil, g.IDs, g.PromptLength, Options{}); err == nil {
+		t.Error("Explain(nil model): no error")
+	}
 }
 
 func TestTopIndices(t *testing.T) {
