@@ -308,7 +308,7 @@ func generateIDs(ctx context.Context, m *gpt2.Model, prompt []int, maxNew int, s
 	}
 	r, err := generate.Generate(ctx, m, prompt, generate.Options{Sampling: s, MaxNewTokens: maxNew, Hook: gpt2.InterventionHook(ivs)}, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("explain: %w", err)
+		return nil, "", err // generate's own error, with its prefix
 	}
 	return r.IDs, r.Finish, nil
 }
