@@ -48,7 +48,7 @@
 // # Token text
 //
 // Token strings in a Result, the text view and the HTML view make
-// whitespace and bytes visible: see TokenText.
+// whitespace and bytes visible: see DisplayToken and Explainer.TokenText.
 //
 // Explanations only read the model's weights, so concurrent calls may
 // share one model or Explainer.
