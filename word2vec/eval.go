@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// AnalogyOptions controls EvaluateAnalogies.
+// AnalogyOptions controls EvaluateAnalogies. Start from
+// DefaultAnalogyOptions; a value that means nothing is an *OptionError.
 type AnalogyOptions struct {
 	// Restrict limits the vocabulary to its first Restrict words (gensim's
-	// restrict_vocab, default 300000; <= 0 means that default).
+	// restrict_vocab, default 300000; must be > 0).
 	Restrict int
 	// CaseSensitive compares words as written; by default (false, as
 	// gensim's case_insensitive=True) words are upper-cased and the most
@@ -23,6 +24,18 @@ type AnalogyOptions struct {
 	CaseSensitive bool
 	// Cosmul ranks candidates by 3CosMul instead of 3CosAdd.
 	Cosmul bool
+}
+
+// DefaultAnalogyOptions returns gensim's defaults: the first 300000
+// words, case-insensitive, 3CosAdd.
+func DefaultAnalogyOptions() AnalogyOptions { return AnalogyOptions{Restrict: 300000} }
+
+// checkRestrict validates an evaluation's Restrict.
+func checkRestrict(r int) error {
+	if r <= 0 {
+		return optionError("Restrict", r, "> 0")
+	}
+	return nil
 }
 
 // AnalogySection is the score of one ": section" of an analogy file.
@@ -55,6 +68,9 @@ type AnalogyResult struct {
 // first Restrict words other than a, b and c (taken from gensim's top 5).
 // Malformed question lines are skipped as gensim does.
 func (v *Vectors) EvaluateAnalogies(path string, opt AnalogyOptions) (*AnalogyResult, error) {
+	if err := checkRestrict(opt.Restrict); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("word2vec: analogies: %w", err)
@@ -68,13 +84,7 @@ func (v *Vectors) EvaluateAnalogies(path string, opt AnalogyOptions) (*AnalogyRe
 }
 
 func (v *Vectors) evaluateAnalogies(r io.Reader, opt AnalogyOptions) (*AnalogyResult, error) {
-	restrict := opt.Restrict
-	if restrict <= 0 {
-		restrict = 300000
-	}
-	if restrict > v.Len() {
-		restrict = v.Len()
-	}
+	restrict := min(opt.Restrict, v.Len())
 	norm := func(s string) string { return s }
 	if !opt.CaseSensitive {
 		norm = strings.ToUpper
@@ -166,16 +176,22 @@ func ratio(a, b int) float64 {
 	return float64(a) / float64(b)
 }
 
-// PairsOptions controls EvaluateWordPairs.
+// PairsOptions controls EvaluateWordPairs. Start from DefaultPairsOptions;
+// a value that means nothing is an *OptionError.
 type PairsOptions struct {
 	// Restrict limits the vocabulary to its first Restrict words (default
-	// 300000 as gensim).
+	// 300000 as gensim; must be > 0).
 	Restrict int
 	// CaseSensitive: see AnalogyOptions.
 	CaseSensitive bool
-	// Delimiter separates the two words and the score (default tab).
+	// Delimiter separates the two words and the score (default tab; must
+	// not be empty).
 	Delimiter string
 }
+
+// DefaultPairsOptions returns gensim's defaults: the first 300000 words,
+// case-insensitive, tab-separated.
+func DefaultPairsOptions() PairsOptions { return PairsOptions{Restrict: 300000, Delimiter: "\t"} }
 
 // PairsResult is the outcome of EvaluateWordPairs.
 type PairsResult struct {
@@ -193,26 +209,23 @@ type PairsResult struct {
 // coefficients over the pairs whose words are both in the first Restrict
 // words; the OOV ratio is skipped / (scored + skipped) in percent.
 func (v *Vectors) EvaluateWordPairs(path string, opt PairsOptions) (*PairsResult, error) {
+	if err := checkRestrict(opt.Restrict); err != nil {
+		return nil, err
+	}
+	if opt.Delimiter == "" {
+		return nil, optionError("Delimiter", `""`, "a non-empty separator (default tab)")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("word2vec: word pairs: %w", err)
 	}
 	defer f.Close()
-	restrict := opt.Restrict
-	if restrict <= 0 {
-		restrict = 300000
-	}
-	if restrict > v.Len() {
-		restrict = v.Len()
-	}
+	restrict := min(opt.Restrict, v.Len())
 	norm := func(s string) string { return s }
 	if !opt.CaseSensitive {
 		norm = strings.ToUpper
 	}
 	delim := opt.Delimiter
-	if delim == "" {
-		delim = "\t"
-	}
 	ok := make(map[string]int, restrict)
 	for i := restrict - 1; i >= 0; i-- {
 		ok[norm(v.Words[i])] = i
@@ -258,6 +271,57 @@ func (v *Vectors) EvaluateWordPairs(path string, opt PairsOptions) (*PairsResult
 	res.Pearson = pearson(gold, model)
 	res.Spearman = pearson(ranks(gold), ranks(model))
 	res.OOVRatio = float64(res.OOV) / float64(res.Pairs+res.OOV) * 100
+	return res, nil
+}
+
+// EvalOptions names the files Evaluate scores and how. Start from
+// DefaultEvalOptions, then name at least one file.
+type EvalOptions struct {
+	// Analogies is an analogy questions file (EvaluateAnalogies); "" skips.
+	Analogies string
+	// Pairs is a word-pairs file (EvaluateWordPairs); "" skips.
+	Pairs string
+	// Restrict, CaseSensitive and Cosmul: see AnalogyOptions (Cosmul
+	// concerns the analogies only).
+	Restrict      int
+	CaseSensitive bool
+	Cosmul        bool
+}
+
+// DefaultEvalOptions returns gensim's defaults (see DefaultAnalogyOptions)
+// and no files.
+func DefaultEvalOptions() EvalOptions { return EvalOptions{Restrict: 300000} }
+
+// EvalResult holds the results of the files Evaluate was given.
+type EvalResult struct {
+	Analogies *AnalogyResult `json:"analogies,omitempty"`
+	Pairs     *PairsResult   `json:"similarities,omitempty"`
+}
+
+// Evaluate scores v on opt.Analogies and opt.Pairs, whichever are given
+// (at least one must be), as EvaluateAnalogies and EvaluateWordPairs do.
+func (v *Vectors) Evaluate(opt EvalOptions) (*EvalResult, error) {
+	if err := checkRestrict(opt.Restrict); err != nil {
+		return nil, err
+	}
+	if opt.Analogies == "" && opt.Pairs == "" {
+		return nil, errors.New("word2vec: evaluate: give an analogies file, a word-pairs file or both")
+	}
+	res := &EvalResult{}
+	var err error
+	if opt.Analogies != "" {
+		a := AnalogyOptions{Restrict: opt.Restrict, CaseSensitive: opt.CaseSensitive, Cosmul: opt.Cosmul}
+		if res.Analogies, err = v.EvaluateAnalogies(opt.Analogies, a); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Pairs != "" {
+		p := DefaultPairsOptions()
+		p.Restrict, p.CaseSensitive = opt.Restrict, opt.CaseSensitive
+		if res.Pairs, err = v.EvaluateWordPairs(opt.Pairs, p); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 

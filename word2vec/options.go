@@ -107,6 +107,13 @@ var optionNames = map[string]string{
 	"Dim": "size", "Window": "window", "Negative": "negative", "Sample": "sample",
 	"MinCount": "min-count", "Epochs": "epochs", "Alpha": "alpha", "MinAlpha": "min-alpha",
 	"Threads": "threads", "MaxSentenceLength": "max-sentence-length", "GlobalContext": "global-context",
+	"TopN": "topn", "Restrict": "restrict", "Delimiter": "delimiter",
+}
+
+// optionError returns an *OptionError for field, wrapped with the package
+// prefix.
+func optionError(field string, v any, allowed string) error {
+	return fmt.Errorf("word2vec: %w", &OptionError{Field: field, Value: v, Allowed: allowed, Name: optionNames[field]})
 }
 
 func (e *OptionError) Error() string {
@@ -123,35 +130,32 @@ func (o *Options) check() error {
 	if o.Threads == 0 {
 		o.Threads = runtime.GOMAXPROCS(0)
 	}
-	bad := func(field string, v any, allowed string) error {
-		return fmt.Errorf("word2vec: %w", &OptionError{Field: field, Value: v, Allowed: allowed, Name: optionNames[field]})
-	}
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	switch {
 	case o.Dim <= 0 || o.Dim > 1<<16:
-		return bad("Dim", o.Dim, "1..65536")
+		return optionError("Dim", o.Dim, "1..65536")
 	case o.Window <= 0 && !o.WholeSentence:
-		return bad("Window", o.Window, "> 0")
+		return optionError("Window", o.Window, "> 0")
 	case o.Negative < 0:
-		return bad("Negative", o.Negative, ">= 0 (0 disables negative sampling; then enable hierarchical softmax)")
+		return optionError("Negative", o.Negative, ">= 0 (0 disables negative sampling; then enable hierarchical softmax)")
 	case o.Negative == 0 && !o.HS:
-		return bad("Negative", o.Negative, "> 0 without hierarchical softmax (nothing to train)")
+		return optionError("Negative", o.Negative, "> 0 without hierarchical softmax (nothing to train)")
 	case o.Sample < 0 || !finite(o.Sample):
-		return bad("Sample", o.Sample, ">= 0 (0 disables subsampling)")
+		return optionError("Sample", o.Sample, ">= 0 (0 disables subsampling)")
 	case o.MinCount < 0:
-		return bad("MinCount", o.MinCount, ">= 0")
+		return optionError("MinCount", o.MinCount, ">= 0")
 	case o.Epochs <= 0:
-		return bad("Epochs", o.Epochs, "> 0")
+		return optionError("Epochs", o.Epochs, "> 0")
 	case o.Threads < 0:
-		return bad("Threads", o.Threads, ">= 0 (0: all CPUs)")
+		return optionError("Threads", o.Threads, ">= 0 (0: all CPUs)")
 	case !(o.Alpha > 0) || !finite(o.Alpha):
-		return bad("Alpha", o.Alpha, "> 0")
+		return optionError("Alpha", o.Alpha, "> 0")
 	case !(o.MinAlpha >= 0) || !finite(o.MinAlpha):
-		return bad("MinAlpha", o.MinAlpha, ">= 0")
+		return optionError("MinAlpha", o.MinAlpha, ">= 0")
 	case o.MaxSentenceLength <= 0:
-		return bad("MaxSentenceLength", o.MaxSentenceLength, "> 0")
+		return optionError("MaxSentenceLength", o.MaxSentenceLength, "> 0")
 	case o.GlobalContext && !o.SkipGram:
-		return bad("GlobalContext", o.GlobalContext, "false with CBOW (a global context needs skip-gram)")
+		return optionError("GlobalContext", o.GlobalContext, "false with CBOW (a global context needs skip-gram)")
 	}
 	return nil
 }

@@ -8,26 +8,39 @@ import (
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
-// QueryOptions limits a similarity query.
+// QueryOptions limits a similarity query. Start from DefaultQueryOptions:
+// every field means what it says, and a value that means nothing (TopN 0)
+// is an *OptionError, as for Options.
 type QueryOptions struct {
-	// TopN is the number of neighbours returned (default 10).
+	// TopN is the number of neighbours returned (default 10; must be > 0).
 	TopN int
 	// Restrict, when > 0, searches only the first Restrict words (the most
 	// frequent ones in a vocabulary sorted by count), like gensim's
-	// restrict_vocab.
+	// restrict_vocab; 0 (the default) searches all words.
 	Restrict int
 }
 
-func (o QueryOptions) clip(n int) (topn, end int) {
-	topn = o.TopN
-	if topn <= 0 {
-		topn = 10
+// DefaultQueryOptions returns gensim's defaults: the top 10 among all
+// words.
+func DefaultQueryOptions() QueryOptions { return QueryOptions{TopN: 10} }
+
+// check validates o, the one place that does.
+func (o QueryOptions) check() error {
+	switch {
+	case o.TopN <= 0:
+		return optionError("TopN", o.TopN, "> 0")
+	case o.Restrict < 0:
+		return optionError("Restrict", o.Restrict, ">= 0 (0: all words)")
 	}
+	return nil
+}
+
+func (o QueryOptions) clip(n int) (topn, end int) {
 	end = n
 	if o.Restrict > 0 && o.Restrict < n {
 		end = o.Restrict
 	}
-	return topn, end
+	return o.TopN, end
 }
 
 // MostSimilar returns the words closest by cosine similarity to the mean of
@@ -35,6 +48,9 @@ func (o QueryOptions) clip(n int) (topn, end int) {
 // positive = {b, c} and negative = {a}), excluding the query words, as
 // gensim's most_similar. Unknown words give an *UnknownWordsError.
 func (v *Vectors) MostSimilar(positive, negative []string, opt QueryOptions) ([]Neighbor, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
 	if len(positive)+len(negative) == 0 {
 		return nil, errors.New("word2vec: most similar: no query words")
 	}
@@ -97,6 +113,9 @@ const cosmulEps = 1e-6
 // divided by the product of those to the negative words plus 1e-6, as
 // gensim's most_similar_cosmul. The query words are excluded.
 func (v *Vectors) MostSimilarCosmul(positive, negative []string, opt QueryOptions) ([]Neighbor, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
 	if len(positive) == 0 {
 		return nil, errors.New("word2vec: most similar (cosmul): no positive words")
 	}

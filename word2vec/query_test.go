@@ -139,7 +139,7 @@ func TestEvaluateAnalogiesMatchesGensim(t *testing.T) {
 
 func TestEvaluateWordPairsMatchesGensim(t *testing.T) {
 	v, g := loadGolden(t)
-	res, err := v.EvaluateWordPairs("testdata/pairs.tsv", PairsOptions{})
+	res, err := v.EvaluateWordPairs("testdata/pairs.tsv", DefaultPairsOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,14 +150,14 @@ func TestEvaluateWordPairsMatchesGensim(t *testing.T) {
 
 func TestUnknownWords(t *testing.T) {
 	v, _ := loadGolden(t)
-	_, err := v.MostSimilar([]string{"king", "qqq"}, []string{"zzz"}, QueryOptions{})
+	_, err := v.MostSimilar([]string{"king", "qqq"}, []string{"zzz"}, DefaultQueryOptions())
 	var uw *UnknownWordsError
 	if !errors.As(err, &uw) || len(uw.Words) != 2 || uw.Words[0] != "qqq" || uw.Words[1] != "zzz" || !strings.Contains(err.Error(), `"qqq", "zzz"`) {
 		t.Fatalf("error %v, want one naming qqq and zzz", err)
 	}
 	for name, fn := range map[string]func() error{
-		"analogy":      func() error { _, err := v.Analogy("aaa1", "king", "bbb2", true, QueryOptions{}); return err },
-		"cosmul":       func() error { _, err := v.MostSimilarCosmul([]string{"aaa1"}, nil, QueryOptions{}); return err },
+		"analogy":      func() error { _, err := v.Analogy("aaa1", "king", "bbb2", true, DefaultQueryOptions()); return err },
+		"cosmul":       func() error { _, err := v.MostSimilarCosmul([]string{"aaa1"}, nil, DefaultQueryOptions()); return err },
 		"similarity":   func() error { _, err := v.Similarity("king", "aaa1"); return err },
 		"doesnt_match": func() error { _, err := v.DoesntMatch([]string{"king", "aaa1", "bbb2"}); return err },
 	} {
@@ -193,9 +193,51 @@ func TestEvaluateAnalogiesEmpty(t *testing.T) {
 	for name, data := range map[string]string{"empty.txt": "", "headers.txt": ": capital\n: family\n", "bad.txt": ": s\na b c\n"} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(data), 0o644)
-		_, err := v.EvaluateAnalogies(p, AnalogyOptions{})
+		_, err := v.EvaluateAnalogies(p, DefaultAnalogyOptions())
 		if err == nil || !strings.Contains(err.Error(), "no analogy questions") || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want \"no analogy questions\" naming the file", name, err)
 		}
 	}
 }
+
+// TestQueryOptionErrors: limits that mean nothing (TopN 0, a negative
+// Restrict, an evaluation over no words) are *OptionErrors naming the
+// field, not silently a default.
+func TestQueryOptionErrors(t *testing.T) {
+	v, err := Load("testdata/vectors.bin", FormatAuto, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := func(topn, restrict int) QueryOptions { return QueryOptions{TopN: topn, Restrict: restrict} }
+	for name, c := range map[string]struct {
+		err   error
+		field string
+	}{
+		"topn0":       {errOf(v.MostSimilar([]string{"king"}, nil, QueryOptions{})), "TopN"},
+		"restrict":    {errOf(v.MostSimilar([]string{"king"}, nil, q(3, -1))), "Restrict"},
+		"cosmul":      {errOf(v.MostSimilarCosmul([]string{"king"}, nil, q(-1, 0))), "TopN"},
+		"analogy":     {errOf(v.Analogy("king", "man", "woman", false, q(0, 0))), "TopN"},
+		"analogies":   {errOf(v.EvaluateAnalogies("testdata/questions.txt", AnalogyOptions{})), "Restrict"},
+		"pairs":       {errOf(v.EvaluateWordPairs("testdata/pairs.tsv", PairsOptions{Restrict: 10})), "Delimiter"},
+		"eval":        {errOf(v.Evaluate(EvalOptions{Pairs: "testdata/pairs.tsv"})), "Restrict"},
+		"eval-nofile": {errOf(v.Evaluate(DefaultEvalOptions())), ""},
+	} {
+		var oe *OptionError
+		switch {
+		case c.err == nil:
+			t.Errorf("%s: no error", name)
+		case c.field == "" && errors.As(c.err, &oe):
+			t.Errorf("%s: %v, want a plain error", name, c.err)
+		case c.field != "" && (!errors.As(c.err, &oe) || oe.Field != c.field):
+			t.Errorf("%s: %v, want an OptionError for %s", name, c.err, c.field)
+		}
+	}
+	o := DefaultEvalOptions()
+	o.Pairs = "testdata/pairs.tsv"
+	res, err := v.Evaluate(o)
+	if err != nil || res.Pairs == nil || res.Analogies != nil {
+		t.Fatalf("Evaluate(pairs) = %+v, %v", res, err)
+	}
+}
+
+func errOf[A any](_ A, err error) error { return err }
