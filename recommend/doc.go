@@ -19,4 +19,10 @@
 // and MRR@K on held-out next items against a most-popular baseline.
 // Synthesize generates sessions with a known group structure for tests and
 // demonstrations.
+//
+// Every options type has a Default… constructor (DefaultOptions,
+// DefaultProfileOptions, DefaultEvalOptions, DefaultSynthOptions); their
+// zero values are not defaults, and a value that means nothing is a
+// *word2vec.OptionError naming the field. Errors carry one "recommend: "
+// prefix, also those passed through from word2vec.
 package recommend

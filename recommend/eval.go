@@ -1,15 +1,28 @@
 package recommend
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
-// EvalOptions controls Evaluate.
+// EvalOptions controls Evaluate. Start from DefaultEvalOptions; a value
+// that means nothing is a *word2vec.OptionError naming the field.
 type EvalOptions struct {
-	// K is the cut-off of hit-rate@K and MRR@K (0: the default 10;
-	// negative is an error).
+	// K is the cut-off of hit-rate@K and MRR@K (default 10; must be > 0).
 	K int
 	// HalfLife of the profile over the session prefix (see
 	// ProfileOptions); 0 weighs the prefix equally.
 	HalfLife float64
+}
+
+// DefaultEvalOptions returns a cut-off of 10 and equal weights.
+func DefaultEvalOptions() EvalOptions { return EvalOptions{K: 10} }
+
+func (o EvalOptions) check() error {
+	if err := checkN("K", o.K); err != nil {
+		return err
+	}
+	return checkHalfLife(o.HalfLife)
 }
 
 // Scores are hit-rate@K and MRR@K (reciprocal rank of the held-out item,
@@ -29,6 +42,21 @@ type EvalResult struct {
 	Popular   Scores `json:"popular"`
 }
 
+// EvaluateFile is Evaluate on the sessions of a file (see ReadSessions).
+func (m *Model) EvaluateFile(path string, opt EvalOptions) (*EvalResult, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, errors.New("recommend: no sessions file given")
+	}
+	sessions, err := ReadSessions(path)
+	if err != nil {
+		return nil, err
+	}
+	return m.Evaluate(sessions, opt)
+}
+
 // Evaluate holds out the last item of every session with at least two
 // items and asks both methods for K items given the rest: ForUser on the
 // prefix, and the most popular items of the training data (the model's
@@ -36,14 +64,8 @@ type EvalResult struct {
 // the model are skipped and counted; a held-out item unknown to the model
 // counts as a miss for both.
 func (m *Model) Evaluate(sessions [][]string, opt EvalOptions) (*EvalResult, error) {
-	if opt.K < 0 {
-		return nil, fmt.Errorf("recommend: K %d, want > 0 (0: the default 10)", opt.K)
-	}
-	if err := checkHalfLife(opt.HalfLife); err != nil {
+	if err := opt.check(); err != nil {
 		return nil, err
-	}
-	if opt.K == 0 {
-		opt.K = 10
 	}
 	res := &EvalResult{K: opt.K}
 	for _, s := range sessions {

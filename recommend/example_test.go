@@ -10,11 +10,14 @@ import (
 // Learn item vectors from sessions (item2vec), then compare the embedding
 // recommender with the most-popular baseline on held-out sessions.
 func Example() {
-	syn, err := recommend.Synthesize(recommend.SynthOptions{Items: 200, Groups: 10, Sessions: 3000, Seed: 1})
+	so := recommend.DefaultSynthOptions() // the last 20 % of sessions held out
+	so.Items, so.Groups, so.Sessions, so.Noise = 200, 10, 3000, 0
+	syn, err := recommend.Synthesize(so)
 	if err != nil {
 		panic(err)
 	}
-	train, test := syn.Sessions[:2400], syn.Sessions[2400:]
+	cut := len(syn.Sessions) - syn.Test
+	train, test := syn.Sessions[:cut], syn.Sessions[cut:]
 
 	opt := recommend.DefaultOptions("") // 32 dimensions, whole-session context
 	opt.Threads, opt.Seed = 1, 1        // deterministic
@@ -24,13 +27,15 @@ func Example() {
 	}
 	fmt.Println(st.Items, "items from", st.Sessions, "sessions")
 
-	res, err := m.Evaluate(test, recommend.EvalOptions{K: 10})
+	res, err := m.Evaluate(test, recommend.DefaultEvalOptions())
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("beats most-popular by 3x:", res.Embedding.HitRate > 3*res.Popular.HitRate)
 
-	recs, err := m.ForUser([]string{"i3", "i13", "i23"}, recommend.ProfileOptions{N: 5})
+	po := recommend.DefaultProfileOptions()
+	po.N = 5
+	recs, err := m.ForUser([]string{"i3", "i13", "i23"}, po)
 	if err != nil {
 		panic(err)
 	}

@@ -2,9 +2,9 @@ package recommend
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
 	"github.com/loupe-ml/loupe/word2vec"
@@ -19,7 +19,7 @@ type Model struct {
 func Load(path string) (*Model, error) {
 	v, err := word2vec.Load(path, word2vec.FormatAuto, 0)
 	if err != nil {
-		return nil, fmt.Errorf("recommend: %w", err)
+		return nil, wrap(err)
 	}
 	return &Model{Vectors: v}, nil
 }
@@ -27,19 +27,23 @@ func Load(path string) (*Model, error) {
 // Save writes the model in the word2vec binary format, atomically.
 func (m *Model) Save(path string) error { return m.Vectors.Save(path, word2vec.FormatBinary) }
 
-// Similar returns the n items most similar to item by cosine.
+// Similar returns the n items most similar to item by cosine; n must be
+// > 0 (an *word2vec.OptionError for the field N otherwise).
 func (m *Model) Similar(item string, n int) ([]word2vec.Neighbor, error) {
+	if err := checkN("N", n); err != nil {
+		return nil, err
+	}
 	ns, err := m.MostSimilar([]string{item}, nil, word2vec.QueryOptions{TopN: n})
 	if err != nil {
-		return nil, fmt.Errorf("recommend: %w", err)
+		return nil, wrap(err)
 	}
 	return ns, nil
 }
 
-// ProfileOptions controls ForUser.
+// ProfileOptions controls ForUser. Start from DefaultProfileOptions; a
+// value that means nothing is a *word2vec.OptionError naming the field.
 type ProfileOptions struct {
-	// N is the number of recommendations (0: the default 10; negative is
-	// an error).
+	// N is the number of recommendations (default 10; must be > 0).
 	N int
 	// HalfLife is the number of items after which an item's weight in
 	// the profile halves: the most recent item weighs 1, the one before
@@ -51,18 +55,19 @@ type ProfileOptions struct {
 	IgnoreUnknown bool
 }
 
+// DefaultProfileOptions returns 10 recommendations from an equally
+// weighted profile of known items.
+func DefaultProfileOptions() ProfileOptions { return ProfileOptions{N: 10} }
+
 // ForUser ranks the items the user has not seen by cosine similarity to a
 // time-decayed profile: the weighted mean of the unit vectors of recent
 // (oldest first).
 func (m *Model) ForUser(recent []string, opt ProfileOptions) ([]word2vec.Neighbor, error) {
-	if opt.N < 0 {
-		return nil, fmt.Errorf("recommend: N %d, want > 0 (0: the default 10)", opt.N)
+	if err := checkN("N", opt.N); err != nil {
+		return nil, err
 	}
 	if err := checkHalfLife(opt.HalfLife); err != nil {
 		return nil, err
-	}
-	if opt.N == 0 {
-		opt.N = 10
 	}
 	if len(recent) == 0 {
 		return nil, errors.New("recommend: no recent items")
@@ -89,16 +94,25 @@ func (m *Model) ForUser(recent []string, opt ProfileOptions) ([]word2vec.Neighbo
 		}
 	}
 	if len(missing) > 0 && (!opt.IgnoreUnknown || len(seen) == 0) {
-		return nil, fmt.Errorf("recommend: %w", &word2vec.UnknownWordsError{Words: missing})
+		return nil, wrap(&word2vec.UnknownWordsError{Words: missing})
 	}
 	return m.rank(profile, seen, opt.N), nil
+}
+
+// checkN rejects a count n (of recommendations, of the cut-off K) that is
+// not > 0 with a *word2vec.OptionError for field.
+func checkN(field string, n int) error {
+	if n <= 0 {
+		return wrap(&word2vec.OptionError{Field: field, Name: strings.ToLower(field), Value: n, Allowed: "> 0"})
+	}
+	return nil
 }
 
 // checkHalfLife rejects a negative or non-finite half-life with a
 // *word2vec.OptionError for the field HalfLife.
 func checkHalfLife(h float64) error {
 	if !(h >= 0) || math.IsInf(h, 0) {
-		return fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: "HalfLife", Name: "half-life", Value: h, Allowed: ">= 0 (0: equal weights)"})
+		return wrap(&word2vec.OptionError{Field: "HalfLife", Name: "half-life", Value: h, Allowed: ">= 0 (0: equal weights)"})
 	}
 	return nil
 }

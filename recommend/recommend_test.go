@@ -13,7 +13,7 @@ import (
 
 func synthSplit(t *testing.T) (train, test [][]string, syn *Synthetic) {
 	t.Helper()
-	syn, err := Synthesize(SynthOptions{Items: 500, Groups: 20, Sessions: 6000, Seed: 1})
+	syn, err := Synthesize(synthOpts(func(o *SynthOptions) { o.Items, o.Groups, o.Sessions, o.Noise = 500, 20, 6000, 0 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,12 +113,12 @@ func TestForUser(t *testing.T) {
 	if g2 < 7 {
 		t.Errorf("%d of 10 recommendations from the recent group, want >= 7: %v", g2, recs)
 	}
-	_, err = m.ForUser([]string{"i1", "nope"}, ProfileOptions{})
+	_, err = m.ForUser([]string{"i1", "nope"}, DefaultProfileOptions())
 	var uw *word2vec.UnknownWordsError
 	if !errors.As(err, &uw) || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("error %v, want unknown item nope", err)
 	}
-	if _, err := m.ForUser([]string{"i1", "nope"}, ProfileOptions{IgnoreUnknown: true}); err != nil {
+	if _, err := m.ForUser([]string{"i1", "nope"}, ProfileOptions{N: 10, IgnoreUnknown: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Save, load, same answers.
@@ -170,10 +170,15 @@ func TestErrors(t *testing.T) {
 			return err
 		}, "none"},
 		{func() error { _, err := ReadMarkets(badMarkets); return err }, `item "a" in two markets`},
-		{func() error { _, err := Synthesize(SynthOptions{Noise: 2}); return err }, "noise"},
+		{func() error {
+			_, _, err := TrainSessions(context.Background(), [][]string{{"a", "b"}}, with(func(o *Options) { o.MinCount = 9 }))
+			return err
+		}, "recommend: no word in corpus"},
+		{func() error { _, err := Load(filepath.Join(dir, "none.bin")); return err }, "recommend: "},
+		{func() error { _, err := Synthesize(synthOpts(func(o *SynthOptions) { o.Noise = 2 })); return err }, "noise"},
 	} {
-		if err := c.err(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("error %v, want %q", err, c.want)
+		if err := c.err(); err == nil || !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), "recommend: ")+strings.Count(err.Error(), "word2vec: ") != 1 {
+			t.Errorf("error %v, want %q with one prefix", err, c.want)
 		}
 	}
 }
@@ -203,11 +208,19 @@ func TestNegativeOptionsRejected(t *testing.T) {
 		"epochs":    {train(func(o *Options) { o.Epochs = -1 }), "epochs -1"},
 		"threads":   {train(func(o *Options) { o.Threads = -1 }), "threads -1"},
 		"alpha":     {train(func(o *Options) { o.Alpha = -0.1 }), "alpha -0.1"},
-		"n":         {errOf(m.ForUser([]string{"a"}, ProfileOptions{N: -1})), "N -1"},
-		"half-life": {errOf(m.ForUser([]string{"a"}, ProfileOptions{HalfLife: -1})), "half-life -1"},
-		"k":         {errOf(m.Evaluate(sessions, EvalOptions{K: -1})), "K -1"},
-		"sessions":  {errOf(Synthesize(SynthOptions{Sessions: -1})), "sessions -1"},
-		"groups":    {errOf(Synthesize(SynthOptions{Groups: -1})), "groups -1"},
+		"n":         {errOf(m.ForUser([]string{"a"}, ProfileOptions{N: -1})), "recommend: n -1, want > 0"},
+		"n0":        {errOf(m.ForUser([]string{"a"}, ProfileOptions{})), "n 0, want > 0"}, // the zero value is not "defaults"
+		"similar0":  {errOf(m.Similar("a", 0)), "n 0, want > 0"},
+		"half-life": {errOf(m.ForUser([]string{"a"}, ProfileOptions{N: 1, HalfLife: -1})), "half-life -1"},
+		"k":         {errOf(m.Evaluate(sessions, EvalOptions{K: -1})), "k -1"},
+		"k0":        {errOf(m.Evaluate(sessions, EvalOptions{})), "k 0"},
+		"sessions":  {errOf(Synthesize(synthOpts(func(o *SynthOptions) { o.Sessions = -1 }))), "sessions -1"},
+		"groups":    {errOf(Synthesize(synthOpts(func(o *SynthOptions) { o.Groups = 0 }))), "groups 0, want > 0"},
+		"groups>":   {errOf(Synthesize(synthOpts(func(o *SynthOptions) { o.Groups = 2000 }))), "groups 2000, want <= items (1000)"},
+		"maxlen":    {errOf(Synthesize(synthOpts(func(o *SynthOptions) { o.MaxLen = 2 }))), "max length 2, want >= min length (3)"},
+		"synth0":    {errOf(Synthesize(SynthOptions{})), "items 0"},
+		"test":      {errOf(Synthesize(synthOpts(func(o *SynthOptions) { o.TestFraction = 1 }))), "test fraction 1"},
+		"markets":   {train(func(o *Options) { o.Markets, o.MarketsFile = map[string]string{"a": "x"}, "m.tsv" }), "markets file"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", name, c.err, c.want)
@@ -232,6 +245,13 @@ func with(f func(*Options)) Options {
 	return o
 }
 
+// synthOpts returns DefaultSynthOptions() changed by f.
+func synthOpts(f func(*SynthOptions)) SynthOptions {
+	o := DefaultSynthOptions()
+	f(&o)
+	return o
+}
+
 func second[A, B any](_ A, _ B, err error) error { return err }
 
 func errOf[A any](_ A, err error) error { return err }
@@ -239,12 +259,12 @@ func errOf[A any](_ A, err error) error { return err }
 // TestWriteDir: the synthetic data set lands in the four files the tools
 // read, split at the test fraction; a fraction outside [0, 1) is an error.
 func TestWriteDir(t *testing.T) {
-	syn, err := Synthesize(SynthOptions{Items: 20, Groups: 4, Markets: 2, Sessions: 50, Seed: 1})
+	syn, err := Synthesize(synthOpts(func(o *SynthOptions) { o.Items, o.Groups, o.Markets, o.Sessions, o.Noise = 20, 4, 2, 50, 0 }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "rec")
-	train, test, err := syn.WriteDir(dir, 0.2)
+	train, test, err := syn.WriteDir(dir)
 	if err != nil || train != 40 || test != 10 {
 		t.Fatalf("WriteDir: %d train, %d test, %v; want 40, 10", train, test, err)
 	}
@@ -257,7 +277,18 @@ func TestWriteDir(t *testing.T) {
 		t.Fatalf("markets.tsv: %v, %v", m, err)
 	}
 	var oe *word2vec.OptionError
-	if _, _, err := syn.WriteDir(dir, 1); !errors.As(err, &oe) || oe.Field != "TestFraction" {
+	if _, err := Synthesize(synthOpts(func(o *SynthOptions) { o.TestFraction = 1 })); !errors.As(err, &oe) || oe.Field != "TestFraction" {
 		t.Fatalf("fraction 1: %v, want an OptionError for TestFraction", err)
+	}
+	// MarketsFile is read by training, once, as Markets.
+	opt := with(func(o *Options) {
+		o.Dim, o.Epochs, o.Threads, o.MarketsFile = 4, 1, 1, filepath.Join(dir, "markets.tsv")
+	})
+	if _, _, err := TrainSessions(context.Background(), syn.Sessions, opt); err != nil {
+		t.Fatal(err)
+	}
+	opt.MarketsFile = filepath.Join(dir, "none.tsv")
+	if _, _, err := TrainSessions(context.Background(), syn.Sessions, opt); err == nil || !strings.Contains(err.Error(), "none.tsv") {
+		t.Fatalf("missing markets file: %v", err)
 	}
 }

@@ -12,22 +12,61 @@ import (
 	"github.com/loupe-ml/loupe/word2vec"
 )
 
-// SynthOptions describes a synthetic catalogue and its sessions. Zero
-// values mean the defaults in brackets; negative values are errors.
+// SynthOptions describes a synthetic catalogue and its sessions. Start
+// from DefaultSynthOptions (its values in brackets); every field means what
+// it says, and a value that means nothing is a *word2vec.OptionError
+// naming the field.
 type SynthOptions struct {
-	Items    int     // catalogue size [1000]
-	Groups   int     // latent groups; item i belongs to group i mod Groups [25]
-	Markets  int     // markets; group g is in market g mod Markets [5]
-	Sessions int     // sessions to draw [20000]
-	MinLen   int     // shortest session [3]
-	MaxLen   int     // longest session [12]
-	Noise    float64 // probability that an item comes from anywhere [0.1]
-	Seed     uint64
+	Items    int     // catalogue size [1000; > 0]
+	Groups   int     // latent groups; item i belongs to group i mod Groups [25; 1..Items]
+	Markets  int     // markets; group g is in market g mod Markets [5; > 0]
+	Sessions int     // sessions to draw [20000; > 0]
+	MinLen   int     // shortest session [3; > 0]
+	MaxLen   int     // longest session [12; >= MinLen]
+	Noise    float64 // probability that an item comes from anywhere [0.1; 0..1]
+	// TestFraction is the fraction of the sessions, the last ones, held
+	// out for testing [0.2; in [0, 1)].
+	TestFraction float64
+	Seed         uint64 // [1]
+}
+
+// DefaultSynthOptions returns the defaults of loupe recommend synth.
+func DefaultSynthOptions() SynthOptions {
+	return SynthOptions{Items: 1000, Groups: 25, Markets: 5, Sessions: 20000, MinLen: 3, MaxLen: 12, Noise: 0.1, TestFraction: 0.2, Seed: 1}
+}
+
+// check validates o, the one place that does.
+func (o SynthOptions) check() error {
+	bad := func(field, name string, v any, allowed string) error {
+		return wrap(&word2vec.OptionError{Field: field, Name: name, Value: v, Allowed: allowed})
+	}
+	for _, f := range []struct {
+		field, name string
+		v           int
+	}{{"Items", "items", o.Items}, {"Groups", "groups", o.Groups}, {"Markets", "markets", o.Markets}, {"Sessions", "sessions", o.Sessions}, {"MinLen", "min length", o.MinLen}} {
+		if f.v <= 0 {
+			return bad(f.field, f.name, f.v, "> 0")
+		}
+	}
+	switch {
+	case o.Groups > o.Items:
+		return bad("Groups", "groups", o.Groups, fmt.Sprintf("<= items (%d)", o.Items))
+	case o.MaxLen < o.MinLen:
+		return bad("MaxLen", "max length", o.MaxLen, fmt.Sprintf(">= min length (%d)", o.MinLen))
+	case !(o.Noise >= 0 && o.Noise <= 1):
+		return bad("Noise", "noise", o.Noise, "a probability in [0, 1]")
+	case !(o.TestFraction >= 0 && o.TestFraction < 1):
+		return bad("TestFraction", "test fraction", o.TestFraction, "a fraction in [0, 1)")
+	}
+	return nil
 }
 
 // Synthetic is a generated data set with its ground truth.
 type Synthetic struct {
 	Sessions [][]string
+	// Test is the number of sessions, the last ones, held out for testing
+	// (SynthOptions.TestFraction of them).
+	Test int
 	// Group and Market of every item id.
 	Group, Market map[string]int
 }
@@ -38,30 +77,8 @@ type Synthetic struct {
 // with probability Noise an item is drawn from the whole catalogue. Item ids
 // are "i0", "i1", ….
 func Synthesize(opt SynthOptions) (*Synthetic, error) {
-	for _, f := range []struct {
-		field, name string
-		v           int
-	}{{"Items", "items", opt.Items}, {"Groups", "groups", opt.Groups}, {"Markets", "markets", opt.Markets}, {"Sessions", "sessions", opt.Sessions}, {"MinLen", "min length", opt.MinLen}, {"MaxLen", "max length", opt.MaxLen}} {
-		if f.v < 0 {
-			return nil, fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: f.field, Name: f.name, Value: f.v, Allowed: "> 0 (0: the default)"})
-		}
-	}
-	def := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	def(&opt.Items, 1000)
-	def(&opt.Groups, 25)
-	def(&opt.Markets, 5)
-	def(&opt.Sessions, 20000)
-	def(&opt.MinLen, 3)
-	def(&opt.MaxLen, 12)
-	if !(opt.Noise >= 0 && opt.Noise <= 1) {
-		return nil, fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: "Noise", Name: "noise", Value: opt.Noise, Allowed: "a probability in [0, 1]"})
-	}
-	if opt.Groups > opt.Items || opt.MaxLen < opt.MinLen {
-		return nil, fmt.Errorf("recommend: want groups <= items and min length <= max length")
+	if err := opt.check(); err != nil {
+		return nil, err
 	}
 	r := mrand.New(mrand.NewPCG(opt.Seed, 0x5eed))
 	members := make([][]int, opt.Groups)
@@ -116,23 +133,24 @@ func Synthesize(opt SynthOptions) (*Synthetic, error) {
 		}
 		s.Sessions = append(s.Sessions, sess)
 	}
+	s.Test = int(float64(opt.Sessions) * opt.TestFraction)
 	return s, nil
 }
 
 // WriteDir writes the data set into dir (created if needed) as the files
 // the recommend tools read: train.txt and test.txt (one session per line,
-// the last testFraction of the sessions in test.txt), and markets.tsv and
-// groups.tsv ("i7<TAB>m2", "i7<TAB>g7" lines; markets.tsv is what
-// ReadMarkets reads). Each file is written atomically. It returns the
-// numbers of training and test sessions.
-func (s *Synthetic) WriteDir(dir string, testFraction float64) (train, test int, err error) {
-	if !(testFraction >= 0 && testFraction < 1) {
-		return 0, 0, fmt.Errorf("recommend: %w", &word2vec.OptionError{Field: "TestFraction", Name: "test fraction", Value: testFraction, Allowed: "a fraction in [0, 1)"})
+// the last s.Test sessions in test.txt), and markets.tsv and groups.tsv
+// ("i7<TAB>m2", "i7<TAB>g7" lines; markets.tsv is what ReadMarkets reads).
+// Each file is written atomically. It returns the numbers of training and
+// test sessions.
+func (s *Synthetic) WriteDir(dir string) (train, test int, err error) {
+	if s.Test < 0 || s.Test > len(s.Sessions) {
+		return 0, 0, fmt.Errorf("recommend: %d test sessions of %d", s.Test, len(s.Sessions))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, fmt.Errorf("recommend: %w", err)
 	}
-	cut := len(s.Sessions) - int(float64(len(s.Sessions))*testFraction)
+	cut := len(s.Sessions) - s.Test
 	join := func(ss [][]string) []string {
 		out := make([]string, len(ss))
 		for i, x := range ss {
@@ -151,7 +169,7 @@ func (s *Synthetic) WriteDir(dir string, testFraction float64) (train, test int,
 		lines []string
 	}{{"train.txt", join(s.Sessions[:cut])}, {"test.txt", join(s.Sessions[cut:])}, {"markets.tsv", markets}, {"groups.tsv", groups}} {
 		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), []byte(strings.Join(f.lines, "\n")+"\n")); err != nil {
-			return 0, 0, fmt.Errorf("recommend: %w", err)
+			return 0, 0, wrap(err)
 		}
 	}
 	return cut, len(s.Sessions) - cut, nil

@@ -41,6 +41,9 @@ type Options struct {
 	// Markets maps item → market; when set, half of the negatives of each
 	// positive pair are drawn from the market of the positive item.
 	Markets map[string]string
+	// MarketsFile, when set, is an "item market" file (see ReadMarkets)
+	// that Train and TrainSessions read into Markets; set one or the other.
+	MarketsFile string
 	// Threads is the number of training goroutines (0: GOMAXPROCS); with 1
 	// the result is deterministic for a Seed.
 	Threads int
@@ -119,7 +122,8 @@ func ReadMarkets(path string) (map[string]string, error) {
 	return m, nil
 }
 
-// Train reads opt.Sessions and learns item vectors.
+// Train reads opt.Sessions (and opt.MarketsFile, if set) and learns item
+// vectors.
 func Train(ctx context.Context, opt Options) (*Model, *Stats, error) {
 	if opt.Sessions == "" {
 		return nil, nil, errors.New("recommend: no sessions file given")
@@ -140,6 +144,16 @@ func Train(ctx context.Context, opt Options) (*Model, *Stats, error) {
 // as context, and Airbnb's global context and in-market negatives as
 // options of the same trainer.
 func TrainSessions(ctx context.Context, sessions [][]string, opt Options) (*Model, *Stats, error) {
+	if opt.MarketsFile != "" {
+		if opt.Markets != nil {
+			return nil, nil, wrap(&word2vec.OptionError{Field: "MarketsFile", Name: "markets file", Value: opt.MarketsFile, Allowed: "empty when Markets is set"})
+		}
+		m, err := ReadMarkets(opt.MarketsFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		opt.Markets = m
+	}
 	o := word2vec.DefaultOptions("")
 	o.SkipGram = true
 	o.Dim, o.Negative, o.Epochs, o.MinCount = opt.Dim, opt.Negative, opt.Epochs, opt.MinCount
@@ -163,9 +177,9 @@ func TrainSessions(ctx context.Context, sessions [][]string, opt Options) (*Mode
 		case "Negative":
 			e.Allowed = "> 0"
 		}
-		return nil, nil, fmt.Errorf("recommend: %w", &e)
+		return nil, nil, wrap(&e)
 	case err != nil:
-		return nil, nil, fmt.Errorf("recommend: %w", err)
+		return nil, nil, wrap(err)
 	}
 	if vecs.Len() < 2 {
 		return nil, nil, fmt.Errorf("recommend: %d items occur at least min-count=%d times; need at least 2", vecs.Len(), opt.MinCount)
@@ -178,3 +192,17 @@ func TrainSessions(ctx context.Context, sessions [][]string, opt Options) (*Mode
 		Pairs:    st.Pairs,
 	}, nil
 }
+
+// wrap gives err recommend's prefix in place of word2vec's (or in front of
+// none), so that an error passed through from word2vec reads with one
+// prefix ("recommend: word … not in vocabulary"); errors.Is and errors.As
+// still see err.
+func wrap(err error) error { return &prefixed{err} }
+
+type prefixed struct{ err error }
+
+func (e *prefixed) Error() string {
+	return "recommend: " + strings.TrimPrefix(e.err.Error(), "word2vec: ")
+}
+
+func (e *prefixed) Unwrap() error { return e.err }
