@@ -42,6 +42,20 @@ func (f Format) String() string {
 	return "auto"
 }
 
+// ParseFormat maps a format name to a Format: "auto" or "", "binary" or
+// "bin", "text" or "txt".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "auto", "":
+		return FormatAuto, nil
+	case "binary", "bin":
+		return FormatBinary, nil
+	case "text", "txt":
+		return FormatText, nil
+	}
+	return 0, fmt.Errorf("word2vec: unknown vectors format %q: want auto, binary or text", s)
+}
+
 // maxWordBytes bounds the length of one word in a file, so a corrupt binary
 // file without spaces fails quickly instead of exhausting memory.
 const maxWordBytes = 1 << 16

@@ -289,3 +289,14 @@ func TestSaveFormatByName(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFormat(t *testing.T) {
+	for s, want := range map[string]Format{"": FormatAuto, "auto": FormatAuto, "bin": FormatBinary, "binary": FormatBinary, "txt": FormatText, "text": FormatText} {
+		if f, err := ParseFormat(s); err != nil || f != want {
+			t.Errorf("ParseFormat(%q) = %v, %v; want %v", s, f, err, want)
+		}
+	}
+	if _, err := ParseFormat("gz"); err == nil || !strings.Contains(err.Error(), `"gz"`) {
+		t.Errorf("ParseFormat(gz): %v", err)
+	}
+}

@@ -74,4 +74,19 @@ func TestRecommendFlagValues(t *testing.T) {
 	if err != nil || !strings.Contains(stdout, "hit-rate@5") {
 		t.Errorf("eval -k 5: %q, %v", stdout, err)
 	}
+	// One call trains with the markets file; errors passed through from
+	// word2vec carry one prefix.
+	if _, _, err := runW2V(t, append(train, "--markets", filepath.Join(dir, "markets.tsv"))...); err != nil {
+		t.Errorf("train --markets: %v", err)
+	}
+	for _, args := range [][]string{
+		{"for-user", "--model", model, "--recent", "i1 nope", "-n", "3", "--half-life", "0"},
+		{"similar", "--model", filepath.Join(dir, "none.bin"), "-n", "3", "i1"},
+		append(append([]string{}, train[1:]...), "--min-count", "1000000"),
+	} {
+		_, _, err := runW2V(t, append([]string{"recommend"}, args...)...)
+		if err == nil || !strings.HasPrefix(err.Error(), "recommend: ") || strings.Contains(err.Error(), "word2vec") {
+			t.Errorf("%v: error %v, want one recommend: prefix", args, err)
+		}
+	}
 }
