@@ -71,25 +71,9 @@ func recTrainCmd() *cobra.Command {
 	return c
 }
 
-// recModelCmd is a command that loads --model and passes it to run; errors
-// name the flags.
+// recModelCmd is a loadingCmd for --model.
 func recModelCmd(use, short string, nargs cobra.PositionalArgs, run func(cmd *cobra.Command, m *recommend.Model, args []string) error) *cobra.Command {
-	var path string
-	c := &cobra.Command{
-		Use: use, Short: short, Args: nargs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if path == "" {
-				return fmt.Errorf("--model is required")
-			}
-			m, err := recommend.Load(path)
-			if err != nil {
-				return err
-			}
-			return flagError(run(cmd, m, args), recFlags)
-		},
-	}
-	c.Flags().StringVar(&path, "model", "", "model file from recommend train")
-	return c
+	return loadingCmd(use, short, nargs, "model", "model file from recommend train", recFlags, recommend.Load, run)
 }
 
 func recSimilarCmd() *cobra.Command {

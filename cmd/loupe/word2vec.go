@@ -152,28 +152,38 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 	return c
 }
 
-// w2vQueryCmd is a command that loads --vectors and passes them to run;
-// errors name the flags.
-func w2vQueryCmd(use, short string, nargs cobra.PositionalArgs, run func(cmd *cobra.Command, v *word2vec.Vectors, args []string) error) *cobra.Command {
-	var path, format string
+// loadingCmd is a command that loads the file named by --flag (required)
+// and passes it to run; errors name the flags.
+func loadingCmd[T any](use, short string, nargs cobra.PositionalArgs, flag, help string, flags map[string]string, load func(path string) (T, error), run func(cmd *cobra.Command, x T, args []string) error) *cobra.Command {
+	var path string
 	c := &cobra.Command{
 		Use: use, Short: short, Args: nargs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
-				return fmt.Errorf("--vectors is required")
+				return fmt.Errorf("--%s is required", flag)
 			}
-			f, err := word2vec.ParseFormat(format)
+			x, err := load(path)
 			if err != nil {
 				return err
 			}
-			v, err := word2vec.Load(path, f, 0)
-			if err != nil {
-				return err
-			}
-			return flagError(run(cmd, v, args), w2vFlags)
+			return flagError(run(cmd, x, args), flags)
 		},
 	}
-	c.Flags().StringVar(&path, "vectors", "", "word2vec vectors file (text or binary)")
+	c.Flags().StringVar(&path, flag, "", help)
+	return c
+}
+
+// w2vQueryCmd is a loadingCmd for --vectors (and --vectors-format).
+func w2vQueryCmd(use, short string, nargs cobra.PositionalArgs, run func(cmd *cobra.Command, v *word2vec.Vectors, args []string) error) *cobra.Command {
+	var format string
+	load := func(path string) (*word2vec.Vectors, error) {
+		f, err := word2vec.ParseFormat(format)
+		if err != nil {
+			return nil, err
+		}
+		return word2vec.Load(path, f, 0)
+	}
+	c := loadingCmd(use, short, nargs, "vectors", "word2vec vectors file (text or binary)", w2vFlags, load, run)
 	c.Flags().StringVar(&format, "vectors-format", "auto", "vectors file format: binary, text, or auto (by content; .txt/.vec mean text)")
 	return c
 }
