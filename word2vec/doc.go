@@ -40,7 +40,11 @@
 // Queries follow gensim's KeyedVectors: MostSimilar (3CosAdd over unit
 // vectors, the query words excluded), MostSimilarCosmul (3CosMul with
 // similarities shifted to [0,1]), Similarity and DoesntMatch. Evaluation
-// counts like gensim's evaluate_word_analogies and evaluate_word_pairs.
+// counts like gensim's evaluate_word_analogies and evaluate_word_pairs
+// (Evaluate does either or both). Their options work like Options: start
+// from DefaultQueryOptions, DefaultEvalOptions, DefaultAnalogyOptions or
+// DefaultPairsOptions; a zero TopN or Restrict is an *OptionError, not a
+// default.
 //
 // Read and Save handle the text and binary word2vec formats. A *Vectors is
 // safe for concurrent queries once loaded; training is not concurrent with
