@@ -17,7 +17,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 func BenchmarkSearchHNSW(b *testing.B) {
 	const n, d = 10000, 128
 	if hnswIndex == nil {
-		hnswIndex = build(b, Options{Dim: d, Metric: L2}, clusteredData(n, d, 1))
+		hnswIndex = build(b, testOptions(Options{Dim: d, Metric: L2}), clusteredData(n, d, 1))
 	}
 	x := hnswIndex
 	qs := clusteredData(200, d, 2)
@@ -39,7 +39,7 @@ func BenchmarkSearchHNSW(b *testing.B) {
 
 func BenchmarkFlatBatch(b *testing.B) {
 	const n, d = 20000, 128
-	x := build(b, Options{Dim: d, Metric: L2, Kind: Flat}, clusteredData(n, d, 1))
+	x := build(b, testOptions(Options{Dim: d, Metric: L2, Kind: Flat}), clusteredData(n, d, 1))
 	qs := clusteredData(256, d, 2)
 	b.ResetTimer()
 	start := cpuTime()
@@ -57,7 +57,7 @@ func BenchmarkFlatBatch(b *testing.B) {
 func BenchmarkSearchHNSWLarge(b *testing.B) {
 	const n, d = 100000, 128
 	if largeIndex == nil {
-		largeIndex = build(b, Options{Dim: d, Metric: L2, Threads: 2}, clusteredData(n, d, 1))
+		largeIndex = build(b, testOptions(Options{Dim: d, Metric: L2, Threads: 2}), clusteredData(n, d, 1))
 	}
 	qs := clusteredData(1000, d, 2)
 	for _, ef := range []int{16, 64} {
@@ -79,7 +79,7 @@ var hnswIndex, largeIndex *Index
 
 func BenchmarkSearchForest(b *testing.B) {
 	const n, d = 10000, 128
-	x := build(b, Options{Dim: d, Metric: L2, Kind: Forest}, clusteredData(n, d, 1))
+	x := build(b, testOptions(Options{Dim: d, Metric: L2, Kind: Forest}), clusteredData(n, d, 1))
 	qs := clusteredData(200, d, 2)
 	b.ReportAllocs()
 	so := &SearchOptions{Threads: 1}

@@ -5,10 +5,12 @@
 //
 // The simplest use builds an index in memory, searches it, and saves it:
 //
-//	x, err := index.New(index.Options{Dim: 384, Metric: index.Cosine}) // HNSW, M=16, ef_construction=200
-//	err = x.Add(index.Batch{Vectors: vecs})                              // ids 0, 1, 2, …
-//	res, err := x.Search(q, 10, &index.SearchOptions{Ef: 64})           // []Result{ID, Distance}, nearest first
-//	err = x.Save("my-index")                                            // my-index/index.loupe, atomically
+//	opts := index.DefaultOptions()                            // HNSW, cosine, M=16, ef_construction=200
+//	opts.Dim = 384
+//	x, err := index.New(opts)
+//	err = x.Add(index.Batch{Vectors: vecs})                    // ids 0, 1, 2, …
+//	res, err := x.Search(q, 10, &index.SearchOptions{Ef: 64}) // []Result{ID, Distance}, nearest first
+//	err = x.Save("my-index")                                  // my-index/index.loupe, atomically
 //
 // and later, in any number of processes at once:
 //

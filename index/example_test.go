@@ -9,7 +9,9 @@ import (
 )
 
 func Example() {
-	x, err := index.New(index.Options{Dim: 2, Metric: index.L2, Kind: index.HNSW})
+	opts := index.DefaultOptions() // HNSW, M 16, ef_construction 200
+	opts.Dim, opts.Metric = 2, index.L2
+	x, err := index.New(opts)
 	if err != nil {
 		panic(err)
 	}

@@ -387,7 +387,7 @@ func openBytes(b []byte, verify bool) (*Index, error) {
 	o := Options{Kind: man.Kind, Metric: man.Metric, Dim: man.Dim, M: man.M, EfConstruction: man.EfConstruction,
 		Ef: man.Ef, Seed: man.Seed, NTrees: man.NTrees, LeafSize: man.LeafSize,
 		AllowReplaceDeleted: man.AllowReplaceDeleted, Model: man.Model}
-	if err := o.setDefaults(); err != nil {
+	if err := o.check(); err != nil {
 		return nil, corrupt("manifest: %v", err)
 	}
 	if man.MaxM0 != 2*o.M {

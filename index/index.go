@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -23,13 +22,14 @@ const (
 	Forest Kind = "forest" // random-projection trees (Annoy)
 )
 
-// ParseKind maps a kind name to a Kind.
+// ParseKind maps a kind name to a Kind; an unknown name is an
+// *OptionError for the field Kind.
 func ParseKind(s string) (Kind, error) {
 	switch Kind(s) {
 	case Flat, HNSW, Forest:
 		return Kind(s), nil
 	}
-	return "", fmt.Errorf("index: unknown kind %q: want hnsw, flat or forest", s)
+	return "", &OptionError{Field: "Kind", Value: fmt.Sprintf("%q", s), Allowed: "hnsw, flat or forest", unknown: true}
 }
 
 // Errors callers may test for with errors.Is.
@@ -43,91 +43,6 @@ var (
 	ErrVersion      = errors.New("unsupported index file version")
 	ErrNoDeletedYet = errors.New("id is not deleted")
 )
-
-// Options configure a new index. The zero value of every field but Dim
-// means the default named in its comment.
-type Options struct {
-	Kind   Kind   // default HNSW
-	Metric Metric // default Cosine
-	Dim    int    // vector dimension, required
-
-	// HNSW, with hnswlib's names and defaults.
-	M              int   // links per node on upper layers (16); layer 0 keeps up to maxM0 = 2·M
-	EfConstruction int   // candidate list size while inserting (200); raised to M if smaller
-	Ef             int   // default candidate list size while searching (10); max(ef, k) is used
-	Seed           int64 // seed of the level generator and forest planes (100, hnswlib's random_seed)
-
-	// Forest (Annoy-style).
-	NTrees   int // number of trees (10)
-	LeafSize int // most items in a leaf after a bulk build (64); leaves split past twice that on add
-
-	// AllowReplaceDeleted lets Add put new ids into the slots of deleted
-	// ones (hnswlib's allow_replace_deleted) instead of growing the index.
-	AllowReplaceDeleted bool
-
-	// Threads used by Add (default: GOMAXPROCS). Searches take their own.
-	Threads int
-
-	// Model records the embedding model the vectors came from (a hub id or
-	// directory), for loupe search. Free text; may be empty.
-	Model string
-}
-
-func (o *Options) setDefaults() error {
-	if o.Kind == "" {
-		o.Kind = HNSW
-	}
-	if _, err := ParseKind(string(o.Kind)); err != nil {
-		return err
-	}
-	if o.Metric == "" {
-		o.Metric = Cosine
-	}
-	if _, err := ParseMetric(string(o.Metric)); err != nil {
-		return err
-	}
-	if o.Dim <= 0 {
-		return fmt.Errorf("index: dimension %d: want a positive vector dimension", o.Dim)
-	}
-	if o.M == 0 {
-		o.M = 16
-	}
-	if o.M < 2 || o.M > 2048 {
-		return fmt.Errorf("index: M = %d: want 2..2048", o.M)
-	}
-	if o.EfConstruction == 0 {
-		o.EfConstruction = 200
-	}
-	if o.EfConstruction < 0 {
-		return fmt.Errorf("index: ef_construction = %d: want a positive number", o.EfConstruction)
-	}
-	o.EfConstruction = max(o.EfConstruction, o.M)
-	if o.Ef == 0 {
-		o.Ef = 10
-	}
-	if o.Ef < 0 {
-		return fmt.Errorf("index: ef = %d: want a positive number", o.Ef)
-	}
-	if o.Seed == 0 {
-		o.Seed = 100
-	}
-	if o.NTrees == 0 {
-		o.NTrees = 10
-	}
-	if o.NTrees < 0 || o.NTrees > 10000 {
-		return fmt.Errorf("index: n_trees = %d: want 1..10000", o.NTrees)
-	}
-	if o.LeafSize == 0 {
-		o.LeafSize = 64
-	}
-	if o.LeafSize < 1 {
-		return fmt.Errorf("index: leaf size %d: want a positive number", o.LeafSize)
-	}
-	if o.Threads <= 0 {
-		o.Threads = runtime.GOMAXPROCS(0)
-	}
-	return nil
-}
 
 // Slot flags, accessed atomically.
 const (
@@ -180,7 +95,7 @@ type Index struct {
 
 // New returns an empty index.
 func New(opts Options) (*Index, error) {
-	if err := opts.setDefaults(); err != nil {
+	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	x := &Index{opts: opts, dim: opts.Dim, l2: opts.Metric == L2, labelMap: map[uint64]uint32{}}
@@ -234,6 +149,8 @@ func (x *Index) vec(i uint32) []float32 {
 type Batch struct {
 	// Vectors holds the rows back to back: len(Vectors) = n·Dim.
 	Vectors []float32
+	// Dim, if not 0, is the length of a row; Add checks it is the index's.
+	Dim int
 	// IDs are the labels of the rows. nil means the next free default ids
 	// (0, 1, 2, … continuing after the largest default id given so far).
 	// An id already in the index replaces that vector (and undeletes it).
@@ -251,6 +168,9 @@ type Batch struct {
 // NaN/Inf, zero vectors under cosine, duplicate ids, metadata that is not a
 // JSON object) and adds nothing if any row is bad.
 func (x *Index) Add(b Batch) error {
+	if b.Dim != 0 && b.Dim != x.dim {
+		return x.dimError(b.Dim)
+	}
 	if len(b.Vectors)%x.dim != 0 {
 		return fmt.Errorf("index: add: %d values is not a whole number of %d-dimensional vectors: %w", len(b.Vectors), x.dim, ErrDim)
 	}

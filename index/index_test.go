@@ -88,7 +88,7 @@ func TestRecall(t *testing.T) {
 		base := data.gen(n, d, 1)
 		qs := data.gen(nq, d, 2)
 		for _, m := range []Metric{L2, Cosine, Dot} {
-			exact := build(t, Options{Kind: Flat, Metric: m, Dim: d}, base)
+			exact := build(t, testOptions(Options{Kind: Flat, Metric: m, Dim: d}), base)
 			minHNSW := 0.95
 			if m == Dot && data.name == "clustered" {
 				// Inner product is not a metric: points with large norms
@@ -105,7 +105,7 @@ func TestRecall(t *testing.T) {
 			} {
 				name := fmt.Sprintf("%s/%s/%s", data.name, m, tc.kind)
 				t.Run(name, func(t *testing.T) {
-					x := build(t, Options{Kind: tc.kind, Metric: m, Dim: d, NTrees: 20, LeafSize: 32}, base)
+					x := build(t, testOptions(Options{Kind: tc.kind, Metric: m, Dim: d, NTrees: 20, LeafSize: 32}), base)
 					r := recall(t, x, exact, qs, nq, k, &tc.so)
 					t.Logf("recall@%d = %.3f", k, r)
 					if r < tc.min {
@@ -125,7 +125,7 @@ func TestFlatExact(t *testing.T) {
 	base := randomData(n, d, 3)
 	q := randomData(20, d, 4)
 	for _, m := range []Metric{L2, Dot, Cosine} {
-		x := build(t, Options{Kind: Flat, Metric: m, Dim: d}, base)
+		x := build(t, testOptions(Options{Kind: Flat, Metric: m, Dim: d}), base)
 		// Batched (Sgemm) and one-at-a-time paths agree with a naive scan.
 		batch, err := x.SearchBatch(q, 20, 5, nil)
 		if err != nil {
@@ -151,7 +151,7 @@ func TestFlatExact(t *testing.T) {
 func TestIntegrityAndParallelBuild(t *testing.T) {
 	base := clusteredData(2000, 16, 5)
 	for _, threads := range []int{1, 2, 4} {
-		x := build(t, Options{Dim: 16, Metric: L2, M: 8, Threads: threads}, base)
+		x := build(t, testOptions(Options{Dim: 16, Metric: L2, M: 8, Threads: threads}), base)
 		if err := x.CheckIntegrity(); err != nil {
 			t.Fatalf("threads=%d: %v", threads, err)
 		}
@@ -161,7 +161,7 @@ func TestIntegrityAndParallelBuild(t *testing.T) {
 		}
 	}
 	// The checker finds planted faults.
-	x := build(t, Options{Dim: 16, Metric: L2, M: 8}, base[:200*16])
+	x := build(t, testOptions(Options{Dim: 16, Metric: L2, M: 8}), base[:200*16])
 	lk := x.algo.(*hnsw).links(5, 0)
 	lk[1] = 5
 	if err := x.CheckIntegrity(); err == nil || !strings.Contains(err.Error(), "itself") {
@@ -179,7 +179,7 @@ func TestSaveOpenRoundTrip(t *testing.T) {
 	qs := randomData(30, d, 7)
 	for _, kind := range []Kind{HNSW, Flat, Forest} {
 		t.Run(string(kind), func(t *testing.T) {
-			x, err := New(Options{Kind: kind, Dim: d, Metric: Cosine, Model: "sentence-transformers/all-MiniLM-L6-v2"})
+			x, err := New(testOptions(Options{Kind: kind, Dim: d, Metric: Cosine, Model: "sentence-transformers/all-MiniLM-L6-v2"}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func TestDeleteFilterReplace(t *testing.T) {
 			for i := range meta {
 				meta[i] = json.RawMessage(fmt.Sprintf(`{"even":%v}`, i%2 == 0))
 			}
-			x, _ := New(Options{Kind: kind, Dim: d, Metric: L2, AllowReplaceDeleted: true})
+			x, _ := New(testOptions(Options{Kind: kind, Dim: d, Metric: L2, AllowReplaceDeleted: true}))
 			if err := x.Add(Batch{Vectors: base, Meta: meta}); err != nil {
 				t.Fatal(err)
 			}
@@ -336,16 +336,16 @@ func TestDeleteFilterReplace(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	if _, err := New(Options{Dim: 4, Metric: "hamming"}); err == nil || !strings.Contains(err.Error(), `unknown metric "hamming"`) {
+	if _, err := New(testOptions(Options{Dim: 4, Metric: "hamming"})); err == nil || !strings.Contains(err.Error(), `unknown metric "hamming"`) {
 		t.Errorf("unknown metric: %v", err)
 	}
-	if _, err := New(Options{Dim: 4, Kind: "lsh"}); err == nil || !strings.Contains(err.Error(), `unknown kind "lsh"`) {
+	if _, err := New(testOptions(Options{Dim: 4, Kind: "lsh"})); err == nil || !strings.Contains(err.Error(), `unknown kind "lsh"`) {
 		t.Errorf("unknown kind: %v", err)
 	}
-	if _, err := New(Options{}); err == nil {
+	if _, err := New(testOptions(Options{})); err == nil {
 		t.Error("dimension 0: no error")
 	}
-	x, _ := New(Options{Dim: 4})
+	x, _ := New(testOptions(Options{Dim: 4}))
 	if _, err := x.Search([]float32{1, 2, 3, 4}, 1, nil); !errors.Is(err, ErrEmpty) {
 		t.Errorf("empty index: %v", err)
 	}
@@ -390,7 +390,7 @@ func TestConcurrentAddSearch(t *testing.T) {
 		n = 400
 	}
 	base := clusteredData(n, d, 10)
-	x := build(t, Options{Dim: d, Metric: L2, M: 8, EfConstruction: 40, Threads: 2}, base[:100*d])
+	x := build(t, testOptions(Options{Dim: d, Metric: L2, M: 8, EfConstruction: 40, Threads: 2}), base[:100*d])
 	var wg sync.WaitGroup
 	for w := 0; w < 3; w++ {
 		wg.Add(1)
@@ -424,7 +424,7 @@ func TestConcurrentAddSearch(t *testing.T) {
 }
 
 func TestCorruptFile(t *testing.T) {
-	x := build(t, Options{Dim: 4, Metric: L2}, randomData(50, 4, 11))
+	x := build(t, testOptions(Options{Dim: 4, Metric: L2}), randomData(50, 4, 11))
 	dir := t.TempDir()
 	if err := x.Save(dir); err != nil {
 		t.Fatal(err)
@@ -455,7 +455,7 @@ func TestCorruptFile(t *testing.T) {
 // A link past the last element (found by FuzzOpen) opens, since opening does
 // not read the graph, and searches skip it; Verify and the first Add reject it.
 func TestOpenBadLink(t *testing.T) {
-	x := build(t, Options{Dim: 3, Metric: L2, M: 2}, randomData(12, 3, 12))
+	x := build(t, testOptions(Options{Dim: 3, Metric: L2, M: 2}), randomData(12, 3, 12))
 	lk := x.algo.(*hnsw).links(4, 0)
 	lk[0], lk[1] = 1, 1000
 	dir := t.TempDir()
@@ -483,7 +483,7 @@ func TestOpenBadLink(t *testing.T) {
 
 func FuzzOpen(f *testing.F) {
 	for _, kind := range []Kind{HNSW, Forest, Flat} {
-		x := build(f, Options{Kind: kind, Dim: 3, Metric: L2, M: 2, LeafSize: 2, NTrees: 2}, randomData(12, 3, 12))
+		x := build(f, testOptions(Options{Kind: kind, Dim: 3, Metric: L2, M: 2, LeafSize: 2, NTrees: 2}), randomData(12, 3, 12))
 		x.Delete(4)
 		dir := f.TempDir()
 		if err := x.Save(dir); err != nil {

@@ -16,7 +16,7 @@ import (
 func TestLockDirSerialisesWriters(t *testing.T) {
 	dir := t.TempDir()
 	const dim, writers, per = 8, 6, 50
-	x, err := New(Options{Kind: Flat, Metric: L2, Dim: dim})
+	x, err := New(testOptions(Options{Kind: Flat, Metric: L2, Dim: dim}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestLockDirErrors(t *testing.T) {
 }
 
 func TestNextIDAndHas(t *testing.T) {
-	x, err := New(Options{Kind: Flat, Metric: L2, Dim: 2})
+	x, err := New(testOptions(Options{Kind: Flat, Metric: L2, Dim: 2}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestNextIDAndHas(t *testing.T) {
 // be saving; files that only look like one stay.
 func TestStaleTempRemoved(t *testing.T) {
 	dir := t.TempDir()
-	x, err := New(Options{Kind: Flat, Metric: L2, Dim: 4})
+	x, err := New(testOptions(Options{Kind: Flat, Metric: L2, Dim: 4}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,8 @@ const (
 )
 
 // ParseMetric maps a metric name to a Metric. It accepts hnswlib's spellings
-// too ("ip" for dot, "euclidean" for l2, "angular" for cosine).
+// too ("ip" for dot, "euclidean" for l2, "angular" for cosine). An unknown
+// name is an *OptionError for the field Metric.
 func ParseMetric(s string) (Metric, error) {
 	switch s {
 	case "cosine", "angular", "cos":
@@ -33,7 +34,7 @@ func ParseMetric(s string) (Metric, error) {
 	case "l2", "euclidean":
 		return L2, nil
 	}
-	return "", fmt.Errorf("index: unknown metric %q: want cosine, dot or l2", s)
+	return "", &OptionError{Field: "Metric", Value: fmt.Sprintf("%q", s), Allowed: "cosine, dot or l2", unknown: true}
 }
 
 // checkFinite returns an error naming the first NaN or infinite value of v,

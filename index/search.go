@@ -15,7 +15,7 @@ type Result struct {
 }
 
 // SearchOptions tune one search. The zero value (or nil) uses the index's
-// defaults.
+// defaults; a negative value is an *OptionError, as is k < 1.
 type SearchOptions struct {
 	// Ef is HNSW's candidate list size (hnswlib's ef); max(Ef, k) is used.
 	// 0 means the index default (10 unless set).
@@ -29,8 +29,27 @@ type SearchOptions struct {
 	// true; meta is the stored JSON metadata (nil if none). It may be called
 	// from several goroutines at once in SearchBatch.
 	Filter func(id uint64, meta json.RawMessage) bool
-	// Threads for SearchBatch (default GOMAXPROCS).
+	// Threads for SearchBatch (0: GOMAXPROCS).
 	Threads int
+}
+
+// check validates k and o, returning an *OptionError (Field "K" for k)
+// for the first value out of range.
+func (o *SearchOptions) check(k int) error {
+	bad := func(field string, v int, allowed string) error {
+		return &OptionError{Field: field, Value: v, Allowed: allowed}
+	}
+	switch {
+	case k < 1:
+		return bad("K", k, positive)
+	case o.Ef < 0:
+		return bad("Ef", o.Ef, "0 or more (0: the index default)")
+	case o.SearchK < 0:
+		return bad("SearchK", o.SearchK, "0 or more (0: n_trees·k)")
+	case o.Threads < 0:
+		return bad("Threads", o.Threads, "0 or more (0: all cores)")
+	}
+	return nil
 }
 
 // Search returns the k nearest vectors to q, nearest first.
@@ -57,8 +76,8 @@ func (x *Index) SearchBatch(qs []float32, nq, k int, opts *SearchOptions) ([][]R
 	if nq < 0 || len(qs) != nq*x.dim {
 		return nil, fmt.Errorf("index: search: %d values is not %d queries of dimension %d: %w", len(qs), nq, x.dim, ErrDim)
 	}
-	if k < 1 {
-		return nil, fmt.Errorf("index: search: k = %d: want at least 1", k)
+	if err := opts.check(k); err != nil {
+		return nil, err
 	}
 	for i := 0; i < nq; i++ {
 		if err := checkFinite(qs[i*x.dim:(i+1)*x.dim], fmt.Sprintf("query %d", i)); err != nil {

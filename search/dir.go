@@ -3,27 +3,21 @@ package search
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/loupe-ml/loupe/index"
 )
 
-// DirOptions control Build and Update.
-type DirOptions struct {
-	// Overwrite lets Build replace an index already in the directory
-	// (otherwise ErrIndexExists).
-	Overwrite bool
-	// Waiting, if set, is called when the directory's lock is held by
-	// another process and the call waits for it.
-	Waiting func()
-}
+// DirOptions control Build and Update: Overwrite lets Build replace an
+// index already in the directory (otherwise ErrIndexExists); Waiting, if
+// set, is called when the directory's lock is held by another process and
+// the call waits for it. Replace is not used (see AddOptions.Replace).
+type DirOptions = index.DirOptions
 
 // Build embeds docs with opts.Model into a new index saved in directory
 // dir (created if needed), taking the directory's lock to save. It returns
 // the store, open, and what Add did.
 func Build(ctx context.Context, dir string, docs []Document, opts Options, add AddOptions, d DirOptions) (*Store, AddResult, error) {
-	if err := refuseExisting(dir, d.Overwrite); err != nil {
+	if err := index.CheckFree(dir, d); err != nil {
 		return nil, AddResult{}, err
 	}
 	s, err := New(ctx, opts)
@@ -32,7 +26,9 @@ func Build(ctx context.Context, dir string, docs []Document, opts Options, add A
 	}
 	res, err := s.Add(ctx, docs, add)
 	if err == nil {
-		err = s.saveLocked(dir, func() error { return refuseExisting(dir, d.Overwrite) }, d.Waiting)
+		if err = s.x.SaveNew(dir, d); err == nil {
+			s.dir = dir
+		}
 	}
 	if err != nil {
 		s.Close()
@@ -66,32 +62,4 @@ func Update(ctx context.Context, dir string, docs []Document, opts OpenOptions, 
 		return nil, res, err
 	}
 	return s, res, nil
-}
-
-// refuseExisting returns ErrIndexExists if dir holds an index and
-// overwrite is not set.
-func refuseExisting(dir string, overwrite bool) error {
-	if overwrite {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(dir, index.FileName)); err == nil {
-		return fmt.Errorf("search: %s %w", dir, ErrIndexExists)
-	}
-	return nil
-}
-
-// saveLocked creates dir, takes its lock, runs check and saves.
-func (s *Store) saveLocked(dir string, check func() error, waiting func()) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("search: %w", err)
-	}
-	lock, err := index.LockDir(dir, waiting)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	if err := check(); err != nil {
-		return err
-	}
-	return s.Save(dir)
 }

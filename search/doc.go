@@ -7,7 +7,7 @@
 //
 //	s, err := search.New(ctx, search.Options{Model: "sentence-transformers/all-MiniLM-L6-v2"})
 //	_, err = s.Add(ctx, []search.Document{{Text: "How do I bake bread?"}, {Text: "Dogs bark"}}, search.AddOptions{})
-//	hits, err := s.Search(ctx, "bread recipes", search.SearchOptions{})
+//	hits, err := s.Search(ctx, "bread recipes", search.DefaultSearchOptions())
 //	err = s.Save("docs.idx")
 //
 // and later, in another process, Open("docs.idx") and Search again: the

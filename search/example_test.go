@@ -14,7 +14,9 @@ func Example() {
 	// A tiny sentence-transformers model shipped for tests; a hub id such as
 	// "sentence-transformers/all-MiniLM-L6-v2" works the same way.
 	model := filepath.Join("..", "embed", "testdata", "st")
-	s, err := search.New(ctx, search.Options{Model: model, Index: index.Options{Kind: index.Flat}})
+	opts := search.Options{Model: model, Index: index.DefaultOptions()}
+	opts.Index.Kind = index.Flat // exact search
+	s, err := search.New(ctx, opts)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -43,7 +45,9 @@ func Example() {
 	}
 
 	// Only French documents: the condition is compiled once per search.
-	hits, err = s.Search(ctx, "a cat", search.SearchOptions{Filter: []search.Condition{{Key: "lang", Value: "fr"}}})
+	opt := search.DefaultSearchOptions()
+	opt.Filter = []search.Condition{{Key: "lang", Value: "fr"}}
+	hits, err = s.Search(ctx, "a cat", opt)
 	if err != nil {
 		fmt.Println(err)
 		return

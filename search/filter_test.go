@@ -44,7 +44,7 @@ func decodeEachVisit(conds []Condition) func(uint64, json.RawMessage) bool {
 // object (nil for none) with ids ids (nil: 0, 1, …).
 func metaIndex(t testing.TB, metas []string, ids []uint64) *index.Index {
 	t.Helper()
-	x, err := index.New(index.Options{Kind: index.Flat, Metric: index.L2, Dim: 2})
+	x, err := index.New(testIndexOptions(index.Options{Kind: index.Flat, Metric: index.L2, Dim: 2}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func FuzzFilter(f *testing.F) {
 // writes.
 func benchIndex(b *testing.B, n int) *index.Index {
 	r := rand.New(rand.NewPCG(1, 2))
-	x, err := index.New(index.Options{Kind: index.Flat, Metric: index.Cosine, Dim: 32})
+	x, err := index.New(testIndexOptions(index.Options{Kind: index.Flat, Metric: index.Cosine, Dim: 32}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func BenchmarkFilterVisit(b *testing.B) {
 func BenchmarkFilteredSearch(b *testing.B) {
 	const n = 10000
 	x := benchIndex(b, n)
-	hx, err := index.New(index.Options{Kind: index.HNSW, Metric: index.Cosine, Dim: 32})
+	hx, err := index.New(testIndexOptions(index.Options{Kind: index.HNSW, Metric: index.Cosine, Dim: 32}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -319,4 +319,18 @@ func TestFilterConcurrent(t *testing.T) {
 			t.Fatalf("query %d: %v, want %v", i, got[i], want[i])
 		}
 	}
+}
+
+// testIndexOptions fills the zero fields of o (but Dim) from
+// index.DefaultOptions.
+func testIndexOptions(o index.Options) index.Options {
+	d := index.DefaultOptions()
+	d.Dim, d.Model, d.Threads = o.Dim, o.Model, o.Threads
+	if o.Kind != "" {
+		d.Kind = o.Kind
+	}
+	if o.Metric != "" {
+		d.Metric = o.Metric
+	}
+	return d
 }

@@ -10,11 +10,11 @@ import (
 	"github.com/loupe-ml/loupe/index"
 )
 
-// SearchOptions control Search. The zero value asks for DefaultK results
-// with the index's defaults and no filter.
+// SearchOptions control Search. Start from DefaultSearchOptions: K must
+// be at least 1 (a zero K is an error, not a default).
 type SearchOptions struct {
-	// K is the number of results (0: DefaultK). A K larger than the store
-	// returns every document.
+	// K is the number of results (DefaultSearchOptions: DefaultK). A K
+	// larger than the store returns every document.
 	K int
 	// Ef is HNSW's candidate list size (0: the index default; max(Ef, K)
 	// is used).
@@ -25,12 +25,16 @@ type SearchOptions struct {
 	Threads int
 }
 
+// DefaultSearchOptions asks for DefaultK results with the index's
+// defaults, no filter, on all cores.
+func DefaultSearchOptions() SearchOptions { return SearchOptions{K: DefaultK} }
+
 // Validate checks the options, returning an *OptionError for the first
 // value out of range.
 func (o SearchOptions) Validate() error {
 	switch {
-	case o.K < 0:
-		return &OptionError{Field: "K", Value: o.K, Allowed: fmt.Sprintf("a positive number (0: the default, %d)", DefaultK)}
+	case o.K < 1:
+		return &OptionError{Field: "K", Value: o.K, Allowed: "a positive number"}
 	case o.Ef < 0:
 		return &OptionError{Field: "Ef", Value: o.Ef, Allowed: "0 or more (0: the index default)"}
 	case o.Threads < 0:
@@ -107,11 +111,7 @@ func (s *Store) SearchMany(ctx context.Context, questions []string, opts SearchO
 
 // searchVectors searches the embedded questions qs into res.
 func (s *Store) searchVectors(qs [][]float32, opts SearchOptions, res *Result) error {
-	k := opts.K
-	if k == 0 {
-		k = DefaultK
-	}
-	k = min(k, s.x.Len())
+	k := min(opts.K, s.x.Len())
 	so := &index.SearchOptions{Ef: opts.Ef, Threads: opts.Threads}
 	if f := s.filter(opts.Filter); f != nil {
 		so.Filter = f.Match

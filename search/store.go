@@ -23,16 +23,16 @@ type Document = embed.Record
 // Go structs of this package and of embed), the value and what is allowed.
 type OptionError = embed.OptionError
 
-// DefaultK is the number of results when SearchOptions.K is 0, as in
-// hnswlib's and faiss's examples.
+// DefaultK is DefaultSearchOptions' number of results, as in hnswlib's
+// and faiss's examples.
 const DefaultK = 10
 
 var (
 	// ErrExists: an id (or external document id) being added is already in
 	// the index and AddOptions.Replace is not set.
-	ErrExists = errors.New("already in the index")
+	ErrExists = index.ErrExists
 	// ErrIndexExists: Build was asked to write where an index already is.
-	ErrIndexExists = errors.New("already holds an index")
+	ErrIndexExists = index.ErrIndexExists
 	// ErrNoModel: the index records no embedding model (it was built from
 	// vectors) and none was given.
 	ErrNoModel = errors.New("records no embedding model")
@@ -47,7 +47,8 @@ type Options struct {
 	// path.
 	Model string
 	// Index holds the index's kind, metric and parameters; Dim and Model
-	// are set from the embedding model.
+	// are set from the embedding model. The zero value means
+	// index.DefaultOptions().
 	Index index.Options
 	// Embed are the options of the embedding model (batch size, precision,
 	// hub client, progress).
@@ -96,6 +97,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	io := opts.Index
+	if io == (index.Options{}) {
+		io = index.DefaultOptions()
+	}
 	io.Dim, io.Model = m.Dim(), ref
 	if s.x, err = index.New(io); err != nil {
 		m.Close()

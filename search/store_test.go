@@ -24,7 +24,7 @@ func stModel(t *testing.T) string {
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := New(context.Background(), Options{Model: stModel(t), Index: index.Options{Kind: index.Flat}})
+	s, err := New(context.Background(), Options{Model: stModel(t), Index: testIndexOptions(index.Options{Kind: index.Flat})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,20 +71,20 @@ func TestAddIDsAndReplace(t *testing.T) {
 	// A filter sees documents added after an earlier filtered search, and
 	// not deleted ones.
 	lang := []Condition{{"lang", "fr"}}
-	if hits, err := s.Search(ctx, "chat", SearchOptions{Filter: lang}); err != nil || len(hits) != 0 {
+	if hits, err := s.Search(ctx, "chat", SearchOptions{K: DefaultK, Filter: lang}); err != nil || len(hits) != 0 {
 		t.Fatalf("no French document yet: %v, %v", hits, err)
 	}
 	if _, err := s.Add(ctx, []Document{{Text: "le chat", Meta: map[string]any{"lang": "fr"}}}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	hits, err := s.Search(ctx, "chat", SearchOptions{Filter: lang})
+	hits, err := s.Search(ctx, "chat", SearchOptions{K: DefaultK, Filter: lang})
 	if err != nil || len(hits) != 1 || hits[0].ID != 10 || hits[0].Text != "le chat" {
 		t.Fatalf("French document after adding it: %+v, %v", hits, err)
 	}
 	if err := s.Delete(10); err != nil {
 		t.Fatal(err)
 	}
-	if hits, err := s.Search(ctx, "chat", SearchOptions{Filter: lang}); err != nil || len(hits) != 0 {
+	if hits, err := s.Search(ctx, "chat", SearchOptions{K: DefaultK, Filter: lang}); err != nil || len(hits) != 0 {
 		t.Fatalf("deleted document found: %v, %v", hits, err)
 	}
 }
@@ -116,13 +116,13 @@ func TestSaveOpenSearch(t *testing.T) {
 	if err != nil || len(hits) != 3 || hits[0].ID != 1 || hits[0].Score < 0.999 || hits[0].Rank != 1 {
 		t.Fatalf("%+v, %v", hits, err)
 	}
-	for _, bad := range []SearchOptions{{K: -1}, {Ef: -2}, {Threads: -1}, {Filter: []Condition{{Key: "", Value: "x"}}}} {
+	for _, bad := range []SearchOptions{{K: 0}, {K: -1}, {K: 1, Ef: -2}, {K: 1, Threads: -1}, {K: 1, Filter: []Condition{{Key: "", Value: "x"}}}} {
 		var oe *OptionError
 		if _, err := s.Search(ctx, "x", bad); !errors.As(err, &oe) {
 			t.Errorf("%+v: %v, want an OptionError", bad, err)
 		}
 	}
-	if _, err := s.Search(ctx, "caf\xe9", SearchOptions{}); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+	if _, err := s.Search(ctx, "caf\xe9", DefaultSearchOptions()); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
 		t.Errorf("non-UTF-8 question: %v", err)
 	}
 	// Update adds under the lock and saves.
@@ -141,7 +141,7 @@ func TestModelErrors(t *testing.T) {
 		model string
 		want  error
 	}{{"", ErrNoModel}, {filepath.Join(dir, "moved"), nil}} {
-		x, err := index.New(index.Options{Kind: index.Flat, Dim: 32, Model: tc.model})
+		x, err := index.New(testIndexOptions(index.Options{Kind: index.Flat, Dim: 32, Model: tc.model}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestModelErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Search(ctx, "x", SearchOptions{})
+		_, err = s.Search(ctx, "x", DefaultSearchOptions())
 		var me *ModelError
 		switch {
 		case tc.want != nil && !errors.Is(err, tc.want):
@@ -168,7 +168,7 @@ func TestModelErrors(t *testing.T) {
 		}
 		// OpenOptions.Model replaces the recorded one.
 		s2, _ := Open(idx, OpenOptions{Model: stModel(t)})
-		if hits, err := s2.Search(ctx, "x", SearchOptions{}); err != nil || len(hits) != 1 {
+		if hits, err := s2.Search(ctx, "x", DefaultSearchOptions()); err != nil || len(hits) != 1 {
 			t.Errorf("%q with OpenOptions.Model: %v, %v", tc.model, hits, err)
 		}
 		s.Close()

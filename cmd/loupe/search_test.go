@@ -25,7 +25,7 @@ func TestSearchCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := index.New(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: model})
+	x, err := index.New(testIndexOptions(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: model}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestSearchCommand(t *testing.T) {
 		t.Errorf("non-UTF-8 query: %v", err)
 	}
 	// An index whose recorded model is gone says so and suggests --model.
-	gone, err := index.New(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: filepath.Join(t.TempDir(), "moved")})
+	gone, err := index.New(testIndexOptions(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: filepath.Join(t.TempDir(), "moved")}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestUnreachableHubNamed(t *testing.T) {
 	if err := c.Save(clf); err != nil {
 		t.Fatal(err)
 	}
-	x, err := index.New(index.Options{Kind: index.Flat, Dim: 2, Model: ref})
+	x, err := index.New(testIndexOptions(index.Options{Kind: index.Flat, Dim: 2, Model: ref}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,4 +173,18 @@ func TestOptionErrorsNameFlags(t *testing.T) {
 	if _, _, err := runCmd(t, "embed", "--model", model, "--batch-size", "0", "x"); err != nil {
 		t.Errorf("--batch-size 0 (the default): %v", err)
 	}
+}
+
+// testIndexOptions fills the zero fields of o (but Dim) from
+// index.DefaultOptions.
+func testIndexOptions(o index.Options) index.Options {
+	d := index.DefaultOptions()
+	d.Dim, d.Model, d.Threads = o.Dim, o.Model, o.Threads
+	if o.Kind != "" {
+		d.Kind = o.Kind
+	}
+	if o.Metric != "" {
+		d.Metric = o.Metric
+	}
+	return d
 }
