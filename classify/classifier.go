@@ -48,16 +48,12 @@ func Fit(model string, X [][]float32, labels []string, opts Options) (*Classifie
 	for i, s := range labels {
 		y[i] = index[s]
 	}
-	o, err := opts.withDefaults()
+	m, err := Train(X, y, len(names), opts)
 	if err != nil {
 		return nil, err
 	}
-	m, err := Train(X, y, len(names), o)
-	if err != nil {
-		return nil, err
-	}
-	return &Classifier{Version: FormatVersion, Model: model, Dim: len(X[0]), Labels: names, C: o.C,
-		ClassWeight: o.ClassWeight, Iterations: m.Iterations, Converged: m.Converged, TrainSize: len(X),
+	return &Classifier{Version: FormatVersion, Model: model, Dim: len(X[0]), Labels: names, C: opts.C,
+		ClassWeight: opts.ClassWeight, Iterations: m.Iterations, Converged: m.Converged, TrainSize: len(X),
 		Weights: m.W, Intercepts: m.B}, nil
 }
 

@@ -36,7 +36,7 @@ func TestMatchesScikitLearn(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
-		m, err := Train(c.X, c.Y, c.K, Options{C: c.C, ClassWeight: c.ClassWeight, Tol: 1e-8})
+		m, err := Train(c.X, c.Y, c.K, Options{C: c.C, ClassWeight: c.ClassWeight, MaxIter: 1000, Tol: 1e-8})
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
@@ -95,17 +95,20 @@ func TestTrainErrors(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"empty", nil, nil, 2, Options{}, "no training examples"},
-		{"labels", X, []int{0}, 2, Options{}, "2 examples but 1 labels"},
-		{"one class", X, []int{0, 0}, 1, Options{}, "need at least 2"},
-		{"missing class", X, []int{0, 0}, 2, Options{}, "class 1 has no training examples"},
-		{"ragged", [][]float32{{1, 2}, {3}}, []int{0, 1}, 2, Options{}, "example 1 has 1 features, want 2"},
-		{"nan", [][]float32{{1, float32(math.NaN())}, {3, 4}}, []int{0, 1}, 2, Options{}, "feature 1 is NaN"},
-		{"label range", X, []int{0, 5}, 2, Options{}, "label 5"},
-		{"C", X, []int{0, 1}, 2, Options{C: -1}, "C (inverse regularisation strength) -1"},
-		{"max iter", X, []int{0, 1}, 2, Options{MaxIter: -1}, "iteration limit -1"},
-		{"tol", X, []int{0, 1}, 2, Options{Tol: -1}, "tolerance -1"},
-		{"weights", X, []int{0, 1}, 2, Options{ClassWeight: "heavy"}, `class weight "heavy"`},
+		{"empty", nil, nil, 2, DefaultOptions(), "no training examples"},
+		{"labels", X, []int{0}, 2, DefaultOptions(), "2 examples but 1 labels"},
+		{"one class", X, []int{0, 0}, 1, DefaultOptions(), "need at least 2"},
+		{"missing class", X, []int{0, 0}, 2, DefaultOptions(), "class 1 has no training examples"},
+		{"ragged", [][]float32{{1, 2}, {3}}, []int{0, 1}, 2, DefaultOptions(), "example 1 has 1 features, want 2"},
+		{"nan", [][]float32{{1, float32(math.NaN())}, {3, 4}}, []int{0, 1}, 2, DefaultOptions(), "feature 1 is NaN"},
+		{"label range", X, []int{0, 5}, 2, DefaultOptions(), "label 5"},
+		{"C", X, []int{0, 1}, 2, withOption(func(o *Options) { o.C = -1 }), "C (inverse regularisation strength) -1"},
+		{"max iter", X, []int{0, 1}, 2, withOption(func(o *Options) { o.MaxIter = -1 }), "iteration limit -1"},
+		{"tol", X, []int{0, 1}, 2, withOption(func(o *Options) { o.Tol = -1 }), "tolerance -1"},
+		{"C 0", X, []int{0, 1}, 2, Options{MaxIter: 1, Tol: 1}, "C (inverse regularisation strength) 0: want a positive number"},
+		{"max iter 0", X, []int{0, 1}, 2, Options{C: 1, Tol: 1}, "iteration limit 0"},
+		{"tol 0", X, []int{0, 1}, 2, Options{C: 1, MaxIter: 1}, "tolerance 0"},
+		{"weights", X, []int{0, 1}, 2, withOption(func(o *Options) { o.ClassWeight = "heavy" }), `class weight "heavy"`},
 	}
 	for _, c := range cases {
 		_, err := Train(c.X, c.y, c.k, c.o)
@@ -118,7 +121,7 @@ func TestTrainErrors(t *testing.T) {
 func TestFitSaveLoadPredict(t *testing.T) {
 	X := [][]float32{{1, 0}, {0.9, 0.1}, {0, 1}, {0.1, 0.9}, {-1, 0}, {-0.9, -0.1}}
 	labels := []string{"pos", "pos", "up", "up", "neg", "neg"}
-	c, err := Fit("some/model", X, labels, Options{C: 10})
+	c, err := Fit("some/model", X, labels, Options{C: 10, MaxIter: 1000, Tol: 1e-6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,11 +255,11 @@ func TestChunkedObjectiveDeterministic(t *testing.T) {
 		}
 		y[i] = i % k
 	}
-	a, err := Train(X, y, k, Options{})
+	a, err := Train(X, y, k, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Train(X, y, k, Options{})
+	b, err := Train(X, y, k, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +297,7 @@ func TestChunkedObjectiveDeterministic(t *testing.T) {
 // TestScoreUnseenLabel: a true label the classifier never saw gets a row
 // of its own, never predicted (moved from loupe classify eval).
 func TestScoreUnseenLabel(t *testing.T) {
-	c, err := Fit("m", [][]float32{{1, 0}, {0, 1}, {1, 0.1}, {0.1, 1}}, []string{"a", "b", "a", "b"}, Options{})
+	c, err := Fit("m", [][]float32{{1, 0}, {0, 1}, {1, 0.1}, {0.1, 1}}, []string{"a", "b", "a", "b"}, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,4 +311,11 @@ func TestScoreUnseenLabel(t *testing.T) {
 	if _, err := c.Score([][]float32{{1, 0}}, nil); err == nil {
 		t.Error("mismatched lengths accepted")
 	}
+}
+
+// withOption returns DefaultOptions changed by set.
+func withOption(set func(*Options)) Options {
+	o := DefaultOptions()
+	set(&o)
+	return o
 }

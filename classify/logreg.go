@@ -6,42 +6,6 @@ import (
 	"sync"
 )
 
-// Options control Train. The zero value means scikit-learn's defaults
-// (C = 1, no class weights) with this package's tolerance and iteration cap.
-type Options struct {
-	C           float64 // inverse regularisation strength, > 0 (default 1)
-	ClassWeight string  // "" (all 1) or "balanced"
-	MaxIter     int     // L-BFGS iterations (default 1000)
-	Tol         float64 // stop when max |gradient| / Σ weights < Tol (default 1e-6)
-}
-
-func (o Options) withDefaults() (Options, error) {
-	if o.C == 0 {
-		o.C = 1
-	}
-	if !(o.C > 0) || math.IsInf(o.C, 0) {
-		return o, fmt.Errorf("classify: C (inverse regularisation strength) %g: want a positive number", o.C)
-	}
-	if o.MaxIter == 0 {
-		o.MaxIter = 1000
-	}
-	if o.MaxIter < 0 {
-		return o, fmt.Errorf("classify: iteration limit %d: want a positive number", o.MaxIter)
-	}
-	if o.Tol == 0 {
-		o.Tol = 1e-6
-	}
-	if !(o.Tol > 0) {
-		return o, fmt.Errorf("classify: tolerance %g: want a positive number", o.Tol)
-	}
-	switch o.ClassWeight {
-	case "", "none", "balanced":
-	default:
-		return o, fmt.Errorf("classify: class weight %q is not supported (want balanced or none)", o.ClassWeight)
-	}
-	return o, nil
-}
-
 // Model is a fitted multinomial logistic regression.
 type Model struct {
 	W          [][]float64 // [K][D]
@@ -53,8 +17,7 @@ type Model struct {
 // Train fits a multinomial logistic regression to the rows of X (n × D)
 // with labels y in [0, k). Every class must have at least one example.
 func Train(X [][]float32, y []int, k int, opts Options) (*Model, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	n := len(X)
