@@ -90,3 +90,12 @@ func labelString(raw json.RawMessage) (string, error) {
 	}
 	return "", fmt.Errorf("label %s is not a string, number or boolean", raw)
 }
+
+// Split returns the texts and the labels of ex.
+func Split(ex []Example) (texts, labels []string) {
+	texts, labels = make([]string, len(ex)), make([]string, len(ex))
+	for i, e := range ex {
+		texts[i], labels[i] = e.Text, e.Label
+	}
+	return texts, labels
+}

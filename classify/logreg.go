@@ -17,7 +17,7 @@ type Model struct {
 // Train fits a multinomial logistic regression to the rows of X (n × D)
 // with labels y in [0, k). Every class must have at least one example.
 func Train(X [][]float32, y []int, k int, opts Options) (*Model, error) {
-	if err := opts.check(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	n := len(X)

@@ -37,8 +37,9 @@ func (e *OptionError) Error() string {
 	return fmt.Sprintf("classify: %s %v: want %s", optionNames[e.Field], e.Value, e.Allowed)
 }
 
-// check validates o; it is the only place that does.
-func (o Options) check() error {
+// Validate checks o (Train and Fit call it), returning an *OptionError for
+// the first value out of range.
+func (o Options) Validate() error {
 	switch {
 	case !(o.C > 0) || math.IsInf(o.C, 0):
 		return &OptionError{Field: "C", Value: o.C, Allowed: "a positive number (as scikit-learn's C)"}

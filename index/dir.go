@@ -24,6 +24,8 @@ type DirOptions struct {
 	// Waiting, if set, is called when the directory's lock is held by
 	// another process and the call waits for it.
 	Waiting func()
+	// Threads used by Update's Add (0: GOMAXPROCS).
+	Threads int
 }
 
 // AddResult says what Build or Update did.
@@ -93,6 +95,9 @@ func CheckFree(dir string, d DirOptions) error {
 // returns the index, open.
 func Update(dir string, b Batch, d DirOptions) (*Index, AddResult, error) {
 	var res AddResult
+	if d.Threads < 0 {
+		return nil, res, &OptionError{Field: "Threads", Value: d.Threads, Allowed: "0 or more (0: all cores)"}
+	}
 	lock, err := LockDir(dir, d.Waiting)
 	if err != nil {
 		return nil, res, err
@@ -101,6 +106,9 @@ func Update(dir string, b Batch, d DirOptions) (*Index, AddResult, error) {
 	x, err := Open(dir)
 	if err != nil {
 		return nil, res, err
+	}
+	if d.Threads > 0 {
+		x.opts.Threads = d.Threads
 	}
 	replaced := 0
 	if b.Dim != 0 && b.Dim != x.dim {

@@ -165,6 +165,19 @@ func (f BatchFiles) Read() (Batch, error) {
 	return b, nil
 }
 
+// ReadQueries reads the query vectors of a .npy or .fvecs file for an
+// index of dimension dim (an error wrapping ErrDim names both dimensions).
+func ReadQueries(path string, dim int) (qs []float32, n int, err error) {
+	qs, n, d, err := npy.Read(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("index: %w", err)
+	}
+	if d != dim {
+		return nil, 0, fmt.Errorf("index: %s holds %d-dimensional queries but the index is %d-dimensional: %w", path, d, dim, ErrDim)
+	}
+	return qs, n, nil
+}
+
 // ExistsError reports ids being added that are already in the index (not
 // deleted). errors.Is(err, ErrExists) holds.
 type ExistsError struct {

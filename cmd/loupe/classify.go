@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,10 +27,10 @@ predict and eval embed new texts with the same model.`,
 }
 
 var classifyFlags struct {
-	model, data, out, classifier, input, classWeight string
-	c, tol                                           float64
-	maxIter, batchSize                               int
-	quantize                                         string
+	model, data, out, classifier, input string
+	opts                                classify.Options // --C, --class-weight, --max-iter, --tol
+	batchSize                           int
+	quantize                            string
 }
 
 func init() {
@@ -40,12 +39,12 @@ func init() {
 	f.StringVar(&classifyFlags.model, "model", defaultEmbedModel, "embedding model (hub id or directory)")
 	f.StringVar(&classifyFlags.data, "data", "", "training data: JSON lines with \"text\" and \"label\" (required)")
 	f.StringVar(&classifyFlags.out, "out", "classifier.json", "where to save the classifier")
-	f.Float64Var(&classifyFlags.c, "C", 1, "inverse L2 regularisation strength (scikit-learn's C)")
-	f.StringVar(&classifyFlags.classWeight, "class-weight", "", "class weights: \"balanced\" or empty for none")
-	f.IntVar(&classifyFlags.maxIter, "max-iter", 1000, "L-BFGS iteration limit")
-	f.Float64Var(&classifyFlags.tol, "tol", 1e-6, "gradient tolerance (per unit of sample weight)")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
-	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
+	d, o := classify.DefaultOptions(), &classifyFlags.opts
+	f.Float64Var(&o.C, "C", d.C, "inverse L2 regularisation strength (scikit-learn's C)")
+	f.StringVar(&o.ClassWeight, "class-weight", d.ClassWeight, "class weights: \"balanced\" or empty for none")
+	f.IntVar(&o.MaxIter, "max-iter", d.MaxIter, "L-BFGS iteration limit")
+	f.Float64Var(&o.Tol, "tol", d.Tol, "gradient tolerance (per unit of sample weight)")
+	addEmbedFlags(f, &classifyFlags.batchSize, &classifyFlags.quantize, "")
 
 	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict,
 		Long: `Label texts (arguments, or --input FILE of text or JSON lines) with a saved
@@ -55,15 +54,13 @@ per text and line (JSON lines, not one document).`}
 	f = predict.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
-	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
+	addEmbedFlags(f, &classifyFlags.batchSize, &classifyFlags.quantize, "")
 
 	eval := &cobra.Command{Use: "eval", Short: "Accuracy, macro-F1 and confusion matrix on labelled data", RunE: runClassifyEval, Args: cobra.NoArgs}
 	f = eval.Flags()
 	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
 	f.StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
-	f.IntVar(&classifyFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
-	f.StringVar(&classifyFlags.quantize, "quantize", "", quantizeUsage)
+	addEmbedFlags(f, &classifyFlags.batchSize, &classifyFlags.quantize, "")
 
 	classifyCmd.AddCommand(train, predict, eval)
 	rootCmd.AddCommand(classifyCmd)
@@ -92,20 +89,14 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if classifyFlags.data == "" {
 		return fmt.Errorf("classify train: --data is required")
 	}
-	// 0 would silently mean the library default; scikit-learn rejects it.
-	switch {
-	case !(classifyFlags.c > 0) || math.IsInf(classifyFlags.c, 0):
-		return fmt.Errorf("classify train: --C %g: want a positive number (as scikit-learn's C)", classifyFlags.c)
-	case classifyFlags.maxIter <= 0:
-		return fmt.Errorf("classify train: --max-iter %d: want a positive number", classifyFlags.maxIter)
-	case !(classifyFlags.tol > 0):
-		return fmt.Errorf("classify train: --tol %g: want a positive number", classifyFlags.tol)
+	if err := classifyFlags.opts.Validate(); err != nil {
+		return cmdError("classify train", err)
 	}
 	ex, err := classify.ReadExamples(classifyFlags.data)
 	if err != nil {
 		return err
 	}
-	texts, labels := splitExamples(ex)
+	texts, labels := classify.Split(ex)
 	start := time.Now()
 	X, m, err := embedTexts(cmd, classifyFlags.model, texts)
 	if err != nil {
@@ -114,10 +105,9 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	defer m.Close()
 	embedSecs := time.Since(start).Seconds()
 	start = time.Now()
-	c, err := classify.Fit(embed.RecordedModel(m.Name()), X, labels, classify.Options{C: classifyFlags.c, ClassWeight: classifyFlags.classWeight,
-		MaxIter: classifyFlags.maxIter, Tol: classifyFlags.tol})
+	c, err := classify.Fit(embed.RecordedModel(m.Name()), X, labels, classifyFlags.opts)
 	if err != nil {
-		return err
+		return cmdError("classify train", err)
 	}
 	fitSecs := time.Since(start).Seconds()
 	if err := c.Save(classifyFlags.out); err != nil {
@@ -137,17 +127,9 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	fmt.Fprintf(out, "L-BFGS: %d iterations, converged %v; training accuracy %.4f\n", c.Iterations, c.Converged, met.Accuracy)
 	fmt.Fprintf(out, "embedding %.2fs, fitting %.2fs; saved %s\n", embedSecs, fitSecs, classifyFlags.out)
 	if !c.Converged {
-		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.tol, c.Iterations)
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.opts.Tol, c.Iterations)
 	}
 	return nil
-}
-
-func splitExamples(ex []classify.Example) (texts, labels []string) {
-	for _, e := range ex {
-		texts = append(texts, e.Text)
-		labels = append(labels, e.Label)
-	}
-	return texts, labels
 }
 
 func runClassifyPredict(cmd *cobra.Command, args []string) error {
@@ -155,24 +137,11 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var texts []string
-	switch {
-	case classifyFlags.input != "" && len(args) > 0:
-		return fmt.Errorf("classify predict: give texts as arguments or --input FILE, not both")
-	case classifyFlags.input != "":
-		recs, err := embed.ReadRecordsFile(classifyFlags.input, embed.ReadOptions{})
-		if err != nil {
-			return fmt.Errorf("classify predict: %w", err)
-		}
-		texts = embed.Texts(recs)
-	case len(args) > 0:
-		if err := checkUTF8Args("classify predict", args); err != nil {
-			return err
-		}
-		texts = args
-	default:
-		return fmt.Errorf("classify predict: give texts as arguments or --input FILE")
+	recs, err := textRecords("classify predict", classifyFlags.input, args, embed.ReadOptions{})
+	if err != nil {
+		return err
 	}
+	texts := embed.Texts(recs)
 	X, m, err := embedTexts(cmd, c.Model, texts)
 	if err != nil {
 		return err
@@ -211,7 +180,7 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	texts, labels := splitExamples(ex)
+	texts, labels := classify.Split(ex)
 	X, m, err := embedTexts(cmd, c.Model, texts)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loupe-ml/loupe/classify"
 )
 
 // runCmd runs the CLI in-process, capturing cobra's output and error streams.
@@ -74,13 +76,13 @@ func TestClassifyEvalUnseenLabel(t *testing.T) {
 	for _, c := range []struct{ flag, val, want string }{
 		{"--C", "0", "--C 0"}, {"--max-iter", "0", "--max-iter 0"}, {"--tol", "-1", "--tol -1"},
 	} {
-		classifyFlags.c, classifyFlags.maxIter, classifyFlags.tol = 1, 1000, 1e-6
+		classifyFlags.opts = classify.DefaultOptions()
 		_, _, err := runCmd(t, "classify", "train", "--model", model, "--data", train, "--out", clf, c.flag, c.val)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %s: %v", c.flag, c.val, err)
 		}
 	}
-	classifyFlags.c, classifyFlags.maxIter, classifyFlags.tol = 1, 1000, 1e-6
+	classifyFlags.opts = classify.DefaultOptions()
 
 	// Saving into a path whose parent is a file names the output, not a temp file.
 	_, _, err = runCmd(t, "classify", "train", "--model", model, "--data", train, "--out", filepath.Join(train, "clf.json"))

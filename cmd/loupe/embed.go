@@ -1,30 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 
 	"github.com/loupe-ml/loupe/embed"
-	"github.com/loupe-ml/loupe/hub"
-	"github.com/loupe-ml/loupe/internal/atomicfile"
-	"github.com/loupe-ml/loupe/internal/progress"
-	"github.com/loupe-ml/loupe/npy"
-	"github.com/spf13/cobra"
 )
-
-// defaultEmbedModel is the sentence-transformers model used when --model is
-// not given.
-const defaultEmbedModel = "sentence-transformers/all-MiniLM-L6-v2"
 
 var embedFlags struct {
 	model        string
@@ -74,89 +60,10 @@ func init() {
 	f.StringVar(&embedFlags.model, "model", defaultEmbedModel, "hub id or local directory of the embedding model")
 	f.StringVar(&embedFlags.input, "input", "", "file of texts: text lines or JSON lines with \"text\"")
 	f.StringVar(&embedFlags.output, "output", "", "write vectors to FILE.npy (float32 matrix) or FILE (JSON lines)")
-	f.IntVar(&embedFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
+	addEmbedFlags(f, &embedFlags.batchSize, &embedFlags.quantize, "")
 	f.IntVar(&embedFlags.maxSeqLength, "max-seq-length", 0, "truncate texts to this many tokens (0: the model's max_seq_length)")
 	f.BoolVar(&embedFlags.similarity, "similarity", false, "print the cosine similarity matrix of the texts instead of their vectors")
-	f.StringVar(&embedFlags.quantize, "quantize", "", quantizeUsage)
 	rootCmd.AddCommand(embedCmd)
-}
-
-// batchSizeUsage is the help of every --batch-size flag.
-const batchSizeUsage = "texts per forward pass (0: the default, 32)"
-
-// quantizeUsage is the help of every --quantize flag.
-const quantizeUsage = "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7"
-
-// optionFlags names the flag of each library option field (embed.Options,
-// search.Options and search.SearchOptions) in errors.
-var optionFlags = map[string]string{
-	"BatchSize": "--batch-size", "MaxSeqLength": "--max-seq-length", "Quantize": "--quantize",
-	"K": "--k", "Ef": "--ef", "Filter": "--filter", "Threads": "--threads", "Model": "--model",
-}
-
-// cmdError prefixes err with the command name (once) and rewrites a
-// library option error with the option's flag name.
-func cmdError(cmd string, err error) error {
-	var oe *embed.OptionError
-	if errors.As(err, &oe) {
-		name := optionFlags[oe.Field]
-		if name == "" {
-			name = oe.Field
-		}
-		return fmt.Errorf("%s: %s %v: want %s", cmd, name, oe.Value, oe.Allowed)
-	}
-	if strings.HasPrefix(err.Error(), cmd+": ") {
-		return err
-	}
-	return fmt.Errorf("%s: %w", cmd, err)
-}
-
-// embedOptions are the embed.Options of CLI flags, with a hub client
-// that shows download progress on a terminal.
-func embedOptions(batchSize, maxSeq int, quantize string) embed.Options {
-	client := hub.NewClient()
-	client.ShowProgress = client.ShowProgress && isTerminal(os.Stderr)
-	return embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client, Quantize: quantize}
-}
-
-// loadEmbedModel loads an embedding model with CLI options; the returned
-// bar shows the progress of its next Embed call.
-func loadEmbedModel(ctx context.Context, ref string, opts embed.Options) (*embed.Model, *progressBar, error) {
-	bar := &progressBar{what: "embedding"}
-	opts.Progress = bar.set
-	m, err := embed.LoadWith(ctx, ref, opts)
-	return m, bar, err
-}
-
-// progressBar is a progress bar created on its first report.
-type progressBar struct {
-	what string
-	bar  *progress.Bar
-}
-
-func (p *progressBar) set(done, total int) {
-	if p.bar == nil {
-		p.bar = progress.New(int64(total), p.what, false)
-	}
-	p.bar.Set(int64(done))
-}
-
-// finish ends the bar, if one was shown, and readies a new one.
-func (p *progressBar) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		p.bar = nil
-	}
-}
-
-// checkUTF8Args reports the first argument that is not valid UTF-8.
-func checkUTF8Args(cmdName string, args []string) error {
-	for i, a := range args {
-		if !utf8.ValidString(a) {
-			return fmt.Errorf("%s: text argument %d is not valid UTF-8 (loupe reads UTF-8 text only)", cmdName, i+1)
-		}
-	}
-	return nil
 }
 
 func formatVector(v []float32) string {
@@ -170,30 +77,39 @@ func formatVector(v []float32) string {
 	return sb.String()
 }
 
+// textRecords are the texts of the arguments, or of --input (read with
+// opts); cmd names the command in errors.
+func textRecords(cmd, input string, args []string, opts embed.ReadOptions) ([]embed.Record, error) {
+	switch {
+	case input == "" && len(args) == 0:
+		return nil, fmt.Errorf("%s: give texts as arguments or --input FILE", cmd)
+	case input != "" && len(args) > 0:
+		return nil, fmt.Errorf("%s: give texts as arguments or --input FILE, not both", cmd)
+	case input != "":
+		recs, err := embed.ReadRecordsFile(input, opts)
+		if err != nil {
+			return nil, cmdError(cmd, err)
+		}
+		return recs, nil
+	}
+	if err := checkUTF8Args(cmd, args); err != nil {
+		return nil, err
+	}
+	recs := make([]embed.Record, len(args))
+	for i, a := range args {
+		recs[i].Text = a
+	}
+	return recs, nil
+}
+
 func runEmbed(cmd *cobra.Command, args []string) error {
-	if embedFlags.input == "" && len(args) == 0 {
-		return fmt.Errorf("embed: give texts as arguments or --input FILE")
-	}
-	if embedFlags.input != "" && len(args) > 0 {
-		return fmt.Errorf("embed: give texts as arguments or --input FILE, not both")
-	}
 	opts := embedOptions(embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize)
 	if err := opts.Validate(); err != nil {
 		return cmdError("embed", err)
 	}
-	var recs []embed.Record
-	if embedFlags.input != "" {
-		var err error
-		if recs, err = embed.ReadRecordsFile(embedFlags.input, embed.ReadOptions{KeepBlank: true}); err != nil {
-			return fmt.Errorf("embed: %w", err)
-		}
-	} else {
-		if err := checkUTF8Args("embed", args); err != nil {
-			return err
-		}
-		for _, a := range args {
-			recs = append(recs, embed.Record{Text: a})
-		}
+	recs, err := textRecords("embed", embedFlags.input, args, embed.ReadOptions{KeepBlank: true})
+	if err != nil {
+		return err
 	}
 	m, bar, err := loadEmbedModel(cmd.Context(), embedFlags.model, opts)
 	if err != nil {
@@ -210,10 +126,10 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	secs := time.Since(start).Seconds()
 	out := cmd.OutOrStdout()
 
-	if embedFlags.similarity {
+	switch {
+	case embedFlags.similarity:
 		return printSimilarity(out, texts, vecs)
-	}
-	if embedFlags.input == "" && embedFlags.output == "" {
+	case embedFlags.input == "" && embedFlags.output == "":
 		for _, v := range vecs {
 			if jsonOutput() {
 				if err := writeJSON(out, map[string]any{"embedding": v}); err != nil {
@@ -224,34 +140,11 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 			fmt.Fprintln(out, formatVector(v))
 		}
 		return nil
-	}
-	switch {
-	case strings.HasSuffix(strings.ToLower(embedFlags.output), ".npy"):
-		dim := m.Dim()
-		flat := make([]float32, 0, len(vecs)*dim)
-		for _, v := range vecs {
-			flat = append(flat, v...)
-		}
-		if err := npy.WriteFloat32(embedFlags.output, flat, len(vecs), dim); err != nil {
-			return fmt.Errorf("embed: --output: %w", hideTempName(err))
-		}
 	case embedFlags.output == "" || embedFlags.output == "-":
-		w := bufio.NewWriter(out)
-		if err := writeVectorLines(w, recs, vecs); err != nil {
-			return err
-		}
-		return w.Flush()
-	default:
-		err := atomicfile.Write(embedFlags.output, func(w io.Writer) error {
-			bw := bufio.NewWriter(w)
-			if err := writeVectorLines(bw, recs, vecs); err != nil {
-				return err
-			}
-			return bw.Flush()
-		})
-		if err != nil {
-			return fmt.Errorf("embed: --output: %w", hideTempName(err))
-		}
+		return embed.WriteJSONLines(out, recs, vecs)
+	}
+	if err := embed.WriteVectors(embedFlags.output, recs, vecs); err != nil {
+		return fmt.Errorf("embed: --output: %w", hideTempName(err))
 	}
 	summary := map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
 		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs, "precision": m.Precision()}
@@ -264,26 +157,6 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(out, "embedded %d texts with %s (dim %d, %s pooling, normalized %v%s) in %.2fs (%.1f texts/s) → %s\n",
 		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), prec, secs, float64(len(vecs))/secs, embedFlags.output)
-	return nil
-}
-
-// writeVectorLines writes one JSON object per text: id, embedding and the
-// record's metadata fields.
-func writeVectorLines(w io.Writer, recs []embed.Record, vecs [][]float32) error {
-	for i, r := range recs {
-		obj := map[string]any{}
-		for k, v := range r.Meta {
-			obj[k] = v
-		}
-		obj["id"] = r.ID
-		if r.ID == nil {
-			obj["id"] = i // the 0-based row
-		}
-		obj["embedding"] = vecs[i]
-		if err := writeJSON(w, obj); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -309,19 +182,4 @@ func printSimilarity(out io.Writer, texts []string, vecs [][]float32) error {
 		fmt.Fprintln(out)
 	}
 	return nil
-}
-
-// hideTempName rewrites an error from an atomic write whose text names the
-// temporary file (".NAME.tmp-123") so that it names only the cause: the
-// caller's message names the real output path.
-func hideTempName(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && strings.Contains(filepath.Base(pe.Path), ".tmp-") {
-		return fmt.Errorf("%s: %w", strings.Replace(err.Error(), pe.Error(), pe.Op, 1), pe.Err)
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) && strings.Contains(filepath.Base(le.Old), ".tmp-") {
-		return fmt.Errorf("%s: %w", strings.Replace(err.Error(), le.Error(), le.Op, 1), le.Err)
-	}
-	return err
 }

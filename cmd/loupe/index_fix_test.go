@@ -348,28 +348,3 @@ func TestIndexConcurrentAdds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// FuzzParseIDArgs: the --ids parser returns ids or an error, never panics,
-// and what it accepts from a comma list round-trips.
-func FuzzParseIDArgs(f *testing.F) {
-	for _, s := range []string{"3,17,42", " 1 , 2 ", "", ",", "x", "18446744073709551615", "18446744073709551616", "-1", "@", "1,,2", "@/nonexistent"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ids, err := parseIDArgs("--ids", []string{s})
-		if err != nil || strings.HasPrefix(strings.TrimSpace(s), "@") {
-			return
-		}
-		if _, statErr := os.Stat(strings.TrimSpace(s)); statErr == nil {
-			return // read as a file
-		}
-		var parts []string
-		for _, id := range ids {
-			parts = append(parts, fmt.Sprint(id))
-		}
-		again, err := parseIDArgs("--ids", []string{strings.Join(parts, ",")})
-		if err != nil || len(again) != len(ids) {
-			t.Fatalf("%q -> %v; re-parsed %v, %v", s, ids, again, err)
-		}
-	})
-}

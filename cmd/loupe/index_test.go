@@ -13,6 +13,7 @@ import (
 
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/npy"
+	"github.com/loupe-ml/loupe/search"
 )
 
 // runIndex runs a loupe command line with the index flags reset.
@@ -180,7 +181,7 @@ func TestIndexBuildInput(t *testing.T) {
 	rootCmd.SetOut(&sout)
 	resetFlags()
 	rootCmd.SetArgs([]string{"search", "--index", out, "--k", "1", "--format", "json", "run a bert model fast on a cpu"})
-	searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.k = nil, nil, "", 10
+	searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.opts = nil, nil, "", search.DefaultSearchOptions()
 	if err := rootCmd.Execute(); err != nil {
 		t.Fatal(err)
 	}

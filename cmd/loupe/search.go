@@ -3,28 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/search"
 	"github.com/spf13/cobra"
 )
 
 var searchFlags struct {
-	index     string
-	model     string
-	k         int
-	ef        int
-	filter    []string
-	where     []string // deprecated spelling of filter
-	batchSize int
-	quantize  string
-	threads   int
+	index, model  string
+	opts          search.SearchOptions // --k, --ef, --threads
+	filter, where []string             // where: the old spelling of filter
+	batchSize     int
+	quantize      string
 }
-
-// filterUsage is the help of every --filter flag.
-const filterUsage = "metadata filter key=value (repeatable; all must hold)"
 
 var searchCmd = &cobra.Command{
 	Use:   "search --index DIR [flags] QUESTION...",
@@ -47,15 +38,12 @@ func init() {
 	f := searchCmd.Flags()
 	f.StringVar(&searchFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&searchFlags.model, "model", "", "embedding model (default: the one recorded in the index)")
-	f.IntVar(&searchFlags.k, "k", search.DefaultK, "number of results")
-	f.IntVar(&searchFlags.ef, "ef", 0, "HNSW search candidate list size (0: the index default, at least k)")
-	f.StringArrayVar(&searchFlags.filter, "filter", nil, filterUsage)
-	f.StringArrayVar(&searchFlags.where, "where", nil, filterUsage)
-	f.MarkHidden("where")
-	f.MarkDeprecated("where", "use --filter")
-	f.IntVar(&searchFlags.batchSize, "batch-size", embed.DefaultBatchSize, batchSizeUsage)
-	f.StringVar(&searchFlags.quantize, "quantize", "", quantizeUsage)
-	f.IntVar(&searchFlags.threads, "threads", 0, "threads searching the questions (0: all cores)")
+	d := search.DefaultSearchOptions()
+	f.IntVar(&searchFlags.opts.K, "k", d.K, "number of results")
+	f.IntVar(&searchFlags.opts.Ef, "ef", d.Ef, "HNSW search candidate list size (0: the index default, at least k)")
+	addFilterFlags(f, &searchFlags.filter, &searchFlags.where)
+	addEmbedFlags(f, &searchFlags.batchSize, &searchFlags.quantize, "")
+	f.IntVar(&searchFlags.opts.Threads, "threads", d.Threads, "threads searching the questions (0: all cores)")
 	rootCmd.AddCommand(searchCmd)
 }
 
@@ -69,22 +57,14 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	if err := checkUTF8Args("search", args); err != nil {
 		return err
 	}
-	conds, err := search.ParseConditions(append(append([]string(nil), searchFlags.filter...), searchFlags.where...))
-	if err != nil {
+	opts := searchFlags.opts
+	var err error
+	if opts.Filter, err = search.ParseConditions(append(append([]string(nil), searchFlags.filter...), searchFlags.where...)); err != nil {
 		return cmdError("search", err)
 	}
-	opts := search.SearchOptions{K: searchFlags.k, Ef: searchFlags.ef, Filter: conds, Threads: searchFlags.threads}
-	if searchFlags.k < 1 {
-		// 0 would mean the default in the library; a flag asks for a number.
-		return fmt.Errorf("search: --k %d: want a positive number", searchFlags.k)
-	}
-	eo := embedOptions(searchFlags.batchSize, 0, searchFlags.quantize)
-	if err := firstErr(opts.Validate(), eo.Validate()); err != nil {
-		return cmdError("search", err)
-	}
-	s, err := search.Open(searchFlags.index, search.OpenOptions{Model: searchFlags.model, Embed: eo})
+	s, err := search.Open(searchFlags.index, search.OpenOptions{Model: searchFlags.model, Embed: embedOptions(searchFlags.batchSize, 0, searchFlags.quantize)})
 	if err != nil {
-		return err
+		return cmdError("search", err)
 	}
 	defer s.Close()
 	res, err := s.SearchMany(cmd.Context(), args, opts)
@@ -99,16 +79,6 @@ func runSearch(cmd *cobra.Command, args []string) error {
 		return cmdError("search", err)
 	}
 	return renderSearch(cmd, s, args, res)
-}
-
-// firstErr returns the first non-nil error.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // renderSearch prints the hits of each question.
@@ -145,14 +115,4 @@ func renderSearch(cmd *cobra.Command, s *search.Store, questions []string, res *
 		}
 	}
 	return nil
-}
-
-// oneLine collapses whitespace and cuts s to at most n runes.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

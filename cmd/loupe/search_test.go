@@ -12,6 +12,7 @@ import (
 	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
+	"github.com/loupe-ml/loupe/search"
 )
 
 func TestSearchCommand(t *testing.T) {
@@ -49,7 +50,7 @@ func TestSearchCommand(t *testing.T) {
 		resetFlags()
 		rootCmd.SetArgs(args)
 		outputFormat = "text"
-		searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.k = nil, nil, "", 10
+		searchFlags.filter, searchFlags.where, searchFlags.model, searchFlags.opts = nil, nil, "", search.DefaultSearchOptions()
 		err := rootCmd.Execute()
 		return out.String(), err
 	}
@@ -123,7 +124,7 @@ func TestUnreachableHubNamed(t *testing.T) {
 	t.Setenv("HF_ENDPOINT", "http://127.0.0.1:1")
 	dir := t.TempDir()
 	const ref = "org/not-cached"
-	c, err := classify.Fit(ref, [][]float32{{1, 0}, {0, 1}}, []string{"a", "b"}, classify.Options{})
+	c, err := classify.Fit(ref, [][]float32{{1, 0}, {0, 1}}, []string{"a", "b"}, classify.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
