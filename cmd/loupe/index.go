@@ -14,7 +14,6 @@ import (
 
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
-	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/loupe-ml/loupe/search"
 )
 
@@ -178,12 +177,11 @@ func waiting(cmd *cobra.Command, dir string) func() {
 // indexCmdError is cmdError with the flag hints of the index commands for
 // the library's errors; input names the --input file.
 func indexCmdError(cmd string, err error) error {
+	var e *index.ExistsError
 	switch {
 	case errors.Is(err, index.ErrIndexExists):
 		return fmt.Errorf("%s: %s already holds an index; pass --overwrite to replace it, or add to it with loupe index add", cmd, ixFlags.out)
-	case errors.As(err, new(*index.ExistsError)):
-		var e *index.ExistsError
-		errors.As(err, &e)
+	case errors.As(err, &e):
 		return fmt.Errorf("%s: %s; pass --replace to replace their vectors, or leave out --ids to add after the largest id (%d)", cmd, trimPkg(e), e.NextID)
 	case errors.Is(err, search.ErrExists):
 		return fmt.Errorf("%s: %s: %s; pass --replace to replace those documents, or drop their \"id\" to add them as new ones", cmd, ixFlags.input, trimPkg(err))
@@ -193,14 +191,14 @@ func indexCmdError(cmd string, err error) error {
 	return cmdError(cmd, err)
 }
 
-// vectorBatch reads --vectors, --ids and --metadata, with a progress bar.
-func vectorBatch(desc string) (index.Batch, error) {
+// vectorBatch reads --vectors, --ids and --metadata, with a progress bar
+// to finish once the batch is added.
+func vectorBatch(desc string) (index.Batch, *progressBar, error) {
 	b, err := index.BatchFiles{Vectors: ixFlags.vectors, IDs: ixFlags.ids, Metadata: ixFlags.metadata}.Read()
-	if err == nil {
-		bar := progress.New(int64(len(b.Vectors)/b.Dim), desc, false)
-		b.Progress = func(done int) { bar.Set(int64(done)) }
-	}
-	return b, err
+	bar := &progressBar{what: desc}
+	n := len(b.Vectors) / max(b.Dim, 1)
+	b.Progress = func(done int) { bar.set(done, n) }
+	return b, bar, err
 }
 
 // checkSource checks that cmd got one of --vectors and --input, and with
@@ -235,10 +233,11 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 		defer s.Close()
 		x, secs = s.Index(), res.IndexSeconds
 	} else {
-		b, err := vectorBatch("indexing")
+		b, bar, err := vectorBatch("indexing")
 		var res index.AddResult
 		if err == nil {
 			x, res, err = index.Build(ixFlags.out, opts, b, dir)
+			bar.finish()
 		}
 		if err != nil {
 			return indexCmdError("index build", err)
@@ -296,9 +295,10 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 		defer s.Close()
 		x, res = s.Index(), index.AddResult{Added: r.Added, Replaced: r.Replaced, Seconds: r.IndexSeconds}
 	} else {
-		b, err := vectorBatch("adding")
+		b, bar, err := vectorBatch("adding")
 		if err == nil {
 			x, res, err = index.Update(ixFlags.index, b, dir)
+			bar.finish()
 		}
 		if err != nil {
 			return indexCmdError("index add", err)
