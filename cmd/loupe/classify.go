@@ -69,12 +69,9 @@ per text and line (JSON lines, not one document).`}
 // embedTexts loads model ref and embeds texts with a progress bar.
 func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *embed.Model, error) {
 	opts := embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize)
-	if err := opts.Validate(); err != nil {
-		return nil, nil, cmdError("classify", err)
-	}
 	m, bar, err := loadEmbedModel(cmd.Context(), ref, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, cmdError("classify", err)
 	}
 	vecs, err := m.Embed(texts)
 	bar.finish()

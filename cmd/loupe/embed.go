@@ -103,17 +103,14 @@ func textRecords(cmd, input string, args []string, opts embed.ReadOptions) ([]em
 }
 
 func runEmbed(cmd *cobra.Command, args []string) error {
-	opts := embedOptions(embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize)
-	if err := opts.Validate(); err != nil {
-		return cmdError("embed", err)
-	}
 	recs, err := textRecords("embed", embedFlags.input, args, embed.ReadOptions{KeepBlank: true})
 	if err != nil {
 		return err
 	}
+	opts := embedOptions(embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize)
 	m, bar, err := loadEmbedModel(cmd.Context(), embedFlags.model, opts)
 	if err != nil {
-		return err
+		return cmdError("embed", err)
 	}
 	defer m.Close()
 	texts := embed.Texts(recs)
