@@ -24,7 +24,7 @@ type DirOptions struct {
 	// Waiting, if set, is called when the directory's lock is held by
 	// another process and the call waits for it.
 	Waiting func()
-	// Threads used by Update's Add (0: GOMAXPROCS).
+	// Threads used by Update's Add (0: GOMAXPROCS; see SetThreads).
 	Threads int
 }
 
@@ -95,8 +95,8 @@ func CheckFree(dir string, d DirOptions) error {
 // returns the index, open.
 func Update(dir string, b Batch, d DirOptions) (*Index, AddResult, error) {
 	var res AddResult
-	if d.Threads < 0 {
-		return nil, res, &OptionError{Field: "Threads", Value: d.Threads, Allowed: "0 or more (0: all cores)"}
+	if err := checkThreads(d.Threads); err != nil {
+		return nil, res, err
 	}
 	lock, err := LockDir(dir, d.Waiting)
 	if err != nil {
@@ -107,9 +107,7 @@ func Update(dir string, b Batch, d DirOptions) (*Index, AddResult, error) {
 	if err != nil {
 		return nil, res, err
 	}
-	if d.Threads > 0 {
-		x.opts.Threads = d.Threads
-	}
+	x.SetThreads(d.Threads)
 	replaced := 0
 	if b.Dim != 0 && b.Dim != x.dim {
 		err = x.dimError(b.Dim)

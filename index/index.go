@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -129,6 +130,21 @@ func (x *Index) SetEf(ef int) {
 		x.opts.Ef = ef
 		x.mu.Unlock()
 	}
+}
+
+// SetThreads sets the threads Add uses; 0 means GOMAXPROCS, and a
+// negative n is an *OptionError.
+func (x *Index) SetThreads(n int) error {
+	if err := checkThreads(n); err != nil {
+		return err
+	}
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	x.mu.Lock()
+	x.opts.Threads = n
+	x.mu.Unlock()
+	return nil
 }
 
 // distance is the index metric's distance: a branch on the metric and a

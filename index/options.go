@@ -100,8 +100,9 @@ func (o *Options) check() error {
 		return bad("NTrees", o.NTrees, positive+" up to 10000")
 	case o.LeafSize < 1:
 		return bad("LeafSize", o.LeafSize, positive)
-	case o.Threads < 0:
-		return bad("Threads", o.Threads, "0 or more (0: all cores)")
+	}
+	if err := checkThreads(o.Threads); err != nil {
+		return err
 	}
 	o.EfConstruction = max(o.EfConstruction, o.M)
 	if o.Seed == 0 {
@@ -109,6 +110,14 @@ func (o *Options) check() error {
 	}
 	if o.Threads == 0 {
 		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	return nil
+}
+
+// checkThreads checks a thread count, 0 meaning GOMAXPROCS.
+func checkThreads(n int) error {
+	if n < 0 {
+		return &OptionError{Field: "Threads", Value: n, Allowed: "0 or more (0: all cores)"}
 	}
 	return nil
 }

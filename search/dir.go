@@ -10,7 +10,8 @@ import (
 // DirOptions control Build and Update: Overwrite lets Build replace an
 // index already in the directory (otherwise ErrIndexExists); Waiting, if
 // set, is called when the directory's lock is held by another process and
-// the call waits for it. Replace is not used (see AddOptions.Replace).
+// the call waits for it; Threads are Update's insert threads. Replace is
+// not used (see AddOptions.Replace).
 type DirOptions = index.DirOptions
 
 // Build embeds docs with opts.Model into a new index saved in directory
@@ -47,6 +48,10 @@ func Update(ctx context.Context, dir string, docs []Document, opts OpenOptions, 
 	defer lock.Unlock()
 	s, err := Open(dir, opts)
 	if err != nil {
+		return nil, AddResult{}, err
+	}
+	if err := s.x.SetThreads(d.Threads); err != nil {
+		s.Close()
 		return nil, AddResult{}, err
 	}
 	if s.x.Model() == "" && opts.Model == "" {
