@@ -73,6 +73,14 @@ func lowerFirst(s string) string {
 // positive is what a count that must be at least 1 allows.
 const positive = "a positive number"
 
+// Validate checks o as New does, except that Dim 0 is allowed (for a
+// caller that learns the dimension later, as search.New does from its
+// model). It returns an *OptionError for the first value out of range.
+func (o Options) Validate() error {
+	o.Dim = max(o.Dim, 1)
+	return o.check()
+}
+
 // check validates o (the only place that does), normalising the metric's
 // spelling and resolving Threads = 0 and Seed = 0.
 func (o *Options) check() error {

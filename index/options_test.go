@@ -64,3 +64,15 @@ func TestOptionsMeanWhatTheySay(t *testing.T) {
 		t.Errorf(`Metric "ip": %v, %v`, x, err)
 	}
 }
+
+func TestValidateAllowsDimZero(t *testing.T) {
+	o := DefaultOptions()
+	if err := o.Validate(); err != nil {
+		t.Errorf("DefaultOptions().Validate() = %v", err)
+	}
+	o.LeafSize = 0
+	var oe *OptionError
+	if err := o.Validate(); !errors.As(err, &oe) || oe.Field != "LeafSize" {
+		t.Errorf("LeafSize 0: %v", err)
+	}
+}

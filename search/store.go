@@ -87,7 +87,14 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Model == "" {
 		return nil, &OptionError{Field: "Model", Value: `""`, Allowed: "a hub id or a model directory"}
 	}
+	io := opts.Index
+	if io == (index.Options{}) {
+		io = index.DefaultOptions()
+	}
 	if err := opts.Embed.Validate(); err != nil {
+		return nil, err
+	}
+	if err := io.Validate(); err != nil { // before loading the model
 		return nil, err
 	}
 	ref := embed.RecordedModel(opts.Model)
@@ -95,10 +102,6 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	m, err := s.load(ctx, ref)
 	if err != nil {
 		return nil, err
-	}
-	io := opts.Index
-	if io == (index.Options{}) {
-		io = index.DefaultOptions()
 	}
 	io.Dim, io.Model = m.Dim(), ref
 	if s.x, err = index.New(io); err != nil {
