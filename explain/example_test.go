@@ -55,8 +55,8 @@ func ExampleExplainer_Explain() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at", MaxNewTokens: 2,
-		Sampling: generate.Sampling{Greedy: true}})
+	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at", Generate: generate.Options{MaxNewTokens: 2,
+		Sampling: generate.Sampling{Greedy: true}}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func TestExplainer(t *testing.T) {
 	e := LoadTestExplainer(t)
 	ctx := context.Background()
 	prompt, _ := e.Encode("the hat")
-	out, err := e.Generate(ctx, prompt, 5, generate.Sampling{Greedy: true})
+	out, err := e.Generate(ctx, prompt, generate.Options{MaxNewTokens: 5, Sampling: generate.Sampling{Greedy: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestExplainer(t *testing.T) {
 			t.Fatalf("KV-cache generation %v differs from the differentiable forward's %v", out, ref)
 		}
 	}
-	res, err := e.Explain(ctx, Request{Prompt: "the hat", MaxNewTokens: 4, Sampling: generate.Sampling{Greedy: true},
+	res, err := e.Explain(ctx, Request{Prompt: "the hat", Generate: generate.Options{MaxNewTokens: 4, Sampling: generate.Sampling{Greedy: true}},
 		Options: Options{Methods: Methods, IGSteps: 5, NMFComponents: 2, ToLayer: -1}})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestExplainer(t *testing.T) {
 	for j := 0; j < 4*e.Model.Config.NEmbd; j += 3 {
 		ivs = append(ivs, Intervention{Layer: 1, Neuron: j, Scale: -1})
 	}
-	hooked, err := e.GenerateWith(ctx, prompt, 5, generate.Sampling{Greedy: true}, ivs)
+	hooked, err := e.GenerateWith(ctx, prompt, generate.Options{MaxNewTokens: 5, Sampling: generate.Sampling{Greedy: true}}, ivs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +62,10 @@ func TestExplainer(t *testing.T) {
 	if equalInts(hooked, out) {
 		t.Fatal("interventions left the generation unchanged")
 	}
-	if _, err := e.GenerateWith(ctx, prompt, 2, generate.Sampling{Greedy: true}, []Intervention{{Layer: 9}}); err == nil {
+	if _, err := e.GenerateWith(ctx, prompt, generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}}, []Intervention{{Layer: 9}}); err == nil {
 		t.Fatal("intervention on a missing layer accepted")
 	}
-	res, err = e.Explain(ctx, Request{Prompt: "the hat", MaxNewTokens: 3, Sampling: generate.Sampling{Greedy: true}, Options: Options{Interventions: ivs}})
+	res, err = e.Explain(ctx, Request{Prompt: "the hat", Generate: generate.Options{MaxNewTokens: 3, Sampling: generate.Sampling{Greedy: true}}, Options: Options{Interventions: ivs}})
 	if err != nil || res.Intervention == nil || !equalInts(res.Intervention.Changed, hooked[:3]) {
 		t.Fatalf("Explain's intervention result %+v, %v", res.Intervention, err)
 	}
@@ -82,7 +82,7 @@ func TestExplainer(t *testing.T) {
 	if _, err := e.Explain(ctx, Request{Prompt: ""}); err == nil {
 		t.Fatal("empty prompt accepted")
 	}
-	if _, err := e.Explain(ctx, Request{Prompt: "x", MaxNewTokens: 2, Sampling: generate.Sampling{TopK: -1}}); err == nil {
+	if _, err := e.Explain(ctx, Request{Prompt: "x", Generate: generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{TopK: -1}}}); err == nil {
 		t.Fatal("bad sampling accepted")
 	}
 }

@@ -214,8 +214,8 @@ func checkHover(t *testing.T, ctx context.Context, prompt int, shot string) {
 
 func TestBrowserHTMLFile(t *testing.T) {
 	e := newServer(t, testPipeline(t), Options{}).e
-	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at the", MaxNewTokens: 4,
-		Sampling: generate.Sampling{Greedy: true}, Options: explain.Options{Methods: explain.Methods, IGSteps: 5, NMFComponents: 3, ToLayer: -1, Watch: []int{32}}})
+	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at the", Generate: generate.Options{MaxNewTokens: 4,
+		Sampling: generate.Sampling{Greedy: true}}, Options: explain.Options{Methods: explain.Methods, IGSteps: 5, NMFComponents: 3, ToLayer: -1, Watch: []int{32}}})
 	if err != nil {
 		t.Fatal(err)
 	}

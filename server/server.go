@@ -24,8 +24,7 @@ type Options struct {
 	MaxBodyBytes    int64 // 64 KiB
 	MaxPromptTokens int   // 256 (and never more than the model's context)
 	MaxNewTokens    int   // 64
-	MaxIGSteps      int   // 64
-	MaxNMF          int   // 32 components (a request without nmf_components gets 10, Ecco's run_nmf default)
+	MaxIGSteps      int   // 64 (explain allows explain.MaxIGSteps)
 	MaxConcurrent   int   // 2 explanations or generations at once
 	// Addr is the address the server listens on (host:port). When its host
 	// is a loopback address or "localhost", requests whose Host header is
@@ -70,9 +69,6 @@ func New(p *generate.Pipeline, opt Options) (*Server, error) {
 	}
 	if opt.MaxIGSteps <= 0 {
 		opt.MaxIGSteps = 64
-	}
-	if opt.MaxNMF <= 0 {
-		opt.MaxNMF = 32
 	}
 	if opt.MaxConcurrent <= 0 {
 		opt.MaxConcurrent = 2
@@ -429,51 +425,32 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 			return nil, badRequest("continuation is %d tokens; the limit is %d", len(ids), s.opt.MaxNewTokens)
 		}
 	}
-	methods, err := explain.ParseMethods(strings.Join(req.Methods, ","))
-	if err != nil {
-		return nil, badRequest("%v", err)
+	if req.IGSteps > s.opt.MaxIGSteps {
+		return nil, badRequest("ig_steps %d: want at most %d (this server's limit)", req.IGSteps, s.opt.MaxIGSteps)
 	}
-	nmf := min(10, s.opt.MaxNMF) // Ecco's run_nmf(n_components=10), as loupe explain --nmf-components
-	if req.NMF != nil {
-		nmf = *req.NMF
-	}
-	opt := explain.Options{Methods: methods, IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: nmf,
-		FromLayer: req.FromLayer, ToLayer: -1, NoAttention: req.NoAttention}
 	if len(req.Interventions) > 64 {
 		return nil, badRequest("%d interventions; the limit is 64", len(req.Interventions))
 	}
-	opt.Interventions = req.Interventions
+	opt := explain.Options{IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: explain.DefaultNMFComponents,
+		FromLayer: req.FromLayer, ToLayer: -1, NoAttention: req.NoAttention, Interventions: req.Interventions}
+	if req.NMF != nil {
+		opt.NMFComponents = *req.NMF
+	}
 	if req.ToLayer != nil {
 		opt.ToLayer = *req.ToLayer
 	}
-	switch req.Target {
-	case "", "prob", "probability":
-	case "logit":
-		opt.Target = explain.TargetLogit
-	default:
-		return nil, badRequest("target %q: want prob or logit", req.Target)
+	if opt.Methods, err = explain.ParseMethods(strings.Join(req.Methods, ",")); err != nil {
+		return nil, err
 	}
-	if req.IGSteps < 0 || req.IGSteps > s.opt.MaxIGSteps {
-		return nil, badRequest("ig_steps %d outside 0..%d", req.IGSteps, s.opt.MaxIGSteps)
-	}
-	if nmf < 0 || nmf > s.opt.MaxNMF {
-		return nil, badRequest("nmf_components %d outside 0..%d", nmf, s.opt.MaxNMF)
-	}
-	if L := s.e.Model.Config.NLayer; nmf > 0 {
-		if req.FromLayer < 0 || req.FromLayer >= L {
-			return nil, badRequest("from_layer %d outside 0..%d", req.FromLayer, L-1)
-		}
-		if opt.ToLayer != -1 && (opt.ToLayer < req.FromLayer || opt.ToLayer >= L) {
-			return nil, badRequest("to_layer %d outside %d..%d (or -1 for the last layer)", opt.ToLayer, req.FromLayer, L-1)
-		}
+	if opt.Target, err = explain.ParseTarget(req.Target); err != nil {
+		return nil, err
 	}
 	if len(req.Watch) > 0 {
 		if opt.Watch, err = s.e.WatchIDs(req.Watch); err != nil {
 			return nil, badRequest("%v", err)
 		}
 	}
-	return s.e.Explain(ctx, explain.Request{Prompt: req.Prompt, Continuation: req.Continuation, MaxNewTokens: gen.MaxNewTokens,
-		Sampling: gen.Sampling, Options: opt})
+	return s.e.Explain(ctx, explain.Request{Prompt: req.Prompt, Continuation: req.Continuation, Generate: gen, Options: opt})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -209,7 +209,7 @@ func FuzzExplainRequest(f *testing.F) {
 		`{"prompt":"x","continuation":" y","raw":true}`, `{"prompt":"", "watch":[" a"]}`, `[]`, `{"prompt":1}`, "\x00"} {
 		f.Add(seed)
 	}
-	s := newServer(f, testPipeline(f), Options{MaxNewTokens: 2, MaxIGSteps: 3, MaxNMF: 2, MaxPromptTokens: 8})
+	s := newServer(f, testPipeline(f), Options{MaxNewTokens: 2, MaxIGSteps: 3, MaxPromptTokens: 8})
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/api/explain", strings.NewReader(body))
 		rec := httptest.NewRecorder()

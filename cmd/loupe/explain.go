@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -84,12 +83,12 @@ func init() {
 	f.StringVar(&explainFlags.continuation, "continuation", "", "explain this text instead of generating (forced decoding)")
 	f.StringVar(&explainFlags.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
 	f.StringVar(&explainFlags.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
-	f.IntVar(&explainFlags.igSteps, "ig-steps", 20, "integrated-gradients steps (Gauss-Legendre nodes)")
+	f.IntVar(&explainFlags.igSteps, "ig-steps", 20, fmt.Sprintf("integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
 	f.BoolVar(&explainFlags.raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
 	f.IntVar(&explainFlags.predictions, "predictions", 5, "top tokens shown per layer")
 	f.StringArrayVar(&explainFlags.watch, "watch", nil, `a token to rank across layers (repeatable: --watch " is" --watch " are"; each value is one token, a comma included)`)
 	f.IntVar(&explainFlags.watchPos, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
-	f.IntVar(&explainFlags.nmf, "nmf-components", 10, "NMF factors of MLP activations (0: skip; Ecco's run_nmf default is 10)")
+	f.IntVar(&explainFlags.nmf, "nmf-components", explain.DefaultNMFComponents, fmt.Sprintf("NMF factors of MLP activations, at most %d (0: skip; Ecco's run_nmf default is 10)", explain.MaxNMFComponents))
 	f.IntVar(&explainFlags.fromLayer, "from-layer", 0, "first layer for NMF (0-based)")
 	f.IntVar(&explainFlags.toLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
 	f.Int64Var(&explainFlags.nmfSeed, "nmf-seed", 0, "NMF initialisation seed")
@@ -97,45 +96,6 @@ func init() {
 	f.BoolVar(&explainFlags.noAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
 	rootCmd.AddCommand(explainCmd)
-}
-
-// parseIntervention reads LAYER:NEURON[@POS,POS...]=SCALE.
-func parseIntervention(s string) (explain.Intervention, error) {
-	var iv explain.Intervention
-	bad := func(why string) (explain.Intervention, error) {
-		return iv, fmt.Errorf("--intervene %q: %s (want LAYER:NEURON[@POS,...]=SCALE, e.g. 5:1234=0)", s, why)
-	}
-	lhs, scale, ok := strings.Cut(s, "=")
-	if !ok {
-		return bad("no =SCALE")
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(scale), 32)
-	if err != nil {
-		return bad("scale is not a number")
-	}
-	iv.Scale = float32(v)
-	lhs, pos, hasPos := strings.Cut(lhs, "@")
-	ls, ns, ok := strings.Cut(lhs, ":")
-	if !ok {
-		return bad("no LAYER:NEURON")
-	}
-	if iv.Layer, err = strconv.Atoi(strings.TrimSpace(ls)); err != nil {
-		return bad("layer is not an integer")
-	}
-	if iv.Neuron, err = strconv.Atoi(strings.TrimSpace(ns)); err != nil {
-		return bad("neuron is not an integer")
-	}
-	if hasPos {
-		iv.Positions = []int{}
-		for _, p := range strings.Split(pos, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil || n < 0 {
-				return bad("position " + p + " is not a non-negative integer")
-			}
-			iv.Positions = append(iv.Positions, n)
-		}
-	}
-	return iv, nil
 }
 
 // checkWritable fails early when path's directory cannot take a new file.
@@ -161,36 +121,18 @@ func checkWritable(path string) error {
 	return nil
 }
 
+// explainOptions turns the flags into explain.Options; explain checks
+// them (cliError names a setting out of range by its flag).
 func explainOptions(e *explain.Explainer) (explain.Options, error) {
 	fl := &explainFlags
-	methods, err := explain.ParseMethods(fl.methods)
-	if err != nil {
-		return explain.Options{}, err
-	}
-	if len(methods) == 0 {
-		return explain.Options{}, fmt.Errorf("--methods is empty (want some of %s)", strings.Join(explain.Methods, ","))
-	}
-	opt := explain.Options{Methods: methods, IGSteps: fl.igSteps, Raw: fl.raw, TopK: fl.predictions, WatchPosition: fl.watchPos,
+	opt := explain.Options{IGSteps: fl.igSteps, Raw: fl.raw, TopK: fl.predictions, WatchPosition: fl.watchPos,
 		NMFComponents: fl.nmf, FromLayer: fl.fromLayer, ToLayer: fl.toLayer, NMFSeed: fl.nmfSeed, NoAttention: fl.noAttention}
-	switch fl.target {
-	case "prob", "probability":
-	case "logit":
-		opt.Target = explain.TargetLogit
-	default:
-		return opt, fmt.Errorf("--target %q: want prob or logit", fl.target)
+	var err error
+	if opt.Methods, err = explain.ParseMethods(fl.methods); err != nil {
+		return opt, err
 	}
-	if fl.igSteps < 1 {
-		return opt, fmt.Errorf("--ig-steps %d: want at least 1", fl.igSteps)
-	}
-	L := e.Model.Config.NLayer
-	if fl.fromLayer < 0 || fl.fromLayer >= L {
-		return opt, fmt.Errorf("--from-layer %d outside 0..%d", fl.fromLayer, L-1)
-	}
-	if fl.toLayer != -1 && (fl.toLayer < fl.fromLayer || fl.toLayer >= L) {
-		return opt, fmt.Errorf("--to-layer %d outside %d..%d", fl.toLayer, fl.fromLayer, L-1)
-	}
-	if fl.nmf < 0 {
-		return opt, fmt.Errorf("--nmf-components %d: want 0 (off) or more", fl.nmf)
+	if opt.Target, err = explain.ParseTarget(fl.target); err != nil {
+		return opt, err
 	}
 	if len(fl.watch) > 0 {
 		if opt.Watch, err = e.WatchIDs(fl.watch); err != nil {
@@ -198,9 +140,9 @@ func explainOptions(e *explain.Explainer) (explain.Options, error) {
 		}
 	}
 	for _, s := range fl.intervene {
-		iv, err := parseIntervention(s)
+		iv, err := explain.ParseIntervention(s)
 		if err != nil {
-			return opt, err
+			return opt, fmt.Errorf("--intervene: %w", err)
 		}
 		opt.Interventions = append(opt.Interventions, iv)
 	}
@@ -218,7 +160,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if _, err := explain.ParseMethods(fl.methods); err != nil {
-		return err
+		return err // before loading the model
 	}
 	if err := generate.CheckText(args[0]); err != nil {
 		return err
@@ -253,7 +195,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := explain.Request{Prompt: args[0], MaxNewTokens: gen.MaxNewTokens, Sampling: gen.Sampling, Options: opt}
+	req := explain.Request{Prompt: args[0], Generate: gen, Options: opt}
 	if cmd.Flags().Changed("continuation") {
 		req.Continuation = &fl.continuation
 	}
