@@ -272,15 +272,16 @@ type SamplingRequest struct {
 	TypicalP          *float64 `json:"typical_p"`
 	RepetitionPenalty *float64 `json:"repetition_penalty"`
 	NoRepeatNGramSize *int     `json:"no_repeat_ngram_size"`
+	MinNewTokens      *int     `json:"min_new_tokens"`
 	Seed              *uint64  `json:"seed"`
+	// Stop ends generation before the first occurrence of any of these
+	// strings in the generated text (loupe generate --stop).
+	Stop []string `json:"stop"`
 }
 
 // GenerateRequest is the body of POST /api/generate.
 type GenerateRequest struct {
 	Prompt string `json:"prompt"`
-	// Stop ends generation before the first occurrence of any of these
-	// strings in the generated text (loupe generate --stop).
-	Stop []string `json:"stop"`
 	SamplingRequest
 }
 
@@ -336,14 +337,22 @@ func (s *Server) prompt(p string) ([]int, error) {
 // settings for a prompt of promptLen tokens. A request's max_new_tokens
 // above the server's limit is an error; a default above it is lowered to
 // it.
-func (s *Server) decoding(r SamplingRequest, stop []string, promptLen int) (generate.Options, generate.Beams, error) {
-	set := generate.Settings{Seed: r.Seed, Stop: stop}
+func (s *Server) decoding(r SamplingRequest, promptLen int) (generate.Options, generate.Beams, error) {
+	if len(r.Stop) > 16 {
+		return generate.Options{}, generate.Beams{}, badRequest("%d stop strings; the limit is 16", len(r.Stop))
+	}
+	for i, st := range r.Stop {
+		if len(st) > 256 {
+			return generate.Options{}, generate.Beams{}, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
+		}
+	}
+	set := generate.Settings{Seed: r.Seed, Stop: r.Stop}
 	g := &set.GenerationConfig
 	if r.Greedy != nil {
 		g.DoSample = new(!*r.Greedy)
 	}
 	g.Temperature, g.TopK, g.TopP, g.MinP, g.TypicalP = r.Temperature, r.TopK, r.TopP, r.MinP, r.TypicalP
-	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens
+	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens, g.MinNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens, r.MinNewTokens
 	opt, b, err := s.p.Resolve(set, promptLen)
 	if err != nil {
 		return opt, b, err
@@ -383,15 +392,7 @@ func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Stop) > 16 {
-		return nil, badRequest("%d stop strings; the limit is 16", len(req.Stop))
-	}
-	for i, st := range req.Stop {
-		if len(st) > 256 {
-			return nil, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
-		}
-	}
-	opt, beams, err := s.decoding(req.SamplingRequest, req.Stop, len(ids))
+	opt, beams, err := s.decoding(req.SamplingRequest, len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +414,7 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, _, err := s.decoding(req.SamplingRequest, nil, len(ids))
+	gen, _, err := s.decoding(req.SamplingRequest, len(ids))
 	if err != nil {
 		return nil, err
 	}

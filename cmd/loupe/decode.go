@@ -31,6 +31,9 @@ func (f *generateFlags) registerDecode(fl *pflag.FlagSet) {
 	fl.IntVar(&f.samp.NoRepeatNGramSize, "no-repeat-ngram-size", 0, "never repeat an n-gram of this many tokens (0: off)")
 	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
+	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
+	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
+	fl.BoolVar(&f.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-text token")
 }
 
 // settings turns the decoding flags given on the command line into

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,41 @@ func TestExplainCommand(t *testing.T) {
 		args = append(args, bad...)
 		if _, err := runLoupe(t, args...); err == nil {
 			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// TestExplainDecodesAsGenerate: the same prompt, seed and settings give
+// the same continuation through loupe generate and loupe explain (both
+// resolve generation_config.json with the flags and decode with generate's
+// loop), sampling included.
+func TestExplainDecodesAsGenerate(t *testing.T) {
+	model := filepath.Join("..", "..", "explain", "testdata", "tiny")
+	for _, dec := range [][]string{
+		{"--seed", "7", "--max-new-tokens", "6"},
+		{"--seed", "3", "--max-new-tokens", "5", "--temperature", "1.5", "--top-k", "0", "--min-new-tokens", "2", "--ignore-eos"},
+	} {
+		out, err := runLoupe(t, append([]string{"generate", "--model", model, "--format", "json", "the hat"}, dec...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gen struct{ IDs []int }
+		if err := json.Unmarshal([]byte(out), &gen); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		out, err = runLoupe(t, append([]string{"explain", "--model", model, "--format", "json", "--nmf-components", "0", "--html", "", "the hat"}, dec...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex struct {
+			IDs          []int `json:"ids"`
+			PromptLength int   `json:"prompt_length"`
+		}
+		if err := json.Unmarshal([]byte(out), &ex); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		if got := ex.IDs[ex.PromptLength:]; !slices.Equal(got, gen.IDs) {
+			t.Errorf("%v: explain generated %v, generate %v", dec, got, gen.IDs)
 		}
 	}
 }
