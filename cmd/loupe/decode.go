@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
-	"github.com/loupe-ml/loupe/hub"
 )
 
 // registerDecode adds the flags that generate, explain and serve share:
@@ -102,9 +100,7 @@ func changedFlags(cmd *cobra.Command) map[string]bool {
 // loadPipeline loads a GPT-2 (directory or hub id) with its tokenizer and
 // generation settings, showing download progress on a terminal.
 func loadPipeline(ctx context.Context, ref string) (*generate.Pipeline, error) {
-	c := hub.NewClient()
-	c.ShowProgress = isTerminal(os.Stderr)
-	return generate.Load(ctx, ref, generate.LoadOptions{Hub: c})
+	return generate.Load(ctx, ref, generate.LoadOptions{Hub: hubClient()})
 }
 
 // cliError gives err the command's prefix (once) and names a setting the

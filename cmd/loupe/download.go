@@ -83,8 +83,7 @@ func runDownload(cmd *cobra.Command, args []string) error {
 	if len(downloadFlags.files) > 0 {
 		required, optional = downloadFlags.files, nil
 	}
-	c := hub.NewClient()
-	res, err := c.Snapshot(ctx, repo, rev, required, optional)
+	res, err := hubClient().Snapshot(ctx, repo, rev, required, optional)
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
 	}

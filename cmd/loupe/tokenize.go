@@ -11,7 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -61,9 +60,7 @@ func runTokenize(cmd *cobra.Command, model, input string, special bool, args []s
 	if err := checkUTF8Args("tokenize", args); err != nil {
 		return err
 	}
-	c := hub.NewClient()
-	c.ShowProgress = c.ShowProgress && isTerminal(os.Stderr) // HF_HUB_DISABLE_PROGRESS_BARS, a terminal
-	tok, err := tokenizer.LoadRef(cmd.Context(), model, tokenizer.LoadOptions{Hub: c})
+	tok, err := tokenizer.LoadRef(cmd.Context(), model, tokenizer.LoadOptions{Hub: hubClient()})
 	if err != nil {
 		return err
 	}
