@@ -36,6 +36,15 @@ func NewExplainer(name string, m *gpt2.Model, tok *tokenizer.BPE) (*Explainer, e
 	return &Explainer{Name: name, Model: m, Tok: tok}, nil
 }
 
+// New returns an Explainer for a loaded pipeline (generate.Load), which
+// needs a tokenizer.
+func New(p *generate.Pipeline) (*Explainer, error) {
+	if err := p.NeedTokenizer(); err != nil {
+		return nil, err
+	}
+	return NewExplainer(p.Name, p.Model, p.Tokenizer)
+}
+
 // Request is one explanation: a prompt, then either the text package
 // generate's decoding loop gives it with options Generate (Resolve them
 // with generate.Pipeline.Resolve for the model's generation_config.json,

@@ -217,7 +217,7 @@ func TestBrowserHTMLFile(t *testing.T) {
 	e := newServer(t, testPipeline(t), Options{}).e
 	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at the", Generate: generate.Options{MaxNewTokens: 4,
 		Sampling: generate.Sampling{Greedy: true}}, Options: explain.Options{Methods: explain.Methods, IGSteps: 5, NMFComponents: 3, ToLayer: -1, Watch: []int{32},
-			Interventions: []explain.Intervention{{Layer: 0, Neuron: 1, Scale: 0}}}})
+		Interventions: []explain.Intervention{{Layer: 0, Neuron: 1, Scale: 0}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,10 +51,7 @@ type Server struct {
 // model's generation_config.json (generate.Pipeline.Resolve). p needs a
 // tokenizer.
 func New(p *generate.Pipeline, opt Options) (*Server, error) {
-	if err := p.NeedTokenizer(); err != nil {
-		return nil, err
-	}
-	e, err := explain.NewExplainer(p.Name, p.Model, p.Tokenizer)
+	e, err := explain.New(p)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +78,29 @@ func New(p *generate.Pipeline, opt Options) (*Server, error) {
 	s.mux.HandleFunc("/api/generate", s.post(s.generate))
 	s.mux.HandleFunc("/api/explain", s.post(s.explain))
 	return s, nil
+}
+
+// Serve serves HTTP on ln until ctx is done, then stops accepting
+// connections and waits up to 30 seconds for running requests to finish.
+// Slow clients are cut off (10 s to send the headers, 30 s the request).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if s.opt.Logger != nil {
+		s.opt.Logger.Print("shutting down: waiting for running requests")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
 }
 
 // ServeHTTP implements http.Handler. It refuses requests whose Host header

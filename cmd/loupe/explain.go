@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
@@ -169,17 +166,13 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	p, err := loadPipeline(ctx, fl.dec.model)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if err := p.NeedTokenizer(); err != nil {
-		return err
-	}
-	e, err := explain.NewExplainer(fl.dec.model, p.Model, p.Tokenizer)
+	e, err := explain.New(p)
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/loupe-ml/loupe/server"
 	"github.com/spf13/cobra"
@@ -68,53 +66,40 @@ func init() {
 	rootCmd.AddCommand(serveCmd)
 }
 
-func runServe(cmd *cobra.Command, args []string) error {
+func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", serve()) }
+
+func serve() error {
 	if err := checkServeFlags(); err != nil {
 		return err
 	}
+	if serveFlags.model == "" {
+		return errors.New("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if serveFlags.model == "" {
-		return errors.New("serve: --model is required (a GPT-2 hub id such as gpt2, or a local directory)")
-	}
 	p, err := loadPipeline(ctx, serveFlags.model)
 	if err != nil {
-		return cliError("serve", err)
+		return err
 	}
 	defer p.Close()
-	logger := log.New(os.Stderr, "loupe serve: ", log.LstdFlags)
 	ln, err := net.Listen("tcp", serveFlags.addr)
 	if err != nil {
-		return fmt.Errorf("serve: listening on --addr %s: %w", serveFlags.addr, err)
+		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, err)
 	}
+	defer ln.Close()
 	s, err := server.New(p, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
-		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent, Logger: logger,
-		Addr: ln.Addr().String()})
+		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent,
+		Logger: log.New(os.Stderr, "loupe serve: ", log.LstdFlags), Addr: ln.Addr().String()})
 	if err != nil {
-		ln.Close()
-		return cliError("serve", err)
+		return err
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	url := "http://" + ln.Addr().String() + "/"
 	if jsonOutput() {
 		writeJSON(os.Stdout, map[string]string{"url": url, "model": p.Name})
 	} else {
 		fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Print("shutting down: waiting for running requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: shutdown: %w", err)
-	}
-	return nil
+	return s.Serve(ctx, ln)
 }
 
 // checkServeFlags rejects limits that are not positive (0 used to mean the
@@ -130,7 +115,7 @@ func checkServeFlags() error {
 		{"--max-concurrent", int64(serveFlags.maxConcurrent)},
 	} {
 		if f.v <= 0 {
-			return fmt.Errorf("serve: %s %d: want a positive number", f.name, f.v)
+			return fmt.Errorf("%s %d: want a positive number", f.name, f.v)
 		}
 	}
 	return nil
