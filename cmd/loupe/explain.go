@@ -206,13 +206,13 @@ func runExplain(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("--html: %w", hideTempName(err))
 		}
 		if !jsonOutput() {
-			fmt.Fprintf(os.Stderr, "wrote %s\n", fl.html)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", fl.html)
 		}
 	}
 	if jsonOutput() {
-		return writeJSON(os.Stdout, res)
+		return writeJSON(cmd.OutOrStdout(), res)
 	}
-	return explain.WriteText(os.Stdout, res, colorAllowed(isTerminal(os.Stdout), os.Getenv))
+	return explain.WriteText(cmd.OutOrStdout(), res, colorAllowed(cmd.OutOrStdout() == os.Stdout && isTerminal(os.Stdout), os.Getenv))
 }
 
 // colorAllowed reports whether to colour output going to a terminal (tty):

@@ -25,6 +25,7 @@ func runLoupe(t *testing.T, args ...string) (string, error) {
 		done <- string(b)
 	}()
 	resetFlags()
+	rootCmd.SetOut(nil) // os.Stdout, the pipe
 	rootCmd.SetArgs(args)
 	err = rootCmd.Execute()
 	w.Close()
@@ -87,7 +88,7 @@ func TestExplainDecodesAsGenerate(t *testing.T) {
 		{"--seed", "7", "--max-new-tokens", "6"},
 		{"--seed", "3", "--max-new-tokens", "5", "--temperature", "1.5", "--top-k", "0", "--min-new-tokens", "2", "--ignore-eos"},
 	} {
-		out, err := runLoupe(t, append([]string{"generate", "--model", model, "--format", "json", "the hat"}, dec...)...)
+		out, _, err := runCmd(t, append([]string{"generate", "--model", model, "--format", "json", "the hat"}, dec...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestExplainDecodesAsGenerate(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &gen); err != nil {
 			t.Fatalf("%q: %v", out, err)
 		}
-		out, err = runLoupe(t, append([]string{"explain", "--model", model, "--format", "json", "--nmf-components", "0", "--html", "", "the hat"}, dec...)...)
+		out, _, err = runCmd(t, append([]string{"explain", "--model", model, "--format", "json", "--nmf-components", "0", "--html", "", "the hat"}, dec...)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -167,10 +167,9 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	}
 	var prompt []int
 	if f.promptIDs != "" {
-		if prompt, err = parseIDs(f.promptIDs, p.Model.Config.VocabSize); err != nil {
-			return err
+		if prompt, err = parseIDs(f.promptIDs); err == nil {
+			err = generate.CheckPrompt(p.Model, prompt)
 		}
-		err = generate.CheckPrompt(p.Model, prompt)
 	} else {
 		prompt, err = p.Encode(args[0])
 	}
@@ -209,7 +208,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 		return err
 	}
 	if jsonOutput() {
-		return writeJSON(out, newGenerateJSON(res))
+		return writeJSON(out, res)
 	}
 	if streaming {
 		fmt.Fprintln(out)
@@ -220,16 +219,14 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	return nil
 }
 
-// parseIDs reads --prompt-ids: comma-separated token ids below vocab.
-func parseIDs(s string, vocab int) ([]int, error) {
+// parseIDs reads --prompt-ids: comma-separated token ids (checked by
+// generate.CheckPrompt).
+func parseIDs(s string) ([]int, error) {
 	var ids []int
 	for _, f := range strings.Split(s, ",") {
 		id, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			return nil, fmt.Errorf("--prompt-ids: %q is not a token id", f)
-		}
-		if id < 0 || id >= vocab {
-			return nil, fmt.Errorf("--prompt-ids: token id %d out of range [0, %d)", id, vocab)
 		}
 		ids = append(ids, id)
 	}
@@ -258,35 +255,6 @@ func reportEnd(errw io.Writer, f generateFlags, nPositions int, o *generate.Outp
 	if f.stats {
 		printGenStats(errw, o.Stats, strings.Join(finishes, " "))
 	}
-}
-
-// generateJSON is loupe generate --format json's object: the fields of
-// generate.Result for one sequence, "sequences" for several, and
-// "sequences_scores" (transformers' name) after a beam search.
-type generateJSON struct {
-	PromptIDs       []int               `json:"prompt_ids"`
-	IDs             *[]int              `json:"ids,omitempty"`
-	Text            *string             `json:"text,omitempty"`
-	Logprobs        *[]float32          `json:"logprobs,omitempty"`
-	Sequences       []generate.Sequence `json:"sequences,omitempty"`
-	SequencesScores []float32           `json:"sequences_scores,omitempty"`
-	Stats           generate.Stats      `json:"stats"`
-}
-
-func newGenerateJSON(o *generate.Output) generateJSON {
-	j := generateJSON{PromptIDs: o.PromptIDs, Stats: o.Stats}
-	if len(o.Sequences) == 1 {
-		sq := o.Sequences[0]
-		j.IDs, j.Text, j.Logprobs = &sq.IDs, &sq.Text, &sq.Logprobs
-	} else {
-		j.Sequences = o.Sequences
-	}
-	for _, sq := range o.Sequences {
-		if o.Beams {
-			j.SequencesScores = append(j.SequencesScores, sq.Score)
-		}
-	}
-	return j
 }
 
 // printSequences prints each sequence's text (prompt included; its ids
