@@ -31,10 +31,11 @@ var serveCmd = &cobra.Command{
   GET  /              the web UI (type a prompt, generate, explore)
   POST /api/generate  {"prompt", "max_new_tokens", "greedy", "temperature", "top_k", "top_p",
                       "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
-                      "seed", "stop"}; answers loupe generate --format json's {"prompt_ids",
+                      "min_new_tokens", "seed", "stop"}; answers loupe generate --format json's {"prompt_ids",
                       "ids", "text", "logprobs", "stats"} plus "model", "finish" and "seed"
   POST /api/explain   the same plus "continuation", "methods", "target", "ig_steps", "raw",
-                      "watch", "nmf_components", "from_layer", "to_layer", "no_attention"
+                      "watch", "nmf_components", "from_layer", "to_layer", "no_attention",
+                      "interventions"; answers loupe explain --format json's object
   GET  /healthz
 
 Decoding is loupe generate's: a field left out takes the model's
