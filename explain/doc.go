@@ -4,7 +4,7 @@
 // after it:
 //
 //	p, _ := generate.Load(ctx, "gpt2", generate.LoadOptions{})
-//	e, _ := explain.NewExplainer(p.Name, p.Model, p.Tokenizer)
+//	e, _ := explain.New(p)
 //	gen, _, _ := p.Resolve(generate.Settings{Seed: &seed}, 0) // generation_config.json, as loupe generate
 //	res, _ := e.Explain(ctx, explain.Request{Prompt: "The cat sat", Generate: gen,
 //		Options: explain.Options{Methods: explain.Methods}})
