@@ -84,6 +84,9 @@ type Result struct {
 	// Stopped is "context_limit" when generation ended because prompt and
 	// output filled the model's context before MaxNewTokens; empty otherwise.
 	Stopped string `json:"stopped,omitempty"`
+	// Finish is why generation ended, as loupe generate reports it:
+	// "length", "eos", "stop" or "context"; empty for a given continuation.
+	Finish string `json:"finish,omitempty"`
 }
 
 // Watch is rankings_watch: the rank of each watched token at one position,

@@ -139,7 +139,7 @@ func explainOptions(e *explain.Explainer) (explain.Options, error) {
 	for _, s := range fl.intervene {
 		iv, err := explain.ParseIntervention(s)
 		if err != nil {
-			return opt, fmt.Errorf("--intervene: %w", err)
+			return opt, err // explain: intervention "…": why (want LAYER:NEURON…)
 		}
 		opt.Interventions = append(opt.Interventions, iv)
 	}
