@@ -2,11 +2,13 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/gpt2"
@@ -119,12 +121,16 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if err := req.Options.Check(e.Model.Config); err != nil {
 		return nil, err
 	}
+	// Text is checked as generate checks it: not empty, valid UTF-8.
+	if err := generate.CheckText(req.Prompt); err != nil {
+		return nil, err
+	}
+	if req.Continuation != nil && !utf8.ValidString(*req.Continuation) {
+		return nil, errors.New("explain: the continuation is not valid UTF-8")
+	}
 	prompt, err := e.Encode(req.Prompt)
 	if err != nil {
 		return nil, err
-	}
-	if len(prompt) == 0 {
-		return nil, fmt.Errorf("explain: the prompt has no tokens")
 	}
 	start := time.Now()
 	var out []int

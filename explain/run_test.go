@@ -2,6 +2,7 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -138,5 +139,24 @@ func TestHookedAnalysisMatchesPass(t *testing.T) {
 		near("resid", l+1, hooked.resid[l+1], p.Resid[l+1])
 		near("attention", l, hooked.att[l], p.Att[l])
 		near("mlp_act", l, hooked.act[l], p.Act[l])
+	}
+}
+
+// TestExplainRejectsBadText: an empty or invalid UTF-8 prompt is refused
+// as loupe generate refuses it (generate.CheckText's errors).
+func TestExplainRejectsBadText(t *testing.T) {
+	e := LoadTestExplainer(t)
+	greedy := generate.Options{MaxNewTokens: 1, Sampling: generate.Sampling{Greedy: true}}
+	for _, c := range []struct {
+		prompt string
+		want   error
+	}{{"", generate.ErrEmptyPrompt}, {"the \xff", generate.ErrNotUTF8}} {
+		if _, err := e.Explain(context.Background(), Request{Prompt: c.prompt, Generate: greedy}); !errors.Is(err, c.want) {
+			t.Errorf("%q: %v, want %v", c.prompt, err, c.want)
+		}
+	}
+	bad := "\xff"
+	if _, err := e.Explain(context.Background(), Request{Prompt: "the", Continuation: &bad}); err == nil {
+		t.Error("a continuation that is not UTF-8 was accepted")
 	}
 }

@@ -215,7 +215,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	} else {
 		printSequences(out, prompt, res.Sequences, res.Beams, dec)
 	}
-	reportEnd(errw, f, p.Model.Config.NPositions, res)
+	reportEnd(errw, f.stats, p.Model.Config.NPositions, res)
 	return nil
 }
 
@@ -236,7 +236,7 @@ func parseIDs(s string) ([]int, error) {
 // reportEnd tells on stderr that generation hit the context limit and,
 // with --stats, prints the timing figures (of the best sequence after a
 // beam search, of every sample otherwise).
-func reportEnd(errw io.Writer, f generateFlags, nPositions int, o *generate.Output) {
+func reportEnd(errw io.Writer, stats bool, nPositions int, o *generate.Output) {
 	seqs := o.Sequences
 	if o.Beams {
 		seqs = seqs[:1]
@@ -252,7 +252,7 @@ func reportEnd(errw io.Writer, f generateFlags, nPositions int, o *generate.Outp
 			break
 		}
 	}
-	if f.stats {
+	if stats {
 		printGenStats(errw, o.Stats, strings.Join(finishes, " "))
 	}
 }
@@ -371,8 +371,6 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 	err := p.GenerateTexts(ctx, texts, set, f.batchSize, func(lo int, res []*generate.Result) error {
 		var total generate.Stats
 		finishes := make([]string, len(res))
-		quiet := f
-		quiet.stats = false
 		for j, r := range res {
 			if jsonOutput() {
 				if err := writeJSON(out, r); err != nil {
@@ -382,7 +380,7 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(lines))
 				printSequences(out, r.PromptIDs, []generate.Sequence{{IDs: r.IDs, Text: r.Text}}, false, p.Tokenizer)
 			}
-			reportEnd(errw, quiet, p.Model.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
+			reportEnd(errw, false, p.Model.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
 				Sequences: []generate.Sequence{{IDs: r.IDs, Finish: r.Finish}}})
 			total.PrefillTokens += r.Stats.PrefillTokens
 			total.DecodeTokens += r.Stats.DecodeTokens
