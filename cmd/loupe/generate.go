@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -308,36 +307,12 @@ type promptLine struct {
 	line int // 1-based line number in the file
 }
 
-// inputName names an --input file in messages.
-func inputName(path string) string {
-	if path == "-" {
-		return "standard input"
-	}
-	return path
-}
-
-// readPromptFile reads the --input file at path (stdin, or os.Stdin when
-// nil, for "-"): JSON lines, each a JSON string or an object with a "text"
-// string, the convention of loupe tokenize --input; blank lines are
-// skipped. (embed's readTexts takes text lines or objects but no JSON
-// strings, and numbers records rather than lines; tokenizeLines parses as
-// here but inline, line by line as it prints.) A bad line is an error
-// naming its line number.
+// readPromptFile reads the --input file at path (stdin for "-") with
+// readInput; an empty prompt is an error naming its line.
 func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("generate: --input: %w", err)
-		}
-		defer f.Close()
-		r = f
-	} else if r == nil {
-		r = os.Stdin
-	}
 	name := inputName(path)
 	var out []promptLine
-	err := textLines(r, "generate", name, func(line int, text string, _ json.RawMessage) error {
+	err := readInput(path, stdin, "generate", func(line int, text string, _ json.RawMessage) error {
 		if text == "" {
 			return fmt.Errorf("generate: %s line %d: empty prompt: GPT-2 needs at least one token to condition on", name, line)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -96,18 +95,9 @@ type tokenizeResult struct {
 
 // tokenizeLines tokenizes each JSON line of the file at path (stdin for "-").
 func tokenizeLines(tok tokenizer.Tokenizer, opt tokenizer.EncodeOptions, path string, stdin io.Reader, out io.Writer) error {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
-	}
 	w := bufio.NewWriter(out)
 	defer w.Flush() // what was done before an error is still written
-	err := textLines(r, "tokenize", inputName(path), func(_ int, text string, id json.RawMessage) error {
+	err := readInput(path, stdin, "tokenize", func(_ int, text string, id json.RawMessage) error {
 		e := tok.EncodeText(text, opt)
 		return writeJSON(w, tokenizeResult{ID: id, IDs: e.IDs, Tokens: e.Tokens})
 	})
