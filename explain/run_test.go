@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -158,5 +159,54 @@ func TestExplainRejectsBadText(t *testing.T) {
 	bad := "\xff"
 	if _, err := e.Explain(context.Background(), Request{Prompt: "the", Continuation: &bad}); err == nil {
 		t.Error("a continuation that is not UTF-8 was accepted")
+	}
+}
+
+// TestExplainDecodesAsPipeline: with the options Pipeline.Resolve gives,
+// Explainer.Explain generates the ids Pipeline.Run does (sampling with a
+// seed, a minimum length), and the intervention's baseline is the same
+// text again.
+func TestExplainDecodesAsPipeline(t *testing.T) {
+	ctx := context.Background()
+	p, err := generate.Load(ctx, "testdata/tiny", generate.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	e, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := "the hat"
+	ids, err := p.Encode(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		var set generate.Settings
+		set.Seed, set.MaxNewTokens, set.MinNewTokens, set.Temperature = &seed, new(5), new(2), new(1.3)
+		opt, beams, err := p.Resolve(set, len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Run(ctx, ids, opt, beams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Explain(ctx, Request{Prompt: prompt, Generate: opt,
+			Options: Options{NoAttention: true, Interventions: []Intervention{{Layer: 0, Neuron: 3, Scale: 0}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := out.Sequences[0].IDs
+		if got := res.IDs[res.PromptLength:]; !slices.Equal(got, want) {
+			t.Errorf("seed %d: explained %v, Run generated %v", seed, got, want)
+		}
+		if !slices.Equal(res.Intervention.Baseline, want) {
+			t.Errorf("seed %d: baseline %v, want the generated %v", seed, res.Intervention.Baseline, want)
+		}
+		if res.Finish != out.Sequences[0].Finish {
+			t.Errorf("seed %d: finish %q, Run's %q", seed, res.Finish, out.Sequences[0].Finish)
+		}
 	}
 }
