@@ -20,18 +20,10 @@ var explainFlags struct {
 	continuation string
 	methods      string
 	target       string
-	igSteps      int
-	raw          bool
-	predictions  int
 	watch        []string
-	watchPos     int
-	nmf          int
-	fromLayer    int
-	toLayer      int
-	nmfSeed      int64
 	intervene    []string
-	noAttention  bool
 	html         string
+	opt          explain.Options // the flags that are Options fields as they are
 }
 
 var explainCmd = &cobra.Command{
@@ -80,17 +72,17 @@ func init() {
 	f.StringVar(&explainFlags.continuation, "continuation", "", "explain this text instead of generating (forced decoding)")
 	f.StringVar(&explainFlags.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
 	f.StringVar(&explainFlags.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
-	f.IntVar(&explainFlags.igSteps, "ig-steps", 20, fmt.Sprintf("integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
-	f.BoolVar(&explainFlags.raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
-	f.IntVar(&explainFlags.predictions, "predictions", 5, "top tokens shown per layer")
+	f.IntVar(&explainFlags.opt.IGSteps, "ig-steps", 20, fmt.Sprintf("integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
+	f.BoolVar(&explainFlags.opt.Raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
+	f.IntVar(&explainFlags.opt.TopK, "predictions", 5, "top tokens shown per layer")
 	f.StringArrayVar(&explainFlags.watch, "watch", nil, `a token to rank across layers (repeatable: --watch " is" --watch " are"; each value is one token, a comma included)`)
-	f.IntVar(&explainFlags.watchPos, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
-	f.IntVar(&explainFlags.nmf, "nmf-components", explain.DefaultNMFComponents, fmt.Sprintf("NMF factors of MLP activations, at most %d (0: skip; Ecco's run_nmf default is 10)", explain.MaxNMFComponents))
-	f.IntVar(&explainFlags.fromLayer, "from-layer", 0, "first layer for NMF (0-based)")
-	f.IntVar(&explainFlags.toLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
-	f.Int64Var(&explainFlags.nmfSeed, "nmf-seed", 0, "NMF initialisation seed")
+	f.IntVar(&explainFlags.opt.WatchPosition, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
+	f.IntVar(&explainFlags.opt.NMFComponents, "nmf-components", explain.DefaultNMFComponents, fmt.Sprintf("NMF factors of MLP activations, at most %d (0: skip; Ecco's run_nmf default is 10)", explain.MaxNMFComponents))
+	f.IntVar(&explainFlags.opt.FromLayer, "from-layer", 0, "first layer for NMF (0-based)")
+	f.IntVar(&explainFlags.opt.ToLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
+	f.Int64Var(&explainFlags.opt.NMFSeed, "nmf-seed", 0, "NMF initialisation seed")
 	f.StringArrayVar(&explainFlags.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
-	f.BoolVar(&explainFlags.noAttention, "no-attention", false, "leave attention out of the output")
+	f.BoolVar(&explainFlags.opt.NoAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
 	rootCmd.AddCommand(explainCmd)
 }
@@ -122,8 +114,7 @@ func checkWritable(path string) error {
 // them (cliError names a setting out of range by its flag).
 func explainOptions(e *explain.Explainer) (explain.Options, error) {
 	fl := &explainFlags
-	opt := explain.Options{IGSteps: fl.igSteps, Raw: fl.raw, TopK: fl.predictions, WatchPosition: fl.watchPos,
-		NMFComponents: fl.nmf, FromLayer: fl.fromLayer, ToLayer: fl.toLayer, NMFSeed: fl.nmfSeed, NoAttention: fl.noAttention}
+	opt := fl.opt
 	var err error
 	if opt.Methods, err = explain.ParseMethods(fl.methods); err != nil {
 		return opt, err
