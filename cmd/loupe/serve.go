@@ -15,12 +15,9 @@ import (
 )
 
 var serveFlags struct {
-	model         string
-	addr          string
-	maxNewTokens  int
-	maxPrompt     int
-	maxBody       int64
-	maxConcurrent int
+	model string
+	addr  string
+	opt   server.Options // the limits
 }
 
 var serveCmd = &cobra.Command{
@@ -60,10 +57,10 @@ func init() {
 	f := serveCmd.Flags()
 	f.StringVar(&serveFlags.model, "model", "", "GPT-2 hub id or local directory (required)")
 	f.StringVar(&serveFlags.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.IntVar(&serveFlags.maxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
-	f.IntVar(&serveFlags.maxPrompt, "max-prompt-tokens", 256, "longest prompt, in tokens")
-	f.Int64Var(&serveFlags.maxBody, "max-body-bytes", 64<<10, "largest request body")
-	f.IntVar(&serveFlags.maxConcurrent, "max-concurrent", 2, "requests computed at once (others wait)")
+	f.IntVar(&serveFlags.opt.MaxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
+	f.IntVar(&serveFlags.opt.MaxPromptTokens, "max-prompt-tokens", 256, "longest prompt, in tokens")
+	f.Int64Var(&serveFlags.opt.MaxBodyBytes, "max-body-bytes", 64<<10, "largest request body")
+	f.IntVar(&serveFlags.opt.MaxConcurrent, "max-concurrent", 2, "requests computed at once (others wait)")
 	rootCmd.AddCommand(serveCmd)
 }
 
@@ -88,9 +85,9 @@ func serve() error {
 		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, err)
 	}
 	defer ln.Close()
-	s, err := server.New(p, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
-		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent,
-		Logger: log.New(os.Stderr, "loupe serve: ", log.LstdFlags), Addr: ln.Addr().String()})
+	opt := serveFlags.opt
+	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), ln.Addr().String()
+	s, err := server.New(p, opt)
 	if err != nil {
 		return err
 	}
@@ -110,10 +107,10 @@ func checkServeFlags() error {
 		name string
 		v    int64
 	}{
-		{"--max-new-tokens", int64(serveFlags.maxNewTokens)},
-		{"--max-prompt-tokens", int64(serveFlags.maxPrompt)},
-		{"--max-body-bytes", serveFlags.maxBody},
-		{"--max-concurrent", int64(serveFlags.maxConcurrent)},
+		{"--max-new-tokens", int64(serveFlags.opt.MaxNewTokens)},
+		{"--max-prompt-tokens", int64(serveFlags.opt.MaxPromptTokens)},
+		{"--max-body-bytes", serveFlags.opt.MaxBodyBytes},
+		{"--max-concurrent", int64(serveFlags.opt.MaxConcurrent)},
 	} {
 		if f.v <= 0 {
 			return fmt.Errorf("%s %d: want a positive number", f.name, f.v)
