@@ -180,9 +180,6 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	if err != nil {
 		return err
 	}
-	if dec == nil && len(opt.Stop) > 0 {
-		return errors.New("--stop needs the model's tokenizer")
-	}
 	streaming := !jsonOutput() && dec != nil && beams.NumBeams <= 1 && beams.NumReturnSequences <= 1
 	if streaming {
 		if _, err := io.WriteString(out, dec.Decode(prompt)); err != nil {
