@@ -130,9 +130,6 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 }
 
 func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if f.model == "" {
 		return errors.New("--model is required (a directory or a hub id such as gpt2)")
 	}
