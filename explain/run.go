@@ -116,7 +116,9 @@ func (e *Explainer) checkInterventions(ivs []Intervention) error {
 	return nil
 }
 
-// Explain generates (or takes the forced continuation) and explains it.
+// Explain checks req (Options.Check, then the prompt as generate checks
+// it), generates with req.Generate (or takes the forced continuation) and
+// explains the result. An option out of range is an *OptionError.
 func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if err := req.Options.Check(e.Model.Config); err != nil {
 		return nil, err
