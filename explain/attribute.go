@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/loupe-ml/loupe/model/gpt2"
 )
@@ -81,32 +80,6 @@ const (
 // Methods lists the attribution methods explain implements.
 var Methods = []string{MethodGradXInput, MethodGradient, MethodIntegrated}
 
-// ParseMethods splits a comma-separated method list and checks each name.
-// "ig" and "saliency" are accepted as Ecco's aliases.
-func ParseMethods(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, m := range strings.Split(s, ",") {
-		m = strings.TrimSpace(m)
-		switch m {
-		case "":
-			continue
-		case "ig":
-			m = MethodIntegrated
-		case "saliency":
-			m = MethodGradient
-		case MethodGradient, MethodGradXInput, MethodIntegrated:
-		default:
-			return nil, fmt.Errorf("explain: unknown attribution method %q (want one of %s)", m, strings.Join(Methods, ", "))
-		}
-		if !seen[m] {
-			seen[m] = true
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
 // AttributionOptions configures Attribute. The zero value computes
 // grad_x_input for the chosen token's probability.
 type AttributionOptions struct {
@@ -152,21 +125,16 @@ func Attribute(m *gpt2.Model, ids []int, promptLen int, opt AttributionOptions) 
 	if promptLen < 1 || promptLen > len(ids) {
 		return nil, fmt.Errorf("explain: prompt length %d outside 1..%d tokens", promptLen, len(ids))
 	}
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
 	methods := opt.Methods
 	if len(methods) == 0 {
 		methods = []string{MethodGradXInput}
 	}
-	for _, m := range methods {
-		if _, err := ParseMethods(m); err != nil {
-			return nil, err
-		}
-	}
 	steps := opt.IGSteps
 	if steps == 0 {
 		steps = defaultIGSteps
-	}
-	if steps < 1 || steps > 1000 {
-		return nil, fmt.Errorf("explain: integrated-gradients steps %d outside 1..1000", steps)
 	}
 	maxRows, maxFwd := opt.MaxRows, opt.MaxRows
 	if maxRows <= 0 {

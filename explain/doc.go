@@ -3,8 +3,10 @@
 // The simplest use explains a prompt and what a loaded GPT-2 generates
 // after it:
 //
-//	e, _ := explain.NewExplainer("gpt2", m, tok) // a gpt2.Model and its tokenizer
-//	res, _ := e.Explain(ctx, explain.Request{Prompt: "The cat sat", MaxNewTokens: 5,
+//	p, _ := generate.Load(ctx, "gpt2", generate.LoadOptions{})
+//	e, _ := explain.New(p)
+//	gen, _, _ := p.Resolve(generate.Settings{Seed: &seed}, 0) // generation_config.json, as loupe generate
+//	res, _ := e.Explain(ctx, explain.Request{Prompt: "The cat sat", Generate: gen,
 //		Options: explain.Options{Methods: explain.Methods}})
 //
 // or, for token ids already at hand, explain.Explain(m, ids, promptLen, opt).
@@ -14,8 +16,8 @@
 // (rankings), each layer's top predictions (the logit lens, with the final
 // LayerNorm applied unless Options.Raw asks for Ecco's raw view), optional
 // rankings of watched tokens, an NMF factorisation of MLP activations,
-// attention probabilities, and greedy continuations with neuron
-// interventions.
+// attention probabilities, and continuations with and without neuron
+// interventions (decoded with the request's generate.Options).
 //
 // Attributions (Ecco's primary attributions, computed as Captum does):
 //

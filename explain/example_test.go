@@ -8,7 +8,6 @@ import (
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/gpt2"
-	"github.com/loupe-ml/loupe/tokenizer"
 )
 
 // Attribute explains each generated token by the tokens before it.
@@ -41,22 +40,30 @@ func ExampleAttribute() {
 // after each layer (the logit lens). Token strings show a leading space
 // as ␣.
 func ExampleExplainer_Explain() {
-	dir := "testdata/tiny" // a checkpoint directory with its tokenizer files
-	m, err := gpt2.Load(dir)
+	ctx := context.Background()
+	// A checkpoint directory with its tokenizer files, or a hub id.
+	p, err := generate.Load(ctx, "testdata/tiny", generate.LoadOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer m.Close()
-	tok, err := tokenizer.LoadBPE(dir)
+	defer p.Close()
+	e, err := explain.New(p)
 	if err != nil {
 		log.Fatal(err)
 	}
-	e, err := explain.NewExplainer("tiny", m, tok)
+	// Decode as loupe generate --greedy --max-new-tokens 2 does.
+	prompt := "the hat at"
+	ids, err := p.Encode(prompt)
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at", MaxNewTokens: 2,
-		Sampling: generate.Sampling{Greedy: true}})
+	var set generate.Settings
+	set.DoSample, set.MaxNewTokens = new(false), new(2)
+	gen, _, err := p.Resolve(set, len(ids))
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := e.Explain(ctx, explain.Request{Prompt: prompt, Generate: gen})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -84,6 +84,9 @@ type Result struct {
 	// Stopped is "context_limit" when generation ended because prompt and
 	// output filled the model's context before MaxNewTokens; empty otherwise.
 	Stopped string `json:"stopped,omitempty"`
+	// Finish is why generation ended, as loupe generate reports it:
+	// "length", "eos", "stop" or "context"; empty for a given continuation.
+	Finish string `json:"finish,omitempty"`
 }
 
 // Watch is rankings_watch: the rank of each watched token at one position,
@@ -154,28 +157,12 @@ func Explain(m *gpt2.Model, ids []int, promptLen int, opt Options) (*Result, err
 	if opt.TopK <= 0 {
 		opt.TopK = 5
 	}
-	if opt.NMFComponents < 0 {
-		return nil, fmt.Errorf("explain: NMF components %d: want at least 1", opt.NMFComponents)
+	if err := opt.Check(m.Config); err != nil {
+		return nil, err
 	}
 	to := opt.ToLayer
 	if to < 0 {
 		to = L - 1
-	}
-	if opt.NMFComponents > 0 {
-		if opt.FromLayer < 0 || opt.FromLayer >= L {
-			return nil, fmt.Errorf("explain: NMF from layer %d outside 0..%d", opt.FromLayer, L-1)
-		}
-		if to < opt.FromLayer || to >= L {
-			return nil, fmt.Errorf("explain: NMF to layer %d outside %d..%d", to, opt.FromLayer, L-1)
-		}
-	}
-	if err := m.Config.CheckInterventions(opt.Interventions); err != nil {
-		return nil, fmt.Errorf("explain: %w", err)
-	}
-	for _, w := range opt.Watch {
-		if w < 0 || w >= m.Config.VocabSize {
-			return nil, fmt.Errorf("explain: watched token id %d outside the vocabulary", w)
-		}
 	}
 	wpos := opt.WatchPosition
 	if wpos <= 0 {
@@ -287,7 +274,8 @@ func Explain(m *gpt2.Model, ids []int, promptLen int, opt Options) (*Result, err
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		ir, err := regenerate(ctx, m, ids[:promptLen], steps, generate.Sampling{Greedy: true}, opt.Interventions, text)
+		gen := generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: steps}
+		ir, err := regenerate(ctx, m, ids[:promptLen], gen, nil, opt.Interventions, text)
 		if err != nil {
 			return nil, err
 		}
@@ -297,30 +285,28 @@ func Explain(m *gpt2.Model, ids []int, promptLen int, opt Options) (*Result, err
 	return res, nil
 }
 
-// generateIDs continues prompt by up to maxNew tokens through package
-// generate's decoding loop (its end-of-sequence rule: the model's
-// eos_token_id, kept in the output), with ivs applied through
+// generateIDs continues prompt through package generate's decoding loop
+// with options opt (its end-of-sequence rule: opt's EOS ids, kept in the
+// output; stop strings need dec), with ivs applied through
 // gpt2.InterventionHook. It returns the tokens and generate's finish
 // reason.
-func generateIDs(ctx context.Context, m *gpt2.Model, prompt []int, maxNew int, s generate.Sampling, ivs []gpt2.Intervention) ([]int, string, error) {
-	if maxNew <= 0 {
-		return nil, "length", nil
-	}
-	r, err := generate.Generate(ctx, m, prompt, generate.Options{Sampling: s, MaxNewTokens: maxNew, Hook: gpt2.InterventionHook(ivs)}, nil)
+func generateIDs(ctx context.Context, m *gpt2.Model, prompt []int, opt generate.Options, dec generate.Decoder, ivs []gpt2.Intervention) ([]int, string, error) {
+	opt.Hook, opt.OnToken = gpt2.InterventionHook(ivs), nil
+	r, err := generate.Generate(ctx, m, prompt, opt, dec)
 	if err != nil {
 		return nil, "", err // generate's own error, with its prefix
 	}
 	return r.IDs, r.Finish, nil
 }
 
-// regenerate continues prompt by n tokens with sampling s, without and with
-// the interventions, and compares the two.
-func regenerate(ctx context.Context, m *gpt2.Model, prompt []int, n int, s generate.Sampling, ivs []Intervention, text func(int) string) (*InterventionResult, error) {
-	base, _, err := generateIDs(ctx, m, prompt, n, s, nil)
+// regenerate continues prompt with options opt, without and with the
+// interventions, and compares the two.
+func regenerate(ctx context.Context, m *gpt2.Model, prompt []int, opt generate.Options, dec generate.Decoder, ivs []Intervention, text func(int) string) (*InterventionResult, error) {
+	base, _, err := generateIDs(ctx, m, prompt, opt, dec, nil)
 	if err != nil {
 		return nil, err
 	}
-	changed, _, err := generateIDs(ctx, m, prompt, n, s, ivs)
+	changed, _, err := generateIDs(ctx, m, prompt, opt, dec, ivs)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func TestInterventionPositions(t *testing.T) {
 		{np, ""},
 		{0, ""},
 	} {
-		req := Request{Prompt: prompt, MaxNewTokens: 2, Sampling: greedy,
+		req := Request{Prompt: prompt, Generate: generate.Options{MaxNewTokens: 2, Sampling: greedy},
 			Options: Options{NoAttention: true, Interventions: []Intervention{{Layer: 0, Neuron: 1, Positions: []int{c.pos}, Scale: 0}}}}
 		_, err := e.Explain(context.Background(), req)
 		switch {
@@ -58,7 +58,7 @@ func TestContextLimit(t *testing.T) {
 	if n := len(e.Tok.Encode(prompt)); n != P-1 {
 		t.Fatalf("test prompt has %d tokens, want %d", n, P-1)
 	}
-	res, err := e.Explain(context.Background(), Request{Prompt: prompt, MaxNewTokens: 5, Sampling: generate.Sampling{Greedy: true}, Options: Options{NoAttention: true}})
+	res, err := e.Explain(context.Background(), Request{Prompt: prompt, Generate: generate.Options{MaxNewTokens: 5, Sampling: generate.Sampling{Greedy: true}}, Options: Options{NoAttention: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +70,11 @@ func TestContextLimit(t *testing.T) {
 	if res.Stopped != "" && !strings.Contains(string(b2), `"stopped":"context_limit"`) {
 		t.Errorf("JSON lacks stopped: %s", b2[:200])
 	}
-	short, err := e.Explain(context.Background(), Request{Prompt: "the", MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}, Options: Options{NoAttention: true}})
+	short, err := e.Explain(context.Background(), Request{Prompt: "the", Generate: generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}}, Options: Options{NoAttention: true}})
 	if err != nil || short.Stopped != "" {
 		t.Errorf("short prompt: stopped %q err %v", short.Stopped, err)
 	}
-	_, err = e.Explain(context.Background(), Request{Prompt: prompt + "a", MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}})
+	_, err = e.Explain(context.Background(), Request{Prompt: prompt + "a", Generate: generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}}})
 	if err == nil || !strings.Contains(err.Error(), "fills the model's context") {
 		t.Errorf("full prompt: %v", err)
 	}

@@ -2,11 +2,13 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/gpt2"
@@ -36,15 +38,30 @@ func NewExplainer(name string, m *gpt2.Model, tok *tokenizer.BPE) (*Explainer, e
 	return &Explainer{Name: name, Model: m, Tok: tok}, nil
 }
 
-// Request is one explanation: a prompt, then either generated text
-// (MaxNewTokens tokens chosen by Sampling) or, with Continuation set, the
-// given text (forced decoding).
+// New returns an Explainer for a loaded pipeline (generate.Load), which
+// needs a tokenizer.
+func New(p *generate.Pipeline) (*Explainer, error) {
+	if err := p.NeedTokenizer(); err != nil {
+		return nil, err
+	}
+	return NewExplainer(p.Name, p.Model, p.Tokenizer)
+}
+
+// Request is one explanation: a prompt, then either the text package
+// generate's decoding loop gives it with options Generate (Resolve them
+// with generate.Pipeline.Resolve for the model's generation_config.json,
+// as loupe generate does, and the text is the one loupe generate prints
+// for the same settings and seed) or, with Continuation set, the given
+// text (forced decoding).
 type Request struct {
 	Prompt       string
 	Continuation *string
-	MaxNewTokens int
-	Sampling     generate.Sampling
-	Options      Options
+	// Generate decodes the continuation and, with interventions, the
+	// baseline and intervened continuations: its length, end-of-sequence
+	// ids, minimum length, stop strings, sampling and seed. Its OnToken and
+	// Hook are not used.
+	Generate generate.Options
+	Options  Options
 }
 
 // TokenText renders a token for display with DisplayToken (a leading
@@ -69,35 +86,27 @@ func (e *Explainer) Encode(text string) ([]int, error) {
 	return ids, nil
 }
 
-// Generate continues prompt ids by up to maxNew tokens through package
-// generate's decoding loop (the KV-cache forward of model/gpt2 and
-// generate's sampler). It stops after an end-of-sequence token (the
-// model's eos_token_id, which it keeps), as generate does, or at the
-// model's context length.
-func (e *Explainer) Generate(ctx context.Context, prompt []int, maxNew int, s generate.Sampling) ([]int, error) {
-	return e.GenerateWith(ctx, prompt, maxNew, s, nil)
+// Generate continues prompt ids through package generate's decoding loop
+// with options opt (the KV-cache forward of model/gpt2 and generate's
+// sampler and end-of-sequence rule) and returns the generated ids, an
+// end-of-sequence token or the token completing a stop string included.
+func (e *Explainer) Generate(ctx context.Context, prompt []int, opt generate.Options) ([]int, error) {
+	return e.GenerateWith(ctx, prompt, opt, nil)
 }
 
 // GenerateWith is Generate with MLP neuron interventions applied at every
 // step, through gpt2.InterventionHook attached to generate's forward passes.
-func (e *Explainer) GenerateWith(ctx context.Context, prompt []int, maxNew int, s generate.Sampling, ivs []Intervention) ([]int, error) {
-	out, _, err := e.generate(ctx, prompt, maxNew, s, ivs)
+func (e *Explainer) GenerateWith(ctx context.Context, prompt []int, opt generate.Options, ivs []Intervention) ([]int, error) {
+	out, _, err := e.generate(ctx, prompt, opt, ivs)
 	return out, err
 }
 
 // generate is GenerateWith that also returns generate's finish reason.
-func (e *Explainer) generate(ctx context.Context, prompt []int, maxNew int, s generate.Sampling, ivs []Intervention) ([]int, string, error) {
+func (e *Explainer) generate(ctx context.Context, prompt []int, opt generate.Options, ivs []Intervention) ([]int, string, error) {
 	if err := e.checkInterventions(ivs); err != nil {
 		return nil, "", err
 	}
-	if len(prompt) == 0 {
-		return nil, "", fmt.Errorf("explain: empty prompt")
-	}
-	P := e.Model.Config.NPositions
-	if len(prompt) > P {
-		return nil, "", fmt.Errorf("explain: prompt of %d tokens exceeds the model's %d positions", len(prompt), P)
-	}
-	return generateIDs(ctx, e.Model, prompt, maxNew, s, ivs)
+	return generateIDs(ctx, e.Model, prompt, opt, e.Tok, ivs)
 }
 
 func (e *Explainer) checkInterventions(ivs []Intervention) error {
@@ -107,17 +116,23 @@ func (e *Explainer) checkInterventions(ivs []Intervention) error {
 	return nil
 }
 
-// Explain generates (or takes the forced continuation) and explains it.
+// Explain checks req (Options.Check, then the prompt as generate checks
+// it), generates with req.Generate (or takes the forced continuation) and
+// explains the result. An option out of range is an *OptionError.
 func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
-	if err := e.checkInterventions(req.Options.Interventions); err != nil {
+	if err := req.Options.Check(e.Model.Config); err != nil {
 		return nil, err
+	}
+	// Text is checked as generate checks it: not empty, valid UTF-8.
+	if err := generate.CheckText(req.Prompt); err != nil {
+		return nil, err
+	}
+	if req.Continuation != nil && !utf8.ValidString(*req.Continuation) {
+		return nil, errors.New("explain: the continuation is not valid UTF-8")
 	}
 	prompt, err := e.Encode(req.Prompt)
 	if err != nil {
 		return nil, err
-	}
-	if len(prompt) == 0 {
-		return nil, fmt.Errorf("explain: the prompt has no tokens")
 	}
 	start := time.Now()
 	var out []int
@@ -139,18 +154,15 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 			return nil, fmt.Errorf("explain: the continuation has no tokens")
 		}
 	} else {
-		if req.MaxNewTokens < 0 {
-			return nil, fmt.Errorf("explain: max new tokens %d is negative", req.MaxNewTokens)
-		}
 		if P := e.Model.Config.NPositions; len(prompt) >= P {
 			return nil, fmt.Errorf("explain: the prompt has %d tokens and fills the model's context of %d: no room to generate a token to explain (shorten the prompt, or give the continuation to explain)", len(prompt), P)
 		}
-		if out, finish, err = e.generate(ctx, prompt, req.MaxNewTokens, req.Sampling, nil); err != nil {
+		if out, finish, err = e.generate(ctx, prompt, req.Generate, nil); err != nil {
 			return nil, err
 		}
 	}
 	stopped := ""
-	if finish == "context" && len(out) < req.MaxNewTokens {
+	if finish == "context" {
 		stopped = "context_limit"
 	}
 	genMS := ms(start)
@@ -177,7 +189,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res.Model = e.Name
-	res.Stopped = stopped
+	res.Stopped, res.Finish = stopped, finish
 	for _, id := range ids {
 		res.RawTokens = append(res.RawTokens, e.Tok.TokenText(id))
 	}
@@ -200,7 +212,9 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 				}
 			}
 		}
-		ir, err := regenerate(ctx, e.Model, prompt, n, req.Sampling, ivs, opt.TokenText)
+		gen := req.Generate
+		gen.MaxNewTokens = n
+		ir, err := regenerate(ctx, e.Model, prompt, gen, e.Tok, ivs, opt.TokenText)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,9 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -16,7 +18,7 @@ func TestExplainer(t *testing.T) {
 	e := LoadTestExplainer(t)
 	ctx := context.Background()
 	prompt, _ := e.Encode("the hat")
-	out, err := e.Generate(ctx, prompt, 5, generate.Sampling{Greedy: true})
+	out, err := e.Generate(ctx, prompt, generate.Options{MaxNewTokens: 5, Sampling: generate.Sampling{Greedy: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func TestExplainer(t *testing.T) {
 			t.Fatalf("KV-cache generation %v differs from the differentiable forward's %v", out, ref)
 		}
 	}
-	res, err := e.Explain(ctx, Request{Prompt: "the hat", MaxNewTokens: 4, Sampling: generate.Sampling{Greedy: true},
+	res, err := e.Explain(ctx, Request{Prompt: "the hat", Generate: generate.Options{MaxNewTokens: 4, Sampling: generate.Sampling{Greedy: true}},
 		Options: Options{Methods: Methods, IGSteps: 5, NMFComponents: 2, ToLayer: -1}})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestExplainer(t *testing.T) {
 	for j := 0; j < 4*e.Model.Config.NEmbd; j += 3 {
 		ivs = append(ivs, Intervention{Layer: 1, Neuron: j, Scale: -1})
 	}
-	hooked, err := e.GenerateWith(ctx, prompt, 5, generate.Sampling{Greedy: true}, ivs)
+	hooked, err := e.GenerateWith(ctx, prompt, generate.Options{MaxNewTokens: 5, Sampling: generate.Sampling{Greedy: true}}, ivs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +64,10 @@ func TestExplainer(t *testing.T) {
 	if equalInts(hooked, out) {
 		t.Fatal("interventions left the generation unchanged")
 	}
-	if _, err := e.GenerateWith(ctx, prompt, 2, generate.Sampling{Greedy: true}, []Intervention{{Layer: 9}}); err == nil {
+	if _, err := e.GenerateWith(ctx, prompt, generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}}, []Intervention{{Layer: 9}}); err == nil {
 		t.Fatal("intervention on a missing layer accepted")
 	}
-	res, err = e.Explain(ctx, Request{Prompt: "the hat", MaxNewTokens: 3, Sampling: generate.Sampling{Greedy: true}, Options: Options{Interventions: ivs}})
+	res, err = e.Explain(ctx, Request{Prompt: "the hat", Generate: generate.Options{MaxNewTokens: 3, Sampling: generate.Sampling{Greedy: true}}, Options: Options{Interventions: ivs}})
 	if err != nil || res.Intervention == nil || !equalInts(res.Intervention.Changed, hooked[:3]) {
 		t.Fatalf("Explain's intervention result %+v, %v", res.Intervention, err)
 	}
@@ -82,7 +84,7 @@ func TestExplainer(t *testing.T) {
 	if _, err := e.Explain(ctx, Request{Prompt: ""}); err == nil {
 		t.Fatal("empty prompt accepted")
 	}
-	if _, err := e.Explain(ctx, Request{Prompt: "x", MaxNewTokens: 2, Sampling: generate.Sampling{TopK: -1}}); err == nil {
+	if _, err := e.Explain(ctx, Request{Prompt: "x", Generate: generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{TopK: -1}}}); err == nil {
 		t.Fatal("bad sampling accepted")
 	}
 }
@@ -138,5 +140,73 @@ func TestHookedAnalysisMatchesPass(t *testing.T) {
 		near("resid", l+1, hooked.resid[l+1], p.Resid[l+1])
 		near("attention", l, hooked.att[l], p.Att[l])
 		near("mlp_act", l, hooked.act[l], p.Act[l])
+	}
+}
+
+// TestExplainRejectsBadText: an empty or invalid UTF-8 prompt is refused
+// as loupe generate refuses it (generate.CheckText's errors).
+func TestExplainRejectsBadText(t *testing.T) {
+	e := LoadTestExplainer(t)
+	greedy := generate.Options{MaxNewTokens: 1, Sampling: generate.Sampling{Greedy: true}}
+	for _, c := range []struct {
+		prompt string
+		want   error
+	}{{"", generate.ErrEmptyPrompt}, {"the \xff", generate.ErrNotUTF8}} {
+		if _, err := e.Explain(context.Background(), Request{Prompt: c.prompt, Generate: greedy}); !errors.Is(err, c.want) {
+			t.Errorf("%q: %v, want %v", c.prompt, err, c.want)
+		}
+	}
+	bad := "\xff"
+	if _, err := e.Explain(context.Background(), Request{Prompt: "the", Continuation: &bad}); err == nil {
+		t.Error("a continuation that is not UTF-8 was accepted")
+	}
+}
+
+// TestExplainDecodesAsPipeline: with the options Pipeline.Resolve gives,
+// Explainer.Explain generates the ids Pipeline.Run does (sampling with a
+// seed, a minimum length), and the intervention's baseline is the same
+// text again.
+func TestExplainDecodesAsPipeline(t *testing.T) {
+	ctx := context.Background()
+	p, err := generate.Load(ctx, "testdata/tiny", generate.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	e, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := "the hat"
+	ids, err := p.Encode(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		var set generate.Settings
+		set.Seed, set.MaxNewTokens, set.MinNewTokens, set.Temperature = &seed, new(5), new(2), new(1.3)
+		opt, beams, err := p.Resolve(set, len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Run(ctx, ids, opt, beams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Explain(ctx, Request{Prompt: prompt, Generate: opt,
+			Options: Options{NoAttention: true, Interventions: []Intervention{{Layer: 0, Neuron: 3, Scale: 0}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := out.Sequences[0].IDs
+		if got := res.IDs[res.PromptLength:]; !slices.Equal(got, want) {
+			t.Errorf("seed %d: explained %v, Run generated %v", seed, got, want)
+		}
+		if !slices.Equal(res.Intervention.Baseline, want) {
+			t.Errorf("seed %d: baseline %v, want the generated %v", seed, res.Intervention.Baseline, want)
+		}
+		if res.Finish != out.Sequences[0].Finish {
+			t.Errorf("seed %d: finish %q, Run's %q", seed, res.Finish, out.Sequences[0].Finish)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func TestExplainerTokens(t *testing.T) {
 	if v["raw_tokens"] == nil || v["text"] != "the hat at the" {
 		t.Errorf("JSON lacks raw_tokens or text: %.300s", b)
 	}
-	res, err = e.Explain(context.Background(), Request{Prompt: "the hat", MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true},
+	res, err = e.Explain(context.Background(), Request{Prompt: "the hat", Generate: generate.Options{MaxNewTokens: 2, Sampling: generate.Sampling{Greedy: true}},
 		Options: Options{NoAttention: true, Interventions: []Intervention{{Layer: 1, Neuron: 3, Scale: 0}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -85,19 +85,20 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 
 // loadRest reads the tokenizer and the generation config of p.Dir.
 func (p *Pipeline) loadRest() error {
-	exists := func(name string) bool {
-		_, err := os.Stat(filepath.Join(p.Dir, name))
-		return err == nil
-	}
-	if exists("tokenizer.json") || (exists("vocab.json") && exists("merges.txt")) {
-		tok, err := tokenizer.LoadBPE(p.Dir)
-		if err != nil {
-			return err
+	tok, err := tokenizer.Load(p.Dir)
+	switch {
+	case errors.Is(err, tokenizer.ErrNoTokenizer): // a model without a tokenizer: ids only
+	case err != nil:
+		return err
+	default:
+		bpe, ok := tok.(*tokenizer.BPE)
+		if !ok {
+			return fmt.Errorf("generate: %s: the tokenizer is not GPT-2's byte-level BPE", p.Dir)
 		}
-		if tok.VocabSize() > p.Model.Config.VocabSize {
-			return fmt.Errorf("generate: %s: the tokenizer has %d tokens but the model only %d", p.Dir, tok.VocabSize(), p.Model.Config.VocabSize)
+		if bpe.VocabSize() > p.Model.Config.VocabSize {
+			return fmt.Errorf("generate: %s: the tokenizer has %d tokens but the model only %d", p.Dir, bpe.VocabSize(), p.Model.Config.VocabSize)
 		}
-		p.Tokenizer = tok
+		p.Tokenizer = bpe
 	}
 	gc, err := LoadGenerationConfig(p.Dir, p.Model.Config.VocabSize)
 	if err != nil {

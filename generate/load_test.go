@@ -2,6 +2,7 @@ package generate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -127,5 +128,28 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(context.Background(), "", LoadOptions{}); err == nil {
 		t.Error("no model: no error")
+	}
+}
+
+// TestOutputJSON: Output's JSON is loupe generate --format json's, text
+// not HTML-escaped by an Encoder that does not ask for it.
+func TestOutputJSON(t *testing.T) {
+	o := &Output{PromptIDs: []int{1}, Sequences: []Sequence{{IDs: []int{2}, Text: "<|x|>", Logprobs: []float32{-1}}}}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(o); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"prompt_ids":[1],"ids":[2],"text":"<|x|>","logprobs":[-1],"stats":`
+	if !strings.HasPrefix(b.String(), want) {
+		t.Errorf("%s, want %s...", b.String(), want)
+	}
+	o.Beams = true
+	o.Sequences = append(o.Sequences, Sequence{IDs: []int{3}, Score: -0.5})
+	o.Sequences[0].Score = -0.25
+	j, err := json.Marshal(o)
+	if err != nil || !strings.Contains(string(j), `"sequences":[{"ids":[2]`) || !strings.Contains(string(j), `"sequences_scores":[-0.25,-0.5]`) {
+		t.Errorf("%s %v", j, err)
 	}
 }

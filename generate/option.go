@@ -7,7 +7,8 @@ import (
 )
 
 // OptionError reports a generation setting outside what transformers
-// accepts. Field is the setting's name in generation_config.json (top_p,
+// accepts (or, with Pkg "explain", an explanation setting outside what
+// explain accepts). Field is the setting's name in generation_config.json (top_p,
 // max_new_tokens, ...); a surface maps it to its own name (loupe
 // generate's --top-p, the HTTP API's "top_p") with errors.As instead of
 // rewriting the message.
@@ -18,13 +19,20 @@ type OptionError struct {
 	// File is the generation_config.json the value came from; empty when
 	// the caller gave it.
 	File string
+	// Pkg is the package that checked the value, the message's prefix:
+	// empty for generate, "explain" for explain.Options.
+	Pkg string
 }
 
 func (e *OptionError) Error() string {
-	if e.File != "" {
-		return fmt.Sprintf("generate: %s: %q: want %s, got %s", e.File, e.Field, e.Allowed, e.Value)
+	pkg := e.Pkg
+	if pkg == "" {
+		pkg = "generate"
 	}
-	return fmt.Sprintf("generate: %s %s: want %s", e.Field, e.Value, e.Allowed)
+	if e.File != "" {
+		return fmt.Sprintf("%s: %s: %q: want %s, got %s", pkg, e.File, e.Field, e.Allowed, e.Value)
+	}
+	return fmt.Sprintf("%s: %s %s: want %s", pkg, e.Field, e.Value, e.Allowed)
 }
 
 // The settings and what each accepts, shared by the checks of

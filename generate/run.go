@@ -1,7 +1,9 @@
 package generate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -14,6 +16,40 @@ type Output struct {
 	Sequences []Sequence // best first after a beam search; in the order of their random streams for samples
 	Beams     bool       // from beam search: each Sequence.Score is set
 	Stats     Stats
+}
+
+// MarshalJSON writes o as loupe generate --format json does: the fields of
+// Result for one sequence ("prompt_ids", "ids", "text", "logprobs",
+// "stats"); for several, their list in "sequences", and after a beam
+// search "sequences_scores" (transformers' name).
+func (o *Output) MarshalJSON() ([]byte, error) {
+	j := struct {
+		PromptIDs       []int      `json:"prompt_ids"`
+		IDs             *[]int     `json:"ids,omitempty"`
+		Text            *string    `json:"text,omitempty"`
+		Logprobs        *[]float32 `json:"logprobs,omitempty"`
+		Sequences       []Sequence `json:"sequences,omitempty"`
+		SequencesScores []float32  `json:"sequences_scores,omitempty"`
+		Stats           Stats      `json:"stats"`
+	}{PromptIDs: o.PromptIDs, Stats: o.Stats}
+	if len(o.Sequences) == 1 {
+		sq := o.Sequences[0]
+		j.IDs, j.Text, j.Logprobs = &sq.IDs, &sq.Text, &sq.Logprobs
+	} else {
+		j.Sequences = o.Sequences
+	}
+	for _, sq := range o.Sequences {
+		if o.Beams {
+			j.SequencesScores = append(j.SequencesScores, sq.Score)
+		}
+	}
+	// Not HTML-escaped: json.Marshal escapes the result, an Encoder with
+	// SetEscapeHTML(false) leaves "<|endoftext|>" as it is.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(j)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 // Run generates for prompt with options resolved by Resolve: beam search

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,8 +215,9 @@ func checkHover(t *testing.T, ctx context.Context, prompt int, shot string) {
 
 func TestBrowserHTMLFile(t *testing.T) {
 	e := newServer(t, testPipeline(t), Options{}).e
-	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at the", MaxNewTokens: 4,
-		Sampling: generate.Sampling{Greedy: true}, Options: explain.Options{Methods: explain.Methods, IGSteps: 5, NMFComponents: 3, ToLayer: -1, Watch: []int{32}}})
+	res, err := e.Explain(context.Background(), explain.Request{Prompt: "the hat at the", Generate: generate.Options{MaxNewTokens: 4,
+		Sampling: generate.Sampling{Greedy: true}}, Options: explain.Options{Methods: explain.Methods, IGSteps: 5, NMFComponents: 3, ToLayer: -1, Watch: []int{32},
+		Interventions: []explain.Intervention{{Layer: 0, Neuron: 1, Scale: 0}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,6 +240,13 @@ func TestBrowserHTMLFile(t *testing.T) {
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#rankings-table td, #nmf .spark, #model-view canvas, #head-view line, #watch-table td').length`))
 	if err != nil || n < 10 {
 		t.Fatalf("views have %d cells/lines, %v", n, err)
+	}
+	// The intervention view shows the continuations' text (spaces as
+	// spaces), not the display tokens (spaces as ␣).
+	iv, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#intervention p')).map(p => p.textContent)`))
+	want := []string{"baseline:   " + res.Intervention.BaselineString, "intervened: " + res.Intervention.ChangedString}
+	if err != nil || !slices.Equal(iv, want) {
+		t.Fatalf("intervention view %q, want %q (%v)", iv, want, err)
 	}
 	log.noExceptions(t)
 	seen, blocked := log.snapshot()

@@ -24,8 +24,7 @@ type Options struct {
 	MaxBodyBytes    int64 // 64 KiB
 	MaxPromptTokens int   // 256 (and never more than the model's context)
 	MaxNewTokens    int   // 64
-	MaxIGSteps      int   // 64
-	MaxNMF          int   // 32 components (a request without nmf_components gets 10, Ecco's run_nmf default)
+	MaxIGSteps      int   // 64 (explain allows explain.MaxIGSteps)
 	MaxConcurrent   int   // 2 explanations or generations at once
 	// Addr is the address the server listens on (host:port). When its host
 	// is a loopback address or "localhost", requests whose Host header is
@@ -52,10 +51,7 @@ type Server struct {
 // model's generation_config.json (generate.Pipeline.Resolve). p needs a
 // tokenizer.
 func New(p *generate.Pipeline, opt Options) (*Server, error) {
-	if err := p.NeedTokenizer(); err != nil {
-		return nil, err
-	}
-	e, err := explain.NewExplainer(p.Name, p.Model, p.Tokenizer)
+	e, err := explain.New(p)
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +67,6 @@ func New(p *generate.Pipeline, opt Options) (*Server, error) {
 	if opt.MaxIGSteps <= 0 {
 		opt.MaxIGSteps = 64
 	}
-	if opt.MaxNMF <= 0 {
-		opt.MaxNMF = 32
-	}
 	if opt.MaxConcurrent <= 0 {
 		opt.MaxConcurrent = 2
 	}
@@ -85,6 +78,29 @@ func New(p *generate.Pipeline, opt Options) (*Server, error) {
 	s.mux.HandleFunc("/api/generate", s.post(s.generate))
 	s.mux.HandleFunc("/api/explain", s.post(s.explain))
 	return s, nil
+}
+
+// Serve serves HTTP on ln until ctx is done, then stops accepting
+// connections and waits up to 30 seconds for running requests to finish.
+// Slow clients are cut off (10 s to send the headers, 30 s the request).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if s.opt.Logger != nil {
+		s.opt.Logger.Print("shutting down: waiting for running requests")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
 }
 
 // ServeHTTP implements http.Handler. It refuses requests whose Host header
@@ -276,15 +292,16 @@ type SamplingRequest struct {
 	TypicalP          *float64 `json:"typical_p"`
 	RepetitionPenalty *float64 `json:"repetition_penalty"`
 	NoRepeatNGramSize *int     `json:"no_repeat_ngram_size"`
+	MinNewTokens      *int     `json:"min_new_tokens"`
 	Seed              *uint64  `json:"seed"`
+	// Stop ends generation before the first occurrence of any of these
+	// strings in the generated text (loupe generate --stop).
+	Stop []string `json:"stop"`
 }
 
 // GenerateRequest is the body of POST /api/generate.
 type GenerateRequest struct {
 	Prompt string `json:"prompt"`
-	// Stop ends generation before the first occurrence of any of these
-	// strings in the generated text (loupe generate --stop).
-	Stop []string `json:"stop"`
 	SamplingRequest
 }
 
@@ -340,14 +357,22 @@ func (s *Server) prompt(p string) ([]int, error) {
 // settings for a prompt of promptLen tokens. A request's max_new_tokens
 // above the server's limit is an error; a default above it is lowered to
 // it.
-func (s *Server) decoding(r SamplingRequest, stop []string, promptLen int) (generate.Options, generate.Beams, error) {
-	set := generate.Settings{Seed: r.Seed, Stop: stop}
+func (s *Server) decoding(r SamplingRequest, promptLen int) (generate.Options, generate.Beams, error) {
+	if len(r.Stop) > 16 {
+		return generate.Options{}, generate.Beams{}, badRequest("%d stop strings; the limit is 16", len(r.Stop))
+	}
+	for i, st := range r.Stop {
+		if len(st) > 256 {
+			return generate.Options{}, generate.Beams{}, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
+		}
+	}
+	set := generate.Settings{Seed: r.Seed, Stop: r.Stop}
 	g := &set.GenerationConfig
 	if r.Greedy != nil {
 		g.DoSample = new(!*r.Greedy)
 	}
 	g.Temperature, g.TopK, g.TopP, g.MinP, g.TypicalP = r.Temperature, r.TopK, r.TopP, r.MinP, r.TypicalP
-	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens
+	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens, g.MinNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens, r.MinNewTokens
 	opt, b, err := s.p.Resolve(set, promptLen)
 	if err != nil {
 		return opt, b, err
@@ -387,15 +412,7 @@ func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Stop) > 16 {
-		return nil, badRequest("%d stop strings; the limit is 16", len(req.Stop))
-	}
-	for i, st := range req.Stop {
-		if len(st) > 256 {
-			return nil, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
-		}
-	}
-	opt, beams, err := s.decoding(req.SamplingRequest, req.Stop, len(ids))
+	opt, beams, err := s.decoding(req.SamplingRequest, len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +434,7 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, _, err := s.decoding(req.SamplingRequest, nil, len(ids))
+	gen, _, err := s.decoding(req.SamplingRequest, len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -429,51 +446,32 @@ func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
 			return nil, badRequest("continuation is %d tokens; the limit is %d", len(ids), s.opt.MaxNewTokens)
 		}
 	}
-	methods, err := explain.ParseMethods(strings.Join(req.Methods, ","))
-	if err != nil {
-		return nil, badRequest("%v", err)
+	if req.IGSteps > s.opt.MaxIGSteps {
+		return nil, badRequest("ig_steps %d: want at most %d (this server's limit)", req.IGSteps, s.opt.MaxIGSteps)
 	}
-	nmf := min(10, s.opt.MaxNMF) // Ecco's run_nmf(n_components=10), as loupe explain --nmf-components
-	if req.NMF != nil {
-		nmf = *req.NMF
-	}
-	opt := explain.Options{Methods: methods, IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: nmf,
-		FromLayer: req.FromLayer, ToLayer: -1, NoAttention: req.NoAttention}
 	if len(req.Interventions) > 64 {
 		return nil, badRequest("%d interventions; the limit is 64", len(req.Interventions))
 	}
-	opt.Interventions = req.Interventions
+	opt := explain.Options{IGSteps: req.IGSteps, Raw: req.Raw, NMFComponents: explain.DefaultNMFComponents,
+		FromLayer: req.FromLayer, ToLayer: -1, NoAttention: req.NoAttention, Interventions: req.Interventions}
+	if req.NMF != nil {
+		opt.NMFComponents = *req.NMF
+	}
 	if req.ToLayer != nil {
 		opt.ToLayer = *req.ToLayer
 	}
-	switch req.Target {
-	case "", "prob", "probability":
-	case "logit":
-		opt.Target = explain.TargetLogit
-	default:
-		return nil, badRequest("target %q: want prob or logit", req.Target)
+	if opt.Methods, err = explain.ParseMethods(strings.Join(req.Methods, ",")); err != nil {
+		return nil, err
 	}
-	if req.IGSteps < 0 || req.IGSteps > s.opt.MaxIGSteps {
-		return nil, badRequest("ig_steps %d outside 0..%d", req.IGSteps, s.opt.MaxIGSteps)
-	}
-	if nmf < 0 || nmf > s.opt.MaxNMF {
-		return nil, badRequest("nmf_components %d outside 0..%d", nmf, s.opt.MaxNMF)
-	}
-	if L := s.e.Model.Config.NLayer; nmf > 0 {
-		if req.FromLayer < 0 || req.FromLayer >= L {
-			return nil, badRequest("from_layer %d outside 0..%d", req.FromLayer, L-1)
-		}
-		if opt.ToLayer != -1 && (opt.ToLayer < req.FromLayer || opt.ToLayer >= L) {
-			return nil, badRequest("to_layer %d outside %d..%d (or -1 for the last layer)", opt.ToLayer, req.FromLayer, L-1)
-		}
+	if opt.Target, err = explain.ParseTarget(req.Target); err != nil {
+		return nil, err
 	}
 	if len(req.Watch) > 0 {
 		if opt.Watch, err = s.e.WatchIDs(req.Watch); err != nil {
 			return nil, badRequest("%v", err)
 		}
 	}
-	return s.e.Explain(ctx, explain.Request{Prompt: req.Prompt, Continuation: req.Continuation, MaxNewTokens: gen.MaxNewTokens,
-		Sampling: gen.Sampling, Options: opt})
+	return s.e.Explain(ctx, explain.Request{Prompt: req.Prompt, Continuation: req.Continuation, Generate: gen, Options: opt})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -117,6 +117,7 @@ func TestAPIErrors(t *testing.T) {
 		{"negative layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"from_layer":-3}`, 400},
 		{"bad to layer", "/api/explain", "application/json", `{"prompt":"a","nmf_components":2,"to_layer":7}`, 400},
 		{"bad intervention", "/api/explain", "application/json", `{"prompt":"a","interventions":[{"layer":0,"neuron":99999,"scale":0}]}`, 422},
+		{"too many factors", "/api/explain", "application/json", `{"prompt":"a","nmf_components":33}`, 400},
 		{"bad ig steps", "/api/explain", "application/json", `{"prompt":"a","ig_steps":1000}`, 400},
 		{"bad sampling", "/api/generate", "application/json", `{"prompt":"a","greedy":false,"top_p":2}`, 400},
 		{"long continuation", "/api/explain", "application/json", `{"prompt":"a","continuation":"` + strings.Repeat(" b", 7) + `"}`, 400},
@@ -209,7 +210,7 @@ func FuzzExplainRequest(f *testing.F) {
 		`{"prompt":"x","continuation":" y","raw":true}`, `{"prompt":"", "watch":[" a"]}`, `[]`, `{"prompt":1}`, "\x00"} {
 		f.Add(seed)
 	}
-	s := newServer(f, testPipeline(f), Options{MaxNewTokens: 2, MaxIGSteps: 3, MaxNMF: 2, MaxPromptTokens: 8})
+	s := newServer(f, testPipeline(f), Options{MaxNewTokens: 2, MaxIGSteps: 3, MaxPromptTokens: 8})
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/api/explain", strings.NewReader(body))
 		rec := httptest.NewRecorder()
@@ -376,5 +377,29 @@ func TestHostCheck(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("own URL %s: %d", srv.URL, resp.StatusCode)
+	}
+}
+
+// TestExplainDecodesAsGenerate: /api/explain continues a prompt as
+// /api/generate does for the same settings and seed.
+func TestExplainDecodesAsGenerate(t *testing.T) {
+	s := newServer(t, testPipeline(t), Options{MaxNewTokens: 8})
+	for _, body := range []string{
+		`{"prompt":"the hat","seed":7,"max_new_tokens":6}`,
+		`{"prompt":"the hat","seed":3,"max_new_tokens":5,"temperature":1.5,"top_k":0,"min_new_tokens":2}`,
+	} {
+		code, gen := post(t, s, "/api/generate", "application/json", body)
+		if code != 200 {
+			t.Fatalf("generate %s: %d %v", body, code, gen)
+		}
+		code, ex := post(t, s, "/api/explain", "application/json", strings.TrimSuffix(body, "}")+`,"nmf_components":0}`)
+		if code != 200 {
+			t.Fatalf("explain %s: %d %v", body, code, ex)
+		}
+		want := fmt.Sprint(gen["ids"])
+		ids := ex["ids"].([]any)
+		if got := fmt.Sprint(ids[int(ex["prompt_length"].(float64)):]); got != want {
+			t.Errorf("%s: explain generated %s, generate %s", body, got, want)
+		}
 	}
 }

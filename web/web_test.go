@@ -2,8 +2,11 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/loupe-ml/loupe/explain"
 )
 
 func TestWriteHTMLSelfContained(t *testing.T) {
@@ -34,5 +37,14 @@ func TestServerPage(t *testing.T) {
 	s := string(ServerPage("x"))
 	if !strings.Contains(s, `data-mode="server"`) || !strings.Contains(s, "connect-src 'self'") {
 		t.Fatal("server page lacks its mode or policy")
+	}
+}
+
+// TestPageLimits: the web UI's NMF field has the library's default and
+// limit, as loupe explain --nmf-components and the API do.
+func TestPageLimits(t *testing.T) {
+	want := fmt.Sprintf(`<input id="nmf" type="number" min="0" max="%d" value="%d">`, explain.MaxNMFComponents, explain.DefaultNMFComponents)
+	if !strings.Contains(string(ServerPage("m")), want) {
+		t.Errorf("the page lacks %s", want)
 	}
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
-	"github.com/loupe-ml/loupe/hub"
 )
 
 // registerDecode adds the flags that generate, explain and serve share:
@@ -31,6 +29,9 @@ func (f *generateFlags) registerDecode(fl *pflag.FlagSet) {
 	fl.IntVar(&f.samp.NoRepeatNGramSize, "no-repeat-ngram-size", 0, "never repeat an n-gram of this many tokens (0: off)")
 	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
+	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
+	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
+	fl.BoolVar(&f.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-text token")
 }
 
 // settings turns the decoding flags given on the command line into
@@ -99,9 +100,7 @@ func changedFlags(cmd *cobra.Command) map[string]bool {
 // loadPipeline loads a GPT-2 (directory or hub id) with its tokenizer and
 // generation settings, showing download progress on a terminal.
 func loadPipeline(ctx context.Context, ref string) (*generate.Pipeline, error) {
-	c := hub.NewClient()
-	c.ShowProgress = isTerminal(os.Stderr)
-	return generate.Load(ctx, ref, generate.LoadOptions{Hub: c})
+	return generate.Load(ctx, ref, generate.LoadOptions{Hub: hubClient()})
 }
 
 // cliError gives err the command's prefix (once) and names a setting the

@@ -46,7 +46,7 @@ Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE.`,
   loupe download --model sentence-transformers/all-MiniLM-L6-v2
   loupe download --model openai-community/gpt2 --revision main --file config.json --file model.safetensors`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: runDownload,
+		RunE: func(cmd *cobra.Command, args []string) error { return cliError("download", runDownload(cmd, args)) },
 	}
 	cmd.Flags().StringVar(&downloadFlags.model, "model", "", "hub id (NAME, ORG/NAME or ORG/NAME@REVISION)")
 	cmd.Flags().StringVar(&downloadFlags.revision, "revision", "", "branch, tag or commit hash (default main)")
@@ -60,22 +60,22 @@ func runDownload(cmd *cobra.Command, args []string) error {
 	ref := downloadFlags.model
 	switch {
 	case len(args) == 1 && ref != "" && args[0] != ref:
-		return fmt.Errorf("download: two models given: --model %s and %s", ref, args[0])
+		return fmt.Errorf("two models given: --model %s and %s", ref, args[0])
 	case len(args) == 1:
 		ref = args[0]
 	case ref == "":
-		return fmt.Errorf("download: no model given: use --model ID (for example --model openai-community/gpt2)")
+		return fmt.Errorf("no model given: use --model ID (for example --model openai-community/gpt2)")
 	}
 	if st, err := os.Stat(ref); err == nil && st.IsDir() {
-		return fmt.Errorf("download: %s is a local directory; give a hub id such as openai-community/gpt2", ref)
+		return fmt.Errorf("%s is a local directory; give a hub id such as openai-community/gpt2", ref)
 	}
 	repo, rev, err := hub.ParseRef(ref)
 	if err != nil {
-		return fmt.Errorf("download: %w", err)
+		return err
 	}
 	if downloadFlags.revision != "" {
 		if strings.Contains(ref, "@") && rev != downloadFlags.revision {
-			return fmt.Errorf("download: --model %s and --revision %s name different revisions", ref, downloadFlags.revision)
+			return fmt.Errorf("--model %s and --revision %s name different revisions", ref, downloadFlags.revision)
 		}
 		rev = downloadFlags.revision
 	}
@@ -83,10 +83,9 @@ func runDownload(cmd *cobra.Command, args []string) error {
 	if len(downloadFlags.files) > 0 {
 		required, optional = downloadFlags.files, nil
 	}
-	c := hub.NewClient()
-	res, err := c.Snapshot(ctx, repo, rev, required, optional)
+	res, err := hubClient().Snapshot(ctx, repo, rev, required, optional)
 	if err != nil {
-		return fmt.Errorf("download: %w", err)
+		return err
 	}
 	if res.Files == nil {
 		res.Files = []string{}

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
@@ -24,18 +20,10 @@ var explainFlags struct {
 	continuation string
 	methods      string
 	target       string
-	igSteps      int
-	raw          bool
-	predictions  int
 	watch        []string
-	watchPos     int
-	nmf          int
-	fromLayer    int
-	toLayer      int
-	nmfSeed      int64
 	intervene    []string
-	noAttention  bool
 	html         string
+	opt          explain.Options // the flags that are Options fields as they are
 }
 
 var explainCmd = &cobra.Command{
@@ -84,58 +72,19 @@ func init() {
 	f.StringVar(&explainFlags.continuation, "continuation", "", "explain this text instead of generating (forced decoding)")
 	f.StringVar(&explainFlags.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
 	f.StringVar(&explainFlags.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
-	f.IntVar(&explainFlags.igSteps, "ig-steps", 20, "integrated-gradients steps (Gauss-Legendre nodes)")
-	f.BoolVar(&explainFlags.raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
-	f.IntVar(&explainFlags.predictions, "predictions", 5, "top tokens shown per layer")
+	f.IntVar(&explainFlags.opt.IGSteps, "ig-steps", 20, fmt.Sprintf("integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
+	f.BoolVar(&explainFlags.opt.Raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
+	f.IntVar(&explainFlags.opt.TopK, "predictions", 5, "top tokens shown per layer")
 	f.StringArrayVar(&explainFlags.watch, "watch", nil, `a token to rank across layers (repeatable: --watch " is" --watch " are"; each value is one token, a comma included)`)
-	f.IntVar(&explainFlags.watchPos, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
-	f.IntVar(&explainFlags.nmf, "nmf-components", 10, "NMF factors of MLP activations (0: skip; Ecco's run_nmf default is 10)")
-	f.IntVar(&explainFlags.fromLayer, "from-layer", 0, "first layer for NMF (0-based)")
-	f.IntVar(&explainFlags.toLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
-	f.Int64Var(&explainFlags.nmfSeed, "nmf-seed", 0, "NMF initialisation seed")
+	f.IntVar(&explainFlags.opt.WatchPosition, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
+	f.IntVar(&explainFlags.opt.NMFComponents, "nmf-components", explain.DefaultNMFComponents, fmt.Sprintf("NMF factors of MLP activations, at most %d (0: skip; Ecco's run_nmf default is 10)", explain.MaxNMFComponents))
+	f.IntVar(&explainFlags.opt.FromLayer, "from-layer", 0, "first layer for NMF (0-based)")
+	f.IntVar(&explainFlags.opt.ToLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
+	f.Int64Var(&explainFlags.opt.NMFSeed, "nmf-seed", 0, "NMF initialisation seed")
 	f.StringArrayVar(&explainFlags.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
-	f.BoolVar(&explainFlags.noAttention, "no-attention", false, "leave attention out of the output")
+	f.BoolVar(&explainFlags.opt.NoAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
 	rootCmd.AddCommand(explainCmd)
-}
-
-// parseIntervention reads LAYER:NEURON[@POS,POS...]=SCALE.
-func parseIntervention(s string) (explain.Intervention, error) {
-	var iv explain.Intervention
-	bad := func(why string) (explain.Intervention, error) {
-		return iv, fmt.Errorf("--intervene %q: %s (want LAYER:NEURON[@POS,...]=SCALE, e.g. 5:1234=0)", s, why)
-	}
-	lhs, scale, ok := strings.Cut(s, "=")
-	if !ok {
-		return bad("no =SCALE")
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(scale), 32)
-	if err != nil {
-		return bad("scale is not a number")
-	}
-	iv.Scale = float32(v)
-	lhs, pos, hasPos := strings.Cut(lhs, "@")
-	ls, ns, ok := strings.Cut(lhs, ":")
-	if !ok {
-		return bad("no LAYER:NEURON")
-	}
-	if iv.Layer, err = strconv.Atoi(strings.TrimSpace(ls)); err != nil {
-		return bad("layer is not an integer")
-	}
-	if iv.Neuron, err = strconv.Atoi(strings.TrimSpace(ns)); err != nil {
-		return bad("neuron is not an integer")
-	}
-	if hasPos {
-		iv.Positions = []int{}
-		for _, p := range strings.Split(pos, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil || n < 0 {
-				return bad("position " + p + " is not a non-negative integer")
-			}
-			iv.Positions = append(iv.Positions, n)
-		}
-	}
-	return iv, nil
 }
 
 // checkWritable fails early when path's directory cannot take a new file.
@@ -161,36 +110,17 @@ func checkWritable(path string) error {
 	return nil
 }
 
+// explainOptions turns the flags into explain.Options; explain checks
+// them (cliError names a setting out of range by its flag).
 func explainOptions(e *explain.Explainer) (explain.Options, error) {
 	fl := &explainFlags
-	methods, err := explain.ParseMethods(fl.methods)
-	if err != nil {
-		return explain.Options{}, err
+	opt := fl.opt
+	var err error
+	if opt.Methods, err = explain.ParseMethods(fl.methods); err != nil {
+		return opt, err
 	}
-	if len(methods) == 0 {
-		return explain.Options{}, fmt.Errorf("--methods is empty (want some of %s)", strings.Join(explain.Methods, ","))
-	}
-	opt := explain.Options{Methods: methods, IGSteps: fl.igSteps, Raw: fl.raw, TopK: fl.predictions, WatchPosition: fl.watchPos,
-		NMFComponents: fl.nmf, FromLayer: fl.fromLayer, ToLayer: fl.toLayer, NMFSeed: fl.nmfSeed, NoAttention: fl.noAttention}
-	switch fl.target {
-	case "prob", "probability":
-	case "logit":
-		opt.Target = explain.TargetLogit
-	default:
-		return opt, fmt.Errorf("--target %q: want prob or logit", fl.target)
-	}
-	if fl.igSteps < 1 {
-		return opt, fmt.Errorf("--ig-steps %d: want at least 1", fl.igSteps)
-	}
-	L := e.Model.Config.NLayer
-	if fl.fromLayer < 0 || fl.fromLayer >= L {
-		return opt, fmt.Errorf("--from-layer %d outside 0..%d", fl.fromLayer, L-1)
-	}
-	if fl.toLayer != -1 && (fl.toLayer < fl.fromLayer || fl.toLayer >= L) {
-		return opt, fmt.Errorf("--to-layer %d outside %d..%d", fl.toLayer, fl.fromLayer, L-1)
-	}
-	if fl.nmf < 0 {
-		return opt, fmt.Errorf("--nmf-components %d: want 0 (off) or more", fl.nmf)
+	if opt.Target, err = explain.ParseTarget(fl.target); err != nil {
+		return opt, err
 	}
 	if len(fl.watch) > 0 {
 		if opt.Watch, err = e.WatchIDs(fl.watch); err != nil {
@@ -198,9 +128,9 @@ func explainOptions(e *explain.Explainer) (explain.Options, error) {
 		}
 	}
 	for _, s := range fl.intervene {
-		iv, err := parseIntervention(s)
+		iv, err := explain.ParseIntervention(s)
 		if err != nil {
-			return opt, err
+			return opt, err // explain: intervention "…": why (want LAYER:NEURON…)
 		}
 		opt.Interventions = append(opt.Interventions, iv)
 	}
@@ -218,7 +148,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if _, err := explain.ParseMethods(fl.methods); err != nil {
-		return err
+		return err // before loading the model
 	}
 	if err := generate.CheckText(args[0]); err != nil {
 		return err
@@ -227,17 +157,13 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	p, err := loadPipeline(ctx, fl.dec.model)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if err := p.NeedTokenizer(); err != nil {
-		return err
-	}
-	e, err := explain.NewExplainer(fl.dec.model, p.Model, p.Tokenizer)
+	e, err := explain.New(p)
 	if err != nil {
 		return err
 	}
@@ -253,7 +179,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := explain.Request{Prompt: args[0], MaxNewTokens: gen.MaxNewTokens, Sampling: gen.Sampling, Options: opt}
+	req := explain.Request{Prompt: args[0], Generate: gen, Options: opt}
 	if cmd.Flags().Changed("continuation") {
 		req.Continuation = &fl.continuation
 	}
@@ -271,13 +197,13 @@ func runExplain(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("--html: %w", hideTempName(err))
 		}
 		if !jsonOutput() {
-			fmt.Fprintf(os.Stderr, "wrote %s\n", fl.html)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", fl.html)
 		}
 	}
 	if jsonOutput() {
-		return writeJSON(os.Stdout, res)
+		return writeJSON(cmd.OutOrStdout(), res)
 	}
-	return explain.WriteText(os.Stdout, res, colorAllowed(isTerminal(os.Stdout), os.Getenv))
+	return explain.WriteText(cmd.OutOrStdout(), res, colorAllowed(cmd.OutOrStdout() == os.Stdout && isTerminal(os.Stdout), os.Getenv))
 }
 
 // colorAllowed reports whether to colour output going to a terminal (tty):

@@ -61,8 +61,8 @@ func TestExplainLimits(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "position 99") {
 		t.Errorf("intervention past the sequence: %v", err)
 	}
-	_, err = runLoupe(t, append(base, "hello", "--ig-steps", "0")...)
-	if err == nil || !strings.HasPrefix(err.Error(), "explain: --ig-steps") {
-		t.Errorf("--ig-steps 0: %v, want an explain: prefix", err)
+	_, err = runLoupe(t, append(base, "hello", "--ig-steps", "-1")...)
+	if err == nil || !strings.HasPrefix(err.Error(), "explain: --ig-steps -1: want") {
+		t.Errorf("--ig-steps -1: %v, want an explain: prefix and the flag", err)
 	}
 }

@@ -5,58 +5,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
-
-func TestParseIntervention(t *testing.T) {
-	ok := []struct {
-		in            string
-		layer, neuron int
-		pos           []int
-		scale         float32
-	}{
-		{"5:1234=0", 5, 1234, nil, 0},
-		{"0:7@3,4=2.5", 0, 7, []int{3, 4}, 2.5},
-		{" 1 : 2 @ 0 = -1", 1, 2, []int{0}, -1},
-	}
-	for _, c := range ok {
-		iv, err := parseIntervention(c.in)
-		if err != nil {
-			t.Fatalf("%q: %v", c.in, err)
-		}
-		if iv.Layer != c.layer || iv.Neuron != c.neuron || iv.Scale != c.scale || len(iv.Positions) != len(c.pos) {
-			t.Fatalf("%q: got %+v", c.in, iv)
-		}
-		for i := range c.pos {
-			if iv.Positions[i] != c.pos[i] {
-				t.Fatalf("%q: positions %v", c.in, iv.Positions)
-			}
-		}
-	}
-	for _, bad := range []string{"", "5:3", "5=0", "a:3=0", "5:b=0", "5:3=x", "5:3@=1", "5:3@-1=1", "5:3@1,,2=1"} {
-		if _, err := parseIntervention(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
-func FuzzParseIntervention(f *testing.F) {
-	for _, s := range []string{"5:1234=0", "0:7@3,4=2.5", "1:2@0=-1", "=", "@:", "9999999999999999999:1=1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		iv, err := parseIntervention(s)
-		if err != nil {
-			return
-		}
-		for _, p := range iv.Positions {
-			if p < 0 {
-				t.Fatalf("%q: negative position %d accepted", s, p)
-			}
-		}
-	})
-}
 
 // runLoupe runs the CLI in-process with args and returns its standard output.
 func runLoupe(t *testing.T, args ...string) (string, error) {
@@ -73,6 +25,7 @@ func runLoupe(t *testing.T, args ...string) (string, error) {
 		done <- string(b)
 	}()
 	resetFlags()
+	rootCmd.SetOut(nil) // os.Stdout, the pipe
 	rootCmd.SetArgs(args)
 	err = rootCmd.Execute()
 	w.Close()
@@ -113,13 +66,49 @@ func TestExplainCommand(t *testing.T) {
 		{"--to-layer", "7"},
 		{"--target", "loss"},
 		{"--intervene", "1:2"},
-		{"--ig-steps", "0"},
+		{"--ig-steps", "-1"},
+		{"--nmf-components", "33"},
 		{"--top-p", "2"},
 	} {
 		args := append(append([]string{}, base...), "--format", "text")
 		args = append(args, bad...)
 		if _, err := runLoupe(t, args...); err == nil {
 			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// TestExplainDecodesAsGenerate: the same prompt, seed and settings give
+// the same continuation through loupe generate and loupe explain (both
+// resolve generation_config.json with the flags and decode with generate's
+// loop), sampling included.
+func TestExplainDecodesAsGenerate(t *testing.T) {
+	model := filepath.Join("..", "..", "explain", "testdata", "tiny")
+	for _, dec := range [][]string{
+		{"--seed", "7", "--max-new-tokens", "6"},
+		{"--seed", "3", "--max-new-tokens", "5", "--temperature", "1.5", "--top-k", "0", "--min-new-tokens", "2", "--ignore-eos"},
+	} {
+		out, _, err := runCmd(t, append([]string{"generate", "--model", model, "--format", "json", "the hat"}, dec...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gen struct{ IDs []int }
+		if err := json.Unmarshal([]byte(out), &gen); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		out, _, err = runCmd(t, append([]string{"explain", "--model", model, "--format", "json", "--nmf-components", "0", "--html", "", "the hat"}, dec...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex struct {
+			IDs          []int `json:"ids"`
+			PromptLength int   `json:"prompt_length"`
+		}
+		if err := json.Unmarshal([]byte(out), &ex); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		if got := ex.IDs[ex.PromptLength:]; !slices.Equal(got, gen.IDs) {
+			t.Errorf("%v: explain generated %v, generate %v", dec, got, gen.IDs)
 		}
 	}
 }

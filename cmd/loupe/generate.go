@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -119,11 +118,8 @@ not support beam search or several sequences per prompt.`,
 	fl.Float64Var(&f.lengthPen, "length-penalty", 1, "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
 	fl.StringVar(&f.earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
 	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
-	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
-	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
-	fl.BoolVar(&f.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-text token")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
 	fl.IntVar(&f.batchSize, "batch-size", defaultGenBatch, "with --input: decode this many prompts together")
 	rootCmd.AddCommand(cmd)
@@ -134,9 +130,6 @@ func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args
 }
 
 func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if f.model == "" {
 		return errors.New("--model is required (a directory or a hub id such as gpt2)")
 	}
@@ -170,10 +163,9 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	}
 	var prompt []int
 	if f.promptIDs != "" {
-		if prompt, err = parseIDs(f.promptIDs, p.Model.Config.VocabSize); err != nil {
-			return err
+		if prompt, err = parseIDs(f.promptIDs); err == nil {
+			err = generate.CheckPrompt(p.Model, prompt)
 		}
-		err = generate.CheckPrompt(p.Model, prompt)
 	} else {
 		prompt, err = p.Encode(args[0])
 	}
@@ -184,9 +176,6 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	opt, beams, err := p.Resolve(set, len(prompt))
 	if err != nil {
 		return err
-	}
-	if dec == nil && len(opt.Stop) > 0 {
-		return errors.New("--stop needs the model's tokenizer")
 	}
 	streaming := !jsonOutput() && dec != nil && beams.NumBeams <= 1 && beams.NumReturnSequences <= 1
 	if streaming {
@@ -212,27 +201,25 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 		return err
 	}
 	if jsonOutput() {
-		return writeJSON(out, newGenerateJSON(res))
+		return writeJSON(out, res)
 	}
 	if streaming {
 		fmt.Fprintln(out)
 	} else {
 		printSequences(out, prompt, res.Sequences, res.Beams, dec)
 	}
-	reportEnd(errw, f, p.Model.Config.NPositions, res)
+	reportEnd(errw, f.stats, p.Model.Config.NPositions, res)
 	return nil
 }
 
-// parseIDs reads --prompt-ids: comma-separated token ids below vocab.
-func parseIDs(s string, vocab int) ([]int, error) {
+// parseIDs reads --prompt-ids: comma-separated token ids (checked by
+// generate.CheckPrompt).
+func parseIDs(s string) ([]int, error) {
 	var ids []int
 	for _, f := range strings.Split(s, ",") {
 		id, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			return nil, fmt.Errorf("--prompt-ids: %q is not a token id", f)
-		}
-		if id < 0 || id >= vocab {
-			return nil, fmt.Errorf("--prompt-ids: token id %d out of range [0, %d)", id, vocab)
 		}
 		ids = append(ids, id)
 	}
@@ -242,7 +229,7 @@ func parseIDs(s string, vocab int) ([]int, error) {
 // reportEnd tells on stderr that generation hit the context limit and,
 // with --stats, prints the timing figures (of the best sequence after a
 // beam search, of every sample otherwise).
-func reportEnd(errw io.Writer, f generateFlags, nPositions int, o *generate.Output) {
+func reportEnd(errw io.Writer, stats bool, nPositions int, o *generate.Output) {
 	seqs := o.Sequences
 	if o.Beams {
 		seqs = seqs[:1]
@@ -258,38 +245,9 @@ func reportEnd(errw io.Writer, f generateFlags, nPositions int, o *generate.Outp
 			break
 		}
 	}
-	if f.stats {
+	if stats {
 		printGenStats(errw, o.Stats, strings.Join(finishes, " "))
 	}
-}
-
-// generateJSON is loupe generate --format json's object: the fields of
-// generate.Result for one sequence, "sequences" for several, and
-// "sequences_scores" (transformers' name) after a beam search.
-type generateJSON struct {
-	PromptIDs       []int               `json:"prompt_ids"`
-	IDs             *[]int              `json:"ids,omitempty"`
-	Text            *string             `json:"text,omitempty"`
-	Logprobs        *[]float32          `json:"logprobs,omitempty"`
-	Sequences       []generate.Sequence `json:"sequences,omitempty"`
-	SequencesScores []float32           `json:"sequences_scores,omitempty"`
-	Stats           generate.Stats      `json:"stats"`
-}
-
-func newGenerateJSON(o *generate.Output) generateJSON {
-	j := generateJSON{PromptIDs: o.PromptIDs, Stats: o.Stats}
-	if len(o.Sequences) == 1 {
-		sq := o.Sequences[0]
-		j.IDs, j.Text, j.Logprobs = &sq.IDs, &sq.Text, &sq.Logprobs
-	} else {
-		j.Sequences = o.Sequences
-	}
-	for _, sq := range o.Sequences {
-		if o.Beams {
-			j.SequencesScores = append(j.SequencesScores, sq.Score)
-		}
-	}
-	return j
 }
 
 // printSequences prints each sequence's text (prompt included; its ids
@@ -343,36 +301,12 @@ type promptLine struct {
 	line int // 1-based line number in the file
 }
 
-// inputName names an --input file in messages.
-func inputName(path string) string {
-	if path == "-" {
-		return "standard input"
-	}
-	return path
-}
-
-// readPromptFile reads the --input file at path (stdin, or os.Stdin when
-// nil, for "-"): JSON lines, each a JSON string or an object with a "text"
-// string, the convention of loupe tokenize --input; blank lines are
-// skipped. (embed's readTexts takes text lines or objects but no JSON
-// strings, and numbers records rather than lines; tokenizeLines parses as
-// here but inline, line by line as it prints.) A bad line is an error
-// naming its line number.
+// readPromptFile reads the --input file at path (stdin for "-") with
+// readInput; an empty prompt is an error naming its line.
 func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("generate: --input: %w", err)
-		}
-		defer f.Close()
-		r = f
-	} else if r == nil {
-		r = os.Stdin
-	}
 	name := inputName(path)
 	var out []promptLine
-	err := textLines(r, "generate", name, func(line int, text string, _ json.RawMessage) error {
+	err := readInput(path, stdin, "generate", func(line int, text string, _ json.RawMessage) error {
 		if text == "" {
 			return fmt.Errorf("generate: %s line %d: empty prompt: GPT-2 needs at least one token to condition on", name, line)
 		}
@@ -406,8 +340,6 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 	err := p.GenerateTexts(ctx, texts, set, f.batchSize, func(lo int, res []*generate.Result) error {
 		var total generate.Stats
 		finishes := make([]string, len(res))
-		quiet := f
-		quiet.stats = false
 		for j, r := range res {
 			if jsonOutput() {
 				if err := writeJSON(out, r); err != nil {
@@ -417,7 +349,7 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(lines))
 				printSequences(out, r.PromptIDs, []generate.Sequence{{IDs: r.IDs, Text: r.Text}}, false, p.Tokenizer)
 			}
-			reportEnd(errw, quiet, p.Model.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
+			reportEnd(errw, false, p.Model.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
 				Sequences: []generate.Sequence{{IDs: r.IDs, Finish: r.Finish}}})
 			total.PrefillTokens += r.Stats.PrefillTokens
 			total.DecodeTokens += r.Stats.DecodeTokens

@@ -6,23 +6,18 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/loupe-ml/loupe/server"
 	"github.com/spf13/cobra"
 )
 
 var serveFlags struct {
-	model         string
-	addr          string
-	maxNewTokens  int
-	maxPrompt     int
-	maxBody       int64
-	maxConcurrent int
+	model string
+	addr  string
+	opt   server.Options // the limits
 }
 
 var serveCmd = &cobra.Command{
@@ -33,10 +28,11 @@ var serveCmd = &cobra.Command{
   GET  /              the web UI (type a prompt, generate, explore)
   POST /api/generate  {"prompt", "max_new_tokens", "greedy", "temperature", "top_k", "top_p",
                       "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
-                      "seed", "stop"}; answers loupe generate --format json's {"prompt_ids",
+                      "min_new_tokens", "seed", "stop"}; answers loupe generate --format json's {"prompt_ids",
                       "ids", "text", "logprobs", "stats"} plus "model", "finish" and "seed"
   POST /api/explain   the same plus "continuation", "methods", "target", "ig_steps", "raw",
-                      "watch", "nmf_components", "from_layer", "to_layer", "no_attention"
+                      "watch", "nmf_components", "from_layer", "to_layer", "no_attention",
+                      "interventions"; answers loupe explain --format json's object
   GET  /healthz
 
 Decoding is loupe generate's: a field left out takes the model's
@@ -61,60 +57,47 @@ func init() {
 	f := serveCmd.Flags()
 	f.StringVar(&serveFlags.model, "model", "", "GPT-2 hub id or local directory (required)")
 	f.StringVar(&serveFlags.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.IntVar(&serveFlags.maxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
-	f.IntVar(&serveFlags.maxPrompt, "max-prompt-tokens", 256, "longest prompt, in tokens")
-	f.Int64Var(&serveFlags.maxBody, "max-body-bytes", 64<<10, "largest request body")
-	f.IntVar(&serveFlags.maxConcurrent, "max-concurrent", 2, "requests computed at once (others wait)")
+	f.IntVar(&serveFlags.opt.MaxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
+	f.IntVar(&serveFlags.opt.MaxPromptTokens, "max-prompt-tokens", 256, "longest prompt, in tokens")
+	f.Int64Var(&serveFlags.opt.MaxBodyBytes, "max-body-bytes", 64<<10, "largest request body")
+	f.IntVar(&serveFlags.opt.MaxConcurrent, "max-concurrent", 2, "requests computed at once (others wait)")
 	rootCmd.AddCommand(serveCmd)
 }
 
-func runServe(cmd *cobra.Command, args []string) error {
+func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", serve()) }
+
+func serve() error {
 	if err := checkServeFlags(); err != nil {
 		return err
 	}
+	if serveFlags.model == "" {
+		return errors.New("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if serveFlags.model == "" {
-		return errors.New("serve: --model is required (a GPT-2 hub id such as gpt2, or a local directory)")
-	}
 	p, err := loadPipeline(ctx, serveFlags.model)
 	if err != nil {
-		return cliError("serve", err)
+		return err
 	}
 	defer p.Close()
-	logger := log.New(os.Stderr, "loupe serve: ", log.LstdFlags)
 	ln, err := net.Listen("tcp", serveFlags.addr)
 	if err != nil {
-		return fmt.Errorf("serve: listening on --addr %s: %w", serveFlags.addr, err)
+		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, err)
 	}
-	s, err := server.New(p, server.Options{MaxBodyBytes: serveFlags.maxBody, MaxPromptTokens: serveFlags.maxPrompt,
-		MaxNewTokens: serveFlags.maxNewTokens, MaxConcurrent: serveFlags.maxConcurrent, Logger: logger,
-		Addr: ln.Addr().String()})
+	defer ln.Close()
+	opt := serveFlags.opt
+	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), ln.Addr().String()
+	s, err := server.New(p, opt)
 	if err != nil {
-		ln.Close()
-		return cliError("serve", err)
+		return err
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	url := "http://" + ln.Addr().String() + "/"
 	if jsonOutput() {
 		writeJSON(os.Stdout, map[string]string{"url": url, "model": p.Name})
 	} else {
 		fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Print("shutting down: waiting for running requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: shutdown: %w", err)
-	}
-	return nil
+	return s.Serve(ctx, ln)
 }
 
 // checkServeFlags rejects limits that are not positive (0 used to mean the
@@ -124,13 +107,13 @@ func checkServeFlags() error {
 		name string
 		v    int64
 	}{
-		{"--max-new-tokens", int64(serveFlags.maxNewTokens)},
-		{"--max-prompt-tokens", int64(serveFlags.maxPrompt)},
-		{"--max-body-bytes", serveFlags.maxBody},
-		{"--max-concurrent", int64(serveFlags.maxConcurrent)},
+		{"--max-new-tokens", int64(serveFlags.opt.MaxNewTokens)},
+		{"--max-prompt-tokens", int64(serveFlags.opt.MaxPromptTokens)},
+		{"--max-body-bytes", serveFlags.opt.MaxBodyBytes},
+		{"--max-concurrent", int64(serveFlags.opt.MaxConcurrent)},
 	} {
 		if f.v <= 0 {
-			return fmt.Errorf("serve: %s %d: want a positive number", f.name, f.v)
+			return fmt.Errorf("%s %d: want a positive number", f.name, f.v)
 		}
 	}
 	return nil

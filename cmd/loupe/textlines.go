@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
 
 // textLines reads the JSON-lines input of --input options (tokenize,
-// generate): each non-blank line is a JSON string or an object with a
+// generate; embed's readTexts takes text lines or objects but no JSON
+// strings): each non-blank line is a JSON string or an object with a
 // "text" string and an optional "id" (any JSON value, passed on). fn gets
 // each text with its 1-based line number. Errors start with cmd and name
 // the input (name) and the line.
@@ -47,4 +49,29 @@ func textLines(r io.Reader, cmd, name string, fn func(line int, text string, id 
 		return fmt.Errorf("%s: %s line %d: %w", cmd, name, line+1, err)
 	}
 	return nil
+}
+
+// readInput runs textLines over the --input file at path, or over stdin
+// (os.Stdin when nil) for "-".
+func readInput(path string, stdin io.Reader, cmd string, fn func(line int, text string, id json.RawMessage) error) error {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("%s: --input: %w", cmd, err)
+		}
+		defer f.Close()
+		r = f
+	} else if r == nil {
+		r = os.Stdin
+	}
+	return textLines(r, cmd, inputName(path), fn)
+}
+
+// inputName names an --input file in messages.
+func inputName(path string) string {
+	if path == "-" {
+		return "standard input"
+	}
+	return path
 }

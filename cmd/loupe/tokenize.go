@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -61,9 +59,7 @@ func runTokenize(cmd *cobra.Command, model, input string, special bool, args []s
 	if err := checkUTF8Args("tokenize", args); err != nil {
 		return err
 	}
-	c := hub.NewClient()
-	c.ShowProgress = c.ShowProgress && isTerminal(os.Stderr) // HF_HUB_DISABLE_PROGRESS_BARS, a terminal
-	tok, err := tokenizer.LoadRef(cmd.Context(), model, tokenizer.LoadOptions{Hub: c})
+	tok, err := tokenizer.LoadRef(cmd.Context(), model, tokenizer.LoadOptions{Hub: hubClient()})
 	if err != nil {
 		return err
 	}
@@ -99,18 +95,9 @@ type tokenizeResult struct {
 
 // tokenizeLines tokenizes each JSON line of the file at path (stdin for "-").
 func tokenizeLines(tok tokenizer.Tokenizer, opt tokenizer.EncodeOptions, path string, stdin io.Reader, out io.Writer) error {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
-	}
 	w := bufio.NewWriter(out)
 	defer w.Flush() // what was done before an error is still written
-	err := textLines(r, "tokenize", inputName(path), func(_ int, text string, id json.RawMessage) error {
+	err := readInput(path, stdin, "tokenize", func(_ int, text string, id json.RawMessage) error {
 		e := tok.EncodeText(text, opt)
 		return writeJSON(w, tokenizeResult{ID: id, IDs: e.IDs, Tokens: e.Tokens})
 	})

@@ -267,12 +267,18 @@
     return sec;
   }
 
+  // textOf is a continuation's text: the decoded text when the JSON has
+  // it (the display tokens show spaces as ␣), else the tokens joined.
+  function textOf(text, tokens) {
+    return typeof text === "string" ? text : (tokens || []).join("");
+  }
+
   function interventionView(d) {
     var iv = d.intervention;
     return el("section", { cls: "view", id: "intervention" }, [
       el("h2", { text: "Neuron intervention" }),
-      el("p", { cls: "tokens", text: "baseline:   " + iv.baseline_tokens.join("") }),
-      el("p", { cls: "tokens", text: "intervened: " + iv.intervened_tokens.join("") })
+      el("p", { cls: "tokens", text: "baseline:   " + textOf(iv.baseline_text, iv.baseline_tokens) }),
+      el("p", { cls: "tokens", text: "intervened: " + textOf(iv.intervened_text, iv.intervened_tokens) })
     ]);
   }
 
