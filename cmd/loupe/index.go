@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -402,54 +401,27 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if so.Threads > 0 {
 		runtime.GOMAXPROCS(so.Threads)
 	}
-	x, err := index.Open(ixFlags.index)
+	res, err := search.QueryVectors(ixFlags.index, ixFlags.queries, ixFlags.k, so, conds)
 	if err != nil {
 		return cmdError("index query", err)
 	}
-	defer x.Close()
-	qs, nq, err := index.ReadQueries(ixFlags.queries, x.Dim())
-	if err != nil {
-		return cmdError("index query", err)
-	}
-	if len(conds) > 0 {
-		so.Filter = search.CompileFilter(x, conds).Match
-	}
-	start := time.Now()
-	res, err := x.SearchBatch(qs, nq, ixFlags.k, &so)
-	secs := time.Since(start).Seconds()
-	if err != nil {
-		return cmdError("index query", err)
-	}
-	if so.Filter != nil || so.Allow != nil {
-		empty := true
-		for _, r := range res {
-			empty = empty && len(r) == 0
-		}
-		if empty && nq > 0 {
-			fmt.Fprintf(cmd.ErrOrStderr(), "loupe: no vector in %s passes the --filter/--allow conditions, so every query has no results\n", ixFlags.index)
-		}
+	if res.NoneAllowed {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: no vector in %s passes the --filter/--allow conditions, so every query has no results\n", ixFlags.index)
 	}
 	w := cmd.OutOrStdout()
 	if jsonOutput() {
-		ids := make([][]uint64, nq)
-		dists := make([][]float32, nq)
-		for i, r := range res {
-			ids[i] = make([]uint64, len(r))
-			dists[i] = make([]float32, len(r))
-			for j, h := range r {
-				ids[i][j], dists[i][j] = h.ID, h.Distance
-			}
-		}
-		return writeJSON(w, map[string]any{"ids": ids, "distances": dists, "seconds": secs})
+		ids, dists := res.Columns()
+		return writeJSON(w, map[string]any{"ids": ids, "distances": dists, "seconds": res.Seconds})
 	}
 	bw := bufio.NewWriter(w)
-	for i, r := range res {
+	for i, r := range res.Hits {
 		fmt.Fprintf(bw, "query %d:", i)
 		for _, h := range r {
 			fmt.Fprintf(bw, " %d (%.4g)", h.ID, h.Distance)
 		}
 		fmt.Fprintln(bw)
 	}
-	fmt.Fprintf(bw, "%d queries in %.3fs (%.0f queries/s)\n", nq, secs, float64(nq)/secs)
+	nq := len(res.Hits)
+	fmt.Fprintf(bw, "%d queries in %.3fs (%.0f queries/s)\n", nq, res.Seconds, float64(nq)/res.Seconds)
 	return bw.Flush()
 }
