@@ -1,6 +1,11 @@
 package classify
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
 
 // Metrics summarise predictions against true labels.
 type Metrics struct {
@@ -111,4 +116,36 @@ func (c *Classifier) Score(X [][]float32, labels []string) (*Metrics, error) {
 		m.UnseenLabels = all[len(c.Labels):]
 	}
 	return m, nil
+}
+
+// WriteReport writes m as a table, like scikit-learn's
+// classification_report, followed by the confusion matrix.
+func (m *Metrics) WriteReport(out io.Writer) error {
+	fmt.Fprintf(out, "examples %d   accuracy %.4f   macro-F1 %.4f\n\n", m.N, m.Accuracy, m.MacroF1)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "label\tprecision\trecall\tf1\tsupport\t")
+	for i, l := range m.Labels {
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%d\t\n", l, m.Precision[i], m.Recall[i], m.F1[i], m.Support[i])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(m.UnseenLabels) > 0 {
+		fmt.Fprintf(out, "\nnot known to the classifier (never predicted): %s\n", strings.Join(m.UnseenLabels, ", "))
+	}
+	fmt.Fprintln(out, "\nconfusion matrix (rows: true label, columns: predicted)")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, l := range m.Labels {
+		fmt.Fprintf(tw, "%s\t", l)
+	}
+	fmt.Fprintln(tw)
+	for i, l := range m.Labels {
+		fmt.Fprintf(tw, "%s\t", l)
+		for _, n := range m.Confusion[i] {
+			fmt.Fprintf(tw, "%d\t", n)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
@@ -66,20 +63,14 @@ per text and line (JSON lines, not one document).`}
 	rootCmd.AddCommand(classifyCmd)
 }
 
-// embedTexts loads model ref and embeds texts with a progress bar.
-func embedTexts(cmd *cobra.Command, ref string, texts []string) ([][]float32, *embed.Model, error) {
-	opts := embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize)
-	m, bar, err := loadEmbedModel(cmd.Context(), ref, opts)
+// classifyModel loads embedding model ref with a progress bar, to finish
+// once its texts are embedded.
+func classifyModel(cmd *cobra.Command, ref string) (*embed.Model, *progressBar, error) {
+	m, bar, err := loadEmbedModel(cmd.Context(), ref, embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize))
 	if err != nil {
 		return nil, nil, cmdError("classify", err)
 	}
-	vecs, err := m.Embed(texts)
-	bar.finish()
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	return vecs, m, nil
+	return m, bar, nil
 }
 
 func runClassifyTrain(cmd *cobra.Command, args []string) error {
@@ -93,36 +84,30 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	texts, labels := classify.Split(ex)
-	start := time.Now()
-	X, m, err := embedTexts(cmd, classifyFlags.model, texts)
+	m, bar, err := classifyModel(cmd, classifyFlags.model)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	embedSecs := time.Since(start).Seconds()
-	start = time.Now()
-	c, err := classify.Fit(embed.RecordedModel(m.Name()), X, labels, classifyFlags.opts)
+	texts, labels := classify.Split(ex)
+	t, err := classify.FitTexts(m, texts, labels, classifyFlags.opts)
+	bar.finish()
 	if err != nil {
 		return cmdError("classify train", err)
 	}
-	fitSecs := time.Since(start).Seconds()
+	c := t.Classifier
 	if err := c.Save(classifyFlags.out); err != nil {
-		return err
-	}
-	met, err := c.Score(X, labels)
-	if err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
 	if jsonOutput() {
 		return writeJSON(out, map[string]any{"output": classifyFlags.out, "model": c.Model, "labels": c.Labels,
-			"examples": len(X), "train_accuracy": met.Accuracy, "iterations": c.Iterations, "converged": c.Converged,
-			"embed_seconds": embedSecs, "fit_seconds": fitSecs})
+			"examples": c.TrainSize, "train_accuracy": t.Train.Accuracy, "iterations": c.Iterations, "converged": c.Converged,
+			"embed_seconds": t.EmbedSeconds, "fit_seconds": t.FitSeconds})
 	}
-	fmt.Fprintf(out, "trained on %d examples, %d labels (%s) with %s\n", len(X), len(c.Labels), strings.Join(c.Labels, ", "), c.Model)
-	fmt.Fprintf(out, "L-BFGS: %d iterations, converged %v; training accuracy %.4f\n", c.Iterations, c.Converged, met.Accuracy)
-	fmt.Fprintf(out, "embedding %.2fs, fitting %.2fs; saved %s\n", embedSecs, fitSecs, classifyFlags.out)
+	fmt.Fprintf(out, "trained on %d examples, %d labels (%s) with %s\n", c.TrainSize, len(c.Labels), strings.Join(c.Labels, ", "), c.Model)
+	fmt.Fprintf(out, "L-BFGS: %d iterations, converged %v; training accuracy %.4f\n", c.Iterations, c.Converged, t.Train.Accuracy)
+	fmt.Fprintf(out, "embedding %.2fs, fitting %.2fs; saved %s\n", t.EmbedSeconds, t.FitSeconds, classifyFlags.out)
 	if !c.Converged {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.opts.Tol, c.Iterations)
 	}
@@ -138,29 +123,25 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	texts := embed.Texts(recs)
-	X, m, err := embedTexts(cmd, c.Model, texts)
+	m, bar, err := classifyModel(cmd, c.Model)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	preds, err := c.PredictTexts(m, embed.Texts(recs))
+	bar.finish()
+	if err != nil {
+		return err
+	}
 	out := cmd.OutOrStdout()
-	for i, x := range X {
-		k, p, err := c.Predict(x)
-		if err != nil {
-			return err
-		}
+	for _, p := range preds {
 		if jsonOutput() {
-			probs := map[string]float64{}
-			for j, l := range c.Labels {
-				probs[l] = p[j]
-			}
-			if err := writeJSON(out, map[string]any{"text": texts[i], "label": c.Labels[k], "probability": p[k], "probabilities": probs}); err != nil {
+			if err := writeJSON(out, p); err != nil {
 				return err
 			}
 			continue
 		}
-		fmt.Fprintf(out, "%s\t%.3f\t%s\n", c.Labels[k], p[k], texts[i])
+		fmt.Fprintf(out, "%s\t%.3f\t%s\n", p.Label, p.Probability, p.Text)
 	}
 	return nil
 }
@@ -177,13 +158,14 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	texts, labels := classify.Split(ex)
-	X, m, err := embedTexts(cmd, c.Model, texts)
+	m, bar, err := classifyModel(cmd, c.Model)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	met, err := c.Score(X, labels)
+	texts, labels := classify.Split(ex)
+	met, err := c.ScoreTexts(m, texts, labels)
+	bar.finish()
 	if err != nil {
 		return err
 	}
@@ -195,38 +177,8 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
 			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
 	}
-	out := cmd.OutOrStdout()
 	if jsonOutput() {
-		return writeJSON(out, met)
+		return writeJSON(cmd.OutOrStdout(), met)
 	}
-	printMetrics(out, met)
-	return nil
-}
-
-func printMetrics(out io.Writer, m *classify.Metrics) {
-	fmt.Fprintf(out, "examples %d   accuracy %.4f   macro-F1 %.4f\n\n", m.N, m.Accuracy, m.MacroF1)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "label\tprecision\trecall\tf1\tsupport\t")
-	for i, l := range m.Labels {
-		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%d\t\n", l, m.Precision[i], m.Recall[i], m.F1[i], m.Support[i])
-	}
-	tw.Flush()
-	if len(m.UnseenLabels) > 0 {
-		fmt.Fprintf(out, "\nnot known to the classifier (never predicted): %s\n", strings.Join(m.UnseenLabels, ", "))
-	}
-	fmt.Fprintln(out, "\nconfusion matrix (rows: true label, columns: predicted)")
-	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "\t")
-	for _, l := range m.Labels {
-		fmt.Fprintf(tw, "%s\t", l)
-	}
-	fmt.Fprintln(tw)
-	for i, l := range m.Labels {
-		fmt.Fprintf(tw, "%s\t", l)
-		for _, n := range m.Confusion[i] {
-			fmt.Fprintf(tw, "%d\t", n)
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
+	return met.WriteReport(cmd.OutOrStdout())
 }
