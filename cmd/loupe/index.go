@@ -190,16 +190,6 @@ func indexCmdError(cmd string, err error) error {
 	return cmdError(cmd, err)
 }
 
-// vectorBatch reads --vectors, --ids and --metadata, with a progress bar
-// to finish once the batch is added.
-func vectorBatch(desc string) (index.Batch, *progressBar, error) {
-	b, err := index.BatchFiles{Vectors: ixFlags.vectors, IDs: ixFlags.ids, Metadata: ixFlags.metadata}.Read()
-	bar := &progressBar{what: desc}
-	n := len(b.Vectors) / max(b.Dim, 1)
-	b.Progress = func(done int) { bar.set(done, n) }
-	return b, bar, err
-}
-
 // checkSource checks that cmd got one of --vectors and --input, and with
 // --input neither --ids nor --metadata.
 func checkSource(cmd, input string) error {
@@ -212,6 +202,46 @@ func checkSource(cmd, input string) error {
 	return nil
 }
 
+// ingest builds (build) or updates the index in directory dir from
+// --input documents, embedded through search, or from --vectors, with
+// progress bars. done closes the index (and the embedding model).
+func ingest(cmd *cobra.Command, dir string, build bool, opts index.Options, d index.DirOptions) (x *index.Index, res index.AddResult, done func() error, err error) {
+	if ixFlags.input == "" {
+		b, err := index.BatchFiles{Vectors: ixFlags.vectors, IDs: ixFlags.ids, Metadata: ixFlags.metadata}.Read()
+		if err != nil {
+			return nil, res, nil, err
+		}
+		bar := &progressBar{what: map[bool]string{true: "indexing", false: "adding"}[build]}
+		b.Progress = func(done int) { bar.set(done, len(b.Vectors)/max(b.Dim, 1)) }
+		defer bar.finish()
+		if build {
+			x, res, err = index.Build(dir, opts, b, d)
+		} else {
+			x, res, err = index.Update(dir, b, d)
+		}
+		if err != nil {
+			return nil, res, nil, err
+		}
+		return x, res, x.Close, nil
+	}
+	docs, err := embed.ReadRecordsFile(ixFlags.input, embed.ReadOptions{})
+	if err != nil {
+		return nil, res, nil, err
+	}
+	eo, add := embedOptions(ixFlags.batchSize, 0, ixFlags.quantize), search.AddOptions{Replace: d.Replace, Progress: stageBars()}
+	var s *search.Store
+	var r search.AddResult
+	if build {
+		s, r, err = search.Build(cmd.Context(), dir, docs, search.Options{Model: ixFlags.model, Index: opts, Embed: eo}, add, d)
+	} else {
+		s, r, err = search.Update(cmd.Context(), dir, docs, search.OpenOptions{Embed: eo}, add, d)
+	}
+	if err != nil {
+		return nil, res, nil, err
+	}
+	return s.Index(), index.AddResult{Added: r.Added, Replaced: r.Replaced, Seconds: r.IndexSeconds}, s.Close, nil
+}
+
 func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if ixFlags.out == "" {
 		return fmt.Errorf("index build: --out DIR is required")
@@ -221,51 +251,23 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	}
 	opts := ixFlags.opts
 	opts.Kind, opts.Metric = index.Kind(ixFlags.kind), index.Metric(ixFlags.metric)
-	dir := index.DirOptions{Overwrite: ixFlags.overwrite, Waiting: waiting(cmd, ixFlags.out)}
-	var x *index.Index
-	var secs float64
-	if ixFlags.input != "" {
-		s, res, err := buildDocuments(cmd, opts, dir)
-		if err != nil {
-			return indexCmdError("index build", err)
-		}
-		defer s.Close()
-		x, secs = s.Index(), res.IndexSeconds
-	} else {
-		b, bar, err := vectorBatch("indexing")
-		var res index.AddResult
-		if err == nil {
-			x, res, err = index.Build(ixFlags.out, opts, b, dir)
-			bar.finish()
-		}
-		if err != nil {
-			return indexCmdError("index build", err)
-		}
-		defer x.Close()
-		secs = res.Seconds
+	x, res, done, err := ingest(cmd, ixFlags.out, true, opts, index.DirOptions{Overwrite: ixFlags.overwrite, Waiting: waiting(cmd, ixFlags.out)})
+	if err != nil {
+		return indexCmdError("index build", err)
 	}
+	defer done()
 	st := x.Stats()
 	var fileBytes int64
 	if fi, err := os.Stat(filepath.Join(ixFlags.out, index.FileName)); err == nil {
 		fileBytes = fi.Size()
 	}
 	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{"seconds": secs, "bytes": st.Bytes, "file_bytes": fileBytes,
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"seconds": res.Seconds, "bytes": st.Bytes, "file_bytes": fileBytes,
 			"count": st.Count, "dim": st.Dim, "kind": st.Kind, "metric": st.Metric, "model": st.Model})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "built %s index of %d %d-d vectors (%s) in %.2fs: %s in memory, %s on disk at %s\n",
-		st.Kind, st.Count, st.Dim, st.Metric, secs, humanBytes(st.Bytes), humanBytes(fileBytes), ixFlags.out)
+		st.Kind, st.Count, st.Dim, st.Metric, res.Seconds, humanBytes(st.Bytes), humanBytes(fileBytes), ixFlags.out)
 	return nil
-}
-
-// buildDocuments builds the document store of --input with --model.
-func buildDocuments(cmd *cobra.Command, opts index.Options, dir index.DirOptions) (*search.Store, search.AddResult, error) {
-	docs, err := embed.ReadRecordsFile(ixFlags.input, embed.ReadOptions{})
-	if err != nil {
-		return nil, search.AddResult{}, err
-	}
-	sopts := search.Options{Model: ixFlags.model, Index: opts, Embed: embedOptions(ixFlags.batchSize, 0, ixFlags.quantize)}
-	return search.Build(cmd.Context(), ixFlags.out, docs, sopts, search.AddOptions{Progress: stageBars()}, dir)
 }
 
 func runIndexAdd(cmd *cobra.Command, args []string) error {
@@ -276,42 +278,22 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("index add: --index DIR is required")
 	}
 	dir := index.DirOptions{Replace: ixFlags.replace, Waiting: waiting(cmd, ixFlags.index), Threads: ixFlags.threads}
-	var x *index.Index
-	var res index.AddResult
-	what := "vectors"
-	if ixFlags.input != "" {
-		what = "documents"
-		docs, err := embed.ReadRecordsFile(ixFlags.input, embed.ReadOptions{})
-		if err != nil {
-			return cmdError("index add", err)
-		}
-		s, r, err := search.Update(cmd.Context(), ixFlags.index, docs,
-			search.OpenOptions{Embed: embedOptions(ixFlags.batchSize, 0, ixFlags.quantize)},
-			search.AddOptions{Replace: ixFlags.replace, Progress: stageBars()}, dir)
-		if err != nil {
-			return indexCmdError("index add", err)
-		}
-		defer s.Close()
-		x, res = s.Index(), index.AddResult{Added: r.Added, Replaced: r.Replaced, Seconds: r.IndexSeconds}
-	} else {
-		b, bar, err := vectorBatch("adding")
-		if err == nil {
-			x, res, err = index.Update(ixFlags.index, b, dir)
-			bar.finish()
-		}
-		if err != nil {
-			return indexCmdError("index add", err)
-		}
-		defer x.Close()
+	x, res, done, err := ingest(cmd, ixFlags.index, false, index.Options{}, dir)
+	if err != nil {
+		return indexCmdError("index add", err)
 	}
+	defer done()
 	st := x.Stats()
 	if jsonOutput() {
 		return writeJSON(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
 			"searchable": x.Len(), "seconds": res.Seconds, "bytes": st.Bytes})
 	}
-	rep := ""
+	rep, what := "", "vectors"
 	if res.Replaced > 0 {
 		rep = fmt.Sprintf(" and replaced %d", res.Replaced)
+	}
+	if ixFlags.input != "" {
+		what = "documents"
 	}
 	if res.Added == 1 {
 		what = strings.TrimSuffix(what, "s")
