@@ -19,7 +19,6 @@ import (
 
 	"github.com/loupe-ml/loupe/classify"
 	"github.com/loupe-ml/loupe/embed"
-	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/internal/progress"
 )
@@ -109,9 +108,7 @@ func (p *prefixed) Unwrap() error { return p.err }
 // embedOptions are the embed.Options of CLI flags, with a hub client
 // that shows download progress on a terminal.
 func embedOptions(batchSize, maxSeq int, quantize string) embed.Options {
-	client := hub.NewClient()
-	client.ShowProgress = client.ShowProgress && isTerminal(os.Stderr)
-	return embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: client, Quantize: quantize}
+	return embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: hubClient(), Quantize: quantize}
 }
 
 // loadEmbedModel loads an embedding model with CLI options; the returned
