@@ -15,6 +15,10 @@ import (
 // DefaultBatchSize is the number of texts run through the encoder at once.
 const DefaultBatchSize = 32
 
+// DefaultModel is a small, widely used sentence-transformers model (384
+// dimensions), for callers that let users leave the model out.
+const DefaultModel = "sentence-transformers/all-MiniLM-L6-v2"
+
 // Options control Load. The zero value is ready to use.
 type Options struct {
 	// BatchSize is the number of texts per forward pass (default 32).

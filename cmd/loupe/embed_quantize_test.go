@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loupe-ml/loupe/search"
 )
 
 func TestEmbedQuantizeFlag(t *testing.T) {
@@ -99,7 +101,7 @@ func TestQuantizeFlagEverywhere(t *testing.T) {
 			t.Fatalf("search --quantize %s: %v", q, err)
 		}
 		var res struct {
-			Results []searchHit `json:"results"`
+			Results []search.Hit `json:"results"`
 		}
 		if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 1 || res.Results[0].ID != 2 || res.Results[0].Score < 0.999 {
 			t.Errorf("search --quantize %s over an int8-built index: %s (%v)", q, out, err)

@@ -23,10 +23,6 @@ import (
 	"github.com/loupe-ml/loupe/internal/progress"
 )
 
-// defaultEmbedModel is the sentence-transformers model used when --model is
-// not given.
-const defaultEmbedModel = "sentence-transformers/all-MiniLM-L6-v2"
-
 // filterUsage is the help of every --filter flag.
 const filterUsage = "metadata filter key=value (repeatable; all must hold)"
 

@@ -47,9 +47,6 @@ func init() {
 	rootCmd.AddCommand(searchCmd)
 }
 
-// searchHit is one result as printed.
-type searchHit = search.Hit
-
 func runSearch(cmd *cobra.Command, args []string) error {
 	if searchFlags.index == "" {
 		return fmt.Errorf("search: --index DIR is required")

@@ -60,7 +60,7 @@ func TestSearchCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res struct {
-		Results []searchHit `json:"results"`
+		Results []search.Hit `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
