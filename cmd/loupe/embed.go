@@ -34,14 +34,10 @@ In a file of text lines every line is one text, a blank line included (it is
 embedded as the empty string, as sentence-transformers does), so row i of
 the output is line i+1; blank lines between JSON lines are skipped. Input
 must be UTF-8.
---quantize int8 runs the encoder's linear layers with dynamic int8
-quantization (int8 weights per output channel, each token's activations
-quantized at run time, int32 sums), as PyTorch's
-torch.ao.quantization.quantize_dynamic does: faster, embeddings within
-cosine 0.999 of float32 on the models tested. It is compute precision, not
-sentence-transformers' precision= output quantization: the vectors written
-are float32 either way. --quantize int7 uses 7-bit weights (faster still,
-a little less precise). Default: float32.
+--quantize int8 is PyTorch's quantize_dynamic (int8 weights per output
+channel, activations quantized per token at run time): faster, within
+cosine 0.999 of float32 on the models tested; int7 is faster still. It is
+compute precision: the vectors written are float32 either way.
 With arguments the vectors are printed (one per line; with --format json,
 one {"embedding": [...]} object per text and line: JSON lines, not one
 document). With --input, --output FILE.npy writes a float32
