@@ -135,13 +135,9 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	}
 	out := cmd.OutOrStdout()
 	for _, p := range preds {
-		if jsonOutput() {
-			if err := writeJSON(out, p); err != nil {
-				return err
-			}
-			continue
+		if err := report(out, p, "%s\t%.3f\t%s\n", p.Label, p.Probability, p.Text); err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "%s\t%.3f\t%s\n", p.Label, p.Probability, p.Text)
 	}
 	return nil
 }

@@ -124,13 +124,9 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 		return printSimilarity(out, texts, vecs)
 	case embedFlags.input == "" && embedFlags.output == "":
 		for _, v := range vecs {
-			if jsonOutput() {
-				if err := writeJSON(out, map[string]any{"embedding": v}); err != nil {
-					return err
-				}
-				continue
+			if err := report(out, map[string]any{"embedding": v}, "%s\n", formatVector(v)); err != nil {
+				return err
 			}
-			fmt.Fprintln(out, formatVector(v))
 		}
 		return nil
 	case embedFlags.output == "" || embedFlags.output == "-":
@@ -139,18 +135,14 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	if err := embed.WriteVectors(embedFlags.output, recs, vecs); err != nil {
 		return fmt.Errorf("embed: --output: %w", hideTempName(err))
 	}
-	summary := map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
-		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs, "precision": m.Precision()}
-	if jsonOutput() {
-		return writeJSON(out, summary)
-	}
 	prec := ""
 	if p := m.Precision(); p != "float32" {
 		prec = ", " + p
 	}
-	fmt.Fprintf(out, "embedded %d texts with %s (dim %d, %s pooling, normalized %v%s) in %.2fs (%.1f texts/s) → %s\n",
+	return report(out, map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
+		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs, "precision": m.Precision()},
+		"embedded %d texts with %s (dim %d, %s pooling, normalized %v%s) in %.2fs (%.1f texts/s) → %s\n",
 		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), prec, secs, float64(len(vecs))/secs, embedFlags.output)
-	return nil
 }
 
 // printSimilarity prints the cosine similarity matrix of the embeddings.

@@ -261,13 +261,10 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if fi, err := os.Stat(filepath.Join(ixFlags.out, index.FileName)); err == nil {
 		fileBytes = fi.Size()
 	}
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{"seconds": res.Seconds, "bytes": st.Bytes, "file_bytes": fileBytes,
-			"count": st.Count, "dim": st.Dim, "kind": st.Kind, "metric": st.Metric, "model": st.Model})
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "built %s index of %d %d-d vectors (%s) in %.2fs: %s in memory, %s on disk at %s\n",
+	return report(cmd.OutOrStdout(), map[string]any{"seconds": res.Seconds, "bytes": st.Bytes, "file_bytes": fileBytes,
+		"count": st.Count, "dim": st.Dim, "kind": st.Kind, "metric": st.Metric, "model": st.Model},
+		"built %s index of %d %d-d vectors (%s) in %.2fs: %s in memory, %s on disk at %s\n",
 		st.Kind, st.Count, st.Dim, st.Metric, res.Seconds, humanBytes(st.Bytes), humanBytes(fileBytes), ixFlags.out)
-	return nil
 }
 
 func runIndexAdd(cmd *cobra.Command, args []string) error {
@@ -284,10 +281,6 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 	}
 	defer done()
 	st := x.Stats()
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
-			"searchable": x.Len(), "seconds": res.Seconds, "bytes": st.Bytes})
-	}
 	rep, what := "", "vectors"
 	if res.Replaced > 0 {
 		rep = fmt.Sprintf(" and replaced %d", res.Replaced)
@@ -298,8 +291,9 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 	if res.Added == 1 {
 		what = strings.TrimSuffix(what, "s")
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "added %d %s%s, index now holds %d (%.2fs)\n", res.Added, what, rep, x.Len(), res.Seconds)
-	return nil
+	return report(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
+		"searchable": x.Len(), "seconds": res.Seconds, "bytes": st.Bytes},
+		"added %d %s%s, index now holds %d (%.2fs)\n", res.Added, what, rep, x.Len(), res.Seconds)
 }
 
 func runIndexDelete(cmd *cobra.Command, args []string) error {
@@ -318,11 +312,8 @@ func runIndexDelete(cmd *cobra.Command, args []string) error {
 		return cmdError("index delete", err)
 	}
 	defer x.Close()
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{"deleted": len(ids), "count": x.Len()})
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "deleted %d ids; %d remain searchable\n", len(ids), x.Len())
-	return nil
+	return report(cmd.OutOrStdout(), map[string]any{"deleted": len(ids), "count": x.Len()},
+		"deleted %d ids; %d remain searchable\n", len(ids), x.Len())
 }
 
 func runIndexStats(cmd *cobra.Command, args []string) error {

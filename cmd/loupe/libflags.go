@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,6 +101,16 @@ type prefixed struct {
 
 func (p *prefixed) Error() string { return p.msg }
 func (p *prefixed) Unwrap() error { return p.err }
+
+// report writes v as one line of JSON with --format json, or else the
+// text of format and args.
+func report(w io.Writer, v any, format string, args ...any) error {
+	if jsonOutput() {
+		return writeJSON(w, v)
+	}
+	_, err := fmt.Fprintf(w, format, args...)
+	return err
+}
 
 // embedOptions are the embed.Options of CLI flags, with a hub client
 // that shows download progress on a terminal.
