@@ -16,5 +16,9 @@
 // A Classifier is saved as JSON (atomically) together with the name of the
 // embedding model that made its inputs and its label names, so that
 // predictions embed new texts with the same model. Evaluate computes
-// accuracy, macro-averaged F1 and the confusion matrix.
+// accuracy, macro-averaged F1 and the confusion matrix; WriteReport prints
+// them.
+//
+// FitTexts, ScoreTexts and PredictTexts start from texts: they embed them
+// with an Embedder (an *embed.Model, say) and then fit, score or predict.
 package classify

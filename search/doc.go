@@ -37,7 +37,9 @@
 // dictionary-coded metadata columns: the store decodes a document's JSON
 // metadata the first time any filtered search visits it, and every later
 // visit compares integers (the store drops its columns when Add or Delete
-// changes it). CompileFilter does the same for any index.
+// changes it). CompileFilter does the same for any index, and
+// QueryVectors searches an index directory with a file of query vectors
+// under such a filter (loupe index query).
 //
 // BM25 and hybrid (lexical + vector) ranking are planned on top of the same
 // store: the texts are in the metadata, and SearchOptions can gain a mode.
