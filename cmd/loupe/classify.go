@@ -66,11 +66,7 @@ per text and line (JSON lines, not one document).`}
 // classifyModel loads embedding model ref with a progress bar, to finish
 // once its texts are embedded.
 func classifyModel(cmd *cobra.Command, ref string) (*embed.Model, *progressBar, error) {
-	m, bar, err := loadEmbedModel(cmd.Context(), ref, embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize))
-	if err != nil {
-		return nil, nil, cmdError("classify", err)
-	}
-	return m, bar, nil
+	return loadEmbedModel(cmd, "classify", ref, embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize))
 }
 
 func runClassifyTrain(cmd *cobra.Command, args []string) error {

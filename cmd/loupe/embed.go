@@ -103,10 +103,9 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := embedOptions(embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize)
-	m, bar, err := loadEmbedModel(cmd.Context(), embedFlags.model, opts)
+	m, bar, err := loadEmbedModel(cmd, "embed", embedFlags.model, embedOptions(embedFlags.batchSize, embedFlags.maxSeqLength, embedFlags.quantize))
 	if err != nil {
-		return cmdError("embed", err)
+		return err
 	}
 	defer m.Close()
 	texts := embed.Texts(recs)

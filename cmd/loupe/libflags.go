@@ -5,7 +5,6 @@ package main
 // embedding options and progress bars.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/classify"
@@ -118,13 +118,16 @@ func embedOptions(batchSize, maxSeq int, quantize string) embed.Options {
 	return embed.Options{BatchSize: batchSize, MaxSeqLength: maxSeq, Client: hubClient(), Quantize: quantize}
 }
 
-// loadEmbedModel loads an embedding model with CLI options; the returned
-// bar shows the progress of its next Embed call.
-func loadEmbedModel(ctx context.Context, ref string, opts embed.Options) (*embed.Model, *progressBar, error) {
+// loadEmbedModel loads an embedding model for command name with CLI
+// options; the returned bar shows the progress of its next Embed call.
+func loadEmbedModel(cmd *cobra.Command, name, ref string, opts embed.Options) (*embed.Model, *progressBar, error) {
 	bar := &progressBar{what: "embedding"}
 	opts.Progress = bar.set
-	m, err := embed.LoadWith(ctx, ref, opts)
-	return m, bar, err
+	m, err := embed.LoadWith(cmd.Context(), ref, opts)
+	if err != nil {
+		return nil, nil, cmdError(name, err)
+	}
+	return m, bar, nil
 }
 
 // progressBar is a progress bar created on its first report.
