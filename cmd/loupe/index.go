@@ -31,12 +31,12 @@ distance. An index is a directory holding one mmap'd file (index.loupe).
 
 // ixFlagSet holds the flags of the index subcommands.
 type ixFlagSet struct {
-	opts                                index.Options // build's --kind, --m, … (Kind and Metric through the strings)
-	vectors, input, model, metric, kind string
-	metadata, out, quantize             string
-	batchSize, threads                  int
-	replace, overwrite                  bool
-	ids                                 []string
+	opts                    index.Options // build's --kind, --metric, --m, …
+	vectors, input, model   string
+	metadata, out, quantize string
+	batchSize, threads      int
+	replace, overwrite      bool
+	ids                     []string
 
 	// query has its own ef and threads: their defaults differ from build's,
 	// and a flag variable shared by two commands takes the default of the
@@ -69,8 +69,8 @@ func init() {
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed: JSON lines with \"text\" (optional \"id\" and other fields kept as metadata) or plain lines")
 	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory); recorded in the index")
 	addEmbedFlags(f, &ixFlags.batchSize, &ixFlags.quantize, " (with --input)")
-	f.StringVar(&ixFlags.metric, "metric", string(d.Metric), "distance: cosine, dot (1-ip) or l2 (squared)")
-	f.StringVar(&ixFlags.kind, "kind", string(d.Kind), "index kind: hnsw, flat or forest")
+	f.StringVar((*string)(&o.Metric), "metric", string(d.Metric), "distance: cosine, dot (1-ip) or l2 (squared)")
+	f.StringVar((*string)(&o.Kind), "kind", string(d.Kind), "index kind: hnsw, flat or forest")
 	f.IntVar(&o.M, "m", d.M, "HNSW M: links per element, 2..2048 (level 0 keeps 2·M)")
 	f.IntVar(&o.EfConstruction, "ef-construction", d.EfConstruction, "HNSW ef_construction (positive; raised to M if smaller)")
 	f.IntVar(&o.Ef, "ef", d.Ef, "HNSW default search ef stored in the index (positive)")
@@ -249,9 +249,7 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if err := checkSource("index build", "TEXTS --model M"); err != nil {
 		return err
 	}
-	opts := ixFlags.opts
-	opts.Kind, opts.Metric = index.Kind(ixFlags.kind), index.Metric(ixFlags.metric)
-	x, res, done, err := ingest(cmd, ixFlags.out, true, opts, index.DirOptions{Overwrite: ixFlags.overwrite, Waiting: waiting(cmd, ixFlags.out)})
+	x, res, done, err := ingest(cmd, ixFlags.out, true, ixFlags.opts, index.DirOptions{Overwrite: ixFlags.overwrite, Waiting: waiting(cmd, ixFlags.out)})
 	if err != nil {
 		return indexCmdError("index build", err)
 	}
