@@ -76,8 +76,13 @@ func (p *Pipeline) Run(ctx context.Context, prompt []int, opt Options, b Beams) 
 	if err != nil {
 		return nil, err
 	}
+	return r.Output(), nil
+}
+
+// Output returns r as an Output of one sequence.
+func (r *Result) Output() *Output {
 	sq := Sequence{IDs: r.IDs, Text: r.Text, Logprobs: r.Logprobs, Finish: r.Finish}
-	return &Output{PromptIDs: r.PromptIDs, Sequences: []Sequence{sq}, Stats: r.Stats}, nil
+	return &Output{PromptIDs: r.PromptIDs, Sequences: []Sequence{sq}, Stats: r.Stats}
 }
 
 // PromptError is an error about one prompt of a list (GenerateTexts).

@@ -188,8 +188,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if res.Stopped == "context_limit" {
-		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: explain: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
-			e.Model.Config.NPositions, res.PromptLength, len(res.IDs)-res.PromptLength)
+		noteContextLimit(cmd.ErrOrStderr(), "explain", generate.ContextLimitMessage(e.Model.Config.NPositions, res.PromptLength, len(res.IDs)-res.PromptLength))
 	}
 	if fl.html != "" {
 		title := fmt.Sprintf("%s — %q", e.Name, args[0])

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/internal/textlines"
 )
 
 // generateFlags are the options of loupe generate.
@@ -147,9 +148,10 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	if err != nil {
 		return err
 	}
-	var lines []promptLine
+	var texts []string
+	var lines []int
 	if f.input != "" { // read and check the file before loading the model
-		if lines, err = readPromptFile(f.input, f.stdin); err != nil {
+		if texts, lines, err = readPromptFile(f.input, f.stdin); err != nil {
 			return err
 		}
 	}
@@ -159,7 +161,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	}
 	defer p.Close()
 	if f.input != "" {
-		return runInput(ctx, out, errw, f, p, set, lines)
+		return runInput(ctx, out, errw, f, p, set, texts, lines)
 	}
 	var prompt []int
 	if f.promptIDs != "" {
@@ -206,7 +208,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	if streaming {
 		fmt.Fprintln(out)
 	} else {
-		printSequences(out, prompt, res.Sequences, res.Beams, dec)
+		res.WriteText(out, dec)
 	}
 	reportEnd(errw, f.stats, p.Model.Config.NPositions, res)
 	return nil
@@ -230,107 +232,45 @@ func parseIDs(s string) ([]int, error) {
 // with --stats, prints the timing figures (of the best sequence after a
 // beam search, of every sample otherwise).
 func reportEnd(errw io.Writer, stats bool, nPositions int, o *generate.Output) {
-	seqs := o.Sequences
-	if o.Beams {
-		seqs = seqs[:1]
-	}
-	var finishes []string
-	for _, sq := range seqs {
-		finishes = append(finishes, sq.Finish)
-	}
-	for _, sq := range seqs {
-		if sq.Finish == "context" { // the sequences that reach the context all end at its length
-			fmt.Fprintf(errw, "loupe: generate: stopped at the model's context limit of %d tokens (prompt %d + %d generated)\n",
-				nPositions, len(o.PromptIDs), len(sq.IDs))
-			break
-		}
-	}
+	noteContextLimit(errw, "generate", o.ContextLimit(nPositions))
 	if stats {
-		printGenStats(errw, o.Stats, strings.Join(finishes, " "))
+		o.Stats.WriteText(errw, generate.Finishes(o.Reported()))
 	}
 }
 
-// printSequences prints each sequence's text (prompt included; its ids
-// without a tokenizer), under a header line when there are several, with
-// the beam score when scores is set.
-func printSequences(out io.Writer, prompt []int, seqs []generate.Sequence, scores bool, dec generate.Decoder) {
-	for i, sq := range seqs {
-		switch {
-		case len(seqs) == 1:
-		case scores:
-			fmt.Fprintf(out, "--- sequence %d of %d, score %.4f ---\n", i+1, len(seqs), sq.Score)
-		default:
-			fmt.Fprintf(out, "--- sequence %d of %d ---\n", i+1, len(seqs))
-		}
-		if dec == nil {
-			fmt.Fprintln(out, joinIDs(sq.IDs))
-		} else {
-			fmt.Fprintln(out, dec.Decode(prompt)+sq.Text)
-		}
+// noteContextLimit prints msg (generate.ContextLimitMessage), if any, on
+// stderr.
+func noteContextLimit(errw io.Writer, cmd, msg string) {
+	if msg != "" {
+		fmt.Fprintf(errw, "loupe: %s: %s\n", cmd, msg)
 	}
-}
-
-func joinIDs(ids []int) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.Itoa(id)
-	}
-	return strings.Join(s, " ")
-}
-
-func printGenStats(errw io.Writer, s generate.Stats, finish string) {
-	fmt.Fprintf(errw, "prefill: %d tokens in %.3f s (%.1f tok/s)\ndecode:  %d tokens in %.3f s (%.1f tok/s)\nfinish:  %s\n",
-		s.PrefillTokens, s.PrefillSeconds, rate(s.PrefillTokens, s.PrefillSeconds),
-		s.DecodeTokens, s.DecodeSeconds, rate(s.DecodeTokens, s.DecodeSeconds), finish)
-}
-
-func rate(n int, sec float64) float64 {
-	if sec <= 0 {
-		return 0
-	}
-	return float64(n) / sec
 }
 
 // defaultGenBatch is --batch-size's default: 8 prompts of gpt2-xl at its
 // full context hold about 5 GiB of key/value caches.
 const defaultGenBatch = 8
 
-// promptLine is one prompt of an --input file.
-type promptLine struct {
-	text string
-	line int // 1-based line number in the file
-}
-
-// readPromptFile reads the --input file at path (stdin for "-") with
-// readInput; an empty prompt is an error naming its line.
-func readPromptFile(path string, stdin io.Reader) ([]promptLine, error) {
-	name := inputName(path)
-	var out []promptLine
-	err := readInput(path, stdin, "generate", func(line int, text string, _ json.RawMessage) error {
+// readPromptFile reads the --input file at path (stdin for "-"); an empty
+// prompt is an error naming its line.
+func readPromptFile(path string, stdin io.Reader) (texts []string, lines []int, err error) {
+	err = textlines.Read(path, stdin, func(line int, text string, _ json.RawMessage) error {
 		if text == "" {
-			return fmt.Errorf("generate: %s line %d: empty prompt: GPT-2 needs at least one token to condition on", name, line)
+			return fmt.Errorf("%s line %d: empty prompt: GPT-2 needs at least one token to condition on", textlines.Name(path), line)
 		}
-		out = append(out, promptLine{text: text, line: line})
+		texts, lines = append(texts, text), append(lines, line)
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	if err == nil && len(texts) == 0 {
+		err = fmt.Errorf("%s: no prompts", textlines.Name(path))
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("generate: %s: no prompts", name)
-	}
-	return out, nil
+	return texts, lines, err
 }
 
 // runInput generates for every prompt of an --input file and prints each
 // batch's results in input order as it ends.
-func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *generate.Pipeline, set generate.Settings, lines []promptLine) error {
+func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *generate.Pipeline, set generate.Settings, texts []string, lines []int) error {
 	if err := p.NeedTokenizer(); err != nil {
 		return err
-	}
-	texts := make([]string, len(lines))
-	for i, l := range lines {
-		texts[i] = l.text
 	}
 	if jsonOutput() {
 		w := bufio.NewWriter(out)
@@ -338,27 +278,23 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 		out = w
 	}
 	err := p.GenerateTexts(ctx, texts, set, f.batchSize, func(lo int, res []*generate.Result) error {
-		var total generate.Stats
-		finishes := make([]string, len(res))
+		var seqs []generate.Sequence
 		for j, r := range res {
+			o := r.Output()
 			if jsonOutput() {
 				if err := writeJSON(out, r); err != nil {
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(lines))
-				printSequences(out, r.PromptIDs, []generate.Sequence{{IDs: r.IDs, Text: r.Text}}, false, p.Tokenizer)
+				fmt.Fprintf(out, "--- prompt %d of %d ---\n", lo+j+1, len(texts))
+				o.WriteText(out, p.Decoder())
 			}
-			reportEnd(errw, false, p.Model.Config.NPositions, &generate.Output{PromptIDs: r.PromptIDs,
-				Sequences: []generate.Sequence{{IDs: r.IDs, Finish: r.Finish}}})
-			total.PrefillTokens += r.Stats.PrefillTokens
-			total.DecodeTokens += r.Stats.DecodeTokens
-			total.PrefillSeconds, total.DecodeSeconds = r.Stats.PrefillSeconds, r.Stats.DecodeSeconds
-			finishes[j] = r.Finish
+			reportEnd(errw, false, p.Model.Config.NPositions, o)
+			seqs = append(seqs, o.Sequences...)
 		}
 		if f.stats {
-			fmt.Fprintf(errw, "batch: prompts %d to %d of %d\n", lo+1, lo+len(res), len(lines))
-			printGenStats(errw, total, strings.Join(finishes, " "))
+			fmt.Fprintf(errw, "batch: prompts %d to %d of %d\n", lo+1, lo+len(res), len(texts))
+			generate.BatchStats(res).WriteText(errw, generate.Finishes(seqs))
 		}
 		if w, ok := out.(*bufio.Writer); ok {
 			return w.Flush()
@@ -369,7 +305,7 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 	if errors.As(err, &pe) {
 		// The line's own error, with the command's prefix once, before the line.
 		msg := strings.TrimPrefix(cliError("generate", pe.Err).Error(), "generate: ")
-		return fmt.Errorf("%s line %d: %s", inputName(f.input), lines[pe.Index].line, msg)
+		return fmt.Errorf("%s line %d: %s", textlines.Name(f.input), lines[pe.Index], msg)
 	}
 	return err
 }

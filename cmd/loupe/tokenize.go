@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/loupe-ml/loupe/internal/textlines"
 	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -97,7 +98,7 @@ type tokenizeResult struct {
 func tokenizeLines(tok tokenizer.Tokenizer, opt tokenizer.EncodeOptions, path string, stdin io.Reader, out io.Writer) error {
 	w := bufio.NewWriter(out)
 	defer w.Flush() // what was done before an error is still written
-	err := readInput(path, stdin, "tokenize", func(_ int, text string, id json.RawMessage) error {
+	err := textlines.Read(path, stdin, func(_ int, text string, id json.RawMessage) error {
 		e := tok.EncodeText(text, opt)
 		return writeJSON(w, tokenizeResult{ID: id, IDs: e.IDs, Tokens: e.Tokens})
 	})
