@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/loupe-ml/loupe/recommend"
 	"github.com/spf13/cobra"
@@ -50,9 +48,7 @@ func recTrainCmd() *cobra.Command {
 			if err := m.Save(out); err != nil {
 				return err
 			}
-			return jsonOrText(cmd, map[string]any{"seconds": st.Seconds, "sessions": st.Sessions, "events": st.Events, "items": st.Items, "pairs": st.Pairs, "out": out}, func(w io.Writer) {
-				fmt.Fprintf(w, "trained %d items × %d dims on %d sessions (%d events, %d pairs) in %.1fs; wrote %s\n", st.Items, m.Dim, st.Sessions, st.Events, st.Pairs, st.Seconds, out)
-			})
+			return jsonOrLine(cmd, map[string]any{"seconds": st.Seconds, "sessions": st.Sessions, "events": st.Events, "items": st.Items, "pairs": st.Pairs, "out": out}, "trained %d items × %d dims on %d sessions (%d events, %d pairs) in %.1fs; wrote %s\n", st.Items, m.Dim, st.Sessions, st.Events, st.Pairs, st.Seconds, out)
 		},
 	}
 	f := c.Flags()
@@ -121,14 +117,7 @@ func recEvalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, res, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "method\thit-rate@%d\tMRR@%d\n", res.K, res.K)
-				fmt.Fprintf(tw, "embedding profile\t%.4f\t%.4f\n", res.Embedding.HitRate, res.Embedding.MRR)
-				fmt.Fprintf(tw, "most popular\t%.4f\t%.4f\n", res.Popular.HitRate, res.Popular.MRR)
-				tw.Flush()
-				fmt.Fprintf(w, "%d held-out items (%d sessions skipped: no known prefix item)\n", res.Questions, res.Skipped)
-			})
+			return jsonOrText(cmd, res, res.WriteText)
 		})
 	c.Flags().StringVar(&sessions, "sessions", "", "held-out sessions (the last item of each is predicted)")
 	c.Flags().IntVarP(&opt.K, "k", "k", opt.K, "cut-off K")
@@ -155,9 +144,7 @@ func recSynthCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, map[string]any{"dir": dir, "train_sessions": train, "test_sessions": test, "items": len(s.Group)}, func(w io.Writer) {
-				fmt.Fprintf(w, "wrote %d training and %d test sessions over %d items to %s\n", train, test, len(s.Group), dir)
-			})
+			return jsonOrLine(cmd, map[string]any{"dir": dir, "train_sessions": train, "test_sessions": test, "items": len(s.Group)}, "wrote %d training and %d test sessions over %d items to %s\n", train, test, len(s.Group), dir)
 		},
 	}
 	f := c.Flags()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/loupe-ml/loupe/word2vec"
@@ -44,38 +43,31 @@ func flagError(err error, flags map[string]string) error {
 	return err
 }
 
-// jsonOrText writes v as JSON with --format json, else what text prints.
-func jsonOrText(cmd *cobra.Command, v any, text func(w io.Writer)) error {
+// jsonOrText writes v as JSON with --format json, else what text writes.
+func jsonOrText(cmd *cobra.Command, v any, text func(w io.Writer) error) error {
 	if jsonOutput() {
 		return writeJSON(cmd.OutOrStdout(), v)
 	}
-	text(cmd.OutOrStdout())
-	return nil
+	return text(cmd.OutOrStdout())
+}
+
+// jsonOrLine writes v as JSON with --format json, else format and args.
+func jsonOrLine(cmd *cobra.Command, v any, format string, args ...any) error {
+	return jsonOrText(cmd, v, func(w io.Writer) error { _, err := fmt.Fprintf(w, format, args...); return err })
 }
 
 // printNeighbors renders ns as a word (or item) and score table, or with
-// --format json as head plus "results".
+// --format json as head plus "results" (items as {"item", "score"}).
 func printNeighbors(cmd *cobra.Command, head map[string]any, ns []word2vec.Neighbor, items bool) error {
-	var results any = ns
+	head["results"] = ns
 	if items {
-		type item struct {
-			Item  string  `json:"item"`
-			Score float64 `json:"score"`
-		}
-		r := make([]item, len(ns))
+		r := make([]map[string]any, len(ns))
 		for i, n := range ns {
-			r[i] = item{n.Word, n.Score}
+			r[i] = map[string]any{"item": n.Word, "score": n.Score}
 		}
-		results = r
+		head["results"] = r
 	}
-	head["results"] = results
-	return jsonOrText(cmd, head, func(w io.Writer) {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		for _, n := range ns {
-			fmt.Fprintf(tw, "%s\t%.4f\n", n.Word, n.Score)
-		}
-		tw.Flush()
-	})
+	return jsonOrText(cmd, head, func(w io.Writer) error { return word2vec.WriteNeighbors(w, ns) })
 }
 
 func w2vTrainCmd() *cobra.Command {
@@ -123,13 +115,11 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 			if err := vecs.Save(out, f); err != nil {
 				return err
 			}
-			return jsonOrText(cmd, map[string]any{
+			return jsonOrLine(cmd, map[string]any{
 				"seconds": st.Seconds, "words_per_second": st.WordsPerSecond, "vocab": st.Vocab,
 				"corpus_words": st.CorpusWords, "epochs": st.Epochs, "out": out, "skipped_files": st.SkippedFiles,
-			}, func(w io.Writer) {
-				fmt.Fprintf(w, "trained %d words × %d dims on %d corpus words × %d epochs in %.1fs (%.0f words/s); wrote %s (%s)\n",
-					st.Vocab, vecs.Dim, st.CorpusWords, st.Epochs, st.Seconds, st.WordsPerSecond, out, f)
-			})
+			}, "trained %d words × %d dims on %d corpus words × %d epochs in %.1fs (%.0f words/s); wrote %s (%s)\n",
+				st.Vocab, vecs.Dim, st.CorpusWords, st.Epochs, st.Seconds, st.WordsPerSecond, out, f)
 		},
 	}
 	fl := c.Flags()
@@ -238,7 +228,7 @@ func w2vSimilarityCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, map[string]any{"a": args[0], "b": args[1], "similarity": s}, func(w io.Writer) { fmt.Fprintf(w, "%.4f\n", s) })
+			return jsonOrLine(cmd, map[string]any{"a": args[0], "b": args[1], "similarity": s}, "%.4f\n", s)
 		})
 }
 
@@ -249,7 +239,7 @@ func w2vDoesntMatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, map[string]any{"words": args, "doesnt_match": word}, func(w io.Writer) { fmt.Fprintln(w, word) })
+			return jsonOrLine(cmd, map[string]any{"words": args, "doesnt_match": word}, "%s\n", word)
 		})
 }
 
@@ -263,20 +253,7 @@ func w2vEvalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, res, func(w io.Writer) {
-				if a := res.Analogies; a != nil {
-					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-					fmt.Fprintf(tw, "section\tcorrect\tseen\taccuracy\t\n")
-					for _, s := range append(a.Sections, a.Total) {
-						fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\t\n", s.Section, s.Correct, s.Seen, 100*s.Accuracy)
-					}
-					tw.Flush()
-					fmt.Fprintf(w, "%d questions, %d skipped as out of vocabulary (%.1f%%)\n", a.Questions, a.OOV, a.OOVRatio)
-				}
-				if p := res.Pairs; p != nil {
-					fmt.Fprintf(w, "word pairs: Spearman %.4f, Pearson %.4f over %d pairs, %.1f%% out of vocabulary\n", p.Spearman, p.Pearson, p.Pairs, p.OOVRatio)
-				}
-			})
+			return jsonOrText(cmd, res, res.WriteText)
 		})
 	c.Flags().StringVar(&opt.Analogies, "analogies", "", "analogy questions file (questions-words.txt layout)")
 	c.Flags().StringVar(&opt.Pairs, "similarities", "", "word pairs with human scores, tab-separated")
