@@ -106,3 +106,18 @@ func Finishes(seqs []Sequence) string {
 	}
 	return strings.Join(f, " ")
 }
+
+// WriteSteps returns an Options.OnToken that writes each step's text to w
+// as it comes, syncing w when it has a Sync method (a terminal or a file).
+func WriteSteps(w io.Writer) func(Step) error {
+	return func(s Step) error {
+		if s.Text == "" {
+			return nil
+		}
+		_, err := io.WriteString(w, s.Text)
+		if f, ok := w.(interface{ Sync() error }); ok {
+			f.Sync()
+		}
+		return err
+	}
+}

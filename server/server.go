@@ -103,6 +103,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// ListenAndServe listens on opt.Addr, makes a Server for p that checks
+// Host headers against the address it got (a port 0 resolved), calls
+// ready, when not nil, with the server's URL ("http://host:port/"), and
+// serves until ctx is done (Serve).
+func ListenAndServe(ctx context.Context, p *generate.Pipeline, opt Options, ready func(url string)) error {
+	ln, err := net.Listen("tcp", opt.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err) // a *net.OpError
+	}
+	defer ln.Close()
+	opt.Addr = ln.Addr().String()
+	s, err := New(p, opt)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready("http://" + opt.Addr + "/")
+	}
+	return s.Serve(ctx, ln)
+}
+
 // ServeHTTP implements http.Handler. It refuses requests whose Host header
 // does not name this server when it listens on loopback (DNS rebinding), and
 // cross-origin POSTs (CSRF), before routing.

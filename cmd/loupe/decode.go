@@ -49,30 +49,18 @@ func (f *generateFlags) settings() (generate.Settings, error) {
 	case f.doSample:
 		g.DoSample = new(true)
 	}
-	fl := func(name string, v float64) *float64 {
-		if f.given(name) {
-			return &v
-		}
-		return nil
-	}
-	in := func(name string, v int) *int {
-		if f.given(name) {
-			return &v
-		}
-		return nil
-	}
-	g.Temperature = fl("temperature", f.samp.Temperature)
-	g.TopK = in("top-k", f.samp.TopK)
-	g.TopP = fl("top-p", f.samp.TopP)
-	g.MinP = fl("min-p", f.samp.MinP)
-	g.TypicalP = fl("typical-p", f.samp.Typical)
-	g.RepetitionPenalty = fl("repetition-penalty", f.samp.RepetitionPenalty)
-	g.NoRepeatNGramSize = in("no-repeat-ngram-size", f.samp.NoRepeatNGramSize)
-	g.MaxNewTokens = in("max-new-tokens", f.maxNew)
-	g.MinNewTokens = in("min-new-tokens", f.minNew)
-	g.NumBeams = in("num-beams", f.numBeams)
-	g.LengthPenalty = fl("length-penalty", f.lengthPen)
-	g.NumReturnSequences = in("num-return-sequences", f.numReturn)
+	g.Temperature = given(f, "temperature", f.samp.Temperature)
+	g.TopK = given(f, "top-k", f.samp.TopK)
+	g.TopP = given(f, "top-p", f.samp.TopP)
+	g.MinP = given(f, "min-p", f.samp.MinP)
+	g.TypicalP = given(f, "typical-p", f.samp.Typical)
+	g.RepetitionPenalty = given(f, "repetition-penalty", f.samp.RepetitionPenalty)
+	g.NoRepeatNGramSize = given(f, "no-repeat-ngram-size", f.samp.NoRepeatNGramSize)
+	g.MaxNewTokens = given(f, "max-new-tokens", f.maxNew)
+	g.MinNewTokens = given(f, "min-new-tokens", f.minNew)
+	g.NumBeams = given(f, "num-beams", f.numBeams)
+	g.LengthPenalty = given(f, "length-penalty", f.lengthPen)
+	g.NumReturnSequences = given(f, "num-return-sequences", f.numReturn)
 	if f.given("early-stopping") {
 		e, err := generate.ParseEarlyStopping(f.earlyStop)
 		if err != nil {
@@ -88,6 +76,14 @@ func (f *generateFlags) settings() (generate.Settings, error) {
 		s.Stop = append(s.Stop, strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(st))
 	}
 	return s, s.Check()
+}
+
+// given returns &v when flag name was given, else nil.
+func given[T any](f *generateFlags, name string, v T) *T {
+	if f.given(name) {
+		return &v
+	}
+	return nil
 }
 
 // changedFlags returns which of cmd's flags the command line set.

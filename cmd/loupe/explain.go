@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/loupe-ml/loupe/explain"
@@ -87,29 +86,6 @@ func init() {
 	rootCmd.AddCommand(explainCmd)
 }
 
-// checkWritable fails early when path's directory cannot take a new file.
-func checkWritable(path string) error {
-	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
-	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("cannot write %s: it is a directory", path)
-	}
-	f, err := os.CreateTemp(dir, ".loupe-write-check-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	name := f.Name()
-	f.Close()
-	os.Remove(name)
-	return nil
-}
-
 // explainOptions turns the flags into explain.Options; explain checks
 // them (cliError names a setting out of range by its flag).
 func explainOptions(e *explain.Explainer) (explain.Options, error) {
@@ -143,7 +119,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		return errors.New("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
 	}
 	if fl.html != "" {
-		if err := checkWritable(fl.html); err != nil {
+		if err := atomicfile.CheckWritable(fl.html); err != nil {
 			return err
 		}
 	}

@@ -184,16 +184,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 		if _, err := io.WriteString(out, dec.Decode(prompt)); err != nil {
 			return err
 		}
-		opt.OnToken = func(s generate.Step) error {
-			if s.Text == "" {
-				return nil
-			}
-			_, err := io.WriteString(out, s.Text)
-			if fl, ok := out.(interface{ Sync() error }); ok {
-				fl.Sync()
-			}
-			return err
-		}
+		opt.OnToken = generate.WriteSteps(out)
 	}
 	res, err := p.Run(ctx, prompt, opt, beams)
 	if err != nil {

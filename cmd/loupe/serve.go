@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/loupe-ml/loupe/server"
@@ -64,11 +65,13 @@ func init() {
 	rootCmd.AddCommand(serveCmd)
 }
 
-func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", serve()) }
+func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", serve(cmd)) }
 
-func serve() error {
-	if err := checkServeFlags(); err != nil {
-		return err
+func serve(cmd *cobra.Command) error {
+	for _, name := range []string{"max-new-tokens", "max-prompt-tokens", "max-body-bytes", "max-concurrent"} {
+		if v, _ := strconv.ParseInt(cmd.Flags().Lookup(name).Value.String(), 10, 64); v <= 0 {
+			return fmt.Errorf("--%s %d: want a positive number", name, v) // 0 used to mean the default silently
+		}
 	}
 	if serveFlags.model == "" {
 		return errors.New("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
@@ -80,41 +83,17 @@ func serve() error {
 		return err
 	}
 	defer p.Close()
-	ln, err := net.Listen("tcp", serveFlags.addr)
-	if err != nil {
-		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, err)
-	}
-	defer ln.Close()
 	opt := serveFlags.opt
-	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), ln.Addr().String()
-	s, err := server.New(p, opt)
-	if err != nil {
-		return err
-	}
-	url := "http://" + ln.Addr().String() + "/"
-	if jsonOutput() {
-		writeJSON(os.Stdout, map[string]string{"url": url, "model": p.Name})
-	} else {
-		fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
-	}
-	return s.Serve(ctx, ln)
-}
-
-// checkServeFlags rejects limits that are not positive (0 used to mean the
-// default silently).
-func checkServeFlags() error {
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{
-		{"--max-new-tokens", int64(serveFlags.opt.MaxNewTokens)},
-		{"--max-prompt-tokens", int64(serveFlags.opt.MaxPromptTokens)},
-		{"--max-body-bytes", serveFlags.opt.MaxBodyBytes},
-		{"--max-concurrent", int64(serveFlags.opt.MaxConcurrent)},
-	} {
-		if f.v <= 0 {
-			return fmt.Errorf("%s %d: want a positive number", f.name, f.v)
+	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), serveFlags.addr
+	err = server.ListenAndServe(ctx, p, opt, func(url string) {
+		if jsonOutput() {
+			writeJSON(os.Stdout, map[string]string{"url": url, "model": p.Name})
+		} else {
+			fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
 		}
+	})
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "listen" {
+		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, oe)
 	}
-	return nil
+	return err
 }

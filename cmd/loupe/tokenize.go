@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/loupe-ml/loupe/internal/textlines"
 	"github.com/loupe-ml/loupe/tokenizer"
@@ -76,16 +74,7 @@ func runTokenize(cmd *cobra.Command, model, input string, special bool, args []s
 	if jsonOutput() {
 		return writeJSON(out, tokenizeResult{IDs: e.IDs, Tokens: e.Tokens})
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTOKEN\tTEXT")
-	for i, id := range e.IDs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", id, e.Tokens[i], strconv.Quote(tok.TokenText(id)))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(out, "%d tokens\n", len(e.IDs))
-	return err
+	return tokenizer.WriteTable(out, tok, e)
 }
 
 type tokenizeResult struct {
