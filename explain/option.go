@@ -159,3 +159,30 @@ func ParseIntervention(s string) (Intervention, error) {
 	}
 	return iv, nil
 }
+
+// ParseOptions returns opt with the settings loupe explain takes as text
+// set: methods (ParseMethods), target (ParseTarget), the tokens to watch
+// (WatchIDs; none leaves opt.Watch) and interventions (ParseIntervention,
+// appended). Explain checks the result.
+func (e *Explainer) ParseOptions(opt Options, methods, target string, watch, interventions []string) (Options, error) {
+	var err error
+	if opt.Methods, err = ParseMethods(methods); err != nil {
+		return opt, err
+	}
+	if opt.Target, err = ParseTarget(target); err != nil {
+		return opt, err
+	}
+	if len(watch) > 0 {
+		if opt.Watch, err = e.WatchIDs(watch); err != nil {
+			return opt, err
+		}
+	}
+	for _, s := range interventions {
+		iv, err := ParseIntervention(s)
+		if err != nil {
+			return opt, err
+		}
+		opt.Interventions = append(opt.Interventions, iv)
+	}
+	return opt, nil
+}

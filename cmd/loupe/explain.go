@@ -86,33 +86,6 @@ func init() {
 	rootCmd.AddCommand(explainCmd)
 }
 
-// explainOptions turns the flags into explain.Options; explain checks
-// them (cliError names a setting out of range by its flag).
-func explainOptions(e *explain.Explainer) (explain.Options, error) {
-	fl := &explainFlags
-	opt := fl.opt
-	var err error
-	if opt.Methods, err = explain.ParseMethods(fl.methods); err != nil {
-		return opt, err
-	}
-	if opt.Target, err = explain.ParseTarget(fl.target); err != nil {
-		return opt, err
-	}
-	if len(fl.watch) > 0 {
-		if opt.Watch, err = e.WatchIDs(fl.watch); err != nil {
-			return opt, err
-		}
-	}
-	for _, s := range fl.intervene {
-		iv, err := explain.ParseIntervention(s)
-		if err != nil {
-			return opt, err // explain: intervention "…": why (want LAYER:NEURON…)
-		}
-		opt.Interventions = append(opt.Interventions, iv)
-	}
-	return opt, nil
-}
-
 func runExplain(cmd *cobra.Command, args []string) error {
 	fl := &explainFlags
 	if fl.dec.model == "" {
@@ -151,7 +124,7 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := explainOptions(e)
+	opt, err := e.ParseOptions(fl.opt, fl.methods, fl.target, fl.watch, fl.intervene)
 	if err != nil {
 		return err
 	}
