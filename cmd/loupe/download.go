@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 
 	"github.com/loupe-ml/loupe/hub"
@@ -90,35 +89,8 @@ func runDownload(cmd *cobra.Command, args []string) error {
 	if res.Files == nil {
 		res.Files = []string{}
 	}
-	out := cmd.OutOrStdout()
 	if jsonOutput() {
-		return writeJSON(out, res)
+		return writeJSON(cmd.OutOrStdout(), res)
 	}
-	fmt.Fprintf(out, "%s@%s (commit %s)\n", res.Repo, res.Revision, res.Commit)
-	for _, f := range res.Files {
-		size := ""
-		if st, err := os.Stat(filepath.Join(res.Dir, filepath.FromSlash(f))); err == nil {
-			size = downloadSize(st.Size())
-		}
-		fmt.Fprintf(out, "  %-36s %10s\n", f, size)
-	}
-	if len(res.Missing) > 0 {
-		fmt.Fprintf(out, "  not in the repository: %s\n", strings.Join(res.Missing, ", "))
-	}
-	fmt.Fprintln(out, res.Dir)
-	return nil
-}
-
-// downloadSize formats n bytes as "523 B", "1.5 kB", "548.1 MB".
-func downloadSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+	return res.WriteText(cmd.OutOrStdout())
 }
