@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -120,4 +121,27 @@ func WriteSteps(w io.Writer) func(Step) error {
 		}
 		return err
 	}
+}
+
+// RunText runs Run and writes its text to w as loupe generate prints it:
+// one sequence streams as it is generated (prompt first, a newline at the
+// end, even after an error); several sequences, or any without a
+// decoder, are written at the end (Output.WriteText). opt.OnToken is
+// replaced when streaming.
+func (p *Pipeline) RunText(ctx context.Context, w io.Writer, prompt []int, opt Options, b Beams) (*Output, error) {
+	dec := p.Decoder()
+	if dec == nil || b.NumBeams > 1 || b.NumReturnSequences > 1 {
+		o, err := p.Run(ctx, prompt, opt, b)
+		if err == nil {
+			err = o.WriteText(w, dec)
+		}
+		return o, err
+	}
+	if _, err := io.WriteString(w, dec.Decode(prompt)); err != nil {
+		return nil, err
+	}
+	opt.OnToken = WriteSteps(w)
+	o, err := p.Run(ctx, prompt, opt, b)
+	fmt.Fprintln(w)
+	return o, err
 }

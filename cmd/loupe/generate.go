@@ -174,32 +174,19 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	if err != nil {
 		return err
 	}
-	dec := p.Decoder()
 	opt, beams, err := p.Resolve(set, len(prompt))
 	if err != nil {
 		return err
 	}
-	streaming := !jsonOutput() && dec != nil && beams.NumBeams <= 1 && beams.NumReturnSequences <= 1
-	if streaming {
-		if _, err := io.WriteString(out, dec.Decode(prompt)); err != nil {
-			return err
-		}
-		opt.OnToken = generate.WriteSteps(out)
-	}
-	res, err := p.Run(ctx, prompt, opt, beams)
-	if err != nil {
-		if streaming {
-			fmt.Fprintln(out)
+	var res *generate.Output
+	if jsonOutput() {
+		if res, err = p.Run(ctx, prompt, opt, beams); err == nil {
+			err = writeJSON(out, res)
 		}
 		return err
 	}
-	if jsonOutput() {
-		return writeJSON(out, res)
-	}
-	if streaming {
-		fmt.Fprintln(out)
-	} else {
-		res.WriteText(out, dec)
+	if res, err = p.RunText(ctx, out, prompt, opt, beams); err != nil {
+		return err
 	}
 	reportEnd(errw, f.stats, p.Model.Config.NPositions, res)
 	return nil
