@@ -89,8 +89,5 @@ func runDownload(cmd *cobra.Command, args []string) error {
 	if res.Files == nil {
 		res.Files = []string{}
 	}
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), res)
-	}
-	return res.WriteText(cmd.OutOrStdout())
+	return jsonOrText(cmd.OutOrStdout(), res, res.WriteText)
 }

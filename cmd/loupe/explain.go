@@ -148,10 +148,8 @@ func runExplain(cmd *cobra.Command, args []string) error {
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", fl.html)
 		}
 	}
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), res)
-	}
-	return explain.WriteText(cmd.OutOrStdout(), res, colorAllowed(cmd.OutOrStdout() == os.Stdout && isTerminal(os.Stdout), os.Getenv))
+	color := colorAllowed(cmd.OutOrStdout() == os.Stdout && isTerminal(os.Stdout), os.Getenv)
+	return jsonOrText(cmd.OutOrStdout(), res, func(w io.Writer) error { return explain.WriteText(w, res, color) })
 }
 
 // colorAllowed reports whether to colour output going to a terminal (tty):

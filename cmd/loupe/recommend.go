@@ -48,7 +48,7 @@ func recTrainCmd() *cobra.Command {
 			if err := m.Save(out); err != nil {
 				return err
 			}
-			return jsonOrLine(cmd, map[string]any{"seconds": st.Seconds, "sessions": st.Sessions, "events": st.Events, "items": st.Items, "pairs": st.Pairs, "out": out}, "trained %d items × %d dims on %d sessions (%d events, %d pairs) in %.1fs; wrote %s\n", st.Items, m.Dim, st.Sessions, st.Events, st.Pairs, st.Seconds, out)
+			return jsonOrLine(cmd.OutOrStdout(), map[string]any{"seconds": st.Seconds, "sessions": st.Sessions, "events": st.Events, "items": st.Items, "pairs": st.Pairs, "out": out}, "trained %d items × %d dims on %d sessions (%d events, %d pairs) in %.1fs; wrote %s\n", st.Items, m.Dim, st.Sessions, st.Events, st.Pairs, st.Seconds, out)
 		},
 	}
 	f := c.Flags()
@@ -117,7 +117,7 @@ func recEvalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, res, res.WriteText)
+			return jsonOrText(cmd.OutOrStdout(), res, res.WriteText)
 		})
 	c.Flags().StringVar(&sessions, "sessions", "", "held-out sessions (the last item of each is predicted)")
 	c.Flags().IntVarP(&opt.K, "k", "k", opt.K, "cut-off K")
@@ -144,7 +144,7 @@ func recSynthCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrLine(cmd, map[string]any{"dir": dir, "train_sessions": train, "test_sessions": test, "items": len(s.Group)}, "wrote %d training and %d test sessions over %d items to %s\n", train, test, len(s.Group), dir)
+			return jsonOrLine(cmd.OutOrStdout(), map[string]any{"dir": dir, "train_sessions": train, "test_sessions": test, "items": len(s.Group)}, "wrote %d training and %d test sessions over %d items to %s\n", train, test, len(s.Group), dir)
 		},
 	}
 	f := c.Flags()

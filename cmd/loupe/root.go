@@ -62,6 +62,21 @@ func requireSubcommand(c *cobra.Command) {
 // jsonOutput reports whether --format json was given.
 func jsonOutput() bool { return outputFormat == "json" }
 
+// jsonOrText writes v to w as JSON with --format json, else what text
+// writes.
+func jsonOrText(w io.Writer, v any, text func(w io.Writer) error) error {
+	if jsonOutput() {
+		return writeJSON(w, v)
+	}
+	return text(w)
+}
+
+// jsonOrLine writes v to w as JSON with --format json, else format and
+// args.
+func jsonOrLine(w io.Writer, v any, format string, args ...any) error {
+	return jsonOrText(w, v, func(w io.Writer) error { _, err := fmt.Fprintf(w, format, args...); return err })
+}
+
 // writeJSON writes v to w as one line of JSON.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -86,11 +86,7 @@ func serve(cmd *cobra.Command) error {
 	opt := serveFlags.opt
 	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), serveFlags.addr
 	err = server.ListenAndServe(ctx, p, opt, func(url string) {
-		if jsonOutput() {
-			writeJSON(os.Stdout, map[string]string{"url": url, "model": p.Name})
-		} else {
-			fmt.Fprintf(os.Stdout, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
-		}
+		jsonOrLine(os.Stdout, map[string]string{"url": url, "model": p.Name}, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
 	})
 	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "listen" {
 		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, oe)

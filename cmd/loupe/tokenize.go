@@ -71,10 +71,7 @@ func runTokenize(cmd *cobra.Command, model, input string, special bool, args []s
 	if m := tok.ModelMaxLength(); m > 0 && len(e.IDs) > m {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: %d tokens, more than the model's maximum of %d (models truncate the input)\n", len(e.IDs), m)
 	}
-	if jsonOutput() {
-		return writeJSON(out, tokenizeResult{IDs: e.IDs, Tokens: e.Tokens})
-	}
-	return tokenizer.WriteTable(out, tok, e)
+	return jsonOrText(out, tokenizeResult{IDs: e.IDs, Tokens: e.Tokens}, func(w io.Writer) error { return tokenizer.WriteTable(w, tok, e) })
 }
 
 type tokenizeResult struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime"
 	"runtime/debug"
 
@@ -66,12 +65,8 @@ func init() {
 			info := versionInfo{Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 				Kernels: kernels.Impl(), Threads: kernels.Threads()}
 			info.Version, info.Commit, info.Modified = buildVersion(version, bi)
-			if jsonOutput() {
-				return writeJSON(cmd.OutOrStdout(), info)
-			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "loupe %s %s %s/%s, kernels %s, %d threads\n",
+			return jsonOrLine(cmd.OutOrStdout(), info, "loupe %s %s %s/%s, kernels %s, %d threads\n",
 				info.Version, info.Go, info.OS, info.Arch, info.Kernels, info.Threads)
-			return err
 		},
 	})
 }

@@ -43,19 +43,6 @@ func flagError(err error, flags map[string]string) error {
 	return err
 }
 
-// jsonOrText writes v as JSON with --format json, else what text writes.
-func jsonOrText(cmd *cobra.Command, v any, text func(w io.Writer) error) error {
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), v)
-	}
-	return text(cmd.OutOrStdout())
-}
-
-// jsonOrLine writes v as JSON with --format json, else format and args.
-func jsonOrLine(cmd *cobra.Command, v any, format string, args ...any) error {
-	return jsonOrText(cmd, v, func(w io.Writer) error { _, err := fmt.Fprintf(w, format, args...); return err })
-}
-
 // printNeighbors renders ns as a word (or item) and score table, or with
 // --format json as head plus "results" (items as {"item", "score"}).
 func printNeighbors(cmd *cobra.Command, head map[string]any, ns []word2vec.Neighbor, items bool) error {
@@ -67,7 +54,7 @@ func printNeighbors(cmd *cobra.Command, head map[string]any, ns []word2vec.Neigh
 		}
 		head["results"] = r
 	}
-	return jsonOrText(cmd, head, func(w io.Writer) error { return word2vec.WriteNeighbors(w, ns) })
+	return jsonOrText(cmd.OutOrStdout(), head, func(w io.Writer) error { return word2vec.WriteNeighbors(w, ns) })
 }
 
 func w2vTrainCmd() *cobra.Command {
@@ -115,7 +102,7 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 			if err := vecs.Save(out, f); err != nil {
 				return err
 			}
-			return jsonOrLine(cmd, map[string]any{
+			return jsonOrLine(cmd.OutOrStdout(), map[string]any{
 				"seconds": st.Seconds, "words_per_second": st.WordsPerSecond, "vocab": st.Vocab,
 				"corpus_words": st.CorpusWords, "epochs": st.Epochs, "out": out, "skipped_files": st.SkippedFiles,
 			}, "trained %d words × %d dims on %d corpus words × %d epochs in %.1fs (%.0f words/s); wrote %s (%s)\n",
@@ -228,7 +215,7 @@ func w2vSimilarityCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrLine(cmd, map[string]any{"a": args[0], "b": args[1], "similarity": s}, "%.4f\n", s)
+			return jsonOrLine(cmd.OutOrStdout(), map[string]any{"a": args[0], "b": args[1], "similarity": s}, "%.4f\n", s)
 		})
 }
 
@@ -239,7 +226,7 @@ func w2vDoesntMatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrLine(cmd, map[string]any{"words": args, "doesnt_match": word}, "%s\n", word)
+			return jsonOrLine(cmd.OutOrStdout(), map[string]any{"words": args, "doesnt_match": word}, "%s\n", word)
 		})
 }
 
@@ -253,7 +240,7 @@ func w2vEvalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jsonOrText(cmd, res, res.WriteText)
+			return jsonOrText(cmd.OutOrStdout(), res, res.WriteText)
 		})
 	c.Flags().StringVar(&opt.Analogies, "analogies", "", "analogy questions file (questions-words.txt layout)")
 	c.Flags().StringVar(&opt.Pairs, "similarities", "", "word pairs with human scores, tab-separated")
