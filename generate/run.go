@@ -94,6 +94,11 @@ type PromptError struct {
 func (e *PromptError) Error() string { return fmt.Sprintf("generate: prompt %d: %v", e.Index+1, e.Err) }
 func (e *PromptError) Unwrap() error { return e.Err }
 
+// DefaultBatchSize is a batch size for GenerateTexts (loupe generate
+// --batch-size): 8 prompts of gpt2-xl at its full context hold about 5 GiB
+// of key/value caches.
+const DefaultBatchSize = 8
+
 // GenerateTexts generates one sequence for each text, as transformers'
 // pipeline("text-generation")([...]) does: each text gets what Generate
 // gives it alone with settings s (all with one seed, s.Seed or a random

@@ -61,7 +61,7 @@ func (f *generateFlags) settings() (generate.Settings, error) {
 	g.NumBeams = given(f, "num-beams", f.numBeams)
 	g.LengthPenalty = given(f, "length-penalty", f.lengthPen)
 	g.NumReturnSequences = given(f, "num-return-sequences", f.numReturn)
-	if f.given("early-stopping") {
+	if f.changed == nil || f.changed["early-stopping"] {
 		e, err := generate.ParseEarlyStopping(f.earlyStop)
 		if err != nil {
 			return s, fmt.Errorf("--early-stopping %q: want false, true or never", f.earlyStop)
@@ -80,7 +80,7 @@ func (f *generateFlags) settings() (generate.Settings, error) {
 
 // given returns &v when flag name was given, else nil.
 func given[T any](f *generateFlags, name string, v T) *T {
-	if f.given(name) {
+	if f.changed == nil || f.changed[name] {
 		return &v
 	}
 	return nil

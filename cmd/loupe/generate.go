@@ -40,9 +40,6 @@ type generateFlags struct {
 	changed map[string]bool
 }
 
-// given reports whether flag name was set on the command line.
-func (f *generateFlags) given(name string) bool { return f.changed == nil || f.changed[name] }
-
 func init() {
 	var f generateFlags
 	cmd := &cobra.Command{
@@ -122,7 +119,7 @@ not support beam search or several sequences per prompt.`,
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
-	fl.IntVar(&f.batchSize, "batch-size", defaultGenBatch, "with --input: decode this many prompts together")
+	fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many prompts together")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -223,10 +220,6 @@ func noteContextLimit(errw io.Writer, cmd, msg string) {
 		fmt.Fprintf(errw, "loupe: %s: %s\n", cmd, msg)
 	}
 }
-
-// defaultGenBatch is --batch-size's default: 8 prompts of gpt2-xl at its
-// full context hold about 5 GiB of key/value caches.
-const defaultGenBatch = 8
 
 // readPromptFile reads the --input file at path (stdin for "-"); an empty
 // prompt is an error naming its line.

@@ -62,7 +62,7 @@ func genRun(t *testing.T, f generateFlags, json bool, args ...string) (string, s
 		f.earlyStop = "false"
 	}
 	if f.batchSize == 0 {
-		f.batchSize = defaultGenBatch
+		f.batchSize = generate.DefaultBatchSize
 	}
 	f.seedSet = true
 	if f.changed == nil {
