@@ -92,3 +92,26 @@ func FuzzParseIntervention(f *testing.F) {
 		}
 	})
 }
+
+func TestParseOptions(t *testing.T) {
+	e := LoadTestExplainer(t)
+	base := Options{IGSteps: 7}
+	opt, err := e.ParseOptions(base, "gradient,"+MethodGradXInput, "logit", nil, []string{"0:1=0", "1:2@0,1=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.IGSteps != 7 || len(opt.Methods) != 2 || opt.Target != TargetLogit || len(opt.Interventions) != 2 || opt.Watch != nil {
+		t.Errorf("ParseOptions = %+v", opt)
+	}
+	if iv := opt.Interventions[1]; iv.Layer != 1 || iv.Neuron != 2 || iv.Scale != 2 || len(iv.Positions) != 2 {
+		t.Errorf("intervention = %+v", iv)
+	}
+	for _, c := range [][2]string{{"nope", "prob"}, {MethodGradXInput, "nope"}} {
+		if _, err := e.ParseOptions(base, c[0], c[1], nil, nil); err == nil {
+			t.Errorf("ParseOptions(%q, %q): no error", c[0], c[1])
+		}
+	}
+	if _, err := e.ParseOptions(base, MethodGradXInput, "prob", nil, []string{"x"}); err == nil {
+		t.Error("bad intervention: no error")
+	}
+}
