@@ -247,7 +247,7 @@ func TestGenerateSchema(t *testing.T) {
 		t.Skipf("greedy text %q too short to test stop", text)
 	}
 	stop := string([]rune(text)[1:2])
-	body, _ := json.Marshal(map[string]any{"prompt": "the hat", "max_new_tokens": 12, "stop": []string{stop}})
+	body, _ := json.Marshal(map[string]any{"prompt": "the hat", "max_new_tokens": 12, "greedy": true, "stop": []string{stop}})
 	code, v = post(t, s, "/api/generate", "", string(body))
 	if code != 200 || v["finish"] != "stop" || strings.Contains(v["text"].(string), stop) {
 		t.Errorf("stop %q: %d finish %v text %q (greedy text %q)", stop, code, v["finish"], v["text"], text)
