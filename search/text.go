@@ -1,0 +1,69 @@
+package search
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/loupe-ml/loupe/index"
+	"github.com/loupe-ml/loupe/internal/textfmt"
+)
+
+// MarshalJSON encodes r as {"distances", "ids", "seconds"}: the hits as
+// the two matrices of Columns, and the search time.
+func (r *VectorResult) MarshalJSON() ([]byte, error) {
+	ids, dists := r.Columns()
+	return json.Marshal(struct {
+		Distances [][]float32 `json:"distances"`
+		IDs       [][]uint64  `json:"ids"`
+		Seconds   float64     `json:"seconds"`
+	}{dists, ids, r.Seconds})
+}
+
+// WriteText writes one line per query, "query I: ID (DISTANCE) ...", and
+// then the number of queries, the time and the rate.
+func (r *VectorResult) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	for i, hits := range r.Hits {
+		fmt.Fprintf(bw, "query %d:", i)
+		for _, h := range hits {
+			fmt.Fprintf(bw, " %d (%.4g)", h.ID, h.Distance)
+		}
+		fmt.Fprintln(bw)
+	}
+	nq := len(r.Hits)
+	fmt.Fprintf(bw, "%d queries in %.3fs (%.0f queries/s)\n", nq, r.Seconds, float64(nq)/r.Seconds)
+	return bw.Flush()
+}
+
+// WriteText writes the hits of each of questions, searched in an index
+// with metric: one line per hit (rank, score, id and a one-line preview of
+// its text, or of its metadata without one), under a "query:" heading when
+// there are several questions.
+func (r *Result) WriteText(w io.Writer, questions []string, metric index.Metric) error {
+	scoreName := "score"
+	if metric == index.L2 {
+		scoreName = "l2²"
+	}
+	bw := bufio.NewWriter(w)
+	for qi, hits := range r.Hits {
+		if len(r.Hits) > 1 {
+			if qi > 0 {
+				fmt.Fprintln(bw)
+			}
+			fmt.Fprintf(bw, "query: %s\n", questions[qi])
+		}
+		for _, h := range hits {
+			text := h.Text
+			if text == "" && h.Metadata != nil {
+				text = string(h.Metadata)
+			}
+			fmt.Fprintf(bw, "%2d  %s %.4f  id %-6d  %s\n", h.Rank, scoreName, h.Score, h.ID, textfmt.OneLine(text, 100))
+		}
+		if len(hits) == 0 {
+			fmt.Fprintln(bw, "no documents match")
+		}
+	}
+	return bw.Flush()
+}
