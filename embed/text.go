@@ -26,7 +26,7 @@ func FormatVector(v []float32) string {
 // WriteSimilarity writes the texts, numbered (one line each, cut to 100
 // runes), and then their similarity matrix sim (from Similarity) as a
 // table with numbered rows and columns.
-func WriteSimilarity(w io.Writer, texts []string, sim [][]float32) error {
+func WriteSimilarity(w io.Writer, texts []string, sim [][]float64) error {
 	bw := bufio.NewWriter(w)
 	for i, t := range texts {
 		fmt.Fprintf(bw, "[%d] %s\n", i, textfmt.OneLine(t, 100))

@@ -13,7 +13,7 @@ func TestFormatVector(t *testing.T) {
 
 func TestWriteSimilarity(t *testing.T) {
 	var sb strings.Builder
-	if err := WriteSimilarity(&sb, []string{"a\nb", "c"}, [][]float32{{1, 0.5}, {0.5, 1}}); err != nil {
+	if err := WriteSimilarity(&sb, []string{"a\nb", "c"}, [][]float64{{1, 0.5}, {0.5, 1}}); err != nil {
 		t.Fatal(err)
 	}
 	want := "[0] a b\n[1] c\n\n         [0]    [1]\n  [0]  1.000  0.500\n  [1]  0.500  1.000\n"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/loupe-ml/loupe/classify"
@@ -95,19 +96,13 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if err := c.Save(classifyFlags.out); err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	if jsonOutput() {
-		return writeJSON(out, map[string]any{"output": classifyFlags.out, "model": c.Model, "labels": c.Labels,
-			"examples": c.TrainSize, "train_accuracy": t.Train.Accuracy, "iterations": c.Iterations, "converged": c.Converged,
-			"embed_seconds": t.EmbedSeconds, "fit_seconds": t.FitSeconds})
+	if !c.Converged && !jsonOutput() {
+		defer fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.opts.Tol, c.Iterations)
 	}
-	fmt.Fprintf(out, "trained on %d examples, %d labels (%s) with %s\n", c.TrainSize, len(c.Labels), strings.Join(c.Labels, ", "), c.Model)
-	fmt.Fprintf(out, "L-BFGS: %d iterations, converged %v; training accuracy %.4f\n", c.Iterations, c.Converged, t.Train.Accuracy)
-	fmt.Fprintf(out, "embedding %.2fs, fitting %.2fs; saved %s\n", t.EmbedSeconds, t.FitSeconds, classifyFlags.out)
-	if !c.Converged {
-		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: L-BFGS did not reach --tol %g in %d iterations\n", classifyFlags.opts.Tol, c.Iterations)
-	}
-	return nil
+	return jsonOrText(cmd.OutOrStdout(), map[string]any{"output": classifyFlags.out, "model": c.Model, "labels": c.Labels,
+		"examples": c.TrainSize, "train_accuracy": t.Train.Accuracy, "iterations": c.Iterations, "converged": c.Converged,
+		"embed_seconds": t.EmbedSeconds, "fit_seconds": t.FitSeconds},
+		func(w io.Writer) error { return t.WriteText(w, classifyFlags.out) })
 }
 
 func runClassifyPredict(cmd *cobra.Command, args []string) error {
@@ -129,9 +124,8 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
 	for _, p := range preds {
-		if err := report(out, p, "%s\t%.3f\t%s\n", p.Label, p.Probability, p.Text); err != nil {
+		if err := jsonOrText(cmd.OutOrStdout(), p, p.WriteText); err != nil {
 			return err
 		}
 	}
@@ -162,15 +156,8 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if len(met.UnseenLabels) > 0 {
-		var parts []string
-		for i, l := range met.UnseenLabels {
-			parts = append(parts, fmt.Sprintf("%q (%d examples)", l, met.Support[len(c.Labels)+i]))
-		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: classify eval: %s has labels the classifier was not trained on: %s; they count as errors (the classifier knows %s)\n",
-			classifyFlags.data, strings.Join(parts, ", "), strings.Join(c.Labels, ", "))
+			classifyFlags.data, met.UnseenSummary(), strings.Join(c.Labels, ", "))
 	}
-	if jsonOutput() {
-		return writeJSON(cmd.OutOrStdout(), met)
-	}
-	return met.WriteReport(cmd.OutOrStdout())
+	return jsonOrText(cmd.OutOrStdout(), met, met.WriteReport)
 }

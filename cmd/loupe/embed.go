@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,17 +60,6 @@ func init() {
 	rootCmd.AddCommand(embedCmd)
 }
 
-func formatVector(v []float32) string {
-	var sb strings.Builder
-	for i, x := range v {
-		if i > 0 {
-			sb.WriteByte(' ')
-		}
-		sb.WriteString(strconv.FormatFloat(float64(x), 'g', 8, 32))
-	}
-	return sb.String()
-}
-
 // textRecords are the texts of the arguments, or of --input (read with
 // opts); cmd names the command in errors.
 func textRecords(cmd, input string, args []string, opts embed.ReadOptions) ([]embed.Record, error) {
@@ -120,10 +107,11 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 
 	switch {
 	case embedFlags.similarity:
-		return printSimilarity(out, texts, vecs)
+		sim := embed.Similarity(vecs)
+		return jsonOrText(out, map[string]any{"texts": texts, "similarity": sim}, func(w io.Writer) error { return embed.WriteSimilarity(w, texts, sim) })
 	case embedFlags.input == "" && embedFlags.output == "":
 		for _, v := range vecs {
-			if err := report(out, map[string]any{"embedding": v}, "%s\n", formatVector(v)); err != nil {
+			if err := jsonOrLine(out, map[string]any{"embedding": v}, "%s\n", embed.FormatVector(v)); err != nil {
 				return err
 			}
 		}
@@ -138,32 +126,8 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	if p := m.Precision(); p != "float32" {
 		prec = ", " + p
 	}
-	return report(out, map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
+	return jsonOrLine(out, map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
 		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs, "precision": m.Precision()},
 		"embedded %d texts with %s (dim %d, %s pooling, normalized %v%s) in %.2fs (%.1f texts/s) → %s\n",
 		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), prec, secs, float64(len(vecs))/secs, embedFlags.output)
-}
-
-// printSimilarity prints the cosine similarity matrix of the embeddings.
-func printSimilarity(out io.Writer, texts []string, vecs [][]float32) error {
-	sim := embed.Similarity(vecs)
-	if jsonOutput() {
-		return writeJSON(out, map[string]any{"texts": texts, "similarity": sim})
-	}
-	for i, t := range texts {
-		fmt.Fprintf(out, "[%d] %s\n", i, oneLine(t, 100))
-	}
-	fmt.Fprint(out, "\n     ")
-	for j := range texts {
-		fmt.Fprintf(out, " %6s", fmt.Sprintf("[%d]", j))
-	}
-	fmt.Fprintln(out)
-	for i := range sim {
-		fmt.Fprintf(out, "%5s", fmt.Sprintf("[%d]", i))
-		for _, v := range sim[i] {
-			fmt.Fprintf(out, " %6.3f", v)
-		}
-		fmt.Fprintln(out)
-	}
-	return nil
 }

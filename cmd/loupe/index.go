@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
+	"github.com/loupe-ml/loupe/internal/textfmt"
 	"github.com/loupe-ml/loupe/search"
 )
 
@@ -107,7 +108,7 @@ the index to saving it: concurrent adds and deletes wait for each other.`,
 		RunE: runIndexAdd,
 	}
 	f = add.Flags()
-	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
+	addIndexFlag(f, &ixFlags.index)
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: .npy or .fvecs")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed with the index's model")
 	addEmbedFlags(f, &ixFlags.batchSize, &ixFlags.quantize, " (with --input)")
@@ -130,7 +131,7 @@ read, changed and saved.`,
 		RunE: runIndexDelete,
 	}
 	f = del.Flags()
-	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
+	addIndexFlag(f, &ixFlags.index)
 	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids to delete: "+idsHelp)
 
 	stats := &cobra.Command{
@@ -141,7 +142,7 @@ read, changed and saved.`,
 		RunE:    runIndexStats,
 	}
 	f = stats.Flags()
-	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
+	addIndexFlag(f, &ixFlags.index)
 	f.BoolVar(&ixFlags.verify, "verify", false, "read the whole file: check every checksum and the graph's integrity")
 
 	query := &cobra.Command{
@@ -153,7 +154,7 @@ read, changed and saved.`,
 		RunE: runIndexQuery,
 	}
 	f = query.Flags()
-	f.StringVar(&ixFlags.index, "index", "", "index directory (required)")
+	addIndexFlag(f, &ixFlags.index)
 	f.StringVar(&ixFlags.queries, "queries", "", "query vectors: .npy or .fvecs (required)")
 	f.IntVar(&ixFlags.k, "k", search.DefaultK, "neighbours per query (positive)")
 	f.IntVar(&ixFlags.search.Ef, "ef", 0, "HNSW ef (0: the index default; max(ef, k) is used)")
@@ -259,10 +260,10 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 	if fi, err := os.Stat(filepath.Join(ixFlags.out, index.FileName)); err == nil {
 		fileBytes = fi.Size()
 	}
-	return report(cmd.OutOrStdout(), map[string]any{"seconds": res.Seconds, "bytes": st.Bytes, "file_bytes": fileBytes,
+	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"seconds": res.Seconds, "bytes": st.Bytes, "file_bytes": fileBytes,
 		"count": st.Count, "dim": st.Dim, "kind": st.Kind, "metric": st.Metric, "model": st.Model},
 		"built %s index of %d %d-d vectors (%s) in %.2fs: %s in memory, %s on disk at %s\n",
-		st.Kind, st.Count, st.Dim, st.Metric, res.Seconds, humanBytes(st.Bytes), humanBytes(fileBytes), ixFlags.out)
+		st.Kind, st.Count, st.Dim, st.Metric, res.Seconds, textfmt.Bytes(st.Bytes), textfmt.Bytes(fileBytes), ixFlags.out)
 }
 
 func runIndexAdd(cmd *cobra.Command, args []string) error {
@@ -278,18 +279,14 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 		return indexCmdError("index add", err)
 	}
 	defer done()
-	st := x.Stats()
-	rep, what := "", "vectors"
+	st, rep, what := x.Stats(), "", map[bool]string{false: "vectors", true: "documents"}[ixFlags.input != ""]
 	if res.Replaced > 0 {
 		rep = fmt.Sprintf(" and replaced %d", res.Replaced)
-	}
-	if ixFlags.input != "" {
-		what = "documents"
 	}
 	if res.Added == 1 {
 		what = strings.TrimSuffix(what, "s")
 	}
-	return report(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
+	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
 		"searchable": x.Len(), "seconds": res.Seconds, "bytes": st.Bytes},
 		"added %d %s%s, index now holds %d (%.2fs)\n", res.Added, what, rep, x.Len(), res.Seconds)
 }
@@ -310,7 +307,7 @@ func runIndexDelete(cmd *cobra.Command, args []string) error {
 		return cmdError("index delete", err)
 	}
 	defer x.Close()
-	return report(cmd.OutOrStdout(), map[string]any{"deleted": len(ids), "count": x.Len()},
+	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"deleted": len(ids), "count": x.Len()},
 		"deleted %d ids; %d remain searchable\n", len(ids), x.Len())
 }
 
@@ -323,35 +320,20 @@ func runIndexStats(cmd *cobra.Command, args []string) error {
 		return cmdError("index stats", err)
 	}
 	defer x.Close()
-	st := x.Stats()
-	out := map[string]any{"stats": st}
+	out := map[string]any{"stats": x.Stats()}
 	if ixFlags.verify {
 		if err := x.CheckIntegrity(); err != nil {
 			return cmdError("index stats", err)
 		}
-		out["verified"] = true
-		out["orphans"] = x.Orphans()
+		out["verified"], out["orphans"] = true, x.Orphans()
 	}
-	w := cmd.OutOrStdout()
-	if jsonOutput() {
-		return writeJSON(w, out)
-	}
-	fmt.Fprintf(w, "kind      %s\nmetric    %s\ndim       %d\ncount     %d (%d deleted)\n", st.Kind, st.Metric, st.Dim, st.Count, st.Deleted)
-	if st.Model != "" {
-		fmt.Fprintf(w, "model     %s\n", st.Model)
-	}
-	switch st.Kind {
-	case index.HNSW:
-		fmt.Fprintf(w, "M         %d (max_m0 %d)\nef_construction %d\nef        %d\nmax level %d\n", st.M, st.MaxM0, st.EfConstruction, st.Ef, st.MaxLevel)
-	case index.Forest:
-		fmt.Fprintf(w, "n_trees   %d\nleaf size %d\nnodes     %d\n", st.NTrees, st.LeafSize, st.ForestNodes)
-	}
-	fmt.Fprintf(w, "memory    %s (vectors %s, structure %s), metadata %s, file %s\n",
-		humanBytes(st.Bytes), humanBytes(st.VectorBytes), humanBytes(st.StructBytes), humanBytes(st.MetadataBytes), humanBytes(st.FileBytes))
-	if ixFlags.verify {
-		fmt.Fprintf(w, "verified  checksums and graph integrity OK (%d orphans)\n", x.Orphans())
-	}
-	return nil
+	return jsonOrText(cmd.OutOrStdout(), out, func(w io.Writer) error {
+		if err := x.Stats().WriteText(w); err != nil || !ixFlags.verify {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "verified  checksums and graph integrity OK (%d orphans)\n", x.Orphans())
+		return err
+	})
 }
 
 func runIndexQuery(cmd *cobra.Command, args []string) error {
@@ -379,20 +361,5 @@ func runIndexQuery(cmd *cobra.Command, args []string) error {
 	if res.NoneAllowed {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: no vector in %s passes the --filter/--allow conditions, so every query has no results\n", ixFlags.index)
 	}
-	w := cmd.OutOrStdout()
-	if jsonOutput() {
-		ids, dists := res.Columns()
-		return writeJSON(w, map[string]any{"ids": ids, "distances": dists, "seconds": res.Seconds})
-	}
-	bw := bufio.NewWriter(w)
-	for i, r := range res.Hits {
-		fmt.Fprintf(bw, "query %d:", i)
-		for _, h := range r {
-			fmt.Fprintf(bw, " %d (%.4g)", h.ID, h.Distance)
-		}
-		fmt.Fprintln(bw)
-	}
-	nq := len(res.Hits)
-	fmt.Fprintf(bw, "%d queries in %.3fs (%.0f queries/s)\n", nq, res.Seconds, float64(nq)/res.Seconds)
-	return bw.Flush()
+	return jsonOrText(cmd.OutOrStdout(), res, res.WriteText)
 }

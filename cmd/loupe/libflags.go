@@ -7,7 +7,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,6 +31,11 @@ const filterUsage = "metadata filter key=value (repeatable; all must hold)"
 func addEmbedFlags(f *pflag.FlagSet, batchSize *int, quantize *string, suffix string) {
 	f.IntVar(batchSize, "batch-size", embed.DefaultBatchSize, fmt.Sprintf("texts per forward pass (0: the default, %d)%s", embed.DefaultBatchSize, suffix))
 	f.StringVar(quantize, "quantize", "", "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7"+suffix)
+}
+
+// addIndexFlag registers --index, the index directory.
+func addIndexFlag(f *pflag.FlagSet, dir *string) {
+	f.StringVar(dir, "index", "", "index directory (required)")
 }
 
 // addFilterFlags registers --filter and its old spelling --where.
@@ -101,16 +105,6 @@ type prefixed struct {
 
 func (p *prefixed) Error() string { return p.msg }
 func (p *prefixed) Unwrap() error { return p.err }
-
-// report writes v as one line of JSON with --format json, or else the
-// text of format and args.
-func report(w io.Writer, v any, format string, args ...any) error {
-	if jsonOutput() {
-		return writeJSON(w, v)
-	}
-	_, err := fmt.Fprintf(w, format, args...)
-	return err
-}
 
 // embedOptions are the embed.Options of CLI flags, with a hub client
 // that shows download progress on a terminal.
@@ -195,26 +189,4 @@ func hideTempName(err error) error {
 		return fmt.Errorf("%s: %w", strings.Replace(err.Error(), le.Error(), le.Op, 1), le.Err)
 	}
 	return err
-}
-
-// oneLine collapses whitespace and cuts s to at most n runes.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -36,7 +36,7 @@ field equal to value (repeatable; all must hold), as loupe index query
 
 func init() {
 	f := searchCmd.Flags()
-	f.StringVar(&searchFlags.index, "index", "", "index directory (required)")
+	addIndexFlag(f, &searchFlags.index)
 	f.StringVar(&searchFlags.model, "model", "", "embedding model (default: the one recorded in the index)")
 	d := search.DefaultSearchOptions()
 	f.IntVar(&searchFlags.opts.K, "k", d.K, "number of results")
@@ -78,37 +78,17 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	return renderSearch(cmd, s, args, res)
 }
 
-// renderSearch prints the hits of each question.
+// renderSearch prints the hits of each question (with --format json, one
+// object per question and line).
 func renderSearch(cmd *cobra.Command, s *search.Store, questions []string, res *search.Result) error {
-	out := cmd.OutOrStdout()
-	metric := s.Index().Metric()
+	out, metric := cmd.OutOrStdout(), s.Index().Metric()
+	if !jsonOutput() {
+		return res.WriteText(out, questions, metric)
+	}
 	for qi, hits := range res.Hits {
-		if jsonOutput() {
-			if err := writeJSON(out, map[string]any{"query": questions[qi], "model": s.Model(), "metric": metric, "results": hits,
-				"embed_seconds": res.EmbedSeconds, "search_seconds": res.SearchSeconds}); err != nil {
-				return err
-			}
-			continue
-		}
-		if len(res.Hits) > 1 {
-			if qi > 0 {
-				fmt.Fprintln(out)
-			}
-			fmt.Fprintf(out, "query: %s\n", questions[qi])
-		}
-		scoreName := "score"
-		if metric == index.L2 {
-			scoreName = "l2²"
-		}
-		for _, h := range hits {
-			text := h.Text
-			if text == "" && h.Metadata != nil {
-				text = string(h.Metadata)
-			}
-			fmt.Fprintf(out, "%2d  %s %.4f  id %-6d  %s\n", h.Rank, scoreName, h.Score, h.ID, oneLine(text, 100))
-		}
-		if len(hits) == 0 {
-			fmt.Fprintln(out, "no documents match")
+		if err := writeJSON(out, map[string]any{"query": questions[qi], "model": s.Model(), "metric": metric, "results": hits,
+			"embed_seconds": res.EmbedSeconds, "search_seconds": res.SearchSeconds}); err != nil {
+			return err
 		}
 	}
 	return nil
