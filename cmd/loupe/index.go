@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/internal/textfmt"
 	"github.com/loupe-ml/loupe/search"
@@ -204,43 +203,15 @@ func checkSource(cmd, input string) error {
 }
 
 // ingest builds (build) or updates the index in directory dir from
-// --input documents, embedded through search, or from --vectors, with
-// progress bars. done closes the index (and the embedding model).
+// --input documents or --vectors, with progress bars. done closes the
+// index (and the embedding model).
 func ingest(cmd *cobra.Command, dir string, build bool, opts index.Options, d index.DirOptions) (x *index.Index, res index.AddResult, done func() error, err error) {
-	if ixFlags.input == "" {
-		b, err := index.BatchFiles{Vectors: ixFlags.vectors, IDs: ixFlags.ids, Metadata: ixFlags.metadata}.Read()
-		if err != nil {
-			return nil, res, nil, err
-		}
-		bar := &progressBar{what: map[bool]string{true: "indexing", false: "adding"}[build]}
-		b.Progress = func(done int) { bar.set(done, len(b.Vectors)/max(b.Dim, 1)) }
-		defer bar.finish()
-		if build {
-			x, res, err = index.Build(dir, opts, b, d)
-		} else {
-			x, res, err = index.Update(dir, b, d)
-		}
-		if err != nil {
-			return nil, res, nil, err
-		}
-		return x, res, x.Close, nil
+	src := search.Source{BatchFiles: index.BatchFiles{Vectors: ixFlags.vectors, IDs: ixFlags.ids, Metadata: ixFlags.metadata}, Input: ixFlags.input}
+	so := search.Options{Index: opts, Embed: embedOptions(ixFlags.batchSize, 0, ixFlags.quantize)}
+	if build { // add uses the index's model (ixFlags.model may be left from a build in tests)
+		so.Model = ixFlags.model
 	}
-	docs, err := embed.ReadRecordsFile(ixFlags.input, embed.ReadOptions{})
-	if err != nil {
-		return nil, res, nil, err
-	}
-	eo, add := embedOptions(ixFlags.batchSize, 0, ixFlags.quantize), search.AddOptions{Replace: d.Replace, Progress: stageBars()}
-	var s *search.Store
-	var r search.AddResult
-	if build {
-		s, r, err = search.Build(cmd.Context(), dir, docs, search.Options{Model: ixFlags.model, Index: opts, Embed: eo}, add, d)
-	} else {
-		s, r, err = search.Update(cmd.Context(), dir, docs, search.OpenOptions{Embed: eo}, add, d)
-	}
-	if err != nil {
-		return nil, res, nil, err
-	}
-	return s.Index(), index.AddResult{Added: r.Added, Replaced: r.Replaced, Seconds: r.IndexSeconds}, s.Close, nil
+	return search.Ingest(cmd.Context(), dir, src, build, so, search.AddOptions{Replace: d.Replace, Progress: stageBars()}, d)
 }
 
 func runIndexBuild(cmd *cobra.Command, args []string) error {
