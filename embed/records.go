@@ -125,6 +125,15 @@ func Texts(recs []Record) []string {
 	return out
 }
 
+// TextRecords returns records of texts, without ids or metadata.
+func TextRecords(texts []string) []Record {
+	out := make([]Record, len(texts))
+	for i, t := range texts {
+		out[i].Text = t
+	}
+	return out
+}
+
 // CheckUTF8 reports the first of texts that is not valid UTF-8, naming it
 // by its 1-based position.
 func CheckUTF8(texts []string) error {

@@ -10,6 +10,16 @@ import (
 	"github.com/loupe-ml/loupe/internal/textfmt"
 )
 
+// Describe names m and its pipeline: "NAME (dim D, P pooling, normalized
+// B)", with its precision after normalized when it is not float32.
+func (m *Model) Describe() string {
+	prec := ""
+	if p := m.Precision(); p != "float32" {
+		prec = ", " + p
+	}
+	return fmt.Sprintf("%s (dim %d, %s pooling, normalized %v%s)", m.Name(), m.Dim(), m.Pooling(), m.Normalized(), prec)
+}
+
 // FormatVector formats v as its components (8 significant digits)
 // separated by spaces.
 func FormatVector(v []float32) string {

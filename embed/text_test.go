@@ -21,3 +21,21 @@ func TestWriteSimilarity(t *testing.T) {
 		t.Errorf("WriteSimilarity =\n%q\nwant\n%q", sb.String(), want)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	m, _ := load(t, "testdata/st", Options{})
+	if got, want := m.Describe(), "testdata/st (dim 32, mean pooling, normalized true)"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+	q, _ := load(t, "testdata/st", Options{Quantize: "int8"})
+	if got := q.Describe(); !strings.HasSuffix(got, "normalized true, int8)") {
+		t.Errorf("int8: Describe = %q", got)
+	}
+}
+
+func TestTextRecords(t *testing.T) {
+	recs := TextRecords([]string{"a", "b"})
+	if len(recs) != 2 || recs[1].Text != "b" || recs[1].ID != nil || Texts(recs)[0] != "a" {
+		t.Errorf("TextRecords = %+v", recs)
+	}
+}

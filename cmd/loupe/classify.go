@@ -42,32 +42,36 @@ func init() {
 	f.StringVar(&o.ClassWeight, "class-weight", d.ClassWeight, "class weights: \"balanced\" or empty for none")
 	f.IntVar(&o.MaxIter, "max-iter", d.MaxIter, "L-BFGS iteration limit")
 	f.Float64Var(&o.Tol, "tol", d.Tol, "gradient tolerance (per unit of sample weight)")
-	addEmbedFlags(f, &classifyFlags.batchSize, &classifyFlags.quantize, "")
 
 	predict := &cobra.Command{Use: "predict [TEXT...]", Short: "Label texts with a saved classifier", RunE: runClassifyPredict,
 		Long: `Label texts (arguments, or --input FILE of text or JSON lines) with a saved
 classifier. Output: "LABEL<tab>PROBABILITY<tab>TEXT" per text; with
 --format json, one {"text", "label", "probability", "probabilities"} object
 per text and line (JSON lines, not one document).`}
-	f = predict.Flags()
-	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
-	f.StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
-	addEmbedFlags(f, &classifyFlags.batchSize, &classifyFlags.quantize, "")
+	predict.Flags().StringVar(&classifyFlags.input, "input", "", "file of texts (text lines or JSON lines with \"text\")")
 
 	eval := &cobra.Command{Use: "eval", Short: "Accuracy, macro-F1 and confusion matrix on labelled data", RunE: runClassifyEval, Args: cobra.NoArgs}
-	f = eval.Flags()
-	f.StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
-	f.StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
-	addEmbedFlags(f, &classifyFlags.batchSize, &classifyFlags.quantize, "")
-
+	eval.Flags().StringVar(&classifyFlags.data, "data", "", "test data: JSON lines with \"text\" and \"label\" (required)")
+	for _, c := range []*cobra.Command{train, predict, eval} {
+		if c != train {
+			c.Flags().StringVar(&classifyFlags.classifier, "classifier", "classifier.json", "saved classifier")
+		}
+		addEmbedFlags(c.Flags(), &classifyFlags.batchSize, &classifyFlags.quantize, "")
+	}
 	classifyCmd.AddCommand(train, predict, eval)
 	rootCmd.AddCommand(classifyCmd)
 }
 
-// classifyModel loads embedding model ref with a progress bar, to finish
-// once its texts are embedded.
-func classifyModel(cmd *cobra.Command, ref string) (*embed.Model, *progressBar, error) {
-	return loadEmbedModel(cmd, "classify", ref, embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize))
+// withModel loads embedding model ref (with a progress bar, finished once
+// fn is done) and calls fn with it.
+func withModel(cmd *cobra.Command, ref string, fn func(m *embed.Model) error) error {
+	m, bar, err := loadEmbedModel(cmd, "classify", ref, embedOptions(classifyFlags.batchSize, 0, classifyFlags.quantize))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	defer bar.finish()
+	return fn(m)
 }
 
 func runClassifyTrain(cmd *cobra.Command, args []string) error {
@@ -81,16 +85,15 @@ func runClassifyTrain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, bar, err := classifyModel(cmd, classifyFlags.model)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
 	texts, labels := classify.Split(ex)
-	t, err := classify.FitTexts(m, texts, labels, classifyFlags.opts)
-	bar.finish()
-	if err != nil {
-		return cmdError("classify train", err)
+	var t *classify.Training
+	if err := withModel(cmd, classifyFlags.model, func(m *embed.Model) (err error) {
+		if t, err = classify.FitTexts(m, texts, labels, classifyFlags.opts); err != nil {
+			return cmdError("classify train", err)
+		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	c := t.Classifier
 	if err := c.Save(classifyFlags.out); err != nil {
@@ -114,14 +117,8 @@ func runClassifyPredict(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, bar, err := classifyModel(cmd, c.Model)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	preds, err := c.PredictTexts(m, embed.Texts(recs))
-	bar.finish()
-	if err != nil {
+	var preds []classify.Prediction
+	if err := withModel(cmd, c.Model, func(m *embed.Model) (err error) { preds, err = c.PredictTexts(m, embed.Texts(recs)); return err }); err != nil {
 		return err
 	}
 	for _, p := range preds {
@@ -144,15 +141,9 @@ func runClassifyEval(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, bar, err := classifyModel(cmd, c.Model)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
 	texts, labels := classify.Split(ex)
-	met, err := c.ScoreTexts(m, texts, labels)
-	bar.finish()
-	if err != nil {
+	var met *classify.Metrics
+	if err := withModel(cmd, c.Model, func(m *embed.Model) (err error) { met, err = c.ScoreTexts(m, texts, labels); return err }); err != nil {
 		return err
 	}
 	if len(met.UnseenLabels) > 0 {

@@ -78,11 +78,7 @@ func textRecords(cmd, input string, args []string, opts embed.ReadOptions) ([]em
 	if err := checkUTF8Args(cmd, args); err != nil {
 		return nil, err
 	}
-	recs := make([]embed.Record, len(args))
-	for i, a := range args {
-		recs[i].Text = a
-	}
-	return recs, nil
+	return embed.TextRecords(args), nil
 }
 
 func runEmbed(cmd *cobra.Command, args []string) error {
@@ -122,12 +118,7 @@ func runEmbed(cmd *cobra.Command, args []string) error {
 	if err := embed.WriteVectors(embedFlags.output, recs, vecs); err != nil {
 		return fmt.Errorf("embed: --output: %w", hideTempName(err))
 	}
-	prec := ""
-	if p := m.Precision(); p != "float32" {
-		prec = ", " + p
-	}
 	return jsonOrLine(out, map[string]any{"model": m.Name(), "count": len(vecs), "dim": m.Dim(), "output": embedFlags.output,
 		"seconds": secs, "texts_per_second": float64(len(vecs)) / secs, "precision": m.Precision()},
-		"embedded %d texts with %s (dim %d, %s pooling, normalized %v%s) in %.2fs (%.1f texts/s) → %s\n",
-		len(vecs), m.Name(), m.Dim(), m.Pooling(), m.Normalized(), prec, secs, float64(len(vecs))/secs, embedFlags.output)
+		"embedded %d texts with %s in %.2fs (%.1f texts/s) → %s\n", len(vecs), m.Describe(), secs, float64(len(vecs))/secs, embedFlags.output)
 }
