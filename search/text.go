@@ -37,6 +37,21 @@ func (r *VectorResult) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
+// WriteJSON writes one JSON object per question, a line each: the
+// question ("query"), the model and metric searched with, its hits
+// ("results") and the times of the whole search.
+func (r *Result) WriteJSON(w io.Writer, questions []string, model string, metric index.Metric) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for qi, hits := range r.Hits {
+		if err := enc.Encode(map[string]any{"query": questions[qi], "model": model, "metric": metric, "results": hits,
+			"embed_seconds": r.EmbedSeconds, "search_seconds": r.SearchSeconds}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WriteText writes the hits of each of questions, searched in an index
 // with metric: one line per hit (rank, score, id and a one-line preview of
 // its text, or of its metadata without one), under a "query:" heading when

@@ -39,3 +39,16 @@ func TestResultText(t *testing.T) {
 		t.Errorf("one question, cosine: %q", sb.String())
 	}
 }
+
+func TestResultJSON(t *testing.T) {
+	r := &Result{Hits: [][]Hit{{{Rank: 1, ID: 3, Score: 0.5, Text: "a<b"}}, nil}, EmbedSeconds: 1, SearchSeconds: 2}
+	var sb strings.Builder
+	if err := r.WriteJSON(&sb, []string{"q1", "q2"}, "m", index.Dot); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"embed_seconds":1,"metric":"dot","model":"m","query":"q1","results":[{"rank":1,"id":3,"score":0.5,"distance":0,"text":"a<b"}],"search_seconds":2}` + "\n" +
+		`{"embed_seconds":1,"metric":"dot","model":"m","query":"q2","results":null,"search_seconds":2}` + "\n"
+	if sb.String() != want {
+		t.Errorf("WriteJSON =\n%s\nwant\n%s", sb.String(), want)
+	}
+}

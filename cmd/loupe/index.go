@@ -107,7 +107,6 @@ the index to saving it: concurrent adds and deletes wait for each other.`,
 		RunE: runIndexAdd,
 	}
 	f = add.Flags()
-	addIndexFlag(f, &ixFlags.index)
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: .npy or .fvecs")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed with the index's model")
 	addEmbedFlags(f, &ixFlags.batchSize, &ixFlags.quantize, " (with --input)")
@@ -129,9 +128,7 @@ read, changed and saved.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: runIndexDelete,
 	}
-	f = del.Flags()
-	addIndexFlag(f, &ixFlags.index)
-	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids to delete: "+idsHelp)
+	del.Flags().StringArrayVar(&ixFlags.ids, "ids", nil, "ids to delete: "+idsHelp)
 
 	stats := &cobra.Command{
 		Use:     "stats",
@@ -140,9 +137,7 @@ read, changed and saved.`,
 		Args:    cobra.NoArgs,
 		RunE:    runIndexStats,
 	}
-	f = stats.Flags()
-	addIndexFlag(f, &ixFlags.index)
-	f.BoolVar(&ixFlags.verify, "verify", false, "read the whole file: check every checksum and the graph's integrity")
+	stats.Flags().BoolVar(&ixFlags.verify, "verify", false, "read the whole file: check every checksum and the graph's integrity")
 
 	query := &cobra.Command{
 		Use:   "query",
@@ -153,7 +148,6 @@ read, changed and saved.`,
 		RunE: runIndexQuery,
 	}
 	f = query.Flags()
-	addIndexFlag(f, &ixFlags.index)
 	f.StringVar(&ixFlags.queries, "queries", "", "query vectors: .npy or .fvecs (required)")
 	f.IntVar(&ixFlags.k, "k", search.DefaultK, "neighbours per query (positive)")
 	f.IntVar(&ixFlags.search.Ef, "ef", 0, "HNSW ef (0: the index default; max(ef, k) is used)")
@@ -162,6 +156,9 @@ read, changed and saved.`,
 	addFilterFlags(f, &ixFlags.filters, &ixFlags.where)
 	f.StringVar(&ixFlags.allow, "allow", "", "only return these ids: 3,17,42 or @FILE with one per line (a bare FILE name also works)")
 
+	for _, c := range []*cobra.Command{add, del, stats, query} {
+		c.Flags().StringVar(&ixFlags.index, "index", "", "index directory (required)")
+	}
 	indexCmd.AddCommand(build, add, del, stats, query)
 	rootCmd.AddCommand(indexCmd)
 }

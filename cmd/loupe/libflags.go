@@ -33,11 +33,6 @@ func addEmbedFlags(f *pflag.FlagSet, batchSize *int, quantize *string, suffix st
 	f.StringVar(quantize, "quantize", "", "compute precision of the encoder: float32 (default), int8 (dynamic int8, like torch quantize_dynamic) or int7"+suffix)
 }
 
-// addIndexFlag registers --index, the index directory.
-func addIndexFlag(f *pflag.FlagSet, dir *string) {
-	f.StringVar(dir, "index", "", "index directory (required)")
-}
-
 // addFilterFlags registers --filter and its old spelling --where.
 func addFilterFlags(f *pflag.FlagSet, filter, where *[]string) {
 	f.StringArrayVar(filter, "filter", nil, filterUsage)

@@ -36,7 +36,7 @@ field equal to value (repeatable; all must hold), as loupe index query
 
 func init() {
 	f := searchCmd.Flags()
-	addIndexFlag(f, &searchFlags.index)
+	f.StringVar(&searchFlags.index, "index", "", "index directory (required)")
 	f.StringVar(&searchFlags.model, "model", "", "embedding model (default: the one recorded in the index)")
 	d := search.DefaultSearchOptions()
 	f.IntVar(&searchFlags.opts.K, "k", d.K, "number of results")
@@ -75,21 +75,9 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	case err != nil:
 		return cmdError("search", err)
 	}
-	return renderSearch(cmd, s, args, res)
-}
-
-// renderSearch prints the hits of each question (with --format json, one
-// object per question and line).
-func renderSearch(cmd *cobra.Command, s *search.Store, questions []string, res *search.Result) error {
 	out, metric := cmd.OutOrStdout(), s.Index().Metric()
-	if !jsonOutput() {
-		return res.WriteText(out, questions, metric)
+	if jsonOutput() {
+		return res.WriteJSON(out, args, s.Model(), metric)
 	}
-	for qi, hits := range res.Hits {
-		if err := writeJSON(out, map[string]any{"query": questions[qi], "model": s.Model(), "metric": metric, "results": hits,
-			"embed_seconds": res.EmbedSeconds, "search_seconds": res.SearchSeconds}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return res.WriteText(out, args, metric)
 }
