@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/loupe-ml/loupe/internal/textfmt"
 )
@@ -23,5 +24,21 @@ func (st Stats) WriteText(w io.Writer) error {
 	b := textfmt.Bytes
 	_, err := fmt.Fprintf(w, "memory    %s (vectors %s, structure %s), metadata %s, file %s\n",
 		b(st.Bytes), b(st.VectorBytes), b(st.StructBytes), b(st.MetadataBytes), b(st.FileBytes))
+	return err
+}
+
+// WriteText writes what an add did as loupe index add prints it: "added N
+// ITEMS[ and replaced R], index now holds LEN (SECONDS)", where items
+// names what was added in the plural ("vectors"; singular for one) and
+// searchable is the index's Len after it.
+func (r AddResult) WriteText(w io.Writer, items string, searchable int) error {
+	rep := ""
+	if r.Replaced > 0 {
+		rep = fmt.Sprintf(" and replaced %d", r.Replaced)
+	}
+	if r.Added == 1 {
+		items = strings.TrimSuffix(items, "s")
+	}
+	_, err := fmt.Fprintf(w, "added %d %s%s, index now holds %d (%.2fs)\n", r.Added, items, rep, searchable, r.Seconds)
 	return err
 }

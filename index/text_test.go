@@ -24,3 +24,18 @@ func TestStatsWriteText(t *testing.T) {
 		t.Errorf("forest:\n%s", sb.String())
 	}
 }
+
+func TestAddResultWriteText(t *testing.T) {
+	for _, c := range []struct {
+		r    AddResult
+		want string
+	}{
+		{AddResult{Added: 3, Seconds: 0.5}, "added 3 vectors, index now holds 9 (0.50s)\n"},
+		{AddResult{Added: 1, Replaced: 2, Seconds: 1}, "added 1 vector and replaced 2, index now holds 9 (1.00s)\n"},
+	} {
+		var sb strings.Builder
+		if err := c.r.WriteText(&sb, "vectors", 9); err != nil || sb.String() != c.want {
+			t.Errorf("%+v: %q, %v; want %q", c.r, sb.String(), err, c.want)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -247,16 +246,9 @@ func runIndexAdd(cmd *cobra.Command, args []string) error {
 		return indexCmdError("index add", err)
 	}
 	defer done()
-	st, rep, what := x.Stats(), "", map[bool]string{false: "vectors", true: "documents"}[ixFlags.input != ""]
-	if res.Replaced > 0 {
-		rep = fmt.Sprintf(" and replaced %d", res.Replaced)
-	}
-	if res.Added == 1 {
-		what = strings.TrimSuffix(what, "s")
-	}
-	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
-		"searchable": x.Len(), "seconds": res.Seconds, "bytes": st.Bytes},
-		"added %d %s%s, index now holds %d (%.2fs)\n", res.Added, what, rep, x.Len(), res.Seconds)
+	st, what := x.Stats(), map[bool]string{false: "vectors", true: "documents"}[ixFlags.input != ""]
+	return jsonOrText(cmd.OutOrStdout(), map[string]any{"added": res.Added, "replaced": res.Replaced, "count": st.Count,
+		"searchable": x.Len(), "seconds": res.Seconds, "bytes": st.Bytes}, func(w io.Writer) error { return res.WriteText(w, what, x.Len()) })
 }
 
 func runIndexDelete(cmd *cobra.Command, args []string) error {
