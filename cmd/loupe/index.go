@@ -207,7 +207,7 @@ func ingest(cmd *cobra.Command, dir string, build bool, opts index.Options, d in
 	if build { // add uses the index's model (ixFlags.model may be left from a build in tests)
 		so.Model = ixFlags.model
 	}
-	return search.Ingest(cmd.Context(), dir, src, build, so, search.AddOptions{Replace: d.Replace, Progress: stageBars()}, d)
+	return search.Ingest(cmd.Context(), dir, src, build, so, search.AddOptions{Replace: d.Replace, Progress: new(stageBars).set}, d)
 }
 
 func runIndexBuild(cmd *cobra.Command, args []string) error {

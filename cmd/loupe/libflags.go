@@ -108,10 +108,10 @@ func embedOptions(batchSize, maxSeq int, quantize string) embed.Options {
 }
 
 // loadEmbedModel loads an embedding model for command name with CLI
-// options; the returned bar shows the progress of its next Embed call.
-func loadEmbedModel(cmd *cobra.Command, name, ref string, opts embed.Options) (*embed.Model, *progressBar, error) {
-	bar := &progressBar{what: "embedding"}
-	opts.Progress = bar.set
+// options; the returned bar shows the progress of its Embed calls.
+func loadEmbedModel(cmd *cobra.Command, name, ref string, opts embed.Options) (*embed.Model, *stageBars, error) {
+	bar := &stageBars{}
+	opts.Progress = func(done, total int) { bar.set("embedding", done, total) }
 	m, err := embed.LoadWith(cmd.Context(), ref, opts)
 	if err != nil {
 		return nil, nil, cmdError(name, err)
@@ -119,46 +119,35 @@ func loadEmbedModel(cmd *cobra.Command, name, ref string, opts embed.Options) (*
 	return m, bar, nil
 }
 
-// progressBar is a progress bar created on its first report.
-type progressBar struct {
-	what string
-	bar  *progress.Bar
+// stageBars shows a progress bar per stage (embedding, indexing) on a
+// terminal, ended when its stage is done or at finish.
+type stageBars struct {
+	mu    sync.Mutex
+	stage string
+	bar   *progress.Bar // nil (valid, doing nothing) when none is shown
 }
 
-func (p *progressBar) set(done, total int) {
-	if p.bar == nil {
-		p.bar = progress.New(int64(total), p.what, false)
+// set reports done of total for stage: a search.AddOptions.Progress.
+func (b *stageBars) set(stage string, done, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bar == nil || b.stage != stage {
+		b.bar.Finish()
+		b.bar, b.stage = progress.New(int64(total), stage, false), stage
 	}
-	p.bar.Set(int64(done))
+	b.bar.Set(int64(done))
+	if done == total {
+		b.bar.Finish()
+		b.bar = nil
+	}
 }
 
-// finish ends the bar, if one was shown, and readies a new one.
-func (p *progressBar) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		p.bar = nil
-	}
-}
-
-// stageBars returns a search progress callback that shows one bar per
-// stage (embedding, indexing) on a terminal.
-func stageBars() func(stage string, done, total int) {
-	var mu sync.Mutex
-	var bar *progressBar
-	return func(stage string, done, total int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar == nil || bar.what != stage {
-			if bar != nil {
-				bar.finish()
-			}
-			bar = &progressBar{what: stage}
-		}
-		bar.set(done, total)
-		if done == total {
-			bar.finish()
-		}
-	}
+// finish ends the bar shown, if any.
+func (b *stageBars) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bar.Finish()
+	b.bar = nil
 }
 
 // checkUTF8Args reports the first argument that is not valid UTF-8.
