@@ -4,93 +4,88 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
 )
 
-// registerDecode adds the flags that generate, explain and serve share:
-// the model and the decoding settings, with one name and one default each
-// (the defaults of generation_config.json's fields; a flag not given leaves
-// the model's file in force).
+// registerDecode adds the flags that generate and explain share: the model
+// and the decoding settings, with one name and one default each (the
+// defaults of generation_config.json's fields; a flag not given leaves the
+// model's file in force).
 func (f *generateFlags) registerDecode(fl *pflag.FlagSet) {
+	g := &f.set.GenerationConfig
 	fl.StringVar(&f.model, "model", "", "model directory or Hugging Face hub id (required)")
-	fl.BoolVar(&f.samp.Greedy, "greedy", false, "take the most probable token instead of sampling (do_sample false)")
+	fl.BoolVar(&f.greedy, "greedy", false, "take the most probable token instead of sampling (do_sample false)")
 	fl.BoolVar(&f.doSample, "do-sample", false, "sample even when generation_config.json says do_sample false")
-	fl.Float64Var(&f.samp.Temperature, "temperature", generate.DefaultTemperature, "divide the logits by this (> 0)")
-	fl.IntVar(&f.samp.TopK, "top-k", generate.DefaultTopK, "sample among the k most probable tokens (0: off)")
-	fl.Float64Var(&f.samp.TopP, "top-p", generate.DefaultTopP, "sample among the most probable tokens holding this probability mass, in (0, 1] (1: off)")
-	fl.Float64Var(&f.samp.MinP, "min-p", 0, "drop tokens less probable than this fraction of the most probable one (0: off)")
-	fl.Float64Var(&f.samp.Typical, "typical-p", generate.DefaultTypicalP, "locally typical sampling mass (1: off)")
-	fl.Float64Var(&f.samp.RepetitionPenalty, "repetition-penalty", 1, "penalise tokens already in the prompt or output (1: off; 1.2 is common)")
-	fl.IntVar(&f.samp.NoRepeatNGramSize, "no-repeat-ngram-size", 0, "never repeat an n-gram of this many tokens (0: off)")
-	fl.Uint64Var(&f.samp.Seed, "seed", 0, "seed for sampling (default: random)")
-	fl.IntVar(&f.maxNew, "max-new-tokens", generate.DefaultMaxNewTokens, "generate at most this many tokens")
-	fl.IntVar(&f.minNew, "min-new-tokens", 0, "no end-of-text token before this many new tokens (0: off)")
+	fl.Var(setting[float64]{&g.Temperature, generate.DefaultTemperature}, "temperature", "divide the logits by this (> 0)")
+	fl.Var(setting[int]{&g.TopK, generate.DefaultTopK}, "top-k", "sample among the k most probable tokens (0: off)")
+	fl.Var(setting[float64]{&g.TopP, generate.DefaultTopP}, "top-p", "sample among the most probable tokens holding this probability mass, in (0, 1] (1: off)")
+	fl.Var(setting[float64]{&g.MinP, 0}, "min-p", "drop tokens less probable than this fraction of the most probable one (0: off)")
+	fl.Var(setting[float64]{&g.TypicalP, generate.DefaultTypicalP}, "typical-p", "locally typical sampling mass (1: off)")
+	fl.Var(setting[float64]{&g.RepetitionPenalty, 1}, "repetition-penalty", "penalise tokens already in the prompt or output (1: off; 1.2 is common)")
+	fl.Var(setting[int]{&g.NoRepeatNGramSize, 0}, "no-repeat-ngram-size", "never repeat an n-gram of this many tokens (0: off)")
+	fl.Var(setting[uint64]{&f.set.Seed, 0}, "seed", "seed for sampling (default: random)")
+	fl.Var(setting[int]{&g.MaxNewTokens, generate.DefaultMaxNewTokens}, "max-new-tokens", "generate at most this many tokens")
+	fl.Var(setting[int]{&g.MinNewTokens, 0}, "min-new-tokens", "no end-of-text token before this many new tokens (0: off)")
 	fl.StringArrayVar(&f.stop, "stop", nil, `stop before this text (repeatable; \n and \t are understood)`)
-	fl.BoolVar(&f.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-text token")
+	fl.BoolVar(&f.set.IgnoreEOS, "ignore-eos", false, "keep generating after the end-of-text token")
 }
 
-// settings turns the decoding flags given on the command line into
-// generate.Settings (flags not given are left unset: the model's
-// generation_config.json or the default applies) and checks them.
+// setting is the flag of a *T field of generate.Settings: the field stays
+// nil (generation_config.json or the default applies) unless the flag is
+// given. It parses and shows its value as pflag's flag of type T does.
+type setting[T int | uint64 | float64] struct {
+	p   **T
+	def T
+}
+
+func (s setting[T]) String() string { return fmt.Sprint(s.def) }
+func (s setting[T]) Type() string   { return fmt.Sprintf("%T", s.def) }
+func (s setting[T]) Set(v string) (err error) {
+	var x T
+	switch p := any(&x).(type) {
+	case *int:
+		var n int64
+		n, err = strconv.ParseInt(v, 0, 64)
+		*p = int(n)
+	case *uint64:
+		*p, err = strconv.ParseUint(v, 0, 64)
+	case *float64:
+		*p, err = strconv.ParseFloat(v, 64)
+	}
+	if err == nil {
+		*s.p = &x
+	}
+	return err
+}
+
+// settings completes the decoding settings given on the command line with
+// --greedy or --do-sample, --early-stopping and --stop, and checks them.
 func (f *generateFlags) settings() (generate.Settings, error) {
-	var s generate.Settings
-	if f.samp.Greedy && f.doSample {
-		return s, errors.New("--greedy and --do-sample contradict each other")
-	}
-	g := &s.GenerationConfig
+	s := f.set
 	switch {
-	case f.samp.Greedy:
-		g.DoSample = new(false)
+	case f.greedy && f.doSample:
+		return s, errors.New("--greedy and --do-sample contradict each other")
+	case f.greedy:
+		s.DoSample = new(false)
 	case f.doSample:
-		g.DoSample = new(true)
+		s.DoSample = new(true)
 	}
-	g.Temperature = given(f, "temperature", f.samp.Temperature)
-	g.TopK = given(f, "top-k", f.samp.TopK)
-	g.TopP = given(f, "top-p", f.samp.TopP)
-	g.MinP = given(f, "min-p", f.samp.MinP)
-	g.TypicalP = given(f, "typical-p", f.samp.Typical)
-	g.RepetitionPenalty = given(f, "repetition-penalty", f.samp.RepetitionPenalty)
-	g.NoRepeatNGramSize = given(f, "no-repeat-ngram-size", f.samp.NoRepeatNGramSize)
-	g.MaxNewTokens = given(f, "max-new-tokens", f.maxNew)
-	g.MinNewTokens = given(f, "min-new-tokens", f.minNew)
-	g.NumBeams = given(f, "num-beams", f.numBeams)
-	g.LengthPenalty = given(f, "length-penalty", f.lengthPen)
-	g.NumReturnSequences = given(f, "num-return-sequences", f.numReturn)
-	if f.changed == nil || f.changed["early-stopping"] {
-		e, err := generate.ParseEarlyStopping(f.earlyStop)
+	if f.earlyStop != nil {
+		e, err := generate.ParseEarlyStopping(*f.earlyStop)
 		if err != nil {
-			return s, fmt.Errorf("--early-stopping %q: want false, true or never", f.earlyStop)
+			return s, fmt.Errorf("--early-stopping %q: want false, true or never", *f.earlyStop)
 		}
-		g.EarlyStopping = &e
+		s.EarlyStopping = &e
 	}
-	if f.seedSet {
-		s.Seed = &f.samp.Seed
-	}
-	s.IgnoreEOS = f.ignoreEOS
 	for _, st := range f.stop {
 		s.Stop = append(s.Stop, strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(st))
 	}
 	return s, s.Check()
-}
-
-// given returns &v when flag name was given, else nil.
-func given[T any](f *generateFlags, name string, v T) *T {
-	if f.changed == nil || f.changed[name] {
-		return &v
-	}
-	return nil
-}
-
-// changedFlags returns which of cmd's flags the command line set.
-func changedFlags(cmd *cobra.Command) map[string]bool {
-	m := map[string]bool{}
-	cmd.Flags().VisitAll(func(fl *pflag.Flag) { m[fl.Name] = fl.Changed })
-	return m
 }
 
 // loadPipeline loads a GPT-2 (directory or hub id) with its tokenizer and

@@ -59,8 +59,6 @@ when NO_COLOR is set or TERM=dumb),
   loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html`,
 	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
-		explainFlags.dec.seedSet = cmd.Flags().Changed("seed")
-		explainFlags.dec.changed = changedFlags(cmd)
 		return cliError("explain", runExplain(cmd, args))
 	},
 }

@@ -16,32 +16,25 @@ import (
 	"github.com/loupe-ml/loupe/internal/textlines"
 )
 
-// generateFlags are the options of loupe generate.
+// generateFlags are the options of loupe generate (and, --model and the
+// decoding flags, of loupe explain).
 type generateFlags struct {
 	model     string
-	samp      generate.Sampling
-	seedSet   bool
-	maxNew    int
-	minNew    int
+	set       generate.Settings // the decoding flags given (nil fields: not given)
+	greedy    bool
+	doSample  bool
+	earlyStop *string // --early-stopping, when given
 	stop      []string
 	stats     bool
 	promptIDs string
-	ignoreEOS bool
-	doSample  bool
-	numBeams  int
-	lengthPen float64
-	earlyStop string
-	numReturn int
 	input     string    // --input: JSON lines of prompts ("-": stdin)
 	batchSize int       // --batch-size: prompts of --input decoded together
 	stdin     io.Reader // read for --input -; nil: os.Stdin
-	// changed holds the flags given on the command line, which override
-	// generation_config.json; nil means every flag counts as given.
-	changed map[string]bool
 }
 
 func init() {
 	var f generateFlags
+	var earlyStop string
 	cmd := &cobra.Command{
 		Use:   "generate --model M [flags] PROMPT | --input FILE",
 		Short: "Continue a prompt with a GPT-2 model (sampling, greedy or beam search)",
@@ -104,18 +97,20 @@ not support beam search or several sequences per prompt.`,
   loupe generate --model gpt2 --seed 1 --format json --input prompts.jsonl > out.jsonl`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f.seedSet = cmd.Flags().Changed("seed")
-			f.changed = changedFlags(cmd)
+			f.earlyStop = nil // not given (a run before may have set it)
+			if cmd.Flags().Changed("early-stopping") {
+				f.earlyStop = &earlyStop
+			}
 			f.stdin = cmd.InOrStdin()
 			return runGenerate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
 	fl := cmd.Flags()
 	f.registerDecode(fl)
-	fl.IntVar(&f.numBeams, "num-beams", 1, "beam search with this many beams (1: no beam search)")
-	fl.Float64Var(&f.lengthPen, "length-penalty", 1, "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
-	fl.StringVar(&f.earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
-	fl.IntVar(&f.numReturn, "num-return-sequences", 1, "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
+	fl.Var(setting[int]{&f.set.NumBeams, 1}, "num-beams", "beam search with this many beams (1: no beam search)")
+	fl.Var(setting[float64]{&f.set.LengthPenalty, 1}, "length-penalty", "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
+	fl.StringVar(&earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
+	fl.Var(setting[int]{&f.set.NumReturnSequences, 1}, "num-return-sequences", "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)

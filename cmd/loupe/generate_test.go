@@ -41,7 +41,29 @@ func genTextModel(t *testing.T) string {
 	return dir
 }
 
-func genRun(t *testing.T, f generateFlags, json bool, args ...string) (string, string, error) {
+// genOpts are loupe generate's options as values: a zero sampling field
+// counts as not given, the seed and the length and beam flags as given
+// (changed, when set, says which are given instead).
+type genOpts struct {
+	model     string
+	samp      generate.Sampling
+	maxNew    int
+	minNew    int
+	stop      []string
+	stats     bool
+	promptIDs string
+	ignoreEOS bool
+	doSample  bool
+	numBeams  int
+	lengthPen float64
+	earlyStop string
+	numReturn int
+	input     string
+	batchSize int
+	changed   map[string]bool
+}
+
+func genRun(t *testing.T, f genOpts, json bool, args ...string) (string, string, error) {
 	t.Helper()
 	old := outputFormat
 	defer func() { outputFormat = old }()
@@ -64,18 +86,38 @@ func genRun(t *testing.T, f generateFlags, json bool, args ...string) (string, s
 	if f.batchSize == 0 {
 		f.batchSize = generate.DefaultBatchSize
 	}
-	f.seedSet = true
 	if f.changed == nil {
 		f.changed = givenFlags(f)
 	}
+	c := f.changed
+	g := generate.GenerationConfig{
+		Temperature: given(c, "temperature", f.samp.Temperature), TopK: given(c, "top-k", f.samp.TopK),
+		TopP: given(c, "top-p", f.samp.TopP), MinP: given(c, "min-p", f.samp.MinP),
+		TypicalP: given(c, "typical-p", f.samp.Typical), RepetitionPenalty: given(c, "repetition-penalty", f.samp.RepetitionPenalty),
+		NoRepeatNGramSize: given(c, "no-repeat-ngram-size", f.samp.NoRepeatNGramSize),
+		MaxNewTokens:      given(c, "max-new-tokens", f.maxNew), MinNewTokens: given(c, "min-new-tokens", f.minNew),
+		NumBeams: given(c, "num-beams", f.numBeams), LengthPenalty: given(c, "length-penalty", f.lengthPen),
+		NumReturnSequences: given(c, "num-return-sequences", f.numReturn),
+	}
+	gf := generateFlags{model: f.model, greedy: f.samp.Greedy, doSample: f.doSample, earlyStop: given(c, "early-stopping", f.earlyStop),
+		stop: f.stop, stats: f.stats, promptIDs: f.promptIDs, input: f.input, batchSize: f.batchSize,
+		set: generate.Settings{GenerationConfig: g, Seed: &f.samp.Seed, IgnoreEOS: f.ignoreEOS}}
 	var out, errw bytes.Buffer
-	err := runGenerate(context.Background(), &out, &errw, f, args)
+	err := runGenerate(context.Background(), &out, &errw, gf, args)
 	return out.String(), errw.String(), err
+}
+
+// given returns &v when changed names flag, else nil.
+func given[T any](changed map[string]bool, flag string, v T) *T {
+	if changed[flag] {
+		return &v
+	}
+	return nil
 }
 
 // givenFlags counts as given on the command line the flags whose field
 // in f is set (not zero), and the length flags.
-func givenFlags(f generateFlags) map[string]bool {
+func givenFlags(f genOpts) map[string]bool {
 	return map[string]bool{
 		"temperature": f.samp.Temperature != 0, "top-k": f.samp.TopK != 0, "top-p": f.samp.TopP != 0,
 		"min-p": f.samp.MinP != 0, "typical-p": f.samp.Typical != 0, "repetition-penalty": f.samp.RepetitionPenalty != 0,
@@ -85,7 +127,7 @@ func givenFlags(f generateFlags) map[string]bool {
 }
 
 func TestGenerateJSON(t *testing.T) {
-	out, _, err := genRun(t, generateFlags{model: "../../model/gpt2/testdata/tiny", promptIDs: "1, 2,3",
+	out, _, err := genRun(t, genOpts{model: "../../model/gpt2/testdata/tiny", promptIDs: "1, 2,3",
 		samp: generate.Sampling{Greedy: true}, ignoreEOS: true}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +157,7 @@ func TestGenerateJSON(t *testing.T) {
 
 func TestGenerateText(t *testing.T) {
 	dir := genTextModel(t)
-	f := generateFlags{model: dir, samp: generate.Sampling{Seed: 4, TopK: 50, Temperature: 1}, stats: true}
+	f := genOpts{model: dir, samp: generate.Sampling{Seed: 4, TopK: 50, Temperature: 1}, stats: true}
 	out, errw, err := genRun(t, f, false, "Hello, world")
 	if err != nil {
 		t.Fatal(err)
@@ -186,11 +228,11 @@ func TestGenerateHubCache(t *testing.T) {
 	}
 	t.Setenv("HF_HUB_CACHE", cache)
 	t.Setenv("HF_HUB_OFFLINE", "1")
-	out, _, err := genRun(t, generateFlags{model: "test-org/tiny-gpt2", samp: generate.Sampling{Greedy: true}}, false, "Hi")
+	out, _, err := genRun(t, genOpts{model: "test-org/tiny-gpt2", samp: generate.Sampling{Greedy: true}}, false, "Hi")
 	if err != nil || !strings.HasPrefix(out, "Hi") {
 		t.Fatalf("hub id from the cache: %q, %v", out, err)
 	}
-	_, _, err = genRun(t, generateFlags{model: "test-org/absent", samp: generate.Sampling{Greedy: true}}, false, "Hi")
+	_, _, err = genRun(t, genOpts{model: "test-org/absent", samp: generate.Sampling{Greedy: true}}, false, "Hi")
 	if err == nil || !strings.Contains(err.Error(), "offline") {
 		t.Errorf("absent model offline: %v", err)
 	}
@@ -208,28 +250,28 @@ func TestGenerateErrors(t *testing.T) {
 	greedy := generate.Sampling{Greedy: true}
 	for _, c := range []struct {
 		name string
-		f    generateFlags
+		f    genOpts
 		args []string
 		want string
 	}{
-		{"no model", generateFlags{}, []string{"x"}, "--model is required"},
-		{"not a dir", generateFlags{model: "./nowhere/at/all", samp: greedy}, []string{"x"}, "not a directory"},
-		{"bert", generateFlags{model: bert, samp: greedy}, []string{"x"}, `config.json: model_type "bert" is not gpt2`},
-		{"no weights", generateFlags{model: noWeights, samp: greedy}, []string{"x"}, "model.safetensors"},
-		{"too long", generateFlags{model: dir, samp: greedy}, []string{long}, "more than the model's context of 24"},
-		{"bad utf-8", generateFlags{model: dir, samp: greedy}, []string{"caf\xe9"}, "not valid UTF-8"},
-		{"empty", generateFlags{model: dir, samp: greedy}, []string{""}, "empty prompt"},
-		{"no prompt", generateFlags{model: dir, samp: greedy}, nil, "no prompt"},
-		{"both prompts", generateFlags{model: dir, samp: greedy, promptIDs: "1"}, []string{"x"}, "not both"},
-		{"bad ids", generateFlags{model: tiny, samp: greedy, promptIDs: "1,x"}, nil, `"x" is not a token id`},
-		{"id range", generateFlags{model: tiny, samp: greedy, promptIDs: "100"}, nil, "out of range [0, 100)"},
-		{"no tokenizer", generateFlags{model: tiny, samp: greedy}, []string{"x"}, "has no tokenizer"},
-		{"temperature", generateFlags{model: dir, samp: generate.Sampling{Temperature: -1, TopK: 50}}, []string{"x"}, "temperature -1"},
-		{"temperature 0", generateFlags{model: dir, samp: generate.Sampling{Temperature: 0}, changed: map[string]bool{"temperature": true}}, []string{"x"}, "--temperature 0: want a positive number while sampling (do_sample) (for greedy decoding use --greedy)"},
-		{"top-p 0", generateFlags{model: dir, changed: map[string]bool{"top-p": true}}, []string{"x"}, "--top-p 0: want a number in (0, 1]"},
-		{"top-p -0.5", generateFlags{model: dir, samp: generate.Sampling{TopP: -0.5}}, []string{"x"}, "--top-p -0.5: want a number in (0, 1]"},
-		{"top-p", generateFlags{model: dir, samp: generate.Sampling{TopP: 2, Temperature: 1}}, []string{"x"}, "top-p 2"},
-		{"max new", generateFlags{model: dir, samp: greedy, maxNew: -3}, []string{"x"}, "--max-new-tokens -3"},
+		{"no model", genOpts{}, []string{"x"}, "--model is required"},
+		{"not a dir", genOpts{model: "./nowhere/at/all", samp: greedy}, []string{"x"}, "not a directory"},
+		{"bert", genOpts{model: bert, samp: greedy}, []string{"x"}, `config.json: model_type "bert" is not gpt2`},
+		{"no weights", genOpts{model: noWeights, samp: greedy}, []string{"x"}, "model.safetensors"},
+		{"too long", genOpts{model: dir, samp: greedy}, []string{long}, "more than the model's context of 24"},
+		{"bad utf-8", genOpts{model: dir, samp: greedy}, []string{"caf\xe9"}, "not valid UTF-8"},
+		{"empty", genOpts{model: dir, samp: greedy}, []string{""}, "empty prompt"},
+		{"no prompt", genOpts{model: dir, samp: greedy}, nil, "no prompt"},
+		{"both prompts", genOpts{model: dir, samp: greedy, promptIDs: "1"}, []string{"x"}, "not both"},
+		{"bad ids", genOpts{model: tiny, samp: greedy, promptIDs: "1,x"}, nil, `"x" is not a token id`},
+		{"id range", genOpts{model: tiny, samp: greedy, promptIDs: "100"}, nil, "out of range [0, 100)"},
+		{"no tokenizer", genOpts{model: tiny, samp: greedy}, []string{"x"}, "has no tokenizer"},
+		{"temperature", genOpts{model: dir, samp: generate.Sampling{Temperature: -1, TopK: 50}}, []string{"x"}, "temperature -1"},
+		{"temperature 0", genOpts{model: dir, samp: generate.Sampling{Temperature: 0}, changed: map[string]bool{"temperature": true}}, []string{"x"}, "--temperature 0: want a positive number while sampling (do_sample) (for greedy decoding use --greedy)"},
+		{"top-p 0", genOpts{model: dir, changed: map[string]bool{"top-p": true}}, []string{"x"}, "--top-p 0: want a number in (0, 1]"},
+		{"top-p -0.5", genOpts{model: dir, samp: generate.Sampling{TopP: -0.5}}, []string{"x"}, "--top-p -0.5: want a number in (0, 1]"},
+		{"top-p", genOpts{model: dir, samp: generate.Sampling{TopP: 2, Temperature: 1}}, []string{"x"}, "top-p 2"},
+		{"max new", genOpts{model: dir, samp: greedy, maxNew: -3}, []string{"x"}, "--max-new-tokens -3"},
 	} {
 		out, _, err := genRun(t, c.f, false, c.args...)
 		if out != "" {
@@ -816,7 +858,7 @@ func TestGenerateInputJSON(t *testing.T) {
 	for _, samp := range []generate.Sampling{{Greedy: true}, {Seed: 4, TopK: 50, Temperature: 1.2}} {
 		var alone []generate.Result
 		for _, text := range inputTexts {
-			out, _, err := genRun(t, generateFlags{model: dir, samp: samp, maxNew: 10}, true, text)
+			out, _, err := genRun(t, genOpts{model: dir, samp: samp, maxNew: 10}, true, text)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -827,7 +869,7 @@ func TestGenerateInputJSON(t *testing.T) {
 			alone = append(alone, r)
 		}
 		for _, bs := range []int{1, 2, 8} {
-			out, _, err := genRun(t, generateFlags{model: dir, samp: samp, maxNew: 10, input: path, batchSize: bs}, true)
+			out, _, err := genRun(t, genOpts{model: dir, samp: samp, maxNew: 10, input: path, batchSize: bs}, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -872,13 +914,13 @@ func TestGenerateInputText(t *testing.T) {
 	samp := generate.Sampling{Seed: 11, TopK: 50, Temperature: 1}
 	var want strings.Builder
 	for i, text := range inputTexts {
-		out, _, err := genRun(t, generateFlags{model: dir, samp: samp}, false, text)
+		out, _, err := genRun(t, genOpts{model: dir, samp: samp}, false, text)
 		if err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&want, "--- prompt %d of %d ---\n%s", i+1, len(inputTexts), out)
 	}
-	out, errw, err := genRun(t, generateFlags{model: dir, samp: samp, input: writeInput(t, inputLines...), batchSize: 3, stats: true}, false)
+	out, errw, err := genRun(t, genOpts{model: dir, samp: samp, input: writeInput(t, inputLines...), batchSize: 3, stats: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -943,25 +985,25 @@ func TestGenerateInputErrors(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		lines []string
-		f     generateFlags
+		f     genOpts
 		args  []string
 		want  string
 	}{
-		{"malformed", []string{`"a"`, `{"text": "b"`}, generateFlags{}, nil, "line 2: want a JSON string or an object"},
-		{"text line", []string{`"a"`, ``, `plain text`}, generateFlags{}, nil, "line 3: want a JSON string"},
-		{"no text", []string{`{"prompt": "a"}`}, generateFlags{}, nil, "line 1: want a JSON string or an object with a \"text\" string"},
-		{"number text", []string{`{"text": 3}`}, generateFlags{}, nil, "line 1: want"},
-		{"not utf-8", []string{`"a"`, `"b"`, "\"caf\xe9\""}, generateFlags{}, nil, "line 3 is not valid UTF-8"},
-		{"empty string", []string{`"a"`, `""`}, generateFlags{}, nil, "line 2: empty prompt"},
-		{"empty text", []string{`{"text": ""}`}, generateFlags{}, nil, "line 1: empty prompt"},
-		{"too long", []string{`"a"`, `"b"`, `"` + long + `"`}, generateFlags{}, nil, "line 3: the prompt has 31 tokens, more than the model's context of 24"},
-		{"no prompts", []string{``, `  `}, generateFlags{}, nil, "no prompts"},
-		{"and PROMPT", nil, generateFlags{input: good}, []string{"x"}, "give one of PROMPT, --prompt-ids or --input"},
-		{"and ids", nil, generateFlags{input: good, promptIDs: "1"}, nil, "give one of PROMPT, --prompt-ids or --input"},
-		{"missing file", nil, generateFlags{input: filepath.Join(t.TempDir(), "none.jsonl")}, nil, "none.jsonl"},
-		{"beams", nil, generateFlags{input: good, numBeams: 2}, nil, "--num-beams 2: want 1 for a list of prompts"},
-		{"samples", nil, generateFlags{input: good, numReturn: 2, doSample: true}, nil, "--num-return-sequences 2: want 1 for a list of prompts"},
-		{"no tokenizer", nil, generateFlags{input: good, model: "../../model/gpt2/testdata/tiny"}, nil, "tiny has no tokenizer"},
+		{"malformed", []string{`"a"`, `{"text": "b"`}, genOpts{}, nil, "line 2: want a JSON string or an object"},
+		{"text line", []string{`"a"`, ``, `plain text`}, genOpts{}, nil, "line 3: want a JSON string"},
+		{"no text", []string{`{"prompt": "a"}`}, genOpts{}, nil, "line 1: want a JSON string or an object with a \"text\" string"},
+		{"number text", []string{`{"text": 3}`}, genOpts{}, nil, "line 1: want"},
+		{"not utf-8", []string{`"a"`, `"b"`, "\"caf\xe9\""}, genOpts{}, nil, "line 3 is not valid UTF-8"},
+		{"empty string", []string{`"a"`, `""`}, genOpts{}, nil, "line 2: empty prompt"},
+		{"empty text", []string{`{"text": ""}`}, genOpts{}, nil, "line 1: empty prompt"},
+		{"too long", []string{`"a"`, `"b"`, `"` + long + `"`}, genOpts{}, nil, "line 3: the prompt has 31 tokens, more than the model's context of 24"},
+		{"no prompts", []string{``, `  `}, genOpts{}, nil, "no prompts"},
+		{"and PROMPT", nil, genOpts{input: good}, []string{"x"}, "give one of PROMPT, --prompt-ids or --input"},
+		{"and ids", nil, genOpts{input: good, promptIDs: "1"}, nil, "give one of PROMPT, --prompt-ids or --input"},
+		{"missing file", nil, genOpts{input: filepath.Join(t.TempDir(), "none.jsonl")}, nil, "none.jsonl"},
+		{"beams", nil, genOpts{input: good, numBeams: 2}, nil, "--num-beams 2: want 1 for a list of prompts"},
+		{"samples", nil, genOpts{input: good, numReturn: 2, doSample: true}, nil, "--num-return-sequences 2: want 1 for a list of prompts"},
+		{"no tokenizer", nil, genOpts{input: good, model: "../../model/gpt2/testdata/tiny"}, nil, "tiny has no tokenizer"},
 	} {
 		f := c.f
 		if f.model == "" {
@@ -1003,7 +1045,7 @@ func TestGenerateInputMaxLength(t *testing.T) {
 	for _, s := range texts {
 		lines = append(lines, fmt.Sprintf("%q", s))
 	}
-	f := generateFlags{model: dir, ignoreEOS: true}
+	f := genOpts{model: dir, ignoreEOS: true}
 	f.changed = map[string]bool{}
 	var alone []string
 	for _, s := range texts {

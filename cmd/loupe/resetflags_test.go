@@ -21,6 +21,8 @@ func resetFlags() {
 						vals = strings.Split(def, ",")
 					}
 					sv.Replace(vals)
+				} else if s, ok := f.Value.(interface{ unset() }); ok {
+					s.unset()
 				} else {
 					f.Value.Set(f.DefValue)
 				}
@@ -33,3 +35,6 @@ func resetFlags() {
 	}
 	walk(rootCmd)
 }
+
+// unset makes the setting not given again.
+func (s setting[T]) unset() { *s.p = nil }
