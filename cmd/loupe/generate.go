@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -143,7 +141,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	var texts []string
 	var lines []int
 	if f.input != "" { // read and check the file before loading the model
-		if texts, lines, err = readPromptFile(f.input, f.stdin); err != nil {
+		if texts, lines, err = generate.ReadPrompts(f.input, f.stdin); err != nil {
 			return err
 		}
 	}
@@ -157,7 +155,9 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	}
 	var prompt []int
 	if f.promptIDs != "" {
-		if prompt, err = parseIDs(f.promptIDs); err == nil {
+		if prompt, err = generate.ParseIDs(f.promptIDs); err != nil {
+			err = fmt.Errorf("--prompt-ids: %w", err)
+		} else {
 			err = generate.CheckPrompt(p.Model, prompt)
 		}
 	} else {
@@ -184,20 +184,6 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	return nil
 }
 
-// parseIDs reads --prompt-ids: comma-separated token ids (checked by
-// generate.CheckPrompt).
-func parseIDs(s string) ([]int, error) {
-	var ids []int
-	for _, f := range strings.Split(s, ",") {
-		id, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("--prompt-ids: %q is not a token id", f)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
 // reportEnd tells on stderr that generation hit the context limit and,
 // with --stats, prints the timing figures (of the best sequence after a
 // beam search, of every sample otherwise).
@@ -214,22 +200,6 @@ func noteContextLimit(errw io.Writer, cmd, msg string) {
 	if msg != "" {
 		fmt.Fprintf(errw, "loupe: %s: %s\n", cmd, msg)
 	}
-}
-
-// readPromptFile reads the --input file at path (stdin for "-"); an empty
-// prompt is an error naming its line.
-func readPromptFile(path string, stdin io.Reader) (texts []string, lines []int, err error) {
-	err = textlines.Read(path, stdin, func(line int, text string, _ json.RawMessage) error {
-		if text == "" {
-			return fmt.Errorf("%s line %d: empty prompt: GPT-2 needs at least one token to condition on", textlines.Name(path), line)
-		}
-		texts, lines = append(texts, text), append(lines, line)
-		return nil
-	})
-	if err == nil && len(texts) == 0 {
-		err = fmt.Errorf("%s: no prompts", textlines.Name(path))
-	}
-	return texts, lines, err
 }
 
 // runInput generates for every prompt of an --input file and prints each
