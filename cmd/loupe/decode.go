@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/word2vec"
 )
 
 // registerDecode adds the flags that generate and explain share: the model
@@ -94,21 +95,25 @@ func loadPipeline(ctx context.Context, ref string) (*generate.Pipeline, error) {
 	return generate.Load(ctx, ref, generate.LoadOptions{Hub: hubClient()})
 }
 
-// cliError gives err the command's prefix (once) and names a setting the
-// caller gave (a *generate.OptionError) by its flag.
-func cliError(cmd string, err error) error {
-	if err == nil {
-		return nil
-	}
+// cliError gives err the prefix "cmd: " (once; none for cmd "") and names
+// an option the caller gave by its flag: a *generate.OptionError's field
+// as the flag it comes from, a *word2vec.OptionError's (also recommend's)
+// as flags says.
+func cliError(cmd string, flags map[string]string, err error) error {
 	var oe *generate.OptionError
-	if errors.As(err, &oe) && oe.File == "" {
+	var we *word2vec.OptionError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &oe) && oe.File == "":
 		msg := fmt.Sprintf("%s: %s %s: want %s", cmd, flagName(oe.Field), oe.Value, oe.Allowed)
 		if oe.Field == "temperature" && oe.Value == "0" {
 			msg += " (for greedy decoding use --greedy)"
 		}
 		return errors.New(msg)
-	}
-	if strings.HasPrefix(err.Error(), cmd+": ") {
+	case errors.As(err, &we) && flags[we.Field] != "":
+		return fmt.Errorf("%s %v: want %s", flags[we.Field], we.Value, we.Allowed)
+	case cmd == "" || strings.HasPrefix(err.Error(), cmd+": "):
 		return err
 	}
 	return fmt.Errorf("%s: %w", cmd, err)

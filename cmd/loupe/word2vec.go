@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,19 +27,6 @@ var w2vFlags = map[string]string{
 	"Dim": "--size", "Window": "--window", "Negative": "--negative", "Sample": "--sample",
 	"MinCount": "--min-count", "Epochs": "--epochs", "Alpha": "--alpha", "MinAlpha": "--min-alpha",
 	"Threads": "--threads", "TopN": "-n/--top", "Restrict": "--restrict",
-}
-
-// flagError renders a *word2vec.OptionError (the library's one validation
-// of options, also recommend's) with the command's flag names; other
-// errors pass through unchanged.
-func flagError(err error, flags map[string]string) error {
-	var oe *word2vec.OptionError
-	if errors.As(err, &oe) {
-		if name, ok := flags[oe.Field]; ok {
-			return fmt.Errorf("%s %v: want %s", name, oe.Value, oe.Allowed)
-		}
-	}
-	return err
 }
 
 // printNeighbors renders ns as a word (or item) and score table, or with
@@ -96,7 +82,7 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipped %d corpus file(s) that are not text (they contain NUL bytes): %s\n", len(st.SkippedFiles), strings.Join(st.SkippedFiles, ", "))
 			}
 			if err != nil {
-				return flagError(err, w2vFlags)
+				return cliError("", w2vFlags, err)
 			}
 			f = word2vec.SaveFormat(out, f)
 			if err := vecs.Save(out, f); err != nil {
@@ -143,7 +129,7 @@ func loadingCmd[T any](use, short string, nargs cobra.PositionalArgs, flag, help
 			if err != nil {
 				return err
 			}
-			return flagError(run(cmd, x, args), flags)
+			return cliError("", flags, run(cmd, x, args))
 		},
 	}
 	c.Flags().StringVar(&path, flag, "", help)
