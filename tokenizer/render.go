@@ -1,10 +1,14 @@
 package tokenizer
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
+
+	"github.com/loupe-ml/loupe/internal/textlines"
 )
 
 // WriteTable writes e as loupe tokenize prints it: each token's id, its
@@ -21,4 +25,32 @@ func WriteTable(w io.Writer, t Tokenizer, e Encoding) error {
 	}
 	_, err := fmt.Fprintf(w, "%d tokens\n", len(e.IDs))
 	return err
+}
+
+// WriteJSON writes e as one line of JSON, {"ids": [...], "tokens": [...]}
+// (loupe tokenize --format json), with "id" first when id is not nil.
+func WriteJSON(w io.Writer, e Encoding, id json.RawMessage) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(struct {
+		ID     json.RawMessage `json:"id,omitempty"`
+		IDs    []int           `json:"ids"`
+		Tokens []string        `json:"tokens"`
+	}{id, e.IDs, e.Tokens})
+}
+
+// EncodeLines encodes the text of each line of a JSON lines file (path "-"
+// reads stdin), a JSON string or an object with a "text" string and
+// perhaps an "id", and writes a WriteJSON line for it (with its id) to w.
+// The lines encoded before an error are written.
+func EncodeLines(t Tokenizer, opt EncodeOptions, path string, stdin io.Reader, w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	err := textlines.Read(path, stdin, func(_ int, text string, id json.RawMessage) error {
+		return WriteJSON(bw, t.EncodeText(text, opt), id)
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
 }

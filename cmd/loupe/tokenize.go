@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/loupe-ml/loupe/internal/textlines"
 	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -65,31 +61,14 @@ func runTokenize(cmd *cobra.Command, model, input string, special bool, args []s
 	opt := tokenizer.EncodeOptions{AllowSpecial: special}
 	out := cmd.OutOrStdout()
 	if input != "" {
-		return tokenizeLines(tok, opt, input, cmd.InOrStdin(), out)
+		return tokenizer.EncodeLines(tok, opt, input, cmd.InOrStdin(), out)
 	}
 	e := tok.EncodeText(strings.Join(args, " "), opt)
 	if m := tok.ModelMaxLength(); m > 0 && len(e.IDs) > m {
 		fmt.Fprintf(cmd.ErrOrStderr(), "loupe: warning: %d tokens, more than the model's maximum of %d (models truncate the input)\n", len(e.IDs), m)
 	}
-	return jsonOrText(out, tokenizeResult{IDs: e.IDs, Tokens: e.Tokens}, func(w io.Writer) error { return tokenizer.WriteTable(w, tok, e) })
-}
-
-type tokenizeResult struct {
-	ID     json.RawMessage `json:"id,omitempty"`
-	IDs    []int           `json:"ids"`
-	Tokens []string        `json:"tokens"`
-}
-
-// tokenizeLines tokenizes each JSON line of the file at path (stdin for "-").
-func tokenizeLines(tok tokenizer.Tokenizer, opt tokenizer.EncodeOptions, path string, stdin io.Reader, out io.Writer) error {
-	w := bufio.NewWriter(out)
-	defer w.Flush() // what was done before an error is still written
-	err := textlines.Read(path, stdin, func(_ int, text string, id json.RawMessage) error {
-		e := tok.EncodeText(text, opt)
-		return writeJSON(w, tokenizeResult{ID: id, IDs: e.IDs, Tokens: e.Tokens})
-	})
-	if err != nil {
-		return err
+	if jsonOutput() {
+		return tokenizer.WriteJSON(out, e, nil)
 	}
-	return w.Flush()
+	return tokenizer.WriteTable(out, tok, e)
 }
