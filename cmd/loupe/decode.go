@@ -98,8 +98,8 @@ func loadPipeline(ctx context.Context, ref string) (*generate.Pipeline, error) {
 // cliError gives err the prefix "cmd: " (once; none for cmd "") and names
 // an option the caller gave by its flag: a *generate.OptionError's field
 // as the flag it comes from, a *word2vec.OptionError's (also recommend's)
-// as flags says.
-func cliError(cmd string, flags map[string]string, err error) error {
+// as flags, when given, says.
+func cliError(cmd string, err error, flags ...map[string]string) error {
 	var oe *generate.OptionError
 	var we *word2vec.OptionError
 	switch {
@@ -111,8 +111,8 @@ func cliError(cmd string, flags map[string]string, err error) error {
 			msg += " (for greedy decoding use --greedy)"
 		}
 		return errors.New(msg)
-	case errors.As(err, &we) && flags[we.Field] != "":
-		return fmt.Errorf("%s %v: want %s", flags[we.Field], we.Value, we.Allowed)
+	case errors.As(err, &we) && len(flags) == 1 && flags[0][we.Field] != "":
+		return fmt.Errorf("%s %v: want %s", flags[0][we.Field], we.Value, we.Allowed)
 	case cmd == "" || strings.HasPrefix(err.Error(), cmd+": "):
 		return err
 	}

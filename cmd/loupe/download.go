@@ -45,9 +45,7 @@ Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE.`,
   loupe download --model sentence-transformers/all-MiniLM-L6-v2
   loupe download --model openai-community/gpt2 --revision main --file config.json --file model.safetensors`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cliError("download", nil, runDownload(cmd, args))
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cliError("download", runDownload(cmd, args)) },
 	}
 	cmd.Flags().StringVar(&downloadFlags.model, "model", "", "hub id (NAME, ORG/NAME or ORG/NAME@REVISION)")
 	cmd.Flags().StringVar(&downloadFlags.revision, "revision", "", "branch, tag or commit hash (default main)")

@@ -59,7 +59,7 @@ when NO_COLOR is set or TERM=dumb),
   loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html`,
 	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
-		return cliError("explain", nil, runExplain(cmd, args))
+		return cliError("explain", runExplain(cmd, args))
 	},
 }
 

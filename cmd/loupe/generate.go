@@ -117,7 +117,7 @@ not support beam search or several sequences per prompt.`,
 }
 
 func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
-	return cliError("generate", nil, generateMain(ctx, out, errw, f, args))
+	return cliError("generate", generateMain(ctx, out, errw, f, args))
 }
 
 func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
@@ -240,7 +240,7 @@ func runInput(ctx context.Context, out, errw io.Writer, f generateFlags, p *gene
 	var pe *generate.PromptError
 	if errors.As(err, &pe) {
 		// The line's own error, with the command's prefix once, before the line.
-		msg := strings.TrimPrefix(cliError("generate", nil, pe.Err).Error(), "generate: ")
+		msg := strings.TrimPrefix(cliError("generate", pe.Err).Error(), "generate: ")
 		return fmt.Errorf("%s line %d: %s", textlines.Name(f.input), lines[pe.Index], msg)
 	}
 	return err

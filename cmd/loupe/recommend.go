@@ -43,7 +43,7 @@ func recTrainCmd() *cobra.Command {
 			}
 			m, st, err := recommend.Train(context.Background(), opt)
 			if err != nil {
-				return cliError("", recFlags, err)
+				return cliError("", err, recFlags)
 			}
 			if err := m.Save(out); err != nil {
 				return err
@@ -138,7 +138,7 @@ func recSynthCmd() *cobra.Command {
 			}
 			s, err := recommend.Synthesize(opt)
 			if err != nil {
-				return cliError("", recFlags, err)
+				return cliError("", err, recFlags)
 			}
 			train, test, err := s.WriteDir(dir)
 			if err != nil {

@@ -65,7 +65,7 @@ func init() {
 	rootCmd.AddCommand(serveCmd)
 }
 
-func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", nil, serve(cmd)) }
+func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", serve(cmd)) }
 
 func serve(cmd *cobra.Command) error {
 	for _, name := range []string{"max-new-tokens", "max-prompt-tokens", "max-body-bytes", "max-concurrent"} {

@@ -32,7 +32,7 @@ WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
   loupe tokenize --model ./gpt2 --format json "Hello<|endoftext|>" --special
   loupe tokenize --model ./bert-base-uncased --input texts.jsonl > tokens.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cliError("tokenize", nil, runTokenize(cmd, model, input, special, args))
+			return cliError("tokenize", runTokenize(cmd, model, input, special, args))
 		},
 	}
 	cmd.Flags().StringVar(&model, "model", "", "model directory (or hub id) holding the tokenizer files")

@@ -82,7 +82,7 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipped %d corpus file(s) that are not text (they contain NUL bytes): %s\n", len(st.SkippedFiles), strings.Join(st.SkippedFiles, ", "))
 			}
 			if err != nil {
-				return cliError("", w2vFlags, err)
+				return cliError("", err, w2vFlags)
 			}
 			f = word2vec.SaveFormat(out, f)
 			if err := vecs.Save(out, f); err != nil {
@@ -129,7 +129,7 @@ func loadingCmd[T any](use, short string, nargs cobra.PositionalArgs, flag, help
 			if err != nil {
 				return err
 			}
-			return cliError("", flags, run(cmd, x, args))
+			return cliError("", run(cmd, x, args), flags)
 		},
 	}
 	c.Flags().StringVar(&path, flag, "", help)
