@@ -566,3 +566,14 @@ func TestStaleIncomplete(t *testing.T) {
 		t.Error("content differs after restarting a stale partial download")
 	}
 }
+
+func TestDownloadRevisionConflict(t *testing.T) {
+	c := &Client{CacheDir: t.TempDir(), Offline: true}
+	_, err := c.Download(context.Background(), "acme/tiny@main", DownloadOptions{Revision: "v2"})
+	if err == nil || !strings.Contains(err.Error(), "acme/tiny@main and revision v2 name different revisions") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := c.Download(context.Background(), "bad ref!", DownloadOptions{}); err == nil {
+		t.Fatal("a malformed reference was accepted")
+	}
+}

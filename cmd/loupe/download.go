@@ -4,20 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/spf13/cobra"
 )
-
-// defaultDownloadFiles are fetched by `loupe download` when no --file is
-// given: what GPT-2, BERT and sentence-transformers models need. Only
-// config.json is required.
-var defaultDownloadFiles = []string{
-	"config.json", "model.safetensors", "tokenizer.json", "vocab.json", "merges.txt",
-	"vocab.txt", "tokenizer_config.json", "modules.json", "config_sentence_transformers.json",
-	"sentence_bert_config.json", "1_Pooling/config.json", "special_tokens_map.json",
-}
 
 var downloadFlags struct {
 	model    string
@@ -68,26 +58,9 @@ func runDownload(cmd *cobra.Command, args []string) error {
 	if st, err := os.Stat(ref); err == nil && st.IsDir() {
 		return fmt.Errorf("%s is a local directory; give a hub id such as openai-community/gpt2", ref)
 	}
-	repo, rev, err := hub.ParseRef(ref)
+	res, err := hubClient().Download(ctx, ref, hub.DownloadOptions{Revision: downloadFlags.revision, Files: downloadFlags.files})
 	if err != nil {
 		return err
-	}
-	if downloadFlags.revision != "" {
-		if strings.Contains(ref, "@") && rev != downloadFlags.revision {
-			return fmt.Errorf("--model %s and --revision %s name different revisions", ref, downloadFlags.revision)
-		}
-		rev = downloadFlags.revision
-	}
-	required, optional := []string{"config.json"}, defaultDownloadFiles[1:]
-	if len(downloadFlags.files) > 0 {
-		required, optional = downloadFlags.files, nil
-	}
-	res, err := hubClient().Snapshot(ctx, repo, rev, required, optional)
-	if err != nil {
-		return err
-	}
-	if res.Files == nil {
-		res.Files = []string{}
 	}
 	return jsonOrText(cmd.OutOrStdout(), res, res.WriteText)
 }
