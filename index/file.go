@@ -253,12 +253,12 @@ func Open(dir string, opts ...OpenOptions) (*Index, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("index: open: %w", err)
+		return nil, fmt.Errorf("index: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("index: open: %w", err)
+		return nil, fmt.Errorf("index: %w", err)
 	}
 	if st.Size() > math.MaxInt {
 		return nil, fmt.Errorf("index: open %s: file too large", path)
