@@ -26,7 +26,9 @@ func TestSearchCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := index.New(testIndexOptions(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: model}))
+	opt := index.DefaultOptions()
+	opt.Dim, opt.Kind, opt.Model = m.Dim(), index.Flat, model
+	x, err := index.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,9 @@ func TestSearchCommand(t *testing.T) {
 		t.Errorf("non-UTF-8 query: %v", err)
 	}
 	// An index whose recorded model is gone says so and suggests --model.
-	gone, err := index.New(testIndexOptions(index.Options{Dim: m.Dim(), Kind: index.Flat, Model: filepath.Join(t.TempDir(), "moved")}))
+	opt = index.DefaultOptions()
+	opt.Dim, opt.Kind, opt.Model = m.Dim(), index.Flat, filepath.Join(t.TempDir(), "moved")
+	gone, err := index.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +136,9 @@ func TestUnreachableHubNamed(t *testing.T) {
 	if err := c.Save(clf); err != nil {
 		t.Fatal(err)
 	}
-	x, err := index.New(testIndexOptions(index.Options{Kind: index.Flat, Dim: 2, Model: ref}))
+	opt := index.DefaultOptions()
+	opt.Kind, opt.Dim, opt.Model = index.Flat, 2, ref
+	x, err := index.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,18 +180,4 @@ func TestOptionErrorsNameFlags(t *testing.T) {
 	if _, _, err := runCmd(t, "embed", "--model", model, "--batch-size", "0", "x"); err != nil {
 		t.Errorf("--batch-size 0 (the default): %v", err)
 	}
-}
-
-// testIndexOptions fills the zero fields of o (but Dim) from
-// index.DefaultOptions.
-func testIndexOptions(o index.Options) index.Options {
-	d := index.DefaultOptions()
-	d.Dim, d.Model, d.Threads = o.Dim, o.Model, o.Threads
-	if o.Kind != "" {
-		d.Kind = o.Kind
-	}
-	if o.Metric != "" {
-		d.Metric = o.Metric
-	}
-	return d
 }
