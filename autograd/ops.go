@@ -264,16 +264,29 @@ func SliceColsBackward(dinp, dout []float32, n, c, off, w int) {
 // entries j > i are 0);
 // out is [t, c]. Scores are scaled by 1/√hs.
 func AttentionForward(out, att, qkv []float32, t, stride, c, nh int) {
+	AttentionDropoutForward(out, att, nil, qkv, t, stride, c, nh)
+}
+
+// AttentionDropoutForward is AttentionForward with dropout on the
+// probabilities: the values are weighted by att[i]·keep[i], where keep (laid
+// out like att) holds 0 for a dropped entry and 1/(1-p) for a kept one.
+// att still receives the probabilities before dropout. keep may be nil (no
+// dropout).
+func AttentionDropoutForward(out, att, keep, qkv []float32, t, stride, c, nh int) {
 	need("AttentionForward", "qkv", len(qkv), t*3*c)
 	need("AttentionForward", "out", len(out), t*c)
 	need("AttentionForward", "att", len(att), (nh-1)*stride*stride+(t-1)*stride+t)
+	if keep != nil {
+		need("AttentionForward", "keep", len(keep), len(att))
+	}
 	hs := c / nh
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	kernels.Parallel(nh*t, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			h, i := r/t, r%t
 			q := qkv[i*3*c+h*hs : i*3*c+h*hs+hs]
-			a := att[h*stride*stride+i*stride : h*stride*stride+i*stride+t]
+			row := h*stride*stride + i*stride
+			a := att[row : row+t]
 			for j := 0; j <= i; j++ {
 				a[j] = scale * kernels.Dot(q, qkv[j*3*c+c+h*hs:j*3*c+c+h*hs+hs])
 			}
@@ -284,7 +297,11 @@ func AttentionForward(out, att, qkv []float32, t, stride, c, nh int) {
 			o := out[i*c+h*hs : i*c+h*hs+hs]
 			clear(o)
 			for j := 0; j <= i; j++ {
-				kernels.Axpy(a[j], qkv[j*3*c+2*c+h*hs:j*3*c+2*c+h*hs+hs], o)
+				w := a[j]
+				if keep != nil {
+					w *= keep[row+j]
+				}
+				kernels.Axpy(w, qkv[j*3*c+2*c+h*hs:j*3*c+2*c+h*hs+hs], o)
 			}
 		}
 	})
@@ -293,6 +310,12 @@ func AttentionForward(out, att, qkv []float32, t, stride, c, nh int) {
 // AttentionBackward accumulates into dqkv ([t, 3c]) the gradient of
 // AttentionForward given dout ([t, c]), the forward's qkv and att.
 func AttentionBackward(dqkv, dout, qkv, att []float32, t, stride, c, nh int) {
+	AttentionDropoutBackward(dqkv, dout, qkv, att, nil, t, stride, c, nh)
+}
+
+// AttentionDropoutBackward accumulates into dqkv the gradient of
+// AttentionDropoutForward with the same keep (nil: no dropout).
+func AttentionDropoutBackward(dqkv, dout, qkv, att, keep []float32, t, stride, c, nh int) {
 	need("AttentionBackward", "dqkv", len(dqkv), t*3*c)
 	need("AttentionBackward", "dout", len(dout), t*c)
 	need("AttentionBackward", "qkv", len(qkv), t*3*c)
@@ -303,18 +326,26 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, t, stride, c, nh int) {
 		dpre := make([]float32, t)
 		for h := lo; h < hi; h++ {
 			for i := 0; i < t; i++ {
-				a := att[h*stride*stride+i*stride : h*stride*stride+i*stride+i+1]
+				row := h*stride*stride + i*stride
+				a := att[row : row+i+1]
 				do := dout[i*c+h*hs : i*c+h*hs+hs]
 				if allZero(do) {
 					continue // common when only some rows carry a gradient
 				}
-				// datt_ij = dout_i·v_j; dv_j += att_ij dout_i
+				// With w_ij = att_ij·keep_ij: dw_ij = dout_i·v_j, dv_j +=
+				// w_ij dout_i, and the probabilities' gradient is
+				// datt_ij = dw_ij·keep_ij.
 				var s float32
 				for j := 0; j <= i; j++ {
 					v := qkv[j*3*c+2*c+h*hs : j*3*c+2*c+h*hs+hs]
+					w := a[j]
 					dpre[j] = kernels.Dot(do, v)
+					if keep != nil {
+						w *= keep[row+j]
+						dpre[j] *= keep[row+j]
+					}
 					s += dpre[j] * a[j]
-					kernels.Axpy(a[j], do, dqkv[j*3*c+2*c+h*hs:j*3*c+2*c+h*hs+hs])
+					kernels.Axpy(w, do, dqkv[j*3*c+2*c+h*hs:j*3*c+2*c+h*hs+hs])
 				}
 				q := qkv[i*3*c+h*hs : i*3*c+h*hs+hs]
 				dq := dqkv[i*3*c+h*hs : i*3*c+h*hs+hs]

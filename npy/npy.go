@@ -281,21 +281,7 @@ func Encode(w io.Writer, data []float32, rows, cols int) error {
 		return fmt.Errorf("npy: %d values do not make a %d×%d array", len(data), rows, cols)
 	}
 	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	// Pad with spaces and a newline so the data starts on a 64-byte boundary.
-	total := 10 + len(dict) + 1
-	pad := (64 - total%64) % 64
-	var hdr bytes.Buffer
-	hdr.WriteString(magic)
-	hdr.Write([]byte{1, 0})
-	hlen := len(dict) + pad + 1
-	if hlen > math.MaxUint16 {
-		return errors.New("npy: header too long")
-	}
-	binary.Write(&hdr, binary.LittleEndian, uint16(hlen))
-	hdr.WriteString(dict)
-	hdr.WriteString(strings.Repeat(" ", pad))
-	hdr.WriteByte('\n')
-	if _, err := w.Write(hdr.Bytes()); err != nil {
+	if err := writeHeader(w, dict); err != nil {
 		return err
 	}
 	buf := make([]byte, 0, 1<<16)
@@ -309,6 +295,27 @@ func Encode(w io.Writer, data []float32, rows, cols int) error {
 		}
 	}
 	_, err := w.Write(buf)
+	return err
+}
+
+// writeHeader writes the magic, version 1.0 and the header dictionary,
+// padded with spaces and a newline so that the data starts on a 64-byte
+// boundary.
+func writeHeader(w io.Writer, dict string) error {
+	total := 10 + len(dict) + 1
+	pad := (64 - total%64) % 64
+	var hdr bytes.Buffer
+	hdr.WriteString(magic)
+	hdr.Write([]byte{1, 0})
+	hlen := len(dict) + pad + 1
+	if hlen > math.MaxUint16 {
+		return errors.New("npy: header too long")
+	}
+	binary.Write(&hdr, binary.LittleEndian, uint16(hlen))
+	hdr.WriteString(dict)
+	hdr.WriteString(strings.Repeat(" ", pad))
+	hdr.WriteByte('\n')
+	_, err := w.Write(hdr.Bytes())
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/loupe-ml/loupe/autograd"
+	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // The differentiable pass: a forward that keeps the activations a backward
@@ -43,6 +44,15 @@ type Pass struct {
 	qkv        [][]float32 // L × [BT, 3C]
 	fc         [][]float32 // L × [BT, 4C] MLP pre-activations
 	lnfm, lnfr []float32
+
+	// Training only (PassOptions.Train and Dropout).
+	ln1, y, ln2 [][]float32 // L × [BT, C]: inputs of c_attn, attn.c_proj and c_fc
+	dropout     float32
+	keepEmb     []float32   // [BT, C] dropout scales of the embeddings
+	keepAtt     [][]float32 // L × [B, nh, T, T] of the attention probabilities
+	keepAttn    [][]float32 // L × [BT, C] of the attention branch
+	keepMLP     [][]float32 // L × [BT, C] of the MLP branch
+	scratch     []float32
 }
 
 // PassOptions select what ForwardPass keeps and changes.
@@ -52,20 +62,62 @@ type PassOptions struct {
 	// Interventions scale MLP neurons in the forward pass (and their
 	// gradients in the backward pass).
 	Interventions []Intervention
+	// Train keeps the input of every matrix multiply (the ln_1 and ln_2
+	// outputs, the attention output and the MLP activation) for
+	// BackwardHidden, which training uses.
+	Train bool
+	// Dropout is the probability of zeroing an element where GPT-2 applies
+	// dropout (embd_pdrop on the embeddings, attn_pdrop on the attention
+	// probabilities, resid_pdrop on each block's two branches), one value
+	// for all three as nanoGPT does; kept elements are scaled by 1/(1-p).
+	// 0 turns dropout off. The masks are drawn from DropoutSeed alone, so
+	// a pass is reproducible.
+	Dropout     float32
+	DropoutSeed uint64
+	// Reuse, when not nil, lends its buffers to the new pass (which then
+	// owns them: Reuse must not be used afterwards). A training loop
+	// passes its previous step's Pass so that a step allocates nothing
+	// large.
+	Reuse *Pass
 }
 
 // Embed returns the token embeddings of ids, [len(ids), C]: the input
 // ForwardPass differentiates. It checks the ids against the vocabulary.
 func (m *Model) Embed(ids []int) ([]float32, error) {
+	return m.EmbedInto(nil, ids)
+}
+
+// EmbedInto is Embed writing into dst when it is large enough.
+func (m *Model) EmbedInto(dst []float32, ids []int) ([]float32, error) {
 	c := m.Config
 	for i, id := range ids {
 		if id < 0 || id >= c.VocabSize {
 			return nil, fmt.Errorf("gpt2: token id %d at position %d outside the vocabulary of %d", id, i, c.VocabSize)
 		}
 	}
-	x := make([]float32, len(ids)*c.NEmbd)
+	x := reuse(dst, len(ids)*c.NEmbd)
 	autograd.EmbeddingForward(x, m.Weights.WTE, ids, c.NEmbd)
 	return x, nil
+}
+
+// reuse returns s[:n] when s can hold n values, else a new slice. The
+// contents are not cleared.
+func reuse(s []float32, n int) []float32 {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]float32, n)
+}
+
+// reuseAll is reuse over a list of per-layer buffers.
+func reuseAll(s [][]float32, layers, n int) [][]float32 {
+	if len(s) != layers {
+		s = make([][]float32, layers)
+	}
+	for l := range s {
+		s[l] = reuse(s[l], n)
+	}
+	return s
 }
 
 func (m *Model) gelu() (fwd func(out, in []float32), bwd func(din, in, dout []float32)) {
@@ -88,57 +140,98 @@ func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, err
 		return nil, fmt.Errorf("gpt2: %d positions exceed the model's %d: %w", T, c.NPositions, ErrContext)
 	case len(x0) != B*T*C:
 		return nil, fmt.Errorf("gpt2: ForwardPass input has %d values, want %d sequences × %d positions × %d", len(x0), B, T, C)
+	case !(opt.Dropout >= 0 && opt.Dropout < 1):
+		return nil, fmt.Errorf("gpt2: dropout probability %v, want 0 <= p < 1", opt.Dropout)
 	}
 	if err := c.CheckInterventions(opt.Interventions); err != nil {
 		return nil, fmt.Errorf("gpt2: %w", err)
 	}
 	w := &m.Weights
 	BT := B * T
-	p := &Pass{B: B, T: T, X0: x0, m: m, ivs: opt.Interventions}
-	mk := func() [][]float32 { return make([][]float32, L) }
-	p.Resid = make([][]float32, L+1)
-	p.Att, p.Act = mk(), mk()
-	p.mid, p.ln1m, p.ln1r, p.ln2m, p.ln2r, p.qkv, p.fc = mk(), mk(), mk(), mk(), mk(), mk(), mk()
-	p.Resid[0] = make([]float32, BT*C)
+	p := opt.Reuse
+	if p == nil {
+		p = &Pass{}
+	}
+	*p = Pass{B: B, T: T, X0: x0, m: m, ivs: opt.Interventions, dropout: opt.Dropout,
+		Resid: p.Resid, Att: p.Att, Act: p.Act, LNF: p.LNF, mid: p.mid, ln1m: p.ln1m, ln1r: p.ln1r, ln2m: p.ln2m, ln2r: p.ln2r,
+		qkv: p.qkv, fc: p.fc, lnfm: p.lnfm, lnfr: p.lnfr, ln1: p.ln1, y: p.y, ln2: p.ln2,
+		keepEmb: p.keepEmb, keepAtt: p.keepAtt, keepAttn: p.keepAttn, keepMLP: p.keepMLP, scratch: p.scratch}
+	p.Resid = reuseAll(p.Resid, L+1, BT*C)
+	p.Att = reuseAll(p.Att, L, B*nh*T*T)
+	p.mid, p.qkv, p.fc = reuseAll(p.mid, L, BT*C), reuseAll(p.qkv, L, BT*3*C), reuseAll(p.fc, L, BT*4*C)
+	p.ln1m, p.ln1r, p.ln2m, p.ln2r = reuseAll(p.ln1m, L, BT), reuseAll(p.ln1r, L, BT), reuseAll(p.ln2m, L, BT), reuseAll(p.ln2r, L, BT)
+	if opt.KeepAct || opt.Train {
+		p.Act = reuseAll(p.Act, L, BT*4*C)
+	} else {
+		p.Act = make([][]float32, L)
+	}
+	if opt.Train {
+		p.ln1, p.y, p.ln2 = reuseAll(p.ln1, L, BT*C), reuseAll(p.y, L, BT*C), reuseAll(p.ln2, L, BT*C)
+	} else {
+		p.ln1, p.y, p.ln2 = nil, nil, nil
+	}
+	var drop *dropper
+	if opt.Dropout > 0 {
+		drop = newDropper(opt.Dropout, opt.DropoutSeed)
+		p.keepEmb = drop.mask(reuse(p.keepEmb, BT*C))
+		p.keepAtt = reuseAll(p.keepAtt, L, B*nh*T*T)
+		p.keepAttn, p.keepMLP = reuseAll(p.keepAttn, L, BT*C), reuseAll(p.keepMLP, L, BT*C)
+	} else {
+		p.keepEmb, p.keepAtt, p.keepAttn, p.keepMLP = nil, nil, nil, nil
+	}
 	for b := 0; b < B; b++ {
 		autograd.AddForward(p.Resid[0][b*T*C:(b+1)*T*C], x0[b*T*C:(b+1)*T*C], w.WPE[:T*C])
 	}
-	ln := make([]float32, BT*C)
-	y := make([]float32, BT*C)
-	proj := make([]float32, BT*C)
-	act := make([]float32, BT*4*C)
+	if drop != nil {
+		kernels.Mul(p.Resid[0], p.Resid[0], p.keepEmb)
+	}
+	// scratch: ln [BT*C], y [BT*C], proj [BT*C], act [BT*4C] when not kept.
+	p.scratch = reuse(p.scratch, 7*BT*C)
+	ln, y, proj, act := p.scratch[:BT*C], p.scratch[BT*C:2*BT*C], p.scratch[2*BT*C:3*BT*C], p.scratch[3*BT*C:]
 	eps := c.LayerNormEps
 	for l := 0; l < L; l++ {
 		blk := &w.Blocks[l]
 		x := p.Resid[l]
+		if opt.Train {
+			ln, y = p.ln1[l], p.y[l]
+		}
 		// mid = x + attn(ln_1(x))
-		p.ln1m[l], p.ln1r[l] = make([]float32, BT), make([]float32, BT)
 		autograd.LayerNormForward(ln, p.ln1m[l], p.ln1r[l], x, blk.LN1G, blk.LN1B, BT, C, eps)
-		p.qkv[l] = make([]float32, BT*3*C)
 		autograd.MatmulForward(p.qkv[l], ln, blk.AttnW, blk.AttnB, BT, C, 3*C)
-		p.Att[l] = make([]float32, B*nh*T*T)
+		var keepAtt []float32
+		if drop != nil {
+			keepAtt = drop.mask(p.keepAtt[l])
+		}
 		for b := 0; b < B; b++ {
-			autograd.AttentionForward(y[b*T*C:(b+1)*T*C], p.Att[l][b*nh*T*T:(b+1)*nh*T*T], p.qkv[l][b*T*3*C:(b+1)*T*3*C], T, T, C, nh)
+			var k []float32
+			if keepAtt != nil {
+				k = keepAtt[b*nh*T*T : (b+1)*nh*T*T]
+			}
+			autograd.AttentionDropoutForward(y[b*T*C:(b+1)*T*C], p.Att[l][b*nh*T*T:(b+1)*nh*T*T], k, p.qkv[l][b*T*3*C:(b+1)*T*3*C], T, T, C, nh)
 		}
 		autograd.MatmulForward(proj, y, blk.AttnProjW, blk.AttnProjB, BT, C, C)
-		p.mid[l] = make([]float32, BT*C)
+		if drop != nil {
+			kernels.Mul(proj, proj, drop.mask(p.keepAttn[l]))
+		}
 		autograd.AddForward(p.mid[l], x, proj)
 		// resid = mid + mlp(ln_2(mid))
-		p.ln2m[l], p.ln2r[l] = make([]float32, BT), make([]float32, BT)
+		if opt.Train {
+			ln = p.ln2[l]
+		}
 		autograd.LayerNormForward(ln, p.ln2m[l], p.ln2r[l], p.mid[l], blk.LN2G, blk.LN2B, BT, C, eps)
-		p.fc[l] = make([]float32, BT*4*C)
 		autograd.MatmulForward(p.fc[l], ln, blk.FCW, blk.FCB, BT, C, 4*C)
 		a := act
-		if opt.KeepAct {
-			a = make([]float32, BT*4*C)
-			p.Act[l] = a
+		if p.Act[l] != nil {
+			a = p.Act[l]
 		}
 		p.activation(a, l)
 		autograd.MatmulForward(proj, a, blk.ProjW, blk.ProjB, BT, 4*C, C)
-		p.Resid[l+1] = make([]float32, BT*C)
+		if drop != nil {
+			kernels.Mul(proj, proj, drop.mask(p.keepMLP[l]))
+		}
 		autograd.AddForward(p.Resid[l+1], p.mid[l], proj)
 	}
-	p.LNF, p.lnfm, p.lnfr = make([]float32, BT*C), make([]float32, BT), make([]float32, BT)
+	p.LNF, p.lnfm, p.lnfr = reuse(p.LNF, BT*C), reuse(p.lnfm, BT), reuse(p.lnfr, BT)
 	autograd.LayerNormForward(p.LNF, p.lnfm, p.lnfr, p.Resid[L], w.LNFG, w.LNFB, BT, C, eps)
 	return p, nil
 }
@@ -214,8 +307,8 @@ func (c Config) NewGrads() *Grads {
 	return g
 }
 
-// tied reports whether the LM head is the token embedding itself.
-func (w *Weights) tied() bool {
+// Tied reports whether the LM head is the token embedding itself.
+func (w *Weights) Tied() bool {
 	return len(w.LMHead) > 0 && len(w.WTE) > 0 && &w.LMHead[0] == &w.WTE[0]
 }
 
@@ -235,6 +328,9 @@ func (p *Pass) Backward(seeds []Seed, dlogits []float32, grads *Grads) ([]float3
 	S := len(seeds)
 	if S == 0 {
 		return nil, errors.New("gpt2: Backward: no seeds")
+	}
+	if p.dropout > 0 {
+		return nil, errors.New("gpt2: Backward: the pass used dropout (use BackwardHidden)")
 	}
 	if len(dlogits) != S*V {
 		return nil, fmt.Errorf("gpt2: Backward: %d logit gradients, want %d seeds × %d", len(dlogits), S, V)
@@ -273,7 +369,7 @@ func (p *Pass) Backward(seeds []Seed, dlogits []float32, grads *Grads) ([]float3
 	dh := make([]float32, S*C)
 	var hin []float32
 	dhead := g.LMHead
-	if w.tied() {
+	if w.Tied() {
 		dhead = g.WTE
 	}
 	if dhead != nil {

@@ -68,10 +68,13 @@ type tensorSpec struct {
 }
 
 // specs lists every parameter tensor a GPT-2 checkpoint must hold, in
-// forward order, pointing into w (which it sizes).
+// forward order, pointing into w (whose Blocks it sizes unless they already
+// number NLayer).
 func specs(c Config, w *Weights) []tensorSpec {
 	C, V, P := c.NEmbd, c.VocabSize, c.NPositions
-	w.Blocks = make([]Block, c.NLayer)
+	if len(w.Blocks) != c.NLayer {
+		w.Blocks = make([]Block, c.NLayer)
+	}
 	s := []tensorSpec{
 		{"wte.weight", []int{V, C}, &w.WTE},
 		{"wpe.weight", []int{P, C}, &w.WPE},
