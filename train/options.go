@@ -5,28 +5,29 @@ import "fmt"
 // Options are the settings of a training run. DefaultOptions gives
 // nanoGPT-like values; the zero value is not valid.
 type Options struct {
-	BatchSize int     // sequences per micro-batch (B)
-	SeqLen    int     // tokens per sequence (T), at most the model's n_positions
-	Steps     int     // optimizer steps in all (a resumed run counts the earlier ones)
-	GradAccum int     // micro-batches per step
-	LR        float64 // peak learning rate
-	MinLR     float64 // learning rate at the end of a cosine schedule
-	Schedule  string  // "constant" or "cosine"
-	Warmup    int     // steps of linear warm-up
+	BatchSize int     `json:"batch_size"` // sequences per micro-batch (B)
+	SeqLen    int     `json:"seq_len"`    // tokens per sequence (T), at most the model's n_positions
+	Steps     int     `json:"steps"`      // optimizer steps in all (a resumed run counts the earlier ones)
+	GradAccum int     `json:"grad_accum"` // micro-batches per step
+	LR        float64 `json:"lr"`         // peak learning rate
+	MinLR     float64 `json:"min_lr"`     // learning rate at the end of a cosine schedule
+	Schedule  string  `json:"schedule"`   // "constant" or "cosine"
+	Warmup    int     `json:"warmup"`     // steps of linear warm-up
 	// AdamW.
-	WeightDecay  float64
-	Beta1, Beta2 float64
-	Eps          float64
-	GradClip     float64 // maximum global L2 norm of the gradients; 0 turns clipping off
-	Dropout      float64 // dropout probability (GPT-2's embd, attn and resid dropout); 0 turns it off
-	Seed         uint64  // seeds data order and dropout
-	DataOrder    string  // "random" or "sequential"
+	WeightDecay float64 `json:"weight_decay"`
+	Beta1       float64 `json:"beta1"`
+	Beta2       float64 `json:"beta2"`
+	Eps         float64 `json:"eps"`
+	GradClip    float64 `json:"grad_clip"`  // maximum global L2 norm of the gradients; 0 turns clipping off
+	Dropout     float64 `json:"dropout"`    // dropout probability (GPT-2's embd, attn and resid dropout); 0 turns it off
+	Seed        uint64  `json:"seed"`       // seeds data order and dropout
+	DataOrder   string  `json:"data_order"` // "random" or "sequential"
 	// Evaluation on the held-out tokens.
-	EvalEvery   int // steps between evaluations (0: only at the end)
-	EvalBatches int // micro-batches per evaluation (0: the whole held-out set)
+	EvalEvery   int `json:"eval_every"`   // steps between evaluations (0: only at the end)
+	EvalBatches int `json:"eval_batches"` // micro-batches per evaluation (0: the whole held-out set)
 	// CheckpointEvery is the number of steps between checkpoints (0: only
 	// at the end).
-	CheckpointEvery int
+	CheckpointEvery int `json:"checkpoint_every"`
 }
 
 // DefaultOptions returns the defaults of loupe train gpt2.
