@@ -124,8 +124,12 @@ func windows(n int, o Options) []window {
 
 // chunkRows is the number of positions whose logits one Forward call
 // computes: the [chunkRows, vocab] logits are the largest buffer Evaluate
-// holds (25 MB for GPT-2's 50257 tokens).
-var chunkRows = 128
+// holds (103 MB for GPT-2's 50257 tokens). Each chunk's LM-head product
+// packs the whole [vocab, C] head once, so smaller chunks cost more: with a
+// GPT-2-small-shaped head, 128 rows were about 1.4 times slower per token
+// than 512 (BenchmarkPerplexityWide). 512 is also the rows of one pass of
+// the State's default MaxRows.
+var chunkRows = 512
 
 // Evaluate returns the perplexity of m on the token stream ids with the
 // sliding windows of opt (see the package documentation). progress, if not

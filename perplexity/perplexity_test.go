@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -212,4 +213,33 @@ func BenchmarkPerplexityTiny(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(res.Tokens*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// BenchmarkPerplexityWide scores 2048 tokens with a random 2-layer model of
+// GPT-2 small's width, vocabulary and context (1024-token windows, stride
+// 512), where the LM head and its log-softmax weigh as in the real model.
+func BenchmarkPerplexityWide(b *testing.B) {
+	cfg := gpt2.Config{NLayer: 2, NHead: 12, NEmbd: 768, NPositions: 1024, VocabSize: 50257,
+		LayerNormEps: 1e-5, Activation: "gelu_new", EOSTokenID: 50256, BOSTokenID: 50256}
+	m, err := gpt2.Random(cfg, 1, 0.05)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int, 2048)
+	for i := range ids {
+		ids[i] = (i*7919 + 13) % cfg.VocabSize
+	}
+	for _, chunk := range []int{128, 512} {
+		b.Run("chunk"+strconv.Itoa(chunk), func(b *testing.B) {
+			defer func(n int) { chunkRows = n }(chunkRows)
+			chunkRows = chunk
+			var res *Result
+			for b.Loop() {
+				if res, err = Evaluate(context.Background(), m, ids, DefaultOptions(cfg), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(res.Tokens*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
 }
