@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -309,4 +311,47 @@ func FuzzParseWhitespaceTokenizer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkWordEmbEmbed embeds texts of 12 words with a 50,000-word,
+// 300-dimension model (the size of GloVe-based averaged word embeddings,
+// vocabulary cut).
+func BenchmarkWordEmbEmbed(b *testing.B) {
+	const words, dim, textLen = 50000, 300, 12
+	vocab := make([]string, words)
+	for i := range vocab {
+		vocab[i] = "w" + strconv.Itoa(i)
+	}
+	tok, err := parseWhitespaceTokenizer(must(json.Marshal(map[string]any{"vocab": vocab, "stop_words": []string{}, "do_lower_case": false})))
+	if err != nil {
+		b.Fatal(err)
+	}
+	emb := make([]float32, words*dim)
+	for i := range emb {
+		emb[i] = float32(i%97) / 97
+	}
+	m := &Model{name: "bench", words: &wordEmbeddings{tok: tok, emb: emb, rows: words, dim: dim}, pooling: Pooling{Mean: true}, normalize: true}
+	texts := make([]string, 1000)
+	for i := range texts {
+		var sb strings.Builder
+		for j := 0; j < textLen; j++ {
+			fmt.Fprintf(&sb, "W%d, ", (i*7919+j*104729)%words)
+		}
+		texts[i] = sb.String()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := m.Embed(texts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
