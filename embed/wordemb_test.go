@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -354,4 +355,40 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestWordEmbFromHub: a WordEmbeddings repository on the hub is fetched
+// file by file (the matrix as model.safetensors, or pytorch_model.bin when
+// the repository has only that) and embeds as the local copy does.
+func TestWordEmbFromHub(t *testing.T) {
+	g := readGoldenWordEmb(t)
+	binDir := copyDir(t, filepath.Join("testdata", "st_wordemb", "cased"))
+	bin, err := os.ReadFile(filepath.Join("testdata", "st_wordemb", "cased_pytorch_model.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(binDir, "0_WordEmbeddings", "pytorch_model.bin"), bin, 0o644)
+	for _, c := range []struct{ dir, skip string }{
+		{filepath.Join("testdata", "st_wordemb", "cased"), ""},
+		{binDir, "0_WordEmbeddings/model.safetensors"},
+	} {
+		srv := fakeHub(t, c.dir, c.skip)
+		client := &hub.Client{CacheDir: t.TempDir(), Endpoint: srv.URL, HTTP: srv.Client()}
+		m, err := LoadWith(context.Background(), "org/st-mini", Options{Client: client, Warn: func(s string) { t.Error(s) }})
+		if err != nil {
+			t.Fatalf("skip %q: %v", c.skip, err)
+		}
+		got, err := m.Embed(g.Texts)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got {
+			for j, x := range v {
+				if math.Abs(float64(x)-g.Models["cased"].Embeddings[i][j]) > 1e-6 {
+					t.Fatalf("skip %q: text %d: %v, want %v", c.skip, i, v, g.Models["cased"].Embeddings[i])
+				}
+			}
+		}
+	}
 }
