@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/safetensors"
@@ -66,12 +67,19 @@ const (
 //
 // Each file is written atomically, modules.json last, so an interrupted
 // write leaves a directory that does not load rather than a wrong model.
+// The matrix is copied once (to prepend the padding row) while it is
+// written. Words must be valid UTF-8.
 func (v *Vectors) WriteSentenceTransformers(dir string, opt SentenceTransformersOptions) error {
 	if v.Len() == 0 || v.Dim <= 0 || len(v.Data) != v.Len()*v.Dim {
 		return fmt.Errorf("word2vec: sentence-transformers export to %s: %d words × %d dims with %d values", dir, v.Len(), v.Dim, len(v.Data))
 	}
 	if opt.MaxSeqLength < 0 {
 		return &OptionError{Field: "MaxSeqLength", Value: opt.MaxSeqLength, Allowed: "0 (sentence-transformers' default, 1000000) or more"}
+	}
+	for i, w := range v.Words {
+		if !utf8.ValidString(w) {
+			return fmt.Errorf("word2vec: sentence-transformers export to %s: word %d (%q) is not valid UTF-8 (the vocabulary is stored as JSON text)", dir, i, w)
+		}
 	}
 	maxSeq := opt.MaxSeqLength
 	if maxSeq == 0 {

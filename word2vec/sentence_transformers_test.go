@@ -183,6 +183,13 @@ func TestSentenceTransformersErrors(t *testing.T) {
 	if err := v.WriteSentenceTransformers(t.TempDir(), word2vec.SentenceTransformersOptions{MaxSeqLength: -1}); err == nil || !strings.Contains(err.Error(), "MaxSeqLength") {
 		t.Errorf("MaxSeqLength -1: %v", err)
 	}
+	bad, err := word2vec.NewVectors([]string{"ok", "b\xffd"}, 1, []float32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.WriteSentenceTransformers(t.TempDir(), word2vec.SentenceTransformersOptions{}); err == nil || !strings.Contains(err.Error(), "word 1") {
+		t.Errorf("invalid UTF-8 word: %v", err)
+	}
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, []byte("x"), 0o644)
 	if err := v.WriteSentenceTransformers(file, word2vec.SentenceTransformersOptions{}); err == nil {
