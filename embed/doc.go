@@ -16,6 +16,14 @@
 // order), then optionally Normalize (L2). max_seq_length comes from
 // sentence_bert_config.json; longer texts are truncated with a warning.
 //
+// Averaged word embeddings load too: a modules.json whose first module is
+// WordEmbeddings (wordembedding_config.json, whitespacetokenizer_config.json
+// and the matrix emb_layer.weight) followed by Pooling and optionally
+// Normalize. Texts are split by sentence-transformers' WhitespaceTokenizer
+// rules, their known words' rows looked up and pooled; a text without a
+// known word embeds as zeros. package word2vec writes such models
+// (Vectors.WriteSentenceTransformers).
+//
 // A plain BERT directory without modules.json is embedded as
 // sentence-transformers embeds a plain transformer: mean pooling over the
 // attention mask, no normalisation (Load warns). A modules.json whose

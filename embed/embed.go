@@ -24,7 +24,9 @@ type Options struct {
 	// BatchSize is the number of texts per forward pass (default 32).
 	BatchSize int
 	// MaxSeqLength overrides max_seq_length (tokens, [CLS] and [SEP]
-	// included); 0 keeps the model's.
+	// included); 0 keeps the model's. For a WordEmbeddings model, which
+	// sentence-transformers never truncates, a value > 0 keeps the first
+	// that many known words of each text.
 	MaxSeqLength int
 	// Client resolves hub ids; nil means hub.NewClient().
 	Client *hub.Client
@@ -54,7 +56,8 @@ type textEncoder interface {
 type Model struct {
 	name      string
 	dir       string
-	bert      *bert.Model
+	bert      *bert.Model     // nil for a WordEmbeddings model
+	words     *wordEmbeddings // nil for a transformer
 	tok       textEncoder
 	pooling   Pooling
 	normalize bool
@@ -80,7 +83,12 @@ func (m *Model) Name() string { return m.name }
 func (m *Model) Dir() string { return m.dir }
 
 // Dim returns the length of the embeddings.
-func (m *Model) Dim() int { return m.bert.Config.HiddenSize * m.pooling.Modes() }
+func (m *Model) Dim() int {
+	if m.words != nil {
+		return m.words.dim * m.pooling.Modes()
+	}
+	return m.bert.Config.HiddenSize * m.pooling.Modes()
+}
 
 // Pooling returns the pooling in use.
 func (m *Model) Pooling() Pooling { return m.pooling }
@@ -88,6 +96,9 @@ func (m *Model) Pooling() Pooling { return m.pooling }
 // Precision is the compute precision of the encoder's linear layers:
 // "float32", "int8" or "int7" (see Options.Quantize).
 func (m *Model) Precision() string {
+	if m.bert == nil {
+		return "float32"
+	}
 	if p := m.bert.Precision(); p != bert.Float32 {
 		return p
 	}
@@ -97,7 +108,9 @@ func (m *Model) Precision() string {
 // Normalized reports whether embeddings are L2-normalised.
 func (m *Model) Normalized() bool { return m.normalize }
 
-// MaxSeqLength returns the token limit texts are truncated to.
+// MaxSeqLength returns the token limit texts are truncated to. For a
+// WordEmbeddings model it is the max_seq_length of its config, which
+// sentence-transformers does not apply (see Options.MaxSeqLength).
 func (m *Model) MaxSeqLength() int { return m.maxLen }
 
 // Close releases the model's mapped weights; Embed fails afterwards.
@@ -108,6 +121,9 @@ func (m *Model) Close() error {
 		return nil
 	}
 	m.closed = true
+	if m.words != nil {
+		return m.words.close()
+	}
 	return m.bert.Close()
 }
 
@@ -127,6 +143,9 @@ func (m *Model) Embed(texts []string) ([][]float32, error) {
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil, fmt.Errorf("embed: %s: model is closed", m.name)
+	}
+	if m.words != nil {
+		return m.embedWords(texts)
 	}
 	out := make([][]float32, len(texts))
 	if len(texts) == 0 {

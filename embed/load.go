@@ -26,6 +26,7 @@ type module struct {
 // pipeline is what modules.json describes, reduced to what we run.
 type pipeline struct {
 	transformerPath string // directory of the BERT files, relative to the repo
+	words           bool   // the first module is WordEmbeddings at transformerPath
 	poolingPath     string // directory of the Pooling config.json; "" = none listed
 	normalize       bool
 }
@@ -46,9 +47,14 @@ func parseModules(b []byte) (pipeline, error) {
 				return pipeline{}, fmt.Errorf("modules.json: the Transformer module must come first, once (entry %d)", i)
 			}
 			seenT, p.transformerPath = true, clean
+		case "sentence_transformers.models.WordEmbeddings", "sentence_transformers.models.WordEmbeddings.WordEmbeddings":
+			if seenT || i != 0 {
+				return pipeline{}, fmt.Errorf("modules.json: the WordEmbeddings module must come first, once (entry %d)", i)
+			}
+			seenT, p.transformerPath, p.words = true, clean, true
 		case "sentence_transformers.models.Pooling", "sentence_transformers.models.pooling.Pooling":
 			if !seenT || seenP {
-				return pipeline{}, fmt.Errorf("modules.json: Pooling (entry %d) must follow the Transformer, once", i)
+				return pipeline{}, fmt.Errorf("modules.json: Pooling (entry %d) must follow the Transformer or WordEmbeddings module, once", i)
 			}
 			seenP, p.poolingPath = true, clean
 			if clean == "" {
@@ -60,11 +66,11 @@ func parseModules(b []byte) (pipeline, error) {
 			}
 			p.normalize = true
 		default:
-			return pipeline{}, fmt.Errorf("modules.json: module %q of type %q is not supported (loupe runs Transformer → Pooling → Normalize)", m.Name, m.Type)
+			return pipeline{}, fmt.Errorf("modules.json: module %q of type %q is not supported (loupe runs Transformer or WordEmbeddings → Pooling → Normalize)", m.Name, m.Type)
 		}
 	}
 	if !seenT {
-		return pipeline{}, fmt.Errorf("modules.json: no Transformer module")
+		return pipeline{}, fmt.Errorf("modules.json: no Transformer or WordEmbeddings module")
 	}
 	if !seenP {
 		return pipeline{}, fmt.Errorf("modules.json: no Pooling module: the pooling config is missing, so the sentence embedding is undefined")
@@ -105,6 +111,9 @@ func LoadWith(ctx context.Context, ref string, opts Options) (*Model, error) {
 		pipe = pipeline{}
 	default:
 		return nil, fmt.Errorf("embed: %w", err)
+	}
+	if pipe.words {
+		return loadWordModel(ctx, client, ref, pipe, opts)
 	}
 	tp := pipe.transformerPath
 	join := func(p, f string) string {

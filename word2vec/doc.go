@@ -46,7 +46,10 @@
 // DefaultPairsOptions; a zero TopN or Restrict is an *OptionError, not a
 // default.
 //
-// Read and Save handle the text and binary word2vec formats. A *Vectors is
+// Read and Save handle the text and binary word2vec formats;
+// WriteSentenceTransformers writes the vectors as a sentence-transformers
+// averaged-word-embeddings model (WordEmbeddings → mean Pooling), which
+// package embed and sentence-transformers load. A *Vectors is
 // safe for concurrent queries once loaded; training is not concurrent with
 // queries.
 package word2vec

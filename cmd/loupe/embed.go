@@ -24,7 +24,9 @@ var embedCmd = &cobra.Command{
 	Use:   "embed [flags] [TEXT...]",
 	Short: "Turn texts into sentence embeddings (sentence-transformers models)",
 	Long: `Embed texts with a sentence-transformers model (modules.json → Transformer →
-Pooling → Normalize) or a plain BERT model (mean pooling).
+Pooling → Normalize, or averaged word embeddings: WordEmbeddings → Pooling, as
+loupe word2vec convert --to sentence-transformers writes) or a plain BERT
+model (mean pooling).
 
 Texts come from the arguments, or from --input: a file of text lines, or of
 JSON lines with "text" and optional "id" and other fields (kept as metadata).

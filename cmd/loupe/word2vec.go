@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/loupe-ml/loupe/internal/progress"
@@ -18,7 +19,7 @@ var w2vCmd = &cobra.Command{
 
 func init() {
 	rootCmd.AddCommand(w2vCmd)
-	w2vCmd.AddCommand(w2vTrainCmd(), w2vSimilarCmd(), w2vAnalogyCmd(), w2vSimilarityCmd(), w2vDoesntMatchCmd(), w2vEvalCmd())
+	w2vCmd.AddCommand(w2vTrainCmd(), w2vSimilarCmd(), w2vAnalogyCmd(), w2vSimilarityCmd(), w2vDoesntMatchCmd(), w2vEvalCmd(), w2vConvertCmd())
 }
 
 // w2vFlags names the flags of the word2vec commands by the options field
@@ -45,7 +46,7 @@ func printNeighbors(cmd *cobra.Command, head map[string]any, ns []word2vec.Neigh
 
 func w2vTrainCmd() *cobra.Command {
 	opt := word2vec.DefaultOptions("")
-	var out, format string
+	var out, format, stDir string
 	var cbow bool
 	c := &cobra.Command{
 		Use:   "train --corpus FILE|DIR --out vectors.bin",
@@ -88,17 +89,26 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 			if err := vecs.Save(out, f); err != nil {
 				return err
 			}
+			also := ""
+			if stDir != "" {
+				if err := vecs.WriteSentenceTransformers(stDir, word2vec.SentenceTransformersOptions{}); err != nil {
+					return fmt.Errorf("--sentence-transformers: %w", hideTempName(err))
+				}
+				also = " and the sentence-transformers model " + stDir
+			}
 			return jsonOrLine(cmd.OutOrStdout(), map[string]any{
 				"seconds": st.Seconds, "words_per_second": st.WordsPerSecond, "vocab": st.Vocab,
 				"corpus_words": st.CorpusWords, "epochs": st.Epochs, "out": out, "skipped_files": st.SkippedFiles,
-			}, "trained %d words × %d dims on %d corpus words × %d epochs in %.1fs (%.0f words/s); wrote %s (%s)\n",
-				st.Vocab, vecs.Dim, st.CorpusWords, st.Epochs, st.Seconds, st.WordsPerSecond, out, f)
+				"sentence_transformers": stDir,
+			}, "trained %d words × %d dims on %d corpus words × %d epochs in %.1fs (%.0f words/s); wrote %s (%s)%s\n",
+				st.Vocab, vecs.Dim, st.CorpusWords, st.Epochs, st.Seconds, st.WordsPerSecond, out, f, also)
 		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&opt.Corpus, "corpus", "", "corpus file or directory (one sentence per line)")
 	fl.StringVar(&out, "out", "", "output vectors file")
 	fl.StringVar(&format, "vectors-format", "auto", "output format: binary, text, or auto (text for .txt/.vec, else binary)")
+	fl.StringVar(&stDir, "sentence-transformers", "", "also write the vectors as a sentence-transformers model (averaged word embeddings) in this directory")
 	fl.BoolVar(&opt.SkipGram, "sg", false, "skip-gram")
 	fl.BoolVar(&cbow, "cbow", false, "CBOW (the default)")
 	fl.BoolVar(&opt.HS, "hs", false, "add hierarchical softmax")
@@ -233,5 +243,50 @@ func w2vEvalCmd() *cobra.Command {
 	c.Flags().IntVar(&opt.Restrict, "restrict", opt.Restrict, "use only the first N words of the vectors file")
 	c.Flags().BoolVar(&caseInsensitive, "case-insensitive", true, "upper-case all words; the most frequent spelling stands for all (gensim's default; --case-insensitive=false compares words as written)")
 	c.Flags().BoolVar(&opt.Cosmul, "cosmul", false, "answer analogies by 3CosMul")
+	return c
+}
+
+func w2vConvertCmd() *cobra.Command {
+	var out, to, stopFile string
+	var opt word2vec.SentenceTransformersOptions
+	c := w2vQueryCmd("convert --vectors V --out PATH [--to binary|text|sentence-transformers]",
+		"Rewrite vectors as a word2vec text or binary file, or as a sentence-transformers model (averaged word embeddings)", cobra.NoArgs,
+		func(cmd *cobra.Command, v *word2vec.Vectors, args []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			res := map[string]any{"out": out, "words": v.Len(), "dim": v.Dim}
+			if to == "sentence-transformers" {
+				if stopFile != "" {
+					b, err := os.ReadFile(stopFile)
+					if err != nil {
+						return fmt.Errorf("--stop-words: %w", err)
+					}
+					opt.StopWords = strings.Fields(string(b))
+				}
+				if err := v.WriteSentenceTransformers(out, opt); err != nil {
+					return hideTempName(err)
+				}
+				res["to"] = to
+				return jsonOrLine(cmd.OutOrStdout(), res, "wrote %d words × %d dims as the sentence-transformers model %s (WordEmbeddings → mean Pooling%s)\n",
+					v.Len(), v.Dim, out, map[bool]string{true: " → Normalize"}[opt.Normalize])
+			}
+			f, err := word2vec.ParseFormat(to)
+			if err != nil {
+				return fmt.Errorf("--to %q: want binary, text, sentence-transformers or auto", to)
+			}
+			f = word2vec.SaveFormat(out, f)
+			if err := v.Save(out, f); err != nil {
+				return hideTempName(err)
+			}
+			res["to"] = f.String()
+			return jsonOrLine(cmd.OutOrStdout(), res, "wrote %d words × %d dims to %s (%s)\n", v.Len(), v.Dim, out, f)
+		})
+	fl := c.Flags()
+	fl.StringVar(&out, "out", "", "output file, or directory for --to sentence-transformers")
+	fl.StringVar(&to, "to", "auto", "output format: binary, text, sentence-transformers, or auto (text for .txt/.vec, else binary)")
+	fl.BoolVar(&opt.Normalize, "normalize", false, "sentence-transformers: add a Normalize module (unit-length embeddings)")
+	fl.BoolVar(&opt.LowerCase, "lowercase", false, "sentence-transformers: lower-case texts before looking words up (do_lower_case)")
+	fl.StringVar(&stopFile, "stop-words", "", "sentence-transformers: file of stop words (separated by white space) to drop from texts")
 	return c
 }

@@ -133,3 +133,84 @@ func TestWord2vecQueryInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestWord2vecSentenceTransformers: word2vec vectors become a
+// sentence-transformers model (convert --to sentence-transformers, or
+// train --sentence-transformers) that embed, index build and search load
+// like any other.
+func TestWord2vecSentenceTransformers(t *testing.T) {
+	dir := t.TempDir()
+	vecs := filepath.Join("..", "..", "embed", "testdata", "st_wordemb", "vectors.vec")
+	model := filepath.Join(dir, "st")
+	stdout, _, err := runW2V(t, "word2vec", "convert", "--vectors", vecs, "--to", "sentence-transformers", "--out", model, "--normalize", "--lowercase=false", "--stop-words", "", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Words, Dim int
+		To         string
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Words != 32 || res.Dim != 6 || res.To != "sentence-transformers" {
+		t.Fatalf("convert: %s (%v)", stdout, err)
+	}
+	// One text embeds as the unit mean of its words: "cat" alone is cat's
+	// unit vector, and "The cat." finds "cat" once ("The" lower-cased).
+	out, err := runCmdOut(t, "embed", "--model", model, "--format", "json", "cat", "The cat.", "zzz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("embed: %q", out)
+	}
+	var e [3]struct{ Embedding []float64 }
+	for i, l := range lines {
+		json.Unmarshal([]byte(l), &e[i])
+	}
+	norm := 0.0
+	for _, x := range e[0].Embedding {
+		norm += x * x
+	}
+	if len(e[0].Embedding) != 6 || norm < 0.9999 || norm > 1.0001 {
+		t.Errorf("embed cat: %v (squared norm %g)", e[0].Embedding, norm)
+	}
+	for _, x := range e[2].Embedding {
+		if x != 0 {
+			t.Errorf("embed zzz (no known word): %v, want zeros", e[2].Embedding)
+			break
+		}
+	}
+
+	docs := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(docs, []byte(`{"text": "the cat sat on the mat"}
+{"text": "Paris and London"}
+{"text": "hello world"}
+`), 0o644)
+	idx := filepath.Join(dir, "idx")
+	if _, err := runCmdOut(t, "index", "build", "--input", docs, "--model", model, "--kind", "flat", "--out", idx); err != nil {
+		t.Fatalf("index build: %v", err)
+	}
+	out, err = runCmdOut(t, "search", "--index", idx, "--k", "1", "--format", "json", "London, Paris!")
+	if err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	if !strings.Contains(out, `"id":1`) || !strings.Contains(out, "Paris and London") {
+		t.Errorf("search London, Paris!: %s", out)
+	}
+	if _, err := runCmdOut(t, "embed", "--model", model, "--quantize", "int8", "cat"); err == nil || !strings.Contains(err.Error(), "--quantize") {
+		t.Errorf("embed --quantize int8 of a WordEmbeddings model: %v, want an error naming --quantize", err)
+	}
+
+	// train --sentence-transformers writes the same kind of model.
+	corpus := filepath.Join(dir, "c.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("the cat sat on the mat\nthe dog ran\n", 20)), 0o644)
+	st2 := filepath.Join(dir, "st2")
+	if _, _, err := runW2V(t, "word2vec", "train", "--corpus", corpus, "--out", filepath.Join(dir, "w.bin"), "--size", "8", "--window", "5", "--epochs", "1",
+		"--negative", "5", "--sample", "0.001", "--min-count", "1", "--threads", "1", "--alpha", "0.025", "--min-alpha", "0.0001",
+		"--hs=false", "--sg=false", "--cbow=false", "--sentence-transformers", st2); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmdOut(t, "embed", "--model", st2, "--format", "json", "the dog"); err != nil || !strings.Contains(out, "embedding") {
+		t.Errorf("embed with the trained model: %q, %v", out, err)
+	}
+}
