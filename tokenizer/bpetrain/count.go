@@ -1,9 +1,14 @@
 package bpetrain
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/loupe-ml/loupe/tokenizer"
@@ -68,3 +73,54 @@ func (c *Counter) Words() int { return len(c.words) }
 
 // Total returns the number of words counted, repeats included.
 func (c *Counter) Total() int64 { return c.total }
+
+// AddPath counts the pre-tokens of a file, or of every regular file under a
+// directory (recursively, skipping names that start with a dot, in name
+// order), each file as one text. Files of a directory that hold a NUL byte
+// are not text: they are skipped and returned in skipped. files are the
+// files counted.
+func (c *Counter) AddPath(path string) (files, skipped []string, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bpetrain: corpus: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{path}, nil, c.AddFile(path)
+	}
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != path && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bpetrain: corpus: %w", err)
+	}
+	sort.Strings(files)
+	var read []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return read, skipped, fmt.Errorf("bpetrain: %w", err)
+		}
+		if bytes.IndexByte(b, 0) >= 0 {
+			skipped = append(skipped, f)
+			continue
+		}
+		c.AddText(string(b))
+		read = append(read, f)
+	}
+	if len(read) == 0 {
+		return nil, skipped, errors.New("bpetrain: corpus directory " + path + " has no text files")
+	}
+	return read, skipped, nil
+}

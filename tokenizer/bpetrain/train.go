@@ -91,7 +91,7 @@ func alphabet() []rune {
 // compares (left, right) lexicographically.
 type pair uint64
 
-func pairOf(a, b int32) pair { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
+func pairOf(a, b int32) pair    { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
 func split(p pair) (a, b int32) { return int32(p >> 32), int32(uint32(p)) }
 
 // trainer holds the state of HF's BpeTrainer.do_train: each distinct word
