@@ -29,7 +29,7 @@ var bpetrainFlags = map[string]string{
 
 func tokenizerTrainCmd() *cobra.Command {
 	opt := bpetrain.DefaultOptions()
-	var corpora []string
+	var corpora, specials []string
 	var out string
 	c := &cobra.Command{
 		Use:   "train --corpus FILE|DIR --out DIR",
@@ -55,8 +55,13 @@ tokenizer.json, which loupe tokenize --model DIR (and Hugging Face) can load.
 			if out == "" {
 				return errors.New("tokenizer train: --out is required")
 			}
-			if len(opt.SpecialTokens) == 1 && opt.SpecialTokens[0] == "" {
-				opt.SpecialTokens = nil
+			opt := opt // flags set opt; the special tokens and Progress are per run
+			opt.SpecialTokens = bpetrain.DefaultOptions().SpecialTokens
+			if cmd.Flags().Changed("special-token") {
+				opt.SpecialTokens = specials
+				if len(specials) == 1 && specials[0] == "" {
+					opt.SpecialTokens = nil
+				}
 			}
 			start := time.Now()
 			counter := bpetrain.NewCounter()
@@ -103,6 +108,6 @@ tokenizer.json, which loupe tokenize --model DIR (and Hugging Face) can load.
 	fl.StringVar(&out, "out", "", "output directory for vocab.json, merges.txt and tokenizer.json")
 	fl.IntVar(&opt.VocabSize, "vocab-size", opt.VocabSize, "vocabulary size, special tokens and the 256-character alphabet included")
 	fl.IntVar(&opt.MinFrequency, "min-frequency", opt.MinFrequency, "stop when the best pair is seen fewer times")
-	fl.StringArrayVar(&opt.SpecialTokens, "special-token", opt.SpecialTokens, "special token, ids 0, 1, ... in order (repeatable; '' for none)")
+	fl.StringArrayVar(&specials, "special-token", nil, "special token, ids 0, 1, ... in order (repeatable; default <|endoftext|>; '' for none)")
 	return c
 }
