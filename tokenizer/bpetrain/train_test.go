@@ -91,12 +91,12 @@ func at[T any](s []T, i int) any {
 	return "(none)"
 }
 
-// TestRoundTrip saves each golden case's vocabulary, loads it back with
+// TestTrainRoundTrip saves each golden case's vocabulary, loads it back with
 // tokenizer.Load (tokenizer.json) and tokenizer.LoadBPEFiles (vocab.json +
 // merges.txt), and checks that both encode the corpus alike, that every
 // training word encodes to the tokens training left it as, and that
 // decoding gives the text back.
-func TestRoundTrip(t *testing.T) {
+func TestTrainRoundTrip(t *testing.T) {
 	var cases []goldenCase
 	readJSON(t, "testdata/cases.json", &cases)
 	for _, c := range cases {
@@ -172,10 +172,10 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestVocabOrder checks the vocabulary layout on a tiny corpus: special
+// TestTrainVocabOrder checks the vocabulary layout on a tiny corpus: special
 // tokens at 0.., the byte-level alphabet by code point, then merges; and
 // the tie-break (equal counts: smaller ids first).
-func TestVocabOrder(t *testing.T) {
+func TestTrainVocabOrder(t *testing.T) {
 	opt := Options{VocabSize: 300, SpecialTokens: []string{"<|endoftext|>", "<pad>"}}
 	res, err := Train(strings.NewReader("ba ab"), opt)
 	if err != nil {
@@ -199,7 +199,7 @@ func TestVocabOrder(t *testing.T) {
 	}
 }
 
-func TestOptionErrors(t *testing.T) {
+func TestTrainOptionErrors(t *testing.T) {
 	for _, c := range []struct {
 		opt   Options
 		field string
@@ -230,7 +230,7 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
-func TestSaveErrors(t *testing.T) {
+func TestTrainSaveErrors(t *testing.T) {
 	res, err := Train(strings.NewReader("hello hello"), Options{VocabSize: 260})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestSaveErrors(t *testing.T) {
 	}
 }
 
-func TestEmptyCorpus(t *testing.T) {
+func TestTrainEmptyCorpus(t *testing.T) {
 	res, err := Train(strings.NewReader(""), Options{VocabSize: 1000, SpecialTokens: []string{"<|endoftext|>"}})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestEmptyCorpus(t *testing.T) {
 	}
 }
 
-func TestAddPath(t *testing.T) {
+func TestTrainAddPath(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
 	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("beta"), 0o644)
@@ -286,9 +286,9 @@ func TestAddPath(t *testing.T) {
 	}
 }
 
-// TestWholeText pins the one way Counter differs from HF's line-by-line
+// TestTrainWholeText pins the one way Counter differs from HF's line-by-line
 // train(files): a text is pre-tokenised as a whole.
-func TestWholeText(t *testing.T) {
+func TestTrainWholeText(t *testing.T) {
 	c := NewCounter()
 	c.AddText("a \nb")
 	if c.words[" "] != 1 || c.words["\n"] != 1 || c.Total() != 4 {
