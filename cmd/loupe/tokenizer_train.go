@@ -43,7 +43,7 @@ the pair of smaller ids). Special tokens take ids 0, 1, ... in the order given.
 Each --corpus (repeatable) is a text file or a directory of text files (read
 recursively; hidden files and files that contain NUL bytes are skipped); each
 file is pre-tokenised as a whole. --out gets vocab.json, merges.txt and
-tokenizer.json, which loupe tokenize --model DIR (and Hugging Face) can load.
+tokenizer.json in Hugging Face's formats; loupe tokenize --model DIR loads them.
 --special-token '' trains without special tokens.`,
 		Example: `  loupe tokenizer train --corpus kjv.txt --vocab-size 8192 --out ./tok
   loupe tokenizer train --corpus texts/ --special-token '<|endoftext|>' --special-token '<pad>' --out ./tok`,

@@ -100,8 +100,14 @@ func (r *Result) writeTokenizerJSON(w io.Writer) error {
 	}
 	// Stages as ByteLevelBPETokenizer sets them (add_prefix_space false,
 	// trim_offsets false), keys in HF's order.
-	byteLevel := func(prefix, trim bool) map[string]any {
-		return map[string]any{"type": "ByteLevel", "add_prefix_space": prefix, "trim_offsets": trim, "use_regex": true}
+	type byteLevelStage struct {
+		Type           string `json:"type"`
+		AddPrefixSpace bool   `json:"add_prefix_space"`
+		TrimOffsets    bool   `json:"trim_offsets"`
+		UseRegex       bool   `json:"use_regex"`
+	}
+	byteLevel := func(prefix, trim bool) byteLevelStage {
+		return byteLevelStage{"ByteLevel", prefix, trim, true}
 	}
 	head := []struct {
 		key string
@@ -117,12 +123,15 @@ func (r *Result) writeTokenizerJSON(w io.Writer) error {
 		{"decoder", byteLevel(true, true)},
 	}
 	io.WriteString(w, "{")
+	var v bytes.Buffer
+	enc := json.NewEncoder(&v)
+	enc.SetEscapeHTML(false)
 	for _, kv := range head {
-		v, err := json.Marshal(kv.val)
-		if err != nil {
+		v.Reset()
+		if err := enc.Encode(kv.val); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%s:%s,", jsonString(kv.key), v)
+		fmt.Fprintf(w, "%s:%s,", jsonString(kv.key), bytes.TrimSuffix(v.Bytes(), []byte("\n")))
 	}
 	io.WriteString(w, `"model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":`)
 	r.writeVocabObject(w)
