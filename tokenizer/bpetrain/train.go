@@ -152,7 +152,7 @@ func newTrainer(c *Counter, specials []string) *trainer {
 	for p, n := range t.pairs {
 		t.queue.push(qentry{n, p})
 	}
-	t.grown = t.grown[:0]
+	t.grown = nil // filled by add above; used per merge
 	return t
 }
 
