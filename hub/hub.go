@@ -248,9 +248,20 @@ var defaultHTTP = &http.Client{
 // optional "@REVISION"): the required files are taken from the cache or
 // downloaded, and it is an error if one is missing; optional files likewise,
 // but they are skipped silently when the repository has none. The returned
-// directory is the snapshot folder of the resolved commit.
+// directory is the snapshot folder of the resolved commit. A ref registered
+// with RegisterBuiltin (and not an existing directory) is the built-in
+// model's directory.
 func (c *Client) ModelDir(ctx context.Context, ref string, required, optional []string) (string, error) {
-	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+	st, err := os.Stat(ref)
+	if dir, ok := builtin(ref); ok && !(err == nil && st.IsDir()) {
+		d, err := dir()
+		if err != nil {
+			return "", fmt.Errorf("hub: built-in model %s: %w", ref, err)
+		}
+		ref = d
+		st, err = os.Stat(ref)
+	}
+	if err == nil && st.IsDir() {
 		var missing []string
 		for _, f := range required {
 			if _, err := os.Stat(filepath.Join(ref, filepath.FromSlash(f))); err != nil && !(isWeights(f) && localWeights(ref, f)) {

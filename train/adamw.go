@@ -46,27 +46,19 @@ func (a *AdamW) Update(params, grads []gpt2.Param, lr float64) {
 	t := float64(a.Step)
 	bc1 := 1 - math.Pow(a.Beta1, t)
 	bc2 := 1 - math.Pow(a.Beta2, t)
-	stepSize := float32(lr / bc1)
-	bc2Sqrt := float32(math.Sqrt(bc2))
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	c1, c2 := float32(1-a.Beta1), float32(1-a.Beta2)
-	eps := float32(a.Eps)
+	base := kernels.AdamWStep{
+		Decay: 1, Beta1: float32(a.Beta1), OneMinusBeta1: float32(1 - a.Beta1),
+		Beta2: float32(a.Beta2), OneMinusBeta2: float32(1 - a.Beta2),
+		StepSize: float32(lr / bc1), BC2Sqrt: float32(math.Sqrt(bc2)), Eps: float32(a.Eps),
+	}
 	for i, p := range params {
-		decay := float32(1)
-		if Decays(p) && a.WeightDecay != 0 {
-			decay = float32(1 - lr*a.WeightDecay)
+		s := base
+		if Decays(p) {
+			s.Decay = float32(1 - lr*a.WeightDecay)
 		}
 		w, g, m, v := p.Data, grads[i].Data, a.M[i], a.V[i]
-		kernels.Parallel(len(w), 1<<14, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				if decay != 1 {
-					w[j] *= decay
-				}
-				m[j] = m[j]*b1 + g[j]*c1
-				v[j] = v[j]*b2 + g[j]*g[j]*c2
-				denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
-				w[j] += -stepSize * (m[j] / denom)
-			}
+		kernels.Parallel(len(w), 1<<15, func(lo, hi int) {
+			kernels.AdamW(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &s)
 		})
 	}
 }
@@ -78,11 +70,7 @@ func (a *AdamW) Update(params, grads []gpt2.Param, lr float64) {
 func ClipGradNorm(grads []gpt2.Param, max float64) float64 {
 	var sum float64
 	for _, g := range grads {
-		var s float64
-		for _, x := range g.Data {
-			s += float64(x) * float64(x)
-		}
-		n := float64(float32(math.Sqrt(s))) // torch takes each tensor's norm in float32
+		n := float64(float32(math.Sqrt(sumSquares(g.Data)))) // torch takes each tensor's norm in float32
 		sum += n * n
 	}
 	norm := float64(float32(math.Sqrt(sum)))
@@ -91,9 +79,28 @@ func ClipGradNorm(grads []gpt2.Param, max float64) float64 {
 		if coef < 1 {
 			c := float32(coef)
 			for _, g := range grads {
-				kernels.Scale(c, g.Data)
+				kernels.Parallel(len(g.Data), 1<<15, func(lo, hi int) { kernels.Scale(c, g.Data[lo:hi]) })
 			}
 		}
 	}
 	return norm
+}
+
+// sumSquares returns Σx², summed in float32 over blocks of 1024 (the
+// kernels' dot product) and in float64 across blocks, in parallel.
+func sumSquares(x []float32) float64 {
+	const block = 1024
+	nb := (len(x) + block - 1) / block
+	parts := make([]float64, nb)
+	kernels.Parallel(nb, 64, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			s := x[b*block : min(len(x), (b+1)*block)]
+			parts[b] = float64(kernels.Dot(s, s))
+		}
+	})
+	var sum float64
+	for _, p := range parts {
+		sum += p
+	}
+	return sum
 }

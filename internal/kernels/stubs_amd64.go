@@ -129,3 +129,8 @@ func sqDevAVX2(x []float32, mean float32) float64
 //
 //go:noescape
 func normAffineAVX2(dst, x, gamma, beta []float32, mean, rstd float32)
+
+// adamwAVX2 is adamwGeneric on 8 lanes; len(w) is a multiple of 8.
+//
+//go:noescape
+func adamwAVX2(w, g, m, v []float32, s *AdamWStep)

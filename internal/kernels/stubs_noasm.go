@@ -76,3 +76,5 @@ func normAffineAVX2(dst, x, gamma, beta []float32, mean, rstd float32) {
 		dst[i] = (x[i]-mean)*rstd*gamma[i] + beta[i]
 	}
 }
+
+func adamwAVX2(w, g, m, v []float32, s *AdamWStep) { adamwGeneric(w, g, m, v, s) }
