@@ -100,7 +100,12 @@ func chart(title string, ss []series) template.HTML {
 		y1 = y0 + 1
 	}
 	pad := (y1 - y0) * 0.05
-	y0, y1 = y0-pad, y1+pad
+	if y0 >= 0 {
+		y0 = math.Max(0, y0-pad)
+	} else {
+		y0 -= pad
+	}
+	y1 += pad
 	px := func(x float64) float64 { return L + (x-x0)/(x1-x0)*(W-L-R) }
 	py := func(y float64) float64 { return H - B - (y-y0)/(y1-y0)*(H-T-B) }
 	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" class="f"/>`, L, T, W-L-R, H-T-B)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -239,19 +240,14 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 
 	var t *train.Trainer
 	if resume {
-		for _, name := range trainFlags {
-			if cmd.Flags().Changed(strings.TrimPrefix(name, "--")) && name != "--steps" {
-				return fmt.Errorf("--resume continues the checkpoint's settings: %s cannot change (only --steps can)", name)
-			}
-		}
-		if cmd.Flags().Changed("seed") {
-			return errors.New("--resume continues the checkpoint's settings: --seed cannot change (only --steps can)")
-		}
 		steps := 0
 		if cmd.Flags().Changed("steps") {
 			steps = opt.Steps
 		}
 		if t, err = train.Resume(ckpt, trainIDs, evalIDs, steps); err != nil {
+			return err
+		}
+		if err := sameSettings(cmd, opt, t.Options); err != nil {
 			return err
 		}
 	} else if t, err = train.New(model, trainIDs, evalIDs, opt); err != nil {
@@ -295,6 +291,25 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 		return fmt.Errorf("interrupted at step %d (checkpoint written; continue with --resume)", t.Opt.Step)
 	}
 	return writeTrainResult(cmd.OutOrStdout(), t, out, report, params)
+}
+
+// sameSettings checks that the training flags given with --resume (other
+// than --steps) repeat the checkpoint's settings.
+func sameSettings(cmd *cobra.Command, given, stored train.Options) error {
+	g, s := reflect.ValueOf(given), reflect.ValueOf(stored)
+	fields := map[string]string{"Seed": "--seed"}
+	for f, name := range trainFlags {
+		fields[f] = name
+	}
+	for f, name := range fields {
+		if f == "Steps" || !cmd.Flags().Changed(strings.TrimPrefix(name, "--")) {
+			continue
+		}
+		if a, b := g.FieldByName(f).Interface(), s.FieldByName(f).Interface(); a != b {
+			return fmt.Errorf("--resume continues the checkpoint's settings: %s %v cannot change (the run used %v; only --steps can change)", name, a, b)
+		}
+	}
+	return nil
 }
 
 // writeTrainResult prints the summary of a finished run.
