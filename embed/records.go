@@ -2,6 +2,7 @@ package embed
 
 import (
 	"bufio"
+	"compress/gzip"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -104,6 +105,7 @@ func ReadRecords(r io.Reader, name string, opts ReadOptions) ([]Record, error) {
 }
 
 // ReadRecordsFile is ReadRecords on the file path ("-" is standard input).
+// A path ending in .gz is read through gzip.
 func ReadRecordsFile(path string, opts ReadOptions) ([]Record, error) {
 	if path == "-" {
 		return ReadRecords(os.Stdin, "standard input", opts)
@@ -113,7 +115,16 @@ func ReadRecordsFile(path string, opts ReadOptions) ([]Record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadRecords(f, path, opts)
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer z.Close()
+		r = z
+	}
+	return ReadRecords(r, path, opts)
 }
 
 // Texts returns the texts of recs.

@@ -2,6 +2,9 @@ package embed
 
 import (
 	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -100,4 +103,25 @@ func FuzzReadRecords(f *testing.F) {
 			t.Fatal("no error and no texts")
 		}
 	})
+}
+
+func TestReadRecordsFileGzip(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	z := gzip.NewWriter(&b)
+	z.Write([]byte("{\"text\": \"a\", \"ref\": \"x\"}\nplain line\n"))
+	z.Close()
+	p := filepath.Join(dir, "docs.jsonl.gz")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ReadRecordsFile(p, ReadOptions{})
+	if err != nil || len(recs) != 2 || recs[0].Text != "a" || recs[1].Text != "plain line" {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+	bad := filepath.Join(dir, "bad.jsonl.gz")
+	os.WriteFile(bad, []byte("not gzip"), 0o644)
+	if _, err := ReadRecordsFile(bad, ReadOptions{}); err == nil || !strings.Contains(err.Error(), "bad.jsonl.gz") {
+		t.Errorf("not gzip: %v", err)
+	}
 }
