@@ -109,7 +109,7 @@ func TestReadRecordsFileGzip(t *testing.T) {
 	dir := t.TempDir()
 	var b bytes.Buffer
 	z := gzip.NewWriter(&b)
-	z.Write([]byte("{\"text\": \"a\", \"ref\": \"x\"}\nplain line\n"))
+	z.Write([]byte("{\"text\": \"a\", \"ref\": \"x\"}\n{\"text\": \"plain line\"}\n"))
 	z.Close()
 	p := filepath.Join(dir, "docs.jsonl.gz")
 	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
