@@ -207,7 +207,7 @@ func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, err
 			if keepAtt != nil {
 				k = keepAtt[b*nh*T*T : (b+1)*nh*T*T]
 			}
-			autograd.AttentionDropoutForward(y[b*T*C:(b+1)*T*C], p.Att[l][b*nh*T*T:(b+1)*nh*T*T], k, p.qkv[l][b*T*3*C:(b+1)*T*3*C], T, T, C, nh)
+			autograd.AttentionMatmulForward(y[b*T*C:(b+1)*T*C], p.Att[l][b*nh*T*T:(b+1)*nh*T*T], k, p.qkv[l][b*T*3*C:(b+1)*T*3*C], T, C, nh)
 		}
 		autograd.MatmulForward(proj, y, blk.AttnProjW, blk.AttnProjB, BT, C, C)
 		if drop != nil {

@@ -170,7 +170,7 @@ func (p *Pass) BackwardHidden(dlnf []float32, grads *Grads) ([]float32, error) {
 			if p.keepAtt != nil {
 				keep = p.keepAtt[l][b*nh*T*T : (b+1)*nh*T*T]
 			}
-			autograd.AttentionDropoutBackward(dqkv[b*T*3*C:(b+1)*T*3*C], dy[b*T*C:(b+1)*T*C], p.qkv[l][b*T*3*C:(b+1)*T*3*C], p.Att[l][b*nh*T*T:(b+1)*nh*T*T], keep, T, T, C, nh)
+			autograd.AttentionMatmulBackward(dqkv[b*T*3*C:(b+1)*T*3*C], dy[b*T*C:(b+1)*T*C], p.qkv[l][b*T*3*C:(b+1)*T*3*C], p.Att[l][b*nh*T*T:(b+1)*nh*T*T], keep, T, C, nh)
 		}
 		clear(dln)
 		autograd.MatmulBackward(dln, gb.AttnW, gb.AttnB, dqkv, p.ln1[l], blk.AttnW, BT, C, 3*C)
