@@ -266,12 +266,19 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mb, kb, mr int)
 		panel := dst[i0*kb : i0*kb+mr*kb]
 		rows := min(mr, mb-i0)
 		if transA {
-			// op(A)[i][p] = a[p*lda+i]: mr contiguous values per p.
+			// op(A)[i][p] = a[p*lda+i]: mr contiguous values per p, copied
+			// element by element (a copy call per 4-6 values costs more
+			// than the copy).
 			for p := 0; p < kb; p++ {
 				src := a[(pc+p)*lda+ic+i0:]
+				src = src[:rows]
 				d := panel[p*mr : p*mr+mr]
-				copy(d, src[:rows])
-				clear(d[rows:])
+				for i, v := range src {
+					d[i] = v
+				}
+				for i := rows; i < mr; i++ {
+					d[i] = 0
+				}
 			}
 			continue
 		}
