@@ -254,9 +254,9 @@ var defaultHTTP = &http.Client{
 func (c *Client) ModelDir(ctx context.Context, ref string, required, optional []string) (string, error) {
 	st, err := os.Stat(ref)
 	if dir, ok := builtin(ref); ok && !(err == nil && st.IsDir()) {
-		d, err := dir()
-		if err != nil {
-			return "", fmt.Errorf("hub: built-in model %s: %w", ref, err)
+		d, derr := dir()
+		if derr != nil {
+			return "", fmt.Errorf("hub: built-in model %s: %w", ref, derr)
 		}
 		ref = d
 		st, err = os.Stat(ref)
