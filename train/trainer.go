@@ -116,7 +116,7 @@ func (t *Trainer) microBatch(j int, scale float32) (float64, error) {
 		return 0, err
 	}
 	t.x0 = x0
-	p, err := m.ForwardPass(x0, B, T, gpt2.PassOptions{Train: true, Dropout: float32(o.Dropout), DropoutSeed: o.Seed ^ uint64(j)*0x9E3779B97F4A7C15, Reuse: t.pass})
+	p, err := m.ForwardPass(x0, B, T, gpt2.PassOptions{Train: true, Dropout: float32(o.Dropout), DropoutSeed: dropoutSeed(o.Seed, j), Reuse: t.pass})
 	if err != nil {
 		return 0, err
 	}
@@ -130,6 +130,9 @@ func (t *Trainer) microBatch(j int, scale float32) (float64, error) {
 	autograd.EmbeddingBackward(t.grads.WTE, dx0, t.inputs, C)
 	return sum / float64(n), nil
 }
+
+// dropoutSeed seeds micro-batch j's dropout masks.
+func dropoutSeed(seed uint64, j int) uint64 { return seed ^ uint64(j)*0x9E3779B97F4A7C15 }
 
 // Step takes one optimizer step and returns its training loss (the mean
 // over its micro-batches, measured before the update).
