@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/loupe-ml/loupe/defaults"
 	"io"
 	"strings"
 
@@ -34,7 +35,7 @@ var classifyFlags struct {
 func init() {
 	train := &cobra.Command{Use: "train", Short: "Fit a classifier on embedded training texts", RunE: runClassifyTrain, Args: cobra.NoArgs}
 	f := train.Flags()
-	f.StringVar(&classifyFlags.model, "model", embed.DefaultModel, "embedding model (hub id or directory)")
+	f.StringVar(&classifyFlags.model, "model", defaults.Embed, "embedding model (hub id or directory; default: loupe's built-in KJV word2vec model)")
 	f.StringVar(&classifyFlags.data, "data", "", "training data: JSON lines with \"text\" and \"label\" (required)")
 	f.StringVar(&classifyFlags.out, "out", "classifier.json", "where to save the classifier")
 	d, o := classify.DefaultOptions(), &classifyFlags.opts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/loupe-ml/loupe/defaults"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,7 @@ import (
 // model's file in force).
 func (f *generateFlags) registerDecode(fl *pflag.FlagSet) {
 	g := &f.set.GenerationConfig
-	fl.StringVar(&f.model, "model", "", "model directory or Hugging Face hub id (required)")
+	fl.StringVar(&f.model, "model", defaults.GPT2, "model directory or Hugging Face hub id (default: loupe's built-in GPT-2 trained on the King James Bible)")
 	fl.BoolVar(&f.greedy, "greedy", false, "take the most probable token instead of sampling (do_sample false)")
 	fl.BoolVar(&f.doSample, "do-sample", false, "sample even when generation_config.json says do_sample false")
 	fl.Var(setting[float64]{&g.Temperature, generate.DefaultTemperature}, "temperature", "divide the logits by this (> 0)")

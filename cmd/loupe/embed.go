@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/loupe-ml/loupe/defaults"
 	"io"
 	"time"
 
@@ -53,7 +54,7 @@ standard output) gets JSON lines {"id", "embedding", ...metadata}.`,
 
 func init() {
 	f := embedCmd.Flags()
-	f.StringVar(&embedFlags.model, "model", embed.DefaultModel, "hub id or local directory of the embedding model")
+	f.StringVar(&embedFlags.model, "model", defaults.Embed, "hub id or local directory of the embedding model (default: loupe's built-in KJV word2vec model)")
 	f.StringVar(&embedFlags.input, "input", "", "file of texts: text lines or JSON lines with \"text\"")
 	f.StringVar(&embedFlags.output, "output", "", "write vectors to FILE.npy (float32 matrix) or FILE (JSON lines)")
 	addEmbedFlags(f, &embedFlags.batchSize, &embedFlags.quantize, "")

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/loupe-ml/loupe/defaults"
 	"io"
 	"os"
 	"strings"
@@ -56,7 +57,7 @@ shows on standard error when it is a terminal.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&pplFlags.model, "model", "", "GPT-2 model: a directory or a hub id such as gpt2 (required)")
+	f.StringVar(&pplFlags.model, "model", defaults.GPT2, "GPT-2 model: a directory or a hub id such as gpt2 (default: loupe's built-in KJV GPT-2)")
 	f.IntVar(&pplFlags.maxLength, "max-length", 0, "tokens per window (default: the model's n_positions)")
 	f.IntVar(&pplFlags.stride, "stride", 0, "tokens between window starts (default: half of --max-length)")
 	evalCmd.AddCommand(cmd)

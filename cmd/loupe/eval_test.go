@@ -112,7 +112,7 @@ func TestEvalPerplexityCommand(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"eval", "perplexity", fa}, "--model is required"},
+		{[]string{"eval", "perplexity", "--model", "", fa}, "--model is required"},
 		{[]string{"eval", "perplexity", "--model", evalModel}, "requires at least 1 arg"},
 		{[]string{"eval", "perplexity", "--model", evalModel, "--stride", "17", fa}, "--stride 17: want 1 to --max-length (16)"},
 		{[]string{"eval", "perplexity", "--model", evalModel, "--stride", "0", fa}, "--stride 0"},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/loupe-ml/loupe/defaults"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,7 +67,7 @@ func init() {
 	f := build.Flags()
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: a 2-D float32/float64 .npy or an .fvecs file")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed: JSON lines with \"text\" (optional \"id\" and other fields kept as metadata) or plain lines")
-	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory); recorded in the index")
+	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory; default: loupe's built-in KJV word2vec model); recorded in the index")
 	addEmbedFlags(f, &ixFlags.batchSize, &ixFlags.quantize, " (with --input)")
 	f.StringVar((*string)(&o.Metric), "metric", string(d.Metric), "distance: cosine, dot (1-ip) or l2 (squared)")
 	f.StringVar((*string)(&o.Kind), "kind", string(d.Kind), "index kind: hnsw, flat or forest")
@@ -206,6 +207,9 @@ func ingest(cmd *cobra.Command, dir string, build bool, opts index.Options, d in
 	so := search.Options{Index: opts, Embed: embedOptions(ixFlags.batchSize, 0, ixFlags.quantize)}
 	if build { // add uses the index's model (ixFlags.model may be left from a build in tests)
 		so.Model = ixFlags.model
+		if so.Model == "" && ixFlags.input != "" {
+			so.Model = defaults.Embed
+		}
 	}
 	return search.Ingest(cmd.Context(), dir, src, build, so, search.AddOptions{Replace: d.Replace, Progress: new(stageBars).set}, d)
 }

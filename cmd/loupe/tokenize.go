@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/loupe-ml/loupe/defaults"
 	"strings"
 
 	"github.com/loupe-ml/loupe/tokenizer"
@@ -35,7 +36,7 @@ WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
 			return cliError("tokenize", runTokenize(cmd, model, input, special, args))
 		},
 	}
-	cmd.Flags().StringVar(&model, "model", "", "model directory (or hub id) holding the tokenizer files")
+	cmd.Flags().StringVar(&model, "model", defaults.GPT2, "model directory (or hub id) holding the tokenizer files (default: loupe's built-in KJV GPT-2)")
 	cmd.Flags().StringVar(&input, "input", "", `JSON lines file of texts ("-" for standard input)`)
 	cmd.Flags().BoolVar(&special, "special", false, "recognise special tokens such as <|endoftext|> in the text")
 	rootCmd.AddCommand(cmd)
