@@ -212,9 +212,9 @@ func (x *Index) Add(b Batch) error {
 			return err
 		}
 		if x.opts.Metric == Cosine {
-			if err := normalize(v, what); err != nil {
-				return err
-			}
+			// A zero vector stays zero, as in hnswlib: its cosine distance
+			// to every query is 1 (texts with no known word embed so).
+			normalize(v, what)
 		}
 	}
 	var meta [][]byte

@@ -358,7 +358,6 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"shape", Batch{Vectors: make([]float32, 6)}, "not a whole number of 4-dimensional"},
 		{"nan", Batch{Vectors: []float32{1, 2, 3, 4, 1, nan, 0, 0}}, "vector 1 has NaN at column 1"},
-		{"zero under cosine", Batch{Vectors: []float32{0, 0, 0, 0}}, "all zeros"},
 		{"ids", Batch{Vectors: []float32{1, 2, 3, 4}, IDs: []uint64{1, 2}}, "2 ids for 1 vectors"},
 		{"dup ids", Batch{Vectors: []float32{1, 2, 3, 4, 5, 6, 7, 8}, IDs: []uint64{7, 7}}, "id 7 given twice"},
 		{"meta", Batch{Vectors: []float32{1, 2, 3, 4}, Meta: []json.RawMessage{json.RawMessage(`[1]`)}}, "not a JSON object"},
@@ -526,4 +525,29 @@ func FuzzOpen(f *testing.F) {
 		}
 		x.CheckIntegrity()
 	})
+}
+
+// TestZeroVectorCosine checks that a zero vector is accepted under cosine
+// and is at distance 1 from every query, as in hnswlib.
+func TestZeroVectorCosine(t *testing.T) {
+	for _, kind := range []Kind{Flat, HNSW} {
+		o := DefaultOptions()
+		o.Kind, o.Metric, o.Dim = kind, Cosine, 2
+		x, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Add(Batch{Vectors: []float32{0, 0, 1, 0}, IDs: []uint64{7, 8}}); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		res, err := x.Search([]float32{0, 1}, 2, nil)
+		if err != nil || len(res) != 2 {
+			t.Fatalf("%s: %v, %v", kind, res, err)
+		}
+		for _, r := range res {
+			if r.Distance != 1 {
+				t.Errorf("%s: id %d at distance %v, want 1", kind, r.ID, r.Distance)
+			}
+		}
+	}
 }

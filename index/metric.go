@@ -48,7 +48,8 @@ func checkFinite(v []float32, what string) error {
 	return nil
 }
 
-// normalize scales v to unit length in place. It fails for a zero vector.
+// normalize scales v to unit length in place. It leaves a zero vector as
+// it is and reports it with an error.
 func normalize(v []float32, what string) error {
 	n := kernels.Dot(v, v)
 	if n == 0 {

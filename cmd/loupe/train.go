@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,6 +98,10 @@ data flags again (a different --steps extends or shortens the run).`,
 			if threads > 0 {
 				runtime.GOMAXPROCS(threads)
 			}
+			// Training keeps the weights, gradients and moments live (4× the
+			// model) and makes little garbage per step; the default GOGC
+			// would let the heap grow by as much again before collecting.
+			defer debug.SetGCPercent(debug.SetGCPercent(20))
 			err := runTrainGPT2(cmd, opt, data, config, init, tok, out, report, resume)
 			var oe *train.OptionError
 			if errors.As(err, &oe) && trainFlags[oe.Field] != "" {

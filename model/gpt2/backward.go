@@ -53,6 +53,7 @@ type Pass struct {
 	keepAttn    [][]float32 // L × [BT, C] of the attention branch
 	keepMLP     [][]float32 // L × [BT, C] of the MLP branch
 	scratch     []float32
+	grad        []float32 // BackwardHidden's buffers
 }
 
 // PassOptions select what ForwardPass keeps and changes.
@@ -155,7 +156,7 @@ func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, err
 	*p = Pass{B: B, T: T, X0: x0, m: m, ivs: opt.Interventions, dropout: opt.Dropout,
 		Resid: p.Resid, Att: p.Att, Act: p.Act, LNF: p.LNF, mid: p.mid, ln1m: p.ln1m, ln1r: p.ln1r, ln2m: p.ln2m, ln2r: p.ln2r,
 		qkv: p.qkv, fc: p.fc, lnfm: p.lnfm, lnfr: p.lnfr, ln1: p.ln1, y: p.y, ln2: p.ln2,
-		keepEmb: p.keepEmb, keepAtt: p.keepAtt, keepAttn: p.keepAttn, keepMLP: p.keepMLP, scratch: p.scratch}
+		keepEmb: p.keepEmb, keepAtt: p.keepAtt, keepAttn: p.keepAttn, keepMLP: p.keepMLP, scratch: p.scratch, grad: p.grad}
 	p.Resid = reuseAll(p.Resid, L+1, BT*C)
 	p.Att = reuseAll(p.Att, L, B*nh*T*T)
 	p.mid, p.qkv, p.fc = reuseAll(p.mid, L, BT*C), reuseAll(p.qkv, L, BT*3*C), reuseAll(p.fc, L, BT*4*C)

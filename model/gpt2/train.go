@@ -108,7 +108,8 @@ func (d *dropper) mask(m []float32) []float32 {
 // loss with respect to the output of ln_f at every row of the pass
 // ([B*T, C]), adds every weight gradient of the blocks, ln_f and wpe to
 // grads, and returns the gradient with respect to the input embeddings X0
-// ([B*T, C]), which the caller scatters to its token ids. The LM head is
+// ([B*T, C]; it lives in the pass's scratch, valid until the pass is
+// reused), which the caller scatters to its token ids. The LM head is
 // the caller's: it computes dlnf from its logits and adds the head's own
 // gradient. The pass must have been run with PassOptions.Train.
 func (p *Pass) BackwardHidden(dlnf []float32, grads *Grads) ([]float32, error) {
@@ -127,14 +128,17 @@ func (p *Pass) BackwardHidden(dlnf []float32, grads *Grads) ([]float32, error) {
 	}
 	g, w := grads, &m.Weights
 	_, geluBack := m.gelu()
-	dres := make([]float32, BT*C) // gradient of the residual stream
+	// Scratch, kept in the pass for the next step (PassOptions.Reuse): the
+	// residual stream's gradient [BT, C] (returned), then dproj, dln, dy
+	// [BT, C], dact, dfc [BT, 4C] and dqkv [BT, 3C].
+	p.grad = reuse(p.grad, 17*BT*C)
+	clear(p.grad[:BT*C])
+	buf := p.grad
+	next := func(n int) []float32 { v := buf[:n]; buf = buf[n:]; return v }
+	dres := next(BT * C)
+	dproj, dln, dy := next(BT*C), next(BT*C), next(BT*C)
+	dact, dfc, dqkv := next(BT*4*C), next(BT*4*C), next(BT*3*C)
 	autograd.LayerNormBackward(dres, g.LNFG, g.LNFB, dlnf, p.Resid[L], w.LNFG, p.lnfm, p.lnfr, BT, C)
-	dproj := make([]float32, BT*C)
-	dact := make([]float32, BT*4*C)
-	dfc := make([]float32, BT*4*C)
-	dln := make([]float32, BT*C)
-	dy := make([]float32, BT*C)
-	dqkv := make([]float32, BT*3*C)
 	C4 := 4 * C
 	for l := L - 1; l >= 0; l-- {
 		blk, gb := &w.Blocks[l], &g.Blocks[l]
