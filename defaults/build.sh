@@ -48,7 +48,7 @@ fi
 
 if [ ! -s "$WORK/embed/modules.json" ]; then
 	cat >"$WORK/stopwords.txt" <<'STOP'
-the and of to that in he shall unto for i his a they be is him not them it with all thou thy was which my me but ye their have thee from as are when this were by upon there then so or an at had her she we us our you your hath did do
+the and of to that in he shall unto for i his a they be is him not them it with all thou thy was which my me but ye their have thee from as are when this were by upon there then so or an at had her she we us our you your hath did do thine mine hast shalt wilt doth art
 STOP
 	"$LOUPE" word2vec train --corpus "$WORK/data/words.txt" --sg --size 96 --window 5 --negative 5 --sample 1e-3 \
 		--min-count 2 --epochs 10 --threads 1 --seed 1 --out "$WORK/vectors.bin"

@@ -2,7 +2,7 @@
 """Train the default GPT-2's configuration in PyTorch and report its held-out
 perplexity, for the model card's comparison with loupe's run.
 
-    /usr/bin/python3 defaults/torch_check.py WORK [STEPS]
+    /usr/bin/python3 defaults/torch_check.py WORK [STEPS [ORDER [INIT]]]
 
 WORK is defaults/build.sh's scratch directory. The run starts from the same
 initial weights (WORK/init, written by `loupe train gpt2 --steps 0` with the
@@ -13,8 +13,11 @@ cosine after 50 warm-up steps, betas 0.9/0.95, weight decay 0.1 on 2-D
 tensors, clipping at 1, dropout 0.1 on the embeddings, attention
 probabilities and residual branches), and evaluates the mean loss per token
 over the held-out chapters cut into rows of 256 as loupe's evaluation does.
-The batches are drawn at random from the stream (numpy, seed 1337): the same
-distribution as loupe's random order, not the same draws.
+ORDER "random" (the default) draws the batches at random from the stream
+(numpy, seed 1337): the same distribution as loupe's random order, not the
+same draws. ORDER "sequential" uses loupe's --data-order sequential rows, the
+same batches as loupe's. Dropout masks are PyTorch's own. INIT (default
+WORK/init) is the directory of the initial weights.
 """
 
 import json
@@ -71,12 +74,14 @@ def stream(path, eot=0):
 def main():
     work = sys.argv[1]
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1200
+    order = sys.argv[3] if len(sys.argv) > 3 else "random"
+    init = sys.argv[4] if len(sys.argv) > 4 else os.path.join(work, "init")
     torch.set_num_threads(2)
     torch.manual_seed(1337)
     rng = np.random.default_rng(1337)
     train = stream(os.path.join(work, "train-ids.jsonl"))
     held = stream(os.path.join(work, "heldout-ids.jsonl"))
-    cfg, w = reference.load_checkpoint(os.path.join(work, "init"))
+    cfg, w = reference.load_checkpoint(init)
     names = [n for n, _ in reference.param_shapes(cfg)]
     for n in names:
         w[n].requires_grad_(True)
@@ -88,7 +93,11 @@ def main():
     B, T, V = 16, 256, cfg["vocab_size"]
     t0 = time.perf_counter()
     for s in range(steps):
-        starts = rng.integers(0, len(train) - T, size=B)
+        if order == "sequential":
+            nrows = (len(train) - 1) // T
+            starts = [((s * B + b) % nrows) * T for b in range(B)]
+        else:
+            starts = rng.integers(0, len(train) - T, size=B)
         x = torch.from_numpy(np.stack([train[i:i + T] for i in starts]))
         y = torch.from_numpy(np.stack([train[i + 1:i + T + 1] for i in starts]))
         opt.zero_grad(set_to_none=True)
@@ -110,7 +119,7 @@ def main():
             y = torch.from_numpy(np.stack([held[r * T + 1:r * T + T + 1] for r in rs]))
             total += F.cross_entropy(forward(cfg, w, x, 0.0, False).view(-1, V), y.view(-1), reduction="sum").item()
         loss = total / (rows * T)
-    print(json.dumps({"steps": steps, "eval_loss": loss, "perplexity": math.exp(loss), "train_tokens": len(train),
+    print(json.dumps({"order": order, "steps": steps, "eval_loss": loss, "perplexity": math.exp(loss), "train_tokens": len(train),
                       "eval_tokens": len(held), "seconds": seconds, "tokens_per_second": steps * B * T / seconds}))
 
 
