@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,5 +38,21 @@ func TestDefaultModels(t *testing.T) {
 	}
 	if !strings.Contains(strings.ToLower(out), "enemies") {
 		t.Errorf("search for love thine enemies: no verse about enemies in the top 5: %s", out)
+	}
+
+	// Fine-tuning the built-in GPT-2 keeps its tokenizer and generation
+	// defaults.
+	ft := filepath.Join(t.TempDir(), "ft")
+	corpus := filepath.Join("..", "..", "defaults", "kjv", "heldout.txt")
+	if _, err := runLoupe(t, "train", "gpt2", "--init", "loupe/kjv-gpt2", "--corpus", corpus, "--documents", "lines",
+		"--steps", "2", "--batch-size", "2", "--seq-len", "32", "--warmup", "1", "--lr", "1e-4", "--eval-batches", "1", "--out", ft); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(ft, "generation_config.json"))
+	if err != nil || !strings.Contains(string(b), `"do_sample": true`) {
+		t.Errorf("fine-tuned generation_config.json: %s (%v)", b, err)
+	}
+	if _, err := runLoupe(t, "generate", "--model", ft, "--seed", "1", "--max-new-tokens", "3", "And"); err != nil {
+		t.Errorf("generate with the fine-tuned model: %v", err)
 	}
 }

@@ -176,6 +176,7 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 	// The model (or, resuming, its configuration) and the tokenizer.
 	var model *gpt2.Model
 	var tok tokenizer.Tokenizer
+	var gen map[string]any // generation defaults carried over from --init (or a resumed run)
 	tokDir := tokRef
 	switch {
 	case init != "":
@@ -188,10 +189,12 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 		if tokRef == "" {
 			tokDir = p.Dir
 		}
+		gen = readGenerationConfig(p.Dir)
 	case resume:
 		if tokRef == "" {
 			tokDir = out
 		}
+		gen = readGenerationConfig(out)
 	}
 	if tokDir != "" {
 		t, err := tokenizer.Load(tokDir)
@@ -277,7 +280,7 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 	if runErr != nil && !errors.Is(runErr, ctx.Err()) {
 		return runErr
 	}
-	if err := train.SaveModel(out, model, tokDir, nil); err != nil {
+	if err := train.SaveModel(out, model, tokDir, gen); err != nil {
 		return err
 	}
 	if report == "" {
@@ -342,6 +345,20 @@ func writeTrainResult(w io.Writer, t *train.Trainer, out, report string, params 
 		_, err := fmt.Fprintf(w, "\n%.0f tokens/s, %.1f s; wrote %s and %s\n", t.TokensPerSecond(), h.Seconds, out, report)
 		return err
 	})
+}
+
+// readGenerationConfig returns the settings of dir's generation_config.json
+// (nil when it has none), which a fine-tuned model keeps.
+func readGenerationConfig(dir string) map[string]any {
+	b, err := os.ReadFile(filepath.Join(dir, generate.GenerationConfigFile))
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 // readTokens returns the token stream of text files (tokenized with tok)
