@@ -69,7 +69,10 @@ func dir(sub string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if d, ok := dirs[sub]; ok {
-		return d, nil
+		if _, err := os.Stat(filepath.Join(d, complete)); err == nil {
+			return d, nil
+		}
+		delete(dirs, sub) // the cache was cleaned (or LOUPE_CACHE moved) since: write it again
 	}
 	sum, err := contentHash(sub)
 	if err != nil {

@@ -2,8 +2,10 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 )
 
@@ -13,13 +15,14 @@ func TestBuiltinModelDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	RegisterBuiltin("test-builtin/model", func() (string, error) { calls++; return dir, nil })
+	name := fmt.Sprintf("test-builtin/model-%d", builtinRuns.Add(1)) // a new name per run (-count)
+	RegisterBuiltin(name, func() (string, error) { calls++; return dir, nil })
 	c := &Client{CacheDir: t.TempDir(), Offline: true}
-	got, err := c.ModelDir(context.Background(), "test-builtin/model", []string{"config.json"}, nil)
+	got, err := c.ModelDir(context.Background(), name, []string{"config.json"}, nil)
 	if err != nil || got != dir || calls != 1 {
 		t.Fatalf("ModelDir = %q, %v (%d calls), want %q", got, err, calls, dir)
 	}
-	if _, err := c.ModelDir(context.Background(), "test-builtin/model", []string{"model.safetensors"}, nil); err == nil {
+	if _, err := c.ModelDir(context.Background(), name, []string{"model.safetensors"}, nil); err == nil {
 		t.Error("a required file the built-in model lacks: no error")
 	}
 	defer func() {
@@ -27,5 +30,7 @@ func TestBuiltinModelDir(t *testing.T) {
 			t.Error("registering a name twice did not panic")
 		}
 	}()
-	RegisterBuiltin("test-builtin/model", func() (string, error) { return dir, nil })
+	RegisterBuiltin(name, func() (string, error) { return dir, nil })
 }
+
+var builtinRuns atomic.Int64
