@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
+	"github.com/loupe-ml/loupe/internal/textfiles"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
 
@@ -20,7 +21,9 @@ const (
 	DocumentLines Documents = "lines"
 )
 
-// TokenizeFiles reads text files, splits them into documents and returns
+// TokenizeFiles reads text files (a directory stands for the files under
+// it, recursively, in name order, hidden ones left out), splits them into
+// documents and returns
 // one token stream: each document's tokens followed by eot (the
 // end-of-text id; nanoGPT's data preparation does the same). Special
 // tokens written in the text stay plain text. Documents are encoded in
@@ -33,9 +36,17 @@ func TokenizeFiles(tok tokenizer.Tokenizer, paths []string, docs Documents, eot 
 	if eot < 0 || eot >= tok.VocabSize() {
 		return nil, fmt.Errorf("train: end-of-text id %d is outside the tokenizer's vocabulary of %d", eot, tok.VocabSize())
 	}
+	var files []string
+	for _, p := range paths {
+		fs, err := textfiles.List(p)
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		files = append(files, fs...)
+	}
 	var texts [][]byte
 	var total int64
-	for _, p := range paths {
+	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("train: %w", err)

@@ -50,6 +50,16 @@ func TestTokenizeFiles(t *testing.T) {
 	if !slices.Equal(files, want) {
 		t.Errorf("files: %v, want %v", files, want)
 	}
+	// A directory stands for its files, in name order.
+	sub := filepath.Join(dir, "sub")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(sub, "2.txt"), []byte("a mat"), 0o644)
+	os.WriteFile(filepath.Join(sub, "1.txt"), []byte("the hat"), 0o644)
+	os.WriteFile(filepath.Join(sub, ".hidden"), []byte("the cat"), 0o644)
+	fromDir, err := TokenizeFiles(tok, []string{sub}, DocumentFiles, eot, nil)
+	if want := slices.Concat(enc("the hat"), []int32{eot}, enc("a mat"), []int32{eot}); err != nil || !slices.Equal(fromDir, want) {
+		t.Errorf("directory: %v, %v; want %v", fromDir, err, want)
+	}
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("caf\xe9"), 0o644)
 	empty := filepath.Join(dir, "empty.txt")

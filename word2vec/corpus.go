@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/loupe-ml/loupe/internal/textfiles"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // isSpace marks the bytes that separate tokens: ASCII white space, like
@@ -32,31 +30,20 @@ func corpusFiles(path string) (files, skipped []string, err error) {
 	if !st.IsDir() {
 		return []string{path}, nil, nil
 	}
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != path && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() {
-			bin, err := hasNUL(p)
-			if err != nil {
-				return err
-			}
-			if bin {
-				skipped = append(skipped, p)
-			} else {
-				files = append(files, p)
-			}
-		}
-		return nil
-	})
+	all, err := textfiles.List(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("word2vec: corpus: %w", err)
+	}
+	for _, p := range all {
+		bin, err := hasNUL(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("word2vec: corpus: %w", err)
+		}
+		if bin {
+			skipped = append(skipped, p)
+		} else {
+			files = append(files, p)
+		}
 	}
 	sort.Strings(skipped)
 	if len(files) == 0 {
@@ -65,7 +52,6 @@ func corpusFiles(path string) (files, skipped []string, err error) {
 		}
 		return nil, nil, fmt.Errorf("word2vec: corpus directory %s has no files", path)
 	}
-	sort.Strings(files)
 	return files, skipped, nil
 }
 

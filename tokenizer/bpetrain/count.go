@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/loupe-ml/loupe/internal/textfiles"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/loupe-ml/loupe/tokenizer"
@@ -87,25 +85,10 @@ func (c *Counter) AddPath(path string) (files, skipped []string, err error) {
 	if !st.IsDir() {
 		return []string{path}, nil, c.AddFile(path)
 	}
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != path && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() {
-			files = append(files, p)
-		}
-		return nil
-	})
+	files, err = textfiles.List(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bpetrain: corpus: %w", err)
 	}
-	sort.Strings(files)
 	var read []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
