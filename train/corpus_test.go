@@ -84,3 +84,16 @@ func TestTokenizeFiles(t *testing.T) {
 		t.Errorf("EndOfText = %d", id)
 	}
 }
+
+func TestHoldOut(t *testing.T) {
+	ids := []int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	for _, c := range []struct {
+		f      float64
+		nTrain int
+	}{{0, 10}, {0.1, 9}, {0.25, 7}, {0.04, 10}} {
+		tr, ev := HoldOut(ids, c.f)
+		if len(tr) != c.nTrain || len(tr)+len(ev) != 10 || (len(ev) > 0 && ev[0] != int32(c.nTrain)) {
+			t.Errorf("HoldOut(%v): %v | %v", c.f, tr, ev)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -61,4 +62,16 @@ func evalBatch(inputs, targets []int, data []int32, j int, o Options) int {
 		n++
 	}
 	return n
+}
+
+// HoldOut splits a token stream into its first part and its last fraction
+// (rounded to whole tokens; nanoGPT holds out the last 10 %), for training
+// and evaluation. fraction 0 holds out nothing.
+func HoldOut(ids []int32, fraction float64) (train, eval []int32) {
+	n := int(math.Round(float64(len(ids)) * fraction))
+	n = max(0, min(n, len(ids)))
+	if n == 0 {
+		return ids, nil
+	}
+	return ids[:len(ids)-n], ids[len(ids)-n:]
 }

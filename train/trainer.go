@@ -259,6 +259,16 @@ func (t *Trainer) Run(ctx context.Context, report func(Event), checkpoint func()
 	return nil
 }
 
+// NumParams is the number of trained parameters (a tied LM head counted
+// once).
+func (t *Trainer) NumParams() int {
+	n := 0
+	for _, p := range t.params {
+		n += len(p.Data)
+	}
+	return n
+}
+
 // TokensPerSecond is the training tokens per second of step time so far.
 func (t *Trainer) TokensPerSecond() float64 {
 	if t.History.StepSeconds == 0 {

@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -216,9 +215,9 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 		if tok != nil {
 			vocab, eot = tok.VocabSize(), train.EndOfText(tok)
 		}
-		cfg, err := parseModelConfig(config, vocab, eot)
+		cfg, err := gpt2.ParseConfigSpec(config, vocab, eot)
 		if err != nil {
-			return err
+			return fmt.Errorf("--config: %w", err)
 		}
 		if model, err = gpt2.Init(cfg, opt.Seed); err != nil {
 			return err
@@ -241,9 +240,8 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 	if err != nil {
 		return err
 	}
-	if evalIDs == nil && data.evalFraction > 0 {
-		n := int(math.Round(float64(len(trainIDs)) * data.evalFraction))
-		trainIDs, evalIDs = trainIDs[:len(trainIDs)-n], trainIDs[len(trainIDs)-n:]
+	if evalIDs == nil {
+		trainIDs, evalIDs = train.HoldOut(trainIDs, data.evalFraction)
 	}
 
 	var t *train.Trainer
@@ -286,10 +284,7 @@ func runTrainGPT2(cmd *cobra.Command, opt train.Options, data trainData, config,
 	if report == "" {
 		report = filepath.Join(out, "training_report.html")
 	}
-	params := 0
-	for _, p := range model.Config.Params(&model.Weights) {
-		params += len(p.Data)
-	}
+	params := t.NumParams()
 	title := "Training report: " + filepath.Base(filepath.Clean(out))
 	if err := train.WriteReport(report, train.Report{Title: title, Model: model.Config, Params: params, Options: opt,
 		History: t.History, TrainTokens: len(trainIDs), EvalTokens: len(evalIDs)}); err != nil {
@@ -382,50 +377,4 @@ func readTokens(files []string, npyPath string, tok tokenizer.Tokenizer, docs tr
 	})
 	bar.Finish()
 	return ids, err
-}
-
-// parseModelConfig reads --config: a config.json file, or key=value pairs
-// (n_layer, n_embd, n_head, n_ctx or n_positions, and optionally
-// vocab_size, activation_function, layer_norm_epsilon). vocab (from the
-// tokenizer, when > 0) sets the vocabulary size; eot (>= 0) the bos and
-// eos ids.
-func parseModelConfig(s string, vocab, eot int) (gpt2.Config, error) {
-	m := map[string]any{}
-	if b, err := os.ReadFile(s); err == nil {
-		if err := json.Unmarshal(b, &m); err != nil {
-			return gpt2.Config{}, fmt.Errorf("--config %s: %w", s, err)
-		}
-	} else if strings.Contains(s, "=") {
-		for _, kv := range strings.Split(s, ",") {
-			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if !ok {
-				return gpt2.Config{}, fmt.Errorf("--config: %q is not key=value", kv)
-			}
-			if n, err := strconv.ParseFloat(v, 64); err == nil {
-				m[k] = n
-			} else {
-				m[k] = v
-			}
-		}
-	} else {
-		return gpt2.Config{}, fmt.Errorf("--config %s: %w", s, err)
-	}
-	if _, ok := m["n_positions"]; !ok {
-		if v, ok := m["n_ctx"]; ok {
-			m["n_positions"] = v
-		}
-	}
-	if vocab > 0 {
-		m["vocab_size"] = vocab
-	}
-	if eot >= 0 {
-		m["bos_token_id"], m["eos_token_id"] = eot, eot
-	}
-	m["model_type"] = "gpt2"
-	b, _ := json.Marshal(m)
-	c, err := gpt2.ParseConfig(b)
-	if err != nil {
-		return c, fmt.Errorf("--config: %w", err)
-	}
-	return c, nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Config is a GPT-2 hyper-parameter set, read from a Hugging Face config.json.
@@ -176,3 +178,49 @@ func tokenID(name string, v any, vocab int) (int, error) {
 
 // configPath is the config file of a checkpoint directory.
 func configPath(dir string) string { return filepath.Join(dir, "config.json") }
+
+// ParseConfigSpec builds a Config for training from scratch from spec: the
+// path of a config.json, or a list of key=value pairs with config.json's
+// keys ("n_layer=4,n_embd=256,n_head=4,n_ctx=256"; n_ctx stands for
+// n_positions). vocab > 0 sets vocab_size (a tokenizer's); eos >= 0 sets
+// bos_token_id and eos_token_id. The result is checked as ParseConfig
+// checks a file.
+func ParseConfigSpec(spec string, vocab, eos int) (Config, error) {
+	m := map[string]any{}
+	if b, err := os.ReadFile(spec); err == nil {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", spec, err)
+		}
+	} else if strings.Contains(spec, "=") {
+		for _, kv := range strings.Split(spec, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok {
+				return Config{}, fmt.Errorf("%q is not key=value", kv)
+			}
+			if n, err := strconv.ParseFloat(v, 64); err == nil {
+				m[k] = n
+			} else {
+				m[k] = v
+			}
+		}
+	} else {
+		return Config{}, err
+	}
+	if _, ok := m["n_positions"]; !ok {
+		if v, ok := m["n_ctx"]; ok {
+			m["n_positions"] = v
+		}
+	}
+	if vocab > 0 {
+		m["vocab_size"] = vocab
+	}
+	if eos >= 0 {
+		m["bos_token_id"], m["eos_token_id"] = eos, eos
+	}
+	m["model_type"] = "gpt2"
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(b)
+}
