@@ -58,6 +58,8 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 		maxSeq = max(maxSeq, min(len(p)+opt.MaxNewTokens, c.NPositions))
 		total += len(p)
 	}
+	rt := newRetrieval(&opt, c)
+	maxSeq = rt.maxSeq(c, maxSeq)
 	// The sequences' key/value caches, logits and sampler buffers.
 	if need := int64(n) * (2*int64(c.NLayer)*int64(maxSeq)*int64(c.NEmbd) + 4*int64(c.VocabSize)) * 4; need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: a batch of %d prompts of up to %d positions needs %.1f GiB for its caches and logits, more than the %d GiB limit: use smaller batches or fewer tokens",
@@ -83,7 +85,13 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 			seqs[i].Finish, runs[i].done = "context", true
 			continue
 		}
-		step[i] = p
+		first, err := rt.prompt(ctx, i, p)
+		if err != nil {
+			return nil, fmt.Errorf("%w (prompt %d)", err, i)
+		}
+		step[i] = first
+		res[i].Stats.PrefillTokens = len(first)
+		total += len(first) - P
 		live++
 	}
 	// MaxRows: the prompts in as few passes of 512 rows as they need, and
@@ -98,7 +106,7 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 	}
 	prefill := time.Since(t0).Seconds()
 	t1 := time.Now()
-	if i, err := decodeRuns(ctx, s, gpt2.ForwardOptions{Hook: opt.Hook}, runs, seqs, live, eos, opt.MaxNewTokens, c.NPositions, nil); err != nil {
+	if i, err := decodeRuns(ctx, s, gpt2.ForwardOptions{Hook: opt.Hook}, &rt, runs, seqs, live, eos, opt.MaxNewTokens, c.NPositions, nil); err != nil {
 		if i >= 0 {
 			return nil, fmt.Errorf("%w (prompt %d)", err, i)
 		}
@@ -111,6 +119,7 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 		r.Text = runs[i].st.text()
 		r.Stats.PrefillSeconds, r.Stats.DecodeSeconds = prefill, decode
 		r.Stats.DecodeTokens = runs[i].fed
+		r.Stats.ContextTokens = runs[i].rebuilt
 	}
 	return res, nil
 }

@@ -173,6 +173,9 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	if err := opt.checkMinLength(); err != nil {
 		return nil, err
 	}
+	if err := checkContext(opt.Context); err != nil {
+		return nil, err
+	}
 	eos := opt.eos(c)
 	P := len(prompt)
 	maxLen := min(P+opt.MaxNewTokens, c.NPositions)
@@ -195,7 +198,9 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	if b.Sample {
 		perV = 6
 	}
-	if need := int64(N+1) * (2*int64(c.NLayer)*int64(maxLen)*int64(c.NEmbd) + perV*int64(V)) * 4; need > MaxBeamBytes {
+	rt := newRetrieval(&opt, c)
+	cacheLen := rt.maxSeq(c, maxLen)
+	if need := int64(N+1) * (2*int64(c.NLayer)*int64(cacheLen)*int64(c.NEmbd) + perV*int64(V)) * 4; need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: %d beams of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer beams or tokens",
 			N, maxLen, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
@@ -219,15 +224,19 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	// MaxRows fits the prompt and one step of every beam: a prompt shorter
 	// than the beam count must not split a step into several passes (each
 	// reading all the weights).
-	s := m.NewState(gpt2.StateOptions{Batch: N + 1, MaxSeq: maxLen, MaxRows: min(max(P, N), 512)})
+	first, err := rt.prompt(ctx, 0, prompt)
+	if err != nil {
+		return nil, err
+	}
+	s := m.NewState(gpt2.StateOptions{Batch: N + 1, MaxSeq: cacheLen, MaxRows: min(max(len(first), N), 512)})
 	t0 := time.Now()
-	if err := s.Forward([][]int{prompt}, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
+	if err := s.Forward([][]int{first}, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
 		return nil, err
 	}
 	for i := 1; i < N; i++ {
 		s.CopySeq(i, 0)
 	}
-	res.Stats.PrefillTokens = P
+	res.Stats.PrefillTokens = len(first)
 	res.Stats.PrefillSeconds = time.Since(t0).Seconds()
 	t1 := time.Now()
 	step := make([][]int, N)
@@ -238,18 +247,38 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		for i := range N {
+			if err := rt.apply(s, i); err != nil {
+				return nil, err
+			}
+		}
 		done := bs.step(s, cur, eos, b)
 		if done {
 			break
 		}
 		s.Reorder(bs.from, N)
-		for i := range N {
-			step[i][0] = bs.seq[i*maxLen+cur]
+		pass := step
+		if rt.due(cur + 1 - P) {
+			// Every beam rebuilds its context from its own text.
+			pass = make([][]int, N)
+			for i := range N {
+				toks, err := rt.rebuild(ctx, i, bs.seq[i*maxLen:i*maxLen+cur+1])
+				if err != nil {
+					return nil, err
+				}
+				s.Truncate(i, 0)
+				pass[i] = toks
+				res.Stats.ContextTokens += len(toks)
+			}
+		} else {
+			for i := range N {
+				step[i][0] = bs.seq[i*maxLen+cur]
+			}
+			res.Stats.DecodeTokens += N
 		}
-		if err := s.Forward(step, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
+		if err := s.Forward(pass, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
 			return nil, err
 		}
-		res.Stats.DecodeTokens += N
 	}
 	res.Stats.DecodeSeconds = time.Since(t1).Seconds()
 

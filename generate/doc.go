@@ -63,6 +63,20 @@
 // GenerateBatch and BeamSearch alike: explain's generation with neuron
 // interventions (gpt2.InterventionHook) is this loop with such a hook.
 //
+// # Retrieval
+//
+// Two kinds of retrieval-augmented generation plug into every decoding path
+// (Generate, GenerateN, GenerateBatch, BeamSearch). Options.Adjust (an
+// Adjuster) rewrites each row's next-token logits from the row's final hidden
+// state before the processors: kNN-LM's interpolation with a datastore
+// (package retrieval/knnlm). Options.Context (a Contexter) rebuilds each row's
+// context before the first token and every Stride() tokens, as in-context
+// retrieval-augmented LMs do (package retrieval): the row's cache is emptied
+// and refilled with a retrieved passage followed by the text's tail, and the
+// text itself (ids, Logprobs, Text) is unchanged by it. In beam search every
+// beam rebuilds from its own text. Stats.ContextTokens counts the tokens the
+// rebuilds ran.
+//
 // # Beam search
 //
 // BeamSearch keeps Beams.NumBeams continuations as one batch of a

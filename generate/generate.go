@@ -51,6 +51,13 @@ type Options struct {
 	// a beam slot in beam search). gpt2.InterventionHook makes one that
 	// scales MLP neurons. It must not keep Activation.Data.
 	Hook gpt2.Hook
+	// Adjust, if not nil, rewrites every row's next-token logits before
+	// the processors (kNN-LM; see Adjuster).
+	Adjust Adjuster
+	// Context, if not nil, rebuilds every row's context before the first
+	// token and every Context.Stride() tokens (in-context retrieval; see
+	// Contexter).
+	Context Contexter
 }
 
 // Step is one generated token, as OnToken sees it.
@@ -66,6 +73,10 @@ type Stats struct {
 	PrefillSeconds float64 `json:"prefill_seconds"` // wall time of the prompt's forward pass
 	DecodeTokens   int     `json:"decode_tokens"`   // generated tokens fed back through the model one at a time
 	DecodeSeconds  float64 `json:"decode_seconds"`  // wall time of the decode loop (forward passes and sampling)
+	// ContextTokens counts the tokens run through the model to rebuild
+	// contexts during decoding (Options.Context: retrieved passages and
+	// the text's tail).
+	ContextTokens int `json:"context_tokens,omitempty"`
 }
 
 // Result is a finished generation.
@@ -161,6 +172,9 @@ func (o *Options) check(dec Decoder) error {
 	if err := o.Sampling.Check(); err != nil {
 		return err
 	}
+	if err := checkContext(o.Context); err != nil {
+		return err
+	}
 	return o.checkMinLength()
 }
 
@@ -205,6 +219,7 @@ type seqRun struct {
 	st      streamer
 	done    bool
 	fed     int // generated tokens fed back through the model (Stats.DecodeTokens)
+	rebuilt int // tokens of rebuilt contexts run through the model (Stats.ContextTokens)
 }
 
 // push appends the sampled token tok (log-probability lp) to the
@@ -241,9 +256,12 @@ func (r *seqRun) push(sq *Sequence, tok int, lp float32, eos []int, maxNew, nPos
 // sequence i in row i) one step after the other: it samples a token for
 // every sequence still running, records it in seqs[i] (push), calls onToken
 // (nil: none) and feeds the tokens of the sequences that go on back through
-// the model in one pass (with fo), until none is left. On an error it
-// returns the index of the sequence it concerns (-1 when none).
-func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
+// the model in one pass (with fo), until none is left. rt's Adjuster sees
+// each row's logits before they are sampled, and a row whose context is
+// due to be rebuilt (rt's Contexter) runs its rebuilt context instead of
+// its one new token. On an error it returns the index of the sequence it
+// concerns (-1 when none).
+func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, rt *retrieval, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
 	next := make([]int, len(runs))
 	step := make([][]int, len(runs))
 	for live > 0 {
@@ -255,6 +273,9 @@ func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, runs
 			if r.done {
 				step[i] = next[i:i]
 				continue
+			}
+			if err := rt.apply(s, i); err != nil {
+				return i, err
 			}
 			tok, lp, err := r.sampler.Next(r.all, s.Logits(i))
 			if err != nil {
@@ -273,6 +294,16 @@ func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, runs
 			}
 			next[i] = tok
 			step[i] = next[i : i+1]
+			if rt.due(len(seqs[i].IDs)) {
+				toks, err := rt.rebuild(ctx, i, r.all)
+				if err != nil {
+					return i, err
+				}
+				s.Truncate(i, 0)
+				step[i] = toks
+				r.rebuilt += len(toks)
+				continue
+			}
 			r.fed++
 		}
 		if live == 0 {
@@ -303,7 +334,8 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 		return nil, errors.New("generate: OnToken streams one sequence: it cannot be used with several")
 	}
 	P := len(prompt)
-	maxSeq := min(P+opt.MaxNewTokens, c.NPositions)
+	rt := newRetrieval(&opt, c)
+	maxSeq := rt.maxSeq(c, min(P+opt.MaxNewTokens, c.NPositions))
 	// The sequences' key/value caches, logits and sampler buffers.
 	if need := int64(n) * (2*int64(c.NLayer)*int64(maxSeq)*int64(c.NEmbd) + 4*int64(c.VocabSize)) * 4; n > 1 && need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: %d sequences of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer sequences or tokens",
@@ -321,17 +353,21 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	}
 	// MaxRows: the prompt in one pass, and one decoding step of every
 	// sequence in one pass too.
-	s := m.NewState(gpt2.StateOptions{Batch: n, MaxSeq: maxSeq, MaxRows: min(max(P, n), 512)})
+	first, err := rt.prompt(ctx, 0, prompt)
+	if err != nil {
+		return nil, err
+	}
+	s := m.NewState(gpt2.StateOptions{Batch: n, MaxSeq: maxSeq, MaxRows: min(max(len(first), n), 512)})
 
 	fo := gpt2.ForwardOptions{Hook: opt.Hook}
 	t0 := time.Now()
-	if err := s.Forward([][]int{prompt}, fo); err != nil {
+	if err := s.Forward([][]int{first}, fo); err != nil {
 		return nil, err
 	}
 	for i := 1; i < n; i++ {
 		s.CopySeq(i, 0)
 	}
-	res.Stats.PrefillTokens = P
+	res.Stats.PrefillTokens = len(first)
 	res.Stats.PrefillSeconds = time.Since(t0).Seconds()
 	t1 := time.Now()
 	live := n
@@ -345,11 +381,12 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	if opt.OnToken != nil {
 		onToken = func(_ int, st Step) error { return opt.OnToken(st) }
 	}
-	if _, err := decodeRuns(ctx, s, fo, runs, res.Sequences, live, eos, opt.MaxNewTokens, c.NPositions, onToken); err != nil {
+	if _, err := decodeRuns(ctx, s, fo, &rt, runs, res.Sequences, live, eos, opt.MaxNewTokens, c.NPositions, onToken); err != nil {
 		return nil, err
 	}
 	for i := range runs {
 		res.Stats.DecodeTokens += runs[i].fed
+		res.Stats.ContextTokens += runs[i].rebuilt
 	}
 	res.Stats.DecodeSeconds = time.Since(t1).Seconds()
 	for i := range runs {

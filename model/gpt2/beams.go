@@ -9,7 +9,7 @@ import "fmt"
 // State; they allocate nothing.
 
 // CopySeq makes sequence dst a copy of sequence src: its cached keys and
-// values at every layer, its length and its last logits. dst's previous
+// values at every layer, its length and its last logits and hidden state. dst's previous
 // cache is lost. Copying a sequence to itself does nothing.
 func (s *State) CopySeq(dst, src int) {
 	B := s.opt.Batch
@@ -31,6 +31,8 @@ func (s *State) CopySeq(dst, src int) {
 	if s.hasLog[src] {
 		V := s.m.Config.VocabSize
 		copy(s.logits[dst*V:(dst+1)*V], s.logits[src*V:(src+1)*V])
+		C := s.m.Config.NEmbd
+		copy(s.hidden[dst*C:(dst+1)*C], s.hidden[src*C:(src+1)*C])
 	}
 }
 

@@ -109,3 +109,51 @@ func maxDiff(a, b []float32) float64 {
 	}
 	return d
 }
+
+// TestHidden checks that State.Hidden is the ln_f row the last logits come
+// from, with and without a hook and AllLogits, and that CopySeq copies it.
+func TestHidden(t *testing.T) {
+	m := loadTiny(t, "tiny")
+	C, V := m.Config.NEmbd, m.Config.VocabSize
+	ids := []int{1, 2, 3, 4, 5}
+	var lnf []float32
+	hook := func(a *Activation) {
+		if a.Name == "ln_f" && a.Seq == 0 {
+			lnf = append(lnf[:0], a.Data[len(a.Data)-C:]...)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		opt  ForwardOptions
+	}{
+		{"plain", ForwardOptions{}},
+		{"hook", ForwardOptions{Hook: hook}},
+		{"all logits", ForwardOptions{AllLogits: true, Hook: hook}},
+	} {
+		s := m.NewState(StateOptions{Batch: 2, MaxSeq: 8})
+		if s.Hidden(0) != nil {
+			t.Fatalf("%s: hidden state before any token", tc.name)
+		}
+		if err := s.Forward([][]int{ids, ids[:3]}, tc.opt); err != nil {
+			t.Fatal(err)
+		}
+		h := s.Hidden(0)
+		if tc.opt.Hook != nil {
+			compare(t, tc.name+": hook's ln_f", h, lnf[:C])
+		}
+		// The logits are the hidden state times the tied head.
+		want := make([]float32, V)
+		for v := range V {
+			var d float32
+			for c := range C {
+				d += h[c] * m.Weights.LMHead[v*C+c]
+			}
+			want[v] = d
+		}
+		compare(t, tc.name+": logits from hidden", s.Logits(0), want)
+		s.CopySeq(1, 0)
+		if maxDiff(s.Hidden(1), h) != 0 {
+			t.Errorf("%s: CopySeq did not copy the hidden state", tc.name)
+		}
+	}
+}

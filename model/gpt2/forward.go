@@ -68,6 +68,7 @@ type State struct {
 	last   []float32 // [B, C] ln_f output at each sequence's last row
 	lg     []float32 // [B, V] logits computed in one pass
 	logits []float32 // [B, V] latest last-position logits per sequence
+	hidden []float32 // [B, C] the ln_f output those logits were computed from
 	all    []float32 // [N, V] logits at every position (AllLogits), grown on demand
 	allOff []int     // per sequence: first row in all
 	allN   []int     // per sequence: rows in all
@@ -136,6 +137,7 @@ func (m *Model) NewState(opt StateOptions) *State {
 		last:   make([]float32, B*C),
 		lg:     make([]float32, B*V),
 		logits: make([]float32, B*V),
+		hidden: make([]float32, B*C),
 		allOff: make([]int, B),
 		allN:   make([]int, B),
 		hasLog: make([]bool, B),
@@ -184,6 +186,18 @@ func (s *State) Logits(seq int) []float32 {
 	}
 	V := s.m.Config.VocabSize
 	return s.logits[seq*V : (seq+1)*V]
+}
+
+// Hidden returns the final hidden state [C] the logits of sequence seq were
+// computed from: the ln_f output at its last position (the vector kNN-LM's
+// keys are made of), or nil if it has no logits. The slice is the State's
+// buffer, overwritten by the next Forward that includes seq.
+func (s *State) Hidden(seq int) []float32 {
+	if !s.hasLog[seq] {
+		return nil
+	}
+	C := s.m.Config.NEmbd
+	return s.hidden[seq*C : (seq+1)*C]
 }
 
 // AllLogits returns the logits [T, V] at each of the T tokens given for
@@ -320,6 +334,7 @@ func (s *State) lmHead(rows, first int, opt ForwardOptions) {
 			if g.last {
 				r := g.row + len(g.toks) - 1
 				copy(s.logits[g.seq*V:(g.seq+1)*V], out[r*V:(r+1)*V])
+				copy(s.hidden[g.seq*C:(g.seq+1)*C], s.h[r*C:(r+1)*C])
 				s.hasLog[g.seq] = true
 			}
 		}
@@ -337,6 +352,7 @@ func (s *State) lmHead(rows, first int, opt ForwardOptions) {
 		} else {
 			kernels.LayerNorm(s.last[k*C:(k+1)*C], s.x[r*C:(r+1)*C], w.LNFG, w.LNFB, 1, C, c.LayerNormEps)
 		}
+		copy(s.hidden[g.seq*C:(g.seq+1)*C], s.last[k*C:(k+1)*C])
 		s.lastOf = append(s.lastOf, g.seq)
 	}
 	switch k := len(s.lastOf); k {
