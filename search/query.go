@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/loupe-ml/loupe/embed"
@@ -11,26 +12,120 @@ import (
 )
 
 // SearchOptions control Search. Start from DefaultSearchOptions: K must
-// be at least 1 (a zero K is an error, not a default).
+// be at least 1 (a zero K is an error, not a default). The other zero
+// values are the defaults: dense search, and for the lexical and hybrid
+// modes BM25's K1 = DefaultK1 and B = DefaultB, reciprocal-rank fusion
+// with RRFK = DefaultRRFK, Alpha = DefaultAlpha and max(K,
+// DefaultCandidates) candidates from each list.
 type SearchOptions struct {
 	// K is the number of results (DefaultSearchOptions: DefaultK). A K
 	// larger than the store returns every document.
 	K int
 	// Ef is HNSW's candidate list size (0: the index default; max(Ef, K)
-	// is used).
+	// is used, max(Ef, Candidates) in hybrid mode).
 	Ef int
-	// Filter keeps documents meeting every condition.
+	// Filter keeps documents meeting every condition, in every mode.
 	Filter []Condition
 	// Threads searches several questions in parallel (0: all cores).
 	Threads int
+
+	// Mode is how documents are ranked: ModeDense ("" too), ModeBM25 or
+	// ModeHybrid (see the package documentation).
+	Mode Mode
+	// K1 and B are BM25's term-frequency saturation (≥ 0) and length
+	// normalisation (0 to 1); nil means DefaultK1 and DefaultB. Only the
+	// bm25 and hybrid modes take them. new(0.0) for B turns length
+	// normalisation off.
+	K1, B *float64
+	// Fusion is how hybrid mode merges the dense and BM25 lists: FusionRRF
+	// ("" too) or FusionWeighted. Only hybrid mode takes it.
+	Fusion Fusion
+	// Alpha is the weight of the dense list in weighted fusion (0 to 1;
+	// BM25's is 1 − Alpha); nil means DefaultAlpha.
+	Alpha *float64
+	// RRFK is the rank constant of reciprocal-rank fusion (0: DefaultRRFK).
+	RRFK int
+	// Candidates is how many results hybrid mode takes from each list
+	// before fusing (0: max(K, DefaultCandidates); at least K is used).
+	Candidates int
 }
+
+// Mode is a way of ranking documents: SearchOptions.Mode.
+type Mode string
+
+// Modes.
+const (
+	// ModeDense ranks by the vector index: the question is embedded and
+	// the nearest documents are found (the default).
+	ModeDense Mode = "dense"
+	// ModeBM25 ranks by Okapi BM25 over the documents' texts; the
+	// embedding model is not loaded.
+	ModeBM25 Mode = "bm25"
+	// ModeHybrid fuses a dense and a BM25 ranking.
+	ModeHybrid Mode = "hybrid"
+)
+
+// Fusion is how hybrid search merges its two rankings:
+// SearchOptions.Fusion.
+type Fusion string
+
+// Fusions.
+const (
+	// FusionRRF is reciprocal-rank fusion: Σ 1/(RRFK + rank) over the
+	// lists (the default).
+	FusionRRF Fusion = "rrf"
+	// FusionWeighted is relative-score fusion: Alpha·dense + (1 −
+	// Alpha)·bm25, each list's scores min–max normalised.
+	FusionWeighted Fusion = "weighted"
+)
 
 // DefaultSearchOptions asks for DefaultK results with the index's
 // defaults, no filter, on all cores.
 func DefaultSearchOptions() SearchOptions { return SearchOptions{K: DefaultK} }
 
+func (o SearchOptions) mode() Mode {
+	if o.Mode == "" {
+		return ModeDense
+	}
+	return o.Mode
+}
+
+func (o SearchOptions) fusion() Fusion {
+	if o.Fusion == "" {
+		return FusionRRF
+	}
+	return o.Fusion
+}
+
+func orDefault(p *float64, d float64) float64 {
+	if p == nil {
+		return d
+	}
+	return *p
+}
+
+func (o SearchOptions) k1() float64    { return orDefault(o.K1, DefaultK1) }
+func (o SearchOptions) b() float64     { return orDefault(o.B, DefaultB) }
+func (o SearchOptions) alpha() float64 { return orDefault(o.Alpha, DefaultAlpha) }
+
+func (o SearchOptions) rrfK() int {
+	if o.RRFK == 0 {
+		return DefaultRRFK
+	}
+	return o.RRFK
+}
+
+// candidates returns how many results hybrid search takes from each list.
+func (o SearchOptions) candidates() int {
+	if o.Candidates == 0 {
+		return max(o.K, DefaultCandidates)
+	}
+	return max(o.K, o.Candidates)
+}
+
 // Validate checks the options, returning an *OptionError for the first
-// value out of range.
+// value out of range, or for an option the mode does not take (K1 in
+// dense mode, Alpha with RRF, ...).
 func (o SearchOptions) Validate() error {
 	switch {
 	case o.K < 1:
@@ -45,17 +140,61 @@ func (o SearchOptions) Validate() error {
 			return &OptionError{Field: "Filter", Value: fmt.Sprintf("%q", c.String()), Allowed: "key=value"}
 		}
 	}
+	mode, fusion := o.mode(), o.fusion()
+	lexical, hybrid := mode == ModeBM25 || mode == ModeHybrid, mode == ModeHybrid
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	only := func(field string, v any, modes string) error {
+		return &OptionError{Field: field, Value: v, Allowed: "not set in " + string(mode) + " mode (" + field + " is " + modes + ")"}
+	}
+	switch {
+	case mode != ModeDense && mode != ModeBM25 && mode != ModeHybrid:
+		return &OptionError{Field: "Mode", Value: fmt.Sprintf("%q", o.Mode), Allowed: "dense, bm25 or hybrid"}
+	case o.K1 != nil && !lexical:
+		return only("K1", *o.K1, "for the bm25 and hybrid modes")
+	case o.B != nil && !lexical:
+		return only("B", *o.B, "for the bm25 and hybrid modes")
+	case o.K1 != nil && !(finite(*o.K1) && *o.K1 >= 0):
+		return &OptionError{Field: "K1", Value: *o.K1, Allowed: fmt.Sprintf("a number ≥ 0 (nil: %g)", DefaultK1)}
+	case o.B != nil && !(*o.B >= 0 && *o.B <= 1):
+		return &OptionError{Field: "B", Value: *o.B, Allowed: fmt.Sprintf("a number from 0 to 1 (nil: %g)", DefaultB)}
+	case fusion != FusionRRF && fusion != FusionWeighted:
+		return &OptionError{Field: "Fusion", Value: fmt.Sprintf("%q", o.Fusion), Allowed: "rrf or weighted"}
+	case o.Fusion != "" && !hybrid:
+		return only("Fusion", o.Fusion, "for hybrid mode")
+	case o.Alpha != nil && !(hybrid && fusion == FusionWeighted):
+		return only("Alpha", *o.Alpha, "for hybrid mode with weighted fusion")
+	case o.Alpha != nil && !(*o.Alpha >= 0 && *o.Alpha <= 1):
+		return &OptionError{Field: "Alpha", Value: *o.Alpha, Allowed: fmt.Sprintf("a number from 0 to 1 (nil: %g)", DefaultAlpha)}
+	case o.RRFK < 0:
+		return &OptionError{Field: "RRFK", Value: o.RRFK, Allowed: fmt.Sprintf("1 or more (0: %d)", DefaultRRFK)}
+	case o.RRFK != 0 && !(hybrid && fusion == FusionRRF):
+		return only("RRFK", o.RRFK, "for hybrid mode with rrf fusion")
+	case o.Candidates < 0:
+		return &OptionError{Field: "Candidates", Value: o.Candidates, Allowed: fmt.Sprintf("0 or more (0: max(K, %d))", DefaultCandidates)}
+	case o.Candidates != 0 && !hybrid:
+		return only("Candidates", o.Candidates, "for hybrid mode")
+	}
 	return nil
 }
 
 // Hit is one document found.
 type Hit struct {
-	Rank     int             `json:"rank"` // from 1
-	ID       uint64          `json:"id"`
-	Score    float32         `json:"score"`
+	Rank int    `json:"rank"` // from 1
+	ID   uint64 `json:"id"`
+	// Score ranks the hits: in dense mode the Score of the distance, in
+	// bm25 mode the BM25 score, in hybrid mode the fused score.
+	Score float32 `json:"score"`
+	// Distance is the index's distance in dense mode, 0 in the bm25 and
+	// hybrid modes (see Dense).
 	Distance float32         `json:"distance"`
 	Text     string          `json:"text,omitempty"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Dense and BM25 say, in hybrid mode, where the document stood in
+	// each list fused and what each added to Score; nil when the
+	// document was not among that list's candidates (it adds 0), and in
+	// the other modes.
+	Dense *ListScore `json:"dense,omitempty"`
+	BM25  *ListScore `json:"bm25,omitempty"`
 }
 
 // Score maps a distance under metric to the score Hit reports: the cosine
@@ -69,13 +208,18 @@ func Score(metric index.Metric, distance float32) float32 {
 	return distance
 }
 
-// Result holds the hits of each question and the time taken.
+// Result holds the hits of each question, how they were ranked and the
+// time taken. SearchSeconds covers the index and BM25 searches and the
+// fusion; EmbedSeconds is 0 in bm25 mode.
 type Result struct {
 	Hits                        [][]Hit
+	Mode                        Mode
+	Fusion                      Fusion // in hybrid mode
 	EmbedSeconds, SearchSeconds float64
 }
 
-// Search embeds question and returns the nearest documents, nearest first.
+// Search ranks the documents for question (see SearchOptions.Mode) and
+// returns the best, best first.
 func (s *Store) Search(ctx context.Context, question string, opts SearchOptions) ([]Hit, error) {
 	r, err := s.SearchMany(ctx, []string{question}, opts)
 	if err != nil {
@@ -84,8 +228,11 @@ func (s *Store) Search(ctx context.Context, question string, opts SearchOptions)
 	return r.Hits[0], nil
 }
 
-// SearchMany embeds the questions and searches each. With a filter a
-// question may get fewer than K hits, or none.
+// SearchMany searches each of the questions. With a filter, or in bm25
+// mode (a document must hold a query term), a question may get fewer than
+// K hits, or none. Only the dense and hybrid modes load the embedding
+// model; the BM25 index is built on the first bm25 or hybrid search and
+// kept until Add or Delete change the store.
 func (s *Store) SearchMany(ctx context.Context, questions []string, opts SearchOptions) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -96,22 +243,69 @@ func (s *Store) SearchMany(ctx context.Context, questions []string, opts SearchO
 	if s.x.Len() == 0 {
 		return nil, fmt.Errorf("search: index %s: %w", s.dir, index.ErrEmpty)
 	}
+	mode := opts.mode()
+	res := &Result{Mode: mode}
+	k := min(opts.K, s.x.Len())
+	switch mode {
+	case ModeBM25:
+		start := time.Now()
+		found, lx, err := s.searchLexical(questions, k, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.SearchSeconds = time.Since(start).Seconds()
+		res.Hits = make([][]Hit, len(found))
+		for qi, hs := range found {
+			hits := make([]Hit, len(hs))
+			for i, h := range hs {
+				hits[i] = s.hit(i+1, lx.ids[h.row])
+				hits[i].Score = float32(h.score)
+			}
+			res.Hits[qi] = hits
+		}
+		return res, nil
+	case ModeHybrid:
+		res.Fusion = opts.fusion()
+		return res, s.searchHybrid(ctx, questions, opts, res)
+	}
+	qs, err := s.embed(ctx, questions, res)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	found, err := s.searchDense(qs, k, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.SearchSeconds = time.Since(start).Seconds()
+	res.Hits = make([][]Hit, len(found))
+	metric := s.x.Metric()
+	for qi, rs := range found {
+		hits := make([]Hit, len(rs))
+		for i, r := range rs {
+			hits[i] = s.hit(i+1, r.ID)
+			hits[i].Score, hits[i].Distance = Score(metric, r.Distance), r.Distance
+		}
+		res.Hits[qi] = hits
+	}
+	return res, nil
+}
+
+// embed embeds the questions with the store's model, timing it in res.
+func (s *Store) embed(ctx context.Context, questions []string, res *Result) ([][]float32, error) {
 	m, err := s.model(ctx)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	qs, err := m.Embed(questions)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{EmbedSeconds: time.Since(start).Seconds()}
-	return res, s.searchVectors(qs, opts, res)
+	res.EmbedSeconds = time.Since(start).Seconds()
+	return qs, err
 }
 
-// searchVectors searches the embedded questions qs into res.
-func (s *Store) searchVectors(qs [][]float32, opts SearchOptions, res *Result) error {
-	k := min(opts.K, s.x.Len())
+// searchDense searches the index for the k nearest documents of each
+// embedded question.
+func (s *Store) searchDense(qs [][]float32, k int, opts SearchOptions) ([][]index.Result, error) {
 	so := &index.SearchOptions{Ef: opts.Ef, Threads: opts.Threads}
 	if f := s.filter(opts.Filter); f != nil {
 		so.Filter = f.Match
@@ -120,21 +314,73 @@ func (s *Store) searchVectors(qs [][]float32, opts SearchOptions, res *Result) e
 	for _, q := range qs {
 		flat = append(flat, q...)
 	}
-	start := time.Now()
 	found, err := s.x.SearchBatch(flat, len(qs), k, so)
 	if err != nil {
-		return fmt.Errorf("search: %w", err)
+		return nil, fmt.Errorf("search: %w", err)
 	}
-	res.SearchSeconds = time.Since(start).Seconds()
-	res.Hits = make([][]Hit, len(found))
+	return found, nil
+}
+
+// searchHybrid takes opts.candidates() results from the dense and the BM25
+// rankings of each question and fuses them into res.
+func (s *Store) searchHybrid(ctx context.Context, questions []string, opts SearchOptions, res *Result) error {
+	c := min(opts.candidates(), s.x.Len())
+	start := time.Now()
+	lexical, lx, err := s.searchLexical(questions, c, opts)
+	if err != nil {
+		return err
+	}
+	lexSeconds := time.Since(start).Seconds()
+	qs, err := s.embed(ctx, questions, res)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	dense, err := s.searchDense(qs, c, opts)
+	if err != nil {
+		return err
+	}
 	metric := s.x.Metric()
-	for qi, rs := range found {
-		hits := make([]Hit, len(rs))
-		for i, r := range rs {
-			meta, _ := s.x.Metadata(r.ID)
-			hits[i] = Hit{Rank: i + 1, ID: r.ID, Score: Score(metric, r.Distance), Distance: r.Distance, Text: s.x.Text(r.ID), Metadata: meta}
+	k := min(opts.K, s.x.Len())
+	res.Hits = make([][]Hit, len(questions))
+	for qi := range questions {
+		var lists [2][]candidate
+		for _, r := range dense[qi] {
+			// −distance orders every metric best first; min–max
+			// normalisation does not see the offset of 1 − distance.
+			lists[0] = append(lists[0], candidate{id: r.ID, score: -float64(r.Distance), shown: float64(Score(metric, r.Distance))})
+		}
+		for _, h := range lexical[qi] {
+			lists[1] = append(lists[1], candidate{id: lx.ids[h.row], score: h.score, shown: h.score})
+		}
+		var fused []fusedHit
+		if res.Fusion == FusionWeighted {
+			a := opts.alpha()
+			fused = fuseWeighted(lists, [2]float64{a, 1 - a})
+		} else {
+			fused = fuseRRF(lists, opts.rrfK())
+		}
+		fused = fused[:min(k, len(fused))]
+		hits := make([]Hit, len(fused))
+		for i, f := range fused {
+			hits[i] = s.hit(i+1, f.id)
+			hits[i].Score, hits[i].Dense, hits[i].BM25 = float32(f.score), f.parts[0], f.parts[1]
 		}
 		res.Hits[qi] = hits
 	}
+	res.SearchSeconds = lexSeconds + time.Since(start).Seconds()
 	return nil
+}
+
+// hit returns the hit of rank for document id, with its text and
+// metadata.
+func (s *Store) hit(rank int, id uint64) Hit {
+	meta, _ := s.x.Metadata(id)
+	var doc struct {
+		Text string `json:"text"`
+	}
+	if meta != nil {
+		json.Unmarshal(meta, &doc)
+	}
+	return Hit{Rank: rank, ID: id, Text: doc.Text, Metadata: meta}
 }

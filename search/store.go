@@ -38,6 +38,9 @@ var (
 	ErrNoModel = errors.New("records no embedding model")
 	// ErrNoDocuments: Add was given no document.
 	ErrNoDocuments = errors.New("no documents")
+	// ErrNoText: a bm25 or hybrid search found no document with a
+	// "text" metadata field holding a term (an index built from vectors).
+	ErrNoText = errors.New(`no document has a "text" field with words in it, which BM25 ranks`)
 )
 
 // Options configure New.
@@ -76,6 +79,9 @@ type Store struct {
 	mu   sync.Mutex
 	emb  *embed.Model
 	cols *columns // metadata columns for filters, built on first use
+
+	lexMu sync.Mutex // guards lex (apart from mu: building takes a while)
+	lex   *lexicon   // BM25's inverted index, built on first use
 
 	// progress receives the embedding progress of the running Add.
 	progress func(stage string, done, total int)
@@ -298,6 +304,7 @@ func (s *Store) Add(ctx context.Context, docs []Document, opts AddOptions) (AddR
 	s.mu.Lock()
 	s.cols = nil
 	s.mu.Unlock()
+	s.dropLexicon()
 	if err := s.x.Add(b); err != nil {
 		return res, err
 	}
@@ -311,6 +318,7 @@ func (s *Store) Delete(ids ...uint64) error {
 	s.mu.Lock()
 	s.cols = nil
 	s.mu.Unlock()
+	s.dropLexicon()
 	return s.x.Delete(ids...)
 }
 

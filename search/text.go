@@ -38,14 +38,23 @@ func (r *VectorResult) WriteText(w io.Writer) error {
 }
 
 // WriteJSON writes one JSON object per question, a line each: the
-// question ("query"), the model and metric searched with, its hits
-// ("results") and the times of the whole search.
+// question ("query"), the model and metric of the index, the mode (and, in
+// hybrid mode, the fusion) searched with, its hits ("results") and the
+// times of the whole search.
 func (r *Result) WriteJSON(w io.Writer, questions []string, model string, metric index.Metric) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	mode := r.Mode
+	if mode == "" {
+		mode = ModeDense
+	}
 	for qi, hits := range r.Hits {
-		if err := enc.Encode(map[string]any{"query": questions[qi], "model": model, "metric": metric, "results": hits,
-			"embed_seconds": r.EmbedSeconds, "search_seconds": r.SearchSeconds}); err != nil {
+		line := map[string]any{"query": questions[qi], "model": model, "metric": metric, "mode": mode, "results": hits,
+			"embed_seconds": r.EmbedSeconds, "search_seconds": r.SearchSeconds}
+		if r.Fusion != "" {
+			line["fusion"] = r.Fusion
+		}
+		if err := enc.Encode(line); err != nil {
 			return err
 		}
 	}
@@ -55,11 +64,26 @@ func (r *Result) WriteJSON(w io.Writer, questions []string, model string, metric
 // WriteText writes the hits of each of questions, searched in an index
 // with metric: one line per hit (rank, score, id and a one-line preview of
 // its text, or of its metadata without one), under a "query:" heading when
-// there are several questions.
+// there are several questions. The score is named after what it is
+// (score, l2², bm25, rrf or fused); a hybrid hit also shows its rank and
+// score in each list ("-" when it was not in one).
 func (r *Result) WriteText(w io.Writer, questions []string, metric index.Metric) error {
 	scoreName := "score"
-	if metric == index.L2 {
+	switch {
+	case r.Mode == ModeBM25:
+		scoreName = "bm25"
+	case r.Mode == ModeHybrid && r.Fusion == FusionWeighted:
+		scoreName = "fused"
+	case r.Mode == ModeHybrid:
+		scoreName = "rrf"
+	case metric == index.L2:
 		scoreName = "l2²"
+	}
+	part := func(name string, p *ListScore) string {
+		if p == nil {
+			return name + " -"
+		}
+		return fmt.Sprintf("%s #%d %.4g", name, p.Rank, p.Score)
 	}
 	bw := bufio.NewWriter(w)
 	for qi, hits := range r.Hits {
@@ -74,7 +98,11 @@ func (r *Result) WriteText(w io.Writer, questions []string, metric index.Metric)
 			if text == "" && h.Metadata != nil {
 				text = string(h.Metadata)
 			}
-			fmt.Fprintf(bw, "%2d  %s %.4f  id %-6d  %s\n", h.Rank, scoreName, h.Score, h.ID, textfmt.OneLine(text, 100))
+			parts := ""
+			if r.Mode == ModeHybrid {
+				parts = fmt.Sprintf("(%s, %s)  ", part("dense", h.Dense), part("bm25", h.BM25))
+			}
+			fmt.Fprintf(bw, "%2d  %s %.4f  id %-6d  %s%s\n", h.Rank, scoreName, h.Score, h.ID, parts, textfmt.OneLine(text, 100))
 		}
 		if len(hits) == 0 {
 			fmt.Fprintln(bw, "no documents match")

@@ -46,8 +46,8 @@ func TestResultJSON(t *testing.T) {
 	if err := r.WriteJSON(&sb, []string{"q1", "q2"}, "m", index.Dot); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"embed_seconds":1,"metric":"dot","model":"m","query":"q1","results":[{"rank":1,"id":3,"score":0.5,"distance":0,"text":"a<b"}],"search_seconds":2}` + "\n" +
-		`{"embed_seconds":1,"metric":"dot","model":"m","query":"q2","results":null,"search_seconds":2}` + "\n"
+	want := `{"embed_seconds":1,"metric":"dot","mode":"dense","model":"m","query":"q1","results":[{"rank":1,"id":3,"score":0.5,"distance":0,"text":"a<b"}],"search_seconds":2}` + "\n" +
+		`{"embed_seconds":1,"metric":"dot","mode":"dense","model":"m","query":"q2","results":null,"search_seconds":2}` + "\n"
 	if sb.String() != want {
 		t.Errorf("WriteJSON =\n%s\nwant\n%s", sb.String(), want)
 	}
