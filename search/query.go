@@ -144,7 +144,7 @@ func (o SearchOptions) Validate() error {
 	lexical, hybrid := mode == ModeBM25 || mode == ModeHybrid, mode == ModeHybrid
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	only := func(field string, v any, modes string) error {
-		return &OptionError{Field: field, Value: v, Allowed: "not set in " + string(mode) + " mode (" + field + " is " + modes + ")"}
+		return &OptionError{Field: field, Value: v, Allowed: "no value in " + string(mode) + " mode (it is " + modes + ")"}
 	}
 	switch {
 	case mode != ModeDense && mode != ModeBM25 && mode != ModeHybrid:
@@ -154,9 +154,9 @@ func (o SearchOptions) Validate() error {
 	case o.B != nil && !lexical:
 		return only("B", *o.B, "for the bm25 and hybrid modes")
 	case o.K1 != nil && !(finite(*o.K1) && *o.K1 >= 0):
-		return &OptionError{Field: "K1", Value: *o.K1, Allowed: fmt.Sprintf("a number ≥ 0 (nil: %g)", DefaultK1)}
+		return &OptionError{Field: "K1", Value: *o.K1, Allowed: fmt.Sprintf("a number ≥ 0 (default %g)", DefaultK1)}
 	case o.B != nil && !(*o.B >= 0 && *o.B <= 1):
-		return &OptionError{Field: "B", Value: *o.B, Allowed: fmt.Sprintf("a number from 0 to 1 (nil: %g)", DefaultB)}
+		return &OptionError{Field: "B", Value: *o.B, Allowed: fmt.Sprintf("a number from 0 to 1 (default %g)", DefaultB)}
 	case fusion != FusionRRF && fusion != FusionWeighted:
 		return &OptionError{Field: "Fusion", Value: fmt.Sprintf("%q", o.Fusion), Allowed: "rrf or weighted"}
 	case o.Fusion != "" && !hybrid:
@@ -164,7 +164,7 @@ func (o SearchOptions) Validate() error {
 	case o.Alpha != nil && !(hybrid && fusion == FusionWeighted):
 		return only("Alpha", *o.Alpha, "for hybrid mode with weighted fusion")
 	case o.Alpha != nil && !(*o.Alpha >= 0 && *o.Alpha <= 1):
-		return &OptionError{Field: "Alpha", Value: *o.Alpha, Allowed: fmt.Sprintf("a number from 0 to 1 (nil: %g)", DefaultAlpha)}
+		return &OptionError{Field: "Alpha", Value: *o.Alpha, Allowed: fmt.Sprintf("a number from 0 to 1 (default %g)", DefaultAlpha)}
 	case o.RRFK < 0:
 		return &OptionError{Field: "RRFK", Value: o.RRFK, Allowed: fmt.Sprintf("1 or more (0: %d)", DefaultRRFK)}
 	case o.RRFK != 0 && !(hybrid && fusion == FusionRRF):
