@@ -66,7 +66,28 @@ type lexicon struct {
 	rows  []int32
 	tf    []int32
 
-	scratch sync.Pool // *bm25Scratch
+	scratch sync.Pool                // *bm25Scratch
+	norm    atomic.Pointer[lengthNorm] // of the last k1 and b searched with
+}
+
+// lengthNorm holds k1·(1 − b + b·|d|/avgdl) for each row.
+type lengthNorm struct {
+	k1, b float64
+	norm  []float64
+}
+
+// lengthNorm returns the rows' k1·(1 − b + b·|d|/avgdl), computed once for
+// the last k1 and b asked for.
+func (lx *lexicon) lengthNorm(k1, b float64) []float64 {
+	if ln := lx.norm.Load(); ln != nil && ln.k1 == k1 && ln.b == b {
+		return ln.norm
+	}
+	ln := &lengthNorm{k1: k1, b: b, norm: make([]float64, len(lx.rel))}
+	for r, rel := range lx.rel {
+		ln.norm[r] = k1 * (1 - b + b*rel)
+	}
+	lx.norm.Store(ln)
+	return ln.norm
 }
 
 // bm25Scratch is one search's accumulator: acc[r] is row r's score so far
@@ -170,18 +191,26 @@ func (lx *lexicon) search(question string, k int, k1, b float64, match func(row 
 	}
 	s := lx.scratch.Get().(*bm25Scratch)
 	defer lx.scratch.Put(s)
-	acc := s.acc
+	acc, norm := s.acc, lx.lengthNorm(k1, b)
 	n := len(lx.ids)
 	for i, t := range qterms {
 		w := qtf[i] * idf(n, int(lx.df[t])) * (k1 + 1)
 		lo, hi := lx.off[t], lx.off[t+1]
 		rows, tfs := lx.rows[lo:hi], lx.tf[lo:hi:hi]
+		if i == 0 { // nothing touched yet
+			s.touched = append(s.touched, rows...)
+			for j, r := range rows {
+				f := float64(tfs[j])
+				acc[r] = w * f / (f + norm[r])
+			}
+			continue
+		}
 		for j, r := range rows {
 			f := float64(tfs[j])
 			if acc[r] == 0 {
 				s.touched = append(s.touched, r)
 			}
-			acc[r] += w * f / (f + k1*(1-b+b*lx.rel[r]))
+			acc[r] += w * f / (f + norm[r])
 		}
 	}
 	// The k best that match, then every match tied with the k-th, so that

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/index"
 )
 
@@ -313,4 +314,45 @@ func TestSearchOptionsValidate(t *testing.T) {
 			t.Errorf("%+v: %v, want an OptionError for %s", c.o, err, c.field)
 		}
 	}
+}
+
+// BenchmarkBM25 ranks the held-in KJV verses (defaults/kjv/verses.jsonl.gz)
+// by BM25 for the first halves of held-out verses, one question per
+// iteration, top 10; BenchmarkBM25Build builds the inverted index.
+func BenchmarkBM25(b *testing.B) {
+	s, questions := kjvStore(b)
+	lx, err := s.lexicon()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		lx.search(questions[i%len(questions)], 10, DefaultK1, DefaultB, nil)
+	}
+}
+
+func BenchmarkBM25Build(b *testing.B) {
+	s, _ := kjvStore(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		buildLexicon(s.x)
+	}
+}
+
+func kjvStore(b *testing.B) (*Store, []string) {
+	read := func(name string) []string {
+		recs, err := embed.ReadRecordsFile(filepath.Join("..", "defaults", "kjv", name), embed.ReadOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return embed.Texts(recs)
+	}
+	docs := read("verses.jsonl.gz")
+	var questions []string
+	for _, v := range read("heldout-verses.jsonl.gz") {
+		w := strings.Fields(v)
+		questions = append(questions, strings.Join(w[:len(w)/2], " "))
+	}
+	return textStore(b, docs, nil), questions
 }
