@@ -66,7 +66,7 @@ type lexicon struct {
 	rows  []int32
 	tf    []int32
 
-	scratch sync.Pool                // *bm25Scratch
+	scratch sync.Pool                  // *bm25Scratch
 	norm    atomic.Pointer[lengthNorm] // of the last k1 and b searched with
 }
 
