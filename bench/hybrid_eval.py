@@ -12,8 +12,9 @@ The documents are indexed with `loupe index build --kind flat` (exact
 search; the default embedding model, loupe/kjv-word2vec) and each mode is
 run with one `loupe search --input QUERIES --k 10 --format json` call:
 dense, bm25 (k1 1.2, b 0.75), hybrid rrf (rrf_k 60, 100 candidates) and
-hybrid weighted. The weighted fusion's alpha is chosen on the even-numbered
-queries (0-based, in file order) from 0.0, 0.1, ..., 1.0 by MRR@10; every
+hybrid weighted. The weighted fusion's alpha and candidate depth are chosen
+on the even-numbered queries (0-based, in file order) from alpha 0.0, 0.05,
+..., 1.0 and --candidates 50, 100, 200 by MRR@10; every
 number in the table is measured on the odd-numbered queries, which the
 tuning never sees (the last column, MRR@10 on the tuning half, is there
 only to show how far the tuned gain carries over). Prints a markdown table
@@ -35,7 +36,8 @@ import time
 LOUPE = os.environ.get("LOUPE", "/tmp/loupe")
 VERSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "defaults", "kjv", "heldout-verses.jsonl.gz")
 K = 10
-ALPHAS = [i / 10 for i in range(11)]
+ALPHAS = [i / 20 for i in range(21)]
+CANDIDATES = [50, 100, 200]
 
 
 def task():
@@ -106,29 +108,31 @@ def main():
 
         best = None
         tuning = []
-        for a in ALPHAS:
-            r, m, _ = measure("tune", ["--mode", "hybrid", "--fusion", "weighted", "--alpha", str(a)])
-            tuning.append((a, r, m))
-            if best is None or m > best[2]:
-                best = (a, r, m)
-        alpha = best[0]
+        for c in CANDIDATES:
+            for a in ALPHAS:
+                r, m, _ = measure("tune", ["--mode", "hybrid", "--fusion", "weighted", "--alpha", str(a), "--candidates", str(c)])
+                tuning.append((c, a, r, m))
+                if best is None or m > best[3]:
+                    best = (c, a, r, m)
+        cands, alpha = best[0], best[1]
         rows = [
             ("dense (kjv-word2vec, cosine, flat)", ["--mode", "dense"]),
             ("bm25 (k1 1.2, b 0.75)", ["--mode", "bm25"]),
             ("hybrid rrf (rrf_k 60, 100 candidates)", ["--mode", "hybrid", "--fusion", "rrf"]),
-            ("hybrid weighted (alpha %.1f, tuned on the other half)" % alpha,
-             ["--mode", "hybrid", "--fusion", "weighted", "--alpha", str(alpha)]),
+            ("hybrid weighted (alpha %.2f, %d candidates, tuned on the other half)" % (alpha, cands),
+             ["--mode", "hybrid", "--fusion", "weighted", "--alpha", str(alpha), "--candidates", str(cands)]),
         ]
         print("Held-out KJV verses cut in half: %d documents (second halves); %d test queries (first halves, odd-numbered), "
-              "alpha tuned on the %d even-numbered ones.\n" % (len(docs), len(test), len(tune)))
+              "alpha and candidates tuned on the %d even-numbered ones.\n" % (len(docs), len(test), len(tune)))
         print("| method | recall@10 | MRR@10 | seconds (one loupe search call) | MRR@10 on the tuning half |")
         print("| --- | --- | --- | --- | --- |")
         for label, flags in rows:
             r, m, s = measure("test", flags)
             _, tm, _ = measure("tune", flags)
             print("| %s | %.4f | %.4f | %.2f | %.4f |" % (label, r, m, s, tm))
-        print("\nalpha tuning (even-numbered queries; alpha = weight of dense): " +
-              ", ".join("%.1f: MRR %.4f" % (a, m) for a, _, m in tuning))
+        for c in CANDIDATES:
+            print("\nalpha tuning, %d candidates (even-numbered queries; alpha = weight of dense): " % c +
+                  ", ".join("%.2f: %.4f" % (a, m) for cc, a, _, m in tuning if cc == c))
 
 
 if __name__ == "__main__":
