@@ -35,7 +35,9 @@ type RALMOptions struct {
 	// DefaultPassages).
 	K int
 	// MaxPassageTokens caps the tokens of passages (separators included)
-	// in a context (0: only the budget limits them).
+	// in a context (0: half the budget, so that neither the passages nor
+	// the text take all of it; a value of the model's context size or more
+	// lets the passages crowd older text out).
 	MaxPassageTokens int
 	// Separator is the text put after each passage ("": DefaultSeparator,
 	// a newline).
@@ -76,15 +78,21 @@ type Retrieved struct {
 // after the query), each followed by Separator; the context is the
 // passages, the best one last (next to the text), then the text's tail.
 //
-// The context fits in budget tokens by this rule: the text's last
-// min(Stride, budget) tokens are always kept (the tokens generated since
-// the last rebuild and the one the next token follows); the passages come
-// next: best first, each passage with its separator gets what room is
-// left, cut at its end (the continuation goes before the chunk's own
-// text) when it does not fit whole, and left out when fewer tokens than
-// its separator's remain; what the passages leave goes to the older text,
-// cut from the left. So a passage is cut before the text's last Stride
-// tokens are, and the text is cut before a passage that fits is.
+// The context fits in budget tokens by this rule:
+//
+//  1. the text's last min(Stride, budget) tokens are always kept (the
+//     tokens generated since the last rebuild and the one the next token
+//     follows);
+//  2. the passages get the room left, up to MaxPassageTokens (by default
+//     half the budget): best first, each passage and its separator take
+//     what room remains, a passage that does not fit whole is cut at its
+//     end (its continuation goes before the chunk's own text), and one
+//     for which no more than its separator's tokens remain is left out;
+//  3. the older text gets what the passages leave, cut from the left.
+//
+// So a passage is cut before the text's last Stride tokens are, and
+// beyond its share of the budget before any text is; within its share a
+// passage is kept and the oldest text goes first.
 //
 // Retrievals are remembered per query text, so rows and steps that ask
 // the same query search once. A RALM is safe for concurrent use.
@@ -132,7 +140,7 @@ func NewRALM(s *Store, opts RALMOptions) (*RALM, error) {
 	case opts.K < 0:
 		return nil, bad("K", opts.K)
 	case opts.MaxPassageTokens < 0:
-		return nil, &search.OptionError{Field: "MaxPassageTokens", Value: opts.MaxPassageTokens, Allowed: "0 or more (0: no cap)"}
+		return nil, &search.OptionError{Field: "MaxPassageTokens", Value: opts.MaxPassageTokens, Allowed: "0 or more (0: half the budget)"}
 	}
 	opts.Search.K = opts.K
 	if err := opts.Search.Validate(); err != nil {
@@ -177,6 +185,8 @@ func (r *RALM) Context(ctx context.Context, row int, text []int, budget int) ([]
 	room := budget - floor
 	if r.opts.MaxPassageTokens > 0 {
 		room = min(room, r.opts.MaxPassageTokens)
+	} else {
+		room = min(room, budget/2)
 	}
 	// Best first: each passage gets what room is left.
 	kept := make([][]int, 0, len(got.passages))
