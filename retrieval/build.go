@@ -317,6 +317,10 @@ func makeTemp(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("retrieval: %w", err)
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700 is not a store's mode
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("retrieval: %w", err)
+	}
 	if err := os.WriteFile(filepath.Join(tmp, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("retrieval: %w", err)
