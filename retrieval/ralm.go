@@ -7,9 +7,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/search"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
+
+var _ generate.Contexter = (*RALM)(nil)
 
 // The defaults of RALMOptions: Ram et al.'s retrieval stride s = 4 and
 // query length ℓ = 32 (their best trade-off for GPT-2 and OPT), one

@@ -5,14 +5,69 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/loupe-ml/loupe/defaults"
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/search"
 )
 
-// contexter is generate.Contexter's method set.
-var _ interface {
-	Stride() int
-	Context(ctx context.Context, row int, text []int, budget int) ([]int, error)
-} = (*RALM)(nil)
+// counting counts a Contexter's calls.
+type counting struct {
+	*RALM
+	calls []int // the text length of each call
+}
+
+func (c *counting) Context(ctx context.Context, row int, text []int, budget int) ([]int, error) {
+	c.calls = append(c.calls, len(text))
+	return c.RALM.Context(ctx, row, text, budget)
+}
+
+// TestRALMGenerate runs the default GPT-2 with a RALM: the context is
+// rebuilt every Stride tokens, and the first Stride tokens are those the
+// model generates from the first context as a plain prompt.
+func TestRALMGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the default GPT-2")
+	}
+	s, _, _ := buildStore(t, 16)
+	ctx := context.Background()
+	p, err := generate.Load(ctx, defaults.GPT2, generate.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, err := NewRALM(s, RALMOptions{Stride: 3, QueryTokens: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := p.Tokenizer.Encode("And God said, Let there be")
+	cx := &counting{RALM: r}
+	opt := generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 10, IgnoreEOS: true, Context: cx}
+	res, err := generate.Generate(ctx, p.Model, prompt, opt, p.Tokenizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.IDs) != 10 || !reflect.DeepEqual(res.PromptIDs, prompt) {
+		t.Fatalf("result %+v", res)
+	}
+	if want := []int{len(prompt), len(prompt) + 3, len(prompt) + 6, len(prompt) + 9}; !reflect.DeepEqual(cx.calls, want) {
+		t.Errorf("contexts asked for texts of %v tokens, want %v", cx.calls, want)
+	}
+	last, ok := r.Last(0)
+	if !ok || len(last.Passages) != 1 || last.TextTokens != len(prompt)+9 {
+		t.Errorf("last retrieval %+v", last)
+	}
+	first, err := r.Context(ctx, 0, prompt, p.Model.Config.NPositions-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := generate.Generate(ctx, p.Model, first, generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 3, IgnoreEOS: true}, p.Tokenizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(plain.IDs, res.IDs[:3]) {
+		t.Errorf("first %d tokens %v, from the first context as a prompt %v", 3, res.IDs[:3], plain.IDs)
+	}
+}
 
 func TestRALMContext(t *testing.T) {
 	s, _, _ := buildStore(t, 16)
