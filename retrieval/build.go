@@ -203,6 +203,35 @@ func Build(ctx context.Context, dir string, sources []string, opts BuildOptions)
 	res := &BuildResult{Manifest: Manifest{Format: manifestFormat, Version: manifestVersion, ChunkTokens: opts.ChunkTokens,
 		LM:         TokenizerID{Model: recordedLM(opts.LM), Fingerprint: Fingerprint(tok), VocabSize: tok.VocabSize()},
 		EmbedModel: embed.RecordedModel(opts.EmbedModel), Sources: []SourceInfo{}}}
+	if err := addFiles(ctx, ss, tok, files, total, opts.ChunkTokens, opts.BatchChunks, opts.Progress, res); err != nil {
+		return nil, err
+	}
+	if res.Chunks == 0 {
+		return nil, fmt.Errorf("retrieval: corpus: no text in %d file(s)", len(files))
+	}
+	if err := ss.Save(tmp); err != nil {
+		return nil, err
+	}
+	res.NextID = ss.Index().NextID()
+	if err := res.Manifest.write(tmp); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := install(tmp, dir, opts.Overwrite); err != nil {
+		return nil, err
+	}
+	done = true
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// addFiles chunks files (of total bytes) with tok into chunks of size
+// tokens and adds them to ss batch chunks at a time, recording each file
+// in res.Sources and the counts and times in res.
+func addFiles(ctx context.Context, ss *search.Store, tok *tokenizer.BPE, files []corpusFile, total int64, size, batch int,
+	progress func(done, total int64), res *BuildResult) error {
 	var doneBytes int64
 	var pending []search.Document
 	flush := func(fileDone int64) error {
@@ -218,56 +247,36 @@ func Build(ctx context.Context, dir string, sources []string, opts BuildOptions)
 			res.IndexSeconds += r.IndexSeconds
 			pending = pending[:0]
 		}
-		if opts.Progress != nil {
-			opts.Progress(doneBytes+fileDone, total)
+		if progress != nil {
+			progress(doneBytes+fileDone, total)
 		}
 		return nil
 	}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		text, err := readText(f.path)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		docs, ntok := chunkDocs(tok, text, f.path, opts.ChunkTokens)
+		docs, ntok := chunkDocs(tok, text, f.path, size)
 		res.Sources = append(res.Sources, SourceInfo{Path: f.path, Chunks: len(docs), Tokens: ntok})
 		res.Chunks += len(docs)
 		res.Tokens += int64(ntok)
 		for i := 0; i < len(docs); {
-			n := min(opts.BatchChunks-len(pending), len(docs)-i)
+			n := min(batch-len(pending), len(docs)-i)
 			pending = append(pending, docs[i:i+n]...)
 			i += n
-			if len(pending) == opts.BatchChunks {
+			if len(pending) == batch {
 				if err := flush(f.size * int64(i) / int64(len(docs))); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 		doneBytes += f.size
 	}
-	if err := flush(0); err != nil {
-		return nil, err
-	}
-	if res.Chunks == 0 {
-		return nil, fmt.Errorf("retrieval: corpus: no text in %d file(s)", len(files))
-	}
-	if err := ss.Save(tmp); err != nil {
-		return nil, err
-	}
-	if err := res.Manifest.write(tmp); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := install(tmp, dir, opts.Overwrite); err != nil {
-		return nil, err
-	}
-	done = true
-	res.Seconds = time.Since(start).Seconds()
-	return res, nil
+	return flush(0)
 }
 
 // recordedLM is the LM reference to record: a directory as an absolute

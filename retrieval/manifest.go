@@ -42,6 +42,11 @@ type Manifest struct {
 	Tokens int64 `json:"tokens"`
 	// Sources are the files the chunks came from, in the order added.
 	Sources []SourceInfo `json:"sources"`
+	// NextID is the index's next vector id when the manifest was written:
+	// an index saved by an Update that was killed before it wrote the
+	// manifest has another, and Open then counts the sources again from
+	// the chunks' metadata.
+	NextID uint64 `json:"next_id"`
 }
 
 // TokenizerID names an LM tokenizer: the model reference it was loaded

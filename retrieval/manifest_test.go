@@ -11,7 +11,7 @@ import (
 const goodManifest = `{"format":"loupe-rag","version":1,"chunk_tokens":64,
 "lm":{"model":"loupe/kjv-gpt2","fingerprint":"sha256:00","vocab_size":8192},
 "embed_model":"loupe/kjv-word2vec","chunks":3,"tokens":150,
-"sources":[{"path":"a.txt","chunks":2,"tokens":100},{"path":"b.txt","chunks":1,"tokens":50}]}`
+"sources":[{"path":"a.txt","chunks":2,"tokens":100},{"path":"b.txt","chunks":1,"tokens":50}],"next_id":3}`
 
 func TestParseManifest(t *testing.T) {
 	m, err := ParseManifest([]byte(goodManifest), "rag.json")
@@ -41,7 +41,7 @@ func TestParseManifest(t *testing.T) {
 		{`"path":"a.txt"|"path":""`, "sources[0]"},
 		{`"chunks":1,"tokens":50|"chunks":60,"tokens":50`, "sources[1]"},
 		{`"chunks":3|"chunks":3,"extra":1`, "extra"},
-		{`}]}|}]} {}`, "after"},
+		{`"next_id":3}|"next_id":3} {}`, "after"},
 		{`{"format"|["format"`, "rag.json"},
 	} {
 		from, to, _ := strings.Cut(tc.edit, "|")

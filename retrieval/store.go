@@ -90,6 +90,14 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x := s.Index(); man.Chunks != x.Len() || man.NextID != x.NextID() {
+		// An Update killed after saving the index and before writing the
+		// manifest: the chunks say what the store holds.
+		if err := recount(man, x); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return &Store{dir: dir, man: man, s: s, tok: tok, lm: lm}, nil
 }
 
