@@ -24,6 +24,7 @@ var ragFlags struct {
 	quantize       string
 	kind           string
 	overwrite      bool
+	replace        bool
 	k              int
 	filter         []string
 	ef             int
@@ -91,7 +92,36 @@ their scores, sources and continuations.`,
 	f.StringArrayVar(&ragFlags.filter, "filter", nil, filterUsage+` (fields: source, chunk, offset, tokens)`)
 	f.StringVar(&ragFlags.queryLM, "lm", "", "language model the store must match (default: the one the store records)")
 
-	ragCmd.AddCommand(build, query)
+	add := &cobra.Command{
+		Use:   "add --store STORE --corpus FILE|DIR...",
+		Short: "Add text files to a chunk store",
+		Long: `Chunk, embed and add the text files of --corpus to the store, with the
+store's chunk size, LM tokenizer and embedding model. A file the store already
+holds is refused unless --replace is given (its old chunks are then deleted).
+The store is locked while it changes; the index and then rag.json are saved
+atomically.`,
+		Example: `  loupe rag add --store kjv.rag --corpus more/
+  loupe rag add --store kjv.rag --corpus kjv/01-Genesis.txt --replace`,
+		Args: cobra.NoArgs,
+		RunE: runRagUpdate,
+	}
+	f = add.Flags()
+	f.StringArrayVar(&ragFlags.corpus, "corpus", nil, "text file or directory (repeatable; required)")
+	f.BoolVar(&ragFlags.replace, "replace", false, "chunk files the store already holds again")
+	del := &cobra.Command{
+		Use:     "delete --store STORE SOURCE...",
+		Short:   "Delete the chunks of source files from a chunk store",
+		Long:    `Delete every chunk of each SOURCE, a file as the store records it (see rag.json's sources).`,
+		Example: `  loupe rag delete --store kjv.rag kjv/01-Genesis.txt`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE:    runRagUpdate,
+	}
+	for _, c := range []*cobra.Command{add, del} {
+		c.Flags().StringVar(&ragFlags.store, "store", "", "chunk store directory (required)")
+		c.Flags().StringVar(&ragFlags.queryLM, "lm", "", "language model the store must match (default: the one the store records)")
+	}
+
+	ragCmd.AddCommand(build, query, add, del)
 	rootCmd.AddCommand(ragCmd)
 }
 
@@ -183,4 +213,39 @@ func runRagQuery(cmd *cobra.Command, args []string) error {
 		return nil
 	}
 	return retrieval.WriteText(out, queries, 100)
+}
+
+// runRagUpdate runs loupe rag add (--corpus) and loupe rag delete (the
+// arguments).
+func runRagUpdate(cmd *cobra.Command, args []string) error {
+	name := "rag " + cmd.Name()
+	if ragFlags.store == "" {
+		return fmt.Errorf("%s: --store STORE is required", name)
+	}
+	opts := retrieval.UpdateOptions{Delete: args, LM: ragFlags.queryLM, Embed: embedOptions(0, 0, ""), Hub: hubClient(),
+		Waiting: waiting(cmd, ragFlags.store)}
+	if cmd.Name() == "add" {
+		if len(ragFlags.corpus) == 0 {
+			return fmt.Errorf("%s: --corpus FILE|DIR is required", name)
+		}
+		opts.Add, opts.Replace = ragFlags.corpus, ragFlags.replace
+	}
+	var bar *progress.Bar
+	opts.Progress = func(done, total int64) {
+		if bar == nil {
+			bar = progress.New(total, "chunking and embedding", true)
+		}
+		bar.Set(done)
+	}
+	res, err := retrieval.Update(cmd.Context(), ragFlags.store, opts)
+	bar.Finish()
+	if errors.Is(err, retrieval.ErrSourceExists) {
+		return fmt.Errorf("%s: %s; pass --replace to chunk it again", name, strings.TrimPrefix(err.Error(), "retrieval: "))
+	}
+	if err != nil {
+		return ragError(name, err)
+	}
+	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"store": ragFlags.store, "manifest": res.Manifest, "seconds": res.Seconds,
+		"embed_seconds": res.EmbedSeconds, "index_seconds": res.IndexSeconds},
+		"chunk store %s: %d chunks (%d tokens) from %d files, in %.2fs\n", ragFlags.store, res.Chunks, res.Tokens, len(res.Sources), res.Seconds)
 }

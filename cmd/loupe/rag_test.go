@@ -86,6 +86,32 @@ func TestRagCommands(t *testing.T) {
 		}
 	}
 
+	// rag delete and rag add.
+	john := filepath.Join(corpus, "nt", "john.txt")
+	out, err = run("rag", "delete", "--store", store, "--format", "json", john)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upd struct {
+		Manifest retrieval.Manifest `json:"manifest"`
+	}
+	if err := json.Unmarshal([]byte(out), &upd); err != nil || len(upd.Manifest.Sources) != 1 || upd.Manifest.Chunks >= m.Chunks {
+		t.Fatalf("after delete: %s %v", out, err)
+	}
+	out, err = run("rag", "add", "--store", store, "--corpus", john)
+	if err != nil || !strings.Contains(out, "from 2 files") {
+		t.Fatalf("add: %v: %s", err, out)
+	}
+	if _, err = run("rag", "add", "--store", store, "--corpus", john); err == nil || !strings.Contains(err.Error(), "--replace") {
+		t.Errorf("adding a held file: %v", err)
+	}
+	if _, err = run("rag", "add", "--store", store, "--corpus", john, "--replace"); err != nil {
+		t.Errorf("--replace: %v", err)
+	}
+	if _, err = run("rag", "delete", "--store", store, "nope.txt"); err == nil || !strings.Contains(err.Error(), "nope.txt") {
+		t.Errorf("deleting an unknown source: %v", err)
+	}
+
 	// Another LM's tokenizer is refused, naming both.
 	other, _ := filepath.Abs(filepath.Join("..", "..", "tokenizer", "testdata", "gpt2"))
 	_, err = run("rag", "query", "--store", store, "--lm", other, "x")
