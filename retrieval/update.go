@@ -19,7 +19,7 @@ import (
 var ErrSourceExists = errors.New("already in the store")
 
 // ErrNoSource: Update was asked to delete a source the store does not hold.
-var ErrNoSource = errors.New("not in the store")
+var ErrNoSource = errors.New("is not in the store")
 
 // UpdateOptions control Update.
 type UpdateOptions struct {
@@ -101,7 +101,7 @@ func Update(ctx context.Context, dir string, opts UpdateOptions) (*BuildResult, 
 	for _, f := range files {
 		if _, ok := held[f.path]; ok && !drop[f.path] {
 			if !opts.Replace {
-				return nil, fmt.Errorf("retrieval: store %s: %s is %w (replace it to chunk it again)", dir, f.path, ErrSourceExists)
+				return nil, fmt.Errorf("retrieval: store %s: %s is %w", dir, f.path, ErrSourceExists)
 			}
 			drop[f.path] = true
 		}
