@@ -115,7 +115,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, ManifestFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(dir); serr != nil {
+		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+			return nil, fmt.Errorf("retrieval: store %s does not exist: %w", dir, serr)
+		} else if serr != nil {
 			return nil, fmt.Errorf("retrieval: %w", serr)
 		}
 		return nil, fmt.Errorf("retrieval: %s %w", dir, ErrNotStore)

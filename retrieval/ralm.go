@@ -168,6 +168,14 @@ func (r *RALM) Last(row int) (Retrieved, bool) {
 	return got, ok
 }
 
+// Reset forgets what Last reports for every row (the retrieval cache is
+// kept): for reusing a RALM for another generation.
+func (r *RALM) Reset() {
+	r.mu.Lock()
+	clear(r.last)
+	r.mu.Unlock()
+}
+
 // Context returns the tokens the model conditions on for text (the row's
 // prompt and generated ids): retrieved passages and the text's tail, at
 // most budget tokens, ending with text's last token (see RALM for the

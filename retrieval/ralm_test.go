@@ -158,6 +158,10 @@ func TestRALMContext(t *testing.T) {
 	if !reflect.DeepEqual(got[len(got)-3:], short) || len(got) > 100 {
 		t.Errorf("short text: %v", got)
 	}
+	r.Reset()
+	if _, ok := r.Last(0); ok {
+		t.Error("Reset kept row 0's record")
+	}
 	if _, err := r.Context(ctx, 0, nil, 10); err == nil {
 		t.Error("empty text: no error")
 	}
