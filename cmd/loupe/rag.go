@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -134,6 +138,9 @@ func ragError(cmd string, err error) error {
 		return fmt.Errorf("%s: %s %v: want %s", cmd, ragFlagNames[field], value, allowed)
 	}
 	msg := strings.TrimPrefix(trimPkg(err), "retrieval: ")
+	if errors.Is(err, context.Canceled) {
+		msg = "interrupted: the store was left as it was"
+	}
 	if errors.Is(err, retrieval.ErrStoreExists) {
 		msg += "; pass --overwrite to replace it"
 	}
@@ -162,7 +169,10 @@ func runRagBuild(cmd *cobra.Command, args []string) error {
 		}
 		bar.Set(done)
 	}
-	res, err := retrieval.Build(cmd.Context(), ragFlags.out, ragFlags.corpus, opts)
+	// Ctrl-C cancels the build, which then removes what it wrote.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := retrieval.Build(ctx, ragFlags.out, ragFlags.corpus, opts)
 	bar.Finish()
 	if err != nil {
 		return ragError("rag build", err)
@@ -237,7 +247,9 @@ func runRagUpdate(cmd *cobra.Command, args []string) error {
 		}
 		bar.Set(done)
 	}
-	res, err := retrieval.Update(cmd.Context(), ragFlags.store, opts)
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := retrieval.Update(ctx, ragFlags.store, opts)
 	bar.Finish()
 	if errors.Is(err, retrieval.ErrSourceExists) {
 		return fmt.Errorf("%s: %s; pass --replace to chunk it again", name, strings.TrimPrefix(err.Error(), "retrieval: "))
