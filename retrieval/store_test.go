@@ -110,6 +110,16 @@ func TestBuildQueryRoundTrip(t *testing.T) {
 			t.Errorf("filtered hit from %s", c.Source)
 		}
 	}
+	// The ranking mode passes through: BM25 finds a chunk by its words.
+	for _, mode := range []search.Mode{search.ModeBM25, search.ModeHybrid} {
+		got, err := s.Retrieve(ctx, "Spirit of God moved upon the face", 1, search.SearchOptions{Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !strings.Contains(got[0].Text+got[0].Continuation, "Spirit of God moved") {
+			t.Errorf("mode %s: %+v", mode, got)
+		}
+	}
 	if _, err := s.Retrieve(ctx, "x", -1, search.SearchOptions{}); err == nil {
 		t.Error("k = -1: no error")
 	}

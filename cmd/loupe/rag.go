@@ -29,6 +29,8 @@ var ragFlags struct {
 	kind           string
 	overwrite      bool
 	replace        bool
+	search         search.SearchOptions // --mode, --fusion
+	k1, b, alpha   float64
 	k              int
 	filter         []string
 	ef             int
@@ -83,9 +85,13 @@ when done: a build that fails or is interrupted leaves no store behind.`,
 		Short: "RETRO's retrieval step: each chunk of TEXT, its nearest chunks and their continuations",
 		Long: `Tokenize each TEXT with the store's LM tokenizer, cut it into chunks of the
 store's chunk size, and print each chunk's --k nearest stored chunks with
-their scores, sources and continuations.`,
+their scores, sources and continuations.
+
+--mode bm25 ranks the chunks by Okapi BM25 over their text instead of by
+their embeddings, and --mode hybrid fuses both rankings, as loupe search does.`,
 		Example: `  loupe rag query --store kjv.rag "The LORD is my shepherd"
-  loupe rag query --store kjv.rag --k 4 --format json "In the beginning"`,
+  loupe rag query --store kjv.rag --k 4 --format json "In the beginning"
+  loupe rag query --store kjv.rag --mode hybrid "the serpent was more subtil"`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: runRagQuery,
 	}
@@ -95,6 +101,11 @@ their scores, sources and continuations.`,
 	f.IntVar(&ragFlags.ef, "ef", 0, "HNSW search candidate list size (0: the index default, at least k)")
 	f.StringArrayVar(&ragFlags.filter, "filter", nil, filterUsage+` (fields: source, chunk, offset, tokens)`)
 	f.StringVar(&ragFlags.queryLM, "lm", "", "language model the store must match (default: the one the store records)")
+	f.StringVar((*string)(&ragFlags.search.Mode), "mode", string(search.ModeDense), "ranking: dense, bm25 or hybrid (as loupe search --mode)")
+	f.StringVar((*string)(&ragFlags.search.Fusion), "fusion", "", "hybrid fusion: rrf (default) or weighted")
+	f.Float64Var(&ragFlags.k1, "k1", search.DefaultK1, "BM25 term-frequency saturation k1 (bm25, hybrid)")
+	f.Float64Var(&ragFlags.b, "b", search.DefaultB, "BM25 length normalisation b, 0..1 (bm25, hybrid)")
+	f.Float64Var(&ragFlags.alpha, "alpha", search.DefaultAlpha, "weighted fusion: weight of the dense list, 0..1")
 
 	add := &cobra.Command{
 		Use:   "add --store STORE --corpus FILE|DIR...",
@@ -190,7 +201,14 @@ func runRagQuery(cmd *cobra.Command, args []string) error {
 	if err := checkUTF8Args("rag query", args); err != nil {
 		return err
 	}
-	so := search.SearchOptions{K: ragFlags.k, Ef: ragFlags.ef}
+	so := ragFlags.search
+	so.K, so.Ef = ragFlags.k, ragFlags.ef
+	for name, p := range map[string]**float64{"k1": &so.K1, "b": &so.B, "alpha": &so.Alpha} {
+		if cmd.Flags().Changed(name) {
+			v, _ := cmd.Flags().GetFloat64(name)
+			*p = &v
+		}
+	}
 	var err error
 	if so.Filter, err = search.ParseConditions(ragFlags.filter); err != nil {
 		return cmdError("rag query", err)

@@ -86,6 +86,24 @@ func TestRagCommands(t *testing.T) {
 		}
 	}
 
+	// --mode bm25 and hybrid pass through to the search.
+	for _, mode := range []string{"bm25", "hybrid"} {
+		out, err = run("rag", "query", "--store", store, "--k", "1", "--mode", mode, "--format", "json", text)
+		if err != nil {
+			t.Fatalf("--mode %s: %v", mode, err)
+		}
+		q.Chunks = nil
+		if err := json.Unmarshal([]byte(out), &q); err != nil || len(q.Chunks) < 2 {
+			t.Fatalf("--mode %s: %v: %s", mode, err, out)
+		}
+		if n := q.Chunks[0].Neighbours; len(n) != 1 || n[0].Text != q.Chunks[0].Text {
+			t.Errorf("--mode %s: first chunk's nearest %+v", mode, n)
+		}
+	}
+	if _, err = run("rag", "query", "--store", store, "--mode", "sparse", text); err == nil || !strings.Contains(err.Error(), "--mode") {
+		t.Errorf("--mode sparse: %v", err)
+	}
+
 	// rag delete and rag add.
 	john := filepath.Join(corpus, "nt", "john.txt")
 	out, err = run("rag", "delete", "--store", store, "--format", "json", john)
