@@ -70,7 +70,10 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Store, error) {
 		return nil, err
 	}
 	lm := opts.LM
-	if lm == "" {
+	switch {
+	case lm == "" && opts.Tokenizer != nil:
+		lm = "the tokenizer given"
+	case lm == "":
 		lm = man.LM.Model
 	}
 	tok := opts.Tokenizer
@@ -117,6 +120,10 @@ func LoadTokenizer(ctx context.Context, ref string, c *hub.Client) (*tokenizer.B
 	}
 	return bpe, nil
 }
+
+// LM returns the language model the store was opened for (OpenOptions.LM,
+// or the one the manifest records).
+func (s *Store) LM() string { return s.lm }
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
