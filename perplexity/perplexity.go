@@ -25,6 +25,22 @@ type Options struct {
 	// a smaller stride gives each target more context at the cost of
 	// MaxLength/Stride times the computation.
 	Stride int
+	// Mixer, if not nil, rewrites the log-probability of every target
+	// before it is summed (kNN-LM's interpolation, package
+	// retrieval/knnlm), given the final hidden states (ln_f output) of the
+	// rows that predict them. nil: the model's own log-probabilities.
+	Mixer Mixer
+}
+
+// Mixer rewrites the log-probabilities of a chunk of targets. Mix is
+// called once per chunk of up to 512 targets, in stream order, from one
+// goroutine: hidden holds n rows of the model's final hidden state (the
+// ln_f output, Config.NEmbd floats each; row i is the position that
+// predicts targets[i]), pos[i] is the stream position of that row (so
+// targets[i] = ids[pos[i]+1]), and logp[i] the model's log p(targets[i]),
+// which Mix may overwrite. None of the slices may be kept after the call.
+type Mixer interface {
+	Mix(hidden []float32, pos, targets []int, logp []float64) error
 }
 
 // DefaultOptions returns the guide's settings for a model of configuration
@@ -100,20 +116,21 @@ func Tokenize(tok tokenizer.Tokenizer, texts []string) ([]int, error) {
 	return tok.EncodeText(strings.Join(texts, Separator), tokenizer.EncodeOptions{AllowSpecial: true}).IDs, nil
 }
 
-// window is one step of the guide's loop: the model sees ids[begin:end]
-// and scores the targets ids[first:end].
-type window struct{ begin, first, end int }
+// Window is one step of the guide's loop: the model sees ids[Begin:End]
+// and scores the targets ids[First:End] (none when First = End).
+type Window struct{ Begin, First, End int }
 
-// windows lists the windows of a stream of n tokens: begin = 0, Stride,
+// Windows lists the windows of a stream of n tokens: begin = 0, Stride,
 // 2·Stride, … until a window reaches n. The targets of a window are its
 // tokens after the previous window's end (trg_len = end - prev_end), less
-// its first token, which nothing in the window precedes.
-func windows(n int, o Options) []window {
-	var ws []window
+// its first token, which nothing in the window precedes. Every position
+// 1..n-1 is the target of exactly one window.
+func Windows(n int, o Options) []Window {
+	var ws []Window
 	prevEnd := 0
 	for begin := 0; begin < n; begin += o.Stride {
 		end := min(begin+o.MaxLength, n)
-		ws = append(ws, window{begin: begin, first: max(prevEnd, begin+1), end: end})
+		ws = append(ws, Window{Begin: begin, First: max(prevEnd, begin+1), End: end})
 		prevEnd = end
 		if end == n {
 			break
@@ -151,28 +168,34 @@ func Evaluate(ctx context.Context, m *gpt2.Model, ids []int, opt Options, progre
 			return nil, fmt.Errorf("perplexity: token %d at position %d is outside the model's vocabulary [0, %d)", id, i, c.VocabSize)
 		}
 	}
-	ws := windows(len(ids), opt)
+	ws := Windows(len(ids), opt)
 	total := 0
 	for _, w := range ws {
-		total += w.end - w.first
+		total += w.End - w.First
 	}
 	e := &evaluator{
 		s:    m.NewState(gpt2.StateOptions{Batch: 1, MaxSeq: opt.MaxLength}),
 		V:    c.VocabSize,
 		logp: make([]float64, chunkRows),
 	}
+	var fopt gpt2.ForwardOptions
+	if opt.Mixer != nil {
+		e.hidden = make([]float32, chunkRows*c.NEmbd)
+		e.pos = make([]int, chunkRows)
+		fopt.Hook = e.lnf
+	}
 	var sum float64
 	done := 0
 	for _, w := range ws {
-		if w.first == w.end {
+		if w.First == w.End {
 			continue // a one-token last window: nothing to score
 		}
 		e.s.Reset()
-		toks := ids[w.begin:w.end]
+		toks := ids[w.Begin:w.End]
 		// Row r of the window predicts toks[r+1]; the targets
 		// toks[first:] need the logits of rows [first-1, len-1). The rows
 		// before only fill the cache, and the last row is not needed.
-		r0 := w.first - w.begin - 1
+		r0 := w.First - w.Begin - 1
 		if r0 > 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -186,13 +209,20 @@ func Evaluate(ctx context.Context, m *gpt2.Model, ids []int, opt Options, progre
 				return nil, err
 			}
 			hi := min(r+chunkRows, len(toks)-1)
-			if err := e.s.Forward([][]int{toks[r:hi]}, gpt2.ForwardOptions{AllLogits: true}); err != nil {
+			e.row0 = r
+			if err := e.s.Forward([][]int{toks[r:hi]}, gpt2.ForwardOptions{AllLogits: true, Hook: fopt.Hook}); err != nil {
 				return nil, err
 			}
 			logp := e.lmLogProbs(e.s.AllLogits(0), toks[r+1:hi+1])
-			// Issue 13 (kNN-LM) interpolates here, per target: log(λ·p_kNN
-			// + (1-λ)·exp(lp)), p_kNN from the ln_f row of the same
-			// position (a ForwardOptions.Hook at "ln_f" on this Forward).
+			if opt.Mixer != nil {
+				n := hi - r
+				for i := range n {
+					e.pos[i] = w.Begin + r + i
+				}
+				if err := opt.Mixer.Mix(e.hidden[:n*c.NEmbd], e.pos[:n], toks[r+1:hi+1], logp); err != nil {
+					return nil, err
+				}
+			}
 			for _, lp := range logp {
 				sum -= lp
 			}
@@ -218,6 +248,21 @@ type evaluator struct {
 
 	logits  []float32 // the chunk's [rows, V] logits, for rowLogProbs
 	targets []int
+
+	// With a Mixer: the chunk's ln_f rows, their stream positions, and
+	// the cache position of the chunk's first row.
+	hidden []float32
+	pos    []int
+	row0   int
+}
+
+// lnf is the Forward hook that copies the ln_f rows of a chunk into
+// e.hidden.
+func (e *evaluator) lnf(a *gpt2.Activation) {
+	if a.Name == "ln_f" {
+		C := a.Shape[1]
+		copy(e.hidden[(a.Pos-e.row0)*C:], a.Data)
+	}
 }
 
 // lmLogProbs returns log softmax(logits row i)[targets[i]] for each row of

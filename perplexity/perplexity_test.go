@@ -83,15 +83,15 @@ func TestPerplexityGolden(t *testing.T) {
 func TestPerplexityWindows(t *testing.T) {
 	for _, tc := range []struct {
 		n, maxLen, stride int
-		want              []window
+		want              []Window
 	}{
-		{10, 4, 4, []window{{0, 1, 4}, {4, 5, 8}, {8, 9, 10}}},
-		{10, 8, 4, []window{{0, 1, 8}, {4, 8, 10}}},
-		{9, 4, 4, []window{{0, 1, 4}, {4, 5, 8}, {8, 9, 9}}},
-		{3, 8, 2, []window{{0, 1, 3}}},
-		{5, 3, 1, []window{{0, 1, 3}, {1, 3, 4}, {2, 4, 5}}},
+		{10, 4, 4, []Window{{0, 1, 4}, {4, 5, 8}, {8, 9, 10}}},
+		{10, 8, 4, []Window{{0, 1, 8}, {4, 8, 10}}},
+		{9, 4, 4, []Window{{0, 1, 4}, {4, 5, 8}, {8, 9, 9}}},
+		{3, 8, 2, []Window{{0, 1, 3}}},
+		{5, 3, 1, []Window{{0, 1, 3}, {1, 3, 4}, {2, 4, 5}}},
 	} {
-		got := windows(tc.n, Options{MaxLength: tc.maxLen, Stride: tc.stride})
+		got := Windows(tc.n, Options{MaxLength: tc.maxLen, Stride: tc.stride})
 		if len(got) != len(tc.want) {
 			t.Errorf("n=%d max %d stride %d: %v, want %v", tc.n, tc.maxLen, tc.stride, got, tc.want)
 			continue

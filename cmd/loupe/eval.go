@@ -12,6 +12,7 @@ import (
 
 	"github.com/loupe-ml/loupe/internal/progress"
 	"github.com/loupe-ml/loupe/perplexity"
+	"github.com/loupe-ml/loupe/retrieval/knnlm"
 )
 
 // evalCmd groups the commands that measure a model: loupe eval perplexity.
@@ -24,6 +25,9 @@ var evalCmd = &cobra.Command{
 var pplFlags struct {
 	model             string
 	maxLength, stride int
+	knn               string  // kNN-LM datastore
+	lambda, knnTemp   float64 // kNN-LM interpolation
+	k                 int
 }
 
 func init() {
@@ -47,10 +51,19 @@ first token of each window goes unscored). The mean is exact per token.
 Prints the perplexity, the mean NLL in nats per token, the tokens scored
 and the time; --format json prints one object: perplexity, nll, tokens,
 input_tokens, windows, max_length, stride, model, seconds. A progress bar
-shows on standard error when it is a terminal.`,
+shows on standard error when it is a terminal.
+
+With --knn DS the model is the kNN-LM of Khandelwal et al. (2020): each
+target's probability is λ·p_kNN + (1-λ)·p_LM, p_kNN a softmax over the
+negative squared L2 distances (divided by --knn-temperature) of the --k
+keys of the datastore nearest to the target's final hidden state, summed
+per next token. The datastore must have been built with the same model
+and tokenizer. The JSON then adds knn, lambda, k, knn_temperature, hits
+(targets among their neighbours' values) and search_seconds.`,
 		Example: `  loupe eval perplexity --model gpt2 wiki.test.raw
   loupe eval perplexity --model distilgpt2 --stride 1024 --format json chapter*.txt
-  cat notes.txt | loupe eval perplexity --model ./my-gpt2 --max-length 256 -`,
+  cat notes.txt | loupe eval perplexity --model ./my-gpt2 --max-length 256 -
+  loupe eval perplexity --knn kjv.knn --lambda 0.25 --k 1024 --knn-temperature 1 heldout.txt`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return evalError(runPerplexity(cmd, args))
@@ -60,6 +73,11 @@ shows on standard error when it is a terminal.`,
 	f.StringVar(&pplFlags.model, "model", defaults.GPT2, "GPT-2 model: a directory or a hub id such as gpt2 (default: loupe's built-in KJV GPT-2)")
 	f.IntVar(&pplFlags.maxLength, "max-length", 0, "tokens per window (default: the model's n_positions)")
 	f.IntVar(&pplFlags.stride, "stride", 0, "tokens between window starts (default: half of --max-length)")
+	d := knnlm.DefaultOptions()
+	f.StringVar(&pplFlags.knn, "knn", "", "kNN-LM datastore (loupe knnlm build) to interpolate with")
+	f.Float64Var(&pplFlags.lambda, "lambda", d.Lambda, "kNN-LM: weight of p_kNN in λ·p_kNN + (1-λ)·p_LM")
+	f.IntVar(&pplFlags.k, "k", d.K, "kNN-LM: neighbours retrieved per token")
+	f.Float64Var(&pplFlags.knnTemp, "knn-temperature", d.Temperature, "kNN-LM: temperature of the softmax over negative squared distances")
 	evalCmd.AddCommand(cmd)
 	rootCmd.AddCommand(evalCmd)
 }
@@ -107,6 +125,28 @@ func runPerplexity(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	var mixer *knnlm.Mixer
+	if fl.knn != "" {
+		kopt := knnlm.Options{Lambda: fl.lambda, K: fl.k, Temperature: fl.knnTemp}
+		if err := kopt.Check(); err != nil {
+			return knnFlagError(err)
+		}
+		ds, err := knnlm.Open(fl.knn, p.Model, p.Tokenizer)
+		if err != nil {
+			return err
+		}
+		defer ds.Close()
+		if mixer, err = ds.NewMixer(kopt); err != nil {
+			return knnFlagError(err)
+		}
+		opt.Mixer = mixer
+	} else {
+		for _, name := range []string{"lambda", "k", "knn-temperature"} {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s needs --knn (a kNN-LM datastore)", name)
+			}
+		}
+	}
 	var bar *progress.Bar
 	res, err := perplexity.Evaluate(ctx, p.Model, ids, opt, func(done, total int) {
 		if bar == nil {
@@ -118,6 +158,21 @@ func runPerplexity(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if mixer != nil {
+		out := struct {
+			*perplexity.Result
+			Model          string  `json:"model"`
+			KNN            string  `json:"knn"`
+			Lambda         float64 `json:"lambda"`
+			K              int     `json:"k"`
+			KNNTemperature float64 `json:"knn_temperature"`
+			Hits           int     `json:"hits"`
+			SearchSeconds  float64 `json:"search_seconds"`
+		}{res, ref, fl.knn, fl.lambda, fl.k, fl.knnTemp, mixer.Hits, mixer.Seconds}
+		return jsonOrLine(cmd.OutOrStdout(), out,
+			"perplexity %.4f (nll %.4f nats/token) over %d tokens with kNN-LM %s (lambda %g, k %d, temperature %g; %d targets among their neighbours), %.2fs (%.2fs searching)\n",
+			res.Perplexity, res.NLL, res.Tokens, fl.knn, fl.lambda, fl.k, fl.knnTemp, mixer.Hits, res.Seconds, mixer.Seconds)
+	}
 	out := struct {
 		*perplexity.Result
 		Model string `json:"model"`
@@ -125,6 +180,16 @@ func runPerplexity(cmd *cobra.Command, args []string) error {
 	return jsonOrLine(cmd.OutOrStdout(), out,
 		"perplexity %.4f (nll %.4f nats/token) over %d tokens, %d windows of %d stride %d, %.2fs (%.0f tokens/s)\n",
 		res.Perplexity, res.NLL, res.Tokens, res.Windows, res.MaxLength, res.Stride, res.Seconds, float64(res.Tokens)/res.Seconds)
+}
+
+// knnFlagError names a knnlm.OptionError's field by its flag.
+func knnFlagError(err error) error {
+	var oe *knnlm.OptionError
+	if errors.As(err, &oe) {
+		flag := map[string]string{"lambda": "--lambda", "k": "--k", "temperature": "--knn-temperature", "ef": "--ef"}[oe.Field]
+		return fmt.Errorf("%s %v: want %s", flag, oe.Value, oe.Allowed)
+	}
+	return err
 }
 
 // readTexts reads each file of paths, "-" for stdin (once).
