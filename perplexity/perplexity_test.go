@@ -243,3 +243,71 @@ func BenchmarkPerplexityWide(b *testing.B) {
 		})
 	}
 }
+
+// recordMixer checks what Evaluate hands a Mixer and replaces every
+// log-probability by a constant.
+type recordMixer struct {
+	t      *testing.T
+	m      *gpt2.Model
+	ids    []int
+	opt    Options
+	seen   map[int]bool
+	constL float64
+}
+
+func (r *recordMixer) Mix(hidden []float32, pos, targets []int, logp []float64) error {
+	C := r.m.Config.NEmbd
+	if len(hidden) != len(targets)*C || len(pos) != len(targets) || len(logp) != len(targets) {
+		r.t.Fatalf("Mix: %d hidden, %d pos, %d targets, %d logp", len(hidden), len(pos), len(targets), len(logp))
+	}
+	for i, p := range pos {
+		if targets[i] != r.ids[p+1] || r.seen[p] {
+			r.t.Fatalf("Mix: position %d target %d (stream %d), seen before %v", p, targets[i], r.ids[p+1], r.seen[p])
+		}
+		r.seen[p] = true
+		// The row's ln_f output, from a plain forward over its window.
+		for _, w := range Windows(len(r.ids), r.opt) {
+			if p+1 < w.First || p+1 >= w.End {
+				continue
+			}
+			var want []float32
+			r.m.Forward(r.ids[w.Begin:p+1], func(a *gpt2.Activation) {
+				if a.Name == "ln_f" {
+					want = a.Data[len(a.Data)-C:]
+				}
+			})
+			for j := range C {
+				if d := hidden[i*C+j] - want[j]; d > 1e-5 || d < -1e-5 {
+					r.t.Fatalf("Mix: position %d hidden[%d] = %g, plain forward %g", p, j, hidden[i*C+j], want[j])
+				}
+			}
+		}
+		logp[i] = r.constL
+	}
+	return nil
+}
+
+// TestPerplexityMixer: a Mixer sees every target once, with its stream
+// position and the ln_f row that predicts it, and what it writes is what
+// is averaged.
+func TestPerplexityMixer(t *testing.T) {
+	m := loadTiny(t)
+	ids := make([]int, 60)
+	for i := range ids {
+		ids[i] = (i*7 + 3) % m.Config.VocabSize
+	}
+	defer func(n int) { chunkRows = n }(chunkRows)
+	for _, chunk := range []int{chunkRows, 5} {
+		chunkRows = chunk
+		opt := Options{MaxLength: 16, Stride: 6}
+		r := &recordMixer{t: t, m: m, ids: ids, opt: opt, seen: map[int]bool{}, constL: -2.5}
+		opt.Mixer = r
+		res, err := Evaluate(context.Background(), m, ids, opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.seen) != len(ids)-1 || math.Abs(res.NLL-2.5) > 1e-12 {
+			t.Errorf("chunk %d: %d positions mixed of %d, NLL %g (want 2.5)", chunk, len(r.seen), len(ids)-1, res.NLL)
+		}
+	}
+}
