@@ -33,8 +33,8 @@ type Options struct {
 }
 
 // Mixer rewrites the log-probabilities of a chunk of targets. Mix is
-// called once per chunk of up to 512 targets, in stream order, from one
-// goroutine: hidden holds n rows of the model's final hidden state (the
+// called once per chunk of up to MixRows targets (gathered across windows,
+// so that a search can batch them), in stream order, from one goroutine: hidden holds n rows of the model's final hidden state (the
 // ln_f output, Config.NEmbd floats each; row i is the position that
 // predicts targets[i]), pos[i] is the stream position of that row (so
 // targets[i] = ids[pos[i]+1]), and logp[i] the model's log p(targets[i]),
@@ -148,6 +148,10 @@ func Windows(n int, o Options) []Window {
 // the State's default MaxRows.
 var chunkRows = 512
 
+// MixRows is the number of targets Evaluate gathers before it calls a
+// Mixer (the last call may have fewer; a call may have up to 511 more).
+var MixRows = 1024
+
 // Evaluate returns the perplexity of m on the token stream ids with the
 // sliding windows of opt (see the package documentation). progress, if not
 // nil, is called after each chunk of targets with the number of targets
@@ -169,9 +173,29 @@ func Evaluate(ctx context.Context, m *gpt2.Model, ids []int, opt Options, progre
 		}
 	}
 	ws := Windows(len(ids), opt)
+	var sum float64
 	total := 0
 	for _, w := range ws {
 		total += w.End - w.First
+	}
+	var (
+		mixHidden []float32 // targets waiting for the Mixer: ln_f rows,
+		mixPos    []int     // stream positions of those rows,
+		mixTgt    []int     // targets,
+		mixLogp   []float64 // and the model's log-probabilities
+	)
+	mix := func() error {
+		if len(mixTgt) == 0 {
+			return nil
+		}
+		if err := opt.Mixer.Mix(mixHidden, mixPos, mixTgt, mixLogp); err != nil {
+			return err
+		}
+		for _, lp := range mixLogp {
+			sum -= lp
+		}
+		mixHidden, mixPos, mixTgt, mixLogp = mixHidden[:0], mixPos[:0], mixTgt[:0], mixLogp[:0]
+		return nil
 	}
 	e := &evaluator{
 		s:    m.NewState(gpt2.StateOptions{Batch: 1, MaxSeq: opt.MaxLength}),
@@ -181,10 +205,8 @@ func Evaluate(ctx context.Context, m *gpt2.Model, ids []int, opt Options, progre
 	var fopt gpt2.ForwardOptions
 	if opt.Mixer != nil {
 		e.hidden = make([]float32, chunkRows*c.NEmbd)
-		e.pos = make([]int, chunkRows)
 		fopt.Hook = e.lnf
 	}
-	var sum float64
 	done := 0
 	for _, w := range ws {
 		if w.First == w.End {
@@ -216,20 +238,31 @@ func Evaluate(ctx context.Context, m *gpt2.Model, ids []int, opt Options, progre
 			logp := e.lmLogProbs(e.s.AllLogits(0), toks[r+1:hi+1])
 			if opt.Mixer != nil {
 				n := hi - r
+				mixHidden = append(mixHidden, e.hidden[:n*c.NEmbd]...)
 				for i := range n {
-					e.pos[i] = w.Begin + r + i
+					mixPos = append(mixPos, w.Begin+r+i)
 				}
-				if err := opt.Mixer.Mix(e.hidden[:n*c.NEmbd], e.pos[:n], toks[r+1:hi+1], logp); err != nil {
-					return nil, err
+				mixTgt = append(mixTgt, toks[r+1:hi+1]...)
+				mixLogp = append(mixLogp, logp...)
+				if len(mixTgt) >= MixRows {
+					if err := mix(); err != nil {
+						return nil, err
+					}
 				}
-			}
-			for _, lp := range logp {
-				sum -= lp
+			} else {
+				for _, lp := range logp {
+					sum -= lp
+				}
 			}
 			done += hi - r
 			if progress != nil {
 				progress(done, total)
 			}
+		}
+	}
+	if opt.Mixer != nil {
+		if err := mix(); err != nil {
+			return nil, err
 		}
 	}
 	nll := sum / float64(total)
@@ -249,10 +282,9 @@ type evaluator struct {
 	logits  []float32 // the chunk's [rows, V] logits, for rowLogProbs
 	targets []int
 
-	// With a Mixer: the chunk's ln_f rows, their stream positions, and
-	// the cache position of the chunk's first row.
+	// With a Mixer: the chunk's ln_f rows and the cache position of the
+	// chunk's first row.
 	hidden []float32
-	pos    []int
 	row0   int
 }
 

@@ -296,9 +296,9 @@ func TestPerplexityMixer(t *testing.T) {
 	for i := range ids {
 		ids[i] = (i*7 + 3) % m.Config.VocabSize
 	}
-	defer func(n int) { chunkRows = n }(chunkRows)
-	for _, chunk := range []int{chunkRows, 5} {
-		chunkRows = chunk
+	defer func(n, k int) { chunkRows, MixRows = n, k }(chunkRows, MixRows)
+	for _, chunk := range [][2]int{{chunkRows, MixRows}, {5, 7}, {5, 1}} {
+		chunkRows, MixRows = chunk[0], chunk[1]
 		opt := Options{MaxLength: 16, Stride: 6}
 		r := &recordMixer{t: t, m: m, ids: ids, opt: opt, seen: map[int]bool{}, constL: -2.5}
 		opt.Mixer = r
@@ -307,7 +307,7 @@ func TestPerplexityMixer(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(r.seen) != len(ids)-1 || math.Abs(res.NLL-2.5) > 1e-12 {
-			t.Errorf("chunk %d: %d positions mixed of %d, NLL %g (want 2.5)", chunk, len(r.seen), len(ids)-1, res.NLL)
+			t.Errorf("chunk %v: %d positions mixed of %d, NLL %g (want 2.5)", chunk, len(r.seen), len(ids)-1, res.NLL)
 		}
 	}
 }
