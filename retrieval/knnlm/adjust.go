@@ -3,6 +3,14 @@ package knnlm
 import (
 	"fmt"
 	"math"
+
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/perplexity"
+)
+
+var (
+	_ generate.Adjuster = (*Adjuster)(nil)
+	_ perplexity.Mixer  = (*Mixer)(nil)
 )
 
 // Trace is what an Adjuster records for one call when Options.Trace is

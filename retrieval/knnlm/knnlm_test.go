@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/model/gpt2"
 	"github.com/loupe-ml/loupe/perplexity"
@@ -448,5 +449,41 @@ func TestAdjuster(t *testing.T) {
 	a.ResetTraces()
 	if len(a.Traces()) != 0 {
 		t.Error("ResetTraces kept traces")
+	}
+}
+
+// TestGenerateWithAdjuster: decoding through generate with λ = 1 and
+// k = 1 from a prefix of the corpus follows the corpus (each step's
+// nearest key is the datastore's own context), and each Logprob is the
+// traced interpolated log-probability of the chosen token.
+func TestGenerateWithAdjuster(t *testing.T) {
+	m, _, ids, ds := buildTiny(t, index.Flat)
+	a, err := ds.NewAdjuster(Options{Lambda: 1, K: 1, Temperature: 1, Trace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := generate.Generate(context.Background(), m, ids[:10], generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 4, Adjust: a}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.IDs, ids[10:14]) {
+		t.Errorf("λ 1, k 1: generated %v, the corpus continues %v", res.IDs, ids[10:14])
+	}
+	a, _ = ds.NewAdjuster(Options{Lambda: 0.3, K: 16, Temperature: 5, Trace: true})
+	res, err = generate.Generate(context.Background(), m, ids[20:26], generate.Options{Sampling: generate.Sampling{Greedy: true}, MaxNewTokens: 3, Adjust: a}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trs := a.Traces()
+	if len(trs) != 3 {
+		t.Fatalf("%d traces for 3 steps", len(trs))
+	}
+	for i, id := range res.IDs {
+		if math.Abs(float64(res.Logprobs[i]-trs[i].MixLogprobs[id])) > 1e-5 {
+			t.Errorf("step %d: Logprob %g, traced %g", i, res.Logprobs[i], trs[i].MixLogprobs[id])
+		}
+		if trs[i].MixLogprobs[id] == trs[i].LMLogprobs[id] {
+			t.Errorf("step %d: interpolation left token %d's log-probability unchanged", i, id)
+		}
 	}
 }
