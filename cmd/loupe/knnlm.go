@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -195,7 +197,7 @@ func runKNNTune(cmd *cobra.Command, args []string) error {
 // writeTuneTable prints the rows of a tune, best first, and the best.
 func writeTuneTable(w io.Writer, res *knnlm.TuneResult) error {
 	rows := append([]knnlm.TuneRow(nil), res.Rows...)
-	sortRows(rows)
+	slices.SortStableFunc(rows, func(a, b knnlm.TuneRow) int { return cmp.Compare(a.NLL, b.NLL) })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "lambda\tk\ttemperature\tperplexity\tdrop\t\n")
 	for _, r := range rows {
@@ -208,14 +210,6 @@ func writeTuneTable(w io.Writer, res *knnlm.TuneResult) error {
 	_, err := fmt.Fprintf(w, "baseline perplexity %.4f over %d tokens; best: --lambda %g --k %d --knn-temperature %g: perplexity %.4f (%.2f%% lower); %.1fs (%.1fs searching)\n",
 		res.BaselinePerplexity, res.Tokens, b.Lambda, b.K, b.Temperature, b.Perplexity, 100*b.Drop, res.Seconds, res.SearchSeconds)
 	return err
-}
-
-func sortRows(rows []knnlm.TuneRow) {
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && rows[j].NLL < rows[j-1].NLL; j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
 }
 
 // parseFloats parses a comma-separated list (empty: nil).
