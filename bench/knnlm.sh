@@ -51,11 +51,18 @@ rm -rf "$WORK/kjv.knn"
 echo "build: $(cat "$WORK/build.json")"
 echo "datastore size: $(du -sh "$WORK/kjv.knn" | cut -f1)"
 
-"$LOUPE" knnlm tune --datastore "$WORK/kjv.knn" "$WORK/tune.txt" >"$WORK/tune.txt.out"
 "$LOUPE" knnlm tune --datastore "$WORK/kjv.knn" --format json "$WORK/tune.txt" >"$WORK/tune.json"
-head -n 12 "$WORK/tune.txt.out"
-tail -n 1 "$WORK/tune.txt.out"
-best=$(/usr/bin/python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["best"]; print(b["lambda"], b["k"], b["temperature"])' "$WORK/tune.json")
+best=$(/usr/bin/python3 - "$WORK/tune.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = sorted(r["rows"], key=lambda x: x["nll"])
+print("tune: baseline perplexity %.3f over %d tokens, %.1fs searching; best 10 of %d settings:" % (r["baseline_perplexity"], r["tokens"], r["search_seconds"], len(rows)), file=sys.stderr)
+for x in rows[:10]:
+    print("  lambda %-5g k %-5d T %-4g perplexity %.3f (%.1f %% lower)" % (x["lambda"], x["k"], x["temperature"], x["perplexity"], 100 * x["drop"]), file=sys.stderr)
+b = r["best"]
+print(b["lambda"], b["k"], b["temperature"])
+PY
+)
 set -- $best
 "$LOUPE" eval perplexity --format json "$WORK/test.txt" >"$WORK/test-base.json"
 "$LOUPE" eval perplexity --format json --knn "$WORK/kjv.knn" --lambda "$1" --k "$2" --knn-temperature "$3" "$WORK/test.txt" >"$WORK/test-knn.json"
