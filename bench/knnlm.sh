@@ -12,7 +12,8 @@
 #    multiples of 10): the first half of the lines to tune on, the second
 #    half to evaluate;
 # 3. plain forward time (loupe eval perplexity over the training text, same
-#    windows) vs datastore build time (flat index);
+#    windows; and bench/knnlmspeed on 100 chapters, which also times a
+#    forward without the LM head) vs datastore build time (flat index);
 # 4. loupe knnlm tune on the first half, then loupe eval perplexity with and
 #    without --knn on the second half, with the tuned setting.
 set -eu
@@ -45,6 +46,10 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) thread
 # Plain forward pass over the same windows (with the LM head at every position).
 "$LOUPE" eval perplexity --format json "$WORK/train.txt" >"$WORK/forward.json"
 echo "plain forward (loupe eval perplexity on the training text): $(cat "$WORK/forward.json")"
+
+# The same comparison on the first 100 chapters, alternating the three runs
+# (less sensitive to other load on the machine).
+(cd "$ROOT" && go run ./bench/knnlmspeed -chapters 100 -rounds 2 "$WORK/train.txt")
 
 rm -rf "$WORK/kjv.knn"
 "$LOUPE" knnlm build --corpus "$WORK/train.txt" --documents lines --out "$WORK/kjv.knn" --format json >"$WORK/build.json"
