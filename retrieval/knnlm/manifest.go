@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/loupe-ml/loupe/model/gpt2"
+	"github.com/loupe-ml/loupe/retrieval"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
 
@@ -155,27 +156,10 @@ func hashFloats(h hash.Hash, v []float32) {
 	}
 }
 
-// fingerprintProbe is encoded by TokenizerFingerprint so that the merges,
-// not only the vocabulary, count.
-const fingerprintProbe = "In the beginning God created the heaven and the earth. " +
-	"The quick brown fox jumps over the lazy dog's 12,345 bones; \"naïve\" café—über!\n\tthe end."
-
-// TokenizerFingerprint identifies a tokenizer: a SHA-256 (hex, 16 bytes)
-// over every vocabulary string in id order and the encoding of a fixed
-// probe text.
-func TokenizerFingerprint(tok tokenizer.Tokenizer) string {
-	h := sha256.New()
-	n := tok.VocabSize()
-	fmt.Fprintf(h, "vocab %d\n", n)
-	for id := range n {
-		h.Write([]byte(tok.Token(id)))
-		h.Write([]byte{0})
-	}
-	for _, id := range tok.EncodeText(fingerprintProbe, tokenizer.EncodeOptions{}).IDs {
-		fmt.Fprintf(h, "%d,", id)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
+// TokenizerFingerprint identifies a tokenizer by what it does:
+// retrieval.Fingerprint, shared with the chunk stores (its vocabulary and
+// how each entry's text is cut).
+func TokenizerFingerprint(tok tokenizer.Tokenizer) string { return retrieval.Fingerprint(tok) }
 
 // MismatchError is Open's refusal of a model or tokenizer other than the
 // one the datastore was built with.
@@ -189,5 +173,14 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("knnlm: datastore %s was built with another %s (%s, %s fingerprint %s); the %s given has fingerprint %s: rebuild the datastore with this model or use %s",
-		e.Dir, e.What, e.BuiltModel, e.What, e.Built, e.What, e.Given, e.BuiltModel)
+		e.Dir, e.What, e.BuiltModel, e.What, short(e.Built), e.What, short(e.Given), e.BuiltModel)
+}
+
+// short is the start of a fingerprint, for messages.
+func short(fp string) string {
+	const n = len("sha256:") + 12
+	if len(fp) > n {
+		return fp[:n] + "…"
+	}
+	return fp
 }
