@@ -80,7 +80,10 @@ type Result struct {
 	NMF              *NMFResult             `json:"nmf,omitempty"`
 	Attention        *Attention             `json:"attention,omitempty"`
 	Intervention     *InterventionResult    `json:"intervention,omitempty"`
-	TimingsMS        map[string]float64     `json:"timings_ms"`
+	// Retrieval explains a retrieval-augmented generation (Request.KNN,
+	// Request.RALM); nil otherwise.
+	Retrieval *Retrieval         `json:"retrieval,omitempty"`
+	TimingsMS map[string]float64 `json:"timings_ms"`
 	// Stopped is "context_limit" when generation ended because prompt and
 	// output filled the model's context before MaxNewTokens; empty otherwise.
 	Stopped string `json:"stopped,omitempty"`

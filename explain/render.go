@@ -94,7 +94,83 @@ func WriteText(w io.Writer, r *Result, color bool) error {
 		ew.printf("\nintervention (greedy): baseline %s\n", quoteJoin(iv.BaselineText))
 		ew.printf("                       changed  %s\n", quoteJoin(iv.ChangedText))
 	}
+	if rt := r.Retrieval; rt != nil {
+		writeKNN(ew, rt.KNN)
+		writeRALM(ew, r, rt.RALM)
+	}
 	return ew.err
+}
+
+// textNeighbors is how many neighbours the text view shows per token.
+const textNeighbors = 3
+
+// writeKNN writes the kNN-LM section: per output token, p_LM → p_mix and
+// the neighbours with the largest weight.
+func writeKNN(ew *errWriter, k *KNNExplanation) {
+	if k == nil {
+		return
+	}
+	ew.printf("\nkNN-LM (λ %g, k %d, T %g", k.Lambda, k.K, k.Temperature)
+	if k.Datastore != "" {
+		ew.printf(", datastore %s", visible(k.Datastore))
+	}
+	ew.printf("): p = λ·p_kNN + (1−λ)·p_LM; how the retrieved neighbours moved each output token\n")
+	for _, t := range k.Tokens {
+		ew.printf("  %-14s p_LM %5.1f%% → p_mix %5.1f%% (%+.1f pts; rank %d → %d); p_kNN %.1f%% from %d of %d neighbours\n",
+			quote(t.Token), 100*t.PLM, 100*t.PMix, 100*t.Change, t.RankLM, t.RankMix, 100*t.PKNN, t.Agreeing, t.Retrieved)
+		for j, n := range t.Neighbors[:min(textNeighbors, len(t.Neighbors))] {
+			mark := " "
+			if n.Match {
+				mark = "✓"
+			}
+			ew.printf("      %d. %s weight %5.1f%%  d %-8.4g …%s [%s]\n", j+1, mark, 100*n.Weight, n.Distance,
+				clipLeft(visible(strings.Join(n.Context, "")), 48), visible(n.Next))
+		}
+	}
+}
+
+// writeRALM writes the in-context RALM section: the passages and, per
+// output token, the share of its attribution on them.
+func writeRALM(ew *errWriter, r *Result, x *RALMExplanation) {
+	if x == nil {
+		return
+	}
+	ew.printf("\nin-context RALM: retrieved once for the prompt")
+	if x.Query != "" {
+		ew.printf(" (query: the last %d prompt tokens, %s)", x.QueryTokens, quote(clip(x.Query, 60)))
+	}
+	ew.printf("; tokens 0..%d of the input are passage text\n", x.PassageTokens-1)
+	for i, p := range x.Passages {
+		ew.printf("  passage %d", i+1)
+		if p.Source != "" {
+			ew.printf(" (%s)", visible(p.Source))
+		}
+		ew.printf(" score %.4g: %s\n", p.Score, quote(clip(p.Text, 100)))
+	}
+	if x.Method == "" {
+		return
+	}
+	ew.printf("  share of each output token's %s attribution on the passage tokens, and its top passage tokens:\n", x.Method)
+	P := r.PromptLength
+	for i, t := range x.Tokens {
+		ew.printf("  %-14s %5.1f%%  ", quote(r.Tokens[P+i]), 100*t.Share[x.Method])
+		for j, s := range t.Top {
+			if j > 0 {
+				ew.printf(", ")
+			}
+			ew.printf("%s %.1f%%", quote(s.Token), 100*s.Score)
+		}
+		ew.printf("\n")
+	}
+}
+
+// clipLeft keeps the last n runes of s.
+func clipLeft(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[len(r)-n:])
+	}
+	return s
 }
 
 type errWriter struct {

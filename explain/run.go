@@ -62,6 +62,24 @@ type Request struct {
 	// Hook are not used.
 	Generate generate.Options
 	Options  Options
+
+	// KNN, if not nil, decodes with kNN-LM (generate.Options.Adjust, so
+	// the output is what loupe generate --knn gives for the same settings
+	// and seed) and explains how its neighbours changed each output token:
+	// Result.Retrieval.KNN. Attributions, rankings and layer predictions
+	// stay the plain model's. A forced continuation is explained from one
+	// forward pass over the whole sequence.
+	KNN KNN
+	// Neighbors is how many neighbours (largest weight first) are shown
+	// per output token (0: DefaultNeighbors), NeighborContext how many
+	// datastore tokens of each (0: DefaultNeighborContext).
+	Neighbors, NeighborContext int
+	// RALM, if not nil, retrieves passages for the prompt once, before
+	// the first token (the retrieval stride is the whole output), and puts
+	// them before the prompt: the model's input, and every view of the
+	// result, is [passages, separator, prompt, output]. See
+	// RALMExplanation.
+	RALM RALM
 }
 
 // TokenText renders a token for display with DisplayToken (a leading
@@ -123,6 +141,9 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	if err := req.Options.Check(e.Model.Config); err != nil {
 		return nil, err
 	}
+	if err := req.checkRetrieval(); err != nil {
+		return nil, err
+	}
 	// Text is checked as generate checks it: not empty, valid UTF-8.
 	if err := generate.CheckText(req.Prompt); err != nil {
 		return nil, err
@@ -153,11 +174,48 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		if len(out) == 0 {
 			return nil, fmt.Errorf("explain: the continuation has no tokens")
 		}
-	} else {
-		if P := e.Model.Config.NPositions; len(prompt) >= P {
-			return nil, fmt.Errorf("explain: the prompt has %d tokens and fills the model's context of %d: no room to generate a token to explain (shorten the prompt, or give the continuation to explain)", len(prompt), P)
+	}
+	// With RALM, the model's input is the retrieved passages and the
+	// prompt (its tail, if they do not fit with the output).
+	input := prompt
+	var ralm *RALMRetrieval
+	promptStart := 0
+	if req.RALM != nil {
+		room := len(out) // a forced continuation
+		if req.Continuation == nil {
+			room = req.Generate.MaxNewTokens
+			if room <= 0 {
+				room = generate.DefaultMaxNewTokens
+			}
 		}
-		if out, finish, err = e.generate(ctx, prompt, req.Generate, nil); err != nil {
+		budget := max(1, e.Model.Config.NPositions-room)
+		if input, err = req.RALM.Context(ctx, 0, prompt, budget); err != nil {
+			return nil, err
+		}
+		switch {
+		case len(input) == 0 || len(input) > budget:
+			return nil, fmt.Errorf("explain: retrieval gave a context of %d tokens: want 1 to %d", len(input), budget)
+		case input[len(input)-1] != prompt[len(prompt)-1]:
+			return nil, fmt.Errorf("explain: retrieval gave a context that does not end with the prompt's last token")
+		}
+		got := req.RALM.Retrieved(0)
+		if got.PassageTokens < 0 || got.PassageTokens >= len(input) {
+			return nil, fmt.Errorf("explain: retrieval says %d of the context's %d tokens are passages", got.PassageTokens, len(input))
+		}
+		ralm = &got
+		promptStart = promptStartIn(input, prompt, got.PassageTokens)
+	}
+	var rec *recorder
+	if req.Continuation == nil {
+		if P := e.Model.Config.NPositions; len(input) >= P {
+			return nil, fmt.Errorf("explain: the prompt has %d tokens and fills the model's context of %d: no room to generate a token to explain (shorten the prompt, or give the continuation to explain)", len(input), P)
+		}
+		gen := req.Generate
+		if req.KNN != nil {
+			rec = &recorder{knn: req.KNN}
+			gen.Adjust = rec
+		}
+		if out, finish, err = e.generate(ctx, input, gen, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -166,7 +224,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		stopped = "context_limit"
 	}
 	genMS := ms(start)
-	ids := append(append([]int(nil), prompt...), out...)
+	ids := append(append([]int(nil), input...), out...)
 	if len(ids) > e.Model.Config.NPositions {
 		return nil, fmt.Errorf("explain: %d tokens exceed the model's %d positions", len(ids), e.Model.Config.NPositions)
 	}
@@ -184,7 +242,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	// settings, instead of greedily in Explain.
 	ivs := opt.Interventions
 	opt.Interventions = nil
-	res, err := Explain(e.Model, ids, len(prompt), opt)
+	res, err := Explain(e.Model, ids, len(input), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -195,26 +253,60 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Text = e.Tok.Decode(ids)
 	res.TimingsMS["generate"] = genMS
+	if req.KNN != nil {
+		start := time.Now()
+		hs, ls, source := [][]float32(nil), [][]float32(nil), "decoding"
+		if rec != nil && len(rec.hidden) == len(out) {
+			hs, ls = rec.hidden, rec.logits
+		} else if hs, ls, err = finalStates(e.Model, ids, len(input)-1); err != nil {
+			return nil, err
+		} else {
+			source = "forward"
+		}
+		shown, width := req.Neighbors, req.NeighborContext
+		if shown == 0 {
+			shown = DefaultNeighbors
+		}
+		if width == 0 {
+			width = DefaultNeighborContext
+		}
+		kx, err := knnExplanation(req.KNN, ids, len(input), hs, ls, shown, width, opt.TokenText, e.Tok.Decode)
+		if err != nil {
+			return nil, err
+		}
+		kx.Source = source
+		res.Retrieval = &Retrieval{KNN: kx}
+		res.TimingsMS["knn"] = ms(start)
+	}
+	if ralm != nil {
+		if res.Retrieval == nil {
+			res.Retrieval = &Retrieval{}
+		}
+		res.Retrieval.RALM = ralmExplanation(res, *ralm, promptStart)
+	}
 	if len(ivs) > 0 {
 		start := time.Now()
 		n := opt.RegenerateTokens
 		if n <= 0 {
 			n = max(len(out), 1)
 		}
-		n = min(n, e.Model.Config.NPositions-len(prompt))
+		n = min(n, e.Model.Config.NPositions-len(input))
 		// Positions pass through the MLP while regenerating: the prompt's and
 		// every generated token fed back (all but the last).
-		seq := len(prompt) + n - 1
+		seq := len(input) + n - 1
 		for _, iv := range ivs {
 			for _, p := range iv.Positions {
 				if p >= seq {
-					return nil, fmt.Errorf("explain: intervention on layer %d neuron %d at position %d: the regenerated sequence runs through positions 0..%d (prompt of %d tokens + %d regenerated, the last not fed back)", iv.Layer, iv.Neuron, p, seq-1, len(prompt), n)
+					return nil, fmt.Errorf("explain: intervention on layer %d neuron %d at position %d: the regenerated sequence runs through positions 0..%d (prompt of %d tokens + %d regenerated, the last not fed back)", iv.Layer, iv.Neuron, p, seq-1, len(input), n)
 				}
 			}
 		}
 		gen := req.Generate
 		gen.MaxNewTokens = n
-		ir, err := regenerate(ctx, e.Model, prompt, gen, e.Tok, ivs, opt.TokenText)
+		if req.KNN != nil {
+			gen.Adjust = req.KNN
+		}
+		ir, err := regenerate(ctx, e.Model, input, gen, e.Tok, ivs, opt.TokenText)
 		if err != nil {
 			return nil, err
 		}
