@@ -352,7 +352,7 @@ type badRALM struct {
 }
 
 func (b badRALM) Context(context.Context, int, []int, int) ([]int, error) { return b.ctx, nil }
-func (b badRALM) Retrieved(int) RALMRetrieval                           { return RALMRetrieval{PassageTokens: b.n} }
+func (b badRALM) Retrieved(int) RALMRetrieval                             { return RALMRetrieval{PassageTokens: b.n} }
 
 func TestPromptStartIn(t *testing.T) {
 	for _, c := range []struct {
@@ -381,4 +381,3 @@ func TestRetrievalOptions(t *testing.T) {
 		}
 	}
 }
-
