@@ -53,7 +53,8 @@
     var line = el("div", { cls: "tokens", id: "saliency-tokens" });
     var spans = d.tokens.map(function (t, j) {
       var out = j >= P;
-      var s = el("span", { cls: "tok " + (out ? "out" : "in"), "data-j": j, text: show(t) });
+      var passage = d.retrieval && d.retrieval.ralm && j < d.retrieval.ralm.passage_tokens;
+      var s = el("span", { cls: "tok " + (out ? "out" : "in") + (passage ? " passage" : ""), "data-j": j, text: show(t) });
       if (out) {
         s.setAttribute("data-i", j - P);
         s.setAttribute("tabindex", "0");
@@ -267,6 +268,116 @@
     return sec;
   }
 
+  // ---------------------------------------------------------------- retrieval
+  // kNN-LM: click an output token for the neighbours that moved it.
+  function knnView(d, k) {
+    var P = d.prompt_length;
+    var sec = el("section", { cls: "view", id: "knn" }, [
+      el("h2", { text: "kNN-LM: what the retrieved neighbours changed" }),
+      el("p", { cls: "hint", text: "p = λ·p_kNN + (1−λ)·p_LM with λ " + k.lambda + ", k " + k.k + ", temperature " + k.temperature +
+        (k.datastore ? ", datastore " + k.datastore : "") + ". Output tokens are tinted green where retrieval raised their probability and red where it lowered it; click one for its neighbours (retrieved contexts, the stored next token highlighted, bars = weight in p_kNN)." })
+    ]);
+    if (!k.tokens.length) return sec;
+    var line = el("div", { cls: "tokens", id: "knn-tokens" });
+    var maxc = Math.max.apply(null, k.tokens.map(function (t) { return Math.abs(t.change); })) || 1;
+    var spans = k.tokens.map(function (t, i) {
+      var a = (0.6 * Math.abs(t.change) / maxc).toFixed(3);
+      var s = el("span", { cls: "tok out", "data-i": i, tabindex: "0", text: show(t.token),
+        title: "p_LM " + pct(t.p_lm) + " → p_mix " + pct(t.p_mix),
+        style: "background:" + (t.change >= 0 ? "rgba(30,150,80," + a + ")" : "rgba(200,50,50," + a + ")") });
+      s.addEventListener("click", function () { pick(i); });
+      s.addEventListener("focus", function () { pick(i); });
+      line.appendChild(s);
+      return s;
+    });
+    var prompt = el("div", { cls: "tokens small" , text: "after: " + d.tokens.slice(Math.max(0, P - 12), P).map(show).join("") });
+    var detail = el("div", { cls: "detail", id: "knn-detail" });
+    sec.appendChild(prompt);
+    sec.appendChild(line);
+    sec.appendChild(detail);
+    function probBar(label, p, cls) {
+      return el("div", { cls: "bar-row" }, [
+        el("span", { cls: "tokname", text: label }),
+        el("div", {}, [el("div", { cls: "bar " + cls, style: "width:" + (100 * p).toFixed(1) + "%" })]),
+        el("span", { text: pct(p) })
+      ]);
+    }
+    function pick(i) {
+      var t = k.tokens[i];
+      spans.forEach(function (s, j) { s.classList.toggle("selected", j === i); });
+      detail.textContent = "";
+      detail.appendChild(el("div", { cls: "knn-head", id: "knn-change", text: JSON.stringify(t.token) + ": p_LM " + pct(t.p_lm) + " → p_mix " + pct(t.p_mix) +
+        " (" + (t.change >= 0 ? "+" : "−") + (100 * Math.abs(t.change)).toFixed(1) + " points; rank " + t.rank_lm + " → " + t.rank_mix + ")" }));
+      detail.appendChild(probBar("p_LM", t.p_lm, "lm"));
+      detail.appendChild(probBar("p_kNN", t.p_knn, "knn"));
+      detail.appendChild(probBar("p_mix", t.p_mix, "mix"));
+      detail.appendChild(el("div", { cls: "small", text: t.agreeing + " of the " + t.retrieved + " neighbours retrieved stored this token. p_kNN favours: " +
+        (t.knn_predictions || []).map(function (p) { return JSON.stringify(p.token) + " " + pct(p.prob); }).join(", ") }));
+      var list = el("ol", { cls: "neighbours", id: "knn-neighbours" });
+      var wmax = Math.max.apply(null, t.neighbors.map(function (n) { return n.weight; })) || 1;
+      t.neighbors.forEach(function (n) {
+        var ctx = el("span", { cls: "ctx" });
+        n.context.forEach(function (c) { ctx.appendChild(el("span", { cls: "ctok", text: show(c) })); });
+        ctx.appendChild(el("span", { cls: "next " + (n.match ? "match" : "other"), text: show(n.next), title: n.match ? "stored next token = the output token" : "stored next token" }));
+        list.appendChild(el("li", { cls: n.match ? "match" : "" }, [
+          el("div", { cls: "wbar" }, [el("div", { cls: "bar", style: "width:" + (100 * n.weight / wmax).toFixed(1) + "%" })]),
+          el("span", { cls: "w", text: pct(n.weight) }),
+          el("span", { cls: "dist", text: "d " + n.distance.toPrecision(4) }),
+          ctx
+        ]));
+      });
+      detail.appendChild(list);
+    }
+    pick(0);
+    return sec;
+  }
+
+  // In-context RALM: the passage before the prompt, shaded by the selected
+  // output token's attribution.
+  function ralmView(d, r) {
+    var P = d.prompt_length, n = r.passage_tokens;
+    var sec = el("section", { cls: "view", id: "ralm" }, [
+      el("h2", { text: "In-context RALM: the retrieved passage" }),
+      el("p", { cls: "hint", text: "Retrieved once, for the prompt" + (r.query ? " (query: the last " + r.query_tokens + " prompt tokens)" : "") +
+        ", and put before it: the first " + n + " tokens the model read are passage text. Click an output token to shade the passage by its " + (r.method || "") + " attribution." })
+    ]);
+    r.passages.forEach(function (p, i) {
+      sec.appendChild(el("div", { cls: "small", text: "passage " + (i + 1) + (p.source ? " — " + p.source : "") + " — score " + p.score.toPrecision(4) }));
+    });
+    var line = el("div", { cls: "tokens", id: "ralm-tokens" });
+    var spans = d.tokens.map(function (t, j) {
+      var s = el("span", { cls: "tok " + (j < n ? "passage" : j >= P ? "out" : "in"), "data-j": j, text: show(t) });
+      if (j >= P) { s.setAttribute("tabindex", "0"); s.addEventListener("click", function () { pick(j - P); }); }
+      line.appendChild(s);
+      return s;
+    });
+    sec.appendChild(line);
+    var detail = el("div", { cls: "detail", id: "ralm-detail" });
+    sec.appendChild(detail);
+    function pick(i) {
+      if (!r.method || !r.tokens[i]) return;
+      var scores = d.attributions[r.method][i], vmax = Math.max.apply(null, scores);
+      spans.forEach(function (s, j) {
+        s.classList.toggle("selected", j === P + i);
+        s.style.backgroundColor = j < scores.length ? shadeColor(scores[j], vmax) : "";
+        s.style.color = j < scores.length ? textColor(scores[j], vmax) : "";
+        s.style.opacity = j > P + i ? "0.35" : "";
+      });
+      var t = r.tokens[i];
+      detail.textContent = "";
+      detail.appendChild(el("div", { cls: "knn-head", id: "ralm-share", text: JSON.stringify(d.tokens[P + i]) + ": " + pct(t.share[r.method]) + " of its " + r.method + " attribution falls on the passage" }));
+      t.top.forEach(function (x) {
+        detail.appendChild(el("div", { cls: "bar-row" }, [
+          el("span", { cls: "tokname", text: JSON.stringify(x.token) }),
+          el("div", {}, [el("div", { cls: "bar", style: "width:" + (vmax > 0 ? 100 * x.score / vmax : 0).toFixed(1) + "%" })]),
+          el("span", { text: pct(x.score) })
+        ]));
+      });
+    }
+    if (d.ids.length > P) pick(0);
+    return sec;
+  }
+
   // textOf is a continuation's text: the decoded text when the JSON has
   // it (the display tokens show spaces as ␣), else the tokens joined.
   function textOf(text, tokens) {
@@ -292,6 +403,8 @@
     if (d.nmf) views.appendChild(nmfView(d));
     if (d.attention) views.appendChild(attentionView(d));
     if (d.intervention) views.appendChild(interventionView(d));
+    if (d.retrieval && d.retrieval.knn) views.insertBefore(knnView(d, d.retrieval.knn), views.firstChild);
+    if (d.retrieval && d.retrieval.ralm) views.insertBefore(ralmView(d, d.retrieval.ralm), views.firstChild);
     document.body.setAttribute("data-rendered", "1");
   }
 

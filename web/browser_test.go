@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/loupe-ml/loupe/explain"
+)
+
+// openInBrowser writes res as an explorable, opens it in headless
+// chromium and returns the tab, failing the test on any request that is
+// not the file itself or any uncaught exception at cleanup.
+func openInBrowser(t *testing.T, res *explain.Result) context.Context {
+	t.Helper()
+	const chromium = "/usr/bin/chromium"
+	if _, err := exec.LookPath(chromium); err != nil {
+		if os.Getenv("LOUPE_REQUIRE_CHROMIUM") == "1" {
+			t.Fatalf("LOUPE_REQUIRE_CHROMIUM=1 but %s is missing", chromium)
+		}
+		t.Skip("no chromium")
+	}
+	path := filepath.Join(t.TempDir(), "x.html")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(f, "test", res); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1200, 1600), chromedp.UserDataDir(t.TempDir()))
+	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	var mu sync.Mutex
+	var requests, exceptions []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, e.Request.URL)
+		case *runtime.EventExceptionThrown:
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			exceptions = append(exceptions, msg)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range requests {
+			if !strings.HasPrefix(u, "file://") {
+				t.Errorf("the page requested %s", u)
+			}
+		}
+		if len(exceptions) > 0 {
+			t.Errorf("the page threw: %v", exceptions)
+		}
+		cancelT()
+		cancel()
+		cancelAlloc()
+	})
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// eval evaluates a JavaScript expression in the tab.
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// retrievalResult is an explanation of a 3-token prompt and 2 output
+// tokens with a kNN-LM and an in-context RALM section, as explain.Explain
+// shapes them (2 passage tokens).
+func retrievalResult() *explain.Result {
+	toks := []string{"In", "␣the", "↵", "␣God", "␣created", "␣the", "␣heaven"}
+	res := &explain.Result{Tokens: toks, IDs: []int{1, 2, 3, 4, 5, 6, 7}, PromptLength: 5, Target: "probability",
+		TargetValues: []float64{0.5, 0.4}, LogitLens: "ln_f",
+		Attributions: map[string][][]float64{"grad_x_input": {{0.3, 0.1, 0.1, 0.2, 0.3}, {0.05, 0.4, 0.05, 0.2, 0.1, 0.2}}},
+		Rankings:     [][]int{{3, 1}}, LayerPredictions: [][][]explain.Prediction{{{{ID: 6, Token: "␣the", Prob: 0.5}}}, {{{ID: 7, Token: "␣heaven", Prob: 0.4}}}}}
+	nb := func(pos int, ctx []string, next string, w float64, match bool) explain.KNNNeighbor {
+		return explain.KNNNeighbor{Pos: pos, Context: ctx, Next: next, Weight: w, Distance: 1 / w, Match: match}
+	}
+	res.Retrieval = &explain.Retrieval{
+		KNN: &explain.KNNExplanation{KNNSettings: explain.KNNSettings{Datastore: "kjv.knn", Lambda: 0.25, K: 1024, Temperature: 1}, ContextTokens: 16, Source: "decoding",
+			Tokens: []explain.KNNToken{
+				{Position: 5, Token: "␣the", PLM: 0.4, PKNN: 0.8, PMix: 0.5, Change: 0.1, RankLM: 2, RankMix: 1, Retrieved: 1024, Agreeing: 600,
+					KNNPredictions: []explain.Prediction{{Token: "␣the", Prob: 0.8}},
+					Neighbors: []explain.KNNNeighbor{nb(10, []string{"␣God", "␣created"}, "␣the", 0.5, true), nb(99, []string{"␣and", "␣made"}, "␣a", 0.2, false), nb(7, []string{"␣created"}, "␣the", 0.1, true)}},
+				{Position: 6, Token: "␣heaven", PLM: 0.5, PKNN: 0.2, PMix: 0.425, Change: -0.075, RankLM: 1, RankMix: 1, Retrieved: 1024, Agreeing: 10,
+					Neighbors: []explain.KNNNeighbor{nb(11, []string{"␣the"}, "␣earth", 0.6, false), nb(12, []string{"␣the"}, "␣heaven", 0.2, true)}},
+			}},
+		RALM: &explain.RALMExplanation{Query: "In the", QueryTokens: 32, PassageTokens: 2, PromptStart: 3, Method: "grad_x_input",
+			Passages: []explain.Passage{{Text: "In the", Source: "gen.txt#0", Score: 0.9}},
+			Tokens: []explain.RALMToken{
+				{Share: map[string]float64{"grad_x_input": 0.4}, Top: []explain.TokenScore{{Position: 0, Token: "In", Score: 0.3}, {Position: 1, Token: "␣the", Score: 0.1}}},
+				{Share: map[string]float64{"grad_x_input": 0.45}, Top: []explain.TokenScore{{Position: 1, Token: "␣the", Score: 0.4}, {Position: 0, Token: "In", Score: 0.05}}},
+			}},
+	}
+	return res
+}
+
+// TestRetrievalPanelsInBrowser: the kNN-LM panel lists the selected
+// token's neighbours with the stored next token highlighted and its
+// probability change, and the RALM panel shades the passage by the
+// selected token's attribution.
+func TestRetrievalPanelsInBrowser(t *testing.T) {
+	ctx := openInBrowser(t, retrievalResult())
+	got := eval[[]float64](t, ctx, `[
+		document.querySelectorAll('#knn-tokens .tok.out').length,
+		document.querySelectorAll('#knn-neighbours li').length,
+		document.querySelectorAll('#knn-neighbours .next.match').length,
+		document.querySelectorAll('#knn-neighbours .wbar .bar').length,
+		parseFloat(document.querySelector('#knn-neighbours .wbar .bar').style.width)]`)
+	if got[0] != 2 || got[1] != 3 || got[2] != 2 || got[3] != 3 || got[4] != 100 {
+		t.Errorf("kNN panel for token 0: %v output tokens (want 2), %v neighbours (3), %v matching (2), %v weight bars (3), first bar %v%% (100)", got[0], got[1], got[2], got[3], got[4])
+	}
+	head := eval[string](t, ctx, `document.getElementById('knn-change').textContent`)
+	if !strings.Contains(head, "p_LM 40.0% → p_mix 50.0%") || !strings.Contains(head, "rank 2 → 1") {
+		t.Errorf("kNN change line %q", head)
+	}
+	ctxText := eval[string](t, ctx, `document.querySelector('#knn-neighbours li .ctx').textContent`)
+	if ctxText != "␣God␣created␣the" {
+		t.Errorf("first neighbour's context %q", ctxText)
+	}
+	// Another output token shows its own neighbours.
+	got = eval[[]float64](t, ctx, `(document.querySelector('#knn-tokens .tok.out[data-i="1"]').click(), [
+		document.querySelectorAll('#knn-neighbours li').length,
+		document.querySelectorAll('#knn-neighbours .next.match').length])`)
+	if got[0] != 2 || got[1] != 1 {
+		t.Errorf("kNN panel for token 1: %v neighbours (want 2), %v matching (1)", got[0], got[1])
+	}
+	if head := eval[string](t, ctx, `document.getElementById('knn-change').textContent`); !strings.Contains(head, "−7.5 points") {
+		t.Errorf("kNN change line for token 1 %q", head)
+	}
+	// RALM: the passage tokens are marked and shaded by the selection.
+	shades := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#ralm-tokens .tok.passage')).map(s => s.style.backgroundColor)`)
+	if len(shades) != 2 || !strings.HasPrefix(shades[0], "rgb") || shades[0] == shades[1] {
+		t.Errorf("passage shading for output 0: %q", shades)
+	}
+	got2 := eval[[]string](t, ctx, `(document.querySelector('#ralm-tokens .tok.out[data-j="6"]').click(), [
+		document.getElementById('ralm-share').textContent,
+		...Array.from(document.querySelectorAll('#ralm-tokens .tok.passage')).map(s => s.style.backgroundColor)])`)
+	if !strings.Contains(got2[0], "45.0%") || got2[1] == shades[0] {
+		t.Errorf("after selecting output 1: share %q, passage shading %q (was %q)", got2[0], got2[1:], shades)
+	}
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#saliency-tokens .tok.passage').length`); n != 2 {
+		t.Errorf("the saliency view marks %v passage tokens, want 2", n)
+	}
+}
