@@ -112,7 +112,7 @@ func retrievalResult() *explain.Result {
 			Tokens: []explain.KNNToken{
 				{Position: 5, Token: "␣the", PLM: 0.4, PKNN: 0.8, PMix: 0.5, Change: 0.1, RankLM: 2, RankMix: 1, Retrieved: 1024, Agreeing: 600,
 					KNNPredictions: []explain.Prediction{{Token: "␣the", Prob: 0.8}},
-					Neighbors: []explain.KNNNeighbor{nb(10, []string{"␣God", "␣created"}, "␣the", 0.5, true), nb(99, []string{"␣and", "␣made"}, "␣a", 0.2, false), nb(7, []string{"␣created"}, "␣the", 0.1, true)}},
+					Neighbors:      []explain.KNNNeighbor{nb(10, []string{"␣God", "␣created"}, "␣the", 0.5, true), nb(99, []string{"␣and", "␣made"}, "␣a", 0.2, false), nb(7, []string{"␣created"}, "␣the", 0.1, true)}},
 				{Position: 6, Token: "␣heaven", PLM: 0.5, PKNN: 0.2, PMix: 0.425, Change: -0.075, RankLM: 1, RankMix: 1, Retrieved: 1024, Agreeing: 10,
 					Neighbors: []explain.KNNNeighbor{nb(11, []string{"␣the"}, "␣earth", 0.6, false), nb(12, []string{"␣the"}, "␣heaven", 0.2, true)}},
 			}},
