@@ -137,15 +137,19 @@ func writeRALM(ew *errWriter, r *Result, x *RALMExplanation) {
 	}
 	ew.printf("\nin-context RALM: retrieved once for the prompt")
 	if x.Query != "" {
-		ew.printf(" (query: the last %d prompt tokens, %s)", x.QueryTokens, quote(clip(x.Query, 60)))
+		ew.printf(" (query: its last %d tokens at most, %s)", x.QueryTokens, quote(clip(x.Query, 60)))
 	}
-	ew.printf("; tokens 0..%d of the input are passage text\n", x.PassageTokens-1)
+	ew.printf("; the model read %d passage tokens before the prompt", x.PassageTokens)
+	if x.CutTokens > 0 {
+		ew.printf(" (%d more cut to fit)", x.CutTokens)
+	}
+	ew.printf(":\n  %s\n", quote(clip(x.PassageText, 200)))
 	for i, p := range x.Passages {
 		ew.printf("  passage %d", i+1)
 		if p.Source != "" {
 			ew.printf(" (%s)", visible(p.Source))
 		}
-		ew.printf(" score %.4g: %s\n", p.Score, quote(clip(p.Text, 100)))
+		ew.printf(" score %.4g: %s\n", p.Score, quote(clip(p.Text, 120)))
 	}
 	if x.Method == "" {
 		return

@@ -91,8 +91,10 @@ type RALMRetrieval struct {
 	// Passages are the retrieved passages, best first.
 	Passages []Passage
 	// PassageTokens is how many of the context's first tokens are
-	// passage text (the separator and the text's tail follow).
+	// passage text, separators included (the text's tail follows).
 	PassageTokens int
+	// CutTokens counts the passage tokens left out to fit the budget.
+	CutTokens int
 }
 
 // Passage is one retrieved passage.
@@ -164,14 +166,20 @@ type KNNNeighbor struct {
 // much each output token's attribution falls on it. The retrieval is done
 // once, for the prompt, before the first token (the retrieval stride is the
 // whole generation): ids[:PassageTokens] are the retrieved passages'
-// tokens, ids[PassageTokens:PromptStart] the separator, and
+// tokens with their separators (PassageText is their text: what the model
+// read, which is less than the passages' own text when CutTokens were cut
+// to fit), anything in ids[PassageTokens:PromptStart] more separator, and
 // ids[PromptStart:Result.PromptLength] the prompt (its tail, when the
-// passages and the output would not fit with all of it). Result.PromptLength
-// counts all of them: every token the model was given.
+// passages and the output would not fit with all of it).
+// Result.PromptLength counts all of them: every token the model was given
+// before the output, so attributions, rankings and the other views cover
+// the passages as they cover the prompt.
 type RALMExplanation struct {
 	Query         string    `json:"query,omitempty"`
 	QueryTokens   int       `json:"query_tokens,omitempty"`
 	PassageTokens int       `json:"passage_tokens"`
+	PassageText   string    `json:"passage_text,omitempty"`
+	CutTokens     int       `json:"cut_tokens,omitempty"`
 	PromptStart   int       `json:"prompt_start"`
 	Passages      []Passage `json:"passages"`
 	// Method is the attribution method Top ranks by.
@@ -314,8 +322,8 @@ func knnPredictions(p map[int]float64, k int, text func(int) string) []Predictio
 // tokens of res.
 func ralmExplanation(res *Result, got RALMRetrieval, promptStart int) *RALMExplanation {
 	n := got.PassageTokens
-	x := &RALMExplanation{Query: got.Query, QueryTokens: got.QueryTokens, PassageTokens: n, PromptStart: promptStart,
-		Passages: got.Passages, Tokens: []RALMToken{}}
+	x := &RALMExplanation{Query: got.Query, QueryTokens: got.QueryTokens, PassageTokens: n, CutTokens: got.CutTokens,
+		PromptStart: promptStart, Passages: got.Passages, Tokens: []RALMToken{}}
 	if x.Passages == nil {
 		x.Passages = []Passage{}
 	}

@@ -309,6 +309,9 @@ func TestExplainRALM(t *testing.T) {
 			if x == nil || res.Retrieval.KNN != nil || x.PassageTokens != len(r.passage) || x.PromptStart != len(r.passage)+len(r.sep) || len(x.Passages) != 1 || x.Method != MethodGradXInput {
 				t.Fatalf("RALM section %+v", x)
 			}
+			if x.PassageText != e.Tok.Decode(r.passage) {
+				t.Errorf("passage text %q, want %q", x.PassageText, e.Tok.Decode(r.passage))
+			}
 			G := len(res.IDs) - res.PromptLength
 			if len(x.Tokens) != G {
 				t.Fatalf("%d tokens for %d outputs", len(x.Tokens), G)

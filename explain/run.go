@@ -283,6 +283,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 			res.Retrieval = &Retrieval{}
 		}
 		res.Retrieval.RALM = ralmExplanation(res, *ralm, promptStart)
+		res.Retrieval.RALM.PassageText = e.Tok.Decode(ids[:ralm.PassageTokens])
 	}
 	if len(ivs) > 0 {
 		start := time.Now()
