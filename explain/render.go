@@ -154,7 +154,7 @@ func writeRALM(ew *errWriter, r *Result, x *RALMExplanation) {
 	if x.Method == "" {
 		return
 	}
-	ew.printf("  share of each output token's %s attribution on the passage tokens, and its top passage tokens:\n", x.Method)
+	ew.printf("  share of each output token's %s attribution on the passage tokens, and its top passage tokens (token@position):\n", x.Method)
 	P := r.PromptLength
 	for i, t := range x.Tokens {
 		ew.printf("  %-14s %5.1f%%  ", quote(r.Tokens[P+i]), 100*t.Share[x.Method])
@@ -162,7 +162,7 @@ func writeRALM(ew *errWriter, r *Result, x *RALMExplanation) {
 			if j > 0 {
 				ew.printf(", ")
 			}
-			ew.printf("%s %.1f%%", quote(s.Token), 100*s.Score)
+			ew.printf("%s@%d %.1f%%", quote(s.Token), s.Position, 100*s.Score)
 		}
 		ew.printf("\n")
 	}

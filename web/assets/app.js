@@ -338,7 +338,7 @@
     var P = d.prompt_length, n = r.passage_tokens;
     var sec = el("section", { cls: "view", id: "ralm" }, [
       el("h2", { text: "In-context RALM: the retrieved passage" }),
-      el("p", { cls: "hint", text: "Retrieved once, for the prompt" + (r.query ? " (query: the last " + r.query_tokens + " prompt tokens)" : "") +
+      el("p", { cls: "hint", text: "Retrieved once, for the prompt" + (r.query ? " (query: its last " + r.query_tokens + " tokens at most)" : "") +
         ", and put before it: the first " + n + " tokens the model read are passage text. Click an output token to shade the passage by its " + (r.method || "") + " attribution." })
     ]);
     r.passages.forEach(function (p, i) {
@@ -368,7 +368,7 @@
       detail.appendChild(el("div", { cls: "knn-head", id: "ralm-share", text: JSON.stringify(d.tokens[P + i]) + ": " + pct(t.share[r.method]) + " of its " + r.method + " attribution falls on the passage" }));
       t.top.forEach(function (x) {
         detail.appendChild(el("div", { cls: "bar-row" }, [
-          el("span", { cls: "tokname", text: JSON.stringify(x.token) }),
+          el("span", { cls: "tokname", text: "#" + x.position + " " + JSON.stringify(x.token), title: "token " + x.position + " of the input" }),
           el("div", {}, [el("div", { cls: "bar", style: "width:" + (vmax > 0 ? 100 * x.score / vmax : 0).toFixed(1) + "%" })]),
           el("span", { text: pct(x.score) })
         ]));
