@@ -47,6 +47,19 @@
 // "attn_probs", "mlp_act"); interventions (gpt2.Intervention) scale
 // "mlp_act" through gpt2.InterventionHook.
 //
+// # Retrieval
+//
+// A Request with KNN (a kNN-LM: NewKNN over a retrieval/knnlm Adjuster)
+// decodes through generate's loop with the kNN-LM's Adjuster and adds
+// Result.Retrieval.KNN: for each output token p_LM, p_kNN and p_mix, its
+// rank under p_LM and p_mix, and the neighbours with the largest weight in
+// p_kNN with their datastore contexts. A Request with RALM (in-context
+// retrieval: NewRALM over a retrieval.RALM) retrieves once for the prompt,
+// puts the passages before it and explains [passages, separator, prompt,
+// output], adding Result.Retrieval.RALM: which tokens are passage and how
+// much of each output token's attribution falls on them. The other views
+// stay the plain model's. See KNNExplanation and RALMExplanation.
+//
 // # Token text
 //
 // Token strings in a Result, the text view and the HTML view make
