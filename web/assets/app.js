@@ -275,7 +275,7 @@
     var sec = el("section", { cls: "view", id: "knn" }, [
       el("h2", { text: "kNN-LM: what the retrieved neighbours changed" }),
       el("p", { cls: "hint", text: "p = λ·p_kNN + (1−λ)·p_LM with λ " + k.lambda + ", k " + k.k + ", temperature " + k.temperature +
-        (k.datastore ? ", datastore " + k.datastore : "") + ". Output tokens are tinted green where retrieval raised their probability and red where it lowered it; click one for its neighbours (retrieved contexts, the stored next token highlighted, bars = weight in p_kNN)." })
+        (k.datastore ? ", datastore " + k.datastore : "") + ". Output tokens are tinted green where retrieval raised their probability and red where it lowered it; click one for its neighbours (retrieved contexts, the stored next token highlighted, bars = weight in p_kNN). The views below (saliency, rankings, layer predictions) are the plain model's." })
     ]);
     if (!k.tokens.length) return sec;
     var line = el("div", { cls: "tokens", id: "knn-tokens" });
