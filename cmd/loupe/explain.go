@@ -23,6 +23,7 @@ var explainFlags struct {
 	intervene    []string
 	html         string
 	opt          explain.Options // the flags that are Options fields as they are
+	retr         retrievalFlags  // --retrieve and its settings, as loupe generate's
 }
 
 var explainCmd = &cobra.Command{
@@ -45,6 +46,11 @@ Ecco does, offline:
   attention         probabilities per layer and head
   intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates (same decoding settings)
                     with neurons scaled (0 inhibits) and shows both outputs
+  retrieval         --retrieve STORE retrieves passages once for the prompt (query:
+                    its last --retrieval-query-tokens tokens), puts them before it,
+                    and explains [passages, separator, prompt, output]: saliency
+                    covers the passages, and each output token's share of
+                    attribution on them is shown
 
 The model, the decoding flags and their defaults are loupe generate's: a
 flag not given takes the model's generation_config.json (GPT-2 samples, as
@@ -56,7 +62,8 @@ when NO_COLOR is set or TERM=dumb),
 --format json for every number, --html FILE for a self-contained explorable.`,
 	Example: `  loupe explain --model gpt2 "The countries of the European Union are:" --max-new-tokens 8
   loupe explain --model gpt2 "The keys to the cabinet" --continuation " are" --watch " is" --watch " are" --format json
-  loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html`,
+  loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html
+  loupe explain --retrieve kjv.rag "The LORD is my shepherd" --greedy --max-new-tokens 8`,
 	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		return cliError("explain", runExplain(cmd, args))
@@ -81,6 +88,7 @@ func init() {
 	f.StringArrayVar(&explainFlags.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
 	f.BoolVar(&explainFlags.opt.NoAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
+	explainFlags.retr.register(f, false)
 	rootCmd.AddCommand(explainCmd)
 }
 
@@ -98,6 +106,9 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		return err // before loading the model
 	}
 	if err := generate.CheckText(args[0]); err != nil {
+		return err
+	}
+	if err := fl.retr.check(cmd.Flags()); err != nil {
 		return err
 	}
 	set, err := fl.dec.settings()
@@ -127,6 +138,14 @@ func runExplain(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	req := explain.Request{Prompt: args[0], Generate: gen, Options: opt}
+	rt, err := fl.retr.open(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if rt.ralm != nil {
+		req.RALM = explain.NewRALM(rt.ralm)
+	}
 	if cmd.Flags().Changed("continuation") {
 		req.Continuation = &fl.continuation
 	}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/retrieval"
+)
+
+// retrievalFlags are the retrieval flags loupe generate and loupe explain
+// share, with one name and one default each: in-context RALM (--retrieve
+// STORE, --retrieval-stride, --retrieval-query-tokens, --retrieve-k).
+type retrievalFlags struct {
+	retrieve    string
+	stride      int
+	queryTokens int
+	retrieveK   int
+}
+
+// register adds the retrieval flags to f; stride adds
+// --retrieval-stride (loupe explain retrieves once, for the prompt, and
+// has none).
+func (r *retrievalFlags) register(f *pflag.FlagSet, stride bool) {
+	f.StringVar(&r.retrieve, "retrieve", "", "in-context RALM: put passages retrieved from this chunk store (loupe rag build) before the text")
+	if stride {
+		f.IntVar(&r.stride, "retrieval-stride", retrieval.DefaultStride, "in-context RALM: retrieve again every this many generated tokens")
+	}
+	f.IntVar(&r.queryTokens, "retrieval-query-tokens", retrieval.DefaultQueryTokens, "in-context RALM: the query is the text's last this many tokens")
+	f.IntVar(&r.retrieveK, "retrieve-k", retrieval.DefaultPassages, "in-context RALM: passages put before the text")
+}
+
+// check refuses a method's settings given without the method, and
+// settings out of range, before anything is loaded.
+func (r *retrievalFlags) check(f *pflag.FlagSet) error {
+	need := func(flag string, names ...string) error {
+		for _, n := range names {
+			if f.Lookup(n) != nil && f.Changed(n) {
+				return fmt.Errorf("--%s needs %s", n, flag)
+			}
+		}
+		return nil
+	}
+	if r.retrieve == "" {
+		return need("--retrieve (a chunk store)", "retrieval-stride", "retrieval-query-tokens", "retrieve-k")
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"retrieval-stride", r.stride}, {"retrieval-query-tokens", r.queryTokens}, {"retrieve-k", r.retrieveK}} {
+		if f.Lookup(c.name) != nil && c.v < 1 {
+			return fmt.Errorf("--%s %d: want a positive number", c.name, c.v)
+		}
+	}
+	return nil
+}
+
+// openRetrieval is what the retrieval flags opened for a pipeline: the
+// RALM, nil when its flag is not given.
+type openRetrieval struct {
+	ralm    *retrieval.RALM
+	closers []func() error
+}
+
+// open opens --retrieve's store for p's tokenizer (it refuses one built
+// for another).
+func (r *retrievalFlags) open(ctx context.Context, p *generate.Pipeline) (_ *openRetrieval, err error) {
+	o := &openRetrieval{}
+	defer func() {
+		if err != nil {
+			o.Close()
+		}
+	}()
+	if r.retrieve != "" {
+		if err := p.NeedTokenizer(); err != nil {
+			return nil, err
+		}
+		s, err := retrieval.Open(ctx, r.retrieve, retrieval.OpenOptions{LM: p.Name, Tokenizer: p.Tokenizer, Hub: hubClient()})
+		if err != nil {
+			return nil, err
+		}
+		o.closers = append(o.closers, s.Close)
+		opt := retrieval.RALMOptions{Stride: r.stride, QueryTokens: r.queryTokens, K: r.retrieveK}
+		if o.ralm, err = retrieval.NewRALM(s, opt); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// apply sets generate's retrieval hook (Options.Context) to what is open.
+func (o *openRetrieval) apply(opt *generate.Options) {
+	if o.ralm != nil {
+		opt.Context = o.ralm
+	}
+}
+
+// Close releases the store.
+func (o *openRetrieval) Close() error {
+	var errs []error
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		errs = append(errs, o.closers[i]())
+	}
+	o.closers = nil
+	return errors.Join(errs...)
+}
