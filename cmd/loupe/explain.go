@@ -23,7 +23,9 @@ var explainFlags struct {
 	intervene    []string
 	html         string
 	opt          explain.Options // the flags that are Options fields as they are
-	retr         retrievalFlags  // --retrieve and its settings, as loupe generate's
+	retr         retrievalFlags  // --knn, --retrieve and their settings, as loupe generate's
+	neighbours   int
+	neighbourCtx int
 }
 
 var explainCmd = &cobra.Command{
@@ -46,11 +48,16 @@ Ecco does, offline:
   attention         probabilities per layer and head
   intervention      --intervene LAYER:NEURON[@POS,...]=SCALE regenerates (same decoding settings)
                     with neurons scaled (0 inhibits) and shows both outputs
-  retrieval         --retrieve STORE retrieves passages once for the prompt (query:
-                    its last --retrieval-query-tokens tokens), puts them before it,
-                    and explains [passages, separator, prompt, output]: saliency
-                    covers the passages, and each output token's share of
-                    attribution on them is shown
+  retrieval         --knn DS decodes with kNN-LM (as loupe generate --knn does, same
+                    flags) and shows, for each output token, p_LM → p_mix and the
+                    --neighbours retrieved contexts with the largest weight in
+                    p_kNN (stored next token, distance, weight); --retrieve STORE
+                    retrieves passages once for the prompt (query: its last
+                    --retrieval-query-tokens tokens), puts them before it, and
+                    explains [passages, separator, prompt, output]: saliency covers
+                    the passages, and each output token's share of attribution on
+                    them is shown. Attributions, rankings and layer predictions are
+                    the plain model's in both cases.
 
 The model, the decoding flags and their defaults are loupe generate's: a
 flag not given takes the model's generation_config.json (GPT-2 samples, as
@@ -63,6 +70,7 @@ when NO_COLOR is set or TERM=dumb),
 	Example: `  loupe explain --model gpt2 "The countries of the European Union are:" --max-new-tokens 8
   loupe explain --model gpt2 "The keys to the cabinet" --continuation " are" --watch " is" --watch " are" --format json
   loupe explain --model ./my-gpt2 "Hello" --methods grad_x_input,integrated_gradients --ig-steps 50 --html out.html
+  loupe explain --knn kjv.knn --lambda 0.25 --k 1024 "And God said" --greedy --max-new-tokens 8 --html knn.html
   loupe explain --retrieve kjv.rag "The LORD is my shepherd" --greedy --max-new-tokens 8`,
 	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,6 +97,8 @@ func init() {
 	f.BoolVar(&explainFlags.opt.NoAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
 	explainFlags.retr.register(f, false)
+	f.IntVar(&explainFlags.neighbours, "neighbours", explain.DefaultNeighbors, fmt.Sprintf("kNN-LM: neighbours shown per output token, largest weight first (at most %d)", explain.MaxNeighbors))
+	f.IntVar(&explainFlags.neighbourCtx, "neighbour-context", explain.DefaultNeighborContext, fmt.Sprintf("kNN-LM: datastore tokens shown per neighbour, ending at its position (at most %d)", explain.MaxNeighborContext))
 	rootCmd.AddCommand(explainCmd)
 }
 
@@ -110,6 +120,21 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	}
 	if err := fl.retr.check(cmd.Flags()); err != nil {
 		return err
+	}
+	if fl.retr.knn == "" {
+		for _, n := range []string{"neighbours", "neighbour-context"} {
+			if cmd.Flags().Changed(n) {
+				return fmt.Errorf("--%s needs --knn (a kNN-LM datastore)", n)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		v, max int
+	}{{"neighbours", fl.neighbours, explain.MaxNeighbors}, {"neighbour-context", fl.neighbourCtx, explain.MaxNeighborContext}} {
+		if c.v < 1 || c.v > c.max {
+			return fmt.Errorf("--%s %d: want 1 to %d", c.name, c.v, c.max)
+		}
 	}
 	set, err := fl.dec.settings()
 	if err != nil {
@@ -137,12 +162,17 @@ func runExplain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := explain.Request{Prompt: args[0], Generate: gen, Options: opt}
+	req := explain.Request{Prompt: args[0], Generate: gen, Options: opt, Neighbors: fl.neighbours, NeighborContext: fl.neighbourCtx}
 	rt, err := fl.retr.open(ctx, p)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	if rt.adjuster != nil {
+		if req.KNN, err = explain.NewKNN(rt.adjuster); err != nil {
+			return err
+		}
+	}
 	if rt.ralm != nil {
 		req.RALM = explain.NewRALM(rt.ralm)
 	}

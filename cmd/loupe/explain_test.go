@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/loupe-ml/loupe/defaults"
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/retrieval"
+	"github.com/loupe-ml/loupe/retrieval/knnlm"
 )
 
 // runLoupe runs the CLI in-process with args and returns its standard output.
@@ -118,9 +120,10 @@ func TestExplainDecodesAsGenerate(t *testing.T) {
 	}
 }
 
-// retrievalFixtures builds, from a small text, a chunk store cut with the
-// tiny test model's tokenizer (embedded with the built-in embedding model).
-func retrievalFixtures(t *testing.T, model string) (ragDir string) {
+// retrievalFixtures builds, from a small text, a kNN-LM datastore for the
+// tiny test model and a chunk store cut with its tokenizer (embedded with
+// the built-in embedding model).
+func retrievalFixtures(t *testing.T, model string) (knnDir, ragDir string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -134,19 +137,23 @@ func retrievalFixtures(t *testing.T, model string) (ragDir string) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	ragDir = filepath.Join(dir, "tiny.rag")
+	knnDir, ragDir = filepath.Join(dir, "tiny.knn"), filepath.Join(dir, "tiny.rag")
+	if _, err := knnlm.Build(ctx, p.Model, p.Tokenizer, p.Tokenizer.Encode(text), knnDir, knnlm.BuildOptions{Model: model}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := retrieval.Build(ctx, ragDir, []string{corpus}, retrieval.BuildOptions{LM: model, Tokenizer: p.Tokenizer, EmbedModel: defaults.Embed, ChunkTokens: 4}); err != nil {
 		t.Fatal(err)
 	}
-	return ragDir
+	return knnDir, ragDir
 }
 
-// TestExplainRetrieval: loupe explain --retrieve puts the retrieved
-// passage before the prompt and explains it; the retrieval flags are
-// checked.
+// TestExplainRetrieval: loupe explain --knn decodes as generation with the
+// datastore's kNN-LM does and explains each token's neighbours; --retrieve
+// puts the retrieved passage before the prompt and explains it; the
+// retrieval flags are checked.
 func TestExplainRetrieval(t *testing.T) {
 	model := filepath.Join("..", "..", "explain", "testdata", "tiny")
-	ragDir := retrievalFixtures(t, model)
+	knnDir, ragDir := retrievalFixtures(t, model)
 	base := []string{"explain", "--model", model, "the hat", "--greedy", "--max-new-tokens", "3", "--nmf-components", "0", "--html", "", "--no-attention"}
 	run := func(args ...string) (map[string]any, error) {
 		out, _, err := runCmd(t, append(append(append([]string{}, base...), args...), "--format", "json")...)
@@ -159,26 +166,58 @@ func TestExplainRetrieval(t *testing.T) {
 		}
 		return res, nil
 	}
-	res, err := run("--retrieve", ragDir, "--retrieve-k", "1", "--retrieval-query-tokens", "4")
+	res, err := run("--knn", knnDir, "--lambda", "0.5", "--k", "8", "--neighbours", "3", "--neighbour-context", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := jsonInts(res["ids"])
+	P := int(res["prompt_length"].(float64))
+	// The same decoding through package generate with the datastore's Adjuster.
+	want := knnGreedy(t, model, knnDir, ids[:P], 3, knnlm.Options{Lambda: 0.5, K: 8, Temperature: 1})
+	if !slices.Equal(ids[P:], want) {
+		t.Errorf("explain --knn generated %v, generate with the kNN-LM %v", ids[P:], want)
+	}
+	knn := res["retrieval"].(map[string]any)["knn"].(map[string]any)
+	toks := knn["tokens"].([]any)
+	if knn["lambda"] != 0.5 || knn["k"] != 8.0 || knn["datastore"] != knnDir || len(toks) != len(ids)-P {
+		t.Fatalf("retrieval.knn: %v", knn)
+	}
+	for i, x := range toks {
+		tk := x.(map[string]any)
+		ns := tk["neighbors"].([]any)
+		mix := 0.5*tk["p_knn"].(float64) + 0.5*tk["p_lm"].(float64)
+		if len(ns) != 3 || math.Abs(mix-tk["p_mix"].(float64)) > 1e-5 || int(tk["id"].(float64)) != ids[P+i] {
+			t.Errorf("token %d: %d neighbours, p_mix %v vs %v", i, len(ns), tk["p_mix"], mix)
+		}
+		if c := ns[0].(map[string]any)["context"].([]any); len(c) == 0 || len(c) > 5 {
+			t.Errorf("token %d: neighbour context of %d tokens, want 1 to 5", i, len(c))
+		}
+	}
+	out, _, err := runCmd(t, append(append([]string{}, base...), "--knn", knnDir, "--format", "text")...)
+	if err != nil || !strings.Contains(out, "kNN-LM (λ 0.25, k 1024, T 1") || !strings.Contains(out, "p_mix") {
+		t.Errorf("text view: %v\n%s", err, out)
+	}
+
+	res, err = run("--retrieve", ragDir, "--retrieve-k", "1", "--retrieval-query-tokens", "4")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ralm := res["retrieval"].(map[string]any)["ralm"].(map[string]any)
 	n := int(ralm["passage_tokens"].(float64))
-	P := int(res["prompt_length"].(float64))
+	P = int(res["prompt_length"].(float64))
 	outputs := len(jsonInts(res["ids"])) - P
 	if n < 1 || P <= n || len(ralm["passages"].([]any)) != 1 || len(ralm["tokens"].([]any)) != outputs || ralm["query_tokens"] != 4.0 {
 		t.Errorf("retrieval.ralm %v (prompt length %d)", ralm, P)
 	}
-	out, _, err := runCmd(t, append(append([]string{}, base...), "--retrieve", ragDir, "--format", "text")...)
+	out, _, err = runCmd(t, append(append([]string{}, base...), "--retrieve", ragDir, "--format", "text")...)
 	if err != nil || !strings.Contains(out, "in-context RALM: retrieved once for the prompt") {
 		t.Errorf("text view: %v\n%s", err, out)
 	}
 	html := filepath.Join(t.TempDir(), "r.html")
-	if _, _, err := runCmd(t, append(append([]string{}, base...), "--retrieve", ragDir, "--html", html)...); err != nil {
+	if _, _, err := runCmd(t, append(append([]string{}, base...), "--retrieve", ragDir, "--knn", knnDir, "--html", html)...); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(html); err != nil || !strings.Contains(string(b), `"ralm":`) {
+	if b, err := os.ReadFile(html); err != nil || !strings.Contains(string(b), `"ralm":`) || !strings.Contains(string(b), `"knn":`) {
 		t.Errorf("HTML lacks the retrieval sections: %v", err)
 	}
 
@@ -186,15 +225,50 @@ func TestExplainRetrieval(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"--lambda", "0.5"}, "--lambda needs --knn"},
+		{[]string{"--k", "5"}, "--k needs --knn"},
+		{[]string{"--neighbours", "4"}, "--neighbours needs --knn"},
 		{[]string{"--retrieve-k", "2"}, "--retrieve-k needs --retrieve"},
+		{[]string{"--knn", knnDir, "--lambda", "2"}, "--lambda 2"},
+		{[]string{"--knn", knnDir, "--k", "0"}, "--k 0"},
+		{[]string{"--knn", knnDir, "--knn-temperature", "0"}, "--knn-temperature 0"},
+		{[]string{"--knn", knnDir, "--neighbours", "0"}, "--neighbours 0"},
+		{[]string{"--knn", filepath.Join(t.TempDir(), "none")}, "none"},
 		{[]string{"--retrieve", ragDir, "--retrieval-query-tokens", "0"}, "--retrieval-query-tokens 0"},
 		{[]string{"--retrieve", filepath.Join(t.TempDir(), "none")}, "none"},
+		{[]string{"--retrieve", knnDir}, knnDir},
 	} {
 		_, err := run(c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "explain: ") {
 			t.Errorf("%v: %v, want an explain: error mentioning %q", c.args, err, c.want)
 		}
 	}
+}
+
+// knnGreedy decodes n tokens greedily after prompt with the kNN-LM of
+// datastore dir, through package generate.
+func knnGreedy(t *testing.T, model, dir string, prompt []int, n int, opt knnlm.Options) []int {
+	t.Helper()
+	ctx := context.Background()
+	p, err := generate.Load(ctx, model, generate.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ds, err := knnlm.Open(dir, p.Model, p.Tokenizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	a, err := ds.NewAdjuster(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := generate.Generate(ctx, p.Model, prompt, generate.Options{MaxNewTokens: n, Sampling: generate.Sampling{Greedy: true}, Adjust: a}, p.Tokenizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.IDs
 }
 
 func jsonInts(v any) []int {

@@ -9,12 +9,19 @@ import (
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/retrieval"
+	"github.com/loupe-ml/loupe/retrieval/knnlm"
 )
 
 // retrievalFlags are the retrieval flags loupe generate and loupe explain
-// share, with one name and one default each: in-context RALM (--retrieve
-// STORE, --retrieval-stride, --retrieval-query-tokens, --retrieve-k).
+// share, with one name and one default each: kNN-LM (--knn DS, --lambda,
+// --k, --knn-temperature) and in-context RALM (--retrieve STORE,
+// --retrieval-stride, --retrieval-query-tokens, --retrieve-k).
 type retrievalFlags struct {
+	knn            string
+	lambda         float64
+	k              int
+	knnTemperature float64
+
 	retrieve    string
 	stride      int
 	queryTokens int
@@ -25,6 +32,11 @@ type retrievalFlags struct {
 // --retrieval-stride (loupe explain retrieves once, for the prompt, and
 // has none).
 func (r *retrievalFlags) register(f *pflag.FlagSet, stride bool) {
+	d := knnlm.DefaultOptions()
+	f.StringVar(&r.knn, "knn", "", "kNN-LM: interpolate with this datastore (loupe knnlm build)")
+	f.Float64Var(&r.lambda, "lambda", d.Lambda, "kNN-LM: weight of p_kNN in λ·p_kNN + (1−λ)·p_LM, 0 to 1")
+	f.IntVar(&r.k, "k", d.K, "kNN-LM: neighbours retrieved per token")
+	f.Float64Var(&r.knnTemperature, "knn-temperature", d.Temperature, "kNN-LM: temperature of the softmax over negative squared distances")
 	f.StringVar(&r.retrieve, "retrieve", "", "in-context RALM: put passages retrieved from this chunk store (loupe rag build) before the text")
 	if stride {
 		f.IntVar(&r.stride, "retrieval-stride", retrieval.DefaultStride, "in-context RALM: retrieve again every this many generated tokens")
@@ -44,6 +56,13 @@ func (r *retrievalFlags) check(f *pflag.FlagSet) error {
 		}
 		return nil
 	}
+	if r.knn == "" {
+		if err := need("--knn (a kNN-LM datastore)", "lambda", "k", "knn-temperature"); err != nil {
+			return err
+		}
+	} else if err := r.knnOptions().Check(); err != nil {
+		return knnFlagError(err)
+	}
 	if r.retrieve == "" {
 		return need("--retrieve (a chunk store)", "retrieval-stride", "retrieval-query-tokens", "retrieve-k")
 	}
@@ -58,15 +77,20 @@ func (r *retrievalFlags) check(f *pflag.FlagSet) error {
 	return nil
 }
 
-// openRetrieval is what the retrieval flags opened for a pipeline: the
-// RALM, nil when its flag is not given.
-type openRetrieval struct {
-	ralm    *retrieval.RALM
-	closers []func() error
+func (r *retrievalFlags) knnOptions() knnlm.Options {
+	return knnlm.Options{Lambda: r.lambda, K: r.k, Temperature: r.knnTemperature}
 }
 
-// open opens --retrieve's store for p's tokenizer (it refuses one built
-// for another).
+// openRetrieval is what the retrieval flags opened for a pipeline: the
+// kNN-LM Adjuster and the RALM, each nil when its flag is not given.
+type openRetrieval struct {
+	adjuster *knnlm.Adjuster
+	ralm     *retrieval.RALM
+	closers  []func() error
+}
+
+// open opens --knn's datastore and --retrieve's store for p's model and
+// tokenizer (each refuses one built for another).
 func (r *retrievalFlags) open(ctx context.Context, p *generate.Pipeline) (_ *openRetrieval, err error) {
 	o := &openRetrieval{}
 	defer func() {
@@ -74,6 +98,19 @@ func (r *retrievalFlags) open(ctx context.Context, p *generate.Pipeline) (_ *ope
 			o.Close()
 		}
 	}()
+	if r.knn != "" {
+		if err := p.NeedTokenizer(); err != nil {
+			return nil, err
+		}
+		ds, err := knnlm.Open(r.knn, p.Model, p.Tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		o.closers = append(o.closers, ds.Close)
+		if o.adjuster, err = ds.NewAdjuster(r.knnOptions()); err != nil {
+			return nil, knnFlagError(err)
+		}
+	}
 	if r.retrieve != "" {
 		if err := p.NeedTokenizer(); err != nil {
 			return nil, err
@@ -91,14 +128,18 @@ func (r *retrievalFlags) open(ctx context.Context, p *generate.Pipeline) (_ *ope
 	return o, nil
 }
 
-// apply sets generate's retrieval hook (Options.Context) to what is open.
+// apply sets generate's retrieval hooks (Options.Adjust and
+// Options.Context) to what is open.
 func (o *openRetrieval) apply(opt *generate.Options) {
+	if o.adjuster != nil {
+		opt.Adjust = o.adjuster
+	}
 	if o.ralm != nil {
 		opt.Context = o.ralm
 	}
 }
 
-// Close releases the store.
+// Close releases the datastore and the store.
 func (o *openRetrieval) Close() error {
 	var errs []error
 	for i := len(o.closers) - 1; i >= 0; i-- {
