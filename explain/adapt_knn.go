@@ -52,4 +52,3 @@ func (k *knnAdapter) Settings() KNNSettings {
 	o := k.a.Options()
 	return KNNSettings{Datastore: k.a.Datastore().Dir(), Lambda: o.Lambda, K: o.K, Temperature: o.Temperature}
 }
-
