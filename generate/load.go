@@ -194,6 +194,10 @@ type Settings struct {
 	Seed      *uint64  // nil: a random seed (Options.Seed tells which)
 	IgnoreEOS bool     // do not stop at the end-of-text token
 	Stop      []string // stop strings (transformers' stop_strings; not with beam search)
+	// Adjust and Context are the retrieval hooks (kNN-LM, in-context
+	// RALM) that Resolve passes on to Options as they are.
+	Adjust  Adjuster
+	Context Contexter
 }
 
 // Resolve merges the settings s a caller gives with file, a model's
@@ -259,7 +263,7 @@ func Resolve(file *GenerationConfig, s Settings, promptLen int) (Options, Beams,
 		return Options{}, Beams{}, &OptionError{Field: "temperature", Value: "0", Allowed: "a positive number while sampling (do_sample)",
 			File: src(over.Temperature != nil)}
 	}
-	opt := Options{Sampling: sp, IgnoreEOS: s.IgnoreEOS, Stop: s.Stop, EOSTokenIDs: g.EOSTokenIDs}
+	opt := Options{Sampling: sp, IgnoreEOS: s.IgnoreEOS, Stop: s.Stop, EOSTokenIDs: g.EOSTokenIDs, Adjust: s.Adjust, Context: s.Context}
 	switch {
 	case g.MaxNewTokens != nil:
 		opt.MaxNewTokens = *g.MaxNewTokens

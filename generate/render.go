@@ -76,6 +76,9 @@ func (s Stats) WriteText(w io.Writer, finish string) error {
 	_, err := fmt.Fprintf(w, "prefill: %d tokens in %.3f s (%.1f tok/s)\ndecode:  %d tokens in %.3f s (%.1f tok/s)\nfinish:  %s\n",
 		s.PrefillTokens, s.PrefillSeconds, rate(s.PrefillTokens, s.PrefillSeconds),
 		s.DecodeTokens, s.DecodeSeconds, rate(s.DecodeTokens, s.DecodeSeconds), finish)
+	if err == nil && s.ContextTokens > 0 {
+		_, err = fmt.Fprintf(w, "context: %d tokens of rebuilt contexts (retrieved passages and the text's tail), in the decode time\n", s.ContextTokens)
+	}
 	return err
 }
 
@@ -94,6 +97,7 @@ func BatchStats(res []*Result) Stats {
 	for _, r := range res {
 		t.PrefillTokens += r.Stats.PrefillTokens
 		t.DecodeTokens += r.Stats.DecodeTokens
+		t.ContextTokens += r.Stats.ContextTokens
 		t.PrefillSeconds, t.DecodeSeconds = r.Stats.PrefillSeconds, r.Stats.DecodeSeconds
 	}
 	return t

@@ -28,6 +28,7 @@ type generateFlags struct {
 	input     string    // --input: JSON lines of prompts ("-": stdin)
 	batchSize int       // --batch-size: prompts of --input decoded together
 	stdin     io.Reader // read for --input -; nil: os.Stdin
+	retr      retrievalFlags
 }
 
 func init() {
@@ -85,14 +86,26 @@ line), then prompts are decoded in batches of --batch-size consecutive
 lines. With --seed S each prompt gets the text loupe generate --seed S
 gives it alone (but for rare float rounding of the batched computation).
 --format json prints one object per prompt, in input order. --input does
-not support beam search or several sequences per prompt.`,
+not support beam search or several sequences per prompt.
+
+Retrieval (docs/retrieval.md): --knn DS interpolates every step with a
+kNN-LM datastore (loupe knnlm build): λ·p_kNN + (1−λ)·p_LM with --lambda,
+the --k nearest stored contexts and --knn-temperature; --retrieve STORE is
+in-context RALM: before the first token and every --retrieval-stride
+tokens, the text's last --retrieval-query-tokens tokens retrieve
+--retrieve-k passages from a chunk store (loupe rag build), which are put
+before the text in the model's context. Both work with sampling, beams and
+--input; the printed text and logprobs are the generated text's (with
+--knn, the interpolated log-probabilities).`,
 		Example: `  loupe generate --model gpt2 "The Illustrated Transformer is"
   loupe generate --model ./distilgpt2 --greedy --max-new-tokens 30 "Hello, my name is"
   loupe generate --model gpt2 --top-p 0.9 --temperature 0.8 --seed 1 --stop "\n" "Q: What is a transformer?\nA:"
   loupe generate --model gpt2 --format json --greedy "The capital of France is"
   loupe generate --model gpt2 --greedy --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
   loupe generate --model gpt2 --num-return-sequences 3 --seed 1 --min-new-tokens 20 "Once upon a time"
-  loupe generate --model gpt2 --seed 1 --format json --input prompts.jsonl > out.jsonl`,
+  loupe generate --model gpt2 --seed 1 --format json --input prompts.jsonl > out.jsonl
+  loupe generate --knn kjv.knn --lambda 0.5 --knn-temperature 20 "And the LORD said unto Moses"
+  loupe generate --retrieve kjv.rag --retrieval-stride 4 --num-beams 3 --greedy "In the beginning"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.earlyStop = nil // not given (a run before may have set it)
@@ -100,6 +113,9 @@ not support beam search or several sequences per prompt.`,
 				f.earlyStop = &earlyStop
 			}
 			f.stdin = cmd.InOrStdin()
+			if err := f.retr.check(cmd.Flags()); err != nil {
+				return cliError("generate", err)
+			}
 			return runGenerate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
@@ -113,6 +129,7 @@ not support beam search or several sequences per prompt.`,
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
 	fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many prompts together")
+	f.retr.register(fl, true)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -150,6 +167,12 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 		return err
 	}
 	defer p.Close()
+	rt, err := f.retr.open(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	set.Adjust, set.Context = rt.hooks()
 	if f.input != "" {
 		return runInput(ctx, out, errw, f, p, set, texts, lines)
 	}

@@ -128,15 +128,18 @@ func (r *retrievalFlags) open(ctx context.Context, p *generate.Pipeline) (_ *ope
 	return o, nil
 }
 
-// apply sets generate's retrieval hooks (Options.Adjust and
-// Options.Context) to what is open.
-func (o *openRetrieval) apply(opt *generate.Options) {
+// hooks returns what is open as generate's retrieval hooks (nil when not
+// open), for generate.Settings.
+func (o *openRetrieval) hooks() (generate.Adjuster, generate.Contexter) {
+	var a generate.Adjuster
+	var c generate.Contexter
 	if o.adjuster != nil {
-		opt.Adjust = o.adjuster
+		a = o.adjuster
 	}
 	if o.ralm != nil {
-		opt.Context = o.ralm
+		c = o.ralm
 	}
+	return a, c
 }
 
 // Close releases the datastore and the store.
