@@ -79,7 +79,7 @@ func TestSearchCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Cobra's deprecation notice goes to stderr, here the same buffer.
-		out = strings.Replace(out, "Flag --where has been deprecated, use --filter\n", "", 1)
+		out = strings.ReplaceAll(out, "Flag --where has been deprecated, use --filter\n", "")
 		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(out, "quick brown fox") || strings.Contains(out, "cat sat") {
 			t.Errorf("filtered output (%s):\n%s", flag, out)
 		}
