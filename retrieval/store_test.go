@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func TestBuildQueryRoundTrip(t *testing.T) {
 	// The manifest: the sources in name order (the hidden file left out),
 	// their counts, the LM and embedding model.
 	man := s.Manifest()
-	if !reflect2(man.Sources, res.Sources) || man.Chunks != res.Chunks || man.Tokens != res.Tokens {
+	if !slices.Equal(man.Sources, res.Sources) || man.Chunks != res.Chunks || man.Tokens != res.Tokens {
 		t.Fatalf("manifest %+v, build result %+v", man, res.Manifest)
 	}
 	wantFiles := []string{"b/john.txt", "b/psalm.txt", "genesis.txt"}
@@ -126,18 +127,6 @@ func TestBuildQueryRoundTrip(t *testing.T) {
 	if _, err := s.Neighbours(ctx, "", 1, search.SearchOptions{}); err == nil {
 		t.Error("empty text: no error")
 	}
-}
-
-func reflect2(a, b []SourceInfo) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOpenRefusesOtherTokenizer(t *testing.T) {

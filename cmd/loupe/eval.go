@@ -147,14 +147,9 @@ func runPerplexity(cmd *cobra.Command, args []string) error {
 			}
 		}
 	}
-	var bar *progress.Bar
-	res, err := perplexity.Evaluate(ctx, p.Model, ids, opt, func(done, total int) {
-		if bar == nil {
-			bar = progress.New(int64(total), "perplexity", false)
-		}
-		bar.Set(int64(done))
-	})
-	bar.Finish()
+	report, finish := progress.Reporter[int]("perplexity", false)
+	res, err := perplexity.Evaluate(ctx, p.Model, ids, opt, report)
+	finish()
 	if err != nil {
 		return err
 	}

@@ -122,15 +122,10 @@ func runKNNBuild(cmd *cobra.Command) error {
 	}
 	opt := knnlm.BuildOptions{Model: fl.model, Index: kind, Overwrite: fl.overwrite,
 		Window: perplexity.Options{MaxLength: fl.maxLength, Stride: fl.stride}}
-	var bar *progress.Bar
-	opt.Progress = func(done, total int) {
-		if bar == nil {
-			bar = progress.New(int64(total), "keys", false)
-		}
-		bar.Set(int64(done))
-	}
+	report, finish := progress.Reporter[int]("keys", false)
+	opt.Progress = report
 	man, err := knnlm.BuildFiles(ctx, p.Model, p.Tokenizer, fl.corpus, train.Documents(fl.documents), fl.out, opt)
-	bar.Finish()
+	finish()
 	if err != nil {
 		return err
 	}
@@ -179,15 +174,10 @@ func runKNNTune(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var bar *progress.Bar
-	opt.Progress = func(done, total int) {
-		if bar == nil {
-			bar = progress.New(int64(total), "tune", false)
-		}
-		bar.Set(int64(done))
-	}
+	report, finish := progress.Reporter[int]("tune", false)
+	opt.Progress = report
 	res, err := knnlm.Tune(ctx, ds, p.Model, ids, opt)
-	bar.Finish()
+	finish()
 	if err != nil {
 		return err
 	}

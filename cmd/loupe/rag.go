@@ -173,18 +173,13 @@ func runRagBuild(cmd *cobra.Command, args []string) error {
 		Embed: embedOptions(ragFlags.batchSize, 0, ragFlags.quantize), Index: index.DefaultOptions(), Hub: hubClient(),
 		Overwrite: ragFlags.overwrite}
 	opts.Index.Kind = kind
-	var bar *progress.Bar
-	opts.Progress = func(done, total int64) {
-		if bar == nil {
-			bar = progress.New(total, "chunking and embedding", true)
-		}
-		bar.Set(done)
-	}
+	report, finish := progress.Reporter[int64]("chunking and embedding", true)
+	opts.Progress = report
 	// Ctrl-C cancels the build, which then removes what it wrote.
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := retrieval.Build(ctx, ragFlags.out, ragFlags.corpus, opts)
-	bar.Finish()
+	finish()
 	if err != nil {
 		return ragError("rag build", err)
 	}
@@ -258,17 +253,12 @@ func runRagUpdate(cmd *cobra.Command, args []string) error {
 		}
 		opts.Add, opts.Replace = ragFlags.corpus, ragFlags.replace
 	}
-	var bar *progress.Bar
-	opts.Progress = func(done, total int64) {
-		if bar == nil {
-			bar = progress.New(total, "chunking and embedding", true)
-		}
-		bar.Set(done)
-	}
+	report, finish := progress.Reporter[int64]("chunking and embedding", true)
+	opts.Progress = report
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := retrieval.Update(ctx, ragFlags.store, opts)
-	bar.Finish()
+	finish()
 	if errors.Is(err, retrieval.ErrSourceExists) {
 		return fmt.Errorf("%s: %s; pass --replace to chunk it again", name, strings.TrimPrefix(err.Error(), "retrieval: "))
 	}

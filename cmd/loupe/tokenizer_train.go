@@ -76,15 +76,10 @@ tokenizer.json in Hugging Face's formats; loupe tokenize --model DIR loads them.
 				}
 				files = append(files, f...)
 			}
-			var bar *progress.Bar
-			opt.Progress = func(done, total int) {
-				if bar == nil {
-					bar = progress.New(int64(total), "bpe merges", false)
-				}
-				bar.Set(int64(done))
-			}
+			report, finish := progress.Reporter[int]("bpe merges", false)
+			opt.Progress = report
 			res, err := bpetrain.TrainCounts(counter, opt)
-			bar.Finish()
+			finish()
 			if err != nil {
 				var oe *bpetrain.OptionError
 				if errors.As(err, &oe) {

@@ -368,13 +368,8 @@ func readTokens(files []string, npyPath string, tok tokenizer.Tokenizer, docs tr
 	if eot < 0 {
 		return nil, errors.New("the tokenizer has no <|endoftext|> token and the model no eos_token_id: cannot separate documents")
 	}
-	var bar *progress.Bar
-	ids, err := train.TokenizeFiles(tok, files, docs, eot, func(done, total int64) {
-		if bar == nil {
-			bar = progress.New(total, stage, true)
-		}
-		bar.Set(done)
-	})
-	bar.Finish()
+	report, finish := progress.Reporter[int64](stage, true)
+	ids, err := train.TokenizeFiles(tok, files, docs, eot, report)
+	finish()
 	return ids, err
 }

@@ -70,15 +70,10 @@ Files of a corpus directory that contain NUL bytes are skipped with a warning.`,
 			if err != nil {
 				return err
 			}
-			var bar *progress.Bar
-			opt.Progress = func(done, total int64) {
-				if bar == nil {
-					bar = progress.New(total, "word2vec", false)
-				}
-				bar.Set(done)
-			}
+			report, finish := progress.Reporter[int64]("word2vec", false)
+			opt.Progress = report
 			vecs, st, err := word2vec.Train(context.Background(), opt)
-			bar.Finish()
+			finish()
 			if st != nil && len(st.SkippedFiles) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipped %d corpus file(s) that are not text (they contain NUL bytes): %s\n", len(st.SkippedFiles), strings.Join(st.SkippedFiles, ", "))
 			}

@@ -88,3 +88,18 @@ func (b *Bar) Writer() io.Writer {
 	}
 	return b.bar
 }
+
+// Reporter returns a progress callback of the shape library functions take
+// (done and total units) that makes its bar, described by desc, on the first
+// call, when the total is known, and a finish function to call when the work
+// ends (whether or not the callback ran).
+func Reporter[T ~int | ~int64](desc string, bytes bool) (report func(done, total T), finish func()) {
+	var bar *Bar
+	report = func(done, total T) {
+		if bar == nil {
+			bar = New(int64(total), desc, bytes)
+		}
+		bar.Set(int64(done))
+	}
+	return report, func() { bar.Finish() }
+}
