@@ -143,6 +143,8 @@ func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, err
 		return nil, fmt.Errorf("gpt2: ForwardPass input has %d values, want %d sequences × %d positions × %d", len(x0), B, T, C)
 	case !(opt.Dropout >= 0 && opt.Dropout < 1):
 		return nil, fmt.Errorf("gpt2: dropout probability %v, want 0 <= p < 1", opt.Dropout)
+	case opt.Train && m.quant != nil:
+		return nil, ErrQuantizedTraining
 	}
 	if err := c.CheckInterventions(opt.Interventions); err != nil {
 		return nil, fmt.Errorf("gpt2: %w", err)

@@ -288,17 +288,22 @@ func (s *State) pass(rows, first int, opt ForwardOptions) {
 		}
 	}
 	x, h, qkv, att, fc := s.x[:rows*C], s.h[:rows*C], s.qkv[:rows*3*C], s.att[:rows*C], s.fc[:rows*4*C]
+	q := m.quant
+	var qb qBlock
 	for l := range w.Blocks {
 		blk := &w.Blocks[l]
+		if q != nil {
+			qb = q.blocks[l]
+		}
 		if hook != nil {
 			s.hookRows(hook, "resid_pre", l, x, C)
 		}
 		kernels.LayerNorm(h, x, blk.LN1G, blk.LN1B, rows, C, c.LayerNormEps)
-		linear(qkv, h, rows, C, 3*C, blk.AttnW, blk.AttnB, false)
+		qlinear(qb.attn, qkv, h, nil, rows, C, 3*C, blk.AttnW, blk.AttnB, false)
 		s.attention(l, hook)
-		linear(x, att, rows, C, C, blk.AttnProjW, blk.AttnProjB, true)
+		qlinear(qb.attnProj, x, att, h, rows, C, C, blk.AttnProjW, blk.AttnProjB, true) // h is free: scratch
 		kernels.LayerNorm(h, x, blk.LN2G, blk.LN2B, rows, C, c.LayerNormEps)
-		linear(fc, h, rows, C, 4*C, blk.FCW, blk.FCB, false)
+		qlinear(qb.fc, fc, h, nil, rows, C, 4*C, blk.FCW, blk.FCB, false)
 		if c.Activation == "gelu" {
 			kernels.GeluErf(fc, fc)
 		} else {
@@ -307,7 +312,7 @@ func (s *State) pass(rows, first int, opt ForwardOptions) {
 		if hook != nil {
 			s.hookRows(hook, "mlp_act", l, fc, 4*C)
 		}
-		linear(x, fc, rows, 4*C, C, blk.ProjW, blk.ProjB, true)
+		qlinear(qb.proj, x, fc, h, rows, 4*C, C, blk.ProjW, blk.ProjB, true)
 		if hook != nil {
 			s.hookRows(hook, "resid_post", l, x, C)
 		}
@@ -329,7 +334,7 @@ func (s *State) lmHead(rows, first int, opt ForwardOptions) {
 	}
 	if opt.AllLogits {
 		out := s.all[first*V : (first+rows)*V]
-		kernels.Sgemm(false, true, rows, V, C, 1, s.h, C, w.LMHead, C, 0, out, V)
+		s.head(rows, s.h, out)
 		for _, g := range s.segs {
 			if g.last {
 				r := g.row + len(g.toks) - 1
@@ -359,10 +364,10 @@ func (s *State) lmHead(rows, first int, opt ForwardOptions) {
 	case 0:
 	case 1:
 		b := s.lastOf[0]
-		kernels.Sgemm(false, true, 1, V, C, 1, s.last, C, w.LMHead, C, 0, s.logits[b*V:(b+1)*V], V)
+		s.head(1, s.last, s.logits[b*V:(b+1)*V])
 		s.hasLog[b] = true
 	default:
-		kernels.Sgemm(false, true, k, V, C, 1, s.last, C, w.LMHead, C, 0, s.lg, V)
+		s.head(k, s.last, s.lg)
 		for i, b := range s.lastOf {
 			copy(s.logits[b*V:(b+1)*V], s.lg[i*V:(i+1)*V])
 			s.hasLog[b] = true

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/loupe-ml/loupe/checkpoint"
 )
@@ -46,6 +47,10 @@ type Model struct {
 	Weights Weights
 
 	file *checkpoint.Checkpoint // the mapped files F32 weights live in, nil for Random
+	// mapped holds the first element of every weight used in place from
+	// the file's mapping (Quantize releases their pages).
+	mapped map[*float32]bool
+	quant  *quantized // the int8 inference weights, nil for float32 (Quantize)
 }
 
 // Close releases the memory-mapped checkpoint files. The model and every
@@ -109,7 +114,24 @@ func specs(c Config, w *Weights) []tensorSpec {
 // checkpoint). See the package documentation for the accepted tensor names.
 // F32 weights are used in place in the memory-mapped files, whatever the
 // format; F16 and BF16 weights are converted to float32.
-func Load(dir string) (*Model, error) {
+func Load(dir string) (*Model, error) { return LoadWith(dir, LoadOptions{}) }
+
+// LoadOptions control LoadWith. The zero value is Load.
+type LoadOptions struct {
+	// Quantize is the compute precision of the inference pass: Float32
+	// ("", "none" or "float32") or Int8 (see Model.Quantize). With Int8
+	// the weights are quantized tensor by tensor as they are read, and a
+	// float32 checkpoint's mapped pages are released after each, so that
+	// the float32 weights are never all resident at once.
+	Quantize string
+}
+
+// LoadWith is Load with options.
+func LoadWith(dir string, opt LoadOptions) (*Model, error) {
+	precision, err := ParsePrecision(opt.Quantize)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := LoadConfig(configPath(dir))
 	if err != nil {
 		return nil, err
@@ -127,8 +149,37 @@ func Load(dir string) (*Model, error) {
 		f.Close()
 		return nil, err
 	}
-	prefault(m.regions())
+	if precision == Float32 {
+		prefault(m.regions())
+		return m, nil
+	}
+	if err := m.Quantize(precision); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The float32 tensors the int8 pass still reads in full: LayerNorms,
+	// biases and the position embeddings (token embedding rows are read
+	// one by one as tokens come).
+	w := &m.Weights
+	rest := [][]float32{w.WPE, w.LNFG, w.LNFB}
+	for _, b := range w.Blocks {
+		rest = append(rest, b.LN1G, b.LN1B, b.LN2G, b.LN2B, b.AttnB, b.AttnProjB, b.FCB, b.ProjB)
+	}
+	prefault(rest)
 	return m, nil
+}
+
+// noteMapped records that data, tensor name's values, is used in place in
+// the file's memory mapping (an F32 tensor stored as one run).
+func (m *Model) noteMapped(name string, data []float32) {
+	raw, ok := m.file.Stored(name)
+	if !ok || len(data) == 0 || len(raw) != 4*len(data) || unsafe.Pointer(&raw[0]) != unsafe.Pointer(&data[0]) {
+		return
+	}
+	if m.mapped == nil {
+		m.mapped = map[*float32]bool{}
+	}
+	m.mapped[&data[0]] = true
 }
 
 // loadWeights maps every expected tensor of m.file into m.Weights.
@@ -160,6 +211,7 @@ func (m *Model) loadWeights(path string) error {
 			}
 		}
 		*s.dst = data
+		m.noteMapped(name, data)
 		used[name] = true
 	}
 	m.Weights.LMHead = m.Weights.WTE
@@ -183,6 +235,7 @@ func (m *Model) loadWeights(path string) error {
 			}
 		} else {
 			m.Weights.LMHead = data
+			m.noteMapped("lm_head.weight", data)
 		}
 	}
 	var unknown []string

@@ -1,0 +1,190 @@
+package gpt2
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// Compute precisions for Model.Quantize and LoadOptions.Quantize.
+const (
+	// Float32 is the default: every product in float32.
+	Float32 = ""
+	// Int8 runs the inference pass (State.Forward, Model.Forward) with int8
+	// weights: every block's attn.c_attn, attn.c_proj, mlp.c_fc and
+	// mlp.c_proj, and the LM head, go through kernels.QLinear, dynamic int8
+	// quantization as torch.ao.quantization.quantize_dynamic does for
+	// nn.Linear: weights quantized once, per output channel and symmetric
+	// (one float32 scale per output feature, values in [-127, 127]); each
+	// token's activations quantized at run time, per row, to 7-bit
+	// unsigned values with a zero point; sums in int32, dequantized with
+	// the bias added in float32. The token and position embeddings (the
+	// lookup), the LayerNorms, the biases, attention (scores, softmax, the
+	// key/value cache) and GELU stay float32.
+	Int8 = "int8"
+)
+
+// ErrQuantizedTraining is returned by ForwardPass with PassOptions.Train on
+// a quantized model: the int8 copies would not follow the weight updates.
+var ErrQuantizedTraining = errors.New("gpt2: the model is quantized (int8 inference weights): train the float32 model (load it without quantization)")
+
+// quantized holds a model's int8 inference weights.
+type quantized struct {
+	precision string
+	blocks    []qBlock
+	head      *kernels.QLinear // [V, C]: logits = h·LMHeadᵀ
+}
+
+// qBlock holds one block's quantized linear layers, in nn.Linear layout
+// ([out, in]).
+type qBlock struct {
+	attn, attnProj, fc, proj *kernels.QLinear
+}
+
+// ParsePrecision checks a compute precision: "", "none" and "float32" are
+// Float32; "int8" is Int8. The error lists the values accepted.
+func ParsePrecision(p string) (string, error) {
+	switch p {
+	case Float32, "none", "float32":
+		return Float32, nil
+	case Int8:
+		return Int8, nil
+	}
+	return "", fmt.Errorf("gpt2: unknown precision %q (want none, float32 or int8)", p)
+}
+
+// Quantize sets the compute precision of the inference pass: Float32 (the
+// default; "none" and "float32" too) or Int8 (see its documentation). The
+// weights are quantized now, in memory. The float32 Weights are kept, so
+// that the differentiable pass (ForwardPass and Backward, which explain's
+// saliency uses) stays float32 and Quantize can be called again to switch
+// back; weights used in place from a float32 checkpoint's memory mapping
+// are released from the resident set once quantized (read again from the
+// file if the float32 pass touches them), so that the int8 model does not
+// also hold the float32 weights in memory. Like Forward, it must not run
+// concurrently with other calls on the Model or its States.
+func (m *Model) Quantize(precision string) error {
+	p, err := ParsePrecision(precision)
+	if err != nil {
+		return err
+	}
+	if p == Float32 {
+		m.quant = nil
+		return nil
+	}
+	c, w := m.Config, &m.Weights
+	C := c.NEmbd
+	q := &quantized{precision: p, blocks: make([]qBlock, c.NLayer)}
+	var tmp []float32
+	// conv1D quantizes a Conv1D weight [in, out]: transposed to [out, in].
+	conv1D := func(W, b []float32, in, out int) *kernels.QLinear {
+		m.prefaultMapped(W)
+		if cap(tmp) < in*out {
+			tmp = make([]float32, in*out)
+		}
+		t := tmp[:in*out]
+		for i := range in {
+			row := W[i*out : (i+1)*out]
+			for j, v := range row {
+				t[j*in+i] = v
+			}
+		}
+		ql := kernels.NewQLinear(t, b, out, in, kernels.QInt8)
+		m.releaseMapped(W)
+		return ql
+	}
+	for l := range w.Blocks {
+		blk := &w.Blocks[l]
+		q.blocks[l] = qBlock{
+			attn:     conv1D(blk.AttnW, blk.AttnB, C, 3*C),
+			attnProj: conv1D(blk.AttnProjW, blk.AttnProjB, C, C),
+			fc:       conv1D(blk.FCW, blk.FCB, C, 4*C),
+			proj:     conv1D(blk.ProjW, blk.ProjB, 4*C, C),
+		}
+	}
+	m.prefaultMapped(w.LMHead)
+	q.head = kernels.NewQLinear(w.LMHead, nil, c.VocabSize, C, kernels.QInt8)
+	// The (tied) head's pages: the embedding lookup reads back the rows it
+	// needs.
+	m.releaseMapped(w.LMHead)
+	m.quant = q
+	return nil
+}
+
+// Precision returns the compute precision of the inference pass set by
+// Quantize: Float32 ("") or Int8.
+func (m *Model) Precision() string {
+	if m.quant == nil {
+		return Float32
+	}
+	return m.quant.precision
+}
+
+// QuantizedBytes is the memory the quantized weights take (int8 values,
+// scales and biases), 0 for a float32 model.
+func (m *Model) QuantizedBytes() int64 {
+	if m.quant == nil {
+		return 0
+	}
+	n := qBytes(m.quant.head)
+	for _, b := range m.quant.blocks {
+		n += qBytes(b.attn) + qBytes(b.attnProj) + qBytes(b.fc) + qBytes(b.proj)
+	}
+	return n
+}
+
+// qBytes is the size of QLinear q's packed weights (int8, rounded up to
+// whole blocks of 16 outputs and 8 inputs) and its 3 floats per output.
+func qBytes(q *kernels.QLinear) int64 {
+	n, k := int64((q.N+15)&^15), int64((q.K+7)&^7)
+	return n*k + 12*n
+}
+
+// isMapped reports whether w lies in place in the float32 checkpoint's
+// memory mapping (not a heap copy).
+func (m *Model) isMapped(w []float32) bool {
+	return len(w) > 0 && m.mapped[&w[0]]
+}
+
+// prefaultMapped reads w's pages in ahead if w is mapped from the file.
+func (m *Model) prefaultMapped(w []float32) {
+	if m.isMapped(w) {
+		prefault([][]float32{w})
+	}
+}
+
+// releaseMapped drops w's pages from the resident set if w is mapped from
+// the file (they are read again if touched).
+func (m *Model) releaseMapped(w []float32) {
+	if m.isMapped(w) {
+		releaseBytes(unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4*len(w)))
+	}
+}
+
+// qlinear computes out = in·W + b (or out += in·W + b when acc is set, a
+// residual add, with scratch [rows, nout] as a temporary) through the
+// quantized layer q, or in float32 through linear when q is nil.
+func qlinear(q *kernels.QLinear, out, in, scratch []float32, rows, nin, nout int, W, b []float32, acc bool) {
+	switch {
+	case q == nil:
+		linear(out, in, rows, nin, nout, W, b, acc)
+	case acc:
+		q.Apply(rows, in, nin, scratch, nout)
+		kernels.Add(out[:rows*nout], out[:rows*nout], scratch[:rows*nout])
+	default:
+		q.Apply(rows, in, nin, out, nout)
+	}
+}
+
+// head computes the logits of rows rows of h [rows, C] into out [rows, V].
+func (s *State) head(rows int, h, out []float32) {
+	c := s.m.Config
+	C, V := c.NEmbd, c.VocabSize
+	if q := s.m.quant; q != nil {
+		q.head.Apply(rows, h, C, out, V)
+		return
+	}
+	kernels.Sgemm(false, true, rows, V, C, 1, h, C, s.m.Weights.LMHead, C, 0, out, V)
+}
