@@ -22,6 +22,26 @@ type LoadOptions struct {
 	// Hub fetches hub ids into the Hugging Face cache; nil means
 	// hub.NewClient() (HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, ...).
 	Hub *hub.Client
+	// Quantize is the precision of the model's weights in the inference
+	// pass that decoding, scoring and serving run: "" or "none" (float32,
+	// the default; "float32" too) or "int8" (gpt2.Int8: the four linear
+	// layers of every block and the LM head with per-output-channel int8
+	// weights and per-token int8 activations; embeddings, LayerNorms,
+	// biases and attention stay float32). The differentiable pass that
+	// explain's saliency runs stays float32 either way.
+	Quantize string
+}
+
+// quantizeAllowed is what LoadOptions.Quantize accepts, for errors.
+const quantizeAllowed = "none, float32 or int8 (precision of the model's weights when decoding; default none: float32)"
+
+// Check reports a LoadOptions value Load refuses (an *OptionError with
+// Field "quantize"), so that a surface can fail before loading anything.
+func (o LoadOptions) Check() error {
+	if _, err := gpt2.ParsePrecision(o.Quantize); err != nil {
+		return &OptionError{Field: "quantize", Value: strconv.Quote(o.Quantize), Allowed: quantizeAllowed}
+	}
+	return nil
 }
 
 // Pipeline is a loaded GPT-2 with what generating with it needs: its
@@ -56,6 +76,9 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	if ref == "" {
 		return nil, errors.New("generate: no model given (a directory or a hub id such as gpt2)")
 	}
+	if err := opt.Check(); err != nil {
+		return nil, err
+	}
 	c := opt.Hub
 	if c == nil {
 		c = hub.NewClient()
@@ -71,7 +94,7 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	if dir, err = c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, optional); err != nil {
 		return nil, err
 	}
-	m, err := gpt2.Load(dir)
+	m, err := gpt2.LoadWith(dir, gpt2.LoadOptions{Quantize: opt.Quantize})
 	if err != nil {
 		return nil, err
 	}

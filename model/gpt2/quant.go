@@ -182,7 +182,7 @@ func qlinear(q *kernels.QLinear, out, in, scratch []float32, rows, nin, nout int
 func (s *State) head(rows int, h, out []float32) {
 	c := s.m.Config
 	C, V := c.NEmbd, c.VocabSize
-	if q := s.m.quant; q != nil {
+	if q := s.m.quant; q != nil && q.head != nil {
 		q.head.Apply(rows, h, C, out, V)
 		return
 	}
