@@ -28,6 +28,7 @@ var pplFlags struct {
 	knn               string  // kNN-LM datastore
 	lambda, knnTemp   float64 // kNN-LM interpolation
 	k                 int
+	quantize          string
 }
 
 func init() {
@@ -73,6 +74,7 @@ and tokenizer. The JSON then adds knn, lambda, k, knn_temperature, hits
 	f.StringVar(&pplFlags.model, "model", defaults.GPT2, "GPT-2 model: a directory or a hub id such as gpt2 (default: loupe's built-in KJV GPT-2)")
 	f.IntVar(&pplFlags.maxLength, "max-length", 0, "tokens per window (default: the model's n_positions)")
 	f.IntVar(&pplFlags.stride, "stride", 0, "tokens between window starts (default: half of --max-length)")
+	f.StringVar(&pplFlags.quantize, "quantize", "none", quantizeUsage)
 	d := knnlm.DefaultOptions()
 	f.StringVar(&pplFlags.knn, "knn", "", "kNN-LM datastore (loupe knnlm build) to interpolate with")
 	f.Float64Var(&pplFlags.lambda, "lambda", d.Lambda, "kNN-LM: weight of p_kNN in λ·p_kNN + (1-λ)·p_LM")
@@ -98,12 +100,15 @@ func runPerplexity(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkQuantize(fl.quantize); err != nil {
+		return err
+	}
 	texts, err := readTexts(args, cmd.InOrStdin()) // before loading the model
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	p, err := loadPipeline(ctx, ref)
+	p, err := loadPipelineAt(ctx, ref, fl.quantize)
 	if err != nil {
 		return err
 	}

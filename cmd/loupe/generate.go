@@ -29,6 +29,27 @@ type generateFlags struct {
 	batchSize int       // --batch-size: prompts of --input decoded together
 	stdin     io.Reader // read for --input -; nil: os.Stdin
 	retr      retrievalFlags
+	quantize  string // --quantize: precision of the weights when decoding
+}
+
+// quantizeUsage is the help of --quantize on the commands that decode with
+// a GPT-2 (generate, eval perplexity, serve).
+const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32) or int8 (int8 weights per output channel, each token's activations quantized at run time; embeddings, LayerNorms and attention stay float32)"
+
+// checkQuantize checks a --quantize value before anything is loaded.
+func checkQuantize(q string) error {
+	var oe *generate.OptionError
+	if err := (generate.LoadOptions{Quantize: q}).Check(); errors.As(err, &oe) {
+		return fmt.Errorf("--quantize %s: want %s", oe.Value, oe.Allowed)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// loadPipelineAt is loadPipeline with the weights' precision (--quantize).
+func loadPipelineAt(ctx context.Context, ref, quantize string) (*generate.Pipeline, error) {
+	return generate.Load(ctx, ref, generate.LoadOptions{Hub: hubClient(), Quantize: quantize})
 }
 
 func init() {
@@ -129,6 +150,7 @@ before the text in the model's context. Both work with sampling, beams and
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
 	fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many prompts together")
+	fl.StringVar(&f.quantize, "quantize", "none", quantizeUsage)
 	f.retr.register(fl, true)
 	rootCmd.AddCommand(cmd)
 }
@@ -155,6 +177,9 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	if err != nil {
 		return err
 	}
+	if err := checkQuantize(f.quantize); err != nil {
+		return err
+	}
 	var texts []string
 	var lines []int
 	if f.input != "" { // read and check the file before loading the model
@@ -162,7 +187,7 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 			return err
 		}
 	}
-	p, err := loadPipeline(ctx, f.model)
+	p, err := loadPipelineAt(ctx, f.model, f.quantize)
 	if err != nil {
 		return err
 	}

@@ -17,9 +17,10 @@ import (
 )
 
 var serveFlags struct {
-	model string
-	addr  string
-	opt   server.Options // the limits
+	model    string
+	addr     string
+	quantize string
+	opt      server.Options // the limits
 }
 
 var serveCmd = &cobra.Command{
@@ -58,6 +59,7 @@ SIGTERM stops accepting connections and lets running requests finish.`,
 func init() {
 	f := serveCmd.Flags()
 	f.StringVar(&serveFlags.model, "model", defaults.GPT2, "GPT-2 hub id or local directory (default: loupe's built-in KJV GPT-2)")
+	f.StringVar(&serveFlags.quantize, "quantize", "none", quantizeUsage+"; explain's saliency stays float32")
 	f.StringVar(&serveFlags.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.IntVar(&serveFlags.opt.MaxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
 	f.IntVar(&serveFlags.opt.MaxPromptTokens, "max-prompt-tokens", 256, "longest prompt, in tokens")
@@ -77,9 +79,12 @@ func serve(cmd *cobra.Command) error {
 	if serveFlags.model == "" {
 		return errors.New("--model is required (a GPT-2 hub id such as gpt2, or a local directory)")
 	}
+	if err := checkQuantize(serveFlags.quantize); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, err := loadPipeline(ctx, serveFlags.model)
+	p, err := loadPipelineAt(ctx, serveFlags.model, serveFlags.quantize)
 	if err != nil {
 		return err
 	}
