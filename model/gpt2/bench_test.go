@@ -12,6 +12,16 @@ var gpt2Small = Config{NLayer: 12, NHead: 12, NEmbd: 768, NPositions: 1024, Voca
 
 var smallModel = sync.OnceValues(func() (*Model, error) { return Random(gpt2Small, 3, 0.0625) })
 
+// smallInt8 is smallModel's weights quantized to int8 (a model of its own,
+// so that float32 and int8 benchmarks can run in one process).
+var smallInt8 = sync.OnceValues(func() (*Model, error) {
+	m, err := Random(gpt2Small, 3, 0.0625)
+	if err == nil {
+		err = m.Quantize(Int8)
+	}
+	return m, err
+})
+
 func benchModel(b *testing.B) *Model {
 	m, err := smallModel()
 	if err != nil {
@@ -20,10 +30,22 @@ func benchModel(b *testing.B) *Model {
 	return m
 }
 
+func benchInt8(b *testing.B) *Model {
+	m, err := smallInt8()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
 // BenchmarkDecode measures batch-1 greedy decoding of GPT-2 small after a
 // 16-token prompt, 128 tokens per iteration (as bench/gpt2.sh does).
-func BenchmarkDecode(b *testing.B) {
-	m := benchModel(b)
+func BenchmarkDecode(b *testing.B) { benchDecode(b, benchModel(b)) }
+
+// BenchmarkDecodeInt8 is BenchmarkDecode with int8 weights.
+func BenchmarkDecodeInt8(b *testing.B) { benchDecode(b, benchInt8(b)) }
+
+func benchDecode(b *testing.B, m *Model) {
 	const prompt, gen = 16, 128
 	s := m.NewState(StateOptions{MaxSeq: prompt + gen})
 	ids := make([]int, prompt)
@@ -51,8 +73,12 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 // BenchmarkPrefill measures a 512-token prompt (last-position logits only).
-func BenchmarkPrefill(b *testing.B) {
-	m := benchModel(b)
+func BenchmarkPrefill(b *testing.B) { benchPrefill(b, benchModel(b)) }
+
+// BenchmarkPrefillInt8 is BenchmarkPrefill with int8 weights.
+func BenchmarkPrefillInt8(b *testing.B) { benchPrefill(b, benchInt8(b)) }
+
+func benchPrefill(b *testing.B, m *Model) {
 	const n = 512
 	s := m.NewState(StateOptions{MaxSeq: n})
 	ids := make([]int, n)

@@ -34,8 +34,15 @@ var ErrQuantizedTraining = errors.New("gpt2: the model is quantized (int8 infere
 type quantized struct {
 	precision string
 	blocks    []qBlock
-	head      *kernels.QLinear // [V, C]: logits = h·LMHeadᵀ
+	head      []*kernels.QLinear // the LM head [V, C] in parts of headRows rows: logits = h·LMHeadᵀ
 }
+
+// headRows is the number of LM head rows (vocabulary entries) per QLinear:
+// the head is quantized part by part, so that only one part's float32
+// rows need be resident at a time (12.6 MB for GPT-2 small, whose whole
+// head is 154 MB), at the cost of one QLinear call per part. A variable so
+// that tests can split a small vocabulary.
+var headRows = 4096
 
 // qBlock holds one block's quantized linear layers, in nn.Linear layout
 // ([out, in]).
@@ -104,11 +111,19 @@ func (m *Model) Quantize(precision string) error {
 			proj:     conv1D(blk.ProjW, blk.ProjB, 4*C, C),
 		}
 	}
-	m.prefaultMapped(w.LMHead)
-	q.head = kernels.NewQLinear(w.LMHead, nil, c.VocabSize, C, kernels.QInt8)
-	// The (tied) head's pages: the embedding lookup reads back the rows it
-	// needs.
-	m.releaseMapped(w.LMHead)
+	// The (tied) head's pages are released too: the embedding lookup
+	// reads back the rows it needs.
+	mapped := m.isMapped(w.LMHead)
+	for r0 := 0; r0 < c.VocabSize; r0 += headRows {
+		part := w.LMHead[r0*C : min(r0+headRows, c.VocabSize)*C]
+		if mapped {
+			prefault([][]float32{part})
+		}
+		q.head = append(q.head, kernels.NewQLinear(part, nil, len(part)/C, C, kernels.QInt8))
+		if mapped {
+			releaseFloats(part)
+		}
+	}
 	m.quant = q
 	return nil
 }
@@ -128,7 +143,10 @@ func (m *Model) QuantizedBytes() int64 {
 	if m.quant == nil {
 		return 0
 	}
-	n := qBytes(m.quant.head)
+	var n int64
+	for _, h := range m.quant.head {
+		n += qBytes(h)
+	}
 	for _, b := range m.quant.blocks {
 		n += qBytes(b.attn) + qBytes(b.attnProj) + qBytes(b.fc) + qBytes(b.proj)
 	}
@@ -159,8 +177,14 @@ func (m *Model) prefaultMapped(w []float32) {
 // the file (they are read again if touched).
 func (m *Model) releaseMapped(w []float32) {
 	if m.isMapped(w) {
-		releaseBytes(unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4*len(w)))
+		releaseFloats(w)
 	}
+}
+
+// releaseFloats drops the whole pages inside w, a part of a file-backed
+// mapping, from the resident set.
+func releaseFloats(w []float32) {
+	releaseBytes(unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4*len(w)))
 }
 
 // qlinear computes out = in·W + b (or out += in·W + b when acc is set, a
@@ -183,7 +207,9 @@ func (s *State) head(rows int, h, out []float32) {
 	c := s.m.Config
 	C, V := c.NEmbd, c.VocabSize
 	if q := s.m.quant; q != nil && q.head != nil {
-		q.head.Apply(rows, h, C, out, V)
+		for i, part := range q.head {
+			part.Apply(rows, h, C, out[i*headRows:], V)
+		}
 		return
 	}
 	kernels.Sgemm(false, true, rows, V, C, 1, h, C, s.m.Weights.LMHead, C, 0, out, V)

@@ -326,3 +326,42 @@ func TestQuantizeSmallQuality(t *testing.T) {
 		t.Logf("top-1 agreement %.4f is below the issue's 98 %%: every swap is between tokens within 0.1 logits", st.top1)
 	}
 }
+
+// TestQuantizeHeadParts: the LM head quantized in parts (the last one
+// short) gives the logits of the head in one piece, exactly.
+func TestQuantizeHeadParts(t *testing.T) {
+	m := loadTiny(t, "tiny")
+	ids := teacherIDs(20, m.Config.VocabSize)
+	if err := m.Quantize(Int8); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := m.Forward(ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := headRows
+	defer func() { headRows = old }()
+	headRows = 48 // vocab 100: parts of 48, 48 and 4 rows
+	if err := m.Quantize(Int8); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.quant.head); n != 3 {
+		t.Fatalf("%d head parts, want 3", n)
+	}
+	parts, err := m.Forward(ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(whole, parts); d != 0 {
+		t.Errorf("head in parts: logits differ by %g", d)
+	}
+	// Decoding one token (the one-row path) too.
+	s := m.NewState(StateOptions{})
+	if err := s.Forward([][]int{ids}, ForwardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	V := m.Config.VocabSize
+	if d := maxAbsDiff(s.Logits(0), whole[(len(ids)-1)*V:]); d > 1e-4 {
+		t.Errorf("last-position logits differ by %g", d)
+	}
+}
