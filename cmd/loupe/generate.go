@@ -95,6 +95,10 @@ i; sequence 1 is the text one sample with that seed gives). Several
 sequences print at the end, each under a header line. --stop is not
 supported with beam search.
 
+--quantize int8 decodes with int8 weights (the linear layers and the LM
+head; embeddings, LayerNorms and attention stay float32; docs/gpt2.md,
+"int8 weights"); the default, none, is float32.
+
 --format json prints {"prompt_ids", "ids", "text", "logprobs", "stats"}
 (logprobs: log-softmax of the raw logits at each generated token); several
 sequences go in "sequences", and beam search adds "sequences_scores".
@@ -125,6 +129,7 @@ before the text in the model's context. Both work with sampling, beams and
   loupe generate --model gpt2 --greedy --num-beams 4 --num-return-sequences 2 --no-repeat-ngram-size 2 "The meaning of life is"
   loupe generate --model gpt2 --num-return-sequences 3 --seed 1 --min-new-tokens 20 "Once upon a time"
   loupe generate --model gpt2 --seed 1 --format json --input prompts.jsonl > out.jsonl
+  loupe generate --quantize int8 --greedy "In the beginning"
   loupe generate --knn kjv.knn --lambda 0.5 --knn-temperature 20 "And the LORD said unto Moses"
   loupe generate --retrieve kjv.rag --retrieval-stride 4 --num-beams 3 --greedy "In the beginning"`,
 		Args: cobra.MaximumNArgs(1),
