@@ -1,0 +1,118 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The int8 kernels of every level compute the same int32 sums, exactly;
+// the assembly levels (AVX2 with VPMADDUBSW, AVX-512 with VPDPBUSD) then
+// dequantize with the same float32 operations in the same order, so their
+// outputs are bit-identical. The generic twin rounds s_a·z·(s_w·Σw_q)
+// before subtracting it where the assembly fuses the multiply and the
+// subtraction (VFNMADD231PS): it may differ from them by that one rounding.
+
+// TestQGemvExact runs the one-row kernel of every level with unit scales
+// (c is the int32 sum itself) against a naive sum, over several blocks, k
+// with and without the 8-k tail of the VNNI kernel's 16-k loop, and the
+// extreme products.
+func TestQGemvExact(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, k := range []int{1, 4, 8, 9, 16, 17, 24, 40, 768, 3072} {
+			for _, kind := range []string{"random", "max", "min"} {
+				const nblk = 3
+				n := nblk * qNR
+				wq := make([]int, n*k)
+				kp := (k + 7) &^ 7
+				a := make([]uint8, kp)
+				for i := range wq {
+					switch kind {
+					case "random":
+						wq[i] = rng.IntN(255) - 127
+					case "max":
+						wq[i] = 127
+					case "min":
+						wq[i] = -127
+					}
+				}
+				for p := 0; p < k; p++ {
+					a[p] = 127
+					if kind == "random" {
+						a[p] = uint8(rng.IntN(128))
+					}
+				}
+				b, _ := qPack(wq, n, k)
+				rp := []float32{1, 0}
+				cp := make([]float32, nblk*3*qNR)
+				for bi := 0; bi < nblk; bi++ {
+					for j := 0; j < qNR; j++ {
+						cp[bi*3*qNR+j] = 1
+					}
+				}
+				c := make([]float32, n+4)
+				for i := range c {
+					c[i] = guardVal
+				}
+				qgemvL(level, nblk, kp, a, b, rp, cp, c[:n])
+				for j := 0; j < n+4; j++ {
+					if j >= n {
+						if c[j] != guardVal {
+							t.Fatalf("k %d %s: c[%d] past the blocks overwritten", k, kind, j)
+						}
+						continue
+					}
+					want := 0
+					for p := 0; p < k; p++ {
+						want += int(a[p]) * wq[j*k+p]
+					}
+					if got := c[j]; float64(got) != float64(float32(want)) {
+						t.Fatalf("k %d %s: c[%d] = %v, want %d", k, kind, j, got, want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestQLinearLevelsIdentical runs Apply at every level on many shapes (m 1
+// to 9 covers the decoding path, a partial row group and several groups;
+// odd n and k cut blocks and groups) and requires the assembly levels'
+// outputs to be bit-identical to each other and within a float32 rounding
+// of the dequantization's terms of the generic twin's.
+func TestQLinearLevelsIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	levels := availableLevels()
+	for _, bits := range []int{QInt8, QInt7} {
+		for m := 1; m <= 9; m++ {
+			for _, n := range []int{1, 15, 16, 33, 47, 100} {
+				for _, k := range []int{1, 5, 8, 13, 31, 64, 77, 200} {
+					name := fmt.Sprintf("bits=%d m=%d n=%d k=%d", bits, m, n, k)
+					a := randMatrix(rng, m, k)
+					w := randMatrix(rng, n, k)
+					bias := randMatrix(rng, 1, n)
+					q := NewQLinear(w, bias, n, k, bits)
+					out := make([][]float32, len(levels))
+					for li, l := range levels {
+						out[li] = make([]float32, m*n)
+						q.apply(l, m, a, k, out[li], n)
+					}
+					_, mag := qRef(m, n, k, bits, a, w, bias)
+					for li := 1; li < len(levels); li++ {
+						for i, v := range out[li] {
+							g := out[0][i]
+							if li > 1 && v != out[1][i] {
+								t.Fatalf("%s: %s c[%d] = %g, %s %g (want bit-identical)", name, levelNames[levels[li]], i, v, levelNames[levels[1]], out[1][i])
+							}
+							if math.Abs(float64(v-g)) > 1e-6*mag[i] {
+								t.Fatalf("%s: %s c[%d] = %g, generic %g", name, levelNames[levels[li]], i, v, g)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
