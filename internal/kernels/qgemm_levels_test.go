@@ -116,3 +116,78 @@ func TestQLinearLevelsIdentical(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQLinearGemv times batch-1 decoding (m = 1) on the GPT-2-small
+// shapes, n×k as nn.Linear [out, in]: the int8 layer and the float32 Sgemm
+// GEMV (Conv1D [in, out] as GPT-2 stores it, the tied LM head transposed),
+// both cold: the weights are cycled over 512 MiB of copies so that they
+// come from memory, not from a large L3, as in real decoding. int8-warm
+// reuses one copy. GB/s counts the weight bytes read per call (1 per
+// weight for int8, 4 for float32).
+func BenchmarkQLinearGemv(b *testing.B) {
+	for _, s := range []struct{ n, k int }{{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}, {50257, 768}} {
+		rng := rand.New(rand.NewPCG(4, 4))
+		x := randMatrix(rng, 1, s.k)
+		y := make([]float32, s.n)
+		var q *QLinear
+		for _, kind := range []string{"int8", "int8-warm", "f32"} {
+			b.Run(fmt.Sprintf("%s/%dx%d", kind, s.n, s.k), func(b *testing.B) {
+				if kind == "f32" {
+					if coldBuf == nil {
+						coldBuf = make([]float32, coldFloats)
+						for i := range coldBuf {
+							coldBuf[i] = float32(i%17) * 0.01
+						}
+					}
+					size := s.n * s.k
+					copies := coldFloats / size
+					for b.Loop() {
+						i := coldNext % copies
+						coldNext++
+						if s.n > 4*s.k {
+							Sgemm(false, true, 1, s.n, s.k, 1, x, s.k, coldBuf[i*size:(i+1)*size], s.k, 0, y, s.n)
+						} else {
+							Sgemm(false, false, 1, s.n, s.k, 1, x, s.k, coldBuf[i*size:(i+1)*size], s.n, 0, y, s.n)
+						}
+					}
+					b.ReportMetric(4*float64(size)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
+					return
+				}
+				if q == nil {
+					q = NewQLinear(randMatrix(rng, s.n, s.k), randMatrix(rng, 1, s.n), s.n, s.k, QInt8)
+				}
+				copies := []*QLinear{q}
+				if kind == "int8" {
+					copies = qColdCopies(q)
+				}
+				for b.Loop() {
+					c := copies[qColdNext%len(copies)]
+					qColdNext++
+					c.Apply(1, x, s.k, y, s.n)
+				}
+				b.ReportMetric(float64(len(q.b))/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
+			})
+		}
+	}
+}
+
+// qColdCopies returns copies of q whose packed weights fill qColdBuf (512
+// MiB).
+func qColdCopies(q *QLinear) []*QLinear {
+	if qColdBuf == nil {
+		qColdBuf = make([]int8, 512<<20)
+	}
+	var out []*QLinear
+	for off := 0; off+len(q.b) <= len(qColdBuf); off += len(q.b) {
+		c := *q
+		c.b = qColdBuf[off : off+len(q.b)]
+		copy(c.b, q.b)
+		out = append(out, &c)
+	}
+	return out
+}
+
+var (
+	qColdBuf  []int8
+	qColdNext int
+)
