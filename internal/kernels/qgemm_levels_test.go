@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"testing"
+	"time"
 )
 
 // The int8 kernels of every level compute the same int32 sums, exactly;
@@ -191,3 +194,57 @@ var (
 	qColdBuf  []int8
 	qColdNext int
 )
+
+// TestTuneQGemv (LOUPE_TUNE=1) times single decoding calls of the
+// BenchmarkQLinearGemv shapes, weights cold, int8 against float32, and
+// logs the fastest and the median call of several hundred: on a shared
+// machine the fastest call is the one least disturbed by other processes.
+func TestTuneQGemv(t *testing.T) {
+	if os.Getenv("LOUPE_TUNE") == "" {
+		t.Skip("set LOUPE_TUNE=1")
+	}
+	if coldBuf == nil {
+		coldBuf = make([]float32, coldFloats)
+		for i := range coldBuf {
+			coldBuf[i] = float32(i%17) * 0.01
+		}
+	}
+	const calls = 400
+	times := make([]time.Duration, calls)
+	stats := func() (best, med time.Duration) {
+		slices.Sort(times)
+		return times[0], times[calls/2]
+	}
+	for _, s := range []struct{ n, k int }{{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}, {50257, 768}} {
+		rng := rand.New(rand.NewPCG(4, 4))
+		x := randMatrix(rng, 1, s.k)
+		y := make([]float32, s.n)
+		q := NewQLinear(randMatrix(rng, s.n, s.k), randMatrix(rng, 1, s.n), s.n, s.k, QInt8)
+		copies := qColdCopies(q)
+		size := s.n * s.k
+		fcopies := coldFloats / size
+		for i := range times {
+			c := copies[qColdNext%len(copies)]
+			qColdNext++
+			t0 := time.Now()
+			c.Apply(1, x, s.k, y, s.n)
+			times[i] = time.Since(t0)
+		}
+		qb, qm := stats()
+		for i := range times {
+			f := coldBuf[(coldNext%fcopies)*size:][:size]
+			coldNext++
+			t0 := time.Now()
+			if s.n > 4*s.k {
+				Sgemm(false, true, 1, s.n, s.k, 1, x, s.k, f, s.k, 0, y, s.n)
+			} else {
+				Sgemm(false, false, 1, s.n, s.k, 1, x, s.k, f, s.n, 0, y, s.n)
+			}
+			times[i] = time.Since(t0)
+		}
+		fb, fm := stats()
+		gb := func(bytes int, d time.Duration) float64 { return float64(bytes) / d.Seconds() / 1e9 }
+		t.Logf("%dx%d: int8 best %v (%.1f GB/s) median %v; float32 best %v (%.1f GB/s) median %v; time ratio best %.2f median %.2f",
+			s.n, s.k, qb, gb(len(q.b), qb), qm, fb, gb(4*size, fb), fm, fb.Seconds()/qb.Seconds(), fm.Seconds()/qm.Seconds())
+	}
+}
