@@ -1,3 +1,5 @@
+//go:build !noasm
+
 #include "textflag.h"
 
 // func adamwAVX2(w, g, m, v []float32, s *AdamWStep)

@@ -219,8 +219,8 @@ func TestImpl(t *testing.T) {
 }
 
 func TestChooseLevel(t *testing.T) {
-	saved, savedNote, savedForce := level, implNote, forceGeneric
-	defer func() { level, implNote, forceGeneric = saved, savedNote, savedForce }()
+	saved, savedNote, savedForce, savedVNNI := level, implNote, forceGeneric, qVNNI
+	defer func() { level, implNote, forceGeneric, qVNNI = saved, savedNote, savedForce, savedVNNI }()
 	if l := chooseLevel("generic"); l != levelGeneric {
 		t.Errorf("chooseLevel(generic) = %s", levelNames[l])
 	}
@@ -236,6 +236,17 @@ func TestChooseLevel(t *testing.T) {
 	}
 	if l := chooseLevel(""); l != want && !(want == levelAVX512 && l == levelAVX2 && implNote != "") {
 		t.Errorf("chooseLevel(\"\") = %s, want %s", levelNames[l], levelNames[want])
+	}
+	if l := chooseLevel(""); l == levelAVX512 && cpuHasVNNI != qVNNI {
+		t.Errorf("chooseLevel(\"\"): int8 VNNI kernels %v with cpuHasVNNI=%v (%s)", qVNNI, cpuHasVNNI, implNote)
+	}
+	if chooseLevel("avx2"); qVNNI {
+		t.Errorf("chooseLevel(avx2) kept the AVX-512 VNNI int8 kernels")
+	}
+	if cpuHasVNNI {
+		if err := qSelfCheckVNNI(); err != nil {
+			t.Errorf("qSelfCheckVNNI: %v", err)
+		}
 	}
 	for _, l := range availableLevels() {
 		if err := selfCheck(l); err != nil {

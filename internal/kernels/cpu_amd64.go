@@ -9,4 +9,5 @@ import "golang.org/x/sys/cpu"
 func detectCPU() {
 	cpuHasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	cpuHasAVX512 = cpuHasAVX2 && cpu.X86.HasAVX512F
+	cpuHasVNNI = cpuHasAVX512 && cpu.X86.HasAVX512VNNI
 }

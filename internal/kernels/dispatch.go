@@ -32,6 +32,15 @@ var (
 // this CPU; they are set by detectCPU (amd64 only) and are false elsewhere.
 var cpuHasAVX2, cpuHasAVX512 bool
 
+// cpuHasVNNI reports AVX512-VNNI (VPDPBUSD on zmm) next to AVX-512F; set
+// by detectCPU.
+var cpuHasVNNI bool
+
+// qVNNI is set when the AVX-512 level's int8 kernels (QLinear) use
+// VPDPBUSD: the CPU has AVX512-VNNI and qSelfCheck passed. It is decided
+// with the level, once at start-up.
+var qVNNI bool
+
 func init() {
 	detectCPU()
 	level = chooseLevel(os.Getenv("LOUPE_KERNELS"))
@@ -44,6 +53,7 @@ func init() {
 func chooseLevel(env string) int {
 	implNote = ""
 	forceGeneric = false
+	qVNNI = false
 	switch v := strings.ToLower(strings.TrimSpace(env)); v {
 	case "", "auto", "avx512":
 		// The best available set (AVX-512 still has to pass its self-check).
@@ -70,6 +80,14 @@ func chooseLevel(env string) int {
 			implNote += " (avx512 self-check failed: " + err.Error() + ")"
 		}
 	}
+	if best == levelAVX512 && cpuHasVNNI {
+		if err := qSelfCheckVNNI(); err == nil {
+			qVNNI = true
+			implNote = " (int8: vnni)" + implNote
+		} else {
+			implNote += " (vnni self-check failed: " + err.Error() + ")"
+		}
+	}
 	return best
 }
 
@@ -87,6 +105,7 @@ func availableLevels() []int {
 }
 
 // Impl names the kernel set in use: "avx512", "avx2" or "generic",
-// followed by a note in parentheses when a faster set was refused (for
-// example "avx2 (avx512 self-check failed: ...)").
+// followed by notes in parentheses: " (int8: vnni)" when the int8 kernels
+// use AVX512-VNNI, and a note when a faster set was refused (for example
+// "avx2 (avx512 self-check failed: ...)").
 func Impl() string { return levelNames[level] + implNote }

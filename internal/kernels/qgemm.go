@@ -53,6 +53,11 @@ type QLinear struct {
 const (
 	qMR = 4  // rows per micro tile
 	qNR = 16 // columns per micro tile
+	// qGemvChunkBytes is about how much of the packed weights one chunk
+	// of a decoding (m < qMR) Apply reads.
+	qGemvChunkBytes = 256 << 10
+	// qGemvParallelBytes: smaller decoding Applies run on one thread.
+	qGemvParallelBytes = 64 << 10
 )
 
 // NewQLinear quantizes the nn.Linear weight w ([n, k] row-major) and bias
@@ -121,6 +126,7 @@ type qJob struct {
 	ldc    int
 	aq     []uint8   // quantized rows, [mp, kp]
 	rp     []float32 // per row: s_a, s_a·z
+	gemv   bool      // m < qMR: rows one at a time over chunks of blocks
 	byRows bool      // chunks are row groups (else column blocks)
 	unit   int       // row groups or column blocks per chunk
 	chunks int64     // number of chunks
@@ -158,8 +164,23 @@ func (q *QLinear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) 
 	// Work is handed out in chunks that threads claim until none are left,
 	// so a thread slowed down by other work takes fewer chunks instead of
 	// holding the others up at the end.
-	j.byRows = groups >= 2*th || groups >= blocks
-	if j.byRows {
+	j.gemv = m < qMR
+	j.byRows = !j.gemv && (groups >= 2*th || groups >= blocks)
+	parts := th
+	if j.gemv {
+		// Decoding: each weight is read once from memory, so the time is
+		// the weight bytes over the memory bandwidth. Chunks of whole
+		// blocks (contiguous runs of the packed weights, about
+		// qGemvChunkBytes each, at least four per thread when there are
+		// enough blocks) are claimed by the threads in memory order; a
+		// second or third row reads the chunk again from L2.
+		j.quantRows(0, m)
+		j.unit = max(1, min(blocks/(4*th), qGemvChunkBytes/(q.kp*qNR)))
+		j.chunks = int64((blocks + j.unit - 1) / j.unit)
+		if blocks*q.kp*qNR < qGemvParallelBytes {
+			parts = 1
+		}
+	} else if j.byRows {
 		// Chunks of up to 16 row groups (64 rows), each quantized by the
 		// thread that computes it; every column block sweeps over them.
 		j.unit = min(16, max(1, groups/(2*th)))
@@ -170,7 +191,7 @@ func (q *QLinear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) 
 		j.chunks = int64((blocks + j.unit - 1) / j.unit)
 	}
 	j.next = 0
-	Parallel(int(min(j.chunks, int64(th))), 1, j.run)
+	Parallel(int(min(j.chunks, int64(parts))), 1, j.run)
 	j.a, j.c, j.q = nil, nil, nil
 	qJobs.Put(j)
 }
@@ -203,6 +224,10 @@ func (j *qJob) do(lo, hi int) {
 		if ch >= int(j.chunks) {
 			return
 		}
+		if j.gemv {
+			j.gemvBlocks(ch*j.unit, min((ch+1)*j.unit, blocks))
+			continue
+		}
 		if !j.byRows {
 			for blk := ch * j.unit; blk < min((ch+1)*j.unit, blocks); blk++ {
 				j.tiles(0, groups, blk)
@@ -213,6 +238,27 @@ func (j *qJob) do(lo, hi int) {
 		j.quantRows(g0*qMR, g1*qMR)
 		for blk := 0; blk < blocks; blk++ {
 			j.tiles(g0, g1, blk)
+		}
+	}
+}
+
+// gemvBlocks computes the m (< qMR) rows of column blocks [b0, b1), one
+// row at a time: the full blocks in one kernel call, a partial last block
+// through a temporary.
+func (j *qJob) gemvBlocks(b0, b1 int) {
+	q := j.q
+	kp := q.kp
+	full := min(b1, q.N/qNR)
+	for i := 0; i < j.m; i++ {
+		a, rp := j.aq[i*kp:(i+1)*kp], j.rp[2*i:2*i+2]
+		c := j.c[i*j.ldc : i*j.ldc+q.N]
+		if full > b0 {
+			qgemvL(j.lvl, full-b0, kp, a, q.b[b0*kp*qNR:full*kp*qNR], rp, q.cp[b0*3*qNR:full*3*qNR], c[b0*qNR:full*qNR])
+		}
+		if b1 > full {
+			var tmp [qNR]float32
+			qgemvL(j.lvl, 1, kp, a, q.b[full*kp*qNR:(full+1)*kp*qNR], rp, q.cp[full*3*qNR:(full+1)*3*qNR], tmp[:])
+			copy(c[full*qNR:], tmp[:q.N-full*qNR])
 		}
 	}
 }
@@ -249,6 +295,10 @@ func (j *qJob) tiles(g0, g1, blk int) {
 // qmicroL runs the 4×16 micro kernel of the given level and weight
 // precision over groups row groups.
 func qmicroL(lvl, bits, groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int) {
+	if lvl >= levelAVX512 && qVNNI {
+		qgemm4x16VNNI(groups, kp, a, lda, b, rp, cp, c, ldc)
+		return
+	}
 	if lvl >= levelAVX2 {
 		if bits == QInt7 {
 			qgemm4x16x7AVX2(groups, kp, a, lda, b, rp, cp, c, ldc)
@@ -258,6 +308,20 @@ func qmicroL(lvl, bits, groups, kp int, a []uint8, lda int, b []int8, rp, cp, c 
 		return
 	}
 	qgemm4x16Generic(groups, kp, a, lda, b, rp, cp, c, ldc)
+}
+
+// qgemvL runs the one-row kernel of the given level (for either weight
+// precision) over nblk consecutive blocks.
+func qgemvL(lvl, nblk, kp int, a []uint8, b []int8, rp, cp, c []float32) {
+	if lvl >= levelAVX512 && qVNNI {
+		qgemv16VNNI(nblk, kp, a, b, rp, cp, c)
+		return
+	}
+	if lvl >= levelAVX2 {
+		qgemv16AVX2(nblk, kp, a, b, rp, cp, c)
+		return
+	}
+	qgemv16Generic(nblk, kp, a, b, rp, cp, c)
 }
 
 // quantRowL quantizes one activation row x to 7-bit unsigned values in q
@@ -338,12 +402,40 @@ func qgemm4x16Generic(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []
 					acc[j] += a0*int32(w[0]) + a1*int32(w[1]) + a2*int32(w[2]) + a3*int32(w[3])
 				}
 			}
-			cr := c[r*ldc : r*ldc+qNR]
-			for j := range cr {
-				f := float32(float32(acc[j])*cp[j]) * rp[2*r]
-				f = f - float32(rp[2*r+1]*cp[qNR+j])
-				cr[j] = f + cp[2*qNR+j]
+			qDequant(&acc, rp[2*r], rp[2*r+1], cp, c[r*ldc:r*ldc+qNR])
+		}
+	}
+}
+
+// qDequant sets c[j] = (acc[j]·s_w[j])·s_a - (s_a·z)·(s_w·Σw_q)[j] +
+// bias[j] for j < 16, cp = [s_w[16], (s_w·Σw_q)[16], bias[16]].
+func qDequant(acc *[qNR]int32, sa, saz float32, cp, c []float32) {
+	cp, c = cp[:3*qNR], c[:qNR]
+	for j := range c {
+		f := float32(float32(acc[j])*cp[j]) * sa
+		f = f - float32(saz*cp[qNR+j])
+		c[j] = f + cp[2*qNR+j]
+	}
+}
+
+// qgemv16Generic is the one-row (decoding) kernel as plain Go: for each of
+// nblk consecutive packed blocks bi (b[bi*kp*16:], cp[bi*48:]) it sets
+// c[bi*16+j] = (acc·s_w[j])·s_a - (s_a·z)·(s_w·Σw_q)[j] + bias[j] with
+// acc = Σ_{p<kp} a[p]·w_q(p, j) and rp = [s_a, s_a·z]: the arithmetic of
+// qgemm4x16Generic for a single row.
+func qgemv16Generic(nblk, kp int, a []uint8, b []int8, rp, cp, c []float32) {
+	a = a[:kp]
+	for bi := 0; bi < nblk; bi++ {
+		bb := b[bi*kp*qNR : (bi+1)*kp*qNR]
+		var acc [qNR]int32
+		for p := 0; p+4 <= kp; p += 4 {
+			a0, a1, a2, a3 := int32(a[p]), int32(a[p+1]), int32(a[p+2]), int32(a[p+3])
+			bp := bb[p*qNR : p*qNR+4*qNR]
+			for j := 0; j < qNR; j++ {
+				w := bp[4*j : 4*j+4]
+				acc[j] += a0*int32(w[0]) + a1*int32(w[1]) + a2*int32(w[2]) + a3*int32(w[3])
 			}
 		}
+		qDequant(&acc, rp[0], rp[1], cp[bi*3*qNR:], c[bi*qNR:])
 	}
 }

@@ -28,3 +28,23 @@ func qMinMaxAVX2(x []float32) (lo, hi float32)
 //
 //go:noescape
 func qQuantAVX2(q []uint8, x []float32, inv, z float32)
+
+// qgemm4x16VNNI is qgemm4x16Generic with AVX512-VNNI (VPDPBUSD on zmm) for
+// either weight precision: kp a multiple of 8, activations ≤ 127, weights
+// in [-127, 127]. Its results are bit-identical to qgemm4x16AVX2's.
+//
+//go:noescape
+func qgemm4x16VNNI(groups, kp int, a []uint8, lda int, b []int8, rp, cp, c []float32, ldc int)
+
+// qgemv16VNNI is qgemv16Generic with AVX512-VNNI: kp a multiple of 8,
+// activations ≤ 127, weights in [-127, 127].
+//
+//go:noescape
+func qgemv16VNNI(nblk, kp int, a []uint8, b []int8, rp, cp, c []float32)
+
+// qgemv16AVX2 is qgemv16Generic with AVX2 for either weight precision
+// (pairs of products are summed in int16 by VPMADDUBSW, at most 2·127·127):
+// kp a multiple of 8, activations ≤ 127, weights in [-127, 127].
+//
+//go:noescape
+func qgemv16AVX2(nblk, kp int, a []uint8, b []int8, rp, cp, c []float32)

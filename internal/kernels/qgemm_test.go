@@ -414,9 +414,10 @@ func BenchmarkQLinear(b *testing.B) {
 	}
 }
 
-// TestTuneQMicro (LOUPE_TUNE=1) times the int8 and int7 micro kernels and
-// the float32 6×16 FMA micro kernel on one thread, data in L1 (k = 384), in
-// thread CPU time, which a shared machine disturbs less than wall time.
+// TestTuneQMicro (LOUPE_TUNE=1) times the int8 and int7 micro kernels, the
+// VNNI one where the CPU has it, and the float32 6×16 FMA micro kernel on
+// one thread, data in L1 (k = 384), in thread CPU time, which a shared
+// machine disturbs less than wall time.
 func TestTuneQMicro(t *testing.T) {
 	if os.Getenv("LOUPE_TUNE") == "" {
 		t.Skip("set LOUPE_TUNE=1")
@@ -441,6 +442,14 @@ func TestTuneQMicro(t *testing.T) {
 			}
 			s := (threadCPU() - t0).Seconds()
 			t.Logf("int%d micro kernel: %.1f GMAC/s", bits, reps*groups*qMR*qNR*kp/s/1e9)
+		}
+		if cpuHasVNNI {
+			t0 := threadCPU()
+			for i := 0; i < reps; i++ {
+				qgemm4x16VNNI(groups, kp, a, kp, w, rp, cp, c, qNR)
+			}
+			s := (threadCPU() - t0).Seconds()
+			t.Logf("VNNI micro kernel: %.1f GMAC/s", reps*groups*qMR*qNR*kp/s/1e9)
 		}
 		t0 := threadCPU()
 		for i := 0; i < 10*reps; i++ {

@@ -71,3 +71,59 @@ func closeEnough(got, want float32, n int) bool {
 	}
 	return d <= 1e-5*float32(n+1) && got == got
 }
+
+// qSelfCheckVNNI runs the AVX512-VNNI int8 kernels on small inputs (the
+// largest products included) and compares them with the generic kernels,
+// which they must match exactly. The int8 kernels use VPDPBUSD only when
+// this passes.
+func qSelfCheckVNNI() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	// kp = 40: the 4-row kernel's 8-k loop runs 5 times, the one-row
+	// kernel's 16-k loop twice plus its 8-k tail.
+	const kp, groups, nblk = 40, 2, 2
+	a := make([]uint8, groups*qMR*kp)
+	for i := range a {
+		a[i] = uint8((i * 37) % 128)
+		if i%11 == 0 {
+			a[i] = 127
+		}
+	}
+	b := make([]int8, nblk*kp*qNR)
+	for i := range b {
+		b[i] = int8((i*53)%255 - 127)
+		if i%13 == 0 {
+			b[i] = -127
+		}
+	}
+	rp := make([]float32, 2*groups*qMR)
+	for i := range rp {
+		rp[i] = float32(i%5+1) * 0.25
+	}
+	cp := make([]float32, nblk*3*qNR)
+	for i := range cp {
+		cp[i] = float32(i%7+1) * 0.125
+	}
+	c1 := make([]float32, groups*qMR*qNR)
+	c2 := make([]float32, groups*qMR*qNR)
+	qgemm4x16VNNI(groups, kp, a, kp, b, rp, cp, c1, qNR)
+	qgemm4x16Generic(groups, kp, a, kp, b, rp, cp, c2, qNR)
+	for i := range c1 {
+		if c1[i] != c2[i] {
+			return fmt.Errorf("qgemm4x16: c[%d] = %g, want %g", i, c1[i], c2[i])
+		}
+	}
+	g1 := make([]float32, nblk*qNR)
+	g2 := make([]float32, nblk*qNR)
+	qgemv16VNNI(nblk, kp, a, b, rp, cp, g1)
+	qgemv16Generic(nblk, kp, a, b, rp, cp, g2)
+	for i := range g1 {
+		if g1[i] != g2[i] {
+			return fmt.Errorf("qgemv16: c[%d] = %g, want %g", i, g1[i], g2[i])
+		}
+	}
+	return nil
+}
