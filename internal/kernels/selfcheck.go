@@ -59,6 +59,37 @@ func selfCheck(lvl int) (err error) {
 			return fmt.Errorf("sgemm %dx%dx%d: C[%d] = %g, want %g", mm, nn, kk, i, c1[i], c2[i])
 		}
 	}
+	return bfSelfCheck(lvl)
+}
+
+// bfSelfCheck runs a level's bf16-weight one-row kernel (BF16Linear) on
+// small inputs (k with every tail length, two blocks) against the generic
+// one.
+func bfSelfCheck(lvl int) error {
+	const nblk = 2
+	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 13} {
+		a := make([]float32, k)
+		for i := range a {
+			a[i] = float32((i*7)%31)/8 - 1.9
+		}
+		b := make([]uint16, nblk*k*bfNR)
+		for i := range b {
+			b[i] = ToBF16(float32((i*13)%29)/9 - 1.4)
+		}
+		bias := make([]float32, nblk*bfNR)
+		for i := range bias {
+			bias[i] = float32(i%5) - 2
+		}
+		c1 := make([]float32, nblk*bfNR)
+		c2 := make([]float32, nblk*bfNR)
+		bfgemvL(lvl, nblk, k, a, b, bias, c1)
+		bfgemv16Generic(nblk, k, a, b, bias, c2)
+		for i := range c1 {
+			if !closeEnough(c1[i], c2[i], k) {
+				return fmt.Errorf("bfgemv16(k=%d): c[%d] = %g, want %g", k, i, c1[i], c2[i])
+			}
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,202 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// bf16-weight linear layers: the weights W [n, k] (nn.Linear's [out, in])
+// are rounded once to bfloat16 (the top 16 bits of a float32, rounded to
+// nearest even, as PyTorch's .to(torch.bfloat16)); the activations stay
+// float32. A kernel widens each weight back to float32 on the fly (a 16-bit
+// left shift: VPMOVZXWD then VPSLLD $16) and multiplies with FMA, so the
+// products are exact float32 products of the bf16 weights and the sums are
+// float32 sums (in a different order than a plain loop: four partial sums
+// per column). The work is bound by memory at 2 bytes per weight, half of
+// float32's.
+//
+// Layout: the weights are packed in blocks of 16 output columns; inside a
+// block, each k is 32 bytes (the 16 columns' bf16 values, column
+// ascending). n is padded with zero columns to a multiple of 16; the bias
+// is padded the same way (zeros when there is none).
+
+// BF16Linear is an nn.Linear with bfloat16 weights and float32 activations
+// and sums (see above). It is immutable after NewBF16Linear and safe for
+// concurrent use.
+type BF16Linear struct {
+	N, K int // output and input features
+	b    []uint16
+	bias []float32
+}
+
+const (
+	// bfNR is the number of output columns per packed block.
+	bfNR = 16
+	// bfChunkBytes is about how much of the packed weights one chunk of
+	// an Apply reads.
+	bfChunkBytes = 256 << 10
+	// bfParallelBytes: smaller one-row Applies run on one thread.
+	bfParallelBytes = 64 << 10
+)
+
+// ToBF16 rounds v to bfloat16 (round to nearest, ties to even; NaN stays a
+// quiet NaN) and returns its 16 bits.
+func ToBF16(v float32) uint16 {
+	u := math.Float32bits(v)
+	if u&0x7fffffff > 0x7f800000 {
+		return uint16(u>>16) | 0x40
+	}
+	u += 0x7fff + (u>>16)&1
+	return uint16(u >> 16)
+}
+
+// FromBF16 widens a bfloat16 value to float32 (exactly).
+func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// NewBF16Linear rounds the nn.Linear weight w ([n, k] row-major) to
+// bfloat16 and keeps the bias (n values, or nil for none) in float32. w and
+// bias are not retained.
+func NewBF16Linear(w, bias []float32, n, k int) *BF16Linear {
+	if n <= 0 || k <= 0 || len(w) < n*k || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("kernels: NewBF16Linear: bad arguments n=%d k=%d len(w)=%d len(bias)=%d", n, k, len(w), len(bias)))
+	}
+	nb := (n + bfNR - 1) / bfNR
+	l := &BF16Linear{N: n, K: k, b: make([]uint16, nb*k*bfNR), bias: make([]float32, nb*bfNR)}
+	for j := 0; j < n; j++ {
+		panel := l.b[(j/bfNR)*k*bfNR:]
+		jj := j % bfNR
+		for p, v := range w[j*k : (j+1)*k] {
+			panel[p*bfNR+jj] = ToBF16(v)
+		}
+	}
+	if bias != nil {
+		copy(l.bias, bias[:n])
+	}
+	return l
+}
+
+// Bytes is the memory the layer's packed weights and bias take.
+func (l *BF16Linear) Bytes() int64 { return int64(2*len(l.b) + 4*len(l.bias)) }
+
+// Apply computes c[i*ldc+j] = Σ_k a[i*lda+k]·W[j][k] + bias[j] for i < m,
+// j < N with the bf16 weights (float32 products and sums, see the package
+// notes above).
+func (l *BF16Linear) Apply(m int, a []float32, lda int, c []float32, ldc int) {
+	l.apply(level, m, a, lda, c, ldc)
+}
+
+// bfJob is one Apply call split across the worker pool. Jobs are pooled
+// and run is bound once, so Apply allocates nothing in the steady state.
+type bfJob struct {
+	lvl    int
+	l      *BF16Linear
+	m      int
+	a      []float32
+	lda    int
+	c      []float32
+	ldc    int
+	unit   int   // column blocks per chunk
+	chunks int64 // number of chunks
+	next   int64 // chunks handed out (atomic)
+	run    func(lo, hi int)
+}
+
+var bfJobs = sync.Pool{New: func() any {
+	j := new(bfJob)
+	j.run = j.do
+	return j
+}}
+
+func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) {
+	if m <= 0 {
+		return
+	}
+	if lda < l.K || ldc < l.N || len(a) < (m-1)*lda+l.K || len(c) < (m-1)*ldc+l.N {
+		panic(fmt.Sprintf("kernels: BF16Linear.Apply: bad arguments m=%d K=%d N=%d lda=%d ldc=%d len(a)=%d len(c)=%d", m, l.K, l.N, lda, ldc, len(a), len(c)))
+	}
+	j := bfJobs.Get().(*bfJob)
+	j.lvl, j.l, j.m, j.a, j.lda, j.c, j.ldc = lvl, l, m, a, lda, c, ldc
+	blocks := (l.N + bfNR - 1) / bfNR
+	th := Threads()
+	// Chunks of whole column blocks (contiguous runs of the packed
+	// weights, about bfChunkBytes each, at least four per thread when
+	// there are enough blocks) are claimed by the threads in memory order,
+	// so each weight is read once from memory; every row of the call runs
+	// over a chunk in turn, the second and later ones reading it from L2.
+	j.unit = max(1, min(blocks/(4*th), bfChunkBytes/(l.K*bfNR*2)))
+	j.chunks = int64((blocks + j.unit - 1) / j.unit)
+	parts := th
+	if m == 1 && blocks*l.K*bfNR*2 < bfParallelBytes {
+		parts = 1
+	}
+	j.next = 0
+	Parallel(int(min(j.chunks, int64(parts))), 1, j.run)
+	j.a, j.c, j.l = nil, nil, nil
+	bfJobs.Put(j)
+}
+
+// do claims chunks of column blocks until none are left; Parallel's range
+// only says how many threads take part.
+func (j *bfJob) do(lo, hi int) {
+	l := j.l
+	k := l.K
+	blocks := (l.N + bfNR - 1) / bfNR
+	for {
+		ch := int(atomic.AddInt64(&j.next, 1) - 1)
+		if ch >= int(j.chunks) {
+			return
+		}
+		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
+		full := min(b1, l.N/bfNR)
+		for i := 0; i < j.m; i++ {
+			a := j.a[i*j.lda : i*j.lda+k]
+			c := j.c[i*j.ldc : i*j.ldc+l.N]
+			if full > b0 {
+				bfgemvL(j.lvl, full-b0, k, a, l.b[b0*k*bfNR:full*k*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:full*bfNR])
+			}
+			if b1 > full {
+				var tmp [bfNR]float32
+				bfgemvL(j.lvl, 1, k, a, l.b[full*k*bfNR:(full+1)*k*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:])
+				copy(c[full*bfNR:], tmp[:l.N-full*bfNR])
+			}
+		}
+	}
+}
+
+// bfgemvL runs the one-row kernel of the given level over nblk consecutive
+// blocks.
+func bfgemvL(lvl, nblk, k int, a []float32, b []uint16, bias, c []float32) {
+	switch {
+	case lvl >= levelAVX512:
+		bfgemv16AVX512(nblk, k, a, b, bias, c)
+	case lvl >= levelAVX2:
+		bfgemv16AVX2(nblk, k, a, b, bias, c)
+	default:
+		bfgemv16Generic(nblk, k, a, b, bias, c)
+	}
+}
+
+// bfgemv16Generic is the one-row kernel as plain Go: for each of nblk
+// consecutive packed blocks bi (b[bi*k*16:], bias[bi*16:]) it sets
+// c[bi*16+j] = Σ_{p<k} a[p]·w(p, j) + bias[j], the sum kept in four
+// partial sums (p mod 4) added as (s0+s1)+(s2+s3), then the bias.
+func bfgemv16Generic(nblk, k int, a []float32, b []uint16, bias, c []float32) {
+	a = a[:k]
+	for bi := 0; bi < nblk; bi++ {
+		bb := b[bi*k*bfNR : (bi+1)*k*bfNR]
+		var acc [4][bfNR]float32
+		for p, x := range a {
+			w := bb[p*bfNR : p*bfNR+bfNR]
+			s := &acc[p&3]
+			for j, h := range w {
+				s[j] += x * FromBF16(h)
+			}
+		}
+		cc, bs := c[bi*bfNR:bi*bfNR+bfNR], bias[bi*bfNR:bi*bfNR+bfNR]
+		for j := range cc {
+			cc[j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]) + bs[j]
+		}
+	}
+}

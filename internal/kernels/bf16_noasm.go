@@ -1,0 +1,15 @@
+//go:build !amd64 || noasm
+
+package kernels
+
+// Generic twins of the bf16 assembly kernels declared in bf16_amd64.go.
+// They are never selected on these builds; they keep the dispatch code
+// compiling everywhere.
+
+func bfgemv16AVX2(nblk, k int, a []float32, b []uint16, bias, c []float32) {
+	bfgemv16Generic(nblk, k, a, b, bias, c)
+}
+
+func bfgemv16AVX512(nblk, k int, a []float32, b []uint16, bias, c []float32) {
+	bfgemv16Generic(nblk, k, a, b, bias, c)
+}
