@@ -22,6 +22,23 @@ var smallInt8 = sync.OnceValues(func() (*Model, error) {
 	return m, err
 })
 
+// smallBF16 is smallModel's weights in bf16 (a model of its own).
+var smallBF16 = sync.OnceValues(func() (*Model, error) {
+	m, err := Random(gpt2Small, 3, 0.0625)
+	if err == nil {
+		err = m.Quantize(BF16)
+	}
+	return m, err
+})
+
+func benchBF16(b *testing.B) *Model {
+	m, err := smallBF16()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
 func benchModel(b *testing.B) *Model {
 	m, err := smallModel()
 	if err != nil {
@@ -44,6 +61,9 @@ func BenchmarkDecode(b *testing.B) { benchDecode(b, benchModel(b)) }
 
 // BenchmarkDecodeInt8 is BenchmarkDecode with int8 weights.
 func BenchmarkDecodeInt8(b *testing.B) { benchDecode(b, benchInt8(b)) }
+
+// BenchmarkDecodeBF16 is BenchmarkDecode with bf16 weights.
+func BenchmarkDecodeBF16(b *testing.B) { benchDecode(b, benchBF16(b)) }
 
 func benchDecode(b *testing.B, m *Model) {
 	const prompt, gen = 16, 128
@@ -77,6 +97,9 @@ func BenchmarkPrefill(b *testing.B) { benchPrefill(b, benchModel(b)) }
 
 // BenchmarkPrefillInt8 is BenchmarkPrefill with int8 weights.
 func BenchmarkPrefillInt8(b *testing.B) { benchPrefill(b, benchInt8(b)) }
+
+// BenchmarkPrefillBF16 is BenchmarkPrefill with bf16 weights.
+func BenchmarkPrefillBF16(b *testing.B) { benchPrefill(b, benchBF16(b)) }
 
 func benchPrefill(b *testing.B, m *Model) {
 	const n = 512

@@ -24,17 +24,35 @@ const (
 	// lookup), the LayerNorms, the biases, attention (scores, softmax, the
 	// key/value cache) and GELU stay float32.
 	Int8 = "int8"
+	// BF16 runs the inference pass with bfloat16 weights for the same
+	// tensors as Int8 (every block's attn.c_attn, attn.c_proj, mlp.c_fc and
+	// mlp.c_proj, transposed to nn.Linear's [out, in], and the LM head)
+	// through kernels.BF16Linear: each weight rounded once to bf16 (round
+	// to nearest even, as PyTorch's .to(torch.bfloat16)) and widened back
+	// to float32 in the kernel, so the products are exact float32 products
+	// of the bf16 weights and the activations, sums and biases stay
+	// float32 (no activation rounding). Everything Int8 keeps in float32
+	// stays float32 here too: the token and position embeddings (the
+	// lookup), the LayerNorms, the biases, attention and its key/value
+	// cache, GELU.
+	BF16 = "bf16"
 )
 
 // ErrQuantizedTraining is returned by ForwardPass with PassOptions.Train on
 // a quantized model: the int8 copies would not follow the weight updates.
-var ErrQuantizedTraining = errors.New("gpt2: the model is quantized (int8 inference weights): train the float32 model (load it without quantization)")
+var ErrQuantizedTraining = errors.New("gpt2: the model is quantized (int8 or bf16 inference weights): train the float32 model (load it without quantization)")
 
-// quantized holds a model's int8 inference weights.
+// linearLayer is a quantized nn.Linear: *kernels.QLinear or
+// *kernels.BF16Linear. Apply computes c = a·Wᵀ + bias for m rows.
+type linearLayer interface {
+	Apply(m int, a []float32, lda int, c []float32, ldc int)
+}
+
+// quantized holds a model's int8 or bf16 inference weights.
 type quantized struct {
 	precision string
 	blocks    []qBlock
-	head      []*kernels.QLinear // the LM head [V, C] in parts of headRows rows: logits = h·LMHeadᵀ
+	head      []linearLayer // the LM head [V, C] in parts of headRows rows: logits = h·LMHeadᵀ
 }
 
 // headRows is the number of LM head rows (vocabulary entries) per QLinear:
@@ -47,29 +65,30 @@ var headRows = 4096
 // qBlock holds one block's quantized linear layers, in nn.Linear layout
 // ([out, in]).
 type qBlock struct {
-	attn, attnProj, fc, proj *kernels.QLinear
+	attn, attnProj, fc, proj linearLayer
 }
 
 // ParsePrecision checks a compute precision: "", "none" and "float32" are
-// Float32; "int8" is Int8. The error lists the values accepted.
+// Float32; "int8" is Int8; "bf16" is BF16. The error lists the values
+// accepted.
 func ParsePrecision(p string) (string, error) {
 	switch p {
 	case Float32, "none", "float32":
 		return Float32, nil
-	case Int8:
-		return Int8, nil
+	case Int8, BF16:
+		return p, nil
 	}
-	return "", fmt.Errorf("gpt2: unknown precision %q (want none, float32 or int8)", p)
+	return "", fmt.Errorf("gpt2: unknown precision %q (want none, float32, int8 or bf16)", p)
 }
 
 // Quantize sets the compute precision of the inference pass: Float32 (the
-// default; "none" and "float32" too) or Int8 (see its documentation). The
-// weights are quantized now, in memory. The float32 Weights are kept, so
+// default; "none" and "float32" too), Int8 or BF16 (see their
+// documentation). The weights are quantized now, in memory. The float32 Weights are kept, so
 // that the differentiable pass (ForwardPass and Backward, which explain's
 // saliency uses) stays float32 and Quantize can be called again to switch
 // back; weights used in place from a float32 checkpoint's memory mapping
 // are released from the resident set once quantized (read again from the
-// file if the float32 pass touches them), so that the int8 model does not
+// file if the float32 pass touches them), so that the quantized model does not
 // also hold the float32 weights in memory. Like Forward, it must not run
 // concurrently with other calls on the Model or its States.
 func (m *Model) Quantize(precision string) error {
@@ -85,8 +104,14 @@ func (m *Model) Quantize(precision string) error {
 	C := c.NEmbd
 	q := &quantized{precision: p, blocks: make([]qBlock, c.NLayer)}
 	var tmp []float32
+	newLinear := func(w, b []float32, n, k int) linearLayer {
+		if p == BF16 {
+			return kernels.NewBF16Linear(w, b, n, k)
+		}
+		return kernels.NewQLinear(w, b, n, k, kernels.QInt8)
+	}
 	// conv1D quantizes a Conv1D weight [in, out]: transposed to [out, in].
-	conv1D := func(W, b []float32, in, out int) *kernels.QLinear {
+	conv1D := func(W, b []float32, in, out int) linearLayer {
 		m.prefaultMapped(W)
 		if cap(tmp) < in*out {
 			tmp = make([]float32, in*out)
@@ -98,7 +123,7 @@ func (m *Model) Quantize(precision string) error {
 				t[j*in+i] = v
 			}
 		}
-		ql := kernels.NewQLinear(t, b, out, in, kernels.QInt8)
+		ql := newLinear(t, b, out, in)
 		m.releaseMapped(W)
 		return ql
 	}
@@ -119,7 +144,7 @@ func (m *Model) Quantize(precision string) error {
 		if mapped {
 			prefault([][]float32{part})
 		}
-		q.head = append(q.head, kernels.NewQLinear(part, nil, len(part)/C, C, kernels.QInt8))
+		q.head = append(q.head, newLinear(part, nil, len(part)/C, C))
 		if mapped {
 			releaseFloats(part)
 		}
@@ -129,7 +154,7 @@ func (m *Model) Quantize(precision string) error {
 }
 
 // Precision returns the compute precision of the inference pass set by
-// Quantize: Float32 ("") or Int8.
+// Quantize: Float32 (""), Int8 or BF16.
 func (m *Model) Precision() string {
 	if m.quant == nil {
 		return Float32
@@ -138,7 +163,7 @@ func (m *Model) Precision() string {
 }
 
 // QuantizedBytes is the memory the quantized weights take (int8 values,
-// scales and biases), 0 for a float32 model.
+// scales and biases, or bf16 values and biases), 0 for a float32 model.
 func (m *Model) QuantizedBytes() int64 {
 	if m.quant == nil {
 		return 0
@@ -153,11 +178,18 @@ func (m *Model) QuantizedBytes() int64 {
 	return n
 }
 
-// qBytes is the size of QLinear q's packed weights (int8, rounded up to
-// whole blocks of 16 outputs and 8 inputs) and its 3 floats per output.
-func qBytes(q *kernels.QLinear) int64 {
-	n, k := int64((q.N+15)&^15), int64((q.K+7)&^7)
-	return n*k + 12*n
+// qBytes is the size of a quantized layer: for a QLinear, its packed
+// weights (int8, rounded up to whole blocks of 16 outputs and 8 inputs) and
+// its 3 floats per output; for a BF16Linear, its bf16 weights and bias.
+func qBytes(l linearLayer) int64 {
+	switch q := l.(type) {
+	case *kernels.QLinear:
+		n, k := int64((q.N+15)&^15), int64((q.K+7)&^7)
+		return n*k + 12*n
+	case *kernels.BF16Linear:
+		return q.Bytes()
+	}
+	return 0
 }
 
 // isMapped reports whether w lies in place in the float32 checkpoint's
@@ -190,7 +222,7 @@ func releaseFloats(w []float32) {
 // qlinear computes out = in·W + b (or out += in·W + b when acc is set, a
 // residual add, with scratch [rows, nout] as a temporary) through the
 // quantized layer q, or in float32 through linear when q is nil.
-func qlinear(q *kernels.QLinear, out, in, scratch []float32, rows, nin, nout int, W, b []float32, acc bool) {
+func qlinear(q linearLayer, out, in, scratch []float32, rows, nin, nout int, W, b []float32, acc bool) {
 	switch {
 	case q == nil:
 		linear(out, in, rows, nin, nout, W, b, acc)
