@@ -104,14 +104,14 @@ func TestLoadQuantizeInt8(t *testing.T) {
 }
 
 func TestLoadQuantizeBad(t *testing.T) {
-	for _, q := range []string{"int4", "bf16", "Int8"} {
+	for _, q := range []string{"int4", "BF16", "Int8"} {
 		_, err := Load(context.Background(), "no/such-model", LoadOptions{Quantize: q})
 		var oe *OptionError
 		if !errors.As(err, &oe) || oe.Field != "quantize" || oe.Value != `"`+q+`"` || oe.Allowed != quantizeAllowed {
 			t.Errorf("Quantize %q: error %v, want an OptionError for quantize before any loading", q, err)
 		}
 	}
-	for _, q := range []string{"", "none", "float32", "int8"} {
+	for _, q := range []string{"", "none", "float32", "int8", "bf16"} {
 		if err := (LoadOptions{Quantize: q}).Check(); err != nil {
 			t.Errorf("Quantize %q: %v", q, err)
 		}

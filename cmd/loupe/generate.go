@@ -34,7 +34,7 @@ type generateFlags struct {
 
 // quantizeUsage is the help of --quantize on the commands that decode with
 // a GPT-2 (generate, eval perplexity, serve).
-const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32) or int8 (int8 weights per output channel, each token's activations quantized at run time; embeddings, LayerNorms and attention stay float32)"
+const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32), int8 (int8 weights per output channel, each token's activations quantized at run time) or bf16 (bfloat16 weights, float32 activations and sums); embeddings, LayerNorms and attention stay float32"
 
 // checkQuantize checks a --quantize value before anything is loaded.
 func checkQuantize(q string) error {
@@ -97,7 +97,9 @@ supported with beam search.
 
 --quantize int8 decodes with int8 weights (the linear layers and the LM
 head; embeddings, LayerNorms and attention stay float32; docs/gpt2.md,
-"int8 weights"); the default, none, is float32.
+"int8 and bf16 weights"), --quantize bf16 with bfloat16 weights for the
+same layers (activations and sums stay float32); the default, none, is
+float32.
 
 --format json prints {"prompt_ids", "ids", "text", "logprobs", "stats"}
 (logprobs: log-softmax of the raw logits at each generated token); several
