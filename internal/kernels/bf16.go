@@ -13,20 +13,25 @@ import (
 // float32. A kernel widens each weight back to float32 on the fly (a 16-bit
 // left shift: VPMOVZXWD then VPSLLD $16) and multiplies with FMA, so the
 // products are exact float32 products of the bf16 weights and the sums are
-// float32 sums (in a different order than a plain loop: four partial sums
-// per column). The work is bound by memory at 2 bytes per weight, half of
+// float32 sums (in a different order than a plain loop: eight partial
+// sums per column with AVX-512, four with AVX2). The work is bound by memory at 2 bytes per weight, half of
 // float32's.
 //
 // Layout: the weights are packed in blocks of 16 output columns; inside a
-// block, each k is 32 bytes (the 16 columns' bf16 values, column
-// ascending). n is padded with zero columns to a multiple of 16; the bias
-// is padded the same way (zeros when there is none).
+// block, each pair of consecutive k (2q, 2q+1) is 64 bytes: one 32-bit
+// word per column (column ascending) holding w(2q, j) in its low half and
+// w(2q+1, j) in its high half. A kernel widens a pair with one shift left
+// by 16 (the even k) and one AND with 0xffff0000 (the odd k): two vector
+// operations per 32 weights. k is padded with a zero weight to an even
+// kp; n with zero columns to a multiple of 16; the bias is padded the same
+// way (zeros when there is none).
 
 // BF16Linear is an nn.Linear with bfloat16 weights and float32 activations
 // and sums (see above). It is immutable after NewBF16Linear and safe for
 // concurrent use.
 type BF16Linear struct {
 	N, K int // output and input features
+	kp   int // K rounded up to even
 	b    []uint16
 	bias []float32
 }
@@ -63,12 +68,13 @@ func NewBF16Linear(w, bias []float32, n, k int) *BF16Linear {
 		panic(fmt.Sprintf("kernels: NewBF16Linear: bad arguments n=%d k=%d len(w)=%d len(bias)=%d", n, k, len(w), len(bias)))
 	}
 	nb := (n + bfNR - 1) / bfNR
-	l := &BF16Linear{N: n, K: k, b: make([]uint16, nb*k*bfNR), bias: make([]float32, nb*bfNR)}
+	kp := (k + 1) &^ 1
+	l := &BF16Linear{N: n, K: k, kp: kp, b: make([]uint16, nb*kp*bfNR), bias: make([]float32, nb*bfNR)}
 	for j := 0; j < n; j++ {
-		panel := l.b[(j/bfNR)*k*bfNR:]
+		panel := l.b[(j/bfNR)*kp*bfNR:]
 		jj := j % bfNR
 		for p, v := range w[j*k : (j+1)*k] {
-			panel[p*bfNR+jj] = ToBF16(v)
+			panel[(p/2)*2*bfNR+2*jj+p%2] = ToBF16(v)
 		}
 	}
 	if bias != nil {
@@ -125,10 +131,10 @@ func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc in
 	// there are enough blocks) are claimed by the threads in memory order,
 	// so each weight is read once from memory; every row of the call runs
 	// over a chunk in turn, the second and later ones reading it from L2.
-	j.unit = max(1, min(blocks/(4*th), bfChunkBytes/(l.K*bfNR*2)))
+	j.unit = max(1, min(blocks/(4*th), bfChunkBytes/(l.kp*bfNR*2)))
 	j.chunks = int64((blocks + j.unit - 1) / j.unit)
 	parts := th
-	if m == 1 && blocks*l.K*bfNR*2 < bfParallelBytes {
+	if m == 1 && blocks*l.kp*bfNR*2 < bfParallelBytes {
 		parts = 1
 	}
 	j.next = 0
@@ -141,7 +147,7 @@ func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc in
 // only says how many threads take part.
 func (j *bfJob) do(lo, hi int) {
 	l := j.l
-	k := l.K
+	k, kp := l.K, l.kp
 	blocks := (l.N + bfNR - 1) / bfNR
 	for {
 		ch := int(atomic.AddInt64(&j.next, 1) - 1)
@@ -154,11 +160,11 @@ func (j *bfJob) do(lo, hi int) {
 			a := j.a[i*j.lda : i*j.lda+k]
 			c := j.c[i*j.ldc : i*j.ldc+l.N]
 			if full > b0 {
-				bfgemvL(j.lvl, full-b0, k, a, l.b[b0*k*bfNR:full*k*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:full*bfNR])
+				bfgemvL(j.lvl, full-b0, k, a, l.b[b0*kp*bfNR:full*kp*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:full*bfNR])
 			}
 			if b1 > full {
 				var tmp [bfNR]float32
-				bfgemvL(j.lvl, 1, k, a, l.b[full*k*bfNR:(full+1)*k*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:])
+				bfgemvL(j.lvl, 1, k, a, l.b[full*kp*bfNR:(full+1)*kp*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:])
 				copy(c[full*bfNR:], tmp[:l.N-full*bfNR])
 			}
 		}
@@ -179,24 +185,34 @@ func bfgemvL(lvl, nblk, k int, a []float32, b []uint16, bias, c []float32) {
 }
 
 // bfgemv16Generic is the one-row kernel as plain Go: for each of nblk
-// consecutive packed blocks bi (b[bi*k*16:], bias[bi*16:]) it sets
-// c[bi*16+j] = Σ_{p<k} a[p]·w(p, j) + bias[j], the sum kept in four
-// partial sums (p mod 4) added as (s0+s1)+(s2+s3), then the bias.
+// consecutive packed blocks bi (b[bi*kp*16:] with kp = k rounded up to
+// even, bias[bi*16:]) it sets c[bi*16+j] = Σ_{p<k} a[p]·w(p, j) + bias[j],
+// the sum kept in eight partial sums s[p mod 8] for p < k rounded down to
+// a multiple of 8 (the last k mod 8 terms go to s[0]), added as
+// ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)), then the bias: the AVX-512 kernel's
+// order (it fuses each product into its sum).
 func bfgemv16Generic(nblk, k int, a []float32, b []uint16, bias, c []float32) {
 	a = a[:k]
+	kp := (k + 1) &^ 1
+	k8 := k &^ 7
 	for bi := 0; bi < nblk; bi++ {
-		bb := b[bi*k*bfNR : (bi+1)*k*bfNR]
-		var acc [4][bfNR]float32
+		bb := b[bi*kp*bfNR : (bi+1)*kp*bfNR]
+		var acc [8][bfNR]float32
 		for p, x := range a {
-			w := bb[p*bfNR : p*bfNR+bfNR]
-			s := &acc[p&3]
-			for j, h := range w {
-				s[j] += x * FromBF16(h)
+			w := bb[(p/2)*2*bfNR+p%2 : (p/2+1)*2*bfNR]
+			s := &acc[0]
+			if p < k8 {
+				s = &acc[p&7]
+			}
+			for j := range s {
+				s[j] += x * FromBF16(w[2*j])
 			}
 		}
 		cc, bs := c[bi*bfNR:bi*bfNR+bfNR], bias[bi*bfNR:bi*bfNR+bfNR]
 		for j := range cc {
-			cc[j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]) + bs[j]
+			lo := (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])
+			hi := (acc[4][j] + acc[5][j]) + (acc[6][j] + acc[7][j])
+			cc[j] = (lo + hi) + bs[j]
 		}
 	}
 }

@@ -3,86 +3,112 @@
 #include "textflag.h"
 
 // One-row kernels of the bf16-weight linear layer. Contracts: see
-// bf16_amd64.go and bfgemv16Generic in bf16.go. A packed block is k rows
-// of 32 bytes (16 bf16 columns); a bf16 value widens to float32 as a
-// zero-extended 16-bit word shifted left by 16.
+// bf16_amd64.go and bfgemv16Generic in bf16.go. A packed block holds kp/2
+// pairs of k, 64 bytes each: per column one dword, the even k's bf16 value
+// in the low half and the odd k's in the high half. Shifting the dword
+// left by 16 gives the even k's weight as a float32, masking it with
+// 0xffff0000 the odd k's.
 //
 // Arguments (both kernels): nblk+0, k+8, a_base+16, b_base+40,
 // bias_base+64, c_base+88.
 
 // func bfgemv16AVX512(nblk, k int, a []float32, b []uint16, bias, c []float32)
+//
+// Eight partial sums per column (Z0-Z7: k mod 8), as the generic kernel:
+// four pairs of k per loop trip; the k mod 8 steps left go to Z0.
 TEXT ·bfgemv16AVX512(SB), NOSPLIT, $0-112
-	MOVQ nblk+0(FP), AX
-	MOVQ k+8(FP), R8
-	MOVQ a_base+16(FP), R13
-	MOVQ b_base+40(FP), BX
-	MOVQ bias_base+64(FP), R11
-	MOVQ c_base+88(FP), DX
-	TESTQ AX, AX
-	JZ    zend
+	MOVQ         nblk+0(FP), AX
+	MOVQ         k+8(FP), R8
+	MOVQ         a_base+16(FP), R13
+	MOVQ         b_base+40(FP), BX
+	MOVQ         bias_base+64(FP), R11
+	MOVQ         c_base+88(FP), DX
+	MOVL         $0xffff0000, R9
+	VPBROADCASTD R9, Z15
+	TESTQ        AX, AX
+	JZ           zend
 
 zblock:
 	MOVQ   R13, SI
 	MOVQ   R8, CX
-	SHRQ   $2, CX
+	SHRQ   $3, CX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
 	TESTQ  CX, CX
 	JZ     ztail
 
 zloop:
-	VPMOVZXWD    (BX), Z4
-	VPMOVZXWD    32(BX), Z5
-	VPMOVZXWD    64(BX), Z6
-	VPMOVZXWD    96(BX), Z7
-	VPSLLD       $16, Z4, Z4
-	VPSLLD       $16, Z5, Z5
-	VPSLLD       $16, Z6, Z6
-	VPSLLD       $16, Z7, Z7
-	VBROADCASTSS (SI), Z8
-	VBROADCASTSS 4(SI), Z9
-	VBROADCASTSS 8(SI), Z10
-	VBROADCASTSS 12(SI), Z11
-	VFMADD231PS  Z8, Z4, Z0
-	VFMADD231PS  Z9, Z5, Z1
-	VFMADD231PS  Z10, Z6, Z2
-	VFMADD231PS  Z11, Z7, Z3
-	ADDQ         $16, SI
-	ADDQ         $128, BX
+	VPSLLD       $16, (BX), Z16
+	VPANDD       (BX), Z15, Z17
+	VPSLLD       $16, 64(BX), Z18
+	VPANDD       64(BX), Z15, Z19
+	VPSLLD       $16, 128(BX), Z20
+	VPANDD       128(BX), Z15, Z21
+	VPSLLD       $16, 192(BX), Z22
+	VPANDD       192(BX), Z15, Z23
+	VBROADCASTSS (SI), Z24
+	VBROADCASTSS 4(SI), Z25
+	VBROADCASTSS 8(SI), Z26
+	VBROADCASTSS 12(SI), Z27
+	VBROADCASTSS 16(SI), Z28
+	VBROADCASTSS 20(SI), Z29
+	VBROADCASTSS 24(SI), Z30
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z16, Z0
+	VFMADD231PS  Z25, Z17, Z1
+	VFMADD231PS  Z26, Z18, Z2
+	VFMADD231PS  Z27, Z19, Z3
+	VFMADD231PS  Z28, Z20, Z4
+	VFMADD231PS  Z29, Z21, Z5
+	VFMADD231PS  Z30, Z22, Z6
+	VFMADD231PS  Z31, Z23, Z7
+	ADDQ         $32, SI
+	ADDQ         $256, BX
 	DECQ         CX
 	JNZ          zloop
 
 ztail:
-	// k mod 4 steps left, into partial sums 0, 1, 2 in turn.
-	MOVQ  R8, CX
-	ANDQ  $3, CX
-	JZ    zsum
-	VPMOVZXWD    (BX), Z4
-	VPSLLD       $16, Z4, Z4
-	VBROADCASTSS (SI), Z8
-	VFMADD231PS  Z8, Z4, Z0
-	ADDQ         $32, BX
-	DECQ  CX
-	JZ    zsum
-	VPMOVZXWD    (BX), Z5
-	VPSLLD       $16, Z5, Z5
-	VBROADCASTSS 4(SI), Z9
-	VFMADD231PS  Z9, Z5, Z1
-	ADDQ         $32, BX
-	DECQ  CX
-	JZ    zsum
-	VPMOVZXWD    (BX), Z6
-	VPSLLD       $16, Z6, Z6
-	VBROADCASTSS 8(SI), Z10
-	VFMADD231PS  Z10, Z6, Z2
-	ADDQ         $32, BX
+	// k mod 8 steps left, all into Z0: whole pairs, then an odd k's
+	// even half.
+	MOVQ R8, CX
+	ANDQ $7, CX
+
+ztpair:
+	CMPQ         CX, $2
+	JB           ztodd
+	VPSLLD       $16, (BX), Z16
+	VPANDD       (BX), Z15, Z17
+	VBROADCASTSS (SI), Z24
+	VBROADCASTSS 4(SI), Z25
+	VFMADD231PS  Z24, Z16, Z0
+	VFMADD231PS  Z25, Z17, Z0
+	ADDQ         $8, SI
+	ADDQ         $64, BX
+	SUBQ         $2, CX
+	JMP          ztpair
+
+ztodd:
+	TESTQ        CX, CX
+	JZ           zsum
+	VPSLLD       $16, (BX), Z16
+	VBROADCASTSS (SI), Z24
+	VFMADD231PS  Z24, Z16, Z0
+	ADDQ         $64, BX
 
 zsum:
 	VADDPS  Z1, Z0, Z0
 	VADDPS  Z3, Z2, Z2
+	VADDPS  Z5, Z4, Z4
+	VADDPS  Z7, Z6, Z6
 	VADDPS  Z2, Z0, Z0
+	VADDPS  Z6, Z4, Z4
+	VADDPS  Z4, Z0, Z0
 	VADDPS  (R11), Z0, Z0
 	VMOVUPS Z0, (DX)
 	ADDQ    $64, R11
@@ -95,62 +121,109 @@ zend:
 	RET
 
 // func bfgemv16AVX2(nblk, k int, a []float32, b []uint16, bias, c []float32)
+//
+// Four partial sums per column (k mod 4), each in two ymm (columns 0-7,
+// 8-15; Y0-Y7): two pairs of k per loop trip; the k mod 4 steps left go
+// to the first two sums.
 TEXT ·bfgemv16AVX2(SB), NOSPLIT, $0-112
-	MOVQ nblk+0(FP), AX
-	MOVQ k+8(FP), R8
-	MOVQ a_base+16(FP), R13
-	MOVQ b_base+40(FP), BX
-	MOVQ bias_base+64(FP), R11
-	MOVQ c_base+88(FP), DX
-	TESTQ AX, AX
-	JZ    yend
+	MOVQ         nblk+0(FP), AX
+	MOVQ         k+8(FP), R8
+	MOVQ         a_base+16(FP), R13
+	MOVQ         b_base+40(FP), BX
+	MOVQ         bias_base+64(FP), R11
+	MOVQ         c_base+88(FP), DX
+	MOVL         $0xffff0000, R9
+	VMOVD        R9, X15
+	VPBROADCASTD X15, Y15
+	TESTQ        AX, AX
+	JZ           yend
 
 yblock:
 	MOVQ   R13, SI
 	MOVQ   R8, CX
-	SHRQ   $1, CX
+	SHRQ   $2, CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
 	TESTQ  CX, CX
 	JZ     ytail
 
 yloop:
-	VPMOVZXWD    (BX), Y4
-	VPMOVZXWD    16(BX), Y5
-	VPMOVZXWD    32(BX), Y6
-	VPMOVZXWD    48(BX), Y7
-	VPSLLD       $16, Y4, Y4
-	VPSLLD       $16, Y5, Y5
-	VPSLLD       $16, Y6, Y6
-	VPSLLD       $16, Y7, Y7
-	VBROADCASTSS (SI), Y8
-	VBROADCASTSS 4(SI), Y9
-	VFMADD231PS  Y8, Y4, Y0
-	VFMADD231PS  Y8, Y5, Y1
-	VFMADD231PS  Y9, Y6, Y2
-	VFMADD231PS  Y9, Y7, Y3
-	ADDQ         $8, SI
-	ADDQ         $64, BX
+	VMOVDQU      (BX), Y8
+	VMOVDQU      32(BX), Y9
+	VPSLLD       $16, Y8, Y10
+	VPSLLD       $16, Y9, Y11
+	VPAND        Y8, Y15, Y8
+	VPAND        Y9, Y15, Y9
+	VBROADCASTSS (SI), Y12
+	VBROADCASTSS 4(SI), Y13
+	VFMADD231PS  Y12, Y10, Y0
+	VFMADD231PS  Y12, Y11, Y1
+	VFMADD231PS  Y13, Y8, Y2
+	VFMADD231PS  Y13, Y9, Y3
+	VMOVDQU      64(BX), Y8
+	VMOVDQU      96(BX), Y9
+	VPSLLD       $16, Y8, Y10
+	VPSLLD       $16, Y9, Y11
+	VPAND        Y8, Y15, Y8
+	VPAND        Y9, Y15, Y9
+	VBROADCASTSS 8(SI), Y12
+	VBROADCASTSS 12(SI), Y13
+	VFMADD231PS  Y12, Y10, Y4
+	VFMADD231PS  Y12, Y11, Y5
+	VFMADD231PS  Y13, Y8, Y6
+	VFMADD231PS  Y13, Y9, Y7
+	ADDQ         $16, SI
+	ADDQ         $128, BX
 	DECQ         CX
 	JNZ          yloop
 
 ytail:
-	TESTQ $1, R8
-	JZ    ysum
-	VPMOVZXWD    (BX), Y4
-	VPMOVZXWD    16(BX), Y5
-	VPSLLD       $16, Y4, Y4
-	VPSLLD       $16, Y5, Y5
-	VBROADCASTSS (SI), Y8
-	VFMADD231PS  Y8, Y4, Y0
-	VFMADD231PS  Y8, Y5, Y1
-	ADDQ         $32, BX
+	MOVQ R8, CX
+	ANDQ $3, CX
+	CMPQ CX, $2
+	JB   ytodd
+	VMOVDQU      (BX), Y8
+	VMOVDQU      32(BX), Y9
+	VPSLLD       $16, Y8, Y10
+	VPSLLD       $16, Y9, Y11
+	VPAND        Y8, Y15, Y8
+	VPAND        Y9, Y15, Y9
+	VBROADCASTSS (SI), Y12
+	VBROADCASTSS 4(SI), Y13
+	VFMADD231PS  Y12, Y10, Y0
+	VFMADD231PS  Y12, Y11, Y1
+	VFMADD231PS  Y13, Y8, Y2
+	VFMADD231PS  Y13, Y9, Y3
+	ADDQ         $8, SI
+	ADDQ         $64, BX
+	SUBQ         $2, CX
+
+ytodd:
+	// An odd k: the last pair's even half.
+	TESTQ        CX, CX
+	JZ           ysum
+	VMOVDQU      (BX), Y8
+	VMOVDQU      32(BX), Y9
+	VPSLLD       $16, Y8, Y10
+	VPSLLD       $16, Y9, Y11
+	VBROADCASTSS (SI), Y12
+	VFMADD231PS  Y12, Y10, Y0
+	VFMADD231PS  Y12, Y11, Y1
+	ADDQ         $64, BX
 
 ysum:
 	VADDPS  Y2, Y0, Y0
 	VADDPS  Y3, Y1, Y1
+	VADDPS  Y6, Y4, Y4
+	VADDPS  Y7, Y5, Y5
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
 	VADDPS  (R11), Y0, Y0
 	VADDPS  32(R11), Y1, Y1
 	VMOVUPS Y0, (DX)

@@ -67,12 +67,12 @@ func selfCheck(lvl int) (err error) {
 // one.
 func bfSelfCheck(lvl int) error {
 	const nblk = 2
-	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 13} {
+	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 23} {
 		a := make([]float32, k)
 		for i := range a {
 			a[i] = float32((i*7)%31)/8 - 1.9
 		}
-		b := make([]uint16, nblk*k*bfNR)
+		b := make([]uint16, nblk*((k+1)&^1)*bfNR)
 		for i := range b {
 			b[i] = ToBF16(float32((i*13)%29)/9 - 1.4)
 		}
