@@ -156,7 +156,24 @@ func (j *bfJob) do(lo, hi int) {
 		}
 		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
 		full := min(b1, l.N/bfNR)
-		for i := 0; i < j.m; i++ {
+		i := 0
+		if j.lvl >= levelAVX512 {
+			// Four rows at a time share each widened weight.
+			for ; i+4 <= j.m; i += 4 {
+				a, c := j.a[i*j.lda:(i+3)*j.lda+k], j.c[i*j.ldc:(i+3)*j.ldc+l.N]
+				if full > b0 {
+					bfgemm4x16AVX512(full-b0, k, a, j.lda, l.b[b0*kp*bfNR:full*kp*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:], j.ldc)
+				}
+				if b1 > full {
+					var tmp [4 * bfNR]float32
+					bfgemm4x16AVX512(1, k, a, j.lda, l.b[full*kp*bfNR:(full+1)*kp*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:], bfNR)
+					for r := 0; r < 4; r++ {
+						copy(c[r*j.ldc+full*bfNR:r*j.ldc+l.N], tmp[r*bfNR:])
+					}
+				}
+			}
+		}
+		for ; i < j.m; i++ {
 			a := j.a[i*j.lda : i*j.lda+k]
 			c := j.c[i*j.ldc : i*j.ldc+l.N]
 			if full > b0 {
@@ -213,6 +230,32 @@ func bfgemv16Generic(nblk, k int, a []float32, b []uint16, bias, c []float32) {
 			lo := (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])
 			hi := (acc[4][j] + acc[5][j]) + (acc[6][j] + acc[7][j])
 			cc[j] = (lo + hi) + bs[j]
+		}
+	}
+}
+
+// bfgemm4x16Generic is the four-row kernel as plain Go: for each of nblk
+// consecutive packed blocks bi and rows i < 4 (a[i*lda:], c[i*ldc:]) it
+// sets c[i*ldc+bi*16+j] = Σ_{p<k} a[i*lda+p]·w(p, j) + bias[bi*16+j], the
+// sum kept in two partial sums (k even, k odd) added as s0+s1, then the
+// bias. The slices must cover exactly the rows and columns written.
+func bfgemm4x16Generic(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int) {
+	kp := (k + 1) &^ 1
+	for bi := 0; bi < nblk; bi++ {
+		bb := b[bi*kp*bfNR : (bi+1)*kp*bfNR]
+		for i := 0; i < 4; i++ {
+			var acc [2][bfNR]float32
+			for p, x := range a[i*lda : i*lda+k] {
+				w := bb[(p/2)*2*bfNR+p%2 : (p/2+1)*2*bfNR]
+				s := &acc[p&1]
+				for j := range s {
+					s[j] += x * FromBF16(w[2*j])
+				}
+			}
+			cc := c[i*ldc+bi*bfNR : i*ldc+bi*bfNR+bfNR]
+			for j := range cc {
+				cc[j] = (acc[0][j] + acc[1][j]) + bias[bi*bfNR+j]
+			}
 		}
 	}
 }

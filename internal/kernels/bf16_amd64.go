@@ -20,3 +20,10 @@ func bfgemv16AVX2(nblk, k int, a []float32, b []uint16, bias, c []float32)
 //
 //go:noescape
 func bfgemv16AVX512(nblk, k int, a []float32, b []uint16, bias, c []float32)
+
+// bfgemm4x16AVX512 is bfgemm4x16Generic with AVX-512F: the same partial
+// sums in the same order, with fused multiply-adds. lda and ldc count
+// float32s.
+//
+//go:noescape
+func bfgemm4x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int)

@@ -236,3 +236,103 @@ ysum:
 yend:
 	VZEROUPPER
 	RET
+
+// func bfgemm4x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int)
+//
+// Four rows at a time: per row two partial sums (k even, k odd; Z0-Z7),
+// each pair of k widened once for the four rows.
+TEXT ·bfgemm4x16AVX512(SB), NOSPLIT, $0-128
+	MOVQ         nblk+0(FP), AX
+	MOVQ         k+8(FP), R8
+	MOVQ         a_base+16(FP), R13
+	MOVQ         lda+40(FP), R9
+	SHLQ         $2, R9
+	MOVQ         b_base+48(FP), BX
+	MOVQ         bias_base+72(FP), R11
+	MOVQ         c_base+96(FP), DX
+	MOVQ         ldc+120(FP), R10
+	SHLQ         $2, R10
+	MOVL         $0xffff0000, R14
+	VPBROADCASTD R14, Z15
+	TESTQ        AX, AX
+	JZ           mend
+
+mblock:
+	MOVQ   R13, SI
+	LEAQ   (R13)(R9*2), DI
+	MOVQ   R8, CX
+	SHRQ   $1, CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	TESTQ  CX, CX
+	JZ     modd
+
+mloop:
+	VPSLLD       $16, (BX), Z16
+	VPANDD       (BX), Z15, Z17
+	VBROADCASTSS (SI), Z20
+	VBROADCASTSS 4(SI), Z21
+	VBROADCASTSS (SI)(R9*1), Z22
+	VBROADCASTSS 4(SI)(R9*1), Z23
+	VBROADCASTSS (DI), Z24
+	VBROADCASTSS 4(DI), Z25
+	VBROADCASTSS (DI)(R9*1), Z26
+	VBROADCASTSS 4(DI)(R9*1), Z27
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z21, Z17, Z1
+	VFMADD231PS  Z22, Z16, Z2
+	VFMADD231PS  Z23, Z17, Z3
+	VFMADD231PS  Z24, Z16, Z4
+	VFMADD231PS  Z25, Z17, Z5
+	VFMADD231PS  Z26, Z16, Z6
+	VFMADD231PS  Z27, Z17, Z7
+	ADDQ         $8, SI
+	ADDQ         $8, DI
+	ADDQ         $64, BX
+	DECQ         CX
+	JNZ          mloop
+
+modd:
+	// An odd k: the last pair's even half.
+	TESTQ        $1, R8
+	JZ           msum
+	VPSLLD       $16, (BX), Z16
+	VBROADCASTSS (SI), Z20
+	VBROADCASTSS (SI)(R9*1), Z22
+	VBROADCASTSS (DI), Z24
+	VBROADCASTSS (DI)(R9*1), Z26
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z22, Z16, Z2
+	VFMADD231PS  Z24, Z16, Z4
+	VFMADD231PS  Z26, Z16, Z6
+	ADDQ         $64, BX
+
+msum:
+	VMOVUPS (R11), Z16
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z3, Z2, Z2
+	VADDPS  Z5, Z4, Z4
+	VADDPS  Z7, Z6, Z6
+	VADDPS  Z16, Z0, Z0
+	VADDPS  Z16, Z2, Z2
+	VADDPS  Z16, Z4, Z4
+	VADDPS  Z16, Z6, Z6
+	LEAQ    (DX)(R10*2), R12
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z2, (DX)(R10*1)
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z6, (R12)(R10*1)
+	ADDQ    $64, R11
+	ADDQ    $64, DX
+	DECQ    AX
+	JNZ     mblock
+
+mend:
+	VZEROUPPER
+	RET

@@ -13,3 +13,7 @@ func bfgemv16AVX2(nblk, k int, a []float32, b []uint16, bias, c []float32) {
 func bfgemv16AVX512(nblk, k int, a []float32, b []uint16, bias, c []float32) {
 	bfgemv16Generic(nblk, k, a, b, bias, c)
 }
+
+func bfgemm4x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int) {
+	bfgemm4x16Generic(nblk, k, a, lda, b, bias, c, ldc)
+}

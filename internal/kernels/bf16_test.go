@@ -190,3 +190,14 @@ func BenchmarkBF16Gemv(b *testing.B) {
 		}
 	}
 }
+
+// TestBF16SelfCheck runs the start-up self-check of every level (it also
+// compares the four-row AVX-512 kernel with its generic twin), so that a
+// failure shows here and not only as a slower kernel set.
+func TestBF16SelfCheck(t *testing.T) {
+	for _, lvl := range availableLevels() {
+		if err := bfSelfCheck(lvl); err != nil {
+			t.Errorf("%s: %v", levelNames[lvl], err)
+		}
+	}
+}

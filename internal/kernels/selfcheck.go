@@ -62,9 +62,9 @@ func selfCheck(lvl int) (err error) {
 	return bfSelfCheck(lvl)
 }
 
-// bfSelfCheck runs a level's bf16-weight one-row kernel (BF16Linear) on
-// small inputs (k with every tail length, two blocks) against the generic
-// one.
+// bfSelfCheck runs a level's bf16-weight kernels (BF16Linear: one row,
+// and four rows with AVX-512) on small inputs (k with every tail length,
+// two blocks) against the generic ones.
 func bfSelfCheck(lvl int) error {
 	const nblk = 2
 	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 23} {
@@ -87,6 +87,24 @@ func bfSelfCheck(lvl int) error {
 		for i := range c1 {
 			if !closeEnough(c1[i], c2[i], k) {
 				return fmt.Errorf("bfgemv16(k=%d): c[%d] = %g, want %g", k, i, c1[i], c2[i])
+			}
+		}
+		if lvl < levelAVX512 {
+			continue
+		}
+		// The four-row kernel: rows k+1 apart, outputs 2 blocks + 3 apart.
+		a4 := make([]float32, 4*(k+1))
+		for i := range a4 {
+			a4[i] = float32((i*5)%17)/6 - 1.3
+		}
+		const ldc = nblk*bfNR + 3
+		m1 := make([]float32, 4*ldc)
+		m2 := make([]float32, 4*ldc)
+		bfgemm4x16AVX512(nblk, k, a4, k+1, b, bias, m1, ldc)
+		bfgemm4x16Generic(nblk, k, a4, k+1, b, bias, m2, ldc)
+		for i := range m1 {
+			if !closeEnough(m1[i], m2[i], k) {
+				return fmt.Errorf("bfgemm4x16(k=%d): c[%d] = %g, want %g", k, i, m1[i], m2[i])
 			}
 		}
 	}
