@@ -44,6 +44,12 @@ zblock:
 	JZ     ztail
 
 zloop:
+	// Ask for the weights 1 KiB ahead (the four lines of a later trip),
+	// as the float32 one-row kernel does.
+	PREFETCHT0   1024(BX)
+	PREFETCHT0   1088(BX)
+	PREFETCHT0   1152(BX)
+	PREFETCHT0   1216(BX)
 	VPSLLD       $16, (BX), Z16
 	VPANDD       (BX), Z15, Z17
 	VPSLLD       $16, 64(BX), Z18
