@@ -36,13 +36,15 @@
 // used in place from the memory-mapped file; F16 and BF16 ones are converted
 // once at load time.
 //
-// # int8 weights
+// # int8 and bf16 weights
 //
-// Model.Quantize(Int8), or LoadWith with LoadOptions.Quantize, runs the
-// inference pass (State.Forward, Model.Forward) with int8 weights for every
-// block's four linear layers and the LM head (kernels.QLinear: per output
-// channel symmetric int8 weights, per-token dynamic int8 activations); the
-// embeddings, LayerNorms, biases, attention and GELU stay float32. The
+// Model.Quantize(Int8) or Model.Quantize(BF16), or LoadWith with
+// LoadOptions.Quantize, runs the inference pass (State.Forward,
+// Model.Forward) with int8 or bf16 weights for every block's four linear
+// layers and the LM head (Int8: kernels.QLinear, per output channel
+// symmetric int8 weights and per-token dynamic int8 activations; BF16:
+// kernels.BF16Linear, weights rounded to bfloat16 and widened to float32 in
+// the kernel, activations and sums in float32); the embeddings, LayerNorms, biases, attention and GELU stay float32. The
 // float32 Weights are kept for the differentiable pass (ForwardPass and
 // Backward stay float32; a training pass on a quantized model is
 // ErrQuantizedTraining). Weights mapped from a float32 file are released

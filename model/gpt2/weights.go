@@ -50,7 +50,7 @@ type Model struct {
 	// mapped holds the first element of every weight used in place from
 	// the file's mapping (Quantize releases their pages).
 	mapped map[*float32]bool
-	quant  *quantized // the int8 inference weights, nil for float32 (Quantize)
+	quant  *quantized // the int8 or bf16 inference weights, nil for float32 (Quantize)
 }
 
 // Close releases the memory-mapped checkpoint files. The model and every
@@ -119,8 +119,8 @@ func Load(dir string) (*Model, error) { return LoadWith(dir, LoadOptions{}) }
 // LoadOptions control LoadWith. The zero value is Load.
 type LoadOptions struct {
 	// Quantize is the compute precision of the inference pass: Float32
-	// ("", "none" or "float32") or Int8 (see Model.Quantize). With Int8
-	// the weights are quantized tensor by tensor as they are read, and a
+	// ("", "none" or "float32"), Int8 or BF16 (see Model.Quantize). With
+	// Int8 or BF16 the weights are converted tensor by tensor as they are read, and a
 	// float32 checkpoint's mapped pages are released after each, so that
 	// the float32 weights are never all resident at once.
 	Quantize string
