@@ -13,6 +13,8 @@
 #   prefill: one 512-token prompt, logits at the last position only (tok/s)
 #   RSS:     loupe's peak resident set during the decode run (/usr/bin/time -v)
 #            against the float32 weight bytes
+# loupe runs with each weight format of QUANTS (default "none int8 bf16":
+# float32, --quantize int8, --quantize bf16), PyTorch in float32.
 # PyTorch (Debian python3-torch) runs the reference GPT-2 of reference.py,
 # written as transformers' modeling_gpt2.py computes it, under
 # torch.inference_mode with a KV cache (past key/values) for decoding, with 1
@@ -20,6 +22,7 @@
 # take turns for REPS rounds and each keeps its best.
 set -eu
 REPS=${REPS:-3}
+QUANTS=${QUANTS:-none int8 bf16}
 PY=${PY:-/usr/bin/python3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
@@ -35,18 +38,20 @@ P512=$(ids 512)
 
 # loupe and PyTorch (1 and 2 threads) take turns, REPS rounds, so that both see
 # the same machine conditions; each keeps its best.
-best_decode=0 best_prefill=0 best_rss=0 torch_decode=0 torch_prefill=0
+torch_decode=0 torch_prefill=0
+for q in $QUANTS; do echo "0 0 0" >"$TMP/best-$q"; done
 for r in $(seq "$REPS"); do
-	/usr/bin/time -v -o "$TMP/time.txt" "$TMP/loupe" generate --model "$TMP/gpt2-small" --prompt-ids "$P16" \
-		--greedy --ignore-eos --max-new-tokens 128 --format json >"$TMP/dec.json"
-	rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$TMP/time.txt")
-	d=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["decode_tokens"]/s["decode_seconds"])' "$TMP/dec.json")
-	"$TMP/loupe" generate --model "$TMP/gpt2-small" --prompt-ids "$P512" --greedy --max-new-tokens 1 --format json >"$TMP/pre.json"
-	p=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["prefill_tokens"]/s["prefill_seconds"])' "$TMP/pre.json")
-	echo "round $r: loupe decode $d tok/s, prefill $p tok/s, peak RSS $rss KiB" >&2
-	best_decode=$($PY -c "print(max($best_decode, $d))")
-	best_prefill=$($PY -c "print(max($best_prefill, $p))")
-	[ "$best_rss" = 0 ] || [ "$rss" -lt "$best_rss" ] && best_rss=$rss
+	for q in $QUANTS; do
+		/usr/bin/time -v -o "$TMP/time.txt" "$TMP/loupe" generate --model "$TMP/gpt2-small" --quantize "$q" --prompt-ids "$P16" \
+			--greedy --ignore-eos --max-new-tokens 128 --format json >"$TMP/dec-$q.json"
+		rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$TMP/time.txt")
+		d=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["decode_tokens"]/s["decode_seconds"])' "$TMP/dec-$q.json")
+		"$TMP/loupe" generate --model "$TMP/gpt2-small" --quantize "$q" --prompt-ids "$P512" --greedy --max-new-tokens 1 --format json >"$TMP/pre.json"
+		p=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["prefill_tokens"]/s["prefill_seconds"])' "$TMP/pre.json")
+		echo "round $r: loupe --quantize $q decode $d tok/s, prefill $p tok/s, peak RSS $rss KiB" >&2
+		read bd bp br <"$TMP/best-$q"
+		$PY -c "d,p,r,bd,bp,br=$d,$p,$rss,$bd,$bp,$br; print(max(d,bd), max(p,bp), r if br==0 else min(r,br))" >"$TMP/best-$q"
+	done
 	for th in 1 2; do
 		out=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$th $PY "$ROOT/model/gpt2/testdata/reference.py" bench "$TMP/gpt2-small" \
 			--prompt-len 16 --new-tokens 128 --prefill 512 --threads $th --reps 1)
@@ -59,20 +64,28 @@ done
 
 # Same weights, same greedy path: the generated ids should agree (a long
 # common prefix; float32 rounding may flip a near-tie late in a random model).
-$PY - "$TMP/dec.json" "$TMP/torch1.json" <<'PYEOF'
+$PY - "$TMP/dec-$(echo $QUANTS | cut -d' ' -f1).json" "$TMP/torch1.json" <<'PYEOF'
 import json, sys
 a = json.load(open(sys.argv[1]))["ids"]
 b = json.load(open(sys.argv[2]))["greedy_ids"]
 n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 print("greedy ids: loupe and PyTorch agree on the first %d of %d tokens" % (n, len(a)))
 PYEOF
-$PY - "$best_decode" "$best_prefill" "$best_rss" "$torch_decode" "$torch_prefill" "$WEIGHT_BYTES" <<'PYEOF'
+for q in $QUANTS; do printf '%s %s\n' "$q" "$(cat "$TMP/best-$q")"; done >"$TMP/best.txt"
+$PY - "$TMP/best.txt" "$torch_decode" "$torch_prefill" "$WEIGHT_BYTES" <<'PYEOF'
 import sys
-ld, lp, rss, td, tp, wb = map(float, sys.argv[1:])
-rss_b = rss * 1024
-print("| GPT-2 small (random weights, float32) | loupe | PyTorch | loupe / PyTorch |")
-print("| --- | --- | --- | --- |")
-print("| decode, batch 1, 128 tokens after 16 (tok/s) | %.1f | %.1f | %.2fx |" % (ld, td, ld / td))
-print("| prefill, 512 tokens (tok/s) | %.0f | %.0f | %.2fx |" % (lp, tp, lp / tp))
-print("| peak RSS / float32 weight bytes | %.0f MiB / %.0f MiB | | %.2fx |" % (rss_b / 2**20, wb / 2**20, rss_b / wb))
+rows = [l.split() for l in open(sys.argv[1])]
+td, tp, wb = map(float, sys.argv[2:])
+name = {"none": "float32", "float32": "float32", "int8": "int8", "bf16": "bf16"}
+base = {}
+for q, d, p, r in rows:
+    if name[q] == "float32":
+        base = {"d": float(d), "p": float(p)}
+print("| GPT-2 small (random weights), loupe weights | decode tok/s (128 after 16, batch 1) | prefill tok/s (512) | peak RSS / float32 weight bytes | decode / PyTorch | decode / loupe float32 | prefill / loupe float32 |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for q, d, p, r in rows:
+    d, p, r = float(d), float(p), float(r) * 1024
+    rel = lambda x, k: "%.2fx" % (x / base[k]) if base else ""
+    print("| %s | %.1f | %.0f | %.0f MiB / %.0f MiB = %.2fx | %.2fx | %s | %s |" % (name[q], d, p, r / 2**20, wb / 2**20, r / wb, d / td, rel(d, "d"), rel(p, "p")))
+print("| PyTorch float32 (best of 1 and 2 threads) | %.1f | %.0f | | | | |" % (td, tp))
 PYEOF
