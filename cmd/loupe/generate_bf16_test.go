@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -15,41 +12,7 @@ import (
 // moved, by less than int8 moves them), beam search and --input.
 func TestGenerateQuantizeBF16(t *testing.T) {
 	t.Setenv("LOUPE_CACHE", t.TempDir())
-	type seq struct {
-		IDs      []int     `json:"ids"`
-		Text     string    `json:"text"`
-		Logprobs []float32 `json:"logprobs"`
-	}
-	gen := func(args ...string) []seq {
-		t.Helper()
-		out, err := runLoupe(t, append([]string{"generate", "--format", "json", "--max-new-tokens", "12", "--ignore-eos"}, args...)...)
-		if err != nil {
-			t.Fatalf("generate %v: %v", args, err)
-		}
-		var seqs []seq
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var o struct {
-				seq
-				Sequences []seq `json:"sequences"`
-			}
-			if err := json.Unmarshal([]byte(line), &o); err != nil {
-				t.Fatalf("generate %v: %q: %v", args, line, err)
-			}
-			if len(o.Sequences) > 0 {
-				seqs = append(seqs, o.Sequences...)
-			} else {
-				seqs = append(seqs, o.seq)
-			}
-		}
-		return seqs
-	}
-	maxDiff := func(a, b []float32) float64 {
-		d := 0.0
-		for i := range min(len(a), len(b)) {
-			d = max(d, math.Abs(float64(a[i]-b[i])))
-		}
-		return d
-	}
+	gen := func(args ...string) []genSeq { t.Helper(); return generateJSON(t, args...) }
 	const prompt = "And the LORD spake unto Moses, saying"
 	f32 := gen("--greedy", prompt)
 	bf := gen("--greedy", "--quantize", "bf16", prompt)
@@ -57,7 +20,7 @@ func TestGenerateQuantizeBF16(t *testing.T) {
 	if len(bf[0].IDs) != 12 {
 		t.Fatalf("--quantize bf16: %d tokens, want 12", len(bf[0].IDs))
 	}
-	dbf, d8 := maxDiff(f32[0].Logprobs, bf[0].Logprobs), maxDiff(f32[0].Logprobs, q8[0].Logprobs)
+	dbf, d8 := maxAbsDiff(f32[0].Logprobs, bf[0].Logprobs), maxAbsDiff(f32[0].Logprobs, q8[0].Logprobs)
 	t.Logf("greedy: float32 %q, bf16 %q; |Δ logprob| bf16 %.2e, int8 %.2e", f32[0].Text, bf[0].Text, dbf, d8)
 	if !slices.Equal(bf[0].IDs, f32[0].IDs) {
 		t.Errorf("bf16 greedy ids %v, float32 %v", bf[0].IDs, f32[0].IDs)

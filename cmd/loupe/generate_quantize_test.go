@@ -15,51 +15,17 @@ import (
 // each against --quantize none (the default).
 func TestGenerateQuantizeFlag(t *testing.T) {
 	t.Setenv("LOUPE_CACHE", t.TempDir())
-	type seq struct {
-		IDs      []int     `json:"ids"`
-		Text     string    `json:"text"`
-		Logprobs []float32 `json:"logprobs"`
-	}
-	gen := func(args ...string) []seq {
-		t.Helper()
-		out, err := runLoupe(t, append([]string{"generate", "--format", "json", "--max-new-tokens", "12", "--ignore-eos"}, args...)...)
-		if err != nil {
-			t.Fatalf("generate %v: %v", args, err)
-		}
-		var seqs []seq
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var o struct {
-				seq
-				Sequences []seq `json:"sequences"`
-			}
-			if err := json.Unmarshal([]byte(line), &o); err != nil {
-				t.Fatalf("generate %v: %q: %v", args, line, err)
-			}
-			if len(o.Sequences) > 0 {
-				seqs = append(seqs, o.Sequences...)
-			} else {
-				seqs = append(seqs, o.seq)
-			}
-		}
-		return seqs
-	}
+	gen := func(args ...string) []genSeq { t.Helper(); return generateJSON(t, args...) }
 	const prompt = "And the LORD spake unto Moses, saying"
 	f32 := gen("--greedy", prompt)
 	def := gen("--greedy", "--quantize", "none", prompt)
 	q := gen("--greedy", "--quantize", "int8", prompt)
 	// float32 runs may differ in the last bits (the kernels' threads sum
 	// in varying order); int8 moves the log-probabilities by about 1e-3.
-	maxDiff := func(a, b []float32) float64 {
-		d := 0.0
-		for i := range min(len(a), len(b)) {
-			d = max(d, math.Abs(float64(a[i]-b[i])))
-		}
-		return d
-	}
-	if !slices.Equal(f32[0].IDs, def[0].IDs) || maxDiff(f32[0].Logprobs, def[0].Logprobs) > 1e-4 {
+	if !slices.Equal(f32[0].IDs, def[0].IDs) || maxAbsDiff(f32[0].Logprobs, def[0].Logprobs) > 1e-4 {
 		t.Errorf("--quantize none differs from the default: %v vs %v", def[0].Logprobs, f32[0].Logprobs)
 	}
-	if d := maxDiff(f32[0].Logprobs, q[0].Logprobs); d < 1e-4 {
+	if d := maxAbsDiff(f32[0].Logprobs, q[0].Logprobs); d < 1e-4 {
 		t.Errorf("--quantize int8's logprobs within %g of float32's: the int8 path did not run", d)
 	}
 	if len(q[0].IDs) != 12 {
@@ -82,6 +48,48 @@ func TestGenerateQuantizeFlag(t *testing.T) {
 	if len(batch) != 2 || !slices.Equal(batch[0].IDs, q[0].IDs) {
 		t.Errorf("int8 --input: %v, want the first prompt's ids %v", batch, q[0].IDs)
 	}
+}
+
+// genSeq is one sequence of loupe generate --format json.
+type genSeq struct {
+	IDs      []int     `json:"ids"`
+	Text     string    `json:"text"`
+	Logprobs []float32 `json:"logprobs"`
+}
+
+// generateJSON runs loupe generate --format json with 12 new tokens and
+// returns every sequence it printed (several for beams or --input).
+func generateJSON(t *testing.T, args ...string) []genSeq {
+	t.Helper()
+	out, err := runLoupe(t, append([]string{"generate", "--format", "json", "--max-new-tokens", "12", "--ignore-eos"}, args...)...)
+	if err != nil {
+		t.Fatalf("generate %v: %v", args, err)
+	}
+	var seqs []genSeq
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var o struct {
+			genSeq
+			Sequences []genSeq `json:"sequences"`
+		}
+		if err := json.Unmarshal([]byte(line), &o); err != nil {
+			t.Fatalf("generate %v: %q: %v", args, line, err)
+		}
+		if len(o.Sequences) > 0 {
+			seqs = append(seqs, o.Sequences...)
+		} else {
+			seqs = append(seqs, o.genSeq)
+		}
+	}
+	return seqs
+}
+
+// maxAbsDiff is the largest |a[i] - b[i]| over their common length.
+func maxAbsDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range min(len(a), len(b)) {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
 }
 
 // TestEvalPerplexityQuantize: int8 perplexity on held-out KJV text is
