@@ -57,6 +57,11 @@ type Intervention = gpt2.Intervention
 // `loupe explain --format json` prints and what the HTML view reads.
 type Result struct {
 	Model string `json:"model,omitempty"`
+	// Precision is the weights' precision of the inference pass that
+	// generated the tokens and gave the attention, hidden states and layer
+	// predictions ("int8", "bf16"; empty for float32). The attributions come
+	// from the differentiable pass, which is float32 in every case.
+	Precision string `json:"precision,omitempty"`
 	// Tokens are the tokens of IDs for display (Options.TokenText; an
 	// Explainer's shows a leading space as ␣ and stray bytes as \xNN:
 	// see DisplayToken).

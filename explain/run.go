@@ -247,6 +247,7 @@ func (e *Explainer) Explain(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res.Model = e.Name
+	res.Precision = e.Model.Precision()
 	res.Stopped, res.Finish = stopped, finish
 	for _, id := range ids {
 		res.RawTokens = append(res.RawTokens, e.Tok.TokenText(id))

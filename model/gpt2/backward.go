@@ -253,7 +253,9 @@ func (p *Pass) activation(a []float32, l int) {
 }
 
 // Unembed applies the LM head to n rows of h ([n, C]), after ln_f when lnf
-// is set, and returns the logits [n, V]. h is not changed.
+// is set, and returns the logits [n, V]. h is not changed. The head is the
+// inference pass's: after Quantize, the int8 or bf16 one (as Forward's
+// logits); Pass.Logits keeps the float32 head of the differentiable pass.
 func (m *Model) Unembed(h []float32, n int, lnf bool) []float32 {
 	c := m.Config
 	C := c.NEmbd
@@ -262,8 +264,22 @@ func (m *Model) Unembed(h []float32, n int, lnf bool) []float32 {
 		autograd.LayerNormForward(x, make([]float32, n), make([]float32, n), h, m.Weights.LNFG, m.Weights.LNFB, n, C, c.LayerNormEps)
 		h = x
 	}
+	q := m.quant
+	if q == nil || q.head == nil {
+		return m.unembed32(h, n)
+	}
 	out := make([]float32, n*c.VocabSize)
-	autograd.LinearTForward(out, h, m.Weights.LMHead, n, C, c.VocabSize)
+	for i, part := range q.head {
+		part.Apply(n, h, C, out[i*headRows:], c.VocabSize)
+	}
+	return out
+}
+
+// unembed32 applies the float32 LM head to n rows of h ([n, C]).
+func (m *Model) unembed32(h []float32, n int) []float32 {
+	c := m.Config
+	out := make([]float32, n*c.VocabSize)
+	autograd.LinearTForward(out, h, m.Weights.LMHead, n, c.NEmbd, c.VocabSize)
 	return out
 }
 
@@ -274,7 +290,7 @@ func (p *Pass) Logits(rows []int) []float32 {
 	for i, r := range rows {
 		copy(h[i*C:(i+1)*C], p.LNF[r*C:(r+1)*C])
 	}
-	return p.m.Unembed(h, len(rows), false)
+	return p.m.unembed32(h, len(rows))
 }
 
 // Seed is where a backward pass starts: the logits at the last position
