@@ -259,3 +259,58 @@ func bfgemm4x16Generic(nblk, k int, a []float32, lda int, b []uint16, bias, c []
 		}
 	}
 }
+
+// NewBF16LinearBits builds a BF16Linear from weights already rounded to
+// bfloat16: w holds their bits ([n, k] row-major, nn.Linear's [out, in]),
+// bias n float32 values or nil. Given what Bits returns for a layer
+// NewBF16Linear made (and the same bias), it builds a layer identical to
+// that one. Wrong sizes panic, as in NewBF16Linear. w and bias are not
+// retained.
+func NewBF16LinearBits(w []uint16, bias []float32, n, k int) *BF16Linear {
+	if n <= 0 || k <= 0 || len(w) < n*k || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("kernels: NewBF16LinearBits: bad arguments n=%d k=%d len(w)=%d len(bias)=%d", n, k, len(w), len(bias)))
+	}
+	nb := (n + bfNR - 1) / bfNR
+	kp := (k + 1) &^ 1
+	l := &BF16Linear{N: n, K: k, kp: kp, b: make([]uint16, nb*kp*bfNR), bias: make([]float32, nb*bfNR)}
+	for j := 0; j < n; j++ {
+		panel := l.b[(j/bfNR)*kp*bfNR:]
+		jj := j % bfNR
+		for p, v := range w[j*k : (j+1)*k] {
+			panel[(p/2)*2*bfNR+2*jj+p%2] = v
+		}
+	}
+	if bias != nil {
+		copy(l.bias, bias[:n])
+	}
+	return l
+}
+
+// Bits returns the layer's bfloat16 weights ([N, K] row-major, nn.Linear's
+// [out, in]) as their 16 bits (see NewBF16LinearBits, which rebuilds the
+// layer from them).
+func (l *BF16Linear) Bits() []uint16 {
+	w := make([]uint16, l.N*l.K)
+	for j := 0; j < l.N; j++ {
+		panel := l.b[(j/bfNR)*l.kp*bfNR:]
+		jj := j % bfNR
+		row := w[j*l.K : (j+1)*l.K]
+		for p := range row {
+			row[p] = panel[(p/2)*2*bfNR+2*jj+p%2]
+		}
+	}
+	return w
+}
+
+// Row writes the weights of output j, widened to float32 (exactly), into
+// dst[:K].
+func (l *BF16Linear) Row(j int, dst []float32) {
+	if j < 0 || j >= l.N || len(dst) < l.K {
+		panic(fmt.Sprintf("kernels: BF16Linear.Row(%d) of %d rows into %d values, want %d", j, l.N, len(dst), l.K))
+	}
+	panel := l.b[(j/bfNR)*l.kp*bfNR:]
+	jj := j % bfNR
+	for p := range dst[:l.K] {
+		dst[p] = FromBF16(panel[(p/2)*2*bfNR+2*jj+p%2])
+	}
+}

@@ -439,3 +439,89 @@ func qgemv16Generic(nblk, kp int, a []uint8, b []int8, rp, cp, c []float32) {
 		qDequant(&acc, rp[0], rp[1], cp[bi*3*qNR:], c[bi*qNR:])
 	}
 }
+
+// NewQLinearInt8 builds a QLinear from weights already quantized: w holds
+// the int8 values w_q ([n, k] row-major, nn.Linear's [out, in]), scales the
+// n per-output-channel scales s_w (w ≈ s_w[j]·w_q[j][k]) and bias n values
+// or nil. Given what Int8 returns for a layer NewQLinear made, it builds a
+// layer identical to that one (so Apply gives bit-identical results). The
+// values must lie in [-127, 127] (QInt8) or [-63, 63] (QInt7) and the
+// scales must be finite and not negative: anything else is an error (the
+// data comes from a file); wrong sizes panic, as in NewQLinear. w, scales
+// and bias are not retained.
+func NewQLinearInt8(w []int8, scales, bias []float32, n, k, bits int) (*QLinear, error) {
+	if n <= 0 || k <= 0 || len(w) < n*k || len(scales) < n || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("kernels: NewQLinearInt8: bad arguments n=%d k=%d len(w)=%d len(scales)=%d len(bias)=%d", n, k, len(w), len(scales), len(bias)))
+	}
+	var qmax int
+	switch bits {
+	case QInt8:
+		qmax = 127
+	case QInt7:
+		qmax = 63
+	default:
+		panic(fmt.Sprintf("kernels: NewQLinearInt8: bits = %d, want 8 or 7", bits))
+	}
+	kp := (k + 7) &^ 7
+	nb := (n + qNR - 1) / qNR
+	q := &QLinear{N: n, K: k, Bits: bits, kp: kp, b: make([]int8, nb*kp*qNR), cp: make([]float32, nb*3*qNR)}
+	for j := 0; j < n; j++ {
+		s := scales[j]
+		if !(s >= 0 && s <= math.MaxFloat32) {
+			return nil, fmt.Errorf("row %d: scale %v, want a finite value ≥ 0", j, s)
+		}
+		blk, jj := j/qNR, j%qNR
+		panel := q.b[blk*kp*qNR:]
+		off := (jj/8)*32 + (jj%8)*4
+		sum := 0
+		for p, v := range w[j*k : (j+1)*k] {
+			x := int(v)
+			if x < -qmax || x > qmax {
+				return nil, fmt.Errorf("row %d, column %d: value %d outside [-%d, %d]", j, p, x, qmax, qmax)
+			}
+			panel[(p/4)*64+off+p%4] = v
+			sum += x
+		}
+		cp := q.cp[blk*3*qNR:]
+		cp[jj] = s
+		cp[qNR+jj] = float32(float64(s) * float64(sum))
+		if bias != nil {
+			cp[2*qNR+jj] = bias[j]
+		}
+	}
+	return q, nil
+}
+
+// Int8 returns the layer's quantized weights: the int8 values w_q ([N, K]
+// row-major, nn.Linear's [out, in]) and the N per-output-channel scales
+// (see NewQLinearInt8, which rebuilds the layer from them).
+func (q *QLinear) Int8() (w []int8, scales []float32) {
+	w = make([]int8, q.N*q.K)
+	scales = make([]float32, q.N)
+	for j := 0; j < q.N; j++ {
+		blk, jj := j/qNR, j%qNR
+		panel := q.b[blk*q.kp*qNR:]
+		off := (jj/8)*32 + (jj%8)*4
+		row := w[j*q.K : (j+1)*q.K]
+		for p := range row {
+			row[p] = panel[(p/4)*64+off+p%4]
+		}
+		scales[j] = q.cp[blk*3*qNR+jj]
+	}
+	return w, scales
+}
+
+// Row writes the dequantized weights of output j, s_w[j]·w_q[j][k] for
+// k < K (float32 products), into dst[:K].
+func (q *QLinear) Row(j int, dst []float32) {
+	if j < 0 || j >= q.N || len(dst) < q.K {
+		panic(fmt.Sprintf("kernels: QLinear.Row(%d) of %d rows into %d values, want %d", j, q.N, len(dst), q.K))
+	}
+	blk, jj := j/qNR, j%qNR
+	panel := q.b[blk*q.kp*qNR:]
+	off := (jj/8)*32 + (jj%8)*4
+	s := q.cp[blk*3*qNR+jj]
+	for p := range dst[:q.K] {
+		dst[p] = float32(panel[(p/4)*64+off+p%4]) * s
+	}
+}
