@@ -300,6 +300,10 @@ func TestWriteErrors(t *testing.T) {
 		{"dtype", []Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}, DType: "I8"}}, `dtype "I8"`},
 		{"noname", []Tensor{{Shape: []int{1}, Data: []float32{1}}}, "invalid name"},
 		{"metaname", []Tensor{{Name: "__metadata__", Shape: []int{1}, Data: []float32{1}}}, "invalid name"},
+		{"rawsize", []Tensor{{Name: "q", Shape: []int{2, 3}, DType: "I8", Raw: make([]byte, 5)}}, `tensor "q": shape [2 3] of I8 holds 6 bytes but Raw has 5`},
+		{"rawbf16", []Tensor{{Name: "q", Shape: []int{3}, DType: "BF16", Raw: make([]byte, 3)}}, `holds 6 bytes but Raw has 3`},
+		{"rawboth", []Tensor{{Name: "q", Shape: []int{1}, DType: "I8", Raw: []byte{1}, Data: []float32{1}}}, `both Data and Raw`},
+		{"rawdtype", []Tensor{{Name: "q", Shape: []int{1}, DType: "I4", Raw: []byte{1}}}, `raw data of unknown dtype "I4"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -565,5 +569,53 @@ func TestBFloat16Rounding(t *testing.T) {
 		if got != want {
 			t.Fatalf("Float32ToBFloat16(%g = %#08x) = %#04x, want %#04x", f, b, got, want)
 		}
+	}
+}
+
+// TestWriteRaw: tensors given as stored bytes (I8, BF16, I32) are written as
+// they are, after the F32 ones (descending dtype), and read back unchanged.
+func TestWriteRaw(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raw.safetensors")
+	i8 := []byte{0x81, 0x7f, 0, 1, 2, 0xff}
+	bf := []byte{0x80, 0x3f, 0x00, 0xc0}
+	i32 := []byte{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	err := WriteFile(path, []Tensor{
+		{Name: "a.q", Shape: []int{2, 3}, DType: "I8", Raw: i8},
+		{Name: "b.bf", Shape: []int{2}, DType: "BF16", Raw: bf},
+		{Name: "c.f", Shape: []int{2}, Data: []float32{1.5, -2}},
+		{Name: "d.i", Shape: []int{2}, DType: "I32", Raw: i32},
+	}, map[string]string{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, c := range []struct {
+		name, dtype string
+		want        []byte
+	}{{"a.q", "I8", i8}, {"b.bf", "BF16", bf}, {"d.i", "I32", i32}} {
+		info, _ := f.Info(c.name)
+		b, err := f.Bytes(c.name)
+		if err != nil || info.DType != c.dtype || !bytes.Equal(b, c.want) {
+			t.Errorf("%s: %s %v (%v), want %s %v", c.name, info.DType, b, err, c.dtype, c.want)
+		}
+	}
+	if v, err := f.Float32("b.bf"); err != nil || v[0] != 1 || v[1] != -2 {
+		t.Errorf("b.bf as float32: %v %v", v, err)
+	}
+	if v, err := f.Float32("c.f"); err != nil || v[0] != 1.5 || v[1] != -2 {
+		t.Errorf("c.f: %v %v", v, err)
+	}
+	// Data order: F32 (rank 15), I32 (13), BF16 (12), I8 (5).
+	cf, _ := f.Bytes("c.f")
+	di, _ := f.Bytes("d.i")
+	bb, _ := f.Bytes("b.bf")
+	aq, _ := f.Bytes("a.q")
+	off := func(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
+	if !(off(cf) < off(di) && off(di) < off(bb) && off(bb) < off(aq)) {
+		t.Errorf("data order: F32 %d, I32 %d, BF16 %d, I8 %d", off(cf), off(di), off(bb), off(aq))
 	}
 }

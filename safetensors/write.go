@@ -13,13 +13,17 @@ import (
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 )
 
-// Tensor is a float32 tensor to write. DType is the stored form: "" or "F32"
-// (the default), "F16" or "BF16" (converted with round-to-nearest-even).
+// Tensor is a tensor to write: float32 values in Data, stored as DType: ""
+// or "F32" (the default), "F16" or "BF16" (converted with
+// round-to-nearest-even); or, when Raw is not nil, the stored bytes
+// themselves (little-endian, row-major) of a tensor of any byte-sized
+// DType (I8, BF16, I32, ...), written as they are, and Data must be nil.
 type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
 	DType string
+	Raw   []byte
 }
 
 // WriteFile writes tensors and metadata (which may be nil) to path as a
@@ -27,7 +31,8 @@ type Tensor struct {
 // layout is that of the reference implementation: the header JSON lists
 // __metadata__ first (keys sorted) and then the tensors in data order, and is
 // padded with spaces to a multiple of 8 bytes; the data holds the tensors by
-// descending dtype (F32, then BF16, then F16) and then by name. The output is
+// descending dtype (F32, then BF16, then F16; see dtypeRank for the
+// others, such as I8) and then by name. The output is
 // therefore a deterministic function of the input.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
 	header, order, err := buildHeader(tensors, metadata)
@@ -68,6 +73,15 @@ func Encode(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 }
 
 func storedDType(t *Tensor) (string, error) {
+	if t.Raw != nil {
+		if t.Data != nil {
+			return "", fmt.Errorf("tensor %q: both Data and Raw are set", t.Name)
+		}
+		if _, ok := DTypeSize(t.DType); !ok {
+			return "", fmt.Errorf("tensor %q: raw data of unknown dtype %q", t.Name, t.DType)
+		}
+		return t.DType, nil
+	}
 	switch t.DType {
 	case "", "F32":
 		return "F32", nil
@@ -107,7 +121,10 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, []*Tenso
 			}
 			n *= d
 		}
-		if n != len(t.Data) {
+		if size, _ := DTypeSize(dt); t.Raw != nil && n*size != len(t.Raw) {
+			return nil, nil, fmt.Errorf("tensor %q: shape %v of %s holds %d bytes but Raw has %d", t.Name, t.Shape, dt, n*size, len(t.Raw))
+		}
+		if t.Raw == nil && n != len(t.Data) {
 			return nil, nil, fmt.Errorf("tensor %q: shape %v holds %d values but Data has %d", t.Name, t.Shape, n, len(t.Data))
 		}
 		order[i] = t
@@ -145,7 +162,7 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, []*Tenso
 			js = fmt.Appendf(js, "%d", d)
 		}
 		size, _ := DTypeSize(dts[t])
-		end := offset + size*len(t.Data)
+		end := offset + size*len(t.Data) + len(t.Raw)
 		js = fmt.Appendf(js, `],"data_offsets":[%d,%d]}`, offset, end)
 		offset = end
 	}
@@ -163,6 +180,10 @@ func buildHeader(tensors []Tensor, metadata map[string]string) ([]byte, []*Tenso
 
 // writeData writes t's values in its stored dtype, little-endian.
 func writeData(w *bufio.Writer, t *Tensor) error {
+	if t.Raw != nil {
+		_, err := w.Write(t.Raw)
+		return err
+	}
 	var buf [4096]byte
 	dt, _ := storedDType(t)
 	data := t.Data
