@@ -376,3 +376,15 @@ func (c *Checkpoint) Stored(name string) ([]byte, bool) {
 	}
 	return s.stored(name)
 }
+
+// Metadata returns the __metadata__ map of a checkpoint that is one
+// safetensors file, and an empty map for a torch file or an index of
+// shards (whose files may each have their own).
+func (c *Checkpoint) Metadata() map[string]string {
+	if len(c.shards) == 1 {
+		if s, ok := c.shards[0].(stShard); ok {
+			return s.File.Metadata()
+		}
+	}
+	return map[string]string{}
+}

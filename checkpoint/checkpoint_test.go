@@ -182,3 +182,31 @@ func TestOpenFileKinds(t *testing.T) {
 		t.Errorf("bad model.safetensors: %v", err)
 	}
 }
+
+// TestMetadata: a single safetensors file's __metadata__, an empty map for
+// an index of shards.
+func TestMetadata(t *testing.T) {
+	dir := t.TempDir()
+	one := filepath.Join(dir, "one.safetensors")
+	if err := safetensors.WriteFile(one, []safetensors.Tensor{{Name: "a", Shape: []int{1}, Data: []float32{1}}}, map[string]string{"format": "x", "k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := OpenFile(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m := c.Metadata(); m["format"] != "x" || m["k"] != "v" || len(m) != 2 {
+		t.Errorf("Metadata() = %v", m)
+	}
+	writeST(t, filepath.Join(dir, "model-00001-of-00001.safetensors"), safetensors.Tensor{Name: "a", Shape: []int{1}, Data: []float32{1}})
+	write(t, filepath.Join(dir, SafetensorsIndex), `{"weight_map": {"a": "model-00001-of-00001.safetensors"}}`)
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if m := x.Metadata(); m == nil || len(m) != 0 {
+		t.Errorf("index: Metadata() = %v, want an empty map", m)
+	}
+}
