@@ -58,6 +58,9 @@ func New(m *gpt2.Model, train, eval []int32, o Options) (*Trainer, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
+	if err := m.CheckTrainable(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	c := m.Config
 	if o.SeqLen > c.NPositions {
 		return nil, &OptionError{"SeqLen", o.SeqLen, fmt.Sprintf("at most the model's n_positions (%d)", c.NPositions)}

@@ -97,7 +97,7 @@ func (m *Model) EmbedInto(dst []float32, ids []int) ([]float32, error) {
 		}
 	}
 	x := reuse(dst, len(ids)*c.NEmbd)
-	autograd.EmbeddingForward(x, m.Weights.WTE, ids, c.NEmbd)
+	autograd.EmbeddingForward(x, m.float32Model().Weights.WTE, ids, c.NEmbd)
 	return x, nil
 }
 
@@ -130,7 +130,13 @@ func (m *Model) gelu() (fwd func(out, in []float32), bwd func(din, in, dout []fl
 
 // ForwardPass runs the model on B sequences of T input embeddings x0
 // ([B*T, C]; the Pass keeps the slice) and keeps the activations of every
-// block.
+// block. It is float32 whatever Quantize set: a model quantized at load
+// keeps its float32 weights for it; a model loaded from a loupe quantize
+// directory runs it (and Backward, Embed and Unembed) on float32 weights
+// dequantized from the stored ones, built on the first call and kept
+// (as much memory as the float32 checkpoint's matrices), so that saliency
+// works there too, on the dequantized weights. Training
+// (PassOptions.Train) on a quantized model is an error.
 func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, error) {
 	c := m.Config
 	C, L, nh := c.NEmbd, c.NLayer, c.NHead
@@ -144,8 +150,9 @@ func (m *Model) ForwardPass(x0 []float32, B, T int, opt PassOptions) (*Pass, err
 	case !(opt.Dropout >= 0 && opt.Dropout < 1):
 		return nil, fmt.Errorf("gpt2: dropout probability %v, want 0 <= p < 1", opt.Dropout)
 	case opt.Train && m.quant != nil:
-		return nil, ErrQuantizedTraining
+		return nil, m.CheckTrainable()
 	}
+	m = m.float32Model()
 	if err := c.CheckInterventions(opt.Interventions); err != nil {
 		return nil, fmt.Errorf("gpt2: %w", err)
 	}
@@ -257,6 +264,7 @@ func (p *Pass) activation(a []float32, l int) {
 // inference pass's: after Quantize, the int8 or bf16 one (as Forward's
 // logits); Pass.Logits keeps the float32 head of the differentiable pass.
 func (m *Model) Unembed(h []float32, n int, lnf bool) []float32 {
+	m = m.float32Model()
 	c := m.Config
 	C := c.NEmbd
 	if lnf {

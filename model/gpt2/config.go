@@ -25,6 +25,10 @@ type Config struct {
 	Activation string
 	EOSTokenID int // eos_token_id, -1 when absent
 	BOSTokenID int // bos_token_id, -1 when absent
+	// Quantization is the precision a loupe quantize directory stores its
+	// weights in (Int8 or BF16: config.json's quantization_config with
+	// quant_method "loupe", see SaveQuantized), "" for a float checkpoint.
+	Quantization string
 }
 
 // HeadDim is the width of one attention head, C / nh.
@@ -48,6 +52,11 @@ type hfConfig struct {
 	ScaleByLayerIdx    bool     `json:"scale_attn_by_inverse_layer_idx"`
 	AddCrossAttention  bool     `json:"add_cross_attention"`
 	NInner             *int     `json:"n_inner"`
+	QuantizationConfig *struct {
+		QuantMethod   string `json:"quant_method"`
+		Precision     string `json:"precision"`
+		FormatVersion *int   `json:"format_version"`
+	} `json:"quantization_config"`
 }
 
 // gpt2Architectures are the config.json "architectures" entries whose
@@ -149,10 +158,36 @@ func ParseConfig(b []byte) (Config, error) {
 	if c.BOSTokenID, err = tokenID("bos_token_id", h.BOSTokenID, c.VocabSize); err != nil {
 		return Config{}, err
 	}
+	if q := h.QuantizationConfig; q != nil {
+		if c.Quantization, err = parseQuantizationConfig(q.QuantMethod, q.Precision, q.FormatVersion); err != nil {
+			return Config{}, err
+		}
+	}
 	if err := c.check(); err != nil {
 		return Config{}, fmt.Errorf("config.json: %w", err)
 	}
 	return c, nil
+}
+
+// parseQuantizationConfig checks config.json's quantization_config: loupe
+// reads its own (quant_method "loupe", a precision it knows, format
+// version QuantizedFormatVersion) and no other method's.
+func parseQuantizationConfig(method, precision string, version *int) (string, error) {
+	if method != QuantMethod {
+		return "", fmt.Errorf("config.json: quantization_config.quant_method %q: loupe reads float32, float16 and bfloat16 checkpoints and the directories loupe quantize writes (quant_method %q), not other quantized formats", method, QuantMethod)
+	}
+	if version == nil || *version != QuantizedFormatVersion {
+		v := "missing"
+		if version != nil {
+			v = strconv.Itoa(*version)
+		}
+		return "", fmt.Errorf("config.json: quantization_config.format_version %s, want %d (written by another loupe version? quantize the float32 checkpoint again)", v, QuantizedFormatVersion)
+	}
+	switch precision {
+	case Int8, BF16:
+		return precision, nil
+	}
+	return "", fmt.Errorf("config.json: quantization_config.precision %q, want %s or %s", precision, Int8, BF16)
 }
 
 // tokenID reads an optional token id field: null, an integer or a list of
@@ -218,6 +253,7 @@ func ParseConfigSpec(spec string, vocab, eos int) (Config, error) {
 		m["bos_token_id"], m["eos_token_id"] = eos, eos
 	}
 	m["model_type"] = "gpt2"
+	delete(m, "quantization_config") // a fresh model is float32
 	b, err := json.Marshal(m)
 	if err != nil {
 		return Config{}, err

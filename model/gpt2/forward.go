@@ -279,16 +279,22 @@ func (s *State) pass(rows, first int, opt ForwardOptions) {
 	C := c.NEmbd
 	hook := opt.Hook
 
-	// Token and position embeddings.
+	// Token and position embeddings (a quantized tied head's rows: see
+	// Int8).
+	q := m.quant
 	for _, g := range s.segs {
 		for i, id := range g.toks {
 			r := g.row + i
 			p := g.pos0 + i
-			kernels.Add(s.x[r*C:(r+1)*C], w.WTE[id*C:(id+1)*C], w.WPE[p*C:(p+1)*C])
+			x := s.x[r*C : (r+1)*C]
+			if q != nil && q.embedRow(id, x) {
+				kernels.Add(x, x, w.WPE[p*C:(p+1)*C])
+			} else {
+				kernels.Add(x, w.WTE[id*C:(id+1)*C], w.WPE[p*C:(p+1)*C])
+			}
 		}
 	}
 	x, h, qkv, att, fc := s.x[:rows*C], s.h[:rows*C], s.qkv[:rows*3*C], s.att[:rows*C], s.fc[:rows*4*C]
-	q := m.quant
 	var qb qBlock
 	for l := range w.Blocks {
 		blk := &w.Blocks[l]

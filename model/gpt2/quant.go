@@ -20,9 +20,13 @@ const (
 	// (one float32 scale per output feature, values in [-127, 127]); each
 	// token's activations quantized at run time, per row, to 7-bit
 	// unsigned values with a zero point; sums in int32, dequantized with
-	// the bias added in float32. The token and position embeddings (the
-	// lookup), the LayerNorms, the biases, attention (scores, softmax, the
-	// key/value cache) and GELU stay float32.
+	// the bias added in float32. The token embedding lookup reads the
+	// dequantized row of the (tied) quantized head, scale·q in float32, so
+	// that a model loaded from a loupe quantize directory, which keeps no
+	// float32 wte, computes the same; an untied head leaves the lookup
+	// float32. The position embeddings, the LayerNorms, the biases,
+	// attention (scores, softmax, the key/value cache) and GELU stay
+	// float32.
 	Int8 = "int8"
 	// BF16 runs the inference pass with bfloat16 weights for the same
 	// tensors as Int8 (every block's attn.c_attn, attn.c_proj, mlp.c_fc and
@@ -31,10 +35,10 @@ const (
 	// to nearest even, as PyTorch's .to(torch.bfloat16)) and widened back
 	// to float32 in the kernel, so the products are exact float32 products
 	// of the bf16 weights and the activations, sums and biases stay
-	// float32 (no activation rounding). Everything Int8 keeps in float32
-	// stays float32 here too: the token and position embeddings (the
-	// lookup), the LayerNorms, the biases, attention and its key/value
-	// cache, GELU.
+	// float32 (no activation rounding). The token embedding lookup reads
+	// the (tied) head's bf16 row, widened, as Int8 does; everything Int8
+	// keeps in float32 stays float32 here too: the position embeddings,
+	// the LayerNorms, the biases, attention and its key/value cache, GELU.
 	BF16 = "bf16"
 )
 
@@ -53,6 +57,9 @@ type quantized struct {
 	precision string
 	blocks    []qBlock
 	head      []linearLayer // the LM head [V, C] in parts of headRows rows: logits = h·LMHeadᵀ
+	tied      bool          // the head is the token embedding: the lookup reads its rows (embedRow)
+	stored    bool          // loaded from a loupe quantize directory: no float32 weights behind it
+	deq       *deqCache     // stored: the dequantized float32 model (float32Model)
 }
 
 // headRows is the number of LM head rows (vocabulary entries) per QLinear:
@@ -95,6 +102,12 @@ func (m *Model) Quantize(precision string) error {
 	p, err := ParsePrecision(precision)
 	if err != nil {
 		return err
+	}
+	if m.storedQuantized() {
+		if p != m.quant.precision {
+			return fmt.Errorf("gpt2: precision %s asked for, but the model's weights are stored %s: %w", precisionName(p), m.quant.precision, ErrStoredQuantized)
+		}
+		return nil
 	}
 	if p == Float32 {
 		m.quant = nil
@@ -149,12 +162,27 @@ func (m *Model) Quantize(precision string) error {
 			releaseFloats(part)
 		}
 	}
+	q.tied = w.Tied()
+	for _, h := range q.head {
+		if _, ok := h.(rowLayer); !ok {
+			q.tied = false // the lookup stays float32
+		}
+	}
 	m.quant = q
 	return nil
 }
 
+// precisionName spells a precision for messages (Float32 is "").
+func precisionName(p string) string {
+	if p == Float32 {
+		return "float32"
+	}
+	return p
+}
+
 // Precision returns the compute precision of the inference pass set by
-// Quantize: Float32 (""), Int8 or BF16.
+// Quantize: Float32 (""), Int8 or BF16; for a model loaded from a loupe
+// quantize directory, the precision its weights are stored in.
 func (m *Model) Precision() string {
 	if m.quant == nil {
 		return Float32

@@ -16,23 +16,13 @@ import (
 // dtype is "F32", "F16" or "BF16" (the stored form).
 func (m *Model) Save(dir, dtype string) error {
 	c := m.Config
+	if m.storedQuantized() {
+		return fmt.Errorf("gpt2: Save: %w", ErrStoredQuantized)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("gpt2: %w", err)
 	}
-	act := c.Activation
-	cfg := map[string]any{
-		"architectures": []string{"GPT2LMHeadModel"}, "model_type": "gpt2",
-		"n_layer": c.NLayer, "n_head": c.NHead, "n_embd": c.NEmbd,
-		"n_positions": c.NPositions, "n_ctx": c.NPositions, "vocab_size": c.VocabSize,
-		"layer_norm_epsilon": c.LayerNormEps, "activation_function": act,
-	}
-	if c.EOSTokenID >= 0 {
-		cfg["eos_token_id"] = c.EOSTokenID
-	}
-	if c.BOSTokenID >= 0 {
-		cfg["bos_token_id"] = c.BOSTokenID
-	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
+	b, err := json.MarshalIndent(configMap(c), "", "  ")
 	if err != nil {
 		return fmt.Errorf("gpt2: %w", err)
 	}
@@ -54,4 +44,21 @@ func (m *Model) Save(dir, dtype string) error {
 		return fmt.Errorf("gpt2: %w", err)
 	}
 	return nil
+}
+
+// configMap is the config.json Save writes for c.
+func configMap(c Config) map[string]any {
+	cfg := map[string]any{
+		"architectures": []string{"GPT2LMHeadModel"}, "model_type": "gpt2",
+		"n_layer": c.NLayer, "n_head": c.NHead, "n_embd": c.NEmbd,
+		"n_positions": c.NPositions, "n_ctx": c.NPositions, "vocab_size": c.VocabSize,
+		"layer_norm_epsilon": c.LayerNormEps, "activation_function": c.Activation,
+	}
+	if c.EOSTokenID >= 0 {
+		cfg["eos_token_id"] = c.EOSTokenID
+	}
+	if c.BOSTokenID >= 0 {
+		cfg["bos_token_id"] = c.BOSTokenID
+	}
+	return cfg
 }

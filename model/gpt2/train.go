@@ -194,9 +194,16 @@ func (p *Pass) BackwardHidden(dlnf []float32, grads *Grads) ([]float32, error) {
 
 // Clone returns a copy of m whose weights are its own writable slices on
 // the heap (a loaded model's weights may be read-only pages of the
-// memory-mapped checkpoint), for training. A tied LM head stays tied.
+// memory-mapped checkpoint), for training. A tied LM head stays tied. The
+// copy of a model loaded from a loupe quantize directory shares its
+// quantized weights (they are never written) and stays quantized, so that
+// training it fails (ErrStoredQuantized) rather than starting from
+// missing float32 weights.
 func (m *Model) Clone() *Model {
 	c := &Model{Config: m.Config}
+	if m.storedQuantized() {
+		c.quant = m.quant
+	}
 	src := m.Config.Params(&m.Weights)
 	for i, s := range specs(c.Config, &c.Weights) {
 		*s.dst = append([]float32(nil), src[i].Data...) // same order

@@ -29,7 +29,11 @@ type Block struct {
 }
 
 // Weights holds all parameters of a GPT-2 model. Loaded from an F32
-// checkpoint, the slices point into the memory-mapped file.
+// checkpoint, the slices point into the memory-mapped file. A model loaded
+// from a loupe quantize directory has no float32 copy of its quantized
+// matrices: only WPE, the LayerNorms and the biases are set (and WTE when
+// the LM head is untied); the differentiable pass dequantizes the rest on
+// first use (see ForwardPass).
 type Weights struct {
 	WTE        []float32 // token embedding [V, C]
 	WPE        []float32 // position embedding [P, C]
@@ -119,10 +123,14 @@ func Load(dir string) (*Model, error) { return LoadWith(dir, LoadOptions{}) }
 // LoadOptions control LoadWith. The zero value is Load.
 type LoadOptions struct {
 	// Quantize is the compute precision of the inference pass: Float32
-	// ("", "none" or "float32"), Int8 or BF16 (see Model.Quantize). With
-	// Int8 or BF16 the weights are converted tensor by tensor as they are read, and a
-	// float32 checkpoint's mapped pages are released after each, so that
-	// the float32 weights are never all resident at once.
+	// ("none" or "float32"), Int8 or BF16 (see Model.Quantize), or ""
+	// for the checkpoint's own (float32, or the precision of a loupe
+	// quantize directory). With Int8 or BF16 the weights are converted
+	// tensor by tensor as they are read, and a float32 checkpoint's
+	// mapped pages are released after each, so that the float32 weights
+	// are never all resident at once. A loupe quantize directory is loaded
+	// as stored, without conversion; asking it for another precision
+	// (float32 included) is an error naming both.
 	Quantize string
 }
 
@@ -136,6 +144,9 @@ func LoadWith(dir string, opt LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Quantization != "" && opt.Quantize != "" && precision != cfg.Quantization {
+		return nil, fmt.Errorf("gpt2: %s stores %s weights (written by loupe quantize): precision %s asked for; quantize the float32 checkpoint for another precision", dir, cfg.Quantization, precisionName(precision))
+	}
 	f, err := checkpoint.Open(dir)
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrNoWeights) {
@@ -145,6 +156,14 @@ func LoadWith(dir string, opt LoadOptions) (*Model, error) {
 	}
 	path := f.Path()
 	m := &Model{Config: cfg, file: f}
+	if cfg.Quantization != "" {
+		if err := m.loadQuantized(path); err != nil {
+			f.Close()
+			return nil, err
+		}
+		m.prefaultRest()
+		return m, nil
+	}
 	if err := m.loadWeights(path); err != nil {
 		f.Close()
 		return nil, err
@@ -157,16 +176,21 @@ func LoadWith(dir string, opt LoadOptions) (*Model, error) {
 		f.Close()
 		return nil, err
 	}
-	// The float32 tensors the int8 pass still reads in full: LayerNorms,
-	// biases and the position embeddings (token embedding rows are read
-	// one by one as tokens come).
+	m.prefaultRest()
+	return m, nil
+}
+
+// prefaultRest reads in the float32 tensors a quantized inference pass
+// still reads in full: LayerNorms, biases and the position embeddings
+// (token embedding rows, where float32, are read one by one as tokens
+// come).
+func (m *Model) prefaultRest() {
 	w := &m.Weights
 	rest := [][]float32{w.WPE, w.LNFG, w.LNFB}
 	for _, b := range w.Blocks {
 		rest = append(rest, b.LN1G, b.LN1B, b.LN2G, b.LN2B, b.AttnB, b.AttnProjB, b.FCB, b.ProjB)
 	}
 	prefault(rest)
-	return m, nil
 }
 
 // noteMapped records that data, tensor name's values, is used in place in
