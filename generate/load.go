@@ -23,19 +23,23 @@ type LoadOptions struct {
 	// hub.NewClient() (HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, ...).
 	Hub *hub.Client
 	// Quantize is the precision of the model's weights in the inference
-	// pass that decoding, scoring and serving run: "" or "none" (float32,
-	// the default; "float32" too), "int8" (gpt2.Int8: the four linear
-	// layers of every block and the LM head with per-output-channel int8
-	// weights and per-token int8 activations; embeddings, LayerNorms,
-	// biases and attention stay float32) or "bf16" (gpt2.BF16: the same
-	// layers with bfloat16 weights, activations and sums in float32). The
-	// differentiable pass that
-	// explain's saliency runs stays float32 either way.
+	// pass that decoding, scoring and serving run: "" for the checkpoint's
+	// own (float32, or the precision of a directory loupe quantize wrote,
+	// see Quantize), "none" or "float32" (float32), "int8" (gpt2.Int8: the
+	// four linear layers of every block and the LM head with
+	// per-output-channel int8 weights and per-token int8 activations; the
+	// token embedding lookup reads the quantized head's rows; position
+	// embeddings, LayerNorms, biases and attention stay float32) or "bf16"
+	// (gpt2.BF16: the same layers with bfloat16 weights, activations and
+	// sums in float32). A quantized directory asked for another precision
+	// is an error naming both. The differentiable pass that explain's
+	// saliency runs stays float32 (on a quantized directory: on weights
+	// dequantized from it).
 	Quantize string
 }
 
 // quantizeAllowed is what LoadOptions.Quantize accepts, for errors.
-const quantizeAllowed = "none, float32, int8 or bf16 (precision of the model's weights when decoding; default none: float32)"
+const quantizeAllowed = "none, float32, int8 or bf16 (precision of the model's weights when decoding; default: as the checkpoint stores them)"
 
 // Check reports a LoadOptions value Load refuses (an *OptionError with
 // Field "quantize"), so that a surface can fail before loading anything.
