@@ -61,7 +61,7 @@ func Quantize(ctx context.Context, ref, out string, opt QuantizeOptions) (*Quant
 	start := time.Now()
 	p, err := gpt2.ParsePrecision(opt.Precision)
 	if err != nil || p == gpt2.Float32 {
-		return nil, &OptionError{Field: "precision", Value: fmt.Sprintf("%q", opt.Precision), Allowed: "int8 or bf16"}
+		return nil, &OptionError{Field: "quantize", Value: fmt.Sprintf("%q", opt.Precision), Allowed: "int8 or bf16"}
 	}
 	if ref == "" {
 		return nil, errors.New("generate: quantize: no model given (a directory or a hub id such as gpt2)")
@@ -251,4 +251,12 @@ func copyInto(dir, src string) error {
 		return fmt.Errorf("generate: quantize: %w", err)
 	}
 	return nil
+}
+
+// WriteText writes r for people: the directory, its precision and size
+// against the float32 weights.
+func (r *QuantizeResult) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "wrote %s: %s weights, model.safetensors %.1f MB (%.2f× the %.1f MB of float32 weights), from %s in %.1f s\n",
+		r.Out, r.Precision, float64(r.WeightBytes)/1e6, float64(r.WeightBytes)/float64(max(r.Float32Bytes, 1)), float64(r.Float32Bytes)/1e6, r.Source, r.Seconds)
+	return err
 }

@@ -74,7 +74,7 @@ and tokenizer. The JSON then adds knn, lambda, k, knn_temperature, hits
 	f.StringVar(&pplFlags.model, "model", defaults.GPT2, "GPT-2 model: a directory or a hub id such as gpt2 (default: loupe's built-in KJV GPT-2)")
 	f.IntVar(&pplFlags.maxLength, "max-length", 0, "tokens per window (default: the model's n_positions)")
 	f.IntVar(&pplFlags.stride, "stride", 0, "tokens between window starts (default: half of --max-length)")
-	f.StringVar(&pplFlags.quantize, "quantize", "none", quantizeUsage)
+	f.StringVar(&pplFlags.quantize, "quantize", "", quantizeUsage)
 	d := knnlm.DefaultOptions()
 	f.StringVar(&pplFlags.knn, "knn", "", "kNN-LM datastore (loupe knnlm build) to interpolate with")
 	f.Float64Var(&pplFlags.lambda, "lambda", d.Lambda, "kNN-LM: weight of p_kNN in λ·p_kNN + (1-λ)·p_LM")

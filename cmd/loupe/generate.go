@@ -34,7 +34,7 @@ type generateFlags struct {
 
 // quantizeUsage is the help of --quantize on the commands that decode with
 // a GPT-2 (generate, eval perplexity, serve).
-const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32), int8 (int8 weights per output channel, each token's activations quantized at run time) or bf16 (bfloat16 weights, float32 activations and sums); embeddings, LayerNorms and attention stay float32"
+const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32), int8 (int8 weights per output channel, each token's activations quantized at run time) or bf16 (bfloat16 weights, float32 activations and sums); LayerNorms and attention stay float32 (default: as the checkpoint stores them, float32 or a loupe quantize directory's precision)"
 
 // checkQuantize checks a --quantize value before anything is loaded.
 func checkQuantize(q string) error {
@@ -98,8 +98,10 @@ supported with beam search.
 --quantize int8 decodes with int8 weights (the linear layers and the LM
 head; embeddings, LayerNorms and attention stay float32; docs/gpt2.md,
 "int8 and bf16 weights"), --quantize bf16 with bfloat16 weights for the
-same layers (activations and sums stay float32); the default, none, is
-float32.
+same layers (activations and sums stay float32); --quantize none is
+float32. By default the weights are used as stored: float32 for a float
+checkpoint, int8 or bf16 for a directory loupe quantize wrote (which
+loads without converting; another --quantize is an error there).
 
 --format json prints {"prompt_ids", "ids", "text", "logprobs", "stats"}
 (logprobs: log-softmax of the raw logits at each generated token); several
@@ -157,7 +159,7 @@ before the text in the model's context. Both work with sampling, beams and
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
 	fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many prompts together")
-	fl.StringVar(&f.quantize, "quantize", "none", quantizeUsage)
+	fl.StringVar(&f.quantize, "quantize", "", quantizeUsage)
 	f.retr.register(fl, true)
 	rootCmd.AddCommand(cmd)
 }

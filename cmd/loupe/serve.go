@@ -59,7 +59,7 @@ SIGTERM stops accepting connections and lets running requests finish.`,
 func init() {
 	f := serveCmd.Flags()
 	f.StringVar(&serveFlags.model, "model", defaults.GPT2, "GPT-2 hub id or local directory (default: loupe's built-in KJV GPT-2)")
-	f.StringVar(&serveFlags.quantize, "quantize", "none", quantizeUsage+"; explain's saliency stays float32")
+	f.StringVar(&serveFlags.quantize, "quantize", "", quantizeUsage+"; explain's saliency stays float32")
 	f.StringVar(&serveFlags.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.IntVar(&serveFlags.opt.MaxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
 	f.IntVar(&serveFlags.opt.MaxPromptTokens, "max-prompt-tokens", 256, "longest prompt, in tokens")
