@@ -96,7 +96,7 @@ func init() {
 	f.StringArrayVar(&explainFlags.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
 	f.BoolVar(&explainFlags.opt.NoAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
-	f.StringVar(&explainFlags.dec.quantize, "quantize", "none", quantizeUsage+"; generation, attention, hidden states and layer predictions use these weights, the attributions (saliency) the float32 differentiable pass")
+	f.StringVar(&explainFlags.dec.quantize, "quantize", "", quantizeUsage+"; generation, attention, hidden states and layer predictions use these weights, the attributions (saliency) the float32 differentiable pass")
 	explainFlags.retr.register(f, false)
 	f.IntVar(&explainFlags.neighbours, "neighbours", explain.DefaultNeighbors, fmt.Sprintf("kNN-LM: neighbours shown per output token, largest weight first (at most %d)", explain.MaxNeighbors))
 	f.IntVar(&explainFlags.neighbourCtx, "neighbour-context", explain.DefaultNeighborContext, fmt.Sprintf("kNN-LM: datastore tokens shown per neighbour, ending at its position (at most %d)", explain.MaxNeighborContext))

@@ -132,7 +132,7 @@ func (m *Model) gelu() (fwd func(out, in []float32), bwd func(din, in, dout []fl
 // ([B*T, C]; the Pass keeps the slice) and keeps the activations of every
 // block. It is float32 whatever Quantize set: a model quantized at load
 // keeps its float32 weights for it; a model loaded from a loupe quantize
-// directory runs it (and Backward, Embed and Unembed) on float32 weights
+// directory runs it (and Backward, Embed and Pass.Logits) on float32 weights
 // dequantized from the stored ones, built on the first call and kept
 // (as much memory as the float32 checkpoint's matrices), so that saliency
 // works there too, on the dequantized weights. Training
@@ -264,7 +264,6 @@ func (p *Pass) activation(a []float32, l int) {
 // inference pass's: after Quantize, the int8 or bf16 one (as Forward's
 // logits); Pass.Logits keeps the float32 head of the differentiable pass.
 func (m *Model) Unembed(h []float32, n int, lnf bool) []float32 {
-	m = m.float32Model()
 	c := m.Config
 	C := c.NEmbd
 	if lnf {

@@ -391,7 +391,7 @@ var nativeLittle = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 func (m *Model) storedQuantized() bool { return m.quant != nil && m.quant.stored }
 
 // float32Model returns the model whose float32 weights the differentiable
-// pass (ForwardPass, Backward, Embed, Unembed) reads: m itself, except for
+// pass (ForwardPass, Backward, Embed, Pass.Logits) reads: m itself, except for
 // a model loaded from a loupe quantize directory, whose float32 weights
 // are dequantized from the stored ones on first use (every linear layer
 // and the head: V·C + 12·L·C² floats, the size of the float32 checkpoint's
