@@ -13,8 +13,10 @@
 #   prefill: one 512-token prompt, logits at the last position only (tok/s)
 #   RSS:     loupe's peak resident set during the decode run (/usr/bin/time -v)
 #            against the float32 weight bytes
-# loupe runs with each weight format of QUANTS (default "none int8 bf16":
-# float32, --quantize int8, --quantize bf16), PyTorch in float32.
+# loupe runs with each weight format of QUANTS (default "none int8 bf16
+# int8-dir": float32, --quantize int8, --quantize bf16, and the directory
+# `loupe quantize --quantize int8` writes, loaded as stored), PyTorch in
+# float32.
 # PyTorch (Debian python3-torch) runs the reference GPT-2 of reference.py,
 # written as transformers' modeling_gpt2.py computes it, under
 # torch.inference_mode with a KV cache (past key/values) for decoding, with 1
@@ -22,7 +24,7 @@
 # take turns for REPS rounds and each keeps its best.
 set -eu
 REPS=${REPS:-3}
-QUANTS=${QUANTS:-none int8 bf16}
+QUANTS=${QUANTS:-none int8 bf16 int8-dir}
 PY=${PY:-/usr/bin/python3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
@@ -33,6 +35,14 @@ echo "building loupe and writing the checkpoint to $TMP ..." >&2
 WEIGHT_BYTES=$($PY "$ROOT/model/gpt2/testdata/reference.py" checkpoint "$TMP/gpt2-small" |
 	$PY -c 'import json,sys; print(json.load(sys.stdin)["weight_bytes"])')
 ids() { $PY -c "import sys; n=int(sys.argv[1]); print(','.join(str(i*7919%50257) for i in range(n)))" "$1"; }
+case " $QUANTS " in *" int8-dir "*)
+	echo "loupe quantize --quantize int8 ..." >&2
+	"$TMP/loupe" quantize --model "$TMP/gpt2-small" --out "$TMP/gpt2-small-int8" --quantize int8 >&2 ;;
+esac
+# model_args Q: the loupe model flags of weight format Q.
+model_args() {
+	if [ "$1" = int8-dir ]; then echo "--model $TMP/gpt2-small-int8"; else echo "--model $TMP/gpt2-small --quantize $1"; fi
+}
 P16=$(ids 16)
 P512=$(ids 512)
 
@@ -42,11 +52,13 @@ torch_decode=0 torch_prefill=0
 for q in $QUANTS; do echo "0 0 0" >"$TMP/best-$q"; done
 for r in $(seq "$REPS"); do
 	for q in $QUANTS; do
-		/usr/bin/time -v -o "$TMP/time.txt" "$TMP/loupe" generate --model "$TMP/gpt2-small" --quantize "$q" --prompt-ids "$P16" \
+		# shellcheck disable=SC2046 # model_args is split on purpose
+		/usr/bin/time -v -o "$TMP/time.txt" "$TMP/loupe" generate $(model_args "$q") --prompt-ids "$P16" \
 			--greedy --ignore-eos --max-new-tokens 128 --format json >"$TMP/dec-$q.json"
 		rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$TMP/time.txt")
 		d=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["decode_tokens"]/s["decode_seconds"])' "$TMP/dec-$q.json")
-		"$TMP/loupe" generate --model "$TMP/gpt2-small" --quantize "$q" --prompt-ids "$P512" --greedy --max-new-tokens 1 --format json >"$TMP/pre.json"
+		# shellcheck disable=SC2046
+		"$TMP/loupe" generate $(model_args "$q") --prompt-ids "$P512" --greedy --max-new-tokens 1 --format json >"$TMP/pre.json"
 		p=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; print(s["prefill_tokens"]/s["prefill_seconds"])' "$TMP/pre.json")
 		echo "round $r: loupe --quantize $q decode $d tok/s, prefill $p tok/s, peak RSS $rss KiB" >&2
 		read bd bp br <"$TMP/best-$q"
@@ -76,7 +88,7 @@ $PY - "$TMP/best.txt" "$torch_decode" "$torch_prefill" "$WEIGHT_BYTES" <<'PYEOF'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
 td, tp, wb = map(float, sys.argv[2:])
-name = {"none": "float32", "float32": "float32", "int8": "int8", "bf16": "bf16"}
+name = {"none": "float32", "float32": "float32", "int8": "int8", "bf16": "bf16", "int8-dir": "int8 (loupe quantize directory)"}
 base = {}
 for q, d, p, r in rows:
     if name[q] == "float32":
