@@ -44,8 +44,13 @@ func TestQuantizeCommand(t *testing.T) {
 			}
 		}
 	}
-	if _, err := runLoupe(t, "explain", "--model", filepath.Join(tmp, "int8"), "--max-new-tokens", "2", "--format", "json", prompt); err != nil {
-		t.Errorf("explain on the int8 directory: %v", err)
+	ex, err := runLoupe(t, "explain", "--model", filepath.Join(tmp, "int8"), "--max-new-tokens", "2", "--format", "json", prompt)
+	var e struct {
+		Precision    string
+		Attributions map[string][][]float64
+	}
+	if err != nil || json.Unmarshal([]byte(ex), &e) != nil || e.Precision != "int8" || len(e.Attributions["grad_x_input"]) != 2 {
+		t.Errorf("explain on the int8 directory: precision %q, attributions %v (%v)", e.Precision, e.Attributions, err)
 	}
 	bert := filepath.Join(tmp, "bert")
 	os.MkdirAll(bert, 0o755)

@@ -44,11 +44,21 @@
 // layers and the LM head (Int8: kernels.QLinear, per output channel
 // symmetric int8 weights and per-token dynamic int8 activations; BF16:
 // kernels.BF16Linear, weights rounded to bfloat16 and widened to float32 in
-// the kernel, activations and sums in float32); the embeddings, LayerNorms, biases, attention and GELU stay float32. The
+// the kernel, activations and sums in float32); the token embedding
+// lookup reads the (tied) quantized head's rows; the position embeddings,
+// LayerNorms, biases, attention and GELU stay float32. The
 // float32 Weights are kept for the differentiable pass (ForwardPass and
 // Backward stay float32; a training pass on a quantized model is
 // ErrQuantizedTraining). Weights mapped from a float32 file are released
 // from the resident set as they are quantized.
+//
+// Model.SaveQuantized writes a quantized model as a directory (int8
+// weights in nn.Linear's [out, in] layout with a float32 scale per output,
+// or bf16; config.json's quantization_config says so; see QuantMethod for
+// the layout) that Load reads directly, without a float32 copy of the
+// quantized weights, computing exactly what quantizing at load computes.
+// Such a model runs the differentiable pass on weights dequantized on first
+// use; training it is an error wrapping ErrStoredQuantized.
 //
 // # Hook points
 //
