@@ -96,8 +96,10 @@ func ParsePrecision(p string) (string, error) {
 // back; weights used in place from a float32 checkpoint's memory mapping
 // are released from the resident set once quantized (read again from the
 // file if the float32 pass touches them), so that the quantized model does not
-// also hold the float32 weights in memory. Like Forward, it must not run
-// concurrently with other calls on the Model or its States.
+// also hold the float32 weights in memory. A model loaded from a loupe
+// quantize directory accepts only its stored precision (nothing to do);
+// another is an error wrapping ErrStoredQuantized. Like Forward, it must
+// not run concurrently with other calls on the Model or its States.
 func (m *Model) Quantize(precision string) error {
 	p, err := ParsePrecision(precision)
 	if err != nil {
@@ -150,7 +152,7 @@ func (m *Model) Quantize(precision string) error {
 		}
 	}
 	// The (tied) head's pages are released too: the embedding lookup
-	// reads back the rows it needs.
+	// reads the quantized head's rows (embedRow).
 	mapped := m.isMapped(w.LMHead)
 	for r0 := 0; r0 < c.VocabSize; r0 += headRows {
 		part := w.LMHead[r0*C : min(r0+headRows, c.VocabSize)*C]
