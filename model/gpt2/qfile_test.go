@@ -436,3 +436,50 @@ func FuzzLoadQuantized(f *testing.F) {
 		m.Close()
 	})
 }
+
+// TestQuantizedDirConcurrentDequantize: goroutines that start the
+// differentiable pass at once on a fresh quantized model share one
+// dequantized copy and get the same logits (run with -race).
+func TestQuantizedDirConcurrentDequantize(t *testing.T) {
+	dir := saveQuantizedDir(t, filepath.Join("testdata", "tiny"), BF16)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := teacherIDs(9, m.Config.VocabSize)
+	const n = 4
+	out := make([][]float32, n)
+	errs := make([]error, n)
+	done := make(chan int)
+	for g := range n {
+		go func() {
+			defer func() { done <- g }()
+			x, err := m.Embed(ids)
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			p, err := m.ForwardPass(x, 1, len(ids), PassOptions{})
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			out[g] = p.Logits([]int{len(ids) - 1})
+		}()
+	}
+	for range n {
+		<-done
+	}
+	for g := range n {
+		if errs[g] != nil {
+			t.Fatal(errs[g])
+		}
+		if !slices.Equal(out[g], out[0]) {
+			t.Errorf("goroutine %d: logits differ by %g", g, maxAbsDiff(out[g], out[0]))
+		}
+	}
+	if m.quant.deq.m == nil || m.float32Model() != m.quant.deq.m {
+		t.Error("no shared dequantized model")
+	}
+}
