@@ -15,6 +15,11 @@
 //		x, err = s.Step(i, eps, x, g)        // the same generator, as diffusers passes it
 //	}
 //
+// Image-to-image starts part way: StrengthStart gives the first step for
+// a strength, SetBeginIndex makes it the first Step, and AddNoise noises
+// the clean latents to that step's level, as diffusers' img2img pipeline
+// does with get_timesteps, set_begin_index and add_noise.
+//
 // # Configuration
 //
 // scheduler_config.json is read the way diffusers' Scheduler.from_config
@@ -48,9 +53,10 @@
 //
 // testdata/sched_reference.py is a PyTorch reimplementation of the six
 // diffusers schedulers written from their source (diffusers itself is not
-// installable where it ran). It runs 28 configurations — SD 1.5's PNDM
+// installable where it ran). It runs 28 text-to-image configurations — SD 1.5's PNDM
 // config, SD 2.1's v-prediction config, other spacings, Karras sigmas,
 // orders 1–3, zero-SNR rescaling, DDIM with eta > 0 — for 3 to 16 steps
-// with a synthetic model and torch.randn noise, and the tests require every
-// step's latents to agree within 1e-5 relative to their scale.
+// with a synthetic model and torch.randn noise, plus 7 image-to-image runs
+// (strength 0.3–0.8, add_noise and a begin index), and the tests require
+// every step's latents to agree within 1e-5 relative to their scale.
 package scheduler

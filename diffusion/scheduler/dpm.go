@@ -247,3 +247,29 @@ func (s *dpm) Step(i int, out, sample []float32, g *noise.Generator) ([]float32,
 	s.next++
 	return res, nil
 }
+
+// SetBeginIndex starts the run at step i with no earlier outputs (the
+// first step there is first order).
+func (s *dpm) SetBeginIndex(i int) error {
+	if err := s.begin(i); err != nil {
+		return err
+	}
+	s.outputs = make([][]float64, s.order)
+	s.lowerOrderNums = 0
+	return nil
+}
+
+// AddNoise returns α·x + σ_t·n for the step's σ (α = 1/√(σ²+1), σ_t = σ·α).
+func (s *dpm) AddNoise(x, n []float32, i int) ([]float32, error) {
+	if err := s.checkNoise(len(x), len(n), i); err != nil {
+		return nil, err
+	}
+	sigma := s.sigmas[i]
+	a := float32(1 / math.Sqrt(float64(float32(sigma*sigma)+1)))
+	st := sigma * a
+	out := make([]float32, len(x))
+	for j := range x {
+		out[j] = float32(a*x[j]) + float32(st*n[j])
+	}
+	return out, nil
+}

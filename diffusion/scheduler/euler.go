@@ -167,3 +167,19 @@ func (s *euler) Step(i int, out, sample []float32, g *noise.Generator) ([]float3
 	s.next++
 	return res, nil
 }
+
+// SetBeginIndex starts the run at step i.
+func (s *euler) SetBeginIndex(i int) error { return s.begin(i) }
+
+// AddNoise returns x + σ_i·n.
+func (s *euler) AddNoise(x, n []float32, i int) ([]float32, error) {
+	if err := s.checkNoise(len(x), len(n), i); err != nil {
+		return nil, err
+	}
+	sigma := s.sigmas[i]
+	out := make([]float32, len(x))
+	for j := range x {
+		out[j] = x[j] + float32(n[j]*sigma)
+	}
+	return out, nil
+}

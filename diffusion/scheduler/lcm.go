@@ -136,3 +136,15 @@ func (s *lcm) Step(i int, out, sample []float32, g *noise.Generator) ([]float32,
 	s.next++
 	return res, nil
 }
+
+// SetBeginIndex starts the run at step i. (LCM's own image-to-image
+// schedule, set_timesteps with a strength, is not implemented.)
+func (s *lcm) SetBeginIndex(i int) error { return s.begin(i) }
+
+// AddNoise noises x to timestep Timesteps()[i].
+func (s *lcm) AddNoise(x, n []float32, i int) ([]float32, error) {
+	if err := s.checkNoise(len(x), len(n), i); err != nil {
+		return nil, err
+	}
+	return s.ddpmAddNoise(x, n, int(s.timesteps[i])), nil
+}

@@ -132,3 +132,22 @@ func (s *pndm) Step(i int, out, sample []float32, g *noise.Generator) ([]float32
 	s.next++
 	return res, nil
 }
+
+// SetBeginIndex starts the run at step i. PLMS's history starts empty, so
+// its warm-up (the averaged pair) happens at steps i and i+1, as in
+// diffusers, whose PNDMScheduler counts steps from its first call.
+func (s *pndm) SetBeginIndex(i int) error {
+	if err := s.begin(i); err != nil {
+		return err
+	}
+	s.ets, s.curSample, s.counter = nil, nil, 0
+	return nil
+}
+
+// AddNoise noises x to timestep Timesteps()[i].
+func (s *pndm) AddNoise(x, n []float32, i int) ([]float32, error) {
+	if err := s.checkNoise(len(x), len(n), i); err != nil {
+		return nil, err
+	}
+	return s.ddpmAddNoise(x, n, int(s.timesteps[i])), nil
+}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/loupe-ml/loupe/diffusion/noise"
@@ -34,6 +35,30 @@ type Scheduler interface {
 	// others; pass the generator that drew the initial noise, as diffusers'
 	// pipelines do.
 	Step(i int, modelOutput, sample []float32, g *noise.Generator) ([]float32, error)
+	// SetBeginIndex makes step i the first one (image-to-image starts part
+	// way, see StrengthStart); multistep state starts empty there, as in
+	// diffusers' set_begin_index.
+	SetBeginIndex(i int) error
+	// AddNoise returns clean latents x noised to the level of step i
+	// (diffusers' add_noise for the timestep Timesteps()[i]): √ᾱ·x + √(1−ᾱ)·n
+	// for DDIM, PNDM and LCM, x + σ·n for Euler, α_σ·x + σ_σ·n for
+	// DPM-Solver.
+	AddNoise(x, n []float32, i int) ([]float32, error)
+}
+
+// StrengthStart returns the first step of an image-to-image run of steps
+// steps at the given strength (0 < strength ≤ 1), as diffusers'
+// img2img get_timesteps computes it: the run keeps the last
+// int(steps·strength) steps.
+func StrengthStart(steps int, strength float64) (int, error) {
+	if !(strength > 0 && strength <= 1) {
+		return 0, fmt.Errorf("scheduler: strength %g, want (0, 1]", strength)
+	}
+	keep := min(int(float64(steps)*strength), steps)
+	if keep < 1 {
+		return 0, fmt.Errorf("scheduler: strength %g of %d steps leaves no step to run", strength, steps)
+	}
+	return steps - keep, nil
 }
 
 // Options holds settings that are arguments of diffusers' step rather than
@@ -118,6 +143,44 @@ func (s *stepper) check(i, lenOut, lenSample int) error {
 		return fmt.Errorf("scheduler: model output has %d values, sample %d", lenOut, lenSample)
 	}
 	return nil
+}
+
+// begin sets the next expected step.
+func (s *stepper) begin(i int) error {
+	if s.n == 0 {
+		return fmt.Errorf("scheduler: SetBeginIndex before SetTimesteps")
+	}
+	if i < 0 || i >= s.n {
+		return fmt.Errorf("scheduler: begin index %d outside [0, %d)", i, s.n)
+	}
+	s.next = i
+	return nil
+}
+
+func (s *stepper) checkNoise(lenX, lenN, i int) error {
+	if s.n == 0 {
+		return fmt.Errorf("scheduler: AddNoise before SetTimesteps")
+	}
+	if i < 0 || i >= s.n {
+		return fmt.Errorf("scheduler: AddNoise at step %d outside [0, %d)", i, s.n)
+	}
+	if lenX != lenN {
+		return fmt.Errorf("scheduler: AddNoise: %d latents, %d noise values", lenX, lenN)
+	}
+	return nil
+}
+
+// ddpmAddNoise is √ᾱ_t·x + √(1−ᾱ_t)·n in float32, as DDPM-family
+// schedulers add noise.
+func (k *common) ddpmAddNoise(x, n []float32, t int) []float32 {
+	a := k.alphasCumprod[t]
+	sa := float32(math.Sqrt(float64(a)))
+	sb := float32(math.Sqrt(float64(1 - a)))
+	out := make([]float32, len(x))
+	for j := range x {
+		out[j] = float32(sa*x[j]) + float32(sb*n[j])
+	}
+	return out
 }
 
 func checkSteps(n, max int) error {

@@ -86,6 +86,15 @@ class Base:
     def scale_model_input(self, sample, t):
         return sample
 
+    def set_begin_index(self, i):
+        self.i = i
+
+    def add_noise(self, x, noise, i):
+        """DDPM-style add_noise at self.timesteps[i] (DDIM, PNDM, LCM)."""
+        t = int(self.timesteps[i])
+        a = self.alphas_cumprod[t]
+        return a**0.5 * x + (1 - a) ** 0.5 * noise
+
 
 class DDIM(Base):
     def __init__(self, config):
@@ -239,6 +248,9 @@ class Euler(Base):
     def scale_model_input(self, sample, t):
         return sample / ((self.sigmas[self.i] ** 2 + 1) ** 0.5)
 
+    def add_noise(self, x, noise, i):
+        return x + noise * self.sigmas[i]
+
     def step(self, out, t, sample, generator):
         sigma = self.sigmas[self.i]
         sample = sample.to(torch.float32)
@@ -316,6 +328,13 @@ class DPMSolver(Base):
         self.outputs = [None] * c["solver_order"]
         self.lower = 0
         self.i = 0
+
+    def set_begin_index(self, i):
+        self.i = i
+
+    def add_noise(self, x, noise, i):
+        a, s = self.at(self.sigmas[i])
+        return a * x + s * noise
 
     def at(self, sigma):
         a = 1 / ((sigma**2 + 1) ** 0.5)
@@ -489,6 +508,50 @@ CASES = [
 ]
 
 
+IMG2IMG = [
+    ("pndm", SD15, 10, 0.6, 20),
+    ("ddim", SD15, 10, 0.75, 21),
+    ("ddim", SD21, 8, 0.5, 22),
+    ("euler", SD15, 10, 0.6, 23),
+    ("euler-a", SD15, 9, 0.45, 24),
+    ("dpm++2m", SD15, 12, 0.8, 25),
+    ("dpm++2m", dict(SD15, use_karras_sigmas=True), 10, 0.3, 26),
+]
+
+
+def img2img(shape):
+    """diffusers' img2img loop: get_timesteps, set_begin_index, add_noise of
+    fixed clean latents with fresh torch.randn noise, then the usual steps."""
+    out = []
+    n = 1
+    for d in shape:
+        n *= d
+    clean = torch.tensor([math.sin(0.37 * j) * 1.5 for j in range(n)], dtype=torch.float32).reshape(shape)
+    for kind, config, steps, strength, seed in IMG2IMG:
+        s = CLASSES[kind](config)
+        s.set_timesteps(steps)
+        init_timestep = min(int(steps * strength), steps)
+        t_start = max(steps - init_timestep, 0)
+        timesteps = s.timesteps[t_start:]
+        s.set_begin_index(t_start)
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(shape, generator=g, dtype=torch.float32)
+        latents = s.add_noise(clean, noise, t_start)
+        traj = [[float(v) for v in latents.flatten().tolist()]]
+        for t in timesteps:
+            eps = model(s.scale_model_input(latents, t), t)
+            if kind == "ddim":
+                latents = s.step(eps, int(t), latents, g)
+            elif kind in ("pndm", "lcm"):
+                latents = s.step(eps, int(t), latents, g)
+            else:
+                latents = s.step(eps, t, latents, g)
+            traj.append([float(v) for v in latents.flatten().tolist()])
+        out.append({"scheduler": kind, "config": config, "steps": steps, "strength": strength, "seed": seed,
+                    "t_start": t_start, "latents": traj})
+    return out
+
+
 def main():
     torch.set_num_threads(1)
     out = []
@@ -516,7 +579,7 @@ def main():
             "init_noise_sigma": float(s.init_noise_sigma), "latents": traj,
         })
     with open(os.path.join(HERE, "trajectories.json"), "w") as f:
-        json.dump({"shape": shape, "cases": out}, f)
+        json.dump({"shape": shape, "cases": out, "img2img": img2img(shape)}, f)
         f.write("\n")
 
 
