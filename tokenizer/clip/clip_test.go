@@ -199,3 +199,45 @@ func FuzzParseMerges(f *testing.F) {
 		}
 	})
 }
+
+// TestRandomTexts compares 400 random strings (ASCII, contractions,
+// punctuation, whitespace and controls, accents, Greek, CJK, emoji,
+// fullwidth, combining marks, special tokens) with the reference.
+func TestRandomTexts(t *testing.T) {
+	b, err := os.ReadFile("testdata/random.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Text   string `json:"text"`
+		IDs    []int  `json:"ids"`
+		IDsSD2 []int  `json:"ids_sd2"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 400 {
+		t.Fatalf("%d cases", len(cases))
+	}
+	sd1, err := Load("testdata/vocab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd2, err := LoadFiles("testdata/vocab/vocab.json", "testdata/vocab/merges.txt", Options{Pad: "!"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for _, c := range cases {
+		got, got2 := sd1.Encode(c.Text), sd2.Encode(c.Text)
+		if !slices.Equal(got, c.IDs) && (len(got)+len(c.IDs) > 0) || !slices.Equal(got2, c.IDsSD2) && (len(got2)+len(c.IDsSD2) > 0) {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%q:\n got %v / %v\nwant %v / %v", c.Text, got, got2, c.IDs, c.IDsSD2)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d random texts differ", bad, len(cases))
+	}
+}

@@ -290,6 +290,28 @@ CASES = [
 ]
 
 
+def random_texts(n, seed=16):
+    """Random strings over an alphabet that exercises every branch: ASCII,
+    apostrophes and contraction letters, digits, punctuation, whitespace
+    and controls, accents, Greek capitals, Turkish dotted I, CJK, emoji,
+    fullwidth letters, combining marks and special tokens."""
+    import random
+
+    rnd = random.Random(seed)
+    pieces = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") * 3 + list("0123456789") * 2
+    pieces += list("'''''\".,;:!?-()[]{}<>|/\\@#$%^&*_+=~`")
+    pieces += [" ", " ", " ", "  ", "\t", "\n", "\r\n", "\x00", "\x07", "\u200b", "\ufffd", "\u00a0", "\u3000", "\u2028"]
+    pieces += list("éèêëàâäïîôöùûüçñÉÀÖÅßøæœ") + list("ΣΟΔΥΕΑΒσςαβ") + ["\u0130", "\u0131"]
+    pieces += list("日本語中文字漢") + ["\U0001f3a8", "\U0001f58c\ufe0f", "\U0001f44d\U0001f3fd", "\u2764"]
+    pieces += list("ＡＢＣａｂｃ１２") + ["e\u0301", "a\u0308", "\ufb01", "\u017f", "\u212a"]
+    pieces += ["<|endoftext|>", "<|startoftext|>", "<|ENDOFTEXT|>", "'s", "'T", "'re", "'LL", "'d", "'ve", "'m"]
+    out = []
+    for _ in range(n):
+        k = rnd.randint(0, 40)
+        out.append("".join(rnd.choice(pieces) for _ in range(k)))
+    return out
+
+
 def main():
     vocab, merges = train()
     vdir = os.path.join(HERE, "vocab")
@@ -327,6 +349,10 @@ def main():
             "tokens_sd2": sd2.tokenize(text),
             "padded_sd2": sd2.encode_padded(text),
         })
+    texts = random_texts(400)
+    with open(os.path.join(HERE, "random.json"), "w", encoding="utf-8") as f:
+        json.dump([{"text": t, "ids": sd1.encode(t), "ids_sd2": sd2.encode(t)} for t in texts], f, ensure_ascii=False)
+        f.write("\n")
     with open(os.path.join(HERE, "cases.json"), "w", encoding="utf-8") as f:
         json.dump({"num_merges": len(merges), "cases": cases}, f, ensure_ascii=False, indent=1)
         f.write("\n")
