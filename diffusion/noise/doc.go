@@ -38,7 +38,8 @@
 //
 // The tests compare with goldens written by testdata/torch_randn.py (PyTorch
 // 1.13.1, CPU capability AVX2 and default) over many shapes, seeds and
-// successive calls on one generator. The generator, the uniforms, the
+// successive calls on one generator, plus 150 random seeds and call
+// sequences. (PyTorch's avx512 capability draws the same bits as AVX2.) The generator, the uniforms, the
 // AVX2 block path and the element-wise path are bit-exact there. The scalar
 // block path uses Go's math package in place of glibc's logf/cosf/sinf, so
 // it can differ from PyTorch by one unit in the last place on rare elements;
