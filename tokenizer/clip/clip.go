@@ -75,8 +75,8 @@ func New(vocab map[string]int, merges [][2]string, opt Options) (*Tokenizer, err
 	t := &Tokenizer{vocab: vocab, ranks: make(map[string]int, len(merges)), opt: opt, cache: map[string][]string{}}
 	maxID := -1
 	for tok, id := range vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("clip: vocabulary: token %q has negative id %d", tok, id)
+		if id < 0 || id >= 1<<24 {
+			return nil, fmt.Errorf("clip: vocabulary: token %q has id %d, want 0..%d", tok, id, 1<<24-1)
 		}
 		maxID = max(maxID, id)
 	}

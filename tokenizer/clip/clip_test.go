@@ -241,3 +241,32 @@ func TestRandomTexts(t *testing.T) {
 		t.Errorf("%d of %d random texts differ", bad, len(cases))
 	}
 }
+
+func FuzzParseTokenizerJSON(f *testing.F) {
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a</w>": 0, "b": 1}, "merges": ["a b", ["b", "a</w>"]]}, "added_tokens": [{"id": 2, "content": "<|endoftext|>"}]}`))
+	f.Add([]byte(`{"model": {"type": "WordPiece", "vocab": {}}}`))
+	f.Add([]byte(`{"model": {"merges": [1]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		vocab, merges, err := ParseTokenizerJSON(data)
+		if err != nil {
+			return
+		}
+		if len(vocab) == 0 {
+			t.Fatal("accepted an empty vocabulary")
+		}
+		tok, err := New(vocab, merges, Options{BOS: "a</w>", EOS: "a</w>", Unk: "a</w>", Pad: "a</w>", MaxLength: 5})
+		if err != nil {
+			return
+		}
+		if ids := tok.EncodePadded("a b ab").IDs; len(ids) != 5 {
+			t.Fatalf("%d ids", len(ids))
+		}
+	})
+}
+
+func TestNewRejectsHugeIDs(t *testing.T) {
+	_, err := New(map[string]int{"<|startoftext|>": 0, "<|endoftext|>": 1 << 40}, nil, Options{})
+	if err == nil || !strings.Contains(err.Error(), "has id") {
+		t.Fatalf("want an id range error, got %v", err)
+	}
+}
