@@ -81,6 +81,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config.json: %s = %d, want a positive size", p.name, p.v)
 		}
 	}
+	if c.HiddenSize > 1<<16 {
+		return fmt.Errorf("config.json: hidden_size = %d, want at most %d", c.HiddenSize, 1<<16)
+	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return fmt.Errorf("config.json: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
 	}
