@@ -22,12 +22,15 @@
 //
 // # Configuration
 //
-// scheduler_config.json is read the way diffusers' Scheduler.from_config
-// reads it: fields the chosen scheduler does not know are ignored (an SD
-// 1.5 PNDM config drives Euler unchanged), fields it knows but the file
-// lacks take that scheduler's defaults (so timestep_spacing is "leading"
-// for DDIM, PNDM and LCM and "linspace" for Euler and DPM-Solver), and a
-// value this package does not implement is an error naming the field.
+// scheduler_config.json is read the way diffusers'
+// XScheduler.from_config(pipe.scheduler.config) reads it: fields the chosen
+// scheduler does not know are ignored (an SD 1.5 PNDM config drives Euler
+// unchanged), fields it knows but the file lacks take that scheduler's
+// defaults (so timestep_spacing is "leading" for DDIM, PNDM and LCM and
+// "linspace" for Euler and DPM-Solver; diffusers drops the values the
+// loaded class filled in by default, its _use_default_values, for this),
+// and a value this package does not implement is an error naming the
+// field.
 // Implemented: num_train_timesteps, beta_start, beta_end, beta_schedule
 // (linear, scaled_linear, squaredcos_cap_v2), trained_betas,
 // rescale_betas_zero_snr, prediction_type (epsilon, v_prediction, sample),
