@@ -132,8 +132,21 @@ func drawModel(cfgBytes []byte, seed uint64, dtype, path string) (modelFile, err
 			}
 			x[i] = v
 		}
+		stored := dtype
+		switch dtype { // 16-bit values stored as F32, for comparisons
+		case "F16asF32":
+			for i, v := range x {
+				x[i] = safetensors.HalfToFloat32(safetensors.Float32ToHalf(v))
+			}
+			stored = "F32"
+		case "BF16asF32":
+			for i, v := range x {
+				x[i] = safetensors.BFloat16ToFloat32(safetensors.Float32ToBFloat16(v))
+			}
+			stored = "F32"
+		}
 		values[e.name] = x
-		tensors = append(tensors, safetensors.Tensor{Name: e.name, Shape: e.shape, Data: x, DType: dtype})
+		tensors = append(tensors, safetensors.Tensor{Name: e.name, Shape: e.shape, Data: x, DType: stored})
 	}
 	// an extra a real checkpoint carries, which Load must ignore
 	tensors = append(tensors, safetensors.Tensor{Name: "text_model.embeddings.position_ids", Shape: []int{1, cfg.MaxPositionEmbeddings}, Data: make([]float32, cfg.MaxPositionEmbeddings)})
@@ -239,35 +252,47 @@ func TestMatchesTorch(t *testing.T) {
 	}
 }
 
-// TestHalfWeights loads the same weights stored as F16 (the fp16 variant
-// file name) and BF16: each tensor must be the rounding of the float32 one.
+// TestHalfWeights loads the same weights stored as F16 (under the fp16
+// variant's file name) and BF16. The matrices stay 16-bit and are converted
+// per layer during Encode, so the output must equal, bit for bit, that of a
+// float32 checkpoint holding the rounded values.
 func TestHalfWeights(t *testing.T) {
 	r := loadRef(t)["gelu"]
+	ids := loadRef(t)["gelu"].IDs
 	for _, dt := range []struct{ dtype, file string }{{"F16", "model.fp16.safetensors"}, {"BF16", "model.safetensors"}} {
-		dir, values := writeModel(t, "gelu", r.Seed, dt.dtype, dt.file)
+		dir, _ := writeModel(t, "gelu", r.Seed, dt.dtype, dt.file)
 		m, err := Load(dir)
 		if err != nil {
 			t.Fatalf("%s: %v", dt.dtype, err)
 		}
-		round := func(v float32) float32 {
-			if dt.dtype == "F16" {
-				return safetensors.HalfToFloat32(safetensors.Float32ToHalf(v))
+		if m.Precision() != dt.dtype || m.Weights.Layers[0].QKVW != nil || m.Weights.TokenEmb != nil {
+			t.Fatalf("%s: precision %q, matrices converted at load", dt.dtype, m.Precision())
+		}
+		refDir, _ := writeModel(t, "gelu", r.Seed, dt.dtype+"asF32", "model.safetensors")
+		m32, err := Load(refDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m32.Precision() != "F32" {
+			t.Fatalf("precision %q, want F32", m32.Precision())
+		}
+		got, err := m.Encode(ids, Options{HiddenStates: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := m32.Encode(ids, Options{HiddenStates: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want.LastHidden {
+			if got.LastHidden[i] != want.LastHidden[i] {
+				t.Fatalf("%s: LastHidden[%d] = %v, float32 checkpoint of the rounded weights gives %v", dt.dtype, i, got.LastHidden[i], want.LastHidden[i])
 			}
-			return safetensors.BFloat16ToFloat32(safetensors.Float32ToBFloat16(v))
 		}
-		want := values["text_model.encoder.layers.1.mlp.fc1.weight"]
-		got := m.Weights.Layers[1].FC1W
-		for i := range want {
-			if got[i] != round(want[i]) {
-				t.Fatalf("%s: fc1.weight[%d] = %v, want %v", dt.dtype, i, got[i], round(want[i]))
-			}
-		}
-		q := values["text_model.encoder.layers.0.self_attn.k_proj.weight"]
-		H := m.Config.HiddenSize
-		if k := m.Weights.Layers[0].QKVW[H*H:]; k[5] != round(q[5]) {
-			t.Fatalf("%s: k_proj in the fused matrix %v, want %v", dt.dtype, k[5], round(q[5]))
-		}
+		d := maxAbsDiff(t, got.LastHidden, "gelu_last.npy")
+		t.Logf("%s weights: max |Go − PyTorch float32| = %.3g", dt.dtype, d)
 		m.Close()
+		m32.Close()
 	}
 }
 
@@ -279,10 +304,10 @@ func TestLoadErrors(t *testing.T) {
 		edit func(map[string]any)
 		want string
 	}{
-		{func(c map[string]any) { c["num_hidden_layers"] = 3 }, `"text_model.encoder.layers.2.self_attn.q_proj.weight" is missing`},
+		{func(c map[string]any) { c["num_hidden_layers"] = 3 }, `"text_model.encoder.layers.2.layer_norm1.weight" is missing`},
 		{func(c map[string]any) { c["num_hidden_layers"] = 1 }, `unexpected tensor "text_model.encoder.layers.1.`},
 		{func(c map[string]any) { c["hidden_act"] = "swish" }, `hidden_act "swish"`},
-		{func(c map[string]any) { c["intermediate_size"] = 1024 }, `has shape [3072 768], want [1024 768]`},
+		{func(c map[string]any) { c["intermediate_size"] = 1024 }, `"text_model.encoder.layers.0.mlp.fc1.bias" has shape [3072], want [1024]`},
 		{func(c map[string]any) { c["num_attention_heads"] = 7 }, "not a multiple"},
 	} {
 		var c map[string]any

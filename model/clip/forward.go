@@ -70,7 +70,13 @@ func (m *Model) Encode(ids [][]int, opt Options) (*Output, error) {
 	kernels.Parallel(N, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			id, t := ids[r/T][r%T], r%T
-			kernels.Add(x[r*H:(r+1)*H], w.TokenEmb[id*H:(id+1)*H], w.PosEmb[t*H:(t+1)*H])
+			row := x[r*H : (r+1)*H]
+			if w.tokenHalf != nil {
+				w.tokenHalf.rows(row, id, id+1, H)
+				kernels.Add(row, row, w.PosEmb[t*H:(t+1)*H])
+			} else {
+				kernels.Add(row, w.TokenEmb[id*H:(id+1)*H], w.PosEmb[t*H:(t+1)*H])
+			}
 		}
 	})
 	keep := func() {
@@ -79,8 +85,9 @@ func (m *Model) Encode(ids [][]int, opt Options) (*Output, error) {
 		}
 	}
 	keep()
+	var scratch Layer // one layer's matrices, converted, for 16-bit weights
 	for l := range cfg.NumHiddenLayers - opt.Skip {
-		L := &w.Layers[l]
+		L := m.layerWeights(l, &scratch)
 		kernels.LayerNorm(h, x, L.LN1G, L.LN1B, N, H, eps)
 		linear(qkv, h, N, H, 3*H, L.QKVW, L.QKVB)
 		m.attention(qkv, ctx, B, T)

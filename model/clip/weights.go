@@ -21,7 +21,10 @@ type Source interface {
 }
 
 // Layer holds one encoder layer's weights. Linear weights are nn.Linear's
-// [out, in]; q, k and v are concatenated along the output axis.
+// [out, in]; q, k and v are concatenated along the output axis. Loaded from
+// an F16 or BF16 checkpoint, the four matrices QKVW, OutW, FC1W and FC2W
+// are nil: they stay in the mapped file in their stored precision and are
+// converted one layer at a time while Encode runs (Model.Precision).
 type Layer struct {
 	LN1G, LN1B []float32 // layer_norm1 [H]
 	QKVW       []float32 // [3H, H]: q_proj rows, then k_proj, then v_proj
@@ -33,9 +36,12 @@ type Layer struct {
 	FC1B       []float32 // [I]
 	FC2W       []float32 // mlp.fc2 [H, I]
 	FC2B       []float32 // [H]
+
+	half *halfLayer // the matrices in stored precision, or nil
 }
 
-// Weights holds all parameters of a CLIPTextModel.
+// Weights holds all parameters of a CLIPTextModel. From an F16 or BF16
+// checkpoint, TokenEmb is nil too: Encode converts the rows it looks up.
 type Weights struct {
 	TokenEmb   []float32 // [V, H] embeddings.token_embedding
 	PosEmb     []float32 // [P, H] embeddings.position_embedding
@@ -43,6 +49,8 @@ type Weights struct {
 	FinalLNG   []float32 // [H] final_layer_norm
 	FinalLNB   []float32 // [H]
 	namePrefix string
+	tokenHalf  *halfMat // TokenEmb in stored precision, or nil
+	precision  string   // "F32", or the stored "F16"/"BF16" of the matrices
 }
 
 type loader struct {
@@ -98,26 +106,40 @@ func LoadWeights(cfg Config, src Source) (*Weights, error) {
 		}
 	}
 	w := &Weights{
-		TokenEmb:   l.get("embeddings.token_embedding.weight", cfg.VocabSize, H),
 		PosEmb:     l.get("embeddings.position_embedding.weight", cfg.MaxPositionEmbeddings, H),
 		namePrefix: l.prefix,
+		precision:  "F32",
+	}
+	if h, ok := l.getHalf("embeddings.token_embedding.weight", cfg.VocabSize, H); ok {
+		w.tokenHalf = &h
+	} else {
+		w.TokenEmb = l.get("embeddings.token_embedding.weight", cfg.VocabSize, H)
 	}
 	for i := 0; i < cfg.NumHiddenLayers && l.err == nil; i++ {
 		p := "encoder.layers." + strconv.Itoa(i) + "."
-		qkvw := make([]float32, 3*H*H)
-		qkvb := make([]float32, 3*H)
-		for j, m := range []string{"q_proj", "k_proj", "v_proj"} {
-			copy(qkvw[j*H*H:], l.get(p+"self_attn."+m+".weight", H, H))
-			copy(qkvb[j*H:], l.get(p+"self_attn."+m+".bias", H))
-		}
-		w.Layers = append(w.Layers, Layer{
+		L := Layer{
 			LN1G: l.get(p+"layer_norm1.weight", H), LN1B: l.get(p+"layer_norm1.bias", H),
-			QKVW: qkvw, QKVB: qkvb,
-			OutW: l.get(p+"self_attn.out_proj.weight", H, H), OutB: l.get(p+"self_attn.out_proj.bias", H),
+			OutB: l.get(p+"self_attn.out_proj.bias", H),
 			LN2G: l.get(p+"layer_norm2.weight", H), LN2B: l.get(p+"layer_norm2.bias", H),
-			FC1W: l.get(p+"mlp.fc1.weight", I, H), FC1B: l.get(p+"mlp.fc1.bias", I),
-			FC2W: l.get(p+"mlp.fc2.weight", H, I), FC2B: l.get(p+"mlp.fc2.bias", H),
-		})
+			FC1B: l.get(p+"mlp.fc1.bias", I), FC2B: l.get(p+"mlp.fc2.bias", H),
+		}
+		L.QKVB = make([]float32, 3*H)
+		for j, m := range []string{"q_proj", "k_proj", "v_proj"} {
+			copy(L.QKVB[j*H:], l.get(p+"self_attn."+m+".bias", H))
+		}
+		if h, ok := loadHalfLayer(l, p, H, I); ok {
+			L.half = h
+			w.precision = h.q.dtype
+		} else {
+			L.QKVW = make([]float32, 3*H*H)
+			for j, m := range []string{"q_proj", "k_proj", "v_proj"} {
+				copy(L.QKVW[j*H*H:], l.get(p+"self_attn."+m+".weight", H, H))
+			}
+			L.OutW = l.get(p+"self_attn.out_proj.weight", H, H)
+			L.FC1W = l.get(p+"mlp.fc1.weight", I, H)
+			L.FC2W = l.get(p+"mlp.fc2.weight", H, I)
+		}
+		w.Layers = append(w.Layers, L)
 	}
 	w.FinalLNG = l.get("final_layer_norm.weight", H)
 	w.FinalLNB = l.get("final_layer_norm.bias", H)
@@ -134,6 +156,34 @@ func LoadWeights(cfg Config, src Source) (*Weights, error) {
 	}
 	return w, nil
 }
+
+// loadHalfLayer keeps a layer's matrices in stored precision when all six
+// are F16 or BF16 and src can hand them out; otherwise it takes none, and
+// the caller loads float32.
+func loadHalfLayer(l *loader, p string, H, I int) (*halfLayer, bool) {
+	hs, ok := l.src.(halfSource)
+	if !ok {
+		return nil, false
+	}
+	names := []string{"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.out_proj.weight", "mlp.fc1.weight", "mlp.fc2.weight"}
+	for _, n := range names {
+		if _, _, ok := hs.Half(l.prefix + p + n); !ok {
+			return nil, false
+		}
+	}
+	h := &halfLayer{}
+	h.q, _ = l.getHalf(p+names[0], H, H)
+	h.k, _ = l.getHalf(p+names[1], H, H)
+	h.v, _ = l.getHalf(p+names[2], H, H)
+	h.out, _ = l.getHalf(p+names[3], H, H)
+	h.fc1, _ = l.getHalf(p+names[4], I, H)
+	h.fc2, _ = l.getHalf(p+names[5], H, I)
+	return h, true
+}
+
+// Precision returns "F32" when the matrices are float32 in memory, or the
+// stored "F16" or "BF16" they are kept in and converted from per layer.
+func (m *Model) Precision() string { return m.Weights.precision }
 
 // ignored reports whether a stored tensor is outside the text encoder or a
 // known extra: the vision tower, projections, logit_scale, position_ids.
