@@ -3,6 +3,7 @@ package clip
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -67,6 +68,52 @@ func BenchmarkEncodeSD15(b *testing.B) {
 			ids[s][t] = (s*31 + t*17) % 998
 		}
 	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Encode(ids, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// halfShapedSource serves the big matrices as F16 bytes.
+type halfShapedSource struct {
+	shapedSource
+	half map[string][]byte
+}
+
+func (s halfShapedSource) Half(name string) (string, []byte, bool) {
+	b, ok := s.half[name]
+	return "F16", b, ok
+}
+
+// BenchmarkEncodeSD15F16 is BenchmarkEncodeSD15 with the matrices kept in
+// F16 and converted per layer, as an fp16 checkpoint runs.
+func BenchmarkEncodeSD15F16(b *testing.B) {
+	cfg := Config{VocabSize: 1000, HiddenSize: 768, IntermediateSize: 3072, NumHiddenLayers: 12,
+		NumAttentionHeads: 12, MaxPositionEmbeddings: 77, LayerNormEps: 1e-5, HiddenAct: "quick_gelu",
+		BOSTokenID: 998, EOSTokenID: 999}
+	src := halfShapedSource{shapedSource{data: map[string][]float32{}, shapes: map[string][]int{}}, map[string][]byte{}}
+	for _, e := range weightSpec(cfg) {
+		n := 1
+		for _, d := range e.shape {
+			n *= d
+		}
+		x := make([]float32, n)
+		src.data[e.name] = x
+		src.shapes[e.name] = e.shape
+		if len(e.shape) == 2 && !strings.Contains(e.name, "position") {
+			src.half[e.name] = make([]byte, 2*n)
+		}
+	}
+	m, err := FromSource(cfg, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if m.Precision() != "F16" {
+		b.Fatalf("precision %s", m.Precision())
+	}
+	ids := [][]int{make([]int, 77), make([]int, 77)}
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := m.Encode(ids, Options{}); err != nil {

@@ -3,6 +3,7 @@ package clip
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
 	"github.com/loupe-ml/loupe/safetensors"
@@ -33,12 +34,28 @@ func (h halfMat) rows(dst []float32, lo, hi, cols int) {
 		})
 		return
 	}
+	halfOnce.Do(func() {
+		halfTable = new([1 << 16]float32)
+		for i := range halfTable {
+			halfTable[i] = safetensors.HalfToFloat32(uint16(i))
+		}
+	})
+	tab := halfTable
 	kernels.Parallel(n, 1<<16, func(a, z int) {
 		for i := a; i < z; i++ {
-			dst[i] = safetensors.HalfToFloat32(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+			dst[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
 		}
 	})
 }
+
+// halfTable maps every binary16 pattern to its float32 value (256 KB, built
+// on first use); a lookup converts several times faster than the bit
+// manipulation. (package safetensors has the same table for whole tensors;
+// this one fills a caller's buffer.)
+var (
+	halfOnce  sync.Once
+	halfTable *[1 << 16]float32
+)
 
 // halfLayer holds a layer's large matrices in stored precision; the
 // biases and LayerNorm parameters (a few thousand values) are float32.
