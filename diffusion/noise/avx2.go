@@ -144,7 +144,7 @@ func fill16AVX2(d *[16]float32) {
 		u2 := d[j+8]
 		radius := float32(math.Sqrt(float64(float32(-2 * log256(u1)))))
 		s, c := sincos256(float32(twoPi * u2))
-		d[j] = float32(radius * c)
-		d[j+8] = float32(radius * s)
+		d[j] = plusMean(float32(radius * c)) // fmadd(n, std, mean)
+		d[j+8] = plusMean(float32(radius * s))
 	}
 }

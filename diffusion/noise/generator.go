@@ -112,7 +112,7 @@ func (g *Generator) RandnInto(dst []float32) {
 	n := len(dst)
 	if n < 16 {
 		for i := range dst {
-			dst[i] = float32(g.normal64())
+			dst[i] = plusMean(float32(g.normal64()))
 		}
 		return
 	}
@@ -168,7 +168,7 @@ func fill16Scalar(d *[16]float32) {
 		theta := float32(twoPi * float64(u2))
 		c := float32(math.Cos(float64(theta)))
 		s := float32(math.Sin(float64(theta)))
-		d[j] = radius * c
-		d[j+8] = radius * s
+		d[j] = plusMean(radius * c)
+		d[j+8] = plusMean(radius * s)
 	}
 }

@@ -80,6 +80,11 @@ func TestMatchesTorch(t *testing.T) {
 						buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 						got = append(got, uint64(math.Float32bits(v)))
 					}
+				case "randn16":
+					for _, v := range g.RandnFloat16(n) {
+						buf = binary.LittleEndian.AppendUint16(buf, v)
+						got = append(got, uint64(v))
+					}
 				case "rand":
 					for range n {
 						v := g.Float32()

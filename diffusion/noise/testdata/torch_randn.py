@@ -24,8 +24,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SEEDS = [0, 1, 42, 2**32 + 5, 2**63 - 1, 1234567890123]
-# Each sequence: list of (op, shape). op is randn (float32), rand (float32
-# uniform) or rand64 (float64 uniform).
+# Each sequence: list of (op, shape). op is randn (float32), randn16
+# (float16), rand (float32 uniform) or rand64 (float64 uniform).
 SEQUENCES = [
     [("randn", [1])],
     [("randn", [7])],
@@ -43,6 +43,9 @@ SEQUENCES = [
     [("rand", [10]), ("rand64", [5]), ("randn", [9])],
     # enough draws to twist the Mersenne Twister many times
     [("rand", [5000]), ("randn", [1000])],
+    # float16, as diffusers' fp16 pipelines draw with a CPU generator
+    [("randn16", [1, 4, 64, 64]), ("randn16", [7]), ("randn16", [17]), ("randn", [16])],
+    [("randn16", [2, 4, 8, 8]), ("randn16", [100]), ("randn16", [1])],
 ]
 
 
@@ -57,7 +60,7 @@ def random_cases(n=150, seed=7):
         calls = []
         for _ in range(rnd.randint(1, 5)):
             size = rnd.randint(1, 40) if rnd.random() < 0.5 else rnd.randint(41, 3000)
-            op = rnd.choice(["randn", "randn", "randn", "rand", "rand64"])
+            op = rnd.choice(["randn", "randn", "randn", "rand", "rand64", "randn16"])
             calls.append((op, [size]))
         out.append((rnd.getrandbits(63), calls))
     return out
@@ -74,6 +77,8 @@ def run_cases():
         for op, shape in seq:
             if op == "randn":
                 t = torch.randn(shape, generator=g, dtype=torch.float32)
+            elif op == "randn16":
+                t = torch.randn(shape, generator=g, dtype=torch.float16)
             elif op == "rand":
                 t = torch.rand(shape, generator=g, dtype=torch.float32)
             else:
@@ -84,6 +89,8 @@ def run_cases():
             if a.size <= 256:
                 if a.dtype == np.float64:
                     call["bits"] = [format(int(v), "016x") for v in a.view(np.uint64)]
+                elif a.dtype == np.float16:
+                    call["bits"] = [format(int(v), "04x") for v in a.view(np.uint16)]
                 else:
                     call["bits"] = [format(int(v), "08x") for v in a.view(np.uint32)]
             calls.append(call)
