@@ -50,11 +50,13 @@
 // diffusers' randn_tensor draws CPU noise with torch.randn(shape,
 // generator=g) and then moves it to the target device, so CPU-generated
 // latents are device independent; noise drawn directly on CUDA or MPS uses
-// other generators and is not reproduced here. Only PyTorch 1.13 ran
-// here; the kernels described above are, by their source, the same in
-// PyTorch 2.x. float16 tensors (diffusers'
-// fp16 pipelines draw their noise in float16 on the CPU generator) take the
-// portable kernel with float16 storage: [Generator.RandnFloat16], bit-exact
-// against PyTorch 1.13 too. bfloat16 tensors and non-contiguous outputs
-// take other paths that this package does not cover.
+// other generators and is not reproduced here. Only PyTorch 1.13 ran here;
+// other public reimplementations of this algorithm report parity with
+// PyTorch 2.x, which loupe has not checked itself.
+//
+// float16 tensors (diffusers' fp16 pipelines draw their noise in float16
+// on the CPU generator) take the portable kernel with float16 storage:
+// [Generator.RandnFloat16], bit-exact against PyTorch 1.13 too. bfloat16
+// tensors and non-contiguous outputs take other paths that this package
+// does not cover.
 package noise
