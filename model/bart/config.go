@@ -1,0 +1,347 @@
+package bart
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Config is the architecture of a BART or Marian model, read from a
+// Hugging Face config.json (BartConfig or MarianConfig fields).
+type Config struct {
+	ModelType string // "bart" or "marian"
+
+	DModel         int // d_model
+	EncoderLayers  int // encoder_layers
+	DecoderLayers  int // decoder_layers
+	EncoderHeads   int // encoder_attention_heads
+	DecoderHeads   int // decoder_attention_heads
+	EncoderFFN     int // encoder_ffn_dim
+	DecoderFFN     int // decoder_ffn_dim
+	MaxPositions   int // max_position_embeddings: source and target positions
+	VocabSize      int // vocab_size: the source (and shared) vocabulary
+	DecoderVocab   int // target vocabulary: decoder_vocab_size for Marian without shared embeddings, else vocab_size
+	ScaleEmbedding bool
+	// Activation is the feed-forward activation: "gelu" (exact erf form),
+	// "gelu_new" (tanh form), "relu" or "silu" (swish).
+	Activation string
+	// ShareEmbeddings: encoder and decoder read one token embedding
+	// (share_encoder_decoder_embeddings; always for BART).
+	ShareEmbeddings bool
+	// TieWordEmbeddings: lm_head is the decoder's token embedding
+	// (tie_word_embeddings, default true).
+	TieWordEmbeddings bool
+	// LayerNormEmbedding: a LayerNorm after the embeddings of both stacks
+	// (BART's layernorm_embedding; Marian has none).
+	LayerNormEmbedding bool
+	// SinusoidalPositions: Marian's computed sinusoidal positions; BART
+	// learns a table of MaxPositions+2 rows, read at position+2.
+	SinusoidalPositions bool
+	LayerNormEps        float32 // 1e-5 (nn.LayerNorm's default)
+
+	// Special tokens, -1 when absent.
+	PadTokenID          int
+	BOSTokenID          int
+	EOSTokenID          int
+	DecoderStartTokenID int
+	ForcedBOSTokenID    int
+	ForcedEOSTokenID    int
+}
+
+// EncoderHeadDim is the width of one encoder attention head.
+func (c Config) EncoderHeadDim() int { return c.DModel / c.EncoderHeads }
+
+// DecoderHeadDim is the width of one decoder attention head.
+func (c Config) DecoderHeadDim() int { return c.DModel / c.DecoderHeads }
+
+// posOffset is the row of position 0 in a learned position table (BART
+// keeps two extra rows in front).
+func (c Config) posOffset() int {
+	if c.SinusoidalPositions {
+		return 0
+	}
+	return 2
+}
+
+// hfConfig mirrors the config.json fields loupe reads. Pointers tell a
+// missing field from a zero.
+type hfConfig struct {
+	ModelType        string   `json:"model_type"`
+	Architectures    []string `json:"architectures"`
+	DModel           *int     `json:"d_model"`
+	EncoderLayers    *int     `json:"encoder_layers"`
+	DecoderLayers    *int     `json:"decoder_layers"`
+	EncoderHeads     *int     `json:"encoder_attention_heads"`
+	DecoderHeads     *int     `json:"decoder_attention_heads"`
+	EncoderFFN       *int     `json:"encoder_ffn_dim"`
+	DecoderFFN       *int     `json:"decoder_ffn_dim"`
+	MaxPositions     *int     `json:"max_position_embeddings"`
+	VocabSize        *int     `json:"vocab_size"`
+	DecoderVocabSize *int     `json:"decoder_vocab_size"`
+	Activation       *string  `json:"activation_function"`
+	ScaleEmbedding   *bool    `json:"scale_embedding"`
+	Share            *bool    `json:"share_encoder_decoder_embeddings"`
+	TieWord          *bool    `json:"tie_word_embeddings"`
+	// Fields of older (fairseq-era) configs that transformers' BART and
+	// Marian classes no longer read: accepted when they describe what those
+	// classes compute, refused otherwise.
+	NormalizeBefore    *bool `json:"normalize_before"`
+	AddFinalLayerNorm  *bool `json:"add_final_layer_norm"`
+	AddBiasLogits      *bool `json:"add_bias_logits"`
+	NormalizeEmbedding *bool `json:"normalize_embedding"`
+	StaticPositions    *bool `json:"static_position_embeddings"`
+
+	PadTokenID          any `json:"pad_token_id"`
+	BOSTokenID          any `json:"bos_token_id"`
+	EOSTokenID          any `json:"eos_token_id"`
+	DecoderStartTokenID any `json:"decoder_start_token_id"`
+	ForcedBOSTokenID    any `json:"forced_bos_token_id"`
+	ForcedEOSTokenID    any `json:"forced_eos_token_id"`
+}
+
+// Architectures whose weights Load understands, per model_type.
+var architectures = map[string][]string{
+	"bart":   {"BartForConditionalGeneration", "BartModel"},
+	"marian": {"MarianMTModel", "MarianModel"},
+}
+
+// Sanity bounds, far above any released model, so that a corrupt
+// config.json cannot make Load allocate without bound.
+const (
+	maxLayers    = 1024
+	maxHeads     = 1024
+	maxDModel    = 1 << 16
+	maxFFN       = 1 << 18
+	maxPositions = 1 << 20
+	maxVocab     = 1 << 22
+)
+
+// LoadConfig reads and checks a BART or Marian config.json.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("bart: %w", err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("bart: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig parses the contents of a BART or Marian config.json, with
+// transformers' defaults (BartConfig, MarianConfig) for missing fields.
+// Errors name the field at fault and start with "config.json:".
+func ParseConfig(b []byte) (Config, error) {
+	var h hfConfig
+	if err := json.Unmarshal(b, &h); err != nil {
+		return Config{}, fmt.Errorf("config.json: %w", err)
+	}
+	var c Config
+	switch h.ModelType {
+	case "bart":
+		c = Config{ModelType: "bart", DModel: 1024, EncoderLayers: 12, DecoderLayers: 12, EncoderHeads: 16, DecoderHeads: 16,
+			EncoderFFN: 4096, DecoderFFN: 4096, MaxPositions: 1024, VocabSize: 50265, Activation: "gelu",
+			ShareEmbeddings: true, TieWordEmbeddings: true, LayerNormEmbedding: true,
+			PadTokenID: 1, BOSTokenID: 0, EOSTokenID: 2, DecoderStartTokenID: 2, ForcedBOSTokenID: -1, ForcedEOSTokenID: 2}
+	case "marian":
+		c = Config{ModelType: "marian", DModel: 1024, EncoderLayers: 12, DecoderLayers: 12, EncoderHeads: 16, DecoderHeads: 16,
+			EncoderFFN: 4096, DecoderFFN: 4096, MaxPositions: 1024, VocabSize: 58101, Activation: "gelu",
+			ShareEmbeddings: true, TieWordEmbeddings: true, SinusoidalPositions: true,
+			PadTokenID: 58100, BOSTokenID: -1, EOSTokenID: 0, DecoderStartTokenID: 58100, ForcedBOSTokenID: -1, ForcedEOSTokenID: 0}
+	case "":
+		return Config{}, errors.New("config.json: missing model_type (want bart or marian)")
+	default:
+		return Config{}, fmt.Errorf("config.json: model_type %q is not supported (want bart or marian)", h.ModelType)
+	}
+	c.LayerNormEps = 1e-5
+	for _, a := range h.Architectures {
+		if !slices.Contains(architectures[c.ModelType], a) {
+			return Config{}, fmt.Errorf("config.json: architecture %q is not a %s architecture loupe reads (want one of %v)", a, c.ModelType, architectures[c.ModelType])
+		}
+	}
+	for _, f := range []struct {
+		name  string
+		p     *int
+		dst   *int
+		limit int
+	}{
+		{"d_model", h.DModel, &c.DModel, maxDModel},
+		{"encoder_layers", h.EncoderLayers, &c.EncoderLayers, maxLayers},
+		{"decoder_layers", h.DecoderLayers, &c.DecoderLayers, maxLayers},
+		{"encoder_attention_heads", h.EncoderHeads, &c.EncoderHeads, maxHeads},
+		{"decoder_attention_heads", h.DecoderHeads, &c.DecoderHeads, maxHeads},
+		{"encoder_ffn_dim", h.EncoderFFN, &c.EncoderFFN, maxFFN},
+		{"decoder_ffn_dim", h.DecoderFFN, &c.DecoderFFN, maxFFN},
+		{"max_position_embeddings", h.MaxPositions, &c.MaxPositions, maxPositions},
+		{"vocab_size", h.VocabSize, &c.VocabSize, maxVocab},
+	} {
+		if f.p == nil {
+			continue
+		}
+		if *f.p <= 0 || *f.p > f.limit {
+			return Config{}, fmt.Errorf("config.json: %s = %d, want an integer in [1, %d]", f.name, *f.p, f.limit)
+		}
+		*f.dst = *f.p
+	}
+	if c.DModel%c.EncoderHeads != 0 {
+		return Config{}, fmt.Errorf("config.json: d_model %d is not a multiple of encoder_attention_heads %d", c.DModel, c.EncoderHeads)
+	}
+	if c.DModel%c.DecoderHeads != 0 {
+		return Config{}, fmt.Errorf("config.json: d_model %d is not a multiple of decoder_attention_heads %d", c.DModel, c.DecoderHeads)
+	}
+	if c.SinusoidalPositions && c.DModel%2 != 0 {
+		return Config{}, fmt.Errorf("config.json: d_model %d is odd: sinusoidal positions need an even width", c.DModel)
+	}
+	if h.Activation != nil {
+		switch a := *h.Activation; a {
+		case "gelu":
+			c.Activation = "gelu"
+		case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
+			c.Activation = "gelu_new"
+		case "relu":
+			c.Activation = "relu"
+		case "swish", "silu":
+			c.Activation = "silu"
+		default:
+			return Config{}, fmt.Errorf("config.json: activation_function %q is not supported (want gelu, gelu_new, relu, swish or silu)", a)
+		}
+	}
+	if h.ScaleEmbedding != nil {
+		c.ScaleEmbedding = *h.ScaleEmbedding
+	}
+	if h.TieWord != nil {
+		c.TieWordEmbeddings = *h.TieWord
+	}
+	if h.Share != nil {
+		if c.ModelType == "bart" && !*h.Share {
+			return Config{}, errors.New("config.json: share_encoder_decoder_embeddings false is not a BART setting (BART always shares its token embedding)")
+		}
+		c.ShareEmbeddings = *h.Share
+	}
+	c.DecoderVocab = c.VocabSize
+	if h.DecoderVocabSize != nil {
+		v := *h.DecoderVocabSize
+		if v <= 0 || v > maxVocab {
+			return Config{}, fmt.Errorf("config.json: decoder_vocab_size = %d, want an integer in [1, %d]", v, maxVocab)
+		}
+		switch {
+		case c.ModelType == "marian" && !c.ShareEmbeddings:
+			c.DecoderVocab = v
+		case v != c.VocabSize:
+			return Config{}, fmt.Errorf("config.json: decoder_vocab_size %d differs from vocab_size %d with shared embeddings", v, c.VocabSize)
+		}
+	}
+	// Legacy fields: what the transformers classes compute regardless.
+	type legacy struct {
+		name string
+		p    *bool
+		want bool
+		why  string
+	}
+	for _, f := range []legacy{
+		{"normalize_before", h.NormalizeBefore, false, "mBART-style pre-LayerNorm layers are not supported"},
+		{"add_final_layer_norm", h.AddFinalLayerNorm, false, "final encoder/decoder LayerNorms (mBART) are not supported"},
+		{"add_bias_logits", h.AddBiasLogits, false, "a logits bias other than final_logits_bias is not supported"},
+		{"normalize_embedding", h.NormalizeEmbedding, c.LayerNormEmbedding, fmt.Sprintf("%s models have layernorm_embedding = %v", c.ModelType, c.LayerNormEmbedding)},
+		{"static_position_embeddings", h.StaticPositions, c.SinusoidalPositions, fmt.Sprintf("%s models have static (sinusoidal) positions = %v", c.ModelType, c.SinusoidalPositions)},
+	} {
+		if f.p != nil && *f.p != f.want {
+			return Config{}, fmt.Errorf("config.json: %s = %v is not supported: %s", f.name, *f.p, f.why)
+		}
+	}
+	ids := []struct {
+		name  string
+		v     any
+		dst   *int
+		vocab int
+	}{
+		{"pad_token_id", h.PadTokenID, &c.PadTokenID, c.VocabSize},
+		{"bos_token_id", h.BOSTokenID, &c.BOSTokenID, c.DecoderVocab},
+		{"eos_token_id", h.EOSTokenID, &c.EOSTokenID, c.DecoderVocab},
+		{"decoder_start_token_id", h.DecoderStartTokenID, &c.DecoderStartTokenID, c.DecoderVocab},
+		{"forced_bos_token_id", h.ForcedBOSTokenID, &c.ForcedBOSTokenID, c.DecoderVocab},
+		{"forced_eos_token_id", h.ForcedEOSTokenID, &c.ForcedEOSTokenID, c.DecoderVocab},
+	}
+	raw := map[string]json.RawMessage{}
+	_ = json.Unmarshal(b, &raw) // already parsed once: cannot fail
+	for _, f := range ids {
+		if _, present := raw[f.name]; !present {
+			if *f.dst >= f.vocab {
+				*f.dst = -1 // a default outside a small vocabulary
+			}
+			continue
+		}
+		id, err := tokenID(f.name, f.v, f.vocab)
+		if err != nil {
+			return Config{}, err
+		}
+		*f.dst = id
+	}
+	return c, nil
+}
+
+// tokenID reads an optional token id field: null, an integer or a list of
+// integers (the first is used).
+func tokenID(name string, v any, vocab int) (int, error) {
+	if l, ok := v.([]any); ok {
+		if len(l) == 0 {
+			return -1, nil
+		}
+		v = l[0]
+	}
+	switch x := v.(type) {
+	case nil:
+		return -1, nil
+	case float64:
+		if x != float64(int(x)) || x < 0 || int(x) >= vocab {
+			return -1, fmt.Errorf("config.json: %s = %v, want an id in [0, %d)", name, x, vocab)
+		}
+		return int(x), nil
+	}
+	return -1, fmt.Errorf("config.json: %s has type %T, want an integer", name, v)
+}
+
+// check validates a Config built by hand (Random).
+func (c Config) check() error {
+	if c.ModelType != "bart" && c.ModelType != "marian" {
+		return fmt.Errorf("model type %q is not bart or marian", c.ModelType)
+	}
+	for _, f := range []struct {
+		name     string
+		v, limit int
+	}{
+		{"DModel", c.DModel, maxDModel}, {"EncoderLayers", c.EncoderLayers, maxLayers}, {"DecoderLayers", c.DecoderLayers, maxLayers},
+		{"EncoderHeads", c.EncoderHeads, maxHeads}, {"DecoderHeads", c.DecoderHeads, maxHeads},
+		{"EncoderFFN", c.EncoderFFN, maxFFN}, {"DecoderFFN", c.DecoderFFN, maxFFN},
+		{"MaxPositions", c.MaxPositions, maxPositions}, {"VocabSize", c.VocabSize, maxVocab}, {"DecoderVocab", c.DecoderVocab, maxVocab},
+	} {
+		if f.v <= 0 || f.v > f.limit {
+			return fmt.Errorf("%s = %d, want an integer in [1, %d]", f.name, f.v, f.limit)
+		}
+	}
+	if c.DModel%c.EncoderHeads != 0 || c.DModel%c.DecoderHeads != 0 {
+		return fmt.Errorf("DModel %d is not a multiple of the head counts %d and %d", c.DModel, c.EncoderHeads, c.DecoderHeads)
+	}
+	if c.SinusoidalPositions && c.DModel%2 != 0 {
+		return fmt.Errorf("DModel %d is odd: sinusoidal positions need an even width", c.DModel)
+	}
+	if c.ShareEmbeddings && c.DecoderVocab != c.VocabSize {
+		return fmt.Errorf("DecoderVocab %d differs from VocabSize %d with shared embeddings", c.DecoderVocab, c.VocabSize)
+	}
+	switch c.Activation {
+	case "gelu", "gelu_new", "relu", "silu":
+	default:
+		return fmt.Errorf("activation %q is not gelu, gelu_new, relu or silu", c.Activation)
+	}
+	if !(c.LayerNormEps > 0) {
+		return fmt.Errorf("LayerNormEps = %g, want a small positive number", c.LayerNormEps)
+	}
+	return nil
+}
+
+// configPath is the config file of a checkpoint directory.
+func configPath(dir string) string { return filepath.Join(dir, "config.json") }

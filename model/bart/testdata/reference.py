@@ -1,0 +1,481 @@
+#!/usr/bin/python3
+"""PyTorch reference for loupe's BART and Marian (model/bart) and its golden files.
+
+The networks are written out in plain PyTorch as Hugging Face transformers'
+modeling_bart.py (BartForConditionalGeneration) and modeling_marian.py
+(MarianMTModel) compute them in eval mode (transformers itself is not
+needed): token embeddings times sqrt(d_model) when scale_embedding is set;
+positions learned with an offset of 2 (BART) or sinusoidal with the sine half
+first and the cosine half second (Marian, MarianSinusoidalPositionalEmbedding);
+BART's layernorm_embedding; post-LayerNorm encoder and decoder layers whose
+attention scales q_proj's output by head_dim**-0.5 and adds finfo.min where the
+attention mask is 0 (padding) or the target is in the future; fc1, the
+activation (gelu = erf form, gelu_new = tanh form, relu, swish = silu), fc2;
+logits = lm_head(h) + final_logits_bias. Decoding uses past key/values as
+transformers does: the self-attention cache grows by one row per step, the
+cross-attention keys/values are computed once from the encoder output.
+
+Weights are not drawn from torch's RNG: every tensor is filled by a splitmix64
+stream seeded from the FNV-1a hash of its name (Hugging Face name without the
+"model." prefix), exactly as bart.Random does, so the Go tests rebuild the
+same model without a checkpoint file.
+
+Regenerate the golden files (from the repository root):
+
+    /usr/bin/python3 model/bart/testdata/reference.py golden
+
+It writes under model/bart/testdata:
+  golden.safetensors   logits and greedy ids of the models in MODELS (see golden())
+  tiny-bart/, tiny-marian/   small checkpoints in Hugging Face layout written
+                       here (not by loupe): tiny-bart F32 with a stored tied
+                       lm_head copy and no "model." prefix on nothing; tiny-marian
+                       F16 with separate source/target vocabularies and an
+                       untied lm_head.
+
+The opus-mt-en-de geometry (d_model 512, 6+6 layers, vocab 58101) is too large
+to keep golden logits for in full; `golden-large DIR` writes a golden file for
+it to DIR (the Go test reads it when LOUPE_BART_LARGE=DIR is set).
+
+The benchmark (bench/seq2seq.sh) runs
+
+    reference.py bench --threads 1 --src-len 64 --new-tokens 64
+"""
+
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MASK64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+
+
+def fnv1a64(s):
+    h = 0xCBF29CE484222325
+    for b in s.encode():
+        h ^= b
+        h = (h * 0x100000001B3) & MASK64
+    return h
+
+
+def uniform01(seed, n):
+    """n float64 values in [0, 1): the top 24 bits of splitmix64(seed + i*GAMMA), i = 1..n."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(GAMMA)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(40)).astype(np.float64) * (2.0 ** -24)
+
+
+def tensor_values(name, shape, seed):
+    """The values bart.Random gives tensor `name` (HF name without "model.")."""
+    n = int(np.prod(shape))
+    u = uniform01((fnv1a64(name) ^ seed) & MASK64, n) - 0.5
+    if name.endswith("layer_norm.weight") or name.endswith("layernorm_embedding.weight"):
+        v = 1.0 + u * 0.25
+    elif name.endswith(".bias") or name == "final_logits_bias":
+        v = u * 0.125
+    else:
+        v = u * 0.2
+    return torch.from_numpy(v.astype(np.float32).reshape(shape))
+
+
+# ---------------------------------------------------------------------------
+# Configurations (Hugging Face config.json fields).
+
+def bart_config(**kw):
+    c = dict(model_type="bart", architectures=["BartForConditionalGeneration"], d_model=256,
+             encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+             encoder_ffn_dim=1024, decoder_ffn_dim=1024, max_position_embeddings=128, vocab_size=1000,
+             activation_function="gelu", scale_embedding=False, tie_word_embeddings=True,
+             pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+             forced_bos_token_id=0, forced_eos_token_id=2, normalize_before=False,
+             add_final_layer_norm=False, is_encoder_decoder=True)
+    c.update(kw)
+    return c
+
+
+def marian_config(**kw):
+    c = dict(model_type="marian", architectures=["MarianMTModel"], d_model=512,
+             encoder_layers=6, decoder_layers=6, encoder_attention_heads=8, decoder_attention_heads=8,
+             encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=512, vocab_size=58101,
+             decoder_vocab_size=58101, activation_function="swish", scale_embedding=True,
+             share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
+             static_position_embeddings=True, normalize_embedding=False,
+             pad_token_id=58100, bos_token_id=0, eos_token_id=0, decoder_start_token_id=58100,
+             forced_eos_token_id=0, normalize_before=False, add_final_layer_norm=False,
+             is_encoder_decoder=True)
+    c.update(kw)
+    return c
+
+
+def is_marian(cfg):
+    return cfg["model_type"] == "marian"
+
+
+def share(cfg):
+    return not is_marian(cfg) or cfg.get("share_encoder_decoder_embeddings", True)
+
+
+def dec_vocab(cfg):
+    return cfg["vocab_size"] if share(cfg) else cfg.get("decoder_vocab_size") or cfg["vocab_size"]
+
+
+def param_shapes(cfg):
+    """(name without "model.", shape) of every stored tensor, as bart.Random lists them."""
+    C = cfg["d_model"]
+    out = []
+    if not is_marian(cfg):
+        P = cfg["max_position_embeddings"] + 2
+        out += [("encoder.embed_positions.weight", (P, C)), ("decoder.embed_positions.weight", (P, C))]
+        out += [("encoder.layernorm_embedding.weight", (C,)), ("encoder.layernorm_embedding.bias", (C,)),
+                ("decoder.layernorm_embedding.weight", (C,)), ("decoder.layernorm_embedding.bias", (C,))]
+
+    def attn(p):
+        r = []
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            r += [(p + proj + ".weight", (C, C)), (p + proj + ".bias", (C,))]
+        return r
+
+    def ln(p):
+        return [(p + ".weight", (C,)), (p + ".bias", (C,))]
+
+    for side, n, Fd in (("encoder", cfg["encoder_layers"], cfg["encoder_ffn_dim"]),
+                        ("decoder", cfg["decoder_layers"], cfg["decoder_ffn_dim"])):
+        for l in range(n):
+            p = "%s.layers.%d." % (side, l)
+            out += attn(p + "self_attn.") + ln(p + "self_attn_layer_norm")
+            if side == "decoder":
+                out += attn(p + "encoder_attn.") + ln(p + "encoder_attn_layer_norm")
+            out += [(p + "fc1.weight", (Fd, C)), (p + "fc1.bias", (Fd,)),
+                    (p + "fc2.weight", (C, Fd)), (p + "fc2.bias", (C,))]
+            out += ln(p + "final_layer_norm")
+    V, Vt = cfg["vocab_size"], dec_vocab(cfg)
+    if share(cfg):
+        out.append(("shared.weight", (V, C)))
+    else:
+        out += [("encoder.embed_tokens.weight", (V, C)), ("decoder.embed_tokens.weight", (Vt, C))]
+    if not cfg.get("tie_word_embeddings", True):
+        out.append(("lm_head.weight", (Vt, C)))
+    out.append(("final_logits_bias", (1, Vt)))
+    return out
+
+
+def random_weights(cfg, seed):
+    return {n: tensor_values(n, s, seed) for n, s in param_shapes(cfg)}
+
+
+def sinusoidal(n_pos, dim):
+    """MarianSinusoidalPositionalEmbedding._init_weight."""
+    position_enc = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
+    out = torch.empty(n_pos, dim)
+    sentinel = dim // 2 if dim % 2 == 0 else (dim // 2) + 1
+    out[:, 0:sentinel] = torch.FloatTensor(np.sin(position_enc[:, 0::2]))
+    out[:, sentinel:] = torch.FloatTensor(np.cos(position_enc[:, 1::2]))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Files in Hugging Face layout, written by hand.
+
+def write_safetensors(path, tensors, dtype="F32", metadata=None):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors:
+        a = t.detach().contiguous().numpy()
+        b = a.astype({"F32": np.float32, "F16": np.float16}[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    header["__metadata__"] = dict(metadata or {}, format="pt")
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def write_checkpoint(d, cfg, w, dtype="F32", extra=()):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    tensors = []
+    for n, _ in param_shapes(cfg):
+        name = n if n in ("lm_head.weight", "final_logits_bias") else "model." + n
+        tensors.append((name, w[n]))
+    tensors += list(extra)
+    write_safetensors(os.path.join(d, "model.safetensors"), tensors, dtype)
+
+
+# ---------------------------------------------------------------------------
+# The network, as modeling_bart.py / modeling_marian.py compute it.
+
+ACT = {"gelu": F.gelu, "relu": F.relu, "swish": F.silu, "silu": F.silu,
+       "gelu_new": lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))}
+
+
+class Seq2Seq:
+    def __init__(self, cfg, w):
+        self.cfg, self.w = cfg, w
+        C = cfg["d_model"]
+        self.act = ACT[cfg["activation_function"]]
+        self.scale = math.sqrt(C) if cfg.get("scale_embedding", False) else 1.0
+        if share(cfg):
+            self.enc_emb = self.dec_emb = w["shared.weight"]
+        else:
+            self.enc_emb, self.dec_emb = w["encoder.embed_tokens.weight"], w["decoder.embed_tokens.weight"]
+        self.lm_head = self.dec_emb if cfg.get("tie_word_embeddings", True) else w["lm_head.weight"]
+        if is_marian(cfg):
+            # Computed, unless the checkpoint stores them (transformers then
+            # loads the stored values).
+            self.pos = {s: w.get(s + ".embed_positions.weight") for s in ("encoder", "decoder")}
+            for s in self.pos:
+                if self.pos[s] is None:
+                    self.pos[s] = sinusoidal(cfg["max_position_embeddings"], C)
+            self.offset = 0
+        else:
+            self.pos = {s: w[s + ".embed_positions.weight"] for s in ("encoder", "decoder")}
+            self.offset = 2
+
+    def ln(self, x, p):
+        return F.layer_norm(x, (x.size(-1),), self.w[p + ".weight"], self.w[p + ".bias"], 1e-5)
+
+    def lin(self, x, p):
+        return F.linear(x, self.w[p + ".weight"], self.w[p + ".bias"])
+
+    def attention(self, p, h, kv, mask, heads, past=None, cache_kv=None):
+        """h [B, T, C]; kv the key/value states (h itself for self-attention);
+        mask additive [B, 1, T, S] or None. past: (k, v) to prepend (self) ;
+        cache_kv: precomputed cross (k, v). Returns output, (k, v), probs."""
+        B, T, C = h.shape
+        hd = C // heads
+        q = (self.lin(h, p + ".q_proj") * hd ** -0.5).view(B, T, heads, hd).transpose(1, 2)
+        if cache_kv is not None:
+            k, v = cache_kv
+        else:
+            k = self.lin(kv, p + ".k_proj").view(B, -1, heads, hd).transpose(1, 2)
+            v = self.lin(kv, p + ".v_proj").view(B, -1, heads, hd).transpose(1, 2)
+            if past is not None:
+                k = torch.cat([past[0], k], dim=2)
+                v = torch.cat([past[1], v], dim=2)
+        a = torch.matmul(q, k.transpose(2, 3))
+        if mask is not None:
+            a = a + mask
+        a = torch.softmax(a, dim=-1)
+        o = torch.matmul(a, v).transpose(1, 2).reshape(B, T, C)
+        return self.lin(o, p + ".out_proj"), (k, v), a
+
+    def embed(self, side, ids, past_len):
+        x = F.embedding(ids, self.enc_emb if side == "encoder" else self.dec_emb) * self.scale
+        T = ids.size(1)
+        x = x + self.pos[side][past_len + self.offset:past_len + self.offset + T]
+        if not is_marian(self.cfg):
+            x = self.ln(x, side + ".layernorm_embedding")
+        return x
+
+    def encode(self, ids, attention_mask=None):
+        cfg = self.cfg
+        x = self.embed("encoder", ids, 0)
+        mask = None
+        if attention_mask is not None:
+            mask = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for l in range(cfg["encoder_layers"]):
+            p = "encoder.layers.%d." % l
+            a, _, _ = self.attention(p + "self_attn", x, x, mask, cfg["encoder_attention_heads"])
+            x = self.ln(x + a, p + "self_attn_layer_norm")
+            f = self.lin(self.act(self.lin(x, p + "fc1")), p + "fc2")
+            x = self.ln(x + f, p + "final_layer_norm")
+        return x
+
+    def decode(self, ids, enc, enc_mask=None, past=None):
+        """ids [B, T]; past: list per layer of ((k, v) self, (k, v) cross) or None.
+        Returns logits [B, T, Vt], new past, cross probabilities per layer."""
+        cfg = self.cfg
+        B, T = ids.shape
+        past_len = 0 if past is None else past[0][0][0].size(2)
+        x = self.embed("decoder", ids, past_len)
+        fmin = torch.finfo(torch.float32).min
+        causal = torch.full((T, past_len + T), fmin).triu(diagonal=past_len + 1)[None, None]
+        cmask = None
+        if enc_mask is not None:
+            cmask = (1.0 - enc_mask[:, None, None, :].float()) * fmin
+        new_past, crosses = [], []
+        for l in range(cfg["decoder_layers"]):
+            p = "decoder.layers.%d." % l
+            sp = None if past is None else past[l][0]
+            cp = None if past is None else past[l][1]
+            a, skv, _ = self.attention(p + "self_attn", x, x, causal, cfg["decoder_attention_heads"], past=sp)
+            x = self.ln(x + a, p + "self_attn_layer_norm")
+            a, ckv, probs = self.attention(p + "encoder_attn", x, enc, cmask, cfg["decoder_attention_heads"], cache_kv=cp)
+            crosses.append(probs)
+            x = self.ln(x + a, p + "encoder_attn_layer_norm")
+            f = self.lin(self.act(self.lin(x, p + "fc1")), p + "fc2")
+            x = self.ln(x + f, p + "final_layer_norm")
+            new_past.append((skv, ckv))
+        logits = F.linear(x, self.lm_head) + self.w["final_logits_bias"]
+        return logits, new_past, crosses
+
+    def greedy(self, src, n):
+        """Greedy ids (n tokens after decoder_start_token_id, EOS ignored) and
+        each step's margin between the best and second-best logit."""
+        enc = self.encode(src)
+        tok = torch.tensor([[self.cfg["decoder_start_token_id"]]])
+        past, ids, margins = None, [], []
+        for _ in range(n):
+            logits, past, _ = self.decode(tok, enc, past=past)
+            top = torch.topk(logits[0, -1], 2)
+            ids.append(int(top.indices[0]))
+            margins.append(float(top.values[0] - top.values[1]))
+            tok = top.indices[:1].view(1, 1)
+        return ids, margins
+
+
+# ---------------------------------------------------------------------------
+# Golden files.
+
+def ids_for(n, vocab, salt):
+    """Deterministic token ids (no special-token meaning)."""
+    return [(i * 7919 + salt * 104729 + 3) % (vocab - 3) + 3 for i in range(n)]
+
+
+MODELS = {
+    # name: (config, seed, source length, target length)
+    "bart": (bart_config(), 1, 14, 12),
+    "marian": (marian_config(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                             decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256,
+                             max_position_embeddings=96, vocab_size=600, decoder_vocab_size=600,
+                             pad_token_id=599, decoder_start_token_id=599), 2, 13, 10),
+}
+
+
+def golden_for(name, cfg, model, slen, tlen, out, greedy_n=32, cols=None, meta=None, seed=None):
+    if meta is not None:
+        meta[name + ".config"] = json.dumps(cfg)
+        meta[name + ".seed"] = str(seed)
+    V, Vt = cfg["vocab_size"], dec_vocab(cfg)
+    src = ids_for(slen, V, 1)
+    tgt = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, Vt, 2)
+    with torch.no_grad():
+        enc = model.encode(torch.tensor([src]))
+        logits, _, crosses = model.decode(torch.tensor([tgt]), enc)
+        lg = logits[0] if cols is None else logits[0, :, :cols]
+        out[name + ".src"] = torch.tensor(src, dtype=torch.float32)
+        out[name + ".tgt"] = torch.tensor(tgt, dtype=torch.float32)
+        out[name + ".logits"] = lg.contiguous()
+        out[name + ".argmax"] = logits[0].argmax(-1).float()
+        out[name + ".cross_last"] = crosses[-1][0].contiguous()  # [nh, T, S] of the last layer
+        ids, margins = model.greedy(torch.tensor([src]), greedy_n)
+        out[name + ".greedy"] = torch.tensor(ids, dtype=torch.float32)
+        out[name + ".margins"] = torch.tensor(margins, dtype=torch.float32)
+        if cols is not None:
+            return
+        # A right-padded batch with attention masks: source lengths slen and
+        # slen-5, targets of length tlen.
+        s2 = ids_for(slen - 5, V, 3)
+        pad = cfg["pad_token_id"]
+        srcs = torch.tensor([src, s2 + [pad] * 5])
+        mask = torch.tensor([[1] * slen, [1] * (slen - 5) + [0] * 5])
+        t2 = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, Vt, 4)
+        enc = model.encode(srcs, mask)
+        logits, _, _ = model.decode(torch.tensor([tgt, t2]), enc, enc_mask=mask)
+        out[name + ".padded.src1"] = torch.tensor(s2, dtype=torch.float32)
+        out[name + ".padded.tgt1"] = torch.tensor(t2, dtype=torch.float32)
+        out[name + ".padded.logits"] = logits.contiguous()
+
+
+def golden(root):
+    d = os.path.join(root, "model", "bart", "testdata")
+    out, meta = {}, {}
+    for name, (cfg, seed, slen, tlen) in MODELS.items():
+        w = random_weights(cfg, seed)
+        golden_for(name, cfg, Seq2Seq(cfg, w), slen, tlen, out, meta=meta, seed=seed)
+    # Checkpoints written here, in layouts loupe's Save does not produce.
+    tb = bart_config(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                     decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                     max_position_embeddings=40, vocab_size=120, activation_function="gelu_new",
+                     scale_embedding=True)
+    w = random_weights(tb, 3)
+    write_checkpoint(os.path.join(d, "tiny-bart"), tb, w, "F32",
+                     extra=[("model.encoder.embed_tokens.weight", w["shared.weight"]),
+                            ("model.decoder.embed_tokens.weight", w["shared.weight"]),
+                            ("lm_head.weight", w["shared.weight"])])
+    golden_for("tiny-bart", tb, Seq2Seq(tb, w), 9, 7, out, greedy_n=8)
+    tm = marian_config(d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4,
+                       decoder_attention_heads=2, encoder_ffn_dim=48, decoder_ffn_dim=80,
+                       max_position_embeddings=40, vocab_size=130, decoder_vocab_size=90,
+                       share_encoder_decoder_embeddings=False, tie_word_embeddings=False,
+                       activation_function="relu", pad_token_id=89, decoder_start_token_id=89)
+    w = random_weights(tm, 4)
+    # Stored F16: the reference computes with the rounded values.
+    w = {k: v.half().float() for k, v in w.items()}
+    for side in ("encoder", "decoder"):
+        w[side + ".embed_positions.weight"] = sinusoidal(40, 32).half().float()
+    write_checkpoint(os.path.join(d, "tiny-marian"), tm, w, "F16",
+                     extra=[("model.%s.embed_positions.weight" % s, w[s + ".embed_positions.weight"])
+                            for s in ("encoder", "decoder")])
+    golden_for("tiny-marian", tm, Seq2Seq(tm, w), 9, 7, out, greedy_n=8)
+    write_safetensors(os.path.join(d, "golden.safetensors"), sorted(out.items()), metadata=meta)
+
+
+OPUS = marian_config()
+
+
+def golden_large(d):
+    os.makedirs(d, exist_ok=True)
+    out, meta = {}, {}
+    model = Seq2Seq(OPUS, random_weights(OPUS, 7))
+    golden_for("opus", OPUS, model, 20, 10, out, greedy_n=32, cols=2048, meta=meta, seed=7)
+    write_safetensors(os.path.join(d, "golden-large.safetensors"), sorted(out.items()), metadata=meta)
+
+
+def bench(argv):
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--src-len", type=int, default=64)
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    model = Seq2Seq(OPUS, random_weights(OPUS, 7))
+    src = torch.tensor([ids_for(a.src_len, OPUS["vocab_size"], 1)])
+    best, best_enc, ids = 0.0, 0.0, None
+    with torch.no_grad():
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            enc = model.encode(src)
+            t1 = time.perf_counter()
+            tok = torch.tensor([[OPUS["decoder_start_token_id"]]])
+            past, out = None, []
+            for _ in range(a.new_tokens):
+                logits, past, _ = model.decode(tok, enc, past=past)
+                tok = logits[:, -1].argmax(-1).view(1, 1)
+                out.append(int(tok))
+            t2 = time.perf_counter()
+            best = max(best, a.new_tokens / (t2 - t1))
+            best_enc = max(best_enc, a.src_len / (t1 - t0))
+            ids = out
+    print(json.dumps({"threads": a.threads, "decode_tok_s": best, "encode_tok_s": best_enc, "greedy_ids": ids}))
+
+
+if __name__ == "__main__":
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    if len(sys.argv) >= 2 and sys.argv[1] == "golden":
+        golden(root)
+    elif len(sys.argv) >= 3 and sys.argv[1] == "golden-large":
+        golden_large(sys.argv[2])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "bench":
+        bench(sys.argv[2:])
+    else:
+        sys.exit(__doc__)
