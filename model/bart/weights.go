@@ -456,7 +456,7 @@ func (m *Model) Save(dir, dtype string) error {
 		"max_position_embeddings": c.MaxPositions, "vocab_size": c.VocabSize,
 		"activation_function": act, "scale_embedding": c.ScaleEmbedding,
 		"tie_word_embeddings": c.TieWordEmbeddings,
-		"normalize_before": false, "add_final_layer_norm": false,
+		"normalize_before":    false, "add_final_layer_norm": false,
 	}
 	if c.ModelType == "marian" {
 		cfg["decoder_vocab_size"] = c.DecoderVocab

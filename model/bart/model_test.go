@@ -1,0 +1,344 @@
+package bart
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loupe-ml/loupe/safetensors"
+)
+
+// smallConfig is a Marian-shaped test model.
+func smallConfig(t testing.TB, extra string) Config {
+	t.Helper()
+	js := `{"model_type":"marian","d_model":32,"encoder_layers":2,"decoder_layers":2,
+		"encoder_attention_heads":4,"decoder_attention_heads":4,"encoder_ffn_dim":64,"decoder_ffn_dim":64,
+		"max_position_embeddings":64,"vocab_size":50,"activation_function":"swish","scale_embedding":true,
+		"pad_token_id":49,"decoder_start_token_id":49,"eos_token_id":0` + extra + `}`
+	c, err := ParseConfig([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newRandom(t testing.TB, c Config) *Model {
+	t.Helper()
+	m, err := Random(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestSinusoidal checks Marian's layout: sines in the first half, cosines
+// of the same angles in the second (not interleaved).
+func TestSinusoidal(t *testing.T) {
+	const n, dim = 5, 8
+	s := sinusoidal(n, dim)
+	for p := range n {
+		for j := range dim / 2 {
+			a := float64(p) / math.Pow(10000, float64(2*j)/dim)
+			if got, want := s[p*dim+j], float32(math.Sin(a)); got != want {
+				t.Errorf("pos %d col %d: %g, want sin %g", p, j, got, want)
+			}
+			if got, want := s[p*dim+dim/2+j], float32(math.Cos(a)); got != want {
+				t.Errorf("pos %d col %d: %g, want cos %g", p, dim/2+j, got, want)
+			}
+		}
+	}
+}
+
+// TestReorder checks beam reordering (sources given by rows, cycles through
+// the spare row) against decoders fed the same histories.
+func TestReorder(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	srcs := [][]int{{3, 4, 5, 6}, {7, 8, 9}, {10, 11, 12, 13, 14}}
+	enc, err := m.Encode(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := m.Config.DecoderStartTokenID
+	hist := [][]int{{start, 1, 2}, {start, 3}, {start, 5, 6, 7}}
+	for _, tc := range []struct {
+		name string
+		from []int
+	}{
+		{"fan-out", []int{2, 0, 0}},
+		{"cycle", []int{1, 2, 0}},
+		{"swap", []int{1, 0, 2}},
+		{"identity", []int{0, 1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := m.NewDecoderFor(enc, DecoderOptions{CaptureCross: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Forward(hist); err != nil {
+				t.Fatal(err)
+			}
+			d.Reorder(tc.from, -1)
+			next := [][]int{{20}, {21}, {22}}
+			if err := d.Forward(next); err != nil {
+				t.Fatal(err)
+			}
+			for b, f := range tc.from {
+				// Row b now continues row f's history, with f's source.
+				ref := m.NewDecoder(DecoderOptions{})
+				if err := ref.SetSource(0, enc, f); err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.Forward([][]int{append(append([]int{}, hist[f]...), next[b]...)}); err != nil {
+					t.Fatal(err)
+				}
+				if dd := maxAbsDiff(d.Logits(b), ref.Logits(0)); dd > tol {
+					t.Errorf("row %d (from %d): logits differ by %g", b, f, dd)
+				}
+				if d.Len(b) != len(hist[f])+1 || d.SourceLen(b) != len(srcs[f]) {
+					t.Errorf("row %d: Len %d SourceLen %d, want %d %d", b, d.Len(b), d.SourceLen(b), len(hist[f])+1, len(srcs[f]))
+				}
+				if got := d.CrossAttention(b, 1, 2, 0); len(got) != len(srcs[f]) {
+					t.Errorf("row %d: cross-attention over %d source tokens, want %d", b, len(got), len(srcs[f]))
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeAllocs checks that a decoding step allocates nothing.
+func TestDecodeAllocs(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	enc, err := m.Encode([][]int{{3, 4, 5, 6, 7}, {8, 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []DecoderOptions{{}, {CaptureCross: true}} {
+		d, err := m.NewDecoderFor(enc, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks := [][]int{{1}, {2}}
+		step := func() {
+			if err := d.Forward(toks); err != nil {
+				t.Fatal(err)
+			}
+			toks[0][0] = (toks[0][0] + 7) % 50
+		}
+		step()
+		step()
+		if a := testing.AllocsPerRun(20, step); a != 0 {
+			t.Errorf("options %+v: %v allocations per decoding step, want 0", opt, a)
+		}
+		beams := []int{1, 0}
+		if a := testing.AllocsPerRun(5, func() { d.Reorder(beams, -1) }); a != 0 {
+			t.Errorf("Reorder: %v allocations, want 0", a)
+		}
+	}
+}
+
+// TestForwardErrors checks input validation: nothing changes on error.
+func TestForwardErrors(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	if _, err := m.Encode([][]int{{1, 50}}); err == nil || !strings.Contains(err.Error(), "50") {
+		t.Errorf("out-of-vocabulary source id: %v", err)
+	}
+	if _, err := m.Encode([][]int{{}}); err == nil {
+		t.Error("empty source: no error")
+	}
+	if _, err := m.Encode([][]int{make([]int, 65)}); err == nil || !strings.Contains(err.Error(), "max_position_embeddings") {
+		t.Errorf("long source: %v", err)
+	}
+	enc, _ := m.Encode([][]int{{1, 2}})
+	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Forward([][]int{{1, 2, 3, 4}}); err == nil || d.Len(0) != 0 {
+		t.Errorf("target past MaxLen: err %v, Len %d", err, d.Len(0))
+	}
+	if err := d.Forward([][]int{{-1}}); err == nil || d.Len(0) != 0 {
+		t.Errorf("negative id: err %v, Len %d", err, d.Len(0))
+	}
+	if err := d.Forward([][]int{{1}, {2}}); err == nil {
+		t.Error("two rows in a decoder of one: no error")
+	}
+	d2 := m.NewDecoder(DecoderOptions{})
+	if err := d2.Forward([][]int{{1}}); err == nil || !strings.Contains(err.Error(), "SetSource") {
+		t.Errorf("row without source: %v", err)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	base := `"model_type":"bart","d_model":16,"encoder_attention_heads":2,"decoder_attention_heads":2,"vocab_size":20`
+	for _, tc := range []struct{ json, field string }{
+		{`{"model_type":"t5"}`, "model_type"},
+		{`{"d_model":8}`, "model_type"},
+		{`{` + base + `,"normalize_before":true}`, "normalize_before"},
+		{`{` + base + `,"add_final_layer_norm":true}`, "add_final_layer_norm"},
+		{`{` + base + `,"add_bias_logits":true}`, "add_bias_logits"},
+		{`{` + base + `,"static_position_embeddings":true}`, "static_position_embeddings"},
+		{`{` + base + `,"normalize_embedding":false}`, "normalize_embedding"},
+		{`{` + base + `,"activation_function":"tanh"}`, "activation_function"},
+		{`{` + base + `,"d_model":15}`, "d_model"},
+		{`{` + base + `,"d_model":-1}`, "d_model"},
+		{`{` + base + `,"encoder_layers":0}`, "encoder_layers"},
+		{`{` + base + `,"pad_token_id":20}`, "pad_token_id"},
+		{`{` + base + `,"eos_token_id":"x"}`, "eos_token_id"},
+		{`{` + base + `,"architectures":["GPT2LMHeadModel"]}`, "architecture"},
+		{`{` + base + `,"share_encoder_decoder_embeddings":false}`, "share_encoder_decoder_embeddings"},
+		{`{` + base + `,"decoder_vocab_size":30}`, "decoder_vocab_size"},
+		{`{"model_type":"marian","d_model":16,"encoder_attention_heads":2,"decoder_attention_heads":2,"vocab_size":20,"static_position_embeddings":false}`, "static_position_embeddings"},
+		{`{"model_type":"marian","d_model":15,"encoder_attention_heads":3,"decoder_attention_heads":3,"vocab_size":20}`, "odd"},
+		{`[1]`, "config.json"},
+	} {
+		_, err := ParseConfig([]byte(tc.json))
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: error %v, want one naming %s", tc.json, err, tc.field)
+		}
+	}
+	// Marian with separate vocabularies.
+	c, err := ParseConfig([]byte(`{"model_type":"marian","vocab_size":30,"decoder_vocab_size":20,"share_encoder_decoder_embeddings":false,"pad_token_id":19,"decoder_start_token_id":19,"eos_token_id":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VocabSize != 30 || c.DecoderVocab != 20 || c.ShareEmbeddings || c.Activation != "gelu" || c.DModel != 1024 {
+		t.Errorf("parsed %+v", c)
+	}
+}
+
+// TestLoadErrors checks that a missing, mis-shaped or unexpected tensor is
+// an error naming it.
+func TestLoadErrors(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	src := t.TempDir()
+	if err := m.Save(src, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	read := func() []safetensors.Tensor {
+		var ts []safetensors.Tensor
+		for _, n := range f.Names() {
+			info, _ := f.Info(n)
+			v, err := f.Float32(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts = append(ts, safetensors.Tensor{Name: n, Shape: info.Shape, Data: v})
+		}
+		return ts
+	}
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, tensor string
+		edit         func([]safetensors.Tensor) []safetensors.Tensor
+	}{
+		{"missing", "model.decoder.layers.1.encoder_attn.k_proj.bias", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, x := range ts {
+				if x.Name == "model.decoder.layers.1.encoder_attn.k_proj.bias" {
+					return append(ts[:i], ts[i+1:]...)
+				}
+			}
+			return ts
+		}},
+		{"shape", "model.encoder.layers.0.fc1.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, x := range ts {
+				if x.Name == "model.encoder.layers.0.fc1.weight" {
+					ts[i].Shape = []int{32, 64}
+				}
+			}
+			return ts
+		}},
+		{"unexpected", "model.encoder.layer_norm.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.Tensor{Name: "model.encoder.layer_norm.weight", Shape: []int{32}, Data: make([]float32, 32)})
+		}},
+		{"no embedding", "model.shared.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, x := range ts {
+				if x.Name == "model.shared.weight" {
+					return append(ts[:i], ts[i+1:]...)
+				}
+			}
+			return ts
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), tc.edit(read()), nil); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(dir)
+			if err == nil || !strings.Contains(err.Error(), tc.tensor) {
+				t.Errorf("error %v, want one naming %s", err, tc.tensor)
+			}
+		})
+	}
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Error("empty directory: no error")
+	}
+}
+
+// TestSaveDTypes round-trips F16 and BF16 checkpoints.
+func TestSaveDTypes(t *testing.T) {
+	m := newRandom(t, smallConfig(t, `,"share_encoder_decoder_embeddings":false,"decoder_vocab_size":40,"tie_word_embeddings":false,"decoder_start_token_id":39`))
+	src, tgt := []int{1, 2, 3}, []int{39, 4, 5}
+	want, err := m.Forward(src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range []struct {
+		dtype string
+		tol   float64
+	}{{"F32", 0}, {"F16", 0.05}, {"BF16", 0.3}} {
+		dir := t.TempDir()
+		if err := m.Save(dir, dt.dtype); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Config != m.Config {
+			t.Errorf("%s: config %+v, want %+v", dt.dtype, l.Config, m.Config)
+		}
+		got, err := l.Forward(src, tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(got, want); d > dt.tol {
+			t.Errorf("%s: logits differ by %g (tolerance %g)", dt.dtype, d, dt.tol)
+		}
+		l.Close()
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"model_type":"bart"}`,
+		`{"model_type":"marian","vocab_size":30,"decoder_vocab_size":20,"share_encoder_decoder_embeddings":false}`,
+		`{"model_type":"bart","d_model":16,"encoder_attention_heads":2,"decoder_attention_heads":2,"vocab_size":20,"eos_token_id":[2,3]}`,
+		`{"model_type":"marian","activation_function":"swish","normalize_before":true}`,
+		`{}`, `null`, `{"model_type":"bart","d_model":1e99}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b)
+		if err != nil {
+			return
+		}
+		if err := c.check(); err != nil {
+			t.Fatalf("ParseConfig accepted a config check refuses: %v (%+v)", err, c)
+		}
+	})
+}
