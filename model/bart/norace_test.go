@@ -1,0 +1,5 @@
+//go:build !race
+
+package bart
+
+const raceEnabled = false
