@@ -23,11 +23,29 @@ func activate(act string, x []float32) {
 	case "gelu_new":
 		kernels.GeluTanh(x, x)
 	case "relu":
-		for i, v := range x {
-			x[i] = max(v, 0)
-		}
+		pointwise(x, relu)
 	case "silu":
-		silu(x)
+		pointwise(x, silu)
+	}
+}
+
+// parallelPointwise is the length from which pointwise splits x across
+// threads (a decoding step's few thousand values stay on one thread, with
+// no closure allocated).
+const parallelPointwise = 1 << 15
+
+// pointwise applies f to x, split across threads when x is long.
+func pointwise(x []float32, f func([]float32)) {
+	if len(x) < parallelPointwise {
+		f(x)
+		return
+	}
+	kernels.Parallel(len(x), 4096, func(lo, hi int) { f(x[lo:hi]) })
+}
+
+func relu(x []float32) {
+	for i, v := range x {
+		x[i] = max(v, 0)
 	}
 }
 
