@@ -202,6 +202,16 @@ func (d *Decoder) Reset() {
 	}
 }
 
+// Truncate drops row's cached target tokens from position n on, so that
+// the next Forward continues from there (n must not exceed Len(row)).
+func (d *Decoder) Truncate(row, n int) {
+	if n < 0 || n > d.lens[row] {
+		panic(fmt.Sprintf("bart: Truncate(%d, %d) with %d tokens cached", row, n, d.lens[row]))
+	}
+	d.lens[row] = n
+	d.hasLog[row] = false
+}
+
 // Logits returns the logits [Vt] after the last token given for row (by
 // this or an earlier Forward), or nil if it has none. The slice is the
 // Decoder's buffer, overwritten by the next Forward that includes row.

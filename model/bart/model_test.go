@@ -345,3 +345,31 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestTruncate checks that decoding after Truncate equals decoding the
+// shorter target from scratch.
+func TestTruncate(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	enc, err := m.Encode([][]int{{3, 4, 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := m.NewDecoderFor(enc, DecoderOptions{})
+	if err := d.Forward([][]int{{49, 1, 2, 3, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Truncate(0, 2)
+	if d.Logits(0) != nil {
+		t.Error("logits kept after Truncate")
+	}
+	if err := d.Forward([][]int{{7}}); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := m.NewDecoderFor(enc, DecoderOptions{})
+	if err := ref.Forward([][]int{{49, 1, 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if dd := maxAbsDiff(d.Logits(0), ref.Logits(0)); dd > tol || d.Len(0) != 3 {
+		t.Errorf("after Truncate: logits differ by %g, Len %d", dd, d.Len(0))
+	}
+}
