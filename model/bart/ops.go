@@ -153,7 +153,20 @@ func (j *attnJob) seen(g *segment, i int) int {
 	return g.ctx
 }
 
+// attendSerial is the number of multiply-adds (scores and weighted sum,
+// all heads) below which attention stays on the calling thread: a decoding
+// step over a short context costs less than handing work to another thread.
+const attendSerial = 1 << 16
+
 // attend runs the job over every (segment, head).
 func (j *attnJob) attend() {
+	work := 0
+	for i := range j.segs {
+		work += 2 * len(j.segs[i].toks) * j.segs[i].ctx * j.nh * j.hs
+	}
+	if work < attendSerial {
+		j.tasks(0, len(j.segs)*j.nh)
+		return
+	}
 	kernels.Parallel(len(j.segs)*j.nh, 1, j.run)
 }
