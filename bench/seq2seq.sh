@@ -16,7 +16,9 @@
 # them (self-attention cache grown per step, cross-attention keys/values
 # computed once). Both run with 1 and with 2 threads (GOMAXPROCS,
 # torch.set_num_threads + OMP_NUM_THREADS, OMP_WAIT_POLICY=PASSIVE), taking
-# turns for REPS rounds so that both see the same machine conditions.
+# turns for REPS rounds so that both see the same machine conditions. Printed:
+# each side's best, their ratio, and the median over rounds of the ratio
+# within a round (steadier when the machine is shared).
 set -eu
 REPS=${REPS:-3}
 SRC=${SRC:-64}
@@ -41,6 +43,8 @@ l, t = (json.load(open(p)) for p in sys.argv[1:3])
 for path, v in ((sys.argv[3], l["decode_tok_s"]), (sys.argv[4], t["decode_tok_s"])):
     best = float(open(path).read())
     open(path, "w").write(str(max(best, v)))
+with open(sys.argv[3] + ".ratios", "a") as f:
+    f.write("%f\n" % (l["decode_tok_s"] / t["decode_tok_s"]))
 print("round %s, %s thread(s): loupe %.1f tok/s, pytorch %.1f tok/s" % (sys.argv[5], sys.argv[6], l["decode_tok_s"], t["decode_tok_s"]), file=sys.stderr)
 PYEOF
 	done
@@ -54,7 +58,9 @@ print("%-8s %14s %14s %7s" % ("threads", "loupe tok/s", "pytorch tok/s", "ratio"
 for th in (1, 2):
     l, t = float(open("%s/loupe%d" % (d, th)).read()), float(open("%s/torch%d" % (d, th)).read())
     best[th] = (l, t)
-    print("%-8d %14.1f %14.1f %6.2fx" % (th, l, t, l / t))
+    rs = sorted(float(x) for x in open("%s/loupe%d.ratios" % (d, th)))
+    med = rs[len(rs) // 2] if len(rs) % 2 else (rs[len(rs) // 2 - 1] + rs[len(rs) // 2]) / 2
+    print("%-8d %14.1f %14.1f %6.2fx   (median of the rounds' own ratios %.2fx)" % (th, l, t, l / t, med))
 lb, tb = max(v[0] for v in best.values()), max(v[1] for v in best.values())
 print("best of either thread count: loupe %.1f, pytorch %.1f tok/s: %.2fx" % (lb, tb, lb / tb))
 a = json.load(open(d + "/l1.json"))["greedy_ids"]
