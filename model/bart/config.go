@@ -12,7 +12,7 @@ import (
 // Config is the architecture of a BART or Marian model, read from a
 // Hugging Face config.json (BartConfig or MarianConfig fields).
 type Config struct {
-	ModelType string // "bart" or "marian"
+	ModelType string // "bart", "mbart" or "marian"
 
 	DModel         int // d_model
 	EncoderLayers  int // encoder_layers
@@ -40,7 +40,11 @@ type Config struct {
 	// SinusoidalPositions: Marian's computed sinusoidal positions; BART
 	// learns a table of MaxPositions+2 rows, read at position+2.
 	SinusoidalPositions bool
-	LayerNormEps        float32 // 1e-5 (nn.LayerNorm's default)
+	// PreLayerNorm: mBART's layers, x + f(LN(x)) instead of LN(x + f(x)),
+	// with a final LayerNorm after each stack (encoder.layer_norm,
+	// decoder.layer_norm).
+	PreLayerNorm bool
+	LayerNormEps float32 // 1e-5 (nn.LayerNorm's default)
 
 	// Special tokens, -1 when absent.
 	PadTokenID          int
@@ -105,6 +109,7 @@ type hfConfig struct {
 // Architectures whose weights Load understands, per model_type.
 var architectures = map[string][]string{
 	"bart":   {"BartForConditionalGeneration", "BartModel"},
+	"mbart":  {"MBartForConditionalGeneration", "MBartModel"},
 	"marian": {"MarianMTModel", "MarianModel"},
 }
 
@@ -147,15 +152,20 @@ func ParseConfig(b []byte) (Config, error) {
 			EncoderFFN: 4096, DecoderFFN: 4096, MaxPositions: 1024, VocabSize: 50265, Activation: "gelu",
 			ShareEmbeddings: true, TieWordEmbeddings: true, LayerNormEmbedding: true,
 			PadTokenID: 1, BOSTokenID: 0, EOSTokenID: 2, DecoderStartTokenID: 2, ForcedBOSTokenID: -1, ForcedEOSTokenID: 2}
+	case "mbart":
+		c = Config{ModelType: "mbart", DModel: 1024, EncoderLayers: 12, DecoderLayers: 12, EncoderHeads: 16, DecoderHeads: 16,
+			EncoderFFN: 4096, DecoderFFN: 4096, MaxPositions: 1024, VocabSize: 50265, Activation: "gelu",
+			ShareEmbeddings: true, TieWordEmbeddings: true, LayerNormEmbedding: true, PreLayerNorm: true,
+			PadTokenID: 1, BOSTokenID: 0, EOSTokenID: 2, DecoderStartTokenID: -1, ForcedBOSTokenID: -1, ForcedEOSTokenID: 2}
 	case "marian":
 		c = Config{ModelType: "marian", DModel: 1024, EncoderLayers: 12, DecoderLayers: 12, EncoderHeads: 16, DecoderHeads: 16,
 			EncoderFFN: 4096, DecoderFFN: 4096, MaxPositions: 1024, VocabSize: 58101, Activation: "gelu",
 			ShareEmbeddings: true, TieWordEmbeddings: true, SinusoidalPositions: true,
 			PadTokenID: 58100, BOSTokenID: -1, EOSTokenID: 0, DecoderStartTokenID: 58100, ForcedBOSTokenID: -1, ForcedEOSTokenID: 0}
 	case "":
-		return Config{}, errors.New("config.json: missing model_type (want bart or marian)")
+		return Config{}, errors.New("config.json: missing model_type (want bart, mbart or marian)")
 	default:
-		return Config{}, fmt.Errorf("config.json: model_type %q is not supported (want bart or marian)", h.ModelType)
+		return Config{}, fmt.Errorf("config.json: model_type %q is not supported (want bart, mbart or marian)", h.ModelType)
 	}
 	c.LayerNormEps = 1e-5
 	for _, a := range h.Architectures {
@@ -217,8 +227,8 @@ func ParseConfig(b []byte) (Config, error) {
 		c.TieWordEmbeddings = *h.TieWord
 	}
 	if h.Share != nil {
-		if c.ModelType == "bart" && !*h.Share {
-			return Config{}, errors.New("config.json: share_encoder_decoder_embeddings false is not a BART setting (BART always shares its token embedding)")
+		if c.ModelType != "marian" && !*h.Share {
+			return Config{}, fmt.Errorf("config.json: share_encoder_decoder_embeddings false is not a %s setting (it always shares its token embedding)", c.ModelType)
 		}
 		c.ShareEmbeddings = *h.Share
 	}
@@ -243,8 +253,8 @@ func ParseConfig(b []byte) (Config, error) {
 		why  string
 	}
 	for _, f := range []legacy{
-		{"normalize_before", h.NormalizeBefore, false, "mBART-style pre-LayerNorm layers are not supported"},
-		{"add_final_layer_norm", h.AddFinalLayerNorm, false, "final encoder/decoder LayerNorms (mBART) are not supported"},
+		{"normalize_before", h.NormalizeBefore, c.PreLayerNorm, fmt.Sprintf("transformers' %s layers are %s (mBART-style pre-LayerNorm needs model_type mbart)", c.ModelType, map[bool]string{false: "post-LayerNorm", true: "pre-LayerNorm"}[c.PreLayerNorm])},
+		{"add_final_layer_norm", h.AddFinalLayerNorm, c.PreLayerNorm, fmt.Sprintf("%s models have final encoder/decoder LayerNorms = %v", c.ModelType, c.PreLayerNorm)},
 		{"add_bias_logits", h.AddBiasLogits, false, "a logits bias other than final_logits_bias is not supported"},
 		{"normalize_embedding", h.NormalizeEmbedding, c.LayerNormEmbedding, fmt.Sprintf("%s models have layernorm_embedding = %v", c.ModelType, c.LayerNormEmbedding)},
 		{"static_position_embeddings", h.StaticPositions, c.SinusoidalPositions, fmt.Sprintf("%s models have static (sinusoidal) positions = %v", c.ModelType, c.SinusoidalPositions)},
@@ -307,8 +317,8 @@ func tokenID(name string, v any, vocab int) (int, error) {
 
 // check validates a Config built by hand (Random).
 func (c Config) check() error {
-	if c.ModelType != "bart" && c.ModelType != "marian" {
-		return fmt.Errorf("model type %q is not bart or marian", c.ModelType)
+	if _, ok := architectures[c.ModelType]; !ok {
+		return fmt.Errorf("model type %q is not bart, mbart or marian", c.ModelType)
 	}
 	for _, f := range []struct {
 		name     string

@@ -324,7 +324,7 @@ func (d *Decoder) pass(rows, first int) {
 	for l := range w.Decoder {
 		L := &w.Decoder[l]
 		// Self-attention over the cached target, causal.
-		linear(qkv, x, rows, C, 3*C, m.selfQKV[l], m.selfQKVB[l])
+		linear(qkv, m.preNorm(h, x, L.SelfLNG, L.SelfLNB, rows), rows, C, 3*C, m.selfQKV[l], m.selfQKVB[l])
 		for i := range d.segs {
 			g := &d.segs[i]
 			k, v := d.selfCache(l, g.seq)
@@ -339,11 +339,10 @@ func (d *Decoder) pass(rows, first int) {
 		j.layout()
 		j.attend()
 		linear(h, d.att[:rows*C], rows, C, C, L.SelfAttn.OW, L.SelfAttn.OB)
-		kernels.Add(h, h, x)
-		kernels.LayerNorm(x, h, L.SelfLNG, L.SelfLNB, rows, C, c.LayerNormEps)
+		m.residual(x, h, L.SelfLNG, L.SelfLNB, rows)
 
 		// Cross-attention over the row's source.
-		linear(q, x, rows, C, C, L.CrossAttn.QW, L.CrossAttn.QB)
+		linear(q, m.preNorm(h, x, L.CrossLNG, L.CrossLNB, rows), rows, C, C, L.CrossAttn.QW, L.CrossAttn.QB)
 		for i := range d.segs {
 			g := &d.segs[i]
 			g.k, g.v = d.crossCache(l, g.seq)
@@ -356,15 +355,16 @@ func (d *Decoder) pass(rows, first int) {
 			d.capture(l)
 		}
 		linear(h, d.att[:rows*C], rows, C, C, L.CrossAttn.OW, L.CrossAttn.OB)
-		kernels.Add(h, h, x)
-		kernels.LayerNorm(x, h, L.CrossLNG, L.CrossLNB, rows, C, c.LayerNormEps)
+		m.residual(x, h, L.CrossLNG, L.CrossLNB, rows)
 
 		// Feed-forward.
-		linear(ff, x, rows, C, F, L.FC1W, L.FC1B)
+		linear(ff, m.preNorm(h, x, L.FinalLNG, L.FinalLNB, rows), rows, C, F, L.FC1W, L.FC1B)
 		activate(c.Activation, ff)
 		linear(h, ff, rows, F, C, L.FC2W, L.FC2B)
-		kernels.Add(h, h, x)
-		kernels.LayerNorm(x, h, L.FinalLNG, L.FinalLNB, rows, C, c.LayerNormEps)
+		m.residual(x, h, L.FinalLNG, L.FinalLNB, rows)
+	}
+	if c.PreLayerNorm {
+		kernels.LayerNorm(x, x, w.DecFinalLNG, w.DecFinalLNB, rows, C, c.LayerNormEps)
 	}
 	d.lmHead(rows, first)
 }

@@ -105,16 +105,17 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	m.embed(x, segs, w.EncEmbed, w.EncPos, w.EncEmbLNG, w.EncEmbLNB)
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
-		linear(qkv, x, R, C, 3*C, m.encQKV[l], m.encQKVB[l])
+		linear(qkv, m.preNorm(h, x, L.SelfLNG, L.SelfLNB, R), R, C, 3*C, m.encQKV[l], m.encQKVB[l])
 		m.encAttention(j, qkv, R)
 		linear(h, att, R, C, C, L.SelfAttn.OW, L.SelfAttn.OB)
-		kernels.Add(h, h, x)
-		kernels.LayerNorm(x, h, L.SelfLNG, L.SelfLNB, R, C, c.LayerNormEps)
-		linear(ff, x, R, C, F, L.FC1W, L.FC1B)
+		m.residual(x, h, L.SelfLNG, L.SelfLNB, R)
+		linear(ff, m.preNorm(h, x, L.FinalLNG, L.FinalLNB, R), R, C, F, L.FC1W, L.FC1B)
 		activate(c.Activation, ff)
 		linear(h, ff, R, F, C, L.FC2W, L.FC2B)
-		kernels.Add(h, h, x)
-		kernels.LayerNorm(x, h, L.FinalLNG, L.FinalLNB, R, C, c.LayerNormEps)
+		m.residual(x, h, L.FinalLNG, L.FinalLNB, R)
+	}
+	if c.PreLayerNorm {
+		kernels.LayerNorm(x, x, w.EncFinalLNG, w.EncFinalLNB, R, C, c.LayerNormEps)
 	}
 	e := &Encoded{C: C, rows: make([][]float32, len(src))}
 	for b, g := range segs {
@@ -140,4 +141,29 @@ func (m *Model) encAttention(j *attnJob, qkv []float32, R int) {
 	}
 	j.layout()
 	j.attend()
+}
+
+// preNorm returns the input of a sublayer: x itself (post-LayerNorm
+// models) or LN(x) written to h (pre-LayerNorm, mBART).
+func (m *Model) preNorm(h, x, g, b []float32, rows int) []float32 {
+	c := m.Config
+	if !c.PreLayerNorm {
+		return x
+	}
+	kernels.LayerNorm(h[:rows*c.DModel], x[:rows*c.DModel], g, b, rows, c.DModel, c.LayerNormEps)
+	return h
+}
+
+// residual adds a sublayer's output f to the residual stream x: x = LN(x +
+// f) for post-LayerNorm models, x += f for pre-LayerNorm ones (f is
+// overwritten).
+func (m *Model) residual(x, f, g, b []float32, rows int) {
+	c := m.Config
+	n := rows * c.DModel
+	if c.PreLayerNorm {
+		kernels.Add(x[:n], x[:n], f[:n])
+		return
+	}
+	kernels.Add(f[:n], f[:n], x[:n])
+	kernels.LayerNorm(x[:n], f[:n], g, b, rows, c.DModel, c.LayerNormEps)
 }

@@ -194,12 +194,18 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{` + base + `,"decoder_vocab_size":30}`, "decoder_vocab_size"},
 		{`{"model_type":"marian","d_model":16,"encoder_attention_heads":2,"decoder_attention_heads":2,"vocab_size":20,"static_position_embeddings":false}`, "static_position_embeddings"},
 		{`{"model_type":"marian","d_model":15,"encoder_attention_heads":3,"decoder_attention_heads":3,"vocab_size":20}`, "odd"},
+		{`{"model_type":"mbart","normalize_before":false}`, "normalize_before"},
+		{`{"model_type":"mbart","add_final_layer_norm":false}`, "add_final_layer_norm"},
+		{`{"model_type":"mbart","share_encoder_decoder_embeddings":false}`, "share_encoder_decoder_embeddings"},
 		{`[1]`, "config.json"},
 	} {
 		_, err := ParseConfig([]byte(tc.json))
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: error %v, want one naming %s", tc.json, err, tc.field)
 		}
+	}
+	if c, err := ParseConfig([]byte(`{"model_type":"mbart","architectures":["MBartForConditionalGeneration"],"normalize_before":true,"add_final_layer_norm":true,"scale_embedding":true}`)); err != nil || !c.PreLayerNorm || !c.LayerNormEmbedding || c.SinusoidalPositions || c.DecoderStartTokenID != -1 {
+		t.Errorf("mbart: %+v, %v", c, err)
 	}
 	// Marian with separate vocabularies.
 	c, err := ParseConfig([]byte(`{"model_type":"marian","vocab_size":30,"decoder_vocab_size":20,"share_encoder_decoder_embeddings":false,"pad_token_id":19,"decoder_start_token_id":19,"eos_token_id":0}`))

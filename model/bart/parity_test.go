@@ -196,7 +196,7 @@ func checkModel(t *testing.T, g golden, name string, m *Model, logitCols int) {
 
 func TestParity(t *testing.T) {
 	g := openGolden(t, filepath.Join("testdata", "golden.safetensors"))
-	for _, name := range []string{"bart", "marian"} {
+	for _, name := range []string{"bart", "mbart", "marian"} {
 		t.Run(name, func(t *testing.T) {
 			// Through Save and Load: the file is a Hugging Face layout.
 			dir := t.TempDir()

@@ -53,10 +53,14 @@ type Weights struct {
 	EncPos, DecPos       []float32
 	EncEmbLNG, EncEmbLNB []float32 // layernorm_embedding (BART), nil for Marian
 	DecEmbLNG, DecEmbLNB []float32
-	Encoder              []EncoderLayer
-	Decoder              []DecoderLayer
-	LMHead               []float32 // [Vt, C]; DecEmbed itself when tied
-	FinalLogitsBias      []float32 // [Vt]
+	// EncFinalLNG... are mBART's final LayerNorms (encoder.layer_norm,
+	// decoder.layer_norm), nil for BART and Marian.
+	EncFinalLNG, EncFinalLNB []float32
+	DecFinalLNG, DecFinalLNB []float32
+	Encoder                  []EncoderLayer
+	Decoder                  []DecoderLayer
+	LMHead                   []float32 // [Vt, C]; DecEmbed itself when tied
+	FinalLogitsBias          []float32 // [Vt]
 }
 
 // Model is a BART or Marian network. It is read-only once loaded and may be
@@ -126,6 +130,13 @@ func layerSpecs(c Config, w *Weights) []tensorSpec {
 			tensorSpec{"encoder.layernorm_embedding.bias", []int{C}, &w.EncEmbLNB},
 			tensorSpec{"decoder.layernorm_embedding.weight", []int{C}, &w.DecEmbLNG},
 			tensorSpec{"decoder.layernorm_embedding.bias", []int{C}, &w.DecEmbLNB})
+	}
+	if c.PreLayerNorm {
+		s = append(s,
+			tensorSpec{"encoder.layer_norm.weight", []int{C}, &w.EncFinalLNG},
+			tensorSpec{"encoder.layer_norm.bias", []int{C}, &w.EncFinalLNB},
+			tensorSpec{"decoder.layer_norm.weight", []int{C}, &w.DecFinalLNG},
+			tensorSpec{"decoder.layer_norm.bias", []int{C}, &w.DecFinalLNB})
 	}
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
@@ -405,7 +416,7 @@ func embedSpecs(c Config, w *Weights) []tensorSpec {
 func randomValues(name string, n int, seed uint64) []float32 {
 	v := make([]float32, n)
 	z := fnv1a64(name) ^ seed
-	isGain := strings.HasSuffix(name, "layer_norm.weight") || strings.HasSuffix(name, "layernorm_embedding.weight")
+	isGain := strings.HasSuffix(name, "layer_norm.weight") || strings.HasSuffix(name, "layernorm_embedding.weight") // also mBART's encoder/decoder.layer_norm
 	isBias := strings.HasSuffix(name, ".bias") || name == "final_logits_bias"
 	for i := range v {
 		z += 0x9E3779B97F4A7C15
@@ -448,7 +459,7 @@ func (m *Model) Save(dir, dtype string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bart: %w", err)
 	}
-	arch := map[string]string{"bart": "BartForConditionalGeneration", "marian": "MarianMTModel"}[c.ModelType]
+	arch := map[string]string{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration", "marian": "MarianMTModel"}[c.ModelType]
 	act := map[string]string{"gelu": "gelu", "gelu_new": "gelu_new", "relu": "relu", "silu": "swish"}[c.Activation]
 	cfg := map[string]any{
 		"architectures": []string{arch}, "model_type": c.ModelType, "is_encoder_decoder": true,
@@ -458,7 +469,7 @@ func (m *Model) Save(dir, dtype string) error {
 		"max_position_embeddings": c.MaxPositions, "vocab_size": c.VocabSize,
 		"activation_function": act, "scale_embedding": c.ScaleEmbedding,
 		"tie_word_embeddings": c.TieWordEmbeddings,
-		"normalize_before":    false, "add_final_layer_norm": false,
+		"normalize_before":    c.PreLayerNorm, "add_final_layer_norm": c.PreLayerNorm,
 	}
 	if c.ModelType == "marian" {
 		cfg["decoder_vocab_size"] = c.DecoderVocab

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""PyTorch reference for loupe's BART and Marian (model/bart) and its golden files.
+"""PyTorch reference for loupe's BART, mBART and Marian (model/bart) and its golden files.
 
 The networks are written out in plain PyTorch as Hugging Face transformers'
-modeling_bart.py (BartForConditionalGeneration) and modeling_marian.py
-(MarianMTModel) compute them in eval mode (transformers itself is not
+modeling_bart.py (BartForConditionalGeneration), modeling_mbart.py
+(MBartForConditionalGeneration) and modeling_marian.py (MarianMTModel) compute
+them in eval mode (transformers itself is not
 needed): token embeddings times sqrt(d_model) when scale_embedding is set;
 positions learned with an offset of 2 (BART) or sinusoidal with the sine half
 first and the cosine half second (Marian, MarianSinusoidalPositionalEmbedding);
-BART's layernorm_embedding; post-LayerNorm encoder and decoder layers whose
+BART's and mBART's layernorm_embedding; post-LayerNorm encoder and decoder
+layers (mBART: pre-LayerNorm, and a final layer_norm after each stack) whose
 attention scales q_proj's output by head_dim**-0.5 and adds finfo.min where the
 attention mask is 0 (padding) or the target is in the future; fc1, the
 activation (gelu = erf form, gelu_new = tanh form, relu, swish = silu), fc2;
@@ -102,6 +104,13 @@ def bart_config(**kw):
     return c
 
 
+def mbart_config(**kw):
+    c = bart_config(model_type="mbart", architectures=["MBartForConditionalGeneration"],
+                    normalize_before=True, add_final_layer_norm=True, scale_embedding=True)
+    c.update(kw)
+    return c
+
+
 def marian_config(**kw):
     c = dict(model_type="marian", architectures=["MarianMTModel"], d_model=512,
              encoder_layers=6, decoder_layers=6, encoder_attention_heads=8, decoder_attention_heads=8,
@@ -118,6 +127,10 @@ def marian_config(**kw):
 
 def is_marian(cfg):
     return cfg["model_type"] == "marian"
+
+
+def pre_ln(cfg):
+    return cfg["model_type"] == "mbart"
 
 
 def share(cfg):
@@ -137,6 +150,9 @@ def param_shapes(cfg):
         out += [("encoder.embed_positions.weight", (P, C)), ("decoder.embed_positions.weight", (P, C))]
         out += [("encoder.layernorm_embedding.weight", (C,)), ("encoder.layernorm_embedding.bias", (C,)),
                 ("decoder.layernorm_embedding.weight", (C,)), ("decoder.layernorm_embedding.bias", (C,))]
+    if pre_ln(cfg):
+        out += [("encoder.layer_norm.weight", (C,)), ("encoder.layer_norm.bias", (C,)),
+                ("decoder.layer_norm.weight", (C,)), ("decoder.layer_norm.bias", (C,))]
 
     def attn(p):
         r = []
@@ -292,11 +308,18 @@ class Seq2Seq:
             mask = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for l in range(cfg["encoder_layers"]):
             p = "encoder.layers.%d." % l
-            a, _, _ = self.attention(p + "self_attn", x, x, mask, cfg["encoder_attention_heads"])
-            x = self.ln(x + a, p + "self_attn_layer_norm")
-            f = self.lin(self.act(self.lin(x, p + "fc1")), p + "fc2")
-            x = self.ln(x + f, p + "final_layer_norm")
+            x = self.sub(x, p + "self_attn_layer_norm",
+                         lambda h: self.attention(p + "self_attn", h, h, mask, cfg["encoder_attention_heads"])[0])
+            x = self.sub(x, p + "final_layer_norm", lambda h: self.lin(self.act(self.lin(h, p + "fc1")), p + "fc2"))
+        if pre_ln(cfg):
+            x = self.ln(x, "encoder.layer_norm")
         return x
+
+    def sub(self, x, norm, f):
+        """A residual sublayer: LN(x + f(x)) (BART, Marian) or x + f(LN(x)) (mBART)."""
+        if pre_ln(self.cfg):
+            return x + f(self.ln(x, norm))
+        return self.ln(x + f(x), norm)
 
     def decode(self, ids, enc, enc_mask=None, past=None):
         """ids [B, T]; past: list per layer of ((k, v) self, (k, v) cross) or None.
@@ -315,14 +338,23 @@ class Seq2Seq:
             p = "decoder.layers.%d." % l
             sp = None if past is None else past[l][0]
             cp = None if past is None else past[l][1]
-            a, skv, _ = self.attention(p + "self_attn", x, x, causal, cfg["decoder_attention_heads"], past=sp)
-            x = self.ln(x + a, p + "self_attn_layer_norm")
-            a, ckv, probs = self.attention(p + "encoder_attn", x, enc, cmask, cfg["decoder_attention_heads"], cache_kv=cp)
-            crosses.append(probs)
-            x = self.ln(x + a, p + "encoder_attn_layer_norm")
-            f = self.lin(self.act(self.lin(x, p + "fc1")), p + "fc2")
-            x = self.ln(x + f, p + "final_layer_norm")
-            new_past.append((skv, ckv))
+            keep = {}
+
+            def self_attn(h):
+                a, keep["skv"], _ = self.attention(p + "self_attn", h, h, causal, cfg["decoder_attention_heads"], past=sp)
+                return a
+
+            def cross_attn(h):
+                a, keep["ckv"], probs = self.attention(p + "encoder_attn", h, enc, cmask, cfg["decoder_attention_heads"], cache_kv=cp)
+                crosses.append(probs)
+                return a
+
+            x = self.sub(x, p + "self_attn_layer_norm", self_attn)
+            x = self.sub(x, p + "encoder_attn_layer_norm", cross_attn)
+            x = self.sub(x, p + "final_layer_norm", lambda h: self.lin(self.act(self.lin(h, p + "fc1")), p + "fc2"))
+            new_past.append((keep["skv"], keep["ckv"]))
+        if pre_ln(cfg):
+            x = self.ln(x, "decoder.layer_norm")
         logits = F.linear(x, self.lm_head) + self.w["final_logits_bias"]
         return logits, new_past, crosses
 
@@ -352,6 +384,8 @@ def ids_for(n, vocab, salt):
 MODELS = {
     # name: (config, seed, source length, target length)
     "bart": (bart_config(), 1, 14, 12),
+    "mbart": (mbart_config(d_model=64, encoder_layers=2, decoder_layers=2, encoder_ffn_dim=128,
+                           decoder_ffn_dim=128, vocab_size=700, max_position_embeddings=64), 3, 11, 9),
     "marian": (marian_config(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
                              decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256,
                              max_position_embeddings=96, vocab_size=600, decoder_vocab_size=600,
