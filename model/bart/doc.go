@@ -1,7 +1,7 @@
 // Package bart runs the BART family of encoder-decoder transformers on a
-// CPU: BART (facebook/bart-*, model_type "bart") and Marian
-// (Helsinki-NLP/opus-mt-*, model_type "marian"), from Hugging Face
-// checkpoints. T5 comes later in its own package.
+// CPU: BART (facebook/bart-*, model_type "bart"), mBART (model_type
+// "mbart") and Marian (Helsinki-NLP/opus-mt-*, model_type "marian"), from
+// Hugging Face checkpoints. T5 comes later in its own package.
 //
 // A source is encoded once; a Decoder then holds, per row, the
 // self-attention key/value cache of the target and the cross-attention keys
@@ -28,18 +28,21 @@
 //
 // # Model
 //
-// The network is transformers' modeling_bart.py / modeling_marian.py in
-// inference mode: token embeddings times sqrt(d_model) when
-// scale_embedding is set, plus position embeddings (BART: learned, offset
-// by 2; Marian: sinusoidal with the sine half first and the cosine half
-// second, computed rather than stored), BART's layernorm_embedding,
-// post-LayerNorm layers (self-attention, for the decoder cross-attention,
-// feed-forward with gelu, gelu_new, relu or swish), and logits =
-// lm_head(h) + final_logits_bias. nn.Linear weights keep their [out, in]
-// layout; F32 checkpoints are used in place from the memory-mapped file,
-// F16 and BF16 ones are converted at load time. mBART-style pre-LayerNorm
-// (normalize_before, add_final_layer_norm) is not supported: such configs
-// are refused with an error naming the field.
+// The network is transformers' modeling_bart.py, modeling_mbart.py and
+// modeling_marian.py in inference mode: token embeddings times
+// sqrt(d_model) when scale_embedding is set, plus position embeddings
+// (BART, mBART: learned, offset by 2; Marian: sinusoidal with the sine half
+// first and the cosine half second, computed unless stored), the
+// layernorm_embedding of BART and mBART, post-LayerNorm layers
+// (self-attention, for the decoder cross-attention, feed-forward with gelu,
+// gelu_new, relu or swish; mBART: pre-LayerNorm layers and a final
+// LayerNorm after each stack), and logits = lm_head(h) + final_logits_bias.
+// nn.Linear weights keep their [out, in] layout; F32 checkpoints are used in
+// place from the memory-mapped file, F16 and BF16 ones are converted at load
+// time. normalize_before and add_final_layer_norm must match the model type:
+// a BART or Marian config asking for pre-LayerNorm layers (which
+// transformers' BART and Marian classes would silently ignore) is refused
+// with an error naming the field.
 //
 // Model.Forward is the teacher-forced pass (all logits of a target given a
 // source), used by the tests to check KV-cached decoding against it and
