@@ -49,3 +49,30 @@ func BenchmarkDecode(b *testing.B) {
 		step[0][0] = kernels.Argmax(d.Logits(0))
 	}
 }
+
+// BenchmarkEncode encodes one 64-token source at the opus-mt-en-de
+// geometry and sets up a Decoder for it (cross-attention keys and values).
+func BenchmarkEncode(b *testing.B) {
+	cfg, err := ParseConfig([]byte(opusJSON))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := Random(cfg, 7)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := make([]int, 64)
+	for i := range src {
+		src[i] = (i*7919)%58000 + 3
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		enc, err := m.Encode([][]int{src})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 64}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

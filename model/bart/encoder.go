@@ -15,7 +15,7 @@ var ErrContext = errors.New("context length exceeded")
 // Encoded is the encoder's output for a batch of sources: per row, the
 // final hidden states [n, C] of its n tokens.
 type Encoded struct {
-	C    int
+	C    int // the model width, d_model
 	rows [][]float32
 }
 
