@@ -379,3 +379,50 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("after Truncate: logits differ by %g, Len %d", dd, d.Len(0))
 	}
 }
+
+// TestConcurrentDecoders runs decoders of one Model on several goroutines
+// (a Model is read-only; run with -race) and checks they agree.
+func TestConcurrentDecoders(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	src := []int{3, 4, 5, 6, 7, 8}
+	want := greedy(t, m, src, 12)
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			enc, err := m.Encode([][]int{src})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 12})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			tok := m.Config.DecoderStartTokenID
+			for i := range 12 {
+				if err := d.Forward([][]int{{tok}}); err != nil {
+					errs <- err.Error()
+					return
+				}
+				best, l := 0, d.Logits(0)
+				for j, v := range l {
+					if v > l[best] {
+						best = j
+					}
+				}
+				if best != want[i] {
+					errs <- "greedy ids differ between goroutines"
+					return
+				}
+				tok = best
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
