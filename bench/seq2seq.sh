@@ -9,7 +9,7 @@
 #
 # Measured: batch 1, greedy, 64 target tokens after a 64-token source (tok/s
 # of the decode loop; encoding the source is timed apart and not counted).
-# loupe: bench/seqseqspeed (bart.Encode, then bart.Decoder.Forward one token
+# loupe: bench/seq2seqspeed (bart.Encode, then bart.Decoder.Forward one token
 # at a time). PyTorch (Debian python3-torch): model/bart/testdata/reference.py
 # bench, the network written as transformers' modeling_marian.py computes it,
 # eager, under torch.no_grad, with past key/values as transformers keeps
