@@ -48,6 +48,7 @@ type Decoder struct {
 	last                  []float32 // [Batch, C]
 	lg                    []float32 // [Batch, Vt]
 	logits                []float32 // [nb, Vt] latest last-position logits
+	hidden                []float32 // [nb, C] the decoder output those logits came from
 	hasLog                []bool
 	all                   []float32 // [N, Vt] with AllLogits
 	allOff, allN          []int
@@ -85,7 +86,7 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 		q: make([]float32, R*C), att: make([]float32, R*C), ff: make([]float32, R*F),
 		probs: make([]float32, nh*R*max(S, Ss)),
 		last:  make([]float32, B*C), lg: make([]float32, B*Vt),
-		logits: make([]float32, nb*Vt), hasLog: make([]bool, nb),
+		logits: make([]float32, nb*Vt), hidden: make([]float32, nb*C), hasLog: make([]bool, nb),
 		allOff: make([]int, B), allN: make([]int, B),
 		segs: make([]segment, 0, B), lastOf: make([]int, 0, B),
 	}
@@ -221,6 +222,18 @@ func (d *Decoder) Logits(row int) []float32 {
 	}
 	V := d.m.Config.DecoderVocab
 	return d.logits[row*V : (row+1)*V]
+}
+
+// Hidden returns the decoder's final hidden state [C] that row's logits
+// were computed from (the input of lm_head at its last position), or nil
+// if it has none. The slice is the Decoder's buffer, overwritten by the
+// next Forward that includes row.
+func (d *Decoder) Hidden(row int) []float32 {
+	if !d.hasLog[row] {
+		return nil
+	}
+	C := d.m.Config.DModel
+	return d.hidden[row*C : (row+1)*C]
 }
 
 // AllLogits returns the logits [T, Vt] at each of the T tokens given for
@@ -398,6 +411,7 @@ func (d *Decoder) lmHead(rows, first int) {
 			if g.last {
 				r := g.row + len(g.toks) - 1
 				copy(d.logits[g.seq*V:(g.seq+1)*V], out[r*V:(r+1)*V])
+				copy(d.hidden[g.seq*C:(g.seq+1)*C], d.x[r*C:(r+1)*C])
 				d.hasLog[g.seq] = true
 			}
 		}
@@ -411,6 +425,7 @@ func (d *Decoder) lmHead(rows, first int) {
 		k := len(d.lastOf)
 		r := g.row + len(g.toks) - 1
 		copy(d.last[k*C:(k+1)*C], d.x[r*C:(r+1)*C])
+		copy(d.hidden[g.seq*C:(g.seq+1)*C], d.x[r*C:(r+1)*C])
 		d.lastOf = append(d.lastOf, g.seq)
 	}
 	switch k := len(d.lastOf); k {
@@ -461,6 +476,7 @@ func (d *Decoder) CopySeq(dst, src int) {
 	if d.hasLog[src] {
 		V := c.DecoderVocab
 		copy(d.logits[dst*V:(dst+1)*V], d.logits[src*V:(src+1)*V])
+		copy(d.hidden[dst*C:(dst+1)*C], d.hidden[src*C:(src+1)*C])
 	}
 }
 

@@ -19,9 +19,9 @@
 //	}
 //
 // Decoder mirrors gpt2.State where the names fit: Forward appends tokens
-// to each row and computes each row's last-position logits, Logits, Len,
-// CopySeq and Reorder (for beam search; rows take other rows' caches,
-// cross-attention keys and values included). Rows of a batch have their
+// to each row and computes each row's last-position logits; Logits,
+// Hidden, Len, Truncate, CopySeq and Reorder (for beam search; rows take
+// other rows' caches, cross-attention keys and values included). Rows of a batch have their
 // own lengths: sources are not padded, and the rows of all sequences are
 // packed into the same matrix multiplies. A decoding step allocates
 // nothing.

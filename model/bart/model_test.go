@@ -96,6 +96,9 @@ func TestReorder(t *testing.T) {
 				if dd := maxAbsDiff(d.Logits(b), ref.Logits(0)); dd > tol {
 					t.Errorf("row %d (from %d): logits differ by %g", b, f, dd)
 				}
+				if dd := maxAbsDiff(d.Hidden(b), ref.Hidden(0)); dd > tol || len(d.Hidden(b)) != m.Config.DModel {
+					t.Errorf("row %d (from %d): hidden states differ by %g", b, f, dd)
+				}
 				if d.Len(b) != len(hist[f])+1 || d.SourceLen(b) != len(srcs[f]) {
 					t.Errorf("row %d: Len %d SourceLen %d, want %d %d", b, d.Len(b), d.SourceLen(b), len(hist[f])+1, len(srcs[f]))
 				}
@@ -377,6 +380,19 @@ func TestTruncate(t *testing.T) {
 	}
 	if dd := maxAbsDiff(d.Logits(0), ref.Logits(0)); dd > tol || d.Len(0) != 3 {
 		t.Errorf("after Truncate: logits differ by %g, Len %d", dd, d.Len(0))
+	}
+	// Hidden is the lm_head input the logits came from.
+	h, w := d.Hidden(0), m.Weights
+	C := m.Config.DModel
+	re := make([]float32, m.Config.DecoderVocab)
+	for v := range re {
+		for i := range C {
+			re[v] += h[i] * w.LMHead[v*C+i]
+		}
+		re[v] += w.FinalLogitsBias[v]
+	}
+	if dd := maxAbsDiff(re, d.Logits(0)); dd > tol {
+		t.Errorf("logits recomputed from Hidden differ by %g", dd)
 	}
 }
 
