@@ -1,0 +1,103 @@
+package sentencepiece
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// goldenModels are the models of ../testdata/spm, made by make.py there.
+var goldenModels = []string{
+	"unigram", "unigram-bytes", "unigram-identity", "unigram-nfkc-ws", "unigram-custom",
+	"bpe", "bpe-bytes-identity", "bpe-userdef", "t5",
+}
+
+const spmTestdata = "../testdata/spm"
+
+type goldenCase struct {
+	IDs     []int    `json:"ids"`
+	Pieces  []string `json:"pieces"`
+	Decoded string   `json:"decoded"`
+}
+
+func readJSONLines[T any](t testing.TB, path string) []T {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readCases(t testing.TB) []string {
+	return readJSONLines[string](t, filepath.Join(spmTestdata, "cases.jsonl"))
+}
+
+// TestGolden checks ids, pieces and decoded text against python3-sentencepiece
+// on every case of the case set, for every test model.
+func TestGolden(t *testing.T) {
+	cases := readCases(t)
+	if len(cases) < 300 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	for _, name := range goldenModels {
+		t.Run(name, func(t *testing.T) {
+			p, err := Load(filepath.Join(spmTestdata, name+".model"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readJSONLines[goldenCase](t, filepath.Join(spmTestdata, name+".expected.jsonl"))
+			if len(want) != len(cases) {
+				t.Fatalf("%d expectations for %d cases", len(want), len(cases))
+			}
+			bad := 0
+			for i, c := range cases {
+				toks := p.Encode(c)
+				ids := make([]int, len(toks))
+				pieces := make([]string, len(toks))
+				for j, tk := range toks {
+					ids[j], pieces[j] = tk.ID, tk.Piece
+				}
+				w := want[i]
+				if w.IDs == nil {
+					w.IDs = []int{}
+				}
+				if w.Pieces == nil {
+					w.Pieces = []string{}
+				}
+				if !slices.Equal(ids, w.IDs) || !slices.Equal(pieces, w.Pieces) {
+					bad++
+					if bad <= 5 {
+						t.Errorf("case %d %q (normalized %q):\n got %v %q\nwant %v %q", i, c, p.Normalize(c), ids, pieces, w.IDs, w.Pieces)
+					}
+				}
+				if got := p.Decode(w.IDs); got != w.Decoded {
+					bad++
+					if bad <= 5 {
+						t.Errorf("case %d %q: Decode(%v) = %q, want %q", i, c, w.IDs, got, w.Decoded)
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d of %d cases differ", bad, len(cases))
+			}
+		})
+	}
+}
