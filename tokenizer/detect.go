@@ -15,13 +15,20 @@ type Kind string
 const (
 	KindBPE       Kind = "bpe"       // GPT-2 byte-level BPE
 	KindWordPiece Kind = "wordpiece" // BERT WordPiece
+	// KindSentencePiece is SentencePiece Unigram or BPE: T5 (spiece.model
+	// or a Unigram tokenizer.json), Marian (source.spm + target.spm).
+	KindSentencePiece Kind = "sentencepiece"
 )
 
-// Detect reports which kind of tokenizer the files in dir hold: the model
-// type of tokenizer.json if present, else BPE for vocab.json + merges.txt,
-// else WordPiece for vocab.txt. A directory with none of them is an error
-// that wraps ErrNoTokenizer.
+// Detect reports which kind of tokenizer the files in dir hold:
+// SentencePiece for spiece.model or source.spm, else the model type of
+// tokenizer.json if present (BPE, WordPiece, or Unigram: SentencePiece),
+// else BPE for vocab.json + merges.txt, else WordPiece for vocab.txt. A
+// directory with none of them is an error that wraps ErrNoTokenizer.
 func Detect(dir string) (Kind, error) {
+	if exists(filepath.Join(dir, SpieceModel)) || exists(filepath.Join(dir, SourceSPM)) {
+		return KindSentencePiece, nil
+	}
 	tj := filepath.Join(dir, "tokenizer.json")
 	if data, err := os.ReadFile(tj); err == nil {
 		var head struct {
@@ -38,8 +45,10 @@ func Detect(dir string) (Kind, error) {
 			return KindBPE, nil
 		case head.Model.Type == "WordPiece":
 			return KindWordPiece, nil
+		case head.Model.Type == "Unigram":
+			return KindSentencePiece, nil
 		}
-		return "", fmt.Errorf("tokenizer: %s: model type %q not supported (want BPE or WordPiece)", tj, head.Model.Type)
+		return "", fmt.Errorf("tokenizer: %s: model type %q not supported (want BPE, WordPiece or Unigram)", tj, head.Model.Type)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("tokenizer: %w", err)
 	}
@@ -59,4 +68,4 @@ func exists(p string) bool {
 
 // Files lists the tokenizer files a model directory may hold, for callers
 // that fetch a model's files (tokenizer_config.json carries do_lower_case).
-var Files = []string{"tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json"}
+var Files = []string{"tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json", SpieceModel, SourceSPM, TargetSPM}

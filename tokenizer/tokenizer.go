@@ -51,6 +51,7 @@ type EncodeOptions struct {
 var (
 	_ Tokenizer = (*BPE)(nil)
 	_ Tokenizer = (*WordPiece)(nil)
+	_ Tokenizer = (*SentencePiece)(nil)
 )
 
 // ErrNoTokenizer is returned (wrapped, naming the directory) by Detect,
@@ -58,16 +59,19 @@ var (
 var ErrNoTokenizer = errors.New("no tokenizer files")
 
 // Load loads the tokenizer that the files in dir describe, of the kind
-// Detect reports: LoadBPE or LoadWordPiece. A directory with none of
-// tokenizer.json, vocab.json + merges.txt and vocab.txt is an error that
-// wraps ErrNoTokenizer.
+// Detect reports: LoadBPE, LoadWordPiece or LoadSentencePiece. A directory
+// with none of spiece.model, source.spm, tokenizer.json, vocab.json +
+// merges.txt and vocab.txt is an error that wraps ErrNoTokenizer.
 func Load(dir string) (Tokenizer, error) {
 	kind, err := Detect(dir)
 	if err != nil {
 		return nil, err
 	}
-	if kind == KindBPE {
+	switch kind {
+	case KindBPE:
 		return LoadBPE(dir)
+	case KindSentencePiece:
+		return LoadSentencePiece(dir)
 	}
 	return LoadWordPiece(dir)
 }
@@ -101,5 +105,5 @@ func LoadRef(ctx context.Context, ref string, opt LoadOptions) (Tokenizer, error
 }
 
 func noTokenizer(dir string) error {
-	return fmt.Errorf("tokenizer: %s has %w (tokenizer.json, vocab.json + merges.txt, or vocab.txt)", dir, ErrNoTokenizer)
+	return fmt.Errorf("tokenizer: %s has %w (spiece.model, source.spm, tokenizer.json, vocab.json + merges.txt, or vocab.txt)", dir, ErrNoTokenizer)
 }

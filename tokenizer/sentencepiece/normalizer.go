@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -95,9 +93,6 @@ type normalizer struct {
 	removeExtraWhitespaces bool
 	escapeWhitespaces      bool
 	treatWhitespaceAsSuf   bool
-	// allSpaces reads every Unicode White_Space character (after the
-	// charsmap) as a space, as Hugging Face's WhitespaceSplit does.
-	allSpaces bool
 }
 
 func newNormalizer(spec *NormalizerSpec, suffix bool) (*normalizer, error) {
@@ -128,34 +123,14 @@ func (n *normalizer) prefix(s string) (string, int) {
 	}
 	if n.cm != nil {
 		if l, repl := n.cm.longest(s); l > 0 {
-			return n.spaces(repl), l
+			return repl, l
 		}
 	}
 	r, size := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError && size <= 1 {
 		return "\uFFFD", 1
 	}
-	if n.allSpaces && r != ' ' && unicode.IsSpace(r) {
-		return " ", size
-	}
 	return s[:size], size
-}
-
-// spaces maps White_Space characters of a charsmap replacement to spaces
-// when allSpaces is set.
-func (n *normalizer) spaces(s string) string {
-	if !n.allSpaces {
-		return s
-	}
-	if strings.IndexFunc(s, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }) < 0 {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // normalize returns s normalized as SentencePiece's Normalizer::Normalize

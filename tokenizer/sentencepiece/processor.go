@@ -28,10 +28,7 @@ type Processor struct {
 	pieceID map[string]int32 // every piece
 	byteIDs [256]int32       // id of <0xNN>, when byte fallback is on
 	unkID   int32
-	// splitWords segments each ▁-led word separately (Hugging Face's
-	// Metaspace pre-tokenizer with split), not the whole text at once.
-	splitWords bool
-	pool       sync.Pool // *[]bestNode
+	pool    sync.Pool // *[]bestNode
 }
 
 // Load reads a SentencePiece model file (spiece.model, source.spm, ...).
@@ -233,63 +230,15 @@ func (p *Processor) lookup(w string) int32 {
 func (p *Processor) segment(norm string) []span {
 	out := make([]span, 0, len(norm)/3+1)
 	if p.bpe != nil {
-		if !p.splitWords {
-			return p.bpe.encode(norm, out, p.lookup)
-		}
-		for _, w := range splitWords(norm) {
-			n0 := len(out)
-			out = p.bpe.encode(norm[w[0]:w[1]], out, p.lookup)
-			offset(out[n0:], w[0])
-		}
-		return out
+		return p.bpe.encode(norm, out, p.lookup)
 	}
 	bp, _ := p.pool.Get().(*[]bestNode)
 	if bp == nil {
 		bp = new([]bestNode)
 	}
-	best := *bp
-	if !p.splitWords {
-		out, best = p.uni.encode(norm, out, best)
-	} else {
-		for _, w := range splitWords(norm) {
-			n0 := len(out)
-			out, best = p.uni.encode(norm[w[0]:w[1]], out, best)
-			offset(out[n0:], w[0])
-		}
-	}
-	*bp = best
+	out, *bp = p.uni.encode(norm, out, *bp)
 	p.pool.Put(bp)
 	return out
-}
-
-// offset moves spans by d bytes.
-func offset(spans []span, d int) {
-	for i := range spans {
-		spans[i].begin += d
-		spans[i].end += d
-	}
-}
-
-// splitWords cuts s before each ▁ (Metaspace's split): the byte ranges of
-// the words.
-func splitWords(s string) [][2]int {
-	var ws [][2]int
-	start := 0
-	for i := 0; i < len(s); {
-		j := strings.Index(s[i:], spaceSymbol)
-		if j < 0 {
-			break
-		}
-		if i+j > start {
-			ws = append(ws, [2]int{start, i + j})
-			start = i + j
-		}
-		i += j + len(spaceSymbol)
-	}
-	if start < len(s) {
-		ws = append(ws, [2]int{start, len(s)})
-	}
-	return ws
 }
 
 // Encode returns the pieces of text: normalized, segmented, runs of unknown
@@ -297,7 +246,14 @@ func splitWords(s string) [][2]int {
 // written as its UTF-8 bytes <0xNN>). Control pieces such as </s> are never
 // produced; callers add them.
 func (p *Processor) Encode(text string) []Token {
-	norm := p.norm.normalize(text)
+	return p.EncodeNormalized(p.norm.normalize(text))
+}
+
+// EncodeNormalized is Encode for text that is already normalized (spaces
+// written as ▁): the segmentation, with unknown pieces merged or written
+// as bytes. Hugging Face's pipelines (package tokenizer) normalize in
+// their own way and segment through it.
+func (p *Processor) EncodeNormalized(norm string) []Token {
 	spans := p.segment(norm)
 	toks := make([]Token, 0, len(spans))
 	prevUnk := false
@@ -339,6 +295,19 @@ func (p *Processor) EncodeIDs(text string) []int {
 // space, and the leading space the dummy prefix added removed. Ids out of
 // range are skipped.
 func (p *Processor) Decode(ids []int) string {
+	pieces := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id >= 0 && id < len(p.model.Pieces) {
+			pieces = append(pieces, p.model.Pieces[id].Piece)
+		}
+	}
+	return p.DecodePieces(pieces)
+}
+
+// DecodePieces returns the text of pieces as sentencepiece's DecodePieces
+// does (see Decode); a piece that is not in the vocabulary is written as it
+// is.
+func (p *Processor) DecodePieces(pieces []string) string {
 	var text strings.Builder
 	var bytes []byte
 	flush := func() {
@@ -352,30 +321,30 @@ func (p *Processor) Decode(ids []int) string {
 			}
 			bytes = bytes[size:]
 		}
-		bytes = bytes[:0]
 	}
 	ns := &p.model.Normalizer
 	bosWS, bosWSSeen := true, false
-	for _, id := range ids {
-		if id < 0 || id >= len(p.model.Pieces) {
-			continue
-		}
-		pc := p.model.Pieces[id]
-		if pc.Type == Byte {
-			bytes = append(bytes, byte(pieceToByte(pc.Piece)))
+	for _, piece := range pieces {
+		id := p.lookup(piece)
+		typ := p.model.Pieces[id].Type
+		if typ == Byte {
+			bytes = append(bytes, byte(pieceToByte(piece)))
 			continue
 		}
 		flush()
 		if bosWSSeen || text.Len() > 0 {
 			bosWS = false
 		}
-		piece := pc.Piece
 		bosWSSeen = false
-		switch pc.Type {
+		switch typ {
 		case Control:
 			continue
 		case Unknown:
-			text.WriteString(p.model.Trainer.UnkSurface)
+			if p.model.Pieces[id].Piece == piece {
+				text.WriteString(p.model.Trainer.UnkSurface)
+			} else {
+				text.WriteString(piece)
+			}
 			continue
 		}
 		if bosWS && (ns.AddDummyPrefix || ns.RemoveExtraWhitespaces) {
