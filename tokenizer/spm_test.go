@@ -213,3 +213,99 @@ func hasMark(s string) bool {
 	}
 	return false
 }
+
+// TestSentencePieceMarianDir builds a Marian-style directory (source.spm,
+// target.spm, a vocab.json holding the pieces of both) and checks that
+// ids are vocab.json's ids of sentencepiece's pieces, with </s> appended,
+// for the source and the target side.
+func TestSentencePieceMarianDir(t *testing.T) {
+	dir := copyFiles(t, map[string]string{SourceSPM: "unigram.model", TargetSPM: "bpe.model"})
+	vocab := map[string]int{"</s>": 0, "<unk>": 1, ">>fra<<": 2}
+	for _, m := range []string{"unigram.model", "bpe.model"} {
+		p, err := LoadSentencePiece(copyFiles(t, map[string]string{SpieceModel: m}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := 0; id < p.proc.VocabSize(); id++ {
+			if _, ok := vocab[p.proc.IDToPiece(id)]; !ok {
+				vocab[p.proc.IDToPiece(id)] = len(vocab)
+			}
+		}
+	}
+	vocab["<pad>"] = len(vocab)
+	vj, _ := json.Marshal(vocab)
+	writeFile(t, filepath.Join(dir, "vocab.json"), string(vj))
+	tok, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := tok.(*SentencePiece)
+	if sp.EOS() != 0 || sp.PadID() != len(vocab)-1 || sp.VocabSize() != len(vocab) {
+		t.Errorf("EOS %d PadID %d VocabSize %d", sp.EOS(), sp.PadID(), sp.VocabSize())
+	}
+	cases := readSPMLines[string](t, "cases.jsonl")
+	for side, golden := range map[string]string{"source": "unigram.expected.jsonl", "target": "bpe.expected.jsonl"} {
+		enc := sp
+		if side == "target" {
+			enc = sp.Target()
+		}
+		want := readSPMLines[spmGolden](t, golden)
+		for i, c := range cases {
+			var ids []int
+			hasUnk := false
+			for _, p := range want[i].Pieces {
+				id, ok := vocab[p]
+				if !ok {
+					id, hasUnk = 1, true
+				}
+				ids = append(ids, id)
+			}
+			ids = append(ids, 0)
+			e := enc.EncodeText(c, EncodeOptions{})
+			if !slices.Equal(e.IDs, ids) {
+				t.Errorf("%s case %d %q: got %v, want %v", side, i, c, e.IDs, ids)
+			}
+			if side == "target" && !hasUnk {
+				if got := sp.Decode(e.IDs); got != strings.TrimSpace(want[i].Decoded+"</s>") {
+					t.Errorf("target case %d: Decode = %q, want %q", i, got, want[i].Decoded+"</s>")
+				}
+			}
+		}
+	}
+	e := tok.EncodeText(">>fra<< Hello", EncodeOptions{})
+	if len(e.IDs) < 3 || e.IDs[0] != 2 || e.Tokens[0] != ">>fra<<" || !slices.Equal(e.IDs[1:], tok.EncodeText(" Hello", EncodeOptions{}).IDs) {
+		t.Errorf("language code: %v %q", e.IDs, e.Tokens)
+	}
+}
+
+// TestSentencePieceLoadErrors checks that broken model files are errors
+// that name the file and the field, never a panic.
+func TestSentencePieceLoadErrors(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join(spmDir, "unigram-identity.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "no pieces"},
+		{"truncated", good[:len(good)/2], "past the end of the message"},
+		{"bad wire type", []byte{0x0b}, "wire type 3"},
+		{"piece length past the end", []byte{0x0a, 0x7f, 0x0a}, "past the end"},
+		{"no unk", []byte{0x0a, 0x05, 0x0a, 0x01, 'a', 0x18, 0x01}, "UNKNOWN"},
+		{"score as varint", []byte{0x0a, 0x05, 0x0a, 0x01, 'a', 0x10, 0x01}, "score"},
+		{"byte piece without byte_fallback", []byte{0x0a, 0x05, 0x0a, 0x01, 'u', 0x18, 0x02, 0x0a, 0x0a, 0x0a, 0x06, '<', '0', 'x', '4', '1', '>', 0x18, 0x06}, "pieces[1]: byte piece \"<0x41>\" although trainer_spec.byte_fallback is false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, SpieceModel), string(tc.data))
+			_, err := Load(dir)
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), SpieceModel) {
+				t.Errorf("error %v, want one naming %s and containing %q", err, SpieceModel, tc.want)
+			}
+		})
+	}
+}

@@ -130,10 +130,28 @@ const (
 
 // protoReader walks the fields of one protobuf message.
 type protoReader struct {
-	buf  []byte
-	off  int    // offset in buf
-	base int    // offset of buf in the file, for errors
-	path string // message path, for errors ("pieces[3]")
+	buf   []byte
+	off   int            // offset in buf
+	base  int            // offset of buf in the file, for errors
+	path  string         // message path, for errors ("pieces[3]")
+	names map[int]string // field names, for errors
+}
+
+var (
+	modelFields      = map[int]string{1: "pieces", 2: "trainer_spec", 3: "normalizer_spec", 4: "self_test_data", 5: "denormalizer_spec"}
+	pieceFields      = map[int]string{1: "piece", 2: "score", 3: "type"}
+	normalizerFields = map[int]string{1: "name", 2: "precompiled_charsmap", 3: "add_dummy_prefix", 4: "remove_extra_whitespaces", 5: "escape_whitespaces", 6: "normalization_rule_tsv"}
+	trainerFields    = map[int]string{1: "input", 2: "model_prefix", 3: "model_type", 4: "vocab_size", 24: "treat_whitespace_as_suffix",
+		25: "split_digits", 26: "allow_whitespace_only_pieces", 35: "byte_fallback", 40: "unk_id", 41: "bos_id", 42: "eos_id", 43: "pad_id",
+		44: "unk_surface", 45: "unk_piece", 46: "bos_piece", 47: "eos_piece", 48: "pad_piece"}
+)
+
+// field names field num for errors: "pieces (field 1)" or "field 7".
+func (r *protoReader) field(num int) string {
+	if n, ok := r.names[num]; ok {
+		return fmt.Sprintf("%s (field %d)", n, num)
+	}
+	return fmt.Sprintf("field %d", num)
 }
 
 type protoField struct {
@@ -178,32 +196,32 @@ func (r *protoReader) next() (f protoField, ok bool, err error) {
 	switch f.wire {
 	case wireVarint:
 		if f.u64, good = r.varint(); !good {
-			return f, false, r.errorf(f.at, "field %d: truncated varint", f.num)
+			return f, false, r.errorf(f.at, "%s: truncated varint", r.field(f.num))
 		}
 	case wireFixed64:
 		if len(r.buf)-r.off < 8 {
-			return f, false, r.errorf(f.at, "field %d: truncated fixed64", f.num)
+			return f, false, r.errorf(f.at, "%s: truncated fixed64", r.field(f.num))
 		}
 		f.u64 = binary.LittleEndian.Uint64(r.buf[r.off:])
 		r.off += 8
 	case wireFixed32:
 		if len(r.buf)-r.off < 4 {
-			return f, false, r.errorf(f.at, "field %d: truncated fixed32", f.num)
+			return f, false, r.errorf(f.at, "%s: truncated fixed32", r.field(f.num))
 		}
 		f.u64 = uint64(binary.LittleEndian.Uint32(r.buf[r.off:]))
 		r.off += 4
 	case wireBytes:
 		n, good := r.varint()
 		if !good {
-			return f, false, r.errorf(f.at, "field %d: truncated length", f.num)
+			return f, false, r.errorf(f.at, "%s: truncated length", r.field(f.num))
 		}
 		if n > uint64(len(r.buf)-r.off) {
-			return f, false, r.errorf(f.at, "field %d: length %d past the end of the message (%d bytes left)", f.num, n, len(r.buf)-r.off)
+			return f, false, r.errorf(f.at, "%s: length %d past the end of the message (%d bytes left)", r.field(f.num), n, len(r.buf)-r.off)
 		}
 		f.data = r.buf[r.off : r.off+int(n)]
 		r.off += int(n)
 	default:
-		return f, false, r.errorf(f.at, "field %d: unsupported wire type %d", f.num, f.wire)
+		return f, false, r.errorf(f.at, "%s: unsupported wire type %d", r.field(f.num), f.wire)
 	}
 	return f, true, nil
 }
@@ -242,7 +260,7 @@ func (r *protoReader) stringField(f protoField, name string) (string, error) {
 // that names the field and its byte offset.
 func ParseModel(data []byte) (*Model, error) {
 	m := &Model{Trainer: defaultTrainerSpec(), Normalizer: defaultNormalizerSpec()}
-	r := &protoReader{buf: data}
+	r := &protoReader{buf: data, names: modelFields}
 	for {
 		f, ok, err := r.next()
 		if err != nil {
@@ -256,7 +274,7 @@ func ParseModel(data []byte) (*Model, error) {
 			if err := r.want(f, wireBytes, "pieces"); err != nil {
 				return nil, err
 			}
-			p, err := parsePiece(r.subAt(f, fmt.Sprintf("pieces[%d]", len(m.Pieces))))
+			p, err := parsePiece(r.subAt(f, fmt.Sprintf("pieces[%d]", len(m.Pieces)), pieceFields))
 			if err != nil {
 				return nil, err
 			}
@@ -265,14 +283,14 @@ func ParseModel(data []byte) (*Model, error) {
 			if err := r.want(f, wireBytes, "trainer_spec"); err != nil {
 				return nil, err
 			}
-			if err := parseTrainerSpec(r.subAt(f, "trainer_spec"), &m.Trainer); err != nil {
+			if err := parseTrainerSpec(r.subAt(f, "trainer_spec", trainerFields), &m.Trainer); err != nil {
 				return nil, err
 			}
 		case 3:
 			if err := r.want(f, wireBytes, "normalizer_spec"); err != nil {
 				return nil, err
 			}
-			if err := parseNormalizerSpec(r.subAt(f, "normalizer_spec"), &m.Normalizer); err != nil {
+			if err := parseNormalizerSpec(r.subAt(f, "normalizer_spec", normalizerFields), &m.Normalizer); err != nil {
 				return nil, err
 			}
 		case 5:
@@ -280,7 +298,7 @@ func ParseModel(data []byte) (*Model, error) {
 				return nil, err
 			}
 			d := defaultNormalizerSpec()
-			if err := parseNormalizerSpec(r.subAt(f, "denormalizer_spec"), &d); err != nil {
+			if err := parseNormalizerSpec(r.subAt(f, "denormalizer_spec", normalizerFields), &d); err != nil {
 				return nil, err
 			}
 			m.Denormalizer = &d
@@ -291,10 +309,10 @@ func ParseModel(data []byte) (*Model, error) {
 
 // subAt returns a reader over the embedded message of bytes field f, whose
 // file offset is the end of the field minus its length.
-func (r *protoReader) subAt(f protoField, path string) *protoReader {
+func (r *protoReader) subAt(f protoField, path string, names map[int]string) *protoReader {
 	// f.data is a sub-slice of r.buf; its offset in r.buf gives the file offset.
 	start := r.off - len(f.data)
-	return &protoReader{buf: f.data, base: r.base + start, path: path}
+	return &protoReader{buf: f.data, base: r.base + start, path: path, names: names}
 }
 
 func parsePiece(r *protoReader) (Piece, error) {
