@@ -3,9 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/loupe-ml/loupe/defaults"
 	"strings"
 
+	"github.com/loupe-ml/loupe/defaults"
 	"github.com/loupe-ml/loupe/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -18,20 +18,25 @@ func init() {
 		Short: "Show the tokens and ids a model's tokenizer makes of text",
 		Long: `Tokenize text with the tokenizer of a model directory or hub id (only its
 tokenizer files are fetched): GPT-2 byte-level BPE (tokenizer.json, or
-vocab.json + merges.txt) or BERT WordPiece (tokenizer.json, or vocab.txt +
-tokenizer_config.json), as the files say. Each token is shown with its id,
-its vocabulary string and the text it stands for.
+vocab.json + merges.txt), BERT WordPiece (tokenizer.json, or vocab.txt +
+tokenizer_config.json) or SentencePiece (T5's spiece.model, Marian's
+source.spm + target.spm + vocab.json, or a Unigram tokenizer.json), as the
+files say. Each token is shown with its id, its vocabulary string and the
+text it stands for.
 
 The text is the arguments joined by spaces. With --input FILE ("-" for
 standard input) each line of FILE is a JSON string or an object with a "text"
 field, and one JSON object {"ids": [...], "tokens": [...]} is written per line
 (an "id" field of the input is copied). Text must be UTF-8.
 
-WordPiece output includes [CLS] and [SEP]. Special tokens written in the text
-("<|endoftext|>", "[SEP]") are plain text unless --special is given.`,
+WordPiece output includes [CLS] and [SEP]; SentencePiece output ends with
+</s>, as T5's and Marian's tokenizers add it. Special tokens written in the
+text ("<|endoftext|>", "[SEP]", "</s>") are plain text unless --special is
+given.`,
 		Example: `  loupe tokenize --model ./gpt2 "Hello world"
   loupe tokenize --model ./gpt2 --format json "Hello<|endoftext|>" --special
-  loupe tokenize --model ./bert-base-uncased --input texts.jsonl > tokens.jsonl`,
+  loupe tokenize --model ./bert-base-uncased --input texts.jsonl > tokens.jsonl
+  loupe tokenize --model ./t5-small "translate English to German: Hello"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cliError("tokenize", runTokenize(cmd, model, input, special, args))
 		},
