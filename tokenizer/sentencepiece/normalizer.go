@@ -93,6 +93,27 @@ type normalizer struct {
 	removeExtraWhitespaces bool
 	escapeWhitespaces      bool
 	treatWhitespaceAsSuf   bool
+	// plain marks the ASCII bytes other than space that no rule and no
+	// user-defined symbol starts with: they normalize to themselves.
+	plain [128]bool
+}
+
+// setPlain fills n.plain; call it after n.cm and n.user are set.
+func (n *normalizer) setPlain() {
+	for c := 0; c < 128; c++ {
+		ok := c != ' '
+		if ok && n.user != nil && n.user.child(0, byte(c)) != 0 {
+			ok = false
+		}
+		if ok && n.cm != nil {
+			units := n.cm.units
+			pos := dartsOffset(units[0]) ^ uint32(c)
+			if int(pos) < len(units) && dartsLabel(units[pos]) == uint32(c) {
+				ok = false
+			}
+		}
+		n.plain[c] = ok
+	}
 }
 
 func newNormalizer(spec *NormalizerSpec, suffix bool) (*normalizer, error) {
@@ -166,6 +187,17 @@ func (n *normalizer) normalize(s string) string {
 	}
 	prevSpace := n.removeExtraWhitespaces
 	for s != "" {
+		if c := s[0]; c < 128 && n.plain[c] {
+			// A run of plain ASCII: copied as it is.
+			i := 1
+			for i < len(s) && s[i] < 128 && n.plain[s[i]] {
+				i++
+			}
+			out = append(out, s[:i]...)
+			s = s[i:]
+			prevSpace = false
+			continue
+		}
 		p, l := n.prefix(s)
 		for prevSpace && len(p) > 0 && p[0] == ' ' {
 			p = p[1:]

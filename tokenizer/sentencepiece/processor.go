@@ -115,20 +115,24 @@ func New(m *Model) (*Processor, error) {
 	if len(users) > 0 {
 		n.user = newTrie(users, userVals)
 	}
+	n.setPlain()
 	p.norm = n
 	if d := m.Denormalizer; d != nil && len(d.PrecompiledCharsmap) > 0 {
 		if p.denorm, err = newNormalizer(d, false); err != nil {
 			return nil, fmt.Errorf("denormalizer_spec.%w", err)
 		}
+		p.denorm.setPlain()
 	}
 	p.trie = newTrie(keys, vals)
 	switch m.Trainer.ModelType {
 	case ModelUnigram:
 		p.uni = newUnigram(m.Pieces, p.trie, p.unkID)
 	case ModelBPE:
-		b := &bpe{pieces: make(map[string]int32, len(keys)), unkID: p.unkID, user: n.user}
-		for i, k := range keys {
-			b.pieces[k] = vals[i]
+		b := &bpe{trie: p.trie, unkID: p.unkID, user: n.user, byWord: true}
+		for _, k := range keys {
+			if len(k) > 1 && strings.Contains(k[1:], spaceSymbol) {
+				b.byWord = false
+			}
 		}
 		b.scores = make([]float32, len(m.Pieces))
 		b.types = make([]PieceType, len(m.Pieces))

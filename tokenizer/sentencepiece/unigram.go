@@ -21,8 +21,8 @@ type span struct {
 // float64 candidate sums) so that ties break the same way.
 type unigram struct {
 	trie     *trie     // NORMAL, USER_DEFINED and UNUSED pieces
-	scores   []float32 // by id
-	types    []PieceType
+	scores   []float64 // by id: the score as the lattice uses it (NaN for UNUSED)
+	user     []bool    // by id: USER_DEFINED
 	unkID    int32
 	minScore float32 // over NORMAL pieces
 	maxScore float32 // over NORMAL pieces, starting at FLT_MIN as the C++ does
@@ -30,10 +30,14 @@ type unigram struct {
 
 func newUnigram(pieces []Piece, t *trie, unkID int32) *unigram {
 	u := &unigram{trie: t, unkID: unkID, minScore: math.MaxFloat32, maxScore: fltMin}
-	u.scores = make([]float32, len(pieces))
-	u.types = make([]PieceType, len(pieces))
+	u.scores = make([]float64, len(pieces))
+	u.user = make([]bool, len(pieces))
 	for i, p := range pieces {
-		u.scores[i], u.types[i] = p.Score, p.Type
+		u.scores[i] = float64(p.Score)
+		if p.Type == Unused {
+			u.scores[i] = math.NaN()
+		}
+		u.user[i] = p.Type == UserDefined
 		if p.Type == Normal {
 			u.minScore = min(u.minScore, p.Score)
 			u.maxScore = max(u.maxScore, p.Score)
@@ -84,16 +88,17 @@ func (u *unigram) encode(s string, out []span, best []bestNode) ([]span, []bestN
 			if node == 0 {
 				break
 			}
-			id := t.nodes[node].value
-			if id < 0 || u.types[id] == Unused {
+			id := t.value[node]
+			if id < 0 {
+				continue
+			}
+			score := u.scores[id]
+			if score != score { // NaN: UNUSED
 				continue
 			}
 			length := pos - start
-			var score float64
-			if u.types[id] == UserDefined {
+			if u.user[id] {
 				score = float64(float32(length)*u.maxScore) - 0.1
-			} else {
-				score = float64(u.scores[id])
 			}
 			cand := score + float64(till)
 			tn := &best[pos]
