@@ -16,6 +16,7 @@ type bpe struct {
 	// crosses the start of a word and each word can be merged on its own
 	// (the same result, with smaller heaps).
 	byWord bool
+	cache  *wordCache // segmentations of recent words, when byWord
 }
 
 // bpeScratch holds the buffers of one encode call.
@@ -94,11 +95,26 @@ func (b *bpe) encode(s string, out []span, lookup func(string) int32) []span {
 	start := 0
 	for i := len(spaceSymbol); i <= len(s)-len(spaceSymbol); i++ {
 		if s[i] == spaceSymbol[0] && s[i:i+len(spaceSymbol)] == spaceSymbol {
-			out = b.encodeWord(s[start:i], start, out, lookup, &sc)
+			out = b.encodeCached(s[start:i], start, out, lookup, &sc)
 			start = i
 		}
 	}
-	return b.encodeWord(s[start:], start, out, lookup, &sc)
+	return b.encodeCached(s[start:], start, out, lookup, &sc)
+}
+
+// encodeCached is encodeWord through the word cache.
+func (b *bpe) encodeCached(w string, base int, out []span, lookup func(string) int32, sc *bpeScratch) []span {
+	if b.cache == nil || len(w) > maxCachedWord {
+		return b.encodeWord(w, base, out, lookup, sc)
+	}
+	out, ok := b.cache.get(w, base, out)
+	if ok {
+		return out
+	}
+	n0 := len(out)
+	out = b.encodeWord(w, base, out, lookup, sc)
+	b.cache.put(w, base, out[n0:])
+	return out
 }
 
 // encodeWord appends the segmentation of s, which starts at byte base of
@@ -198,15 +214,18 @@ func (b *bpe) encodeWord(s string, base int, out []span, lookup func(string) int
 	return out
 }
 
-// smallWord is the number of symbols up to which a word is merged by
-// scanning its pairs (mergeSmall) rather than through a heap.
-const smallWord = 24
+// maxSmallWord bounds smallWord, the number of symbols up to which a word
+// is merged by scanning its pairs (mergeSmall) rather than through a heap
+// (a variable so that tests can compare the two).
+const maxSmallWord = 24
+
+var smallWord = maxSmallWord
 
 // mergeSmall merges syms in place: each round merges the pair of highest
 // score, the leftmost among equals, which is the pair the heap of
 // mergeHeap would pop, found by a scan of the cached pair of each symbol.
 func (b *bpe) mergeSmall(syms []bpeSymbol, pair func(l, r int) (int32, int32)) {
-	var ids, nodes [smallWord]int32
+	var ids, nodes [maxSmallWord]int32
 	for i := range syms {
 		ids[i], nodes[i] = pair(i, syms[i].next)
 	}

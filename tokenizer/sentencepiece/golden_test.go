@@ -3,6 +3,7 @@ package sentencepiece
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,5 +100,37 @@ func TestGolden(t *testing.T) {
 				t.Errorf("%d of %d cases differ", bad, len(cases))
 			}
 		})
+	}
+}
+
+// TestConcurrent encodes the case set from four goroutines at once with a
+// Unigram and a BPE model (whose word cache is shared); run with -race.
+func TestConcurrent(t *testing.T) {
+	cases := readCases(t)
+	for _, name := range []string{"unigram-bytes", "bpe"} {
+		p, err := Load(filepath.Join(spmTestdata, name+".model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readJSONLines[goldenCase](t, filepath.Join(spmTestdata, name+".expected.jsonl"))
+		errs := make(chan string, 4)
+		for g := 0; g < 4; g++ {
+			go func() {
+				for r := 0; r < 3; r++ {
+					for i, c := range cases {
+						if got := p.EncodeIDs(c); !slices.Equal(got, want[i].IDs) && !(len(got) == 0 && len(want[i].IDs) == 0) {
+							errs <- fmt.Sprintf("%s case %d: %v, want %v", name, i, got, want[i].IDs)
+							return
+						}
+					}
+				}
+				errs <- ""
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if e := <-errs; e != "" {
+				t.Error(e)
+			}
+		}
 	}
 }

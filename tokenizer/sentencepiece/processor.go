@@ -134,6 +134,9 @@ func New(m *Model) (*Processor, error) {
 				b.byWord = false
 			}
 		}
+		if b.byWord {
+			b.cache = newWordCache()
+		}
 		b.scores = make([]float32, len(m.Pieces))
 		b.types = make([]PieceType, len(m.Pieces))
 		for i, pc := range m.Pieces {

@@ -1,8 +1,10 @@
 package sentencepiece
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -124,6 +126,43 @@ func TestDecodeBytes(t *testing.T) {
 	} {
 		if got := p.Decode(tc.ids); got != tc.want {
 			t.Errorf("Decode(%v) = %q, want %q", tc.ids, got, tc.want)
+		}
+	}
+}
+
+// TestBPEMergeStrategies checks that the shortcuts of the BPE encoder give
+// sentencepiece's result: merging word by word (rather than the whole
+// text), scanning short words (rather than using the heap) and the word
+// cache, on random texts over the letters of the bpe test model.
+func TestBPEMergeStrategies(t *testing.T) {
+	p, err := Load(filepath.Join(spmTestdata, "bpe.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.bpe.byWord {
+		t.Fatal("bpe.model: byWord is false, want true (no piece holds ▁ inside)")
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"a", "e", "t", "h", "n", "s", "o", "r", "d", "l", " ", " ", "T", "é", "東", "😀"}
+	for i := 0; i < 3000; i++ {
+		var b strings.Builder
+		for n := rnd.IntN(80); n > 0; n-- {
+			b.WriteString(alphabet[rnd.IntN(len(alphabet))])
+		}
+		text := b.String()
+		want := p.EncodeIDs(text)
+		cached := p.EncodeIDs(text) // from the word cache
+		cache := p.bpe.cache
+		p.bpe.cache = nil
+		p.bpe.byWord = false
+		whole := p.EncodeIDs(text)
+		p.bpe.byWord = true
+		smallWord = 0
+		heap := p.EncodeIDs(text)
+		smallWord = maxSmallWord
+		p.bpe.cache = cache
+		if !slices.Equal(whole, want) || !slices.Equal(heap, want) || !slices.Equal(cached, want) {
+			t.Fatalf("%q: per word, small by scan %v; cached %v; whole text %v; heap only %v", text, want, cached, whole, heap)
 		}
 	}
 }
