@@ -1,13 +1,14 @@
 // Package tokenizer turns text into the token ids that transformer models
-// read, and back: GPT-2's byte-level BPE and BERT's WordPiece, loaded from the
-// files a Hugging Face model repository ships (tokenizer.json, or the older
-// vocab.json + merges.txt and vocab.txt + tokenizer_config.json).
+// read, and back: GPT-2's byte-level BPE, BERT's WordPiece and SentencePiece
+// (T5, Flan-T5, Marian), loaded from the files a Hugging Face model
+// repository ships (tokenizer.json, or the older vocab.json + merges.txt,
+// vocab.txt + tokenizer_config.json, spiece.model, source.spm + target.spm).
 //
 // The simplest use loads whichever tokenizer a model directory holds, as a
 // Tokenizer (LoadRef does the same for a Hugging Face hub id, fetching only
 // the tokenizer files):
 //
-//	tok, err := tokenizer.Load(dir)                        // BPE or WordPiece, as Detect says
+//	tok, err := tokenizer.Load(dir)                        // BPE, WordPiece or SentencePiece, as Detect says
 //	enc := tok.EncodeText("Hello world", tokenizer.EncodeOptions{}) // IDs, Tokens, TypeIDs, AttentionMask
 //	text := tok.Decode(enc.IDs)
 //
@@ -21,6 +22,9 @@
 //	enc := wp.Encode("Hello world", 512)         // [CLS] hello world [SEP], truncated to 512
 //	enc = wp.EncodePair("question", "passage", 512)
 //
+//	sp, err := tokenizer.LoadSentencePiece(dir)  // T5: spiece.model; Marian: source.spm
+//	enc = sp.EncodeText("Hello world", tokenizer.EncodeOptions{}) // ▁Hello ▁world </s>
+//
 // # Pipelines
 //
 // Both tokenizers follow the stages of Hugging Face tokenizers: a normaliser
@@ -31,12 +35,19 @@
 // rank; WordPiece greedy longest match with "##" continuations) and a
 // post-processor (BERT's [CLS] … [SEP] template and truncation).
 //
+// SentencePiece models are decoded and run by the subpackage sentencepiece
+// (the ModelProto reader, the charsmap normalizer, Unigram Viterbi and
+// SentencePiece BPE, byte fallback); SentencePiece adds what T5's and
+// Marian's transformers tokenizers add around them (</s>, extra ids,
+// vocab.json ids, language codes) and reads Unigram tokenizer.json files.
+//
 // # Exactness
 //
 // BPE ids equal those of OpenAI's GPT-2 encoder on the real vocabulary, and
 // WordPiece ids those of Google BERT's tokenizer (as used by transformers'
 // BertTokenizer) on bert-base-uncased; testdata/ holds the golden files and
-// the scripts that made them. Where Unicode tables differ (Go 1.26 uses
+// the scripts that made them. SentencePiece ids, pieces and decoded text
+// equal python3-sentencepiece's on nine models trained with spm_train. Where Unicode tables differ (Go 1.26 uses
 // Unicode 15.0; node 20 Unicode 17; Python 3.11 Unicode 14) results can
 // differ on characters whose properties changed; see docs/tokenizer.md.
 //
@@ -54,7 +65,7 @@
 //
 // # Concurrency
 //
-// A loaded *BPE or *WordPiece (and so any Tokenizer) is safe for concurrent
+// A loaded *BPE, *WordPiece or *SentencePiece (and so any Tokenizer) is safe for concurrent
 // use. BPE remembers the ids of recent pre-tokens in a bounded lock-free
 // cache.
 package tokenizer

@@ -10,8 +10,8 @@ import (
 
 // Tokenizer is what every tokenizer of this package does, whatever its
 // algorithm, in the shape of Hugging Face's Tokenizer: text in, the
-// model's input out (EncodeText), and ids back to text (Decode). *BPE and
-// *WordPiece implement it; Load returns the one a model directory holds.
+// model's input out (EncodeText), and ids back to text (Decode). *BPE,
+// *WordPiece and *SentencePiece implement it; Load returns the one a model directory holds.
 // A program that needs more of one kind (BPE's EOS and DecodeBytes,
 // WordPiece's EncodePair and truncation) asserts the concrete type.
 //

