@@ -47,7 +47,7 @@
 // WordPiece ids those of Google BERT's tokenizer (as used by transformers'
 // BertTokenizer) on bert-base-uncased; testdata/ holds the golden files and
 // the scripts that made them. SentencePiece ids, pieces and decoded text
-// equal python3-sentencepiece's on nine models trained with spm_train. Where Unicode tables differ (Go 1.26 uses
+// equal python3-sentencepiece's on eleven models trained with spm_train. Where Unicode tables differ (Go 1.26 uses
 // Unicode 15.0; node 20 Unicode 17; Python 3.11 Unicode 14) results can
 // differ on characters whose properties changed; see docs/tokenizer.md.
 //

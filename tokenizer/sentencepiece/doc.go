@@ -44,10 +44,11 @@
 // # Exactness and speed
 //
 // Ids, pieces and decoded text equal python3-sentencepiece 0.1.97's on the
-// 438 texts of ../testdata/spm/cases.jsonl for nine models trained there
+// 438 texts of ../testdata/spm/cases.jsonl for eleven models trained there
 // with spm_train (Unigram and BPE; nmt_nfkc, nfkc, identity and custom
 // rules; byte fallback; user-defined and control symbols; split digits;
-// no dummy prefix; whitespace kept). ../testdata/spm/make.py regenerates
+// no dummy prefix; whitespace kept; whitespace as suffix; denormalization
+// rules). ../testdata/spm/make.py regenerates
 // the models and the golden files.
 //
 // Two shortcuts keep the same results faster: BPE merges each word (a run

@@ -13,7 +13,7 @@ import (
 // goldenModels are the models of ../testdata/spm, made by make.py there.
 var goldenModels = []string{
 	"unigram", "unigram-bytes", "unigram-identity", "unigram-nfkc-ws", "unigram-custom",
-	"bpe", "bpe-bytes-identity", "bpe-userdef", "t5",
+	"bpe", "bpe-bytes-identity", "bpe-userdef", "bpe-suffix", "unigram-denorm", "t5",
 }
 
 const spmTestdata = "../testdata/spm"

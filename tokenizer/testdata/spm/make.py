@@ -69,6 +69,9 @@ MODELS = {
                            "--normalization_rule_name=identity"],
     "bpe-userdef": ["--model_type=bpe", "--vocab_size=1000", "--user_defined_symbols=<sep>,@@,Lord",
                     "--character_coverage=0.98"],
+    "bpe-suffix": ["--model_type=bpe", "--vocab_size=1000", "--treat_whitespace_as_suffix=true"],
+    "unigram-denorm": ["--model_type=unigram", "--vocab_size=1000", "--normalization_rule_name=identity",
+                       "--denormalization_rule_tsv=DENORM"],
     # T5's layout: pad 0, </s> 1, <unk> 2, no <s>.
     "t5": ["--model_type=unigram", "--vocab_size=1500", "--pad_id=0", "--eos_id=1",
            "--unk_id=2", "--bos_id=-1"],
@@ -84,6 +87,13 @@ RULES = [
     ("2014", "2D 2D"),       # em dash -> "--"
     ("E9", "65 301"),        # é -> e + combining acute
     ("4C 4F 52 44", "4C 6F 72 64"),  # LORD -> Lord
+]
+
+
+# Denormalization rules, applied to decoded text: "--" -> em dash, "LORD" -> "Lord".
+DENORM = [
+    ("2D 2D", "2014"),
+    ("4C 4F 52 44", "4C 6F 72 64"),
 ]
 
 
@@ -205,10 +215,13 @@ def main():
         with open(rules, "w", encoding="utf-8") as f:
             for src, dst in RULES:
                 f.write(src + "\t" + dst + "\n")
+        with open(os.path.join(tmp, "denorm.tsv"), "w", encoding="utf-8") as f:
+            for src, dst in DENORM:
+                f.write(src + "\t" + dst + "\n")
         for name, flags in MODELS.items():
             # Relative paths (run in tmp), so that the trainer_spec stored in
             # the model does not hold the random temporary folder.
-            flags = [fl.replace("RULES", "rules.tsv") for fl in flags]
+            flags = [fl.replace("RULES", "rules.tsv").replace("DENORM", "denorm.tsv") for fl in flags]
             prefix = os.path.join(tmp, name)
             cmd = ["spm_train", "--input=train.txt", "--model_prefix=" + name,
                    "--num_threads=1", "--shuffle_input_sentence=false",
