@@ -48,8 +48,8 @@
 // with spm_train (Unigram and BPE; nmt_nfkc, nfkc, identity and custom
 // rules; byte fallback; user-defined and control symbols; split digits;
 // no dummy prefix; whitespace kept; whitespace as suffix; denormalization
-// rules). ../testdata/spm/make.py regenerates
-// the models and the golden files.
+// rules). ../testdata/spm/make.py regenerates the models and the golden
+// files.
 //
 // Two shortcuts keep the same results faster: BPE merges each word (a run
 // starting at ▁) on its own when no piece holds ▁ after its first

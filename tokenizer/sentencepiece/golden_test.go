@@ -134,3 +134,35 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestDifferential compares with the files that
+// ../testdata/spm/differential.py writes (46,102 texts per model) when
+// LOUPE_SPM_DIFF names their folder; it is skipped otherwise.
+func TestDifferential(t *testing.T) {
+	dir := os.Getenv("LOUPE_SPM_DIFF")
+	if dir == "" {
+		t.Skip("LOUPE_SPM_DIFF not set")
+	}
+	for _, m := range []string{"t5", "bpe", "unigram-bytes", "bpe-bytes-identity", "bpe-userdef", "unigram-nfkc-ws"} {
+		p, err := Load(filepath.Join(spmTestdata, m+".model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		type row struct {
+			T   string
+			IDs []int
+			D   string
+		}
+		rows := readJSONLines[row](t, filepath.Join(dir, m+".jsonl"))
+		bad := 0
+		for _, r := range rows {
+			got := p.EncodeIDs(r.T)
+			if (len(got) > 0 || len(r.IDs) > 0) && !slices.Equal(got, r.IDs) || p.Decode(r.IDs) != r.D {
+				if bad++; bad <= 3 {
+					t.Errorf("%s %q: %v, want %v; Decode %q, want %q", m, r.T, got, r.IDs, p.Decode(r.IDs), r.D)
+				}
+			}
+		}
+		t.Logf("%s: %d texts, %d differ", m, len(rows), bad)
+	}
+}
