@@ -334,9 +334,10 @@ func (t *SentencePiece) nextSpecial(text string) (int, addedToken) {
 // Decode returns the text of ids: runs of ordinary ids decoded as
 // sentencepiece does (Marian: with the target model), special tokens
 // (</s>, <pad>, <extra_id_0>) written as themselves followed by a space, and
-// the result trimmed, as transformers' convert_tokens_to_string does. Ids
-// with no token are skipped. Without special tokens the result is exactly
-// sentencepiece's decode.
+// the result trimmed, as transformers' convert_tokens_to_string does (for
+// Marian, ▁ left by pieces the target model lacks becomes a space). Ids
+// with no token are skipped. Without special tokens the result of a T5
+// model is exactly sentencepiece's decode.
 func (t *SentencePiece) Decode(ids []int) string {
 	var out strings.Builder
 	run := make([]string, 0, len(ids))
@@ -356,9 +357,11 @@ func (t *SentencePiece) Decode(ids []int) string {
 		run = append(run, t.tokens[id])
 	}
 	out.WriteString(t.dec.DecodePieces(run))
-	if !hasSpecial {
+	if !hasSpecial && t.vocab == nil {
 		return out.String()
 	}
+	// MarianTokenizer always replaces ▁ (left by pieces the target model
+	// does not know) and trims.
 	return strings.TrimSpace(strings.ReplaceAll(out.String(), "\u2581", " "))
 }
 

@@ -19,6 +19,7 @@ const (
 	Byte        PieceType = 6 // <0xNN>, for byte fallback
 )
 
+// String returns the proto's name of the type ("NORMAL", "BYTE").
 func (t PieceType) String() string {
 	switch t {
 	case Normal:
@@ -49,6 +50,7 @@ const (
 	ModelChar    ModelType = 4
 )
 
+// String returns the proto's name of the type ("UNIGRAM", "BPE").
 func (t ModelType) String() string {
 	switch t {
 	case ModelUnigram:

@@ -76,19 +76,21 @@ func (u *unigram) encode(s string, out []span, best []bestNode) ([]span, []bestN
 	}
 	best[0].startsAt = 0 // unused; the score of the empty path is 0
 	unkScore := u.minScore - unkPenalty
-	t := u.trie
+	base, check, value := u.trie.base, u.trie.check, u.trie.value
 	for start := 0; start < size; {
 		till := best[start].score
 		mblen := min(oneCharLen(s[start]), size-start)
 		single := false
 		node := int32(0)
 		for pos := start; pos < size; {
-			node = t.child(node, s[pos])
+			// The trie's child, inlined.
+			next := base[node] + int32(s[pos])
 			pos++
-			if node == 0 {
+			if next <= 0 || int(next) >= len(check) || check[next] != node {
 				break
 			}
-			id := t.value[node]
+			node = next
+			id := value[node]
 			if id < 0 {
 				continue
 			}
