@@ -17,6 +17,9 @@ type bpe struct {
 	// (the same result, with smaller heaps).
 	byWord bool
 	cache  *wordCache // segmentations of recent words, when byWord
+	// shadowed: a reserved piece has the text of a trie piece, so final
+	// symbols must be looked up reserved-first.
+	shadowed bool
 }
 
 // bpeScratch holds the buffers of one encode call.
@@ -202,7 +205,7 @@ func (b *bpe) encodeWord(s string, base int, out []span, lookup func(string) int
 	}
 	for i := 0; i != -1; i = syms[i].next {
 		sym := syms[i]
-		if sym.node != 0 {
+		if sym.node != 0 && !b.shadowed {
 			// A piece of the trie: its id (no reserved piece can share its text).
 			if id := t.value[sym.node]; id >= 0 && b.types[id] != Unused {
 				out = append(out, span{begin: base + sym.begin, end: base + sym.end, id: id})

@@ -62,14 +62,27 @@ func New(m *Model) (*Processor, error) {
 	var keys, users []string
 	var vals, userVals []int32
 	var byteFound [256]bool
+	// As in sentencepiece, NORMAL, USER_DEFINED and UNUSED pieces and the
+	// other (reserved) pieces are two maps, each without repeats; a text in
+	// both maps to the reserved id.
+	normal := make(map[string]bool, len(m.Pieces))
+	reserved := map[string]bool{}
 	for i, pc := range m.Pieces {
 		if pc.Piece == "" {
 			return nil, fmt.Errorf("pieces[%d]: empty piece", i)
 		}
-		if _, dup := p.pieceID[pc.Piece]; dup {
+		isNormal := pc.Type == Normal || pc.Type == UserDefined || pc.Type == Unused
+		seen := reserved
+		if isNormal {
+			seen = normal
+		}
+		if seen[pc.Piece] {
 			return nil, fmt.Errorf("pieces[%d]: %q is already defined", i, pc.Piece)
 		}
-		p.pieceID[pc.Piece] = int32(i)
+		seen[pc.Piece] = true
+		if _, ok := p.pieceID[pc.Piece]; !ok || !isNormal {
+			p.pieceID[pc.Piece] = int32(i)
+		}
 		switch pc.Type {
 		case Normal, UserDefined, Unused:
 			keys = append(keys, pc.Piece)
@@ -129,6 +142,11 @@ func New(m *Model) (*Processor, error) {
 		p.uni = newUnigram(m.Pieces, p.trie, p.unkID)
 	case ModelBPE:
 		b := &bpe{trie: p.trie, unkID: p.unkID, user: n.user, byWord: true}
+		for k := range reserved {
+			// A final symbol is resolved reserved-first (PieceToId), which
+			// the trie shortcut would miss.
+			b.shadowed = b.shadowed || normal[k]
+		}
 		for _, k := range keys {
 			if len(k) > 1 && strings.Contains(k[1:], spaceSymbol) {
 				b.byWord = false
@@ -267,6 +285,12 @@ func (p *Processor) EncodeNormalized(norm string) []Token {
 	fallback := p.model.Trainer.ByteFallback
 	for _, s := range spans {
 		w := norm[s.begin:s.end]
+		if p.model.Pieces[s.id].Type == Control {
+			// Only a BPE symbol whose text is also a control piece gets
+			// here; sentencepiece then fails its consumed-text check and
+			// returns nothing.
+			return []Token{}
+		}
 		unk := s.id == p.unkID
 		switch {
 		case unk && fallback:

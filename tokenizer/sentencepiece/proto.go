@@ -342,7 +342,11 @@ func parsePiece(r *protoReader) (Piece, error) {
 			if err != nil {
 				return p, err
 			}
-			p.Type = PieceType(t)
+			// proto2 keeps an enum value it does not know as an unknown
+			// field and reads the default, as sentencepiece's parser does.
+			if t >= int32(Normal) && t <= int32(Byte) {
+				p.Type = PieceType(t)
+			}
 		}
 	}
 }
@@ -360,7 +364,9 @@ func parseTrainerSpec(r *protoReader, t *TrainerSpec) error {
 		switch f.num {
 		case 3:
 			i, err = r.int32Field(f, "model_type")
-			t.ModelType = ModelType(i)
+			if i >= int32(ModelUnigram) && i <= int32(ModelChar) {
+				t.ModelType = ModelType(i) // else the default, as proto2 does
+			}
 		case 4:
 			t.VocabSize, err = r.int32Field(f, "vocab_size")
 		case 24:

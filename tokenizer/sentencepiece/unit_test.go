@@ -93,6 +93,20 @@ func TestSegmentationRules(t *testing.T) {
 			"ab", []string{"a", "b"},
 		},
 		{
+			// A text that is both a NORMAL and a CONTROL piece: the lattice
+			// uses the NORMAL one.
+			"unigram shadowed by a control piece", handModel(t, ModelUnigram, Piece{Piece: "a"}, Piece{Piece: "b"},
+				Piece{Piece: "ab", Score: -1}, Piece{Piece: "ab", Type: Control}, Piece{Piece: "c", Score: -1}, Piece{Piece: "c", Type: Control}),
+			"abc", []string{"a", "b", "c"},
+		},
+		{
+			// BPE resolves the merged symbol reserved-first, gets a
+			// control piece, and sentencepiece's Encode fails: nothing.
+			"bpe shadowed by a control piece", handModel(t, ModelBPE, Piece{Piece: "a"}, Piece{Piece: "b"},
+				Piece{Piece: "ab", Score: -1}, Piece{Piece: "ab", Type: Control}, Piece{Piece: "c", Score: -1}, Piece{Piece: "c", Type: Control}),
+			"abc", nil,
+		},
+		{
 			// Runs of unknown characters become one piece.
 			"unknown run merged", handModel(t, ModelUnigram, Piece{Piece: "a", Score: -1}),
 			"axyza", []string{"a", "xyz", "a"},

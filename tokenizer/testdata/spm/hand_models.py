@@ -16,7 +16,7 @@ def mk(typ, pieces):
         p = m.pieces.add(); p.piece = piece; p.score = score; p.type = t
     sp = spm.SentencePieceProcessor(); sp.LoadFromSerializedProto(m.SerializeToString())
     return sp
-N, U, UD = T.NORMAL, T.UNUSED, T.USER_DEFINED
+N, U, UD, C = T.NORMAL, T.UNUSED, T.USER_DEFINED, T.CONTROL
 cases = [
  ("bpe tie", 2, [("a",0,N),("b",0,N),("c",0,N),("ab",-1,N),("bc",-1,N)], "abc"),
  ("bpe higher", 2, [("a",0,N),("b",0,N),("c",0,N),("ab",-2,N),("bc",-1,N)], "abc"),
@@ -27,6 +27,8 @@ cases = [
  ("uni userdef", 1, [("ab",-0.5,N),("c",-0.5,N),("abc",0,UD)], "abcab"),
  ("uni unused", 1, [("a",-3,N),("b",-3,N),("ab",-0.1,U)], "ab"),
  ("unk run", 1, [("a",-1,N)], "axyza"),
+ ("uni shadowed", 1, [("a",0,N),("b",0,N),("ab",-1,N),("ab",0,C),("c",-1,N),("c",0,C)], "abc"),
+ ("bpe shadowed", 2, [("a",0,N),("b",0,N),("ab",-1,N),("ab",0,C),("c",-1,N),("c",0,C)], "abc"),
 ]
 for name, typ, pcs, text in cases:
     print(name, mk(typ, pcs).encode(text, out_type=str))
