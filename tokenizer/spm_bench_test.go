@@ -65,3 +65,36 @@ func copyFilesB(b *testing.B, src string) string {
 	}
 	return dir
 }
+
+// BenchmarkUnigramJSONEncode measures EncodeText through t5.tokenizer.json
+// (Hugging Face's pipeline: the charsmap per grapheme cluster, words
+// segmented one by one) on the same texts.
+func BenchmarkUnigramJSONEncode(b *testing.B) {
+	texts := spmBenchTexts(b)
+	data, err := os.ReadFile(filepath.Join(spmDir, "t5.tokenizer.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := ParseUnigramJSON(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"kjv", "cases"} {
+		lines := texts[name]
+		n := 0
+		for _, l := range lines {
+			n += len(l)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				for _, l := range lines {
+					tok.EncodeText(l, EncodeOptions{})
+				}
+			}
+			reportCPUThroughput(b, start, n)
+		})
+	}
+}

@@ -226,29 +226,44 @@ func (h *hfPipeline) encode(p *sentencepiece.Processor, text string) []sentencep
 			i = j
 		}
 	}
-	var out []sentencepiece.Token
+	// Metaspace: each word with spaces as ▁ and ▁ prepended, written into
+	// one buffer; parts are the byte ranges segmented one by one.
+	var buf strings.Builder
+	buf.Grow(len(s) + 3*len(words) + 3)
+	var parts [][2]int
 	for _, w := range words {
-		m := strings.ReplaceAll(w.text, " ", spmSpace)
-		if m == "" {
+		start := buf.Len()
+		if w.text == "" {
 			continue
 		}
-		if !strings.HasPrefix(m, spmSpace) && (h.prepend == "always" || (h.prepend == "first" && w.start == 0)) {
-			m = spmSpace + m
+		if !strings.HasPrefix(w.text, " ") && !strings.HasPrefix(w.text, spmSpace) && (h.prepend == "always" || (h.prepend == "first" && w.start == 0)) {
+			buf.WriteString(spmSpace)
+		}
+		for i := 0; i < len(w.text); i++ {
+			if w.text[i] == ' ' {
+				buf.WriteString(spmSpace)
+			} else {
+				buf.WriteByte(w.text[i])
+			}
 		}
 		if !h.split {
-			out = append(out, p.EncodeNormalized(m)...)
+			parts = append(parts, [2]int{start, buf.Len()})
 			continue
 		}
 		// MergedWithNext: each ▁ starts a new part.
-		for m != "" {
-			j := strings.Index(m[1:], spmSpace)
-			if j < 0 {
-				out = append(out, p.EncodeNormalized(m)...)
-				break
+		m := buf.String()
+		for i := start + 1; i <= len(m)-len(spmSpace); i++ {
+			if m[i] == spmSpace[0] && m[i:i+len(spmSpace)] == spmSpace {
+				parts = append(parts, [2]int{start, i})
+				start = i
 			}
-			out = append(out, p.EncodeNormalized(m[:j+1])...)
-			m = m[j+1:]
 		}
+		parts = append(parts, [2]int{start, len(m)})
+	}
+	m := buf.String()
+	out := make([]sentencepiece.Token, 0, len(m)/4+1)
+	for _, pt := range parts {
+		out = p.AppendNormalized(out, m[pt[0]:pt[1]])
 	}
 	return out
 }

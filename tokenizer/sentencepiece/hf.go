@@ -9,7 +9,12 @@ import (
 
 // Charsmap is a precompiled_charsmap on its own, for pipelines that apply
 // it outside a Processor (Hugging Face's Precompiled normalizer).
-type Charsmap struct{ cm *charsmap }
+type Charsmap struct {
+	cm *charsmap
+	// plain marks the ASCII bytes with no rule of their own, other than
+	// CR (which starts the cluster CR LF).
+	plain [128]bool
+}
 
 // ParseCharsmap decodes a precompiled_charsmap blob: a uint32 trie size,
 // the Darts-clone double-array trie, and the NUL-terminated replacement
@@ -19,7 +24,25 @@ func ParseCharsmap(blob []byte) (*Charsmap, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Charsmap{cm}, nil
+	c := &Charsmap{cm: cm}
+	for b := 0; b < 128; b++ {
+		_, rule := c.first(string(rune(b)))
+		c.plain[b] = !rule && b != '\r'
+	}
+	return c, nil
+}
+
+// plainRun returns the length of the run of plain ASCII characters that
+// starts s and ends a grapheme cluster.
+func (c *Charsmap) plainRun(s string) int {
+	i := 0
+	for i < len(s) && s[i] < 128 && c.plain[s[i]] {
+		i++
+	}
+	if i < len(s) && s[i] >= 128 {
+		i--
+	}
+	return max(i, 0)
 }
 
 // first returns the replacement of the shortest rule that is a prefix of
@@ -48,7 +71,7 @@ func (c *Charsmap) first(s string) (string, bool) {
 			for end < len(cm.normalized) && cm.normalized[end] != 0 {
 				end++
 			}
-			return string(cm.normalized[v:end]), true
+			return cm.normalized[v:end], true
 		}
 	}
 	return "", false
@@ -79,6 +102,14 @@ func (c *Charsmap) NormalizeGraphemes(s string) string {
 	out.Grow(len(s))
 	state := -1
 	for s != "" {
+		// A run of plain ASCII is copied, but for its last character when
+		// a non-ASCII one follows (a combining mark would join its cluster).
+		if i := c.plainRun(s); i > 0 {
+			out.WriteString(s[:i])
+			s = s[i:]
+			state = -1
+			continue
+		}
 		var g string
 		g, s, _, state = uniseg.FirstGraphemeClusterInString(s, state)
 		if len(g) < 6 {

@@ -17,7 +17,7 @@ const spaceSymbol = "\u2581"
 // <normalized strings>.
 type charsmap struct {
 	units      []uint32
-	normalized []byte
+	normalized string // NUL-terminated replacements
 }
 
 func parseCharsmap(blob []byte) (*charsmap, error) {
@@ -35,7 +35,7 @@ func parseCharsmap(blob []byte) (*charsmap, error) {
 	if uint64(size) > uint64(len(rest)) {
 		return nil, fmt.Errorf("precompiled_charsmap: trie size %d exceeds the blob (%d bytes)", size, len(blob))
 	}
-	cm := &charsmap{units: make([]uint32, size/4), normalized: rest[size:]}
+	cm := &charsmap{units: make([]uint32, size/4), normalized: string(rest[size:])}
 	for i := range cm.units {
 		cm.units[i] = binary.LittleEndian.Uint32(rest[4*i:])
 	}

@@ -28,7 +28,7 @@ type Processor struct {
 	pieceID map[string]int32 // every piece
 	byteIDs [256]int32       // id of <0xNN>, when byte fallback is on
 	unkID   int32
-	pool    sync.Pool // *[]bestNode
+	pool    sync.Pool // *scratch
 }
 
 // Load reads a SentencePiece model file (spiece.model, source.spm, ...).
@@ -251,19 +251,20 @@ func (p *Processor) lookup(w string) int32 {
 	return p.unkID
 }
 
-// segment returns the model's segmentation of normalized text.
-func (p *Processor) segment(norm string) []span {
-	out := make([]span, 0, len(norm)/3+1)
+// scratch holds the buffers of one encode call, reused through a pool.
+type scratch struct {
+	best  []bestNode
+	spans []span
+}
+
+// segment appends the model's segmentation of normalized text to sc.spans.
+func (p *Processor) segment(norm string, sc *scratch) {
+	out := sc.spans[:0]
 	if p.bpe != nil {
-		return p.bpe.encode(norm, out, p.lookup)
+		sc.spans = p.bpe.encode(norm, out, p.lookup)
+		return
 	}
-	bp, _ := p.pool.Get().(*[]bestNode)
-	if bp == nil {
-		bp = new([]bestNode)
-	}
-	out, *bp = p.uni.encode(norm, out, *bp)
-	p.pool.Put(bp)
-	return out
+	sc.spans, sc.best = p.uni.encode(norm, out, sc.best)
 }
 
 // Encode returns the pieces of text: normalized, segmented, runs of unknown
@@ -279,8 +280,22 @@ func (p *Processor) Encode(text string) []Token {
 // as bytes. Hugging Face's pipelines (package tokenizer) normalize in
 // their own way and segment through it.
 func (p *Processor) EncodeNormalized(norm string) []Token {
-	spans := p.segment(norm)
-	toks := make([]Token, 0, len(spans))
+	return p.AppendNormalized(nil, norm)
+}
+
+// AppendNormalized appends the tokens of EncodeNormalized(norm) to toks.
+func (p *Processor) AppendNormalized(toks []Token, norm string) []Token {
+	sc, _ := p.pool.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer p.pool.Put(sc)
+	p.segment(norm, sc)
+	spans := sc.spans
+	if toks == nil {
+		toks = make([]Token, 0, len(spans))
+	}
+	n0 := len(toks)
 	prevUnk := false
 	fallback := p.model.Trainer.ByteFallback
 	for _, s := range spans {
@@ -289,7 +304,7 @@ func (p *Processor) EncodeNormalized(norm string) []Token {
 			// Only a BPE symbol whose text is also a control piece gets
 			// here; sentencepiece then fails its consumed-text check and
 			// returns nothing.
-			return []Token{}
+			return toks[:n0]
 		}
 		unk := s.id == p.unkID
 		switch {
@@ -298,7 +313,7 @@ func (p *Processor) EncodeNormalized(norm string) []Token {
 				b := w[i]
 				toks = append(toks, Token{ID: int(p.byteIDs[b]), Piece: p.model.Pieces[p.byteIDs[b]].Piece})
 			}
-		case unk && prevUnk:
+		case unk && prevUnk && len(toks) > n0:
 			toks[len(toks)-1].Piece += w
 		case unk:
 			toks = append(toks, Token{ID: int(s.id), Piece: w})
