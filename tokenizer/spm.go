@@ -110,6 +110,9 @@ func NewSentencePiece(p *sentencepiece.Processor, addEOS bool) *SentencePiece {
 
 func (t *SentencePiece) addSpecial(content string, id int) {
 	t.isSpecial[id] = true
+	if content == "" {
+		return // never matched in text
+	}
 	for _, s := range t.special {
 		if s.content == content {
 			return
