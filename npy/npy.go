@@ -280,8 +280,7 @@ func Encode(w io.Writer, data []float32, rows, cols int) error {
 	if len(data) != rows*cols {
 		return fmt.Errorf("npy: %d values do not make a %d×%d array", len(data), rows, cols)
 	}
-	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	if err := writeHeader(w, dict); err != nil {
+	if err := EncodeHeader(w, rows, cols); err != nil {
 		return err
 	}
 	buf := make([]byte, 0, 1<<16)
@@ -296,6 +295,17 @@ func Encode(w io.Writer, data []float32, rows, cols int) error {
 	}
 	_, err := w.Write(buf)
 	return err
+}
+
+// EncodeHeader writes the header of a rows×cols float32 .npy stream
+// (version 1.0, C order), the bytes Encode writes before the data: a
+// caller that has the rows in pieces writes them after it, little-endian,
+// row by row.
+func EncodeHeader(w io.Writer, rows, cols int) error {
+	if rows < 0 || cols < 0 {
+		return fmt.Errorf("npy: shape (%d, %d) is negative", rows, cols)
+	}
+	return writeHeader(w, fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols))
 }
 
 // writeHeader writes the magic, version 1.0 and the header dictionary,
