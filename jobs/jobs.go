@@ -1,0 +1,252 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the JetStream streams, buckets and consumer that jobs use.
+const (
+	TasksStream    = "LOUPE_TASKS"
+	TasksSubject   = "loupe.tasks"
+	DeadStream     = "LOUPE_DEAD"
+	DeadSubject    = "loupe.dead"
+	JobsBucket     = "loupe_jobs"
+	OutputsBucket  = "loupe_job_outputs"
+	WorkerConsumer = "loupe-workers"
+)
+
+// Defaults of Config and EmbedSpec.
+const (
+	DefaultReplicas   = 1
+	DefaultAckWait    = 30 * time.Second
+	DefaultMaxDeliver = 5
+	DefaultTaskSize   = 1000
+)
+
+// Config says how the JetStream streams, buckets and the worker consumer
+// are created when they do not exist yet. Existing ones are used as they
+// are. The zero value is ready to use.
+type Config struct {
+	// Replicas of each stream and bucket (default 1; use 3 on a cluster of
+	// three or more nodes to survive the loss of one).
+	Replicas int
+	// AckWait is how long JetStream waits for a worker's acknowledgement
+	// (or progress report) before it delivers a task again (default 30s).
+	// Workers report progress every AckWait/3 while they work.
+	AckWait time.Duration
+}
+
+func (c Config) replicas() int {
+	if c.Replicas <= 0 {
+		return DefaultReplicas
+	}
+	return c.Replicas
+}
+
+func (c Config) ackWait() time.Duration {
+	if c.AckWait <= 0 {
+		return DefaultAckWait
+	}
+	return c.AckWait
+}
+
+// store holds the JetStream handles a job needs.
+type store struct {
+	js      jetstream.JetStream
+	kv      jetstream.KeyValue
+	objects jetstream.ObjectStore
+}
+
+// open returns the handles, creating what does not exist yet with c.
+func open(ctx context.Context, js jetstream.JetStream, c Config) (*store, error) {
+	r := c.replicas()
+	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name: TasksStream, Subjects: []string{TasksSubject + ".>"}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute,
+		Description: "loupe batch job tasks (work queue)",
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name: DeadStream, Subjects: []string{DeadSubject + ".>"}, Storage: jetstream.FileStorage, Replicas: r,
+		Description: "loupe batch job tasks that failed (dead letters, with their errors)",
+	}); err != nil {
+		return nil, err
+	}
+	kv, err := js.KeyValue(ctx, JobsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: JobsBucket, Replicas: r, Storage: jetstream.FileStorage,
+			Description: "loupe batch jobs: specs and task states"})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, JobsBucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: key-value bucket %s: %w", JobsBucket, err)
+	}
+	obj, err := js.ObjectStore(ctx, OutputsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		obj, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: OutputsBucket, Replicas: r, Storage: jetstream.FileStorage,
+			Description: "loupe batch job task outputs"})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			obj, err = js.ObjectStore(ctx, OutputsBucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: object store %s: %w", OutputsBucket, err)
+	}
+	return &store{js: js, kv: kv, objects: obj}, nil
+}
+
+// ensureStream returns the stream cfg.Name, creating it with cfg when it
+// does not exist.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// Kinds of job.
+const (
+	KindEmbed = "embed"
+)
+
+// Job is a submitted job's spec, as stored under JOB.spec.
+type Job struct {
+	// ID names the job (lower-case hex).
+	ID string `json:"id"`
+	// Kind is what the tasks do: KindEmbed.
+	Kind string `json:"kind"`
+	// Embed is the spec of an embed job.
+	Embed *EmbedSpec `json:"embed,omitempty"`
+	// Rows is the number of input records, Tasks the number of tasks.
+	Rows  int `json:"rows"`
+	Tasks int `json:"tasks"`
+	// MaxDeliver is how many times a task is delivered before it is
+	// dead-lettered.
+	MaxDeliver int `json:"max_deliver"`
+	// Submitted is when the job was submitted.
+	Submitted time.Time `json:"submitted"`
+}
+
+// EmbedSpec is what an embed job computes: the embed.Options of the
+// model and where the output goes.
+type EmbedSpec struct {
+	// Input names the input file (for humans; the texts travel in the
+	// tasks).
+	Input string `json:"input,omitempty"`
+	// Output is the .npy file that Wait writes: one float32 row per input
+	// record, in input order, as embed.WriteVectors writes it.
+	Output string `json:"output"`
+	// Model is the hub id or directory of the model on the workers
+	// (default: defaults.Embed).
+	Model        string `json:"model"`
+	BatchSize    int    `json:"batch_size,omitempty"`
+	MaxSeqLength int    `json:"max_seq_length,omitempty"`
+	Quantize     string `json:"quantize,omitempty"`
+}
+
+// task is one task message: texts First … First+len(Texts)-1 of job.
+type task struct {
+	Job   string `json:"job"`
+	Task  int    `json:"task"`
+	First int    `json:"first"`
+	// Lines are the input lines of the first and last text.
+	Lines [2]int   `json:"lines"`
+	Texts []string `json:"texts"`
+}
+
+// taskDone is the value of JOB.done.N.
+type taskDone struct {
+	First  int    `json:"first"`
+	Rows   int    `json:"rows"`
+	Dim    int    `json:"dim"`
+	Worker string `json:"worker,omitempty"`
+}
+
+// TaskError is a task that failed: the value of JOB.failed.N and the body
+// of its dead letter.
+type TaskError struct {
+	Job  string `json:"job"`
+	Task int    `json:"task"`
+	// Lines are the input lines of the task's first and last text.
+	Lines [2]int `json:"lines"`
+	// Deliveries is how many times the task was delivered.
+	Deliveries int `json:"deliveries"`
+	// Error is the error that made it fail.
+	Error string `json:"error"`
+}
+
+func (e TaskError) String() string {
+	if e.Lines[0] == 0 {
+		return fmt.Sprintf("task %d (%d deliveries): %s", e.Task, e.Deliveries, e.Error)
+	}
+	return fmt.Sprintf("task %d (input lines %d-%d, %d deliveries): %s", e.Task, e.Lines[0], e.Lines[1], e.Deliveries, e.Error)
+}
+
+// Key names in JobsBucket.
+func specKey(job string) string           { return job + ".spec" }
+func doneKey(job string, n int) string    { return job + ".done." + strconv.Itoa(n) }
+func failedKey(job string, n int) string  { return job + ".failed." + strconv.Itoa(n) }
+func errKey(job string, n int) string     { return job + ".err." + strconv.Itoa(n) }
+func writtenKey(job string) string        { return job + ".written" }
+func objectName(job string, n int) string { return job + "/" + strconv.Itoa(n) }
+func taskSubject(job string) string       { return TasksSubject + "." + job }
+func deadSubject(job string) string       { return DeadSubject + "." + job }
+
+// newID returns a fresh job id.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validID reports whether id can be a job id (it is used in subjects and
+// keys).
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// getJob reads the spec of job id.
+func (s *store) getJob(ctx context.Context, id string) (*Job, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("jobs: %q is not a job id", id)
+	}
+	e, err := s.kv.Get(ctx, specKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("jobs: no job %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: job %s: %w", id, err)
+	}
+	var j Job
+	if err := json.Unmarshal(e.Value(), &j); err != nil {
+		return nil, fmt.Errorf("jobs: job %s: spec: %w", id, err)
+	}
+	return &j, nil
+}

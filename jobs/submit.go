@@ -1,0 +1,144 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/loupe-ml/loupe/defaults"
+	"github.com/loupe-ml/loupe/embed"
+)
+
+// SubmitOptions control how a job is split and retried. The zero value is
+// ready to use.
+type SubmitOptions struct {
+	Config
+	// TaskSize is the most texts per task (default DefaultTaskSize). A
+	// task is also cut short so that its message fits the server's
+	// max_payload. Make it a multiple of the embed batch size for BERT
+	// models, whose batches then hold the same texts as on one machine.
+	TaskSize int
+	// MaxDeliver is how many times a task is delivered before it is
+	// dead-lettered (default DefaultMaxDeliver).
+	MaxDeliver int
+}
+
+// Headers of a task message (they name the task even when its body cannot
+// be read).
+const (
+	headerJob  = "Loupe-Job"
+	headerTask = "Loupe-Task"
+)
+
+// SubmitEmbed submits a job that embeds the texts of recs (as read by
+// embed.ReadRecordsFile with KeepBlank) with spec's model, its output a
+// .npy matrix written by Wait. It stores the job's spec, then publishes
+// its tasks, and returns the job; workers (Work) do the rest.
+func SubmitEmbed(ctx context.Context, js jetstream.JetStream, recs []embed.Record, spec EmbedSpec, opts SubmitOptions) (*Job, error) {
+	if !strings.HasSuffix(strings.ToLower(spec.Output), ".npy") {
+		return nil, fmt.Errorf("jobs: output %q: want a FILE.npy (a float32 matrix)", spec.Output)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("jobs: no texts to embed")
+	}
+	if err := (embed.Options{BatchSize: spec.BatchSize, MaxSeqLength: spec.MaxSeqLength, Quantize: spec.Quantize}).Validate(); err != nil {
+		return nil, err
+	}
+	if opts.TaskSize < 0 {
+		return nil, fmt.Errorf("jobs: task size %d: want a positive number of texts per task (0: the default, %d)", opts.TaskSize, DefaultTaskSize)
+	}
+	if opts.MaxDeliver < 0 {
+		return nil, fmt.Errorf("jobs: max deliver %d: want a positive number of deliveries (0: the default, %d)", opts.MaxDeliver, DefaultMaxDeliver)
+	}
+	if spec.Model == "" {
+		spec.Model = defaults.Embed
+	}
+	size, maxDeliver := opts.TaskSize, opts.MaxDeliver
+	if size == 0 {
+		size = DefaultTaskSize
+	}
+	if maxDeliver == 0 {
+		maxDeliver = DefaultMaxDeliver
+	}
+	s, err := open(ctx, js, opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	job := &Job{ID: newID(), Kind: KindEmbed, Embed: &spec, Rows: len(recs), MaxDeliver: maxDeliver, Submitted: time.Now().UTC()}
+	limit := int(js.Conn().MaxPayload()) - 4096 // room for headers and the subject
+	tasks, err := splitTasks(job.ID, recs, size, limit)
+	if err != nil {
+		return nil, err
+	}
+	job.Tasks = len(tasks)
+	b, _ := json.Marshal(job)
+	if _, err := s.kv.Create(ctx, specKey(job.ID), b); err != nil {
+		return nil, fmt.Errorf("jobs: store job %s: %w", job.ID, err)
+	}
+	if err := publishTasks(ctx, js, job.ID, tasks); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// splitTasks cuts recs into tasks of at most size texts whose JSON
+// messages are at most limit bytes.
+func splitTasks(job string, recs []embed.Record, size, limit int) ([][]byte, error) {
+	var out [][]byte
+	for lo := 0; lo < len(recs); {
+		hi := min(lo+size, len(recs))
+		for {
+			t := task{Job: job, Task: len(out), First: lo, Lines: [2]int{recs[lo].Line, recs[hi-1].Line}, Texts: embed.Texts(recs[lo:hi])}
+			b, err := json.Marshal(t)
+			if err != nil {
+				return nil, fmt.Errorf("jobs: task %d: %w", t.Task, err)
+			}
+			if len(b) <= limit {
+				out = append(out, b)
+				break
+			}
+			if hi-lo == 1 {
+				return nil, fmt.Errorf("jobs: the text at input line %d is %d bytes, more than a NATS message may hold (max_payload %d)", recs[lo].Line, len(recs[lo].Text), limit+4096)
+			}
+			hi = lo + (hi-lo)/2
+		}
+		lo = hi
+	}
+	return out, nil
+}
+
+// publishTasks publishes the task messages of job, each with a message id
+// so that a repeated publish is dropped by the stream.
+func publishTasks(ctx context.Context, js jetstream.JetStream, job string, tasks [][]byte) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
+	for i, b := range tasks {
+		m := nats.NewMsg(taskSubject(job))
+		m.Data = b
+		m.Header.Set(headerJob, job)
+		m.Header.Set(headerTask, strconv.Itoa(i))
+		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(job+"."+strconv.Itoa(i)))
+		if err != nil {
+			return fmt.Errorf("jobs: publish task %d of job %s: %w", i, job, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			// One more try, synchronously (the message id makes it safe).
+			if _, err2 := js.PublishMsg(ctx, f.Msg(), jetstream.WithMsgID(job+"."+strconv.Itoa(i))); err2 != nil {
+				return fmt.Errorf("jobs: publish task %d of job %s: %w", i, job, err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("jobs: publish tasks of job %s: %w", job, ctx.Err())
+		}
+	}
+	return nil
+}

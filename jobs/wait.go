@@ -1,0 +1,266 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/npy"
+)
+
+// Status is the progress of a job.
+type Status struct {
+	Job *Job `json:"job"`
+	// Done, Failed and Pending count the job's tasks (Pending: queued or
+	// running, retries included).
+	Done    int `json:"done"`
+	Failed  int `json:"failed"`
+	Pending int `json:"pending"`
+	// Failures are the failed tasks, in task order.
+	Failures []TaskError `json:"failures,omitempty"`
+	// Written is the output file, once Wait has written it.
+	Written string `json:"written,omitempty"`
+}
+
+// FailedError is Wait's error when tasks of the job failed.
+type FailedError struct {
+	Job      string
+	Tasks    int
+	Failures []TaskError
+}
+
+func (e *FailedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "jobs: job %s: %d of %d tasks failed", e.Job, len(e.Failures), e.Tasks)
+	for i, f := range e.Failures {
+		if i == 5 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Failures)-i)
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(f.String())
+	}
+	return b.String()
+}
+
+// openExisting returns the handles of an existing set-up (no job can exist
+// without it).
+func openExisting(ctx context.Context, js jetstream.JetStream, id string) (*store, error) {
+	kv, err := js.KeyValue(ctx, JobsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("jobs: no job %s (no job was ever submitted to this NATS server)", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: key-value bucket %s: %w", JobsBucket, err)
+	}
+	obj, err := js.ObjectStore(ctx, OutputsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: object store %s: %w", OutputsBucket, err)
+	}
+	return &store{js: js, kv: kv, objects: obj}, nil
+}
+
+// GetStatus returns the progress of job id.
+func GetStatus(ctx context.Context, js jetstream.JetStream, id string) (*Status, error) {
+	s, err := openExisting(ctx, js, id)
+	if err != nil {
+		return nil, err
+	}
+	job, err := s.getJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := &tally{job: job, done: map[int]taskDone{}, failed: map[int]TaskError{}}
+	lister, err := s.kv.ListKeysFiltered(ctx, id+".done.*", id+".failed.*", writtenKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("jobs: job %s: list tasks: %w", id, err)
+	}
+	for key := range lister.Keys() {
+		if key == writtenKey(id) {
+			if e, err := s.kv.Get(ctx, key); err == nil {
+				st.written = string(e.Value())
+			}
+			continue
+		}
+		e, err := s.kv.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: job %s: %s: %w", id, key, err)
+		}
+		st.add(e)
+	}
+	return st.status(), nil
+}
+
+// tally counts a job's task records.
+type tally struct {
+	job     *Job
+	done    map[int]taskDone
+	failed  map[int]TaskError
+	written string
+}
+
+// add records a done or failed key.
+func (t *tally) add(e jetstream.KeyValueEntry) {
+	parts := strings.Split(e.Key(), ".")
+	if len(parts) != 3 {
+		return
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil || n < 0 || n >= t.job.Tasks {
+		return
+	}
+	switch parts[1] {
+	case "done":
+		var d taskDone
+		if json.Unmarshal(e.Value(), &d) == nil {
+			t.done[n] = d
+			delete(t.failed, n) // a late success wins
+		}
+	case "failed":
+		if _, ok := t.done[n]; ok {
+			return
+		}
+		var te TaskError
+		if json.Unmarshal(e.Value(), &te) != nil {
+			te = TaskError{Job: t.job.ID, Task: n, Error: string(e.Value())}
+		}
+		t.failed[n] = te
+	}
+}
+
+func (t *tally) status() *Status {
+	st := &Status{Job: t.job, Done: len(t.done), Failed: len(t.failed), Written: t.written}
+	st.Pending = t.job.Tasks - st.Done - st.Failed
+	for _, f := range t.failed {
+		st.Failures = append(st.Failures, f)
+	}
+	sort.Slice(st.Failures, func(i, j int) bool { return st.Failures[i].Task < st.Failures[j].Task })
+	return st
+}
+
+// WaitOptions control Wait. The zero value is ready to use.
+type WaitOptions struct {
+	// Output overrides the job's output file.
+	Output string
+	// Progress, when set, is called as tasks finish.
+	Progress func(done, failed, total int)
+}
+
+// Wait waits until every task of job id is done or failed (or ctx ends).
+// When all are done it writes the job's output (atomically; again when it
+// was written before) and returns the status; when some failed it returns
+// the status and a *FailedError naming them.
+func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptions) (*Status, error) {
+	s, err := openExisting(ctx, js, id)
+	if err != nil {
+		return nil, err
+	}
+	job, err := s.getJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	t := &tally{job: job, done: map[int]taskDone{}, failed: map[int]TaskError{}}
+	if err := t.watch(ctx, s, opts.Progress); err != nil {
+		st := t.status()
+		return st, fmt.Errorf("jobs: job %s: %d of %d tasks done, %d failed: %w", id, st.Done, job.Tasks, st.Failed, err)
+	}
+	st := t.status()
+	if st.Failed > 0 {
+		return st, &FailedError{Job: id, Tasks: job.Tasks, Failures: st.Failures}
+	}
+	out := opts.Output
+	if out == "" && job.Embed != nil {
+		out = job.Embed.Output
+	}
+	if err := s.assemble(ctx, job, t.done, out); err != nil {
+		return st, err
+	}
+	if _, err := s.kv.Put(ctx, writtenKey(id), []byte(out)); err != nil {
+		return st, fmt.Errorf("jobs: job %s: record output written: %w", id, err)
+	}
+	st.Written = out
+	return st, nil
+}
+
+// watch follows the job's done and failed keys until every task has one.
+func (t *tally) watch(ctx context.Context, s *store, progress func(done, failed, total int)) error {
+	id := t.job.ID
+	w, err := s.kv.WatchFiltered(ctx, []string{id + ".done.*", id + ".failed.*"}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	defer w.Stop()
+	for len(t.done)+len(t.failed) < t.job.Tasks {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watch ended")
+			}
+			if e != nil {
+				t.add(e)
+				if progress != nil {
+					progress(len(t.done), len(t.failed), t.job.Tasks)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// assemble writes the outputs of job's tasks, in order, to path as a .npy
+// matrix.
+func (s *store) assemble(ctx context.Context, job *Job, done map[int]taskDone, path string) error {
+	dim, rows := -1, 0
+	for n := range job.Tasks {
+		d, ok := done[n]
+		switch {
+		case !ok:
+			return fmt.Errorf("jobs: job %s: task %d is not done", job.ID, n)
+		case d.First != rows:
+			return fmt.Errorf("jobs: job %s: task %d starts at row %d, want %d", job.ID, n, d.First, rows)
+		case dim >= 0 && d.Dim != dim:
+			return fmt.Errorf("jobs: job %s: task %d has %d-wide rows, task 0 %d", job.ID, n, d.Dim, dim)
+		}
+		dim = d.Dim
+		rows += d.Rows
+	}
+	if rows != job.Rows {
+		return fmt.Errorf("jobs: job %s: tasks hold %d rows, want %d", job.ID, rows, job.Rows)
+	}
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		if err := npy.EncodeHeader(w, rows, dim); err != nil {
+			return err
+		}
+		for n := range job.Tasks {
+			name := objectName(job.ID, n)
+			r, err := s.objects.Get(ctx, name)
+			if err != nil {
+				return fmt.Errorf("output %s: %w", name, err)
+			}
+			want := int64(done[n].Rows) * int64(dim) * 4
+			got, err := io.Copy(w, r) // the object store checks the digest at the end
+			r.Close()
+			if err != nil {
+				return fmt.Errorf("output %s: %w", name, err)
+			}
+			if got != want {
+				return fmt.Errorf("output %s: %d bytes, want %d", name, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("jobs: job %s: write %s: %w", job.ID, path, err)
+	}
+	return nil
+}
