@@ -46,7 +46,7 @@ func hangingWorker(url string) int {
 		return 2
 	}
 	defer nc.Close()
-	opts := WorkerOptions{taskHook: func(job string, n int) {
+	opts := WorkerOptions{Config: Config{Replicas: 3, AckWait: 1500 * time.Millisecond}, taskHook: func(job string, n int) {
 		fmt.Printf("TASK %s %d\n", job, n)
 		time.Sleep(time.Hour)
 	}}
@@ -108,6 +108,9 @@ type events struct {
 }
 
 func (e *events) add(ev TaskEvent) {
+	if os.Getenv("JOBS_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "%s %+v\n", time.Now().Format("05.000"), ev)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
@@ -152,7 +155,9 @@ func startWorkers(t testing.TB, url string, n int, cfg Config, ev *events) {
 func TestClusterJobSurvivesKills(t *testing.T) {
 	recs := testRecords(t, 600)
 	want := singleMachine(t, recs)
+	t0 := time.Now()
 	c := natstest.StartCluster(t, 3)
+	t.Logf("cluster up in %v", time.Since(t0))
 	url := c.URL()
 	cfg := Config{Replicas: 3, AckWait: 1500 * time.Millisecond}
 	js := connect(t, url)
@@ -163,6 +168,7 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("submitted at %v", time.Since(t0))
 	if job.Tasks != 15 {
 		t.Fatalf("tasks = %d, want 15", job.Tasks)
 	}
@@ -197,12 +203,21 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 	for len(ev.count(OutcomeDone)) < 3 {
 		time.Sleep(5 * time.Millisecond)
 	}
+	t.Logf("killed worker, 3 tasks done at %v", time.Since(t0))
 	c.Servers[2].Shutdown()
+	t.Logf("node down at %v", time.Since(t0))
 
-	st, err := Wait(ctx, connect(t, c.URL()), job.ID, WaitOptions{})
+	wjs := connect(t, c.URL())
+	t.Logf("connected at %v", time.Since(t0))
+	st, err := Wait(ctx, wjs, job.ID, WaitOptions{Progress: func(d, f, n int) {
+		if os.Getenv("JOBS_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "%s wait %d %d %d\n", time.Now().Format("05.000"), d, f, n)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("waited at %v", time.Since(t0))
 	if st.Done != job.Tasks || st.Failed != 0 || st.Written != out {
 		t.Fatalf("status %+v", st)
 	}

@@ -70,6 +70,9 @@ func SubmitEmbed(ctx context.Context, js jetstream.JetStream, recs []embed.Recor
 	if err != nil {
 		return nil, err
 	}
+	if _, err := ensureConsumer(ctx, js, opts.Config); err != nil {
+		return nil, err
+	}
 	job := &Job{ID: newID(), Kind: KindEmbed, Embed: &spec, Rows: len(recs), MaxDeliver: maxDeliver, Submitted: time.Now().UTC()}
 	limit := int(js.Conn().MaxPayload()) - 4096 // room for headers and the subject
 	tasks, err := splitTasks(job.ID, recs, size, limit)

@@ -9,7 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/loupe-ml/loupe/internal/atomicfile"
@@ -159,11 +161,16 @@ type WaitOptions struct {
 // was written before) and returns the status; when some failed it returns
 // the status and a *FailedError naming them.
 func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptions) (*Status, error) {
-	s, err := openExisting(ctx, js, id)
-	if err != nil {
-		return nil, err
-	}
-	job, err := s.getJob(ctx, id)
+	var s *store
+	var job *Job
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		if s, err = openExisting(ctx, js, id); err != nil {
+			return err
+		}
+		job, err = s.getJob(ctx, id)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -180,14 +187,41 @@ func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptio
 	if out == "" && job.Embed != nil {
 		out = job.Embed.Output
 	}
-	if err := s.assemble(ctx, job, t.done, out); err != nil {
+	if err := retry(ctx, func(ctx context.Context) error { return s.assemble(ctx, job, t.done, out) }); err != nil {
 		return st, err
 	}
-	if _, err := s.kv.Put(ctx, writtenKey(id), []byte(out)); err != nil {
+	if err := retry(ctx, func(ctx context.Context) error { _, err := s.kv.Put(ctx, writtenKey(id), []byte(out)); return err }); err != nil {
 		return st, fmt.Errorf("jobs: job %s: record output written: %w", id, err)
 	}
 	st.Written = out
 	return st, nil
+}
+
+// retry runs fn until it succeeds, for up to 30s, while its error is one a
+// cluster gives while it elects a leader (a timeout, no responders); other
+// errors end it at once.
+func retry(ctx context.Context, fn func(ctx context.Context) error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := fn(c)
+		cancel()
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		sleep(ctx, 250*time.Millisecond)
+	}
+}
+
+// transient reports whether err may go away when asked again.
+func transient(err error) bool {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+		errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrConnectionReconnecting):
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no responders") || strings.Contains(msg, "timeout") || strings.Contains(msg, "leader")
 }
 
 // watch follows the job's done and failed keys until every task has one.

@@ -62,13 +62,16 @@ type TaskEvent struct {
 // It returns an error only when it cannot start (the streams or the
 // consumer cannot be reached or created).
 func Work(ctx context.Context, js jetstream.JetStream, opts WorkerOptions) error {
+	if opts.Concurrency < 0 {
+		return fmt.Errorf("jobs: concurrency %d: want 1 or more (0: 1)", opts.Concurrency)
+	}
 	s, err := open(ctx, js, opts.Config)
 	if err != nil {
-		return err
+		return startError(ctx, err)
 	}
 	cons, err := ensureConsumer(ctx, js, opts.Config)
 	if err != nil {
-		return err
+		return startError(ctx, err)
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
 	n := max(opts.Concurrency, 1)
@@ -84,6 +87,15 @@ func Work(ctx context.Context, js jetstream.JetStream, opts WorkerOptions) error
 	}
 	wg.Wait()
 	return nil
+}
+
+// startError is Work's error when it could not start: none when ctx ended
+// (the worker was stopped while it started).
+func startError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // ensureConsumer returns the durable worker consumer, creating it with c

@@ -161,7 +161,20 @@ func JetStream(ctx context.Context, nc *nats.Conn) (jetstream.JetStream, error) 
 	if err != nil {
 		return nil, fmt.Errorf("natsconn: %w", err)
 	}
-	if _, err := js.AccountInfo(ctx); err != nil {
+	// A cluster that is electing a JetStream leader (a node was just lost)
+	// does not answer for a few seconds: ask again for up to 15s.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err = js.AccountInfo(c)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
+			ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
 		url := nc.ConnectedUrlRedacted()
 		switch {
 		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):

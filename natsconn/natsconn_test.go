@@ -1,0 +1,154 @@
+package natsconn
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/loupe-ml/loupe/internal/natstest"
+)
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// to dir and returns their paths.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loupe test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+func TestUserPassword(t *testing.T) {
+	_, url := natstest.Start(t, func(o *server.Options) { o.Username, o.Password = "loupe", "s3cret" })
+	for _, c := range []struct {
+		name string
+		opts Options
+		want string // error substring; "" for success
+	}{
+		{"right password", Options{URL: url, User: "loupe", Password: "s3cret"}, ""},
+		{"in the URL", Options{URL: strings.Replace(url, "nats://", "nats://loupe:s3cret@", 1)}, ""},
+		{"wrong password", Options{URL: url, User: "loupe", Password: "nope"}, "authentication failed"},
+		{"no credentials", Options{URL: url}, "authentication failed"},
+		{"password without user", Options{URL: url, Password: "s3cret"}, "a password needs a user"},
+		{"two methods", Options{URL: url, User: "loupe", Token: "t"}, "give one of"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			nc, js, err := ConnectJetStream(context.Background(), c.opts)
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				if js == nil {
+					t.Fatal("no JetStream")
+				}
+				return
+			}
+			if err == nil {
+				nc.Close()
+				t.Fatalf("connected, want an error saying %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not say %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestToken(t *testing.T) {
+	_, url := natstest.Start(t, func(o *server.Options) { o.Authorization = "tok3n" })
+	nc, err := Connect(Options{URL: url, Token: "tok3n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if _, err := Connect(Options{URL: url, Token: "wrong"}); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("wrong token: %v", err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	_, url := natstest.Start(t, func(o *server.Options) {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.MinVersion = tls.VersionTLS12
+		o.TLSConfig, o.TLS, o.TLSTimeout = tc, true, 2
+	})
+	tlsURL := strings.Replace(url, "nats://", "tls://", 1)
+	nc, js, err := ConnectJetStream(context.Background(), Options{URL: tlsURL, TLSCA: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !nc.TLSRequired() || js == nil {
+		t.Error("not a TLS connection")
+	}
+	nc.Close()
+	// Without the CA the server's certificate is not trusted.
+	if _, err := Connect(Options{URL: tlsURL}); err == nil || !strings.Contains(err.Error(), "TLS failed") {
+		t.Fatalf("untrusted certificate: %v", err)
+	}
+	if _, err := Connect(Options{URL: tlsURL, TLSCA: filepath.Join(dir, "missing.pem")}); err == nil || !strings.Contains(err.Error(), "TLS CA file") {
+		t.Fatalf("missing CA file: %v", err)
+	}
+	if _, err := Connect(Options{URL: tlsURL, TLSCert: cert}); err == nil || !strings.Contains(err.Error(), "needs its key") {
+		t.Fatalf("certificate without key: %v", err)
+	}
+}
+
+func TestNoServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + l.Addr().String()
+	l.Close()
+	_, err = Connect(Options{URL: url, Timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "cannot connect to "+url) {
+		t.Fatalf("no server: %v", err)
+	}
+}
+
+func TestNoJetStream(t *testing.T) {
+	_, url := natstest.Start(t, natstest.NoJetStream)
+	_, _, err := ConnectJetStream(context.Background(), Options{URL: url})
+	if err == nil || !strings.Contains(err.Error(), "JetStream is not enabled") {
+		t.Fatalf("server without JetStream: %v", err)
+	}
+}
