@@ -81,7 +81,8 @@ func GetStatus(ctx context.Context, js jetstream.JetStream, id string) (*Status,
 		return nil, err
 	}
 	st := &tally{job: job, done: map[int]taskDone{}, failed: map[int]TaskError{}}
-	lister, err := s.kv.ListKeysFiltered(ctx, id+".done.*", id+".failed.*", writtenKey(id))
+	// One filter: servers before 2.10 take no more.
+	lister, err := s.kv.ListKeysFiltered(ctx, id+".>")
 	if err != nil {
 		return nil, fmt.Errorf("jobs: job %s: list tasks: %w", id, err)
 	}
@@ -90,6 +91,9 @@ func GetStatus(ctx context.Context, js jetstream.JetStream, id string) (*Status,
 			if e, err := s.kv.Get(ctx, key); err == nil {
 				st.written = string(e.Value())
 			}
+			continue
+		}
+		if p := strings.Split(key, "."); len(p) != 3 || p[1] != "done" && p[1] != "failed" {
 			continue
 		}
 		e, err := s.kv.Get(ctx, key)
@@ -227,7 +231,8 @@ func transient(err error) bool {
 // watch follows the job's done and failed keys until every task has one.
 func (t *tally) watch(ctx context.Context, s *store, progress func(done, failed, total int)) error {
 	id := t.job.ID
-	w, err := s.kv.WatchFiltered(ctx, []string{id + ".done.*", id + ".failed.*"}, jetstream.IgnoreDeletes())
+	// One filter (servers before 2.10 take no more); add skips the other keys.
+	w, err := s.kv.Watch(ctx, id+".>", jetstream.IgnoreDeletes())
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

@@ -183,12 +183,8 @@ func (w *worker) handle(msg jetstream.Msg) {
 		report(OutcomeFailed, 0, err)
 		return
 	}
-	var t task
-	if err := json.Unmarshal(msg.Data(), &t); err != nil || t.Job != jobID || t.Task != n {
-		if err == nil {
-			err = fmt.Errorf("its body is task %d of job %s", t.Task, t.Job)
-		}
-		err = fmt.Errorf("task message: %w", err)
+	t, err := decodeTask(msg.Data(), jobID, n)
+	if err != nil {
 		w.fail(ctx, msg, TaskError{Job: jobID, Task: n, Deliveries: deliveries, Error: err.Error()})
 		report(OutcomeFailed, 0, err)
 		return
@@ -214,7 +210,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 	if w.opts.taskHook != nil {
 		w.opts.taskHook(jobID, n)
 	}
-	rows, err := w.run(ctx, job, &t)
+	rows, err := w.run(ctx, job, t)
 	stop()
 	if err == nil {
 		err = msg.DoubleAck(ctx)
@@ -238,6 +234,22 @@ func (w *worker) handle(msg jetstream.Msg) {
 	})
 	msg.NakWithDelay(backoff(deliveries))
 	report(OutcomeRetry, 0, err)
+}
+
+// decodeTask reads the body of a task message whose headers say it is
+// task n of job.
+func decodeTask(b []byte, job string, n int) (*task, error) {
+	var t task
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("task message: %w", err)
+	}
+	if t.Job != job || t.Task != n {
+		return nil, fmt.Errorf("task message: its body is task %d of job %q, its headers task %d of job %s", t.Task, t.Job, n, job)
+	}
+	if t.First < 0 || len(t.Texts) == 0 {
+		return nil, fmt.Errorf("task message: %d texts from row %d", len(t.Texts), t.First)
+	}
+	return &t, nil
 }
 
 // backoff is the delay before the next delivery of a task that failed on

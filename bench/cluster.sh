@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Distributed batch embedding on one machine (issue 17): 2 `loupe worker`
+# processes on loopback, fed by `loupe jobs submit embed` through a
+# JetStream-enabled nats-server (Debian's package), against one
+# `loupe embed` process on the same input. Prints the throughput of each,
+# the ratio, and checks that the two .npy files are identical.
+#
+#   bench/cluster.sh                    # KJV verses (28,684 texts) x 10, built-in word2vec model
+#   COPIES=1 bench/cluster.sh           # the verses once (the run is then mostly start-up)
+#   MODEL=DIR BATCH=256 bench/cluster.sh   # another model, texts per task
+#   REPS=3 bench/cluster.sh             # best of 3 alternating rounds (default 2)
+#   WORKER_PROCS=1 bench/cluster.sh     # GOMAXPROCS of each worker (default 1: 2 workers on 2 cores)
+#
+# Timing: the single run is the wall time of `loupe embed --input IN
+# --output X.npy` (start-up, reading, embedding, writing). The cluster run
+# is the wall time from `loupe jobs submit` to the end of `loupe jobs wait`
+# (reading and publishing the input, the workers' embedding, storing the
+# chunks in the object store, assembling OUT.npy), with the workers already
+# started and connected (they load the model on their first task, inside
+# the timing). Workers run with GOMAXPROCS=$WORKER_PROCS; the single
+# process uses every core (the word-embedding model embeds on one
+# goroutine, BERT models on all cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COPIES=${COPIES:-10}
+REPS=${REPS:-2}
+BATCH=${BATCH:-2000}
+MODEL=${MODEL:-loupe/kjv-word2vec}
+WORKER_PROCS=${WORKER_PROCS:-1}
+command -v nats-server >/dev/null || { echo "bench/cluster.sh: needs nats-server (apt-get install nats-server)" >&2; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+go build -o "$work/loupe" ./cmd/loupe
+loupe="$work/loupe"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="nats://127.0.0.1:$port"
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); $(nats-server --version)"
+
+in="$work/in.jsonl"
+for _ in $(seq "$COPIES"); do zcat defaults/kjv/verses.jsonl.gz; done > "$in"
+n=$(wc -l < "$in")
+echo "input: $n texts (defaults/kjv/verses.jsonl.gz x $COPIES), model $MODEL, $BATCH texts per task"
+
+nats-server -a 127.0.0.1 -p "$port" -js -sd "$work/js" >"$work/nats.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do "$loupe" jobs status --nats "$url" none >/dev/null 2>&1 && break; grep -q "no job" <("$loupe" jobs status --nats "$url" none 2>&1) && break; sleep 0.1; done
+for i in 1 2; do
+	GOMAXPROCS=$WORKER_PROCS "$loupe" worker --nats "$url" --name "w$i" >"$work/worker$i.log" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2; do for _ in $(seq 100); do grep -q "waiting for tasks" "$work/worker$i.log" && break; sleep 0.1; done; done
+
+now() { date +%s.%N; }
+best_single=0 best_cluster=0
+for r in $(seq "$REPS"); do
+	t0=$(now)
+	"$loupe" embed --model "$MODEL" --input "$in" --output "$work/single.npy" >/dev/null
+	t1=$(now)
+	id=$("$loupe" jobs submit embed --nats "$url" --model "$MODEL" --input "$in" --output "$work/cluster.npy" --batch "$BATCH" --format json |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	"$loupe" jobs wait --nats "$url" --timeout 10m "$id" >/dev/null
+	t2=$(now)
+	cmp -s "$work/single.npy" "$work/cluster.npy" || { echo "round $r: OUTPUTS DIFFER" >&2; exit 1; }
+	s=$(echo "$n / ($t1 - $t0)" | bc -l); c=$(echo "$n / ($t2 - $t1)" | bc -l)
+	printf 'round %d: loupe embed %.2f s (%.0f texts/s); 2 workers %.2f s (%.0f texts/s); outputs identical\n' "$r" "$(echo "$t1 - $t0" | bc -l)" "$s" "$(echo "$t2 - $t1" | bc -l)" "$c"
+	best_single=$(echo "if ($s > $best_single) $s else $best_single" | bc -l)
+	best_cluster=$(echo "if ($c > $best_cluster) $c else $best_cluster" | bc -l)
+done
+printf 'best: loupe embed %.0f texts/s, 2 workers %.0f texts/s, ratio %.2fx (target >= 0.9x)\n' "$best_single" "$best_cluster" "$(echo "$best_cluster / $best_single" | bc -l)"
+echo "tasks per worker: $(for i in 1 2; do printf 'w%d %d  ' "$i" "$(grep -c ': done' "$work/worker$i.log" || true)"; done)"
