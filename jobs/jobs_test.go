@@ -71,7 +71,13 @@ func testRecords(t testing.TB, n int) []embed.Record {
 // for recs and returns its bytes.
 func singleMachine(t testing.TB, recs []embed.Record) []byte {
 	t.Helper()
-	m, err := embed.Load(context.Background(), defaults.Embed)
+	return singleMachineModel(t, recs, defaults.Embed)
+}
+
+// singleMachineModel is singleMachine with model.
+func singleMachineModel(t testing.TB, recs []embed.Record, model string) []byte {
+	t.Helper()
+	m, err := embed.Load(context.Background(), model)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,6 +382,49 @@ func TestWorkerStopsCleanly(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if !bytes.Equal(got, singleMachine(t, recs)) {
 		t.Fatal("output differs from the single-machine embed")
+	}
+}
+
+// TestBERTJobMatchesEmbed: with a BERT model (the small test
+// sentence-transformers model), whose Embed sorts a call's texts by length
+// into batches, tasks that cut the input at other places than the batches
+// still give the bytes of one Embed over the whole input.
+func TestBERTJobMatchesEmbed(t *testing.T) {
+	_, url := natstest.Start(t)
+	js := connect(t, url)
+	model, err := filepath.Abs(filepath.Join("..", "embed", "testdata", "st"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(t, 200)
+	out := filepath.Join(t.TempDir(), "out.npy")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job, err := SubmitEmbed(ctx, js, recs, EmbedSpec{Output: out, Model: model, BatchSize: 8}, SubmitOptions{TaskSize: 13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startWorkers(t, url, 2, Config{}, &events{})
+	if _, err := Wait(ctx, js, job.ID, WaitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	m, err := embed.LoadWith(ctx, model, embed.Options{BatchSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	vecs, err := m.Embed(embed.Texts(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(t.TempDir(), "single.npy")
+	if err := embed.WriteVectors(single, recs, vecs); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(single)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("BERT job output (%d bytes) differs from one Embed (%d bytes)", len(got), len(want))
 	}
 }
 
