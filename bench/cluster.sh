@@ -8,6 +8,10 @@
 #   bench/cluster.sh                    # KJV verses (28,684 texts) x 10, built-in word2vec model
 #   COPIES=1 bench/cluster.sh           # the verses once (the run is then mostly start-up)
 #   MODEL=DIR BATCH=256 bench/cluster.sh   # another model, texts per task
+#   MODEL=minilm-random LIMIT=2000 BATCH=100 bench/cluster.sh
+#                                       # all-MiniLM-L6-v2's shape with random weights
+#                                       # (bench/cluster_model.py): MiniLM's compute per text, offline
+#   LIMIT=N                             # only the first N texts of the input
 #   REPS=3 bench/cluster.sh             # best of 3 alternating rounds (default 2)
 #   WORKER_PROCS=1 bench/cluster.sh     # GOMAXPROCS of each worker (default 1: 2 workers on 2 cores)
 #
@@ -38,10 +42,14 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 url="nats://127.0.0.1:$port"
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); $(nats-server --version)"
 
+if [ "$MODEL" = minilm-random ]; then
+	/usr/bin/python3 bench/cluster_model.py "$work/minilm-random"
+	MODEL="$work/minilm-random"
+fi
 in="$work/in.jsonl"
-for _ in $(seq "$COPIES"); do zcat defaults/kjv/verses.jsonl.gz; done > "$in"
+{ for _ in $(seq "$COPIES"); do zcat defaults/kjv/verses.jsonl.gz; done || :; } 2>/dev/null | head -n "${LIMIT:-1000000000}" > "$in"
 n=$(wc -l < "$in")
-echo "input: $n texts (defaults/kjv/verses.jsonl.gz x $COPIES), model $MODEL, $BATCH texts per task"
+echo "input: $n texts (defaults/kjv/verses.jsonl.gz x $COPIES${LIMIT:+, first $LIMIT}), model $MODEL, $BATCH texts per task"
 
 nats-server -a 127.0.0.1 -p "$port" -js -sd "$work/js" >"$work/nats.log" 2>&1 &
 pids+=($!)
