@@ -485,3 +485,60 @@ func TestSplitTasksPayload(t *testing.T) {
 }
 
 var _ = nats.DefaultURL
+
+// TestDelete: a deleted job leaves no queued task, output chunk, dead
+// letter or key behind, and is gone for GetStatus.
+func TestDelete(t *testing.T) {
+	_, url := natstest.Start(t)
+	js := connect(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs := testRecords(t, 30)
+	done, err := SubmitEmbed(ctx, js, recs, EmbedSpec{Output: filepath.Join(t.TempDir(), "a.npy")}, SubmitOptions{TaskSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	worked := make(chan error)
+	go func() { worked <- Work(wctx, js, WorkerOptions{}) }()
+	if _, err := Wait(ctx, js, done.ID, WaitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-worked
+	queued, err := SubmitEmbed(ctx, js, recs, EmbedSpec{Output: filepath.Join(t.TempDir(), "b.npy")}, SubmitOptions{TaskSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{done.ID, queued.ID} {
+		if err := Delete(ctx, js, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := GetStatus(ctx, js, id); err == nil || !strings.Contains(err.Error(), "no job") {
+			t.Errorf("status of deleted job %s: %v", id, err)
+		}
+	}
+	tasks, _ := js.Stream(ctx, TasksStream)
+	info, err := tasks.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Errorf("%d task messages left", info.State.Msgs)
+	}
+	objs, err := mustObjects(t, js).List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		t.Fatal(err)
+	}
+	if len(objs) != 0 {
+		t.Errorf("%d output objects left", len(objs))
+	}
+	kv, _ := js.KeyValue(ctx, JobsBucket)
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range lister.Keys() {
+		t.Errorf("key %s left", k)
+	}
+}

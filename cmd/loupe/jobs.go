@@ -81,8 +81,15 @@ non-zero with their errors. --timeout gives up (non-zero) after that long.`,
 	RunE: runJobsWait,
 }
 
+var jobsDeleteCmd = &cobra.Command{
+	Use:   "delete ID",
+	Short: "Delete a job from JetStream: queued tasks (cancelling it), output chunks, dead letters, keys",
+	Args:  cobra.ExactArgs(1),
+	RunE:  runJobsDelete,
+}
+
 func init() {
-	for _, c := range []*cobra.Command{jobsSubmitEmbedCmd, jobsStatusCmd, jobsWaitCmd} {
+	for _, c := range []*cobra.Command{jobsSubmitEmbedCmd, jobsStatusCmd, jobsWaitCmd, jobsDeleteCmd} {
 		addNATSFlags(c.Flags(), &jobsFlags.nats)
 	}
 	f := jobsSubmitEmbedCmd.Flags()
@@ -97,7 +104,7 @@ func init() {
 	jobsWaitCmd.Flags().DurationVar(&jobsFlags.timeout, "timeout", 0, "give up after this long (0: wait for ever)")
 	jobsWaitCmd.Flags().StringVar(&jobsFlags.output, "output", "", "write the output here instead of the job's --output")
 	jobsSubmitCmd.AddCommand(jobsSubmitEmbedCmd)
-	jobsCmd.AddCommand(jobsSubmitCmd, jobsStatusCmd, jobsWaitCmd)
+	jobsCmd.AddCommand(jobsSubmitCmd, jobsStatusCmd, jobsWaitCmd, jobsDeleteCmd)
 	rootCmd.AddCommand(jobsCmd)
 }
 
@@ -205,4 +212,17 @@ func runJobsWait(cmd *cobra.Command, args []string) error {
 	}
 	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"id": st.Job.ID, "done": st.Done, "tasks": st.Job.Tasks, "rows": st.Job.Rows, "output": st.Written, "seconds": time.Since(start).Seconds()},
 		"job %s done: %d tasks, %d rows → %s\n", st.Job.ID, st.Done, st.Job.Rows, st.Written)
+}
+
+func runJobsDelete(cmd *cobra.Command, args []string) error {
+	const name = "jobs delete"
+	nc, js, err := connectJetStream(cmd.Context(), name, jobsFlags.nats)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := jobs.Delete(cmd.Context(), js, args[0]); err != nil {
+		return cmdError(name, err)
+	}
+	return jsonOrLine(cmd.OutOrStdout(), map[string]any{"id": args[0], "deleted": true}, "deleted job %s\n", args[0])
 }

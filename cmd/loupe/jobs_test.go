@@ -125,6 +125,13 @@ func TestJobsEmbedCLI(t *testing.T) {
 		t.Fatalf("status %s (%v)", stdout, err)
 	}
 
+	if _, _, err := runCmd(t, "jobs", "delete", "--nats", url, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, "jobs", "status", "--nats", url, sub.ID); err == nil || !strings.Contains(err.Error(), "no job") {
+		t.Fatalf("status after delete: %v", err)
+	}
+
 	// Worker 1 printed JSON lines, one per task it did.
 	if err := w1.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

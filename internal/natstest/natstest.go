@@ -5,6 +5,7 @@
 package natstest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Options adjusts a server before it starts (auth, TLS, no JetStream).
@@ -88,7 +91,39 @@ func StartCluster(t testing.TB, n int, opts ...Options) *Cluster {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	c.waitPlacement(t, n)
 	return c
+}
+
+// waitPlacement waits until the cluster can place an n-replica stream: the
+// meta leader has heard from every peer.
+func (c *Cluster) waitPlacement(t testing.TB, n int) {
+	t.Helper()
+	nc, err := nats.Connect(c.URL())
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "NATSTEST_READY", Subjects: []string{"natstest.ready"}, Replicas: n, Storage: jetstream.MemoryStorage})
+		if err == nil {
+			err = js.DeleteStream(ctx, "NATSTEST_READY")
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: cluster cannot place an R%d stream after 30s: %v", n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func baseOptions(t testing.TB, name string) *server.Options {
