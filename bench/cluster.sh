@@ -21,7 +21,9 @@
 # (reading and publishing the input, the workers' embedding, storing the
 # chunks in the object store, assembling OUT.npy), with the workers already
 # started and connected (they load the model on their first task, inside
-# the timing). Workers run with GOMAXPROCS=$WORKER_PROCS; the single
+# the timing). CPU seconds (user + system) are counted for every process
+# of each side, nats-server included: on a shared machine they show the
+# engine's overhead better than wall time. Workers run with GOMAXPROCS=$WORKER_PROCS; the single
 # process uses every core (the word-embedding model embeds on one
 # goroutine, BERT models on all cores).
 set -euo pipefail
@@ -61,18 +63,29 @@ done
 for i in 1 2; do for _ in $(seq 100); do grep -q "waiting for tasks" "$work/worker$i.log" && break; sleep 0.1; done; done
 
 now() { date +%s.%N; }
+# cpu PID...: user+system CPU seconds the processes have used so far.
+tick=$(getconf CLK_TCK)
+cpu() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done; echo "$t / $tick" | bc -l; }
+# timed FILE CMD...: runs CMD, adding its user+system CPU seconds to FILE.
+timed() { local f=$1; shift; /usr/bin/time -f '%U + %S' -a -o "$f" "$@"; }
 best_single=0 best_cluster=0
 for r in $(seq "$REPS"); do
+	rm -f "$work/cpu.single" "$work/cpu.cluster"
 	t0=$(now)
-	"$loupe" embed --model "$MODEL" --input "$in" --output "$work/single.npy" >/dev/null
+	timed "$work/cpu.single" "$loupe" embed --model "$MODEL" --input "$in" --output "$work/single.npy" >/dev/null
 	t1=$(now)
-	id=$("$loupe" jobs submit embed --nats "$url" --model "$MODEL" --input "$in" --output "$work/cluster.npy" --batch "$BATCH" --format json |
+	c0=$(cpu "${pids[@]}")
+	id=$(timed "$work/cpu.cluster" "$loupe" jobs submit embed --nats "$url" --model "$MODEL" --input "$in" --output "$work/cluster.npy" --batch "$BATCH" --format json |
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-	"$loupe" jobs wait --nats "$url" --timeout 10m "$id" >/dev/null
+	timed "$work/cpu.cluster" "$loupe" jobs wait --nats "$url" --timeout 10m "$id" >/dev/null
 	t2=$(now)
+	c1=$(cpu "${pids[@]}")
 	cmp -s "$work/single.npy" "$work/cluster.npy" || { echo "round $r: OUTPUTS DIFFER" >&2; exit 1; }
+	cs=$(paste -sd+ "$work/cpu.single" | bc -l)
+	cc=$(echo "$(paste -sd+ "$work/cpu.cluster") + $c1 - $c0" | bc -l)
 	s=$(echo "$n / ($t1 - $t0)" | bc -l); c=$(echo "$n / ($t2 - $t1)" | bc -l)
-	printf 'round %d: loupe embed %.2f s (%.0f texts/s); 2 workers %.2f s (%.0f texts/s); outputs identical\n' "$r" "$(echo "$t1 - $t0" | bc -l)" "$s" "$(echo "$t2 - $t1" | bc -l)" "$c"
+	printf 'round %d: loupe embed %.2f s (%.0f texts/s, %.2f CPU s); 2 workers %.2f s (%.0f texts/s, %.2f CPU s with submit, wait, workers, nats-server); outputs identical\n' \
+		"$r" "$(echo "$t1 - $t0" | bc -l)" "$s" "$cs" "$(echo "$t2 - $t1" | bc -l)" "$c" "$cc"
 	best_single=$(echo "if ($s > $best_single) $s else $best_single" | bc -l)
 	best_cluster=$(echo "if ($c > $best_cluster) $c else $best_cluster" | bc -l)
 done

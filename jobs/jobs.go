@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +27,7 @@ const (
 
 // Defaults of Config and EmbedSpec.
 const (
-	DefaultReplicas   = 1
+	DefaultReplicas   = 0 // 3 where the cluster can place them, else 1
 	DefaultAckWait    = 30 * time.Second
 	DefaultMaxDeliver = 5
 	DefaultTaskSize   = 1000
@@ -36,8 +37,10 @@ const (
 // are created when they do not exist yet. Existing ones are used as they
 // are. The zero value is ready to use.
 type Config struct {
-	// Replicas of each stream and bucket (default 1; use 3 on a cluster of
-	// three or more nodes to survive the loss of one).
+	// Replicas of each stream and bucket. 0 (the default) asks for 3 and
+	// takes 1 when the server cannot place 3 (a single server, a cluster of
+	// fewer than three, or one with a node down at that moment): R3 on a
+	// cluster of three or more survives the loss of one node.
 	Replicas int
 	// AckWait is how long JetStream waits for a worker's acknowledgement
 	// (or progress report) before it delivers a task again (default 30s).
@@ -45,11 +48,39 @@ type Config struct {
 	AckWait time.Duration
 }
 
-func (c Config) replicas() int {
-	if c.Replicas <= 0 {
-		return DefaultReplicas
+// replicaChoices are the replica counts to try, in order.
+func (c Config) replicaChoices() []int {
+	if c.Replicas > 0 {
+		return []int{c.Replicas}
 	}
-	return c.Replicas
+	return []int{3, 1}
+}
+
+// placementError reports whether err says the server cannot place that
+// many replicas.
+func placementError(err error) bool {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode {
+		case 10005, 10074, 10023: // no suitable peers, replicas > 1 in non-clustered mode, insufficient resources
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no suitable peers") || strings.Contains(msg, "replicas > 1 not supported") || strings.Contains(msg, "insufficient resources")
+}
+
+// withReplicas runs create with each replica count of c until one is not
+// refused for placement.
+func withReplicas[T any](c Config, create func(r int) (T, error)) (T, error) {
+	choices := c.replicaChoices()
+	for i, r := range choices {
+		v, err := create(r)
+		if err == nil || i == len(choices)-1 || !placementError(err) {
+			return v, err
+		}
+	}
+	panic("unreachable")
 }
 
 func (c Config) ackWait() time.Duration {
@@ -68,24 +99,25 @@ type store struct {
 
 // open returns the handles, creating what does not exist yet with c.
 func open(ctx context.Context, js jetstream.JetStream, c Config) (*store, error) {
-	r := c.replicas()
-	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
+	if _, err := ensureStream(ctx, js, c, jetstream.StreamConfig{
 		Name: TasksStream, Subjects: []string{TasksSubject + ".>"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute,
+		Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute,
 		Description: "loupe batch job tasks (work queue)",
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
-		Name: DeadStream, Subjects: []string{DeadSubject + ".>"}, Storage: jetstream.FileStorage, Replicas: r,
+	if _, err := ensureStream(ctx, js, c, jetstream.StreamConfig{
+		Name: DeadStream, Subjects: []string{DeadSubject + ".>"}, Storage: jetstream.FileStorage,
 		Description: "loupe batch job tasks that failed (dead letters, with their errors)",
 	}); err != nil {
 		return nil, err
 	}
 	kv, err := js.KeyValue(ctx, JobsBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: JobsBucket, Replicas: r, Storage: jetstream.FileStorage,
-			Description: "loupe batch jobs: specs and task states"})
+		kv, err = withReplicas(c, func(r int) (jetstream.KeyValue, error) {
+			return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: JobsBucket, Replicas: r, Storage: jetstream.FileStorage,
+				Description: "loupe batch jobs: specs and task states"})
+		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = js.KeyValue(ctx, JobsBucket)
 		}
@@ -95,8 +127,10 @@ func open(ctx context.Context, js jetstream.JetStream, c Config) (*store, error)
 	}
 	obj, err := js.ObjectStore(ctx, OutputsBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		obj, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: OutputsBucket, Replicas: r, Storage: jetstream.FileStorage,
-			Description: "loupe batch job task outputs"})
+		obj, err = withReplicas(c, func(r int) (jetstream.ObjectStore, error) {
+			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: OutputsBucket, Replicas: r, Storage: jetstream.FileStorage,
+				Description: "loupe batch job task outputs"})
+		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			obj, err = js.ObjectStore(ctx, OutputsBucket)
 		}
@@ -107,12 +141,15 @@ func open(ctx context.Context, js jetstream.JetStream, c Config) (*store, error)
 	return &store{js: js, kv: kv, objects: obj}, nil
 }
 
-// ensureStream returns the stream cfg.Name, creating it with cfg when it
-// does not exist.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+// ensureStream returns the stream cfg.Name, creating it with cfg and c's
+// replicas when it does not exist.
+func ensureStream(ctx context.Context, js jetstream.JetStream, c Config, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	s, err := js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		s, err = js.CreateStream(ctx, cfg)
+		s, err = withReplicas(c, func(r int) (jetstream.Stream, error) {
+			cfg.Replicas = r
+			return js.CreateStream(ctx, cfg)
+		})
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			s, err = js.Stream(ctx, cfg.Name)
 		}

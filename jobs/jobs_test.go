@@ -46,7 +46,7 @@ func hangingWorker(url string) int {
 		return 2
 	}
 	defer nc.Close()
-	opts := WorkerOptions{Config: Config{Replicas: 3, AckWait: 1500 * time.Millisecond}, taskHook: func(job string, n int) {
+	opts := WorkerOptions{Config: Config{AckWait: 1500 * time.Millisecond}, taskHook: func(job string, n int) {
 		fmt.Printf("TASK %s %d\n", job, n)
 		time.Sleep(time.Hour)
 	}}
@@ -165,7 +165,7 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 	c := natstest.StartCluster(t, 3)
 	t.Logf("cluster up in %v", time.Since(t0))
 	url := c.URL()
-	cfg := Config{Replicas: 3, AckWait: 1500 * time.Millisecond}
+	cfg := Config{AckWait: 1500 * time.Millisecond} // replicas: auto, 3 here
 	js := connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -175,6 +175,15 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("submitted at %v", time.Since(t0))
+	for _, name := range []string{TasksStream, DeadStream, "KV_" + JobsBucket, "OBJ_" + OutputsBucket} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := st.CachedInfo().Config.Replicas; r != 3 {
+			t.Fatalf("stream %s has %d replicas, want 3", name, r)
+		}
+	}
 	if job.Tasks != 15 {
 		t.Fatalf("tasks = %d, want 15", job.Tasks)
 	}

@@ -114,7 +114,7 @@ func addJetStreamFlags(f interface {
 	IntVar(*int, string, int, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
 }) {
-	f.IntVar(&jobsFlags.replicas, "replicas", jobs.DefaultReplicas, "replicas of the JetStream streams and buckets when this creates them (3 on a cluster of 3 or more)")
+	f.IntVar(&jobsFlags.replicas, "replicas", jobs.DefaultReplicas, "replicas of the JetStream streams and buckets when this creates them (0: 3 where the cluster can place them, else 1)")
 	f.DurationVar(&jobsFlags.ackWait, "ack-wait", jobs.DefaultAckWait, "time without progress after which a task is delivered to another worker (when this creates the consumer)")
 }
 
