@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 
 	"github.com/loupe-ml/loupe/internal/natstest"
 )
@@ -150,5 +151,35 @@ func TestNoJetStream(t *testing.T) {
 	_, _, err := ConnectJetStream(context.Background(), Options{URL: url})
 	if err == nil || !strings.Contains(err.Error(), "JetStream is not enabled") {
 		t.Fatalf("server without JetStream: %v", err)
+	}
+}
+
+func TestNKey(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	other, _ := nkeys.CreateUser()
+	otherSeed, _ := other.Seed()
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "user.nk"), filepath.Join(dir, "other.nk")
+	os.WriteFile(good, seed, 0o600)
+	os.WriteFile(bad, otherSeed, 0o600)
+	_, url := natstest.Start(t, func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: pub}} })
+	nc, js, err := ConnectJetStream(context.Background(), Options{URL: url, NKeyFile: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js == nil {
+		t.Fatal("no JetStream")
+	}
+	nc.Close()
+	if _, err := Connect(Options{URL: url, NKeyFile: bad}); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("unknown NKey: %v", err)
+	}
+	if _, err := Connect(Options{URL: url, NKeyFile: filepath.Join(dir, "missing.nk")}); err == nil || !strings.Contains(err.Error(), "NKey seed file") {
+		t.Fatalf("missing seed file: %v", err)
 	}
 }
