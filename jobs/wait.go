@@ -161,9 +161,11 @@ type WaitOptions struct {
 }
 
 // Wait waits until every task of job id is done or failed (or ctx ends).
-// When all are done it writes the job's output (atomically; again when it
-// was written before) and returns the status; when some failed it returns
-// the status and a *FailedError naming them.
+// It writes the job's output as the tasks finish, in task order, into a
+// temporary file that becomes the output (atomically; again when it was
+// written before) once every task is done, and returns the status; when
+// some failed it writes nothing and returns the status and a *FailedError
+// naming them.
 func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptions) (*Status, error) {
 	var s *store
 	var job *Job
@@ -178,21 +180,39 @@ func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptio
 	if err != nil {
 		return nil, err
 	}
-	t := &tally{job: job, done: map[int]taskDone{}, failed: map[int]TaskError{}}
-	if err := t.watch(ctx, s, opts.Progress); err != nil {
-		st := t.status()
-		return st, fmt.Errorf("jobs: job %s: %d of %d tasks done, %d failed: %w", id, st.Done, job.Tasks, st.Failed, err)
-	}
-	st := t.status()
-	if st.Failed > 0 {
-		return st, &FailedError{Job: id, Tasks: job.Tasks, Failures: st.Failures}
-	}
 	out := opts.Output
 	if out == "" && job.Embed != nil {
 		out = job.Embed.Output
 	}
-	if err := retry(ctx, func(ctx context.Context) error { return s.assemble(ctx, job, t.done, out) }); err != nil {
-		return st, err
+	t := &tally{job: job, done: map[int]taskDone{}, failed: map[int]TaskError{}}
+	var watchErr error
+	err = atomicfile.Write(out, func(w io.Writer) error {
+		a := &assembler{s: s, job: job, w: w, dim: -1}
+		watchErr = t.watch(ctx, s, func() error {
+			if opts.Progress != nil {
+				opts.Progress(len(t.done), len(t.failed), job.Tasks)
+			}
+			if len(t.failed) > 0 {
+				return nil // nothing more to write; go on to name every failure
+			}
+			return a.writeReady(ctx, t.done)
+		})
+		switch {
+		case watchErr != nil:
+			return watchErr
+		case len(t.failed) > 0:
+			return errJobFailed
+		}
+		return a.finish(ctx, t.done)
+	})
+	st := t.status()
+	switch {
+	case errors.Is(err, errJobFailed):
+		return st, &FailedError{Job: id, Tasks: job.Tasks, Failures: st.Failures}
+	case watchErr != nil:
+		return st, fmt.Errorf("jobs: job %s: %d of %d tasks done, %d failed: %w", id, st.Done, job.Tasks, st.Failed, watchErr)
+	case err != nil:
+		return st, fmt.Errorf("jobs: job %s: write %s: %w", id, out, err)
 	}
 	if err := retry(ctx, func(ctx context.Context) error { _, err := s.kv.Put(ctx, writtenKey(id), []byte(out)); return err }); err != nil {
 		return st, fmt.Errorf("jobs: job %s: record output written: %w", id, err)
@@ -200,6 +220,9 @@ func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptio
 	st.Written = out
 	return st, nil
 }
+
+// errJobFailed ends the output file of a job with failed tasks.
+var errJobFailed = errors.New("tasks failed")
 
 // retry runs fn until it succeeds, for up to 30s, while its error is one a
 // cluster gives while it elects a leader (a timeout, no responders); other
@@ -228,8 +251,9 @@ func transient(err error) bool {
 	return strings.Contains(msg, "no responders") || strings.Contains(msg, "timeout") || strings.Contains(msg, "leader")
 }
 
-// watch follows the job's done and failed keys until every task has one.
-func (t *tally) watch(ctx context.Context, s *store, progress func(done, failed, total int)) error {
+// watch follows the job's done and failed keys until every task has one,
+// calling update after each.
+func (t *tally) watch(ctx context.Context, s *store, update func() error) error {
 	id := t.job.ID
 	// One filter (servers before 2.10 take no more); add skips the other keys.
 	w, err := s.kv.Watch(ctx, id+".>", jetstream.IgnoreDeletes())
@@ -247,8 +271,8 @@ func (t *tally) watch(ctx context.Context, s *store, progress func(done, failed,
 			}
 			if e != nil {
 				t.add(e)
-				if progress != nil {
-					progress(len(t.done), len(t.failed), t.job.Tasks)
+				if err := update(); err != nil {
+					return err
 				}
 			}
 		}
@@ -256,50 +280,73 @@ func (t *tally) watch(ctx context.Context, s *store, progress func(done, failed,
 	return nil
 }
 
-// assemble writes the outputs of job's tasks, in order, to path as a .npy
-// matrix.
-func (s *store) assemble(ctx context.Context, job *Job, done map[int]taskDone, path string) error {
-	dim, rows := -1, 0
-	for n := range job.Tasks {
-		d, ok := done[n]
-		switch {
-		case !ok:
-			return fmt.Errorf("jobs: job %s: task %d is not done", job.ID, n)
-		case d.First != rows:
-			return fmt.Errorf("jobs: job %s: task %d starts at row %d, want %d", job.ID, n, d.First, rows)
-		case dim >= 0 && d.Dim != dim:
-			return fmt.Errorf("jobs: job %s: task %d has %d-wide rows, task 0 %d", job.ID, n, d.Dim, dim)
+// assembler writes a job's .npy output as its tasks finish: the header
+// once the first task gives the row width, then each task's rows in task
+// order.
+type assembler struct {
+	s    *store
+	job  *Job
+	w    io.Writer
+	next int // the next task to write
+	rows int // rows written
+	dim  int // row width (-1 before the header)
+}
+
+// writeReady writes the done tasks from a.next on, up to the first one
+// not done yet.
+func (a *assembler) writeReady(ctx context.Context, done map[int]taskDone) error {
+	for ; a.next < a.job.Tasks; a.next++ {
+		d, ok := done[a.next]
+		if !ok {
+			return nil
 		}
-		dim = d.Dim
-		rows += d.Rows
-	}
-	if rows != job.Rows {
-		return fmt.Errorf("jobs: job %s: tasks hold %d rows, want %d", job.ID, rows, job.Rows)
-	}
-	err := atomicfile.Write(path, func(w io.Writer) error {
-		if err := npy.EncodeHeader(w, rows, dim); err != nil {
+		n := a.next
+		if a.dim < 0 {
+			if d.Dim <= 0 {
+				return fmt.Errorf("task %d has %d-wide rows", n, d.Dim)
+			}
+			if err := npy.EncodeHeader(a.w, a.job.Rows, d.Dim); err != nil {
+				return err
+			}
+			a.dim = d.Dim
+		}
+		switch {
+		case d.First != a.rows:
+			return fmt.Errorf("task %d starts at row %d, want %d", n, d.First, a.rows)
+		case d.Dim != a.dim:
+			return fmt.Errorf("task %d has %d-wide rows, task 0 %d", n, d.Dim, a.dim)
+		case a.rows+d.Rows > a.job.Rows:
+			return fmt.Errorf("task %d ends at row %d of a %d-row job", n, a.rows+d.Rows, a.job.Rows)
+		}
+		name := objectName(a.job.ID, n)
+		var b []byte
+		// The object store checks the digest of what it returns.
+		err := retry(ctx, func(ctx context.Context) error {
+			var err error
+			b, err = a.s.objects.GetBytes(ctx, name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+		if want := d.Rows * a.dim * 4; len(b) != want {
+			return fmt.Errorf("output %s: %d bytes, want %d", name, len(b), want)
+		}
+		if _, err := a.w.Write(b); err != nil {
 			return err
 		}
-		for n := range job.Tasks {
-			name := objectName(job.ID, n)
-			r, err := s.objects.Get(ctx, name)
-			if err != nil {
-				return fmt.Errorf("output %s: %w", name, err)
-			}
-			want := int64(done[n].Rows) * int64(dim) * 4
-			got, err := io.Copy(w, r) // the object store checks the digest at the end
-			r.Close()
-			if err != nil {
-				return fmt.Errorf("output %s: %w", name, err)
-			}
-			if got != want {
-				return fmt.Errorf("output %s: %d bytes, want %d", name, got, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("jobs: job %s: write %s: %w", job.ID, path, err)
+		a.rows += d.Rows
+	}
+	return nil
+}
+
+// finish writes what is left and checks that the file is whole.
+func (a *assembler) finish(ctx context.Context, done map[int]taskDone) error {
+	if err := a.writeReady(ctx, done); err != nil {
+		return err
+	}
+	if a.next != a.job.Tasks || a.rows != a.job.Rows {
+		return fmt.Errorf("wrote %d of %d tasks, %d of %d rows", a.next, a.job.Tasks, a.rows, a.job.Rows)
 	}
 	return nil
 }
