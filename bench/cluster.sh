@@ -68,7 +68,7 @@ tick=$(getconf CLK_TCK)
 cpu() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done; echo "$t / $tick" | bc -l; }
 # timed FILE CMD...: runs CMD, adding its user+system CPU seconds to FILE.
 timed() { local f=$1; shift; /usr/bin/time -f '%U + %S' -a -o "$f" "$@"; }
-best_single=0 best_cluster=0
+best_single=0 best_cluster=0 ratios=()
 for r in $(seq "$REPS"); do
 	rm -f "$work/cpu.single" "$work/cpu.cluster"
 	t0=$(now)
@@ -86,8 +86,11 @@ for r in $(seq "$REPS"); do
 	s=$(echo "$n / ($t1 - $t0)" | bc -l); c=$(echo "$n / ($t2 - $t1)" | bc -l)
 	printf 'round %d: loupe embed %.2f s (%.0f texts/s, %.2f CPU s); 2 workers %.2f s (%.0f texts/s, %.2f CPU s with submit, wait, workers, nats-server); outputs identical\n' \
 		"$r" "$(echo "$t1 - $t0" | bc -l)" "$s" "$cs" "$(echo "$t2 - $t1" | bc -l)" "$c" "$cc"
+	ratios+=("$(echo "$c / $s" | bc -l)")
 	best_single=$(echo "if ($s > $best_single) $s else $best_single" | bc -l)
 	best_cluster=$(echo "if ($c > $best_cluster) $c else $best_cluster" | bc -l)
 done
 printf 'best: loupe embed %.0f texts/s, 2 workers %.0f texts/s, ratio %.2fx (target >= 0.9x)\n' "$best_single" "$best_cluster" "$(echo "$best_cluster / $best_single" | bc -l)"
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+printf 'per-round ratios: %s; median %.2fx\n' "$(printf '%.2f ' "${ratios[@]}")" "$median"
 echo "tasks per worker: $(for i in 1 2; do printf 'w%d %d  ' "$i" "$(grep -c ': done' "$work/worker$i.log" || true)"; done)"
