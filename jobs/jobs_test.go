@@ -216,6 +216,9 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 	// Lose one NATS node (not the one every client knows first) once work
 	// is under way.
 	for len(ev.count(OutcomeDone)) < 3 {
+		if ctx.Err() != nil {
+			t.Fatal("workers did not finish 3 tasks in time")
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("killed worker, 3 tasks done at %v", time.Since(t0))
