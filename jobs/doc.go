@@ -47,7 +47,9 @@
 // deliveries (the workers that take it keep dying) is dead-lettered the
 // same way on its next delivery.
 //
-// Wait watches the job's keys, and once every task is done reads the
-// objects in task order and writes the output file atomically; when some
-// tasks failed it returns a *FailedError listing them.
+// Wait watches the job's keys and appends each task's object, in task
+// order, to a temporary file as the tasks finish; once every task is done
+// the file is synced and renamed over the output (atomically). When some
+// tasks failed it writes nothing and returns a *FailedError listing them.
+// Delete removes a job's tasks, outputs, dead letters and keys.
 package jobs
