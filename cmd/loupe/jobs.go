@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -181,7 +184,9 @@ func writeJobStatus(w io.Writer, st *jobs.Status) error {
 
 func runJobsWait(cmd *cobra.Command, args []string) error {
 	const name = "jobs wait"
-	ctx := cmd.Context()
+	// On SIGINT/SIGTERM Wait returns, removing its temporary output file.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if jobsFlags.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, jobsFlags.timeout)
