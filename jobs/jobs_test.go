@@ -189,27 +189,7 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 	}
 
 	// The worker process takes the first task and is killed holding it.
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"="+url)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		cmd.Process.Kill()
-		t.Fatalf("worker process: %v", err)
-	}
-	var killedJob string
-	var killedTask int
-	if _, err := fmt.Sscanf(line, "TASK %s %d", &killedJob, &killedTask); err != nil || killedJob != job.ID {
-		t.Fatalf("worker process said %q", line)
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	killedTask := killWorkerMidTask(t, url, job.ID)
 
 	ev := &events{}
 	startWorkers(t, url, 3, cfg, ev)
@@ -262,6 +242,60 @@ func TestClusterJobSurvivesKills(t *testing.T) {
 	}
 	if objects != job.Tasks {
 		t.Errorf("%d output objects, want %d", objects, job.Tasks)
+	}
+}
+
+// killWorkerMidTask starts a worker process (a re-exec of the test binary),
+// waits until it holds a task of job, kills it with SIGKILL and returns the
+// task.
+func killWorkerMidTask(t *testing.T, url, job string) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workerEnv+"="+url)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("worker process: %v", err)
+	}
+	var killedJob string
+	var killedTask int
+	if _, err := fmt.Sscanf(line, "TASK %s %d", &killedJob, &killedTask); err != nil || killedJob != job {
+		cmd.Process.Kill()
+		t.Fatalf("worker process said %q", line)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	return killedTask
+}
+
+// TestCrashLoopIsDeadLettered: a task whose workers keep dying is
+// dead-lettered on the delivery after MaxDeliver, saying so.
+func TestCrashLoopIsDeadLettered(t *testing.T) {
+	_, url := natstest.Start(t)
+	js := connect(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := Config{AckWait: 1500 * time.Millisecond}
+	job, err := SubmitEmbed(ctx, js, testRecords(t, 5), EmbedSpec{Output: filepath.Join(t.TempDir(), "out.npy")}, SubmitOptions{Config: cfg, MaxDeliver: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	killWorkerMidTask(t, url, job.ID)
+	startWorkers(t, url, 1, cfg, &events{})
+	_, err = Wait(ctx, js, job.ID, WaitOptions{})
+	var fe *FailedError
+	if !errors.As(err, &fe) || len(fe.Failures) != 1 {
+		t.Fatalf("Wait: %v, want one failed task", err)
+	}
+	if f := fe.Failures[0]; f.Deliveries != 2 || !strings.Contains(f.Error, "delivered 1 time(s) and no worker finished it") {
+		t.Errorf("failure %+v", f)
 	}
 }
 

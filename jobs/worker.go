@@ -200,7 +200,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 		if e, err := w.s.kv.Get(ctx, errKey(jobID, n)); err == nil {
 			last = string(e.Value())
 		}
-		te.Error = fmt.Sprintf("delivered %d times and no worker finished it (workers died or timed out; last error: %s)", deliveries-1, last)
+		te.Error = fmt.Sprintf("delivered %d time(s) and no worker finished it (workers died or timed out; last error: %s)", deliveries-1, last)
 		w.fail(ctx, msg, te)
 		report(OutcomeFailed, 0, errors.New(te.Error))
 		return
