@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -268,8 +269,11 @@ func (m *Model) prepare() {
 // Random builds a model with deterministic pseudo-random weights: each
 // tensor (by its Hugging Face name) is filled from a splitmix64 stream
 // seeded with the FNV-1a hash of the name xor seed: layer_norm gains
-// uniform in [7/8, 9/8), relative attention biases in [-1/2, 1/2), other
-// matrices and the embedding in [-0.1, 0.1). The values are bit-identical
+// uniform in [7/8, 9/8), relative attention biases in [-1/2, 1/2), query
+// projections in [-0.1, 0.1)/sqrt(d_kv) (T5's initialisation folds the
+// attention scaling it lacks into q; without it attention over random
+// weights is nearly one-hot and ill-conditioned), other matrices and the
+// embedding in [-0.1, 0.1). The values are bit-identical
 // to those of testdata/reference.py, so tests and benchmarks can use models
 // too large to commit as files.
 func Random(cfg Config, seed uint64) (*Model, error) {
@@ -283,7 +287,7 @@ func Random(cfg Config, seed uint64) (*Model, error) {
 		for _, d := range s.shape {
 			n *= d
 		}
-		*s.dst = randomValues(s.name, n, seed)
+		*s.dst = randomValues(s.name, n, seed, cfg.DKV)
 	}
 	if cfg.TieWordEmbeddings {
 		w.LMHead = w.Embed
@@ -292,8 +296,12 @@ func Random(cfg Config, seed uint64) (*Model, error) {
 	return m, nil
 }
 
-func randomValues(name string, n int, seed uint64) []float32 {
+func randomValues(name string, n int, seed uint64, dkv int) []float32 {
 	v := make([]float32, n)
+	scale := 0.2
+	if strings.HasSuffix(name, ".q.weight") {
+		scale /= math.Sqrt(float64(dkv))
+	}
 	z := fnv1a64(name) ^ seed
 	isGain := strings.HasSuffix(name, "layer_norm.weight")
 	isRel := strings.HasSuffix(name, "relative_attention_bias.weight")
@@ -306,7 +314,7 @@ func randomValues(name string, n int, seed uint64) []float32 {
 		case isRel:
 			v[i] = float32(u)
 		default:
-			v[i] = float32(u * 0.2)
+			v[i] = float32(u * scale)
 		}
 	}
 	return v

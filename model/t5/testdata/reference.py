@@ -71,14 +71,16 @@ def uniform01(seed, n):
     return (z >> np.uint64(40)).astype(np.float64) * (2.0 ** -24)
 
 
-def tensor_values(name, shape, seed):
-    """The values t5.Random gives tensor `name`."""
+def tensor_values(name, shape, seed, dkv):
+    """The values t5.Random gives tensor `name` (d_kv: the query scale)."""
     n = int(np.prod(shape))
     u = uniform01((fnv1a64(name) ^ seed) & MASK64, n) - 0.5
     if name.endswith("layer_norm.weight"):
         v = 1.0 + u * 0.25
     elif name.endswith("relative_attention_bias.weight"):
         v = u
+    elif name.endswith(".q.weight"):
+        v = u * (0.2 / math.sqrt(dkv))
     else:
         v = u * 0.2
     return torch.from_numpy(v.astype(np.float32).reshape(shape))
@@ -147,7 +149,7 @@ def param_shapes(cfg):
 
 
 def random_weights(cfg, seed):
-    return {n: tensor_values(n, s, seed) for n, s in param_shapes(cfg)}
+    return {n: tensor_values(n, s, seed, cfg["d_kv"]) for n, s in param_shapes(cfg)}
 
 
 def write_safetensors(path, tensors, dtype="F32", metadata=None):
@@ -398,7 +400,7 @@ def golden(root):
     tensors = [(n, w[n]) for n, _ in param_shapes(tc)]
     tensors += [("encoder.embed_tokens.weight", w["shared.weight"]), ("decoder.embed_tokens.weight", w["shared.weight"]),
                 ("lm_head.weight", w["shared.weight"]),
-                ("decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight", tensor_values("x", (32, 4), 5))]
+                ("decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight", tensor_values("x", (32, 4), 5, 8))]
     write_safetensors(os.path.join(td, "model.safetensors"), tensors, "BF16")
     golden_for("tiny-t5", tc, T5(tc, w), 9, 7, out, greedy_n=8)
     write_safetensors(os.path.join(d, "golden.safetensors"), sorted(out.items()), metadata=meta)

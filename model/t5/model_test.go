@@ -1,0 +1,491 @@
+package t5
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loupe-ml/loupe/safetensors"
+)
+
+// smallConfig is a v1.1-shaped test model (gated-gelu, untied head).
+func smallConfig(t testing.TB, extra string) Config {
+	t.Helper()
+	js := `{"model_type":"t5","d_model":32,"d_kv":8,"d_ff":48,"num_layers":2,"num_decoder_layers":2,
+		"num_heads":4,"vocab_size":50,"feed_forward_proj":"gated-gelu","tie_word_embeddings":false,
+		"relative_attention_num_buckets":16,"relative_attention_max_distance":24` + extra + `}`
+	c, err := ParseConfig([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newRandom(t testing.TB, c Config) *Model {
+	t.Helper()
+	m, err := Random(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestParseConfig(t *testing.T) {
+	// t5-small's own config.json fields.
+	c, err := ParseConfig([]byte(`{"architectures":["T5ForConditionalGeneration"],"d_ff":2048,"d_kv":64,"d_model":512,
+		"decoder_start_token_id":0,"dropout_rate":0.1,"eos_token_id":1,"initializer_factor":1.0,"is_encoder_decoder":true,
+		"layer_norm_epsilon":1e-06,"model_type":"t5","n_positions":512,"num_heads":8,"num_layers":6,"output_past":true,
+		"pad_token_id":0,"relative_attention_num_buckets":32,"vocab_size":32128}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{DModel: 512, DKV: 64, DFF: 2048, EncoderLayers: 6, DecoderLayers: 6, Heads: 8, VocabSize: 32128,
+		Buckets: 32, MaxDistance: 128, LayerNormEps: 1e-6, Activation: "relu", TieWordEmbeddings: true,
+		PadTokenID: 0, EOSTokenID: 1, DecoderStartTokenID: 0}
+	if c != want {
+		t.Errorf("t5-small: %+v, want %+v", c, want)
+	}
+	// flan-t5-small.
+	c, err = ParseConfig([]byte(`{"model_type":"t5","d_ff":1024,"d_kv":64,"d_model":512,"num_heads":6,"num_layers":8,
+		"num_decoder_layers":8,"feed_forward_proj":"gated-gelu","tie_word_embeddings":false,"vocab_size":32128}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Gated || c.Activation != "gelu_new" || c.TieWordEmbeddings || c.Inner() != 384 || c.DecoderLayers != 8 || c.FeedForwardProj() != "gated-gelu" {
+		t.Errorf("flan-t5-small: %+v", c)
+	}
+	for _, tc := range []struct{ proj, act string }{{"relu", "relu"}, {"gelu", "gelu"}, {"gated-relu", "relu"}, {"gated-silu", "silu"}, {"gelu_new", "gelu_new"}} {
+		c, err := ParseConfig([]byte(`{"model_type":"t5","feed_forward_proj":"` + tc.proj + `"}`))
+		if err != nil || c.Activation != tc.act || c.Gated != strings.HasPrefix(tc.proj, "gated-") || c.FeedForwardProj() != tc.proj {
+			t.Errorf("feed_forward_proj %q: %+v %v", tc.proj, c, err)
+		}
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ json, field string }{
+		{`{"model_type":"bart"}`, "model_type"},
+		{`{"d_model":8}`, "model_type"},
+		{`{"model_type":"t5","d_model":0}`, "d_model"},
+		{`{"model_type":"t5","d_kv":-1}`, "d_kv"},
+		{`{"model_type":"t5","d_ff":1e9}`, "d_ff"},
+		{`{"model_type":"t5","num_layers":0}`, "num_layers"},
+		{`{"model_type":"t5","num_decoder_layers":0}`, "num_decoder_layers"},
+		{`{"model_type":"t5","num_heads":5000}`, "num_heads"},
+		{`{"model_type":"t5","vocab_size":0}`, "vocab_size"},
+		{`{"model_type":"t5","relative_attention_num_buckets":2}`, "relative_attention_num_buckets"},
+		{`{"model_type":"t5","relative_attention_max_distance":0}`, "relative_attention_max_distance"},
+		{`{"model_type":"t5","layer_norm_epsilon":0}`, "layer_norm_epsilon"},
+		{`{"model_type":"t5","feed_forward_proj":"tanh"}`, "feed_forward_proj"},
+		{`{"model_type":"t5","feed_forward_proj":"double-gelu"}`, "feed_forward_proj"},
+		{`{"model_type":"t5","feed_forward_proj":"gated-gelu-x"}`, "feed_forward_proj"},
+		{`{"model_type":"t5","vocab_size":10,"pad_token_id":10}`, "pad_token_id"},
+		{`{"model_type":"t5","eos_token_id":"x"}`, "eos_token_id"},
+		{`{"model_type":"t5","decoder_start_token_id":1.5}`, "decoder_start_token_id"},
+		{`{"model_type":"t5","architectures":["BartModel"]}`, "architecture"},
+		{`{"model_type":"t5","is_encoder_decoder":false}`, "is_encoder_decoder"},
+		{`{"model_type":"t5","d_model":"x"}`, "config.json"},
+		{`[1]`, "config.json"},
+	} {
+		_, err := ParseConfig([]byte(tc.json))
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: error %v, want one naming %s", tc.json, err, tc.field)
+		}
+	}
+}
+
+// TestLoadErrors checks that a missing, mis-shaped or unexpected tensor is
+// an error naming it.
+func TestLoadErrors(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	src := t.TempDir()
+	if err := m.Save(src, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	read := func() []safetensors.Tensor {
+		var ts []safetensors.Tensor
+		for _, n := range f.Names() {
+			info, _ := f.Info(n)
+			v, err := f.Float32(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts = append(ts, safetensors.Tensor{Name: n, Shape: info.Shape, Data: v})
+		}
+		return ts
+	}
+	drop := func(name string) func([]safetensors.Tensor) []safetensors.Tensor {
+		return func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, x := range ts {
+				if x.Name == name {
+					return append(ts[:i], ts[i+1:]...)
+				}
+			}
+			return ts
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, tensor string
+		edit         func([]safetensors.Tensor) []safetensors.Tensor
+	}{
+		{"missing", "decoder.block.1.layer.1.EncDecAttention.k.weight", drop("decoder.block.1.layer.1.EncDecAttention.k.weight")},
+		{"missing gate", "encoder.block.0.layer.1.DenseReluDense.wi_1.weight", drop("encoder.block.0.layer.1.DenseReluDense.wi_1.weight")},
+		{"missing bias", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", drop("decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")},
+		{"untied head", "lm_head.weight", drop("lm_head.weight")},
+		{"no embedding", "shared.weight", drop("shared.weight")},
+		{"shape", "encoder.block.0.layer.0.SelfAttention.o.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, x := range ts {
+				if x.Name == "encoder.block.0.layer.0.SelfAttention.o.weight" {
+					ts[i].Shape, ts[i].Data = []int{x.Shape[0], x.Shape[1] / 2}, x.Data[:len(x.Data)/2]
+				}
+			}
+			return ts
+		}},
+		{"unexpected", "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.Tensor{Name: "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight", Shape: []int{16, 4}, Data: make([]float32, 64)})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), tc.edit(read()), nil); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(dir)
+			if err == nil || !strings.Contains(err.Error(), tc.tensor) {
+				t.Errorf("error %v, want one naming %s", err, tc.tensor)
+			}
+		})
+	}
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Error("empty directory: no error")
+	}
+}
+
+// TestSaveDTypes round-trips F32, F16 and BF16 checkpoints, tied and
+// untied.
+func TestSaveDTypes(t *testing.T) {
+	for _, extra := range []string{"", `,"tie_word_embeddings":true,"feed_forward_proj":"relu"`} {
+		m := newRandom(t, smallConfig(t, extra))
+		src, tgt := []int{1, 2, 3}, []int{0, 4, 5}
+		want, err := m.Forward(src, tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dt := range []struct {
+			dtype string
+			tol   float64
+		}{{"F32", 0}, {"F16", 0.05}, {"BF16", 0.3}} {
+			dir := t.TempDir()
+			if err := m.Save(dir, dt.dtype); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Config != m.Config {
+				t.Errorf("%s: config %+v, want %+v", dt.dtype, l.Config, m.Config)
+			}
+			got, err := l.Forward(src, tgt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(got, want); d > dt.tol {
+				t.Errorf("%s: logits differ by %g (tolerance %g)", dt.dtype, d, dt.tol)
+			}
+			l.Close()
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"model_type":"t5"}`,
+		`{"model_type":"t5","feed_forward_proj":"gated-gelu","tie_word_embeddings":false,"num_decoder_layers":3}`,
+		`{"model_type":"t5","vocab_size":5,"eos_token_id":[2,3],"decoder_start_token_id":null}`,
+		`{"model_type":"t5","relative_attention_num_buckets":4,"relative_attention_max_distance":1}`,
+		`{}`, `null`, `{"model_type":"t5","d_model":1e99}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b)
+		if err != nil {
+			return
+		}
+		if err := c.check(); err != nil {
+			t.Fatalf("ParseConfig accepted a config check refuses: %v (%+v)", err, c)
+		}
+	})
+}
+
+// TestChunks checks that a target fed in pieces (several tokens per pass
+// after a cached prefix, split further by MaxRows) gives the logits of the
+// teacher-forced pass: the position bias of a query depends on its place in
+// the cache.
+func TestChunks(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	src := []int{3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30}
+	tgt := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}
+	want, err := m.Forward(src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := m.Config.VocabSize
+	enc, err := m.Encode([][]int{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxRows: 4, AllLogits: true, MaxLen: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := 0
+	for _, n := range []int{5, 7, 1, 3, 16} {
+		if err := d.Forward([][]int{tgt[at : at+n]}); err != nil {
+			t.Fatal(err)
+		}
+		if dd := maxAbsDiff(d.AllLogits(0), want[at*V:(at+n)*V]); dd > tol {
+			t.Errorf("tokens %d..%d: logits differ by %g", at, at+n, dd)
+		}
+		at += n
+	}
+}
+
+// TestReorder checks beam reordering (sources given by rows, cycles through
+// the spare row) against decoders fed the same histories.
+func TestReorder(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	srcs := [][]int{{3, 4, 5, 6}, {7, 8, 9}, {10, 11, 12, 13, 14}}
+	enc, err := m.Encode(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := [][]int{{0, 1, 2}, {0, 3}, {0, 5, 6, 7}}
+	for _, tc := range []struct {
+		name string
+		from []int
+	}{
+		{"fan-out", []int{2, 0, 0}},
+		{"cycle", []int{1, 2, 0}},
+		{"swap", []int{1, 0, 2}},
+		{"identity", []int{0, 1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := m.NewDecoderFor(enc, DecoderOptions{CaptureCross: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Forward(hist); err != nil {
+				t.Fatal(err)
+			}
+			d.Reorder(tc.from, -1)
+			next := [][]int{{20}, {21}, {22}}
+			if err := d.Forward(next); err != nil {
+				t.Fatal(err)
+			}
+			for b, f := range tc.from {
+				ref := m.NewDecoder(DecoderOptions{})
+				if err := ref.SetSource(0, enc, f); err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.Forward([][]int{append(append([]int{}, hist[f]...), next[b]...)}); err != nil {
+					t.Fatal(err)
+				}
+				if dd := maxAbsDiff(d.Logits(b), ref.Logits(0)); dd > tol {
+					t.Errorf("row %d (from %d): logits differ by %g", b, f, dd)
+				}
+				if dd := maxAbsDiff(d.Hidden(b), ref.Hidden(0)); dd > tol || len(d.Hidden(b)) != m.Config.DModel {
+					t.Errorf("row %d (from %d): hidden states differ by %g", b, f, dd)
+				}
+				if d.Len(b) != len(hist[f])+1 || d.SourceLen(b) != len(srcs[f]) {
+					t.Errorf("row %d: Len %d SourceLen %d, want %d %d", b, d.Len(b), d.SourceLen(b), len(hist[f])+1, len(srcs[f]))
+				}
+				if got := d.CrossAttention(b, 1, 2, 0); len(got) != len(srcs[f]) {
+					t.Errorf("row %d: cross-attention over %d source tokens, want %d", b, len(got), len(srcs[f]))
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeAllocs checks that a decoding step, and Reorder, allocate
+// nothing.
+func TestDecodeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	for _, extra := range []string{"", `,"tie_word_embeddings":true,"feed_forward_proj":"relu"`} {
+		m := newRandom(t, smallConfig(t, extra))
+		enc, err := m.Encode([][]int{{3, 4, 5, 6, 7}, {8, 9}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opt := range []DecoderOptions{{}, {CaptureCross: true}} {
+			d, err := m.NewDecoderFor(enc, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			toks := [][]int{{1}, {2}}
+			step := func() {
+				if err := d.Forward(toks); err != nil {
+					t.Fatal(err)
+				}
+				toks[0][0] = (toks[0][0] + 7) % 50
+			}
+			step()
+			step()
+			if a := testing.AllocsPerRun(20, step); a != 0 {
+				t.Errorf("%s options %+v: %v allocations per decoding step, want 0", extra, opt, a)
+			}
+			beams := []int{1, 0}
+			if a := testing.AllocsPerRun(5, func() { d.Reorder(beams, -1) }); a != 0 {
+				t.Errorf("Reorder: %v allocations, want 0", a)
+			}
+		}
+	}
+}
+
+// TestForwardErrors checks input validation: nothing changes on error.
+func TestForwardErrors(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	if _, err := m.Encode([][]int{{1, 50}}); err == nil || !strings.Contains(err.Error(), "50") {
+		t.Errorf("out-of-vocabulary source id: %v", err)
+	}
+	if _, err := m.Encode([][]int{{}}); err == nil {
+		t.Error("empty source: no error")
+	}
+	if _, err := m.Encode(nil); err == nil {
+		t.Error("no sources: no error")
+	}
+	enc, _ := m.Encode([][]int{{1, 2}})
+	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Forward([][]int{{1, 2, 3, 4}}); err == nil || d.Len(0) != 0 {
+		t.Errorf("target past MaxLen: err %v, Len %d", err, d.Len(0))
+	}
+	if err := d.Forward([][]int{{-1}}); err == nil || d.Len(0) != 0 {
+		t.Errorf("negative id: err %v, Len %d", err, d.Len(0))
+	}
+	if err := d.Forward([][]int{{1}, {2}}); err == nil {
+		t.Error("two rows in a decoder of one: no error")
+	}
+	d2 := m.NewDecoder(DecoderOptions{})
+	if err := d2.Forward([][]int{{1}}); err == nil || !strings.Contains(err.Error(), "SetSource") {
+		t.Errorf("row without source: %v", err)
+	}
+	small := m.NewDecoder(DecoderOptions{MaxSource: 1})
+	if err := small.SetSource(0, enc, 0); err == nil {
+		t.Error("source longer than MaxSource: no error")
+	}
+	if _, err := m.Forward([]int{1}, nil); err == nil {
+		t.Error("empty target: no error")
+	}
+}
+
+// TestTruncate checks that decoding after Truncate equals decoding the
+// shorter target from scratch, and that Hidden is the lm_head input.
+func TestTruncate(t *testing.T) {
+	for _, extra := range []string{"", `,"tie_word_embeddings":true`} {
+		m := newRandom(t, smallConfig(t, extra))
+		enc, err := m.Encode([][]int{{3, 4, 5}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := m.NewDecoderFor(enc, DecoderOptions{})
+		if err := d.Forward([][]int{{0, 1, 2, 3, 4}}); err != nil {
+			t.Fatal(err)
+		}
+		d.Truncate(0, 2)
+		if d.Logits(0) != nil || d.Hidden(0) != nil {
+			t.Error("logits kept after Truncate")
+		}
+		if err := d.Forward([][]int{{7}}); err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := m.NewDecoderFor(enc, DecoderOptions{})
+		if err := ref.Forward([][]int{{0, 1, 7}}); err != nil {
+			t.Fatal(err)
+		}
+		if dd := maxAbsDiff(d.Logits(0), ref.Logits(0)); dd > tol || d.Len(0) != 3 {
+			t.Errorf("after Truncate: logits differ by %g, Len %d", dd, d.Len(0))
+		}
+		h, w := d.Hidden(0), m.Weights
+		C := m.Config.DModel
+		re := make([]float32, m.Config.VocabSize)
+		for v := range re {
+			for i := range C {
+				re[v] += h[i] * w.LMHead[v*C+i]
+			}
+		}
+		if dd := maxAbsDiff(re, d.Logits(0)); dd > tol {
+			t.Errorf("%s: logits recomputed from Hidden differ by %g", extra, dd)
+		}
+		d.Reset()
+		if d.Len(0) != 0 || d.Logits(0) != nil || d.SourceLen(0) != 3 {
+			t.Errorf("after Reset: Len %d SourceLen %d", d.Len(0), d.SourceLen(0))
+		}
+	}
+}
+
+// TestConcurrentDecoders runs decoders of one Model on several goroutines
+// (a Model is read-only; run with -race) and checks they agree.
+func TestConcurrentDecoders(t *testing.T) {
+	m := newRandom(t, smallConfig(t, ""))
+	src := []int{3, 4, 5, 6, 7, 8}
+	want := greedy(t, m, src, 12)
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			enc, err := m.Encode([][]int{src})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 12})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			tok := m.Config.DecoderStartTokenID
+			for i := range 12 {
+				if err := d.Forward([][]int{{tok}}); err != nil {
+					errs <- err.Error()
+					return
+				}
+				best, l := 0, d.Logits(0)
+				for j, v := range l {
+					if v > l[best] {
+						best = j
+					}
+				}
+				if best != want[i] {
+					errs <- "greedy ids differ between goroutines"
+					return
+				}
+				tok = best
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package t5
+
+const raceEnabled = false
