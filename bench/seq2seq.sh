@@ -1,18 +1,22 @@
 #!/bin/sh
 # bench/seq2seq.sh: loupe vs PyTorch, encoder-decoder decoding at the
 # opus-mt-en-de geometry (Marian: d_model 512, 6+6 layers, 8 heads, ffn 2048,
-# swish, shared vocabulary 58101, sinusoidal positions; float32, random
-# weights, the same values on both sides).
+# swish, shared vocabulary 58101, sinusoidal positions) and the t5-small
+# geometry (T5: d_model 512, d_kv 64, 8 heads, 6+6 layers, d_ff 2048, relu,
+# vocabulary 32128, tied head, relative position bias); float32, random
+# weights, the same values on both sides.
 #
-#   sh bench/seq2seq.sh            # from the repository root
-#   REPS=5 sh bench/seq2seq.sh     # more rounds (the best of each is kept)
+#   sh bench/seq2seq.sh                 # from the repository root
+#   REPS=5 sh bench/seq2seq.sh          # more rounds (the best of each is kept)
+#   MODELS=t5 sh bench/seq2seq.sh       # one geometry (marian, t5)
 #
 # Measured: batch 1, greedy, 64 target tokens after a 64-token source (tok/s
 # of the decode loop; encoding the source is timed apart and not counted).
-# loupe: bench/seq2seqspeed (bart.Encode, then bart.Decoder.Forward one token
-# at a time). PyTorch (Debian python3-torch): model/bart/testdata/reference.py
-# bench, the network written as transformers' modeling_marian.py computes it,
-# eager, under torch.no_grad, with past key/values as transformers keeps
+# loupe: bench/seq2seqspeed -model marian|t5 (bart/t5 Encode, then
+# Decoder.Forward one token at a time). PyTorch (Debian python3-torch):
+# model/bart/testdata/reference.py bench and model/t5/testdata/reference.py
+# bench, the networks written as transformers' modeling_marian.py and
+# modeling_t5.py compute them, eager, under torch.no_grad, with past key/values as transformers keeps
 # them (self-attention cache grown per step, cross-attention keys/values
 # computed once). Both run with 1 and with 2 threads (GOMAXPROCS,
 # torch.set_num_threads + OMP_NUM_THREADS, OMP_WAIT_POLICY=PASSIVE), taking
@@ -21,6 +25,7 @@
 # within a round (steadier when the machine is shared).
 set -eu
 REPS=${REPS:-3}
+MODELS=${MODELS:-marian t5}
 SRC=${SRC:-64}
 NEW=${NEW:-64}
 PY=${PY:-/usr/bin/python3}
@@ -31,13 +36,16 @@ trap 'rm -rf "$TMP"' EXIT
 (cd "$ROOT" && go build -o "$TMP/seq2seqspeed" ./bench/seq2seqspeed)
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) vCPUs, $(grep -o 'avx512[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared: treat the figures as a quick run)"
-for th in 1 2; do echo 0 >"$TMP/loupe$th"; echo 0 >"$TMP/torch$th"; done
-for r in $(seq "$REPS"); do
-	for th in 1 2; do
-		GOMAXPROCS=$th "$TMP/seq2seqspeed" -src-len "$SRC" -new-tokens "$NEW" -reps 1 >"$TMP/l$th.json"
-		OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$th $PY "$ROOT/model/bart/testdata/reference.py" bench \
-			--threads "$th" --src-len "$SRC" --new-tokens "$NEW" --reps 1 >"$TMP/t$th.json"
-		$PY - "$TMP/l$th.json" "$TMP/t$th.json" "$TMP/loupe$th" "$TMP/torch$th" "$r" "$th" <<'PYEOF'
+for model in $MODELS; do
+	case $model in marian) pkg=bart ;; t5) pkg=t5 ;; *) echo "unknown model $model (want marian or t5)" >&2; exit 2 ;; esac
+	rm -f "$TMP"/loupe*.ratios
+	for th in 1 2; do echo 0 >"$TMP/loupe$th"; echo 0 >"$TMP/torch$th"; done
+	for r in $(seq "$REPS"); do
+		for th in 1 2; do
+			GOMAXPROCS=$th "$TMP/seq2seqspeed" -model "$model" -src-len "$SRC" -new-tokens "$NEW" -reps 1 >"$TMP/l$th.json"
+			OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$th $PY "$ROOT/model/$pkg/testdata/reference.py" bench \
+				--threads "$th" --src-len "$SRC" --new-tokens "$NEW" --reps 1 >"$TMP/t$th.json"
+			$PY - "$TMP/l$th.json" "$TMP/t$th.json" "$TMP/loupe$th" "$TMP/torch$th" "$r" "$th" "$model" <<'PYEOF'
 import json, sys
 l, t = (json.load(open(p)) for p in sys.argv[1:3])
 for path, v in ((sys.argv[3], l["decode_tok_s"]), (sys.argv[4], t["decode_tok_s"])):
@@ -45,15 +53,15 @@ for path, v in ((sys.argv[3], l["decode_tok_s"]), (sys.argv[4], t["decode_tok_s"
     open(path, "w").write(str(max(best, v)))
 with open(sys.argv[3] + ".ratios", "a") as f:
     f.write("%f\n" % (l["decode_tok_s"] / t["decode_tok_s"]))
-print("round %s, %s thread(s): loupe %.1f tok/s, pytorch %.1f tok/s" % (sys.argv[5], sys.argv[6], l["decode_tok_s"], t["decode_tok_s"]), file=sys.stderr)
+print("%s round %s, %s thread(s): loupe %.1f tok/s, pytorch %.1f tok/s" % (sys.argv[7], sys.argv[5], sys.argv[6], l["decode_tok_s"], t["decode_tok_s"]), file=sys.stderr)
 PYEOF
+		done
 	done
-done
-$PY - "$TMP" <<'PYEOF'
+	$PY - "$TMP" "$model" <<'PYEOF'
 import json, sys
 d = sys.argv[1]
 best = {}
-print("decode, batch 1, greedy, 64-token source (best of the rounds):")
+print("%s: decode, batch 1, greedy, 64-token source (best of the rounds):" % {"marian": "Marian (opus-mt-en-de geometry)", "t5": "T5 (t5-small geometry)"}[sys.argv[2]])
 print("%-8s %14s %14s %7s" % ("threads", "loupe tok/s", "pytorch tok/s", "ratio"))
 for th in (1, 2):
     l, t = float(open("%s/loupe%d" % (d, th)).read()), float(open("%s/torch%d" % (d, th)).read())
@@ -68,4 +76,5 @@ b = json.load(open(d + "/t1.json"))["greedy_ids"]
 n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 print("greedy ids: loupe and PyTorch agree on the first %d of %d tokens" % (n, len(a)))
 PYEOF
+done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
