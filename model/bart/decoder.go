@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
+	"github.com/loupe-ml/loupe/internal/reorder"
 )
 
 // DecoderOptions size a Decoder. The zero value means one row of up to
@@ -480,9 +481,6 @@ func (d *Decoder) CopySeq(dst, src int) {
 	}
 }
 
-// maxReorder is the largest len(from) Reorder handles without allocating.
-const maxReorder = 64
-
 // Reorder makes row b a copy of what row from[b] holds now, for every
 // b < len(from), as CopySeq would if each copy read the rows as they were
 // before the call (transformers' reorder_cache; cross-attention keys and
@@ -492,68 +490,10 @@ const maxReorder = 64
 // uses the Decoder's own spare row. It allocates nothing for up to 64
 // rows.
 func (d *Decoder) Reorder(from []int, spare int) {
-	n := len(from)
-	if n > d.opt.Batch {
-		panic(fmt.Sprintf("bart: Reorder of %d rows in a decoder of batch %d", n, d.opt.Batch))
-	}
 	if spare < 0 {
 		spare = d.nb - 1
 	}
-	var buf [maxReorder]int
-	pend := buf[:0]
-	if n > maxReorder {
-		pend = make([]int, 0, n)
-	}
-	for b, f := range from {
-		if f < 0 || f >= n {
-			panic(fmt.Sprintf("bart: Reorder: source %d of row %d outside [0, %d)", f, b, n))
-		}
-		pend = append(pend, f)
-	}
-	readBy := func(b int) bool {
-		for c, f := range pend {
-			if f == b && c != b {
-				return true
-			}
-		}
-		return false
-	}
-	for {
-		left, moved := false, false
-		for b, f := range pend {
-			if f == b {
-				continue
-			}
-			left = true
-			if readBy(b) {
-				continue
-			}
-			d.CopySeq(b, f)
-			pend[b] = b
-			moved = true
-		}
-		if !left {
-			return
-		}
-		if moved {
-			continue
-		}
-		if spare < n || spare >= d.nb {
-			panic(fmt.Sprintf("bart: Reorder: the sources form a cycle and spare row %d is not in [%d, %d]", spare, n, d.opt.Batch))
-		}
-		for b, f := range pend {
-			if f == b {
-				continue
-			}
-			d.CopySeq(spare, b)
-			for c, g := range pend {
-				if g == b && c != b {
-					pend[c] = spare
-				}
-			}
-			break
-		}
-	}
+	reorder.Rows("bart", from, spare, d.opt.Batch, d.nb, d.CopySeq)
 }
 
 // Forward is the teacher-forced pass: it encodes src and returns the

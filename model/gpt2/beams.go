@@ -1,6 +1,10 @@
 package gpt2
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/loupe-ml/loupe/internal/reorder"
+)
 
 // Beam search keeps several continuations of one prompt in the sequences
 // of one State and, after each step, makes every sequence continue one of
@@ -36,9 +40,6 @@ func (s *State) CopySeq(dst, src int) {
 	}
 }
 
-// maxReorder is the largest len(from) Reorder handles without allocating.
-const maxReorder = 64
-
 // Reorder makes sequence b a copy of what sequence from[b] holds now, for
 // every b < len(from), as CopySeq would if each copy read the caches as
 // they were before the call. Several sequences may take the same source;
@@ -49,68 +50,5 @@ const maxReorder = 64
 // copies each moved sequence once (plus one copy per cycle) and allocates
 // nothing for up to 64 sequences.
 func (s *State) Reorder(from []int, spare int) {
-	n := len(from)
-	if n > s.opt.Batch {
-		panic(fmt.Sprintf("gpt2: Reorder of %d sequences in a State of batch %d", n, s.opt.Batch))
-	}
-	var buf [maxReorder]int
-	var pend []int // pend[b]: where b must still copy from (b when done)
-	if n <= maxReorder {
-		pend = buf[:n]
-	} else {
-		pend = make([]int, n)
-	}
-	for b, f := range from {
-		if f < 0 || f >= n {
-			panic(fmt.Sprintf("gpt2: Reorder: source %d of sequence %d outside [0, %d)", f, b, n))
-		}
-		pend[b] = f
-	}
-	// needed reports whether another pending sequence still reads b.
-	needed := func(b int) bool {
-		for c, f := range pend {
-			if f == b && c != b {
-				return true
-			}
-		}
-		return false
-	}
-	for {
-		left, moved := false, false
-		for b, f := range pend {
-			if f == b {
-				continue
-			}
-			left = true
-			if needed(b) {
-				continue
-			}
-			s.CopySeq(b, f)
-			pend[b] = b
-			moved = true
-		}
-		if !left {
-			return
-		}
-		if moved {
-			continue
-		}
-		// Every pending sequence is read by another: a cycle. Park one in
-		// spare and point its readers there.
-		if spare < n || spare >= s.opt.Batch {
-			panic(fmt.Sprintf("gpt2: Reorder: the sources form a cycle and spare sequence %d is not in [%d, %d)", spare, n, s.opt.Batch))
-		}
-		for b, f := range pend {
-			if f == b {
-				continue
-			}
-			s.CopySeq(spare, b)
-			for c, g := range pend {
-				if g == b && c != b {
-					pend[c] = spare
-				}
-			}
-			break
-		}
-	}
+	reorder.Rows("gpt2", from, spare, s.opt.Batch, s.opt.Batch, s.CopySeq)
 }
