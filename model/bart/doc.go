@@ -1,7 +1,7 @@
 // Package bart runs the BART family of encoder-decoder transformers on a
 // CPU: BART (facebook/bart-*, model_type "bart"), mBART (model_type
 // "mbart") and Marian (Helsinki-NLP/opus-mt-*, model_type "marian"), from
-// Hugging Face checkpoints. T5 comes later in its own package.
+// Hugging Face checkpoints. T5 is package model/t5, with the same API.
 //
 // A source is encoded once; a Decoder then holds, per row, the
 // self-attention key/value cache of the target and the cross-attention keys
