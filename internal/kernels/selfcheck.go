@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // selfCheck runs a level's own kernels on a few small inputs and compares
 // them with the generic kernels. It guards the AVX-512 set, which is chosen
@@ -59,7 +62,10 @@ func selfCheck(lvl int) (err error) {
 			return fmt.Errorf("sgemm %dx%dx%d: C[%d] = %g, want %g", mm, nn, kk, i, c1[i], c2[i])
 		}
 	}
-	return bfSelfCheck(lvl)
+	if err := bfSelfCheck(lvl); err != nil {
+		return err
+	}
+	return f16SelfCheck(lvl)
 }
 
 // bfSelfCheck runs a level's bf16-weight kernels (BF16Linear: one row,
@@ -110,6 +116,82 @@ func bfSelfCheck(lvl int) error {
 	}
 	return nil
 }
+
+// f16SelfCheck runs a level's float16-weight kernels (F16Linear: one row,
+// and four rows with AVX-512) on small inputs (k with every tail length,
+// two blocks; subnormal, negative and largest weights among them) against
+// the generic ones, within 2·(k+1)·2⁻²⁴·Σ|terms| (float32 sums in another
+// order).
+func f16SelfCheck(lvl int) error {
+	const nblk = 2
+	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 23} {
+		a := make([]float32, 4*(k+1))
+		for i := range a {
+			a[i] = float32((i*7)%31)/8 - 1.9
+		}
+		b := make([]uint16, nblk*k*f16NR)
+		for i := range b {
+			b[i] = ToF16(float32((i*13)%29)/9 - 1.4)
+			switch i % 37 {
+			case 5:
+				b[i] = 0x8001 // -2⁻²⁴, the smallest subnormal
+			case 11:
+				b[i] = 0x03ff // the largest subnormal
+			case 17:
+				b[i] = 0xfbff // -65504
+			}
+		}
+		bias := make([]float32, nblk*f16NR)
+		for i := range bias {
+			bias[i] = float32(i%5) - 2
+		}
+		// The sums of |terms|, for the tolerance.
+		absA, absB, absBias := make([]float32, len(a)), make([]uint16, len(b)), make([]float32, len(bias))
+		for i, v := range a {
+			absA[i] = abs32(v)
+		}
+		for i, v := range b {
+			absB[i] = v &^ 0x8000
+		}
+		for i, v := range bias {
+			absBias[i] = abs32(v)
+		}
+		// The four-row kernel's rows are k+1 apart and its outputs 2
+		// blocks + 3 apart; the one-row kernel gets the first row.
+		const ldc = nblk*f16NR + 3
+		got := make([]float32, 4*ldc)
+		want := make([]float32, 4*ldc)
+		tol := make([]float32, 4*ldc)
+		f16gemvL(lvl, nblk, k, a, b, bias, got)
+		f16gemv16Generic(nblk, k, a, b, bias, want)
+		f16gemv16Generic(nblk, k, absA, absB, absBias, tol)
+		if err := f16Agree("f16gemv16", k, got[:nblk*f16NR], want, tol); err != nil {
+			return err
+		}
+		if lvl < levelAVX512 {
+			continue
+		}
+		f16gemm4x16AVX512(nblk, k, a, k+1, b, bias, got, ldc)
+		f16gemm4x16Generic(nblk, k, a, k+1, b, bias, want, ldc)
+		f16gemm4x16Generic(nblk, k, absA, k+1, absB, absBias, tol, ldc)
+		if err := f16Agree("f16gemm4x16", k, got, want, tol); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// f16Agree checks |got-want| ≤ 2·(k+1)·2⁻²⁴·abs elementwise.
+func f16Agree(what string, k int, got, want, abs []float32) error {
+	for i, g := range got {
+		if d := abs32(g - want[i]); !(d <= 2*float32(k+1)*0x1p-24*abs[i]) {
+			return fmt.Errorf("%s(k=%d): c[%d] = %g, want %g", what, k, i, g, want[i])
+		}
+	}
+	return nil
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
 // closeEnough compares float32 results of sums of n terms of magnitude
 // about 1 computed in different orders.
