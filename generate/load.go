@@ -29,9 +29,10 @@ type LoadOptions struct {
 	// four linear layers of every block and the LM head with
 	// per-output-channel int8 weights and per-token int8 activations; the
 	// token embedding lookup reads the quantized head's rows; position
-	// embeddings, LayerNorms, biases and attention stay float32) or "bf16"
+	// embeddings, LayerNorms, biases and attention stay float32), "bf16"
 	// (gpt2.BF16: the same layers with bfloat16 weights, activations and
-	// sums in float32). A quantized directory asked for another precision
+	// sums in float32) or "f16" (gpt2.F16: as bf16 with IEEE float16
+	// weights). A quantized directory asked for another precision
 	// is an error naming both. The differentiable pass that explain's
 	// saliency runs stays float32 (on a quantized directory: on weights
 	// dequantized from it).
@@ -39,7 +40,7 @@ type LoadOptions struct {
 }
 
 // quantizeAllowed is what LoadOptions.Quantize accepts, for errors.
-const quantizeAllowed = "none, float32, int8 or bf16 (precision of the model's weights when decoding; default: as the checkpoint stores them)"
+const quantizeAllowed = "none, float32, int8, bf16 or f16 (precision of the model's weights when decoding; default: as the checkpoint stores them)"
 
 // Check reports a LoadOptions value Load refuses (an *OptionError with
 // Field "quantize"), so that a surface can fail before loading anything.

@@ -34,7 +34,7 @@ type generateFlags struct {
 
 // quantizeUsage is the help of --quantize on the commands that decode with
 // a GPT-2 (generate, eval perplexity, serve).
-const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32), int8 (int8 weights per output channel, each token's activations quantized at run time) or bf16 (bfloat16 weights, float32 activations and sums); LayerNorms and attention stay float32 (default: as the checkpoint stores them, float32 or a loupe quantize directory's precision)"
+const quantizeUsage = "precision of the GPT-2's weights when decoding: none (float32), int8 (int8 weights per output channel, each token's activations quantized at run time), bf16 (bfloat16 weights, float32 activations and sums) or f16 (float16 weights, the same way); LayerNorms and attention stay float32 (default: as the checkpoint stores them, float32 or a loupe quantize directory's precision)"
 
 // checkQuantize checks a --quantize value before anything is loaded.
 func checkQuantize(q string) error {
@@ -98,10 +98,12 @@ supported with beam search.
 --quantize int8 decodes with int8 weights (the linear layers and the LM
 head; embeddings, LayerNorms and attention stay float32; docs/gpt2.md,
 "int8 and bf16 weights"), --quantize bf16 with bfloat16 weights for the
-same layers (activations and sums stay float32); --quantize none is
-float32. By default the weights are used as stored: float32 for a float
-checkpoint, int8 or bf16 for a directory loupe quantize wrote (which
-loads without converting; another --quantize is an error there).
+same layers (activations and sums stay float32), --quantize f16 with IEEE
+float16 weights the same way (a weight beyond ±65504 is an error);
+--quantize none is float32. By default the weights are used as stored:
+float32 for a float checkpoint, int8 or bf16 for a directory loupe quantize
+wrote (which loads without converting; another --quantize is an error
+there).
 
 --format json prints {"prompt_ids", "ids", "text", "logprobs", "stats"}
 (logprobs: log-softmax of the raw logits at each generated token); several

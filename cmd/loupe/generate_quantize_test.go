@@ -124,7 +124,7 @@ func TestEvalPerplexityQuantize(t *testing.T) {
 // TestQuantizeFlagErrors: an unknown --quantize names the flag and the
 // values allowed, before any model is loaded.
 func TestQuantizeFlagErrors(t *testing.T) {
-	const want = `--quantize "int4": want none, float32, int8 or bf16`
+	const want = `--quantize "int4": want none, float32, int8, bf16 or f16`
 	for _, args := range [][]string{
 		{"generate", "--model", "./no/such/model", "--quantize", "int4", "x"},
 		{"eval", "perplexity", "--model", "./no/such/model", "--quantize", "int4", "no-such-file.txt"},

@@ -40,11 +40,20 @@ const (
 	// keeps in float32 stays float32 here too: the position embeddings,
 	// the LayerNorms, the biases, attention and its key/value cache, GELU.
 	BF16 = "bf16"
+	// F16 runs the inference pass with IEEE float16 weights for the same
+	// tensors as BF16, through kernels.F16Linear, with BF16's contract:
+	// each weight rounded once to half precision (round to nearest even,
+	// as PyTorch's .half()) and widened back to float32 exactly in the
+	// kernel; activations, sums, biases and everything BF16 keeps in
+	// float32 stay float32. float16 keeps three more significant bits
+	// than bf16 but only reaches ±65504: Quantize refuses a weight beyond
+	// that (its error names the tensor) rather than make it infinite.
+	F16 = "f16"
 )
 
 // ErrQuantizedTraining is returned by ForwardPass with PassOptions.Train on
 // a quantized model: the int8 copies would not follow the weight updates.
-var ErrQuantizedTraining = errors.New("gpt2: the model is quantized (int8 or bf16 inference weights): train the float32 model (load it without quantization)")
+var ErrQuantizedTraining = errors.New("gpt2: the model is quantized (int8, bf16 or f16 inference weights): train the float32 model (load it without quantization)")
 
 // linearLayer is a quantized nn.Linear: *kernels.QLinear or
 // *kernels.BF16Linear. Apply computes c = a·Wᵀ + bias for m rows.
@@ -52,7 +61,7 @@ type linearLayer interface {
 	Apply(m int, a []float32, lda int, c []float32, ldc int)
 }
 
-// quantized holds a model's int8 or bf16 inference weights.
+// quantized holds a model's int8, bf16 or f16 inference weights.
 type quantized struct {
 	precision string
 	blocks    []qBlock
@@ -76,20 +85,20 @@ type qBlock struct {
 }
 
 // ParsePrecision checks a compute precision: "", "none" and "float32" are
-// Float32; "int8" is Int8; "bf16" is BF16. The error lists the values
-// accepted.
+// Float32; "int8" is Int8; "bf16" is BF16; "f16" is F16. The error lists
+// the values accepted.
 func ParsePrecision(p string) (string, error) {
 	switch p {
 	case Float32, "none", "float32":
 		return Float32, nil
-	case Int8, BF16:
+	case Int8, BF16, F16:
 		return p, nil
 	}
-	return "", fmt.Errorf("gpt2: unknown precision %q (want none, float32, int8 or bf16)", p)
+	return "", fmt.Errorf("gpt2: unknown precision %q (want none, float32, int8, bf16 or f16)", p)
 }
 
 // Quantize sets the compute precision of the inference pass: Float32 (the
-// default; "none" and "float32" too), Int8 or BF16 (see their
+// default; "none" and "float32" too), Int8, BF16 or F16 (see their
 // documentation). The weights are quantized now, in memory. The float32 Weights are kept, so
 // that the differentiable pass (ForwardPass and Backward, which explain's
 // saliency uses) stays float32 and Quantize can be called again to switch
@@ -115,6 +124,11 @@ func (m *Model) Quantize(precision string) error {
 		m.quant = nil
 		return nil
 	}
+	if p == F16 {
+		if err := m.checkF16Range(); err != nil {
+			return err
+		}
+	}
 	c, w := m.Config, &m.Weights
 	C := c.NEmbd
 	q := &quantized{precision: p, blocks: make([]qBlock, c.NLayer)}
@@ -122,6 +136,9 @@ func (m *Model) Quantize(precision string) error {
 	newLinear := func(w, b []float32, n, k int) linearLayer {
 		if p == BF16 {
 			return kernels.NewBF16Linear(w, b, n, k)
+		}
+		if p == F16 {
+			return kernels.NewF16Linear(w, b, n, k)
 		}
 		return kernels.NewQLinear(w, b, n, k, kernels.QInt8)
 	}
@@ -183,8 +200,8 @@ func precisionName(p string) string {
 }
 
 // Precision returns the compute precision of the inference pass set by
-// Quantize: Float32 (""), Int8 or BF16; for a model loaded from a loupe
-// quantize directory, the precision its weights are stored in.
+// Quantize: Float32 (""), Int8, BF16 or F16; for a model loaded from a
+// loupe quantize directory, the precision its weights are stored in.
 func (m *Model) Precision() string {
 	if m.quant == nil {
 		return Float32
@@ -217,6 +234,8 @@ func qBytes(l linearLayer) int64 {
 		n, k := int64((q.N+15)&^15), int64((q.K+7)&^7)
 		return n*k + 12*n
 	case *kernels.BF16Linear:
+		return q.Bytes()
+	case *kernels.F16Linear:
 		return q.Bytes()
 	}
 	return 0

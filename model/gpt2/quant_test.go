@@ -209,9 +209,9 @@ func TestQuantizeInt8Decode(t *testing.T) {
 }
 
 func TestQuantizeErrors(t *testing.T) {
-	for _, p := range []string{"int4", "INT8", "BF16", "bfloat16", "int7"} {
+	for _, p := range []string{"int4", "INT8", "BF16", "bfloat16", "int7", "F16", "fp16", "half"} {
 		_, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: p})
-		if err == nil || !strings.Contains(err.Error(), `precision "`+p+`" (want none, float32, int8 or bf16)`) {
+		if err == nil || !strings.Contains(err.Error(), `precision "`+p+`" (want none, float32, int8, bf16 or f16)`) {
 			t.Errorf("LoadWith(Quantize %q): error %v", p, err)
 		}
 	}

@@ -54,7 +54,7 @@ type Model struct {
 	// mapped holds the first element of every weight used in place from
 	// the file's mapping (Quantize releases their pages).
 	mapped map[*float32]bool
-	quant  *quantized // the int8 or bf16 inference weights, nil for float32 (Quantize)
+	quant  *quantized // the int8, bf16 or f16 inference weights, nil for float32 (Quantize)
 }
 
 // Close releases the memory-mapped checkpoint files. The model and every
