@@ -13,9 +13,10 @@
 #   prefill: one 512-token prompt, logits at the last position only (tok/s)
 #   RSS:     loupe's peak resident set during the decode run (/usr/bin/time -v)
 #            against the float32 weight bytes
-# loupe runs with each weight format of QUANTS (default "none int8 bf16
-# int8-dir": float32, --quantize int8, --quantize bf16, and the directory
-# `loupe quantize --quantize int8` writes, loaded as stored), PyTorch in
+# loupe runs with each weight format of QUANTS (default "none int8 bf16 f16
+# int8-dir": float32, --quantize int8, --quantize bf16, --quantize f16, and
+# the directory `loupe quantize --quantize int8` writes, loaded as stored),
+# PyTorch in
 # float32.
 # PyTorch (Debian python3-torch) runs the reference GPT-2 of reference.py,
 # written as transformers' modeling_gpt2.py computes it, under
@@ -24,7 +25,7 @@
 # take turns for REPS rounds and each keeps its best.
 set -eu
 REPS=${REPS:-3}
-QUANTS=${QUANTS:-none int8 bf16 int8-dir}
+QUANTS=${QUANTS:-none int8 bf16 f16 int8-dir}
 PY=${PY:-/usr/bin/python3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
@@ -88,7 +89,7 @@ $PY - "$TMP/best.txt" "$torch_decode" "$torch_prefill" "$WEIGHT_BYTES" <<'PYEOF'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
 td, tp, wb = map(float, sys.argv[2:])
-name = {"none": "float32", "float32": "float32", "int8": "int8", "bf16": "bf16", "int8-dir": "int8 (loupe quantize directory)"}
+name = {"none": "float32", "float32": "float32", "int8": "int8", "bf16": "bf16", "f16": "f16", "int8-dir": "int8 (loupe quantize directory)"}
 base = {}
 for q, d, p, r in rows:
     if name[q] == "float32":
