@@ -103,9 +103,10 @@ type bfJob struct {
 	lda    int
 	c      []float32
 	ldc    int
-	unit   int   // column blocks per chunk
-	chunks int64 // number of chunks
-	next   int64 // chunks handed out (atomic)
+	abf    []uint16 // the activations in bf16, rows kp apart (bfDot), or nil
+	unit   int      // column blocks per chunk
+	chunks int64    // number of chunks
+	next   int64    // chunks handed out (atomic)
 	run    func(lo, hi int)
 }
 
@@ -124,6 +125,15 @@ func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc in
 	}
 	j := bfJobs.Get().(*bfJob)
 	j.lvl, j.l, j.m, j.a, j.lda, j.c, j.ldc = lvl, l, m, a, lda, c, ldc
+	var buf *[]uint16
+	if bfDot && lvl >= levelAVX512 && m >= bfDotMinRows {
+		buf = bfBufs.Get().(*[]uint16)
+		if cap(*buf) < m*l.kp {
+			*buf = make([]uint16, m*l.kp)
+		}
+		j.abf = (*buf)[:m*l.kp]
+		bfRoundRows(m, l.K, a, lda, j.abf)
+	}
 	blocks := (l.N + bfNR - 1) / bfNR
 	th := Threads()
 	// Chunks of whole column blocks (contiguous runs of the packed
@@ -139,7 +149,10 @@ func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc in
 	}
 	j.next = 0
 	Parallel(int(min(j.chunks, int64(parts))), 1, j.run)
-	j.a, j.c, j.l = nil, nil, nil
+	j.a, j.c, j.l, j.abf = nil, nil, nil, nil
+	if buf != nil {
+		bfBufs.Put(buf)
+	}
 	bfJobs.Put(j)
 }
 
@@ -157,6 +170,22 @@ func (j *bfJob) do(lo, hi int) {
 		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
 		full := min(b1, l.N/bfNR)
 		i := 0
+		if j.abf != nil {
+			// Eight rows at a time with VDPBF16PS (bfdot.go).
+			for ; i+8 <= j.m; i += 8 {
+				a, c := j.abf[i*kp:(i+8)*kp], j.c[i*j.ldc:(i+7)*j.ldc+l.N]
+				if full > b0 {
+					bfdot8x16AVX512BF16(full-b0, kp, a, kp, l.b[b0*kp*bfNR:full*kp*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:], j.ldc)
+				}
+				if b1 > full {
+					var tmp [8 * bfNR]float32
+					bfdot8x16AVX512BF16(1, kp, a, kp, l.b[full*kp*bfNR:(full+1)*kp*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:], bfNR)
+					for r := 0; r < 8; r++ {
+						copy(c[r*j.ldc+full*bfNR:r*j.ldc+l.N], tmp[r*bfNR:])
+					}
+				}
+			}
+		}
 		if j.lvl >= levelAVX512 {
 			// Four rows at a time share each widened weight.
 			for ; i+4 <= j.m; i += 4 {

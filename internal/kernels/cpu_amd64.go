@@ -12,4 +12,5 @@ func detectCPU() {
 	cpuHasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	cpuHasAVX512 = cpuHasAVX2 && cpu.X86.HasAVX512F
 	cpuHasVNNI = cpuHasAVX512 && cpu.X86.HasAVX512VNNI
+	cpuHasBF16 = cpuHasAVX512 && cpu.X86.HasAVX512BF16
 }

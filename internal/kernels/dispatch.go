@@ -36,6 +36,10 @@ var cpuHasAVX2, cpuHasAVX512 bool
 // by detectCPU.
 var cpuHasVNNI bool
 
+// cpuHasBF16 reports AVX512_BF16 (VDPBF16PS, VCVTNE2PS2BF16) next to
+// AVX-512F; set by detectCPU.
+var cpuHasBF16 bool
+
 // qVNNI is set when the AVX-512 level's int8 kernels (QLinear) use
 // VPDPBUSD: the CPU has AVX512-VNNI and qSelfCheck passed. It is decided
 // with the level, once at start-up.
@@ -54,6 +58,7 @@ func chooseLevel(env string) int {
 	implNote = ""
 	forceGeneric = false
 	qVNNI = false
+	bfDot = false
 	switch v := strings.ToLower(strings.TrimSpace(env)); v {
 	case "", "auto", "avx512":
 		// The best available set (AVX-512 still has to pass its self-check).
@@ -86,6 +91,14 @@ func chooseLevel(env string) int {
 			implNote = " (int8: vnni)" + implNote
 		} else {
 			implNote += " (vnni self-check failed: " + err.Error() + ")"
+		}
+	}
+	if best == levelAVX512 && cpuHasBF16 && bfDotWanted {
+		if err := bfDotSelfCheck(); err == nil {
+			bfDot = true
+			implNote = " (bf16: vdpbf16ps)" + implNote
+		} else {
+			implNote += " (vdpbf16ps self-check failed: " + err.Error() + ")"
 		}
 	}
 	return best

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -233,3 +234,27 @@ func TestQuantizeSmallQualityF16(t *testing.T) {
 		}
 	}
 }
+
+// smallF16 is smallModel's weights in float16 (a model of its own, as
+// smallBF16).
+var smallF16 = sync.OnceValues(func() (*Model, error) {
+	m, err := Random(gpt2Small, 3, 0.0625)
+	if err == nil {
+		err = m.Quantize(F16)
+	}
+	return m, err
+})
+
+func benchF16(b *testing.B) *Model {
+	m, err := smallF16()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkDecodeF16 is BenchmarkDecode with float16 weights.
+func BenchmarkDecodeF16(b *testing.B) { benchDecode(b, benchF16(b)) }
+
+// BenchmarkPrefillF16 is BenchmarkPrefill with float16 weights.
+func BenchmarkPrefillF16(b *testing.B) { benchPrefill(b, benchF16(b)) }
