@@ -97,7 +97,7 @@ supported with beam search.
 
 --quantize int8 decodes with int8 weights (the linear layers and the LM
 head; embeddings, LayerNorms and attention stay float32; docs/gpt2.md,
-"int8 and bf16 weights"), --quantize bf16 with bfloat16 weights for the
+"int8, bf16 and f16 weights"), --quantize bf16 with bfloat16 weights for the
 same layers (activations and sums stay float32), --quantize f16 with IEEE
 float16 weights the same way (a weight beyond ±65504 is an error);
 --quantize none is float32. By default the weights are used as stored:
