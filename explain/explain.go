@@ -59,7 +59,7 @@ type Result struct {
 	Model string `json:"model,omitempty"`
 	// Precision is the weights' precision of the inference pass that
 	// generated the tokens and gave the attention, hidden states and layer
-	// predictions ("int8", "bf16"; empty for float32). The attributions come
+	// predictions ("int8", "bf16", "f16"; empty for float32). The attributions come
 	// from the differentiable pass, which is float32 in every case.
 	Precision string `json:"precision,omitempty"`
 	// Tokens are the tokens of IDs for display (Options.TokenText; an

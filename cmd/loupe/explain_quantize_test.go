@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestExplainQuantize: loupe explain --quantize int8|bf16 generates what
+// TestExplainQuantize: loupe explain --quantize int8|bf16|f16 generates what
 // loupe generate --quantize does, says the precision in its JSON, still
 // gives attributions (from the float32 differentiable pass), and layer
 // predictions that differ from float32's (the quantized head).
@@ -39,7 +39,7 @@ func TestExplainQuantize(t *testing.T) {
 	if f32.Precision != "" {
 		t.Errorf("float32 explain: precision %q, want none", f32.Precision)
 	}
-	for _, q := range []string{"int8", "bf16"} {
+	for _, q := range []string{"int8", "bf16", "f16"} {
 		ex := explainJSON(q)
 		if ex.Precision != q {
 			t.Errorf("--quantize %s: precision %q", q, ex.Precision)

@@ -261,7 +261,7 @@ func (p *Pass) activation(a []float32, l int) {
 
 // Unembed applies the LM head to n rows of h ([n, C]), after ln_f when lnf
 // is set, and returns the logits [n, V]. h is not changed. The head is the
-// inference pass's: after Quantize, the int8 or bf16 one (as Forward's
+// inference pass's: after Quantize, the int8, bf16 or f16 one (as Forward's
 // logits); Pass.Logits keeps the float32 head of the differentiable pass.
 func (m *Model) Unembed(h []float32, n int, lnf bool) []float32 {
 	c := m.Config
