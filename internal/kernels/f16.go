@@ -125,6 +125,28 @@ func NewF16Linear(w, bias []float32, n, k int) *F16Linear {
 	return l
 }
 
+// NewF16LinearHalves is NewF16Linear for weights already in float16: h
+// holds the [n, k] weight's IEEE half bits row-major (as an F16 tensor
+// stores them), packed as they are; the bias (n values, or nil) is kept in
+// float32. h and bias are not retained.
+func NewF16LinearHalves(h []uint16, bias []float32, n, k int) *F16Linear {
+	if n <= 0 || k <= 0 || len(h) < n*k || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("kernels: NewF16LinearHalves: bad arguments n=%d k=%d len(h)=%d len(bias)=%d", n, k, len(h), len(bias)))
+	}
+	nb := (n + f16NR - 1) / f16NR
+	l := &F16Linear{N: n, K: k, b: make([]uint16, nb*k*f16NR), bias: make([]float32, nb*f16NR)}
+	for j := 0; j < n; j++ {
+		panel := l.b[(j/f16NR)*k*f16NR+j%f16NR:]
+		for p, v := range h[j*k : (j+1)*k] {
+			panel[p*f16NR] = v
+		}
+	}
+	if bias != nil {
+		copy(l.bias, bias[:n])
+	}
+	return l
+}
+
 // Bytes is the memory the layer's packed weights and bias take.
 func (l *F16Linear) Bytes() int64 { return int64(2*len(l.b) + 4*len(l.bias)) }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -167,6 +168,47 @@ func TestF16Overflow(t *testing.T) {
 		}
 	}()
 	NewF16Linear([]float32{1, 2, 1e5, 0}, nil, 2, 2)
+}
+
+// TestNewF16LinearHalves: packing half bits directly gives NewF16Linear's
+// layer for the same weights.
+func TestNewF16LinearHalves(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const n, k = 37, 19
+	w := randMatrix(rng, n, k)
+	h := make([]uint16, n*k)
+	for i, v := range w {
+		h[i] = ToF16(v)
+	}
+	bias := randMatrix(rng, 1, n)
+	a, b := NewF16Linear(w, bias, n, k), NewF16LinearHalves(h, bias, n, k)
+	if a.N != b.N || a.K != b.K || !slices.Equal(a.b, b.b) || !slices.Equal(a.bias, b.bias) {
+		t.Error("NewF16LinearHalves packs differently from NewF16Linear")
+	}
+}
+
+// FuzzToF16 compares ToF16 with the bisection reference on any float32
+// bit pattern, and checks that FromF16 gives the half back.
+func FuzzToF16(f *testing.F) {
+	for _, u := range []uint32{0x3f801000, 0x3f803000, 0x477ff000, 0x477fefff, 0x33000000, 0x33000001, 0x387fe000, 0x7fc00001, 0x80000001} {
+		f.Add(u)
+	}
+	f.Fuzz(func(t *testing.T, u uint32) {
+		v := math.Float32frombits(u)
+		h := ToF16(v)
+		if v != v {
+			if h&0x7fff != 0x7e00 {
+				t.Fatalf("ToF16(NaN %#08x) = %#04x", u, h)
+			}
+			return
+		}
+		if want := f16Nearest(v); h != want {
+			t.Fatalf("ToF16(%#08x) = %#04x, want %#04x", u, h, want)
+		}
+		if back := ToF16(FromF16(h)); back != h {
+			t.Fatalf("ToF16(FromF16(%#04x)) = %#04x", h, back)
+		}
+	})
 }
 
 // f16Ref is the reference: float64 sums of the exact products of a and the
