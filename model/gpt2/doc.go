@@ -36,15 +36,17 @@
 // used in place from the memory-mapped file; F16 and BF16 ones are converted
 // once at load time.
 //
-// # int8 and bf16 weights
+// # int8, bf16 and f16 weights
 //
-// Model.Quantize(Int8) or Model.Quantize(BF16), or LoadWith with
-// LoadOptions.Quantize, runs the inference pass (State.Forward,
-// Model.Forward) with int8 or bf16 weights for every block's four linear
-// layers and the LM head (Int8: kernels.QLinear, per output channel
-// symmetric int8 weights and per-token dynamic int8 activations; BF16:
-// kernels.BF16Linear, weights rounded to bfloat16 and widened to float32 in
-// the kernel, activations and sums in float32); the token embedding
+// Model.Quantize(Int8), Model.Quantize(BF16) or Model.Quantize(F16), or
+// LoadWith with LoadOptions.Quantize, runs the inference pass
+// (State.Forward, Model.Forward) with int8, bf16 or f16 weights for every
+// block's four linear layers and the LM head (Int8: kernels.QLinear, per
+// output channel symmetric int8 weights and per-token dynamic int8
+// activations; BF16: kernels.BF16Linear, weights rounded to bfloat16 and
+// widened to float32 in the kernel, activations and sums in float32; F16:
+// kernels.F16Linear, the same with IEEE float16 weights, a weight beyond
+// ±65504 being an error that names its tensor); the token embedding
 // lookup reads the (tied) quantized head's rows; the position embeddings,
 // LayerNorms, biases, attention and GELU stay float32. The
 // float32 Weights are kept for the differentiable pass (ForwardPass and
