@@ -221,7 +221,20 @@ func (j *f16Job) do(lo, hi int) {
 		full := min(b1, l.N/f16NR)
 		i := 0
 		if j.lvl >= levelAVX512 {
-			// Four rows at a time share each widened weight.
+			// Eight rows, then four, at a time share each widened weight.
+			for ; i+8 <= j.m; i += 8 {
+				a, c := j.a[i*j.lda:(i+7)*j.lda+k], j.c[i*j.ldc:(i+7)*j.ldc+l.N]
+				if full > b0 {
+					f16gemm8x16AVX512(full-b0, k, a, j.lda, l.b[b0*k*f16NR:full*k*f16NR], l.bias[b0*f16NR:full*f16NR], c[b0*f16NR:], j.ldc)
+				}
+				if b1 > full {
+					var tmp [8 * f16NR]float32
+					f16gemm8x16AVX512(1, k, a, j.lda, l.b[full*k*f16NR:(full+1)*k*f16NR], l.bias[full*f16NR:(full+1)*f16NR], tmp[:], f16NR)
+					for r := 0; r < 8; r++ {
+						copy(c[r*j.ldc+full*f16NR:r*j.ldc+l.N], tmp[r*f16NR:])
+					}
+				}
+			}
 			for ; i+4 <= j.m; i += 4 {
 				a, c := j.a[i*j.lda:(i+3)*j.lda+k], j.c[i*j.ldc:(i+3)*j.ldc+l.N]
 				if full > b0 {
@@ -294,6 +307,13 @@ func f16gemv16Generic(nblk, k int, a []float32, b []uint16, bias, c []float32) {
 			cc[j] = (lo + hi) + bs[j]
 		}
 	}
+}
+
+// f16gemm8x16Generic is the eight-row kernel as plain Go: f16gemm4x16Generic
+// on rows 0-3 and on rows 4-7.
+func f16gemm8x16Generic(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int) {
+	f16gemm4x16Generic(nblk, k, a, lda, b, bias, c, ldc)
+	f16gemm4x16Generic(nblk, k, a[4*lda:], lda, b, bias, c[4*ldc:], ldc)
 }
 
 // f16gemm4x16Generic is the four-row kernel as plain Go: for each of nblk

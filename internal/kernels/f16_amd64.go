@@ -27,3 +27,10 @@ func f16gemv16AVX512(nblk, k int, a []float32, b []uint16, bias, c []float32)
 //
 //go:noescape
 func f16gemm4x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int)
+
+// f16gemm8x16AVX512 is f16gemm4x16Generic on rows 0-3 and then on rows
+// 4-7 (a[4*lda:], c[4*ldc:]) with AVX-512F: the same partial sums in the
+// same order, each k's weights widened once for the eight rows.
+//
+//go:noescape
+func f16gemm8x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int)

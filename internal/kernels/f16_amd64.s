@@ -298,3 +298,134 @@ msum:
 mend:
 	VZEROUPPER
 	RET
+
+// func f16gemm8x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int)
+//
+// Eight rows at a time, each as f16gemm4x16AVX512's rows: two partial sums
+// per row (k even, k odd; Z0-Z15), each k's weights widened once for the
+// eight rows, the activations broadcast inside the FMAs; two k per loop
+// trip. Rows: SI, SI+lda, SI+2·lda, DI = SI+3·lda, DI+lda, DI+2·lda,
+// R12 = SI+6·lda, R12+lda.
+TEXT ·f16gemm8x16AVX512(SB), NOSPLIT, $0-128
+	MOVQ  nblk+0(FP), AX
+	MOVQ  k+8(FP), R8
+	MOVQ  a_base+16(FP), R13
+	MOVQ  lda+40(FP), R9
+	SHLQ  $2, R9
+	LEAQ  (R9)(R9*2), R14
+	MOVQ  b_base+48(FP), BX
+	MOVQ  bias_base+72(FP), R11
+	MOVQ  c_base+96(FP), DX
+	MOVQ  ldc+120(FP), R10
+	SHLQ  $2, R10
+	TESTQ AX, AX
+	JZ    eend
+
+eblock:
+	MOVQ   R13, SI
+	LEAQ   (R13)(R14*1), DI
+	LEAQ   (DI)(R14*1), R12
+	MOVQ   R8, CX
+	SHRQ   $1, CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	TESTQ  CX, CX
+	JZ     eodd
+
+eloop:
+	VCVTPH2PS        (BX), Z16
+	VCVTPH2PS        32(BX), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST 4(SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z2
+	VFMADD231PS.BCST 4(SI)(R9*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R9*2), Z16, Z4
+	VFMADD231PS.BCST 4(SI)(R9*2), Z17, Z5
+	VFMADD231PS.BCST (DI), Z16, Z6
+	VFMADD231PS.BCST 4(DI), Z17, Z7
+	VFMADD231PS.BCST (DI)(R9*1), Z16, Z8
+	VFMADD231PS.BCST 4(DI)(R9*1), Z17, Z9
+	VFMADD231PS.BCST (DI)(R9*2), Z16, Z10
+	VFMADD231PS.BCST 4(DI)(R9*2), Z17, Z11
+	VFMADD231PS.BCST (R12), Z16, Z12
+	VFMADD231PS.BCST 4(R12), Z17, Z13
+	VFMADD231PS.BCST (R12)(R9*1), Z16, Z14
+	VFMADD231PS.BCST 4(R12)(R9*1), Z17, Z15
+	ADDQ             $8, SI
+	ADDQ             $8, DI
+	ADDQ             $8, R12
+	ADDQ             $64, BX
+	DECQ             CX
+	JNZ              eloop
+
+eodd:
+	// An odd k: the last one, into the even sums.
+	TESTQ            $1, R8
+	JZ               esum
+	VCVTPH2PS        (BX), Z16
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R9*2), Z16, Z4
+	VFMADD231PS.BCST (DI), Z16, Z6
+	VFMADD231PS.BCST (DI)(R9*1), Z16, Z8
+	VFMADD231PS.BCST (DI)(R9*2), Z16, Z10
+	VFMADD231PS.BCST (R12), Z16, Z12
+	VFMADD231PS.BCST (R12)(R9*1), Z16, Z14
+	ADDQ             $32, BX
+
+esum:
+	VMOVUPS (R11), Z16
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z3, Z2, Z2
+	VADDPS  Z5, Z4, Z4
+	VADDPS  Z7, Z6, Z6
+	VADDPS  Z9, Z8, Z8
+	VADDPS  Z11, Z10, Z10
+	VADDPS  Z13, Z12, Z12
+	VADDPS  Z15, Z14, Z14
+	VADDPS  Z16, Z0, Z0
+	VADDPS  Z16, Z2, Z2
+	VADDPS  Z16, Z4, Z4
+	VADDPS  Z16, Z6, Z6
+	VADDPS  Z16, Z8, Z8
+	VADDPS  Z16, Z10, Z10
+	VADDPS  Z16, Z12, Z12
+	VADDPS  Z16, Z14, Z14
+	MOVQ    DX, CX
+	VMOVUPS Z0, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z2, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z4, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z6, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z8, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z10, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z12, (CX)
+	ADDQ    R10, CX
+	VMOVUPS Z14, (CX)
+	ADDQ    $64, R11
+	ADDQ    $64, DX
+	DECQ    AX
+	JNZ     eblock
+
+eend:
+	VZEROUPPER
+	RET

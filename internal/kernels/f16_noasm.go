@@ -17,3 +17,7 @@ func f16gemv16AVX512(nblk, k int, a []float32, b []uint16, bias, c []float32) {
 func f16gemm4x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int) {
 	f16gemm4x16Generic(nblk, k, a, lda, b, bias, c, ldc)
 }
+
+func f16gemm8x16AVX512(nblk, k int, a []float32, lda int, b []uint16, bias, c []float32, ldc int) {
+	f16gemm8x16Generic(nblk, k, a, lda, b, bias, c, ldc)
+}

@@ -227,8 +227,8 @@ func f16Ref(w, bias, a []float32, k int, j, i int) (sum, abs float64) {
 }
 
 // TestF16Linear runs Apply at every level over shapes with partial
-// blocks, every k tail, one row and several (the four-row kernel and its
-// remainder), with and without a bias, against a float64 sum of the same
+// blocks, every k tail, one row and several (the eight- and four-row
+// kernels and their remainders), with and without a bias, against a float64 sum of the same
 // products, within twice the float32 bound (k+1)·2⁻²⁴·Σ|terms|. The
 // weights include subnormal halves. It also checks that the output's
 // padding (ldc > N) is untouched and that the half weights were used (not
@@ -236,7 +236,7 @@ func f16Ref(w, bias, a []float32, k int, j, i int) (sum, abs float64) {
 func TestF16Linear(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
-		for _, s := range [][3]int{{1, 1, 1}, {1, 7, 16}, {1, 33, 17}, {2, 64, 48}, {3, 5, 100}, {4, 9, 33}, {5, 130, 33}, {1, 768, 2304}, {7, 3072, 40}, {9, 17, 64}, {1, 256, 8192}} {
+		for _, s := range [][3]int{{1, 1, 1}, {1, 7, 16}, {1, 33, 17}, {2, 64, 48}, {3, 5, 100}, {4, 9, 33}, {5, 130, 33}, {1, 768, 2304}, {7, 3072, 40}, {9, 17, 64}, {8, 33, 17}, {13, 64, 48}, {21, 768, 100}, {1, 256, 8192}} {
 			m, k, n := s[0], s[1], s[2]
 			for _, withBias := range []bool{true, false} {
 				w := randMatrix(rng, n, k)
@@ -299,7 +299,7 @@ func TestF16LevelsAgree(t *testing.T) {
 		for i := range w {
 			w[i] = ToF16(float32(rng.NormFloat64()) * 0.05)
 		}
-		a := randMatrix(rng, 4, k)
+		a := randMatrix(rng, 8, k)
 		bias := randMatrix(rng, 1, nblk*f16NR)
 		tol := func(i, j int) float64 {
 			abs := math.Abs(float64(bias[j]))
@@ -321,14 +321,21 @@ func TestF16LevelsAgree(t *testing.T) {
 			if lvl < levelAVX512 {
 				continue
 			}
-			want4 := make([]float32, 4*nblk*f16NR)
-			got4 := make([]float32, 4*nblk*f16NR)
-			f16gemm4x16Generic(nblk, k, a, k, w, bias, want4, nblk*f16NR)
-			f16gemm4x16AVX512(nblk, k, a, k, w, bias, got4, nblk*f16NR)
-			for x := range got4 {
-				i, j := x/(nblk*f16NR), x%(nblk*f16NR)
-				if d := math.Abs(float64(got4[x] - want4[x])); !(d <= tol(i, j)) {
-					t.Errorf("%s 4 rows k=%d: c[%d][%d] = %v, generic %v (±%g)", levelNames[lvl], k, i, j, got4[x], want4[x], tol(i, j))
+			for _, rows := range []int{4, 8} {
+				want4 := make([]float32, rows*nblk*f16NR)
+				got4 := make([]float32, rows*nblk*f16NR)
+				if rows == 4 {
+					f16gemm4x16Generic(nblk, k, a, k, w, bias, want4, nblk*f16NR)
+					f16gemm4x16AVX512(nblk, k, a, k, w, bias, got4, nblk*f16NR)
+				} else {
+					f16gemm8x16Generic(nblk, k, a, k, w, bias, want4, nblk*f16NR)
+					f16gemm8x16AVX512(nblk, k, a, k, w, bias, got4, nblk*f16NR)
+				}
+				for x := range got4 {
+					i, j := x/(nblk*f16NR), x%(nblk*f16NR)
+					if d := math.Abs(float64(got4[x] - want4[x])); !(d <= tol(i, j)) {
+						t.Errorf("%s %d rows k=%d: c[%d][%d] = %v, generic %v (±%g)", levelNames[lvl], rows, k, i, j, got4[x], want4[x], tol(i, j))
+					}
 				}
 			}
 		}

@@ -118,14 +118,14 @@ func bfSelfCheck(lvl int) error {
 }
 
 // f16SelfCheck runs a level's float16-weight kernels (F16Linear: one row,
-// and four rows with AVX-512) on small inputs (k with every tail length,
+// and four and eight rows with AVX-512) on small inputs (k with every tail length,
 // two blocks; subnormal, negative and largest weights among them) against
 // the generic ones, within 2·(k+1)·2⁻²⁴·Σ|terms| (float32 sums in another
 // order).
 func f16SelfCheck(lvl int) error {
 	const nblk = 2
 	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 23} {
-		a := make([]float32, 4*(k+1))
+		a := make([]float32, 8*(k+1))
 		for i := range a {
 			a[i] = float32((i*7)%31)/8 - 1.9
 		}
@@ -156,12 +156,12 @@ func f16SelfCheck(lvl int) error {
 		for i, v := range bias {
 			absBias[i] = abs32(v)
 		}
-		// The four-row kernel's rows are k+1 apart and its outputs 2
-		// blocks + 3 apart; the one-row kernel gets the first row.
+		// The four- and eight-row kernels' rows are k+1 apart and their
+		// outputs 2 blocks + 3 apart; the one-row kernel gets the first row.
 		const ldc = nblk*f16NR + 3
-		got := make([]float32, 4*ldc)
-		want := make([]float32, 4*ldc)
-		tol := make([]float32, 4*ldc)
+		got := make([]float32, 8*ldc)
+		want := make([]float32, 8*ldc)
+		tol := make([]float32, 8*ldc)
 		f16gemvL(lvl, nblk, k, a, b, bias, got)
 		f16gemv16Generic(nblk, k, a, b, bias, want)
 		f16gemv16Generic(nblk, k, absA, absB, absBias, tol)
@@ -174,7 +174,13 @@ func f16SelfCheck(lvl int) error {
 		f16gemm4x16AVX512(nblk, k, a, k+1, b, bias, got, ldc)
 		f16gemm4x16Generic(nblk, k, a, k+1, b, bias, want, ldc)
 		f16gemm4x16Generic(nblk, k, absA, k+1, absB, absBias, tol, ldc)
-		if err := f16Agree("f16gemm4x16", k, got, want, tol); err != nil {
+		if err := f16Agree("f16gemm4x16", k, got[:4*ldc], want, tol); err != nil {
+			return err
+		}
+		f16gemm8x16AVX512(nblk, k, a, k+1, b, bias, got, ldc)
+		f16gemm8x16Generic(nblk, k, a, k+1, b, bias, want, ldc)
+		f16gemm8x16Generic(nblk, k, absA, k+1, absB, absBias, tol, ldc)
+		if err := f16Agree("f16gemm8x16", k, got, want, tol); err != nil {
 			return err
 		}
 	}
