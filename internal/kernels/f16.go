@@ -125,13 +125,15 @@ func NewF16Linear(w, bias []float32, n, k int) *F16Linear {
 	return l
 }
 
-// NewF16LinearHalves is NewF16Linear for weights already in float16: h
-// holds the [n, k] weight's IEEE half bits row-major (as an F16 tensor
-// stores them), packed as they are; the bias (n values, or nil) is kept in
-// float32. h and bias are not retained.
-func NewF16LinearHalves(h []uint16, bias []float32, n, k int) *F16Linear {
+// NewF16LinearBits is NewF16Linear for weights already in float16: h
+// holds the [n, k] weight's IEEE half bits row-major (nn.Linear's [out,
+// in], as an F16 tensor stores them), packed as they are; the bias (n
+// values, or nil) is kept in float32. Given what Bits returns (and the same
+// bias) it rebuilds that layer exactly. Wrong sizes panic. h and bias are
+// not retained.
+func NewF16LinearBits(h []uint16, bias []float32, n, k int) *F16Linear {
 	if n <= 0 || k <= 0 || len(h) < n*k || (bias != nil && len(bias) < n) {
-		panic(fmt.Sprintf("kernels: NewF16LinearHalves: bad arguments n=%d k=%d len(h)=%d len(bias)=%d", n, k, len(h), len(bias)))
+		panic(fmt.Sprintf("kernels: NewF16LinearBits: bad arguments n=%d k=%d len(h)=%d len(bias)=%d", n, k, len(h), len(bias)))
 	}
 	nb := (n + f16NR - 1) / f16NR
 	l := &F16Linear{N: n, K: k, b: make([]uint16, nb*k*f16NR), bias: make([]float32, nb*f16NR)}
@@ -145,6 +147,32 @@ func NewF16LinearHalves(h []uint16, bias []float32, n, k int) *F16Linear {
 		copy(l.bias, bias[:n])
 	}
 	return l
+}
+
+// Bits returns the layer's float16 weights ([N, K] row-major, nn.Linear's
+// [out, in]) as their 16 bits (see NewF16LinearBits).
+func (l *F16Linear) Bits() []uint16 {
+	w := make([]uint16, l.N*l.K)
+	for j := 0; j < l.N; j++ {
+		panel := l.b[(j/f16NR)*l.K*f16NR+j%f16NR:]
+		row := w[j*l.K : (j+1)*l.K]
+		for p := range row {
+			row[p] = panel[p*f16NR]
+		}
+	}
+	return w
+}
+
+// Row writes the weights of output j, widened to float32 (exactly), into
+// dst[:K].
+func (l *F16Linear) Row(j int, dst []float32) {
+	if j < 0 || j >= l.N || len(dst) < l.K {
+		panic(fmt.Sprintf("kernels: F16Linear.Row(%d) of %d rows into %d values, want %d", j, l.N, len(dst), l.K))
+	}
+	panel := l.b[(j/f16NR)*l.K*f16NR+j%f16NR:]
+	for p := range dst[:l.K] {
+		dst[p] = FromF16(panel[p*f16NR])
+	}
 }
 
 // Bytes is the memory the layer's packed weights and bias take.

@@ -170,9 +170,10 @@ func TestF16Overflow(t *testing.T) {
 	NewF16Linear([]float32{1, 2, 1e5, 0}, nil, 2, 2)
 }
 
-// TestNewF16LinearHalves: packing half bits directly gives NewF16Linear's
-// layer for the same weights.
-func TestNewF16LinearHalves(t *testing.T) {
+// TestNewF16LinearBits: packing half bits directly gives NewF16Linear's
+// layer for the same weights; Bits gives them back and Row widens one
+// output's weights.
+func TestNewF16LinearBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	const n, k = 37, 19
 	w := randMatrix(rng, n, k)
@@ -181,9 +182,21 @@ func TestNewF16LinearHalves(t *testing.T) {
 		h[i] = ToF16(v)
 	}
 	bias := randMatrix(rng, 1, n)
-	a, b := NewF16Linear(w, bias, n, k), NewF16LinearHalves(h, bias, n, k)
+	a, b := NewF16Linear(w, bias, n, k), NewF16LinearBits(h, bias, n, k)
 	if a.N != b.N || a.K != b.K || !slices.Equal(a.b, b.b) || !slices.Equal(a.bias, b.bias) {
-		t.Error("NewF16LinearHalves packs differently from NewF16Linear")
+		t.Error("NewF16LinearBits packs differently from NewF16Linear")
+	}
+	if got := a.Bits(); !slices.Equal(got, h) {
+		t.Error("Bits does not give the half weights back")
+	}
+	row := make([]float32, k)
+	for j := range n {
+		a.Row(j, row)
+		for p, v := range row {
+			if v != FromF16(h[j*k+p]) {
+				t.Fatalf("Row(%d)[%d] = %v, want %v", j, p, v, FromF16(h[j*k+p]))
+			}
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ const (
 var ErrStoredQuantized = errors.New("the weights are stored quantized (a loupe quantize directory): use the float32 checkpoint it was made from")
 
 // rowLayer is a quantized layer that can read back one output's weights
-// (kernels.QLinear and kernels.BF16Linear).
+// (kernels.QLinear, kernels.BF16Linear and kernels.F16Linear).
 type rowLayer interface {
 	linearLayer
 	Row(j int, dst []float32)
