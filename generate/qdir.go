@@ -22,8 +22,8 @@ import (
 type QuantizeOptions struct {
 	// Hub fetches hub ids; nil means hub.NewClient().
 	Hub *hub.Client
-	// Precision is the stored precision: "int8" (gpt2.Int8) or "bf16"
-	// (gpt2.BF16).
+	// Precision is the stored precision: "int8" (gpt2.Int8), "bf16"
+	// (gpt2.BF16) or "f16" (gpt2.F16).
 	Precision string
 	// Force replaces an existing non-empty output directory.
 	Force bool
@@ -34,7 +34,7 @@ type QuantizeResult struct {
 	Model        string   `json:"model"`         // the reference given
 	Source       string   `json:"source"`        // the directory it was read from
 	Out          string   `json:"out"`           // the directory written
-	Precision    string   `json:"precision"`     // int8 or bf16
+	Precision    string   `json:"precision"`     // int8, bf16 or f16
 	Files        []string `json:"files"`         // the files of Out, sorted
 	WeightBytes  int64    `json:"weight_bytes"`  // size of Out's model.safetensors
 	Float32Bytes int64    `json:"float32_bytes"` // the model's parameters as float32
@@ -61,7 +61,7 @@ func Quantize(ctx context.Context, ref, out string, opt QuantizeOptions) (*Quant
 	start := time.Now()
 	p, err := gpt2.ParsePrecision(opt.Precision)
 	if err != nil || p == gpt2.Float32 {
-		return nil, &OptionError{Field: "quantize", Value: fmt.Sprintf("%q", opt.Precision), Allowed: "int8 or bf16"}
+		return nil, &OptionError{Field: "quantize", Value: fmt.Sprintf("%q", opt.Precision), Allowed: "int8, bf16 or f16"}
 	}
 	if ref == "" {
 		return nil, errors.New("generate: quantize: no model given (a directory or a hub id such as gpt2)")

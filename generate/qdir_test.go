@@ -92,8 +92,8 @@ func TestQuantizeDirErrors(t *testing.T) {
 		{"bert", bert, filepath.Join(tmp, "b2"), "int8", "is a bert model: quantize writes GPT-2 checkpoints only (BERT models quantize at load"},
 		{"not empty", defaults.GPT2, full, "int8", full + " exists and is not empty"},
 		{"not a directory", defaults.GPT2, file, "bf16", file + " exists and is not a directory"},
-		{"float32", defaults.GPT2, filepath.Join(tmp, "f"), "none", `quantize "none": want int8 or bf16`},
-		{"unknown", defaults.GPT2, filepath.Join(tmp, "f"), "int4", `quantize "int4": want int8 or bf16`},
+		{"float32", defaults.GPT2, filepath.Join(tmp, "f"), "none", `quantize "none": want int8, bf16 or f16`},
+		{"unknown", defaults.GPT2, filepath.Join(tmp, "f"), "int4", `quantize "int4": want int8, bf16 or f16`},
 		{"no output", defaults.GPT2, "", "int8", "no output directory"},
 		{"missing model", filepath.Join(tmp, "nope"), filepath.Join(tmp, "f"), "int8", "nope"},
 	} {

@@ -20,14 +20,14 @@ var quantizeFlags struct {
 
 func init() {
 	cmd := &cobra.Command{
-		Use:   "quantize --model M --out DIR --quantize int8|bf16 [--force]",
-		Short: "Write a GPT-2's weights quantized (int8 or bf16) to a directory that loads directly",
+		Use:   "quantize --model M --out DIR --quantize int8|bf16|f16 [--force]",
+		Short: "Write a GPT-2's weights quantized (int8, bf16 or f16) to a directory that loads directly",
 		Long: `Convert a GPT-2 checkpoint (a directory, a hub id or the built-in model;
 float32, float16 or bfloat16) once, and write it to DIR with its weights
-stored in the precision --quantize int8 or bf16 decodes with: config.json
+stored in the precision --quantize int8, bf16 or f16 decodes with: config.json
 (with a quantization_config naming loupe's format), model.safetensors in the
 layout docs/gpt2.md describes ("Quantized checkpoint directories": int8
-weights [out, in] with a float32 scale per output, or bf16), and the
+weights [out, in] with a float32 scale per output, bf16, or f16), and the
 model's tokenizer files and generation_config.json.
 
 loupe generate, serve, explain and eval perplexity then load DIR directly,
@@ -64,7 +64,7 @@ are not written: they quantize at load (--quantize int8 on loupe embed).
 	f := cmd.Flags()
 	f.StringVar(&quantizeFlags.model, "model", defaults.GPT2, "GPT-2 model: a directory or a hub id such as gpt2 (default: loupe's built-in KJV GPT-2)")
 	f.StringVar(&quantizeFlags.out, "out", "", "directory to write")
-	f.StringVar(&quantizeFlags.precision, "quantize", "", "stored precision of the weights: int8 or bf16")
+	f.StringVar(&quantizeFlags.precision, "quantize", "", "stored precision of the weights: int8, bf16 or f16")
 	f.BoolVar(&quantizeFlags.force, "force", false, "replace DIR if it exists and is not empty")
 	rootCmd.AddCommand(cmd)
 }

@@ -64,7 +64,7 @@ func TestQuantizeCommand(t *testing.T) {
 		{[]string{"quantize", "--out", filepath.Join(tmp, "int8"), "--quantize", "int8"}, "exists and is not empty: choose another directory, or replace it (--force)"},
 		{[]string{"quantize", "--model", filepath.Join(tmp, "int8"), "--out", filepath.Join(tmp, "again"), "--quantize", "int8"}, "is already quantized (int8 weights written by loupe quantize)"},
 		{[]string{"quantize", "--model", bert, "--out", filepath.Join(tmp, "b"), "--quantize", "int8"}, "quantize: " + bert + " is a bert model: quantize writes GPT-2 checkpoints only"},
-		{[]string{"quantize", "--out", filepath.Join(tmp, "x"), "--quantize", "int4"}, `quantize: --quantize "int4": want int8 or bf16`},
+		{[]string{"quantize", "--out", filepath.Join(tmp, "x"), "--quantize", "int4"}, `quantize: --quantize "int4": want int8, bf16 or f16`},
 		{[]string{"quantize", "--quantize", "int8"}, "--out DIR is required"},
 		{[]string{"generate", "--model", filepath.Join(tmp, "int8"), "--quantize", "bf16", "x"}, "stores int8 weights (written by loupe quantize): precision bf16 asked for"},
 		{[]string{"eval", "perplexity", "--model", filepath.Join(tmp, "bf16"), "--quantize", "none", text}, "stores bf16 weights (written by loupe quantize): precision float32 asked for"},

@@ -26,7 +26,7 @@ type Config struct {
 	EOSTokenID int // eos_token_id, -1 when absent
 	BOSTokenID int // bos_token_id, -1 when absent
 	// Quantization is the precision a loupe quantize directory stores its
-	// weights in (Int8 or BF16: config.json's quantization_config with
+	// weights in (Int8, BF16 or F16: config.json's quantization_config with
 	// quant_method "loupe", see SaveQuantized), "" for a float checkpoint.
 	Quantization string
 }
@@ -184,10 +184,10 @@ func parseQuantizationConfig(method, precision string, version *int) (string, er
 		return "", fmt.Errorf("config.json: quantization_config.format_version %s, want %d (written by another loupe version? quantize the float32 checkpoint again)", v, QuantizedFormatVersion)
 	}
 	switch precision {
-	case Int8, BF16:
+	case Int8, BF16, F16:
 		return precision, nil
 	}
-	return "", fmt.Errorf("config.json: quantization_config.precision %q, want %s or %s", precision, Int8, BF16)
+	return "", fmt.Errorf("config.json: quantization_config.precision %q, want %s, %s or %s", precision, Int8, BF16, F16)
 }
 
 // tokenID reads an optional token id field: null, an integer or a list of

@@ -27,12 +27,13 @@ import (
 //     layout (the transpose of GPT-2's Conv1D [in, out]), I8 for int8 with
 //     NAME.weight.scale F32 [out] beside it (w ≈ scale[j]·q[j][k], values in
 //     [-127, 127], per output channel and symmetric: scale = max|W[j,:]| / 127),
-//     or BF16 for bf16 (round to nearest even); NAME.bias F32 [out];
+//     or BF16 for bf16 (round to nearest even), or F16 for f16 (IEEE half,
+//     round to nearest even); NAME.bias F32 [out];
 //   - the token embedding wte.weight [V, C], which is also the (tied) LM
 //     head: I8 with wte.weight.scale F32 [V] (one scale per vocabulary
-//     entry: the head's output channels), or BF16. The embedding lookup
-//     reads the dequantized row, scale[id]·q[id][:] in float32 (BF16: the
-//     row widened), so the lookup and the head use the same values. A
+//     entry: the head's output channels), or BF16, or F16. The embedding
+//     lookup reads the dequantized row, scale[id]·q[id][:] in float32
+//     (BF16, F16: the row widened), so the lookup and the head use the same values. A
 //     checkpoint with an untied lm_head.weight stores that head quantized
 //     (lm_head.weight, lm_head.weight.scale) and wte.weight as F32;
 //   - wpe.weight, the LayerNorms (ln_1, ln_2, ln_f) and every bias F32.
@@ -50,7 +51,7 @@ const (
 	// writes and Load reads.
 	QuantizedFormatVersion = 1
 	// MetaQuantization is the model.safetensors __metadata__ key that
-	// holds the stored precision (Int8 or BF16).
+	// holds the stored precision (Int8, BF16 or F16).
 	MetaQuantization = "loupe.quantization"
 	// MetaFormatVersion is the __metadata__ key that holds
 	// QuantizedFormatVersion (as a decimal string).
@@ -166,6 +167,18 @@ func (m *Model) SaveQuantized(dir string, config []byte) error {
 				}
 			}
 			ts = append(ts, safetensors.Tensor{Name: name, Shape: []int{out, in}, DType: "BF16", Raw: raw})
+		case F16:
+			raw := make([]byte, 0, 2*out*in)
+			for _, p := range parts {
+				hl, ok := p.(*kernels.F16Linear)
+				if !ok {
+					return fmt.Errorf("gpt2: SaveQuantized: %s: %T is not an f16 layer", name, p)
+				}
+				for _, h := range hl.Bits() {
+					raw = binary.LittleEndian.AppendUint16(raw, h)
+				}
+			}
+			ts = append(ts, safetensors.Tensor{Name: name, Shape: []int{out, in}, DType: "F16", Raw: raw})
 		default:
 			return fmt.Errorf("gpt2: SaveQuantized: precision %q has no stored layout", q.precision)
 		}
@@ -275,8 +288,12 @@ func (m *Model) loadQuantized(path string) error {
 				parts = append(parts, ql)
 				releaseBytes(raw[r0*in : r1*in])
 			}
-		case BF16:
-			if err := info(name, "BF16", []int{out, in}); err != nil {
+		case BF16, F16:
+			dtype := "BF16"
+			if p == F16 {
+				dtype = "F16"
+			}
+			if err := info(name, dtype, []int{out, in}); err != nil {
 				return nil, err
 			}
 			raw, err := f.Bytes(name)
@@ -291,7 +308,11 @@ func (m *Model) loadQuantized(path string) error {
 					b = bias[r0:r1]
 				}
 				part := raw[2*r0*in : 2*r1*in]
-				parts = append(parts, kernels.NewBF16LinearBits(uint16s(part, &tmp), b, r1-r0, in))
+				if p == F16 {
+					parts = append(parts, kernels.NewF16LinearBits(uint16s(part, &tmp), b, r1-r0, in))
+				} else {
+					parts = append(parts, kernels.NewBF16LinearBits(uint16s(part, &tmp), b, r1-r0, in))
+				}
 				releaseBytes(part)
 			}
 		}
@@ -407,7 +428,7 @@ func (m *Model) float32Model() *Model {
 
 // dequantize builds a float32 Model from a stored quantized one: the
 // linear weights back in the Conv1D layout, each value the stored
-// quantized value times its scale (int8) or widened (bf16); the F32
+// quantized value times its scale (int8) or widened (bf16, f16); the F32
 // tensors shared.
 func (m *Model) dequantize() *Model {
 	c, q := m.Config, m.quant

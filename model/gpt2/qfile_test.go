@@ -53,8 +53,8 @@ func untiedDir(t testing.TB) string {
 // TestQuantizedDirBitIdentical: a model loaded from the directory
 // SaveQuantized wrote computes exactly (bit for bit) what LoadWith with
 // Quantize computes on the source checkpoint: all-position logits,
-// a batch prefill and decoding with the key/value cache, for int8 and
-// bf16, F32 (keys with the transformer. prefix) and F16 sources, a tied and
+// a batch prefill and decoding with the key/value cache, for int8, bf16
+// and f16, F32 (keys with the transformer. prefix) and F16 sources, a tied and
 // an untied head, and the head in one part or several.
 func TestQuantizedDirBitIdentical(t *testing.T) {
 	untied := untiedDir(t)
@@ -70,6 +70,10 @@ func TestQuantizedDirBitIdentical(t *testing.T) {
 		{"bf16 tiny", filepath.Join("testdata", "tiny"), BF16, 4096},
 		{"bf16 tiny head in parts", filepath.Join("testdata", "tiny"), BF16, 48},
 		{"bf16 untied", untied, BF16, 4096},
+		{"f16 tiny", filepath.Join("testdata", "tiny"), F16, 4096},
+		{"f16 tiny head in parts", filepath.Join("testdata", "tiny"), F16, 48},
+		{"f16 tiny_f16", filepath.Join("testdata", "tiny_f16"), F16, 4096},
+		{"f16 untied", untied, F16, 4096},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			old := headRows
@@ -369,7 +373,7 @@ func TestQuantizedDirErrors(t *testing.T) {
 		{"other method", ts, meta, strings.Replace(string(cfg), `"quant_method": "loupe"`, `"quant_method": "gptq"`, 1),
 			`quantization_config.quant_method "gptq"`},
 		{"precision", ts, meta, strings.Replace(string(cfg), `"precision": "int8"`, `"precision": "int4"`, 1),
-			`quantization_config.precision "int4", want int8 or bf16`},
+			`quantization_config.precision "int4", want int8, bf16 or f16`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
