@@ -37,13 +37,18 @@ import (
 // nil (results come at the end). The context is checked before every
 // decoding step.
 func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Options, dec Decoder) ([]*Result, error) {
-	c := m.Config
+	return generateBatch(ctx, GPT2(m), prompts, opt, dec)
+}
+
+// generateBatch is GenerateBatch for any LM.
+func generateBatch(ctx context.Context, lm LM, prompts [][]int, opt Options, dec Decoder) ([]*Result, error) {
+	nPos := lm.MaxLen()
 	n := len(prompts)
 	if n == 0 {
 		return nil, errors.New("generate: no prompts")
 	}
 	for i, p := range prompts {
-		if err := CheckPrompt(m, p); err != nil {
+		if err := checkPrompt(lm, p); err != nil {
 			return nil, fmt.Errorf("%w (prompt %d)", err, i)
 		}
 	}
@@ -53,22 +58,29 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 	if opt.OnToken != nil {
 		return nil, errors.New("generate: OnToken streams one sequence: it cannot be used with a batch of prompts")
 	}
+	if err := opt.checkForced(lm.VocabSize()); err != nil {
+		return nil, err
+	}
+	lm, err := withHook(lm, opt.Hook)
+	if err != nil {
+		return nil, err
+	}
 	maxSeq, total := 0, 0
 	for _, p := range prompts {
-		maxSeq = max(maxSeq, min(len(p)+opt.MaxNewTokens, c.NPositions))
+		maxSeq = max(maxSeq, min(len(p)+opt.MaxNewTokens, nPos))
 		total += len(p)
 	}
-	rt := newRetrieval(&opt, c)
-	maxSeq = rt.maxSeq(c, maxSeq)
+	rt := newRetrieval(&opt, nPos)
+	maxSeq = rt.maxSeq(nPos, maxSeq)
 	// The sequences' key/value caches, logits and sampler buffers.
-	if need := int64(n) * (2*int64(c.NLayer)*int64(maxSeq)*int64(c.NEmbd) + 4*int64(c.VocabSize)) * 4; need > MaxBeamBytes {
+	if need := cacheBytes(lm, n, maxSeq, 4); need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: a batch of %d prompts of up to %d positions needs %.1f GiB for its caches and logits, more than the %d GiB limit: use smaller batches or fewer tokens",
 			n, maxSeq, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	eos := opt.eos(c)
+	eos := opt.eosFor(lm.EOSTokenID())
 	res := make([]*Result, n)
 	runs := make([]seqRun, n)
 	seqs := make([]Sequence, n)
@@ -76,12 +88,12 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 	live := 0
 	for i, p := range prompts {
 		P := len(p)
-		runs[i] = seqRun{sampler: newSampler(opt.Sampling, opt.minLength(eos, P), 0),
-			all: make([]int, P, min(P+opt.MaxNewTokens, c.NPositions)), st: streamer{stop: opt.Stop, dec: dec}}
+		runs[i] = seqRun{sampler: newSampler(opt.Sampling, opt.extra(eos, P), 0),
+			all: make([]int, P, min(P+opt.MaxNewTokens, nPos)), st: streamer{stop: opt.Stop, dec: dec}}
 		copy(runs[i].all, p)
 		seqs[i] = Sequence{IDs: []int{}, Logprobs: []float32{}, Finish: "length"}
 		res[i] = &Result{PromptIDs: append([]int(nil), p...), Stats: Stats{PrefillTokens: P}}
-		if P >= c.NPositions { // the prompt fills the context: nothing to run
+		if P >= nPos { // the prompt fills the context: nothing to run
 			seqs[i].Finish, runs[i].done = "context", true
 			continue
 		}
@@ -96,17 +108,20 @@ func GenerateBatch(ctx context.Context, m *gpt2.Model, prompts [][]int, opt Opti
 	}
 	// MaxRows: the prompts in as few passes of 512 rows as they need, and
 	// one decoding step of every sequence in one pass.
-	s := m.NewState(gpt2.StateOptions{Batch: n, MaxSeq: maxSeq, MaxRows: min(max(total, n), 512)})
+	s, err := lm.NewCache(n, maxSeq, min(max(total, n), 512))
+	if err != nil {
+		return nil, err
+	}
 
 	t0 := time.Now()
 	if live > 0 {
-		if err := s.Forward(step, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
+		if err := s.Forward(step); err != nil {
 			return nil, err
 		}
 	}
 	prefill := time.Since(t0).Seconds()
 	t1 := time.Now()
-	if i, err := decodeRuns(ctx, s, gpt2.ForwardOptions{Hook: opt.Hook}, &rt, runs, seqs, live, eos, opt.MaxNewTokens, c.NPositions, nil); err != nil {
+	if i, err := decodeRuns(ctx, s, &rt, runs, seqs, live, eos, opt.MaxNewTokens, nPos, nil); err != nil {
 		if i >= 0 {
 			return nil, fmt.Errorf("%w (prompt %d)", err, i)
 		}

@@ -135,8 +135,13 @@ func BeamSearch(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b
 // one Generate's first sequence uses). The golden test feeds it the
 // reference script's numbers.
 func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, b Beams, dec Decoder, uniform func() float64) (*BeamResult, error) {
-	c := m.Config
-	if err := CheckPrompt(m, prompt); err != nil {
+	return beamSearchLM(ctx, GPT2(m), prompt, opt, b, dec, uniform)
+}
+
+// beamSearchLM is beamSearchWith for any LM.
+func beamSearchLM(ctx context.Context, lm LM, prompt []int, opt Options, b Beams, dec Decoder, uniform func() float64) (*BeamResult, error) {
+	nPos := lm.MaxLen()
+	if err := checkPrompt(lm, prompt); err != nil {
 		return nil, err
 	}
 	N := b.NumBeams
@@ -176,9 +181,16 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	if err := checkContext(opt.Context); err != nil {
 		return nil, err
 	}
-	eos := opt.eos(c)
+	if err := opt.checkForced(lm.VocabSize()); err != nil {
+		return nil, err
+	}
+	lm, err := withHook(lm, opt.Hook)
+	if err != nil {
+		return nil, err
+	}
+	eos := opt.eosFor(lm.EOSTokenID())
 	P := len(prompt)
-	maxLen := min(P+opt.MaxNewTokens, c.NPositions)
+	maxLen := min(P+opt.MaxNewTokens, nPos)
 	capped := maxLen < P+opt.MaxNewTokens
 	res := &BeamResult{PromptIDs: append([]int(nil), prompt...)}
 	if P >= maxLen { // the prompt fills the context
@@ -187,7 +199,7 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 		}
 		return res, nil
 	}
-	V := c.VocabSize
+	V := lm.VocabSize()
 	K := max(2, 1+len(eos)) * N
 	if K > N*V {
 		return nil, fmt.Errorf("generate: %d beams keep %d candidates, more than the %d tokens of %d beams over a vocabulary of %d", N, K, N*V, N, V)
@@ -198,13 +210,13 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	if b.Sample {
 		perV = 6
 	}
-	rt := newRetrieval(&opt, c)
-	cacheLen := rt.maxSeq(c, maxLen)
-	if need := int64(N+1) * (2*int64(c.NLayer)*int64(cacheLen)*int64(c.NEmbd) + perV*int64(V)) * 4; need > MaxBeamBytes {
+	rt := newRetrieval(&opt, nPos)
+	cacheLen := rt.maxSeq(nPos, maxLen)
+	if need := cacheBytes(lm, N+1, cacheLen, perV); need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: %d beams of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer beams or tokens",
 			N, maxLen, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
-	bs := newBeamSearch(N, K, P, maxLen, V, samp.processors(opt.minLength(eos, P)))
+	bs := newBeamSearch(N, K, P, maxLen, V, samp.processors(opt.extra(eos, P)))
 	if b.Sample {
 		if N > 1 {
 			setMinKeep(bs.procs, max(2, 1+len(eos)))
@@ -228,9 +240,12 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 	if err != nil {
 		return nil, err
 	}
-	s := m.NewState(gpt2.StateOptions{Batch: N + 1, MaxSeq: cacheLen, MaxRows: min(max(len(first), N), 512)})
+	s, err := lm.NewCache(N+1, cacheLen, min(max(len(first), N), 512))
+	if err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
-	if err := s.Forward([][]int{first}, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
+	if err := s.Forward([][]int{first}); err != nil {
 		return nil, err
 	}
 	for i := 1; i < N; i++ {
@@ -276,7 +291,7 @@ func beamSearchWith(ctx context.Context, m *gpt2.Model, prompt []int, opt Option
 			}
 			res.Stats.DecodeTokens += N
 		}
-		if err := s.Forward(pass, gpt2.ForwardOptions{Hook: opt.Hook}); err != nil {
+		if err := s.Forward(pass); err != nil {
 			return nil, err
 		}
 	}
@@ -384,7 +399,7 @@ func newBeamSearch(N, K, P, maxLen, V int, procs []Processor) *beamSearch {
 // step runs one step of the search from the logits in s (sequences hold cur
 // tokens) and reports whether the search is over. Otherwise the running
 // beams now hold cur+1 tokens and from says which old beam each continues.
-func (bs *beamSearch) step(s *gpt2.State, cur int, eos []int, b Beams) bool {
+func (bs *beamSearch) step(s Cache, cur int, eos []int, b Beams) bool {
 	N, K, V, L := bs.N, bs.K, bs.V, bs.maxLen
 	// a. Accumulated scores of every beam's continuations; keep the top K.
 	bs.cand = bs.cand[:0]

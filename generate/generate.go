@@ -39,7 +39,23 @@ type Options struct {
 	// together hold fewer than MinLength tokens (transformers' min_length,
 	// MinLength processor; 0: off).
 	MinLength int
-	Stop      []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
+	// BadWordsIDs are token sequences never generated (transformers'
+	// bad_words_ids, NoBadWords processor): a sequence of one token bans
+	// that token, a longer one bans its last token after its other tokens.
+	// A sequence that is just an EOS id in force is left out, as
+	// transformers does.
+	BadWordsIDs [][]int
+	// ForcedBOSTokenID, if not nil, is the only token a row holding one
+	// token may take next (transformers' forced_bos_token_id,
+	// ForcedBOSToken processor): the first token after an
+	// encoder-decoder's decoder_start_token_id.
+	ForcedBOSTokenID *int
+	// ForcedEOSTokenIDs, if not empty, are the only tokens a row may take
+	// when one more token reaches the length limit, prompt plus
+	// MaxNewTokens (transformers' forced_eos_token_id at max_length - 1,
+	// ForcedEOSToken processor).
+	ForcedEOSTokenIDs []int
+	Stop              []string // stop before the first occurrence of any of these in the generated text (needs a Decoder)
 	// OnToken, if set, is called after each generated token with the text
 	// that became final with it (possibly empty). Returning an error stops
 	// generation with that error. GenerateN calls it only for one sequence.
@@ -113,15 +129,20 @@ func CheckPrompt(m *gpt2.Model, prompt []int) error {
 	return nil
 }
 
-// eos returns the end-of-sequence ids in force (none with IgnoreEOS).
-func (o *Options) eos(c gpt2.Config) []int {
+// eos returns the end-of-sequence ids in force for GPT-2 config c (none
+// with IgnoreEOS).
+func (o *Options) eos(c gpt2.Config) []int { return o.eosFor(c.EOSTokenID) }
+
+// eosFor returns the end-of-sequence ids in force for a model whose
+// default EOS id is def (-1: none).
+func (o *Options) eosFor(def int) []int {
 	switch {
 	case o.IgnoreEOS:
 		return nil
 	case o.EOSTokenIDs != nil:
 		return o.EOSTokenIDs
-	case c.EOSTokenID >= 0:
-		return []int{c.EOSTokenID}
+	case def >= 0:
+		return []int{def}
 	}
 	return nil
 }
@@ -148,6 +169,49 @@ func (o *Options) minLength(eos []int, promptLen int) []Processor {
 		return []Processor{&MinNewTokens{PromptLen: promptLen, N: o.MinNewTokens, EOS: eos}}
 	case o.MinLength > promptLen:
 		return []Processor{&MinLength{Length: o.MinLength, EOS: eos}}
+	}
+	return nil
+}
+
+// extra returns the stages the options add to Sampling's, after the
+// no-repeat n-gram ban, in transformers' order: bad words, the minimum
+// length (minLength), the forced BOS and EOS tokens.
+func (o *Options) extra(eos []int, promptLen int) []Processor {
+	var ps []Processor
+	if len(o.BadWordsIDs) > 0 {
+		ps = append(ps, NewNoBadWords(o.BadWordsIDs, eos))
+	}
+	ps = append(ps, o.minLength(eos, promptLen)...)
+	if o.ForcedBOSTokenID != nil {
+		ps = append(ps, &ForcedBOS{ID: *o.ForcedBOSTokenID})
+	}
+	if len(o.ForcedEOSTokenIDs) > 0 {
+		ps = append(ps, &ForcedEOS{MaxLength: promptLen + o.MaxNewTokens, IDs: o.ForcedEOSTokenIDs})
+	}
+	return ps
+}
+
+// checkForced reports bad words, forced BOS or EOS ids outside a
+// vocabulary of V tokens (V 0: not checked).
+func (o *Options) checkForced(V int) error {
+	bad := func(id int) bool { return id < 0 || (V > 0 && id >= V) }
+	for i, w := range o.BadWordsIDs {
+		if len(w) == 0 {
+			return fmt.Errorf("generate: bad words sequence %d is empty", i)
+		}
+		for _, id := range w {
+			if bad(id) {
+				return fmt.Errorf("generate: bad words sequence %d holds token id %d, outside the vocabulary of %d", i, id, V)
+			}
+		}
+	}
+	if o.ForcedBOSTokenID != nil && bad(*o.ForcedBOSTokenID) {
+		return fmt.Errorf("generate: forced BOS token id %d outside the vocabulary of %d", *o.ForcedBOSTokenID, V)
+	}
+	for _, id := range o.ForcedEOSTokenIDs {
+		if bad(id) {
+			return fmt.Errorf("generate: forced EOS token id %d outside the vocabulary of %d", id, V)
+		}
 	}
 	return nil
 }
@@ -181,7 +245,7 @@ func (o *Options) check(dec Decoder) error {
 // Generate continues prompt with model m. dec may be nil when no text is
 // wanted (Result.Text is then empty and Stop must be empty).
 func Generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, dec Decoder) (*Result, error) {
-	r, err := generate(ctx, m, prompt, opt, 1, dec)
+	r, err := generate(ctx, GPT2(m), prompt, opt, 1, dec)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +273,7 @@ type MultiResult struct {
 // > 1 is an error (every sequence would be the same; transformers refuses
 // it too), and OnToken is only called when n is 1.
 func GenerateN(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n int, dec Decoder) (*MultiResult, error) {
-	return generate(ctx, m, prompt, opt, n, dec)
+	return generate(ctx, GPT2(m), prompt, opt, n, dec)
 }
 
 // seqRun is one sequence of a generation in progress.
@@ -261,7 +325,7 @@ func (r *seqRun) push(sq *Sequence, tok int, lp float32, eos []int, maxNew, nPos
 // due to be rebuilt (rt's Contexter) runs its rebuilt context instead of
 // its one new token. On an error it returns the index of the sequence it
 // concerns (-1 when none).
-func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, rt *retrieval, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
+func decodeRuns(ctx context.Context, s Cache, rt *retrieval, runs []seqRun, seqs []Sequence, live int, eos []int, maxNew, nPos int, onToken func(int, Step) error) (int, error) {
 	next := make([]int, len(runs))
 	step := make([][]int, len(runs))
 	for live > 0 {
@@ -309,17 +373,17 @@ func decodeRuns(ctx context.Context, s *gpt2.State, fo gpt2.ForwardOptions, rt *
 		if live == 0 {
 			break
 		}
-		if err := s.Forward(step, fo); err != nil {
+		if err := s.Forward(step); err != nil {
 			return -1, err
 		}
 	}
 	return -1, nil
 }
 
-// generate runs Generate (n = 1) and GenerateN.
-func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n int, dec Decoder) (*MultiResult, error) {
-	c := m.Config
-	if err := CheckPrompt(m, prompt); err != nil {
+// generate runs Generate (n = 1) and GenerateN, and Decode's sampled and
+// greedy paths, for any LM.
+func generate(ctx context.Context, lm LM, prompt []int, opt Options, n int, dec Decoder) (*MultiResult, error) {
+	if err := checkPrompt(lm, prompt); err != nil {
 		return nil, err
 	}
 	if err := opt.check(dec); err != nil {
@@ -333,16 +397,24 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	case n > 1 && opt.OnToken != nil:
 		return nil, errors.New("generate: OnToken streams one sequence: it cannot be used with several")
 	}
+	lm, err := withHook(lm, opt.Hook)
+	if err != nil {
+		return nil, err
+	}
+	nPos := lm.MaxLen()
 	P := len(prompt)
-	rt := newRetrieval(&opt, c)
-	maxSeq := rt.maxSeq(c, min(P+opt.MaxNewTokens, c.NPositions))
+	rt := newRetrieval(&opt, nPos)
+	maxSeq := rt.maxSeq(nPos, min(P+opt.MaxNewTokens, nPos))
 	// The sequences' key/value caches, logits and sampler buffers.
-	if need := int64(n) * (2*int64(c.NLayer)*int64(maxSeq)*int64(c.NEmbd) + 4*int64(c.VocabSize)) * 4; n > 1 && need > MaxBeamBytes {
+	if need := cacheBytes(lm, n, maxSeq, 4); n > 1 && need > MaxBeamBytes {
 		return nil, fmt.Errorf("generate: %d sequences of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer sequences or tokens",
 			n, maxSeq, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
-	eos := opt.eos(c)
-	extra := opt.minLength(eos, P)
+	if err := opt.checkForced(lm.VocabSize()); err != nil {
+		return nil, err
+	}
+	eos := opt.eosFor(lm.EOSTokenID())
+	extra := opt.extra(eos, P)
 
 	res := &MultiResult{PromptIDs: append([]int(nil), prompt...), Sequences: make([]Sequence, n)}
 	runs := make([]seqRun, n)
@@ -357,11 +429,13 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	if err != nil {
 		return nil, err
 	}
-	s := m.NewState(gpt2.StateOptions{Batch: n, MaxSeq: maxSeq, MaxRows: min(max(len(first), n), 512)})
+	s, err := lm.NewCache(n, maxSeq, min(max(len(first), n), 512))
+	if err != nil {
+		return nil, err
+	}
 
-	fo := gpt2.ForwardOptions{Hook: opt.Hook}
 	t0 := time.Now()
-	if err := s.Forward([][]int{first}, fo); err != nil {
+	if err := s.Forward([][]int{first}); err != nil {
 		return nil, err
 	}
 	for i := 1; i < n; i++ {
@@ -371,7 +445,7 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	res.Stats.PrefillSeconds = time.Since(t0).Seconds()
 	t1 := time.Now()
 	live := n
-	if P >= c.NPositions { // the prompt fills the context
+	if P >= nPos { // the prompt fills the context
 		for i := range res.Sequences {
 			res.Sequences[i].Finish = "context"
 		}
@@ -381,7 +455,7 @@ func generate(ctx context.Context, m *gpt2.Model, prompt []int, opt Options, n i
 	if opt.OnToken != nil {
 		onToken = func(_ int, st Step) error { return opt.OnToken(st) }
 	}
-	if _, err := decodeRuns(ctx, s, fo, &rt, runs, res.Sequences, live, eos, opt.MaxNewTokens, c.NPositions, onToken); err != nil {
+	if _, err := decodeRuns(ctx, s, &rt, runs, res.Sequences, live, eos, opt.MaxNewTokens, nPos, onToken); err != nil {
 		return nil, err
 	}
 	for i := range runs {

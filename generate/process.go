@@ -435,3 +435,86 @@ func (p *Typical) Process(_ []int, logits []float32) {
 		}
 	}
 }
+
+// NoBadWords bans token sequences, as transformers'
+// NoBadWordsLogitsProcessor (bad_words_ids): the token of every
+// one-token sequence gets -Inf at every step, and the last token of a
+// longer sequence gets -Inf when ids end with its other tokens. Build it
+// with NewNoBadWords.
+type NoBadWords struct {
+	single []int   // banned at every step
+	multi  [][]int // banned after their prefix
+}
+
+// NewNoBadWords returns the processor banning words, leaving out every
+// one-token sequence that is an id of eos (as transformers does, so that
+// a sequence can still end).
+func NewNoBadWords(words [][]int, eos []int) *NoBadWords {
+	p := &NoBadWords{}
+	for _, w := range words {
+		switch {
+		case len(w) == 0:
+		case len(w) == 1 && slices.Contains(eos, w[0]):
+		case len(w) == 1:
+			p.single = append(p.single, w[0])
+		default:
+			p.multi = append(p.multi, slices.Clone(w))
+		}
+	}
+	return p
+}
+
+// Process implements Processor.
+func (p *NoBadWords) Process(ids []int, logits []float32) {
+	banIDs(logits, p.single)
+	for _, w := range p.multi {
+		pre := w[:len(w)-1]
+		if len(ids) >= len(pre) && slices.Equal(ids[len(ids)-len(pre):], pre) {
+			if id := w[len(w)-1]; id >= 0 && id < len(logits) {
+				logits[id] = negInf
+			}
+		}
+	}
+}
+
+// ForcedBOS makes ID the only possible token after a sequence of one
+// token (an encoder-decoder's decoder start token), as transformers'
+// ForcedBOSTokenLogitsProcessor (forced_bos_token_id): when len(ids) is 1
+// every other logit gets -Inf and ID's becomes 0.
+type ForcedBOS struct{ ID int }
+
+// Process implements Processor.
+func (p *ForcedBOS) Process(ids []int, logits []float32) {
+	if len(ids) == 1 {
+		force(logits, []int{p.ID})
+	}
+}
+
+// ForcedEOS makes the ids of IDs the only possible tokens when one more
+// token makes the sequence MaxLength long, as transformers'
+// ForcedEOSTokenLogitsProcessor (forced_eos_token_id, max_length): when
+// len(ids) is MaxLength-1 every other logit gets -Inf and theirs become 0.
+type ForcedEOS struct {
+	MaxLength int
+	IDs       []int
+}
+
+// Process implements Processor.
+func (p *ForcedEOS) Process(ids []int, logits []float32) {
+	if len(ids) == p.MaxLength-1 {
+		force(logits, p.IDs)
+	}
+}
+
+// force sets every logit to -Inf but those of ids (in range), which
+// become 0.
+func force(logits []float32, ids []int) {
+	for i := range logits {
+		logits[i] = negInf
+	}
+	for _, id := range ids {
+		if id >= 0 && id < len(logits) {
+			logits[id] = 0
+		}
+	}
+}

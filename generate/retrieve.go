@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-
-	"github.com/loupe-ml/loupe/model/gpt2"
 )
 
 // Adjuster rewrites the model's next-token scores before the logits
@@ -50,11 +48,12 @@ type retrieval struct {
 	stride  int
 }
 
-func newRetrieval(o *Options, c gpt2.Config) retrieval {
+// newRetrieval returns the retrieval of o for a model of nPos positions.
+func newRetrieval(o *Options, nPos int) retrieval {
 	r := retrieval{adjust: o.Adjust, context: o.Context}
 	if o.Context != nil {
 		r.stride = o.Context.Stride()
-		r.budget = max(1, c.NPositions-r.stride)
+		r.budget = max(1, nPos-r.stride)
 	}
 	return r
 }
@@ -69,9 +68,9 @@ func checkContext(cx Contexter) error {
 
 // maxSeq is the cache length a sequence needs: want, or with retrieval the
 // whole context (a rebuilt context may be longer than the text).
-func (r *retrieval) maxSeq(c gpt2.Config, want int) int {
+func (r *retrieval) maxSeq(nPos, want int) int {
 	if r.context != nil {
-		return c.NPositions
+		return nPos
 	}
 	return want
 }
@@ -106,7 +105,7 @@ func (r *retrieval) prompt(ctx context.Context, row int, prompt []int) ([]int, e
 }
 
 // apply lets the Adjuster rewrite row's logits in s.
-func (r *retrieval) apply(s *gpt2.State, row int) error {
+func (r *retrieval) apply(s Cache, row int) error {
 	if r.adjust == nil {
 		return nil
 	}

@@ -55,28 +55,46 @@ func (o *Output) MarshalJSON() ([]byte, error) {
 // Run generates for prompt with options resolved by Resolve: beam search
 // when b.NumBeams > 1 (BeamSearch), b.NumReturnSequences independent
 // samples when it is above 1 (GenerateN), else one sequence (Generate,
-// streamed to opt.OnToken).
+// streamed to opt.OnToken). It is Decode with GPT2(p.Model).
 func (p *Pipeline) Run(ctx context.Context, prompt []int, opt Options, b Beams) (*Output, error) {
-	dec := p.Decoder()
+	return Decode(ctx, GPT2(p.Model), prompt, opt, b, p.Decoder())
+}
+
+// Decode generates for prompt with any LM, through the one decoding loop
+// that Generate, GenerateN and BeamSearch run for GPT-2: beam search when
+// b.NumBeams > 1, b.NumReturnSequences independent samples when it is
+// above 1, else one sequence (streamed to opt.OnToken). For an
+// encoder-decoder LM the prompt is the decoder's start
+// (decoder_start_token_id). opt.Hook is an error unless lm is GPT2's.
+func Decode(ctx context.Context, lm LM, prompt []int, opt Options, b Beams, dec Decoder) (*Output, error) {
 	switch {
 	case b.NumBeams > 1:
-		r, err := BeamSearch(ctx, p.Model, prompt, opt, b, dec)
+		r, err := beamSearchLM(ctx, lm, prompt, opt, b, dec, nil)
 		if err != nil {
 			return nil, err
 		}
 		return &Output{PromptIDs: r.PromptIDs, Sequences: r.Sequences, Beams: true, Stats: r.Stats}, nil
 	case b.NumReturnSequences > 1:
-		r, err := GenerateN(ctx, p.Model, prompt, opt, b.NumReturnSequences, dec)
+		r, err := generate(ctx, lm, prompt, opt, b.NumReturnSequences, dec)
 		if err != nil {
 			return nil, err
 		}
 		return &Output{PromptIDs: r.PromptIDs, Sequences: r.Sequences, Stats: r.Stats}, nil
 	}
-	r, err := Generate(ctx, p.Model, prompt, opt, dec)
+	r, err := generate(ctx, lm, prompt, opt, 1, dec)
 	if err != nil {
 		return nil, err
 	}
-	return r.Output(), nil
+	sq := r.Sequences[0]
+	return (&Result{PromptIDs: r.PromptIDs, IDs: sq.IDs, Text: sq.Text, Logprobs: sq.Logprobs, Stats: r.Stats, Finish: sq.Finish}).Output(), nil
+}
+
+// DecodeBatch continues several prompts with any LM as GenerateBatch does
+// for GPT-2: one sequence each (greedy or sampled), decoded as one batch
+// of lm's Cache. Row i of the cache is prompt i's (an encoder-decoder LM
+// binds row i to source i).
+func DecodeBatch(ctx context.Context, lm LM, prompts [][]int, opt Options, dec Decoder) ([]*Result, error) {
+	return generateBatch(ctx, lm, prompts, opt, dec)
 }
 
 // Output returns r as an Output of one sequence.
