@@ -38,6 +38,15 @@ type GenerationConfig struct {
 	EOSTokenIDs        []int // eos_token_id, an int or a list; nil when absent
 	BOSTokenID         *int
 	PadTokenID         *int
+	// The encoder-decoder fields: the decoder's first token
+	// (decoder_start_token_id), the token forced after it
+	// (forced_bos_token_id), the tokens forced at max_length - 1
+	// (forced_eos_token_id, an int or a list) and the banned token
+	// sequences (bad_words_ids, a list of lists of ids).
+	DecoderStartTokenID *int
+	ForcedBOSTokenID    *int
+	ForcedEOSTokenIDs   []int
+	BadWordsIDs         [][]int
 
 	path string // the file read by LoadGenerationConfig, for errors
 }
@@ -109,6 +118,10 @@ func ParseGenerationConfig(data []byte, vocab int) (*GenerationConfig, error) {
 	g.EOSTokenIDs = p.tokenIDs("eos_token_id", want, inVocab)
 	g.BOSTokenID = p.tokenID("bos_token_id", want, inVocab)
 	g.PadTokenID = p.tokenID("pad_token_id", want, inVocab)
+	g.DecoderStartTokenID = p.tokenID("decoder_start_token_id", want, inVocab)
+	g.ForcedBOSTokenID = p.tokenID("forced_bos_token_id", want, inVocab)
+	g.ForcedEOSTokenIDs = p.tokenIDs("forced_eos_token_id", want, inVocab)
+	g.BadWordsIDs = p.tokenSeqs("bad_words_ids", "a list of non-empty lists of token ids in [0, "+strconv.Itoa(vocab)+")", inVocab)
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -216,6 +229,32 @@ func (p *fieldParser) tokenIDs(name, want string, ok func(int) bool) []int {
 		}
 	}
 	return ids
+}
+
+// tokenSeqs reads a list of non-empty lists of ids.
+func (p *fieldParser) tokenSeqs(name, want string, ok func(int) bool) [][]int {
+	v := p.get(name)
+	if v == nil {
+		return nil
+	}
+	var seqs [][]int
+	if err := json.Unmarshal(v, &seqs); err != nil || len(seqs) == 0 {
+		p.fail(name, want, v)
+		return nil
+	}
+	for _, sq := range seqs {
+		if len(sq) == 0 {
+			p.fail(name, want, v)
+			return nil
+		}
+		for _, id := range sq {
+			if !ok(id) {
+				p.fail(name, want, v)
+				return nil
+			}
+		}
+	}
+	return seqs
 }
 
 // earlyStopping reads true, false or "never".

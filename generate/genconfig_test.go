@@ -114,3 +114,36 @@ func FuzzParseGenerationConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestParseGenerationConfigSeq2Seq reads the encoder-decoder fields (a
+// Marian-style file: bad_words_ids bans the pad id) and Resolve passes
+// them on.
+func TestParseGenerationConfigSeq2Seq(t *testing.T) {
+	g, err := ParseGenerationConfig([]byte(`{"bad_words_ids": [[58100], [5, 6]], "decoder_start_token_id": 58100,
+		"forced_bos_token_id": 3, "forced_eos_token_id": 0, "eos_token_id": 0, "max_length": 512, "num_beams": 4, "pad_token_id": 58100}`), 58101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.BadWordsIDs) != 2 || !slices.Equal(g.BadWordsIDs[1], []int{5, 6}) || *g.DecoderStartTokenID != 58100 ||
+		*g.ForcedBOSTokenID != 3 || !slices.Equal(g.ForcedEOSTokenIDs, []int{0}) {
+		t.Errorf("parsed %+v", g)
+	}
+	opt, b, err := Resolve(g, Settings{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.MaxNewTokens != 511 || b.NumBeams != 4 || len(opt.BadWordsIDs) != 2 || *opt.ForcedBOSTokenID != 3 || !slices.Equal(opt.ForcedEOSTokenIDs, []int{0}) {
+		t.Errorf("resolved %+v %+v", opt, b)
+	}
+	bos := 4
+	opt, _, err = Resolve(g, Settings{GenerationConfig: GenerationConfig{ForcedBOSTokenID: &bos, BadWordsIDs: [][]int{{9}}}}, 1)
+	if err != nil || *opt.ForcedBOSTokenID != 4 || len(opt.BadWordsIDs) != 1 {
+		t.Errorf("overridden: %+v, %v", opt, err)
+	}
+	for _, bad := range []string{`{"bad_words_ids": [[]]}`, `{"bad_words_ids": [1, 2]}`, `{"bad_words_ids": [[99999]]}`,
+		`{"forced_bos_token_id": -1}`, `{"forced_eos_token_id": [99999]}`, `{"decoder_start_token_id": "a"}`} {
+		if _, err := ParseGenerationConfig([]byte(bad), 100); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

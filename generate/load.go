@@ -293,7 +293,8 @@ func Resolve(file *GenerationConfig, s Settings, promptLen int) (Options, Beams,
 		return Options{}, Beams{}, &OptionError{Field: "temperature", Value: "0", Allowed: "a positive number while sampling (do_sample)",
 			File: src(over.Temperature != nil)}
 	}
-	opt := Options{Sampling: sp, IgnoreEOS: s.IgnoreEOS, Stop: s.Stop, EOSTokenIDs: g.EOSTokenIDs, Adjust: s.Adjust, Context: s.Context}
+	opt := Options{Sampling: sp, IgnoreEOS: s.IgnoreEOS, Stop: s.Stop, EOSTokenIDs: g.EOSTokenIDs, Adjust: s.Adjust, Context: s.Context,
+		BadWordsIDs: g.BadWordsIDs, ForcedBOSTokenID: g.ForcedBOSTokenID, ForcedEOSTokenIDs: g.ForcedEOSTokenIDs}
 	switch {
 	case g.MaxNewTokens != nil:
 		opt.MaxNewTokens = *g.MaxNewTokens
@@ -378,6 +379,14 @@ func (g *GenerationConfig) merge(over *GenerationConfig) {
 	}
 	setI(&g.BOSTokenID, over.BOSTokenID)
 	setI(&g.PadTokenID, over.PadTokenID)
+	setI(&g.DecoderStartTokenID, over.DecoderStartTokenID)
+	setI(&g.ForcedBOSTokenID, over.ForcedBOSTokenID)
+	if over.ForcedEOSTokenIDs != nil {
+		g.ForcedEOSTokenIDs = over.ForcedEOSTokenIDs
+	}
+	if over.BadWordsIDs != nil {
+		g.BadWordsIDs = over.BadWordsIDs
+	}
 }
 
 func orFloat(p *float64, def float64) float64 {
