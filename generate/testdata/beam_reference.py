@@ -170,8 +170,13 @@ def resolve_min_length(prompt_len, min_length, min_new_tokens):
     return min_length
 
 
-def greedy(model, prompt, max_new_tokens, eos, rep_penalty=1.0, ngram=0, min_length=0, min_new_tokens=None):
-    """transformers' _sample with do_sample=False, for one prompt."""
+def greedy(model, prompt, max_new_tokens, eos, rep_penalty=1.0, ngram=0, min_length=0, min_new_tokens=None,
+           bad=None, forced=None):
+    """transformers' _sample with do_sample=False, for one prompt. bad and
+    forced (functions of ids and scores, or None) are the stages
+    _get_logits_processor puts before the minimum length (bad_words_ids) and
+    after it (forced_bos_token_id, forced_eos_token_id): see
+    seq2seq/testdata/reference.py."""
     P = len(prompt)
     min_length = resolve_min_length(P, min_length, min_new_tokens)
     ids = list(prompt)
@@ -185,7 +190,11 @@ def greedy(model, prompt, max_new_tokens, eos, rep_penalty=1.0, ngram=0, min_len
             scores = repetition_penalty(ids, scores, rep_penalty)
         if ngram > 0:
             scores = no_repeat_ngram(ids, scores, ngram)
+        if bad is not None:
+            scores = bad(ids, scores)
         scores = min_length_processors(ids, scores, P, eos, min_length, min_new_tokens)
+        if forced is not None:
+            scores = forced(ids, scores)
         tok = int(torch.argmax(scores))
         out.append(tok)
         lps.append(float(raw[tok]))
@@ -198,7 +207,7 @@ def greedy(model, prompt, max_new_tokens, eos, rep_penalty=1.0, ngram=0, min_len
 def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.0,
                 early_stopping=False, num_return_sequences=1, rep_penalty=1.0, ngram=0,
                 min_length=0, min_new_tokens=None, do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
-                uniforms=None):
+                uniforms=None, bad=None, forced=None):
     min_length = resolve_min_length(len(prompt), min_length, min_new_tokens)
     N = num_beams
     V = model.cfg["vocab_size"]
@@ -225,7 +234,11 @@ def beam_search(model, prompt, num_beams, max_new_tokens, eos, length_penalty=1.
                 lp = repetition_penalty(running[i], lp, rep_penalty)
             if ngram > 0:
                 lp = no_repeat_ngram(running[i], lp, ngram)
+            if bad is not None:
+                lp = bad(running[i], lp)
             lp = min_length_processors(running[i], lp, P, eos, min_length, min_new_tokens)
+            if forced is not None:
+                lp = forced(running[i], lp)
             if do_sample:
                 keep = max(2, len(eos) + 1) if N > 1 else 1
                 if temperature != 1.0:

@@ -1,0 +1,24 @@
+// Package seq2seq generates with encoder-decoder transformers: translation
+// (Marian, mBART) and summarization (BART), as transformers'
+// pipeline("translation") and pipeline("summarization") do.
+//
+// Load reads a model directory or hub id (config.json's model_type bart,
+// mbart or marian: package model/bart), its tokenizer and its generation
+// settings. A Pipeline encodes each source once and decodes through
+// generate.Decode, the decoding loop GPT-2 uses (greedy, sampling, beam
+// search, the logits processors): the LM it hands the loop is the decoder
+// bound to the encoded source, whose rows (beams, samples) all read that
+// source's cross-attention keys and values; a batch of sources
+// (RunBatch) binds row i to source i and decodes with generate.DecodeBatch.
+//
+// The decoder starts from decoder_start_token_id, which max_length counts
+// (as transformers does for encoder-decoders); forced_bos_token_id,
+// forced_eos_token_id and bad_words_ids apply as transformers'
+// ForcedBOSToken, ForcedEOSToken and NoBadWords processors.
+// generation_config.json gives the defaults; without it, the generation
+// fields of config.json do (transformers' GenerationConfig.from_model_config),
+// and decoding is greedy unless they say do_sample.
+//
+// A source longer than max_position_embeddings is an error (no
+// truncation).
+package seq2seq
