@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/loupe-ml/loupe/hub"
+	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/model/gpt2"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
@@ -96,6 +97,9 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 		return nil, err
 	}
 	if _, err := gpt2.LoadConfig(filepath.Join(dir, "config.json")); err != nil {
+		if bc, berr := bart.LoadConfig(filepath.Join(dir, "config.json")); berr == nil {
+			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type %q), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref, bc.ModelType)
+		}
 		return nil, err
 	}
 	if dir, err = c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, optional); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -310,4 +312,66 @@ func (p *Pipeline) RunBatch(ctx context.Context, srcs [][]int, s generate.Settin
 		prompts[i] = start
 	}
 	return generate.DecodeBatch(ctx, p.LM(enc), prompts, opt, p.Decoder())
+}
+
+// RunText runs RunIDs and writes the text to w as loupe translate prints
+// it: one sequence streams as it is generated (a newline at the end, even
+// after an error); several sequences, or any without a tokenizer (ids), are
+// written at the end (generate.Output.WriteText).
+func (p *Pipeline) RunText(ctx context.Context, w io.Writer, src []int, s generate.Settings) (*generate.Output, error) {
+	_, b, _, err := p.Resolve(s)
+	if err != nil {
+		return nil, err
+	}
+	dec := p.Decoder()
+	if dec == nil || b.NumBeams > 1 || b.NumReturnSequences > 1 {
+		o, err := p.RunIDs(ctx, src, s, nil)
+		if err == nil {
+			err = o.WriteText(w, dec)
+		}
+		return o, err
+	}
+	o, err := p.RunIDs(ctx, src, s, generate.WriteSteps(w))
+	fmt.Fprintln(w)
+	return o, err
+}
+
+// RunTexts decodes one sequence for each source (texts, or ids when texts
+// is nil), batchSize sources at a time (RunBatch), and gives onBatch each
+// batch's results in order with the index of its first source. Every
+// source is encoded and checked first: an error names it
+// (*generate.PromptError) and nothing is generated.
+func (p *Pipeline) RunTexts(ctx context.Context, texts []string, ids [][]int, s generate.Settings, batchSize int, onBatch func(first int, res []*generate.Result) error) error {
+	if batchSize < 1 {
+		return &generate.OptionError{Field: "batch_size", Value: fmt.Sprint(batchSize), Allowed: "a positive integer"}
+	}
+	srcs := ids
+	if texts != nil {
+		srcs = make([][]int, len(texts))
+		for i, t := range texts {
+			src, err := p.EncodeText(t)
+			if err != nil {
+				return &generate.PromptError{Index: i, Err: err}
+			}
+			srcs[i] = src
+		}
+	}
+	if s.Seed == nil {
+		s.Seed = new(rand.Uint64())
+	}
+	for lo := 0; lo < len(srcs); lo += batchSize {
+		hi := min(lo+batchSize, len(srcs))
+		res, err := p.RunBatch(ctx, srcs[lo:hi], s)
+		var pe *generate.PromptError
+		if errors.As(err, &pe) {
+			pe.Index += lo
+		}
+		if err != nil {
+			return err
+		}
+		if err := onBatch(lo, res); err != nil {
+			return err
+		}
+	}
+	return nil
 }

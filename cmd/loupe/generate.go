@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/internal/textlines"
@@ -153,10 +154,7 @@ before the text in the model's context. Both work with sampling, beams and
 	}
 	fl := cmd.Flags()
 	f.registerDecode(fl)
-	fl.Var(setting[int]{&f.set.NumBeams, 1}, "num-beams", "beam search with this many beams (1: no beam search)")
-	fl.Var(setting[float64]{&f.set.LengthPenalty, 1}, "length-penalty", "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
-	fl.StringVar(&earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
-	fl.Var(setting[int]{&f.set.NumReturnSequences, 1}, "num-return-sequences", "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
+	f.registerBeams(fl, &earlyStop)
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
@@ -164,6 +162,15 @@ before the text in the model's context. Both work with sampling, beams and
 	fl.StringVar(&f.quantize, "quantize", "", quantizeUsage)
 	f.retr.register(fl, true)
 	rootCmd.AddCommand(cmd)
+}
+
+// registerBeams adds the beam search flags that generate, translate and
+// summarize share (--early-stopping's value goes to *earlyStop).
+func (f *generateFlags) registerBeams(fl *pflag.FlagSet, earlyStop *string) {
+	fl.Var(setting[int]{&f.set.NumBeams, 1}, "num-beams", "beam search with this many beams (1: no beam search)")
+	fl.Var(setting[float64]{&f.set.LengthPenalty, 1}, "length-penalty", "beam search: exponent of the length dividing a finished sequence's score (> 0 favours longer ones)")
+	fl.StringVar(earlyStop, "early-stopping", "false", "beam search: false (stop when no beam can do better), true (stop at num-beams finished sequences) or never")
+	fl.Var(setting[int]{&f.set.NumReturnSequences, 1}, "num-return-sequences", "print this many sequences: the best of beam search (at most --num-beams), or independent samples")
 }
 
 func runGenerate(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/internal/textlines"
+	"github.com/loupe-ml/loupe/seq2seq"
+)
+
+// seq2seqFlags are the options of loupe translate and loupe summarize:
+// generate's decoding and beam flags, and the source.
+type seq2seqFlags struct {
+	generateFlags
+	sourceIDs string
+}
+
+func init() {
+	for _, c := range []struct{ name, short, what, example string }{
+		{"translate", "Translate a text with an encoder-decoder model (Marian, mBART)", "translation",
+			`  loupe translate --model Helsinki-NLP/opus-mt-en-de "The house is wonderful."
+  loupe translate --model ./opus-mt-en-de --num-beams 4 --format json "Good morning"
+  loupe translate --model ./opus-mt-en-de --input sentences.jsonl --format json`},
+		{"summarize", "Summarize a text with an encoder-decoder model (BART)", "summarization",
+			`  loupe summarize --model facebook/bart-large-cnn --input articles.txt
+  loupe summarize --model ./bart-large-cnn --num-beams 4 --length-penalty 2 --no-repeat-ngram-size 3 "$(cat article.txt)"`},
+	} {
+		var f seq2seqFlags
+		var earlyStop string
+		name := c.name
+		cmd := &cobra.Command{
+			Use:   name + " --model M [flags] TEXT | --source-ids IDS | --input FILE",
+			Short: c.short,
+			Long: c.short + `, as transformers' pipeline("` + c.what + `") does
+(docs/seq2seq.md). --model is a directory or a Hugging Face hub id of a
+BART, mBART or Marian checkpoint (config.json model_type bart, mbart or
+marian).
+
+The source is encoded once; the decoder starts from decoder_start_token_id
+(max_length counts it) and decodes through the same loop as loupe generate,
+with the same decoding flags: greedy unless the model's generation settings
+or --do-sample say otherwise, --num-beams for beam search
+(--length-penalty, --early-stopping, --num-return-sequences),
+--no-repeat-ngram-size, --repetition-penalty, --min-length. The defaults
+come from generation_config.json, or config.json's generation fields when
+there is none (max_length, num_beams, forced_bos_token_id,
+forced_eos_token_id, bad_words_ids, ...). A source longer than the model's
+positions is an error (no truncation).
+
+--source-ids gives the source as comma-separated token ids (the output is
+then ids unless the model has a tokenizer). --input FILE ("-": standard
+input) decodes each non-blank line (a JSON string or an object with a
+"text" string) in batches of --batch-size sources, one sequence each.
+--format json prints {"prompt_ids" (the decoder's start), "ids", "text",
+"logprobs", "stats"}, with "sequences" and "sequences_scores" for several.`,
+			Example: c.example,
+			Args:    cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				f.earlyStop = nil
+				if cmd.Flags().Changed("early-stopping") {
+					f.earlyStop = &earlyStop
+				}
+				f.stdin = cmd.InOrStdin()
+				return cliError(name, seq2seqMain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args))
+			},
+		}
+		fl := cmd.Flags()
+		f.registerDecode(fl)
+		m := fl.Lookup("model")
+		m.DefValue, m.Usage = "", "model directory or Hugging Face hub id (BART, mBART or Marian)"
+		f.model = ""
+		f.registerBeams(fl, &earlyStop)
+		fl.Var(setting[int]{&f.set.MaxLength, generate.DefaultMaxLength}, "max-length", "the most tokens of the output, the decoder's start token included (transformers' max_length)")
+		fl.Var(setting[int]{&f.set.MinLength, 0}, "min-length", "no end-of-sequence token before the output, start token included, holds this many tokens (0: off)")
+		fl.BoolVar(&f.stats, "stats", false, "print encode and decode timings on standard error")
+		fl.StringVar(&f.sourceIDs, "source-ids", "", "give the source as comma-separated token ids instead of text")
+		fl.StringVar(&f.input, "input", "", `decode each source of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
+		fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many sources together")
+		rootCmd.AddCommand(cmd)
+	}
+}
+
+func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args []string) error {
+	switch {
+	case f.model == "":
+		return errors.New("--model is required (a directory or a hub id such as Helsinki-NLP/opus-mt-en-de)")
+	case f.input != "" && (len(args) == 1 || f.sourceIDs != ""):
+		return errors.New("give one of TEXT, --source-ids or --input")
+	case len(args) == 1 && f.sourceIDs != "":
+		return errors.New("give either TEXT or --source-ids, not both")
+	case len(args) == 1 && generate.CheckText(args[0]) != nil:
+		return generate.CheckText(args[0])
+	case len(args) == 0 && f.input == "" && f.sourceIDs == "":
+		return errors.New("no source (give TEXT, --source-ids or --input FILE)")
+	}
+	set, err := f.settings()
+	if err != nil {
+		return err
+	}
+	var texts []string
+	var lines []int
+	if f.input != "" {
+		if texts, lines, err = generate.ReadPrompts(f.input, f.stdin); err != nil {
+			return err
+		}
+	}
+	p, err := seq2seq.Load(ctx, f.model, seq2seq.LoadOptions{Hub: hubClient()})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if f.input != "" {
+		return seq2seqInput(ctx, out, errw, f, p, set, texts, lines)
+	}
+	var src []int
+	if f.sourceIDs != "" {
+		if src, err = generate.ParseIDs(f.sourceIDs); err != nil {
+			return fmt.Errorf("--source-ids: %w", err)
+		}
+	} else if src, err = p.EncodeText(args[0]); err != nil {
+		return err
+	}
+	var res *generate.Output
+	if jsonOutput() {
+		if res, err = p.RunIDs(ctx, src, set, nil); err == nil {
+			err = writeJSON(out, res)
+		}
+		return err
+	}
+	if res, err = p.RunText(ctx, out, src, set); err != nil {
+		return err
+	}
+	if f.stats {
+		res.Stats.WriteText(errw, generate.Finishes(res.Reported()))
+	}
+	return nil
+}
+
+// seq2seqInput decodes every source of an --input file and prints each
+// batch's results in input order as it ends.
+func seq2seqInput(ctx context.Context, out, errw io.Writer, f seq2seqFlags, p *seq2seq.Pipeline, set generate.Settings, texts []string, lines []int) error {
+	if jsonOutput() {
+		w := bufio.NewWriter(out)
+		defer w.Flush()
+		out = w
+	}
+	err := p.RunTexts(ctx, texts, nil, set, f.batchSize, func(lo int, res []*generate.Result) error {
+		for j, r := range res {
+			if jsonOutput() {
+				if err := writeJSON(out, r); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(out, "--- source %d of %d ---\n", lo+j+1, len(texts))
+			r.Output().WriteText(out, p.Decoder())
+		}
+		if f.stats {
+			fmt.Fprintf(errw, "batch: sources %d to %d of %d\n", lo+1, lo+len(res), len(texts))
+			generate.BatchStats(res).WriteText(errw, "")
+		}
+		if w, ok := out.(*bufio.Writer); ok {
+			return w.Flush()
+		}
+		return nil
+	})
+	var pe *generate.PromptError
+	if errors.As(err, &pe) {
+		msg := strings.TrimPrefix(pe.Err.Error(), "seq2seq: ")
+		return fmt.Errorf("%s line %d: %s", textlines.Name(f.input), lines[pe.Index], msg)
+	}
+	return err
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/loupe-ml/loupe/model/bart"
+	"github.com/loupe-ml/loupe/tokenizer"
+)
+
+// s2sGolden returns a case of seq2seq/testdata/golden.json (the PyTorch
+// reference's ids).
+func s2sGolden(t *testing.T, name string) (src []int, ids []int, seqs [][]int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "seq2seq", "testdata", "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name   string  `json:"name"`
+		Source []int   `json:"source"`
+		IDs    []int   `json:"ids"`
+		Seqs   [][]int `json:"sequences"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if c.Name == name {
+			return c.Source, c.IDs, c.Seqs
+		}
+	}
+	t.Fatalf("no golden case %s", name)
+	return nil, nil, nil
+}
+
+func joinInts(ids []int, sep string) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, sep)
+}
+
+var tinyMarian = filepath.Join("..", "..", "model", "bart", "testdata", "tiny-marian")
+
+// TestTranslateIDs: loupe translate --source-ids prints the reference's
+// greedy ids, and its beam search's sequences with --format json.
+func TestTranslateIDs(t *testing.T) {
+	src, ids, _ := s2sGolden(t, "marian/greedy")
+	out, _, err := runCmd(t, "translate", "--model", tinyMarian, "--source-ids", joinInts(src, ","), "--max-length", "12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out); got != joinInts(ids, " ") {
+		t.Errorf("greedy: %q, want %q", got, joinInts(ids, " "))
+	}
+	src, _, seqs := s2sGolden(t, "marian/beam4")
+	out, _, err = runCmd(t, "translate", "--model", tinyMarian, "--source-ids", joinInts(src, ","), "--max-length", "14",
+		"--num-beams", "4", "--length-penalty", "1", "--no-repeat-ngram-size", "3", "--num-return-sequences", "3", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		PromptIDs []int `json:"prompt_ids"`
+		Sequences []struct {
+			IDs []int `json:"ids"`
+		} `json:"sequences"`
+		Scores []float32 `json:"sequences_scores"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !slices.Equal(res.PromptIDs, []int{89}) || len(res.Sequences) != 3 || len(res.Scores) != 3 {
+		t.Fatalf("json %s", out)
+	}
+	for i, sq := range res.Sequences {
+		if !slices.Equal(sq.IDs, seqs[i]) {
+			t.Errorf("beam %d: %v, want %v", i, sq.IDs, seqs[i])
+		}
+	}
+}
+
+// tinyBARTWithTokenizer writes a random BART of tiny-bart's shape with a
+// vocabulary of 300 and a byte-level BPE for it (BART's specials at ids 0
+// to 3, the 256 byte tokens, a few merges).
+func tinyBARTWithTokenizer(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "model", "bart", "testdata", "tiny-bart", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	json.Unmarshal(b, &raw)
+	raw["vocab_size"] = 300
+	b, _ = json.Marshal(raw)
+	cfg, err := bart.ParseConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bart.Random(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vocab := map[string]int{"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+	for c := range 256 {
+		vocab[tokenizer.ByteLevelString([]byte{byte(c)})] = len(vocab)
+	}
+	merges := []string{"Ġ t", "h e", "Ġt he", "Ġ c", "a t", "Ġc at"}
+	for _, tok := range []string{"Ġt", "he", "Ġthe", "Ġc", "at", "Ġcat"} {
+		vocab[tok] = len(vocab)
+	}
+	vb, _ := json.Marshal(vocab)
+	if err := os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"+strings.Join(merges, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestSummarizeText: a text source streams the same text --format json
+// gives, --input decodes every line as it decodes alone, and the errors
+// name what is wrong.
+func TestSummarizeText(t *testing.T) {
+	dir := tinyBARTWithTokenizer(t)
+	args := []string{"summarize", "--model", dir, "--max-length", "12", "--repetition-penalty", "3"}
+	js, _, err := runCmd(t, append(args, "--format", "json", "the cat sat")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one struct {
+		IDs  []int  `json:"ids"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(js), &one); err != nil {
+		t.Fatalf("%v: %s", err, js)
+	}
+	if len(one.IDs) == 0 || one.IDs[0] != 0 {
+		t.Errorf("ids %v: want forced_bos_token_id 0 first", one.IDs)
+	}
+	txt, _, err := runCmd(t, append(args, "the cat sat")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSuffix(txt, "\n") != one.Text {
+		t.Errorf("streamed %q, json text %q", txt, one.Text)
+	}
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte("\"the cat sat\"\n{\"text\": \"a cat\"}\n\"the the the\"\n"), 0o644)
+	lines, _, err := runCmd(t, append(args, "--format", "json", "--input", in, "--batch-size", "2")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(lines), "\n")
+	if len(rows) != 3 {
+		t.Fatalf("%d lines: %s", len(rows), lines)
+	}
+	var first struct {
+		IDs []int `json:"ids"`
+	}
+	json.Unmarshal([]byte(rows[0]), &first)
+	if !slices.Equal(first.IDs, one.IDs) {
+		t.Errorf("--input line 1: %v, alone %v", first.IDs, one.IDs)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"summarize", "the cat"}, "--model is required"},
+		{[]string{"translate", "--model", tinyMarian, "--source-ids", "1,2", "text"}, "not both"},
+		{[]string{"translate", "--model", tinyMarian, "hello"}, "no tokenizer"},
+		{[]string{"translate", "--model", tinyMarian, "--source-ids", strings.Repeat("5,", 40) + "0"}, "max_position_embeddings 40"},
+		{[]string{"generate", "--model", tinyMarian, "--prompt-ids", "1"}, "loupe translate or loupe summarize"},
+	} {
+		_, _, err := runCmd(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error with %q", c.args, err, c.want)
+		}
+	}
+}
