@@ -24,12 +24,6 @@ type LoadOptions struct {
 	Hub *hub.Client
 }
 
-// Encoder turns a source text into token ids (without the special tokens
-// Pipeline.EncodeText adds).
-type Encoder interface {
-	Encode(text string) []int
-}
-
 // Pipeline is a loaded encoder-decoder with what generating with it
 // needs. It is safe for concurrent use (each generation has its own
 // state).
@@ -37,10 +31,10 @@ type Pipeline struct {
 	Name  string      // the reference it was loaded from
 	Dir   string      // the model directory
 	Model *bart.Model //
-	// Source encodes source texts and Target decodes generated ids; both
-	// nil when the directory has no tokenizer loupe reads (ids only).
-	Source Encoder
-	Target generate.Decoder
+	// Tokenizer encodes source texts and decodes generated ids (BART's
+	// byte-level BPE; Marian's SentencePiece models through vocab.json,
+	// target.spm decoding); nil when the directory has none (ids only).
+	Tokenizer tokenizer.Tokenizer
 	// Config holds the generation defaults: generation_config.json, or
 	// config.json's generation fields when there is none.
 	Config *generate.GenerationConfig
@@ -85,22 +79,21 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 // loadRest reads the tokenizer and the generation settings of p.Dir.
 func (p *Pipeline) loadRest() error {
 	c := p.Model.Config
-	if c.ModelType == "bart" || c.ModelType == "mbart" {
-		tok, err := tokenizer.Load(p.Dir)
+	tok, err := tokenizer.Load(p.Dir)
+	switch {
+	case errors.Is(err, tokenizer.ErrNoTokenizer): // ids only
+	case err != nil:
+		return err
+	default:
+		_, bpe := tok.(*tokenizer.BPE)
+		_, spm := tok.(*tokenizer.SentencePiece)
 		switch {
-		case errors.Is(err, tokenizer.ErrNoTokenizer):
-		case err != nil:
-			return err
-		default:
-			bpe, ok := tok.(*tokenizer.BPE)
-			if !ok {
-				return fmt.Errorf("seq2seq: %s: the tokenizer is not byte-level BPE", p.Dir)
-			}
-			if bpe.VocabSize() > c.VocabSize {
-				return fmt.Errorf("seq2seq: %s: the tokenizer has %d tokens but the model only %d", p.Dir, bpe.VocabSize(), c.VocabSize)
-			}
-			p.Source, p.Target = bpe, bpe
+		case !bpe && !spm:
+			return fmt.Errorf("seq2seq: %s: the tokenizer is neither byte-level BPE (BART) nor SentencePiece (Marian)", p.Dir)
+		case tok.VocabSize() > c.VocabSize:
+			return fmt.Errorf("seq2seq: %s: the tokenizer has %d tokens but the model only %d", p.Dir, tok.VocabSize(), c.VocabSize)
 		}
+		p.Tokenizer = tok
 	}
 	gc, err := generate.LoadGenerationConfig(p.Dir, c.DecoderVocab)
 	if err != nil {
@@ -131,7 +124,7 @@ func (p *Pipeline) Close() error { return p.Model.Close() }
 // Decoder returns the target tokenizer as a Decoder that leaves out the
 // special tokens (transformers' skip_special_tokens=True), or nil.
 func (p *Pipeline) Decoder() generate.Decoder {
-	if p.Target == nil {
+	if p.Tokenizer == nil {
 		return nil
 	}
 	c := p.Model.Config
@@ -141,7 +134,7 @@ func (p *Pipeline) Decoder() generate.Decoder {
 			skip = append(skip, id)
 		}
 	}
-	return skipDecoder{p.Target, skip}
+	return skipDecoder{p.Tokenizer, skip}
 }
 
 // skipDecoder decodes ids without the special ones.
@@ -161,24 +154,28 @@ func (d skipDecoder) Decode(ids []int) string {
 }
 
 // EncodeText tokenizes a source text as transformers' tokenizer does for
-// the model: BART and mBART's "<s> … </s>", Marian's "… </s>". It fails
-// when the model has no tokenizer loupe reads, and for a source longer than
-// the model's positions.
+// the model (special tokens written in the text recognised): BART's
+// "<s> … </s>" (added when the tokenizer does not add them itself; mBART:
+// "… </s>"), Marian's SentencePiece pieces mapped through vocab.json and
+// "</s>" (a leading ">>lang<<" is one token). It fails when the model has
+// no tokenizer loupe reads, and for a source longer than the model's
+// positions.
 func (p *Pipeline) EncodeText(text string) ([]int, error) {
 	if err := generate.CheckText(text); err != nil {
 		return nil, err
 	}
-	if p.Source == nil {
-		return nil, fmt.Errorf("seq2seq: %s has no tokenizer loupe reads (BART: tokenizer.json or vocab.json + merges.txt; Marian's SentencePiece comes later): give source ids", p.Name)
+	if p.Tokenizer == nil {
+		return nil, fmt.Errorf("seq2seq: %s has no tokenizer (BART: tokenizer.json or vocab.json + merges.txt; Marian: source.spm, target.spm and vocab.json): give source ids", p.Name)
 	}
 	c := p.Model.Config
-	var ids []int
-	if c.ModelType == "bart" && c.BOSTokenID >= 0 {
-		ids = append(ids, c.BOSTokenID)
-	}
-	ids = append(ids, p.Source.Encode(text)...)
-	if c.EOSTokenID >= 0 {
-		ids = append(ids, c.EOSTokenID)
+	ids := p.Tokenizer.EncodeText(text, tokenizer.EncodeOptions{AllowSpecial: true}).IDs
+	if _, ok := p.Tokenizer.(*tokenizer.BPE); ok {
+		if c.ModelType == "bart" && c.BOSTokenID >= 0 && (len(ids) == 0 || ids[0] != c.BOSTokenID) {
+			ids = append([]int{c.BOSTokenID}, ids...)
+		}
+		if c.EOSTokenID >= 0 && (len(ids) == 0 || ids[len(ids)-1] != c.EOSTokenID) {
+			ids = append(ids, c.EOSTokenID)
+		}
 	}
 	return ids, p.CheckSource(ids)
 }
