@@ -1,6 +1,10 @@
 // Package generate produces text from a GPT-2 model: greedy decoding,
 // seeded sampling through a list of logits processors, and beam search,
-// with Hugging Face transformers' semantics and order.
+// with Hugging Face transformers' semantics and order. The decoding loop
+// runs over an LM (GPT2 wraps a gpt2.Model; package seq2seq's is an
+// encoder-decoder's decoder bound to its sources): Decode and DecodeBatch
+// take any LM, and Generate, GenerateN, GenerateBatch and BeamSearch are
+// GPT-2's entry points to the same code.
 //
 // The simplest use:
 //
@@ -15,8 +19,10 @@
 // generate uses: RepetitionPenalty, NoRepeatNGram and the minimum length
 // (MinLength for Options.MinLength, prompt included, or MinNewTokens for
 // Options.MinNewTokens, which wins when both are set: the EOS ids in force
-// get -Inf while the sequence is shorter) — these also apply when decoding
-// greedily and in beam search — then, for sampling only, Temperature →
+// get -Inf while the sequence is shorter; then ForcedBOS and ForcedEOS for
+// Options.ForcedBOSTokenID and ForcedEOSTokenIDs, with NoBadWords for
+// Options.BadWordsIDs before the minimum length) — these also apply when
+// decoding greedily and in beam search — then, for sampling only, Temperature →
 // TopK → TopP → MinP → Typical. Each warper keeps at least one token. The
 // next token is the argmax of the processed logits (Greedy) or a draw from
 // their softmax made with a PCG generator seeded from Options.Seed, so a

@@ -98,6 +98,7 @@ func FuzzParseGenerationConfig(f *testing.F) {
 	f.Add([]byte(`{"do_sample": true, "eos_token_id": [1, 2], "early_stopping": "never", "top_k": 5}`))
 	f.Add([]byte(`{"num_beams": 3, "length_penalty": 0.5, "max_length": 30}`))
 	f.Add([]byte(`{"min_new_tokens": 4, "min_length": 10}`))
+	f.Add([]byte(`{"bad_words_ids": [[49], [3, 4]], "decoder_start_token_id": 49, "forced_bos_token_id": 0, "forced_eos_token_id": [2, 3]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := ParseGenerationConfig(b, 50)
 		if err != nil {
@@ -106,6 +107,22 @@ func FuzzParseGenerationConfig(f *testing.F) {
 		for _, id := range g.EOSTokenIDs {
 			if id < 0 || id >= 50 {
 				t.Errorf("eos id %d accepted", id)
+			}
+		}
+		ids := slices.Concat(g.ForcedEOSTokenIDs, slices.Concat(g.BadWordsIDs...))
+		for _, p := range []*int{g.DecoderStartTokenID, g.ForcedBOSTokenID} {
+			if p != nil {
+				ids = append(ids, *p)
+			}
+		}
+		for _, id := range ids {
+			if id < 0 || id >= 50 {
+				t.Errorf("token id %d accepted", id)
+			}
+		}
+		for _, w := range g.BadWordsIDs {
+			if len(w) == 0 {
+				t.Error("empty bad word accepted")
 			}
 		}
 		if g.TopK != nil && *g.TopK < 0 || g.NumBeams != nil && *g.NumBeams < 1 ||
