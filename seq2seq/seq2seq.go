@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/hub"
@@ -261,7 +262,9 @@ func (p *Pipeline) Run(ctx context.Context, text string, s generate.Settings, on
 // RunIDs encodes the source ids src once and decodes with settings s
 // through generate.Decode: beam search when num_beams > 1, several samples
 // when num_return_sequences > 1, else one sequence streamed to onToken
-// (nil: none). Output.PromptIDs is the decoder's start.
+// (nil: none). Output.PromptIDs is the decoder's start; the Stats' prefill
+// counts the encoder's pass (the source's tokens and its time) and the
+// decoder's first.
 func (p *Pipeline) RunIDs(ctx context.Context, src []int, s generate.Settings, onToken func(generate.Step) error) (*generate.Output, error) {
 	if err := p.CheckSource(src); err != nil {
 		return nil, err
@@ -271,11 +274,25 @@ func (p *Pipeline) RunIDs(ctx context.Context, src []int, s generate.Settings, o
 		return nil, err
 	}
 	opt.OnToken = onToken
+	t0 := time.Now()
 	enc, err := p.Model.Encode([][]int{src})
 	if err != nil {
 		return nil, err
 	}
-	return generate.Decode(ctx, p.LM(enc), start, opt, b, p.Decoder())
+	encSec := time.Since(t0).Seconds()
+	o, err := generate.Decode(ctx, p.LM(enc), start, opt, b, p.Decoder())
+	if err != nil {
+		return nil, err
+	}
+	addEncode(&o.Stats, len(src), encSec)
+	return o, nil
+}
+
+// addEncode counts the encoder's pass in the prefill: its source tokens
+// and its time, before the decoder's first pass.
+func addEncode(s *generate.Stats, tokens int, sec float64) {
+	s.PrefillTokens += tokens
+	s.PrefillSeconds += sec
 }
 
 // RunBatch decodes one sequence for each source (greedy or sampled, not
@@ -300,15 +317,24 @@ func (p *Pipeline) RunBatch(ctx context.Context, srcs [][]int, s generate.Settin
 	case len(srcs) == 0:
 		return nil, errors.New("seq2seq: no sources")
 	}
+	t0 := time.Now()
 	enc, err := p.Model.Encode(srcs)
 	if err != nil {
 		return nil, err
 	}
+	encSec := time.Since(t0).Seconds()
 	prompts := make([][]int, len(srcs))
 	for i := range prompts {
 		prompts[i] = start
 	}
-	return generate.DecodeBatch(ctx, p.LM(enc), prompts, opt, p.Decoder())
+	res, err := generate.DecodeBatch(ctx, p.LM(enc), prompts, opt, p.Decoder())
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range res {
+		addEncode(&r.Stats, len(srcs[i]), encSec)
+	}
+	return res, nil
 }
 
 // RunText runs RunIDs and writes the text to w as loupe translate prints
