@@ -88,7 +88,7 @@ func generateBatch(ctx context.Context, lm LM, prompts [][]int, opt Options, dec
 	live := 0
 	for i, p := range prompts {
 		P := len(p)
-		runs[i] = seqRun{sampler: newSampler(opt.Sampling, opt.extra(eos, P), 0),
+		runs[i] = seqRun{sampler: newSampler(opt.Sampling, opt.extra(eos, P, nPos), 0),
 			all: make([]int, P, min(P+opt.MaxNewTokens, nPos)), st: streamer{stop: opt.Stop, dec: dec}}
 		copy(runs[i].all, p)
 		seqs[i] = Sequence{IDs: []int{}, Logprobs: []float32{}, Finish: "length"}

@@ -216,7 +216,7 @@ func beamSearchLM(ctx context.Context, lm LM, prompt []int, opt Options, b Beams
 		return nil, fmt.Errorf("generate: %d beams of %d positions need %.1f GiB for their caches and logits, more than the %d GiB limit: use fewer beams or tokens",
 			N, maxLen, float64(need)/(1<<30), MaxBeamBytes>>30)
 	}
-	bs := newBeamSearch(N, K, P, maxLen, V, samp.processors(opt.extra(eos, P)))
+	bs := newBeamSearch(N, K, P, maxLen, V, samp.processors(opt.extra(eos, P, nPos)))
 	if b.Sample {
 		if N > 1 {
 			setMinKeep(bs.procs, max(2, 1+len(eos)))

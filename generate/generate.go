@@ -175,8 +175,10 @@ func (o *Options) minLength(eos []int, promptLen int) []Processor {
 
 // extra returns the stages the options add to Sampling's, after the
 // no-repeat n-gram ban, in transformers' order: bad words, the minimum
-// length (minLength), the forced BOS and EOS tokens.
-func (o *Options) extra(eos []int, promptLen int) []Processor {
+// length (minLength), the forced BOS and EOS tokens. The forced EOS comes
+// at the length limit: the prompt plus MaxNewTokens, or the model's nPos
+// positions when they end first.
+func (o *Options) extra(eos []int, promptLen, nPos int) []Processor {
 	var ps []Processor
 	if len(o.BadWordsIDs) > 0 {
 		ps = append(ps, NewNoBadWords(o.BadWordsIDs, eos))
@@ -186,7 +188,7 @@ func (o *Options) extra(eos []int, promptLen int) []Processor {
 		ps = append(ps, &ForcedBOS{ID: *o.ForcedBOSTokenID})
 	}
 	if len(o.ForcedEOSTokenIDs) > 0 {
-		ps = append(ps, &ForcedEOS{MaxLength: promptLen + o.MaxNewTokens, IDs: o.ForcedEOSTokenIDs})
+		ps = append(ps, &ForcedEOS{MaxLength: min(promptLen+o.MaxNewTokens, nPos), IDs: o.ForcedEOSTokenIDs})
 	}
 	return ps
 }
@@ -414,7 +416,7 @@ func generate(ctx context.Context, lm LM, prompt []int, opt Options, n int, dec 
 		return nil, err
 	}
 	eos := opt.eosFor(lm.EOSTokenID())
-	extra := opt.extra(eos, P)
+	extra := opt.extra(eos, P, nPos)
 
 	res := &MultiResult{PromptIDs: append([]int(nil), prompt...), Sequences: make([]Sequence, n)}
 	runs := make([]seqRun, n)

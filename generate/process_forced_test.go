@@ -56,7 +56,7 @@ func TestForcedProcessors(t *testing.T) {
 func TestExtraOrder(t *testing.T) {
 	bos := 3
 	o := Options{MaxNewTokens: 5, MinLength: 4, BadWordsIDs: [][]int{{1}}, ForcedBOSTokenID: &bos, ForcedEOSTokenIDs: []int{2}}
-	ps := o.extra([]int{2}, 1)
+	ps := o.extra([]int{2}, 1, 100)
 	var names []string
 	for _, p := range ps {
 		switch q := p.(type) {
@@ -76,7 +76,10 @@ func TestExtraOrder(t *testing.T) {
 	if got := strings.Join(names, ","); got != "bad,min,bos,eos" {
 		t.Errorf("stages %s, want bad,min,bos,eos", got)
 	}
-	if ps := (&Options{}).extra([]int{2}, 1); len(ps) != 0 {
+	if q := o.extra([]int{2}, 1, 4)[3].(*ForcedEOS); q.MaxLength != 4 {
+		t.Errorf("forced EOS max length %d, want the model's 4 positions", q.MaxLength)
+	}
+	if ps := (&Options{}).extra([]int{2}, 1, 100); len(ps) != 0 {
 		t.Errorf("zero options add %d stages", len(ps))
 	}
 }

@@ -202,7 +202,8 @@ func (p *Pipeline) CheckSource(src []int) error {
 
 // Resolve merges the caller's settings s with the model's generation
 // settings (generate.Resolve, max_length counting the decoder's start
-// token) and returns the decoder's prompt: decoder_start_token_id.
+// token; without a length anywhere, transformers' max_length 20) and
+// returns the decoder's prompt: decoder_start_token_id.
 func (p *Pipeline) Resolve(s generate.Settings) (generate.Options, generate.Beams, []int, error) {
 	g := p.Config
 	start := p.Model.Config.DecoderStartTokenID
@@ -213,6 +214,11 @@ func (p *Pipeline) Resolve(s generate.Settings) (generate.Options, generate.Beam
 	}
 	if start < 0 || start >= p.Model.Config.DecoderVocab {
 		return generate.Options{}, generate.Beams{}, nil, fmt.Errorf("seq2seq: %s: decoder_start_token_id %d: want a token id in [0, %d)", p.Name, start, p.Model.Config.DecoderVocab)
+	}
+	if s.MaxNewTokens == nil && s.MaxLength == nil && (g == nil || g.MaxNewTokens == nil && g.MaxLength == nil) {
+		// transformers' max_length default (20, the start token included),
+		// not loupe generate's 50 new tokens.
+		s.MaxLength = new(generate.DefaultMaxLength)
 	}
 	opt, b, err := generate.Resolve(g, s, 1)
 	return opt, b, []int{start}, err

@@ -32,6 +32,9 @@ func TestConfigFallback(t *testing.T) {
 	if !opt.Greedy {
 		t.Errorf("default decoding samples; want greedy (config.json has no do_sample)")
 	}
+	if opt.MaxNewTokens != 19 {
+		t.Errorf("default max new tokens %d, want 19 (transformers' max_length 20 with the start token)", opt.MaxNewTokens)
+	}
 }
 
 // TestRunBatch: every source of a batch gets what it gets alone.
