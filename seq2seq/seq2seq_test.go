@@ -126,6 +126,9 @@ func TestSourceErrors(t *testing.T) {
 // TestDecodeStepAllocs: the decoding loop's allocations do not grow with
 // the number of steps beyond the result's own slices.
 func TestDecodeStepAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
 	p := loadTiny(t, "tiny-marian")
 	allocs := func(n int) float64 {
 		s := greedy(n)
