@@ -14,6 +14,7 @@ import (
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/model/gpt2"
+	"github.com/loupe-ml/loupe/model/t5"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
 
@@ -99,6 +100,9 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	if _, err := gpt2.LoadConfig(filepath.Join(dir, "config.json")); err != nil {
 		if bc, berr := bart.LoadConfig(filepath.Join(dir, "config.json")); berr == nil {
 			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type %q), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref, bc.ModelType)
+		}
+		if _, terr := t5.LoadConfig(filepath.Join(dir, "config.json")); terr == nil {
+			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type \"t5\"), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref)
 		}
 		return nil, err
 	}

@@ -1,10 +1,10 @@
 // Package seq2seq generates with encoder-decoder transformers: translation
-// (Marian, mBART) and summarization (BART), as transformers'
+// (Marian, mBART, T5) and summarization (BART, T5), as transformers'
 // pipeline("translation") and pipeline("summarization") do.
 //
 // Load reads a model directory or hub id (config.json's model_type bart,
-// mbart or marian: package model/bart), its tokenizer and its generation
-// settings. A Pipeline encodes each source once and decodes through
+// mbart or marian: package model/bart; t5: package model/t5), its
+// tokenizer and its generation settings. A Pipeline encodes each source once and decodes through
 // generate.Decode, the decoding loop GPT-2 uses (greedy, sampling, beam
 // search, the logits processors): the LM it hands the loop is the decoder
 // bound to the encoded source, whose rows (beams, samples) all read that
@@ -19,6 +19,6 @@
 // fields of config.json do (transformers' GenerationConfig.from_model_config),
 // and decoding is greedy unless they say do_sample.
 //
-// A source longer than max_position_embeddings is an error (no
-// truncation).
+// A source longer than BART's max_position_embeddings is an error (no
+// truncation); T5 has no such limit.
 package seq2seq

@@ -40,7 +40,12 @@ type golden struct {
 	ForcedEOS          json.RawMessage `json:"forced_eos_token_id"`
 }
 
-func tinyDir(name string) string { return filepath.Join("..", "model", "bart", "testdata", name) }
+func tinyDir(name string) string {
+	if name == "tiny-t5" {
+		return filepath.Join("..", "model", "t5", "testdata", name)
+	}
+	return filepath.Join("..", "model", "bart", "testdata", name)
+}
 
 func loadTiny(t *testing.T, name string) *Pipeline {
 	t.Helper()

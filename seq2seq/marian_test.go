@@ -11,6 +11,7 @@ import (
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/model/bart"
+	"github.com/loupe-ml/loupe/model/t5"
 	"github.com/loupe-ml/loupe/tokenizer/sentencepiece"
 )
 
@@ -130,5 +131,65 @@ func TestMarianText(t *testing.T) {
 	})
 	if err != nil || len(res) != 3 || !slices.Equal(res[0].IDs, sq.IDs) {
 		t.Errorf("RunTexts: %d results, %v", len(res), err)
+	}
+}
+
+// TestT5Text: a T5 directory with spiece.model takes text (pieces and
+// </s>) and decodes its output with the same model.
+func TestT5Text(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join("..", "tokenizer", "testdata", "spm", "t5.model")
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "spiece.model"), b, 0o644)
+	sp, err := sentencepiece.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := os.ReadFile(filepath.Join(tinyDir("tiny-t5"), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	json.Unmarshal(cb, &raw)
+	raw["vocab_size"] = sp.VocabSize()
+	raw["pad_token_id"], raw["eos_token_id"], raw["decoder_start_token_id"] = sp.PadID(), sp.EosID(), sp.PadID()
+	cb, _ = json.Marshal(raw)
+	cfg, err := t5.ParseConfig(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := t5.Random(cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), cb, 0o644)
+	p, err := Load(context.Background(), dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src, err := p.EncodeText("translate English to German: hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(sp.EncodeIDs("translate English to German: hello"), sp.EosID()); !slices.Equal(src, want) {
+		t.Errorf("source %v, want %v", src, want)
+	}
+	s := generate.Settings{Seed: new(uint64)}
+	s.NumBeams = new(3)
+	out, err := p.Run(context.Background(), "translate English to German: hello", s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := out.Sequences[0]
+	ids := slices.DeleteFunc(slices.Clone(sq.IDs), func(id int) bool { return id == sp.EosID() || id == sp.PadID() })
+	if len(sq.IDs) == 0 || len(sq.IDs) > 19 || sq.Text != p.Tokenizer.Decode(ids) {
+		t.Errorf("ids %v text %q, want at most 19 ids and %q", sq.IDs, sq.Text, p.Tokenizer.Decode(ids))
 	}
 }

@@ -2,6 +2,7 @@ package seq2seq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/model/bart"
+	"github.com/loupe-ml/loupe/model/t5"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
 
@@ -29,9 +31,12 @@ type LoadOptions struct {
 // needs. It is safe for concurrent use (each generation has its own
 // state).
 type Pipeline struct {
-	Name  string      // the reference it was loaded from
-	Dir   string      // the model directory
-	Model *bart.Model //
+	Name string // the reference it was loaded from
+	Dir  string // the model directory
+	// Model is the BART, mBART or Marian model, T5 the T5 model: one of
+	// them is nil.
+	Model *bart.Model
+	T5    *t5.Model
 	// Tokenizer encodes source texts and decodes generated ids (BART's
 	// byte-level BPE; Marian's SentencePiece models through vocab.json,
 	// target.spm decoding); nil when the directory has none (ids only).
@@ -39,12 +44,27 @@ type Pipeline struct {
 	// Config holds the generation defaults: generation_config.json, or
 	// config.json's generation fields when there is none.
 	Config *generate.GenerationConfig
+
+	spec spec
+}
+
+// spec is what the pipeline needs to know of its model, whichever it is.
+type spec struct {
+	modelType       string
+	srcVocab, vocab int // source and target (decoder) vocabulary sizes
+	maxSource       int // the most source tokens (0: no limit, T5)
+	maxLen          int // the most target tokens a row holds
+	pad, bos, eos   int // -1 when absent
+	start           int // decoder_start_token_id
+	layers, width   int // decoder layers and the width of a cached key
 }
 
 // Load resolves ref, a model directory or a hub id, and loads the model
-// (config.json's model_type bart, mbart or marian), its tokenizer when
-// loupe reads it (BART's byte-level BPE: tokenizer.json, or vocab.json and
-// merges.txt) and its generation settings. For a hub id, config.json is
+// (config.json's model_type bart, mbart or marian: package model/bart; t5:
+// package model/t5), its tokenizer when the directory has one (BART's
+// byte-level BPE: tokenizer.json, or vocab.json and merges.txt; Marian's
+// source.spm, target.spm and vocab.json; T5's spiece.model) and its
+// generation settings. For a hub id, config.json is
 // fetched and checked before the weights.
 func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	if ref == "" {
@@ -54,32 +74,63 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	if c == nil {
 		c = hub.NewClient()
 	}
-	optional := []string{"tokenizer.json", "vocab.json", "merges.txt", "source.spm", "target.spm", generate.GenerationConfigFile}
+	optional := []string{"tokenizer.json", "vocab.json", "merges.txt", "source.spm", "target.spm", "spiece.model", "tokenizer_config.json", generate.GenerationConfigFile}
 	dir, err := c.ModelDir(ctx, ref, []string{"config.json"}, optional)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := bart.LoadConfig(filepath.Join(dir, "config.json")); err != nil {
+	isT5 := modelType(filepath.Join(dir, "config.json")) == "t5"
+	if isT5 {
+		_, err = t5.LoadConfig(filepath.Join(dir, "config.json"))
+	} else {
+		_, err = bart.LoadConfig(filepath.Join(dir, "config.json"))
+	}
+	if err != nil {
 		return nil, err
 	}
 	if dir, err = c.ModelDir(ctx, ref, []string{"config.json", "model.safetensors"}, optional); err != nil {
 		return nil, err
 	}
-	m, err := bart.Load(dir)
-	if err != nil {
-		return nil, err
+	p := &Pipeline{Name: ref, Dir: dir}
+	if isT5 {
+		if p.T5, err = t5.Load(dir); err != nil {
+			return nil, err
+		}
+		c := p.T5.Config
+		p.spec = spec{modelType: "t5", srcVocab: c.VocabSize, vocab: c.VocabSize, maxLen: t5.DefaultMaxLen,
+			pad: c.PadTokenID, bos: -1, eos: c.EOSTokenID, start: c.DecoderStartTokenID, layers: c.DecoderLayers, width: c.Inner()}
+	} else {
+		if p.Model, err = bart.Load(dir); err != nil {
+			return nil, err
+		}
+		c := p.Model.Config
+		p.spec = spec{modelType: c.ModelType, srcVocab: c.VocabSize, vocab: c.DecoderVocab, maxSource: c.MaxPositions, maxLen: c.MaxPositions,
+			pad: c.PadTokenID, bos: c.BOSTokenID, eos: c.EOSTokenID, start: c.DecoderStartTokenID, layers: c.DecoderLayers, width: c.DModel}
 	}
-	p := &Pipeline{Name: ref, Dir: dir, Model: m}
 	if err := p.loadRest(); err != nil {
-		m.Close()
+		p.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
+// modelType returns config.json's model_type, or "" when it cannot be read
+// (the model package's LoadConfig then says what is wrong).
+func modelType(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	json.Unmarshal(b, &c)
+	return c.ModelType
+}
+
 // loadRest reads the tokenizer and the generation settings of p.Dir.
 func (p *Pipeline) loadRest() error {
-	c := p.Model.Config
+	c := p.spec
 	tok, err := tokenizer.Load(p.Dir)
 	switch {
 	case errors.Is(err, tokenizer.ErrNoTokenizer): // ids only
@@ -90,13 +141,13 @@ func (p *Pipeline) loadRest() error {
 		_, spm := tok.(*tokenizer.SentencePiece)
 		switch {
 		case !bpe && !spm:
-			return fmt.Errorf("seq2seq: %s: the tokenizer is neither byte-level BPE (BART) nor SentencePiece (Marian)", p.Dir)
-		case tok.VocabSize() > c.VocabSize:
-			return fmt.Errorf("seq2seq: %s: the tokenizer has %d tokens but the model only %d", p.Dir, tok.VocabSize(), c.VocabSize)
+			return fmt.Errorf("seq2seq: %s: the tokenizer is neither byte-level BPE (BART) nor SentencePiece (Marian, T5)", p.Dir)
+		case tok.VocabSize() > c.srcVocab:
+			return fmt.Errorf("seq2seq: %s: the tokenizer has %d tokens but the model only %d", p.Dir, tok.VocabSize(), c.srcVocab)
 		}
 		p.Tokenizer = tok
 	}
-	gc, err := generate.LoadGenerationConfig(p.Dir, c.DecoderVocab)
+	gc, err := generate.LoadGenerationConfig(p.Dir, c.vocab)
 	if err != nil {
 		return err
 	}
@@ -106,7 +157,7 @@ func (p *Pipeline) loadRest() error {
 		if err != nil {
 			return fmt.Errorf("seq2seq: %w", err)
 		}
-		if gc, err = generate.ParseGenerationConfig(b, c.DecoderVocab); err != nil {
+		if gc, err = generate.ParseGenerationConfig(b, c.vocab); err != nil {
 			var oe *generate.OptionError
 			if errors.As(err, &oe) {
 				oe.File = path
@@ -120,7 +171,12 @@ func (p *Pipeline) loadRest() error {
 }
 
 // Close releases the model's weights.
-func (p *Pipeline) Close() error { return p.Model.Close() }
+func (p *Pipeline) Close() error {
+	if p.T5 != nil {
+		return p.T5.Close()
+	}
+	return p.Model.Close()
+}
 
 // Decoder returns the target tokenizer as a Decoder that leaves out the
 // special tokens (transformers' skip_special_tokens=True), or nil.
@@ -128,9 +184,9 @@ func (p *Pipeline) Decoder() generate.Decoder {
 	if p.Tokenizer == nil {
 		return nil
 	}
-	c := p.Model.Config
+	c := p.spec
 	var skip []int
-	for _, id := range []int{c.PadTokenID, c.BOSTokenID, c.EOSTokenID, c.DecoderStartTokenID} {
+	for _, id := range []int{c.pad, c.bos, c.eos, c.start} {
 		if id >= 0 {
 			skip = append(skip, id)
 		}
@@ -166,35 +222,35 @@ func (p *Pipeline) EncodeText(text string) ([]int, error) {
 		return nil, err
 	}
 	if p.Tokenizer == nil {
-		return nil, fmt.Errorf("seq2seq: %s has no tokenizer (BART: tokenizer.json or vocab.json + merges.txt; Marian: source.spm, target.spm and vocab.json): give source ids", p.Name)
+		return nil, fmt.Errorf("seq2seq: %s has no tokenizer (BART: tokenizer.json or vocab.json + merges.txt; Marian: source.spm, target.spm and vocab.json; T5: spiece.model): give source ids", p.Name)
 	}
-	c := p.Model.Config
+	c := p.spec
 	ids := p.Tokenizer.EncodeText(text, tokenizer.EncodeOptions{AllowSpecial: true}).IDs
 	if _, ok := p.Tokenizer.(*tokenizer.BPE); ok {
-		if c.ModelType == "bart" && c.BOSTokenID >= 0 && (len(ids) == 0 || ids[0] != c.BOSTokenID) {
-			ids = append([]int{c.BOSTokenID}, ids...)
+		if c.modelType == "bart" && c.bos >= 0 && (len(ids) == 0 || ids[0] != c.bos) {
+			ids = append([]int{c.bos}, ids...)
 		}
-		if c.EOSTokenID >= 0 && (len(ids) == 0 || ids[len(ids)-1] != c.EOSTokenID) {
-			ids = append(ids, c.EOSTokenID)
+		if c.eos >= 0 && (len(ids) == 0 || ids[len(ids)-1] != c.eos) {
+			ids = append(ids, c.eos)
 		}
 	}
 	return ids, p.CheckSource(ids)
 }
 
-// CheckSource reports a source Encode would refuse: empty, longer than
-// max_position_embeddings (wrapping bart.ErrContext), or holding an id
-// outside the source vocabulary.
+// CheckSource reports a source the model would refuse: empty, longer than
+// BART's max_position_embeddings (wrapping bart.ErrContext; T5 has no
+// limit), or holding an id outside the source vocabulary.
 func (p *Pipeline) CheckSource(src []int) error {
-	c := p.Model.Config
+	c := p.spec
 	switch {
 	case len(src) == 0:
 		return errors.New("seq2seq: empty source")
-	case len(src) > c.MaxPositions:
-		return fmt.Errorf("seq2seq: the source has %d tokens, more than the model's max_position_embeddings %d (loupe does not truncate): %w", len(src), c.MaxPositions, bart.ErrContext)
+	case c.maxSource > 0 && len(src) > c.maxSource:
+		return fmt.Errorf("seq2seq: the source has %d tokens, more than the model's max_position_embeddings %d (loupe does not truncate): %w", len(src), c.maxSource, bart.ErrContext)
 	}
 	for _, id := range src {
-		if id < 0 || id >= c.VocabSize {
-			return fmt.Errorf("seq2seq: source token id %d out of range [0, %d)", id, c.VocabSize)
+		if id < 0 || id >= c.srcVocab {
+			return fmt.Errorf("seq2seq: source token id %d out of range [0, %d)", id, c.srcVocab)
 		}
 	}
 	return nil
@@ -206,14 +262,14 @@ func (p *Pipeline) CheckSource(src []int) error {
 // returns the decoder's prompt: decoder_start_token_id.
 func (p *Pipeline) Resolve(s generate.Settings) (generate.Options, generate.Beams, []int, error) {
 	g := p.Config
-	start := p.Model.Config.DecoderStartTokenID
+	start := p.spec.start
 	if s.DecoderStartTokenID != nil {
 		start = *s.DecoderStartTokenID
 	} else if g != nil && g.DecoderStartTokenID != nil {
 		start = *g.DecoderStartTokenID
 	}
-	if start < 0 || start >= p.Model.Config.DecoderVocab {
-		return generate.Options{}, generate.Beams{}, nil, fmt.Errorf("seq2seq: %s: decoder_start_token_id %d: want a token id in [0, %d)", p.Name, start, p.Model.Config.DecoderVocab)
+	if start < 0 || start >= p.spec.vocab {
+		return generate.Options{}, generate.Beams{}, nil, fmt.Errorf("seq2seq: %s: decoder_start_token_id %d: want a token id in [0, %d)", p.Name, start, p.spec.vocab)
 	}
 	if s.MaxNewTokens == nil && s.MaxLength == nil && (g == nil || g.MaxNewTokens == nil && g.MaxLength == nil) {
 		// transformers' max_length default (20, the start token included),
@@ -224,36 +280,70 @@ func (p *Pipeline) Resolve(s generate.Settings) (generate.Options, generate.Beam
 	return opt, b, []int{start}, err
 }
 
-// LM returns the decoder bound to enc's sources as a generate.LM: a cache
-// of as many rows as enc has sources binds row i to source i; with one
-// source, every row (beams, samples) reads it.
-func (p *Pipeline) LM(enc *bart.Encoded) generate.LM { return &decoderLM{m: p.Model, enc: enc} }
-
-// decoderLM is the LM of a bart decoder bound to encoded sources.
-type decoderLM struct {
-	m   *bart.Model
-	enc *bart.Encoded
+// LM returns the BART-family decoder bound to enc's sources as a
+// generate.LM: a cache of as many rows as enc has sources binds row i to
+// source i; with one source, every row (beams, samples) reads it.
+func (p *Pipeline) LM(enc *bart.Encoded) generate.LM {
+	return &decoderLM{spec: &p.spec, enc: encLens(enc.Rows(), enc.Len), newCache: func(rows, maxLen, maxRows int) (generate.Cache, error) {
+		return p.Model.NewDecoderFor(enc, bart.DecoderOptions{Batch: rows, MaxLen: maxLen, MaxRows: maxRows})
+	}}
 }
 
-func (l *decoderLM) VocabSize() int  { return l.m.Config.DecoderVocab }
-func (l *decoderLM) MaxLen() int     { return l.m.Config.MaxPositions }
-func (l *decoderLM) EOSTokenID() int { return l.m.Config.EOSTokenID }
+// T5LM is LM for a T5 model's encoded sources.
+func (p *Pipeline) T5LM(enc *t5.Encoded) generate.LM {
+	return &decoderLM{spec: &p.spec, enc: encLens(enc.Rows(), enc.Len), newCache: func(rows, maxLen, maxRows int) (generate.Cache, error) {
+		return p.T5.NewDecoderFor(enc, t5.DecoderOptions{Batch: rows, MaxLen: maxLen, MaxRows: maxRows})
+	}}
+}
+
+// encode runs the encoder over srcs and returns the decoder bound to them.
+func (p *Pipeline) encode(srcs [][]int) (generate.LM, error) {
+	if p.T5 != nil {
+		enc, err := p.T5.Encode(srcs)
+		if err != nil {
+			return nil, err
+		}
+		return p.T5LM(enc), nil
+	}
+	enc, err := p.Model.Encode(srcs)
+	if err != nil {
+		return nil, err
+	}
+	return p.LM(enc), nil
+}
+
+// encLens returns the longest of n source lengths.
+func encLens(n int, length func(int) int) int {
+	m := 0
+	for b := range n {
+		m = max(m, length(b))
+	}
+	return m
+}
+
+// decoderLM is the LM of an encoder-decoder's decoder bound to encoded
+// sources (the longest enc tokens long).
+type decoderLM struct {
+	spec     *spec
+	enc      int
+	newCache func(rows, maxLen, maxRows int) (generate.Cache, error)
+}
+
+func (l *decoderLM) VocabSize() int  { return l.spec.vocab }
+func (l *decoderLM) MaxLen() int     { return l.spec.maxLen }
+func (l *decoderLM) EOSTokenID() int { return l.spec.eos }
 
 // CacheBytesPerToken counts the self-attention keys and values of a
 // target token, and the cross-attention keys and values of the longest
-// source spread over max_position_embeddings target positions.
+// source spread over the row's most target positions.
 func (l *decoderLM) CacheBytesPerToken() int64 {
-	c := l.m.Config
-	src := 0
-	for b := range l.enc.Rows() {
-		src = max(src, l.enc.Len(b))
-	}
-	self := 2 * int64(c.DecoderLayers) * int64(c.DModel) * 4
-	return self + (self*int64(src)+int64(c.MaxPositions)-1)/int64(c.MaxPositions)
+	self := 2 * int64(l.spec.layers) * int64(l.spec.width) * 4
+	n := int64(l.spec.maxLen)
+	return self + (self*int64(l.enc)+n-1)/n
 }
 
 func (l *decoderLM) NewCache(rows, maxLen, maxRows int) (generate.Cache, error) {
-	return l.m.NewDecoderFor(l.enc, bart.DecoderOptions{Batch: rows, MaxLen: maxLen, MaxRows: maxRows})
+	return l.newCache(rows, maxLen, maxRows)
 }
 
 // Run translates or summarizes text with settings s (see RunIDs).
@@ -281,12 +371,12 @@ func (p *Pipeline) RunIDs(ctx context.Context, src []int, s generate.Settings, o
 	}
 	opt.OnToken = onToken
 	t0 := time.Now()
-	enc, err := p.Model.Encode([][]int{src})
+	lm, err := p.encode([][]int{src})
 	if err != nil {
 		return nil, err
 	}
 	encSec := time.Since(t0).Seconds()
-	o, err := generate.Decode(ctx, p.LM(enc), start, opt, b, p.Decoder())
+	o, err := generate.Decode(ctx, lm, start, opt, b, p.Decoder())
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +414,7 @@ func (p *Pipeline) RunBatch(ctx context.Context, srcs [][]int, s generate.Settin
 		return nil, errors.New("seq2seq: no sources")
 	}
 	t0 := time.Now()
-	enc, err := p.Model.Encode(srcs)
+	lm, err := p.encode(srcs)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +423,7 @@ func (p *Pipeline) RunBatch(ctx context.Context, srcs [][]int, s generate.Settin
 	for i := range prompts {
 		prompts[i] = start
 	}
-	res, err := generate.DecodeBatch(ctx, p.LM(enc), prompts, opt, p.Decoder())
+	res, err := generate.DecodeBatch(ctx, lm, prompts, opt, p.Decoder())
 	if err != nil {
 		return nil, err
 	}

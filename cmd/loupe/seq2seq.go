@@ -28,7 +28,7 @@ func init() {
 			`  loupe translate --model Helsinki-NLP/opus-mt-en-de "The house is wonderful."
   loupe translate --model ./opus-mt-en-de --num-beams 4 --format json "Good morning"
   loupe translate --model ./opus-mt-en-de --input sentences.jsonl --format json`},
-		{"summarize", "Summarize a text with an encoder-decoder model (BART)", "summarization",
+		{"summarize", "Summarize a text with an encoder-decoder model (BART, T5)", "summarization",
 			`  loupe summarize --model facebook/bart-large-cnn --input articles.txt
   loupe summarize --model ./bart-large-cnn --num-beams 4 --length-penalty 2 --no-repeat-ngram-size 3 "$(cat article.txt)"`},
 	} {
@@ -41,7 +41,7 @@ func init() {
 			Long: c.short + `, as transformers' pipeline("` + c.what + `") does
 (docs/seq2seq.md). --model is a directory or a Hugging Face hub id of a
 BART, mBART or Marian checkpoint (config.json model_type bart, mbart or
-marian).
+marian, or a T5: model_type t5).
 
 The source is encoded once; the decoder starts from decoder_start_token_id
 (max_length counts it) and decodes through the same loop as loupe generate,
@@ -74,7 +74,7 @@ input) decodes each non-blank line (a JSON string or an object with a
 		fl := cmd.Flags()
 		f.registerDecode(fl)
 		m := fl.Lookup("model")
-		m.DefValue, m.Usage = "", "model directory or Hugging Face hub id (BART, mBART or Marian)"
+		m.DefValue, m.Usage = "", "model directory or Hugging Face hub id (BART, mBART, Marian or T5)"
 		f.model = ""
 		f.registerBeams(fl, &earlyStop)
 		fl.Var(setting[int]{&f.set.MaxLength, generate.DefaultMaxLength}, "max-length", "the most tokens of the output, the decoder's start token included (transformers' max_length)")

@@ -47,7 +47,10 @@ func joinInts(ids []int, sep string) string {
 	return strings.Join(s, sep)
 }
 
-var tinyMarian = filepath.Join("..", "..", "model", "bart", "testdata", "tiny-marian")
+var (
+	tinyMarian = filepath.Join("..", "..", "model", "bart", "testdata", "tiny-marian")
+	tinyT5     = filepath.Join("..", "..", "model", "t5", "testdata", "tiny-t5")
+)
 
 // TestTranslateIDs: loupe translate --source-ids prints the reference's
 // greedy ids, and its beam search's sequences with --format json.
@@ -59,6 +62,14 @@ func TestTranslateIDs(t *testing.T) {
 	}
 	if got := strings.TrimSpace(out); got != joinInts(ids, " ") {
 		t.Errorf("greedy: %q, want %q", got, joinInts(ids, " "))
+	}
+	src, ids, _ = s2sGolden(t, "t5/greedy")
+	out, _, err = runCmd(t, "summarize", "--model", tinyT5, "--source-ids", joinInts(src, ","), "--max-length", "12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out); got != joinInts(ids, " ") {
+		t.Errorf("T5 greedy: %q, want %q", got, joinInts(ids, " "))
 	}
 	src, _, seqs := s2sGolden(t, "marian/beam4")
 	out, _, err = runCmd(t, "translate", "--model", tinyMarian, "--source-ids", joinInts(src, ","), "--max-length", "14",
@@ -185,6 +196,7 @@ func TestSummarizeText(t *testing.T) {
 		{[]string{"translate", "--model", tinyMarian, "hello"}, "no tokenizer"},
 		{[]string{"translate", "--model", tinyMarian, "--source-ids", strings.Repeat("5,", 40) + "0"}, "max_position_embeddings 40"},
 		{[]string{"generate", "--model", tinyMarian, "--prompt-ids", "1"}, "loupe translate or loupe summarize"},
+		{[]string{"generate", "--model", tinyT5, "--prompt-ids", "1"}, "loupe translate or loupe summarize"},
 	} {
 		_, _, err := runCmd(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -24,7 +24,8 @@ PyTorch (transformers itself is not needed), for one source:
     logits.
 
 The models are the tiny checkpoints of model/bart/testdata (tiny-bart,
-tiny-marian), read from their model.safetensors; the settings of each case
+tiny-marian) and model/t5/testdata (tiny-t5, BF16; model/t5/testdata/reference.py's
+network), read from their model.safetensors; the settings of each case
 are those of config.json (transformers' GenerationConfig.from_model_config:
 decoder_start_token_id, forced_bos_token_id, forced_eos_token_id,
 eos_token_id) with the case's overrides.
@@ -34,6 +35,7 @@ Regenerate from the repository root:
     /usr/bin/python3 seq2seq/testdata/reference.py > seq2seq/testdata/golden.json
 """
 
+import importlib.util
 import json
 import os
 import struct
@@ -44,9 +46,18 @@ import torch
 import torch.nn.functional as F
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "model", "bart", "testdata"))
+
+
+def load_module(name, path):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, *path))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bartref = load_module("bartref", ("model", "bart", "testdata", "reference.py"))
+t5ref = load_module("t5ref", ("model", "t5", "testdata", "reference.py"))
 sys.path.insert(0, os.path.join(ROOT, "generate", "testdata"))
-import reference as bartref  # noqa: E402
 import beam_reference  # noqa: E402
 
 
@@ -60,15 +71,24 @@ def read_safetensors(path):
     for name, t in header.items():
         if name == "__metadata__":
             continue
-        dt = {"F32": np.float32, "F16": np.float16}[t["dtype"]]
         a, b = t["data_offsets"]
-        arr = np.frombuffer(data[a:b], dtype=dt).astype(np.float32).reshape(t["shape"])
+        if t["dtype"] == "BF16":
+            arr = (np.frombuffer(data[a:b], dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+        else:
+            dt = {"F32": np.float32, "F16": np.float16}[t["dtype"]]
+            arr = np.frombuffer(data[a:b], dtype=dt).astype(np.float32)
+        arr = arr.reshape(t["shape"])
         key = name[len("model."):] if name.startswith("model.") else name
         out[key] = torch.from_numpy(arr.copy())
     return out
 
 
 def load(name):
+    if name == "tiny-t5":
+        d = os.path.join(ROOT, "model", "t5", "testdata", name)
+        with open(os.path.join(d, "config.json")) as f:
+            cfg = json.load(f)
+        return cfg, t5ref.T5(cfg, read_safetensors(os.path.join(d, "model.safetensors")))
     d = os.path.join(ROOT, "model", "bart", "testdata", name)
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
@@ -78,6 +98,10 @@ def load(name):
     return cfg, bartref.Seq2Seq(cfg, w)
 
 
+def dec_vocab(cfg):
+    return cfg["vocab_size"] if cfg["model_type"] == "t5" else bartref.dec_vocab(cfg)
+
+
 class Bound:
     """The decoder bound to one encoded source: forward(ids [B, T]) as
     beam_reference's models have it."""
@@ -85,7 +109,7 @@ class Bound:
     def __init__(self, cfg, model, src):
         self.model = model
         self.enc = model.encode(torch.tensor([src]))
-        self.cfg = {"vocab_size": bartref.dec_vocab(cfg)}
+        self.cfg = {"vocab_size": dec_vocab(cfg)}
 
     def forward(self, ids):
         enc = self.enc.expand(ids.size(0), -1, -1)
@@ -134,6 +158,13 @@ CASES = [
     ("bart/beam4_rep", "tiny-bart", [0, 30, 31, 32, 33, 2],
      dict(max_length=12, num_beams=4, length_penalty=2.0, repetition_penalty=2.0, no_repeat_ngram_size=2,
           num_return_sequences=3)),
+    ("t5/greedy", "tiny-t5", [5, 17, 42, 99, 63, 1], dict(max_length=12)),
+    ("t5/greedy_rep_bad", "tiny-t5", [5, 17, 42, 99, 63, 1],
+     dict(max_length=12, repetition_penalty=2.0, bad_words_ids="picked")),
+    ("t5/beam4", "tiny-t5", [5, 17, 42, 99, 63, 1],
+     dict(max_length=12, num_beams=4, length_penalty=1.5, no_repeat_ngram_size=2, num_return_sequences=3)),
+    ("t5/beam4_forced", "tiny-t5", [30, 31, 32, 1],
+     dict(max_length=10, num_beams=4, forced_bos_token_id=9, forced_eos_token_id=1, num_return_sequences=2)),
     ("marian/greedy", "tiny-marian", [12, 77, 5, 101, 0], dict(max_length=12)),
     ("marian/greedy_rep_bad", "tiny-marian", [12, 77, 5, 101, 0],
      dict(max_length=12, repetition_penalty=2.0, bad_words_ids="picked")),
