@@ -39,7 +39,8 @@ type Pipeline struct {
 	T5    *t5.Model
 	// Tokenizer encodes source texts and decodes generated ids (BART's
 	// byte-level BPE; Marian's SentencePiece models through vocab.json,
-	// target.spm decoding); nil when the directory has none (ids only).
+	// target.spm decoding; T5's spiece.model); nil when the directory has
+	// none (ids only).
 	Tokenizer tokenizer.Tokenizer
 	// Config holds the generation defaults: generation_config.json, or
 	// config.json's generation fields when there is none.
