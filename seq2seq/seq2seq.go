@@ -132,7 +132,11 @@ func modelType(path string) string {
 // loadRest reads the tokenizer and the generation settings of p.Dir.
 func (p *Pipeline) loadRest() error {
 	c := p.spec
-	tok, err := tokenizer.Load(p.Dir)
+	var tok tokenizer.Tokenizer
+	err := tokenizer.ErrNoTokenizer
+	if c.modelType != "mbart" { // mBART's SentencePiece with language codes is not read: ids only
+		tok, err = tokenizer.Load(p.Dir)
+	}
 	switch {
 	case errors.Is(err, tokenizer.ErrNoTokenizer): // ids only
 	case err != nil:
@@ -213,8 +217,8 @@ func (d skipDecoder) Decode(ids []int) string {
 
 // EncodeText tokenizes a source text as transformers' tokenizer does for
 // the model (special tokens written in the text recognised): BART's
-// "<s> … </s>" (added when the tokenizer does not add them itself; mBART:
-// "… </s>"), Marian's SentencePiece pieces mapped through vocab.json and
+// "<s> … </s>" (added when the tokenizer does not add them itself), T5's
+// pieces and "</s>", Marian's SentencePiece pieces mapped through vocab.json and
 // "</s>" (a leading ">>lang<<" is one token). It fails when the model has
 // no tokenizer loupe reads, and for a source longer than the model's
 // positions.
@@ -228,7 +232,7 @@ func (p *Pipeline) EncodeText(text string) ([]int, error) {
 	c := p.spec
 	ids := p.Tokenizer.EncodeText(text, tokenizer.EncodeOptions{AllowSpecial: true}).IDs
 	if _, ok := p.Tokenizer.(*tokenizer.BPE); ok {
-		if c.modelType == "bart" && c.bos >= 0 && (len(ids) == 0 || ids[0] != c.bos) {
+		if c.bos >= 0 && (len(ids) == 0 || ids[0] != c.bos) {
 			ids = append([]int{c.bos}, ids...)
 		}
 		if c.eos >= 0 && (len(ids) == 0 || ids[len(ids)-1] != c.eos) {
