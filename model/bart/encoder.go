@@ -2,9 +2,9 @@ package bart
 
 import (
 	"errors"
-	"fmt"
 	"math"
 
+	"github.com/loupe-ml/loupe/internal/encdec"
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
@@ -29,19 +29,9 @@ func (e *Encoded) Len(row int) int { return len(e.rows[row]) / e.C }
 // row-major.
 func (e *Encoded) States(row int) []float32 { return e.rows[row] }
 
-// checkIDs validates token ids against a vocabulary.
-func checkIDs(what string, b int, ids []int, vocab int) error {
-	for _, id := range ids {
-		if id < 0 || id >= vocab {
-			return fmt.Errorf("bart: %s %d: token id %d out of range [0, %d)", what, b, id, vocab)
-		}
-	}
-	return nil
-}
-
 // embed fills x's rows for segs: token embedding (times sqrt(C) with
 // scale_embedding) plus position embedding, then layernorm_embedding.
-func (m *Model) embed(x []float32, segs []segment, tok, pos, lnG, lnB []float32) {
+func (m *Model) embed(x []float32, segs []encdec.Segment, tok, pos, lnG, lnB []float32) {
 	c := m.Config
 	C := c.DModel
 	scale := float32(1)
@@ -51,16 +41,16 @@ func (m *Model) embed(x []float32, segs []segment, tok, pos, lnG, lnB []float32)
 	off := c.posOffset()
 	rows := 0
 	for _, g := range segs {
-		for i, id := range g.toks {
-			r := g.row + i
-			p := g.pos0 + i + off
+		for i, id := range g.Toks {
+			r := g.Row + i
+			p := g.Pos0 + i + off
 			row := x[r*C : (r+1)*C]
 			e, pe := tok[id*C:(id+1)*C], pos[p*C:(p+1)*C]
 			for j := range row {
 				row[j] = e[j]*scale + pe[j]
 			}
 		}
-		rows += len(g.toks)
+		rows += len(g.Toks)
 	}
 	if c.LayerNormEmbedding {
 		kernels.LayerNorm(x[:rows*C], x[:rows*C], lnG, lnB, rows, C, c.LayerNormEps)
@@ -74,73 +64,36 @@ func (m *Model) embed(x []float32, segs []segment, tok, pos, lnG, lnB []float32)
 func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	c := m.Config
 	C, F, nh := c.DModel, c.EncoderFFN, c.EncoderHeads
-	if len(src) == 0 {
-		return nil, errors.New("bart: Encode: no sources")
-	}
-	segs := make([]segment, len(src))
-	R, probs := 0, 0
-	for b, ids := range src {
-		if len(ids) == 0 {
-			return nil, fmt.Errorf("bart: Encode: source %d is empty", b)
-		}
-		if len(ids) > c.MaxPositions {
-			return nil, fmt.Errorf("bart: Encode: source %d has %d tokens, more than max_position_embeddings %d: %w", b, len(ids), c.MaxPositions, ErrContext)
-		}
-		if err := checkIDs("source", b, ids, c.VocabSize); err != nil {
-			return nil, err
-		}
-		segs[b] = segment{seq: b, toks: ids, row: R, ctx: len(ids)}
-		R += len(ids)
-		probs += nh * len(ids) * len(ids)
+	segs, R, probs, err := encdec.PackSources("bart", ErrContext, src, c.MaxPositions, c.VocabSize, nh)
+	if err != nil {
+		return nil, err
 	}
 	x := make([]float32, R*C)
 	h := make([]float32, R*C)
 	qkv := make([]float32, R*3*C)
+	k := make([]float32, R*C)
+	v := make([]float32, R*C)
 	att := make([]float32, R*C)
 	ff := make([]float32, R*F)
-	j := &attnJob{segs: segs, nh: nh, hs: C / nh, C: C, scale: float32(1 / math.Sqrt(float64(C/nh))),
-		q: qkv, ldq: 3 * C, probs: make([]float32, probs), out: att}
-	j.run = j.tasks
+	j := &encdec.Attention{Segs: segs, Heads: nh, HeadDim: C / nh, Stride: C, Scale: float32(1 / math.Sqrt(float64(C/nh))),
+		Probs: make([]float32, probs), Out: att}
 	w := &m.Weights
 	m.embed(x, segs, w.EncEmbed, w.EncPos, w.EncEmbLNG, w.EncEmbLNB)
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
-		linear(qkv, m.preNorm(h, x, L.SelfLNG, L.SelfLNB, R), R, C, 3*C, m.encQKV[l], m.encQKVB[l])
-		m.encAttention(j, qkv, R)
-		linear(h, att, R, C, C, L.SelfAttn.OW, L.SelfAttn.OB)
+		encdec.Linear(qkv, m.preNorm(h, x, L.SelfLNG, L.SelfLNB, R), R, C, 3*C, m.encQKV[l], m.encQKVB[l])
+		j.RunFused(k, v, qkv, R)
+		encdec.Linear(h, att, R, C, C, L.SelfAttn.OW, L.SelfAttn.OB)
 		m.residual(x, h, L.SelfLNG, L.SelfLNB, R)
-		linear(ff, m.preNorm(h, x, L.FinalLNG, L.FinalLNB, R), R, C, F, L.FC1W, L.FC1B)
-		activate(c.Activation, ff)
-		linear(h, ff, R, F, C, L.FC2W, L.FC2B)
+		encdec.Linear(ff, m.preNorm(h, x, L.FinalLNG, L.FinalLNB, R), R, C, F, L.FC1W, L.FC1B)
+		encdec.Activate(c.Activation, ff)
+		encdec.Linear(h, ff, R, F, C, L.FC2W, L.FC2B)
 		m.residual(x, h, L.FinalLNG, L.FinalLNB, R)
 	}
 	if c.PreLayerNorm {
 		kernels.LayerNorm(x, x, w.EncFinalLNG, w.EncFinalLNB, R, C, c.LayerNormEps)
 	}
-	e := &Encoded{C: C, rows: make([][]float32, len(src))}
-	for b, g := range segs {
-		e.rows[b] = x[g.row*C : (g.row+len(g.toks))*C : (g.row+len(g.toks))*C]
-	}
-	return e, nil
-}
-
-// encAttention runs the encoder's self-attention: keys and values are
-// copied out of the fused qkv rows into [R, C] blocks first, the layout the
-// attention job reads.
-func (m *Model) encAttention(j *attnJob, qkv []float32, R int) {
-	C := m.Config.DModel
-	k := make([]float32, R*C)
-	v := make([]float32, R*C)
-	for r := range R {
-		copy(k[r*C:(r+1)*C], qkv[r*3*C+C:r*3*C+2*C])
-		copy(v[r*C:(r+1)*C], qkv[r*3*C+2*C:r*3*C+3*C])
-	}
-	for i := range j.segs {
-		g := &j.segs[i]
-		g.k, g.v = k[g.row*C:], v[g.row*C:]
-	}
-	j.layout()
-	j.attend()
+	return &Encoded{C: C, rows: encdec.SplitRows(x, segs, C)}, nil
 }
 
 // preNorm returns the input of a sublayer: x itself (post-LayerNorm

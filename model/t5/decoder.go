@@ -2,11 +2,10 @@ package t5
 
 import (
 	"errors"
-	"fmt"
 	"math"
 
+	"github.com/loupe-ml/loupe/internal/encdec"
 	"github.com/loupe-ml/loupe/internal/kernels"
-	"github.com/loupe-ml/loupe/internal/reorder"
 )
 
 // DefaultMaxLen is a Decoder's target and source capacity when
@@ -38,32 +37,11 @@ type DecoderOptions struct {
 // distance up to MaxLen, and every buffer a pass needs, allocated once. A
 // Decoder is not safe for concurrent use.
 type Decoder struct {
-	m   *Model
-	opt DecoderOptions
-	nb  int // Batch + 1: the last row is Reorder's spare
-
-	lens    []int
-	srcLens []int
-
-	selfK, selfV   []float32 // [L, nb, MaxLen, I]
-	crossK, crossV []float32 // [L, nb, MaxSource, I]
-	cross          []float32 // [L, nb, nh, MaxLen, MaxSource] with CaptureCross
-
-	x, h, qkv, q, att, ff, ff2 []float32
-	probs                      []float32
-	last                       []float32 // [Batch, C]
-	lg                         []float32 // [Batch, V]
-	logits                     []float32 // [nb, V]
-	hidden                     []float32 // [nb, C]
-	hasLog                     []bool
-	all                        []float32
-	allOff, allN               []int
-
-	segs    []segment
-	lastOf  []int
-	job     attnJob
-	bias    []float32 // causal biasTable [nh, MaxLen]
-	copySeq func(dst, src int)
+	m    *Model
+	opt  DecoderOptions
+	s    *encdec.Decoder // the rows' caches and buffers; runs d.pass
+	ff2  []float32       // [MaxRows, 2·DFF] for gated models
+	bias encdec.Bias     // causal biasTable [nh, MaxLen]
 }
 
 // NewDecoder allocates a Decoder for m. Rows get their source with
@@ -82,32 +60,17 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = min(512, opt.Batch*opt.MaxLen)
 	}
-	B, S, Ss, R := opt.Batch, opt.MaxLen, opt.MaxSource, opt.MaxRows
-	C, I, F, L, nh, V := c.DModel, c.Inner(), c.DFF, c.DecoderLayers, c.Heads, c.VocabSize
-	nb := B + 1
-	d := &Decoder{
-		m: m, opt: opt, nb: nb,
-		lens: make([]int, nb), srcLens: make([]int, nb),
-		selfK: make([]float32, L*nb*S*I), selfV: make([]float32, L*nb*S*I),
-		crossK: make([]float32, L*nb*Ss*I), crossV: make([]float32, L*nb*Ss*I),
-		x: make([]float32, R*C), h: make([]float32, R*C), qkv: make([]float32, R*3*I),
-		q: make([]float32, R*I), att: make([]float32, R*I), ff: make([]float32, R*F),
-		probs: make([]float32, nh*R*max(S, Ss)),
-		last:  make([]float32, B*C), lg: make([]float32, B*V),
-		logits: make([]float32, nb*V), hidden: make([]float32, nb*C), hasLog: make([]bool, nb),
-		allOff: make([]int, B), allN: make([]int, B),
-		segs: make([]segment, 0, B), lastOf: make([]int, 0, B),
-		bias: biasTable(m.Weights.DecRelBias, nh, S, false, c.Buckets, c.MaxDistance),
-	}
+	d := &Decoder{m: m, opt: opt, bias: encdec.Bias{
+		Table: biasTable(m.Weights.DecRelBias, c.Heads, opt.MaxLen, false, c.Buckets, c.MaxDistance), Width: opt.MaxLen}}
 	if c.Gated {
-		d.ff2 = make([]float32, R*2*F)
+		d.ff2 = make([]float32, opt.MaxRows*2*c.DFF)
 	}
-	if opt.CaptureCross {
-		d.cross = make([]float32, L*nb*nh*S*Ss)
-	}
-	d.job = attnJob{nh: nh, hs: c.DKV, I: I, probs: d.probs, out: d.att}
-	d.job.run = d.job.tasks
-	d.copySeq = d.CopySeq
+	d.s = encdec.NewDecoder("t5", ErrContext, encdec.Sizes{
+		Batch: opt.Batch, MaxLen: opt.MaxLen, MaxSource: opt.MaxSource, MaxRows: opt.MaxRows,
+		AllLogits: opt.AllLogits, CaptureCross: opt.CaptureCross,
+		Layers: c.DecoderLayers, Heads: c.Heads, HeadDim: c.DKV, Width: c.DModel, FFN: c.DFF, Vocab: c.VocabSize,
+		Scale: 1, // T5 does not scale its attention scores
+	}, d.pass)
 	return d
 }
 
@@ -116,26 +79,13 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 // is enc.Rows()), or source 0 when enc has one (beams of one source).
 // MaxSource defaults to the longest source.
 func (m *Model) NewDecoderFor(enc *Encoded, opt DecoderOptions) (*Decoder, error) {
-	if opt.Batch <= 0 {
-		opt.Batch = enc.Rows()
-	}
-	if enc.Rows() != opt.Batch && enc.Rows() != 1 {
-		return nil, fmt.Errorf("t5: %d sources for a decoder of %d rows (want %d or 1)", enc.Rows(), opt.Batch, opt.Batch)
-	}
-	if opt.MaxSource <= 0 {
-		for b := range enc.Rows() {
-			opt.MaxSource = max(opt.MaxSource, enc.Len(b))
-		}
+	var err error
+	if opt.Batch, opt.MaxSource, err = encdec.SourceSizes("t5", enc, opt.Batch, opt.MaxSource); err != nil {
+		return nil, err
 	}
 	d := m.NewDecoder(opt)
-	for b := range opt.Batch {
-		src := b
-		if enc.Rows() == 1 {
-			src = 0
-		}
-		if err := d.SetSource(b, enc, src); err != nil {
-			return nil, err
-		}
+	if err := d.s.SetSources(enc, func(row, src int) error { return d.SetSource(row, enc, src) }); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -147,120 +97,52 @@ func (d *Decoder) Model() *Model { return d.m }
 func (d *Decoder) Options() DecoderOptions { return d.opt }
 
 // Len returns the number of target tokens cached for row.
-func (d *Decoder) Len(row int) int { return d.lens[row] }
+func (d *Decoder) Len(row int) int { return d.s.Len(row) }
 
 // SourceLen returns the number of source tokens of row (0 before
 // SetSource).
-func (d *Decoder) SourceLen(row int) int { return d.srcLens[row] }
-
-func (d *Decoder) selfCache(l, b int) (k, v []float32) {
-	S, I := d.opt.MaxLen, d.m.Config.Inner()
-	o := (l*d.nb + b) * S * I
-	return d.selfK[o : o+S*I], d.selfV[o : o+S*I]
-}
-
-func (d *Decoder) crossCache(l, b int) (k, v []float32) {
-	S, I := d.opt.MaxSource, d.m.Config.Inner()
-	o := (l*d.nb + b) * S * I
-	return d.crossK[o : o+S*I], d.crossV[o : o+S*I]
-}
-
-func (d *Decoder) crossProbs(l, b, h int) []float32 {
-	S, Ss, nh := d.opt.MaxLen, d.opt.MaxSource, d.m.Config.Heads
-	o := ((l*d.nb+b)*nh + h) * S * Ss
-	return d.cross[o : o+S*Ss]
-}
+func (d *Decoder) SourceLen(row int) int { return d.s.SourceLen(row) }
 
 // SetSource empties row's target cache and computes its cross-attention
 // keys and values at every layer from source encRow of enc.
 func (d *Decoder) SetSource(row int, enc *Encoded, encRow int) error {
-	c := d.m.Config
-	C, I := c.DModel, c.Inner()
-	if row < 0 || row >= d.opt.Batch {
-		return fmt.Errorf("t5: SetSource: row %d outside [0, %d)", row, d.opt.Batch)
-	}
-	if encRow < 0 || encRow >= enc.Rows() {
-		return fmt.Errorf("t5: SetSource: source %d outside [0, %d)", encRow, enc.Rows())
-	}
-	if enc.C != C {
-		return fmt.Errorf("t5: SetSource: encoder states are %d wide, the model %d", enc.C, C)
-	}
-	n := enc.Len(encRow)
-	if n > d.opt.MaxSource {
-		return fmt.Errorf("t5: SetSource: source %d has %d tokens, more than this decoder's MaxSource %d: %w", encRow, n, d.opt.MaxSource, ErrContext)
-	}
-	states := enc.States(encRow)
-	for l := range d.m.Weights.Decoder {
+	C, I := d.m.Config.DModel, d.m.Config.Inner()
+	return d.s.SetSource(row, enc, enc.C, encRow, func(l int, states []float32, n int, k, v []float32) {
 		a := &d.m.Weights.Decoder[l].CrossAttn
-		k, v := d.crossCache(l, row)
 		linear(k, states, n, C, I, a.KW)
 		linear(v, states, n, C, I, a.VW)
-	}
-	d.srcLens[row] = n
-	d.lens[row] = 0
-	d.hasLog[row] = false
-	return nil
+	})
 }
 
 // Reset empties every row's target cache (sources are kept).
-func (d *Decoder) Reset() {
-	for i := range d.lens {
-		d.lens[i] = 0
-		d.hasLog[i] = false
-	}
-}
+func (d *Decoder) Reset() { d.s.Reset() }
 
 // Truncate drops row's cached target tokens from position n on, so that
 // the next Forward continues from there (n must not exceed Len(row)).
-func (d *Decoder) Truncate(row, n int) {
-	if n < 0 || n > d.lens[row] {
-		panic(fmt.Sprintf("t5: Truncate(%d, %d) with %d tokens cached", row, n, d.lens[row]))
-	}
-	d.lens[row] = n
-	d.hasLog[row] = false
-}
+func (d *Decoder) Truncate(row, n int) { d.s.Truncate(row, n) }
 
 // Logits returns the logits [V] after the last token given for row (by
 // this or an earlier Forward), or nil if it has none. The slice is the
 // Decoder's buffer, overwritten by the next Forward that includes row.
-func (d *Decoder) Logits(row int) []float32 {
-	if !d.hasLog[row] {
-		return nil
-	}
-	V := d.m.Config.VocabSize
-	return d.logits[row*V : (row+1)*V]
-}
+func (d *Decoder) Logits(row int) []float32 { return d.s.Logits(row) }
 
 // Hidden returns the input of lm_head [C] that row's logits were computed
 // from (the decoder output after final_layer_norm, times d_model^-0.5 when
 // the head is tied), or nil if it has none. The slice is the Decoder's
 // buffer, overwritten by the next Forward that includes row.
-func (d *Decoder) Hidden(row int) []float32 {
-	if !d.hasLog[row] {
-		return nil
-	}
-	C := d.m.Config.DModel
-	return d.hidden[row*C : (row+1)*C]
-}
+func (d *Decoder) Hidden(row int) []float32 { return d.s.Hidden(row) }
 
 // AllLogits returns the logits [T, V] at each of the T tokens given for
 // row in the last Forward, which needs DecoderOptions.AllLogits. The slice
 // is the Decoder's buffer.
-func (d *Decoder) AllLogits(row int) []float32 {
-	V := d.m.Config.VocabSize
-	return d.all[d.allOff[row]*V : (d.allOff[row]+d.allN[row])*V]
-}
+func (d *Decoder) AllLogits(row int) []float32 { return d.s.AllLogits(row) }
 
 // CrossAttention returns the cross-attention probabilities over row's
 // source tokens [SourceLen(row)] of target position pos at layer and head;
 // nil without DecoderOptions.CaptureCross or for a position not cached.
 // The slice is the Decoder's buffer.
 func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
-	if d.cross == nil || pos < 0 || pos >= d.lens[row] {
-		return nil
-	}
-	Ss := d.opt.MaxSource
-	return d.crossProbs(layer, row, head)[pos*Ss : pos*Ss+d.srcLens[row]]
+	return d.s.CrossAttention(row, layer, head, pos)
 }
 
 // Forward appends tokens[b] to row b's target (for b < len(tokens); an
@@ -268,119 +150,36 @@ func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
 // after each row's last new token. Ids are checked against the vocabulary
 // and lengths against MaxLen (ErrContext); on error nothing has changed.
 // The first token of a target is usually Config.DecoderStartTokenID.
-func (d *Decoder) Forward(tokens [][]int) error {
-	c := d.m.Config
-	if len(tokens) > d.opt.Batch {
-		return fmt.Errorf("t5: %d rows for a decoder of batch %d", len(tokens), d.opt.Batch)
-	}
-	total := 0
-	for b, t := range tokens {
-		if len(t) == 0 {
-			continue
-		}
-		if d.srcLens[b] == 0 {
-			return fmt.Errorf("t5: row %d has no source (SetSource)", b)
-		}
-		if n := d.lens[b] + len(t); n > d.opt.MaxLen {
-			return fmt.Errorf("t5: row %d would hold %d target tokens, more than this decoder's MaxLen %d: %w", b, n, d.opt.MaxLen, ErrContext)
-		}
-		if err := checkIDs("row", b, t, c.VocabSize); err != nil {
-			return err
-		}
-		total += len(t)
-	}
-	V := c.VocabSize
-	if d.opt.AllLogits {
-		if need := total * V; cap(d.all) < need {
-			d.all = make([]float32, need)
-		}
-		d.all = d.all[:total*V]
-		off := 0
-		for b := range d.opt.Batch {
-			d.allOff[b], d.allN[b] = off, 0
-			if b < len(tokens) {
-				d.allN[b] = len(tokens[b])
-				off += len(tokens[b])
-			}
-		}
-	}
-	b, cur, done := 0, 0, 0
-	for done < total {
-		d.segs = d.segs[:0]
-		rows := 0
-		for b < len(tokens) && rows < d.opt.MaxRows {
-			n := min(len(tokens[b])-cur, d.opt.MaxRows-rows)
-			if n > 0 {
-				d.segs = append(d.segs, segment{seq: b, toks: tokens[b][cur : cur+n], row: rows, pos0: d.lens[b],
-					last: cur+n == len(tokens[b])})
-				rows += n
-				cur += n
-			}
-			if cur == len(tokens[b]) {
-				b, cur = b+1, 0
-			}
-		}
-		d.pass(rows, done)
-		for _, g := range d.segs {
-			d.lens[g.seq] += len(g.toks)
-		}
-		done += rows
-	}
-	return nil
-}
+func (d *Decoder) Forward(tokens [][]int) error { return d.s.Forward(tokens) }
 
-// pass runs the decoder over the rows of d.segs; first is the index of its
-// first row among all rows of the Forward call (for AllLogits).
+// pass runs the decoder blocks over the rows d.s.Segs packed; first is the
+// index of its first row among all rows of the Forward call (for
+// AllLogits).
 func (d *Decoder) pass(rows, first int) {
-	m := d.m
+	m, s := d.m, d.s
 	c, w := m.Config, &m.Weights
 	C, I, F, eps := c.DModel, c.Inner(), c.DFF, c.LayerNormEps
-	x, h, qkv, q := d.x[:rows*C], d.h[:rows*C], d.qkv[:rows*3*I], d.q[:rows*I]
-	ff, ff2 := d.ff[:rows*F], d.ff2
+	x, h, qkv, q, att := s.X[:rows*C], s.H[:rows*C], s.QKV[:rows*3*I], s.Q[:rows*I], s.Att[:rows*I]
+	ff, ff2 := s.FF[:rows*F], d.ff2
 	if ff2 != nil {
 		ff2 = ff2[:rows*2*F]
 	}
-	m.embed(x, d.segs)
-	j := &d.job
-	j.segs = d.segs
+	m.embed(x, s.Segs)
 	for l := range w.Decoder {
 		L := &w.Decoder[l]
 		// Self-attention over the cached target: causal, with the relative
 		// position bias of block 0.
 		rmsNorm(h, x, L.SelfLN, rows, C, eps)
 		linear(qkv, h, rows, C, 3*I, m.selfQKV[l])
-		for i := range d.segs {
-			g := &d.segs[i]
-			k, v := d.selfCache(l, g.seq)
-			for t := range g.toks {
-				r, p := g.row+t, g.pos0+t
-				copy(k[p*I:(p+1)*I], qkv[r*3*I+I:r*3*I+2*I])
-				copy(v[p*I:(p+1)*I], qkv[r*3*I+2*I:r*3*I+3*I])
-			}
-			g.k, g.v = k, v
-		}
-		j.q, j.ldq, j.causal = qkv, 3*I, true
-		j.bias, j.biasW, j.bctr = d.bias, d.opt.MaxLen, 0
-		j.layout()
-		j.attend()
-		linear(h, d.att[:rows*I], rows, I, C, L.SelfAttn.OW)
+		s.AttendSelf(l, qkv, d.bias)
+		linear(h, att, rows, I, C, L.SelfAttn.OW)
 		kernels.Add(x, x, h)
 
 		// Cross-attention over the row's source, no position bias.
 		rmsNorm(h, x, L.CrossLN, rows, C, eps)
 		linear(q, h, rows, C, I, L.CrossAttn.QW)
-		for i := range d.segs {
-			g := &d.segs[i]
-			g.k, g.v = d.crossCache(l, g.seq)
-			g.ctx = d.srcLens[g.seq]
-		}
-		j.q, j.ldq, j.causal, j.bias = q, I, false, nil
-		j.layout()
-		j.attend()
-		if d.cross != nil {
-			d.capture(l)
-		}
-		linear(h, d.att[:rows*I], rows, I, C, L.CrossAttn.OW)
+		s.AttendCross(l, q)
+		linear(h, att, rows, I, C, L.CrossAttn.OW)
 		kernels.Add(x, x, h)
 
 		// Feed-forward.
@@ -392,104 +191,13 @@ func (d *Decoder) pass(rows, first int) {
 	if c.TieWordEmbeddings {
 		kernels.Scale(float32(1/math.Sqrt(float64(C))), x)
 	}
-	d.lmHead(rows, first)
-}
-
-func (d *Decoder) capture(l int) {
-	nh, Ss := d.m.Config.Heads, d.opt.MaxSource
-	for _, g := range d.segs {
-		n := len(g.toks)
-		for h := range nh {
-			P := d.probs[g.poff+h*n*g.ctx : g.poff+(h+1)*n*g.ctx]
-			dst := d.crossProbs(l, g.seq, h)
-			for i := range n {
-				copy(dst[(g.pos0+i)*Ss:(g.pos0+i)*Ss+g.ctx], P[i*g.ctx:(i+1)*g.ctx])
-			}
-		}
-	}
-}
-
-// lmHead computes logits = h·LMHeadᵀ at every row for AllLogits, else at
-// each row's last new token only.
-func (d *Decoder) lmHead(rows, first int) {
-	m := d.m
-	c, w := m.Config, &m.Weights
-	C, V := c.DModel, c.VocabSize
-	if d.opt.AllLogits {
-		out := d.all[first*V : (first+rows)*V]
-		linear(out, d.x, rows, C, V, w.LMHead)
-		for _, g := range d.segs {
-			if g.last {
-				r := g.row + len(g.toks) - 1
-				copy(d.logits[g.seq*V:(g.seq+1)*V], out[r*V:(r+1)*V])
-				copy(d.hidden[g.seq*C:(g.seq+1)*C], d.x[r*C:(r+1)*C])
-				d.hasLog[g.seq] = true
-			}
-		}
-		return
-	}
-	d.lastOf = d.lastOf[:0]
-	for _, g := range d.segs {
-		if !g.last {
-			continue
-		}
-		k := len(d.lastOf)
-		r := g.row + len(g.toks) - 1
-		copy(d.last[k*C:(k+1)*C], d.x[r*C:(r+1)*C])
-		copy(d.hidden[g.seq*C:(g.seq+1)*C], d.x[r*C:(r+1)*C])
-		d.lastOf = append(d.lastOf, g.seq)
-	}
-	switch k := len(d.lastOf); k {
-	case 0:
-	case 1:
-		b := d.lastOf[0]
-		linear(d.logits[b*V:(b+1)*V], d.last, 1, C, V, w.LMHead)
-		d.hasLog[b] = true
-	default:
-		linear(d.lg, d.last, k, C, V, w.LMHead)
-		for i, b := range d.lastOf {
-			copy(d.logits[b*V:(b+1)*V], d.lg[i*V:(i+1)*V])
-			d.hasLog[b] = true
-		}
-	}
+	s.LMHead(rows, first, w.LMHead, nil)
 }
 
 // CopySeq makes row dst a copy of row src: its self-attention cache, its
 // source's cross-attention keys and values, captured probabilities, length
 // and last logits. Copying a row to itself does nothing.
-func (d *Decoder) CopySeq(dst, src int) {
-	if dst < 0 || dst >= d.nb || src < 0 || src >= d.nb {
-		panic(fmt.Sprintf("t5: CopySeq(%d, %d) in a decoder of batch %d", dst, src, d.opt.Batch))
-	}
-	if dst == src {
-		return
-	}
-	c := d.m.Config
-	I := c.Inner()
-	n, ns := d.lens[src]*I, d.srcLens[src]*I
-	for l := range c.DecoderLayers {
-		kd, vd := d.selfCache(l, dst)
-		ks, vs := d.selfCache(l, src)
-		copy(kd[:n], ks[:n])
-		copy(vd[:n], vs[:n])
-		kd, vd = d.crossCache(l, dst)
-		ks, vs = d.crossCache(l, src)
-		copy(kd[:ns], ks[:ns])
-		copy(vd[:ns], vs[:ns])
-		if d.cross != nil {
-			m := d.lens[src] * d.opt.MaxSource
-			for h := range c.Heads {
-				copy(d.crossProbs(l, dst, h)[:m], d.crossProbs(l, src, h)[:m])
-			}
-		}
-	}
-	d.lens[dst], d.srcLens[dst], d.hasLog[dst] = d.lens[src], d.srcLens[src], d.hasLog[src]
-	if d.hasLog[src] {
-		V, C := c.VocabSize, c.DModel
-		copy(d.logits[dst*V:(dst+1)*V], d.logits[src*V:(src+1)*V])
-		copy(d.hidden[dst*C:(dst+1)*C], d.hidden[src*C:(src+1)*C])
-	}
-}
+func (d *Decoder) CopySeq(dst, src int) { d.s.CopySeq(dst, src) }
 
 // Reorder makes row b a copy of what row from[b] holds now, for every
 // b < len(from), as CopySeq would if each copy read the rows as they were
@@ -497,12 +205,7 @@ func (d *Decoder) CopySeq(dst, src int) {
 // values move too). A cycle goes through row spare, which must lie outside
 // [0, len(from)) and is then lost; spare -1 uses the Decoder's own spare
 // row. It allocates nothing for up to 64 rows.
-func (d *Decoder) Reorder(from []int, spare int) {
-	if spare < 0 {
-		spare = d.nb - 1
-	}
-	reorder.Rows("t5", from, spare, d.opt.Batch, d.nb, d.copySeq)
-}
+func (d *Decoder) Reorder(from []int, spare int) { d.s.Reorder(from, spare) }
 
 // Forward is the teacher-forced pass: it encodes src and returns the
 // logits at every position of tgt, [len(tgt), V] row-major (the target

@@ -2,8 +2,8 @@ package t5
 
 import (
 	"errors"
-	"fmt"
 
+	"github.com/loupe-ml/loupe/internal/encdec"
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
@@ -28,22 +28,13 @@ func (e *Encoded) Len(row int) int { return len(e.rows[row]) / e.C }
 // row-major.
 func (e *Encoded) States(row int) []float32 { return e.rows[row] }
 
-func checkIDs(what string, b int, ids []int, vocab int) error {
-	for _, id := range ids {
-		if id < 0 || id >= vocab {
-			return fmt.Errorf("t5: %s %d: token id %d out of range [0, %d)", what, b, id, vocab)
-		}
-	}
-	return nil
-}
-
 // embed copies the token embeddings of segs into x (T5 adds no positions
 // and does not scale).
-func (m *Model) embed(x []float32, segs []segment) {
+func (m *Model) embed(x []float32, segs []encdec.Segment) {
 	C := m.Config.DModel
 	for _, g := range segs {
-		for i, id := range g.toks {
-			r := g.row + i
+		for i, id := range g.Toks {
+			r := g.Row + i
 			copy(x[r*C:(r+1)*C], m.Weights.Embed[id*C:(id+1)*C])
 		}
 	}
@@ -57,21 +48,12 @@ func (m *Model) embed(x []float32, segs []segment) {
 func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	c := m.Config
 	C, I, F, nh := c.DModel, c.Inner(), c.DFF, c.Heads
-	if len(src) == 0 {
-		return nil, errors.New("t5: Encode: no sources")
+	segs, R, probs, err := encdec.PackSources("t5", ErrContext, src, 0, c.VocabSize, nh)
+	if err != nil {
+		return nil, err
 	}
-	segs := make([]segment, len(src))
-	R, probs, span := 0, 0, 0
-	for b, ids := range src {
-		if len(ids) == 0 {
-			return nil, fmt.Errorf("t5: Encode: source %d is empty", b)
-		}
-		if err := checkIDs("source", b, ids, c.VocabSize); err != nil {
-			return nil, err
-		}
-		segs[b] = segment{seq: b, toks: ids, row: R, ctx: len(ids)}
-		R += len(ids)
-		probs += nh * len(ids) * len(ids)
+	span := 0
+	for _, ids := range src {
 		span = max(span, len(ids))
 	}
 	x := make([]float32, R*C)
@@ -85,25 +67,15 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	if c.Gated {
 		ff2 = make([]float32, R*2*F)
 	}
-	j := &attnJob{segs: segs, nh: nh, hs: c.DKV, I: I, q: qkv, ldq: 3 * I, probs: make([]float32, probs), out: att,
-		bias: biasTable(m.Weights.EncRelBias, nh, span, true, c.Buckets, c.MaxDistance), biasW: 2*span - 1, bctr: span - 1}
-	j.run = j.tasks
-	for i := range segs {
-		g := &segs[i]
-		g.k, g.v = k[g.row*I:], v[g.row*I:]
-	}
+	j := &encdec.Attention{Segs: segs, Heads: nh, HeadDim: c.DKV, Stride: I, Scale: 1, Probs: make([]float32, probs), Out: att,
+		Bias: encdec.Bias{Table: biasTable(m.Weights.EncRelBias, nh, span, true, c.Buckets, c.MaxDistance), Width: 2*span - 1, Center: span - 1}}
 	w := &m.Weights
 	m.embed(x, segs)
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
 		rmsNorm(h, x, L.SelfLN, R, C, c.LayerNormEps)
 		linear(qkv, h, R, C, 3*I, m.encQKV[l])
-		for r := range R {
-			copy(k[r*I:(r+1)*I], qkv[r*3*I+I:r*3*I+2*I])
-			copy(v[r*I:(r+1)*I], qkv[r*3*I+2*I:r*3*I+3*I])
-		}
-		j.layout()
-		j.attend()
+		j.RunFused(k, v, qkv, R)
 		linear(h, att, R, I, C, L.SelfAttn.OW)
 		kernels.Add(x, x, h)
 		rmsNorm(h, x, L.FFLN, R, C, c.LayerNormEps)
@@ -111,9 +83,5 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 		kernels.Add(x, x, h)
 	}
 	rmsNorm(x, x, w.EncFinalLN, R, C, c.LayerNormEps)
-	e := &Encoded{C: C, rows: make([][]float32, len(src))}
-	for b, g := range segs {
-		e.rows[b] = x[g.row*C : (g.row+len(g.toks))*C : (g.row+len(g.toks))*C]
-	}
-	return e, nil
+	return &Encoded{C: C, rows: encdec.SplitRows(x, segs, C)}, nil
 }
