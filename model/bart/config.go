@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 )
 
 // Config is the architecture of a BART or Marian model, read from a
@@ -173,29 +174,18 @@ func ParseConfig(b []byte) (Config, error) {
 			return Config{}, fmt.Errorf("config.json: architecture %q is not a %s architecture loupe reads (want one of %v)", a, c.ModelType, architectures[c.ModelType])
 		}
 	}
-	for _, f := range []struct {
-		name  string
-		p     *int
-		dst   *int
-		limit int
-	}{
-		{"d_model", h.DModel, &c.DModel, maxDModel},
-		{"encoder_layers", h.EncoderLayers, &c.EncoderLayers, maxLayers},
-		{"decoder_layers", h.DecoderLayers, &c.DecoderLayers, maxLayers},
-		{"encoder_attention_heads", h.EncoderHeads, &c.EncoderHeads, maxHeads},
-		{"decoder_attention_heads", h.DecoderHeads, &c.DecoderHeads, maxHeads},
-		{"encoder_ffn_dim", h.EncoderFFN, &c.EncoderFFN, maxFFN},
-		{"decoder_ffn_dim", h.DecoderFFN, &c.DecoderFFN, maxFFN},
-		{"max_position_embeddings", h.MaxPositions, &c.MaxPositions, maxPositions},
-		{"vocab_size", h.VocabSize, &c.VocabSize, maxVocab},
-	} {
-		if f.p == nil {
-			continue
-		}
-		if *f.p <= 0 || *f.p > f.limit {
-			return Config{}, fmt.Errorf("config.json: %s = %d, want an integer in [1, %d]", f.name, *f.p, f.limit)
-		}
-		*f.dst = *f.p
+	if err := hfckpt.SetInts([]hfckpt.IntField{
+		{Name: "d_model", P: h.DModel, Dst: &c.DModel, Limit: maxDModel},
+		{Name: "encoder_layers", P: h.EncoderLayers, Dst: &c.EncoderLayers, Limit: maxLayers},
+		{Name: "decoder_layers", P: h.DecoderLayers, Dst: &c.DecoderLayers, Limit: maxLayers},
+		{Name: "encoder_attention_heads", P: h.EncoderHeads, Dst: &c.EncoderHeads, Limit: maxHeads},
+		{Name: "decoder_attention_heads", P: h.DecoderHeads, Dst: &c.DecoderHeads, Limit: maxHeads},
+		{Name: "encoder_ffn_dim", P: h.EncoderFFN, Dst: &c.EncoderFFN, Limit: maxFFN},
+		{Name: "decoder_ffn_dim", P: h.DecoderFFN, Dst: &c.DecoderFFN, Limit: maxFFN},
+		{Name: "max_position_embeddings", P: h.MaxPositions, Dst: &c.MaxPositions, Limit: maxPositions},
+		{Name: "vocab_size", P: h.VocabSize, Dst: &c.VocabSize, Limit: maxVocab},
+	}); err != nil {
+		return Config{}, err
 	}
 	if c.DModel%c.EncoderHeads != 0 {
 		return Config{}, fmt.Errorf("config.json: d_model %d is not a multiple of encoder_attention_heads %d", c.DModel, c.EncoderHeads)
@@ -285,34 +275,13 @@ func ParseConfig(b []byte) (Config, error) {
 			}
 			continue
 		}
-		id, err := tokenID(f.name, f.v, f.vocab)
+		id, err := hfckpt.TokenID(f.name, f.v, f.vocab)
 		if err != nil {
 			return Config{}, err
 		}
 		*f.dst = id
 	}
 	return c, nil
-}
-
-// tokenID reads an optional token id field: null, an integer or a list of
-// integers (the first is used).
-func tokenID(name string, v any, vocab int) (int, error) {
-	if l, ok := v.([]any); ok {
-		if len(l) == 0 {
-			return -1, nil
-		}
-		v = l[0]
-	}
-	switch x := v.(type) {
-	case nil:
-		return -1, nil
-	case float64:
-		if x != float64(int(x)) || x < 0 || int(x) >= vocab {
-			return -1, fmt.Errorf("config.json: %s = %v, want an id in [0, %d)", name, x, vocab)
-		}
-		return int(x), nil
-	}
-	return -1, fmt.Errorf("config.json: %s has type %T, want an integer", name, v)
 }
 
 // check validates a Config built by hand (Random).
@@ -352,6 +321,3 @@ func (c Config) check() error {
 	}
 	return nil
 }
-
-// configPath is the config file of a checkpoint directory.
-func configPath(dir string) string { return filepath.Join(dir, "config.json") }

@@ -1,18 +1,14 @@
 package bart
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/loupe-ml/loupe/checkpoint"
-	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -91,26 +87,18 @@ func (m *Model) Close() error {
 	return f.Close()
 }
 
-// tensorSpec is one expected tensor: its Hugging Face name (without the
-// "model." prefix), its shape and where it goes.
-type tensorSpec struct {
-	name  string
-	shape []int
-	dst   *[]float32
-}
-
-func attnSpecs(p string, C int, a *Attention) []tensorSpec {
-	return []tensorSpec{
-		{p + "q_proj.weight", []int{C, C}, &a.QW}, {p + "q_proj.bias", []int{C}, &a.QB},
-		{p + "k_proj.weight", []int{C, C}, &a.KW}, {p + "k_proj.bias", []int{C}, &a.KB},
-		{p + "v_proj.weight", []int{C, C}, &a.VW}, {p + "v_proj.bias", []int{C}, &a.VB},
-		{p + "out_proj.weight", []int{C, C}, &a.OW}, {p + "out_proj.bias", []int{C}, &a.OB},
+func attnSpecs(p string, C int, a *Attention) []hfckpt.Spec {
+	return []hfckpt.Spec{
+		hfckpt.Tensor(p+"q_proj.weight", &a.QW, C, C), hfckpt.Tensor(p+"q_proj.bias", &a.QB, C),
+		hfckpt.Tensor(p+"k_proj.weight", &a.KW, C, C), hfckpt.Tensor(p+"k_proj.bias", &a.KB, C),
+		hfckpt.Tensor(p+"v_proj.weight", &a.VW, C, C), hfckpt.Tensor(p+"v_proj.bias", &a.VB, C),
+		hfckpt.Tensor(p+"out_proj.weight", &a.OW, C, C), hfckpt.Tensor(p+"out_proj.bias", &a.OB, C),
 	}
 }
 
 // layerSpecs lists the tensors of every layer plus layernorm_embedding and
 // learned positions (names without "model."), sizing w's layer slices.
-func layerSpecs(c Config, w *Weights) []tensorSpec {
+func layerSpecs(c Config, w *Weights) []hfckpt.Spec {
 	C := c.DModel
 	if len(w.Encoder) != c.EncoderLayers {
 		w.Encoder = make([]EncoderLayer, c.EncoderLayers)
@@ -118,25 +106,25 @@ func layerSpecs(c Config, w *Weights) []tensorSpec {
 	if len(w.Decoder) != c.DecoderLayers {
 		w.Decoder = make([]DecoderLayer, c.DecoderLayers)
 	}
-	var s []tensorSpec
+	var s []hfckpt.Spec
 	if !c.SinusoidalPositions {
 		P := c.MaxPositions + c.posOffset()
-		s = append(s, tensorSpec{"encoder.embed_positions.weight", []int{P, C}, &w.EncPos},
-			tensorSpec{"decoder.embed_positions.weight", []int{P, C}, &w.DecPos})
+		s = append(s, hfckpt.Tensor("encoder.embed_positions.weight", &w.EncPos, P, C),
+			hfckpt.Tensor("decoder.embed_positions.weight", &w.DecPos, P, C))
 	}
 	if c.LayerNormEmbedding {
 		s = append(s,
-			tensorSpec{"encoder.layernorm_embedding.weight", []int{C}, &w.EncEmbLNG},
-			tensorSpec{"encoder.layernorm_embedding.bias", []int{C}, &w.EncEmbLNB},
-			tensorSpec{"decoder.layernorm_embedding.weight", []int{C}, &w.DecEmbLNG},
-			tensorSpec{"decoder.layernorm_embedding.bias", []int{C}, &w.DecEmbLNB})
+			hfckpt.Tensor("encoder.layernorm_embedding.weight", &w.EncEmbLNG, C),
+			hfckpt.Tensor("encoder.layernorm_embedding.bias", &w.EncEmbLNB, C),
+			hfckpt.Tensor("decoder.layernorm_embedding.weight", &w.DecEmbLNG, C),
+			hfckpt.Tensor("decoder.layernorm_embedding.bias", &w.DecEmbLNB, C))
 	}
 	if c.PreLayerNorm {
 		s = append(s,
-			tensorSpec{"encoder.layer_norm.weight", []int{C}, &w.EncFinalLNG},
-			tensorSpec{"encoder.layer_norm.bias", []int{C}, &w.EncFinalLNB},
-			tensorSpec{"decoder.layer_norm.weight", []int{C}, &w.DecFinalLNG},
-			tensorSpec{"decoder.layer_norm.bias", []int{C}, &w.DecFinalLNB})
+			hfckpt.Tensor("encoder.layer_norm.weight", &w.EncFinalLNG, C),
+			hfckpt.Tensor("encoder.layer_norm.bias", &w.EncFinalLNB, C),
+			hfckpt.Tensor("decoder.layer_norm.weight", &w.DecFinalLNG, C),
+			hfckpt.Tensor("decoder.layer_norm.bias", &w.DecFinalLNB, C))
 	}
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
@@ -144,12 +132,12 @@ func layerSpecs(c Config, w *Weights) []tensorSpec {
 		F := c.EncoderFFN
 		s = append(s, attnSpecs(p+"self_attn.", C, &L.SelfAttn)...)
 		s = append(s,
-			tensorSpec{p + "self_attn_layer_norm.weight", []int{C}, &L.SelfLNG},
-			tensorSpec{p + "self_attn_layer_norm.bias", []int{C}, &L.SelfLNB},
-			tensorSpec{p + "fc1.weight", []int{F, C}, &L.FC1W}, tensorSpec{p + "fc1.bias", []int{F}, &L.FC1B},
-			tensorSpec{p + "fc2.weight", []int{C, F}, &L.FC2W}, tensorSpec{p + "fc2.bias", []int{C}, &L.FC2B},
-			tensorSpec{p + "final_layer_norm.weight", []int{C}, &L.FinalLNG},
-			tensorSpec{p + "final_layer_norm.bias", []int{C}, &L.FinalLNB})
+			hfckpt.Tensor(p+"self_attn_layer_norm.weight", &L.SelfLNG, C),
+			hfckpt.Tensor(p+"self_attn_layer_norm.bias", &L.SelfLNB, C),
+			hfckpt.Tensor(p+"fc1.weight", &L.FC1W, F, C), hfckpt.Tensor(p+"fc1.bias", &L.FC1B, F),
+			hfckpt.Tensor(p+"fc2.weight", &L.FC2W, C, F), hfckpt.Tensor(p+"fc2.bias", &L.FC2B, C),
+			hfckpt.Tensor(p+"final_layer_norm.weight", &L.FinalLNG, C),
+			hfckpt.Tensor(p+"final_layer_norm.bias", &L.FinalLNB, C))
 	}
 	for l := range w.Decoder {
 		L := &w.Decoder[l]
@@ -157,16 +145,16 @@ func layerSpecs(c Config, w *Weights) []tensorSpec {
 		F := c.DecoderFFN
 		s = append(s, attnSpecs(p+"self_attn.", C, &L.SelfAttn)...)
 		s = append(s,
-			tensorSpec{p + "self_attn_layer_norm.weight", []int{C}, &L.SelfLNG},
-			tensorSpec{p + "self_attn_layer_norm.bias", []int{C}, &L.SelfLNB})
+			hfckpt.Tensor(p+"self_attn_layer_norm.weight", &L.SelfLNG, C),
+			hfckpt.Tensor(p+"self_attn_layer_norm.bias", &L.SelfLNB, C))
 		s = append(s, attnSpecs(p+"encoder_attn.", C, &L.CrossAttn)...)
 		s = append(s,
-			tensorSpec{p + "encoder_attn_layer_norm.weight", []int{C}, &L.CrossLNG},
-			tensorSpec{p + "encoder_attn_layer_norm.bias", []int{C}, &L.CrossLNB},
-			tensorSpec{p + "fc1.weight", []int{F, C}, &L.FC1W}, tensorSpec{p + "fc1.bias", []int{F}, &L.FC1B},
-			tensorSpec{p + "fc2.weight", []int{C, F}, &L.FC2W}, tensorSpec{p + "fc2.bias", []int{C}, &L.FC2B},
-			tensorSpec{p + "final_layer_norm.weight", []int{C}, &L.FinalLNG},
-			tensorSpec{p + "final_layer_norm.bias", []int{C}, &L.FinalLNB})
+			hfckpt.Tensor(p+"encoder_attn_layer_norm.weight", &L.CrossLNG, C),
+			hfckpt.Tensor(p+"encoder_attn_layer_norm.bias", &L.CrossLNB, C),
+			hfckpt.Tensor(p+"fc1.weight", &L.FC1W, F, C), hfckpt.Tensor(p+"fc1.bias", &L.FC1B, F),
+			hfckpt.Tensor(p+"fc2.weight", &L.FC2W, C, F), hfckpt.Tensor(p+"fc2.bias", &L.FC2B, C),
+			hfckpt.Tensor(p+"final_layer_norm.weight", &L.FinalLNG, C),
+			hfckpt.Tensor(p+"final_layer_norm.bias", &L.FinalLNB, C))
 	}
 	return s
 }
@@ -182,16 +170,13 @@ func layerSpecs(c Config, w *Weights) []tensorSpec {
 // final_logits_bias is zero when absent. Missing, mis-shaped or unexpected
 // tensors are errors naming the tensor.
 func Load(dir string) (*Model, error) {
-	cfg, err := LoadConfig(configPath(dir))
+	cfg, err := LoadConfig(hfckpt.ConfigPath(dir))
 	if err != nil {
 		return nil, err
 	}
-	f, err := checkpoint.Open(dir)
+	f, err := hfckpt.Open("bart", dir)
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrNoWeights) {
-			return nil, fmt.Errorf("bart: %s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json (the weights files loupe reads)", dir)
-		}
-		return nil, fmt.Errorf("bart: %w", err)
+		return nil, err
 	}
 	m := &Model{Config: cfg, file: f}
 	if err := m.loadWeights(); err != nil {
@@ -205,7 +190,6 @@ func Load(dir string) (*Model, error) {
 // loadWeights maps every tensor of m.file into m.Weights.
 func (m *Model) loadWeights() error {
 	f, c, w := m.file, m.Config, &m.Weights
-	path := f.Path()
 	prefix := ""
 	for _, probe := range []string{"model.shared.weight", "model.encoder.embed_tokens.weight", "model.encoder.layers.0.fc1.weight"} {
 		if _, ok := f.Info(probe); ok {
@@ -213,29 +197,14 @@ func (m *Model) loadWeights() error {
 			break
 		}
 	}
-	used := map[string]bool{}
-	read := func(name string, shape []int) ([]float32, error) {
-		info, ok := f.Info(name)
-		if !ok {
-			return nil, fmt.Errorf("bart: %s: tensor %q is missing (config.json: %s, %d+%d layers)", path, name, c.ModelType, c.EncoderLayers, c.DecoderLayers)
-		}
-		if !slices.Equal(info.Shape, shape) {
-			return nil, fmt.Errorf("bart: %s: tensor %q has shape %v, want %v (from config.json)", path, name, info.Shape, shape)
-		}
-		data, err := f.Float32(name)
-		if err != nil {
-			return nil, fmt.Errorf("bart: %w", err)
-		}
-		used[name] = true
-		return data, nil
-	}
-	has := func(name string) bool { _, ok := f.Info(name); return ok }
+	r := hfckpt.NewReader("bart", f, fmt.Sprintf("(config.json: %s, %d+%d layers)", c.ModelType, c.EncoderLayers, c.DecoderLayers))
+	read, has := r.Read, r.Has
 	for _, s := range layerSpecs(c, w) {
-		d, err := read(prefix+s.name, s.shape)
+		d, err := read(prefix+s.Name, s.Shape)
 		if err != nil {
 			return err
 		}
-		*s.dst = d
+		*s.Dst = d
 	}
 	C, V, Vt := c.DModel, c.VocabSize, c.DecoderVocab
 	shared, encTok, decTok := prefix+"shared.weight", prefix+"encoder.embed_tokens.weight", prefix+"decoder.embed_tokens.weight"
@@ -253,11 +222,7 @@ func (m *Model) loadWeights() error {
 		}
 		w.DecEmbed = w.EncEmbed
 		// Copies of the tied embedding (transformers ties them to shared).
-		for _, n := range []string{shared, encTok, decTok} {
-			if has(n) {
-				used[n] = true
-			}
-		}
+		r.Use(shared, encTok, decTok)
 	} else {
 		if w.EncEmbed, err = read(encTok, []int{V, C}); err != nil {
 			return err
@@ -265,15 +230,11 @@ func (m *Model) loadWeights() error {
 		if w.DecEmbed, err = read(decTok, []int{Vt, C}); err != nil {
 			return err
 		}
-		if has(shared) {
-			used[shared] = true // transformers' Marian drops it when not sharing
-		}
+		r.Use(shared) // transformers' Marian drops it when not sharing
 	}
 	if c.TieWordEmbeddings {
 		w.LMHead = w.DecEmbed
-		if has("lm_head.weight") {
-			used["lm_head.weight"] = true // overwritten by the tie in transformers
-		}
+		r.Use("lm_head.weight") // overwritten by the tie in transformers
 	} else if w.LMHead, err = read("lm_head.weight", []int{Vt, C}); err != nil {
 		return fmt.Errorf("%w (tie_word_embeddings is false)", err)
 	}
@@ -307,21 +268,7 @@ func (m *Model) loadWeights() error {
 			}
 		}
 	}
-	var unknown []string
-	for _, name := range f.Names() {
-		if !used[name] {
-			unknown = append(unknown, name)
-		}
-	}
-	if len(unknown) > 0 {
-		more := ""
-		if len(unknown) > 3 {
-			more = fmt.Sprintf(" and %d more", len(unknown)-3)
-			unknown = unknown[:3]
-		}
-		return fmt.Errorf("bart: %s: unexpected tensor %q%s (not a %s parameter for this config.json)", path, strings.Join(unknown, `", "`), more, c.ModelType)
-	}
-	return nil
+	return r.Unexpected(fmt.Sprintf("a %s parameter for this config.json", c.ModelType))
 }
 
 // sinusoidal is Marian's position table [n, dim]: for j < dim/2, column j
@@ -376,11 +323,7 @@ func Random(cfg Config, seed uint64) (*Model, error) {
 	specs := layerSpecs(cfg, w)
 	specs = append(specs, embedSpecs(cfg, w)...)
 	for _, s := range specs {
-		n := 1
-		for _, d := range s.shape {
-			n *= d
-		}
-		*s.dst = randomValues(s.name, n, seed)
+		*s.Dst = randomValues(s.Name, s.Size(), seed)
 	}
 	if cfg.ShareEmbeddings {
 		w.DecEmbed = w.EncEmbed
@@ -397,55 +340,33 @@ func Random(cfg Config, seed uint64) (*Model, error) {
 }
 
 // embedSpecs lists the embedding, head and bias tensors as Save names them.
-func embedSpecs(c Config, w *Weights) []tensorSpec {
+func embedSpecs(c Config, w *Weights) []hfckpt.Spec {
 	C := c.DModel
-	var s []tensorSpec
+	var s []hfckpt.Spec
 	if c.ShareEmbeddings {
-		s = append(s, tensorSpec{"shared.weight", []int{c.VocabSize, C}, &w.EncEmbed})
+		s = append(s, hfckpt.Tensor("shared.weight", &w.EncEmbed, c.VocabSize, C))
 	} else {
-		s = append(s, tensorSpec{"encoder.embed_tokens.weight", []int{c.VocabSize, C}, &w.EncEmbed},
-			tensorSpec{"decoder.embed_tokens.weight", []int{c.DecoderVocab, C}, &w.DecEmbed})
+		s = append(s, hfckpt.Tensor("encoder.embed_tokens.weight", &w.EncEmbed, c.VocabSize, C),
+			hfckpt.Tensor("decoder.embed_tokens.weight", &w.DecEmbed, c.DecoderVocab, C))
 	}
 	if !c.TieWordEmbeddings {
-		s = append(s, tensorSpec{"lm_head.weight", []int{c.DecoderVocab, C}, &w.LMHead})
+		s = append(s, hfckpt.Tensor("lm_head.weight", &w.LMHead, c.DecoderVocab, C))
 	}
-	return append(s, tensorSpec{"final_logits_bias", []int{1, c.DecoderVocab}, &w.FinalLogitsBias})
+	return append(s, hfckpt.Tensor("final_logits_bias", &w.FinalLogitsBias, 1, c.DecoderVocab))
 }
 
 // randomValues is the deterministic fill of Random for tensor name.
 func randomValues(name string, n int, seed uint64) []float32 {
 	v := make([]float32, n)
-	z := fnv1a64(name) ^ seed
-	isGain := strings.HasSuffix(name, "layer_norm.weight") || strings.HasSuffix(name, "layernorm_embedding.weight") // also mBART's encoder/decoder.layer_norm
-	isBias := strings.HasSuffix(name, ".bias") || name == "final_logits_bias"
-	for i := range v {
-		z += 0x9E3779B97F4A7C15
-		u := float64(mix64(z)>>40)*(1.0/(1<<24)) - 0.5
-		switch {
-		case isGain:
-			v[i] = float32(1 + u*0.25)
-		case isBias:
-			v[i] = float32(u * 0.125)
-		default:
-			v[i] = float32(u * 0.2)
-		}
+	switch {
+	case strings.HasSuffix(name, "layer_norm.weight") || strings.HasSuffix(name, "layernorm_embedding.weight"): // also mBART's encoder/decoder.layer_norm
+		hfckpt.Uniform(v, name, seed, 1, 0.25)
+	case strings.HasSuffix(name, ".bias") || name == "final_logits_bias":
+		hfckpt.Uniform(v, name, seed, 0, 0.125)
+	default:
+		hfckpt.Uniform(v, name, seed, 0, 0.2)
 	}
 	return v
-}
-
-func fnv1a64(s string) uint64 {
-	h := uint64(0xCBF29CE484222325)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 0x100000001B3
-	}
-	return h
-}
-
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
 }
 
 // Save writes m as a Hugging Face checkpoint directory that Load and
@@ -456,9 +377,6 @@ func mix64(z uint64) uint64 {
 // "F16" or "BF16". Both files are written atomically.
 func (m *Model) Save(dir, dtype string) error {
 	c := m.Config
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("bart: %w", err)
-	}
 	arch := map[string]string{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration", "marian": "MarianMTModel"}[c.ModelType]
 	act := map[string]string{"gelu": "gelu", "gelu_new": "gelu_new", "relu": "relu", "silu": "swish"}[c.Activation]
 	cfg := map[string]any{
@@ -483,28 +401,18 @@ func (m *Model) Save(dir, dtype string) error {
 			cfg[k] = nil
 		}
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("bart: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n')); err != nil {
-		return fmt.Errorf("bart: %w", err)
-	}
 	w := m.Weights // a copy whose layer slices layerSpecs points into
 	specs := layerSpecs(c, &w)
 	var ts []safetensors.Tensor
 	for _, s := range specs {
-		ts = append(ts, safetensors.Tensor{Name: "model." + s.name, Shape: s.shape, Data: *s.dst, DType: dtype})
+		ts = append(ts, safetensors.Tensor{Name: "model." + s.Name, Shape: s.Shape, Data: *s.Dst, DType: dtype})
 	}
 	for _, s := range embedSpecs(c, &w) {
-		name := s.name
+		name := s.Name
 		if name != "lm_head.weight" && name != "final_logits_bias" {
 			name = "model." + name
 		}
-		ts = append(ts, safetensors.Tensor{Name: name, Shape: s.shape, Data: *s.dst, DType: dtype})
+		ts = append(ts, safetensors.Tensor{Name: name, Shape: s.Shape, Data: *s.Dst, DType: dtype})
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("bart: %w", err)
-	}
-	return nil
+	return hfckpt.Save("bart", dir, cfg, ts)
 }

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 )
 
 // Config is the architecture of a T5 model, read from a Hugging Face
@@ -132,28 +133,17 @@ func ParseConfig(b []byte) (Config, error) {
 	c := Config{DModel: 512, DKV: 64, DFF: 2048, EncoderLayers: 6, Heads: 8, VocabSize: 32128,
 		Buckets: 32, MaxDistance: 128, LayerNormEps: 1e-6, Activation: "relu", TieWordEmbeddings: true,
 		PadTokenID: 0, EOSTokenID: 1}
-	for _, f := range []struct {
-		name  string
-		p     *int
-		dst   *int
-		limit int
-	}{
-		{"d_model", h.DModel, &c.DModel, maxDModel},
-		{"d_kv", h.DKV, &c.DKV, maxDModel},
-		{"d_ff", h.DFF, &c.DFF, maxFFN},
-		{"num_layers", h.NumLayers, &c.EncoderLayers, maxLayers},
-		{"num_heads", h.NumHeads, &c.Heads, maxHeads},
-		{"vocab_size", h.VocabSize, &c.VocabSize, maxVocab},
-		{"relative_attention_num_buckets", h.Buckets, &c.Buckets, maxBuckets},
-		{"relative_attention_max_distance", h.MaxDistance, &c.MaxDistance, maxDist},
-	} {
-		if f.p == nil {
-			continue
-		}
-		if *f.p <= 0 || *f.p > f.limit {
-			return Config{}, fmt.Errorf("config.json: %s = %d, want an integer in [1, %d]", f.name, *f.p, f.limit)
-		}
-		*f.dst = *f.p
+	if err := hfckpt.SetInts([]hfckpt.IntField{
+		{Name: "d_model", P: h.DModel, Dst: &c.DModel, Limit: maxDModel},
+		{Name: "d_kv", P: h.DKV, Dst: &c.DKV, Limit: maxDModel},
+		{Name: "d_ff", P: h.DFF, Dst: &c.DFF, Limit: maxFFN},
+		{Name: "num_layers", P: h.NumLayers, Dst: &c.EncoderLayers, Limit: maxLayers},
+		{Name: "num_heads", P: h.NumHeads, Dst: &c.Heads, Limit: maxHeads},
+		{Name: "vocab_size", P: h.VocabSize, Dst: &c.VocabSize, Limit: maxVocab},
+		{Name: "relative_attention_num_buckets", P: h.Buckets, Dst: &c.Buckets, Limit: maxBuckets},
+		{Name: "relative_attention_max_distance", P: h.MaxDistance, Dst: &c.MaxDistance, Limit: maxDist},
+	}); err != nil {
+		return Config{}, err
 	}
 	c.DecoderLayers = c.EncoderLayers
 	if h.NumDecLayers != nil {
@@ -201,7 +191,7 @@ func ParseConfig(b []byte) (Config, error) {
 			}
 			continue
 		}
-		id, err := tokenID(f.name, f.v, c.VocabSize)
+		id, err := hfckpt.TokenID(f.name, f.v, c.VocabSize)
 		if err != nil {
 			return Config{}, err
 		}
@@ -209,7 +199,7 @@ func ParseConfig(b []byte) (Config, error) {
 	}
 	c.DecoderStartTokenID = c.PadTokenID
 	if _, ok := raw["decoder_start_token_id"]; ok {
-		id, err := tokenID("decoder_start_token_id", h.DecoderStartTokenID, c.VocabSize)
+		id, err := hfckpt.TokenID("decoder_start_token_id", h.DecoderStartTokenID, c.VocabSize)
 		if err != nil {
 			return Config{}, err
 		}
@@ -243,27 +233,6 @@ func parseFFProj(s string) (act string, gated bool, err error) {
 		return "", false, fmt.Errorf("config.json: feed_forward_proj %q: activation %q is not supported (want relu, gelu, gelu_new or silu)", s, a)
 	}
 	return a, gated, nil
-}
-
-// tokenID reads an optional token id field: null, an integer or a list of
-// integers (the first is used).
-func tokenID(name string, v any, vocab int) (int, error) {
-	if l, ok := v.([]any); ok {
-		if len(l) == 0 {
-			return -1, nil
-		}
-		v = l[0]
-	}
-	switch x := v.(type) {
-	case nil:
-		return -1, nil
-	case float64:
-		if x != float64(int(x)) || x < 0 || int(x) >= vocab {
-			return -1, fmt.Errorf("config.json: %s = %v, want an id in [0, %d)", name, x, vocab)
-		}
-		return int(x), nil
-	}
-	return -1, fmt.Errorf("config.json: %s has type %T, want an integer", name, v)
 }
 
 // check validates a Config built by hand (Random).
@@ -302,6 +271,3 @@ func (c Config) check() error {
 	}
 	return nil
 }
-
-// configPath is the config file of a checkpoint directory.
-func configPath(dir string) string { return filepath.Join(dir, "config.json") }

@@ -1,18 +1,14 @@
 package t5
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/loupe-ml/loupe/checkpoint"
-	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -86,31 +82,25 @@ func (m *Model) Close() error {
 	return f.Close()
 }
 
-type tensorSpec struct {
-	name  string
-	shape []int
-	dst   *[]float32
-}
-
-func attnSpecs(p string, C, I int, a *Attention) []tensorSpec {
-	return []tensorSpec{
-		{p + "q.weight", []int{I, C}, &a.QW}, {p + "k.weight", []int{I, C}, &a.KW},
-		{p + "v.weight", []int{I, C}, &a.VW}, {p + "o.weight", []int{C, I}, &a.OW},
+func attnSpecs(p string, C, I int, a *Attention) []hfckpt.Spec {
+	return []hfckpt.Spec{
+		hfckpt.Tensor(p+"q.weight", &a.QW, I, C), hfckpt.Tensor(p+"k.weight", &a.KW, I, C),
+		hfckpt.Tensor(p+"v.weight", &a.VW, I, C), hfckpt.Tensor(p+"o.weight", &a.OW, C, I),
 	}
 }
 
-func ffSpecs(p string, c Config, f *FeedForward) []tensorSpec {
+func ffSpecs(p string, c Config, f *FeedForward) []hfckpt.Spec {
 	C, F := c.DModel, c.DFF
 	if c.Gated {
-		return []tensorSpec{{p + "wi_0.weight", []int{F, C}, &f.WI}, {p + "wi_1.weight", []int{F, C}, &f.WI1}, {p + "wo.weight", []int{C, F}, &f.WO}}
+		return []hfckpt.Spec{hfckpt.Tensor(p+"wi_0.weight", &f.WI, F, C), hfckpt.Tensor(p+"wi_1.weight", &f.WI1, F, C), hfckpt.Tensor(p+"wo.weight", &f.WO, C, F)}
 	}
-	return []tensorSpec{{p + "wi.weight", []int{F, C}, &f.WI}, {p + "wo.weight", []int{C, F}, &f.WO}}
+	return []hfckpt.Spec{hfckpt.Tensor(p+"wi.weight", &f.WI, F, C), hfckpt.Tensor(p+"wo.weight", &f.WO, C, F)}
 }
 
 // specs lists every tensor by its Hugging Face name (T5ForConditionalGeneration),
 // sizing w's layer slices: shared.weight, then the stacks, then
 // lm_head.weight when untied.
-func specs(c Config, w *Weights) []tensorSpec {
+func specs(c Config, w *Weights) []hfckpt.Spec {
 	C, I := c.DModel, c.Inner()
 	if len(w.Encoder) != c.EncoderLayers {
 		w.Encoder = make([]EncoderLayer, c.EncoderLayers)
@@ -118,35 +108,35 @@ func specs(c Config, w *Weights) []tensorSpec {
 	if len(w.Decoder) != c.DecoderLayers {
 		w.Decoder = make([]DecoderLayer, c.DecoderLayers)
 	}
-	s := []tensorSpec{{"shared.weight", []int{c.VocabSize, C}, &w.Embed}}
+	s := []hfckpt.Spec{hfckpt.Tensor("shared.weight", &w.Embed, c.VocabSize, C)}
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
 		p := "encoder.block." + strconv.Itoa(l) + ".layer."
 		s = append(s, attnSpecs(p+"0.SelfAttention.", C, I, &L.SelfAttn)...)
 		if l == 0 {
-			s = append(s, tensorSpec{p + "0.SelfAttention.relative_attention_bias.weight", []int{c.Buckets, c.Heads}, &w.EncRelBias})
+			s = append(s, hfckpt.Tensor(p+"0.SelfAttention.relative_attention_bias.weight", &w.EncRelBias, c.Buckets, c.Heads))
 		}
-		s = append(s, tensorSpec{p + "0.layer_norm.weight", []int{C}, &L.SelfLN})
+		s = append(s, hfckpt.Tensor(p+"0.layer_norm.weight", &L.SelfLN, C))
 		s = append(s, ffSpecs(p+"1.DenseReluDense.", c, &L.FF)...)
-		s = append(s, tensorSpec{p + "1.layer_norm.weight", []int{C}, &L.FFLN})
+		s = append(s, hfckpt.Tensor(p+"1.layer_norm.weight", &L.FFLN, C))
 	}
-	s = append(s, tensorSpec{"encoder.final_layer_norm.weight", []int{C}, &w.EncFinalLN})
+	s = append(s, hfckpt.Tensor("encoder.final_layer_norm.weight", &w.EncFinalLN, C))
 	for l := range w.Decoder {
 		L := &w.Decoder[l]
 		p := "decoder.block." + strconv.Itoa(l) + ".layer."
 		s = append(s, attnSpecs(p+"0.SelfAttention.", C, I, &L.SelfAttn)...)
 		if l == 0 {
-			s = append(s, tensorSpec{p + "0.SelfAttention.relative_attention_bias.weight", []int{c.Buckets, c.Heads}, &w.DecRelBias})
+			s = append(s, hfckpt.Tensor(p+"0.SelfAttention.relative_attention_bias.weight", &w.DecRelBias, c.Buckets, c.Heads))
 		}
-		s = append(s, tensorSpec{p + "0.layer_norm.weight", []int{C}, &L.SelfLN})
+		s = append(s, hfckpt.Tensor(p+"0.layer_norm.weight", &L.SelfLN, C))
 		s = append(s, attnSpecs(p+"1.EncDecAttention.", C, I, &L.CrossAttn)...)
-		s = append(s, tensorSpec{p + "1.layer_norm.weight", []int{C}, &L.CrossLN})
+		s = append(s, hfckpt.Tensor(p+"1.layer_norm.weight", &L.CrossLN, C))
 		s = append(s, ffSpecs(p+"2.DenseReluDense.", c, &L.FF)...)
-		s = append(s, tensorSpec{p + "2.layer_norm.weight", []int{C}, &L.FFLN})
+		s = append(s, hfckpt.Tensor(p+"2.layer_norm.weight", &L.FFLN, C))
 	}
-	s = append(s, tensorSpec{"decoder.final_layer_norm.weight", []int{C}, &w.DecFinalLN})
+	s = append(s, hfckpt.Tensor("decoder.final_layer_norm.weight", &w.DecFinalLN, C))
 	if !c.TieWordEmbeddings {
-		s = append(s, tensorSpec{"lm_head.weight", []int{c.VocabSize, C}, &w.LMHead})
+		s = append(s, hfckpt.Tensor("lm_head.weight", &w.LMHead, c.VocabSize, C))
 	}
 	return s
 }
@@ -162,16 +152,13 @@ func specs(c Config, w *Weights) []tensorSpec {
 // checkpoints. Missing, mis-shaped or unexpected tensors are errors naming
 // the tensor.
 func Load(dir string) (*Model, error) {
-	cfg, err := LoadConfig(configPath(dir))
+	cfg, err := LoadConfig(hfckpt.ConfigPath(dir))
 	if err != nil {
 		return nil, err
 	}
-	f, err := checkpoint.Open(dir)
+	f, err := hfckpt.Open("t5", dir)
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrNoWeights) {
-			return nil, fmt.Errorf("t5: %s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json (the weights files loupe reads)", dir)
-		}
-		return nil, fmt.Errorf("t5: %w", err)
+		return nil, err
 	}
 	m := &Model{Config: cfg, file: f}
 	if err := m.loadWeights(); err != nil {
@@ -184,63 +171,27 @@ func Load(dir string) (*Model, error) {
 
 func (m *Model) loadWeights() error {
 	f, c, w := m.file, m.Config, &m.Weights
-	path := f.Path()
-	used := map[string]bool{}
-	has := func(name string) bool { _, ok := f.Info(name); return ok }
-	read := func(name string, shape []int) ([]float32, error) {
-		info, ok := f.Info(name)
-		if !ok {
-			return nil, fmt.Errorf("t5: %s: tensor %q is missing (config.json: %d+%d layers, feed_forward_proj %q)", path, name, c.EncoderLayers, c.DecoderLayers, c.FeedForwardProj())
-		}
-		if !slices.Equal(info.Shape, shape) {
-			return nil, fmt.Errorf("t5: %s: tensor %q has shape %v, want %v (from config.json)", path, name, info.Shape, shape)
-		}
-		data, err := f.Float32(name)
-		if err != nil {
-			return nil, fmt.Errorf("t5: %w", err)
-		}
-		used[name] = true
-		return data, nil
-	}
+	r := hfckpt.NewReader("t5", f, fmt.Sprintf("(config.json: %d+%d layers, feed_forward_proj %q)", c.EncoderLayers, c.DecoderLayers, c.FeedForwardProj()))
+	read, has := r.Read, r.Has
 	for _, s := range specs(c, w) {
-		name := s.name
+		name := s.Name
 		if name == "shared.weight" && !has(name) && has("encoder.embed_tokens.weight") {
 			name = "encoder.embed_tokens.weight"
 		}
-		d, err := read(name, s.shape)
+		d, err := read(name, s.Shape)
 		if err != nil {
 			return err
 		}
-		*s.dst = d
+		*s.Dst = d
 	}
 	// Tied copies and tensors transformers ignores.
-	for _, n := range []string{"encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
-		"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"} {
-		if has(n) {
-			used[n] = true
-		}
-	}
+	r.Use("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+		"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight")
 	if c.TieWordEmbeddings {
 		w.LMHead = w.Embed
-		if has("lm_head.weight") {
-			used["lm_head.weight"] = true
-		}
+		r.Use("lm_head.weight")
 	}
-	var unknown []string
-	for _, name := range f.Names() {
-		if !used[name] {
-			unknown = append(unknown, name)
-		}
-	}
-	if len(unknown) > 0 {
-		more := ""
-		if len(unknown) > 3 {
-			more = fmt.Sprintf(" and %d more", len(unknown)-3)
-			unknown = unknown[:3]
-		}
-		return fmt.Errorf("t5: %s: unexpected tensor %q%s (not a T5 parameter for this config.json)", path, strings.Join(unknown, `", "`), more)
-	}
-	return nil
+	return r.Unexpected("a T5 parameter for this config.json")
 }
 
 // prepare builds the stacked matrices the forward pass uses.
@@ -283,11 +234,7 @@ func Random(cfg Config, seed uint64) (*Model, error) {
 	m := &Model{Config: cfg}
 	w := &m.Weights
 	for _, s := range specs(cfg, w) {
-		n := 1
-		for _, d := range s.shape {
-			n *= d
-		}
-		*s.dst = randomValues(s.name, n, seed, cfg.DKV)
+		*s.Dst = randomValues(s.Name, s.Size(), seed, cfg.DKV)
 	}
 	if cfg.TieWordEmbeddings {
 		w.LMHead = w.Embed
@@ -296,43 +243,20 @@ func Random(cfg Config, seed uint64) (*Model, error) {
 	return m, nil
 }
 
+// randomValues is the deterministic fill of Random for tensor name.
 func randomValues(name string, n int, seed uint64, dkv int) []float32 {
 	v := make([]float32, n)
-	scale := 0.2
-	if strings.HasSuffix(name, ".q.weight") {
-		scale /= math.Sqrt(float64(dkv))
-	}
-	z := fnv1a64(name) ^ seed
-	isGain := strings.HasSuffix(name, "layer_norm.weight")
-	isRel := strings.HasSuffix(name, "relative_attention_bias.weight")
-	for i := range v {
-		z += 0x9E3779B97F4A7C15
-		u := float64(mix64(z)>>40)*(1.0/(1<<24)) - 0.5
-		switch {
-		case isGain:
-			v[i] = float32(1 + u*0.25)
-		case isRel:
-			v[i] = float32(u)
-		default:
-			v[i] = float32(u * scale)
-		}
+	switch {
+	case strings.HasSuffix(name, "layer_norm.weight"):
+		hfckpt.Uniform(v, name, seed, 1, 0.25)
+	case strings.HasSuffix(name, "relative_attention_bias.weight"):
+		hfckpt.Uniform(v, name, seed, 0, 1)
+	case strings.HasSuffix(name, ".q.weight"):
+		hfckpt.Uniform(v, name, seed, 0, 0.2/math.Sqrt(float64(dkv)))
+	default:
+		hfckpt.Uniform(v, name, seed, 0, 0.2)
 	}
 	return v
-}
-
-func fnv1a64(s string) uint64 {
-	h := uint64(0xCBF29CE484222325)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 0x100000001B3
-	}
-	return h
-}
-
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
 }
 
 // Save writes m as a Hugging Face checkpoint directory that Load and
@@ -342,9 +266,6 @@ func mix64(z uint64) uint64 {
 // atomically.
 func (m *Model) Save(dir, dtype string) error {
 	c := m.Config
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("t5: %w", err)
-	}
 	cfg := map[string]any{
 		"architectures": []string{"T5ForConditionalGeneration"}, "model_type": "t5", "is_encoder_decoder": true,
 		"d_model": c.DModel, "d_kv": c.DKV, "d_ff": c.DFF, "num_layers": c.EncoderLayers,
@@ -360,20 +281,10 @@ func (m *Model) Save(dir, dtype string) error {
 			cfg[k] = nil
 		}
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("t5: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n')); err != nil {
-		return fmt.Errorf("t5: %w", err)
-	}
 	w := m.Weights // a copy whose layer slices specs points into
 	var ts []safetensors.Tensor
 	for _, s := range specs(c, &w) {
-		ts = append(ts, safetensors.Tensor{Name: s.name, Shape: s.shape, Data: *s.dst, DType: dtype})
+		ts = append(ts, safetensors.Tensor{Name: s.Name, Shape: s.Shape, Data: *s.Dst, DType: dtype})
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("t5: %w", err)
-	}
-	return nil
+	return hfckpt.Save("t5", dir, cfg, ts)
 }
