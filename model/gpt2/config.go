@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 )
 
 // Config is a GPT-2 hyper-parameter set, read from a Hugging Face config.json.
@@ -152,10 +153,10 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, fmt.Errorf("config.json: n_inner %d is not supported (want null or 4*n_embd = %d)", *h.NInner, 4*c.NEmbd)
 	}
 	var err error
-	if c.EOSTokenID, err = tokenID("eos_token_id", h.EOSTokenID, c.VocabSize); err != nil {
+	if c.EOSTokenID, err = hfckpt.TokenID("eos_token_id", h.EOSTokenID, c.VocabSize); err != nil {
 		return Config{}, err
 	}
-	if c.BOSTokenID, err = tokenID("bos_token_id", h.BOSTokenID, c.VocabSize); err != nil {
+	if c.BOSTokenID, err = hfckpt.TokenID("bos_token_id", h.BOSTokenID, c.VocabSize); err != nil {
 		return Config{}, err
 	}
 	if q := h.QuantizationConfig; q != nil {
@@ -189,30 +190,6 @@ func parseQuantizationConfig(method, precision string, version *int) (string, er
 	}
 	return "", fmt.Errorf("config.json: quantization_config.precision %q, want %s, %s or %s", precision, Int8, BF16, F16)
 }
-
-// tokenID reads an optional token id field: null, an integer or a list of
-// integers (the first is used).
-func tokenID(name string, v any, vocab int) (int, error) {
-	if l, ok := v.([]any); ok {
-		if len(l) == 0 {
-			return -1, nil
-		}
-		v = l[0]
-	}
-	switch x := v.(type) {
-	case nil:
-		return -1, nil
-	case float64:
-		if x != float64(int(x)) || x < 0 || int(x) >= vocab {
-			return -1, fmt.Errorf("config.json: %s = %v, want an id in [0, %d)", name, x, vocab)
-		}
-		return int(x), nil
-	}
-	return -1, fmt.Errorf("config.json: %s has type %T, want an integer", name, v)
-}
-
-// configPath is the config file of a checkpoint directory.
-func configPath(dir string) string { return filepath.Join(dir, "config.json") }
 
 // ParseConfigSpec builds a Config for training from scratch from spec: the
 // path of a config.json, or a list of key=value pairs with config.json's

@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/loupe-ml/loupe/checkpoint"
 	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 	"github.com/loupe-ml/loupe/internal/kernels"
 	"github.com/loupe-ml/loupe/safetensors"
 )
@@ -213,7 +213,7 @@ func (m *Model) SaveQuantized(dir string, config []byte) error {
 	if err := safetensors.WriteFile(filepath.Join(dir, checkpoint.Safetensors), ts, meta); err != nil {
 		return fmt.Errorf("gpt2: %w", err)
 	}
-	if err := atomicfile.WriteFile(configPath(dir), append(cb, '\n')); err != nil {
+	if err := atomicfile.WriteFile(hfckpt.ConfigPath(dir), append(cb, '\n')); err != nil {
 		return fmt.Errorf("gpt2: %w", err)
 	}
 	return nil
@@ -367,19 +367,9 @@ func (m *Model) loadQuantized(path string) error {
 	if q.head, err = quant(head, V, C, headRows, nil); err != nil {
 		return err
 	}
-	var unknown []string
-	for _, name := range f.Names() {
-		if !used[name] {
-			unknown = append(unknown, name)
-		}
-	}
-	if len(unknown) > 0 {
-		more := ""
-		if len(unknown) > 3 {
-			more = fmt.Sprintf(" and %d more", len(unknown)-3)
-			unknown = unknown[:3]
-		}
-		return fmt.Errorf("gpt2: %s: unexpected tensor %q%s (not part of a %s loupe quantize file for this config.json)", path, strings.Join(unknown, `", "`), more, p)
+	if err := hfckpt.Unexpected("gpt2", path, f.Names(), func(name string) bool { return used[name] },
+		fmt.Sprintf("part of a %s loupe quantize file for this config.json", p)); err != nil {
+		return err
 	}
 	m.quant = q
 	return nil

@@ -1,12 +1,8 @@
 package gpt2
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-
-	"github.com/loupe-ml/loupe/internal/atomicfile"
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -19,16 +15,6 @@ func (m *Model) Save(dir, dtype string) error {
 	if m.storedQuantized() {
 		return fmt.Errorf("gpt2: Save: %w", ErrStoredQuantized)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("gpt2: %w", err)
-	}
-	b, err := json.MarshalIndent(configMap(c), "", "  ")
-	if err != nil {
-		return fmt.Errorf("gpt2: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n')); err != nil {
-		return fmt.Errorf("gpt2: %w", err)
-	}
 	w := m.Weights
 	blocks := w.Blocks
 	sp := specs(c, &w)
@@ -40,10 +26,7 @@ func (m *Model) Save(dir, dtype string) error {
 	if len(m.Weights.LMHead) > 0 && &m.Weights.LMHead[0] != &m.Weights.WTE[0] {
 		ts = append(ts, safetensors.Tensor{Name: "lm_head.weight", Shape: []int{c.VocabSize, c.NEmbd}, Data: m.Weights.LMHead, DType: dtype})
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("gpt2: %w", err)
-	}
-	return nil
+	return hfckpt.Save("gpt2", dir, configMap(c), ts)
 }
 
 // configMap is the config.json Save writes for c.

@@ -1,7 +1,6 @@
 package gpt2
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/loupe-ml/loupe/checkpoint"
+	"github.com/loupe-ml/loupe/internal/hfckpt"
 )
 
 // Block holds one transformer block's parameters. Linear layers keep the
@@ -140,19 +140,16 @@ func LoadWith(dir string, opt LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := LoadConfig(configPath(dir))
+	cfg, err := LoadConfig(hfckpt.ConfigPath(dir))
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Quantization != "" && opt.Quantize != "" && precision != cfg.Quantization {
 		return nil, fmt.Errorf("gpt2: %s stores %s weights (written by loupe quantize): precision %s asked for; quantize the float32 checkpoint for another precision", dir, cfg.Quantization, precisionName(precision))
 	}
-	f, err := checkpoint.Open(dir)
+	f, err := hfckpt.Open("gpt2", dir)
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrNoWeights) {
-			return nil, fmt.Errorf("gpt2: %s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json (the weights files loupe reads)", dir)
-		}
-		return nil, fmt.Errorf("gpt2: %w", err)
+		return nil, err
 	}
 	path := f.Path()
 	m := &Model{Config: cfg, file: f}
@@ -262,22 +259,9 @@ func (m *Model) loadWeights(path string) error {
 			m.noteMapped("lm_head.weight", data)
 		}
 	}
-	var unknown []string
-	for _, name := range f.Names() {
-		if used[name] || strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
-			continue
-		}
-		unknown = append(unknown, name)
-	}
-	if len(unknown) > 0 {
-		more := ""
-		if len(unknown) > 3 {
-			more = fmt.Sprintf(" and %d more", len(unknown)-3)
-			unknown = unknown[:3]
-		}
-		return fmt.Errorf("gpt2: %s: unexpected tensor %q%s (not a GPT-2 parameter for this config.json)", path, strings.Join(unknown, `", "`), more)
-	}
-	return nil
+	return hfckpt.Unexpected("gpt2", path, f.Names(), func(name string) bool {
+		return used[name] || strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias")
+	}, "a GPT-2 parameter for this config.json")
 }
 
 // regions lists every weight slice (for prefault).
@@ -318,20 +302,13 @@ func Random(cfg Config, seed uint64, scale float64) (*Model, error) {
 			n *= d
 		}
 		v := make([]float32, n)
-		z := fnv1a64(s.name) ^ seed
-		isGain := strings.HasSuffix(s.name, "ln_1.weight") || strings.HasSuffix(s.name, "ln_2.weight") || s.name == "ln_f.weight"
-		isBias := strings.HasSuffix(s.name, ".bias")
-		for i := range v {
-			z += 0x9E3779B97F4A7C15
-			u := float64(mix64(z)>>40)*(1.0/(1<<24)) - 0.5
-			switch {
-			case isGain:
-				v[i] = float32(1 + u*0.25)
-			case isBias:
-				v[i] = float32(u * 0.125)
-			default:
-				v[i] = float32(u * scale)
-			}
+		switch {
+		case strings.HasSuffix(s.name, "ln_1.weight") || strings.HasSuffix(s.name, "ln_2.weight") || s.name == "ln_f.weight":
+			hfckpt.Uniform(v, s.name, seed, 1, 0.25)
+		case strings.HasSuffix(s.name, ".bias"):
+			hfckpt.Uniform(v, s.name, seed, 0, 0.125)
+		default:
+			hfckpt.Uniform(v, s.name, seed, 0, scale)
 		}
 		*s.dst = v
 	}
@@ -377,19 +354,4 @@ func (c Config) check() error {
 		return fmt.Errorf("layer norm epsilon %v", c.LayerNormEps)
 	}
 	return nil
-}
-
-func fnv1a64(s string) uint64 {
-	h := uint64(0xCBF29CE484222325)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 0x100000001B3
-	}
-	return h
-}
-
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
 }
