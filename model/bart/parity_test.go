@@ -1,14 +1,12 @@
 package bart
 
 import (
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
+	"github.com/loupe-ml/loupe/internal/goldentest"
 	"github.com/loupe-ml/loupe/internal/kernels"
-	"github.com/loupe-ml/loupe/safetensors"
 )
 
 // The golden values come from testdata/reference.py (PyTorch, written as
@@ -19,46 +17,20 @@ import (
 
 const tol = 1e-4
 
-type golden struct{ f *safetensors.File }
+// The shared helpers of the parity tests.
+var (
+	openGolden  = goldentest.Open
+	maxAbsDiff  = goldentest.MaxAbsDiff
+	cols        = goldentest.Cols
+	checkGreedy = goldentest.CheckGreedy
+)
 
-func openGolden(t testing.TB, path string) golden {
+// randomModel rebuilds golden model name with Random from the config and
+// seed the reference stored in the file's metadata.
+func randomModel(t testing.TB, g goldentest.File, name string) *Model {
 	t.Helper()
-	f, err := safetensors.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return golden{f}
-}
-
-func (g golden) get(t testing.TB, name string) []float32 {
-	t.Helper()
-	v, err := g.f.Float32(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func (g golden) ids(t testing.TB, name string) []int {
-	v := g.get(t, name)
-	out := make([]int, len(v))
-	for i, x := range v {
-		out[i] = int(x)
-	}
-	return out
-}
-
-// model rebuilds golden model name with Random from the config and seed the
-// reference stored in the file's metadata.
-func (g golden) model(t testing.TB, name string) *Model {
-	t.Helper()
-	md := g.f.Metadata()
-	cfg, err := ParseConfig([]byte(md[name+".config"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, err := strconv.ParseUint(md[name+".seed"], 10, 64)
+	js, seed := g.Model(t, name)
+	cfg, err := ParseConfig(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,29 +39,6 @@ func (g golden) model(t testing.TB, name string) *Model {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func maxAbsDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	d := 0.0
-	for i := range a {
-		d = max(d, math.Abs(float64(a[i]-b[i])))
-	}
-	return d
-}
-
-// cols keeps the first n columns of each row of x (width w).
-func cols(x []float32, w, n int) []float32 {
-	if n >= w {
-		return x
-	}
-	out := make([]float32, 0, len(x)/w*n)
-	for r := 0; r < len(x)/w; r++ {
-		out = append(out, x[r*w:r*w+n]...)
-	}
-	return out
 }
 
 // greedy decodes n tokens after decoder_start_token_id with a Decoder,
@@ -116,28 +65,12 @@ func greedy(t testing.TB, m *Model, src []int, n int) []int {
 	return out
 }
 
-// checkGreedy compares greedy ids: a difference is only allowed after a
-// step whose two best reference logits were closer than the tolerance
-// (float32 rounding may then flip the choice).
-func checkGreedy(t *testing.T, got, want []int, margins []float32) {
-	t.Helper()
-	for i := range want {
-		if got[i] != want[i] {
-			if margins[i] < 1e-3 {
-				t.Logf("greedy ids part at step %d after a near tie (margin %g)", i, margins[i])
-				return
-			}
-			t.Fatalf("greedy ids differ at step %d: got %v, want %v (margin %g)", i, got, want, margins[i])
-		}
-	}
-}
-
 // checkModel runs every comparison the golden file holds for name.
-func checkModel(t *testing.T, g golden, name string, m *Model, logitCols int) {
+func checkModel(t *testing.T, g goldentest.File, name string, m *Model, logitCols int) {
 	c := m.Config
 	Vt := c.DecoderVocab
-	src, tgt := g.ids(t, name+".src"), g.ids(t, name+".tgt")
-	want := g.get(t, name+".logits")
+	src, tgt := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
+	want := g.Get(t, name+".logits")
 	wantCols := min(logitCols, Vt)
 
 	// Teacher-forced pass.
@@ -148,7 +81,7 @@ func checkModel(t *testing.T, g golden, name string, m *Model, logitCols int) {
 	if d := maxAbsDiff(cols(got, Vt, wantCols), want); d > tol {
 		t.Errorf("teacher-forced logits: max |diff| %g > %g", d, tol)
 	}
-	for i, a := range g.ids(t, name+".argmax") {
+	for i, a := range g.IDs(t, name+".argmax") {
 		if b := kernels.Argmax(got[i*Vt : (i+1)*Vt]); b != a {
 			t.Errorf("position %d: argmax %d, want %d", i, b, a)
 		}
@@ -174,7 +107,7 @@ func checkModel(t *testing.T, g golden, name string, m *Model, logitCols int) {
 	if worst > tol {
 		t.Errorf("cached decoding vs teacher-forced: max |diff| %g > %g", worst, tol)
 	}
-	cross := g.get(t, name+".cross_last") // [nh, T, S]
+	cross := g.Get(t, name+".cross_last") // [nh, T, S]
 	nh, T, S := c.DecoderHeads, len(tgt), len(src)
 	var gotCross []float32
 	for h := range nh {
@@ -190,8 +123,8 @@ func checkModel(t *testing.T, g golden, name string, m *Model, logitCols int) {
 	}
 
 	// Greedy decoding.
-	wantIDs := g.ids(t, name+".greedy")
-	checkGreedy(t, greedy(t, m, src, len(wantIDs)), wantIDs, g.get(t, name+".margins"))
+	wantIDs := g.IDs(t, name+".greedy")
+	checkGreedy(t, greedy(t, m, src, len(wantIDs)), wantIDs, g.Get(t, name+".margins"))
 }
 
 func TestParity(t *testing.T) {
@@ -200,7 +133,7 @@ func TestParity(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			// Through Save and Load: the file is a Hugging Face layout.
 			dir := t.TempDir()
-			if err := g.model(t, name).Save(dir, "F32"); err != nil {
+			if err := randomModel(t, g, name).Save(dir, "F32"); err != nil {
 				t.Fatal(err)
 			}
 			m, err := Load(dir)
@@ -212,8 +145,8 @@ func TestParity(t *testing.T) {
 
 			// A right-padded batch in the reference; rows of their own
 			// length here.
-			src0, tgt0 := g.ids(t, name+".src"), g.ids(t, name+".tgt")
-			src1, tgt1 := g.ids(t, name+".padded.src1"), g.ids(t, name+".padded.tgt1")
+			src0, tgt0 := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
+			src1, tgt1 := g.IDs(t, name+".padded.src1"), g.IDs(t, name+".padded.tgt1")
 			enc, err := m.Encode([][]int{src0, src1})
 			if err != nil {
 				t.Fatal(err)
@@ -226,7 +159,7 @@ func TestParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := append(append([]float32{}, d.AllLogits(0)...), d.AllLogits(1)...)
-			if dd := maxAbsDiff(got, g.get(t, name+".padded.logits")); dd > tol {
+			if dd := maxAbsDiff(got, g.Get(t, name+".padded.logits")); dd > tol {
 				t.Errorf("padded batch: max |diff| %g > %g", dd, tol)
 			}
 		})
@@ -263,5 +196,5 @@ func TestLarge(t *testing.T) {
 		t.Skip("LOUPE_BART_LARGE not set")
 	}
 	g := openGolden(t, filepath.Join(dir, "golden-large.safetensors"))
-	checkModel(t, g, "opus", g.model(t, "opus"), 2048)
+	checkModel(t, g, "opus", randomModel(t, g, "opus"), 2048)
 }
