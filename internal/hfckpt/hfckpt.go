@@ -25,6 +25,21 @@ import (
 // ConfigPath is the config file of a checkpoint directory.
 func ConfigPath(dir string) string { return filepath.Join(dir, "config.json") }
 
+// ReadConfig reads the config.json at path and parses it with parse;
+// errors start with pkg (and the path, for parse errors).
+func ReadConfig[C any](pkg, path string, parse func([]byte) (C, error)) (C, error) {
+	var zero C
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", pkg, err)
+	}
+	c, err := parse(b)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %s: %w", pkg, path, err)
+	}
+	return c, nil
+}
+
 // TokenID reads an optional token id field of config.json: null, an
 // integer or a list of integers (the first is used); -1 for none.
 func TokenID(name string, v any, vocab int) (int, error) {

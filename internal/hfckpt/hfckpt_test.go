@@ -98,6 +98,29 @@ func TestSaveRead(t *testing.T) {
 	}
 }
 
+func TestReadConfig(t *testing.T) {
+	dir := t.TempDir()
+	parse := func(b []byte) (map[string]int, error) {
+		m := map[string]int{}
+		return m, json.Unmarshal(b, &m)
+	}
+	if _, err := ReadConfig("m", ConfigPath(dir), parse); err == nil || !strings.HasPrefix(err.Error(), "m: ") {
+		t.Errorf("missing file: %v", err)
+	}
+	if err := os.WriteFile(ConfigPath(dir), []byte(`{"a": 1`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadConfig("m", ConfigPath(dir), parse); err == nil || !strings.Contains(err.Error(), ConfigPath(dir)+": ") {
+		t.Errorf("bad JSON: %v", err)
+	}
+	if err := os.WriteFile(ConfigPath(dir), []byte(`{"a": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := ReadConfig("m", ConfigPath(dir), parse); err != nil || c["a"] != 1 {
+		t.Errorf("ReadConfig: %v, %v", c, err)
+	}
+}
+
 func TestUnexpectedMore(t *testing.T) {
 	err := Unexpected("m", "p", []string{"a", "b", "c", "d", "e"}, func(n string) bool { return n == "b" }, "x")
 	if err == nil || !strings.Contains(err.Error(), `"a", "c", "d" and 1 more`) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/loupe-ml/loupe/internal/hfckpt"
@@ -127,15 +126,7 @@ const (
 
 // LoadConfig reads and checks a BART or Marian config.json.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("bart: %w", err)
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("bart: %s: %w", path, err)
-	}
-	return c, nil
+	return hfckpt.ReadConfig("bart", path, ParseConfig)
 }
 
 // ParseConfig parses the contents of a BART or Marian config.json, with

@@ -66,15 +66,7 @@ var gpt2Architectures = []string{"GPT2LMHeadModel", "GPT2Model", "GPT2DoubleHead
 
 // LoadConfig reads and checks a Hugging Face GPT-2 config.json.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("gpt2: %w", err)
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("gpt2: %s: %w", path, err)
-	}
-	return c, nil
+	return hfckpt.ReadConfig("gpt2", path, ParseConfig)
 }
 
 // ParseConfig parses the contents of a GPT-2 config.json. Errors name the

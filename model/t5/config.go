@@ -3,7 +3,6 @@ package t5
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -96,15 +95,7 @@ const (
 
 // LoadConfig reads and checks a T5 config.json.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("t5: %w", err)
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("t5: %s: %w", path, err)
-	}
-	return c, nil
+	return hfckpt.ReadConfig("t5", path, ParseConfig)
 }
 
 // ParseConfig parses the contents of a T5 config.json, with T5Config's
