@@ -47,4 +47,10 @@
 // Model.Forward is the teacher-forced pass (all logits of a target given a
 // source), used by the tests to check KV-cached decoding against it and
 // both against PyTorch (testdata/reference.py).
+//
+// This package holds the architecture (embeddings, the layer math of both
+// stacks, the checkpoint layout); the bookkeeping it shares with model/t5
+// lives in internal/encdec (the decoder's per-row caches and pass packing,
+// the attention over packed rows, CopySeq and Reorder) and internal/hfckpt
+// (config.json and tensor reading, Save).
 package bart
