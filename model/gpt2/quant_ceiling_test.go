@@ -3,16 +3,26 @@ package gpt2
 import (
 	"math"
 	"os"
+	"strconv"
 	"testing"
 )
+
+// ceilingBlock is the number of inputs that share a scale in
+// TestInt8WeightCeiling (LOUPE_QUANT_BLOCK; 0: a whole row, as QLinear).
+var ceilingBlock, _ = strconv.Atoi(os.Getenv("LOUPE_QUANT_BLOCK"))
 
 // roundPerRow rounds each of the n rows of length k of w (row-major) to
 // int8 steps of its own symmetric scale (max |w| / 127) and back to float32:
 // the weight error of QLinear's int8 weights, without its activation
-// rounding.
+// rounding. With ceilingBlock > 0 each block of that many inputs of a row
+// has its own scale (ggml's q8_0 uses 32).
 func roundPerRow(w []float32, n, k int) {
-	for o := range n {
-		row := w[o*k : (o+1)*k]
+	bs := k
+	if ceilingBlock > 0 {
+		bs = ceilingBlock
+	}
+	for o := range n * k / bs {
+		row := w[o*bs : min((o+1)*bs, n*k)]
 		var mx float32
 		for _, v := range row {
 			mx = max(mx, float32(math.Abs(float64(v))))
@@ -80,8 +90,8 @@ func TestInt8WeightCeiling(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := compareLogits(ref, got, c.VocabSize)
-	t.Logf("int8 weights, float32 activations, %d teacher-forced positions: log-softmax cosine ≥ %.6f (centred %.6f), mean KL %.2e nats, top-1 agreement %.4f",
-		len(ids), st.cos, st.cosC, st.kl, st.top1)
+	t.Logf("int8 weights (scale per %d inputs; 0: per row), float32 activations, %d teacher-forced positions: log-softmax cosine ≥ %.6f (centred %.6f), mean KL %.2e nats, top-1 agreement %.4f",
+		ceilingBlock, len(ids), st.cos, st.cosC, st.kl, st.top1)
 	if st.cos < 0.999 || st.clearBad > 0 {
 		t.Errorf("int8-rounded weights too far from float32: %+v", st)
 	}
