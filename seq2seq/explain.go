@@ -1,0 +1,276 @@
+package seq2seq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+
+	"github.com/loupe-ml/loupe/explain"
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/model/bart"
+	"github.com/loupe-ml/loupe/model/t5"
+)
+
+// DefaultTopSources is how many source tokens Explanation.Alignment keeps
+// per target token when ExplainOptions.TopSources is 0.
+const DefaultTopSources = 3
+
+// ExplainOptions control Explain. The zero value generates the target with
+// the settings given and keeps DefaultTopSources source tokens per target
+// token in the alignment.
+type ExplainOptions struct {
+	// Continuation, when not nil, is the target to explain (token ids
+	// after the decoder's start token, in the target vocabulary) instead
+	// of a generated one: a reference translation, say.
+	Continuation []int
+	// TopSources is how many source tokens Alignment lists per target
+	// token (0: DefaultTopSources; at most the source's length).
+	TopSources int
+}
+
+// Explanation is the cross-attention of one encoder-decoder generation:
+// for each target token, the decoder's attention over the source tokens
+// at every layer and head during the step that produced it (one
+// teacher-forced pass over the start token and the target, with the
+// probabilities captured).
+type Explanation struct {
+	Model string `json:"model"`
+	// SourceIDs are the encoder's input ids, Source their display strings
+	// (explain.DisplayToken: ␣ for a space; ids as text without a
+	// tokenizer).
+	SourceIDs []int    `json:"source_ids"`
+	Source    []string `json:"source"`
+	// DecoderStart is the decoder's first input
+	// (decoder_start_token_id).
+	DecoderStart int `json:"decoder_start"`
+	// TargetIDs are the explained target ids (generated, or the
+	// continuation; a final EOS included), Target their display strings
+	// and Text the target decoded without special tokens ("" without a
+	// tokenizer).
+	TargetIDs []int    `json:"target_ids"`
+	Target    []string `json:"target"`
+	Text      string   `json:"text"`
+	// Generated is false when the target was given
+	// (ExplainOptions.Continuation).
+	Generated bool `json:"generated"`
+	Layers    int  `json:"layers"` // decoder layers
+	Heads     int  `json:"heads"`  // cross-attention heads per layer
+	// CrossAttention[l][h][i][j] is the probability that head h of
+	// decoder layer l gives source token j in the step that produced
+	// target token i (its decoder input is the token before: the start
+	// token for i = 0). Each [l][h][i] sums to 1.
+	CrossAttention [][][][]float32 `json:"cross_attention"`
+	// Alignment lists, for each target token, the source tokens with the
+	// most cross-attention averaged over every layer and head, most first.
+	Alignment [][]AlignedSource `json:"alignment"`
+}
+
+// AlignedSource is a source token and the cross-attention a target token
+// gives it.
+type AlignedSource struct {
+	Position  int     `json:"position"` // index in Explanation.Source
+	Token     string  `json:"token"`
+	Attention float64 `json:"attention"`
+}
+
+// crossDecoder is what Explain needs of bart's and t5's Decoders.
+type crossDecoder interface {
+	Forward(tokens [][]int) error
+	CrossAttention(row, layer, head, pos int) []float32
+}
+
+// Explain explains how the model maps src (source ids) to a target: it
+// generates the target with settings s as RunIDs does (the best sequence
+// of a beam search), or takes opt.Continuation, then runs the decoder
+// once over the start token and the target with every cross-attention
+// probability captured. Encoder and decoder self-attention, per-layer
+// predictions and gradient saliency are not computed (the models have no
+// backward pass).
+func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, opt ExplainOptions) (*Explanation, error) {
+	if err := p.CheckSource(src); err != nil {
+		return nil, err
+	}
+	if opt.TopSources < 0 {
+		return nil, &generate.OptionError{Field: "top_sources", Value: fmt.Sprint(opt.TopSources), Allowed: "0 (the default) or more"}
+	}
+	_, _, start, err := p.Resolve(s)
+	if err != nil {
+		return nil, err
+	}
+	e := &Explanation{Model: p.Name, SourceIDs: slices.Clone(src), DecoderStart: start[0]}
+	if opt.Continuation != nil {
+		e.TargetIDs = slices.Clone(opt.Continuation)
+		for _, id := range e.TargetIDs {
+			if id < 0 || id >= p.spec.vocab {
+				return nil, fmt.Errorf("seq2seq: continuation token id %d out of range [0, %d)", id, p.spec.vocab)
+			}
+		}
+	} else {
+		o, err := p.RunIDs(ctx, src, s, nil)
+		if err != nil {
+			return nil, err
+		}
+		e.TargetIDs, e.Generated = slices.Clone(o.Sequences[0].IDs), true
+	}
+	n := len(e.TargetIDs)
+	if n == 0 {
+		return nil, errors.New("seq2seq: nothing to explain: the target is empty")
+	}
+	if n > p.spec.maxLen {
+		return nil, fmt.Errorf("seq2seq: the target has %d tokens, more than the decoder's %d positions", n, p.spec.maxLen)
+	}
+	input := append([]int{e.DecoderStart}, e.TargetIDs[:n-1]...)
+	var d crossDecoder
+	if p.T5 != nil {
+		enc, err := p.T5.Encode([][]int{src})
+		if err != nil {
+			return nil, err
+		}
+		e.Layers, e.Heads = p.T5.Config.DecoderLayers, p.T5.Config.Heads
+		d, err = p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: n, CaptureCross: true})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		enc, err := p.Model.Encode([][]int{src})
+		if err != nil {
+			return nil, err
+		}
+		e.Layers, e.Heads = p.Model.Config.DecoderLayers, p.Model.Config.DecoderHeads
+		d, err = p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: n, CaptureCross: true})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := d.Forward([][]int{input}); err != nil {
+		return nil, err
+	}
+	e.CrossAttention = make([][][][]float32, e.Layers)
+	for l := range e.Layers {
+		e.CrossAttention[l] = make([][][]float32, e.Heads)
+		for h := range e.Heads {
+			e.CrossAttention[l][h] = make([][]float32, n)
+			for i := range n {
+				a := d.CrossAttention(0, l, h, i)
+				if len(a) != len(src) {
+					return nil, fmt.Errorf("seq2seq: layer %d head %d position %d: %d cross-attention probabilities for %d source tokens", l, h, i, len(a), len(src))
+				}
+				e.CrossAttention[l][h][i] = slices.Clone(a)
+			}
+		}
+	}
+	e.Source = p.displayTokens(src)
+	e.Target = p.displayTokens(e.TargetIDs)
+	if dec := p.Decoder(); dec != nil {
+		e.Text = dec.Decode(e.TargetIDs)
+	}
+	top := opt.TopSources
+	if top == 0 {
+		top = DefaultTopSources
+	}
+	e.Alignment = e.align(min(top, len(src)))
+	return e, nil
+}
+
+// displayTokens returns the display strings of ids: the tokenizer's text
+// through explain.DisplayToken, the vocabulary string for a token without
+// text (special tokens), or the id when there is no tokenizer.
+func (p *Pipeline) displayTokens(ids []int) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		switch {
+		case p.Tokenizer == nil:
+			out[i] = fmt.Sprint(id)
+		case p.Tokenizer.TokenText(id) != "":
+			out[i] = explain.DisplayToken([]byte(p.Tokenizer.TokenText(id)))
+		case p.Tokenizer.Token(id) != "":
+			out[i] = p.Tokenizer.Token(id)
+		default:
+			out[i] = fmt.Sprintf("[%d]", id)
+		}
+	}
+	return out
+}
+
+// MeanAttention returns the cross-attention of target token i over the
+// source averaged over every layer and head.
+func (e *Explanation) MeanAttention(i int) []float64 {
+	mean := make([]float64, len(e.SourceIDs))
+	k := 0
+	for _, layer := range e.CrossAttention {
+		for _, head := range layer {
+			for j, a := range head[i] {
+				mean[j] += float64(a)
+			}
+			k++
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(max(k, 1))
+	}
+	return mean
+}
+
+// align returns each target token's top source tokens by MeanAttention
+// (ties: the earlier position first).
+func (e *Explanation) align(top int) [][]AlignedSource {
+	out := make([][]AlignedSource, len(e.TargetIDs))
+	for i := range out {
+		mean := e.MeanAttention(i)
+		order := make([]int, len(mean))
+		for j := range order {
+			order[j] = j
+		}
+		sort.SliceStable(order, func(a, b int) bool { return mean[order[a]] > mean[order[b]] })
+		for _, j := range order[:top] {
+			out[i] = append(out[i], AlignedSource{Position: j, Token: e.Source[j], Attention: mean[j]})
+		}
+	}
+	return out
+}
+
+// WriteText writes the alignment as loupe translate --explain prints it:
+// the source, then one line per target token with its top source tokens
+// and their attention (mean over layers and heads).
+func (e *Explanation) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	ew.printf("source (%d tokens):", len(e.Source))
+	for j, t := range e.Source {
+		ew.printf(" %d:%s", j, t)
+	}
+	ew.printf("\n")
+	if e.Text != "" {
+		ew.printf("target: %s\n", e.Text)
+	}
+	ew.printf("cross-attention, mean over %d layers × %d heads; for each target token its top source tokens:\n", e.Layers, e.Heads)
+	width := 0
+	for _, t := range e.Target {
+		width = max(width, len([]rune(t)))
+	}
+	for i, t := range e.Target {
+		ew.printf("%3d %-*s ←", i, width, t)
+		for _, a := range e.Alignment[i] {
+			ew.printf("  %s (%d) %.1f%%", a.Token, a.Position, 100*a.Attention)
+		}
+		ew.printf("\n")
+	}
+	return ew.err
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *errWriter) printf(format string, args ...any) {
+	if w.err == nil {
+		_, w.err = fmt.Fprintf(w.w, format, args...)
+	}
+}
