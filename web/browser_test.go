@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,12 +16,20 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/loupe-ml/loupe/explain"
+	"github.com/loupe-ml/loupe/seq2seq"
 )
 
 // openInBrowser writes res as an explorable, opens it in headless
 // chromium and returns the tab, failing the test on any request that is
 // not the file itself or any uncaught exception at cleanup.
 func openInBrowser(t *testing.T, res *explain.Result) context.Context {
+	t.Helper()
+	return openPage(t, func(w io.Writer) error { return WriteHTML(w, "test", res) })
+}
+
+// openPage opens the page write writes in headless chromium, with
+// openInBrowser's checks.
+func openPage(t *testing.T, write func(io.Writer) error) context.Context {
 	t.Helper()
 	const chromium = "/usr/bin/chromium"
 	if _, err := exec.LookPath(chromium); err != nil {
@@ -33,7 +43,7 @@ func openInBrowser(t *testing.T, res *explain.Result) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteHTML(f, "test", res); err != nil {
+	if err := write(f); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -172,5 +182,67 @@ func TestRetrievalPanelsInBrowser(t *testing.T) {
 	}
 	if n := eval[float64](t, ctx, `document.querySelectorAll('#saliency-tokens .tok.passage').length`); n != 2 {
 		t.Errorf("the saliency view marks %v passage tokens, want 2", n)
+	}
+}
+
+// s2sResult is a cross-attention explanation of 3 target tokens over 4
+// source tokens, 2 layers of 2 heads, as seq2seq.Explain shapes it.
+func s2sResult() *seq2seq.Explanation {
+	row := func(a ...float32) []float32 { return a }
+	e := &seq2seq.Explanation{Model: "tiny", SourceIDs: []int{1, 2, 3, 0}, Source: []string{"␣the", "␣house", "<b>", "</s>"},
+		TargetIDs: []int{4, 5, 0}, Target: []string{"␣das", "␣Haus", "</s>"}, Text: "das Haus", Generated: true, Layers: 2, Heads: 2}
+	// Layer 1 head 0 aligns diagonally, head 1 looks at </s>; layer 0 is uniform.
+	uni := [][]float32{row(.25, .25, .25, .25), row(.25, .25, .25, .25), row(.25, .25, .25, .25)}
+	e.CrossAttention = [][][][]float32{{uni, uni}, {
+		{row(.7, .1, .1, .1), row(.1, .8, .05, .05), row(0, 0, .1, .9)},
+		{row(.1, .1, .1, .7), row(.1, .1, .1, .7), row(.1, .1, .1, .7)},
+	}}
+	return e
+}
+
+// openS2S writes e's explorable to a file and opens it in the browser.
+func openS2S(t *testing.T, e *seq2seq.Explanation) context.Context {
+	t.Helper()
+	return openPage(t, func(w io.Writer) error { return WriteSeq2SeqHTML(w, "tiny <marian>", e) })
+}
+
+// TestSeq2SeqInBrowser: the heatmap has a row per target token and a
+// column per source token, shaded by the last layer's mean over heads;
+// the selectors switch to one head or to the mean over layers, and a
+// clicked row lists its top source tokens.
+func TestSeq2SeqInBrowser(t *testing.T) {
+	ctx := openS2S(t, s2sResult())
+	cells := `Array.from(document.querySelectorAll('#s2s-heatmap tr')).slice(1).map(tr => Array.from(tr.querySelectorAll('td')).map(td => Math.round(1000*parseFloat(td.dataset.v))))`
+	got := eval[[][]float64](t, ctx, cells)
+	want := [][]float64{{400, 100, 100, 400}, {100, 450, 75, 375}, {50, 50, 100, 800}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("default heatmap (last layer, mean over heads) ‰: %v, want %v", got, want)
+	}
+	heads := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-heatmap tr:first-child th')).map(th => th.textContent)`)
+	if fmt.Sprint(heads) != fmt.Sprint([]string{"", "␣the", "␣house", "<b>", "</s>"}) {
+		t.Errorf("column heads %q", heads)
+	}
+	got = eval[[][]float64](t, ctx, `(document.getElementById('s2s-head').value = '0', document.getElementById('s2s-head').dispatchEvent(new Event('change')), `+cells+`)`)
+	if got[1][1] != 800 || got[2][3] != 900 {
+		t.Errorf("layer 1 head 0: %v", got)
+	}
+	got = eval[[][]float64](t, ctx, `(document.getElementById('s2s-layer').value = 'mean', document.getElementById('s2s-layer').dispatchEvent(new Event('change')), `+cells+`)`)
+	if got[0][0] != 475 || got[0][1] != 175 {
+		t.Errorf("mean over layers, head 0: %v", got[0])
+	}
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#s2s-layer option').length`); n != 3 {
+		t.Errorf("%v layer options, want 3 (mean and 2 layers)", n)
+	}
+	// Clicking the second target token selects its row and lists its sources.
+	det := eval[[]string](t, ctx, `(document.querySelector('#s2s-target .tok.out[data-i="1"]').click(),
+		Array.from(document.querySelectorAll('#s2s-detail .tokname')).map(s => s.textContent))`)
+	if len(det) != 4 || det[0] != "␣house" {
+		t.Errorf("top sources of ␣Haus: %q, want ␣house first", det)
+	}
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#s2s-heatmap tr[data-i="1"] td.sel').length`); n != 4 {
+		t.Errorf("%v selected cells in row 1, want 4", n)
+	}
+	if sub := eval[string](t, ctx, `document.getElementById('subtitle').textContent`); sub != "tiny <marian> — das Haus" {
+		t.Errorf("subtitle %q", sub)
 	}
 }

@@ -7,4 +7,8 @@
 // leaks nothing. ServerPage is the same page for `loupe serve`: it shows a
 // prompt form and fetches explanations from the server's /api/explain (its
 // policy allows requests to the page's own origin only).
+//
+// WriteSeq2SeqHTML writes the encoder-decoder explorable (loupe translate
+// --explain-html): a second small page, with its own script, showing a
+// seq2seq.Explanation's cross-attention heatmap, offline in the same way.
 package web

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-//go:embed assets/page.html assets/app.js assets/style.css
+//go:embed assets/page.html assets/app.js assets/style.css assets/s2s.html assets/s2s.js
 var assets embed.FS
 
 // OfflineCSP is the Content Security Policy of a standalone HTML file: inline
@@ -31,27 +31,57 @@ func asset(name string) string {
 
 // page fills the template. data is JSON (already encoded, HTML-safe).
 func page(title, mode, csp string, data []byte) []byte {
+	return fill("page.html", "app.js", title, mode, csp, data)
+}
+
+// fill fills template tmpl with the style sheet and script js.
+func fill(tmpl, js, title, mode, csp string, data []byte) []byte {
 	r := strings.NewReplacer(
 		"{{CSP}}", csp,
 		"{{TITLE}}", html.EscapeString(title),
 		"{{MODE}}", mode,
 		"{{CSS}}", asset("style.css"),
-		"{{JS}}", asset("app.js"),
+		"{{JS}}", asset(js),
 		"{{DATA}}", string(data),
 	)
-	return []byte(r.Replace(asset("page.html")))
+	return []byte(r.Replace(asset(tmpl)))
+}
+
+// encodeData returns result's JSON, HTML-safe for a script block.
+func encodeData(result any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true) // <, > and & become \u003c…: "</script>" cannot end the block
+	if err := enc.Encode(result); err != nil {
+		return nil, fmt.Errorf("web: encoding the explanation: %w", err)
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
 }
 
 // WriteHTML writes a self-contained explorable of result (any value whose
 // JSON has the fields of explain.Result) to w.
 func WriteHTML(w io.Writer, title string, result any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(true) // <, > and & become \u003c…: "</script>" cannot end the block
-	if err := enc.Encode(result); err != nil {
-		return fmt.Errorf("web: encoding the explanation: %w", err)
+	data, err := encodeData(result)
+	if err != nil {
+		return err
 	}
-	_, err := w.Write(page(title, "file", OfflineCSP, bytes.TrimSpace(buf.Bytes())))
+	_, err = w.Write(page(title, "file", OfflineCSP, data))
+	return err
+}
+
+// WriteSeq2SeqHTML writes a self-contained explorable of an
+// encoder-decoder explanation (any value whose JSON has the fields of
+// seq2seq.Explanation: "source", "target", "text", "layers", "heads",
+// "cross_attention") to w: the cross-attention heatmap, target × source,
+// with layer and head selectors (each may be the mean), and the selected
+// target token's top source tokens. Like WriteHTML's page it loads
+// nothing (OfflineCSP).
+func WriteSeq2SeqHTML(w io.Writer, title string, result any) error {
+	data, err := encodeData(result)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(fill("s2s.html", "s2s.js", title, "file", OfflineCSP, data))
 	return err
 }
 

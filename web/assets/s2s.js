@@ -1,0 +1,119 @@
+"use strict";
+// The seq2seq explorable: a cross-attention heatmap (target × source) with
+// layer and head selectors (each may be the mean), and the selected target
+// token's top source tokens.
+(function () {
+  const data = JSON.parse(document.getElementById("loupe-data").textContent);
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const layerSel = document.getElementById("s2s-layer");
+  const headSel = document.getElementById("s2s-head");
+  const fill = (sel, n, name) => {
+    sel.appendChild(new Option("mean", "mean"));
+    for (let i = 0; i < n; i++) sel.appendChild(new Option(name + " " + i, String(i)));
+  };
+  fill(layerSel, data.layers, "layer");
+  fill(headSel, data.heads, "head");
+  // Defaults: the last layer, the mean over its heads.
+  layerSel.value = String(data.layers - 1);
+  headSel.value = "mean";
+  let selected = 0;
+
+  const T = data.target.length, S = data.source.length;
+  // matrix returns [T][S]: the chosen layer and head, or the mean over them.
+  function matrix() {
+    const ls = layerSel.value === "mean" ? [...Array(data.layers).keys()] : [Number(layerSel.value)];
+    const hs = headSel.value === "mean" ? [...Array(data.heads).keys()] : [Number(headSel.value)];
+    const m = [];
+    for (let i = 0; i < T; i++) {
+      const row = new Array(S).fill(0);
+      for (const l of ls) for (const h of hs) {
+        const a = data.cross_attention[l][h][i];
+        for (let j = 0; j < S; j++) row[j] += a[j];
+      }
+      for (let j = 0; j < S; j++) row[j] /= ls.length * hs.length;
+      m.push(row);
+    }
+    return m;
+  }
+  const shade = (v) => {
+    const a = Math.max(0, Math.min(1, v));
+    return "rgba(91, 60, 196, " + a.toFixed(3) + ")";
+  };
+
+  function renderTarget() {
+    const p = document.getElementById("s2s-target");
+    p.textContent = "";
+    p.appendChild(el("span", "small", "source: "));
+    data.source.forEach((t) => p.appendChild(el("span", "tok", t)));
+    p.appendChild(el("br"));
+    p.appendChild(el("span", "small", "target: "));
+    data.target.forEach((t, i) => {
+      const s = el("span", "tok out" + (i === selected ? " selected" : ""), t);
+      s.dataset.i = String(i);
+      s.addEventListener("click", () => select(i));
+      p.appendChild(s);
+    });
+  }
+
+  function render() {
+    const m = matrix();
+    const wrap = document.getElementById("s2s-heatmap");
+    wrap.textContent = "";
+    const table = el("table", "grid heatmap");
+    const head = el("tr");
+    head.appendChild(el("th"));
+    data.source.forEach((t) => head.appendChild(el("th", "src", t)));
+    table.appendChild(head);
+    m.forEach((row, i) => {
+      const tr = el("tr");
+      tr.dataset.i = String(i);
+      const th = el("th", "clickable tgt", data.target[i]);
+      th.addEventListener("click", () => select(i));
+      tr.appendChild(th);
+      row.forEach((v, j) => {
+        const td = el("td", "cell" + (i === selected ? " sel" : ""));
+        td.style.backgroundColor = shade(v);
+        td.style.color = v > 0.5 ? "#fff" : "#1d1d1f";
+        td.title = data.target[i] + " ← " + data.source[j] + ": " + (100 * v).toFixed(1) + "%";
+        td.dataset.v = String(v);
+        td.textContent = Math.round(100 * v);
+        tr.appendChild(td);
+      });
+      table.appendChild(tr);
+    });
+    wrap.appendChild(table);
+    // The selected row's top source tokens.
+    const det = document.getElementById("s2s-detail");
+    det.textContent = "";
+    const row = m[selected];
+    det.appendChild(el("div", "knn-head", "“" + data.target[selected] + "” attends to"));
+    const order = [...row.keys()].sort((a, b) => row[b] - row[a] || a - b).slice(0, 5);
+    for (const j of order) {
+      const r = el("div", "bar-row");
+      r.appendChild(el("span", "tokname", data.source[j]));
+      const outer = el("div");
+      const bar = el("div", "bar");
+      bar.style.width = (100 * row[j] / row[order[0]]).toFixed(1) + "%";
+      outer.appendChild(bar);
+      r.appendChild(outer);
+      r.appendChild(el("span", "pct", (100 * row[j]).toFixed(1) + "%"));
+      det.appendChild(r);
+    }
+  }
+
+  function select(i) {
+    selected = i;
+    renderTarget();
+    render();
+  }
+  layerSel.addEventListener("change", render);
+  headSel.addEventListener("change", render);
+  document.getElementById("subtitle").textContent += (data.text ? " — " + data.text : "");
+  renderTarget();
+  render();
+})();
