@@ -11,15 +11,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/internal/textlines"
 	"github.com/loupe-ml/loupe/seq2seq"
+	"github.com/loupe-ml/loupe/web"
 )
 
 // seq2seqFlags are the options of loupe translate and loupe summarize:
 // generate's decoding and beam flags, and the source.
 type seq2seqFlags struct {
 	generateFlags
-	sourceIDs string
+	sourceIDs    string
+	explain      bool   // --explain
+	explainHTML  string // --explain-html FILE
+	continuation string // --continuation IDS
+	topSources   int    // --top-sources
 }
 
 func init() {
@@ -59,7 +65,18 @@ then ids unless the model has a tokenizer). --input FILE ("-": standard
 input) decodes each non-blank line (a JSON string or an object with a
 "text" string) in batches of --batch-size sources, one sequence each.
 --format json prints {"prompt_ids" (the decoder's start), "ids", "text",
-"logprobs", "stats"}, with "sequences" and "sequences_scores" for several.`,
+"logprobs", "stats"}, with "sequences" and "sequences_scores" for several.
+
+--explain explains the output instead of printing it: after generating (or
+taking --continuation, target ids after the decoder's start token), one
+teacher-forced pass captures the decoder's cross-attention over the source
+at every layer and head; it prints, for each target token, its top source
+tokens (mean over layers and heads), or with --format json the whole
+explanation (source, target, "cross_attention" [layer][head][target][source],
+"alignment"). --explain-html FILE (implies --explain) also writes an
+offline HTML explorable: the cross-attention heatmap with layer and head
+selectors. Only cross-attention is shown: no saliency (the encoder-decoder
+models have no backward pass).`,
 			Example: c.example,
 			Args:    cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,6 +100,10 @@ input) decodes each non-blank line (a JSON string or an object with a
 		fl.StringVar(&f.sourceIDs, "source-ids", "", "give the source as comma-separated token ids instead of text")
 		fl.StringVar(&f.input, "input", "", `decode each source of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
 		fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many sources together")
+		fl.BoolVar(&f.explain, "explain", false, "print the cross-attention alignment of the output (for each target token its top source tokens)")
+		fl.StringVar(&f.explainHTML, "explain-html", "", "write the cross-attention explorable to this HTML file (implies --explain)")
+		fl.StringVar(&f.continuation, "continuation", "", "with --explain: explain these comma-separated target ids instead of generating")
+		fl.IntVar(&f.topSources, "top-sources", seq2seq.DefaultTopSources, "with --explain: source tokens listed per target token")
 		rootCmd.AddCommand(cmd)
 	}
 }
@@ -99,6 +120,26 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 		return generate.CheckText(args[0])
 	case len(args) == 0 && f.input == "" && f.sourceIDs == "":
 		return errors.New("no source (give TEXT, --source-ids or --input FILE)")
+	case f.explainHTML != "" || f.continuation != "":
+		f.explain = true
+	}
+	if f.explain && f.input != "" {
+		return errors.New("--explain explains one source: give TEXT or --source-ids, not --input")
+	}
+	if f.topSources < 1 {
+		return fmt.Errorf("--top-sources %d: want 1 or more", f.topSources)
+	}
+	var cont []int
+	if f.continuation != "" {
+		var err error
+		if cont, err = generate.ParseIDs(f.continuation); err != nil {
+			return fmt.Errorf("--continuation: %w", err)
+		}
+	}
+	if f.explainHTML != "" {
+		if err := atomicfile.CheckWritable(f.explainHTML); err != nil {
+			return err
+		}
 	}
 	set, err := f.settings()
 	if err != nil {
@@ -127,6 +168,9 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 	} else if src, err = p.EncodeText(args[0]); err != nil {
 		return err
 	}
+	if f.explain {
+		return seq2seqExplain(ctx, out, errw, f, p, src, set, cont, args)
+	}
 	var res *generate.Output
 	if jsonOutput() {
 		if res, err = p.RunIDs(ctx, src, set, nil); err == nil {
@@ -141,6 +185,29 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 		res.Stats.WriteText(errw, generate.Finishes(res.Reported()))
 	}
 	return nil
+}
+
+// seq2seqExplain explains one source's output: the alignment as text or
+// JSON, and the explorable with --explain-html.
+func seq2seqExplain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, p *seq2seq.Pipeline, src []int, set generate.Settings, cont []int, args []string) error {
+	e, err := p.Explain(ctx, src, set, seq2seq.ExplainOptions{Continuation: cont, TopSources: f.topSources})
+	if err != nil {
+		return err
+	}
+	if f.explainHTML != "" {
+		what := strings.Join(e.Source, "")
+		if len(args) == 1 {
+			what = args[0]
+		}
+		title := fmt.Sprintf("%s — %q", p.Name, what)
+		if err := atomicfile.Write(f.explainHTML, func(w io.Writer) error { return web.WriteSeq2SeqHTML(w, title, e) }); err != nil {
+			return fmt.Errorf("--explain-html: %w", hideTempName(err))
+		}
+		if !jsonOutput() {
+			fmt.Fprintf(errw, "wrote %s\n", f.explainHTML)
+		}
+	}
+	return jsonOrText(out, e, e.WriteText)
 }
 
 // seq2seqInput decodes every source of an --input file and prints each

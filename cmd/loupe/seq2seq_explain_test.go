@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestTranslateExplain: --explain prints one alignment line per generated
+// token, --format json the whole explanation (the target the same ids
+// translate generates, cross-attention [layer][head][target][source]),
+// --explain-html writes the explorable with that JSON inside, and
+// --continuation explains the given ids.
+func TestTranslateExplain(t *testing.T) {
+	src, ids, _ := s2sGolden(t, "marian/greedy")
+	srcArg := joinInts(src, ",")
+	out, _, err := runCmd(t, "translate", "--model", tinyMarian, "--source-ids", srcArg, "--max-length", "12", "--explain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(ids)+2 || !strings.HasPrefix(lines[0], "source (") || !strings.Contains(lines[1], "mean over 2 layers × 2 heads") {
+		t.Fatalf("--explain printed %d lines, want %d:\n%s", len(lines), len(ids)+2, out)
+	}
+	html := filepath.Join(t.TempDir(), "x.html")
+	out, stderr, err := runCmd(t, "translate", "--model", tinyMarian, "--source-ids", srcArg, "--max-length", "12", "--explain-html", html, "--top-sources", "2", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		TargetIDs []int           `json:"target_ids"`
+		Source    []string        `json:"source"`
+		Cross     [][][][]float64 `json:"cross_attention"`
+		Alignment [][]struct {
+			Position int `json:"position"`
+		} `json:"alignment"`
+		Generated bool `json:"generated"`
+	}
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !slices.Equal(e.TargetIDs, ids) || !e.Generated || len(e.Source) != len(src) {
+		t.Errorf("json target %v (generated %v), want the reference's %v", e.TargetIDs, e.Generated, ids)
+	}
+	if len(e.Cross) != 2 || len(e.Cross[1]) != 2 || len(e.Cross[1][1]) != len(ids) || len(e.Cross[1][1][0]) != len(src) {
+		t.Errorf("cross_attention shape %d×%d×%d×%d", len(e.Cross), len(e.Cross[1]), len(e.Cross[1][1]), len(e.Cross[1][1][0]))
+	}
+	if len(e.Alignment) != len(ids) || len(e.Alignment[0]) != 2 {
+		t.Errorf("alignment %v: want 2 sources for each of %d tokens", e.Alignment, len(ids))
+	}
+	if stderr != "" {
+		t.Errorf("--format json wrote %q to stderr", stderr)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil || !strings.Contains(string(page), `"cross_attention":[[[[`) || !strings.Contains(string(page), "s2s-heatmap") {
+		t.Errorf("--explain-html: %v, %d bytes without the explanation", err, len(page))
+	}
+	out, _, err = runCmd(t, "summarize", "--model", tinyT5, "--source-ids", srcArg, "--continuation", "3,4,1", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &e); err != nil || !slices.Equal(e.TargetIDs, []int{3, 4, 1}) || e.Generated {
+		t.Errorf("--continuation: target %v generated %v (%v)", e.TargetIDs, e.Generated, err)
+	}
+}
+
+// TestTranslateExplainErrors: bad explain flags are refused before
+// anything runs, naming the flag.
+func TestTranslateExplainErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--source-ids", "5,2", "--continuation", "3,x"}, "--continuation"},
+		{[]string{"--source-ids", "5,2", "--explain", "--top-sources", "0"}, "--top-sources 0"},
+		{[]string{"--input", filepath.Join(dir, "in.jsonl"), "--explain"}, "--explain explains one source"},
+		{[]string{"--source-ids", "5,2", "--explain-html", filepath.Join(dir, "missing", "x.html")}, "missing"},
+		{[]string{"--source-ids", "5,2", "--continuation", "99999"}, "continuation token id 99999"},
+	} {
+		_, _, err := runCmd(t, append([]string{"translate", "--model", tinyMarian}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
