@@ -193,3 +193,29 @@ func TestT5Text(t *testing.T) {
 		t.Errorf("ids %v text %q, want at most 19 ids and %q", sq.IDs, sq.Text, p.Tokenizer.Decode(ids))
 	}
 }
+
+// TestWriteMarianDemo writes marianDir's model to $LOUPE_S2S_DEMO_DIR (for
+// docs/seq2seq.md's explorable screenshot); skipped when it is unset.
+func TestWriteMarianDemo(t *testing.T) {
+	out := os.Getenv("LOUPE_S2S_DEMO_DIR")
+	if out == "" {
+		t.Skip("LOUPE_S2S_DEMO_DIR not set")
+	}
+	dir := marianDir(t)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -218,9 +218,11 @@ func TestSeq2SeqInBrowser(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("default heatmap (last layer, mean over heads) ‰: %v, want %v", got, want)
 	}
-	// The largest cell is the darkest.
-	if bg := eval[string](t, ctx, `document.querySelector('#s2s-heatmap tr[data-i="2"] td:last-child').style.backgroundColor`); bg != "rgb(91, 60, 196)" {
-		t.Errorf("the largest cell is %q, want the full accent colour", bg)
+	// The largest cell is the accent colour, the smallest white.
+	bg := eval[[]string](t, ctx, `[document.querySelector('#s2s-heatmap tr[data-i="2"] td:last-child').style.backgroundColor,
+		document.querySelector('#s2s-heatmap tr[data-i="2"] td').style.backgroundColor]`)
+	if bg[0] != "rgb(91, 60, 196)" || bg[1] != "rgba(91, 60, 196, 0)" {
+		t.Errorf("the largest and smallest cells are %q, want the accent colour and transparent", bg)
 	}
 	heads := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-heatmap tr:first-child th')).map(th => th.textContent)`)
 	if fmt.Sprint(heads) != fmt.Sprint([]string{"", "␣the", "␣house", "<b>", "</s>"}) {

@@ -40,11 +40,11 @@
     }
     return m;
   }
-  // Cells are shaded relative to the largest value shown, so that weak
-  // (near-uniform) attention still shows its pattern; the numbers are
-  // percentages.
-  const shade = (v, top) => {
-    const a = Math.max(0, Math.min(1, top > 0 ? v / top : 0));
+  // Cells are shaded from the smallest value shown (white) to the largest
+  // (the accent colour), so that weak, near-uniform attention still shows
+  // its pattern; the numbers are the percentages.
+  const shade = (v, lo, hi) => {
+    const a = Math.max(0, Math.min(1, hi > lo ? (v - lo) / (hi - lo) : 1));
     return "rgba(91, 60, 196, " + a.toFixed(3) + ")";
   };
 
@@ -65,7 +65,8 @@
 
   function render() {
     const m = matrix();
-    const top = Math.max(...m.map((r) => Math.max(...r)));
+    const hi = Math.max(...m.map((r) => Math.max(...r)));
+    const lo = Math.min(...m.map((r) => Math.min(...r)));
     const wrap = document.getElementById("s2s-heatmap");
     wrap.textContent = "";
     const table = el("table", "grid heatmap");
@@ -81,8 +82,8 @@
       tr.appendChild(th);
       row.forEach((v, j) => {
         const td = el("td", "cell" + (i === selected ? " sel" : ""));
-        td.style.backgroundColor = shade(v, top);
-        td.style.color = v > 0.6 * top ? "#fff" : "#1d1d1f";
+        td.style.backgroundColor = shade(v, lo, hi);
+        td.style.color = v - lo > 0.6 * (hi - lo) ? "#fff" : "#1d1d1f";
         td.title = data.target[i] + " ← " + data.source[j] + ": " + (100 * v).toFixed(1) + "%";
         td.dataset.v = String(v);
         td.textContent = Math.round(100 * v);
