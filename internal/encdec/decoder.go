@@ -11,6 +11,7 @@ import (
 type Sizes struct {
 	Batch, MaxLen, MaxSource, MaxRows int
 	AllLogits, CaptureCross           bool
+	CaptureHidden                     bool // keep each layer's output at every position (LayerHidden)
 
 	Layers  int
 	Heads   int
@@ -44,6 +45,7 @@ type Decoder struct {
 	selfK, selfV   []float32 // [L, nb, MaxLen, inner]
 	crossK, crossV []float32 // [L, nb, MaxSource, inner]
 	cross          []float32 // [L, nb, nh, MaxLen, MaxSource] with CaptureCross
+	layerH         []float32 // [L, nb, MaxLen, Width] with CaptureHidden
 
 	// Pass buffers: X and H [MaxRows, Width], QKV [MaxRows, 3·inner], Q and
 	// Att [MaxRows, inner], FF [MaxRows, FFN].
@@ -89,6 +91,9 @@ func NewDecoder(pkg string, errContext error, sz Sizes, pass func(rows, first in
 	}
 	if sz.CaptureCross {
 		d.cross = make([]float32, L*nb*nh*S*Ss)
+	}
+	if sz.CaptureHidden {
+		d.layerH = make([]float32, L*nb*S*C)
 	}
 	d.job = Attention{Heads: nh, HeadDim: sz.HeadDim, Stride: I, Scale: sz.Scale, Probs: d.probs, Out: d.Att}
 	d.job.run = d.job.tasks
@@ -240,6 +245,40 @@ func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
 	}
 	Ss := d.sz.MaxSource
 	return d.crossProbs(layer, row, head)[pos*Ss : pos*Ss+d.srcLens[row]]
+}
+
+// layerRow returns the captured output of layer l at row b's position p
+// ([Width]).
+func (d *Decoder) layerRow(l, b, p int) []float32 {
+	C := d.sz.Width
+	o := ((l*d.nb+b)*d.sz.MaxLen + p) * C
+	return d.layerH[o : o+C]
+}
+
+// CaptureLayer keeps x ([rows, Width], the residual stream after layer l
+// of the running pass) at the positions of Segs, with
+// Sizes.CaptureHidden; it does nothing without.
+func (d *Decoder) CaptureLayer(l int, x []float32) {
+	if d.layerH == nil {
+		return
+	}
+	C := d.sz.Width
+	for _, g := range d.Segs {
+		for i := range g.Toks {
+			r := g.Row + i
+			copy(d.layerRow(l, g.Seq, g.Pos0+i), x[r*C:(r+1)*C])
+		}
+	}
+}
+
+// LayerHidden returns the output of decoder layer layer at row's target
+// position pos ([Width], before any final norm); nil without
+// Sizes.CaptureHidden or for a position not cached.
+func (d *Decoder) LayerHidden(row, layer, pos int) []float32 {
+	if d.layerH == nil || pos < 0 || pos >= d.lens[row] || layer < 0 || layer >= d.sz.Layers {
+		return nil
+	}
+	return d.layerRow(layer, row, pos)
 }
 
 // Forward appends tokens[b] to row b's target (for b < len(tokens); an
@@ -432,6 +471,12 @@ func (d *Decoder) CopySeq(dst, src int) {
 			for h := range d.sz.Heads {
 				copy(d.crossProbs(l, dst, h)[:m], d.crossProbs(l, src, h)[:m])
 			}
+		}
+		if d.layerH != nil && d.lens[src] > 0 {
+			C, S := d.sz.Width, d.sz.MaxLen
+			od, os := (l*d.nb+dst)*S*C, (l*d.nb+src)*S*C
+			m := d.lens[src] * C
+			copy(d.layerH[od:od+m], d.layerH[os:os+m])
 		}
 	}
 	d.lens[dst], d.srcLens[dst], d.hasLog[dst] = d.lens[src], d.srcLens[src], d.hasLog[src]

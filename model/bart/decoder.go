@@ -26,6 +26,10 @@ type DecoderOptions struct {
 	// head, target position and source position), read with
 	// CrossAttention. It costs 4·L·nh·MaxLen·MaxSource bytes per row.
 	CaptureCross bool
+	// CaptureHidden keeps every layer's output at every target position,
+	// read with LayerHidden (for the logit lens: LayerLogits). It costs
+	// 4·L·MaxLen·d_model bytes per row.
+	CaptureHidden bool
 }
 
 // Decoder holds, for a batch of rows, the decoder's self-attention
@@ -58,7 +62,7 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 	d := &Decoder{m: m, opt: opt}
 	d.s = encdec.NewDecoder("bart", ErrContext, encdec.Sizes{
 		Batch: opt.Batch, MaxLen: opt.MaxLen, MaxSource: opt.MaxSource, MaxRows: opt.MaxRows,
-		AllLogits: opt.AllLogits, CaptureCross: opt.CaptureCross,
+		AllLogits: opt.AllLogits, CaptureCross: opt.CaptureCross, CaptureHidden: opt.CaptureHidden,
 		Layers: c.DecoderLayers, Heads: nh, HeadDim: C / nh, Width: C, FFN: c.DecoderFFN, Vocab: c.DecoderVocab,
 		Scale:      float32(1 / math.Sqrt(float64(C/nh))),
 		MaxLenNote: fmt.Sprintf(" (max_position_embeddings %d)", c.MaxPositions),
@@ -137,6 +141,30 @@ func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
 	return d.s.CrossAttention(row, layer, head, pos)
 }
 
+// LayerHidden returns the output of decoder layer layer at row's target
+// position pos ([d_model], before mBART's final layer_norm); nil without
+// DecoderOptions.CaptureHidden or for a position not cached. The slice is
+// the Decoder's buffer.
+func (d *Decoder) LayerHidden(row, layer, pos int) []float32 {
+	return d.s.LayerHidden(row, layer, pos)
+}
+
+// LayerLogits writes to dst ([decoder vocab]) the logits the model would
+// give if the decoder ended with hidden state h ([d_model], a
+// LayerHidden): mBART's final layer_norm, then lm_head and
+// final_logits_bias (the logit lens). For the last layer they are the
+// model's logits.
+func (m *Model) LayerLogits(dst, h []float32) {
+	c, w := m.Config, &m.Weights
+	C := c.DModel
+	x := h
+	if c.PreLayerNorm {
+		x = make([]float32, C)
+		kernels.LayerNorm(x, h, w.DecFinalLNG, w.DecFinalLNB, 1, C, c.LayerNormEps)
+	}
+	encdec.Linear(dst[:c.DecoderVocab], x, 1, C, c.DecoderVocab, w.LMHead, w.FinalLogitsBias)
+}
+
 // Forward appends tokens[b] to row b's target (for b < len(tokens); an
 // empty or missing entry leaves the row as it is) and computes the logits
 // after each row's last new token. Ids are checked against the target
@@ -173,6 +201,7 @@ func (d *Decoder) pass(rows, first int) {
 		encdec.Activate(c.Activation, ff)
 		encdec.Linear(h, ff, rows, F, C, L.FC2W, L.FC2B)
 		m.residual(x, h, L.FinalLNG, L.FinalLNB, rows)
+		s.CaptureLayer(l, x)
 	}
 	if c.PreLayerNorm {
 		kernels.LayerNorm(x, x, w.DecFinalLNG, w.DecFinalLNB, rows, C, c.LayerNormEps)

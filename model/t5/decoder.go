@@ -29,6 +29,10 @@ type DecoderOptions struct {
 	// CaptureCross keeps every cross-attention probability, read with
 	// CrossAttention. It costs 4·L·nh·MaxLen·MaxSource bytes per row.
 	CaptureCross bool
+	// CaptureHidden keeps every block's output at every target position,
+	// read with LayerHidden (for the logit lens: LayerLogits). It costs
+	// 4·L·MaxLen·d_model bytes per row.
+	CaptureHidden bool
 }
 
 // Decoder holds, for a batch of rows, the decoder's self-attention
@@ -67,7 +71,7 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 	}
 	d.s = encdec.NewDecoder("t5", ErrContext, encdec.Sizes{
 		Batch: opt.Batch, MaxLen: opt.MaxLen, MaxSource: opt.MaxSource, MaxRows: opt.MaxRows,
-		AllLogits: opt.AllLogits, CaptureCross: opt.CaptureCross,
+		AllLogits: opt.AllLogits, CaptureCross: opt.CaptureCross, CaptureHidden: opt.CaptureHidden,
 		Layers: c.DecoderLayers, Heads: c.Heads, HeadDim: c.DKV, Width: c.DModel, FFN: c.DFF, Vocab: c.VocabSize,
 		Scale: 1, // T5 does not scale its attention scores
 	}, d.pass)
@@ -145,6 +149,29 @@ func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
 	return d.s.CrossAttention(row, layer, head, pos)
 }
 
+// LayerHidden returns the output of decoder block layer at row's target
+// position pos ([d_model], before final_layer_norm); nil without
+// DecoderOptions.CaptureHidden or for a position not cached. The slice is
+// the Decoder's buffer.
+func (d *Decoder) LayerHidden(row, layer, pos int) []float32 {
+	return d.s.LayerHidden(row, layer, pos)
+}
+
+// LayerLogits writes to dst ([vocab]) the logits the model would give if
+// the decoder ended with hidden state h ([d_model], a LayerHidden):
+// final_layer_norm, the d_model^-0.5 scaling of a tied head, then lm_head
+// (the logit lens). For the last block they are the model's logits.
+func (m *Model) LayerLogits(dst, h []float32) {
+	c, w := m.Config, &m.Weights
+	C := c.DModel
+	x := make([]float32, C)
+	rmsNorm(x, h, w.DecFinalLN, 1, C, c.LayerNormEps)
+	if c.TieWordEmbeddings {
+		kernels.Scale(float32(1/math.Sqrt(float64(C))), x)
+	}
+	linear(dst[:c.VocabSize], x, 1, C, c.VocabSize, w.LMHead)
+}
+
 // Forward appends tokens[b] to row b's target (for b < len(tokens); an
 // empty or missing entry leaves the row as it is) and computes the logits
 // after each row's last new token. Ids are checked against the vocabulary
@@ -186,6 +213,7 @@ func (d *Decoder) pass(rows, first int) {
 		rmsNorm(h, x, L.FFLN, rows, C, eps)
 		m.feedForward(h, h, ff, ff2, rows, m.decWI[l], L.FF.WO)
 		kernels.Add(x, x, h)
+		s.CaptureLayer(l, x)
 	}
 	rmsNorm(x, x, w.DecFinalLN, rows, C, eps)
 	if c.TieWordEmbeddings {
