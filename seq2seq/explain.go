@@ -10,9 +10,14 @@ import (
 
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/internal/kernels"
 	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/model/t5"
 )
+
+// DefaultLayerTopK is how many tokens Explanation.LayerPredictions keeps
+// per target token and layer when ExplainOptions.LayerTopK is 0.
+const DefaultLayerTopK = 5
 
 // DefaultTopSources is how many source tokens Explanation.Alignment keeps
 // per target token when ExplainOptions.TopSources is 0.
@@ -29,6 +34,9 @@ type ExplainOptions struct {
 	// TopSources is how many source tokens Alignment lists per target
 	// token (0: DefaultTopSources; at most the source's length).
 	TopSources int
+	// LayerTopK is how many tokens LayerPredictions lists per target
+	// token and layer (0: DefaultLayerTopK).
+	LayerTopK int
 }
 
 // Explanation is the cross-attention of one encoder-decoder generation:
@@ -66,6 +74,14 @@ type Explanation struct {
 	// Alignment lists, for each target token, the source tokens with the
 	// most cross-attention averaged over every layer and head, most first.
 	Alignment [][]AlignedSource `json:"alignment"`
+	// LayerPredictions[i][l] are the likeliest tokens at target position
+	// i had the decoder ended after layer l (the logit lens: the layer's
+	// output through the model's final norm and head, softmaxed), most
+	// likely first; the last layer's are the model's own predictions.
+	LayerPredictions [][][]explain.Prediction `json:"layer_predictions"`
+	// LayerTargetProb[i][l] is the probability of target token i in the
+	// same distributions.
+	LayerTargetProb [][]float64 `json:"layer_target_prob"`
 }
 
 // AlignedSource is a source token and the cross-attention a target token
@@ -80,21 +96,50 @@ type AlignedSource struct {
 type crossDecoder interface {
 	Forward(tokens [][]int) error
 	CrossAttention(row, layer, head, pos int) []float32
+	LayerHidden(row, layer, pos int) []float32
+}
+
+// layerPredictions fills LayerPredictions and LayerTargetProb: each
+// layer's captured output through lens (the final norm and head), k
+// tokens per position.
+func (e *Explanation) layerPredictions(d crossDecoder, lens func(dst, h []float32), vocab, k int, display func([]int) []string) {
+	n := len(e.TargetIDs)
+	e.LayerPredictions = make([][][]explain.Prediction, n)
+	e.LayerTargetProb = make([][]float64, n)
+	logits := make([]float32, vocab)
+	var idx []int
+	for i := range n {
+		e.LayerPredictions[i] = make([][]explain.Prediction, e.Layers)
+		e.LayerTargetProb[i] = make([]float64, e.Layers)
+		for l := range e.Layers {
+			lens(logits, d.LayerHidden(0, l, i))
+			kernels.Softmax(logits)
+			idx = kernels.TopK(logits, k, idx)
+			names := display(idx)
+			for r, id := range idx {
+				e.LayerPredictions[i][l] = append(e.LayerPredictions[i][l], explain.Prediction{ID: id, Token: names[r], Prob: float64(logits[id])})
+			}
+			e.LayerTargetProb[i][l] = float64(logits[e.TargetIDs[i]])
+		}
+	}
 }
 
 // Explain explains how the model maps src (source ids) to a target: it
 // generates the target with settings s as RunIDs does (the best sequence
 // of a beam search), or takes opt.Continuation, then runs the decoder
 // once over the start token and the target with every cross-attention
-// probability captured. Encoder and decoder self-attention, per-layer
-// predictions and gradient saliency are not computed (the models have no
-// backward pass).
+// probability and every layer's output captured (for the layer
+// predictions). Encoder and decoder self-attention and gradient saliency
+// are not computed (the models have no backward pass).
 func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, opt ExplainOptions) (*Explanation, error) {
 	if err := p.CheckSource(src); err != nil {
 		return nil, err
 	}
 	if opt.TopSources < 0 {
 		return nil, &generate.OptionError{Field: "top_sources", Value: fmt.Sprint(opt.TopSources), Allowed: "0 (the default) or more"}
+	}
+	if opt.LayerTopK < 0 {
+		return nil, &generate.OptionError{Field: "layer_top_k", Value: fmt.Sprint(opt.LayerTopK), Allowed: "0 (the default) or more"}
 	}
 	_, _, start, err := p.Resolve(s)
 	if err != nil {
@@ -124,13 +169,15 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 	}
 	input := append([]int{e.DecoderStart}, e.TargetIDs[:n-1]...)
 	var d crossDecoder
+	var lens func(dst, h []float32)
 	if p.T5 != nil {
 		enc, err := p.T5.Encode([][]int{src})
 		if err != nil {
 			return nil, err
 		}
 		e.Layers, e.Heads = p.T5.Config.DecoderLayers, p.T5.Config.Heads
-		d, err = p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: n, CaptureCross: true})
+		d, err = p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: n, CaptureCross: true, CaptureHidden: true})
+		lens = p.T5.LayerLogits
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +187,8 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 			return nil, err
 		}
 		e.Layers, e.Heads = p.Model.Config.DecoderLayers, p.Model.Config.DecoderHeads
-		d, err = p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: n, CaptureCross: true})
+		d, err = p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: n, CaptureCross: true, CaptureHidden: true})
+		lens = p.Model.LayerLogits
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +213,11 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 			}
 		}
 	}
+	k := opt.LayerTopK
+	if k == 0 {
+		k = DefaultLayerTopK
+	}
+	e.layerPredictions(d, lens, p.spec.vocab, min(k, p.spec.vocab), p.displayTokens)
 	e.Source = p.displayTokens(src)
 	e.Target = p.displayTokens(e.TargetIDs)
 	if dec := p.Decoder(); dec != nil {
@@ -237,7 +290,9 @@ func (e *Explanation) align(top int) [][]AlignedSource {
 
 // WriteText writes the alignment as loupe translate --explain prints it:
 // the source, then one line per target token with its top source tokens
-// and their attention (mean over layers and heads).
+// and their attention (mean over layers and heads), then one line per
+// target token with each layer's top prediction and the target's
+// probability.
 func (e *Explanation) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("source (%d tokens):", len(e.Source))
@@ -259,6 +314,16 @@ func (e *Explanation) WriteText(w io.Writer) error {
 			ew.printf("  %s (%d) %.1f%%", a.Token, a.Position, 100*a.Attention)
 		}
 		ew.printf("\n")
+	}
+	if e.LayerPredictions != nil {
+		ew.printf("layer predictions (logit lens): each decoder layer's top token, and p(target):\n")
+		for i, t := range e.Target {
+			ew.printf("%3d %-*s", i, width, t)
+			for l, preds := range e.LayerPredictions[i] {
+				ew.printf("  L%d %s %.1f%% (%.1f%%)", l, preds[0].Token, 100*preds[0].Prob, 100*e.LayerTargetProb[i][l])
+			}
+			ew.printf("\n")
+		}
 	}
 	return ew.err
 }

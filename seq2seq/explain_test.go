@@ -1,6 +1,7 @@
 package seq2seq
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/model/t5"
 )
@@ -88,12 +90,13 @@ func TestExplain(t *testing.T) {
 			t.Fatalf("%s: %v", c.model, err)
 		}
 		want := c.continuation
+		var logprobs []float32
 		if want == nil {
 			o, err := p.RunIDs(context.Background(), src, s, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want = o.Sequences[0].IDs
+			want, logprobs = o.Sequences[0].IDs, o.Sequences[0].Logprobs
 		}
 		if !slices.Equal(e.TargetIDs, want) || e.Generated != (c.continuation == nil) {
 			t.Errorf("%s: target %v (generated %v), want %v", c.model, e.TargetIDs, e.Generated, want)
@@ -144,12 +147,45 @@ func TestExplain(t *testing.T) {
 				}
 			}
 		}
+		// The last layer's lens is the model: its target probabilities are
+		// the generation's (raw-logit) log-probabilities, and its top token
+		// the teacher-forced argmax.
+		var logits []float32
+		if p.T5 != nil {
+			logits, err = p.T5.Forward(src, input)
+		} else {
+			logits, err = p.Model.Forward(src, input)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		V := len(logits) / len(input)
+		last := e.Layers - 1
+		for i := range e.TargetIDs {
+			if logprobs != nil {
+				if got, want := e.LayerTargetProb[i][last], math.Exp(float64(logprobs[i])); math.Abs(got-want) > 1e-4 {
+					t.Errorf("%s: token %d: last layer's target probability %v, generation's %v", c.model, i, got, want)
+				}
+			}
+			row := logits[i*V : (i+1)*V]
+			if top := e.LayerPredictions[i][last][0].ID; row[top] != slices.Max(row) {
+				t.Errorf("%s: token %d: last layer's top token %d is not the argmax", c.model, i, top)
+			}
+			for l, preds := range e.LayerPredictions[i] {
+				if len(preds) != DefaultLayerTopK || !slices.IsSortedFunc(preds, func(a, b explain.Prediction) int { return cmp.Compare(b.Prob, a.Prob) }) {
+					t.Errorf("%s: token %d layer %d: %d predictions, not sorted: %v", c.model, i, l, len(preds), preds)
+				}
+			}
+		}
+		if e.Layers > 1 && slices.Equal(e.LayerTargetProb[0], slices.Repeat([]float64{e.LayerTargetProb[0][0]}, e.Layers)) {
+			t.Errorf("%s: every layer gives the first token the same probability %v", c.model, e.LayerTargetProb[0])
+		}
 		var b strings.Builder
 		if err := e.WriteText(&b); err != nil {
 			t.Fatal(err)
 		}
-		if lines := strings.Count(b.String(), "\n"); lines != len(e.TargetIDs)+2 {
-			t.Errorf("%s: text has %d lines, want %d:\n%s", c.model, lines, len(e.TargetIDs)+2, b.String())
+		if lines := strings.Count(b.String(), "\n"); lines != 2*len(e.TargetIDs)+3 {
+			t.Errorf("%s: text has %d lines, want %d:\n%s", c.model, lines, 2*len(e.TargetIDs)+3, b.String())
 		}
 		if _, err := json.Marshal(e); err != nil {
 			t.Error(err)
@@ -194,6 +230,7 @@ func TestExplainErrors(t *testing.T) {
 		{[]int{5, 2}, ExplainOptions{Continuation: []int{5, 1 << 20}}, "continuation token id 1048576"},
 		{[]int{5, 2}, ExplainOptions{Continuation: []int{-1}}, "continuation token id -1"},
 		{[]int{5, 2}, ExplainOptions{TopSources: -1}, "top_sources"},
+		{[]int{5, 2}, ExplainOptions{LayerTopK: -1}, "layer_top_k"},
 		{[]int{5, 1 << 20}, ExplainOptions{}, "source token id"},
 	} {
 		_, err := p.Explain(context.Background(), c.src, greedy(6), c.opt)

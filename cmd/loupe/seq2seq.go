@@ -70,13 +70,15 @@ input) decodes each non-blank line (a JSON string or an object with a
 --explain explains the output instead of printing it: after generating (or
 taking --continuation, target ids after the decoder's start token), one
 teacher-forced pass captures the decoder's cross-attention over the source
-at every layer and head; it prints, for each target token, its top source
-tokens (mean over layers and heads), or with --format json the whole
-explanation (source, target, "cross_attention" [layer][head][target][source],
-"alignment"). --explain-html FILE (implies --explain) also writes an
-offline HTML explorable: the cross-attention heatmap with layer and head
-selectors. Only cross-attention is shown: no saliency (the encoder-decoder
-models have no backward pass).`,
+at every layer and head and each decoder layer's output; it prints, for
+each target token, its top source tokens (mean over layers and heads) and
+each layer's top prediction (the logit lens), or with --format json the
+whole explanation (source, target, "cross_attention"
+[layer][head][target][source], "alignment", "layer_predictions",
+"layer_target_prob"). --explain-html FILE (implies --explain) also writes
+an offline HTML explorable: the cross-attention heatmap with layer and head
+selectors, and the layer predictions. No saliency (the encoder-decoder
+models have no backward pass) and no self-attention views yet.`,
 			Example: c.example,
 			Args:    cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {

@@ -22,8 +22,9 @@ func TestTranslateExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(ids)+2 || !strings.HasPrefix(lines[0], "source (") || !strings.Contains(lines[1], "mean over 2 layers × 2 heads") {
-		t.Fatalf("--explain printed %d lines, want %d:\n%s", len(lines), len(ids)+2, out)
+	if len(lines) != 2*len(ids)+3 || !strings.HasPrefix(lines[0], "source (") || !strings.Contains(lines[1], "mean over 2 layers × 2 heads") ||
+		!strings.Contains(lines[len(ids)+2], "logit lens") || !strings.Contains(lines[len(lines)-1], "  L1 ") {
+		t.Fatalf("--explain printed %d lines, want %d:\n%s", len(lines), 2*len(ids)+3, out)
 	}
 	html := filepath.Join(t.TempDir(), "x.html")
 	out, stderr, err := runCmd(t, "translate", "--model", tinyMarian, "--source-ids", srcArg, "--max-length", "12", "--explain-html", html, "--top-sources", "2", "--format", "json")
