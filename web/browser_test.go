@@ -193,6 +193,11 @@ func s2sResult() *seq2seq.Explanation {
 		TargetIDs: []int{4, 5, 0}, Target: []string{"␣das", "␣Haus", "</s>"}, Text: "das Haus", Generated: true, Layers: 2, Heads: 2}
 	// Layer 1 head 0 aligns diagonally, head 1 looks at </s>; layer 0 is uniform.
 	uni := [][]float32{row(.25, .25, .25, .25), row(.25, .25, .25, .25), row(.25, .25, .25, .25)}
+	pred := func(tok string, p float64) [][]explain.Prediction {
+		return [][]explain.Prediction{{{ID: 9, Token: "␣x", Prob: 0.2}}, {{ID: 4, Token: tok, Prob: p}, {ID: 9, Token: "␣x", Prob: 0.1}}}
+	}
+	e.LayerPredictions = [][][]explain.Prediction{pred("␣das", 0.9), pred("␣Haus", 0.5), pred("</s>", 0.7)}
+	e.LayerTargetProb = [][]float64{{0.01, 0.9}, {0.02, 0.5}, {0.05, 0.7}}
 	e.CrossAttention = [][][][]float32{{uni, uni}, {
 		{row(.7, .1, .1, .1), row(.1, .8, .05, .05), row(0, 0, .1, .9)},
 		{row(.1, .1, .1, .7), row(.1, .1, .1, .7), row(.1, .1, .1, .7)},
@@ -247,6 +252,10 @@ func TestSeq2SeqInBrowser(t *testing.T) {
 	}
 	if n := eval[float64](t, ctx, `document.querySelectorAll('#s2s-heatmap tr[data-i="1"] td.sel').length`); n != 4 {
 		t.Errorf("%v selected cells in row 1, want 4", n)
+	}
+	lens := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-lens-table tr[data-i="1"] td')).map(td => td.textContent)`)
+	if fmt.Sprint(lens) != fmt.Sprint([]string{"␣x 20%", "␣Haus 50%"}) {
+		t.Errorf("layer predictions of ␣Haus: %q", lens)
 	}
 	if sub := eval[string](t, ctx, `document.getElementById('subtitle').textContent`); sub != "tiny <marian> — das Haus" {
 		t.Errorf("subtitle %q", sub)

@@ -111,6 +111,33 @@
     }
   }
 
+  // The layer predictions table, when the explanation has them.
+  function renderLens() {
+    if (!data.layer_predictions) return;
+    document.getElementById("s2s-lens").hidden = false;
+    const table = el("table", "grid preds");
+    const head = el("tr");
+    head.appendChild(el("th"));
+    for (let l = 0; l < data.layers; l++) head.appendChild(el("th", "", "layer " + l));
+    table.appendChild(head);
+    data.layer_predictions.forEach((layers, i) => {
+      const tr = el("tr");
+      tr.dataset.i = String(i);
+      tr.appendChild(el("th", "tgt", data.target[i]));
+      layers.forEach((preds, l) => {
+        const p = data.layer_target_prob[i][l];
+        const td = el("td", "lens", preds[0].token + " " + (100 * preds[0].prob).toFixed(0) + "%");
+        td.style.backgroundColor = "rgba(91, 60, 196, " + Math.min(1, p).toFixed(3) + ")";
+        td.style.color = p > 0.6 ? "#fff" : "#1d1d1f";
+        td.title = preds.map((q) => q.token + " " + (100 * q.prob).toFixed(1) + "%").join("\n") +
+          "\np(" + data.target[i] + ") = " + (100 * p).toFixed(1) + "%";
+        tr.appendChild(td);
+      });
+      table.appendChild(tr);
+    });
+    document.getElementById("s2s-lens-table").appendChild(table);
+  }
+
   function select(i) {
     selected = i;
     renderTarget();
@@ -121,4 +148,5 @@
   document.getElementById("subtitle").textContent += (data.text ? " — " + data.text : "");
   renderTarget();
   render();
+  renderLens();
 })();
