@@ -21,4 +21,12 @@
 //
 // A source longer than BART's max_position_embeddings is an error (no
 // truncation); T5 has no such limit.
+//
+// Pipeline.Explain explains one generation (or a given target): one
+// teacher-forced decoder pass captures the cross-attention of every layer
+// and head (Explanation.CrossAttention, target × source, and the
+// Alignment of each target token to its top source tokens) and each
+// decoder layer's output through the final norm and head (the logit lens:
+// LayerPredictions, LayerTargetProb). There is no saliency: the models
+// have no backward pass.
 package seq2seq
