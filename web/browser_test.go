@@ -254,7 +254,7 @@ func TestSeq2SeqInBrowser(t *testing.T) {
 		t.Errorf("%v selected cells in row 1, want 4", n)
 	}
 	lens := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-lens-table tr[data-i="1"] td')).map(td => td.textContent)`)
-	if fmt.Sprint(lens) != fmt.Sprint([]string{"␣x 20%", "␣Haus 50%"}) {
+	if fmt.Sprint(lens) != fmt.Sprint([]string{"␣x 20.0%", "␣Haus 50.0%"}) {
 		t.Errorf("layer predictions of ␣Haus: %q", lens)
 	}
 	if sub := eval[string](t, ctx, `document.getElementById('subtitle').textContent`); sub != "tiny <marian> — das Haus" {

@@ -126,7 +126,7 @@
       tr.appendChild(el("th", "tgt", data.target[i]));
       layers.forEach((preds, l) => {
         const p = data.layer_target_prob[i][l];
-        const td = el("td", "lens", preds[0].token + " " + (100 * preds[0].prob).toFixed(0) + "%");
+        const td = el("td", "lens", preds[0].token + " " + (100 * preds[0].prob).toFixed(1) + "%");
         td.style.backgroundColor = "rgba(91, 60, 196, " + Math.min(1, p).toFixed(3) + ")";
         td.style.color = p > 0.6 ? "#fff" : "#1d1d1f";
         td.title = preds.map((q) => q.token + " " + (100 * q.prob).toFixed(1) + "%").join("\n") +
