@@ -104,7 +104,7 @@ models have no backward pass) and no self-attention views yet.`,
 		fl.IntVar(&f.batchSize, "batch-size", generate.DefaultBatchSize, "with --input: decode this many sources together")
 		fl.BoolVar(&f.explain, "explain", false, "print the cross-attention alignment of the output (for each target token its top source tokens)")
 		fl.StringVar(&f.explainHTML, "explain-html", "", "write the cross-attention explorable to this HTML file (implies --explain)")
-		fl.StringVar(&f.continuation, "continuation", "", "with --explain: explain these comma-separated target ids instead of generating")
+		fl.StringVar(&f.continuation, "continuation", "", "explain these comma-separated target ids (after the decoder start) instead of generating (implies --explain)")
 		fl.IntVar(&f.topSources, "top-sources", seq2seq.DefaultTopSources, "with --explain: source tokens listed per target token")
 		rootCmd.AddCommand(cmd)
 	}
