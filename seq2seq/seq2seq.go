@@ -82,7 +82,10 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	}
 	isT5 := modelType(filepath.Join(dir, "config.json")) == "t5"
 	if isT5 {
-		_, err = t5.LoadConfig(filepath.Join(dir, "config.json"))
+		var tc t5.Config
+		if tc, err = t5.LoadConfig(filepath.Join(dir, "config.json")); err == nil && tc.EncoderOnly {
+			return nil, fmt.Errorf("seq2seq: %s: %w", ref, t5.ErrEncoderOnly)
+		}
 	} else {
 		_, err = bart.LoadConfig(filepath.Join(dir, "config.json"))
 	}

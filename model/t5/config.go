@@ -33,6 +33,11 @@ type Config struct {
 	// decoder output is scaled by d_model^-0.5 before it
 	// (tie_word_embeddings, default true; false for T5 v1.1 and Flan-T5).
 	TieWordEmbeddings bool
+	// EncoderOnly: the checkpoint is a T5EncoderModel (architectures
+	// ["T5EncoderModel"], or is_encoder_decoder false), as sentence-T5
+	// models publish it: shared.weight and the encoder only. Encode works;
+	// a Decoder fails with ErrEncoderOnly. DecoderLayers is 0.
+	EncoderOnly bool
 
 	// Special tokens, -1 when absent.
 	PadTokenID          int
@@ -79,7 +84,7 @@ type hfConfig struct {
 }
 
 // Architectures whose weights Load understands.
-var architectures = []string{"T5ForConditionalGeneration", "T5Model", "T5WithLMHeadModel"}
+var architectures = []string{"T5ForConditionalGeneration", "T5Model", "T5WithLMHeadModel", "T5EncoderModel"}
 
 // Sanity bounds, far above any released model, so that a corrupt
 // config.json cannot make Load allocate without bound.
@@ -118,8 +123,9 @@ func ParseConfig(b []byte) (Config, error) {
 			return Config{}, fmt.Errorf("config.json: architecture %q is not a T5 architecture loupe reads (want one of %v)", a, architectures)
 		}
 	}
-	if h.IsEncDec != nil && !*h.IsEncDec {
-		return Config{}, fmt.Errorf("config.json: is_encoder_decoder = false is not supported (encoder-only T5)")
+	encoderOnly := h.IsEncDec != nil && !*h.IsEncDec
+	if len(h.Architectures) > 0 && !slices.ContainsFunc(h.Architectures, func(a string) bool { return a != "T5EncoderModel" }) {
+		encoderOnly = true
 	}
 	c := Config{DModel: 512, DKV: 64, DFF: 2048, EncoderLayers: 6, Heads: 8, VocabSize: 32128,
 		Buckets: 32, MaxDistance: 128, LayerNormEps: 1e-6, Activation: "relu", TieWordEmbeddings: true,
@@ -137,7 +143,10 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	c.DecoderLayers = c.EncoderLayers
-	if h.NumDecLayers != nil {
+	c.EncoderOnly = encoderOnly
+	if encoderOnly {
+		c.DecoderLayers = 0
+	} else if h.NumDecLayers != nil {
 		if v := *h.NumDecLayers; v <= 0 || v > maxLayers {
 			return Config{}, fmt.Errorf("config.json: num_decoder_layers = %d, want an integer in [1, %d]", v, maxLayers)
 		}
@@ -189,7 +198,7 @@ func ParseConfig(b []byte) (Config, error) {
 		*f.dst = id
 	}
 	c.DecoderStartTokenID = c.PadTokenID
-	if _, ok := raw["decoder_start_token_id"]; ok {
+	if _, ok := raw["decoder_start_token_id"]; ok && !encoderOnly {
 		id, err := hfckpt.TokenID("decoder_start_token_id", h.DecoderStartTokenID, c.VocabSize)
 		if err != nil {
 			return Config{}, err
@@ -233,13 +242,19 @@ func (c Config) check() error {
 		v, limit int
 	}{
 		{"DModel", c.DModel, maxDModel}, {"DKV", c.DKV, maxDModel}, {"DFF", c.DFF, maxFFN},
-		{"EncoderLayers", c.EncoderLayers, maxLayers}, {"DecoderLayers", c.DecoderLayers, maxLayers},
+		{"EncoderLayers", c.EncoderLayers, maxLayers},
 		{"Heads", c.Heads, maxHeads}, {"VocabSize", c.VocabSize, maxVocab},
 		{"Buckets", c.Buckets, maxBuckets}, {"MaxDistance", c.MaxDistance, maxDist},
 	} {
 		if f.v <= 0 || f.v > f.limit {
 			return fmt.Errorf("%s = %d, want an integer in [1, %d]", f.name, f.v, f.limit)
 		}
+	}
+	switch {
+	case c.EncoderOnly && c.DecoderLayers != 0:
+		return fmt.Errorf("DecoderLayers = %d for an EncoderOnly model, want 0", c.DecoderLayers)
+	case !c.EncoderOnly && (c.DecoderLayers <= 0 || c.DecoderLayers > maxLayers):
+		return fmt.Errorf("DecoderLayers = %d, want an integer in [1, %d]", c.DecoderLayers, maxLayers)
 	}
 	if c.Buckets < 4 {
 		return fmt.Errorf("Buckets = %d, want at least 4", c.Buckets)

@@ -2,11 +2,17 @@ package t5
 
 import (
 	"errors"
+	"fmt"
 	"math"
 
 	"github.com/loupe-ml/loupe/internal/encdec"
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
+
+// ErrEncoderOnly is wrapped by the errors of NewDecoderFor, Forward and
+// Decoder.Forward for an encoder-only model (Config.EncoderOnly): it has
+// no decoder to run.
+var ErrEncoderOnly = errors.New("encoder-only T5 checkpoint (T5EncoderModel): it has no decoder; use Encode, or package embed for sentence-T5")
 
 // DefaultMaxLen is a Decoder's target and source capacity when
 // DecoderOptions leave them unset (T5's relative positions have no limit;
@@ -64,8 +70,10 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = min(512, opt.Batch*opt.MaxLen)
 	}
-	d := &Decoder{m: m, opt: opt, bias: encdec.Bias{
-		Table: biasTable(m.Weights.DecRelBias, c.Heads, opt.MaxLen, false, c.Buckets, c.MaxDistance), Width: opt.MaxLen}}
+	d := &Decoder{m: m, opt: opt}
+	if !c.EncoderOnly {
+		d.bias = encdec.Bias{Table: biasTable(m.Weights.DecRelBias, c.Heads, opt.MaxLen, false, c.Buckets, c.MaxDistance), Width: opt.MaxLen}
+	}
 	if c.Gated {
 		d.ff2 = make([]float32, opt.MaxRows*2*c.DFF)
 	}
@@ -83,6 +91,9 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 // is enc.Rows()), or source 0 when enc has one (beams of one source).
 // MaxSource defaults to the longest source.
 func (m *Model) NewDecoderFor(enc *Encoded, opt DecoderOptions) (*Decoder, error) {
+	if m.Config.EncoderOnly {
+		return nil, fmt.Errorf("t5: %w", ErrEncoderOnly)
+	}
 	var err error
 	if opt.Batch, opt.MaxSource, err = encdec.SourceSizes("t5", enc, opt.Batch, opt.MaxSource); err != nil {
 		return nil, err
@@ -177,7 +188,12 @@ func (m *Model) LayerLogits(dst, h []float32) {
 // after each row's last new token. Ids are checked against the vocabulary
 // and lengths against MaxLen (ErrContext); on error nothing has changed.
 // The first token of a target is usually Config.DecoderStartTokenID.
-func (d *Decoder) Forward(tokens [][]int) error { return d.s.Forward(tokens) }
+func (d *Decoder) Forward(tokens [][]int) error {
+	if d.m.Config.EncoderOnly {
+		return fmt.Errorf("t5: %w", ErrEncoderOnly)
+	}
+	return d.s.Forward(tokens)
+}
 
 // pass runs the decoder blocks over the rows d.s.Segs packed; first is the
 // index of its first row among all rows of the Forward call (for

@@ -84,7 +84,6 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"model_type":"t5","eos_token_id":"x"}`, "eos_token_id"},
 		{`{"model_type":"t5","decoder_start_token_id":1.5}`, "decoder_start_token_id"},
 		{`{"model_type":"t5","architectures":["BartModel"]}`, "architecture"},
-		{`{"model_type":"t5","is_encoder_decoder":false}`, "is_encoder_decoder"},
 		{`{"model_type":"t5","d_model":"x"}`, "config.json"},
 		{`[1]`, "config.json"},
 	} {

@@ -121,6 +121,9 @@ func specs(c Config, w *Weights) []hfckpt.Spec {
 		s = append(s, hfckpt.Tensor(p+"1.layer_norm.weight", &L.FFLN, C))
 	}
 	s = append(s, hfckpt.Tensor("encoder.final_layer_norm.weight", &w.EncFinalLN, C))
+	if c.EncoderOnly {
+		return s
+	}
 	for l := range w.Decoder {
 		L := &w.Decoder[l]
 		p := "decoder.block." + strconv.Itoa(l) + ".layer."
@@ -150,7 +153,10 @@ func specs(c Config, w *Weights) []hfckpt.Spec {
 // with the tie) and the decoder's unused
 // block.0.layer.1.EncDecAttention.relative_attention_bias.weight of old
 // checkpoints. Missing, mis-shaped or unexpected tensors are errors naming
-// the tensor.
+// the tensor. An encoder-only checkpoint (Config.EncoderOnly: a
+// T5EncoderModel, such as a sentence-T5 Transformer module) needs only
+// shared.weight and the encoder; decoder tensors and lm_head.weight in it
+// are ignored, as transformers does.
 func Load(dir string) (*Model, error) {
 	cfg, err := LoadConfig(hfckpt.ConfigPath(dir))
 	if err != nil {
@@ -187,6 +193,15 @@ func (m *Model) loadWeights() error {
 	// Tied copies and tensors transformers ignores.
 	r.Use("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
 		"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight")
+	if c.EncoderOnly {
+		// transformers' T5EncoderModel ignores a decoder and lm_head.
+		for _, n := range f.Names() {
+			if strings.HasPrefix(n, "decoder.") || n == "lm_head.weight" {
+				r.Use(n)
+			}
+		}
+		return r.Unexpected("a T5 encoder parameter for this config.json")
+	}
 	if c.TieWordEmbeddings {
 		w.LMHead = w.Embed
 		r.Use("lm_head.weight")
@@ -266,13 +281,20 @@ func randomValues(name string, n int, seed uint64, dkv int) []float32 {
 // atomically.
 func (m *Model) Save(dir, dtype string) error {
 	c := m.Config
+	arch := "T5ForConditionalGeneration"
+	if c.EncoderOnly {
+		arch = "T5EncoderModel"
+	}
 	cfg := map[string]any{
-		"architectures": []string{"T5ForConditionalGeneration"}, "model_type": "t5", "is_encoder_decoder": true,
+		"architectures": []string{arch}, "model_type": "t5", "is_encoder_decoder": true,
 		"d_model": c.DModel, "d_kv": c.DKV, "d_ff": c.DFF, "num_layers": c.EncoderLayers,
 		"num_decoder_layers": c.DecoderLayers, "num_heads": c.Heads, "vocab_size": c.VocabSize,
 		"relative_attention_num_buckets": c.Buckets, "relative_attention_max_distance": c.MaxDistance,
 		"layer_norm_epsilon": c.LayerNormEps, "feed_forward_proj": c.FeedForwardProj(),
 		"tie_word_embeddings": c.TieWordEmbeddings,
+	}
+	if c.EncoderOnly {
+		delete(cfg, "num_decoder_layers")
 	}
 	for k, v := range map[string]int{"pad_token_id": c.PadTokenID, "eos_token_id": c.EOSTokenID, "decoder_start_token_id": c.DecoderStartTokenID} {
 		if v >= 0 {
