@@ -24,6 +24,21 @@
 // known word embeds as zeros. package word2vec writes such models
 // (Vectors.WriteSentenceTransformers).
 //
+// Sentence-T5 models (sentence-transformers/sentence-t5-base, ...) load
+// too: a Transformer module whose config.json has model_type "t5" is a T5
+// encoder (package model/t5; a T5EncoderModel checkpoint with shared.weight
+// and encoder.* only, or the encoder of a full T5 checkpoint) with its
+// SentencePiece tokenizer (spiece.model or tokenizer.json: the text's
+// pieces, then </s>; truncation to max_seq_length keeps </s>). Each row is
+// encoded at its own length, which equals transformers' padded batch with
+// an attention mask. Pooling may be followed by Dense modules (config.json
+// with in_features, out_features, bias and activation_function, which must
+// be torch.nn.modules.linear.Identity or torch.nn.modules.activation.Tanh,
+// the Dense default; weights linear.weight [out, in] and linear.bias in
+// model.safetensors or pytorch_model.bin, F32, F16 or BF16), applied in
+// order before Normalize: act(W·x + b). Model.Dim is then the last Dense
+// module's out_features. Options.Quantize applies to BERT only.
+//
 // A plain BERT directory without modules.json is embedded as
 // sentence-transformers embeds a plain transformer: mean pooling over the
 // attention mask, no normalisation (Load warns). A modules.json whose

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loupe-ml/loupe/hub"
 	"github.com/loupe-ml/loupe/model/bert"
+	"github.com/loupe-ml/loupe/model/t5"
 )
 
 // DefaultBatchSize is the number of texts run through the encoder at once.
@@ -56,7 +57,9 @@ type textEncoder interface {
 type Model struct {
 	name      string
 	dir       string
-	bert      *bert.Model     // nil for a WordEmbeddings model
+	bert      *bert.Model     // nil for a WordEmbeddings or T5 model
+	t5        *t5.Model       // a sentence-T5 encoder; nil otherwise
+	dense     []*dense        // Dense modules after Pooling, in order
 	words     *wordEmbeddings // nil for a transformer
 	tok       textEncoder
 	pooling   Pooling
@@ -84,10 +87,29 @@ func (m *Model) Dir() string { return m.dir }
 
 // Dim returns the length of the embeddings.
 func (m *Model) Dim() int {
-	if m.words != nil {
+	if len(m.dense) > 0 {
+		return m.dense[len(m.dense)-1].out
+	}
+	return m.pooledDim()
+}
+
+// pooledDim is the length of the Pooling module's output.
+func (m *Model) pooledDim() int {
+	switch {
+	case m.words != nil:
 		return m.words.dim * m.pooling.Modes()
+	case m.t5 != nil:
+		return m.t5.Config.DModel * m.pooling.Modes()
 	}
 	return m.bert.Config.HiddenSize * m.pooling.Modes()
+}
+
+// hiddenSize is the width of the transformer's token vectors.
+func (m *Model) hiddenSize() int {
+	if m.t5 != nil {
+		return m.t5.Config.DModel
+	}
+	return m.bert.Config.HiddenSize
 }
 
 // Pooling returns the pooling in use.
@@ -123,6 +145,9 @@ func (m *Model) Close() error {
 	m.closed = true
 	if m.words != nil {
 		return m.words.close()
+	}
+	if m.t5 != nil {
+		return m.t5.Close()
 	}
 	return m.bert.Close()
 }
@@ -181,7 +206,7 @@ func (m *Model) Embed(texts []string) ([][]float32, error) {
 	if bs <= 0 {
 		bs = DefaultBatchSize
 	}
-	dim := m.Dim()
+	dim := m.pooledDim()
 	flat := make([]float32, len(texts)*dim)
 	bIDs := make([][]int, 0, bs)
 	bTypes := make([][]int, 0, bs)
@@ -193,16 +218,27 @@ func (m *Model) Embed(texts []string) ([][]float32, error) {
 			bIDs = append(bIDs, ids[i])
 			bTypes = append(bTypes, types[i])
 		}
-		res, err := m.bert.Forward(bert.Input{IDs: bIDs, TypeIDs: bTypes})
-		if err != nil {
-			return nil, fmt.Errorf("embed: %w", err)
-		}
 		for j, i := range order[lo:hi] {
 			dst[j] = flat[i*dim : i*dim : (i+1)*dim]
 		}
-		Pool(m.pooling, res.LastHidden, res.Mask, res.Batch, res.SeqLen, res.HiddenSize, dst[:hi-lo])
+		if m.t5 != nil {
+			hidden, mask, T, H, err := m.encodeT5(bIDs)
+			if err != nil {
+				return nil, err
+			}
+			Pool(m.pooling, hidden, mask, hi-lo, T, H, dst[:hi-lo])
+		} else {
+			res, err := m.bert.Forward(bert.Input{IDs: bIDs, TypeIDs: bTypes})
+			if err != nil {
+				return nil, fmt.Errorf("embed: %w", err)
+			}
+			Pool(m.pooling, res.LastHidden, res.Mask, res.Batch, res.SeqLen, res.HiddenSize, dst[:hi-lo])
+		}
 		for j, i := range order[lo:hi] {
 			v := dst[j]
+			for _, d := range m.dense {
+				v = d.apply(v)
+			}
 			if m.normalize {
 				Normalize(v)
 			}

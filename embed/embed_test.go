@@ -244,14 +244,14 @@ func TestLoadErrors(t *testing.T) {
 			os.WriteFile(filepath.Join(d, "modules.json"), []byte(`[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
 			{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
 			{"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}]`), 0o644)
-		}, `"sentence_transformers.models.Dense" is not supported`},
+		}, "2_Dense/config.json"},
 		{"bad modules.json", func(d string) { os.WriteFile(filepath.Join(d, "modules.json"), []byte(`{`), 0o644) }, "modules.json"},
 		{"weighted mean", func(d string) {
 			os.WriteFile(filepath.Join(d, "1_Pooling", "config.json"), []byte(`{"pooling_mode_weightedmean_tokens":true}`), 0o644)
 		}, "weightedmean"},
 		{"dimension", func(d string) {
 			os.WriteFile(filepath.Join(d, "1_Pooling", "config.json"), []byte(`{"word_embedding_dimension":384,"pooling_mode_mean_tokens":true}`), 0o644)
-		}, "word_embedding_dimension 384 does not match the transformer's hidden_size 32"},
+		}, "word_embedding_dimension 384 does not match the transformer's hidden size 32"},
 		{"no weights", func(d string) { os.Remove(filepath.Join(d, "model.safetensors")) }, "model.safetensors"},
 	}
 	for _, c := range cases {
@@ -350,7 +350,7 @@ func FuzzParseModules(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, s := range []string{p.transformerPath, p.poolingPath} {
+		for _, s := range append([]string{p.transformerPath, p.poolingPath}, p.densePaths...) {
 			if strings.HasPrefix(s, "..") || strings.HasPrefix(s, "/") {
 				t.Fatalf("module path %q escapes the repository", s)
 			}

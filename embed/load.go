@@ -25,9 +25,10 @@ type module struct {
 
 // pipeline is what modules.json describes, reduced to what we run.
 type pipeline struct {
-	transformerPath string // directory of the BERT files, relative to the repo
-	words           bool   // the first module is WordEmbeddings at transformerPath
-	poolingPath     string // directory of the Pooling config.json; "" = none listed
+	transformerPath string   // directory of the BERT files, relative to the repo
+	words           bool     // the first module is WordEmbeddings at transformerPath
+	poolingPath     string   // directory of the Pooling config.json; "" = none listed
+	densePaths      []string // Dense modules after Pooling, in order
 	normalize       bool
 }
 
@@ -60,13 +61,21 @@ func parseModules(b []byte) (pipeline, error) {
 			if clean == "" {
 				return pipeline{}, fmt.Errorf("modules.json: Pooling module %q has no path", m.Name)
 			}
+		case "sentence_transformers.models.Dense", "sentence_transformers.models.Dense.Dense":
+			if !seenP || p.normalize || p.words {
+				return pipeline{}, fmt.Errorf("modules.json: Dense (entry %d) is supported after the Pooling of a Transformer module (not WordEmbeddings), before Normalize", i)
+			}
+			if clean == "" {
+				return pipeline{}, fmt.Errorf("modules.json: Dense module %q has no path", m.Name)
+			}
+			p.densePaths = append(p.densePaths, clean)
 		case "sentence_transformers.models.Normalize", "sentence_transformers.models.normalize.Normalize":
 			if !seenP {
 				return pipeline{}, fmt.Errorf("modules.json: Normalize (entry %d) must follow Pooling", i)
 			}
 			p.normalize = true
 		default:
-			return pipeline{}, fmt.Errorf("modules.json: module %q of type %q is not supported (loupe runs Transformer or WordEmbeddings → Pooling → Normalize)", m.Name, m.Type)
+			return pipeline{}, fmt.Errorf("modules.json: module %q of type %q is not supported (loupe runs Transformer or WordEmbeddings → Pooling → Dense → Normalize)", m.Name, m.Type)
 		}
 	}
 	if !seenT {
@@ -127,7 +136,11 @@ func LoadWith(ctx context.Context, ref string, opts Options) (*Model, error) {
 		required = append(required, join(pipe.poolingPath, "config.json"))
 	}
 	optional := []string{join(tp, "vocab.txt"), join(tp, "tokenizer.json"), join(tp, "tokenizer_config.json"),
-		join(tp, "special_tokens_map.json"), join(tp, "sentence_bert_config.json")}
+		join(tp, "special_tokens_map.json"), join(tp, "sentence_bert_config.json"), join(tp, "spiece.model")}
+	for _, dp := range pipe.densePaths {
+		required = append(required, join(dp, "config.json"))
+		optional = append(optional, join(dp, "model.safetensors"), join(dp, "pytorch_model.bin"))
+	}
 	if !plain {
 		if st, err := os.Stat(ref); err == nil && st.IsDir() {
 			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(pipe.poolingPath), "config.json")); err != nil {
@@ -155,21 +168,43 @@ func LoadWith(ctx context.Context, ref string, opts Options) (*Model, error) {
 			return nil, fmt.Errorf("embed: %s: %w", pc, err)
 		}
 		m.normalize = pipe.normalize
-		if err := m.loadEncoder(tdir, opts); err != nil {
+		if err := m.loadTransformer(tdir, opts); err != nil {
 			return nil, err
 		}
-		if dim != 0 && dim != m.bert.Config.HiddenSize {
-			m.bert.Close()
-			return nil, fmt.Errorf("embed: %s: word_embedding_dimension %d does not match the transformer's hidden_size %d", pc, dim, m.bert.Config.HiddenSize)
+		if dim != 0 && dim != m.hiddenSize() {
+			m.Close()
+			return nil, fmt.Errorf("embed: %s: word_embedding_dimension %d does not match the transformer's hidden size %d", pc, dim, m.hiddenSize())
+		}
+		in := m.pooledDim()
+		for _, dp := range pipe.densePaths {
+			d, err := loadDense(filepath.Join(dir, filepath.FromSlash(dp)))
+			if err != nil {
+				m.Close()
+				return nil, err
+			}
+			if d.in != in {
+				m.Close()
+				return nil, fmt.Errorf("embed: %s: in_features %d does not match the %d values the module before it gives", filepath.Join(dir, filepath.FromSlash(dp), "config.json"), d.in, in)
+			}
+			m.dense, in = append(m.dense, d), d.out
 		}
 		return m, nil
 	}
-	if err := m.loadEncoder(tdir, opts); err != nil {
+	if err := m.loadTransformer(tdir, opts); err != nil {
 		return nil, err
 	}
 	m.pooling = Pooling{Mean: true}
 	m.warn("%s has no modules.json: using mean pooling without normalisation (sentence-transformers' default for a plain transformer)", ref)
 	return m, nil
+}
+
+// loadTransformer loads the Transformer module in tdir: a T5 encoder when
+// its config.json says model_type t5, else BERT.
+func (m *Model) loadTransformer(tdir string, opts Options) error {
+	if configModelType(tdir) == "t5" {
+		return m.loadT5Encoder(tdir, opts)
+	}
+	return m.loadEncoder(tdir, opts)
 }
 
 // loadEncoder loads the BERT weights, the tokenizer and the sequence limit
