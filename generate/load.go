@@ -101,7 +101,10 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 		if bc, berr := bart.LoadConfig(filepath.Join(dir, "config.json")); berr == nil {
 			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type %q), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref, bc.ModelType)
 		}
-		if _, terr := t5.LoadConfig(filepath.Join(dir, "config.json")); terr == nil {
+		if tc, terr := t5.LoadConfig(filepath.Join(dir, "config.json")); terr == nil {
+			if tc.EncoderOnly {
+				return nil, fmt.Errorf("generate: %s is an encoder-only T5 (T5EncoderModel), not a GPT-2: it makes sentence embeddings (loupe embed on its sentence-transformers directory)", ref)
+			}
 			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type \"t5\"), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref)
 		}
 		return nil, err
