@@ -44,6 +44,12 @@
 // (for the longest source) and once per Decoder (every distance up to
 // MaxLen), not per layer or step.
 //
+// An encoder-only checkpoint (T5EncoderModel, as sentence-T5 models store
+// their Transformer module: shared.weight and encoder.* only) loads with
+// Config.EncoderOnly set; Encode works and decoding returns an error
+// wrapping ErrEncoderOnly. Package embed turns its output into sentence
+// embeddings.
+//
 // Model.Forward is the teacher-forced pass (all logits of a target given a
 // source), used by the tests to check KV-cached decoding against it and
 // both against PyTorch (testdata/reference.py).
