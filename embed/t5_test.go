@@ -101,6 +101,36 @@ func TestSentenceT5Golden(t *testing.T) {
 	}
 }
 
+// TestSentenceT5TokenizerJSON: the same model with its tokenizer as a
+// Unigram tokenizer.json (tokenizer/testdata/spm/t5.tokenizer.json) instead
+// of spiece.model gives the same ids and embeddings.
+func TestSentenceT5TokenizerJSON(t *testing.T) {
+	g := readGoldenT5(t, "sentence-t5")
+	dir := sentenceT5Dir(t, func(dir string) {
+		b, err := os.ReadFile(filepath.Join("..", "tokenizer", "testdata", "spm", "t5.tokenizer.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "0_Transformer", "spiece.model"))
+		if err := os.WriteFile(filepath.Join(dir, "0_Transformer", "tokenizer.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	m, _ := load(t, dir, Options{})
+	for i, s := range g.Texts {
+		if ids, _, _ := m.tok.encode(s, m.maxLen); !slices.Equal(ids, g.IDs[i]) {
+			t.Fatalf("text %q: ids %v, want %v", s, ids, g.IDs[i])
+		}
+	}
+	vecs, err := m.Embed(g.Texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbs(t, vecs, g.Embeddings); d > 1e-5 {
+		t.Errorf("max |Δ| = %g against PyTorch, want ≤ 1e-5", d)
+	}
+}
+
 // TestSentenceT5DenseTanh: a Dense module with a bias and the Tanh
 // activation (sentence-transformers' default), weights in BF16
 // safetensors.

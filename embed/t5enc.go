@@ -45,10 +45,6 @@ func (m *Model) loadT5Encoder(tdir string, opts Options) error {
 		tm.Close()
 		return fmt.Errorf("embed: %w", err)
 	}
-	if tok.VocabSize() > tm.Config.VocabSize {
-		tm.Close()
-		return fmt.Errorf("embed: %s: the tokenizer has %d tokens but config.json vocab_size is %d", tdir, tok.VocabSize(), tm.Config.VocabSize)
-	}
 	m.t5, m.tok = tm, t5Tokens{tok: tok, eos: tm.Config.EOSTokenID}
 	m.maxLen = t5.DefaultMaxLen
 	if n := tok.ModelMaxLength(); n >= 2 {
