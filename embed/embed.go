@@ -24,8 +24,8 @@ const DefaultModel = "sentence-transformers/all-MiniLM-L6-v2"
 type Options struct {
 	// BatchSize is the number of texts per forward pass (default 32).
 	BatchSize int
-	// MaxSeqLength overrides max_seq_length (tokens, [CLS] and [SEP]
-	// included); 0 keeps the model's. For a WordEmbeddings model, which
+	// MaxSeqLength overrides max_seq_length (tokens, [CLS] and [SEP] or
+	// T5's </s> included); 0 keeps the model's. For a WordEmbeddings model, which
 	// sentence-transformers never truncates, a value > 0 keeps the first
 	// that many known words of each text.
 	MaxSeqLength int

@@ -25,7 +25,8 @@ var embedCmd = &cobra.Command{
 	Use:   "embed [flags] [TEXT...]",
 	Short: "Turn texts into sentence embeddings (sentence-transformers models)",
 	Long: `Embed texts with a sentence-transformers model (modules.json → Transformer →
-Pooling → Normalize, or averaged word embeddings: WordEmbeddings → Pooling, as
+Pooling → Dense → Normalize, the Transformer a BERT or, for sentence-T5, a T5
+encoder; or averaged word embeddings: WordEmbeddings → Pooling, as
 loupe word2vec convert --to sentence-transformers writes) or a plain BERT
 model (mean pooling).
 
@@ -35,7 +36,7 @@ In a file of text lines every line is one text, a blank line included (it is
 embedded as the empty string, as sentence-transformers does), so row i of
 the output is line i+1; blank lines between JSON lines are skipped. Input
 must be UTF-8.
---quantize int8 is PyTorch's quantize_dynamic (int8 weights per output
+--quantize (BERT encoders only) int8 is PyTorch's quantize_dynamic (int8 weights per output
 channel, activations quantized per token at run time): faster, within
 cosine 0.999 of float32 on the models tested; int7 is faster still. It is
 compute precision: the vectors written are float32 either way.
