@@ -74,60 +74,66 @@ func TestQuantizeBF16Logits(t *testing.T) {
 	}
 }
 
-// TestQuantizeBF16Decode checks that the bf16 model decodes with the
-// key/value cache and in batches as it computes a whole sequence at once
-// (BF16Linear computes every row the same way however rows are grouped).
-func TestQuantizeBF16Decode(t *testing.T) {
-	m, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: "bf16"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if m.Precision() != BF16 || m.QuantizedBytes() == 0 {
-		t.Fatalf("Precision %q, QuantizedBytes %d", m.Precision(), m.QuantizedBytes())
-	}
-	V := m.Config.VocabSize
-	a := teacherIDs(20, V)
-	want, err := m.Forward(a, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := m.NewState(StateOptions{Batch: 1, MaxSeq: 32})
-	if err := s.Forward([][]int{a[:5]}, ForwardOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	compare(t, "prefill", s.Logits(0), want[4*V:5*V])
-	for i := 5; i < len(a); i++ {
-		if err := s.Forward([][]int{{a[i]}}, ForwardOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		compare(t, "decode", s.Logits(0), want[i*V:(i+1)*V])
+// TestQuantizeHalfDecode checks that the bf16 and f16 models decode with
+// the key/value cache as they compute a whole sequence at once (BF16Linear
+// and F16Linear compute every row the same way however rows are grouped).
+func TestQuantizeHalfDecode(t *testing.T) {
+	for _, p := range []string{BF16, F16} {
+		t.Run(p, func(t *testing.T) {
+			m, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.Precision() != p || m.QuantizedBytes() == 0 {
+				t.Fatalf("Precision %q, QuantizedBytes %d", m.Precision(), m.QuantizedBytes())
+			}
+			V := m.Config.VocabSize
+			a := teacherIDs(20, V)
+			want, err := m.Forward(a, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := m.NewState(StateOptions{Batch: 1, MaxSeq: 32})
+			if err := s.Forward([][]int{a[:5]}, ForwardOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "prefill", s.Logits(0), want[4*V:5*V])
+			for i := 5; i < len(a); i++ {
+				if err := s.Forward([][]int{{a[i]}}, ForwardOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, "decode", s.Logits(0), want[i*V:(i+1)*V])
+			}
+		})
 	}
 }
 
-// TestDecodeAllocsBF16 checks that a bf16 decoding step allocates nothing
-// in gpt2 or the kernel (BF16Linear pools its jobs).
-func TestDecodeAllocsBF16(t *testing.T) {
+// TestDecodeAllocsHalf checks that a bf16 or f16 decoding step allocates
+// nothing in gpt2 or the kernel (BF16Linear and F16Linear pool their jobs).
+func TestDecodeAllocsHalf(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	m, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: BF16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	s := m.NewState(StateOptions{})
-	if err := s.Forward([][]int{{3, 4, 5}}, ForwardOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tok := [][]int{{1}}
-	n := testing.AllocsPerRun(50, func() {
-		s.Truncate(0, 3)
-		if err := s.Forward(tok, ForwardOptions{}); err != nil {
+	for _, p := range []string{BF16, F16} {
+		m, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: p})
+		if err != nil {
 			t.Fatal(err)
 		}
-	})
-	if n != 0 {
-		t.Errorf("bf16 decode step allocates %v times, want 0", n)
+		s := m.NewState(StateOptions{})
+		if err := s.Forward([][]int{{3, 4, 5}}, ForwardOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		tok := [][]int{{1}}
+		n := testing.AllocsPerRun(50, func() {
+			s.Truncate(0, 3)
+			if err := s.Forward(tok, ForwardOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s decode step allocates %v times, want 0", p, n)
+		}
+		m.Close()
 	}
 }

@@ -2,7 +2,6 @@ package gpt2
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -139,64 +138,6 @@ func TestQuantizeF16Range(t *testing.T) {
 	m.Weights.Blocks[0].ProjW[0] = -65504
 	if err := m.Quantize(F16); err != nil {
 		t.Errorf("Quantize(f16) with a weight of -65504: %v", err)
-	}
-}
-
-// TestQuantizeF16Decode checks that the f16 model decodes with the
-// key/value cache as it computes a whole sequence at once (F16Linear
-// computes every row the same way however rows are grouped).
-func TestQuantizeF16Decode(t *testing.T) {
-	m, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: "f16"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if m.Precision() != F16 || m.QuantizedBytes() == 0 {
-		t.Fatalf("Precision %q, QuantizedBytes %d", m.Precision(), m.QuantizedBytes())
-	}
-	V := m.Config.VocabSize
-	a := teacherIDs(20, V)
-	want, err := m.Forward(a, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := m.NewState(StateOptions{Batch: 1, MaxSeq: 32})
-	if err := s.Forward([][]int{a[:5]}, ForwardOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	compare(t, "prefill", s.Logits(0), want[4*V:5*V])
-	for i := 5; i < len(a); i++ {
-		if err := s.Forward([][]int{{a[i]}}, ForwardOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		compare(t, "decode", s.Logits(0), want[i*V:(i+1)*V])
-	}
-}
-
-// TestDecodeAllocsF16 checks that an f16 decoding step allocates nothing
-// in gpt2 or the kernel (F16Linear pools its jobs).
-func TestDecodeAllocsF16(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are not meaningful under the race detector")
-	}
-	m, err := LoadWith(filepath.Join("testdata", "tiny"), LoadOptions{Quantize: F16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	s := m.NewState(StateOptions{})
-	if err := s.Forward([][]int{{3, 4, 5}}, ForwardOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tok := [][]int{{1}}
-	n := testing.AllocsPerRun(50, func() {
-		s.Truncate(0, 3)
-		if err := s.Forward(tok, ForwardOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if n != 0 {
-		t.Errorf("f16 decode step allocates %v times, want 0", n)
 	}
 }
 
