@@ -17,6 +17,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/internal/kernels"
 	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/model/t5"
@@ -43,10 +45,38 @@ const t5SmallConfig = `{"model_type":"t5","architectures":["T5ForConditionalGene
 
 // seq2seq is what the benchmark needs of a model: bart and t5 both offer it.
 type seq2seq struct {
-	vocab, start int
+	vocab, start, eos int
 	// newDecoder encodes src and returns a decoder for it: forward feeds
 	// one step, logits reads row 0's.
 	newDecoder func(src []int, maxLen int) (forward func([][]int) error, logits func() []float32, err error)
+	// newLM encodes src and returns the decoder bound to it as a
+	// generate.LM (every row of its caches reads the one source), as
+	// seq2seq.Pipeline's LM and T5LM do.
+	newLM func(src []int) (generate.LM, error)
+}
+
+// lm is a generate.LM over an encoder-decoder's decoder bound to one
+// encoded source.
+type lm struct {
+	vocab, maxLen, eos int
+	bytesPerToken      int64
+	newCache           func(rows, maxLen, maxRows int) (generate.Cache, error)
+}
+
+func (l *lm) VocabSize() int            { return l.vocab }
+func (l *lm) MaxLen() int               { return l.maxLen }
+func (l *lm) EOSTokenID() int           { return l.eos }
+func (l *lm) CacheBytesPerToken() int64 { return l.bytesPerToken }
+func (l *lm) NewCache(rows, maxLen, maxRows int) (generate.Cache, error) {
+	return l.newCache(rows, maxLen, maxRows)
+}
+
+// cacheBytes is decoderLM.CacheBytesPerToken of package seq2seq: a
+// target token's self-attention keys and values plus the source's
+// cross-attention ones spread over maxLen positions.
+func cacheBytes(layers, width, src, maxLen int) int64 {
+	self := 2 * int64(layers) * int64(width) * 4
+	return self + (self*int64(src)+int64(maxLen)-1)/int64(maxLen)
 }
 
 func load(name string) (seq2seq, error) {
@@ -60,7 +90,7 @@ func load(name string) (seq2seq, error) {
 		if err != nil {
 			return seq2seq{}, err
 		}
-		return seq2seq{cfg.VocabSize, cfg.DecoderStartTokenID, func(src []int, n int) (func([][]int) error, func() []float32, error) {
+		return seq2seq{cfg.VocabSize, cfg.DecoderStartTokenID, cfg.EOSTokenID, func(src []int, n int) (func([][]int) error, func() []float32, error) {
 			enc, err := m.Encode([][]int{src})
 			if err != nil {
 				return nil, nil, err
@@ -70,6 +100,15 @@ func load(name string) (seq2seq, error) {
 				return nil, nil, err
 			}
 			return d.Forward, func() []float32 { return d.Logits(0) }, nil
+		}, func(src []int) (generate.LM, error) {
+			enc, err := m.Encode([][]int{src})
+			if err != nil {
+				return nil, err
+			}
+			return &lm{cfg.DecoderVocab, cfg.MaxPositions, cfg.EOSTokenID, cacheBytes(cfg.DecoderLayers, cfg.DModel, len(src), cfg.MaxPositions),
+				func(rows, maxLen, maxRows int) (generate.Cache, error) {
+					return m.NewDecoderFor(enc, bart.DecoderOptions{Batch: rows, MaxLen: maxLen, MaxRows: maxRows})
+				}}, nil
 		}}, nil
 	case "t5":
 		cfg, err := t5.ParseConfig([]byte(t5SmallConfig))
@@ -80,7 +119,7 @@ func load(name string) (seq2seq, error) {
 		if err != nil {
 			return seq2seq{}, err
 		}
-		return seq2seq{cfg.VocabSize, cfg.DecoderStartTokenID, func(src []int, n int) (func([][]int) error, func() []float32, error) {
+		return seq2seq{cfg.VocabSize, cfg.DecoderStartTokenID, cfg.EOSTokenID, func(src []int, n int) (func([][]int) error, func() []float32, error) {
 			enc, err := m.Encode([][]int{src})
 			if err != nil {
 				return nil, nil, err
@@ -90,6 +129,15 @@ func load(name string) (seq2seq, error) {
 				return nil, nil, err
 			}
 			return d.Forward, func() []float32 { return d.Logits(0) }, nil
+		}, func(src []int) (generate.LM, error) {
+			enc, err := m.Encode([][]int{src})
+			if err != nil {
+				return nil, err
+			}
+			return &lm{cfg.VocabSize, t5.DefaultMaxLen, cfg.EOSTokenID, cacheBytes(cfg.DecoderLayers, cfg.Inner(), len(src), t5.DefaultMaxLen),
+				func(rows, maxLen, maxRows int) (generate.Cache, error) {
+					return m.NewDecoderFor(enc, t5.DecoderOptions{Batch: rows, MaxLen: maxLen, MaxRows: maxRows})
+				}}, nil
 		}}, nil
 	}
 	return seq2seq{}, fmt.Errorf("-model %q: want marian or t5", name)
@@ -100,8 +148,15 @@ func main() {
 	srcLen := flag.Int("src-len", 64, "source tokens")
 	newTokens := flag.Int("new-tokens", 64, "target tokens decoded greedily")
 	reps := flag.Int("reps", 3, "runs (the best is kept)")
+	beams := flag.Int("beams", 1, "1: greedy with the Decoder; > 1: beam search with that many beams through generate.Decode")
 	flag.Parse()
-	if err := run(*model, *srcLen, *newTokens, *reps); err != nil {
+	var err error
+	if *beams > 1 {
+		err = runBeams(*model, *srcLen, *newTokens, *reps, *beams)
+	} else {
+		err = run(*model, *srcLen, *newTokens, *reps)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "seq2seqspeed:", err)
 		os.Exit(1)
 	}
@@ -112,11 +167,7 @@ func run(model string, srcLen, newTokens, reps int) error {
 	if err != nil {
 		return err
 	}
-	// The reference's ids_for(n, vocab, 1).
-	src := make([]int, srcLen)
-	for i := range src {
-		src[i] = (i*7919+104729+3)%(m.vocab-3) + 3
-	}
+	src := source(srcLen, m.vocab)
 	var bestDec, bestEnc float64
 	var ids []int
 	for range reps {
@@ -144,5 +195,63 @@ func run(model string, srcLen, newTokens, reps int) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"model": model, "threads": runtime.GOMAXPROCS(0), "kernels": kernels.Impl(),
 		"decode_tok_s": bestDec, "encode_tok_s": bestEnc, "greedy_ids": ids,
+	})
+}
+
+// source returns the reference's ids_for(n, vocab, 1).
+func source(n, vocab int) []int {
+	src := make([]int, n)
+	for i := range src {
+		src[i] = (i*7919+104729+3)%(vocab-3) + 3
+	}
+	return src
+}
+
+// runBeams encodes the source, then runs transformers' beam search with
+// beams beams through generate.Decode (the loop loupe translate runs):
+// exactly newTokens steps (min_new_tokens = max_new_tokens: the EOS is
+// banned until the end), length_penalty 1, early_stopping false
+// (transformers' default), no other processor. The decode speed counts
+// the best sequence's newTokens tokens over the time of the search
+// (encoder excluded).
+func runBeams(model string, srcLen, newTokens, reps, beams int) error {
+	m, err := load(model)
+	if err != nil {
+		return err
+	}
+	src := source(srcLen, m.vocab)
+	opt := generate.Options{
+		Sampling:     generate.Sampling{Greedy: true},
+		MaxNewTokens: newTokens,
+		MinNewTokens: newTokens,
+		EOSTokenIDs:  []int{m.eos},
+	}
+	b := generate.Beams{NumBeams: beams, LengthPenalty: 1, EarlyStopping: generate.EarlyStopHeuristic, NumReturnSequences: 1}
+	var bestDec, bestEnc float64
+	var ids []int
+	var score float32
+	for range reps {
+		t0 := time.Now()
+		l, err := m.newLM(src)
+		if err != nil {
+			return err
+		}
+		t1 := time.Now()
+		o, err := generate.Decode(context.Background(), l, []int{m.start}, opt, b, nil)
+		if err != nil {
+			return err
+		}
+		t2 := time.Now()
+		best := o.Sequences[0]
+		if len(best.IDs) != newTokens {
+			return fmt.Errorf("beam search returned %d tokens, want %d", len(best.IDs), newTokens)
+		}
+		ids, score = best.IDs, best.Score
+		bestDec = max(bestDec, float64(newTokens)/t2.Sub(t1).Seconds())
+		bestEnc = max(bestEnc, float64(srcLen)/t1.Sub(t0).Seconds())
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"model": model, "threads": runtime.GOMAXPROCS(0), "kernels": kernels.Impl(), "beams": beams,
+		"decode_tok_s": bestDec, "encode_tok_s": bestEnc, "greedy_ids": ids, "best_score": score,
 	})
 }
