@@ -7,13 +7,19 @@
 // vocabulary 32128, tied head; t5.Random, seed 7, as
 // model/t5/testdata/reference.py builds), random weights:
 //
-//	GOMAXPROCS=1 go run ./bench/seq2seqspeed [-model marian|t5] [-src-len 64] [-new-tokens 64] [-reps 3]
+//	GOMAXPROCS=1 go run ./bench/seq2seqspeed [-model marian|t5] [-src-len 64] [-new-tokens 64] [-reps 3] [-beams 1]
 //
 // It encodes one source of src-len tokens, then decodes new-tokens tokens
 // greedily (batch 1, EOS ignored) with the model's Decoder, and prints JSON: the
 // best decode and encode speeds over reps runs (tokens per second; the
 // decode time excludes the encoder) and the greedy ids. Threads are
-// GOMAXPROCS. bench/seq2seq.sh runs it next to PyTorch.
+// GOMAXPROCS. With -beams N (N > 1) it runs transformers' beam search with
+// N beams instead, through generate.Decode over the decoder as a
+// generate.LM: exactly new-tokens steps (min_new_tokens = max_new_tokens),
+// length_penalty 1, early_stopping false; decode_tok_s is then the best
+// sequence's new-tokens tokens per second of the search, "greedy_ids" the
+// best sequence and "best_score" its score. bench/seq2seq.sh runs it next
+// to PyTorch (bench/seq2seq_beam.py for beams).
 package main
 
 import (
@@ -207,6 +213,19 @@ func source(n, vocab int) []int {
 	return src
 }
 
+// beamOptions are the settings of the benchmark's beam search: exactly
+// newTokens tokens (min_new_tokens = max_new_tokens), length_penalty 1,
+// early_stopping false, the best sequence returned.
+func beamOptions(m seq2seq, newTokens, beams int) (generate.Options, generate.Beams) {
+	opt := generate.Options{
+		Sampling:     generate.Sampling{Greedy: true},
+		MaxNewTokens: newTokens,
+		MinNewTokens: newTokens,
+		EOSTokenIDs:  []int{m.eos},
+	}
+	return opt, generate.Beams{NumBeams: beams, LengthPenalty: 1, EarlyStopping: generate.EarlyStopHeuristic, NumReturnSequences: 1}
+}
+
 // runBeams encodes the source, then runs transformers' beam search with
 // beams beams through generate.Decode (the loop loupe translate runs):
 // exactly newTokens steps (min_new_tokens = max_new_tokens: the EOS is
@@ -220,13 +239,7 @@ func runBeams(model string, srcLen, newTokens, reps, beams int) error {
 		return err
 	}
 	src := source(srcLen, m.vocab)
-	opt := generate.Options{
-		Sampling:     generate.Sampling{Greedy: true},
-		MaxNewTokens: newTokens,
-		MinNewTokens: newTokens,
-		EOSTokenIDs:  []int{m.eos},
-	}
-	b := generate.Beams{NumBeams: beams, LengthPenalty: 1, EarlyStopping: generate.EarlyStopHeuristic, NumReturnSequences: 1}
+	opt, b := beamOptions(m, newTokens, beams)
 	var bestDec, bestEnc float64
 	var ids []int
 	var score float32
