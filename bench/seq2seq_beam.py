@@ -25,6 +25,11 @@ decode_tok_s counts the best sequence's new tokens per second of the
 search (the encoder excluded), "greedy_ids" holds the best sequence.
 
     /usr/bin/python3 bench/seq2seq_beam.py --model t5 --beams 4 --threads 1
+
+--check N instead compares this cached search, N new tokens, with
+generate/testdata/beam_reference.py's beam_search (the uncached one the
+golden tests of loupe's beam search are made from) and exits 1 when the
+best sequence or its score differ.
 """
 
 import argparse
@@ -96,6 +101,33 @@ def beam_search(model, enc, start, eos, num_beams, new_tokens, length_penalty=1.
     return seqs[best, 1:].tolist(), float(final[best])
 
 
+class Bound:
+    """The decoder bound to one encoded source, uncached, as beam_reference's
+    models are (seq2seq/testdata/reference.py's Bound)."""
+
+    def __init__(self, model, enc, vocab):
+        self.model, self.enc, self.cfg = model, enc, {"vocab_size": vocab}
+
+    def forward(self, ids):
+        logits, _, _ = self.model.decode(ids, self.enc.expand(ids.size(0), -1, -1))
+        return logits, None
+
+
+def check(model, cfg, start, eos, src, num_beams, n):
+    sys.path.insert(0, os.path.join(ROOT, "generate", "testdata"))
+    import beam_reference
+    with torch.no_grad():
+        enc = model.encode(src)
+        ids, score = beam_search(model, enc, start, eos, num_beams, n)
+        vocab = cfg.get("decoder_vocab_size") or cfg["vocab_size"]
+        seqs, scores = beam_reference.beam_search(Bound(model, enc, vocab), [start], num_beams, n, [eos],
+                                                  min_new_tokens=n)
+    want, wscore = seqs[0][1:] if seqs[0][0] == start else seqs[0], float(scores[0])
+    ok = ids == want and abs(score - wscore) < 1e-5
+    print("cached: %s %.6f\nbeam_reference: %s %.6f\n%s" % (ids, score, want, wscore, "agree" if ok else "DIFFER"))
+    return 0 if ok else 1
+
+
 def main():
     global SRC_LEN
     ap = argparse.ArgumentParser()
@@ -105,10 +137,14 @@ def main():
     ap.add_argument("--src-len", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--check", type=int, default=0, metavar="N",
+                    help="compare with beam_reference.py's search over N new tokens, then exit")
     a = ap.parse_args()
     SRC_LEN = a.src_len
     torch.set_num_threads(a.threads)
     model, cfg, start, eos, src = build(a.model)
+    if a.check:
+        sys.exit(check(model, cfg, start, eos, src, a.beams, a.check))
     best, best_enc, ids, score = 0.0, 0.0, None, None
     with torch.no_grad():
         for _ in range(a.reps):
