@@ -168,51 +168,30 @@ func (j *bfJob) do(lo, hi int) {
 			return
 		}
 		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
-		full := min(b1, l.N/bfNR)
 		i := 0
 		if j.abf != nil {
 			// Eight rows at a time with VDPBF16PS (bfdot.go).
 			for ; i+8 <= j.m; i += 8 {
-				a, c := j.abf[i*kp:(i+8)*kp], j.c[i*j.ldc:(i+7)*j.ldc+l.N]
-				if full > b0 {
-					bfdot8x16AVX512BF16(full-b0, kp, a, kp, l.b[b0*kp*bfNR:full*kp*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:], j.ldc)
-				}
-				if b1 > full {
-					var tmp [8 * bfNR]float32
-					bfdot8x16AVX512BF16(1, kp, a, kp, l.b[full*kp*bfNR:(full+1)*kp*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:], bfNR)
-					for r := 0; r < 8; r++ {
-						copy(c[r*j.ldc+full*bfNR:r*j.ldc+l.N], tmp[r*bfNR:])
-					}
-				}
+				a := j.abf[i*kp : (i+8)*kp]
+				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
+					bfdot8x16AVX512BF16(nblk, kp, a, kp, l.b[blk*kp*bfNR:(blk+nblk)*kp*bfNR], l.bias[blk*bfNR:(blk+nblk)*bfNR], c, ldc)
+				})
 			}
 		}
 		if j.lvl >= levelAVX512 {
 			// Four rows at a time share each widened weight.
 			for ; i+4 <= j.m; i += 4 {
-				a, c := j.a[i*j.lda:(i+3)*j.lda+k], j.c[i*j.ldc:(i+3)*j.ldc+l.N]
-				if full > b0 {
-					bfgemm4x16AVX512(full-b0, k, a, j.lda, l.b[b0*kp*bfNR:full*kp*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:], j.ldc)
-				}
-				if b1 > full {
-					var tmp [4 * bfNR]float32
-					bfgemm4x16AVX512(1, k, a, j.lda, l.b[full*kp*bfNR:(full+1)*kp*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:], bfNR)
-					for r := 0; r < 4; r++ {
-						copy(c[r*j.ldc+full*bfNR:r*j.ldc+l.N], tmp[r*bfNR:])
-					}
-				}
+				a := j.a[i*j.lda : (i+3)*j.lda+k]
+				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
+					bfgemm4x16AVX512(nblk, k, a, j.lda, l.b[blk*kp*bfNR:(blk+nblk)*kp*bfNR], l.bias[blk*bfNR:(blk+nblk)*bfNR], c, ldc)
+				})
 			}
 		}
 		for ; i < j.m; i++ {
 			a := j.a[i*j.lda : i*j.lda+k]
-			c := j.c[i*j.ldc : i*j.ldc+l.N]
-			if full > b0 {
-				bfgemvL(j.lvl, full-b0, k, a, l.b[b0*kp*bfNR:full*kp*bfNR], l.bias[b0*bfNR:full*bfNR], c[b0*bfNR:full*bfNR])
-			}
-			if b1 > full {
-				var tmp [bfNR]float32
-				bfgemvL(j.lvl, 1, k, a, l.b[full*kp*bfNR:(full+1)*kp*bfNR], l.bias[full*bfNR:(full+1)*bfNR], tmp[:])
-				copy(c[full*bfNR:], tmp[:l.N-full*bfNR])
-			}
+			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], func(nblk, blk int, c []float32, _ int) {
+				bfgemvL(j.lvl, nblk, k, a, l.b[blk*kp*bfNR:(blk+nblk)*kp*bfNR], l.bias[blk*bfNR:(blk+nblk)*bfNR], c[:nblk*bfNR])
+			})
 		}
 	}
 }

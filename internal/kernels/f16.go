@@ -246,48 +246,27 @@ func (j *f16Job) do(lo, hi int) {
 			return
 		}
 		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
-		full := min(b1, l.N/f16NR)
 		i := 0
 		if j.lvl >= levelAVX512 {
 			// Eight rows, then four, at a time share each widened weight.
 			for ; i+8 <= j.m; i += 8 {
-				a, c := j.a[i*j.lda:(i+7)*j.lda+k], j.c[i*j.ldc:(i+7)*j.ldc+l.N]
-				if full > b0 {
-					f16gemm8x16AVX512(full-b0, k, a, j.lda, l.b[b0*k*f16NR:full*k*f16NR], l.bias[b0*f16NR:full*f16NR], c[b0*f16NR:], j.ldc)
-				}
-				if b1 > full {
-					var tmp [8 * f16NR]float32
-					f16gemm8x16AVX512(1, k, a, j.lda, l.b[full*k*f16NR:(full+1)*k*f16NR], l.bias[full*f16NR:(full+1)*f16NR], tmp[:], f16NR)
-					for r := 0; r < 8; r++ {
-						copy(c[r*j.ldc+full*f16NR:r*j.ldc+l.N], tmp[r*f16NR:])
-					}
-				}
+				a := j.a[i*j.lda : (i+7)*j.lda+k]
+				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
+					f16gemm8x16AVX512(nblk, k, a, j.lda, l.b[blk*k*f16NR:(blk+nblk)*k*f16NR], l.bias[blk*f16NR:(blk+nblk)*f16NR], c, ldc)
+				})
 			}
 			for ; i+4 <= j.m; i += 4 {
-				a, c := j.a[i*j.lda:(i+3)*j.lda+k], j.c[i*j.ldc:(i+3)*j.ldc+l.N]
-				if full > b0 {
-					f16gemm4x16AVX512(full-b0, k, a, j.lda, l.b[b0*k*f16NR:full*k*f16NR], l.bias[b0*f16NR:full*f16NR], c[b0*f16NR:], j.ldc)
-				}
-				if b1 > full {
-					var tmp [4 * f16NR]float32
-					f16gemm4x16AVX512(1, k, a, j.lda, l.b[full*k*f16NR:(full+1)*k*f16NR], l.bias[full*f16NR:(full+1)*f16NR], tmp[:], f16NR)
-					for r := 0; r < 4; r++ {
-						copy(c[r*j.ldc+full*f16NR:r*j.ldc+l.N], tmp[r*f16NR:])
-					}
-				}
+				a := j.a[i*j.lda : (i+3)*j.lda+k]
+				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
+					f16gemm4x16AVX512(nblk, k, a, j.lda, l.b[blk*k*f16NR:(blk+nblk)*k*f16NR], l.bias[blk*f16NR:(blk+nblk)*f16NR], c, ldc)
+				})
 			}
 		}
 		for ; i < j.m; i++ {
 			a := j.a[i*j.lda : i*j.lda+k]
-			c := j.c[i*j.ldc : i*j.ldc+l.N]
-			if full > b0 {
-				f16gemvL(j.lvl, full-b0, k, a, l.b[b0*k*f16NR:full*k*f16NR], l.bias[b0*f16NR:full*f16NR], c[b0*f16NR:full*f16NR])
-			}
-			if b1 > full {
-				var tmp [f16NR]float32
-				f16gemvL(j.lvl, 1, k, a, l.b[full*k*f16NR:(full+1)*k*f16NR], l.bias[full*f16NR:(full+1)*f16NR], tmp[:])
-				copy(c[full*f16NR:], tmp[:l.N-full*f16NR])
-			}
+			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], func(nblk, blk int, c []float32, _ int) {
+				f16gemvL(j.lvl, nblk, k, a, l.b[blk*k*f16NR:(blk+nblk)*k*f16NR], l.bias[blk*f16NR:(blk+nblk)*f16NR], c[:nblk*f16NR])
+			})
 		}
 	}
 }
