@@ -12,6 +12,7 @@ type Sizes struct {
 	Batch, MaxLen, MaxSource, MaxRows int
 	AllLogits, CaptureCross           bool
 	CaptureHidden                     bool // keep each layer's output at every position (LayerHidden)
+	CaptureSelf                       bool // keep every self-attention probability (SelfAttention)
 
 	Layers  int
 	Heads   int
@@ -45,6 +46,7 @@ type Decoder struct {
 	selfK, selfV   []float32 // [L, nb, MaxLen, inner]
 	crossK, crossV []float32 // [L, nb, MaxSource, inner]
 	cross          []float32 // [L, nb, nh, MaxLen, MaxSource] with CaptureCross
+	selfP          []float32 // [L, nb, nh, MaxLen, MaxLen] with CaptureSelf
 	layerH         []float32 // [L, nb, MaxLen, Width] with CaptureHidden
 
 	// Pass buffers: X and H [MaxRows, Width], QKV [MaxRows, 3·inner], Q and
@@ -91,6 +93,9 @@ func NewDecoder(pkg string, errContext error, sz Sizes, pass func(rows, first in
 	}
 	if sz.CaptureCross {
 		d.cross = make([]float32, L*nb*nh*S*Ss)
+	}
+	if sz.CaptureSelf {
+		d.selfP = make([]float32, L*nb*nh*S*S)
 	}
 	if sz.CaptureHidden {
 		d.layerH = make([]float32, L*nb*S*C)
@@ -162,6 +167,14 @@ func (d *Decoder) crossProbs(l, b, h int) []float32 {
 	S, Ss := d.sz.MaxLen, d.sz.MaxSource
 	o := ((l*d.nb+b)*d.sz.Heads + h) * S * Ss
 	return d.cross[o : o+S*Ss]
+}
+
+// selfProbs returns the captured self-attention probabilities of layer l,
+// row b, head h: [MaxLen, MaxLen], row p holding positions 0..p.
+func (d *Decoder) selfProbs(l, b, h int) []float32 {
+	S := d.sz.MaxLen
+	o := ((l*d.nb+b)*d.sz.Heads + h) * S * S
+	return d.selfP[o : o+S*S]
 }
 
 // SetSource checks row and source encRow of enc (width wide), has
@@ -245,6 +258,17 @@ func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
 	}
 	Ss := d.sz.MaxSource
 	return d.crossProbs(layer, row, head)[pos*Ss : pos*Ss+d.srcLens[row]]
+}
+
+// SelfAttention returns the captured causal self-attention probabilities
+// of row's target position pos at layer and head, over positions 0..pos
+// ([pos+1]); nil without Sizes.CaptureSelf or for a position not cached.
+func (d *Decoder) SelfAttention(row, layer, head, pos int) []float32 {
+	if d.selfP == nil || pos < 0 || pos >= d.lens[row] || layer < 0 || layer >= d.sz.Layers || head < 0 || head >= d.sz.Heads {
+		return nil
+	}
+	S := d.sz.MaxLen
+	return d.selfProbs(layer, row, head)[pos*S : pos*S+pos+1]
 }
 
 // layerRow returns the captured output of layer l at row b's position p
@@ -365,6 +389,26 @@ func (d *Decoder) AttendSelf(l int, qkv []float32, bias Bias) {
 	j := &d.job
 	j.Segs, j.Q, j.LDQ, j.Causal, j.Bias = d.Segs, qkv, 3*I, true, bias
 	j.Run()
+	if d.selfP != nil {
+		d.captureSelf(l)
+	}
+}
+
+// captureSelf copies layer l's self-attention probabilities of this pass
+// into the capture buffer (each query's row over the positions it sees).
+func (d *Decoder) captureSelf(l int) {
+	nh, S := d.sz.Heads, d.sz.MaxLen
+	for _, g := range d.Segs {
+		n := len(g.Toks)
+		for h := range nh {
+			P := d.probs[g.POff+h*n*g.Ctx : g.POff+(h+1)*n*g.Ctx]
+			dst := d.selfProbs(l, g.Seq, h)
+			for i := range n {
+				p := g.Pos0 + i
+				copy(dst[p*S:p*S+p+1], P[i*g.Ctx:i*g.Ctx+p+1])
+			}
+		}
+	}
 }
 
 // AttendCross runs attention of the queries q ([rows, inner]) over each
@@ -470,6 +514,12 @@ func (d *Decoder) CopySeq(dst, src int) {
 			m := d.lens[src] * d.sz.MaxSource
 			for h := range d.sz.Heads {
 				copy(d.crossProbs(l, dst, h)[:m], d.crossProbs(l, src, h)[:m])
+			}
+		}
+		if d.selfP != nil {
+			m := d.lens[src] * d.sz.MaxLen
+			for h := range d.sz.Heads {
+				copy(d.selfProbs(l, dst, h)[:m], d.selfProbs(l, src, h)[:m])
 			}
 		}
 		if d.layerH != nil && d.lens[src] > 0 {

@@ -3,6 +3,7 @@ package encdec
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Source is an encoder's output for a batch of sources, as the models'
@@ -50,4 +51,36 @@ func SplitRows(x []float32, segs []Segment, width int) [][]float32 {
 		out[b] = x[g.Row*width : end : end]
 	}
 	return out
+}
+
+// EncoderAttention keeps an encoder's self-attention probabilities for the
+// sources of one Encode call, layer by layer (the Attention job's Probs
+// after each layer's Run).
+type EncoderAttention struct {
+	segs  []Segment
+	heads int
+	probs [][]float32 // per layer: [Heads, n, n] per source at its POff
+}
+
+// NewEncoderAttention returns an empty capture for layers layers of an
+// encoder over segs (the Attention job's segments, POff set by its Run).
+func NewEncoderAttention(segs []Segment, heads, layers int) *EncoderAttention {
+	return &EncoderAttention{segs: segs, heads: heads, probs: make([][]float32, layers)}
+}
+
+// Capture keeps a copy of layer l's probabilities.
+func (a *EncoderAttention) Capture(l int, probs []float32) {
+	a.probs[l] = slices.Clone(probs)
+}
+
+// Probs returns the probabilities of source row's head at layer, [n, n]
+// row-major (query × key) for its n tokens; nil for a nil capture or an
+// index out of range.
+func (a *EncoderAttention) Probs(row, layer, head int) []float32 {
+	if a == nil || row < 0 || row >= len(a.segs) || layer < 0 || layer >= len(a.probs) || head < 0 || head >= a.heads || a.probs[layer] == nil {
+		return nil
+	}
+	g := a.segs[row]
+	nn := len(g.Toks) * len(g.Toks)
+	return a.probs[layer][g.POff+head*nn : g.POff+(head+1)*nn]
 }

@@ -30,6 +30,10 @@ type DecoderOptions struct {
 	// read with LayerHidden (for the logit lens: LayerLogits). It costs
 	// 4·L·MaxLen·d_model bytes per row.
 	CaptureHidden bool
+	// CaptureSelf keeps every causal self-attention probability (per
+	// layer, head and target position, over the positions up to it), read
+	// with SelfAttention. It costs 4·L·nh·MaxLen² bytes per row.
+	CaptureSelf bool
 }
 
 // Decoder holds, for a batch of rows, the decoder's self-attention
@@ -63,7 +67,8 @@ func (m *Model) NewDecoder(opt DecoderOptions) *Decoder {
 	d.s = encdec.NewDecoder("bart", ErrContext, encdec.Sizes{
 		Batch: opt.Batch, MaxLen: opt.MaxLen, MaxSource: opt.MaxSource, MaxRows: opt.MaxRows,
 		AllLogits: opt.AllLogits, CaptureCross: opt.CaptureCross, CaptureHidden: opt.CaptureHidden,
-		Layers: c.DecoderLayers, Heads: nh, HeadDim: C / nh, Width: C, FFN: c.DecoderFFN, Vocab: c.DecoderVocab,
+		CaptureSelf: opt.CaptureSelf,
+		Layers:      c.DecoderLayers, Heads: nh, HeadDim: C / nh, Width: C, FFN: c.DecoderFFN, Vocab: c.DecoderVocab,
 		Scale:      float32(1 / math.Sqrt(float64(C/nh))),
 		MaxLenNote: fmt.Sprintf(" (max_position_embeddings %d)", c.MaxPositions),
 	}, d.pass)
@@ -139,6 +144,14 @@ func (d *Decoder) AllLogits(row int) []float32 { return d.s.AllLogits(row) }
 // The slice is the Decoder's buffer.
 func (d *Decoder) CrossAttention(row, layer, head, pos int) []float32 {
 	return d.s.CrossAttention(row, layer, head, pos)
+}
+
+// SelfAttention returns the causal self-attention probabilities of row's
+// target position pos at layer and head over positions 0..pos ([pos+1]);
+// nil without DecoderOptions.CaptureSelf or for a position not cached. The
+// slice is the Decoder's buffer.
+func (d *Decoder) SelfAttention(row, layer, head, pos int) []float32 {
+	return d.s.SelfAttention(row, layer, head, pos)
 }
 
 // LayerHidden returns the output of decoder layer layer at row's target

@@ -17,6 +17,22 @@ var ErrContext = errors.New("context length exceeded")
 type Encoded struct {
 	C    int // the model width, d_model
 	rows [][]float32
+	attn *encdec.EncoderAttention // with EncodeOptions.CaptureAttention
+}
+
+// EncodeOptions control EncodeWith. The zero value encodes as Encode does.
+type EncodeOptions struct {
+	// CaptureAttention keeps every self-attention probability of every
+	// layer, read with Encoded.Attention. It costs 4·L·nh·n² bytes per
+	// source of n tokens.
+	CaptureAttention bool
+}
+
+// Attention returns the self-attention probabilities of source row at
+// layer and head, [n, n] row-major (query × key) for its n tokens; nil
+// without EncodeOptions.CaptureAttention.
+func (e *Encoded) Attention(row, layer, head int) []float32 {
+	return e.attn.Probs(row, layer, head)
 }
 
 // Rows returns the number of sources.
@@ -62,6 +78,11 @@ func (m *Model) embed(x []float32, segs []encdec.Segment, tok, pos, lnG, lnB []f
 // with an attention mask, at the unpadded positions). It allocates its
 // buffers per call.
 func (m *Model) Encode(src [][]int) (*Encoded, error) {
+	return m.EncodeWith(src, EncodeOptions{})
+}
+
+// EncodeWith is Encode with options (the attention probabilities kept).
+func (m *Model) EncodeWith(src [][]int, opt EncodeOptions) (*Encoded, error) {
 	c := m.Config
 	C, F, nh := c.DModel, c.EncoderFFN, c.EncoderHeads
 	segs, R, probs, err := encdec.PackSources("bart", ErrContext, src, c.MaxPositions, c.VocabSize, nh)
@@ -78,11 +99,18 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	j := &encdec.Attention{Segs: segs, Heads: nh, HeadDim: C / nh, Stride: C, Scale: float32(1 / math.Sqrt(float64(C/nh))),
 		Probs: make([]float32, probs), Out: att}
 	w := &m.Weights
+	var attn *encdec.EncoderAttention
+	if opt.CaptureAttention {
+		attn = encdec.NewEncoderAttention(segs, nh, len(w.Encoder))
+	}
 	m.embed(x, segs, w.EncEmbed, w.EncPos, w.EncEmbLNG, w.EncEmbLNB)
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
 		encdec.Linear(qkv, m.preNorm(h, x, L.SelfLNG, L.SelfLNB, R), R, C, 3*C, m.encQKV[l], m.encQKVB[l])
 		j.RunFused(k, v, qkv, R)
+		if attn != nil {
+			attn.Capture(l, j.Probs)
+		}
 		encdec.Linear(h, att, R, C, C, L.SelfAttn.OW, L.SelfAttn.OB)
 		m.residual(x, h, L.SelfLNG, L.SelfLNB, R)
 		encdec.Linear(ff, m.preNorm(h, x, L.FinalLNG, L.FinalLNB, R), R, C, F, L.FC1W, L.FC1B)
@@ -93,7 +121,7 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	if c.PreLayerNorm {
 		kernels.LayerNorm(x, x, w.EncFinalLNG, w.EncFinalLNB, R, C, c.LayerNormEps)
 	}
-	return &Encoded{C: C, rows: encdec.SplitRows(x, segs, C)}, nil
+	return &Encoded{C: C, rows: encdec.SplitRows(x, segs, C), attn: attn}, nil
 }
 
 // preNorm returns the input of a sublayer: x itself (post-LayerNorm

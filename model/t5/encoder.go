@@ -16,6 +16,22 @@ var ErrContext = errors.New("context length exceeded")
 type Encoded struct {
 	C    int // the model width, d_model
 	rows [][]float32
+	attn *encdec.EncoderAttention // with EncodeOptions.CaptureAttention
+}
+
+// EncodeOptions control EncodeWith. The zero value encodes as Encode does.
+type EncodeOptions struct {
+	// CaptureAttention keeps every self-attention probability of every
+	// layer, read with Encoded.Attention. It costs 4·L·nh·n² bytes per
+	// source of n tokens.
+	CaptureAttention bool
+}
+
+// Attention returns the self-attention probabilities of source row at
+// layer and head, [n, n] row-major (query × key) for its n tokens; nil
+// without EncodeOptions.CaptureAttention.
+func (e *Encoded) Attention(row, layer, head int) []float32 {
+	return e.attn.Probs(row, layer, head)
 }
 
 // Rows returns the number of sources.
@@ -46,6 +62,11 @@ func (m *Model) embed(x []float32, segs []encdec.Segment) {
 // position bias is computed once per call for the longest source. It
 // allocates its buffers per call.
 func (m *Model) Encode(src [][]int) (*Encoded, error) {
+	return m.EncodeWith(src, EncodeOptions{})
+}
+
+// EncodeWith is Encode with options (the attention probabilities kept).
+func (m *Model) EncodeWith(src [][]int, opt EncodeOptions) (*Encoded, error) {
 	c := m.Config
 	C, I, F, nh := c.DModel, c.Inner(), c.DFF, c.Heads
 	segs, R, probs, err := encdec.PackSources("t5", ErrContext, src, 0, c.VocabSize, nh)
@@ -70,12 +91,19 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 	j := &encdec.Attention{Segs: segs, Heads: nh, HeadDim: c.DKV, Stride: I, Scale: 1, Probs: make([]float32, probs), Out: att,
 		Bias: encdec.Bias{Table: biasTable(m.Weights.EncRelBias, nh, span, true, c.Buckets, c.MaxDistance), Width: 2*span - 1, Center: span - 1}}
 	w := &m.Weights
+	var attn *encdec.EncoderAttention
+	if opt.CaptureAttention {
+		attn = encdec.NewEncoderAttention(segs, nh, len(w.Encoder))
+	}
 	m.embed(x, segs)
 	for l := range w.Encoder {
 		L := &w.Encoder[l]
 		rmsNorm(h, x, L.SelfLN, R, C, c.LayerNormEps)
 		linear(qkv, h, R, C, 3*I, m.encQKV[l])
 		j.RunFused(k, v, qkv, R)
+		if attn != nil {
+			attn.Capture(l, j.Probs)
+		}
 		linear(h, att, R, I, C, L.SelfAttn.OW)
 		kernels.Add(x, x, h)
 		rmsNorm(h, x, L.FFLN, R, C, c.LayerNormEps)
@@ -83,5 +111,5 @@ func (m *Model) Encode(src [][]int) (*Encoded, error) {
 		kernels.Add(x, x, h)
 	}
 	rmsNorm(x, x, w.EncFinalLN, R, C, c.LayerNormEps)
-	return &Encoded{C: C, rows: encdec.SplitRows(x, segs, C)}, nil
+	return &Encoded{C: C, rows: encdec.SplitRows(x, segs, C), attn: attn}, nil
 }

@@ -289,6 +289,8 @@ class Seq2Seq:
         if mask is not None:
             a = a + mask
         a = torch.softmax(a, dim=-1)
+        if getattr(self, "keep", None) is not None:
+            self.keep.append((p, a))
         o = torch.matmul(a, v).transpose(1, 2).reshape(B, T, C)
         return self.lin(o, p + ".out_proj"), (k, v), a
 
@@ -503,12 +505,43 @@ def bench(argv):
     print(json.dumps({"threads": a.threads, "decode_tok_s": best, "encode_tok_s": best_enc, "greedy_ids": ids}))
 
 
+def attentions(root):
+    """Encoder and decoder self-attention probabilities (what transformers
+    returns with output_attentions=True as encoder_attentions and
+    decoder_attentions) of a teacher-forced pass of every model in MODELS,
+    written to attention.safetensors: NAME.src, NAME.tgt, NAME.enc_self
+    [L_enc, heads, S, S] and NAME.dec_self [L_dec, heads, T, T] (causal:
+    zero above the diagonal), with each model's config and seed."""
+    d = os.path.join(root, "model", "bart", "testdata")
+    out, meta = {}, {}
+    for name, (cfg, seed, slen, tlen) in MODELS.items():
+        meta[name + ".config"] = json.dumps(cfg)
+        meta[name + ".seed"] = str(seed)
+        model = Seq2Seq(cfg, random_weights(cfg, seed))
+        V = cfg["vocab_size"]
+        src = ids_for(slen, V, 1)
+        tgt = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, dec_vocab(cfg), 2)
+        model.keep = []
+        with torch.no_grad():
+            enc = model.encode(torch.tensor([src]))
+            model.decode(torch.tensor([tgt]), enc)
+        enc_self = [a[0] for p, a in model.keep if p.startswith("encoder.") and "self_attn" in p]
+        dec_self = [a[0] for p, a in model.keep if p.startswith("decoder.") and "self_attn" in p]
+        out[name + ".src"] = torch.tensor(src, dtype=torch.float32)
+        out[name + ".tgt"] = torch.tensor(tgt, dtype=torch.float32)
+        out[name + ".enc_self"] = torch.stack(enc_self).contiguous()
+        out[name + ".dec_self"] = torch.stack(dec_self).contiguous()
+    write_safetensors(os.path.join(d, "attention.safetensors"), sorted(out.items()), metadata=meta)
+
+
 if __name__ == "__main__":
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
     if len(sys.argv) >= 2 and sys.argv[1] == "golden":
         golden(root)
     elif len(sys.argv) >= 3 and sys.argv[1] == "golden-large":
         golden_large(sys.argv[2])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "attention":
+        attentions(root)
     elif len(sys.argv) >= 2 and sys.argv[1] == "bench":
         bench(sys.argv[2:])
     else:
