@@ -37,6 +37,9 @@ type ExplainOptions struct {
 	// LayerTopK is how many tokens LayerPredictions lists per target
 	// token and layer (0: DefaultLayerTopK).
 	LayerTopK int
+	// NoSelfAttention leaves EncoderAttention and DecoderAttention out
+	// (as explain.Options.NoAttention leaves GPT-2's attention out).
+	NoSelfAttention bool
 }
 
 // Explanation is the cross-attention of one encoder-decoder generation:
@@ -61,6 +64,10 @@ type Explanation struct {
 	TargetIDs []int    `json:"target_ids"`
 	Target    []string `json:"target"`
 	Text      string   `json:"text"`
+	// DecoderInputs are the display strings of the decoder's inputs: the
+	// start token, then every target token but the last (the key axis of
+	// DecoderAttention).
+	DecoderInputs []string `json:"decoder_inputs"`
 	// Generated is false when the target was given
 	// (ExplainOptions.Continuation).
 	Generated bool `json:"generated"`
@@ -71,6 +78,17 @@ type Explanation struct {
 	// target token i (its decoder input is the token before: the start
 	// token for i = 0). Each [l][h][i] sums to 1.
 	CrossAttention [][][][]float32 `json:"cross_attention"`
+	// EncoderAttention.Probs[l][h][i][j] is the probability that head h
+	// of encoder layer l gives source token j when encoding source token i
+	// (bidirectional: each row covers the whole source); DecoderAttention's
+	// [l][h][i][j] that head h of decoder layer l gives decoder input j
+	// (the start token, then the target tokens before i) in the step
+	// that produced target token i (causal: j ≤ i). Both are captured
+	// from the same pass as CrossAttention (the encoder's, and the
+	// teacher-forced decoder's) and written with 4 decimals, as GPT-2's
+	// explain.Result.Attention; nil with ExplainOptions.NoSelfAttention.
+	EncoderAttention *explain.Attention `json:"encoder_attention,omitempty"`
+	DecoderAttention *explain.Attention `json:"decoder_attention,omitempty"`
 	// Alignment lists, for each target token, the source tokens with the
 	// most cross-attention averaged over every layer and head, most first.
 	Alignment [][]AlignedSource `json:"alignment"`
@@ -96,6 +114,7 @@ type AlignedSource struct {
 type crossDecoder interface {
 	Forward(tokens [][]int) error
 	CrossAttention(row, layer, head, pos int) []float32
+	SelfAttention(row, layer, head, pos int) []float32
 	LayerHidden(row, layer, pos int) []float32
 }
 
@@ -129,8 +148,8 @@ func (e *Explanation) layerPredictions(d crossDecoder, lens func(dst, h []float3
 // of a beam search), or takes opt.Continuation, then runs the decoder
 // once over the start token and the target with every cross-attention
 // probability and every layer's output captured (for the layer
-// predictions). Encoder and decoder self-attention and gradient saliency
-// are not computed (the models have no backward pass).
+// predictions), and, unless opt.NoSelfAttention, every encoder and decoder
+// self-attention probability of those passes.
 func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, opt ExplainOptions) (*Explanation, error) {
 	if err := p.CheckSource(src); err != nil {
 		return nil, err
@@ -170,24 +189,33 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 	input := append([]int{e.DecoderStart}, e.TargetIDs[:n-1]...)
 	var d crossDecoder
 	var lens func(dst, h []float32)
+	self := !opt.NoSelfAttention
 	if p.T5 != nil {
-		enc, err := p.T5.Encode([][]int{src})
+		enc, err := p.T5.EncodeWith([][]int{src}, t5.EncodeOptions{CaptureAttention: self})
 		if err != nil {
 			return nil, err
 		}
-		e.Layers, e.Heads = p.T5.Config.DecoderLayers, p.T5.Config.Heads
-		d, err = p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: n, CaptureCross: true, CaptureHidden: true})
+		c := p.T5.Config
+		e.Layers, e.Heads = c.DecoderLayers, c.Heads
+		if self {
+			e.EncoderAttention = encoderAttention(enc.Attention, c.EncoderLayers, c.Heads, len(src))
+		}
+		d, err = p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: n, CaptureCross: true, CaptureHidden: true, CaptureSelf: self})
 		lens = p.T5.LayerLogits
 		if err != nil {
 			return nil, err
 		}
 	} else {
-		enc, err := p.Model.Encode([][]int{src})
+		enc, err := p.Model.EncodeWith([][]int{src}, bart.EncodeOptions{CaptureAttention: self})
 		if err != nil {
 			return nil, err
 		}
-		e.Layers, e.Heads = p.Model.Config.DecoderLayers, p.Model.Config.DecoderHeads
-		d, err = p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: n, CaptureCross: true, CaptureHidden: true})
+		c := p.Model.Config
+		e.Layers, e.Heads = c.DecoderLayers, c.DecoderHeads
+		if self {
+			e.EncoderAttention = encoderAttention(enc.Attention, c.EncoderLayers, c.EncoderHeads, len(src))
+		}
+		d, err = p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: n, CaptureCross: true, CaptureHidden: true, CaptureSelf: self})
 		lens = p.Model.LayerLogits
 		if err != nil {
 			return nil, err
@@ -213,6 +241,19 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 			}
 		}
 	}
+	if self {
+		e.DecoderAttention = &explain.Attention{Layers: e.Layers, Heads: e.Heads, Probs: make([][][][]explain.Prob4, e.Layers)}
+		for l := range e.Layers {
+			e.DecoderAttention.Probs[l] = make([][][]explain.Prob4, e.Heads)
+			for h := range e.Heads {
+				rows := make([][]explain.Prob4, n)
+				for i := range n {
+					rows[i] = prob4(d.SelfAttention(0, l, h, i))
+				}
+				e.DecoderAttention.Probs[l][h] = rows
+			}
+		}
+	}
 	k := opt.LayerTopK
 	if k == 0 {
 		k = DefaultLayerTopK
@@ -220,6 +261,7 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 	e.layerPredictions(d, lens, p.spec.vocab, min(k, p.spec.vocab), p.displayTokens)
 	e.Source = p.displayTokens(src)
 	e.Target = p.displayTokens(e.TargetIDs)
+	e.DecoderInputs = p.displayTokens(input)
 	if dec := p.Decoder(); dec != nil {
 		e.Text = dec.Decode(e.TargetIDs)
 	}
@@ -229,6 +271,33 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 	}
 	e.Alignment = e.align(min(top, len(src)))
 	return e, nil
+}
+
+// encoderAttention returns the captured encoder self-attention (at(row,
+// layer, head): [n, n]) of a source of n tokens as explain.Attention rows.
+func encoderAttention(at func(row, layer, head int) []float32, layers, heads, n int) *explain.Attention {
+	a := &explain.Attention{Layers: layers, Heads: heads, Probs: make([][][][]explain.Prob4, layers)}
+	for l := range layers {
+		a.Probs[l] = make([][][]explain.Prob4, heads)
+		for h := range heads {
+			p := at(0, l, h)
+			rows := make([][]explain.Prob4, n)
+			for i := range n {
+				rows[i] = prob4(p[i*n : (i+1)*n])
+			}
+			a.Probs[l][h] = rows
+		}
+	}
+	return a
+}
+
+// prob4 converts probabilities to explain.Prob4.
+func prob4(p []float32) []explain.Prob4 {
+	out := make([]explain.Prob4, len(p))
+	for i, v := range p {
+		out[i] = explain.Prob4(v)
+	}
+	return out
 }
 
 // displayTokens returns the display strings of ids: the tokenizer's text
@@ -315,6 +384,14 @@ func (e *Explanation) WriteText(w io.Writer) error {
 		}
 		ew.printf("\n")
 	}
+	if a := e.EncoderAttention; a != nil {
+		ew.printf("encoder self-attention, layer %d (the last), mean over %d heads; for each source token the tokens it attends to most:\n", a.Layers-1, a.Heads)
+		writeSelf(ew, a, e.Source, e.Source, len(e.Alignment[0]))
+	}
+	if a := e.DecoderAttention; a != nil {
+		ew.printf("decoder self-attention, layer %d (the last), mean over %d heads; for each target token the decoder inputs (start, earlier targets) it attends to most:\n", a.Layers-1, a.Heads)
+		writeSelf(ew, a, e.Target, e.DecoderInputs, len(e.Alignment[0]))
+	}
 	if e.LayerPredictions != nil {
 		ew.printf("layer predictions (logit lens): each decoder layer's top token, and p(target):\n")
 		for i, t := range e.Target {
@@ -326,6 +403,37 @@ func (e *Explanation) WriteText(w io.Writer) error {
 		}
 	}
 	return ew.err
+}
+
+// writeSelf writes, for each query token, the top keys of a's last layer
+// averaged over heads.
+func writeSelf(ew *errWriter, a *explain.Attention, queries, keys []string, top int) {
+	if a.Layers == 0 || a.Heads == 0 {
+		return
+	}
+	width := 0
+	for _, t := range queries {
+		width = max(width, len([]rune(t)))
+	}
+	last := a.Probs[a.Layers-1]
+	for i, t := range queries {
+		mean := make([]float64, len(last[0][i]))
+		for h := range last {
+			for j, v := range last[h][i] {
+				mean[j] += float64(v) / float64(len(last))
+			}
+		}
+		order := make([]int, len(mean))
+		for j := range order {
+			order[j] = j
+		}
+		sort.SliceStable(order, func(x, y int) bool { return mean[order[x]] > mean[order[y]] })
+		ew.printf("%3d %-*s ←", i, width, t)
+		for _, j := range order[:min(top, len(order))] {
+			ew.printf("  %s (%d) %.1f%%", keys[j], j, 100*mean[j])
+		}
+		ew.printf("\n")
+	}
 }
 
 // errWriter keeps the first write error.

@@ -15,37 +15,39 @@ import (
 )
 
 // stepCross decodes input one token at a time with a fresh decoder
-// capturing cross-attention and returns [layer][head][pos] probabilities:
-// an independent path (the cached decoding loop) to compare Explain's
-// teacher-forced pass against.
-func stepCross(t *testing.T, p *Pipeline, src, input []int) [][][][]float32 {
+// capturing cross- and self-attention and returns [layer][head][pos]
+// probabilities of each: an independent path (the cached decoding loop)
+// to compare Explain's teacher-forced pass against.
+func stepCross(t *testing.T, p *Pipeline, src, input []int) (crossP, selfP [][][][]float32) {
 	t.Helper()
 	var fwd func([]int) error
-	var cross func(l, h, i int) []float32
+	var cross, self func(l, h, i int) []float32
 	var L, H int
 	if p.T5 != nil {
 		enc, err := p.T5.Encode([][]int{src})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: len(input) + 3, CaptureCross: true})
+		d, err := p.T5.NewDecoderFor(enc, t5.DecoderOptions{MaxLen: len(input) + 3, CaptureCross: true, CaptureSelf: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		fwd = func(x []int) error { return d.Forward([][]int{x}) }
 		cross = func(l, h, i int) []float32 { return d.CrossAttention(0, l, h, i) }
+		self = func(l, h, i int) []float32 { return d.SelfAttention(0, l, h, i) }
 		L, H = p.T5.Config.DecoderLayers, p.T5.Config.Heads
 	} else {
 		enc, err := p.Model.Encode([][]int{src})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: len(input) + 3, CaptureCross: true})
+		d, err := p.Model.NewDecoderFor(enc, bart.DecoderOptions{MaxLen: len(input) + 3, CaptureCross: true, CaptureSelf: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		fwd = func(x []int) error { return d.Forward([][]int{x}) }
 		cross = func(l, h, i int) []float32 { return d.CrossAttention(0, l, h, i) }
+		self = func(l, h, i int) []float32 { return d.SelfAttention(0, l, h, i) }
 		L, H = p.Model.Config.DecoderLayers, p.Model.Config.DecoderHeads
 	}
 	for _, id := range input {
@@ -53,16 +55,54 @@ func stepCross(t *testing.T, p *Pipeline, src, input []int) [][][][]float32 {
 			t.Fatal(err)
 		}
 	}
-	out := make([][][][]float32, L)
+	crossP, selfP = make([][][][]float32, L), make([][][][]float32, L)
 	for l := range L {
-		out[l] = make([][][]float32, H)
+		crossP[l], selfP[l] = make([][][]float32, H), make([][][]float32, H)
 		for h := range H {
 			for i := range input {
-				out[l][h] = append(out[l][h], slices.Clone(cross(l, h, i)))
+				crossP[l][h] = append(crossP[l][h], slices.Clone(cross(l, h, i)))
+				selfP[l][h] = append(selfP[l][h], slices.Clone(self(l, h, i)))
 			}
 		}
 	}
-	return out
+	return crossP, selfP
+}
+
+// checkSelf checks that every row of a is a distribution of the expected
+// length (the whole source, or positions up to the row's own) and, when
+// ref is given, equals it within 1e-4.
+func checkSelf(t *testing.T, what string, a *explain.Attention, layers, heads, n int, causal bool, ref [][][][]float32) {
+	t.Helper()
+	if a == nil || a.Layers != layers || a.Heads != heads || len(a.Probs) != layers {
+		t.Fatalf("%s: %+v, want %d layers × %d heads", what, a, layers, heads)
+	}
+	worst := 0.0
+	for l := range layers {
+		for h := range heads {
+			if len(a.Probs[l][h]) != n {
+				t.Fatalf("%s: layer %d head %d: %d rows, want %d", what, l, h, len(a.Probs[l][h]), n)
+			}
+			for i, row := range a.Probs[l][h] {
+				want := n
+				if causal {
+					want = i + 1
+				}
+				sum := 0.0
+				for j, v := range row {
+					sum += float64(v)
+					if ref != nil {
+						worst = max(worst, math.Abs(float64(v)-float64(ref[l][h][i][j])))
+					}
+				}
+				if len(row) != want || math.Abs(sum-1) > 1e-4 {
+					t.Errorf("%s: layer %d head %d row %d: %d probabilities summing to %v, want %d summing to 1", what, l, h, i, len(row), sum, want)
+				}
+			}
+		}
+	}
+	if worst > 1e-4 {
+		t.Errorf("%s: differs from the cached decoding loop's by %g", what, worst)
+	}
 }
 
 // TestExplain: the target is what RunIDs generates (or the continuation),
@@ -105,7 +145,18 @@ func TestExplain(t *testing.T) {
 			t.Errorf("%s: %d target strings for %d ids, %d source strings for %d", c.model, len(e.Target), len(e.TargetIDs), len(e.Source), len(src))
 		}
 		input := append([]int{e.DecoderStart}, e.TargetIDs[:len(e.TargetIDs)-1]...)
-		ref := stepCross(t, p, src, input)
+		ref, refSelf := stepCross(t, p, src, input)
+		encL, encH := 0, 0
+		if p.T5 != nil {
+			encL, encH = p.T5.Config.EncoderLayers, p.T5.Config.Heads
+		} else {
+			encL, encH = p.Model.Config.EncoderLayers, p.Model.Config.EncoderHeads
+		}
+		checkSelf(t, c.model+" encoder self-attention", e.EncoderAttention, encL, encH, len(src), false, nil)
+		checkSelf(t, c.model+" decoder self-attention", e.DecoderAttention, e.Layers, e.Heads, len(input), true, refSelf)
+		if len(e.DecoderInputs) != len(input) {
+			t.Errorf("%s: %d decoder inputs, want %d", c.model, len(e.DecoderInputs), len(input))
+		}
 		if len(e.CrossAttention) != len(ref) || len(e.CrossAttention[0]) != len(ref[0]) || e.Layers != len(ref) || e.Heads != len(ref[0]) {
 			t.Fatalf("%s: %d×%d (layers %d heads %d), want %d×%d", c.model, len(e.CrossAttention), len(e.CrossAttention[0]), e.Layers, e.Heads, len(ref), len(ref[0]))
 		}
@@ -184,11 +235,26 @@ func TestExplain(t *testing.T) {
 		if err := e.WriteText(&b); err != nil {
 			t.Fatal(err)
 		}
-		if lines := strings.Count(b.String(), "\n"); lines != 2*len(e.TargetIDs)+3 {
-			t.Errorf("%s: text has %d lines, want %d:\n%s", c.model, lines, 2*len(e.TargetIDs)+3, b.String())
+		if lines, want := strings.Count(b.String(), "\n"), 3*len(e.TargetIDs)+len(src)+5; lines != want {
+			t.Errorf("%s: text has %d lines, want %d:\n%s", c.model, lines, want, b.String())
 		}
-		if _, err := json.Marshal(e); err != nil {
-			t.Error(err)
+		js, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Without self-attention: the same cross-attention, no self views
+		// in the JSON or the text.
+		e2, err := p.Explain(context.Background(), src, s, ExplainOptions{Continuation: c.continuation, TopSources: c.top, NoSelfAttention: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		js2, _ := json.Marshal(e2)
+		b.Reset()
+		e2.WriteText(&b)
+		if e2.EncoderAttention != nil || e2.DecoderAttention != nil || strings.Contains(string(js2), "encoder_attention") ||
+			!strings.Contains(string(js), `"encoder_attention":{"layers"`) || !strings.Contains(string(js), `"decoder_attention":{"layers"`) ||
+			strings.Count(b.String(), "\n") != 2*len(e.TargetIDs)+3 || !slices.Equal(e2.CrossAttention[0][0][0], e.CrossAttention[0][0][0]) {
+			t.Errorf("%s: NoSelfAttention: encoder %v decoder %v, text:\n%s", c.model, e2.EncoderAttention != nil, e2.DecoderAttention != nil, b.String())
 		}
 	}
 }

@@ -26,6 +26,7 @@ type seq2seqFlags struct {
 	explainHTML  string // --explain-html FILE
 	continuation string // --continuation IDS
 	topSources   int    // --top-sources
+	noSelf       bool   // --no-self-attention
 }
 
 func init() {
@@ -70,15 +71,20 @@ input) decodes each non-blank line (a JSON string or an object with a
 --explain explains the output instead of printing it: after generating (or
 taking --continuation, target ids after the decoder's start token), one
 teacher-forced pass captures the decoder's cross-attention over the source
-at every layer and head and each decoder layer's output; it prints, for
-each target token, its top source tokens (mean over layers and heads) and
-each layer's top prediction (the logit lens), or with --format json the
-whole explanation (source, target, "cross_attention"
-[layer][head][target][source], "alignment", "layer_predictions",
-"layer_target_prob"). --explain-html FILE (implies --explain) also writes
-an offline HTML explorable: the cross-attention heatmap with layer and head
-selectors, and the layer predictions. No saliency (the encoder-decoder
-models have no backward pass) and no self-attention views yet.`,
+at every layer and head, the encoder's and the decoder's self-attention and
+each decoder layer's output; it prints, for each target token, its top
+source tokens (mean over layers and heads), each source and target token's
+most attended tokens in the last encoder and decoder layer, and each
+layer's top prediction (the logit lens), or with --format json the whole
+explanation (source, target, "decoder_inputs", "cross_attention"
+[layer][head][target][source], "encoder_attention" and "decoder_attention"
+({"layers", "heads", "probs" [layer][head][query][key]}, as loupe
+explain's "attention"; the decoder's rows are causal), "alignment",
+"layer_predictions", "layer_target_prob"). --no-self-attention leaves the
+self-attention out (as loupe explain --no-attention). --explain-html FILE
+(implies --explain) also writes an offline HTML explorable: the attention
+heatmap (cross, encoder self or decoder self) with layer and head
+selectors, and the layer predictions.`,
 			Example: c.example,
 			Args:    cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,6 +111,7 @@ models have no backward pass) and no self-attention views yet.`,
 		fl.BoolVar(&f.explain, "explain", false, "print the cross-attention alignment of the output (for each target token its top source tokens)")
 		fl.StringVar(&f.explainHTML, "explain-html", "", "write the cross-attention explorable to this HTML file (implies --explain)")
 		fl.StringVar(&f.continuation, "continuation", "", "explain these comma-separated target ids (after the decoder start) instead of generating (implies --explain)")
+		fl.BoolVar(&f.noSelf, "no-self-attention", false, "with --explain: leave the encoder and decoder self-attention out")
 		fl.IntVar(&f.topSources, "top-sources", seq2seq.DefaultTopSources, "with --explain: source tokens listed per target token")
 		rootCmd.AddCommand(cmd)
 	}
@@ -192,7 +199,7 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 // seq2seqExplain explains one source's output: the alignment as text or
 // JSON, and the explorable with --explain-html.
 func seq2seqExplain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, p *seq2seq.Pipeline, src []int, set generate.Settings, cont []int, args []string) error {
-	e, err := p.Explain(ctx, src, set, seq2seq.ExplainOptions{Continuation: cont, TopSources: f.topSources})
+	e, err := p.Explain(ctx, src, set, seq2seq.ExplainOptions{Continuation: cont, TopSources: f.topSources, NoSelfAttention: f.noSelf})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,16 @@ func TestTranslateExplain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// With the self-attention summaries: a header and a line per source
+	// token (encoder), a header and a line per target token (decoder).
+	if n, want := strings.Count(out, "\n"), 3*len(ids)+len(src)+5; n != want || !strings.Contains(out, "encoder self-attention, layer 0 (the last), mean over 4 heads") ||
+		!strings.Contains(out, "decoder self-attention, layer 1 (the last), mean over 2 heads") {
+		t.Fatalf("--explain printed %d lines, want %d:\n%s", n, want, out)
+	}
+	out, _, err = runCmd(t, "translate", "--model", tinyMarian, "--source-ids", srcArg, "--max-length", "12", "--explain", "--no-self-attention")
+	if err != nil {
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2*len(ids)+3 || !strings.HasPrefix(lines[0], "source (") || !strings.Contains(lines[1], "mean over 2 layers × 2 heads") ||
 		!strings.Contains(lines[len(ids)+2], "logit lens") || !strings.Contains(lines[len(lines)-1], "  L1 ") {
@@ -39,6 +49,15 @@ func TestTranslateExplain(t *testing.T) {
 			Position int `json:"position"`
 		} `json:"alignment"`
 		Generated bool `json:"generated"`
+		Enc       struct {
+			Layers int             `json:"layers"`
+			Heads  int             `json:"heads"`
+			Probs  [][][][]float64 `json:"probs"`
+		} `json:"encoder_attention"`
+		Dec struct {
+			Probs [][][][]float64 `json:"probs"`
+		} `json:"decoder_attention"`
+		Inputs []string `json:"decoder_inputs"`
 	}
 	if err := json.Unmarshal([]byte(out), &e); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -48,6 +67,10 @@ func TestTranslateExplain(t *testing.T) {
 	}
 	if len(e.Cross) != 2 || len(e.Cross[1]) != 2 || len(e.Cross[1][1]) != len(ids) || len(e.Cross[1][1][0]) != len(src) {
 		t.Errorf("cross_attention shape %d×%d×%d×%d", len(e.Cross), len(e.Cross[1]), len(e.Cross[1][1]), len(e.Cross[1][1][0]))
+	}
+	if e.Enc.Layers != 1 || e.Enc.Heads != 4 || len(e.Enc.Probs) != 1 || len(e.Enc.Probs[0][3]) != len(src) || len(e.Enc.Probs[0][3][0]) != len(src) ||
+		len(e.Dec.Probs) != 2 || len(e.Dec.Probs[1][1]) != len(ids) || len(e.Dec.Probs[1][1][2]) != 3 || len(e.Inputs) != len(ids) {
+		t.Errorf("self-attention: encoder %+v, decoder %d layers, %d decoder inputs", e.Enc, len(e.Dec.Probs), len(e.Inputs))
 	}
 	if len(e.Alignment) != len(ids) || len(e.Alignment[0]) != 2 {
 		t.Errorf("alignment %v: want 2 sources for each of %d tokens", e.Alignment, len(ids))
