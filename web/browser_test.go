@@ -261,3 +261,85 @@ func TestSeq2SeqInBrowser(t *testing.T) {
 		t.Errorf("subtitle %q", sub)
 	}
 }
+
+// TestSeq2SeqSelfAttentionInBrowser: the view selector offers the
+// encoder's and the decoder's self-attention when the explanation has
+// them; the encoder view is source × source with its own layer count, the
+// decoder view target × decoder inputs with the future positions blank,
+// and each view's selected row lists its most attended tokens.
+func TestSeq2SeqSelfAttentionInBrowser(t *testing.T) {
+	e := s2sResult()
+	p := func(v ...explain.Prob4) []explain.Prob4 { return v }
+	// One encoder layer of 2 heads: head 0 looks at the next token, head 1
+	// at the token itself.
+	e.EncoderAttention = &explain.Attention{Layers: 1, Heads: 2, Probs: [][][][]explain.Prob4{{
+		{p(0, 1, 0, 0), p(0, 0, 1, 0), p(0, 0, 0, 1), p(1, 0, 0, 0)},
+		{p(.6, .2, .1, .1), p(.1, .6, .2, .1), p(.1, .1, .6, .2), p(.2, .1, .1, .6)},
+	}}}
+	// Two decoder layers of 2 heads over the inputs start, ␣das, ␣Haus.
+	causal := [][]explain.Prob4{p(1), p(.3, .7), p(.2, .2, .6)}
+	e.DecoderAttention = &explain.Attention{Layers: 2, Heads: 2, Probs: [][][][]explain.Prob4{{causal, causal}, {causal, {p(1), p(.9, .1), p(.5, .4, .1)}}}}
+	e.DecoderInputs = []string{"<pad>", "␣das", "␣Haus"}
+	ctx := openS2S(t, e)
+	cells := `Array.from(document.querySelectorAll('#s2s-heatmap tr')).slice(1).map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.classList.contains('future') ? -1 : Math.round(1000*parseFloat(td.dataset.v))))`
+	heads := `Array.from(document.querySelectorAll('#s2s-heatmap tr:first-child th')).map(th => th.textContent)`
+	setView := func(v string) string {
+		return `(document.getElementById('s2s-view').value = '` + v + `', document.getElementById('s2s-view').dispatchEvent(new Event('change')), `
+	}
+	opts := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-view option')).map(o => o.value)`)
+	if fmt.Sprint(opts) != "[cross encoder decoder]" {
+		t.Fatalf("view options %q", opts)
+	}
+	got := eval[[][]float64](t, ctx, setView("encoder")+cells+`)`)
+	want := [][]float64{{300, 600, 50, 50}, {50, 300, 600, 50}, {50, 50, 300, 600}, {600, 50, 50, 300}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("encoder view (layer 0, mean over heads) ‰: %v, want %v", got, want)
+	}
+	if h := eval[[]string](t, ctx, heads); fmt.Sprint(h) != fmt.Sprint([]string{"", "␣the", "␣house", "<b>", "</s>"}) {
+		t.Errorf("encoder view column heads %q", h)
+	}
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#s2s-layer option').length`); n != 2 {
+		t.Errorf("encoder view: %v layer options, want 2 (mean and 1 layer)", n)
+	}
+	// Clicking source token 2 (the encoder view's rows are the source).
+	det := eval[[]string](t, ctx, `(document.querySelector('#s2s-target .tok.out[data-i="2"]').click(),
+		Array.from(document.querySelectorAll('#s2s-detail .tokname')).map(s => s.textContent))`)
+	if len(det) != 4 || det[0] != "</s>" || det[1] != "<b>" {
+		t.Errorf("encoder view, <b> attends to %q, want </s> then <b>", det)
+	}
+	if title := eval[string](t, ctx, `document.getElementById('s2s-title').textContent`); title != "Encoder self-attention" {
+		t.Errorf("title %q", title)
+	}
+	got = eval[[][]float64](t, ctx, setView("decoder")+cells+`)`)
+	want = [][]float64{{1000, -1, -1}, {600, 400, -1}, {350, 300, 350}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("decoder view (layer 1, mean over heads) ‰: %v, want %v", got, want)
+	}
+	if h := eval[[]string](t, ctx, heads); fmt.Sprint(h) != fmt.Sprint([]string{"", "<pad>", "␣das", "␣Haus"}) {
+		t.Errorf("decoder view column heads %q", h)
+	}
+	got = eval[[][]float64](t, ctx, `(document.getElementById('s2s-head').value = '1', document.getElementById('s2s-head').dispatchEvent(new Event('change')), `+cells+`)`)
+	if got[2][0] != 500 || got[1][1] != 100 {
+		t.Errorf("decoder view, layer 1 head 1: %v", got)
+	}
+	// The selection (source token 2) carries to target row 2, whose
+	// detail lists the 3 inputs it sees.
+	det = eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-detail .tokname')).map(s => s.textContent)`)
+	if fmt.Sprint(det) != fmt.Sprint([]string{"<pad>", "␣das", "␣Haus"}) {
+		t.Errorf("decoder view, ␣Haus row attends to %q", det)
+	}
+	// Back to cross-attention: the original heatmap.
+	got = eval[[][]float64](t, ctx, setView("cross")+cells+`)`)
+	if fmt.Sprint(got[0]) != "[400 100 100 400]" {
+		t.Errorf("cross view again: %v", got)
+	}
+}
+
+// TestSeq2SeqCrossOnlyInBrowser: without self-attention the selector
+// offers only the cross-attention.
+func TestSeq2SeqCrossOnlyInBrowser(t *testing.T) {
+	ctx := openS2S(t, s2sResult())
+	if opts := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#s2s-view option')).map(o => o.value)`); fmt.Sprint(opts) != "[cross]" {
+		t.Errorf("view options %q", opts)
+	}
+}

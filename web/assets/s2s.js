@@ -1,7 +1,9 @@
 "use strict";
-// The seq2seq explorable: a cross-attention heatmap (target × source) with
-// layer and head selectors (each may be the mean), and the selected target
-// token's top source tokens.
+// The seq2seq explorable: an attention heatmap with a view selector (the
+// decoder's cross-attention, target × source; the encoder's self-attention,
+// source × source; the decoder's causal self-attention, target × decoder
+// inputs), layer and head selectors (each may be the mean), and the
+// selected row's most attended tokens.
 (function () {
   const data = JSON.parse(document.getElementById("loupe-data").textContent);
   const el = (tag, cls, text) => {
@@ -12,30 +14,72 @@
   };
   const layerSel = document.getElementById("s2s-layer");
   const headSel = document.getElementById("s2s-head");
+  const viewSel = document.getElementById("s2s-view");
   const fill = (sel, n, name) => {
+    sel.textContent = "";
     sel.appendChild(new Option("mean", "mean"));
     for (let i = 0; i < n; i++) sel.appendChild(new Option(name + " " + i, String(i)));
   };
-  fill(layerSel, data.layers, "layer");
-  fill(headSel, data.heads, "head");
-  // Defaults: the last layer, the mean over its heads.
-  layerSel.value = String(data.layers - 1);
-  headSel.value = "mean";
+  // The views the explanation holds: probs(l, h, i) is row i's
+  // probabilities (a causal row is shorter: the missing columns are
+  // future positions).
+  const views = {
+    cross: {
+      name: "cross-attention", title: "Cross-attention", layers: data.layers, heads: data.heads,
+      rows: data.target, cols: data.source, what: "target", probs: (l, h, i) => data.cross_attention[l][h][i],
+      hint: "Each row is a target token, each column a source token: the share of the decoder's attention over the source in the step that produced the row's token.",
+    },
+  };
+  if (data.encoder_attention) {
+    const a = data.encoder_attention;
+    views.encoder = {
+      name: "encoder self-attention", title: "Encoder self-attention", layers: a.layers, heads: a.heads,
+      rows: data.source, cols: data.source, what: "source", probs: (l, h, i) => a.probs[l][h][i],
+      hint: "Each row is a source token, each column a source token: the share of the encoder's attention the row's token gives each token of the source (both directions).",
+    };
+  }
+  if (data.decoder_attention) {
+    const a = data.decoder_attention;
+    views.decoder = {
+      name: "decoder self-attention", title: "Decoder self-attention", layers: a.layers, heads: a.heads,
+      rows: data.target, cols: data.decoder_inputs, what: "target", probs: (l, h, i) => a.probs[l][h][i],
+      hint: "Each row is a target token, each column a decoder input (the start token, then the target so far): the share of the decoder's causal self-attention in the step that produced the row's token. Blank cells are future positions it cannot see.",
+    };
+  }
+  for (const k of Object.keys(views)) viewSel.appendChild(new Option(views[k].name, k));
+  let view = views.cross;
+  // setView switches to view k: its layers and heads (the last layer, the
+  // mean over heads), its rows and columns.
+  function setView(k) {
+    view = views[k];
+    viewSel.value = k;
+    fill(layerSel, view.layers, "layer");
+    fill(headSel, view.heads, "head");
+    layerSel.value = String(view.layers - 1);
+    headSel.value = "mean";
+    document.getElementById("s2s-title").textContent = view.title;
+    document.getElementById("s2s-hint").textContent = view.hint +
+      " Numbers are percentages; the shading spans the smallest (white) to the largest cell shown. Click a row or a " + view.what + " token for the tokens it attends to most.";
+    selected = Math.min(selected, view.rows.length - 1);
+  }
   let selected = 0;
 
-  const T = data.target.length, S = data.source.length;
-  // matrix returns [T][S]: the chosen layer and head, or the mean over them.
+  // matrix returns [rows][cols]: the chosen layer and head, or the mean
+  // over them; null for a position a causal row cannot see.
   function matrix() {
-    const ls = layerSel.value === "mean" ? [...Array(data.layers).keys()] : [Number(layerSel.value)];
-    const hs = headSel.value === "mean" ? [...Array(data.heads).keys()] : [Number(headSel.value)];
+    const ls = layerSel.value === "mean" ? [...Array(view.layers).keys()] : [Number(layerSel.value)];
+    const hs = headSel.value === "mean" ? [...Array(view.heads).keys()] : [Number(headSel.value)];
+    const S = view.cols.length;
     const m = [];
-    for (let i = 0; i < T; i++) {
+    for (let i = 0; i < view.rows.length; i++) {
       const row = new Array(S).fill(0);
+      let seen = S;
       for (const l of ls) for (const h of hs) {
-        const a = data.cross_attention[l][h][i];
-        for (let j = 0; j < S; j++) row[j] += a[j];
+        const a = view.probs(l, h, i);
+        seen = a.length;
+        for (let j = 0; j < a.length; j++) row[j] += a[j];
       }
-      for (let j = 0; j < S; j++) row[j] /= ls.length * hs.length;
+      for (let j = 0; j < S; j++) row[j] = j < seen ? row[j] / (ls.length * hs.length) : null;
       m.push(row);
     }
     return m;
@@ -48,43 +92,55 @@
     return "rgba(91, 60, 196, " + a.toFixed(3) + ")";
   };
 
+  // renderTarget shows the source and the target; the tokens of the
+  // view's rows are clickable (the source's in the encoder view).
   function renderTarget() {
     const p = document.getElementById("s2s-target");
     p.textContent = "";
-    p.appendChild(el("span", "small", "source: "));
-    data.source.forEach((t) => p.appendChild(el("span", "tok", t)));
+    const line = (label, toks, rows) => {
+      p.appendChild(el("span", "small", label));
+      toks.forEach((t, i) => {
+        const s = el("span", "tok" + (rows ? " out" : "") + (rows && i === selected ? " selected" : ""), t);
+        if (rows) {
+          s.dataset.i = String(i);
+          s.addEventListener("click", () => select(i));
+        }
+        p.appendChild(s);
+      });
+    };
+    line("source: ", data.source, view.rows === data.source);
     p.appendChild(el("br"));
-    p.appendChild(el("span", "small", "target: "));
-    data.target.forEach((t, i) => {
-      const s = el("span", "tok out" + (i === selected ? " selected" : ""), t);
-      s.dataset.i = String(i);
-      s.addEventListener("click", () => select(i));
-      p.appendChild(s);
-    });
+    line("target: ", data.target, view.rows === data.target);
   }
 
   function render() {
     const m = matrix();
-    const hi = Math.max(...m.map((r) => Math.max(...r)));
-    const lo = Math.min(...m.map((r) => Math.min(...r)));
+    const vals = m.flat().filter((v) => v !== null);
+    const hi = Math.max(...vals);
+    const lo = Math.min(...vals);
     const wrap = document.getElementById("s2s-heatmap");
     wrap.textContent = "";
     const table = el("table", "grid heatmap");
     const head = el("tr");
     head.appendChild(el("th"));
-    data.source.forEach((t) => head.appendChild(el("th", "src", t)));
+    view.cols.forEach((t) => head.appendChild(el("th", "src", t)));
     table.appendChild(head);
     m.forEach((row, i) => {
       const tr = el("tr");
       tr.dataset.i = String(i);
-      const th = el("th", "clickable tgt", data.target[i]);
+      const th = el("th", "clickable tgt", view.rows[i]);
       th.addEventListener("click", () => select(i));
       tr.appendChild(th);
       row.forEach((v, j) => {
         const td = el("td", "cell" + (i === selected ? " sel" : ""));
+        if (v === null) { // a future position of a causal row
+          td.classList.add("future");
+          tr.appendChild(td);
+          return;
+        }
         td.style.backgroundColor = shade(v, lo, hi);
         td.style.color = v - lo > 0.6 * (hi - lo) ? "#fff" : "#1d1d1f";
-        td.title = data.target[i] + " ← " + data.source[j] + ": " + (100 * v).toFixed(1) + "%";
+        td.title = view.rows[i] + " ← " + view.cols[j] + ": " + (100 * v).toFixed(1) + "%";
         td.dataset.v = String(v);
         td.textContent = Math.round(100 * v);
         tr.appendChild(td);
@@ -96,11 +152,11 @@
     const det = document.getElementById("s2s-detail");
     det.textContent = "";
     const row = m[selected];
-    det.appendChild(el("div", "knn-head", "“" + data.target[selected] + "” attends to"));
-    const order = [...row.keys()].sort((a, b) => row[b] - row[a] || a - b).slice(0, 5);
+    det.appendChild(el("div", "knn-head", "“" + view.rows[selected] + "” attends to"));
+    const order = [...row.keys()].filter((j) => row[j] !== null).sort((a, b) => row[b] - row[a] || a - b).slice(0, 5);
     for (const j of order) {
       const r = el("div", "bar-row");
-      r.appendChild(el("span", "tokname", data.source[j]));
+      r.appendChild(el("span", "tokname", view.cols[j]));
       const outer = el("div");
       const bar = el("div", "bar");
       bar.style.width = (100 * row[j] / row[order[0]]).toFixed(1) + "%";
@@ -145,6 +201,12 @@
   }
   layerSel.addEventListener("change", render);
   headSel.addEventListener("change", render);
+  viewSel.addEventListener("change", () => {
+    setView(viewSel.value);
+    renderTarget();
+    render();
+  });
+  setView("cross");
   document.getElementById("subtitle").textContent += (data.text ? " — " + data.text : "");
   renderTarget();
   render();
