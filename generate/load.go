@@ -75,6 +75,11 @@ type Pipeline struct {
 // ErrNotUTF8 is returned for a prompt that is not valid UTF-8.
 var ErrNotUTF8 = errors.New("generate: the prompt is not valid UTF-8")
 
+// ErrEncoderDecoder is wrapped by Load's error for a BART, mBART, Marian or
+// T5 encoder-decoder checkpoint: package seq2seq runs those (loupe generate
+// hands them to it, as transformers' text2text-generation pipeline).
+var ErrEncoderDecoder = errors.New("encoder-decoder model")
+
 // Load resolves ref, a model directory or a Hugging Face hub id (gpt2,
 // ORG/NAME, ORG/NAME@REVISION), and loads the GPT-2, its tokenizer when
 // the files are there (tokenizer.json, or vocab.json and merges.txt), and
@@ -99,13 +104,13 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	}
 	if _, err := gpt2.LoadConfig(filepath.Join(dir, "config.json")); err != nil {
 		if bc, berr := bart.LoadConfig(filepath.Join(dir, "config.json")); berr == nil {
-			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type %q), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref, bc.ModelType)
+			return nil, fmt.Errorf("generate: %s is an %w (model_type %q), not a GPT-2: use package seq2seq (loupe translate, summarize or generate)", ref, ErrEncoderDecoder, bc.ModelType)
 		}
 		if tc, terr := t5.LoadConfig(filepath.Join(dir, "config.json")); terr == nil {
 			if tc.EncoderOnly {
 				return nil, fmt.Errorf("generate: %s is an encoder-only T5 (T5EncoderModel), not a GPT-2: it makes sentence embeddings (loupe embed on its sentence-transformers directory)", ref)
 			}
-			return nil, fmt.Errorf("generate: %s is an encoder-decoder model (model_type \"t5\"), not a GPT-2: use loupe translate or loupe summarize (package seq2seq)", ref)
+			return nil, fmt.Errorf("generate: %s is an %w (model_type \"t5\"), not a GPT-2: use package seq2seq (loupe translate, summarize or generate)", ref, ErrEncoderDecoder)
 		}
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/internal/textlines"
+	"github.com/loupe-ml/loupe/seq2seq"
 )
 
 // generateFlags are the options of loupe generate (and, --model and the
@@ -58,9 +59,16 @@ func init() {
 	var earlyStop string
 	cmd := &cobra.Command{
 		Use:   "generate --model M [flags] PROMPT | --input FILE",
-		Short: "Continue a prompt with a GPT-2 model (sampling, greedy or beam search)",
+		Short: "Continue a prompt with a GPT-2 model, or run a text-to-text model (T5, BART, Marian)",
 		Long: `Generate text with a GPT-2 family model (gpt2, distilgpt2, gpt2-medium,
 gpt2-large, gpt2-xl or any checkpoint of that architecture).
+
+On an encoder-decoder model (config.json model_type t5, bart, mbart or
+marian) the prompt is the source and the output the decoder's text, as
+transformers' text2text-generation pipeline does: it runs as loupe
+translate (docs/seq2seq.md) with the same decoding flags and --format json;
+--prompt-ids gives source ids; without a length, max_length 20 as
+transformers (not 50 new tokens); --quantize and retrieval are GPT-2 only.
 
 --model is a local directory (config.json, the weights and the tokenizer:
 tokenizer.json or vocab.json + merges.txt) or a Hugging Face hub id (gpt2,
@@ -138,7 +146,8 @@ before the text in the model's context. Both work with sampling, beams and
   loupe generate --model gpt2 --seed 1 --format json --input prompts.jsonl > out.jsonl
   loupe generate --quantize int8 --greedy "In the beginning"
   loupe generate --knn kjv.knn --lambda 0.5 --knn-temperature 20 "And the LORD said unto Moses"
-  loupe generate --retrieve kjv.rag --retrieval-stride 4 --num-beams 3 --greedy "In the beginning"`,
+  loupe generate --retrieve kjv.rag --retrieval-stride 4 --num-beams 3 --greedy "In the beginning"
+  loupe generate --model google/flan-t5-small --num-beams 4 "translate English to German: How old are you?"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.earlyStop = nil // not given (a run before may have set it)
@@ -155,6 +164,8 @@ before the text in the model's context. Both work with sampling, beams and
 	fl := cmd.Flags()
 	f.registerDecode(fl)
 	f.registerBeams(fl, &earlyStop)
+	fl.Var(setting[int]{&f.set.MaxLength, generate.DefaultMaxLength}, "max-length", "the most tokens of prompt and output together, instead of --max-new-tokens (transformers' max_length; on an encoder-decoder, the output and the decoder's start token)")
+	fl.Var(setting[int]{&f.set.MinLength, 0}, "min-length", "no end-of-text token before prompt and output hold this many tokens (transformers' min_length; on an encoder-decoder, the output and start token; 0: off)")
 	fl.BoolVar(&f.stats, "stats", false, "print prefill and decode timings on standard error")
 	fl.StringVar(&f.promptIDs, "prompt-ids", "", "give the prompt as comma-separated token ids instead of text")
 	fl.StringVar(&f.input, "input", "", `generate for each prompt of this JSON lines file (strings or {"text": ...}; "-" for standard input)`)
@@ -206,6 +217,9 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 		}
 	}
 	p, err := loadPipelineAt(ctx, f.model, f.quantize)
+	if errors.Is(err, generate.ErrEncoderDecoder) {
+		return generateText2Text(ctx, out, errw, f, args)
+	}
 	if err != nil {
 		return err
 	}
@@ -248,6 +262,20 @@ func generateMain(ctx context.Context, out, errw io.Writer, f generateFlags, arg
 	}
 	reportEnd(errw, f.stats, p.Model.Config.NPositions, res)
 	return nil
+}
+
+// generateText2Text runs loupe generate on an encoder-decoder model as
+// transformers' text2text-generation pipeline does: the prompt is the
+// source and the output the decoder's text, decoded as loupe translate
+// does with the same flags (--prompt-ids gives source ids).
+func generateText2Text(ctx context.Context, out, errw io.Writer, f generateFlags, args []string) error {
+	switch {
+	case f.quantize != "":
+		return fmt.Errorf("--quantize %s: %s is an encoder-decoder model; --quantize applies to GPT-2 only", f.quantize, f.model)
+	case f.retr.knn != "" || f.retr.retrieve != "":
+		return fmt.Errorf("--knn and --retrieve need a GPT-2; %s is an encoder-decoder model", f.model)
+	}
+	return seq2seqMain(ctx, out, errw, seq2seqFlags{generateFlags: f, sourceIDs: f.promptIDs, topSources: seq2seq.DefaultTopSources}, args)
 }
 
 // reportEnd tells on stderr that generation hit the context limit and,

@@ -195,12 +195,72 @@ func TestSummarizeText(t *testing.T) {
 		{[]string{"translate", "--model", tinyMarian, "--source-ids", "1,2", "text"}, "not both"},
 		{[]string{"translate", "--model", tinyMarian, "hello"}, "no tokenizer"},
 		{[]string{"translate", "--model", tinyMarian, "--source-ids", strings.Repeat("5,", 40) + "0"}, "max_position_embeddings 40"},
-		{[]string{"generate", "--model", tinyMarian, "--prompt-ids", "1"}, "loupe translate or loupe summarize"},
-		{[]string{"generate", "--model", tinyT5, "--prompt-ids", "1"}, "loupe translate or loupe summarize"},
+		{[]string{"generate", "--model", tinyMarian, "--prompt-ids", "1", "--quantize", "int8"}, "--quantize applies to GPT-2 only"},
+		{[]string{"generate", "--model", tinyT5, "--prompt-ids", "1", "--knn", "x.knn"}, "need a GPT-2"},
+		{[]string{"generate", "--model", tinyT5, "hello"}, "no tokenizer"},
 	} {
 		_, _, err := runCmd(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want an error with %q", c.args, err, c.want)
 		}
 	}
+}
+
+// TestGenerateText2Text: loupe generate on an encoder-decoder model runs
+// it as text-to-text: the same output as loupe summarize with the same
+// flags, for text, --prompt-ids, --format json and --input.
+func TestGenerateText2Text(t *testing.T) {
+	dir := tinyBARTWithTokenizer(t)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte("\"the cat sat\"\n\"a cat\"\n"), 0o644)
+	src, _, _ := s2sGolden(t, "marian/greedy")
+	for _, c := range []struct {
+		model string
+		args  []string
+	}{
+		{dir, []string{"--max-length", "12", "--repetition-penalty", "3", "the cat sat"}},
+		{dir, []string{"--max-new-tokens", "5", "--format", "json", "the cat"}},
+		{dir, []string{"--num-beams", "3", "--num-return-sequences", "2", "--max-length", "8", "the cat"}},
+		{dir, []string{"--max-length", "6", "--format", "json", "--input", in}},
+		{dir, []string{"--do-sample", "--seed", "7", "--max-length", "9", "the cat"}},
+		{tinyMarian, []string{"--max-length", "12", "--source-ids", joinInts(src, ",")}},
+		{tinyT5, []string{"--max-length", "7", "--source-ids", "5,6,7,1"}},
+	} {
+		want, _, err := runCmd(t, append([]string{"summarize", "--model", c.model}, c.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gargs := slices.Clone(c.args)
+		for i, a := range gargs {
+			if a == "--source-ids" {
+				gargs[i] = "--prompt-ids"
+			}
+		}
+		got, _, err := runCmd(t, append([]string{"generate", "--model", c.model}, gargs...)...)
+		if err != nil {
+			t.Fatalf("generate %v: %v", gargs, err)
+		}
+		if strings.Contains(got, `"prefill_seconds"`) { // timings differ
+			got, want = dropStats(t, got), dropStats(t, want)
+		}
+		if got != want || got == "" {
+			t.Errorf("generate %v:\n%s\nsummarize:\n%s", gargs, got, want)
+		}
+	}
+}
+
+// dropStats removes the "stats" object of each JSON line.
+func dropStats(t *testing.T, s string) string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		delete(m, "stats")
+		b, _ := json.Marshal(m)
+		out = append(out, string(b))
+	}
+	return strings.Join(out, "\n")
 }
