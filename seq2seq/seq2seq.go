@@ -232,9 +232,15 @@ func (p *Pipeline) EncodeText(text string) ([]int, error) {
 	if p.Tokenizer == nil {
 		return nil, fmt.Errorf("seq2seq: %s has no tokenizer (BART: tokenizer.json or vocab.json + merges.txt; Marian: source.spm, target.spm and vocab.json; T5: spiece.model): give source ids", p.Name)
 	}
+	ids := p.tokenize(p.Tokenizer, text)
+	return ids, p.CheckSource(ids)
+}
+
+// tokenize tokenizes text with tok as EncodeText does.
+func (p *Pipeline) tokenize(tok tokenizer.Tokenizer, text string) []int {
 	c := p.spec
-	ids := p.Tokenizer.EncodeText(text, tokenizer.EncodeOptions{AllowSpecial: true}).IDs
-	if _, ok := p.Tokenizer.(*tokenizer.BPE); ok {
+	ids := tok.EncodeText(text, tokenizer.EncodeOptions{AllowSpecial: true}).IDs
+	if _, ok := tok.(*tokenizer.BPE); ok {
 		if c.bos >= 0 && (len(ids) == 0 || ids[0] != c.bos) {
 			ids = append([]int{c.bos}, ids...)
 		}
@@ -242,7 +248,36 @@ func (p *Pipeline) EncodeText(text string) ([]int, error) {
 			ids = append(ids, c.eos)
 		}
 	}
-	return ids, p.CheckSource(ids)
+	return ids
+}
+
+// EncodeTarget tokenizes a target text (a reference translation or
+// summary, to explain with ExplainOptions.Continuation) as transformers'
+// tokenizer(text_target=...) does: with Marian's target-language model
+// (target.spm), else as EncodeText ("<s> … </s>" for BART, "… </s>" for
+// T5). It fails without a tokenizer, for an empty target and for an id
+// outside the decoder's vocabulary.
+func (p *Pipeline) EncodeTarget(text string) ([]int, error) {
+	if err := generate.CheckText(text); err != nil {
+		return nil, err
+	}
+	if p.Tokenizer == nil {
+		return nil, fmt.Errorf("seq2seq: %s has no tokenizer: give target ids", p.Name)
+	}
+	tok := p.Tokenizer
+	if sp, ok := tok.(*tokenizer.SentencePiece); ok {
+		tok = sp.Target()
+	}
+	ids := p.tokenize(tok, text)
+	if len(ids) == 0 {
+		return nil, errors.New("seq2seq: empty target")
+	}
+	for _, id := range ids {
+		if id < 0 || id >= p.spec.vocab {
+			return nil, fmt.Errorf("seq2seq: target token id %d out of range [0, %d)", id, p.spec.vocab)
+		}
+	}
+	return ids, nil
 }
 
 // CheckSource reports a source the model would refuse: empty, longer than

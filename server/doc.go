@@ -5,6 +5,12 @@
 //	POST /api/explain   {"prompt": "...", "max_new_tokens": 8, "methods": ["grad_x_input"], ...}
 //	GET  /healthz
 //
+// New serves a GPT-2; NewSeq2Seq serves an encoder-decoder (BART, mBART,
+// Marian, T5) on the same routes: /api/generate runs it as text-to-text
+// (the prompt is the source) and answers the same fields, /api/explain
+// answers seq2seq.Explanation (Seq2SeqExplainRequest), and "/" is the
+// encoder-decoder explorable with a source box.
+//
 // Requests are limited in body size, prompt length, new tokens and
 // integrated-gradients steps; violations get a 4xx status and a JSON body
 // {"error": "..."}. At most Options.MaxConcurrent explanations run at once;

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/seq2seq"
 	"github.com/loupe-ml/loupe/web"
 )
 
@@ -36,10 +37,12 @@ type Options struct {
 }
 
 // Server serves one model: generation with its pipeline's settings and
-// explanations.
+// explanations. It runs a GPT-2 (New) or an encoder-decoder (NewSeq2Seq).
 type Server struct {
 	p    *generate.Pipeline
 	e    *explain.Explainer
+	s2s  *seq2seq.Pipeline // the encoder-decoder of NewSeq2Seq (p and e nil)
+	name string
 	opt  Options
 	sem  chan struct{}
 	mux  *http.ServeMux
@@ -55,6 +58,14 @@ func New(p *generate.Pipeline, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := makeServer(e.Name, opt, web.ServerPage(e.Name))
+	s.p, s.e = p, e
+	return s, nil
+}
+
+// makeServer returns a Server with opt's defaults filled in and its routes,
+// serving page at "/".
+func makeServer(name string, opt Options, page []byte) *Server {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 64 << 10
 	}
@@ -70,14 +81,14 @@ func New(p *generate.Pipeline, opt Options) (*Server, error) {
 	if opt.MaxConcurrent <= 0 {
 		opt.MaxConcurrent = 2
 	}
-	s := &Server{p: p, e: e, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), mux: http.NewServeMux(), page: web.ServerPage(e.Name)}
+	s := &Server{name: name, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), mux: http.NewServeMux(), page: page}
 	s.mux.HandleFunc("/", s.index)
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "model": e.Name})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "model": name})
 	})
 	s.mux.HandleFunc("/api/generate", s.post(s.generate))
 	s.mux.HandleFunc("/api/explain", s.post(s.explain))
-	return s, nil
+	return s
 }
 
 // Serve serves HTTP on ln until ctx is done, then stops accepting
@@ -108,13 +119,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // ready, when not nil, with the server's URL ("http://host:port/"), and
 // serves until ctx is done (Serve).
 func ListenAndServe(ctx context.Context, p *generate.Pipeline, opt Options, ready func(url string)) error {
+	return listenAndServe(ctx, opt, ready, func(opt Options) (*Server, error) { return New(p, opt) })
+}
+
+// ListenAndServeSeq2Seq is ListenAndServe for an encoder-decoder model
+// (NewSeq2Seq).
+func ListenAndServeSeq2Seq(ctx context.Context, p *seq2seq.Pipeline, opt Options, ready func(url string)) error {
+	return listenAndServe(ctx, opt, ready, func(opt Options) (*Server, error) { return NewSeq2Seq(p, opt) })
+}
+
+// listenAndServe listens on opt.Addr, makes the Server with opt.Addr the
+// address got, and serves (ListenAndServe).
+func listenAndServe(ctx context.Context, opt Options, ready func(url string), newServer func(Options) (*Server, error)) error {
 	ln, err := net.Listen("tcp", opt.Addr)
 	if err != nil {
 		return fmt.Errorf("server: %w", err) // a *net.OpError
 	}
 	defer ln.Close()
 	opt.Addr = ln.Addr().String()
-	s, err := New(p, opt)
+	s, err := newServer(opt)
 	if err != nil {
 		return err
 	}
@@ -314,7 +337,10 @@ type SamplingRequest struct {
 	RepetitionPenalty *float64 `json:"repetition_penalty"`
 	NoRepeatNGramSize *int     `json:"no_repeat_ngram_size"`
 	MinNewTokens      *int     `json:"min_new_tokens"`
-	Seed              *uint64  `json:"seed"`
+	// NumBeams runs beam search (the answer is the best sequence).
+	NumBeams      *int     `json:"num_beams"`
+	LengthPenalty *float64 `json:"length_penalty"`
+	Seed          *uint64  `json:"seed"`
 	// Stop ends generation before the first occurrence of any of these
 	// strings in the generated text (loupe generate --stop).
 	Stop []string `json:"stop"`
@@ -379,21 +405,10 @@ func (s *Server) prompt(p string) ([]int, error) {
 // above the server's limit is an error; a default above it is lowered to
 // it.
 func (s *Server) decoding(r SamplingRequest, promptLen int) (generate.Options, generate.Beams, error) {
-	if len(r.Stop) > 16 {
-		return generate.Options{}, generate.Beams{}, badRequest("%d stop strings; the limit is 16", len(r.Stop))
+	set, err := r.settings()
+	if err != nil {
+		return generate.Options{}, generate.Beams{}, err
 	}
-	for i, st := range r.Stop {
-		if len(st) > 256 {
-			return generate.Options{}, generate.Beams{}, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
-		}
-	}
-	set := generate.Settings{Seed: r.Seed, Stop: r.Stop}
-	g := &set.GenerationConfig
-	if r.Greedy != nil {
-		g.DoSample = new(!*r.Greedy)
-	}
-	g.Temperature, g.TopK, g.TopP, g.MinP, g.TypicalP = r.Temperature, r.TopK, r.TopP, r.MinP, r.TypicalP
-	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens, g.MinNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens, r.MinNewTokens
 	opt, b, err := s.p.Resolve(set, promptLen)
 	if err != nil {
 		return opt, b, err
@@ -406,6 +421,28 @@ func (s *Server) decoding(r SamplingRequest, promptLen int) (generate.Options, g
 	}
 	b.NumReturnSequences = 1 // one answer: the first of loupe generate's sequences
 	return opt, b, nil
+}
+
+// settings checks r's stop strings and returns its fields as
+// generate.Settings (nil fields: not given).
+func (r SamplingRequest) settings() (generate.Settings, error) {
+	if len(r.Stop) > 16 {
+		return generate.Settings{}, badRequest("%d stop strings; the limit is 16", len(r.Stop))
+	}
+	for i, st := range r.Stop {
+		if len(st) > 256 {
+			return generate.Settings{}, badRequest("stop[%d] is %d bytes; the limit is 256", i, len(st))
+		}
+	}
+	set := generate.Settings{Seed: r.Seed, Stop: r.Stop}
+	g := &set.GenerationConfig
+	if r.Greedy != nil {
+		g.DoSample = new(!*r.Greedy)
+	}
+	g.Temperature, g.TopK, g.TopP, g.MinP, g.TypicalP = r.Temperature, r.TopK, r.TopP, r.MinP, r.TypicalP
+	g.RepetitionPenalty, g.NoRepeatNGramSize, g.MaxNewTokens, g.MinNewTokens = r.RepetitionPenalty, r.NoRepeatNGramSize, r.MaxNewTokens, r.MinNewTokens
+	g.NumBeams, g.LengthPenalty = r.NumBeams, r.LengthPenalty
+	return set, nil
 }
 
 // optionMessage names a setting the request gave by its JSON field.
@@ -425,6 +462,9 @@ func optionMessage(e *generate.OptionError) string {
 }
 
 func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
+	if s.s2s != nil {
+		return s.generateSeq2Seq(ctx, body)
+	}
 	var req GenerateRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -443,10 +483,13 @@ func (s *Server) generate(ctx context.Context, body []byte) (any, error) {
 	}
 	sq := out.Sequences[0]
 	res := &generate.Result{PromptIDs: out.PromptIDs, IDs: sq.IDs, Text: sq.Text, Logprobs: sq.Logprobs, Stats: out.Stats}
-	return GenerateResponse{Model: s.e.Name, Result: res, Finish: sq.Finish, Seed: opt.Seed}, nil
+	return GenerateResponse{Model: s.name, Result: res, Finish: sq.Finish, Seed: opt.Seed}, nil
 }
 
 func (s *Server) explain(ctx context.Context, body []byte) (any, error) {
+	if s.s2s != nil {
+		return s.explainSeq2Seq(ctx, body)
+	}
 	var req ExplainRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err

@@ -85,6 +85,13 @@ func WriteSeq2SeqHTML(w io.Writer, title string, result any) error {
 	return err
 }
 
+// Seq2SeqServerPage returns the page loupe serve shows at "/" for an
+// encoder-decoder model: WriteSeq2SeqHTML's explorable, empty, under a
+// source box that posts to api/explain (ServerCSP).
+func Seq2SeqServerPage(title string) []byte {
+	return fill("s2s.html", "s2s.js", title, "server", ServerCSP, []byte("null"))
+}
+
 // ServerPage returns the page loupe serve shows at "/".
 func ServerPage(title string) []byte {
 	return page(title, "server", ServerCSP, []byte("null"))

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/seq2seq"
 	"github.com/loupe-ml/loupe/server"
 	"github.com/spf13/cobra"
 )
@@ -25,7 +27,7 @@ var serveFlags struct {
 
 var serveCmd = &cobra.Command{
 	Use:   "serve --model M [--addr 127.0.0.1:8080]",
-	Short: "Serve a web UI and JSON API to generate with and explain a GPT-2",
+	Short: "Serve a web UI and JSON API to generate with and explain a GPT-2 or an encoder-decoder",
 	Long: `Serve the explain views in a browser and a JSON API:
 
   GET  /              the web UI (type a prompt, generate, explore)
@@ -49,16 +51,30 @@ another web origin (an Origin header that does not match Host) get 403, and
 when --addr is a loopback address, requests whose Host is not localhost,
 127.0.0.1 or [::1] with the listening port get 421 (a guard against CSRF and
 DNS rebinding; curl and scripts that send no Origin are unaffected). SIGINT or
-SIGTERM stops accepting connections and lets running requests finish.`,
+SIGTERM stops accepting connections and lets running requests finish.
+
+With an encoder-decoder --model (BART, mBART, Marian or T5: config.json
+model_type bart, mbart, marian or t5) the same routes run it as
+text-to-text (docs/seq2seq.md): /api/generate takes the same fields, plus
+"num_beams" and "length_penalty" (which a GPT-2 takes too), with "prompt"
+the source, and answers the same fields ("prompt_ids" is the decoder's
+start; without a length, transformers' max_length 20); /api/explain takes
+{"prompt", "continuation" (target text) or "continuation_ids",
+"top_sources", "layer_top_k", "no_attention"} and the decoding fields, and
+answers loupe translate --explain --format json's object (cross-attention,
+encoder and decoder self-attention, alignment, layer predictions). "/"
+serves the encoder-decoder explorable with a source box.`,
 	Example: `  loupe serve --model gpt2
-  curl -s localhost:8080/api/explain -d '{"prompt":"The keys to the cabinet","continuation":" are"}'`,
+  curl -s localhost:8080/api/explain -d '{"prompt":"The keys to the cabinet","continuation":" are"}'
+  loupe serve --model Helsinki-NLP/opus-mt-en-de
+  curl -s localhost:8080/api/generate -d '{"prompt":"The house is wonderful.","num_beams":4}'`,
 	Args: cobra.NoArgs,
 	RunE: runServe,
 }
 
 func init() {
 	f := serveCmd.Flags()
-	f.StringVar(&serveFlags.model, "model", defaults.GPT2, "GPT-2 hub id or local directory (default: loupe's built-in KJV GPT-2)")
+	f.StringVar(&serveFlags.model, "model", defaults.GPT2, "hub id or local directory of a GPT-2, or of an encoder-decoder (BART, mBART, Marian, T5; default: loupe's built-in KJV GPT-2)")
 	f.StringVar(&serveFlags.quantize, "quantize", "", quantizeUsage+"; explain's saliency stays float32")
 	f.StringVar(&serveFlags.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.IntVar(&serveFlags.opt.MaxNewTokens, "max-new-tokens", 64, "largest max_new_tokens a request may ask for")
@@ -84,16 +100,35 @@ func serve(cmd *cobra.Command) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	opt := serveFlags.opt
+	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), serveFlags.addr
+	ready := func(name string) func(string) {
+		return func(url string) {
+			jsonOrLine(os.Stdout, map[string]string{"url": url, "model": name}, "serving %s at %s (Ctrl-C to stop)\n", name, url)
+		}
+	}
 	p, err := loadPipelineAt(ctx, serveFlags.model, serveFlags.quantize)
-	if err != nil {
+	switch {
+	case errors.Is(err, generate.ErrEncoderDecoder) && serveFlags.quantize != "":
+		return fmt.Errorf("--quantize %s: %s is an encoder-decoder model; --quantize applies to GPT-2 only", serveFlags.quantize, serveFlags.model)
+	case errors.Is(err, generate.ErrEncoderDecoder):
+		sp, err := seq2seq.Load(ctx, serveFlags.model, seq2seq.LoadOptions{Hub: hubClient()})
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		err = server.ListenAndServeSeq2Seq(ctx, sp, opt, ready(sp.Name))
+		return listenError(err)
+	case err != nil:
 		return err
 	}
 	defer p.Close()
-	opt := serveFlags.opt
-	opt.Logger, opt.Addr = log.New(os.Stderr, "loupe serve: ", log.LstdFlags), serveFlags.addr
-	err = server.ListenAndServe(ctx, p, opt, func(url string) {
-		jsonOrLine(os.Stdout, map[string]string{"url": url, "model": p.Name}, "serving %s at %s (Ctrl-C to stop)\n", p.Name, url)
-	})
+	err = server.ListenAndServe(ctx, p, opt, ready(p.Name))
+	return listenError(err)
+}
+
+// listenError names --addr in a failure to listen.
+func listenError(err error) error {
 	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "listen" {
 		return fmt.Errorf("listening on --addr %s: %w", serveFlags.addr, oe)
 	}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/loupe-ml/loupe/generate"
+	"github.com/loupe-ml/loupe/seq2seq"
+	"github.com/loupe-ml/loupe/web"
+)
+
+// NewSeq2Seq returns a Server for an encoder-decoder model p (BART, mBART,
+// Marian, T5) with the given limits: POST /api/generate takes the same
+// request as for a GPT-2 and runs p as text-to-text (the prompt is the
+// source, as transformers' text2text-generation pipeline and loupe
+// generate on such a model), answering the same fields (prompt_ids are
+// then the decoder's start); POST /api/explain answers
+// seq2seq.Explanation's JSON (Seq2SeqExplainRequest); "/" serves the
+// encoder-decoder explorable with a source box. A setting a request leaves
+// out takes the model's generation settings (seq2seq.Pipeline.Resolve).
+// p needs a tokenizer.
+func NewSeq2Seq(p *seq2seq.Pipeline, opt Options) (*Server, error) {
+	if p.Tokenizer == nil {
+		_, err := p.EncodeText("x") // names the files a tokenizer needs
+		return nil, err
+	}
+	s := makeServer(p.Name, opt, web.Seq2SeqServerPage(p.Name))
+	s.s2s = p
+	return s, nil
+}
+
+// Seq2SeqExplainRequest is the body of POST /api/explain on an
+// encoder-decoder model: the source ("prompt"), an optional target to
+// explain instead of generating one ("continuation" as text, encoded as
+// the source is, or "continuation_ids" after the decoder's start), the
+// source tokens listed per target token ("top_sources"), the tokens per
+// layer prediction ("layer_top_k"), "no_attention" (leave the encoder and
+// decoder self-attention out), and the decoding fields.
+type Seq2SeqExplainRequest struct {
+	Prompt          string  `json:"prompt"`
+	Continuation    *string `json:"continuation"`
+	ContinuationIDs []int   `json:"continuation_ids"`
+	TopSources      int     `json:"top_sources"`
+	LayerTopK       int     `json:"layer_top_k"`
+	NoAttention     bool    `json:"no_attention"`
+	SamplingRequest
+}
+
+// source encodes a request's source text and checks it against the
+// server's limit.
+func (s *Server) source(text string) ([]int, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, badRequest("prompt is empty")
+	}
+	if len(text) > 16*s.opt.MaxPromptTokens {
+		return nil, badRequest("prompt of %d bytes is too long", len(text))
+	}
+	ids, err := s.s2s.EncodeText(text)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if len(ids) > s.opt.MaxPromptTokens {
+		return nil, badRequest("prompt is %d tokens; the limit is %d", len(ids), s.opt.MaxPromptTokens)
+	}
+	return ids, nil
+}
+
+// seq2seqSettings merges r with the model's generation settings, as
+// decoding does for a GPT-2: a max_new_tokens above the server's limit is
+// an error, a default length above it is lowered to it, and one sequence
+// is answered.
+func (s *Server) seq2seqSettings(r SamplingRequest) (generate.Settings, error) {
+	set, err := r.settings()
+	if err != nil {
+		return set, err
+	}
+	opt, _, _, err := s.s2s.Resolve(set)
+	if err != nil {
+		return set, err
+	}
+	if opt.MaxNewTokens > s.opt.MaxNewTokens {
+		if r.MaxNewTokens != nil {
+			return set, badRequest("max_new_tokens %d: want at most %d (this server's limit)", *r.MaxNewTokens, s.opt.MaxNewTokens)
+		}
+		set.MaxNewTokens, set.MaxLength = new(s.opt.MaxNewTokens), nil
+	}
+	set.NumReturnSequences = new(1)
+	return set, nil
+}
+
+func (s *Server) generateSeq2Seq(ctx context.Context, body []byte) (any, error) {
+	var req GenerateRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	src, err := s.source(req.Prompt)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.seq2seqSettings(req.SamplingRequest)
+	if err != nil {
+		return nil, err
+	}
+	if set.Seed == nil {
+		set.Seed = new(rand.Uint64())
+	}
+	out, err := s.s2s.RunIDs(ctx, src, set, nil)
+	if err != nil {
+		return nil, err
+	}
+	sq := out.Sequences[0]
+	res := &generate.Result{PromptIDs: out.PromptIDs, IDs: sq.IDs, Text: sq.Text, Logprobs: sq.Logprobs, Stats: out.Stats}
+	return GenerateResponse{Model: s.name, Result: res, Finish: sq.Finish, Seed: *set.Seed}, nil
+}
+
+// Seq2SeqExplainResponse is the answer of POST /api/explain on an
+// encoder-decoder model: seq2seq.Explanation's fields.
+type Seq2SeqExplainResponse = seq2seq.Explanation
+
+func (s *Server) explainSeq2Seq(ctx context.Context, body []byte) (any, error) {
+	var req Seq2SeqExplainRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	src, err := s.source(req.Prompt)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.seq2seqSettings(req.SamplingRequest)
+	if err != nil {
+		return nil, err
+	}
+	if set.Seed == nil {
+		set.Seed = new(rand.Uint64())
+	}
+	opt := seq2seq.ExplainOptions{TopSources: req.TopSources, LayerTopK: req.LayerTopK, NoSelfAttention: req.NoAttention}
+	switch {
+	case req.Continuation != nil && req.ContinuationIDs != nil:
+		return nil, badRequest("give continuation or continuation_ids, not both")
+	case req.Continuation != nil:
+		if len(*req.Continuation) > 16*s.opt.MaxNewTokens {
+			return nil, badRequest("continuation of %d bytes is too long", len(*req.Continuation))
+		}
+		if opt.Continuation, err = s.s2s.EncodeTarget(*req.Continuation); err != nil {
+			return nil, badRequest("continuation: %v", err)
+		}
+	case req.ContinuationIDs != nil:
+		opt.Continuation = req.ContinuationIDs
+	}
+	if len(opt.Continuation) > s.opt.MaxNewTokens {
+		return nil, badRequest("continuation is %d tokens; the limit is %d", len(opt.Continuation), s.opt.MaxNewTokens)
+	}
+	if req.LayerTopK > 100 {
+		return nil, badRequest("layer_top_k %d: want at most 100", req.LayerTopK)
+	}
+	return s.s2s.Explain(ctx, src, set, opt)
+}

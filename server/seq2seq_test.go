@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/loupe-ml/loupe/internal/s2stest"
+	"github.com/loupe-ml/loupe/seq2seq"
+)
+
+// testSeq2Seq loads a tiny random T5 with a SentencePiece tokenizer.
+func testSeq2Seq(t testing.TB) *seq2seq.Pipeline {
+	t.Helper()
+	p, err := seq2seq.Load(context.Background(), s2stest.T5(t, "..", nil), seq2seq.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// TestSeq2SeqAPI: on an encoder-decoder, /api/generate answers what loupe
+// generate (seq2seq.Pipeline.RunIDs) gives for the same source and
+// settings, in the GPT-2 answer's fields, and /api/explain answers the
+// seq2seq explanation with cross- and self-attention.
+func TestSeq2SeqAPI(t *testing.T) {
+	p := testSeq2Seq(t)
+	s, err := NewSeq2Seq(p, Options{MaxNewTokens: 6, MaxPromptTokens: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const src = "translate English to German: hello"
+	for _, body := range []string{
+		`{"prompt":"` + src + `","greedy":true,"max_new_tokens":5}`,
+		`{"prompt":"` + src + `","num_beams":3,"max_new_tokens":4,"no_repeat_ngram_size":2}`,
+		`{"prompt":"` + src + `","greedy":false,"seed":7,"top_k":20}`,
+	} {
+		code, v := post(t, s, "/api/generate", "application/json", body)
+		if code != 200 {
+			t.Fatalf("%s: %d %v", body, code, v)
+		}
+		var req GenerateRequest
+		json.Unmarshal([]byte(body), &req)
+		set, _ := req.settings()
+		if set.MaxNewTokens == nil {
+			set.MaxNewTokens = new(6) // the server's limit lowers transformers' max_length 20
+		}
+		set.Seed = new(uint64(v["seed"].(float64)))
+		ids, _ := p.EncodeText(src)
+		want, err := p.RunIDs(context.Background(), ids, set, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := toInts(v["ids"])
+		if !slices.Equal(got, want.Sequences[0].IDs) || v["text"] != want.Sequences[0].Text || v["model"] != p.Name {
+			t.Errorf("%s: ids %v text %q, want %v %q", body, got, v["text"], want.Sequences[0].IDs, want.Sequences[0].Text)
+		}
+		if pids := toInts(v["prompt_ids"]); !slices.Equal(pids, []int{0}) || v["finish"] == "" {
+			t.Errorf("%s: prompt_ids %v (want the decoder start [0]), finish %v", body, pids, v["finish"])
+		}
+		if len(got) > 6 {
+			t.Errorf("%s: %d tokens, more than the server's limit 6", body, len(got))
+		}
+	}
+	code, v := post(t, s, "/api/explain", "", `{"prompt":"`+src+`","greedy":true,"max_new_tokens":4,"top_sources":2}`)
+	if code != 200 {
+		t.Fatalf("explain: %d %v", code, v)
+	}
+	for _, k := range []string{"source", "target", "cross_attention", "encoder_attention", "decoder_attention", "alignment", "layer_predictions", "decoder_inputs"} {
+		if _, ok := v[k]; !ok {
+			t.Errorf("explain response lacks %q", k)
+		}
+	}
+	if al := v["alignment"].([]any); len(al) == 0 || len(al[0].([]any)) != 2 || !v["generated"].(bool) {
+		t.Errorf("alignment %v", v["alignment"])
+	}
+	// A target given as text is the tokenizer's (with </s>), as ids as given.
+	code, v = post(t, s, "/api/explain", "", `{"prompt":"`+src+`","continuation":"hello","no_attention":true}`)
+	wantIDs, _ := p.EncodeTarget("hello")
+	if code != 200 || !slices.Equal(toInts(v["target_ids"]), wantIDs) || v["generated"].(bool) || v["encoder_attention"] != nil {
+		t.Errorf("continuation text: %d target %v (want %v), encoder_attention %v", code, v["target_ids"], wantIDs, v["encoder_attention"] != nil)
+	}
+	code, v = post(t, s, "/api/explain", "", `{"prompt":"`+src+`","continuation_ids":[5,6,1]}`)
+	if code != 200 || !slices.Equal(toInts(v["target_ids"]), []int{5, 6, 1}) {
+		t.Errorf("continuation_ids: %d %v", code, v["target_ids"])
+	}
+	for _, c := range []struct {
+		path, body string
+		status     int
+		want       string
+	}{
+		{"/api/generate", `{"prompt":" "}`, 400, "prompt is empty"},
+		{"/api/generate", `{"prompt":"` + strings.Repeat("hello ", 30) + `"}`, 400, "the limit is 40"},
+		{"/api/generate", `{"prompt":"a","max_new_tokens":7}`, 400, "max_new_tokens 7"},
+		{"/api/generate", `{"prompt":"a","top_p":2,"greedy":false}`, 400, "top_p"},
+		{"/api/explain", `{"prompt":"a","methods":["ig"]}`, 400, "unknown field"},
+		{"/api/explain", `{"prompt":"a","continuation":"x","continuation_ids":[1]}`, 400, "not both"},
+		{"/api/explain", `{"prompt":"a","continuation_ids":[1,1,1,1,1,1,1]}`, 400, "the limit is 6"},
+		{"/api/explain", `{"prompt":"a","continuation_ids":[999999]}`, 422, "out of range"},
+		{"/api/explain", `{"prompt":"a","top_sources":-1}`, 400, "top_sources"},
+	} {
+		code, v := post(t, s, c.path, "", c.body)
+		if msg, _ := v["error"].(string); code != c.status || !strings.Contains(msg, c.want) {
+			t.Errorf("%s %s: %d %q, want %d with %q", c.path, c.body, code, msg, c.status, c.want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if page := rec.Body.String(); rec.Code != 200 || !strings.Contains(page, `data-mode="server"`) || !strings.Contains(page, "s2s-form") {
+		t.Errorf("GET /: %d, not the encoder-decoder page", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if !strings.Contains(rec.Body.String(), `"ok":true`) {
+		t.Errorf("healthz: %s", rec.Body.String())
+	}
+}
+
+// TestSeq2SeqNoTokenizer: a model without a tokenizer cannot be served.
+func TestSeq2SeqNoTokenizer(t *testing.T) {
+	p, err := seq2seq.Load(context.Background(), "../model/t5/testdata/tiny-t5", seq2seq.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := NewSeq2Seq(p, Options{}); err == nil || !strings.Contains(err.Error(), "no tokenizer") {
+		t.Errorf("error %v, want one saying it has no tokenizer", err)
+	}
+}
+
+// TestBrowserSeq2SeqServedPage: the served encoder-decoder page posts the
+// source box to /api/explain and shows the heatmaps of the answer; an
+// error hides them and says why.
+func TestBrowserSeq2SeqServedPage(t *testing.T) {
+	s, err := NewSeq2Seq(testSeq2Seq(t), Options{MaxNewTokens: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx, log := newBrowser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(`#s2s-form`),
+		chromedp.SetValue(`#prompt`, "summarize: hello world"),
+		chromedp.SetValue(`#decoding`, "greedy"),
+		chromedp.SetValue(`#max-new-tokens`, "4"),
+		chromedp.Click(`#go`),
+		chromedp.WaitVisible(`body[data-rendered="1"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('#s2s-heatmap tr').length - 1,
+		document.querySelectorAll('#s2s-view option').length, document.getElementById('s2s-cross').hidden ? 1 : 0]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0] < 1 || rows[0] > 4 || rows[1] != 3 || rows[2] != 0 {
+		t.Errorf("served page: %d heatmap rows (want 1 to 4), %d views (want 3), hidden %d", rows[0], rows[1], rows[2])
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(`#max-new-tokens`, "50"), chromedp.Click(`#go`)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById('status').className, document.getElementById('status').textContent, String(document.getElementById('s2s-cross').hidden)]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[0] == "error" {
+			if !strings.Contains(st[1], "max_new_tokens 50") || st[2] != "true" {
+				t.Errorf("after an error: status %q, heatmap hidden %s", st[1], st[2])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no error shown for a bad request")
+		}
+	}
+	log.noExceptions(t)
+	if _, blocked := log.snapshot(); len(blocked) > 0 {
+		t.Errorf("the served page tried to reach the network: %v", blocked)
+	}
+}
+
+func toInts(v any) []int {
+	a, _ := v.([]any)
+	out := make([]int, len(a))
+	for i, x := range a {
+		out[i] = int(x.(float64))
+	}
+	return out
+}
+
