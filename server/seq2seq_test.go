@@ -196,4 +196,3 @@ func toInts(v any) []int {
 	}
 	return out
 }
-
