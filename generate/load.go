@@ -353,6 +353,11 @@ func Resolve(file *GenerationConfig, s Settings, promptLen int) (Options, Beams,
 	return opt, b, opt.Sampling.Check()
 }
 
+// Merge sets each field of g that over sets (transformers'
+// GenerationConfig.update with the fields given); a length (max_length or
+// max_new_tokens, min_length or min_new_tokens) replaces both of g's.
+func (g *GenerationConfig) Merge(over *GenerationConfig) { g.merge(over) }
+
 // merge sets each field of g that over sets.
 func (g *GenerationConfig) merge(over *GenerationConfig) {
 	setB := func(dst **bool, v *bool) {

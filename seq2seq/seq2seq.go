@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -43,21 +44,33 @@ type Pipeline struct {
 	// none (ids only).
 	Tokenizer tokenizer.Tokenizer
 	// Config holds the generation defaults: generation_config.json, or
-	// config.json's generation fields when there is none.
+	// config.json's generation fields when there is none (SetTask and
+	// SetLanguages change them).
 	Config *generate.GenerationConfig
+	// Prefix goes before every source text EncodeText encodes (a task's
+	// prefix, such as T5's "translate English to German: ": SetTask).
+	Prefix string
+	// MaxSourceTokens, when > 0, makes EncodeText truncate a longer source
+	// to that many tokens, its special tokens kept (transformers'
+	// truncation=True with max_length); 0 leaves a source longer than
+	// SourceLimit an error.
+	MaxSourceTokens int
 
-	spec spec
+	spec   spec
+	tasks  []task                   // config.json's task_specific_params
+	target *tokenizer.SentencePiece // mBART: the target language's tokenizer (SetLanguages)
 }
 
 // spec is what the pipeline needs to know of its model, whichever it is.
 type spec struct {
 	modelType       string
-	srcVocab, vocab int // source and target (decoder) vocabulary sizes
-	maxSource       int // the most source tokens (0: no limit, T5)
-	maxLen          int // the most target tokens a row holds
-	pad, bos, eos   int // -1 when absent
-	start           int // decoder_start_token_id
-	layers, width   int // decoder layers and the width of a cached key
+	srcVocab, vocab int    // source and target (decoder) vocabulary sizes
+	maxSource       int    // the most source tokens the model takes
+	limitName       string // the config field maxSource comes from
+	maxLen          int    // the most target tokens a row holds
+	pad, bos, eos   int    // -1 when absent
+	start           int    // decoder_start_token_id
+	layers, width   int    // decoder layers and the width of a cached key
 }
 
 // Load resolves ref, a model directory or a hub id, and loads the model
@@ -75,7 +88,7 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	if c == nil {
 		c = hub.NewClient()
 	}
-	optional := []string{"tokenizer.json", "vocab.json", "merges.txt", "source.spm", "target.spm", "spiece.model", "tokenizer_config.json", generate.GenerationConfigFile}
+	optional := []string{"tokenizer.json", "vocab.json", "merges.txt", "source.spm", "target.spm", "spiece.model", tokenizer.MBartModel, "tokenizer_config.json", generate.GenerationConfigFile}
 	dir, err := c.ModelDir(ctx, ref, []string{"config.json"}, optional)
 	if err != nil {
 		return nil, err
@@ -102,13 +115,14 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 		}
 		c := p.T5.Config
 		p.spec = spec{modelType: "t5", srcVocab: c.VocabSize, vocab: c.VocabSize, maxLen: t5.DefaultMaxLen,
+			maxSource: nPositions(filepath.Join(dir, "config.json")), limitName: "n_positions",
 			pad: c.PadTokenID, bos: -1, eos: c.EOSTokenID, start: c.DecoderStartTokenID, layers: c.DecoderLayers, width: c.Inner()}
 	} else {
 		if p.Model, err = bart.Load(dir); err != nil {
 			return nil, err
 		}
 		c := p.Model.Config
-		p.spec = spec{modelType: c.ModelType, srcVocab: c.VocabSize, vocab: c.DecoderVocab, maxSource: c.MaxPositions, maxLen: c.MaxPositions,
+		p.spec = spec{modelType: c.ModelType, srcVocab: c.VocabSize, vocab: c.DecoderVocab, maxSource: c.MaxPositions, limitName: "max_position_embeddings", maxLen: c.MaxPositions,
 			pad: c.PadTokenID, bos: c.BOSTokenID, eos: c.EOSTokenID, start: c.DecoderStartTokenID, layers: c.DecoderLayers, width: c.DModel}
 	}
 	if err := p.loadRest(); err != nil {
@@ -116,6 +130,40 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// fileExists reports whether path is a file.
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
+}
+
+// isMBart50 reports whether dir's tokenizer_config.json names
+// MBart50Tokenizer (or its fast twin): the mbart-large-50 family, whose
+// source is "code X </s>" (mBART-cc25's: "X </s> code").
+func isMBart50(dir string) bool {
+	var c struct {
+		Class string `json:"tokenizer_class"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+		json.Unmarshal(b, &c)
+	}
+	return strings.HasPrefix(c.Class, "MBart50")
+}
+
+// nPositions returns T5's config.json n_positions, or t5.DefaultMaxLen
+// (512, transformers' default) when it has none.
+func nPositions(path string) int {
+	var c struct {
+		NPositions int `json:"n_positions"`
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &c)
+	}
+	if c.NPositions <= 0 {
+		return t5.DefaultMaxLen
+	}
+	return c.NPositions
 }
 
 // modelType returns config.json's model_type, or "" when it cannot be read
@@ -137,8 +185,11 @@ func (p *Pipeline) loadRest() error {
 	c := p.spec
 	var tok tokenizer.Tokenizer
 	err := tokenizer.ErrNoTokenizer
-	if c.modelType != "mbart" { // mBART's SentencePiece with language codes is not read: ids only
+	switch {
+	case c.modelType != "mbart":
 		tok, err = tokenizer.Load(p.Dir)
+	case fileExists(filepath.Join(p.Dir, tokenizer.MBartModel)):
+		tok, err = tokenizer.LoadMBart(p.Dir, isMBart50(p.Dir))
 	}
 	switch {
 	case errors.Is(err, tokenizer.ErrNoTokenizer): // ids only
@@ -175,7 +226,8 @@ func (p *Pipeline) loadRest() error {
 		}
 	}
 	p.Config = gc
-	return nil
+	p.tasks, err = readTasks(filepath.Join(p.Dir, "config.json"))
+	return err
 }
 
 // Close releases the model's weights.
@@ -198,6 +250,14 @@ func (p *Pipeline) Decoder() generate.Decoder {
 		if id >= 0 {
 			skip = append(skip, id)
 		}
+	}
+	if sp, ok := p.Tokenizer.(*tokenizer.SentencePiece); ok && sp.Languages() != nil {
+		// mBART's language codes and <mask> (its last id): special tokens.
+		for _, code := range sp.Languages() {
+			id, _ := sp.LanguageID(code)
+			skip = append(skip, id)
+		}
+		skip = append(skip, sp.VocabSize()-1)
 	}
 	return skipDecoder{p.Tokenizer, skip}
 }
@@ -232,7 +292,13 @@ func (p *Pipeline) EncodeText(text string) ([]int, error) {
 	if p.Tokenizer == nil {
 		return nil, fmt.Errorf("seq2seq: %s has no tokenizer (BART: tokenizer.json or vocab.json + merges.txt; Marian: source.spm, target.spm and vocab.json; T5: spiece.model): give source ids", p.Name)
 	}
-	ids := p.tokenize(p.Tokenizer, text)
+	ids := p.tokenize(p.Tokenizer, p.Prefix+text)
+	if n := p.MaxSourceTokens; n > 0 && len(ids) > n {
+		var err error
+		if ids, err = p.truncate(ids, n); err != nil {
+			return nil, err
+		}
+	}
 	return ids, p.CheckSource(ids)
 }
 
@@ -268,6 +334,9 @@ func (p *Pipeline) EncodeTarget(text string) ([]int, error) {
 	if sp, ok := tok.(*tokenizer.SentencePiece); ok {
 		tok = sp.Target()
 	}
+	if p.target != nil {
+		tok = p.target
+	}
 	ids := p.tokenize(tok, text)
 	if len(ids) == 0 {
 		return nil, errors.New("seq2seq: empty target")
@@ -281,15 +350,15 @@ func (p *Pipeline) EncodeTarget(text string) ([]int, error) {
 }
 
 // CheckSource reports a source the model would refuse: empty, longer than
-// BART's max_position_embeddings (wrapping bart.ErrContext; T5 has no
-// limit), or holding an id outside the source vocabulary.
+// SourceLimit (BART's max_position_embeddings, T5's n_positions; wrapping
+// bart.ErrContext), or holding an id outside the source vocabulary.
 func (p *Pipeline) CheckSource(src []int) error {
 	c := p.spec
 	switch {
 	case len(src) == 0:
 		return errors.New("seq2seq: empty source")
-	case c.maxSource > 0 && len(src) > c.maxSource:
-		return fmt.Errorf("seq2seq: the source has %d tokens, more than the model's max_position_embeddings %d (loupe does not truncate): %w", len(src), c.maxSource, bart.ErrContext)
+	case len(src) > c.maxSource:
+		return fmt.Errorf("seq2seq: the source has %d tokens, more than the model's %s %d (truncate it with MaxSourceTokens, loupe's --max-source-tokens): %w", len(src), c.limitName, c.maxSource, bart.ErrContext)
 	}
 	for _, id := range src {
 		if id < 0 || id >= c.srcVocab {

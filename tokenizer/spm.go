@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,6 +38,8 @@ type SentencePiece struct {
 	langCode  bool  // Marian: a leading ">>xx<<" is one token
 	maxLen    int
 	target    *SentencePiece // Marian's target-side tokenizer; nil for others
+	mbart     map[string]int // mBART's language codes → ids (LoadMBart); nil for others
+	mbart50   bool           // mBART-50's "code X </s>" rather than "X </s> code"
 	// hf replaces sentencepiece's normalizer for a tokenizer.json; nil
 	// for a .model file.
 	hf *hfPipeline
@@ -222,6 +225,12 @@ func (t *SentencePiece) Target() *SentencePiece {
 		return t.target
 	}
 	return t
+}
+
+// Specials returns the ids EncodeText puts before the text (none for T5
+// and Marian) and after it (</s>).
+func (t *SentencePiece) Specials() (before, after []int) {
+	return slices.Clone(t.before), slices.Clone(t.after)
 }
 
 // EOS returns the id of </s>, or -1.

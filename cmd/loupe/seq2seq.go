@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,12 +28,19 @@ type seq2seqFlags struct {
 	continuation string // --continuation IDS
 	topSources   int    // --top-sources
 	noSelf       bool   // --no-self-attention
+	task         string // "translate" or "summarize": the command ("" for loupe generate)
+	from, to     string // --from, --to (translate)
+	srcLang      string // --src-lang (mBART)
+	tgtLang      string // --tgt-lang (mBART)
+	maxSource    int    // --max-source-tokens
 }
 
 func init() {
 	for _, c := range []struct{ name, short, what, example string }{
 		{"translate", "Translate a text with an encoder-decoder model (Marian, mBART)", "translation",
 			`  loupe translate --model Helsinki-NLP/opus-mt-en-de "The house is wonderful."
+  loupe translate --model t5-small --from en --to de "The house is wonderful."
+  loupe translate --model facebook/mbart-large-50-many-to-many-mmt --src-lang en_XX --tgt-lang de_DE "The house is wonderful."
   loupe translate --model ./opus-mt-en-de --num-beams 4 --format json "Good morning"
   loupe translate --model ./opus-mt-en-de --input sentences.jsonl --format json`},
 		{"summarize", "Summarize a text with an encoder-decoder model (BART, T5)", "summarization",
@@ -42,6 +50,7 @@ func init() {
 		var f seq2seqFlags
 		var earlyStop string
 		name := c.name
+		f.task = name
 		cmd := &cobra.Command{
 			Use:   name + " --model M [flags] TEXT | --source-ids IDS | --input FILE",
 			Short: c.short,
@@ -59,7 +68,20 @@ or --do-sample say otherwise, --num-beams for beam search
 come from generation_config.json, or config.json's generation fields when
 there is none (max_length, num_beams, forced_bos_token_id,
 forced_eos_token_id, bad_words_ids, ...). A source longer than the model's
-positions is an error (no truncation).
+positions (max_position_embeddings; T5: n_positions, 512 by default) is an
+error; --max-source-tokens N truncates it to N tokens, its special tokens
+kept (transformers' truncation=True).
+
+Tasks, as transformers' pipelines apply config.json's task_specific_params
+(its prefix before the text and its generation settings, under the flags
+given): loupe translate --from en --to de uses translation_en_to_de (T5:
+"translate English to German: "), loupe summarize uses summarization when
+the model lists it (T5: "summarize: ", 4 beams, ...). mBART: --src-lang
+en_XX puts the source's language code where the mBART tokenizer does
+(after "</s>" for mBART-cc25, first for mBART-50; en_XX by default) and
+--tgt-lang de_DE forces the target's code as the first generated token
+(forced_bos_token_id), as transformers' translation pipeline with
+src_lang/tgt_lang.
 
 --source-ids gives the source as comma-separated token ids (the output is
 then ids unless the model has a tokenizer). --input FILE ("-": standard
@@ -112,6 +134,13 @@ selectors, and the layer predictions.`,
 		fl.StringVar(&f.explainHTML, "explain-html", "", "write the cross-attention explorable to this HTML file (implies --explain)")
 		fl.StringVar(&f.continuation, "continuation", "", "explain these comma-separated target ids (after the decoder start) instead of generating (implies --explain)")
 		fl.BoolVar(&f.noSelf, "no-self-attention", false, "with --explain: leave the encoder and decoder self-attention out")
+		fl.IntVar(&f.maxSource, "max-source-tokens", 0, "truncate a longer source to this many tokens, special tokens kept (0: a source longer than the model's max_position_embeddings or n_positions is an error)")
+		if name == "translate" {
+			fl.StringVar(&f.from, "from", "", "source language of config.json's task_specific_params translation_FROM_to_TO (T5: its prefix, such as \"translate English to German: \", and settings)")
+			fl.StringVar(&f.to, "to", "", "target language of that task (with --from)")
+			fl.StringVar(&f.srcLang, "src-lang", "", "mBART: the source's language code (en_XX, de_DE, ...; default en_XX)")
+			fl.StringVar(&f.tgtLang, "tgt-lang", "", "mBART: the target's language code, forced as the first generated token (forced_bos_token_id)")
+		}
 		fl.IntVar(&f.topSources, "top-sources", seq2seq.DefaultTopSources, "with --explain: source tokens listed per target token")
 		rootCmd.AddCommand(cmd)
 	}
@@ -161,11 +190,20 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 			return err
 		}
 	}
+	if f.maxSource < 0 {
+		return fmt.Errorf("--max-source-tokens %d: want 0 (no truncation) or more", f.maxSource)
+	}
+	if (f.from == "") != (f.to == "") {
+		return errors.New("give --from and --to together (they name config.json's task translation_FROM_to_TO)")
+	}
 	p, err := seq2seq.Load(ctx, f.model, seq2seq.LoadOptions{Hub: hubClient()})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if err := f.setTask(p); err != nil {
+		return err
+	}
 	if f.input != "" {
 		return seq2seqInput(ctx, out, errw, f, p, set, texts, lines)
 	}
@@ -192,6 +230,34 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 	}
 	if f.stats {
 		res.Stats.WriteText(errw, generate.Finishes(res.Reported()))
+	}
+	return nil
+}
+
+// setTask applies the command's task (translate --from X --to Y:
+// translation_X_to_Y; summarize: summarization when config.json lists it,
+// as transformers' pipelines do), the mBART languages and the truncation.
+func (f seq2seqFlags) setTask(p *seq2seq.Pipeline) error {
+	switch {
+	case f.from != "":
+		if err := p.SetTask("translation_" + f.from + "_to_" + f.to); err != nil {
+			return fmt.Errorf("--from %s --to %s: %w", f.from, f.to, err)
+		}
+	case f.task == "summarize" && slices.Contains(p.Tasks(), "summarization"):
+		if err := p.SetTask("summarization"); err != nil {
+			return err
+		}
+	}
+	if f.srcLang != "" || f.tgtLang != "" {
+		if err := p.SetLanguages(f.srcLang, f.tgtLang); err != nil {
+			return err
+		}
+	}
+	if f.maxSource > 0 {
+		if lim := p.SourceLimit(); f.maxSource > lim && p.Model != nil {
+			return fmt.Errorf("--max-source-tokens %d: more than the model's max_position_embeddings %d", f.maxSource, lim)
+		}
+		p.MaxSourceTokens = f.maxSource
 	}
 	return nil
 }
