@@ -3,6 +3,7 @@ package seq2seq
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -118,4 +119,38 @@ func TestMaxSourceTokens(t *testing.T) {
 	if got, _ := p.EncodeText("hello"); !slices.Equal(got, p.Tokenizer.EncodeText("hello", tokenizer.EncodeOptions{}).IDs) {
 		t.Errorf("a short source changed: %v", got)
 	}
+}
+
+// FuzzReadTasks: any config.json gives tasks or an error, never a panic,
+// and every task read is an object SetTask can be asked about.
+func FuzzReadTasks(f *testing.F) {
+	for _, s := range []string{
+		`{"task_specific_params": {"summarization": {"prefix": "summarize: ", "num_beams": 4}, "translation_en_to_de": {"max_length": 300}}}`,
+		`{"task_specific_params": null}`,
+		`{"task_specific_params": []}`,
+		`{"task_specific_params": {"a": 1, "b": {"prefix": 3}}}`,
+		`{"model_type": "t5"}`,
+		`{"task_specific_params": {"a": {`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := t.TempDir() + "/config.json"
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tasks, err := readTasks(path)
+		if err != nil {
+			return
+		}
+		for _, tk := range tasks {
+			if len(tk.raw) == 0 {
+				t.Errorf("task %q without a value", tk.name)
+			}
+		}
+		p := &Pipeline{Dir: t.TempDir(), tasks: tasks, spec: spec{vocab: 100}}
+		for _, tk := range tasks {
+			p.SetTask(tk.name) // an error or settings, no panic
+		}
+	})
 }

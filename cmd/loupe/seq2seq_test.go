@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/internal/s2stest"
 	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/tokenizer"
 )
@@ -263,4 +264,78 @@ func dropStats(t *testing.T, s string) string {
 		out = append(out, string(b))
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestTranslateTasks: --from/--to apply config.json's translation task
+// (the prefix before the source, its settings under the flags given),
+// summarize applies summarization, --src-lang/--tgt-lang mBART's codes,
+// and --max-source-tokens truncates what is otherwise an error naming the
+// limit.
+func TestTranslateTasks(t *testing.T) {
+	tasks := map[string]any{
+		"summarization":        map[string]any{"num_beams": 2, "max_length": 6, "prefix": "summarize: "},
+		"translation_en_to_de": map[string]any{"num_beams": 3, "max_length": 5, "prefix": "translate English to German: "},
+	}
+	dir := s2stest.T5(t, filepath.Join("..", ".."), map[string]any{"task_specific_params": tasks, "n_positions": 30})
+	type out struct {
+		IDs  []int  `json:"ids"`
+		Text string `json:"text"`
+	}
+	run := func(args ...string) out {
+		t.Helper()
+		js, _, err := runCmd(t, append(args, "--format", "json")...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var o out
+		if err := json.Unmarshal([]byte(js), &o); err != nil {
+			t.Fatalf("%v: %s", err, js)
+		}
+		return o
+	}
+	// The task's prefix and settings (3 beams, max_length 5) equal giving
+	// them by hand.
+	got := run("translate", "--model", dir, "--from", "en", "--to", "de", "hello")
+	want := run("translate", "--model", dir, "--num-beams", "3", "--max-length", "5", "translate English to German: hello")
+	if !slices.Equal(got.IDs, want.IDs) || len(got.IDs) > 4 {
+		t.Errorf("--from en --to de: %v, want %v", got.IDs, want.IDs)
+	}
+	// A flag wins over the task.
+	got = run("translate", "--model", dir, "--from", "en", "--to", "de", "--num-beams", "1", "--max-length", "3", "hello")
+	want = run("translate", "--model", dir, "--num-beams", "1", "--max-length", "3", "translate English to German: hello")
+	if !slices.Equal(got.IDs, want.IDs) || len(got.IDs) != 2 {
+		t.Errorf("--from en --to de --max-length 3: %v, want %v", got.IDs, want.IDs)
+	}
+	got = run("summarize", "--model", dir, "hello")
+	want = run("generate", "--model", dir, "--num-beams", "2", "--max-length", "6", "summarize: hello")
+	if !slices.Equal(got.IDs, want.IDs) {
+		t.Errorf("summarize: %v, want %v (generate with the prefix)", got.IDs, want.IDs)
+	}
+	long := strings.Repeat("hello world, this is a much longer sentence ", 3)
+	got = run("translate", "--model", dir, "--max-source-tokens", "30", "--max-length", "4", long)
+	if len(got.IDs) == 0 {
+		t.Errorf("--max-source-tokens 30: no output")
+	}
+	mb := s2stest.MBart(t, filepath.Join("..", ".."), true)
+	got = run("translate", "--model", mb, "--src-lang", "en_XX", "--tgt-lang", "fr_XX", "--greedy", "--max-length", "4", "hello")
+	if fr := 2000 + 1 + slices.Index(tokenizer.MBart50Languages, "fr_XX"); len(got.IDs) == 0 || got.IDs[0] != fr {
+		t.Errorf("--tgt-lang fr_XX: %v, want %d first", got.IDs, fr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"translate", "--model", dir, long}, "more than the model's n_positions 30 (truncate it with MaxSourceTokens, loupe's --max-source-tokens)"},
+		{[]string{"translate", "--model", dir, "--from", "de", "--to", "en", "hello"}, `--from de --to en: seq2seq: ` + filepath.Join(dir, "config.json") + `: task "translation_de_to_en": no such task`},
+		{[]string{"translate", "--model", dir, "--from", "en", "hello"}, "give --from and --to together"},
+		{[]string{"translate", "--model", dir, "--src-lang", "en_XX", "hello"}, "need an mBART model"},
+		{[]string{"translate", "--model", mb, "--tgt-lang", "xx", "hello"}, `language code "xx": want one of ar_AR`},
+		{[]string{"translate", "--model", dir, "--max-source-tokens", "-1", "hello"}, "--max-source-tokens -1"},
+		{[]string{"translate", "--model", tinyMarian, "--max-source-tokens", "41", "--source-ids", "5,2"}, "more than the model's max_position_embeddings 40"},
+	} {
+		_, _, err := runCmd(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error with %q", c.args[3:], err, c.want)
+		}
+	}
 }
