@@ -196,3 +196,31 @@ func toInts(v any) []int {
 	}
 	return out
 }
+
+// TestGenerateBeams: a GPT-2 server takes num_beams too, and answers the
+// best sequence of loupe generate's beam search.
+func TestGenerateBeams(t *testing.T) {
+	p := testPipeline(t)
+	s := newServer(t, p, Options{MaxNewTokens: 6})
+	code, v := post(t, s, "/api/generate", "", `{"prompt":"the hat","num_beams":3,"max_new_tokens":4,"greedy":true}`)
+	if code != 200 {
+		t.Fatalf("%d %v", code, v)
+	}
+	set, _ := SamplingRequest{NumBeams: new(3), MaxNewTokens: new(4), Greedy: new(true)}.settings()
+	ids := p.Tokenizer.Encode("the hat")
+	opt, b, err := p.Resolve(set, len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.NumReturnSequences = 1
+	want, err := p.Run(context.Background(), ids, opt, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toInts(v["ids"]); !slices.Equal(got, want.Sequences[0].IDs) {
+		t.Errorf("ids %v, want the best beam %v", got, want.Sequences[0].IDs)
+	}
+	if code, v := post(t, s, "/api/generate", "", `{"prompt":"the hat","num_beams":2,"stop":["x"]}`); code != 400 {
+		t.Errorf("beams with stop: %d %v", code, v)
+	}
+}
