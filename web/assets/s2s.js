@@ -222,6 +222,9 @@
     render();
     renderLens();
     document.body.setAttribute("data-rendered", "1");
+    // Other views of the page (scripts after this one) render each
+    // explanation shown, the served page's answers included, from this event.
+    document.dispatchEvent(new CustomEvent("loupe-s2s-show", { detail: data }));
   }
 
   // serverMode shows the source box and explains what it posts.
