@@ -8,9 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/internal/s2stest"
+	"github.com/loupe-ml/loupe/seq2seq"
 	"github.com/loupe-ml/loupe/server"
 )
 
@@ -88,6 +91,47 @@ func TestServeDecodesAsGenerate(t *testing.T) {
 			if model == withConfig && len(cli.IDs) > 5 {
 				t.Errorf("seed %s: %d tokens, want at most the file's max_new_tokens 5", seed, len(cli.IDs))
 			}
+		}
+	}
+}
+
+// TestServeSeq2SeqDecodesAsGenerate: on a text-to-text model the same
+// source and seed give the same text through loupe generate and through
+// loupe serve's /api/generate (server.NewSeq2Seq).
+func TestServeSeq2SeqDecodesAsGenerate(t *testing.T) {
+	dir := s2stest.T5(t, filepath.Join("..", ".."), nil)
+	for _, seed := range []string{"1", "7"} {
+		out, _, err := runCmd(t, "generate", "--model", dir, "--do-sample", "--seed", seed, "--max-new-tokens", "5", "--format", "json", "hello world")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cli struct {
+			IDs  []int  `json:"ids"`
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(out), &cli); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		p, err := seq2seq.Load(context.Background(), dir, seq2seq.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := server.NewSeq2Seq(p, server.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/generate", strings.NewReader(`{"prompt":"hello world","greedy":false,"max_new_tokens":5,"seed":`+seed+`}`)))
+		p.Close()
+		var api struct {
+			IDs  []int  `json:"ids"`
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &api); rec.Code != 200 || err != nil {
+			t.Fatalf("API: %d %s", rec.Code, rec.Body)
+		}
+		if api.Text != cli.Text || !slices.Equal(api.IDs, cli.IDs) || len(cli.IDs) == 0 {
+			t.Errorf("seed %s: API %q %v, CLI %q %v", seed, api.Text, api.IDs, cli.Text, cli.IDs)
 		}
 	}
 }
