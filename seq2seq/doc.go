@@ -19,14 +19,18 @@
 // fields of config.json do (transformers' GenerationConfig.from_model_config),
 // and decoding is greedy unless they say do_sample.
 //
-// A source longer than BART's max_position_embeddings is an error (no
-// truncation); T5 has no such limit.
+// A source longer than SourceLimit (max_position_embeddings; T5's
+// n_positions) is an error unless MaxSourceTokens truncates it (special
+// tokens kept). SetTask applies config.json's task_specific_params as
+// transformers' pipeline(task) does (T5's "translate English to German: "
+// prefix and settings), SetLanguages an mBART model's source and target
+// language codes (the tokenizer's src_lang, forced_bos_token_id).
 //
 // Pipeline.Explain explains one generation (or a given target): one
 // teacher-forced decoder pass captures the cross-attention of every layer
 // and head (Explanation.CrossAttention, target × source, and the
 // Alignment of each target token to its top source tokens) and each
 // decoder layer's output through the final norm and head (the logit lens:
-// LayerPredictions, LayerTargetProb). There is no saliency: the models
-// have no backward pass.
+// LayerPredictions, LayerTargetProb), with the encoder's and the decoder's
+// self-attention of the same passes (EncoderAttention, DecoderAttention).
 package seq2seq
