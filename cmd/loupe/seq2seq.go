@@ -76,7 +76,7 @@ Tasks, as transformers' pipelines apply config.json's task_specific_params
 (its prefix before the text and its generation settings, under the flags
 given): loupe translate --from en --to de uses translation_en_to_de (T5:
 "translate English to German: "), loupe summarize uses summarization when
-the model lists it (T5: "summarize: ", 4 beams, ...). mBART: --src-lang
+the model lists it (T5: "summarize: ", 4 beams, ...). mBART (loupe translate): --src-lang
 en_XX puts the source's language code where the mBART tokenizer does
 (after "</s>" for mBART-cc25, first for mBART-50; en_XX by default) and
 --tgt-lang de_DE forces the target's code as the first generated token
