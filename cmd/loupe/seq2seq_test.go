@@ -339,3 +339,29 @@ func TestTranslateTasks(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateMaxLength: on a GPT-2, --max-length counts the prompt
+// (transformers' max_length): 2 prompt tokens and --max-length 6 give what
+// --max-new-tokens 4 gives; --min-length likewise.
+func TestGenerateMaxLength(t *testing.T) {
+	tiny := filepath.Join("..", "..", "explain", "testdata", "tiny")
+	a, _, err := runCmd(t, "generate", "--model", tiny, "--greedy", "--ignore-eos", "--prompt-ids", "10,11", "--max-length", "6", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := runCmd(t, "generate", "--model", tiny, "--greedy", "--ignore-eos", "--prompt-ids", "10,11", "--max-new-tokens", "4", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x, y struct {
+		IDs []int `json:"ids"`
+	}
+	json.Unmarshal([]byte(a), &x)
+	json.Unmarshal([]byte(b), &y)
+	if len(x.IDs) != 4 || !slices.Equal(x.IDs, y.IDs) {
+		t.Errorf("--max-length 6: %v, --max-new-tokens 4: %v", x.IDs, y.IDs)
+	}
+	if _, _, err := runCmd(t, "generate", "--model", tiny, "--prompt-ids", "10,11", "--max-length", "2"); err == nil || !strings.Contains(err.Error(), "--max-length 2: want more than the prompt's 2 tokens") {
+		t.Errorf("--max-length 2 with a 2-token prompt: %v", err)
+	}
+}
