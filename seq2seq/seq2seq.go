@@ -53,7 +53,8 @@ type Pipeline struct {
 	// MaxSourceTokens, when > 0, makes EncodeText truncate a longer source
 	// to that many tokens, its special tokens kept (transformers'
 	// truncation=True with max_length); 0 leaves a source longer than
-	// SourceLimit an error.
+	// SourceLimit an error. For T5, whose positions are relative, a value
+	// above n_positions raises the limit to it.
 	MaxSourceTokens int
 
 	spec   spec
@@ -357,7 +358,7 @@ func (p *Pipeline) CheckSource(src []int) error {
 	switch {
 	case len(src) == 0:
 		return errors.New("seq2seq: empty source")
-	case len(src) > c.maxSource:
+	case len(src) > c.maxSource && (p.T5 == nil || len(src) > p.MaxSourceTokens):
 		return fmt.Errorf("seq2seq: the source has %d tokens, more than the model's %s %d (truncate it with MaxSourceTokens, loupe's --max-source-tokens): %w", len(src), c.limitName, c.maxSource, bart.ErrContext)
 	}
 	for _, id := range src {

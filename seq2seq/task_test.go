@@ -115,6 +115,12 @@ func TestMaxSourceTokens(t *testing.T) {
 	if _, err := p.EncodeText(text); err == nil || !strings.Contains(err.Error(), "no room") {
 		t.Errorf("MaxSourceTokens 1: %v", err)
 	}
+	// T5's positions are relative: a MaxSourceTokens above n_positions
+	// raises the limit.
+	p.MaxSourceTokens = 12
+	if got, err := p.EncodeText(text); err != nil || !slices.Equal(got, append(slices.Clone(full[:11]), 1)) {
+		t.Errorf("MaxSourceTokens 12 > n_positions 8: %v, %v", got, err)
+	}
 	p.MaxSourceTokens = 100 // longer than the source: nothing cut
 	if got, _ := p.EncodeText("hello"); !slices.Equal(got, p.Tokenizer.EncodeText("hello", tokenizer.EncodeOptions{}).IDs) {
 		t.Errorf("a short source changed: %v", got)

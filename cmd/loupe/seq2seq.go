@@ -134,7 +134,7 @@ selectors, and the layer predictions.`,
 		fl.StringVar(&f.explainHTML, "explain-html", "", "write the cross-attention explorable to this HTML file (implies --explain)")
 		fl.StringVar(&f.continuation, "continuation", "", "explain these comma-separated target ids (after the decoder start) instead of generating (implies --explain)")
 		fl.BoolVar(&f.noSelf, "no-self-attention", false, "with --explain: leave the encoder and decoder self-attention out")
-		fl.IntVar(&f.maxSource, "max-source-tokens", 0, "truncate a longer source to this many tokens, special tokens kept (0: a source longer than the model's max_position_embeddings or n_positions is an error)")
+		fl.IntVar(&f.maxSource, "max-source-tokens", 0, "truncate a longer source to this many tokens, special tokens kept (0: a source longer than the model's max_position_embeddings or n_positions is an error; T5: a value above n_positions raises that limit)")
 		if name == "translate" {
 			fl.StringVar(&f.from, "from", "", "source language of config.json's task_specific_params translation_FROM_to_TO (T5: its prefix, such as \"translate English to German: \", and settings)")
 			fl.StringVar(&f.to, "to", "", "target language of that task (with --from)")
