@@ -193,3 +193,35 @@ func (p *Pipeline) SetLanguages(src, tgt string) error {
 	}
 	return nil
 }
+
+// clone returns a copy of p that shares its model and tokenizers but has
+// its own generation settings.
+func (p *Pipeline) clone() *Pipeline {
+	c := *p
+	if p.Config != nil {
+		g := *p.Config
+		c.Config = &g
+	}
+	return &c
+}
+
+// WithTask returns a copy of p with SetTask(name) applied, leaving p as it
+// is (for a server that runs several tasks on one model). The copy shares
+// p's model: close p, not the copy.
+func (p *Pipeline) WithTask(name string) (*Pipeline, error) {
+	c := p.clone()
+	if err := c.SetTask(name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// WithLanguages returns a copy of p with SetLanguages(src, tgt) applied,
+// leaving p as it is. The copy shares p's model: close p, not the copy.
+func (p *Pipeline) WithLanguages(src, tgt string) (*Pipeline, error) {
+	c := p.clone()
+	if err := c.SetLanguages(src, tgt); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -7,7 +7,9 @@
 //
 // New serves a GPT-2; NewSeq2Seq serves an encoder-decoder (BART, mBART,
 // Marian, T5) on the same routes: /api/generate runs it as text-to-text
-// (the prompt is the source) and answers the same fields, /api/explain
+// (the prompt is the source) and answers the same fields, /api/translate
+// and /api/summarize add loupe translate's and loupe summarize's tasks
+// (TranslateRequest), /api/explain
 // answers seq2seq.Explanation (Seq2SeqExplainRequest), and "/" is the
 // encoder-decoder explorable with a source box.
 //

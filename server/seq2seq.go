@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -15,7 +16,9 @@ import (
 // request as for a GPT-2 and runs p as text-to-text (the prompt is the
 // source, as transformers' text2text-generation pipeline and loupe
 // generate on such a model), answering the same fields (prompt_ids are
-// then the decoder's start); POST /api/explain answers
+// then the decoder's start); POST /api/translate (TranslateRequest) and
+// POST /api/summarize add the tasks of loupe translate and loupe
+// summarize; POST /api/explain answers
 // seq2seq.Explanation's JSON (Seq2SeqExplainRequest); "/" serves the
 // encoder-decoder explorable with a source box. A setting a request leaves
 // out takes the model's generation settings (seq2seq.Pipeline.Resolve).
@@ -27,7 +30,65 @@ func NewSeq2Seq(p *seq2seq.Pipeline, opt Options) (*Server, error) {
 	}
 	s := makeServer(p.Name, opt, web.Seq2SeqServerPage(p.Name))
 	s.s2s = p
+	s.mux.HandleFunc("/api/translate", s.post(s.translate))
+	s.mux.HandleFunc("/api/summarize", s.post(s.summarize))
 	return s, nil
+}
+
+// TranslateRequest is the body of POST /api/translate: /api/generate's
+// fields, and the task and languages of transformers' translation
+// pipeline: "from" and "to" pick config.json's task_specific_params
+// translation_FROM_to_TO (T5's prefix and settings), "src_lang" and
+// "tgt_lang" an mBART model's language codes.
+type TranslateRequest struct {
+	GenerateRequest
+	From    string `json:"from"`
+	To      string `json:"to"`
+	SrcLang string `json:"src_lang"`
+	TgtLang string `json:"tgt_lang"`
+}
+
+// translate answers POST /api/translate as loupe translate --from --to
+// --src-lang --tgt-lang does.
+func (s *Server) translate(ctx context.Context, body []byte) (any, error) {
+	var req TranslateRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	p := s.s2s
+	var err error
+	if (req.From == "") != (req.To == "") {
+		return nil, badRequest("give from and to together (they name config.json's task translation_FROM_to_TO)")
+	}
+	if req.From != "" {
+		if p, err = p.WithTask("translation_" + req.From + "_to_" + req.To); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	}
+	if req.SrcLang != "" || req.TgtLang != "" {
+		if p, err = p.WithLanguages(req.SrcLang, req.TgtLang); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	}
+	return s.runSeq2Seq(ctx, p, req.GenerateRequest)
+}
+
+// summarize answers POST /api/summarize as loupe summarize does: with
+// config.json's summarization task when the model lists it (T5's
+// "summarize: " prefix and settings).
+func (s *Server) summarize(ctx context.Context, body []byte) (any, error) {
+	var req GenerateRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	p := s.s2s
+	if slices.Contains(p.Tasks(), "summarization") {
+		var err error
+		if p, err = p.WithTask("summarization"); err != nil {
+			return nil, err
+		}
+	}
+	return s.runSeq2Seq(ctx, p, req)
 }
 
 // Seq2SeqExplainRequest is the body of POST /api/explain on an
@@ -49,14 +110,14 @@ type Seq2SeqExplainRequest struct {
 
 // source encodes a request's source text and checks it against the
 // server's limit.
-func (s *Server) source(text string) ([]int, error) {
+func (s *Server) source(p *seq2seq.Pipeline, text string) ([]int, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, badRequest("prompt is empty")
 	}
 	if len(text) > 16*s.opt.MaxPromptTokens {
 		return nil, badRequest("prompt of %d bytes is too long", len(text))
 	}
-	ids, err := s.s2s.EncodeText(text)
+	ids, err := p.EncodeText(text)
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
@@ -70,12 +131,12 @@ func (s *Server) source(text string) ([]int, error) {
 // decoding does for a GPT-2: a max_new_tokens above the server's limit is
 // an error, a default length above it is lowered to it, and one sequence
 // is answered.
-func (s *Server) seq2seqSettings(r SamplingRequest) (generate.Settings, error) {
+func (s *Server) seq2seqSettings(p *seq2seq.Pipeline, r SamplingRequest) (generate.Settings, error) {
 	set, err := r.settings()
 	if err != nil {
 		return set, err
 	}
-	opt, _, _, err := s.s2s.Resolve(set)
+	opt, _, _, err := p.Resolve(set)
 	if err != nil {
 		return set, err
 	}
@@ -94,18 +155,24 @@ func (s *Server) generateSeq2Seq(ctx context.Context, body []byte) (any, error) 
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	src, err := s.source(req.Prompt)
+	return s.runSeq2Seq(ctx, s.s2s, req)
+}
+
+// runSeq2Seq decodes req's source with p (the server's pipeline, or a copy
+// with a task or languages) and answers /api/generate's fields.
+func (s *Server) runSeq2Seq(ctx context.Context, p *seq2seq.Pipeline, req GenerateRequest) (any, error) {
+	src, err := s.source(p, req.Prompt)
 	if err != nil {
 		return nil, err
 	}
-	set, err := s.seq2seqSettings(req.SamplingRequest)
+	set, err := s.seq2seqSettings(p, req.SamplingRequest)
 	if err != nil {
 		return nil, err
 	}
 	if set.Seed == nil {
 		set.Seed = new(rand.Uint64())
 	}
-	out, err := s.s2s.RunIDs(ctx, src, set, nil)
+	out, err := p.RunIDs(ctx, src, set, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +190,11 @@ func (s *Server) explainSeq2Seq(ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	src, err := s.source(req.Prompt)
+	src, err := s.source(s.s2s, req.Prompt)
 	if err != nil {
 		return nil, err
 	}
-	set, err := s.seq2seqSettings(req.SamplingRequest)
+	set, err := s.seq2seqSettings(s.s2s, req.SamplingRequest)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/loupe-ml/loupe/internal/s2stest"
 	"github.com/loupe-ml/loupe/seq2seq"
+	"github.com/loupe-ml/loupe/tokenizer"
 )
 
 // testSeq2Seq loads a tiny random T5 with a SentencePiece tokenizer.
@@ -222,5 +223,67 @@ func TestGenerateBeams(t *testing.T) {
 	}
 	if code, v := post(t, s, "/api/generate", "", `{"prompt":"the hat","num_beams":2,"stop":["x"]}`); code != 400 {
 		t.Errorf("beams with stop: %d %v", code, v)
+	}
+}
+
+// TestTranslateSummarizeAPI: /api/translate's from/to and /api/summarize
+// apply config.json's tasks (prefix and settings) as loupe translate and
+// loupe summarize do, per request: the server's pipeline is left as it
+// is; src_lang/tgt_lang set an mBART's language codes.
+func TestTranslateSummarizeAPI(t *testing.T) {
+	tasks := map[string]any{
+		"summarization":        map[string]any{"num_beams": 2, "max_length": 6, "prefix": "summarize: "},
+		"translation_en_to_de": map[string]any{"num_beams": 3, "max_length": 5, "prefix": "translate English to German: "},
+	}
+	p, err := seq2seq.Load(context.Background(), s2stest.T5(t, "..", map[string]any{"task_specific_params": tasks}), seq2seq.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := NewSeq2Seq(p, Options{MaxNewTokens: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, body, same string }{
+		{"/api/translate", `{"prompt":"hello","from":"en","to":"de"}`, `{"prompt":"translate English to German: hello","num_beams":3,"max_new_tokens":4}`},
+		{"/api/summarize", `{"prompt":"hello"}`, `{"prompt":"summarize: hello","num_beams":2,"max_new_tokens":5}`},
+		{"/api/translate", `{"prompt":"hello","from":"en","to":"de","num_beams":1,"max_new_tokens":2}`, `{"prompt":"translate English to German: hello","num_beams":1,"max_new_tokens":2}`},
+		{"/api/translate", `{"prompt":"hello"}`, `{"prompt":"hello"}`},
+	} {
+		code, got := post(t, s, c.path, "", c.body)
+		code2, want := post(t, s, "/api/generate", "", c.same)
+		if code != 200 || code2 != 200 || !slices.Equal(toInts(got["ids"]), toInts(want["ids"])) || len(toInts(got["ids"])) == 0 {
+			t.Errorf("%s %s: %d %v, want %s's %d %v", c.path, c.body, code, got["ids"], c.same, code2, want["ids"])
+		}
+	}
+	if p.Prefix != "" || p.Config.NumBeams != nil {
+		t.Errorf("the server's pipeline changed: prefix %q, num_beams %v", p.Prefix, p.Config.NumBeams)
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"prompt":"hello","from":"de","to":"en"}`, "no such task"},
+		{`{"prompt":"hello","from":"en"}`, "give from and to together"},
+		{`{"prompt":"hello","tgt_lang":"de_DE"}`, "need an mBART model"},
+	} {
+		code, v := post(t, s, "/api/translate", "", c.body)
+		if msg, _ := v["error"].(string); code != 400 || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %d %q, want 400 with %q", c.body, code, msg, c.want)
+		}
+	}
+	mb, err := seq2seq.Load(context.Background(), s2stest.MBart(t, "..", false), seq2seq.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	ms, err := NewSeq2Seq(mb, Options{MaxNewTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, v := post(t, ms, "/api/translate", "", `{"prompt":"hello","src_lang":"ro_RO","tgt_lang":"de_DE","greedy":true}`)
+	de, _ := mb.Tokenizer.(*tokenizer.SentencePiece).LanguageID("de_DE")
+	if ids := toInts(v["ids"]); code != 200 || len(ids) == 0 || ids[0] != de {
+		t.Errorf("mBART de_DE: %d %v, want %d first", code, v["ids"], de)
+	}
+	if mb.Config.ForcedBOSTokenID != nil {
+		t.Errorf("the server's mBART pipeline got forced_bos_token_id %d", *mb.Config.ForcedBOSTokenID)
 	}
 }

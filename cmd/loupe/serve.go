@@ -58,7 +58,11 @@ model_type bart, mbart, marian or t5) the same routes run it as
 text-to-text (docs/seq2seq.md): /api/generate takes the same fields, plus
 "num_beams" and "length_penalty" (which a GPT-2 takes too), with "prompt"
 the source, and answers the same fields ("prompt_ids" is the decoder's
-start; without a length, transformers' max_length 20); /api/explain takes
+start; without a length, transformers' max_length 20); /api/translate
+(with "from" and "to": config.json's translation_FROM_to_TO task, T5's
+prefix; "src_lang", "tgt_lang": mBART's codes) and /api/summarize (the
+summarization task when the model lists it) take the same request with
+loupe translate's and loupe summarize's tasks; /api/explain takes
 {"prompt", "continuation" (target text) or "continuation_ids",
 "top_sources", "layer_top_k", "no_attention"} and the decoding fields, and
 answers loupe translate --explain --format json's object (cross-attention,
