@@ -2,6 +2,9 @@ package seq2seq
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -114,5 +117,50 @@ func TestMBartLanguages(t *testing.T) {
 	q := loadTiny(t, "tiny-t5")
 	if err := q.SetLanguages("en_XX", ""); err == nil || !strings.Contains(err.Error(), "need an mBART model") {
 		t.Errorf("T5: %v", err)
+	}
+}
+
+// TestMBartReference: mBART sources equal the ids of
+// testdata/mbart_reference.py (python3-sentencepiece with transformers'
+// MBartTokenizer and MBart50Tokenizer id rules) for every text and
+// language of its case set.
+func TestMBartReference(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "mbart.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Fifty bool   `json:"fifty"`
+		Text  string `json:"text"`
+		Lang  string `json:"lang"`
+		IDs   []int  `json:"ids"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	pipes := map[bool]*Pipeline{}
+	for _, fifty := range []bool{false, true} {
+		p, err := Load(context.Background(), s2stest.MBart(t, "..", fifty), LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		pipes[fifty] = p
+	}
+	for _, c := range cases {
+		p, err := pipes[c.Fifty].WithLanguages(c.Lang, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.EncodeText(c.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.IDs) {
+			t.Errorf("fifty %v %s %q: %v, want %v", c.Fifty, c.Lang, c.Text, got, c.IDs)
+		}
+	}
+	if len(cases) != 54 {
+		t.Errorf("%d cases, want 54", len(cases))
 	}
 }
