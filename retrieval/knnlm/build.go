@@ -57,12 +57,51 @@ type BuildOptions struct {
 // into place once complete: an error or a cancelled ctx (checked between
 // windows) leaves no datastore and nothing half-written. Memory beyond the
 // token stream and the index's keys is one State and BatchRows keys.
+//
+// Build is Plan, Keys over every window and a Writer; a build spread over
+// many machines (package jobs) runs Keys over slices of the windows and
+// gives the keys, in position order, to a Writer.
 func Build(ctx context.Context, m *gpt2.Model, tok tokenizer.Tokenizer, ids []int, dir string, opt BuildOptions) (*Manifest, error) {
 	start := time.Now()
-	c := m.Config
 	if tok == nil {
 		return nil, errors.New("knnlm: build: no tokenizer (its fingerprint is recorded in the datastore)")
 	}
+	win, kind, err := Plan(m.Config, ids, opt)
+	if err != nil {
+		return nil, err
+	}
+	if tv := tok.VocabSize(); tv > m.Config.VocabSize {
+		return nil, fmt.Errorf("knnlm: build: the tokenizer has %d tokens, more than the model's vocabulary of %d", tv, m.Config.VocabSize)
+	}
+	man := Manifest{Model: opt.Model, ModelFingerprint: ModelFingerprint(m), TokenizerFingerprint: TokenizerFingerprint(tok),
+		Dim: m.Config.NEmbd, VocabSize: m.Config.VocabSize, MaxLength: win.MaxLength, Stride: win.Stride, Index: string(kind)}
+	w, err := NewWriter(dir, ids, man, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	total := len(ids) - 1
+	done := 0
+	err = Keys(ctx, m, ids, perplexity.Windows(len(ids), win), win.MaxLength, func(keys []float32) error {
+		if err := w.Add(keys); err != nil {
+			return err
+		}
+		done += len(keys) / m.Config.NEmbd
+		if opt.Progress != nil {
+			opt.Progress(done, total)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w.Finish(ctx, start)
+}
+
+// Plan checks opt and the token stream ids as Build does for a model of
+// configuration c and returns the windows' options (the defaults filled
+// in: MaxLength n_positions, Stride half of it) and the index kind.
+func Plan(c gpt2.Config, ids []int, opt BuildOptions) (perplexity.Options, index.Kind, error) {
 	win := opt.Window
 	if win.MaxLength == 0 {
 		win.MaxLength = c.NPositions
@@ -72,32 +111,103 @@ func Build(ctx context.Context, m *gpt2.Model, tok tokenizer.Tokenizer, ids []in
 	}
 	win.Mixer = nil
 	if err := win.Check(c); err != nil {
-		return nil, fmt.Errorf("knnlm: build: %w", err)
+		return win, "", fmt.Errorf("knnlm: build: %w", err)
 	}
 	kind := opt.Index
 	if kind == "" {
 		kind = index.Flat
 	}
 	if kind != index.Flat && kind != index.HNSW {
-		return nil, fmt.Errorf("knnlm: build: index %q: want flat or hnsw", kind)
+		return win, "", fmt.Errorf("knnlm: build: index %q: want flat or hnsw", kind)
 	}
 	if len(ids) < 2 {
-		return nil, fmt.Errorf("knnlm: build: %d token(s): at least 2 are needed (a key's value is the next token)", len(ids))
-	}
-	if tv := tok.VocabSize(); tv > c.VocabSize {
-		return nil, fmt.Errorf("knnlm: build: the tokenizer has %d tokens, more than the model's vocabulary of %d", tv, c.VocabSize)
+		return win, "", fmt.Errorf("knnlm: build: %d token(s): at least 2 are needed (a key's value is the next token)", len(ids))
 	}
 	for i, id := range ids {
 		if id < 0 || id >= c.VocabSize {
-			return nil, fmt.Errorf("knnlm: build: token %d at position %d is outside the model's vocabulary [0, %d)", id, i, c.VocabSize)
+			return win, "", fmt.Errorf("knnlm: build: token %d at position %d is outside the model's vocabulary [0, %d)", id, i, c.VocabSize)
 		}
 	}
+	return win, kind, nil
+}
+
+// Keys computes the keys of the windows ws (perplexity.Windows) over the
+// token stream ids with windows of at most maxLength tokens: for each
+// window with targets, the ln_f output (n_embd floats per row) of the rows
+// at positions w.First-1 … w.End-2, the rows that predict its targets.
+// emit gets each window's keys in turn; they are valid during the call
+// only. ctx is checked between windows.
+func Keys(ctx context.Context, m *gpt2.Model, ids []int, ws []perplexity.Window, maxLength int, emit func(keys []float32) error) error {
+	var buf []float32
+	hook := func(a *gpt2.Activation) {
+		if a.Name == "ln_f" {
+			buf = append(buf, a.Data...)
+		}
+	}
+	s := m.NewState(gpt2.StateOptions{Batch: 1, MaxSeq: maxLength})
+	for _, w := range ws {
+		if w.First == w.End {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if w.Begin < 0 || w.First <= w.Begin || w.End < w.First || w.End > len(ids) || w.End-w.Begin > maxLength {
+			return fmt.Errorf("knnlm: window %+v does not fit %d tokens and windows of %d", w, len(ids), maxLength)
+		}
+		s.Reset()
+		toks := ids[w.Begin:w.End]
+		// Rows [r0, len-1) predict the window's targets; the rows before
+		// only fill the cache, and the last token predicts nothing here.
+		r0 := w.First - w.Begin - 1
+		if r0 > 0 {
+			if err := s.Forward([][]int{toks[:r0]}, gpt2.ForwardOptions{}); err != nil {
+				return err
+			}
+		}
+		buf = buf[:0]
+		if err := s.Forward([][]int{toks[r0 : len(toks)-1]}, gpt2.ForwardOptions{Hook: hook}); err != nil {
+			return err
+		}
+		if err := emit(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Writer writes a datastore from keys computed elsewhere: Add them in
+// position order, then Finish. Build uses one; so does a build spread
+// over many machines (package jobs), which gives it the keys that Keys
+// computed on each.
+type Writer struct {
+	x       *index.Index
+	dir     string
+	ids     []int
+	man     Manifest
+	opt     BuildOptions
+	batch   int
+	buf     []float32
+	added   int
+	checked bool
+}
+
+// NewWriter returns a Writer of the datastore at dir over the token
+// stream ids, whose manifest is man (its Model, fingerprints, Dim,
+// VocabSize, MaxLength, Stride and Index; the rest is filled in). Of opt
+// it uses M, EfConstruction, BatchRows and Overwrite.
+func NewWriter(dir string, ids []int, man Manifest, opt BuildOptions) (*Writer, error) {
 	if _, err := os.Stat(dir); err == nil && !opt.Overwrite {
 		return nil, fmt.Errorf("knnlm: build: %s already exists (remove it or overwrite it)", dir)
 	}
+	man.Format, man.Version, man.Metric = Format, FormatVersion, string(index.L2)
+	man.Tokens, man.Keys = len(ids), len(ids)-1
+	if err := man.check(); err != nil {
+		return nil, fmt.Errorf("knnlm: build: %w", err)
+	}
 	iopt := index.DefaultOptions()
-	iopt.Kind, iopt.Metric, iopt.Dim = kind, index.L2, c.NEmbd
-	iopt.Model = opt.Model
+	iopt.Kind, iopt.Metric, iopt.Dim = index.Kind(man.Index), index.L2, man.Dim
+	iopt.Model = man.Model
 	if opt.M > 0 {
 		iopt.M = opt.M
 	}
@@ -108,86 +218,64 @@ func Build(ctx context.Context, m *gpt2.Model, tok tokenizer.Tokenizer, ids []in
 	if err != nil {
 		return nil, fmt.Errorf("knnlm: build: %w", err)
 	}
-	defer x.Close()
-
-	// The keys.
 	batch := opt.BatchRows
 	if batch <= 0 {
 		batch = 65536
 	}
-	C := c.NEmbd
-	total := len(ids) - 1
-	buf := make([]float32, 0, (batch+c.NPositions)*C)
-	added := 0
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		if err := x.Add(index.Batch{Vectors: buf, Dim: C}); err != nil {
-			return fmt.Errorf("knnlm: build: %w", err)
-		}
-		added += len(buf) / C
-		buf = buf[:0]
+	return &Writer{x: x, dir: dir, ids: ids, man: man, opt: opt, batch: batch}, nil
+}
+
+// Add adds the keys of the next positions (rows of Dim floats), buffering
+// them up to BatchRows rows before they go into the index.
+func (w *Writer) Add(keys []float32) error {
+	C := w.man.Dim
+	if len(keys)%C != 0 {
+		return fmt.Errorf("knnlm: build: %d floats are not rows of %d", len(keys), C)
+	}
+	if w.added+(len(w.buf)+len(keys))/C > w.man.Keys {
+		return fmt.Errorf("knnlm: build: more keys than the %d positions", w.man.Keys)
+	}
+	w.buf = append(w.buf, keys...)
+	if len(w.buf) >= w.batch*C {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
 		return nil
 	}
-	hook := func(a *gpt2.Activation) {
-		if a.Name == "ln_f" {
-			buf = append(buf, a.Data...)
-		}
+	C := w.man.Dim
+	if err := w.x.Add(index.Batch{Vectors: w.buf, Dim: C}); err != nil {
+		return fmt.Errorf("knnlm: build: %w", err)
 	}
-	s := m.NewState(gpt2.StateOptions{Batch: 1, MaxSeq: win.MaxLength})
-	done := 0
-	for _, w := range perplexity.Windows(len(ids), win) {
-		if w.First == w.End {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		s.Reset()
-		toks := ids[w.Begin:w.End]
-		// Rows [r0, len-1) predict the window's targets; the rows before
-		// only fill the cache, and the last token predicts nothing here.
-		r0 := w.First - w.Begin - 1
-		if r0 > 0 {
-			if err := s.Forward([][]int{toks[:r0]}, gpt2.ForwardOptions{}); err != nil {
-				return nil, err
-			}
-		}
-		if err := s.Forward([][]int{toks[r0 : len(toks)-1]}, gpt2.ForwardOptions{Hook: hook}); err != nil {
-			return nil, err
-		}
-		done += len(toks) - 1 - r0
-		if len(buf) >= batch*C {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-		if opt.Progress != nil {
-			opt.Progress(done, total)
-		}
-	}
-	if err := flush(); err != nil {
+	w.added += len(w.buf) / C
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Finish adds the buffered keys, checks that every position has its key
+// and writes the datastore (see Build), its build time counted from start.
+func (w *Writer) Finish(ctx context.Context, start time.Time) (*Manifest, error) {
+	if err := w.flush(); err != nil {
 		return nil, err
 	}
-	if added != total || x.Len() != total {
-		return nil, fmt.Errorf("knnlm: build: %d keys for %d positions (internal error)", added, total)
-	}
-
-	man := &Manifest{
-		Format: Format, Version: FormatVersion,
-		Model: opt.Model, ModelFingerprint: ModelFingerprint(m), TokenizerFingerprint: TokenizerFingerprint(tok),
-		Dim: C, VocabSize: c.VocabSize, MaxLength: win.MaxLength, Stride: win.Stride,
-		Tokens: len(ids), Keys: total, Index: string(kind), Metric: string(index.L2),
+	if w.added != w.man.Keys || w.x.Len() != w.man.Keys {
+		return nil, fmt.Errorf("knnlm: build: %d keys for %d positions", w.added, w.man.Keys)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := writeStore(dir, x, ids, man, start, opt.Overwrite); err != nil {
+	man := w.man
+	if err := writeStore(w.dir, w.x, w.ids, &man, start, w.opt.Overwrite); err != nil {
 		return nil, err
 	}
-	return man, nil
+	return &man, nil
 }
+
+// Close releases the index.
+func (w *Writer) Close() error { return w.x.Close() }
 
 // writeStore writes the datastore into a temporary directory beside dir,
 // manifest last, and renames it to dir (replacing an existing one when
