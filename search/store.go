@@ -254,13 +254,40 @@ type AddResult struct {
 // documentation for ids). It checks every id before embedding anything and
 // adds nothing on error.
 func (s *Store) Add(ctx context.Context, docs []Document, opts AddOptions) (AddResult, error) {
-	var res AddResult
+	b, p, err := s.batch(docs, opts)
+	if err != nil {
+		return AddResult{}, err
+	}
+	m, err := s.model(ctx)
+	if err != nil {
+		return AddResult{}, err
+	}
+	n := len(docs)
+	if opts.Progress != nil {
+		opts.Progress("embedding", 0, n)
+	}
+	start := time.Now()
+	s.progress = opts.Progress
+	vecs, err := m.Embed(embed.Texts(docs))
+	s.progress = nil
+	if err != nil {
+		return AddResult{}, err
+	}
+	embedSeconds := time.Since(start).Seconds()
+	res, err := s.addVectors(b, p, vecs, m.Dim(), opts)
+	res.EmbedSeconds = embedSeconds
+	return res, err
+}
+
+// batch checks the ids of docs and returns the index batch of their ids
+// and metadata (no vectors yet).
+func (s *Store) batch(docs []Document, opts AddOptions) (index.Batch, idPlan, error) {
 	if len(docs) == 0 {
-		return res, fmt.Errorf("search: add: %w", ErrNoDocuments)
+		return index.Batch{}, idPlan{}, fmt.Errorf("search: add: %w", ErrNoDocuments)
 	}
 	p, err := planIDs(docs, s.x, opts.Replace)
 	if err != nil {
-		return res, fmt.Errorf("search: %w", err)
+		return index.Batch{}, p, fmt.Errorf("search: %w", err)
 	}
 	b := index.Batch{IDs: p.ids, Meta: make([]json.RawMessage, len(docs))}
 	for i, d := range docs {
@@ -273,34 +300,32 @@ func (s *Store) Add(ctx context.Context, docs []Document, opts AddOptions) (AddR
 			meta["id"] = p.external[i]
 		}
 		if b.Meta[i], err = json.Marshal(meta); err != nil {
-			return res, fmt.Errorf("search: document %d: metadata: %w", i+1, err)
+			return b, p, fmt.Errorf("search: document %d: metadata: %w", i+1, err)
 		}
 	}
-	m, err := s.model(ctx)
-	if err != nil {
-		return res, err
+	return b, p, nil
+}
+
+// addVectors adds batch b (planned as p) with the documents' vectors vecs
+// of width dim.
+func (s *Store) addVectors(b index.Batch, p idPlan, vecs [][]float32, dim int, opts AddOptions) (AddResult, error) {
+	var res AddResult
+	n := len(b.IDs)
+	if len(vecs) != n {
+		return res, fmt.Errorf("search: %d vectors for %d documents", len(vecs), n)
 	}
-	n := len(docs)
-	if opts.Progress != nil {
-		opts.Progress("embedding", 0, n)
-	}
-	start := time.Now()
-	s.progress = opts.Progress
-	vecs, err := m.Embed(embed.Texts(docs))
-	s.progress = nil
-	if err != nil {
-		return res, err
-	}
-	res.EmbedSeconds = time.Since(start).Seconds()
-	b.Vectors = make([]float32, 0, n*m.Dim())
-	for _, v := range vecs {
+	b.Vectors = make([]float32, 0, n*dim)
+	for i, v := range vecs {
+		if len(v) != dim {
+			return res, fmt.Errorf("search: vector %d has %d values, want %d", i, len(v), dim)
+		}
 		b.Vectors = append(b.Vectors, v...)
 	}
 	if opts.Progress != nil {
 		opts.Progress("indexing", 0, n)
 		b.Progress = func(done int) { opts.Progress("indexing", done, n) }
 	}
-	start = time.Now()
+	start := time.Now()
 	s.mu.Lock()
 	s.cols = nil
 	s.mu.Unlock()
