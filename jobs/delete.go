@@ -10,7 +10,7 @@ import (
 
 // Delete removes job id from JetStream: its tasks still queued (so a
 // running job is cancelled), its output chunks, its dead letters and its
-// keys (spec and task states). A worker that is running one of its tasks
+// keys (spec and task states), and its input object. A worker that is running one of its tasks
 // at the time may still store that task's output; Delete again removes it.
 // The output file Wait wrote is not touched.
 func Delete(ctx context.Context, js jetstream.JetStream, id string) error {
@@ -34,9 +34,13 @@ func Delete(ctx context.Context, js jetstream.JetStream, id string) error {
 			return fmt.Errorf("jobs: delete job %s: purge %s: %w", id, p.subject, err)
 		}
 	}
+	names := []string{inputName(id)}
 	for n := range job.Tasks {
-		if err := s.objects.Delete(ctx, objectName(id, n)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return fmt.Errorf("jobs: delete job %s: output %s: %w", id, objectName(id, n), err)
+		names = append(names, objectName(id, n))
+	}
+	for _, name := range names {
+		if err := s.objects.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("jobs: delete job %s: object %s: %w", id, name, err)
 		}
 	}
 	// The keys last: until they are gone the job can be deleted again.

@@ -162,18 +162,29 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, c Config, cfg jet
 
 // Kinds of job.
 const (
-	KindEmbed = "embed"
+	KindEmbed   = "embed"           // embed texts into a .npy matrix (EmbedSpec)
+	KindIndex   = "index"           // embed documents into a search index (IndexSpec)
+	KindKNNLM   = "knnlm-datastore" // a kNN-LM datastore of a token stream (KNNLMSpec)
+	KindExplain = "explain"         // explain prompts into JSON lines (ExplainSpec)
 )
 
 // Job is a submitted job's spec, as stored under JOB.spec.
 type Job struct {
 	// ID names the job (lower-case hex).
 	ID string `json:"id"`
-	// Kind is what the tasks do: KindEmbed.
+	// Kind is what the tasks do: KindEmbed, KindIndex, KindKNNLM or
+	// KindExplain.
 	Kind string `json:"kind"`
-	// Embed is the spec of an embed job.
+	// Embed is the embedding of an embed or index job's texts.
 	Embed *EmbedSpec `json:"embed,omitempty"`
-	// Rows is the number of input records, Tasks the number of tasks.
+	// Index is the index an index job builds of the embedded documents.
+	Index *IndexSpec `json:"index,omitempty"`
+	// KNNLM is the spec of a knnlm-datastore job.
+	KNNLM *KNNLMSpec `json:"knnlm,omitempty"`
+	// Explain is the spec of an explain job.
+	Explain *ExplainSpec `json:"explain,omitempty"`
+	// Rows is the number of output rows: input records (embed, index,
+	// explain) or keys (knnlm-datastore). Tasks is the number of tasks.
 	Rows  int `json:"rows"`
 	Tasks int `json:"tasks"`
 	// MaxDeliver is how many times a task is delivered before it is
@@ -200,14 +211,19 @@ type EmbedSpec struct {
 	Quantize     string `json:"quantize,omitempty"`
 }
 
-// task is one task message: texts First … First+len(Texts)-1 of job.
+// task is one task message: rows First … of job, made of texts (embed,
+// index, explain: one row per text) or of windows Windows[0] …
+// Windows[1]-1 of a knnlm-datastore job's token stream, whose tokens
+// (from the first window's begin to the last one's end) it holds.
 type task struct {
 	Job   string `json:"job"`
 	Task  int    `json:"task"`
 	First int    `json:"first"`
 	// Lines are the input lines of the first and last text.
-	Lines [2]int   `json:"lines"`
-	Texts []string `json:"texts"`
+	Lines   [2]int   `json:"lines"`
+	Texts   []string `json:"texts,omitempty"`
+	Windows [2]int   `json:"windows,omitzero"`
+	Tokens  []int32  `json:"tokens,omitempty"`
 }
 
 // taskDone is the value of JOB.done.N.
@@ -245,6 +261,7 @@ func failedKey(job string, n int) string  { return job + ".failed." + strconv.It
 func errKey(job string, n int) string     { return job + ".err." + strconv.Itoa(n) }
 func writtenKey(job string) string        { return job + ".written" }
 func objectName(job string, n int) string { return job + "/" + strconv.Itoa(n) }
+func inputName(job string) string         { return job + "/input" }
 func taskSubject(job string) string       { return TasksSubject + "." + job }
 func deadSubject(job string) string       { return DeadSubject + "." + job }
 

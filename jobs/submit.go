@@ -47,17 +47,37 @@ func SubmitEmbed(ctx context.Context, js jetstream.JetStream, recs []embed.Recor
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("jobs: no texts to embed")
 	}
-	if err := (embed.Options{BatchSize: spec.BatchSize, MaxSeqLength: spec.MaxSeqLength, Quantize: spec.Quantize}).Validate(); err != nil {
+	if err := spec.check(); err != nil {
 		return nil, err
 	}
+	job := &Job{Kind: KindEmbed, Embed: &spec, Rows: len(recs)}
+	return submit(ctx, js, job, opts, nil, func(size, limit int) ([][]byte, error) {
+		return splitTasks(job.ID, recs, size, limit)
+	})
+}
+
+// check checks the embedding options of spec and fills in the default
+// model.
+func (spec *EmbedSpec) check() error {
+	if err := (embed.Options{BatchSize: spec.BatchSize, MaxSeqLength: spec.MaxSeqLength, Quantize: spec.Quantize}).Validate(); err != nil {
+		return err
+	}
+	if spec.Model == "" {
+		spec.Model = defaults.Embed
+	}
+	return nil
+}
+
+// submit gives job its id, its MaxDeliver and its task count, puts input
+// (when not nil) in the object store as the job's input, stores the job's
+// spec and publishes the tasks that split cuts (at most size rows each,
+// each message at most limit bytes).
+func submit(ctx context.Context, js jetstream.JetStream, job *Job, opts SubmitOptions, input []byte, split func(size, limit int) ([][]byte, error)) (*Job, error) {
 	if opts.TaskSize < 0 {
 		return nil, fmt.Errorf("jobs: task size %d: want a positive number of texts per task (0: the default, %d)", opts.TaskSize, DefaultTaskSize)
 	}
 	if opts.MaxDeliver < 0 {
 		return nil, fmt.Errorf("jobs: max deliver %d: want a positive number of deliveries (0: the default, %d)", opts.MaxDeliver, DefaultMaxDeliver)
-	}
-	if spec.Model == "" {
-		spec.Model = defaults.Embed
 	}
 	size, maxDeliver := opts.TaskSize, opts.MaxDeliver
 	if size == 0 {
@@ -73,13 +93,18 @@ func SubmitEmbed(ctx context.Context, js jetstream.JetStream, recs []embed.Recor
 	if _, err := ensureConsumer(ctx, js, opts.Config); err != nil {
 		return nil, err
 	}
-	job := &Job{ID: newID(), Kind: KindEmbed, Embed: &spec, Rows: len(recs), MaxDeliver: maxDeliver, Submitted: time.Now().UTC()}
+	job.ID, job.MaxDeliver, job.Submitted = newID(), maxDeliver, time.Now().UTC()
 	limit := int(js.Conn().MaxPayload()) - 4096 // room for headers and the subject
-	tasks, err := splitTasks(job.ID, recs, size, limit)
+	tasks, err := split(size, limit)
 	if err != nil {
 		return nil, err
 	}
 	job.Tasks = len(tasks)
+	if input != nil {
+		if _, err := s.objects.PutBytes(ctx, inputName(job.ID), input); err != nil {
+			return nil, fmt.Errorf("jobs: store the input of job %s: %w", job.ID, err)
+		}
+	}
 	b, _ := json.Marshal(job)
 	if _, err := s.kv.Create(ctx, specKey(job.ID), b); err != nil {
 		return nil, fmt.Errorf("jobs: store job %s: %w", job.ID, err)

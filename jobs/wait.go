@@ -2,10 +2,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,18 +156,23 @@ func (t *tally) status() *Status {
 
 // WaitOptions control Wait. The zero value is ready to use.
 type WaitOptions struct {
-	// Output overrides the job's output file.
+	// Output overrides the job's output (file or directory).
 	Output string
 	// Progress, when set, is called as tasks finish.
 	Progress func(done, failed, total int)
 }
 
 // Wait waits until every task of job id is done or failed (or ctx ends).
-// It writes the job's output as the tasks finish, in task order, into a
-// temporary file that becomes the output (atomically; again when it was
-// written before) once every task is done, and returns the status; when
-// some failed it writes nothing and returns the status and a *FailedError
-// naming them.
+// It assembles the job's output from the tasks' outputs, in task order, as
+// the tasks finish, and returns the status; when some failed it writes
+// nothing and returns the status and a *FailedError naming them. A file
+// output (embed's .npy, explain's JSON lines) goes into a temporary file
+// that becomes the output (atomically; again when it was written before)
+// once every task is done. A directory output (an index job's index, a
+// knnlm-datastore job's datastore) is built once every task is done, from
+// the vectors or keys collected in memory (an index) or fed to the index
+// as they come (a datastore), and saved as its single-machine build saves
+// it; it must not exist unless the job's spec says Overwrite.
 func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptions) (*Status, error) {
 	var s *store
 	var job *Job
@@ -181,13 +188,18 @@ func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptio
 		return nil, err
 	}
 	out := opts.Output
-	if out == "" && job.Embed != nil {
-		out = job.Embed.Output
+	if out == "" {
+		out = job.output()
+	}
+	if out == "" {
+		return nil, fmt.Errorf("jobs: job %s (%s) names no output: give one", id, job.Kind)
 	}
 	t := &tally{job: job, done: map[int]taskDone{}, failed: map[int]TaskError{}}
 	var watchErr error
-	err = atomicfile.Write(out, func(w io.Writer) error {
-		a := &assembler{s: s, job: job, w: w, dim: -1}
+	// collect watches the job and hands each task's output, in task order,
+	// to add; it returns errJobFailed when tasks failed.
+	collect := func(add func(d taskDone, b []byte) error) error {
+		a := &assembler{s: s, job: job, add: add, dim: -1}
 		watchErr = t.watch(ctx, s, func() error {
 			if opts.Progress != nil {
 				opts.Progress(len(t.done), len(t.failed), job.Tasks)
@@ -204,7 +216,8 @@ func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptio
 			return errJobFailed
 		}
 		return a.finish(ctx, t.done)
-	})
+	}
+	err = assemble(ctx, s, job, out, collect)
 	st := t.status()
 	switch {
 	case errors.Is(err, errJobFailed):
@@ -280,16 +293,76 @@ func (t *tally) watch(ctx context.Context, s *store, update func() error) error 
 	return nil
 }
 
-// assembler writes a job's .npy output as its tasks finish: the header
-// once the first task gives the row width, then each task's rows in task
-// order.
+// output is the output the job's spec names.
+func (j *Job) output() string {
+	switch {
+	case j.Kind == KindEmbed && j.Embed != nil:
+		return j.Embed.Output
+	case j.Kind == KindIndex && j.Index != nil:
+		return j.Index.Output
+	case j.Kind == KindKNNLM && j.KNNLM != nil:
+		return j.KNNLM.Output
+	case j.Kind == KindExplain && j.Explain != nil:
+		return j.Explain.Output
+	}
+	return ""
+}
+
+// matrix reports whether the job's task outputs are rows of float32s.
+func (j *Job) matrix() bool { return j.Kind != KindExplain }
+
+// assemble makes the output out of job from the task outputs that collect
+// hands over in task order: a file written atomically (embed: a .npy
+// matrix; explain: JSON lines), or a directory that is complete once it
+// appears (index, knnlm-datastore). Nothing is written when collect
+// fails.
+func assemble(ctx context.Context, s *store, job *Job, out string, collect func(add func(d taskDone, b []byte) error) error) error {
+	switch job.Kind {
+	case KindEmbed:
+		return atomicfile.Write(out, func(w io.Writer) error {
+			header := false
+			return collect(func(d taskDone, b []byte) error {
+				if !header {
+					if err := npy.EncodeHeader(w, job.Rows, d.Dim); err != nil {
+						return err
+					}
+					header = true
+				}
+				_, err := w.Write(b)
+				return err
+			})
+		})
+	case KindExplain:
+		return atomicfile.Write(out, func(w io.Writer) error {
+			return collect(func(d taskDone, b []byte) error { _, err := w.Write(b); return err })
+		})
+	case KindIndex:
+		return buildIndex(ctx, s, job, out, collect)
+	case KindKNNLM:
+		return buildDatastore(ctx, s, job, out, collect)
+	}
+	return fmt.Errorf("job kind %q: this version of loupe assembles %s, %s, %s and %s jobs", job.Kind, KindEmbed, KindIndex, KindKNNLM, KindExplain)
+}
+
+// floats reads little-endian float32s.
+func floats(b []byte) []float32 {
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+// assembler hands a job's task outputs, in task order, to add as the
+// tasks finish, checking that they tile the job's rows (and, for matrix
+// outputs, that every row has the first task's width).
 type assembler struct {
 	s    *store
 	job  *Job
-	w    io.Writer
-	next int // the next task to write
-	rows int // rows written
-	dim  int // row width (-1 before the header)
+	add  func(d taskDone, b []byte) error
+	next int // the next task to hand over
+	rows int // rows handed over
+	dim  int // row width (-1 before the first task)
 }
 
 // writeReady writes the done tasks from a.next on, up to the first one
@@ -301,12 +374,10 @@ func (a *assembler) writeReady(ctx context.Context, done map[int]taskDone) error
 			return nil
 		}
 		n := a.next
+		matrix := a.job.matrix()
 		if a.dim < 0 {
-			if d.Dim <= 0 {
+			if matrix && d.Dim <= 0 {
 				return fmt.Errorf("task %d has %d-wide rows", n, d.Dim)
-			}
-			if err := npy.EncodeHeader(a.w, a.job.Rows, d.Dim); err != nil {
-				return err
 			}
 			a.dim = d.Dim
 		}
@@ -329,10 +400,10 @@ func (a *assembler) writeReady(ctx context.Context, done map[int]taskDone) error
 		if err != nil {
 			return fmt.Errorf("output %s: %w", name, err)
 		}
-		if want := d.Rows * a.dim * 4; len(b) != want {
+		if want := d.Rows * a.dim * 4; matrix && len(b) != want {
 			return fmt.Errorf("output %s: %d bytes, want %d", name, len(b), want)
 		}
-		if _, err := a.w.Write(b); err != nil {
+		if err := a.add(d, b); err != nil {
 			return err
 		}
 		a.rows += d.Rows

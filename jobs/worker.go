@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/loupe-ml/loupe/embed"
+	"github.com/loupe-ml/loupe/generate"
 )
 
 // WorkerOptions control Work. The zero value is ready to use.
@@ -80,7 +81,7 @@ func Work(ctx context.Context, js jetstream.JetStream, opts WorkerOptions) error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{s: s, opts: opts, ackWait: ackWait, jobs: map[string]*Job{}, models: map[string]*embed.Model{}}
+			w := &worker{s: s, opts: opts, ackWait: ackWait, jobs: map[string]*Job{}, models: map[string]*embed.Model{}, gpt2s: map[string]*generate.Pipeline{}}
 			defer w.close()
 			w.loop(ctx, cons)
 		}()
@@ -128,11 +129,15 @@ type worker struct {
 	ackWait time.Duration
 	jobs    map[string]*Job
 	models  map[string]*embed.Model
+	gpt2s   map[string]*generate.Pipeline
 }
 
 func (w *worker) close() {
 	for _, m := range w.models {
 		m.Close()
+	}
+	for _, p := range w.gpt2s {
+		p.Close()
 	}
 }
 
@@ -246,8 +251,8 @@ func decodeTask(b []byte, job string, n int) (*task, error) {
 	if t.Job != job || t.Task != n {
 		return nil, fmt.Errorf("task message: its body is task %d of job %q, its headers task %d of job %s", t.Task, t.Job, n, job)
 	}
-	if t.First < 0 || len(t.Texts) == 0 {
-		return nil, fmt.Errorf("task message: %d texts from row %d", len(t.Texts), t.First)
+	if t.First < 0 || len(t.Texts) == 0 && len(t.Tokens) == 0 {
+		return nil, fmt.Errorf("task message: %d texts and %d tokens from row %d", len(t.Texts), len(t.Tokens), t.First)
 	}
 	return &t, nil
 }
@@ -281,35 +286,24 @@ func (w *worker) progress(msg jetstream.Msg) (stop func()) {
 
 // run computes task t of job, stores its output and records it done.
 func (w *worker) run(ctx context.Context, job *Job, t *task) (int, error) {
-	if job.Kind != KindEmbed || job.Embed == nil {
-		return 0, fmt.Errorf("job kind %q: this worker runs embed jobs", job.Kind)
+	var data []byte
+	var rows, dim int
+	var err error
+	switch {
+	case (job.Kind == KindEmbed || job.Kind == KindIndex) && job.Embed != nil:
+		data, rows, dim, err = w.embedTexts(ctx, job, t)
+	case job.Kind == KindKNNLM && job.KNNLM != nil:
+		data, rows, dim, err = w.knnlmKeys(ctx, job, t)
+	case job.Kind == KindExplain && job.Explain != nil:
+		data, rows, err = w.explainPrompts(ctx, job, t)
+	default:
+		return 0, fmt.Errorf("job kind %q: this worker runs %s, %s, %s and %s jobs", job.Kind, KindEmbed, KindIndex, KindKNNLM, KindExplain)
 	}
-	if t.First < 0 || t.First+len(t.Texts) > job.Rows {
-		return 0, fmt.Errorf("task holds rows %d-%d of a %d-row job", t.First, t.First+len(t.Texts)-1, job.Rows)
-	}
-	if err := embed.CheckUTF8(t.Texts); err != nil {
-		return 0, err
-	}
-	m, err := w.model(ctx, job.Embed)
 	if err != nil {
 		return 0, err
 	}
-	vecs, err := m.Embed(t.Texts)
-	if err != nil {
-		return 0, err
-	}
-	dim := m.Dim()
-	if len(vecs) != len(t.Texts) {
-		return 0, fmt.Errorf("embed: %d vectors for %d texts", len(vecs), len(t.Texts))
-	}
-	data := make([]byte, 0, len(vecs)*dim*4)
-	for i, v := range vecs {
-		if len(v) != dim {
-			return 0, fmt.Errorf("embed: vector %d has %d values, want %d", i, len(v), dim)
-		}
-		for _, x := range v {
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(x))
-		}
+	if t.First+rows > job.Rows {
+		return 0, fmt.Errorf("task holds rows %d-%d of a %d-row job", t.First, t.First+rows-1, job.Rows)
 	}
 	name := objectName(job.ID, t.Task)
 	if err := w.retryStore(ctx, func(ctx context.Context) error {
@@ -318,14 +312,47 @@ func (w *worker) run(ctx context.Context, job *Job, t *task) (int, error) {
 	}); err != nil {
 		return 0, fmt.Errorf("store output %s: %w", name, err)
 	}
-	rec, _ := json.Marshal(taskDone{First: t.First, Rows: len(vecs), Dim: dim, Worker: w.opts.Name})
+	rec, _ := json.Marshal(taskDone{First: t.First, Rows: rows, Dim: dim, Worker: w.opts.Name})
 	if err := w.retryStore(ctx, func(ctx context.Context) error {
 		_, err := w.s.kv.Put(ctx, doneKey(job.ID, t.Task), rec)
 		return err
 	}); err != nil {
 		return 0, fmt.Errorf("record task done: %w", err)
 	}
-	return len(vecs), nil
+	return rows, nil
+}
+
+// embedTexts embeds the texts of task t of an embed or index job: rows of
+// dim float32s, little-endian.
+func (w *worker) embedTexts(ctx context.Context, job *Job, t *task) ([]byte, int, int, error) {
+	if t.First < 0 || t.First+len(t.Texts) > job.Rows {
+		return nil, 0, 0, fmt.Errorf("task holds rows %d-%d of a %d-row job", t.First, t.First+len(t.Texts)-1, job.Rows)
+	}
+	if err := embed.CheckUTF8(t.Texts); err != nil {
+		return nil, 0, 0, err
+	}
+	m, err := w.model(ctx, job.Embed)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	vecs, err := m.Embed(t.Texts)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	dim := m.Dim()
+	if len(vecs) != len(t.Texts) {
+		return nil, 0, 0, fmt.Errorf("embed: %d vectors for %d texts", len(vecs), len(t.Texts))
+	}
+	data := make([]byte, 0, len(vecs)*dim*4)
+	for i, v := range vecs {
+		if len(v) != dim {
+			return nil, 0, 0, fmt.Errorf("embed: vector %d has %d values, want %d", i, len(v), dim)
+		}
+		for _, x := range v {
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(x))
+		}
+	}
+	return data, len(vecs), dim, nil
 }
 
 // fail dead-letters a task: its error goes to the dead-letter subject and
@@ -408,6 +435,21 @@ func (w *worker) model(ctx context.Context, spec *EmbedSpec) (*embed.Model, erro
 	}
 	w.models[key] = m
 	return m, nil
+}
+
+// pipeline returns the GPT-2 pipeline of model with weights quantize
+// (cached, as models).
+func (w *worker) pipeline(ctx context.Context, model, quantize string) (*generate.Pipeline, error) {
+	key := model + "\x00" + quantize
+	if p := w.gpt2s[key]; p != nil {
+		return p, nil
+	}
+	p, err := generate.Load(ctx, model, generate.LoadOptions{Hub: w.opts.Embed.Client, Quantize: quantize})
+	if err != nil {
+		return nil, err
+	}
+	w.gpt2s[key] = p
+	return p, nil
 }
 
 // sleep waits for d or until ctx ends.
