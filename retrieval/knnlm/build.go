@@ -128,6 +128,13 @@ func Plan(c gpt2.Config, ids []int, opt BuildOptions) (perplexity.Options, index
 			return win, "", fmt.Errorf("knnlm: build: token %d at position %d is outside the model's vocabulary [0, %d)", id, i, c.VocabSize)
 		}
 	}
+	keys := 0
+	for _, w := range perplexity.Windows(len(ids), win) {
+		keys += w.End - w.First
+	}
+	if keys != len(ids)-1 {
+		return win, "", fmt.Errorf("knnlm: build: windows of %d tokens with stride %d leave %d of %d positions without a key (the first token of a window that starts where the last one ended has no context): give a stride less than max_length", win.MaxLength, win.Stride, len(ids)-1-keys, len(ids)-1)
+	}
 	return win, kind, nil
 }
 
