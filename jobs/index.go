@@ -54,6 +54,9 @@ func SubmitIndex(ctx context.Context, js jetstream.JetStream, docs []embed.Recor
 	if err := emb.check(); err != nil {
 		return nil, err
 	}
+	// A model directory is recorded as an absolute path (search.Build
+	// does the same), which the workers load.
+	emb.Model = embed.RecordedModel(emb.Model)
 	spec.Model = emb.Model
 	o := spec.Options
 	if o == (index.Options{}) {

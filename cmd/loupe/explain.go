@@ -12,18 +12,25 @@ import (
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/web"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
+// explainOptFlags are the flags of what an explanation computes, which
+// loupe explain and loupe jobs submit explain share.
+type explainOptFlags struct {
+	dec       generateFlags // --model and the decoding flags, as loupe generate's
+	methods   string
+	target    string
+	watch     []string
+	intervene []string
+	opt       explain.Options // the flags that are Options fields as they are
+}
+
 var explainFlags struct {
-	dec          generateFlags // --model and the decoding flags, as loupe generate's
+	explainOptFlags
 	continuation string
-	methods      string
-	target       string
-	watch        []string
-	intervene    []string
 	html         string
-	opt          explain.Options // the flags that are Options fields as they are
-	retr         retrievalFlags  // --knn, --retrieve and their settings, as loupe generate's
+	retr         retrievalFlags // --knn, --retrieve and their settings, as loupe generate's
 	neighbours   int
 	neighbourCtx int
 }
@@ -80,27 +87,32 @@ when NO_COLOR is set or TERM=dumb),
 
 func init() {
 	f := explainCmd.Flags()
-	explainFlags.dec.registerDecode(f)
+	explainFlags.register(f)
 	f.StringVar(&explainFlags.continuation, "continuation", "", "explain this text instead of generating (forced decoding)")
-	f.StringVar(&explainFlags.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
-	f.StringVar(&explainFlags.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
-	f.IntVar(&explainFlags.opt.IGSteps, "ig-steps", 20, fmt.Sprintf("integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
-	f.BoolVar(&explainFlags.opt.Raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
-	f.IntVar(&explainFlags.opt.TopK, "predictions", 5, "top tokens shown per layer")
-	f.StringArrayVar(&explainFlags.watch, "watch", nil, `a token to rank across layers (repeatable: --watch " is" --watch " are"; each value is one token, a comma included)`)
-	f.IntVar(&explainFlags.opt.WatchPosition, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
-	f.IntVar(&explainFlags.opt.NMFComponents, "nmf-components", explain.DefaultNMFComponents, fmt.Sprintf("NMF factors of MLP activations, at most %d (0: skip; Ecco's run_nmf default is 10)", explain.MaxNMFComponents))
-	f.IntVar(&explainFlags.opt.FromLayer, "from-layer", 0, "first layer for NMF (0-based)")
-	f.IntVar(&explainFlags.opt.ToLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
-	f.Int64Var(&explainFlags.opt.NMFSeed, "nmf-seed", 0, "NMF initialisation seed")
-	f.StringArrayVar(&explainFlags.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
-	f.BoolVar(&explainFlags.opt.NoAttention, "no-attention", false, "leave attention out of the output")
 	f.StringVar(&explainFlags.html, "html", "", "write a self-contained HTML explorable to this file")
-	f.StringVar(&explainFlags.dec.quantize, "quantize", "", quantizeUsage+"; generation, attention, hidden states and layer predictions use these weights, the attributions (saliency) the float32 differentiable pass")
 	explainFlags.retr.register(f, false)
 	f.IntVar(&explainFlags.neighbours, "neighbours", explain.DefaultNeighbors, fmt.Sprintf("kNN-LM: neighbours shown per output token, largest weight first (at most %d)", explain.MaxNeighbors))
 	f.IntVar(&explainFlags.neighbourCtx, "neighbour-context", explain.DefaultNeighborContext, fmt.Sprintf("kNN-LM: datastore tokens shown per neighbour, ending at its position (at most %d)", explain.MaxNeighborContext))
 	rootCmd.AddCommand(explainCmd)
+}
+
+// register adds the flags of fl to f.
+func (fl *explainOptFlags) register(f *pflag.FlagSet) {
+	fl.dec.registerDecode(f)
+	f.StringVar(&fl.methods, "methods", explain.MethodGradXInput, "attribution methods: "+strings.Join(explain.Methods, ","))
+	f.StringVar(&fl.target, "target", "prob", "what attributions explain: prob (the token's probability, as Ecco) or logit")
+	f.IntVar(&fl.opt.IGSteps, "ig-steps", 20, fmt.Sprintf("integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
+	f.BoolVar(&fl.opt.Raw, "raw", false, "layer predictions without the final LayerNorm (Ecco's view)")
+	f.IntVar(&fl.opt.TopK, "predictions", 5, "top tokens shown per layer")
+	f.StringArrayVar(&fl.watch, "watch", nil, `a token to rank across layers (repeatable: --watch " is" --watch " are"; each value is one token, a comma included)`)
+	f.IntVar(&fl.opt.WatchPosition, "watch-position", -1, "position whose next-token prediction is watched (default: the last prompt token)")
+	f.IntVar(&fl.opt.NMFComponents, "nmf-components", explain.DefaultNMFComponents, fmt.Sprintf("NMF factors of MLP activations, at most %d (0: skip; Ecco's run_nmf default is 10)", explain.MaxNMFComponents))
+	f.IntVar(&fl.opt.FromLayer, "from-layer", 0, "first layer for NMF (0-based)")
+	f.IntVar(&fl.opt.ToLayer, "to-layer", -1, "last layer for NMF, inclusive (-1: the last)")
+	f.Int64Var(&fl.opt.NMFSeed, "nmf-seed", 0, "NMF initialisation seed")
+	f.StringArrayVar(&fl.intervene, "intervene", nil, "scale a neuron: LAYER:NEURON[@POS,POS...]=SCALE (0 inhibits); repeatable")
+	f.BoolVar(&fl.opt.NoAttention, "no-attention", false, "leave attention out of the output")
+	f.StringVar(&fl.dec.quantize, "quantize", "", quantizeUsage+"; generation, attention, hidden states and layer predictions use these weights, the attributions (saliency) the float32 differentiable pass")
 }
 
 func runExplain(cmd *cobra.Command, args []string) error {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/loupe-ml/loupe/index"
 	"github.com/loupe-ml/loupe/internal/textfmt"
@@ -63,24 +64,14 @@ func init() {
 		Args: cobra.NoArgs,
 		RunE: runIndexBuild,
 	}
-	d, o := index.DefaultOptions(), &ixFlags.opts
 	f := build.Flags()
 	f.StringVar(&ixFlags.vectors, "vectors", "", "vectors: a 2-D float32/float64 .npy or an .fvecs file")
 	f.StringVar(&ixFlags.input, "input", "", "texts to embed: JSON lines with \"text\" (optional \"id\" and other fields kept as metadata) or plain lines")
 	f.StringVar(&ixFlags.model, "model", "", "embedding model for --input (hub id or directory; default: loupe's built-in KJV word2vec model); recorded in the index")
 	addEmbedFlags(f, &ixFlags.batchSize, &ixFlags.quantize, " (with --input)")
-	f.StringVar((*string)(&o.Metric), "metric", string(d.Metric), "distance: cosine, dot (1-ip) or l2 (squared)")
-	f.StringVar((*string)(&o.Kind), "kind", string(d.Kind), "index kind: hnsw, flat or forest")
-	f.IntVar(&o.M, "m", d.M, "HNSW M: links per element, 2..2048 (level 0 keeps 2·M)")
-	f.IntVar(&o.EfConstruction, "ef-construction", d.EfConstruction, "HNSW ef_construction (positive; raised to M if smaller)")
-	f.IntVar(&o.Ef, "ef", d.Ef, "HNSW default search ef stored in the index (positive)")
-	f.IntVar(&o.NTrees, "n-trees", d.NTrees, "forest: number of trees, 1..10000")
-	f.IntVar(&o.LeafSize, "leaf-size", d.LeafSize, "forest: most items per leaf (positive)")
-	f.Int64Var(&o.Seed, "seed", d.Seed, "random seed (levels, planes); 0 means the default, 100")
-	f.IntVar(&o.Threads, "threads", 0, "build threads (0: all cores)")
+	addIndexOptionFlags(f, &ixFlags.opts)
 	f.StringArrayVar(&ixFlags.ids, "ids", nil, "ids of the vectors, one per vector (default 0..n-1): "+idsHelp)
 	f.StringVar(&ixFlags.metadata, "metadata", "", "JSON lines file, one object (or blank) per vector")
-	f.BoolVar(&o.AllowReplaceDeleted, "allow-replace-deleted", false, "let later adds reuse deleted slots")
 	f.StringVar(&ixFlags.out, "out", "", "output index directory (required)")
 	f.BoolVar(&ixFlags.overwrite, "overwrite", false, "replace the index already in --out (otherwise an error)")
 
@@ -161,6 +152,22 @@ read, changed and saved.`,
 	}
 	indexCmd.AddCommand(build, add, del, stats, query)
 	rootCmd.AddCommand(indexCmd)
+}
+
+// addIndexOptionFlags adds the flags of the index's kind, metric and
+// parameters (loupe index build's, and loupe jobs submit index's) to f.
+func addIndexOptionFlags(f *pflag.FlagSet, o *index.Options) {
+	d := index.DefaultOptions()
+	f.StringVar((*string)(&o.Metric), "metric", string(d.Metric), "distance: cosine, dot (1-ip) or l2 (squared)")
+	f.StringVar((*string)(&o.Kind), "kind", string(d.Kind), "index kind: hnsw, flat or forest")
+	f.IntVar(&o.M, "m", d.M, "HNSW M: links per element, 2..2048 (level 0 keeps 2·M)")
+	f.IntVar(&o.EfConstruction, "ef-construction", d.EfConstruction, "HNSW ef_construction (positive; raised to M if smaller)")
+	f.IntVar(&o.Ef, "ef", d.Ef, "HNSW default search ef stored in the index (positive)")
+	f.IntVar(&o.NTrees, "n-trees", d.NTrees, "forest: number of trees, 1..10000")
+	f.IntVar(&o.LeafSize, "leaf-size", d.LeafSize, "forest: most items per leaf (positive)")
+	f.Int64Var(&o.Seed, "seed", d.Seed, "random seed (levels, planes); 0 means the default, 100")
+	f.IntVar(&o.Threads, "threads", 0, "build threads (0: all cores)")
+	f.BoolVar(&o.AllowReplaceDeleted, "allow-replace-deleted", false, "let later adds reuse deleted slots")
 }
 
 // waiting says on stderr that the lock of index directory dir is awaited.

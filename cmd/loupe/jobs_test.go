@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,4 +203,176 @@ func TestJobsCLIErrors(t *testing.T) {
 			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
 		}
 	}
+}
+
+// submitJob runs loupe jobs submit args… --format json and returns the
+// job's id.
+func submitJob(t *testing.T, args ...string) string {
+	t.Helper()
+	stdout, _, err := runCmd(t, append(append([]string{"jobs", "submit"}, args...), "--format", "json")...)
+	if err != nil {
+		t.Fatalf("jobs submit %v: %v", args, err)
+	}
+	var sub struct{ ID string }
+	if err := json.Unmarshal([]byte(stdout), &sub); err != nil || sub.ID == "" {
+		t.Fatalf("submit printed %q: %v", stdout, err)
+	}
+	return sub.ID
+}
+
+// sameFiles fails unless the files rel of directories a and b are equal.
+func sameFiles(t *testing.T, a, b string, rel ...string) {
+	t.Helper()
+	for _, f := range rel {
+		x, err := os.ReadFile(filepath.Join(a, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(b, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between %s and %s (%d vs %d bytes)", f, a, b, len(x), len(y))
+		}
+	}
+}
+
+// TestJobsKindsCLI: loupe jobs submit index, knnlm-datastore and explain
+// with two loupe worker processes give what loupe index build + loupe
+// search, loupe knnlm build and loupe explain --format json give on one
+// machine.
+func TestJobsKindsCLI(t *testing.T) {
+	_, url := natstest.Start(t)
+	dir := t.TempDir()
+	startLoupe(t, "worker", "--nats", url)
+	startLoupe(t, "worker", "--nats", url)
+	wait := func(id string) {
+		t.Helper()
+		if _, _, err := runCmd(t, "jobs", "wait", "--nats", url, "--timeout", "60s", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// index: the same index file, the same top-k.
+	var docs strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&docs, `{"text": "verse %d: the LORD spake unto Moses, saying %d", "id": "v%d", "book": "Exodus"}`+"\n", i, i*3, i)
+	}
+	input := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(input, []byte(docs.String()), 0o644)
+	jobIdx, single := filepath.Join(dir, "jobs.idx"), filepath.Join(dir, "single.idx")
+	id := submitJob(t, "index", "--nats", url, "--input", input, "--output", jobIdx, "--kind", "flat", "--batch", "9")
+	wait(id)
+	if _, _, err := runCmd(t, "index", "build", "--input", input, "--kind", "flat", "--out", single); err != nil {
+		t.Fatal(err)
+	}
+	sameFiles(t, jobIdx, single, "index.loupe")
+	var top [2]string
+	for i, d := range []string{jobIdx, single} {
+		out, _, err := runCmd(t, "search", "--index", d, "--k", "5", "Moses spake 7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		top[i] = out
+	}
+	if top[0] != top[1] || !strings.Contains(top[0], "Moses") {
+		t.Errorf("top-5 differ:\n%s\n%s", top[0], top[1])
+	}
+
+	// knnlm-datastore: the same tokens, keys and index file.
+	var corpus strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&corpus, "And the LORD said unto Moses, Stretch out thine hand %d times.\n", i)
+	}
+	text := filepath.Join(dir, "corpus.txt")
+	os.WriteFile(text, []byte(corpus.String()), 0o644)
+	jobDS, singleDS := filepath.Join(dir, "jobs.knn"), filepath.Join(dir, "single.knn")
+	id = submitJob(t, "knnlm-datastore", "--nats", url, "--input", text, "--documents", "lines", "--max-length", "48", "--output", jobDS, "--batch", "100")
+	wait(id)
+	if _, _, err := runCmd(t, "knnlm", "build", "--corpus", text, "--documents", "lines", "--max-length", "48", "--out", singleDS); err != nil {
+		t.Fatal(err)
+	}
+	sameFiles(t, jobDS, singleDS, "tokens.npy", filepath.Join("index", "index.loupe"))
+
+	// explain: line i is loupe explain --format json of prompt i.
+	prompts := []string{"In the beginning", "And Moses said", "The LORD is my shepherd"}
+	in := filepath.Join(dir, "prompts.txt")
+	os.WriteFile(in, []byte(strings.Join(prompts, "\n")+"\n"), 0o644)
+	out := filepath.Join(dir, "explained.jsonl")
+	flags := []string{"--greedy", "--max-new-tokens", "3", "--nmf-components", "2", "--watch", " the"}
+	id = submitJob(t, append([]string{"explain", "--nats", url, "--input", in, "--output", out, "--batch", "2"}, flags...)...)
+	wait(id)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(prompts) {
+		t.Fatalf("%d lines for %d prompts", len(lines), len(prompts))
+	}
+	for i, p := range prompts {
+		want, _, err := runCmd(t, append(append([]string{"explain", "--format", "json"}, flags...), p)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := sameExplanation(lines[i], strings.TrimSpace(want)); d != "" {
+			t.Errorf("prompt %d: the job's line differs from loupe explain's: %s", i, d)
+		}
+	}
+}
+
+// sameExplanation says where two explanations (JSON) differ, timings_ms
+// aside: in structure, text or integers, or in a number by more than
+// 1e-4·max(1, |x|, |y|) (gradients are summed across threads in an order
+// that varies: two runs of loupe explain agree to float32 rounding).
+func sameExplanation(a, b string) string {
+	var x, y map[string]any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		return err.Error()
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		return err.Error()
+	}
+	if x["timings_ms"] == nil || y["timings_ms"] == nil {
+		return "no timings_ms"
+	}
+	delete(x, "timings_ms")
+	delete(y, "timings_ms")
+	var diff func(path string, x, y any) string
+	diff = func(path string, x, y any) string {
+		switch x := x.(type) {
+		case map[string]any:
+			y, ok := y.(map[string]any)
+			if !ok || len(x) != len(y) {
+				return path + ": different objects"
+			}
+			for k, v := range x {
+				if d := diff(path+"."+k, v, y[k]); d != "" {
+					return d
+				}
+			}
+		case []any:
+			y, ok := y.([]any)
+			if !ok || len(x) != len(y) {
+				return path + ": different arrays"
+			}
+			for i := range x {
+				if d := diff(fmt.Sprintf("%s[%d]", path, i), x[i], y[i]); d != "" {
+					return d
+				}
+			}
+		case float64:
+			y, ok := y.(float64)
+			if !ok || math.Abs(x-y) > 1e-4*max(1, math.Abs(x), math.Abs(y)) {
+				return fmt.Sprintf("%s: %v vs %v", path, x, y)
+			}
+		default:
+			if x != y {
+				return fmt.Sprintf("%s: %v vs %v", path, x, y)
+			}
+		}
+		return ""
+	}
+	return diff("$", x, y)
 }
