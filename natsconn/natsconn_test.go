@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
@@ -181,5 +182,92 @@ func TestNKey(t *testing.T) {
 	}
 	if _, err := Connect(Options{URL: url, NKeyFile: filepath.Join(dir, "missing.nk")}); err == nil || !strings.Contains(err.Error(), "NKey seed file") {
 		t.Fatalf("missing seed file: %v", err)
+	}
+}
+
+// TestCredsFile: a server in operator mode (a trusted operator, an account
+// JWT with JetStream in an in-memory resolver) takes a user's credentials
+// file, as nsc writes it; a user signed by another account is refused.
+func TestCredsFile(t *testing.T) {
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	operator, err := nkeys.CreateOperator()
+	must(err)
+	opub, _ := operator.PublicKey()
+	oc := jwt.NewOperatorClaims(opub)
+	oc.Name = "loupe-test"
+	_, err = oc.Encode(operator)
+	must(err)
+	resolver := &server.MemAccResolver{}
+	// account returns a new account's key, its JWT stored in the resolver
+	// (signed by signer), with JetStream enabled unless it is the system
+	// account.
+	account := func(signer nkeys.KeyPair, name string) nkeys.KeyPair {
+		akp, err := nkeys.CreateAccount()
+		must(err)
+		apub, _ := akp.PublicKey()
+		ac := jwt.NewAccountClaims(apub)
+		ac.Name = name
+		if name != "SYS" {
+			ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+		}
+		ajwt, err := ac.Encode(signer)
+		must(err)
+		must(resolver.Store(apub, ajwt))
+		return akp
+	}
+	// creds writes the credentials file of a new user of account akp.
+	dir := t.TempDir()
+	creds := func(akp nkeys.KeyPair, name string) string {
+		ukp, err := nkeys.CreateUser()
+		must(err)
+		upub, _ := ukp.PublicKey()
+		uc := jwt.NewUserClaims(upub)
+		uc.Name = name
+		ujwt, err := uc.Encode(akp)
+		must(err)
+		seed, _ := ukp.Seed()
+		b, err := jwt.FormatUserConfig(ujwt, seed)
+		must(err)
+		path := filepath.Join(dir, name+".creds")
+		must(os.WriteFile(path, b, 0o600))
+		return path
+	}
+	sys := account(operator, "SYS")
+	sysPub, _ := sys.PublicKey()
+	good := creds(account(operator, "LOUPE"), "worker")
+	// An account that the operator did not sign (its own key signs it).
+	rogue, _ := nkeys.CreateAccount()
+	bad := creds(rogue, "rogue")
+
+	_, url := natstest.Start(t, func(o *server.Options) {
+		o.TrustedOperators = []*jwt.OperatorClaims{oc}
+		o.AccountResolver = resolver
+		o.SystemAccount = sysPub
+	})
+	nc, js, err := ConnectJetStream(context.Background(), Options{URL: url, CredsFile: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js == nil {
+		t.Fatal("no JetStream")
+	}
+	nc.Close()
+	for _, c := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"unknown account", Options{URL: url, CredsFile: bad}, "authentication failed"},
+		{"no credentials", Options{URL: url}, "authentication failed"},
+		{"missing file", Options{URL: url, CredsFile: filepath.Join(dir, "missing.creds")}, "credentials file"},
+	} {
+		if _, err := Connect(c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
 	}
 }

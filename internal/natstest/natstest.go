@@ -141,6 +141,9 @@ func start(t testing.TB, o *server.Options) *server.Server {
 	if err != nil {
 		t.Fatalf("natstest: %v", err)
 	}
+	if !o.NoLog {
+		s.ConfigureLogger() // an option turned logging on: to stderr
+	}
 	go s.Start()
 	t.Cleanup(func() {
 		s.Shutdown()
