@@ -9,9 +9,10 @@ import (
 )
 
 // Delete removes job id from JetStream: its tasks still queued (so a
-// running job is cancelled), its output chunks, its dead letters and its
-// keys (spec and task states), and its input object. A worker that is running one of its tasks
-// at the time may still store that task's output; Delete again removes it.
+// running job is cancelled), its input object and output chunks, its dead
+// letters and its keys (spec and task states). A worker that is running
+// one of its tasks at the time may still store that task's output; Delete
+// again removes it.
 // The output file Wait wrote is not touched.
 func Delete(ctx context.Context, js jetstream.JetStream, id string) error {
 	s, err := openExisting(ctx, js, id)

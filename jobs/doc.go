@@ -12,6 +12,28 @@
 //
 // where js comes from natsconn.ConnectJetStream.
 //
+// # Job kinds
+//
+// Each kind gives what its single-machine command gives:
+//
+//   - embed (SubmitEmbed): tasks of texts, embedded by the workers; Wait
+//     writes the .npy matrix `loupe embed` writes, byte for byte.
+//   - index (SubmitIndex): tasks of document texts, embedded as embed's;
+//     Wait builds the index directory (search.BuildEmbedded) from the
+//     documents, stored at submission in the job's input object, and the
+//     vectors: the files `loupe index build --input` writes.
+//   - knnlm-datastore (SubmitKNNLM): tasks of whole sliding windows of a
+//     token stream with their tokens; a worker computes their keys with
+//     knnlm.Keys after checking its model's fingerprint; Wait feeds them,
+//     in position order, to a knnlm.Writer with the token stream (the
+//     input object): the datastore `loupe knnlm build` writes.
+//   - explain (SubmitExplain): tasks of prompts; a worker explains each
+//     as `loupe explain --format json` does; Wait writes the JSON lines in
+//     input order.
+//
+// Every task's output is one object of rows (float32 rows, or JSON lines
+// for explain), and Wait hands the objects over in task order.
+//
 // # How a job flows
 //
 // JetStream keeps four things (created on first use with Config.Replicas
@@ -25,8 +47,10 @@
 //     one key per finished task: JOB.done.N (rows, dim), JOB.failed.N
 //     (the error), JOB.err.N (the last error of a task that will be retried),
 //     JOB.written once the output is assembled;
-//   - the object store OutputsBucket: task N's output under JOB/N, its rows
-//     as little-endian float32;
+//   - the object store OutputsBucket: task N's output under JOB/N (its rows
+//     as little-endian float32, or explain's JSON lines), and the input an
+//     index or knnlm-datastore job's Wait needs under JOB/input (the
+//     documents, the token stream);
 //   - the stream DeadStream (subjects loupe.dead.JOB): one message per task
 //     that failed MaxDeliver times, with the error that made it fail.
 //
@@ -49,7 +73,8 @@
 //
 // Wait watches the job's keys and appends each task's object, in task
 // order, to a temporary file as the tasks finish; once every task is done
-// the file is synced and renamed over the output (atomically). When some
-// tasks failed it writes nothing and returns a *FailedError listing them.
+// the file is synced and renamed over the output (atomically). An index or
+// datastore directory is built once every task is done. When some tasks
+// failed it writes nothing and returns a *FailedError listing them.
 // Delete removes a job's tasks, outputs, dead letters and keys.
 package jobs

@@ -47,11 +47,23 @@ func versesFile(t testing.TB, n int) string {
 
 // TestIndexJobMatchesBuild: an index job's directory is the one a
 // single-machine build (search.Ingest, as loupe index build --input does)
-// writes: the same index file, byte for byte, and the same top-k.
+// writes: the same index file, byte for byte, and the same top-k; for
+// HNSW and forests with one build thread too.
 func TestIndexJobMatchesBuild(t *testing.T) {
 	input := versesFile(t, 300)
-	opts := index.DefaultOptions()
-	opts.Kind = index.Flat
+	for _, kind := range []index.Kind{index.Flat, index.HNSW, index.Forest} {
+		t.Run(string(kind), func(t *testing.T) {
+			opts := index.DefaultOptions()
+			opts.Kind = kind
+			if kind != index.Flat {
+				opts.Threads = 1 // several build threads make HNSW's graph depend on timing, on one machine too
+			}
+			indexJobMatchesBuild(t, input, opts)
+		})
+	}
+}
+
+func indexJobMatchesBuild(t *testing.T, input string, opts index.Options) {
 	single := filepath.Join(t.TempDir(), "single.idx")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

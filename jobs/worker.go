@@ -27,8 +27,10 @@ type WorkerOptions struct {
 	Concurrency int
 	// Name names this worker in task records (default: none).
 	Name string
-	// Embed are the base options of the models loaded (Client, Warn); the
-	// job's spec sets BatchSize, MaxSeqLength and Quantize.
+	// Embed are the base options of the embedding models loaded (Client,
+	// Warn); the job's spec sets BatchSize, MaxSeqLength and Quantize.
+	// GPT-2 models (knnlm-datastore and explain jobs) are loaded with its
+	// Client.
 	Embed embed.Options
 	// OnTask, when set, is called after each task the worker handles
 	// (from several goroutines when Concurrency > 1).
