@@ -107,6 +107,9 @@ func decodeDocs(b []byte) ([]embed.Record, error) {
 		if err := dec.Decode(&d); err != nil {
 			return nil, fmt.Errorf("documents: record %d: %w", len(out)+1, err)
 		}
+		if len(d.Meta) == 0 {
+			d.Meta = nil // as embed.ReadRecords leaves a record without other fields
+		}
 		out = append(out, embed.Record{Text: d.Text, ID: d.ID, Meta: d.Meta, Line: d.Line})
 	}
 	return out, nil
