@@ -19,10 +19,12 @@ import (
 // ready to use.
 type SubmitOptions struct {
 	Config
-	// TaskSize is the most texts per task (default DefaultTaskSize). A
-	// task is also cut short so that its message fits the server's
-	// max_payload. Make it a multiple of the embed batch size for BERT
-	// models, whose batches then hold the same texts as on one machine.
+	// TaskSize is the most texts (documents, prompts) per task (default
+	// DefaultTaskSize); for a knnlm-datastore job, the fewest keys per task
+	// (whole windows, so a task may hold more). A task is also cut short
+	// so that its message fits the server's max_payload. Make it a
+	// multiple of the embed batch size for BERT models, whose batches then
+	// hold the same texts as on one machine.
 	TaskSize int
 	// MaxDeliver is how many times a task is delivered before it is
 	// dead-lettered (default DefaultMaxDeliver).
@@ -74,7 +76,7 @@ func (spec *EmbedSpec) check() error {
 // each message at most limit bytes).
 func submit(ctx context.Context, js jetstream.JetStream, job *Job, opts SubmitOptions, input []byte, split func(size, limit int) ([][]byte, error)) (*Job, error) {
 	if opts.TaskSize < 0 {
-		return nil, fmt.Errorf("jobs: task size %d: want a positive number of texts per task (0: the default, %d)", opts.TaskSize, DefaultTaskSize)
+		return nil, fmt.Errorf("jobs: task size %d: want a positive number of rows per task (0: the default, %d)", opts.TaskSize, DefaultTaskSize)
 	}
 	if opts.MaxDeliver < 0 {
 		return nil, fmt.Errorf("jobs: max deliver %d: want a positive number of deliveries (0: the default, %d)", opts.MaxDeliver, DefaultMaxDeliver)
