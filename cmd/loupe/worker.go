@@ -67,7 +67,7 @@ func runWorker(cmd *cobra.Command, args []string) error {
 			if ev.Error != "" {
 				msg = ": " + ev.Error
 			}
-			jsonOrLine(out, ev, "job %s task %d: %s, %d texts in %.2fs (delivery %d)%s\n", ev.Job, ev.Task, ev.Outcome, ev.Rows, ev.Seconds, ev.Deliveries, msg)
+			jsonOrLine(out, ev, "job %s task %d: %s, %d rows in %.2fs (delivery %d)%s\n", ev.Job, ev.Task, ev.Outcome, ev.Rows, ev.Seconds, ev.Deliveries, msg)
 		}}
 	if err := jobs.Work(ctx, js, opts); err != nil {
 		return cmdError("worker", err)
