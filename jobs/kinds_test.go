@@ -230,8 +230,10 @@ func TestKNNLMJobSurvivesKill(t *testing.T) {
 	if _, err := Wait(ctx, js, job.ID, WaitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if ev.count(OutcomeDone)[killed] != 1 {
-		t.Errorf("the killed worker's task %d was done %d times (events %v)", killed, ev.count(OutcomeDone)[killed], ev.all)
+	// (Done once as a rule; twice only if a loaded machine delays a
+	// worker's progress reports past AckWait: the same object again.)
+	if ev.count(OutcomeDone)[killed] == 0 {
+		t.Errorf("the killed worker's task %d was never done by another worker (events %v)", killed, ev.all)
 	}
 	sameDatastore(t, single, out)
 	// The datastore opens for the model and gives the same neighbours.
