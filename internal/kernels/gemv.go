@@ -51,67 +51,65 @@ const (
 // ldx) and of y (stride ldy), B k×n row-major, by splitting the rows of B
 // across threads. Consecutive rows of B are consecutive in memory, so each
 // chunk of rows is one contiguous block of the weights — the access pattern
-// hardware prefetchers handle best — and each thread sums the chunks it
-// claims into its own partial sums (m×n floats); the partial sums are added
-// at the end. A split by columns would instead give every thread k short
-// strided runs.
+// hardware prefetchers handle best. The chunks are grouped into a fixed
+// number of segments (runs of consecutive chunks); threads claim segments
+// as they become free, each segment is summed into its own partial sums
+// (m×n floats; segment 0 into y itself), and the partial sums are added to
+// y in segment order at the end. Which thread computes a segment never
+// changes the result: the same call gives the same bits every time. A
+// split by columns would instead give every thread k short strided runs.
 func gemvSplitK(lvl, m, n, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) {
 	j, parts := newSplitKJob(lvl, m, n, k, alpha, x, ldx, b, ldb, beta, y, ldy)
 	Parallel(parts, 1, j.run)
-	j.finishSplitK(parts)
+	j.finishSplitK()
 	j.release()
 }
+
+// splitKSegmentsPerThread is how many segments gemvSplitK makes per
+// thread: more than one, so a thread slowed by a busy sibling takes fewer.
+const splitKSegmentsPerThread = 2
 
 // newSplitKJob sets up gemvSplitK's job and the number of parts to run.
 func newSplitKJob(lvl, m, n, k int, alpha float32, x []float32, ldx int, b []float32, ldb int, beta float32, y []float32, ldy int) (*gemmJob, int) {
 	rows := max(gemvChunkBytes/(4*n), 4) &^ 3 // whole 4-row steps of the row sweep
 	chunks := (k + rows - 1) / rows
 	parts := min(Threads(), chunks)
+	segs := min(chunks, splitKSegmentsPerThread*parts)
 	j := jobs.Get().(*gemmJob)
-	part, touched := j.part, j.touched
+	part := j.part
 	*j = gemmJob{lvl: lvl, m: m, n: n, k: k, alpha: alpha, beta: beta, x: x, lda: ldx, b: b, ldb: ldb,
-		c: y, ldc: ldy, unit: rows, gemv: true, splitK: true, chunks: int64(chunks), run: j.run}
-	j.part = grow(part, (parts-1)*m*n)
-	j.touched = append(touched[:0], make([]bool, parts)...)
+		c: y, ldc: ldy, unit: rows, gemv: true, splitK: true, chunks: int64(segs), nchunk: chunks, run: j.run}
+	j.part = grow(part, (segs-1)*m*n)
 	return j, parts
 }
 
-// finishSplitK adds the partial sums of parts 1.. into y.
-func (j *gemmJob) finishSplitK(parts int) {
+// finishSplitK adds the partial sums of segments 1.. into y, in order.
+func (j *gemmJob) finishSplitK() {
 	mn := j.m * j.n
 	for i := 0; i < j.m; i++ {
 		y := j.c[i*j.ldc : i*j.ldc+j.n]
-		if !j.touched[0] {
-			// Other threads took every chunk: y still needs its beta.
-			if j.beta == 0 {
-				clear(y)
-			} else if j.beta != 1 {
-				scaleL(j.lvl, j.beta, y)
-			}
-		}
-		for t := 1; t < parts; t++ {
-			if j.touched[t] {
-				addL(j.lvl, y, y, j.part[(t-1)*mn+i*j.n:(t-1)*mn+(i+1)*j.n])
-			}
+		for s := 1; s < int(j.chunks); s++ {
+			addL(j.lvl, y, y, j.part[(s-1)*mn+i*j.n:(s-1)*mn+(i+1)*j.n])
 		}
 	}
 }
 
-// splitKChunk adds chunk ch of the rows of B times x to part t's sums: y
-// itself for part 0 (scaled by beta on its first chunk), partial sums for
-// the others.
-func (j *gemmJob) splitKChunk(t, ch int) {
-	p0, p1 := ch*j.unit, min((ch+1)*j.unit, j.k)
+// splitKSegment sums segment s of the chunks of rows of B times x: into y
+// itself (scaled by beta on its first chunk) for segment 0, into the
+// segment's partial sums for the others.
+func (j *gemmJob) splitKSegment(s int) {
+	segs := int(j.chunks)
+	c0, c1 := s*j.nchunk/segs, (s+1)*j.nchunk/segs
 	y, ldy, beta := j.c, j.ldc, j.beta
-	if t > 0 {
+	if s > 0 {
 		mn := j.m * j.n
-		y, ldy, beta = j.part[(t-1)*mn:t*mn], j.n, 0
+		y, ldy, beta = j.part[(s-1)*mn:s*mn], j.n, 0
 	}
-	if j.touched[t] {
+	for ch := c0; ch < c1; ch++ {
+		p0, p1 := ch*j.unit, min((ch+1)*j.unit, j.k)
+		gemvN(j.lvl, 0, j.n, j.m, p1-p0, j.alpha, j.x[p0:], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, ldy)
 		beta = 1
 	}
-	j.touched[t] = true
-	gemvN(j.lvl, 0, j.n, j.m, p1-p0, j.alpha, j.x[p0:], j.lda, j.b[p0*j.ldb:], j.ldb, beta, y, ldy)
 }
 
 // sgemv computes C = alpha*op(A)*op(B) + beta*C for m <= gemvRows rows of C
@@ -147,10 +145,10 @@ func sgemv(lvl int, transA, transB bool, m, n, k int, alpha float32, a []float32
 		unit = (unit + gemvUnit - 1) &^ (gemvUnit - 1)
 		chunks := (n + unit - 1) / unit
 		j := jobs.Get().(*gemmJob)
-		part, touched := j.part, j.touched
+		part := j.part
 		*j = gemmJob{lvl: lvl, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 			x: x, lda: ldx, b: b, ldb: ldb, c: c, ldc: ldc, gemv: true, unit: unit, chunks: int64(chunks),
-			part: part, touched: touched, run: j.run}
+			part: part, run: j.run}
 		Parallel(min(Threads(), chunks), 1, j.run)
 		j.release()
 	} else if transB {

@@ -77,10 +77,10 @@ type gemmJob struct {
 	unit           int       // columns or rows of C per Parallel element
 	byCols         bool
 	gemv           bool
-	splitK         bool      // GEMV split by rows of B: unit rows per chunk
-	part           []float32 // splitK: the partial sums of parts 1.. (n each)
-	touched        []bool    // splitK: part t has summed at least one chunk
-	next, chunks   int64     // GEMV: chunks handed out (atomic) and their number
+	splitK         bool      // GEMV split by rows of B: unit rows per chunk, chunks grouped in segments
+	part           []float32 // splitK: the partial sums of segments 1.. (m×n each)
+	nchunk         int       // splitK: the number of chunks (chunks counts segments)
+	next, chunks   int64     // GEMV: chunks (splitK: segments) handed out (atomic) and their number
 	run            func(lo, hi int)
 }
 
@@ -110,7 +110,7 @@ func (j *gemmJob) do(lo, hi int) {
 					break
 				}
 				if j.splitK {
-					j.splitKChunk(t, ch)
+					j.splitKSegment(ch)
 					continue
 				}
 				j0, j1 := ch*j.unit, min((ch+1)*j.unit, j.n)

@@ -273,7 +273,7 @@ func TestGemvSplitKUnevenParts(t *testing.T) {
 						j.do(p, p+1) // finds no chunk left
 					}
 				}
-				j.finishSplitK(parts)
+				j.finishSplitK()
 				j.release()
 				for i := 0; i < m; i++ {
 					for jj := 0; jj < ldy; jj++ {
