@@ -335,11 +335,7 @@ func withoutTimings(t *testing.T, line string) string {
 }
 
 // sameJSON reports where JSON texts a and b differ: in structure, a
-// string, a boolean, or a number by more than tol·max(1, |x|, |y|). (An
-// explanation's gradients and attention are summed across threads in an
-// order that varies from run to run: loupe explain run twice on one
-// machine agrees to float32 rounding, not bit for bit, unless GOMAXPROCS
-// is 1.)
+// string, a boolean, or a number by more than tol·max(1, |x|, |y|).
 func sameJSON(a, b string, tol float64) string {
 	var x, y any
 	if err := json.Unmarshal([]byte(a), &x); err != nil {
@@ -429,7 +425,7 @@ func TestExplainJobMatchesExplain(t *testing.T) {
 		t.Fatalf("%d lines for %d prompts", len(lines), len(prompts))
 	}
 	for i, l := range lines {
-		if d := sameJSON(withoutTimings(t, l), want[i], 1e-4); d != "" {
+		if d := sameJSON(withoutTimings(t, l), want[i], 0); d != "" {
 			t.Errorf("prompt %d: job line differs from the single-machine explanation: %s", i, d)
 		}
 	}
