@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/model/bart"
@@ -33,6 +34,9 @@ type Saliency struct {
 	// (k = 0: the start token, k > 0: target token k-1), k <= i. Source
 	// and prefix together sum to 1 for each i.
 	Source map[string][][]float64 `json:"source"`
+	// PrefixTokens are the display strings of the decoder inputs: the
+	// start token, then the target tokens but the last.
+	PrefixTokens []string `json:"prefix_tokens"`
 	Prefix map[string][][]float64 `json:"prefix"`
 	// Value[i] is the explained value (probability or logit) of target
 	// token i.
@@ -95,7 +99,12 @@ func (p *Pipeline) Saliency(ctx context.Context, src []int, start int, target []
 	if err := p.CheckSource(src); err != nil {
 		return nil, err
 	}
-	return saliency(ctx, p.diff(), src, start, target, opt)
+	s, err := saliency(ctx, p.diff(), src, start, target, opt)
+	if err != nil {
+		return nil, err
+	}
+	s.PrefixTokens = p.displayTokens(append([]int{start}, target[:len(target)-1]...))
+	return s, nil
 }
 
 // saliency is Pipeline.Saliency on model dm.
@@ -278,4 +287,57 @@ func (dm diffModel) inputGradients(ctx context.Context, xs, xt []float32, target
 		}
 	}
 	return grads, vals, nil
+}
+
+// writeSaliency writes the saliency as loupe translate --explain prints
+// it: per method, one line per target token with the share of the source
+// (the rest is the target prefix) and its top input tokens, src:TOKEN
+// (position) for a source token and tgt:TOKEN for a decoder input.
+func (e *Explanation) writeSaliency(ew *errWriter, top int) {
+	s := e.Saliency
+	if s == nil {
+		return
+	}
+	width := 0
+	for _, t := range e.Target {
+		width = max(width, len([]rune(t)))
+	}
+	for _, m := range s.Methods {
+		ew.printf("saliency: %s of each target token's %s over the source and the target prefix (together 100%%); source share and top input tokens:\n", m, s.Target)
+		for i, t := range e.Target {
+			src, pre := s.Source[m][i], s.Prefix[m][i]
+			var share float64
+			for _, v := range src {
+				share += v
+			}
+			ew.printf("%3d %-*s ← source %5.1f%%", i, width, t, 100*share)
+			type in struct {
+				label string
+				v     float64
+			}
+			var all []in
+			for j, v := range src {
+				all = append(all, in{fmt.Sprintf("src:%s (%d)", e.Source[j], j), v})
+			}
+			for k, v := range pre {
+				tok := fmt.Sprint(k)
+				if k < len(s.PrefixTokens) {
+					tok = s.PrefixTokens[k]
+				}
+				all = append(all, in{fmt.Sprintf("tgt:%s (%d)", tok, k), v})
+			}
+			sort.SliceStable(all, func(a, b int) bool { return all[a].v > all[b].v })
+			for _, a := range all[:min(top, len(all))] {
+				ew.printf("  %s %.1f%%", a.label, 100*a.v)
+			}
+			ew.printf("\n")
+		}
+	}
+	if len(s.Completeness) > 0 {
+		worst := 0.0
+		for _, c := range s.Completeness {
+			worst = max(worst, c.AbsErr)
+		}
+		ew.printf("integrated gradients completeness (%d steps): max |Σattr − (F(x)−F(0))| = %.3g\n", s.IGSteps, worst)
+	}
 }

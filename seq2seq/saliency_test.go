@@ -2,11 +2,15 @@ package seq2seq
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/loupe-ml/loupe/explain"
+	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/internal/goldentest"
 	"github.com/loupe-ml/loupe/model/bart"
 	"github.com/loupe-ml/loupe/model/t5"
@@ -141,5 +145,69 @@ func TestSaliencyParity(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExplainSaliency: Explain with methods attaches a saliency whose rows
+// cover the source and the prefix before each target token and sum to 1,
+// prints it, and rejects unknown methods and step counts before any work.
+func TestExplainSaliency(t *testing.T) {
+	src := []int{5, 6, 7, 8, 9, 10, 2}
+	methods := []string{explain.MethodGradient, explain.MethodGradXInput, explain.MethodIntegrated}
+	for _, name := range []string{"tiny-marian", "tiny-bart", "tiny-t5"} {
+		t.Run(name, func(t *testing.T) {
+			p := loadTiny(t, name)
+			e, err := p.Explain(context.Background(), src, greedy(8), ExplainOptions{Methods: methods, Target: explain.TargetLogit, IGSteps: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := e.Saliency
+			if s == nil || s.Target != "logit" || s.IGSteps != 4 || len(s.Value) != len(e.TargetIDs) || len(s.Completeness) != len(e.TargetIDs) {
+				t.Fatalf("saliency %+v", s)
+			}
+			if len(s.PrefixTokens) != len(e.TargetIDs) {
+				t.Errorf("%d prefix tokens for %d target tokens", len(s.PrefixTokens), len(e.TargetIDs))
+			}
+			for _, m := range methods {
+				for i := range e.TargetIDs {
+					src, pre := s.Source[m][i], s.Prefix[m][i]
+					sum := 0.0
+					for _, v := range append(slices.Clone(src), pre...) {
+						if v < 0 {
+							t.Errorf("%s token %d: negative score %v", m, i, v)
+						}
+						sum += v
+					}
+					if len(src) != len(e.SourceIDs) || len(pre) != i+1 || math.Abs(sum-1) > 1e-9 {
+						t.Errorf("%s token %d: %d source and %d prefix scores summing to %v", m, i, len(src), len(pre), sum)
+					}
+				}
+			}
+			// The same numbers as Pipeline.Saliency on the explained target.
+			direct, err := p.Saliency(context.Background(), src, e.DecoderStart, e.TargetIDs, SaliencyOptions{Methods: []string{explain.MethodGradXInput}, Target: explain.TargetLogit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(direct.Source[explain.MethodGradXInput], s.Source[explain.MethodGradXInput], slices.Equal[[]float64]) {
+				t.Error("Explain's grad_x_input differs from Pipeline.Saliency's")
+			}
+			var b strings.Builder
+			if err := e.WriteText(&b); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(b.String(), "saliency: "); got != len(methods) {
+				t.Errorf("text has %d saliency sections, want %d:\n%s", got, len(methods), b.String())
+			}
+			if !strings.Contains(b.String(), "completeness (4 steps)") {
+				t.Errorf("text lacks the completeness line:\n%s", b.String())
+			}
+		})
+	}
+	p := loadTiny(t, "tiny-marian")
+	for _, opt := range []ExplainOptions{{Methods: []string{"saliency"}}, {Methods: []string{explain.MethodIntegrated}, IGSteps: -1}} {
+		var oe *generate.OptionError
+		if _, err := p.Explain(context.Background(), src, greedy(4), opt); !errors.As(err, &oe) {
+			t.Errorf("%+v: error %v, want an OptionError", opt, err)
+		}
 	}
 }
