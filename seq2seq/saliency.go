@@ -36,8 +36,8 @@ type Saliency struct {
 	Source map[string][][]float64 `json:"source"`
 	// PrefixTokens are the display strings of the decoder inputs: the
 	// start token, then the target tokens but the last.
-	PrefixTokens []string `json:"prefix_tokens"`
-	Prefix map[string][][]float64 `json:"prefix"`
+	PrefixTokens []string               `json:"prefix_tokens"`
+	Prefix       map[string][][]float64 `json:"prefix"`
 	// Value[i] is the explained value (probability or logit) of target
 	// token i.
 	Value []float64 `json:"value"`
