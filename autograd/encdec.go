@@ -128,7 +128,9 @@ func MulBackward(da, db, dout, a, b []float32) {
 // Scale·q·kᵀ plus Bias[h, i, j] when Bias is not nil ([Heads, Tq, Tk]);
 // with Causal, query i sees keys 0..i (Tq must equal Tk). The
 // probabilities are kept as [Heads, Tq, Tk] with the entries a query does
-// not see set to 0. An encoder's self-attention is MHA with Q, K and V
+// not see set to 0; LDA and HeadStride, when not 0, lay them out with rows
+// LDA apart and heads HeadStride apart instead (so that a backward over the
+// first Tq queries of a longer pass reads that pass's probabilities). An encoder's self-attention is MHA with Q, K and V
 // the three column blocks of one fused buffer; a decoder's
 // cross-attention has its queries from the decoder and its keys and values
 // from the encoder's output.
@@ -138,6 +140,19 @@ type MHA struct {
 	Scale                  float32
 	Causal                 bool
 	Bias                   []float32
+	LDA, HeadStride        int
+}
+
+// layout returns the row and head strides of the probabilities.
+func (a *MHA) layout() (lda, hstride int) {
+	lda, hstride = a.LDA, a.HeadStride
+	if lda == 0 {
+		lda = a.Tk
+	}
+	if hstride == 0 {
+		hstride = a.Tq * lda
+	}
+	return lda, hstride
 }
 
 func (a *MHA) check(op string, out, att, q, k, v []float32) {
@@ -146,7 +161,8 @@ func (a *MHA) check(op string, out, att, q, k, v []float32) {
 	need(op, "k", len(k), (a.Tk-1)*a.LDK+nh*hs)
 	need(op, "v", len(v), (a.Tk-1)*a.LDV+nh*hs)
 	need(op, "out", len(out), (a.Tq-1)*a.LDO+nh*hs)
-	need(op, "att", len(att), nh*a.Tq*a.Tk)
+	lda, hstride := a.layout()
+	need(op, "att", len(att), (nh-1)*hstride+(a.Tq-1)*lda+a.Tk)
 	if a.Bias != nil {
 		need(op, "Bias", len(a.Bias), nh*a.Tq*a.Tk)
 	}
@@ -168,12 +184,13 @@ func (a *MHA) seen(i int) int {
 func (a *MHA) Forward(out, att, q, k, v []float32) {
 	a.check("MHA.Forward", out, att, q, k, v)
 	hs, Tq, Tk := a.HeadDim, a.Tq, a.Tk
+	lda, hstride := a.layout()
 	kernels.Parallel(a.Heads, 1, func(lo, hi int) {
 		for h := lo; h < hi; h++ {
-			P := att[h*Tq*Tk : (h+1)*Tq*Tk]
-			kernels.SgemmSerial(false, true, Tq, Tk, hs, a.Scale, q[h*hs:], a.LDQ, k[h*hs:], a.LDK, 0, P, Tk)
+			P := att[h*hstride:]
+			kernels.SgemmSerial(false, true, Tq, Tk, hs, a.Scale, q[h*hs:], a.LDQ, k[h*hs:], a.LDK, 0, P, lda)
 			for i := 0; i < Tq; i++ {
-				row := P[i*Tk : (i+1)*Tk]
+				row := P[i*lda : i*lda+Tk]
 				n := a.seen(i)
 				if a.Bias != nil {
 					kernels.Add(row[:n], row[:n], a.Bias[h*Tq*Tk+i*Tk:h*Tq*Tk+i*Tk+n])
@@ -184,7 +201,7 @@ func (a *MHA) Forward(out, att, q, k, v []float32) {
 			for i := 0; i < Tq; i++ {
 				clear(out[i*a.LDO+h*hs : i*a.LDO+(h+1)*hs])
 			}
-			kernels.SgemmSerial(false, false, Tq, hs, Tk, 1, P, Tk, v[h*hs:], a.LDV, 0, out[h*hs:], a.LDO)
+			kernels.SgemmSerial(false, false, Tq, hs, Tk, 1, P, lda, v[h*hs:], a.LDV, 0, out[h*hs:], a.LDO)
 		}
 	})
 }
@@ -195,18 +212,19 @@ func (a *MHA) Forward(out, att, q, k, v []float32) {
 func (a *MHA) Backward(dq, dk, dv, dout, q, k, v, att []float32) {
 	a.check("MHA.Backward", dout, att, q, k, v)
 	hs, Tq, Tk := a.HeadDim, a.Tq, a.Tk
+	lda, hstride := a.layout()
 	kernels.Parallel(a.Heads, 1, func(lo, hi int) {
 		dp := make([]float32, Tq*Tk)
 		for h := lo; h < hi; h++ {
-			P := att[h*Tq*Tk : (h+1)*Tq*Tk]
+			P := att[h*hstride:]
 			// dP = dout_h V_hᵀ; dV_h += Pᵀ dout_h
 			kernels.SgemmSerial(false, true, Tq, Tk, hs, 1, dout[h*hs:], a.LDO, v[h*hs:], a.LDV, 0, dp, Tk)
 			if dv != nil {
-				kernels.SgemmSerial(true, false, Tk, hs, Tq, 1, P, Tk, dout[h*hs:], a.LDO, 1, dv[h*hs:], a.LDV)
+				kernels.SgemmSerial(true, false, Tk, hs, Tq, 1, P, lda, dout[h*hs:], a.LDO, 1, dv[h*hs:], a.LDV)
 			}
 			// Through the softmax: dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik).
 			for i := 0; i < Tq; i++ {
-				row, prow := dp[i*Tk:(i+1)*Tk], P[i*Tk:(i+1)*Tk]
+				row, prow := dp[i*Tk:(i+1)*Tk], P[i*lda:i*lda+Tk]
 				n := a.seen(i)
 				s := kernels.Dot(row[:n], prow[:n])
 				for j := 0; j < n; j++ {

@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math/rand"
+	"testing"
 )
 
 // encdecGradCases are the finite-difference cases of the encoder-decoder
@@ -103,4 +104,50 @@ func encdecGradCases() []gradCase {
 		})
 	}
 	return cases
+}
+
+// TestMHAPrefixLayout: the backward of the first n queries read from a
+// longer pass's probabilities (LDA, HeadStride) equals the backward of a
+// pass over those n queries alone, for causal self-attention and for
+// cross-attention.
+func TestMHAPrefixLayout(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	const T, S, nh, hs, n = 6, 5, 2, 3, 4
+	I := nh * hs
+	for _, causal := range []bool{true, false} {
+		tk := S
+		if causal {
+			tk = T
+		}
+		q, k, v := make([]float32, T*I), make([]float32, tk*I), make([]float32, tk*I)
+		for _, x := range [][]float32{q, k, v} {
+			randFill(x, r, 1)
+		}
+		full := MHA{Tq: T, Tk: tk, Heads: nh, HeadDim: hs, LDQ: I, LDK: I, LDV: I, LDO: I, Scale: 0.5, Causal: causal}
+		attFull := make([]float32, nh*T*tk)
+		full.Forward(make([]float32, T*I), attFull, q, k, v)
+		ntk := tk
+		if causal {
+			ntk = n
+		}
+		short := full
+		short.Tq, short.Tk = n, ntk
+		attShort := make([]float32, nh*n*ntk)
+		short.Forward(make([]float32, n*I), attShort, q, k, v)
+		dout := make([]float32, n*I)
+		randFill(dout, r, 1)
+		want := [3][]float32{make([]float32, n*I), make([]float32, ntk*I), make([]float32, ntk*I)}
+		short.Backward(want[0], want[1], want[2], dout, q, k, v, attShort)
+		pre := short
+		pre.LDA, pre.HeadStride = tk, T*tk
+		got := [3][]float32{make([]float32, n*I), make([]float32, ntk*I), make([]float32, ntk*I)}
+		pre.Backward(got[0], got[1], got[2], dout, q, k, v, attFull)
+		for x := range got {
+			for i := range got[x] {
+				if d := got[x][i] - want[x][i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("causal=%v: gradient %d[%d] = %g, want %g", causal, x, i, got[x][i], want[x][i])
+				}
+			}
+		}
+	}
 }

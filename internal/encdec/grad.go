@@ -39,3 +39,47 @@ func SeedRows(pkg string, seeds []int, T, logitRows int) error {
 	}
 	return nil
 }
+
+// Stack is the row layout of a batched backward pass: seed g's Lens[g]
+// rows (the first Lens[g] positions of the forward pass) are stacked from
+// row Off[g]; Rows is the total. A decoder seed at target position i needs
+// only the first i+1 positions (the decoder is causal); an encoder seed
+// needs every source position.
+type Stack struct {
+	Lens, Off []int
+	Rows      int
+}
+
+// NewStack stacks seeds of the given lengths.
+func NewStack(lens []int) Stack {
+	s := Stack{Lens: lens, Off: make([]int, len(lens))}
+	for g, n := range lens {
+		s.Off[g] = s.Rows
+		s.Rows += n
+	}
+	return s
+}
+
+// UniformStack stacks G seeds of n rows each.
+func UniformStack(G, n int) Stack {
+	lens := make([]int, G)
+	for g := range lens {
+		lens[g] = n
+	}
+	return NewStack(lens)
+}
+
+// Seed returns seed g's rows of x, a stacked buffer of width w.
+func (s Stack) Seed(x []float32, g, w int) []float32 {
+	return x[s.Off[g]*w : (s.Off[g]+s.Lens[g])*w]
+}
+
+// Spread returns x's seeds laid out n rows apart ([len(Lens)·n, w]), the
+// rows past each seed's length zero.
+func (s Stack) Spread(x []float32, n, w int) []float32 {
+	out := make([]float32, len(s.Lens)*n*w)
+	for g := range s.Lens {
+		copy(out[g*n*w:], s.Seed(x, g, w))
+	}
+	return out
+}

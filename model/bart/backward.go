@@ -247,8 +247,9 @@ func (p *Pass) Logits(rows []int) []float32 {
 // gradient with respect to the source embeddings SrcX ([len(seeds)·S, C],
 // seed g's rows from g·S) and to the decoder-input embeddings TgtX
 // ([len(seeds)·T, C]; rows past a seed's position are zero: the decoder
-// is causal). The seeds run together: every matrix multiply is one
-// product over all seeds' rows. No weight gradients are computed.
+// is causal, and a seed's decoder backward runs over its prefix only).
+// The seeds run together: every matrix multiply is one product over all
+// seeds' rows. No weight gradients are computed.
 func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, err error) {
 	m := p.m
 	c, w := m.Config, &m.Weights
@@ -261,134 +262,145 @@ func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, e
 		return nil, nil, fmt.Errorf("bart: Backward: %d logit gradients, want %d positions × %d", len(dlogits), G, Vt)
 	}
 	_, bwdAct := encdec.ActivationGrad(c.Activation)
+	lens := make([]int, G)
+	for g, r := range seeds {
+		lens[g] = r + 1
+	}
+	dst, est := encdec.NewStack(lens), encdec.UniformStack(G, S)
+	R, GS := dst.Rows, est.Rows
 
 	// lm_head at each seed's row.
 	dh := make([]float32, G*C)
 	autograd.LinearTBackward(dh, nil, dlogits, nil, w.LMHead, G, C, Vt)
-	dx := make([]float32, G*T*C)
-	for g, r := range seeds {
-		copy(dx[(g*T+r)*C:(g*T+r+1)*C], dh[g*C:(g+1)*C])
+	dx := make([]float32, R*C)
+	for g := range seeds {
+		r := dst.Off[g] + lens[g] - 1
+		copy(dx[r*C:(r+1)*C], dh[g*C:(g+1)*C])
 	}
 	if c.PreLayerNorm {
-		dx = m.normBackward(dx, G, T, w.DecFinalLNG, p.decFinal)
+		dx = m.normBackward(dx, dst, w.DecFinalLNG, p.decFinal)
 	}
 
-	// Decoder.
+	// Decoder: seed g over its first lens[g] positions, reading the
+	// pass's [T, T] and [T, S] probabilities.
 	nh, F := c.DecoderHeads, c.DecoderFFN
 	hd, scale := C/nh, float32(1/math.Sqrt(float64(C/nh)))
-	self := autograd.MHA{Tq: T, Tk: T, Heads: nh, HeadDim: hd, LDQ: 3 * C, LDK: 3 * C, LDV: 3 * C, LDO: C, Scale: scale, Causal: true}
-	cross := autograd.MHA{Tq: T, Tk: S, Heads: nh, HeadDim: hd, LDQ: C, LDK: C, LDV: C, LDO: C, Scale: scale}
-	GT, GS := G*T, G*S
+	self := func(g int) autograd.MHA {
+		return autograd.MHA{Tq: lens[g], Tk: lens[g], Heads: nh, HeadDim: hd, LDQ: 3 * C, LDK: 3 * C, LDV: 3 * C, LDO: C, Scale: scale, Causal: true, LDA: T, HeadStride: T * T}
+	}
+	cross := func(g int) autograd.MHA {
+		return autograd.MHA{Tq: lens[g], Tk: S, Heads: nh, HeadDim: hd, LDQ: C, LDK: C, LDV: C, LDO: C, Scale: scale, LDA: S, HeadStride: T * S}
+	}
 	dEnc := make([]float32, GS*C)
-	dy, dqkv, dq := make([]float32, GT*C), make([]float32, GT*3*C), make([]float32, GT*C)
+	dy, dqkv, dq := make([]float32, R*C), make([]float32, R*3*C), make([]float32, R*C)
 	dk, dv := make([]float32, GS*C), make([]float32, GS*C)
-	da, dfc := make([]float32, GT*F), make([]float32, GT*F)
+	da, dfc := make([]float32, R*F), make([]float32, R*F)
 	for l := len(w.Decoder) - 1; l >= 0; l-- {
 		L, s := &w.Decoder[l], &p.dec[l]
-		m.subBackward(dx, G, T, L.FinalLNG, s.ln3, func(dout, din []float32) {
-			m.ffBackward(din, dout, da, dfc, G, T, F, s.fc, L.FC1W, L.FC2W, bwdAct)
+		m.subBackward(dx, dst, L.FinalLNG, s.ln3, func(dout, din []float32) {
+			m.ffBackward(din, dout, da, dfc, dst, F, s.fc, L.FC1W, L.FC2W, bwdAct)
 		})
-		m.subBackward(dx, G, T, L.CrossLNG, s.ln2, func(dout, din []float32) {
+		m.subBackward(dx, dst, L.CrossLNG, s.ln2, func(dout, din []float32) {
 			clear(dy)
-			autograd.LinearTBackward(dy, nil, dout, nil, L.CrossAttn.OW, GT, C, C)
+			autograd.LinearTBackward(dy, nil, dout, nil, L.CrossAttn.OW, R, C, C)
 			clear(dq)
 			clear(dk)
 			clear(dv)
 			for g := range G {
-				cross.Backward(dq[g*T*C:], dk[g*S*C:], dv[g*S*C:], dy[g*T*C:(g+1)*T*C], s.q, s.k, s.v, s.crossAtt)
+				a := cross(g)
+				a.Backward(dst.Seed(dq, g, C), est.Seed(dk, g, C), est.Seed(dv, g, C), dst.Seed(dy, g, C), s.q, s.k, s.v, s.crossAtt)
 			}
-			autograd.LinearTBackward(din, nil, dq, nil, L.CrossAttn.QW, GT, C, C)
+			autograd.LinearTBackward(din, nil, dq, nil, L.CrossAttn.QW, R, C, C)
 			autograd.LinearTBackward(dEnc, nil, dk, nil, L.CrossAttn.KW, GS, C, C)
 			autograd.LinearTBackward(dEnc, nil, dv, nil, L.CrossAttn.VW, GS, C, C)
 		})
-		m.subBackward(dx, G, T, L.SelfLNG, s.ln1, func(dout, din []float32) {
-			m.selfBackward(din, dout, dy, dqkv, G, T, self, s.qkv, s.selfAtt, L.SelfAttn.OW, m.selfQKV[l])
+		m.subBackward(dx, dst, L.SelfLNG, s.ln1, func(dout, din []float32) {
+			m.selfBackward(din, dout, dy, dqkv, dst, self, s.qkv, s.selfAtt, L.SelfAttn.OW, m.selfQKV[l])
 		})
 	}
-	dtgt = m.embedBackward(dx, G, T, w.DecEmbLNG, p.decEmbLN)
+	dtgt = dst.Spread(m.embedBackward(dx, dst, w.DecEmbLNG, p.decEmbLN), T, C)
 
-	// Encoder.
+	// Encoder: every seed over every source position.
 	nh, F = c.EncoderHeads, c.EncoderFFN
-	self = autograd.MHA{Tq: S, Tk: S, Heads: nh, HeadDim: C / nh, LDQ: 3 * C, LDK: 3 * C, LDV: 3 * C, LDO: C, Scale: float32(1 / math.Sqrt(float64(C/nh)))}
+	encSelf := autograd.MHA{Tq: S, Tk: S, Heads: nh, HeadDim: C / nh, LDQ: 3 * C, LDK: 3 * C, LDV: 3 * C, LDO: C, Scale: float32(1 / math.Sqrt(float64(C/nh)))}
+	self = func(int) autograd.MHA { return encSelf }
 	dx = dEnc
 	if c.PreLayerNorm {
-		dx = m.normBackward(dx, G, S, w.EncFinalLNG, p.encFinal)
+		dx = m.normBackward(dx, est, w.EncFinalLNG, p.encFinal)
 	}
 	dy, dqkv = make([]float32, GS*C), make([]float32, GS*3*C)
 	da, dfc = make([]float32, GS*F), make([]float32, GS*F)
 	for l := len(w.Encoder) - 1; l >= 0; l-- {
 		L, s := &w.Encoder[l], &p.enc[l]
-		m.subBackward(dx, G, S, L.FinalLNG, s.ln2, func(dout, din []float32) {
-			m.ffBackward(din, dout, da, dfc, G, S, F, s.fc, L.FC1W, L.FC2W, bwdAct)
+		m.subBackward(dx, est, L.FinalLNG, s.ln2, func(dout, din []float32) {
+			m.ffBackward(din, dout, da, dfc, est, F, s.fc, L.FC1W, L.FC2W, bwdAct)
 		})
-		m.subBackward(dx, G, S, L.SelfLNG, s.ln1, func(dout, din []float32) {
-			m.selfBackward(din, dout, dy, dqkv, G, S, self, s.qkv, s.att, L.SelfAttn.OW, m.encQKV[l])
+		m.subBackward(dx, est, L.SelfLNG, s.ln1, func(dout, din []float32) {
+			m.selfBackward(din, dout, dy, dqkv, est, self, s.qkv, s.att, L.SelfAttn.OW, m.encQKV[l])
 		})
 	}
-	dsrc = m.embedBackward(dx, G, S, w.EncEmbLNG, p.encEmbLN)
+	dsrc = m.embedBackward(dx, est, w.EncEmbLNG, p.encEmbLN)
 	return dsrc, dtgt, nil
 }
 
 // selfBackward accumulates into din the gradient of a self-attention
-// sublayer (fused q,k,v projection wqkv [3C, C], attention a, output
-// projection wo) at its input, for G seeds of rows rows each; dy and dqkv
+// sublayer (fused q,k,v projection wqkv [3C, C], attention a(g) for seed
+// g, output projection wo) at its input, for the seeds of st; dy and dqkv
 // are scratch.
-func (m *Model) selfBackward(din, dout, dy, dqkv []float32, G, rows int, a autograd.MHA, qkv, att, wo, wqkv []float32) {
+func (m *Model) selfBackward(din, dout, dy, dqkv []float32, st encdec.Stack, a func(g int) autograd.MHA, qkv, att, wo, wqkv []float32) {
 	C := m.Config.DModel
-	n := G * rows
 	clear(dy)
-	autograd.LinearTBackward(dy, nil, dout, nil, wo, n, C, C)
+	autograd.LinearTBackward(dy, nil, dout, nil, wo, st.Rows, C, C)
 	clear(dqkv)
-	for g := range G {
-		d := dqkv[g*rows*3*C:]
-		a.Backward(d, d[C:], d[2*C:], dy[g*rows*C:(g+1)*rows*C], qkv, qkv[C:], qkv[2*C:], att)
+	for g := range st.Lens {
+		d, ag := st.Seed(dqkv, g, 3*C), a(g)
+		ag.Backward(d, d[C:], d[2*C:], st.Seed(dy, g, C), qkv, qkv[C:], qkv[2*C:], att)
 	}
-	autograd.LinearTBackward(din, nil, dqkv, nil, wqkv, n, C, 3*C)
+	autograd.LinearTBackward(din, nil, dqkv, nil, wqkv, st.Rows, C, 3*C)
 }
 
 // ffBackward accumulates into din the gradient of a feed-forward sublayer
 // (fc1 [F, C], the activation of fc1's saved output fc, fc2 [C, F]) at its
-// input, for G seeds of rows rows each; da and dfc are scratch.
-func (m *Model) ffBackward(din, dout, da, dfc []float32, G, rows, F int, fc, fc1, fc2 []float32, act func(din, in, dout []float32)) {
+// input, for the seeds of st; da and dfc are scratch.
+func (m *Model) ffBackward(din, dout, da, dfc []float32, st encdec.Stack, F int, fc, fc1, fc2 []float32, act func(din, in, dout []float32)) {
 	C := m.Config.DModel
-	n := G * rows
 	clear(da)
-	autograd.LinearTBackward(da, nil, dout, nil, fc2, n, F, C)
+	autograd.LinearTBackward(da, nil, dout, nil, fc2, st.Rows, F, C)
 	clear(dfc)
-	for g := range G {
-		act(dfc[g*rows*F:(g+1)*rows*F], fc, da[g*rows*F:(g+1)*rows*F])
+	for g, n := range st.Lens {
+		act(st.Seed(dfc, g, F), fc[:n*F], st.Seed(da, g, F))
 	}
-	autograd.LinearTBackward(din, nil, dfc, nil, fc1, n, C, F)
+	autograd.LinearTBackward(din, nil, dfc, nil, fc1, st.Rows, C, F)
 }
 
-// subBackward turns dx, the gradient at a residual sublayer's output (G
-// seeds of rows rows), into the gradient at its input, in place. fb(dout,
-// din) accumulates into din the gradient at f's input given the gradient
-// dout at its output.
-func (m *Model) subBackward(dx []float32, G, rows int, g []float32, s lnSave, fb func(dout, din []float32)) {
+// subBackward turns dx, the gradient at a residual sublayer's output (the
+// seeds of st), into the gradient at its input, in place. fb(dout, din)
+// accumulates into din the gradient at f's input given the gradient dout
+// at its output.
+func (m *Model) subBackward(dx []float32, st encdec.Stack, g []float32, s lnSave, fb func(dout, din []float32)) {
 	C := m.Config.DModel
 	if m.Config.PreLayerNorm {
 		// x' = x + f(LN(x)): dx += LN'ᵀ(f'ᵀ dx').
-		dh := make([]float32, G*rows*C)
+		dh := make([]float32, st.Rows*C)
 		fb(dx, dh)
-		for k := range G {
-			autograd.LayerNormBackward(dx[k*rows*C:(k+1)*rows*C], nil, nil, dh[k*rows*C:(k+1)*rows*C], s.in, g, s.mean, s.rstd, rows, C)
+		for k, n := range st.Lens {
+			autograd.LayerNormBackward(st.Seed(dx, k, C), nil, nil, st.Seed(dh, k, C), s.in, g, s.mean, s.rstd, n, C)
 		}
 		return
 	}
 	// x' = LN(z), z = x + f(x): dz = LN'ᵀ dx'; dx = dz + f'ᵀ dz.
-	dz := m.normBackward(dx, G, rows, g, s)
+	dz := m.normBackward(dx, st, g, s)
 	copy(dx, dz)
 	fb(dz, dx)
 }
 
 // normBackward returns the gradient at a LayerNorm's input given dout at
-// its output, for G seeds of rows rows each.
-func (m *Model) normBackward(dout []float32, G, rows int, g []float32, s lnSave) []float32 {
+// its output, for the seeds of st.
+func (m *Model) normBackward(dout []float32, st encdec.Stack, g []float32, s lnSave) []float32 {
 	C := m.Config.DModel
-	din := make([]float32, G*rows*C)
-	for k := range G {
-		autograd.LayerNormBackward(din[k*rows*C:(k+1)*rows*C], nil, nil, dout[k*rows*C:(k+1)*rows*C], s.in, g, s.mean, s.rstd, rows, C)
+	din := make([]float32, st.Rows*C)
+	for k, n := range st.Lens {
+		autograd.LayerNormBackward(st.Seed(din, k, C), nil, nil, st.Seed(dout, k, C), s.in, g, s.mean, s.rstd, n, C)
 	}
 	return din
 }
@@ -396,9 +408,9 @@ func (m *Model) normBackward(dout []float32, G, rows int, g []float32, s lnSave)
 // embedBackward returns the gradient at a stack's token embeddings given
 // dx at its embedding output: back through layernorm_embedding and
 // embed_scale (positions take no part: they are not inputs).
-func (m *Model) embedBackward(dx []float32, G, rows int, g []float32, s lnSave) []float32 {
+func (m *Model) embedBackward(dx []float32, st encdec.Stack, g []float32, s lnSave) []float32 {
 	if m.Config.LayerNormEmbedding {
-		dx = m.normBackward(dx, G, rows, g, s)
+		dx = m.normBackward(dx, st, g, s)
 	}
 	if sc := m.embedScale(); sc != 1 {
 		for i := range dx {

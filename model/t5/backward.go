@@ -237,8 +237,9 @@ func (p *Pass) Logits(rows []int) []float32 {
 // gradient with respect to the source embeddings SrcX ([len(seeds)·S, C],
 // seed g's rows from g·S) and to the decoder-input embeddings TgtX
 // ([len(seeds)·T, C]; rows past a seed's position are zero: the decoder
-// is causal). The seeds run together: every matrix multiply is one
-// product over all seeds' rows. No weight gradients are computed.
+// is causal, and a seed's decoder backward runs over its prefix only).
+// The seeds run together: every matrix multiply is one product over all
+// seeds' rows. No weight gradients are computed.
 func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, err error) {
 	m := p.m
 	c, w := m.Config, &m.Weights
@@ -250,7 +251,12 @@ func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, e
 	if len(dlogits) != G*V {
 		return nil, nil, fmt.Errorf("t5: Backward: %d logit gradients, want %d positions × %d", len(dlogits), G, V)
 	}
-	GT, GS := G*T, G*S
+	lens := make([]int, G)
+	for g, r := range seeds {
+		lens[g] = r + 1
+	}
+	dst, est := encdec.NewStack(lens), encdec.UniformStack(G, S)
+	R, GS := dst.Rows, est.Rows
 
 	// lm_head (and the tied head's rescale) at each seed's row, then
 	// final_layer_norm.
@@ -261,110 +267,115 @@ func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, e
 			dh[i] *= sc
 		}
 	}
-	dfin := make([]float32, GT*C)
-	for g, r := range seeds {
-		copy(dfin[(g*T+r)*C:(g*T+r+1)*C], dh[g*C:(g+1)*C])
+	dfin := make([]float32, R*C)
+	for g := range seeds {
+		r := dst.Off[g] + lens[g] - 1
+		copy(dfin[r*C:(r+1)*C], dh[g*C:(g+1)*C])
 	}
-	dx := make([]float32, GT*C)
-	rmsBackward(dx, dfin, G, T, C, w.DecFinalLN, p.decFinal)
+	dx := make([]float32, R*C)
+	rmsBackward(dx, dfin, dst, C, w.DecFinalLN, p.decFinal)
 
-	// Decoder.
-	self := autograd.MHA{Tq: T, Tk: T, Heads: nh, HeadDim: c.DKV, LDQ: 3 * I, LDK: 3 * I, LDV: 3 * I, LDO: I, Scale: 1, Causal: true}
-	cross := autograd.MHA{Tq: T, Tk: S, Heads: nh, HeadDim: c.DKV, LDQ: I, LDK: I, LDV: I, LDO: I, Scale: 1}
+	// Decoder: seed g over its first lens[g] positions, reading the
+	// pass's [T, T] and [T, S] probabilities.
+	self := func(g int) autograd.MHA {
+		return autograd.MHA{Tq: lens[g], Tk: lens[g], Heads: nh, HeadDim: c.DKV, LDQ: 3 * I, LDK: 3 * I, LDV: 3 * I, LDO: I, Scale: 1, Causal: true, LDA: T, HeadStride: T * T}
+	}
 	dEnc := make([]float32, GS*C)
-	dhh, dy, dqkv, dq := make([]float32, GT*C), make([]float32, GT*I), make([]float32, GT*3*I), make([]float32, GT*I)
+	dhh, dy, dqkv, dq := make([]float32, R*C), make([]float32, R*I), make([]float32, R*3*I), make([]float32, R*I)
 	dk, dv := make([]float32, GS*I), make([]float32, GS*I)
 	for l := len(w.Decoder) - 1; l >= 0; l-- {
 		L, s := &w.Decoder[l], &p.dec[l]
 		// x += ff(rms(x))
 		clear(dhh)
-		m.ffBackward(dhh, dx, G, T, m.decWI[l], L.FF.WO, s.ff)
-		rmsBackward(dx, dhh, G, T, C, L.FFLN, s.ln3)
+		m.ffBackward(dhh, dx, dst, m.decWI[l], L.FF.WO, s.ff)
+		rmsBackward(dx, dhh, dst, C, L.FFLN, s.ln3)
 		// x += cross(rms(x), enc)
 		clear(dy)
-		autograd.LinearTBackward(dy, nil, dx, nil, L.CrossAttn.OW, GT, I, C)
+		autograd.LinearTBackward(dy, nil, dx, nil, L.CrossAttn.OW, R, I, C)
 		clear(dq)
 		clear(dk)
 		clear(dv)
 		for g := range G {
-			cross.Backward(dq[g*T*I:], dk[g*S*I:], dv[g*S*I:], dy[g*T*I:(g+1)*T*I], s.q, s.k, s.v, s.crossAtt)
+			a := autograd.MHA{Tq: lens[g], Tk: S, Heads: nh, HeadDim: c.DKV, LDQ: I, LDK: I, LDV: I, LDO: I, Scale: 1, LDA: S, HeadStride: T * S}
+			a.Backward(dst.Seed(dq, g, I), est.Seed(dk, g, I), est.Seed(dv, g, I), dst.Seed(dy, g, I), s.q, s.k, s.v, s.crossAtt)
 		}
 		clear(dhh)
-		autograd.LinearTBackward(dhh, nil, dq, nil, L.CrossAttn.QW, GT, C, I)
+		autograd.LinearTBackward(dhh, nil, dq, nil, L.CrossAttn.QW, R, C, I)
 		autograd.LinearTBackward(dEnc, nil, dk, nil, L.CrossAttn.KW, GS, C, I)
 		autograd.LinearTBackward(dEnc, nil, dv, nil, L.CrossAttn.VW, GS, C, I)
-		rmsBackward(dx, dhh, G, T, C, L.CrossLN, s.ln2)
+		rmsBackward(dx, dhh, dst, C, L.CrossLN, s.ln2)
 		// x += self(rms(x))
 		clear(dhh)
-		selfBackward(dhh, dx, dy, dqkv, G, T, C, I, self, s.qkv, s.selfAtt, L.SelfAttn.OW, m.selfQKV[l])
-		rmsBackward(dx, dhh, G, T, C, L.SelfLN, s.ln1)
+		selfBackward(dhh, dx, dy, dqkv, dst, C, I, self, s.qkv, s.selfAtt, L.SelfAttn.OW, m.selfQKV[l])
+		rmsBackward(dx, dhh, dst, C, L.SelfLN, s.ln1)
 	}
-	dtgt = dx
+	dtgt = dst.Spread(dx, T, C)
 
-	// Encoder.
-	self = autograd.MHA{Tq: S, Tk: S, Heads: nh, HeadDim: c.DKV, LDQ: 3 * I, LDK: 3 * I, LDV: 3 * I, LDO: I, Scale: 1}
+	// Encoder: every seed over every source position.
+	encSelf := autograd.MHA{Tq: S, Tk: S, Heads: nh, HeadDim: c.DKV, LDQ: 3 * I, LDK: 3 * I, LDV: 3 * I, LDO: I, Scale: 1}
+	self = func(int) autograd.MHA { return encSelf }
 	dx = make([]float32, GS*C)
-	rmsBackward(dx, dEnc, G, S, C, w.EncFinalLN, p.encFinal)
+	rmsBackward(dx, dEnc, est, C, w.EncFinalLN, p.encFinal)
 	dhh, dy, dqkv = make([]float32, GS*C), make([]float32, GS*I), make([]float32, GS*3*I)
 	for l := len(w.Encoder) - 1; l >= 0; l-- {
 		L, s := &w.Encoder[l], &p.enc[l]
 		clear(dhh)
-		m.ffBackward(dhh, dx, G, S, m.encWI[l], L.FF.WO, s.ff)
-		rmsBackward(dx, dhh, G, S, C, L.FFLN, s.ln2)
+		m.ffBackward(dhh, dx, est, m.encWI[l], L.FF.WO, s.ff)
+		rmsBackward(dx, dhh, est, C, L.FFLN, s.ln2)
 		clear(dhh)
-		selfBackward(dhh, dx, dy, dqkv, G, S, C, I, self, s.qkv, s.att, L.SelfAttn.OW, m.encQKV[l])
-		rmsBackward(dx, dhh, G, S, C, L.SelfLN, s.ln1)
+		selfBackward(dhh, dx, dy, dqkv, est, C, I, self, s.qkv, s.att, L.SelfAttn.OW, m.encQKV[l])
+		rmsBackward(dx, dhh, est, C, L.SelfLN, s.ln1)
 	}
 	return dx, dtgt, nil
 }
 
 // rmsBackward accumulates into dx the gradient at an RMS norm's input given
-// dout at its output, for G seeds of rows rows each.
-func rmsBackward(dx, dout []float32, G, rows, C int, g []float32, s rmsSave) {
-	for k := range G {
-		autograd.RMSNormBackward(dx[k*rows*C:(k+1)*rows*C], nil, dout[k*rows*C:(k+1)*rows*C], s.in, g, s.rstd, rows, C)
+// dout at its output, for the seeds of st.
+func rmsBackward(dx, dout []float32, st encdec.Stack, C int, g []float32, s rmsSave) {
+	for k, n := range st.Lens {
+		autograd.RMSNormBackward(st.Seed(dx, k, C), nil, st.Seed(dout, k, C), s.in, g, s.rstd, n, C)
 	}
 }
 
 // selfBackward accumulates into din the gradient of a self-attention at
-// its (normed) input: output projection wo [C, I], attention a, fused
-// q,k,v projection wqkv [3I, C]; dy and dqkv are scratch.
-func selfBackward(din, dout, dy, dqkv []float32, G, rows, C, I int, a autograd.MHA, qkv, att, wo, wqkv []float32) {
-	n := G * rows
+// its (normed) input: output projection wo [C, I], attention a(g) for seed
+// g, fused q,k,v projection wqkv [3I, C]; dy and dqkv are scratch.
+func selfBackward(din, dout, dy, dqkv []float32, st encdec.Stack, C, I int, a func(g int) autograd.MHA, qkv, att, wo, wqkv []float32) {
 	clear(dy)
-	autograd.LinearTBackward(dy, nil, dout, nil, wo, n, I, C)
+	autograd.LinearTBackward(dy, nil, dout, nil, wo, st.Rows, I, C)
 	clear(dqkv)
-	for g := range G {
-		d := dqkv[g*rows*3*I:]
-		a.Backward(d, d[I:], d[2*I:], dy[g*rows*I:(g+1)*rows*I], qkv, qkv[I:], qkv[2*I:], att)
+	for g := range st.Lens {
+		d, ag := st.Seed(dqkv, g, 3*I), a(g)
+		ag.Backward(d, d[I:], d[2*I:], st.Seed(dy, g, I), qkv, qkv[I:], qkv[2*I:], att)
 	}
-	autograd.LinearTBackward(din, nil, dqkv, nil, wqkv, n, C, 3*I)
+	autograd.LinearTBackward(din, nil, dqkv, nil, wqkv, st.Rows, C, 3*I)
 }
 
 // ffBackward accumulates into din the gradient of the feed-forward at its
-// (normed) input given dout at its output, for G seeds of rows rows each.
-func (m *Model) ffBackward(din, dout []float32, G, rows int, wi, wo []float32, s ffSave) {
+// (normed) input given dout at its output, for the seeds of st.
+func (m *Model) ffBackward(din, dout []float32, st encdec.Stack, wi, wo []float32, s ffSave) {
 	c := m.Config
 	C, F := c.DModel, c.DFF
-	n := G * rows
+	n := st.Rows
 	_, bwd := encdec.ActivationGrad(c.Activation)
 	dff := make([]float32, n*F)
 	autograd.LinearTBackward(dff, nil, dout, nil, wo, n, F, C)
 	if !c.Gated {
 		dpre := make([]float32, n*F)
-		for g := range G {
-			bwd(dpre[g*rows*F:(g+1)*rows*F], s.pre, dff[g*rows*F:(g+1)*rows*F])
+		for g, rows := range st.Lens {
+			bwd(st.Seed(dpre, g, F), s.pre[:rows*F], st.Seed(dff, g, F))
 		}
 		autograd.LinearTBackward(din, nil, dpre, nil, wi, n, C, F)
 		return
 	}
 	// ff = act(a) ⊙ b with [a, b] = wi·h: da = act'(a)·(dff ⊙ b), db = dff ⊙ act(a).
 	dpre, dact := make([]float32, n*2*F), make([]float32, F)
-	for g := range G {
+	for g, rows := range st.Lens {
+		dffg, dpreg := st.Seed(dff, g, F), st.Seed(dpre, g, 2*F)
 		for r := range rows {
-			d := dff[(g*rows+r)*F : (g*rows+r+1)*F]
+			d := dffg[r*F : (r+1)*F]
 			pa, pb := s.pre[r*2*F:r*2*F+F], s.pre[r*2*F+F:(r+1)*2*F]
-			dp := dpre[(g*rows+r)*2*F : (g*rows+r+1)*2*F]
+			dp := dpreg[r*2*F : (r+1)*2*F]
 			clear(dact)
 			autograd.MulBackward(dact, dp[F:], d, s.act[r*F:(r+1)*F], pb)
 			bwd(dp[:F], pa, dact)
