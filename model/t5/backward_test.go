@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// passInputs returns the golden model's source and decoder-input
-// embeddings, cut to the first ns and nt tokens.
+// passInputs returns the token embeddings of src and tgt, the inputs of
+// ForwardPass.
 func passInputs(t *testing.T, m *Model, src, tgt []int) (xs, xt []float32) {
 	t.Helper()
 	xs, err := m.Embed(src)
