@@ -42,7 +42,7 @@ func fill(tmpl, js, title, mode, csp string, data []byte) []byte {
 		"{{MODE}}", mode,
 		"{{CSS}}", asset("style.css"),
 		"{{JS}}", asset(js),
-		"{{SALIENCY_JS}}", asset("s2s_saliency.js"), // s2s.html's second script
+		"{{SALIENCY_JS}}", asset("s2s_saliency.js"), // s2s.html's saliency view, after s2s.js
 		"{{DATA}}", string(data),
 	)
 	return []byte(r.Replace(asset(tmpl)))
