@@ -1,5 +1,6 @@
-// Package autograd computes reverse-mode gradients through the operations of a
-// GPT-2 style transformer forward pass.
+// Package autograd computes reverse-mode gradients through the operations of
+// GPT-2 style and encoder-decoder (BART, Marian, T5) transformer forward
+// passes.
 //
 // Every operation is a pair of plain functions over flat, row-major float32
 // buffers, in the style of llm.c: XxxForward(outputs..., inputs..., sizes...)
@@ -21,6 +22,12 @@
 //	SoftmaxForward/Backward     row softmax with an optional causal mask
 //	AttentionForward/Backward   causal multi-head attention from a fused q,k,v buffer
 //	SliceColsForward/Backward   take a block of columns (the q, k, v split)
+//	RMSNormForward/Backward     T5's layer norm (no mean, no bias)
+//	ReluForward/Backward        max(x, 0)
+//	SiluForward/Backward        x·σ(x) (swish, Marian)
+//	MulForward/Backward         elementwise product (T5 v1.1's gated feed-forward)
+//	MHA.Forward/Backward        multi-head attention over separate q, k, v buffers:
+//	                            bidirectional, causal or cross, with an optional score bias
 //
 // Layout: a matrix with n rows and c columns is the slice x[i*c+j]. Attention
 // probabilities of one sequence are stored [nh, stride, stride] (stride >= T),

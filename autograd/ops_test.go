@@ -145,7 +145,7 @@ func gradCases() []gradCase {
 			},
 		})
 	}
-	return cases
+	return append(cases, encdecGradCases()...)
 }
 
 // checkGrad compares analytic gradients with central finite differences of

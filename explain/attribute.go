@@ -38,20 +38,7 @@ func targetValues(p *gpt2.Pass, segs []segment, tgt Target) (vals []float64, dlo
 	vals = make([]float64, len(segs))
 	dlogits = make([]float32, len(segs)*V)
 	for i, s := range segs {
-		z := logits[i*V : (i+1)*V]
-		d := dlogits[i*V : (i+1)*V]
-		if tgt == TargetLogit {
-			vals[i] = float64(z[s.Token])
-			d[s.Token] = s.Weight
-			continue
-		}
-		softmax(z)
-		pt := z[s.Token]
-		vals[i] = float64(pt)
-		for j, pj := range z {
-			d[j] = -s.Weight * pt * pj
-		}
-		d[s.Token] += s.Weight * pt
+		vals[i] = TargetGradient(dlogits[i*V:(i+1)*V], logits[i*V:(i+1)*V], s.Token, tgt, s.Weight)
 	}
 	return vals, dlogits
 }

@@ -33,4 +33,10 @@
 // decoder layer's output through the final norm and head (the logit lens:
 // LayerPredictions, LayerTargetProb), with the encoder's and the decoder's
 // self-attention of the same passes (EncoderAttention, DecoderAttention).
+// With ExplainOptions.Methods it adds input saliency (Explanation.Saliency;
+// Pipeline.Saliency on its own): each target token attributed to the source
+// tokens and the decoder inputs before it by gradient, grad×input or
+// integrated gradients, through the models' differentiable passes
+// (bart.Pass, t5.Pass), reduced and normalised as package explain does for
+// GPT-2.
 package seq2seq

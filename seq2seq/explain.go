@@ -40,6 +40,12 @@ type ExplainOptions struct {
 	// NoSelfAttention leaves EncoderAttention and DecoderAttention out
 	// (as explain.Options.NoAttention leaves GPT-2's attention out).
 	NoSelfAttention bool
+	// Methods are the input-saliency methods to compute (explain.Methods
+	// names: gradient, grad_x_input, integrated_gradients); none: no
+	// saliency. Target and IGSteps are as in SaliencyOptions.
+	Methods []string
+	Target  explain.Target
+	IGSteps int
 }
 
 // Explanation is the cross-attention of one encoder-decoder generation:
@@ -100,6 +106,9 @@ type Explanation struct {
 	// LayerTargetProb[i][l] is the probability of target token i in the
 	// same distributions.
 	LayerTargetProb [][]float64 `json:"layer_target_prob"`
+	// Saliency attributes each target token to the source tokens and the
+	// decoder inputs before it (with ExplainOptions.Methods).
+	Saliency *Saliency `json:"saliency,omitempty"`
 }
 
 // AlignedSource is a source token and the cross-attention a target token
@@ -149,7 +158,8 @@ func (e *Explanation) layerPredictions(d crossDecoder, lens func(dst, h []float3
 // once over the start token and the target with every cross-attention
 // probability and every layer's output captured (for the layer
 // predictions), and, unless opt.NoSelfAttention, every encoder and decoder
-// self-attention probability of those passes.
+// self-attention probability of those passes. With opt.Methods it also
+// computes the input saliency of every target token (Pipeline.Saliency).
 func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, opt ExplainOptions) (*Explanation, error) {
 	if err := p.CheckSource(src); err != nil {
 		return nil, err
@@ -159,6 +169,11 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 	}
 	if opt.LayerTopK < 0 {
 		return nil, &generate.OptionError{Field: "layer_top_k", Value: fmt.Sprint(opt.LayerTopK), Allowed: "0 (the default) or more"}
+	}
+	if len(opt.Methods) > 0 {
+		if err := (explain.AttributionOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps}).Check(); err != nil {
+			return nil, err
+		}
 	}
 	_, _, start, err := p.Resolve(s)
 	if err != nil {
@@ -270,6 +285,11 @@ func (p *Pipeline) Explain(ctx context.Context, src []int, s generate.Settings, 
 		top = DefaultTopSources
 	}
 	e.Alignment = e.align(min(top, len(src)))
+	if len(opt.Methods) > 0 {
+		if e.Saliency, err = p.Saliency(ctx, src, e.DecoderStart, e.TargetIDs, SaliencyOptions{Methods: opt.Methods, Target: opt.Target, IGSteps: opt.IGSteps}); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -402,6 +422,7 @@ func (e *Explanation) WriteText(w io.Writer) error {
 			ew.printf("\n")
 		}
 	}
+	e.writeSaliency(ew, max(len(e.Alignment[0]), 1))
 	return ew.err
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/seq2seq"
 	"github.com/loupe-ml/loupe/web"
@@ -105,6 +106,12 @@ type Seq2SeqExplainRequest struct {
 	TopSources      int     `json:"top_sources"`
 	LayerTopK       int     `json:"layer_top_k"`
 	NoAttention     bool    `json:"no_attention"`
+	// Methods, Target and IGSteps ask for input saliency (as loupe
+	// translate --explain's --methods, --target, --ig-steps); no methods:
+	// none.
+	Methods []string `json:"methods"`
+	Target  string   `json:"target"`
+	IGSteps int      `json:"ig_steps"`
 	SamplingRequest
 }
 
@@ -201,7 +208,16 @@ func (s *Server) explainSeq2Seq(ctx context.Context, body []byte) (any, error) {
 	if set.Seed == nil {
 		set.Seed = new(rand.Uint64())
 	}
-	opt := seq2seq.ExplainOptions{TopSources: req.TopSources, LayerTopK: req.LayerTopK, NoSelfAttention: req.NoAttention}
+	opt := seq2seq.ExplainOptions{TopSources: req.TopSources, LayerTopK: req.LayerTopK, NoSelfAttention: req.NoAttention, IGSteps: req.IGSteps}
+	if req.IGSteps > s.opt.MaxIGSteps {
+		return nil, badRequest("ig_steps %d: want at most %d (this server's limit)", req.IGSteps, s.opt.MaxIGSteps)
+	}
+	if opt.Methods, err = explain.ParseMethods(strings.Join(req.Methods, ",")); err != nil {
+		return nil, err
+	}
+	if opt.Target, err = explain.ParseTarget(req.Target); err != nil {
+		return nil, err
+	}
 	switch {
 	case req.Continuation != nil && req.ContinuationIDs != nil:
 		return nil, badRequest("give continuation or continuation_ids, not both")

@@ -88,8 +88,14 @@ func TestSeq2SeqAPI(t *testing.T) {
 		t.Errorf("continuation text: %d target %v (want %v), encoder_attention %v", code, v["target_ids"], wantIDs, v["encoder_attention"] != nil)
 	}
 	code, v = post(t, s, "/api/explain", "", `{"prompt":"`+src+`","continuation_ids":[5,6,1]}`)
-	if code != 200 || !slices.Equal(toInts(v["target_ids"]), []int{5, 6, 1}) {
-		t.Errorf("continuation_ids: %d %v", code, v["target_ids"])
+	if code != 200 || !slices.Equal(toInts(v["target_ids"]), []int{5, 6, 1}) || v["saliency"] != nil {
+		t.Errorf("continuation_ids: %d %v (saliency without methods: %v)", code, v["target_ids"], v["saliency"] != nil)
+	}
+	// Saliency, as loupe translate --explain --methods gradient,ig --target logit.
+	code, v = post(t, s, "/api/explain", "", `{"prompt":"`+src+`","continuation_ids":[5,6,1],"methods":["gradient","ig"],"target":"logit","ig_steps":3}`)
+	if sal, _ := v["saliency"].(map[string]any); code != 200 || sal == nil || sal["target"] != "logit" || sal["ig_steps"] != 3.0 ||
+		len(sal["source"].(map[string]any)["integrated_gradients"].([]any)) != 3 {
+		t.Errorf("saliency: %d %v", code, v["saliency"])
 	}
 	for _, c := range []struct {
 		path, body string
@@ -100,7 +106,9 @@ func TestSeq2SeqAPI(t *testing.T) {
 		{"/api/generate", `{"prompt":"` + strings.Repeat("hello ", 30) + `"}`, 400, "the limit is 40"},
 		{"/api/generate", `{"prompt":"a","max_new_tokens":7}`, 400, "max_new_tokens 7"},
 		{"/api/generate", `{"prompt":"a","top_p":2,"greedy":false}`, 400, "top_p"},
-		{"/api/explain", `{"prompt":"a","methods":["ig"]}`, 400, "unknown field"},
+		{"/api/explain", `{"prompt":"a","nmf_components":3}`, 400, "unknown field"},
+		{"/api/explain", `{"prompt":"a","methods":["attention"]}`, 400, "methods"},
+		{"/api/explain", `{"prompt":"a","methods":["ig"],"ig_steps":65}`, 400, "this server's limit"},
 		{"/api/explain", `{"prompt":"a","continuation":"x","continuation_ids":[1]}`, 400, "not both"},
 		{"/api/explain", `{"prompt":"a","continuation_ids":[1,1,1,1,1,1,1]}`, 400, "the limit is 6"},
 		{"/api/explain", `{"prompt":"a","continuation_ids":[999999]}`, 422, "out of range"},
@@ -136,8 +144,9 @@ func TestSeq2SeqNoTokenizer(t *testing.T) {
 }
 
 // TestBrowserSeq2SeqServedPage: the served encoder-decoder page posts the
-// source box to /api/explain and shows the heatmaps of the answer; an
-// error hides them and says why.
+// source box to /api/explain and shows the heatmaps of the answer and its
+// saliency (grad×input, the form's default); an error hides them and says
+// why.
 func TestBrowserSeq2SeqServedPage(t *testing.T) {
 	s, err := NewSeq2Seq(testSeq2Seq(t), Options{MaxNewTokens: 5})
 	if err != nil {
@@ -158,24 +167,30 @@ func TestBrowserSeq2SeqServedPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('#s2s-heatmap tr').length - 1,
-		document.querySelectorAll('#s2s-view option').length, document.getElementById('s2s-cross').hidden ? 1 : 0]`))
+		document.querySelectorAll('#s2s-view option').length, document.getElementById('s2s-cross').hidden ? 1 : 0,
+		document.getElementById('s2s-saliency').hidden ? 1 : 0, document.querySelectorAll('#s2s-sal-tokens .tok.out').length,
+		document.querySelectorAll('#s2s-sal-method option').length]`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rows[0] < 1 || rows[0] > 4 || rows[1] != 3 || rows[2] != 0 {
 		t.Errorf("served page: %d heatmap rows (want 1 to 4), %d views (want 3), hidden %d", rows[0], rows[1], rows[2])
 	}
+	if rows[3] != 0 || rows[4] != rows[0] || rows[5] != 1 {
+		t.Errorf("served page saliency: hidden %d, %d target tokens (want %d), %d methods (want 1)", rows[3], rows[4], rows[0], rows[5])
+	}
 	if err := chromedp.Do(ctx, chromedp.SetValue(`#max-new-tokens`, "50"), chromedp.Click(`#go`)); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		st, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById('status').className, document.getElementById('status').textContent, String(document.getElementById('s2s-cross').hidden)]`))
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById('status').className, document.getElementById('status').textContent, String(document.getElementById('s2s-cross').hidden),
+			String(document.getElementById('s2s-saliency').hidden)]`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st[0] == "error" {
-			if !strings.Contains(st[1], "max_new_tokens 50") || st[2] != "true" {
-				t.Errorf("after an error: status %q, heatmap hidden %s", st[1], st[2])
+			if !strings.Contains(st[1], "max_new_tokens 50") || st[2] != "true" || st[3] != "true" {
+				t.Errorf("after an error: status %q, heatmap hidden %s, saliency hidden %s", st[1], st[2], st[3])
 			}
 			break
 		}

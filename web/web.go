@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-//go:embed assets/page.html assets/app.js assets/style.css assets/s2s.html assets/s2s.js
+//go:embed assets/page.html assets/app.js assets/style.css assets/s2s.html assets/s2s.js assets/s2s_saliency.js
 var assets embed.FS
 
 // OfflineCSP is the Content Security Policy of a standalone HTML file: inline
@@ -42,6 +42,7 @@ func fill(tmpl, js, title, mode, csp string, data []byte) []byte {
 		"{{MODE}}", mode,
 		"{{CSS}}", asset("style.css"),
 		"{{JS}}", asset(js),
+		"{{SALIENCY_JS}}", asset("s2s_saliency.js"), // s2s.html's saliency view, after s2s.js
 		"{{DATA}}", string(data),
 	)
 	return []byte(r.Replace(asset(tmpl)))
@@ -73,8 +74,10 @@ func WriteHTML(w io.Writer, title string, result any) error {
 // encoder-decoder explanation (any value whose JSON has the fields of
 // seq2seq.Explanation: "source", "target", "text", "layers", "heads",
 // "cross_attention") to w: the cross-attention heatmap, target × source,
-// with layer and head selectors (each may be the mean), and the selected
-// target token's top source tokens. Like WriteHTML's page it loads
+// with layer and head selectors (each may be the mean), the selected
+// target token's top source tokens, and with "saliency" the input saliency
+// view (hover a target token to shade the source and the target prefix).
+// Like WriteHTML's page it loads
 // nothing (OfflineCSP).
 func WriteSeq2SeqHTML(w io.Writer, title string, result any) error {
 	data, err := encodeData(result)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loupe-ml/loupe/explain"
 	"github.com/loupe-ml/loupe/generate"
 	"github.com/loupe-ml/loupe/internal/atomicfile"
 	"github.com/loupe-ml/loupe/internal/textlines"
@@ -33,6 +34,9 @@ type seq2seqFlags struct {
 	srcLang      string // --src-lang (mBART)
 	tgtLang      string // --tgt-lang (mBART)
 	maxSource    int    // --max-source-tokens
+	methods      string // --methods
+	target       string // --target
+	igSteps      int    // --ig-steps
 }
 
 func init() {
@@ -96,17 +100,27 @@ teacher-forced pass captures the decoder's cross-attention over the source
 at every layer and head, the encoder's and the decoder's self-attention and
 each decoder layer's output; it prints, for each target token, its top
 source tokens (mean over layers and heads), each source and target token's
-most attended tokens in the last encoder and decoder layer, and each
-layer's top prediction (the logit lens), or with --format json the whole
-explanation (source, target, "decoder_inputs", "cross_attention"
-[layer][head][target][source], "encoder_attention" and "decoder_attention"
-({"layers", "heads", "probs" [layer][head][query][key]}, as loupe
-explain's "attention"; the decoder's rows are causal), "alignment",
-"layer_predictions", "layer_target_prob"). --no-self-attention leaves the
-self-attention out (as loupe explain --no-attention). --explain-html FILE
-(implies --explain) also writes an offline HTML explorable: the attention
-heatmap (cross, encoder self or decoder self) with layer and head
-selectors, and the layer predictions.`,
+most attended tokens in the last encoder and decoder layer, each layer's
+top prediction (the logit lens) and the input saliency below, or with
+--format json the whole explanation (source, target, "decoder_inputs",
+"cross_attention" [layer][head][target][source], "encoder_attention" and
+"decoder_attention" ({"layers", "heads", "probs" [layer][head][query][key]},
+as loupe explain's "attention"; the decoder's rows are causal),
+"alignment", "layer_predictions", "layer_target_prob", "saliency").
+--no-self-attention leaves the self-attention out (as loupe explain
+--no-attention). --explain-html FILE (implies --explain) also writes an
+offline HTML explorable: the attention heatmap (cross, encoder self or
+decoder self) with layer and head selectors, the layer predictions and the
+saliency view.
+
+With --explain, input saliency attributes each target token to the source
+tokens and the target prefix before it (the decoder start token and the
+earlier target tokens), as loupe explain does for GPT-2: --methods
+gradient, grad_x_input (the default) and/or integrated_gradients (--ig-steps
+Gauss-Legendre steps from zero embeddings), of the token's probability
+(--target prob, Ecco's) or logit; each token's scores are per-token L2
+norms normalised to sum to 1 over source and prefix together. --methods ""
+turns saliency off.`,
 			Example: c.example,
 			Args:    cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -142,6 +156,9 @@ selectors, and the layer predictions.`,
 			fl.StringVar(&f.tgtLang, "tgt-lang", "", "mBART: the target's language code, forced as the first generated token (forced_bos_token_id)")
 		}
 		fl.IntVar(&f.topSources, "top-sources", seq2seq.DefaultTopSources, "with --explain: source tokens listed per target token")
+		fl.StringVar(&f.methods, "methods", explain.MethodGradXInput, "with --explain: saliency methods, some of "+strings.Join(explain.Methods, ",")+` ("": none)`)
+		fl.StringVar(&f.target, "target", "prob", "with --explain: what saliency explains: prob (the token's probability, as Ecco) or logit")
+		fl.IntVar(&f.igSteps, "ig-steps", 20, fmt.Sprintf("with --explain: integrated-gradients steps (Gauss-Legendre nodes), at most %d", explain.MaxIGSteps))
 		rootCmd.AddCommand(cmd)
 	}
 }
@@ -167,10 +184,16 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 	if f.topSources < 1 {
 		return fmt.Errorf("--top-sources %d: want 1 or more", f.topSources)
 	}
-	var cont []int
+	xopt := seq2seq.ExplainOptions{TopSources: f.topSources, NoSelfAttention: f.noSelf, IGSteps: f.igSteps}
+	var err error
+	if xopt.Methods, err = explain.ParseMethods(f.methods); err != nil {
+		return err
+	}
+	if xopt.Target, err = explain.ParseTarget(f.target); err != nil {
+		return err
+	}
 	if f.continuation != "" {
-		var err error
-		if cont, err = generate.ParseIDs(f.continuation); err != nil {
+		if xopt.Continuation, err = generate.ParseIDs(f.continuation); err != nil {
 			return fmt.Errorf("--continuation: %w", err)
 		}
 	}
@@ -216,7 +239,7 @@ func seq2seqMain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, args 
 		return err
 	}
 	if f.explain {
-		return seq2seqExplain(ctx, out, errw, f, p, src, set, cont, args)
+		return seq2seqExplain(ctx, out, errw, f, p, src, set, xopt, args)
 	}
 	var res *generate.Output
 	if jsonOutput() {
@@ -264,8 +287,8 @@ func (f seq2seqFlags) setTask(p *seq2seq.Pipeline) error {
 
 // seq2seqExplain explains one source's output: the alignment as text or
 // JSON, and the explorable with --explain-html.
-func seq2seqExplain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, p *seq2seq.Pipeline, src []int, set generate.Settings, cont []int, args []string) error {
-	e, err := p.Explain(ctx, src, set, seq2seq.ExplainOptions{Continuation: cont, TopSources: f.topSources, NoSelfAttention: f.noSelf})
+func seq2seqExplain(ctx context.Context, out, errw io.Writer, f seq2seqFlags, p *seq2seq.Pipeline, src []int, set generate.Settings, opt seq2seq.ExplainOptions, args []string) error {
+	e, err := p.Explain(ctx, src, set, opt)
 	if err != nil {
 		return err
 	}

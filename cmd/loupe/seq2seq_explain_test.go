@@ -9,8 +9,9 @@ import (
 	"testing"
 )
 
-// TestTranslateExplain: --explain prints one alignment line per generated
-// token, --format json the whole explanation (the target the same ids
+// TestTranslateExplain: --explain prints one alignment line, one layer
+// predictions line and one saliency line (grad_x_input, the default) per
+// generated token, --format json the whole explanation (the target the same ids
 // translate generates, cross-attention [layer][head][target][source]),
 // --explain-html writes the explorable with that JSON inside, and
 // --continuation explains the given ids.
@@ -23,7 +24,7 @@ func TestTranslateExplain(t *testing.T) {
 	}
 	// With the self-attention summaries: a header and a line per source
 	// token (encoder), a header and a line per target token (decoder).
-	if n, want := strings.Count(out, "\n"), 3*len(ids)+len(src)+5; n != want || !strings.Contains(out, "encoder self-attention, layer 0 (the last), mean over 4 heads") ||
+	if n, want := strings.Count(out, "\n"), 4*len(ids)+len(src)+6; n != want || !strings.Contains(out, "encoder self-attention, layer 0 (the last), mean over 4 heads") ||
 		!strings.Contains(out, "decoder self-attention, layer 1 (the last), mean over 2 heads") {
 		t.Fatalf("--explain printed %d lines, want %d:\n%s", n, want, out)
 	}
@@ -32,12 +33,14 @@ func TestTranslateExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2*len(ids)+3 || !strings.HasPrefix(lines[0], "source (") || !strings.Contains(lines[1], "mean over 2 layers × 2 heads") ||
-		!strings.Contains(lines[len(ids)+2], "logit lens") || !strings.Contains(lines[len(lines)-1], "  L1 ") {
-		t.Fatalf("--explain printed %d lines, want %d:\n%s", len(lines), 2*len(ids)+3, out)
+	if len(lines) != 3*len(ids)+4 || !strings.HasPrefix(lines[0], "source (") || !strings.Contains(lines[1], "mean over 2 layers × 2 heads") ||
+		!strings.Contains(lines[len(ids)+2], "logit lens") || !strings.Contains(lines[2*len(ids)+2], "  L1 ") ||
+		!strings.HasPrefix(lines[2*len(ids)+3], "saliency: grad_x_input of each target token's prob") || !strings.Contains(lines[len(lines)-1], "tgt:") {
+		t.Fatalf("--explain printed %d lines, want %d:\n%s", len(lines), 3*len(ids)+4, out)
 	}
 	html := filepath.Join(t.TempDir(), "x.html")
-	out, stderr, err := runCmd(t, "translate", "--model", tinyMarian, "--source-ids", srcArg, "--max-length", "12", "--explain-html", html, "--top-sources", "2", "--format", "json")
+	out, stderr, err := runCmd(t, "translate", "--model", tinyMarian, "--source-ids", srcArg, "--max-length", "12", "--explain-html", html, "--top-sources", "2", "--format", "json",
+		"--methods", "gradient,ig", "--target", "logit", "--ig-steps", "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,14 @@ func TestTranslateExplain(t *testing.T) {
 		Dec struct {
 			Probs [][][][]float64 `json:"probs"`
 		} `json:"decoder_attention"`
-		Inputs []string `json:"decoder_inputs"`
+		Inputs   []string `json:"decoder_inputs"`
+		Saliency struct {
+			Methods []string               `json:"methods"`
+			Target  string                 `json:"target"`
+			IGSteps int                    `json:"ig_steps"`
+			Source  map[string][][]float64 `json:"source"`
+			Prefix  map[string][][]float64 `json:"prefix"`
+		} `json:"saliency"`
 	}
 	if err := json.Unmarshal([]byte(out), &e); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -74,6 +84,10 @@ func TestTranslateExplain(t *testing.T) {
 	}
 	if len(e.Alignment) != len(ids) || len(e.Alignment[0]) != 2 {
 		t.Errorf("alignment %v: want 2 sources for each of %d tokens", e.Alignment, len(ids))
+	}
+	if s := e.Saliency; !slices.Equal(s.Methods, []string{"gradient", "integrated_gradients"}) || s.Target != "logit" || s.IGSteps != 3 ||
+		len(s.Source["integrated_gradients"]) != len(ids) || len(s.Source["gradient"][0]) != len(src) || len(s.Prefix["gradient"][2]) != 3 {
+		t.Errorf("saliency %+v", s)
 	}
 	if stderr != "" {
 		t.Errorf("--format json wrote %q to stderr", stderr)
@@ -104,6 +118,9 @@ func TestTranslateExplainErrors(t *testing.T) {
 		{[]string{"--input", filepath.Join(dir, "in.jsonl"), "--explain"}, "--explain explains one source"},
 		{[]string{"--source-ids", "5,2", "--explain-html", filepath.Join(dir, "missing", "x.html")}, "missing"},
 		{[]string{"--source-ids", "5,2", "--continuation", "99999"}, "continuation token id 99999"},
+		{[]string{"--source-ids", "5,2", "--explain", "--methods", "gradient,attention"}, `--methods "attention": want some of`},
+		{[]string{"--source-ids", "5,2", "--explain", "--target", "loss"}, `--target "loss": want prob or logit`},
+		{[]string{"--source-ids", "5,2", "--explain", "--methods", "ig", "--ig-steps", "-2"}, "--ig-steps -2: want"},
 	} {
 		_, _, err := runCmd(t, append([]string{"translate", "--model", tinyMarian}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -240,6 +240,8 @@
       if (cont !== "") body.continuation = cont;
       const decoding = document.getElementById("decoding").value;
       if (decoding) body.greedy = decoding === "greedy";
+      const methods = document.getElementById("methods").value;
+      if (methods) body.methods = [methods];
       [["num-beams", "num_beams"], ["max-new-tokens", "max_new_tokens"], ["seed", "seed"]].forEach((f) => {
         const v = document.getElementById(f[0]).value;
         if (v !== "") body[f[1]] = +v;
@@ -257,6 +259,7 @@
           // Old results would read as the answer to this request: hide them.
           sections.forEach((v) => { v.hidden = true; });
           document.getElementById("s2s-lens").hidden = true;
+          document.getElementById("s2s-saliency").hidden = true;
           document.body.removeAttribute("data-rendered");
           status.className = "error"; status.textContent = String(e.message || e);
         })
