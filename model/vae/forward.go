@@ -1,0 +1,277 @@
+package vae
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/loupe-ml/loupe/diffusion/noise"
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// eps is the GroupNorm epsilon of every norm in the VAE (resnet_eps 1e-6).
+const eps = 1e-6
+
+// attnRows (a variable for the tests) is how many query pixels the mid-block attention scores at a
+// time: the scores of a 64×64 latent (4,096 pixels) take 256·4096·4 bytes
+// = 4 MB per tile instead of 64 MB for the whole matrix.
+var attnRows = 256
+
+// Decode runs the decoder: latents [batch, latent_channels, h, w], in the
+// VAE's own scale (divide the UNet's latents by the scaling factor first:
+// Unscale), to pixels [batch, out_channels, f·h, f·w] with f = Factor(),
+// nominally in [−1, 1] but not clamped (as diffusers' vae.decode returns
+// them; the image processor maps x to clamp(x/2 + 0.5, 0, 1)).
+func (m *Model) Decode(latents []float32, batch, h, w int) ([]float32, error) {
+	c := m.Config
+	if batch < 1 || h < 1 || w < 1 {
+		return nil, fmt.Errorf("vae: Decode of batch %d, %d×%d latents", batch, h, w)
+	}
+	per := c.LatentChannels * h * w
+	if len(latents) != batch*per {
+		return nil, fmt.Errorf("vae: Decode got %d values, want %d for [%d, %d, %d, %d]", len(latents), batch*per, batch, c.LatentChannels, h, w)
+	}
+	f := c.Factor()
+	outPer := c.OutChannels * f * h * f * w
+	out := make([]float32, 0, batch*outPer)
+	for b := range batch {
+		z := latents[b*per : (b+1)*per]
+		if pq := m.Weights.PostQuantConv; pq != nil {
+			z = conv(pq, z, h, w)
+		}
+		out = append(out, m.decodeOne(z, h, w)...)
+	}
+	return out, nil
+}
+
+func (m *Model) decodeOne(z []float32, h, w int) []float32 {
+	d := &m.Weights.Decoder
+	g := m.Config.NormNumGroups
+	x := conv(&d.ConvIn, z, h, w)
+	x = mid(&d.Mid, x, h, w, g)
+	for _, b := range d.Up {
+		for i := range b.Resnets {
+			x = resnet(&b.Resnets[i], x, h, w, g)
+		}
+		if b.Sample != nil {
+			x = upsample2x(x, b.Sample.In, h, w)
+			h, w = 2*h, 2*w
+			x = conv(b.Sample, x, h, w)
+		}
+	}
+	x = groupNorm(d.NormOut, x, d.ConvOut.In, h*w, g, true)
+	return conv(&d.ConvOut, x, h, w)
+}
+
+// Posterior is the encoder's DiagonalGaussianDistribution over latents
+// [Batch, Channels, H, W]: Mean and LogVar (clamped to [−30, 20] as
+// diffusers clamps it), in the VAE's own scale.
+type Posterior struct {
+	Mean, LogVar          []float32
+	Batch, Channels, H, W int
+}
+
+// Mode returns the distribution's mode, its mean (a copy).
+func (p *Posterior) Mode() []float32 { return append([]float32(nil), p.Mean...) }
+
+// Sample draws mean + exp(logvar/2)·ε with ε from g, as diffusers'
+// latent_dist.sample(generator) does with one CPU generator: one
+// torch.randn of the whole [batch, channels, h, w] shape.
+func (p *Posterior) Sample(g *noise.Generator) []float32 {
+	e := g.Randn(len(p.Mean))
+	out := make([]float32, len(p.Mean))
+	for i, m := range p.Mean {
+		std := float32(math.Exp(float64(0.5 * p.LogVar[i])))
+		out[i] = m + std*e[i]
+	}
+	return out
+}
+
+// Encode runs the encoder and quant_conv on pixels [batch, in_channels,
+// H, W] (in [−1, 1]; H and W multiples of Factor()) and returns the
+// posterior over latents [batch, latent_channels, H/f, W/f]. Multiply a
+// sample by the scaling factor (Scale) before handing it to the UNet.
+func (m *Model) Encode(pixels []float32, batch, H, W int) (*Posterior, error) {
+	c := m.Config
+	f := c.Factor()
+	if batch < 1 || H < 1 || W < 1 || H%f != 0 || W%f != 0 {
+		return nil, fmt.Errorf("vae: Encode of batch %d, %d×%d pixels: want sides that are positive multiples of %d", batch, H, W, f)
+	}
+	per := c.InChannels * H * W
+	if len(pixels) != batch*per {
+		return nil, fmt.Errorf("vae: Encode got %d values, want %d for [%d, %d, %d, %d]", len(pixels), batch*per, batch, c.InChannels, H, W)
+	}
+	lc := c.LatentChannels
+	h, w := H/f, W/f
+	p := &Posterior{Batch: batch, Channels: lc, H: h, W: w}
+	for b := range batch {
+		mom := m.encodeOne(pixels[b*per:(b+1)*per], H, W)
+		if q := m.Weights.QuantConv; q != nil {
+			mom = conv(q, mom, h, w)
+		}
+		p.Mean = append(p.Mean, mom[:lc*h*w]...)
+		for _, v := range mom[lc*h*w:] {
+			p.LogVar = append(p.LogVar, min(max(v, -30), 20))
+		}
+	}
+	return p, nil
+}
+
+func (m *Model) encodeOne(x []float32, h, w int) []float32 {
+	e := &m.Weights.Encoder
+	g := m.Config.NormNumGroups
+	x = conv(&e.ConvIn, x, h, w)
+	for _, b := range e.Down {
+		for i := range b.Resnets {
+			x = resnet(&b.Resnets[i], x, h, w, g)
+		}
+		if b.Sample != nil {
+			x, h, w = downsample(b.Sample, x, h, w)
+		}
+	}
+	x = mid(&e.Mid, x, h, w, g)
+	x = groupNorm(e.NormOut, x, e.ConvOut.In, h*w, g, true)
+	return conv(&e.ConvOut, x, h, w)
+}
+
+// Scale maps VAE latents to the UNet's scale in place:
+// (z − shift_factor)·scaling_factor (diffusers' img2img preparation).
+func (m *Model) Scale(z []float32) {
+	sf := float32(m.Config.ScalingFactor)
+	var shift float32
+	if m.Config.ShiftFactor != nil {
+		shift = float32(*m.Config.ShiftFactor)
+	}
+	for i, v := range z {
+		z[i] = (v - shift) * sf
+	}
+}
+
+// Unscale maps the UNet's latents back to the VAE's scale in place,
+// z/scaling_factor + shift_factor, as the pipelines do before vae.decode.
+func (m *Model) Unscale(z []float32) {
+	sf := float32(m.Config.ScalingFactor)
+	var shift float32
+	if m.Config.ShiftFactor != nil {
+		shift = float32(*m.Config.ShiftFactor)
+	}
+	for i, v := range z {
+		z[i] = v/sf + shift
+	}
+}
+
+// conv applies a stride-1 convolution with "same" padding (K/2) to one
+// image [c.In, h, w].
+func conv(c *Conv, x []float32, h, w int) []float32 {
+	out := make([]float32, c.Out*h*w)
+	kernels.Conv2D(out, x, c.W, c.B, 1, h, w, kernels.ConvGeom{InC: c.In, OutC: c.Out, KH: c.K, KW: c.K, Stride: 1, Pad: c.K / 2})
+	return out
+}
+
+// groupNorm returns GroupNorm(x) (and SiLU of it) for one image [c, hw].
+func groupNorm(n Norm, x []float32, c, hw, groups int, silu bool) []float32 {
+	out := make([]float32, len(x))
+	kernels.GroupNorm(out, x, n.G, n.B, 1, c, hw, groups, eps, silu)
+	return out
+}
+
+// resnet is ResnetBlock2D without time embedding (output_scale_factor 1).
+func resnet(r *Resnet, x []float32, h, w, groups int) []float32 {
+	hw := h * w
+	t := groupNorm(r.Norm1, x, r.Conv1.In, hw, groups, true)
+	t = conv(&r.Conv1, t, h, w)
+	kernels.GroupNorm(t, t, r.Norm2.G, r.Norm2.B, 1, r.Conv2.In, hw, groups, eps, true)
+	t = conv(&r.Conv2, t, h, w)
+	skip := x
+	if r.Shortcut != nil {
+		skip = conv(r.Shortcut, x, h, w)
+	}
+	kernels.Add(t, t, skip)
+	return t
+}
+
+func mid(m *Mid, x []float32, h, w, groups int) []float32 {
+	x = resnet(&m.Res1, x, h, w, groups)
+	if m.Attn != nil {
+		x = attention(m.Attn, x, h*w, groups)
+	}
+	return resnet(&m.Res2, x, h, w, groups)
+}
+
+// attention is the mid-block's single-head self-attention over the n
+// pixels of one image x [C, n]: GroupNorm, q/k/v projections, softmax of
+// q·kᵀ/√C, the output projection, plus x. It works in the channel-major
+// layout (qᵀ, kᵀ, vᵀ are [C, n]) and scores attnRows query pixels at a
+// time, so memory grows as n·attnRows rather than n².
+func attention(a *Attention, x []float32, n, groups int) []float32 {
+	C := a.C
+	xn := groupNorm(a.Norm, x, C, n, groups, false)
+	proj := func(l Linear, in []float32) []float32 {
+		out := make([]float32, C*n)
+		kernels.Sgemm(false, false, C, n, C, 1, l.W, C, in, n, 0, out, n)
+		addBias(out, l.B, n)
+		return out
+	}
+	qT, kT, vT := proj(a.Q, xn), proj(a.K, xn), proj(a.V, xn)
+	oT := make([]float32, C*n)
+	rows := min(attnRows, n)
+	scores := make([]float32, rows*n)
+	scale := float32(1 / math.Sqrt(float64(C)))
+	for r0 := 0; r0 < n; r0 += rows {
+		r := min(rows, n-r0)
+		s := scores[:r*n]
+		// s = q[r0:r0+r]·kᵀ·scale, [r, n]; q[r0:] is the transpose of qᵀ's columns
+		kernels.Sgemm(true, false, r, n, C, scale, qT[r0:], n, kT, n, 0, s, n)
+		kernels.SoftmaxRows(s, r, n, false, 0)
+		// oᵀ[:, r0:r0+r] = vᵀ·sᵀ, [C, r]
+		kernels.Sgemm(false, true, C, r, n, 1, vT, n, s, n, 0, oT[r0:], n)
+	}
+	out := proj(a.Out, oT)
+	kernels.Add(out, out, x)
+	return out
+}
+
+// addBias adds b[c] to each row c of x [len(b), n].
+func addBias(x, b []float32, n int) {
+	for c, v := range b {
+		row := x[c*n : (c+1)*n]
+		for i := range row {
+			row[i] += v
+		}
+	}
+}
+
+// upsample2x is nearest-neighbour ×2 upsampling of one image [c, h, w]
+// (F.interpolate(scale_factor=2, mode="nearest")).
+func upsample2x(x []float32, c, h, w int) []float32 {
+	W := 2 * w
+	out := make([]float32, c*4*h*w)
+	kernels.Parallel(c*h, 64, func(lo, hi int) {
+		for ry := lo; ry < hi; ry++ {
+			in := x[ry*w : (ry+1)*w]
+			o := out[2*ry*W : (2*ry+2)*W]
+			for i, v := range in {
+				o[2*i], o[2*i+1] = v, v
+			}
+			copy(o[W:], o[:W])
+		}
+	})
+	return out
+}
+
+// downsample is Downsample2D with padding 0: zero-pad one row at the
+// bottom and one column at the right (F.pad(x, (0, 1, 0, 1))), then the
+// 3×3 convolution with stride 2 and no padding.
+func downsample(c *Conv, x []float32, h, w int) ([]float32, int, int) {
+	ph, pw := h+1, w+1
+	p := make([]float32, c.In*ph*pw)
+	for ch := range c.In {
+		for y := range h {
+			copy(p[(ch*ph+y)*pw:], x[(ch*h+y)*w:(ch*h+y+1)*w])
+		}
+	}
+	g := kernels.ConvGeom{InC: c.In, OutC: c.Out, KH: 3, KW: 3, Stride: 2, Pad: 0}
+	oh, ow := g.OutSize(ph, pw)
+	out := make([]float32, c.Out*oh*ow)
+	kernels.Conv2D(out, p, c.W, c.B, 1, ph, pw, g)
+	return out, oh, ow
+}
