@@ -243,7 +243,7 @@ func TestLoadDir(t *testing.T) {
 		{"F16", "diffusion_pytorch_model.fp16.safetensors", "fp16", func(v float32) float32 {
 			return safetensors.HalfToFloat32(safetensors.Float32ToHalf(v))
 		}},
-		{"BF16", "diffusion_pytorch_model.bf16.safetensors", "", func(v float32) float32 {
+		{"BF16", "diffusion_pytorch_model.safetensors", "", func(v float32) float32 {
 			return safetensors.BFloat16ToFloat32(safetensors.Float32ToBFloat16(v))
 		}},
 	} {

@@ -1,14 +1,13 @@
 package vae
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 
 	"github.com/loupe-ml/loupe/checkpoint"
+	"github.com/loupe-ml/loupe/diffusion/sdfiles"
 )
 
 // Source provides named float32 tensors, such as an open checkpoint or a
@@ -312,53 +311,17 @@ func (s ckptSource) Shape(name string) ([]int, bool) {
 func (s ckptSource) Float32(name string) ([]float32, error) { return s.c.Float32(name) }
 func (s ckptSource) Names() []string                        { return s.c.Names() }
 
-// WeightFiles lists the file names Load looks for in a vae/ directory, in
-// order after the ones package checkpoint opens
-// (diffusion_pytorch_model.safetensors first): the fp16 and bf16 variants.
-var WeightFiles = []string{
-	"diffusion_pytorch_model.safetensors",
-	"diffusion_pytorch_model.safetensors.index.json",
-	"diffusion_pytorch_model.bin",
-	"diffusion_pytorch_model.fp16.safetensors",
-	"diffusion_pytorch_model.bf16.safetensors",
-}
-
-// OpenWeights opens the weights of a diffusers model directory (vae/,
-// unet/): diffusion_pytorch_model.safetensors, its shard index, the
-// torch.save file, or with variant "fp16"/"bf16" (or when only those
-// exist) diffusion_pytorch_model.VARIANT.safetensors.
-func OpenWeights(dir, variant string) (*checkpoint.Checkpoint, error) {
-	var names []string
-	if variant != "" {
-		names = append(names, "diffusion_pytorch_model."+variant+".safetensors", "diffusion_pytorch_model.safetensors."+variant+".index.json", "diffusion_pytorch_model.safetensors.index."+variant+".json")
-	}
-	names = append(names, WeightFiles...)
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		if _, err := os.Stat(p); err != nil {
-			continue
-		}
-		c, err := checkpoint.OpenFile(p)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-	if c, err := checkpoint.Open(dir); err == nil || !errors.Is(err, checkpoint.ErrNoWeights) {
-		return c, err
-	}
-	return nil, fmt.Errorf("%s: no diffusion_pytorch_model.safetensors (or .bin, an index, an fp16/bf16 variant): %w", dir, checkpoint.ErrNoWeights)
-}
-
 // Load reads a VAE directory (a diffusers pipeline's vae/): config.json and
-// the weights (see OpenWeights; variant "" takes the plain file first).
-// F16 and BF16 weights are converted to float32 as they load.
+// diffusion_pytorch_model.safetensors, or with variant "fp16" (or "bf16")
+// diffusion_pytorch_model.fp16.safetensors first, in the order of
+// sdfiles.WeightFiles (an index of shards, .bin files too). F16 and BF16
+// weights are converted to float32 as they load.
 func Load(dir, variant string) (*Model, error) {
 	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
 	}
-	c, err := OpenWeights(dir, variant)
+	c, err := sdfiles.OpenWeights(dir, "diffusion_pytorch_model", variant)
 	if err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
