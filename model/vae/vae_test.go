@@ -222,8 +222,8 @@ func writeDir(t *testing.T, rc refCase, src mapSource, dtype, file string) strin
 }
 
 // TestLoadDir loads F32, F16 and BF16 files from a directory: the 16-bit
-// ones must give exactly the outputs of float32 weights rounded the same
-// way, and the F32 file those of the in-memory weights.
+// ones must give the outputs of float32 weights rounded the same way, and
+// the F32 file those of the in-memory weights.
 func TestLoadDir(t *testing.T) {
 	rc := openCase(t, filepath.Join("testdata", "golden.safetensors"), "tiny")
 	src := rc.weights(t)
@@ -266,8 +266,10 @@ func TestLoadDir(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(decode(m), decode(ref)) {
-				t.Errorf("%s file decodes differently from the same weights in float32", c.dtype)
+			// the kernels' parallel sums may differ run to run in the last
+			// bits; a wrong rounding of the weights differs by ~1e-3
+			if e := relErr(t, decode(m), decode(ref)); e > 1e-5 {
+				t.Errorf("%s file decodes differently from the same weights in float32: %.3g relative", c.dtype, e)
 			}
 		})
 	}
