@@ -32,7 +32,8 @@
 // The encoder's moments split into mean and log-variance (clamped to
 // [−30, 20]); Posterior.Sample draws mean + exp(logvar/2)·ε with ε from a
 // diffusion/noise generator, the torch.randn that diffusers' sample draws
-// from a CPU generator, so the same seed gives the same latents.
+// from a CPU generator, so the same seed gives the same latents;
+// SampleEach takes one generator per image, as diffusers does with a list.
 //
 // The attention scores 256 query pixels at a time against all pixels, so
 // a 64×64 latent (4,096 pixels) needs 4 MB of scores instead of 64 MB.

@@ -86,6 +86,22 @@ func (p *Posterior) Sample(g *noise.Generator) []float32 {
 	return out
 }
 
+// SampleEach draws each image's latents from its own generator, as
+// diffusers does with a list of generators (one torch.randn of one
+// image's shape per generator); len(gens) must be Batch.
+func (p *Posterior) SampleEach(gens []*noise.Generator) ([]float32, error) {
+	if len(gens) != p.Batch {
+		return nil, fmt.Errorf("vae: SampleEach got %d generators for a batch of %d", len(gens), p.Batch)
+	}
+	per := len(p.Mean) / max(p.Batch, 1)
+	out := make([]float32, 0, len(p.Mean))
+	for i, g := range gens {
+		one := Posterior{Mean: p.Mean[i*per : (i+1)*per], LogVar: p.LogVar[i*per : (i+1)*per]}
+		out = append(out, one.Sample(g)...)
+	}
+	return out, nil
+}
+
 // Encode runs the encoder and quant_conv on pixels [batch, in_channels,
 // H, W] (in [−1, 1]; H and W multiples of Factor()) and returns the
 // posterior over latents [batch, latent_channels, H/f, W/f]. Multiply a

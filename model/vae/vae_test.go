@@ -164,6 +164,21 @@ func checkCase(t *testing.T, rc refCase, m *Model) {
 			t.Logf("%s: Encode %s relative error %.3g", rc.name, c.what, e)
 		}
 	}
+	var gens []*noise.Generator
+	for i := range post.Batch {
+		gens = append(gens, noise.NewGenerator(rc.seeds[2]+uint64(i)))
+	}
+	each, err := post.SampleEach(gens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ = rc.get(t, "sample_each")
+	if e := relErr(t, each, want); e > tol {
+		t.Errorf("%s: SampleEach differs from PyTorch by %.3g relative", rc.name, e)
+	}
+	if _, err := post.SampleEach(gens[:0]); err == nil {
+		t.Error("SampleEach with no generators succeeded")
+	}
 	if !slices.Equal(post.Mode(), post.Mean) {
 		t.Errorf("Mode is not the mean")
 	}

@@ -302,13 +302,17 @@ def run_case(name, case, tensors, metadata):
     with torch.no_grad():
         mean, logvar = encode(cfg, w, pixels)
         z = sample(mean, logvar, torch.Generator().manual_seed(sseed))
+        # a list of generators, one per image (seeds sseed, sseed+1, ...),
+        # as retrieve_latents does for img2img with generator=[...]
+        zs = torch.cat([sample(mean[i:i + 1], logvar[i:i + 1], torch.Generator().manual_seed(sseed + i))
+                        for i in range(batch)])
         out = decode(cfg, w, latents)
     spec = [[n, s, k, sc] for n, s, k, sc in weight_spec(cfg)]
     metadata[name + ".config"] = json.dumps(cfg)
     metadata[name + ".spec"] = json.dumps(spec)
     metadata[name + ".seeds"] = json.dumps([wseed, xseed, sseed])
     for k, v in [("pixels", pixels), ("latents", latents), ("mean", mean), ("logvar", logvar),
-                 ("sample", z), ("decoded", out)]:
+                 ("sample", z), ("sample_each", zs), ("decoded", out)]:
         tensors.append((name + "." + k, v))
     print("%s: %d weights, decoded %s scale %.3g, mean %s scale %.3g" % (
         name, len(spec), list(out.shape), out.abs().max().item(), list(mean.shape), mean.abs().max().item()),
