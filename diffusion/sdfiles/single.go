@@ -33,14 +33,17 @@ const (
 type SingleFile struct {
 	c    *checkpoint.Checkpoint
 	path string
-	// Version is "v1" (SD 1.x: CLIP ViT-L/14, cross-attention width 768)
-	// or "v2" (SD 2.x: OpenCLIP ViT-H/14, width 1024).
+	// Version is "v1" (SD 1.x: CLIP ViT-L/14, cross-attention width 768),
+	// "v2" (SD 2.x: OpenCLIP ViT-H/14, width 1024) or "vae" for a
+	// standalone VAE file with CompVis names and no prefix (such as
+	// vae-ft-mse-840000-ema-pruned.safetensors), which has only VAE().
 	Version string
 }
 
 // OpenSingleFile opens a .safetensors single-file checkpoint and tells SD
 // 1.x from SD 2.x by its tensors, as diffusers' infer_diffusers_model_type
-// does. SDXL and other families are errors that say so; pickled .ckpt
+// does; a file of VAE tensors alone (encoder.*, decoder.*) opens as a
+// standalone VAE. SDXL and other families are errors that say so; pickled .ckpt
 // files are not read (convert them to safetensors).
 func OpenSingleFile(path string) (*SingleFile, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -64,7 +67,11 @@ func (f *SingleFile) detect() error {
 		return fmt.Errorf("sdfiles: %s is an SDXL checkpoint (conditioner.embedders.1); only SD 1.x and 2.x single files are supported", f.path)
 	}
 	if _, ok := f.c.Info(UNetPrefix + "input_blocks.0.0.weight"); !ok {
-		return fmt.Errorf("sdfiles: %s: no %sinput_blocks.0.0.weight: not a Stable Diffusion single-file checkpoint", f.path, UNetPrefix)
+		if _, ok := f.c.Info("encoder.conv_in.weight"); ok {
+			f.Version = "vae" // a standalone VAE such as vae-ft-mse-840000-ema-pruned
+			return nil
+		}
+		return fmt.Errorf("sdfiles: %s: no %sinput_blocks.0.0.weight (nor encoder.conv_in.weight of a standalone VAE): not a Stable Diffusion single-file checkpoint", f.path, UNetPrefix)
 	}
 	f.Version = "v1"
 	if _, ok := f.c.Info(sd2TextKey); ok {
@@ -200,7 +207,15 @@ func (f *SingleFile) shape(name string) ([]int, bool) {
 func (f *SingleFile) VAE() (*Source, []byte, error) {
 	prefix := VAEPrefix
 	keys := f.keysUnder(prefix)
-	if len(keys) == 0 {
+	if f.Version == "vae" {
+		prefix = ""
+		keys = nil
+		for _, k := range f.c.Names() { // model_ema.* and other extras are not the VAE's
+			if p, _, _ := strings.Cut(k, "."); p == "encoder" || p == "decoder" || p == "quant_conv" || p == "post_quant_conv" {
+				keys = append(keys, k)
+			}
+		}
+	} else if len(keys) == 0 {
 		if keys = f.keysUnder("vae."); len(keys) > 0 {
 			prefix = "vae."
 		} else {
@@ -388,6 +403,9 @@ func vaeConfig(m map[string]entry, n int) ([]byte, error) {
 // last of the 24 layers is left out (SD 2.x uses the penultimate layer, 23
 // layers in diffusers' config).
 func (f *SingleFile) TextEncoder() (*Source, []byte, error) {
+	if f.Version == "vae" {
+		return nil, nil, fmt.Errorf("sdfiles: %s holds a VAE alone, no text encoder", f.path)
+	}
 	if f.Version == "v2" {
 		return f.openCLIP()
 	}

@@ -679,3 +679,56 @@ func TestSingleFileErrors(t *testing.T) {
 		t.Errorf("UNet of a partial file succeeded")
 	}
 }
+
+// TestStandaloneVAE reads a VAE file with CompVis names and no prefix (as
+// vae-ft-mse-840000-ema-pruned.safetensors is), EMA extras included.
+func TestStandaloneVAE(t *testing.T) {
+	_, vw, golden := vaeCase(t)
+	var ts []safetensors.Tensor
+	for _, n := range vw.Names() {
+		name, shape := ldmVAE(n, vw.shapes[n], 3)
+		ts = append(ts, safetensors.Tensor{Name: strings.TrimPrefix(name, "first_stage_model."), Shape: shape, Data: vw.values[n]})
+	}
+	ts = append(ts, safetensors.Tensor{Name: "model_ema.decay", Shape: []int{}, Data: []float32{0.9999}})
+	path := filepath.Join(t.TempDir(), "vae.safetensors")
+	if err := safetensors.WriteFile(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := sdfiles.OpenSingleFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Version != "vae" {
+		t.Errorf("Version %q, want vae", f.Version)
+	}
+	src, cfgJSON, err := f.VAE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, "VAE", src, vw)
+	cfg, err := vae.ParseConfig(cfgJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := vae.FromSource(cfg, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latents, _ := golden.Float32("tiny3.latents")
+	want, _ := golden.Float32("tiny3.decoded")
+	info, _ := golden.Info("tiny3.latents")
+	got, err := m.Decode(latents, info.Shape[0], info.Shape[2], info.Shape[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(got, want); e > 1e-4 {
+		t.Errorf("standalone VAE decodes %.3g away from PyTorch", e)
+	}
+	if _, _, err := f.UNet(); err == nil || !strings.Contains(err.Error(), "VAE alone") {
+		t.Errorf("UNet of a VAE file: %v", err)
+	}
+	if _, _, err := f.TextEncoder(); err == nil || !strings.Contains(err.Error(), "VAE alone") {
+		t.Errorf("TextEncoder of a VAE file: %v", err)
+	}
+}

@@ -35,6 +35,9 @@ type unetGeometry struct {
 // the shapes: in/out channels, block_out_channels, layers_per_block, which
 // blocks have attention, cross_attention_dim and transformer depth.
 func (f *SingleFile) UNet() (*Source, []byte, error) {
+	if f.Version == "vae" {
+		return nil, nil, fmt.Errorf("sdfiles: %s holds a VAE alone, no UNet", f.path)
+	}
 	keys := f.keysUnder(UNetPrefix)
 	g, err := f.unetGeometry(keys)
 	if err != nil {
