@@ -24,6 +24,11 @@ type Config struct {
 	// ScalingFactor multiplies the latents the UNet sees: 0.18215 for SD
 	// 1.x/2.x, 0.13025 for SDXL.
 	ScalingFactor float64 `json:"scaling_factor"`
+	// SampleSize is the image size the VAE was trained at (512 for SD
+	// 1.x); DecodeTiled cuts latents into tiles of SampleSize/Factor().
+	// A [height, width] list in the file counts by its first entry, as
+	// diffusers reads it.
+	SampleSize int `json:"-"`
 	// ShiftFactor, when set, is subtracted before scaling (SD3, FLUX).
 	ShiftFactor *float64 `json:"shift_factor"`
 	// LatentsMean and LatentsStd (Playground v2.5) are read but not
@@ -45,6 +50,7 @@ func DefaultConfig() Config {
 	c.UpBlockTypes = []string{"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"}
 	c.BlockOutChannels = []int{128, 256, 512, 512}
 	c.LayersPerBlock = 2
+	c.SampleSize = 512
 	return c
 }
 
@@ -54,7 +60,7 @@ func defaults() Config {
 		InChannels: 3, OutChannels: 3,
 		DownBlockTypes: []string{"DownEncoderBlock2D"}, UpBlockTypes: []string{"UpDecoderBlock2D"},
 		BlockOutChannels: []int{64}, LayersPerBlock: 1, ActFn: "silu", LatentChannels: 4,
-		NormNumGroups: 32, ScalingFactor: 0.18215,
+		NormNumGroups: 32, ScalingFactor: 0.18215, SampleSize: 32,
 		UseQuantConv: true, UsePostQuantConv: true, MidBlockAddAttention: true,
 	}
 }
@@ -78,6 +84,21 @@ func ParseConfig(b []byte) (Config, error) {
 	c.DownBlockTypes, c.UpBlockTypes, c.BlockOutChannels = nil, nil, nil
 	if err := json.Unmarshal(b, &c); err != nil {
 		return Config{}, fmt.Errorf("config.json: %w", err)
+	}
+	var ss struct {
+		SampleSize json.RawMessage `json:"sample_size"`
+	}
+	json.Unmarshal(b, &ss) // b is known to be a JSON object by now
+	if len(ss.SampleSize) > 0 && string(ss.SampleSize) != "null" {
+		var n int
+		var list []int
+		if json.Unmarshal(ss.SampleSize, &n) == nil {
+			c.SampleSize = n
+		} else if json.Unmarshal(ss.SampleSize, &list) == nil && len(list) > 0 {
+			c.SampleSize = list[0]
+		} else {
+			return Config{}, fmt.Errorf("config.json: sample_size %s, want a size or [height, width]", ss.SampleSize)
+		}
 	}
 	d := defaults()
 	if c.DownBlockTypes == nil {
@@ -150,6 +171,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShiftFactor != nil && (math.IsNaN(*c.ShiftFactor) || math.IsInf(*c.ShiftFactor, 0)) {
 		return fmt.Errorf("config.json: shift_factor = %g, want a finite number", *c.ShiftFactor)
+	}
+	if c.SampleSize < 1 || c.SampleSize > 1<<16 {
+		return fmt.Errorf("config.json: sample_size = %d, want a positive size", c.SampleSize)
 	}
 	if c.LatentsMean != nil || c.LatentsStd != nil {
 		return fmt.Errorf("config.json: latents_mean/latents_std (per-channel latent statistics) are not supported")

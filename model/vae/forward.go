@@ -43,6 +43,128 @@ func (m *Model) Decode(latents []float32, batch, h, w int) ([]float32, error) {
 	return out, nil
 }
 
+// DecodeTiled is Decode as diffusers runs it after vae.enable_tiling():
+// latents larger than a tile of t = sample_size/Factor() latents on a side
+// (64 for SD 1.x) are cut into t×t tiles starting every ¾t, each decoded
+// alone; each tile is blended linearly with the tile above and the tile
+// to the left over a quarter of the sample size (128 pixels), cropped to
+// the other three quarters and placed. Memory then depends on the tile,
+// not the image; the result differs slightly from Decode's near the seams.
+// Latents within one tile are decoded whole, as diffusers does.
+func (m *Model) DecodeTiled(latents []float32, batch, h, w int) ([]float32, error) {
+	c := m.Config
+	f := c.Factor()
+	ts := c.SampleSize
+	tl := ts / f
+	if h <= tl && w <= tl {
+		return m.Decode(latents, batch, h, w)
+	}
+	if batch < 1 {
+		return nil, fmt.Errorf("vae: DecodeTiled of batch %d", batch)
+	}
+	per := c.LatentChannels * h * w
+	if len(latents) != batch*per {
+		return nil, fmt.Errorf("vae: DecodeTiled got %d values, want %d for [%d, %d, %d, %d]", len(latents), batch*per, batch, c.LatentChannels, h, w)
+	}
+	overlap := int(float64(tl) * 0.75)
+	blend := int(float64(ts) * 0.25)
+	limit := ts - blend
+	if overlap < 1 {
+		return nil, fmt.Errorf("vae: DecodeTiled: sample_size %d gives tiles of %d latents, too small to overlap", ts, tl)
+	}
+	var out []float32
+	for b := range batch {
+		z := latents[b*per : (b+1)*per]
+		var rows [][]tile
+		for i := 0; i < h; i += overlap {
+			var row []tile
+			for j := 0; j < w; j += overlap {
+				th, tw := min(tl, h-i), min(tl, w-j)
+				sub := make([]float32, 0, c.LatentChannels*th*tw)
+				for ch := range c.LatentChannels {
+					for y := i; y < i+th; y++ {
+						sub = append(sub, z[(ch*h+y)*w+j:(ch*h+y)*w+j+tw]...)
+					}
+				}
+				if pq := m.Weights.PostQuantConv; pq != nil {
+					sub = conv(pq, sub, th, tw)
+				}
+				t := tile{x: m.decodeOne(sub, th, tw), c: c.OutChannels, h: th * f, w: tw * f}
+				if len(rows) > 0 {
+					blendV(rows[len(rows)-1][len(row)], t, blend)
+				}
+				if len(row) > 0 {
+					blendH(row[len(row)-1], t, blend)
+				}
+				row = append(row, t)
+			}
+			rows = append(rows, row)
+		}
+		H, W := 0, 0
+		for _, r := range rows {
+			H += min(limit, r[0].h)
+		}
+		for _, t := range rows[0] {
+			W += min(limit, t.w)
+		}
+		img := make([]float32, c.OutChannels*H*W)
+		y0 := 0
+		for _, r := range rows {
+			x0 := 0
+			for _, t := range r {
+				ch, cw := min(limit, t.h), min(limit, t.w)
+				for k := range c.OutChannels {
+					for y := range ch {
+						copy(img[(k*H+y0+y)*W+x0:], t.x[(k*t.h+y)*t.w:(k*t.h+y)*t.w+cw])
+					}
+				}
+				x0 += cw
+			}
+			y0 += min(limit, r[0].h)
+		}
+		out = append(out, img...)
+	}
+	return out, nil
+}
+
+// tile is one decoded tile [c, h, w].
+type tile struct {
+	x       []float32
+	c, h, w int
+}
+
+// blendV blends the top rows of b with the bottom rows of a, the tile
+// above it: row y of b becomes a's row (h−e+y)·(1 − y/e) + b's·y/e over
+// e = min(a.h, b.h, extent) rows, in place (diffusers' blend_v).
+func blendV(a, b tile, extent int) {
+	e := min(a.h, b.h, extent)
+	for y := range e {
+		wa, wb := float32(1-float64(y)/float64(e)), float32(float64(y)/float64(e))
+		for k := range b.c {
+			ra := a.x[(k*a.h+a.h-e+y)*a.w:][:b.w]
+			rb := b.x[(k*b.h+y)*b.w:][:b.w]
+			for x := range rb {
+				rb[x] = ra[x]*wa + rb[x]*wb
+			}
+		}
+	}
+}
+
+// blendH blends the left columns of b with the right columns of a, the
+// tile to its left, in place (diffusers' blend_h).
+func blendH(a, b tile, extent int) {
+	e := min(a.w, b.w, extent)
+	for x := range e {
+		wa, wb := float32(1-float64(x)/float64(e)), float32(float64(x)/float64(e))
+		for k := range b.c {
+			for y := range b.h {
+				i := (k*b.h+y)*b.w + x
+				b.x[i] = a.x[(k*a.h+y)*a.w+a.w-e+x]*wa + b.x[i]*wb
+			}
+		}
+	}
+}
+
 func (m *Model) decodeOne(z []float32, h, w int) []float32 {
 	d := &m.Weights.Decoder
 	g := m.Config.NormNumGroups

@@ -145,6 +145,26 @@ func checkCase(t *testing.T, rc refCase, m *Model) {
 	} else {
 		t.Logf("%s: Decode max |Go − PyTorch| / max |PyTorch| = %.3g", rc.name, e)
 	}
+	if info, ok := rc.golden.Info(rc.name + ".tiled_latents"); ok {
+		tz, _ := rc.get(t, "tiled_latents")
+		got, err := m.DecodeTiled(tz, info.Shape[0], info.Shape[2], info.Shape[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := rc.get(t, "tiled")
+		if e := relErr(t, got, want); e > tol {
+			t.Errorf("%s: DecodeTiled of %v differs from PyTorch by %.3g relative", rc.name, info.Shape, e)
+		} else {
+			t.Logf("%s: DecodeTiled %v relative error %.3g", rc.name, info.Shape, e)
+		}
+		small, err := m.DecodeTiled(latents, ls[0], ls[2], ls[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(t, small, dec); e > 1e-6 {
+			t.Errorf("%s: DecodeTiled of latents within one tile differs from Decode", rc.name)
+		}
+	}
 	pixels, ps := rc.get(t, "pixels")
 	post, err := m.Encode(pixels, ps[0], ps[2], ps[3])
 	if err != nil {
@@ -366,6 +386,12 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := DefaultConfig()
+	if l, err := ParseConfig([]byte(`{"sample_size":[768,512]}`)); err != nil || l.SampleSize != 768 {
+		t.Errorf("sample_size [768, 512]: %d, %v", l.SampleSize, err)
+	}
+	if c.SampleSize != 32 || d.SampleSize != 512 {
+		t.Errorf("sample_size %d (want the default 32), DefaultConfig's %d", c.SampleSize, d.SampleSize)
+	}
 	if c.Factor() != 8 || c.ScalingFactor != 0.18215 || c.ShiftFactor != nil || !c.UseQuantConv || !c.MidBlockAddAttention ||
 		!slices.Equal(c.BlockOutChannels, d.BlockOutChannels) || c.LayersPerBlock != d.LayersPerBlock {
 		t.Errorf("parsed %+v", c)
@@ -378,6 +404,8 @@ func TestConfig(t *testing.T) {
 		{`{"scaling_factor":0}`, "scaling_factor"},
 		{`{"latents_mean":[0,0,0,0],"latents_std":[1,1,1,1]}`, "latents_mean"},
 		{`{"up_block_types":["AttnUpDecoderBlock2D"]}`, "up_block_types[0]"},
+		{`{"sample_size":"big"}`, "sample_size"},
+		{`{"sample_size":0}`, "sample_size"},
 		{`[1]`, "config.json"},
 	} {
 		if _, err := ParseConfig([]byte(bad.json)); err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -270,6 +270,51 @@ def decode(cfg, w, z):
     return decoder(cfg, w, conv(w, "post_quant_conv", z))
 
 
+def blend_v(a, b, blend_extent):
+    blend_extent = min(a.shape[2], b.shape[2], blend_extent)
+    for y in range(blend_extent):
+        b[:, :, y, :] = a[:, :, -blend_extent + y, :] * (1 - y / blend_extent) + b[:, :, y, :] * (y / blend_extent)
+    return b
+
+
+def blend_h(a, b, blend_extent):
+    blend_extent = min(a.shape[3], b.shape[3], blend_extent)
+    for x in range(blend_extent):
+        b[:, :, :, x] = a[:, :, :, -blend_extent + x] * (1 - x / blend_extent) + b[:, :, :, x] * (x / blend_extent)
+    return b
+
+
+def tiled_decode(cfg, w, z):
+    """AutoencoderKL.tiled_decode after enable_tiling(): tiles of
+    sample_size / 2^(levels-1) latents overlapping by a quarter, decoded
+    alone, blended linearly with the tile above and the tile to the left
+    (both already blended, as diffusers blends in place), cropped and
+    concatenated."""
+    tile_sample_min_size = cfg["sample_size"]
+    tile_latent_min_size = int(tile_sample_min_size / (2 ** (len(cfg["block_out_channels"]) - 1)))
+    overlap_size = int(tile_latent_min_size * (1 - 0.25))
+    blend_extent = int(tile_sample_min_size * 0.25)
+    row_limit = tile_sample_min_size - blend_extent
+    rows = []
+    for i in range(0, z.shape[2], overlap_size):
+        row = []
+        for j in range(0, z.shape[3], overlap_size):
+            tile = z[:, :, i:i + tile_latent_min_size, j:j + tile_latent_min_size]
+            row.append(decode(cfg, w, tile))
+        rows.append(row)
+    result_rows = []
+    for i, row in enumerate(rows):
+        result_row = []
+        for j, tile in enumerate(row):
+            if i > 0:
+                tile = blend_v(rows[i - 1][j], tile, blend_extent)
+            if j > 0:
+                tile = blend_h(row[j - 1], tile, blend_extent)
+            result_row.append(tile[:, :, :row_limit, :row_limit])
+        result_rows.append(torch.cat(result_row, dim=3))
+    return torch.cat(result_rows, dim=2)
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -292,7 +337,7 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
-def run_case(name, case, tensors, metadata):
+def run_case(name, case, tensors, metadata, tiled=True):
     cfg, wseed, xseed, sseed, batch, H, W = case
     w = make_weights(cfg, wseed)
     f = 2 ** (len(cfg["block_out_channels"]) - 1)
@@ -307,12 +352,19 @@ def run_case(name, case, tensors, metadata):
         zs = torch.cat([sample(mean[i:i + 1], logvar[i:i + 1], torch.Generator().manual_seed(sseed + i))
                         for i in range(batch)])
         out = decode(cfg, w, latents)
+        if tiled:  # latents of 1.5 and 2 tiles less a few, so that edge tiles are partial
+            tl = int(cfg["sample_size"] / f)
+            tiled_latents = torch.randn([1, cfg["latent_channels"], tl + tl // 2 + 3, 2 * tl - 3], generator=g)
+            tiled_out = tiled_decode(cfg, w, tiled_latents)
     spec = [[n, s, k, sc] for n, s, k, sc in weight_spec(cfg)]
     metadata[name + ".config"] = json.dumps(cfg)
     metadata[name + ".spec"] = json.dumps(spec)
     metadata[name + ".seeds"] = json.dumps([wseed, xseed, sseed])
-    for k, v in [("pixels", pixels), ("latents", latents), ("mean", mean), ("logvar", logvar),
-                 ("sample", z), ("sample_each", zs), ("decoded", out)]:
+    outs = [("pixels", pixels), ("latents", latents), ("mean", mean), ("logvar", logvar),
+            ("sample", z), ("sample_each", zs), ("decoded", out)]
+    if tiled:
+        outs += [("tiled_latents", tiled_latents), ("tiled", tiled_out)]
+    for k, v in outs:
         tensors.append((name + "." + k, v))
     print("%s: %d weights, decoded %s scale %.3g, mean %s scale %.3g" % (
         name, len(spec), list(out.shape), out.abs().max().item(), list(mean.shape), mean.abs().max().item()),
@@ -323,7 +375,7 @@ def main():
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if len(sys.argv) == 3 and sys.argv[1] == "--full":
         tensors, metadata = [], {}
-        run_case("full", FULL, tensors, metadata)
+        run_case("full", FULL, tensors, metadata, tiled=False)
         write_safetensors(sys.argv[2], tensors, metadata)
         return
     tensors, metadata = [], {}
