@@ -55,6 +55,10 @@
 // tensor shapes (channels, blocks, layers, which blocks attend, the
 // cross-attention width), the rest SD 1.5's or SD 2.1's defaults (32
 // groups, scaling factor 0.18215, attention heads). SchedulerConfig and
-// TokenizerRepo say what a single file lacks. Pickled .ckpt files and SDXL
+// TokenizerRepo say what a single file lacks. A file of VAE tensors alone
+// (vae-ft-mse-840000-ema-pruned.safetensors) opens too, with only VAE().
+// ResolveSingleFile takes a local path or a hub file written
+// ORG/NAME[@REVISION]/FILE.safetensors; IsSingleFile tells such references
+// from pipelines. Pickled .ckpt files and SDXL
 // files are errors that say so.
 package sdfiles

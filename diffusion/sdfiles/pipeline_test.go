@@ -262,3 +262,42 @@ func FuzzRename(f *testing.F) {
 		}
 	})
 }
+
+func TestResolveSingleFile(t *testing.T) {
+	cache := t.TempDir()
+	commit := "89abcdef0123456789abcdef0123456789abcdef"
+	repo := filepath.Join(cache, "models--org--sd-single")
+	snap := filepath.Join(repo, "snapshots", commit)
+	if err := os.MkdirAll(filepath.Join(snap, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(snap, "sub", "v1.safetensors")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(repo, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl := &hub.Client{CacheDir: cache, Offline: true}
+	ctx := context.Background()
+	for _, ref := range []string{"org/sd-single/sub/v1.safetensors", "org/sd-single@" + commit + "/sub/v1.safetensors", file} {
+		p, err := ResolveSingleFile(ctx, cl, ref)
+		if err != nil || p != file {
+			t.Errorf("ResolveSingleFile(%s) = %s, %v; want %s", ref, p, err, file)
+		}
+		if !IsSingleFile(ref) {
+			t.Errorf("IsSingleFile(%s) = false", ref)
+		}
+	}
+	for _, ref := range []string{"org/sd-single/other.safetensors", "nofile.safetensors", "./x/y/z", snap} {
+		if _, err := ResolveSingleFile(ctx, cl, ref); err == nil {
+			t.Errorf("ResolveSingleFile(%s) succeeded", ref)
+		}
+	}
+	if IsSingleFile("org/sd-pipeline") || IsSingleFile(snap) {
+		t.Error("IsSingleFile of a pipeline reference")
+	}
+}

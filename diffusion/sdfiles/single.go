@@ -1,14 +1,17 @@
 package sdfiles
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/loupe-ml/loupe/checkpoint"
+	"github.com/loupe-ml/loupe/hub"
 )
 
 // Prefixes of the three models in a single-file (CompVis / LDM)
@@ -554,4 +557,44 @@ func (f *SingleFile) openCLIP() (*Source, []byte, error) {
 		"projection_dim":          512,
 	}, "", "  ")
 	return newSource(f.c, m), cfg, err
+}
+
+// IsSingleFile reports whether ref names a single-file checkpoint rather
+// than a pipeline: a local file, or a reference ending in .safetensors or
+// .ckpt (a hub file, ORG/NAME/FILE.safetensors).
+func IsSingleFile(ref string) bool {
+	if st, err := os.Stat(ref); err == nil {
+		return !st.IsDir()
+	}
+	l := strings.ToLower(ref)
+	return strings.HasSuffix(l, ".safetensors") || strings.HasSuffix(l, ".ckpt")
+}
+
+// ResolveSingleFile returns the local path of a single-file checkpoint:
+// ref itself when it is an existing file, else a file of a hub repository
+// written ORG/NAME/PATH or ORG/NAME@REVISION/PATH, taken from the Hugging
+// Face cache or downloaded through c (nil: hub.NewClient()).
+func ResolveSingleFile(ctx context.Context, c *hub.Client, ref string) (string, error) {
+	if st, err := os.Stat(ref); err == nil {
+		if st.IsDir() {
+			return "", fmt.Errorf("sdfiles: %s is a directory, not a single-file checkpoint", ref)
+		}
+		return ref, nil
+	}
+	parts := strings.SplitN(ref, "/", 3)
+	if len(parts) != 3 || strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "/") {
+		return "", fmt.Errorf("sdfiles: %s: no such file, and not a hub file reference ORG/NAME[@REVISION]/FILE", ref)
+	}
+	repo, rev, err := hub.ParseRef(parts[0] + "/" + parts[1])
+	if err != nil {
+		return "", fmt.Errorf("sdfiles: %s: %w", ref, err)
+	}
+	if c == nil {
+		c = hub.NewClient()
+	}
+	p, err := c.File(ctx, repo, rev, parts[2])
+	if err != nil {
+		return "", fmt.Errorf("sdfiles: %w", err)
+	}
+	return p, nil
 }
