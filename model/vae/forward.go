@@ -33,12 +33,11 @@ func (m *Model) Decode(latents []float32, batch, h, w int) ([]float32, error) {
 	f := c.Factor()
 	outPer := c.OutChannels * f * h * f * w
 	out := make([]float32, 0, batch*outPer)
+	var s scratch
 	for b := range batch {
-		z := latents[b*per : (b+1)*per]
-		if pq := m.Weights.PostQuantConv; pq != nil {
-			z = conv(pq, z, h, w)
-		}
-		out = append(out, m.decodeOne(z, h, w)...)
+		x := m.decodeOne(&s, latents[b*per:(b+1)*per], h, w)
+		out = append(out, x...)
+		s.put(x)
 	}
 	return out, nil
 }
@@ -73,6 +72,7 @@ func (m *Model) DecodeTiled(latents []float32, batch, h, w int) ([]float32, erro
 		return nil, fmt.Errorf("vae: DecodeTiled: sample_size %d gives tiles of %d latents, too small to overlap", ts, tl)
 	}
 	var out []float32
+	var s scratch
 	for b := range batch {
 		z := latents[b*per : (b+1)*per]
 		var rows [][]tile
@@ -86,10 +86,7 @@ func (m *Model) DecodeTiled(latents []float32, batch, h, w int) ([]float32, erro
 						sub = append(sub, z[(ch*h+y)*w+j:(ch*h+y)*w+j+tw]...)
 					}
 				}
-				if pq := m.Weights.PostQuantConv; pq != nil {
-					sub = conv(pq, sub, th, tw)
-				}
-				t := tile{x: m.decodeOne(sub, th, tw), c: c.OutChannels, h: th * f, w: tw * f}
+				t := tile{x: m.decodeOne(&s, sub, th, tw), c: c.OutChannels, h: th * f, w: tw * f}
 				if len(rows) > 0 {
 					blendV(rows[len(rows)-1][len(row)], t, blend)
 				}
@@ -165,23 +162,33 @@ func blendH(a, b tile, extent int) {
 	}
 }
 
-func (m *Model) decodeOne(z []float32, h, w int) []float32 {
+// decodeOne decodes one image's latents z [latent_channels, h, w] (left
+// unchanged) through post_quant_conv and the decoder.
+func (m *Model) decodeOne(s *scratch, z []float32, h, w int) []float32 {
 	d := &m.Weights.Decoder
 	g := m.Config.NormNumGroups
-	x := conv(&d.ConvIn, z, h, w)
-	x = mid(&d.Mid, x, h, w, g)
+	if pq := m.Weights.PostQuantConv; pq != nil {
+		z = s.conv(pq, z, h, w)
+		defer s.put(z)
+	}
+	x := s.conv(&d.ConvIn, z, h, w)
+	x = s.mid(&d.Mid, x, h, w, g)
 	for _, b := range d.Up {
 		for i := range b.Resnets {
-			x = resnet(&b.Resnets[i], x, h, w, g)
+			x = s.resnet(&b.Resnets[i], x, h, w, g)
 		}
 		if b.Sample != nil {
-			x = upsample2x(x, b.Sample.In, h, w)
+			u := s.upsample2x(x, b.Sample.In, h, w)
+			s.put(x)
 			h, w = 2*h, 2*w
-			x = conv(b.Sample, x, h, w)
+			x = s.conv(b.Sample, u, h, w)
+			s.put(u)
 		}
 	}
-	x = groupNorm(d.NormOut, x, d.ConvOut.In, h*w, g, true)
-	return conv(&d.ConvOut, x, h, w)
+	kernels.GroupNorm(x, x, d.NormOut.G, d.NormOut.B, 1, d.ConvOut.In, h*w, g, eps, true)
+	y := s.conv(&d.ConvOut, x, h, w)
+	s.put(x)
+	return y
 }
 
 // Posterior is the encoder's DiagonalGaussianDistribution over latents
@@ -241,10 +248,11 @@ func (m *Model) Encode(pixels []float32, batch, H, W int) (*Posterior, error) {
 	lc := c.LatentChannels
 	h, w := H/f, W/f
 	p := &Posterior{Batch: batch, Channels: lc, H: h, W: w}
+	var s scratch
 	for b := range batch {
-		mom := m.encodeOne(pixels[b*per:(b+1)*per], H, W)
+		mom := m.encodeOne(&s, pixels[b*per:(b+1)*per], H, W)
 		if q := m.Weights.QuantConv; q != nil {
-			mom = conv(q, mom, h, w)
+			mom = s.conv(q, mom, h, w)
 		}
 		p.Mean = append(p.Mean, mom[:lc*h*w]...)
 		for _, v := range mom[lc*h*w:] {
@@ -254,21 +262,28 @@ func (m *Model) Encode(pixels []float32, batch, H, W int) (*Posterior, error) {
 	return p, nil
 }
 
-func (m *Model) encodeOne(x []float32, h, w int) []float32 {
+// encodeOne encodes one image x [in_channels, h, w] (left unchanged) to
+// the encoder's moments [2·latent_channels, h/f, w/f].
+func (m *Model) encodeOne(s *scratch, x []float32, h, w int) []float32 {
 	e := &m.Weights.Encoder
 	g := m.Config.NormNumGroups
-	x = conv(&e.ConvIn, x, h, w)
+	x = s.conv(&e.ConvIn, x, h, w)
 	for _, b := range e.Down {
 		for i := range b.Resnets {
-			x = resnet(&b.Resnets[i], x, h, w, g)
+			x = s.resnet(&b.Resnets[i], x, h, w, g)
 		}
 		if b.Sample != nil {
-			x, h, w = downsample(b.Sample, x, h, w)
+			var y []float32
+			y, h, w = s.downsample(b.Sample, x, h, w)
+			s.put(x)
+			x = y
 		}
 	}
-	x = mid(&e.Mid, x, h, w, g)
-	x = groupNorm(e.NormOut, x, e.ConvOut.In, h*w, g, true)
-	return conv(&e.ConvOut, x, h, w)
+	x = s.mid(&e.Mid, x, h, w, g)
+	kernels.GroupNorm(x, x, e.NormOut.G, e.NormOut.B, 1, e.ConvOut.In, h*w, g, eps, true)
+	y := s.conv(&e.ConvOut, x, h, w)
+	s.put(x)
+	return y
 }
 
 // Scale maps VAE latents to the UNet's scale in place:
@@ -297,74 +312,112 @@ func (m *Model) Unscale(z []float32) {
 	}
 }
 
+// scratch recycles the activation buffers of one Decode or Encode call:
+// at 512×512 an activation of 128 channels is 134 MB, and handing each one
+// back as soon as it is dead keeps the peak near the few that are live at
+// once instead of leaving the rest to the garbage collector. Buffers come
+// back with stale contents; every operation below overwrites its output.
+type scratch struct{ free [][]float32 }
+
+// get returns a buffer of n values: the smallest free one that is large
+// enough, or a new one.
+func (s *scratch) get(n int) []float32 {
+	best := -1
+	for i, b := range s.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(s.free[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return make([]float32, n)
+	}
+	b := s.free[best][:n]
+	s.free = append(s.free[:best], s.free[best+1:]...)
+	return b
+}
+
+// put hands back a buffer that is no longer used.
+func (s *scratch) put(b []float32) {
+	if cap(b) > 0 {
+		s.free = append(s.free, b)
+	}
+}
+
 // conv applies a stride-1 convolution with "same" padding (K/2) to one
-// image [c.In, h, w].
-func conv(c *Conv, x []float32, h, w int) []float32 {
-	out := make([]float32, c.Out*h*w)
+// image x [c.In, h, w], into a new buffer.
+func (s *scratch) conv(c *Conv, x []float32, h, w int) []float32 {
+	out := s.get(c.Out * h * w)
 	kernels.Conv2D(out, x, c.W, c.B, 1, h, w, kernels.ConvGeom{InC: c.In, OutC: c.Out, KH: c.K, KW: c.K, Stride: 1, Pad: c.K / 2})
 	return out
 }
 
-// groupNorm returns GroupNorm(x) (and SiLU of it) for one image [c, hw].
-func groupNorm(n Norm, x []float32, c, hw, groups int, silu bool) []float32 {
-	out := make([]float32, len(x))
-	kernels.GroupNorm(out, x, n.G, n.B, 1, c, hw, groups, eps, silu)
-	return out
-}
-
 // resnet is ResnetBlock2D without time embedding (output_scale_factor 1).
-func resnet(r *Resnet, x []float32, h, w, groups int) []float32 {
+// It consumes x and returns the block's output.
+func (s *scratch) resnet(r *Resnet, x []float32, h, w, groups int) []float32 {
 	hw := h * w
-	t := groupNorm(r.Norm1, x, r.Conv1.In, hw, groups, true)
-	t = conv(&r.Conv1, t, h, w)
-	kernels.GroupNorm(t, t, r.Norm2.G, r.Norm2.B, 1, r.Conv2.In, hw, groups, eps, true)
-	t = conv(&r.Conv2, t, h, w)
-	skip := x
+	t := s.get(len(x))
+	kernels.GroupNorm(t, x, r.Norm1.G, r.Norm1.B, 1, r.Conv1.In, hw, groups, eps, true)
+	u := s.conv(&r.Conv1, t, h, w)
+	s.put(t)
+	kernels.GroupNorm(u, u, r.Norm2.G, r.Norm2.B, 1, r.Conv2.In, hw, groups, eps, true)
+	y := s.conv(&r.Conv2, u, h, w)
+	s.put(u)
 	if r.Shortcut != nil {
-		skip = conv(r.Shortcut, x, h, w)
+		sc := s.conv(r.Shortcut, x, h, w)
+		s.put(x)
+		x = sc
 	}
-	kernels.Add(t, t, skip)
-	return t
+	kernels.Add(y, y, x)
+	s.put(x)
+	return y
 }
 
-func mid(m *Mid, x []float32, h, w, groups int) []float32 {
-	x = resnet(&m.Res1, x, h, w, groups)
+// mid is UNetMidBlock2D; it consumes x.
+func (s *scratch) mid(m *Mid, x []float32, h, w, groups int) []float32 {
+	x = s.resnet(&m.Res1, x, h, w, groups)
 	if m.Attn != nil {
-		x = attention(m.Attn, x, h*w, groups)
+		x = s.attention(m.Attn, x, h*w, groups)
 	}
-	return resnet(&m.Res2, x, h, w, groups)
+	return s.resnet(&m.Res2, x, h, w, groups)
 }
 
 // attention is the mid-block's single-head self-attention over the n
 // pixels of one image x [C, n]: GroupNorm, q/k/v projections, softmax of
 // q·kᵀ/√C, the output projection, plus x. It works in the channel-major
 // layout (qᵀ, kᵀ, vᵀ are [C, n]) and scores attnRows query pixels at a
-// time, so memory grows as n·attnRows rather than n².
-func attention(a *Attention, x []float32, n, groups int) []float32 {
+// time, so memory grows as n·attnRows rather than n². It consumes x.
+func (s *scratch) attention(a *Attention, x []float32, n, groups int) []float32 {
 	C := a.C
-	xn := groupNorm(a.Norm, x, C, n, groups, false)
+	xn := s.get(C * n)
+	kernels.GroupNorm(xn, x, a.Norm.G, a.Norm.B, 1, C, n, groups, eps, false)
 	proj := func(l Linear, in []float32) []float32 {
-		out := make([]float32, C*n)
+		out := s.get(C * n)
 		kernels.Sgemm(false, false, C, n, C, 1, l.W, C, in, n, 0, out, n)
 		addBias(out, l.B, n)
 		return out
 	}
 	qT, kT, vT := proj(a.Q, xn), proj(a.K, xn), proj(a.V, xn)
-	oT := make([]float32, C*n)
+	oT := xn // xn is dead once q, k and v exist
 	rows := min(attnRows, n)
-	scores := make([]float32, rows*n)
+	scores := s.get(rows * n)
 	scale := float32(1 / math.Sqrt(float64(C)))
 	for r0 := 0; r0 < n; r0 += rows {
 		r := min(rows, n-r0)
-		s := scores[:r*n]
-		// s = q[r0:r0+r]·kᵀ·scale, [r, n]; q[r0:] is the transpose of qᵀ's columns
-		kernels.Sgemm(true, false, r, n, C, scale, qT[r0:], n, kT, n, 0, s, n)
-		kernels.SoftmaxRows(s, r, n, false, 0)
-		// oᵀ[:, r0:r0+r] = vᵀ·sᵀ, [C, r]
-		kernels.Sgemm(false, true, C, r, n, 1, vT, n, s, n, 0, oT[r0:], n)
+		sc := scores[:r*n]
+		// sc = q[r0:r0+r]·kᵀ·scale, [r, n]; q[r0:] is the transpose of qᵀ's columns
+		kernels.Sgemm(true, false, r, n, C, scale, qT[r0:], n, kT, n, 0, sc, n)
+		kernels.SoftmaxRows(sc, r, n, false, 0)
+		// oᵀ[:, r0:r0+r] = vᵀ·scᵀ, [C, r]
+		kernels.Sgemm(false, true, C, r, n, 1, vT, n, sc, n, 0, oT[r0:], n)
 	}
+	s.put(scores)
+	s.put(qT)
+	s.put(kT)
+	s.put(vT)
 	out := proj(a.Out, oT)
+	s.put(oT)
 	kernels.Add(out, out, x)
+	s.put(x)
 	return out
 }
 
@@ -379,10 +432,10 @@ func addBias(x, b []float32, n int) {
 }
 
 // upsample2x is nearest-neighbour ×2 upsampling of one image [c, h, w]
-// (F.interpolate(scale_factor=2, mode="nearest")).
-func upsample2x(x []float32, c, h, w int) []float32 {
+// (F.interpolate(scale_factor=2, mode="nearest")), into a new buffer.
+func (s *scratch) upsample2x(x []float32, c, h, w int) []float32 {
 	W := 2 * w
-	out := make([]float32, c*4*h*w)
+	out := s.get(c * 4 * h * w)
 	kernels.Parallel(c*h, 64, func(lo, hi int) {
 		for ry := lo; ry < hi; ry++ {
 			in := x[ry*w : (ry+1)*w]
@@ -398,18 +451,22 @@ func upsample2x(x []float32, c, h, w int) []float32 {
 
 // downsample is Downsample2D with padding 0: zero-pad one row at the
 // bottom and one column at the right (F.pad(x, (0, 1, 0, 1))), then the
-// 3×3 convolution with stride 2 and no padding.
-func downsample(c *Conv, x []float32, h, w int) ([]float32, int, int) {
+// 3×3 convolution with stride 2 and no padding, into a new buffer.
+func (s *scratch) downsample(c *Conv, x []float32, h, w int) ([]float32, int, int) {
 	ph, pw := h+1, w+1
-	p := make([]float32, c.In*ph*pw)
+	p := s.get(c.In * ph * pw)
 	for ch := range c.In {
 		for y := range h {
-			copy(p[(ch*ph+y)*pw:], x[(ch*h+y)*w:(ch*h+y+1)*w])
+			row := p[(ch*ph+y)*pw : (ch*ph+y+1)*pw]
+			copy(row, x[(ch*h+y)*w:(ch*h+y+1)*w])
+			row[w] = 0
 		}
+		clear(p[(ch*ph+h)*pw : (ch*ph+h+1)*pw])
 	}
 	g := kernels.ConvGeom{InC: c.In, OutC: c.Out, KH: 3, KW: 3, Stride: 2, Pad: 0}
 	oh, ow := g.OutSize(ph, pw)
-	out := make([]float32, c.Out*oh*ow)
+	out := s.get(c.Out * oh * ow)
 	kernels.Conv2D(out, p, c.W, c.B, 1, ph, pw, g)
+	s.put(p)
 	return out, oh, ow
 }
