@@ -37,8 +37,8 @@
 //
 // The attention scores 256 query pixels at a time against all pixels, so
 // a 64×64 latent (4,096 pixels) needs 4 MB of scores instead of 64 MB.
-// DecodeTiled decodes large latents in overlapping tiles, as diffusers
-// does after enable_tiling().
+// DecodeTiled and EncodeTiled work on large images in overlapping tiles,
+// as diffusers does after enable_tiling().
 //
 // # Weights
 //

@@ -67,61 +67,123 @@ func (m *Model) DecodeTiled(latents []float32, batch, h, w int) ([]float32, erro
 	}
 	overlap := int(float64(tl) * 0.75)
 	blend := int(float64(ts) * 0.25)
-	limit := ts - blend
 	if overlap < 1 {
 		return nil, fmt.Errorf("vae: DecodeTiled: sample_size %d gives tiles of %d latents, too small to overlap", ts, tl)
 	}
 	var out []float32
 	var s scratch
 	for b := range batch {
-		z := latents[b*per : (b+1)*per]
-		var rows [][]tile
-		for i := 0; i < h; i += overlap {
-			var row []tile
-			for j := 0; j < w; j += overlap {
-				th, tw := min(tl, h-i), min(tl, w-j)
-				sub := make([]float32, 0, c.LatentChannels*th*tw)
-				for ch := range c.LatentChannels {
-					for y := i; y < i+th; y++ {
-						sub = append(sub, z[(ch*h+y)*w+j:(ch*h+y)*w+j+tw]...)
-					}
-				}
-				t := tile{x: m.decodeOne(&s, sub, th, tw), c: c.OutChannels, h: th * f, w: tw * f}
-				if len(rows) > 0 {
-					blendV(rows[len(rows)-1][len(row)], t, blend)
-				}
-				if len(row) > 0 {
-					blendH(row[len(row)-1], t, blend)
-				}
-				row = append(row, t)
-			}
-			rows = append(rows, row)
-		}
-		H, W := 0, 0
-		for _, r := range rows {
-			H += min(limit, r[0].h)
-		}
-		for _, t := range rows[0] {
-			W += min(limit, t.w)
-		}
-		img := make([]float32, c.OutChannels*H*W)
-		y0 := 0
-		for _, r := range rows {
-			x0 := 0
-			for _, t := range r {
-				ch, cw := min(limit, t.h), min(limit, t.w)
-				for k := range c.OutChannels {
-					for y := range ch {
-						copy(img[(k*H+y0+y)*W+x0:], t.x[(k*t.h+y)*t.w:(k*t.h+y)*t.w+cw])
-					}
-				}
-				x0 += cw
-			}
-			y0 += min(limit, r[0].h)
-		}
+		img, _, _ := tiled(latents[b*per:(b+1)*per], c.LatentChannels, h, w, tl, overlap, blend, ts-blend,
+			func(sub []float32, th, tw int) tile {
+				return tile{x: m.decodeOne(&s, sub, th, tw), c: c.OutChannels, h: th * f, w: tw * f}
+			})
 		out = append(out, img...)
 	}
 	return out, nil
+}
+
+// EncodeTiled is Encode as diffusers runs it after vae.enable_tiling():
+// images larger than sample_size on a side (512 for SD 1.x) are cut into
+// sample_size tiles starting every ¾ of it, each encoded alone (with
+// quant_conv); the moments of each tile are blended linearly with those
+// of the tile above and to the left over a quarter of a latent tile (16
+// latents), cropped to the other three quarters and placed, before they
+// split into mean and log-variance. Images within one tile are encoded
+// whole.
+func (m *Model) EncodeTiled(pixels []float32, batch, H, W int) (*Posterior, error) {
+	c := m.Config
+	f := c.Factor()
+	ts := c.SampleSize
+	tl := ts / f
+	if H <= ts && W <= ts {
+		return m.Encode(pixels, batch, H, W)
+	}
+	if batch < 1 || H%f != 0 || W%f != 0 {
+		return nil, fmt.Errorf("vae: EncodeTiled of batch %d, %d×%d pixels: want sides that are multiples of %d", batch, H, W, f)
+	}
+	per := c.InChannels * H * W
+	if len(pixels) != batch*per {
+		return nil, fmt.Errorf("vae: EncodeTiled got %d values, want %d for [%d, %d, %d, %d]", len(pixels), batch*per, batch, c.InChannels, H, W)
+	}
+	overlap := int(float64(ts) * 0.75)
+	blend := int(float64(tl) * 0.25)
+	if overlap < 1 {
+		return nil, fmt.Errorf("vae: EncodeTiled: sample_size %d is too small to overlap", ts)
+	}
+	lc := c.LatentChannels
+	p := &Posterior{Batch: batch, Channels: lc}
+	var s scratch
+	for b := range batch {
+		mom, h, w := tiled(pixels[b*per:(b+1)*per], c.InChannels, H, W, ts, overlap, blend, tl-blend,
+			func(sub []float32, th, tw int) tile {
+				x, oh, ow := m.encodeOne(&s, sub, th, tw)
+				if q := m.Weights.QuantConv; q != nil {
+					x = s.conv(q, x, oh, ow)
+				}
+				return tile{x: x, c: 2 * lc, h: oh, w: ow}
+			})
+		p.H, p.W = h, w
+		p.Mean = append(p.Mean, mom[:lc*h*w]...)
+		for _, v := range mom[lc*h*w:] {
+			p.LogVar = append(p.LogVar, min(max(v, -30), 20))
+		}
+	}
+	return p, nil
+}
+
+// tiled runs fn over the tiles of one image x [c, h, w]: tiles of size
+// tileSize starting every overlap along each side (smaller at the far
+// edges), each result blended in place with the results above and to the
+// left over blend rows and columns (diffusers' blend_v, blend_h), cropped
+// to limit and placed. It returns the assembled output and its height and
+// width.
+func tiled(x []float32, c, h, w, tileSize, overlap, blend, limit int, fn func(sub []float32, th, tw int) tile) ([]float32, int, int) {
+	var rows [][]tile
+	for i := 0; i < h; i += overlap {
+		var row []tile
+		for j := 0; j < w; j += overlap {
+			th, tw := min(tileSize, h-i), min(tileSize, w-j)
+			sub := make([]float32, 0, c*th*tw)
+			for ch := range c {
+				for y := i; y < i+th; y++ {
+					sub = append(sub, x[(ch*h+y)*w+j:(ch*h+y)*w+j+tw]...)
+				}
+			}
+			t := fn(sub, th, tw)
+			if len(rows) > 0 {
+				blendV(rows[len(rows)-1][len(row)], t, blend)
+			}
+			if len(row) > 0 {
+				blendH(row[len(row)-1], t, blend)
+			}
+			row = append(row, t)
+		}
+		rows = append(rows, row)
+	}
+	H, W := 0, 0
+	for _, r := range rows {
+		H += min(limit, r[0].h)
+	}
+	for _, t := range rows[0] {
+		W += min(limit, t.w)
+	}
+	oc := rows[0][0].c
+	img := make([]float32, oc*H*W)
+	y0 := 0
+	for _, r := range rows {
+		x0 := 0
+		for _, t := range r {
+			ch, cw := min(limit, t.h), min(limit, t.w)
+			for k := range oc {
+				for y := range ch {
+					copy(img[(k*H+y0+y)*W+x0:], t.x[(k*t.h+y)*t.w:(k*t.h+y)*t.w+cw])
+				}
+			}
+			x0 += cw
+		}
+		y0 += min(limit, r[0].h)
+	}
+	return img, H, W
 }
 
 // tile is one decoded tile [c, h, w].
@@ -250,7 +312,7 @@ func (m *Model) Encode(pixels []float32, batch, H, W int) (*Posterior, error) {
 	p := &Posterior{Batch: batch, Channels: lc, H: h, W: w}
 	var s scratch
 	for b := range batch {
-		mom := m.encodeOne(&s, pixels[b*per:(b+1)*per], H, W)
+		mom, _, _ := m.encodeOne(&s, pixels[b*per:(b+1)*per], H, W)
 		if q := m.Weights.QuantConv; q != nil {
 			mom = s.conv(q, mom, h, w)
 		}
@@ -263,8 +325,9 @@ func (m *Model) Encode(pixels []float32, batch, H, W int) (*Posterior, error) {
 }
 
 // encodeOne encodes one image x [in_channels, h, w] (left unchanged) to
-// the encoder's moments [2·latent_channels, h/f, w/f].
-func (m *Model) encodeOne(s *scratch, x []float32, h, w int) []float32 {
+// the encoder's moments [2·latent_channels, h', w'] and returns h' and w'
+// (h/f and w/f for sides that are multiples of f).
+func (m *Model) encodeOne(s *scratch, x []float32, h, w int) ([]float32, int, int) {
 	e := &m.Weights.Encoder
 	g := m.Config.NormNumGroups
 	x = s.conv(&e.ConvIn, x, h, w)
@@ -283,7 +346,7 @@ func (m *Model) encodeOne(s *scratch, x []float32, h, w int) []float32 {
 	kernels.GroupNorm(x, x, e.NormOut.G, e.NormOut.B, 1, e.ConvOut.In, h*w, g, eps, true)
 	y := s.conv(&e.ConvOut, x, h, w)
 	s.put(x)
-	return y
+	return y, h, w
 }
 
 // Scale maps VAE latents to the UNet's scale in place:

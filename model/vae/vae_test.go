@@ -165,6 +165,28 @@ func checkCase(t *testing.T, rc refCase, m *Model) {
 			t.Errorf("%s: DecodeTiled of latents within one tile differs from Decode", rc.name)
 		}
 	}
+	if info, ok := rc.golden.Info(rc.name + ".tiled_pixels"); ok {
+		tp, _ := rc.get(t, "tiled_pixels")
+		post, err := m.EncodeTiled(tp, info.Shape[0], info.Shape[2], info.Shape[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMean, ms := rc.get(t, "tiled_mean")
+		wantLogvar, _ := rc.get(t, "tiled_logvar")
+		if post.H != ms[2] || post.W != ms[3] {
+			t.Errorf("%s: EncodeTiled of %v gives %d×%d latents, want %v", rc.name, info.Shape, post.H, post.W, ms)
+		}
+		for _, c := range []struct {
+			what      string
+			got, want []float32
+		}{{"mean", post.Mean, wantMean}, {"logvar", post.LogVar, wantLogvar}} {
+			if e := relErr(t, c.got, c.want); e > tol {
+				t.Errorf("%s: EncodeTiled %s differs from PyTorch by %.3g relative", rc.name, c.what, e)
+			} else {
+				t.Logf("%s: EncodeTiled %v %s relative error %.3g", rc.name, info.Shape, c.what, e)
+			}
+		}
+	}
 	pixels, ps := rc.get(t, "pixels")
 	post, err := m.Encode(pixels, ps[0], ps[2], ps[3])
 	if err != nil {

@@ -251,6 +251,38 @@ def decoder(cfg, w, z):
     return conv(w, "decoder.conv_out", x)
 
 
+def tiled_encode(cfg, w, x):
+    """AutoencoderKL._tiled_encode after enable_tiling(): sample_size tiles
+    of pixels overlapping by a quarter, each through the encoder and
+    quant_conv, the moments blended as tiled_decode blends pixels; then the
+    DiagonalGaussianDistribution's mean and clamped logvar."""
+    tile_sample_min_size = cfg["sample_size"]
+    tile_latent_min_size = int(tile_sample_min_size / (2 ** (len(cfg["block_out_channels"]) - 1)))
+    overlap_size = int(tile_sample_min_size * (1 - 0.25))
+    blend_extent = int(tile_latent_min_size * 0.25)
+    row_limit = tile_latent_min_size - blend_extent
+    rows = []
+    for i in range(0, x.shape[2], overlap_size):
+        row = []
+        for j in range(0, x.shape[3], overlap_size):
+            tile = x[:, :, i:i + tile_sample_min_size, j:j + tile_sample_min_size]
+            row.append(conv(w, "quant_conv", encoder(cfg, w, tile)))
+        rows.append(row)
+    result_rows = []
+    for i, row in enumerate(rows):
+        result_row = []
+        for j, tile in enumerate(row):
+            if i > 0:
+                tile = blend_v(rows[i - 1][j], tile, blend_extent)
+            if j > 0:
+                tile = blend_h(row[j - 1], tile, blend_extent)
+            result_row.append(tile[:, :, :row_limit, :row_limit])
+        result_rows.append(torch.cat(result_row, dim=3))
+    h = torch.cat(result_rows, dim=2)
+    mean, logvar = torch.chunk(h, 2, dim=1)
+    return mean, torch.clamp(logvar, -30.0, 20.0)
+
+
 def encode(cfg, w, x):
     """AutoencoderKL.encode → DiagonalGaussianDistribution's mean and clamped logvar."""
     h = conv(w, "quant_conv", encoder(cfg, w, x))
@@ -356,6 +388,9 @@ def run_case(name, case, tensors, metadata, tiled=True):
             tl = int(cfg["sample_size"] / f)
             tiled_latents = torch.randn([1, cfg["latent_channels"], tl + tl // 2 + 3, 2 * tl - 3], generator=g)
             tiled_out = tiled_decode(cfg, w, tiled_latents)
+            ts = cfg["sample_size"]
+            tiled_pixels = torch.rand([1, cfg["in_channels"], ts + ts // 2 + 2 * f, 2 * ts - 3 * f], generator=g) * 2 - 1
+            tiled_mean, tiled_logvar = tiled_encode(cfg, w, tiled_pixels)
     spec = [[n, s, k, sc] for n, s, k, sc in weight_spec(cfg)]
     metadata[name + ".config"] = json.dumps(cfg)
     metadata[name + ".spec"] = json.dumps(spec)
@@ -363,7 +398,8 @@ def run_case(name, case, tensors, metadata, tiled=True):
     outs = [("pixels", pixels), ("latents", latents), ("mean", mean), ("logvar", logvar),
             ("sample", z), ("sample_each", zs), ("decoded", out)]
     if tiled:
-        outs += [("tiled_latents", tiled_latents), ("tiled", tiled_out)]
+        outs += [("tiled_latents", tiled_latents), ("tiled", tiled_out), ("tiled_pixels", tiled_pixels),
+                 ("tiled_mean", tiled_mean), ("tiled_logvar", tiled_logvar)]
     for k, v in outs:
         tensors.append((name + "." + k, v))
     print("%s: %d weights, decoded %s scale %.3g, mean %s scale %.3g" % (
