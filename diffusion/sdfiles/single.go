@@ -523,8 +523,8 @@ func (f *SingleFile) openCLIP() (*Source, []byte, error) {
 			}
 		}
 		I = m[dp+"mlp.fc1.weight"].shape[0]
-		for _, s := range []struct{ name string }{{"weight"}, {"bias"}} {
-			src := lp + "attn.in_proj_" + s.name
+		for _, kind := range []string{"weight", "bias"} {
+			src := lp + "attn.in_proj_" + kind
 			sh, ok := f.shape(src)
 			if !ok || sh[0] != 3*H {
 				return nil, nil, fmt.Errorf("sdfiles: %s: tensor %s missing or not [%d, ...]", f.path, src, 3*H)
@@ -536,7 +536,7 @@ func (f *SingleFile) openCLIP() (*Source, []byte, error) {
 			for j, q := range []string{"q_proj", "k_proj", "v_proj"} {
 				shape := slices.Clone(sh)
 				shape[0] = H
-				m[dp+"self_attn."+q+"."+s.name] = entry{src: src, shape: shape, off: j * per, n: per}
+				m[dp+"self_attn."+q+"."+kind] = entry{src: src, shape: shape, off: j * per, n: per}
 			}
 		}
 	}
