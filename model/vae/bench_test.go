@@ -133,3 +133,16 @@ func BenchmarkDecode128(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecode512 decodes one 64×64 latent to a 512×512 image, Stable
+// Diffusion's own size (minutes on two cores; run with -benchtime 1x).
+func BenchmarkDecode512(b *testing.B) {
+	m := randomModel(b)
+	z := noise.NewGenerator(2).Randn(4 * 64 * 64)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := m.Decode(z, 1, 64, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
