@@ -272,6 +272,11 @@ func (p *Pipeline) check() error {
 		}
 		if base, ok := weightsBase[name]; ok {
 			if _, err := findWeights(d, base, p.Variant); err != nil {
+				if p.Variant == "" {
+					if m, _ := filepath.Glob(filepath.Join(d, base+".*.safetensors")); len(m) > 0 {
+						err = fmt.Errorf("%w (it has %s: ask for that variant)", err, filepath.Base(m[0]))
+					}
+				}
 				return fmt.Errorf("sdfiles: pipeline %s: component %s: %w", p.Dir, name, err)
 			}
 		}

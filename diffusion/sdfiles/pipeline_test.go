@@ -115,7 +115,8 @@ func TestOpenDir(t *testing.T) {
 	})
 	ctx := context.Background()
 	cl := &hub.Client{CacheDir: t.TempDir(), Offline: true}
-	if _, err := Open(ctx, dir, Options{Client: cl}); err == nil || !strings.Contains(err.Error(), "component text_encoder") {
+	if _, err := Open(ctx, dir, Options{Client: cl}); err == nil || !strings.Contains(err.Error(), "component text_encoder") ||
+		!strings.Contains(err.Error(), "it has model.fp16.safetensors: ask for that variant") {
 		t.Errorf("Open without a variant of a fp16-only text encoder: %v", err)
 	}
 	p, err := Open(ctx, dir, Options{Client: cl, Variant: "fp16"})
