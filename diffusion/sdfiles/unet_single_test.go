@@ -1,6 +1,6 @@
 // model/unet is on branch unet, not yet on main: this test builds with
 // -tags sdfiles_unet where model/unet exists (it passed against branch
-// unet at edaa716). Delete this constraint once model/unet is merged.
+// unet at 0536ff6). Delete this constraint once model/unet is merged.
 
 //go:build sdfiles_unet
 
