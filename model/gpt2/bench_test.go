@@ -12,27 +12,29 @@ var gpt2Small = Config{NLayer: 12, NHead: 12, NEmbd: 768, NPositions: 1024, Voca
 
 var smallModel = sync.OnceValues(func() (*Model, error) { return Random(gpt2Small, 3, 0.0625) })
 
-// smallInt8 is smallModel's weights quantized to int8 (a model of its own,
-// so that float32 and int8 benchmarks can run in one process).
-var smallInt8 = sync.OnceValues(func() (*Model, error) {
-	m, err := Random(gpt2Small, 3, 0.0625)
-	if err == nil {
-		err = m.Quantize(Int8)
-	}
-	return m, err
-})
+// smallQuantized holds smallModel's weights quantized to each precision,
+// each a model of its own, so that float32 and quantized benchmarks can
+// run in one process.
+var smallQuantized = map[string]func() (*Model, error){
+	Int8: quantizedSmall(Int8),
+	BF16: quantizedSmall(BF16),
+	F16:  quantizedSmall(F16),
+}
 
-// smallBF16 is smallModel's weights in bf16 (a model of its own).
-var smallBF16 = sync.OnceValues(func() (*Model, error) {
-	m, err := Random(gpt2Small, 3, 0.0625)
-	if err == nil {
-		err = m.Quantize(BF16)
-	}
-	return m, err
-})
+func quantizedSmall(precision string) func() (*Model, error) {
+	return sync.OnceValues(func() (*Model, error) {
+		m, err := Random(gpt2Small, 3, 0.0625)
+		if err == nil {
+			err = m.Quantize(precision)
+		}
+		return m, err
+	})
+}
 
-func benchBF16(b *testing.B) *Model {
-	m, err := smallBF16()
+// benchQuantized is GPT-2 small with weights in precision (int8, bf16 or
+// f16).
+func benchQuantized(b *testing.B, precision string) *Model {
+	m, err := smallQuantized[precision]()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,23 +49,15 @@ func benchModel(b *testing.B) *Model {
 	return m
 }
 
-func benchInt8(b *testing.B) *Model {
-	m, err := smallInt8()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return m
-}
-
 // BenchmarkDecode measures batch-1 greedy decoding of GPT-2 small after a
 // 16-token prompt, 128 tokens per iteration (as bench/gpt2.sh does).
 func BenchmarkDecode(b *testing.B) { benchDecode(b, benchModel(b)) }
 
 // BenchmarkDecodeInt8 is BenchmarkDecode with int8 weights.
-func BenchmarkDecodeInt8(b *testing.B) { benchDecode(b, benchInt8(b)) }
+func BenchmarkDecodeInt8(b *testing.B) { benchDecode(b, benchQuantized(b, Int8)) }
 
 // BenchmarkDecodeBF16 is BenchmarkDecode with bf16 weights.
-func BenchmarkDecodeBF16(b *testing.B) { benchDecode(b, benchBF16(b)) }
+func BenchmarkDecodeBF16(b *testing.B) { benchDecode(b, benchQuantized(b, BF16)) }
 
 func benchDecode(b *testing.B, m *Model) {
 	const prompt, gen = 16, 128
@@ -96,10 +90,10 @@ func benchDecode(b *testing.B, m *Model) {
 func BenchmarkPrefill(b *testing.B) { benchPrefill(b, benchModel(b)) }
 
 // BenchmarkPrefillInt8 is BenchmarkPrefill with int8 weights.
-func BenchmarkPrefillInt8(b *testing.B) { benchPrefill(b, benchInt8(b)) }
+func BenchmarkPrefillInt8(b *testing.B) { benchPrefill(b, benchQuantized(b, Int8)) }
 
 // BenchmarkPrefillBF16 is BenchmarkPrefill with bf16 weights.
-func BenchmarkPrefillBF16(b *testing.B) { benchPrefill(b, benchBF16(b)) }
+func BenchmarkPrefillBF16(b *testing.B) { benchPrefill(b, benchQuantized(b, BF16)) }
 
 func benchPrefill(b *testing.B, m *Model) {
 	const n = 512
