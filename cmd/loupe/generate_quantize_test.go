@@ -10,43 +10,72 @@ import (
 	"testing"
 )
 
-// TestGenerateQuantizeFlag runs loupe generate with --quantize int8 on the
-// default model: greedy, sampling with a seed, beam search and --input,
-// each against --quantize none (the default).
-func TestGenerateQuantizeFlag(t *testing.T) {
+// TestGenerateQuantize runs loupe generate with each --quantize precision
+// on the default model: greedy against float32, sampling with a seed, beam
+// search and --input. --quantize none is the default. int8 moves the
+// log-probabilities by about 1e-3 (and may change the tokens); bf16 keeps
+// the greedy tokens and moves them by at most 0.02; f16 keeps the tokens
+// and moves them by less than bf16 does.
+func TestGenerateQuantize(t *testing.T) {
 	t.Setenv("LOUPE_CACHE", t.TempDir())
 	gen := func(args ...string) []genSeq { t.Helper(); return generateJSON(t, args...) }
 	const prompt = "And the LORD spake unto Moses, saying"
 	f32 := gen("--greedy", prompt)
-	def := gen("--greedy", "--quantize", "none", prompt)
-	q := gen("--greedy", "--quantize", "int8", prompt)
 	// float32 runs may differ in the last bits (the kernels' threads sum
-	// in varying order); int8 moves the log-probabilities by about 1e-3.
-	if !slices.Equal(f32[0].IDs, def[0].IDs) || maxAbsDiff(f32[0].Logprobs, def[0].Logprobs) > 1e-4 {
+	// in varying order).
+	if def := gen("--greedy", "--quantize", "none", prompt); !slices.Equal(f32[0].IDs, def[0].IDs) || maxAbsDiff(f32[0].Logprobs, def[0].Logprobs) > 1e-4 {
 		t.Errorf("--quantize none differs from the default: %v vs %v", def[0].Logprobs, f32[0].Logprobs)
 	}
-	if d := maxAbsDiff(f32[0].Logprobs, q[0].Logprobs); d < 1e-4 {
-		t.Errorf("--quantize int8's logprobs within %g of float32's: the int8 path did not run", d)
-	}
-	if len(q[0].IDs) != 12 {
-		t.Errorf("--quantize int8: %d tokens, want 12", len(q[0].IDs))
-	}
-	t.Logf("greedy: float32 %q, int8 %q", f32[0].Text, q[0].Text)
-
-	s1 := gen("--quantize", "int8", "--seed", "3", "--num-return-sequences", "2", prompt)
-	s2 := gen("--quantize", "int8", "--seed", "3", "--num-return-sequences", "2", prompt)
-	if len(s1) != 2 || !slices.Equal(s1[1].IDs, s2[1].IDs) {
-		t.Errorf("int8 sampling with --seed: %v then %v", s1, s2)
-	}
-	if b := gen("--quantize", "int8", "--greedy", "--num-beams", "3", "--num-return-sequences", "2", prompt); len(b) != 2 {
-		t.Errorf("int8 beam search: %d sequences, want 2", len(b))
-	}
-
-	in := filepath.Join(t.TempDir(), "prompts.jsonl")
-	os.WriteFile(in, []byte("\""+prompt+"\"\n\"In the beginning\"\n"), 0o644)
-	batch := gen("--quantize", "int8", "--greedy", "--input", in)
-	if len(batch) != 2 || !slices.Equal(batch[0].IDs, q[0].IDs) {
-		t.Errorf("int8 --input: %v, want the first prompt's ids %v", batch, q[0].IDs)
+	greedy := map[string][]genSeq{}
+	for _, c := range []struct {
+		precision string
+		sameIDs   bool    // greedy picks float32's tokens
+		minDelta  float64 // |Δ logprob| from float32's must be at least this (and never 0)
+		maxDelta  float64 // and at most this (0: no bound)
+		closerTo  string  // a coarser precision whose logprobs must be further from float32's
+	}{
+		{precision: "int8", minDelta: 1e-4},
+		{precision: "bf16", sameIDs: true, maxDelta: 0.02},
+		{precision: "f16", sameIDs: true, closerTo: "bf16"},
+	} {
+		t.Run(c.precision, func(t *testing.T) {
+			q := gen("--greedy", "--quantize", c.precision, prompt)
+			greedy[c.precision] = q
+			if len(q[0].IDs) != 12 {
+				t.Fatalf("--quantize %s: %d tokens, want 12", c.precision, len(q[0].IDs))
+			}
+			d := maxAbsDiff(f32[0].Logprobs, q[0].Logprobs)
+			t.Logf("greedy: float32 %q, %s %q; |Δ logprob| %.2e", f32[0].Text, c.precision, q[0].Text, d)
+			if c.sameIDs && !slices.Equal(q[0].IDs, f32[0].IDs) {
+				t.Errorf("%s greedy ids %v, float32 %v", c.precision, q[0].IDs, f32[0].IDs)
+			}
+			if d == 0 || d < c.minDelta || (c.maxDelta > 0 && d > c.maxDelta) {
+				t.Errorf("--quantize %s's logprobs within %g of float32's: want in [%g, %g] and not 0 (0: no bound)", c.precision, d, c.minDelta, c.maxDelta)
+			}
+			if c.closerTo != "" {
+				coarse, ok := greedy[c.closerTo]
+				if !ok {
+					t.Fatalf("no %s run to compare with", c.closerTo)
+				}
+				if dc := maxAbsDiff(f32[0].Logprobs, coarse[0].Logprobs); d >= dc {
+					t.Errorf("%s logprobs within %g of float32's, %s %g: want %s closer", c.precision, d, c.closerTo, dc, c.precision)
+				}
+			}
+			s1 := gen("--quantize", c.precision, "--seed", "3", "--num-return-sequences", "2", prompt)
+			s2 := gen("--quantize", c.precision, "--seed", "3", "--num-return-sequences", "2", prompt)
+			if len(s1) != 2 || !slices.Equal(s1[1].IDs, s2[1].IDs) {
+				t.Errorf("%s sampling with --seed: %v then %v", c.precision, s1, s2)
+			}
+			if b := gen("--quantize", c.precision, "--greedy", "--num-beams", "3", "--num-return-sequences", "2", prompt); len(b) != 2 {
+				t.Errorf("%s beam search: %d sequences, want 2", c.precision, len(b))
+			}
+			in := filepath.Join(t.TempDir(), "prompts.jsonl")
+			os.WriteFile(in, []byte("\""+prompt+"\"\n\"In the beginning\"\n"), 0o644)
+			batch := gen("--quantize", c.precision, "--greedy", "--input", in)
+			if len(batch) != 2 || !slices.Equal(batch[0].IDs, q[0].IDs) {
+				t.Errorf("%s --input: %v, want the first prompt's ids %v", c.precision, batch, q[0].IDs)
+			}
+		})
 	}
 }
 
@@ -92,8 +121,10 @@ func maxAbsDiff(a, b []float32) float64 {
 	return d
 }
 
-// TestEvalPerplexityQuantize: int8 perplexity on held-out KJV text is
-// within 1 % of float32's (the target).
+// TestEvalPerplexityQuantize: quantized perplexity on a piece of the
+// held-out KJV text is not float32's, and int8's is at most 1 % above it
+// (the target), f16's within the bf16 bound (1.002×) of
+// it either way.
 func TestEvalPerplexityQuantize(t *testing.T) {
 	t.Setenv("LOUPE_CACHE", t.TempDir())
 	b, err := os.ReadFile(filepath.Join("..", "..", "defaults", "kjv", "heldout.txt"))
@@ -102,7 +133,7 @@ func TestEvalPerplexityQuantize(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "heldout.txt")
 	os.WriteFile(file, b[:8000], 0o644)
-	ppl := func(q string) float64 {
+	ppl := func(t *testing.T, q string) float64 {
 		t.Helper()
 		out, err := runLoupe(t, "eval", "perplexity", "--format", "json", "--quantize", q, file)
 		if err != nil {
@@ -114,10 +145,22 @@ func TestEvalPerplexityQuantize(t *testing.T) {
 		}
 		return r.Perplexity
 	}
-	f, q := ppl("none"), ppl("int8")
-	t.Logf("perplexity float32 %.4f, int8 %.4f (× %.5f)", f, q, q/f)
-	if q == f || q > 1.01*f {
-		t.Errorf("int8 perplexity %.4f vs float32 %.4f", q, f)
+	f := ppl(t, "none")
+	for _, c := range []struct {
+		precision string
+		above     float64 // perplexity at most above × float32's
+		below     float64 // and, where not 0, at least float32's / below
+	}{
+		{precision: "int8", above: 1.01},
+		{precision: "f16", above: 1.002, below: 1.002},
+	} {
+		t.Run(c.precision, func(t *testing.T) {
+			q := ppl(t, c.precision)
+			t.Logf("perplexity float32 %.5f, %s %.5f (× %.6f)", f, c.precision, q, q/f)
+			if q == f || q > c.above*f || (c.below > 0 && q < f/c.below) {
+				t.Errorf("%s perplexity %.5f vs float32 %.5f", c.precision, q, f)
+			}
+		})
 	}
 }
 
