@@ -2,7 +2,8 @@
 // a golden safetensors file written by a PyTorch reference script (values,
 // token ids, the config and seed of a Random model in its metadata), the
 // largest absolute difference, and the check of greedy ids that allows a
-// parting after a near tie. It is imported by tests only.
+// parting after a near tie, and the checks the encoder-decoder packages
+// (bart, t5) share over an EncDec. It is imported by tests only.
 package goldentest
 
 import (

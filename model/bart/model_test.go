@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/internal/goldentest"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -54,94 +55,16 @@ func TestSinusoidal(t *testing.T) {
 // TestReorder checks beam reordering (sources given by rows, cycles through
 // the spare row) against decoders fed the same histories.
 func TestReorder(t *testing.T) {
-	m := newRandom(t, smallConfig(t, ""))
-	srcs := [][]int{{3, 4, 5, 6}, {7, 8, 9}, {10, 11, 12, 13, 14}}
-	enc, err := m.Encode(srcs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := m.Config.DecoderStartTokenID
-	hist := [][]int{{start, 1, 2}, {start, 3}, {start, 5, 6, 7}}
-	for _, tc := range []struct {
-		name string
-		from []int
-	}{
-		{"fan-out", []int{2, 0, 0}},
-		{"cycle", []int{1, 2, 0}},
-		{"swap", []int{1, 0, 2}},
-		{"identity", []int{0, 1, 2}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d, err := m.NewDecoderFor(enc, DecoderOptions{CaptureCross: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := d.Forward(hist); err != nil {
-				t.Fatal(err)
-			}
-			d.Reorder(tc.from, -1)
-			next := [][]int{{20}, {21}, {22}}
-			if err := d.Forward(next); err != nil {
-				t.Fatal(err)
-			}
-			for b, f := range tc.from {
-				// Row b now continues row f's history, with f's source.
-				ref := m.NewDecoder(DecoderOptions{})
-				if err := ref.SetSource(0, enc, f); err != nil {
-					t.Fatal(err)
-				}
-				if err := ref.Forward([][]int{append(append([]int{}, hist[f]...), next[b]...)}); err != nil {
-					t.Fatal(err)
-				}
-				if dd := maxAbsDiff(d.Logits(b), ref.Logits(0)); dd > tol {
-					t.Errorf("row %d (from %d): logits differ by %g", b, f, dd)
-				}
-				if dd := maxAbsDiff(d.Hidden(b), ref.Hidden(0)); dd > tol || len(d.Hidden(b)) != m.Config.DModel {
-					t.Errorf("row %d (from %d): hidden states differ by %g", b, f, dd)
-				}
-				if d.Len(b) != len(hist[f])+1 || d.SourceLen(b) != len(srcs[f]) {
-					t.Errorf("row %d: Len %d SourceLen %d, want %d %d", b, d.Len(b), d.SourceLen(b), len(hist[f])+1, len(srcs[f]))
-				}
-				if got := d.CrossAttention(b, 1, 2, 0); len(got) != len(srcs[f]) {
-					t.Errorf("row %d: cross-attention over %d source tokens, want %d", b, len(got), len(srcs[f]))
-				}
-			}
-		})
-	}
+	goldentest.CheckReorder(t, underTest(newRandom(t, smallConfig(t, ""))), tol)
 }
 
-// TestDecodeAllocs checks that a decoding step allocates nothing.
+// TestDecodeAllocs checks that a decoding step, and Reorder, allocate
+// nothing.
 func TestDecodeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	m := newRandom(t, smallConfig(t, ""))
-	enc, err := m.Encode([][]int{{3, 4, 5, 6, 7}, {8, 9}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, opt := range []DecoderOptions{{}, {CaptureCross: true}} {
-		d, err := m.NewDecoderFor(enc, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks := [][]int{{1}, {2}}
-		step := func() {
-			if err := d.Forward(toks); err != nil {
-				t.Fatal(err)
-			}
-			toks[0][0] = (toks[0][0] + 7) % 50
-		}
-		step()
-		step()
-		if a := testing.AllocsPerRun(20, step); a != 0 {
-			t.Errorf("options %+v: %v allocations per decoding step, want 0", opt, a)
-		}
-		beams := []int{1, 0}
-		if a := testing.AllocsPerRun(5, func() { d.Reorder(beams, -1) }); a != 0 {
-			t.Errorf("Reorder: %v allocations, want 0", a)
-		}
-	}
+	goldentest.CheckDecodeAllocs(t, underTest(newRandom(t, smallConfig(t, ""))))
 }
 
 // TestForwardErrors checks input validation: nothing changes on error.
@@ -399,46 +322,5 @@ func TestTruncate(t *testing.T) {
 // TestConcurrentDecoders runs decoders of one Model on several goroutines
 // (a Model is read-only; run with -race) and checks they agree.
 func TestConcurrentDecoders(t *testing.T) {
-	m := newRandom(t, smallConfig(t, ""))
-	src := []int{3, 4, 5, 6, 7, 8}
-	want := greedy(t, m, src, 12)
-	errs := make(chan string, 4)
-	for range 4 {
-		go func() {
-			enc, err := m.Encode([][]int{src})
-			if err != nil {
-				errs <- err.Error()
-				return
-			}
-			d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 12})
-			if err != nil {
-				errs <- err.Error()
-				return
-			}
-			tok := m.Config.DecoderStartTokenID
-			for i := range 12 {
-				if err := d.Forward([][]int{{tok}}); err != nil {
-					errs <- err.Error()
-					return
-				}
-				best, l := 0, d.Logits(0)
-				for j, v := range l {
-					if v > l[best] {
-						best = j
-					}
-				}
-				if best != want[i] {
-					errs <- "greedy ids differ between goroutines"
-					return
-				}
-				tok = best
-			}
-			errs <- ""
-		}()
-	}
-	for range 4 {
-		if e := <-errs; e != "" {
-			t.Error(e)
-		}
-	}
+	goldentest.CheckConcurrentDecoders(t, underTest(newRandom(t, smallConfig(t, ""))))
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/loupe-ml/loupe/internal/goldentest"
-	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
 // The golden values come from testdata/reference.py (PyTorch, written as
@@ -19,10 +18,8 @@ const tol = 1e-4
 
 // The shared helpers of the parity tests.
 var (
-	openGolden  = goldentest.Open
-	maxAbsDiff  = goldentest.MaxAbsDiff
-	cols        = goldentest.Cols
-	checkGreedy = goldentest.CheckGreedy
+	openGolden = goldentest.Open
+	maxAbsDiff = goldentest.MaxAbsDiff
 )
 
 // randomModel rebuilds golden model name with Random from the config and
@@ -41,90 +38,45 @@ func randomModel(t testing.TB, g goldentest.File, name string) *Model {
 	return m
 }
 
+// underTest is m for goldentest's encoder-decoder checks.
+func underTest(m *Model) goldentest.EncDec[*Encoded] {
+	c := m.Config
+	return goldentest.EncDec[*Encoded]{
+		Forward: m.Forward,
+		Encode:  m.Encode,
+		NewDecoderFor: func(enc *Encoded, o goldentest.DecoderOptions) (goldentest.Decoder, error) {
+			d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: o.MaxLen, AllLogits: o.AllLogits, CaptureCross: o.CaptureCross})
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		},
+		NewDecoderOn: func(enc *Encoded, row int) (goldentest.Decoder, error) {
+			d := m.NewDecoder(DecoderOptions{})
+			if err := d.SetSource(0, enc, row); err != nil {
+				return nil, err
+			}
+			return d, nil
+		},
+		Start:  c.DecoderStartTokenID,
+		Vocab:  c.DecoderVocab,
+		Width:  c.DModel,
+		Heads:  c.DecoderHeads,
+		Layers: c.DecoderLayers,
+	}
+}
+
 // greedy decodes n tokens after decoder_start_token_id with a Decoder,
 // EOS ignored, as the reference does.
 func greedy(t testing.TB, m *Model, src []int, n int) []int {
 	t.Helper()
-	enc, err := m.Encode([][]int{src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := m.Config.DecoderStartTokenID
-	var out []int
-	for range n {
-		if err := d.Forward([][]int{{tok}}); err != nil {
-			t.Fatal(err)
-		}
-		tok = kernels.Argmax(d.Logits(0))
-		out = append(out, tok)
-	}
-	return out
+	return goldentest.Greedy(t, underTest(m), src, n)
 }
 
 // checkModel runs every comparison the golden file holds for name.
 func checkModel(t *testing.T, g goldentest.File, name string, m *Model, logitCols int) {
-	c := m.Config
-	Vt := c.DecoderVocab
-	src, tgt := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
-	want := g.Get(t, name+".logits")
-	wantCols := min(logitCols, Vt)
-
-	// Teacher-forced pass.
-	got, err := m.Forward(src, tgt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := maxAbsDiff(cols(got, Vt, wantCols), want); d > tol {
-		t.Errorf("teacher-forced logits: max |diff| %g > %g", d, tol)
-	}
-	for i, a := range g.IDs(t, name+".argmax") {
-		if b := kernels.Argmax(got[i*Vt : (i+1)*Vt]); b != a {
-			t.Errorf("position %d: argmax %d, want %d", i, b, a)
-		}
-	}
-
-	// KV-cached decoding, one token at a time, equals the teacher-forced
-	// pass; the captured cross-attention equals the reference's.
-	enc, err := m.Encode([][]int{src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: len(tgt), CaptureCross: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst := 0.0
-	for i, tok := range tgt {
-		if err := d.Forward([][]int{{tok}}); err != nil {
-			t.Fatal(err)
-		}
-		worst = max(worst, maxAbsDiff(d.Logits(0), got[i*Vt:(i+1)*Vt]))
-	}
-	if worst > tol {
-		t.Errorf("cached decoding vs teacher-forced: max |diff| %g > %g", worst, tol)
-	}
-	cross := g.Get(t, name+".cross_last") // [nh, T, S]
-	nh, T, S := c.DecoderHeads, len(tgt), len(src)
-	var gotCross []float32
-	for h := range nh {
-		for p := range T {
-			gotCross = append(gotCross, d.CrossAttention(0, c.DecoderLayers-1, h, p)...)
-		}
-	}
-	if len(gotCross) != nh*T*S {
-		t.Fatalf("cross-attention: %d values, want %d", len(gotCross), nh*T*S)
-	}
-	if dd := maxAbsDiff(gotCross, cross); dd > tol {
-		t.Errorf("cross-attention probabilities: max |diff| %g > %g", dd, tol)
-	}
-
-	// Greedy decoding.
-	wantIDs := g.IDs(t, name+".greedy")
-	checkGreedy(t, greedy(t, m, src, len(wantIDs)), wantIDs, g.Get(t, name+".margins"))
+	t.Helper()
+	goldentest.CheckModel(t, g, name, underTest(m), logitCols, tol)
 }
 
 func TestParity(t *testing.T) {
@@ -145,23 +97,7 @@ func TestParity(t *testing.T) {
 
 			// A right-padded batch in the reference; rows of their own
 			// length here.
-			src0, tgt0 := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
-			src1, tgt1 := g.IDs(t, name+".padded.src1"), g.IDs(t, name+".padded.tgt1")
-			enc, err := m.Encode([][]int{src0, src1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := m.NewDecoderFor(enc, DecoderOptions{AllLogits: true, MaxLen: len(tgt0)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := d.Forward([][]int{tgt0, tgt1}); err != nil {
-				t.Fatal(err)
-			}
-			got := append(append([]float32{}, d.AllLogits(0)...), d.AllLogits(1)...)
-			if dd := maxAbsDiff(got, g.Get(t, name+".padded.logits")); dd > tol {
-				t.Errorf("padded batch: max |diff| %g > %g", dd, tol)
-			}
+			goldentest.CheckPadded(t, g, name, underTest(m), tol)
 		})
 	}
 }

@@ -1,0 +1,296 @@
+package goldentest
+
+import (
+	"testing"
+
+	"github.com/loupe-ml/loupe/internal/kernels"
+)
+
+// Decoder is what the shared encoder-decoder checks need of a model's
+// KV-cached decoder (bart.Decoder and t5.Decoder have these methods).
+type Decoder interface {
+	Forward(tokens [][]int) error
+	Logits(row int) []float32
+	AllLogits(row int) []float32
+	Hidden(row int) []float32
+	Len(row int) int
+	SourceLen(row int) int
+	CrossAttention(row, layer, head, pos int) []float32
+	Reorder(from []int, spare int)
+}
+
+// DecoderOptions are the decoder options the shared checks set; a
+// package's EncDec turns them into its own DecoderOptions.
+type DecoderOptions struct {
+	MaxLen       int  // target positions a row (0: the model's limit)
+	AllLogits    bool // keep every position's logits
+	CaptureCross bool // keep the cross-attention probabilities
+}
+
+// EncDec is an encoder-decoder model under test, E its encoder's output:
+// each model package fills one from its Model's methods and config.
+type EncDec[E any] struct {
+	// Forward is the teacher-forced pass: logits [len(tgt), Vocab].
+	Forward func(src, tgt []int) ([]float32, error)
+	// Encode runs the encoder over a batch of sources.
+	Encode func(src [][]int) (E, error)
+	// NewDecoderFor opens a decoder on every row of enc.
+	NewDecoderFor func(enc E, opt DecoderOptions) (Decoder, error)
+	// NewDecoderOn opens a one-row decoder (default options) whose source,
+	// set with SetSource, is row of enc.
+	NewDecoderOn func(enc E, row int) (Decoder, error)
+
+	Start  int // decoder_start_token_id
+	Vocab  int // the decoder's vocabulary: a row of logits
+	Width  int // d_model: a row of hidden states
+	Heads  int // the decoder's attention heads
+	Layers int // the decoder's layers
+}
+
+// decoder encodes src and opens a decoder on it, failing t on an error.
+func (m EncDec[E]) decoder(t testing.TB, src [][]int, opt DecoderOptions) Decoder {
+	t.Helper()
+	enc, err := m.Encode(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.NewDecoderFor(enc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Greedy decodes n tokens after the start token with a Decoder, EOS
+// ignored, as the reference scripts do.
+func Greedy[E any](t testing.TB, m EncDec[E], src []int, n int) []int {
+	t.Helper()
+	d := m.decoder(t, [][]int{src}, DecoderOptions{MaxLen: n})
+	tok := m.Start
+	var out []int
+	for range n {
+		if err := d.Forward([][]int{{tok}}); err != nil {
+			t.Fatal(err)
+		}
+		tok = kernels.Argmax(d.Logits(0))
+		out = append(out, tok)
+	}
+	return out
+}
+
+// CheckModel runs every comparison the golden file holds for name (NAME.src,
+// .tgt, .logits: the first logitCols columns, .argmax, .cross_last: the
+// last decoder layer's cross-attention [heads, T, S], .greedy, .margins):
+// the teacher-forced pass, KV-cached decoding one token at a time against
+// it, the cross-attention captured and greedy decoding, within tol.
+func CheckModel[E any](t *testing.T, g File, name string, m EncDec[E], logitCols int, tol float64) {
+	t.Helper()
+	V := m.Vocab
+	src, tgt := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
+
+	// Teacher-forced pass.
+	got, err := m.Forward(src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := MaxAbsDiff(Cols(got, V, min(logitCols, V)), g.Get(t, name+".logits"))
+	if tf > tol {
+		t.Errorf("teacher-forced logits: max |diff| %g > %g", tf, tol)
+	}
+	for i, a := range g.IDs(t, name+".argmax") {
+		if b := kernels.Argmax(got[i*V : (i+1)*V]); b != a {
+			t.Errorf("position %d: argmax %d, want %d", i, b, a)
+		}
+	}
+
+	// KV-cached decoding, one token at a time, equals the teacher-forced
+	// pass; the captured cross-attention equals the reference's.
+	d := m.decoder(t, [][]int{src}, DecoderOptions{MaxLen: len(tgt), CaptureCross: true})
+	worst := 0.0
+	for i, tok := range tgt {
+		if err := d.Forward([][]int{{tok}}); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, MaxAbsDiff(d.Logits(0), got[i*V:(i+1)*V]))
+	}
+	if worst > tol {
+		t.Errorf("cached decoding vs teacher-forced: max |diff| %g > %g", worst, tol)
+	}
+	nh, T, S := m.Heads, len(tgt), len(src)
+	var gotCross []float32
+	for h := range nh {
+		for p := range T {
+			gotCross = append(gotCross, d.CrossAttention(0, m.Layers-1, h, p)...)
+		}
+	}
+	if len(gotCross) != nh*T*S {
+		t.Fatalf("cross-attention: %d values, want %d", len(gotCross), nh*T*S)
+	}
+	cr := MaxAbsDiff(gotCross, g.Get(t, name+".cross_last"))
+	if cr > tol {
+		t.Errorf("cross-attention probabilities: max |diff| %g > %g", cr, tol)
+	}
+	t.Logf("max |diff|: teacher-forced logits %.2g, cached vs teacher-forced %.2g, cross-attention %.2g", tf, worst, cr)
+
+	// Greedy decoding.
+	wantIDs := g.IDs(t, name+".greedy")
+	CheckGreedy(t, Greedy(t, m, src, len(wantIDs)), wantIDs, g.Get(t, name+".margins"))
+}
+
+// CheckPadded compares a batch of two rows, each of its own length, with
+// the reference's right-padded batch (NAME.src and .tgt, then
+// .padded.src1 and .padded.tgt1; every position's logits in
+// .padded.logits), within tol.
+func CheckPadded[E any](t *testing.T, g File, name string, m EncDec[E], tol float64) {
+	t.Helper()
+	src0, tgt0 := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
+	src1, tgt1 := g.IDs(t, name+".padded.src1"), g.IDs(t, name+".padded.tgt1")
+	d := m.decoder(t, [][]int{src0, src1}, DecoderOptions{AllLogits: true, MaxLen: len(tgt0)})
+	if err := d.Forward([][]int{tgt0, tgt1}); err != nil {
+		t.Fatal(err)
+	}
+	got := append(append([]float32{}, d.AllLogits(0)...), d.AllLogits(1)...)
+	if dd := MaxAbsDiff(got, g.Get(t, name+".padded.logits")); dd > tol {
+		t.Errorf("padded batch: max |diff| %g > %g", dd, tol)
+	}
+}
+
+// CheckReorder checks beam reordering (sources given by rows, cycles
+// through the spare row) against decoders fed the same histories, within
+// tol.
+func CheckReorder[E any](t *testing.T, m EncDec[E], tol float64) {
+	srcs := [][]int{{3, 4, 5, 6}, {7, 8, 9}, {10, 11, 12, 13, 14}}
+	enc, err := m.Encode(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := m.Start
+	hist := [][]int{{start, 1, 2}, {start, 3}, {start, 5, 6, 7}}
+	for _, tc := range []struct {
+		name string
+		from []int
+	}{
+		{"fan-out", []int{2, 0, 0}},
+		{"cycle", []int{1, 2, 0}},
+		{"swap", []int{1, 0, 2}},
+		{"identity", []int{0, 1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := m.NewDecoderFor(enc, DecoderOptions{CaptureCross: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Forward(hist); err != nil {
+				t.Fatal(err)
+			}
+			d.Reorder(tc.from, -1)
+			next := [][]int{{20}, {21}, {22}}
+			if err := d.Forward(next); err != nil {
+				t.Fatal(err)
+			}
+			for b, f := range tc.from {
+				// Row b now continues row f's history, with f's source.
+				ref, err := m.NewDecoderOn(enc, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.Forward([][]int{append(append([]int{}, hist[f]...), next[b]...)}); err != nil {
+					t.Fatal(err)
+				}
+				if dd := MaxAbsDiff(d.Logits(b), ref.Logits(0)); dd > tol {
+					t.Errorf("row %d (from %d): logits differ by %g", b, f, dd)
+				}
+				if dd := MaxAbsDiff(d.Hidden(b), ref.Hidden(0)); dd > tol || len(d.Hidden(b)) != m.Width {
+					t.Errorf("row %d (from %d): hidden states differ by %g", b, f, dd)
+				}
+				if d.Len(b) != len(hist[f])+1 || d.SourceLen(b) != len(srcs[f]) {
+					t.Errorf("row %d: Len %d SourceLen %d, want %d %d", b, d.Len(b), d.SourceLen(b), len(hist[f])+1, len(srcs[f]))
+				}
+				if got := d.CrossAttention(b, 1, 2, 0); len(got) != len(srcs[f]) {
+					t.Errorf("row %d: cross-attention over %d source tokens, want %d", b, len(got), len(srcs[f]))
+				}
+			}
+		})
+	}
+}
+
+// CheckDecodeAllocs checks that a decoding step of a batch of two, and
+// Reorder, allocate nothing, with and without cross-attention captured.
+// The token ids stay below 50.
+func CheckDecodeAllocs[E any](t *testing.T, m EncDec[E]) {
+	t.Helper()
+	enc, err := m.Encode([][]int{{3, 4, 5, 6, 7}, {8, 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []DecoderOptions{{}, {CaptureCross: true}} {
+		d, err := m.NewDecoderFor(enc, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks := [][]int{{1}, {2}}
+		step := func() {
+			if err := d.Forward(toks); err != nil {
+				t.Fatal(err)
+			}
+			toks[0][0] = (toks[0][0] + 7) % 50
+		}
+		step()
+		step()
+		if a := testing.AllocsPerRun(20, step); a != 0 {
+			t.Errorf("options %+v: %v allocations per decoding step, want 0", opt, a)
+		}
+		beams := []int{1, 0}
+		if a := testing.AllocsPerRun(5, func() { d.Reorder(beams, -1) }); a != 0 {
+			t.Errorf("Reorder: %v allocations, want 0", a)
+		}
+	}
+}
+
+// CheckConcurrentDecoders runs decoders of one model on several goroutines
+// (a model is read-only; run with -race) and checks that they decode the
+// same greedy ids.
+func CheckConcurrentDecoders[E any](t *testing.T, m EncDec[E]) {
+	t.Helper()
+	src := []int{3, 4, 5, 6, 7, 8}
+	want := Greedy(t, m, src, 12)
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			enc, err := m.Encode([][]int{src})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 12})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			tok := m.Start
+			for i := range 12 {
+				if err := d.Forward([][]int{{tok}}); err != nil {
+					errs <- err.Error()
+					return
+				}
+				best, l := 0, d.Logits(0)
+				for j, v := range l {
+					if v > l[best] {
+						best = j
+					}
+				}
+				if best != want[i] {
+					errs <- "greedy ids differ between goroutines"
+					return
+				}
+				tok = best
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
