@@ -1,6 +1,8 @@
 package goldentest
 
 import (
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
@@ -16,15 +18,20 @@ type Decoder interface {
 	Len(row int) int
 	SourceLen(row int) int
 	CrossAttention(row, layer, head, pos int) []float32
+	LayerHidden(row, layer, pos int) []float32
 	Reorder(from []int, spare int)
+	CopySeq(dst, src int)
+	Reset()
 }
 
 // DecoderOptions are the decoder options the shared checks set; a
 // package's EncDec turns them into its own DecoderOptions.
 type DecoderOptions struct {
-	MaxLen       int  // target positions a row (0: the model's limit)
-	AllLogits    bool // keep every position's logits
-	CaptureCross bool // keep the cross-attention probabilities
+	Batch         int  // rows (0: one a row of the encoder's output)
+	MaxLen        int  // target positions a row (0: the model's limit)
+	AllLogits     bool // keep every position's logits
+	CaptureCross  bool // keep the cross-attention probabilities
+	CaptureHidden bool // keep every layer's output (LayerHidden)
 }
 
 // EncDec is an encoder-decoder model under test, E its encoder's output:
@@ -39,6 +46,9 @@ type EncDec[E any] struct {
 	// NewDecoderOn opens a one-row decoder (default options) whose source,
 	// set with SetSource, is row of enc.
 	NewDecoderOn func(enc E, row int) (Decoder, error)
+	// LayerLogits puts the logits a decoder layer's output h would give
+	// (the logit lens) in dst.
+	LayerLogits func(dst, h []float32)
 
 	Start  int // decoder_start_token_id
 	Vocab  int // the decoder's vocabulary: a row of logits
@@ -291,6 +301,115 @@ func CheckConcurrentDecoders[E any](t *testing.T, m EncDec[E]) {
 	for range 4 {
 		if e := <-errs; e != "" {
 			t.Error(e)
+		}
+	}
+}
+
+// CheckLayerLogits checks the logit lens on src and tgt: with
+// CaptureHidden, the last layer's LayerHidden through LayerLogits gives
+// the teacher-forced logits at every position (fed in two Forward calls);
+// CopySeq copies the captured states, and without the option there are
+// none.
+func CheckLayerLogits[E any](t *testing.T, m EncDec[E], src, tgt []int) {
+	t.Helper()
+	want, err := m.Forward(src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := m.Encode([][]int{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.NewDecoderFor(enc, DecoderOptions{Batch: 2, MaxLen: len(tgt), CaptureHidden: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range [][]int{tgt[:2], tgt[2:]} {
+		if err := d.Forward([][]int{part}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.CopySeq(1, 0)
+	V := m.Vocab
+	got := make([]float32, V)
+	worst := 0.0
+	for p := range tgt {
+		m.LayerLogits(got, d.LayerHidden(0, m.Layers-1, p))
+		for j, v := range got {
+			worst = max(worst, math.Abs(float64(v-want[p*V+j])))
+		}
+		if !slices.Equal(d.LayerHidden(1, 0, p), d.LayerHidden(0, 0, p)) {
+			t.Errorf("CopySeq did not copy layer 0 at %d", p)
+		}
+		if slices.Equal(d.LayerHidden(0, 0, p), d.LayerHidden(0, 1, p)) {
+			t.Errorf("layers 0 and 1 have the same output at %d", p)
+		}
+	}
+	if worst > 1e-4 {
+		t.Errorf("last layer's lens logits differ from the model's by %g", worst)
+	}
+	if d.LayerHidden(0, 0, len(tgt)) != nil || d.LayerHidden(0, m.Layers, 0) != nil {
+		t.Errorf("LayerHidden past the cached positions or layers is not nil")
+	}
+	plain, err := m.NewDecoderFor(enc, DecoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Forward([][]int{tgt[:1]})
+	if plain.LayerHidden(0, 0, 0) != nil {
+		t.Errorf("LayerHidden without CaptureHidden")
+	}
+}
+
+// benchSource is a 64-token source of ids in [3, 3+n).
+func benchSource(n int) []int {
+	src := make([]int, 64)
+	for i := range src {
+		src[i] = (i*7919)%n + 3
+	}
+	return src
+}
+
+// BenchDecode measures one greedy decoding step after a 64-token source
+// of ids below srcVocab+3, up to 64 target tokens (the decoder is reset
+// every 64 steps).
+func BenchDecode[E any](b *testing.B, m EncDec[E], srcVocab int) {
+	enc, err := m.Encode([][]int{benchSource(srcVocab)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	step := [][]int{{m.Start}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if d.Len(0) == 64 {
+			d.Reset()
+			step[0][0] = m.Start
+		}
+		if err := d.Forward(step); err != nil {
+			b.Fatal(err)
+		}
+		step[0][0] = kernels.Argmax(d.Logits(0))
+	}
+}
+
+// BenchEncode measures encoding one 64-token source of ids below
+// srcVocab+3 and setting up a Decoder for it (cross-attention keys and
+// values).
+func BenchEncode[E any](b *testing.B, m EncDec[E], srcVocab int) {
+	src := benchSource(srcVocab)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		enc, err := m.Encode([][]int{src})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 64}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

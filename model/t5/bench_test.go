@@ -3,7 +3,7 @@ package t5
 import (
 	"testing"
 
-	"github.com/loupe-ml/loupe/internal/kernels"
+	"github.com/loupe-ml/loupe/internal/goldentest"
 )
 
 // t5SmallJSON is t5-small's geometry (config.json fields).
@@ -22,29 +22,5 @@ func BenchmarkDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := make([]int, 64)
-	for i := range src {
-		src[i] = (i*7919)%32000 + 3
-	}
-	enc, err := m.Encode([][]int{src})
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	step := [][]int{{cfg.DecoderStartTokenID}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if d.Len(0) == 64 {
-			d.Reset()
-			step[0][0] = cfg.DecoderStartTokenID
-		}
-		if err := d.Forward(step); err != nil {
-			b.Fatal(err)
-		}
-		step[0][0] = kernels.Argmax(d.Logits(0))
-	}
+	goldentest.BenchDecode(b, underTest(m), 32000)
 }

@@ -45,7 +45,7 @@ func underTest(m *Model) goldentest.EncDec[*Encoded] {
 		Forward: m.Forward,
 		Encode:  m.Encode,
 		NewDecoderFor: func(enc *Encoded, o goldentest.DecoderOptions) (goldentest.Decoder, error) {
-			d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: o.MaxLen, AllLogits: o.AllLogits, CaptureCross: o.CaptureCross})
+			d, err := m.NewDecoderFor(enc, DecoderOptions{Batch: o.Batch, MaxLen: o.MaxLen, AllLogits: o.AllLogits, CaptureCross: o.CaptureCross, CaptureHidden: o.CaptureHidden})
 			if err != nil {
 				return nil, err
 			}
@@ -58,11 +58,12 @@ func underTest(m *Model) goldentest.EncDec[*Encoded] {
 			}
 			return d, nil
 		},
-		Start:  c.DecoderStartTokenID,
-		Vocab:  c.VocabSize,
-		Width:  c.DModel,
-		Heads:  c.Heads,
-		Layers: c.DecoderLayers,
+		LayerLogits: m.LayerLogits,
+		Start:       c.DecoderStartTokenID,
+		Vocab:       c.VocabSize,
+		Width:       c.DModel,
+		Heads:       c.Heads,
+		Layers:      c.DecoderLayers,
 	}
 }
 
