@@ -61,6 +61,56 @@ func TokenID(name string, v any, vocab int) (int, error) {
 	return -1, fmt.Errorf("config.json: %s has type %T, want an integer", name, v)
 }
 
+// TokenField is an optional token id field of config.json: Dst holds its
+// default and receives its value, an id in [0, Vocab) or -1 for none.
+type TokenField struct {
+	Name  string
+	Dst   *int
+	Vocab int
+}
+
+// SetTokenIDs reads the token id fields of config.json b (see TokenID): a
+// field present sets Dst, an absent one keeps its default unless that
+// lies outside Vocab (a default for a larger vocabulary than this one's),
+// which becomes -1. The error names the first field at fault.
+func SetTokenIDs(b []byte, fields []TokenField) error {
+	raw := map[string]json.RawMessage{}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	for _, f := range fields {
+		js, present := raw[f.Name]
+		if !present {
+			if *f.Dst >= f.Vocab {
+				*f.Dst = -1
+			}
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(js, &v); err != nil {
+			return fmt.Errorf("config.json: %s: %w", f.Name, err)
+		}
+		id, err := TokenID(f.Name, v, f.Vocab)
+		if err != nil {
+			return err
+		}
+		*f.Dst = id
+	}
+	return nil
+}
+
+// PutTokenIDs sets token id fields of a config.json being written: an id
+// as it is, -1 (none) as null.
+func PutTokenIDs(config map[string]any, ids map[string]int) {
+	for k, v := range ids {
+		if v >= 0 {
+			config[k] = v
+		} else {
+			config[k] = nil
+		}
+	}
+}
+
 // IntField is an optional positive integer of config.json: when the
 // parsed value P is set, it must lie in [1, Limit] and goes to Dst.
 type IntField struct {

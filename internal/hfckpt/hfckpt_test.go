@@ -36,6 +36,41 @@ func TestTokenID(t *testing.T) {
 	}
 }
 
+// TestSetTokenIDs: a present field is read and checked, an absent one
+// keeps its default unless outside the vocabulary, and PutTokenIDs writes
+// what SetTokenIDs reads back.
+func TestSetTokenIDs(t *testing.T) {
+	pad, eos, bos, start := 1, 2, 58100, 7
+	js := `{"pad_token_id": 3, "eos_token_id": null, "forced_bos_token_id": [4]}`
+	if err := SetTokenIDs([]byte(js), []TokenField{
+		{Name: "pad_token_id", Dst: &pad, Vocab: 10},
+		{Name: "eos_token_id", Dst: &eos, Vocab: 10},
+		{Name: "bos_token_id", Dst: &bos, Vocab: 10},
+		{Name: "decoder_start_token_id", Dst: &start, Vocab: 10},
+	}); err != nil || pad != 3 || eos != -1 || bos != -1 || start != 7 {
+		t.Errorf("SetTokenIDs: pad %d eos %d bos %d start %d, err %v", pad, eos, bos, start, err)
+	}
+	for _, c := range []struct{ js, want string }{
+		{`{"eos_token_id": 10}`, "eos_token_id = 10, want an id in [0, 10)"},
+		{`{"eos_token_id": "2"}`, "eos_token_id has type string"},
+		{`[1]`, "config.json: "},
+	} {
+		if err := SetTokenIDs([]byte(c.js), []TokenField{{Name: "eos_token_id", Dst: &eos, Vocab: 10}}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.js, err, c.want)
+		}
+	}
+	cfg := map[string]any{}
+	PutTokenIDs(cfg, map[string]int{"pad_token_id": 0, "eos_token_id": -1})
+	b, err := json.Marshal(cfg)
+	if err != nil || string(b) != `{"eos_token_id":null,"pad_token_id":0}` {
+		t.Errorf("PutTokenIDs: %s, %v", b, err)
+	}
+	pad, eos = 5, 5
+	if err := SetTokenIDs(b, []TokenField{{Name: "pad_token_id", Dst: &pad, Vocab: 10}, {Name: "eos_token_id", Dst: &eos, Vocab: 10}}); err != nil || pad != 0 || eos != -1 {
+		t.Errorf("read back: pad %d eos %d, err %v", pad, eos, err)
+	}
+}
+
 func TestSetInts(t *testing.T) {
 	five, zero, big := 5, 0, 9
 	a, b := 1, 2

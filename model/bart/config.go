@@ -97,13 +97,7 @@ type hfConfig struct {
 	AddBiasLogits      *bool `json:"add_bias_logits"`
 	NormalizeEmbedding *bool `json:"normalize_embedding"`
 	StaticPositions    *bool `json:"static_position_embeddings"`
-
-	PadTokenID          any `json:"pad_token_id"`
-	BOSTokenID          any `json:"bos_token_id"`
-	EOSTokenID          any `json:"eos_token_id"`
-	DecoderStartTokenID any `json:"decoder_start_token_id"`
-	ForcedBOSTokenID    any `json:"forced_bos_token_id"`
-	ForcedEOSTokenID    any `json:"forced_eos_token_id"`
+	// The token ids are read by hfckpt.SetTokenIDs.
 }
 
 // Architectures whose weights Load understands, per model_type.
@@ -244,33 +238,15 @@ func ParseConfig(b []byte) (Config, error) {
 			return Config{}, fmt.Errorf("config.json: %s = %v is not supported: %s", f.name, *f.p, f.why)
 		}
 	}
-	ids := []struct {
-		name  string
-		v     any
-		dst   *int
-		vocab int
-	}{
-		{"pad_token_id", h.PadTokenID, &c.PadTokenID, c.VocabSize},
-		{"bos_token_id", h.BOSTokenID, &c.BOSTokenID, c.DecoderVocab},
-		{"eos_token_id", h.EOSTokenID, &c.EOSTokenID, c.DecoderVocab},
-		{"decoder_start_token_id", h.DecoderStartTokenID, &c.DecoderStartTokenID, c.DecoderVocab},
-		{"forced_bos_token_id", h.ForcedBOSTokenID, &c.ForcedBOSTokenID, c.DecoderVocab},
-		{"forced_eos_token_id", h.ForcedEOSTokenID, &c.ForcedEOSTokenID, c.DecoderVocab},
-	}
-	raw := map[string]json.RawMessage{}
-	_ = json.Unmarshal(b, &raw) // already parsed once: cannot fail
-	for _, f := range ids {
-		if _, present := raw[f.name]; !present {
-			if *f.dst >= f.vocab {
-				*f.dst = -1 // a default outside a small vocabulary
-			}
-			continue
-		}
-		id, err := hfckpt.TokenID(f.name, f.v, f.vocab)
-		if err != nil {
-			return Config{}, err
-		}
-		*f.dst = id
+	if err := hfckpt.SetTokenIDs(b, []hfckpt.TokenField{
+		{Name: "pad_token_id", Dst: &c.PadTokenID, Vocab: c.VocabSize},
+		{Name: "bos_token_id", Dst: &c.BOSTokenID, Vocab: c.DecoderVocab},
+		{Name: "eos_token_id", Dst: &c.EOSTokenID, Vocab: c.DecoderVocab},
+		{Name: "decoder_start_token_id", Dst: &c.DecoderStartTokenID, Vocab: c.DecoderVocab},
+		{Name: "forced_bos_token_id", Dst: &c.ForcedBOSTokenID, Vocab: c.DecoderVocab},
+		{Name: "forced_eos_token_id", Dst: &c.ForcedEOSTokenID, Vocab: c.DecoderVocab},
+	}); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -393,14 +393,8 @@ func (m *Model) Save(dir, dtype string) error {
 		cfg["decoder_vocab_size"] = c.DecoderVocab
 		cfg["share_encoder_decoder_embeddings"] = c.ShareEmbeddings
 	}
-	for k, v := range map[string]int{"pad_token_id": c.PadTokenID, "bos_token_id": c.BOSTokenID, "eos_token_id": c.EOSTokenID,
-		"decoder_start_token_id": c.DecoderStartTokenID, "forced_bos_token_id": c.ForcedBOSTokenID, "forced_eos_token_id": c.ForcedEOSTokenID} {
-		if v >= 0 {
-			cfg[k] = v
-		} else {
-			cfg[k] = nil
-		}
-	}
+	hfckpt.PutTokenIDs(cfg, map[string]int{"pad_token_id": c.PadTokenID, "bos_token_id": c.BOSTokenID, "eos_token_id": c.EOSTokenID,
+		"decoder_start_token_id": c.DecoderStartTokenID, "forced_bos_token_id": c.ForcedBOSTokenID, "forced_eos_token_id": c.ForcedEOSTokenID})
 	w := m.Weights // a copy whose layer slices layerSpecs points into
 	specs := layerSpecs(c, &w)
 	var ts []safetensors.Tensor

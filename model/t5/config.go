@@ -78,8 +78,7 @@ type hfConfig struct {
 	TieWord       *bool    `json:"tie_word_embeddings"`
 	IsEncDec      *bool    `json:"is_encoder_decoder"`
 
-	PadTokenID          any `json:"pad_token_id"`
-	EOSTokenID          any `json:"eos_token_id"`
+	// pad_token_id and eos_token_id are read by hfckpt.SetTokenIDs.
 	DecoderStartTokenID any `json:"decoder_start_token_id"`
 }
 
@@ -175,30 +174,14 @@ func ParseConfig(b []byte) (Config, error) {
 	if h.TieWord != nil {
 		c.TieWordEmbeddings = *h.TieWord
 	}
-	raw := map[string]json.RawMessage{}
-	_ = json.Unmarshal(b, &raw) // already parsed once: cannot fail
-	for _, f := range []struct {
-		name string
-		v    any
-		dst  *int
-	}{
-		{"pad_token_id", h.PadTokenID, &c.PadTokenID},
-		{"eos_token_id", h.EOSTokenID, &c.EOSTokenID},
-	} {
-		if _, ok := raw[f.name]; !ok {
-			if *f.dst >= c.VocabSize {
-				*f.dst = -1
-			}
-			continue
-		}
-		id, err := hfckpt.TokenID(f.name, f.v, c.VocabSize)
-		if err != nil {
-			return Config{}, err
-		}
-		*f.dst = id
+	if err := hfckpt.SetTokenIDs(b, []hfckpt.TokenField{
+		{Name: "pad_token_id", Dst: &c.PadTokenID, Vocab: c.VocabSize},
+		{Name: "eos_token_id", Dst: &c.EOSTokenID, Vocab: c.VocabSize},
+	}); err != nil {
+		return Config{}, err
 	}
 	c.DecoderStartTokenID = c.PadTokenID
-	if _, ok := raw["decoder_start_token_id"]; ok && !encoderOnly {
+	if h.DecoderStartTokenID != nil && !encoderOnly {
 		id, err := hfckpt.TokenID("decoder_start_token_id", h.DecoderStartTokenID, c.VocabSize)
 		if err != nil {
 			return Config{}, err

@@ -296,13 +296,7 @@ func (m *Model) Save(dir, dtype string) error {
 	if c.EncoderOnly {
 		delete(cfg, "num_decoder_layers")
 	}
-	for k, v := range map[string]int{"pad_token_id": c.PadTokenID, "eos_token_id": c.EOSTokenID, "decoder_start_token_id": c.DecoderStartTokenID} {
-		if v >= 0 {
-			cfg[k] = v
-		} else {
-			cfg[k] = nil
-		}
-	}
+	hfckpt.PutTokenIDs(cfg, map[string]int{"pad_token_id": c.PadTokenID, "eos_token_id": c.EOSTokenID, "decoder_start_token_id": c.DecoderStartTokenID})
 	w := m.Weights // a copy whose layer slices specs points into
 	var ts []safetensors.Tensor
 	for _, s := range specs(c, &w) {
