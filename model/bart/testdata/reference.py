@@ -20,7 +20,9 @@ cross-attention keys/values are computed once from the encoder output.
 Weights are not drawn from torch's RNG: every tensor is filled by a splitmix64
 stream seeded from the FNV-1a hash of its name (Hugging Face name without the
 "model." prefix), exactly as bart.Random does, so the Go tests rebuild the
-same model without a checkpoint file.
+same model without a checkpoint file. The plumbing the reference scripts share
+(that fill, the safetensors writer, the golden values of one model, the
+attention file, the benchmark loop) is internal/goldentest/refcommon.py.
 
 Regenerate the golden files (from the repository root):
 
@@ -46,40 +48,20 @@ The benchmark (bench/seq2seq.sh) runs
 import json
 import math
 import os
-import struct
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-MASK64 = (1 << 64) - 1
-GAMMA = 0x9E3779B97F4A7C15
-
-
-def fnv1a64(s):
-    h = 0xCBF29CE484222325
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001B3) & MASK64
-    return h
-
-
-def uniform01(seed, n):
-    """n float64 values in [0, 1): the top 24 bits of splitmix64(seed + i*GAMMA), i = 1..n."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(GAMMA)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(40)).astype(np.float64) * (2.0 ** -24)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "internal", "goldentest"))
+import refcommon  # noqa: E402
+from refcommon import centred, write_safetensors  # noqa: E402
 
 
 def tensor_values(name, shape, seed):
     """The values bart.Random gives tensor `name` (HF name without "model.")."""
-    n = int(np.prod(shape))
-    u = uniform01((fnv1a64(name) ^ seed) & MASK64, n) - 0.5
+    u = centred(name, shape, seed)
     if name.endswith("layer_norm.weight") or name.endswith("layernorm_embedding.weight"):
         v = 1.0 + u * 0.25
     elif name.endswith(".bias") or name == "final_logits_bias":
@@ -200,26 +182,6 @@ def sinusoidal(n_pos, dim):
 
 # ---------------------------------------------------------------------------
 # Files in Hugging Face layout, written by hand.
-
-def write_safetensors(path, tensors, dtype="F32", metadata=None):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors:
-        a = t.detach().contiguous().numpy()
-        b = a.astype({"F32": np.float32, "F16": np.float16}[dtype]).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = dict(metadata or {}, format="pt")
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
 
 def write_checkpoint(d, cfg, w, dtype="F32", extra=()):
     os.makedirs(d, exist_ok=True)
@@ -378,11 +340,6 @@ class Seq2Seq:
 # ---------------------------------------------------------------------------
 # Golden files.
 
-def ids_for(n, vocab, salt):
-    """Deterministic token ids (no special-token meaning)."""
-    return [(i * 7919 + salt * 104729 + 3) % (vocab - 3) + 3 for i in range(n)]
-
-
 MODELS = {
     # name: (config, seed, source length, target length)
     "bart": (bart_config(), 1, 14, 12),
@@ -395,39 +352,9 @@ MODELS = {
 }
 
 
-def golden_for(name, cfg, model, slen, tlen, out, greedy_n=32, cols=None, meta=None, seed=None):
-    if meta is not None:
-        meta[name + ".config"] = json.dumps(cfg)
-        meta[name + ".seed"] = str(seed)
-    V, Vt = cfg["vocab_size"], dec_vocab(cfg)
-    src = ids_for(slen, V, 1)
-    tgt = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, Vt, 2)
-    with torch.no_grad():
-        enc = model.encode(torch.tensor([src]))
-        logits, _, crosses = model.decode(torch.tensor([tgt]), enc)
-        lg = logits[0] if cols is None else logits[0, :, :cols]
-        out[name + ".src"] = torch.tensor(src, dtype=torch.float32)
-        out[name + ".tgt"] = torch.tensor(tgt, dtype=torch.float32)
-        out[name + ".logits"] = lg.contiguous()
-        out[name + ".argmax"] = logits[0].argmax(-1).float()
-        out[name + ".cross_last"] = crosses[-1][0].contiguous()  # [nh, T, S] of the last layer
-        ids, margins = model.greedy(torch.tensor([src]), greedy_n)
-        out[name + ".greedy"] = torch.tensor(ids, dtype=torch.float32)
-        out[name + ".margins"] = torch.tensor(margins, dtype=torch.float32)
-        if cols is not None:
-            return
-        # A right-padded batch with attention masks: source lengths slen and
-        # slen-5, targets of length tlen.
-        s2 = ids_for(slen - 5, V, 3)
-        pad = cfg["pad_token_id"]
-        srcs = torch.tensor([src, s2 + [pad] * 5])
-        mask = torch.tensor([[1] * slen, [1] * (slen - 5) + [0] * 5])
-        t2 = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, Vt, 4)
-        enc = model.encode(srcs, mask)
-        logits, _, _ = model.decode(torch.tensor([tgt, t2]), enc, enc_mask=mask)
-        out[name + ".padded.src1"] = torch.tensor(s2, dtype=torch.float32)
-        out[name + ".padded.tgt1"] = torch.tensor(t2, dtype=torch.float32)
-        out[name + ".padded.logits"] = logits.contiguous()
+def golden_for(name, cfg, model, slen, tlen, out, **kw):
+    """refcommon.golden_for, target ids below the decoder's vocabulary."""
+    refcommon.golden_for(name, cfg, model, slen, tlen, out, tgt_vocab=dec_vocab(cfg), **kw)
 
 
 def golden(root):
@@ -476,62 +403,14 @@ def golden_large(d):
 
 
 def bench(argv):
-    import argparse
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--src-len", type=int, default=64)
-    ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--reps", type=int, default=3)
-    a = ap.parse_args(argv)
-    torch.set_num_threads(a.threads)
-    model = Seq2Seq(OPUS, random_weights(OPUS, 7))
-    src = torch.tensor([ids_for(a.src_len, OPUS["vocab_size"], 1)])
-    best, best_enc, ids = 0.0, 0.0, None
-    with torch.no_grad():
-        for _ in range(a.reps):
-            t0 = time.perf_counter()
-            enc = model.encode(src)
-            t1 = time.perf_counter()
-            tok = torch.tensor([[OPUS["decoder_start_token_id"]]])
-            past, out = None, []
-            for _ in range(a.new_tokens):
-                logits, past, _ = model.decode(tok, enc, past=past)
-                tok = logits[:, -1].argmax(-1).view(1, 1)
-                out.append(int(tok))
-            t2 = time.perf_counter()
-            best = max(best, a.new_tokens / (t2 - t1))
-            best_enc = max(best_enc, a.src_len / (t1 - t0))
-            ids = out
-    print(json.dumps({"threads": a.threads, "decode_tok_s": best, "encode_tok_s": best_enc, "greedy_ids": ids}))
+    refcommon.bench(argv, OPUS, lambda: Seq2Seq(OPUS, random_weights(OPUS, 7)))
 
 
 def attentions(root):
-    """Encoder and decoder self-attention probabilities (what transformers
-    returns with output_attentions=True as encoder_attentions and
-    decoder_attentions) of a teacher-forced pass of every model in MODELS,
-    written to attention.safetensors: NAME.src, NAME.tgt, NAME.enc_self
-    [L_enc, heads, S, S] and NAME.dec_self [L_dec, heads, T, T] (causal:
-    zero above the diagonal), with each model's config and seed."""
-    d = os.path.join(root, "model", "bart", "testdata")
-    out, meta = {}, {}
-    for name, (cfg, seed, slen, tlen) in MODELS.items():
-        meta[name + ".config"] = json.dumps(cfg)
-        meta[name + ".seed"] = str(seed)
-        model = Seq2Seq(cfg, random_weights(cfg, seed))
-        V = cfg["vocab_size"]
-        src = ids_for(slen, V, 1)
-        tgt = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, dec_vocab(cfg), 2)
-        model.keep = []
-        with torch.no_grad():
-            enc = model.encode(torch.tensor([src]))
-            model.decode(torch.tensor([tgt]), enc)
-        enc_self = [a[0] for p, a in model.keep if p.startswith("encoder.") and "self_attn" in p]
-        dec_self = [a[0] for p, a in model.keep if p.startswith("decoder.") and "self_attn" in p]
-        out[name + ".src"] = torch.tensor(src, dtype=torch.float32)
-        out[name + ".tgt"] = torch.tensor(tgt, dtype=torch.float32)
-        out[name + ".enc_self"] = torch.stack(enc_self).contiguous()
-        out[name + ".dec_self"] = torch.stack(dec_self).contiguous()
-    write_safetensors(os.path.join(d, "attention.safetensors"), sorted(out.items()), metadata=meta)
+    """refcommon.attentions of every model in MODELS, written to
+    model/bart/testdata/attention.safetensors."""
+    refcommon.attentions(os.path.join(root, "model", "bart", "testdata", "attention.safetensors"), MODELS,
+                         lambda cfg, seed: Seq2Seq(cfg, random_weights(cfg, seed)), dec_vocab, "self_attn")
 
 
 if __name__ == "__main__":

@@ -43,32 +43,15 @@ import torch.nn.functional as F
 # ---------------------------------------------------------------------------
 # Deterministic weights shared with Go (model/gpt2/random.go).
 
-MASK64 = (1 << 64) - 1
-GAMMA = 0x9E3779B97F4A7C15
-
-
-def fnv1a64(s):
-    h = 0xCBF29CE484222325
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001B3) & MASK64
-    return h
-
-
-def uniform01(seed, n):
-    """n float64 values in [0, 1): the top 24 bits of splitmix64(seed + i*GAMMA), i = 1..n."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(GAMMA)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(40)).astype(np.float64) * (2.0 ** -24)
+# The fill and the safetensors writer live in internal/goldentest/refcommon.py,
+# shared with model/bart's and model/t5's references.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "internal", "goldentest"))
+from refcommon import centred, write_safetensors  # noqa: E402
 
 
 def tensor_values(name, shape, seed, wscale):
     """The values gpt2.Random gives tensor `name` (HF name without prefix)."""
-    n = int(np.prod(shape))
-    u = uniform01((fnv1a64(name) ^ seed) & MASK64, n) - 0.5
+    u = centred(name, shape, seed)
     if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
         v = 1.0 + u * 0.25
     elif name.endswith(".bias"):
@@ -101,27 +84,6 @@ def random_weights(cfg, seed, wscale):
 
 # ---------------------------------------------------------------------------
 # Files in Hugging Face layout, written by hand.
-
-def write_safetensors(path, tensors, dtype="F32"):
-    """tensors: list of (name, float32 torch tensor). dtype F32 or F16."""
-    header, blobs, off = {}, [], 0
-    for name, t in tensors:
-        a = t.detach().contiguous().numpy()
-        b = a.astype(np.float16 if dtype == "F16" else np.float32).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
 
 def hf_config(cfg, activation="gelu_new"):
     return {

@@ -22,6 +22,9 @@ cached one; the cross-attention keys/values are computed once.
 Weights are not drawn from torch's RNG: every tensor is filled by a
 splitmix64 stream seeded from the FNV-1a hash of its Hugging Face name, as
 t5.Random does, so the Go tests rebuild the same model without a checkpoint.
+The plumbing the reference scripts share (that fill, the safetensors writer,
+the golden values of one model, the attention file, the benchmark loop) is
+internal/goldentest/refcommon.py.
 
 Regenerate (from the repository root):
 
@@ -42,39 +45,20 @@ it when LOUPE_T5_LARGE=DIR). bench/seq2seq.sh runs
 import json
 import math
 import os
-import struct
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-MASK64 = (1 << 64) - 1
-GAMMA = 0x9E3779B97F4A7C15
-
-
-def fnv1a64(s):
-    h = 0xCBF29CE484222325
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001B3) & MASK64
-    return h
-
-
-def uniform01(seed, n):
-    with np.errstate(over="ignore"):
-        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(GAMMA)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(40)).astype(np.float64) * (2.0 ** -24)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "internal", "goldentest"))
+import refcommon  # noqa: E402
+from refcommon import centred, golden_for, write_safetensors  # noqa: E402
 
 
 def tensor_values(name, shape, seed, dkv):
     """The values t5.Random gives tensor `name` (d_kv: the query scale)."""
-    n = int(np.prod(shape))
-    u = uniform01((fnv1a64(name) ^ seed) & MASK64, n) - 0.5
+    u = centred(name, shape, seed)
     if name.endswith("layer_norm.weight"):
         v = 1.0 + u * 0.25
     elif name.endswith("relative_attention_bias.weight"):
@@ -150,29 +134,6 @@ def param_shapes(cfg):
 
 def random_weights(cfg, seed):
     return {n: tensor_values(n, s, seed, cfg["d_kv"]) for n, s in param_shapes(cfg)}
-
-
-def write_safetensors(path, tensors, dtype="F32", metadata=None):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors:
-        t = t.detach().contiguous()
-        if dtype == "BF16":
-            b = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
-        else:
-            b = t.numpy().astype({"F32": np.float32, "F16": np.float16}[dtype]).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = dict(metadata or {}, format="pt")
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------
@@ -313,10 +274,6 @@ class T5:
 # ---------------------------------------------------------------------------
 # Golden files.
 
-def ids_for(n, vocab, salt):
-    return [(i * 7919 + salt * 104729 + 3) % (vocab - 3) + 3 for i in range(n)]
-
-
 MODELS = {
     # name: (config, seed, source length, target length)
     # v1.0-like: relu, tied, 2+3 layers; a 40-token source reaches the
@@ -334,39 +291,6 @@ MODELS = {
     "t5gelu": (t5_config(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=1, num_heads=2,
                          vocab_size=300, feed_forward_proj="gelu", layer_norm_epsilon=1e-5), 4, 10, 8),
 }
-
-
-def golden_for(name, cfg, model, slen, tlen, out, greedy_n=32, cols=None, meta=None, seed=None):
-    if meta is not None:
-        meta[name + ".config"] = json.dumps(cfg)
-        meta[name + ".seed"] = str(seed)
-    V = cfg["vocab_size"]
-    src = ids_for(slen, V, 1)
-    tgt = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, V, 2)
-    with torch.no_grad():
-        enc = model.encode(torch.tensor([src]))
-        logits, _, crosses = model.decode(torch.tensor([tgt]), enc)
-        lg = logits[0] if cols is None else logits[0, :, :cols]
-        out[name + ".src"] = torch.tensor(src, dtype=torch.float32)
-        out[name + ".tgt"] = torch.tensor(tgt, dtype=torch.float32)
-        out[name + ".logits"] = lg.contiguous()
-        out[name + ".argmax"] = logits[0].argmax(-1).float()
-        out[name + ".cross_last"] = crosses[-1][0].contiguous()
-        ids, margins = model.greedy(torch.tensor([src]), greedy_n)
-        out[name + ".greedy"] = torch.tensor(ids, dtype=torch.float32)
-        out[name + ".margins"] = torch.tensor(margins, dtype=torch.float32)
-        if cols is not None:
-            return
-        s2 = ids_for(slen - 5, V, 3)
-        pad = cfg["pad_token_id"]
-        srcs = torch.tensor([src, s2 + [pad] * 5])
-        mask = torch.tensor([[1] * slen, [1] * (slen - 5) + [0] * 5])
-        t2 = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, V, 4)
-        enc = model.encode(srcs, mask)
-        logits, _, _ = model.decode(torch.tensor([tgt, t2]), enc, enc_mask=mask)
-        out[name + ".padded.src1"] = torch.tensor(s2, dtype=torch.float32)
-        out[name + ".padded.tgt1"] = torch.tensor(t2, dtype=torch.float32)
-        out[name + ".padded.logits"] = logits.contiguous()
 
 
 BUCKET_SPAN = 1500
@@ -420,63 +344,16 @@ def golden_large(d):
 
 
 def bench(argv):
-    import argparse
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--src-len", type=int, default=64)
-    ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--reps", type=int, default=3)
-    a = ap.parse_args(argv)
-    torch.set_num_threads(a.threads)
     cfg, seed = LARGE["t5-small"]
-    model = T5(cfg, random_weights(cfg, seed))
-    src = torch.tensor([ids_for(a.src_len, cfg["vocab_size"], 1)])
-    best, best_enc, ids = 0.0, 0.0, None
-    with torch.no_grad():
-        for _ in range(a.reps):
-            t0 = time.perf_counter()
-            enc = model.encode(src)
-            t1 = time.perf_counter()
-            tok = torch.tensor([[cfg["decoder_start_token_id"]]])
-            past, outs = None, []
-            for _ in range(a.new_tokens):
-                logits, past, _ = model.decode(tok, enc, past=past)
-                tok = logits[:, -1].argmax(-1).view(1, 1)
-                outs.append(int(tok))
-            t2 = time.perf_counter()
-            best = max(best, a.new_tokens / (t2 - t1))
-            best_enc = max(best_enc, a.src_len / (t1 - t0))
-            ids = outs
-    print(json.dumps({"threads": a.threads, "decode_tok_s": best, "encode_tok_s": best_enc, "greedy_ids": ids}))
+    refcommon.bench(argv, cfg, lambda: T5(cfg, random_weights(cfg, seed)))
 
 
 def attentions(root):
-    """Encoder and decoder self-attention probabilities (what transformers
-    returns with output_attentions=True as encoder_attentions and
-    decoder_attentions) of a teacher-forced pass of every model in MODELS,
-    written to attention.safetensors: NAME.src, NAME.tgt, NAME.enc_self
-    [L_enc, heads, S, S] and NAME.dec_self [L_dec, heads, T, T] (causal:
-    zero above the diagonal), with each model's config and seed."""
-    d = os.path.join(root, "model", "t5", "testdata")
-    out, meta = {}, {}
-    for name, (cfg, seed, slen, tlen) in MODELS.items():
-        meta[name + ".config"] = json.dumps(cfg)
-        meta[name + ".seed"] = str(seed)
-        model = T5(cfg, random_weights(cfg, seed))
-        V = cfg["vocab_size"]
-        src = ids_for(slen, V, 1)
-        tgt = [cfg["decoder_start_token_id"]] + ids_for(tlen - 1, V, 2)
-        model.keep = []
-        with torch.no_grad():
-            enc = model.encode(torch.tensor([src]))
-            model.decode(torch.tensor([tgt]), enc)
-        enc_self = [a[0] for p, a in model.keep if p.startswith("encoder.") and "SelfAttention" in p]
-        dec_self = [a[0] for p, a in model.keep if p.startswith("decoder.") and "SelfAttention" in p]
-        out[name + ".src"] = torch.tensor(src, dtype=torch.float32)
-        out[name + ".tgt"] = torch.tensor(tgt, dtype=torch.float32)
-        out[name + ".enc_self"] = torch.stack(enc_self).contiguous()
-        out[name + ".dec_self"] = torch.stack(dec_self).contiguous()
-    write_safetensors(os.path.join(d, "attention.safetensors"), sorted(out.items()), metadata=meta)
+    """refcommon.attentions of every model in MODELS, written to
+    model/t5/testdata/attention.safetensors."""
+    refcommon.attentions(os.path.join(root, "model", "t5", "testdata", "attention.safetensors"), MODELS,
+                         lambda cfg, seed: T5(cfg, random_weights(cfg, seed)), lambda cfg: cfg["vocab_size"],
+                         "SelfAttention")
 
 
 if __name__ == "__main__":
