@@ -18,6 +18,7 @@ type Decoder interface {
 	Len(row int) int
 	SourceLen(row int) int
 	CrossAttention(row, layer, head, pos int) []float32
+	SelfAttention(row, layer, head, pos int) []float32
 	LayerHidden(row, layer, pos int) []float32
 	Reorder(from []int, spare int)
 	CopySeq(dst, src int)
@@ -29,18 +30,69 @@ type Decoder interface {
 type DecoderOptions struct {
 	Batch         int  // rows (0: one a row of the encoder's output)
 	MaxLen        int  // target positions a row (0: the model's limit)
+	MaxRows       int  // new tokens a pass (0: the model's default)
 	AllLogits     bool // keep every position's logits
 	CaptureCross  bool // keep the cross-attention probabilities
 	CaptureHidden bool // keep every layer's output (LayerHidden)
+	CaptureSelf   bool // keep the decoder's self-attention probabilities
+}
+
+// Encoded is what the shared checks need of an encoder's output.
+type Encoded interface {
+	// Attention is the captured self-attention probabilities of a row,
+	// layer and head, [S, S] (nil when not captured).
+	Attention(row, layer, head int) []float32
+}
+
+// Pass is what the shared checks need of a differentiable pass.
+type Pass interface {
+	Logits(rows []int) []float32
+	Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, err error)
+}
+
+// AsDecoder returns d as a Decoder, or a nil Decoder with err (not a
+// Decoder holding a nil pointer).
+func AsDecoder[D Decoder](d D, err error) (Decoder, error) {
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// AsPass returns p as a Pass, or a nil Pass with err.
+func AsPass[P Pass](p P, err error) (Pass, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// RandomModel rebuilds golden model name with random (a package's
+// Random) from the config (read with parse) and seed the reference
+// stored in the file's metadata.
+func RandomModel[C, M any](t testing.TB, g File, name string, parse func([]byte) (C, error), random func(C, uint64) (M, error)) M {
+	t.Helper()
+	js, seed := g.Model(t, name)
+	cfg, err := parse(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := random(cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // EncDec is an encoder-decoder model under test, E its encoder's output:
 // each model package fills one from its Model's methods and config.
-type EncDec[E any] struct {
+type EncDec[E Encoded] struct {
 	// Forward is the teacher-forced pass: logits [len(tgt), Vocab].
 	Forward func(src, tgt []int) ([]float32, error)
 	// Encode runs the encoder over a batch of sources.
 	Encode func(src [][]int) (E, error)
+	// EncodeCapturing is Encode keeping the self-attention probabilities.
+	EncodeCapturing func(src [][]int) (E, error)
 	// NewDecoderFor opens a decoder on every row of enc.
 	NewDecoderFor func(enc E, opt DecoderOptions) (Decoder, error)
 	// NewDecoderOn opens a one-row decoder (default options) whose source,
@@ -49,12 +101,18 @@ type EncDec[E any] struct {
 	// LayerLogits puts the logits a decoder layer's output h would give
 	// (the logit lens) in dst.
 	LayerLogits func(dst, h []float32)
+	// EmbedSource and EmbedTarget are the token embeddings of ids, the
+	// inputs of ForwardPass, the differentiable pass.
+	EmbedSource, EmbedTarget func(ids []int) ([]float32, error)
+	ForwardPass              func(src, tgt []float32) (Pass, error)
 
 	Start  int // decoder_start_token_id
 	Vocab  int // the decoder's vocabulary: a row of logits
 	Width  int // d_model: a row of hidden states
 	Heads  int // the decoder's attention heads
 	Layers int // the decoder's layers
+
+	EncoderHeads, EncoderLayers int
 }
 
 // decoder encodes src and opens a decoder on it, failing t on an error.
@@ -73,7 +131,7 @@ func (m EncDec[E]) decoder(t testing.TB, src [][]int, opt DecoderOptions) Decode
 
 // Greedy decodes n tokens after the start token with a Decoder, EOS
 // ignored, as the reference scripts do.
-func Greedy[E any](t testing.TB, m EncDec[E], src []int, n int) []int {
+func Greedy[E Encoded](t testing.TB, m EncDec[E], src []int, n int) []int {
 	t.Helper()
 	d := m.decoder(t, [][]int{src}, DecoderOptions{MaxLen: n})
 	tok := m.Start
@@ -93,7 +151,7 @@ func Greedy[E any](t testing.TB, m EncDec[E], src []int, n int) []int {
 // last decoder layer's cross-attention [heads, T, S], .greedy, .margins):
 // the teacher-forced pass, KV-cached decoding one token at a time against
 // it, the cross-attention captured and greedy decoding, within tol.
-func CheckModel[E any](t *testing.T, g File, name string, m EncDec[E], logitCols int, tol float64) {
+func CheckModel[E Encoded](t *testing.T, g File, name string, m EncDec[E], logitCols int, tol float64) {
 	t.Helper()
 	V := m.Vocab
 	src, tgt := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
@@ -151,7 +209,7 @@ func CheckModel[E any](t *testing.T, g File, name string, m EncDec[E], logitCols
 // the reference's right-padded batch (NAME.src and .tgt, then
 // .padded.src1 and .padded.tgt1; every position's logits in
 // .padded.logits), within tol.
-func CheckPadded[E any](t *testing.T, g File, name string, m EncDec[E], tol float64) {
+func CheckPadded[E Encoded](t *testing.T, g File, name string, m EncDec[E], tol float64) {
 	t.Helper()
 	src0, tgt0 := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
 	src1, tgt1 := g.IDs(t, name+".padded.src1"), g.IDs(t, name+".padded.tgt1")
@@ -168,7 +226,7 @@ func CheckPadded[E any](t *testing.T, g File, name string, m EncDec[E], tol floa
 // CheckReorder checks beam reordering (sources given by rows, cycles
 // through the spare row) against decoders fed the same histories, within
 // tol.
-func CheckReorder[E any](t *testing.T, m EncDec[E], tol float64) {
+func CheckReorder[E Encoded](t *testing.T, m EncDec[E], tol float64) {
 	srcs := [][]int{{3, 4, 5, 6}, {7, 8, 9}, {10, 11, 12, 13, 14}}
 	enc, err := m.Encode(srcs)
 	if err != nil {
@@ -227,7 +285,7 @@ func CheckReorder[E any](t *testing.T, m EncDec[E], tol float64) {
 // CheckDecodeAllocs checks that a decoding step of a batch of two, and
 // Reorder, allocate nothing, with and without cross-attention captured.
 // The token ids stay below 50.
-func CheckDecodeAllocs[E any](t *testing.T, m EncDec[E]) {
+func CheckDecodeAllocs[E Encoded](t *testing.T, m EncDec[E]) {
 	t.Helper()
 	enc, err := m.Encode([][]int{{3, 4, 5, 6, 7}, {8, 9}})
 	if err != nil {
@@ -260,7 +318,7 @@ func CheckDecodeAllocs[E any](t *testing.T, m EncDec[E]) {
 // CheckConcurrentDecoders runs decoders of one model on several goroutines
 // (a model is read-only; run with -race) and checks that they decode the
 // same greedy ids.
-func CheckConcurrentDecoders[E any](t *testing.T, m EncDec[E]) {
+func CheckConcurrentDecoders[E Encoded](t *testing.T, m EncDec[E]) {
 	t.Helper()
 	src := []int{3, 4, 5, 6, 7, 8}
 	want := Greedy(t, m, src, 12)
@@ -310,7 +368,7 @@ func CheckConcurrentDecoders[E any](t *testing.T, m EncDec[E]) {
 // the teacher-forced logits at every position (fed in two Forward calls);
 // CopySeq copies the captured states, and without the option there are
 // none.
-func CheckLayerLogits[E any](t *testing.T, m EncDec[E], src, tgt []int) {
+func CheckLayerLogits[E Encoded](t *testing.T, m EncDec[E], src, tgt []int) {
 	t.Helper()
 	want, err := m.Forward(src, tgt)
 	if err != nil {
@@ -373,7 +431,7 @@ func benchSource(n int) []int {
 // BenchDecode measures one greedy decoding step after a 64-token source
 // of ids below srcVocab+3, up to 64 target tokens (the decoder is reset
 // every 64 steps).
-func BenchDecode[E any](b *testing.B, m EncDec[E], srcVocab int) {
+func BenchDecode[E Encoded](b *testing.B, m EncDec[E], srcVocab int) {
 	enc, err := m.Encode([][]int{benchSource(srcVocab)})
 	if err != nil {
 		b.Fatal(err)
@@ -400,7 +458,7 @@ func BenchDecode[E any](b *testing.B, m EncDec[E], srcVocab int) {
 // BenchEncode measures encoding one 64-token source of ids below
 // srcVocab+3 and setting up a Decoder for it (cross-attention keys and
 // values).
-func BenchEncode[E any](b *testing.B, m EncDec[E], srcVocab int) {
+func BenchEncode[E Encoded](b *testing.B, m EncDec[E], srcVocab int) {
 	src := benchSource(srcVocab)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -411,5 +469,182 @@ func BenchEncode[E any](b *testing.B, m EncDec[E], srcVocab int) {
 		if _, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 64}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// CheckSelfAttention checks the captured self-attention of golden model
+// name (NAME.src, .tgt; .enc_self [L_enc, heads, S, S], .dec_self [L_dec,
+// heads, T, T] with zeros above the diagonal, the reference's
+// output_attentions): the encoder's with EncodeCapturing, the decoder's
+// with CaptureSelf whether the target goes through in one pass, in passes
+// of a few rows or one token at a time, within tol; CopySeq carries the
+// probabilities.
+func CheckSelfAttention[E Encoded](t *testing.T, g File, name string, m EncDec[E], tol float64) {
+	src, tgt := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
+	S, T := len(src), len(tgt)
+	enc, err := m.EncodeCapturing([][]int{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []float32
+	for l := range m.EncoderLayers {
+		for h := range m.EncoderHeads {
+			got = append(got, enc.Attention(0, l, h)...)
+		}
+	}
+	want := g.Get(t, name+".enc_self")
+	if len(got) != len(want) || len(got) != m.EncoderLayers*m.EncoderHeads*S*S {
+		t.Fatalf("encoder self-attention: %d values, want %d", len(got), len(want))
+	}
+	if d := MaxAbsDiff(got, want); d > tol {
+		t.Errorf("encoder self-attention: max |diff| %g > %g", d, tol)
+	}
+	if plain, _ := m.Encode([][]int{src}); plain.Attention(0, 0, 0) != nil {
+		t.Error("Encode without CaptureAttention kept attention")
+	}
+	// The reference's [L, nh, T, T] with zeros above the diagonal.
+	want = g.Get(t, name+".dec_self")
+	for _, step := range []int{T, 3, 1} {
+		d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: T, MaxRows: max(step, 1), CaptureSelf: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < T; i += step {
+			if err := d.Forward([][]int{tgt[i:min(i+step, T)]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got = got[:0]
+		for l := range m.Layers {
+			for h := range m.Heads {
+				for p := range T {
+					row := d.SelfAttention(0, l, h, p)
+					if len(row) != p+1 {
+						t.Fatalf("step %d: layer %d head %d position %d: %d probabilities, want %d", step, l, h, p, len(row), p+1)
+					}
+					got = append(got, row...)
+					got = append(got, make([]float32, T-p-1)...)
+				}
+			}
+		}
+		if dd := MaxAbsDiff(got, want); dd > tol {
+			t.Errorf("decoder self-attention, %d tokens a pass: max |diff| %g > %g", step, dd, tol)
+		}
+		if d.SelfAttention(0, 0, 0, T) != nil || d.SelfAttention(0, m.Layers, 0, 0) != nil {
+			t.Error("SelfAttention out of range is not nil")
+		}
+		// CopySeq carries the probabilities.
+		if step == T {
+			d2, err := m.NewDecoderFor(enc, DecoderOptions{Batch: 2, MaxLen: T, CaptureSelf: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d2.Forward([][]int{tgt}); err != nil {
+				t.Fatal(err)
+			}
+			d2.CopySeq(1, 0)
+			if a, b := d2.SelfAttention(0, 0, 0, T-1), d2.SelfAttention(1, 0, 0, T-1); !slices.Equal(a, b) {
+				t.Errorf("CopySeq: row 1 %v, row 0 %v", b, a)
+			}
+		}
+	}
+}
+
+// passInputs returns the token embeddings of src and tgt, the inputs of
+// ForwardPass.
+func (m EncDec[E]) passInputs(t *testing.T, src, tgt []int) (xs, xt []float32) {
+	t.Helper()
+	xs, err := m.EmbedSource(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xt, err = m.EmbedTarget(tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xs, xt
+}
+
+// CheckForwardPass checks the differentiable pass's logits on golden
+// model name's source and target against the inference pass's (Forward:
+// encoder, cached decoder), within tol.
+func CheckForwardPass[E Encoded](t *testing.T, g File, name string, m EncDec[E], tol float64) {
+	src, tgt := g.IDs(t, name+".src"), g.IDs(t, name+".tgt")
+	want, err := m.Forward(src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs, xt := m.passInputs(t, src, tgt)
+	p, err := m.ForwardPass(xs, xt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]int, len(tgt))
+	for i := range rows {
+		rows[i] = i
+	}
+	if d := MaxAbsDiff(p.Logits(rows), want); d > tol {
+		t.Errorf("logits differ from Forward's by %g > %g", d, tol)
+	}
+}
+
+// CheckBackward checks a few input gradients of one logit, on the first
+// tokens of golden model name's source and target, against central
+// differences of the float32 pass; a second seed on the same logit must
+// give the same gradient, and target rows after the seed none.
+func CheckBackward[E Encoded](t *testing.T, g File, name string, m EncDec[E]) {
+	src, tgt := g.IDs(t, name+".src")[:6], g.IDs(t, name+".tgt")[:5]
+	xs, xt := m.passInputs(t, src, tgt)
+	C, Vt := m.Width, m.Vocab
+	const pos, tok = 3, 7
+	f := func() float64 {
+		p, err := m.ForwardPass(xs, xt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(p.Logits([]int{pos})[tok])
+	}
+	p, err := m.ForwardPass(xs, xt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := make([]float32, Vt)
+	dl[tok] = 1
+	// Two seeds: the second one's gradient must equal the first's.
+	dsrc, dtgt, err := p.Backward([]int{pos, pos}, append(dl, dl...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	S, T := len(src), len(tgt)
+	for i := range S * C {
+		if dsrc[i] != dsrc[S*C+i] {
+			t.Fatalf("seeds differ at source value %d", i)
+		}
+	}
+	for r := pos + 1; r < T; r++ {
+		for j := range C {
+			if dtgt[r*C+j] != 0 {
+				t.Fatalf("target row %d after the seed has gradient %g", r, dtgt[r*C+j])
+			}
+		}
+	}
+	check := func(what string, x []float32, grad []float32, idx int) {
+		const h = 1e-2
+		orig := x[idx]
+		x[idx] = orig + h
+		fp := f()
+		x[idx] = orig - h
+		fm := f()
+		x[idx] = orig
+		num := (fp - fm) / (2 * h)
+		if got := float64(grad[idx]); math.Abs(got-num) > 2e-3+2e-2*math.Abs(num) {
+			t.Errorf("%s[%d]: analytic %.6g, numeric %.6g", what, idx, got, num)
+		}
+	}
+	for _, idx := range []int{0, 5, 2*C + 3, (S-1)*C + C - 1} {
+		check("source", xs, dsrc, idx)
+	}
+	for _, idx := range []int{1, C + 7, pos*C + 2} {
+		check("target", xt, dtgt, idx)
 	}
 }

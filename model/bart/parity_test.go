@@ -26,16 +26,7 @@ var (
 // seed the reference stored in the file's metadata.
 func randomModel(t testing.TB, g goldentest.File, name string) *Model {
 	t.Helper()
-	js, seed := g.Model(t, name)
-	cfg, err := ParseConfig(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Random(cfg, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return goldentest.RandomModel(t, g, name, ParseConfig, Random)
 }
 
 // underTest is m for goldentest's encoder-decoder checks.
@@ -44,26 +35,28 @@ func underTest(m *Model) goldentest.EncDec[*Encoded] {
 	return goldentest.EncDec[*Encoded]{
 		Forward: m.Forward,
 		Encode:  m.Encode,
+		EncodeCapturing: func(src [][]int) (*Encoded, error) {
+			return m.EncodeWith(src, EncodeOptions{CaptureAttention: true})
+		},
 		NewDecoderFor: func(enc *Encoded, o goldentest.DecoderOptions) (goldentest.Decoder, error) {
-			d, err := m.NewDecoderFor(enc, DecoderOptions{Batch: o.Batch, MaxLen: o.MaxLen, AllLogits: o.AllLogits, CaptureCross: o.CaptureCross, CaptureHidden: o.CaptureHidden})
-			if err != nil {
-				return nil, err
-			}
-			return d, nil
+			return goldentest.AsDecoder(m.NewDecoderFor(enc, DecoderOptions{Batch: o.Batch, MaxLen: o.MaxLen, MaxRows: o.MaxRows,
+				AllLogits: o.AllLogits, CaptureCross: o.CaptureCross, CaptureHidden: o.CaptureHidden, CaptureSelf: o.CaptureSelf}))
 		},
 		NewDecoderOn: func(enc *Encoded, row int) (goldentest.Decoder, error) {
 			d := m.NewDecoder(DecoderOptions{})
-			if err := d.SetSource(0, enc, row); err != nil {
-				return nil, err
-			}
-			return d, nil
+			return d, d.SetSource(0, enc, row)
 		},
-		LayerLogits: m.LayerLogits,
-		Start:       c.DecoderStartTokenID,
-		Vocab:       c.DecoderVocab,
-		Width:       c.DModel,
-		Heads:       c.DecoderHeads,
-		Layers:      c.DecoderLayers,
+		LayerLogits:   m.LayerLogits,
+		EmbedSource:   m.EmbedSource,
+		EmbedTarget:   m.EmbedTarget,
+		ForwardPass:   func(xs, xt []float32) (goldentest.Pass, error) { return goldentest.AsPass(m.ForwardPass(xs, xt)) },
+		Start:         c.DecoderStartTokenID,
+		Vocab:         c.DecoderVocab,
+		Width:         c.DModel,
+		Heads:         c.DecoderHeads,
+		Layers:        c.DecoderLayers,
+		EncoderHeads:  c.EncoderHeads,
+		EncoderLayers: c.EncoderLayers,
 	}
 }
 
