@@ -1,6 +1,7 @@
 package goldentest
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
 	"slices"
@@ -37,5 +38,37 @@ func TestFile(t *testing.T) {
 	}
 	if d := MaxAbsDiff(x, x[:2]); !math.IsInf(d, 1) {
 		t.Errorf("MaxAbsDiff of different lengths %g", d)
+	}
+}
+
+// TestDrop: Drop removes the named tensor only, and nothing when absent.
+func TestDrop(t *testing.T) {
+	ts := []safetensors.Tensor{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	for _, c := range []struct {
+		drop string
+		want string
+	}{{"b", "ac"}, {"a", "bc"}, {"z", "abc"}} {
+		got := ""
+		for _, x := range Drop(append([]safetensors.Tensor(nil), ts...), c.drop) {
+			got += x.Name
+		}
+		if got != c.want {
+			t.Errorf("Drop(%q): %q, want %q", c.drop, got, c.want)
+		}
+	}
+}
+
+// nilDecoder is a Decoder type whose nil pointer AsDecoder must not wrap.
+type nilDecoder struct{ Decoder }
+
+// TestAsDecoder: an error gives a nil interface, not one holding a nil
+// pointer.
+func TestAsDecoder(t *testing.T) {
+	var p *nilDecoder
+	if d, err := AsDecoder(p, errors.New("no")); d != nil || err == nil {
+		t.Errorf("AsDecoder with an error: %v, %v", d, err)
+	}
+	if d, err := AsDecoder(&nilDecoder{}, nil); d == nil || err != nil {
+		t.Errorf("AsDecoder without an error: %v, %v", d, err)
 	}
 }

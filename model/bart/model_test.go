@@ -2,8 +2,6 @@ package bart
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -146,45 +144,13 @@ func TestParseConfigErrors(t *testing.T) {
 // TestLoadErrors checks that a missing, mis-shaped or unexpected tensor is
 // an error naming it.
 func TestLoadErrors(t *testing.T) {
-	m := newRandom(t, smallConfig(t, ""))
-	src := t.TempDir()
-	if err := m.Save(src, "F32"); err != nil {
+	good := t.TempDir()
+	if err := newRandom(t, smallConfig(t, "")).Save(good, "F32"); err != nil {
 		t.Fatal(err)
 	}
-	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	read := func() []safetensors.Tensor {
-		var ts []safetensors.Tensor
-		for _, n := range f.Names() {
-			info, _ := f.Info(n)
-			v, err := f.Float32(n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts = append(ts, safetensors.Tensor{Name: n, Shape: info.Shape, Data: v})
-		}
-		return ts
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name, tensor string
-		edit         func([]safetensors.Tensor) []safetensors.Tensor
-	}{
-		{"missing", "model.decoder.layers.1.encoder_attn.k_proj.bias", func(ts []safetensors.Tensor) []safetensors.Tensor {
-			for i, x := range ts {
-				if x.Name == "model.decoder.layers.1.encoder_attn.k_proj.bias" {
-					return append(ts[:i], ts[i+1:]...)
-				}
-			}
-			return ts
-		}},
-		{"shape", "model.encoder.layers.0.fc1.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+	goldentest.CheckLoadErrors(t, good, loadErr, []goldentest.TensorEdit{
+		{Name: "missing", Tensor: "model.decoder.layers.1.encoder_attn.k_proj.bias"},
+		{Name: "shape", Tensor: "model.encoder.layers.0.fc1.weight", Edit: func(ts []safetensors.Tensor) []safetensors.Tensor {
 			for i, x := range ts {
 				if x.Name == "model.encoder.layers.0.fc1.weight" {
 					ts[i].Shape = []int{32, 64}
@@ -192,69 +158,29 @@ func TestLoadErrors(t *testing.T) {
 			}
 			return ts
 		}},
-		{"unexpected", "model.encoder.layer_norm.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+		{Name: "unexpected", Tensor: "model.encoder.layer_norm.weight", Edit: func(ts []safetensors.Tensor) []safetensors.Tensor {
 			return append(ts, safetensors.Tensor{Name: "model.encoder.layer_norm.weight", Shape: []int{32}, Data: make([]float32, 32)})
 		}},
-		{"no embedding", "model.shared.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
-			for i, x := range ts {
-				if x.Name == "model.shared.weight" {
-					return append(ts[:i], ts[i+1:]...)
-				}
-			}
-			return ts
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), tc.edit(read()), nil); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Load(dir)
-			if err == nil || !strings.Contains(err.Error(), tc.tensor) {
-				t.Errorf("error %v, want one naming %s", err, tc.tensor)
-			}
-		})
-	}
-	if _, err := Load(t.TempDir()); err == nil {
-		t.Error("empty directory: no error")
-	}
+		{Name: "no embedding", Tensor: "model.shared.weight"},
+	})
 }
+
+// loadErr is Load's error (the model, if any, closed).
+func loadErr(dir string) error {
+	m, err := Load(dir)
+	if err == nil {
+		m.Close()
+	}
+	return err
+}
+
+// configOf is m's Config, for goldentest.CheckSaveDTypes.
+func configOf(m *Model) any { return m.Config }
 
 // TestSaveDTypes round-trips F16 and BF16 checkpoints.
 func TestSaveDTypes(t *testing.T) {
 	m := newRandom(t, smallConfig(t, `,"share_encoder_decoder_embeddings":false,"decoder_vocab_size":40,"tie_word_embeddings":false,"decoder_start_token_id":39`))
-	src, tgt := []int{1, 2, 3}, []int{39, 4, 5}
-	want, err := m.Forward(src, tgt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dt := range []struct {
-		dtype string
-		tol   float64
-	}{{"F32", 0}, {"F16", 0.05}, {"BF16", 0.3}} {
-		dir := t.TempDir()
-		if err := m.Save(dir, dt.dtype); err != nil {
-			t.Fatal(err)
-		}
-		l, err := Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l.Config != m.Config {
-			t.Errorf("%s: config %+v, want %+v", dt.dtype, l.Config, m.Config)
-		}
-		got, err := l.Forward(src, tgt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := maxAbsDiff(got, want); d > dt.tol {
-			t.Errorf("%s: logits differ by %g (tolerance %g)", dt.dtype, d, dt.tol)
-		}
-		l.Close()
-	}
+	goldentest.CheckSaveDTypes(t, m, Load, configOf, []int{1, 2, 3}, []int{39, 4, 5})
 }
 
 func FuzzParseConfig(f *testing.F) {

@@ -1,8 +1,6 @@
 package t5
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,52 +96,17 @@ func TestParseConfigErrors(t *testing.T) {
 // TestLoadErrors checks that a missing, mis-shaped or unexpected tensor is
 // an error naming it.
 func TestLoadErrors(t *testing.T) {
-	m := newRandom(t, smallConfig(t, ""))
-	src := t.TempDir()
-	if err := m.Save(src, "F32"); err != nil {
+	good := t.TempDir()
+	if err := newRandom(t, smallConfig(t, "")).Save(good, "F32"); err != nil {
 		t.Fatal(err)
 	}
-	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	read := func() []safetensors.Tensor {
-		var ts []safetensors.Tensor
-		for _, n := range f.Names() {
-			info, _ := f.Info(n)
-			v, err := f.Float32(n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts = append(ts, safetensors.Tensor{Name: n, Shape: info.Shape, Data: v})
-		}
-		return ts
-	}
-	drop := func(name string) func([]safetensors.Tensor) []safetensors.Tensor {
-		return func(ts []safetensors.Tensor) []safetensors.Tensor {
-			for i, x := range ts {
-				if x.Name == name {
-					return append(ts[:i], ts[i+1:]...)
-				}
-			}
-			return ts
-		}
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name, tensor string
-		edit         func([]safetensors.Tensor) []safetensors.Tensor
-	}{
-		{"missing", "decoder.block.1.layer.1.EncDecAttention.k.weight", drop("decoder.block.1.layer.1.EncDecAttention.k.weight")},
-		{"missing gate", "encoder.block.0.layer.1.DenseReluDense.wi_1.weight", drop("encoder.block.0.layer.1.DenseReluDense.wi_1.weight")},
-		{"missing bias", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", drop("decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")},
-		{"untied head", "lm_head.weight", drop("lm_head.weight")},
-		{"no embedding", "shared.weight", drop("shared.weight")},
-		{"shape", "encoder.block.0.layer.0.SelfAttention.o.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+	goldentest.CheckLoadErrors(t, good, loadErr, []goldentest.TensorEdit{
+		{Name: "missing", Tensor: "decoder.block.1.layer.1.EncDecAttention.k.weight"},
+		{Name: "missing gate", Tensor: "encoder.block.0.layer.1.DenseReluDense.wi_1.weight"},
+		{Name: "missing bias", Tensor: "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"},
+		{Name: "untied head", Tensor: "lm_head.weight"},
+		{Name: "no embedding", Tensor: "shared.weight"},
+		{Name: "shape", Tensor: "encoder.block.0.layer.0.SelfAttention.o.weight", Edit: func(ts []safetensors.Tensor) []safetensors.Tensor {
 			for i, x := range ts {
 				if x.Name == "encoder.block.0.layer.0.SelfAttention.o.weight" {
 					ts[i].Shape, ts[i].Data = []int{x.Shape[0], x.Shape[1] / 2}, x.Data[:len(x.Data)/2]
@@ -151,63 +114,34 @@ func TestLoadErrors(t *testing.T) {
 			}
 			return ts
 		}},
-		{"unexpected", "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight", func(ts []safetensors.Tensor) []safetensors.Tensor {
+		{Name: "unexpected", Tensor: "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight", Edit: func(ts []safetensors.Tensor) []safetensors.Tensor {
 			return append(ts, safetensors.Tensor{Name: "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight", Shape: []int{16, 4}, Data: make([]float32, 64)})
 		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), tc.edit(read()), nil); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Load(dir)
-			if err == nil || !strings.Contains(err.Error(), tc.tensor) {
-				t.Errorf("error %v, want one naming %s", err, tc.tensor)
-			}
-		})
-	}
-	if _, err := Load(t.TempDir()); err == nil {
-		t.Error("empty directory: no error")
-	}
+	})
 }
+
+// loadErr is Load's error (the model, if any, closed).
+func loadErr(dir string) error {
+	m, err := Load(dir)
+	if err == nil {
+		m.Close()
+	}
+	return err
+}
+
+// configOf is m's Config, for goldentest.CheckSaveDTypes.
+func configOf(m *Model) any { return m.Config }
 
 // TestSaveDTypes round-trips F32, F16 and BF16 checkpoints, tied and
 // untied.
 func TestSaveDTypes(t *testing.T) {
-	for _, extra := range []string{"", `,"tie_word_embeddings":true,"feed_forward_proj":"relu"`} {
-		m := newRandom(t, smallConfig(t, extra))
-		src, tgt := []int{1, 2, 3}, []int{0, 4, 5}
-		want, err := m.Forward(src, tgt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, dt := range []struct {
-			dtype string
-			tol   float64
-		}{{"F32", 0}, {"F16", 0.05}, {"BF16", 0.3}} {
-			dir := t.TempDir()
-			if err := m.Save(dir, dt.dtype); err != nil {
-				t.Fatal(err)
-			}
-			l, err := Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l.Config != m.Config {
-				t.Errorf("%s: config %+v, want %+v", dt.dtype, l.Config, m.Config)
-			}
-			got, err := l.Forward(src, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := maxAbsDiff(got, want); d > dt.tol {
-				t.Errorf("%s: logits differ by %g (tolerance %g)", dt.dtype, d, dt.tol)
-			}
-			l.Close()
-		}
+	for _, c := range []struct{ name, extra string }{
+		{"untied gated-gelu", ""},
+		{"tied relu", `,"tie_word_embeddings":true,"feed_forward_proj":"relu"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			goldentest.CheckSaveDTypes(t, newRandom(t, smallConfig(t, c.extra)), Load, configOf, []int{1, 2, 3}, []int{0, 4, 5})
+		})
 	}
 }
 
