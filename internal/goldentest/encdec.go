@@ -25,11 +25,13 @@ type Decoder interface {
 	Reset()
 }
 
-// DecoderOptions are the decoder options the shared checks set; a
-// package's EncDec turns them into its own DecoderOptions.
+// DecoderOptions are the decoder options the shared checks set. They have
+// the fields of bart's and t5's DecoderOptions, in their order, so that a
+// package's EncDec converts them: DecoderOptions(o).
 type DecoderOptions struct {
 	Batch         int  // rows (0: one a row of the encoder's output)
 	MaxLen        int  // target positions a row (0: the model's limit)
+	MaxSource     int  // source positions a row (0: the longest source)
 	MaxRows       int  // new tokens a pass (0: the model's default)
 	AllLogits     bool // keep every position's logits
 	CaptureCross  bool // keep the cross-attention probabilities

@@ -39,8 +39,7 @@ func underTest(m *Model) goldentest.EncDec[*Encoded] {
 			return m.EncodeWith(src, EncodeOptions{CaptureAttention: true})
 		},
 		NewDecoderFor: func(enc *Encoded, o goldentest.DecoderOptions) (goldentest.Decoder, error) {
-			return goldentest.AsDecoder(m.NewDecoderFor(enc, DecoderOptions{Batch: o.Batch, MaxLen: o.MaxLen, MaxRows: o.MaxRows,
-				AllLogits: o.AllLogits, CaptureCross: o.CaptureCross, CaptureHidden: o.CaptureHidden, CaptureSelf: o.CaptureSelf}))
+			return goldentest.AsDecoder(m.NewDecoderFor(enc, DecoderOptions(o)))
 		},
 		NewDecoderOn: func(enc *Encoded, row int) (goldentest.Decoder, error) {
 			d := m.NewDecoder(DecoderOptions{})
