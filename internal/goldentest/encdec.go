@@ -3,6 +3,8 @@ package goldentest
 import (
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
@@ -20,6 +22,7 @@ type Decoder interface {
 	CrossAttention(row, layer, head, pos int) []float32
 	SelfAttention(row, layer, head, pos int) []float32
 	LayerHidden(row, layer, pos int) []float32
+	Truncate(row, n int)
 	Reorder(from []int, spare int)
 	CopySeq(dst, src int)
 	Reset()
@@ -97,9 +100,11 @@ type EncDec[E Encoded] struct {
 	EncodeCapturing func(src [][]int) (E, error)
 	// NewDecoderFor opens a decoder on every row of enc.
 	NewDecoderFor func(enc E, opt DecoderOptions) (Decoder, error)
-	// NewDecoderOn opens a one-row decoder (default options) whose source,
-	// set with SetSource, is row of enc.
-	NewDecoderOn func(enc E, row int) (Decoder, error)
+	// NewDecoder opens a decoder whose rows have no source yet.
+	NewDecoder func(opt DecoderOptions) Decoder
+	// NewDecoderOn opens a one-row decoder whose source, set with
+	// SetSource, is row of enc.
+	NewDecoderOn func(enc E, row int, opt DecoderOptions) (Decoder, error)
 	// LayerLogits puts the logits a decoder layer's output h would give
 	// (the logit lens) in dst.
 	LayerLogits func(dst, h []float32)
@@ -108,11 +113,12 @@ type EncDec[E Encoded] struct {
 	EmbedSource, EmbedTarget func(ids []int) ([]float32, error)
 	ForwardPass              func(src, tgt []float32) (Pass, error)
 
-	Start  int // decoder_start_token_id
-	Vocab  int // the decoder's vocabulary: a row of logits
-	Width  int // d_model: a row of hidden states
-	Heads  int // the decoder's attention heads
-	Layers int // the decoder's layers
+	Start       int // decoder_start_token_id
+	SourceVocab int // the encoder's vocabulary
+	Vocab       int // the decoder's vocabulary: a row of logits
+	Width       int // d_model: a row of hidden states
+	Heads       int // the decoder's attention heads
+	Layers      int // the decoder's layers
 
 	EncoderHeads, EncoderLayers int
 }
@@ -260,7 +266,7 @@ func CheckReorder[E Encoded](t *testing.T, m EncDec[E], tol float64) {
 			}
 			for b, f := range tc.from {
 				// Row b now continues row f's history, with f's source.
-				ref, err := m.NewDecoderOn(enc, f)
+				ref, err := m.NewDecoderOn(enc, f, DecoderOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -648,5 +654,93 @@ func CheckBackward[E Encoded](t *testing.T, g File, name string, m EncDec[E]) {
 	}
 	for _, idx := range []int{1, C + 7, pos*C + 2} {
 		check("target", xt, dtgt, idx)
+	}
+}
+
+// CheckForwardErrors checks input validation: an id outside the source
+// vocabulary, an empty source, no sources, a target past MaxLen, a
+// negative id, more rows than the decoder has, a row without a source, a
+// source longer than MaxSource and an empty target are errors, and a
+// decoder's rows are left as they were.
+func CheckForwardErrors[E Encoded](t *testing.T, m EncDec[E]) {
+	V := m.SourceVocab
+	if _, err := m.Encode([][]int{{1, V}}); err == nil || !strings.Contains(err.Error(), strconv.Itoa(V)) {
+		t.Errorf("out-of-vocabulary source id: %v", err)
+	}
+	if _, err := m.Encode([][]int{{}}); err == nil {
+		t.Error("empty source: no error")
+	}
+	if _, err := m.Encode(nil); err == nil {
+		t.Error("no sources: no error")
+	}
+	enc, err := m.Encode([][]int{{1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Forward([][]int{{1, 2, 3, 4}}); err == nil || d.Len(0) != 0 {
+		t.Errorf("target past MaxLen: err %v, Len %d", err, d.Len(0))
+	}
+	if err := d.Forward([][]int{{-1}}); err == nil || d.Len(0) != 0 {
+		t.Errorf("negative id: err %v, Len %d", err, d.Len(0))
+	}
+	if err := d.Forward([][]int{{1}, {2}}); err == nil {
+		t.Error("two rows in a decoder of one: no error")
+	}
+	d2 := m.NewDecoder(DecoderOptions{})
+	if err := d2.Forward([][]int{{1}}); err == nil || !strings.Contains(err.Error(), "SetSource") {
+		t.Errorf("row without source: %v", err)
+	}
+	if _, err := m.NewDecoderOn(enc, 0, DecoderOptions{MaxSource: 1}); err == nil {
+		t.Error("source longer than MaxSource: no error")
+	}
+	if _, err := m.Forward([]int{1}, nil); err == nil {
+		t.Error("empty target: no error")
+	}
+}
+
+// CheckTruncate checks that decoding after Truncate equals decoding the
+// shorter target from scratch (within tol), that Truncate drops the
+// logits and hidden state and Reset the target but not the source, and
+// that Hidden is the lm_head input: head(Hidden) gives the logits.
+func CheckTruncate[E Encoded](t *testing.T, m EncDec[E], tol float64, head func(h []float32) []float32) {
+	t.Helper()
+	enc, err := m.Encode([][]int{{3, 4, 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.NewDecoderFor(enc, DecoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Forward([][]int{{m.Start, 1, 2, 3, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Truncate(0, 2)
+	if d.Logits(0) != nil || d.Hidden(0) != nil {
+		t.Error("logits kept after Truncate")
+	}
+	if err := d.Forward([][]int{{7}}); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := m.NewDecoderFor(enc, DecoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Forward([][]int{{m.Start, 1, 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if dd := MaxAbsDiff(d.Logits(0), ref.Logits(0)); dd > tol || d.Len(0) != 3 {
+		t.Errorf("after Truncate: logits differ by %g, Len %d", dd, d.Len(0))
+	}
+	if dd := MaxAbsDiff(head(d.Hidden(0)), d.Logits(0)); dd > tol {
+		t.Errorf("logits recomputed from Hidden differ by %g", dd)
+	}
+	d.Reset()
+	if d.Len(0) != 0 || d.Logits(0) != nil || d.SourceLen(0) != 3 {
+		t.Errorf("after Reset: Len %d SourceLen %d", d.Len(0), d.SourceLen(0))
 	}
 }

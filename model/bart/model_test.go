@@ -68,32 +68,9 @@ func TestDecodeAllocs(t *testing.T) {
 // TestForwardErrors checks input validation: nothing changes on error.
 func TestForwardErrors(t *testing.T) {
 	m := newRandom(t, smallConfig(t, ""))
-	if _, err := m.Encode([][]int{{1, 50}}); err == nil || !strings.Contains(err.Error(), "50") {
-		t.Errorf("out-of-vocabulary source id: %v", err)
-	}
-	if _, err := m.Encode([][]int{{}}); err == nil {
-		t.Error("empty source: no error")
-	}
+	goldentest.CheckForwardErrors(t, underTest(m))
 	if _, err := m.Encode([][]int{make([]int, 65)}); err == nil || !strings.Contains(err.Error(), "max_position_embeddings") {
 		t.Errorf("long source: %v", err)
-	}
-	enc, _ := m.Encode([][]int{{1, 2}})
-	d, err := m.NewDecoderFor(enc, DecoderOptions{MaxLen: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Forward([][]int{{1, 2, 3, 4}}); err == nil || d.Len(0) != 0 {
-		t.Errorf("target past MaxLen: err %v, Len %d", err, d.Len(0))
-	}
-	if err := d.Forward([][]int{{-1}}); err == nil || d.Len(0) != 0 {
-		t.Errorf("negative id: err %v, Len %d", err, d.Len(0))
-	}
-	if err := d.Forward([][]int{{1}, {2}}); err == nil {
-		t.Error("two rows in a decoder of one: no error")
-	}
-	d2 := m.NewDecoder(DecoderOptions{})
-	if err := d2.Forward([][]int{{1}}); err == nil || !strings.Contains(err.Error(), "SetSource") {
-		t.Errorf("row without source: %v", err)
 	}
 }
 
@@ -205,44 +182,20 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 // TestTruncate checks that decoding after Truncate equals decoding the
-// shorter target from scratch.
+// shorter target from scratch, and that Hidden is the lm_head input.
 func TestTruncate(t *testing.T) {
 	m := newRandom(t, smallConfig(t, ""))
-	enc, err := m.Encode([][]int{{3, 4, 5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := m.NewDecoderFor(enc, DecoderOptions{})
-	if err := d.Forward([][]int{{49, 1, 2, 3, 4}}); err != nil {
-		t.Fatal(err)
-	}
-	d.Truncate(0, 2)
-	if d.Logits(0) != nil {
-		t.Error("logits kept after Truncate")
-	}
-	if err := d.Forward([][]int{{7}}); err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := m.NewDecoderFor(enc, DecoderOptions{})
-	if err := ref.Forward([][]int{{49, 1, 7}}); err != nil {
-		t.Fatal(err)
-	}
-	if dd := maxAbsDiff(d.Logits(0), ref.Logits(0)); dd > tol || d.Len(0) != 3 {
-		t.Errorf("after Truncate: logits differ by %g, Len %d", dd, d.Len(0))
-	}
-	// Hidden is the lm_head input the logits came from.
-	h, w := d.Hidden(0), m.Weights
-	C := m.Config.DModel
-	re := make([]float32, m.Config.DecoderVocab)
-	for v := range re {
-		for i := range C {
-			re[v] += h[i] * w.LMHead[v*C+i]
+	goldentest.CheckTruncate(t, underTest(m), tol, func(h []float32) []float32 {
+		w, C := m.Weights, m.Config.DModel
+		re := make([]float32, m.Config.DecoderVocab)
+		for v := range re {
+			for i := range C {
+				re[v] += h[i] * w.LMHead[v*C+i]
+			}
+			re[v] += w.FinalLogitsBias[v]
 		}
-		re[v] += w.FinalLogitsBias[v]
-	}
-	if dd := maxAbsDiff(re, d.Logits(0)); dd > tol {
-		t.Errorf("logits recomputed from Hidden differ by %g", dd)
-	}
+		return re
+	})
 }
 
 // TestConcurrentDecoders runs decoders of one Model on several goroutines

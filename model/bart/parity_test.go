@@ -41,8 +41,9 @@ func underTest(m *Model) goldentest.EncDec[*Encoded] {
 		NewDecoderFor: func(enc *Encoded, o goldentest.DecoderOptions) (goldentest.Decoder, error) {
 			return goldentest.AsDecoder(m.NewDecoderFor(enc, DecoderOptions(o)))
 		},
-		NewDecoderOn: func(enc *Encoded, row int) (goldentest.Decoder, error) {
-			d := m.NewDecoder(DecoderOptions{})
+		NewDecoder: func(o goldentest.DecoderOptions) goldentest.Decoder { return m.NewDecoder(DecoderOptions(o)) },
+		NewDecoderOn: func(enc *Encoded, row int, o goldentest.DecoderOptions) (goldentest.Decoder, error) {
+			d := m.NewDecoder(DecoderOptions(o))
 			return d, d.SetSource(0, enc, row)
 		},
 		LayerLogits:   m.LayerLogits,
@@ -50,6 +51,7 @@ func underTest(m *Model) goldentest.EncDec[*Encoded] {
 		EmbedTarget:   m.EmbedTarget,
 		ForwardPass:   func(xs, xt []float32) (goldentest.Pass, error) { return goldentest.AsPass(m.ForwardPass(xs, xt)) },
 		Start:         c.DecoderStartTokenID,
+		SourceVocab:   c.VocabSize,
 		Vocab:         c.DecoderVocab,
 		Width:         c.DModel,
 		Heads:         c.DecoderHeads,
