@@ -8,9 +8,10 @@ computes it; this module holds their plumbing, not their networks:
     rebuild the same models without checkpoint files;
   - write_safetensors, a safetensors writer (F32, F16, BF16; atomic);
   - for the encoder-decoder references (bart, t5), whose model classes share
-    one interface (encode, decode, greedy, keep): the deterministic token ids,
-    the golden values of one model (golden_for), the self-attention golden
-    file (attentions) and the greedy decoding benchmark (bench).
+    one interface (cfg, encode, decode, keep): the deterministic token ids,
+    greedy decoding with margins, the golden values of one model
+    (golden_for), the self-attention golden file (attentions) and the greedy
+    decoding benchmark (bench).
 
 The scripts import it with
 
@@ -81,14 +82,29 @@ def write_safetensors(path, tensors, dtype="F32", metadata=None):
 
 
 # ---------------------------------------------------------------------------
-# Encoder-decoder references: a model has encode(src, mask=None),
-# decode(tgt, enc, enc_mask=None, past=None) -> (logits, past, crosses),
-# greedy(src, n) -> (ids, margins) and keep (a list that, when set, collects
-# (module path, attention probabilities)).
+# Encoder-decoder references: a model has cfg, encode(src, mask=None),
+# decode(tgt, enc, enc_mask=None, past=None) -> (logits, past, crosses) and
+# keep (a list that, when set, collects (module path, attention
+# probabilities)).
 
 def ids_for(n, vocab, salt):
     """Deterministic token ids (no special-token meaning)."""
     return [(i * 7919 + salt * 104729 + 3) % (vocab - 3) + 3 for i in range(n)]
+
+
+def greedy(model, src, n):
+    """Greedy ids (n tokens after decoder_start_token_id, EOS ignored) and
+    each step's margin between the best and second-best logit."""
+    enc = model.encode(src)
+    tok = torch.tensor([[model.cfg["decoder_start_token_id"]]])
+    past, ids, margins = None, [], []
+    for _ in range(n):
+        logits, past, _ = model.decode(tok, enc, past=past)
+        top = torch.topk(logits[0, -1], 2)
+        ids.append(int(top.indices[0]))
+        margins.append(float(top.values[0] - top.values[1]))
+        tok = top.indices[:1].view(1, 1)
+    return ids, margins
 
 
 def golden_for(name, cfg, model, slen, tlen, out, tgt_vocab=None, greedy_n=32, cols=None, meta=None, seed=None):
@@ -113,7 +129,7 @@ def golden_for(name, cfg, model, slen, tlen, out, tgt_vocab=None, greedy_n=32, c
         out[name + ".logits"] = lg.contiguous()
         out[name + ".argmax"] = logits[0].argmax(-1).float()
         out[name + ".cross_last"] = crosses[-1][0].contiguous()  # [nh, T, S] of the last layer
-        ids, margins = model.greedy(torch.tensor([src]), greedy_n)
+        ids, margins = greedy(model, torch.tensor([src]), greedy_n)
         out[name + ".greedy"] = torch.tensor(ids, dtype=torch.float32)
         out[name + ".margins"] = torch.tensor(margins, dtype=torch.float32)
         if cols is not None:

@@ -322,20 +322,6 @@ class Seq2Seq:
         logits = F.linear(x, self.lm_head) + self.w["final_logits_bias"]
         return logits, new_past, crosses
 
-    def greedy(self, src, n):
-        """Greedy ids (n tokens after decoder_start_token_id, EOS ignored) and
-        each step's margin between the best and second-best logit."""
-        enc = self.encode(src)
-        tok = torch.tensor([[self.cfg["decoder_start_token_id"]]])
-        past, ids, margins = None, [], []
-        for _ in range(n):
-            logits, past, _ = self.decode(tok, enc, past=past)
-            top = torch.topk(logits[0, -1], 2)
-            ids.append(int(top.indices[0]))
-            margins.append(float(top.values[0] - top.values[1]))
-            tok = top.indices[:1].view(1, 1)
-        return ids, margins
-
 
 # ---------------------------------------------------------------------------
 # Golden files.

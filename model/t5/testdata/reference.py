@@ -258,18 +258,6 @@ class T5:
             logits = F.linear(x, self.w["lm_head.weight"])
         return logits, new_past, crosses
 
-    def greedy(self, src, n):
-        enc = self.encode(src)
-        tok = torch.tensor([[self.cfg["decoder_start_token_id"]]])
-        past, ids, margins = None, [], []
-        for _ in range(n):
-            logits, past, _ = self.decode(tok, enc, past=past)
-            top = torch.topk(logits[0, -1], 2)
-            ids.append(int(top.indices[0]))
-            margins.append(float(top.values[0] - top.values[1]))
-            tok = top.indices[:1].view(1, 1)
-        return ids, margins
-
 
 # ---------------------------------------------------------------------------
 # Golden files.
