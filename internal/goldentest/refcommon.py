@@ -11,7 +11,7 @@ computes it; this module holds their plumbing, not their networks:
     one interface (cfg, encode, decode, keep): the deterministic token ids,
     greedy decoding with margins, the golden values of one model
     (golden_for), the self-attention golden file (attentions) and the greedy
-    decoding benchmark (bench).
+    decoding benchmark (bench), and their command line (main).
 
 The scripts import it with
 
@@ -22,6 +22,7 @@ The scripts import it with
 import json
 import os
 import struct
+import sys
 import time
 
 import numpy as np
@@ -211,3 +212,20 @@ def bench(argv, cfg, build):
             best_enc = max(best_enc, a.src_len / (t1 - t0))
             ids = outs
     print(json.dumps({"threads": a.threads, "decode_tok_s": best, "encode_tok_s": best_enc, "greedy_ids": ids}))
+
+
+def main(doc, golden, golden_large, attentions, bench):
+    """The command line of an encoder-decoder reference: golden (golden(root)),
+    golden-large DIR, attention (attentions(root)) or bench ARGS; else doc.
+    root is the repository's."""
+    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    if len(sys.argv) >= 2 and sys.argv[1] == "golden":
+        golden(root)
+    elif len(sys.argv) >= 3 and sys.argv[1] == "golden-large":
+        golden_large(sys.argv[2])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "attention":
+        attentions(root)
+    elif len(sys.argv) >= 2 and sys.argv[1] == "bench":
+        bench(sys.argv[2:])
+    else:
+        sys.exit(doc)

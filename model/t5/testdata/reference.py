@@ -345,14 +345,4 @@ def attentions(root):
 
 
 if __name__ == "__main__":
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-    if len(sys.argv) >= 2 and sys.argv[1] == "golden":
-        golden(root)
-    elif len(sys.argv) >= 3 and sys.argv[1] == "golden-large":
-        golden_large(sys.argv[2])
-    elif len(sys.argv) >= 2 and sys.argv[1] == "attention":
-        attentions(root)
-    elif len(sys.argv) >= 2 and sys.argv[1] == "bench":
-        bench(sys.argv[2:])
-    else:
-        sys.exit(__doc__)
+    refcommon.main(__doc__, golden, golden_large, attentions, bench)
