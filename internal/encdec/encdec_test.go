@@ -3,6 +3,7 @@ package encdec
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -209,5 +210,34 @@ func TestPackSources(t *testing.T) {
 	}
 	if _, _, _, err := PackSources("m", errCtx, [][]int{{1, 2, 3}}, 0, 10, 2); err != nil {
 		t.Errorf("maxLen 0 (no limit): %v", err)
+	}
+}
+
+// TestSeedStacks: the layout of a batched backward pass, and errors
+// naming the package for bad seeds or logit gradients.
+func TestSeedStacks(t *testing.T) {
+	dst, est, err := SeedStacks("m", []int{2, 0}, make([]float32, 2*5), 4, 3, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dst.Lens, []int{3, 1}) || !slices.Equal(dst.Off, []int{0, 3}) || dst.Rows != 4 {
+		t.Errorf("decoder stack %+v", dst)
+	}
+	if !slices.Equal(est.Lens, []int{3, 3}) || !slices.Equal(est.Off, []int{0, 3}) || est.Rows != 6 {
+		t.Errorf("encoder stack %+v", est)
+	}
+	for _, c := range []struct {
+		seeds []int
+		n     int
+		want  string
+	}{
+		{nil, 0, "m: Backward: no target positions"},
+		{[]int{4}, 5, "target position 4 (seed 0) outside the pass's 4 positions"},
+		{[]int{1}, 10, "2 rows of logit gradients for 1 target positions"},
+		{[]int{1}, 7, "m: Backward: 7 logit gradients, want 1 positions × 5"},
+	} {
+		if _, _, err := SeedStacks("m", c.seeds, make([]float32, c.n), 4, 3, 5); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("seeds %v, %d gradients: error %v, want %q", c.seeds, c.n, err, c.want)
+		}
 	}
 }

@@ -40,6 +40,26 @@ func SeedRows(pkg string, seeds []int, T, logitRows int) error {
 	return nil
 }
 
+// SeedStacks checks the seeds and logit gradients of a Backward call
+// (SeedRows; dlogits is one row of V per seed) over a pass of T target and
+// S source positions, and lays its rows out: dst stacks each seed's target
+// positions up to and including it, est each seed's S source positions.
+// Errors name pkg.
+func SeedStacks(pkg string, seeds []int, dlogits []float32, T, S, V int) (dst, est Stack, err error) {
+	G := len(seeds)
+	if err := SeedRows(pkg, seeds, T, len(dlogits)/max(V, 1)); err != nil {
+		return Stack{}, Stack{}, err
+	}
+	if len(dlogits) != G*V {
+		return Stack{}, Stack{}, fmt.Errorf("%s: Backward: %d logit gradients, want %d positions × %d", pkg, len(dlogits), G, V)
+	}
+	lens := make([]int, G)
+	for g, r := range seeds {
+		lens[g] = r + 1
+	}
+	return NewStack(lens), UniformStack(G, S), nil
+}
+
 // Stack is the row layout of a batched backward pass: seed g's Lens[g]
 // rows (the first Lens[g] positions of the forward pass) are stacked from
 // row Off[g]; Rows is the total. A decoder seed at target position i needs

@@ -255,19 +255,12 @@ func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, e
 	c, w := m.Config, &m.Weights
 	C, Vt, S, T := c.DModel, c.DecoderVocab, p.S, p.T
 	G := len(seeds)
-	if err := encdec.SeedRows("bart", seeds, T, len(dlogits)/max(Vt, 1)); err != nil {
+	dst, est, err := encdec.SeedStacks("bart", seeds, dlogits, T, S, Vt)
+	if err != nil {
 		return nil, nil, err
 	}
-	if len(dlogits) != G*Vt {
-		return nil, nil, fmt.Errorf("bart: Backward: %d logit gradients, want %d positions × %d", len(dlogits), G, Vt)
-	}
 	_, bwdAct := encdec.ActivationGrad(c.Activation)
-	lens := make([]int, G)
-	for g, r := range seeds {
-		lens[g] = r + 1
-	}
-	dst, est := encdec.NewStack(lens), encdec.UniformStack(G, S)
-	R, GS := dst.Rows, est.Rows
+	lens, R, GS := dst.Lens, dst.Rows, est.Rows
 
 	// lm_head at each seed's row.
 	dh := make([]float32, G*C)

@@ -245,18 +245,11 @@ func (p *Pass) Backward(seeds []int, dlogits []float32) (dsrc, dtgt []float32, e
 	c, w := m.Config, &m.Weights
 	C, I, V, nh, S, T := c.DModel, c.Inner(), c.VocabSize, c.Heads, p.S, p.T
 	G := len(seeds)
-	if err := encdec.SeedRows("t5", seeds, T, len(dlogits)/max(V, 1)); err != nil {
+	dst, est, err := encdec.SeedStacks("t5", seeds, dlogits, T, S, V)
+	if err != nil {
 		return nil, nil, err
 	}
-	if len(dlogits) != G*V {
-		return nil, nil, fmt.Errorf("t5: Backward: %d logit gradients, want %d positions × %d", len(dlogits), G, V)
-	}
-	lens := make([]int, G)
-	for g, r := range seeds {
-		lens[g] = r + 1
-	}
-	dst, est := encdec.NewStack(lens), encdec.UniformStack(G, S)
-	R, GS := dst.Rows, est.Rows
+	lens, R, GS := dst.Lens, dst.Rows, est.Rows
 
 	// lm_head (and the tied head's rescale) at each seed's row, then
 	// final_layer_norm.
