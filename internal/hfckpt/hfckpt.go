@@ -148,6 +148,27 @@ func Open(pkg, dir string) (*checkpoint.Checkpoint, error) {
 	return f, nil
 }
 
+// Load reads checkpoint directory dir: config.json with loadConfig, then
+// its weights (Open), from which build makes the model; the weights are
+// closed when build fails. Open's errors start with pkg.
+func Load[C, M any](pkg, dir string, loadConfig func(path string) (C, error), build func(C, *checkpoint.Checkpoint) (M, error)) (M, error) {
+	var zero M
+	cfg, err := loadConfig(ConfigPath(dir))
+	if err != nil {
+		return zero, err
+	}
+	f, err := Open(pkg, dir)
+	if err != nil {
+		return zero, err
+	}
+	m, err := build(cfg, f)
+	if err != nil {
+		f.Close()
+		return zero, err
+	}
+	return m, nil
+}
+
 // Spec is one expected tensor: its name, its shape and where it goes.
 type Spec struct {
 	Name  string

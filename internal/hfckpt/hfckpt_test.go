@@ -2,10 +2,12 @@ package hfckpt
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/loupe-ml/loupe/checkpoint"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -68,6 +70,41 @@ func TestSetTokenIDs(t *testing.T) {
 	pad, eos = 5, 5
 	if err := SetTokenIDs(b, []TokenField{{Name: "pad_token_id", Dst: &pad, Vocab: 10}, {Name: "eos_token_id", Dst: &eos, Vocab: 10}}); err != nil || pad != 0 || eos != -1 {
 		t.Errorf("read back: pad %d eos %d, err %v", pad, eos, err)
+	}
+}
+
+// TestLoad: Load passes config.json's contents and the opened weights to
+// build, and returns the first error of the three steps.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	ts := []safetensors.Tensor{{Name: "w", Shape: []int{2}, Data: []float32{1, 2}, DType: "F32"}}
+	if err := Save("pkg", dir, map[string]any{"model_type": "toy"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	readCfg := func(path string) (string, error) {
+		b, err := os.ReadFile(path)
+		return string(b), err
+	}
+	got, err := Load("pkg", dir, readCfg, func(cfg string, f *checkpoint.Checkpoint) ([]float32, error) {
+		if !strings.Contains(cfg, `"toy"`) {
+			t.Errorf("config %q", cfg)
+		}
+		return f.Float32("w")
+	})
+	if err != nil || len(got) != 2 || got[1] != 2 {
+		t.Errorf("Load: %v, %v", got, err)
+	}
+	if _, err := Load("pkg", t.TempDir(), readCfg, func(string, *checkpoint.Checkpoint) (int, error) { return 1, nil }); err == nil {
+		t.Error("no config.json: no error")
+	}
+	empty := t.TempDir()
+	os.WriteFile(ConfigPath(empty), []byte("{}"), 0o644)
+	if _, err := Load("pkg", empty, readCfg, func(string, *checkpoint.Checkpoint) (int, error) { return 1, nil }); err == nil || !strings.HasPrefix(err.Error(), "pkg: ") {
+		t.Errorf("no weights: error %v", err)
+	}
+	want := errors.New("bad weights")
+	if _, err := Load("pkg", dir, readCfg, func(string, *checkpoint.Checkpoint) (int, error) { return 0, want }); err != want {
+		t.Errorf("build error: %v", err)
 	}
 }
 

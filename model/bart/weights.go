@@ -170,21 +170,14 @@ func layerSpecs(c Config, w *Weights) []hfckpt.Spec {
 // final_logits_bias is zero when absent. Missing, mis-shaped or unexpected
 // tensors are errors naming the tensor.
 func Load(dir string) (*Model, error) {
-	cfg, err := LoadConfig(hfckpt.ConfigPath(dir))
-	if err != nil {
-		return nil, err
-	}
-	f, err := hfckpt.Open("bart", dir)
-	if err != nil {
-		return nil, err
-	}
-	m := &Model{Config: cfg, file: f}
-	if err := m.loadWeights(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	m.prepare()
-	return m, nil
+	return hfckpt.Load("bart", dir, LoadConfig, func(cfg Config, f *checkpoint.Checkpoint) (*Model, error) {
+		m := &Model{Config: cfg, file: f}
+		if err := m.loadWeights(); err != nil {
+			return nil, err
+		}
+		m.prepare()
+		return m, nil
+	})
 }
 
 // loadWeights maps every tensor of m.file into m.Weights.

@@ -158,21 +158,14 @@ func specs(c Config, w *Weights) []hfckpt.Spec {
 // shared.weight and the encoder; decoder tensors and lm_head.weight in it
 // are ignored, as transformers does.
 func Load(dir string) (*Model, error) {
-	cfg, err := LoadConfig(hfckpt.ConfigPath(dir))
-	if err != nil {
-		return nil, err
-	}
-	f, err := hfckpt.Open("t5", dir)
-	if err != nil {
-		return nil, err
-	}
-	m := &Model{Config: cfg, file: f}
-	if err := m.loadWeights(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	m.prepare()
-	return m, nil
+	return hfckpt.Load("t5", dir, LoadConfig, func(cfg Config, f *checkpoint.Checkpoint) (*Model, error) {
+		m := &Model{Config: cfg, file: f}
+		if err := m.loadWeights(); err != nil {
+			return nil, err
+		}
+		m.prepare()
+		return m, nil
+	})
 }
 
 func (m *Model) loadWeights() error {
