@@ -122,3 +122,21 @@ func CheckSaveDTypes[M Checkpointed](t *testing.T, m M, load func(dir string) (M
 		l.Close()
 	}
 }
+
+// FuzzConfig fuzzes a package's config.json parser from the seeds: a
+// config that parse accepts must pass check (the validation of a Config
+// built by hand), so that Load and Random agree on what a model is.
+func FuzzConfig[C any](f *testing.F, parse func([]byte) (C, error), check func(C) error, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parse(b)
+		if err != nil {
+			return
+		}
+		if err := check(c); err != nil {
+			t.Fatalf("ParseConfig accepted a config check refuses: %v (%+v)", err, c)
+		}
+	})
+}

@@ -161,24 +161,13 @@ func TestSaveDTypes(t *testing.T) {
 }
 
 func FuzzParseConfig(f *testing.F) {
-	for _, s := range []string{
+	goldentest.FuzzConfig(f, ParseConfig, Config.check,
 		`{"model_type":"bart"}`,
 		`{"model_type":"marian","vocab_size":30,"decoder_vocab_size":20,"share_encoder_decoder_embeddings":false}`,
 		`{"model_type":"bart","d_model":16,"encoder_attention_heads":2,"decoder_attention_heads":2,"vocab_size":20,"eos_token_id":[2,3]}`,
 		`{"model_type":"marian","activation_function":"swish","normalize_before":true}`,
 		`{}`, `null`, `{"model_type":"bart","d_model":1e99}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := ParseConfig(b)
-		if err != nil {
-			return
-		}
-		if err := c.check(); err != nil {
-			t.Fatalf("ParseConfig accepted a config check refuses: %v (%+v)", err, c)
-		}
-	})
+	)
 }
 
 // TestTruncate checks that decoding after Truncate equals decoding the
