@@ -172,26 +172,20 @@ func (j *bfJob) do(lo, hi int) {
 		if j.abf != nil {
 			// Eight rows at a time with VDPBF16PS (bfdot.go).
 			for ; i+8 <= j.m; i += 8 {
-				a := j.abf[i*kp : (i+8)*kp]
-				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
-					bfdot8x16AVX512BF16(nblk, kp, a, kp, l.b[blk*kp*bfNR:(blk+nblk)*kp*bfNR], l.bias[blk*bfNR:(blk+nblk)*bfNR], c, ldc)
-				})
+				bc := blockCall{kern: bfDot8, k: kp, kp: kp, abf: j.abf[i*kp : (i+8)*kp], lda: kp, b: l.b, bias: l.bias, blockN: kp * bfNR}
+				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], &bc)
 			}
 		}
 		if j.lvl >= levelAVX512 {
 			// Four rows at a time share each widened weight.
 			for ; i+4 <= j.m; i += 4 {
-				a := j.a[i*j.lda : (i+3)*j.lda+k]
-				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
-					bfgemm4x16AVX512(nblk, k, a, j.lda, l.b[blk*kp*bfNR:(blk+nblk)*kp*bfNR], l.bias[blk*bfNR:(blk+nblk)*bfNR], c, ldc)
-				})
+				bc := blockCall{kern: bfGemm4, k: k, kp: kp, a: j.a[i*j.lda : (i+3)*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: kp * bfNR}
+				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], &bc)
 			}
 		}
 		for ; i < j.m; i++ {
-			a := j.a[i*j.lda : i*j.lda+k]
-			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], func(nblk, blk int, c []float32, _ int) {
-				bfgemvL(j.lvl, nblk, k, a, l.b[blk*kp*bfNR:(blk+nblk)*kp*bfNR], l.bias[blk*bfNR:(blk+nblk)*bfNR], c[:nblk*bfNR])
-			})
+			bc := blockCall{kern: bfGemv, lvl: j.lvl, k: k, kp: kp, a: j.a[i*j.lda : i*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: kp * bfNR}
+			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], &bc)
 		}
 	}
 }

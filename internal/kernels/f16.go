@@ -250,23 +250,17 @@ func (j *f16Job) do(lo, hi int) {
 		if j.lvl >= levelAVX512 {
 			// Eight rows, then four, at a time share each widened weight.
 			for ; i+8 <= j.m; i += 8 {
-				a := j.a[i*j.lda : (i+7)*j.lda+k]
-				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
-					f16gemm8x16AVX512(nblk, k, a, j.lda, l.b[blk*k*f16NR:(blk+nblk)*k*f16NR], l.bias[blk*f16NR:(blk+nblk)*f16NR], c, ldc)
-				})
+				bc := blockCall{kern: f16Gemm8, k: k, kp: k, a: j.a[i*j.lda : (i+7)*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: k * f16NR}
+				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], &bc)
 			}
 			for ; i+4 <= j.m; i += 4 {
-				a := j.a[i*j.lda : (i+3)*j.lda+k]
-				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], func(nblk, blk int, c []float32, ldc int) {
-					f16gemm4x16AVX512(nblk, k, a, j.lda, l.b[blk*k*f16NR:(blk+nblk)*k*f16NR], l.bias[blk*f16NR:(blk+nblk)*f16NR], c, ldc)
-				})
+				bc := blockCall{kern: f16Gemm4, k: k, kp: k, a: j.a[i*j.lda : (i+3)*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: k * f16NR}
+				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], &bc)
 			}
 		}
 		for ; i < j.m; i++ {
-			a := j.a[i*j.lda : i*j.lda+k]
-			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], func(nblk, blk int, c []float32, _ int) {
-				f16gemvL(j.lvl, nblk, k, a, l.b[blk*k*f16NR:(blk+nblk)*k*f16NR], l.bias[blk*f16NR:(blk+nblk)*f16NR], c[:nblk*f16NR])
-			})
+			bc := blockCall{kern: f16Gemv, lvl: j.lvl, k: k, kp: k, a: j.a[i*j.lda : i*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: k * f16NR}
+			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], &bc)
 		}
 	}
 }
