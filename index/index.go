@@ -178,6 +178,11 @@ type Batch struct {
 	// Progress, if set, is called from time to time with the number of rows
 	// inserted so far.
 	Progress func(done int)
+	// Normalized says that the rows are already of unit length, as a
+	// cosine index stores them (Vector of another cosine index): they are
+	// kept bit for bit instead of being normalised again, which could
+	// change their last bit. Only cosine indexes look at it.
+	Normalized bool
 }
 
 // Add inserts the vectors of b. It checks the whole batch first (shape,
@@ -211,7 +216,7 @@ func (x *Index) Add(b Batch) error {
 		if err := checkFinite(v, what); err != nil {
 			return err
 		}
-		if x.opts.Metric == Cosine {
+		if x.opts.Metric == Cosine && !b.Normalized {
 			// A zero vector stays zero, as in hnswlib: its cosine distance
 			// to every query is 1 (texts with no known word embed so).
 			normalize(v, what)

@@ -96,7 +96,10 @@
 // nearer), with the index's distance beside it; in bm25 mode the BM25
 // score; in hybrid mode the fused score, with each list's rank, score and
 // contribution in Hit.Dense and Hit.BM25. Distance is 0 in the bm25 and
-// hybrid modes.
+// hybrid modes. Dense hits of equal distance are ordered by vector id, and
+// on a flat index the top k is exactly the k smallest (distance, id)
+// pairs, whatever order the documents were added in (CanonicalOrder): the
+// order that package shard's scatter-gather reproduces from the shards.
 //
 // A Store is safe for concurrent searches (in every mode); Add, Delete and Save must not
 // run concurrently with each other or with searches. Changes made through

@@ -119,3 +119,37 @@ func fuseWeighted(lists [2][]candidate, weights [2]float64) []fusedHit {
 		return norm, weights[l] * norm
 	})
 }
+
+// FuseHits fuses a dense and a BM25 list of hits (each best first, as
+// SearchMany returns them in the dense and bm25 modes) into the k best of
+// hybrid search with opts' fusion, as SearchMany does in hybrid mode; the
+// hits keep their text and metadata. Package shard fuses the lists it
+// merged from its shards with it.
+func FuseHits(dense, lexical []Hit, k int, opts SearchOptions) []Hit {
+	var lists [2][]candidate
+	byID := map[uint64]Hit{}
+	for _, h := range dense {
+		lists[0] = append(lists[0], candidate{id: h.ID, score: -float64(h.Distance), shown: float64(h.Score)})
+		byID[h.ID] = h
+	}
+	for _, h := range lexical {
+		lists[1] = append(lists[1], candidate{id: h.ID, score: float64(h.Score), shown: float64(h.Score)})
+		if _, ok := byID[h.ID]; !ok {
+			byID[h.ID] = h
+		}
+	}
+	var fused []fusedHit
+	if opts.fusion() == FusionWeighted {
+		a := opts.alpha()
+		fused = fuseWeighted(lists, [2]float64{a, 1 - a})
+	} else {
+		fused = fuseRRF(lists, opts.rrfK())
+	}
+	fused = fused[:min(k, len(fused))]
+	hits := make([]Hit, len(fused))
+	for i, f := range fused {
+		h := byID[f.id]
+		hits[i] = Hit{Rank: i + 1, ID: f.id, Score: float32(f.score), Text: h.Text, Metadata: h.Metadata, Dense: f.parts[0], BM25: f.parts[1]}
+	}
+	return hits
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/loupe-ml/loupe/embed"
@@ -234,6 +235,33 @@ func (s *Store) Search(ctx context.Context, question string, opts SearchOptions)
 // model; the BM25 index is built on the first bm25 or hybrid search and
 // kept until Add or Delete change the store.
 func (s *Store) SearchMany(ctx context.Context, questions []string, opts SearchOptions) (*Result, error) {
+	return s.searchMany(ctx, questions, nil, opts)
+}
+
+// SearchEmbedded is SearchMany with the questions already embedded (by the
+// store's model, as a gateway of package shard does once for every shard):
+// vectors[i] is questions[i]'s embedding, and the embedding model is never
+// loaded. The bm25 mode reads only the questions (vectors may be nil); the
+// dense mode only the vectors (questions may be empty strings, one per
+// vector).
+func (s *Store) SearchEmbedded(ctx context.Context, questions []string, vectors [][]float32, opts SearchOptions) (*Result, error) {
+	if opts.mode() != ModeBM25 && len(vectors) != len(questions) {
+		return nil, fmt.Errorf("search: %d question vectors for %d questions", len(vectors), len(questions))
+	}
+	for i, v := range vectors {
+		if len(v) != s.x.Dim() {
+			return nil, fmt.Errorf("search: question vector %d has %d values, the index %d: %w", i, len(v), s.x.Dim(), index.ErrDim)
+		}
+	}
+	if vectors == nil {
+		vectors = [][]float32{}
+	}
+	return s.searchMany(ctx, questions, vectors, opts)
+}
+
+// searchMany is SearchMany, with the questions' vectors when given (not
+// nil).
+func (s *Store) searchMany(ctx context.Context, questions []string, vectors [][]float32, opts SearchOptions) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -266,9 +294,9 @@ func (s *Store) SearchMany(ctx context.Context, questions []string, opts SearchO
 		return res, nil
 	case ModeHybrid:
 		res.Fusion = opts.fusion()
-		return res, s.searchHybrid(ctx, questions, opts, res)
+		return res, s.searchHybrid(ctx, questions, vectors, opts, res)
 	}
-	qs, err := s.embed(ctx, questions, res)
+	qs, err := s.embed(ctx, questions, vectors, res)
 	if err != nil {
 		return nil, err
 	}
@@ -291,8 +319,12 @@ func (s *Store) SearchMany(ctx context.Context, questions []string, opts SearchO
 	return res, nil
 }
 
-// embed embeds the questions with the store's model, timing it in res.
-func (s *Store) embed(ctx context.Context, questions []string, res *Result) ([][]float32, error) {
+// embed embeds the questions with the store's model, timing it in res,
+// or returns vectors when they are given (not nil).
+func (s *Store) embed(ctx context.Context, questions []string, vectors [][]float32, res *Result) ([][]float32, error) {
+	if vectors != nil {
+		return vectors, nil
+	}
 	m, err := s.model(ctx)
 	if err != nil {
 		return nil, err
@@ -314,16 +346,51 @@ func (s *Store) searchDense(qs [][]float32, k int, opts SearchOptions) ([][]inde
 	for _, q := range qs {
 		flat = append(flat, q...)
 	}
-	found, err := s.x.SearchBatch(flat, len(qs), k, so)
+	// A flat index is asked for one more than k: when the (k+1)-th ties
+	// with the k-th, which of the tied documents make the top k is decided
+	// below by id, not by where they sit in the index.
+	ask := k
+	exact := s.x.Kind() == index.Flat
+	if exact {
+		ask = min(k+1, s.x.Len())
+	}
+	found, err := s.x.SearchBatch(flat, len(qs), ask, so)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
+	}
+	for i, rs := range found {
+		n, q := ask, flat[i*s.x.Dim():(i+1)*s.x.Dim()]
+		for exact && len(rs) == n && n < s.x.Len() && len(rs) > k && rs[len(rs)-1].Distance == rs[k-1].Distance {
+			// Ties run past the k-th: ask for more until they end.
+			n = min(2*n, s.x.Len())
+			if rs, err = s.x.Search(q, n, so); err != nil {
+				return nil, fmt.Errorf("search: %w", err)
+			}
+		}
+		found[i] = CanonicalOrder(rs, k)
 	}
 	return found, nil
 }
 
+// CanonicalOrder sorts results nearest first, equal distances by smaller
+// id, and keeps the first k: the order dense search gives, on one machine
+// or merged from the shards of package shard.
+func CanonicalOrder(rs []index.Result, k int) []index.Result {
+	slices.SortStableFunc(rs, func(a, b index.Result) int {
+		switch {
+		case a.Distance < b.Distance:
+			return -1
+		case a.Distance > b.Distance:
+			return 1
+		}
+		return cmpID(a.ID, b.ID)
+	})
+	return rs[:min(k, len(rs))]
+}
+
 // searchHybrid takes opts.candidates() results from the dense and the BM25
 // rankings of each question and fuses them into res.
-func (s *Store) searchHybrid(ctx context.Context, questions []string, opts SearchOptions, res *Result) error {
+func (s *Store) searchHybrid(ctx context.Context, questions []string, vectors [][]float32, opts SearchOptions, res *Result) error {
 	c := min(opts.candidates(), s.x.Len())
 	start := time.Now()
 	lexical, lx, err := s.searchLexical(questions, c, opts)
@@ -331,7 +398,7 @@ func (s *Store) searchHybrid(ctx context.Context, questions []string, opts Searc
 		return err
 	}
 	lexSeconds := time.Since(start).Seconds()
-	qs, err := s.embed(ctx, questions, res)
+	qs, err := s.embed(ctx, questions, vectors, res)
 	if err != nil {
 		return err
 	}

@@ -291,15 +291,7 @@ func (s *Store) batch(docs []Document, opts AddOptions) (index.Batch, idPlan, er
 	}
 	b := index.Batch{IDs: p.ids, Meta: make([]json.RawMessage, len(docs))}
 	for i, d := range docs {
-		meta := make(map[string]any, len(d.Meta)+2)
-		for k, v := range d.Meta {
-			meta[k] = v
-		}
-		meta["text"] = d.Text
-		if p.external[i] != nil {
-			meta["id"] = p.external[i]
-		}
-		if b.Meta[i], err = json.Marshal(meta); err != nil {
+		if b.Meta[i], err = DocumentMeta(d); err != nil {
 			return b, p, fmt.Errorf("search: document %d: metadata: %w", i+1, err)
 		}
 	}
@@ -366,4 +358,36 @@ func (s *Store) Close() error {
 		m.Close()
 	}
 	return s.x.Close()
+}
+
+// DocumentMeta returns the JSON metadata Add stores for d: its metadata
+// fields, its "text", and its ID as "id" when that is not a vector id.
+// Package shard builds what it publishes with it, so that a document added
+// through a stream is stored as Add would store it.
+func DocumentMeta(d Document) (json.RawMessage, error) {
+	meta := make(map[string]any, len(d.Meta)+2)
+	for k, v := range d.Meta {
+		meta[k] = v
+	}
+	meta["text"] = d.Text
+	if _, ok := vectorID(d.ID); d.ID != nil && !ok {
+		meta["id"] = d.ID
+	}
+	return json.Marshal(meta)
+}
+
+// VectorID reports whether a document ID is a vector id (a non-negative
+// integer) and which.
+func VectorID(id any) (uint64, bool) { return vectorID(id) }
+
+// AddBatch adds vectors that were embedded elsewhere (by the store's
+// model), with their ids and metadata (DocumentMeta), to the store: an id
+// already present is replaced. It drops the store's filter and BM25
+// caches as Add does.
+func (s *Store) AddBatch(b index.Batch) error {
+	s.mu.Lock()
+	s.cols = nil
+	s.mu.Unlock()
+	s.dropLexicon()
+	return s.x.Add(b)
 }
