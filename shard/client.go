@@ -1,0 +1,380 @@
+package shard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/loupe-ml/loupe/embed"
+	"github.com/loupe-ml/loupe/search"
+)
+
+// DefaultShardTimeout is how long a query waits for a shard's answer by
+// default.
+const DefaultShardTimeout = 2 * time.Second
+
+// ClientOptions configure NewClient.
+type ClientOptions struct {
+	// Collection names the collection (default DefaultCollection).
+	Collection string
+	// Shards, if not 0, is the number of shards; by default the number the
+	// shards registered.
+	Shards int
+	// Model, if set, replaces the embedding model the shards registered
+	// (the index's recorded model) for embedding questions and documents.
+	Model string
+	// Embed are the embedding model's options.
+	Embed embed.Options
+	// ShardTimeout is how long a query waits for each shard (default
+	// DefaultShardTimeout). A shard that no replica answers in time is
+	// missing from the result.
+	ShardTimeout time.Duration
+}
+
+// Client is a gateway to a sharded collection: it embeds questions once,
+// scatters them to every shard, gathers and merges the answers (Search),
+// and publishes adds and deletes to the collection's stream (Add, Delete).
+// It is safe for concurrent use.
+type Client struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	opts ClientOptions
+	info Info
+
+	mu    sync.Mutex
+	model *embed.Model
+}
+
+// NewClient returns a client of opts.Collection, reading what its shards
+// registered (or, when none has and opts.Shards is set, assuming that many
+// shards: enough for bm25 searches).
+func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts ClientOptions) (*Client, error) {
+	if opts.Collection == "" {
+		opts.Collection = DefaultCollection
+	}
+	if err := checkName(opts.Collection); err != nil {
+		return nil, err
+	}
+	if opts.ShardTimeout <= 0 {
+		opts.ShardTimeout = DefaultShardTimeout
+	}
+	if opts.Shards < 0 {
+		return nil, &search.OptionError{Field: "Shards", Value: opts.Shards, Allowed: "0 (as registered) or more"}
+	}
+	info, err := GetInfo(ctx, js, opts.Collection)
+	switch {
+	case err != nil && opts.Shards == 0:
+		return nil, err
+	case err != nil:
+		info = Info{Shards: opts.Shards}
+	case opts.Shards != 0 && opts.Shards != info.Shards:
+		return nil, fmt.Errorf("shard: collection %s registered %d shards, not %d", opts.Collection, info.Shards, opts.Shards)
+	}
+	if opts.Model != "" {
+		info.Model = opts.Model
+	}
+	return &Client{nc: nc, js: js, opts: opts, info: info}, nil
+}
+
+// Info returns the collection's registration (with ClientOptions.Model
+// as its model when given).
+func (c *Client) Info() Info { return c.info }
+
+// Close releases the embedding model (the connection is the caller's).
+func (c *Client) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.model != nil {
+		c.model.Close()
+		c.model = nil
+	}
+}
+
+// embedder returns the embedding model, loading it on first use.
+func (c *Client) embedder(ctx context.Context) (*embed.Model, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.model != nil {
+		return c.model, nil
+	}
+	if c.info.Model == "" {
+		return nil, fmt.Errorf("shard: collection %s records no embedding model: %w", c.opts.Collection, search.ErrNoModel)
+	}
+	m, err := embed.LoadWith(ctx, c.info.Model, c.opts.Embed)
+	if err != nil {
+		return nil, err
+	}
+	if c.info.Dim != 0 && m.Dim() != c.info.Dim {
+		m.Close()
+		return nil, fmt.Errorf("shard: model %s makes %d-d vectors, collection %s holds %d-d ones", c.info.Model, m.Dim(), c.opts.Collection, c.info.Dim)
+	}
+	c.model = m
+	return m, nil
+}
+
+// Missing is a shard missing from a result, and why.
+type Missing struct {
+	Shard  int    `json:"shard"`
+	Reason string `json:"reason"`
+}
+
+// Result is a sharded search's answer: search.Result's hits, merged over
+// the shards that answered, and the shards that did not.
+type Result struct {
+	search.Result
+	// Shards is the number of shards of the collection.
+	Shards int
+	// Missing lists the shards that gave no answer (no live replica, or
+	// none within the shard timeout, or an error), in shard order: the
+	// hits then come from the other shards only. Empty when complete.
+	Missing []Missing
+	// Applied is, per shard, the stream sequence of the updates its
+	// answer reflects (0 for a missing shard).
+	Applied []uint64
+	// Replicas names, per shard, the replica that answered.
+	Replicas []string
+}
+
+// Complete reports whether every shard answered.
+func (r *Result) Complete() bool { return len(r.Missing) == 0 }
+
+// MissingShards returns the numbers of the missing shards.
+func (r *Result) MissingShards() []int {
+	var out []int
+	for _, m := range r.Missing {
+		out = append(out, m.Shard)
+	}
+	return out
+}
+
+// ErrIncomplete is wrapped by Result.Err when shards are missing.
+var ErrIncomplete = errors.New("shards missing from the result")
+
+// Err returns nil when every shard answered, else an error wrapping
+// ErrIncomplete that names the missing shards and why they are missing.
+func (r *Result) Err() error {
+	if r.Complete() {
+		return nil
+	}
+	msg := ""
+	for i, m := range r.Missing {
+		if i > 0 {
+			msg += "; "
+		}
+		msg += fmt.Sprintf("shard %d: %s", m.Shard, m.Reason)
+	}
+	return fmt.Errorf("%w: %d of %d (%s)", ErrIncomplete, len(r.Missing), r.Shards, msg)
+}
+
+// Search embeds the questions once (dense and hybrid modes) with the
+// collection's model, sends them to every shard, waits up to the shard
+// timeout for each, and merges the answers into the opts.K best of each
+// question: for dense search exactly the hits, scores and order of a
+// search.Store holding the whole collection in one flat index (nearest
+// first, equal distances by id); for bm25 the best BM25 scores, each
+// computed with its own shard's statistics (see the package
+// documentation); for hybrid search the fusion of the merged dense and
+// merged BM25 candidate lists. Shards that do not answer are listed in
+// Result.Missing; the error is reserved for failures of the whole search
+// (bad options, the model, every shard refusing the query alike).
+func (c *Client) Search(ctx context.Context, questions []string, opts search.SearchOptions) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if len(questions) == 0 {
+		return nil, errors.New("shard: search: no questions")
+	}
+	if err := embed.CheckUTF8(questions); err != nil {
+		return nil, err
+	}
+	mode := opts.Mode
+	if mode == "" {
+		mode = search.ModeDense
+	}
+	res := &Result{Result: search.Result{Mode: mode}, Shards: c.info.Shards}
+	if mode == search.ModeHybrid {
+		res.Fusion = opts.Fusion
+		if res.Fusion == "" {
+			res.Fusion = search.FusionRRF
+		}
+	}
+	req := request{Questions: questions, K: opts.K, Ef: opts.Ef, Mode: string(mode), K1: opts.K1, B: opts.B}
+	for _, f := range opts.Filter {
+		req.Conditions = append(req.Conditions, f.String())
+	}
+	if mode == search.ModeHybrid {
+		req.K = max(opts.K, opts.Candidates, search.DefaultCandidates)
+		if opts.Candidates != 0 {
+			req.K = max(opts.K, opts.Candidates)
+		}
+	}
+	if mode != search.ModeBM25 {
+		m, err := c.embedder(ctx)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		vecs, err := m.Embed(questions)
+		if err != nil {
+			return nil, err
+		}
+		res.EmbedSeconds = time.Since(start).Seconds()
+		req.Dim, req.Vectors = m.Dim(), putFloats(vecs...)
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	answers := c.scatter(ctx, data)
+	res.Applied, res.Replicas = make([]uint64, len(answers)), make([]string, len(answers))
+	var errs []string
+	for i, a := range answers {
+		switch {
+		case a.err != nil:
+			res.Missing = append(res.Missing, Missing{i, a.err.Error()})
+		case a.resp.Error != "":
+			res.Missing = append(res.Missing, Missing{i, "shard error: " + a.resp.Error})
+			errs = append(errs, a.resp.Error)
+		case len(a.resp.Hits) != len(questions) || mode == search.ModeHybrid && len(a.resp.Lexical) != len(questions):
+			res.Missing = append(res.Missing, Missing{i, fmt.Sprintf("answered %d lists for %d questions", len(a.resp.Hits), len(questions))})
+		default:
+			res.Applied[i], res.Replicas[i] = a.resp.Applied, a.resp.Replica
+		}
+	}
+	if len(errs) == len(answers) && len(errs) > 0 {
+		// Every shard refused the query: it is the query that is wrong.
+		return nil, fmt.Errorf("shard: search: %s", errs[0])
+	}
+	res.Hits = make([][]search.Hit, len(questions))
+	for q := range questions {
+		var lists, lexical [][]search.Hit
+		for _, a := range answers {
+			if a.err == nil && a.resp.Error == "" && len(a.resp.Hits) == len(questions) {
+				lists = append(lists, a.resp.Hits[q])
+				if mode == search.ModeHybrid && len(a.resp.Lexical) == len(questions) {
+					lexical = append(lexical, a.resp.Lexical[q])
+				}
+			}
+		}
+		switch mode {
+		case search.ModeHybrid:
+			res.Hits[q] = search.FuseHits(Merge(search.ModeDense, lists, req.K), Merge(search.ModeBM25, lexical, req.K), opts.K, opts)
+		default:
+			res.Hits[q] = Merge(mode, lists, opts.K)
+		}
+	}
+	res.SearchSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// Merge merges the hit lists of shards (each best first) into the k best,
+// ranked from 1: by distance then id in dense mode (the order of
+// search.CanonicalOrder), by BM25 score (higher first) then id in bm25
+// mode.
+func Merge(mode search.Mode, lists [][]search.Hit, k int) []search.Hit {
+	var all []search.Hit
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	slices.SortStableFunc(all, func(a, b search.Hit) int {
+		if mode == search.ModeBM25 {
+			switch {
+			case a.Score > b.Score:
+				return -1
+			case a.Score < b.Score:
+				return 1
+			}
+		} else {
+			switch {
+			case a.Distance < b.Distance:
+				return -1
+			case a.Distance > b.Distance:
+				return 1
+			}
+		}
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	all = all[:min(k, len(all))]
+	for i := range all {
+		all[i].Rank = i + 1
+	}
+	return all
+}
+
+// answer is one shard's response or why there is none.
+type answer struct {
+	resp response
+	err  error
+}
+
+// scatter sends the request data to every shard at once and returns
+// their answers in shard order.
+func (c *Client) scatter(ctx context.Context, data []byte) []answer {
+	out := make([]answer, c.info.Shards)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() { out[i] = c.ask(ctx, i, data) })
+	}
+	wg.Wait()
+	return out
+}
+
+// ask sends data to shard i's queue group and waits for an answer, until
+// the shard timeout. An attempt that gets no answer in half the timeout
+// (its replica died holding it) is sent again, and NATS gives it to a
+// live replica; a shard with no subscribed replica is asked again every
+// 25ms (a replica reconnecting after a NATS node failed comes back).
+func (c *Client) ask(ctx context.Context, i int, data []byte) answer {
+	deadline := time.Now().Add(c.opts.ShardTimeout)
+	subj := searchSubject(c.opts.Collection, i)
+	var last error
+	for attempt := 0; ; attempt++ {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		wait := left
+		if attempt == 0 {
+			wait = left / 2
+		}
+		actx, cancel := context.WithTimeout(ctx, wait)
+		m, err := c.nc.RequestWithContext(actx, subj, data)
+		cancel()
+		if err == nil {
+			var r response
+			if err := json.Unmarshal(m.Data, &r); err != nil {
+				return answer{err: fmt.Errorf("shard %d: bad answer: %w", i, err)}
+			}
+			return answer{resp: r}
+		}
+		if ctx.Err() != nil {
+			return answer{err: ctx.Err()}
+		}
+		last = err
+		if errors.Is(err, nats.ErrNoResponders) {
+			select {
+			case <-time.After(min(25*time.Millisecond, time.Until(deadline))):
+			case <-ctx.Done():
+				return answer{err: ctx.Err()}
+			}
+		}
+	}
+	if errors.Is(last, nats.ErrNoResponders) {
+		return answer{err: fmt.Errorf("no live replica (none subscribed within %v)", c.opts.ShardTimeout)}
+	}
+	return answer{err: fmt.Errorf("no replica answered within %v", c.opts.ShardTimeout)}
+}

@@ -1,0 +1,369 @@
+package shard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/loupe-ml/loupe/index"
+	"github.com/loupe-ml/loupe/search"
+)
+
+// ReplicaOptions configure OpenReplica.
+type ReplicaOptions struct {
+	// Collection names the collection (default DefaultCollection).
+	Collection string
+	// Shard is which shard the directory is. A directory split by Split
+	// knows (its StateFile); then Shard may be left zero, and must agree
+	// when given. A directory without a StateFile (an index built with
+	// loupe index build, served as the only shard, 0/1) needs it.
+	Shard Spec
+	// Name names this replica in answers and logs (default: host-pid).
+	Name string
+	// Replicas of the stream and bucket when this creates them (0: 3
+	// where the cluster can place them, else 1).
+	Replicas int
+	// SaveInterval is the longest a replica keeps applied updates only in
+	// memory while more keep coming (default 1s); it saves as soon as it
+	// has applied every update in the stream.
+	SaveInterval time.Duration
+	// Logf, if set, receives what the replica does (caught up, saved,
+	// skipped updates).
+	Logf func(format string, args ...any)
+}
+
+// Replica is one replica of one shard: an index directory, answering the
+// shard's queries and applying its stream's updates.
+type Replica struct {
+	opts  ReplicaOptions
+	dir   string
+	state State
+
+	mu    sync.RWMutex // searches read, applying updates writes
+	store *search.Store
+
+	applied  atomic.Uint64
+	dirty    bool // applied updates not yet saved (apply goroutine only)
+	lastSave time.Time
+}
+
+// OpenReplica opens shard directory dir (an index directory, with the
+// StateFile that Split writes) as a replica of opts.Shard.
+func OpenReplica(dir string, opts ReplicaOptions) (*Replica, error) {
+	if opts.Collection == "" {
+		opts.Collection = DefaultCollection
+	}
+	if err := checkName(opts.Collection); err != nil {
+		return nil, err
+	}
+	if opts.SaveInterval <= 0 {
+		opts.SaveInterval = time.Second
+	}
+	if opts.Name == "" {
+		host, _ := os.Hostname()
+		opts.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	st, ok, err := ReadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !ok && opts.Shard.N == 0:
+		return nil, fmt.Errorf("shard: %s has no %s: say which shard it is (I/N), or split an index with loupe shard split", dir, StateFile)
+	case !ok:
+		st = State{Shard: opts.Shard.I, Shards: opts.Shard.N}
+	case opts.Shard.N != 0 && (opts.Shard.I != st.Shard || opts.Shard.N != st.Shards):
+		return nil, fmt.Errorf("shard: %s is shard %d/%d (its %s), not %s", dir, st.Shard, st.Shards, StateFile, opts.Shard)
+	}
+	if st.Collection != "" && st.Collection != opts.Collection {
+		return nil, fmt.Errorf("shard: %s serves collection %s (its %s), not %s", dir, st.Collection, StateFile, opts.Collection)
+	}
+	st.Collection = opts.Collection
+	s, err := search.Open(dir, search.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	r := &Replica{opts: opts, dir: dir, state: st, store: s}
+	r.applied.Store(st.Applied)
+	return r, nil
+}
+
+// Shard returns which shard the replica is.
+func (r *Replica) Shard() Spec { return Spec{r.state.Shard, r.state.Shards} }
+
+// Applied returns the stream sequence of the last update applied.
+func (r *Replica) Applied() uint64 { return r.applied.Load() }
+
+// Len returns the number of searchable documents of the shard.
+func (r *Replica) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.store.Len()
+}
+
+// Info returns what the replica registers for its collection.
+func (r *Replica) Info() Info {
+	x := r.store.Index()
+	return Info{Shards: r.state.Shards, Model: x.Model(), Metric: string(x.Metric()), Dim: x.Dim(), Kind: string(x.Kind())}
+}
+
+// Close saves what was applied and not saved yet, and closes the index.
+func (r *Replica) Close() error {
+	err := r.save()
+	if cerr := r.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (r *Replica) logf(format string, args ...any) {
+	if r.opts.Logf != nil {
+		r.opts.Logf(format, args...)
+	}
+}
+
+// Run registers the replica's collection, catches up with the shard's
+// updates in the stream (from the sequence after the one its StateFile
+// records), then answers the shard's queries in its queue group and keeps
+// applying updates until ctx ends. ready, if not nil, is called once it
+// answers queries.
+func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, ready func()) error {
+	coll, i := r.opts.Collection, r.state.Shard
+	kv, err := bucket(ctx, js, r.opts.Replicas)
+	if err != nil {
+		return err
+	}
+	if err := register(ctx, kv, coll, r.Info(), r.store.Index().NextID()); err != nil {
+		return err
+	}
+	stream, err := ensureStream(ctx, js, coll, r.opts.Replicas)
+	if err != nil {
+		return err
+	}
+	// The last update for this shard now: answering starts once it is
+	// applied.
+	var last uint64
+	m, err := stream.GetLastMsgForSubject(ctx, docsSubject(coll, i))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+	default:
+		last = m.Sequence
+	}
+	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{docsSubject(coll, i)}}
+	if a := r.applied.Load(); a > 0 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	}
+	cons, err := js.OrderedConsumer(ctx, streamName(coll), cc)
+	if err != nil {
+		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+	}
+	caught := make(chan struct{})
+	var once sync.Once
+	if r.applied.Load() >= last {
+		once.Do(func() { close(caught) })
+	}
+	applyErr := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					applyErr <- nil
+				} else {
+					applyErr <- err
+				}
+				return
+			}
+			meta, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			r.apply(meta.Sequence.Stream, msg.Data())
+			if meta.NumPending == 0 || time.Since(r.lastSave) >= r.opts.SaveInterval {
+				if err := r.save(); err != nil {
+					r.logf("shard %d: saving %s: %v", i, r.dir, err)
+				}
+			}
+			if meta.Sequence.Stream >= last {
+				once.Do(func() { close(caught) })
+			}
+		}
+	}()
+	defer func() {
+		it.Stop()
+		<-applyErr
+	}()
+	select {
+	case <-caught:
+	case <-ctx.Done():
+		return nil
+	case err := <-applyErr:
+		applyErr <- err
+		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+	}
+	r.logf("shard %d/%d: %d documents, updates applied up to sequence %d", i, r.state.Shards, r.Len(), r.applied.Load())
+	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	sub, err := nc.QueueSubscribe(searchSubject(coll, i), queueGroup(i), func(m *nats.Msg) {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			b := r.answer(ctx, m.Data)
+			m.Respond(b)
+		}()
+	})
+	if err != nil {
+		return fmt.Errorf("shard: subscribing to %s: %w", searchSubject(coll, i), err)
+	}
+	if err := nc.FlushTimeout(10 * time.Second); err != nil && ctx.Err() == nil {
+		sub.Unsubscribe()
+		return fmt.Errorf("shard: subscribing to %s: %w", searchSubject(coll, i), err)
+	}
+	if ready != nil {
+		ready()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-applyErr:
+		applyErr <- err
+	}
+	sub.Unsubscribe()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+	}
+	return nil
+}
+
+// apply applies one update of sequence seq. Every replica applies the same
+// updates in the same order, and re-applying an update already applied
+// (after a crash between saving the index and its StateFile) leaves the
+// same index: an add sets each id's vector and metadata, a delete marks
+// ids deleted and ignores ids that are not there.
+func (r *Replica) apply(seq uint64, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer func() {
+		r.applied.Store(seq)
+		r.dirty = true
+	}()
+	u, err := decodeUpdate(data)
+	if err != nil {
+		r.logf("shard %d: skipping update %d: %v", r.state.Shard, seq, err)
+		return
+	}
+	for _, id := range u.IDs {
+		if ShardOf(id, r.state.Shards) != r.state.Shard {
+			r.logf("shard %d: skipping update %d: id %d belongs to shard %d", r.state.Shard, seq, id, ShardOf(id, r.state.Shards))
+			return
+		}
+	}
+	switch u.Op {
+	case opAdd:
+		vecs, _ := floats(u.Vectors, len(u.IDs), u.Dim)
+		err = r.store.AddBatch(index.Batch{IDs: u.IDs, Vectors: vecs, Dim: u.Dim, Meta: u.Meta})
+	case opDelete:
+		var ids []uint64
+		for _, id := range u.IDs {
+			if r.store.Index().Has(id) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			err = r.store.Delete(ids...)
+		}
+	}
+	if err != nil {
+		r.logf("shard %d: update %d (%s of %d ids) failed on every replica alike: %v", r.state.Shard, seq, u.Op, len(u.IDs), err)
+	}
+}
+
+// save writes the index and then the StateFile with the sequence applied,
+// when updates were applied since the last save.
+func (r *Replica) save() error {
+	if !r.dirty {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.state
+	st.Applied = r.applied.Load()
+	if err := r.store.Save(r.dir); err != nil {
+		return err
+	}
+	if err := WriteState(r.dir, st); err != nil {
+		return err
+	}
+	r.state, r.dirty, r.lastSave = st, false, time.Now()
+	return nil
+}
+
+// answer searches for the query in data and returns the encoded response.
+func (r *Replica) answer(ctx context.Context, data []byte) []byte {
+	resp := response{Shard: r.state.Shard, Replica: r.opts.Name}
+	req, vecs, opts, err := decodeRequest(data)
+	if err == nil {
+		resp.Hits, resp.Lexical, resp.Applied, err = r.Search(ctx, req.Questions, vecs, opts)
+	}
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	b, _ := json.Marshal(resp)
+	return b
+}
+
+// Search searches the replica's shard for the questions (embedded as
+// vectors, or not in bm25 mode) with opts. In dense and bm25 mode it
+// returns the hits of each question; in hybrid mode the opts.K best of its
+// dense ranking as hits and of its BM25 ranking as lexical, which the
+// gateway merges over the shards before fusing them. applied is the stream
+// sequence of the updates the answer reflects. An empty shard has no hits.
+func (r *Replica) Search(ctx context.Context, questions []string, vectors [][]float32, opts search.SearchOptions) (hits, lexical [][]search.Hit, applied uint64, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	applied = r.applied.Load()
+	if r.store.Len() == 0 {
+		hits = make([][]search.Hit, len(questions))
+		if opts.Mode == search.ModeHybrid {
+			lexical = make([][]search.Hit, len(questions))
+		}
+		return hits, lexical, applied, nil
+	}
+	if opts.Mode != search.ModeHybrid {
+		res, err := r.store.SearchEmbedded(ctx, questions, vectors, opts)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		return res.Hits, nil, applied, nil
+	}
+	dense := search.SearchOptions{K: opts.K, Ef: opts.Ef, Filter: opts.Filter, Threads: opts.Threads}
+	lex := search.SearchOptions{K: opts.K, Filter: opts.Filter, Mode: search.ModeBM25, K1: opts.K1, B: opts.B, Threads: opts.Threads}
+	d, err := r.store.SearchEmbedded(ctx, questions, vectors, dense)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	l, err := r.store.SearchEmbedded(ctx, questions, nil, lex)
+	if errors.Is(err, search.ErrNoText) {
+		l, err = &search.Result{Hits: make([][]search.Hit, len(questions))}, nil
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return d.Hits, l.Hits, applied, nil
+}
