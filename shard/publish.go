@@ -74,11 +74,15 @@ func (c *Client) Add(ctx context.Context, docs []search.Document) (*Published, e
 	if err != nil {
 		return nil, err
 	}
-	kv, err := c.js.KeyValue(ctx, Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("shard: add: key-value bucket %s: %w", Bucket, err)
-	}
-	first, err := raiseNextID(ctx, kv, c.opts.Collection, atLeast, need)
+	var first uint64
+	err = retry(ctx, func(ctx context.Context) error {
+		kv, err := c.js.KeyValue(ctx, Bucket)
+		if err != nil {
+			return fmt.Errorf("shard: add: key-value bucket %s: %w", Bucket, err)
+		}
+		first, err = raiseNextID(ctx, kv, c.opts.Collection, atLeast, need)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

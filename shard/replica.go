@@ -138,27 +138,33 @@ func (r *Replica) logf(format string, args ...any) {
 // answers queries.
 func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, ready func()) error {
 	coll, i := r.opts.Collection, r.state.Shard
-	kv, err := bucket(ctx, js, r.opts.Replicas)
-	if err != nil {
-		return err
-	}
-	if err := register(ctx, kv, coll, r.Info(), r.store.Index().NextID()); err != nil {
-		return err
-	}
-	stream, err := ensureStream(ctx, js, coll, r.opts.Replicas)
-	if err != nil {
-		return err
-	}
-	// The last update for this shard now: answering starts once it is
-	// applied.
+	var stream jetstream.Stream
 	var last uint64
-	m, err := stream.GetLastMsgForSubject(ctx, docsSubject(coll, i))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-	case err != nil:
-		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
-	default:
-		last = m.Sequence
+	err := retry(ctx, func(ctx context.Context) error {
+		kv, err := bucket(ctx, js, r.opts.Replicas)
+		if err != nil {
+			return err
+		}
+		if err := register(ctx, kv, coll, r.Info(), r.store.Index().NextID()); err != nil {
+			return err
+		}
+		if stream, err = ensureStream(ctx, js, coll, r.opts.Replicas); err != nil {
+			return err
+		}
+		// The last update for this shard now: answering starts once it
+		// is applied.
+		m, err := stream.GetLastMsgForSubject(ctx, docsSubject(coll, i))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case err != nil:
+			return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+		default:
+			last = m.Sequence
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{docsSubject(coll, i)}}
 	if a := r.applied.Load(); a > 0 {

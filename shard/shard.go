@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/loupe-ml/loupe/internal/atomicfile"
@@ -308,4 +310,28 @@ func placementError(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "no suitable peers") || strings.Contains(msg, "replicas > 1 not supported") || strings.Contains(msg, "insufficient resources")
+}
+
+// transient reports whether err is one a JetStream cluster gives while it
+// elects a leader (a stream or bucket just created, a node just lost):
+// worth trying again.
+func transient(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrNoResponders) || strings.Contains(err.Error(), "no response from stream") ||
+		strings.Contains(err.Error(), "JetStream system temporarily unavailable")
+}
+
+// retry runs fn until it succeeds, fails for good, or 20 seconds pass,
+// each try bounded by 5 seconds.
+func retry(ctx context.Context, fn func(ctx context.Context) error) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := fn(c)
+		cancel()
+		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
