@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -70,10 +71,12 @@ func (c *Client) Add(ctx context.Context, docs []search.Document) (*Published, e
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	vecs, err := m.Embed(embed.Texts(docs))
 	if err != nil {
 		return nil, err
 	}
+	embedSeconds := time.Since(start).Seconds()
 	var first uint64
 	err = retry(ctx, func(ctx context.Context) error {
 		kv, err := c.js.KeyValue(ctx, Bucket)
@@ -92,7 +95,7 @@ func (c *Client) Add(ctx context.Context, docs []search.Document) (*Published, e
 			first++
 		}
 	}
-	pub := &Published{IDs: ids}
+	pub := &Published{IDs: ids, EmbedSeconds: embedSeconds}
 	// Group by shard, in input order, and cut into messages.
 	n := c.info.Shards
 	byShard := make([][]int, n)
@@ -106,11 +109,13 @@ func (c *Client) Add(ctx context.Context, docs []search.Document) (*Published, e
 			u := update{Op: opAdd, Dim: dim}
 			size := 0
 			var vs [][]float32
-			for len(rows) > 0 && (len(u.IDs) == 0 || size+4*dim+len(metas[rows[0]]) < maxUpdateBytes) {
+			// A row costs its vector in base64, its metadata and its id.
+			rowBytes := func(r int) int { return 4*dim*4/3 + len(metas[r]) + 24 }
+			for len(rows) > 0 && (len(u.IDs) == 0 || size+rowBytes(rows[0]) < maxUpdateBytes) {
 				r := rows[0]
 				rows = rows[1:]
 				u.IDs, u.Meta, vs = append(u.IDs, ids[r]), append(u.Meta, metas[r]), append(vs, vecs[r])
-				size += 4*dim*4/3 + len(metas[r]) + 24
+				size += rowBytes(r)
 			}
 			u.Vectors = putFloats(vs...)
 			if err := c.publish(ctx, s, u, pub); err != nil {

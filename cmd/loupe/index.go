@@ -245,6 +245,9 @@ func runIndexBuild(cmd *cobra.Command, args []string) error {
 }
 
 func runIndexAdd(cmd *cobra.Command, args []string) error {
+	if cmd.Flags().Changed("nats") {
+		return addNATS(cmd)
+	}
 	if err := checkSource("index add", "TEXTS"); err != nil {
 		return err
 	}
@@ -269,6 +272,9 @@ func runIndexDelete(cmd *cobra.Command, args []string) error {
 	}
 	if len(ids) == 0 {
 		return fmt.Errorf("index delete: give the ids to delete: --ids 3,17, --ids @FILE or as arguments")
+	}
+	if cmd.Flags().Changed("nats") {
+		return deleteNATS(cmd, ids)
 	}
 	if ixFlags.index == "" {
 		return fmt.Errorf("index delete: --index DIR is required")

@@ -21,7 +21,7 @@ var searchFlags struct {
 }
 
 var searchCmd = &cobra.Command{
-	Use:   "search --index DIR [flags] QUESTION...",
+	Use:   "search (--index DIR | --nats URL) [flags] QUESTION...",
 	Short: "Search documents: dense (embeddings), BM25 or hybrid ranking",
 	Long: `Rank the documents of an index directory (built with loupe index build
 --input docs.jsonl --model M) for each question and print the best with
@@ -42,13 +42,22 @@ min-max normalised over its list. Hits show each list's rank and score.
 field equal to value (repeatable; all must hold), in every mode, as loupe
 index query --filter does. (--where is the old spelling and still works.)
 
+--nats URL searches a sharded collection instead (loupe serve --index
+SHARD --shard I/N --nats URL serves its shards; see docs/cluster.md): the
+question is embedded here once, sent to every shard, and the answers merged
+into the same hits a single flat index of the whole collection gives (bm25
+uses each shard's own statistics). A shard with no live replica within
+--shard-timeout is reported missing (a warning, "partial" and "missing" in
+JSON); --require-all makes that an error.
+
 --input FILE reads the questions from FILE (plain lines, or JSON lines with
 a "text" field; - for standard input) instead of the arguments; with
 --format json each question gets one line of results.`,
 	Example: `  loupe search --index docs.idx "how do I reset my password?"
   loupe search --index docs.idx --k 3 --filter lang=en --format json "bread recipes"
   loupe search --index docs.idx --mode bm25 --k1 1.5 --b 0.5 "bread recipes"
-  loupe search --index docs.idx --mode hybrid --fusion weighted --alpha 0.7 --input questions.txt --format json`,
+  loupe search --index docs.idx --mode hybrid --fusion weighted --alpha 0.7 --input questions.txt --format json
+  loupe search --nats nats://a:4222,nats://b:4222 --collection docs --shard-timeout 500ms --require-all "bread recipes"`,
 	RunE: runSearch,
 }
 
@@ -78,8 +87,12 @@ func init() {
 }
 
 func runSearch(cmd *cobra.Command, args []string) error {
-	if searchFlags.index == "" {
-		return fmt.Errorf("search: --index DIR is required")
+	viaNATS := cmd.Flags().Changed("nats")
+	switch {
+	case viaNATS && searchFlags.index != "":
+		return fmt.Errorf("search: give --index DIR (one machine) or --nats URL (a sharded collection), not both")
+	case searchFlags.index == "" && !viaNATS:
+		return fmt.Errorf("search: --index DIR (or --nats URL for a sharded collection) is required")
 	}
 	questions := args
 	switch {
@@ -111,6 +124,9 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	}
 	if err := opts.Validate(); err != nil { // before opening the index
 		return cmdError("search", err)
+	}
+	if viaNATS {
+		return searchNATS(cmd, questions, opts)
 	}
 	s, err := search.Open(searchFlags.index, search.OpenOptions{Model: searchFlags.model, Embed: embedOptions(searchFlags.batchSize, 0, searchFlags.quantize)})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 )
 
 var serveFlags struct {
+	index    string // a shard directory: serve it over NATS
 	model    string
 	addr     string
 	quantize string
@@ -26,8 +27,8 @@ var serveFlags struct {
 }
 
 var serveCmd = &cobra.Command{
-	Use:   "serve --model M [--addr 127.0.0.1:8080]",
-	Short: "Serve a web UI and JSON API to generate with and explain a GPT-2 or an encoder-decoder",
+	Use:   "serve --model M [--addr 127.0.0.1:8080] | serve --index SHARD --shard I/N --nats URL",
+	Short: "Serve a web UI and JSON API for a GPT-2 or an encoder-decoder, or one shard of a sharded collection over NATS",
 	Long: `Serve the explain views in a browser and a JSON API:
 
   GET  /              the web UI (type a prompt, generate, explore)
@@ -67,11 +68,25 @@ loupe translate's and loupe summarize's tasks; /api/explain takes
 "top_sources", "layer_top_k", "no_attention"} and the decoding fields, and
 answers loupe translate --explain --format json's object (cross-attention,
 encoder and decoder self-attention, alignment, layer predictions). "/"
-serves the encoder-decoder explorable with a source box.`,
+serves the encoder-decoder explorable with a source box.
+
+With --index SHARD --shard I/N --nats URL it serves one replica of shard I
+of a sharded collection instead (see loupe shard split and docs/cluster.md):
+it catches up with the collection's JetStream stream of adds and deletes,
+answers the shard's queries in the shard's NATS queue group (replicas of a
+shard share it: NATS balances between them and fails over), and keeps
+applying updates, saving the index and shard.json (the last sequence
+applied) as it goes. With --addr it also serves, for the whole collection:
+
+  POST /api/search     {"query" or "queries", "k", "mode", "filter", …, "require_all"}:
+                       merged hits, "partial" and the "missing" shards
+  POST /api/documents  {"documents": [{"text", "id", …}]}: embedded here, published
+  POST /api/delete     {"ids": [...]}`,
 	Example: `  loupe serve --model gpt2
   curl -s localhost:8080/api/explain -d '{"prompt":"The keys to the cabinet","continuation":" are"}'
   loupe serve --model Helsinki-NLP/opus-mt-en-de
-  curl -s localhost:8080/api/generate -d '{"prompt":"The house is wonderful.","num_beams":4}'`,
+  curl -s localhost:8080/api/generate -d '{"prompt":"The house is wonderful.","num_beams":4}'
+  loupe serve --index shards/docs-0 --shard 0/4 --nats nats://127.0.0.1:4222 --addr 127.0.0.1:8081`,
 	Args: cobra.NoArgs,
 	RunE: runServe,
 }
@@ -91,6 +106,9 @@ func init() {
 func runServe(cmd *cobra.Command, args []string) error { return cliError("serve", serve(cmd)) }
 
 func serve(cmd *cobra.Command) error {
+	if serveFlags.index != "" {
+		return serveShard(cmd)
+	}
 	for _, name := range []string{"max-new-tokens", "max-prompt-tokens", "max-body-bytes", "max-concurrent"} {
 		if v, _ := strconv.ParseInt(cmd.Flags().Lookup(name).Value.String(), 10, 64); v <= 0 {
 			return fmt.Errorf("--%s %d: want a positive number", name, v) // 0 used to mean the default silently
