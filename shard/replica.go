@@ -44,16 +44,16 @@ type ReplicaOptions struct {
 // Replica is one replica of one shard: an index directory, answering the
 // shard's queries and applying its stream's updates.
 type Replica struct {
-	opts  ReplicaOptions
-	dir   string
-	state State
+	opts ReplicaOptions
+	dir  string
+	spec Spec // which shard: set once
 
 	mu    sync.RWMutex // searches read, applying updates writes
 	store *search.Store
 
 	applied  atomic.Uint64
-	dirty    bool // applied updates not yet saved (apply goroutine only)
-	lastSave time.Time
+	dirty    bool      // applied updates not yet saved (under mu)
+	lastSave time.Time // under mu
 }
 
 // OpenReplica opens shard directory dir (an index directory, with the
@@ -92,13 +92,13 @@ func OpenReplica(dir string, opts ReplicaOptions) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{opts: opts, dir: dir, state: st, store: s}
+	r := &Replica{opts: opts, dir: dir, spec: Spec{st.Shard, st.Shards}, store: s}
 	r.applied.Store(st.Applied)
 	return r, nil
 }
 
 // Shard returns which shard the replica is.
-func (r *Replica) Shard() Spec { return Spec{r.state.Shard, r.state.Shards} }
+func (r *Replica) Shard() Spec { return r.spec }
 
 // Applied returns the stream sequence of the last update applied.
 func (r *Replica) Applied() uint64 { return r.applied.Load() }
@@ -113,7 +113,7 @@ func (r *Replica) Len() int {
 // Info returns what the replica registers for its collection.
 func (r *Replica) Info() Info {
 	x := r.store.Index()
-	return Info{Shards: r.state.Shards, Model: x.Model(), Metric: string(x.Metric()), Dim: x.Dim(), Kind: string(x.Kind())}
+	return Info{Shards: r.spec.N, Model: x.Model(), Metric: string(x.Metric()), Dim: x.Dim(), Kind: string(x.Kind())}
 }
 
 // Close saves what was applied and not saved yet, and closes the index.
@@ -137,7 +137,7 @@ func (r *Replica) logf(format string, args ...any) {
 // applying updates until ctx ends. ready, if not nil, is called once it
 // answers queries.
 func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, ready func()) error {
-	coll, i := r.opts.Collection, r.state.Shard
+	coll, i := r.opts.Collection, r.spec.I
 	var stream jetstream.Stream
 	var last uint64
 	err := retry(ctx, func(ctx context.Context) error {
@@ -200,7 +200,7 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 				continue
 			}
 			r.apply(meta.Sequence.Stream, msg.Data())
-			if meta.NumPending == 0 || time.Since(r.lastSave) >= r.opts.SaveInterval {
+			if meta.NumPending == 0 || r.sinceSave() >= r.opts.SaveInterval {
 				if err := r.save(); err != nil {
 					r.logf("shard %d: saving %s: %v", i, r.dir, err)
 				}
@@ -222,7 +222,7 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		applyErr <- err
 		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
 	}
-	r.logf("shard %d/%d: %d documents, updates applied up to sequence %d", i, r.state.Shards, r.Len(), r.applied.Load())
+	r.logf("shard %d/%d: %d documents, updates applied up to sequence %d", i, r.spec.N, r.Len(), r.applied.Load())
 	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	sub, err := nc.QueueSubscribe(searchSubject(coll, i), queueGroup(i), func(m *nats.Msg) {
@@ -271,12 +271,12 @@ func (r *Replica) apply(seq uint64, data []byte) {
 	}()
 	u, err := decodeUpdate(data)
 	if err != nil {
-		r.logf("shard %d: skipping update %d: %v", r.state.Shard, seq, err)
+		r.logf("shard %d: skipping update %d: %v", r.spec.I, seq, err)
 		return
 	}
 	for _, id := range u.IDs {
-		if ShardOf(id, r.state.Shards) != r.state.Shard {
-			r.logf("shard %d: skipping update %d: id %d belongs to shard %d", r.state.Shard, seq, id, ShardOf(id, r.state.Shards))
+		if ShardOf(id, r.spec.N) != r.spec.I {
+			r.logf("shard %d: skipping update %d: id %d belongs to shard %d", r.spec.I, seq, id, ShardOf(id, r.spec.N))
 			return
 		}
 	}
@@ -296,33 +296,39 @@ func (r *Replica) apply(seq uint64, data []byte) {
 		}
 	}
 	if err != nil {
-		r.logf("shard %d: update %d (%s of %d ids) failed on every replica alike: %v", r.state.Shard, seq, u.Op, len(u.IDs), err)
+		r.logf("shard %d: update %d (%s of %d ids) failed on every replica alike: %v", r.spec.I, seq, u.Op, len(u.IDs), err)
 	}
+}
+
+// sinceSave returns the time since the last save.
+func (r *Replica) sinceSave() time.Duration {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return time.Since(r.lastSave)
 }
 
 // save writes the index and then the StateFile with the sequence applied,
 // when updates were applied since the last save.
 func (r *Replica) save() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !r.dirty {
 		return nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st := r.state
-	st.Applied = r.applied.Load()
+	st := State{Shard: r.spec.I, Shards: r.spec.N, Collection: r.opts.Collection, Applied: r.applied.Load()}
 	if err := r.store.Save(r.dir); err != nil {
 		return err
 	}
 	if err := WriteState(r.dir, st); err != nil {
 		return err
 	}
-	r.state, r.dirty, r.lastSave = st, false, time.Now()
+	r.dirty, r.lastSave = false, time.Now()
 	return nil
 }
 
 // answer searches for the query in data and returns the encoded response.
 func (r *Replica) answer(ctx context.Context, data []byte) []byte {
-	resp := response{Shard: r.state.Shard, Replica: r.opts.Name}
+	resp := response{Shard: r.spec.I, Replica: r.opts.Name}
 	req, vecs, opts, err := decodeRequest(data)
 	if err == nil {
 		resp.Hits, resp.Lexical, resp.Applied, err = r.Search(ctx, req.Questions, vecs, opts)
