@@ -26,6 +26,21 @@
 # engine's overhead better than wall time. Workers run with GOMAXPROCS=$WORKER_PROCS; the single
 # process uses every core (the word-embedding model embeds on one
 # goroutine, BERT models on all cores).
+#
+# SEARCH=1 bench/cluster.sh runs the sharded-search benchmark instead:
+# the KJV verses in a flat index split into $SHARDS shards (default 4), one
+# `loupe serve --index SHARD --nats` process per shard, and bench/shardload
+# (one process: the gateway, embedding each question once) asking the
+# held-out verses as questions:
+#   latency  one question at a time, $LATENCY per target per round for
+#            $ROUNDS rounds: each shard alone, then all shards
+#            (scatter-gather); prints p50/p99 and what the scatter-gather
+#            adds to the slowest shard's (target <= 2 ms at p50);
+#   load     $CLIENTS concurrent clients (default 50) for $DURATION
+#            (default 10s; the issue's run is CLIENTS=200 DURATION=60s):
+#            answered, errors (failed or partial answers), rate, latency,
+#            and the peak RSS (VmHWM) of every process, sampled RSS during
+#            the run to show it stays bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES=${COPIES:-10}
@@ -42,6 +57,36 @@ go build -o "$work/loupe" ./cmd/loupe
 loupe="$work/loupe"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="nats://127.0.0.1:$port"
+if [ "${SEARCH:-0}" = 1 ]; then
+	SHARDS=${SHARDS:-4} CLIENTS=${CLIENTS:-50} DURATION=${DURATION:-10s} LATENCY=${LATENCY:-500} ROUNDS=${ROUNDS:-3}
+	echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); $(nats-server --version)"
+	go build -o "$work/shardload" ./bench/shardload
+	zcat defaults/kjv/verses.jsonl.gz | head -n "${LIMIT:-1000000000}" > "$work/docs.jsonl"
+	zcat defaults/kjv/heldout-verses.jsonl.gz | /usr/bin/python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in sys.stdin]' > "$work/questions.txt"
+	"$loupe" index build --input "$work/docs.jsonl" --kind flat --out "$work/single.idx"
+	"$loupe" shard split --index "$work/single.idx" --shards "$SHARDS" --out "$work/shards/kjv"
+	nats-server -a 127.0.0.1 -p "$port" -js -sd "$work/js" >"$work/nats.log" 2>&1 &
+	pids+=($!)
+	sleep 0.5
+	for i in $(seq 0 $((SHARDS - 1))); do
+		"$loupe" serve --index "$work/shards/kjv-$i" --nats "$url" >"$work/serve$i.log" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 0 $((SHARDS - 1))); do for _ in $(seq 200); do grep -q "serving shard" "$work/serve$i.log" && break; sleep 0.1; done; done
+	echo "collection: $(wc -l < "$work/docs.jsonl") verses in $SHARDS shards (flat, cosine, loupe/kjv-word2vec); questions: $(wc -l < "$work/questions.txt") held-out verses"
+	rss() { for p in "${pids[@]}"; do printf '%s %s  ' "$(tr '\0' ' ' < "/proc/$p/cmdline" | awk '{print ($2 == "serve") ? $2 " " $4 : $1}' | sed 's|.*/||')" "$(awk '/'"$1"'/ {print $2 $3}' "/proc/$p/status")"; done; echo; }
+	echo "--- latency: one question at a time, each shard alone vs all $SHARDS (scatter-gather)"
+	"$work/shardload" -nats "$url" -questions "$work/questions.txt" -latency "$LATENCY" -rounds "$ROUNDS" | tee "$work/latency.json"
+	echo "peak RSS after the latency run: $(rss VmHWM)"
+	echo "--- load: $CLIENTS clients for $DURATION"
+	"$work/shardload" -nats "$url" -questions "$work/questions.txt" -latency 0 -clients "$CLIENTS" -duration "$DURATION" > "$work/load.json" &
+	lp=$!
+	while kill -0 "$lp" 2>/dev/null; do sleep 2; kill -0 "$lp" 2>/dev/null && echo "  RSS: $(rss VmRSS)"; done
+	wait "$lp"
+	cat "$work/load.json"
+	echo "peak RSS after the load run: $(rss VmHWM)"
+	exit 0
+fi
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); $(nats-server --version)"
 
 if [ "$MODEL" = minilm-random ]; then

@@ -185,6 +185,21 @@ func (r *Result) Err() error {
 // Result.Missing; the error is reserved for failures of the whole search
 // (bad options, the model, every shard refusing the query alike).
 func (c *Client) Search(ctx context.Context, questions []string, opts search.SearchOptions) (*Result, error) {
+	return c.search(ctx, questions, opts, -1)
+}
+
+// SearchShard is Search asking shard i alone: its own best hits, merged
+// as Search merges (for measuring what the scatter-gather adds to one
+// shard's latency, and for looking at one shard). Result.Shards is 1.
+func (c *Client) SearchShard(ctx context.Context, i int, questions []string, opts search.SearchOptions) (*Result, error) {
+	if i < 0 || i >= c.info.Shards {
+		return nil, fmt.Errorf("shard: collection %s has no shard %d (it has %d)", c.opts.Collection, i, c.info.Shards)
+	}
+	return c.search(ctx, questions, opts, i)
+}
+
+// search is Search over every shard (only < 0) or shard only.
+func (c *Client) search(ctx context.Context, questions []string, opts search.SearchOptions, only int) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -233,10 +248,18 @@ func (c *Client) Search(ctx context.Context, questions []string, opts search.Sea
 		return nil, err
 	}
 	start := time.Now()
-	answers := c.scatter(ctx, data)
+	var answers []answer
+	if only >= 0 {
+		answers, res.Shards = []answer{c.ask(ctx, only, data)}, 1
+	} else {
+		answers = c.scatter(ctx, data)
+	}
 	res.Applied, res.Replicas = make([]uint64, len(answers)), make([]string, len(answers))
 	var errs []string
 	for i, a := range answers {
+		if only >= 0 {
+			i = only
+		}
 		switch {
 		case a.err != nil:
 			res.Missing = append(res.Missing, Missing{i, a.err.Error()})
@@ -245,6 +268,8 @@ func (c *Client) Search(ctx context.Context, questions []string, opts search.Sea
 			errs = append(errs, a.resp.Error)
 		case len(a.resp.Hits) != len(questions) || mode == search.ModeHybrid && len(a.resp.Lexical) != len(questions):
 			res.Missing = append(res.Missing, Missing{i, fmt.Sprintf("answered %d lists for %d questions", len(a.resp.Hits), len(questions))})
+		case only >= 0:
+			res.Applied[0], res.Replicas[0] = a.resp.Applied, a.resp.Replica
 		default:
 			res.Applied[i], res.Replicas[i] = a.resp.Applied, a.resp.Replica
 		}
