@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	_ "github.com/loupe-ml/loupe/defaults" // the built-in models resolve offline, as loupe search resolves them
 	"github.com/loupe-ml/loupe/embed"
 	"github.com/loupe-ml/loupe/search"
 )
@@ -50,6 +52,8 @@ type Client struct {
 
 	mu    sync.Mutex
 	model *embed.Model
+
+	latency []atomic.Int64 // per shard: moving average of answer times, ns
 }
 
 // NewClient returns a client of opts.Collection, reading what its shards
@@ -80,7 +84,7 @@ func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts 
 	if opts.Model != "" {
 		info.Model = opts.Model
 	}
-	return &Client{nc: nc, js: js, opts: opts, info: info}, nil
+	return &Client{nc: nc, js: js, opts: opts, info: info, latency: make([]atomic.Int64, info.Shards)}, nil
 }
 
 // Info returns the collection's registration (with ClientOptions.Model
@@ -336,6 +340,14 @@ func Merge(mode search.Mode, lists [][]search.Hit, k int) []search.Hit {
 	all = all[:min(k, len(all))]
 	for i := range all {
 		all[i].Rank = i + 1
+		if all[i].Text == "" && all[i].Metadata != nil {
+			// Shards leave out Text, which their metadata holds.
+			var doc struct {
+				Text string `json:"text"`
+			}
+			json.Unmarshal(all[i].Metadata, &doc)
+			all[i].Text = doc.Text
+		}
 	}
 	return all
 }
@@ -358,48 +370,106 @@ func (c *Client) scatter(ctx context.Context, data []byte) []answer {
 	return out
 }
 
+// Hedging: an attempt still unanswered after hedgeFactor times the
+// shard's usual latency (at least minHedge) is sent again, and the first
+// answer of any attempt is taken.
+const (
+	hedgeFactor = 8
+	minHedge    = 100 * time.Millisecond
+	maxAttempts = 4
+)
+
 // ask sends data to shard i's queue group and waits for an answer, until
-// the shard timeout. An attempt that gets no answer in half the timeout
-// (its replica died holding it) is sent again, and NATS gives it to a
-// live replica; a shard with no subscribed replica is asked again every
-// 25ms (a replica reconnecting after a NATS node failed comes back).
+// the shard timeout. NATS gives a request to one live replica of the
+// shard; a replica that dies holding it never answers, so an attempt
+// unanswered for much longer than the shard usually takes (hedgeFactor
+// times its moving average, at least minHedge) is sent again (NATS picks a
+// replica again) while the first may still answer: under load the
+// average grows with the queues, so the extra attempts stay rare instead
+// of adding to the load. A shard with no subscribed replica (no
+// responders) is asked again every 25ms (a replica reconnecting after a
+// NATS node failed comes back).
 func (c *Client) ask(ctx context.Context, i int, data []byte) answer {
 	deadline := time.Now().Add(c.opts.ShardTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	subj := searchSubject(c.opts.Collection, i)
+	type result struct {
+		m    *nats.Msg
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, maxAttempts)
+	send := func() {
+		go func() {
+			start := time.Now()
+			m, err := c.nc.RequestWithContext(ctx, subj, data)
+			results <- result{m, err, time.Since(start)}
+		}()
+	}
+	send()
+	outstanding, sent := 1, 1
 	var last error
-	for attempt := 0; ; attempt++ {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		wait := left
-		if attempt == 0 {
-			wait = left / 2
-		}
-		actx, cancel := context.WithTimeout(ctx, wait)
-		m, err := c.nc.RequestWithContext(actx, subj, data)
-		cancel()
-		if err == nil {
-			var r response
-			if err := json.Unmarshal(m.Data, &r); err != nil {
-				return answer{err: fmt.Errorf("shard %d: bad answer: %w", i, err)}
+	hedge := time.NewTimer(c.hedgeDelay(i))
+	defer hedge.Stop()
+	for outstanding > 0 {
+		select {
+		case r := <-results:
+			outstanding--
+			if r.err == nil {
+				c.observe(i, r.took)
+				var resp response
+				if err := json.Unmarshal(r.m.Data, &resp); err != nil {
+					return answer{err: fmt.Errorf("shard %d: bad answer: %w", i, err)}
+				}
+				return answer{resp: resp}
 			}
-			return answer{resp: r}
-		}
-		if ctx.Err() != nil {
-			return answer{err: ctx.Err()}
-		}
-		last = err
-		if errors.Is(err, nats.ErrNoResponders) {
+			last = r.err
+			if outstanding > 0 || ctx.Err() != nil {
+				continue
+			}
+			// No replica subscribed (no responders), or the connection is
+			// reconnecting: ask again shortly.
 			select {
-			case <-time.After(min(25*time.Millisecond, time.Until(deadline))):
+			case <-time.After(25 * time.Millisecond):
+				send()
+				outstanding++
 			case <-ctx.Done():
-				return answer{err: ctx.Err()}
+			}
+		case <-hedge.C:
+			if sent < maxAttempts && ctx.Err() == nil {
+				send()
+				outstanding, sent = outstanding+1, sent+1
+				hedge.Reset(c.hedgeDelay(i))
 			}
 		}
 	}
 	if errors.Is(last, nats.ErrNoResponders) {
 		return answer{err: fmt.Errorf("no live replica (none subscribed within %v)", c.opts.ShardTimeout)}
 	}
+	if ctx.Err() != nil && deadline.After(time.Now()) {
+		return answer{err: ctx.Err()}
+	}
 	return answer{err: fmt.Errorf("no replica answered within %v", c.opts.ShardTimeout)}
+}
+
+// hedgeDelay returns how long an attempt on shard i waits before another
+// is sent.
+func (c *Client) hedgeDelay(i int) time.Duration {
+	return max(minHedge, hedgeFactor*time.Duration(c.latency[i].Load()))
+}
+
+// observe adds an answer's latency to shard i's moving average (weight
+// 1/8).
+func (c *Client) observe(i int, took time.Duration) {
+	for {
+		old := c.latency[i].Load()
+		avg := old + (int64(took)-old)/8
+		if old == 0 {
+			avg = int64(took)
+		}
+		if c.latency[i].CompareAndSwap(old, avg) {
+			return
+		}
+	}
 }

@@ -336,6 +336,16 @@ func (r *Replica) answer(ctx context.Context, data []byte) []byte {
 	if err != nil {
 		resp.Error = err.Error()
 	}
+	// The text is in the metadata too: send it once (Merge restores it).
+	for _, lists := range [][][]search.Hit{resp.Hits, resp.Lexical} {
+		for _, hits := range lists {
+			for i := range hits {
+				if hits[i].Metadata != nil {
+					hits[i].Text = ""
+				}
+			}
+		}
+	}
 	b, _ := json.Marshal(resp)
 	return b
 }
