@@ -286,6 +286,31 @@ func TestCluster(t *testing.T) {
 				t.Errorf("batch question %d: %v", i, err)
 			}
 		}
+		// BM25 uses each shard's own statistics: measure how far that
+		// takes the top 10 from one machine's (docs/cluster.md quotes it).
+		bm25 := search.SearchOptions{K: 10, Mode: search.ModeBM25}
+		shared, total := 0, 0
+		for _, q := range questions {
+			got, err := c.Search(context.Background(), []string{q}, bm25)
+			if err != nil || !got.Complete() {
+				t.Fatalf("bm25 %q: %v", q, err)
+			}
+			want, _ := single.SearchMany(context.Background(), []string{q}, bm25)
+			in := map[uint64]bool{}
+			for _, h := range want.Hits[0] {
+				in[h.ID] = true
+			}
+			for _, h := range got.Hits[0] {
+				if in[h.ID] {
+					shared++
+				}
+			}
+			total += len(want.Hits[0])
+		}
+		t.Logf("bm25 top 10 over %d shards: %d of %d single-machine hits found (%.0f%%)", testShards, shared, total, 100*float64(shared)/float64(total))
+		if shared < total*7/10 {
+			t.Errorf("bm25 over shards shares %d of %d hits with one machine", shared, total)
+		}
 		// BM25 and hybrid: complete, K hits, best first.
 		for _, mode := range []search.Mode{search.ModeBM25, search.ModeHybrid} {
 			r, err := c.Search(context.Background(), questions[2:3], search.SearchOptions{K: 5, Mode: mode})
