@@ -309,7 +309,7 @@ func (c *Client) search(ctx context.Context, questions []string, opts search.Sea
 // search.CanonicalOrder), by BM25 score (higher first) then id in bm25
 // mode.
 func Merge(mode search.Mode, lists [][]search.Hit, k int) []search.Hit {
-	var all []search.Hit
+	all := []search.Hit{} // [] in JSON when nothing matches
 	for _, l := range lists {
 		all = append(all, l...)
 	}
