@@ -1,6 +1,7 @@
 package search
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -59,6 +60,8 @@ func eachToken(s string, fn func(string)) {
 // to back.
 type lexicon struct {
 	ids   []uint64
+	lens  []float64 // row → |d|
+	total int64     // Σ |d|
 	rel   []float64 // row → |d| / avgdl
 	terms map[string]int32
 	df    []int32 // term → number of documents holding it
@@ -67,27 +70,91 @@ type lexicon struct {
 	tf    []int32
 
 	scratch sync.Pool                  // *bm25Scratch
-	norm    atomic.Pointer[lengthNorm] // of the last k1 and b searched with
+	norm    atomic.Pointer[lengthNorm] // of the last k1, b and avgdl searched with
 }
 
 // lengthNorm holds k1·(1 − b + b·|d|/avgdl) for each row.
 type lengthNorm struct {
-	k1, b float64
-	norm  []float64
+	k1, b, avgdl float64
+	norm         []float64
 }
 
 // lengthNorm returns the rows' k1·(1 − b + b·|d|/avgdl), computed once for
-// the last k1 and b asked for.
-func (lx *lexicon) lengthNorm(k1, b float64) []float64 {
-	if ln := lx.norm.Load(); ln != nil && ln.k1 == k1 && ln.b == b {
+// the last k1, b and avgdl asked for; avgdl 0 means the lexicon's own.
+func (lx *lexicon) lengthNorm(k1, b, avgdl float64) []float64 {
+	if ln := lx.norm.Load(); ln != nil && ln.k1 == k1 && ln.b == b && ln.avgdl == avgdl {
 		return ln.norm
 	}
-	ln := &lengthNorm{k1: k1, b: b, norm: make([]float64, len(lx.rel))}
+	ln := &lengthNorm{k1: k1, b: b, avgdl: avgdl, norm: make([]float64, len(lx.rel))}
 	for r, rel := range lx.rel {
+		if avgdl != 0 {
+			rel = lx.lens[r] / avgdl
+		}
 		ln.norm[r] = k1 * (1 - b + b*rel)
 	}
 	lx.norm.Store(ln)
 	return ln.norm
+}
+
+// LexicalStats are the collection statistics BM25 scores with: the number
+// of searchable documents N, their total length Σ|d| in terms (avgdl =
+// Terms/Docs), and the document frequency of terms. A Store's own are
+// those of its documents; package shard sums its shards' (Add) and has
+// every shard score with the sums (SearchOptions.Stats), so that BM25
+// over the shards scores as one store of the whole collection would.
+type LexicalStats struct {
+	Docs  int64            `json:"docs"`
+	Terms int64            `json:"terms"`
+	DF    map[string]int64 `json:"df"`
+}
+
+// Add adds o's counts to st's (the statistics of the union of two
+// disjoint sets of documents).
+func (st *LexicalStats) Add(o LexicalStats) {
+	st.Docs += o.Docs
+	st.Terms += o.Terms
+	if st.DF == nil {
+		st.DF = map[string]int64{}
+	}
+	for t, n := range o.DF {
+		st.DF[t] += n
+	}
+}
+
+// avgdl returns Terms/Docs as the lexicon computes its own, or 0 when
+// there are no terms.
+func (st *LexicalStats) avgdl() float64 {
+	if st.Terms == 0 || st.Docs == 0 {
+		return 0
+	}
+	return float64(st.Terms) / float64(st.Docs)
+}
+
+// LexicalStats returns the store's BM25 statistics for the terms of the
+// questions (LexicalTokens): its searchable documents, their total length,
+// and how many hold each term (terms no document holds are left out).
+func (s *Store) LexicalStats(questions []string) (LexicalStats, error) {
+	st := LexicalStats{DF: map[string]int64{}}
+	if s.x.Len() == 0 {
+		return st, nil
+	}
+	lx, err := s.lexicon()
+	if errors.Is(err, ErrNoText) {
+		st.Docs = int64(s.x.Len())
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.Docs, st.Terms = int64(len(lx.ids)), lx.total
+	for _, q := range questions {
+		eachToken(strings.ToLower(q), func(t string) {
+			if ti, ok := lx.terms[t]; ok {
+				st.DF[t] = int64(lx.df[ti])
+			}
+		})
+	}
+	return st, nil
 }
 
 // bm25Scratch is one search's accumulator: acc[r] is row r's score so far
@@ -132,6 +199,7 @@ func buildLexicon(x *index.Index) *lexicon {
 		lx.rel[r] = float64(n)
 		total += int64(n)
 	}
+	lx.lens, lx.total = slices.Clone(lx.rel), total
 	if total > 0 {
 		avgdl := float64(total) / float64(len(ids))
 		for r := range lx.rel {
@@ -171,10 +239,11 @@ type lexHit struct {
 // search returns the k highest BM25 scores for question with parameters
 // k1 and b among the rows that match (all when nil), highest first, ties
 // by smaller vector id; documents holding no query term are not returned.
-func (lx *lexicon) search(question string, k int, k1, b float64, match func(row int32) bool) []lexHit {
+func (lx *lexicon) search(question string, k int, k1, b float64, match func(row int32) bool, stats *LexicalStats) []lexHit {
 	// Query terms with their multiplicity, in order of first appearance.
 	var qterms []int32
 	var qtf []float64
+	var qdf []int
 	eachToken(strings.ToLower(question), func(t string) {
 		ti, ok := lx.terms[t]
 		if !ok {
@@ -184,17 +253,24 @@ func (lx *lexicon) search(question string, k int, k1, b float64, match func(row 
 			qtf[i]++
 			return
 		}
-		qterms, qtf = append(qterms, ti), append(qtf, 1)
+		df := int(lx.df[ti])
+		if stats != nil {
+			df = int(stats.DF[t])
+		}
+		qterms, qtf, qdf = append(qterms, ti), append(qtf, 1), append(qdf, df)
 	})
 	if len(qterms) == 0 {
 		return nil
 	}
 	s := lx.scratch.Get().(*bm25Scratch)
 	defer lx.scratch.Put(s)
-	acc, norm := s.acc, lx.lengthNorm(k1, b)
-	n := len(lx.ids)
+	n, avgdl := len(lx.ids), 0.0
+	if stats != nil {
+		n, avgdl = int(stats.Docs), stats.avgdl()
+	}
+	acc, norm := s.acc, lx.lengthNorm(k1, b, avgdl)
 	for i, t := range qterms {
-		w := qtf[i] * idf(n, int(lx.df[t])) * (k1 + 1)
+		w := qtf[i] * idf(n, qdf[i]) * (k1 + 1)
 		lo, hi := lx.off[t], lx.off[t+1]
 		rows, tfs := lx.rows[lo:hi], lx.tf[lo:hi:hi]
 		if i == 0 { // nothing touched yet
@@ -313,7 +389,7 @@ func (s *Store) searchLexical(questions []string, k int, opts SearchOptions) ([]
 				if i >= len(questions) {
 					return
 				}
-				out[i] = lx.search(questions[i], k, k1, b, match)
+				out[i] = lx.search(questions[i], k, k1, b, match, opts.Stats)
 			}
 		})
 	}

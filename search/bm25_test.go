@@ -89,7 +89,7 @@ func TestBM25Golden(t *testing.T) {
 		}
 		name := func() string { return strings.Join([]string{r.Query, "k1", ftoa(r.K1), "b", ftoa(r.B)}, " ") }
 		// Exact scores, from the lexicon.
-		got := lx.search(r.Query, len(g.Docs), r.K1, r.B, nil)
+		got := lx.search(r.Query, len(g.Docs), r.K1, r.B, nil, nil)
 		if len(got) != len(r.Hits) {
 			t.Errorf("%s: %d hits, want %d", name(), len(got), len(r.Hits))
 			continue
@@ -328,7 +328,7 @@ func BenchmarkBM25(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		lx.search(questions[i%len(questions)], 10, DefaultK1, DefaultB, nil)
+		lx.search(questions[i%len(questions)], 10, DefaultK1, DefaultB, nil, nil)
 	}
 }
 

@@ -133,7 +133,7 @@ func FuseHits(dense, lexical []Hit, k int, opts SearchOptions) []Hit {
 		byID[h.ID] = h
 	}
 	for _, h := range lexical {
-		lists[1] = append(lists[1], candidate{id: h.ID, score: float64(h.Score), shown: float64(h.Score)})
+		lists[1] = append(lists[1], candidate{id: h.ID, score: h.ExactScore(), shown: h.ExactScore()})
 		if _, ok := byID[h.ID]; !ok {
 			byID[h.ID] = h
 		}

@@ -49,6 +49,10 @@ type SearchOptions struct {
 	// Candidates is how many results hybrid mode takes from each list
 	// before fusing (0: max(K, DefaultCandidates); at least K is used).
 	Candidates int
+	// Stats, if set, are the BM25 statistics to score with instead of the
+	// store's own (bm25 and hybrid modes): package shard gives every shard
+	// the sums of all shards' statistics, so that they score as one store.
+	Stats *LexicalStats
 }
 
 // Mode is a way of ranking documents: SearchOptions.Mode.
@@ -174,6 +178,10 @@ func (o SearchOptions) Validate() error {
 		return &OptionError{Field: "Candidates", Value: o.Candidates, Allowed: fmt.Sprintf("0 or more (0: max(K, %d))", DefaultCandidates)}
 	case o.Candidates != 0 && !hybrid:
 		return only("Candidates", o.Candidates, "for hybrid mode")
+	case o.Stats != nil && !lexical:
+		return only("Stats", "given", "for the bm25 and hybrid modes")
+	case o.Stats != nil && (o.Stats.Docs < 0 || o.Stats.Terms < 0):
+		return &OptionError{Field: "Stats", Value: fmt.Sprintf("%d documents, %d terms", o.Stats.Docs, o.Stats.Terms), Allowed: "counts ≥ 0"}
 	}
 	return nil
 }
@@ -196,7 +204,23 @@ type Hit struct {
 	// the other modes.
 	Dense *ListScore `json:"dense,omitempty"`
 	BM25  *ListScore `json:"bm25,omitempty"`
+
+	exact float64 // bm25 mode: Score before rounding to float32
 }
+
+// ExactScore returns a bm25 hit's score in full (float64) precision, as
+// the ranking and hybrid fusion use it, or Score for other hits.
+func (h *Hit) ExactScore() float64 {
+	if h.exact != 0 {
+		return h.exact
+	}
+	return float64(h.Score)
+}
+
+// SetExactScore records a bm25 hit's full-precision score (JSON carries
+// only the float32 Score): package shard sends it beside the hits so that
+// merging and fusion rank as one machine does.
+func (h *Hit) SetExactScore(v float64) { h.exact = v }
 
 // Score maps a distance under metric to the score Hit reports: the cosine
 // similarity or the dot product (1 − distance) for cosine and dot, the
@@ -287,7 +311,7 @@ func (s *Store) searchMany(ctx context.Context, questions []string, vectors [][]
 			hits := make([]Hit, len(hs))
 			for i, h := range hs {
 				hits[i] = s.hit(i+1, lx.ids[h.row])
-				hits[i].Score = float32(h.score)
+				hits[i].Score, hits[i].exact = float32(h.score), h.score
 			}
 			res.Hits[qi] = hits
 		}

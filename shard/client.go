@@ -35,9 +35,15 @@ type ClientOptions struct {
 	// Embed are the embedding model's options.
 	Embed embed.Options
 	// ShardTimeout is how long a query waits for each shard (default
-	// DefaultShardTimeout). A shard that no replica answers in time is
-	// missing from the result.
+	// DefaultShardTimeout), in each of its rounds. A shard that no replica
+	// answers in time is missing from the result.
 	ShardTimeout time.Duration
+	// ShardBM25Stats scores BM25 (bm25 and hybrid modes) with each
+	// shard's own statistics: one round of requests instead of two, and
+	// scores that differ from one machine's (see the package
+	// documentation). By default a first round gathers the shards'
+	// statistics and every shard scores with their sums.
+	ShardBM25Stats bool
 }
 
 // Client is a gateway to a sharded collection: it embeds questions once,
@@ -247,16 +253,27 @@ func (c *Client) search(ctx context.Context, questions []string, opts search.Sea
 		res.EmbedSeconds = time.Since(start).Seconds()
 		req.Dim, req.Vectors = m.Dim(), putFloats(vecs...)
 	}
+	start := time.Now()
+	var skip map[int]string
+	if mode != search.ModeDense && only < 0 && !c.opts.ShardBM25Stats {
+		// First round: the shards' BM25 statistics, summed. A shard that
+		// does not give them is left out of the second round (its
+		// scores would not be on the others' scale).
+		st, missing, err := c.lexicalStats(ctx, questions)
+		if err != nil {
+			return nil, err
+		}
+		req.Stats, skip = st, missing
+	}
 	data, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	var answers []answer
 	if only >= 0 {
 		answers, res.Shards = []answer{c.ask(ctx, only, data)}, 1
 	} else {
-		answers = c.scatter(ctx, data)
+		answers = c.scatter(ctx, data, skip)
 	}
 	res.Applied, res.Replicas = make([]uint64, len(answers)), make([]string, len(answers))
 	var errs []string
@@ -315,10 +332,10 @@ func Merge(mode search.Mode, lists [][]search.Hit, k int) []search.Hit {
 	}
 	slices.SortStableFunc(all, func(a, b search.Hit) int {
 		if mode == search.ModeBM25 {
-			switch {
-			case a.Score > b.Score:
+			switch x, y := a.ExactScore(), b.ExactScore(); {
+			case x > y:
 				return -1
-			case a.Score < b.Score:
+			case x < y:
 				return 1
 			}
 		} else {
@@ -360,14 +377,45 @@ type answer struct {
 
 // scatter sends the request data to every shard at once and returns
 // their answers in shard order.
-func (c *Client) scatter(ctx context.Context, data []byte) []answer {
+func (c *Client) scatter(ctx context.Context, data []byte, skip map[int]string) []answer {
 	out := make([]answer, c.info.Shards)
 	var wg sync.WaitGroup
 	for i := range out {
+		if why, ok := skip[i]; ok {
+			out[i] = answer{err: errors.New(why)}
+			continue
+		}
 		wg.Go(func() { out[i] = c.ask(ctx, i, data) })
 	}
 	wg.Wait()
 	return out
+}
+
+// lexicalStats asks every shard for its BM25 statistics of the questions'
+// terms and returns their sums, and the shards that gave none with why.
+func (c *Client) lexicalStats(ctx context.Context, questions []string) (*search.LexicalStats, map[int]string, error) {
+	data, err := json.Marshal(request{Questions: questions, K: 1, Mode: string(search.ModeBM25), StatsOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := &search.LexicalStats{DF: map[string]int64{}}
+	missing := map[int]string{}
+	var errs []string
+	for i, a := range c.scatter(ctx, data, nil) {
+		switch {
+		case a.err != nil:
+			missing[i] = "BM25 statistics: " + a.err.Error()
+		case a.resp.Error != "" || a.resp.Stats == nil:
+			missing[i] = "BM25 statistics: shard error: " + a.resp.Error
+			errs = append(errs, a.resp.Error)
+		default:
+			sum.Add(*a.resp.Stats)
+		}
+	}
+	if len(errs) == c.info.Shards {
+		return nil, nil, fmt.Errorf("shard: search: %s", errs[0])
+	}
+	return sum, missing, nil
 }
 
 // Hedging: an attempt still unanswered after hedgeFactor times the
@@ -422,6 +470,7 @@ func (c *Client) ask(ctx context.Context, i int, data []byte) answer {
 				if err := json.Unmarshal(r.m.Data, &resp); err != nil {
 					return answer{err: fmt.Errorf("shard %d: bad answer: %w", i, err)}
 				}
+				resp.setExact()
 				return answer{resp: resp}
 			}
 			last = r.err

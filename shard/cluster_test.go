@@ -286,12 +286,20 @@ func TestCluster(t *testing.T) {
 				t.Errorf("batch question %d: %v", i, err)
 			}
 		}
-		// BM25 uses each shard's own statistics: measure how far that
-		// takes the top 10 from one machine's (docs/cluster.md quotes it).
+		// BM25 and hybrid with the shards' summed statistics: identical.
 		bm25 := search.SearchOptions{K: 10, Mode: search.ModeBM25}
+		checkAgainst(t, c, single, questions, bm25)
+		checkAgainst(t, c, single, questions, search.SearchOptions{K: 10, Mode: search.ModeHybrid})
+		checkAgainst(t, c, single, questions[:6], search.SearchOptions{K: 5, Mode: search.ModeHybrid, Fusion: search.FusionWeighted, Candidates: 30})
+		checkAgainst(t, c, single, questions[:6], search.SearchOptions{K: 5, Mode: search.ModeBM25, B: new(0.3), Filter: []search.Condition{{Key: "ref", Value: "Genesis 1:1"}}})
+		// With each shard's own statistics (one round): measure how far
+		// that takes the top 10 from one machine's (docs/cluster.md
+		// quotes it).
+		approx := newClient(t, url, 2*time.Second)
+		approx.opts.ShardBM25Stats = true
 		shared, total := 0, 0
 		for _, q := range questions {
-			got, err := c.Search(context.Background(), []string{q}, bm25)
+			got, err := approx.Search(context.Background(), []string{q}, bm25)
 			if err != nil || !got.Complete() {
 				t.Fatalf("bm25 %q: %v", q, err)
 			}
@@ -307,7 +315,7 @@ func TestCluster(t *testing.T) {
 			}
 			total += len(want.Hits[0])
 		}
-		t.Logf("bm25 top 10 over %d shards: %d of %d single-machine hits found (%.0f%%)", testShards, shared, total, 100*float64(shared)/float64(total))
+		t.Logf("bm25 top 10 over %d shards with per-shard statistics: %d of %d single-machine hits found (%.0f%%)", testShards, shared, total, 100*float64(shared)/float64(total))
 		if shared < total*7/10 {
 			t.Errorf("bm25 over shards shares %d of %d hits with one machine", shared, total)
 		}

@@ -330,11 +330,27 @@ func (r *Replica) save() error {
 func (r *Replica) answer(ctx context.Context, data []byte) []byte {
 	resp := response{Shard: r.spec.I, Replica: r.opts.Name}
 	req, vecs, opts, err := decodeRequest(data)
-	if err == nil {
+	switch {
+	case err == nil && req.StatsOnly:
+		var st search.LexicalStats
+		st, resp.Applied, err = r.LexicalStats(req.Questions)
+		resp.Stats = &st
+	case err == nil:
 		resp.Hits, resp.Lexical, resp.Applied, err = r.Search(ctx, req.Questions, vecs, opts)
 	}
 	if err != nil {
 		resp.Error = err.Error()
+	}
+	lexical := resp.Lexical
+	if opts.Mode == search.ModeBM25 {
+		lexical = resp.Hits
+	}
+	for _, hits := range lexical {
+		exact := make([]float64, len(hits))
+		for i := range hits {
+			exact[i] = hits[i].ExactScore()
+		}
+		resp.Exact = append(resp.Exact, exact)
 	}
 	// The text is in the metadata too: send it once (Merge restores it).
 	for _, lists := range [][][]search.Hit{resp.Hits, resp.Lexical} {
@@ -375,7 +391,7 @@ func (r *Replica) Search(ctx context.Context, questions []string, vectors [][]fl
 		return res.Hits, nil, applied, nil
 	}
 	dense := search.SearchOptions{K: opts.K, Ef: opts.Ef, Filter: opts.Filter, Threads: opts.Threads}
-	lex := search.SearchOptions{K: opts.K, Filter: opts.Filter, Mode: search.ModeBM25, K1: opts.K1, B: opts.B, Threads: opts.Threads}
+	lex := search.SearchOptions{K: opts.K, Filter: opts.Filter, Mode: search.ModeBM25, K1: opts.K1, B: opts.B, Threads: opts.Threads, Stats: opts.Stats}
 	d, err := r.store.SearchEmbedded(ctx, questions, vectors, dense)
 	if err != nil {
 		return nil, nil, 0, err
@@ -388,4 +404,13 @@ func (r *Replica) Search(ctx context.Context, questions []string, vectors [][]fl
 		return nil, nil, 0, err
 	}
 	return d.Hits, l.Hits, applied, nil
+}
+
+// LexicalStats returns the shard's BM25 statistics for the questions'
+// terms (search.Store.LexicalStats) and the stream sequence they reflect.
+func (r *Replica) LexicalStats(questions []string) (search.LexicalStats, uint64, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	st, err := r.store.LexicalStats(questions)
+	return st, r.applied.Load(), err
 }

@@ -24,6 +24,11 @@ type request struct {
 	K1         *float64 `json:"k1,omitempty"`
 	B          *float64 `json:"b,omitempty"`
 	Conditions []string `json:"filter,omitempty"`
+	// Stats are the BM25 statistics summed over the shards, to score
+	// with (bm25 and hybrid); StatsOnly asks for the shard's own
+	// statistics of the questions' terms instead of a search.
+	Stats     *search.LexicalStats `json:"stats,omitempty"`
+	StatsOnly bool                 `json:"stats_only,omitempty"`
 }
 
 // response is a shard's answer: per question its hits (dense or bm25), or
@@ -35,7 +40,13 @@ type response struct {
 	Applied uint64         `json:"applied"`
 	Hits    [][]search.Hit `json:"hits,omitempty"`
 	Lexical [][]search.Hit `json:"lexical,omitempty"` // hybrid: the BM25 candidates
-	Error   string         `json:"error,omitempty"`
+	// Exact are the full-precision scores of the BM25 hits (Hits in
+	// bm25 mode, Lexical in hybrid mode), which JSON's float32 Score
+	// rounds.
+	Exact [][]float64 `json:"exact,omitempty"`
+	// Stats answers a StatsOnly request.
+	Stats *search.LexicalStats `json:"stats,omitempty"`
+	Error string               `json:"error,omitempty"`
 }
 
 // update is one message of a collection's stream: documents to add (or
@@ -111,7 +122,7 @@ func decodeRequest(data []byte) (*request, [][]float32, search.SearchOptions, er
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, nil, opts, fmt.Errorf("request: %w", err)
 	}
-	opts = search.SearchOptions{K: r.K, Ef: r.Ef, Mode: search.Mode(r.Mode), K1: r.K1, B: r.B}
+	opts = search.SearchOptions{K: r.K, Ef: r.Ef, Mode: search.Mode(r.Mode), K1: r.K1, B: r.B, Stats: r.Stats}
 	var err error
 	if opts.Filter, err = search.ParseConditions(r.Conditions); err != nil {
 		return nil, nil, opts, fmt.Errorf("request: %w", err)
@@ -120,7 +131,7 @@ func decodeRequest(data []byte) (*request, [][]float32, search.SearchOptions, er
 		return nil, nil, opts, fmt.Errorf("request: %w", err)
 	}
 	var vecs [][]float32
-	if len(r.Vectors) > 0 || opts.Mode != search.ModeBM25 {
+	if !r.StatsOnly && (len(r.Vectors) > 0 || opts.Mode != search.ModeBM25) {
 		flat, err := floats(r.Vectors, len(r.Questions), r.Dim)
 		if err != nil {
 			return nil, nil, opts, fmt.Errorf("request: %w", err)
@@ -130,4 +141,23 @@ func decodeRequest(data []byte) (*request, [][]float32, search.SearchOptions, er
 		}
 	}
 	return &r, vecs, opts, nil
+}
+
+// setExact gives the BM25 hits their full-precision scores from Exact.
+func (r *response) setExact() {
+	lexical := r.Lexical
+	if lexical == nil {
+		lexical = r.Hits
+	}
+	if len(r.Exact) != len(lexical) {
+		return
+	}
+	for q, hits := range lexical {
+		if len(r.Exact[q]) != len(hits) {
+			continue
+		}
+		for i := range hits {
+			hits[i].SetExactScore(r.Exact[q][i])
+		}
+	}
 }
