@@ -356,3 +356,68 @@ func kjvStore(b *testing.B) (*Store, []string) {
 	}
 	return textStore(b, docs, nil), questions
 }
+
+// TestLexicalStatsSum: two stores holding halves of a collection, each
+// scoring with the summed statistics of both, give every document the
+// score (bit for bit) that one store of the whole collection gives it.
+func TestLexicalStatsSum(t *testing.T) {
+	texts := []string{"the cat sat on the mat", "a dog and a cat", "the dog barked at the mailman all day long",
+		"cats and dogs", "a mat of grass", "the the the cat", "nothing here matches", "mat mat cat dog"}
+	build := func(ids []int) *Store {
+		x, err := index.New(index.Options{Kind: index.Flat, Metric: index.Cosine, Dim: 2, M: 16, EfConstruction: 200, Ef: 10, NTrees: 10, LeafSize: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b index.Batch
+		for _, i := range ids {
+			meta, _ := DocumentMeta(Document{Text: texts[i]})
+			b.IDs, b.Vectors, b.Meta = append(b.IDs, uint64(i)), append(b.Vectors, 1, float32(i)), append(b.Meta, meta)
+		}
+		if err := x.Add(b); err != nil {
+			t.Fatal(err)
+		}
+		return &Store{x: x}
+	}
+	whole, a, b := build([]int{0, 1, 2, 3, 4, 5, 6, 7}), build([]int{0, 2, 4, 6}), build([]int{1, 3, 5, 7})
+	for _, q := range []string{"cat", "the cat on the mat", "dog dog", "mailman"} {
+		sa, err := a.LexicalStats([]string{q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, _ := b.LexicalStats([]string{q})
+		sum := LexicalStats{}
+		sum.Add(sa)
+		sum.Add(sb)
+		opts := SearchOptions{K: 8, Mode: ModeBM25}
+		want, err := whole.Search(context.Background(), q, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Stats = &sum
+		got := map[uint64]float64{}
+		for _, s := range []*Store{a, b} {
+			hits, err := s.Search(context.Background(), q, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hits {
+				got[h.ID] = h.ExactScore()
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d hits over the halves, %d in the whole", q, len(got), len(want))
+		}
+		for _, h := range want {
+			if got[h.ID] != h.ExactScore() {
+				t.Errorf("%q: document %d scores %v over the halves, %v in the whole", q, h.ID, got[h.ID], h.ExactScore())
+			}
+		}
+		// Without the sums the halves score differently.
+		if q == "the cat on the mat" {
+			own, _ := a.Search(context.Background(), q, SearchOptions{K: 8, Mode: ModeBM25})
+			if len(own) > 0 && own[0].ExactScore() == got[own[0].ID] {
+				t.Errorf("%q: the half's own statistics give the same score as the sums", q)
+			}
+		}
+	}
+}

@@ -31,6 +31,7 @@ var shardFlags struct {
 	shards       int
 	shardTimeout time.Duration
 	requireAll   bool
+	bm25Stats    string
 	replicas     int
 	out          string
 	overwrite    bool
@@ -95,6 +96,7 @@ func addShardClientFlags(f *pflag.FlagSet, searching bool) {
 		f.IntVar(&shardFlags.shards, "shards", 0, "number of shards (with --nats; default: as the shards registered)")
 		f.DurationVar(&shardFlags.shardTimeout, "shard-timeout", shard.DefaultShardTimeout, "with --nats: how long to wait for each shard; a shard with no answer is reported missing")
 		f.BoolVar(&shardFlags.requireAll, "require-all", false, "with --nats: exit non-zero when a shard is missing from the answer")
+		f.StringVar(&shardFlags.bm25Stats, "bm25-stats", "global", "with --nats, bm25 and hybrid: global (a first round sums the shards' statistics: the scores of one machine) or shard (each shard's own: one round, approximate)")
 	}
 }
 
@@ -121,12 +123,15 @@ func runShardSplit(cmd *cobra.Command, args []string) error {
 // shardClient connects to NATS and returns a client of the collection
 // for command name; done closes both.
 func shardClient(ctx context.Context, name string, model string, embedOpts embed.Options) (*shard.Client, func(), error) {
+	if s := shardFlags.bm25Stats; s != "" && s != "global" && s != "shard" {
+		return nil, nil, fmt.Errorf("%s: --bm25-stats %q: want global or shard", name, s)
+	}
 	nc, js, err := connectJetStream(ctx, name, shardFlags.nats)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := shard.NewClient(ctx, nc, js, shard.ClientOptions{Collection: shardFlags.collection, Shards: shardFlags.shards,
-		Model: model, Embed: embedOpts, ShardTimeout: shardFlags.shardTimeout})
+		Model: model, Embed: embedOpts, ShardTimeout: shardFlags.shardTimeout, ShardBM25Stats: shardFlags.bm25Stats == "shard"})
 	if err != nil {
 		nc.Close()
 		return nil, nil, cmdError(name, err)
