@@ -451,6 +451,23 @@ func TestCluster(t *testing.T) {
 		cl.Servers[0].Shutdown()
 		cl.Servers[0].WaitForShutdown()
 		checkAgainst(t, c, single, questions, dense)
+		// Updates still flow to every live replica (R3 stream, two of
+		// three nodes up) and answers stay identical.
+		docs := []search.Document{{ID: uint64(7000), Text: "after the node was lost: a still small voice"}, {ID: uint64(7001), Text: "and the sea was calm"}}
+		if _, err := c.Add(context.Background(), docs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := single.Add(context.Background(), docs, search.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var live []*runningReplica
+		for name, rr := range reps {
+			if name != "s0a" {
+				live = append(live, rr)
+			}
+		}
+		waitApplied(t, cl.URL(), live...)
+		checkAgainst(t, c, single, append(questions, "a still small voice"), dense)
 	})
 
 	t.Run("shard-down", func(t *testing.T) {

@@ -166,61 +166,43 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	if err != nil {
 		return err
 	}
-	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{docsSubject(coll, i)}}
-	if a := r.applied.Load(); a > 0 {
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
-	}
-	cons, err := js.OrderedConsumer(ctx, streamName(coll), cc)
-	if err != nil {
-		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
-	}
 	caught := make(chan struct{})
 	var once sync.Once
 	if r.applied.Load() >= last {
 		once.Do(func() { close(caught) })
 	}
-	applyErr := make(chan error, 1)
+	// Follow the stream until Run ends; when following fails (the
+	// consumer lost with a NATS node, say), start again after the last
+	// update applied.
+	fctx, stopFollowing := context.WithCancel(ctx)
+	applyDone := make(chan struct{})
 	go func() {
+		defer close(applyDone)
 		for {
-			msg, err := it.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					applyErr <- nil
-				} else {
-					applyErr <- err
+			err := r.follow(fctx, js, func(seq uint64) {
+				if seq >= last {
+					once.Do(func() { close(caught) })
 				}
+			})
+			if fctx.Err() != nil {
 				return
 			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				continue
-			}
-			r.apply(meta.Sequence.Stream, msg.Data())
-			if meta.NumPending == 0 || r.sinceSave() >= r.opts.SaveInterval {
-				if err := r.save(); err != nil {
-					r.logf("shard %d: saving %s: %v", i, r.dir, err)
-				}
-			}
-			if meta.Sequence.Stream >= last {
-				once.Do(func() { close(caught) })
+			r.logf("shard %d: following stream %s: %v; resuming after sequence %d", i, streamName(coll), err, r.applied.Load())
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-fctx.Done():
+				return
 			}
 		}
 	}()
 	defer func() {
-		it.Stop()
-		<-applyErr
+		stopFollowing()
+		<-applyDone
 	}()
 	select {
 	case <-caught:
 	case <-ctx.Done():
 		return nil
-	case err := <-applyErr:
-		applyErr <- err
-		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
 	}
 	r.logf("shard %d/%d: %d documents, updates applied up to sequence %d", i, r.spec.N, r.Len(), r.applied.Load())
 	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
@@ -244,17 +226,54 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	if ready != nil {
 		ready()
 	}
-	select {
-	case <-ctx.Done():
-	case err = <-applyErr:
-		applyErr <- err
-	}
+	<-ctx.Done()
 	sub.Unsubscribe()
 	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
-	}
 	return nil
+}
+
+// follow applies the shard's updates from the stream, from the one after
+// the last applied, until ctx ends or the consumer fails; applied is
+// called with each sequence applied.
+func (r *Replica) follow(ctx context.Context, js jetstream.JetStream, applied func(seq uint64)) error {
+	coll := r.opts.Collection
+	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{docsSubject(coll, r.spec.I)}}
+	if a := r.applied.Load(); a > 0 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	}
+	cons, err := js.OrderedConsumer(ctx, streamName(coll), cc)
+	if err != nil {
+		return err
+	}
+	// Heartbeats every second: a consumer lost with a NATS node is noticed
+	// (and made again on a live node) within seconds.
+	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		if meta.Sequence.Stream <= r.applied.Load() {
+			continue // delivered again after a reset
+		}
+		r.apply(meta.Sequence.Stream, msg.Data())
+		if meta.NumPending == 0 || r.sinceSave() >= r.opts.SaveInterval {
+			if err := r.save(); err != nil {
+				r.logf("shard %d: saving %s: %v", r.spec.I, r.dir, err)
+			}
+		}
+		applied(meta.Sequence.Stream)
+	}
 }
 
 // apply applies one update of sequence seq. Every replica applies the same
