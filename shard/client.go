@@ -186,14 +186,13 @@ func (r *Result) Err() error {
 // Search embeds the questions once (dense and hybrid modes) with the
 // collection's model, sends them to every shard, waits up to the shard
 // timeout for each, and merges the answers into the opts.K best of each
-// question: for dense search exactly the hits, scores and order of a
-// search.Store holding the whole collection in one flat index (nearest
-// first, equal distances by id); for bm25 the best BM25 scores, each
-// computed with its own shard's statistics (see the package
-// documentation); for hybrid search the fusion of the merged dense and
-// merged BM25 candidate lists. Shards that do not answer are listed in
-// Result.Missing; the error is reserved for failures of the whole search
-// (bad options, the model, every shard refusing the query alike).
+// question: exactly the hits, scores and order of a search.Store holding
+// the whole collection in one flat index (dense: nearest first, equal
+// distances by id; bm25 and hybrid: scored with the shards' summed BM25
+// statistics, gathered in a first round, unless ShardBM25Stats). Shards
+// that do not answer are listed in Result.Missing; the error is reserved
+// for failures of the whole search (bad options, the model, every shard
+// refusing the query alike).
 func (c *Client) Search(ctx context.Context, questions []string, opts search.SearchOptions) (*Result, error) {
 	return c.search(ctx, questions, opts, -1)
 }
