@@ -35,7 +35,8 @@
 #   latency  one question at a time, $LATENCY per target per round for
 #            $ROUNDS rounds: each shard alone, then all shards
 #            (scatter-gather); prints p50/p99 and what the scatter-gather
-#            adds to the slowest shard's (target <= 2 ms at p50);
+#            adds to the slowest shard's (target <= 2 ms at p50); then
+#            the same for bm25 (whose scatter-gather takes two rounds);
 #   load     $CLIENTS concurrent clients (default 50) for $DURATION
 #            (default 10s; the issue's run is CLIENTS=200 DURATION=60s):
 #            answered, errors (failed or partial answers), rate, latency,
@@ -77,6 +78,8 @@ if [ "${SEARCH:-0}" = 1 ]; then
 	rss() { for p in "${pids[@]}"; do printf '%s %s  ' "$(tr '\0' ' ' < "/proc/$p/cmdline" | awk '{print ($2 == "serve") ? $2 " " $4 : $1}' | sed 's|.*/||')" "$(awk '/'"$1"'/ {print $2 $3}' "/proc/$p/status")"; done; echo; }
 	echo "--- latency: one question at a time, each shard alone vs all $SHARDS (scatter-gather)"
 	"$work/shardload" -nats "$url" -questions "$work/questions.txt" -latency "$LATENCY" -rounds "$ROUNDS" | tee "$work/latency.json"
+	echo "--- latency, bm25 (two rounds: the shards' statistics, then the search)"
+	"$work/shardload" -nats "$url" -questions "$work/questions.txt" -latency "$LATENCY" -rounds "$ROUNDS" -mode bm25 | tee "$work/latency-bm25.json"
 	echo "peak RSS after the latency run: $(rss VmHWM)"
 	echo "--- load: $CLIENTS clients for $DURATION"
 	"$work/shardload" -nats "$url" -questions "$work/questions.txt" -latency 0 -clients "$CLIENTS" -duration "$DURATION" > "$work/load.json" &

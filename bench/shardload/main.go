@@ -47,15 +47,16 @@ func main() {
 	clients := flag.Int("clients", 0, "concurrent clients of the load run (0: skip it)")
 	duration := flag.Duration("duration", 10*time.Second, "length of the load run")
 	k := flag.Int("k", 10, "results per question")
+	mode := flag.String("mode", "dense", "dense, bm25 or hybrid")
 	timeout := flag.Duration("shard-timeout", shard.DefaultShardTimeout, "per-shard timeout")
 	flag.Parse()
-	if err := run(*url, *coll, *qfile, *n, *rounds, *clients, *duration, *k, *timeout); err != nil {
+	if err := run(*url, *coll, *qfile, *n, *rounds, *clients, *duration, search.SearchOptions{K: *k, Mode: search.Mode(*mode)}, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "shardload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url, coll, qfile string, n, rounds, clients int, duration time.Duration, k int, timeout time.Duration) error {
+func run(url, coll, qfile string, n, rounds, clients int, duration time.Duration, opts search.SearchOptions, timeout time.Duration) error {
 	questions, err := readLines(qfile)
 	if err != nil {
 		return err
@@ -71,7 +72,6 @@ func run(url, coll, qfile string, n, rounds, clients int, duration time.Duration
 		return err
 	}
 	defer c.Close()
-	opts := search.SearchOptions{K: k}
 	shards := c.Info().Shards
 	// Warm up: load the model, open connections, fault the indexes in.
 	for i := range 50 {
@@ -79,7 +79,7 @@ func run(url, coll, qfile string, n, rounds, clients int, duration time.Duration
 			return err
 		}
 	}
-	out := map[string]any{"shards": shards, "questions": len(questions), "k": k}
+	out := map[string]any{"shards": shards, "questions": len(questions), "k": opts.K, "mode": opts.Mode}
 	if n > 0 {
 		lat := make([][]time.Duration, shards+1) // shard i alone; [shards]: all
 		q := 0
