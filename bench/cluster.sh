@@ -29,7 +29,8 @@
 #
 # SEARCH=1 bench/cluster.sh runs the sharded-search benchmark instead:
 # the KJV verses in a flat index split into $SHARDS shards (default 4), one
-# `loupe serve --index SHARD --nats` process per shard, and bench/shardload
+# `loupe serve --index SHARD --nats --threads $SEARCH_THREADS` process per
+# shard (default 1 thread per search: 4 shards share 2 cores), and bench/shardload
 # (one process: the gateway, embedding each question once) asking the
 # held-out verses as questions:
 #   latency  one question at a time, $LATENCY per target per round for
@@ -70,7 +71,7 @@ if [ "${SEARCH:-0}" = 1 ]; then
 	pids+=($!)
 	sleep 0.5
 	for i in $(seq 0 $((SHARDS - 1))); do
-		"$loupe" serve --index "$work/shards/kjv-$i" --nats "$url" >"$work/serve$i.log" 2>&1 &
+		"$loupe" serve --index "$work/shards/kjv-$i" --nats "$url" --threads "${SEARCH_THREADS:-1}" >"$work/serve$i.log" 2>&1 &
 		pids+=($!)
 	done
 	for i in $(seq 0 $((SHARDS - 1))); do for _ in $(seq 200); do grep -q "serving shard" "$work/serve$i.log" && break; sleep 0.1; done; done

@@ -36,6 +36,10 @@ type ReplicaOptions struct {
 	// memory while more keep coming (default 1s); it saves as soon as it
 	// has applied every update in the stream.
 	SaveInterval time.Duration
+	// Threads each search uses (0: all cores). A flat search of one
+	// question splits the shard between them: good for latency on a
+	// machine of its own, overhead where shards share few cores.
+	Threads int
 	// Logf, if set, receives what the replica does (caught up, saved,
 	// skipped updates).
 	Logf func(format string, args ...any)
@@ -355,6 +359,7 @@ func (r *Replica) answer(ctx context.Context, data []byte) []byte {
 		st, resp.Applied, err = r.LexicalStats(req.Questions)
 		resp.Stats = &st
 	case err == nil:
+		opts.Threads = r.opts.Threads
 		resp.Hits, resp.Lexical, resp.Applied, err = r.Search(ctx, req.Questions, vecs, opts)
 	}
 	if err != nil {

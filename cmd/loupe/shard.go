@@ -32,6 +32,7 @@ var shardFlags struct {
 	shardTimeout time.Duration
 	requireAll   bool
 	bm25Stats    string
+	threads      int
 	replicas     int
 	out          string
 	overwrite    bool
@@ -83,6 +84,7 @@ func init() {
 	f.StringVar(&shardFlags.shard, "shard", "", "which shard --index is: I/N, I from 0 (default: the shard.json that loupe shard split wrote)")
 	f.IntVar(&shardFlags.replicas, "replicas", 0, "replicas of the collection's JetStream stream and bucket when this creates them (0: 3 where the cluster can place them, else 1)")
 	f.DurationVar(&shardFlags.shardTimeout, "shard-timeout", shard.DefaultShardTimeout, "with --index and --addr: how long /api/search waits for each shard")
+	f.IntVar(&shardFlags.threads, "threads", 0, "with --index: threads per search (0: all cores; 1 where several shards share a machine's cores)")
 }
 
 // addShardClientFlags registers --nats (and its credentials) and
@@ -244,7 +246,7 @@ func serveShard(cmd *cobra.Command) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := log.New(os.Stderr, "loupe serve: ", log.LstdFlags)
-	r, err := shard.OpenReplica(serveFlags.index, shard.ReplicaOptions{Collection: shardFlags.collection, Shard: spec, Replicas: shardFlags.replicas, Logf: logger.Printf})
+	r, err := shard.OpenReplica(serveFlags.index, shard.ReplicaOptions{Collection: shardFlags.collection, Shard: spec, Replicas: shardFlags.replicas, Threads: shardFlags.threads, Logf: logger.Printf})
 	if err != nil {
 		return err
 	}
