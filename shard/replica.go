@@ -438,3 +438,10 @@ func (r *Replica) LexicalStats(questions []string) (search.LexicalStats, uint64,
 	st, err := r.store.LexicalStats(questions)
 	return st, r.applied.Load(), err
 }
+
+// IDs returns the ids of the shard's searchable documents, in slot order.
+func (r *Replica) IDs() []uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.store.Index().IDs()
+}
