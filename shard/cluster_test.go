@@ -86,6 +86,24 @@ func copyDir(t testing.TB, src, dst string) {
 	}
 }
 
+// testLogf returns a Logf that logs to t until the test ends (with
+// LOUPE_SHARD_LOG set; replicas log what they apply and resume).
+func testLogf(t testing.TB, name string) func(string, ...any) {
+	if os.Getenv("LOUPE_SHARD_LOG") == "" {
+		return nil
+	}
+	var mu sync.Mutex
+	ended := false
+	t.Cleanup(func() { mu.Lock(); ended = true; mu.Unlock() })
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			t.Logf("%s %s: %s", time.Now().Format("05.000"), name, fmt.Sprintf(format, args...))
+		}
+	}
+}
+
 // runningReplica is a replica serving in-process.
 type runningReplica struct {
 	r      *Replica
@@ -117,7 +135,7 @@ func (rr *runningReplica) stop(t testing.TB) {
 // startReplica opens dir and serves it until the test ends.
 func startReplica(t testing.TB, url, dir, name string) *runningReplica {
 	t.Helper()
-	r, err := OpenReplica(dir, ReplicaOptions{Name: name, SaveInterval: 200 * time.Millisecond})
+	r, err := OpenReplica(dir, ReplicaOptions{Name: name, SaveInterval: 200 * time.Millisecond, Logf: testLogf(t, name)})
 	if err != nil {
 		t.Fatal(err)
 	}

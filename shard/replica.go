@@ -239,18 +239,34 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 // follow applies the shard's updates from the stream, from the one after
 // the last applied, until ctx ends or the consumer fails; applied is
 // called with each sequence applied.
+//
+// The consumer is an ephemeral pull consumer of the shard's subject, made
+// afresh (with a short timeout) each time following starts, and dropped
+// at the first sign of trouble: an error or a missed heartbeat (1 s) from
+// the iterator, or a gap in its delivery sequence. Run starts again after
+// the last update applied, so no update is missed or applied twice
+// whatever the consumer lost (a NATS node, a leader election).
 func (r *Replica) follow(ctx context.Context, js jetstream.JetStream, applied func(seq uint64)) error {
 	coll := r.opts.Collection
-	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{docsSubject(coll, r.spec.I)}}
-	if a := r.applied.Load(); a > 0 {
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	cfg := jetstream.ConsumerConfig{
+		FilterSubject: docsSubject(coll, r.spec.I), AckPolicy: jetstream.AckNonePolicy,
+		MemoryStorage: true, Replicas: 1, InactiveThreshold: 30 * time.Second,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
-	cons, err := js.OrderedConsumer(ctx, streamName(coll), cc)
+	if a := r.applied.Load(); a > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	cons, err := js.CreateConsumer(cctx, streamName(coll), cfg)
+	cancel()
 	if err != nil {
 		return err
 	}
-	// Heartbeats every second: a consumer lost with a NATS node is noticed
-	// (and made again on a live node) within seconds.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		js.DeleteConsumer(dctx, streamName(coll), cons.CachedInfo().Name)
+		cancel()
+	}()
 	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return err
@@ -258,6 +274,7 @@ func (r *Replica) follow(ctx context.Context, js jetstream.JetStream, applied fu
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	var delivered uint64
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -265,10 +282,14 @@ func (r *Replica) follow(ctx context.Context, js jetstream.JetStream, applied fu
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			continue
+			return err
 		}
+		if meta.Sequence.Consumer != delivered+1 {
+			return fmt.Errorf("consumer delivered message %d after %d", meta.Sequence.Consumer, delivered)
+		}
+		delivered = meta.Sequence.Consumer
 		if meta.Sequence.Stream <= r.applied.Load() {
-			continue // delivered again after a reset
+			continue
 		}
 		r.apply(meta.Sequence.Stream, msg.Data())
 		if meta.NumPending == 0 || r.sinceSave() >= r.opts.SaveInterval {
