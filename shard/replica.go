@@ -96,6 +96,16 @@ func OpenReplica(dir string, opts ReplicaOptions) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !ok && st.Shards > 1 {
+		// An index not written by Split: every document must belong here,
+		// or the collection would answer some ids twice and miss others.
+		for _, id := range s.Index().IDs() {
+			if got := ShardOf(id, st.Shards); got != st.Shard {
+				s.Close()
+				return nil, fmt.Errorf("shard: %s holds id %d, which belongs to shard %d of %d, not %d: split the collection with loupe shard split", dir, id, got, st.Shards, st.Shard)
+			}
+		}
+	}
 	r := &Replica{opts: opts, dir: dir, spec: Spec{st.Shard, st.Shards}, store: s}
 	r.applied.Store(st.Applied)
 	return r, nil

@@ -185,3 +185,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenReplicaChecks: a directory without shard.json must say which
+// shard it is and hold only that shard's ids; one with shard.json must
+// agree with what it is asked to be.
+func TestOpenReplicaChecks(t *testing.T) {
+	tmp := t.TempDir()
+	recs := testRecords(t, 20)
+	buildSingle(t, filepath.Join(tmp, "all"), recs)
+	if _, err := OpenReplica(filepath.Join(tmp, "all"), ReplicaOptions{}); err == nil || !strings.Contains(err.Error(), StateFile) {
+		t.Errorf("no shard.json and no --shard: %v", err)
+	}
+	if _, err := OpenReplica(filepath.Join(tmp, "all"), ReplicaOptions{Shard: Spec{1, 4}}); err == nil || !strings.Contains(err.Error(), "loupe shard split") {
+		t.Errorf("an unsplit index as shard 1/4: %v", err)
+	}
+	r, err := OpenReplica(filepath.Join(tmp, "all"), ReplicaOptions{Shard: Spec{0, 1}})
+	if err != nil {
+		t.Fatalf("an index as the only shard: %v", err)
+	}
+	r.Close()
+	split, err := Split(filepath.Join(tmp, "all"), 2, filepath.Join(tmp, "s"), SplitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReplica(split.Dirs[1], ReplicaOptions{Shard: Spec{0, 2}}); err == nil || !strings.Contains(err.Error(), "is shard 1/2") {
+		t.Errorf("shard 1 opened as 0/2: %v", err)
+	}
+	if _, err := OpenReplica(split.Dirs[1], ReplicaOptions{Collection: "bad name"}); err == nil {
+		t.Error("a collection name with a space: no error")
+	}
+	r, err = OpenReplica(split.Dirs[1], ReplicaOptions{})
+	if err != nil || r.Shard() != (Spec{1, 2}) || r.Len() != split.Counts[1] {
+		t.Fatalf("shard 1: %v, %v", r, err)
+	}
+	for _, id := range r.IDs() {
+		if ShardOf(id, 2) != 1 {
+			t.Errorf("id %d in shard 1", id)
+		}
+	}
+	r.Close()
+}
