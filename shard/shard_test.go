@@ -225,3 +225,31 @@ func TestOpenReplicaChecks(t *testing.T) {
 	}
 	r.Close()
 }
+
+// FuzzState reads arbitrary bytes as a StateFile: an error or a state
+// naming a real shard, never a panic; a state read back after WriteState
+// is the same.
+func FuzzState(f *testing.F) {
+	f.Add([]byte(`{"shard": 1, "shards": 4, "collection": "docs", "applied": 17}`))
+	f.Add([]byte(`{"shard": 0, "shards": 1}`))
+	f.Add([]byte(`{"shard": 5, "shards": 4}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, StateFile), data, 0o644)
+		st, ok, err := ReadState(dir)
+		if err != nil || !ok {
+			return
+		}
+		if st.Shard < 0 || st.Shard >= st.Shards {
+			t.Fatalf("accepted shard %d of %d", st.Shard, st.Shards)
+		}
+		if err := WriteState(dir, st); err != nil {
+			t.Fatal(err)
+		}
+		back, ok, err := ReadState(dir)
+		if err != nil || !ok || back != st {
+			t.Fatalf("round trip: %+v, %v, %v; want %+v", back, ok, err, st)
+		}
+	})
+}
