@@ -418,12 +418,17 @@ func (c *Client) lexicalStats(ctx context.Context, questions []string) (*search.
 }
 
 // Hedging: an attempt still unanswered after hedgeFactor times the
-// shard's usual latency (at least minHedge) is sent again, and the first
-// answer of any attempt is taken.
+// shard's usual latency (at least minHedge) is sent again, as often as
+// that (up to maxAttempts, bounding the waiting goroutines), and the first
+// answer of any attempt is taken. NATS picks a queue group member at
+// random for each attempt, so while a dead member is still subscribed (a
+// machine lost without closing its connection stays subscribed until the
+// server's pings time out) each attempt has an even chance or better of
+// reaching a live one.
 const (
 	hedgeFactor = 8
 	minHedge    = 100 * time.Millisecond
-	maxAttempts = 4
+	maxAttempts = 64
 )
 
 // ask sends data to shard i's queue group and waits for an answer, until
