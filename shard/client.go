@@ -526,3 +526,58 @@ func (c *Client) observe(i int, took time.Duration) {
 		}
 	}
 }
+
+// ShardStatus is what Status found about one shard.
+type ShardStatus struct {
+	Shard int `json:"shard"`
+	// Replica names the replica that answered (one of the queue group,
+	// picked by NATS), Applied the stream sequence it has applied, and
+	// Docs its searchable documents.
+	Replica string `json:"replica,omitempty"`
+	Applied uint64 `json:"applied"`
+	Docs    int64  `json:"docs"`
+	// Last is the stream sequence of the shard's last update (0: none):
+	// Applied < Last means the replica has not applied it yet.
+	Last uint64 `json:"last"`
+	// Missing says why no replica answered ("" when one did).
+	Missing string `json:"missing,omitempty"`
+}
+
+// Status asks every shard for a replica's state (within the shard
+// timeout) and reads the stream's last update of each shard.
+func (c *Client) Status(ctx context.Context) ([]ShardStatus, error) {
+	data, err := json.Marshal(request{Questions: []string{}, K: 1, Mode: string(search.ModeBM25), StatsOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ShardStatus, c.info.Shards)
+	var last []uint64
+	if st, err := c.js.Stream(ctx, streamName(c.opts.Collection)); err == nil {
+		for i := range out {
+			if m, err := st.GetLastMsgForSubject(ctx, docsSubject(c.opts.Collection, i)); err == nil {
+				last = append(last, m.Sequence)
+			} else {
+				last = append(last, 0)
+			}
+		}
+	}
+	for i, a := range c.scatter(ctx, data, nil) {
+		s := ShardStatus{Shard: i}
+		if last != nil {
+			s.Last = last[i]
+		}
+		switch {
+		case a.err != nil:
+			s.Missing = a.err.Error()
+		case a.resp.Error != "":
+			s.Missing = "shard error: " + a.resp.Error
+		default:
+			s.Replica, s.Applied = a.resp.Replica, a.resp.Applied
+			if a.resp.Stats != nil {
+				s.Docs = a.resp.Stats.Docs
+			}
+		}
+		out[i] = s
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,5 +65,48 @@ func TestHedge(t *testing.T) {
 	hole.Flush()
 	if swallowed.Load() == 0 {
 		t.Error("no query went to the member that never answers: the test tested nothing")
+	}
+}
+
+// TestStreamRecreated: a replica whose shard.json counts sequences of a
+// stream that was deleted and made again refuses to serve, instead of
+// skipping the new stream's first updates.
+func TestStreamRecreated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	tmp := t.TempDir()
+	recs := testRecords(t, 50)
+	buildSingle(t, filepath.Join(tmp, "single"), recs)
+	split, err := Split(filepath.Join(tmp, "single"), 1, filepath.Join(tmp, "s"), SplitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := natstest.Start(t)
+	rr := startReplica(t, url, split.Dirs[0], "r")
+	c := newClient(t, url, 2*time.Second)
+	if _, err := c.Add(context.Background(), []search.Document{{Text: "one more"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, url, rr)
+	rr.stop(t)
+	st, _, _ := ReadState(split.Dirs[0])
+	if st.Applied != 1 || st.Stream == "" {
+		t.Fatalf("state after one update: %+v", st)
+	}
+	if err := c.js.DeleteStream(context.Background(), streamName(DefaultCollection)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a new stream gets a later creation time
+	r, err := OpenReplica(split.Dirs[0], ReplicaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = r.Run(ctx, c.nc, c.js, nil)
+	if err == nil || !strings.Contains(err.Error(), "deleted and made again") {
+		t.Fatalf("replica of a recreated stream: %v", err)
 	}
 }

@@ -55,6 +55,7 @@ type Replica struct {
 	mu    sync.RWMutex // searches read, applying updates writes
 	store *search.Store
 
+	stream   string // State.Stream: set by Run
 	applied  atomic.Uint64
 	dirty    bool      // applied updates not yet saved (under mu)
 	lastSave time.Time // under mu
@@ -106,7 +107,7 @@ func OpenReplica(dir string, opts ReplicaOptions) (*Replica, error) {
 			}
 		}
 	}
-	r := &Replica{opts: opts, dir: dir, spec: Spec{st.Shard, st.Shards}, store: s}
+	r := &Replica{opts: opts, dir: dir, spec: Spec{st.Shard, st.Shards}, store: s, stream: st.Stream}
 	r.applied.Store(st.Applied)
 	return r, nil
 }
@@ -165,6 +166,22 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		if stream, err = ensureStream(ctx, js, coll, r.opts.Replicas); err != nil {
 			return err
 		}
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("shard: stream %s: %w", streamName(coll), err)
+		}
+		id := info.Created.UTC().Format(time.RFC3339Nano)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		switch {
+		case r.stream != "" && r.stream != id:
+			return fmt.Errorf("shard: %s applied updates up to sequence %d of stream %s created %s, but that stream was created %s (deleted and made again?): its sequences are not the ones %s counts; serve a fresh copy of the shard (loupe shard split) or remove %s to apply the whole new stream",
+				r.dir, r.applied.Load(), streamName(coll), r.stream, id, StateFile, StateFile)
+		case r.stream == "" && r.applied.Load() > info.State.LastSeq:
+			return fmt.Errorf("shard: %s applied updates up to sequence %d, but stream %s holds %d messages: it is not the stream this shard followed",
+				r.dir, r.applied.Load(), streamName(coll), info.State.LastSeq)
+		}
+		r.stream = id
 		// The last update for this shard now: answering starts once it
 		// is applied.
 		m, err := stream.GetLastMsgForSubject(ctx, docsSubject(coll, i))
@@ -369,7 +386,7 @@ func (r *Replica) save() error {
 	if !r.dirty {
 		return nil
 	}
-	st := State{Shard: r.spec.I, Shards: r.spec.N, Collection: r.opts.Collection, Applied: r.applied.Load()}
+	st := State{Shard: r.spec.I, Shards: r.spec.N, Collection: r.opts.Collection, Applied: r.applied.Load(), Stream: r.stream}
 	if err := r.store.Save(r.dir); err != nil {
 		return err
 	}
@@ -466,6 +483,11 @@ func (r *Replica) Search(ctx context.Context, questions []string, vectors [][]fl
 func (r *Replica) LexicalStats(questions []string) (search.LexicalStats, uint64, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if len(questions) == 0 {
+		// A status ping: the document count, without building the
+		// BM25 index.
+		return search.LexicalStats{Docs: int64(r.store.Len())}, r.applied.Load(), nil
+	}
 	st, err := r.store.LexicalStats(questions)
 	return st, r.applied.Load(), err
 }

@@ -109,6 +109,10 @@ type State struct {
 	// index saved beside it (0: none). On restart the replica takes the
 	// updates after it.
 	Applied uint64 `json:"applied"`
+	// Stream identifies the stream Applied counts in (its creation time):
+	// a stream deleted and made again numbers its messages from 1, and a
+	// replica must not take its sequences for the old one's.
+	Stream string `json:"stream,omitempty"`
 }
 
 // ReadState reads the StateFile of shard directory dir; a directory without

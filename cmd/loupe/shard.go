@@ -62,7 +62,25 @@ it to as many machines as you want replicas.`,
 	RunE: runShardSplit,
 }
 
+var shardStatusCmd = &cobra.Command{
+	Use:   "status --nats URL [--collection C]",
+	Short: "Show a sharded collection: its registration, and per shard a live replica's state",
+	Long: `Show what the shards of a collection registered (shard count, model, metric,
+dimension, kind) and, per shard, the replica that answered a ping (NATS picks
+one of the queue group), its documents, the stream sequence it has applied and
+the stream's last update for the shard; a shard with no live replica is shown
+missing, and the command exits 1.`,
+	Example: `  loupe shard status --nats nats://127.0.0.1:4222 --collection docs --format json`,
+	Args:    cobra.NoArgs,
+	RunE:    runShardStatus,
+}
+
 func init() {
+	sf := shardStatusCmd.Flags()
+	addNATSFlags(sf, &shardFlags.nats)
+	sf.StringVar(&shardFlags.collection, "collection", shard.DefaultCollection, "name of the sharded collection")
+	sf.DurationVar(&shardFlags.shardTimeout, "shard-timeout", shard.DefaultShardTimeout, "how long to wait for each shard")
+	shardCmd.AddCommand(shardStatusCmd)
 	f := shardSplitCmd.Flags()
 	f.StringVar(&ixFlags.index, "index", "", "index directory to split (required)")
 	f.IntVar(&shardFlags.shards, "shards", 0, "number of shards (required)")
@@ -290,4 +308,42 @@ func serveShard(cmd *cobra.Command) error {
 		return err
 	}
 	return <-errc
+}
+
+func runShardStatus(cmd *cobra.Command, args []string) error {
+	const name = "shard status"
+	c, done, err := shardClient(cmd.Context(), name, "", embed.Options{})
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := c.Status(cmd.Context())
+	if err != nil {
+		return cmdError(name, err)
+	}
+	info := c.Info()
+	err = jsonOrText(cmd.OutOrStdout(), map[string]any{"collection": shardFlags.collection, "info": info, "shards": st}, func(w io.Writer) error {
+		fmt.Fprintf(w, "collection %s: %d shards, model %s, %d-d %s, %s index\n", shardFlags.collection, info.Shards, info.Model, info.Dim, info.Metric, info.Kind)
+		for _, s := range st {
+			if s.Missing != "" {
+				fmt.Fprintf(w, "shard %d: MISSING: %s (stream at %d)\n", s.Shard, s.Missing, s.Last)
+				continue
+			}
+			lag := ""
+			if s.Applied < s.Last {
+				lag = fmt.Sprintf(", %d behind", s.Last-s.Applied)
+			}
+			fmt.Fprintf(w, "shard %d: %d documents, replica %s applied %d of %d%s\n", s.Shard, s.Docs, s.Replica, s.Applied, s.Last, lag)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range st {
+		if s.Missing != "" {
+			return fmt.Errorf("%s: shard %d has no live replica", name, s.Shard)
+		}
+	}
+	return nil
 }

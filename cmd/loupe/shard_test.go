@@ -112,7 +112,31 @@ func TestShardCLI(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	out, _, err = runCmd(t, "shard", "status", "--nats", url, "--format", "json")
+	var st struct {
+		Info struct {
+			Shards int `json:"shards"`
+		} `json:"info"`
+		Shards []struct {
+			Docs    int    `json:"docs"`
+			Applied uint64 `json:"applied"`
+			Last    uint64 `json:"last"`
+			Missing string `json:"missing"`
+		} `json:"shards"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.Info.Shards != 2 || len(st.Shards) != 2 || st.Shards[0].Docs+st.Shards[1].Docs != 9 {
+		t.Fatalf("shard status: %q, %v", out, err)
+	}
+	for i, s := range st.Shards {
+		if s.Missing != "" || s.Applied != s.Last {
+			t.Errorf("shard status: shard %d: %+v", i, s)
+		}
+	}
+
 	procs[1]()
+	if _, _, err := runCmd(t, "shard", "status", "--nats", url, "--shard-timeout", "300ms"); err == nil || !strings.Contains(err.Error(), "shard 1 has no live replica") {
+		t.Errorf("shard status with shard 1 down: %v", err)
+	}
 	_, stderr, err := runCmd(t, "search", "--nats", url, "--shard-timeout", "300ms", q)
 	if err != nil || !strings.Contains(stderr, "partial answer") || !strings.Contains(stderr, "shard 1") {
 		t.Errorf("one shard down: stderr %q, %v", stderr, err)
