@@ -198,8 +198,9 @@ func (c *Client) Search(ctx context.Context, questions []string, opts search.Sea
 }
 
 // SearchShard is Search asking shard i alone: its own best hits, merged
-// as Search merges (for measuring what the scatter-gather adds to one
-// shard's latency, and for looking at one shard). Result.Shards is 1.
+// as Search merges, BM25 with the shard's own statistics (for measuring
+// what the scatter-gather adds to one shard's latency, and for looking at
+// one shard). Result.Shards is 1.
 func (c *Client) SearchShard(ctx context.Context, i int, questions []string, opts search.SearchOptions) (*Result, error) {
 	if i < 0 || i >= c.info.Shards {
 		return nil, fmt.Errorf("shard: collection %s has no shard %d (it has %d)", c.opts.Collection, i, c.info.Shards)

@@ -238,9 +238,18 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	r.logf("shard %d/%d: %d documents, updates applied up to sequence %d", i, r.spec.N, r.Len(), r.applied.Load())
 	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
+	var closing sync.Mutex // held to start an answer, and to stop
+	closed := false
 	sub, err := nc.QueueSubscribe(searchSubject(coll, i), queueGroup(i), func(m *nats.Msg) {
 		sem <- struct{}{}
+		closing.Lock()
+		if closed {
+			closing.Unlock()
+			<-sem
+			return
+		}
 		wg.Add(1)
+		closing.Unlock()
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			b := r.answer(ctx, m.Data)
@@ -259,6 +268,9 @@ func (r *Replica) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	}
 	<-ctx.Done()
 	sub.Unsubscribe()
+	closing.Lock()
+	closed = true
+	closing.Unlock()
 	wg.Wait()
 	return nil
 }
