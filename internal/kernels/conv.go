@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // ConvGeom is the geometry of a 2-D convolution over NCHW float32
 // tensors, as torch.nn.Conv2d with square stride and symmetric zero
@@ -96,56 +93,6 @@ func im2col(col, in []float32, h, w, oh, ow int, g ConvGeom) {
 							}
 						}
 					}
-				}
-			}
-		}
-	})
-}
-
-// GroupNorm normalises src, [batch, channels, spatial] (spatial = h·w),
-// over groups of channels/groups consecutive channels per image, as
-// torch.nn.GroupNorm: each group's mean and biased variance, then
-// gamma and beta per channel. With silu set, SiLU (x·σ(x)) is applied to
-// the result, the pairing every ResNet block of a UNet and VAE uses.
-// dst may be src.
-func GroupNorm(dst, src, gamma, beta []float32, batch, channels, spatial, groups int, eps float32, silu bool) {
-	if groups < 1 || channels%groups != 0 {
-		panic(fmt.Sprintf("kernels: GroupNorm of %d channels in %d groups", channels, groups))
-	}
-	checkLen("GroupNorm", "src", len(src), batch*channels*spatial)
-	checkLen("GroupNorm", "dst", len(dst), batch*channels*spatial)
-	checkLen("GroupNorm", "gamma", len(gamma), channels)
-	checkLen("GroupNorm", "beta", len(beta), channels)
-	per := channels / groups
-	Parallel(batch*groups, 1, func(lo, hi int) {
-		for bg := lo; bg < hi; bg++ {
-			g := bg % groups
-			off := bg * per * spatial
-			x := src[off : off+per*spatial]
-			var sum float64
-			for _, v := range x {
-				sum += float64(v)
-			}
-			mean := sum / float64(len(x))
-			var ss float64
-			for _, v := range x {
-				d := float64(v) - mean
-				ss += d * d
-			}
-			rstd := 1 / math.Sqrt(ss/float64(len(x))+float64(eps))
-			y := dst[off : off+per*spatial]
-			for c := 0; c < per; c++ {
-				ch := g*per + c
-				a := float32(rstd) * gamma[ch]
-				b := beta[ch] - float32(mean)*a
-				xs := x[c*spatial : (c+1)*spatial]
-				ys := y[c*spatial : (c+1)*spatial]
-				for i, v := range xs {
-					r := v*a + b
-					if silu {
-						r = r / (1 + float32(math.Exp(float64(-r))))
-					}
-					ys[i] = r
 				}
 			}
 		}
