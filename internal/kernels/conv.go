@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // ConvGeom is the geometry of a 2-D convolution over NCHW float32
 // tensors, as torch.nn.Conv2d with square stride and symmetric zero
@@ -30,6 +33,14 @@ func (g ConvGeom) check(h, w int) {
 // images: src is [batch, InC, h, w], weight [OutC, InC, KH, KW]
 // (PyTorch's layout), bias [OutC] or nil, dst [batch, OutC, oh, ow] with
 // oh, ow = g.OutSize(h, w). dst must not overlap src.
+//
+// It is an implicit GEMM: per image, dst = W·X with W the [OutC,
+// InC·KH·KW] weight matrix and X the receptive fields as columns, but X is
+// never formed: the packed-GEMM driver (sgemm.go's blocking and micro
+// kernels) packs its B panels straight from the image, zero padding
+// included, so the only scratch is the pooled packing buffers and a call
+// allocates nothing in steady state. Work is split across Threads() by
+// output columns (per image) or, for small maps, by output channels.
 func Conv2D(dst, src, weight, bias []float32, batch, h, w int, g ConvGeom) {
 	g.check(h, w)
 	oh, ow := g.OutSize(h, w)
@@ -39,62 +50,292 @@ func Conv2D(dst, src, weight, bias []float32, batch, h, w int, g ConvGeom) {
 	if bias != nil {
 		checkLen("Conv2D", "bias", len(bias), g.OutC)
 	}
-	k := g.InC * g.KH * g.KW
-	npix := oh * ow
-	direct := g.KH == 1 && g.KW == 1 && g.Stride == 1 && g.Pad == 0
-	var col []float32
-	if !direct {
-		col = make([]float32, k*npix)
+	if batch == 0 {
+		return
 	}
-	for n := 0; n < batch; n++ {
-		in := src[n*g.InC*h*w : (n+1)*g.InC*h*w]
-		out := dst[n*g.OutC*npix : (n+1)*g.OutC*npix]
-		b := in
-		if !direct {
-			im2col(col, in, h, w, oh, ow, g)
-			b = col
+	conv2D(level, dst, src, weight, bias, batch, h, w, g, true)
+}
+
+// conv2D is Conv2D after argument checks, with the kernel level explicit;
+// parallel false keeps it on the calling goroutine (the start-up self-check
+// runs before the worker pool may start).
+func conv2D(lvl int, dst, src, weight, bias []float32, batch, h, w int, g ConvGeom, parallel bool) {
+	oh, ow := g.OutSize(h, w)
+	mr, nr := gemmShape(lvl)
+	npix := oh * ow
+	panels := (npix + nr - 1) / nr // column panels per image
+	j := convJobs.Get().(*convJob)
+	*j = convJob{lvl: lvl, dst: dst, src: src, weight: weight, bias: bias, h: h, w: w, oh: oh, ow: ow,
+		g: g, batch: batch, panels: panels, run: j.run}
+	threads := 1
+	if parallel {
+		threads = Threads()
+	}
+	flops := g.OutC * npix * g.InC * g.KH * g.KW * batch
+	switch {
+	case threads == 1 || flops < parallelFlops:
+		j.byCols = true
+		j.do(0, batch*panels)
+	case batch*panels >= threads*4:
+		j.byCols = true
+		Parallel(batch*panels, 2, j.run)
+	default:
+		// Small maps (8×8, 16×16 at stride 2): split the output channels
+		// in mr-row units, every thread covering all the columns.
+		Parallel((g.OutC+mr-1)/mr, 1, j.run)
+	}
+	j.release()
+}
+
+// convJob is one Conv2D call split over Parallel; pooled, with run bound
+// once, so that handing it to Parallel allocates nothing.
+type convJob struct {
+	lvl                    int
+	dst, src, weight, bias []float32
+	h, w, oh, ow           int
+	g                      ConvGeom
+	batch, panels          int  // images, and nr-wide column panels per image
+	byCols                 bool // Parallel's units are column panels (else mr-row units)
+	run                    func(lo, hi int)
+}
+
+var convJobs = sync.Pool{New: func() any {
+	j := new(convJob)
+	j.run = j.do
+	return j
+}}
+
+func (j *convJob) release() {
+	j.dst, j.src, j.weight, j.bias = nil, nil, nil, nil
+	convJobs.Put(j)
+}
+
+// do computes Parallel's range [lo, hi): column panels (byCols, over all
+// output channels) or mr-row units of output channels (over all columns).
+func (j *convJob) do(lo, hi int) {
+	mr, nr := gemmShape(j.lvl)
+	r0, r1 := 0, j.g.OutC
+	u0, u1 := 0, j.batch*j.panels
+	if j.byCols {
+		u0, u1 = lo, hi
+	} else {
+		r0, r1 = lo*mr, min(hi*mr, j.g.OutC)
+	}
+	wk := getConvWork()
+	npix := j.oh * j.ow
+	inSize := j.g.InC * j.h * j.w
+	outSize := j.g.OutC * npix
+	for u := u0; u < u1; {
+		n := u / j.panels
+		// This image's panels in the range: columns c0..c1.
+		pEnd := min(u1, (n+1)*j.panels)
+		c0, c1 := (u-n*j.panels)*nr, min((pEnd-n*j.panels)*nr, npix)
+		j.image(wk, j.src[n*inSize:(n+1)*inSize], j.dst[n*outSize:(n+1)*outSize], r0, r1, c0, c1)
+		u = pEnd
+	}
+	putConvWork(wk)
+}
+
+// convWork keeps Conv2D's packing buffers between calls. Unlike the
+// sync.Pool behind Sgemm, which a garbage collection empties, it holds on
+// to them (a few MiB per thread), so that a UNet step, which allocates
+// activations and triggers collections, does not re-allocate them per
+// convolution.
+var convWork = make(chan *gemmWork, 64)
+
+func getConvWork() *gemmWork {
+	select {
+	case w := <-convWork:
+		return w
+	default:
+		return new(gemmWork)
+	}
+}
+
+func putConvWork(w *gemmWork) {
+	select {
+	case convWork <- w:
+	default:
+	}
+}
+
+// convSelfCheck runs a level's Conv2D (the implicit-GEMM packing and the
+// level's micro kernel, full and edge tiles, stride 1 and 2, padding) on
+// small inputs against the definition.
+func convSelfCheck(lvl int) error {
+	for _, c := range []struct {
+		h, w int
+		g    ConvGeom
+	}{
+		{7, 9, ConvGeom{InC: 3, OutC: 13, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+		{9, 8, ConvGeom{InC: 5, OutC: 7, KH: 3, KW: 3, Stride: 2, Pad: 1}},
+		{6, 11, ConvGeom{InC: 4, OutC: 6, KH: 1, KW: 1, Stride: 1, Pad: 0}},
+	} {
+		oh, ow := c.g.OutSize(c.h, c.w)
+		src := make([]float32, 2*c.g.InC*c.h*c.w)
+		for i := range src {
+			src[i] = float32((i*7)%31)/8 - 1.9
 		}
-		Sgemm(false, false, g.OutC, npix, k, 1, weight, k, b, npix, 0, out, npix)
-		if bias != nil {
-			for oc := 0; oc < g.OutC; oc++ {
-				row := out[oc*npix : (oc+1)*npix]
-				bv := bias[oc]
-				for i := range row {
-					row[i] += bv
+		wt := make([]float32, c.g.OutC*c.g.InC*c.g.KH*c.g.KW)
+		for i := range wt {
+			wt[i] = float32((i*13)%29)/9 - 1.4
+		}
+		bias := make([]float32, c.g.OutC)
+		for i := range bias {
+			bias[i] = float32(i%5) - 2
+		}
+		got := make([]float32, 2*c.g.OutC*oh*ow)
+		conv2D(lvl, got, src, wt, bias, 2, c.h, c.w, c.g, false)
+		want := convDefinition(src, wt, bias, 2, c.h, c.w, c.g)
+		for i := range got {
+			if !closeEnough(got[i], want[i], c.g.InC*c.g.KH*c.g.KW) {
+				return fmt.Errorf("conv2d %+v on %dx%d: dst[%d] = %g, want %g", c.g, c.h, c.w, i, got[i], want[i])
+			}
+		}
+	}
+	return nil
+}
+
+// convDefinition is the convolution's definition, summed in float64: the
+// reference of the self-check and the tests.
+func convDefinition(src, weight, bias []float32, batch, h, w int, g ConvGeom) []float32 {
+	oh, ow := g.OutSize(h, w)
+	dst := make([]float32, batch*g.OutC*oh*ow)
+	for n := 0; n < batch; n++ {
+		for oc := 0; oc < g.OutC; oc++ {
+			for y := 0; y < oh; y++ {
+				for x := 0; x < ow; x++ {
+					var s float64
+					if bias != nil {
+						s = float64(bias[oc])
+					}
+					for ic := 0; ic < g.InC; ic++ {
+						for ky := 0; ky < g.KH; ky++ {
+							iy := y*g.Stride + ky - g.Pad
+							if iy < 0 || iy >= h {
+								continue
+							}
+							for kx := 0; kx < g.KW; kx++ {
+								ix := x*g.Stride + kx - g.Pad
+								if ix < 0 || ix >= w {
+									continue
+								}
+								s += float64(src[((n*g.InC+ic)*h+iy)*w+ix]) * float64(weight[((oc*g.InC+ic)*g.KH+ky)*g.KW+kx])
+							}
+						}
+					}
+					dst[((n*g.OutC+oc)*oh+y)*ow+x] = float32(s)
 				}
+			}
+		}
+	}
+	return dst
+}
+
+// image computes output channels r0..r1 and output pixels c0..c1 of one
+// image: the packed GEMM loops of gemmSerial with B packed from the image.
+func (j *convJob) image(wk *gemmWork, in, out []float32, r0, r1, c0, c1 int) {
+	mr, nr := gemmShape(j.lvl)
+	g := j.g
+	npix := j.oh * j.ow
+	k := g.InC * g.KH * g.KW
+	m, n := r1-r0, c1-c0
+	mc := min(mcBlock, (m+mr-1)/mr*mr)
+	nc := min(ncBlock, (n+nr-1)/nr*nr)
+	kc := min(kcBlock, k)
+	wk.a = grow(wk.a, mc*kc)
+	wk.b = grow(wk.b, nc*kc)
+	wk.tmp = grow(wk.tmp, mr*nr)
+	beta := float32(0)
+	if j.bias != nil {
+		for oc := r0; oc < r1; oc++ {
+			row := out[oc*npix+c0 : oc*npix+c1]
+			bv := j.bias[oc]
+			for i := range row {
+				row[i] = bv
+			}
+		}
+		beta = 1
+	}
+	for jc := c0; jc < c1; jc += nc {
+		nb := min(nc, c1-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packBConv(wk.b, in, j.h, j.w, j.ow, g, pc, kb, jc, nb, nr)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := r0; ic < r1; ic += mc {
+				mb := min(mc, r1-ic)
+				packA(wk.a, false, j.weight, k, ic, pc, mb, kb, mr)
+				macroKernel(j.lvl, mr, nr, mb, nb, kb, 1, wk.a, wk.b, bet, out[ic*npix+jc:], npix, wk.tmp)
 			}
 		}
 	}
 }
 
-// im2col lays the receptive fields of one image out as a
-// [InC·KH·KW, oh·ow] matrix, zeros where the kernel overlaps the padding.
-func im2col(col, in []float32, h, w, oh, ow int, g ConvGeom) {
-	Parallel(g.InC, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
+// packBConv packs the kb×nb block at (pc, jc) of one image's implicit
+// im2col matrix (row p = (c, ky, kx) of the receptive field, column q = an
+// output pixel, value in[c][y·s+ky−pad][x·s+kx−pad] or 0 in the padding)
+// into nr-column panels, as packB: panel q holds columns q·nr.. as
+// dst[q·nr·kb + p·nr + j], missing columns of the last panel zero.
+func packBConv(dst, in []float32, h, w, ow int, g ConvGeom, pc, kb, jc, nb, nr int) {
+	kk := g.KH * g.KW
+	s := g.Stride
+	for j0 := 0; j0 < nb; j0 += nr {
+		panel := dst[j0*kb : j0*kb+nr*kb]
+		cols := min(nr, nb-j0)
+		q0 := jc + j0
+		y0, x0 := q0/ow, q0%ow
+		c, r := pc/kk, pc%kk
+		ky, kx := r/g.KW, r%g.KW
+		for p := 0; p < kb; p++ {
+			d := panel[p*nr : p*nr+nr]
 			plane := in[c*h*w : (c+1)*h*w]
-			for ky := 0; ky < g.KH; ky++ {
-				for kx := 0; kx < g.KW; kx++ {
-					row := col[((c*g.KH+ky)*g.KW+kx)*oh*ow:][:oh*ow]
-					for y := 0; y < oh; y++ {
-						iy := y*g.Stride + ky - g.Pad
-						dst := row[y*ow : (y+1)*ow]
-						if iy < 0 || iy >= h {
-							clear(dst)
-							continue
+			t, y, x := 0, y0, x0
+			for t < cols {
+				seg := min(cols-t, ow-x)
+				ds := d[t : t+seg]
+				iy := y*s + ky - g.Pad
+				if iy < 0 || iy >= h {
+					clear(ds)
+				} else {
+					row := plane[iy*w : (iy+1)*w]
+					ix0 := x*s + kx - g.Pad
+					if s == 1 {
+						// ds[i] = row[ix0+i]: zeros where ix0+i is outside
+						// [0, w), one copy for the rest.
+						lo := min(max(-ix0, 0), seg)
+						hi := max(min(w-ix0, seg), lo)
+						clear(ds[:lo])
+						if hi > lo {
+							copy(ds[lo:hi], row[ix0+lo:ix0+hi])
 						}
-						src := plane[iy*w : (iy+1)*w]
-						for x := range dst {
-							ix := x*g.Stride + kx - g.Pad
+						clear(ds[hi:])
+					} else {
+						for i := range ds {
+							ix := ix0 + i*s
 							if ix < 0 || ix >= w {
-								dst[x] = 0
+								ds[i] = 0
 							} else {
-								dst[x] = src[ix]
+								ds[i] = row[ix]
 							}
 						}
 					}
 				}
+				t += seg
+				x = 0
+				y++
+			}
+			clear(d[cols:])
+			if kx++; kx == g.KW {
+				kx = 0
+				if ky++; ky == g.KH {
+					ky = 0
+					c++
+				}
 			}
 		}
-	})
+	}
 }

@@ -1,56 +1,49 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 )
 
-// naiveConv2D is the convolution's definition, summed in float64.
-func naiveConv2D(src, weight, bias []float32, batch, h, w int, g ConvGeom) []float32 {
-	oh, ow := g.OutSize(h, w)
-	dst := make([]float32, batch*g.OutC*oh*ow)
-	for n := 0; n < batch; n++ {
-		for oc := 0; oc < g.OutC; oc++ {
-			for y := 0; y < oh; y++ {
-				for x := 0; x < ow; x++ {
-					var s float64
-					if bias != nil {
-						s = float64(bias[oc])
-					}
-					for ic := 0; ic < g.InC; ic++ {
-						for ky := 0; ky < g.KH; ky++ {
-							for kx := 0; kx < g.KW; kx++ {
-								iy, ix := y*g.Stride+ky-g.Pad, x*g.Stride+kx-g.Pad
-								if iy < 0 || iy >= h || ix < 0 || ix >= w {
-									continue
-								}
-								s += float64(src[((n*g.InC+ic)*h+iy)*w+ix]) * float64(weight[((oc*g.InC+ic)*g.KH+ky)*g.KW+kx])
-							}
-						}
-					}
-					dst[((n*g.OutC+oc)*oh+y)*ow+x] = float32(s)
-				}
-			}
-		}
-	}
-	return dst
+// convCase is one Conv2D geometry of the tests.
+type convCase struct {
+	batch, h, w int
+	g           ConvGeom
+	bias        bool
 }
 
-func TestConv2DMatchesDefinition(t *testing.T) {
-	cases := []struct {
-		name        string
-		batch, h, w int
-		g           ConvGeom
-		bias        bool
-	}{
-		{"3x3 pad1", 2, 9, 7, ConvGeom{InC: 5, OutC: 6, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
-		{"3x3 stride2 pad1", 1, 8, 8, ConvGeom{InC: 4, OutC: 3, KH: 3, KW: 3, Stride: 2, Pad: 1}, true},
-		{"1x1", 2, 5, 6, ConvGeom{InC: 7, OutC: 9, KH: 1, KW: 1, Stride: 1, Pad: 0}, true},
-		{"3x3 no pad no bias", 1, 6, 5, ConvGeom{InC: 3, OutC: 2, KH: 3, KW: 3, Stride: 1, Pad: 0}, false},
-		{"1x1 stride2", 1, 7, 7, ConvGeom{InC: 3, OutC: 4, KH: 1, KW: 1, Stride: 2, Pad: 0}, true},
-	}
-	r := rand.New(rand.NewPCG(1, 2))
+func (c convCase) String() string {
+	return fmt.Sprintf("b%d_%dx%d_%d-%d_k%dx%d_s%d_p%d_bias%v", c.batch, c.h, c.w, c.g.InC, c.g.OutC, c.g.KH, c.g.KW, c.g.Stride, c.g.Pad, c.bias)
+}
+
+// convCases covers the shapes the implicit GEMM treats differently: 1×1
+// (stride 1 and 2), 3×3 with and without padding, stride 2 with pad 1,
+// non-square kernels and maps, channel counts that are not multiples of
+// the tile sizes, K deeper than kcBlock (several K blocks, bias added
+// once), OutC above mcBlock, maps whose rows are shorter and longer than
+// a column panel, and enough work to split across threads both by columns
+// and by output channels.
+var convCases = []convCase{
+	{2, 9, 7, ConvGeom{InC: 5, OutC: 6, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+	{1, 8, 8, ConvGeom{InC: 4, OutC: 3, KH: 3, KW: 3, Stride: 2, Pad: 1}, true},
+	{2, 5, 6, ConvGeom{InC: 7, OutC: 9, KH: 1, KW: 1, Stride: 1, Pad: 0}, true},
+	{1, 6, 5, ConvGeom{InC: 3, OutC: 2, KH: 3, KW: 3, Stride: 1, Pad: 0}, false},
+	{1, 7, 7, ConvGeom{InC: 3, OutC: 4, KH: 1, KW: 1, Stride: 2, Pad: 0}, true},
+	{2, 1, 1, ConvGeom{InC: 3, OutC: 5, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+	{1, 4, 9, ConvGeom{InC: 2, OutC: 3, KH: 1, KW: 3, Stride: 1, Pad: 1}, true},
+	{1, 5, 5, ConvGeom{InC: 2, OutC: 3, KH: 5, KW: 5, Stride: 1, Pad: 2}, true},
+	{1, 9, 9, ConvGeom{InC: 2, OutC: 3, KH: 3, KW: 3, Stride: 3, Pad: 2}, false},
+	{2, 33, 35, ConvGeom{InC: 37, OutC: 19, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},  // K = 333 > kcBlock; rows ≠ panels
+	{2, 17, 15, ConvGeom{InC: 33, OutC: 150, KH: 3, KW: 3, Stride: 2, Pad: 1}, true}, // OutC > mcBlock, split by channels
+	{2, 24, 24, ConvGeom{InC: 20, OutC: 40, KH: 1, KW: 1, Stride: 1, Pad: 0}, true},
+	{2, 4, 4, ConvGeom{InC: 96, OutC: 200, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // 8×8-like: split by channels
+	{1, 40, 40, ConvGeom{InC: 16, OutC: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // OutC < mr (conv_out-like)
+	{2, 20, 20, ConvGeom{InC: 4, OutC: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // K < 64 (conv_in-like)
+}
+
+func convInputs(r *rand.Rand, c convCase) (src, wt, bias []float32) {
 	fill := func(n int) []float32 {
 		x := make([]float32, n)
 		for i := range x {
@@ -58,66 +51,130 @@ func TestConv2DMatchesDefinition(t *testing.T) {
 		}
 		return x
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			src := fill(c.batch * c.g.InC * c.h * c.w)
-			wt := fill(c.g.OutC * c.g.InC * c.g.KH * c.g.KW)
-			var bias []float32
-			if c.bias {
-				bias = fill(c.g.OutC)
-			}
-			want := naiveConv2D(src, wt, bias, c.batch, c.h, c.w, c.g)
-			got := make([]float32, len(want))
-			Conv2D(got, src, wt, bias, c.batch, c.h, c.w, c.g)
-			for i := range want {
-				if d := math.Abs(float64(got[i] - want[i])); d > 1e-4 {
-					t.Fatalf("dst[%d] = %v, want %v", i, got[i], want[i])
-				}
-			}
-		})
+	src = fill(c.batch * c.g.InC * c.h * c.w)
+	wt = fill(c.g.OutC * c.g.InC * c.g.KH * c.g.KW)
+	if c.bias {
+		bias = fill(c.g.OutC)
+	}
+	return src, wt, bias
+}
+
+// checkConv compares Conv2D with the definition, relative to the sum of
+// the products' magnitudes (float32 rounding grows with K).
+func checkConv(t *testing.T, c convCase, src, wt, bias []float32) {
+	t.Helper()
+	want := convDefinition(src, wt, bias, c.batch, c.h, c.w, c.g)
+	oh, ow := c.g.OutSize(c.h, c.w)
+	// Guards around dst catch writes past either end.
+	buf := make([]float32, len(want)+2*16)
+	for i := range buf {
+		buf[i] = guardVal
+	}
+	got := buf[16 : 16+len(want) : 16+len(want)]
+	Conv2D(got, src, wt, bias, c.batch, c.h, c.w, c.g)
+	k := c.g.InC * c.g.KH * c.g.KW
+	tol := 2e-6 * math.Sqrt(float64(k)) * 4
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol*(math.Abs(float64(want[i]))+math.Sqrt(float64(k))) {
+			n, rest := i/(c.g.OutC*oh*ow), i%(c.g.OutC*oh*ow)
+			t.Fatalf("%v: dst[%d] (image %d, channel %d, pixel %d) = %v, want %v", c, i, n, rest/(oh*ow), rest%(oh*ow), got[i], want[i])
+		}
+	}
+	for i := 0; i < 16; i++ {
+		if buf[i] != guardVal || buf[len(buf)-1-i] != guardVal {
+			t.Fatalf("%v: Conv2D wrote outside dst", c)
+		}
 	}
 }
 
-func TestGroupNormMatchesDefinition(t *testing.T) {
-	const batch, channels, spatial, groups = 2, 8, 13, 4
-	r := rand.New(rand.NewPCG(3, 4))
-	n := batch * channels * spatial
-	src := make([]float32, n)
-	for i := range src {
-		src[i] = float32(r.NormFloat64()*3 + 1)
+func TestConv2DMatchesDefinition(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, c := range convCases {
+			src, wt, bias := convInputs(r, c)
+			checkConv(t, c, src, wt, bias)
+		}
+	})
+}
+
+// TestConv2DRandomGeometry draws geometries at random (kernel 1–5, stride
+// 1–3, padding up to the kernel, odd sizes, batch 1–3) on every level.
+func TestConv2DRandomGeometry(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		n := 60
+		if testing.Short() {
+			n = 15
+		}
+		for i := 0; i < n; i++ {
+			kh, kw := 1+r.IntN(5), 1+r.IntN(5)
+			g := ConvGeom{InC: 1 + r.IntN(24), OutC: 1 + r.IntN(40), KH: kh, KW: kw, Stride: 1 + r.IntN(3), Pad: r.IntN(max(kh, kw))}
+			h, w := kh+r.IntN(30), kw+r.IntN(30)
+			c := convCase{batch: 1 + r.IntN(3), h: h, w: w, g: g, bias: r.IntN(2) == 0}
+			src, wt, bias := convInputs(r, c)
+			checkConv(t, c, src, wt, bias)
+		}
+	})
+}
+
+// TestConv2DZeroAllocs checks that a steady stream of Conv2D calls (split
+// across threads or not) allocates nothing.
+func TestConv2DZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
 	}
-	gamma, beta := make([]float32, channels), make([]float32, channels)
-	for i := range gamma {
-		gamma[i], beta[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []convCase{
+		{2, 32, 32, ConvGeom{InC: 32, OutC: 64, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+		{2, 4, 4, ConvGeom{InC: 64, OutC: 128, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+		{1, 5, 5, ConvGeom{InC: 2, OutC: 3, KH: 3, KW: 3, Stride: 2, Pad: 1}, false},
+	} {
+		src, wt, bias := convInputs(r, c)
+		oh, ow := c.g.OutSize(c.h, c.w)
+		dst := make([]float32, c.batch*c.g.OutC*oh*ow)
+		Conv2D(dst, src, wt, bias, c.batch, c.h, c.w, c.g)
+		if got := testing.AllocsPerRun(10, func() { Conv2D(dst, src, wt, bias, c.batch, c.h, c.w, c.g) }); got != 0 {
+			t.Errorf("%v: %v allocations per call, want 0", c, got)
+		}
 	}
-	for _, silu := range []bool{false, true} {
-		got := make([]float32, n)
-		GroupNorm(got, src, gamma, beta, batch, channels, spatial, groups, 1e-5, silu)
-		per := channels / groups
-		for b := 0; b < batch; b++ {
-			for g := 0; g < groups; g++ {
-				x := src[(b*channels+g*per)*spatial:][:per*spatial]
-				var mean, v float64
-				for _, e := range x {
-					mean += float64(e)
+}
+
+func TestConv2DPanics(t *testing.T) {
+	g := ConvGeom{InC: 2, OutC: 3, KH: 3, KW: 3, Stride: 1, Pad: 1}
+	for name, f := range map[string]func(){
+		"short src": func() {
+			Conv2D(make([]float32, 2*3*4*4), make([]float32, 2*2*4*4-1), make([]float32, 54), nil, 2, 4, 4, g)
+		},
+		"short dst": func() { Conv2D(make([]float32, 5), make([]float32, 2*4*4), make([]float32, 54), nil, 1, 4, 4, g) },
+		"bias": func() {
+			Conv2D(make([]float32, 3*16), make([]float32, 2*16), make([]float32, 54), make([]float32, 2), 1, 4, 4, g)
+		},
+		"stride 0": func() { Conv2D(nil, nil, nil, nil, 1, 4, 4, ConvGeom{InC: 1, OutC: 1, KH: 1, KW: 1}) },
+		"no output": func() {
+			Conv2D(nil, make([]float32, 4), make([]float32, 25), nil, 1, 2, 2, ConvGeom{InC: 1, OutC: 1, KH: 5, KW: 5, Stride: 1})
+		},
+		"neg padding": func() {
+			Conv2D(nil, nil, nil, nil, 1, 4, 4, ConvGeom{InC: 1, OutC: 1, KH: 1, KW: 1, Stride: 1, Pad: -1})
+		},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
 				}
-				mean /= float64(len(x))
-				for _, e := range x {
-					v += (float64(e) - mean) * (float64(e) - mean)
-				}
-				v /= float64(len(x))
-				for i, e := range x {
-					ch := g*per + i/spatial
-					want := (float64(e)-mean)/math.Sqrt(v+1e-5)*float64(gamma[ch]) + float64(beta[ch])
-					if silu {
-						want /= 1 + math.Exp(-want)
-					}
-					idx := (b*channels+g*per)*spatial + i
-					if d := math.Abs(float64(got[idx]) - want); d > 1e-5 {
-						t.Fatalf("silu=%v: dst[%d] = %v, want %v", silu, idx, got[idx], want)
-					}
-				}
-			}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestConvSelfCheck(t *testing.T) {
+	for _, lvl := range availableLevels() {
+		if err := convSelfCheck(lvl); err != nil {
+			t.Errorf("%s: %v", levelNames[lvl], err)
+		}
+		if err := groupNormSelfCheck(lvl); err != nil {
+			t.Errorf("%s: %v", levelNames[lvl], err)
 		}
 	}
 }

@@ -72,7 +72,7 @@ func (j *gnJob) release() {
 func (j *gnJob) do(lo, hi int) {
 	switch j.kind {
 	case gnSiLU:
-		affineL(j.lvl, j.dst[lo:hi], j.src[lo:hi], 1, 0, true)
+		affineL(j.lvl, j.dst[lo:hi], j.src[lo:hi], 0, 1, 0, true)
 		return
 	case gnUpsample:
 		w := j.spatial
@@ -94,18 +94,22 @@ func (j *gnJob) do(lo, hi int) {
 		x := j.src[off : off+n]
 		y := j.dst[off : off+n]
 		mean, rstd := groupStats(j.lvl, x, j.eps)
+		// x - m32 is exact for x near the mean; the float32 mean's own
+		// rounding, m - m32, goes into the offset.
+		m32 := float32(mean)
+		dm := mean - float64(m32)
 		for c := 0; c < per; c++ {
 			ch := g*per + c
-			a := rstd * j.gamma[ch]
-			b := j.beta[ch] - mean*a
-			affineL(j.lvl, y[c*j.spatial:(c+1)*j.spatial], x[c*j.spatial:(c+1)*j.spatial], a, b, j.silu)
+			a := rstd * float64(j.gamma[ch])
+			b := float32(float64(j.beta[ch]) - dm*a)
+			affineL(j.lvl, y[c*j.spatial:(c+1)*j.spatial], x[c*j.spatial:(c+1)*j.spatial], m32, float32(a), b, j.silu)
 		}
 	}
 }
 
 // groupStats returns the mean of x and 1/sqrt(var+eps), var the biased
 // variance, both summed in float64 (two passes).
-func groupStats(lvl int, x []float32, eps float32) (mean, rstd float32) {
+func groupStats(lvl int, x []float32, eps float32) (mean, rstd float64) {
 	n := len(x)
 	n8 := 0
 	var s float64
@@ -135,36 +139,38 @@ func groupStats(lvl int, x []float32, eps float32) (mean, rstd float32) {
 			ss += d * d
 		}
 	}
-	return float32(m), float32(1 / math.Sqrt(max(ss, 0)/float64(n)+float64(eps)))
+	return m, 1 / math.Sqrt(max(ss, 0)/float64(n)+float64(eps))
 }
 
-// affineL sets dst = a*x+b, then SiLU when silu is set, at level lvl.
-func affineL(lvl int, dst, x []float32, a, b float32, silu bool) {
+// affineL sets dst = (x-m)*a+b, then SiLU when silu is set, at level lvl.
+// Subtracting the mean first (rather than folding it into b) keeps the
+// digits of a group whose mean is large against its spread.
+func affineL(lvl int, dst, x []float32, m, a, b float32, silu bool) {
 	x = x[:len(dst)]
 	n8 := 0
 	if lvl >= levelAVX2 {
 		n8 = len(dst) &^ 7
 		if silu {
-			affineSiLUAVX2(dst, x, a, b)
+			affineSiLUAVX2(dst, x, m, a, b)
 		} else {
-			affineAVX2(dst, x, a, b)
+			affineAVX2(dst, x, m, a, b)
 		}
 	}
-	affineGeneric(dst[n8:], x[n8:], a, b, silu)
+	affineGeneric(dst[n8:], x[n8:], m, a, b, silu)
 }
 
 // affineGeneric is affineL's generic kernel: SiLU in float64 through exp64,
 // rounded once.
-func affineGeneric(dst, x []float32, a, b float32, silu bool) {
+func affineGeneric(dst, x []float32, m, a, b float32, silu bool) {
 	x = x[:len(dst)]
 	if !silu {
 		for i, v := range x {
-			dst[i] = v*a + b
+			dst[i] = (v-m)*a + b
 		}
 		return
 	}
 	for i, v := range x {
-		r := float64(v*a + b)
+		r := float64((v-m)*a + b)
 		dst[i] = float32(r / (1 + exp64(-r)))
 	}
 }
@@ -193,4 +199,27 @@ func Upsample2x(dst, src []float32, planes, h, w int) {
 	j.kind, j.dst, j.src, j.spatial = gnUpsample, dst, src, w
 	Parallel(planes*h, max(1, 8192/w), j.run)
 	j.release()
+}
+
+// groupNormSelfCheck runs a level's affine+SiLU kernels (every tail
+// length, large and small arguments) against the generic ones.
+func groupNormSelfCheck(lvl int) error {
+	x := make([]float32, 37)
+	for i := range x {
+		x[i] = float32((i*29)%37)*3.1 - 57
+	}
+	for _, silu := range []bool{false, true} {
+		for _, n := range []int{1, 7, 8, 9, 16, 24, 37} {
+			got := make([]float32, n)
+			want := make([]float32, n)
+			affineL(lvl, got, x, 0.25, 0.75, -0.5, silu)
+			affineGeneric(want, x, 0.25, 0.75, -0.5, silu)
+			for i := range got {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*(math.Abs(float64(want[i]))+1e-3) {
+					return fmt.Errorf("group norm apply (silu %v, n=%d)[%d] = %g, want %g", silu, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// GroupNorm's per-channel apply, y = a*x + b, optionally followed by SiLU,
+// GroupNorm's per-channel apply, y = (x - m)*a + b, optionally followed by SiLU,
 // y*sigmoid(y) = y/(1 + exp(-y)), AVX2 + FMA on 8 lanes. exp is the
 // reduction and degree-7 polynomial of exp_avx2_amd64.s (relative error
 // < 5e-7), its constants repeated here because assembly tables are file-local.
@@ -157,13 +157,14 @@ GLOBL gnc<>(SB), RODATA|NOPTR, $416
 	VADDPS  gnc<>+GN_ONE(SB), E, E \
 	VDIVPS  E, Y, Y
 
-// func affineSiLUAVX2(dst, x []float32, a, b float32)
-TEXT ·affineSiLUAVX2(SB), NOSPLIT, $0-56
+// func affineSiLUAVX2(dst, x []float32, m, a, b float32)
+TEXT ·affineSiLUAVX2(SB), NOSPLIT, $0-60
 	MOVQ         dst_base+0(FP), DI
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), SI
-	VBROADCASTSS a+48(FP), Y14
-	VBROADCASTSS b+52(FP), Y15
+	VBROADCASTSS m+48(FP), Y12
+	VBROADCASTSS a+52(FP), Y14
+	VBROADCASTSS b+56(FP), Y15
 	VXORPS       Y13, Y13, Y13
 	SHRQ         $3, CX
 	JEQ          as_done
@@ -171,6 +172,7 @@ TEXT ·affineSiLUAVX2(SB), NOSPLIT, $0-56
 	JEQ          as_loop2
 	// An odd count: one vector first, then pairs.
 	VMOVUPS      (SI), Y0
+	VSUBPS       Y12, Y0, Y0
 	VFMADD213PS  Y15, Y14, Y0
 	SILU8(Y0, Y13, Y1, Y2, Y3, Y4)
 	VMOVUPS      Y0, (DI)
@@ -183,6 +185,8 @@ as_loop2:
 	// Two independent vectors per trip, to overlap the two divisions.
 	VMOVUPS     (SI), Y0
 	VMOVUPS     32(SI), Y5
+	VSUBPS      Y12, Y0, Y0
+	VSUBPS      Y12, Y5, Y5
 	VFMADD213PS Y15, Y14, Y0
 	VFMADD213PS Y15, Y14, Y5
 	SILU8(Y0, Y13, Y1, Y2, Y3, Y4)
@@ -198,18 +202,20 @@ as_done:
 	VZEROUPPER
 	RET
 
-// func affineAVX2(dst, x []float32, a, b float32)
-TEXT ·affineAVX2(SB), NOSPLIT, $0-56
+// func affineAVX2(dst, x []float32, m, a, b float32)
+TEXT ·affineAVX2(SB), NOSPLIT, $0-60
 	MOVQ         dst_base+0(FP), DI
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), SI
-	VBROADCASTSS a+48(FP), Y14
-	VBROADCASTSS b+52(FP), Y15
+	VBROADCASTSS m+48(FP), Y12
+	VBROADCASTSS a+52(FP), Y14
+	VBROADCASTSS b+56(FP), Y15
 	SHRQ         $3, CX
 	JEQ          af_done
 
 af_loop:
 	VMOVUPS     (SI), Y0
+	VSUBPS      Y12, Y0, Y0
 	VFMADD213PS Y15, Y14, Y0
 	VMOVUPS     Y0, (DI)
 	ADDQ        $32, SI

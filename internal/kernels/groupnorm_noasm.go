@@ -5,12 +5,12 @@ package kernels
 // Generic twins of groupnorm_avx2_amd64.s (see groupnorm_amd64.go); never
 // selected on these builds.
 
-func affineSiLUAVX2(dst, x []float32, a, b float32) {
+func affineSiLUAVX2(dst, x []float32, m, a, b float32) {
 	n := len(dst) &^ 7
-	affineGeneric(dst[:n], x, a, b, true)
+	affineGeneric(dst[:n], x, m, a, b, true)
 }
 
-func affineAVX2(dst, x []float32, a, b float32) {
+func affineAVX2(dst, x []float32, m, a, b float32) {
 	n := len(dst) &^ 7
-	affineGeneric(dst[:n], x, a, b, false)
+	affineGeneric(dst[:n], x, m, a, b, false)
 }

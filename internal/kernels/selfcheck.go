@@ -65,6 +65,12 @@ func selfCheck(lvl int) (err error) {
 	if err := bfSelfCheck(lvl); err != nil {
 		return err
 	}
+	if err := convSelfCheck(lvl); err != nil {
+		return err
+	}
+	if err := groupNormSelfCheck(lvl); err != nil {
+		return err
+	}
 	return f16SelfCheck(lvl)
 }
 
