@@ -233,7 +233,8 @@ func convDefinition(src, weight, bias []float32, batch, h, w int, g ConvGeom) []
 }
 
 // image computes output channels r0..r1 and output pixels c0..c1 of one
-// image: the packed GEMM loops of gemmSerial with B packed from the image.
+// image: the loops of gemmSerial, with B packed from the image and A read
+// in place from the weights (convMicro).
 func (j *convJob) image(wk *gemmWork, in, out []float32, r0, r1, c0, c1 int) {
 	mr, nr := gemmShape(j.lvl)
 	g := j.g
@@ -243,34 +244,102 @@ func (j *convJob) image(wk *gemmWork, in, out []float32, r0, r1, c0, c1 int) {
 	mc := min(mcBlock, (m+mr-1)/mr*mr)
 	nc := min(ncBlock, (n+nr-1)/nr*nr)
 	kc := min(kcBlock, k)
-	wk.a = grow(wk.a, mc*kc)
+	wk.a = grow(wk.a, mr*kc)
 	wk.b = grow(wk.b, nc*kc)
 	wk.tmp = grow(wk.tmp, mr*nr)
-	beta := float32(0)
-	if j.bias != nil {
-		for oc := r0; oc < r1; oc++ {
-			row := out[oc*npix+c0 : oc*npix+c1]
-			bv := j.bias[oc]
-			for i := range row {
-				row[i] = bv
-			}
+	// The micro kernels accumulate: start from the bias (or zero).
+	for oc := r0; oc < r1; oc++ {
+		row := out[oc*npix+c0 : oc*npix+c1]
+		if j.bias == nil {
+			clear(row)
+			continue
 		}
-		beta = 1
+		bv := j.bias[oc]
+		for i := range row {
+			row[i] = bv
+		}
 	}
 	for jc := c0; jc < c1; jc += nc {
 		nb := min(nc, c1-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			packBConv(wk.b, in, j.h, j.w, j.ow, g, pc, kb, jc, nb, nr)
-			bet := beta
-			if pc > 0 {
-				bet = 1
-			}
 			for ic := r0; ic < r1; ic += mc {
 				mb := min(mc, r1-ic)
-				packA(wk.a, false, j.weight, k, ic, pc, mb, kb, mr)
-				macroKernel(j.lvl, mr, nr, mb, nb, kb, 1, wk.a, wk.b, bet, out[ic*npix+jc:], npix, wk.tmp)
+				convMacro(j.lvl, mr, nr, mb, nb, kb, j.weight[ic*k+pc:], k, wk, out[ic*npix+jc:], npix)
 			}
+		}
+	}
+}
+
+// convMacro adds A·B to the mb×nb block of C at c: A the mb×kb block of
+// the weights at a (row stride lda, read in place), B the packed kb×nb
+// block in wk.b. Tiles missing rows or columns go through wk.tmp, their A
+// rows first copied, zero-padded to mr, into wk.a.
+func convMacro(lvl, mr, nr, mb, nb, kb int, a []float32, lda int, wk *gemmWork, c []float32, ldc int) {
+	tmp := wk.tmp[:mr*nr]
+	for jr := 0; jr < nb; jr += nr {
+		nn := min(nr, nb-jr)
+		bp := wk.b[jr*kb : jr*kb+nr*kb]
+		for ir := 0; ir < mb; ir += mr {
+			mm := min(mr, mb-ir)
+			ap, la := a[ir*lda:], lda
+			if mm < mr {
+				pa := wk.a[:mr*kb]
+				for i := 0; i < mr; i++ {
+					if i < mm {
+						copy(pa[i*kb:(i+1)*kb], ap[i*lda:i*lda+kb])
+					} else {
+						clear(pa[i*kb : (i+1)*kb])
+					}
+				}
+				ap, la = pa, kb
+			} else if nn == nr {
+				convMicroL(lvl, mr, nr, kb, ap, la, bp, c[ir*ldc+jr:], ldc)
+				continue
+			}
+			clear(tmp)
+			convMicroL(lvl, mr, nr, kb, ap, la, bp, tmp, nr)
+			for i := 0; i < mm; i++ {
+				ci := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nn]
+				for jj, v := range tmp[i*nr : i*nr+nn] {
+					ci[jj] += v
+				}
+			}
+		}
+	}
+}
+
+// convMicroL runs the level's in-place-A micro kernel on an mr×nr tile:
+// c[i*ldc+j] += sum_{p<k} a[i*lda+p]*b[p*nr+j].
+func convMicroL(lvl, mr, nr, k int, a []float32, lda int, b, c []float32, ldc int) {
+	switch lvl {
+	case levelAVX512:
+		convMicro6x32AVX512(k, a, lda, b, c, ldc)
+	case levelAVX2:
+		convMicro6x16AVX2(k, a, lda, b, c, ldc)
+	default:
+		convMicroGeneric(mr, nr, k, a, lda, b, c, ldc)
+	}
+}
+
+// convMicroGeneric is the micro kernel of convMicroL in plain Go (the
+// generic level's, and the meaning of the assembly ones).
+func convMicroGeneric(mr, nr, k int, a []float32, lda int, b, c []float32, ldc int) {
+	var acc [64]float32
+	for i := 0; i < mr; i++ {
+		row := acc[:nr]
+		clear(row)
+		ai := a[i*lda : i*lda+k]
+		for p, av := range ai {
+			bp := b[p*nr : p*nr+nr]
+			for jj, bv := range bp {
+				row[jj] += av * bv
+			}
+		}
+		ci := c[i*ldc : i*ldc+nr]
+		for jj, v := range row {
+			ci[jj] += v
 		}
 	}
 }

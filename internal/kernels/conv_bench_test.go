@@ -61,11 +61,15 @@ func BenchmarkConv2D(b *testing.B) {
 			bias := randMatrix(rng, 1, s.g.OutC)
 			dst := make([]float32, s.batch*s.g.OutC*oh*ow)
 			b.ReportAllocs()
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				Conv2D(dst, src, wt, bias, s.batch, s.h, s.w, s.g)
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(s.flops()/sec/1e9, "GFLOP/s")
+			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(s.flops()*float64(b.N)/cpu/1e9, "GFLOP/cpu-s")
+			}
 		})
 	}
 }

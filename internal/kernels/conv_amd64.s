@@ -1,0 +1,199 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// Conv2D's micro kernels: the 6-row tiles of sgemm.go's kernels, but with A
+// read in place from the row-major weight matrix (six rows lda floats
+// apart) instead of a packed panel, and C accumulated (c += A·B): the
+// weights of a convolution are A as they are stored, so Conv2D packs only
+// B, from the image. Contracts: see conv_kernels_amd64.go.
+
+// One step of the 6×32 AVX-512 tile: column p of the six A rows (at
+// off(AX) + r·lda, R9 = lda, R10 = 3·lda, R11 = 5·lda bytes) times row p
+// of the B panel (32 values at boff(BX)).
+#define CSTEP6x32(off, boff) \
+	VMOVUPS      boff(BX), Z12 \
+	VMOVUPS      boff+64(BX), Z13 \
+	VBROADCASTSS off(AX), Z14 \
+	VBROADCASTSS off(AX)(R9*1), Z15 \
+	VFMADD231PS  Z12, Z14, Z0 \
+	VFMADD231PS  Z13, Z14, Z1 \
+	VFMADD231PS  Z12, Z15, Z2 \
+	VFMADD231PS  Z13, Z15, Z3 \
+	VBROADCASTSS off(AX)(R9*2), Z14 \
+	VBROADCASTSS off(AX)(R10*1), Z15 \
+	VFMADD231PS  Z12, Z14, Z4 \
+	VFMADD231PS  Z13, Z14, Z5 \
+	VFMADD231PS  Z12, Z15, Z6 \
+	VFMADD231PS  Z13, Z15, Z7 \
+	VBROADCASTSS off(AX)(R9*4), Z14 \
+	VBROADCASTSS off(AX)(R11*1), Z15 \
+	VFMADD231PS  Z12, Z14, Z8 \
+	VFMADD231PS  Z13, Z14, Z9 \
+	VFMADD231PS  Z12, Z15, Z10 \
+	VFMADD231PS  Z13, Z15, Z11
+
+#define CACC512(r0, r1) \
+	VADDPS  (DX), r0, r0 \
+	VADDPS  64(DX), r1, r1 \
+	VMOVUPS r0, (DX) \
+	VMOVUPS r1, 64(DX) \
+	ADDQ    R8, DX
+
+// func convMicro6x32AVX512(k int, a []float32, lda int, b, c []float32, ldc int)
+TEXT ·convMicro6x32AVX512(SB), NOSPLIT, $0-96
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), AX
+	MOVQ lda+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	MOVQ b_base+40(FP), BX
+	MOVQ c_base+64(FP), DX
+	MOVQ ldc+88(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+	CMPQ CX, $4
+	JLT  ck512_tail
+
+ck512_loop4:
+	PREFETCHT0 1024(BX)
+	CSTEP6x32(0, 0)
+	PREFETCHT0 1088(BX)
+	CSTEP6x32(4, 128)
+	PREFETCHT0 1152(BX)
+	CSTEP6x32(8, 256)
+	PREFETCHT0 1216(BX)
+	CSTEP6x32(12, 384)
+	ADDQ $16, AX
+	ADDQ $512, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  ck512_loop4
+
+ck512_tail:
+	TESTQ CX, CX
+	JEQ   ck512_store
+
+ck512_loop1:
+	CSTEP6x32(0, 0)
+	ADDQ $4, AX
+	ADDQ $128, BX
+	DECQ CX
+	JNZ  ck512_loop1
+
+ck512_store:
+	CACC512(Z0, Z1)
+	CACC512(Z2, Z3)
+	CACC512(Z4, Z5)
+	CACC512(Z6, Z7)
+	CACC512(Z8, Z9)
+	CACC512(Z10, Z11)
+	VZEROUPPER
+	RET
+
+// One step of the 6×16 AVX2 tile, A addressed as in CSTEP6x32.
+#define CSTEP6x16(off, boff) \
+	VMOVUPS      boff(BX), Y12 \
+	VMOVUPS      boff+32(BX), Y13 \
+	VBROADCASTSS off(AX), Y14 \
+	VBROADCASTSS off(AX)(R9*1), Y15 \
+	VFMADD231PS  Y12, Y14, Y0 \
+	VFMADD231PS  Y13, Y14, Y1 \
+	VFMADD231PS  Y12, Y15, Y2 \
+	VFMADD231PS  Y13, Y15, Y3 \
+	VBROADCASTSS off(AX)(R9*2), Y14 \
+	VBROADCASTSS off(AX)(R10*1), Y15 \
+	VFMADD231PS  Y12, Y14, Y4 \
+	VFMADD231PS  Y13, Y14, Y5 \
+	VFMADD231PS  Y12, Y15, Y6 \
+	VFMADD231PS  Y13, Y15, Y7 \
+	VBROADCASTSS off(AX)(R9*4), Y14 \
+	VBROADCASTSS off(AX)(R11*1), Y15 \
+	VFMADD231PS  Y12, Y14, Y8 \
+	VFMADD231PS  Y13, Y14, Y9 \
+	VFMADD231PS  Y12, Y15, Y10 \
+	VFMADD231PS  Y13, Y15, Y11
+
+#define CACC256(r0, r1) \
+	VADDPS  (DX), r0, r0 \
+	VADDPS  32(DX), r1, r1 \
+	VMOVUPS r0, (DX) \
+	VMOVUPS r1, 32(DX) \
+	ADDQ    R8, DX
+
+// func convMicro6x16AVX2(k int, a []float32, lda int, b, c []float32, ldc int)
+TEXT ·convMicro6x16AVX2(SB), NOSPLIT, $0-96
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), AX
+	MOVQ lda+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	MOVQ b_base+40(FP), BX
+	MOVQ c_base+64(FP), DX
+	MOVQ ldc+88(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  ck256_tail
+
+ck256_loop4:
+	PREFETCHT0 512(BX)
+	CSTEP6x16(0, 0)
+	CSTEP6x16(4, 64)
+	PREFETCHT0 576(BX)
+	CSTEP6x16(8, 128)
+	CSTEP6x16(12, 192)
+	ADDQ $16, AX
+	ADDQ $256, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  ck256_loop4
+
+ck256_tail:
+	TESTQ CX, CX
+	JEQ   ck256_store
+
+ck256_loop1:
+	CSTEP6x16(0, 0)
+	ADDQ $4, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  ck256_loop1
+
+ck256_store:
+	CACC256(Y0, Y1)
+	CACC256(Y2, Y3)
+	CACC256(Y4, Y5)
+	CACC256(Y6, Y7)
+	CACC256(Y8, Y9)
+	CACC256(Y10, Y11)
+	VZEROUPPER
+	RET

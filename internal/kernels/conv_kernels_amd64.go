@@ -1,0 +1,17 @@
+//go:build !noasm
+
+package kernels
+
+// convMicro6x32AVX512 adds to the 6×32 tile of C at c (row stride ldc)
+// the product of six rows of A, a[r*lda+p] for r < 6, p < k (A in place,
+// not packed), with a kb×32 packed B panel (b[p*32+j]):
+// c[r*ldc+j] += sum_p a[r*lda+p]*b[p*32+j].
+//
+//go:noescape
+func convMicro6x32AVX512(k int, a []float32, lda int, b, c []float32, ldc int)
+
+// convMicro6x16AVX2 is convMicro6x32AVX512 for a 6×16 tile and a 16-wide
+// B panel, AVX2 + FMA.
+//
+//go:noescape
+func convMicro6x16AVX2(k int, a []float32, lda int, b, c []float32, ldc int)

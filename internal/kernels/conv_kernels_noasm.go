@@ -1,0 +1,14 @@
+//go:build !amd64 || noasm
+
+package kernels
+
+// Generic twins of conv_amd64.s (see conv_kernels_amd64.go); never
+// selected on these builds.
+
+func convMicro6x32AVX512(k int, a []float32, lda int, b, c []float32, ldc int) {
+	convMicroGeneric(6, 32, k, a, lda, b, c, ldc)
+}
+
+func convMicro6x16AVX2(k int, a []float32, lda int, b, c []float32, ldc int) {
+	convMicroGeneric(6, 16, k, a, lda, b, c, ldc)
+}
