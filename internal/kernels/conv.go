@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // ConvGeom is the geometry of a 2-D convolution over NCHW float32
@@ -65,8 +66,10 @@ func conv2D(lvl int, dst, src, weight, bias []float32, batch, h, w int, g ConvGe
 	npix := oh * ow
 	panels := (npix + nr - 1) / nr // column panels per image
 	j := convJobs.Get().(*convJob)
-	*j = convJob{lvl: lvl, dst: dst, src: src, weight: weight, bias: bias, h: h, w: w, oh: oh, ow: ow,
-		g: g, batch: batch, panels: panels, run: j.run}
+	j.lvl, j.dst, j.src, j.weight, j.bias = lvl, dst, src, weight, bias
+	j.h, j.w, j.oh, j.ow, j.g, j.batch, j.panels = h, w, oh, ow, g, batch, panels
+	j.byCols, j.dynamic, j.chunk = false, false, 0
+	j.next.Store(0)
 	threads := 1
 	if parallel {
 		threads = Threads()
@@ -77,8 +80,14 @@ func conv2D(lvl int, dst, src, weight, bias []float32, batch, h, w int, g ConvGe
 		j.byCols = true
 		j.do(0, batch*panels)
 	case batch*panels >= threads*4:
-		j.byCols = true
-		Parallel(batch*panels, 2, j.run)
+		// Threads claim chunks of column panels until none are left, so
+		// that a thread that starts late or runs slower (a busy sibling
+		// on a shared machine) takes fewer instead of holding the others
+		// up at the end. A chunk is at least 4 panels (B packed for 128+
+		// columns per weight pass), at most 16, about 4 per thread.
+		j.byCols, j.dynamic = true, true
+		j.chunk = min(16, max(4, batch*panels/(threads*4)))
+		Parallel(threads, 1, j.run)
 	default:
 		// Small maps (8×8, 16×16 at stride 2): split the output channels
 		// in mr-row units, every thread covering all the columns.
@@ -96,6 +105,9 @@ type convJob struct {
 	g                      ConvGeom
 	batch, panels          int  // images, and nr-wide column panels per image
 	byCols                 bool // Parallel's units are column panels (else mr-row units)
+	dynamic                bool // byCols: claim chunks of panels from next (Parallel's range is ignored)
+	chunk                  int  // dynamic: panels per claim
+	next                   atomic.Int64
 	run                    func(lo, hi int)
 }
 
@@ -112,15 +124,34 @@ func (j *convJob) release() {
 
 // do computes Parallel's range [lo, hi): column panels (byCols, over all
 // output channels) or mr-row units of output channels (over all columns).
+// A dynamic job instead claims chunks of column panels until none are
+// left.
 func (j *convJob) do(lo, hi int) {
-	mr, nr := gemmShape(j.lvl)
-	r0, r1 := 0, j.g.OutC
-	u0, u1 := 0, j.batch*j.panels
-	if j.byCols {
-		u0, u1 = lo, hi
-	} else {
-		r0, r1 = lo*mr, min(hi*mr, j.g.OutC)
+	if j.dynamic {
+		total := int64(j.batch * j.panels)
+		for {
+			u := j.next.Add(int64(j.chunk)) - int64(j.chunk)
+			if u >= total {
+				return
+			}
+			j.cols(int(u), int(min(u+int64(j.chunk), total)))
+		}
 	}
+	if j.byCols {
+		j.cols(lo, hi)
+		return
+	}
+	mr, _ := gemmShape(j.lvl)
+	j.block(lo*mr, min(hi*mr, j.g.OutC), 0, j.batch*j.panels)
+}
+
+// cols computes column panels lo..hi-1 over all output channels.
+func (j *convJob) cols(lo, hi int) { j.block(0, j.g.OutC, lo, hi) }
+
+// block computes output channels r0..r1 of column panels u0..u1-1 (panel u
+// is panel u%panels of image u/panels).
+func (j *convJob) block(r0, r1, u0, u1 int) {
+	_, nr := gemmShape(j.lvl)
 	wk := getConvWork()
 	npix := j.oh * j.ow
 	inSize := j.g.InC * j.h * j.w
