@@ -54,6 +54,10 @@ func Conv2D(dst, src, weight, bias []float32, batch, h, w int, g ConvGeom) {
 	if batch == 0 {
 		return
 	}
+	if useWinograd(g, h, w) {
+		conv2DWinograd(level, dst, src, weight, bias, batch, h, w, g)
+		return
+	}
 	conv2D(level, dst, src, weight, bias, batch, h, w, g, true)
 }
 

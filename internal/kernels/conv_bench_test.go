@@ -51,6 +51,8 @@ var unetConvShapes = []convBenchShape{
 	conv3(320, 4, 64, 1), // conv_out
 }
 
+// BenchmarkConv2D times Conv2D at the UNet's shapes (LOUPE_CONV=winograd:
+// with the Winograd path where it applies).
 func BenchmarkConv2D(b *testing.B) {
 	for _, s := range unetConvShapes {
 		b.Run(s.name(), func(b *testing.B) {

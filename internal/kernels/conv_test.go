@@ -88,13 +88,59 @@ func checkConv(t *testing.T, c convCase, src, wt, bias []float32) {
 }
 
 func TestConv2DMatchesDefinition(t *testing.T) {
+	defer func(w bool) { winoEnabled = w }(winoEnabled)
+	for _, wino := range []bool{true, false} {
+		winoEnabled = wino
+		forEachLevel(t, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			for _, c := range convCases {
+				src, wt, bias := convInputs(r, c)
+				checkConv(t, c, src, wt, bias)
+			}
+		})
+	}
+}
+
+// TestConv2DWinograd checks the Winograd path (3×3, stride 1, pad 1, maps
+// of winoMinPixels and more) against the definition at every level: odd
+// sizes (tiles cut at the edge), chunks of tiles that straddle two images,
+// no bias, and that the direct path agrees on the same inputs.
+func TestConv2DWinograd(t *testing.T) {
+	defer func(c int, w bool) { winoChunkTiles, winoEnabled = c, w }(winoChunkTiles, winoEnabled)
+	winoEnabled = true
+	cases := []convCase{
+		{2, 33, 35, ConvGeom{InC: 37, OutC: 19, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+		{1, 32, 32, ConvGeom{InC: 16, OutC: 48, KH: 3, KW: 3, Stride: 1, Pad: 1}, false},
+		{3, 31, 40, ConvGeom{InC: 20, OutC: 17, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+	}
 	forEachLevel(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(1, 2))
-		for _, c := range convCases {
-			src, wt, bias := convInputs(r, c)
-			checkConv(t, c, src, wt, bias)
+		r := rand.New(rand.NewPCG(11, 12))
+		for _, chunk := range []int{0, 37, 256} {
+			winoChunkTiles = chunk
+			for _, c := range cases {
+				if !useWinograd(c.g, c.h, c.w) {
+					t.Fatalf("%v: not a Winograd geometry", c)
+				}
+				src, wt, bias := convInputs(r, c)
+				checkConv(t, c, src, wt, bias)
+			}
 		}
 	})
+	// The direct path on the same inputs agrees closely too.
+	r := rand.New(rand.NewPCG(13, 14))
+	c := cases[0]
+	src, wt, bias := convInputs(r, c)
+	oh, ow := c.g.OutSize(c.h, c.w)
+	wino := make([]float32, c.batch*c.g.OutC*oh*ow)
+	direct := make([]float32, len(wino))
+	Conv2D(wino, src, wt, bias, c.batch, c.h, c.w, c.g)
+	winoEnabled = false
+	Conv2D(direct, src, wt, bias, c.batch, c.h, c.w, c.g)
+	for i := range wino {
+		if d := math.Abs(float64(wino[i] - direct[i])); d > 1e-4*(math.Abs(float64(direct[i]))+1) {
+			t.Fatalf("dst[%d]: Winograd %v, direct %v", i, wino[i], direct[i])
+		}
+	}
 }
 
 // TestConv2DRandomGeometry draws geometries at random (kernel 1–5, stride
@@ -123,11 +169,20 @@ func TestConv2DZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
+	defer func(w bool) { winoEnabled = w }(winoEnabled)
+	for _, wino := range []bool{false, true} {
+		winoEnabled = wino
+		testConv2DZeroAllocs(t)
+	}
+}
+
+func testConv2DZeroAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, c := range []convCase{
 		{2, 32, 32, ConvGeom{InC: 32, OutC: 64, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
 		{2, 4, 4, ConvGeom{InC: 64, OutC: 128, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
 		{1, 5, 5, ConvGeom{InC: 2, OutC: 3, KH: 3, KW: 3, Stride: 2, Pad: 1}, false},
+		{2, 64, 64, ConvGeom{InC: 16, OutC: 16, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // Winograd when enabled
 	} {
 		src, wt, bias := convInputs(r, c)
 		oh, ow := c.g.OutSize(c.h, c.w)

@@ -40,6 +40,20 @@
 // of B, with per-thread partial sums, for [in, out] weights), each chunk read
 // as four streams a quarter of it apart (see gemv.go).
 //
+// # Convolution and normalisation
+//
+// Conv2D (NCHW, PyTorch's weight layout) is an implicit GEMM: the weights
+// are the A matrix read in place by dedicated micro kernels (conv_amd64.s:
+// 6×32 AVX-512, 6×16 AVX2, a generic twin), and the B panels are packed
+// straight from the image, padding included, so there is no im2col buffer
+// and no weight packing; threads claim chunks of output columns (or split
+// the output channels of small maps). A Winograd F(2×2, 3×3) path for 3×3
+// stride-1 convolutions on maps of 32×32 and more is opt-in with
+// LOUPE_CONV=winograd (conv_winograd.go). GroupNorm sums its statistics in
+// float64 over two passes and applies scale, shift and optionally SiLU
+// with the vectorised exp (groupnorm_avx2_amd64.s); SiLU and Upsample2x
+// serve the same models. All of them allocate nothing in steady state.
+//
 // # Panics
 //
 // Kernels panic on malformed arguments (slices too short for the given sizes,
