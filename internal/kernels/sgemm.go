@@ -242,7 +242,16 @@ func macroKernel(lvl, mr, nr, mb, nb, kb int, alpha float32, pa, pb []float32, b
 				micro(lvl, kb, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
 				continue
 			}
-			micro(lvl, kb, ap, bp, tmp, nr, alpha, 0)
+			if lvl == levelAVX512 && nn <= 16 {
+				// A panel at most half used: the 6×16 kernel, half the work.
+				if mm == mr && nn == 16 {
+					gemm6x16AVX512(kb, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
+					continue
+				}
+				gemm6x16AVX512(kb, ap, bp, tmp, nr, alpha, 0)
+			} else {
+				micro(lvl, kb, ap, bp, tmp, nr, alpha, 0)
+			}
 			for i := 0; i < mm; i++ {
 				ci := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nn]
 				ti := tmp[i*nr : i*nr+nn]

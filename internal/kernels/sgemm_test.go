@@ -162,6 +162,12 @@ func gemmCases() []gemmCase {
 		{m: 5, n: 3000, k: 400, transA: true, alpha: 1, beta: 0.5, padA: 2, padC: 4},
 		{m: 1, n: 1, k: 1023, alpha: 1},
 		{m: 1, n: 1023, k: 1, transB: true, alpha: 1},
+		// Last column panels at most half used (AVX-512's 6×16 tail
+		// kernel): attention heads of 40 and 80 values, 77 text tokens.
+		{m: 100, n: 40, k: 300, alpha: 1},
+		{m: 61, n: 80, k: 77, alpha: 0.5, beta: 1, padC: 3},
+		{m: 64, n: 77, k: 40, transB: true, alpha: 0.125},
+		{m: 13, n: 48, k: 9, transA: true, alpha: 1, beta: -0.5, padB: 2},
 		{m: 2, n: 3, k: 0, alpha: 1, beta: 0.5},
 		{m: 2, n: 3, k: 4, alpha: 0, beta: 0},
 	}
