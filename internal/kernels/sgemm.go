@@ -199,6 +199,10 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // gemmSerial is the blocked, packed multiply on one thread.
 func gemmSerial(lvl int, w *gemmWork, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := gemmShape(lvl)
+	if lvl >= levelAVX2 && !transA && n <= inPlaceMaxPanels*nr && m >= mr {
+		gemmInPlaceA(lvl, w, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	mc := mcBlock
 	if m < mc {
 		mc = (m + mr - 1) / mr * mr
@@ -225,6 +229,37 @@ func gemmSerial(lvl int, w *gemmWork, transA, transB bool, m, n, k int, alpha fl
 				packA(w.a, transA, a, lda, ic, pc, mb, kb, mr)
 				macroKernel(lvl, mr, nr, mb, nb, kb, alpha, w.a, w.b, bet, c[ic*ldc+jc:], ldc, w.tmp)
 			}
+		}
+	}
+}
+
+// inPlaceMaxPanels bounds the column panels of products that read A in
+// place (gemmInPlaceA): with so few columns each element of A feeds only a
+// few vector FMAs, and packing it would cost about as much as using it
+// (the attention's weighted sum over 4096 tokens with 40 values per head).
+const inPlaceMaxPanels = 4
+
+// gemmInPlaceA is gemmSerial for a row-major A (not transposed) and a
+// narrow C: only op(B) is packed (alpha folded into it), A is read in place
+// by Conv2D's accumulating micro kernels (convMacro) after C is scaled by
+// beta.
+func gemmInPlaceA(lvl int, w *gemmWork, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := gemmShape(lvl)
+	scaleC(m, n, beta, c, ldc)
+	nc := (n + nr - 1) / nr * nr
+	kc := min(kcBlock, k)
+	w.a = grow(w.a, mr*kc)
+	w.b = grow(w.b, nc*kc)
+	w.tmp = grow(w.tmp, mr*nr)
+	for pc := 0; pc < k; pc += kc {
+		kb := min(kc, k-pc)
+		packB(w.b, transB, b, ldb, pc, 0, kb, n, nr)
+		if alpha != 1 {
+			scaleL(lvl, alpha, w.b[:nc*kb])
+		}
+		for ic := 0; ic < m; ic += mcBlock {
+			mb := min(mcBlock, m-ic)
+			convMacro(lvl, mr, nr, mb, n, kb, a[ic*lda+pc:], lda, w, c[ic*ldc:], ldc)
 		}
 	}
 }
