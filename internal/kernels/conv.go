@@ -334,7 +334,12 @@ func convMacro(lvl, mr, nr, mb, nb, kb int, a []float32, lda int, wk *gemmWork, 
 				continue
 			}
 			clear(tmp)
-			convMicroL(lvl, mr, nr, kb, ap, la, bp, tmp, nr)
+			if lvl == levelAVX512 && nn <= 16 {
+				// A panel at most half used: the 6×16 kernel, half the work.
+				convMicro6x16AVX512(kb, ap, la, bp, tmp, nr)
+			} else {
+				convMicroL(lvl, mr, nr, kb, ap, la, bp, tmp, nr)
+			}
 			for i := 0; i < mm; i++ {
 				ci := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nn]
 				for jj, v := range tmp[i*nr : i*nr+nn] {

@@ -237,3 +237,84 @@ ck256_store:
 	CACC256(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// One step of the 6×16 AVX-512 tile on a 32-wide B panel (its first 16
+// columns), A addressed as in CSTEP6x32; r0..r5 the accumulators.
+#define CSTEP6x16Z(off, boff, r0, r1, r2, r3, r4, r5) \
+	VMOVUPS      boff(BX), Z12 \
+	VBROADCASTSS off(AX), Z14 \
+	VBROADCASTSS off(AX)(R9*1), Z15 \
+	VFMADD231PS  Z12, Z14, r0 \
+	VFMADD231PS  Z12, Z15, r1 \
+	VBROADCASTSS off(AX)(R9*2), Z14 \
+	VBROADCASTSS off(AX)(R10*1), Z15 \
+	VFMADD231PS  Z12, Z14, r2 \
+	VFMADD231PS  Z12, Z15, r3 \
+	VBROADCASTSS off(AX)(R9*4), Z14 \
+	VBROADCASTSS off(AX)(R11*1), Z15 \
+	VFMADD231PS  Z12, Z14, r4 \
+	VFMADD231PS  Z12, Z15, r5
+
+#define CACC512H(r) \
+	VADDPS  (DX), r, r \
+	VMOVUPS r, (DX) \
+	ADDQ    R8, DX
+
+// func convMicro6x16AVX512(k int, a []float32, lda int, b, c []float32, ldc int)
+TEXT ·convMicro6x16AVX512(SB), NOSPLIT, $0-96
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), AX
+	MOVQ lda+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	MOVQ b_base+40(FP), BX
+	MOVQ c_base+64(FP), DX
+	MOVQ ldc+88(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+	CMPQ CX, $2
+	JLT  ch_tail
+
+ch_loop2:
+	CSTEP6x16Z(0, 0, Z0, Z1, Z2, Z3, Z4, Z5)
+	CSTEP6x16Z(4, 128, Z6, Z7, Z8, Z9, Z10, Z11)
+	ADDQ $8, AX
+	ADDQ $256, BX
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  ch_loop2
+
+ch_tail:
+	TESTQ CX, CX
+	JEQ   ch_store
+	CSTEP6x16Z(0, 0, Z0, Z1, Z2, Z3, Z4, Z5)
+
+ch_store:
+	VADDPS Z6, Z0, Z0
+	VADDPS Z7, Z1, Z1
+	VADDPS Z8, Z2, Z2
+	VADDPS Z9, Z3, Z3
+	VADDPS Z10, Z4, Z4
+	VADDPS Z11, Z5, Z5
+	CACC512H(Z0)
+	CACC512H(Z1)
+	CACC512H(Z2)
+	CACC512H(Z3)
+	CACC512H(Z4)
+	CACC512H(Z5)
+	VZEROUPPER
+	RET

@@ -15,3 +15,9 @@ func convMicro6x32AVX512(k int, a []float32, lda int, b, c []float32, ldc int)
 //
 //go:noescape
 func convMicro6x16AVX2(k int, a []float32, lda int, b, c []float32, ldc int)
+
+// convMicro6x16AVX512 is convMicro6x32AVX512 on the first 16 columns of the
+// 32-wide B panel (b[p*32+j], j < 16), for a last panel at most half used.
+//
+//go:noescape
+func convMicro6x16AVX512(k int, a []float32, lda int, b, c []float32, ldc int)

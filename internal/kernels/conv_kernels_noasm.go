@@ -12,3 +12,15 @@ func convMicro6x32AVX512(k int, a []float32, lda int, b, c []float32, ldc int) {
 func convMicro6x16AVX2(k int, a []float32, lda int, b, c []float32, ldc int) {
 	convMicroGeneric(6, 16, k, a, lda, b, c, ldc)
 }
+
+func convMicro6x16AVX512(k int, a []float32, lda int, b, c []float32, ldc int) {
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 16; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[i*lda+p] * b[p*32+j]
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
