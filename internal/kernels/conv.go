@@ -313,6 +313,20 @@ func (j *convJob) image(wk *gemmWork, in, out []float32, r0, r1, c0, c1 int) {
 // rows first copied, zero-padded to mr, into wk.a.
 func convMacro(lvl, mr, nr, mb, nb, kb int, a []float32, lda int, wk *gemmWork, c []float32, ldc int) {
 	tmp := wk.tmp[:mr*nr]
+	// The last row tile, when partial, is copied once, zero-padded to mr
+	// rows, for every column panel to use.
+	full := mb / mr * mr
+	if full < mb {
+		pa := wk.a[:mr*kb]
+		ap := a[full*lda:]
+		for i := 0; i < mr; i++ {
+			if i < mb-full {
+				copy(pa[i*kb:(i+1)*kb], ap[i*lda:i*lda+kb])
+			} else {
+				clear(pa[i*kb : (i+1)*kb])
+			}
+		}
+	}
 	for jr := 0; jr < nb; jr += nr {
 		nn := min(nr, nb-jr)
 		bp := wk.b[jr*kb : jr*kb+nr*kb]
@@ -320,15 +334,7 @@ func convMacro(lvl, mr, nr, mb, nb, kb int, a []float32, lda int, wk *gemmWork, 
 			mm := min(mr, mb-ir)
 			ap, la := a[ir*lda:], lda
 			if mm < mr {
-				pa := wk.a[:mr*kb]
-				for i := 0; i < mr; i++ {
-					if i < mm {
-						copy(pa[i*kb:(i+1)*kb], ap[i*lda:i*lda+kb])
-					} else {
-						clear(pa[i*kb : (i+1)*kb])
-					}
-				}
-				ap, la = pa, kb
+				ap, la = wk.a[:mr*kb], kb
 			} else if nn == nr {
 				convMicroL(lvl, mr, nr, kb, ap, la, bp, c[ir*ldc+jr:], ldc)
 				continue
@@ -423,14 +429,19 @@ func packBConv(dst, in []float32, h, w, ow int, g ConvGeom, pc, kb, jc, nb, nr i
 						}
 						clear(ds[hi:])
 					} else {
-						for i := range ds {
-							ix := ix0 + i*s
-							if ix < 0 || ix >= w {
-								ds[i] = 0
-							} else {
-								ds[i] = row[ix]
+						// ds[i] = row[ix0+i·s] for i in [lo, hi), where
+						// that index is inside the row; zeros around.
+						lo := min(max((-ix0+s-1)/s, 0), seg)
+						hi := max(min((w-ix0+s-1)/s, seg), lo)
+						clear(ds[:lo])
+						if hi > lo {
+							src := row[ix0+lo*s : ix0+(hi-1)*s+1]
+							dd := ds[lo:hi]
+							for i := range dd {
+								dd[i] = src[i*s]
 							}
 						}
+						clear(ds[hi:])
 					}
 				}
 				t += seg
