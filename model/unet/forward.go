@@ -3,6 +3,7 @@ package unet
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
@@ -32,6 +33,20 @@ type Options struct {
 	CrossAttention bool
 	// Layers names cross-attention layers as CrossAttentionLayers does.
 	Layers []string
+	// Timings, when not nil, has the wall time of each kind of work added
+	// to it.
+	Timings *Timings
+}
+
+// Timings splits Forward's wall time by kind of work.
+type Timings struct {
+	Conv      time.Duration // Conv2D: conv_in/out, ResNet, shortcut, down/upsampling convolutions
+	Attention time.Duration // scores, softmax and the weighted sum of values, self and cross
+	GroupNorm time.Duration // GroupNorm (+SiLU) of ResNets, transformers and the output
+	Linear    time.Duration // matrix products of the transformers: q/k/v, out, proj_in/out, feed-forward
+	Convert   time.Duration // widening 16-bit weights to float32
+	Other     time.Duration // LayerNorm, GEGLU, additions, concatenation, upsampling, time embedding
+	Total     time.Duration
 }
 
 // AttentionMap is one cross-attention layer's probabilities for one batch
@@ -126,6 +141,52 @@ type run struct {
 	capture bool
 	keep    map[string]bool
 	maps    [][]AttentionMap
+	tm      *Timings
+}
+
+// Kinds of work for Timings.
+const (
+	tConv = iota
+	tAttention
+	tGroupNorm
+	tLinear
+)
+
+// since adds the time since start to the kind's Timings field when timing.
+func (r *run) since(kind int, start time.Time) {
+	if r.tm == nil {
+		return
+	}
+	d := time.Since(start)
+	switch kind {
+	case tConv:
+		r.tm.Conv += d
+	case tAttention:
+		r.tm.Attention += d
+	case tGroupNorm:
+		r.tm.GroupNorm += d
+	case tLinear:
+		r.tm.Linear += d
+	}
+}
+
+// now is time.Now when timing (the zero time otherwise).
+func (r *run) now() time.Time {
+	if r.tm != nil {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// weights returns m as float32, timing a conversion from 16 bits.
+func (r *run) weights(m *mat) []float32 {
+	if m.parts == nil || r.tm == nil {
+		return m.get(&r.ws.wbuf)
+	}
+	t := time.Now()
+	w := m.get(&r.ws.wbuf)
+	r.tm.Convert += time.Since(t)
+	return w
 }
 
 // Forward runs the UNet on one batch, writing the result into dst
@@ -172,7 +233,7 @@ func (m *Model) Forward(dst []float32, in Input, opt Options) (*Output, error) {
 			ws.tiles <- nil
 		}
 	}
-	r := &run{m: m, ws: ws, B: B, enc: in.Encoder, S: in.Seq, capture: opt.CrossAttention}
+	r := &run{m: m, ws: ws, B: B, enc: in.Encoder, S: in.Seq, capture: opt.CrossAttention, tm: opt.Timings}
 	if opt.CrossAttention {
 		r.maps = make([][]AttentionMap, B)
 		if opt.Layers != nil {
@@ -189,7 +250,17 @@ func (m *Model) Forward(dst []float32, in Input, opt Options) (*Output, error) {
 			}
 		}
 	}
+	start := time.Now()
+	var before Timings
+	if r.tm != nil {
+		before = *r.tm
+	}
 	r.forward(dst, in.Sample, in.Timesteps, H, W)
+	if t := r.tm; t != nil {
+		total := time.Since(start)
+		t.Total += total
+		t.Other += total - (t.Conv - before.Conv) - (t.Attention - before.Attention) - (t.GroupNorm - before.GroupNorm) - (t.Linear - before.Linear) - (t.Convert - before.Convert)
+	}
 	return &Output{Sample: dst, CrossAttention: r.maps}, nil
 }
 
@@ -284,7 +355,9 @@ func (r *run) forward(dst, sample []float32, ts []float64, H, W int) {
 
 	// conv_norm_out, SiLU, conv_out.
 	a := ws.buf(bufA, B*c*H*W)
+	t0 := r.now()
 	kernels.GroupNorm(a, x, w.normOut.g, w.normOut.b, B, c, H*W, cfg.NormNumGroups, float32(cfg.NormEps), true)
+	r.since(tGroupNorm, t0)
 	r.conv(dst, a, &w.convOut, H, W)
 }
 
@@ -327,7 +400,8 @@ func (r *run) timeEmbedding(ts []float64) {
 
 // linear computes dst = src·Wᵀ + b for rows rows of src (contiguous).
 func (r *run) linear(dst, src []float32, rows int, l *linear) {
-	W := l.w.get(&r.ws.wbuf)
+	W := r.weights(&l.w)
+	defer r.since(tLinear, r.now())
 	out, in := l.w.rows, l.w.cols
 	if l.b != nil {
 		for i := range rows {
@@ -343,7 +417,8 @@ func (r *run) linear(dst, src []float32, rows int, l *linear) {
 
 // linearAcc computes dst += src·Wᵀ + b, src rows lda apart.
 func (r *run) linearAcc(dst, src []float32, lda, rows int, l *linear) {
-	W := l.w.get(&r.ws.wbuf)
+	W := r.weights(&l.w)
+	defer r.since(tLinear, r.now())
 	out, in := l.w.rows, l.w.cols
 	if l.b != nil {
 		kernels.Parallel(rows, 64, func(lo, hi int) {
@@ -356,7 +431,9 @@ func (r *run) linearAcc(dst, src []float32, lda, rows int, l *linear) {
 }
 
 func (r *run) conv(dst, src []float32, c *conv, h, w int) {
-	kernels.Conv2D(dst, src, c.w.get(&r.ws.wbuf), c.b, r.B, h, w, c.g)
+	W := r.weights(&c.w)
+	defer r.since(tConv, r.now())
+	kernels.Conv2D(dst, src, W, c.b, r.B, h, w, c.g)
 }
 
 // resnet is ResnetBlock2D: dst = (shortcut(x) + conv2(SiLU(GN(conv1(SiLU(GN(x))) + temb))))/scale.
@@ -366,7 +443,9 @@ func (r *run) resnet(dst, x []float32, rb *resnet, h, w int) {
 	hw := h * w
 	eps := float32(cfg.NormEps)
 	a := ws.buf(bufA, B*rb.in*hw)
+	t0 := r.now()
 	kernels.GroupNorm(a, x, rb.norm1.g, rb.norm1.b, B, rb.in, hw, cfg.NormNumGroups, eps, true)
+	r.since(tGroupNorm, t0)
 	hb := ws.buf(bufB, B*rb.out*hw)
 	r.conv(hb, a, &rb.conv1, h, w)
 	temb := ws.buf(bufTemb, B*rb.out)
@@ -379,7 +458,9 @@ func (r *run) resnet(dst, x []float32, rb *resnet, h, w int) {
 			}
 		}
 	})
+	t0 = r.now()
 	kernels.GroupNorm(hb, hb, rb.norm2.g, rb.norm2.b, B, rb.out, hw, cfg.NormNumGroups, eps, true)
+	r.since(tGroupNorm, t0)
 	r.conv(dst, hb, &rb.conv2, h, w)
 	res := x
 	if rb.shortcut != nil {
@@ -399,13 +480,17 @@ func (r *run) transformer(x []float32, t *transformer, h, w int) {
 	cfg, ws, B, C := r.m.Config, r.ws, r.B, t.ch
 	N := h * w
 	g := ws.buf(bufA, B*C*N)
+	t0 := r.now()
 	kernels.GroupNorm(g, x, t.norm.g, t.norm.b, B, C, N, cfg.NormNumGroups, 1e-6, false)
+	r.since(tGroupNorm, t0)
 	tok := ws.buf(bufTok, B*N*C)
-	W := t.projIn.w.get(&ws.wbuf)
+	W := r.weights(&t.projIn.w)
+	t0 = r.now()
 	for b := range B {
 		// tok[b] [N, C] = g[b]ᵀ [N, C] · Wᵀ
 		kernels.Sgemm(true, true, N, C, C, 1, g[b*C*N:], N, W, C, 0, tok[b*N*C:], C)
 	}
+	r.since(tLinear, t0)
 	kernels.Parallel(B*N, 64, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			kernels.Add(tok[i*C:(i+1)*C], tok[i*C:(i+1)*C], t.projIn.b)
@@ -415,7 +500,7 @@ func (r *run) transformer(x []float32, t *transformer, h, w int) {
 		r.block(tok, &t.blocks[i], t.heads, h, w)
 	}
 	// x[b] [C, N] += Wout · tok[b]ᵀ + bias
-	W = t.projOut.w.get(&ws.wbuf)
+	W = r.weights(&t.projOut.w)
 	kernels.Parallel(B*C, 16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			plane, v := x[i*N:(i+1)*N], t.projOut.b[i%C]
@@ -424,9 +509,11 @@ func (r *run) transformer(x []float32, t *transformer, h, w int) {
 			}
 		}
 	})
+	t0 = r.now()
 	for b := range B {
 		kernels.Sgemm(false, true, C, N, C, 1, W, C, tok[b*N*C:], C, 1, x[b*C*N:], N)
 	}
+	r.since(tLinear, t0)
 }
 
 // block is BasicTransformerBlock on tokens [B·N, C], in place.
@@ -440,7 +527,9 @@ func (r *run) block(tok []float32, tb *tblock, heads, h, w int) {
 	kernels.LayerNorm(nrm, tok, tb.norm1.g, tb.norm1.b, rows, C, 1e-5)
 	qkv := ws.buf(bufQKV, rows*3*C)
 	r.linear(qkv, nrm, rows, &tb.qkv)
+	t0 := r.now()
 	r.selfAttention(ctx, qkv, N, C, heads)
+	r.since(tAttention, t0)
 	r.linearAcc(tok, ctx, C, rows, &tb.out1)
 
 	kernels.LayerNorm(nrm, tok, tb.norm2.g, tb.norm2.b, rows, C, 1e-5)
@@ -452,7 +541,9 @@ func (r *run) block(tok []float32, tb *tblock, heads, h, w int) {
 	if r.capture && (r.keep == nil || r.keep[tb.name]) {
 		probs = make([]float32, B*N*S)
 	}
+	t0 = r.now()
 	r.crossAttention(ctx, q, kv, N, C, heads, probs)
+	r.since(tAttention, t0)
 	r.linearAcc(tok, ctx, C, rows, &tb.out2)
 	if probs != nil {
 		for b := range B {
