@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +33,20 @@ func main() {
 	dir := flag.String("dir", "", "directory written by unet_reference.py gen")
 	steps := flag.Int("steps", 2, "steps to time")
 	out := flag.String("out", "", "write the last step's output here (.npy, 2-D)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the steps here")
 	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "unetspeed:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*dir, *steps, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "unetspeed:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

@@ -6,11 +6,19 @@ import (
 	"github.com/loupe-ml/loupe/internal/kernels"
 )
 
-// tileRows is how many query rows one attention task scores at a time:
+// tileScores bounds the scores one attention task holds: it takes
+// tileScores/keys query rows at a time (at least 16) and computes
 // softmax(Q_tile·Kᵀ)·V over all keys, so that a 64×64 latent (4096 keys)
-// never holds more than tileRows×4096 scores per thread instead of the
-// whole 4096×4096 matrix per head.
-const tileRows = 64
+// holds 256×4096 scores (4 MB) per thread instead of the whole 4096×4096
+// matrix per head. Larger tiles amortise the packing of K and V that each
+// matrix product repeats (64-row tiles cost 17 % more CPU time at 4096
+// keys).
+var tileScores = 1 << 20
+
+// tileFor returns the query rows per task for n queries and keys keys.
+func tileFor(n, keys int) int {
+	return min(n, max(16, tileScores/keys))
+}
 
 // scores returns a thread's score tile of at least n values; put gives it back.
 func (ws *workspace) scores(n int) []float32 {
@@ -30,6 +38,7 @@ func (r *run) selfAttention(ctx, qkv []float32, N, C, heads int) {
 	B, d := r.B, C/heads
 	ld := 3 * C
 	scale := float32(1 / math.Sqrt(float64(d)))
+	tileRows := tileFor(N, N)
 	nt := (N + tileRows - 1) / tileRows
 	kernels.Parallel(B*heads*nt, 1, func(lo, hi int) {
 		s := r.ws.scores(tileRows * N)
@@ -57,6 +66,10 @@ func (r *run) crossAttention(ctx, q, kv []float32, N, C, heads int, probs []floa
 	B, S, d := r.B, r.S, C/heads
 	scale := float32(1 / math.Sqrt(float64(d)))
 	inv := 1 / float32(heads)
+	tileRows := tileFor(N, S)
+	if N > 64 {
+		tileRows = min(tileRows, (N+1)/2) // at least two tasks per image
+	}
 	nt := (N + tileRows - 1) / tileRows
 	kernels.Parallel(B*nt, 1, func(lo, hi int) {
 		s := r.ws.scores(tileRows * S)

@@ -551,20 +551,28 @@ func (r *run) block(tok []float32, tb *tblock, heads, h, w int) {
 		}
 	}
 
-	// GEGLU feed-forward: value · gelu(gate), then ff.net.2.
+	// GEGLU feed-forward: value · gelu(gate), then ff.net.2, in chunks of
+	// rows so that the 8C-wide hidden layer stays small (16 MB).
 	kernels.LayerNorm(nrm, tok, tb.norm3.g, tb.norm3.b, rows, C, 1e-5)
 	F := 4 * C
-	ff := ws.buf(bufFF, rows*2*F)
-	r.linear(ff, nrm, rows, &tb.ff1)
-	kernels.Parallel(rows, 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v, g := ff[i*2*F:i*2*F+F], ff[i*2*F+F:(i+1)*2*F]
-			kernels.GeluErf(g, g)
-			kernels.Mul(v, v, g)
-		}
-	})
-	r.linearAcc(tok, ff, 2*F, rows, &tb.ff2)
+	chunk := min(rows, max(64, ffChunk/(2*F)))
+	ff := ws.buf(bufFF, chunk*2*F)
+	for r0 := 0; r0 < rows; r0 += chunk {
+		n := min(chunk, rows-r0)
+		r.linear(ff, nrm[r0*C:(r0+n)*C], n, &tb.ff1)
+		kernels.Parallel(n, 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v, g := ff[i*2*F:i*2*F+F], ff[i*2*F+F:(i+1)*2*F]
+				kernels.GeluErf(g, g)
+				kernels.Mul(v, v, g)
+			}
+		})
+		r.linearAcc(tok[r0*C:(r0+n)*C], ff, 2*F, n, &tb.ff2)
+	}
 }
+
+// ffChunk is the most values the feed-forward's hidden layer holds at once.
+var ffChunk = 1 << 22
 
 // silu applies x·σ(x) in place (small vectors: the timestep embedding).
 func silu(x []float32) {

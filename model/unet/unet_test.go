@@ -377,3 +377,27 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestTiling runs the references with the smallest attention tiles (16
+// query rows) and feed-forward chunks (64 rows), so that several tiles and
+// chunks, and their ragged ends, are exercised.
+func TestTiling(t *testing.T) {
+	oldT, oldF := tileScores, ffChunk
+	tileScores, ffChunk = 1, 1
+	defer func() { tileScores, ffChunk = oldT, oldF }()
+	for _, name := range []string{"sd1", "odd"} {
+		td := filepath.Join("testdata", name)
+		c := readCase(t, td)
+		m, err := Load(writeUNet(t, c, "F32", "diffusion_pytorch_model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Forward(nil, caseInput(t, td, c), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := maxDiff(out.Sample, readNpy(t, filepath.Join(td, "out.npy"))) / c.OutScale; rel > 1e-4 {
+			t.Errorf("%s: output differs from PyTorch by %.3g of its scale, want ≤ 1e-4", name, rel)
+		}
+	}
+}
