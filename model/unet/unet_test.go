@@ -401,3 +401,44 @@ func TestTiling(t *testing.T) {
 		}
 	}
 }
+
+// mapSource is a Source over float32 tensors in memory, as a renamed
+// CompVis checkpoint would be.
+type mapSource map[string]safetensors.Tensor
+
+func (s mapSource) Shape(name string) ([]int, bool) {
+	t, ok := s[name]
+	return t.Shape, ok
+}
+
+func (s mapSource) Float32(name string) ([]float32, error) { return s[name].Data, nil }
+
+// TestFromSourceProjShapes loads the SD 1.x-style test model from memory
+// with proj_in/proj_out stored as [C, C] (a Linear's shape) instead of the
+// 1×1 conv's [C, C, 1, 1]: the numbers are the same, and so must the output be.
+func TestFromSourceProjShapes(t *testing.T) {
+	td := filepath.Join("testdata", "sd1")
+	c := readCase(t, td)
+	src := mapSource{}
+	for _, x := range drawWeights(t, c, "F32") {
+		if strings.Contains(x.Name, ".proj_") && strings.HasSuffix(x.Name, ".weight") {
+			x.Shape = x.Shape[:2]
+		}
+		src[x.Name] = x
+	}
+	cfg, err := ParseConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := FromSource(cfg, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Forward(nil, caseInput(t, td, c), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := maxDiff(out.Sample, readNpy(t, filepath.Join(td, "out.npy"))) / c.OutScale; rel > 1e-4 {
+		t.Errorf("output differs from PyTorch by %.3g of its scale", rel)
+	}
+}

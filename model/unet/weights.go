@@ -294,12 +294,19 @@ func (l *loader) linear(p string, in, out int, bias bool) linear {
 	return lin
 }
 
-// proj loads proj_in/proj_out: a Linear [C, C] or a 1×1 conv [C, C, 1, 1].
+// proj loads proj_in/proj_out: a Linear [C, C] (use_linear_projection) or
+// a 1×1 conv [C, C, 1, 1]. The two hold the same numbers, and checkpoints
+// converted from CompVis files sometimes carry the other shape, so either
+// is accepted.
 func (l *loader) proj(p string, c int, useLinear bool) linear {
+	shape := []int{c, c, 1, 1}
 	if useLinear {
-		return l.linear(p, c, c, true)
+		shape = shape[:2]
 	}
-	return linear{w: l.matrix([]string{p + ".weight"}, c, c, 1, 1), b: l.vec(p+".bias", c)}
+	if have, ok := l.src.Shape(p + ".weight"); ok && (slices.Equal(have, []int{c, c}) || slices.Equal(have, []int{c, c, 1, 1})) {
+		shape = have
+	}
+	return linear{w: l.matrix([]string{p + ".weight"}, shape...), b: l.vec(p+".bias", c)}
 }
 
 func (l *loader) norm(p string, c int) norm {
@@ -473,7 +480,10 @@ func (m *Model) Close() error {
 }
 
 // FromSource builds a model from a configuration and tensors named as
-// diffusers names them. The source must stay valid while the model is used.
+// diffusers names them (a single-file CompVis checkpoint renamed to these
+// names works). The source must stay valid while the model is used. If it
+// lists its tensors (a Names() []string method), every listed tensor must
+// be one the model uses: list only the UNet's.
 func FromSource(cfg Config, src Source) (*Model, error) {
 	w, err := LoadWeights(cfg, src)
 	if err != nil {
