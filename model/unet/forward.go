@@ -621,3 +621,33 @@ func upsampleNearest(dst, src []float32, planes, h, w, oh, ow int) {
 		}
 	})
 }
+
+// AverageMaps averages the maps of the layers at resolution height×width
+// (as prompt-to-prompt averages the 16×16 layers of SD 1.x at 512×512) and
+// returns them token-major, [Tokens, height·width]: out[k·height·width + p]
+// is how much position p attended to token k. layers is how many maps were
+// averaged; out is nil when none has that resolution.
+func AverageMaps(maps []AttentionMap, height, width int) (out []float32, layers int) {
+	hw := height * width
+	for _, m := range maps {
+		if m.Height != height || m.Width != width {
+			continue
+		}
+		if out == nil {
+			out = make([]float32, m.Tokens*hw)
+		}
+		if len(out) != m.Tokens*hw {
+			continue // a different token count: not from one call
+		}
+		for p := range hw {
+			for k := range m.Tokens {
+				out[k*hw+p] += m.Probs[p*m.Tokens+k]
+			}
+		}
+		layers++
+	}
+	if layers > 1 {
+		kernels.Scale(1/float32(layers), out)
+	}
+	return out, layers
+}

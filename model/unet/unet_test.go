@@ -442,3 +442,21 @@ func TestFromSourceProjShapes(t *testing.T) {
 		t.Errorf("output differs from PyTorch by %.3g of its scale", rel)
 	}
 }
+
+// TestAverageMaps checks the token-major average of the maps at one
+// resolution against the per-layer maps.
+func TestAverageMaps(t *testing.T) {
+	maps := []AttentionMap{
+		{Layer: "a", Height: 1, Width: 2, Tokens: 3, Probs: []float32{0.2, 0.3, 0.5, 1, 0, 0}},
+		{Layer: "b", Height: 2, Width: 2, Tokens: 3, Probs: make([]float32, 12)},
+		{Layer: "c", Height: 1, Width: 2, Tokens: 3, Probs: []float32{0.4, 0.1, 0.5, 0, 0, 1}},
+	}
+	got, n := AverageMaps(maps, 1, 2)
+	want := []float32{0.3, 0.5, 0.2, 0, 0.5, 0.5} // [token][position]
+	if n != 2 || maxDiff(got, want) > 1e-7 {
+		t.Errorf("AverageMaps = %v over %d layers, want %v over 2", got, n, want)
+	}
+	if got, n := AverageMaps(maps, 3, 3); got != nil || n != 0 {
+		t.Errorf("no map at 3x3: got %v, %d", got, n)
+	}
+}
