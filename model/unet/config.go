@@ -64,14 +64,16 @@ func ReadConfig(path string) (Config, error) {
 // number or a list (attention_head_dim, layers_per_block, ...).
 type rawConfig map[string]json.RawMessage
 
-// fixed lists diffusers' UNet2DConditionModel arguments that Stable
-// Diffusion 1.x/2.x leave at one value, with that value as JSON: anything
-// else is an error naming the field.
+// fixed lists diffusers' UNet2DConditionModel arguments that change the
+// network of the blocks SD 1.x/2.x use, with the value those models give
+// them, as JSON: anything else is an error naming the field. (Arguments
+// that only other block types read, such as resnet_out_scale_factor or
+// cross_attention_norm, and dropout, which inference ignores, are not
+// checked.)
 var fixed = []struct{ name, want string }{
 	{"center_input_sample", "false"},
 	{"dual_cross_attention", "false"},
 	{"only_cross_attention", "false"},
-	{"mid_block_only_cross_attention", "null"},
 	{"encoder_hid_dim", "null"},
 	{"encoder_hid_dim_type", "null"},
 	{"num_attention_heads", "null"},
@@ -79,8 +81,6 @@ var fixed = []struct{ name, want string }{
 	{"addition_embed_type", "null"},
 	{"addition_time_embed_dim", "null"},
 	{"num_class_embeds", "null"},
-	{"resnet_skip_time_act", "false"},
-	{"resnet_out_scale_factor", "1"},
 	{"time_embedding_dim", "null"},
 	{"time_embedding_act_fn", "null"},
 	{"timestep_post_act", "null"},
@@ -90,9 +90,7 @@ var fixed = []struct{ name, want string }{
 	{"projection_class_embeddings_input_dim", "null"},
 	{"attention_type", `"default"`},
 	{"class_embeddings_concat", "false"},
-	{"cross_attention_norm", "null"},
 	{"reverse_transformer_layers_per_block", "null"},
-	{"dropout", "0"},
 }
 
 // ParseConfig decodes config.json bytes. Missing fields take
@@ -204,6 +202,9 @@ func ParseConfig(b []byte) (Config, error) {
 	if v, ok := raw["norm_num_groups"]; ok && string(v) == "null" {
 		return Config{}, fmt.Errorf("config.json: norm_num_groups null is not supported, want a number of groups")
 	}
+	if v, ok := raw["mid_block_type"]; ok && string(v) == "null" {
+		return Config{}, fmt.Errorf("config.json: mid_block_type null (no mid block) is not supported, want UNetMidBlock2DCrossAttn")
+	}
 	if err != nil {
 		return Config{}, err
 	}
@@ -211,6 +212,9 @@ func ParseConfig(b []byte) (Config, error) {
 		v, ok := raw[f.name]
 		if !ok {
 			continue
+		}
+		if f.name == "only_cross_attention" && sameJSON(v, allFalse(n0(raw))) {
+			continue // a per-block list of false
 		}
 		if !sameJSON(v, f.want) {
 			return Config{}, fmt.Errorf("config.json: %s = %s is not supported (Stable Diffusion 1.x/2.x use %s)", f.name, v, f.want)
@@ -240,6 +244,19 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, c.Validate()
+}
+
+// n0 is the number of down blocks config.json lists (0 if unreadable).
+func n0(raw rawConfig) int {
+	var types []string
+	json.Unmarshal(raw["down_block_types"], &types)
+	return len(types)
+}
+
+// allFalse is a JSON list of n false values.
+func allFalse(n int) string {
+	b, _ := json.Marshal(make([]bool, n))
+	return string(b)
 }
 
 // sameJSON reports whether the JSON value v equals want (numbers compared

@@ -460,3 +460,32 @@ func TestAverageMaps(t *testing.T) {
 		t.Errorf("no map at 3x3: got %v, %d", got, n)
 	}
 }
+
+// TestParseConfigFields checks fields that are accepted although they are
+// not SD's usual spelling, and ones that are refused.
+func TestParseConfigFields(t *testing.T) {
+	base := `"block_out_channels":[32,64],"norm_num_groups":8,"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],"up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"attention_head_dim":2`
+	for _, tc := range []struct {
+		extra, err string
+	}{
+		{`"only_cross_attention":[false,false]`, ""},
+		{`"dropout":0.1,"resnet_out_scale_factor":2,"cross_attention_norm":"group_norm","act_fn":"swish","some_future_field":1`, ""},
+		{`"only_cross_attention":[false,true]`, "only_cross_attention"},
+		{`"mid_block_type":null`, "mid_block_type"},
+		{`"mid_block_type":"UNetMidBlock2D"`, "mid_block_type"},
+		{`"cross_attention_dim":[32,32]`, "cross_attention_dim"},
+		{`"attention_type":"gated"`, "attention_type"},
+		{`"resnet_time_scale_shift":"scale_shift"`, "resnet_time_scale_shift"},
+		{`"freq_shift":16`, "freq_shift"},
+		{`"layers_per_block":0`, "layers_per_block[0]"},
+		{`"norm_eps":0`, "norm_eps"},
+	} {
+		_, err := ParseConfig([]byte("{" + base + "," + tc.extra + "}"))
+		if tc.err == "" && err != nil {
+			t.Errorf("%s: %v", tc.extra, err)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: error %v, want one naming %s", tc.extra, err, tc.err)
+		}
+	}
+}
