@@ -6,8 +6,9 @@
 //	GOMAXPROCS=2 go run ./bench/unetspeed -dir DIR [-steps 2] [-out loupe_out.npy]
 //
 // It prints JSON: the seconds of each step, the split of the last step by
-// kind of work (unet.Timings), the weights' precision and the process's
-// peak resident memory (VmHWM, mapped weights included). bench/diffusion.sh
+// kind of work (unet.Timings), the weights' precision, the process's peak
+// resident memory (VmHWM, mapped weights included) and the memory the Go
+// runtime holds (activations, converted weights, garbage not yet returned). bench/diffusion.sh
 // runs it next to PyTorch.
 package main
 
@@ -98,6 +99,8 @@ func run(dir string, steps int, outPath string) error {
 			return err
 		}
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	frac := func(d time.Duration) float64 { return d.Seconds() }
 	report := map[string]any{
 		"threads":     kernels.Threads(),
@@ -107,6 +110,7 @@ func run(dir string, steps int, outPath string) error {
 		"load_s":      load.Seconds(),
 		"seconds":     secs,
 		"peak_rss_mb": peakRSS(),
+		"go_sys_mb":   float64(ms.Sys) / (1 << 20), // memory the Go runtime holds (heap, stacks)
 		"last_step": map[string]float64{
 			"conv_s": frac(tm.Conv), "attention_s": frac(tm.Attention), "groupnorm_s": frac(tm.GroupNorm),
 			"linear_s": frac(tm.Linear), "convert_s": frac(tm.Convert), "other_s": frac(tm.Other), "total_s": frac(tm.Total),
