@@ -208,7 +208,10 @@ func TestSteadyState(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if d := maxDiff(dst, first.Sample); d != 0 {
+	// Not bit for bit: the kernels may split sums differently from one
+	// call to the next (thread timing); stale buffers would differ by far
+	// more.
+	if d := maxDiff(dst, first.Sample); d > 1e-5*c.OutScale {
 		t.Errorf("second call differs by %g", d)
 	}
 	t.Logf("%.0f allocations per call", allocs)
