@@ -27,8 +27,8 @@
 // config.json's attention_head_dim is the number of heads, as diffusers
 // reads it.
 //
-// Attention is computed in tiles of query rows, so a 64×64 latent needs a
-// few hundred kilobytes of scores per thread, not 4096×4096 per head.
+// Attention is computed in tiles of query rows, so a 64×64 latent holds
+// 256×4096 scores (4 MB) per thread, not 4096×4096 per head.
 // Activations live in buffers the Model keeps and reuses across calls
 // (calls are serialised). F16 and BF16 weights stay in the mapped file in
 // their stored precision; each matrix is widened to float32 when its layer
