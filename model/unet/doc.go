@@ -34,7 +34,9 @@
 // their stored precision; each matrix is widened to float32 when its layer
 // runs (Model.Precision). Options.CrossAttention returns the
 // cross-attention probabilities averaged over heads, per layer and batch
-// item: which text token each latent pixel looked at.
+// item: which text token each latent pixel looked at (AverageMaps averages
+// the layers of one resolution). Options.Timings splits a call's time by
+// kind of work.
 //
 // FromSource takes tensors from any Source under diffusers' names, so that
 // a single-file CompVis checkpoint can be renamed into it.
