@@ -12,7 +12,8 @@
 # reimplementation of diffusers' UNet2DConditionModel that the tests check
 # loupe against). Both outputs are compared. Then loupe runs again on the
 # float16 file (weights kept in float16, widened per layer) for its peak
-# resident memory.
+# resident memory. Wall and CPU seconds are both printed: on a shared
+# machine the wall time of either side depends on what else runs.
 #
 #   bench/diffusion.sh                    # 2 threads, 2 steps each
 #   THREADS=1 STEPS=1 bench/diffusion.sh
@@ -55,6 +56,8 @@ scale = float(np.abs(b).max())
 print("outputs: max abs diff %.3g, %.3g of the output scale %.3g" % (float(np.abs(a - b).max()), float(np.abs(a - b).max()) / scale, scale))
 ls, ts = min(lo["seconds"]), min(to["seconds"])
 print("UNet step (best of %d): loupe %.2f s, PyTorch %.2f s (torch threads %d), ratio %.2fx" % (len(lo["seconds"]), ls, ts, to["torch_threads"], ts / ls))
+lc, tc = min(lo["cpu_seconds"]), min(to["cpu_seconds"])
+print("CPU time per step (all threads, less sensitive to a shared machine): loupe %.1f s, PyTorch %.1f s, ratio %.2fx" % (lc, tc, tc / lc))
 st = lo["last_step"]
 parts = ["conv", "attention", "groupnorm", "linear", "convert", "other"]
 print("loupe's last step: " + ", ".join("%s %.2f s (%.0f%%)" % (p, st[p + "_s"], 100 * st[p + "_s"] / st["total_s"]) for p in parts))

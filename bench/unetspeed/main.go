@@ -5,7 +5,7 @@
 //
 //	GOMAXPROCS=2 go run ./bench/unetspeed -dir DIR [-steps 2] [-out loupe_out.npy]
 //
-// It prints JSON: the seconds of each step, the split of the last step by
+// It prints JSON: the seconds (wall and CPU) of each step, the split of the last step by
 // kind of work (unet.Timings), the weights' precision, the process's peak
 // resident memory (VmHWM, mapped weights included) and the memory the Go
 // runtime holds (activations, converted weights, garbage not yet returned). bench/diffusion.sh
@@ -23,6 +23,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/loupe-ml/loupe/internal/kernels"
@@ -81,17 +82,19 @@ func run(dir string, steps int, outPath string) error {
 	}
 	in := unet.Input{Sample: sample, Batch: c.Batch, Height: c.Height, Width: c.Width,
 		Timesteps: c.Timesteps, Encoder: enc, Seq: c.Seq}
-	var secs []float64
+	var secs, cpus []float64
 	var tm unet.Timings
 	var res *unet.Output
 	for range steps {
 		tm = unet.Timings{}
+		c0 := cpuSeconds()
 		start := time.Now()
 		res, err = m.Forward(nil, in, unet.Options{Timings: &tm})
 		if err != nil {
 			return err
 		}
 		secs = append(secs, time.Since(start).Seconds())
+		cpus = append(cpus, cpuSeconds()-c0)
 	}
 	if outPath != "" {
 		cols := c.Width
@@ -109,6 +112,7 @@ func run(dir string, steps int, outPath string) error {
 		"precision":   m.Precision(),
 		"load_s":      load.Seconds(),
 		"seconds":     secs,
+		"cpu_seconds": cpus, // user+system CPU time of each step (all threads)
 		"peak_rss_mb": peakRSS(),
 		"go_sys_mb":   float64(ms.Sys) / (1 << 20), // memory the Go runtime holds (heap, stacks)
 		"last_step": map[string]float64{
@@ -119,6 +123,15 @@ func run(dir string, steps int, outPath string) error {
 	j, _ := json.Marshal(report)
 	fmt.Println(string(j))
 	return nil
+}
+
+// cpuSeconds is the process's user+system CPU time so far.
+func cpuSeconds() float64 {
+	var u syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &u) != nil {
+		return 0
+	}
+	return float64(u.Utime.Nano()+u.Stime.Nano()) / 1e9
 }
 
 // peakRSS is VmHWM from /proc/self/status in MB (0 where unavailable).
