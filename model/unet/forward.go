@@ -345,7 +345,11 @@ func (r *run) forward(dst, sample []float32, ts []float64, H, W int) {
 		if lv.sample != nil {
 			oh, ow := skipHW[slot-1][0], skipHW[slot-1][1]
 			up := ws.buf(bufA, B*c*oh*ow)
-			upsampleNearest(up, x, B*c, h, wi, oh, ow)
+			if oh == 2*h && ow == 2*wi {
+				kernels.Upsample2x(up, x, B*c, h, wi)
+			} else {
+				upsampleNearest(up, x, B*c, h, wi, oh, ow)
+			}
 			out := ws.buf(cur, B*c*oh*ow)
 			r.conv(out, up, lv.sample, oh, ow)
 			x = out
@@ -574,12 +578,8 @@ func (r *run) block(tok []float32, tb *tblock, heads, h, w int) {
 // ffChunk is the most values the feed-forward's hidden layer holds at once.
 var ffChunk = 1 << 22
 
-// silu applies x·σ(x) in place (small vectors: the timestep embedding).
-func silu(x []float32) {
-	for i, v := range x {
-		x[i] = float32(float64(v) / (1 + math.Exp(-float64(v))))
-	}
-}
+// silu applies x·σ(x) in place.
+func silu(x []float32) { kernels.SiLU(x, x) }
 
 // concat writes [a, b] along the channel axis: a [B, ca, hw], b [B, cb, hw]
 // → dst [B, ca+cb, hw] (torch.cat(dim=1)).
@@ -593,7 +593,9 @@ func concat(dst, a, b []float32, B, ca, cb, hw int) {
 	})
 }
 
-// upsampleNearest is F.interpolate(mode="nearest") of planes h×w to oh×ow:
+// upsampleNearest is F.interpolate(mode="nearest") of planes h×w to oh×ow
+// (latent sizes not divisible by 2^(levels−1); exact doubling uses
+// kernels.Upsample2x):
 // source index floor(dst·(in/out)) with the scale in float32, as PyTorch
 // computes it (exactly dst/2 when doubling).
 func upsampleNearest(dst, src []float32, planes, h, w, oh, ow int) {
