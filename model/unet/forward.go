@@ -97,7 +97,7 @@ func (m *Model) CrossAttentionLayers() []string {
 const (
 	bufP    = iota // the running activation (down path: the skip slots instead)
 	bufQ           // its ping-pong partner
-	bufA           // GroupNorm output, im2col-free scratch
+	bufA           // GroupNorm output, shortcut and upsampling scratch
 	bufB           // ResNet inner activation
 	bufCat         // concatenation with a skip connection
 	bufTok         // transformer tokens [B·N, C]
