@@ -1,9 +1,3 @@
-// model/unet is on branch unet, not yet on main: this test builds with
-// -tags sdfiles_unet where model/unet exists (it passed against branch
-// unet at 0536ff6). Delete this constraint once model/unet is merged.
-
-//go:build sdfiles_unet
-
 package sdfiles_test
 
 import (
