@@ -18,7 +18,7 @@ func TestRepeatable(t *testing.T) {
 		size int
 	}
 	var ops []op
-	for _, s := range [][3]int{{1, 256, 256}, {5, 768, 256}, {1, 3072, 768}, {4, 768, 3072}, {8, 256, 8192}, {5, 8192, 256}, {64, 256, 256}, {9, 1024, 300}} {
+	for _, s := range [][3]int{{1, 256, 256}, {5, 768, 256}, {1, 3072, 768}, {4, 768, 3072}, {8, 256, 8192}, {5, 8192, 256}, {64, 256, 256}, {9, 1024, 300}, {4, 4096, 2880}} {
 		m, n, k := s[0], s[1], s[2]
 		a, b := randMatrix(rng, m, k), randMatrix(rng, k, n)
 		for _, transB := range []bool{false, true} {
