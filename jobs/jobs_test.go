@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv(workerEnv); url != "" {
 		os.Exit(hangingWorker(url))
 	}
+	if url := os.Getenv(chaosWorkerEnv); url != "" {
+		os.Exit(chaosWorker(url))
+	}
 	os.Exit(m.Run())
 }
 

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -103,18 +104,43 @@ func submit(ctx context.Context, js jetstream.JetStream, job *Job, opts SubmitOp
 	}
 	job.Tasks = len(tasks)
 	if input != nil {
-		if _, err := s.objects.PutBytes(ctx, inputName(job.ID), input); err != nil {
+		if err := whileLeaderless(ctx, func() error {
+			_, err := s.objects.PutBytes(ctx, inputName(job.ID), input)
+			return err
+		}); err != nil {
 			return nil, fmt.Errorf("jobs: store the input of job %s: %w", job.ID, err)
 		}
 	}
 	b, _ := json.Marshal(job)
-	if _, err := s.kv.Create(ctx, specKey(job.ID), b); err != nil {
+	tried := false
+	if err := whileLeaderless(ctx, func() error {
+		_, err := s.kv.Create(ctx, specKey(job.ID), b)
+		if tried && errors.Is(err, jetstream.ErrKeyExists) {
+			return nil // an earlier try stored it (the id is new)
+		}
+		tried = true
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("jobs: store job %s: %w", job.ID, err)
 	}
 	if err := publishTasks(ctx, js, job.ID, tasks); err != nil {
 		return nil, err
 	}
 	return job, nil
+}
+
+// whileLeaderless runs fn again while it fails with no responders, for up
+// to 30s: the streams of buckets that open created a moment ago (the first
+// job on a cluster) answer only once they have elected a leader.
+func whileLeaderless(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := fn()
+		if err == nil || !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
 }
 
 // splitTasks cuts recs into tasks of at most size texts whose JSON

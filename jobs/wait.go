@@ -253,10 +253,14 @@ func retry(ctx context.Context, fn func(ctx context.Context) error) error {
 	}
 }
 
+// errReplicaBehind marks a read that did not find what another record
+// says is stored.
+var errReplicaBehind = errors.New("a replica is behind")
+
 // transient reports whether err may go away when asked again.
 func transient(err error) bool {
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+	case errors.Is(err, errReplicaBehind), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
 		errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrConnectionReconnecting):
 		return true
 	}
@@ -395,6 +399,12 @@ func (a *assembler) writeReady(ctx context.Context, done map[int]taskDone) error
 		err := retry(ctx, func(ctx context.Context) error {
 			var err error
 			b, err = a.s.objects.GetBytes(ctx, name)
+			if errors.Is(err, jetstream.ErrObjectNotFound) {
+				// The task's done record says the object is stored: a read
+				// served by a replica still catching up (a node back a moment
+				// ago) does not see it yet.
+				return fmt.Errorf("%w: %w", errReplicaBehind, err)
+			}
 			return err
 		})
 		if err != nil {

@@ -40,6 +40,9 @@ func Start(t testing.TB, opts ...Options) (*server.Server, string) {
 // Cluster is a JetStream cluster of embedded servers.
 type Cluster struct {
 	Servers []*server.Server
+
+	opts  []*server.Options // each server's options as given, for Restart
+	ports []int             // each server's client port
 }
 
 // URL is the comma-separated client URL list of the servers that run.
@@ -70,12 +73,14 @@ func StartCluster(t testing.TB, n int, opts ...Options) *Cluster {
 		for _, f := range opts {
 			f(o)
 		}
+		c.opts = append(c.opts, o.Clone())
 		c.Servers = append(c.Servers, start(t, o))
 	}
 	for _, s := range c.Servers {
 		if !s.ReadyForConnections(10 * time.Second) {
 			t.Fatalf("natstest: server %s not ready", s.Name())
 		}
+		c.ports = append(c.ports, s.Addr().(*net.TCPAddr).Port)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -93,6 +98,67 @@ func StartCluster(t testing.TB, n int, opts ...Options) *Cluster {
 	}
 	c.waitPlacement(t, n)
 	return c
+}
+
+// AllURLs is the comma-separated client URL list of every server, running
+// or not: what a client that must outlive the loss of a node is given.
+func (c *Cluster) AllURLs() string {
+	var urls []string
+	for _, p := range c.ports {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	return strings.Join(urls, ",")
+}
+
+// Restart starts server i again after it was shut down: the same name,
+// client and cluster ports, routes and store directory, so it rejoins the
+// cluster and catches up from what it had stored. It waits until the
+// server takes connections and is current with the JetStream meta group,
+// and stops it when the test ends.
+func (c *Cluster) Restart(t testing.TB, i int) *server.Server {
+	t.Helper()
+	if c.Servers[i].Running() {
+		t.Fatalf("natstest: server %s still runs", c.Servers[i].Name())
+	}
+	c.Servers[i].WaitForShutdown()
+	name := c.opts[i].ServerName
+	var s *server.Server
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// The port may be held for a moment after the shutdown.
+		o := c.opts[i].Clone()
+		o.Port = c.ports[i]
+		var err error
+		if s, err = server.NewServer(o); err != nil {
+			t.Fatalf("natstest: %v", err)
+		}
+		if !o.NoLog {
+			s.ConfigureLogger()
+		}
+		go s.Start()
+		if s.ReadyForConnections(5 * time.Second) {
+			break
+		}
+		s.Shutdown()
+		s.WaitForShutdown()
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: server %s not ready again after 10s", name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	c.Servers[i] = s
+	deadline = time.Now().Add(20 * time.Second)
+	for !s.JetStreamIsCurrent() {
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: server %s not current with the JetStream cluster 20s after its restart", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s
 }
 
 // waitPlacement waits until the cluster can place an n-replica stream: the
