@@ -84,10 +84,11 @@ type faultStats struct {
 	runs, tasks     int
 	kills, midTask  int // workers killed; of them, holding a task (started, not reported)
 	nodeLosses      int
-	redeliveries    int // deliveries after a task's first (the highest delivery number seen, less 1, summed)
-	recomputed      int // tasks whose output was computed and stored more than once
-	skipped         int // redeliveries of stored tasks acknowledged without running
-	lost, duplicate int // tasks without an output; output objects or done keys beyond one per task
+	redeliveries    int           // deliveries after a task's first (the highest delivery number seen, less 1, summed)
+	recomputed      int           // tasks whose output was computed and stored more than once
+	skipped         int           // redeliveries of stored tasks acknowledged without running
+	lost, duplicate int           // tasks without an output; output objects or done keys beyond one per task
+	waitLag         time.Duration // the longest time from a job's last task done to Wait's return
 }
 
 func (s *faultStats) add(o faultStats) {
@@ -101,11 +102,12 @@ func (s *faultStats) add(o faultStats) {
 	s.skipped += o.skipped
 	s.lost += o.lost
 	s.duplicate += o.duplicate
+	s.waitLag = max(s.waitLag, o.waitLag)
 }
 
 func (s faultStats) String() string {
-	return fmt.Sprintf("%d runs, %d tasks: %d workers killed with SIGKILL (%d holding a task), %d NATS nodes lost and restarted, %d redeliveries (%d tasks computed again, %d found done and skipped), %d lost, %d duplicated",
-		s.runs, s.tasks, s.kills, s.midTask, s.nodeLosses, s.redeliveries, s.recomputed, s.skipped, s.lost, s.duplicate)
+	return fmt.Sprintf("%d runs, %d tasks: %d workers killed with SIGKILL (%d holding a task), %d NATS nodes lost and restarted, %d redeliveries (%d tasks computed again, %d found done and skipped), %d lost, %d duplicated; Wait returned at most %v after the last task was done",
+		s.runs, s.tasks, s.kills, s.midTask, s.nodeLosses, s.redeliveries, s.recomputed, s.skipped, s.lost, s.duplicate, s.waitLag.Round(time.Millisecond))
 }
 
 // TestRandomFaults runs batch jobs on a 3-node JetStream cluster (R3)
@@ -345,6 +347,7 @@ func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 			for sc.Scan() {
 				lines <- chaosLine{p, sc.Text()}
 			}
+			lines <- chaosLine{p, "EXIT"}
 		}()
 	}
 	kill := func(p *chaosProc) {
@@ -384,6 +387,7 @@ func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 	deliveries := map[int]int{} // highest delivery number seen per task
 	computed := map[int]int{}   // done events per task
 	starts, dones := 0, 0
+	var lastDone time.Time
 	type killOrder struct {
 		p *chaosProc
 	}
@@ -395,6 +399,10 @@ func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 			fmt.Fprintf(os.Stderr, "%v %s %s\n", time.Since(t0).Round(time.Millisecond), l.p.name, l.text)
 		}
 		switch {
+		case l.text == "EXIT":
+			if !l.p.dead {
+				t.Errorf("worker %s exited by itself (see its stderr)", l.p.name)
+			}
 		case strings.HasPrefix(l.text, "START "):
 			starts++
 			l.p.busy++
@@ -416,6 +424,7 @@ func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 				l.p.busy--
 				computed[ev.Task]++
 				dones++
+				lastDone = time.Now()
 			case OutcomeSkipped:
 				stats.skipped++
 			case OutcomeRetry:
@@ -468,6 +477,9 @@ loop:
 	}
 	if res.err != nil {
 		t.Fatalf("Wait: %v", res.err)
+	}
+	if !lastDone.IsZero() {
+		stats.waitLag = time.Since(lastDone)
 	}
 	t.Logf("%v: waited", time.Since(t0).Round(time.Millisecond))
 	if nodeDown {
@@ -644,12 +656,26 @@ func waitReplicasCurrent(t *testing.T, ctx context.Context, js jetstream.JetStre
 
 // flakyJS is a JetStream whose buckets answer the first puts with no
 // responders, as the streams of buckets created a moment ago do until
-// they have elected a leader, and the first object reads with not found,
-// as a replica that is catching up does.
+// they have elected a leader, the first object reads with not found, as
+// a replica that is catching up does, and that leaves the first stream
+// lookups unanswered.
 type flakyJS struct {
 	jetstream.JetStream
 	fails int // puts left to fail
 	stale int // object reads left to miss
+	lost  int // stream lookups left unanswered
+}
+
+// Stream leaves the first lookups unanswered, as the JetStream meta leader
+// does when it changes while it is asked about a stream that does not
+// exist yet.
+func (j *flakyJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	if j.lost > 0 {
+		j.lost--
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return j.JetStream.Stream(ctx, name)
 }
 
 func (j *flakyJS) ObjectStore(ctx context.Context, b string) (jetstream.ObjectStore, error) {
@@ -767,5 +793,39 @@ func TestWaitReadsBehindReplica(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if !bytes.Equal(got, singleMachine(t, recs)) {
 		t.Fatal("output differs from the single-machine embed")
+	}
+}
+
+// TestSubmitAndWorkSurviveLostRequests: a stream lookup that goes
+// unanswered (the meta leader changed) made Submit, and a worker that
+// started then, hang until its context ended (TestRandomFaults: 90s);
+// each try now has its own deadline, and both go on.
+func TestSubmitAndWorkSurviveLostRequests(t *testing.T) {
+	defer func(d time.Duration) { tryTimeout = d }(tryTimeout)
+	tryTimeout = time.Second
+	_, url := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	recs := testRecords(t, 20)
+	out := filepath.Join(t.TempDir(), "out.npy")
+	js := &flakyJS{JetStream: connect(t, url), lost: 1}
+	job, err := SubmitEmbed(ctx, js, recs, EmbedSpec{Output: out}, SubmitOptions{TaskSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wjs := &flakyJS{JetStream: connect(t, url), lost: 1}
+	wctx, stop := context.WithCancel(ctx)
+	worked := make(chan error, 1)
+	go func() { worked <- Work(wctx, wjs, WorkerOptions{}) }()
+	st, err := Wait(ctx, js.JetStream, job.ID, WaitOptions{})
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-worked; err != nil {
+		t.Fatal(err)
+	}
+	if js.lost != 0 || wjs.lost != 0 || st.Done != 2 {
+		t.Fatalf("lookups left %d %d, status %+v", js.lost, wjs.lost, st)
 	}
 }

@@ -97,8 +97,23 @@ type store struct {
 	objects jetstream.ObjectStore
 }
 
-// open returns the handles, creating what does not exist yet with c.
+// open returns the handles, creating what does not exist yet with c. A
+// request about a stream that does not exist is answered by the
+// JetStream meta leader only, and goes unanswered when the leader changes
+// meanwhile (a node lost or restarted): each try has its own deadline and
+// open tries again while the cluster elects a leader.
 func open(ctx context.Context, js jetstream.JetStream, c Config) (*store, error) {
+	var s *store
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		s, err = openOnce(ctx, js, c)
+		return err
+	})
+	return s, err
+}
+
+// openOnce is one try of open.
+func openOnce(ctx context.Context, js jetstream.JetStream, c Config) (*store, error) {
 	if _, err := ensureStream(ctx, js, c, jetstream.StreamConfig{
 		Name: TasksStream, Subjects: []string{TasksSubject + ".>"}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute,

@@ -237,13 +237,16 @@ func Wait(ctx context.Context, js jetstream.JetStream, id string, opts WaitOptio
 // errJobFailed ends the output file of a job with failed tasks.
 var errJobFailed = errors.New("tasks failed")
 
+// tryTimeout bounds each try of retry (tests shorten it).
+var tryTimeout = 5 * time.Second
+
 // retry runs fn until it succeeds, for up to 30s, while its error is one a
 // cluster gives while it elects a leader (a timeout, no responders); other
 // errors end it at once.
 func retry(ctx context.Context, fn func(ctx context.Context) error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, cancel := context.WithTimeout(ctx, tryTimeout)
 		err := fn(c)
 		cancel()
 		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
@@ -265,7 +268,8 @@ func transient(err error) bool {
 		return true
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "no responders") || strings.Contains(msg, "timeout") || strings.Contains(msg, "leader")
+	return strings.Contains(msg, "no responders") || strings.Contains(msg, "timeout") || strings.Contains(msg, "leader") ||
+		strings.Contains(msg, "temporarily unavailable") // JetStream while its meta group has no leader
 }
 
 // watch follows the job's done and failed keys until every task has one,

@@ -102,8 +102,20 @@ func startError(ctx context.Context, err error) error {
 }
 
 // ensureConsumer returns the durable worker consumer, creating it with c
-// when it does not exist.
+// when it does not exist (trying again while the cluster elects a leader,
+// as open does).
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.Consumer, error) {
+	var cons jetstream.Consumer
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		cons, err = ensureConsumerOnce(ctx, js, c)
+		return err
+	})
+	return cons, err
+}
+
+// ensureConsumerOnce is one try of ensureConsumer.
+func ensureConsumerOnce(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.Consumer, error) {
 	cons, err := js.Consumer(ctx, TasksStream, WorkerConsumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		cons, err = js.CreateConsumer(ctx, TasksStream, jetstream.ConsumerConfig{
