@@ -139,7 +139,19 @@ func TestRandomFaults(t *testing.T) {
 		seed = s
 	}
 	t.Logf("LOUPE_FAULT_SEED=%d LOUPE_KILL_RUNS=%d", seed, runs)
+	// The single-machine results the runs need, made here: the runs share
+	// them (and the GPT-2), so they must outlive each run.
 	refs := &faultRefs{t: t}
+	for r := range runs {
+		switch kind, ik := faultKind(seed + int64(r)); kind {
+		case KindEmbed:
+			refs.embed()
+		case KindIndex:
+			refs.index(faultIndexOptions(ik))
+		case KindKNNLM:
+			refs.knnlm()
+		}
+	}
 	var total faultStats
 	for r := range runs {
 		s := seed + int64(r)
@@ -156,7 +168,7 @@ func TestRandomFaults(t *testing.T) {
 }
 
 // faultRefs holds the inputs and single-machine outputs of the job kinds,
-// made once for all runs.
+// made once for all runs by TestRandomFaults itself (t).
 type faultRefs struct {
 	t testing.TB
 
@@ -248,10 +260,25 @@ type chaosLine struct {
 	text string
 }
 
+// faultKind is the kind of job of the run with seed: embed every other
+// run, else index (flat or HNSW) or knnlm-datastore.
+func faultKind(seed int64) (string, index.Kind) {
+	return [...]string{KindEmbed, KindIndex, KindEmbed, KindKNNLM}[seed%4], [...]index.Kind{index.Flat, index.HNSW}[seed/4%2]
+}
+
+// faultIndexOptions are the options of an index job of kind k.
+func faultIndexOptions(k index.Kind) index.Options {
+	opts := index.DefaultOptions()
+	opts.Kind = k
+	opts.Threads = 1 // several build threads make HNSW's graph depend on timing, on one machine too
+	return opts
+}
+
 // faultRun runs one job under the faults that seed plans and checks it.
+// refs must hold the single-machine result it needs.
 func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x10ad))
-	kind := [...]string{KindEmbed, KindIndex, KindEmbed, KindKNNLM}[seed%4]
+	kind, indexKind := faultKind(seed)
 	nodeLoss := seed%3 != 0
 	workers := 2 + rng.IntN(2)
 	kills := 1 + rng.IntN(3)
@@ -281,9 +308,7 @@ func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 			}
 		}
 	case KindIndex:
-		opts := index.DefaultOptions()
-		opts.Kind = [...]index.Kind{index.Flat, index.HNSW}[rng.IntN(2)]
-		opts.Threads = 1 // several build threads make HNSW's graph depend on timing, on one machine too
+		opts := faultIndexOptions(indexKind)
 		input, docs, single := refs.index(opts)
 		out := filepath.Join(t.TempDir(), "jobs.idx")
 		job, err = SubmitIndex(ctx, js, docs, IndexSpec{Input: input, Output: out, Options: opts}, sub)
@@ -321,8 +346,12 @@ func faultRun(t *testing.T, seed int64, refs *faultRefs) faultStats {
 	if nodeLoss {
 		nodeAt = 1 + rng.IntN(job.Tasks/2)
 	}
-	t.Logf("%s job of %d tasks, %d workers; kill the workers that start tasks %v; node n%d lost after %d tasks done for %v (-1: none)",
-		kind, job.Tasks, workers, slices.Sorted(maps.Keys(killAt)), node+1, nodeAt, nodeFor)
+	loss := "no node lost"
+	if nodeLoss {
+		loss = fmt.Sprintf("node n%d lost after %d tasks done, for %v", node+1, nodeAt, nodeFor)
+	}
+	t.Logf("%s job of %d tasks, %d workers; kill the workers that start tasks %v; %s",
+		kind, job.Tasks, workers, slices.Sorted(maps.Keys(killAt)), loss)
 
 	lines := make(chan chaosLine, 100000)
 	var procs []*chaosProc
