@@ -858,3 +858,41 @@ func TestSubmitAndWorkSurviveLostRequests(t *testing.T) {
 		t.Fatalf("lookups left %d %d, status %+v", js.lost, wjs.lost, st)
 	}
 }
+
+// TestWorkerWaitsForLaggingSpec: a worker that cannot find the spec of a
+// task's job (read from a replica that has not caught up) keeps asking
+// for specLagWait instead of dead-lettering the task at once; a spec that
+// never comes is reported as gone.
+func TestWorkerWaitsForLaggingSpec(t *testing.T) {
+	defer func(d time.Duration) { specLagWait = d }(specLagWait)
+	specLagWait = 3 * time.Second
+	_, url := natstest.Start(t)
+	js := connect(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := open(ctx, js, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{s: s, jobs: map[string]*Job{}}
+
+	late := &Job{ID: newID(), Kind: KindEmbed, Embed: &EmbedSpec{Output: "x.npy", Model: defaults.Embed}, Rows: 1, Tasks: 1}
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		b, _ := json.Marshal(late)
+		s.kv.Put(ctx, specKey(late.ID), b)
+	}()
+	got, err := w.job(ctx, late.ID)
+	if err != nil || got.ID != late.ID {
+		t.Fatalf("a spec stored 0.5 s late: %+v, %v", got, err)
+	}
+
+	start := time.Now()
+	_, err = w.job(ctx, newID())
+	if err == nil || !strings.Contains(err.Error(), "spec is gone") {
+		t.Fatalf("a spec that never comes: %v", err)
+	}
+	if d := time.Since(start); d < specLagWait {
+		t.Fatalf("gave up after %v, before specLagWait %v", d, specLagWait)
+	}
+}

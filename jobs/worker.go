@@ -409,16 +409,29 @@ func (w *worker) retryStore(ctx context.Context, fn func(ctx context.Context) er
 	}
 }
 
+// specLagWait is how long a worker keeps asking for a job's spec it
+// cannot find before it takes the job for deleted.
+var specLagWait = 5 * time.Second
+
 // job returns the spec of job id (cached).
 func (w *worker) job(ctx context.Context, id string) (*Job, error) {
 	if j := w.jobs[id]; j != nil {
 		return j, nil
 	}
 	var j *Job
+	start := time.Now()
 	err := w.retryStore(ctx, func(ctx context.Context) error {
 		var err error
 		j, err = w.s.getJob(ctx, id)
 		if err != nil && strings.Contains(err.Error(), "no job") {
+			// A job's spec is stored before its tasks are published, so
+			// a missing spec is first taken for a replica that has not
+			// caught up (a node just restarted); only when it stays
+			// missing was the job deleted.
+			if time.Since(start) < specLagWait {
+				return err
+			}
+			j = nil
 			return nil
 		}
 		return err
