@@ -241,6 +241,7 @@ func BenchmarkRowKernels(b *testing.B) {
 	}{
 		{"SoftmaxRows_64x768_causal", len(x), func() { copy(dst, x); SoftmaxRows(dst, 64, 768, true, 0) }},
 		{"Softmax_50257", len(logits), func() { copy(dst, logits[:len(dst)]); Softmax(dst) }},
+		{"SoftmaxRows_12x4096", 12 * 4096, func() { copy(dst, x); SoftmaxRows(dst, 12, 4096, false, 0) }},
 		{"LayerNorm_64x768", len(x), func() { LayerNorm(dst, x, g, g, 64, 768, 1e-5) }},
 		{"GeluTanh_64x768", len(x), func() { GeluTanh(dst, x) }},
 		{"GeluErf_64x768", len(x), func() { GeluErf(dst, x) }},

@@ -59,8 +59,14 @@ func softmaxL(lvl int, x []float32, n int) {
 	m := maxL(lvl, row)
 	var sum float64
 	if lvl >= levelAVX2 {
-		sum = expSumAVX2(row, row, m)
-		n8 := n &^ 7
+		// AVX-512 takes whole 16-lane blocks, AVX2 an 8-lane block left
+		// over, plain Go the last 0..7 elements.
+		n16, n8 := 0, n&^7
+		if lvl == levelAVX512 {
+			n16 = n &^ 15
+			sum = expSumAVX512(row[:n16], row[:n16], m)
+		}
+		sum += expSumAVX2(row[n16:n8], row[n16:n8], m)
 		sum += expSumGeneric(row[n8:], row[n8:], m)
 	} else {
 		sum = expSumGeneric(row, row, m)

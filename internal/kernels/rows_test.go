@@ -366,3 +366,45 @@ func TestSumExp(t *testing.T) {
 		level = old
 	}
 }
+
+// TestExpSumAVX512 checks that the AVX-512 exp kernel gives every element
+// the bits the AVX2 one gives it (same operations, same constants), over
+// exp's whole range and past both ends, and a sum within float64 rounding
+// of theirs.
+func TestExpSumAVX512(t *testing.T) {
+	if !cpuHasAVX512 || !cpuHasAVX2 {
+		t.Skip("needs AVX-512 and AVX2")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{0, 15, 16, 17, 31, 48, 1000, 4096} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.Float64()*220 - 120) // [-120, 100): past both ends
+		}
+		for i := 0; i < n; i += 7 {
+			x[i] = float32(rng.NormFloat64())
+		}
+		shift := float32(-3)
+		if n == 0 || n&^15 == 0 {
+			shift = 0
+		}
+		d512 := make([]float32, n)
+		d2 := make([]float32, n)
+		n16 := n &^ 15
+		s512 := expSumAVX512(d512, x, shift)
+		s2 := expSumAVX2(d2[:n16], x, shift)
+		for i := 0; i < n16; i++ {
+			if math.Float32bits(d512[i]) != math.Float32bits(d2[i]) {
+				t.Fatalf("n=%d: exp(%g) = %g (avx512), %g (avx2)", n, x[i]-shift, d512[i], d2[i])
+			}
+		}
+		for i := n16; i < n; i++ {
+			if d512[i] != 0 {
+				t.Fatalf("n=%d: dst[%d] = %g written past the 16-lane blocks", n, i, d512[i])
+			}
+		}
+		if math.Abs(s512-s2) > 1e-12*math.Abs(s2) {
+			t.Fatalf("n=%d: sum %g (avx512), %g (avx2)", n, s512, s2)
+		}
+	}
+}

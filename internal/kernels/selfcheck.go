@@ -65,6 +65,9 @@ func selfCheck(lvl int) (err error) {
 	if err := bfSelfCheck(lvl); err != nil {
 		return err
 	}
+	if err := softmaxSelfCheck(lvl); err != nil {
+		return err
+	}
 	if err := convSelfCheck(lvl); err != nil {
 		return err
 	}
@@ -266,6 +269,26 @@ func qSelfCheckVNNI() (err error) {
 	for i := range g1 {
 		if g1[i] != g2[i] {
 			return fmt.Errorf("qgemv16: c[%d] = %g, want %g", i, g1[i], g2[i])
+		}
+	}
+	return nil
+}
+
+// softmaxSelfCheck runs a level's softmax (its exp kernel over whole vector
+// blocks and the tails) on a row of 131 against the generic one.
+func softmaxSelfCheck(lvl int) error {
+	const n = 131
+	x1 := make([]float32, n)
+	for i := range x1 {
+		x1[i] = float32((i*37)%23)/2 - 6
+	}
+	x1[5] = -200 // exp underflows: exactly 0
+	x2 := append([]float32(nil), x1...)
+	softmaxL(lvl, x1, n)
+	softmaxL(levelGeneric, x2, n)
+	for i := range x1 {
+		if !closeEnough(x1[i], x2[i], 8) {
+			return fmt.Errorf("softmax(n=%d)[%d] = %g, want %g", n, i, x1[i], x2[i])
 		}
 	}
 	return nil

@@ -95,6 +95,12 @@ func gemm6x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //go:noescape
 func expSumAVX2(dst, x []float32, shift float32) float64
 
+// expSumAVX512 is expSumAVX2 in 16 lanes: dst[i] = exp(x[i]-shift) for
+// i < len(dst)&^15, each with the bits expSumAVX2 gives it, and their sum.
+//
+//go:noescape
+func expSumAVX512(dst, x []float32, shift float32) float64
+
 // geluTanhAVX2 sets dst[i] = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) with
 // x = x[i], for i < len(dst)&^7. len(x) >= len(dst).
 //

@@ -39,6 +39,11 @@ func expSumAVX2(dst, x []float32, shift float32) float64 {
 	return expSumGeneric(dst[:n], x[:n], shift)
 }
 
+func expSumAVX512(dst, x []float32, shift float32) float64 {
+	n := len(dst) &^ 15
+	return expSumGeneric(dst[:n], x[:n], shift)
+}
+
 func geluTanhAVX2(dst, x []float32) {
 	n := len(dst) &^ 7
 	geluTanhGeneric(dst[:n], x[:n])
