@@ -398,57 +398,84 @@ func convMicroGeneric(mr, nr, k int, a []float32, lda int, b, c []float32, ldc i
 func packBConv(dst, in []float32, h, w, ow int, g ConvGeom, pc, kb, jc, nb, nr int) {
 	kk := g.KH * g.KW
 	s := g.Stride
+	hw := h * w
+	// A panel's columns, cut where they change output row: column t of
+	// segment seg reads input row iy+ky at column ix+kx+t·s (iy, ix before
+	// the kernel offsets). The cut depends on the panel only, so it is done
+	// once per panel, not once per packed row.
+	type segment struct{ t, n, iy, ix int }
+	var segs [64]segment // nr ≤ 64 columns, at most one segment each
 	for j0 := 0; j0 < nb; j0 += nr {
 		panel := dst[j0*kb : j0*kb+nr*kb]
 		cols := min(nr, nb-j0)
+		ns := 0
 		q0 := jc + j0
-		y0, x0 := q0/ow, q0%ow
+		y, x := q0/ow, q0%ow
+		for t := 0; t < cols; {
+			n := min(cols-t, ow-x)
+			segs[ns] = segment{t, n, y*s - g.Pad, x*s - g.Pad}
+			ns++
+			t += n
+			x = 0
+			y++
+		}
 		c, r := pc/kk, pc%kk
 		ky, kx := r/g.KW, r%g.KW
 		for p := 0; p < kb; p++ {
 			d := panel[p*nr : p*nr+nr]
-			plane := in[c*h*w : (c+1)*h*w]
-			t, y, x := 0, y0, x0
-			for t < cols {
-				seg := min(cols-t, ow-x)
-				ds := d[t : t+seg]
-				iy := y*s + ky - g.Pad
+			plane := in[c*hw : c*hw+hw]
+			for _, sg := range segs[:ns] {
+				ds := d[sg.t : sg.t+sg.n]
+				iy := sg.iy + ky
 				if iy < 0 || iy >= h {
 					clear(ds)
-				} else {
-					row := plane[iy*w : (iy+1)*w]
-					ix0 := x*s + kx - g.Pad
-					if s == 1 {
-						// ds[i] = row[ix0+i]: zeros where ix0+i is outside
-						// [0, w), one copy for the rest.
-						lo := min(max(-ix0, 0), seg)
-						hi := max(min(w-ix0, seg), lo)
-						clear(ds[:lo])
-						if hi > lo {
-							copy(ds[lo:hi], row[ix0+lo:ix0+hi])
+					continue
+				}
+				row := plane[iy*w : iy*w+w]
+				ix0 := sg.ix + kx
+				seg := sg.n
+				if s == 1 {
+					if ix0 >= 0 && ix0+seg <= w {
+						copy(ds, row[ix0:ix0+seg]) // inside the row: the common case
+						continue
+					}
+					// ds[i] = row[ix0+i]: zeros where ix0+i is outside
+					// [0, w), one copy for the rest.
+					lo := min(max(-ix0, 0), seg)
+					hi := max(min(w-ix0, seg), lo)
+					clear(ds[:lo])
+					if hi > lo {
+						copy(ds[lo:hi], row[ix0+lo:ix0+hi])
+					}
+					clear(ds[hi:])
+					continue
+				}
+				// ds[i] = row[ix0+i·s] for i in [lo, hi), where that index
+				// is inside the row; zeros around.
+				lo, hi := 0, seg
+				if ix0 < 0 || ix0+(seg-1)*s >= w {
+					lo = min(max((-ix0+s-1)/s, 0), seg)
+					hi = max(min((w-ix0+s-1)/s, seg), lo)
+					clear(ds[:lo])
+					clear(ds[hi:])
+				}
+				if hi > lo {
+					src := row[ix0+lo*s : ix0+(hi-1)*s+1]
+					dd := ds[lo:hi]
+					if s == 2 {
+						for i := range dd {
+							dd[i] = src[2*i]
 						}
-						clear(ds[hi:])
 					} else {
-						// ds[i] = row[ix0+i·s] for i in [lo, hi), where
-						// that index is inside the row; zeros around.
-						lo := min(max((-ix0+s-1)/s, 0), seg)
-						hi := max(min((w-ix0+s-1)/s, seg), lo)
-						clear(ds[:lo])
-						if hi > lo {
-							src := row[ix0+lo*s : ix0+(hi-1)*s+1]
-							dd := ds[lo:hi]
-							for i := range dd {
-								dd[i] = src[i*s]
-							}
+						for i := range dd {
+							dd[i] = src[i*s]
 						}
-						clear(ds[hi:])
 					}
 				}
-				t += seg
-				x = 0
-				y++
 			}
-			clear(d[cols:])
+			if cols < nr {
+				clear(d[cols:])
+			}
 			if kx++; kx == g.KW {
 				kx = 0
 				if ky++; ky == g.KH {
