@@ -298,7 +298,7 @@ func (j *convJob) image(wk *gemmWork, in, out []float32, r0, r1, c0, c1 int) {
 		nb := min(nc, c1-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packBConv(wk.b, in, j.h, j.w, j.ow, g, pc, kb, jc, nb, nr)
+			packBConv(j.lvl, wk.b, in, j.h, j.w, j.ow, g, pc, kb, jc, nb, nr)
 			for ic := r0; ic < r1; ic += mc {
 				mb := min(mc, r1-ic)
 				convMacro(j.lvl, mr, nr, mb, nb, kb, j.weight[ic*k+pc:], k, wk, out[ic*npix+jc:], npix)
@@ -395,7 +395,7 @@ func convMicroGeneric(mr, nr, k int, a []float32, lda int, b, c []float32, ldc i
 // output pixel, value in[c][y·s+ky−pad][x·s+kx−pad] or 0 in the padding)
 // into nr-column panels, as packB: panel q holds columns q·nr.. as
 // dst[q·nr·kb + p·nr + j], missing columns of the last panel zero.
-func packBConv(dst, in []float32, h, w, ow int, g ConvGeom, pc, kb, jc, nb, nr int) {
+func packBConv(lvl int, dst, in []float32, h, w, ow int, g ConvGeom, pc, kb, jc, nb, nr int) {
 	kk := g.KH * g.KW
 	s := g.Stride
 	hw := h * w
@@ -460,13 +460,21 @@ func packBConv(dst, in []float32, h, w, ow int, g ConvGeom, pc, kb, jc, nb, nr i
 					clear(ds[hi:])
 				}
 				if hi > lo {
-					src := row[ix0+lo*s : ix0+(hi-1)*s+1]
 					dd := ds[lo:hi]
 					if s == 2 {
-						for i := range dd {
+						// The downsamplers' case: AVX-512 picks the even
+						// lanes of 32 values 16 at a time (it may read to
+						// the end of the row), Go the rest.
+						src := row[ix0+lo*2:]
+						i := 0
+						if lvl == levelAVX512 {
+							i = gatherEvenAVX512(dd, src)
+						}
+						for ; i < len(dd); i++ {
 							dd[i] = src[2*i]
 						}
 					} else {
+						src := row[ix0+lo*s : ix0+(hi-1)*s+1]
 						for i := range dd {
 							dd[i] = src[i*s]
 						}

@@ -318,3 +318,54 @@ ch_store:
 	CACC512H(Z5)
 	VZEROUPPER
 	RET
+
+// Lane indices 0, 2, …, 30 of the 32 floats in two registers (VPERMT2PS).
+DATA evenIdx<>+0(SB)/4, $0
+DATA evenIdx<>+4(SB)/4, $2
+DATA evenIdx<>+8(SB)/4, $4
+DATA evenIdx<>+12(SB)/4, $6
+DATA evenIdx<>+16(SB)/4, $8
+DATA evenIdx<>+20(SB)/4, $10
+DATA evenIdx<>+24(SB)/4, $12
+DATA evenIdx<>+28(SB)/4, $14
+DATA evenIdx<>+32(SB)/4, $16
+DATA evenIdx<>+36(SB)/4, $18
+DATA evenIdx<>+40(SB)/4, $20
+DATA evenIdx<>+44(SB)/4, $22
+DATA evenIdx<>+48(SB)/4, $24
+DATA evenIdx<>+52(SB)/4, $26
+DATA evenIdx<>+56(SB)/4, $28
+DATA evenIdx<>+60(SB)/4, $30
+GLOBL evenIdx<>(SB), RODATA|NOPTR, $64
+
+// func gatherEvenAVX512(dst, src []float32) int
+TEXT ·gatherEvenAVX512(SB), NOSPLIT, $0-56
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    src_base+24(FP), SI
+	MOVQ    src_len+32(FP), DX
+	SHRQ    $1, DX
+	CMPQ    DX, CX
+	CMOVQLT DX, CX
+	SHRQ    $4, CX              // blocks of 16 outputs (32 inputs)
+	MOVQ    CX, AX
+	SHLQ    $4, AX
+	MOVQ    AX, ret+48(FP)
+	TESTQ   CX, CX
+	JEQ     ge_done
+	VMOVDQU32 evenIdx<>(SB), Z3
+
+ge_loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVDQA32 Z3, Z2
+	VPERMI2PS Z1, Z0, Z2        // Z2[i] = (Z0:Z1)[idx[i]]
+	VMOVUPS   Z2, (DI)
+	ADDQ      $128, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       ge_loop
+	VZEROUPPER
+
+ge_done:
+	RET

@@ -21,3 +21,10 @@ func convMicro6x16AVX2(k int, a []float32, lda int, b, c []float32, ldc int)
 //
 //go:noescape
 func convMicro6x16AVX512(k int, a []float32, lda int, b, c []float32, ldc int)
+
+// gatherEvenAVX512 sets dst[i] = src[2i] for i < n, n = min(len(dst),
+// len(src)/2) rounded down to a multiple of 16, and returns n (it reads
+// src[:2n]).
+//
+//go:noescape
+func gatherEvenAVX512(dst, src []float32) int

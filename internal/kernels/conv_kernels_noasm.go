@@ -24,3 +24,11 @@ func convMicro6x16AVX512(k int, a []float32, lda int, b, c []float32, ldc int) {
 		}
 	}
 }
+
+func gatherEvenAVX512(dst, src []float32) int {
+	n := min(len(dst), len(src)/2) &^ 15
+	for i := range n {
+		dst[i] = src[2*i]
+	}
+	return n
+}

@@ -41,6 +41,8 @@ var convCases = []convCase{
 	{2, 4, 4, ConvGeom{InC: 96, OutC: 200, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // 8×8-like: split by channels
 	{1, 40, 40, ConvGeom{InC: 16, OutC: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // OutC < mr (conv_out-like)
 	{2, 20, 20, ConvGeom{InC: 4, OutC: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // K < 64 (conv_in-like)
+	{2, 37, 39, ConvGeom{InC: 6, OutC: 7, KH: 3, KW: 3, Stride: 2, Pad: 1}, true},  // stride-2 rows of 20: AVX-512 gather + tail, rows across panels
+	{1, 36, 66, ConvGeom{InC: 5, OutC: 8, KH: 3, KW: 3, Stride: 2, Pad: 1}, false}, // stride-2 rows of 33: a gather reaching the row's end
 }
 
 func convInputs(r *rand.Rand, c convCase) (src, wt, bias []float32) {
@@ -230,6 +232,41 @@ func TestConvSelfCheck(t *testing.T) {
 		}
 		if err := groupNormSelfCheck(lvl); err != nil {
 			t.Errorf("%s: %v", levelNames[lvl], err)
+		}
+	}
+}
+
+// TestGatherEven checks the stride-2 gather of Conv2D's packing against its
+// definition for every length pair around the 16-lane blocks, with guard
+// values after dst.
+func TestGatherEven(t *testing.T) {
+	if !cpuHasAVX512 {
+		t.Skip("needs AVX-512")
+	}
+	for nd := 0; nd <= 50; nd++ {
+		for ns := 0; ns <= 2*nd+3; ns++ {
+			src := make([]float32, ns)
+			for i := range src {
+				src[i] = float32(i) + 0.5
+			}
+			dst := make([]float32, nd+4)
+			for i := range dst {
+				dst[i] = guardVal
+			}
+			n := gatherEvenAVX512(dst[:nd], src)
+			if want := min(nd, ns/2) &^ 15; n != want {
+				t.Fatalf("len(dst)=%d len(src)=%d: n = %d, want %d", nd, ns, n, want)
+			}
+			for i := range n {
+				if dst[i] != src[2*i] {
+					t.Fatalf("len(dst)=%d len(src)=%d: dst[%d] = %g, want %g", nd, ns, i, dst[i], src[2*i])
+				}
+			}
+			for i := n; i < len(dst); i++ {
+				if dst[i] != guardVal {
+					t.Fatalf("len(dst)=%d len(src)=%d: dst[%d] = %g written past n = %d", nd, ns, i, dst[i], n)
+				}
+			}
 		}
 	}
 }
