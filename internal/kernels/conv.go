@@ -54,6 +54,10 @@ func Conv2D(dst, src, weight, bias []float32, batch, h, w int, g ConvGeom) {
 	if batch == 0 {
 		return
 	}
+	if useConvDirect(level, g) {
+		conv2DDirect(level, dst, src, weight, bias, batch, h, w, g, true)
+		return
+	}
 	if useWinograd(g, h, w) {
 		conv2DWinograd(level, dst, src, weight, bias, batch, h, w, g)
 		return
@@ -203,6 +207,7 @@ func convSelfCheck(lvl int) error {
 		g    ConvGeom
 	}{
 		{7, 9, ConvGeom{InC: 3, OutC: 13, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+		{7, 9, ConvGeom{InC: 3, OutC: 5, KH: 3, KW: 3, Stride: 1, Pad: 1}}, // the direct path (AVX-512)
 		{9, 8, ConvGeom{InC: 5, OutC: 7, KH: 3, KW: 3, Stride: 2, Pad: 1}},
 		{6, 11, ConvGeom{InC: 4, OutC: 6, KH: 1, KW: 1, Stride: 1, Pad: 0}},
 	} {
@@ -220,11 +225,20 @@ func convSelfCheck(lvl int) error {
 			bias[i] = float32(i%5) - 2
 		}
 		got := make([]float32, 2*c.g.OutC*oh*ow)
-		conv2D(lvl, got, src, wt, bias, 2, c.h, c.w, c.g, false)
 		want := convDefinition(src, wt, bias, 2, c.h, c.w, c.g)
-		for i := range got {
-			if !closeEnough(got[i], want[i], c.g.InC*c.g.KH*c.g.KW) {
-				return fmt.Errorf("conv2d %+v on %dx%d: dst[%d] = %g, want %g", c.g, c.h, c.w, i, got[i], want[i])
+		for _, direct := range []bool{false, true} {
+			switch {
+			case !direct:
+				conv2D(lvl, got, src, wt, bias, 2, c.h, c.w, c.g, false)
+			case useConvDirect(lvl, c.g):
+				conv2DDirect(lvl, got, src, wt, bias, 2, c.h, c.w, c.g, false)
+			default:
+				continue
+			}
+			for i := range got {
+				if !closeEnough(got[i], want[i], c.g.InC*c.g.KH*c.g.KW) {
+					return fmt.Errorf("conv2d %+v on %dx%d (direct %v): dst[%d] = %g, want %g", c.g, c.h, c.w, direct, i, got[i], want[i])
+				}
 			}
 		}
 	}

@@ -369,3 +369,118 @@ ge_loop:
 
 ge_done:
 	RET
+
+// func convDirect4x64AVX512(inC, kh, kw int, src []float32, off, plane, row int, w []float32, ldw, wskip int, masks []uint16, dst []float32, ldd int)
+// Four output channels × 64 output columns of a stride-1 convolution,
+// reading the input in place: see convDirect4x64Generic. Accumulators
+// Z0–Z15 (channel o, 16 columns b at Z(4o+b)), inputs Z16–Z19, weights
+// Z20–Z23, the tap's column masks K1–K4 (masked-out lanes read as 0 and
+// are not touched in memory).
+TEXT ·convDirect4x64AVX512(SB), NOSPLIT, $0-168
+	MOVQ inC+0(FP), CX
+	MOVQ kh+8(FP), R14
+	MOVQ src_base+24(FP), SI
+	MOVQ off+48(FP), AX
+	LEAQ (SI)(AX*4), SI
+	MOVQ plane+56(FP), DX
+	SHLQ $2, DX
+	MOVQ row+64(FP), R11
+	SHLQ $2, R11
+	MOVQ w_base+72(FP), R8
+	MOVQ ldw+96(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	MOVQ masks_base+112(FP), DI
+	MOVQ kw+16(FP), R15
+	LEAQ (DI)(R15*8), R15 // end of the masks: 4 per tap column
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+
+cd_chan:
+	MOVQ SI, BX  // row ky of channel c
+	MOVQ R14, AX // rows left
+
+cd_ky:
+	MOVQ BX, R12 // tap kx
+	MOVQ DI, R13 // its masks
+
+cd_kx:
+	KMOVW          (R13), K1
+	KMOVW          2(R13), K2
+	KMOVW          4(R13), K3
+	KMOVW          6(R13), K4
+	VMOVUPS.Z      (R12), K1, Z16
+	VMOVUPS.Z      64(R12), K2, Z17
+	VMOVUPS.Z      128(R12), K3, Z18
+	VMOVUPS.Z      192(R12), K4, Z19
+	VBROADCASTSS   (R8), Z20
+	VBROADCASTSS   (R8)(R9*1), Z21
+	VBROADCASTSS   (R8)(R9*2), Z22
+	VBROADCASTSS   (R8)(R10*1), Z23
+	VFMADD231PS    Z16, Z20, Z0
+	VFMADD231PS    Z17, Z20, Z1
+	VFMADD231PS    Z18, Z20, Z2
+	VFMADD231PS    Z19, Z20, Z3
+	VFMADD231PS    Z16, Z21, Z4
+	VFMADD231PS    Z17, Z21, Z5
+	VFMADD231PS    Z18, Z21, Z6
+	VFMADD231PS    Z19, Z21, Z7
+	VFMADD231PS    Z16, Z22, Z8
+	VFMADD231PS    Z17, Z22, Z9
+	VFMADD231PS    Z18, Z22, Z10
+	VFMADD231PS    Z19, Z22, Z11
+	VFMADD231PS    Z16, Z23, Z12
+	VFMADD231PS    Z17, Z23, Z13
+	VFMADD231PS    Z18, Z23, Z14
+	VFMADD231PS    Z19, Z23, Z15
+	ADDQ           $4, R12
+	ADDQ           $4, R8
+	ADDQ           $8, R13
+	CMPQ           R13, R15
+	JNE            cd_kx
+	ADDQ           R11, BX
+	DECQ           AX
+	JNZ            cd_ky
+	ADDQ           wskip+104(FP), R8 // the weights of the rows outside the image
+	ADDQ           DX, SI
+	DECQ           CX
+	JNZ            cd_chan
+
+	MOVQ    dst_base+136(FP), DI
+	MOVQ    ldd+160(FP), R9
+	SHLQ    $2, R9
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    R9, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	VMOVUPS Z6, 128(DI)
+	VMOVUPS Z7, 192(DI)
+	ADDQ    R9, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS Z10, 128(DI)
+	VMOVUPS Z11, 192(DI)
+	ADDQ    R9, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS Z14, 128(DI)
+	VMOVUPS Z15, 192(DI)
+	VZEROUPPER
+	RET

@@ -28,3 +28,10 @@ func convMicro6x16AVX512(k int, a []float32, lda int, b, c []float32, ldc int)
 //
 //go:noescape
 func gatherEvenAVX512(dst, src []float32) int
+
+// convDirect4x64AVX512 computes four output channels × 64 output columns
+// of a stride-1 convolution reading the input in place (see
+// convDirect4x64Generic for the contract). inC, kh, kw ≥ 1.
+//
+//go:noescape
+func convDirect4x64AVX512(inC, kh, kw int, src []float32, off, plane, row int, w []float32, ldw, wskip int, masks []uint16, dst []float32, ldd int)

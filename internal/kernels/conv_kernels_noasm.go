@@ -32,3 +32,7 @@ func gatherEvenAVX512(dst, src []float32) int {
 	}
 	return n
 }
+
+func convDirect4x64AVX512(inC, kh, kw int, src []float32, off, plane, row int, w []float32, ldw, wskip int, masks []uint16, dst []float32, ldd int) {
+	convDirect4x64Generic(inC, kh, kw, src, off, plane, row, w, ldw, wskip, masks, dst, ldd)
+}

@@ -185,6 +185,7 @@ func testConv2DZeroAllocs(t *testing.T) {
 		{2, 4, 4, ConvGeom{InC: 64, OutC: 128, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
 		{1, 5, 5, ConvGeom{InC: 2, OutC: 3, KH: 3, KW: 3, Stride: 2, Pad: 1}, false},
 		{2, 64, 64, ConvGeom{InC: 16, OutC: 16, KH: 3, KW: 3, Stride: 1, Pad: 1}, true}, // Winograd when enabled
+		{2, 20, 70, ConvGeom{InC: 8, OutC: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},   // the direct path (AVX-512)
 	} {
 		src, wt, bias := convInputs(r, c)
 		oh, ow := c.g.OutSize(c.h, c.w)
@@ -265,6 +266,46 @@ func TestGatherEven(t *testing.T) {
 			for i := n; i < len(dst); i++ {
 				if dst[i] != guardVal {
 					t.Fatalf("len(dst)=%d len(src)=%d: dst[%d] = %g written past n = %d", nd, ns, i, dst[i], n)
+				}
+			}
+		}
+	}
+}
+
+// TestConv2DDirect checks the few-output-channel direct path at every
+// level (the AVX-512 kernel and its generic twin) against the definition:
+// OutC from 1 to 8 (one and two groups of four, partial groups), rows
+// shorter and longer than the kernel's 64 columns, padding 0 to 2,
+// non-square kernels, batch 2, with and without bias.
+func TestConv2DDirect(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, lvl := range availableLevels() {
+		for _, c := range []convCase{
+			{2, 40, 40, ConvGeom{InC: 16, OutC: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+			{1, 9, 70, ConvGeom{InC: 5, OutC: 1, KH: 3, KW: 3, Stride: 1, Pad: 1}, false},
+			{2, 7, 130, ConvGeom{InC: 3, OutC: 7, KH: 3, KW: 3, Stride: 1, Pad: 0}, true},
+			{1, 6, 5, ConvGeom{InC: 4, OutC: 8, KH: 5, KW: 3, Stride: 1, Pad: 2}, true},
+			{2, 1, 1, ConvGeom{InC: 2, OutC: 3, KH: 1, KW: 1, Stride: 1, Pad: 0}, true},
+		} {
+			src, wt, bias := convInputs(r, c)
+			oh, ow := c.g.OutSize(c.h, c.w)
+			n := c.batch * c.g.OutC * oh * ow
+			buf := make([]float32, n+8)
+			for i := range buf {
+				buf[i] = guardVal
+			}
+			dst := buf[4 : 4+n]
+			conv2DDirect(lvl, dst, src, wt, bias, c.batch, c.h, c.w, c.g, true)
+			want := convDefinition(src, wt, bias, c.batch, c.h, c.w, c.g)
+			k := c.g.InC * c.g.KH * c.g.KW
+			for i := range dst {
+				if !closeEnough(dst[i], want[i], k) {
+					t.Fatalf("%s %v: dst[%d] = %g, want %g", levelNames[lvl], c, i, dst[i], want[i])
+				}
+			}
+			for _, i := range []int{0, 1, 2, 3, n + 4, n + 5, n + 6, n + 7} {
+				if buf[i] != guardVal {
+					t.Fatalf("%s %v: guard %d overwritten", levelNames[lvl], c, i)
 				}
 			}
 		}
