@@ -40,6 +40,21 @@ func TestRepeatable(t *testing.T) {
 			op{fmt.Sprintf("BF16Linear m%d n%d k%d", m, n, k), func(c []float32) { bf.Apply(m, a, k, c, n) }, m * n},
 			op{fmt.Sprintf("F16Linear m%d n%d k%d", m, n, k), func(c []float32) { h.Apply(m, a, k, c, n) }, m * n})
 	}
+	// Conv2D: column chunks claimed by whichever thread is free (3×3 and
+	// stride 2 at 24×24), output channels split (4×4), and the direct
+	// path's rows (4 output channels).
+	for _, c := range []convCase{
+		{2, 24, 24, ConvGeom{InC: 16, OutC: 24, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+		{2, 24, 24, ConvGeom{InC: 16, OutC: 24, KH: 3, KW: 3, Stride: 2, Pad: 1}, true},
+		{2, 4, 4, ConvGeom{InC: 96, OutC: 200, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+		{2, 24, 24, ConvGeom{InC: 32, OutC: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, true},
+	} {
+		src, wt, bias := convInputs(rng, c)
+		oh, ow := c.g.OutSize(c.h, c.w)
+		ops = append(ops, op{"Conv2D " + c.String(), func(dst []float32) {
+			Conv2D(dst, src, wt, bias, c.batch, c.h, c.w, c.g)
+		}, c.batch * c.g.OutC * oh * ow})
+	}
 	for _, o := range ops {
 		ref := make([]float32, o.size)
 		o.run(ref)
