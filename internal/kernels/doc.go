@@ -14,7 +14,8 @@
 // (generic.go, mathfast.go; the assembly stubs in stubs_amd64.go have
 // generic twins with the same signatures in stubs_noasm.go). On amd64 two
 // assembly sets exist: AVX2+FMA (every kernel) and AVX-512F (the matrix
-// multiply micro kernel, Dot and Axpy; the rest of that set is AVX2). The
+// multiply and convolution micro kernels, Dot, Axpy and softmax's exp,
+// among others; the rest of that set is AVX2). The
 // set is chosen once at start-up from golang.org/x/sys/cpu:
 //
 //   - AVX-512F present: the AVX-512 kernels are first run on small inputs
