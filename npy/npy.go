@@ -402,3 +402,51 @@ func Read(path string) ([]float32, int, int, error) {
 	}
 	return ReadFloat32(path)
 }
+
+// WriteFloat32Shape writes data as a C-order float32 .npy array of the given
+// shape (any number of dimensions, for example [batch, channels, height,
+// width] latents), atomically.
+func WriteFloat32Shape(path string, data []float32, shape []int) error {
+	if err := checkShape(len(data), shape); err != nil {
+		return fmt.Errorf("npy: write %s: %w", path, err)
+	}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		return EncodeShape(w, data, shape)
+	})
+}
+
+// EncodeShape writes data as a C-order float32 .npy array of the given shape.
+func EncodeShape(w io.Writer, data []float32, shape []int) error {
+	if err := checkShape(len(data), shape); err != nil {
+		return fmt.Errorf("npy: %w", err)
+	}
+	if err := writeHeader(w, fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shapeString(shape))); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 1<<16)
+	for _, v := range data {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		if len(buf) == cap(buf) {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+func checkShape(n int, shape []int) error {
+	size := 1
+	for _, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("shape %s is negative", shapeString(shape))
+		}
+		size *= d
+	}
+	if size != n {
+		return fmt.Errorf("%d values do not make an array of shape %s", n, shapeString(shape))
+	}
+	return nil
+}
