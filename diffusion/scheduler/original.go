@@ -58,3 +58,16 @@ func PredictedOriginal(s Scheduler, i int, modelOutput, sample []float32) ([]flo
 	}
 	return out, nil
 }
+
+// PredictionType returns the config's prediction_type: "epsilon" (the
+// default), "v_prediction" (SD 2.x at 768) or "sample".
+func (c *Config) PredictionType() string {
+	if c == nil {
+		return "epsilon"
+	}
+	s, err := c.str("prediction_type", "epsilon", "epsilon", "v_prediction", "sample", "original_sample")
+	if err != nil {
+		return "epsilon"
+	}
+	return s
+}
