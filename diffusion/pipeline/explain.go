@@ -206,3 +206,11 @@ func dataURI(img image.Image) string {
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
 }
+
+// seconds is the time spent recording so far.
+func (ex *explainer) seconds() float64 {
+	if ex == nil {
+		return 0
+	}
+	return ex.spent
+}

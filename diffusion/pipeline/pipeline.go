@@ -349,7 +349,7 @@ func (p *Pipeline) Generate(o Options) (*Result, error) {
 			o.Progress(i-first+1, total)
 		}
 	}
-	res.Timings.Denoise = time.Since(t2).Seconds() - ex.spent
+	res.Timings.Denoise = time.Since(t2).Seconds() - ex.seconds()
 	if total > 0 {
 		res.Timings.PerStep = res.Timings.Denoise / float64(total)
 	}
