@@ -84,8 +84,8 @@ func ReadImage(path string) (*Image, error) {
 	return img, nil
 }
 
-// maxPixels bounds the images DecodeImage accepts (a 16384×16384 image).
-const maxPixels = 1 << 28
+// maxPixels bounds the images DecodeImage accepts (a 4096×4096 image).
+const maxPixels = 1 << 24
 
 // DecodeImage decodes an image from r as ReadImage does.
 func DecodeImage(r io.Reader) (*Image, error) {
