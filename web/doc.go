@@ -11,4 +11,9 @@
 // WriteSeq2SeqHTML writes the encoder-decoder explorable (loupe translate
 // --explain-html): a second small page, with its own script, showing a
 // seq2seq.Explanation's cross-attention heatmap, offline in the same way.
+//
+// WriteDiffusionHTML writes the Stable Diffusion explorable (loupe diffuse
+// --explain-html): a third page showing a pipeline.Explanation — the image,
+// the denoising step by step, and which prompt token the UNet's
+// cross-attention tied to which region.
 package web

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-//go:embed assets/page.html assets/app.js assets/style.css assets/s2s.html assets/s2s.js assets/s2s_saliency.js
+//go:embed assets/page.html assets/app.js assets/style.css assets/s2s.html assets/s2s.js assets/s2s_saliency.js assets/sd.html assets/sd.js
 var assets embed.FS
 
 // OfflineCSP is the Content Security Policy of a standalone HTML file: inline
@@ -93,6 +93,22 @@ func WriteSeq2SeqHTML(w io.Writer, title string, result any) error {
 // source box that posts to api/explain (ServerCSP).
 func Seq2SeqServerPage(title string) []byte {
 	return fill("s2s.html", "s2s.js", title, "server", ServerCSP, []byte("null"))
+}
+
+// WriteDiffusionHTML writes a self-contained explorable of a Stable
+// Diffusion run (any value whose JSON has the fields of
+// pipeline.Explanation: "settings", "image", "steps", "tokens",
+// "attention") to w: the image and its settings, a step slider showing the
+// decoded predicted clean image and the noise prediction of each step, and
+// per-token cross-attention maps laid over the image. The images are inline
+// data URIs; like WriteHTML's page it loads nothing (OfflineCSP).
+func WriteDiffusionHTML(w io.Writer, title string, result any) error {
+	data, err := encodeData(result)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(fill("sd.html", "sd.js", title, "file", OfflineCSP, data))
+	return err
 }
 
 // ServerPage returns the page loupe serve shows at "/".
