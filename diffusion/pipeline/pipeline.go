@@ -418,3 +418,33 @@ func (p *Pipeline) decode(latents []float32, h, w int) (*Image, error) {
 	}
 	return FromPixels(px, W, H), nil
 }
+
+// Check validates what of o does not depend on the model: the step count,
+// the guidance, the size (multiples of 8, the scale factor of every SD 1.x
+// and 2.x VAE; 0 means the model's default), the strength and the
+// scheduler's name. Generate checks again against the pipeline.
+func (o Options) Check() error {
+	if o.Steps <= 0 {
+		return fmt.Errorf("pipeline: steps %d: want at least 1", o.Steps)
+	}
+	if math.IsNaN(o.Guidance) || math.IsInf(o.Guidance, 0) {
+		return fmt.Errorf("pipeline: guidance %g is not a number", o.Guidance)
+	}
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"width", o.Width}, {"height", o.Height}} {
+		if d.v < 0 || d.v%8 != 0 || d.v > 1<<14 {
+			return fmt.Errorf("pipeline: %s %d: want a positive multiple of 8 (at most %d)", d.name, d.v, 1<<14)
+		}
+	}
+	if o.Init != nil && !(o.Strength > 0 && o.Strength <= 1) {
+		return fmt.Errorf("pipeline: strength %g: want 0 < strength ≤ 1", o.Strength)
+	}
+	if o.Scheduler != "" {
+		if _, err := scheduler.New(o.Scheduler, nil, scheduler.Options{Eta: o.Eta}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
