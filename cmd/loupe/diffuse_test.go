@@ -16,7 +16,12 @@ func TestDiffuseErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("not a png"), 0o644)
 	// a pipeline directory with everything but unet/ and vae/
 	model := filepath.Join(dir, "sd")
-	for _, f := range []string{"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/config.json",
+	os.MkdirAll(model, 0o755)
+	os.WriteFile(filepath.Join(model, "model_index.json"), []byte(`{"_class_name": "StableDiffusionPipeline",
+ "scheduler": ["diffusers", "PNDMScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+ "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+ "vae": ["diffusers", "AutoencoderKL"]}`), 0o644)
+	for _, f := range []string{"tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/config.json",
 		"text_encoder/model.safetensors", "scheduler/scheduler_config.json"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(model, f)), 0o755)
 		os.WriteFile(filepath.Join(model, f), []byte("{}"), 0o644)
@@ -33,7 +38,7 @@ func TestDiffuseErrors(t *testing.T) {
 		{[]string{"diffuse", "--model", model, "--init-image", bad, "x"}, "bad.png: not a readable image"},
 		{[]string{"diffuse", "--model", model, "--init-image", filepath.Join(dir, "none.png"), "x"}, "none.png"},
 		{[]string{"diffuse", "--model", model, "--strength", "0.5", "x"}, "--strength needs --init-image"},
-		{[]string{"diffuse", "--model", model, "x"}, "unet/config.json"},
+		{[]string{"diffuse", "--model", model, "x"}, "component unet has no config.json"},
 		{[]string{"diffuse", "--model", filepath.Join(dir, "nowhere"), "x"}, "nowhere"},
 	} {
 		_, _, err := runCmd(t, tc.args...)

@@ -2,15 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/loupe-ml/loupe/diffusion/scheduler"
+	"github.com/loupe-ml/loupe/diffusion/sdfiles"
 	"github.com/loupe-ml/loupe/hub"
 	clipm "github.com/loupe-ml/loupe/model/clip"
+	"github.com/loupe-ml/loupe/model/vae"
 	clipt "github.com/loupe-ml/loupe/tokenizer/clip"
 )
 
@@ -27,76 +27,53 @@ const (
 type LoadOptions struct {
 	// Hub resolves hub ids (nil: a client with the environment's settings).
 	Hub *hub.Client
+	// Variant picks weights files named with it ("fp16", "bf16"), as
+	// diffusers' variant= does; components without them use their plain
+	// files. 16-bit weights are computed in float32.
+	Variant string
 }
 
-// Files are the files Load needs from a diffusers-layout repository, and
-// the optional ones.
-var (
-	requiredFiles = []string{
-		"model_index.json",
-		"tokenizer/vocab.json", "tokenizer/merges.txt",
-		"text_encoder/config.json", "text_encoder/model.safetensors",
-		"scheduler/scheduler_config.json",
-		"unet/config.json", "unet/diffusion_pytorch_model.safetensors",
-		"vae/config.json", "vae/diffusion_pytorch_model.safetensors",
-	}
-	optionalFiles = []string{"tokenizer/tokenizer_config.json", "tokenizer/special_tokens_map.json"}
-)
-
-// ErrNoUNet says that this build of loupe has no UNet implementation to
-// load a pipeline's unet/ with.
-var ErrNoUNet = errors.New("loupe has no UNet implementation yet (issue 16): it cannot run unet/")
-
-// modelIndex is the part of model_index.json Load reads.
-type modelIndex struct {
-	ClassName string `json:"_class_name"`
-}
-
-// Load opens a Stable Diffusion pipeline in diffusers' layout
+// Load opens a Stable Diffusion 1.x or 2.x pipeline in diffusers' layout
 // (model_index.json, tokenizer/, text_encoder/, scheduler/, unet/, vae/)
-// from a directory or a Hugging Face hub id.
+// from a directory or a Hugging Face hub id (package diffusion/sdfiles
+// finds and fetches the files).
 func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
-	c := opt.Hub
-	if c == nil {
-		c = hub.NewClient()
-	}
-	dir, err := c.ModelDir(ctx, ref, requiredFiles, optionalFiles)
+	files, err := sdfiles.Open(ctx, ref, sdfiles.Options{Variant: opt.Variant, Client: opt.Hub})
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "model_index.json"))
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	var idx modelIndex
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("pipeline: %s: %w", filepath.Join(dir, "model_index.json"), err)
-	}
-	switch idx.ClassName {
-	case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "":
-	default:
-		return nil, fmt.Errorf("pipeline: %s: _class_name %q is not supported (want StableDiffusionPipeline: SD 1.x or 2.x)", filepath.Join(dir, "model_index.json"), idx.ClassName)
+		return nil, err
 	}
 	p := &Pipeline{}
-	if p.Tokenizer, err = clipt.Load(filepath.Join(dir, "tokenizer")); err != nil {
+	if p.Tokenizer, err = clipt.Load(files.ComponentDir("tokenizer")); err != nil {
 		return nil, err
 	}
-	if p.Scheduler, err = scheduler.ReadConfig(filepath.Join(dir, "scheduler", "scheduler_config.json")); err != nil {
+	if p.Scheduler, err = scheduler.ReadConfig(filepath.Join(files.ComponentDir("scheduler"), "scheduler_config.json")); err != nil {
 		return nil, err
 	}
-	if p.TextEncoder, err = clipm.Load(filepath.Join(dir, "text_encoder")); err != nil {
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
+	if p.TextEncoder, err = clipm.Load(files.ComponentDir("text_encoder")); err != nil {
 		return nil, err
 	}
-	if err := loadModels(p, dir); err != nil {
-		p.Close()
+	if err := loadUNet(p, files.ComponentDir("unet")); err != nil {
 		return nil, err
 	}
+	v, err := vae.Load(files.ComponentDir("vae"), opt.Variant)
+	if err != nil {
+		return nil, err
+	}
+	p.Decoder, p.Encoder = VAE{v}, VAE{v}
+	vc := v.Config
+	p.LatentChannels, p.ScaleFactor, p.ScalingFactor = vc.LatentChannels, vc.Factor(), float32(vc.ScalingFactor)
+	switch {
+	case p.TextEncoder.Config.VocabSize < p.Tokenizer.VocabSize():
+		return nil, fmt.Errorf("pipeline: %s: the tokenizer has %d tokens, the text encoder's vocab_size is %d", files.Dir, p.Tokenizer.VocabSize(), p.TextEncoder.Config.VocabSize)
+	}
+	ok = true
 	return p, nil
-}
-
-// loadModels loads the UNet and the VAE.
-func loadModels(p *Pipeline, dir string) error {
-	return fmt.Errorf("pipeline: %s: %w", filepath.Join(dir, "unet"), ErrNoUNet)
 }
 
 // Close releases the mapped weights.
@@ -105,10 +82,20 @@ func (p *Pipeline) Close() error {
 	if p.TextEncoder != nil {
 		errs = append(errs, p.TextEncoder.Close())
 	}
+	seen := map[any]bool{}
 	for _, m := range []any{p.UNet, p.Decoder, p.Encoder} {
-		if c, ok := m.(interface{ Close() error }); ok {
+		if c, ok := m.(interface{ Close() error }); ok && !seen[m] {
+			seen[m] = true
 			errs = append(errs, c.Close())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ErrNoUNet says that this build of loupe has no UNet to run unet/ with.
+var ErrNoUNet = errors.New("loupe has no UNet implementation yet (issue 16)")
+
+// loadUNet loads unet/ into p.UNet and sets p.DefaultSize.
+func loadUNet(p *Pipeline, dir string) error {
+	return fmt.Errorf("pipeline: %s: %w", dir, ErrNoUNet)
 }
