@@ -22,10 +22,10 @@ import (
 
 // diffuseFlags are the options of loupe diffuse.
 type diffuseFlags struct {
-	model, out, negative, sched, initImage, saveLatents, explainHTML string
-	steps, width, height, explainEvery                               int
-	guidance, strength, eta                                          float64
-	seed                                                             uint64
+	model, out, negative, sched, initImage, saveLatents, explainHTML, variant string
+	steps, width, height, explainEvery                                        int
+	guidance, strength, eta                                                   float64
+	seed                                                                      uint64
 }
 
 func init() {
@@ -42,7 +42,9 @@ steps of the UNet with classifier-free guidance --guidance (≤ 1: no
 guidance, the negative prompt is not used), and the VAE decoder.
 
 --model is a directory or a Hugging Face hub id in diffusers' layout
-(model_index.json, tokenizer/, text_encoder/, scheduler/, unet/, vae/).
+(model_index.json, tokenizer/, text_encoder/, scheduler/, unet/, vae/);
+--variant fp16 loads the *.fp16.safetensors files where a component has
+them (computed in float32; the UNet keeps its 16-bit weights in memory).
 The scheduler is the model's (scheduler_config.json's _class_name) unless
 --scheduler names one of ` + strings.Join(scheduler.Names, ", ") + `
 (or a diffusers class name), configured from the same file.
@@ -72,6 +74,7 @@ settings, the files written and the seconds of each phase.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "pipeline directory or Hugging Face hub id (diffusers layout)")
+	fl.StringVar(&f.variant, "variant", "", `weights variant to load, as diffusers' variant=: "fp16" or "bf16" files where a component has them`)
 	fl.StringVar(&f.out, "out", "image.png", "the PNG to write")
 	fl.IntVar(&f.steps, "steps", pipeline.DefaultSteps, "inference steps")
 	fl.Float64Var(&f.guidance, "guidance", pipeline.DefaultGuidance, "classifier-free guidance scale (≤ 1: none)")
@@ -142,7 +145,7 @@ func diffuseMain(ctx context.Context, out, errw io.Writer, f diffuseFlags, promp
 		o.Explain = &pipeline.ExplainOptions{Every: f.explainEvery}
 	}
 	t0 := time.Now()
-	p, err := pipeline.Load(ctx, f.model, pipeline.LoadOptions{Hub: hubClient()})
+	p, err := pipeline.Load(ctx, f.model, pipeline.LoadOptions{Hub: hubClient(), Variant: f.variant})
 	if err != nil {
 		return err
 	}
