@@ -68,7 +68,11 @@ func Load(ctx context.Context, ref string, opt LoadOptions) (*Pipeline, error) {
 	p.Decoder, p.Encoder = VAE{v}, VAE{v}
 	vc := v.Config
 	p.LatentChannels, p.ScaleFactor, p.ScalingFactor = vc.LatentChannels, vc.Factor(), float32(vc.ScalingFactor)
+	sample, in, out := unetShape(p.UNet)
+	p.DefaultSize = sample * p.ScaleFactor
 	switch {
+	case in != vc.LatentChannels || out != vc.LatentChannels:
+		return nil, fmt.Errorf("pipeline: %s: unet in/out channels %d/%d differ from the VAE's latent_channels %d", files.Dir, in, out, vc.LatentChannels)
 	case p.TextEncoder.Config.VocabSize < p.Tokenizer.VocabSize():
 		return nil, fmt.Errorf("pipeline: %s: the tokenizer has %d tokens, the text encoder's vocab_size is %d", files.Dir, p.Tokenizer.VocabSize(), p.TextEncoder.Config.VocabSize)
 	}
@@ -90,12 +94,4 @@ func (p *Pipeline) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// ErrNoUNet says that this build of loupe has no UNet to run unet/ with.
-var ErrNoUNet = errors.New("loupe has no UNet implementation yet (issue 16)")
-
-// loadUNet loads unet/ into p.UNet and sets p.DefaultSize.
-func loadUNet(p *Pipeline, dir string) error {
-	return fmt.Errorf("pipeline: %s: %w", dir, ErrNoUNet)
 }

@@ -116,8 +116,80 @@ CASES = [
 ]
 
 
-def run(clipcfg, weights, tok, case):
+class StandIns:
+    """The stand-in UNet and VAE."""
+    scaling = SCALING
+
+    def unet(self, x, t, text):
+        return fake_unet(x, t, text)
+
+    def decode(self, z):
+        return fake_decode(z)
+
+    def encode(self, px):
+        return fake_encode(px)
+
+    def sample(self, mean, logvar, g):
+        logvar = torch.clamp(logvar, -30.0, 20.0)
+        std = torch.exp(0.5 * logvar)
+        return mean + std * torch.randn(mean.shape, generator=g, dtype=torch.float32)
+
+
+class TinyModels:
+    """Tiny random-weight UNet and VAE from the reference implementations of
+    model/unet and model/vae (their weights drawn as those scripts draw
+    them; the Go test draws the same numbers)."""
+
+    def __init__(self, unet_cfg, unet_seed, vae_cfg, vae_seed):
+        self.unetref = load("unetref", "model/unet/testdata/unet_reference.py")
+        self.vaeref = load("vaeref", "model/vae/testdata/vae_reference.py")
+        self.model = self.unetref.UNet2DConditionModel(unet_cfg).eval()
+        self.unet_spec = self.unetref.draw_weights(self.model, unet_seed)
+        self.vae_cfg = vae_cfg
+        self.vae_w = self.vaeref.make_weights(vae_cfg, vae_seed)
+        self.scaling = vae_cfg["scaling_factor"]
+
+    def unet(self, x, t, text):
+        with torch.no_grad():
+            return self.model(x, torch.tensor([float(t)], dtype=torch.float64), text)
+
+    def decode(self, z):
+        with torch.no_grad():
+            return self.vaeref.decode(self.vae_cfg, self.vae_w, z)
+
+    def encode(self, px):
+        with torch.no_grad():
+            return self.vaeref.encode(self.vae_cfg, self.vae_w, px)
+
+    def sample(self, mean, logvar, g):
+        return self.vaeref.sample(mean, logvar, g)
+
+
+# The tiny random-weight models of the end-to-end cases: an SD 1.x-shaped
+# UNet (three levels, cross-attention at the first two, width 32 text states)
+# and a four-level VAE (scale factor 8, as every SD VAE).
+UNET_CONFIG = dict(
+    _class_name="UNet2DConditionModel", sample_size=8, block_out_channels=[32, 64, 64], layers_per_block=1,
+    attention_head_dim=2, cross_attention_dim=32, norm_num_groups=8,
+    down_block_types=["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
+UNET_SEED = 77
+VAE_CONFIG = dict(
+    _class_name="AutoencoderKL", in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 4,
+    up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[8, 8, 16, 16], layers_per_block=1, act_fn="silu",
+    latent_channels=4, norm_num_groups=4, sample_size=64, scaling_factor=0.18215)
+VAE_SEED = 78
+
+MODEL_CASES = [
+    ("models-euler-a", "euler-a", sched.SD15, 5, 7.5, 42, "a lighthouse at dusk", "", (64, 48), None),
+    ("models-ddim", "ddim", sched.SD15, 5, 5.0, 7, "a red fox in the snow", "blurry", (48, 48), None),
+    ("models-img2img-euler-a", "euler-a", sched.SD15, 6, 7.5, 5, "a watercolour of a harbour", "", (64, 48), 0.6),
+]
+
+
+def run(clipcfg, weights, tok, case, models):
     name, kind, config, steps, guidance, seed, prompt, negative, (W, H), strength = case
+    SCALING = models.scaling
     s = sched.CLASSES[kind](config)
     s.set_timesteps(steps)
     cond = tok.encode_padded(prompt)
@@ -139,18 +211,15 @@ def run(clipcfg, weights, tok, case):
         s.set_begin_index(t_start)
         img = torch.from_numpy(init_image(W, H).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
         img = 2.0 * img - 1.0
-        mean, logvar = fake_encode(img)
-        logvar = torch.clamp(logvar, -30.0, 20.0)
-        std = torch.exp(0.5 * logvar)
-        sample = mean + std * torch.randn(mean.shape, generator=g, dtype=torch.float32)
-        init_latents = SCALING * sample
+        mean, logvar = models.encode(img)
+        init_latents = SCALING * models.sample(mean, logvar, g)
         noise0 = torch.randn(shape, generator=g, dtype=torch.float32)
         latents = s.add_noise(init_latents, noise0, t_start)
     traj = [noise0.flatten().tolist()]
     for t in timesteps:
         inp = torch.cat([latents] * 2) if do_cfg else latents
         inp = s.scale_model_input(inp, t)
-        out = fake_unet(inp, t, text)
+        out = models.unet(inp, t, text)
         if do_cfg:
             u, c = out.chunk(2)
             out = u + guidance * (c - u)
@@ -159,7 +228,7 @@ def run(clipcfg, weights, tok, case):
         else:
             latents = s.step(out, t, latents, g)
         traj.append(latents.flatten().tolist())
-    image = fake_decode(latents / SCALING)
+    image = models.decode(latents / SCALING)
     image = (image / 2 + 0.5).clamp(0, 1)
     arr = image.permute(0, 2, 3, 1).float().numpy()
     px = (arr * 255).round().astype("uint8")
@@ -184,8 +253,17 @@ def main():
     }
     weights = clipref.make_weights(clipcfg, CLIP_SEED)
     tok = tokref.Reference(vocab, merges)
-    out = {"clip_config": clipcfg, "clip_seed": CLIP_SEED, "scaling_factor": SCALING, "cases": [run(clipcfg, weights, tok, c) for c in CASES]}
+    out = {"clip_config": clipcfg, "clip_seed": CLIP_SEED, "scaling_factor": SCALING,
+           "cases": [run(clipcfg, weights, tok, c, StandIns()) for c in CASES]}
     with open(os.path.join(HERE, "pipeline_reference.json"), "w") as f:
+        json.dump(out, f)
+        f.write("\n")
+    models = TinyModels(UNET_CONFIG, UNET_SEED, VAE_CONFIG, VAE_SEED)
+    out = {"clip_config": clipcfg, "clip_seed": CLIP_SEED, "unet_config": UNET_CONFIG, "unet_seed": UNET_SEED,
+           "unet_tensors": models.unet_spec, "vae_config": VAE_CONFIG, "vae_seed": VAE_SEED,
+           "vae_tensors": [[n, s, k, sc] for n, s, k, sc in models.vaeref.weight_spec(VAE_CONFIG)],
+           "cases": [run(clipcfg, weights, tok, c, models) for c in MODEL_CASES]}
+    with open(os.path.join(HERE, "pipeline_models.json"), "w") as f:
         json.dump(out, f)
         f.write("\n")
 
