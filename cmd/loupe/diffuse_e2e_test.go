@@ -1,5 +1,3 @@
-//go:build sdpipe_unet
-
 package main
 
 import (

@@ -1,5 +1,3 @@
-//go:build sdpipe_unet
-
 package pipeline
 
 import (

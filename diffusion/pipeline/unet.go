@@ -1,8 +1,3 @@
-//go:build sdpipe_unet
-
-// The UNet is wired in with the build tag sdpipe_unet until package
-// model/unet is on main (go test -tags sdpipe_unet against branch unet).
-
 package pipeline
 
 import (
