@@ -70,3 +70,36 @@ echo "weights: $(du -sh "$D/f16/unet" | cut -f1)"
 loupe16=$(GOMAXPROCS=$THREADS "$D/unetspeed" -dir "$D/f16" -steps 1)
 echo "loupe:   $loupe16"
 /usr/bin/python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("float16 weights: %.2f s per step, peak RSS %.0f MB (UNet alone: 1.7 GB of mapped weights; the Go runtime held %.0f MB)" % (min(r["seconds"]), r["peak_rss_mb"], r["go_sys_mb"]))' "$loupe16"
+
+# loupe diffuse end to end (opt-in, it takes minutes: IMAGE=1): an SD
+# 1.5-shaped pipeline with random float16 weights (bench/diffusion_model.py:
+# text encoder, UNet, VAE, the test tokenizer), IMAGE_STEPS (20) PNDM steps
+# at 512x512 with guidance: seconds per phase and per image, and the peak
+# resident memory of the whole process (/usr/bin/time -v). The image is
+# noise (random weights); real weights come from the Hugging Face hub.
+# stable-diffusion.cpp publishes memory, not CPU speed, in its README
+# ("~2.3GB when using txt2img with fp16 precision to generate a 512x512
+# image, enabling Flash Attention just requires ~1.8GB").
+#
+#   IMAGE=1 bench/diffusion.sh
+#   IMAGE=1 IMAGE_STEPS=5 bench/diffusion.sh
+if [ "${IMAGE:-}" = 1 ]; then
+	IMAGE_STEPS=${IMAGE_STEPS:-20}
+	echo "== loupe diffuse, SD 1.5-shaped random pipeline (float16 files), 512x512, $IMAGE_STEPS steps, $THREADS threads"
+	/usr/bin/python3 bench/diffusion_model.py "$D/sd" F16 >/dev/null
+	echo "pipeline: $(du -sh "$D/sd" | cut -f1)"
+	go build -o "$D/loupe" ./cmd/loupe
+	GOMAXPROCS=$THREADS /usr/bin/time -v "$D/loupe" diffuse --model "$D/sd" --steps "$IMAGE_STEPS" --width 512 --height 512 \
+		--out "$D/image.png" --format json "a lighthouse at dusk, oil painting" >"$D/diffuse.json" 2>"$D/time.txt"
+	/usr/bin/python3 - "$D/diffuse.json" "$D/time.txt" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+t = open(sys.argv[2]).read()
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1e6
+cpu = float(re.search(r"User time \(seconds\): ([\d.]+)", t).group(1)) + float(re.search(r"System time \(seconds\): ([\d.]+)", t).group(1))
+s = r["timings"]
+print("seconds: load %.1f, text %.1f, denoise %.1f (%.1f a model call, %d calls), decode %.1f; image %.1f s wall, %.1f s CPU" % (
+    s["load_s"], s["text_encode_s"], s["denoise_s"], s["per_step_s"], r["settings"]["model_calls"], s["decode_s"], s["total_s"], cpu))
+print("peak RSS %.2f GB (stable-diffusion.cpp's README: ~2.3 GB in fp16 at 512x512, ~1.8 GB with flash attention)" % rss)
+PY
+fi
