@@ -30,7 +30,10 @@
 //
 // The tokenizer and the text encoder are packages tokenizer/clip and
 // model/clip; the UNet and the VAE plug in through the Denoiser, Decoder and
-// Encoder interfaces; the schedulers are package diffusion/scheduler.
+// Encoder interfaces, which UNet and VAE implement over model/unet and
+// model/vae; the schedulers are package diffusion/scheduler. Load opens a
+// pipeline in diffusers' layout (a folder or a hub id, through
+// diffusion/sdfiles) with all of them.
 //
 // # Looking inside
 //
