@@ -52,6 +52,7 @@ type shard interface {
 	Names() []string
 	Float32(name string) ([]float32, error)
 	Bytes(name string) ([]byte, error)
+	Evict() error
 	Close() error
 	Path() string
 	info(name string) (Info, bool)
@@ -289,6 +290,25 @@ func openIndex(path string, isSafetensors bool) (c *Checkpoint, err error) {
 	}
 	sort.Strings(c.names)
 	return c, nil
+}
+
+// Evict gives the pages of every mapped file back to the operating
+// system: they leave the process's resident memory and are read again
+// (from the page cache, or the disk) when next used. Slices obtained from
+// the checkpoint stay valid; what was written into them is lost. A
+// pipeline calls it on a model it has finished with for now, such as a
+// UNet before the VAE decodes.
+func (c *Checkpoint) Evict() error {
+	if c == nil {
+		return nil
+	}
+	var errs []error
+	for _, s := range c.shards {
+		if err := s.Evict(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Close closes every file. Slices obtained from the checkpoint become

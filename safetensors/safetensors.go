@@ -73,6 +73,21 @@ func Parse(name string, b []byte) (*File, error) {
 	return parse(name, b)
 }
 
+// Evict gives the mapped file's pages back to the operating system: they
+// leave the process's resident memory and are read again, from the page
+// cache or the disk, when next used. Slices obtained from the file stay
+// valid, but what was written into them is lost. A file read into memory
+// (where it could not be mapped) is left alone.
+func (f *File) Evict() error {
+	if f == nil || f.unmap == nil {
+		return nil
+	}
+	if err := mmapfile.Evict(f.buf); err != nil {
+		return fmt.Errorf("safetensors: evict %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // Close releases the mapping. Slices obtained from the file become invalid.
 func (f *File) Close() error {
 	if f == nil {

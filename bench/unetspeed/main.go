@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command unetspeed times steps of a Stable Diffusion UNet (package
 // model/unet) on the inputs that model/unet/testdata/unet_reference.py
 // wrote with "gen DIR" (DIR/unet, DIR/sample.npy, DIR/encoder.npy and

@@ -87,6 +87,18 @@ func Open(path string) (*File, error) {
 // from b without copying it. name is used in error messages.
 func Parse(name string, b []byte) (*File, error) { return parse(name, b) }
 
+// Evict gives the mapped file's pages back to the operating system, as
+// safetensors.File.Evict does.
+func (f *File) Evict() error {
+	if f == nil || f.unmap == nil {
+		return nil
+	}
+	if err := mmapfile.Evict(f.buf); err != nil {
+		return fmt.Errorf("torchfile: evict %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // Close releases the mapping. Slices obtained from the file become invalid.
 func (f *File) Close() error {
 	if f == nil {

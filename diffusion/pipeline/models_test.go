@@ -96,6 +96,18 @@ func TestModelsMatchReference(t *testing.T) {
 				t.Errorf("pixels differ by up to %d levels, want ≤ 1", maxd)
 			}
 			t.Logf("latents within %.2g relative; %d of %d pixel values differ (max %d); %.3fs a step", worst, diff, len(want), maxd, res.Timings.PerStep)
+
+			// Generate trimmed the text encoder and the UNet (their
+			// weight pages and buffers); the next image from the same
+			// pipeline is the same, bit for bit.
+			o.Latents = nil
+			again, err := p.Generate(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(again.Image.Pix, res.Image.Pix) {
+				t.Error("a second Generate on the same pipeline made a different image")
+			}
 		})
 	}
 }

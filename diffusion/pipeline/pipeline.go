@@ -260,6 +260,10 @@ func (p *Pipeline) Generate(o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: text encoder: %w", err)
 	}
+	// The text encoder's weights are not needed again for this image.
+	if err := p.TextEncoder.Trim(); err != nil {
+		return nil, fmt.Errorf("pipeline: releasing the text encoder's memory: %w", err)
+	}
 	res.Timings.TextEncode = time.Since(t0).Seconds()
 
 	h, w, c := o.Height/p.ScaleFactor, o.Width/p.ScaleFactor, p.LatentChannels
@@ -355,6 +359,13 @@ func (p *Pipeline) Generate(o Options) (*Result, error) {
 	}
 	res.Settings.Prediction = p.Scheduler.PredictionType()
 
+	// The UNet is done with for this image: its buffers and weight pages
+	// leave memory before the VAE decodes, so the two peaks do not add up.
+	if t, ok := p.UNet.(interface{ Trim() error }); ok {
+		if err := t.Trim(); err != nil {
+			return nil, fmt.Errorf("pipeline: releasing the UNet's memory: %w", err)
+		}
+	}
 	t3 := time.Now()
 	img, err := p.decode(latents, h, w)
 	if err != nil {

@@ -62,6 +62,10 @@ func averageMaps(layers []unet.AttentionMap, H, W, T int) *AttentionMaps {
 	return m
 }
 
+// Trim releases the UNet's buffers and the resident pages of its mapped
+// weights until its next call (unet.Model.Trim).
+func (u UNet) Trim() error { return u.Model.Trim() }
+
 // Close releases the UNet's mapped weights.
 func (u UNet) Close() error { return u.Model.Close() }
 

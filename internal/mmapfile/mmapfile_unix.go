@@ -43,3 +43,15 @@ func Map(path string) (data []byte, unmap func() error, err error) {
 	}
 	return b, func() error { return unix.Munmap(b) }, nil
 }
+
+// Evict tells the kernel the process no longer needs the pages of data, a
+// whole mapping returned by Map (with a non-nil unmap): they leave the
+// process's resident memory and are read again from the file (usually
+// from the page cache) when next touched. Pages the process wrote to
+// revert to the file's contents, so evict only mappings nobody writes.
+func Evict(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	return unix.Madvise(data, unix.MADV_DONTNEED)
+}

@@ -204,6 +204,17 @@ type Model struct {
 	closer  interface{ Close() error }
 }
 
+// Trim gives the resident pages of the mapped weights back to the
+// operating system; they are read again (from the page cache) when the
+// model next runs. A diffusion pipeline trims the text encoder once the
+// prompt is encoded.
+func (m *Model) Trim() error {
+	if e, ok := m.closer.(interface{ Evict() error }); ok {
+		return e.Evict()
+	}
+	return nil
+}
+
 // Close releases the mapped weights files; the model must not be used
 // afterwards.
 func (m *Model) Close() error {

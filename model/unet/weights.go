@@ -468,6 +468,21 @@ type Model struct {
 // which each is converted when its layer runs.
 func (m *Model) Precision() string { return m.Weights.precision }
 
+// Trim releases what the model holds between calls: its activation
+// buffers (made again by the next Forward) and, for a model loaded from
+// a file, the resident pages of the mapped weights (read again from the
+// page cache when next used). A pipeline trims the UNet once the
+// denoising is done, so that the VAE's decoding does not add to it.
+func (m *Model) Trim() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ws = workspace{}
+	if e, ok := m.closer.(interface{ Evict() error }); ok {
+		return e.Evict()
+	}
+	return nil
+}
+
 // Close releases the mapped weights file; the model must not be used
 // afterwards.
 func (m *Model) Close() error {
