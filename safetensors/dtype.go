@@ -151,26 +151,40 @@ func ToFloat32(dtype string, b []byte) ([]float32, bool) {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
 		return out, true
-	case "F16":
+	case "F16", "BF16":
 		out := make([]float32, len(b)/2)
-		halfTableOnce.Do(buildHalfTable)
-		tab := halfTable
-		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-			}
-		})
-		return out, true
-	case "BF16":
-		out := make([]float32, len(b)/2)
-		kernels.Parallel(len(out), convertGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
-			}
-		})
+		Widen(out, dtype, b)
 		return out, true
 	}
 	return nil, false
+}
+
+// Widen converts the little-endian 16-bit elements b of dtype "F16" or
+// "BF16" into dst (len(b)/2 values, exactly, in parallel) and reports
+// whether dtype was one of those. Models that keep 16-bit weights as
+// stored widen them with it one layer at a time.
+func Widen(dst []float32, dtype string, b []byte) bool {
+	n := len(b) / 2
+	dst = dst[:n]
+	switch dtype {
+	case "F16":
+		halfTableOnce.Do(buildHalfTable)
+		tab := halfTable
+		kernels.Parallel(n, convertGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dst[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
+			}
+		})
+	case "BF16":
+		kernels.Parallel(n, convertGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dst[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
+			}
+		})
+	default:
+		return false
+	}
+	return true
 }
 
 // halfTable maps every binary16 bit pattern to its float32 value (256 KB,

@@ -2,10 +2,7 @@ package clip
 
 import (
 	"fmt"
-	"math"
-	"sync"
 
-	"github.com/loupe-ml/loupe/internal/kernels"
 	"github.com/loupe-ml/loupe/safetensors"
 )
 
@@ -24,38 +21,8 @@ type halfMat struct {
 
 // rows converts rows [lo, hi) of a matrix with cols columns into dst.
 func (h halfMat) rows(dst []float32, lo, hi, cols int) {
-	b := h.b[2*lo*cols : 2*hi*cols]
-	n := (hi - lo) * cols
-	if h.dtype == "BF16" {
-		kernels.Parallel(n, 1<<16, func(a, z int) {
-			for i := a; i < z; i++ {
-				dst[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
-			}
-		})
-		return
-	}
-	halfOnce.Do(func() {
-		halfTable = new([1 << 16]float32)
-		for i := range halfTable {
-			halfTable[i] = safetensors.HalfToFloat32(uint16(i))
-		}
-	})
-	tab := halfTable
-	kernels.Parallel(n, 1<<16, func(a, z int) {
-		for i := a; i < z; i++ {
-			dst[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-		}
-	})
+	safetensors.Widen(dst, h.dtype, h.b[2*lo*cols:2*hi*cols])
 }
-
-// halfTable maps every binary16 pattern to its float32 value (256 KB, built
-// on first use); a lookup converts several times faster than the bit
-// manipulation. (package safetensors has the same table for whole tensors;
-// this one fills a caller's buffer.)
-var (
-	halfOnce  sync.Once
-	halfTable *[1 << 16]float32
-)
 
 // halfLayer holds a layer's large matrices in stored precision; the
 // biases and LayerNorm parameters (a few thousand values) are float32.

@@ -3,7 +3,6 @@ package unet
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,36 +71,7 @@ func (m *mat) get(buf *[]float32) []float32 {
 }
 
 // convert widens the stored values into dst (len(b)/2 values).
-func (h halfMat) convert(dst []float32) {
-	b := h.b
-	if h.dtype == "BF16" {
-		kernels.Parallel(len(dst), 1<<16, func(a, z int) {
-			for i := a; i < z; i++ {
-				dst[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
-			}
-		})
-		return
-	}
-	halfOnce.Do(func() {
-		halfTable = new([1 << 16]float32)
-		for i := range halfTable {
-			halfTable[i] = safetensors.HalfToFloat32(uint16(i))
-		}
-	})
-	tab := halfTable
-	kernels.Parallel(len(dst), 1<<16, func(a, z int) {
-		for i := a; i < z; i++ {
-			dst[i] = tab[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-		}
-	})
-}
-
-// halfTable maps every binary16 pattern to its float32 value (256 KB,
-// built on first use), faster than converting bit by bit.
-var (
-	halfOnce  sync.Once
-	halfTable *[1 << 16]float32
-)
+func (h halfMat) convert(dst []float32) { safetensors.Widen(dst, h.dtype, h.b) }
 
 // linear is an nn.Linear (or a 1×1 convolution): y = x·Wᵀ + b.
 type linear struct {
