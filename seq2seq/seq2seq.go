@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/loupe-ml/loupe/generate"
@@ -139,19 +138,6 @@ func fileExists(path string) bool {
 	return err == nil && !st.IsDir()
 }
 
-// isMBart50 reports whether dir's tokenizer_config.json names
-// MBart50Tokenizer (or its fast twin): the mbart-large-50 family, whose
-// source is "code X </s>" (mBART-cc25's: "X </s> code").
-func isMBart50(dir string) bool {
-	var c struct {
-		Class string `json:"tokenizer_class"`
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
-		json.Unmarshal(b, &c)
-	}
-	return strings.HasPrefix(c.Class, "MBart50")
-}
-
 // nPositions returns T5's config.json n_positions, or t5.DefaultMaxLen
 // (512, transformers' default) when it has none.
 func nPositions(path string) int {
@@ -190,7 +176,8 @@ func (p *Pipeline) loadRest() error {
 	case c.modelType != "mbart":
 		tok, err = tokenizer.Load(p.Dir)
 	case fileExists(filepath.Join(p.Dir, tokenizer.MBartModel)):
-		tok, err = tokenizer.LoadMBart(p.Dir, isMBart50(p.Dir))
+		_, fifty := tokenizer.MBartLayout(p.Dir)
+		tok, err = tokenizer.LoadMBart(p.Dir, fifty)
 	}
 	switch {
 	case errors.Is(err, tokenizer.ErrNoTokenizer): // ids only

@@ -1,7 +1,9 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,6 +25,37 @@ var MBartLanguages = []string{"ar_AR", "cs_CZ", "de_DE", "en_XX", "es_XX", "et_E
 var MBart50Languages = append(slices.Clone(MBartLanguages), "af_ZA", "az_AZ", "bn_IN", "fa_IR", "he_IL", "hr_HR", "id_ID",
 	"ka_GE", "km_KH", "mk_MK", "ml_IN", "mn_MN", "mr_IN", "pl_PL", "ps_AF", "pt_XX", "sv_SE", "sw_KE", "ta_IN", "te_IN",
 	"th_TH", "tl_XX", "uk_UA", "ur_PK", "xh_ZA", "gl_ES", "sl_SI")
+
+// MBartLayout reports whether dir holds an mBART tokenizer, and whether
+// it is mBART-50's: a sentencepiece.bpe.model that tokenizer_config.json's
+// tokenizer_class calls MBartTokenizer or MBart50Tokenizer (or their Fast
+// forms), or that sits beside a config.json of model_type "mbart" (then
+// mBART-50's only when the class says so). XLM-RoBERTa ships the same
+// file name, so the name alone does not decide.
+func MBartLayout(dir string) (mbart, fifty bool) {
+	if _, err := os.Stat(filepath.Join(dir, MBartModel)); err != nil {
+		return false, false
+	}
+	var tc struct {
+		Class string `json:"tokenizer_class"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+		json.Unmarshal(b, &tc)
+	}
+	if strings.HasPrefix(tc.Class, "MBart50") {
+		return true, true
+	}
+	if strings.HasPrefix(tc.Class, "MBart") {
+		return true, false
+	}
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+		json.Unmarshal(b, &c)
+	}
+	return c.ModelType == "mbart", false
+}
 
 // LoadMBart loads dir's sentencepiece.bpe.model as transformers'
 // MBartTokenizer (fifty false) or MBart50Tokenizer (fifty true) do: the

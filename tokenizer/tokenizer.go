@@ -58,11 +58,15 @@ var (
 // Load and LoadRef for a directory that holds no tokenizer files.
 var ErrNoTokenizer = errors.New("no tokenizer files")
 
-// Load loads the tokenizer that the files in dir describe, of the kind
-// Detect reports: LoadBPE, LoadWordPiece or LoadSentencePiece. A directory
+// Load loads the tokenizer that the files in dir describe: an mBART
+// directory (MBartLayout) with LoadMBart, otherwise the kind Detect
+// reports, with LoadBPE, LoadWordPiece or LoadSentencePiece. A directory
 // with none of spiece.model, source.spm, tokenizer.json, vocab.json +
 // merges.txt and vocab.txt is an error that wraps ErrNoTokenizer.
 func Load(dir string) (Tokenizer, error) {
+	if mbart, fifty := MBartLayout(dir); mbart {
+		return LoadMBart(dir, fifty)
+	}
 	kind, err := Detect(dir)
 	if err != nil {
 		return nil, err

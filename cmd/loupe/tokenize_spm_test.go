@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/loupe-ml/loupe/internal/s2stest"
+	"github.com/loupe-ml/loupe/tokenizer"
 )
 
 // TestTokenizeSentencePiece runs loupe tokenize on a T5-style directory
@@ -36,6 +41,47 @@ func TestTokenizeSentencePiece(t *testing.T) {
 		out, _, err := runCmd(t, append([]string{"tokenize", "--model", dir}, c.args...)...)
 		if err != nil || out != c.want {
 			t.Errorf("loupe tokenize %q:\n%s%v\nwant\n%s", c.args, out, err, c.want)
+		}
+	}
+}
+
+// TestTokenizeMBart runs loupe tokenize on mBART-cc25 and mBART-50
+// directories (sentencepiece.bpe.model with tokenizer_config.json's
+// tokenizer_class): the ids are LoadMBart's, language code included
+// ("X </s> en_XX" for cc25, "en_XX X </s>" for mBART-50), not those of a
+// plain SentencePiece model with the same file name (XLM-R's layout).
+func TestTokenizeMBart(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for _, fifty := range []bool{false, true} {
+		dir := s2stest.MBart(t, root, fifty)
+		if mbart, f := tokenizer.MBartLayout(dir); !mbart || f != fifty {
+			t.Fatalf("fifty=%v: MBartLayout = %v, %v", fifty, mbart, f)
+		}
+		tok, err := tokenizer.LoadMBart(dir, fifty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const text = "In the beginning God created the heaven"
+		ids := tok.EncodeText(text, tokenizer.EncodeOptions{}).IDs
+		code, ok := tok.LanguageID("en_XX")
+		if !ok {
+			t.Fatal("no en_XX code")
+		}
+		if first, last := ids[0], ids[len(ids)-1]; fifty && first != code || !fifty && last != code {
+			t.Fatalf("fifty=%v: ids %v do not carry en_XX (%d) where mBART puts it", fifty, ids, code)
+		}
+		out, _, err := runCmd(t, "tokenize", "--model", dir, "--format", "json", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			IDs []int `json:"ids"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if !slices.Equal(got.IDs, ids) {
+			t.Errorf("fifty=%v: loupe tokenize gives %v, LoadMBart %v", fifty, got.IDs, ids)
 		}
 	}
 }
