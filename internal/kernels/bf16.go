@@ -3,8 +3,6 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 )
 
 // bf16-weight linear layers: the weights W [n, k] (nn.Linear's [out, in])
@@ -93,29 +91,6 @@ func (l *BF16Linear) Apply(m int, a []float32, lda int, c []float32, ldc int) {
 	l.apply(level, m, a, lda, c, ldc)
 }
 
-// bfJob is one Apply call split across the worker pool. Jobs are pooled
-// and run is bound once, so Apply allocates nothing in the steady state.
-type bfJob struct {
-	lvl    int
-	l      *BF16Linear
-	m      int
-	a      []float32
-	lda    int
-	c      []float32
-	ldc    int
-	abf    []uint16 // the activations in bf16, rows kp apart (bfDot), or nil
-	unit   int      // column blocks per chunk
-	chunks int64    // number of chunks
-	next   int64    // chunks handed out (atomic)
-	run    func(lo, hi int)
-}
-
-var bfJobs = sync.Pool{New: func() any {
-	j := new(bfJob)
-	j.run = j.do
-	return j
-}}
-
 func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) {
 	if m <= 0 {
 		return
@@ -123,8 +98,11 @@ func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc in
 	if lda < l.K || ldc < l.N || len(a) < (m-1)*lda+l.K || len(c) < (m-1)*ldc+l.N {
 		panic(fmt.Sprintf("kernels: BF16Linear.Apply: bad arguments m=%d K=%d N=%d lda=%d ldc=%d len(a)=%d len(c)=%d", m, l.K, l.N, lda, ldc, len(a), len(c)))
 	}
-	j := bfJobs.Get().(*bfJob)
-	j.lvl, j.l, j.m, j.a, j.lda, j.c, j.ldc = lvl, l, m, a, lda, c, ldc
+	j := halfJobs.Get().(*halfJob)
+	j.lvl, j.m, j.a, j.lda, j.c, j.ldc = lvl, m, a, lda, c, ldc
+	j.w, j.bias, j.n, j.k, j.kp = l.b, l.bias, l.N, l.K, l.kp
+	j.four, j.one = bfGemm4, bfGemv
+	j.has8, j.has4 = false, lvl >= levelAVX512
 	var buf *[]uint16
 	if bfDot && lvl >= levelAVX512 && m >= bfDotMinRows {
 		buf = bfBufs.Get().(*[]uint16)
@@ -133,60 +111,11 @@ func (l *BF16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc in
 		}
 		j.abf = (*buf)[:m*l.kp]
 		bfRoundRows(m, l.K, a, lda, j.abf)
+		j.eight, j.has8 = bfDot8, true
 	}
-	blocks := (l.N + bfNR - 1) / bfNR
-	th := Threads()
-	// Chunks of whole column blocks (contiguous runs of the packed
-	// weights, about bfChunkBytes each, at least four per thread when
-	// there are enough blocks) are claimed by the threads in memory order,
-	// so each weight is read once from memory; every row of the call runs
-	// over a chunk in turn, the second and later ones reading it from L2.
-	j.unit = max(1, min(blocks/(4*th), bfChunkBytes/(l.kp*bfNR*2)))
-	j.chunks = int64((blocks + j.unit - 1) / j.unit)
-	parts := th
-	if m == 1 && blocks*l.kp*bfNR*2 < bfParallelBytes {
-		parts = 1
-	}
-	j.next = 0
-	Parallel(int(min(j.chunks, int64(parts))), 1, j.run)
-	j.a, j.c, j.l, j.abf = nil, nil, nil, nil
+	j.start()
 	if buf != nil {
 		bfBufs.Put(buf)
-	}
-	bfJobs.Put(j)
-}
-
-// do claims chunks of column blocks until none are left; Parallel's range
-// only says how many threads take part.
-func (j *bfJob) do(lo, hi int) {
-	l := j.l
-	k, kp := l.K, l.kp
-	blocks := (l.N + bfNR - 1) / bfNR
-	for {
-		ch := int(atomic.AddInt64(&j.next, 1) - 1)
-		if ch >= int(j.chunks) {
-			return
-		}
-		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
-		i := 0
-		if j.abf != nil {
-			// Eight rows at a time with VDPBF16PS (bfdot.go).
-			for ; i+8 <= j.m; i += 8 {
-				bc := blockCall{kern: bfDot8, k: kp, kp: kp, abf: j.abf[i*kp : (i+8)*kp], lda: kp, b: l.b, bias: l.bias, blockN: kp * bfNR}
-				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], &bc)
-			}
-		}
-		if j.lvl >= levelAVX512 {
-			// Four rows at a time share each widened weight.
-			for ; i+4 <= j.m; i += 4 {
-				bc := blockCall{kern: bfGemm4, k: k, kp: kp, a: j.a[i*j.lda : (i+3)*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: kp * bfNR}
-				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], &bc)
-			}
-		}
-		for ; i < j.m; i++ {
-			bc := blockCall{kern: bfGemv, lvl: j.lvl, k: k, kp: kp, a: j.a[i*j.lda : i*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: kp * bfNR}
-			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], &bc)
-		}
 	}
 }
 

@@ -1,5 +1,10 @@
 package kernels
 
+import (
+	"sync"
+	"sync/atomic"
+)
+
 // blockKernel names one of the kernels of the 16-bit weight layouts that
 // runBlocks can call.
 type blockKernel int
@@ -66,6 +71,99 @@ func runBlocks(rows, n, ldc, b0, b1 int, c []float32, bc *blockCall) {
 		bc.run(1, full, tmp[:rows*nr], nr)
 		for r := 0; r < rows; r++ {
 			copy(c[r*ldc+full*nr:r*ldc+n], tmp[r*nr:])
+		}
+	}
+}
+
+// halfJob is one BF16Linear or F16Linear Apply split across the worker
+// pool. Chunks of whole column blocks (contiguous runs of the packed
+// weights, about bfChunkBytes each, at least four per thread when there
+// are enough blocks) are claimed by the threads in memory order, so each
+// weight is read once from memory; every row of the call runs over a
+// chunk in turn, the second and later ones reading it from L2. Each output
+// is computed by one kernel call whoever claims its chunk, so the result
+// does not depend on the threads. Jobs are pooled and run is bound once,
+// so Apply allocates nothing in the steady state.
+type halfJob struct {
+	lvl        int
+	m          int
+	a          []float32
+	lda        int
+	c          []float32
+	ldc        int
+	abf        []uint16 // bf16 with VDPBF16PS: the activations in bf16, rows kp apart; or nil
+	w          []uint16 // the packed weights: blocks of kp·16 values
+	bias       []float32
+	n, k, kp   int
+	eight      blockKernel // the eight-row kernel, when has8
+	four, one  blockKernel // the four-row kernel (when has4) and the one-row kernel
+	has8, has4 bool
+	unit       int   // column blocks per chunk
+	chunks     int64 // number of chunks
+	next       int64 // chunks handed out (atomic)
+	run        func(lo, hi int)
+}
+
+var halfJobs = sync.Pool{New: func() any {
+	j := new(halfJob)
+	j.run = j.do
+	return j
+}}
+
+// start runs the job on the pool and puts it back.
+func (j *halfJob) start() {
+	blocks := (j.n + 15) / 16
+	th := Threads()
+	j.unit = max(1, min(blocks/(4*th), bfChunkBytes/(j.kp*16*2)))
+	j.chunks = int64((blocks + j.unit - 1) / j.unit)
+	parts := th
+	if j.m == 1 && blocks*j.kp*16*2 < bfParallelBytes {
+		parts = 1
+	}
+	j.next = 0
+	Parallel(int(min(j.chunks, int64(parts))), 1, j.run)
+	j.a, j.c, j.abf, j.w, j.bias = nil, nil, nil, nil, nil
+	halfJobs.Put(j)
+}
+
+// call is the kernel call of kind kern for rows [i, i+rows) of the job.
+func (j *halfJob) call(kern blockKernel, i, rows int) blockCall {
+	bc := blockCall{kern: kern, lvl: j.lvl, k: j.k, kp: j.kp, lda: j.lda, b: j.w, bias: j.bias, blockN: j.kp * 16}
+	if kern == bfDot8 {
+		bc.k, bc.abf, bc.lda = j.kp, j.abf[i*j.kp:(i+rows)*j.kp], j.kp
+	} else {
+		bc.a = j.a[i*j.lda : (i+rows-1)*j.lda+j.k]
+	}
+	return bc
+}
+
+// do claims chunks of column blocks until none are left; Parallel's range
+// only says how many threads take part. Rows go eight, then four, then
+// one at a time, as the kernels the job has allow.
+func (j *halfJob) do(lo, hi int) {
+	blocks := (j.n + 15) / 16
+	for {
+		ch := int(atomic.AddInt64(&j.next, 1) - 1)
+		if ch >= int(j.chunks) {
+			return
+		}
+		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
+		i := 0
+		if j.has8 {
+			for ; i+8 <= j.m; i += 8 {
+				bc := j.call(j.eight, i, 8)
+				runBlocks(8, j.n, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+j.n], &bc)
+			}
+		}
+		if j.has4 {
+			for ; i+4 <= j.m; i += 4 {
+				bc := j.call(j.four, i, 4)
+				runBlocks(4, j.n, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+j.n], &bc)
+			}
+		}
+		for ; i < j.m; i++ {
+			bc := j.call(j.one, i, 1)
+			runBlocks(1, j.n, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+j.n], &bc)
 		}
 	}
 }

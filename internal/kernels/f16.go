@@ -3,8 +3,6 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 )
 
 // float16-weight linear layers: the weights W [n, k] (nn.Linear's [out,
@@ -185,29 +183,6 @@ func (l *F16Linear) Apply(m int, a []float32, lda int, c []float32, ldc int) {
 	l.apply(level, m, a, lda, c, ldc)
 }
 
-// f16Job is one Apply call split across the worker pool (as bfJob). Jobs
-// are pooled and run is bound once, so Apply allocates nothing in the
-// steady state.
-type f16Job struct {
-	lvl    int
-	l      *F16Linear
-	m      int
-	a      []float32
-	lda    int
-	c      []float32
-	ldc    int
-	unit   int   // column blocks per chunk
-	chunks int64 // number of chunks
-	next   int64 // chunks handed out (atomic)
-	run    func(lo, hi int)
-}
-
-var f16Jobs = sync.Pool{New: func() any {
-	j := new(f16Job)
-	j.run = j.do
-	return j
-}}
-
 func (l *F16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int) {
 	if m <= 0 {
 		return
@@ -215,54 +190,12 @@ func (l *F16Linear) apply(lvl, m int, a []float32, lda int, c []float32, ldc int
 	if lda < l.K || ldc < l.N || len(a) < (m-1)*lda+l.K || len(c) < (m-1)*ldc+l.N {
 		panic(fmt.Sprintf("kernels: F16Linear.Apply: bad arguments m=%d K=%d N=%d lda=%d ldc=%d len(a)=%d len(c)=%d", m, l.K, l.N, lda, ldc, len(a), len(c)))
 	}
-	j := f16Jobs.Get().(*f16Job)
-	j.lvl, j.l, j.m, j.a, j.lda, j.c, j.ldc = lvl, l, m, a, lda, c, ldc
-	blocks := (l.N + f16NR - 1) / f16NR
-	th := Threads()
-	// As BF16Linear: chunks of whole column blocks (about bfChunkBytes of
-	// weights, at least four per thread when there are enough blocks)
-	// claimed in memory order; every row runs over a chunk in turn.
-	j.unit = max(1, min(blocks/(4*th), bfChunkBytes/(l.K*f16NR*2)))
-	j.chunks = int64((blocks + j.unit - 1) / j.unit)
-	parts := th
-	if m == 1 && blocks*l.K*f16NR*2 < bfParallelBytes {
-		parts = 1
-	}
-	j.next = 0
-	Parallel(int(min(j.chunks, int64(parts))), 1, j.run)
-	j.a, j.c, j.l = nil, nil, nil
-	f16Jobs.Put(j)
-}
-
-// do claims chunks of column blocks until none are left; Parallel's range
-// only says how many threads take part.
-func (j *f16Job) do(lo, hi int) {
-	l := j.l
-	k := l.K
-	blocks := (l.N + f16NR - 1) / f16NR
-	for {
-		ch := int(atomic.AddInt64(&j.next, 1) - 1)
-		if ch >= int(j.chunks) {
-			return
-		}
-		b0, b1 := ch*j.unit, min((ch+1)*j.unit, blocks)
-		i := 0
-		if j.lvl >= levelAVX512 {
-			// Eight rows, then four, at a time share each widened weight.
-			for ; i+8 <= j.m; i += 8 {
-				bc := blockCall{kern: f16Gemm8, k: k, kp: k, a: j.a[i*j.lda : (i+7)*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: k * f16NR}
-				runBlocks(8, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+7)*j.ldc+l.N], &bc)
-			}
-			for ; i+4 <= j.m; i += 4 {
-				bc := blockCall{kern: f16Gemm4, k: k, kp: k, a: j.a[i*j.lda : (i+3)*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: k * f16NR}
-				runBlocks(4, l.N, j.ldc, b0, b1, j.c[i*j.ldc:(i+3)*j.ldc+l.N], &bc)
-			}
-		}
-		for ; i < j.m; i++ {
-			bc := blockCall{kern: f16Gemv, lvl: j.lvl, k: k, kp: k, a: j.a[i*j.lda : i*j.lda+k], lda: j.lda, b: l.b, bias: l.bias, blockN: k * f16NR}
-			runBlocks(1, l.N, j.ldc, b0, b1, j.c[i*j.ldc:i*j.ldc+l.N], &bc)
-		}
-	}
+	j := halfJobs.Get().(*halfJob)
+	j.lvl, j.m, j.a, j.lda, j.c, j.ldc = lvl, m, a, lda, c, ldc
+	j.w, j.bias, j.n, j.k, j.kp = l.b, l.bias, l.N, l.K, l.K
+	j.eight, j.four, j.one = f16Gemm8, f16Gemm4, f16Gemv
+	j.has8, j.has4 = lvl >= levelAVX512, lvl >= levelAVX512
+	j.start()
 }
 
 // f16gemvL runs the one-row kernel of the given level over nblk
